@@ -1,0 +1,77 @@
+# lua-ese -- build, test, demo, bench.  Every target installs the Debian
+# packages it needs when they are missing (run as root on Debian 12).
+LUA      ?= lua5.4
+CC       ?= cc
+OPT      ?= -O2 -g
+BUILD    ?= build
+OUT      ?= $(BUILD)/lib
+SAN      ?=
+DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson pkgconf
+BENCH_PKGS = libsqlite3-dev
+
+LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+CFLAGS_ALL = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread $(OPT) $(SAN) \
+             -Icsrc/include -Icsrc $(LUA_INC)
+SRC  := $(sort $(wildcard csrc/*.c))
+OBJ  := $(SRC:csrc/%.c=$(BUILD)/obj/%.o)
+CORE_OBJ := $(filter-out $(BUILD)/obj/lua_%.o,$(OBJ))
+HDRS := $(wildcard csrc/*.h csrc/include/*.h)
+HARNESS_SRC := $(wildcard spec/c/*.c)
+HARNESS := $(HARNESS_SRC:spec/c/%.c=$(BUILD)/bin/%)
+
+.PHONY: all deps test check demo bench crash-sweep clean lint
+
+all: deps $(OUT)/ese/core.so $(HARNESS)
+
+deps:
+	@missing=""; \
+	command -v $(LUA) >/dev/null || missing="$$missing lua5.4"; \
+	[ -f /usr/include/lua5.4/lua.h ] || missing="$$missing liblua5.4-dev"; \
+	[ -x /usr/bin/busted ] || missing="$$missing lua-busted"; \
+	[ -f /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || $(LUA) -e 'require "cjson"' 2>/dev/null || missing="$$missing lua-cjson"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkgconf"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || exit 1; \
+	fi
+
+$(BUILD)/obj/%.o: csrc/%.c $(HDRS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(OUT)/ese/core.so: $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SAN) -pthread -o $@ $(OBJ)
+
+$(BUILD)/bin/%: spec/c/%.c $(CORE_OBJ) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_OBJ) -pthread
+
+# The suite: busted specs (which also build-drive the C harness in spec/c).
+# Prints one closing line "N passed, N failed".
+test: all
+	@ESE_HARNESS_DIR=$(BUILD)/bin $(LUA) /usr/bin/busted --cpath="$(OUT)/?.so" -o TAP spec \
+	  | $(LUA) spec/support/tap_summary.lua
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build-san SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" all
+	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ESE_HARNESS_DIR=build-san/bin $(LUA) /usr/bin/busted --cpath="build-san/lib/?.so" -o TAP spec \
+	  | $(LUA) spec/support/tap_summary.lua
+
+demo: all
+	@$(LUA) -e 'package.cpath="$(OUT)/?.so;"..package.cpath; package.path="lua/?.lua;lua/?/init.lua;"..package.path' bin/ese demo
+
+bench: all
+	@command -v sqlite3 >/dev/null && [ -f /usr/include/sqlite3.h ] || \
+	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_PKGS) sqlite3 >/dev/null)
+	@$(MAKE) --no-print-directory -C bench BUILD=$(abspath $(BUILD)) CORE_OBJ="$(abspath $(CORE_OBJ))"
+	@$(BUILD)/bench/ese-bench
+
+crash-sweep: all
+	@ESE_CRASH_POINTS=1000 $(BUILD)/bin/crash_sweep
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,39 @@
+/*
+ * btree.h -- ordered key/value trees (B+tree) over the pager.
+ *
+ * A tree is named by its root page number, which never changes (a root
+ * split moves the root's records into two new children).  Keys compare with
+ * memcmp order, a shorter key first on a tie; keys are 1..EseMaxKeySize
+ * bytes; key + value at most EseMaxRecordSize(page size).  Callers hold the
+ * instance lock; every page the tree changes goes through pager_write or
+ * pager_alloc, so it becomes part of the pending commit.
+ */
+#ifndef ESE_BTREE_H
+#define ESE_BTREE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "ese.h"
+#include "pager.h"
+
+/* A record copied out of the tree; buffers grow as needed, free with
+ * bt_rec_free. */
+typedef struct bt_rec {
+  uint8_t *key; size_t klen, kcap;
+  uint8_t *val; size_t vlen, vcap;
+} bt_rec;
+void bt_rec_free(bt_rec *r);
+
+/* Allocates an empty root leaf. */
+JET_ERR bt_create(pager *p, uint32_t *root);
+/* Inserts, or replaces the value of an existing key. */
+JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void *val, size_t vlen);
+/* JET_errRecordNotFound when absent. */
+JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen);
+/* op is one of JET_bitSeekEQ/LT/LE/GE/GT.  klen 0: GE/GT give the first
+ * record, LE/LT the last.  JET_errRecordNotFound when none qualifies. */
+JET_ERR bt_seek(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out);
+/* Walks every page of the tree and checks order, bounds and page types;
+ * JET_errDatabaseCorrupted on a fault.  For tests and `ese check`. */
+JET_ERR bt_check(pager *p, uint32_t root, uint64_t *nrecords);
+
+#endif

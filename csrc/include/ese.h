@@ -1,0 +1,164 @@
+/*
+ * ese.h -- the public C API of lua-ese.
+ *
+ * Instance, session, database, transaction and backup functions keep the
+ * names, signatures, error numbers and grbits of Microsoft's Extensible
+ * Storage Engine (char forms only).  The record API (ordered key/value
+ * tables) has names of its own, prefixed Ese.
+ *
+ * Every function returns a JET_ERR: 0 on success, a negative JET_err on
+ * failure, a positive JET_wrn on success with a warning.  Every function is
+ * safe to call from several threads, on different sessions of one instance.
+ * A session is used by one thread at a time.
+ */
+#ifndef ESE_H
+#define ESE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ese_errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JET_API
+
+typedef long          JET_ERR;
+typedef uintptr_t     JET_INSTANCE;
+typedef uintptr_t     JET_SESID;
+typedef uintptr_t     JET_TABLEID;
+typedef uintptr_t     JET_HANDLE;
+typedef unsigned long JET_DBID;
+typedef unsigned long JET_GRBIT;
+typedef uintptr_t     JET_API_PTR;
+
+#define JET_instanceNil ((JET_INSTANCE)~(JET_INSTANCE)0)
+#define JET_sesidNil    ((JET_SESID)~(JET_SESID)0)
+#define JET_tableidNil  ((JET_TABLEID)~(JET_TABLEID)0)
+#define JET_dbidNil     ((JET_DBID)0xFFFFFFFF)
+
+enum {
+#define ESE_ERROR_ENUM(name, code, msg) name = code,
+  ESE_ERRORS(ESE_ERROR_ENUM)
+#undef ESE_ERROR_ENUM
+};
+
+/* The error's name ("JET_errNoBackup") or NULL when the number is unknown. */
+const char *EseErrorName(JET_ERR err);
+/* A one-sentence description, or NULL when the number is unknown. */
+const char *EseErrorMessage(JET_ERR err);
+/* Calls fn once per entry of the error table, in table order. */
+void EseForEachError(void (*fn)(const char *name, JET_ERR code, const char *msg, void *ud), void *ud);
+
+/* ---- grbits ------------------------------------------------------------ */
+#define JET_bitBackupIncremental      0x00000001UL
+#define JET_bitBackupAtomic           0x00000004UL
+#define JET_bitBackupSnapshot         0x00000010UL
+#define JET_bitBackupEndNormal        0x00000001UL
+#define JET_bitBackupEndAbort         0x00000002UL
+#define JET_bitBackupTruncateDone     0x00000100UL
+#define JET_bitBackupNoDbHeaderUpdate 0x00000200UL
+#define JET_bitTermComplete           0x00000001UL
+#define JET_bitTermAbrupt             0x00000002UL
+#define JET_bitTermStopBackup         0x00000004UL
+#define JET_bitCommitLazyFlush        0x00000001UL
+#define JET_bitDbReadOnly             0x00000001UL
+
+/* Seek grbits of EseSeek (ESE's JetSeek values). */
+#define JET_bitSeekEQ 0x00000001UL
+#define JET_bitSeekLT 0x00000002UL
+#define JET_bitSeekLE 0x00000004UL
+#define JET_bitSeekGE 0x00000008UL
+#define JET_bitSeekGT 0x00000010UL
+
+/* ---- system parameters (JetSetSystemParameter / JetGetSystemParameter) ---
+ * Per instance; set before JetInit (after it: JET_errAlreadyInitialized).
+ * Paths and the base name go in szParam, numbers in lParam. */
+#define JET_paramSystemPath        0   /* folder of the checkpoint file (edb.chk) */
+#define JET_paramLogFilePath       2   /* folder of the log files */
+#define JET_paramBaseName          3   /* three characters; default "edb" */
+#define JET_paramLogFileSize       11  /* KiB, 64..1048576; default 1024 */
+#define JET_paramCircularLog       17  /* 0 or 1 */
+#define JET_paramCacheSizeMax      23  /* pages */
+#define JET_paramDatabasePageSize  64  /* bytes: 4096, 8192, 16384 or 32768 */
+#define JET_paramMaxOpenBackupFiles 1001 /* lua-ese: readers open at once (decision 8); default 8 */
+
+/* ---- instances ---------------------------------------------------------
+ * Process-wide mode (the only C global): none, legacy or multi-instance.
+ * JetInit(NULL) or JetInit(&0) while the mode is none enters legacy mode
+ * with one implicit instance; JetCreateInstance enters multi-instance mode.
+ * The mode returns to none when the last instance terminates. */
+JET_ERR JET_API JetCreateInstance(JET_INSTANCE *pinstance, const char *szInstanceName);
+JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstanceName,
+                                   const char *szDisplayName, JET_GRBIT grbit);
+JET_ERR JET_API JetInit(JET_INSTANCE *pinstance);
+JET_ERR JET_API JetInit2(JET_INSTANCE *pinstance, JET_GRBIT grbit);
+JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, void *prstInfo, JET_GRBIT grbit);
+/* JetTerm is JetTerm2(instance, JET_bitTermAbrupt).  Abrupt: nothing more is
+ * flushed (committed data is in the log), the databases stay "dirty" and the
+ * next JetInit recovers.  Complete: everything flushed, databases clean. */
+JET_ERR JET_API JetTerm(JET_INSTANCE instance);
+JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JET_API JetStopService(void);
+JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance);
+/* pinstance may be NULL for the legacy instance before JetInit. */
+JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR lParam, const char *szParam);
+JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR *plParam, char *szParam, unsigned long cbMax);
+
+/* ---- sessions, databases, transactions --------------------------------- */
+JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid,
+                                const char *szUserName, const char *szPassword);
+JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
+JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
+                                  JET_DBID *pdbid, JET_GRBIT grbit);
+JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_GRBIT grbit);
+JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename);
+JET_ERR JET_API JetOpenDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
+                                JET_DBID *pdbid, JET_GRBIT grbit);
+JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit);
+/* Transactions do not nest (JET_errTransTooDeep).  Writes of a transaction
+ * are private to its session until commit; a commit is one atomic log
+ * record group, durable on return unless JET_bitCommitLazyFlush. */
+JET_ERR JET_API JetBeginTransaction(JET_SESID sesid);
+JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit);
+JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit);
+
+/* ---- ordered key/value tables (lua-ese's record API) --------------------
+ * Keys are byte strings compared with memcmp order (shorter first on a tie),
+ * 1..EseMaxKeySize bytes; key + value at most EseMaxRecordSize(page size).
+ * Creating a table commits at once (it is not undone by JetRollback).
+ * Writes outside a transaction commit at once, durably.
+ * Reads outside a transaction see the last committed state; inside one,
+ * the transaction's own writes too. */
+#define EseMaxKeySize 255
+size_t EseMaxRecordSize(unsigned long cbPage);
+
+JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid);
+JET_ERR JET_API EseOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid);
+JET_ERR JET_API EseCloseTable(JET_SESID sesid, JET_TABLEID tableid);
+JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
+                       const void *pvData, size_t cbData);
+/* JET_errRecordNotFound when the key is absent. */
+JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey);
+/* Positions the cursor on the record found by grbit (one JET_bitSeek*) from
+ * pvKey; cbKey 0 with GE/GT means "the first record", with LE/LT "the last".
+ * JET_errRecordNotFound when there is none (the cursor then has no record). */
+JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit);
+/* Copy the current record's key or value; *pcbActual is its full size and
+ * JET_wrnBufferTruncated is returned when cbMax was smaller.  pv may be NULL
+ * with cbMax 0 to ask the size.  JET_errNoCurrentRecord without a record. */
+JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
+JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
+
+/* Detail of the last failure on this session or instance ("file X page 12"),
+ * "" when none; copies at most cb bytes with a terminating NUL. */
+void EseSessionErrorDetail(JET_SESID sesid, char *buf, size_t cb);
+void EseInstanceErrorDetail(JET_INSTANCE instance, char *buf, size_t cb);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,157 @@
+/*
+ * log.h -- the write-ahead log: fixed-size generation files, records,
+ * group commit, and the reader that recovery, backup and restore share.
+ *
+ * Files (base name B, 3 characters):  B.log is the current generation;
+ * B%08X.log (uppercase hex) an older one.  Every file is exactly
+ * file_size bytes: a LOG_HDR_SIZE header, then records, then zeros.
+ *
+ * Header (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at offset 0):
+ *   0 u32 checksum, 4 char[8] magic "ESELOG\0\1", 12 u32 generation,
+ *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
+ *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
+ *   first), 56 u32 attach count, 60 attach table: per database
+ *   u32 dbid, u16 path length, path bytes.
+ * A generation is contiguous with its predecessor when its tm_prev_gen
+ * equals the predecessor's tm_create.
+ *
+ * Record, 8-byte aligned:  u32 length of payload, u8 type, u8[3] zero,
+ *   payload, u32 CRC32C (seeded with the generation) of type byte + payload,
+ *   zero padding to 8.  A zero length word ends the data of a file.
+ *
+ * LSN: (generation << 32) | byte offset of the record in its file.  The
+ * first record of a generation is at LOG_HDR_SIZE.
+ */
+#ifndef ESE_LOG_H
+#define ESE_LOG_H
+#include <stddef.h>
+#include <stdint.h>
+#include "ese.h"
+#include "os.h"
+
+#define LOG_HDR_SIZE 4096u
+#define LOG_MIN_FILE_SIZE (64u * 1024u)
+#define LOG_MAX_GEN 0x7FFFF800u
+
+typedef uint64_t lsn_t;
+#define LSN(gen, off) (((lsn_t)(gen) << 32) | (uint32_t)(off))
+#define LSN_GEN(l) ((uint32_t)((l) >> 32))
+#define LSN_OFF(l) ((uint32_t)(l))
+
+typedef struct log_sig { uint8_t b[16]; } log_sig;
+
+typedef struct log_attach {
+  uint32_t dbid;
+  char *path;
+} log_attach;
+
+/* What a file header says. */
+typedef struct log_header {
+  uint32_t gen, page_size, file_size;
+  log_sig sig;
+  uint64_t tm_create, tm_prev_gen;
+  uint32_t nattach;
+  log_attach *attach;   /* owned; log_header_clear frees */
+} log_header;
+void log_header_clear(log_header *h);
+
+/* "B.log" (gen 0 means current) or "B%08X.log" into a new string. */
+char *log_file_name(const char *dir, const char *base, uint32_t gen);
+/* 1 and *gen when name is B%08X.log (hex either case, base case-insensitive),
+ * 2 when it is B.log, 0 otherwise. */
+int log_parse_name(const char *name, const char *base, uint32_t *gen);
+/* Reads and checks a header: bad checksum or magic JET_errLogFileCorrupt,
+ * file size differing from the header JET_errLogFileSizeMismatch. */
+JET_ERR log_read_header(esio *io, const char *path, log_header *h);
+/* The lowest and highest archived generation in dir (0, 0 when none) and
+ * whether B.log exists. */
+JET_ERR log_scan_dir(const char *dir, const char *base, uint32_t *lo, uint32_t *hi, int *has_current);
+
+/* ---- writer ------------------------------------------------------------
+ * log_append and log_roll are called with the instance lock held (one at a
+ * time); log_flush is called without it, from any number of threads, and
+ * makes one write + fdatasync serve every commit that waits (group commit).
+ * A write or sync failure is sticky: every later call returns it.
+ */
+typedef struct eslog eslog;
+
+typedef struct log_config {
+  esio *io;
+  const char *dir, *base;
+  uint32_t file_size;      /* bytes, >= LOG_MIN_FILE_SIZE */
+  uint32_t page_size;
+} log_config;
+
+/* Starts a new stream: B.log of generation gen (1 for a new stream) with
+ * a new signature when sig is NULL; fails with JET_errFileAlreadyExists
+ * when B.log exists. */
+JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
+                   const log_attach *att, uint32_t natt, eslog **out);
+/* Reopens B.log for appending at end (an LSN of its generation, as the
+ * reader found it); zeroes the file from end on (a cut torn tail). */
+JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out);
+/* Flushes what is buffered and closes; does not roll. */
+JET_ERR log_close(eslog *lg);
+
+/* Appends a record to the buffer (not yet durable); rolls to a new
+ * generation first when it does not fit.  *lsn: where the record starts. */
+JET_ERR log_append(eslog *lg, uint8_t type, const void *payload, size_t len, lsn_t *lsn);
+/* Appends a record made of two pieces (header + body) without copying. */
+JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn);
+/* Durable up to and including the record that starts at lsn (or everything
+ * before lsn when lsn is an end position). */
+JET_ERR log_flush(eslog *lg, lsn_t lsn);
+/* Makes everything durable, renames B.log to B%08X.log and starts the next
+ * generation in a new B.log (the rename and the new file are synced). */
+JET_ERR log_roll(eslog *lg);
+/* Position where the next record goes. */
+lsn_t log_end(eslog *lg);
+/* Everything before this is durable. */
+lsn_t log_durable(eslog *lg);
+uint32_t log_generation(eslog *lg);
+const log_sig *log_signature(eslog *lg);
+/* The table written into the headers of generations created from now on. */
+JET_ERR log_set_attachments(eslog *lg, const log_attach *att, uint32_t natt);
+/* Returns and clears "a roll happened since the last call". */
+int log_take_rolled(eslog *lg);
+
+/* ---- reader ------------------------------------------------------------ */
+typedef struct log_reader log_reader;
+
+typedef struct log_record {
+  lsn_t lsn;
+  uint8_t type;
+  const uint8_t *payload;  /* valid until the next log_reader_next */
+  uint32_t len;
+} log_record;
+
+enum {
+  LOG_READ_CURRENT = 1,   /* after the archived generations, read B.log */
+  LOG_READ_RESTORE = 2,   /* errors as a hard restore names them (-570/-573) */
+};
+
+/* Reads dir's generations from LSN_GEN(from) on, starting at from (or the
+ * first record of the generation when LSN_OFF(from) == 0).  Checks every
+ * header: the signature equals *sig when sig is not NULL (else
+ * JET_errBadLogSignature), generations follow one another with matching
+ * tm_prev_gen (else JET_errMissingPreviousLogFile, or with LOG_READ_RESTORE
+ * JET_errGivenLogFileIsNotContiguous), the page size matches (else
+ * JET_errPageSizeMismatch). */
+JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t page_size,
+                        const log_sig *sig, lsn_t from, int flags, log_reader **out);
+/* 0 and *rec for each record, 1 at the end of the log.  A bad record in
+ * B.log followed by nothing valid is a torn tail: the end.  Any other bad
+ * record: JET_errLogFileCorrupt (LOG_READ_RESTORE:
+ * JET_errLogCorruptDuringHardRestore). */
+JET_ERR log_reader_next(log_reader *r, log_record *rec);
+/* After the end: where the next record would go (the writer reopens here),
+ * and the generation and header of the last file read. */
+lsn_t log_reader_end(log_reader *r);
+const log_header *log_reader_header(log_reader *r);
+void log_reader_close(log_reader *r);
+
+/* Checks a whole log file (header and every record) for backup and
+ * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure. */
+JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size);
+
+#endif

@@ -1,0 +1,277 @@
+/* os.c -- POSIX files with checked results, locks and fault injection. */
+#include "os.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC };
+
+struct esio {
+  atomic_uint_fast64_t events;  /* writes + syncs so far */
+  int fault;                    /* FAULT_* */
+  uint64_t fault_at;            /* the event number that faults */
+  int sticky;                   /* every event from fault_at on faults */
+  char *count_path;             /* ESE_FAULT_COUNT */
+};
+
+struct esfile {
+  int fd;
+  esio *io;
+  char *path;
+};
+
+JET_ERR os_err(int e) {
+  switch (e) {
+  case ENOSPC: case EDQUOT: return JET_errDiskFull;
+  case EACCES: case EPERM: case EROFS: return JET_errPermissionDenied;
+  case ENOENT: case ENOTDIR: return JET_errFileNotFound;
+  case EEXIST: return JET_errFileAlreadyExists;
+  case ENAMETOOLONG: return JET_errInvalidPath;
+  case ENOMEM: return JET_errOutOfMemory;
+  case EWOULDBLOCK: return JET_errFileAccessDenied;
+  default: return JET_errDiskIO;
+  }
+}
+
+JET_ERR esio_new(esio **out) {
+  esio *io = calloc(1, sizeof *io);
+  if (!io) return JET_errOutOfMemory;
+  const char *f = getenv("ESE_FAULT");
+  if (f && *f) {
+    const char *colon = strchr(f, ':');
+    if (colon) {
+      size_t n = (size_t)(colon - f);
+      if (n == 5 && !strncmp(f, "crash", 5)) io->fault = FAULT_CRASH;
+      else if (n == 3 && !strncmp(f, "eio", 3)) io->fault = FAULT_EIO;
+      else if (n == 6 && !strncmp(f, "enospc", 6)) io->fault = FAULT_ENOSPC;
+      char *end;
+      io->fault_at = strtoull(colon + 1, &end, 10);
+      io->sticky = *end == '+';
+      if (io->fault_at == 0) io->fault = FAULT_NONE;
+    }
+  }
+  const char *c = getenv("ESE_FAULT_COUNT");
+  if (c && *c && !(io->count_path = strdup(c))) { free(io); return JET_errOutOfMemory; }
+  *out = io;
+  return JET_errSuccess;
+}
+
+void esio_free(esio *io) {
+  if (!io) return;
+  if (io->count_path) {
+    FILE *f = fopen(io->count_path, "w");
+    if (f) {
+      fprintf(f, "%llu\n", (unsigned long long)atomic_load(&io->events));
+      fclose(f);
+    }
+    free(io->count_path);
+  }
+  free(io);
+}
+
+uint64_t esio_count(esio *io) { return atomic_load(&io->events); }
+
+/* Counts one write or sync; returns the errno to fake, or 0. */
+static int fault_event(esio *io) {
+  uint64_t n = atomic_fetch_add(&io->events, 1) + 1;
+  if (io->fault == FAULT_NONE || n < io->fault_at || (n > io->fault_at && !io->sticky)) return 0;
+  switch (io->fault) {
+  case FAULT_CRASH: kill(getpid(), SIGKILL); pause(); return EIO;
+  case FAULT_EIO: return EIO;
+  case FAULT_ENOSPC: return ENOSPC;
+  default: return 0;
+  }
+}
+
+JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
+  int oflags = O_CLOEXEC | ((flags & OS_WRITE) ? O_RDWR : O_RDONLY);
+  if (flags & OS_CREATE) oflags |= O_CREAT;
+  if (flags & OS_EXCL) oflags |= O_EXCL;
+  esfile *f = calloc(1, sizeof *f);
+  if (!f || !(f->path = strdup(path))) { free(f); return JET_errOutOfMemory; }
+  f->fd = open(path, oflags, 0600);
+  if (f->fd < 0) {
+    JET_ERR e = os_err(errno);
+    free(f->path); free(f);
+    return e;
+  }
+  struct stat st;
+  if (fstat(f->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(f->fd); free(f->path); free(f);
+    return JET_errInvalidPath;
+  }
+  f->io = io;
+  *out = f;
+  return JET_errSuccess;
+}
+
+JET_ERR os_lock(esfile *f) {
+  if (flock(f->fd, LOCK_EX | LOCK_NB) == 0) return JET_errSuccess;
+  return errno == EWOULDBLOCK ? JET_errFileAccessDenied : os_err(errno);
+}
+
+void os_close(esfile *f) {
+  if (!f) return;
+  close(f->fd);
+  free(f->path);
+  free(f);
+}
+
+const char *os_path(const esfile *f) { return f->path; }
+
+JET_ERR os_pread(esfile *f, void *buf, size_t n, uint64_t off, size_t *got) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = pread(f->fd, (char *)buf + done, n - done, (off_t)(off + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return os_err(errno);
+    }
+    if (r == 0) break;
+    done += (size_t)r;
+  }
+  *got = done;
+  return JET_errSuccess;
+}
+
+JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off) {
+  size_t got;
+  JET_ERR e = os_pread(f, buf, n, off, &got);
+  if (e) return e;
+  return got == n ? JET_errSuccess : JET_errDiskIO;
+}
+
+JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off) {
+  int fe = fault_event(f->io);
+  if (fe) return os_err(fe);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = pwrite(f->fd, (const char *)buf + done, n - done, (off_t)(off + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return os_err(errno);
+    }
+    done += (size_t)r;
+  }
+  return JET_errSuccess;
+}
+
+JET_ERR os_sync(esfile *f) {
+  int fe = fault_event(f->io);
+  if (fe) return os_err(fe);
+  return fdatasync(f->fd) == 0 ? JET_errSuccess : os_err(errno);
+}
+
+JET_ERR os_size(esfile *f, uint64_t *size) {
+  struct stat st;
+  if (fstat(f->fd, &st) != 0) return os_err(errno);
+  *size = (uint64_t)st.st_size;
+  return JET_errSuccess;
+}
+
+JET_ERR os_truncate(esfile *f, uint64_t size) {
+  int fe = fault_event(f->io);
+  if (fe) return os_err(fe);
+  return ftruncate(f->fd, (off_t)size) == 0 ? JET_errSuccess : os_err(errno);
+}
+
+JET_ERR os_rename(esio *io, const char *from, const char *to) {
+  int fe = fault_event(io);
+  if (fe) return os_err(fe);
+  return rename(from, to) == 0 ? JET_errSuccess : os_err(errno);
+}
+
+JET_ERR os_unlink(esio *io, const char *path) {
+  int fe = fault_event(io);
+  if (fe) return os_err(fe);
+  return unlink(path) == 0 ? JET_errSuccess : os_err(errno);
+}
+
+JET_ERR os_sync_dir(esio *io, const char *dir) {
+  int fe = fault_event(io);
+  if (fe) return os_err(fe);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return os_err(errno);
+  int r = fsync(fd);
+  int e = errno;
+  close(fd);
+  return r == 0 ? JET_errSuccess : os_err(e);
+}
+
+JET_ERR os_mkdir_p(const char *dir, int mode) {
+  size_t n = strlen(dir);
+  char *p = malloc(n + 1);
+  if (!p) return JET_errOutOfMemory;
+  memcpy(p, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (p[i] == '/' || p[i] == '\0') {
+      char c = p[i];
+      p[i] = '\0';
+      if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+        JET_ERR e = os_err(errno);
+        free(p);
+        return e;
+      }
+      p[i] = c;
+    }
+  }
+  free(p);
+  struct stat st;
+  if (stat(dir, &st) != 0) return os_err(errno);
+  return S_ISDIR(st.st_mode) ? JET_errSuccess : JET_errInvalidPath;
+}
+
+int os_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *ud) {
+  DIR *d = opendir(dir);
+  if (!d) return os_err(errno);
+  JET_ERR r = JET_errSuccess;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    if ((r = fn(de->d_name, ud)) != JET_errSuccess) break;
+  }
+  closedir(d);
+  return r;
+}
+
+char *os_join(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  while (a > 1 && dir[a - 1] == '/') a--;
+  char *s = malloc(a + b + 2);
+  if (!s) return NULL;
+  memcpy(s, dir, a);
+  s[a] = '/';
+  memcpy(s + a + 1, name, b + 1);
+  return s;
+}
+
+uint64_t os_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void os_random(void *buf, size_t n) {
+  ssize_t r = getrandom(buf, n, GRND_NONBLOCK);
+  if (r == (ssize_t)n) return;
+  uint64_t x = os_now_us() ^ ((uint64_t)getpid() << 32);
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    ((uint8_t *)buf)[i] = (uint8_t)x;
+  }
+}

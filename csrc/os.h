@@ -1,0 +1,66 @@
+/*
+ * os.h -- files, locks, fsync and fault injection.  Every I/O result of the
+ * engine passes through here and comes back as a JET_ERR.
+ *
+ * Fault injection (test builds and tests only): an esio context reads the
+ * environment variable ESE_FAULT when it is made:
+ *   ESE_FAULT=crash:K   the K-th write or sync (counted from 1) kills the
+ *                       process with SIGKILL before it happens
+ *   ESE_FAULT=eio:K     the K-th write or sync fails with EIO (once)
+ *   ESE_FAULT=enospc:K  the K-th write or sync fails with ENOSPC (once)
+ *   ESE_FAULT=eio:K+    every write or sync from the K-th on fails
+ * ESE_FAULT_COUNT=path  at esio_free, writes the number of writes+syncs
+ *                       seen to that file (for crash-point sweeps).
+ */
+#ifndef ESE_OS_H
+#define ESE_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ese.h"
+
+typedef struct esio esio;
+typedef struct esfile esfile;
+
+enum { OS_READ = 0, OS_WRITE = 1, OS_CREATE = 2, OS_EXCL = 4 };
+
+JET_ERR esio_new(esio **out);
+void esio_free(esio *io);
+/* The number of writes and syncs seen so far. */
+uint64_t esio_count(esio *io);
+
+JET_ERR os_open(esio *io, const char *path, int flags, esfile **out);
+/* Takes an exclusive advisory lock (flock) on the open file; another holder,
+ * in this process or another: JET_errFileAccessDenied. */
+JET_ERR os_lock(esfile *f);
+void os_close(esfile *f);
+const char *os_path(const esfile *f);
+/* *got < n only at end of file. */
+JET_ERR os_pread(esfile *f, void *buf, size_t n, uint64_t off, size_t *got);
+/* Reads exactly n bytes or fails (short: JET_errDiskIO). */
+JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off);
+JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off);
+JET_ERR os_sync(esfile *f);
+JET_ERR os_size(esfile *f, uint64_t *size);
+/* Sets the size; new bytes read as zero. */
+JET_ERR os_truncate(esfile *f, uint64_t size);
+
+JET_ERR os_rename(esio *io, const char *from, const char *to);
+JET_ERR os_unlink(esio *io, const char *path);
+/* fsync of a folder, after creating, renaming or deleting in it. */
+JET_ERR os_sync_dir(esio *io, const char *dir);
+JET_ERR os_mkdir_p(const char *dir, int mode);
+int os_exists(const char *path);
+/* Calls fn(name, ud) for each entry of dir but "." and ".."; stops and
+ * returns fn's result when it is not 0. */
+JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *name, void *ud), void *ud);
+/* Joins dir and name with one '/' into a new string (free it); NULL on OOM. */
+char *os_join(const char *dir, const char *name);
+/* errno -> JET_err */
+JET_ERR os_err(int e);
+/* Wall-clock time in microseconds. */
+uint64_t os_now_us(void);
+/* n random bytes (getrandom, falling back to time and pid). */
+void os_random(void *buf, size_t n);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * page.h -- the layout every database page shares.
+ *
+ *   offset 0   u32 checksum   CRC32C of bytes 4 .. page size
+ *   offset 4   u32 pgno       the page's own number
+ *   offset 8   u64 lsn        log position of the page's last change
+ *   offset 16  u8  type       PAGE_* below
+ *   offset 17..31             owner-defined (btree, header, space page)
+ *   offset 32                 body
+ * A page of all zeros is "not initialized": never written, legal in a file
+ * (page_verify reports PAGE_ZERO).  All integers are little-endian.
+ */
+#ifndef ESE_PAGE_H
+#define ESE_PAGE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PAGE_HDR 32
+enum { PAGE_FREE = 0, PAGE_DBHEADER = 1, PAGE_SPACE = 2, PAGE_LEAF = 3, PAGE_BRANCH = 4 };
+enum { PAGE_OK = 0, PAGE_ZERO = 1, PAGE_BAD_CHECKSUM = 2, PAGE_BAD_PGNO = 3 };
+
+static inline uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static inline uint32_t page_pgno(const uint8_t *pg) { return get32(pg + 4); }
+static inline uint64_t page_lsn(const uint8_t *pg) { return get64(pg + 8); }
+static inline uint8_t page_type(const uint8_t *pg) { return pg[16]; }
+
+/* Stamps pgno and lsn and computes the checksum. */
+void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t lsn);
+/* PAGE_OK, PAGE_ZERO, PAGE_BAD_CHECKSUM or PAGE_BAD_PGNO. */
+int page_verify(const uint8_t *pg, size_t page_size, uint32_t pgno);
+int page_size_valid(unsigned long size);
+
+#endif

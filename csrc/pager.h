@@ -1,0 +1,67 @@
+/*
+ * pager.h -- the page cache of one database file.
+ *
+ * Callers hold the instance lock for every pager call but pager_read_raw.
+ * Page pointers handed out stay valid until pager_release_all(): the pager
+ * never evicts during an operation, only in pager_trim().  Pages changed by
+ * the operation in progress (pager_write, pager_alloc) are "pending": they
+ * are neither evicted nor flushed until pager_take_pending() hands them to
+ * the commit, which logs their images; pager_discard_pending() throws the
+ * changes away (re-reads them from disk or the last logged image).
+ *
+ * WAL rule: a dirty page is written to the file only after the log is
+ * durable up to the page's lsn (the pager calls the flush_log hook).
+ */
+#ifndef ESE_PAGER_H
+#define ESE_PAGER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "ese.h"
+#include "os.h"
+
+typedef struct pager pager;
+
+typedef struct pager_hooks {
+  /* Makes the log durable up to lsn; called before a dirty page is written. */
+  JET_ERR (*flush_log)(void *ud, uint64_t lsn);
+  void *ud;
+} pager_hooks;
+
+/* Opens the cache over an open database file of page_size pages. */
+JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_hooks hooks, pager **out);
+void pager_close(pager *p);
+uint32_t pager_page_size(const pager *p);
+esfile *pager_file(pager *p);
+
+/* The page, verified (checksum and number: JET_errReadVerifyFailure, with
+ * the detail in pager_error_detail).  Read-only use. */
+JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page);
+/* The page, made pending so the caller may change it. */
+JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page);
+/* A new zeroed page at the end of the file (number from the space page),
+ * pending. */
+JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page);
+/* Writes a whole page image into the cache as committed-dirty (recovery and
+ * commit use it); the image must be sealed. */
+JET_ERR pager_install(pager *p, uint32_t pgno, const uint8_t *image, uint64_t lsn);
+
+/* The pending pages, in an array the pager owns (valid until the next call
+ * into the pager); the caller seals and logs them, then calls
+ * pager_commit_pending(p, lsn) to make them committed-dirty at lsn. */
+size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages);
+void pager_commit_pending(pager *p, uint64_t lsn);
+void pager_discard_pending(pager *p);
+
+/* Writes every committed dirty page (log flushed first), then fsyncs. */
+JET_ERR pager_flush_all(pager *p);
+/* Evicts down to the cache size (writing dirty pages as needed). */
+JET_ERR pager_trim(pager *p);
+/* Pages in the file, as the space page counts them. */
+uint32_t pager_page_count(pager *p);
+/* Backup readers: reads n whole pages from the file, excluded from page
+ * writes of the same file (never a half-written page).  Needs no
+ * instance lock. */
+JET_ERR pager_read_raw(pager *p, uint32_t first_pgno, uint32_t n, uint8_t *buf);
+const char *pager_error_detail(pager *p);
+
+#endif
