@@ -2,12 +2,13 @@
  * pager.h -- the page cache of one database file.
  *
  * Callers hold the instance lock for every pager call but pager_read_raw.
- * Page pointers handed out stay valid until pager_release_all(): the pager
- * never evicts during an operation, only in pager_trim().  Pages changed by
- * the operation in progress (pager_write, pager_alloc) are "pending": they
- * are neither evicted nor flushed until pager_take_pending() hands them to
- * the commit, which logs their images; pager_discard_pending() throws the
- * changes away (re-reads them from disk or the last logged image).
+ * Page pointers handed out stay valid until the next pager_trim(): the
+ * pager never evicts during an operation.  Pages changed by the operation
+ * in progress (pager_write, pager_alloc) are "pending": they are neither
+ * evicted nor flushed until pager_pending() hands them to the commit, which
+ * logs their images; pager_discard_pending() restores their content from
+ * before the operation.  Pages 0 and 1 (the database header) never pass
+ * through the pager.
  *
  * WAL rule: a dirty page is written to the file only after the log is
  * durable up to the page's lsn (the pager calls the flush_log hook).
@@ -41,23 +42,26 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page);
 /* A new zeroed page at the end of the file (number from the space page),
  * pending. */
 JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page);
-/* Writes a whole page image into the cache as committed-dirty (recovery and
- * commit use it); the image must be sealed. */
-JET_ERR pager_install(pager *p, uint32_t pgno, const uint8_t *image, uint64_t lsn);
+/* The space page (page 2): next free page number and the catalog root.
+ * pager_format writes a fresh space page (pending) into a new file. */
+JET_ERR pager_format(pager *p);
+JET_ERR pager_get_root(pager *p, uint32_t *root);
+JET_ERR pager_set_root(pager *p, uint32_t root);
 
 /* The pending pages, in an array the pager owns (valid until the next call
  * into the pager); the caller seals and logs them, then calls
- * pager_commit_pending(p, lsn) to make them committed-dirty at lsn. */
+ * pager_commit_pending(p, need_lsn): they become committed-dirty and are
+ * not written before the log is durable up to need_lsn (the commit record). */
 size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages);
-void pager_commit_pending(pager *p, uint64_t lsn);
+void pager_commit_pending(pager *p, uint64_t need_lsn);
 void pager_discard_pending(pager *p);
 
 /* Writes every committed dirty page (log flushed first), then fsyncs. */
 JET_ERR pager_flush_all(pager *p);
 /* Evicts down to the cache size (writing dirty pages as needed). */
 JET_ERR pager_trim(pager *p);
-/* Pages in the file, as the space page counts them. */
-uint32_t pager_page_count(pager *p);
+/* Pages in use, as the space page counts them. */
+JET_ERR pager_page_count(pager *p, uint32_t *count);
 /* Backup readers: reads n whole pages from the file, excluded from page
  * writes of the same file (never a half-written page).  Needs no
  * instance lock. */

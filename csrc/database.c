@@ -1,0 +1,381 @@
+/* database.c -- create, attach, detach, open and close databases; the
+ * commit of pending pages into the log; checkpoints. */
+#include "internal.h"
+#include "page.h"
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+esdb *db_by_id(esinst *inst, JET_DBID dbid) {
+  return dbid >= 1 && dbid <= ESE_MAX_DB ? inst->db[dbid] : NULL;
+}
+
+/* An absolute, normalized path: realpath of the folder + the file name. */
+static JET_ERR canon_path(const char *path, char **out) {
+  if (!path || !*path) return JET_errInvalidPath;
+  size_t n = strlen(path);
+  if (n >= PATH_MAX || path[n - 1] == '/') return JET_errInvalidPath;
+  char *dir = strdup(path);
+  if (!dir) return JET_errOutOfMemory;
+  char *slash = strrchr(dir, '/');
+  const char *base = slash ? path + (slash - dir) + 1 : path;
+  if (slash) *(slash == dir ? slash + 1 : slash) = 0;
+  else strcpy(dir, ".");
+  char *real = realpath(dir, NULL);
+  free(dir);
+  if (!real) return JET_errInvalidPath;
+  *out = os_join(real, base);
+  free(real);
+  return *out ? JET_errSuccess : JET_errOutOfMemory;
+}
+
+esdb *db_by_path(esinst *inst, const char *path) {
+  char *c;
+  if (canon_path(path, &c)) return NULL;
+  esdb *found = NULL;
+  for (int i = 1; i <= ESE_MAX_DB && !found; i++)
+    if (inst->db[i] && !strcmp(inst->db[i]->path, c)) found = inst->db[i];
+  free(c);
+  return found;
+}
+
+JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out) {
+  JET_ERR e = os_open(inst->io, path, OS_WRITE | (create ? OS_CREATE | OS_EXCL : 0), out);
+  if (e == JET_errSuccess && (e = os_lock(*out)) != JET_errSuccess) {
+    os_close(*out);
+    inst_detail(inst, "%s is in use by another instance or process", path);
+  }
+  return e;
+}
+
+void db_close(esinst *inst, esdb *db) {
+  inst->db[db->dbid] = NULL;
+  pager_close(db->pg);
+  os_close(db->file);
+  free(db->path);
+  free(db);
+}
+
+static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *h, esdb **out) {
+  uint32_t dbid = 0;
+  for (uint32_t i = 1; i <= ESE_MAX_DB && !dbid; i++)
+    if (!inst->db[i]) dbid = i;
+  if (!dbid) return JET_errOutOfMemory;
+  esdb *db = calloc(1, sizeof *db);
+  if (!db) return JET_errOutOfMemory;
+  pager_hooks hooks = { inst_flush_log_hook, inst };
+  JET_ERR e = pager_open(f, inst->prm.page_size, inst->prm.cache_pages, hooks, &db->pg);
+  if (e) { free(db); return e; }
+  db->dbid = dbid;
+  db->path = path;
+  db->file = f;
+  db->hdr = *h;
+  inst->db[dbid] = db;
+  *out = db;
+  return JET_errSuccess;
+}
+
+JET_ERR inst_log_attachments(esinst *inst) {
+  log_attach att[ESE_MAX_DB];
+  uint32_t n = 0;
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) att[n++] = (log_attach){ inst->db[i]->dbid, inst->db[i]->path };
+  return log_set_attachments(inst->log, att, n);
+}
+
+/* Logs a record with a u32 dbid and a path, and makes it durable. */
+static JET_ERR log_db_record(esinst *inst, uint8_t type, const uint8_t *head, size_t nhead, const char *path) {
+  lsn_t lsn;
+  JET_ERR e = log_append2(inst->log, type, head, nhead, path, path ? strlen(path) : 0, &lsn);
+  if (e == JET_errSuccess) e = log_flush(inst->log, lsn);
+  return inst_fatal(inst, e);
+}
+
+static void header_new(esinst *inst, dbheader *h) {
+  memset(h, 0, sizeof *h);
+  h->page_size = inst->prm.page_size;
+  h->state = DB_DIRTY;
+  os_random(h->db_sig, sizeof h->db_sig);
+  memcpy(h->log_sig, log_signature(inst->log)->b, 16);
+  h->gen_min = h->gen_max = log_generation(inst->log);
+  h->created = os_now_us();
+}
+
+JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
+                                  JET_DBID *pdbid, JET_GRBIT grbit) {
+  (void)szConnect; (void)grbit;
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  esinst *inst = s->inst;
+  char *path = NULL;
+  esfile *f = NULL;
+  esdb *db = NULL;
+  dbheader h;
+  if (!pdbid) e = JET_errInvalidParameter;
+  else if (inst->backup) e = JET_errBackupInProgress;
+  if (e == JET_errSuccess) e = canon_path(szFilename, &path);
+  if (e == JET_errSuccess && os_exists(path)) e = JET_errFileAlreadyExists;
+  if (e == JET_errSuccess) {
+    header_new(inst, &h);
+    uint8_t head[24];
+    uint32_t dbid = 0;
+    for (uint32_t i = 1; i <= ESE_MAX_DB && !dbid; i++)
+      if (!inst->db[i]) dbid = i;
+    if (!dbid) e = JET_errOutOfMemory;
+    put32(head, dbid);
+    put32(head + 4, h.page_size);
+    memcpy(head + 8, h.db_sig, 16);
+    if (e == JET_errSuccess) e = log_db_record(inst, LR_CREATEDB, head, sizeof head, path);
+  }
+  if (e == JET_errSuccess) e = db_open_file(inst, path, 1, &f);
+  if (e == JET_errSuccess) e = dbheader_write(f, &h);
+  if (e == JET_errSuccess && (e = db_register(inst, path, f, &h, &db)) == JET_errSuccess) {
+    path = NULL;
+    f = NULL;
+    uint32_t root;
+    e = pager_format(db->pg);
+    if (e == JET_errSuccess) e = bt_create(db->pg, &root);
+    if (e == JET_errSuccess) e = pager_set_root(db->pg, root);
+    if (e == JET_errSuccess) e = inst_log_attachments(inst);
+    if (e) {
+      pager_discard_pending(db->pg);
+      char *p = strdup(db->path);
+      db_close(inst, db);
+      if (p) { os_unlink(inst->io, p); free(p); }
+    }
+  }
+  if (e) {
+    if (f) { os_close(f); os_unlink(inst->io, path); }
+    free(path);
+    session_detail(s, "%s", inst->detail);
+    inst_leave(inst);
+    return e;
+  }
+  s->dbopen[db->dbid]++;
+  db->opens++;
+  *pdbid = db->dbid;
+  return commit_and_leave(inst, 0);
+}
+
+JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_GRBIT grbit) {
+  (void)grbit;
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  esinst *inst = s->inst;
+  char *path = NULL;
+  esfile *f = NULL;
+  dbheader h;
+  esdb *db = NULL;
+  if (inst->backup) e = JET_errBackupInProgress;
+  if (e == JET_errSuccess) e = canon_path(szFilename, &path);
+  if (e == JET_errSuccess && db_by_path(inst, path)) {   /* attached already: nothing to do */
+    free(path);
+    inst_leave(inst);
+    return JET_errSuccess;
+  }
+  if (e == JET_errSuccess) e = db_open_file(inst, path, 0, &f);
+  if (e == JET_errSuccess) e = dbheader_read(f, inst->prm.page_size, &h);
+  if (e == JET_errSuccess) {
+    if (h.state == DB_BACKUP_COPY) e = JET_errSoftRecoveryOnBackupDatabase;
+    else if (h.state != DB_CLEAN) e = JET_errDatabaseDirtyShutdown;
+  }
+  if (e == JET_errSuccess) e = db_register(inst, path, f, &h, &db);
+  if (e == JET_errSuccess) {
+    path = NULL;
+    f = NULL;
+    uint32_t root;
+    e = pager_get_root(db->pg, &root);
+    if (e == JET_errSuccess) {
+      uint8_t head[4];
+      put32(head, db->dbid);
+      e = log_db_record(inst, LR_ATTACH, head, 4, db->path);
+    }
+    if (e == JET_errSuccess) {
+      db->hdr.state = DB_DIRTY;
+      memcpy(db->hdr.log_sig, log_signature(inst->log)->b, 16);
+      db->hdr.gen_min = db->hdr.gen_max = log_generation(inst->log);
+      e = dbheader_write(db->file, &db->hdr);
+    }
+    if (e == JET_errSuccess) e = inst_log_attachments(inst);
+    if (e) {
+      if (db->pg && pager_error_detail(db->pg)[0]) inst_detail(inst, "%s", pager_error_detail(db->pg));
+      db_close(inst, db);
+    }
+  }
+  if (e) {
+    if (e == JET_errDatabaseCorrupted || e == JET_errPageSizeMismatch || e == JET_errSoftRecoveryOnBackupDatabase ||
+        e == JET_errDatabaseDirtyShutdown)
+      inst_detail(inst, "%s", szFilename);
+    session_detail(s, "%s", inst->detail);
+  }
+  os_close(f);
+  free(path);
+  inst_leave(inst);
+  return e;
+}
+
+/* Flushes and marks the database clean, then forgets it. */
+static JET_ERR detach_one(esinst *inst, esdb *db) {
+  JET_ERR e = inst_checkpoint(inst);
+  if (e == JET_errSuccess) {
+    uint8_t head[4];
+    put32(head, db->dbid);
+    e = log_db_record(inst, LR_DETACH, head, 4, NULL);
+  }
+  if (e == JET_errSuccess) {
+    db->hdr.state = DB_CLEAN;
+    db->hdr.gen_max = log_generation(inst->log);
+    e = dbheader_write(db->file, &db->hdr);
+  }
+  if (e) return inst_fatal(inst, e);
+  db_close(inst, db);
+  e = inst_log_attachments(inst);
+  if (e == JET_errSuccess) e = inst_checkpoint(inst);
+  return e;
+}
+
+JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename) {
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  esinst *inst = s->inst;
+  esdb *only = szFilename ? db_by_path(inst, szFilename) : NULL;
+  if (inst->backup) e = JET_errBackupInProgress;
+  else if (szFilename && !only) e = JET_errDatabaseNotFound;
+  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
+    esdb *db = inst->db[i];
+    if (!db || (only && db != only)) continue;
+    e = db->opens ? JET_errDatabaseInUse : detach_one(inst, db);
+  }
+  inst_leave(inst);
+  return e;
+}
+
+JET_ERR JET_API JetOpenDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
+                                JET_DBID *pdbid, JET_GRBIT grbit) {
+  (void)szConnect; (void)grbit;
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  esdb *db = pdbid ? db_by_path(s->inst, szFilename) : NULL;
+  if (!pdbid) e = JET_errInvalidParameter;
+  else if (!db) e = JET_errDatabaseNotFound;
+  else {
+    s->dbopen[db->dbid]++;
+    db->opens++;
+    *pdbid = db->dbid;
+  }
+  inst_leave(s->inst);
+  return e;
+}
+
+JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit) {
+  (void)grbit;
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  esdb *db = db_by_id(s->inst, dbid);
+  if (!db || s->dbopen[dbid] == 0) e = JET_errDatabaseNotFound;
+  else {
+    s->dbopen[dbid]--;
+    db->opens--;
+  }
+  inst_leave(s->inst);
+  return e;
+}
+
+/* ---- commit of pending pages ------------------------------------------- */
+
+JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
+  lsn_t start = log_end(inst->log);
+  uint32_t total = 0;
+  JET_ERR e = JET_errSuccess;
+  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
+    esdb *db = inst->db[i];
+    if (!db) continue;
+    uint32_t *pgnos;
+    uint8_t **pages;
+    size_t n = pager_pending(db->pg, &pgnos, &pages);
+    if (n == (size_t)-1) { e = JET_errOutOfMemory; break; }
+    for (size_t k = 0; k < n && e == JET_errSuccess; k++) {
+      uint8_t head[16];
+      page_seal(pages[k], db->hdr.page_size, pgnos[k], start);
+      put32(head, db->dbid);
+      put32(head + 4, pgnos[k]);
+      put64(head + 8, txid);
+      lsn_t l;
+      e = log_append2(inst->log, LR_PAGE, head, sizeof head, pages[k], db->hdr.page_size, &l);
+      total++;
+    }
+  }
+  if (e == JET_errSuccess && total) {
+    uint8_t rec[12];
+    put64(rec, txid);
+    put32(rec + 8, total);
+    e = log_append(inst->log, LR_COMMIT, rec, sizeof rec, commit_lsn);
+  } else if (e == JET_errSuccess) {
+    *commit_lsn = 0;
+  }
+  if (e) {
+    db_discard_pending(inst);
+    return inst_fatal(inst, e);
+  }
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) pager_commit_pending(inst->db[i]->pg, *commit_lsn);
+  return JET_errSuccess;
+}
+
+void db_discard_pending(esinst *inst) {
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) pager_discard_pending(inst->db[i]->pg);
+}
+
+JET_ERR db_trim(esinst *inst) {
+  JET_ERR e = JET_errSuccess;
+  for (int i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++)
+    if (inst->db[i]) e = pager_trim(inst->db[i]->pg);
+  return inst_fatal(inst, e);
+}
+
+/* ---- checkpoint ----------------------------------------------------------- */
+
+static JET_ERR delete_old_logs(esinst *inst, uint32_t below_gen) {
+  uint32_t lo, hi;
+  int cur;
+  JET_ERR e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur);
+  for (uint32_t g = lo; e == JET_errSuccess && lo && g < below_gen && g <= hi; g++) {
+    char *p = log_file_name(inst->prm.log_path, inst->prm.base, g);
+    if (!p) return JET_errOutOfMemory;
+    if (os_exists(p)) e = os_unlink(inst->io, p);
+    free(p);
+  }
+  return e;
+}
+
+JET_ERR inst_checkpoint(esinst *inst) {
+  lsn_t lsn = log_end(inst->log);
+  JET_ERR e = log_flush(inst->log, lsn);
+  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) e = pager_flush_all(inst->db[i]->pg);
+  if (e == JET_errSuccess) {
+    log_attach att[ESE_MAX_DB];
+    chkfile c = { .lsn = lsn, .att = att };
+    memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
+    for (int i = 1; i <= ESE_MAX_DB; i++)
+      if (inst->db[i]) att[c.natt++] = (log_attach){ inst->db[i]->dbid, inst->db[i]->path };
+    char *path = chk_path(&inst->prm);
+    e = path ? chk_write(inst->io, path, &c) : JET_errOutOfMemory;
+    free(path);
+  }
+  if (e == JET_errSuccess) {
+    inst->checkpoint = lsn;
+    if (inst->prm.circular) {
+      uint32_t keep = LSN_GEN(lsn);
+      if (inst->backup && inst->backup_hold_gen && inst->backup_hold_gen < keep) keep = inst->backup_hold_gen;
+      e = delete_old_logs(inst, keep);
+    }
+  }
+  return inst_fatal(inst, e);
+}

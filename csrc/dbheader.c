@@ -1,0 +1,90 @@
+/* dbheader.c -- the database header and its shadow copy. */
+#include "dbheader.h"
+#include "page.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const char MAGIC[8] = { 'E', 'S', 'E', 'D', 'B', 0, 0, 1 };
+
+void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno) {
+  memset(page, 0, h->page_size);
+  uint8_t *b = page + PAGE_HDR;
+  page[16] = PAGE_DBHEADER;
+  memcpy(b, MAGIC, 8);
+  put32(b + 8, h->page_size);
+  put32(b + 12, h->state);
+  memcpy(b + 16, h->db_sig, 16);
+  memcpy(b + 32, h->log_sig, 16);
+  put32(b + 48, h->gen_min);
+  put32(b + 52, h->gen_max);
+  put64(b + 56, h->created);
+  for (int i = 0; i < BK_KINDS; i++) {
+    put32(b + 64 + 16 * i, h->backup[i].gen_lo);
+    put32(b + 68 + 16 * i, h->backup[i].gen_hi);
+    put64(b + 72 + 16 * i, h->backup[i].time);
+  }
+  page_seal(page, h->page_size, pgno, 0);
+}
+
+JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, dbheader *h) {
+  const uint8_t *b = page + PAGE_HDR;
+  if (memcmp(b, MAGIC, 8) != 0 || get32(b + 8) != page_size || page_type(page) != PAGE_DBHEADER ||
+      page_verify(page, page_size, pgno) != PAGE_OK)
+    return JET_errDatabaseCorrupted;
+  memset(h, 0, sizeof *h);
+  h->page_size = page_size;
+  h->state = get32(b + 12);
+  memcpy(h->db_sig, b + 16, 16);
+  memcpy(h->log_sig, b + 32, 16);
+  h->gen_min = get32(b + 48);
+  h->gen_max = get32(b + 52);
+  h->created = get64(b + 56);
+  for (int i = 0; i < BK_KINDS; i++) {
+    h->backup[i].gen_lo = get32(b + 64 + 16 * i);
+    h->backup[i].gen_hi = get32(b + 68 + 16 * i);
+    h->backup[i].time = get64(b + 72 + 16 * i);
+  }
+  if (h->state < DB_CLEAN || h->state > DB_RESTORING) return JET_errDatabaseCorrupted;
+  return JET_errSuccess;
+}
+
+JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
+  uint8_t first[PAGE_HDR + 16];
+  size_t got;
+  JET_ERR e = os_pread(f, first, sizeof first, 0, &got);
+  if (e) return e;
+  if (got < sizeof first || memcmp(first + PAGE_HDR, MAGIC, 8) != 0) {
+    /* page 0 may be torn: try the shadow at every legal page size */
+    for (uint32_t ps = 4096; ps <= 32768; ps *= 2) {
+      if (os_pread(f, first, sizeof first, ps, &got) == JET_errSuccess && got == sizeof first &&
+          memcmp(first + PAGE_HDR, MAGIC, 8) == 0 && get32(first + PAGE_HDR + 8) == ps)
+        break;
+      if (ps == 32768) return JET_errDatabaseCorrupted;
+    }
+  }
+  uint32_t ps = get32(first + PAGE_HDR + 8);
+  if (!page_size_valid(ps)) return JET_errDatabaseCorrupted;
+  if (expect_page_size && ps != expect_page_size) return JET_errPageSizeMismatch;
+  uint8_t *page = malloc(ps);
+  if (!page) return JET_errOutOfMemory;
+  e = JET_errDatabaseCorrupted;
+  for (uint32_t pgno = 0; pgno < 2 && e == JET_errDatabaseCorrupted; pgno++) {
+    if (os_pread(f, page, ps, (uint64_t)pgno * ps, &got) == JET_errSuccess && got == ps)
+      e = dbheader_decode(page, ps, pgno, h);
+  }
+  free(page);
+  return e;
+}
+
+JET_ERR dbheader_write(esfile *f, const dbheader *h) {
+  uint8_t *page = malloc(h->page_size);
+  if (!page) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (uint32_t pgno = 0; pgno < 2 && e == JET_errSuccess; pgno++) {
+    dbheader_encode(h, page, pgno);
+    e = os_pwrite(f, page, h->page_size, (uint64_t)pgno * h->page_size);
+    if (e == JET_errSuccess) e = os_sync(f);
+  }
+  free(page);
+  return e;
+}

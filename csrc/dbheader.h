@@ -1,0 +1,46 @@
+/*
+ * dbheader.h -- the database header, on page 0 and again on page 1 (the
+ * shadow).  Both are full pages with the common page header (page.h); the
+ * fields follow at PAGE_HDR.  A header is written to page 0, synced, then
+ * to page 1, synced: one of the two is always whole.  Reading takes page 0,
+ * or page 1 when page 0 fails its checksum.
+ *
+ *   +0  char[8]  magic "ESEDB\0\0\1"     +8  u32 page size
+ *   +12 u32 state (DB_*)                 +16 u8[16] database signature
+ *   +32 u8[16] log signature             +48 u32 gen_min  +52 u32 gen_max
+ *   +56 u64 created (µs)                 +64 backup records, 4 x 16 bytes:
+ *       full, incremental, differential, copy: u32 gen_lo, u32 gen_hi, u64 time
+ */
+#ifndef ESE_DBHEADER_H
+#define ESE_DBHEADER_H
+#include <stdint.h>
+#include "ese.h"
+#include "os.h"
+
+enum { DB_CLEAN = 1, DB_DIRTY = 2, DB_BACKUP_COPY = 3, DB_RESTORING = 4 };
+enum { BK_FULL = 0, BK_INCREMENTAL = 1, BK_DIFFERENTIAL = 2, BK_COPY = 3, BK_KINDS = 4 };
+
+typedef struct bkrecord { uint32_t gen_lo, gen_hi; uint64_t time; } bkrecord;
+
+typedef struct dbheader {
+  uint32_t page_size;
+  uint32_t state;
+  uint8_t db_sig[16];
+  uint8_t log_sig[16];
+  uint32_t gen_min, gen_max;
+  uint64_t created;
+  bkrecord backup[BK_KINDS];
+} dbheader;
+
+/* Encodes h into a sealed page image of page_size bytes at pgno 0 or 1. */
+void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno);
+/* 0 and *h when page is a valid header page; JET_errDatabaseCorrupted otherwise. */
+JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, dbheader *h);
+/* Reads the header of an open file; expect_page_size 0 accepts any.
+ * JET_errDatabaseCorrupted when neither copy is a header,
+ * JET_errPageSizeMismatch when the page size differs. */
+JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h);
+/* Writes both copies, each followed by a sync. */
+JET_ERR dbheader_write(esfile *f, const dbheader *h);
+
+#endif

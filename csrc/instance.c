@@ -1,0 +1,463 @@
+/* instance.c -- the process-wide mode, instances, parameters, the state
+ * gate, init and term. */
+#include "internal.h"
+#include "page.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MODE_NONE, MODE_LEGACY, MODE_MULTI };
+
+/* The one process-wide state of the engine (documented in docs/api.md):
+ * the mode, the registry of live instances (so handles are validated, never
+ * trusted) and the legacy instance's parameters set before JetInit. */
+static struct {
+  pthread_mutex_t lock;
+  int mode;
+  esinst *inst[ESE_MAX_INSTANCES];
+  int ninst;
+  esinst *legacy_pending;    /* created by JetSetSystemParameter(NULL, ...) */
+} g_process = { PTHREAD_MUTEX_INITIALIZER, MODE_NONE, { 0 }, 0, NULL };
+
+static void params_default(esparams *p) {
+  memset(p, 0, sizeof *p);
+  memcpy(p->base, "edb", 4);
+  p->log_file_kib = 1024;
+  p->page_size = 8192;
+  p->cache_pages = 8192;
+  p->max_backup_files = 8;
+}
+
+static void params_free(esparams *p) {
+  free(p->system_path);
+  free(p->log_path);
+}
+
+static JET_ERR inst_new(const char *name, int legacy, esinst **out) {
+  esinst *inst = calloc(1, sizeof *inst);
+  if (!inst) return JET_errOutOfMemory;
+  if (name && !(inst->name = strdup(name))) { free(inst); return JET_errOutOfMemory; }
+  if (pthread_mutex_init(&inst->lock, NULL) != 0 || pthread_cond_init(&inst->drained, NULL) != 0) {
+    free(inst->name);
+    free(inst);
+    return JET_errOutOfMemory;
+  }
+  params_default(&inst->prm);
+  inst->legacy = legacy;
+  inst->state = INST_CREATED;
+  inst->next_txid = 1;
+  *out = inst;
+  return JET_errSuccess;
+}
+
+static void inst_free(esinst *inst) {
+  params_free(&inst->prm);
+  pthread_mutex_destroy(&inst->lock);
+  pthread_cond_destroy(&inst->drained);
+  free(inst->name);
+  free(inst);
+}
+
+/* With g_process.lock held. */
+static int registry_index(esinst *inst) {
+  for (int i = 0; i < g_process.ninst; i++)
+    if (g_process.inst[i] == inst) return i;
+  return -1;
+}
+
+static void registry_remove(esinst *inst) {
+  int i = registry_index(inst);
+  if (i < 0) return;
+  g_process.inst[i] = g_process.inst[--g_process.ninst];
+  if (g_process.ninst == 0) g_process.mode = MODE_NONE;
+}
+
+/* The instance a handle names, with the process lock held by the caller. */
+static esinst *resolve(JET_INSTANCE h) {
+  if (g_process.mode == MODE_LEGACY && (h == 0 || h == JET_instanceNil)) return g_process.inst[0];
+  esinst *inst = (esinst *)h;
+  return registry_index(inst) >= 0 ? inst : NULL;
+}
+
+static JET_ERR gate(esinst *inst) {
+  if (inst->state == INST_CREATED) return JET_errNotInitialized;
+  if (inst->stopped) return JET_errClientRequestToStopJetService;
+  if (inst->state == INST_TERMINATING) return JET_errTermInProgress;
+  if (inst->restoring) return JET_errRestoreInProgress;
+  if (inst->unavailable) return JET_errInstanceUnavailable;
+  return JET_errSuccess;
+}
+
+JET_ERR inst_enter(esinst *inst) {
+  pthread_mutex_lock(&inst->lock);
+  JET_ERR e = gate(inst);
+  if (e) pthread_mutex_unlock(&inst->lock);
+  else inst->active++;
+  return e;
+}
+
+void inst_leave(esinst *inst) {
+  if (--inst->active == 0) pthread_cond_broadcast(&inst->drained);
+  pthread_mutex_unlock(&inst->lock);
+}
+
+void inst_unlock(esinst *inst) { pthread_mutex_unlock(&inst->lock); }
+
+void inst_done_unlocked(esinst *inst) {
+  pthread_mutex_lock(&inst->lock);
+  inst_leave(inst);
+}
+
+JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out) {
+  pthread_mutex_lock(&g_process.lock);
+  esinst *inst = resolve(h);
+  JET_ERR e = inst ? inst_enter(inst) : JET_errInvalidInstance;
+  pthread_mutex_unlock(&g_process.lock);
+  if (e == JET_errSuccess) *out = inst;
+  return e;
+}
+
+JET_ERR inst_legacy(esinst **out) {
+  pthread_mutex_lock(&g_process.lock);
+  JET_ERR e = JET_errSuccess;
+  if (g_process.mode == MODE_MULTI) e = JET_errRunningInMultiInstanceMode;
+  else if (g_process.mode == MODE_NONE) e = JET_errNotInitialized;
+  else *out = g_process.inst[0];
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
+JET_ERR inst_fatal(esinst *inst, JET_ERR err) {
+  if (err == JET_errDiskIO || err == JET_errDiskFull || err == JET_errLogWriteFail || err == JET_errLogDiskFull) {
+    if (!inst->unavailable) inst->unavailable = err;
+  }
+  return err;
+}
+
+void inst_detail(esinst *inst, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(inst->detail, sizeof inst->detail, fmt, ap);
+  va_end(ap);
+}
+
+JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn) {
+  esinst *inst = ud;
+  return inst->log ? log_flush(inst->log, lsn) : JET_errSuccess;
+}
+
+/* ---- creation and parameters ------------------------------------------- */
+
+JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstanceName,
+                                   const char *szDisplayName, JET_GRBIT grbit) {
+  (void)szDisplayName; (void)grbit;
+  if (!pinstance) return JET_errInvalidParameter;
+  pthread_mutex_lock(&g_process.lock);
+  JET_ERR e = JET_errSuccess;
+  if (g_process.mode == MODE_LEGACY) e = JET_errRunningInOneInstanceMode;
+  else if (g_process.ninst >= ESE_MAX_INSTANCES) e = JET_errTooManyInstances;
+  for (int i = 0; e == JET_errSuccess && i < g_process.ninst; i++) {
+    const char *n = g_process.inst[i]->name;
+    if ((n == NULL && szInstanceName == NULL) || (n && szInstanceName && !strcmp(n, szInstanceName)))
+      e = JET_errInstanceNameInUse;
+  }
+  esinst *inst = NULL;
+  if (e == JET_errSuccess) e = inst_new(szInstanceName, 0, &inst);
+  if (e == JET_errSuccess) {
+    g_process.inst[g_process.ninst++] = inst;
+    g_process.mode = MODE_MULTI;
+    *pinstance = (JET_INSTANCE)inst;
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
+JET_ERR JET_API JetCreateInstance(JET_INSTANCE *pinstance, const char *szInstanceName) {
+  return JetCreateInstance2(pinstance, szInstanceName, NULL, 0);
+}
+
+static JET_ERR set_path(char **dst, const char *s) {
+  if (!s || !*s) return JET_errInvalidParameter;
+  if (strlen(s) > 4000) return JET_errInvalidPath;
+  char *d = strdup(s);
+  if (!d) return JET_errOutOfMemory;
+  free(*dst);
+  *dst = d;
+  return JET_errSuccess;
+}
+
+static JET_ERR param_set(esparams *p, unsigned long id, JET_API_PTR l, const char *s) {
+  switch (id) {
+  case JET_paramSystemPath: return set_path(&p->system_path, s);
+  case JET_paramLogFilePath: return set_path(&p->log_path, s);
+  case JET_paramBaseName:
+    if (!s || strlen(s) != 3) return JET_errInvalidParameter;
+    for (int i = 0; i < 3; i++)
+      if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+        return JET_errInvalidParameter;
+    memcpy(p->base, s, 4);
+    return JET_errSuccess;
+  case JET_paramLogFileSize:
+    if (l < 64 || l > 1048576) return JET_errInvalidParameter;
+    p->log_file_kib = (uint32_t)l;
+    return JET_errSuccess;
+  case JET_paramCircularLog:
+    if (l > 1) return JET_errInvalidParameter;
+    p->circular = (int)l;
+    return JET_errSuccess;
+  case JET_paramCacheSizeMax:
+    if (l < 16 || l > (1u << 30)) return JET_errInvalidParameter;
+    p->cache_pages = (uint32_t)l;
+    return JET_errSuccess;
+  case JET_paramDatabasePageSize:
+    if (!page_size_valid(l)) return JET_errInvalidParameter;
+    p->page_size = (uint32_t)l;
+    return JET_errSuccess;
+  case JET_paramMaxOpenBackupFiles:
+    if (l < 1 || l > 1024) return JET_errInvalidParameter;
+    p->max_backup_files = (uint32_t)l;
+    return JET_errSuccess;
+  default: return JET_errInvalidParameter;
+  }
+}
+
+static JET_ERR param_get(const esparams *p, unsigned long id, JET_API_PTR *l, char *s, unsigned long cb) {
+  const char *str = NULL;
+  JET_API_PTR v = 0;
+  switch (id) {
+  case JET_paramSystemPath: str = p->system_path ? p->system_path : "."; break;
+  case JET_paramLogFilePath: str = p->log_path ? p->log_path : "."; break;
+  case JET_paramBaseName: str = p->base; break;
+  case JET_paramLogFileSize: v = p->log_file_kib; break;
+  case JET_paramCircularLog: v = (JET_API_PTR)p->circular; break;
+  case JET_paramCacheSizeMax: v = p->cache_pages; break;
+  case JET_paramDatabasePageSize: v = p->page_size; break;
+  case JET_paramMaxOpenBackupFiles: v = p->max_backup_files; break;
+  default: return JET_errInvalidParameter;
+  }
+  if (str) {
+    if (!s || cb <= strlen(str)) return JET_errInvalidParameter;
+    memcpy(s, str, strlen(str) + 1);
+  } else if (l) {
+    *l = v;
+  } else {
+    return JET_errInvalidParameter;
+  }
+  return JET_errSuccess;
+}
+
+JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR lParam, const char *szParam) {
+  (void)sesid;
+  pthread_mutex_lock(&g_process.lock);
+  JET_ERR e = JET_errSuccess;
+  esinst *inst = NULL;
+  if (!pinstance || *pinstance == 0 || *pinstance == JET_instanceNil) {
+    if (g_process.mode == MODE_MULTI) e = JET_errRunningInMultiInstanceMode;
+    else if (g_process.mode == MODE_LEGACY) e = JET_errAlreadyInitialized;
+    else if (!g_process.legacy_pending) e = inst_new(NULL, 1, &g_process.legacy_pending);
+    inst = g_process.legacy_pending;
+  } else if (!(inst = resolve(*pinstance))) {
+    e = JET_errInvalidInstance;
+  }
+  if (e == JET_errSuccess) {
+    pthread_mutex_lock(&inst->lock);
+    e = inst->state != INST_CREATED ? JET_errAlreadyInitialized : param_set(&inst->prm, paramid, lParam, szParam);
+    pthread_mutex_unlock(&inst->lock);
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
+JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR *plParam, char *szParam, unsigned long cbMax) {
+  (void)sesid;
+  pthread_mutex_lock(&g_process.lock);
+  esinst *inst = resolve(instance);
+  if (!inst && (instance == 0 || instance == JET_instanceNil)) inst = g_process.legacy_pending;
+  JET_ERR e = JET_errInvalidInstance;
+  if (inst) {
+    pthread_mutex_lock(&inst->lock);
+    e = param_get(&inst->prm, paramid, plParam, szParam, cbMax);
+    pthread_mutex_unlock(&inst->lock);
+  } else if (instance == 0 || instance == JET_instanceNil) {
+    esparams d;
+    params_default(&d);
+    e = param_get(&d, paramid, plParam, szParam, cbMax);
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
+/* ---- init ----------------------------------------------------------------- */
+
+static JET_ERR paths_ready(esinst *inst) {
+  if (!inst->prm.system_path && set_path(&inst->prm.system_path, ".")) return JET_errOutOfMemory;
+  if (!inst->prm.log_path && set_path(&inst->prm.log_path, ".")) return JET_errOutOfMemory;
+  JET_ERR e = os_mkdir_p(inst->prm.system_path, 0700);
+  if (e == JET_errSuccess) e = os_mkdir_p(inst->prm.log_path, 0700);
+  return e;
+}
+
+static JET_ERR lock_log_folder(esinst *inst) {
+  char name[16];
+  memcpy(name, inst->prm.base, 3);
+  memcpy(name + 3, ".lck", 5);
+  char *path = os_join(inst->prm.log_path, name);
+  if (!path) return JET_errOutOfMemory;
+  JET_ERR e = os_open(inst->io, path, OS_WRITE | OS_CREATE, &inst->lockfile);
+  free(path);
+  if (e == JET_errSuccess && (e = os_lock(inst->lockfile)) != JET_errSuccess) {
+    os_close(inst->lockfile);
+    inst->lockfile = NULL;
+    inst_detail(inst, "log folder %s is held by another instance or process", inst->prm.log_path);
+  }
+  return e;
+}
+
+static void release_resources(esinst *inst) {
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) db_close(inst, inst->db[i]);
+  if (inst->log) log_close(inst->log);
+  inst->log = NULL;
+  os_close(inst->lockfile);
+  inst->lockfile = NULL;
+  esio_free(inst->io);
+  inst->io = NULL;
+}
+
+static JET_ERR init_instance(esinst *inst) {
+  JET_ERR e = esio_new(&inst->io);
+  if (e == JET_errSuccess) e = paths_ready(inst);
+  if (e == JET_errSuccess) e = lock_log_folder(inst);
+  if (e == JET_errSuccess) e = recover(inst);
+  if (e) {
+    release_resources(inst);
+    return e;
+  }
+  inst->state = INST_RUNNING;
+  inst->stopped = 0;
+  inst->unavailable = 0;
+  return JET_errSuccess;
+}
+
+JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, void *prstInfo, JET_GRBIT grbit) {
+  (void)prstInfo; (void)grbit;
+  pthread_mutex_lock(&g_process.lock);
+  JET_ERR e = JET_errSuccess;
+  esinst *inst = NULL;
+  int fresh = 0;
+  if (!pinstance || *pinstance == 0 || *pinstance == JET_instanceNil) {
+    if (g_process.mode == MODE_MULTI) e = JET_errRunningInMultiInstanceMode;
+    else if (g_process.mode == MODE_LEGACY) e = JET_errAlreadyInitialized;
+    else if (g_process.legacy_pending) inst = g_process.legacy_pending;
+    else if ((e = inst_new(NULL, 1, &inst)) == JET_errSuccess) fresh = 1;
+  } else if (!(inst = resolve(*pinstance))) {
+    e = JET_errInvalidInstance;
+  }
+  if (e == JET_errSuccess) {
+    pthread_mutex_lock(&inst->lock);
+    e = inst->state != INST_CREATED ? JET_errAlreadyInitialized : init_instance(inst);
+    pthread_mutex_unlock(&inst->lock);
+    if (inst->legacy) {
+      if (e == JET_errSuccess) {
+        g_process.legacy_pending = NULL;
+        g_process.inst[g_process.ninst++] = inst;
+        g_process.mode = MODE_LEGACY;
+        if (pinstance) *pinstance = (JET_INSTANCE)inst;
+      } else if (fresh) {
+        inst_free(inst);
+      }
+    }
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
+JET_ERR JET_API JetInit2(JET_INSTANCE *pinstance, JET_GRBIT grbit) { return JetInit3(pinstance, NULL, grbit); }
+JET_ERR JET_API JetInit(JET_INSTANCE *pinstance) { return JetInit3(pinstance, NULL, 0); }
+
+/* ---- term and stop ------------------------------------------------------- */
+
+static JET_ERR shutdown_clean(esinst *inst) {
+  JET_ERR e = inst_checkpoint(inst);
+  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
+    esdb *db = inst->db[i];
+    if (!db) continue;
+    db->hdr.state = DB_CLEAN;
+    db->hdr.gen_max = log_generation(inst->log);
+    e = dbheader_write(db->file, &db->hdr);
+    if (e == JET_errSuccess) db_close(inst, db);
+  }
+  if (e == JET_errSuccess) e = inst_log_attachments(inst);
+  if (e == JET_errSuccess) e = inst_checkpoint(inst);
+  return e;
+}
+
+JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
+  pthread_mutex_lock(&g_process.lock);
+  esinst *inst = resolve(instance);
+  if (!inst) {
+    pthread_mutex_unlock(&g_process.lock);
+    return (instance == 0 || instance == JET_instanceNil) && g_process.mode == MODE_NONE ? JET_errNotInitialized
+                                                                                       : JET_errInvalidInstance;
+  }
+  pthread_mutex_lock(&inst->lock);
+  pthread_mutex_unlock(&g_process.lock);
+  if (inst->state == INST_TERMINATING) {
+    pthread_mutex_unlock(&inst->lock);
+    return JET_errTermInProgress;
+  }
+  JET_ERR e = JET_errSuccess;
+  if (inst->state == INST_RUNNING) {
+    inst->state = INST_TERMINATING;
+    while (inst->active > 0) pthread_cond_wait(&inst->drained, &inst->lock);
+    sessions_end_all(inst);
+    if ((grbit & JET_bitTermComplete) && !inst->unavailable) e = shutdown_clean(inst);
+    else if (inst->log && !inst->unavailable) e = log_flush(inst->log, log_end(inst->log));
+    release_resources(inst);
+  }
+  inst->state = INST_TERMINATED;
+  pthread_mutex_unlock(&inst->lock);
+  pthread_mutex_lock(&g_process.lock);
+  registry_remove(inst);
+  pthread_mutex_unlock(&g_process.lock);
+  inst_free(inst);
+  return e;
+}
+
+JET_ERR JET_API JetTerm(JET_INSTANCE instance) { return JetTerm2(instance, JET_bitTermAbrupt); }
+
+JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance) {
+  pthread_mutex_lock(&g_process.lock);
+  esinst *inst = resolve(instance);
+  JET_ERR e = inst ? JET_errSuccess : JET_errInvalidInstance;
+  if (inst) {
+    pthread_mutex_lock(&inst->lock);
+    if (inst->state == INST_CREATED) e = JET_errNotInitialized;
+    else inst->stopped = 1;
+    pthread_mutex_unlock(&inst->lock);
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
+JET_ERR JET_API JetStopService(void) {
+  esinst *inst;
+  JET_ERR e = inst_legacy(&inst);
+  return e ? e : JetStopServiceInstance((JET_INSTANCE)inst);
+}
+
+void EseInstanceErrorDetail(JET_INSTANCE instance, char *buf, size_t cb) {
+  if (!buf || cb == 0) return;
+  buf[0] = 0;
+  pthread_mutex_lock(&g_process.lock);
+  esinst *inst = resolve(instance);
+  if (inst) {
+    pthread_mutex_lock(&inst->lock);
+    snprintf(buf, cb, "%s", inst->detail);
+    pthread_mutex_unlock(&inst->lock);
+  }
+  pthread_mutex_unlock(&g_process.lock);
+}

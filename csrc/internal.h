@@ -1,0 +1,159 @@
+/*
+ * internal.h -- the engine's shared structures: instances, attached
+ * databases, sessions and table cursors.  Only the engine's .c files include
+ * it; the Lua binding sees ese.h alone.
+ *
+ * Locking: inst->lock (the instance lock) guards everything of an instance:
+ * its state, databases, pagers, trees, sessions list and the log's append
+ * side.  It is never held while waiting for a log flush by a commit (group
+ * commit) and never while Lua code runs (the binding only calls Jet*).
+ */
+#ifndef ESE_INTERNAL_H
+#define ESE_INTERNAL_H
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ese.h"
+#include "btree.h"
+#include "dbheader.h"
+#include "log.h"
+#include "os.h"
+#include "pager.h"
+#include "writeset.h"
+
+#define ESE_MAX_DB 32          /* databases attached to one instance at once */
+#define ESE_MAX_INSTANCES 64
+
+/* Log record types. */
+enum {
+  LR_PAGE = 1,       /* u32 dbid, u32 pgno, u64 txid, page image */
+  LR_COMMIT = 2,     /* u64 txid, u32 page count: applies the txid's pages */
+  LR_CREATEDB = 3,   /* u32 dbid, u32 page size, u8[16] db signature, path */
+  LR_ATTACH = 4,     /* u32 dbid, path */
+  LR_DETACH = 5,     /* u32 dbid */
+};
+
+typedef enum { INST_CREATED, INST_RUNNING, INST_TERMINATING, INST_TERMINATED } inst_state;
+
+typedef struct esdb {
+  uint32_t dbid;          /* 1..ESE_MAX_DB, the index in inst->db */
+  char *path;
+  esfile *file;
+  pager *pg;
+  dbheader hdr;           /* as last written */
+  int opens;              /* JetOpenDatabase count not yet closed */
+} esdb;
+
+typedef struct esparams {
+  char *system_path, *log_path;
+  char base[4];
+  uint32_t log_file_kib;
+  int circular;
+  uint32_t page_size;
+  uint32_t cache_pages;
+  uint32_t max_backup_files;
+} esparams;
+
+typedef struct essession essession;
+
+typedef struct esinst {
+  pthread_mutex_t lock;
+  pthread_cond_t drained;   /* signalled when active drops to 0 */
+  int active;               /* calls inside the instance (term waits for 0) */
+  char *name;             /* NULL for the legacy or an unnamed instance */
+  int legacy;
+  inst_state state;
+  int stopped;            /* JetStopService */
+  int restoring;
+  JET_ERR unavailable;    /* a fatal I/O error, sticky */
+  esparams prm;
+  esio *io;
+  eslog *log;
+  esfile *lockfile;       /* holds the log folder */
+  lsn_t checkpoint;       /* redo starts here */
+  esdb *db[ESE_MAX_DB + 1];
+  struct esbackup *backup;  /* the external backup in progress, or NULL */
+  uint32_t backup_hold_gen; /* logs from this generation on are kept for it */
+  essession *sessions;    /* list */
+  uint64_t next_txid;
+  char detail[256];
+} esinst;
+
+typedef struct estable estable;
+
+struct essession {
+  uint32_t magic;
+  esinst *inst;
+  essession *next;
+  int in_txn;
+  writeset ws;
+  estable *tables;        /* open cursors (list) */
+  int dbopen[ESE_MAX_DB + 1];
+  char detail[256];
+};
+
+struct estable {
+  uint32_t magic;
+  essession *s;
+  estable *next;
+  uint32_t dbid, root;
+  char *name;
+  bt_rec cur;
+  int has_cur;
+};
+
+/* instance.c
+ * A call enters an instance (lock taken, state gate passed, active + 1) and
+ * leaves it (active - 1, lock released).  inst_unlock/inst_done_unlocked
+ * let a commit wait for its log flush without the lock while still counted
+ * as active, so term cannot free the instance under it. */
+JET_ERR inst_enter(esinst *inst);                 /* locks and checks the state gate */
+JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out);
+JET_ERR inst_legacy(esinst **out);                /* the legacy instance, for instance-less calls */
+void inst_leave(esinst *inst);
+void inst_unlock(esinst *inst);
+void inst_done_unlocked(esinst *inst);
+JET_ERR inst_fatal(esinst *inst, JET_ERR err);    /* records a fatal I/O error */
+void inst_detail(esinst *inst, const char *fmt, ...);
+JET_ERR inst_checkpoint(esinst *inst);            /* with the lock held */
+JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn);
+JET_ERR inst_log_attachments(esinst *inst);       /* refreshes the log's attach table */
+
+/* database.c */
+esdb *db_by_id(esinst *inst, JET_DBID dbid);
+esdb *db_by_path(esinst *inst, const char *path);
+JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out);
+void db_close(esinst *inst, esdb *db);
+/* Commits the pending pages of every database as transaction txid (one
+ * record group ending in LR_COMMIT); *commit_lsn is the commit record. */
+JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn);
+void db_discard_pending(esinst *inst);
+JET_ERR db_trim(esinst *inst);
+
+/* checkpoint.c: the checkpoint file <system_path>/<base>.chk */
+typedef struct chkfile {
+  log_sig sig;
+  lsn_t lsn;
+  uint32_t natt;
+  log_attach *att;
+} chkfile;
+JET_ERR chk_read(esio *io, const char *path, chkfile *c);   /* JET_errFileNotFound when absent */
+JET_ERR chk_write(esio *io, const char *path, const chkfile *c);
+void chk_clear(chkfile *c);
+char *chk_path(const esparams *prm);
+
+/* recovery.c: soft recovery at init (redo from the checkpoint). */
+JET_ERR recover(esinst *inst);
+
+/* session.c */
+#define SESSION_MAGIC 0x53455353u
+#define TABLE_MAGIC 0x5441424cu
+/* Enters the session's instance: JET_errInvalidSesid for a bad handle. */
+JET_ERR session_enter(JET_SESID sesid, essession **out);
+void sessions_end_all(esinst *inst);          /* term: ends every session */
+void session_detail(essession *s, const char *fmt, ...);
+/* Commits the pending pages as one transaction, then leaves the instance;
+ * waits for the log flush without the lock; durable unless lazy. */
+JET_ERR commit_and_leave(esinst *inst, int lazy);
+
+#endif

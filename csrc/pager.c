@@ -1,0 +1,392 @@
+/* pager.c -- page cache of one database file: verify on read, pending
+ * pages for the commit in progress, WAL-ordered write-back. */
+#include "pager.h"
+#include "page.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SPACE_PGNO 2
+#define SPACE_NEXT (PAGE_HDR + 0)   /* u32 next free page number */
+#define SPACE_ROOT (PAGE_HDR + 4)   /* u32 catalog root */
+
+typedef struct frame {
+  uint32_t pgno;
+  uint8_t *data;
+  uint8_t *pre;          /* content before the pending operation; NULL for a new page */
+  int dirty;             /* committed change not yet in the file */
+  int pending;           /* changed by the operation in progress */
+  uint64_t need_lsn;     /* the log must be durable to here before a write */
+  struct frame *hnext;
+  struct frame *prev, *next;   /* LRU: head = most recent */
+} frame;
+
+struct pager {
+  esfile *file;
+  uint32_t psz;
+  size_t cap;                  /* frames the cache aims to keep */
+  pager_hooks hooks;
+  frame **hash;
+  size_t nbuckets, nframes;
+  frame lru;                   /* sentinel */
+  frame **pend;                /* pending frames, in order of first change */
+  size_t npend, pendcap;
+  uint32_t *pend_pgnos;
+  uint8_t **pend_pages;
+  size_t pend_outcap;
+  pthread_rwlock_t io;         /* page writes exclusive of raw (backup) reads */
+  char detail[256];
+};
+
+static size_t bucket(const pager *p, uint32_t pgno) { return (pgno * 2654435761u) & (p->nbuckets - 1); }
+
+static void lru_unlink(frame *f) { f->prev->next = f->next; f->next->prev = f->prev; }
+static void lru_front(pager *p, frame *f) {
+  f->next = p->lru.next; f->prev = &p->lru;
+  p->lru.next->prev = f; p->lru.next = f;
+}
+
+JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_hooks hooks, pager **out) {
+  pager *p = calloc(1, sizeof *p);
+  if (!p) return JET_errOutOfMemory;
+  p->file = file;
+  p->psz = page_size;
+  p->cap = cache_pages < 16 ? 16 : cache_pages;
+  p->hooks = hooks;
+  p->nbuckets = 1024;
+  p->hash = calloc(p->nbuckets, sizeof *p->hash);
+  if (!p->hash) { free(p); return JET_errOutOfMemory; }
+  p->lru.next = p->lru.prev = &p->lru;
+  if (pthread_rwlock_init(&p->io, NULL) != 0) { free(p->hash); free(p); return JET_errOutOfMemory; }
+  *out = p;
+  return JET_errSuccess;
+}
+
+static void frame_free(frame *f) {
+  free(f->data);
+  free(f->pre);
+  free(f);
+}
+
+void pager_close(pager *p) {
+  if (!p) return;
+  for (frame *f = p->lru.next, *n; f != &p->lru; f = n) {
+    n = f->next;
+    frame_free(f);
+  }
+  pthread_rwlock_destroy(&p->io);
+  free(p->hash);
+  free(p->pend);
+  free(p->pend_pgnos);
+  free(p->pend_pages);
+  free(p);
+}
+
+uint32_t pager_page_size(const pager *p) { return p->psz; }
+esfile *pager_file(pager *p) { return p->file; }
+const char *pager_error_detail(pager *p) { return p->detail; }
+
+static frame *lookup(pager *p, uint32_t pgno) {
+  for (frame *f = p->hash[bucket(p, pgno)]; f; f = f->hnext)
+    if (f->pgno == pgno) return f;
+  return NULL;
+}
+
+static JET_ERR grow_hash(pager *p) {
+  size_t nb = p->nbuckets * 2;
+  frame **h = calloc(nb, sizeof *h);
+  if (!h) return JET_errOutOfMemory;
+  for (size_t i = 0; i < p->nbuckets; i++)
+    for (frame *f = p->hash[i], *n; f; f = n) {
+      n = f->hnext;
+      size_t b = (f->pgno * 2654435761u) & (nb - 1);
+      f->hnext = h[b];
+      h[b] = f;
+    }
+  free(p->hash);
+  p->hash = h;
+  p->nbuckets = nb;
+  return JET_errSuccess;
+}
+
+static JET_ERR frame_new(pager *p, uint32_t pgno, frame **out) {
+  if (p->nframes >= p->nbuckets && grow_hash(p) != JET_errSuccess) return JET_errOutOfMemory;
+  frame *f = calloc(1, sizeof *f);
+  if (!f || !(f->data = malloc(p->psz))) { free(f); return JET_errOutOfMemory; }
+  f->pgno = pgno;
+  size_t b = bucket(p, pgno);
+  f->hnext = p->hash[b];
+  p->hash[b] = f;
+  lru_front(p, f);
+  p->nframes++;
+  *out = f;
+  return JET_errSuccess;
+}
+
+static void frame_drop(pager *p, frame *f) {
+  frame **pp = &p->hash[bucket(p, f->pgno)];
+  while (*pp != f) pp = &(*pp)->hnext;
+  *pp = f->hnext;
+  lru_unlink(f);
+  p->nframes--;
+  frame_free(f);
+}
+
+static JET_ERR verify_fail(pager *p, uint32_t pgno, const char *why) {
+  snprintf(p->detail, sizeof p->detail, "%s: page %u: %s", os_path(p->file), pgno, why);
+  return JET_errReadVerifyFailure;
+}
+
+/* Brings pgno into the cache (verified) and to the LRU front. */
+static JET_ERR fetch(pager *p, uint32_t pgno, frame **out) {
+  if (pgno < SPACE_PGNO) return JET_errInvalidParameter;
+  frame *f = lookup(p, pgno);
+  if (f) {
+    lru_unlink(f);
+    lru_front(p, f);
+    *out = f;
+    return JET_errSuccess;
+  }
+  JET_ERR e = frame_new(p, pgno, &f);
+  if (e) return e;
+  size_t got;
+  pthread_rwlock_rdlock(&p->io);
+  e = os_pread(p->file, f->data, p->psz, (uint64_t)pgno * p->psz, &got);
+  pthread_rwlock_unlock(&p->io);
+  if (e == JET_errSuccess && got < p->psz) memset(f->data + got, 0, p->psz - got);
+  if (e == JET_errSuccess) {
+    switch (page_verify(f->data, p->psz, pgno)) {
+    case PAGE_OK: break;
+    case PAGE_ZERO: e = verify_fail(p, pgno, "page was never written"); break;
+    case PAGE_BAD_PGNO: e = verify_fail(p, pgno, "page number mismatch"); break;
+    default: e = verify_fail(p, pgno, "checksum mismatch"); break;
+    }
+  }
+  if (e) {
+    frame_drop(p, f);
+    return e;
+  }
+  *out = f;
+  return JET_errSuccess;
+}
+
+JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
+  frame *f;
+  JET_ERR e = fetch(p, pgno, &f);
+  if (e) return e;
+  *page = f->data;
+  return JET_errSuccess;
+}
+
+static JET_ERR make_pending(pager *p, frame *f, int is_new) {
+  if (f->pending) return JET_errSuccess;
+  if (p->npend == p->pendcap) {
+    size_t nc = p->pendcap ? p->pendcap * 2 : 64;
+    frame **np = realloc(p->pend, nc * sizeof *np);
+    if (!np) return JET_errOutOfMemory;
+    p->pend = np;
+    p->pendcap = nc;
+  }
+  if (!is_new) {
+    if (!(f->pre = malloc(p->psz))) return JET_errOutOfMemory;
+    memcpy(f->pre, f->data, p->psz);
+  }
+  f->pending = 1;
+  p->pend[p->npend++] = f;
+  return JET_errSuccess;
+}
+
+JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
+  frame *f;
+  JET_ERR e = fetch(p, pgno, &f);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0);
+  if (e) return e;
+  *page = f->data;
+  return JET_errSuccess;
+}
+
+/* A frame for a page that has no valid content yet, pending and zeroed. */
+static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page) {
+  frame *f = lookup(p, pgno);
+  int created = f == NULL;
+  JET_ERR e = created ? frame_new(p, pgno, &f) : JET_errSuccess;
+  if (e == JET_errSuccess) e = make_pending(p, f, created);
+  if (e) return e;
+  memset(f->data, 0, p->psz);
+  *page = f->data;
+  return JET_errSuccess;
+}
+
+JET_ERR pager_format(pager *p) {
+  uint8_t *sp;
+  JET_ERR e = new_page(p, SPACE_PGNO, &sp);
+  if (e) return e;
+  sp[16] = PAGE_SPACE;
+  put32(sp + SPACE_NEXT, SPACE_PGNO + 1);
+  put32(sp + SPACE_ROOT, 0);
+  return JET_errSuccess;
+}
+
+static JET_ERR check_space(pager *p, const uint8_t *sp) {
+  if (page_type(sp) != PAGE_SPACE || get32(sp + SPACE_NEXT) <= SPACE_PGNO) {
+    snprintf(p->detail, sizeof p->detail, "%s: page 2 is not a space page", os_path(p->file));
+    return JET_errDatabaseCorrupted;
+  }
+  return JET_errSuccess;
+}
+
+JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
+  uint8_t *sp;
+  JET_ERR e = pager_write(p, SPACE_PGNO, &sp);
+  if (e == JET_errSuccess) e = check_space(p, sp);
+  if (e) return e;
+  uint32_t n = get32(sp + SPACE_NEXT);
+  if (n == UINT32_MAX) return JET_errDiskFull;
+  e = new_page(p, n, page);
+  if (e) return e;
+  put32(sp + SPACE_NEXT, n + 1);
+  *pgno = n;
+  return JET_errSuccess;
+}
+
+JET_ERR pager_get_root(pager *p, uint32_t *root) {
+  const uint8_t *sp;
+  JET_ERR e = pager_read(p, SPACE_PGNO, &sp);
+  if (e == JET_errSuccess) e = check_space(p, sp);
+  if (e == JET_errSuccess) *root = get32(sp + SPACE_ROOT);
+  return e;
+}
+
+JET_ERR pager_set_root(pager *p, uint32_t root) {
+  uint8_t *sp;
+  JET_ERR e = pager_write(p, SPACE_PGNO, &sp);
+  if (e == JET_errSuccess) put32(sp + SPACE_ROOT, root);
+  return e;
+}
+
+JET_ERR pager_page_count(pager *p, uint32_t *count) {
+  const uint8_t *sp;
+  JET_ERR e = pager_read(p, SPACE_PGNO, &sp);
+  if (e == JET_errSuccess) e = check_space(p, sp);
+  if (e == JET_errSuccess) *count = get32(sp + SPACE_NEXT);
+  return e;
+}
+
+size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages) {
+  if (p->npend > p->pend_outcap) {
+    uint32_t *a = realloc(p->pend_pgnos, p->npend * sizeof *a);
+    if (a) p->pend_pgnos = a;
+    uint8_t **b = realloc(p->pend_pages, p->npend * sizeof *b);
+    if (b) p->pend_pages = b;
+    if (!a || !b) return (size_t)-1;
+    p->pend_outcap = p->npend;
+  }
+  for (size_t i = 0; i < p->npend; i++) {
+    p->pend_pgnos[i] = p->pend[i]->pgno;
+    p->pend_pages[i] = p->pend[i]->data;
+  }
+  *pgnos = p->pend_pgnos;
+  *pages = p->pend_pages;
+  return p->npend;
+}
+
+void pager_commit_pending(pager *p, uint64_t need_lsn) {
+  for (size_t i = 0; i < p->npend; i++) {
+    frame *f = p->pend[i];
+    f->pending = 0;
+    f->dirty = 1;
+    f->need_lsn = need_lsn;
+    free(f->pre);
+    f->pre = NULL;
+  }
+  p->npend = 0;
+}
+
+void pager_discard_pending(pager *p) {
+  for (size_t i = 0; i < p->npend; i++) {
+    frame *f = p->pend[i];
+    f->pending = 0;
+    if (f->pre) {
+      memcpy(f->data, f->pre, p->psz);
+      free(f->pre);
+      f->pre = NULL;
+    } else {
+      frame_drop(p, f);    /* a page new in this operation: forget it */
+    }
+  }
+  p->npend = 0;
+}
+
+static int by_pgno(const void *a, const void *b) {
+  uint32_t x = (*(frame *const *)a)->pgno, y = (*(frame *const *)b)->pgno;
+  return x < y ? -1 : x > y;
+}
+
+/* Writes the given dirty frames in page order after making the log durable
+ * to the highest need_lsn among them. */
+static JET_ERR write_frames(pager *p, frame **v, size_t n) {
+  if (n == 0) return JET_errSuccess;
+  uint64_t need = 0;
+  for (size_t i = 0; i < n; i++)
+    if (v[i]->need_lsn > need) need = v[i]->need_lsn;
+  JET_ERR e = p->hooks.flush_log ? p->hooks.flush_log(p->hooks.ud, need) : JET_errSuccess;
+  if (e) return e;
+  qsort(v, n, sizeof *v, by_pgno);
+  for (size_t i = 0; i < n && e == JET_errSuccess; i++) {
+    pthread_rwlock_wrlock(&p->io);
+    e = os_pwrite(p->file, v[i]->data, p->psz, (uint64_t)v[i]->pgno * p->psz);
+    pthread_rwlock_unlock(&p->io);
+    if (e == JET_errSuccess) v[i]->dirty = 0;
+  }
+  return e;
+}
+
+JET_ERR pager_flush_all(pager *p) {
+  size_t n = 0;
+  for (frame *f = p->lru.next; f != &p->lru; f = f->next) n += f->dirty && !f->pending;
+  if (n) {
+    frame **v = malloc(n * sizeof *v);
+    if (!v) return JET_errOutOfMemory;
+    n = 0;
+    for (frame *f = p->lru.next; f != &p->lru; f = f->next)
+      if (f->dirty && !f->pending) v[n++] = f;
+    JET_ERR e = write_frames(p, v, n);
+    free(v);
+    if (e) return e;
+  }
+  return os_sync(p->file);
+}
+
+JET_ERR pager_trim(pager *p) {
+  if (p->nframes <= p->cap) return JET_errSuccess;
+  size_t excess = p->nframes - p->cap + p->cap / 8;   /* evict in batches */
+  frame **v = malloc(excess * sizeof *v);
+  if (!v) return JET_errOutOfMemory;
+  size_t n = 0, ndirty = 0;
+  for (frame *f = p->lru.prev; f != &p->lru && n < excess; f = f->prev)
+    if (!f->pending) v[n++] = f;
+  for (size_t i = 0; i < n; i++)
+    if (v[i]->dirty) v[ndirty++] = v[i];
+  /* v[0..ndirty) are dirty victims; clean ones are dropped below either way */
+  JET_ERR e = write_frames(p, v, ndirty);
+  if (e == JET_errSuccess) {
+    frame *f = p->lru.prev;
+    while (f != &p->lru && p->nframes > p->cap) {
+      frame *prev = f->prev;
+      if (!f->pending && !f->dirty) frame_drop(p, f);
+      f = prev;
+    }
+  }
+  free(v);
+  return e;
+}
+
+JET_ERR pager_read_raw(pager *p, uint32_t first_pgno, uint32_t n, uint8_t *buf) {
+  size_t len = (size_t)n * p->psz, got;
+  pthread_rwlock_rdlock(&p->io);
+  JET_ERR e = os_pread(p->file, buf, len, (uint64_t)first_pgno * p->psz, &got);
+  pthread_rwlock_unlock(&p->io);
+  if (e == JET_errSuccess && got < len) memset(buf + got, 0, len - got);
+  return e;
+}

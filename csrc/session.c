@@ -1,0 +1,173 @@
+/* session.c -- sessions and transactions: a transaction's writes stay in
+ * its write set until commit applies them and logs the changed pages. */
+#include "internal.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+JET_ERR session_enter(JET_SESID sesid, essession **out) {
+  essession *s = (essession *)sesid;
+  if (!s || sesid == JET_sesidNil || s->magic != SESSION_MAGIC) return JET_errInvalidSesid;
+  JET_ERR e = inst_enter(s->inst);
+  if (e == JET_errSuccess) {
+    s->detail[0] = 0;
+    s->inst->detail[0] = 0;
+    *out = s;
+  }
+  return e;
+}
+
+void session_detail(essession *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->detail, sizeof s->detail, fmt, ap);
+  va_end(ap);
+}
+
+void EseSessionErrorDetail(JET_SESID sesid, char *buf, size_t cb) {
+  essession *s = (essession *)sesid;
+  if (!buf || cb == 0) return;
+  buf[0] = 0;
+  if (s && sesid != JET_sesidNil && s->magic == SESSION_MAGIC) snprintf(buf, cb, "%s", s->detail);
+}
+
+JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, const char *szUserName,
+                                const char *szPassword) {
+  (void)szUserName; (void)szPassword;
+  if (!psesid) return JET_errInvalidParameter;
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(instance, &inst);
+  if (e) return e;
+  essession *s = calloc(1, sizeof *s);
+  if (!s) {
+    inst_leave(inst);
+    return JET_errOutOfMemory;
+  }
+  s->magic = SESSION_MAGIC;
+  s->inst = inst;
+  ws_init(&s->ws);
+  s->next = inst->sessions;
+  inst->sessions = s;
+  *psesid = (JET_SESID)s;
+  inst_leave(inst);
+  return JET_errSuccess;
+}
+
+/* With the instance lock held. */
+static void session_free(essession *s) {
+  esinst *inst = s->inst;
+  while (s->tables) {
+    estable *t = s->tables;
+    s->tables = t->next;
+    t->magic = 0;
+    bt_rec_free(&t->cur);
+    free(t->name);
+    free(t);
+  }
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (s->dbopen[i] && inst->db[i]) inst->db[i]->opens -= s->dbopen[i];
+  ws_free(&s->ws);
+  for (essession **pp = &inst->sessions; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  s->magic = 0;
+  free(s);
+}
+
+void sessions_end_all(esinst *inst) {
+  while (inst->sessions) session_free(inst->sessions);
+}
+
+JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit) {
+  (void)grbit;
+  essession *s = (essession *)sesid;
+  if (!s || sesid == JET_sesidNil || s->magic != SESSION_MAGIC) return JET_errInvalidSesid;
+  esinst *inst = s->inst;
+  pthread_mutex_lock(&inst->lock);   /* ending a session is allowed in every state */
+  session_free(s);
+  pthread_mutex_unlock(&inst->lock);
+  return JET_errSuccess;
+}
+
+JET_ERR JET_API JetBeginTransaction(JET_SESID sesid) {
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  if (s->in_txn) e = JET_errTransTooDeep;
+  else s->in_txn = 1;
+  inst_leave(s->inst);
+  return e;
+}
+
+JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit) {
+  (void)grbit;
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  if (!s->in_txn) e = JET_errNotInTransaction;
+  s->in_txn = 0;
+  ws_clear(&s->ws);
+  inst_leave(s->inst);
+  return e;
+}
+
+JET_ERR commit_and_leave(esinst *inst, int lazy) {
+  lsn_t lsn = 0;
+  JET_ERR e = db_commit_pending(inst, inst->next_txid++, &lsn);
+  if (e == JET_errSuccess && log_take_rolled(inst->log)) e = inst_checkpoint(inst);
+  if (e == JET_errSuccess) e = db_trim(inst);
+  if (e || lazy || lsn == 0) {
+    inst_leave(inst);
+    return e;
+  }
+  eslog *log = inst->log;
+  inst_unlock(inst);
+  e = log_flush(log, lsn);
+  pthread_mutex_lock(&inst->lock);
+  inst_fatal(inst, e);
+  inst_leave(inst);
+  return e;
+}
+
+/* Applies the write set to the trees (pending pages), in key order. */
+static JET_ERR apply_writes(essession *s) {
+  esinst *inst = s->inst;
+  const size_t *order;
+  JET_ERR e = ws_sorted(&s->ws, &order);
+  for (size_t i = 0; e == JET_errSuccess && i < s->ws.n; i++) {
+    const wsent *w = &s->ws.ents[order[i]];
+    esdb *db = db_by_id(inst, w->dbid);
+    if (!db) { e = JET_errDatabaseNotFound; break; }
+    if (w->tomb) {
+      e = bt_delete(db->pg, w->root, w->key, w->klen);
+      if (e == JET_errRecordNotFound) e = JET_errSuccess;
+    } else {
+      e = bt_put(db->pg, w->root, w->key, w->klen, w->val, w->vlen);
+    }
+    if (e && db->pg && pager_error_detail(db->pg)[0]) session_detail(s, "%s", pager_error_detail(db->pg));
+  }
+  return e;
+}
+
+JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit) {
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  if (!s->in_txn) {
+    inst_leave(s->inst);
+    return JET_errNotInTransaction;
+  }
+  s->in_txn = 0;
+  e = apply_writes(s);
+  ws_clear(&s->ws);
+  if (e) {
+    db_discard_pending(s->inst);
+    inst_fatal(s->inst, e);
+    inst_leave(s->inst);
+    return e;
+  }
+  return commit_and_leave(s->inst, (grbit & JET_bitCommitLazyFlush) != 0);
+}

@@ -1,0 +1,310 @@
+/* table.c -- the record API: tables in a database's catalog, cursors, and
+ * reads that merge the committed tree with the session's write set. */
+#include "internal.h"
+#include "page.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TABLE_NAME 64
+
+static JET_ERR table_enter(JET_SESID sesid, JET_TABLEID tid, essession **ps, estable **pt, esdb **pdb) {
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  estable *t = (estable *)tid;
+  if (!t || tid == JET_tableidNil) e = JET_errInvalidTableId;
+  else {
+    estable *x = s->tables;
+    while (x && x != t) x = x->next;
+    if (!x || t->magic != TABLE_MAGIC) e = JET_errInvalidTableId;
+  }
+  esdb *db = e ? NULL : db_by_id(s->inst, t->dbid);
+  if (e == JET_errSuccess && !db) e = JET_errDatabaseNotFound;
+  if (e) {
+    inst_leave(s->inst);
+    return e;
+  }
+  *ps = s;
+  *pt = t;
+  *pdb = db;
+  return JET_errSuccess;
+}
+
+static JET_ERR check_name(const char *name) {
+  if (!name) return JET_errInvalidParameter;
+  size_t n = strlen(name);
+  return n == 0 || n > MAX_TABLE_NAME ? JET_errInvalidName : JET_errSuccess;
+}
+
+static JET_ERR new_handle(essession *s, esdb *db, uint32_t root, const char *name, JET_TABLEID *ptid) {
+  estable *t = calloc(1, sizeof *t);
+  if (!t || !(t->name = strdup(name))) {
+    free(t);
+    return JET_errOutOfMemory;
+  }
+  t->magic = TABLE_MAGIC;
+  t->s = s;
+  t->dbid = db->dbid;
+  t->root = root;
+  t->next = s->tables;
+  s->tables = t;
+  *ptid = (JET_TABLEID)t;
+  return JET_errSuccess;
+}
+
+/* The root of a table from the catalog, or JET_errObjectNotFound. */
+static JET_ERR catalog_find(esdb *db, const char *name, uint32_t *root) {
+  uint32_t cat;
+  bt_rec r = { 0 };
+  JET_ERR e = pager_get_root(db->pg, &cat);
+  if (e == JET_errSuccess) e = bt_seek(db->pg, cat, name, strlen(name), JET_bitSeekEQ, &r);
+  if (e == JET_errRecordNotFound) e = JET_errObjectNotFound;
+  if (e == JET_errSuccess && r.vlen != 4) e = JET_errDatabaseCorrupted;
+  if (e == JET_errSuccess) *root = get32(r.val);
+  bt_rec_free(&r);
+  return e;
+}
+
+static JET_ERR db_enter(JET_SESID sesid, JET_DBID dbid, essession **ps, esdb **pdb) {
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  esdb *db = db_by_id(s->inst, dbid);
+  if (!db || !s->dbopen[dbid]) {
+    inst_leave(s->inst);
+    return JET_errDatabaseNotFound;
+  }
+  *ps = s;
+  *pdb = db;
+  return JET_errSuccess;
+}
+
+JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
+  JET_ERR e = check_name(szTableName);
+  if (e) return e;
+  if (!ptableid) return JET_errInvalidParameter;
+  essession *s;
+  esdb *db;
+  if ((e = db_enter(sesid, dbid, &s, &db)) != JET_errSuccess) return e;
+  uint32_t root, cat;
+  e = catalog_find(db, szTableName, &root);
+  if (e == JET_errSuccess) e = JET_errTableDuplicate;
+  else if (e == JET_errObjectNotFound) e = JET_errSuccess;
+  if (e == JET_errSuccess) e = pager_get_root(db->pg, &cat);
+  if (e == JET_errSuccess) e = bt_create(db->pg, &root);
+  if (e == JET_errSuccess) {
+    uint8_t v[4];
+    put32(v, root);
+    e = bt_put(db->pg, cat, szTableName, strlen(szTableName), v, 4);
+  }
+  if (e == JET_errSuccess) e = new_handle(s, db, root, szTableName, ptableid);
+  if (e) {
+    db_discard_pending(s->inst);
+    inst_leave(s->inst);
+    return e;
+  }
+  return commit_and_leave(s->inst, 0);
+}
+
+JET_ERR JET_API EseOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
+  JET_ERR e = check_name(szTableName);
+  if (e) return e;
+  if (!ptableid) return JET_errInvalidParameter;
+  essession *s;
+  esdb *db;
+  if ((e = db_enter(sesid, dbid, &s, &db)) != JET_errSuccess) return e;
+  uint32_t root;
+  e = catalog_find(db, szTableName, &root);
+  if (e == JET_errSuccess) e = new_handle(s, db, root, szTableName, ptableid);
+  inst_leave(s->inst);
+  return e;
+}
+
+JET_ERR JET_API EseCloseTable(JET_SESID sesid, JET_TABLEID tableid) {
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  e = JET_errInvalidTableId;
+  for (estable **pp = &s->tables; *pp; pp = &(*pp)->next)
+    if (*pp == (estable *)tableid) {
+      estable *t = *pp;
+      *pp = t->next;
+      t->magic = 0;
+      bt_rec_free(&t->cur);
+      free(t->name);
+      free(t);
+      e = JET_errSuccess;
+      break;
+    }
+  inst_leave(s->inst);
+  return e;
+}
+
+static JET_ERR check_record(esdb *db, size_t klen, size_t vlen) {
+  if (klen == 0) return JET_errInvalidParameter;
+  if (klen > EseMaxKeySize || klen + vlen > EseMaxRecordSize(db->hdr.page_size)) return JET_errRecordTooBig;
+  return JET_errSuccess;
+}
+
+/* Ends a call that changed pages outside a transaction: commit durably. */
+static JET_ERR autocommit(essession *s, JET_ERR e) {
+  if (e) {
+    db_discard_pending(s->inst);
+    inst_leave(s->inst);
+    return e;
+  }
+  return commit_and_leave(s->inst, 0);
+}
+
+JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
+                       const void *pvData, size_t cbData) {
+  if (!pvKey || (!pvData && cbData)) return JET_errInvalidParameter;
+  essession *s;
+  estable *t;
+  esdb *db;
+  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
+  if (e) return e;
+  e = check_record(db, cbKey, cbData);
+  if (e == JET_errSuccess && s->in_txn) {
+    e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, pvData, cbData, 0);
+    inst_leave(s->inst);
+    return e;
+  }
+  if (e) {
+    inst_leave(s->inst);
+    return e;
+  }
+  return autocommit(s, bt_put(db->pg, t->root, pvKey, cbKey, pvData ? pvData : "", cbData));
+}
+
+/* Copies a found record into the cursor. */
+static JET_ERR set_current(estable *t, const void *k, size_t klen, const void *v, size_t vlen) {
+  bt_rec *c = &t->cur;
+  if (klen > c->kcap) {
+    uint8_t *p = realloc(c->key, klen);
+    if (!p) return JET_errOutOfMemory;
+    c->key = p;
+    c->kcap = klen;
+  }
+  if (vlen > c->vcap) {
+    uint8_t *p = realloc(c->val, vlen);
+    if (!p) return JET_errOutOfMemory;
+    c->val = p;
+    c->vcap = vlen;
+  }
+  memcpy(c->key, k, klen);
+  if (vlen) memcpy(c->val, v, vlen);
+  c->klen = klen;
+  c->vlen = vlen;
+  t->has_cur = 1;
+  return JET_errSuccess;
+}
+
+/* Seek over the committed tree merged with the session's write set: the
+ * write set wins on equal keys and its tombstones hide tree records. */
+static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op) {
+  t->has_cur = 0;
+  int forward = op == JET_bitSeekGE || op == JET_bitSeekGT || op == JET_bitSeekEQ;
+  if (op == JET_bitSeekEQ) {
+    const wsent *w = s->in_txn ? ws_get(&s->ws, t->dbid, t->root, key, klen) : NULL;
+    if (w) return w->tomb ? JET_errRecordNotFound : set_current(t, w->key, w->klen, w->val, w->vlen);
+  }
+  bt_rec probe = { 0 }, tr = { 0 };
+  const void *pk = key;
+  size_t pklen = klen;
+  JET_ERR e;
+  for (;;) {
+    e = bt_seek(db->pg, t->root, pk, pklen, op, &tr);
+    int have_tree = e == JET_errSuccess;
+    if (e && e != JET_errRecordNotFound) break;
+    const wsent *w = s->in_txn && op != JET_bitSeekEQ ? ws_seek(&s->ws, t->dbid, t->root, pk, pklen, op) : NULL;
+    if (!have_tree && !w) { e = JET_errRecordNotFound; break; }
+    int use_ws = w != NULL;
+    if (w && have_tree) {
+      int c = ws_keycmp(w->key, w->klen, tr.key, tr.klen);
+      use_ws = forward ? c <= 0 : c >= 0;
+    }
+    if (!use_ws) { e = set_current(t, tr.key, tr.klen, tr.val, tr.vlen); break; }
+    if (!w->tomb) { e = set_current(t, w->key, w->klen, w->val, w->vlen); break; }
+    /* a deleted key: continue past it */
+    if (set_current(t, w->key, w->klen, NULL, 0) != JET_errSuccess) { e = JET_errOutOfMemory; break; }
+    free(probe.key);
+    if (!(probe.key = malloc(w->klen))) { e = JET_errOutOfMemory; break; }
+    memcpy(probe.key, w->key, w->klen);
+    pk = probe.key;
+    pklen = w->klen;
+    op = forward ? JET_bitSeekGT : JET_bitSeekLT;
+    t->has_cur = 0;
+  }
+  if (e) t->has_cur = 0;
+  free(probe.key);
+  bt_rec_free(&tr);
+  return e;
+}
+
+JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey) {
+  if (!pvKey || cbKey == 0) return JET_errInvalidParameter;
+  essession *s;
+  estable *t;
+  esdb *db;
+  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
+  if (e) return e;
+  if (s->in_txn) {
+    bt_rec saved = t->cur;
+    int had = t->has_cur;
+    t->cur = (bt_rec){ 0 };
+    e = merged_seek(s, t, db, pvKey, cbKey, JET_bitSeekEQ);
+    bt_rec_free(&t->cur);
+    t->cur = saved;
+    t->has_cur = had;
+    if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, NULL, 0, 1);
+    inst_leave(s->inst);
+    return e;
+  }
+  return autocommit(s, bt_delete(db->pg, t->root, pvKey, cbKey));
+}
+
+JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit) {
+  if (grbit != JET_bitSeekEQ && grbit != JET_bitSeekLT && grbit != JET_bitSeekLE && grbit != JET_bitSeekGE &&
+      grbit != JET_bitSeekGT)
+    return JET_errInvalidGrbit;
+  if ((!pvKey && cbKey) || (cbKey == 0 && grbit == JET_bitSeekEQ)) return JET_errInvalidParameter;
+  essession *s;
+  estable *t;
+  esdb *db;
+  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
+  if (e) return e;
+  e = cbKey > EseMaxKeySize ? JET_errRecordTooBig : merged_seek(s, t, db, pvKey ? pvKey : "", cbKey, grbit);
+  if (e && e != JET_errRecordNotFound) {
+    const char *d = pager_error_detail(db->pg);
+    if (d[0]) session_detail(s, "%s", d);
+  }
+  inst_leave(s->inst);
+  return e;
+}
+
+static JET_ERR retrieve(JET_SESID sesid, JET_TABLEID tableid, int want_key, void *pv, size_t cbMax, size_t *pcb) {
+  essession *s;
+  estable *t;
+  esdb *db;
+  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
+  if (e) return e;
+  if (!t->has_cur) e = JET_errNoCurrentRecord;
+  else {
+    const uint8_t *src = want_key ? t->cur.key : t->cur.val;
+    size_t n = want_key ? t->cur.klen : t->cur.vlen;
+    if (pcb) *pcb = n;
+    if (pv && cbMax) memcpy(pv, src, n < cbMax ? n : cbMax);
+    if (cbMax < n) e = JET_wrnBufferTruncated;
+  }
+  inst_leave(s->inst);
+  return e;
+}
+
+JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
+  return retrieve(sesid, tableid, 1, pv, cbMax, pcbActual);
+}
+
+JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
+  return retrieve(sesid, tableid, 0, pv, cbMax, pcbActual);
+}

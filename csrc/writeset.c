@@ -1,0 +1,162 @@
+/* writeset.c -- a transaction's private writes: hash for lookup, sorted
+ * index built on demand for commit and seeks. */
+#include "writeset.h"
+#include <stdlib.h>
+#include <string.h>
+
+int ws_keycmp(const void *a, size_t alen, const void *b, size_t blen) {
+  int c = memcmp(a, b, alen < blen ? alen : blen);
+  if (c) return c;
+  return alen < blen ? -1 : alen > blen;
+}
+
+static uint64_t hash(uint32_t dbid, uint32_t root, const uint8_t *k, size_t n) {
+  uint64_t h = 1469598103934665603ull ^ ((uint64_t)dbid << 32 | root);
+  for (size_t i = 0; i < n; i++) h = (h ^ k[i]) * 1099511628211ull;
+  return h ^ (h >> 29);
+}
+
+void ws_init(writeset *w) { memset(w, 0, sizeof *w); }
+
+void ws_clear(writeset *w) {
+  for (size_t i = 0; i < w->n; i++) {
+    free(w->ents[i].key);
+    free(w->ents[i].val);
+  }
+  w->n = 0;
+  if (w->slots) memset(w->slots, 0, w->nslots * sizeof *w->slots);
+  w->sorted = 0;
+}
+
+void ws_free(writeset *w) {
+  ws_clear(w);
+  free(w->ents);
+  free(w->slots);
+  free(w->order);
+  memset(w, 0, sizeof *w);
+}
+
+static size_t *find_slot(const writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen) {
+  size_t mask = w->nslots - 1, i = hash(dbid, root, key, klen) & mask;
+  for (;; i = (i + 1) & mask) {
+    size_t s = w->slots[i];
+    if (s == 0) return &w->slots[i];
+    const wsent *e = &w->ents[s - 1];
+    if (e->dbid == dbid && e->root == root && e->klen == klen && memcmp(e->key, key, klen) == 0)
+      return &w->slots[i];
+  }
+}
+
+static JET_ERR rehash(writeset *w) {
+  size_t ns = w->nslots ? w->nslots * 2 : 64;
+  size_t *slots = calloc(ns, sizeof *slots);
+  if (!slots) return JET_errOutOfMemory;
+  free(w->slots);
+  w->slots = slots;
+  w->nslots = ns;
+  for (size_t i = 0; i < w->n; i++) {
+    const wsent *e = &w->ents[i];
+    *find_slot(w, e->dbid, e->root, e->key, e->klen) = i + 1;
+  }
+  return JET_errSuccess;
+}
+
+const wsent *ws_get(const writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen) {
+  if (w->n == 0) return NULL;
+  size_t s = *find_slot(w, dbid, root, key, klen);
+  return s ? &w->ents[s - 1] : NULL;
+}
+
+JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen,
+               const void *val, size_t vlen, int tomb) {
+  if ((w->n + 1) * 2 > w->nslots && rehash(w) != JET_errSuccess) return JET_errOutOfMemory;
+  uint8_t *v = NULL;
+  if (!tomb) {
+    if (!(v = malloc(vlen ? vlen : 1))) return JET_errOutOfMemory;
+    if (vlen) memcpy(v, val, vlen);
+  }
+  size_t *slot = find_slot(w, dbid, root, key, klen);
+  if (*slot) {
+    wsent *e = &w->ents[*slot - 1];
+    free(e->val);
+    e->val = v;
+    e->vlen = tomb ? 0 : (uint32_t)vlen;
+    e->tomb = tomb;
+    return JET_errSuccess;
+  }
+  if (w->n == w->cap) {
+    size_t nc = w->cap ? w->cap * 2 : 64;
+    wsent *ne = realloc(w->ents, nc * sizeof *ne);
+    if (!ne) { free(v); return JET_errOutOfMemory; }
+    w->ents = ne;
+    w->cap = nc;
+  }
+  wsent *e = &w->ents[w->n];
+  if (!(e->key = malloc(klen))) { free(v); return JET_errOutOfMemory; }
+  memcpy(e->key, key, klen);
+  e->klen = (uint32_t)klen;
+  e->dbid = dbid;
+  e->root = root;
+  e->val = v;
+  e->vlen = tomb ? 0 : (uint32_t)vlen;
+  e->tomb = tomb;
+  *slot = ++w->n;
+  w->sorted = 0;
+  return JET_errSuccess;
+}
+
+static int ent_cmp(const wsent *a, const wsent *b) {
+  if (a->dbid != b->dbid) return a->dbid < b->dbid ? -1 : 1;
+  if (a->root != b->root) return a->root < b->root ? -1 : 1;
+  return ws_keycmp(a->key, a->klen, b->key, b->klen);
+}
+
+static int order_cmp(const void *x, const void *y, void *ud) {
+  const wsent *ents = ud;
+  return ent_cmp(&ents[*(const size_t *)x], &ents[*(const size_t *)y]);
+}
+
+JET_ERR ws_sorted(writeset *w, const size_t **order) {
+  if (!w->sorted) {
+    size_t *o = realloc(w->order, (w->n ? w->n : 1) * sizeof *o);
+    if (!o) return JET_errOutOfMemory;
+    w->order = o;
+    for (size_t i = 0; i < w->n; i++) o[i] = i;
+    qsort_r(o, w->n, sizeof *o, order_cmp, w->ents);
+    w->sorted = 1;
+  }
+  *order = w->order;
+  return JET_errSuccess;
+}
+
+/* Compares entry e with the probe (dbid, root, key). */
+static int probe_cmp(const wsent *e, uint32_t dbid, uint32_t root, const void *key, size_t klen) {
+  wsent p = { .dbid = dbid, .root = root, .klen = (uint32_t)klen, .key = (uint8_t *)key };
+  return ent_cmp(e, &p);
+}
+
+const wsent *ws_seek(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen, JET_GRBIT op) {
+  const size_t *o;
+  if (w->n == 0 || ws_sorted(w, &o) != JET_errSuccess) return NULL;
+  /* lo = first entry >= probe (or > probe for GT/LE) within the sorted list */
+  int strict = klen && (op == JET_bitSeekGT || op == JET_bitSeekLE);
+  size_t lo = 0, hi = w->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    const wsent *e = &w->ents[o[mid]];
+    int c = klen ? probe_cmp(e, dbid, root, key, klen)
+                 : (e->dbid != dbid ? (e->dbid < dbid ? -1 : 1) : e->root != root ? (e->root < root ? -1 : 1)
+                                                                                  : (op == JET_bitSeekGE || op == JET_bitSeekGT) ? 0 : -1);
+    if (c < 0 || (strict && c == 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  const wsent *e = NULL;
+  if (op == JET_bitSeekGE || op == JET_bitSeekGT || op == JET_bitSeekEQ) {
+    if (lo < w->n) e = &w->ents[o[lo]];
+    if (e && op == JET_bitSeekEQ && probe_cmp(e, dbid, root, key, klen) != 0) e = NULL;
+  } else {
+    if (lo > 0) e = &w->ents[o[lo - 1]];
+  }
+  if (e && (e->dbid != dbid || e->root != root)) e = NULL;
+  return e;
+}

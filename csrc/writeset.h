@@ -1,0 +1,42 @@
+/*
+ * writeset.h -- a transaction's private writes: (dbid, root, key) ->
+ * value or tombstone, last write wins.  Nothing here is visible to other
+ * sessions; commit applies the entries to the trees in key order.
+ */
+#ifndef ESE_WRITESET_H
+#define ESE_WRITESET_H
+#include <stddef.h>
+#include <stdint.h>
+#include "ese.h"
+
+typedef struct wsent {
+  uint32_t dbid, root;
+  uint32_t klen, vlen;
+  int tomb;
+  uint8_t *key, *val;
+} wsent;
+
+typedef struct writeset {
+  wsent *ents;              /* insertion order, overwritten in place */
+  size_t n, cap;
+  size_t *slots;            /* open-addressing hash of entry index + 1 */
+  size_t nslots;
+  size_t *order;            /* entry indexes sorted by (dbid, root, key) */
+  int sorted;               /* order is valid */
+} writeset;
+
+void ws_init(writeset *w);
+void ws_free(writeset *w);
+void ws_clear(writeset *w);
+JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen,
+               const void *val, size_t vlen, int tomb);
+/* The entry for the key, or NULL. */
+const wsent *ws_get(const writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen);
+/* Entries in (dbid, root, key) order: *out gets the sorted index array. */
+JET_ERR ws_sorted(writeset *w, const size_t **order);
+/* Seek among the entries of one tree (tombstones included): op is one
+ * JET_bitSeek*; NULL when none qualifies.  klen 0 as in bt_seek. */
+const wsent *ws_seek(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen, JET_GRBIT op);
+int ws_keycmp(const void *a, size_t alen, const void *b, size_t blen);
+
+#endif
