@@ -8,8 +8,11 @@
  *   +0  char[8]  magic "ESEDB\0\0\1"     +8  u32 page size
  *   +12 u32 state (DB_*)                 +16 u8[16] database signature
  *   +32 u8[16] log signature             +48 u32 gen_min  +52 u32 gen_max
- *   +56 u64 created (µs)                 +64 backup records, 4 x 16 bytes:
- *       full, incremental, differential, copy: u32 gen_lo, u32 gen_hi, u64 time
+ *   +56 u64 created (µs)                 +64 backup records, 5 x 16 bytes:
+ *       full, incremental, differential, copy, current: u32 gen_lo,
+ *       u32 gen_hi, u64 time.  "current" is set only in a streamed copy: the
+ *       log range a restore must replay (gen_hi 0 until the trailer page,
+ *       the stream's last page, fixes it).
  */
 #ifndef ESE_DBHEADER_H
 #define ESE_DBHEADER_H
@@ -18,7 +21,7 @@
 #include "os.h"
 
 enum { DB_CLEAN = 1, DB_DIRTY = 2, DB_BACKUP_COPY = 3, DB_RESTORING = 4 };
-enum { BK_FULL = 0, BK_INCREMENTAL = 1, BK_DIFFERENTIAL = 2, BK_COPY = 3, BK_KINDS = 4 };
+enum { BK_FULL = 0, BK_INCREMENTAL = 1, BK_DIFFERENTIAL = 2, BK_COPY = 3, BK_CURRENT = 4, BK_KINDS = 5 };
 
 typedef struct bkrecord { uint32_t gen_lo, gen_hi; uint64_t time; } bkrecord;
 
@@ -33,6 +36,7 @@ typedef struct dbheader {
 } dbheader;
 
 /* Encodes h into a sealed page image of page_size bytes at pgno 0 or 1. */
+/* pgno is 0 or 1, or the trailer's page number in a streamed copy. */
 void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno);
 /* 0 and *h when page is a valid header page; JET_errDatabaseCorrupted otherwise. */
 JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, dbheader *h);

@@ -410,9 +410,15 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
     return JET_errTermInProgress;
   }
   JET_ERR e = JET_errSuccess;
+  if (inst->state == INST_RUNNING && inst->backup && (grbit & JET_bitTermComplete) &&
+      !(grbit & JET_bitTermStopBackup)) {
+    pthread_mutex_unlock(&inst->lock);   /* decision 7: the instance keeps running */
+    return JET_errBackupInProgress;
+  }
   if (inst->state == INST_RUNNING) {
     inst->state = INST_TERMINATING;
     while (inst->active > 0) pthread_cond_wait(&inst->drained, &inst->lock);
+    backup_teardown(inst);
     sessions_end_all(inst);
     if ((grbit & JET_bitTermComplete) && !inst->unavailable) e = shutdown_clean(inst);
     else if (inst->log && !inst->unavailable) e = log_flush(inst->log, log_end(inst->log));
@@ -437,6 +443,19 @@ JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance) {
     pthread_mutex_lock(&inst->lock);
     if (inst->state == INST_CREATED) e = JET_errNotInitialized;
     else inst->stopped = 1;
+    pthread_mutex_unlock(&inst->lock);
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
+JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) {
+  pthread_mutex_lock(&g_process.lock);
+  esinst *inst = resolve(instance);
+  JET_ERR e = inst ? JET_errSuccess : JET_errInvalidInstance;
+  if (inst) {
+    pthread_mutex_lock(&inst->lock);
+    e = inst->state == INST_CREATED ? JET_errNotInitialized : inst_stop_backup(inst);
     pthread_mutex_unlock(&inst->lock);
   }
   pthread_mutex_unlock(&g_process.lock);

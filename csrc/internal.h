@@ -145,6 +145,10 @@ char *chk_path(const esparams *prm);
 /* recovery.c: soft recovery at init (redo from the checkpoint). */
 JET_ERR recover(esinst *inst);
 
+/* backup.c (with the instance lock held) */
+void backup_teardown(esinst *inst);   /* ends a running backup, nothing recorded */
+JET_ERR inst_stop_backup(esinst *inst);
+
 /* session.c */
 #define SESSION_MAGIC 0x53455353u
 #define TABLE_MAGIC 0x5441424cu

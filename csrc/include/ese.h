@@ -153,6 +153,51 @@ JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey,
 JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
 JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
 
+/* ---- external (streaming) backup ----------------------------------------
+ * The sequence: Begin -> GetAttachInfo -> OpenFile/ReadFile/CloseFile per
+ * database -> GetLogInfo (rolls the log: the cut-off) -> OpenFile/ReadFile/
+ * CloseFile per log -> optional TruncateLog -> End.  Rules: ese-reference.md
+ * decisions 1-11 (docs/backup.md).  Lists are double-NUL-terminated full
+ * paths; *pcbActual gets the full size needed (the buffer receives at most
+ * cbMax bytes).  Each instance form has a legacy form without the instance
+ * (legacy mode only).  ReadFile buffers are a multiple of the page size. */
+JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, char *szzDatabases, unsigned long cbMax,
+                                         unsigned long *pcbActual);
+JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileName, JET_HANDLE *phfFile,
+                                    unsigned long *pulFileSizeLow, unsigned long *pulFileSizeHigh);
+JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                                    unsigned long *pcbActual);
+JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
+JET_ERR JET_API JetGetLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
+                                      unsigned long *pcbActual);
+#define JET_BASE_NAME_LENGTH 3
+typedef struct {
+  unsigned long cbSize;      /* sizeof(JET_LOGINFO) */
+  unsigned long ulGenLow;
+  unsigned long ulGenHigh;
+  char szBaseName[JET_BASE_NAME_LENGTH + 1];
+} JET_LOGINFO;
+JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
+                                       unsigned long *pcbActual, JET_LOGINFO *pLogInfo);
+JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
+                                              unsigned long *pcbActual);
+JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance);
+JET_ERR JET_API JetEndExternalBackupInstance(JET_INSTANCE instance);
+JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance);
+
+JET_ERR JET_API JetBeginExternalBackup(JET_GRBIT grbit);
+JET_ERR JET_API JetGetAttachInfo(char *szzDatabases, unsigned long cbMax, unsigned long *pcbActual);
+JET_ERR JET_API JetOpenFile(const char *szFileName, JET_HANDLE *phfFile, unsigned long *pulFileSizeLow,
+                            unsigned long *pulFileSizeHigh);
+JET_ERR JET_API JetReadFile(JET_HANDLE hfFile, void *pv, unsigned long cb, unsigned long *pcbActual);
+JET_ERR JET_API JetCloseFile(JET_HANDLE hfFile);
+JET_ERR JET_API JetGetLogInfo(char *szzLogs, unsigned long cbMax, unsigned long *pcbActual);
+JET_ERR JET_API JetTruncateLog(void);
+JET_ERR JET_API JetEndExternalBackup(void);
+JET_ERR JET_API JetStopBackup(void);
+
 /* Detail of the last failure on this session or instance ("file X page 12"),
  * "" when none; copies at most cb bytes with a terminating NUL. */
 void EseSessionErrorDetail(JET_SESID sesid, char *buf, size_t cb);

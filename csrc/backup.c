@@ -1,0 +1,582 @@
+/*
+ * backup.c -- the external (streaming) backup of an instance: one
+ * esbackup per instance while a backup runs, the Jet*Instance calls of the
+ * sequence, and their legacy instance-less forms.
+ *
+ * Invariants:
+ * - inst->backup != NULL exactly while a backup is in progress (Begin to
+ *   End or a tear-down); attach and detach are refused meanwhile.
+ * - Logs from backup_hold_gen on are never deleted by circular logging
+ *   while the backup runs.
+ * - A database stream is: a header snapshot (state DB_BACKUP_COPY, current
+ *   backup range [copy_mic, 0]) on pages 0 and 1, pages 2..n-1 as the file
+ *   has them (each read whole, under the pager's I/O lock, and verified),
+ *   then one trailer page (the same header with gen_hi = the generation
+ *   current when the stream ended).  n is fixed at OpenFile.
+ * - Reads run without the instance lock; bk->busy counts them, and a
+ *   tear-down waits until it is 0.
+ */
+#include "internal.h"
+#include "page.h"
+#include <stdlib.h>
+#include <string.h>
+
+enum { PHASE_DATABASES = 1, PHASE_LOGS = 2 };
+
+typedef struct bkfile {
+  int used;
+  uint32_t serial;
+  int is_db;
+  uint32_t dbid, pages;   /* database: its number and pages streamed */
+  uint32_t gen;           /* log: its generation */
+  esfile *f;              /* log file */
+  uint64_t size, pos;
+  uint8_t *hdr;           /* database: header snapshot page */
+} bkfile;
+
+typedef struct bkdb {
+  uint32_t dbid;
+  char *path;
+  int done;               /* streamed to its end and closed */
+} bkdb;
+
+struct esbackup {
+  int incremental, stopped, phase, prepared, truncated;
+  uint32_t serial;
+  uint64_t begin_time;
+  uint32_t copy_mic, copy_mac, delete_mic, delete_mac;
+  bkdb dbs[ESE_MAX_DB];
+  int ndbs;
+  uint8_t *log_done;      /* per generation copy_mic .. copy_mac-1 */
+  bkfile *files;
+  uint32_t nfiles;
+  int busy;               /* reads in progress without the lock */
+  pthread_cond_t idle;
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static void file_close(bkfile *f) {
+  os_close(f->f);
+  free(f->hdr);
+  memset(f, 0, sizeof *f);
+}
+
+/* Ends the backup: nothing recorded.  With the instance lock held. */
+static void teardown(esinst *inst) {
+  struct esbackup *bk = inst->backup;
+  if (!bk) return;
+  while (bk->busy) pthread_cond_wait(&bk->idle, &inst->lock);
+  for (uint32_t i = 0; i < bk->nfiles; i++) file_close(&bk->files[i]);
+  for (int i = 0; i < bk->ndbs; i++) free(bk->dbs[i].path);
+  free(bk->files);
+  free(bk->log_done);
+  pthread_cond_destroy(&bk->idle);
+  free(bk);
+  inst->backup = NULL;
+  inst->backup_hold_gen = 0;
+}
+
+void backup_teardown(esinst *inst) { teardown(inst); }
+
+/* Enters an instance for a backup call: the gate, then "a backup runs". */
+static JET_ERR bk_enter(JET_INSTANCE h, int check_stop, esinst **pinst, struct esbackup **pbk) {
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(h, &inst);
+  if (e) return e;
+  if (!inst->backup) e = JET_errNoBackup;
+  else if (check_stop && inst->backup->stopped) e = JET_errBackupAbortByServer;
+  if (e) {
+    inst_leave(inst);
+    return e;
+  }
+  *pinst = inst;
+  *pbk = inst->backup;
+  return JET_errSuccess;
+}
+
+/* Writes names into a double-NUL-terminated list; *pcb gets the full size. */
+static void put_list(char **names, int n, char *buf, unsigned long cbMax, unsigned long *pcb) {
+  size_t total = 1;
+  for (int i = 0; i < n; i++) total += strlen(names[i]) + 1;
+  if (pcb) *pcb = (unsigned long)total;
+  if (!buf || cbMax == 0) return;
+  size_t off = 0;
+  for (int i = 0; i < n && off < cbMax; i++) {
+    size_t len = strlen(names[i]) + 1;
+    size_t k = len <= cbMax - off ? len : cbMax - off;
+    memcpy(buf + off, names[i], k);
+    off += k;
+  }
+  if (off < cbMax) buf[off] = 0;
+}
+
+static JET_ERR log_list(esinst *inst, uint32_t lo, uint32_t hi_excl, char *buf, unsigned long cbMax,
+                        unsigned long *pcb) {
+  int n = hi_excl > lo ? (int)(hi_excl - lo) : 0;
+  char **names = calloc((size_t)n + 1, sizeof *names);
+  JET_ERR e = names ? JET_errSuccess : JET_errOutOfMemory;
+  for (int i = 0; e == JET_errSuccess && i < n; i++)
+    if (!(names[i] = log_file_name(inst->prm.log_path, inst->prm.base, lo + (uint32_t)i))) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) put_list(names, n, buf, cbMax, pcb);
+  for (int i = 0; names && i < n; i++) free(names[i]);
+  free(names);
+  return e;
+}
+
+/* ---- Begin / AttachInfo ------------------------------------------------------ */
+
+JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit) {
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(instance, &inst);
+  if (e) return e;
+  int incr = (grbit & JET_bitBackupIncremental) != 0;
+  uint32_t lo = 0, hi = 0;
+  int cur;
+  if (grbit & ~JET_bitBackupIncremental) e = JET_errInvalidGrbit;
+  else if (incr && inst->prm.circular) e = JET_errInvalidBackup;
+  else if (inst->backup) e = JET_errBackupInProgress;
+  for (int i = 1; e == JET_errSuccess && incr && i <= ESE_MAX_DB; i++)
+    if (inst->db[i] && inst->db[i]->hdr.backup[BK_FULL].gen_lo == 0) {
+      e = JET_errMissingFullBackup;
+      inst_detail(inst, "%s has no full backup", inst->db[i]->path);
+    }
+  if (e == JET_errSuccess && incr) e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur);
+  struct esbackup *bk = e ? NULL : calloc(1, sizeof *bk);
+  if (e == JET_errSuccess && !bk) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess && !(bk->files = calloc(inst->prm.max_backup_files, sizeof *bk->files))) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess && pthread_cond_init(&bk->idle, NULL) != 0) e = JET_errOutOfMemory;
+  if (e) {
+    if (bk) free(bk->files);
+    free(bk);
+    inst_leave(inst);
+    return e;
+  }
+  bk->incremental = incr;
+  bk->nfiles = inst->prm.max_backup_files;
+  bk->begin_time = os_now_us();
+  bk->phase = incr ? PHASE_LOGS : PHASE_DATABASES;
+  bk->copy_mic = incr ? (lo ? lo : log_generation(inst->log)) : LSN_GEN(inst->checkpoint);
+  for (int i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) {
+    if (!inst->db[i]) continue;
+    bkdb *d = &bk->dbs[bk->ndbs];
+    d->dbid = (uint32_t)i;
+    if (!(d->path = strdup(inst->db[i]->path))) e = JET_errOutOfMemory;
+    bk->ndbs++;
+  }
+  inst->backup = bk;
+  inst->backup_hold_gen = bk->copy_mic;
+  if (e) teardown(inst);
+  inst_leave(inst);
+  return e;
+}
+
+JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, char *szzDatabases, unsigned long cbMax,
+                                         unsigned long *pcbActual) {
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  if (e) return e;
+  if (bk->incremental) e = JET_errInvalidBackupSequence;
+  else {
+    char *names[ESE_MAX_DB];
+    for (int i = 0; i < bk->ndbs; i++) names[i] = bk->dbs[i].path;
+    put_list(names, bk->ndbs, szzDatabases, cbMax, pcbActual);
+  }
+  inst_leave(inst);
+  return e;
+}
+
+/* ---- OpenFile / ReadFile / CloseFile ----------------------------------------- */
+
+static bkdb *listed_db(struct esbackup *bk, const char *canon) {
+  for (int i = 0; i < bk->ndbs; i++)
+    if (!strcmp(bk->dbs[i].path, canon)) return &bk->dbs[i];
+  return NULL;
+}
+
+static JET_ERR open_db_stream(esinst *inst, struct esbackup *bk, bkdb *d, bkfile *f) {
+  esdb *db = db_by_id(inst, d->dbid);
+  if (!db) return JET_errDatabaseNotFound;
+  uint32_t n;
+  JET_ERR e = pager_page_count(db->pg, &n);
+  if (e) return e;
+  if (!(f->hdr = malloc(db->hdr.page_size))) return JET_errOutOfMemory;
+  dbheader h = db->hdr;
+  h.state = DB_BACKUP_COPY;
+  h.backup[BK_CURRENT] = (bkrecord){ bk->copy_mic, 0, bk->begin_time };
+  dbheader_encode(&h, f->hdr, 0);
+  f->is_db = 1;
+  f->dbid = d->dbid;
+  f->pages = n;
+  f->size = ((uint64_t)n + 1) * db->hdr.page_size;
+  return JET_errSuccess;
+}
+
+static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *name, bkfile *f) {
+  uint32_t gen = 0;
+  const char *slash = strrchr(name, '/');
+  int kind = log_parse_name(slash ? slash + 1 : name, inst->prm.base, &gen);
+  if (kind != 1 || gen < bk->copy_mic || gen >= bk->copy_mac) return JET_errInvalidParameter;
+  char *path = log_file_name(inst->prm.log_path, inst->prm.base, gen);
+  if (!path) return JET_errOutOfMemory;
+  JET_ERR e = os_exists(path) ? JET_errSuccess : JET_errMissingFileToBackup;
+  if (e == JET_errSuccess && log_verify_file(inst->io, path, inst->prm.page_size) != JET_errSuccess)
+    e = JET_errLogReadVerifyFailure;
+  if (e == JET_errSuccess) e = os_open(inst->io, path, OS_READ, &f->f);
+  if (e == JET_errSuccess) e = os_size(f->f, &f->size);
+  if (e) inst_detail(inst, "log %s", path);
+  free(path);
+  f->gen = gen;
+  return e;
+}
+
+JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileName, JET_HANDLE *phfFile,
+                                    unsigned long *pulFileSizeLow, unsigned long *pulFileSizeHigh) {
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  if (e) return e;
+  bkfile *f = NULL;
+  if (!szFileName || !*szFileName || !phfFile) e = JET_errInvalidParameter;
+  for (uint32_t i = 0; e == JET_errSuccess && !f && i < bk->nfiles; i++)
+    if (!bk->files[i].used) f = &bk->files[i];
+  if (e == JET_errSuccess && !f) e = JET_errOutOfMemory;   /* over the open-file limit (decision 8) */
+  esdb *db = e ? NULL : db_by_path(inst, szFileName);
+  bkdb *d = db ? listed_db(bk, db->path) : NULL;
+  if (e == JET_errSuccess) {
+    memset(f, 0, sizeof *f);
+    if (d) {
+      if (bk->incremental || bk->phase == PHASE_LOGS) {
+        e = JET_errInvalidBackupSequence;
+        teardown(inst);
+      } else {
+        e = open_db_stream(inst, bk, d, f);
+      }
+    } else if (bk->phase == PHASE_DATABASES) {
+      e = JET_errDatabaseNotFound;
+    } else {
+      e = open_log_stream(inst, bk, szFileName, f);
+      if (e) teardown(inst);
+    }
+  }
+  if (e == JET_errSuccess) {
+    f->used = 1;
+    f->serial = ++bk->serial & 0xFFFFFF;
+    *phfFile = (JET_HANDLE)(((uintptr_t)f->serial << 8) | (uintptr_t)(f - bk->files));
+    if (pulFileSizeLow) *pulFileSizeLow = (unsigned long)(f->size & 0xFFFFFFFFu);
+    if (pulFileSizeHigh) *pulFileSizeHigh = (unsigned long)(f->size >> 32);
+  } else if (f && inst->backup) {
+    file_close(f);
+  }
+  inst_leave(inst);
+  return e;
+}
+
+static bkfile *handle_file(struct esbackup *bk, JET_HANDLE h) {
+  uintptr_t slot = h & 0xFF, serial = h >> 8;
+  if (slot >= bk->nfiles) return NULL;
+  bkfile *f = &bk->files[slot];
+  return f->used && f->serial == serial ? f : NULL;
+}
+
+/* Copies stream bytes [pos, pos+n) of a database into buf (no instance
+ * lock held; the pager's I/O lock keeps pages whole). */
+static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t pos, size_t n, uint32_t trailer_gen) {
+  uint32_t ps = db->hdr.page_size;
+  uint32_t first = (uint32_t)(pos / ps), count = (uint32_t)(n / ps);
+  JET_ERR e = JET_errSuccess;
+  for (uint32_t i = 0; i < count && e == JET_errSuccess; i++) {
+    uint32_t pgno = first + i;
+    uint8_t *dst = buf + (size_t)i * ps;
+    if (pgno < 2) {
+      memcpy(dst, f->hdr, ps);
+      put32(dst + 4, pgno);
+      page_seal(dst, ps, pgno, 0);
+    } else if (pgno == f->pages) {     /* the trailer */
+      dbheader h;
+      if ((e = dbheader_decode(f->hdr, ps, 0, &h)) != JET_errSuccess) break;
+      h.backup[BK_CURRENT].gen_hi = trailer_gen;
+      dbheader_encode(&h, dst, pgno);
+    } else {
+      uint32_t run = 1;
+      while (i + run < count && pgno + run < f->pages) run++;
+      e = pager_read_raw(db->pg, pgno, run, dst);
+      for (uint32_t k = 0; k < run && e == JET_errSuccess; k++) {
+        int v = page_verify(dst + (size_t)k * ps, ps, pgno + k);
+        if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
+          e = JET_errReadVerifyFailure;
+          pthread_mutex_lock(&inst->lock);
+          inst_detail(inst, "%s: page %u: %s", db->path, pgno + k,
+                      v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
+          pthread_mutex_unlock(&inst->lock);
+        }
+      }
+      i += run - 1;
+    }
+  }
+  return e;
+}
+
+JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                                    unsigned long *pcbActual) {
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  if (e) return e;
+  bkfile *f = handle_file(bk, hfFile);
+  if (!f || !pv) e = JET_errInvalidParameter;
+  else if (cb == 0 || cb % inst->prm.page_size) e = JET_errInvalidParameter;
+  if (e) {
+    inst_leave(inst);
+    return e;
+  }
+  uint64_t pos = f->pos;
+  size_t n = f->size - pos < cb ? (size_t)(f->size - pos) : cb;
+  esdb *db = f->is_db ? db_by_id(inst, f->dbid) : NULL;
+  uint32_t gen = log_generation(inst->log);
+  bk->busy++;
+  inst_unlock(inst);
+  size_t got = n;
+  if (n == 0) e = JET_errSuccess;
+  else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
+  else {
+    e = os_pread(f->f, pv, n, pos, &got);
+    if (e == JET_errSuccess && got < n) e = JET_errLogReadVerifyFailure;
+  }
+  pthread_mutex_lock(&inst->lock);
+  if (--bk->busy == 0) pthread_cond_broadcast(&bk->idle);
+  if (e == JET_errSuccess) {
+    f->pos += got;
+    if (pcbActual) *pcbActual = (unsigned long)got;
+  } else if (f->is_db) {
+    file_close(f);          /* this database fails; the backup goes on (decision 10) */
+  } else {
+    if (e != JET_errLogReadVerifyFailure) inst_detail(inst, "reading a log failed");
+    e = e == JET_errDiskIO ? JET_errLogReadVerifyFailure : e;
+    teardown(inst);         /* a log failure ends the backup */
+  }
+  inst_leave(inst);
+  return e;
+}
+
+JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile) {
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  if (e) return e;
+  bkfile *f = handle_file(bk, hfFile);
+  if (!f) e = JET_errInvalidParameter;
+  else {
+    if (f->pos == f->size) {
+      if (f->is_db) {
+        for (int i = 0; i < bk->ndbs; i++)
+          if (bk->dbs[i].dbid == f->dbid) bk->dbs[i].done = 1;
+      } else if (f->gen >= bk->copy_mic && f->gen < bk->copy_mac) {
+        bk->log_done[f->gen - bk->copy_mic] = 1;
+      }
+    }
+    file_close(f);
+  }
+  inst_leave(inst);
+  return e;
+}
+
+/* ---- GetLogInfo / TruncateLog ------------------------------------------------ */
+
+static int any_open(struct esbackup *bk) {
+  for (uint32_t i = 0; i < bk->nfiles; i++)
+    if (bk->files[i].used) return 1;
+  return 0;
+}
+
+/* Once per backup: roll the log (the cut-off), checkpoint, fix the ranges. */
+static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
+  uint32_t lo, hi;
+  int cur;
+  JET_ERR e = log_roll(inst->log);
+  if (e) return inst_fatal(inst, e);
+  (void)log_take_rolled(inst->log);
+  if ((e = inst_checkpoint(inst)) != JET_errSuccess) return e;
+  if ((e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur)) != JET_errSuccess) return e;
+  if (lo == 0) return JET_errFileNotFound;
+  bk->copy_mac = log_generation(inst->log);
+  if (bk->incremental) {
+    bk->copy_mic = lo;
+    for (int i = 0; i < bk->ndbs; i++) {
+      esdb *db = db_by_id(inst, bk->dbs[i].dbid);
+      if (!db) continue;
+      uint32_t last = db->hdr.backup[BK_FULL].gen_hi;
+      if (db->hdr.backup[BK_INCREMENTAL].gen_hi > last) last = db->hdr.backup[BK_INCREMENTAL].gen_hi;
+      if (lo > last + 1) {
+        inst_detail(inst, "log generation %u is missing for %s", last + 1, db->path);
+        return JET_errMissingFileToBackup;
+      }
+    }
+  }
+  bk->delete_mac = LSN_GEN(inst->checkpoint) < bk->copy_mac ? LSN_GEN(inst->checkpoint) : bk->copy_mac;
+  if (!bk->incremental)
+    for (int i = 0; i < bk->ndbs; i++) {
+      esdb *db = db_by_id(inst, bk->dbs[i].dbid);
+      uint32_t cap = bk->dbs[i].done ? bk->delete_mac : (db ? db->hdr.backup[BK_FULL].gen_hi : 0);
+      if (cap < bk->delete_mac) bk->delete_mac = cap;
+    }
+  bk->delete_mic = lo < bk->delete_mac ? lo : bk->delete_mac;
+  if (!(bk->log_done = calloc(bk->copy_mac - bk->copy_mic + 1, 1))) return JET_errOutOfMemory;
+  bk->prepared = 1;
+  bk->phase = PHASE_LOGS;
+  return JET_errSuccess;
+}
+
+static JET_ERR log_info(JET_INSTANCE instance, int truncate_list, char *szz, unsigned long cbMax,
+                        unsigned long *pcb, JET_LOGINFO *li) {
+  if (li && li->cbSize != sizeof *li) return JET_errInvalidParameter;
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  if (e) return e;
+  if (any_open(bk)) e = JET_errInvalidBackupSequence;
+  else if (!bk->prepared) e = prepare_logs(inst, bk);
+  if (e == JET_errSuccess) {
+    e = truncate_list ? log_list(inst, bk->delete_mic, bk->delete_mac, szz, cbMax, pcb)
+                      : log_list(inst, bk->copy_mic, bk->copy_mac, szz, cbMax, pcb);
+    if (e) teardown(inst);
+  }
+  if (e == JET_errSuccess && li) {
+    li->ulGenLow = bk->copy_mic;
+    li->ulGenHigh = bk->copy_mac - 1;
+    memcpy(li->szBaseName, inst->prm.base, 4);
+  }
+  inst_leave(inst);
+  return e;
+}
+
+JET_ERR JET_API JetGetLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
+                                      unsigned long *pcbActual) {
+  return log_info(instance, 0, szzLogs, cbMax, pcbActual, NULL);
+}
+
+JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
+                                       unsigned long *pcbActual, JET_LOGINFO *pLogInfo) {
+  if (!pLogInfo) return JET_errInvalidParameter;
+  return log_info(instance, 0, szzLogs, cbMax, pcbActual, pLogInfo);
+}
+
+JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
+                                              unsigned long *pcbActual) {
+  return log_info(instance, 1, szzLogs, cbMax, pcbActual, NULL);
+}
+
+static int all_logs_done(struct esbackup *bk) {
+  for (uint32_t g = bk->copy_mic; g < bk->copy_mac; g++)
+    if (!bk->log_done[g - bk->copy_mic]) return 0;
+  return 1;
+}
+
+JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) {
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  if (e) return e;
+  if (any_open(bk) || !bk->prepared) e = JET_errInvalidBackupSequence;
+  else if (!all_logs_done(bk)) e = JET_errLogFileNotCopied;
+  for (uint32_t g = bk->delete_mic; e == JET_errSuccess && g < bk->delete_mac; g++) {
+    char *p = log_file_name(inst->prm.log_path, inst->prm.base, g);
+    if (!p) e = JET_errOutOfMemory;
+    else if (os_exists(p)) e = os_unlink(inst->io, p);
+    free(p);
+  }
+  if (e == JET_errSuccess) {
+    bk->truncated = 1;
+    e = os_sync_dir(inst->io, inst->prm.log_path);
+  }
+  inst_leave(inst);
+  return e;
+}
+
+/* ---- End / Stop -------------------------------------------------------------- */
+
+/* Decision 1: complete = the log phase reached and every listed file read
+ * to its end (each database of a full backup, each log). */
+static int complete(struct esbackup *bk) {
+  if (!bk->prepared || !all_logs_done(bk)) return 0;
+  for (int i = 0; !bk->incremental && i < bk->ndbs; i++)
+    if (!bk->dbs[i].done) return 0;
+  return 1;
+}
+
+/* Decision 11: the header record a successful End writes. */
+static JET_ERR record_backup(esinst *inst, struct esbackup *bk, int truncated) {
+  int kind = bk->incremental ? (truncated ? BK_INCREMENTAL : BK_DIFFERENTIAL) : (truncated ? BK_FULL : BK_COPY);
+  bkrecord rec = { bk->copy_mic, bk->copy_mac - 1, os_now_us() };
+  JET_ERR e = JET_errSuccess;
+  for (int i = 0; i < bk->ndbs && e == JET_errSuccess; i++) {
+    esdb *db = db_by_id(inst, bk->dbs[i].dbid);
+    if (!db) continue;
+    db->hdr.backup[kind] = rec;
+    if (kind == BK_FULL) {
+      memset(&db->hdr.backup[BK_INCREMENTAL], 0, sizeof(bkrecord));
+      memset(&db->hdr.backup[BK_DIFFERENTIAL], 0, sizeof(bkrecord));
+    }
+    e = dbheader_write(db->file, &db->hdr);
+  }
+  return inst_fatal(inst, e);
+}
+
+JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit) {
+  int normal = (grbit & JET_bitBackupEndNormal) != 0, abort_ = (grbit & JET_bitBackupEndAbort) != 0;
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  if (e) return e;
+  if (normal == abort_) {
+    inst_leave(inst);
+    return JET_errInvalidParameter;   /* the backup goes on (decision 2) */
+  }
+  if (abort_) e = JET_errSuccess;
+  else if (bk->stopped) e = JET_errBackupAbortByServer;
+  else if (!complete(bk)) e = JET_errBackupAbortByCaller;
+  else if (!(grbit & JET_bitBackupNoDbHeaderUpdate))
+    e = record_backup(inst, bk, bk->truncated || (grbit & JET_bitBackupTruncateDone));
+  teardown(inst);
+  inst_leave(inst);
+  return e;
+}
+
+JET_ERR JET_API JetEndExternalBackupInstance(JET_INSTANCE instance) {
+  return JetEndExternalBackupInstance2(instance, JET_bitBackupEndNormal);
+}
+
+JET_ERR inst_stop_backup(esinst *inst) {
+  if (inst->backup) inst->backup->stopped = 1;
+  return JET_errSuccess;
+}
+
+/* ---- legacy instance-less forms ---------------------------------------------- */
+
+#define LEGACY(call)                      \
+  do {                                    \
+    esinst *inst_;                        \
+    JET_ERR e_ = inst_legacy(&inst_);     \
+    if (e_) return e_;                    \
+    return call;                          \
+  } while (0)
+#define LI ((JET_INSTANCE)inst_)
+
+JET_ERR JET_API JetBeginExternalBackup(JET_GRBIT grbit) { LEGACY(JetBeginExternalBackupInstance(LI, grbit)); }
+JET_ERR JET_API JetGetAttachInfo(char *szz, unsigned long cbMax, unsigned long *pcb) {
+  LEGACY(JetGetAttachInfoInstance(LI, szz, cbMax, pcb));
+}
+JET_ERR JET_API JetOpenFile(const char *name, JET_HANDLE *ph, unsigned long *lo, unsigned long *hi) {
+  LEGACY(JetOpenFileInstance(LI, name, ph, lo, hi));
+}
+JET_ERR JET_API JetReadFile(JET_HANDLE h, void *pv, unsigned long cb, unsigned long *pcb) {
+  LEGACY(JetReadFileInstance(LI, h, pv, cb, pcb));
+}
+JET_ERR JET_API JetCloseFile(JET_HANDLE h) { LEGACY(JetCloseFileInstance(LI, h)); }
+JET_ERR JET_API JetGetLogInfo(char *szz, unsigned long cbMax, unsigned long *pcb) {
+  LEGACY(JetGetLogInfoInstance(LI, szz, cbMax, pcb));
+}
+JET_ERR JET_API JetTruncateLog(void) { LEGACY(JetTruncateLogInstance(LI)); }
+JET_ERR JET_API JetEndExternalBackup(void) { LEGACY(JetEndExternalBackupInstance2(LI, JET_bitBackupEndNormal)); }
+JET_ERR JET_API JetStopBackup(void) { LEGACY(JetStopBackupInstance(LI)); }
