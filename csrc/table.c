@@ -294,7 +294,7 @@ static JET_ERR retrieve(JET_SESID sesid, JET_TABLEID tableid, int want_key, void
     const uint8_t *src = want_key ? t->cur.key : t->cur.val;
     size_t n = want_key ? t->cur.klen : t->cur.vlen;
     if (pcb) *pcb = n;
-    if (pv && cbMax) memcpy(pv, src, n < cbMax ? n : cbMax);
+    if (pv && cbMax && n) memcpy(pv, src, n < cbMax ? n : cbMax);
     if (cbMax < n) e = JET_wrnBufferTruncated;
   }
   inst_leave(s->inst);

@@ -1,0 +1,568 @@
+/*
+ * btree.c -- B+tree over the pager (interface in btree.h).
+ *
+ * Page layout (integers little-endian; bytes 0..15 belong to page.h and the
+ * pager, the tree never touches them):
+ *   16  u8   type     PAGE_LEAF or PAGE_BRANCH
+ *   17  u8   reserved 0
+ *   18  u16  n        number of slots (records, or separators of a branch)
+ *   20  u16  top      offset of the lowest cell; cells live in [top, size)
+ *   22  u16  reserved 0
+ *   24  u32  left     branch: leftmost child; leaf: 0
+ *   28  u32  reserved 0
+ *   32  u16  slot[n]  cell offsets, in strictly ascending key order
+ *        ... free gap [32 + 2n, top) ...
+ *  top       cells, in any order, with holes left by deletes until the page
+ *            is compacted (rebuilt) when the gap is too small for an insert
+ * Leaf cell:   u16 klen, u16 vlen, key[klen], value[vlen]
+ * Branch cell: u16 klen, u32 child, key[klen]
+ * A branch with separators K0 < .. < Kn-1 has n + 1 children: `left` holds
+ * the keys below K0, the child of cell i the keys in [Ki, Ki+1) (the last
+ * one up to the branch's own upper bound).  A separator made by a leaf split
+ * is the shortest prefix of the right page's first key that sorts above the
+ * left page's last key.  All leaves are at the same depth; the root page
+ * never moves (a root split moves its cells into two new children).
+ *
+ * Nothing read from a page is trusted: node_open and cell_get bounds-check
+ * the header, slots and cells, and any fault is JET_errDatabaseCorrupted.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "btree.h"
+#include "page.h"
+
+#define OFF_N    18
+#define OFF_TOP  20
+#define OFF_LEFT 24
+#define LEAF_CH  4               /* leaf cell header: klen, vlen */
+#define BR_CH    6               /* branch cell header: klen, child */
+#define MAXDEPTH 24              /* fan-out >= 15: far beyond any real tree */
+#define MAXCELL  ((32768 - PAGE_HDR) / 4)   /* largest leaf cell + slot */
+#define CORRUPT  JET_errDatabaseCorrupted
+
+size_t EseMaxRecordSize(unsigned long cbPage) {
+  /* Four maximal records (cell header + slot each) fill at most one leaf,
+   * so any overfull page can be split into two pages that fit. */
+  if (cbPage < PAGE_HDR + 4 * (EseMaxKeySize + LEAF_CH + 2) || cbPage > 32768) return 0;
+  return (cbPage - PAGE_HDR) / 4 - (LEAF_CH + 2);
+}
+
+/* A validated view of a page: PAGE_HDR + 2n <= top <= psz. */
+typedef struct node {
+  const uint8_t *pg;
+  uint32_t psz;
+  unsigned n, top;
+  int leaf;
+} node;
+
+/* One cell, bounds-checked: it lies inside [top, psz). */
+typedef struct cell {
+  const uint8_t *key, *val;      /* val: leaf only */
+  unsigned klen, vlen, off, size;
+  uint32_t child;                /* branch only */
+} cell;
+
+typedef struct cref { const uint8_t *p; unsigned size; } cref;
+
+/* One level of a descent: the page and the child taken (branches). */
+typedef struct level { uint32_t pgno; node nd; unsigned c; } level;
+
+/* State of one operation. */
+typedef struct bt {
+  pager *p;
+  uint32_t psz, root;
+  level path[MAXDEPTH];
+  unsigned depth;                /* path[depth] is the current leaf */
+  uint8_t *scratch;              /* page copy for compaction and splits */
+  cref *cells;
+  unsigned ccap;
+} bt;
+
+static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+  size_t m = al < bl ? al : bl;
+  int r = m ? memcmp(a, b, m) : 0;
+  if (r) return r;
+  return (al > bl) - (al < bl);
+}
+
+static JET_ERR node_open(const uint8_t *pg, uint32_t psz, node *nd) {
+  nd->pg = pg;
+  nd->psz = psz;
+  nd->leaf = pg[16] == PAGE_LEAF;
+  nd->n = get16(pg + OFF_N);
+  nd->top = get16(pg + OFF_TOP);
+  if (!nd->leaf && pg[16] != PAGE_BRANCH) return CORRUPT;
+  if (nd->top < PAGE_HDR + 2 * nd->n || nd->top > psz) return CORRUPT;
+  return 0;
+}
+
+static JET_ERR cell_get(const node *nd, unsigned i, cell *c) {
+  unsigned hl = nd->leaf ? LEAF_CH : BR_CH;
+  if (i >= nd->n) return CORRUPT;
+  c->off = get16(nd->pg + PAGE_HDR + 2 * i);
+  if (c->off < nd->top || c->off + hl > nd->psz) return CORRUPT;
+  const uint8_t *q = nd->pg + c->off;
+  c->klen = get16(q);
+  c->vlen = nd->leaf ? get16(q + 2) : 0;
+  c->child = nd->leaf ? 0 : get32(q + 2);
+  c->key = q + hl;
+  c->val = c->key + c->klen;
+  c->size = hl + c->klen + c->vlen;
+  if (c->klen == 0 || c->klen > EseMaxKeySize || c->off + c->size > nd->psz) return CORRUPT;
+  return 0;
+}
+
+/* Child c (0..n) of a branch. */
+static JET_ERR child_at(const node *nd, unsigned c, uint32_t *pgno) {
+  cell ce;
+  if (c == 0) {
+    *pgno = get32(nd->pg + OFF_LEFT);
+  } else {
+    JET_ERR e = cell_get(nd, c - 1, &ce);
+    if (e) return e;
+    *pgno = ce.child;
+  }
+  return *pgno ? 0 : CORRUPT;
+}
+
+/* First slot whose key is >= key (upper: > key). */
+static JET_ERR node_search(const node *nd, const void *key, size_t klen, int upper, unsigned *pos) {
+  unsigned lo = 0, hi = nd->n;
+  while (lo < hi) {
+    unsigned mid = lo + (hi - lo) / 2;
+    cell c;
+    JET_ERR e = cell_get(nd, mid, &c);
+    if (e) return e;
+    int r = keycmp(c.key, c.klen, key, klen);
+    if (r < 0 || (upper && r == 0)) lo = mid + 1; else hi = mid;
+  }
+  *pos = lo;
+  return 0;
+}
+
+/* ---- page building ------------------------------------------------------ */
+
+static void node_init(uint8_t *pg, uint32_t psz, int type, uint32_t left) {
+  memset(pg + 16, 0, psz - 16);
+  pg[16] = (uint8_t)type;
+  put16(pg + OFF_TOP, (uint16_t)psz);
+  put32(pg + OFF_LEFT, left);
+}
+
+/* Puts a cell at slot pos; the caller checked the gap holds size + 2. */
+static void node_insert(uint8_t *pg, unsigned pos, const uint8_t *src, unsigned size) {
+  unsigned n = get16(pg + OFF_N), top = get16(pg + OFF_TOP) - size;
+  memcpy(pg + top, src, size);
+  memmove(pg + PAGE_HDR + 2 * (pos + 1), pg + PAGE_HDR + 2 * pos, 2 * (n - pos));
+  put16(pg + PAGE_HDR + 2 * pos, (uint16_t)top);
+  put16(pg + OFF_N, (uint16_t)(n + 1));
+  put16(pg + OFF_TOP, (uint16_t)top);
+}
+
+/* Rebuilds pg from cells c[from..to) (which must not point into pg). */
+static void rebuild(uint8_t *pg, uint32_t psz, int type, uint32_t left, const cref *c, unsigned from, unsigned to) {
+  node_init(pg, psz, type, left);
+  for (unsigned i = from; i < to; i++) node_insert(pg, i - from, c[i].p, c[i].size);
+}
+
+/* Removes slot pos; its bytes are zeroed, and given back at once when the
+ * cell is the lowest one, else on the next compaction. */
+static JET_ERR node_remove(uint8_t *pg, const node *nd, unsigned pos) {
+  cell c;
+  JET_ERR e = cell_get(nd, pos, &c);
+  if (e) return e;
+  memmove(pg + PAGE_HDR + 2 * pos, pg + PAGE_HDR + 2 * (pos + 1), 2 * (nd->n - pos - 1));
+  put16(pg + PAGE_HDR + 2 * (nd->n - 1), 0);
+  put16(pg + OFF_N, (uint16_t)(nd->n - 1));
+  memset(pg + c.off, 0, c.size);
+  if (c.off == nd->top) put16(pg + OFF_TOP, (uint16_t)(nd->top + c.size));
+  return 0;
+}
+
+static unsigned leaf_cell(uint8_t *buf, const void *key, size_t klen, const void *val, size_t vlen) {
+  put16(buf, (uint16_t)klen);
+  put16(buf + 2, (uint16_t)vlen);
+  memcpy(buf + LEAF_CH, key, klen);
+  if (vlen) memcpy(buf + LEAF_CH + klen, val, vlen);
+  return (unsigned)(LEAF_CH + klen + vlen);
+}
+
+static unsigned branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_t child) {
+  put16(buf, (uint16_t)klen);
+  put32(buf + 2, child);
+  memcpy(buf + BR_CH, key, klen);
+  return BR_CH + klen;
+}
+
+/* Copies pg to scratch and lists its cells (validated) in slot order with
+ * the new cell ins at position pos; *used = bytes of cells and slots. */
+static JET_ERR gather(bt *t, const node *nd, unsigned pos, const uint8_t *ins, unsigned isz, unsigned *used) {
+  node sn;
+  if (!t->scratch && !(t->scratch = malloc(t->psz))) return JET_errOutOfMemory;
+  if (t->ccap < nd->n + 1) {
+    cref *c = realloc(t->cells, (nd->n + 1) * sizeof *c);
+    if (!c) return JET_errOutOfMemory;
+    t->cells = c;
+    t->ccap = nd->n + 1;
+  }
+  memcpy(t->scratch, nd->pg, t->psz);
+  node_open(t->scratch, t->psz, &sn);
+  *used = isz + 2;
+  for (unsigned i = 0, j = 0; i <= nd->n; i++) {
+    cell c;
+    if (i == pos) {
+      t->cells[i] = (cref){ins, isz};
+      continue;
+    }
+    JET_ERR e = cell_get(&sn, j++, &c);
+    if (e) return e;
+    t->cells[i] = (cref){sn.pg + c.off, c.size};
+    *used += c.size + 2;
+  }
+  return 0;
+}
+
+/* Split point k of m cells: a leaf keeps [0,k) and moves [k,m) right; a
+ * branch keeps [0,k), promotes cell k and moves [k+1,m).  Both halves must
+ * fit.  pref > 0 (append at the right edge of the tree): leave the left page
+ * as full as possible, so sequential loads fill pages; pref < 0
+ * (prepend at the left edge): the mirror image; else balance the bytes.
+ * -1 when no split fits (only on a corrupted page). */
+static int choose_split(const cref *c, unsigned m, int leaf, unsigned cap, int pref) {
+  unsigned long total = 0, left = 0;
+  long best = -1, bestd = 0;
+  for (unsigned i = 0; i < m; i++) total += c[i].size + 2;
+  for (unsigned k = 1; k + (leaf ? 0 : 1) < m; k++) {
+    left += c[k - 1].size + 2;
+    unsigned long right = total - left - (leaf ? 0 : c[k].size + 2);
+    if (left > cap || right > cap) continue;
+    long d = labs((long)left - (long)right);
+    if (best < 0 || pref > 0 || (pref == 0 && d < bestd)) best = k, bestd = d;
+    if (pref < 0) break;
+  }
+  return (int)best;
+}
+
+/* Splits pgno (writable pg) over the cells gathered in t->cells.  The root
+ * keeps its number: both halves move to new pages and the root becomes a
+ * branch over them (*right = 0).  Any other page keeps the left half and
+ * *right / sep / *seplen give the new right page for the parent. */
+static JET_ERR split(bt *t, uint32_t pgno, uint8_t *pg, unsigned m, int pref, uint8_t *sep, unsigned *seplen, uint32_t *right) {
+  const cref *c = t->cells;
+  int leaf = pg[16] == PAGE_LEAF, type = pg[16];
+  uint32_t left = get32(pg + OFF_LEFT), rleft = 0, lpg = 0, rpg = 0;
+  unsigned hl = leaf ? LEAF_CH : BR_CH, rfrom;
+  uint8_t *lp, *rp;
+  JET_ERR e;
+  int k = choose_split(c, m, leaf, t->psz - PAGE_HDR, pref);
+  if (k < 0) return CORRUPT;
+  const uint8_t *a = c[k - 1].p, *b = c[k].p;
+  if (leaf) {                    /* shortest prefix of b above a (a < b) */
+    unsigned al = get16(a), bl = get16(b), i = 0;
+    while (i < al && i < bl && a[hl + i] == b[hl + i]) i++;
+    *seplen = i < bl ? i + 1 : bl;
+    rfrom = (unsigned)k;
+  } else {
+    *seplen = get16(b);
+    rleft = get32(b + 2);
+    rfrom = (unsigned)k + 1;
+  }
+  memcpy(sep, b + hl, *seplen);
+  if ((e = pager_alloc(t->p, &rpg, &rp))) return e;
+  rebuild(rp, t->psz, type, rleft, c, rfrom, m);
+  *right = rpg;
+  if (pgno != t->root) {
+    rebuild(pg, t->psz, type, left, c, 0, (unsigned)k);
+    return 0;
+  }
+  if ((e = pager_alloc(t->p, &lpg, &lp))) return e;
+  rebuild(lp, t->psz, type, left, c, 0, (unsigned)k);
+  uint8_t bc[BR_CH + EseMaxKeySize];
+  node_init(pg, t->psz, PAGE_BRANCH, lpg);
+  node_insert(pg, 0, bc, branch_cell(bc, sep, *seplen, rpg));
+  *right = 0;
+  return 0;
+}
+
+/* Puts cell ins at slot pos of the writable page pgno: in the gap, else
+ * after compaction, else by a split (see split for *right). */
+static JET_ERR node_put(bt *t, uint32_t pgno, uint8_t *pg, unsigned pos, const uint8_t *ins, unsigned isz,
+                        int redge, int ledge, uint8_t *sep, unsigned *seplen, uint32_t *right) {
+  node nd;
+  unsigned used;
+  JET_ERR e = node_open(pg, t->psz, &nd);
+  *right = 0;
+  if (e) return e;
+  if (pos > nd.n) return CORRUPT;
+  if (nd.top - (PAGE_HDR + 2 * nd.n) >= isz + 2) {
+    node_insert(pg, pos, ins, isz);
+    return 0;
+  }
+  if ((e = gather(t, &nd, pos, ins, isz, &used))) return e;
+  if (PAGE_HDR + used <= t->psz) {
+    rebuild(pg, t->psz, pg[16], get32(pg + OFF_LEFT), t->cells, 0, nd.n + 1);
+    return 0;
+  }
+  int pref = (redge && pos == nd.n) ? 1 : (ledge && pos == 0) ? -1 : 0;
+  return split(t, pgno, pg, nd.n + 1, pref, sep, seplen, right);
+}
+
+/* ---- descent ------------------------------------------------------------ */
+
+static JET_ERR bt_init(bt *t, pager *p, uint32_t root) {
+  memset(t, 0, sizeof *t);
+  t->p = p;
+  t->root = root;
+  t->psz = pager_page_size(p);
+  return EseMaxRecordSize(t->psz) ? 0 : JET_errInvalidParameter;
+}
+
+static void bt_done(bt *t) {
+  free(t->scratch);
+  free(t->cells);
+}
+
+/* Reads page pgno as level d of the path. */
+static JET_ERR load(bt *t, unsigned d, uint32_t pgno) {
+  const uint8_t *pg;
+  if (d >= MAXDEPTH) return CORRUPT;
+  JET_ERR e = pager_read(t->p, pgno, &pg);
+  if (e) return e;
+  t->path[d].pgno = pgno;
+  t->path[d].c = 0;
+  t->depth = d;
+  return node_open(pg, t->psz, &t->path[d].nd);
+}
+
+/* From level d down to a leaf, taking at each branch the child that may
+ * hold key (edge 0), or the first (edge < 0) or last (edge > 0) child. */
+static JET_ERR descend(bt *t, unsigned d, const void *key, size_t klen, int edge) {
+  for (;; d++) {
+    level *l = &t->path[d];
+    uint32_t child;
+    JET_ERR e = 0;
+    if (l->nd.leaf) return 0;
+    if (edge) l->c = edge < 0 ? 0 : l->nd.n;
+    else e = node_search(&l->nd, key, klen, 1, &l->c);
+    if (e || (e = child_at(&l->nd, l->c, &child)) || (e = load(t, d + 1, child))) return e;
+  }
+}
+
+/* Moves the path to the next (dir > 0) or previous (dir < 0) leaf. */
+static JET_ERR step(bt *t, int dir) {
+  for (unsigned d = t->depth; d-- > 0;) {
+    level *l = &t->path[d];
+    uint32_t child;
+    JET_ERR e;
+    if (dir > 0 ? l->c >= l->nd.n : l->c == 0) continue;
+    l->c = dir > 0 ? l->c + 1 : l->c - 1;
+    if ((e = child_at(&l->nd, l->c, &child)) || (e = load(t, d + 1, child))) return e;
+    return descend(t, d + 1, NULL, 0, -dir);
+  }
+  return JET_errRecordNotFound;
+}
+
+/* Whether every level above d took its last (side > 0) or first child. */
+static int at_edge(const bt *t, unsigned d, int side) {
+  for (unsigned i = 0; i < d; i++)
+    if (t->path[i].c != (side > 0 ? t->path[i].nd.n : 0)) return 0;
+  return 1;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+void bt_rec_free(bt_rec *r) {
+  free(r->key);
+  free(r->val);
+  memset(r, 0, sizeof *r);
+}
+
+JET_ERR bt_create(pager *p, uint32_t *root) {
+  uint8_t *pg;
+  uint32_t pgno, psz = pager_page_size(p);
+  if (!EseMaxRecordSize(psz)) return JET_errInvalidParameter;
+  JET_ERR e = pager_alloc(p, &pgno, &pg);
+  if (e) return e;
+  node_init(pg, psz, PAGE_LEAF, 0);
+  *root = pgno;
+  return 0;
+}
+
+JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void *val, size_t vlen) {
+  bt t;
+  uint8_t buf[MAXCELL], sep[EseMaxKeySize], *pg;
+  unsigned pos, seplen, isz;
+  uint32_t right;
+  cell c;
+  JET_ERR e = bt_init(&t, p, root);
+  if (e) return e;
+  if (!klen || !key || (vlen && !val)) return JET_errInvalidParameter;
+  if (klen > EseMaxKeySize || vlen > EseMaxRecordSize(t.psz) - klen) return JET_errRecordTooBig;
+  if ((e = load(&t, 0, root)) || (e = descend(&t, 0, key, klen, 0))) return e;
+  level *lf = &t.path[t.depth];
+  if ((e = node_search(&lf->nd, key, klen, 0, &pos))) return e;
+  int exists = 0;
+  if (pos < lf->nd.n) {
+    if ((e = cell_get(&lf->nd, pos, &c))) return e;
+    exists = keycmp(c.key, c.klen, key, klen) == 0;
+  }
+  if ((e = pager_write(p, lf->pgno, &pg)) || (e = node_open(pg, t.psz, &lf->nd))) return e;
+  if (exists) {
+    if (c.vlen == vlen) {        /* same size: overwrite in place */
+      if (vlen) memcpy(pg + c.off + LEAF_CH + klen, val, vlen);
+      return 0;
+    }
+    if ((e = node_remove(pg, &lf->nd, pos))) return e;
+  }
+  isz = leaf_cell(buf, key, klen, val, vlen);
+  /* Put the cell; while a page splits, put (separator, new page) into
+   * its parent, at the slot after the child the descent took. */
+  for (unsigned d = t.depth;; d--) {
+    e = node_put(&t, t.path[d].pgno, pg, pos, buf, isz, at_edge(&t, d, 1), at_edge(&t, d, -1), sep, &seplen, &right);
+    if (e || !right) break;
+    if (d == 0) { e = CORRUPT; break; }
+    pos = t.path[d - 1].c;
+    isz = branch_cell(buf, sep, seplen, right);
+    if ((e = pager_write(p, t.path[d - 1].pgno, &pg))) break;
+  }
+  bt_done(&t);
+  return e;
+}
+
+JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen) {
+  bt t;
+  unsigned pos;
+  uint8_t *pg;
+  node nd;
+  cell c;
+  JET_ERR e = bt_init(&t, p, root);
+  if (e) return e;
+  if (!klen || !key) return JET_errInvalidParameter;
+  if ((e = load(&t, 0, root)) || (e = descend(&t, 0, key, klen, 0))) return e;
+  level *lf = &t.path[t.depth];
+  if ((e = node_search(&lf->nd, key, klen, 0, &pos))) return e;
+  if (pos >= lf->nd.n) return JET_errRecordNotFound;
+  if ((e = cell_get(&lf->nd, pos, &c))) return e;
+  if (keycmp(c.key, c.klen, key, klen)) return JET_errRecordNotFound;
+  if ((e = pager_write(p, lf->pgno, &pg)) || (e = node_open(pg, t.psz, &nd))) return e;
+  return node_remove(pg, &nd, pos);
+}
+
+static JET_ERR grow(uint8_t **b, size_t *cap, size_t need) {
+  if (*b && need <= *cap) return 0;
+  size_t n = need < 16 ? 16 : need;
+  uint8_t *q = realloc(*b, n);
+  if (!q) return JET_errOutOfMemory;
+  *b = q;
+  *cap = n;
+  return 0;
+}
+
+JET_ERR bt_seek(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out) {
+  bt t;
+  unsigned i = 0;
+  cell c;
+  int fwd = op == JET_bitSeekGE || op == JET_bitSeekGT;
+  int back = op == JET_bitSeekLE || op == JET_bitSeekLT;
+  JET_ERR e = bt_init(&t, p, root);
+  if (e) return e;
+  if ((!fwd && !back && op != JET_bitSeekEQ) || (klen && !key) || (!klen && !fwd && !back)) return JET_errInvalidParameter;
+  /* klen 0: the first (GE/GT) or last (LE/LT) record. */
+  if ((e = load(&t, 0, root)) || (e = descend(&t, 0, key, klen, klen ? 0 : fwd ? -1 : 1))) return e;
+  node *nd = &t.path[t.depth].nd;
+  if (!klen) i = fwd ? 0 : nd->n;
+  else if ((e = node_search(nd, key, klen, op == JET_bitSeekGT || op == JET_bitSeekLE, &i))) return e;
+  /* i: the candidate for a forward op, one past it for a backward op;
+   * walk over empty leaves and leaf ends to the neighbouring leaf. */
+  while (fwd && i >= nd->n) {
+    if ((e = step(&t, 1))) return e;
+    nd = &t.path[t.depth].nd;
+    i = 0;
+  }
+  while (back && i == 0) {
+    if ((e = step(&t, -1))) return e;
+    nd = &t.path[t.depth].nd;
+    i = nd->n;
+  }
+  if (back) i--;
+  if (i >= nd->n) return JET_errRecordNotFound;  /* EQ past the end */
+  if ((e = cell_get(nd, i, &c))) return e;
+  if (op == JET_bitSeekEQ && keycmp(c.key, c.klen, key, klen)) return JET_errRecordNotFound;
+  if ((e = grow(&out->key, &out->kcap, c.klen)) || (e = grow(&out->val, &out->vcap, c.vlen))) return e;
+  memcpy(out->key, c.key, c.klen);
+  if (c.vlen) memcpy(out->val, c.val, c.vlen);
+  out->klen = c.klen;
+  out->vlen = c.vlen;
+  return 0;
+}
+
+/* ---- check ---------------------------------------------------------------- */
+
+typedef struct chk {
+  bt *t;
+  uint8_t *map;                  /* bytes of the page in use, overlap test */
+  int leafdepth;
+  uint64_t count;
+} chk;
+
+/* Checks the subtree at pgno, whose keys must lie in [lo, hi) (NULL: no
+ * bound; a branch's separators strictly above lo). */
+static JET_ERR check_page(chk *k, uint32_t pgno, unsigned depth, const uint8_t *lo, unsigned lol,
+                          const uint8_t *hi, unsigned hil) {
+  const uint8_t *pg;
+  node nd;
+  cell c, prev = {0};
+  JET_ERR e;
+  uint32_t psz = k->t->psz;
+  if (depth >= MAXDEPTH) return CORRUPT;
+  if ((e = pager_read(k->t->p, pgno, &pg)) || (e = node_open(pg, psz, &nd))) return e;
+  memset(k->map, 0, psz);
+  memset(k->map, 1, PAGE_HDR + 2 * nd.n);
+  for (unsigned i = 0; i < nd.n; i++) {
+    if ((e = cell_get(&nd, i, &c))) return e;
+    for (unsigned b = c.off; b < c.off + c.size; b++) {
+      if (k->map[b]) return CORRUPT;
+      k->map[b] = 1;
+    }
+    if (i && keycmp(prev.key, prev.klen, c.key, c.klen) >= 0) return CORRUPT;
+    int rlo = lo ? keycmp(c.key, c.klen, lo, lol) : 1;
+    if (rlo < 0 || (!nd.leaf && rlo == 0)) return CORRUPT;
+    if (hi && keycmp(c.key, c.klen, hi, hil) >= 0) return CORRUPT;
+    if (nd.leaf && c.klen + c.vlen > EseMaxRecordSize(psz)) return CORRUPT;
+    prev = c;
+  }
+  if (nd.leaf) {
+    if (get32(pg + OFF_LEFT)) return CORRUPT;
+    if (k->leafdepth < 0) k->leafdepth = (int)depth;
+    if (k->leafdepth != (int)depth) return CORRUPT;
+    k->count += nd.n;
+    return 0;
+  }
+  for (unsigned i = 0; i <= nd.n; i++) {
+    const uint8_t *clo = lo, *chi = hi;
+    unsigned clol = lol, chil = hil;
+    uint32_t child;
+    if (i > 0) {
+      cell_get(&nd, i - 1, &c);
+      clo = c.key, clol = c.klen;
+    }
+    if (i < nd.n) {
+      cell_get(&nd, i, &c);
+      chi = c.key, chil = c.klen;
+    }
+    if ((e = child_at(&nd, i, &child)) || (e = check_page(k, child, depth + 1, clo, clol, chi, chil))) return e;
+  }
+  return 0;
+}
+
+JET_ERR bt_check(pager *p, uint32_t root, uint64_t *nrecords) {
+  bt t;
+  JET_ERR e = bt_init(&t, p, root);
+  if (e) return e;
+  chk k = {&t, malloc(t.psz), -1, 0};
+  if (!k.map) return JET_errOutOfMemory;
+  e = check_page(&k, root, 0, NULL, 0, NULL, 0);
+  free(k.map);
+  if (!e && nrecords) *nrecords = k.count;
+  return e;
+}

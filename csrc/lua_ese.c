@@ -1,0 +1,202 @@
+/*
+ * lua_ese.c -- luaopen_ese_core: the module table, the class helpers, the
+ * ese.Error object and the option-table parser shared by every type.
+ *
+ * luaopen_ese_core runs once per require; under busted's insulation that is
+ * once per spec file in one lua_State, so everything here is idempotent:
+ * metatables are found again by name and reused, never redefined.
+ */
+#include <string.h>
+#include "lua_ese.h"
+
+/* ---- error objects ----------------------------------------------------- */
+
+/* __tostring: "NAME (code): message [in op: detail]".  Reads the fields so
+ * that an error object built or edited in Lua prints as well. */
+static int error_tostring(lua_State *L) {
+  luaL_Buffer b;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "name");
+  lua_getfield(L, 1, "code");
+  lua_getfield(L, 1, "message");
+  lua_getfield(L, 1, "op");
+  lua_getfield(L, 1, "detail");
+  luaL_buffinit(L, &b);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_pushvalue(L, 2);
+    luaL_addvalue(&b);
+  } else {
+    luaL_addstring(&b, "JET_errUnknown");
+  }
+  if (lua_isinteger(L, 3)) {
+    lua_pushfstring(L, " (%I)", (lua_Integer)lua_tointeger(L, 3));
+    luaL_addvalue(&b);
+  }
+  if (lua_type(L, 4) == LUA_TSTRING) {
+    luaL_addstring(&b, ": ");
+    lua_pushvalue(L, 4);
+    luaL_addvalue(&b);
+  }
+  int has_op = lua_type(L, 5) == LUA_TSTRING;
+  int has_detail = lua_type(L, 6) == LUA_TSTRING && lua_rawlen(L, 6) > 0;
+  if (has_op || has_detail) {
+    luaL_addstring(&b, " [");
+    if (has_op) {
+      luaL_addstring(&b, "in ");
+      lua_pushvalue(L, 5);
+      luaL_addvalue(&b);
+    }
+    if (has_detail) {
+      if (has_op) luaL_addstring(&b, ": ");
+      lua_pushvalue(L, 6);
+      luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, ']');
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *detail) {
+  const char *name = EseErrorName(err);
+  const char *msg = EseErrorMessage(err);
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, name ? name : "JET_errUnknown");
+  lua_setfield(L, -2, "name");
+  lua_pushinteger(L, (lua_Integer)err);
+  lua_setfield(L, -2, "code");
+  if (msg) lua_pushstring(L, msg);
+  else lua_pushfstring(L, "Unknown error %I", (lua_Integer)err);
+  lua_setfield(L, -2, "message");
+  if (op) {
+    lua_pushstring(L, op);
+    lua_setfield(L, -2, "op");
+  }
+  if (detail && *detail) {
+    lua_pushstring(L, detail);
+    lua_setfield(L, -2, "detail");
+  }
+  luaL_setmetatable(L, ESE_ERROR_T);
+  return lua_error(L);
+}
+
+int ese_raise(lua_State *L, JET_ERR err, const char *op) {
+  return ese_raise_detail(L, err, op, NULL);
+}
+
+int ese_raise_ses(lua_State *L, JET_ERR err, const char *op, JET_SESID sesid) {
+  char detail[512];
+  detail[0] = '\0';
+  EseSessionErrorDetail(sesid, detail, sizeof detail);
+  detail[sizeof detail - 1] = '\0';
+  return ese_raise_detail(L, err, op, detail);
+}
+
+int ese_raise_inst(lua_State *L, JET_ERR err, const char *op, JET_INSTANCE inst) {
+  char detail[512];
+  detail[0] = '\0';
+  EseInstanceErrorDetail(inst, detail, sizeof detail);
+  detail[sizeof detail - 1] = '\0';
+  return ese_raise_detail(L, err, op, detail);
+}
+
+/* ---- classes ----------------------------------------------------------- */
+
+void ese_newclass(lua_State *L, const char *tname, const luaL_Reg *meta,
+                  const luaL_Reg *methods) {
+  if (luaL_newmetatable(L, tname)) {   /* new: fill it; else reuse as is */
+    if (meta) luaL_setfuncs(L, meta, 0);
+    if (methods) {
+      lua_newtable(L);
+      luaL_setfuncs(L, methods, 0);
+      lua_setfield(L, -2, "__index");
+    }
+  }
+  lua_pop(L, 1);
+}
+
+void ese_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods) {
+  luaL_getmetatable(L, tname);
+  if (lua_getfield(L, -1, "__index") == LUA_TTABLE) luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
+}
+
+/* ---- option tables ----------------------------------------------------- */
+
+JET_GRBIT ese_optflags(lua_State *L, int arg, const EseFlag *flags, JET_GRBIT def,
+                       int *given) {
+  JET_GRBIT grbit = 0;
+  int any = 0;
+  switch (lua_type(L, arg)) {
+    case LUA_TNONE:
+    case LUA_TNIL:
+      break;
+    case LUA_TNUMBER: {
+      lua_Integer n = luaL_checkinteger(L, arg);
+      luaL_argcheck(L, n >= 0, arg, "grbit must not be negative");
+      grbit = (JET_GRBIT)n;
+      any = 1;
+      break;
+    }
+    case LUA_TTABLE:
+      arg = lua_absindex(L, arg);
+      lua_pushnil(L);
+      while (lua_next(L, arg)) {
+        const EseFlag *f = NULL;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+          const char *k = lua_tostring(L, -2);
+          for (f = flags; f->name && strcmp(f->name, k) != 0; f++) {}
+          if (!f->name) f = NULL;
+        }
+        if (!f) {
+          lua_pushvalue(L, -2);
+          return (JET_GRBIT)luaL_argerror(
+              L, arg, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
+        }
+        if (!lua_isboolean(L, -1))
+          return (JET_GRBIT)luaL_argerror(
+              L, arg, lua_pushfstring(L, "option '%s' must be a boolean", f->name));
+        if (lua_toboolean(L, -1)) {
+          grbit |= f->bit;
+          any = 1;
+        }
+        lua_pop(L, 1);
+      }
+      break;
+    default:
+      luaL_typeerror(L, arg, "nil, table or integer");
+  }
+  if (given) *given = any;
+  return any ? grbit : def;
+}
+
+/* ---- the module -------------------------------------------------------- */
+
+static void add_error(const char *name, JET_ERR code, const char *msg, void *ud) {
+  lua_State *L = (lua_State *)ud;
+  (void)msg;
+  lua_pushinteger(L, (lua_Integer)code);
+  lua_setfield(L, -2, name);
+  lua_pushstring(L, name);
+  lua_rawseti(L, -2, (lua_Integer)code);
+}
+
+static const luaL_Reg error_meta[] = {
+  {"__tostring", error_tostring},
+  {NULL, NULL}
+};
+
+int luaopen_ese_core(lua_State *L) {
+  luaL_checkversion(L);
+  ese_newclass(L, ESE_ERROR_T, error_meta, NULL);
+  lua_newtable(L);                       /* the module */
+  ese_open_instance(L);
+  ese_open_session(L);
+  ese_open_table(L);
+  lua_newtable(L);                       /* errors, both directions */
+  EseForEachError(add_error, L);
+  lua_setfield(L, -2, "errors");
+  luaL_getmetatable(L, ESE_ERROR_T);
+  lua_setfield(L, -2, "Error");
+  return 1;
+}

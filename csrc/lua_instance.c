@@ -1,0 +1,345 @@
+/*
+ * lua_instance.c -- ese.Instance: named instances (create_instance), the
+ * legacy global instance (ese.init / ese.term), system parameters, init,
+ * term and stop_service.  begin_session is added by lua_session.c, the
+ * backup methods by lua_backup.c (ese_addmethods).
+ *
+ * The userdata is created closed before the engine call that makes the
+ * instance (so a memory error cannot leak it) and marked open after.  Term
+ * marks it closed unless the engine says the instance keeps running; a
+ * closed instance object never passes its handle to C again.
+ */
+#include <string.h>
+#include "lua_ese.h"
+
+/* Registry field holding the open legacy instance object of ese.init. */
+#define LEGACY_KEY "ese.legacy_instance"
+
+/* ---- accessors --------------------------------------------------------- */
+
+EseInstance *ese_toinstance(lua_State *L, int idx) {
+  return (EseInstance *)luaL_checkudata(L, idx, ESE_INSTANCE_T);
+}
+
+EseInstance *ese_checkinstance(lua_State *L, int idx, const char *op) {
+  EseInstance *I = ese_toinstance(L, idx);
+  if (!I->open) ese_raise(L, JET_errInvalidInstance, op);
+  return I;
+}
+
+/* Pushes a new, closed instance object; user value 1 is its name. */
+static EseInstance *new_instance(lua_State *L, const char *name) {
+  EseInstance *I = (EseInstance *)lua_newuserdatauv(L, sizeof *I, 1);
+  I->inst = 0;
+  I->open = 0;
+  I->legacy = 0;
+  luaL_setmetatable(L, ESE_INSTANCE_T);
+  lua_pushstring(L, name);
+  lua_setiuservalue(L, -2, 1);
+  return I;
+}
+
+/* ---- system parameters -------------------------------------------------- */
+
+enum { P_STR, P_INT, P_BOOL, P_CACHE };
+
+/* Applied in this order: page_size before cache_size (bytes -> pages). */
+static const struct param {
+  const char *key;
+  unsigned long id;
+  int type;
+} params[] = {
+  {"system_path", JET_paramSystemPath, P_STR},
+  {"log_path", JET_paramLogFilePath, P_STR},
+  {"base_name", JET_paramBaseName, P_STR},
+  {"log_file_size", JET_paramLogFileSize, P_INT},
+  {"circular_log", JET_paramCircularLog, P_BOOL},
+  {"page_size", JET_paramDatabasePageSize, P_INT},
+  {"max_open_backup_files", JET_paramMaxOpenBackupFiles, P_INT},
+  {"cache_size", JET_paramCacheSizeMax, P_CACHE},
+};
+#define NPARAMS (sizeof params / sizeof params[0])
+#define DEFAULT_PAGE_SIZE 8192
+
+/* The checked values of a params table; strings stay anchored in it. */
+typedef struct pvals {
+  int set[NPARAMS];
+  const char *s[NPARAMS];
+  lua_Integer n[NPARAMS];
+} pvals;
+
+static int param_index(const char *key) {
+  for (size_t i = 0; i < NPARAMS; i++)
+    if (strcmp(params[i].key, key) == 0) return (int)i;
+  return -1;
+}
+
+/* Checks every key and value type of the params table at arg (nil/none is
+ * an empty table).  Raises ordinary argument errors; calls no engine. */
+static void check_params(lua_State *L, int arg, pvals *pv) {
+  memset(pv, 0, sizeof *pv);
+  if (lua_isnoneornil(L, arg)) return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  arg = lua_absindex(L, arg);
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    int i = lua_type(L, -2) == LUA_TSTRING ? param_index(lua_tostring(L, -2)) : -1;
+    if (i < 0) {
+      lua_pushvalue(L, -2);
+      luaL_argerror(L, arg,
+                    lua_pushfstring(L, "unknown parameter '%s'", luaL_tolstring(L, -1, NULL)));
+    }
+    const char *key = params[i].key;
+    switch (params[i].type) {
+      case P_STR:
+        if (lua_type(L, -1) != LUA_TSTRING)
+          luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s': string expected, got %s",
+                                                key, luaL_typename(L, -1)));
+        pv->s[i] = lua_tostring(L, -1);
+        break;
+      case P_BOOL:
+        if (!lua_isboolean(L, -1))
+          luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s': boolean expected, got %s",
+                                                key, luaL_typename(L, -1)));
+        pv->n[i] = lua_toboolean(L, -1);
+        break;
+      default:
+        if (!lua_isinteger(L, -1))
+          luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s': integer expected, got %s",
+                                                key, luaL_typename(L, -1)));
+        pv->n[i] = lua_tointeger(L, -1);
+        if (pv->n[i] < 0)
+          luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s' must not be negative", key));
+        break;
+    }
+    pv->set[i] = 1;
+    lua_pop(L, 1);
+  }
+}
+
+/* Sets the checked parameters on *pinst (0 = the legacy instance).  Calls
+ * only the engine, never Lua, so the caller may clean up before raising. */
+static JET_ERR apply_params(JET_INSTANCE *pinst, const pvals *pv) {
+  for (size_t i = 0; i < NPARAMS; i++) {
+    if (!pv->set[i]) continue;
+    JET_ERR err;
+    if (params[i].type == P_STR) {
+      err = JetSetSystemParameter(pinst, 0, params[i].id, 0, pv->s[i]);
+    } else if (params[i].type == P_CACHE) {
+      lua_Integer page = 0;
+      int ps = param_index("page_size");
+      if (pv->set[ps]) {
+        page = pv->n[ps];
+      } else {
+        JET_API_PTR v = 0;
+        if (JetGetSystemParameter(*pinst, 0, JET_paramDatabasePageSize, &v, NULL, 0) >= 0)
+          page = (lua_Integer)v;
+      }
+      if (page <= 0) page = DEFAULT_PAGE_SIZE;
+      err = JetSetSystemParameter(pinst, 0, params[i].id, (JET_API_PTR)(pv->n[i] / page), NULL);
+    } else {
+      err = JetSetSystemParameter(pinst, 0, params[i].id, (JET_API_PTR)pv->n[i], NULL);
+    }
+    if (err < 0) return err;
+  }
+  return 0;
+}
+
+/* ---- term ---------------------------------------------------------------- */
+
+static const EseFlag term_flags[] = {
+  {"complete", JET_bitTermComplete},
+  {"abrupt", JET_bitTermAbrupt},
+  {"stop_backup", JET_bitTermStopBackup},
+  {NULL, 0}
+};
+
+/* Errors after which JetTerm left the instance running (decision 7: a
+ * complete term during a backup; or a grbit the engine refused). */
+static int term_kept_running(JET_ERR err) {
+  return err == JET_errBackupInProgress || err == JET_errInvalidGrbit ||
+         err == JET_errInvalidParameter;
+}
+
+/* Forget the legacy registry entry if it is the object at idx. */
+static void legacy_forget(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_getfield(L, LUA_REGISTRYINDEX, LEGACY_KEY);
+  if (lua_rawequal(L, -1, idx)) {
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LEGACY_KEY);
+  }
+  lua_pop(L, 1);
+}
+
+/* Terminates the open instance object at idx with the options at optarg. */
+static int term_instance(lua_State *L, int idx, int optarg) {
+  EseInstance *I = ese_checkinstance(L, idx, "term");
+  int given = 0;
+  JET_GRBIT grbit = ese_optflags(L, optarg, term_flags, 0, &given);
+  JET_ERR err = given ? JetTerm2(I->inst, grbit) : JetTerm(I->inst);
+  if (err >= 0 || !term_kept_running(err)) {
+    I->open = 0;
+    if (I->legacy) legacy_forget(L, idx);
+  }
+  if (err < 0) {
+    if (I->open) return ese_raise_inst(L, err, "term", I->inst);
+    return ese_raise(L, err, "term");
+  }
+  return 0;
+}
+
+/* __gc and __close: an abrupt term (committed data is in the log; the next
+ * init recovers).  Idempotent; never raises. */
+static int inst_gc(lua_State *L) {
+  EseInstance *I = ese_toinstance(L, 1);
+  if (I->open) {
+    I->open = 0;
+    (void)JetTerm(I->inst);
+    if (I->legacy) legacy_forget(L, 1);
+  }
+  return 0;
+}
+
+static int inst_tostring(lua_State *L) {
+  EseInstance *I = ese_toinstance(L, 1);
+  if (!I->open) {
+    lua_pushliteral(L, ESE_INSTANCE_T " (closed)");
+  } else if (I->legacy) {
+    lua_pushfstring(L, ESE_INSTANCE_T " (legacy): %p", (void *)I);
+  } else {
+    lua_getiuservalue(L, 1, 1);
+    lua_pushfstring(L, ESE_INSTANCE_T " (%s): %p", lua_tostring(L, -1), (void *)I);
+  }
+  return 1;
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static int inst_init(lua_State *L) {
+  EseInstance *I = ese_checkinstance(L, 1, "init");
+  JET_ERR err = JetInit(&I->inst);
+  if (err < 0) return ese_raise_inst(L, err, "init", I->inst);
+  return 0;
+}
+
+static int inst_term(lua_State *L) {
+  return term_instance(L, 1, 2);
+}
+
+static int inst_stop_service(lua_State *L) {
+  EseInstance *I = ese_checkinstance(L, 1, "stop_service");
+  JET_ERR err = JetStopServiceInstance(I->inst);
+  if (err < 0) return ese_raise_inst(L, err, "stop_service", I->inst);
+  return 0;
+}
+
+/* inst:set_params(params): before init only (JET_errAlreadyInitialized). */
+static int inst_set_params(lua_State *L) {
+  EseInstance *I = ese_checkinstance(L, 1, "set_params");
+  pvals pv;
+  check_params(L, 2, &pv);
+  JET_ERR err = apply_params(&I->inst, &pv);
+  if (err < 0) return ese_raise_inst(L, err, "set_params", I->inst);
+  return 0;
+}
+
+static int inst_is_open(lua_State *L) {
+  lua_pushboolean(L, ese_toinstance(L, 1)->open);
+  return 1;
+}
+
+/* ---- module functions ----------------------------------------------------- */
+
+/* ese.create_instance(name, params) -> ese.Instance (multi-instance mode). */
+static int l_create_instance(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  pvals pv;
+  check_params(L, 2, &pv);
+  EseInstance *I = new_instance(L, name);
+  JET_INSTANCE inst = 0;
+  JET_ERR err = JetCreateInstance(&inst, name);
+  if (err < 0) return ese_raise(L, err, "create_instance");
+  I->inst = inst;
+  I->open = 1;
+  err = apply_params(&I->inst, &pv);
+  if (err < 0) {
+    char detail[512];
+    detail[0] = '\0';
+    EseInstanceErrorDetail(I->inst, detail, sizeof detail);
+    detail[sizeof detail - 1] = '\0';
+    I->open = 0;
+    (void)JetTerm(I->inst);
+    return ese_raise_detail(L, err, "create_instance", detail);
+  }
+  return 1;
+}
+
+/* ese.init(params) -> the global (legacy) instance: JetInit(&0). */
+static int l_init(lua_State *L) {
+  pvals pv;
+  check_params(L, 1, &pv);
+  EseInstance *I = new_instance(L, "legacy");
+  JET_INSTANCE inst = 0;
+  JET_ERR err = apply_params(&inst, &pv);
+  if (err < 0) return ese_raise(L, err, "init");
+  err = JetInit(&inst);
+  if (err < 0) return ese_raise(L, err, "init");
+  I->inst = inst;
+  I->open = 1;
+  I->legacy = 1;
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, LEGACY_KEY);
+  return 1;
+}
+
+/* ese.term(opts): terminates the global instance of ese.init. */
+static int l_term(lua_State *L) {
+  lua_settop(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LEGACY_KEY) == LUA_TUSERDATA)
+    return term_instance(L, 2, 1);
+  /* No legacy object of ours: let the engine answer for the mode
+   * (JET_errNotInitialized, JET_errRunningInMultiInstanceMode). */
+  int given = 0;
+  JET_GRBIT grbit = ese_optflags(L, 1, term_flags, 0, &given);
+  JET_ERR err = given ? JetTerm2(0, grbit) : JetTerm(0);
+  if (err < 0) return ese_raise(L, err, "term");
+  return 0;
+}
+
+/* ese.stop_service(): JetStopService, the instance-less form. */
+static int l_stop_service(lua_State *L) {
+  JET_ERR err = JetStopService();
+  if (err < 0) return ese_raise(L, err, "stop_service");
+  return 0;
+}
+
+static const luaL_Reg inst_meta[] = {
+  {"__gc", inst_gc},
+  {"__close", inst_gc},
+  {"__tostring", inst_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg inst_methods[] = {
+  {"init", inst_init},
+  {"term", inst_term},
+  {"stop_service", inst_stop_service},
+  {"set_params", inst_set_params},
+  {"is_open", inst_is_open},
+  {NULL, NULL}
+};
+
+static const luaL_Reg module_funcs[] = {
+  {"create_instance", l_create_instance},
+  {"init", l_init},
+  {"term", l_term},
+  {"stop_service", l_stop_service},
+  {NULL, NULL}
+};
+
+int ese_open_instance(lua_State *L) {
+  ese_newclass(L, ESE_INSTANCE_T, inst_meta, inst_methods);
+  luaL_setfuncs(L, module_funcs, 0);
+  return 0;
+}

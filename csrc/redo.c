@@ -1,0 +1,194 @@
+/* redo.c -- replay of log records onto database files (see redo.h). */
+#include "redo.h"
+#include "page.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct redo_db {
+  esfile *file;
+  char *path;
+  int skip;               /* a database the restore does not cover */
+} redo_db;
+
+typedef struct redo_page {
+  uint32_t dbid, pgno;
+  uint8_t *image;
+} redo_page;
+
+struct redo {
+  redo_cfg cfg;
+  redo_db db[ESE_MAX_DB + 1];
+  redo_page *pages;       /* images of the transaction being read */
+  size_t npages, cap;
+  uint64_t txid;
+};
+
+static void say(redo *r, const char *what, const char *path) {
+  if (r->cfg.detail) snprintf(r->cfg.detail, r->cfg.detail_cap, "%s %s", what, path);
+}
+
+JET_ERR redo_new(const redo_cfg *cfg, redo **out) {
+  redo *r = calloc(1, sizeof *r);
+  if (!r) return JET_errOutOfMemory;
+  r->cfg = *cfg;
+  *out = r;
+  return JET_errSuccess;
+}
+
+static void drop_pages(redo *r) {
+  for (size_t i = 0; i < r->npages; i++) free(r->pages[i].image);
+  r->npages = 0;
+}
+
+static void clean_header(dbheader *h, uint32_t gen) {
+  h->state = DB_CLEAN;
+  h->gen_max = gen;
+}
+
+/* Finishes one database: synced and, when fix is given, its header fixed. */
+static JET_ERR close_db(redo *r, uint32_t dbid, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
+  redo_db *d = &r->db[dbid];
+  JET_ERR e = JET_errSuccess;
+  if (d->file) {
+    dbheader h;
+    e = os_sync(d->file);
+    if (e == JET_errSuccess && fix) {
+      e = dbheader_read(d->file, r->cfg.page_size, &h);
+      if (e == JET_errSuccess && h.state != DB_CLEAN) {
+        fix(&h, gen);
+        e = dbheader_write(d->file, &h);
+      }
+    }
+    if (e) say(r, "replay could not finish", d->path);
+  }
+  os_close(d->file);
+  free(d->path);
+  memset(d, 0, sizeof *d);
+  return e;
+}
+
+static JET_ERR open_db(redo *r, uint32_t dbid, const char *logged, const dbheader *fresh) {
+  if (dbid < 1 || dbid > ESE_MAX_DB) return JET_errLogFileCorrupt;
+  if (r->db[dbid].file || r->db[dbid].skip) close_db(r, dbid, 0, NULL);
+  redo_db *d = &r->db[dbid];
+  char *path = NULL;
+  JET_ERR e = r->cfg.map ? r->cfg.map(r->cfg.ud, logged, &path) : ((path = strdup(logged)) ? 0 : JET_errOutOfMemory);
+  if (e) return e;
+  if (!path) {
+    d->skip = 1;
+    return JET_errSuccess;
+  }
+  esfile *f = NULL;
+  e = os_open(r->cfg.io, path, OS_WRITE | (fresh && !r->cfg.restore ? OS_CREATE : 0), &f);
+  if (e == JET_errSuccess) e = os_lock(f);
+  dbheader h;
+  if (e == JET_errSuccess) {
+    JET_ERR he = dbheader_read(f, r->cfg.page_size, &h);
+    if (he && fresh && !r->cfg.restore) he = dbheader_write(f, fresh);   /* created but never written */
+    else if (he == JET_errSuccess && h.state == DB_BACKUP_COPY) he = JET_errSoftRecoveryOnBackupDatabase;
+    else if (he == JET_errSuccess && h.state == DB_RESTORING && !r->cfg.restore) he = JET_errDatabaseDirtyShutdown;
+    e = he;
+  }
+  if (e) {
+    say(r, "replay cannot use database", path);
+    os_close(f);
+    free(path);
+    return e;
+  }
+  d->file = f;
+  d->path = path;
+  return JET_errSuccess;
+}
+
+JET_ERR redo_attach(redo *r, uint32_t dbid, const char *logged_path) { return open_db(r, dbid, logged_path, NULL); }
+
+static JET_ERR page_rec(redo *r, const log_record *rec) {
+  if (rec->len < 16) return JET_errLogFileCorrupt;
+  uint32_t dbid = get32(rec->payload), pgno = get32(rec->payload + 4);
+  uint64_t txid = get64(rec->payload + 8);
+  if (dbid < 1 || dbid > ESE_MAX_DB || rec->len - 16 != r->cfg.page_size) return JET_errLogFileCorrupt;
+  if (r->db[dbid].skip) return JET_errSuccess;
+  if (!r->db[dbid].file) return JET_errLogFileCorrupt;
+  if (txid != r->txid) {    /* an unfinished earlier transaction is dropped */
+    drop_pages(r);
+    r->txid = txid;
+  }
+  if (r->npages == r->cap) {
+    size_t nc = r->cap ? r->cap * 2 : 64;
+    redo_page *np = realloc(r->pages, nc * sizeof *np);
+    if (!np) return JET_errOutOfMemory;
+    r->pages = np;
+    r->cap = nc;
+  }
+  uint8_t *img = malloc(rec->len - 16);
+  if (!img) return JET_errOutOfMemory;
+  memcpy(img, rec->payload + 16, rec->len - 16);
+  r->pages[r->npages++] = (redo_page){ dbid, pgno, img };
+  return JET_errSuccess;
+}
+
+static JET_ERR commit_rec(redo *r, const log_record *rec) {
+  if (rec->len < 12) return JET_errLogFileCorrupt;
+  uint64_t txid = get64(rec->payload);
+  JET_ERR e = JET_errSuccess;
+  if (txid == r->txid) {
+    for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
+      redo_db *d = &r->db[r->pages[i].dbid];
+      if (!d->file) return JET_errLogFileCorrupt;
+      e = os_pwrite(d->file, r->pages[i].image, r->cfg.page_size, (uint64_t)r->pages[i].pgno * r->cfg.page_size);
+    }
+  }
+  drop_pages(r);
+  r->txid = 0;
+  return e;
+}
+
+static JET_ERR path_of(const log_record *rec, size_t off, char *path) {
+  if (rec->len < off || rec->len - off > 4096) return JET_errLogFileCorrupt;
+  memcpy(path, rec->payload + off, rec->len - off);
+  path[rec->len - off] = 0;
+  return JET_errSuccess;
+}
+
+JET_ERR redo_apply(redo *r, const log_record *rec) {
+  char path[4097];
+  JET_ERR e;
+  switch (rec->type) {
+  case LR_PAGE: return page_rec(r, rec);
+  case LR_COMMIT: return commit_rec(r, rec);
+  case LR_CREATEDB: {
+    if ((e = path_of(rec, 24, path)) != JET_errSuccess) return e;
+    dbheader h = { .page_size = get32(rec->payload + 4), .state = DB_DIRTY };
+    if (h.page_size != r->cfg.page_size) return JET_errLogFileCorrupt;
+    memcpy(h.db_sig, rec->payload + 8, 16);
+    memcpy(h.log_sig, r->cfg.sig.b, 16);
+    return open_db(r, get32(rec->payload), path, &h);
+  }
+  case LR_ATTACH:
+    if ((e = path_of(rec, 4, path)) != JET_errSuccess) return e;
+    return open_db(r, get32(rec->payload), path, NULL);
+  case LR_DETACH:
+    if (rec->len < 4 || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB) return JET_errLogFileCorrupt;
+    return close_db(r, get32(rec->payload), LSN_GEN(rec->lsn), r->cfg.restore ? NULL : clean_header);
+  default:
+    return JET_errSuccess;   /* records of later versions */
+  }
+}
+
+JET_ERR redo_finish(redo *r, int ok, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
+  JET_ERR e = JET_errSuccess;
+  drop_pages(r);
+  for (uint32_t i = 1; i <= ESE_MAX_DB; i++) {
+    JET_ERR ce = close_db(r, i, gen, ok ? (fix ? fix : clean_header) : NULL);
+    if (e == JET_errSuccess) e = ce;
+  }
+  return e;
+}
+
+void redo_free(redo *r) {
+  if (!r) return;
+  redo_finish(r, 0, 0, NULL);
+  free(r->pages);
+  free(r);
+}

@@ -1,0 +1,38 @@
+/*
+ * redo.h -- the replay engine that soft recovery (recovery.c) and restore
+ * (restore.c) share: log records in, whole page images out to the database
+ * files.  Page images make replay idempotent.  A transaction's pages are
+ * buffered until its LR_COMMIT; an unfinished transaction is dropped.
+ */
+#ifndef ESE_REDO_H
+#define ESE_REDO_H
+#include "internal.h"
+
+typedef struct redo redo;
+
+typedef struct redo_cfg {
+  esio *io;
+  uint32_t page_size;
+  log_sig sig;               /* the stream: a database header is stamped with it */
+  /* Where a database named in the log lives now: *out = a new string, or
+   * NULL to skip its records (restore of a set without it).  NULL map:
+   * the path as logged. */
+  JET_ERR (*map)(void *ud, const char *logged_path, char **out);
+  void *ud;
+  int restore;               /* hard recovery: accept DB_RESTORING, skip unmapped */
+  char *detail;              /* receives a sentence on failure */
+  size_t detail_cap;
+} redo_cfg;
+
+JET_ERR redo_new(const redo_cfg *cfg, redo **out);
+/* A database attached when replay starts (from the checkpoint or the first
+ * log header). */
+JET_ERR redo_attach(redo *r, uint32_t dbid, const char *logged_path);
+JET_ERR redo_apply(redo *r, const log_record *rec);
+/* Syncs every open database and, when ok, rewrites its header through fix
+ * (state clean, generation range; restore also clears backup records);
+ * closes them.  gen is the last generation replayed. */
+JET_ERR redo_finish(redo *r, int ok, uint32_t gen, void (*fix)(dbheader *h, uint32_t gen));
+void redo_free(redo *r);
+
+#endif

@@ -1,0 +1,828 @@
+/*
+ * log_test.c -- standalone test of the write-ahead log (csrc/log.c).
+ *
+ * gcc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -Icsrc/include -Icsrc spec/c/log_test.c csrc/log.c csrc/os.c csrc/crc32c.c -o /tmp/log_test -pthread
+ *
+ * Prints "log_test: ok" and exits 0 on success.  Works in a fresh folder
+ * made with mkdtemp under /tmp, removed at the end.
+ */
+#include "log.h"
+#include "os.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FS (64u * 1024u)
+#define PGSZ 8192u
+
+#define CHECK(c)                                                          \
+  do {                                                                    \
+    if (!(c)) {                                                           \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+      exit(1);                                                            \
+    }                                                                     \
+  } while (0)
+#define CHECK_ERR(expr, want)                                                              \
+  do {                                                                                     \
+    JET_ERR got_ = (expr);                                                                 \
+    if (got_ != (JET_ERR)(want)) {                                                         \
+      fprintf(stderr, "%s:%d: %s returned %ld, wanted %ld\n", __FILE__, __LINE__, #expr, \
+              (long)got_, (long)(want));                                                   \
+      exit(1);                                                                             \
+    }                                                                                      \
+  } while (0)
+#define OK(expr) CHECK_ERR(expr, JET_errSuccess)
+
+static char root[64];
+
+static char *subdir(const char *name) {
+  char *d = os_join(root, name);
+  CHECK(d);
+  OK(os_mkdir_p(d, 0700));
+  return d;
+}
+
+static char *path_of(const char *dir, uint32_t gen) {
+  char *p = log_file_name(dir, "edb", gen);
+  CHECK(p);
+  return p;
+}
+
+/* Raw file helpers (the test itself may use POSIX directly). */
+static void raw_write(const char *path, uint64_t off, const void *buf, size_t n) {
+  int fd = open(path, O_WRONLY);
+  CHECK(fd >= 0);
+  CHECK(pwrite(fd, buf, n, (off_t)off) == (ssize_t)n);
+  close(fd);
+}
+static void raw_read(const char *path, uint64_t off, void *buf, size_t n) {
+  int fd = open(path, O_RDONLY);
+  CHECK(fd >= 0);
+  CHECK(pread(fd, buf, n, (off_t)off) == (ssize_t)n);
+  close(fd);
+}
+static void copy_file(const char *from, const char *to) {
+  static uint8_t buf[1 << 16];
+  int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  CHECK(in >= 0 && out >= 0);
+  ssize_t n;
+  while ((n = read(in, buf, sizeof buf)) > 0) CHECK(write(out, buf, (size_t)n) == n);
+  CHECK(n == 0);
+  close(in);
+  close(out);
+}
+static void rm_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    char *p = os_join(dir, de->d_name);
+    CHECK(p);
+    struct stat st;
+    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
+    else unlink(p);
+    free(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+/* Deterministic payloads: record i has type i % 251 and these bytes. */
+static size_t rec_len(int i) {
+  if (i % 97 == 13) return 20000 + (size_t)(i % 5) * 1000;   /* big ones */
+  return 1 + (size_t)((i * 7919) % 3000);
+}
+static void rec_fill(int i, uint8_t *p, size_t n) {
+  for (size_t j = 0; j < n; j++) p[j] = (uint8_t)(i * 31 + (int)j * 7 + (int)(j >> 8));
+}
+
+typedef struct expect {
+  int n, cap;
+  lsn_t *lsn;
+  int *id;
+} expect;
+static void exp_add(expect *x, int id, lsn_t lsn) {
+  if (x->n == x->cap) {
+    x->cap = x->cap ? x->cap * 2 : 256;
+    x->lsn = realloc(x->lsn, (size_t)x->cap * sizeof *x->lsn);
+    x->id = realloc(x->id, (size_t)x->cap * sizeof *x->id);
+    CHECK(x->lsn && x->id);
+  }
+  x->lsn[x->n] = lsn;
+  x->id[x->n] = id;
+  x->n++;
+}
+
+static uint8_t scratch[64 * 1024];
+
+/* Appends record id (in two pieces for odd ids). */
+static void append_id(eslog *lg, int id, expect *x) {
+  size_t n = rec_len(id);
+  CHECK(n <= sizeof scratch);
+  rec_fill(id, scratch, n);
+  lsn_t l;
+  if (id % 2) OK(log_append2(lg, (uint8_t)(id % 251), scratch, n / 3, scratch + n / 3, n - n / 3, &l));
+  else OK(log_append(lg, (uint8_t)(id % 251), scratch, n, &l));
+  if (x) {
+    if (x->n) CHECK(l > x->lsn[x->n - 1]);
+    exp_add(x, id, l);
+  }
+}
+
+static void check_rec(const log_record *rec, int id, lsn_t lsn) {
+  size_t n = rec_len(id);
+  CHECK(rec->lsn == lsn);
+  CHECK(rec->type == (uint8_t)(id % 251));
+  CHECK(rec->len == n);
+  rec_fill(id, scratch, n);
+  CHECK(memcmp(rec->payload, scratch, n) == 0);
+}
+
+/* Reads dir from `from` and checks the records against x[first..]; returns
+ * how many were read; *end gets log_reader_end. */
+static int read_check(esio *io, const char *dir, const log_sig *sig, lsn_t from, int flags, const expect *x,
+                      int first, lsn_t *end) {
+  log_reader *r;
+  OK(log_reader_open(io, dir, "edb", PGSZ, sig, from, flags, &r));
+  log_record rec;
+  int i = first;
+  JET_ERR e;
+  while ((e = log_reader_next(r, &rec)) == 0) {
+    CHECK(i < x->n);
+    check_rec(&rec, x->id[i], x->lsn[i]);
+    i++;
+  }
+  CHECK_ERR(e, 1);
+  CHECK_ERR(log_reader_next(r, &rec), 1);
+  if (end) *end = log_reader_end(r);
+  log_reader_close(r);
+  return i - first;
+}
+
+/* Opens a reader that should fail at open or while reading. */
+static JET_ERR read_err(esio *io, const char *dir, const log_sig *sig, lsn_t from, int flags, int *nread) {
+  log_reader *r;
+  JET_ERR e = log_reader_open(io, dir, "edb", PGSZ, sig, from, flags, &r);
+  if (nread) *nread = 0;
+  if (e) return e;
+  log_record rec;
+  while ((e = log_reader_next(r, &rec)) == 0)
+    if (nread) (*nread)++;
+  log_reader_close(r);
+  return e == 1 ? 0 : e;
+}
+
+static log_config mkcfg(esio *io, const char *dir, uint32_t fs) {
+  log_config c = {.io = io, .dir = dir, .base = "edb", .file_size = fs, .page_size = PGSZ};
+  return c;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+static void test_names(void) {
+  uint32_t g = 0;
+  CHECK(log_parse_name("edb.log", "edb", &g) == 2);
+  CHECK(log_parse_name("EDB.log", "edb", &g) == 2);
+  CHECK(log_parse_name("edb0000001A.log", "edb", &g) == 1 && g == 0x1A);
+  CHECK(log_parse_name("EDB0000001a.log", "edb", &g) == 1 && g == 0x1A);
+  CHECK(log_parse_name("edb0000001G.log", "edb", &g) == 0);
+  CHECK(log_parse_name("edb000001A.log", "edb", &g) == 0);
+  CHECK(log_parse_name("edb00000000.log", "edb", &g) == 0);
+  CHECK(log_parse_name("edb.chk", "edb", &g) == 0);
+  CHECK(log_parse_name("abc.log", "edb", &g) == 0);
+  CHECK(log_parse_name("edb00000001.logx", "edb", &g) == 0);
+  char *n = log_file_name("/x/y", "edb", 0x2B);
+  CHECK(n && !strcmp(n, "/x/y/edb0000002B.log"));
+  free(n);
+  n = log_file_name("/x/y/", "res", 0);
+  CHECK(n && !strcmp(n, "/x/y/res.log"));
+  free(n);
+}
+
+/* ---- a long stream: rolls, reading back, reopen ---------------------------- */
+static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) {
+  log_config cfg = mkcfg(io, dir, FS);
+  log_attach att[2] = {{1, "/data/one.edb"}, {7, "/data/seven.edb"}};
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, att, 2, &lg));
+  eslog *lg2 = NULL;
+  CHECK_ERR(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg2), JET_errFileAlreadyExists);
+  CHECK(lg2 == NULL);
+  *sig_out = *log_signature(lg);
+  CHECK(log_generation(lg) == 1);
+  CHECK(log_end(lg) == LSN(1, LOG_HDR_SIZE));
+  CHECK(!log_take_rolled(lg));
+  int rolls = 0;
+  for (int i = 0; i < 1500; i++) {
+    append_id(lg, i, x);
+    rolls += log_take_rolled(lg);
+    if (i % 50 == 0) OK(log_flush(lg, x->lsn[x->n - 1]));
+    if (i % 50 == 0) CHECK(log_durable(lg) > x->lsn[x->n - 1]);
+    if (i == 700) {
+      log_attach a3 = {3, "/data/three.edb"};
+      OK(log_set_attachments(lg, &a3, 1));
+    }
+  }
+  /* errors that change nothing */
+  lsn_t dummy;
+  CHECK_ERR(log_append(lg, 1, scratch, 0, &dummy), JET_errInvalidParameter);
+  CHECK_ERR(log_append(lg, 1, scratch, FS - LOG_HDR_SIZE - 11, &dummy), JET_errInvalidParameter);
+  uint32_t gen = log_generation(lg);
+  CHECK(gen > 20);
+  CHECK(rolls == (int)gen - 1);
+  lsn_t end = log_end(lg);
+  OK(log_close(lg));
+  printf("log_test: stream: %d records over %u generations\n", x->n, gen);
+
+  uint32_t lo, hi;
+  int cur;
+  OK(log_scan_dir(dir, "edb", &lo, &hi, &cur));
+  CHECK(lo == 1 && hi == gen - 1 && cur == 1);
+
+  /* everything, from the start */
+  lsn_t rend;
+  CHECK(read_check(io, dir, sig_out, LSN(1, 0), LOG_READ_CURRENT, x, 0, &rend) == x->n);
+  CHECK(rend == end);
+  /* the header of the last file, its attachment table set at record 700 */
+  log_reader *r;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  CHECK(log_reader_header(r)->gen == 1 && log_reader_header(r)->nattach == 2);
+  CHECK(!strcmp(log_reader_header(r)->attach[1].path, "/data/seven.edb") && log_reader_header(r)->attach[1].dbid == 7);
+  log_record rec;
+  while (log_reader_next(r, &rec) == 0) {}
+  CHECK(log_reader_header(r)->gen == gen && log_reader_header(r)->nattach == 1);
+  CHECK(log_reader_header(r)->attach[0].dbid == 3 && !strcmp(log_reader_header(r)->attach[0].path, "/data/three.edb"));
+  CHECK(log_reader_header(r)->tm_prev_gen != 0);
+  log_reader_close(r);
+  /* from a record in the middle (and from gen 0 = the lowest present) */
+  int k = x->n / 2;
+  CHECK(read_check(io, dir, NULL, x->lsn[k], LOG_READ_CURRENT, x, k, NULL) == x->n - k);
+  CHECK(read_check(io, dir, NULL, 0, LOG_READ_CURRENT, x, 0, NULL) == x->n);
+  /* archived only: the end is the start of the next generation */
+  int narch = 0;
+  while (narch < x->n && LSN_GEN(x->lsn[narch]) < gen) narch++;
+  CHECK(read_check(io, dir, sig_out, LSN(1, 0), 0, x, 0, &rend) == narch);
+  CHECK(rend == LSN(gen, 0));
+  /* every file verifies */
+  for (uint32_t g = 0; g < gen; g++) {
+    char *p = path_of(dir, g);
+    OK(log_verify_file(io, p, PGSZ));
+    free(p);
+  }
+
+  /* reopen at the end (with torn bytes past it) and append more */
+  char *cur_path = path_of(dir, 0);
+  uint8_t junk[100];
+  memset(junk, 0xA5, sizeof junk);
+  raw_write(cur_path, LSN_OFF(end) + 64, junk, sizeof junk);
+  CHECK(read_check(io, dir, sig_out, LSN(1, 0), LOG_READ_CURRENT, x, 0, &rend) == x->n && rend == end);
+  OK(log_reopen(&cfg, end, &lg));
+  uint8_t back[100];
+  raw_read(cur_path, LSN_OFF(end) + 64, back, sizeof back);
+  memset(junk, 0, sizeof junk);
+  CHECK(!memcmp(back, junk, sizeof back));
+  CHECK(log_end(lg) == end && log_generation(lg) == gen);
+  CHECK(!memcmp(log_signature(lg)->b, sig_out->b, 16));
+  for (int i = 1500; i < 1800; i++) append_id(lg, i, x);
+  end = log_end(lg);
+  OK(log_close(lg));
+  CHECK(read_check(io, dir, sig_out, LSN(1, 0), LOG_READ_CURRENT, x, 0, &rend) == x->n && rend == end);
+  /* a roll after the reopen keeps the header's attachment table */
+  OK(log_scan_dir(dir, "edb", &lo, &hi, &cur));
+  CHECK(hi >= gen);
+  OK(log_reader_open(io, dir, "edb", PGSZ, sig_out, LSN(hi, 0), LOG_READ_CURRENT, &r));
+  while (log_reader_next(r, &rec) == 0) {}
+  CHECK(log_reader_header(r)->gen == hi + 1 && log_reader_header(r)->nattach == 1);
+  CHECK(log_reader_header(r)->attach[0].dbid == 3);
+  log_reader_close(r);
+  free(cur_path);
+}
+
+/* ---- contiguity and signatures --------------------------------------------- */
+static void make_stream(esio *io, const char *dir, const log_sig *sig, int nrec, expect *x) {
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, sig, 1, 0, NULL, 0, &lg));
+  for (int i = 0; i < nrec; i++) append_id(lg, i, x);
+  OK(log_close(lg));
+}
+
+static void test_contiguity(esio *io, const char *dir, const log_sig *sig, const expect *x) {
+  char *a2 = path_of(dir, 2), *hold = os_join(dir, "hold.tmp");
+  CHECK(hold);
+  /* a missing middle file */
+  CHECK(rename(a2, hold) == 0);
+  CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errMissingPreviousLogFile);
+  CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT | LOG_READ_RESTORE, NULL),
+            JET_errGivenLogFileIsNotContiguous);
+  CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), 0, NULL), JET_errMissingPreviousLogFile);
+  CHECK_ERR(read_err(io, dir, sig, LSN(2, 0), LOG_READ_CURRENT, NULL), JET_errMissingPreviousLogFile);
+  CHECK(rename(hold, a2) == 0);
+  /* a missing B.log, and generations past the end */
+  char *cur = path_of(dir, 0), *hold_cur = os_join(dir, "hold2.tmp");
+  CHECK(hold_cur);
+  CHECK(rename(cur, hold_cur) == 0);
+  CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errMissingLogFile);
+  CHECK(rename(hold_cur, cur) == 0);
+  CHECK_ERR(read_err(io, dir, sig, LSN(0x999, 0), LOG_READ_CURRENT, NULL), JET_errMissingLogFile);
+  CHECK_ERR(read_err(io, dir, sig, LSN(0x999, 0), 0, NULL), JET_errMissingPreviousLogFile);
+  free(cur);
+  free(hold_cur);
+  /* a wrong page size */
+  {
+    log_reader *r;
+    CHECK_ERR(log_reader_open(io, dir, "edb", 4096, sig, LSN(1, 0), LOG_READ_CURRENT, &r), JET_errPageSizeMismatch);
+    CHECK_ERR(log_verify_file(io, a2, 4096), JET_errPageSizeMismatch);
+  }
+
+  CHECK(rename(a2, hold) == 0);
+  /* gen 2 of another stream: bad signature (given or taken from gen 1) */
+  char *other = subdir("other");
+  expect ox = {0};
+  make_stream(io, other, NULL, 200, &ox);
+  char *o2 = path_of(other, 2);
+  copy_file(o2, a2);
+  CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errBadLogSignature);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errBadLogSignature);
+  /* gen 2 of a stream with the same signature but another history */
+  char *twin = subdir("twin");
+  expect tx = {0};
+  make_stream(io, twin, sig, 200, &tx);
+  char *t2 = path_of(twin, 2);
+  copy_file(t2, a2);
+  CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errMissingPreviousLogFile);
+  CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_RESTORE, NULL), JET_errGivenLogFileIsNotContiguous);
+  /* ... which is fine when reading starts there */
+  CHECK_ERR(read_err(io, dir, sig, LSN(2, 0), 0, NULL), JET_errMissingPreviousLogFile);
+  CHECK(rename(hold, a2) == 0);
+  CHECK(read_check(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, x, 0, NULL) == x->n);
+  free(o2);
+  free(t2);
+  free(other);
+  free(twin);
+  free(ox.lsn); free(ox.id);
+  free(tx.lsn); free(tx.id);
+  free(a2);
+  free(hold);
+}
+
+/* ---- torn tails and corruption ---------------------------------------------- */
+static void test_torn(esio *io) {
+  char *dir = subdir("torn");
+  expect x = {0};
+  make_stream(io, dir, NULL, 60, &x);   /* two or three generations */
+  char *cur = path_of(dir, 0);
+  int last = x.n - 1;
+  lsn_t l_last = x.lsn[last];
+  uint32_t cur_gen = LSN_GEN(l_last);
+  CHECK(cur_gen >= 2 && LSN_GEN(x.lsn[last - 10]) == cur_gen);
+  /* the crc and tail of the last record zeroed: a torn tail */
+  size_t n = rec_len(x.id[last]);
+  uint8_t save[64 * 1024];
+  size_t framed = (12 + n + 7) & ~(size_t)7;
+  raw_read(cur, LSN_OFF(l_last), save, framed);
+  uint8_t z[64] = {0};
+  raw_write(cur, LSN_OFF(l_last) + framed - 8, z, 8);
+  lsn_t end;
+  CHECK(read_check(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, &x, 0, &end) == last);
+  CHECK(end == l_last);
+  CHECK_ERR(log_verify_file(io, cur, PGSZ), JET_errSuccess);  /* a current log may end torn */
+  /* an impossible length is a torn tail as well */
+  raw_write(cur, LSN_OFF(l_last), save, framed);
+  uint8_t big[4] = {0xFF, 0xFF, 0xFF, 0x7F};
+  raw_write(cur, LSN_OFF(l_last), big, 4);
+  CHECK(read_check(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, &x, 0, &end) == last && end == l_last);
+  /* garbage in the middle of the last record */
+  raw_write(cur, LSN_OFF(l_last), save, framed);
+  uint8_t g[16];
+  memset(g, 0x5A, sizeof g);
+  raw_write(cur, LSN_OFF(l_last) + 8 + n / 2, g, n / 2 < 16 ? 1 : 16);
+  CHECK(read_check(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, &x, 0, &end) == last && end == l_last);
+
+  /* a bad record with valid ones after it: corruption */
+  int mid = last - 5;
+  uint8_t b;
+  raw_read(cur, LSN_OFF(x.lsn[mid]) + 9, &b, 1);
+  b ^= 0x40;
+  raw_write(cur, LSN_OFF(x.lsn[mid]) + 9, &b, 1);
+  int nread;
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, &nread), JET_errLogFileCorrupt);
+  CHECK(nread == mid);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT | LOG_READ_RESTORE, NULL),
+            JET_errLogCorruptDuringHardRestore);
+  CHECK_ERR(log_verify_file(io, cur, PGSZ), JET_errLogReadVerifyFailure);
+  b ^= 0x40;
+  raw_write(cur, LSN_OFF(x.lsn[mid]) + 9, &b, 1);
+
+  /* the cut torn tail: reopen there, append, read all */
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  x.n = last;  /* the torn record is gone */
+  OK(log_reopen(&cfg, l_last, &lg));
+  uint8_t back[64];
+  raw_read(cur, LSN_OFF(l_last), back, sizeof back);
+  CHECK(!memcmp(back, z, sizeof back));
+  for (int i = 1000; i < 1100; i++) append_id(lg, i, &x);
+  CHECK(x.lsn[last] == l_last);
+  lsn_t wend = log_end(lg);
+  OK(log_close(lg));
+  CHECK(read_check(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, &x, 0, &end) == x.n && end == wend);
+
+  /* corruption in an archived file: never a torn tail */
+  char *a1 = path_of(dir, 1);
+  int l1 = 0;
+  while (LSN_GEN(x.lsn[l1 + 1]) == 1) l1++;   /* the last record of gen 1 */
+  uint8_t c4[4];
+  raw_read(a1, LSN_OFF(x.lsn[l1]) + 4, c4, 1);
+  c4[0] ^= 1;   /* its type byte */
+  raw_write(a1, LSN_OFF(x.lsn[l1]) + 4, c4, 1);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, &nread), JET_errLogFileCorrupt);
+  CHECK(nread == l1);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_RESTORE, NULL), JET_errLogTornWriteDuringHardRestore);
+  CHECK_ERR(log_verify_file(io, a1, PGSZ), JET_errLogReadVerifyFailure);
+  c4[0] ^= 1;
+  raw_write(a1, LSN_OFF(x.lsn[l1]) + 4, c4, 1);
+  OK(log_verify_file(io, a1, PGSZ));
+
+  /* corrupted headers */
+  raw_read(a1, 30, &b, 1);
+  b ^= 0x80;
+  raw_write(a1, 30, &b, 1);
+  log_header h;
+  CHECK_ERR(log_read_header(io, a1, &h), JET_errLogFileCorrupt);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errLogFileCorrupt);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_RESTORE, NULL), JET_errLogCorruptDuringHardRestore);
+  CHECK_ERR(log_verify_file(io, a1, PGSZ), JET_errLogFileCorrupt);
+  b ^= 0x80;
+  raw_write(a1, 30, &b, 1);
+  OK(log_read_header(io, a1, &h));
+  CHECK(h.gen == 1 && h.file_size == FS && h.page_size == PGSZ && h.tm_prev_gen == 0);
+  log_header_clear(&h);
+  raw_read(cur, 5, &b, 1);   /* the magic of B.log */
+  b ^= 0x01;
+  raw_write(cur, 5, &b, 1);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errLogFileCorrupt);
+  b ^= 0x01;
+  raw_write(cur, 5, &b, 1);
+  /* a file of the wrong size */
+  CHECK(truncate(a1, FS - 4096) == 0);
+  CHECK_ERR(log_read_header(io, a1, &h), JET_errLogFileSizeMismatch);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errLogFileSizeMismatch);
+
+  free(a1);
+  free(cur);
+  free(x.lsn);
+  free(x.id);
+  free(dir);
+}
+
+/* ---- odd sizes: a record filling a whole file, the last generation ---------- */
+static void test_limits(esio *io) {
+  char *dir = subdir("limits");
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  expect x = {0};
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  static uint8_t whole[FS];
+  size_t maxlen = FS - LOG_HDR_SIZE - 12;
+  for (size_t j = 0; j < maxlen; j++) whole[j] = (uint8_t)(j * 13);
+  lsn_t l1, l2, l3;
+  OK(log_append(lg, 9, "x", 1, &l1));
+  OK(log_append(lg, 9, whole, maxlen, &l2));     /* rolls, then fills gen 2 exactly */
+  CHECK(LSN_GEN(l2) == 2 && LSN_OFF(l2) == LOG_HDR_SIZE);
+  CHECK(log_end(lg) == LSN(2, FS));
+  OK(log_append(lg, 9, "y", 1, &l3));            /* rolls again */
+  CHECK(l3 == LSN(3, LOG_HDR_SIZE));
+  OK(log_close(lg));
+  log_reader *r;
+  log_record rec;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  OK(log_reader_next(r, &rec));
+  CHECK(rec.lsn == l1 && rec.len == 1 && rec.payload[0] == 'x' && rec.type == 9);
+  OK(log_reader_next(r, &rec));
+  CHECK(rec.lsn == l2 && rec.len == maxlen && !memcmp(rec.payload, whole, maxlen));
+  OK(log_reader_next(r, &rec));
+  CHECK(rec.lsn == l3 && rec.len == 1 && rec.payload[0] == 'y');
+  CHECK_ERR(log_reader_next(r, &rec), 1);
+  CHECK(log_reader_end(r) == LSN(3, LOG_HDR_SIZE + 16));
+  log_reader_close(r);
+  free(x.lsn);
+  free(x.id);
+
+  /* generations run out */
+  char *d2 = subdir("maxgen");
+  cfg = mkcfg(io, d2, FS);
+  OK(log_create(&cfg, NULL, LOG_MAX_GEN - 1, 12345, NULL, 0, &lg));
+  OK(log_roll(lg));
+  CHECK(log_generation(lg) == LOG_MAX_GEN && log_take_rolled(lg) && !log_take_rolled(lg));
+  CHECK_ERR(log_roll(lg), JET_errLogSequenceEnd);
+  OK(log_append(lg, 1, "z", 1, &l1));
+  OK(log_flush(lg, l1));
+  OK(log_close(lg));
+  OK(log_reader_open(io, d2, "edb", PGSZ, NULL, LSN(LOG_MAX_GEN - 1, 0), LOG_READ_CURRENT, &r));
+  CHECK(log_reader_header(r)->tm_prev_gen == 12345);
+  OK(log_reader_next(r, &rec));
+  CHECK(rec.lsn == l1);
+  CHECK_ERR(log_reader_next(r, &rec), 1);
+  log_reader_close(r);
+  free(d2);
+  free(dir);
+}
+
+/* ---- the one crash window of a roll: B.log renamed, the next not yet in place */
+static void test_roll_window(esio *io) {
+  char *dir = subdir("window");
+  expect x = {0};
+  make_stream(io, dir, NULL, 60, &x);
+  uint32_t g = LSN_GEN(x.lsn[x.n - 1]);
+  char *cur = path_of(dir, 0), *arch = path_of(dir, g), *tmp = os_join(dir, "edbtmp.log");
+  CHECK(tmp);
+  CHECK(rename(cur, arch) == 0);
+  int fd = open(tmp, O_WRONLY | O_CREAT, 0600);   /* a stale half-made next file */
+  CHECK(fd >= 0 && write(fd, "junk", 4) == 4);
+  close(fd);
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errMissingLogFile);
+  /* the way out: read the archived files, start the next generation */
+  uint32_t lo, hi;
+  int has_cur;
+  OK(log_scan_dir(dir, "edb", &lo, &hi, &has_cur));
+  CHECK(lo == 1 && hi == g && !has_cur);
+  log_reader *r;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), 0, &r));
+  log_record rec;
+  int n = 0;
+  while (log_reader_next(r, &rec) == 0) n++;
+  CHECK(n == x.n && log_reader_end(r) == LSN(g + 1, 0));
+  log_sig sig = log_reader_header(r)->sig;
+  uint64_t tm = log_reader_header(r)->tm_create;
+  log_reader_close(r);
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, &sig, g + 1, tm, NULL, 0, &lg));
+  append_id(lg, 5000, &x);
+  OK(log_close(lg));
+  CHECK(!os_exists(tmp));
+  CHECK(read_check(io, dir, &sig, LSN(1, 0), LOG_READ_CURRENT, &x, 0, NULL) == x.n);
+  free(cur);
+  free(arch);
+  free(tmp);
+  free(x.lsn);
+  free(x.id);
+  free(dir);
+}
+
+/* ---- crash points: kill at every write/sync/rename, recover, compare -------- */
+#define CR_RECS 40
+static int crash_child(const char *dir, int k, int wfd) {
+  char spec[32];
+  snprintf(spec, sizeof spec, "crash:%d", k);
+  setenv("ESE_FAULT", spec, 1);
+  esio *io;
+  if (esio_new(&io)) return 2;
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  if (log_create(&cfg, NULL, 1, 0, NULL, 0, &lg)) return 3;
+  for (int i = 0; i < CR_RECS; i++) {
+    size_t n = (i % 3 == 2) ? 25000 : 100 + (size_t)i;  /* big ones force rolls */
+    rec_fill(i, scratch, n);
+    lsn_t l;
+    if (log_append(lg, 1, scratch, n, &l) || log_flush(lg, l)) return 4;
+    if (write(wfd, &i, sizeof i) != (ssize_t)sizeof i) return 5;   /* acknowledged */
+  }
+  if (log_close(lg)) return 6;
+  int events = (int)esio_count(io);
+  esio_free(io);
+  return events < 255 ? 100 + (events > 150 ? 150 : events) : 7;
+}
+
+static void test_crash_points(esio *io) {
+  int k;
+  for (k = 1;; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "crash%d", k);
+    char *dir = subdir(name);
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+      close(pfd[0]);
+      _exit(crash_child(dir, k, pfd[1]));
+    }
+    close(pfd[1]);
+    int acked = -1, v;
+    while (read(pfd[0], &v, sizeof v) == (ssize_t)sizeof v) acked = v;
+    close(pfd[0]);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    int finished = WIFEXITED(st) && WEXITSTATUS(st) >= 100;
+    CHECK(finished || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+    /* recover: B.log and the archived files, or (the roll window) the
+     * archived files alone */
+    log_reader *r;
+    JET_ERR e = log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r);
+    if (e == JET_errMissingLogFile) {
+      uint32_t lo, hi;
+      int cur;
+      OK(log_scan_dir(dir, "edb", &lo, &hi, &cur));
+      CHECK(!cur);
+      if (hi == 0) { CHECK(acked < 0); free(dir); continue; }   /* died in log_create */
+      e = log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), 0, &r);
+    }
+    OK(e);
+    log_record rec;
+    int n = 0;
+    while ((e = log_reader_next(r, &rec)) == 0) {
+      size_t len = (n % 3 == 2) ? 25000 : 100 + (size_t)n;
+      CHECK(rec.len == len);
+      rec_fill(n, scratch, len);
+      CHECK(!memcmp(rec.payload, scratch, len));
+      n++;
+    }
+    CHECK_ERR(e, 1);
+    log_reader_close(r);
+    CHECK(n >= acked + 1 && n <= acked + 2);   /* every acknowledged record, at most one more */
+    free(dir);
+    if (finished) break;
+  }
+  printf("log_test: crash points: killed at each of %d writes/syncs/renames, every acknowledged record recovered\n", k - 1);
+}
+
+/* ---- group commit -------------------------------------------------------------- */
+#define GC_THREADS 4
+#define GC_PER 500
+typedef struct gc_arg {
+  eslog *lg;
+  pthread_mutex_t *inst;
+  int tid;
+  JET_ERR err;
+} gc_arg;
+
+static void *gc_thread(void *p) {
+  gc_arg *a = p;
+  uint8_t buf[200];
+  for (int i = 0; i < GC_PER && !a->err; i++) {
+    size_t n = 8 + (size_t)((i * 37 + a->tid * 11) % 150);
+    memset(buf, 0, sizeof buf);
+    buf[0] = (uint8_t)a->tid;
+    memcpy(buf + 1, &i, sizeof i);
+    for (size_t j = 5; j < n; j++) buf[j] = (uint8_t)(j ^ (size_t)i);
+    lsn_t l;
+    pthread_mutex_lock(a->inst);
+    JET_ERR e = log_append(a->lg, 42, buf, n, &l);
+    pthread_mutex_unlock(a->inst);
+    if (!e) e = log_flush(a->lg, l);
+    if (!e && log_durable(a->lg) <= l) e = -1;
+    a->err = e;
+  }
+  return NULL;
+}
+
+static void test_group_commit(esio *io) {
+  char *dir = subdir("group");
+  log_config cfg = mkcfg(io, dir, FS);   /* small: rolls happen under the flushes */
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  pthread_mutex_t inst = PTHREAD_MUTEX_INITIALIZER;
+  gc_arg args[GC_THREADS];
+  pthread_t th[GC_THREADS];
+  uint64_t io0 = esio_count(io);
+  for (int t = 0; t < GC_THREADS; t++) {
+    args[t] = (gc_arg){.lg = lg, .inst = &inst, .tid = t, .err = 0};
+    CHECK(pthread_create(&th[t], NULL, gc_thread, &args[t]) == 0);
+  }
+  for (int t = 0; t < GC_THREADS; t++) CHECK(pthread_join(th[t], NULL) == 0);
+  uint64_t events = esio_count(io) - io0;
+  for (int t = 0; t < GC_THREADS; t++) OK(args[t].err);
+  uint32_t rolls = log_generation(lg) - 1;
+  OK(log_close(lg));
+  /* every commit is there, each thread's in order */
+  log_reader *r;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  int next[GC_THREADS] = {0}, total = 0;
+  log_record rec;
+  JET_ERR e;
+  while ((e = log_reader_next(r, &rec)) == 0) {
+    CHECK(rec.type == 42 && rec.len >= 8);
+    int t = rec.payload[0], i;
+    memcpy(&i, rec.payload + 1, sizeof i);
+    CHECK(t < GC_THREADS && i == next[t]);
+    CHECK(rec.len == 8 + (uint32_t)((i * 37 + t * 11) % 150));
+    for (size_t j = 5; j < rec.len; j++) CHECK(rec.payload[j] == (uint8_t)(j ^ (size_t)i));
+    next[t]++;
+    total++;
+  }
+  CHECK_ERR(e, 1);
+  log_reader_close(r);
+  CHECK(total == GC_THREADS * GC_PER);
+  /* each flush is a write + a sync; a roll with nothing buffered costs 6
+   * events (next file: truncate, header write, sync; two renames; dir sync) */
+  uint64_t flushes = (events - 6u * rolls) / 2u;
+  printf("log_test: group commit: %d commits by %d threads, %llu writes+syncs, ~%llu flushes (%.2f commits per fsync), %u rolls\n",
+         total, GC_THREADS, (unsigned long long)events, (unsigned long long)flushes,
+         flushes ? (double)total / (double)flushes : 0.0, rolls);
+  CHECK(flushes <= (uint64_t)total);
+  free(dir);
+}
+
+/* ---- fault injection ----------------------------------------------------------- */
+static void test_faults(void) {
+  char *dir = subdir("fault");
+  esio *io;
+  /* create: truncate(1) header write(2) sync(3) rename(4) dir sync(5);
+   * flush: write(6) */
+  setenv("ESE_FAULT", "eio:6", 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  lsn_t l, l2;
+  OK(log_append(lg, 1, "abc", 3, &l));
+  CHECK_ERR(log_flush(lg, l), JET_errDiskIO);
+  CHECK_ERR(log_flush(lg, l), JET_errDiskIO);          /* sticky ... */
+  CHECK_ERR(log_append(lg, 1, "def", 3, &l2), JET_errDiskIO);
+  CHECK_ERR(log_roll(lg), JET_errDiskIO);
+  CHECK(log_durable(lg) <= l);
+  CHECK_ERR(log_close(lg), JET_errDiskIO);
+  esio_free(io);
+  printf("log_test: fault: eio:6 -> flush JET_errDiskIO (%d), sticky on flush/append/roll/close\n",
+         (int)JET_errDiskIO);
+
+  /* a failing create leaves no B.log behind */
+  char *d2 = subdir("fault2");
+  setenv("ESE_FAULT", "enospc:2", 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  cfg = mkcfg(io, d2, FS);
+  CHECK_ERR(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg), JET_errDiskFull);
+  char *cur = path_of(d2, 0), *tmp = os_join(d2, "edbtmp.log");
+  CHECK(tmp && !os_exists(cur) && !os_exists(tmp));
+  free(tmp);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  OK(log_close(lg));
+  esio_free(io);
+  free(cur);
+
+  /* a failing roll (the rename) is sticky too */
+  char *d3 = subdir("fault3");
+  /* 1-5 create; roll: 6-7 write+sync of the tail, 8-10 the next file under
+   * edbtmp.log (truncate, header, sync), 11 rename B.log to B00000001.log */
+  setenv("ESE_FAULT", "eio:11", 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  cfg = mkcfg(io, d3, FS);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  OK(log_append(lg, 1, "abc", 3, &l));
+  CHECK_ERR(log_roll(lg), JET_errDiskIO);
+  CHECK(log_durable(lg) > l);   /* the write before the rename made it */
+  CHECK_ERR(log_append(lg, 1, "abc", 3, &l), JET_errDiskIO);
+  CHECK_ERR(log_close(lg), JET_errDiskIO);
+  esio_free(io);
+  cur = path_of(d3, 0);
+  char *a1 = path_of(d3, 1);
+  CHECK(os_exists(cur) && !os_exists(a1));
+  free(cur);
+  free(a1);
+  free(d3);
+  free(d2);
+  free(dir);
+}
+
+int main(void) {
+  snprintf(root, sizeof root, "/tmp/log_test.XXXXXX");
+  CHECK(mkdtemp(root));
+  unsetenv("ESE_FAULT");
+  unsetenv("ESE_FAULT_COUNT");
+  esio *io;
+  OK(esio_new(&io));
+
+  test_names();
+  char *a = subdir("a");
+  expect x = {0};
+  log_sig sig;
+  test_stream(io, a, &x, &sig);
+  test_contiguity(io, a, &sig, &x);
+  test_torn(io);
+  test_limits(io);
+  test_roll_window(io);
+  test_crash_points(io);
+  test_group_commit(io);
+  test_faults();
+
+  free(x.lsn);
+  free(x.id);
+  free(a);
+  esio_free(io);
+  rm_tree(root);
+  printf("log_test: ok\n");
+  return 0;
+}

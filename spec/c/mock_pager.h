@@ -1,0 +1,146 @@
+/*
+ * mock_pager.h -- an in-memory stand-in for pager.c, for btree_test.c only.
+ *
+ * It defines the pager.h functions btree.c calls (pager_page_size,
+ * pager_read, pager_write, pager_alloc) with external linkage, because
+ * btree.c links against them; a program including this header must not also
+ * link pager.o.  The mock_* helpers are static.
+ *
+ * Like the real pager it keeps a committed image per page and a pending copy
+ * for pages changed by the operation in progress: pager_write copies the
+ * page (so a btree that keeps using a pre-write pointer reads stale data and
+ * the test notices), mock_commit makes pending copies committed and checks
+ * that bytes 0..15 (checksum, pgno, lsn: the pager's) were left alone,
+ * mock_discard throws them away like pager_discard_pending.  Old images are
+ * freed at commit, so ASan catches pointers kept across operations.
+ * Page 0 stands for the database header.
+ */
+#ifndef MOCK_PAGER_H
+#define MOCK_PAGER_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pager.h"
+#include "page.h"
+
+struct pager {
+  uint32_t psz;
+  uint8_t **img;       /* committed image per page; NULL: allocated, pending */
+  uint8_t **pend;      /* pending copy, or NULL */
+  uint32_t n, cap;     /* pages in the file, array capacity */
+  uint32_t base;       /* n at the last commit */
+  uint32_t *plist;     /* pages with a pending copy */
+  uint32_t np, pcap;
+  int fail_alloc;      /* > 0: the fail_alloc-th next pager_alloc fails */
+  unsigned long reads, writes, allocs;
+};
+
+static void *mock_xalloc(size_t n) {
+  void *q = calloc(1, n ? n : 1);
+  if (!q) {
+    fprintf(stderr, "btree_test: mock out of memory\n");
+    exit(2);
+  }
+  return q;
+}
+
+static pager *mock_open(uint32_t psz) {
+  pager *p = mock_xalloc(sizeof *p);
+  p->psz = psz;
+  p->cap = 64;
+  p->img = mock_xalloc(p->cap * sizeof *p->img);
+  p->pend = mock_xalloc(p->cap * sizeof *p->pend);
+  p->img[0] = mock_xalloc(psz);
+  p->img[0][16] = PAGE_DBHEADER;
+  p->n = p->base = 1;
+  return p;
+}
+
+static void mock_discard(pager *p) {
+  for (uint32_t i = 0; i < p->np; i++) {
+    free(p->pend[p->plist[i]]);
+    p->pend[p->plist[i]] = NULL;
+  }
+  p->np = 0;
+  p->n = p->base;
+}
+
+static void mock_commit(pager *p) {
+  static const uint8_t zero[16];
+  for (uint32_t i = 0; i < p->np; i++) {
+    uint32_t pg = p->plist[i];
+    const uint8_t *old = p->img[pg] ? p->img[pg] : zero;
+    if (memcmp(old, p->pend[pg], 16)) {
+      fprintf(stderr, "btree_test: FAIL btree changed bytes 0..15 of page %u\n", (unsigned)pg);
+      exit(1);
+    }
+    free(p->img[pg]);
+    p->img[pg] = p->pend[pg];
+    p->pend[pg] = NULL;
+  }
+  p->np = 0;
+  p->base = p->n;
+}
+
+static void mock_close(pager *p) {
+  mock_discard(p);
+  for (uint32_t i = 0; i < p->n; i++) free(p->img[i]);
+  free(p->img);
+  free(p->pend);
+  free(p->plist);
+  free(p);
+}
+
+/* The committed image, for tests that damage pages (no pending copy). */
+static uint8_t *mock_raw(pager *p, uint32_t pgno) { return pgno < p->base ? p->img[pgno] : NULL; }
+
+static void mock_pend(pager *p, uint32_t pgno, uint8_t *copy) {
+  if (p->np == p->pcap) {
+    p->pcap = p->pcap ? 2 * p->pcap : 16;
+    p->plist = realloc(p->plist, p->pcap * sizeof *p->plist);
+    if (!p->plist) exit(2);
+  }
+  p->plist[p->np++] = pgno;
+  p->pend[pgno] = copy;
+}
+
+uint32_t pager_page_size(const pager *p) { return p->psz; }
+
+JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
+  if (pgno >= p->n) return JET_errReadVerifyFailure;
+  p->reads++;
+  *page = p->pend[pgno] ? p->pend[pgno] : p->img[pgno];
+  return 0;
+}
+
+JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
+  if (pgno >= p->n) return JET_errReadVerifyFailure;
+  p->writes++;
+  if (!p->pend[pgno]) {
+    uint8_t *copy = mock_xalloc(p->psz);
+    memcpy(copy, p->img[pgno], p->psz);
+    mock_pend(p, pgno, copy);
+  }
+  *page = p->pend[pgno];
+  return 0;
+}
+
+JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
+  if (p->fail_alloc > 0 && --p->fail_alloc == 0) return JET_errDiskFull;
+  if (p->n == p->cap) {
+    p->cap *= 2;
+    p->img = realloc(p->img, p->cap * sizeof *p->img);
+    p->pend = realloc(p->pend, p->cap * sizeof *p->pend);
+    if (!p->img || !p->pend) exit(2);
+    memset(p->img + p->n, 0, (p->cap - p->n) * sizeof *p->img);
+    memset(p->pend + p->n, 0, (p->cap - p->n) * sizeof *p->pend);
+  }
+  p->allocs++;
+  *pgno = p->n++;
+  p->img[*pgno] = NULL;
+  mock_pend(p, *pgno, mock_xalloc(p->psz));
+  *page = p->pend[*pgno];
+  return 0;
+}
+
+#endif

@@ -1,0 +1,174 @@
+-- ese.errors (both directions), the ese.Error object and how specs and
+-- pcall callers match it.
+local ese = require "ese"
+local H = require "support.helpers"
+
+-- The error numbers of ese-reference.md (test data, not the C table).
+local reference = {
+  JET_errLogFileCorrupt = -501, JET_errBackupDirectoryNotEmpty = -504,
+  JET_errBackupInProgress = -505, JET_errRestoreInProgress = -506,
+  JET_errLogWriteFail = -510, JET_errLoggingDisabled = -516,
+  JET_errLogSequenceEnd = -519, JET_errNoBackup = -520,
+  JET_errInvalidBackupSequence = -521, JET_errBackupNotAllowedYet = -523,
+  JET_errInvalidBackup = -526, JET_errMissingLogFile = -528,
+  JET_errLogDiskFull = -529, JET_errBadLogSignature = -530,
+  JET_errBadPatchPage = -535, JET_errSoftRecoveryOnBackupDatabase = -544,
+  JET_errDatabasePatchFileMismatch = -552, JET_errEndingRestoreLogTooLow = -553,
+  JET_errStartingRestoreLogTooHigh = -554, JET_errGivenLogFileHasBadSignature = -555,
+  JET_errGivenLogFileIsNotContiguous = -556, JET_errMissingRestoreLogFiles = -557,
+  JET_errMissingFullBackup = -560, JET_errMissingCurrentLogFiles = -565,
+  JET_errMissingFileToBackup = -569, JET_errLogTornWriteDuringHardRestore = -570,
+  JET_errLogCorruptDuringHardRestore = -573, JET_errBadRestoreTargetInstance = -577,
+  JET_errLogReadVerifyFailure = -612, JET_errRestoreOfNonBackupDatabase = -615,
+  JET_errLogFileNotCopied = -616, JET_errBackupAbortByCaller = -800,
+  JET_errBackupAbortByServer = -801, JET_errInvalidGrbit = -900,
+  JET_errTermInProgress = -1000, JET_errInvalidParameter = -1003,
+  JET_errOutOfMemory = -1011, JET_errReadVerifyFailure = -1018,
+  JET_errDiskIO = -1022, JET_errInvalidPath = -1023,
+  JET_errNotInitialized = -1029, JET_errAlreadyInitialized = -1030,
+  JET_errFileAccessDenied = -1032, JET_errRunningInOneInstanceMode = -1080,
+  JET_errRunningInMultiInstanceMode = -1081, JET_errInstanceNameInUse = -1086,
+  JET_errInstanceUnavailable = -1090, JET_errInvalidInstance = -1115,
+  JET_errDatabaseInUse = -1202, JET_errDatabaseNotFound = -1203,
+  JET_errDatabaseCorrupted = -1206, JET_errPageSizeMismatch = -1213,
+  JET_errTooManyInstances = -1214, JET_errClientRequestToStopJetService = -1329,
+  JET_errDiskFull = -1808, JET_errFileNotFound = -1811,
+  JET_errAfterInitialization = -1850,
+}
+
+describe("ese.errors", function()
+  it("maps JET_errNoBackup to -520 and back", function()
+    assert.are.equal(-520, ese.errors.JET_errNoBackup)
+    assert.are.equal("JET_errNoBackup", ese.errors[-520])
+  end)
+
+  it("is a two-way table for every entry", function()
+    local names, codes = 0, 0
+    for k, v in pairs(ese.errors) do
+      if type(k) == "string" then
+        names = names + 1
+        assert.are.equal("number", type(v))
+        assert.truthy(math.type(v) == "integer", k)
+        assert.are.equal(k, ese.errors[v], k)
+        assert.truthy(k:match("^JET_[ew]") or k == "JET_errSuccess", k)
+      else
+        codes = codes + 1
+        assert.are.equal("number", type(k))
+        assert.are.equal("string", type(v))
+        assert.are.equal(k, ese.errors[v], v)
+      end
+    end
+    assert.are.equal(names, codes)
+    assert.truthy(names >= 60, "only " .. names .. " errors")
+  end)
+
+  it("holds every error number of ese-reference.md", function()
+    for name, code in pairs(reference) do
+      assert.are.equal(code, ese.errors[name], name)
+      assert.are.equal(name, ese.errors[code], name)
+    end
+  end)
+
+  it("has the errors of the record API and transactions", function()
+    assert.are.equal(-1601, ese.errors.JET_errRecordNotFound)
+    assert.are.equal(-1026, ese.errors.JET_errRecordTooBig)
+    assert.are.equal(-1104, ese.errors.JET_errInvalidSesid)
+    assert.are.equal(-1310, ese.errors.JET_errInvalidTableId)
+    assert.are.equal(-1005, ese.errors.JET_errTransTooDeep)
+    assert.are.equal(-1054, ese.errors.JET_errNotInTransaction)
+  end)
+
+  it("is part of the module with a version", function()
+    assert.are.equal("0.1.0", ese.version)
+    assert.are.equal(require("ese.core").errors.JET_errNoBackup, ese.errors.JET_errNoBackup)
+    assert.are.equal("function", type(ese.create_instance))
+    assert.are.equal("function", type(ese.init))
+    assert.are.equal("function", type(ese.term))
+  end)
+end)
+
+describe("ese.Error", function()
+  it("is a metatable named ese.Error with __tostring", function()
+    assert.are.equal("table", type(ese.Error))
+    assert.are.equal("ese.Error", ese.Error.__name)
+    assert.are.equal("function", type(ese.Error.__tostring))
+  end)
+
+  it("prints name, number, message and op", function()
+    local e = setmetatable({ name = "JET_errNoBackup", code = -520,
+                             message = "No backup is in progress",
+                             op = "end_external_backup" }, ese.Error)
+    assert.are.equal("JET_errNoBackup (-520): No backup is in progress [in end_external_backup]",
+                     tostring(e))
+  end)
+
+  it("prints the detail after the op", function()
+    local e = setmetatable({ name = "JET_errReadVerifyFailure", code = -1018,
+                             message = "m", op = "read", detail = "file x page 12" }, ese.Error)
+    assert.are.equal("JET_errReadVerifyFailure (-1018): m [in read: file x page 12]", tostring(e))
+  end)
+
+  describe("raised by the engine", function()
+    -- Nothing is initialized between specs: the instance-less stop_service
+    -- fails with JET_errNotInitialized (ese-reference decision 5).
+    local function fail() return ese.stop_service() end
+
+    it("is a table with name, code, message and op", function()
+      local e = H.catch(fail)
+      assert.are.equal("table", type(e))
+      assert.are.equal(ese.Error, getmetatable(e))
+      assert.is_true(ese.is_error(e))
+      assert.are.equal("JET_errNotInitialized", e.name)
+      assert.are.equal(-1029, e.code)
+      assert.are.equal(ese.errors.JET_errNotInitialized, e.code)
+      assert.are.equal("The instance is not initialized", e.message)
+      assert.are.equal("stop_service", e.op)
+      assert.is_true(e.detail == nil or type(e.detail) == "string")
+    end)
+
+    it("prints starting with its name", function()
+      local s = tostring(H.catch(fail))
+      assert.are.equal(1, s:find("JET_errNotInitialized", 1, true))
+      assert.are.equal("JET_errNotInitialized (-1029): The instance is not initialized [in stop_service]", s)
+    end)
+
+    it("lets pcall callers branch on e.name", function()
+      local ok, e = pcall(fail)
+      local branch
+      if not ok and e.name == "JET_errNotInitialized" then branch = "init first"
+      elseif not ok then branch = "other" end
+      assert.are.equal("init first", branch)
+    end)
+
+    it("matches busted's error_matches and has_error", function()
+      assert.error_matches(fail, "JET_errNotInitialized")
+      assert.error_matches(fail, "^JET_errNotInitialized%f[^%w_]")
+      assert.has_error(fail, "JET_errNotInitialized (-1029): The instance is not initialized [in stop_service]")
+    end)
+
+    it("passes through coroutine.wrap unchanged", function()
+      local e = H.catch(coroutine.wrap(fail))
+      assert.are.equal(ese.Error, getmetatable(e))
+      assert.are.equal("JET_errNotInitialized", e.name)
+    end)
+
+    it("carries the method name as op", function()
+      local w = H.world()
+      finally(function() w:cleanup() end)
+      local inst = w:create()
+      local e = H.expect_jet("JET_errNotInitialized", inst.begin_session, inst)
+      assert.are.equal("begin_session", e.op)
+      assert.error_matches(function() inst:begin_session() end, "^JET_errNotInitialized %(%-1029%)")
+    end)
+  end)
+
+  it("keeps its identity when ese.core is loaded again", function()
+    local Error = ese.Error
+    package.loaded["ese.core"] = nil
+    local core2 = require "ese.core"
+    assert.are.equal(Error, core2.Error)
+    assert.are.equal(-520, core2.errors.JET_errNoBackup)
+    local e = H.catch(core2.stop_service)
+    assert.are.equal(Error, getmetatable(e))
+  end)
+end)
