@@ -410,6 +410,10 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
     return JET_errTermInProgress;
   }
   JET_ERR e = JET_errSuccess;
+  if (inst->restoring) {                 /* the restore owns it until EseRestoreEnd */
+    pthread_mutex_unlock(&inst->lock);
+    return JET_errRestoreInProgress;
+  }
   if (inst->state == INST_RUNNING && inst->backup && (grbit & JET_bitTermComplete) &&
       !(grbit & JET_bitTermStopBackup)) {
     pthread_mutex_unlock(&inst->lock);   /* decision 7: the instance keeps running */
@@ -447,6 +451,34 @@ JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance) {
   }
   pthread_mutex_unlock(&g_process.lock);
   return e;
+}
+
+JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out) {
+  pthread_mutex_lock(&g_process.lock);
+  JET_ERR e = JET_errSuccess;
+  esinst *inst = NULL;
+  if (g_process.mode == MODE_LEGACY) e = JET_errRunningInOneInstanceMode;
+  else if (h && !(inst = resolve(h))) e = JET_errInvalidInstance;
+  if (e == JET_errSuccess && inst) {
+    pthread_mutex_lock(&inst->lock);
+    if (inst->state != INST_CREATED) e = JET_errAlreadyInitialized;
+    else {
+      inst->state = INST_RUNNING;      /* "initialized for restore": the gate says RestoreInProgress */
+      inst->restoring = 1;
+    }
+    pthread_mutex_unlock(&inst->lock);
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  if (e == JET_errSuccess) *out = inst;
+  return e;
+}
+
+void inst_end_restore(esinst *inst) {
+  if (!inst) return;
+  pthread_mutex_lock(&inst->lock);
+  inst->restoring = 0;
+  inst->state = INST_CREATED;
+  pthread_mutex_unlock(&inst->lock);
 }
 
 JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) {

@@ -115,6 +115,10 @@ void inst_unlock(esinst *inst);
 void inst_done_unlocked(esinst *inst);
 JET_ERR inst_fatal(esinst *inst, JET_ERR err);    /* records a fatal I/O error */
 void inst_detail(esinst *inst, const char *fmt, ...);
+/* Restore: the named instance (created, not initialized) is "restoring"
+ * until inst_end_restore; h 0 names none.  Legacy mode refuses. */
+JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out);
+void inst_end_restore(esinst *inst);
 JET_ERR inst_checkpoint(esinst *inst);            /* with the lock held */
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn);
 JET_ERR inst_log_attachments(esinst *inst);       /* refreshes the log's attach table */

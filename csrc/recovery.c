@@ -68,7 +68,7 @@ JET_ERR recover(esinst *inst) {
   if (e == JET_errSuccess && more < 0) e = more;
   lsn_t end = rd ? log_reader_end(rd) : 0;
   if (r) {
-    JET_ERR fe = redo_finish(r, e == JET_errSuccess, LSN_GEN(end), NULL);
+    JET_ERR fe = redo_finish(r, e == JET_errSuccess, LSN_GEN(end));
     if (e == JET_errSuccess) e = fe;
     redo_free(r);
   }

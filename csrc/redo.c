@@ -28,10 +28,16 @@ static void say(redo *r, const char *what, const char *path) {
   if (r->cfg.detail) snprintf(r->cfg.detail, r->cfg.detail_cap, "%s %s", what, path);
 }
 
+static void clean_header(dbheader *h, uint32_t gen) {
+  h->state = DB_CLEAN;
+  h->gen_max = gen;
+}
+
 JET_ERR redo_new(const redo_cfg *cfg, redo **out) {
   redo *r = calloc(1, sizeof *r);
   if (!r) return JET_errOutOfMemory;
   r->cfg = *cfg;
+  if (!r->cfg.fix) r->cfg.fix = clean_header;
   *out = r;
   return JET_errSuccess;
 }
@@ -41,10 +47,6 @@ static void drop_pages(redo *r) {
   r->npages = 0;
 }
 
-static void clean_header(dbheader *h, uint32_t gen) {
-  h->state = DB_CLEAN;
-  h->gen_max = gen;
-}
 
 /* Finishes one database: synced and, when fix is given, its header fixed. */
 static JET_ERR close_db(redo *r, uint32_t dbid, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
@@ -170,17 +172,17 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
     return open_db(r, get32(rec->payload), path, NULL);
   case LR_DETACH:
     if (rec->len < 4 || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB) return JET_errLogFileCorrupt;
-    return close_db(r, get32(rec->payload), LSN_GEN(rec->lsn), r->cfg.restore ? NULL : clean_header);
+    return close_db(r, get32(rec->payload), LSN_GEN(rec->lsn), r->cfg.fix);
   default:
     return JET_errSuccess;   /* records of later versions */
   }
 }
 
-JET_ERR redo_finish(redo *r, int ok, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
+JET_ERR redo_finish(redo *r, int ok, uint32_t gen) {
   JET_ERR e = JET_errSuccess;
   drop_pages(r);
   for (uint32_t i = 1; i <= ESE_MAX_DB; i++) {
-    JET_ERR ce = close_db(r, i, gen, ok ? (fix ? fix : clean_header) : NULL);
+    JET_ERR ce = close_db(r, i, gen, ok ? r->cfg.fix : NULL);
     if (e == JET_errSuccess) e = ce;
   }
   return e;
@@ -188,7 +190,7 @@ JET_ERR redo_finish(redo *r, int ok, uint32_t gen, void (*fix)(dbheader *, uint3
 
 void redo_free(redo *r) {
   if (!r) return;
-  redo_finish(r, 0, 0, NULL);
+  redo_finish(r, 0, 0);
   free(r->pages);
   free(r);
 }

@@ -20,6 +20,9 @@ typedef struct redo_cfg {
   JET_ERR (*map)(void *ud, const char *logged_path, char **out);
   void *ud;
   int restore;               /* hard recovery: accept DB_RESTORING, skip unmapped */
+  /* How a database's header ends when replay is done with it (at its
+   * detach or at the end); NULL: state clean. */
+  void (*fix)(dbheader *h, uint32_t gen);
   char *detail;              /* receives a sentence on failure */
   size_t detail_cap;
 } redo_cfg;
@@ -29,10 +32,9 @@ JET_ERR redo_new(const redo_cfg *cfg, redo **out);
  * log header). */
 JET_ERR redo_attach(redo *r, uint32_t dbid, const char *logged_path);
 JET_ERR redo_apply(redo *r, const log_record *rec);
-/* Syncs every open database and, when ok, rewrites its header through fix
- * (state clean, generation range; restore also clears backup records);
- * closes them.  gen is the last generation replayed. */
-JET_ERR redo_finish(redo *r, int ok, uint32_t gen, void (*fix)(dbheader *h, uint32_t gen));
+/* Syncs every open database and, when ok, rewrites its header through
+ * cfg.fix; closes them.  gen is the last generation replayed. */
+JET_ERR redo_finish(redo *r, int ok, uint32_t gen);
 void redo_free(redo *r);
 
 #endif

@@ -198,6 +198,55 @@ JET_ERR JET_API JetTruncateLog(void);
 JET_ERR JET_API JetEndExternalBackup(void);
 JET_ERR JET_API JetStopBackup(void);
 
+/* ---- restore (hard recovery) ---------------------------------------------
+ * Puts a backup set back into dest and replays its logs to a consistent,
+ * clean database: a full set first, then any incremental sets in order,
+ * then (live_log_path) the logs written after the backup.  Checks log and
+ * database signatures, generation continuity, the copy's log range and
+ * every page checksum, and refuses a wrong set with the ESE error for it
+ * (ese-reference decision 12).  Writes only inside dest: names from a set
+ * are base names found by listing its folder, never paths.  An instance
+ * may be named (created, not initialized): it is "restoring" meanwhile, so
+ * other calls on it get JET_errRestoreInProgress.  A failed restore leaves
+ * the databases in dest marked "being restored" (attach refuses them); a
+ * new restore into dest may be tried again.
+ *
+ * Stepwise, so that a caller can report progress (and a Lua caller yield)
+ * between steps: Begin validates the set; each Step copies or replays a
+ * bounded amount; *pfinished is 1 after the last; End frees (and, when the
+ * restore did not finish, leaves dest unusable). */
+typedef struct EseRestore EseRestore;
+typedef struct EseRestoreOptions {
+  const char *const *dirs;        /* backup sets: the full one first */
+  unsigned long ndirs;
+  const char *dest;               /* receives databases, logs, checkpoint */
+  const char *live_log_path;      /* NULL, or a log folder to replay after the sets */
+  unsigned long to_generation;    /* 0: everything; else stop after this generation */
+  const char *base_name;          /* NULL: "edb" */
+  JET_INSTANCE instance;          /* 0, or an instance that is restoring meanwhile */
+} EseRestoreOptions;
+JET_ERR EseRestoreBegin(const EseRestoreOptions *opts, EseRestore **prestore);
+JET_ERR EseRestoreStep(EseRestore *restore, uint64_t *pdone, uint64_t *ptotal, int *pfinished);
+void EseRestoreEnd(EseRestore *restore);
+/* Where the last failure of this restore was ("generation 5: ..."). */
+const char *EseRestoreDetail(EseRestore *restore);
+
+typedef unsigned long JET_SNP;
+typedef unsigned long JET_SNT;
+#define JET_snpRestore 8
+#define JET_snpBackup 9
+#define JET_sntBegin 5
+#define JET_sntProgress 0
+#define JET_sntComplete 6
+#define JET_sntFail 3
+typedef struct { unsigned long cbStruct, cunitDone, cunitTotal; } JET_SNPROG;
+typedef JET_ERR (*JET_PFNSTATUS)(JET_SESID sesid, JET_SNP snp, JET_SNT snt, void *pv);
+/* One call: restore the set in szBackupPath into szDest (EseRestore with
+ * one folder); instance may be 0.  pfn (may be NULL) gets JET_snpRestore
+ * progress in percent; a non-zero return from it stops the restore. */
+JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
+                                   JET_PFNSTATUS pfn);
+
 /* Detail of the last failure on this session or instance ("file X page 12"),
  * "" when none; copies at most cb bytes with a terminating NUL. */
 void EseSessionErrorDetail(JET_SESID sesid, char *buf, size_t cb);

@@ -1,0 +1,498 @@
+/*
+ * restore.c -- hard recovery: validate a backup set (plus incrementals and
+ * live logs), copy it into the destination, replay its logs there with the
+ * redo engine, and leave a clean database with a log stream that an
+ * instance on the destination opens.
+ *
+ * Invariants:
+ * - Every file written is dest + "/" + a name read from a folder listing
+ *   (never a path from a file's content).
+ * - Until the last step finishes, the databases in dest carry
+ *   DB_RESTORING: attach refuses them, a new restore overwrites them.
+ */
+#include "redo.h"
+#include "page.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COPY_CHUNK (4u << 20)
+#define REPLAY_RECORDS 4096
+
+typedef struct rsfile {
+  char *src, *name;       /* source path; base name in dest */
+  int is_db;
+  uint32_t gen;           /* log */
+  uint64_t size;          /* bytes to copy (a database without its trailer) */
+  log_header lh;          /* log */
+  dbheader dh;            /* database header */
+} rsfile;
+
+enum { ST_COPY, ST_REPLAY, ST_DONE };
+
+struct EseRestore {
+  esinst *inst;           /* the restoring instance, or NULL */
+  esio *io;
+  char *dest, base[4];
+  uint32_t page_size, file_size;
+  rsfile *files;
+  size_t nfiles, cap;
+  uint32_t lo, hi;        /* generations copied */
+  uint32_t replay_from, replay_to;
+  log_sig sig;
+  int state;
+  size_t cur;             /* file being copied */
+  uint64_t cur_off;
+  esfile *in, *out;
+  uint8_t *buf;
+  redo *rd;
+  log_reader *reader;
+  uint32_t last_gen;      /* last generation replayed */
+  uint64_t done, total;
+  JET_ERR failed;
+  char detail[512];
+};
+
+static JET_ERR fail(EseRestore *r, JET_ERR e, const char *fmt, const char *what) {
+  if (e && !r->detail[0]) snprintf(r->detail, sizeof r->detail, fmt, what ? what : "");
+  return e;
+}
+
+const char *EseRestoreDetail(EseRestore *r) { return r ? r->detail : ""; }
+
+static JET_ERR add_file(EseRestore *r, const char *dir, const char *name, rsfile **out) {
+  if (r->nfiles == r->cap) {
+    size_t nc = r->cap ? r->cap * 2 : 16;
+    rsfile *nf = realloc(r->files, nc * sizeof *nf);
+    if (!nf) return JET_errOutOfMemory;
+    r->files = nf;
+    r->cap = nc;
+  }
+  rsfile *f = &r->files[r->nfiles];
+  memset(f, 0, sizeof *f);
+  if (!(f->src = os_join(dir, name)) || !(f->name = strdup(name))) {
+    free(f->src);
+    free(f->name);
+    return JET_errOutOfMemory;
+  }
+  r->nfiles++;
+  *out = f;
+  return JET_errSuccess;
+}
+
+static rsfile *log_of(EseRestore *r, uint32_t gen) {
+  for (size_t i = 0; i < r->nfiles; i++)
+    if (!r->files[i].is_db && r->files[i].gen == gen) return &r->files[i];
+  return NULL;
+}
+
+typedef struct scan_ctx { EseRestore *r; const char *dir; int live; JET_ERR err; } scan_ctx;
+
+static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int current) {
+  char *p = os_join(dir, name);
+  if (!p) return JET_errOutOfMemory;
+  log_header h;
+  JET_ERR e = log_read_header(r->io, p, &h);
+  free(p);
+  if (e) return fail(r, e == JET_errLogFileCorrupt ? JET_errLogFileCorrupt : e, "log %s is unreadable", name);
+  if (current) gen = h.gen;
+  if (h.gen != gen) {
+    log_header_clear(&h);
+    return fail(r, JET_errLogFileCorrupt, "log %s holds another generation", name);
+  }
+  rsfile *old = log_of(r, gen);
+  if (old) {              /* the same generation in two sets: must be the same file */
+    int same = old->lh.tm_create == h.tm_create;
+    log_header_clear(&h);
+    return same ? JET_errSuccess : fail(r, JET_errGivenLogFileIsNotContiguous, "log %s differs between sets", name);
+  }
+  rsfile *f;
+  e = add_file(r, dir, name, &f);
+  if (e) {
+    log_header_clear(&h);
+    return e;
+  }
+  if (current) {          /* a live B.log becomes an archived generation in dest */
+    free(f->name);
+    char *full = log_file_name("", r->base, gen);
+    f->name = full ? strdup(full + 1) : NULL;
+    free(full);
+    if (!f->name) return JET_errOutOfMemory;
+  }
+  f->gen = gen;
+  f->lh = h;
+  f->size = h.file_size;
+  return JET_errSuccess;
+}
+
+static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name) {
+  char *p = os_join(dir, name);
+  if (!p) return JET_errOutOfMemory;
+  esfile *fh;
+  JET_ERR e = os_open(r->io, p, OS_READ, &fh);
+  free(p);
+  if (e) return JET_errSuccess;           /* not a regular readable file: not ours */
+  dbheader h;
+  e = dbheader_read(fh, 0, &h);
+  uint64_t size = 0;
+  if (e == JET_errSuccess) e = os_size(fh, &size);
+  uint8_t *trailer = NULL;
+  if (e == JET_errSuccess && h.state != DB_BACKUP_COPY) e = JET_errRestoreOfNonBackupDatabase;
+  if (e == JET_errSuccess && h.backup[BK_CURRENT].gen_lo == 0) e = JET_errRestoreOfNonBackupDatabase;
+  if (e == JET_errSuccess && (size % h.page_size || size < 4ull * h.page_size)) e = JET_errBadPatchPage;
+  if (e == JET_errSuccess && !(trailer = malloc(h.page_size))) e = JET_errOutOfMemory;
+  dbheader t;
+  if (e == JET_errSuccess) e = os_pread_full(fh, trailer, h.page_size, size - h.page_size);
+  if (e == JET_errSuccess && dbheader_decode(trailer, h.page_size, (uint32_t)(size / h.page_size - 1), &t))
+    e = JET_errBadPatchPage;
+  if (e == JET_errSuccess && (memcmp(t.db_sig, h.db_sig, 16) || memcmp(t.log_sig, h.log_sig, 16) ||
+                              t.backup[BK_CURRENT].gen_lo != h.backup[BK_CURRENT].gen_lo))
+    e = JET_errDatabasePatchFileMismatch;
+  free(trailer);
+  os_close(fh);
+  if (e == JET_errDatabaseCorrupted) {
+    size_t n = strlen(name);
+    /* a file that does not claim to be a database is not part of the set */
+    if (n < 4 || strcmp(name + n - 4, ".edb")) return JET_errSuccess;
+  }
+  if (e) return fail(r, e, "database %s", name);
+  if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
+  r->page_size = h.page_size;
+  rsfile *f;
+  if ((e = add_file(r, dir, name, &f)) != JET_errSuccess) return e;
+  f->is_db = 1;
+  f->dh = h;
+  f->dh.backup[BK_CURRENT].gen_hi = t.backup[BK_CURRENT].gen_hi;
+  f->size = size - h.page_size;
+  return JET_errSuccess;
+}
+
+static JET_ERR scan_entry(const char *name, void *ud) {
+  scan_ctx *c = ud;
+  uint32_t gen;
+  int kind = log_parse_name(name, c->r->base, &gen);
+  if (kind == 1) return scan_log(c->r, c->dir, name, gen, 0);
+  if (kind == 2) return c->live ? scan_log(c->r, c->dir, name, 0, 1) : JET_errSuccess;
+  if (c->live) return JET_errSuccess;
+  return scan_db(c->r, c->dir, name);
+}
+
+static JET_ERR scan_dir(EseRestore *r, const char *dir, int live) {
+  scan_ctx c = { r, dir, live, 0 };
+  JET_ERR e = os_list_dir(dir, scan_entry, &c);
+  if (e == JET_errFileNotFound || e == JET_errInvalidPath) fail(r, JET_errFileNotFound, "folder %s not found", dir);
+  return e;
+}
+
+/* The logs of the sets: one stream, no gap, each following the last. */
+static JET_ERR check_logs(EseRestore *r, uint32_t set_hi) {
+  r->lo = UINT32_MAX;
+  r->hi = 0;
+  for (size_t i = 0; i < r->nfiles; i++)
+    if (!r->files[i].is_db) {
+      if (r->files[i].gen < r->lo) r->lo = r->files[i].gen;
+      if (r->files[i].gen > r->hi) r->hi = r->files[i].gen;
+    }
+  if (r->hi == 0) return fail(r, JET_errFileNotFound, "the backup set has no log files%s", NULL);
+  rsfile *first = log_of(r, r->lo);
+  r->sig = first->lh.sig;
+  r->file_size = first->lh.file_size;
+  for (uint32_t g = r->lo; g <= r->hi; g++) {
+    rsfile *f = log_of(r, g);
+    char gname[32];
+    snprintf(gname, sizeof gname, "%u", g);
+    if (!f) return fail(r, g > set_hi ? JET_errMissingCurrentLogFiles : JET_errMissingRestoreLogFiles,
+                        "log generation %s is missing", gname);
+    if (memcmp(f->lh.sig.b, r->sig.b, 16)) return fail(r, JET_errGivenLogFileHasBadSignature, "log %s belongs to another instance", f->name);
+    if (f->lh.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "log %s", f->name);
+    rsfile *prev = g > r->lo ? log_of(r, g - 1) : NULL;
+    if (prev && f->lh.tm_prev_gen != prev->lh.tm_create)
+      return fail(r, JET_errGivenLogFileIsNotContiguous, "log %s does not follow its predecessor", f->name);
+  }
+  return JET_errSuccess;
+}
+
+static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, uint32_t set_hi) {
+  int ndb = 0;
+  r->replay_from = UINT32_MAX;
+  r->replay_to = to_gen && to_gen < r->hi ? (uint32_t)to_gen : r->hi;
+  for (size_t i = 0; i < r->nfiles; i++) {
+    rsfile *f = &r->files[i];
+    if (!f->is_db) continue;
+    ndb++;
+    bkrecord *b = &f->dh.backup[BK_CURRENT];
+    if (memcmp(f->dh.log_sig, r->sig.b, 16)) return fail(r, JET_errGivenLogFileHasBadSignature, "database %s belongs to another log stream", f->name);
+    if (b->gen_lo < set_lo) return fail(r, JET_errStartingRestoreLogTooHigh, "the logs start after database %s needs", f->name);
+    if (b->gen_hi > set_hi || b->gen_hi > r->replay_to) return fail(r, JET_errEndingRestoreLogTooLow, "the logs end before database %s needs", f->name);
+    if (b->gen_lo < r->replay_from) r->replay_from = b->gen_lo;
+  }
+  if (ndb == 0) return fail(r, JET_errFileNotFound, "the backup set has no database%s", NULL);
+  return JET_errSuccess;
+}
+
+static JET_ERR clean_dest(const char *name, void *ud) {
+  EseRestore *r = ud;
+  uint32_t gen;
+  size_t n = strlen(name);
+  int ours = log_parse_name(name, r->base, &gen) != 0 ||
+             (n == 7 && !strncmp(name, r->base, 3) && (!strcmp(name + 3, ".chk") || !strcmp(name + 3, ".lck"))) ||
+             (n == 10 && !strncmp(name, r->base, 3) && !strcmp(name + 3, "tmp.log"));
+  if (!ours) return JET_errSuccess;
+  char *p = os_join(r->dest, name);
+  if (!p) return JET_errOutOfMemory;
+  JET_ERR e = os_unlink(r->io, p);
+  free(p);
+  return e;
+}
+
+JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
+  if (!o || !out || !o->dirs || o->ndirs == 0 || !o->dest || !*o->dest) return JET_errInvalidParameter;
+  const char *base = o->base_name ? o->base_name : "edb";
+  if (strlen(base) != 3) return JET_errInvalidParameter;
+  EseRestore *r = calloc(1, sizeof *r);
+  if (!r) return JET_errOutOfMemory;
+  memcpy(r->base, base, 4);
+  JET_ERR e = inst_begin_restore(o->instance, &r->inst);
+  if (e) {
+    free(r);
+    return e;
+  }
+  if ((e = esio_new(&r->io)) == JET_errSuccess && !(r->dest = strdup(o->dest))) e = JET_errOutOfMemory;
+  for (unsigned long i = 0; e == JET_errSuccess && i < o->ndirs; i++) e = scan_dir(r, o->dirs[i], 0);
+  uint32_t set_lo = 0, set_hi = 0;
+  if (e == JET_errSuccess && !r->page_size) e = fail(r, JET_errFileNotFound, "the backup set has no database%s", NULL);
+  if (e == JET_errSuccess) e = check_logs(r, UINT32_MAX);
+  set_lo = r->lo;
+  set_hi = r->hi;
+  if (e == JET_errSuccess && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
+  if (e == JET_errSuccess && o->live_log_path) e = check_logs(r, set_hi);
+  if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
+  if (e == JET_errSuccess) e = os_mkdir_p(r->dest, 0700);
+  if (e == JET_errSuccess) e = os_list_dir(r->dest, clean_dest, r);
+  if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
+  if (e) {
+    r->failed = e;
+    EseRestoreEnd(r);
+    return e;
+  }
+  for (size_t i = 0; i < r->nfiles; i++)
+    if (r->files[i].is_db || r->files[i].gen <= r->replay_to) r->total += r->files[i].size * 2;
+  r->state = ST_COPY;
+  *out = r;
+  return JET_errSuccess;
+}
+
+/* ---- copy ---------------------------------------------------------------- */
+
+static JET_ERR verify_chunk(EseRestore *r, rsfile *f, uint64_t off, size_t n) {
+  uint32_t ps = r->page_size;
+  for (size_t k = 0; k < n; k += ps) {
+    uint32_t pgno = (uint32_t)((off + k) / ps);
+    uint8_t *pg = r->buf + k;
+    if (pgno < 2) {       /* the header: restoring from now on */
+      dbheader h = f->dh;
+      h.state = DB_RESTORING;
+      dbheader_encode(&h, pg, pgno);
+      continue;
+    }
+    int v = page_verify(pg, ps, pgno);
+    if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
+      char what[300];
+      snprintf(what, sizeof what, "%s page %u", f->name, pgno);
+      return fail(r, JET_errReadVerifyFailure, "database %s fails its checksum", what);
+    }
+  }
+  return JET_errSuccess;
+}
+
+static JET_ERR copy_step(EseRestore *r) {
+  while (r->cur < r->nfiles && !r->files[r->cur].is_db && r->files[r->cur].gen > r->replay_to) r->cur++;
+  if (r->cur == r->nfiles) {
+    r->state = ST_REPLAY;
+    return os_sync_dir(r->io, r->dest);
+  }
+  rsfile *f = &r->files[r->cur];
+  JET_ERR e = JET_errSuccess;
+  if (!r->in) {
+    char *dst = os_join(r->dest, f->name);
+    if (!dst) return JET_errOutOfMemory;
+    e = os_open(r->io, f->src, OS_READ, &r->in);
+    if (e == JET_errSuccess) e = os_open(r->io, dst, OS_WRITE | OS_CREATE, &r->out);
+    if (e == JET_errSuccess) e = os_truncate(r->out, 0);
+    free(dst);
+    r->cur_off = 0;
+    if (e) return fail(r, e, "copying %s", f->name);
+  }
+  size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
+  e = os_pread_full(r->in, r->buf, n, r->cur_off);
+  if (e == JET_errSuccess && f->is_db) e = verify_chunk(r, f, r->cur_off, n);
+  if (e == JET_errSuccess) e = os_pwrite(r->out, r->buf, n, r->cur_off);
+  if (e) return fail(r, e, "copying %s", f->name);
+  r->cur_off += n;
+  r->done += n;
+  if (r->cur_off == f->size) {
+    e = os_sync(r->out);
+    os_close(r->in);
+    os_close(r->out);
+    r->in = r->out = NULL;
+    r->cur++;
+  }
+  return e;
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+/* A database named in the log is restored when a database of the set has
+ * its base name; it lives in dest under that name. */
+static JET_ERR map_path(void *ud, const char *logged, char **out) {
+  EseRestore *r = ud;
+  const char *slash = strrchr(logged, '/');
+  const char *name = slash ? slash + 1 : logged;
+  *out = NULL;
+  for (size_t i = 0; i < r->nfiles; i++)
+    if (r->files[i].is_db && !strcmp(r->files[i].name, name)) {
+      *out = os_join(r->dest, name);
+      return *out ? JET_errSuccess : JET_errOutOfMemory;
+    }
+  return JET_errSuccess;
+}
+
+static void restored_header(dbheader *h, uint32_t gen) {
+  h->state = DB_CLEAN;
+  h->gen_max = gen;
+  memset(&h->backup[BK_CURRENT], 0, sizeof(bkrecord));
+  memset(&h->backup[BK_FULL], 0, sizeof(bkrecord));      /* decision 11: a new full first */
+  memset(&h->backup[BK_INCREMENTAL], 0, sizeof(bkrecord));
+  memset(&h->backup[BK_DIFFERENTIAL], 0, sizeof(bkrecord));
+}
+
+static JET_ERR replay_open(EseRestore *r) {
+  redo_cfg rc = { .io = r->io, .page_size = r->page_size, .sig = r->sig, .map = map_path, .ud = r,
+                  .restore = 1, .fix = restored_header, .detail = r->detail, .detail_cap = sizeof r->detail };
+  JET_ERR e = redo_new(&rc, &r->rd);
+  if (e == JET_errSuccess)
+    e = log_reader_open(r->io, r->dest, r->base, r->page_size, &r->sig, LSN(r->replay_from, 0), LOG_READ_RESTORE,
+                        &r->reader);
+  /* databases attached when replay starts: the first log's header */
+  rsfile *first = log_of(r, r->replay_from);
+  int attached = 0;
+  for (uint32_t i = 0; e == JET_errSuccess && first && i < first->lh.nattach; i++) {
+    e = redo_attach(r->rd, first->lh.attach[i].dbid, first->lh.attach[i].path);
+    char *m = NULL;
+    if (e == JET_errSuccess && map_path(r, first->lh.attach[i].path, &m) == JET_errSuccess && m) attached++;
+    free(m);
+  }
+  int ndb = 0;
+  for (size_t i = 0; i < r->nfiles; i++) ndb += r->files[i].is_db;
+  if (e == JET_errSuccess && attached < ndb)
+    e = fail(r, JET_errDatabasePatchFileMismatch, "a database of the set is not attached in its logs%s", NULL);
+  return e;
+}
+
+static JET_ERR replay_finish(EseRestore *r) {
+  JET_ERR e = redo_finish(r->rd, 1, r->last_gen);
+  redo_free(r->rd);
+  r->rd = NULL;
+  log_reader_close(r->reader);
+  r->reader = NULL;
+  /* logs after the point in time are not part of the restored stream */
+  for (size_t i = 0; e == JET_errSuccess && i < r->nfiles; i++)
+    if (!r->files[i].is_db && r->files[i].gen > r->last_gen) {
+      char *p = os_join(r->dest, r->files[i].name);
+      if (!p) return JET_errOutOfMemory;
+      if (os_exists(p)) e = os_unlink(r->io, p);
+      free(p);
+    }
+  rsfile *last = log_of(r, r->last_gen);
+  log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size };
+  eslog *lg = NULL;
+  if (e == JET_errSuccess) e = log_create(&cfg, &r->sig, r->last_gen + 1, last ? last->lh.tm_create : 0, NULL, 0, &lg);
+  chkfile c = { .sig = r->sig };
+  if (e == JET_errSuccess) {
+    c.lsn = log_end(lg);
+    e = log_close(lg);
+  }
+  esparams prm = { .system_path = r->dest };
+  memcpy(prm.base, r->base, 4);
+  char *chkp = chk_path(&prm);
+  if (e == JET_errSuccess) e = chkp ? chk_write(r->io, chkp, &c) : JET_errOutOfMemory;
+  free(chkp);
+  if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);
+  r->state = ST_DONE;
+  return e;
+}
+
+static JET_ERR replay_step(EseRestore *r) {
+  JET_ERR e = r->rd ? JET_errSuccess : replay_open(r);
+  log_record rec;
+  for (int n = 0; e == JET_errSuccess && n < REPLAY_RECORDS; n++) {
+    JET_ERR more = log_reader_next(r->reader, &rec);
+    if (more < 0) {
+      char g[16];
+      snprintf(g, sizeof g, "%u", r->last_gen);
+      return fail(r, more, "replay failed after log generation %s", g);
+    }
+    if (more == 1 || LSN_GEN(rec.lsn) > r->replay_to) return replay_finish(r);
+    if (LSN_GEN(rec.lsn) != r->last_gen) {
+      if (r->last_gen) r->done += r->file_size;
+      r->last_gen = LSN_GEN(rec.lsn);
+    }
+    e = redo_apply(r->rd, &rec);
+  }
+  if (e == JET_errSuccess && r->last_gen == 0) r->last_gen = r->replay_from;
+  return e;
+}
+
+JET_ERR EseRestoreStep(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfinished) {
+  if (!r) return JET_errInvalidParameter;
+  JET_ERR e = r->failed;
+  if (e == JET_errSuccess && r->state == ST_COPY) e = copy_step(r);
+  else if (e == JET_errSuccess && r->state == ST_REPLAY) e = replay_step(r);
+  if (e) r->failed = e;
+  if (r->state == ST_DONE && e == JET_errSuccess) r->done = r->total;
+  if (pdone) *pdone = r->done < r->total ? r->done : r->total;
+  if (ptotal) *ptotal = r->total;
+  if (pfinished) *pfinished = r->state == ST_DONE && e == JET_errSuccess;
+  return e;
+}
+
+void EseRestoreEnd(EseRestore *r) {
+  if (!r) return;
+  redo_free(r->rd);
+  log_reader_close(r->reader);
+  os_close(r->in);
+  os_close(r->out);
+  for (size_t i = 0; i < r->nfiles; i++) {
+    free(r->files[i].src);
+    free(r->files[i].name);
+    if (!r->files[i].is_db) log_header_clear(&r->files[i].lh);
+  }
+  free(r->files);
+  free(r->buf);
+  free(r->dest);
+  esio_free(r->io);
+  inst_end_restore(r->inst);
+  free(r);
+}
+
+JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
+                                   JET_PFNSTATUS pfn) {
+  if (!szBackupPath || !szDest) return JET_errInvalidParameter;
+  const char *dirs[1] = { szBackupPath };
+  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szDest, .instance = instance };
+  EseRestore *r;
+  JET_ERR e = EseRestoreBegin(&o, &r);
+  if (e) return e;
+  JET_SNPROG prog = { sizeof prog, 0, 100 };
+  if (pfn) pfn(0, JET_snpRestore, JET_sntBegin, &prog);
+  int finished = 0;
+  while (e == JET_errSuccess && !finished) {
+    uint64_t done, total;
+    e = EseRestoreStep(r, &done, &total, &finished);
+    prog.cunitDone = total ? (unsigned long)(done * 100 / total) : 100;
+    if (e == JET_errSuccess && pfn) e = pfn(0, JET_snpRestore, JET_sntProgress, &prog);
+  }
+  if (pfn) pfn(0, JET_snpRestore, e ? JET_sntFail : JET_sntComplete, &prog);
+  EseRestoreEnd(r);
+  return e;
+}

@@ -1,0 +1,252 @@
+/*
+ * backup_restore.c -- writer threads commit while a backup thread streams
+ * the database and logs into a folder; then a restore of that folder must
+ * hold every transaction committed before GetLogInfo returned, none
+ * started after it, and no half transaction.  Then an incremental backup
+ * over more writes, and a restore of full + incremental.
+ *
+ * usage: backup_restore [writers] [seconds-per-phase-ms]
+ * Prints "backup_restore: ok ..." and exits 0 on success.
+ */
+#include "ese.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CK(x)                                                                                  \
+  do {                                                                                         \
+    JET_ERR e_ = (x);                                                                          \
+    if (e_ < 0) {                                                                              \
+      fprintf(stderr, "backup_restore: %s:%d: %s -> %s (%ld)\n", __FILE__, __LINE__, #x,       \
+              EseErrorName(e_) ? EseErrorName(e_) : "?", e_);                                  \
+      exit(1);                                                                                 \
+    }                                                                                          \
+  } while (0)
+
+#define MAXW 8
+#define MAXTX 200000
+
+static JET_INSTANCE inst;
+static char dir[256], dbpath[400];
+static atomic_int stop_writers;
+/* per writer: the highest transaction number whose commit returned, and
+ * the value of that counter sampled at the cut-off */
+static atomic_int committed[MAXW];
+static int cut_lo[MAXW];   /* committed when GetLogInfo was called */
+static int cut_hi[MAXW];   /* the highest that may have started before it returned */
+
+typedef struct { int id; } warg;
+
+static void *writer(void *p) {
+  int id = ((warg *)p)->id;
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  CK(JetBeginSession(inst, &s, NULL, NULL));
+  CK(JetOpenDatabase(s, dbpath, NULL, &db, 0));
+  CK(EseOpenTable(s, db, "data", &t));
+  for (int tx = atomic_load(&committed[id]) + 1; !atomic_load(&stop_writers) && tx < MAXTX; tx++) {
+    char k[32], v[120];
+    CK(JetBeginTransaction(s));
+    for (int j = 0; j < 3; j++) {   /* a transaction: three records that must travel together */
+      snprintf(k, sizeof k, "w%d-%07d-%d", id, tx, j);
+      memset(v, 'a' + (tx + j) % 26, sizeof v);
+      CK(EsePut(s, t, k, strlen(k), v, sizeof v));
+    }
+    CK(JetCommitTransaction(s, 0));
+    atomic_store(&committed[id], tx);
+  }
+  CK(JetEndSession(s, 0));
+  return NULL;
+}
+
+static void copy_stream(const char *src, const char *destdir) {
+  JET_HANDLE h;
+  unsigned long lo, hi;
+  CK(JetOpenFileInstance(inst, src, &h, &lo, &hi));
+  uint64_t size = ((uint64_t)hi << 32) | lo, got = 0;
+  const char *slash = strrchr(src, '/');
+  char out[600];
+  snprintf(out, sizeof out, "%s/%s", destdir, slash ? slash + 1 : src);
+  FILE *f = fopen(out, "wb");
+  if (!f) { perror(out); exit(1); }
+  size_t cb = 256 * 1024;
+  void *buf = aligned_alloc(4096, cb);
+  for (;;) {
+    unsigned long n = 0;
+    CK(JetReadFileInstance(inst, h, buf, (unsigned long)cb, &n));
+    if (n == 0) break;
+    if (fwrite(buf, 1, n, f) != n) { perror("fwrite"); exit(1); }
+    got += n;
+  }
+  free(buf);
+  fclose(f);
+  CK(JetCloseFileInstance(inst, h));
+  if (got != size) {
+    fprintf(stderr, "backup_restore: %s streamed %llu bytes, OpenFile said %llu\n", src, (unsigned long long)got,
+            (unsigned long long)size);
+    exit(1);
+  }
+}
+
+static int list(char *szz, char **out, int max) {
+  int n = 0;
+  for (char *p = szz; *p && n < max; p += strlen(p) + 1) out[n++] = p;
+  return n;
+}
+
+/* One backup into destdir; the cut-off sample is taken right after
+ * GetLogInfo returns. */
+static void backup(const char *destdir, int incremental, int nw) {
+  mkdir(destdir, 0700);
+  CK(JetBeginExternalBackupInstance(inst, incremental ? JET_bitBackupIncremental : 0));
+  char szz[8192];
+  unsigned long cb;
+  char *names[64];
+  if (!incremental) {
+    CK(JetGetAttachInfoInstance(inst, szz, sizeof szz, &cb));
+    int n = list(szz, names, 64);
+    for (int i = 0; i < n; i++) copy_stream(names[i], destdir);
+  }
+  for (int i = 0; i < nw; i++) cut_lo[i] = atomic_load(&committed[i]);
+  CK(JetGetLogInfoInstance(inst, szz, sizeof szz, &cb));
+  for (int i = 0; i < nw; i++) cut_hi[i] = atomic_load(&committed[i]) + 1;
+  int n = list(szz, names, 64);
+  for (int i = 0; i < n; i++) copy_stream(names[i], destdir);
+  CK(JetTruncateLogInstance(inst));
+  CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal));
+}
+
+/* Restores sets into dest and checks writer w's transactions: all of
+ * 1..lo present, none above hi, each whole. */
+static void check_restore(const char **sets, int nsets, const char *dest, int nw, const int *lo, const int *hi) {
+  EseRestoreOptions o = { .dirs = sets, .ndirs = (unsigned long)nsets, .dest = dest };
+  EseRestore *r;
+  CK(EseRestoreBegin(&o, &r));
+  int fin = 0;
+  while (!fin) {
+    JET_ERR e = EseRestoreStep(r, NULL, NULL, &fin);
+    if (e) {
+      fprintf(stderr, "backup_restore: restore step: %s (%s)\n", EseErrorName(e), EseRestoreDetail(r));
+      exit(1);
+    }
+  }
+  EseRestoreEnd(r);
+  JET_INSTANCE ri;
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  CK(JetCreateInstance(&ri, "restored"));
+  CK(JetSetSystemParameter(&ri, 0, JET_paramSystemPath, 0, dest));
+  CK(JetSetSystemParameter(&ri, 0, JET_paramLogFilePath, 0, dest));
+  CK(JetInit(&ri));
+  CK(JetBeginSession(ri, &s, NULL, NULL));
+  char rp[600];
+  snprintf(rp, sizeof rp, "%s/app.edb", dest);
+  CK(JetAttachDatabase(s, rp, 0));
+  CK(JetOpenDatabase(s, rp, NULL, &db, 0));
+  CK(EseOpenTable(s, db, "data", &t));
+  static int count[MAXW][MAXTX];
+  memset(count, 0, sizeof count);
+  JET_ERR e = EseSeek(s, t, NULL, 0, JET_bitSeekGE);
+  while (e == 0) {
+    char k[64];
+    size_t kl;
+    CK(EseRetrieveKey(s, t, k, sizeof k - 1, &kl));
+    k[kl] = 0;
+    int w, tx, j;
+    if (sscanf(k, "w%d-%d-%d", &w, &tx, &j) == 3 && w < nw && tx < MAXTX) count[w][tx]++;
+    e = EseSeek(s, t, k, kl, JET_bitSeekGT);
+  }
+  for (int w = 0; w < nw; w++)
+    for (int tx = 1; tx < MAXTX; tx++) {
+      if (tx <= lo[w] && count[w][tx] != 3) {
+        fprintf(stderr, "backup_restore: writer %d transaction %d committed before the cut-off has %d/3 records\n", w, tx,
+                count[w][tx]);
+        exit(1);
+      }
+      if (count[w][tx] != 0 && count[w][tx] != 3) {
+        fprintf(stderr, "backup_restore: writer %d transaction %d is half there (%d/3)\n", w, tx, count[w][tx]);
+        exit(1);
+      }
+      if (tx > hi[w] && count[w][tx]) {
+        fprintf(stderr, "backup_restore: writer %d transaction %d began after the cut-off but is restored\n", w, tx);
+        exit(1);
+      }
+    }
+  CK(JetTerm2(ri, JET_bitTermComplete));
+}
+
+static void run_writers(pthread_t *th, warg *args, int nw) {
+  atomic_store(&stop_writers, 0);
+  for (int i = 0; i < nw; i++) {
+    args[i].id = i;
+    pthread_create(&th[i], NULL, writer, &args[i]);
+  }
+}
+
+static void stop(pthread_t *th, int nw) {
+  atomic_store(&stop_writers, 1);
+  for (int i = 0; i < nw; i++) pthread_join(th[i], NULL);
+}
+
+int main(int argc, char **argv) {
+  int nw = argc > 1 ? atoi(argv[1]) : 3;
+  int ms = argc > 2 ? atoi(argv[2]) : 300;
+  if (nw < 1 || nw > MAXW) nw = 3;
+  snprintf(dir, sizeof dir, "/tmp/ese-br.XXXXXX");
+  if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+  char live[280], full[280], incr[280], r1[280], r2[280];
+  snprintf(live, sizeof live, "%s/live", dir);
+  snprintf(full, sizeof full, "%s/full", dir);
+  snprintf(incr, sizeof incr, "%s/incr", dir);
+  snprintf(r1, sizeof r1, "%s/restore1", dir);
+  snprintf(r2, sizeof r2, "%s/restore2", dir);
+  mkdir(live, 0700);
+  snprintf(dbpath, sizeof dbpath, "%s/app.edb", live);
+  CK(JetCreateInstance(&inst, "live"));
+  CK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, live));
+  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, live));
+  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 128, NULL));
+  CK(JetSetSystemParameter(&inst, 0, JET_paramCacheSizeMax, 64, NULL));  /* small: pages are flushed during the copy */
+  CK(JetInit(&inst));
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  CK(JetBeginSession(inst, &s, NULL, NULL));
+  CK(JetCreateDatabase(s, dbpath, NULL, &db, 0));
+  CK(EseCreateTable(s, db, "data", &t));
+
+  pthread_t th[MAXW];
+  warg args[MAXW];
+  run_writers(th, args, nw);
+  usleep((useconds_t)ms * 1000);
+  int lo1[MAXW], hi1[MAXW], lo2[MAXW], hi2[MAXW];
+  backup(full, 0, nw);
+  memcpy(lo1, cut_lo, sizeof lo1);
+  memcpy(hi1, cut_hi, sizeof hi1);
+  usleep((useconds_t)ms * 1000);
+  backup(incr, 1, nw);
+  memcpy(lo2, cut_lo, sizeof lo2);
+  memcpy(hi2, cut_hi, sizeof hi2);
+  stop(th, nw);
+
+  int total = 0;
+  for (int i = 0; i < nw; i++) total += atomic_load(&committed[i]);
+  const char *sets1[] = { full };
+  check_restore(sets1, 1, r1, nw, lo1, hi1);
+  const char *sets2[] = { full, incr };
+  check_restore(sets2, 2, r2, nw, lo2, hi2);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) return 1;
+  printf("backup_restore: ok: %d writers committed %d transactions during a full and an incremental backup; "
+         "both restores hold exactly the transactions before their cut-off\n", nw, total);
+  return 0;
+}
