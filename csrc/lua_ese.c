@@ -193,6 +193,9 @@ int luaopen_ese_core(lua_State *L) {
   ese_open_instance(L);
   ese_open_session(L);
   ese_open_table(L);
+  ese_open_reader(L);
+  ese_open_backup(L);
+  ese_open_restore(L);
   lua_newtable(L);                       /* errors, both directions */
   EseForEachError(add_error, L);
   lua_setfield(L, -2, "errors");

@@ -6,8 +6,9 @@
  *   lua_instance.c  ese.Instance, create_instance, legacy init/term
  *   lua_session.c   ese.Session and ese.Database
  *   lua_table.c     ese.Table (records, ranges)
- * A later lua_backup.c adds the backup methods to ese.Instance with
- * ese_addmethods() and registers an ese.Reader class with ese_newclass().
+ *   lua_backup.c    the backup methods of ese.Instance and the legacy
+ *                   instance-less ese.* backup functions
+ *   lua_reader.c    ese.Reader (one file of a running external backup)
  *
  * Object rules (liolib style):
  *  - every userdata has a metatable named by its type (so __name is set),
@@ -33,6 +34,7 @@
 #define ESE_SESSION_T  "ese.Session"
 #define ESE_DATABASE_T "ese.Database"
 #define ESE_TABLE_T    "ese.Table"
+#define ESE_READER_T   "ese.Reader"
 
 /* ---- lua_ese.c: errors ------------------------------------------------- */
 
@@ -114,5 +116,27 @@ typedef struct EseTable {
  * memory error), open the cursor into ->tableid, then set ->open = 1. */
 EseTable *ese_newtable(lua_State *L, int sidx, int didx, JET_SESID sesid);
 int ese_open_table(lua_State *L);
+
+/* ---- lua_backup.c, lua_reader.c ----------------------------------------- */
+
+/* Registry field of the ese.init object (the LEGACY_KEY of lua_instance.c). */
+#define ESE_LEGACY_KEY "ese.legacy_instance"
+
+int ese_open_backup(lua_State *L);   /* module table at -1 */
+int ese_open_reader(lua_State *L);
+/* The backup epoch of the instance object at idx: bumped by every Begin that
+ * succeeds through the binding, 0 for anything else.  A reader remembers it
+ * at open; another epoch means its backup is over (and its engine handle
+ * may name a file of a later backup, so it must never reach C again). */
+lua_Integer ese_backup_epoch(lua_State *L, int idx);
+/* Pushes an ese.Reader of the file named by the string at pidx, opened by
+ * JetOpenFileInstance on the instance object at iidx, or by the legacy
+ * JetOpenFile when legacy is set (iidx: the ese.init object, or 0 for none).
+ * Raises the engine's error object (op) on failure. */
+int ese_reader_open(lua_State *L, int iidx, int pidx, int legacy, const char *op);
+
+/* ---- lua_restore.c ------------------------------------------------------ */
+
+int ese_open_restore(lua_State *L);   /* module table at -1 */
 
 #endif

@@ -16,4 +16,28 @@ function ese.is_error(x)
   return getmetatable(x) == core.Error
 end
 
+--- Restores a backup set into dest_dir and replays its logs (hard recovery).
+-- backup: a folder, or a list of folders {full, incremental1, ...}.
+-- opts: live_log_path (replay the logs written after the backup too),
+-- to_generation (stop after this log generation), base_name, instance (an
+-- ese.Instance, created and not initialized, that is "restoring" while this
+-- runs), on_progress (called with {phase = "restore", done =, total =}
+-- after every step; it may yield).  Raises the error object of the first
+-- fault; dest_dir is then left unusable but a new restore may be tried.
+-- Returns a report {bytes = total units, steps = n}.
+function ese.restore(backup, dest_dir, opts)
+  opts = opts or {}
+  local dirs = type(backup) == "table" and backup or { backup }
+  local on_progress = opts.on_progress
+  local r <close> = core.restore_begin(dirs, dest_dir, opts)
+  local steps, done, total, finished = 0, 0, 0, false
+  while not finished do
+    done, total, finished = r:step()
+    steps = steps + 1
+    if on_progress then on_progress({ phase = "restore", done = done, total = total }) end
+  end
+  r:close()
+  return { bytes = total, steps = steps }
+end
+
 return ese

@@ -1,0 +1,375 @@
+/*
+ * lua_reader.c -- ese.Reader: one file (a database or a log) of a running
+ * external backup, opened by JetOpenFile[Instance], read by
+ * JetReadFile[Instance], closed by JetCloseFile[Instance].
+ *
+ *   r:size()            bytes the stream delivers (fixed at open)
+ *   r:read(n)           the next chunk as a string, nil at the end
+ *   r:chunks(n)         an iterator for a generic for (raises on error)
+ *   r:copy_to(sink, n)  sink(chunk) or sink:write(chunk) per chunk; the sink
+ *                       may yield (lua_callk); returns the bytes copied
+ *   r:close()           also __close and __gc (idempotent)
+ * n defaults to 1 MiB and must be a positive multiple of the instance page
+ * size, else JET_errInvalidParameter (decision 9).
+ *
+ * The reader keeps its instance object alive (user value 1; nil for a legacy
+ * reader when no ese.init object exists) and its path (user value 2).  Its
+ * position lives in the userdata, so a copy_to continuation resumes where it
+ * stopped.  No engine lock is ever held while Lua runs: every engine call
+ * returns before the sink is called.
+ *
+ * The engine handle reaches C only while it is certainly ours: the reader is
+ * open, its instance object is open and no later Begin has started another
+ * backup on it (ese_backup_epoch); otherwise the backup it belonged to is
+ * over and the handle could name a file of the next one.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lua_ese.h"
+
+#define DEFAULT_CHUNK ((lua_Integer)1 << 20)
+#define BUF_ALIGN 4096
+
+typedef struct EseReader {
+  JET_HANDLE h;
+  JET_INSTANCE inst;     /* the handle of user value 1 (0 for a legacy reader without one) */
+  int open;              /* the engine handle is ours and not closed */
+  int legacy;            /* opened by ese.open_file: the instance-less calls */
+  lua_Integer epoch;     /* ese_backup_epoch of the instance at open */
+  lua_Integer page;      /* the instance page size */
+  uint64_t size, pos;    /* bytes of the stream, bytes delivered */
+  unsigned char *buf;    /* scratch read buffer, BUF_ALIGN-aligned */
+  size_t cap;
+} EseReader;
+
+/* ---- accessors and state -------------------------------------------------- */
+
+static EseReader *toreader(lua_State *L, int idx) {
+  return (EseReader *)luaL_checkudata(L, idx, ESE_READER_T);
+}
+
+/* Forget the engine handle (closed, or dropped by the engine) and free the
+ * scratch buffer. */
+static void release(EseReader *R) {
+  R->open = 0;
+  free(R->buf);
+  R->buf = NULL;
+  R->cap = 0;
+}
+
+/* 1 while the backup this reader belongs to may still run: the instance
+ * object (if any) is open and no later Begin went through the binding. */
+static int backup_alive(lua_State *L, int idx, EseReader *R) {
+  idx = lua_absindex(L, idx);
+  lua_getiuservalue(L, idx, 1);
+  int ok = 1;
+  if (!lua_isnil(L, -1)) {
+    EseInstance *I = (EseInstance *)luaL_testudata(L, -1, ESE_INSTANCE_T);
+    ok = I && I->open && ese_backup_epoch(L, -1) == R->epoch;
+  }
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* Raises for a closed reader (the error object of a closed handle). */
+static EseReader *checkopen(lua_State *L, int idx, const char *op) {
+  EseReader *R = toreader(L, idx);
+  if (!R->open) ese_raise_detail(L, JET_errInvalidParameter, op, "the reader is closed");
+  return R;
+}
+
+/* An open reader whose backup may still run: the handle may go to C. */
+static EseReader *checkreader(lua_State *L, int idx, const char *op) {
+  EseReader *R = checkopen(L, idx, op);
+  if (!backup_alive(L, idx, R)) {
+    release(R);
+    ese_raise_detail(L, JET_errNoBackup, op, "the backup of this reader has ended");
+  }
+  return R;
+}
+
+/* n (argument arg, default 1 MiB): a positive multiple of the page size. */
+static lua_Integer chunk_size(lua_State *L, int arg, EseReader *R, const char *op) {
+  if (lua_isnoneornil(L, arg)) return DEFAULT_CHUNK;
+  if (lua_type(L, arg) != LUA_TNUMBER) luaL_typeerror(L, arg, "integer");
+  lua_Integer n = lua_isinteger(L, arg) ? lua_tointeger(L, arg) : 0;
+  if (n <= 0 || n % R->page != 0 || (lua_Unsigned)n > (lua_Unsigned)(unsigned long)-1) {
+    lua_pushfstring(L, "the read size must be a positive multiple of the page size (%I)",
+                    R->page);
+    ese_raise_detail(L, JET_errInvalidParameter, op, lua_tostring(L, -1));
+  }
+  return n;
+}
+
+/* ---- engine calls ------------------------------------------------------------ */
+
+static JET_ERR engine_read(EseReader *R, unsigned long cb, unsigned long *got) {
+  return R->legacy ? JetReadFile(R->h, R->buf, cb, got)
+                   : JetReadFileInstance(R->inst, R->h, R->buf, cb, got);
+}
+
+static JET_ERR engine_close(EseReader *R) {
+  return R->legacy ? JetCloseFile(R->h) : JetCloseFileInstance(R->inst, R->h);
+}
+
+/* Errors after which the engine still holds the handle: the call was turned
+ * away before reading (a stop, or the instance gate).  After any other
+ * error the handle is gone: a database read error closes that file, a log
+ * read error ends the backup (decision 10), no backup means no handle. */
+static int handle_survives(JET_ERR err) {
+  switch (err) {
+    case JET_errBackupAbortByServer:
+    case JET_errClientRequestToStopJetService:
+    case JET_errTermInProgress:
+    case JET_errRestoreInProgress:
+    case JET_errInstanceUnavailable:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* Closes the handle of an open reader (idx) when it is still ours.  Returns
+ * the engine's answer, or 0 when nothing reached C.  The reader is closed
+ * afterwards whatever happened. */
+static JET_ERR close_handle(lua_State *L, int idx, EseReader *R) {
+  JET_ERR err = 0;
+  if (R->open && backup_alive(L, idx, R)) err = engine_close(R);
+  release(R);
+  return err;
+}
+
+/* Makes room for cb bytes in the scratch buffer. */
+static void reserve(lua_State *L, EseReader *R, size_t cb, const char *op) {
+  if (R->cap >= cb) return;
+  size_t want = (cb + BUF_ALIGN - 1) / BUF_ALIGN * BUF_ALIGN;
+  void *p = NULL;
+  if (posix_memalign(&p, BUF_ALIGN, want) != 0) ese_raise(L, JET_errOutOfMemory, op);
+  free(R->buf);
+  R->buf = (unsigned char *)p;
+  R->cap = want;
+}
+
+/* Reads the next chunk of at most n bytes of the reader at idx (already
+ * checked): pushes it and returns 1, or returns 0 at the end of the stream.
+ * The engine is asked even at the end, so that a stopped or ended backup
+ * answers with its error.  Raises the engine's error object. */
+static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op) {
+  uint64_t left = R->size > R->pos ? R->size - R->pos : 0;
+  uint64_t page = (uint64_t)R->page;
+  uint64_t cb = (uint64_t)n;
+  if (left < cb) cb = left ? (left + page - 1) / page * page : page;  /* same result, less memory */
+  reserve(L, R, (size_t)cb, op);
+  unsigned long got = 0;
+  JET_ERR err = engine_read(R, (unsigned long)cb, &got);
+  if (err < 0) {
+    if (!handle_survives(err)) release(R);
+    return ese_raise_inst(L, err, op, R->inst);
+  }
+  if (got == 0) return 0;
+  R->pos += got;
+  lua_pushlstring(L, (const char *)R->buf, got);
+  return 1;
+}
+
+/* ---- methods ------------------------------------------------------------------ */
+
+static int r_size(lua_State *L) {
+  EseReader *R = checkopen(L, 1, "size");
+  lua_pushinteger(L, (lua_Integer)R->size);
+  return 1;
+}
+
+/* r:tell() -> bytes delivered so far. */
+static int r_tell(lua_State *L) {
+  EseReader *R = checkopen(L, 1, "tell");
+  lua_pushinteger(L, (lua_Integer)R->pos);
+  return 1;
+}
+
+static int r_path(lua_State *L) {
+  toreader(L, 1);
+  lua_getiuservalue(L, 1, 2);
+  return 1;
+}
+
+static int r_is_open(lua_State *L) {
+  EseReader *R = toreader(L, 1);
+  lua_pushboolean(L, R->open && backup_alive(L, 1, R));
+  return 1;
+}
+
+static int r_read(lua_State *L) {
+  EseReader *R = checkreader(L, 1, "read");
+  lua_Integer n = chunk_size(L, 2, R, "read");
+  if (!next_chunk(L, R, n, "read")) luaL_pushfail(L);
+  return 1;
+}
+
+/* The iterator of r:chunks(n): upvalues reader, n. */
+static int chunks_iter(lua_State *L) {
+  lua_settop(L, 0);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  EseReader *R = checkreader(L, 1, "chunks");
+  if (!next_chunk(L, R, lua_tointeger(L, lua_upvalueindex(2)), "chunks")) luaL_pushfail(L);
+  return 1;
+}
+
+static int r_chunks(lua_State *L) {
+  EseReader *R = checkreader(L, 1, "chunks");
+  lua_Integer n = chunk_size(L, 2, R, "chunks");
+  lua_settop(L, 1);
+  lua_pushinteger(L, n);
+  lua_pushcclosure(L, chunks_iter, 2);
+  return 1;
+}
+
+/* copy_to keeps its state on the stack: 1 reader, 2 sink, 3 n, 4 total.
+ * A sink call returns 2 values; "nil/false, message" (the io convention,
+ * as a failed file:write returns) is a failure. */
+static int copy_loop(lua_State *L);
+
+static void copy_check_result(lua_State *L) {
+  if (!lua_toboolean(L, 5) && !lua_isnil(L, 6)) {
+    const char *msg = luaL_tolstring(L, 6, NULL);
+    luaL_error(L, "copy_to: the sink failed: %s", msg);
+  }
+  lua_settop(L, 4);
+}
+
+static int copy_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  copy_check_result(L);
+  return copy_loop(L);
+}
+
+static int copy_loop(lua_State *L) {
+  for (;;) {
+    EseReader *R = checkreader(L, 1, "copy_to");
+    if (!next_chunk(L, R, lua_tointeger(L, 3), "copy_to")) {
+      lua_settop(L, 4);
+      return 1;
+    }
+    lua_Integer total = lua_tointeger(L, 4) + (lua_Integer)lua_rawlen(L, 5);
+    lua_pushinteger(L, total);
+    lua_replace(L, 4);
+    int nargs = 1;
+    if (lua_isfunction(L, 2)) {
+      lua_pushvalue(L, 2);
+    } else {
+      lua_getfield(L, 2, "write");
+      lua_pushvalue(L, 2);
+      nargs = 2;
+    }
+    lua_rotate(L, 5, -1);            /* the chunk goes last: f [self] chunk */
+    lua_callk(L, nargs, 2, 0, copy_k);
+    copy_check_result(L);
+  }
+}
+
+static int r_copy_to(lua_State *L) {
+  EseReader *R = checkreader(L, 1, "copy_to");
+  int t = lua_type(L, 2);
+  if (t != LUA_TFUNCTION) {
+    int ok = 0;
+    if (t == LUA_TTABLE || t == LUA_TUSERDATA) {
+      lua_getfield(L, 2, "write");
+      ok = !lua_isnil(L, -1);
+      lua_pop(L, 1);
+    }
+    if (!ok) luaL_typeerror(L, 2, "function or object with a write method");
+  }
+  lua_Integer n = chunk_size(L, 3, R, "copy_to");
+  lua_settop(L, 2);
+  lua_pushinteger(L, n);
+  lua_pushinteger(L, 0);
+  return copy_loop(L);
+}
+
+/* r:close(): JetCloseFile[Instance] while the backup runs.  Idempotent.  An
+ * engine answer that the handle is already gone (the backup ended, or the
+ * engine dropped it after a read error) is not an error. */
+static int r_close(lua_State *L) {
+  EseReader *R = toreader(L, 1);
+  JET_INSTANCE inst = R->inst;
+  JET_ERR err = close_handle(L, 1, R);
+  if (err < 0 && err != JET_errNoBackup && err != JET_errInvalidParameter)
+    return ese_raise_inst(L, err, "close", inst);
+  return 0;
+}
+
+/* __gc and __close: the same close, never raising. */
+static int r_gc(lua_State *L) {
+  EseReader *R = toreader(L, 1);
+  (void)close_handle(L, 1, R);
+  return 0;
+}
+
+static int r_tostring(lua_State *L) {
+  EseReader *R = toreader(L, 1);
+  if (!R->open) {
+    lua_pushliteral(L, ESE_READER_T " (closed)");
+  } else {
+    lua_getiuservalue(L, 1, 2);
+    lua_pushfstring(L, ESE_READER_T " (%s): %p", lua_tostring(L, -1), (void *)R);
+  }
+  return 1;
+}
+
+/* ---- opening ------------------------------------------------------------------ */
+
+int ese_reader_open(lua_State *L, int iidx, int pidx, int legacy, const char *op) {
+  iidx = iidx ? lua_absindex(L, iidx) : 0;
+  pidx = lua_absindex(L, pidx);
+  const char *path = lua_tostring(L, pidx);
+  EseInstance *I = iidx ? (EseInstance *)luaL_testudata(L, iidx, ESE_INSTANCE_T) : NULL;
+  EseReader *R = (EseReader *)lua_newuserdatauv(L, sizeof *R, 2);
+  memset(R, 0, sizeof *R);
+  luaL_setmetatable(L, ESE_READER_T);
+  if (I) lua_pushvalue(L, iidx);
+  else lua_pushnil(L);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, pidx);
+  lua_setiuservalue(L, -2, 2);
+  R->inst = I ? I->inst : 0;
+  R->legacy = legacy;
+  R->epoch = I ? ese_backup_epoch(L, iidx) : 0;
+  JET_API_PTR page = 0;
+  JET_ERR err = JetGetSystemParameter(R->inst, 0, JET_paramDatabasePageSize, &page, NULL, 0);
+  if (err < 0) return ese_raise_inst(L, err, op, R->inst);
+  R->page = page ? (lua_Integer)page : 8192;
+  JET_HANDLE h = 0;
+  unsigned long lo = 0, hi = 0;
+  err = legacy ? JetOpenFile(path, &h, &lo, &hi) : JetOpenFileInstance(R->inst, path, &h, &lo, &hi);
+  if (err < 0) return ese_raise_inst(L, err, op, R->inst);
+  R->h = h;
+  R->size = ((uint64_t)hi << 32) | (uint64_t)(lo & 0xFFFFFFFFul);
+  R->open = 1;
+  return 1;
+}
+
+static const luaL_Reg reader_meta[] = {
+  {"__gc", r_gc},
+  {"__close", r_gc},
+  {"__tostring", r_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg reader_methods[] = {
+  {"size", r_size},
+  {"tell", r_tell},
+  {"path", r_path},
+  {"is_open", r_is_open},
+  {"read", r_read},
+  {"chunks", r_chunks},
+  {"copy_to", r_copy_to},
+  {"close", r_close},
+  {NULL, NULL}
+};
+
+int ese_open_reader(lua_State *L) {
+  ese_newclass(L, ESE_READER_T, reader_meta, reader_methods);
+  return 0;
+}

@@ -1,0 +1,106 @@
+/*
+ * lua_restore.c -- ese.core.restore_begin: the stepwise restore (EseRestore*)
+ * as a userdata "ese.Restore".  lua/ese/init.lua drives it (ese.restore),
+ * so the progress callback runs as plain Lua between steps and may yield.
+ */
+#include <string.h>
+#include "lua_ese.h"
+
+#define ESE_RESTORE_T "ese.Restore"
+
+typedef struct EseRestoreUd {
+  EseRestore *r;    /* NULL once closed */
+} EseRestoreUd;     /* user value 1: the ese.Instance restoring, if any */
+
+static EseRestoreUd *torestore(lua_State *L, int idx) {
+  return (EseRestoreUd *)luaL_checkudata(L, idx, ESE_RESTORE_T);
+}
+
+static int restore_close(lua_State *L) {
+  EseRestoreUd *u = torestore(L, 1);
+  if (u->r) {
+    EseRestoreEnd(u->r);
+    u->r = NULL;
+  }
+  return 0;
+}
+
+/* restore_begin(dirs, dest, opts) */
+static int restore_begin(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *dest = luaL_checkstring(L, 2);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 1024, 1, "a list of 1 to 1024 backup folders");
+  const char **dirs = lua_newuserdatauv(L, sizeof(char *) * (size_t)n, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 1, "backup folders must be strings");
+    dirs[i - 1] = lua_tostring(L, -1);
+    lua_pop(L, 1);  /* still referenced by the table at 1 */
+  }
+  EseRestoreOptions o = { .dirs = dirs, .ndirs = (unsigned long)n, .dest = dest };
+  int has_inst = 0;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_getfield(L, 3, "live_log_path");
+    if (!lua_isnil(L, -1)) o.live_log_path = luaL_checkstring(L, -1);
+    lua_getfield(L, 3, "to_generation");
+    if (!lua_isnil(L, -1)) {
+      lua_Integer g = luaL_checkinteger(L, -1);
+      luaL_argcheck(L, g > 0, 3, "to_generation must be positive");
+      o.to_generation = (unsigned long)g;
+    }
+    lua_getfield(L, 3, "base_name");
+    if (!lua_isnil(L, -1)) o.base_name = luaL_checkstring(L, -1);
+    lua_getfield(L, 3, "instance");
+    if (!lua_isnil(L, -1)) {
+      EseInstance *ei = ese_toinstance(L, -1);
+      if (!ei) return luaL_argerror(L, 3, "instance must be an ese.Instance");
+      if (!ei->open) return ese_raise(L, JET_errInvalidInstance, "restore");
+      o.instance = ei->inst;
+      has_inst = lua_gettop(L);
+    }
+  }
+  EseRestoreUd *u = lua_newuserdatauv(L, sizeof *u, 1);
+  u->r = NULL;
+  luaL_setmetatable(L, ESE_RESTORE_T);
+  if (has_inst) {
+    lua_pushvalue(L, has_inst);
+    lua_setiuservalue(L, -2, 1);
+  }
+  EseRestore *r = NULL;
+  JET_ERR e = EseRestoreBegin(&o, &r);
+  if (e) return ese_raise(L, e, "restore");
+  u->r = r;
+  return 1;
+}
+
+/* r:step() -> done, total, finished */
+static int restore_step(lua_State *L) {
+  EseRestoreUd *u = torestore(L, 1);
+  if (!u->r) return ese_raise(L, JET_errInvalidParameter, "restore");
+  uint64_t done = 0, total = 0;
+  int finished = 0;
+  JET_ERR e = EseRestoreStep(u->r, &done, &total, &finished);
+  if (e) {
+    char detail[512];
+    strncpy(detail, EseRestoreDetail(u->r), sizeof detail - 1);
+    detail[sizeof detail - 1] = 0;
+    EseRestoreEnd(u->r);
+    u->r = NULL;
+    return ese_raise_detail(L, e, "restore", detail);
+  }
+  lua_pushinteger(L, (lua_Integer)done);
+  lua_pushinteger(L, (lua_Integer)total);
+  lua_pushboolean(L, finished);
+  return 3;
+}
+
+int ese_open_restore(lua_State *L) {
+  static const luaL_Reg meta[] = { { "__gc", restore_close }, { "__close", restore_close }, { NULL, NULL } };
+  static const luaL_Reg methods[] = { { "step", restore_step }, { "close", restore_close }, { NULL, NULL } };
+  ese_newclass(L, ESE_RESTORE_T, meta, methods);
+  lua_pushcfunction(L, restore_begin);
+  lua_setfield(L, -2, "restore_begin");
+  return 0;
+}
