@@ -196,6 +196,7 @@ int luaopen_ese_core(lua_State *L) {
   ese_open_reader(L);
   ese_open_backup(L);
   ese_open_restore(L);
+  ese_open_check(L);
   lua_newtable(L);                       /* errors, both directions */
   EseForEachError(add_error, L);
   lua_setfield(L, -2, "errors");

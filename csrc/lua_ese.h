@@ -139,4 +139,8 @@ int ese_reader_open(lua_State *L, int iidx, int pidx, int legacy, const char *op
 
 int ese_open_restore(lua_State *L);   /* module table at -1 */
 
+/* ---- lua_check.c --------------------------------------------------------- */
+
+int ese_open_check(lua_State *L);     /* module table at -1 */
+
 #endif

@@ -247,6 +247,35 @@ typedef JET_ERR (*JET_PFNSTATUS)(JET_SESID sesid, JET_SNP snp, JET_SNT snt, void
 JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
                                    JET_PFNSTATUS pfn);
 
+/* ---- inspecting files (ese info / ese logs / ese check) -------------------
+ * Reads the header of a database, streamed copy or log file without an
+ * instance; with verify, checks every page checksum and page number (a
+ * database; pages never written are accepted) or every record (a log) and
+ * returns the error of the first fault: JET_errReadVerifyFailure,
+ * JET_errLogReadVerifyFailure, JET_errLogFileCorrupt,
+ * JET_errDatabaseCorrupted (not a database or log), JET_errBadPatchPage (a
+ * streamed copy whose trailer is damaged).  detail gets a sentence naming
+ * the page or file. */
+enum { EseFileDatabase = 1, EseFileLog = 2 };
+typedef struct EseBackupRecord { unsigned long genLow, genHigh; uint64_t time; } EseBackupRecord;
+typedef struct EseFileInfo {
+  int kind;                       /* EseFileDatabase or EseFileLog */
+  unsigned long pageSize;
+  /* database */
+  unsigned long state;            /* 1 clean, 2 dirty, 3 streamed backup copy, 4 being restored */
+  unsigned long pages;            /* pages in the file (a streamed copy: with its trailer) */
+  unsigned long genMin, genMax;   /* log generations it needed when last attached */
+  unsigned char dbSignature[16];
+  EseBackupRecord backup[5];      /* full, incremental, differential, copy, current (streamed copy) */
+  /* database and log */
+  unsigned char logSignature[16];
+  /* log */
+  unsigned long generation, fileSize;
+  uint64_t tmCreate, tmPrevGen;
+  unsigned long attached;         /* databases in its header's attach table */
+} EseFileInfo;
+JET_ERR EseGetFileInfo(const char *szPath, int verify, EseFileInfo *info, char *detail, size_t cbDetail);
+
 /* Detail of the last failure on this session or instance ("file X page 12"),
  * "" when none; copies at most cb bytes with a terminating NUL. */
 void EseSessionErrorDetail(JET_SESID sesid, char *buf, size_t cb);

@@ -1,0 +1,98 @@
+/* check.c -- header and checksum inspection of database and log files,
+ * without an instance (ese info, ese logs, ese check, backup.verify). */
+#include "internal.h"
+#include "page.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_CHUNK 256u
+
+static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, EseFileInfo *info, char *detail, size_t cb) {
+  uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
+  int copy = h->state == DB_BACKUP_COPY;
+  uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
+  if (!buf) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (uint32_t first = 2; first < n && e == JET_errSuccess; first += CHECK_CHUNK) {
+    uint32_t cnt = n - first < CHECK_CHUNK ? n - first : CHECK_CHUNK;
+    e = os_pread_full(f, buf, (size_t)cnt * ps, (uint64_t)first * ps);
+    for (uint32_t k = 0; k < cnt && e == JET_errSuccess; k++) {
+      uint32_t pgno = first + k;
+      const uint8_t *pg = buf + (size_t)k * ps;
+      if (copy && pgno == n - 1) {    /* the trailer of a streamed copy */
+        dbheader t;
+        if (dbheader_decode(pg, ps, pgno, &t) != JET_errSuccess || memcmp(t.db_sig, h->db_sig, 16)) {
+          e = JET_errBadPatchPage;
+          if (detail) snprintf(detail, cb, "%s: the trailer page %u is damaged", os_path(f), pgno);
+        }
+        continue;
+      }
+      int v = page_verify(pg, ps, pgno);
+      if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
+        e = JET_errReadVerifyFailure;
+        if (detail)
+          snprintf(detail, cb, "%s: page %u: %s", os_path(f), pgno,
+                   v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
+      }
+    }
+  }
+  free(buf);
+  info->pages = n;
+  return e;
+}
+
+static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  if (e) return e;
+  dbheader h;
+  uint64_t size = 0;
+  e = dbheader_read(f, 0, &h);
+  if (e == JET_errSuccess) e = os_size(f, &size);
+  if (e == JET_errSuccess) {
+    info->kind = EseFileDatabase;
+    info->pageSize = h.page_size;
+    info->state = h.state;
+    info->pages = (unsigned long)(size / h.page_size);
+    info->genMin = h.gen_min;
+    info->genMax = h.gen_max;
+    memcpy(info->dbSignature, h.db_sig, 16);
+    memcpy(info->logSignature, h.log_sig, 16);
+    for (int i = 0; i < BK_KINDS; i++)
+      info->backup[i] = (EseBackupRecord){ h.backup[i].gen_lo, h.backup[i].gen_hi, h.backup[i].time };
+    if (verify) e = verify_pages(f, &h, size, info, detail, cb);
+  }
+  os_close(f);
+  return e;
+}
+
+JET_ERR EseGetFileInfo(const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
+  if (!path || !info) return JET_errInvalidParameter;
+  memset(info, 0, sizeof *info);
+  if (detail && cb) detail[0] = 0;
+  esio *io;
+  JET_ERR e = esio_new(&io);
+  if (e) return e;
+  log_header lh;
+  JET_ERR le = log_read_header(io, path, &lh);
+  if (le == JET_errSuccess) {
+    info->kind = EseFileLog;
+    info->pageSize = lh.page_size;
+    info->generation = lh.gen;
+    info->fileSize = lh.file_size;
+    info->tmCreate = lh.tm_create;
+    info->tmPrevGen = lh.tm_prev_gen;
+    info->attached = lh.nattach;
+    memcpy(info->logSignature, lh.sig.b, 16);
+    log_header_clear(&lh);
+    if (verify) e = log_verify_file(io, path, 0);
+    if (e && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
+  } else {
+    e = db_info(io, path, verify, info, detail, cb);
+    if (e == JET_errDatabaseCorrupted && le == JET_errLogFileSizeMismatch) e = JET_errLogFileCorrupt;
+    if (e && detail && !detail[0]) snprintf(detail, cb, "%s", path);
+  }
+  esio_free(io);
+  return e;
+}
