@@ -61,11 +61,12 @@ test: all
 	  | $(LUA) spec/support/tap_summary.lua
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+SANBUILD ?= build-san
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build-san SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" all
+	@$(MAKE) --no-print-directory BUILD=$(SANBUILD) SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" all
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  ESE_HARNESS_DIR=build-san/bin $(LUA) /usr/bin/busted --cpath="build-san/lib/?.so" -o TAP spec \
+	  ESE_HARNESS_DIR=$(SANBUILD)/bin $(LUA) /usr/bin/busted --cpath="$(SANBUILD)/lib/?.so" -o TAP spec \
 	  | $(LUA) spec/support/tap_summary.lua
 
 demo: all
