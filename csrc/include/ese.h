@@ -247,6 +247,17 @@ typedef JET_ERR (*JET_PFNSTATUS)(JET_SESID sesid, JET_SNP snp, JET_SNT snt, void
 JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
                                    JET_PFNSTATUS pfn);
 
+/* ---- one-call backup into a folder (ESE's JetBackup) ----------------------
+ * The whole external sequence into szBackupPath (created when missing; it
+ * must be empty: JET_errBackupDirectoryNotEmpty): full (grbit 0) or
+ * incremental (JET_bitBackupIncremental); the logs are truncated after
+ * they are copied.  pfnStatus (may be NULL) gets JET_snpBackup progress in
+ * percent; a non-zero return stops the backup.  Any failure ends the backup
+ * with End(abort): nothing is recorded. */
+JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
+                                  JET_PFNSTATUS pfnStatus);
+JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTATUS pfnStatus);
+
 /* ---- inspecting files (ese info / ese logs / ese check) -------------------
  * Reads the header of a database, streamed copy or log file without an
  * instance; with verify, checks every page checksum and page number (a

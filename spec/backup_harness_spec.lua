@@ -1,0 +1,27 @@
+-- Runs the C harness programs of the backup (spec/c/backup_restore.c,
+-- spec/c/backup_faults.c): real threads, a stop from another thread, and
+-- crash points during a backup.
+local dir = os.getenv("ESE_HARNESS_DIR") or "build/bin"
+
+local function run(prog, args)
+  local p = io.popen(dir .. "/" .. prog .. " " .. (args or "") .. " 2>&1")
+  local out = p:read("a")
+  local ok, how, code = p:close()
+  return ok, out, how, code
+end
+
+describe("backup harness (C, threads and crashes)", function()
+  it("G1/G3: writer threads commit during a full and an incremental backup; each restore holds exactly the "
+     .. "transactions committed before its GetLogInfo cut-off, and no half transaction", function()
+    local ok, out = run("backup_restore", "3 300")
+    assert.is_true(ok, out)
+    assert.matches("backup_restore: ok", out)
+  end)
+
+  it("C7/I: JetBackupInstance restores whole; a stop from another thread aborts it with "
+     .. "JET_errBackupAbortByServer; crash points during a backup never yield a silently wrong restore", function()
+    local ok, out = run("backup_faults", "24")
+    assert.is_true(ok, out)
+    assert.matches("backup_faults: ok", out)
+  end)
+end)
