@@ -21,7 +21,8 @@
 
 typedef struct rsfile {
   char *src, *name;       /* source path; base name in dest */
-  int is_db;
+  char *orig;             /* in place: the database's path at backup time */
+  int is_db, in_place;
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
   log_header lh;          /* log */
@@ -33,7 +34,7 @@ enum { ST_COPY, ST_REPLAY, ST_DONE };
 struct EseRestore {
   esinst *inst;           /* the restoring instance, or NULL */
   esio *io;
-  char *dest, base[4];
+  char *dest, *chk_dir, base[4];
   uint32_t page_size, file_size;
   rsfile *files;
   size_t nfiles, cap;
@@ -49,6 +50,8 @@ struct EseRestore {
   log_reader *reader;
   uint32_t last_gen;      /* last generation replayed */
   uint64_t done, total;
+  int logs_only;          /* the sets hold logs; databases are in place */
+  uint32_t gen_low, gen_high;
   JET_ERR failed;
   char detail[512];
 };
@@ -70,7 +73,8 @@ static JET_ERR add_file(EseRestore *r, const char *dir, const char *name, rsfile
   }
   rsfile *f = &r->files[r->nfiles];
   memset(f, 0, sizeof *f);
-  if (!(f->src = os_join(dir, name)) || !(f->name = strdup(name))) {
+  const char *slash = strrchr(name, '/');
+  if (!(f->src = dir ? os_join(dir, name) : strdup(name)) || !(f->name = strdup(slash ? slash + 1 : name))) {
     free(f->src);
     free(f->name);
     return JET_errOutOfMemory;
@@ -96,6 +100,10 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   free(p);
   if (e) return fail(r, e == JET_errLogFileCorrupt ? JET_errLogFileCorrupt : e, "log %s is unreadable", name);
   if (current) gen = h.gen;
+  if (!current && r->gen_high && (gen < r->gen_low || gen > r->gen_high)) {
+    log_header_clear(&h);
+    return JET_errSuccess;
+  }
   if (h.gen != gen) {
     log_header_clear(&h);
     return fail(r, JET_errLogFileCorrupt, "log %s holds another generation", name);
@@ -125,8 +133,9 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   return JET_errSuccess;
 }
 
-static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name) {
-  char *p = os_join(dir, name);
+/* A database of the set: dir + name, or (dir NULL) the path name. */
+static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const char *orig) {
+  char *p = dir ? os_join(dir, name) : strdup(name);
   if (!p) return JET_errOutOfMemory;
   esfile *fh;
   JET_ERR e = os_open(r->io, p, OS_READ, &fh);
@@ -150,17 +159,22 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name) {
     e = JET_errDatabasePatchFileMismatch;
   free(trailer);
   os_close(fh);
-  if (e == JET_errDatabaseCorrupted) {
+  if (e == JET_errDatabaseCorrupted && !orig) {
     size_t n = strlen(name);
     /* a file that does not claim to be a database is not part of the set */
     if (n < 4 || strcmp(name + n - 4, ".edb")) return JET_errSuccess;
   }
+  if (e == JET_errFileNotFound && orig) return fail(r, e, "database %s not found", name);
   if (e) return fail(r, e, "database %s", name);
   if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
   r->page_size = h.page_size;
   rsfile *f;
   if ((e = add_file(r, dir, name, &f)) != JET_errSuccess) return e;
   f->is_db = 1;
+  if (orig) {
+    f->in_place = 1;
+    if (!(f->orig = strdup(orig))) return JET_errOutOfMemory;
+  }
   f->dh = h;
   f->dh.backup[BK_CURRENT].gen_hi = t.backup[BK_CURRENT].gen_hi;
   f->size = size - h.page_size;
@@ -173,8 +187,8 @@ static JET_ERR scan_entry(const char *name, void *ud) {
   int kind = log_parse_name(name, c->r->base, &gen);
   if (kind == 1) return scan_log(c->r, c->dir, name, gen, 0);
   if (kind == 2) return c->live ? scan_log(c->r, c->dir, name, 0, 1) : JET_errSuccess;
-  if (c->live) return JET_errSuccess;
-  return scan_db(c->r, c->dir, name);
+  if (c->live || c->r->logs_only) return JET_errSuccess;
+  return scan_db(c->r, c->dir, name, NULL);
 }
 
 static JET_ERR scan_dir(EseRestore *r, const char *dir, int live) {
@@ -246,7 +260,8 @@ static JET_ERR clean_dest(const char *name, void *ud) {
 }
 
 JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
-  if (!o || !out || !o->dirs || o->ndirs == 0 || !o->dest || !*o->dest) return JET_errInvalidParameter;
+  if (!o || !out || !o->dirs || o->ndirs == 0 || !o->dest || !*o->dest || o->gen_low > o->gen_high)
+    return JET_errInvalidParameter;
   const char *base = o->base_name ? o->base_name : "edb";
   if (strlen(base) != 3) return JET_errInvalidParameter;
   EseRestore *r = calloc(1, sizeof *r);
@@ -257,7 +272,15 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
     free(r);
     return e;
   }
+  r->logs_only = o->ndb_files > 0;
+  r->gen_low = (uint32_t)o->gen_low;
+  r->gen_high = (uint32_t)o->gen_high;
   if ((e = esio_new(&r->io)) == JET_errSuccess && !(r->dest = strdup(o->dest))) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess && !(r->chk_dir = strdup(o->checkpoint_dir ? o->checkpoint_dir : o->dest))) e = JET_errOutOfMemory;
+  for (unsigned long i = 0; e == JET_errSuccess && i < o->ndb_files; i++) {
+    if (!o->db_files[i] || !o->db_originals || !o->db_originals[i]) e = JET_errInvalidParameter;
+    else e = scan_db(r, NULL, o->db_files[i], o->db_originals[i]);
+  }
   for (unsigned long i = 0; e == JET_errSuccess && i < o->ndirs; i++) e = scan_dir(r, o->dirs[i], 0);
   uint32_t set_lo = 0, set_hi = 0;
   if (e == JET_errSuccess && !r->page_size) e = fail(r, JET_errFileNotFound, "the backup set has no database%s", NULL);
@@ -268,6 +291,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   if (e == JET_errSuccess) e = os_mkdir_p(r->dest, 0700);
+  if (e == JET_errSuccess) e = os_mkdir_p(r->chk_dir, 0700);
   if (e == JET_errSuccess) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e) {
@@ -314,11 +338,11 @@ static JET_ERR copy_step(EseRestore *r) {
   rsfile *f = &r->files[r->cur];
   JET_ERR e = JET_errSuccess;
   if (!r->in) {
-    char *dst = os_join(r->dest, f->name);
+    char *dst = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
     if (!dst) return JET_errOutOfMemory;
     e = os_open(r->io, f->src, OS_READ, &r->in);
     if (e == JET_errSuccess) e = os_open(r->io, dst, OS_WRITE | OS_CREATE, &r->out);
-    if (e == JET_errSuccess) e = os_truncate(r->out, 0);
+    if (e == JET_errSuccess && !f->in_place) e = os_truncate(r->out, 0);
     free(dst);
     r->cur_off = 0;
     if (e) return fail(r, e, "copying %s", f->name);
@@ -326,12 +350,15 @@ static JET_ERR copy_step(EseRestore *r) {
   size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
   e = os_pread_full(r->in, r->buf, n, r->cur_off);
   if (e == JET_errSuccess && f->is_db) e = verify_chunk(r, f, r->cur_off, n);
-  if (e == JET_errSuccess) e = os_pwrite(r->out, r->buf, n, r->cur_off);
+  /* in place, only the header pages change */
+  size_t wn = f->in_place ? (r->cur_off == 0 ? 2u * r->page_size : 0) : n;
+  if (e == JET_errSuccess && wn) e = os_pwrite(r->out, r->buf, wn, r->cur_off);
   if (e) return fail(r, e, "copying %s", f->name);
   r->cur_off += n;
   r->done += n;
   if (r->cur_off == f->size) {
-    e = os_sync(r->out);
+    if (f->in_place) e = os_truncate(r->out, f->size);    /* drop the trailer page */
+    if (e == JET_errSuccess) e = os_sync(r->out);
     os_close(r->in);
     os_close(r->out);
     r->in = r->out = NULL;
@@ -349,11 +376,14 @@ static JET_ERR map_path(void *ud, const char *logged, char **out) {
   const char *slash = strrchr(logged, '/');
   const char *name = slash ? slash + 1 : logged;
   *out = NULL;
-  for (size_t i = 0; i < r->nfiles; i++)
-    if (r->files[i].is_db && !strcmp(r->files[i].name, name)) {
-      *out = os_join(r->dest, name);
+  for (size_t i = 0; i < r->nfiles; i++) {
+    rsfile *f = &r->files[i];
+    if (!f->is_db) continue;
+    if (f->in_place ? !strcmp(f->orig, logged) : !strcmp(f->name, name)) {
+      *out = f->in_place ? strdup(f->src) : os_join(r->dest, name);
       return *out ? JET_errSuccess : JET_errOutOfMemory;
     }
+  }
   return JET_errSuccess;
 }
 
@@ -412,7 +442,7 @@ static JET_ERR replay_finish(EseRestore *r) {
     c.lsn = log_end(lg);
     e = log_close(lg);
   }
-  esparams prm = { .system_path = r->dest };
+  esparams prm = { .system_path = r->chk_dir };
   memcpy(prm.base, r->base, 4);
   char *chkp = chk_path(&prm);
   if (e == JET_errSuccess) e = chkp ? chk_write(r->io, chkp, &c) : JET_errOutOfMemory;
@@ -465,25 +495,22 @@ void EseRestoreEnd(EseRestore *r) {
   for (size_t i = 0; i < r->nfiles; i++) {
     free(r->files[i].src);
     free(r->files[i].name);
+    free(r->files[i].orig);
     if (!r->files[i].is_db) log_header_clear(&r->files[i].lh);
   }
   free(r->files);
   free(r->buf);
   free(r->dest);
+  free(r->chk_dir);
   esio_free(r->io);
   inst_end_restore(r->inst);
   free(r);
 }
 
-JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
-                                   JET_PFNSTATUS pfn) {
-  if (!szBackupPath || !szDest) return JET_errInvalidParameter;
-  const char *dirs[1] = { szBackupPath };
-  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szDest, .instance = instance };
-  EseRestore *r;
-  JET_ERR e = EseRestoreBegin(&o, &r);
-  if (e) return e;
+/* Steps a begun restore to its end, reporting percent to pfn; ends it. */
+static JET_ERR run_to_end(EseRestore *r, JET_PFNSTATUS pfn) {
   JET_SNPROG prog = { sizeof prog, 0, 100 };
+  JET_ERR e = JET_errSuccess;
   if (pfn) pfn(0, JET_snpRestore, JET_sntBegin, &prog);
   int finished = 0;
   while (e == JET_errSuccess && !finished) {
@@ -495,4 +522,39 @@ JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPa
   if (pfn) pfn(0, JET_snpRestore, e ? JET_sntFail : JET_sntComplete, &prog);
   EseRestoreEnd(r);
   return e;
+}
+
+JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
+                                   JET_PFNSTATUS pfn) {
+  if (!szBackupPath || !szDest) return JET_errInvalidParameter;
+  const char *dirs[1] = { szBackupPath };
+  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szDest, .instance = instance };
+  EseRestore *r;
+  JET_ERR e = EseRestoreBegin(&o, &r);
+  if (e) return e;
+  return run_to_end(r, pfn);
+}
+
+JET_ERR JET_API JetExternalRestore2(char *szCheckpointFilePath, char *szLogPath, JET_RSTMAP *rgrstmap,
+                                    long crstfilemap, char *szBackupLogPath, JET_LOGINFO *pLogInfo,
+                                    char *szTargetInstanceName, char *szTargetInstanceLogPath,
+                                    char *szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn) {
+  if (!szLogPath || !szBackupLogPath || !pLogInfo || pLogInfo->cbSize != sizeof *pLogInfo || crstfilemap <= 0 ||
+      crstfilemap > ESE_MAX_DB || !rgrstmap || szTargetInstanceName || szTargetInstanceLogPath ||
+      szTargetInstanceCheckpointPath)
+    return JET_errInvalidParameter;
+  const char *files[ESE_MAX_DB], *origs[ESE_MAX_DB];
+  for (long i = 0; i < crstfilemap; i++) {
+    files[i] = rgrstmap[i].szNewDatabaseName;
+    origs[i] = rgrstmap[i].szDatabaseName;
+  }
+  const char *dirs[1] = { szBackupLogPath };
+  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szLogPath, .base_name = pLogInfo->szBaseName,
+                          .db_files = files, .db_originals = origs, .ndb_files = (unsigned long)crstfilemap,
+                          .checkpoint_dir = szCheckpointFilePath, .gen_low = pLogInfo->ulGenLow,
+                          .gen_high = pLogInfo->ulGenHigh };
+  EseRestore *r;
+  JET_ERR e = EseRestoreBegin(&o, &r);
+  if (e) return e;
+  return run_to_end(r, pfn);
 }

@@ -224,6 +224,13 @@ typedef struct EseRestoreOptions {
   unsigned long to_generation;    /* 0: everything; else stop after this generation */
   const char *base_name;          /* NULL: "edb" */
   JET_INSTANCE instance;          /* 0, or an instance that is restoring meanwhile */
+  /* JetExternalRestore2's form: streamed databases the caller has already
+   * written (restored where they are, not copied), each with the path it
+   * had when it was backed up; the sets in dirs then hold only logs. */
+  const char *const *db_files, *const *db_originals;
+  unsigned long ndb_files;
+  const char *checkpoint_dir;     /* NULL: dest */
+  unsigned long gen_low, gen_high;/* 0, 0: every log generation of the sets */
 } EseRestoreOptions;
 JET_ERR EseRestoreBegin(const EseRestoreOptions *opts, EseRestore **prestore);
 JET_ERR EseRestoreStep(EseRestore *restore, uint64_t *pdone, uint64_t *ptotal, int *pfinished);
@@ -286,6 +293,18 @@ typedef struct EseFileInfo {
   unsigned long attached;         /* databases in its header's attach table */
 } EseFileInfo;
 JET_ERR EseGetFileInfo(const char *szPath, int verify, EseFileInfo *info, char *detail, size_t cbDetail);
+
+/* ESE's external restore: szBackupLogPath holds the streamed logs of
+ * pLogInfo's range, rgrstmap maps each database's path at backup time to
+ * the file the caller wrote its stream into; the logs are replayed in
+ * szLogPath (checkpoint in szCheckpointFilePath) and the databases are
+ * restored in place.  A running target instance is not supported: the
+ * target arguments must be NULL (JET_errInvalidParameter). */
+typedef struct { char *szDatabaseName; char *szNewDatabaseName; } JET_RSTMAP;
+JET_ERR JET_API JetExternalRestore2(char *szCheckpointFilePath, char *szLogPath, JET_RSTMAP *rgrstmap,
+                                    long crstfilemap, char *szBackupLogPath, JET_LOGINFO *pLogInfo,
+                                    char *szTargetInstanceName, char *szTargetInstanceLogPath,
+                                    char *szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn);
 
 /* Detail of the last failure on this session or instance ("file X page 12"),
  * "" when none; copies at most cb bytes with a terminating NUL. */
