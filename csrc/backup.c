@@ -25,11 +25,13 @@ enum { PHASE_DATABASES = 1, PHASE_LOGS = 2 };
 
 typedef struct bkfile {
   int used;
+  int reading;            /* a read runs without the lock: close waits */
   uint32_t serial;
   int is_db;
   uint32_t dbid, pages;   /* database: its number and pages streamed */
   uint32_t gen;           /* log: its generation */
-  esfile *f;              /* log file */
+  char *path;             /* log: its file */
+  uint8_t *image;         /* log: the verified bytes being streamed */
   uint64_t size, pos;
   uint8_t *hdr;           /* database: header snapshot page */
 } bkfile;
@@ -41,8 +43,7 @@ typedef struct bkdb {
 } bkdb;
 
 struct esbackup {
-  int incremental, stopped, phase, prepared, truncated;
-  uint32_t serial;
+  int incremental, stopped, phase, prepared, truncated, rolled;
   uint64_t begin_time;
   uint32_t copy_mic, copy_mac, delete_mic, delete_mac;
   bkdb dbs[ESE_MAX_DB];
@@ -57,7 +58,8 @@ struct esbackup {
 /* ---- helpers --------------------------------------------------------------- */
 
 static void file_close(bkfile *f) {
-  os_close(f->f);
+  free(f->path);
+  free(f->image);
   free(f->hdr);
   memset(f, 0, sizeof *f);
 }
@@ -221,12 +223,14 @@ static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *na
   char *path = log_file_name(inst->prm.log_path, inst->prm.base, gen);
   if (!path) return JET_errOutOfMemory;
   JET_ERR e = os_exists(path) ? JET_errSuccess : JET_errMissingFileToBackup;
-  if (e == JET_errSuccess && log_verify_file(inst->io, path, inst->prm.page_size) != JET_errSuccess)
+  uint8_t *img = NULL;
+  uint32_t n = 0;
+  if (e == JET_errSuccess && log_load_verified(inst->io, path, inst->prm.page_size, &img, &n) != JET_errSuccess)
     e = JET_errLogReadVerifyFailure;
-  if (e == JET_errSuccess) e = os_open(inst->io, path, OS_READ, &f->f);
-  if (e == JET_errSuccess) e = os_size(f->f, &f->size);
+  free(img);   /* checked now; the bytes streamed are checked again at the first read */
   if (e) inst_detail(inst, "log %s", path);
-  free(path);
+  f->path = path;
+  f->size = n;
   f->gen = gen;
   return e;
 }
@@ -262,7 +266,10 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
   }
   if (e == JET_errSuccess) {
     f->used = 1;
-    f->serial = ++bk->serial & 0xFFFFFF;
+    /* per instance, so a handle of an earlier backup never names a file of this one */
+    inst->backup_file_serial = (inst->backup_file_serial + 1) & 0xFFFFFF;
+    if (inst->backup_file_serial == 0) inst->backup_file_serial = 1;
+    f->serial = inst->backup_file_serial;
     *phfFile = (JET_HANDLE)(((uintptr_t)f->serial << 8) | (uintptr_t)(f - bk->files));
     if (pulFileSizeLow) *pulFileSizeLow = (unsigned long)(f->size & 0xFFFFFFFFu);
     if (pulFileSizeHigh) *pulFileSizeHigh = (unsigned long)(f->size >> 32);
@@ -336,15 +343,24 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
   esdb *db = f->is_db ? db_by_id(inst, f->dbid) : NULL;
   uint32_t gen = log_generation(inst->log);
   bk->busy++;
+  f->reading = 1;
   inst_unlock(inst);
   size_t got = n;
   if (n == 0) e = JET_errSuccess;
   else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
   else {
-    e = os_pread(f->f, pv, n, pos, &got);
-    if (e == JET_errSuccess && got < n) e = JET_errLogReadVerifyFailure;
+    /* A log streams the bytes verified at its first read: every record
+     * checked, and a change made after that is never handed out. */
+    if (!f->image) {
+      uint32_t sz = 0;
+      e = log_load_verified(inst->io, f->path, inst->prm.page_size, &f->image, &sz);
+      if (e == JET_errSuccess && sz != f->size) e = JET_errLogReadVerifyFailure;
+      if (e && e != JET_errOutOfMemory) e = JET_errLogReadVerifyFailure;
+    }
+    if (e == JET_errSuccess) memcpy(pv, f->image + pos, n);
   }
   pthread_mutex_lock(&inst->lock);
+  f->reading = 0;
   if (--bk->busy == 0) pthread_cond_broadcast(&bk->idle);
   if (e == JET_errSuccess) {
     f->pos += got;
@@ -366,7 +382,9 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile) {
   JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
   bkfile *f = handle_file(bk, hfFile);
-  if (!f) e = JET_errInvalidParameter;
+  while (f && inst->backup == bk && f->reading) pthread_cond_wait(&bk->idle, &inst->lock);
+  if (inst->backup != bk) e = JET_errNoBackup;   /* ended while this call waited */
+  else if (!f || !f->used) e = JET_errInvalidParameter;
   else {
     if (f->pos == f->size) {
       if (f->is_db) {
@@ -394,13 +412,16 @@ static int any_open(struct esbackup *bk) {
 static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
   uint32_t lo, hi;
   int cur;
-  JET_ERR e = log_roll(inst->log);
-  if (e) return inst_fatal(inst, e);
-  (void)log_take_rolled(inst->log);
-  if ((e = inst_checkpoint(inst)) != JET_errSuccess) return e;
+  JET_ERR e;
+  if (!bk->rolled) {      /* the cut-off happens once per backup, even when a later check fails */
+    if ((e = log_roll(inst->log)) != JET_errSuccess) return inst_fatal(inst, e);
+    (void)log_take_rolled(inst->log);
+    if ((e = inst_checkpoint(inst)) != JET_errSuccess) return e;
+    bk->copy_mac = log_generation(inst->log);
+    bk->rolled = 1;
+  }
   if ((e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur)) != JET_errSuccess) return e;
   if (lo == 0) return JET_errFileNotFound;
-  bk->copy_mac = log_generation(inst->log);
   if (bk->incremental) {
     bk->copy_mic = lo;
     for (int i = 0; i < bk->ndbs; i++) {

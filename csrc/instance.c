@@ -487,7 +487,7 @@ JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) {
   JET_ERR e = inst ? JET_errSuccess : JET_errInvalidInstance;
   if (inst) {
     pthread_mutex_lock(&inst->lock);
-    e = inst->state == INST_CREATED ? JET_errNotInitialized : inst_stop_backup(inst);
+    e = inst_stop_backup(inst);   /* decision 3: succeeds whether or not a backup runs */
     pthread_mutex_unlock(&inst->lock);
   }
   pthread_mutex_unlock(&g_process.lock);

@@ -74,6 +74,7 @@ typedef struct esinst {
   esdb *db[ESE_MAX_DB + 1];
   struct esbackup *backup;  /* the external backup in progress, or NULL */
   uint32_t backup_hold_gen; /* logs from this generation on are kept for it */
+  uint32_t backup_file_serial; /* last reader handle serial handed out */
   essession *sessions;    /* list */
   uint64_t next_txid;
   char detail[256];

@@ -938,7 +938,9 @@ const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; 
  * 0): JET_errPageSizeMismatch; a bad record: JET_errLogReadVerifyFailure,
  * except a torn tail (bad record, nothing valid after) in a file named like
  * a current log ("XXX.log"); I/O errors as they come. */
-JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size) {
+JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size) {
+  *image = NULL;
+  *size = 0;
   log_header h;
   JET_ERR e = log_read_header(io, path, &h);
   if (e == JET_errLogFileSizeMismatch) return JET_errLogFileCorrupt;
@@ -962,13 +964,32 @@ JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size) {
   uint8_t *d = NULL;
   size_t cap = 0;
   if (!e) e = load_file(io, path, h.file_size, &d, &cap);
+  /* the header again, from the very bytes handed out */
+  log_header h2;
+  if (!e && hdr_decode(d, &h2) != JET_errSuccess) e = JET_errLogFileCorrupt;
+  if (!e) {
+    if (h2.gen != h.gen || h2.file_size != h.file_size) e = JET_errLogFileCorrupt;
+    log_header_clear(&h2);
+  }
   for (uint32_t pos = LOG_HDR_SIZE; !e && (uint64_t)pos + 4 <= h.file_size && ld32(d + pos) != 0;) {
     uint32_t fr = rec_check(d, h.file_size, pos, h.gen);
     if (fr) { pos += fr; continue; }
     if (!(current && !valid_after(d, h.file_size, pos, h.gen))) e = JET_errLogReadVerifyFailure;
     break;
   }
-  free(d);
+  if (e) free(d);
+  else {
+    *image = d;
+    *size = h.file_size;
+  }
   log_header_clear(&h);
+  return e;
+}
+
+JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size) {
+  uint8_t *d;
+  uint32_t n;
+  JET_ERR e = log_load_verified(io, path, page_size, &d, &n);
+  free(d);
   return e;
 }

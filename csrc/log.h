@@ -153,5 +153,8 @@ void log_reader_close(log_reader *r);
 /* Checks a whole log file (header and every record) for backup and
  * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure. */
 JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size);
+/* The same, keeping the verified bytes: *image (free it) holds the whole
+ * file, *size bytes; a backup streams exactly these bytes. */
+JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size);
 
 #endif

@@ -35,6 +35,8 @@ typedef struct EseReader {
   JET_HANDLE h;
   JET_INSTANCE inst;     /* the handle of user value 1 (0 for a legacy reader without one) */
   int open;              /* the engine handle is ours and not closed */
+  int closed;            /* closed by r:close, __close or __gc */
+  JET_ERR gone;          /* why the handle went away without a close */
   int legacy;            /* opened by ese.open_file: the instance-less calls */
   lua_Integer epoch;     /* ese_backup_epoch of the instance at open */
   lua_Integer page;      /* the instance page size */
@@ -49,10 +51,11 @@ static EseReader *toreader(lua_State *L, int idx) {
   return (EseReader *)luaL_checkudata(L, idx, ESE_READER_T);
 }
 
-/* Forget the engine handle (closed, or dropped by the engine) and free the
- * scratch buffer. */
-static void release(EseReader *R) {
+/* Forget the engine handle (closed, or dropped by the engine: err says
+ * why, 0 for a close) and free the scratch buffer. */
+static void release(EseReader *R, JET_ERR err) {
   R->open = 0;
+  if (!R->gone) R->gone = err;
   free(R->buf);
   R->buf = NULL;
   R->cap = 0;
@@ -72,20 +75,23 @@ static int backup_alive(lua_State *L, int idx, EseReader *R) {
   return ok;
 }
 
-/* Raises for a closed reader (the error object of a closed handle). */
+/* A reader not closed by its user (its handle may be gone). */
 static EseReader *checkopen(lua_State *L, int idx, const char *op) {
   EseReader *R = toreader(L, idx);
-  if (!R->open) ese_raise_detail(L, JET_errInvalidParameter, op, "the reader is closed");
+  if (R->closed) ese_raise_detail(L, JET_errInvalidParameter, op, "the reader is closed");
   return R;
 }
 
-/* An open reader whose backup may still run: the handle may go to C. */
+/* A reader whose handle may go to C: not closed, the handle not dropped,
+ * its backup still possibly running.  A dropped handle raises the error
+ * that dropped it, again. */
 static EseReader *checkreader(lua_State *L, int idx, const char *op) {
   EseReader *R = checkopen(L, idx, op);
-  if (!backup_alive(L, idx, R)) {
-    release(R);
-    ese_raise_detail(L, JET_errNoBackup, op, "the backup of this reader has ended");
-  }
+  if (R->open && !backup_alive(L, idx, R)) release(R, JET_errNoBackup);
+  if (!R->open)
+    ese_raise_detail(L, R->gone ? R->gone : JET_errInvalidParameter, op,
+                     R->gone == JET_errNoBackup ? "the backup of this reader has ended"
+                                                : "the engine closed this file after an error");
   return R;
 }
 
@@ -93,7 +99,9 @@ static EseReader *checkreader(lua_State *L, int idx, const char *op) {
 static lua_Integer chunk_size(lua_State *L, int arg, EseReader *R, const char *op) {
   if (lua_isnoneornil(L, arg)) return DEFAULT_CHUNK;
   if (lua_type(L, arg) != LUA_TNUMBER) luaL_typeerror(L, arg, "integer");
-  lua_Integer n = lua_isinteger(L, arg) ? lua_tointeger(L, arg) : 0;
+  int isint = 0;
+  lua_Integer n = lua_tointegerx(L, arg, &isint);
+  if (!isint) n = 0;
   if (n <= 0 || n % R->page != 0 || (lua_Unsigned)n > (lua_Unsigned)(unsigned long)-1) {
     lua_pushfstring(L, "the read size must be a positive multiple of the page size (%I)",
                     R->page);
@@ -130,13 +138,14 @@ static int handle_survives(JET_ERR err) {
   }
 }
 
-/* Closes the handle of an open reader (idx) when it is still ours.  Returns
- * the engine's answer, or 0 when nothing reached C.  The reader is closed
- * afterwards whatever happened. */
-static JET_ERR close_handle(lua_State *L, int idx, EseReader *R) {
+/* Closes the reader at idx (idempotent): its handle goes to C only when it
+ * is still ours.  Returns the engine's answer, or 0 when nothing reached C. */
+static JET_ERR close_reader(lua_State *L, int idx, EseReader *R) {
   JET_ERR err = 0;
+  if (R->closed) return 0;
+  R->closed = 1;
   if (R->open && backup_alive(L, idx, R)) err = engine_close(R);
-  release(R);
+  release(R, 0);
   return err;
 }
 
@@ -151,8 +160,8 @@ static void reserve(lua_State *L, EseReader *R, size_t cb, const char *op) {
   R->cap = want;
 }
 
-/* Reads the next chunk of at most n bytes of the reader at idx (already
- * checked): pushes it and returns 1, or returns 0 at the end of the stream.
+/* Reads the next chunk of at most n bytes of the reader (already checked
+ * by checkreader): pushes it and returns 1, or returns 0 at the end of the stream.
  * The engine is asked even at the end, so that a stopped or ended backup
  * answers with its error.  Raises the engine's error object. */
 static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op) {
@@ -164,7 +173,7 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
   unsigned long got = 0;
   JET_ERR err = engine_read(R, (unsigned long)cb, &got);
   if (err < 0) {
-    if (!handle_survives(err)) release(R);
+    if (!handle_survives(err)) release(R, err);
     return ese_raise_inst(L, err, op, R->inst);
   }
   if (got == 0) return 0;
@@ -196,7 +205,7 @@ static int r_path(lua_State *L) {
 
 static int r_is_open(lua_State *L) {
   EseReader *R = toreader(L, 1);
-  lua_pushboolean(L, R->open && backup_alive(L, 1, R));
+  lua_pushboolean(L, !R->closed && R->open && backup_alive(L, 1, R));
   return 1;
 }
 
@@ -294,7 +303,7 @@ static int r_copy_to(lua_State *L) {
 static int r_close(lua_State *L) {
   EseReader *R = toreader(L, 1);
   JET_INSTANCE inst = R->inst;
-  JET_ERR err = close_handle(L, 1, R);
+  JET_ERR err = close_reader(L, 1, R);
   if (err < 0 && err != JET_errNoBackup && err != JET_errInvalidParameter)
     return ese_raise_inst(L, err, "close", inst);
   return 0;
@@ -303,13 +312,13 @@ static int r_close(lua_State *L) {
 /* __gc and __close: the same close, never raising. */
 static int r_gc(lua_State *L) {
   EseReader *R = toreader(L, 1);
-  (void)close_handle(L, 1, R);
+  (void)close_reader(L, 1, R);
   return 0;
 }
 
 static int r_tostring(lua_State *L) {
   EseReader *R = toreader(L, 1);
-  if (!R->open) {
+  if (R->closed) {
     lua_pushliteral(L, ESE_READER_T " (closed)");
   } else {
     lua_getiuservalue(L, 1, 2);

@@ -9,6 +9,7 @@ typedef struct redo_db {
   esfile *file;
   char *path;
   int skip;               /* a database the restore does not cover */
+  int created, wrote;     /* created by a replayed LR_CREATEDB; a commit wrote to it */
 } redo_db;
 
 typedef struct redo_page {
@@ -52,6 +53,13 @@ static void drop_pages(redo *r) {
 static JET_ERR close_db(redo *r, uint32_t dbid, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
   redo_db *d = &r->db[dbid];
   JET_ERR e = JET_errSuccess;
+  if (d->file && fix && d->created && !d->wrote) {
+    /* JetCreateDatabase never committed: creation is all or nothing */
+    os_close(d->file);
+    d->file = NULL;
+    e = os_unlink(r->cfg.io, d->path);
+    if (e == JET_errFileNotFound) e = JET_errSuccess;
+  }
   if (d->file) {
     dbheader h;
     e = os_sync(d->file);
@@ -100,6 +108,7 @@ static JET_ERR open_db(redo *r, uint32_t dbid, const char *logged, const dbheade
   }
   d->file = f;
   d->path = path;
+  d->created = fresh != NULL && !r->cfg.restore;
   return JET_errSuccess;
 }
 
@@ -138,6 +147,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       redo_db *d = &r->db[r->pages[i].dbid];
       if (!d->file) return JET_errLogFileCorrupt;
+      d->wrote = 1;
       e = os_pwrite(d->file, r->pages[i].image, r->cfg.page_size, (uint64_t)r->pages[i].pgno * r->cfg.page_size);
     }
   }

@@ -137,4 +137,132 @@ function H.collect(t, from, to)
   return ks, vs
 end
 
+-- ---- backup helpers (backup_*_spec.lua) -----------------------------------
+
+-- The whole content of a file, or nil when it does not exist.
+function H.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local d = f:read("a")
+  f:close()
+  return d
+end
+
+function H.write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(data))
+  f:close()
+end
+
+-- Size in bytes of a file on disk, nil when absent.
+function H.file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+function H.exists(path)
+  return H.file_size(path) ~= nil
+end
+
+function H.basename(path)
+  return (path:match("([^/]+)$"))
+end
+
+-- The set { name = true } of the entries of a folder.
+function H.ls(dir)
+  local set = {}
+  local p = assert(io.popen("ls -1A '" .. dir .. "'"))
+  for name in p:lines() do set[name] = true end
+  p:close()
+  return set
+end
+
+-- The generation of a log path (edbXXXXXXXX.log -> number; edb.log -> 0).
+function H.log_gen(path)
+  local hex = H.basename(path):match("^%w%w%w(%x%x%x%x%x%x%x%x)%.log$")
+  if hex then return tonumber(hex, 16) end
+  if H.basename(path):match("^%w%w%w%.log$") then return 0 end
+  return nil
+end
+
+-- n durable commits of about `size` bytes each into table t (keys
+-- prefix00001 ...): with 64 KiB log files a few of them roll the log.
+function H.fill(t, n, prefix, size)
+  prefix = prefix or "k"
+  local v = ("x"):rep(size or 500)
+  for i = 1, n do t:put(("%s%05d"):format(prefix, i), v) end
+end
+
+-- Page 0 of a database (a live file or a streamed copy): the header
+-- fields of csrc/dbheader.h.  states: 1 clean, 2 dirty, 3 backup copy,
+-- 4 restoring.
+H.DB_CLEAN, H.DB_DIRTY, H.DB_BACKUP_COPY = 1, 2, 3
+function H.db_header(path_or_data, page_size)
+  local data = path_or_data
+  if #data < 4096 then data = assert(H.read_file(path_or_data)) end
+  page_size = page_size or 8192
+  local b = 33   -- PAGE_HDR + 1 (Lua strings count from 1)
+  local h = {
+    magic = data:sub(b, b + 7),
+    page_size = string.unpack("<I4", data, b + 8),
+    state = string.unpack("<I4", data, b + 12),
+    gen_min = string.unpack("<I4", data, b + 48),
+    gen_max = string.unpack("<I4", data, b + 52),
+  }
+  for i, kind in ipairs({ "full", "incremental", "differential", "copy", "current" }) do
+    local lo, hi, time = string.unpack("<I4I4I8", data, b + 64 + 16 * (i - 1))
+    h[kind] = { gen_lo = lo, gen_hi = hi, time = time }
+  end
+  h.pages = #data // page_size
+  return h
+end
+
+-- Streams the backup file `path` through a reader of inst (or of the legacy
+-- functions when inst is nil) into dest/<basename> with r:copy_to into a
+-- file handle.  Returns the bytes copied and r:size().
+function H.stream(inst, path, dest, n)
+  local r <close> = inst and inst:open_file(path) or ese.open_file(path)
+  local size = r:size()
+  local out = assert(io.open(dest .. "/" .. H.basename(path), "wb"))
+  local copied = r:copy_to(out, n)
+  out:close()
+  r:close()
+  return copied, size
+end
+
+-- A whole full (or, with opts.incremental, incremental) backup sequence of
+-- inst into the folder dest (made when missing): every database of the
+-- attach list, then every log; truncate_log when opts.truncate; End with
+-- opts.end_opts.  Returns { dbs = paths, logs = paths, info = loginfo,
+-- truncated = truncate list or nil }.
+function H.backup(inst, dest, opts)
+  opts = opts or {}
+  assert(os.execute("mkdir -p '" .. dest .. "'"))
+  inst:begin_external_backup(opts.incremental and { incremental = true } or nil)
+  local set = { dbs = {} }
+  if not opts.incremental then
+    set.dbs = inst:get_attach_info()
+    for _, p in ipairs(set.dbs) do
+      local copied, size = H.stream(inst, p, dest)
+      luassert.are.equal(size, copied)
+    end
+  end
+  if opts.between then opts.between() end
+  set.logs, set.info = inst:get_log_info()
+  for _, p in ipairs(set.logs) do
+    local copied, size = H.stream(inst, p, dest)
+    luassert.are.equal(size, copied)
+    luassert.are.equal(H.file_size(p), copied)
+  end
+  if opts.truncate then
+    set.truncated = inst:get_truncate_log_info()
+    inst:truncate_log()
+  end
+  inst:end_external_backup(opts.end_opts)
+  return set
+end
+
 return H
