@@ -80,7 +80,10 @@ static JET_ERR close_db(redo *r, uint32_t dbid, uint32_t gen, void (*fix)(dbhead
 
 static JET_ERR open_db(redo *r, uint32_t dbid, const char *logged, const dbheader *fresh) {
   if (dbid < 1 || dbid > ESE_MAX_DB) return JET_errLogFileCorrupt;
-  if (r->db[dbid].file || r->db[dbid].skip) close_db(r, dbid, 0, NULL);
+  if (r->db[dbid].file || r->db[dbid].skip) {   /* the id is reused without a detach */
+    redo_db *old = &r->db[dbid];
+    close_db(r, dbid, 0, old->created && !old->wrote ? r->cfg.fix : NULL);
+  }
   redo_db *d = &r->db[dbid];
   char *path = NULL;
   JET_ERR e = r->cfg.map ? r->cfg.map(r->cfg.ud, logged, &path) : ((path = strdup(logged)) ? 0 : JET_errOutOfMemory);

@@ -23,6 +23,7 @@ typedef struct rsfile {
   char *src, *name;       /* source path; base name in dest */
   char *orig;             /* in place: the database's path at backup time */
   int is_db, in_place;
+  int mapped;             /* replay found it attached or created in the logs */
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
   log_header lh;          /* log */
@@ -380,6 +381,7 @@ static JET_ERR map_path(void *ud, const char *logged, char **out) {
     rsfile *f = &r->files[i];
     if (!f->is_db) continue;
     if (f->in_place ? !strcmp(f->orig, logged) : !strcmp(f->name, name)) {
+      f->mapped = 1;
       *out = f->in_place ? strdup(f->src) : os_join(r->dest, name);
       return *out ? JET_errSuccess : JET_errOutOfMemory;
     }
@@ -403,23 +405,18 @@ static JET_ERR replay_open(EseRestore *r) {
   if (e == JET_errSuccess)
     e = log_reader_open(r->io, r->dest, r->base, r->page_size, &r->sig, LSN(r->replay_from, 0), LOG_READ_RESTORE,
                         &r->reader);
-  /* databases attached when replay starts: the first log's header */
+  /* databases attached when replay starts: the first log's header; the
+   * others are attached or created by records of the replayed logs */
   rsfile *first = log_of(r, r->replay_from);
-  int attached = 0;
-  for (uint32_t i = 0; e == JET_errSuccess && first && i < first->lh.nattach; i++) {
+  for (uint32_t i = 0; e == JET_errSuccess && first && i < first->lh.nattach; i++)
     e = redo_attach(r->rd, first->lh.attach[i].dbid, first->lh.attach[i].path);
-    char *m = NULL;
-    if (e == JET_errSuccess && map_path(r, first->lh.attach[i].path, &m) == JET_errSuccess && m) attached++;
-    free(m);
-  }
-  int ndb = 0;
-  for (size_t i = 0; i < r->nfiles; i++) ndb += r->files[i].is_db;
-  if (e == JET_errSuccess && attached < ndb)
-    e = fail(r, JET_errDatabasePatchFileMismatch, "a database of the set is not attached in its logs%s", NULL);
   return e;
 }
 
 static JET_ERR replay_finish(EseRestore *r) {
+  for (size_t i = 0; i < r->nfiles; i++)
+    if (r->files[i].is_db && !r->files[i].mapped)
+      return fail(r, JET_errDatabasePatchFileMismatch, "database %s is not attached in the logs of the set", r->files[i].name);
   JET_ERR e = redo_finish(r->rd, 1, r->last_gen);
   redo_free(r->rd);
   r->rd = NULL;

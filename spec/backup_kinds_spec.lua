@@ -10,6 +10,7 @@ describe("backup kinds", function()
 
   before_each(function()
     w = H.world()
+    local _
     t, _, _, inst = w:table({ log_file_size = 64 })
     dbpath = w:path("app.edb")
     H.fill(t, 10, "a")

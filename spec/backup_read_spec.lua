@@ -223,7 +223,7 @@ describe("backup readers", function()
           coroutine.yield("chunk")
         end, PAGE)
       end)
-      local writes, total = 0, nil
+      local writes, total = 0, nil   -- luacheck: ignore 311
       while true do
         local v = co()
         if v ~= "chunk" then total = v break end
@@ -310,7 +310,8 @@ describe("backup readers", function()
   end)
 
   describe("a corrupt page (decision 10)", function()
-    it("F03: r:read raises JET_errReadVerifyFailure, only that file fails, End gives JET_errBackupAbortByCaller", function()
+    it("F03: r:read raises JET_errReadVerifyFailure, only that file fails, "
+       .. "End gives JET_errBackupAbortByCaller", function()
       local path2 = w:path("two.edb")
       H.fill(s:create_table(s:create_database(path2), "t2"), 10, "two")
       H.fill(t, 20, "more")
@@ -387,7 +388,8 @@ describe("backup readers", function()
       H.expect_jet("JET_errNoBackup", inst.end_external_backup, inst)
     end)
 
-    it("F03: a log that goes bad between open_file and its first read: the read raises JET_errLogReadVerifyFailure", function()
+    it("F03: a log that goes bad between open_file and its first read: "
+       .. "the read raises JET_errLogReadVerifyFailure", function()
       local logs = log_phase()
       local r = inst:open_file(logs[2])
       corrupt_log(logs[2])                          -- e.g. a media error after the open
@@ -450,7 +452,7 @@ describe("backup readers", function()
       assert.matches("^ese%.Reader %(.*app%.edb%): ", tostring(r))
       r:close()
       r:close()
-      do local r2 <close> = r end
+      do local r2 <close> = r end   -- luacheck: ignore 211
       assert.are.equal("ese.Reader (closed)", tostring(r))
       do
         local r3 <close> = inst:open_file(dbpath)

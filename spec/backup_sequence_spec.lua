@@ -1,7 +1,6 @@
 -- The external backup sequence from Lua: the happy paths (peer cases
 -- group A) and every sequence and state error (group B), per
 -- ese-reference.md decisions 1-4, 8, 9.
-local ese = require "ese"
 local H = require "support.helpers"
 
 -- Decision 1 (§10 C1): End(Normal) of an incomplete sequence.
@@ -13,6 +12,7 @@ describe("backup sequence", function()
 
   before_each(function()
     w = H.world()
+    local _
     t, s, _, inst = w:table({ log_file_size = 64 })
     dbpath = w:path("app.edb")
     out = w:path("out")
@@ -257,7 +257,8 @@ describe("backup sequence", function()
       assert.is_false(r:is_open())
     end)
 
-    it("B08: a database opened after get_log_info: JET_errInvalidBackupSequence, and the backup is torn down", function()
+    it("B08: a database opened after get_log_info: JET_errInvalidBackupSequence, "
+       .. "and the backup is torn down", function()
       inst:begin_external_backup()
       drain(dbpath)
       inst:get_log_info()
@@ -267,7 +268,8 @@ describe("backup sequence", function()
       H.expect_jet("JET_errNoBackup", inst.end_external_backup, inst)
     end)
 
-    it("B09: a log or a non-attached name opened before get_log_info: JET_errDatabaseNotFound, the backup goes on", function()
+    it("B09: a log or a non-attached name opened before get_log_info: "
+       .. "JET_errDatabaseNotFound, the backup goes on", function()
       H.fill(t, 20, "roll")
       local older
       for name in pairs(H.ls(w.dir)) do

@@ -5,12 +5,13 @@
 local H = require "support.helpers"
 
 describe("backup stop and abort", function()
-  local w, t, s, inst, dbpath, out
+  local w, t, inst, dbpath, out
   local PAGE = 8192
 
   before_each(function()
     w = H.world()
-    t, s, _, inst = w:table({ log_file_size = 64 })
+    local _
+    t, _, _, inst = w:table({ log_file_size = 64 })
     dbpath = w:path("app.edb")
     out = w:path("out")
     H.fill(t, 10)

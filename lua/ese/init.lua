@@ -30,8 +30,9 @@ function ese.restore(backup, dest_dir, opts)
   local dirs = type(backup) == "table" and backup or { backup }
   local on_progress = opts.on_progress
   local r <close> = core.restore_begin(dirs, dest_dir, opts)
-  local steps, done, total, finished = 0, 0, 0, false
+  local steps, total, finished = 0, 0, false
   while not finished do
+    local done
     done, total, finished = r:step()
     steps = steps + 1
     if on_progress then on_progress({ phase = "restore", done = done, total = total }) end

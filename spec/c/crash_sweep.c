@@ -2,7 +2,10 @@
  * crash_sweep.c -- a process killed at every K-th engine write or sync
  * recovers to exactly the committed state (C harness of issue 2).
  *
- *   crash_sweep            ESE_CRASH_POINTS=n (default 200) crash points
+ *   crash_sweep            ESE_CRASH_POINTS=n (default 200) crash points;
+ *                          ESE_CRASH_K=k1,k2 checks just those points;
+ *                          ESE_KEEP=1 keeps the folders of a failure;
+ *                          ESE_REAL_SYNC=1 keeps real syncs (see below)
  *
  * A child process (fork) runs a fixed, deterministic workload on a fresh
  * folder: create a database and a table (transaction 0), then NTX
@@ -21,8 +24,9 @@
  * after transaction c or c + 1, where c is the last number seen: every
  * returned commit is there, the one cut off is all or nothing, nothing
  * rolled back or uncommitted appears.  For every tenth crash point the
- * recovery itself is crashed first (a child with crash:J, J spread over the
- * events recovery makes), some twice, before the parent recovers and checks.
+ * recovery itself is crashed first (a child with crash:J, J a pseudo-random
+ * one of the events that recovery makes, counted on a copy of the folder),
+ * every twentieth twice, before the parent recovers and checks.
  *
  * Prints "crash_sweep: ok ..." and exits 0, or what differed and exits 1.
  */

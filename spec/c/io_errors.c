@@ -3,7 +3,11 @@
  * JET_err (no crash, no hang), and after a re-init nothing committed is
  * lost and nothing uncommitted appears (C harness of issue 2).
  *
- *   io_errors              ESE_IO_POINTS=n (default 60) points per mode
+ *   io_errors              ESE_IO_POINTS=n (default 60) points per mode;
+ *                          ESE_IO_ONLY=eio:17 runs just that fault;
+ *                          ESE_VERBOSE=1 prints each run's outcome;
+ *                          ESE_KEEP=1 keeps the folder of a failure;
+ *                          ESE_REAL_SYNC=1 keeps real syncs (see below)
  *
  * A run without fault with ESE_FAULT_COUNT gives T, the writes and syncs of
  * the workload.  Then for each mode (eio:K, enospc:K, eio:K+ sticky) and K

@@ -1,0 +1,80 @@
+-- lua-ese: an embedded crash-safe storage engine modelled on Microsoft ESE.
+-- Builds offline with the builtin backend (no network, no external tools):
+--   luarocks --lua-version=5.4 make            (or --local, or --tree=DIR)
+--
+-- lua-cjson is needed at run time by ese.backup and ese.cli (not by
+-- require "ese"). It is deliberately not in `dependencies`: on Debian it
+-- comes from the system package lua-cjson (which `make deps` installs), and
+-- luarocks cannot see system packages, so listing it would make
+-- `luarocks make` try to download it and fail offline. Where luarocks.org
+-- is reachable, `luarocks install lua-cjson` provides it as a rock.
+rockspec_format = "3.0"
+package = "lua-ese"
+version = "scm-1"
+
+source = {
+   url = "git+file:///work/main",
+}
+
+description = {
+   summary = "Embedded crash-safe storage engine modelled on Microsoft ESE, for Lua 5.4",
+   detailed = [[
+A C storage engine with a write-ahead log, crash recovery, ordered key/value
+tables and ESE's online streaming backup and restore sequence
+(JetBeginExternalBackupInstance ... JetEndExternalBackupInstance2), wrapped as
+the Lua 5.4 module "ese".
+]],
+}
+
+dependencies = {
+   "lua >= 5.4",
+   -- "lua-cjson": see the note at the top
+}
+
+build = {
+   type = "builtin",
+   modules = {
+      ["ese.core"] = {
+         sources = {
+            "csrc/backup.c",
+            "csrc/backup_folder.c",
+            "csrc/btree.c",
+            "csrc/check.c",
+            "csrc/checkpoint.c",
+            "csrc/crc32c.c",
+            "csrc/database.c",
+            "csrc/dbheader.c",
+            "csrc/errors.c",
+            "csrc/instance.c",
+            "csrc/log.c",
+            "csrc/lua_backup.c",
+            "csrc/lua_check.c",
+            "csrc/lua_ese.c",
+            "csrc/lua_instance.c",
+            "csrc/lua_reader.c",
+            "csrc/lua_restore.c",
+            "csrc/lua_session.c",
+            "csrc/lua_table.c",
+            "csrc/os.c",
+            "csrc/page.c",
+            "csrc/pager.c",
+            "csrc/recovery.c",
+            "csrc/redo.c",
+            "csrc/restore.c",
+            "csrc/session.c",
+            "csrc/table.c",
+            "csrc/writeset.c",
+         },
+         incdirs = { "csrc/include", "csrc" },
+         defines = { "_GNU_SOURCE" },
+         libraries = { "pthread" },
+      },
+      ["ese"] = "lua/ese/init.lua",
+      ["ese.backup"] = "lua/ese/backup.lua",
+      ["ese.cli"] = "lua/ese/cli.lua",
+      ["ese.demo"] = "lua/ese/demo.lua",
+   },
+   install = {
+      bin = { ese = "bin/ese" },
+   },
+}

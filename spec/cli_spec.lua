@@ -1,0 +1,342 @@
+-- bin/ese run as a child process: output and exit status of every command.
+-- The child gets this run's package.path and package.cpath (busted's
+-- --cpath points at the build), so it loads the same ese.core.
+local ese = require "ese"
+local cjson = require "cjson"
+local H = require "support.helpers"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- Runs `bin/ese ARGS` (args: a list of words, quoted here); env: extra
+-- "NAME=value" words.  Returns exit status, stdout, stderr.
+local function ese_cmd(args, env)
+  local words = {}
+  for i, a in ipairs(args) do words[i] = q(a) end
+  local errf = os.tmpname()
+  local cmd = ("LUA_PATH=%s LUA_CPATH=%s %s lua5.4 bin/ese %s 2>%s"):format(
+    q(package.path), q(package.cpath), env or "", table.concat(words, " "), q(errf))
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local err = H.read_file(errf) or ""
+  os.remove(errf)
+  return code, out, err
+end
+
+-- An instance folder with app.edb holding n records "k00001".., shut down
+-- cleanly so that the CLI may open it, with a few log generations so that
+-- `ese logs` has several to show.
+local function make_instance(w, n, prefix)
+  local t, s, _, inst = w:table()
+  s:begin_transaction()
+  H.fill(t, n or 200, prefix or "k", 200)
+  s:commit_transaction()
+  local i = 0
+  while ese.file_info(w:path("edb.log")).generation < 3 do
+    i = i + 1
+    t:put(("roll%05d"):format(i), ("r"):rep(2000))
+  end
+  t:close()
+  s:end_session()
+  inst:term({ complete = true })
+  return w.dir
+end
+
+local function add_records(w, n, prefix)
+  local t, s, _, inst = w:reopen()
+  s:begin_transaction()
+  H.fill(t, n, prefix, 200)
+  s:commit_transaction()
+  t:close()
+  s:end_session()
+  inst:term({ complete = true })
+end
+
+local function count_restored(dir, prefix)
+  local inst = ese.create_instance(H.name("cli-check"), H.params(dir))
+  inst:init()
+  local s = inst:begin_session()
+  s:attach_database(dir .. "/app.edb")
+  local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
+  local n = 0
+  for k in t:pairs() do if k:sub(1, #prefix) == prefix then n = n + 1 end end
+  t:close()
+  s:end_session()
+  inst:term({ complete = true })
+  return n
+end
+
+describe("bin/ese", function()
+  local w, out
+
+  before_each(function()
+    w = H.world()
+    out = H.tmpdir()
+  end)
+  after_each(function()
+    w:cleanup()
+    H.rmdir(out)
+  end)
+
+  describe("usage", function()
+    it("no command: usage on stderr, exit 2", function()
+      local code, stdout, stderr = ese_cmd({})
+      assert.are.equal(2, code)
+      assert.are.equal("", stdout)
+      assert.matches("usage: ese COMMAND", stderr)
+    end)
+
+    it("--help lists every command; every command has --help", function()
+      local code, stdout = ese_cmd({ "--help" })
+      assert.are.equal(0, code)
+      for _, c in ipairs({ "info", "logs", "check", "backup", "restore", "demo" }) do
+        assert.matches("\n  " .. c .. " ", stdout)
+        local c2, o2, e2 = ese_cmd({ c, "--help" })
+        assert.are.equal(0, c2, c)
+        assert.matches("^usage: ese " .. c, o2)
+        assert.are.equal("", e2)
+      end
+      local c3, o3 = ese_cmd({ "help", "backup" })
+      assert.are.equal(0, c3)
+      assert.matches("usage: ese backup", o3)
+    end)
+
+    it("unknown command, unknown option, wrong arguments: exit 2", function()
+      local code, _, err = ese_cmd({ "frobnicate" })
+      assert.are.equal(2, code)
+      assert.matches("unknown command 'frobnicate'", err)
+      code, _, err = ese_cmd({ "info", "x", "--bogus" })
+      assert.are.equal(2, code)
+      assert.matches("unknown option %-%-bogus", err)
+      code, _, err = ese_cmd({ "backup", "only-one" })
+      assert.are.equal(2, code)
+      assert.matches("usage: ese backup", err)
+      code, _, err = ese_cmd({ "restore", "a", "b", "--to-generation", "x" })
+      assert.are.equal(2, code)
+      assert.matches("positive integer", err)
+    end)
+
+    it("--version", function()
+      local code, stdout = ese_cmd({ "--version" })
+      assert.are.equal(0, code)
+      assert.are.equal("ese " .. ese.version .. "\n", stdout)
+    end)
+  end)
+
+  describe("info", function()
+    it("prints a database header, as text and as JSON", function()
+      local dir = make_instance(w)
+      local code, stdout = ese_cmd({ "info", dir .. "/app.edb" })
+      assert.are.equal(0, code)
+      assert.matches("kind%s+database", stdout)
+      assert.matches("state%s+clean", stdout)
+      assert.matches("page size%s+8192", stdout)
+      code, stdout = ese_cmd({ "info", dir .. "/app.edb", "--json", "--verify" })
+      assert.are.equal(0, code)
+      local j = cjson.decode(stdout)
+      assert.are.equal("database", j.kind)
+      assert.are.equal("clean", j.state)
+      assert.is_true(j.verified)
+      assert.are.equal(32, #j.db_signature)
+    end)
+
+    it("prints a log header", function()
+      local dir = make_instance(w)
+      local code, stdout = ese_cmd({ "info", dir .. "/edb.log", "--json" })
+      assert.are.equal(0, code)
+      local j = cjson.decode(stdout)
+      assert.are.equal("log", j.kind)
+      assert.is_true(j.generation >= 1)
+    end)
+
+    it("a missing file: exit 1 naming JET_errFileNotFound", function()
+      local code, stdout, stderr = ese_cmd({ "info", w:path("nope.edb") })
+      assert.are.equal(1, code)
+      assert.are.equal("", stdout)
+      assert.matches("^ese info: JET_errFileNotFound %(%-1811%)", stderr)
+      code, stdout = ese_cmd({ "info", w:path("nope.edb"), "--json" })
+      assert.are.equal(1, code)
+      local j = cjson.decode(stdout)
+      assert.is_false(j.ok)
+      assert.are.equal("JET_errFileNotFound", j.error.name)
+      assert.are.equal(-1811, j.error.code)
+    end)
+  end)
+
+  describe("logs", function()
+    it("lists the generations; a gap is JET_errMissingLogFile", function()
+      local t, s, _, inst = w:table()
+      for i = 1, 6 do
+        s:begin_transaction()
+        H.fill(t, 150, "r" .. i, 500)
+        s:commit_transaction()
+      end
+      inst:term({ complete = true })
+      local code, stdout = ese_cmd({ "logs", w.dir })
+      assert.are.equal(0, code)
+      assert.matches("base name edb", stdout)
+      assert.matches("ok: no gap", stdout)
+      code, stdout = ese_cmd({ "logs", w.dir, "--json", "--verify" })
+      assert.are.equal(0, code)
+      local j = cjson.decode(stdout)
+      assert.is_true(j.ok)
+      local b = j.bases[1]
+      assert.are.equal("edb", b.base_name)
+      assert.is_true(b.gen_high - b.gen_low >= 2, "several generations")
+      assert.are.equal(b.gen_high - b.gen_low + 1, #b.logs)
+      assert.are.equal(1, #b.signatures)
+      -- remove one in the middle
+      local mid = b.logs[2].name
+      os.remove(w:path(mid))
+      local code2, _, stderr = ese_cmd({ "logs", w.dir })
+      assert.are.equal(1, code2)
+      assert.matches("JET_errMissingLogFile", stderr)
+    end)
+
+    it("a folder that does not exist: exit 1", function()
+      local code, _, stderr = ese_cmd({ "logs", w:path("none") })
+      assert.are.equal(1, code)
+      assert.matches("JET_errFileNotFound", stderr)
+    end)
+  end)
+
+  describe("backup, check, restore", function()
+    it("full, incremental, check of the chain, restore: the records are back", function()
+      local dir = make_instance(w, 300, "a")
+      local full, inc = out .. "/full", out .. "/inc"
+      local code, stdout, stderr = ese_cmd({ "backup", dir, full })
+      assert.are.equal(0, code, stderr)
+      assert.matches("full backup of .* into .*full: %d+ files", stdout)
+      assert.matches("backup: database app%.edb", stdout)   -- plain progress lines, not a terminal
+      assert.is_nil(stdout:find("\r", 1, true))
+      add_records(w, 100, "b")
+      code, stdout, stderr = ese_cmd({ "backup", dir, inc, "--incremental", "--json" })
+      assert.are.equal(0, code, stderr)
+      local j = cjson.decode(stdout)
+      assert.is_true(j.ok)
+      assert.are.equal("incremental", j.report.kind)
+      code, stdout = ese_cmd({ "check", full, inc })
+      assert.are.equal(0, code)
+      assert.matches("ok  chain full%+incremental", stdout)
+      code, stdout = ese_cmd({ "check", full .. "/app.edb" })
+      assert.are.equal(0, code)
+      assert.matches("^ok  .*app%.edb  %(database", stdout)
+      local dest = out .. "/restored"
+      code, stdout, stderr = ese_cmd({ "restore", full, inc, dest })
+      assert.are.equal(0, code, stderr)
+      assert.matches("restored full%+incremental", stdout)
+      assert.are.equal(300, count_restored(dest, "a"))
+      assert.are.equal(100, count_restored(dest, "b"))
+      -- not over a folder that has files, unless --force
+      local _
+      code, _, stderr = ese_cmd({ "restore", full, dest })
+      assert.are.equal(1, code)
+      assert.matches("JET_errBackupDirectoryNotEmpty", stderr)
+      code = ese_cmd({ "restore", full, dest, "--force" })
+      assert.are.equal(0, code)
+      assert.are.equal(0, count_restored(dest, "b"))
+    end)
+
+    it("--no-truncate makes a copy or a differential; --to-generation restores to a point", function()
+      local dir = make_instance(w, 100, "a")
+      local code, stdout = ese_cmd({ "backup", dir, out .. "/full", "--json" })
+      assert.are.equal(0, code)
+      local full_high = cjson.decode(stdout).report.gen_high
+      code, stdout = ese_cmd({ "backup", dir, out .. "/copy", "--no-truncate", "--json" })
+      assert.are.equal(0, code)
+      assert.are.equal("copy", cjson.decode(stdout).report.kind)
+      add_records(w, 50, "b")
+      code, stdout = ese_cmd({ "backup", dir, out .. "/diff", "--incremental", "--no-truncate", "--json" })
+      assert.are.equal(0, code)
+      assert.are.equal("differential", cjson.decode(stdout).report.kind)
+      code = ese_cmd({ "restore", out .. "/full", out .. "/diff", out .. "/pit",
+                       "--to-generation", tostring(full_high) })
+      assert.are.equal(0, code)
+      assert.are.equal(100, count_restored(out .. "/pit", "a"))
+      assert.are.equal(0, count_restored(out .. "/pit", "b"))
+    end)
+
+    it("an instance folder another process holds: exit 1, JET_errFileAccessDenied, no set", function()
+      make_instance(w)
+      local _, _, _, inst = w:reopen()         -- this process holds it now
+      local code, stdout, stderr = ese_cmd({ "backup", w.dir, out .. "/held" })
+      assert.are.equal(1, code, stdout)
+      assert.matches("JET_errFileAccessDenied", stderr)
+      assert.is_nil(H.ls(out)["held"])
+      assert.is_nil(H.ls(out)["held.partial"])
+      inst:term({ complete = true })
+    end)
+
+    it("an incremental without a full: exit 1, JET_errMissingFullBackup", function()
+      local dir = make_instance(w)
+      local code, _, stderr = ese_cmd({ "backup", dir, out .. "/inc", "--incremental" })
+      assert.are.equal(1, code)
+      assert.matches("ese backup: JET_errMissingFullBackup %(%-560%)", stderr)
+      assert.is_nil(H.ls(out)["inc"])
+    end)
+
+    it("check of a tampered set: exit 1 naming the JET_err, also in JSON", function()
+      local dir = make_instance(w, 300)
+      local set = out .. "/full"
+      assert.are.equal(0, (ese_cmd({ "backup", dir, set })))
+      local f = assert(io.open(set .. "/app.edb", "r+b"))
+      f:seek("set", 3 * 8192 + 100)
+      local c = f:read(1)
+      f:seek("set", 3 * 8192 + 100)
+      f:write(string.char(c:byte() ~ 0xff))
+      f:close()
+      local code, _, stderr = ese_cmd({ "check", set })
+      assert.are.equal(1, code)
+      assert.matches("^ese check: JET_errReadVerifyFailure %(%-1018%)", stderr)
+      local code2, stdout = ese_cmd({ "check", set, "--json" })
+      assert.are.equal(1, code2)
+      local j = cjson.decode(stdout)
+      assert.is_false(j.ok)
+      assert.are.equal("JET_errReadVerifyFailure", j.error.name)
+      -- and restore refuses it
+      local code3, _, stderr3 = ese_cmd({ "restore", set, out .. "/r" })
+      assert.are.equal(1, code3)
+      assert.matches("JET_errReadVerifyFailure", stderr3)
+    end)
+
+    it("DEST - writes one tar archive to stdout; untarred it checks and restores", function()
+      local dir = make_instance(w, 300, "a")
+      local tar = out .. "/set.tar"
+      local errf = out .. "/err.txt"
+      local cmd = ("LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/ese backup %s - --prefix full >%s 2>%s"):format(
+        q(package.path), q(package.cpath), q(dir), q(tar), q(errf))
+      assert.is_true(os.execute(cmd))
+      assert.matches("full backup of .* into stdout %(tar%)", H.read_file(errf))
+      assert.is_true(os.execute(("tar -xf %s -C %s"):format(q(tar), q(out))))
+      local code, stdout = ese_cmd({ "check", out .. "/full" })
+      assert.are.equal(0, code)
+      assert.matches("ok  .*full  %(full backup", stdout)
+      assert.are.equal(0, (ese_cmd({ "restore", out .. "/full", out .. "/r" })))
+      assert.are.equal(300, count_restored(out .. "/r", "a"))
+      -- --prefix only with -, --json not with -
+      assert.are.equal(2, (ese_cmd({ "backup", dir, out .. "/x", "--prefix", "p" })))
+      assert.are.equal(2, (ese_cmd({ "backup", dir, "-", "--json" })))
+    end)
+
+    it("ESE_PROGRESS=bar draws a bar with bytes, rate and time left", function()
+      local dir = make_instance(w, 300)
+      local code, stdout = ese_cmd({ "backup", dir, out .. "/full" }, "ESE_PROGRESS=bar")
+      assert.are.equal(0, code)
+      assert.matches("\r", stdout)
+      assert.matches("%[[#.]+%] 100%%", stdout)
+      -- bytes of the file, then the rate (or "-" when too quick to measure), time left
+      assert.matches("%d+%.%d KiB / %d+%.%d KiB  [%-%d][^\r]-  [%-%d][^\r]- left", stdout)
+    end)
+  end)
+
+  describe("demo", function()
+    it("runs the backup demo and the crash demo, checks pass, exit 0", function()
+      local code, stdout, stderr = ese_cmd({ "demo" })
+      assert.are.equal(0, code, stdout .. stderr)
+      assert.matches("ok   restore full: ", stdout)
+      assert.matches("ok   restore full %+ incr: ", stdout)
+      assert.matches("ok: every commit the writer saw is back", stdout)
+      assert.matches("demo passed", stdout)
+    end)
+  end)
+end)

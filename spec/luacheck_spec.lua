@@ -1,0 +1,10 @@
+-- The Lua sources pass luacheck (configuration: .luacheckrc).
+describe("luacheck", function()
+  it("lua/, spec/ and bin/ese have no warnings", function()
+    local p = io.popen("luacheck --no-color -q lua spec bin 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    assert.is_true(ok, out)
+    assert.matches("0 warnings / 0 errors", out)
+  end)
+end)
