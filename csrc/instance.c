@@ -439,19 +439,28 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
 
 JET_ERR JET_API JetTerm(JET_INSTANCE instance) { return JetTerm2(instance, JET_bitTermAbrupt); }
 
-JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance) {
+/* Runs fn on the instance h names, with its lock held but without the
+ * state gate: for the calls that must work in every state. */
+static JET_ERR ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *)) {
   pthread_mutex_lock(&g_process.lock);
-  esinst *inst = resolve(instance);
-  JET_ERR e = inst ? JET_errSuccess : JET_errInvalidInstance;
+  esinst *inst = resolve(h);
+  JET_ERR e = JET_errInvalidInstance;
   if (inst) {
     pthread_mutex_lock(&inst->lock);
-    if (inst->state == INST_CREATED) e = JET_errNotInitialized;
-    else inst->stopped = 1;
+    e = fn(inst);
     pthread_mutex_unlock(&inst->lock);
   }
   pthread_mutex_unlock(&g_process.lock);
   return e;
 }
+
+static JET_ERR stop_service(esinst *inst) {
+  if (inst->state == INST_CREATED) return JET_errNotInitialized;
+  inst->stopped = 1;
+  return JET_errSuccess;
+}
+
+JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance) { return ungated(instance, stop_service); }
 
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out) {
   pthread_mutex_lock(&g_process.lock);
@@ -481,18 +490,8 @@ void inst_end_restore(esinst *inst) {
   pthread_mutex_unlock(&inst->lock);
 }
 
-JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) {
-  pthread_mutex_lock(&g_process.lock);
-  esinst *inst = resolve(instance);
-  JET_ERR e = inst ? JET_errSuccess : JET_errInvalidInstance;
-  if (inst) {
-    pthread_mutex_lock(&inst->lock);
-    e = inst_stop_backup(inst);   /* decision 3: succeeds whether or not a backup runs */
-    pthread_mutex_unlock(&inst->lock);
-  }
-  pthread_mutex_unlock(&g_process.lock);
-  return e;
-}
+/* Decision 3: succeeds whether or not a backup runs, in every state. */
+JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return ungated(instance, inst_stop_backup); }
 
 JET_ERR JET_API JetStopService(void) {
   esinst *inst;

@@ -79,13 +79,20 @@ static JET_ERR db_enter(JET_SESID sesid, JET_DBID dbid, essession **ps, esdb **p
   return JET_errSuccess;
 }
 
-JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
-  JET_ERR e = check_name(szTableName);
+/* The common entry of EseCreateTable and EseOpenTable. */
+static JET_ERR table_call_enter(JET_SESID sesid, JET_DBID dbid, const char *name, JET_TABLEID *ptid,
+                                essession **ps, esdb **pdb) {
+  JET_ERR e = check_name(name);
   if (e) return e;
-  if (!ptableid) return JET_errInvalidParameter;
+  if (!ptid) return JET_errInvalidParameter;
+  return db_enter(sesid, dbid, ps, pdb);
+}
+
+JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
   essession *s;
   esdb *db;
-  if ((e = db_enter(sesid, dbid, &s, &db)) != JET_errSuccess) return e;
+  JET_ERR e = table_call_enter(sesid, dbid, szTableName, ptableid, &s, &db);
+  if (e) return e;
   uint32_t root, cat;
   e = catalog_find(db, szTableName, &root);
   if (e == JET_errSuccess) e = JET_errTableDuplicate;
@@ -107,12 +114,10 @@ JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
 }
 
 JET_ERR JET_API EseOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
-  JET_ERR e = check_name(szTableName);
-  if (e) return e;
-  if (!ptableid) return JET_errInvalidParameter;
   essession *s;
   esdb *db;
-  if ((e = db_enter(sesid, dbid, &s, &db)) != JET_errSuccess) return e;
+  JET_ERR e = table_call_enter(sesid, dbid, szTableName, ptableid, &s, &db);
+  if (e) return e;
   uint32_t root;
   e = catalog_find(db, szTableName, &root);
   if (e == JET_errSuccess) e = new_handle(s, db, root, szTableName, ptableid);
