@@ -6,13 +6,21 @@
  * (cv).  Appends copy framed records into `buf` (the bytes of the current
  * file from offset buf_off on that no write has taken yet).  A flush takes
  * the whole of `buf` by swapping it with `spare`, marks the log busy,
- * writes and syncs without the mutex, then advances `durable` and wakes the
- * waiters; appends go on into the other buffer meanwhile.  A roll owns the
- * log the same way (busy) while it writes, renames and creates files.
- * Invariant when not busy and no error: durable == LSN(gen, buf_off), and
- * end == LSN(gen, buf_off + len).
+ * writes (and, for a commit, syncs) without the mutex, then advances
+ * `written` (and `durable`) and wakes the waiters; appends go on into the
+ * other buffer meanwhile.  A full buffer is written without a sync.  A roll
+ * owns the log the same way (busy) while it writes, renames and creates
+ * files.  Invariant when not busy and no error: durable <= written ==
+ * LSN(gen, buf_off), and end == LSN(gen, buf_off + len).
+ *
+ * Group commit: the thread that becomes the flusher syncs every record
+ * appended so far.  When other committers were seen waiting during the
+ * previous sync, it first waits a little (at most half the last sync's
+ * time) for one more append, so that two or more commits share each sync
+ * instead of alternating one by one.
  *
  * A new generation file is made complete under the name Btmp.log (full size,
+ * written with zeros so that a commit's fdatasync never allocates blocks,
  * header, synced) and only then renamed to B.log, so a crash never leaves a
  * B.log with a half-written header.  A roll renames B.log to B%08X.log, then
  * Btmp.log to B.log, then syncs the folder: a crash between the two renames
@@ -27,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define LOG_BUF_DEFAULT (1u << 20)
 #define REC_OVERHEAD 12u      /* u32 len, u8 type, u8[3] zero, ..., u32 crc */
@@ -336,8 +345,13 @@ struct eslog {
   uint32_t buf_off;         /* file offset of buf[0] */
   uint8_t *spare;           /* the other buffer (the flusher's while busy) */
   size_t spare_cap;
-  lsn_t end, durable;
+  lsn_t end, written, durable;
   int busy;                 /* a flush or a roll owns the file */
+  pthread_cond_t appended;  /* a delaying flusher waits here for one more append */
+  int delaying;
+  uint64_t nappends;
+  int waited_in_sync;       /* another committer waited during the last sync */
+  uint64_t last_sync_us;
   int rolled;
   JET_ERR err;              /* sticky write/sync failure */
 };
@@ -353,6 +367,7 @@ static void lg_free(eslog *lg) {
   free(lg->spare);
   attach_free(lg->att, lg->natt);
   pthread_cond_destroy(&lg->cv);
+  pthread_cond_destroy(&lg->appended);
   pthread_mutex_destroy(&lg->mu);
   free(lg);
 }
@@ -376,6 +391,13 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   if (!lg) return JET_errOutOfMemory;
   if (pthread_mutex_init(&lg->mu, NULL) != 0) { free(lg); return JET_errOutOfMemory; }
   if (pthread_cond_init(&lg->cv, NULL) != 0) {
+    pthread_mutex_destroy(&lg->mu);
+    free(lg);
+    return JET_errOutOfMemory;
+  }
+  if (pthread_cond_init(&lg->appended, NULL) != 0) {
+    pthread_cond_destroy(&lg->cv);
+  pthread_cond_destroy(&lg->appended);
     pthread_mutex_destroy(&lg->mu);
     free(lg);
     return JET_errOutOfMemory;
@@ -405,7 +427,13 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
   if (os_exists(tmp) && (e = os_unlink(io, tmp))) return e;
   esfile *f;
   if ((e = os_open(io, tmp, OS_WRITE | OS_CREATE | OS_EXCL, &f))) return e;
-  if (!(e = os_truncate(f, file_size)) && !(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))) {
+  size_t zn = file_size < (1u << 20) ? file_size : (1u << 20);
+  uint8_t *zeros = calloc(1, zn);
+  if (!zeros) e = JET_errOutOfMemory;
+  for (uint32_t off = LOG_HDR_SIZE; !e && off < file_size; off += (uint32_t)zn)
+    e = os_pwrite(f, zeros, file_size - off < zn ? file_size - off : zn, off);
+  free(zeros);
+  if (!e && !(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))) {
     *out = f;
     return JET_errSuccess;
   }
@@ -445,7 +473,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   if (e) { lg_free(lg); return e; }
   lg->buf_off = LOG_HDR_SIZE;
-  lg->end = lg->durable = LSN(gen, LOG_HDR_SIZE);
+  lg->end = lg->written = lg->durable = LSN(gen, LOG_HDR_SIZE);
   *out = lg;
   return JET_errSuccess;
 }
@@ -498,7 +526,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   h.nattach = 0;
   log_header_clear(&h);
   lg->buf_off = off;
-  lg->end = lg->durable = LSN(lg->gen, off);
+  lg->end = lg->written = lg->durable = LSN(lg->gen, off);
   *out = lg;
   return JET_errSuccess;
 }
@@ -526,16 +554,46 @@ static void take_buffer(eslog *lg, uint8_t **wb, size_t *wlen, uint32_t *woff) {
   lg->len = 0;
 }
 
-JET_ERR log_flush(eslog *lg, lsn_t lsn) {
-  JET_ERR e;
-  pthread_mutex_lock(&lg->mu);
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Waits (mutex held) up to us microseconds for one more append. */
+static void delay_for_append(eslog *lg, uint64_t us) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t ns = (uint64_t)ts.tv_nsec + us * 1000u;
+  ts.tv_sec += (time_t)(ns / 1000000000u);
+  ts.tv_nsec = (long)(ns % 1000000000u);
+  uint64_t before = lg->nappends;
+  lg->delaying = 1;
+  while (lg->nappends == before && !lg->err)
+    if (pthread_cond_timedwait(&lg->appended, &lg->mu, &ts) != 0) break;
+  lg->delaying = 0;
+  if (lg->nappends == before) lg->waited_in_sync = 0;   /* nobody came: stop delaying */
+}
+
+/* Writes out (and with sync, syncs) everything appended, until the record
+ * at lsn (or the end position lsn) is written (durable).  Mutex held. */
+static JET_ERR write_out(eslog *lg, lsn_t lsn, int sync) {
   for (;;) {
-    if (lg->err) { e = lg->err; break; }
-    /* durable is always at a record boundary: durable > lsn covers the
-     * record starting at lsn; durable >= end covers any end position. */
-    if (lg->durable > lsn || lg->durable >= lg->end) { e = JET_errSuccess; break; }
-    if (lg->busy) { pthread_cond_wait(&lg->cv, &lg->mu); continue; }
+    if (lg->err) return lg->err;
+    /* positions are record boundaries: x > lsn covers the record starting
+     * at lsn; x >= end covers any end position */
+    lsn_t have = sync ? lg->durable : lg->written;
+    if (have > lsn || have >= lg->end) return JET_errSuccess;
+    if (lg->busy) {
+      if (sync) lg->waited_in_sync = 1;
+      pthread_cond_wait(&lg->cv, &lg->mu);
+      continue;
+    }
     lg->busy = 1;
+    if (sync && lg->waited_in_sync && lg->last_sync_us) {
+      uint64_t d = lg->last_sync_us / 2;
+      delay_for_append(lg, d > 2000 ? 2000 : d);
+    }
     uint8_t *wb;
     size_t wlen;
     uint32_t woff;
@@ -543,17 +601,28 @@ JET_ERR log_flush(eslog *lg, lsn_t lsn) {
     esfile *f = lg->f;
     uint32_t gen = lg->gen;
     pthread_mutex_unlock(&lg->mu);
-    e = JET_errSuccess;
-    if (wlen) {
-      e = os_pwrite(f, wb, wlen, woff);
-      if (!e) e = os_sync(f);
-    }
+    JET_ERR e = JET_errSuccess;
+    if (wlen) e = os_pwrite(f, wb, wlen, woff);
+    uint64_t t0 = sync ? mono_us() : 0;
+    if (!e && sync) e = os_sync(f);
+    uint64_t took = sync ? mono_us() - t0 : 0;
     pthread_mutex_lock(&lg->mu);
     if (e) lg->err = e;
-    else lg->durable = LSN(gen, woff + (uint32_t)wlen);
+    else {
+      lg->written = LSN(gen, woff + (uint32_t)wlen);
+      if (sync) {
+        lg->durable = lg->written;
+        lg->last_sync_us = took;
+      }
+    }
     lg->busy = 0;
     pthread_cond_broadcast(&lg->cv);
   }
+}
+
+JET_ERR log_flush(eslog *lg, lsn_t lsn) {
+  pthread_mutex_lock(&lg->mu);
+  JET_ERR e = write_out(lg, lsn, 1);
   pthread_mutex_unlock(&lg->mu);
   return e;
 }
@@ -601,7 +670,7 @@ JET_ERR log_roll(eslog *lg) {
   free(hdr);
 
   pthread_mutex_lock(&lg->mu);
-  if (synced) lg->durable = LSN(gen, woff + (uint32_t)wlen);
+  if (synced) lg->written = lg->durable = LSN(gen, woff + (uint32_t)wlen);
   if (e) {
     lg->err = e;
   } else {
@@ -611,7 +680,7 @@ JET_ERR log_roll(eslog *lg) {
     lg->tm_create = tm_new;
     lg->buf_off = LOG_HDR_SIZE;
     lg->len = 0;  /* appends wait for a roll (the caller's instance lock) */
-    lg->end = lg->durable = LSN(ngen, LOG_HDR_SIZE);
+    lg->end = lg->written = lg->durable = LSN(ngen, LOG_HDR_SIZE);
     lg->rolled = 1;
   }
   lg->busy = 0;
@@ -642,11 +711,8 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     }
     if (lg->len + framed > lg->cap) {
       if (lg->len > 0) {
-        /* The buffer is full: write it out (one group commit). */
-        lsn_t target = lg->end;
-        pthread_mutex_unlock(&lg->mu);
-        if ((e = log_flush(lg, target))) return e;
-        pthread_mutex_lock(&lg->mu);
+        /* The buffer is full: write it out, without a sync. */
+        if ((e = write_out(lg, lg->end, 0))) break;
         continue;
       }
       size_t nc = lg->cap * 2 > framed ? lg->cap * 2 : (size_t)framed;
@@ -666,6 +732,8 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     if (lsn) *lsn = lg->end;
     lg->len += (size_t)framed;
     lg->end += framed;
+    lg->nappends++;
+    if (lg->delaying) pthread_cond_signal(&lg->appended);
     e = JET_errSuccess;
     break;
   }
