@@ -95,10 +95,24 @@ static void copy_stream(const char *src, const char *destdir) {
   }
 }
 
-static int list(char *szz, char **out, int max) {
-  int n = 0;
-  for (char *p = szz; *p && n < max; p += strlen(p) + 1) out[n++] = p;
-  return n;
+/* The names of a double-NUL-terminated list, asked with the size first;
+ * free *buf and the result. */
+static char **list(JET_ERR (*fn)(JET_INSTANCE, char *, unsigned long, unsigned long *), char **buf, int *n) {
+  unsigned long cb = 0;
+  CK(fn(inst, NULL, 0, &cb));
+  *buf = malloc(cb + 1);
+  CK(fn(inst, *buf, cb, &cb));
+  int count = 0;
+  for (char *p = *buf; *p; p += strlen(p) + 1) count++;
+  char **names = calloc((size_t)count + 1, sizeof *names);
+  count = 0;
+  for (char *p = *buf; *p; p += strlen(p) + 1) names[count++] = p;
+  *n = count;
+  return names;
+}
+
+static JET_ERR log_info2(JET_INSTANCE i, char *szz, unsigned long cb, unsigned long *pcb) {
+  return JetGetLogInfoInstance2(i, szz, cb, pcb, &cut_info);
 }
 
 /* One backup into destdir; the cut-off sample is taken right after
@@ -106,19 +120,20 @@ static int list(char *szz, char **out, int max) {
 static void backup(const char *destdir, int incremental, int nw) {
   mkdir(destdir, 0700);
   CK(JetBeginExternalBackupInstance(inst, incremental ? JET_bitBackupIncremental : 0));
-  char szz[8192];
-  unsigned long cb;
-  char *names[64];
+  char *buf, **names;
+  int n;
   if (!incremental) {
-    CK(JetGetAttachInfoInstance(inst, szz, sizeof szz, &cb));
-    int n = list(szz, names, 64);
+    names = list(JetGetAttachInfoInstance, &buf, &n);
     for (int i = 0; i < n; i++) copy_stream(names[i], destdir);
+    free(names);
+    free(buf);
   }
   for (int i = 0; i < nw; i++) cut_lo[i] = atomic_load(&committed[i]);
-  CK(JetGetLogInfoInstance2(inst, szz, sizeof szz, &cb, &cut_info));
+  names = list(log_info2, &buf, &n);   /* the first call is the cut-off */
   for (int i = 0; i < nw; i++) cut_hi[i] = atomic_load(&committed[i]) + 1;
-  int n = list(szz, names, 64);
   for (int i = 0; i < n; i++) copy_stream(names[i], destdir);
+  free(names);
+  free(buf);
   CK(JetTruncateLogInstance(inst));
   CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal));
 }
