@@ -45,6 +45,7 @@ typedef struct bkdb {
 struct esbackup {
   int incremental, stopped, phase, prepared, truncated, rolled;
   uint64_t begin_time;
+  lsn_t begin_lsn;        /* the checkpoint at Begin: a restore replays from here */
   uint32_t copy_mic, copy_mac, delete_mic, delete_mac;
   bkdb dbs[ESE_MAX_DB];
   int ndbs;
@@ -157,6 +158,7 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
   bk->incremental = incr;
   bk->nfiles = inst->prm.max_backup_files;
   bk->begin_time = os_now_us();
+  bk->begin_lsn = inst->checkpoint;
   bk->phase = incr ? PHASE_LOGS : PHASE_DATABASES;
   bk->copy_mic = incr ? (lo ? lo : log_generation(inst->log)) : LSN_GEN(inst->checkpoint);
   for (int i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) {
@@ -207,6 +209,7 @@ static JET_ERR open_db_stream(esinst *inst, struct esbackup *bk, bkdb *d, bkfile
   dbheader h = db->hdr;
   h.state = DB_BACKUP_COPY;
   h.backup[BK_CURRENT] = (bkrecord){ bk->copy_mic, 0, bk->begin_time };
+  h.backup_lsn = bk->begin_lsn;
   dbheader_encode(&h, f->hdr, 0);
   f->is_db = 1;
   f->dbid = d->dbid;

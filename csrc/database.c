@@ -288,6 +288,34 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
 
 /* ---- commit of pending pages ------------------------------------------- */
 
+/* Logs one pending page: its difference from base when that is small,
+ * else the whole image.  The page is sealed first (lsn = stamp). */
+static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *base, uint64_t txid,
+                        lsn_t stamp) {
+  uint32_t ps = db->hdr.page_size;
+  page_seal(page, ps, pgno, stamp);
+  lsn_t l;
+  size_t n = 0;
+  if (base) {
+    if (!inst->diffbuf && !(inst->diffbuf = malloc(ps / 2))) return JET_errOutOfMemory;
+    n = page_diff(base, page, ps, inst->diffbuf, ps / 2);
+  }
+  if (n) {
+    uint8_t head[32];
+    put32(head, db->dbid);
+    put32(head + 4, pgno);
+    put64(head + 8, txid);
+    put64(head + 16, stamp);
+    put64(head + 24, page_lsn(base));
+    return log_append2(inst->log, LR_PAGEDIFF, head, sizeof head, inst->diffbuf, n, &l);
+  }
+  uint8_t head[16];
+  put32(head, db->dbid);
+  put32(head + 4, pgno);
+  put64(head + 8, txid);
+  return log_append2(inst->log, LR_PAGE, head, sizeof head, page, ps, &l);
+}
+
 JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
   lsn_t start = log_end(inst->log);
   uint32_t total = 0;
@@ -297,18 +325,11 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     if (!db) continue;
     uint32_t *pgnos;
     uint8_t **pages;
-    size_t n = pager_pending(db->pg, &pgnos, &pages);
+    const uint8_t **bases;
+    size_t n = pager_pending(db->pg, &pgnos, &pages, &bases);
     if (n == (size_t)-1) { e = JET_errOutOfMemory; break; }
-    for (size_t k = 0; k < n && e == JET_errSuccess; k++) {
-      uint8_t head[16];
-      page_seal(pages[k], db->hdr.page_size, pgnos[k], start);
-      put32(head, db->dbid);
-      put32(head + 4, pgnos[k]);
-      put64(head + 8, txid);
-      lsn_t l;
-      e = log_append2(inst->log, LR_PAGE, head, sizeof head, pages[k], db->hdr.page_size, &l);
-      total++;
-    }
+    for (size_t k = 0; k < n && e == JET_errSuccess; k++, total++)
+      e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, start);
   }
   if (e == JET_errSuccess && total) {
     uint8_t rec[12];
@@ -358,7 +379,10 @@ JET_ERR inst_checkpoint(esinst *inst) {
   lsn_t lsn = log_end(inst->log);
   JET_ERR e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) e = pager_flush_all(inst->db[i]->pg);
+    if (inst->db[i]) {
+      pager_new_epoch(inst->db[i]->pg);   /* replay from lsn meets whole images first */
+      e = pager_flush_all(inst->db[i]->pg);
+    }
   if (e == JET_errSuccess) {
     log_attach att[ESE_MAX_DB];
     chkfile c = { .lsn = lsn, .att = att };

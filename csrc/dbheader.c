@@ -23,6 +23,7 @@ void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno) {
     put32(b + 68 + 16 * i, h->backup[i].gen_hi);
     put64(b + 72 + 16 * i, h->backup[i].time);
   }
+  put64(b + 144, h->backup_lsn);
   page_seal(page, h->page_size, pgno, 0);
 }
 
@@ -44,6 +45,7 @@ JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, 
     h->backup[i].gen_hi = get32(b + 68 + 16 * i);
     h->backup[i].time = get64(b + 72 + 16 * i);
   }
+  h->backup_lsn = get64(b + 144);
   if (h->state < DB_CLEAN || h->state > DB_RESTORING) return JET_errDatabaseCorrupted;
   return JET_errSuccess;
 }

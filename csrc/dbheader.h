@@ -33,6 +33,7 @@ typedef struct dbheader {
   uint32_t gen_min, gen_max;
   uint64_t created;
   bkrecord backup[BK_KINDS];
+  uint64_t backup_lsn;
 } dbheader;
 
 /* Encodes h into a sealed page image of page_size bytes at pgno 0 or 1. */

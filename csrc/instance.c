@@ -53,6 +53,7 @@ static JET_ERR inst_new(const char *name, int legacy, esinst **out) {
 
 static void inst_free(esinst *inst) {
   params_free(&inst->prm);
+  free(inst->diffbuf);
   pthread_mutex_destroy(&inst->lock);
   pthread_cond_destroy(&inst->drained);
   free(inst->name);

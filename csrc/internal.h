@@ -31,6 +31,8 @@ enum {
   LR_CREATEDB = 3,   /* u32 dbid, u32 page size, u8[16] db signature, path */
   LR_ATTACH = 4,     /* u32 dbid, path */
   LR_DETACH = 5,     /* u32 dbid */
+  LR_PAGEDIFF = 6,   /* u32 dbid, u32 pgno, u64 txid, u64 lsn to seal with, u64 base lsn,
+                        runs (page_diff): the page's change from its base */
 };
 
 typedef enum { INST_CREATED, INST_RUNNING, INST_TERMINATING, INST_TERMINATED } inst_state;
@@ -77,6 +79,7 @@ typedef struct esinst {
   uint32_t backup_file_serial; /* last reader handle serial handed out */
   essession *sessions;    /* list */
   uint64_t next_txid;
+  uint8_t *diffbuf;       /* commit: a page difference being logged (page size / 2) */
   char detail[256];
 } esinst;
 

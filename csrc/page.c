@@ -23,3 +23,45 @@ int page_verify(const uint8_t *pg, size_t page_size, uint32_t pgno) {
 int page_size_valid(unsigned long size) {
   return size == 4096 || size == 8192 || size == 16384 || size == 32768;
 }
+
+/* Equal bytes shorter than this between two changes are sent with them:
+ * a run header costs 4 bytes. */
+#define DIFF_JOIN 8
+
+size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out, size_t max) {
+  size_t n = 0, i = 16;
+  while (i < size) {
+    if (base[i] == page[i]) {
+      i++;
+      continue;
+    }
+    size_t start = i, end = i + 1, same = 0;
+    for (size_t j = end; j < size && same < DIFF_JOIN; j++) {
+      if (base[j] == page[j]) same++;
+      else {
+        same = 0;
+        end = j + 1;
+      }
+    }
+    size_t len = end - start;
+    if (n + 4 + len > max) return 0;
+    put16(out + n, (uint16_t)start);
+    put16(out + n + 2, (uint16_t)len);
+    memcpy(out + n + 4, page + start, len);
+    n += 4 + len;
+    i = end;
+  }
+  return n;
+}
+
+int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n) {
+  size_t k = 0;
+  while (k < n) {
+    if (n - k < 4) return -1;
+    size_t off = get16(runs + k), len = get16(runs + k + 2);
+    if (off < 16 || len == 0 || off + len > size || n - k - 4 < len) return -1;
+    memcpy(page + off, runs + k + 4, len);
+    k += 4 + len;
+  }
+  return 0;
+}

@@ -37,4 +37,12 @@ void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t lsn);
 int page_verify(const uint8_t *pg, size_t page_size, uint32_t pgno);
 int page_size_valid(unsigned long size);
 
+/* The bytes of page that differ from base, from offset 16 on (the
+ * checksum, number and lsn are sealed again after a patch), as runs:
+ * u16 offset, u16 length, the bytes.  Returns the encoded size, or 0 when
+ * it would exceed max (then the page is logged whole). */
+size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out, size_t max);
+/* Applies encoded runs to page: 0, or -1 when a run lies outside it. */
+int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n);
+
 #endif

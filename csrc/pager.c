@@ -18,6 +18,7 @@ typedef struct frame {
   int dirty;             /* committed change not yet in the file */
   int pending;           /* changed by the operation in progress */
   uint64_t need_lsn;     /* the log must be durable to here before a write */
+  uint64_t whole_epoch;  /* == pager epoch: a whole image was logged since the checkpoint */
   struct frame *hnext;
   struct frame *prev, *next;   /* LRU: head = most recent */
 } frame;
@@ -34,7 +35,9 @@ struct pager {
   size_t npend, pendcap;
   uint32_t *pend_pgnos;
   uint8_t **pend_pages;
+  const uint8_t **pend_bases;
   size_t pend_outcap;
+  uint64_t epoch;              /* checkpoints seen; starts at 1 */
   pthread_rwlock_t io;         /* page writes exclusive of raw (backup) reads */
   char detail[256];
 };
@@ -58,6 +61,7 @@ JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_h
   p->hash = calloc(p->nbuckets, sizeof *p->hash);
   if (!p->hash) { free(p); return JET_errOutOfMemory; }
   p->lru.next = p->lru.prev = &p->lru;
+  p->epoch = 1;
   if (pthread_rwlock_init(&p->io, NULL) != 0) { free(p->hash); free(p); return JET_errOutOfMemory; }
   *out = p;
   return JET_errSuccess;
@@ -80,6 +84,7 @@ void pager_close(pager *p) {
   free(p->pend);
   free(p->pend_pgnos);
   free(p->pend_pages);
+  free(p->pend_bases);
   free(p);
 }
 
@@ -273,23 +278,30 @@ JET_ERR pager_page_count(pager *p, uint32_t *count) {
   return e;
 }
 
-size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages) {
+size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t ***bases) {
   if (p->npend > p->pend_outcap) {
     uint32_t *a = realloc(p->pend_pgnos, p->npend * sizeof *a);
     if (a) p->pend_pgnos = a;
     uint8_t **b = realloc(p->pend_pages, p->npend * sizeof *b);
     if (b) p->pend_pages = b;
-    if (!a || !b) return (size_t)-1;
+    const uint8_t **c = realloc(p->pend_bases, p->npend * sizeof *c);
+    if (c) p->pend_bases = c;
+    if (!a || !b || !c) return (size_t)-1;
     p->pend_outcap = p->npend;
   }
   for (size_t i = 0; i < p->npend; i++) {
-    p->pend_pgnos[i] = p->pend[i]->pgno;
-    p->pend_pages[i] = p->pend[i]->data;
+    frame *f = p->pend[i];
+    p->pend_pgnos[i] = f->pgno;
+    p->pend_pages[i] = f->data;
+    p->pend_bases[i] = f->pre && f->whole_epoch == p->epoch ? f->pre : NULL;
   }
   *pgnos = p->pend_pgnos;
   *pages = p->pend_pages;
+  *bases = p->pend_bases;
   return p->npend;
 }
+
+void pager_new_epoch(pager *p) { p->epoch++; }
 
 void pager_commit_pending(pager *p, uint64_t need_lsn) {
   for (size_t i = 0; i < p->npend; i++) {
@@ -297,6 +309,7 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
     f->pending = 0;
     f->dirty = 1;
     f->need_lsn = need_lsn;
+    f->whole_epoch = p->epoch;   /* whole or a difference from one: replay can rebuild it */
     free(f->pre);
     f->pre = NULL;
   }

@@ -48,13 +48,20 @@ JET_ERR pager_format(pager *p);
 JET_ERR pager_get_root(pager *p, uint32_t *root);
 JET_ERR pager_set_root(pager *p, uint32_t root);
 
-/* The pending pages, in an array the pager owns (valid until the next call
- * into the pager); the caller seals and logs them, then calls
- * pager_commit_pending(p, need_lsn): they become committed-dirty and are
- * not written before the log is durable up to need_lsn (the commit record). */
-size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages);
+/* The pending pages, in arrays the pager owns (valid until the next call
+ * into the pager).  bases[i] is the page as it was before the operation
+ * when the log may carry only the difference from it, NULL when the page
+ * must be logged whole: a new page, or the first change of a page since
+ * the last checkpoint (pager_new_epoch), so that replay from a checkpoint
+ * always meets a whole image of a page before any difference.  The caller
+ * seals and logs them, then calls pager_commit_pending(p, need_lsn): they
+ * become committed-dirty and are not written before the log is durable up
+ * to need_lsn (the commit record). */
+size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t ***bases);
 void pager_commit_pending(pager *p, uint64_t need_lsn);
 void pager_discard_pending(pager *p);
+/* A checkpoint was taken: the next change of every page is logged whole. */
+void pager_new_epoch(pager *p);
 
 /* Writes every committed dirty page (log flushed first), then fsyncs. */
 JET_ERR pager_flush_all(pager *p);

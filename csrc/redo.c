@@ -14,7 +14,10 @@ typedef struct redo_db {
 
 typedef struct redo_page {
   uint32_t dbid, pgno;
-  uint8_t *image;
+  uint8_t *image;         /* a whole page, or the runs of a difference */
+  size_t len;
+  int diff;
+  uint64_t stamp, base;   /* a difference: the lsn to seal with, the lsn it applies to */
 } redo_page;
 
 struct redo {
@@ -23,6 +26,7 @@ struct redo {
   redo_page *pages;       /* images of the transaction being read */
   size_t npages, cap;
   uint64_t txid;
+  uint8_t *scratch;       /* a page being patched */
 };
 
 static void say(redo *r, const char *what, const char *path) {
@@ -118,10 +122,13 @@ static JET_ERR open_db(redo *r, uint32_t dbid, const char *logged, const dbheade
 JET_ERR redo_attach(redo *r, uint32_t dbid, const char *logged_path) { return open_db(r, dbid, logged_path, NULL); }
 
 static JET_ERR page_rec(redo *r, const log_record *rec) {
-  if (rec->len < 16) return JET_errLogFileCorrupt;
+  int diff = rec->type == LR_PAGEDIFF;
+  uint32_t hlen = diff ? 32 : 16;
+  if (rec->len < hlen) return JET_errLogFileCorrupt;
   uint32_t dbid = get32(rec->payload), pgno = get32(rec->payload + 4);
   uint64_t txid = get64(rec->payload + 8);
-  if (dbid < 1 || dbid > ESE_MAX_DB || rec->len - 16 != r->cfg.page_size) return JET_errLogFileCorrupt;
+  if (dbid < 1 || dbid > ESE_MAX_DB || pgno < 2) return JET_errLogFileCorrupt;
+  if (!diff && rec->len - hlen != r->cfg.page_size) return JET_errLogFileCorrupt;
   if (r->db[dbid].skip) return JET_errSuccess;
   if (!r->db[dbid].file) return JET_errLogFileCorrupt;
   if (txid != r->txid) {    /* an unfinished earlier transaction is dropped */
@@ -135,11 +142,32 @@ static JET_ERR page_rec(redo *r, const log_record *rec) {
     r->pages = np;
     r->cap = nc;
   }
-  uint8_t *img = malloc(rec->len - 16);
+  size_t len = rec->len - hlen;
+  uint8_t *img = malloc(len ? len : 1);
   if (!img) return JET_errOutOfMemory;
-  memcpy(img, rec->payload + 16, rec->len - 16);
-  r->pages[r->npages++] = (redo_page){ dbid, pgno, img };
+  memcpy(img, rec->payload + hlen, len);
+  r->pages[r->npages++] = (redo_page){ dbid, pgno, img, len, diff, diff ? get64(rec->payload + 16) : 0,
+                                       diff ? get64(rec->payload + 24) : 0 };
   return JET_errSuccess;
+}
+
+/* Applies a difference to the page on disk, which must be its base. */
+static JET_ERR apply_diff(redo *r, redo_db *d, const redo_page *p) {
+  uint32_t ps = r->cfg.page_size;
+  if (!r->scratch && !(r->scratch = malloc(ps))) return JET_errOutOfMemory;
+  JET_ERR e = os_pread_full(d->file, r->scratch, ps, (uint64_t)p->pgno * ps);
+  if (e == JET_errSuccess && (page_verify(r->scratch, ps, p->pgno) != PAGE_OK || page_lsn(r->scratch) != p->base ||
+                              page_patch(r->scratch, ps, p->image, p->len) != 0)) {
+    char what[64];
+    snprintf(what, sizeof what, "page %u of", p->pgno);
+    say(r, what, d->path);
+    e = r->cfg.restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
+  }
+  if (e == JET_errSuccess) {
+    page_seal(r->scratch, ps, p->pgno, p->stamp);
+    e = os_pwrite(d->file, r->scratch, ps, (uint64_t)p->pgno * ps);
+  }
+  return e;
 }
 
 static JET_ERR commit_rec(redo *r, const log_record *rec) {
@@ -148,10 +176,12 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   JET_ERR e = JET_errSuccess;
   if (txid == r->txid) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
-      redo_db *d = &r->db[r->pages[i].dbid];
+      const redo_page *p = &r->pages[i];
+      redo_db *d = &r->db[p->dbid];
       if (!d->file) return JET_errLogFileCorrupt;
       d->wrote = 1;
-      e = os_pwrite(d->file, r->pages[i].image, r->cfg.page_size, (uint64_t)r->pages[i].pgno * r->cfg.page_size);
+      e = p->diff ? apply_diff(r, d, p)
+                  : os_pwrite(d->file, p->image, r->cfg.page_size, (uint64_t)p->pgno * r->cfg.page_size);
     }
   }
   drop_pages(r);
@@ -170,7 +200,8 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   char path[4097];
   JET_ERR e;
   switch (rec->type) {
-  case LR_PAGE: return page_rec(r, rec);
+  case LR_PAGE:
+  case LR_PAGEDIFF: return page_rec(r, rec);
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB: {
     if ((e = path_of(rec, 24, path)) != JET_errSuccess) return e;
@@ -205,5 +236,6 @@ void redo_free(redo *r) {
   if (!r) return;
   redo_finish(r, 0, 0);
   free(r->pages);
+  free(r->scratch);
   free(r);
 }

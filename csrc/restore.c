@@ -41,6 +41,7 @@ struct EseRestore {
   size_t nfiles, cap;
   uint32_t lo, hi;        /* generations copied */
   uint32_t replay_from, replay_to;
+  lsn_t replay_lsn;       /* where replay starts: the earliest checkpoint a copy needs */
   log_sig sig;
   int state;
   size_t cur;             /* file being copied */
@@ -240,6 +241,8 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
     if (b->gen_lo < set_lo) return fail(r, JET_errStartingRestoreLogTooHigh, "the logs start after database %s needs", f->name);
     if (b->gen_hi > set_hi || b->gen_hi > r->replay_to) return fail(r, JET_errEndingRestoreLogTooLow, "the logs end before database %s needs", f->name);
     if (b->gen_lo < r->replay_from) r->replay_from = b->gen_lo;
+    lsn_t at = f->dh.backup_lsn && LSN_GEN(f->dh.backup_lsn) == b->gen_lo ? f->dh.backup_lsn : LSN(b->gen_lo, 0);
+    if (r->replay_lsn == 0 || at < r->replay_lsn) r->replay_lsn = at;
   }
   if (ndb == 0) return fail(r, JET_errFileNotFound, "the backup set has no database%s", NULL);
   return JET_errSuccess;
@@ -464,6 +467,11 @@ static JET_ERR replay_step(EseRestore *r) {
       if (r->last_gen) r->done += r->file_size;
       r->last_gen = LSN_GEN(rec.lsn);
     }
+    /* Before the checkpoint the copy starts from, only attachments count:
+     * every page change there is already in the copy, and replay must meet
+     * each page's whole image (logged first after a checkpoint) before any
+     * difference. */
+    if (rec.lsn < r->replay_lsn && (rec.type == LR_PAGE || rec.type == LR_PAGEDIFF || rec.type == LR_COMMIT)) continue;
     e = redo_apply(r->rd, &rec);
   }
   if (e == JET_errSuccess && r->last_gen == 0) r->last_gen = r->replay_from;

@@ -27,7 +27,7 @@ describe("backup kinds", function()
                     { h.full.gen_lo, h.full.gen_hi })
     assert.is_true(h.full.time > 0)
     assert.is_true(is_zero(h.incremental) and is_zero(h.copy))
-    H.fill(t, 20, "b")                       -- roll a few logs
+    H.roll(t, w.dir, 3, "b")                 -- roll a few logs
     local inc = H.backup(inst, w:path("inc"), { incremental = true, truncate = true })
     -- no database, only logs, contiguous with the full set
     assert.are.same({}, inc.dbs)
@@ -93,7 +93,7 @@ describe("backup kinds", function()
   end)
 
   it("E05: truncate_log deletes exactly get_truncate_log_info's list, never the current log", function()
-    H.fill(t, 30, "roll")                    -- older generations on disk
+    H.roll(t, w.dir, 3)                      -- older generations on disk
     local out = w:path("out")
     assert(os.execute("mkdir -p '" .. out .. "'"))
     inst:begin_external_backup()
@@ -146,7 +146,7 @@ describe("backup kinds", function()
 
   it("E06: an incremental whose next log was deleted: JET_errMissingFileToBackup, not recorded", function()
     local full = H.backup(inst, w:path("full"), { truncate = true })
-    H.fill(t, 20, "b")
+    H.roll(t, w.dir, 2, "b")
     -- delete (outside the engine) every log up to the first one the incremental needs
     for name in pairs(H.ls(w.dir)) do
       local g = H.log_gen(name)

@@ -31,7 +31,7 @@ describe("backup sequence", function()
 
   describe("A: happy paths", function()
     it("A01: full streaming backup into a folder with chunks, read and copy_to", function()
-      H.fill(t, 60, "roll")                   -- several generations
+      H.roll(t, w.dir, 4)                     -- several generations
       assert(os.execute("mkdir -p '" .. out .. "'"))
       inst:begin_external_backup()
       local dbs = inst:get_attach_info()
@@ -188,7 +188,7 @@ describe("backup sequence", function()
     it("B03: truncate_log before every log was read: JET_errLogFileNotCopied", function()
       inst:begin_external_backup()
       drain(dbpath)
-      H.fill(t, 30, "roll")                   -- the backup spans several logs
+      H.roll(t, w.dir, 3)                     -- the backup spans several logs
       local logs = inst:get_log_info()
       assert.is_true(#logs >= 3, "needs at least 3 logs, got " .. #logs)
       drain(logs[1])
@@ -467,7 +467,7 @@ describe("backup sequence", function()
       local r = di:open_file(dbs[1])
       while r:read() do end
       r:close()
-      H.fill(dt, 60, "roll")
+      H.roll(dt, deep, 8)
       local logs, info = di:get_log_info()
       local bytes = 0
       for _, p in ipairs(logs) do bytes = bytes + #p + 1 end

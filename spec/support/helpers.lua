@@ -265,4 +265,113 @@ function H.backup(inst, dest, opts)
   return set
 end
 
+-- ---- restore and error helpers (restore_refusals_spec.lua, engine_errors_spec.lua,
+-- instance_states_spec.lua) -------------------------------------------------
+
+-- The file name of log generation gen (base name "edb" unless given).
+function H.log_name(gen, base)
+  return ("%s%08X.log"):format(base or "edb", gen)
+end
+
+-- XORs the byte at offset (0-based) of a file with mask (default 0x5a).
+function H.flip_byte(path, offset, mask)
+  local f = assert(io.open(path, "r+b"))
+  assert(f:seek("set", offset))
+  local c = assert(f:read(1), "offset past the end of " .. path)
+  assert(f:seek("set", offset))
+  assert(f:write(string.char(c:byte() ~ (mask or 0x5a))))
+  f:close()
+end
+
+-- Offset (0-based) of the last non-zero byte of a file: the end of the
+-- records of a log file (the rest of a log is zeros).
+function H.last_data_offset(path)
+  local data = assert(H.read_file(path))
+  local i = #data
+  while i > 0 and data:byte(i) == 0 do i = i - 1 end
+  return i - 1
+end
+
+-- A copy of folder src at dst (dst must not exist).
+function H.copy_dir(src, dst)
+  assert(os.execute("cp -R '" .. src .. "' '" .. dst .. "'"), "cp " .. src)
+  return dst
+end
+
+-- A full backup of inst into dir that spans several log generations:
+-- Begin; then table t's instance (logs in opts.log_dir) rolls opts.rolls
+-- (default 3) generations *before* the databases stream, so that the
+-- copy's trailer names the last generation the set lists; every database;
+-- opts.between_rolls more generations; GetLogInfo; every log; optional
+-- truncation; End.  Returns { dbs, logs, info }.
+function H.rolled_backup(inst, t, dir, opts)
+  opts = opts or {}
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  inst:begin_external_backup()
+  H.roll(t, assert(opts.log_dir, "opts.log_dir"), opts.rolls or 3, opts.prefix or "pre")
+  local set = { dbs = inst:get_attach_info() }
+  for _, p in ipairs(set.dbs) do H.stream(inst, p, dir) end
+  if opts.between_rolls then H.roll(t, opts.log_dir, opts.between_rolls, "mid") end
+  set.logs, set.info = inst:get_log_info()
+  for _, p in ipairs(set.logs) do H.stream(inst, p, dir) end
+  if opts.truncate then inst:truncate_log() end
+  inst:end_external_backup()
+  return set
+end
+
+-- Shell-quotes s.
+function H.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Runs a Lua chunk (source text) in a child lua5.4 process that loads
+-- this run's package.path and package.cpath (so the same ese.core), with
+-- the arguments args (a list, quoted) and the environment words env
+-- ("NAME=value ..." set only for the child).  Returns exit code, stdout
+-- and stderr.  With opts.background the child is started and a handle
+-- { wait = function() -> code, out, err } is returned instead.
+function H.lua_child(source, args, env, opts)
+  local script = os.tmpname()
+  H.write_file(script, source)
+  local errf = os.tmpname()
+  local words = {}
+  for i, a in ipairs(args or {}) do words[i] = H.q(a) end
+  local cmd = ("LUA_PATH=%s LUA_CPATH=%s %s lua5.4 %s %s 2>%s"):format(
+    H.q(package.path), H.q(package.cpath), env or "", H.q(script), table.concat(words, " "), H.q(errf))
+  local p = assert(io.popen(cmd))
+  local function wait()
+    local out = p:read("a")
+    local _, _, code = p:close()
+    local err = H.read_file(errf) or ""
+    os.remove(errf)
+    os.remove(script)
+    return code, out, err
+  end
+  if opts and opts.background then return { wait = wait } end
+  return wait()
+end
+
+-- The lines "KEY value" of a child's output as a table { KEY = "value" }.
+function H.parse_lines(out)
+  local r = {}
+  for line in out:gmatch("[^\n]+") do
+    local k, v = line:match("^(%S+) (.*)$")
+    if k then r[k] = v end
+  end
+  return r
+end
+
+
+-- Commits records into table t until the log in log_dir has moved on by n
+-- generations (log volume depends on how the engine logs a change, so a
+-- spec that needs rolls asks for them, not for a record count).
+function H.roll(t, log_dir, n, prefix)
+  local function gen() return ese.file_info(log_dir .. "/edb.log").generation end
+  local target, i = gen() + (n or 1), 0
+  while gen() < target do
+    i = i + 1
+    t:put(("%s%07d"):format(prefix or "roll", i), ("r"):rep(1500))
+  end
+end
+
 return H
