@@ -27,6 +27,7 @@ static void params_default(esparams *p) {
   p->page_size = 8192;
   p->cache_pages = 8192;
   p->max_backup_files = 8;
+  p->checkpoint_depth = 64u << 20;
 }
 
 static void params_free(esparams *p) {
@@ -219,6 +220,10 @@ static JET_ERR param_set(esparams *p, unsigned long id, JET_API_PTR l, const cha
     if (l < 1 || l > 1024) return JET_errInvalidParameter;
     p->max_backup_files = (uint32_t)l;
     return JET_errSuccess;
+  case JET_paramCheckpointDepthMax:
+    if (l > ((JET_API_PTR)1 << 40)) return JET_errInvalidParameter;
+    p->checkpoint_depth = l;
+    return JET_errSuccess;
   default: return JET_errInvalidParameter;
   }
 }
@@ -235,6 +240,7 @@ static JET_ERR param_get(const esparams *p, unsigned long id, JET_API_PTR *l, ch
   case JET_paramCacheSizeMax: v = p->cache_pages; break;
   case JET_paramDatabasePageSize: v = p->page_size; break;
   case JET_paramMaxOpenBackupFiles: v = p->max_backup_files; break;
+  case JET_paramCheckpointDepthMax: v = (JET_API_PTR)p->checkpoint_depth; break;
   default: return JET_errInvalidParameter;
   }
   if (str) {

@@ -54,6 +54,7 @@ typedef struct esparams {
   uint32_t page_size;
   uint32_t cache_pages;
   uint32_t max_backup_files;
+  uint64_t checkpoint_depth;   /* bytes of log between checkpoints */
 } esparams;
 
 typedef struct essession essession;

@@ -1039,12 +1039,15 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
     if (h2.gen != h.gen || h2.file_size != h.file_size) e = JET_errLogFileCorrupt;
     log_header_clear(&h2);
   }
-  for (uint32_t pos = LOG_HDR_SIZE; !e && (uint64_t)pos + 4 <= h.file_size && ld32(d + pos) != 0;) {
+  uint32_t pos = LOG_HDR_SIZE;
+  while (!e && (uint64_t)pos + 4 <= h.file_size && ld32(d + pos) != 0) {
     uint32_t fr = rec_check(d, h.file_size, pos, h.gen);
     if (fr) { pos += fr; continue; }
     if (!(current && !valid_after(d, h.file_size, pos, h.gen))) e = JET_errLogReadVerifyFailure;
     break;
   }
+  /* a finished generation is zeros after its last record */
+  if (!e && !current && !all_zero(d + pos, h.file_size - pos)) e = JET_errLogReadVerifyFailure;
   if (e) free(d);
   else {
     *image = d;

@@ -114,10 +114,20 @@ JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit) {
   return e;
 }
 
+/* Checkpoint when the log since the last one exceeds the depth parameter:
+ * a deeper checkpoint means a longer recovery but fewer whole page images
+ * (the first change of a page after a checkpoint is logged whole). */
+static int checkpoint_due(esinst *inst) {
+  lsn_t end = log_end(inst->log), chk = inst->checkpoint;
+  uint64_t gens = LSN_GEN(end) - LSN_GEN(chk);
+  uint64_t bytes = gens * inst->prm.log_file_kib * 1024u + LSN_OFF(end) - LSN_OFF(chk);
+  return bytes >= inst->prm.checkpoint_depth;
+}
+
 JET_ERR commit_and_leave(esinst *inst, int lazy) {
   lsn_t lsn = 0;
   JET_ERR e = db_commit_pending(inst, inst->next_txid++, &lsn);
-  if (e == JET_errSuccess && log_take_rolled(inst->log)) e = inst_checkpoint(inst);
+  if (e == JET_errSuccess && log_take_rolled(inst->log) && checkpoint_due(inst)) e = inst_checkpoint(inst);
   if (e == JET_errSuccess) e = db_trim(inst);
   if (e || lazy || lsn == 0) {
     inst_leave(inst);
