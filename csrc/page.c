@@ -28,13 +28,21 @@ int page_size_valid(unsigned long size) {
  * a run header costs 4 bytes. */
 #define DIFF_JOIN 8
 
+/* The first offset >= i where base and page differ, or size. */
+static size_t next_change(const uint8_t *base, const uint8_t *page, size_t i, size_t size) {
+  while (i < size && (i & 7)) {
+    if (base[i] != page[i]) return i;
+    i++;
+  }
+  for (; i + 8 <= size; i += 8)
+    if (get64(base + i) != get64(page + i)) break;
+  while (i < size && base[i] == page[i]) i++;
+  return i;
+}
+
 size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out, size_t max) {
-  size_t n = 0, i = 16;
+  size_t n = 0, i = next_change(base, page, 16, size);
   while (i < size) {
-    if (base[i] == page[i]) {
-      i++;
-      continue;
-    }
     size_t start = i, end = i + 1, same = 0;
     for (size_t j = end; j < size && same < DIFF_JOIN; j++) {
       if (base[j] == page[j]) same++;
@@ -49,7 +57,7 @@ size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t 
     put16(out + n + 2, (uint16_t)len);
     memcpy(out + n + 4, page + start, len);
     n += 4 + len;
-    i = end;
+    i = next_change(base, page, end, size);
   }
   return n;
 }
