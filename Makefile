@@ -6,7 +6,7 @@ OPT      ?= -O2 -g
 BUILD    ?= build
 OUT      ?= $(BUILD)/lib
 SAN      ?=
-DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check pkgconf
+DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf
 BENCH_PKGS = libsqlite3-dev
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -31,6 +31,7 @@ deps:
 	[ -f /usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so ] || $(LUA) -e 'require "cjson"' 2>/dev/null || missing="$$missing lua-cjson"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkgconf"; \
 	command -v luacheck >/dev/null || missing="$$missing lua-check"; \
+	command -v luarocks >/dev/null || missing="$$missing luarocks"; \
 	command -v sha256sum >/dev/null || missing="$$missing coreutils"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
