@@ -80,9 +80,19 @@ bench: all
 	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_PKGS) sqlite3 >/dev/null)
 	@$(MAKE) --no-print-directory -C bench BUILD=$(abspath $(BUILD)) CORE_OBJ="$(abspath $(CORE_OBJ))"
 	@$(BUILD)/bench/ese-bench
+	@$(BUILD)/bench/ese-backup-bench
 
 crash-sweep: all
 	@ESE_CRASH_POINTS=1000 $(BUILD)/bin/crash_sweep
+
+# The API reference as HTML in docs/ldoc/ (LDoc, config.ld; generated, not
+# committed).  The hand-written reference with the C API is docs/api.md.
+.PHONY: docs
+docs:
+	@command -v ldoc >/dev/null || \
+	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q lua-ldoc >/dev/null)
+	@rm -rf docs/ldoc
+	@ldoc .
 
 clean:
 	rm -rf build build-san

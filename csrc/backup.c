@@ -316,7 +316,7 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
         int v = page_verify(dst + (size_t)k * ps, ps, pgno + k);
         if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
           e = JET_errReadVerifyFailure;
-          pthread_mutex_lock(&inst->lock);
+          inst_lock(inst);
           inst_detail(inst, "%s: page %u: %s", db->path, pgno + k,
                       v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
           pthread_mutex_unlock(&inst->lock);
@@ -362,7 +362,7 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
     }
     if (e == JET_errSuccess) memcpy(pv, f->image + pos, n);
   }
-  pthread_mutex_lock(&inst->lock);
+  inst_lock(inst);
   f->reading = 0;
   if (--bk->busy == 0) pthread_cond_broadcast(&bk->idle);
   if (e == JET_errSuccess) {

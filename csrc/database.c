@@ -43,6 +43,7 @@ JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out) {
   JET_ERR e = os_open(inst->io, path, OS_WRITE | (create ? OS_CREATE | OS_EXCL : 0), out);
   if (e == JET_errSuccess && (e = os_lock(*out)) != JET_errSuccess) {
     os_close(*out);
+    *out = NULL;
     inst_detail(inst, "%s is in use by another instance or process", path);
   }
   return e;

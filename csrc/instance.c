@@ -2,7 +2,9 @@
  * gate, init and term. */
 #include "internal.h"
 #include "page.h"
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,7 @@ static esinst *resolve(JET_INSTANCE h) {
 
 static JET_ERR gate(esinst *inst) {
   if (inst->state == INST_CREATED) return JET_errNotInitialized;
+  if (inst->state == INST_TERMINATED) return JET_errTermInProgress;   /* being freed */
   if (inst->stopped) return JET_errClientRequestToStopJetService;
   if (inst->state == INST_TERMINATING) return JET_errTermInProgress;
   if (inst->restoring) return JET_errRestoreInProgress;
@@ -91,8 +94,14 @@ static JET_ERR gate(esinst *inst) {
   return JET_errSuccess;
 }
 
-JET_ERR inst_enter(esinst *inst) {
+void inst_lock(esinst *inst) {
+  atomic_fetch_add(&inst->entering, 1);
   pthread_mutex_lock(&inst->lock);
+  atomic_fetch_sub(&inst->entering, 1);
+}
+
+JET_ERR inst_enter(esinst *inst) {
+  inst_lock(inst);
   JET_ERR e = gate(inst);
   if (e) pthread_mutex_unlock(&inst->lock);
   else inst->active++;
@@ -107,14 +116,17 @@ void inst_leave(esinst *inst) {
 void inst_unlock(esinst *inst) { pthread_mutex_unlock(&inst->lock); }
 
 void inst_done_unlocked(esinst *inst) {
-  pthread_mutex_lock(&inst->lock);
+  inst_lock(inst);
   inst_leave(inst);
 }
 
 JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out) {
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(h);
-  JET_ERR e = inst ? inst_enter(inst) : JET_errInvalidInstance;
+  JET_ERR e = JET_errInvalidInstance;
+  if (inst) e = inst_enter(inst);
+  else if (h == 0 || h == JET_instanceNil)   /* no instance named: which one? (seed 003) */
+    e = g_process.mode == MODE_MULTI ? JET_errRunningInMultiInstanceMode : JET_errNotInitialized;
   pthread_mutex_unlock(&g_process.lock);
   if (e == JET_errSuccess) *out = inst;
   return e;
@@ -440,6 +452,15 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
   pthread_mutex_lock(&g_process.lock);
   registry_remove(inst);
   pthread_mutex_unlock(&g_process.lock);
+  /* A call that was waiting for the lock sees INST_TERMINATED and leaves;
+   * free only when none is left inside or waiting. */
+  for (;;) {
+    pthread_mutex_lock(&inst->lock);
+    int busy = inst->active > 0 || atomic_load(&inst->entering) > 0;
+    pthread_mutex_unlock(&inst->lock);
+    if (!busy) break;
+    sched_yield();
+  }
   inst_free(inst);
   return e;
 }

@@ -63,6 +63,7 @@ typedef struct esinst {
   pthread_mutex_t lock;
   pthread_cond_t drained;   /* signalled when active drops to 0 */
   int active;               /* calls inside the instance (term waits for 0) */
+  _Atomic int entering;     /* calls waiting for the lock (term frees after 0) */
   char *name;             /* NULL for the legacy or an unnamed instance */
   int legacy;
   inst_state state;
@@ -116,6 +117,7 @@ JET_ERR inst_enter(esinst *inst);                 /* locks and checks the state 
 JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out);
 JET_ERR inst_legacy(esinst **out);                /* the legacy instance, for instance-less calls */
 void inst_leave(esinst *inst);
+void inst_lock(esinst *inst);                     /* the lock alone, counted for term */
 void inst_unlock(esinst *inst);
 void inst_done_unlocked(esinst *inst);
 JET_ERR inst_fatal(esinst *inst, JET_ERR err);    /* records a fatal I/O error */

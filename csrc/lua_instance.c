@@ -158,7 +158,8 @@ static const EseFlag term_flags[] = {
  * complete term during a backup; or a grbit the engine refused). */
 static int term_kept_running(JET_ERR err) {
   return err == JET_errBackupInProgress || err == JET_errInvalidGrbit ||
-         err == JET_errInvalidParameter;
+         err == JET_errInvalidParameter || err == JET_errRestoreInProgress ||
+         err == JET_errTermInProgress;
 }
 
 /* Forget the legacy registry entry if it is the object at idx. */

@@ -69,8 +69,11 @@ static int restore_begin(lua_State *L) {
     lua_setiuservalue(L, -2, 1);
   }
   EseRestore *r = NULL;
+  char detail[512] = "";
+  o.detail = detail;
+  o.detail_cap = sizeof detail;
   JET_ERR e = EseRestoreBegin(&o, &r);
-  if (e) return ese_raise(L, e, "restore");
+  if (e) return ese_raise_detail(L, e, "restore", detail);
   u->r = r;
   return 1;
 }

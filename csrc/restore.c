@@ -299,6 +299,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e) {
+    if (o->detail && o->detail_cap) snprintf(o->detail, o->detail_cap, "%s", r->detail);
     r->failed = e;
     EseRestoreEnd(r);
     return e;
@@ -349,6 +350,17 @@ static JET_ERR copy_step(EseRestore *r) {
     if (e == JET_errSuccess && !f->in_place) e = os_truncate(r->out, 0);
     free(dst);
     r->cur_off = 0;
+    if (e == JET_errSuccess && f->is_db) {
+      /* the header first: from now on the file says "being restored",
+       * whatever fails later */
+      dbheader h = f->dh;
+      h.state = DB_RESTORING;
+      for (uint32_t pg = 0; pg < 2 && e == JET_errSuccess; pg++) {
+        dbheader_encode(&h, r->buf, pg);
+        e = os_pwrite(r->out, r->buf, r->page_size, (uint64_t)pg * r->page_size);
+      }
+      if (e == JET_errSuccess) e = os_sync(r->out);
+    }
     if (e) return fail(r, e, "copying %s", f->name);
   }
   size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
@@ -459,8 +471,8 @@ static JET_ERR replay_step(EseRestore *r) {
     JET_ERR more = log_reader_next(r->reader, &rec);
     if (more < 0) {
       char g[16];
-      snprintf(g, sizeof g, "%u", r->last_gen);
-      return fail(r, more, "replay failed after log generation %s", g);
+      snprintf(g, sizeof g, "%u", r->last_gen ? r->last_gen : r->replay_from);
+      return fail(r, more, "replay failed in or after log generation %s", g);
     }
     if (more == 1 || LSN_GEN(rec.lsn) > r->replay_to) return replay_finish(r);
     if (LSN_GEN(rec.lsn) != r->last_gen) {

@@ -86,7 +86,7 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit) {
   essession *s = (essession *)sesid;
   if (!s || sesid == JET_sesidNil || s->magic != SESSION_MAGIC) return JET_errInvalidSesid;
   esinst *inst = s->inst;
-  pthread_mutex_lock(&inst->lock);   /* ending a session is allowed in every state */
+  inst_lock(inst);   /* ending a session is allowed in every state */
   session_free(s);
   pthread_mutex_unlock(&inst->lock);
   return JET_errSuccess;
@@ -136,7 +136,7 @@ JET_ERR commit_and_leave(esinst *inst, int lazy) {
   eslog *log = inst->log;
   inst_unlock(inst);
   e = log_flush(log, lsn);
-  pthread_mutex_lock(&inst->lock);
+  inst_lock(inst);
   inst_fatal(inst, e);
   inst_leave(inst);
   return e;

@@ -25,3 +25,13 @@ describe("backup harness (C, threads and crashes)", function()
     assert.matches("backup_faults: ok", out)
   end)
 end)
+
+describe("backup harness (C, term from another thread)", function()
+  it("seeds 000-004 / decision 6: JetEndExternalBackupInstance, JetEndExternalBackup and Begin answer "
+     .. "JET_errTermInProgress while JetTerm2 on another thread waits for a call in flight; "
+     .. "JetStopBackup is not gated; the term then succeeds and nothing committed is lost", function()
+    local ok, out = run("term_race", "4")
+    assert.is_true(ok, out)
+    assert.matches("term_race: ok 4 rounds", out)
+  end)
+end)

@@ -232,6 +232,8 @@ typedef struct EseRestoreOptions {
   unsigned long ndb_files;
   const char *checkpoint_dir;     /* NULL: dest */
   unsigned long gen_low, gen_high;/* 0, 0: every log generation of the sets */
+  char *detail;                   /* NULL, or receives why EseRestoreBegin refused */
+  size_t detail_cap;
 } EseRestoreOptions;
 JET_ERR EseRestoreBegin(const EseRestoreOptions *opts, EseRestore **prestore);
 JET_ERR EseRestoreStep(EseRestore *restore, uint64_t *pdone, uint64_t *ptotal, int *pfinished);

@@ -498,6 +498,7 @@ end
 -- Nothing is written to the local disk.  Any failure ends the backup with
 -- End(abort) and raises; the archive is then left without manifest and
 -- without its end blocks.
+-- @param inst an initialized ese.Instance
 -- @param sink a function called with each piece (a string), or an object
 --   with a write method (a file handle); it may yield; nil, err from it is
 --   a failure

@@ -1,17 +1,24 @@
--- ese: an embedded crash-safe storage engine modelled on Microsoft ESE.
+--- ese: an embedded crash-safe storage engine modelled on Microsoft ESE.
 -- The work is done in C (ese.core); this module re-exports it and adds the
 -- version.  ese.errors maps names to numbers and numbers to names;
 -- ese.Error is the metatable of every error object the engine raises.
+-- Every function of ese.core (create_instance, init, term, stop_service,
+-- the legacy backup functions, file_info, restore_begin) is also ese's;
+-- see that module.  Reference with the C API: docs/api.md.
+-- @module ese
 local core = require "ese.core"
 
 local ese = {}
 for k, v in pairs(core) do ese[k] = v end
 
+--- The version of lua-ese, "x.y.z".
 ese.version = "0.1.0"
+--- Error numbers both ways: errors.JET_errNoBackup == -520, errors[-520] == "JET_errNoBackup".
 ese.errors = core.errors
+--- The metatable of every error object (fields name, code, message, op, detail).
 ese.Error = core.Error
 
--- True when x is an error object raised by the engine.
+--- True when x is an error object raised by the engine (or built by ese.backup.error).
 function ese.is_error(x)
   return getmetatable(x) == core.Error
 end
@@ -25,6 +32,9 @@ end
 -- after every step; it may yield).  Raises the error object of the first
 -- fault; dest_dir is then left unusable but a new restore may be tried.
 -- Returns a report {bytes = total units, steps = n}.
+-- @param backup a folder, or a list of folders (the full set first)
+-- @param dest_dir the destination folder
+-- @param opts the options above (optional)
 function ese.restore(backup, dest_dir, opts)
   opts = opts or {}
   local dirs = type(backup) == "table" and backup or { backup }

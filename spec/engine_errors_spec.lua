@@ -1,0 +1,345 @@
+-- Engine and file errors of issue 2 reached from Lua: files that are not
+-- databases or have another page size, damaged pages read through a
+-- table, locks held by another instance or process, dirty databases,
+-- damaged or missing logs at init, and the resource limits.
+local ese = require "ese"
+local H = require "support.helpers"
+
+local PAGE = 8192
+
+-- CRC32C (Castagnoli, as csrc/crc32c.c) of bytes i..j of s: to rewrite a
+-- log file header on purpose.
+local CRC = {}
+for i = 0, 255 do
+  local c = i
+  for _ = 1, 8 do c = (c & 1) ~= 0 and ((c >> 1) ~ 0x82F63B78) or (c >> 1) end
+  CRC[i] = c
+end
+local function crc32c(s, i, j)
+  local c = 0xFFFFFFFF
+  for k = i, j do c = CRC[(c ~ s:byte(k)) & 0xFF] ~ (c >> 8) end
+  return c ~ 0xFFFFFFFF
+end
+
+describe("engine and file errors", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  describe("attach_database", function()
+    it("a file that is not a database: JET_errDatabaseCorrupted (-1206), the detail names the file", function()
+      local _, s = w:table()
+      H.write_file(w:path("junk.edb"), ("not a database\n"):rep(2000))
+      local e = H.expect_jet("JET_errDatabaseCorrupted", s.attach_database, s, w:path("junk.edb"))
+      assert.are.equal(-1206, e.code)
+      assert.are.equal("attach_database", e.op)
+      assert.matches("junk%.edb", e.detail)
+      H.write_file(w:path("empty.edb"), "")
+      H.expect_jet("JET_errDatabaseCorrupted", s.attach_database, s, w:path("empty.edb"))
+      H.expect_jet("JET_errDatabaseCorrupted", ese.file_info, w:path("junk.edb"))
+    end)
+
+    it("a database of another page size: JET_errPageSizeMismatch (-1213)", function()
+      local dir = w:path("p4")
+      local i4 = w:open(nil, { page_size = 4096, log_path = dir, system_path = dir })
+      local s4 = i4:begin_session()
+      s4:create_table(s4:create_database(dir .. "/p.edb"), "t"):put("k", "v")
+      i4:term({ complete = true })
+      local _, s = w:table()                     -- 8 KiB pages
+      local e = H.expect_jet("JET_errPageSizeMismatch", s.attach_database, s, dir .. "/p.edb")
+      assert.are.equal(-1213, e.code)
+      assert.matches("p%.edb", e.detail)
+    end)
+
+    it("a missing file: JET_errFileNotFound; a bad path: JET_errInvalidPath", function()
+      local _, s = w:table()
+      H.expect_jet("JET_errFileNotFound", s.attach_database, s, w:path("nope.edb"))
+      local e = H.expect_jet("JET_errInvalidPath", s.attach_database, s, w:path("folder") .. "/")
+      assert.are.equal(-1023, e.code)
+      H.expect_jet("JET_errInvalidPath", s.attach_database, s, w:path("no/such/folder/x.edb"))
+      H.expect_jet("JET_errInvalidPath", s.attach_database, s, "")
+    end)
+
+    it("a database left dirty by another log stream: JET_errDatabaseDirtyShutdown (-550)", function()
+      local t, _, _, inst = w:table()
+      t:put("k", "v")
+      inst:term()                                 -- abrupt: app.edb stays dirty
+      assert.are.equal(H.DB_DIRTY, H.db_header(w:path("app.edb")).state)
+      local dir = w:path("other")
+      local other = w:open(nil, { log_path = dir, system_path = dir })
+      local s = other:begin_session()
+      local e = H.expect_jet("JET_errDatabaseDirtyShutdown", s.attach_database, s, w:path("app.edb"))
+      assert.are.equal(-550, e.code)
+      assert.matches("app%.edb", e.detail)
+      -- its own log stream recovers it; then any instance may attach it
+      other:term({ complete = true })
+      local t2, _, _, i2 = w:reopen()
+      assert.are.equal("v", t2:get("k"))
+      i2:term({ complete = true })
+      other = w:open(nil, { log_path = dir, system_path = dir })
+      other:begin_session():attach_database(w:path("app.edb"))
+    end)
+
+    it("detach of a database that is open: JET_errDatabaseInUse (-1202)", function()
+      local t, s, db = w:table()
+      t:close()
+      local e = H.expect_jet("JET_errDatabaseInUse", s.detach_database, s, w:path("app.edb"))
+      assert.are.equal(-1202, e.code)
+      db:close()
+      s:detach_database(w:path("app.edb"))
+    end)
+  end)
+
+  describe("damaged pages (issue 2: wrong data is never returned)", function()
+    it("a damaged page read through a table: JET_errReadVerifyFailure naming the file and the page", function()
+      local t, _, _, inst = w:table()
+      H.fill(t, 100, "k", 300)
+      inst:term({ complete = true })
+      local pages = H.file_size(w:path("app.edb")) // PAGE
+      assert.is_true(pages >= 5, "pages: " .. pages)
+      local victim = pages - 1
+      H.flip_byte(w:path("app.edb"), victim * PAGE + 500)
+      local t2 = w:reopen()
+      local e = H.catch(function() for _ in t2:pairs() do end end)
+      assert.are.equal(ese.Error, getmetatable(e))
+      assert.are.equal("JET_errReadVerifyFailure", e.name)
+      assert.are.equal(-1018, e.code)
+      assert.are.equal("pairs", e.op)
+      assert.matches("app%.edb", e.detail)
+      assert.matches("page " .. victim, e.detail)
+      -- a get of a key on that page fails the same way; never a wrong value
+      local failed = 0
+      for i = 1, 100 do
+        local ok, ge = pcall(t2.get, t2, ("k%05d"):format(i))
+        if ok then
+          assert.are.equal(("x"):rep(300), ge)
+        else
+          failed = failed + 1
+          assert.are.equal("JET_errReadVerifyFailure", ge.name)
+          assert.are.equal("get", ge.op)
+          assert.matches("page " .. victim, ge.detail)
+        end
+      end
+      assert.is_true(failed > 0, "some key lives on the damaged page")
+      H.expect_jet("JET_errReadVerifyFailure", ese.file_info, w:path("app.edb"), true)
+    end)
+  end)
+
+  describe("locks (issue 2: one owner per log folder and database)", function()
+    it("a second instance on the same log folder in this process: JET_errFileAccessDenied (-1032)", function()
+      w:open()
+      local second = w:create()
+      local e = H.expect_jet("JET_errFileAccessDenied", second.init, second)
+      assert.are.equal(-1032, e.code)
+      assert.are.equal("init", e.op)
+      assert.matches("held by another", e.detail)
+      H.expect_jet("JET_errNotInitialized", second.begin_session, second)
+    end)
+
+    it("a log folder held by a child process: JET_errFileAccessDenied here until the child ends", function()
+      local ready, stop = w:path("ready"), w:path("stop")
+      local child = H.lua_child([[
+        local ese = require "ese"
+        local dir, ready, stop = arg[1], arg[2], arg[3]
+        local inst = ese.create_instance("holder", { system_path = dir, log_path = dir })
+        inst:init()
+        io.open(ready, "w"):close()
+        for _ = 1, 600 do
+          if io.open(stop, "r") then break end
+          os.execute("sleep 0.05")
+        end
+        inst:term({ complete = true })
+        print("HELD done")
+      ]], { w.dir, ready, stop }, nil, { background = true })
+      for _ = 1, 600 do
+        if H.exists(ready) then break end
+        os.execute("sleep 0.05")
+      end
+      assert.is_true(H.exists(ready), "the child opened the folder")
+      local inst = w:create()
+      local ok, e = pcall(inst.init, inst)
+      H.write_file(stop, "")
+      local code, out, err = child.wait()
+      assert.are.equal(0, code, err)
+      assert.matches("HELD done", out)
+      assert.is_false(ok, "init succeeded while the child held the folder")
+      assert.are.equal("JET_errFileAccessDenied", e.name)
+      w:open()                                    -- free again once the child ended
+    end)
+
+    -- The attach is made in a child process so that a crash, if any, cannot
+    -- take the suite down (it once was a double free).
+    it("a database attached by another instance: JET_errFileAccessDenied on attach", function()
+      local t = w:table()
+      t:put("k", "v")
+      local code, out, err = H.lua_child([[
+        local ese = require "ese"
+        local dir = arg[1]
+        local inst = ese.create_instance("second", { system_path = dir .. "/b", log_path = dir .. "/b" })
+        inst:init()
+        local s = inst:begin_session()
+        local ok, e = pcall(s.attach_database, s, dir .. "/app.edb")
+        print("ATTACH " .. (ok and "success" or e.name))
+        inst:term()
+      ]], { w.dir })
+      assert.are.equal(0, code, err)
+      assert.are.equal("JET_errFileAccessDenied", H.parse_lines(out).ATTACH)
+    end)
+  end)
+
+  describe("logs at init (soft recovery)", function()
+    -- An instance whose records all sit in edb.log after the checkpoint of
+    -- init (2 MiB logs: nothing rolls), terminated abruptly.
+    local function crashed_log()
+      local t, _, _, inst = w:table({ log_file_size = 2048 })
+      H.fill(t, 30, "k", 300)
+      inst:term()
+      local log = w:path("edb.log")
+      return log, H.last_data_offset(log)
+    end
+
+    it("damage before the tail of the log: JET_errLogFileCorrupt (-501) at init", function()
+      local log, last = crashed_log()
+      H.flip_byte(log, 4096 + (last - 4096) // 2)
+      local inst = w:create(nil, { log_file_size = 2048 })
+      local e = H.expect_jet("JET_errLogFileCorrupt", inst.init, inst)
+      assert.are.equal(-501, e.code)
+      assert.are.equal("init", e.op)
+      H.expect_jet("JET_errNotInitialized", inst.begin_session, inst)
+    end)
+
+    it("a torn tail (the last record damaged) is cut silently: init works, the last commit is gone", function()
+      local log, last = crashed_log()
+      H.flip_byte(log, last)
+      local t2 = w:reopen({ log_file_size = 2048 })
+      assert.are.equal(("x"):rep(300), t2:get("k00001"))
+      assert.are.equal(("x"):rep(300), t2:get("k00029"))
+      assert.is_nil(t2:get("k00030"))
+      t2:put("k00030", "again")                   -- the cut log goes on
+      assert.are.equal("again", t2:get("k00030"))
+    end)
+
+    it("a checkpoint whose logs are all gone: JET_errMissingLogFile (-528) at init", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.fill(t, 10)
+      inst:term()
+      for name in pairs(H.ls(w.dir)) do
+        if name:match("%.log$") then assert.is_true(os.remove(w:path(name))) end
+      end
+      local i2 = w:create(nil, { log_file_size = 64 })
+      local e = H.expect_jet("JET_errMissingLogFile", i2.init, i2)
+      assert.are.equal(-528, e.code)
+    end)
+
+    it("an older generation of another log stream: JET_errBadLogSignature (-530) at init", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.roll(t, w.dir, 3)
+      inst:term()
+      local w2 = H.world()
+      finally(function() w2:cleanup() end)
+      local t2, _, _, inst2 = w2:table({ log_file_size = 64 })
+      H.roll(t2, w2.dir, 3)
+      inst2:term()
+      -- without the checkpoint, recovery reads from the oldest generation
+      assert.is_true(os.remove(w:path("edb.chk")))
+      local oldest
+      for name in pairs(H.ls(w.dir)) do
+        local g = H.log_gen(name)
+        if g and g > 0 and (not oldest or g < H.log_gen(oldest)) then oldest = name end
+      end
+      assert.is_true(H.exists(w2:path(oldest)), oldest)
+      H.write_file(w:path(oldest), H.read_file(w2:path(oldest)))
+      local i3 = w:create(nil, { log_file_size = 64 })
+      local e = H.expect_jet("JET_errBadLogSignature", i3.init, i3)
+      assert.are.equal(-530, e.code)
+    end)
+  end)
+
+  describe("the checkpoint file", function()
+    it("a damaged edb.chk: JET_errCheckpointCorrupt (-533) at init", function()
+      local t, _, _, inst = w:table()
+      t:put("k", "v")
+      inst:term()
+      H.flip_byte(w:path("edb.chk"), 20)
+      local i2 = w:create()
+      local e = H.expect_jet("JET_errCheckpointCorrupt", i2.init, i2)
+      assert.are.equal(-533, e.code)
+    end)
+
+    it("the edb.chk of another log stream: JET_errBadCheckpointSignature (-532) at init", function()
+      local t, _, _, inst = w:table()
+      t:put("k", "v")
+      inst:term()
+      local dir = w:path("other")
+      w:open(nil, { log_path = dir, system_path = dir }):term()
+      H.write_file(w:path("edb.chk"), H.read_file(dir .. "/edb.chk"))
+      local i2 = w:create()
+      local e = H.expect_jet("JET_errBadCheckpointSignature", i2.init, i2)
+      assert.are.equal(-532, e.code)
+    end)
+  end)
+
+  describe("names", function()
+    it("create_database over an existing file: JET_errFileAlreadyExists (-1814); a table name of 0 or "
+       .. "more than 64 bytes: JET_errInvalidName (-1002)", function()
+      local _, s, db = w:table()
+      H.write_file(w:path("taken.edb"), "x")
+      local e = H.expect_jet("JET_errFileAlreadyExists", s.create_database, s, w:path("taken.edb"))
+      assert.are.equal(-1814, e.code)
+      assert.are.equal("x", H.read_file(w:path("taken.edb")))       -- untouched
+      H.expect_jet("JET_errInvalidName", s.create_table, s, db, "")
+      H.expect_jet("JET_errInvalidName", s.create_table, s, db, ("n"):rep(65))
+      s:create_table(db, ("n"):rep(64))
+    end)
+  end)
+
+  describe("log generations", function()
+    it("the last generation (0x7FFFF800) full: a commit raises JET_errLogSequenceEnd (-519)", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.fill(t, 5)
+      inst:term({ complete = true })
+      -- make the current log the last generation there can be: rewrite its
+      -- header (records after it no longer match their generation: the
+      -- tail is cut), drop the checkpoint and the older generations
+      assert.is_true(os.remove(w:path("edb.chk")))
+      for name in pairs(H.ls(w.dir)) do
+        local g = H.log_gen(name)
+        if g and g > 0 then assert.is_true(os.remove(w:path(name))) end
+      end
+      local data = H.read_file(w:path("edb.log"))
+      assert.are.equal(crc32c(data, 5, 4096), (string.unpack("<I4", data, 1)))
+      local hdr = data:sub(5, 12) .. string.pack("<I4", 0x7FFFF800) .. data:sub(17, 4096)
+      H.write_file(w:path("edb.log"), string.pack("<I4", crc32c(hdr, 1, #hdr)) .. hdr .. data:sub(4097))
+      assert.are.equal(0x7FFFF800, ese.file_info(w:path("edb.log")).generation)
+      local t2 = w:reopen({ log_file_size = 64 })
+      assert.are.equal(("x"):rep(500), t2:get("k00005"))
+      local e
+      for i = 1, 1000 do
+        local ok, pe = pcall(t2.put, t2, ("z%05d"):format(i), ("x"):rep(500))
+        if not ok then e = pe break end
+      end
+      assert.is_not_nil(e, "the log never filled")
+      assert.are.equal("JET_errLogSequenceEnd", e.name)
+      assert.are.equal(-519, e.code)
+      assert.are.equal("put", e.op)
+    end)
+  end)
+
+  describe("limits", function()
+    it("more than 64 instances: JET_errTooManyInstances (-1214)", function()
+      local made, e = {}, nil
+      for i = 1, 100 do
+        local ok, inst = pcall(ese.create_instance, H.name("many"))
+        if not ok then e = inst break end
+        made[i] = inst
+      end
+      for _, inst in ipairs(made) do inst:term() end
+      assert.is_not_nil(e, "100 instances were created")
+      assert.are.equal(ese.Error, getmetatable(e))
+      assert.are.equal("JET_errTooManyInstances", e.name)
+      assert.are.equal(-1214, e.code)
+      assert.is_true(#made <= 64)
+      w:open():term()                               -- the slots are free again
+    end)
+  end)
+end)
