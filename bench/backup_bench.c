@@ -769,6 +769,7 @@ static void run_case(bench *B, int k) {
     writer *w = k == K_EWRITER ? &B->ew : &B->sw;
     double len = k == K_EWRITER ? B->ese_idle_last : B->sq_idle_last;
     if (len < 0.5) len = 0.5;
+    drop_dir_cache(k == K_EWRITER ? B->v.dir : B->sqdir);   /* as before a backup with the writer */
     wwin x;
     writer_go(w);
     win_open(w, &x);

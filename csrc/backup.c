@@ -273,7 +273,7 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
     inst->backup_file_serial = (inst->backup_file_serial + 1) & 0xFFFFFF;
     if (inst->backup_file_serial == 0) inst->backup_file_serial = 1;
     f->serial = inst->backup_file_serial;
-    *phfFile = (JET_HANDLE)(((uintptr_t)f->serial << 8) | (uintptr_t)(f - bk->files));
+    *phfFile = (JET_HANDLE)(((uintptr_t)f->serial << 16) | (uintptr_t)(f - bk->files));
     if (pulFileSizeLow) *pulFileSizeLow = (unsigned long)(f->size & 0xFFFFFFFFu);
     if (pulFileSizeHigh) *pulFileSizeHigh = (unsigned long)(f->size >> 32);
   } else if (f && inst->backup) {
@@ -284,7 +284,7 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
 }
 
 static bkfile *handle_file(struct esbackup *bk, JET_HANDLE h) {
-  uintptr_t slot = h & 0xFF, serial = h >> 8;
+  uintptr_t slot = h & 0xFFFF, serial = h >> 16;
   if (slot >= bk->nfiles) return NULL;
   bkfile *f = &bk->files[slot];
   return f->used && f->serial == serial ? f : NULL;

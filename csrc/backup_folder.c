@@ -4,8 +4,9 @@
  * It uses only the public Jet* calls, like any client would; a stop from
  * another thread (JetStopBackupInstance) makes it fail with
  * JET_errBackupAbortByServer, and any failure ends the backup with
- * End(abort) so nothing is recorded.  The folder must be empty for a full
- * backup (JET_errBackupDirectoryNotEmpty) and is created when missing.
+ * End(abort) so nothing is recorded.  The folder must be empty
+ * (JET_errBackupDirectoryNotEmpty), full or incremental, and is created
+ * when missing.
  */
 #include "internal.h"
 #include <stdlib.h>

@@ -13,6 +13,9 @@
  *       u32 gen_hi, u64 time.  "current" is set only in a streamed copy: the
  *       log range a restore must replay (gen_hi 0 until the trailer page,
  *       the stream's last page, fixes it).
+ *   +144 u64 backup_lsn: in a streamed copy, the checkpoint when the backup
+ *       began, the log position from which a restore replays page changes
+ *       (0 elsewhere).
  */
 #ifndef ESE_DBHEADER_H
 #define ESE_DBHEADER_H

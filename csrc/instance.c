@@ -12,8 +12,10 @@
 enum { MODE_NONE, MODE_LEGACY, MODE_MULTI };
 
 /* The one process-wide state of the engine (documented in docs/api.md):
- * the mode, the registry of live instances (so handles are validated, never
- * trusted) and the legacy instance's parameters set before JetInit. */
+ * the mode, the registry of live instances (so instance handles are
+ * validated, never trusted; session and table handles carry a magic
+ * number only, like ESE's: using one after it ended is undefined) and the
+ * legacy instance's parameters set before JetInit. */
 static struct {
   pthread_mutex_t lock;
   int mode;
@@ -84,6 +86,14 @@ static esinst *resolve(JET_INSTANCE h) {
   return registry_index(inst) >= 0 ? inst : NULL;
 }
 
+/* The error for a handle that names no live instance, with the process
+ * lock held: no instance named in multi-instance mode is ambiguous (seed
+ * 003); with nothing initialized, not initialized. */
+static JET_ERR unresolved(JET_INSTANCE h) {
+  if (h != 0 && h != JET_instanceNil) return JET_errInvalidInstance;
+  return g_process.mode == MODE_MULTI ? JET_errRunningInMultiInstanceMode : JET_errNotInitialized;
+}
+
 static JET_ERR gate(esinst *inst) {
   if (inst->state == INST_CREATED) return JET_errNotInitialized;
   if (inst->state == INST_TERMINATED) return JET_errTermInProgress;   /* being freed */
@@ -103,6 +113,7 @@ void inst_lock(esinst *inst) {
 JET_ERR inst_enter(esinst *inst) {
   inst_lock(inst);
   JET_ERR e = gate(inst);
+  if (e == JET_errSuccess) inst->detail[0] = 0;   /* a detail belongs to this call's failure only */
   if (e) pthread_mutex_unlock(&inst->lock);
   else inst->active++;
   return e;
@@ -123,10 +134,7 @@ void inst_done_unlocked(esinst *inst) {
 JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out) {
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(h);
-  JET_ERR e = JET_errInvalidInstance;
-  if (inst) e = inst_enter(inst);
-  else if (h == 0 || h == JET_instanceNil)   /* no instance named: which one? (seed 003) */
-    e = g_process.mode == MODE_MULTI ? JET_errRunningInMultiInstanceMode : JET_errNotInitialized;
+  JET_ERR e = inst ? inst_enter(inst) : unresolved(h);
   pthread_mutex_unlock(&g_process.lock);
   if (e == JET_errSuccess) *out = inst;
   return e;
@@ -418,9 +426,9 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(instance);
   if (!inst) {
+    JET_ERR e = unresolved(instance);
     pthread_mutex_unlock(&g_process.lock);
-    return (instance == 0 || instance == JET_instanceNil) && g_process.mode == MODE_NONE ? JET_errNotInitialized
-                                                                                       : JET_errInvalidInstance;
+    return e;
   }
   pthread_mutex_lock(&inst->lock);
   pthread_mutex_unlock(&g_process.lock);
@@ -472,7 +480,7 @@ JET_ERR JET_API JetTerm(JET_INSTANCE instance) { return JetTerm2(instance, JET_b
 static JET_ERR ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *)) {
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(h);
-  JET_ERR e = JET_errInvalidInstance;
+  JET_ERR e = unresolved(h);
   if (inst) {
     pthread_mutex_lock(&inst->lock);
     e = fn(inst);

@@ -50,6 +50,7 @@ JET_ERR recover(esinst *inst) {
   if (e == JET_errSuccess && ce == JET_errSuccess && memcmp(chk.sig.b, newest.sig.b, 16) != 0)
     e = JET_errBadCheckpointSignature;
   cfg.file_size = newest.file_size;
+  if (e == JET_errSuccess) prm->log_file_kib = newest.file_size / 1024u;   /* the stream's size wins */
   lsn_t from = ce == JET_errSuccess ? chk.lsn : LSN(lo ? lo : newest.gen, 0);
 
   redo_cfg rc = { .io = inst->io, .page_size = prm->page_size, .sig = newest.sig,

@@ -80,8 +80,8 @@ void EseForEachError(void (*fn)(const char *name, JET_ERR code, const char *msg,
 #define JET_paramBaseName          3   /* three characters; default "edb" */
 #define JET_paramLogFileSize       11  /* KiB, 64..1048576; default 1024 */
 #define JET_paramCircularLog       17  /* 0 or 1 */
-#define JET_paramCacheSizeMax      23  /* pages */
-#define JET_paramCheckpointDepthMax 24 /* bytes of log between checkpoints; default 64 MiB; 0: at every roll */
+#define JET_paramCacheSizeMax      23  /* pages, for each attached database */
+#define JET_paramCheckpointDepthMax 24 /* bytes of log between checkpoints; default 256 MiB; 0: at every roll */
 #define JET_paramDatabasePageSize  64  /* bytes: 4096, 8192, 16384 or 32768 */
 #define JET_paramMaxOpenBackupFiles 1001 /* lua-ese: readers open at once (decision 8); default 8 */
 

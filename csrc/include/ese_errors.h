@@ -31,7 +31,6 @@
   X(JET_errCheckpointCorrupt,              -533,  "The checkpoint file is damaged") \
   X(JET_errBadPatchPage,                   -535,  "A patch page is bad") \
   X(JET_errLogFileSizeMismatch,            -541,  "A log file has the wrong size") \
-  X(JET_errRequiredLogFilesMissing,        -543,  "Log files needed to recover the database are missing") \
   X(JET_errSoftRecoveryOnBackupDatabase,   -544,  "The database is a streamed backup copy; restore it first") \
   X(JET_errDatabaseDirtyShutdown,          -550,  "The database was not shut down cleanly; recovery must run first") \
   X(JET_errDatabasePatchFileMismatch,      -552,  "The database does not match its log files") \
@@ -53,7 +52,6 @@
   X(JET_errBackupAbortByServer,            -801,  "The backup was stopped by the server") \
   X(JET_errInvalidGrbit,                   -900,  "The grbit is invalid for this call") \
   X(JET_errTermInProgress,                 -1000, "The instance is shutting down") \
-  X(JET_errFeatureNotAvailable,            -1001, "The feature is not available") \
   X(JET_errInvalidName,                    -1002, "The name is invalid") \
   X(JET_errInvalidParameter,               -1003, "A parameter is invalid") \
   X(JET_errOutOfMemory,                    -1011, "Out of memory or over a resource limit") \
@@ -72,26 +70,20 @@
   X(JET_errInvalidInstance,                -1115, "The instance handle is invalid") \
   X(JET_errDatabaseInUse,                  -1202, "The database is in use") \
   X(JET_errDatabaseNotFound,               -1203, "The database is not attached") \
-  X(JET_errDatabaseInvalidName,            -1204, "The database name is invalid") \
   X(JET_errDatabaseCorrupted,              -1206, "The file is not a valid database") \
   X(JET_errPageSizeMismatch,               -1213, "The page size does not match") \
   X(JET_errTooManyInstances,               -1214, "Too many instances") \
-  X(JET_errDatabaseInvalidPath,            -1217, "The database path is invalid") \
-  X(JET_errTableLocked,                    -1302, "The table is in use") \
   X(JET_errTableDuplicate,                 -1303, "A table of this name exists") \
-  X(JET_errTableInUse,                     -1304, "The table is open") \
   X(JET_errObjectNotFound,                 -1305, "No table of this name exists") \
   X(JET_errInvalidTableId,                 -1310, "The table handle is invalid or closed") \
   X(JET_errClientRequestToStopJetService,  -1329, "The service was stopped") \
   X(JET_errRecordNotFound,                 -1601, "The key was not found") \
   X(JET_errNoCurrentRecord,                -1603, "The cursor is not on a record") \
-  X(JET_errKeyDuplicate,                   -1605, "The key exists") \
   X(JET_errNotInTransaction,               -1054, "No transaction is active") \
   X(JET_errTransTooDeep,                   -1005, "Transactions do not nest") \
   X(JET_errDiskFull,                       -1808, "The disk is full") \
   X(JET_errPermissionDenied,               -1809, "Permission denied") \
   X(JET_errFileNotFound,                   -1811, "The file was not found") \
-  X(JET_errFileInvalidType,                -1812, "The file is of the wrong type") \
   X(JET_errFileAlreadyExists,              -1814, "The file exists") \
   X(JET_errAfterInitialization,            -1850, "Not allowed after the instance was initialized")
 
