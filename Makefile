@@ -53,7 +53,7 @@ UNIT_btree_test = btree page crc32c
 UNIT_log_test   = log os crc32c
 .SECONDEXPANSION:
 unit_objs = $(addprefix $(BUILD)/obj/,$(addsuffix .o,$(UNIT_$(1))))
-$(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)) $(HDRS)
+$(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)) $(HDRS) $(wildcard spec/c/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(if $(UNIT_$*),$(call unit_objs,$*),$(CORE_OBJ)) -pthread
 

@@ -27,10 +27,14 @@
  *      records durably and continuously; its rate alone (for as long as an
  *      idle backup takes) and during a lua-ese backup, the backup's time,
  *      its restarts (a sequence that fails and is begun again; a database
- *      opened more than once).  SQLite: a writer on another connection
- *      during sqlite3_backup_step(100) (capped; restarts = the backup
- *      starting over at page 1 because another connection wrote) and
- *      during sqlite3_backup_step(-1).
+ *      opened more than once), and the time and writer rate of each phase
+ *      of the sequence.  Controls (info): the writer during the same
+ *      backup into memory (no destination writes) and during a raw copy of
+ *      the .edb -- what the disk alone does to a durable committer.
+ *      SQLite: a writer on another connection during
+ *      sqlite3_backup_step(100) (capped; restarts = the backup starting
+ *      over at page 1 because another connection wrote) and during
+ *      sqlite3_backup_step(-1).
  *   C. restore: JetRestoreInstance of an idle set into a new folder vs a
  *      plain copy of the set's files.  Untimed checks: the restored idle
  *      set has the loaded records; a set taken under load restores with
@@ -946,7 +950,7 @@ int main(void) {
   printf("  SQLite:  WAL, WITHOUT ROWID, page 4096; closed after the load (WAL checkpointed);\n"
          "           backups from a new connection into a new file (synchronous default)\n");
   printf("  every stream: %u KiB reads into a new file in the same file system, fsync of the file(s)\n"
-         "  and folder included; before each case the sources' page cache is %s;\n"
+         "  and folder included; before each case the sources' page cache is\n  %s;\n"
          "  %d interleaved rounds, order rotating; a figure is its total over its total time\n\n",
          CHUNK / 1024, g_cold ? "dropped (fdatasync + POSIX_FADV_DONTNEED): cold reads" : "kept: warm reads",
          rounds);

@@ -31,7 +31,7 @@ typedef struct bkfile {
   uint32_t dbid, pages;   /* database: its number and pages streamed */
   uint32_t gen;           /* log: its generation */
   char *path;             /* log: its file */
-  uint8_t *image;         /* log: the verified bytes being streamed */
+  uint8_t *image;         /* log: the bytes verified at OpenFile, streamed as they are */
   uint64_t size, pos;
   uint8_t *hdr;           /* database: header snapshot page */
 } bkfile;
@@ -226,11 +226,11 @@ static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *na
   char *path = log_file_name(inst->prm.log_path, inst->prm.base, gen);
   if (!path) return JET_errOutOfMemory;
   JET_ERR e = os_exists(path) ? JET_errSuccess : JET_errMissingFileToBackup;
-  uint8_t *img = NULL;
   uint32_t n = 0;
-  if (e == JET_errSuccess && log_load_verified(inst->io, path, inst->prm.page_size, &img, &n) != JET_errSuccess)
+  /* verified once, here; the stream hands out exactly these bytes, so a
+   * change to the file after this point never reaches the backup */
+  if (e == JET_errSuccess && log_load_verified(inst->io, path, inst->prm.page_size, &f->image, &n) != JET_errSuccess)
     e = JET_errLogReadVerifyFailure;
-  free(img);   /* checked now; the bytes streamed are checked again at the first read */
   if (e) inst_detail(inst, "log %s", path);
   f->path = path;
   f->size = n;
@@ -352,15 +352,7 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
   if (n == 0) e = JET_errSuccess;
   else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
   else {
-    /* A log streams the bytes verified at its first read: every record
-     * checked, and a change made after that is never handed out. */
-    if (!f->image) {
-      uint32_t sz = 0;
-      e = log_load_verified(inst->io, f->path, inst->prm.page_size, &f->image, &sz);
-      if (e == JET_errSuccess && sz != f->size) e = JET_errLogReadVerifyFailure;
-      if (e && e != JET_errOutOfMemory) e = JET_errLogReadVerifyFailure;
-    }
-    if (e == JET_errSuccess) memcpy(pv, f->image + pos, n);
+    memcpy(pv, f->image + pos, n);   /* the bytes verified at OpenFile */
   }
   inst_lock(inst);
   f->reading = 0;

@@ -351,6 +351,8 @@ struct eslog {
   int delaying;
   uint64_t nappends;
   int waited_in_sync;       /* another committer waited during the last sync */
+  int tmp_ready, tmp_busy;  /* Btmp.log made ahead (zeros, no header) / being made */
+  int rolling;              /* a roll owns Btmp.log */
   uint64_t last_sync_us;
   int rolled;
   JET_ERR err;              /* sticky write/sync failure */
@@ -422,7 +424,10 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
  * name parses as): a stale one is removed, the new one made full size
  * (zeros), the header written and synced.  The caller renames it to B.log
  * and syncs the folder, so B.log is never seen half made. */
-static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32_t file_size, esfile **out) {
+/* A file of file_size bytes under the name tmp (a stale one is removed
+ * first), zeros written after the header's place; the header is written
+ * (and the whole synced) when the file becomes a generation. */
+static JET_ERR make_zero_file(esio *io, const char *tmp, uint32_t file_size, esfile **out) {
   JET_ERR e;
   if (os_exists(tmp) && (e = os_unlink(io, tmp))) return e;
   esfile *f;
@@ -433,12 +438,51 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
   for (uint32_t off = LOG_HDR_SIZE; !e && off < file_size; off += (uint32_t)zn)
     e = os_pwrite(f, zeros, file_size - off < zn ? file_size - off : zn, off);
   free(zeros);
+  if (e) {
+    os_close(f);
+    (void)os_unlink(io, tmp);
+    return e;
+  }
+  *out = f;
+  return JET_errSuccess;
+}
+
+/* The next generation's file under tmp with its header, synced: the file
+ * log_prepare_next made ahead (ready), or a new one. */
+static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32_t file_size, int ready,
+                           esfile **out) {
+  esfile *f = NULL;
+  JET_ERR e = ready ? os_open(io, tmp, OS_WRITE, &f) : make_zero_file(io, tmp, file_size, &f);
+  uint64_t size = 0;
+  if (!e && ready && (e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
   if (!e && !(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))) {
     *out = f;
     return JET_errSuccess;
   }
   os_close(f);
   (void)os_unlink(io, tmp);
+  return e;
+}
+
+JET_ERR log_prepare_next(eslog *lg) {
+  pthread_mutex_lock(&lg->mu);
+  if (lg->err || lg->tmp_ready || lg->tmp_busy || lg->rolling) {
+    JET_ERR e = lg->err;
+    pthread_mutex_unlock(&lg->mu);
+    return e;
+  }
+  lg->tmp_busy = 1;
+  uint32_t size = lg->new_file_size;
+  pthread_mutex_unlock(&lg->mu);
+  esfile *f = NULL;
+  JET_ERR e = make_zero_file(lg->io, lg->tmp_path, size, &f);
+  os_close(f);
+  pthread_mutex_lock(&lg->mu);
+  lg->tmp_busy = 0;
+  if (e) lg->err = e;     /* the log cannot go on without its next file */
+  else lg->tmp_ready = 1;
+  pthread_cond_broadcast(&lg->cv);
+  pthread_mutex_unlock(&lg->mu);
   return e;
 }
 
@@ -467,7 +511,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!hdr) { lg_free(lg); return JET_errOutOfMemory; }
   e = hdr_encode(hdr, gen, lg->page_size, lg->file_size, &lg->sig, lg->tm_create, tm_prev_gen, lg->att, lg->natt);
   if (!e && os_exists(lg->cur_path)) e = JET_errFileAlreadyExists;
-  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, lg->file_size, &lg->f);
+  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, lg->file_size, 0, &lg->f);
   free(hdr);
   if (!e && (e = os_rename(lg->io, lg->tmp_path, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
@@ -479,7 +523,18 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
 }
 
 static int all_zero(const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
+  size_t i = 0;
+  for (; i < n && ((uintptr_t)(p + i) & 7); i++)
+    if (p[i]) return 0;
+  for (; i + 32 <= n; i += 32) {
+    uint64_t a, b, c, d;
+    memcpy(&a, p + i, 8);
+    memcpy(&b, p + i + 8, 8);
+    memcpy(&c, p + i + 16, 8);
+    memcpy(&d, p + i + 24, 8);
+    if (a | b | c | d) return 0;
+  }
+  for (; i < n; i++)
     if (p[i]) return 0;
   return 1;
 }
@@ -631,7 +686,7 @@ JET_ERR log_roll(eslog *lg) {
   uint8_t *hdr = malloc(LOG_HDR_SIZE);
   if (!hdr) return JET_errOutOfMemory;
   pthread_mutex_lock(&lg->mu);
-  while (lg->busy && !lg->err) pthread_cond_wait(&lg->cv, &lg->mu);
+  while ((lg->busy || lg->tmp_busy) && !lg->err) pthread_cond_wait(&lg->cv, &lg->mu);
   JET_ERR e = lg->err;
   if (!e && lg->gen >= LOG_MAX_GEN) e = JET_errLogSequenceEnd;
   uint32_t gen = lg->gen, ngen = gen + 1;
@@ -649,6 +704,9 @@ JET_ERR log_roll(eslog *lg) {
   take_buffer(lg, &wb, &wlen, &woff);
   esfile *old = lg->f, *nf = NULL;
   uint32_t nsize = lg->new_file_size;
+  int ready = lg->tmp_ready;
+  lg->tmp_ready = 0;
+  lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed */
   pthread_mutex_unlock(&lg->mu);
 
   int synced = 0;
@@ -660,7 +718,7 @@ JET_ERR log_roll(eslog *lg) {
   char *arch = log_file_name(lg->dir, lg->base, gen);
   if (!e && !arch) e = JET_errOutOfMemory;
   if (!e && os_exists(arch)) e = JET_errFileAlreadyExists;  /* never overwrite an archived file */
-  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, nsize, &nf);
+  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, nsize, ready, &nf);
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
   if (!e) e = os_rename(lg->io, lg->cur_path, arch);
@@ -684,6 +742,7 @@ JET_ERR log_roll(eslog *lg) {
     lg->rolled = 1;
   }
   lg->busy = 0;
+  lg->rolling = 0;
   pthread_cond_broadcast(&lg->cv);
   pthread_mutex_unlock(&lg->mu);
   if (!e) os_close(old);

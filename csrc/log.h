@@ -101,6 +101,10 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
 /* Durable up to and including the record that starts at lsn (or everything
  * before lsn when lsn is an end position). */
 JET_ERR log_flush(eslog *lg, lsn_t lsn);
+/* Makes the next generation's file ahead of time (Btmp.log, zero-filled),
+ * so that a roll only writes its header and renames.  Called without the
+ * instance lock (a commit after its flush); does nothing when it is made. */
+JET_ERR log_prepare_next(eslog *lg);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced). */
 JET_ERR log_roll(eslog *lg);

@@ -129,15 +129,18 @@ JET_ERR commit_and_leave(esinst *inst, int lazy) {
   JET_ERR e = db_commit_pending(inst, inst->next_txid++, &lsn);
   if (e == JET_errSuccess && log_take_rolled(inst->log) && checkpoint_due(inst)) e = inst_checkpoint(inst);
   if (e == JET_errSuccess) e = db_trim(inst);
-  if (e || lazy || lsn == 0) {
+  if (e) {
     inst_leave(inst);
     return e;
   }
+  /* without the lock, still counted as active: the flush (group commit)
+   * and the next log file made ahead */
   eslog *log = inst->log;
   inst_unlock(inst);
-  e = log_flush(log, lsn);
+  if (!lazy && lsn) e = log_flush(log, lsn);
+  JET_ERR pe = e ? JET_errSuccess : log_prepare_next(log);
   inst_lock(inst);
-  inst_fatal(inst, e);
+  inst_fatal(inst, e ? e : pe);
   inst_leave(inst);
   return e;
 }

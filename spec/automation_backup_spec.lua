@@ -18,35 +18,9 @@ local function commit(s, t, prefix, from, to, batch)
 end
 
 -- The set of keys of table "t" of <dir>/app.edb, read on a new instance.
-local function restored_keys(w, dir)
-  local inst = w:track(ese.create_instance(H.name("check"), H.params(dir)))
-  inst:init()
-  local s = inst:begin_session()
-  s:attach_database(dir .. "/app.edb")
-  local db = s:open_database(dir .. "/app.edb")
-  local t = s:open_table(db, "t")
-  local keys = {}
-  for k in t:pairs() do keys[k] = true end
-  t:close()
-  s:end_session()
-  inst:term({ complete = true })
-  return keys
-end
-
-local function count_prefix(keys, prefix)
-  local n = 0
-  for k in pairs(keys) do if k:sub(1, #prefix) == prefix then n = n + 1 end end
-  return n
-end
-
-local function flip_byte(path, offset)
-  local f = assert(io.open(path, "r+b"))
-  f:seek("set", offset)
-  local c = f:read(1)
-  f:seek("set", offset)
-  f:write(string.char(c:byte() ~ 0x5a))
-  f:close()
-end
+local restored_keys = H.restored_keys
+local count_prefix = H.count_prefix
+local flip_byte = H.flip_byte
 
 local function mode_of(path)
   local p = io.popen("stat -c %a '" .. path .. "'")

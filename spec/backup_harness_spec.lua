@@ -1,14 +1,9 @@
 -- Runs the C harness programs of the backup (spec/c/backup_restore.c,
 -- spec/c/backup_faults.c): real threads, a stop from another thread, and
 -- crash points during a backup.
-local dir = os.getenv("ESE_HARNESS_DIR") or "build/bin"
+local H = require "support.helpers"
 
-local function run(prog, args)
-  local p = io.popen(dir .. "/" .. prog .. " " .. (args or "") .. " 2>&1")
-  local out = p:read("a")
-  local ok, how, code = p:close()
-  return ok, out, how, code
-end
+local run = H.run_harness
 
 describe("backup harness (C, threads and crashes)", function()
   it("G1/G3: writer threads commit during a full and an incremental backup; each restore holds exactly the "

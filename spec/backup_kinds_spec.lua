@@ -11,9 +11,8 @@ describe("backup kinds", function()
   before_each(function()
     w = H.world()
     local _
-    t, _, _, inst = w:table({ log_file_size = 64 })
+    t, _, _, inst = w:filled_table(10, "a")
     dbpath = w:path("app.edb")
-    H.fill(t, 10, "a")
   end)
   after_each(function() w:cleanup() end)
 
@@ -70,9 +69,11 @@ describe("backup kinds", function()
     local h = hdr()
     assert.are.same({ set.info.gen_low, set.info.gen_high }, { h.full.gen_lo, h.full.gen_hi })
     assert.is_true(is_zero(h.copy))
-    -- nothing was deleted
+    -- nothing was deleted (edbtmp.log, the next generation made ahead, comes and goes)
     local after = H.ls(w.dir)
-    for name in pairs(before) do assert.is_true(after[name], name) end
+    for name in pairs(before) do
+      if name ~= "edbtmp.log" then assert.is_true(after[name], name) end
+    end
     inst:begin_external_backup({ incremental = true })
     inst:end_external_backup({ abort = true })
   end)

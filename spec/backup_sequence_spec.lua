@@ -13,20 +13,18 @@ describe("backup sequence", function()
   before_each(function()
     w = H.world()
     local _
-    t, s, _, inst = w:table({ log_file_size = 64 })
+    t, s, _, inst = w:filled_table(20)
     dbpath = w:path("app.edb")
     out = w:path("out")
-    H.fill(t, 20)
   end)
   after_each(function() w:cleanup() end)
 
   -- Reads the file at path to its end and closes it; returns the bytes.
   local function drain(path, n)
     local r <close> = inst:open_file(path)
-    local parts = {}
-    for chunk in r:chunks(n) do parts[#parts + 1] = chunk end
+    local data = H.read_all(r, n)
     r:close()
-    return table.concat(parts)
+    return data
   end
 
   describe("A: happy paths", function()

@@ -11,10 +11,9 @@ describe("backup stop and abort", function()
   before_each(function()
     w = H.world()
     local _
-    t, _, _, inst = w:table({ log_file_size = 64 })
+    t, _, _, inst = w:filled_table(10)
     dbpath = w:path("app.edb")
     out = w:path("out")
-    H.fill(t, 10)
   end)
   after_each(function() w:cleanup() end)
 

@@ -34,10 +34,7 @@ describe("circular logging", function()
     local n = 0
     for _ in t:pairs() do n = n + 1 end
     inst:term()                                  -- abrupt: recovery replays what is left
-    local i2 = open(dir)
-    local s2 = i2:begin_session()
-    s2:attach_database(dir .. "/app.edb")
-    local t2 = s2:open_table(s2:open_database(dir .. "/app.edb"), "t")
+    local t2 = H.open_table(open(dir), dir)
     local m = 0
     for _ in t2:pairs() do m = m + 1 end
     assert.are.equal(n, m)

@@ -5,22 +5,12 @@ local ese = require "ese"
 local cjson = require "cjson"
 local H = require "support.helpers"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = H.q
 
--- Runs `bin/ese ARGS` (args: a list of words, quoted here); env: extra
+-- Runs `bin/ese ARGS` (args: a list of words, quoted there); env: extra
 -- "NAME=value" words.  Returns exit status, stdout, stderr.
 local function ese_cmd(args, env)
-  local words = {}
-  for i, a in ipairs(args) do words[i] = q(a) end
-  local errf = os.tmpname()
-  local cmd = ("LUA_PATH=%s LUA_CPATH=%s %s lua5.4 bin/ese %s 2>%s"):format(
-    q(package.path), q(package.cpath), env or "", table.concat(words, " "), q(errf))
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local err = H.read_file(errf) or ""
-  os.remove(errf)
-  return code, out, err
+  return H.lua_run("bin/ese", args, env)
 end
 
 -- An instance folder with app.edb holding n records "k00001".., shut down
@@ -53,17 +43,7 @@ local function add_records(w, n, prefix)
 end
 
 local function count_restored(dir, prefix)
-  local inst = ese.create_instance(H.name("cli-check"), H.params(dir))
-  inst:init()
-  local s = inst:begin_session()
-  s:attach_database(dir .. "/app.edb")
-  local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
-  local n = 0
-  for k in t:pairs() do if k:sub(1, #prefix) == prefix then n = n + 1 end end
-  t:close()
-  s:end_session()
-  inst:term({ complete = true })
-  return n
+  return H.count_keys(nil, dir, prefix)
 end
 
 describe("bin/ese", function()

@@ -220,8 +220,7 @@ describe("engine and file errors", function()
     end)
 
     it("a checkpoint whose logs are all gone: JET_errMissingLogFile (-528) at init", function()
-      local t, _, _, inst = w:table({ log_file_size = 64 })
-      H.fill(t, 10)
+      local _, _, _, inst = w:filled_table(10)
       inst:term()
       for name in pairs(H.ls(w.dir)) do
         if name:match("%.log$") then assert.is_true(os.remove(w:path(name))) end
@@ -295,8 +294,7 @@ describe("engine and file errors", function()
 
   describe("log generations", function()
     it("the last generation (0x7FFFF800) full: a commit raises JET_errLogSequenceEnd (-519)", function()
-      local t, _, _, inst = w:table({ log_file_size = 64 })
-      H.fill(t, 5)
+      local _, _, _, inst = w:filled_table(5)
       inst:term({ complete = true })
       -- make the current log the last generation there can be: rewrite its
       -- header (records after it no longer match their generation: the

@@ -3,29 +3,13 @@
 -- build/bin; `make check` points it at the sanitizer build).  Each program
 -- prints a last line "<name>: ok ..." and exits 0, or says what differed and
 -- exits 1.
-local dir = os.getenv("ESE_HARNESS_DIR") or "build/bin"
+local H = require "support.helpers"
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
--- Runs prog with args (and env assignments prefixed); returns whether it
--- exited 0, its whole output and its last non-empty line.
-local function run(prog, args, env)
-  local path = dir .. "/" .. prog
-  assert(exists(path), path .. " is not built (make)")
-  local p = assert(io.popen((env or "") .. " " .. path .. " " .. (args or "") .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  local last = ""
-  for line in out:gmatch("[^\n]+") do last = line end
-  return ok == true, out, last
-end
+local dir = H.harness_dir
+local exists = H.exists
 
 local function expect_ok(name, args, env)
-  local ok, out, last = run(name, args, env)
+  local ok, out, last = H.run_harness(name, args, env)
   assert.is_true(ok, name .. " failed:\n" .. out)
   assert.matches("^" .. name .. ": ok", last, 1)
   return out

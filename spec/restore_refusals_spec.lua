@@ -11,19 +11,7 @@ local PAGE = 8192
 
 -- The keys of table "t" of <dir>/app.edb with the given prefix, counted on
 -- a new instance of dir (terminated cleanly afterwards).
-local function count_keys(w, dir, prefix)
-  local inst = w:track(ese.create_instance(H.name("rcheck"), H.params(dir)))
-  inst:init()
-  local s = inst:begin_session()
-  s:attach_database(dir .. "/app.edb")
-  local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
-  local n = 0
-  for k in t:pairs() do if k:sub(1, #prefix) == prefix then n = n + 1 end end
-  t:close()
-  s:end_session()
-  inst:term({ complete = true })
-  return n
-end
+local count_keys = H.count_keys
 
 -- The error of attaching <dir>/app.edb on a new instance (its own log
 -- folder), or nil when the attach works.
@@ -42,11 +30,9 @@ describe("ese.restore refuses a wrong set (decision 12, group I)", function()
 
   before_each(function()
     w = H.world()
-    local _
-    t, s, _, inst = w:table({ log_file_size = 64 })
-    H.fill(t, 20, "base")
     set_dir = w:path("set")
-    set = H.rolled_backup(inst, t, set_dir, { log_dir = w.dir })
+    local _
+    set, t, s, _, inst = w:base_set(set_dir)
     assert.is_true(set.info.gen_high - set.info.gen_low >= 3, "the set spans at least 4 generations")
   end)
   after_each(function() w:cleanup() end)
@@ -84,9 +70,7 @@ describe("ese.restore refuses a wrong set (decision 12, group I)", function()
      function()
     local w2 = H.world()
     finally(function() w2:cleanup() end)
-    local t2, _, _, inst2 = w2:table({ log_file_size = 64 })
-    H.fill(t2, 20, "base")
-    local other = H.rolled_backup(inst2, t2, w2:path("set"), { log_dir = w2.dir, rolls = 6 })
+    local other = w2:base_set(w2:path("set"), { rolls = 6 })
     assert.is_true(other.info.gen_high >= set.info.gen_high, "the other stream has every generation number")
     -- a log in the middle, then the first one, then the database
     for i, g in ipairs({ set.info.gen_low + 1, set.info.gen_low }) do
@@ -110,9 +94,7 @@ describe("ese.restore refuses a wrong set (decision 12, group I)", function()
     ese.restore(set_dir, fork)
     local fi = w:track(ese.create_instance(H.name("fork"), H.params(fork, { log_file_size = 64 })))
     fi:init()
-    local fs = fi:begin_session()
-    fs:attach_database(fork .. "/app.edb")
-    H.roll(fs:open_table(fs:open_database(fork .. "/app.edb"), "t"), fork, 2, "fork")
+    H.roll(H.open_table(fi, fork), fork, 2, "fork")
     fi:term({ complete = true })
     local set2 = H.rolled_backup(inst, t, w:path("set2"), { log_dir = w.dir, prefix = "pre2" })
     local g = set.info.gen_high + 1
@@ -305,11 +287,9 @@ describe("ese.restore happy paths (group H)", function()
 
   before_each(function()
     w = H.world()
-    local _
-    t, _, _, inst = w:table({ log_file_size = 64 })
-    H.fill(t, 20, "base")
     set_dir = w:path("set")
-    H.rolled_backup(inst, t, set_dir, { log_dir = w.dir })
+    local _
+    _, t, _, _, inst = w:base_set(set_dir)
   end)
   after_each(function() w:cleanup() end)
 
@@ -366,9 +346,7 @@ describe("ese.restore happy paths (group H)", function()
     assert.are.equal(0, H.db_header(dest .. "/app.edb").full.gen_lo)
     assert.is_true(#full1.logs > 0)
     local ri = w:open(nil, { log_path = dest, system_path = dest, log_file_size = 64 })
-    local rs = ri:begin_session()
-    rs:attach_database(dest .. "/app.edb")
-    local rt = rs:open_table(rs:open_database(dest .. "/app.edb"), "t")
+    local rt = H.open_table(ri, dest)
     local e = H.expect_jet("JET_errMissingFullBackup", ri.begin_external_backup, ri, { incremental = true })
     assert.are.equal(-560, e.code)
     H.backup(ri, w:path("full2"), { truncate = true })

@@ -12,38 +12,21 @@
  * usage: backup_faults [crash-points]     (default 40)
  * Prints "backup_faults: ok ..." and exits 0 on success.
  */
-#include "ese.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define CK(x)                                                                                    \
-  do {                                                                                           \
-    JET_ERR e_ = (x);                                                                            \
-    if (e_ < 0) {                                                                                \
-      fprintf(stderr, "backup_faults: %s:%d: %s -> %s (%ld)\n", __FILE__, __LINE__, #x,          \
-              EseErrorName(e_) ? EseErrorName(e_) : "?", e_);                                    \
-      exit(1);                                                                                   \
-    }                                                                                            \
-  } while (0)
-#define FAIL(...) do { fprintf(stderr, "backup_faults: " __VA_ARGS__); fprintf(stderr, "\n"); exit(1); } while (0)
+#define HARNESS_NAME "backup_faults"
+#include "harness.h"
 
 #define NREC 3000
 
 static char root[256];
 
+/* An initialized instance on dir with 128 KiB log files. */
 static JET_INSTANCE open_inst(const char *name, const char *dir) {
   JET_INSTANCE inst;
-  CK(JetCreateInstance(&inst, name));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, dir));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, dir));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 128, NULL));
+  CK(harness_instance(&inst, name, dir, 128, 0));
   CK(JetInit(&inst));
   return inst;
 }
@@ -56,14 +39,9 @@ static long count_records(const char *dir, JET_ERR *why) {
   JET_TABLEID t;
   char p[600];
   snprintf(p, sizeof p, "%s/app.edb", dir);
-  CK(JetCreateInstance(&inst, "count"));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, dir));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, dir));
+  CK(harness_instance(&inst, "count", dir, 0, 0));
   JET_ERR e = JetInit(&inst);
-  if (e == 0) e = JetBeginSession(inst, &s, NULL, NULL);
-  if (e == 0) e = JetAttachDatabase(s, p, 0);
-  if (e == 0) e = JetOpenDatabase(s, p, NULL, &db, 0);
-  if (e == 0) e = EseOpenTable(s, db, "data", &t);
+  if (e == 0) e = harness_open_table(inst, p, 1, "data", &s, &db, &t);
   long n = -1;
   if (e == 0) {
     n = 0;
@@ -90,9 +68,7 @@ static void populate(const char *live) {
   JET_TABLEID t;
   char p[600];
   snprintf(p, sizeof p, "%s/app.edb", live);
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetCreateDatabase(s, p, NULL, &db, 0));
-  CK(EseCreateTable(s, db, "data", &t));
+  CK(harness_create_table(inst, p, "data", &s, &db, &t));
   CK(JetBeginTransaction(s));
   for (int i = 0; i < NREC; i++) {
     char k[32], v[200];
@@ -143,8 +119,7 @@ static JET_ERR slow_progress(JET_SESID s, JET_SNP snp, JET_SNT snt, void *pv) {
 /* ---- 3: crash points ------------------------------------------------------ */
 
 static int run_child_backup(const char *live, const char *dest, long crash_at) {
-  pid_t pid = fork();
-  if (pid < 0) FAIL("fork failed");
+  pid_t pid = harness_fork();
   if (pid == 0) {
     char f[64];
     snprintf(f, sizeof f, "crash:%ld", crash_at);
@@ -155,16 +130,14 @@ static int run_child_backup(const char *live, const char *dest, long crash_at) {
     JetTerm2(inst, JET_bitTermComplete);
     _exit(e == 0 ? 0 : 3);
   }
-  int st;
-  waitpid(pid, &st, 0);
+  int st = harness_wait(pid);
   if (WIFSIGNALED(st)) return -1;          /* killed at the crash point */
   return WIFEXITED(st) ? WEXITSTATUS(st) : 4;
 }
 
 int main(int argc, char **argv) {
   int points = argc > 1 ? atoi(argv[1]) : 40;
-  snprintf(root, sizeof root, "/tmp/ese-bf.XXXXXX");
-  if (!mkdtemp(root)) FAIL("mkdtemp");
+  harness_tempdir(root, sizeof root, "bf");
   char live[300], bk1[300], r1[300], bk2[300];
   snprintf(live, sizeof live, "%s/live", root);
   snprintf(bk1, sizeof bk1, "%s/bk1", root);
@@ -199,14 +172,13 @@ int main(int argc, char **argv) {
   snprintf(bk, sizeof bk, "%s/bkc", root);
   if (run_child_backup(live, bk, 0) != 0) FAIL("reference backup failed");
   unsetenv("ESE_FAULT_COUNT");
-  FILE *f = fopen(cnt, "r");
-  long total = 0;
-  if (!f || fscanf(f, "%ld", &total) != 1) FAIL("no event count");
-  fclose(f);
+  unsigned long long count;
+  if (!harness_read_count(cnt, &count)) FAIL("no event count in %s", cnt);
+  long total = (long)count;
   int refused = 0, restored = 0;
   for (int i = 1; i <= points; i++) {
     long k = 1 + (long)((double)(total - 1) * i / (points + 1));
-    char dest[400], rdir[400], cmd[1000];
+    char dest[400], rdir[400];
     snprintf(dest, sizeof dest, "%s/bk-%d", root, i);
     snprintf(rdir, sizeof rdir, "%s/rs-%d", root, i);
     int rc = run_child_backup(live, dest, k);
@@ -221,12 +193,9 @@ int main(int argc, char **argv) {
     } else {
       refused++;
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dest, rdir);
-    if (system(cmd) != 0) FAIL("rm");
+    if (harness_rm_rf(dest) != 0 || harness_rm_rf(rdir) != 0) FAIL("could not remove %s or %s", dest, rdir);
   }
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  if (system(cmd) != 0) FAIL("rm");
+  if (harness_rm_rf(root) != 0) FAIL("could not remove %s", root);
   printf("backup_faults: ok: one-call backup restored %d records; a stop from another thread aborted a running "
          "JetBackupInstance; %d crash points during a backup: live always recovered, %d partial sets refused, %d restored whole\n",
          NREC, points, refused, restored);

@@ -8,25 +8,11 @@
  * usage: backup_restore [writers] [seconds-per-phase-ms]
  * Prints "backup_restore: ok ..." and exits 0 on success.
  */
-#include "ese.h"
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#define CK(x)                                                                                  \
-  do {                                                                                         \
-    JET_ERR e_ = (x);                                                                          \
-    if (e_ < 0) {                                                                              \
-      fprintf(stderr, "backup_restore: %s:%d: %s -> %s (%ld)\n", __FILE__, __LINE__, #x,       \
-              EseErrorName(e_) ? EseErrorName(e_) : "?", e_);                                  \
-      exit(1);                                                                                 \
-    }                                                                                          \
-  } while (0)
+#define HARNESS_NAME "backup_restore"
+#include "harness.h"
 
 #define MAXW 8
 #define MAXTX 200000
@@ -48,9 +34,7 @@ static void *writer(void *p) {
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetOpenDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseOpenTable(s, db, "data", &t));
+  CK(harness_open_table(inst, dbpath, 0, "data", &s, &db, &t));
   for (int tx = atomic_load(&committed[id]) + 1; !atomic_load(&stop_writers) && tx < MAXTX; tx++) {
     char k[32], v[120];
     CK(JetBeginTransaction(s));
@@ -75,24 +59,21 @@ static void copy_stream(const char *src, const char *destdir) {
   char out[600];
   snprintf(out, sizeof out, "%s/%s", destdir, slash ? slash + 1 : src);
   FILE *f = fopen(out, "wb");
-  if (!f) { perror(out); exit(1); }
+  if (!f) FAIL("%s: %s", out, strerror(errno));
   size_t cb = 256 * 1024;
   void *buf = aligned_alloc(4096, cb);
   for (;;) {
     unsigned long n = 0;
     CK(JetReadFileInstance(inst, h, buf, (unsigned long)cb, &n));
     if (n == 0) break;
-    if (fwrite(buf, 1, n, f) != n) { perror("fwrite"); exit(1); }
+    if (fwrite(buf, 1, n, f) != n) FAIL("fwrite %s: %s", out, strerror(errno));
     got += n;
   }
   free(buf);
   fclose(f);
   CK(JetCloseFileInstance(inst, h));
-  if (got != size) {
-    fprintf(stderr, "backup_restore: %s streamed %llu bytes, OpenFile said %llu\n", src, (unsigned long long)got,
-            (unsigned long long)size);
-    exit(1);
-  }
+  if (got != size)
+    FAIL("%s streamed %llu bytes, OpenFile said %llu", src, (unsigned long long)got, (unsigned long long)size);
 }
 
 /* The names of a double-NUL-terminated list, asked with the size first;
@@ -149,10 +130,7 @@ static void check_restore(const char **sets, int nsets, const char *dest, int nw
   int fin = 0;
   while (!fin) {
     JET_ERR e = EseRestoreStep(r, NULL, NULL, &fin);
-    if (e) {
-      fprintf(stderr, "backup_restore: restore step: %s (%s)\n", EseErrorName(e), EseRestoreDetail(r));
-      exit(1);
-    }
+    if (e) FAIL("restore step: %s (%s)", harness_err_name(e), EseRestoreDetail(r));
   }
   EseRestoreEnd(r);
   check_restored(dest, nw, lo, hi);
@@ -165,16 +143,11 @@ static void check_restored(const char *dest, int nw, const int *lo, const int *h
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  CK(JetCreateInstance(&ri, "restored"));
-  CK(JetSetSystemParameter(&ri, 0, JET_paramSystemPath, 0, dest));
-  CK(JetSetSystemParameter(&ri, 0, JET_paramLogFilePath, 0, dest));
+  CK(harness_instance(&ri, "restored", dest, 0, 0));
   CK(JetInit(&ri));
-  CK(JetBeginSession(ri, &s, NULL, NULL));
   char rp[600];
   snprintf(rp, sizeof rp, "%s/app.edb", dest);
-  CK(JetAttachDatabase(s, rp, 0));
-  CK(JetOpenDatabase(s, rp, NULL, &db, 0));
-  CK(EseOpenTable(s, db, "data", &t));
+  CK(harness_open_table(ri, rp, 1, "data", &s, &db, &t));
   static int count[MAXW][MAXTX];
   memset(count, 0, sizeof count);
   JET_ERR e = EseSeek(s, t, NULL, 0, JET_bitSeekGE);
@@ -189,19 +162,11 @@ static void check_restored(const char *dest, int nw, const int *lo, const int *h
   }
   for (int w = 0; w < nw; w++)
     for (int tx = 1; tx < MAXTX; tx++) {
-      if (tx <= lo[w] && count[w][tx] != 3) {
-        fprintf(stderr, "backup_restore: writer %d transaction %d committed before the cut-off has %d/3 records\n", w, tx,
-                count[w][tx]);
-        exit(1);
-      }
-      if (count[w][tx] != 0 && count[w][tx] != 3) {
-        fprintf(stderr, "backup_restore: writer %d transaction %d is half there (%d/3)\n", w, tx, count[w][tx]);
-        exit(1);
-      }
-      if (tx > hi[w] && count[w][tx]) {
-        fprintf(stderr, "backup_restore: writer %d transaction %d began after the cut-off but is restored\n", w, tx);
-        exit(1);
-      }
+      if (tx <= lo[w] && count[w][tx] != 3)
+        FAIL("writer %d transaction %d committed before the cut-off has %d/3 records", w, tx, count[w][tx]);
+      if (count[w][tx] != 0 && count[w][tx] != 3)
+        FAIL("writer %d transaction %d is half there (%d/3)", w, tx, count[w][tx]);
+      if (tx > hi[w] && count[w][tx]) FAIL("writer %d transaction %d began after the cut-off but is restored", w, tx);
     }
   CK(JetTerm2(ri, JET_bitTermComplete));
 }
@@ -223,8 +188,7 @@ int main(int argc, char **argv) {
   int nw = argc > 1 ? atoi(argv[1]) : 3;
   int ms = argc > 2 ? atoi(argv[2]) : 300;
   if (nw < 1 || nw > MAXW) nw = 3;
-  snprintf(dir, sizeof dir, "/tmp/ese-br.XXXXXX");
-  if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+  harness_tempdir(dir, sizeof dir, "br");
   char live[200], full[200], incr[200], r1[200], r2[200];
   snprintf(live, sizeof live, "%s/live", dir);
   snprintf(full, sizeof full, "%s/full", dir);
@@ -233,18 +197,13 @@ int main(int argc, char **argv) {
   snprintf(r2, sizeof r2, "%s/restore2", dir);
   mkdir(live, 0700);
   snprintf(dbpath, sizeof dbpath, "%s/app.edb", live);
-  CK(JetCreateInstance(&inst, "live"));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, live));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, live));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 128, NULL));
-  CK(JetSetSystemParameter(&inst, 0, JET_paramCacheSizeMax, 64, NULL));  /* small: pages are flushed during the copy */
+  /* 128 KiB logs; a small cache (64 pages): pages are flushed during the copy */
+  CK(harness_instance(&inst, "live", live, 128, 64));
   CK(JetInit(&inst));
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetCreateDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseCreateTable(s, db, "data", &t));
+  CK(harness_create_table(inst, dbpath, "data", &s, &db, &t));
 
   pthread_t th[MAXW];
   warg args[MAXW];
@@ -267,20 +226,19 @@ int main(int argc, char **argv) {
   check_restore(sets1, 1, r1, nw, lo1, hi1);
   /* the same set through ESE's external restore: the database is written
    * by the caller where it wants it, the logs replay in another folder */
-  char ext[300], extdb[400], cmd0[1200];
+  char ext[300], extdb[400], fulldb[400];
   snprintf(ext, sizeof ext, "%s/ext", dir);
   snprintf(extdb, sizeof extdb, "%s/app.edb", ext);
-  snprintf(cmd0, sizeof cmd0, "mkdir -p '%s' && cp '%s/app.edb' '%s'", ext, full, extdb);
-  if (system(cmd0) != 0) return 1;
+  snprintf(fulldb, sizeof fulldb, "%s/app.edb", full);
+  if (mkdir(ext, 0700) != 0 || harness_copy_file(fulldb, extdb) != 0)
+    FAIL("copy %s to %s: %s", fulldb, extdb, strerror(errno));
   JET_RSTMAP map = { dbpath, extdb };
   CK(JetExternalRestore2(ext, ext, &map, 1, full, &full_info, NULL, NULL, NULL, NULL));
   check_restored(ext, nw, lo1, hi1);
   const char *sets2[] = { full, incr };
   check_restore(sets2, 2, r2, nw, lo2, hi2);
   CK(JetTerm2(inst, JET_bitTermComplete));
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) return 1;
+  if (harness_rm_rf(dir) != 0) FAIL("could not remove %s", dir);
   printf("backup_restore: ok: %d writers committed %d transactions during a full and an incremental backup; "
          "the full (by EseRestore and by JetExternalRestore2) and full+incremental restores hold exactly the transactions before their cut-off\n", nw, total);
   return 0;

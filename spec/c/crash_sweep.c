@@ -30,22 +30,15 @@
  *
  * Prints "crash_sweep: ok ..." and exits 0, or what differed and exits 1.
  */
-#include "ese.h"
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HARNESS_NAME "crash_sweep"
+/* A failure removes the folders (ESE_KEEP=1 keeps them) and says how to
+ * reproduce it. */
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...);
+#define FAIL die
+#include "harness.h"
 
 #define NTX 40       /* transactions after the setup */
 #define KS 400       /* data key space: k0000..k0399 */
@@ -54,70 +47,29 @@
 
 static char base[64];
 static unsigned long long cur_k;   /* the crash point being checked */
-static void rm_rf(const char *dir);
 
 /* The crash injected here is a SIGKILL of the process: what the engine wrote
  * has reached the kernel and survives it whether synced or not, so a sync
- * changes nothing these checks can see (the fault layer still counts each
- * sync as an event before it calls it).  This program therefore overrides
- * fsync and fdatasync with no-ops, which makes a crash point several times
- * cheaper; ESE_REAL_SYNC=1 keeps the real calls. */
-static int real_sync = -1;
-static int sync_on(void) {
-  if (real_sync < 0) {
-    const char *e = getenv("ESE_REAL_SYNC");
-    real_sync = e && *e && *e != '0';
-  }
-  return real_sync;
-}
-int fsync(int fd) { return sync_on() ? (int)syscall(SYS_fsync, fd) : 0; }
-int fdatasync(int fd) { return sync_on() ? (int)syscall(SYS_fdatasync, fd) : 0; }
+ * changes nothing these checks can see; fsync and fdatasync are no-ops
+ * (ESE_REAL_SYNC=1 keeps the real calls). */
+HARNESS_SYNCS_OFF()
 
 static void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("crash_sweep: FAIL: ", stdout);
-  vprintf(fmt, ap);
+  harness_vreport("FAIL", fmt, ap);
   va_end(ap);
-  fputc('\n', stdout);
   if (base[0] && getenv("ESE_KEEP")) printf("crash_sweep: folders kept in %s\n", base);
-  else if (base[0]) rm_rf(base);
+  else if (base[0]) harness_rm_rf(base);
   if (cur_k) printf("crash_sweep: reproduce: ESE_CRASH_K=%llu crash_sweep (ESE_KEEP=1 keeps the folders)\n", cur_k);
   fflush(stdout);
   exit(1);
 }
 
-static uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-static uint64_t hash_bytes(const void *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
-  return mix(h);
-}
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* "<key>|<gen>|" and filler; big values (split pages) for some gens. */
 static size_t make_value(char *out, const char *key, size_t klen, uint32_t gen) {
-  uint64_t h = hash_bytes(key, klen) ^ mix(gen);
-  size_t len = (gen / 16) % 4 == 0 && h % 3 == 0 ? 900 + h % 1000 : 20 + h % 300;
-  size_t n = (size_t)snprintf(out, 300, "%.*s|%u|", (int)klen, key, gen);
-  if (len < n) len = n;
-  uint64_t x = h | 1;
-  for (size_t k = n; k < len; k++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    out[k] = (char)('a' + x % 26);
-  }
-  return len;
+  uint64_t h = harness_value_hash(key, klen, gen);
+  return harness_value(out, key, klen, gen, h, (gen / 16) % 4 == 0 && h % 3 == 0 ? 900 + h % 1000 : 20 + h % 300);
 }
 
 /* ---- the workload and its model ------------------------------------------- */
@@ -126,13 +78,13 @@ typedef struct op { int kind, id; uint32_t gen; } op;
 
 /* The ops of transaction n (1..NTX), given the model before it. */
 static int txn_ops(int n, const uint32_t *model, op *ops) {
-  uint64_t r = mix((uint64_t)n * 7919);
+  uint64_t r = harness_mix((uint64_t)n * 7919);
   int nops = n % 10 == 0 ? 40 : 3 + (int)(r % 8);
   uint32_t cur[KS];
   memcpy(cur, model, sizeof cur);
   int k = 0;
   for (; k < nops && k < MAXOPS - 1; k++) {
-    r = mix(r);
+    r = harness_mix(r);
     int id = (int)(r % KS);
     uint32_t gen = (uint32_t)n * 64 + (uint32_t)k;
     if (cur[id] && (r >> 32) % 3 == 0) ops[k] = (op){ OP_DEL, id, 0 };
@@ -156,38 +108,20 @@ static size_t data_key(char *k, int id) { return (size_t)sprintf(k, "k%04d", id)
 static size_t marker_key(char *k, int n) { return (size_t)sprintf(k, "m%04d", n); }
 
 /* ---- instances --------------------------------------------------------------- */
-static int inst_counter;
-
+/* 64 KiB log files; a 16-page cache for the workload and its recovery. */
 static JET_ERR make_instance(const char *dir, JET_INSTANCE *inst, int small_cache) {
   char name[64];
-  snprintf(name, sizeof name, "crash-%d-%d", (int)getpid(), ++inst_counter);
-  JET_ERR e = JetCreateInstance(inst, name);
-  if (!e) e = JetSetSystemParameter(inst, 0, JET_paramSystemPath, 0, dir);
-  if (!e) e = JetSetSystemParameter(inst, 0, JET_paramLogFilePath, 0, dir);
-  if (!e) e = JetSetSystemParameter(inst, 0, JET_paramLogFileSize, 64, NULL);
-  if (!e && small_cache) e = JetSetSystemParameter(inst, 0, JET_paramCacheSizeMax, 16, NULL);
-  return e;
+  return harness_instance(inst, harness_unique_name(name, sizeof name, "crash"), dir, 64, small_cache ? 16 : 0);
 }
 
-/* In a child: an engine call that must succeed, else exit 3 with a message. */
-#define CCK(x)                                                                                  \
-  do {                                                                                          \
-    JET_ERR e_ = (x);                                                                           \
-    if (e_ < 0) {                                                                               \
-      printf("crash_sweep: child: %s:%d: %s -> %ld %s\n", __FILE__, __LINE__, #x, (long)e_,     \
-             EseErrorName(e_));                                                                 \
-      fflush(stdout);                                                                           \
-      _exit(3);                                                                                 \
-    }                                                                                           \
-  } while (0)
+/* In a child: exit 3 with a message; CCK: an engine call that must succeed. */
+#define CHILD_FAIL(...) harness_exit(3, "child", __VA_ARGS__)
+#define CCK(x) HARNESS_CK(x, CHILD_FAIL)
 
 static void seen_append(int fd, int n) {
   char b[16];
   int len = snprintf(b, sizeof b, "%d\n", n);
-  if (write(fd, b, (size_t)len) != len || fsync(fd) != 0) {
-    printf("crash_sweep: child: seen file: %s\n", strerror(errno));
-    _exit(3);
-  }
+  if (write(fd, b, (size_t)len) != len || fsync(fd) != 0) CHILD_FAIL("seen file: %s", strerror(errno));
 }
 
 static void child_workload(const char *dir, const char *seen) {
@@ -201,9 +135,7 @@ static void child_workload(const char *dir, const char *seen) {
   JET_TABLEID t;
   CCK(make_instance(dir, &inst, 1));
   CCK(JetInit(&inst));
-  CCK(JetBeginSession(inst, &s, NULL, NULL));
-  CCK(JetCreateDatabase(s, path, NULL, &db, 0));
-  CCK(EseCreateTable(s, db, "t", &t));
+  CCK(harness_create_table(inst, path, "t", &s, &db, &t));
   seen_append(fd, 0);
   uint32_t model[KS] = { 0 };
   op ops[MAXOPS];
@@ -258,9 +190,7 @@ static void child_recover(const char *dir) {
 /* Runs fn(dir[, seen]) in a child with ESE_FAULT=fault (or none) and
  * ESE_FAULT_COUNT=count (or none).  Returns the wait status. */
 static int run_child(int recover, const char *dir, const char *seen, const char *fault, const char *count) {
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid < 0) die("fork: %s", strerror(errno));
+  pid_t pid = harness_fork();
   if (pid == 0) {
     alarm(120);   /* a hung child dies of SIGALRM, which the parent reports */
     if (fault) setenv("ESE_FAULT", fault, 1);
@@ -270,18 +200,7 @@ static int run_child(int recover, const char *dir, const char *seen, const char 
     fflush(stdout);
     _exit(0);
   }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) die("waitpid: %s", strerror(errno));
-  return status;
-}
-
-static const char *status_text(int st) {
-  static char b[64];
-  if (WIFEXITED(st)) snprintf(b, sizeof b, "exit %d", WEXITSTATUS(st));
-  else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-  else snprintf(b, sizeof b, "status %d", st);
-  return b;
+  return harness_wait(pid);
 }
 
 /* A child must end killed by the fault, or normally when K was beyond its
@@ -289,15 +208,13 @@ static const char *status_text(int st) {
 static int expect_crash(int st, const char *what, unsigned long k) {
   if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) return 1;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-  die("%s with crash:%lu ended with %s", what, k, status_text(st));
+  die("%s with crash:%lu ended with %s", what, k, harness_status_text(st));
   return 0;
 }
 
 static uint64_t read_count(const char *path) {
-  FILE *f = fopen(path, "r");
-  unsigned long long n = 0;
-  if (!f || fscanf(f, "%llu", &n) != 1) die("no event count in %s", path);
-  fclose(f);
+  unsigned long long n;
+  if (!harness_read_count(path, &n)) die("no event count in %s", path);
   return n;
 }
 
@@ -315,7 +232,7 @@ static int read_seen(const char *path) {
  * Soft recovery on dir, then the table must equal the model after c or c+1.
  * Returns the transaction count found; dies on any difference. */
 static int check(const char *dir, int c, const char *ctx) {
-  char path[512], detail[256];
+  char path[512], msg[512];
   snprintf(path, sizeof path, "%s/crash.edb", dir);
   JET_INSTANCE inst;
   JET_SESID s;
@@ -324,17 +241,12 @@ static int check(const char *dir, int c, const char *ctx) {
   JET_ERR e = make_instance(dir, &inst, 0);
   if (e) die("%s: instance: %ld", ctx, (long)e);
   e = JetInit(&inst);
-  if (e < 0) {
-    EseInstanceErrorDetail(inst, detail, sizeof detail);
-    die("%s: recovery (JetInit) failed: %ld %s (%s); seen %d", ctx, (long)e, EseErrorName(e), detail, c);
-  }
-#define PCKE(x, what)                                                                                         \
+  if (e < 0)
+    die("%s: recovery failed: %s; seen %d", ctx, harness_instance_error(msg, sizeof msg, inst, e, "JetInit"), c);
+#define PCKE(x, what)                                                                                  \
   do {                                                                                                 \
     JET_ERR e_ = (x);                                                                                  \
-    if (e_ < 0) {                                                                                      \
-      EseSessionErrorDetail(s, detail, sizeof detail);                                                 \
-      die("%s: %s -> %ld %s (%s); seen %d", ctx, what, (long)e_, EseErrorName(e_), detail, c);           \
-    }                                                                                                  \
+    if (e_ < 0) die("%s: %s; seen %d", ctx, harness_session_error(msg, sizeof msg, s, e_, what), c);  \
   } while (0)
 #define PCK(x) PCKE(x, #x)
   if ((e = JetBeginSession(inst, &s, NULL, NULL)) < 0) die("%s: JetBeginSession -> %ld", ctx, (long)e);
@@ -408,38 +320,19 @@ static int check(const char *dir, int c, const char *ctx) {
 }
 
 /* ---- folders ------------------------------------------------------------------- */
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb; (void)flag; (void)ftw;
-  remove(path);
-  return 0;
-}
-static void rm_rf(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
-
 static void copy_dir(const char *from, const char *to) {
   if (mkdir(to, 0700) != 0) die("mkdir %s: %s", to, strerror(errno));
   DIR *d = opendir(from);
   if (!d) die("opendir %s", from);
   struct dirent *de;
-  char a[600], b[600], buf[65536];
+  char a[600], b[600];
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.') continue;
     snprintf(a, sizeof a, "%s/%s", from, de->d_name);
     snprintf(b, sizeof b, "%s/%s", to, de->d_name);
-    int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0) die("copy %s: %s", a, strerror(errno));
-    ssize_t r;
-    while ((r = read(in, buf, sizeof buf)) > 0)
-      if (write(out, buf, (size_t)r) != r) die("copy %s: %s", b, strerror(errno));
-    close(in);
-    close(out);
+    if (harness_copy_file(a, b) != 0) die("copy %s to %s: %s", a, b, strerror(errno));
   }
   closedir(d);
-}
-
-static void fresh_dir(char *out, size_t n, const char *name) {
-  snprintf(out, n, "%s/%s", base, name);
-  rm_rf(out);
-  if (mkdir(out, 0700) != 0) die("mkdir %s: %s", out, strerror(errno));
 }
 
 /* Crashes the recovery of dir at a point J of the events it makes (counted
@@ -448,14 +341,14 @@ static int crash_recovery(const char *dir, uint64_t salt, unsigned long *jout, u
   char copy[256], cnt[256], fault[64];
   snprintf(copy, sizeof copy, "%s/rcopy", base);
   snprintf(cnt, sizeof cnt, "%s/rcount", base);
-  rm_rf(copy);
+  harness_rm_rf(copy);
   copy_dir(dir, copy);
   unlink(cnt);
   int st = run_child(1, copy, NULL, NULL, cnt);
-  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("counting recovery on a copy of %s ended with %s", dir, status_text(st));
+  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("counting recovery on a copy of %s ended with %s", dir, harness_status_text(st));
   uint64_t jt = read_count(cnt);
-  rm_rf(copy);
-  unsigned long j = jt ? 1 + (unsigned long)(mix(salt) % jt) : 1;
+  harness_rm_rf(copy);
+  unsigned long j = jt ? 1 + (unsigned long)(harness_mix(salt) % jt) : 1;
   snprintf(fault, sizeof fault, "crash:%lu", j);
   st = run_child(1, dir, NULL, fault, NULL);
   *jout = j;
@@ -464,28 +357,21 @@ static int crash_recovery(const char *dir, uint64_t salt, unsigned long *jout, u
 }
 
 int main(void) {
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  unsetenv("ESE_FAULT");
-  unsetenv("ESE_FAULT_COUNT");
-  alarm(1500);
-  int points = 200;
-  const char *pe = getenv("ESE_CRASH_POINTS");
-  if (pe && *pe) points = atoi(pe);
-  if (points < 1) points = 1;
-  snprintf(base, sizeof base, "/tmp/ese-crash-XXXXXX");
-  if (!mkdtemp(base)) die("mkdtemp: %s", strerror(errno));
-  uint64_t t0 = now_us();
+  harness_start(1500);
+  int points = harness_env_int("ESE_CRASH_POINTS", 200, 1);
+  harness_tempdir(base, sizeof base, "crash");
+  uint64_t t0 = harness_now_us();
 
   /* the event count of a run without fault (twice: is it deterministic?) */
   char dir[256], seen[256], cnt[256], fault[64];
   uint64_t T = 0;
   for (int r = 0; r < 2; r++) {
-    fresh_dir(dir, sizeof dir, "count");
+    harness_fresh_dir(dir, sizeof dir, base, "count");
     snprintf(seen, sizeof seen, "%s/seen", base);
     snprintf(cnt, sizeof cnt, "%s/count.n", base);
     unlink(seen);
     int st = run_child(0, dir, seen, NULL, cnt);
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("workload without fault ended with %s", status_text(st));
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("workload without fault ended with %s", harness_status_text(st));
     if (read_seen(seen) != NTX) die("workload without fault saw %d commits", read_seen(seen));
     uint64_t t = read_count(cnt);
     if (check(dir, NTX, "no fault") != NTX) die("no fault: not every transaction back");
@@ -509,11 +395,11 @@ int main(void) {
   int checked = 0, killed = 0, rec_crashes = 0, hist_cut = 0, hist_in = 0;
   uint64_t last_k = 0;
   for (uint64_t p = 0; p < npts; p++) {
-    uint64_t k = nonly ? only[p] : npts == T ? p + 1 : (npts == 1 ? 1 : 1 + p * (T - 1) / (npts - 1));
+    uint64_t k = nonly ? only[p] : harness_spread(p, npts, T);
     if (k == last_k) continue;
     last_k = k;
     cur_k = k;
-    fresh_dir(dir, sizeof dir, "run");
+    harness_fresh_dir(dir, sizeof dir, base, "run");
     snprintf(seen, sizeof seen, "%s/seen", base);
     unlink(seen);
     snprintf(fault, sizeof fault, "crash:%llu", (unsigned long long)k);
@@ -536,10 +422,10 @@ int main(void) {
     else if (c < NTX && c >= 0) hist_cut++;
     checked++;
   }
-  rm_rf(base);
+  harness_rm_rf(base);
   printf("crash_sweep: %d crash points of %llu events checked (%d killed mid-run), %d recovery crashes; "
          "the commit in flight was back %d times, absent %d times; %.1f s\n",
-         checked, (unsigned long long)T, killed, rec_crashes, hist_in, hist_cut, (double)(now_us() - t0) / 1e6);
+         checked, (unsigned long long)T, killed, rec_crashes, hist_in, hist_cut, (double)(harness_now_us() - t0) / 1e6);
   printf("crash_sweep: ok %d crash points checked\n", checked);
   return 0;
 }

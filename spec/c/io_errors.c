@@ -27,21 +27,11 @@
  *
  * Prints "io_errors: ok ..." and exits 0, or what differed and exits 1.
  */
-#include "ese.h"
-#include <errno.h>
-#include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HARNESS_NAME "io_errors"
+#include "harness.h"
 
 #define NTX 30
 #define KS 200
@@ -49,64 +39,26 @@
 #define MAXOPS 48
 
 /* Faults here are errors returned to the engine, never a lost page cache:
- * a sync changes nothing these checks can observe (the fault layer counts
- * it as an event before calling it), so fsync/fdatasync are no-ops in this
- * program unless ESE_REAL_SYNC=1. */
-static int real_sync = -1;
-static int sync_on(void) {
-  if (real_sync < 0) {
-    const char *e = getenv("ESE_REAL_SYNC");
-    real_sync = e && *e && *e != '0';
-  }
-  return real_sync;
-}
-int fsync(int fd) { return sync_on() ? (int)syscall(SYS_fsync, fd) : 0; }
-int fdatasync(int fd) { return sync_on() ? (int)syscall(SYS_fdatasync, fd) : 0; }
+ * a sync changes nothing these checks can observe, so fsync/fdatasync are
+ * no-ops unless ESE_REAL_SYNC=1. */
+HARNESS_SYNCS_OFF()
 
 static char base[64];
 static const char *ctx = "";
 
-static void die(const char *fmt, ...) {
+/* A failure in the child: "io_errors: FAIL: <fault>: <message>". */
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  printf("io_errors: FAIL: %s: ", ctx);
-  vprintf(fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fputc('\n', stdout);
-  fflush(stdout);
-  _exit(1);
-}
-
-static uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-static uint64_t hash_bytes(const void *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
-  return mix(h);
-}
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  FAIL("%s: %s", ctx, msg);
 }
 
 static size_t make_value(char *out, const char *key, size_t klen, uint32_t gen) {
-  uint64_t h = hash_bytes(key, klen) ^ mix(gen);
-  size_t len = h % 5 == 0 ? 900 + h % 1000 : 20 + h % 300;
-  size_t n = (size_t)snprintf(out, 300, "%.*s|%u|", (int)klen, key, gen);
-  if (len < n) len = n;
-  uint64_t x = h | 1;
-  for (size_t k = n; k < len; k++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    out[k] = (char)('a' + x % 26);
-  }
-  return len;
+  uint64_t h = harness_value_hash(key, klen, gen);
+  return harness_value(out, key, klen, gen, h, h % 5 == 0 ? 900 + h % 1000 : 20 + h % 300);
 }
 
 /* ---- the workload: transaction n (1..NTX) ----------------------------------
@@ -126,10 +78,10 @@ static int txn_kind(int n) {
 
 static int txn_ops(int n, op *ops) {
   if (txn_kind(n) == TX_AUTO) return 0;
-  uint64_t r = mix((uint64_t)n * 104729);
+  uint64_t r = harness_mix((uint64_t)n * 104729);
   int nops = n % 9 == 0 ? 30 : 2 + (int)(r % 8);
   for (int k = 0; k < nops && k < MAXOPS; k++) {
-    r = mix(r);
+    r = harness_mix(r);
     int id = (int)(r % KS);
     ops[k] = (r >> 32) % 4 == 0 ? (op){ OP_DEL, id, 0 } : (op){ OP_PUT, id, (uint32_t)n * 64 + (uint32_t)k };
   }
@@ -180,16 +132,10 @@ static int outcome(JET_ERR e) {
   return e == 0 ? OUT_OK : e == JET_errInstanceUnavailable ? OUT_UNCOMMITTED : OUT_AMBIG;
 }
 
-static int inst_counter;
+/* 64 KiB log files, a 16-page cache. */
 static JET_ERR make_instance(const char *dir, JET_INSTANCE *inst) {
   char name[64];
-  snprintf(name, sizeof name, "ioerr-%d-%d", (int)getpid(), ++inst_counter);
-  JET_ERR e = JetCreateInstance(inst, name);
-  if (!e) e = JetSetSystemParameter(inst, 0, JET_paramSystemPath, 0, dir);
-  if (!e) e = JetSetSystemParameter(inst, 0, JET_paramLogFilePath, 0, dir);
-  if (!e) e = JetSetSystemParameter(inst, 0, JET_paramLogFileSize, 64, NULL);
-  if (!e) e = JetSetSystemParameter(inst, 0, JET_paramCacheSizeMax, 16, NULL);
-  return e;
+  return harness_instance(inst, harness_unique_name(name, sizeof name, "ioerr"), dir, 64, 16);
 }
 
 static void workload(const char *dir, const char *fault) {
@@ -280,7 +226,7 @@ static void workload(const char *dir, const char *fault) {
 
 /* ---- the check after re-init ----------------------------------------------------- */
 static void check(const char *dir) {
-  char path[512], detail[256], key[300], val[VBUF], ekey[32], eval[VBUF];
+  char path[512], msg[512], key[300], val[VBUF], ekey[32], eval[VBUF];
   snprintf(path, sizeof path, "%s/io.edb", dir);
   JET_INSTANCE inst;
   JET_SESID s;
@@ -289,17 +235,11 @@ static void check(const char *dir) {
   JET_ERR e = make_instance(dir, &inst);
   if (e) die("instance: %ld", (long)e);
   e = JetInit(&inst);
-  if (e < 0) {
-    EseInstanceErrorDetail(inst, detail, sizeof detail);
-    die("re-init without the fault failed: %ld %s (%s)", (long)e, EseErrorName(e), detail);
-  }
-#define PCKE(x, what)                                                                                   \
+  if (e < 0) die("re-init without the fault failed: %s", harness_instance_error(msg, sizeof msg, inst, e, "JetInit"));
+#define PCKE(x, what)                                                                            \
   do {                                                                                           \
     JET_ERR e_ = (x);                                                                            \
-    if (e_ < 0) {                                                                                \
-      EseSessionErrorDetail(s, detail, sizeof detail);                                           \
-      die("after re-init: %s -> %ld %s (%s)", what, (long)e_, EseErrorName(e_), detail);           \
-    }                                                                                            \
+    if (e_ < 0) die("after re-init: %s", harness_session_error(msg, sizeof msg, s, e_, what));   \
   } while (0)
 #define PCK(x) PCKE(x, #x)
   if ((e = JetBeginSession(inst, &s, NULL, NULL)) < 0) die("JetBeginSession -> %ld", (long)e);
@@ -382,10 +322,7 @@ static void check(const char *dir) {
   PCK(JetTerm2(inst, JET_bitTermComplete));
   PCK(make_instance(dir, &inst));
   PCK(JetInit(&inst));
-  PCK(JetBeginSession(inst, &s, NULL, NULL));
-  PCK(JetAttachDatabase(s, path, 0));
-  PCK(JetOpenDatabase(s, path, NULL, &db, 0));
-  PCK(EseOpenTable(s, db, "t", &t));
+  PCK(harness_open_table(inst, path, 1, "t", &s, &db, &t));
   PCK(EseSeek(s, t, "z-after", 7, JET_bitSeekEQ));
   PCK(JetTerm2(inst, JET_bitTermComplete));
 #undef PCK
@@ -393,37 +330,12 @@ static void check(const char *dir) {
 }
 
 /* ---- driver ------------------------------------------------------------------------- */
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb; (void)flag; (void)ftw;
-  remove(p);
-  return 0;
-}
-static void rm_rf(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
-
-static const char *status_text(int st) {
-  static char b[64];
-  if (WIFEXITED(st)) snprintf(b, sizeof b, "exit %d", WEXITSTATUS(st));
-  else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-  else snprintf(b, sizeof b, "status %d", st);
-  return b;
-}
-
 /* One run in a child: the workload under fault, then the check. */
 static int run_one(const char *fault, const char *count_file) {
   char dir[256];
-  snprintf(dir, sizeof dir, "%s/run", base);
-  rm_rf(dir);
-  if (mkdir(dir, 0700) != 0) {
-    printf("io_errors: FAIL: mkdir %s: %s\n", dir, strerror(errno));
-    exit(1);
-  }
+  harness_fresh_dir(dir, sizeof dir, base, "run");
   memset(res, 0, sizeof *res);
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid < 0) {
-    printf("io_errors: FAIL: fork: %s\n", strerror(errno));
-    exit(1);
-  }
+  pid_t pid = harness_fork();
   if (pid == 0) {
     alarm(60);   /* a hang dies of SIGALRM */
     static char c[96];
@@ -436,58 +348,35 @@ static int run_one(const char *fault, const char *count_file) {
     fflush(stdout);
     _exit(0);
   }
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) {
-      printf("io_errors: FAIL: waitpid: %s\n", strerror(errno));
-      exit(1);
-    }
+  int st = harness_wait(pid);
   if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
-      printf("io_errors: FAIL: %s: the child ended with %s%s\n", fault ? fault : "no fault", status_text(st),
+      printf("io_errors: FAIL: %s: the child ended with %s%s\n", fault ? fault : "no fault", harness_status_text(st),
              WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? " (hung)" : "");
     printf("io_errors: reproduce: ESE_IO_ONLY=%s io_errors (ESE_KEEP=1 keeps the folder)\n",
            fault ? fault : "none");
     if (getenv("ESE_KEEP")) printf("io_errors: folder kept: %s\n", dir);
-    else rm_rf(base);
+    else harness_rm_rf(base);
     exit(1);
   }
   return 1;
 }
 
 int main(void) {
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  unsetenv("ESE_FAULT");
-  unsetenv("ESE_FAULT_COUNT");
-  alarm(1500);
-  int points = 60;
-  const char *pe = getenv("ESE_IO_POINTS");
-  if (pe && *pe) points = atoi(pe);
-  if (points < 1) points = 1;
-  snprintf(base, sizeof base, "/tmp/ese-ioerr-XXXXXX");
-  if (!mkdtemp(base)) {
-    printf("io_errors: FAIL: mkdtemp: %s\n", strerror(errno));
-    return 1;
-  }
+  harness_start(1500);
+  int points = harness_env_int("ESE_IO_POINTS", 60, 1);
+  harness_tempdir(base, sizeof base, "ioerr");
   res = mmap(NULL, sizeof *res, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (res == MAP_FAILED) return 1;
-  uint64_t t0 = now_us();
+  uint64_t t0 = harness_now_us();
 
   char cnt[256];
   snprintf(cnt, sizeof cnt, "%s/count.n", base);
   run_one(NULL, cnt);
   for (int n = 1; n <= NTX; n++)
-    if (txn_kind(n) != TX_ROLLBACK && res->out[n] != OUT_OK) {
-      printf("io_errors: FAIL: without fault transaction %d did not commit\n", n);
-      return 1;
-    }
-  FILE *f = fopen(cnt, "r");
+    if (txn_kind(n) != TX_ROLLBACK && res->out[n] != OUT_OK) FAIL("without fault transaction %d did not commit", n);
   unsigned long long T = 0;
-  if (!f || fscanf(f, "%llu", &T) != 1 || T == 0) {
-    printf("io_errors: FAIL: no event count in %s\n", cnt);
-    return 1;
-  }
-  fclose(f);
+  if (!harness_read_count(cnt, &T) || T == 0) FAIL("no event count in %s", cnt);
 
   /* ESE_IO_ONLY=eio:12 runs just that fault */
   const char *only = getenv("ESE_IO_ONLY");
@@ -497,7 +386,7 @@ int main(void) {
     unsigned long long npts = (unsigned long long)points < T ? (unsigned long long)points : T, last = 0;
     if (only && *only) npts = m == 0;
     for (unsigned long long p = 0; p < npts; p++) {
-      unsigned long long k = npts == T ? p + 1 : (npts == 1 ? 1 : 1 + p * (T - 1) / (npts - 1));
+      unsigned long long k = harness_spread(p, npts, T);
       if (k == last) continue;
       last = k;
       char fault[64];
@@ -516,10 +405,10 @@ int main(void) {
                res->ambiguous_absent);
     }
   }
-  rm_rf(base);
+  harness_rm_rf(base);
   printf("io_errors: %d faulted runs over %llu events (eio, enospc, sticky eio): JetInit failed %d, instance "
          "unavailable %d, term failed %d; failed commits back %d / absent %d; %.1f s\n",
-         runs, T, init_fail, unavail, term_fail, amb_in, amb_out, (double)(now_us() - t0) / 1e6);
+         runs, T, init_fail, unavail, term_fail, amb_in, amb_out, (double)(harness_now_us() - t0) / 1e6);
   printf("io_errors: ok %d fault points, every call returned an error, nothing committed lost\n", runs);
   return 0;
 }

@@ -737,7 +737,7 @@ static void test_group_commit(esio *io) {
 static void test_faults(void) {
   char *dir = subdir("fault");
   esio *io;
-  /* create: truncate(1) header write(2) sync(3) rename(4) dir sync(5);
+  /* create: zeros write(1) header write(2) sync(3) rename(4) dir sync(5);
    * flush: write(6) */
   setenv("ESE_FAULT", "eio:6", 1);
   OK(esio_new(&io));

@@ -26,42 +26,20 @@
  * usage: term_race [rounds]     (default 4; the last round is the legacy one)
  * Prints "term_race: ok ..." and exits 0, or what differed and exits 1.
  */
-#include "ese.h"
-#include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
-#define FAIL(...)                                                                                \
-  do {                                                                                           \
-    printf("term_race: FAIL: " __VA_ARGS__);                                                     \
-    printf("\n");                                                                                \
-    fflush(stdout);                                                                              \
-    _exit(1);                                                                                    \
-  } while (0)
-#define CK(x)                                                                                    \
-  do {                                                                                           \
-    JET_ERR e_ = (x);                                                                            \
-    if (e_ < 0) FAIL("%s:%d: %s -> %s (%ld)", __FILE__, __LINE__, #x, name_of(e_), (long)e_);      \
-  } while (0)
+#define HARNESS_NAME "term_race"
+#include "harness.h"
+
 #define EXPECT(got, want, what)                                                                  \
   do {                                                                                           \
     JET_ERR g_ = (got);                                                                          \
     if (g_ != (want))                                                                            \
-      FAIL("round %d: %s -> %s (%ld), want %s", round_no, what, name_of(g_), (long)g_, name_of(want)); \
+      FAIL("round %d: %s -> %s (%ld), want %s", round_no, what, harness_err_name(g_), (long)g_,  \
+           harness_err_name(want));                                                              \
   } while (0)
 
 static int round_no;
-
-static const char *name_of(JET_ERR e) {
-  const char *n = EseErrorName(e);
-  return n ? n : "?";
-}
 
 /* ---- the fdatasync hold ----------------------------------------------------
  * The engine's objects are linked into this program, so this definition
@@ -126,14 +104,9 @@ static void *terminator(void *p) {
 
 /* ---- one round ----------------------------------------------------------------- */
 
-static JET_ERR set_params(JET_INSTANCE *pinst, const char *dir) {
-  JET_ERR e = JetSetSystemParameter(pinst, 0, JET_paramSystemPath, 0, dir);
-  if (e == 0) e = JetSetSystemParameter(pinst, 0, JET_paramLogFilePath, 0, dir);
-  /* 1 MiB logs: the few commits here never roll the log, so the only sync
-   * the writer makes is its log flush, outside the instance lock */
-  if (e == 0) e = JetSetSystemParameter(pinst, 0, JET_paramLogFileSize, 1024, NULL);
-  return e;
-}
+/* 1 MiB logs: the few commits here never roll the log, so the only sync
+ * the writer makes is its log flush, outside the instance lock */
+#define LOG_KIB 1024
 
 /* Every committed record is back on a new instance of dir. */
 static void check_records(const char *dir, const char *dbpath, int nkeys, const char *held_key) {
@@ -143,45 +116,38 @@ static void check_records(const char *dir, const char *dbpath, int nkeys, const 
   JET_TABLEID t;
   char name[64];
   snprintf(name, sizeof name, "term-race-check-%d", round_no);
-  CK(JetCreateInstance(&inst, name));
-  CK(set_params(&inst, dir));
+  CK(harness_instance(&inst, name, dir, LOG_KIB, 0));
   CK(JetInit(&inst));
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetAttachDatabase(s, dbpath, 0));
-  CK(JetOpenDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseOpenTable(s, db, "t", &t));
+  CK(harness_open_table(inst, dbpath, 1, "t", &s, &db, &t));
   for (int i = 0; i <= nkeys; i++) {
     char k[32];
     if (i < nkeys) snprintf(k, sizeof k, "k%03d", i);
     else snprintf(k, sizeof k, "%s", held_key);
     JET_ERR e = EseSeek(s, t, k, strlen(k), JET_bitSeekEQ);
-    if (e) FAIL("round %d: committed record %s is missing after the term (seek -> %s)", round_no, k, name_of(e));
+    if (e)
+      FAIL("round %d: committed record %s is missing after the term (seek -> %s)", round_no, k, harness_err_name(e));
   }
   CK(JetTerm2(inst, JET_bitTermComplete));
 }
 
 /* Returns how many polls it took to see JET_errTermInProgress. */
 static int one_round(const char *root, int legacy) {
-  char dir[300], dbpath[400], iname[64];
-  snprintf(dir, sizeof dir, "%s/r%d", root, round_no);
+  char dir[300], dbpath[400], iname[64], rname[16];
+  snprintf(rname, sizeof rname, "r%d", round_no);
+  harness_fresh_dir(dir, sizeof dir, root, rname);
   snprintf(dbpath, sizeof dbpath, "%s/app.edb", dir);
-  if (mkdir(dir, 0700) != 0) FAIL("mkdir %s: %s", dir, strerror(errno));
   JET_INSTANCE inst = 0;
   if (legacy) {
-    CK(set_params(NULL, dir));
-    CK(JetInit(&inst));
+    CK(harness_params(NULL, dir, LOG_KIB, 0));
   } else {
     snprintf(iname, sizeof iname, "term-race-%d", round_no);
-    CK(JetCreateInstance(&inst, iname));
-    CK(set_params(&inst, dir));
-    CK(JetInit(&inst));
+    CK(harness_instance(&inst, iname, dir, LOG_KIB, 0));
   }
+  CK(JetInit(&inst));
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetCreateDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseCreateTable(s, db, "t", &t));
+  CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
   enum { NKEYS = 8 };
   for (int i = 0; i < NKEYS; i++) {
     char k[32];
@@ -263,18 +229,14 @@ static int one_round(const char *root, int legacy) {
 }
 
 int main(int argc, char **argv) {
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  alarm(300);
+  harness_start(300);
   int rounds = argc > 1 ? atoi(argv[1]) : 4;
   if (rounds < 2) rounds = 2;
   char root[64];
-  snprintf(root, sizeof root, "/tmp/ese-term-race-XXXXXX");
-  if (!mkdtemp(root)) FAIL("mkdtemp: %s", strerror(errno));
+  harness_tempdir(root, sizeof root, "term-race");
   int total_polls = 0;
   for (round_no = 1; round_no <= rounds; round_no++) total_polls += one_round(root, round_no == rounds);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  if (system(cmd) != 0) printf("term_race: note: could not remove %s\n", root);
+  if (harness_rm_rf(root) != 0) printf("term_race: note: could not remove %s\n", root);
   printf("term_race: ok %d rounds (%d named, 1 legacy): JET_errTermInProgress from End/Begin during JetTerm2 "
          "on another thread (%d polls in all)\n", rounds, rounds - 1, total_polls);
   return 0;

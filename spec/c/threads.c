@@ -30,21 +30,26 @@
  *
  * Prints "threads: ok ..." and exits 0, or what differed and exits 1.
  */
-#include "ese.h"
-#include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HARNESS_NAME "threads"
+/* A JET call that must succeed (warnings allowed) and REQ(c, ...): on
+ * failure, report (the first failure of any thread) and return 0 from the
+ * enclosing int function. */
+#define FAIL_RETURN(...)                                                                      \
+  do {                                                                                        \
+    failf(__VA_ARGS__);                                                                       \
+    return 0;                                                                                 \
+  } while (0)
+#define CK(x) HARNESS_CK(x, FAIL_RETURN)
+#define REQ(c, ...)                                                                           \
+  do {                                                                                        \
+    if (!(c)) FAIL_RETURN(__VA_ARGS__);                                                       \
+  } while (0)
+#include "harness.h"
 
 #define MAXT 32
 #define KEYS_PER_TXN 3
@@ -57,70 +62,22 @@ static unsigned reader_pace_us = 50;
 static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int failed;
 
-static void failf(const char *fmt, ...) {
+__attribute__((format(printf, 1, 2))) static void failf(const char *fmt, ...) {
   pthread_mutex_lock(&fail_mu);
   if (!atomic_load(&failed)) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("threads: FAIL: ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    fflush(stdout);
+    harness_vreport("FAIL", fmt, ap);
     va_end(ap);
   }
   atomic_store(&failed, 1);
   pthread_mutex_unlock(&fail_mu);
 }
 
-/* A JET call that must succeed (warnings allowed); returns 0 from the
- * enclosing int function on failure. */
-#define CK(x)                                                                                 \
-  do {                                                                                        \
-    JET_ERR e_ = (x);                                                                         \
-    if (e_ < 0) {                                                                             \
-      failf("%s:%d: %s -> %ld %s", __FILE__, __LINE__, #x, (long)e_, EseErrorName(e_));       \
-      return 0;                                                                               \
-    }                                                                                         \
-  } while (0)
-#define REQ(c, ...)                                                                           \
-  do {                                                                                        \
-    if (!(c)) {                                                                               \
-      failf(__VA_ARGS__);                                                                     \
-      return 0;                                                                               \
-    }                                                                                         \
-  } while (0)
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-static uint64_t hash_bytes(const void *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
-  return mix(h);
-}
-
 /* ---- values: "<key>|<gen>|" then filler derived from key and gen -------- */
 static size_t make_value(char *out, const char *key, size_t klen, uint32_t gen) {
-  uint64_t h = hash_bytes(key, klen) ^ mix(gen);
-  size_t len = h % 23 == 0 ? 1200 + h % 600 : 16 + h % 180;
-  size_t n = (size_t)snprintf(out, 300, "%.*s|%u|", (int)klen, key, gen);
-  if (len < n) len = n;
-  uint64_t x = h | 1;
-  for (size_t k = n; k < len; k++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    out[k] = (char)('a' + x % 26);
-  }
-  return len;
+  uint64_t h = harness_value_hash(key, klen, gen);
+  return harness_value(out, key, klen, gen, h, h % 23 == 0 ? 1200 + h % 600 : 16 + h % 180);
 }
 
 /* The gen of a well-formed value for key, 0 when it is not one. */
@@ -146,7 +103,7 @@ typedef struct op { int kind, shared, i, j; uint32_t gen; } op;
 
 static int txn_ops(int t, int i, const uint32_t *gen, op *ops, int *lazy) {
   int n = 0;
-  int nput = 1 + (int)(mix(((uint64_t)t << 32) | (uint32_t)i) % 3);
+  int nput = 1 + (int)(harness_mix(((uint64_t)t << 32) | (uint32_t)i) % 3);
   for (int j = 0; j < nput; j++) ops[n++] = (op){ OP_PUT, 0, i, j, 1 };
   if (i % 5 == 4) ops[n++] = (op){ OP_PUT, 0, i / 2, 1, (uint32_t)i + 1 };
   if (i % 7 == 6 && gen[(i / 3) * KEYS_PER_TXN + 2]) ops[n++] = (op){ OP_DEL, 0, i / 3, 2, 0 };
@@ -176,22 +133,24 @@ typedef struct progress {
   atomic_int stop;
 } progress;
 static progress *prog;
+static char dbpath[512];
 
 /* ---- the instance ---------------------------------------------------------- */
-static int inst_counter;
-
+/* An initialized instance on dir with 256 KiB log files. */
 static int open_instance(const char *dir, JET_INSTANCE *inst) {
   char name[64];
-  snprintf(name, sizeof name, "threads-%d-%d", (int)getpid(), ++inst_counter);
-  CK(JetCreateInstance(inst, name));
-  CK(JetSetSystemParameter(inst, 0, JET_paramSystemPath, 0, dir));
-  CK(JetSetSystemParameter(inst, 0, JET_paramLogFilePath, 0, dir));
-  CK(JetSetSystemParameter(inst, 0, JET_paramLogFileSize, 256, NULL));
+  CK(harness_instance(inst, harness_unique_name(name, sizeof name, "threads"), dir, 256, 0));
   CK(JetInit(inst));
   return 1;
 }
 
-static char dbpath[512];
+/* A session on inst with the tables "data" and "shared" open. */
+static int open_tables(JET_INSTANCE inst, int attach, JET_SESID *s, JET_TABLEID *td, JET_TABLEID *tsh) {
+  JET_DBID db;
+  CK(harness_open_table(inst, dbpath, attach, "data", s, &db, td));
+  CK(EseOpenTable(*s, db, "shared", tsh));
+  return 1;
+}
 
 typedef struct worker {
   JET_INSTANCE inst;
@@ -202,13 +161,9 @@ typedef struct worker {
 
 static int worker_run(worker *w) {
   JET_SESID s;
-  JET_DBID db;
   JET_TABLEID td, tsh;
   int t = w->t;
-  CK(JetBeginSession(w->inst, &s, NULL, NULL));
-  CK(JetOpenDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseOpenTable(s, db, "data", &td));
-  CK(EseOpenTable(s, db, "shared", &tsh));
+  if (!open_tables(w->inst, 0, &s, &td, &tsh)) return 0;
   uint32_t *gen = calloc((size_t)w->m * KEYS_PER_TXN, sizeof *gen);
   REQ(gen, "out of memory");
   char key[64], val[VBUF], got[VBUF];
@@ -276,12 +231,8 @@ typedef struct reader {
 
 static int reader_run(reader *r) {
   JET_SESID s;
-  JET_DBID db;
   JET_TABLEID td, tsh;
-  CK(JetBeginSession(r->inst, &s, NULL, NULL));
-  CK(JetOpenDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseOpenTable(s, db, "data", &td));
-  CK(EseOpenTable(s, db, "shared", &tsh));
+  if (!open_tables(r->inst, 0, &s, &td, &tsh)) return 0;
   uint64_t x = 88172645463325252ull;
   char key[300], prev[300], val[VBUF];
   while (!atomic_load(&r->done) && !atomic_load(&failed)) {
@@ -338,9 +289,7 @@ static int setup_db(JET_INSTANCE inst) {
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t1, t2;
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetCreateDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseCreateTable(s, db, "data", &t1));
+  CK(harness_create_table(inst, dbpath, "data", &s, &db, &t1));
   CK(EseCreateTable(s, db, "shared", &t2));
   CK(JetEndSession(s, 0));
   return 1;
@@ -354,7 +303,7 @@ static int run_workload(JET_INSTANCE inst, int m, stats *st) {
     atomic_store(&prog->durable[t], 0);
   }
   atomic_store(&prog->stop, 0);
-  uint64_t t0 = now_us();
+  uint64_t t0 = harness_now_us();
   REQ(pthread_create(&r.th, NULL, reader_main, &r) == 0, "pthread_create");
   for (int t = 0; t < N; t++) {
     w[t] = (worker){ .inst = inst, .t = t, .m = m };
@@ -367,7 +316,7 @@ static int run_workload(JET_INSTANCE inst, int m, stats *st) {
     st->commits += w[t].commits;
     st->lazies += w[t].lazies;
   }
-  st->us = now_us() - t0;
+  st->us = harness_now_us() - t0;
   atomic_store(&r.done, 1);
   pthread_join(r.th, NULL);
   st->seeks = r.seeks;
@@ -388,14 +337,8 @@ static int parse_data_key(const char *k, size_t kl, int *t, int *i, int *j) {
 static int verify(const char *dir, int m, const int *lo, const int *hi, int *p, uint64_t *nrec) {
   JET_INSTANCE inst;
   JET_SESID s;
-  JET_DBID db;
   JET_TABLEID td, tsh;
-  if (!open_instance(dir, &inst)) return 0;
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetAttachDatabase(s, dbpath, 0));
-  CK(JetOpenDatabase(s, dbpath, NULL, &db, 0));
-  CK(EseOpenTable(s, db, "data", &td));
-  CK(EseOpenTable(s, db, "shared", &tsh));
+  if (!open_instance(dir, &inst) || !open_tables(inst, 1, &s, &td, &tsh)) return 0;
   char key[300], val[VBUF], ekey[64], eval[VBUF];
   size_t kl, vl;
   /* each thread's prefix: the last key of its range names it */
@@ -489,34 +432,18 @@ static int verify(const char *dir, int m, const int *lo, const int *hi, int *p, 
   return 1;
 }
 
-/* ---- temp folders ------------------------------------------------------------- */
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb; (void)flag; (void)ftw;
-  remove(path);
-  return 0;
-}
-static void rm_rf(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
-
-static char *new_dir(void) {
-  char *d = strdup("/tmp/ese-threads-XXXXXX");
-  if (!d || !mkdtemp(d)) {
-    printf("threads: FAIL: mkdtemp: %s\n", strerror(errno));
-    exit(1);
-  }
-  return d;
-}
-
 /* ---- rounds ---------------------------------------------------------------- */
 static int round_inproc(int complete, stats *st, uint64_t *nrec, int *prefix_sum) {
-  char *dir = new_dir();
+  char dir[64];
+  harness_tempdir(dir, sizeof dir, "threads");
   snprintf(dbpath, sizeof dbpath, "%s/threads.edb", dir);
   JET_INSTANCE inst;
   int ok = open_instance(dir, &inst) && setup_db(inst) && run_workload(inst, M, st);
-  if (!ok) { rm_rf(dir); free(dir); return 0; }
+  if (!ok) { harness_rm_rf(dir); return 0; }
   JET_ERR e = complete ? JetTerm2(inst, JET_bitTermComplete) : JetTerm(inst);
   if (e < 0) {
     failf("%s -> %ld %s", complete ? "JetTerm2(complete)" : "JetTerm", (long)e, EseErrorName(e));
-    rm_rf(dir); free(dir);
+    harness_rm_rf(dir);
     return 0;
   }
   int lo[MAXT], hi[MAXT], p[MAXT];
@@ -527,36 +454,33 @@ static int round_inproc(int complete, stats *st, uint64_t *nrec, int *prefix_sum
   ok = verify(dir, M, lo, hi, p, nrec);
   *prefix_sum = 0;
   for (int t = 0; ok && t < N; t++) *prefix_sum += p[t];
-  rm_rf(dir);
-  free(dir);
+  harness_rm_rf(dir);
   return ok;
 }
 
 /* Round 3: a child runs the workload with a large M and is killed. */
 static int round_kill(int *durable_sum, int *prefix_sum, uint64_t *nrec) {
   const int m3 = 200000;
-  char *dir = new_dir();
+  char dir[64];
+  harness_tempdir(dir, sizeof dir, "threads");
   snprintf(dbpath, sizeof dbpath, "%s/threads.edb", dir);
   atomic_store(&prog->started, 0);
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid < 0) { failf("fork: %s", strerror(errno)); return 0; }
+  pid_t pid = harness_fork();
   if (pid == 0) {
     JET_INSTANCE inst;
     stats st;
     int ok = open_instance(dir, &inst) && setup_db(inst) && run_workload(inst, m3, &st);
     _exit(ok ? 0 : 1);
   }
-  uint64_t t0 = now_us();
-  while (!atomic_load(&prog->started) && now_us() - t0 < 30000000u) usleep(1000);
+  uint64_t t0 = harness_now_us();
+  while (!atomic_load(&prog->started) && harness_now_us() - t0 < 30000000u) usleep(1000);
   /* let every thread commit for a while, then kill */
   usleep(300000);
   kill(pid, SIGKILL);
-  int status;
-  waitpid(pid, &status, 0);
+  int status = harness_wait(pid);
   if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
-    failf("crash round: the child ended on its own (status %d) before the kill", status);
-    rm_rf(dir); free(dir);
+    failf("crash round: the child ended on its own (%s) before the kill", harness_status_text(status));
+    harness_rm_rf(dir);
     return 0;
   }
   int lo[MAXT], hi[MAXT], p[MAXT];
@@ -569,8 +493,7 @@ static int round_kill(int *durable_sum, int *prefix_sum, uint64_t *nrec) {
   int ok = verify(dir, m3, lo, hi, p, nrec);
   *prefix_sum = 0;
   for (int t = 0; ok && t < N; t++) *prefix_sum += p[t];
-  rm_rf(dir);
-  free(dir);
+  harness_rm_rf(dir);
   return ok;
 }
 
@@ -582,8 +505,7 @@ int main(int argc, char **argv) {
     printf("usage: threads [N (1..%d) [M [reader pause in us]]]\n", MAXT);
     return 2;
   }
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  unsetenv("ESE_FAULT");
+  harness_start(0);
   prog = mmap(NULL, sizeof *prog, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (prog == MAP_FAILED) { printf("threads: FAIL: mmap\n"); return 1; }
   memset(prog, 0, sizeof *prog);

@@ -104,15 +104,40 @@ function World:table(extra)
   return t, s, db, inst
 end
 
+-- World:table with 64 KiB log files (a few commits roll the log) and n
+-- records in "t" (H.fill with prefix): the start of the backup specs.
+function World:filled_table(n, prefix)
+  local t, s, db, inst = self:table({ log_file_size = 64 })
+  H.fill(t, n, prefix)
+  return t, s, db, inst
+end
+
+-- A real backup set in dir (H.rolled_backup with opts; the logs are this
+-- folder's) of World:filled_table(20, "base").  Returns the set, then t,
+-- s, db and inst of the live instance.
+function World:base_set(dir, opts)
+  local t, s, db, inst = self:filled_table(20, "base")
+  local o = { log_dir = self.dir }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return H.rolled_backup(inst, t, dir, o), t, s, db, inst
+end
+
+-- Table "t" of dir/<file> (default app.edb) on a new session of the
+-- initialized instance inst: attach_database + open_database.  Returns
+-- t, s, db.
+function H.open_table(inst, dir, file)
+  local s = inst:begin_session()
+  local path = dir .. "/" .. (file or "app.edb")
+  s:attach_database(path)
+  local db = s:open_database(path)
+  return s:open_table(db, "t"), s, db
+end
+
 -- Reopens table "t" of dir/<file> (default app.edb, as World:table makes
 -- it) on a new instance of this folder: attach_database + open_database.
 function World:reopen(extra, file)
   local inst = self:open(nil, extra)
-  local s = inst:begin_session()
-  local path = self:path(file or "app.edb")
-  s:attach_database(path)
-  local db = s:open_database(path)
-  local t = s:open_table(db, "t")
+  local t, s, db = H.open_table(inst, self.dir, file)
   return t, s, db, inst
 end
 
@@ -127,6 +152,35 @@ function World:cleanup()
   H.rmdir(self.dir)
 end
 
+-- The set { key = true } of table "t" of dir/app.edb (a restored
+-- folder, say), read on a new instance of dir (tracked by the world w
+-- unless nil) that is terminated cleanly afterwards.
+function H.restored_keys(w, dir)
+  local inst = ese.create_instance(H.name("check"), H.params(dir))
+  if w then w:track(inst) end
+  inst:init()
+  local t, s = H.open_table(inst, dir)
+  local keys = {}
+  for k in t:pairs() do keys[k] = true end
+  t:close()
+  s:end_session()
+  inst:term({ complete = true })
+  return keys
+end
+
+-- How many keys of the set keys start with prefix.
+function H.count_prefix(keys, prefix)
+  local n = 0
+  for k in pairs(keys) do if k:sub(1, #prefix) == prefix then n = n + 1 end end
+  return n
+end
+
+-- The keys of table "t" of dir/app.edb that start with prefix
+-- (H.restored_keys).
+function H.count_keys(w, dir, prefix)
+  return H.count_prefix(H.restored_keys(w, dir), prefix)
+end
+
 -- Every key/value pair of t:pairs(from, to), as two arrays.
 function H.collect(t, from, to)
   local ks, vs = {}, {}
@@ -139,13 +193,19 @@ end
 
 -- ---- backup helpers (backup_*_spec.lua) -----------------------------------
 
--- The whole content of a file, or nil when it does not exist.
-function H.read_file(path)
+-- fn(f) of the file at path opened for reading (closed afterwards), or
+-- nil when the file does not exist.
+local function with_file(path, fn)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local d = f:read("a")
+  local r = fn(f)
   f:close()
-  return d
+  return r
+end
+
+-- The whole content of a file, or nil when it does not exist.
+function H.read_file(path)
+  return with_file(path, function(f) return f:read("a") end)
 end
 
 function H.write_file(path, data)
@@ -156,11 +216,7 @@ end
 
 -- Size in bytes of a file on disk, nil when absent.
 function H.file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local n = f:seek("end")
-  f:close()
-  return n
+  return with_file(path, function(f) return f:seek("end") end)
 end
 
 function H.exists(path)
@@ -218,6 +274,13 @@ function H.db_header(path_or_data, page_size)
   end
   h.pages = #data // page_size
   return h
+end
+
+-- Every byte left in the backup file reader r, read with r:chunks(n).
+function H.read_all(r, n)
+  local parts = {}
+  for c in r:chunks(n) do parts[#parts + 1] = c end
+  return table.concat(parts)
 end
 
 -- Streams the backup file `path` through a reader of inst (or of the legacy
@@ -324,15 +387,15 @@ function H.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- Runs a Lua chunk (source text) in a child lua5.4 process that loads
+-- Runs the Lua script file `script` in a child lua5.4 process that loads
 -- this run's package.path and package.cpath (so the same ese.core), with
 -- the arguments args (a list, quoted) and the environment words env
 -- ("NAME=value ..." set only for the child).  Returns exit code, stdout
 -- and stderr.  With opts.background the child is started and a handle
--- { wait = function() -> code, out, err } is returned instead.
-function H.lua_child(source, args, env, opts)
-  local script = os.tmpname()
-  H.write_file(script, source)
+-- { wait = function() -> code, out, err } is returned instead;
+-- opts.after() runs once the child is done.
+function H.lua_run(script, args, env, opts)
+  opts = opts or {}
   local errf = os.tmpname()
   local words = {}
   for i, a in ipairs(args or {}) do words[i] = H.q(a) end
@@ -344,11 +407,41 @@ function H.lua_child(source, args, env, opts)
     local _, _, code = p:close()
     local err = H.read_file(errf) or ""
     os.remove(errf)
-    os.remove(script)
+    if opts.after then opts.after() end
     return code, out, err
   end
-  if opts and opts.background then return { wait = wait } end
+  if opts.background then return { wait = wait } end
   return wait()
+end
+
+-- H.lua_run of a Lua chunk (source text), from a temporary file.
+function H.lua_child(source, args, env, opts)
+  local script = os.tmpname()
+  H.write_file(script, source)
+  return H.lua_run(script, args, env, {
+    background = opts and opts.background,
+    after = function() os.remove(script) end,
+  })
+end
+
+-- ---- the C harness programs (harness_spec.lua, backup_harness_spec.lua) ----
+
+-- Their folder: ESE_HARNESS_DIR (`make check` points it at the sanitizer
+-- build), default build/bin.
+H.harness_dir = os.getenv("ESE_HARNESS_DIR") or "build/bin"
+
+-- Runs the C harness program prog with args (a string) and env
+-- assignments prefixed; returns whether it exited 0, its whole output
+-- (stdout and stderr) and its last non-empty line.
+function H.run_harness(prog, args, env)
+  local path = H.harness_dir .. "/" .. prog
+  assert(H.exists(path), path .. " is not built (make)")
+  local p = assert(io.popen((env or "") .. " " .. path .. " " .. (args or "") .. " 2>&1"))
+  local out = p:read("a")
+  local ok = p:close()
+  local last = ""
+  for line in out:gmatch("[^\n]+") do last = line end
+  return ok == true, out, last
 end
 
 -- The lines "KEY value" of a child's output as a table { KEY = "value" }.

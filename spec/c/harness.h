@@ -1,0 +1,323 @@
+/*
+ * harness.h -- what the C harness programs of spec/c share (crash_sweep,
+ * io_errors, threads, backup_restore, backup_faults, term_race): failure
+ * reports and checked calls, temporary folders, child processes, instance
+ * and table set-up, deterministic values.  Static inline functions and
+ * macros only: each program is one translation unit that includes this.
+ *
+ * A program defines HARNESS_NAME (its name, a string literal) before the
+ * include.  Failures print "<name>: FAIL: <message>" on stdout and end the
+ * process with status 1 through FAIL(...); a program that must clean up
+ * first defines FAIL (a noreturn printf-like function or macro) before the
+ * include, and likewise CK where a failed call must do something else than
+ * FAIL (see HARNESS_CK).
+ */
+#ifndef ESE_SPEC_HARNESS_H
+#define ESE_SPEC_HARNESS_H
+
+#include "ese.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef HARNESS_NAME
+#error "define HARNESS_NAME (the program's name) before including harness.h"
+#endif
+
+/* ---- reports ------------------------------------------------------------- */
+
+/* Prints "<name>: <tag>: <message>" and a newline on stdout, flushed. */
+static inline void harness_vreport(const char *tag, const char *fmt, va_list ap) {
+  printf("%s: %s: ", HARNESS_NAME, tag);
+  vprintf(fmt, ap);
+  fputc('\n', stdout);
+  fflush(stdout);
+}
+
+/* harness_vreport, then _exit(status). */
+__attribute__((noreturn, format(printf, 3, 4))) static inline void harness_exit(int status, const char *tag,
+                                                                               const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  harness_vreport(tag, fmt, ap);
+  va_end(ap);
+  _exit(status);
+}
+
+#ifndef FAIL
+#define FAIL(...) harness_exit(1, "FAIL", __VA_ARGS__)
+#endif
+
+static inline const char *harness_err_name(JET_ERR e) {
+  const char *n = EseErrorName(e);
+  return n ? n : "?";
+}
+
+/* An engine call that must succeed (warnings allowed); on an error, fail
+ * (a printf-like function or macro, e.g. FAIL) gets where and what. */
+#define HARNESS_CK(x, fail)                                                                    \
+  do {                                                                                         \
+    JET_ERR e_ = (x);                                                                          \
+    if (e_ < 0) fail("%s:%d: %s -> %s (%ld)", __FILE__, __LINE__, #x, harness_err_name(e_),     \
+                     (long)e_);                                                                \
+  } while (0)
+
+#ifndef CK
+#define CK(x) HARNESS_CK(x, FAIL)
+#endif
+
+/* "<what> -> <err> <name> (<the session's error detail>)" in out. */
+static inline const char *harness_session_error(char *out, size_t n, JET_SESID s, JET_ERR e, const char *what) {
+  char detail[256];
+  EseSessionErrorDetail(s, detail, sizeof detail);
+  snprintf(out, n, "%s -> %ld %s (%s)", what, (long)e, harness_err_name(e), detail);
+  return out;
+}
+
+/* The same with the instance's error detail. */
+static inline const char *harness_instance_error(char *out, size_t n, JET_INSTANCE inst, JET_ERR e,
+                                                 const char *what) {
+  char detail[256];
+  EseInstanceErrorDetail(inst, detail, sizeof detail);
+  snprintf(out, n, "%s -> %ld %s (%s)", what, (long)e, harness_err_name(e), detail);
+  return out;
+}
+
+/* The start of main: stdout line-buffered (a report is whole when a child
+ * or a kill cuts in), no fault inherited from the environment (ESE_FAULT,
+ * ESE_FAULT_COUNT), and SIGALRM after limit_s seconds unless 0 (a hang
+ * ends the program). */
+static inline void harness_start(unsigned limit_s) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  unsetenv("ESE_FAULT");
+  unsetenv("ESE_FAULT_COUNT");
+  if (limit_s) alarm(limit_s);
+}
+
+/* ---- numbers, time, values --------------------------------------------------- */
+
+static inline uint64_t harness_mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+static inline uint64_t harness_hash_bytes(const void *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
+  return harness_mix(h);
+}
+
+static inline uint64_t harness_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The hash a value of (key, gen) derives its length and filler from. */
+static inline uint64_t harness_value_hash(const char *key, size_t klen, uint32_t gen) {
+  return harness_hash_bytes(key, klen) ^ harness_mix(gen);
+}
+
+/* The value of (key, gen): "<key>|<gen>|" then filler from h up to len bytes
+ * (at least the prefix; out holds VBUF-size values).  Returns its length. */
+static inline size_t harness_value(char *out, const char *key, size_t klen, uint32_t gen, uint64_t h, size_t len) {
+  size_t n = (size_t)snprintf(out, 300, "%.*s|%u|", (int)klen, key, gen);
+  if (len < n) len = n;
+  uint64_t x = h | 1;
+  for (size_t k = n; k < len; k++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    out[k] = (char)('a' + x % 26);
+  }
+  return len;
+}
+
+/* An integer from the environment variable name, def when unset or empty,
+ * at least min. */
+static inline int harness_env_int(const char *name, int def, int min) {
+  const char *v = getenv(name);
+  int n = v && *v ? atoi(v) : def;
+  return n < min ? min : n;
+}
+
+/* The p-th (0-based) of npts points spread over 1..total (every point when
+ * npts == total). */
+static inline unsigned long long harness_spread(unsigned long long p, unsigned long long npts,
+                                                unsigned long long total) {
+  if (npts == total) return p + 1;
+  return npts == 1 ? 1 : 1 + p * (total - 1) / (npts - 1);
+}
+
+/* The number in the event count file that ESE_FAULT_COUNT names, in *n;
+ * returns 0 when there is none. */
+static inline int harness_read_count(const char *path, unsigned long long *n) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  int ok = fscanf(f, "%llu", n) == 1;
+  fclose(f);
+  return ok;
+}
+
+/* ---- syncs ---------------------------------------------------------------------
+ * HARNESS_SYNCS_OFF() defines fsync and fdatasync for the program (the
+ * engine's objects are linked into it, so these replace libc's): no-ops
+ * unless ESE_REAL_SYNC=1.  For faults that a sync cannot change (a SIGKILL,
+ * an error returned): the fault layer still counts each sync as an event
+ * before it calls it, and a run is several times cheaper. */
+static inline int harness_real_sync(void) {
+  static int real = -1;
+  if (real < 0) {
+    const char *e = getenv("ESE_REAL_SYNC");
+    real = e && *e && *e != '0';
+  }
+  return real;
+}
+
+#define HARNESS_SYNCS_OFF()                                                                     \
+  int fsync(int fd) { return harness_real_sync() ? (int)syscall(SYS_fsync, fd) : 0; }           \
+  int fdatasync(int fd) { return harness_real_sync() ? (int)syscall(SYS_fdatasync, fd) : 0; }
+
+/* ---- folders -------------------------------------------------------------------- */
+
+static inline int harness_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb; (void)flag; (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* Removes dir and everything below it; 0 when it is gone (or was never
+ * there), -1 when it is still there. */
+static inline int harness_rm_rf(const char *dir) {
+  nftw(dir, harness_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  return access(dir, F_OK) == 0 ? -1 : 0;
+}
+
+/* A new folder /tmp/ese-<tag>-XXXXXX in out. */
+static inline char *harness_tempdir(char *out, size_t n, const char *tag) {
+  snprintf(out, n, "/tmp/ese-%s-XXXXXX", tag);
+  if (!mkdtemp(out)) FAIL("mkdtemp: %s", strerror(errno));
+  return out;
+}
+
+/* base/name in out, removed if it was there and made again, empty. */
+static inline char *harness_fresh_dir(char *out, size_t n, const char *base, const char *name) {
+  snprintf(out, n, "%s/%s", base, name);
+  harness_rm_rf(out);
+  if (mkdir(out, 0700) != 0) FAIL("mkdir %s: %s", out, strerror(errno));
+  return out;
+}
+
+/* Copies the file from to to (created or truncated); 0, or -1 with errno. */
+static inline int harness_copy_file(const char *from, const char *to) {
+  char buf[65536];
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return -1;
+  int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) {
+    close(in);
+    return -1;
+  }
+  ssize_t r;
+  while ((r = read(in, buf, sizeof buf)) > 0)
+    if (write(out, buf, (size_t)r) != r) {
+      r = -1;
+      break;
+    }
+  int err = errno;
+  close(in);
+  close(out);
+  errno = err;
+  return r < 0 ? -1 : 0;
+}
+
+/* ---- child processes ------------------------------------------------------------ */
+
+/* fork() with stdout flushed first (a child must not print it again). */
+static inline pid_t harness_fork(void) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) FAIL("fork: %s", strerror(errno));
+  return pid;
+}
+
+/* The wait status of the child pid. */
+static inline int harness_wait(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) FAIL("waitpid: %s", strerror(errno));
+  return st;
+}
+
+/* "exit N", "signal N (name)": a wait status in words (a static buffer). */
+static inline const char *harness_status_text(int st) {
+  static char b[64];
+  if (WIFEXITED(st)) snprintf(b, sizeof b, "exit %d", WEXITSTATUS(st));
+  else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+  else snprintf(b, sizeof b, "status %d", st);
+  return b;
+}
+
+/* ---- instances and tables ---------------------------------------------------------- */
+
+/* "<prefix>-<pid>-<n>" in out, n counting the calls: an instance name that
+ * no other instance of this process (or of a parent) has. */
+static inline const char *harness_unique_name(char *out, size_t n, const char *prefix) {
+  static int counter;
+  snprintf(out, n, "%s-%d-%d", prefix, (int)getpid(), ++counter);
+  return out;
+}
+
+/* The system and log paths (dir), and the log file size in KiB and the
+ * cache size in pages unless 0, of *pinst (NULL: the legacy instance).
+ * Returns the first error (else the last result). */
+static inline JET_ERR harness_params(JET_INSTANCE *pinst, const char *dir, unsigned long log_kib,
+                                     unsigned long cache_pages) {
+  JET_ERR e = JetSetSystemParameter(pinst, 0, JET_paramSystemPath, 0, dir);
+  if (e >= 0) e = JetSetSystemParameter(pinst, 0, JET_paramLogFilePath, 0, dir);
+  if (e >= 0 && log_kib) e = JetSetSystemParameter(pinst, 0, JET_paramLogFileSize, log_kib, NULL);
+  if (e >= 0 && cache_pages) e = JetSetSystemParameter(pinst, 0, JET_paramCacheSizeMax, cache_pages, NULL);
+  return e;
+}
+
+/* JetCreateInstance(name) and harness_params (not yet initialized). */
+static inline JET_ERR harness_instance(JET_INSTANCE *inst, const char *name, const char *dir, unsigned long log_kib,
+                                       unsigned long cache_pages) {
+  JET_ERR e = JetCreateInstance(inst, name);
+  if (e >= 0) e = harness_params(inst, dir, log_kib, cache_pages);
+  return e;
+}
+
+/* A session on inst with the database dbpath (attached first when attach)
+ * open and its table named table open in *t (when table).  Returns the
+ * first error (else the last result). */
+static inline JET_ERR harness_open_table(JET_INSTANCE inst, const char *dbpath, int attach, const char *table,
+                                         JET_SESID *s, JET_DBID *db, JET_TABLEID *t) {
+  JET_ERR e = JetBeginSession(inst, s, NULL, NULL);
+  if (e >= 0 && attach) e = JetAttachDatabase(*s, dbpath, 0);
+  if (e >= 0) e = JetOpenDatabase(*s, dbpath, NULL, db, 0);
+  if (e >= 0 && table) e = EseOpenTable(*s, *db, table, t);
+  return e;
+}
+
+/* A session on inst, a new database dbpath and a new table in it.  Returns
+ * the first error (else the last result). */
+static inline JET_ERR harness_create_table(JET_INSTANCE inst, const char *dbpath, const char *table, JET_SESID *s,
+                                           JET_DBID *db, JET_TABLEID *t) {
+  JET_ERR e = JetBeginSession(inst, s, NULL, NULL);
+  if (e >= 0) e = JetCreateDatabase(*s, dbpath, NULL, db, 0);
+  if (e >= 0) e = EseCreateTable(*s, *db, table, t);
+  return e;
+}
+
+#endif
