@@ -40,7 +40,7 @@ __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt,
 #define FAIL die
 #include "harness.h"
 
-#define NTX 40       /* transactions after the setup */
+#define NTX 160      /* transactions after the setup (about 1100 writes and syncs in all) */
 #define KS 400       /* data key space: k0000..k0399 */
 #define VBUF 4096
 #define MAXOPS 64
