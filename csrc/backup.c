@@ -290,6 +290,33 @@ static bkfile *handle_file(struct esbackup *bk, JET_HANDLE h) {
   return f->used && f->serial == serial ? f : NULL;
 }
 
+/* Pages [pgno, pgno+n) into dst: those the cache holds from memory (the
+ * newest committed image: a change after the backup's checkpoint is in the
+ * logs the backup lists, and replay meets a whole image of the page before
+ * any difference, so a newer image is as good as the file's), the others
+ * from the file.  Called without the instance lock. */
+static JET_ERR read_pages(esinst *inst, esdb *db, uint32_t pgno, uint32_t n, uint8_t *dst) {
+  uint32_t ps = db->hdr.page_size;
+  uint8_t *cached = malloc(n);
+  if (!cached) return JET_errOutOfMemory;
+  inst_lock(inst);
+  for (uint32_t k = 0; k < n; k++) cached[k] = (uint8_t)pager_copy_cached(db->pg, pgno + k, dst + (size_t)k * ps);
+  pthread_mutex_unlock(&inst->lock);
+  JET_ERR e = JET_errSuccess;
+  for (uint32_t k = 0; k < n && e == JET_errSuccess;) {
+    if (cached[k]) {
+      k++;
+      continue;
+    }
+    uint32_t m = 1;
+    while (k + m < n && !cached[k + m]) m++;
+    e = pager_read_raw(db->pg, pgno + k, m, dst + (size_t)k * ps);
+    k += m;
+  }
+  free(cached);
+  return e;
+}
+
 /* Copies stream bytes [pos, pos+n) of a database into buf (no instance
  * lock held; the pager's I/O lock keeps pages whole). */
 static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t pos, size_t n, uint32_t trailer_gen) {
@@ -311,7 +338,7 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
     } else {
       uint32_t run = 1;
       while (i + run < count && pgno + run < f->pages) run++;
-      e = pager_read_raw(db->pg, pgno, run, dst);
+      e = read_pages(inst, db, pgno, run, dst);
       for (uint32_t k = 0; k < run && e == JET_errSuccess; k++) {
         int v = page_verify(dst + (size_t)k * ps, ps, pgno + k);
         if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {

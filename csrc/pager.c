@@ -403,3 +403,10 @@ JET_ERR pager_read_raw(pager *p, uint32_t first_pgno, uint32_t n, uint8_t *buf) 
   if (e == JET_errSuccess && got < len) memset(buf + got, 0, len - got);
   return e;
 }
+
+int pager_copy_cached(pager *p, uint32_t pgno, uint8_t *dst) {
+  frame *f = lookup(p, pgno);
+  if (!f || f->pending) return 0;
+  memcpy(dst, f->data, p->psz);
+  return 1;
+}

@@ -73,6 +73,9 @@ JET_ERR pager_page_count(pager *p, uint32_t *count);
  * writes of the same file (never a half-written page).  Needs no
  * instance lock. */
 JET_ERR pager_read_raw(pager *p, uint32_t first_pgno, uint32_t n, uint8_t *buf);
+/* Backup readers, with the instance lock held: copies the cached image of
+ * pgno (the newest committed one, sealed) into dst; 0 when not cached. */
+int pager_copy_cached(pager *p, uint32_t pgno, uint8_t *dst);
 const char *pager_error_detail(pager *p);
 
 #endif
