@@ -69,7 +69,7 @@ check: deps
 	@$(MAKE) --no-print-directory BUILD=$(SANBUILD) SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" all
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  ESE_HARNESS_DIR=$(SANBUILD)/bin $(LUA) /usr/bin/busted --cpath="$(SANBUILD)/lib/?.so" -o TAP spec \
+	  ESE_SANITIZED=1 ESE_HARNESS_DIR=$(SANBUILD)/bin $(LUA) /usr/bin/busted --cpath="$(SANBUILD)/lib/?.so" -o TAP spec \
 	  | $(LUA) spec/support/tap_summary.lua
 
 demo: all

@@ -1035,7 +1035,11 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
       if (r->restore) return r->err = later ? JET_errLogCorruptDuringHardRestore : JET_errLogTornWriteDuringHardRestore;
       return r->err = JET_errLogFileCorrupt;
     }
-    /* End of this file's data. */
+    /* End of this file's data.  A finished generation is zeros from here
+     * on; in the current one, a valid record further on means a hole in
+     * the middle of the log, not a tail. */
+    if (rf->current ? valid_after(d, fs, pos, gen) : !all_zero(d + pos, fs - pos))
+      return r->err = r->restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
     if (rf->current) {
       r->done = 1;
       r->end = LSN(gen, pos);
