@@ -50,7 +50,7 @@ $(OUT)/ese/core.so: $(OBJ)
 # here, which link only the layers they test (btree_test has its own mock
 # pager).
 UNIT_btree_test = btree page crc32c
-UNIT_log_test   = log os crc32c
+UNIT_log_test   = log log_format log_reader os crc32c
 .SECONDEXPANSION:
 unit_objs = $(addprefix $(BUILD)/obj/,$(addsuffix .o,$(UNIT_$(1))))
 $(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)) $(HDRS) $(wildcard spec/c/*.h)

@@ -47,6 +47,8 @@ build = {
             "csrc/errors.c",
             "csrc/instance.c",
             "csrc/log.c",
+            "csrc/log_format.c",
+            "csrc/log_reader.c",
             "csrc/lua_backup.c",
             "csrc/lua_check.c",
             "csrc/lua_ese.c",

@@ -1,0 +1,286 @@
+/* log_format.c -- the log's file format, shared by the writer and the
+ * reader: record checksums, headers, file names, the folder scan, record
+ * checks (format: log.h). */
+#include "log_format.h"
+#include "crc32c.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 1};
+
+uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2) {
+  uint32_t c = crc32c(gen, &type, 1);
+  if (n1) c = crc32c(c, p1, n1);
+  if (n2) c = crc32c(c, p2, n2);
+  return c;
+}
+
+/* ---- attachments and headers ------------------------------------------- */
+void log_attach_free(log_attach *a, uint32_t n) {
+  if (!a) return;
+  for (uint32_t i = 0; i < n; i++) free(a[i].path);
+  free(a);
+}
+
+JET_ERR log_attach_copy(const log_attach *src, uint32_t n, log_attach **out) {
+  *out = NULL;
+  if (n == 0) return JET_errSuccess;
+  if (!src) return JET_errInvalidParameter;
+  log_attach *a = calloc(n, sizeof *a);
+  if (!a) return JET_errOutOfMemory;
+  for (uint32_t i = 0; i < n; i++) {
+    const char *p = src[i].path ? src[i].path : "";
+    a[i].dbid = src[i].dbid;
+    if (!(a[i].path = strdup(p))) { log_attach_free(a, n); return JET_errOutOfMemory; }
+  }
+  *out = a;
+  return JET_errSuccess;
+}
+
+void log_header_clear(log_header *h) {
+  if (!h) return;
+  log_attach_free(h->attach, h->nattach);
+  memset(h, 0, sizeof *h);
+}
+
+/* Serializes a header into b[LOG_HDR_SIZE]; JET_errInvalidParameter when the
+ * attachment table does not fit. */
+JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t file_size, const log_sig *sig,
+                          uint64_t tm_create, uint64_t tm_prev, const log_attach *att, uint32_t natt) {
+  memset(b, 0, LOG_HDR_SIZE);
+  memcpy(b + 4, log_magic, 8);
+  st32(b + 12, gen);
+  st32(b + 16, page_size);
+  st32(b + 20, file_size);
+  memcpy(b + 24, sig->b, 16);
+  st64(b + 40, tm_create);
+  st64(b + 48, tm_prev);
+  st32(b + 56, natt);
+  size_t off = 60;
+  for (uint32_t i = 0; i < natt; i++) {
+    const char *p = att[i].path ? att[i].path : "";
+    size_t n = strlen(p);
+    if (n > 0xFFFF || off + 6 + n > LOG_HDR_SIZE) return JET_errInvalidParameter;
+    st32(b + off, att[i].dbid);
+    st16(b + off + 4, (uint16_t)n);
+    memcpy(b + off + 6, p, n);
+    off += 6 + n;
+  }
+  st32(b, crc32c(0, b + 4, LOG_HDR_SIZE - 4));
+  return JET_errSuccess;
+}
+
+JET_ERR log_hdr_decode(const uint8_t *b, log_header *h) {
+  memset(h, 0, sizeof *h);
+  if (ld32(b) != crc32c(0, b + 4, LOG_HDR_SIZE - 4)) return JET_errLogFileCorrupt;
+  if (memcmp(b + 4, log_magic, 8) != 0) return JET_errLogFileCorrupt;
+  h->gen = ld32(b + 12);
+  h->page_size = ld32(b + 16);
+  h->file_size = ld32(b + 20);
+  memcpy(h->sig.b, b + 24, 16);
+  h->tm_create = ld64(b + 40);
+  h->tm_prev_gen = ld64(b + 48);
+  uint32_t n = ld32(b + 56);
+  if (h->gen == 0 || h->gen > LOG_MAX_GEN || h->file_size < LOG_MIN_FILE_SIZE || h->file_size % 8 != 0 ||
+      n > (LOG_HDR_SIZE - 60) / 6)
+    return JET_errLogFileCorrupt;
+  if (n) {
+    if (!(h->attach = calloc(n, sizeof *h->attach))) return JET_errOutOfMemory;
+    h->nattach = n;
+    size_t off = 60;
+    for (uint32_t i = 0; i < n; i++) {
+      if (off + 6 > LOG_HDR_SIZE) { log_header_clear(h); return JET_errLogFileCorrupt; }
+      uint16_t len = ld16(b + off + 4);
+      if (off + 6 + len > LOG_HDR_SIZE) { log_header_clear(h); return JET_errLogFileCorrupt; }
+      h->attach[i].dbid = ld32(b + off);
+      if (!(h->attach[i].path = malloc((size_t)len + 1))) { log_header_clear(h); return JET_errOutOfMemory; }
+      memcpy(h->attach[i].path, b + off + 6, len);
+      h->attach[i].path[len] = '\0';
+      off += 6 + (size_t)len;
+    }
+  }
+  return JET_errSuccess;
+}
+
+JET_ERR log_read_header(esio *io, const char *path, log_header *h) {
+  memset(h, 0, sizeof *h);
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  if (e) return e;
+  uint8_t *b = malloc(LOG_HDR_SIZE);
+  if (!b) { os_close(f); return JET_errOutOfMemory; }
+  size_t got = 0;
+  uint64_t size = 0;
+  e = os_pread(f, b, LOG_HDR_SIZE, 0, &got);
+  if (!e) e = os_size(f, &size);
+  os_close(f);
+  if (!e && got < LOG_HDR_SIZE) e = JET_errLogFileCorrupt;
+  if (!e) e = log_hdr_decode(b, h);
+  free(b);
+  if (!e && h->file_size != size) e = JET_errLogFileSizeMismatch;
+  if (e) log_header_clear(h);
+  return e;
+}
+
+/* ---- names and folder scan --------------------------------------------- */
+char *log_file_name(const char *dir, const char *base, uint32_t gen) {
+  char name[64];
+  size_t bl = strlen(base);
+  if (bl > 32) return NULL;
+  if (gen == 0) snprintf(name, sizeof name, "%s.log", base);
+  else snprintf(name, sizeof name, "%s%08X.log", base, (unsigned)gen);
+  if (!dir) return strdup(name);
+  return os_join(dir, name);
+}
+
+int log_parse_name(const char *name, const char *base, uint32_t *gen) {
+  if (!name || !base) return 0;
+  size_t bl = strlen(base), nl = strlen(name);
+  if (nl < bl + 4 || strncasecmp(name, base, bl) != 0) return 0;
+  const char *s = name + bl;
+  if (strcasecmp(s, ".log") == 0) return 2;
+  if (nl != bl + 12 || strcasecmp(s + 8, ".log") != 0) return 0;
+  uint32_t g = 0;
+  for (int i = 0; i < 8; i++) {
+    char c = s[i];
+    uint32_t d;
+    if (c >= '0' && c <= '9') d = (uint32_t)(c - '0');
+    else if (c >= 'a' && c <= 'f') d = (uint32_t)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') d = (uint32_t)(c - 'A' + 10);
+    else return 0;
+    g = (g << 4) | d;
+  }
+  if (g == 0) return 0;  /* generations start at 1 */
+  if (gen) *gen = g;
+  return 1;
+}
+
+/* The log files of a folder: archived generations (sorted, one name per
+ * generation, the canonical spelling preferred) and the current file. */
+
+static JET_ERR scan_cb(const char *name, void *ud) {
+  scan_res *s = ud;
+  uint32_t gen = 0;
+  int k = log_parse_name(name, s->base, &gen);
+  if (k == 0) return JET_errSuccess;
+  char *canon = log_file_name(NULL, s->base, k == 2 ? 0 : gen);
+  if (!canon) return JET_errOutOfMemory;
+  int is_canon = strcmp(canon, name) == 0;
+  free(canon);
+  if (k == 2) {
+    if (s->cur && (s->cur_canon || !is_canon)) return JET_errSuccess;
+    char *d = strdup(name);
+    if (!d) return JET_errOutOfMemory;
+    free(s->cur);
+    s->cur = d;
+    s->cur_canon = is_canon;
+    return JET_errSuccess;
+  }
+  if (s->n == s->cap) {
+    size_t nc = s->cap ? s->cap * 2 : 64;
+    scan_ent *nv = realloc(s->v, nc * sizeof *nv);
+    if (!nv) return JET_errOutOfMemory;
+    s->v = nv;
+    s->cap = nc;
+  }
+  if (!(s->v[s->n].name = strdup(name))) return JET_errOutOfMemory;
+  s->v[s->n].gen = gen;
+  s->v[s->n].canon = is_canon;
+  s->n++;
+  return JET_errSuccess;
+}
+
+static int scan_cmp(const void *a, const void *b) {
+  const scan_ent *x = a, *y = b;
+  if (x->gen != y->gen) return x->gen < y->gen ? -1 : 1;
+  return y->canon - x->canon;  /* canonical name first */
+}
+
+void log_scan_free(scan_res *s) {
+  for (size_t i = 0; i < s->n; i++) free(s->v[i].name);
+  free(s->v);
+  free(s->cur);
+  memset(s, 0, sizeof *s);
+}
+
+JET_ERR log_scan_run(const char *dir, const char *base, scan_res *s) {
+  memset(s, 0, sizeof *s);
+  s->base = base;
+  JET_ERR e = os_list_dir(dir, scan_cb, s);
+  if (e) { log_scan_free(s); return e; }
+  if (s->n > 1) qsort(s->v, s->n, sizeof *s->v, scan_cmp);
+  size_t w = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (w > 0 && s->v[w - 1].gen == s->v[i].gen) { free(s->v[i].name); continue; }
+    s->v[w++] = s->v[i];
+  }
+  s->n = w;
+  return JET_errSuccess;
+}
+
+JET_ERR log_scan_dir(const char *dir, const char *base, uint32_t *lo, uint32_t *hi, int *has_current) {
+  scan_res s;
+  JET_ERR e = log_scan_run(dir, base, &s);
+  if (e) return e;
+  if (lo) *lo = s.n ? s.v[0].gen : 0;
+  if (hi) *hi = s.n ? s.v[s.n - 1].gen : 0;
+  if (has_current) *has_current = s.cur != NULL;
+  log_scan_free(&s);
+  return JET_errSuccess;
+}
+
+/* ---- records ------------------------------------------------------------ */
+/* The framed size of a valid record at pos of file data d (fsize bytes) of
+ * generation gen, or 0: sane length, zero reserved bytes, matching crc. */
+uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen) {
+  if ((uint64_t)pos + REC_MIN > fsize) return 0;
+  const uint8_t *p = d + pos;
+  uint32_t len = ld32(p);
+  if (len == 0 || p[5] || p[6] || p[7]) return 0;
+  uint64_t fr = rec_framed(len);
+  if (fr > (uint64_t)fsize - pos) return 0;
+  if (log_rec_crc(gen, p[4], p + 8, len, NULL, 0) != ld32(p + 8 + len)) return 0;
+  return (uint32_t)fr;
+}
+
+/* Is there a valid record at any 8-aligned offset after pos? */
+int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen) {
+  for (uint64_t p = (uint64_t)pos + 8; p + REC_MIN <= fsize; p += 8)
+    if (log_rec_check(d, fsize, (uint32_t)p, gen)) return 1;
+  return 0;
+}
+
+/* Reads a whole file of size bytes into *buf (grown as needed). */
+JET_ERR log_load_file(esio *io, const char *path, uint32_t size, uint8_t **buf, size_t *cap) {
+  if (*cap < size) {
+    uint8_t *nb = realloc(*buf, size);
+    if (!nb) return JET_errOutOfMemory;
+    *buf = nb;
+    *cap = size;
+  }
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  if (e) return e;
+  e = os_pread_full(f, *buf, size, 0);
+  os_close(f);
+  return e;
+}
+
+int log_all_zero(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  for (; i < n && ((uintptr_t)(p + i) & 7); i++)
+    if (p[i]) return 0;
+  for (; i + 32 <= n; i += 32) {
+    uint64_t a, b, c, d;
+    memcpy(&a, p + i, 8);
+    memcpy(&b, p + i + 8, 8);
+    memcpy(&c, p + i + 16, 8);
+    memcpy(&d, p + i + 24, 8);
+    if (a | b | c | d) return 0;
+  }
+  for (; i < n; i++)
+    if (p[i]) return 0;
+  return 1;
+}

@@ -1,0 +1,61 @@
+/*
+ * log_format.h -- what the log writer (log.c), the reader (log_reader.c)
+ * and the shared format code (log_format.c) have in common: record
+ * framing, header encoding, record checks.  Internal to the log layer.
+ */
+#ifndef ESE_LOG_FORMAT_H
+#define ESE_LOG_FORMAT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "log.h"
+
+#define LOG_BUF_DEFAULT (1u << 20)
+#define REC_OVERHEAD 12u      /* u32 len, u8 type, u8[3] zero, ..., u32 crc */
+#define REC_MIN 16u           /* the smallest framed record (1-byte payload) */
+
+/* little-endian fields */
+static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t ld32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t ld64(const uint8_t *p) { return (uint64_t)ld32(p) | ((uint64_t)ld32(p + 4) << 32); }
+static inline void st16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void st32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void st64(uint8_t *p, uint64_t v) { st32(p, (uint32_t)v); st32(p + 4, (uint32_t)(v >> 32)); }
+
+/* Framed size of a record of len payload bytes (computed in 64 bits). */
+static inline uint64_t rec_framed(uint64_t len) { return (REC_OVERHEAD + len + 7u) & ~(uint64_t)7u; }
+
+extern const uint8_t log_magic[8];
+
+uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2);
+void log_attach_free(log_attach *a, uint32_t n);
+JET_ERR log_attach_copy(const log_attach *src, uint32_t n, log_attach **out);
+/* Encodes a LOG_HDR_SIZE header into b (JET_errInvalidParameter when the
+ * attach table does not fit); decodes and checks one. */
+JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t file_size, const log_sig *sig,
+                       uint64_t tm_create, uint64_t tm_prev, const log_attach *att, uint32_t natt);
+JET_ERR log_hdr_decode(const uint8_t *b, log_header *h);
+/* The framed size of a valid record at pos of a file image, 0 when none. */
+uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen);
+/* Is there a valid record at any 8-aligned offset after pos? */
+int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen);
+/* Reads a whole file of size bytes into *buf (grown as needed). */
+JET_ERR log_load_file(esio *io, const char *path, uint32_t size, uint8_t **buf, size_t *cap);
+int log_all_zero(const uint8_t *p, size_t n);
+
+/* The log files of a folder: archived generations sorted, and B.log. */
+typedef struct scan_ent { uint32_t gen; int canon; char *name; } scan_ent;
+typedef struct scan_res {
+  const char *base;
+  scan_ent *v;
+  size_t n, cap;
+  char *cur;      /* name of B.log as found, or NULL */
+  int cur_canon;
+} scan_res;
+JET_ERR log_scan_run(const char *dir, const char *base, scan_res *s);
+void log_scan_free(scan_res *s);
+
+#endif

@@ -1,0 +1,280 @@
+/* log_reader.c -- reading the log: the reader that recovery, restore and
+ * `ese check` share, and whole-file verification for backups (format:
+ * log.h). */
+#include "log_format.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- reader -------------------------------------------------------------- */
+typedef struct rfile {
+  char *path;
+  log_header h;
+  int current;
+} rfile;
+
+struct log_reader {
+  esio *io;
+  rfile *files;
+  size_t n;
+  size_t fi;          /* the file being read */
+  int loaded, done, restore;
+  uint32_t start_off; /* LSN_OFF(from) for the first file, 0: its first record */
+  uint32_t pos;
+  uint8_t *data;
+  size_t data_cap;
+  lsn_t end;
+  JET_ERR err;        /* sticky */
+};
+
+void log_reader_close(log_reader *r) {
+  if (!r) return;
+  for (size_t i = 0; i < r->n; i++) {
+    free(r->files[i].path);
+    log_header_clear(&r->files[i].h);
+  }
+  free(r->files);
+  free(r->data);
+  free(r);
+}
+
+/*
+ * Which files are read, and the errors (choices where log.h leaves room):
+ *  - LSN_GEN(from) == 0 means "from the lowest generation present".
+ *  - The generations read are LSN_GEN(from), +1, ... as archived files
+ *    B%08X.log, then (LOG_READ_CURRENT) B.log, whose generation must be the
+ *    next one.  Every header is read and checked here, before any record.
+ *  - The first generation missing: JET_errMissingLogFile when it would be
+ *    B.log's (LOG_READ_CURRENT, no archived file at or above it, and B.log
+ *    absent or of a lower generation); otherwise JET_errMissingPreviousLogFile.
+ *  - A gap in the archived generations, archived files after the run, B.log
+ *    not the next generation, or tm_prev_gen not matching the predecessor's
+ *    tm_create: JET_errMissingPreviousLogFile (LOG_READ_RESTORE:
+ *    JET_errGivenLogFileIsNotContiguous).  With LOG_READ_CURRENT and archived
+ *    files read but B.log absent: JET_errMissingLogFile.
+ *  - A header whose checksum or magic is bad, or whose generation differs
+ *    from its file name: JET_errLogFileCorrupt (LOG_READ_RESTORE:
+ *    JET_errLogCorruptDuringHardRestore).  Size mismatch:
+ *    JET_errLogFileSizeMismatch.
+ *  - Signature: compared with *sig, or when sig is NULL with the first
+ *    file's: JET_errBadLogSignature.  page_size 0 accepts any page size.
+ *  - LSN_OFF(from) must be 0 or an 8-aligned offset in [LOG_HDR_SIZE,
+ *    file size] (else JET_errInvalidParameter).
+ */
+JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t page_size,
+                        const log_sig *sig, lsn_t from, int flags, log_reader **out) {
+  if (!out || !io || !dir || !base) return JET_errInvalidParameter;
+  *out = NULL;
+  const int restore = (flags & LOG_READ_RESTORE) != 0, want_cur = (flags & LOG_READ_CURRENT) != 0;
+  const JET_ERR err_contig = restore ? JET_errGivenLogFileIsNotContiguous : JET_errMissingPreviousLogFile;
+  const JET_ERR err_corrupt = restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
+  scan_res s;
+  JET_ERR e = log_scan_run(dir, base, &s);
+  if (e) return e;
+  log_reader *r = calloc(1, sizeof *r);
+  if (!r) { log_scan_free(&s); return JET_errOutOfMemory; }
+  r->io = io;
+  r->restore = restore;
+  r->start_off = LSN_OFF(from);
+
+  /* The current file's header, when it is to be read. */
+  log_header ch;
+  memset(&ch, 0, sizeof ch);
+  char *cpath = NULL;
+  int have_cur = 0;
+  if (want_cur && s.cur) {
+    if (!(cpath = os_join(dir, s.cur))) { e = JET_errOutOfMemory; goto fail; }
+    if ((e = log_read_header(io, cpath, &ch))) {
+      if (e == JET_errLogFileCorrupt) e = err_corrupt;
+      goto fail;
+    }
+    have_cur = 1;
+  }
+  uint32_t g0 = LSN_GEN(from);
+  if (g0 == 0) g0 = s.n ? s.v[0].gen : have_cur ? ch.gen : 0;
+  if (g0 == 0) { e = want_cur ? JET_errMissingLogFile : JET_errMissingPreviousLogFile; goto fail; }
+
+  size_t i = 0;
+  while (i < s.n && s.v[i].gen < g0) i++;
+  size_t k = i;
+  while (k < s.n && s.v[k].gen == g0 + (uint32_t)(k - i)) k++;
+  size_t narch = k - i;
+  if (narch == 0) {
+    if (!want_cur) { e = JET_errMissingPreviousLogFile; goto fail; }
+    if (!have_cur || ch.gen < g0) { e = i < s.n ? JET_errMissingPreviousLogFile : JET_errMissingLogFile; goto fail; }
+    if (ch.gen > g0) { e = JET_errMissingPreviousLogFile; goto fail; }
+    if (i < s.n) { e = err_contig; goto fail; }  /* archived files above B.log */
+  } else {
+    if (k < s.n) { e = err_contig; goto fail; }  /* a gap */
+    if (want_cur) {
+      if (!have_cur) { e = JET_errMissingLogFile; goto fail; }
+      if (ch.gen != g0 + (uint32_t)narch) { e = err_contig; goto fail; }
+    }
+  }
+  r->n = narch + (want_cur ? 1 : 0);
+  if (!(r->files = calloc(r->n, sizeof *r->files))) { e = JET_errOutOfMemory; goto fail; }
+  for (size_t j = 0; j < r->n; j++) {
+    rfile *rf = &r->files[j];
+    uint32_t expect = g0 + (uint32_t)j;
+    if (j < narch) {
+      if (!(rf->path = os_join(dir, s.v[i + j].name))) { e = JET_errOutOfMemory; goto fail; }
+      if ((e = log_read_header(io, rf->path, &rf->h))) {
+        if (e == JET_errLogFileCorrupt) e = err_corrupt;
+        goto fail;
+      }
+    } else {
+      rf->path = cpath;
+      cpath = NULL;
+      rf->h = ch;
+      memset(&ch, 0, sizeof ch);
+      rf->current = 1;
+    }
+    if (rf->h.gen != expect) { e = err_corrupt; goto fail; }
+    const log_sig *want = sig ? sig : &r->files[0].h.sig;
+    if (memcmp(rf->h.sig.b, want->b, sizeof want->b) != 0) { e = JET_errBadLogSignature; goto fail; }
+    if (page_size && rf->h.page_size != page_size) { e = JET_errPageSizeMismatch; goto fail; }
+    if (j > 0 && rf->h.tm_prev_gen != r->files[j - 1].h.tm_create) { e = err_contig; goto fail; }
+  }
+  if (r->start_off &&
+      (r->start_off < LOG_HDR_SIZE || r->start_off % 8 != 0 || r->start_off > r->files[0].h.file_size)) {
+    e = JET_errInvalidParameter;
+    goto fail;
+  }
+  free(cpath);
+  log_header_clear(&ch);
+  log_scan_free(&s);
+  *out = r;
+  return JET_errSuccess;
+fail:
+  free(cpath);
+  log_header_clear(&ch);
+  log_scan_free(&s);
+  log_reader_close(r);
+  return e;
+}
+
+JET_ERR log_reader_next(log_reader *r, log_record *rec) {
+  if (r->err) return r->err;
+  for (;;) {
+    if (r->done) return 1;
+    rfile *rf = &r->files[r->fi];
+    uint32_t fs = rf->h.file_size, gen = rf->h.gen;
+    if (!r->loaded) {
+      JET_ERR e = log_load_file(r->io, rf->path, fs, &r->data, &r->data_cap);
+      if (e) return r->err = e;
+      r->pos = (r->fi == 0 && r->start_off) ? r->start_off : LOG_HDR_SIZE;
+      r->loaded = 1;
+    }
+    const uint8_t *d = r->data;
+    uint32_t pos = r->pos;
+    if ((uint64_t)pos + 4 <= fs && ld32(d + pos) != 0) {
+      uint32_t fr = log_rec_check(d, fs, pos, gen);
+      if (fr) {
+        rec->lsn = LSN(gen, pos);
+        rec->type = d[pos + 4];
+        rec->len = ld32(d + pos);
+        rec->payload = d + pos + 8;
+        r->pos = pos + fr;
+        return 0;
+      }
+      int later = log_valid_after(d, fs, pos, gen);
+      if (rf->current && !later) {  /* torn tail: the log ends here */
+        r->done = 1;
+        r->end = LSN(gen, pos);
+        return 1;
+      }
+      if (r->restore) return r->err = later ? JET_errLogCorruptDuringHardRestore : JET_errLogTornWriteDuringHardRestore;
+      return r->err = JET_errLogFileCorrupt;
+    }
+    /* End of this file's data.  A finished generation is zeros from here
+     * on; in the current one, a valid record further on means a hole in
+     * the middle of the log, not a tail. */
+    if (rf->current ? log_valid_after(d, fs, pos, gen) : !log_all_zero(d + pos, fs - pos))
+      return r->err = r->restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
+    if (rf->current) {
+      r->done = 1;
+      r->end = LSN(gen, pos);
+      return 1;
+    }
+    if (r->fi + 1 == r->n) {
+      r->done = 1;
+      r->end = LSN(gen + 1, 0);  /* archived files only: the next generation */
+      return 1;
+    }
+    r->fi++;
+    r->loaded = 0;
+  }
+}
+
+lsn_t log_reader_end(log_reader *r) {
+  if (r->done) return r->end;
+  const rfile *rf = &r->files[r->fi];
+  return LSN(rf->h.gen, r->loaded ? r->pos : (r->fi == 0 && r->start_off) ? r->start_off : LOG_HDR_SIZE);
+}
+
+const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; }
+
+/* ---- verification -------------------------------------------------------- */
+/* Header problems (checksum, magic, size, generation differing from an
+ * archived name): JET_errLogFileCorrupt; page size differing (page_size !=
+ * 0): JET_errPageSizeMismatch; a bad record: JET_errLogReadVerifyFailure,
+ * except a torn tail (bad record, nothing valid after) in a file named like
+ * a current log ("XXX.log"); I/O errors as they come. */
+JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size) {
+  *image = NULL;
+  *size = 0;
+  log_header h;
+  JET_ERR e = log_read_header(io, path, &h);
+  if (e == JET_errLogFileSizeMismatch) return JET_errLogFileCorrupt;
+  if (e) return e;
+  const char *name = strrchr(path, '/');
+  name = name ? name + 1 : path;
+  size_t nl = strlen(name);
+  int current = 0;
+  if (nl >= 4 && strcasecmp(name + nl - 4, ".log") == 0) {
+    if (nl == 7) {
+      current = 1;
+    } else if (nl == 15) {
+      char b[4];
+      memcpy(b, name, 3);
+      b[3] = '\0';
+      uint32_t g;
+      if (log_parse_name(name, b, &g) == 1 && g != h.gen) e = JET_errLogFileCorrupt;
+    }
+  }
+  if (!e && page_size && h.page_size != page_size) e = JET_errPageSizeMismatch;
+  uint8_t *d = NULL;
+  size_t cap = 0;
+  if (!e) e = log_load_file(io, path, h.file_size, &d, &cap);
+  /* the header again, from the very bytes handed out */
+  log_header h2;
+  if (!e && log_hdr_decode(d, &h2) != JET_errSuccess) e = JET_errLogFileCorrupt;
+  if (!e) {
+    if (h2.gen != h.gen || h2.file_size != h.file_size) e = JET_errLogFileCorrupt;
+    log_header_clear(&h2);
+  }
+  uint32_t pos = LOG_HDR_SIZE;
+  while (!e && (uint64_t)pos + 4 <= h.file_size && ld32(d + pos) != 0) {
+    uint32_t fr = log_rec_check(d, h.file_size, pos, h.gen);
+    if (fr) { pos += fr; continue; }
+    if (!(current && !log_valid_after(d, h.file_size, pos, h.gen))) e = JET_errLogReadVerifyFailure;
+    break;
+  }
+  /* a finished generation is zeros after its last record */
+  if (!e && !current && !log_all_zero(d + pos, h.file_size - pos)) e = JET_errLogReadVerifyFailure;
+  if (e) free(d);
+  else {
+    *image = d;
+    *size = h.file_size;
+  }
+  log_header_clear(&h);
+  return e;
+}
+
+JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size) {
+  uint8_t *d;
+  uint32_t n;
+  JET_ERR e = log_load_verified(io, path, page_size, &d, &n);
+  free(d);
+  return e;
+}
