@@ -53,6 +53,7 @@ struct esbackup {
   bkfile *files;
   uint32_t nfiles;
   int busy;               /* reads in progress without the lock */
+  int ending;             /* a tear-down waits for the reads: the backup is over */
   pthread_cond_t idle;
 };
 
@@ -68,7 +69,8 @@ static void file_close(bkfile *f) {
 /* Ends the backup: nothing recorded.  With the instance lock held. */
 static void teardown(esinst *inst) {
   struct esbackup *bk = inst->backup;
-  if (!bk) return;
+  if (!bk || bk->ending) return;   /* another call is tearing it down */
+  bk->ending = 1;                  /* bk_enter lets no new call in */
   while (bk->busy) pthread_cond_wait(&bk->idle, &inst->lock);
   for (uint32_t i = 0; i < bk->nfiles; i++) file_close(&bk->files[i]);
   for (int i = 0; i < bk->ndbs; i++) free(bk->dbs[i].path);
@@ -87,7 +89,7 @@ static JET_ERR bk_enter(JET_INSTANCE h, int check_stop, esinst **pinst, struct e
   esinst *inst;
   JET_ERR e = inst_enter_handle(h, &inst);
   if (e) return e;
-  if (!inst->backup) e = JET_errNoBackup;
+  if (!inst->backup || inst->backup->ending) e = JET_errNoBackup;
   else if (check_stop && inst->backup->stopped) e = JET_errBackupAbortByServer;
   if (e) {
     inst_leave(inst);
@@ -229,8 +231,11 @@ static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *na
   uint32_t n = 0;
   /* verified once, here; the stream hands out exactly these bytes, so a
    * change to the file after this point never reaches the backup */
-  if (e == JET_errSuccess && log_load_verified(inst->io, path, inst->prm.page_size, &f->image, &n) != JET_errSuccess)
-    e = JET_errLogReadVerifyFailure;
+  if (e == JET_errSuccess) {
+    e = log_load_verified(inst->io, path, inst->prm.page_size, &f->image, &n);
+    if (e == JET_errLogFileCorrupt || e == JET_errPageSizeMismatch || e == JET_errLogFileSizeMismatch)
+      e = JET_errLogReadVerifyFailure;   /* the file fails verification; I/O errors stay what they are */
+  }
   if (e) inst_detail(inst, "log %s", path);
   f->path = path;
   f->size = n;
@@ -362,7 +367,10 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
   JET_ERR e = bk_enter(instance, 1, &inst, &bk);
   if (e) return e;
   bkfile *f = handle_file(bk, hfFile);
-  if (!f || !pv) e = JET_errInvalidParameter;
+  /* one read at a time on a handle: a second one waits for the first */
+  while (f && f->reading && inst->backup == bk && !bk->ending) pthread_cond_wait(&bk->idle, &inst->lock);
+  if (inst->backup != bk || bk->ending) e = JET_errNoBackup;
+  else if (!f || !f->used || !pv) e = JET_errInvalidParameter;
   else if (cb == 0 || cb % inst->prm.page_size) e = JET_errInvalidParameter;
   if (e) {
     inst_leave(inst);
@@ -383,7 +391,8 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
   }
   inst_lock(inst);
   f->reading = 0;
-  if (--bk->busy == 0) pthread_cond_broadcast(&bk->idle);
+  bk->busy--;
+  pthread_cond_broadcast(&bk->idle);   /* a tear-down, a close or a read of this handle may wait */
   if (e == JET_errSuccess) {
     f->pos += got;
     if (pcbActual) *pcbActual = (unsigned long)got;
@@ -404,8 +413,8 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile) {
   JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
   bkfile *f = handle_file(bk, hfFile);
-  while (f && inst->backup == bk && f->reading) pthread_cond_wait(&bk->idle, &inst->lock);
-  if (inst->backup != bk) e = JET_errNoBackup;   /* ended while this call waited */
+  while (f && inst->backup == bk && !bk->ending && f->reading) pthread_cond_wait(&bk->idle, &inst->lock);
+  if (inst->backup != bk || bk->ending) e = JET_errNoBackup;   /* ended while this call waited */
   else if (!f || !f->used) e = JET_errInvalidParameter;
   else {
     if (f->pos == f->size) {
@@ -576,8 +585,8 @@ JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT g
     inst_leave(inst);
     return JET_errInvalidParameter;   /* the backup goes on (decision 2) */
   }
-  if (abort_) e = JET_errSuccess;
-  else if (bk->stopped) e = JET_errBackupAbortByServer;
+  if (bk->stopped) e = JET_errBackupAbortByServer;   /* decision 3: whatever End asks */
+  else if (abort_) e = JET_errSuccess;
   else if (!complete(bk)) e = JET_errBackupAbortByCaller;
   else if (!(grbit & JET_bitBackupNoDbHeaderUpdate))
     e = record_backup(inst, bk, bk->truncated || (grbit & JET_bitBackupTruncateDone));

@@ -355,6 +355,9 @@ static void release_resources(esinst *inst) {
 }
 
 static JET_ERR init_instance(esinst *inst) {
+  /* transaction ids grow across runs (recovery raises this past every id
+   * it meets), so a log never holds two groups of one id back to back */
+  inst->next_txid = os_now_us();
   JET_ERR e = esio_new(&inst->io);
   if (e == JET_errSuccess) e = paths_ready(inst);
   if (e == JET_errSuccess) e = lock_log_folder(inst);
@@ -430,9 +433,9 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
     pthread_mutex_unlock(&g_process.lock);
     return e;
   }
-  pthread_mutex_lock(&inst->lock);
+  inst_lock(inst);
   pthread_mutex_unlock(&g_process.lock);
-  if (inst->state == INST_TERMINATING) {
+  if (inst->state == INST_TERMINATING || inst->state == INST_TERMINATED) {   /* another term has it */
     pthread_mutex_unlock(&inst->lock);
     return JET_errTermInProgress;
   }

@@ -69,6 +69,7 @@ JET_ERR recover(esinst *inst) {
   if (e == JET_errSuccess && more < 0) e = more;
   lsn_t end = rd ? log_reader_end(rd) : 0;
   if (r) {
+    if (redo_max_txid(r) >= inst->next_txid) inst->next_txid = redo_max_txid(r) + 1;
     JET_ERR fe = redo_finish(r, e == JET_errSuccess, LSN_GEN(end));
     if (e == JET_errSuccess) e = fe;
     redo_free(r);

@@ -26,6 +26,8 @@ struct redo {
   redo_page *pages;       /* images of the transaction being read */
   size_t npages, cap;
   uint64_t txid;
+  uint32_t group_records; /* page records of txid read so far, skipped ones too */
+  uint64_t max_txid;      /* the highest transaction id met */
   uint8_t *scratch;       /* a page being patched */
 };
 
@@ -129,12 +131,15 @@ static JET_ERR page_rec(redo *r, const log_record *rec) {
   uint64_t txid = get64(rec->payload + 8);
   if (dbid < 1 || dbid > ESE_MAX_DB || pgno < 2) return JET_errLogFileCorrupt;
   if (!diff && rec->len - hlen != r->cfg.page_size) return JET_errLogFileCorrupt;
-  if (r->db[dbid].skip) return JET_errSuccess;
-  if (!r->db[dbid].file) return JET_errLogFileCorrupt;
+  if (txid > r->max_txid) r->max_txid = txid;
   if (txid != r->txid) {    /* an unfinished earlier transaction is dropped */
     drop_pages(r);
     r->txid = txid;
+    r->group_records = 0;
   }
+  r->group_records++;
+  if (r->db[dbid].skip) return JET_errSuccess;
+  if (!r->db[dbid].file) return JET_errLogFileCorrupt;
   if (r->npages == r->cap) {
     size_t nc = r->cap ? r->cap * 2 : 64;
     redo_page *np = realloc(r->pages, nc * sizeof *np);
@@ -173,8 +178,13 @@ static JET_ERR apply_diff(redo *r, redo_db *d, const redo_page *p) {
 static JET_ERR commit_rec(redo *r, const log_record *rec) {
   if (rec->len < 12) return JET_errLogFileCorrupt;
   uint64_t txid = get64(rec->payload);
+  uint32_t count = get32(rec->payload + 8);
   JET_ERR e = JET_errSuccess;
-  if (txid == r->txid) {
+  if (txid > r->max_txid) r->max_txid = txid;
+  /* a commit applies exactly the page records of its group */
+  if (txid == r->txid && r->group_records != count)
+    e = r->cfg.restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
+  if (e == JET_errSuccess && txid == r->txid) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
       redo_db *d = &r->db[p->dbid];
@@ -186,8 +196,11 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   }
   drop_pages(r);
   r->txid = 0;
+  r->group_records = 0;
   return e;
 }
+
+uint64_t redo_max_txid(redo *r) { return r->max_txid; }
 
 static JET_ERR path_of(const log_record *rec, size_t off, char *path) {
   if (rec->len < off || rec->len - off > 4096) return JET_errLogFileCorrupt;

@@ -36,5 +36,9 @@ JET_ERR redo_apply(redo *r, const log_record *rec);
  * cfg.fix; closes them.  gen is the last generation replayed. */
 JET_ERR redo_finish(redo *r, int ok, uint32_t gen);
 void redo_free(redo *r);
+/* The highest transaction id replay met: a new run numbers its
+ * transactions after it, so a group never merges with an unfinished one
+ * of an earlier run. */
+uint64_t redo_max_txid(redo *r);
 
 #endif

@@ -142,7 +142,8 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   esfile *fh;
   JET_ERR e = os_open(r->io, p, OS_READ, &fh);
   free(p);
-  if (e) return JET_errSuccess;           /* not a regular readable file: not ours */
+  if (e) return orig ? fail(r, e, "database %s cannot be opened", name)
+                     : JET_errSuccess;   /* in a set's folder: not a regular readable file, not ours */
   dbheader h;
   e = dbheader_read(fh, 0, &h);
   uint64_t size = 0;

@@ -60,10 +60,11 @@ describe("backup stop and abort", function()
     assert.are.same({ dbpath }, set.dbs)
   end)
 
-  it("C01: stop then End{abort = true} ends it with success (decision 2)", function()
+  it("C01: stop then End{abort = true}: End ends it and says JET_errBackupAbortByServer (decision 3: "
+     .. "after a stop, End returns -801 whatever it asks)", function()
     inst:begin_external_backup()
     inst:stop_backup()
-    inst:end_external_backup({ abort = true })
+    H.expect_jet("JET_errBackupAbortByServer", inst.end_external_backup, inst, { abort = true })
     H.expect_jet("JET_errNoBackup", inst.end_external_backup, inst)
   end)
 
