@@ -53,90 +53,22 @@
  *   BENCH_KEEP     1: keep the temporary folder
  *   BENCH_STRICT   1: exit 1 when a target fails
  */
-#include "ese.h"
+#include "bench_common.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <inttypes.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#define KEY_LEN 16
-#define VAL_LEN 100
-#define TXN_SIZE 10000
-#define PAGE_SIZE 8192
-#define CACHE_PAGES 32768      /* x 8 KiB = 256 MiB */
-#define LOG_FILE_KIB 16384     /* 16 MiB log files */
-#define SQLITE_CACHE_KIB 262144
 #define CHUNK (1u << 20)       /* every stream reads and writes 1 MiB at a time */
 #define SQ_STEP_PAGES 100
 #define WRITER_ID_BASE (1ull << 40)
 
-static char g_root[4096];
-static const char *g_only;
 static int g_cold = 1;
 static uint8_t *g_buf;         /* CHUNK bytes, 4 KiB aligned */
 
 /* ---- helpers ------------------------------------------------------------ */
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-/* Key i: 16 hex digits of i (the load) or of mix64(i) (the writers). */
-static void make_key(uint8_t *k, uint64_t i, int random) {
-  char buf[KEY_LEN + 1];
-  snprintf(buf, sizeof buf, "%016" PRIx64, random ? mix64(i) : i);
-  memcpy(k, buf, KEY_LEN);
-}
-
-static void make_value(uint8_t *v, uint64_t i) {
-  uint64_t x = mix64(i ^ 0x5555555555555555ull);
-  for (int j = 0; j < VAL_LEN; j++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    v[j] = (uint8_t)('a' + x % 26);
-  }
-}
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st; (void)flag; (void)ftw;
-  remove(path);
-  return 0;
-}
-static void rm_tree(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
-
-static void join(char *out, size_t n, const char *dir, const char *name) {
-  if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) { fprintf(stderr, "path too long\n"); exit(1); }
-}
-
-/* A new empty folder g_root/name. */
-static void new_dir(char *out, size_t n, const char *name) {
-  join(out, n, g_root, name);
-  rm_tree(out);
-  if (mkdir(out, 0700) != 0) die(out);
-}
-
 static void sync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) die(dir);
@@ -175,20 +107,6 @@ static void drop_dir_cache(const char *dir) {
   closedir(d);
 }
 
-/* Does BENCH_ONLY select this case id? (a token selects every id it
- * prefixes at a dot) */
-static int want(const char *id) {
-  if (!g_only || !*g_only) return 1;
-  const char *p = g_only;
-  while (*p) {
-    size_t n = strcspn(p, ",");
-    if (n && strncmp(id, p, n) == 0 && (id[n] == 0 || id[n] == '.')) return 1;
-    p += n;
-    if (*p == ',') p++;
-  }
-  return 0;
-}
-
 /* Copies src into dst (created, must not exist) with CHUNK preads and
  * pwrites (dst NULL: reads only); fsyncs dst.  Returns the bytes. */
 static uint64_t copy_file(const char *src, const char *dst) {
@@ -213,42 +131,6 @@ static uint64_t copy_file(const char *src, const char *dst) {
 }
 
 /* ---- lua-ese -------------------------------------------------------------- */
-#define CK(x)                                                                                   \
-  do {                                                                                          \
-    JET_ERR e_ = (x);                                                                           \
-    if (e_ < 0) {                                                                               \
-      fprintf(stderr, "%s:%d: %s -> %ld %s\n", __FILE__, __LINE__, #x, e_,                      \
-              EseErrorName(e_) ? EseErrorName(e_) : "?");                                       \
-      exit(1);                                                                                  \
-    }                                                                                           \
-  } while (0)
-
-typedef struct ese_env {
-  JET_INSTANCE inst;
-  JET_SESID s;
-  JET_DBID db;
-  JET_TABLEID t;
-  char dir[4200], path[4300];
-} ese_env;
-
-static void ese_instance(ese_env *v, const char *name) {
-  CK(JetCreateInstance(&v->inst, name));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramSystemPath, 0, v->dir));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramLogFilePath, 0, v->dir));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramLogFileSize, LOG_FILE_KIB, NULL));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramCacheSizeMax, CACHE_PAGES, NULL));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramDatabasePageSize, PAGE_SIZE, NULL));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramCircularLog, 0, NULL));
-  CK(JetInit(&v->inst));
-  CK(JetBeginSession(v->inst, &v->s, NULL, NULL));
-}
-
-static void ese_close(ese_env *v) {
-  CK(EseCloseTable(v->s, v->t));
-  CK(JetEndSession(v->s, 0));
-  CK(JetTerm2(v->inst, JET_bitTermComplete));
-}
-
 /* Opens an existing database of folder dir (a restored one: attach). */
 static void ese_attach(ese_env *v, const char *name) {
   ese_instance(v, name);
@@ -260,21 +142,8 @@ static void ese_attach(ese_env *v, const char *name) {
 static double ese_load(ese_env *v, uint64_t n) {
   new_dir(v->dir, sizeof v->dir, "ese");
   join(v->path, sizeof v->path, v->dir, "bench.edb");
-  ese_instance(v, "bk-load");
-  CK(JetCreateDatabase(v->s, v->path, NULL, &v->db, 0));
-  CK(EseCreateTable(v->s, v->db, "kv", &v->t));
-  uint8_t k[KEY_LEN], val[VAL_LEN];
-  double t0 = now_s();
-  for (uint64_t i = 0; i < n;) {
-    CK(JetBeginTransaction(v->s));
-    for (uint64_t j = 0; j < TXN_SIZE && i < n; j++, i++) {
-      make_key(k, i, 0);
-      make_value(val, i);
-      CK(EsePut(v->s, v->t, k, KEY_LEN, val, VAL_LEN));
-    }
-    CK(JetCommitTransaction(v->s, 0));
-  }
-  double secs = now_s() - t0;
+  ese_create(v, "bk-load");
+  double secs = ese_bulk_put(v, n, 0);
   ese_close(v);                       /* clean: every page in the file */
   ese_attach(v, "bk-ese");            /* a new instance: cold cache */
   return secs;
@@ -310,20 +179,6 @@ typedef struct writer {
   atomic_uint_fast64_t max_lat_ns;   /* longest commit since the main thread reset it */
 } writer;
 
-static void sq_check(sqlite3 *db, int rc, const char *what) {
-  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    fprintf(stderr, "sqlite: %s: %s\n", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    exit(1);
-  }
-}
-static void sq_exec(sqlite3 *db, const char *sql) {
-  char *msg = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    fprintf(stderr, "sqlite: %s: %s\n", sql, msg ? msg : "?");
-    exit(1);
-  }
-}
-
 static void *writer_main(void *arg) {
   writer *w = arg;
   JET_SESID s = 0;
@@ -336,9 +191,7 @@ static void *writer_main(void *arg) {
     sqlite3_busy_timeout(sq, 10000);
     sq_exec(sq, "PRAGMA journal_mode=WAL");
     sq_exec(sq, "PRAGMA synchronous=FULL");
-    sq_check(sq, sqlite3_prepare_v2(sq, "INSERT INTO kv (k, v) VALUES (?, ?)", -1, &ins, NULL), "prepare");
-    sq_check(sq, sqlite3_prepare_v2(sq, "BEGIN IMMEDIATE", -1, &begin, NULL), "prepare");
-    sq_check(sq, sqlite3_prepare_v2(sq, "COMMIT", -1, &commit, NULL), "prepare");
+    sq_prepare_put(sq, "BEGIN IMMEDIATE", &ins, &begin, &commit);
   } else {
     CK(JetBeginSession(w->inst, &s, NULL, NULL));
     CK(JetOpenDatabase(s, w->path, NULL, &db, 0));
@@ -361,18 +214,9 @@ static void *writer_main(void *arg) {
     make_value(val, id);
     double t0 = now_s();
     if (w->is_sqlite) {
-      sq_check(sq, sqlite3_step(begin), "BEGIN");
-      sqlite3_reset(begin);
-      sqlite3_bind_blob(ins, 1, k, KEY_LEN, SQLITE_TRANSIENT);
-      sqlite3_bind_blob(ins, 2, val, VAL_LEN, SQLITE_TRANSIENT);
-      sq_check(sq, sqlite3_step(ins), "INSERT");
-      sqlite3_reset(ins);
-      sq_check(sq, sqlite3_step(commit), "COMMIT");
-      sqlite3_reset(commit);
+      sq_put_txn(sq, ins, begin, commit, k, val);
     } else {
-      CK(JetBeginTransaction(s));
-      CK(EsePut(s, t, k, KEY_LEN, val, VAL_LEN));
-      CK(JetCommitTransaction(s, 0));     /* durable */
+      ese_put_durable(s, t, k, val);     /* durable */
     }
     uint64_t lat = (uint64_t)((now_s() - t0) * 1e9);
     uint64_t m = atomic_load(&w->max_lat_ns);
@@ -574,16 +418,7 @@ static bkrun ese_backup(ese_env *v, const char *folder, writer *w) {
 
 /* ---- SQLite -------------------------------------------------------------------- */
 static double sqlite_load(const char *dir, uint64_t n) {
-  char path[4300];
-  join(path, sizeof path, dir, "bench.sqlite");
-  sqlite3 *db;
-  sq_check(NULL, sqlite3_open(path, &db), "open");
-  sq_exec(db, "PRAGMA journal_mode=WAL");
-  sq_exec(db, "PRAGMA synchronous=NORMAL");
-  char sql[128];
-  snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", SQLITE_CACHE_KIB);
-  sq_exec(db, sql);
-  sq_exec(db, "CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
+  sqlite3 *db = sq_open(dir, "NORMAL");
   sqlite3_stmt *ins;
   sq_check(db, sqlite3_prepare_v2(db, "INSERT INTO kv (k, v) VALUES (?, ?)", -1, &ins, NULL), "prepare");
   uint8_t k[KEY_LEN], val[VAL_LEN];
@@ -593,10 +428,7 @@ static double sqlite_load(const char *dir, uint64_t n) {
     for (uint64_t j = 0; j < TXN_SIZE && i < n; j++, i++) {
       make_key(k, i, 0);
       make_value(val, i);
-      sqlite3_bind_blob(ins, 1, k, KEY_LEN, SQLITE_TRANSIENT);
-      sqlite3_bind_blob(ins, 2, val, VAL_LEN, SQLITE_TRANSIENT);
-      sq_check(db, sqlite3_step(ins), "INSERT");
-      sqlite3_reset(ins);
+      sq_insert(db, ins, k, val);
     }
     sq_exec(db, "COMMIT");
   }
@@ -676,18 +508,14 @@ static void line_rate(const char *id, const char *label, const acc *a, double ma
   printf("\n");
 }
 
-static int npass, nfail;
-
 static void target(const char *label, int ran, double value, const char *op, double bound) {
   if (!ran) return;
   int ok = !strcmp(op, ">=") ? value >= bound : !strcmp(op, "<=") ? value <= bound : value == bound;
-  if (ok) npass++;
-  else nfail++;
-  printf("  %-56s %s %4.2f  %6.2f  %s\n", label, op, bound, value, ok ? "PASS" : "FAIL");
+  target_row(56, label, op, bound, value, ok);
 }
 static void info(const char *label, int ran, double value) {
   if (!ran) return;
-  printf("  %-56s %7s  %6.2f  (info)\n", label, "", value);
+  info_row(56, label, value);
 }
 
 /* ---- the cases --------------------------------------------------------------- */
@@ -910,7 +738,6 @@ static int verify_set(bench *B, const char *set, const char *name, uint64_t nrec
 }
 
 int main(void) {
-  const char *base = getenv("BENCH_DIR");
   const char *recs = getenv("BENCH_RECORDS");
   const char *rounds_s = getenv("BENCH_ROUNDS");
   const char *secs_s = getenv("BENCH_SECONDS");
@@ -920,8 +747,7 @@ int main(void) {
   int rounds = rounds_s && *rounds_s ? atoi(rounds_s) : 8;
   g_cold = !(cold && !strcmp(cold, "0"));
   if (n == 0 || rounds <= 0) { fprintf(stderr, "bench: bad BENCH_RECORDS or BENCH_ROUNDS\n"); return 2; }
-  snprintf(g_root, sizeof g_root, "%s/ese-backup-bench.XXXXXX", base && *base ? base : "/tmp");
-  if (!mkdtemp(g_root)) { perror(g_root); return 2; }
+  if (bench_make_root("ese-backup-bench") != 0) return 2;
   if (!(g_buf = aligned_alloc(4096, CHUNK))) die("aligned_alloc");
   memset(g_buf, 0, CHUNK);
 
@@ -1121,9 +947,7 @@ int main(void) {
     ese_close(&B.v);
   }
   if (any_sq) writer_quit(&B.sw);
-  const char *keep = getenv("BENCH_KEEP");
-  if (!(keep && !strcmp(keep, "1"))) rm_tree(g_root);
+  bench_remove_root();
   free(g_buf);
-  const char *strict = getenv("BENCH_STRICT");
-  return strict && !strcmp(strict, "1") && nfail ? 1 : 0;
+  return bench_exit_status();
 }

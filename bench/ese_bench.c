@@ -21,93 +21,15 @@
  *   BENCH_KEEP     1: keep the temporary folder
  *   BENCH_STRICT   1: exit 1 when a target fails
  */
-#include "ese.h"
+#include "bench_common.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <inttypes.h>
 #include <pthread.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
-#define KEY_LEN 16
-#define VAL_LEN 100
-#define TXN_SIZE 10000
-#define PAGE_SIZE 8192
-#define CACHE_PAGES 32768      /* x 8 KiB = 256 MiB */
-#ifndef LOG_FILE_KIB
-#define LOG_FILE_KIB 16384     /* 16 MiB log files */
-#endif
-#define SQLITE_CACHE_KIB 262144 /* 256 MiB, the same budget */
 #define RAW_FILE_SIZE (64u << 20)
 #define RAW_BLOCK 4096
-
-static char g_root[4096];
-static const char *g_only;
-
-/* ---- helpers ------------------------------------------------------------ */
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* splitmix64's finalizer: a bijection on 64 bits, so distinct inputs give
- * distinct keys. */
-static uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-/* Key i: 16 hex digits of i (sequential) or of mix64(i) (random order). */
-static void make_key(uint8_t *k, uint64_t i, int random) {
-  char buf[KEY_LEN + 1];
-  snprintf(buf, sizeof buf, "%016" PRIx64, random ? mix64(i) : i);
-  memcpy(k, buf, KEY_LEN);
-}
-
-static void make_value(uint8_t *v, uint64_t i) {
-  uint64_t x = mix64(i ^ 0x5555555555555555ull);
-  for (int j = 0; j < VAL_LEN; j++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    v[j] = (uint8_t)('a' + x % 26);
-  }
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st; (void)flag; (void)ftw;
-  remove(path);
-  return 0;
-}
-static void rm_tree(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
-
-static void case_dir(char *out, size_t n, const char *name) {
-  snprintf(out, n, "%s/%s", g_root, name);
-  rm_tree(out);
-  if (mkdir(out, 0700) != 0) { perror(out); exit(1); }
-}
-
-/* Does BENCH_ONLY select this case id? (a token selects every id it
- * prefixes) */
-static int want(const char *id) {
-  if (!g_only || !*g_only) return 1;
-  const char *p = g_only;
-  while (*p) {
-    size_t n = strcspn(p, ",");
-    if (n && strncmp(id, p, n) == 0 && (id[n] == 0 || id[n] == '.')) return 1;
-    p += n;
-    if (*p == ',') p++;
-  }
-  return 0;
-}
 
 /* Cases that run only when BENCH_ONLY names them (or a prefix at least as
  * long as "bulk.sqlitefull"), to keep the default run short. */
@@ -137,46 +59,16 @@ static int count_logs(const char *dir) {
 }
 
 /* ---- lua-ese -------------------------------------------------------------- */
-#define CK(x)                                                                                   \
-  do {                                                                                          \
-    JET_ERR e_ = (x);                                                                           \
-    if (e_ < 0) {                                                                               \
-      fprintf(stderr, "%s:%d: %s -> %ld %s\n", __FILE__, __LINE__, #x, e_,                      \
-              EseErrorName(e_) ? EseErrorName(e_) : "?");                                       \
-      exit(1);                                                                                  \
-    }                                                                                           \
-  } while (0)
-
-typedef struct ese_env {
-  JET_INSTANCE inst;
-  JET_SESID s;
-  JET_DBID db;
-  JET_TABLEID t;
-  char dir[4200], path[4300];
-} ese_env;
-
 static void ese_open(ese_env *v, const char *name) {
-  case_dir(v->dir, sizeof v->dir, name);
-  snprintf(v->path, sizeof v->path, "%s/bench.edb", v->dir);
-  CK(JetCreateInstance(&v->inst, name));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramSystemPath, 0, v->dir));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramLogFilePath, 0, v->dir));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramLogFileSize, LOG_FILE_KIB, NULL));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramCacheSizeMax, CACHE_PAGES, NULL));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramDatabasePageSize, PAGE_SIZE, NULL));
-  CK(JetSetSystemParameter(&v->inst, 0, JET_paramCircularLog, 0, NULL));
-  CK(JetInit(&v->inst));
-  CK(JetBeginSession(v->inst, &v->s, NULL, NULL));
-  CK(JetCreateDatabase(v->s, v->path, NULL, &v->db, 0));
-  CK(EseCreateTable(v->s, v->db, "kv", &v->t));
+  new_dir(v->dir, sizeof v->dir, name);
+  join(v->path, sizeof v->path, v->dir, "bench.edb");
+  ese_create(v, name);
 }
 
 /* Clean shutdown; returns its duration. */
-static double ese_close(ese_env *v) {
+static double ese_close_timed(ese_env *v) {
   double t0 = now_s();
-  CK(EseCloseTable(v->s, v->t));
-  CK(JetEndSession(v->s, 0));
-  CK(JetTerm2(v->inst, JET_bitTermComplete));
+  ese_close(v);
   return now_s() - t0;
 }
 
@@ -193,17 +85,7 @@ static result bulk_ese(uint64_t n, int random) {
   result r = { .ran = 1 };
   ese_open(&v, random ? "bulk-ese-rand" : "bulk-ese-seq");
   uint8_t k[KEY_LEN], val[VAL_LEN];
-  double t0 = now_s();
-  for (uint64_t i = 0; i < n;) {
-    CK(JetBeginTransaction(v.s));
-    for (uint64_t j = 0; j < TXN_SIZE && i < n; j++, i++) {
-      make_key(k, i, random);
-      make_value(val, i);
-      CK(EsePut(v.s, v.t, k, KEY_LEN, val, VAL_LEN));
-    }
-    CK(JetCommitTransaction(v.s, 0));   /* durable: fsync at every commit */
-  }
-  r.secs = now_s() - t0;
+  r.secs = ese_bulk_put(&v, n, random);   /* durable: fsync at every commit */
   r.rate = (double)n / r.secs;
   /* untimed check: a sample of the keys reads back with its value */
   for (uint64_t i = 0; i < n; i += n / 1000 ? n / 1000 : 1) {
@@ -216,50 +98,20 @@ static result bulk_ese(uint64_t n, int random) {
     if (cb != VAL_LEN || memcmp(got, val, VAL_LEN)) { fprintf(stderr, "bulk_ese: record %" PRIu64 " wrong\n", i); exit(1); }
   }
   r.logs = count_logs(v.dir);
-  r.close_secs = ese_close(&v);
+  r.close_secs = ese_close_timed(&v);
   rm_tree(v.dir);
   return r;
 }
 
 /* ---- SQLite ------------------------------------------------------------------ */
-static void sq_check(sqlite3 *db, int rc, const char *what) {
-  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    fprintf(stderr, "sqlite: %s: %s\n", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    exit(1);
-  }
-}
-static void sq_exec(sqlite3 *db, const char *sql) {
-  char *msg = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    fprintf(stderr, "sqlite: %s: %s\n", sql, msg ? msg : "?");
-    exit(1);
-  }
-}
-
-static sqlite3 *sq_open(const char *dir, const char *sync) {
-  char path[4300], sql[128];
-  snprintf(path, sizeof path, "%s/bench.sqlite", dir);
-  sqlite3 *db;
-  sq_check(NULL, sqlite3_open(path, &db), "open");
-  sq_exec(db, "PRAGMA journal_mode=WAL");
-  snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync);
-  sq_exec(db, sql);
-  snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", SQLITE_CACHE_KIB);
-  sq_exec(db, sql);
-  sq_exec(db, "CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
-  return db;
-}
-
 static result bulk_sqlite(uint64_t n, int random, const char *sync) {
   char dir[4200], name[64];
   result r = { .ran = 1 };
   snprintf(name, sizeof name, "bulk-sqlite-%s-%s", sync, random ? "rand" : "seq");
-  case_dir(dir, sizeof dir, name);
+  new_dir(dir, sizeof dir, name);
   sqlite3 *db = sq_open(dir, sync);
   sqlite3_stmt *ins, *begin, *commit;
-  sq_check(db, sqlite3_prepare_v2(db, "INSERT INTO kv (k, v) VALUES (?, ?)", -1, &ins, NULL), "prepare");
-  sq_check(db, sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL), "prepare");
-  sq_check(db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL), "prepare");
+  sq_prepare_put(db, "BEGIN", &ins, &begin, &commit);
   uint8_t k[KEY_LEN], val[VAL_LEN];
   double t0 = now_s();
   for (uint64_t i = 0; i < n;) {
@@ -268,10 +120,7 @@ static result bulk_sqlite(uint64_t n, int random, const char *sync) {
     for (uint64_t j = 0; j < TXN_SIZE && i < n; j++, i++) {
       make_key(k, i, random);
       make_value(val, i);
-      sqlite3_bind_blob(ins, 1, k, KEY_LEN, SQLITE_TRANSIENT);
-      sqlite3_bind_blob(ins, 2, val, VAL_LEN, SQLITE_TRANSIENT);
-      sq_check(db, sqlite3_step(ins), "INSERT");
-      sqlite3_reset(ins);
+      sq_insert(db, ins, k, val);
     }
     sq_check(db, sqlite3_step(commit), "COMMIT");
     sqlite3_reset(commit);
@@ -332,9 +181,7 @@ static void *ese_commit_thread(void *arg) {
     uint64_t id = ((uint64_t)c->id << 40) | i;
     make_key(k, id, 1);
     make_value(val, id);
-    CK(JetBeginTransaction(s));
-    CK(EsePut(s, t, k, KEY_LEN, val, VAL_LEN));
-    CK(JetCommitTransaction(s, 0));   /* durable: no JET_bitCommitLazyFlush */
+    ese_put_durable(s, t, k, val);
     i++;
   } while ((c->t_end = now_s()) < deadline);
   c->n = i - c->c->seq;
@@ -383,14 +230,7 @@ static void commit_sqlite_round(ctx_sqlite *c, double secs, result *r) {
     uint64_t id = (1ull << 40) | (c->seq + i);
     make_key(k, id, 1);
     make_value(val, id);
-    sq_check(c->db, sqlite3_step(c->begin), "BEGIN");
-    sqlite3_reset(c->begin);
-    sqlite3_bind_blob(c->ins, 1, k, KEY_LEN, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(c->ins, 2, val, VAL_LEN, SQLITE_TRANSIENT);
-    sq_check(c->db, sqlite3_step(c->ins), "INSERT");
-    sqlite3_reset(c->ins);
-    sq_check(c->db, sqlite3_step(c->commit), "COMMIT");
-    sqlite3_reset(c->commit);
+    sq_put_txn(c->db, c->ins, c->begin, c->commit, k, val);
     i++;
   } while ((t1 = now_s()) < deadline);
   c->seq += i;
@@ -418,7 +258,7 @@ typedef struct ctx_raw {
 static void raw_open(ctx_raw *c, const char *name, int ese_shape) {
   char path[4300];
   c->ese_shape = ese_shape;
-  case_dir(c->dir, sizeof c->dir, name);
+  new_dir(c->dir, sizeof c->dir, name);
   snprintf(path, sizeof path, "%s/raw.dat", c->dir);
   c->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (c->fd < 0) { perror(path); exit(1); }
@@ -469,11 +309,9 @@ static void commit_all(double secs, const int *sel, result *res) {
   if (sel[C_ESE1]) ese_open(&c1.v, "commit-ese1");
   if (sel[C_ESE2]) ese_open(&c2.v, "commit-ese2");
   if (sel[C_SQLITE]) {
-    case_dir(cs.dir, sizeof cs.dir, "commit-sqlite");
+    new_dir(cs.dir, sizeof cs.dir, "commit-sqlite");
     cs.db = sq_open(cs.dir, "FULL");
-    sq_check(cs.db, sqlite3_prepare_v2(cs.db, "INSERT INTO kv (k, v) VALUES (?, ?)", -1, &cs.ins, NULL), "prepare");
-    sq_check(cs.db, sqlite3_prepare_v2(cs.db, "BEGIN", -1, &cs.begin, NULL), "prepare");
-    sq_check(cs.db, sqlite3_prepare_v2(cs.db, "COMMIT", -1, &cs.commit, NULL), "prepare");
+    sq_prepare_put(cs.db, "BEGIN", &cs.ins, &cs.begin, &cs.commit);
   }
   double slice = secs / ROUNDS;
   for (int round = 0; round < ROUNDS; round++) {
@@ -502,7 +340,7 @@ static void commit_all(double secs, const int *sel, result *res) {
   for (int i = 0; i < 2; i++) {
     if (!ce[i]) continue;
     re[i]->logs = count_logs(ce[i]->v.dir);
-    re[i]->close_secs = ese_close(&ce[i]->v);
+    re[i]->close_secs = ese_close_timed(&ce[i]->v);
     rm_tree(ce[i]->v.dir);
   }
   if (sel[C_SQLITE]) {
@@ -532,32 +370,25 @@ static void line(const char *id, const char *label, const result *r, const char 
   fflush(stdout);
 }
 
-static int npass, nfail;
-
 static void target(const char *label, const result *a, const result *b, double min, int strict) {
   if (!a->ran || !b->ran) return;
   double ratio = a->rate / b->rate;
-  int ok = strict ? ratio > min : ratio >= min;
-  if (ok) npass++;
-  else nfail++;
-  printf("  %-50s %s %4.2f  %6.2f  %s\n", label, strict ? "> " : ">=", min, ratio, ok ? "PASS" : "FAIL");
+  target_row(50, label, strict ? "> " : ">=", min, ratio, strict ? ratio > min : ratio >= min);
 }
 
 static void info(const char *label, const result *a, const result *b) {
   if (!a->ran || !b->ran) return;
-  printf("  %-50s %7s  %6.2f  (info)\n", label, "", a->rate / b->rate);
+  info_row(50, label, a->rate / b->rate);
 }
 
 int main(void) {
-  const char *base = getenv("BENCH_DIR");
   const char *recs = getenv("BENCH_RECORDS");
   const char *secs_s = getenv("BENCH_SECONDS");
   g_only = getenv("BENCH_ONLY");
   uint64_t n = recs && *recs ? strtoull(recs, NULL, 10) : 1000000;
   double secs = secs_s && *secs_s ? strtod(secs_s, NULL) : 3.0;
   if (n == 0 || secs <= 0) { fprintf(stderr, "bench: bad BENCH_RECORDS or BENCH_SECONDS\n"); return 2; }
-  snprintf(g_root, sizeof g_root, "%s/ese-bench.XXXXXX", base && *base ? base : "/tmp");
-  if (!mkdtemp(g_root)) { perror(g_root); return 2; }
+  if (bench_make_root("ese-bench") != 0) return 2;
 
   printf("lua-ese benchmark  (sqlite %s, folder %s)\n", sqlite3_libversion(), g_root);
   printf("  data: %" PRIu64 " records, %d-byte keys (16 hex digits of i, or of a bijective 64-bit hash of i\n"
@@ -618,8 +449,6 @@ int main(void) {
   info("commit: lua-ese 1 thread / raw in its log shape", &r_ese1, &cres[C_RAWESE]);
   printf("\n%d targets passed, %d failed\n", npass, nfail);
 
-  const char *keep = getenv("BENCH_KEEP");
-  if (!(keep && !strcmp(keep, "1"))) rm_tree(g_root);
-  const char *strict = getenv("BENCH_STRICT");
-  return strict && !strcmp(strict, "1") && nfail ? 1 : 0;
+  bench_remove_root();
+  return bench_exit_status();
 }
