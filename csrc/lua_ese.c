@@ -86,17 +86,13 @@ int ese_raise(lua_State *L, JET_ERR err, const char *op) {
 
 int ese_raise_ses(lua_State *L, JET_ERR err, const char *op, JET_SESID sesid) {
   char detail[512];
-  detail[0] = '\0';
   EseSessionErrorDetail(sesid, detail, sizeof detail);
-  detail[sizeof detail - 1] = '\0';
   return ese_raise_detail(L, err, op, detail);
 }
 
 int ese_raise_inst(lua_State *L, JET_ERR err, const char *op, JET_INSTANCE inst) {
   char detail[512];
-  detail[0] = '\0';
   EseInstanceErrorDetail(inst, detail, sizeof detail);
-  detail[sizeof detail - 1] = '\0';
   return ese_raise_detail(L, err, op, detail);
 }
 

@@ -255,13 +255,16 @@ JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
   return JET_errSuccess;
 }
 
-JET_ERR pager_get_root(pager *p, uint32_t *root) {
+/* A u32 field of the space page, checked. */
+static JET_ERR space_field(pager *p, size_t off, uint32_t *v) {
   const uint8_t *sp;
   JET_ERR e = pager_read(p, SPACE_PGNO, &sp);
   if (e == JET_errSuccess) e = check_space(p, sp);
-  if (e == JET_errSuccess) *root = get32(sp + SPACE_ROOT);
+  if (e == JET_errSuccess) *v = get32(sp + off);
   return e;
 }
+
+JET_ERR pager_get_root(pager *p, uint32_t *root) { return space_field(p, SPACE_ROOT, root); }
 
 JET_ERR pager_set_root(pager *p, uint32_t root) {
   uint8_t *sp;
@@ -270,13 +273,7 @@ JET_ERR pager_set_root(pager *p, uint32_t root) {
   return e;
 }
 
-JET_ERR pager_page_count(pager *p, uint32_t *count) {
-  const uint8_t *sp;
-  JET_ERR e = pager_read(p, SPACE_PGNO, &sp);
-  if (e == JET_errSuccess) e = check_space(p, sp);
-  if (e == JET_errSuccess) *count = get32(sp + SPACE_NEXT);
-  return e;
-}
+JET_ERR pager_page_count(pager *p, uint32_t *count) { return space_field(p, SPACE_NEXT, count); }
 
 size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t ***bases) {
   if (p->npend > p->pend_outcap) {

@@ -432,18 +432,6 @@ describe("backup sequence", function()
       i2:end_external_backup({ abort = true })
     end)
 
-    it("F02: a bad read size: JET_errInvalidParameter", function()
-      inst:begin_external_backup()
-      local r <close> = inst:open_file(dbpath)
-      local e = H.expect_jet("JET_errInvalidParameter", r.read, r, 100)
-      assert.are.equal("read", e.op)
-      H.expect_jet("JET_errInvalidParameter", r.read, r, PAGE + 1)
-      H.expect_jet("JET_errInvalidParameter", r.read, r, 0)
-      assert.are.equal(PAGE, #r:read(PAGE))      -- the reader goes on
-      r:close()
-      inst:end_external_backup({ abort = true })
-    end)
-
     it("F04: open_file with an empty name: JET_errInvalidParameter; a non-string: argument error", function()
       inst:begin_external_backup()
       H.expect_jet("JET_errInvalidParameter", inst.open_file, inst, "")
