@@ -51,6 +51,7 @@ $(OUT)/ese/core.so: $(OBJ)
 # pager).
 UNIT_btree_test = btree page crc32c
 UNIT_log_test   = log log_format log_reader os crc32c
+UNIT_crc_test   = crc32c
 .SECONDEXPANSION:
 unit_objs = $(addprefix $(BUILD)/obj/,$(addsuffix .o,$(UNIT_$(1))))
 $(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)) $(HDRS) $(wildcard spec/c/*.h)
@@ -81,6 +82,7 @@ bench: all
 	@$(MAKE) --no-print-directory -C bench BUILD=$(abspath $(BUILD)) CORE_OBJ="$(abspath $(CORE_OBJ))"
 	@$(BUILD)/bench/ese-bench
 	@$(BUILD)/bench/ese-backup-bench
+	@$(BUILD)/bench/ese-disk-bench
 
 crash-sweep: all
 	@ESE_CRASH_POINTS=1000 $(BUILD)/bin/crash_sweep

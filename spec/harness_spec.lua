@@ -38,7 +38,7 @@ describe("C harness", function()
 end)
 
 describe("C unit tests", function()
-  for _, name in ipairs({ "btree_test", "log_test" }) do
+  for _, name in ipairs({ "btree_test", "log_test", "crc_test" }) do
     it(name .. ": the layer on its own (prints '" .. name .. ": ok')", function()
       if not exists(dir .. "/" .. name) then
         pending(name .. " is not built")
