@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -208,7 +209,20 @@ JET_ERR os_sync_dir(esio *io, const char *dir) {
   return r == 0 ? JET_errSuccess : os_err(e);
 }
 
+/* A path the kernel would refuse for its length (ENAMETOOLONG) is refused
+ * before any folder of it is made. */
+static int path_too_long(const char *path) {
+  size_t n = strlen(path), part = 0;
+  if (n >= PATH_MAX) return 1;
+  for (size_t i = 0; i < n; i++) {
+    part = path[i] == '/' ? 0 : part + 1;
+    if (part > NAME_MAX) return 1;
+  }
+  return 0;
+}
+
 JET_ERR os_mkdir_p(const char *dir, int mode) {
+  if (path_too_long(dir)) return JET_errInvalidPath;
   size_t n = strlen(dir);
   char *p = malloc(n + 1);
   if (!p) return JET_errOutOfMemory;

@@ -89,6 +89,17 @@ local function dirname(p)
   return d == "" and "/" or d
 end
 
+-- PATH_MAX and NAME_MAX of Linux: a longer path cannot be created, so it
+-- is refused before anything is made.
+local PATH_MAX, NAME_MAX = 4096, 255
+
+local function check_path_length(p, op)
+  if #p >= PATH_MAX then raise("JET_errInvalidPath", op, "path longer than %d bytes", PATH_MAX - 1) end
+  for part in p:gmatch("[^/]+") do
+    if #part > NAME_MAX then raise("JET_errInvalidPath", op, "a name longer than %d bytes in %s", NAME_MAX, p) end
+  end
+end
+
 local function strip_slashes(p)
   local s = p:gsub("/+$", "")
   return s == "" and "/" or s
@@ -379,7 +390,19 @@ function backup.run(inst, dest, opts)
     raise("JET_errBackupDirectoryNotEmpty", "run",
       "%s exists (left by a failed run?): remove it first", partial)
   end
+  check_path_length(partial, "run")
+  -- the missing ancestors of dest, deepest first: a failed run removes them
+  local made = {}
+  local up = dirname(dest)
+  while path_state(up) == "absent" do
+    made[#made + 1] = up
+    up = dirname(up)
+  end
+  local function remove_made()
+    for _, d in ipairs(made) do sh("rmdir -- " .. quote(d) .. " 2>/dev/null") end
+  end
   if not sh("mkdir -p -- " .. quote(dirname(dest)) .. " && mkdir -m 700 -- " .. quote(partial)) then
+    remove_made()
     raise("JET_errDiskIO", "run", "cannot create %s", partial)
   end
   local t0 = now()
@@ -422,6 +445,7 @@ function backup.run(inst, dest, opts)
     undo(inst, st)
     for f in pairs(st.open) do pcall(f.close, f) end
     sh("rm -rf -- " .. quote(partial))
+    remove_made()
     error(res, 0)
   end
   local manifest = res
