@@ -104,6 +104,18 @@ function World:table(extra)
   return t, s, db, inst
 end
 
+-- World:table on another folder: an instance whose system and log path
+-- are dir (extra: more parameters), with table "t" in a database created
+-- at dir/<file>.  Returns t, s, db, inst.
+function World:table_at(dir, file, extra)
+  local p = { system_path = dir, log_path = dir }
+  for k, v in pairs(extra or {}) do p[k] = v end
+  local inst = self:open(nil, p)
+  local s = inst:begin_session()
+  local db = s:create_database(dir .. "/" .. file)
+  return s:create_table(db, "t"), s, db, inst
+end
+
 -- World:table with 64 KiB log files (a few commits roll the log) and n
 -- records in "t" (H.fill with prefix): the start of the backup specs.
 function World:filled_table(n, prefix)
