@@ -6,7 +6,8 @@
  * JET_errBackupAbortByServer, and any failure ends the backup with
  * End(abort) so nothing is recorded.  The folder must be empty
  * (JET_errBackupDirectoryNotEmpty), full or incremental, and is created
- * when missing.
+ * when missing.  A refused call (a path NULL or empty, a grbit other than
+ * 0 or JET_bitBackupIncremental, a refused Begin) creates nothing.
  */
 #include "internal.h"
 #include <stdlib.h>
@@ -104,22 +105,23 @@ static JET_ERR size_list(job *j, JET_ERR (*fn)(JET_INSTANCE, char *, unsigned lo
 
 JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
                                   JET_PFNSTATUS pfnStatus) {
-  if (!szBackupPath || !*szBackupPath) return JET_errInvalidParameter;
+  if (!szBackupPath || !*szBackupPath) return JET_errInvalidParameter;   /* no "truncate only" form */
+  if (grbit & ~JET_bitBackupIncremental) return JET_errInvalidGrbit;
   int incr = (grbit & JET_bitBackupIncremental) != 0;
   job j = { .inst = instance, .folder = szBackupPath, .pfn = pfnStatus, .prog = { sizeof(JET_SNPROG), 0, 100 } };
-  JET_ERR e = esio_new(&j.io);
+  /* Begin comes before the folder is touched: a call that the instance
+   * refuses (its state, a backup in progress, no full backup) creates
+   * nothing.  From here on this call owns a backup, and every failure
+   * ends it with End(abort). */
+  JET_ERR e = JetBeginExternalBackupInstance(instance, incr ? JET_bitBackupIncremental : 0);
   if (e) return e;
-  if (!(j.buf = aligned_alloc(4096, CHUNK))) e = JET_errOutOfMemory;
+  e = esio_new(&j.io);
+  if (e == JET_errSuccess && !(j.buf = aligned_alloc(4096, CHUNK))) e = JET_errOutOfMemory;
   if (e == JET_errSuccess) e = os_mkdir_p(szBackupPath, 0700);
   if (e == JET_errSuccess) e = os_list_dir(szBackupPath, folder_empty_entry, NULL);
-  if (e == JET_errSuccess) e = JetBeginExternalBackupInstance(instance, incr ? JET_bitBackupIncremental : 0);
-  if (e) {
-    free(j.buf);
-    esio_free(j.io);
-    return e;
-  }
-  if (pfnStatus) pfnStatus(0, JET_snpBackup, JET_sntBegin, &j.prog);
-  if (!incr) e = size_list(&j, JetGetAttachInfoInstance);
+  int notified = e == JET_errSuccess && pfnStatus;   /* the callback hears of a backup that started copying */
+  if (notified) pfnStatus(0, JET_snpBackup, JET_sntBegin, &j.prog);
+  if (e == JET_errSuccess && !incr) e = size_list(&j, JetGetAttachInfoInstance);
   if (e == JET_errSuccess && !incr) e = copy_list(&j, JetGetAttachInfoInstance);
   if (e == JET_errSuccess) e = size_list(&j, JetGetLogInfoInstance);
   if (e == JET_errSuccess) e = copy_list(&j, JetGetLogInfoInstance);
@@ -130,7 +132,7 @@ JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPat
     JET_ERR ae = JetEndExternalBackupInstance2(instance, JET_bitBackupEndAbort);
     (void)ae;   /* the first error is the one to report */
   }
-  if (pfnStatus) pfnStatus(0, JET_snpBackup, e ? JET_sntFail : JET_sntComplete, &j.prog);
+  if (notified) pfnStatus(0, JET_snpBackup, e ? JET_sntFail : JET_sntComplete, &j.prog);
   free(j.buf);
   esio_free(j.io);
   return e;

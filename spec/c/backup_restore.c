@@ -3,13 +3,20 @@
  * the database and logs into a folder; then a restore of that folder must
  * hold every transaction committed before GetLogInfo returned, none
  * started after it, and no half transaction.  Then an incremental backup
- * over more writes, and a restore of full + incremental.
+ * over more writes, and a restore of full + incremental.  Then (G06) a
+ * child process reopens the folder, its writers commit while an
+ * incremental backup truncates the logs (after they rolled the log past
+ * the cut-off), and it is SIGKILLed while they go on: soft recovery of
+ * the folder holds every transaction whose commit had returned (also
+ * those before the truncation), and no half transaction.
  *
  * usage: backup_restore [writers] [seconds-per-phase-ms]
  * Prints "backup_restore: ok ..." and exits 0 on success.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #define HARNESS_NAME "backup_restore"
 #include "harness.h"
@@ -20,9 +27,16 @@
 static JET_INSTANCE inst;
 static char dir[64], dbpath[400];
 static atomic_int stop_writers;
-/* per writer: the highest transaction number whose commit returned, and
- * the value of that counter sampled at the cut-off */
-static atomic_int committed[MAXW];
+/* What the G06 child's writers and backup tell the parent; in memory
+ * shared with it, so it outlives the SIGKILL. */
+typedef struct {
+  atomic_int committed[MAXW];  /* per writer: the highest transaction number whose commit returned */
+  atomic_int truncated;        /* the child's TruncateLog returned */
+  int ndeleted;                /* logs that TruncateLog was to delete (the last backup's) */
+  char first_deleted[512];     /* the first of them */
+} shared_state;
+static shared_state *sh;
+static atomic_int *committed;  /* sh->committed */
 static int cut_lo[MAXW];   /* committed when GetLogInfo was called */
 static int cut_hi[MAXW];   /* the highest that may have started before it returned */
 static JET_LOGINFO cut_info = { sizeof(JET_LOGINFO), 0, 0, "" };
@@ -62,6 +76,7 @@ static void copy_stream(const char *src, const char *destdir) {
   if (!f) FAIL("%s: %s", out, strerror(errno));
   size_t cb = 256 * 1024;
   void *buf = aligned_alloc(4096, cb);
+  if (!buf) FAIL("out of memory");
   for (;;) {
     unsigned long n = 0;
     CK(JetReadFileInstance(inst, h, buf, (unsigned long)cb, &n));
@@ -70,7 +85,7 @@ static void copy_stream(const char *src, const char *destdir) {
     got += n;
   }
   free(buf);
-  fclose(f);
+  if (fclose(f) != 0) FAIL("close %s: %s", out, strerror(errno));
   CK(JetCloseFileInstance(inst, h));
   if (got != size)
     FAIL("%s streamed %llu bytes, OpenFile said %llu", src, (unsigned long long)got, (unsigned long long)size);
@@ -81,11 +96,12 @@ static void copy_stream(const char *src, const char *destdir) {
 static char **list(JET_ERR (*fn)(JET_INSTANCE, char *, unsigned long, unsigned long *), char **buf, int *n) {
   unsigned long cb = 0;
   CK(fn(inst, NULL, 0, &cb));
-  *buf = malloc(cb + 1);
+  if (!(*buf = malloc(cb + 1))) FAIL("out of memory");
   CK(fn(inst, *buf, cb, &cb));
   int count = 0;
   for (char *p = *buf; *p; p += strlen(p) + 1) count++;
   char **names = calloc((size_t)count + 1, sizeof *names);
+  if (!names) FAIL("out of memory");
   count = 0;
   for (char *p = *buf; *p; p += strlen(p) + 1) names[count++] = p;
   *n = count;
@@ -96,10 +112,24 @@ static JET_ERR log_info2(JET_INSTANCE i, char *szz, unsigned long cb, unsigned l
   return JetGetLogInfoInstance2(i, szz, cb, pcb, &cut_info);
 }
 
+/* Waits (at most 10 s) until the writers have rolled the log past the
+ * generation that was current at the cut-off: that generation is then an
+ * older file TruncateLog could wrongly delete. */
+static void wait_roll_past_cutoff(const char *logdir) {
+  char p[300];
+  snprintf(p, sizeof p, "%s/edb%08lX.log", logdir, cut_info.ulGenHigh + 1);
+  uint64_t limit = harness_now_us() + 10u * 1000000u;
+  while (access(p, F_OK) != 0) {
+    if (harness_now_us() > limit) FAIL("the writers did not roll the log to %s within 10 s", p);
+    usleep(1000);
+  }
+}
+
 /* One backup into destdir; the cut-off sample is taken right after
- * GetLogInfo returns. */
-static void backup(const char *destdir, int incremental, int nw) {
-  mkdir(destdir, 0700);
+ * GetLogInfo returns.  With logdir, TruncateLog waits until the log has
+ * rolled past the cut-off (wait_roll_past_cutoff). */
+static void backup(const char *destdir, int incremental, int nw, const char *logdir) {
+  if (mkdir(destdir, 0700) != 0) FAIL("mkdir %s: %s", destdir, strerror(errno));
   CK(JetBeginExternalBackupInstance(inst, incremental ? JET_bitBackupIncremental : 0));
   char *buf, **names;
   int n;
@@ -115,6 +145,12 @@ static void backup(const char *destdir, int incremental, int nw) {
   for (int i = 0; i < n; i++) copy_stream(names[i], destdir);
   free(names);
   free(buf);
+  names = list(JetGetTruncateLogInfoInstance, &buf, &n);
+  sh->ndeleted = n;
+  snprintf(sh->first_deleted, sizeof sh->first_deleted, "%s", n ? names[0] : "");
+  free(names);
+  free(buf);
+  if (logdir) wait_roll_past_cutoff(logdir);
   CK(JetTruncateLogInstance(inst));
   CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal));
 }
@@ -175,7 +211,8 @@ static void run_writers(pthread_t *th, warg *args, int nw) {
   atomic_store(&stop_writers, 0);
   for (int i = 0; i < nw; i++) {
     args[i].id = i;
-    pthread_create(&th[i], NULL, writer, &args[i]);
+    int pe = pthread_create(&th[i], NULL, writer, &args[i]);
+    if (pe) FAIL("pthread_create: %s", strerror(pe));
   }
 }
 
@@ -184,10 +221,71 @@ static void stop(pthread_t *th, int nw) {
   for (int i = 0; i < nw; i++) pthread_join(th[i], NULL);
 }
 
+/* ---- G06: a SIGKILL after a TruncateLog under the writers ------------------- */
+
+/* The child: the folder live reopened (soft recovery of nothing: it was
+ * terminated clean), writers, an incremental backup whose TruncateLog runs
+ * under them; then the writers go on until the parent kills the process. */
+__attribute__((noreturn)) static void g06_child(const char *live, const char *destdir, int nw) {
+  alarm(60);   /* the parent kills it long before; a lost parent must not leave it running */
+  JET_SESID s;
+  CK(harness_instance(&inst, "live-g06", live, 128, 64));
+  CK(JetInit(&inst));
+  CK(JetBeginSession(inst, &s, NULL, NULL));
+  CK(JetAttachDatabase(s, dbpath, 0));
+  pthread_t th[MAXW];
+  warg args[MAXW];
+  run_writers(th, args, nw);
+  backup(destdir, 1, nw, live);
+  atomic_store(&sh->truncated, 1);
+  for (;;) pause();
+}
+
+/* Runs the child, kills it ms/2 after its TruncateLog returned, and checks
+ * the folder's soft recovery.  Returns the commits made after the
+ * truncation. */
+static int g06(const char *live, const char *destdir, int nw, int ms) {
+  int before[MAXW], lo[MAXW], hi[MAXW];
+  pid_t pid = harness_fork();
+  if (pid == 0) g06_child(live, destdir, nw);
+  uint64_t limit = harness_now_us() + 60u * 1000000u;
+  while (!atomic_load(&sh->truncated)) {
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) FAIL("the G06 child ended before its TruncateLog: %s", harness_status_text(st));
+    if (harness_now_us() > limit) {
+      kill(pid, SIGKILL);
+      harness_wait(pid);
+      FAIL("the G06 child did not truncate within 60 s");
+    }
+    usleep(1000);
+  }
+  for (int w = 0; w < nw; w++) before[w] = atomic_load(&committed[w]);
+  usleep((useconds_t)ms * 500);   /* the writers commit on after the truncation */
+  if (kill(pid, SIGKILL) != 0) FAIL("kill: %s", strerror(errno));
+  int st = harness_wait(pid);
+  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+    FAIL("the G06 child ended with %s, want the SIGKILL", harness_status_text(st));
+  if (sh->ndeleted == 0) FAIL("the G06 TruncateLog had no log to delete: nothing was tested");
+  if (access(sh->first_deleted, F_OK) == 0) FAIL("%s is still there after TruncateLog", sh->first_deleted);
+  int after = 0;
+  for (int w = 0; w < nw; w++) {
+    lo[w] = atomic_load(&committed[w]);   /* every commit that returned */
+    hi[w] = lo[w] + 1;                    /* the one in flight at the kill may be there, whole */
+    after += lo[w] - before[w];
+  }
+  if (after == 0) FAIL("no commit returned after the G06 TruncateLog: nothing was tested");
+  check_restored(live, nw, lo, hi);
+  return after;
+}
+
 int main(int argc, char **argv) {
   int nw = argc > 1 ? atoi(argv[1]) : 3;
   int ms = argc > 2 ? atoi(argv[2]) : 300;
   if (nw < 1 || nw > MAXW) nw = 3;
+  sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (sh == MAP_FAILED) FAIL("mmap: %s", strerror(errno));
+  committed = sh->committed;
   harness_tempdir(dir, sizeof dir, "br");
   char live[200], full[200], incr[200], r1[200], r2[200];
   snprintf(live, sizeof live, "%s/live", dir);
@@ -210,12 +308,12 @@ int main(int argc, char **argv) {
   run_writers(th, args, nw);
   usleep((useconds_t)ms * 1000);
   int lo1[MAXW], hi1[MAXW], lo2[MAXW], hi2[MAXW];
-  backup(full, 0, nw);
+  backup(full, 0, nw, NULL);
   JET_LOGINFO full_info = cut_info;
   memcpy(lo1, cut_lo, sizeof lo1);
   memcpy(hi1, cut_hi, sizeof hi1);
   usleep((useconds_t)ms * 1000);
-  backup(incr, 1, nw);
+  backup(incr, 1, nw, NULL);
   memcpy(lo2, cut_lo, sizeof lo2);
   memcpy(hi2, cut_hi, sizeof hi2);
   stop(th, nw);
@@ -238,8 +336,13 @@ int main(int argc, char **argv) {
   const char *sets2[] = { full, incr };
   check_restore(sets2, 2, r2, nw, lo2, hi2);
   CK(JetTerm2(inst, JET_bitTermComplete));
+  char g06dir[200];
+  snprintf(g06dir, sizeof g06dir, "%s/incr-g06", dir);
+  int after = g06(live, g06dir, nw, ms);
   if (harness_rm_rf(dir) != 0) FAIL("could not remove %s", dir);
   printf("backup_restore: ok: %d writers committed %d transactions during a full and an incremental backup; "
-         "the full (by EseRestore and by JetExternalRestore2) and full+incremental restores hold exactly the transactions before their cut-off\n", nw, total);
+         "the full (by EseRestore and by JetExternalRestore2) and full+incremental restores hold exactly the transactions before their cut-off; "
+         "after a TruncateLog under the writers (%d logs deleted) and a SIGKILL with %d commits since, soft recovery holds every committed transaction\n",
+         nw, total, sh->ndeleted, after);
   return 0;
 }

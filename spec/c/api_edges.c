@@ -1,0 +1,519 @@
+/*
+ * api_edges.c -- edges of the C backup and restore API that the Lua specs
+ * cannot reach (instance handles 0 / JET_instanceNil, raw list buffers,
+ * JetBackupInstance grbits and folders, JetRestoreInstance with no
+ * destination, JetExternalRestore2's target arguments).  Rules:
+ * /work/shared/ese-reference.md decisions 3-5, the comments of ese.h.
+ *
+ *  1. multi-instance mode: the instance forms with handle 0 or
+ *     JET_instanceNil and the legacy forms (End, Stop) answer
+ *     JET_errRunningInMultiInstanceMode and leave the running backup of
+ *     the one instance alone; with nothing initialized they answer
+ *     JET_errNotInitialized (decisions 3, 5);
+ *  2. JetExternalRestore2 with target arguments (a target log path
+ *     without a target checkpoint path, the reverse, a target instance
+ *     name) or without szLogPath: JET_errInvalidParameter and the
+ *     destination is untouched; the same call without them (and without a
+ *     checkpoint path: the checkpoint goes with the logs) restores;
+ *  3. JetGetAttachInfoInstance / JetGetLogInfoInstance with cbMax 16: no
+ *     error, *pcbActual is the full size, the buffer holds the list's first
+ *     16 bytes and nothing past them is written (ese.h);
+ *  4. JetCloseFileInstance with no backup running: JET_errNoBackup
+ *     (decision 4), also for a handle of a backup that has ended;
+ *  5-7. JetBackupInstance refuses, and creates nothing when it does: a
+ *     grbit other than 0 / JET_bitBackupIncremental (JET_errInvalidGrbit),
+ *     a running external backup (JET_errBackupInProgress; that backup goes
+ *     on), an instance not initialized, handle 0, an incremental without a
+ *     full backup, a NULL or empty path (JET_errInvalidParameter: lua-ese
+ *     does not do ESE's "truncate only"); a non-empty folder is left as it
+ *     was and no backup is left running;
+ *  8. JetRestoreInstance with a NULL destination: JET_errInvalidParameter,
+ *     nothing written in the set or at the original paths, the callback
+ *     never called; a restore into a folder then calls the callback with
+ *     JET_snpRestore progress (done <= total) and every record is back.
+ *
+ * usage: api_edges
+ * Prints one "api_edges: FAIL: ..." line per check that differs (and
+ * exits 1), or "api_edges: ok" (and exits 0).
+ */
+#include <dirent.h>
+
+#define HARNESS_NAME "api_edges"
+#include "harness.h"
+
+#define NREC 40
+#define LOG_KIB 128
+
+static char root[64], live[128], dbpath[192];
+static JET_INSTANCE live_inst;
+static int failures;
+
+/* A check that differs: reported, counted; the program goes on. */
+__attribute__((format(printf, 1, 2))) static void miss(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  harness_vreport("FAIL", fmt, ap);
+  va_end(ap);
+  failures++;
+}
+
+#define EXPECT(got, want, ...)                                                       \
+  do {                                                                               \
+    JET_ERR g_ = (got), w_ = (want);                                                 \
+    if (g_ != w_) {                                                                  \
+      char what_[256];                                                               \
+      snprintf(what_, sizeof what_, __VA_ARGS__);                                    \
+      miss("%s -> %s (%ld), want %s (%ld)", what_, harness_err_name(g_), (long)g_,   \
+           harness_err_name(w_), (long)w_);                                          \
+    }                                                                                \
+  } while (0)
+
+#define CHECK(cond, ...)            \
+  do {                              \
+    if (!(cond)) miss(__VA_ARGS__); \
+  } while (0)
+
+/* ---- files ------------------------------------------------------------------ */
+
+static char *path_in(char *out, size_t n, const char *dir, const char *name) {
+  if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) FAIL("path %s/%s too long", dir, name);
+  return out;
+}
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+static uint64_t file_hash(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) FAIL("open %s: %s", path, strerror(errno));
+  uint64_t h = 0;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = harness_mix(h ^ harness_hash_bytes(buf, n));
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) FAIL("read %s failed", path);
+  return h;
+}
+
+/* The state of the folder dir: a digest of each entry's name, type, size
+ * and (a regular file) content, independent of listing order; *n gets the
+ * number of entries, -1 when dir does not exist (digest 0). */
+static uint64_t dir_digest(const char *dir, int *n) {
+  DIR *d = opendir(dir);
+  *n = -1;
+  if (!d) {
+    if (errno == ENOENT) return 0;
+    FAIL("opendir %s: %s", dir, strerror(errno));
+  }
+  *n = 0;
+  uint64_t sum = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    char p[512];
+    struct stat st;
+    path_in(p, sizeof p, dir, de->d_name);
+    if (lstat(p, &st) != 0) FAIL("stat %s: %s", p, strerror(errno));
+    uint64_t h = harness_hash_bytes(de->d_name, strlen(de->d_name)) ^ harness_mix((uint64_t)st.st_size);
+    h ^= harness_mix((uint64_t)(st.st_mode & S_IFMT));
+    if (S_ISREG(st.st_mode)) h ^= file_hash(p);
+    sum += harness_mix(h);
+    (*n)++;
+  }
+  closedir(d);
+  return sum;
+}
+
+/* ---- the live instance -------------------------------------------------------- */
+
+/* An initialized instance on live with dbpath, table "t" and NREC records. */
+static void open_live(void) {
+  char name[64];
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  CK(harness_instance(&live_inst, harness_unique_name(name, sizeof name, "ae-live"), live, LOG_KIB, 0));
+  CK(JetInit(&live_inst));
+  CK(harness_create_table(live_inst, dbpath, "t", &s, &db, &t));
+  for (int i = 0; i < NREC; i++) {
+    char k[16], v[64];
+    snprintf(k, sizeof k, "k%04d", i);
+    memset(v, 'a' + i % 26, sizeof v);
+    CK(EsePut(s, t, k, strlen(k), v, sizeof v));
+  }
+  CK(JetEndSession(s, 0));
+}
+
+/* Records in dir/app.edb, by a new instance on dir (terminated after). */
+static long count_records(const char *dir) {
+  JET_INSTANCE ci;
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  char name[64], p[512];
+  CK(harness_instance(&ci, harness_unique_name(name, sizeof name, "ae-count"), dir, 0, 0));
+  CK(JetInit(&ci));
+  CK(harness_open_table(ci, path_in(p, sizeof p, dir, "app.edb"), 1, "t", &s, &db, &t));
+  long n = 0;
+  JET_ERR e = EseSeek(s, t, NULL, 0, JET_bitSeekGE);
+  while (e == JET_errSuccess) {
+    char k[EseMaxKeySize];
+    size_t kl;
+    n++;
+    CK(EseRetrieveKey(s, t, k, sizeof k, &kl));
+    e = EseSeek(s, t, k, kl, JET_bitSeekGT);
+  }
+  if (e != JET_errRecordNotFound) FAIL("counting %s: seek -> %s", p, harness_err_name(e));
+  CK(JetTerm2(ci, JET_bitTermComplete));
+  return n;
+}
+
+typedef JET_ERR (*list_fn)(JET_INSTANCE, char *, unsigned long, unsigned long *);
+
+/* The list fn returns, asked with its size first (free it); *cb its size. */
+static char *get_list(list_fn fn, unsigned long *cb) {
+  CK(fn(live_inst, NULL, 0, cb));
+  char *buf = malloc(*cb);
+  if (!buf) FAIL("out of memory");
+  unsigned long again = 0;
+  CK(fn(live_inst, buf, *cb, &again));
+  if (again != *cb) FAIL("the list changed size between two calls (%lu, %lu)", *cb, again);
+  return buf;
+}
+
+/* Streams the backup file src of the running backup of live_inst into
+ * destdir (same base name). */
+static void copy_stream(const char *src, const char *destdir) {
+  JET_HANDLE h;
+  unsigned long lo, hi;
+  CK(JetOpenFileInstance(live_inst, src, &h, &lo, &hi));
+  const char *slash = strrchr(src, '/');
+  char out[512];
+  path_in(out, sizeof out, destdir, slash ? slash + 1 : src);
+  FILE *f = fopen(out, "wb");
+  if (!f) FAIL("%s: %s", out, strerror(errno));
+  size_t cb = 64 * 1024;
+  void *buf = aligned_alloc(4096, cb);
+  if (!buf) FAIL("out of memory");
+  uint64_t got = 0;
+  for (;;) {
+    unsigned long n = 0;
+    CK(JetReadFileInstance(live_inst, h, buf, (unsigned long)cb, &n));
+    if (n == 0) break;
+    if (fwrite(buf, 1, n, f) != n) FAIL("write %s: %s", out, strerror(errno));
+    got += n;
+  }
+  free(buf);
+  if (fclose(f) != 0) FAIL("close %s: %s", out, strerror(errno));
+  CK(JetCloseFileInstance(live_inst, h));
+  uint64_t size = ((uint64_t)hi << 32) | lo;
+  if (got != size) FAIL("%s streamed %llu bytes, OpenFile said %llu", src, (unsigned long long)got, (unsigned long long)size);
+}
+
+/* A whole streaming backup of live_inst (no truncation: a "copy") into
+ * setdir; *info gets GetLogInfoInstance2's range. */
+static void stream_set(const char *setdir, JET_LOGINFO *info) {
+  if (mkdir(setdir, 0700) != 0) FAIL("mkdir %s: %s", setdir, strerror(errno));
+  CK(JetBeginExternalBackupInstance(live_inst, 0));
+  unsigned long cb;
+  char *dbs = get_list(JetGetAttachInfoInstance, &cb);
+  for (char *p = dbs; *p; p += strlen(p) + 1) copy_stream(p, setdir);
+  free(dbs);
+  CK(JetGetLogInfoInstance2(live_inst, NULL, 0, &cb, info));
+  char *logs = get_list(JetGetLogInfoInstance, &cb);
+  for (char *p = logs; *p; p += strlen(p) + 1) copy_stream(p, setdir);
+  free(logs);
+  CK(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndNormal));
+}
+
+/* ---- 1: instance-less calls in multi-instance mode ------------------------------ */
+
+static void multi_instance_mode(void) {
+  CK(JetBeginExternalBackupInstance(live_inst, 0));
+  EXPECT(JetEndExternalBackupInstance(0), JET_errRunningInMultiInstanceMode, "JetEndExternalBackupInstance(0)");
+  EXPECT(JetEndExternalBackupInstance(JET_instanceNil), JET_errRunningInMultiInstanceMode,
+         "JetEndExternalBackupInstance(JET_instanceNil)");
+  EXPECT(JetEndExternalBackupInstance2(JET_instanceNil, JET_bitBackupEndAbort), JET_errRunningInMultiInstanceMode,
+         "JetEndExternalBackupInstance2(JET_instanceNil, EndAbort)");
+  EXPECT(JetEndExternalBackupInstance2(0, JET_bitBackupEndNormal), JET_errRunningInMultiInstanceMode,
+         "JetEndExternalBackupInstance2(0, EndNormal)");
+  EXPECT(JetStopBackupInstance(0), JET_errRunningInMultiInstanceMode, "JetStopBackupInstance(0)");
+  EXPECT(JetStopBackupInstance(JET_instanceNil), JET_errRunningInMultiInstanceMode,
+         "JetStopBackupInstance(JET_instanceNil)");
+  EXPECT(JetEndExternalBackup(), JET_errRunningInMultiInstanceMode, "JetEndExternalBackup() (legacy form)");
+  EXPECT(JetStopBackup(), JET_errRunningInMultiInstanceMode, "JetStopBackup() (legacy form)");
+  /* none of them reached the one instance's backup: neither stopped (-801) nor ended (-520) */
+  unsigned long cb = 0;
+  EXPECT(JetGetAttachInfoInstance(live_inst, NULL, 0, &cb), JET_errSuccess,
+         "JetGetAttachInfoInstance after the instance-less End/Stop calls");
+  EXPECT(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndAbort), JET_errSuccess,
+         "JetEndExternalBackupInstance2(inst, EndAbort) after the instance-less End/Stop calls");
+}
+
+/* With nothing initialized (decision 5). */
+static void no_mode(void) {
+  EXPECT(JetEndExternalBackupInstance(0), JET_errNotInitialized, "JetEndExternalBackupInstance(0), nothing initialized");
+  EXPECT(JetStopBackupInstance(JET_instanceNil), JET_errNotInitialized,
+         "JetStopBackupInstance(JET_instanceNil), nothing initialized");
+  EXPECT(JetEndExternalBackup(), JET_errNotInitialized, "JetEndExternalBackup(), nothing initialized");
+  EXPECT(JetStopBackup(), JET_errNotInitialized, "JetStopBackup(), nothing initialized");
+}
+
+/* ---- 2: JetExternalRestore2's target arguments ------------------------------------ */
+
+static void external_restore_targets(void) {
+  char set[192], ext[192], extdb[256], setdb[256], tgt[192], tgtname[] = "ae-target";
+  JET_LOGINFO info = { sizeof(JET_LOGINFO), 0, 0, "" };
+  path_in(set, sizeof set, root, "xset");
+  path_in(ext, sizeof ext, root, "xrestore");
+  path_in(tgt, sizeof tgt, root, "xtarget");
+  stream_set(set, &info);
+  /* what the caller wrote: the streamed database where it wants it restored */
+  if (mkdir(ext, 0700) != 0) FAIL("mkdir %s: %s", ext, strerror(errno));
+  if (harness_copy_file(path_in(setdb, sizeof setdb, set, "app.edb"), path_in(extdb, sizeof extdb, ext, "app.edb")))
+    FAIL("copy %s: %s", setdb, strerror(errno));
+  JET_RSTMAP map = { dbpath, extdb };
+  struct {
+    const char *what;
+    char *log_path, *name, *tlog, *tchk;
+  } cases[] = {
+    { "a target log path without a target checkpoint path", ext, NULL, tgt, NULL },
+    { "a target checkpoint path without a target log path", ext, NULL, NULL, tgt },
+    { "a target instance name and a target log path", ext, tgtname, tgt, NULL },
+    { "a target instance name alone", ext, tgtname, NULL, NULL },
+    { "every target argument", ext, tgtname, tgt, tgt },
+    { "a checkpoint path without a log path (szLogPath NULL)", NULL, NULL, NULL, NULL },
+  };
+  int n0, ns0;
+  uint64_t d0 = dir_digest(ext, &n0), s0 = dir_digest(set, &ns0), written = d0;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    EXPECT(JetExternalRestore2(ext, cases[i].log_path, &map, 1, set, &info, cases[i].name, cases[i].tlog,
+                               cases[i].tchk, NULL),
+           JET_errInvalidParameter, "JetExternalRestore2 with %s", cases[i].what);
+    int n1, ns1;
+    uint64_t d1 = dir_digest(ext, &n1), s1 = dir_digest(set, &ns1);
+    CHECK(d1 == d0 && n1 == n0, "JetExternalRestore2 with %s changed the destination %s (%d entries, were %d)",
+          cases[i].what, ext, n1, n0);
+    CHECK(s1 == s0 && ns1 == ns0, "JetExternalRestore2 with %s changed the backup set", cases[i].what);
+    CHECK(!exists(tgt), "JetExternalRestore2 with %s created %s", cases[i].what, tgt);
+    d0 = d1, n0 = n1, s0 = s1, ns0 = ns1;   /* each case is judged on its own */
+  }
+  /* the same call without the target arguments, and without a checkpoint path (it goes with the logs), restores */
+  EXPECT(JetExternalRestore2(NULL, ext, &map, 1, set, &info, NULL, NULL, NULL, NULL), JET_errSuccess,
+         "JetExternalRestore2 without target arguments and checkpoint path");
+  int n2;
+  char chk[256];
+  CHECK(dir_digest(ext, &n2) != written, "a successful JetExternalRestore2 did not change %s", ext);
+  CHECK(exists(path_in(chk, sizeof chk, ext, "edb.chk")), "no checkpoint %s after JetExternalRestore2", chk);
+  long n = count_records(ext);
+  CHECK(n == NREC, "JetExternalRestore2 restored %ld records, want %d", n, NREC);
+}
+
+/* ---- 3: list buffers smaller than the list ----------------------------------------- */
+
+#define SHORT_CB 16
+
+static void short_list(const char *what, list_fn fn) {
+  unsigned long full = 0, actual = 0xdeadUL;
+  char *whole = get_list(fn, &full);
+  if (full <= SHORT_CB + 1) FAIL("%s: the list (%lu bytes) is not longer than %d", what, full, SHORT_CB);
+  unsigned char buf[4 * SHORT_CB];
+  memset(buf, 0xAA, sizeof buf);
+  EXPECT(fn(live_inst, (char *)buf, SHORT_CB, &actual), JET_errSuccess, "%s with cbMax %d", what, SHORT_CB);
+  CHECK(actual == full, "%s with cbMax %d: *pcbActual %lu, want the full size %lu", what, SHORT_CB, actual, full);
+  CHECK(memcmp(buf, whole, SHORT_CB) == 0, "%s with cbMax %d: the buffer is not the list's first %d bytes", what,
+        SHORT_CB, SHORT_CB);
+  for (size_t i = SHORT_CB; i < sizeof buf; i++)
+    if (buf[i] != 0xAA) {
+      miss("%s with cbMax %d wrote byte %zu of the buffer", what, SHORT_CB, i);
+      break;
+    }
+  free(whole);
+}
+
+static void list_buffer_sizes(void) {
+  CK(JetBeginExternalBackupInstance(live_inst, 0));
+  short_list("JetGetAttachInfoInstance", JetGetAttachInfoInstance);
+  short_list("JetGetLogInfoInstance", JetGetLogInfoInstance);
+  CK(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndAbort));
+}
+
+/* ---- 4: CloseFile with no backup ---------------------------------------------------- */
+
+static void close_without_backup(void) {
+  EXPECT(JetCloseFileInstance(live_inst, 0), JET_errNoBackup, "JetCloseFileInstance(inst, 0) with no backup");
+  CK(JetBeginExternalBackupInstance(live_inst, 0));
+  unsigned long cb, lo, hi;
+  char *dbs = get_list(JetGetAttachInfoInstance, &cb);
+  JET_HANDLE h;
+  CK(JetOpenFileInstance(live_inst, dbs, &h, &lo, &hi));
+  free(dbs);
+  CK(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndAbort));
+  EXPECT(JetCloseFileInstance(live_inst, h), JET_errNoBackup, "JetCloseFileInstance of a handle of an ended backup");
+}
+
+/* ---- 5-7: JetBackupInstance refusals create nothing ---------------------------------- */
+
+/* JetBackupInstance(inst, path, grbit) returns want, and watch (path or
+ * the first of its folders that did not exist) still does not exist. */
+static void refused(JET_INSTANCE inst, const char *path, const char *watch, JET_GRBIT grbit, JET_ERR want,
+                    const char *what) {
+  if (exists(watch)) FAIL("%s exists before the call", watch);
+  EXPECT(JetBackupInstance(inst, path, grbit, NULL), want, "JetBackupInstance %s", what);
+  CHECK(!exists(watch), "JetBackupInstance %s (refused) created %s", what, watch);
+}
+
+static int backup_calls;
+
+static JET_ERR count_backup_progress(JET_SESID s, JET_SNP snp, JET_SNT snt, void *pv) {
+  (void)s; (void)snt; (void)pv;
+  if (snp == JET_snpBackup) backup_calls++;
+  return JET_errSuccess;
+}
+
+static void backup_refusals(void) {
+  char p[256], deep[256], name[64];
+  /* the database has only a "copy" record (stream_set): an incremental has no full backup to follow */
+  refused(live_inst, path_in(p, sizeof p, root, "b-incr"), p, JET_bitBackupIncremental, JET_errMissingFullBackup,
+          "incremental before any full backup");
+  static const struct { JET_GRBIT bit; const char *name; } bad[] = {
+    { JET_bitBackupAtomic, "JET_bitBackupAtomic" },
+    { JET_bitBackupSnapshot, "JET_bitBackupSnapshot" },
+    { JET_bitBackupIncremental | JET_bitBackupAtomic, "JET_bitBackupIncremental | JET_bitBackupAtomic" },
+    { JET_bitBackupTruncateDone, "JET_bitBackupTruncateDone" },
+    { 0x80000000UL, "0x80000000" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char what[128];
+    snprintf(what, sizeof what, "with grbit %s", bad[i].name);
+    snprintf(p, sizeof p, "%s/b-grbit-%zu", root, i);
+    refused(live_inst, p, p, bad[i].bit, JET_errInvalidGrbit, what);
+  }
+
+  /* B05: while an external backup runs; that backup goes on */
+  CK(JetBeginExternalBackupInstance(live_inst, 0));
+  path_in(p, sizeof p, root, "b-busy");
+  path_in(deep, sizeof deep, p, "deeper");
+  refused(live_inst, deep, p, 0, JET_errBackupInProgress, "while an external backup runs");
+  unsigned long cb = 0;
+  EXPECT(JetGetAttachInfoInstance(live_inst, NULL, 0, &cb), JET_errSuccess,
+         "the external backup after a JetBackupInstance refused with BackupInProgress");
+  CK(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndAbort));
+
+  JET_INSTANCE ni;
+  char nidir[192];
+  path_in(nidir, sizeof nidir, root, "b-ni-inst");
+  if (mkdir(nidir, 0700) != 0) FAIL("mkdir %s: %s", nidir, strerror(errno));
+  CK(harness_instance(&ni, harness_unique_name(name, sizeof name, "ae-ni"), nidir, LOG_KIB, 0));
+  refused(ni, path_in(p, sizeof p, root, "b-ni"), p, 0, JET_errNotInitialized, "on an instance not initialized");
+  CK(JetTerm(ni));
+  refused(0, path_in(p, sizeof p, root, "b-nil"), p, 0, JET_errRunningInMultiInstanceMode,
+          "with instance 0 in multi-instance mode");
+
+  /* E10: ESE's "truncate only" form is not supported; nothing is created in the current folder either */
+  char cwd[192];
+  int n;
+  path_in(cwd, sizeof cwd, root, "b-cwd");
+  if (mkdir(cwd, 0700) != 0 || chdir(cwd) != 0) FAIL("mkdir/chdir %s: %s", cwd, strerror(errno));
+  EXPECT(JetBackupInstance(live_inst, "", 0, NULL), JET_errInvalidParameter, "JetBackupInstance(inst, \"\", 0)");
+  EXPECT(JetBackupInstance(live_inst, NULL, 0, NULL), JET_errInvalidParameter, "JetBackupInstance(inst, NULL, 0)");
+  dir_digest(cwd, &n);
+  CHECK(n == 0, "JetBackupInstance with an empty or NULL path created %d entries in the current folder", n);
+  if (chdir("/") != 0) FAIL("chdir /: %s", strerror(errno));
+
+  /* the accepted grbits: 0, then JET_bitBackupIncremental */
+  backup_calls = 0;
+  EXPECT(JetBackupInstance(live_inst, path_in(p, sizeof p, root, "bk"), 0, count_backup_progress), JET_errSuccess,
+         "JetBackupInstance(inst, dir, 0)");
+  CHECK(backup_calls > 0, "JetBackupInstance never called its callback");
+  dir_digest(p, &n);
+  CHECK(n >= 2, "JetBackupInstance(inst, dir, 0) wrote %d files, want a database and a log at least", n);
+  EXPECT(JetBackupInstance(live_inst, path_in(deep, sizeof deep, root, "bk-incr"), JET_bitBackupIncremental, NULL),
+         JET_errSuccess, "JetBackupInstance(inst, dir, JET_bitBackupIncremental)");
+
+  /* a folder that is not empty is left as it was, and no backup is left running */
+  int n0, n1;
+  uint64_t d0 = dir_digest(p, &n0);
+  EXPECT(JetBackupInstance(live_inst, p, 0, NULL), JET_errBackupDirectoryNotEmpty,
+         "JetBackupInstance into a folder that is not empty");
+  CHECK(dir_digest(p, &n1) == d0 && n1 == n0, "JetBackupInstance into a folder that is not empty changed it");
+  EXPECT(JetBeginExternalBackupInstance(live_inst, 0), JET_errSuccess,
+         "Begin after JetBackupInstance refused a folder that is not empty");
+  CK(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndAbort));
+}
+
+/* ---- 8: JetRestoreInstance --------------------------------------------------------------- */
+
+static struct {
+  int calls, progress, bad;
+} rp;
+
+static JET_ERR restore_progress(JET_SESID s, JET_SNP snp, JET_SNT snt, void *pv) {
+  (void)s;
+  const JET_SNPROG *pg = pv;
+  rp.calls++;
+  if (snp != JET_snpRestore || !pg || pg->cbStruct != sizeof(JET_SNPROG)) {
+    rp.bad++;
+    return JET_errSuccess;
+  }
+  if (snt == JET_sntProgress) {
+    rp.progress++;
+    if (pg->cunitDone > pg->cunitTotal || pg->cunitTotal == 0) rp.bad++;
+  }
+  return JET_errSuccess;
+}
+
+static void restore_instance(void) {
+  char bk[192], dest[192], rdir[192], name[64];
+  path_in(bk, sizeof bk, root, "bk");
+  path_in(dest, sizeof dest, root, "restored");
+  path_in(rdir, sizeof rdir, root, "r-inst");
+  if (mkdir(rdir, 0700) != 0) FAIL("mkdir %s: %s", rdir, strerror(errno));
+  JET_INSTANCE ri;
+  CK(harness_instance(&ri, harness_unique_name(name, sizeof name, "ae-restore"), rdir, LOG_KIB, 0));
+
+  /* A03: no destination (ESE: the original paths) is refused before anything is written */
+  int nb0, nl0, nb1, nl1;
+  uint64_t b0 = dir_digest(bk, &nb0), l0 = dir_digest(live, &nl0);
+  memset(&rp, 0, sizeof rp);
+  EXPECT(JetRestoreInstance(ri, bk, NULL, restore_progress), JET_errInvalidParameter,
+         "JetRestoreInstance(inst, set, NULL, callback)");
+  CHECK(dir_digest(bk, &nb1) == b0 && nb1 == nb0, "JetRestoreInstance with no destination changed the set");
+  CHECK(dir_digest(live, &nl1) == l0 && nl1 == nl0,
+        "JetRestoreInstance with no destination changed the original folder %s", live);
+  CHECK(rp.calls == 0, "JetRestoreInstance with no destination called its callback %d times", rp.calls);
+
+  /* the refused call left the instance able to restore */
+  memset(&rp, 0, sizeof rp);
+  EXPECT(JetRestoreInstance(ri, bk, dest, restore_progress), JET_errSuccess, "JetRestoreInstance(inst, set, dest, callback)");
+  CHECK(rp.progress >= 1, "JetRestoreInstance called its callback with progress %d times, want at least once",
+        rp.progress);
+  CHECK(rp.bad == 0, "JetRestoreInstance's callback got %d calls that were not JET_snpRestore with done <= total",
+        rp.bad);
+  CK(JetTerm(ri));
+  long n = count_records(dest);
+  CHECK(n == NREC, "JetRestoreInstance restored %ld records, want %d", n, NREC);
+}
+
+int main(void) {
+  harness_start(120);
+  harness_tempdir(root, sizeof root, "ae");
+  path_in(live, sizeof live, root, "live");
+  path_in(dbpath, sizeof dbpath, live, "app.edb");
+  if (mkdir(live, 0700) != 0) FAIL("mkdir %s: %s", live, strerror(errno));
+  open_live();
+
+  multi_instance_mode();
+  external_restore_targets();
+  list_buffer_sizes();
+  close_without_backup();
+  backup_refusals();
+  restore_instance();
+
+  CK(JetTerm2(live_inst, JET_bitTermComplete));
+  no_mode();
+  if (harness_rm_rf(root) != 0) FAIL("could not remove %s", root);
+  if (failures) harness_exit(1, "FAIL", "%d checks differ", failures);
+  printf("api_edges: ok\n");
+  return 0;
+}
