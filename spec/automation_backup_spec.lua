@@ -193,7 +193,7 @@ describe("ese.backup", function()
       assert.are.equal(0, count_prefix(k, "l"))
     end)
 
-    it("a callback that raises: the error comes out of run, the backup is ended, no folder remains", function()
+    it("A04: a callback that raises: the error comes out of run, the backup is ended, no folder remains", function()
       local calls = 0
       local ok, e = pcall(backup.run, inst, w:path("boom"), {
         on_progress = function(p)

@@ -6,14 +6,15 @@ local H = require "support.helpers"
 local run = H.run_harness
 
 describe("backup harness (C, threads and crashes)", function()
-  it("G1/G3: writer threads commit during a full and an incremental backup; each restore holds exactly the "
-     .. "transactions committed before its GetLogInfo cut-off, and no half transaction", function()
+  it("G01/G03/H02/G06: writer threads commit during a full and an incremental backup; each restore holds exactly "
+     .. "the transactions committed before its GetLogInfo cut-off, and no half transaction; after a TruncateLog "
+     .. "under the writers and a SIGKILL, soft recovery keeps every commit", function()
     local ok, out = run("backup_restore", "3 300")
     assert.is_true(ok, out)
     assert.matches("backup_restore: ok", out)
   end)
 
-  it("C7/I: JetBackupInstance restores whole; a stop from another thread aborts it with "
+  it("A05/C05/C07: JetBackupInstance restores whole; a stop from another thread aborts it with "
      .. "JET_errBackupAbortByServer; crash points during a backup never yield a silently wrong restore", function()
     local ok, out = run("backup_faults", "24")
     assert.is_true(ok, out)
