@@ -2,8 +2,9 @@
  * signature and the databases attached at that point.  Replaced whole by
  * write-to-temporary, sync, rename, sync folder.
  *
- *   0 u32 CRC32C of bytes 4..end   4 char[8] "ESECHK\0\1"   12 u8[16] log signature
- *   28 u64 lsn   36 u32 attach count   40 per database: u32 dbid, u16 length, path
+ *   0 u32 CRC32C of bytes 4..end   4 char[8] "ESECHK\0\2"   12 u8[16] log signature
+ *   28 u64 lsn   36 u32 attach count   40 u64 next transaction id
+ *   48 per database: u32 dbid, u16 length, path
  */
 #include "internal.h"
 #include "crc32c.h"
@@ -11,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char MAGIC[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 1 };
+static const char MAGIC[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 2 };
+#define CHK_HEAD 48
 #define CHK_MAX 65536
 
 char *chk_path(const esparams *prm) {
@@ -37,13 +39,14 @@ JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
   if (!buf) e = JET_errOutOfMemory;
   else e = os_pread(f, buf, CHK_MAX, 0, &n);
   os_close(f);
-  if (e == JET_errSuccess && (n < 40 || memcmp(buf + 4, MAGIC, 8) != 0 || get32(buf) != crc32c(0, buf + 4, n - 4)))
+  if (e == JET_errSuccess && (n < CHK_HEAD || memcmp(buf + 4, MAGIC, 8) != 0 || get32(buf) != crc32c(0, buf + 4, n - 4)))
     e = JET_errCheckpointCorrupt;
   if (e == JET_errSuccess) {
     memcpy(c->sig.b, buf + 12, 16);
     c->lsn = get64(buf + 28);
     uint32_t natt = get32(buf + 36);
-    size_t off = 40;
+    c->next_txid = get64(buf + 40);
+    size_t off = CHK_HEAD;
     if (natt > 1024 || !(c->att = calloc(natt ? natt : 1, sizeof *c->att))) e = natt > 1024 ? JET_errCheckpointCorrupt : JET_errOutOfMemory;
     for (uint32_t i = 0; e == JET_errSuccess && i < natt; i++) {
       if (off + 6 > n) { e = JET_errCheckpointCorrupt; break; }
@@ -65,7 +68,7 @@ JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
 }
 
 JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
-  size_t n = 40;
+  size_t n = CHK_HEAD;
   for (uint32_t i = 0; i < c->natt; i++) n += 6 + strlen(c->att[i].path);
   if (n > CHK_MAX) return JET_errInvalidParameter;
   uint8_t *buf = calloc(1, n);
@@ -78,7 +81,8 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
     memcpy(buf + 12, c->sig.b, 16);
     put64(buf + 28, c->lsn);
     put32(buf + 36, c->natt);
-    size_t off = 40;
+    put64(buf + 40, c->next_txid);
+    size_t off = CHK_HEAD;
     for (uint32_t i = 0; i < c->natt; i++) {
       size_t len = strlen(c->att[i].path);
       put32(buf + off, c->att[i].dbid);

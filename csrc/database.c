@@ -386,7 +386,7 @@ JET_ERR inst_checkpoint(esinst *inst) {
     }
   if (e == JET_errSuccess) {
     log_attach att[ESE_MAX_DB];
-    chkfile c = { .lsn = lsn, .att = att };
+    chkfile c = { .lsn = lsn, .att = att, .next_txid = inst->next_txid };
     memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
     for (int i = 1; i <= ESE_MAX_DB; i++)
       if (inst->db[i]) att[c.natt++] = (log_attach){ inst->db[i]->dbid, inst->db[i]->path };

@@ -145,6 +145,7 @@ JET_ERR db_trim(esinst *inst);
 typedef struct chkfile {
   log_sig sig;
   lsn_t lsn;
+  uint64_t next_txid;     /* above every transaction id in the logs up to lsn */
   uint32_t natt;
   log_attach *att;
 } chkfile;

@@ -9,7 +9,7 @@
 static JET_ERR new_stream(esinst *inst, const log_config *cfg, const char *chkp) {
   JET_ERR e = log_create(cfg, NULL, 1, 0, NULL, 0, &inst->log);
   if (e) return e;
-  chkfile c = { .lsn = log_end(inst->log) };
+  chkfile c = { .lsn = log_end(inst->log), .next_txid = inst->next_txid };
   memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
   e = chk_write(inst->io, chkp, &c);
   if (e == JET_errSuccess) inst->checkpoint = c.lsn;
@@ -52,6 +52,9 @@ JET_ERR recover(esinst *inst) {
   cfg.file_size = newest.file_size;
   if (e == JET_errSuccess) prm->log_file_kib = newest.file_size / 1024u;   /* the stream's size wins */
   lsn_t from = ce == JET_errSuccess ? chk.lsn : LSN(lo ? lo : newest.gen, 0);
+  /* ids of the logs before the checkpoint are below its next_txid; replay
+   * raises next_txid past the ids after it */
+  if (ce == JET_errSuccess && chk.next_txid > inst->next_txid) inst->next_txid = chk.next_txid;
 
   redo_cfg rc = { .io = inst->io, .page_size = prm->page_size, .sig = newest.sig,
                   .detail = inst->detail, .detail_cap = sizeof inst->detail };
@@ -82,7 +85,7 @@ JET_ERR recover(esinst *inst) {
   }
   log_header_clear(&newest);
   if (e == JET_errSuccess) {
-    chkfile c = { .lsn = log_end(inst->log) };
+    chkfile c = { .lsn = log_end(inst->log), .next_txid = inst->next_txid };
     memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
     e = chk_write(inst->io, chkp, &c);
     inst->checkpoint = c.lsn;

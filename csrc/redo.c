@@ -182,8 +182,13 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   JET_ERR e = JET_errSuccess;
   if (txid > r->max_txid) r->max_txid = txid;
   /* a commit applies exactly the page records of its group */
-  if (txid == r->txid && r->group_records != count)
+  if (txid == r->txid && r->group_records != count) {
     e = r->cfg.restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
+    if (r->cfg.detail)
+      snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu counts %u page "
+               "records, its group has %u", (unsigned)LSN_GEN(rec->lsn), (unsigned long long)txid, (unsigned)count,
+               (unsigned)r->group_records);
+  }
   if (e == JET_errSuccess && txid == r->txid) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];

@@ -435,6 +435,7 @@ static JET_ERR replay_finish(EseRestore *r) {
     if (r->files[i].is_db && !r->files[i].mapped)
       return fail(r, JET_errDatabasePatchFileMismatch, "database %s is not attached in the logs of the set", r->files[i].name);
   JET_ERR e = redo_finish(r->rd, 1, r->last_gen);
+  uint64_t next_txid = redo_max_txid(r->rd) + 1;
   redo_free(r->rd);
   r->rd = NULL;
   log_reader_close(r->reader);
@@ -451,7 +452,7 @@ static JET_ERR replay_finish(EseRestore *r) {
   log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size };
   eslog *lg = NULL;
   if (e == JET_errSuccess) e = log_create(&cfg, &r->sig, r->last_gen + 1, last ? last->lh.tm_create : 0, NULL, 0, &lg);
-  chkfile c = { .sig = r->sig };
+  chkfile c = { .sig = r->sig, .next_txid = next_txid };
   if (e == JET_errSuccess) {
     c.lsn = log_end(lg);
     e = log_close(lg);
