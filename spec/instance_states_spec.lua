@@ -80,7 +80,8 @@ describe("instance states (decision 6, seeds 000-004)", function()
       inst2:term({ complete = true })
     end)
 
-    it("A04: a restore whose callback raises hands the instance back uninitialized; a new restore with it works", function()
+    it("A04: a restore whose callback raises hands the instance back uninitialized; "
+       .. "a new restore with it works", function()
       local set = make_set()
       local inst2 = w:track(ese.create_instance(H.name("restoring")))
       local ok, e = pcall(ese.restore, set, w:path("dest"), {
