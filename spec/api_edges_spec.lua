@@ -13,7 +13,8 @@ describe("C API edges (C harness)", function()
      .. "JET_errNoBackup; E09/B05/E10: JetBackupInstance refuses other grbits (JET_errInvalidGrbit), a running "
      .. "backup (JET_errBackupInProgress), an empty path (JET_errInvalidParameter) and creates nothing; "
      .. "A03/H01: JetRestoreInstance with no destination is JET_errInvalidParameter and writes nothing, with one "
-     .. "its callback reports progress with done <= total; H04: JetExternalRestore2 restores a set", function()
+     .. "its callback reports progress with done <= total; A12/H04: JetExternalRestore2 restores a set into a "
+     .. "fresh folder", function()
     local ok, out, last = H.run_harness("api_edges")
     assert.is_true(ok, out)
     assert.is_nil(out:match("FAIL"), out)

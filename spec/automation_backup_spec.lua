@@ -46,7 +46,8 @@ describe("ese.backup", function()
   after_each(function() w:cleanup() end)
 
   describe("run", function()
-    it("full, writes, incremental, then restore of both: every record before each cut-off is back", function()
+    it("A14: full, writes, incremental, then restore of both: every record before each cut-off is back",
+       function()
       local full = w:path("sets/full")
       local r1 = backup.run(inst, full)
       assert.are.equal("full", r1.kind)

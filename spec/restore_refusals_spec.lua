@@ -242,7 +242,7 @@ describe("ese.restore refuses a wrong set (decision 12, group I)", function()
     assert.are.equal(-565, e.code)
   end)
 
-  it("I11: opts.instance already initialized: JET_errAlreadyInitialized, nothing is written; "
+  it("I11/D06: opts.instance already initialized: JET_errAlreadyInitialized, nothing is written; "
      .. "after a failed restore a named instance is still usable", function()
     local dir = w:path("ii")
     local running = w:open(nil, { log_path = dir, system_path = dir })
