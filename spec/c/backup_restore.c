@@ -64,50 +64,6 @@ static void *writer(void *p) {
   return NULL;
 }
 
-static void copy_stream(const char *src, const char *destdir) {
-  JET_HANDLE h;
-  unsigned long lo, hi;
-  CK(JetOpenFileInstance(inst, src, &h, &lo, &hi));
-  uint64_t size = ((uint64_t)hi << 32) | lo, got = 0;
-  const char *slash = strrchr(src, '/');
-  char out[600];
-  snprintf(out, sizeof out, "%s/%s", destdir, slash ? slash + 1 : src);
-  FILE *f = fopen(out, "wb");
-  if (!f) FAIL("%s: %s", out, strerror(errno));
-  size_t cb = 256 * 1024;
-  void *buf = aligned_alloc(4096, cb);
-  if (!buf) FAIL("out of memory");
-  for (;;) {
-    unsigned long n = 0;
-    CK(JetReadFileInstance(inst, h, buf, (unsigned long)cb, &n));
-    if (n == 0) break;
-    if (fwrite(buf, 1, n, f) != n) FAIL("fwrite %s: %s", out, strerror(errno));
-    got += n;
-  }
-  free(buf);
-  if (fclose(f) != 0) FAIL("close %s: %s", out, strerror(errno));
-  CK(JetCloseFileInstance(inst, h));
-  if (got != size)
-    FAIL("%s streamed %llu bytes, OpenFile said %llu", src, (unsigned long long)got, (unsigned long long)size);
-}
-
-/* The names of a double-NUL-terminated list, asked with the size first;
- * free *buf and the result. */
-static char **list(JET_ERR (*fn)(JET_INSTANCE, char *, unsigned long, unsigned long *), char **buf, int *n) {
-  unsigned long cb = 0;
-  CK(fn(inst, NULL, 0, &cb));
-  if (!(*buf = malloc(cb + 1))) FAIL("out of memory");
-  CK(fn(inst, *buf, cb, &cb));
-  int count = 0;
-  for (char *p = *buf; *p; p += strlen(p) + 1) count++;
-  char **names = calloc((size_t)count + 1, sizeof *names);
-  if (!names) FAIL("out of memory");
-  count = 0;
-  for (char *p = *buf; *p; p += strlen(p) + 1) names[count++] = p;
-  *n = count;
-  return names;
-}
-
 static JET_ERR log_info2(JET_INSTANCE i, char *szz, unsigned long cb, unsigned long *pcb) {
   return JetGetLogInfoInstance2(i, szz, cb, pcb, &cut_info);
 }
@@ -134,18 +90,18 @@ static void backup(const char *destdir, int incremental, int nw, const char *log
   char *buf, **names;
   int n;
   if (!incremental) {
-    names = list(JetGetAttachInfoInstance, &buf, &n);
-    for (int i = 0; i < n; i++) copy_stream(names[i], destdir);
+    names = harness_list(inst, JetGetAttachInfoInstance, &buf, &n);
+    for (int i = 0; i < n; i++) harness_copy_stream(inst, names[i], destdir);
     free(names);
     free(buf);
   }
   for (int i = 0; i < nw; i++) cut_lo[i] = atomic_load(&committed[i]);
-  names = list(log_info2, &buf, &n);   /* the first call is the cut-off */
+  names = harness_list(inst, log_info2, &buf, &n);   /* the first call is the cut-off */
   for (int i = 0; i < nw; i++) cut_hi[i] = atomic_load(&committed[i]) + 1;
-  for (int i = 0; i < n; i++) copy_stream(names[i], destdir);
+  for (int i = 0; i < n; i++) harness_copy_stream(inst, names[i], destdir);
   free(names);
   free(buf);
-  names = list(JetGetTruncateLogInfoInstance, &buf, &n);
+  names = harness_list(inst, JetGetTruncateLogInfoInstance, &buf, &n);
   sh->ndeleted = n;
   snprintf(sh->first_deleted, sizeof sh->first_deleted, "%s", n ? names[0] : "");
   free(names);

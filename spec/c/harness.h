@@ -1,9 +1,11 @@
 /*
  * harness.h -- what the C harness programs of spec/c share (crash_sweep,
- * io_errors, threads, backup_restore, backup_faults, term_race): failure
- * reports and checked calls, temporary folders, child processes, instance
- * and table set-up, deterministic values.  Static inline functions and
- * macros only: each program is one translation unit that includes this.
+ * io_errors, threads, backup_restore, backup_faults, term_race,
+ * backup_two_instances): failure reports and checked calls, temporary
+ * folders, child processes, instance and table set-up, deterministic
+ * values, a streaming backup's lists and files.  Static inline functions
+ * and macros only: each program is one translation unit that includes
+ * this.
  *
  * A program defines HARNESS_NAME (its name, a string literal) before the
  * include.  Failures print "<name>: FAIL: <message>" on stdout and end the
@@ -318,6 +320,73 @@ static inline JET_ERR harness_create_table(JET_INSTANCE inst, const char *dbpath
   if (e >= 0) e = JetCreateDatabase(*s, dbpath, NULL, db, 0);
   if (e >= 0) e = EseCreateTable(*s, *db, table, t);
   return e;
+}
+
+/* ---- streaming backup ------------------------------------------------------------ */
+
+/* The names of the double-NUL-terminated list in buf: a NULL-terminated
+ * array of pointers into buf (free it), their count in *n. */
+static inline char **harness_names(char *buf, int *n) {
+  int count = 0;
+  for (char *p = buf; *p; p += strlen(p) + 1) count++;
+  char **names = calloc((size_t)count + 1, sizeof *names);
+  if (!names) FAIL("out of memory");
+  count = 0;
+  for (char *p = buf; *p; p += strlen(p) + 1) names[count++] = p;
+  *n = count;
+  return names;
+}
+
+/* A list call of the instance forms (JetGetAttachInfoInstance,
+ * JetGetLogInfoInstance, JetGetTruncateLogInfoInstance). */
+typedef JET_ERR (*harness_list_fn)(JET_INSTANCE, char *, unsigned long, unsigned long *);
+
+/* The names of fn(inst)'s list, asked with the size first (the first call
+ * is the one that counts, e.g. GetLogInfo's cut-off): harness_names of
+ * the list, which is in *buf (free both). */
+static inline char **harness_list(JET_INSTANCE inst, harness_list_fn fn, char **buf, int *n) {
+  unsigned long cb = 0, got = 0;
+  HARNESS_CK(fn(inst, NULL, 0, &cb), FAIL);
+  for (;;) {
+    if (!(*buf = calloc(cb + 2, 1))) FAIL("out of memory");   /* two NULs past what fn writes */
+    HARNESS_CK(fn(inst, *buf, cb, &got), FAIL);
+    if (got <= cb) break;
+    free(*buf);   /* the list grew between the calls: ask again with its new size */
+    cb = got;
+  }
+  return harness_names(*buf, n);
+}
+
+/* Streams the file src of inst's running external backup (OpenFile,
+ * ReadFile until 0 bytes, CloseFile) into destdir under its base name, and
+ * checks that as many bytes came as OpenFile announced.  Returns them. */
+static inline uint64_t harness_copy_stream(JET_INSTANCE inst, const char *src, const char *destdir) {
+  JET_HANDLE h;
+  unsigned long lo, hi;
+  HARNESS_CK(JetOpenFileInstance(inst, src, &h, &lo, &hi), FAIL);
+  uint64_t size = ((uint64_t)hi << 32) | lo, got = 0;
+  const char *slash = strrchr(src, '/');
+  char out[4200];
+  if ((size_t)snprintf(out, sizeof out, "%s/%s", destdir, slash ? slash + 1 : src) >= sizeof out)
+    FAIL("path too long: %s/%s", destdir, src);
+  FILE *f = fopen(out, "wb");
+  if (!f) FAIL("%s: %s", out, strerror(errno));
+  size_t cb = 256 * 1024;   /* a multiple of every page size */
+  void *buf = aligned_alloc(4096, cb);
+  if (!buf) FAIL("out of memory");
+  for (;;) {
+    unsigned long n = 0;
+    HARNESS_CK(JetReadFileInstance(inst, h, buf, (unsigned long)cb, &n), FAIL);
+    if (n == 0) break;
+    if (fwrite(buf, 1, n, f) != n) FAIL("fwrite %s: %s", out, strerror(errno));
+    got += n;
+  }
+  free(buf);
+  if (fclose(f) != 0) FAIL("close %s: %s", out, strerror(errno));
+  HARNESS_CK(JetCloseFileInstance(inst, h), FAIL);
+  if (got != size)
+    FAIL("%s streamed %llu bytes, OpenFile said %llu", src, (unsigned long long)got, (unsigned long long)size);
+  return got;
 }
 
 #endif

@@ -456,6 +456,15 @@ function H.run_harness(prog, args, env)
   return ok == true, out, last
 end
 
+-- Runs a harness program that must exit 0 and print the line start
+-- expected (a plain string); returns its output.
+function H.expect_harness(prog, args, expected)
+  local ok, out = H.run_harness(prog, args)
+  luassert.is_true(ok, prog .. " " .. (args or "") .. " failed:\n" .. out)
+  luassert.is_truthy(out:find(expected, 1, true), "no '" .. expected .. "' in:\n" .. out)
+  return out
+end
+
 -- The lines "KEY value" of a child's output as a table { KEY = "value" }.
 function H.parse_lines(out)
   local r = {}
