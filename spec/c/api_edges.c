@@ -181,35 +181,6 @@ static char *get_list(list_fn fn, unsigned long *cb) {
   return buf;
 }
 
-/* Streams the backup file src of the running backup of live_inst into
- * destdir (same base name). */
-static void copy_stream(const char *src, const char *destdir) {
-  JET_HANDLE h;
-  unsigned long lo, hi;
-  CK(JetOpenFileInstance(live_inst, src, &h, &lo, &hi));
-  const char *slash = strrchr(src, '/');
-  char out[512];
-  path_in(out, sizeof out, destdir, slash ? slash + 1 : src);
-  FILE *f = fopen(out, "wb");
-  if (!f) FAIL("%s: %s", out, strerror(errno));
-  size_t cb = 64 * 1024;
-  void *buf = aligned_alloc(4096, cb);
-  if (!buf) FAIL("out of memory");
-  uint64_t got = 0;
-  for (;;) {
-    unsigned long n = 0;
-    CK(JetReadFileInstance(live_inst, h, buf, (unsigned long)cb, &n));
-    if (n == 0) break;
-    if (fwrite(buf, 1, n, f) != n) FAIL("write %s: %s", out, strerror(errno));
-    got += n;
-  }
-  free(buf);
-  if (fclose(f) != 0) FAIL("close %s: %s", out, strerror(errno));
-  CK(JetCloseFileInstance(live_inst, h));
-  uint64_t size = ((uint64_t)hi << 32) | lo;
-  if (got != size) FAIL("%s streamed %llu bytes, OpenFile said %llu", src, (unsigned long long)got, (unsigned long long)size);
-}
-
 /* A whole streaming backup of live_inst (no truncation: a "copy") into
  * setdir; *info gets GetLogInfoInstance2's range. */
 static void stream_set(const char *setdir, JET_LOGINFO *info) {
@@ -217,11 +188,11 @@ static void stream_set(const char *setdir, JET_LOGINFO *info) {
   CK(JetBeginExternalBackupInstance(live_inst, 0));
   unsigned long cb;
   char *dbs = get_list(JetGetAttachInfoInstance, &cb);
-  for (char *p = dbs; *p; p += strlen(p) + 1) copy_stream(p, setdir);
+  for (char *p = dbs; *p; p += strlen(p) + 1) (void)harness_copy_stream(live_inst, p, setdir);
   free(dbs);
   CK(JetGetLogInfoInstance2(live_inst, NULL, 0, &cb, info));
   char *logs = get_list(JetGetLogInfoInstance, &cb);
-  for (char *p = logs; *p; p += strlen(p) + 1) copy_stream(p, setdir);
+  for (char *p = logs; *p; p += strlen(p) + 1) (void)harness_copy_stream(live_inst, p, setdir);
   free(logs);
   CK(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndNormal));
 }
