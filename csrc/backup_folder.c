@@ -106,14 +106,13 @@ static JET_ERR size_list(job *j, JET_ERR (*fn)(JET_INSTANCE, char *, unsigned lo
 JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
                                   JET_PFNSTATUS pfnStatus) {
   if (!szBackupPath || !*szBackupPath) return JET_errInvalidParameter;   /* no "truncate only" form */
-  if (grbit & ~JET_bitBackupIncremental) return JET_errInvalidGrbit;
   int incr = (grbit & JET_bitBackupIncremental) != 0;
   job j = { .inst = instance, .folder = szBackupPath, .pfn = pfnStatus, .prog = { sizeof(JET_SNPROG), 0, 100 } };
   /* Begin comes before the folder is touched: a call that the instance
    * refuses (its state, a backup in progress, no full backup) creates
    * nothing.  From here on this call owns a backup, and every failure
    * ends it with End(abort). */
-  JET_ERR e = JetBeginExternalBackupInstance(instance, incr ? JET_bitBackupIncremental : 0);
+  JET_ERR e = JetBeginExternalBackupInstance(instance, grbit);   /* 0 or Incremental, else InvalidGrbit */
   if (e) return e;
   e = esio_new(&j.io);
   if (e == JET_errSuccess && !(j.buf = aligned_alloc(4096, CHUNK))) e = JET_errOutOfMemory;

@@ -14,6 +14,9 @@
 
 static const char MAGIC[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 2 };
 #define CHK_HEAD 48
+/* version 1 (no next transaction id; entries from 40) is still read */
+static const char MAGIC_V1[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 1 };
+#define CHK_HEAD_V1 40
 #define CHK_MAX 65536
 
 char *chk_path(const esparams *prm) {
@@ -39,14 +42,17 @@ JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
   if (!buf) e = JET_errOutOfMemory;
   else e = os_pread(f, buf, CHK_MAX, 0, &n);
   os_close(f);
-  if (e == JET_errSuccess && (n < CHK_HEAD || memcmp(buf + 4, MAGIC, 8) != 0 || get32(buf) != crc32c(0, buf + 4, n - 4)))
+  int v1 = e == JET_errSuccess && n >= CHK_HEAD_V1 && memcmp(buf + 4, MAGIC_V1, 8) == 0;
+  size_t head = v1 ? CHK_HEAD_V1 : CHK_HEAD;
+  if (e == JET_errSuccess &&
+      (n < head || (!v1 && memcmp(buf + 4, MAGIC, 8) != 0) || get32(buf) != crc32c(0, buf + 4, n - 4)))
     e = JET_errCheckpointCorrupt;
   if (e == JET_errSuccess) {
     memcpy(c->sig.b, buf + 12, 16);
     c->lsn = get64(buf + 28);
     uint32_t natt = get32(buf + 36);
-    c->next_txid = get64(buf + 40);
-    size_t off = CHK_HEAD;
+    c->next_txid = v1 ? 0 : get64(buf + 40);
+    size_t off = head;
     if (natt > 1024 || !(c->att = calloc(natt ? natt : 1, sizeof *c->att))) e = natt > 1024 ? JET_errCheckpointCorrupt : JET_errOutOfMemory;
     for (uint32_t i = 0; e == JET_errSuccess && i < natt; i++) {
       if (off + 6 > n) { e = JET_errCheckpointCorrupt; break; }

@@ -209,11 +209,9 @@ JET_ERR os_sync_dir(esio *io, const char *dir) {
   return r == 0 ? JET_errSuccess : os_err(e);
 }
 
-/* A path the kernel would refuse for its length (ENAMETOOLONG) is refused
- * before any folder of it is made. */
-static int path_too_long(const char *path) {
+int os_folder_too_long(const char *path) {
   size_t n = strlen(path), part = 0;
-  if (n >= PATH_MAX) return 1;
+  if (n + 1 + NAME_MAX >= PATH_MAX) return 1;
   for (size_t i = 0; i < n; i++) {
     part = path[i] == '/' ? 0 : part + 1;
     if (part > NAME_MAX) return 1;
@@ -222,7 +220,7 @@ static int path_too_long(const char *path) {
 }
 
 JET_ERR os_mkdir_p(const char *dir, int mode) {
-  if (path_too_long(dir)) return JET_errInvalidPath;
+  if (os_folder_too_long(dir)) return JET_errInvalidPath;
   size_t n = strlen(dir);
   char *p = malloc(n + 1);
   if (!p) return JET_errOutOfMemory;

@@ -49,8 +49,11 @@ JET_ERR os_rename(esio *io, const char *from, const char *to);
 JET_ERR os_unlink(esio *io, const char *path);
 /* fsync of a folder, after creating, renaming or deleting in it. */
 JET_ERR os_sync_dir(esio *io, const char *dir);
-/* mkdir -p; a path longer than PATH_MAX or with a name longer than NAME_MAX:
- * JET_errInvalidPath, and nothing is made. */
+/* A folder path that leaves no room for a file name in it (folder + '/' +
+ * NAME_MAX bytes reach PATH_MAX) or has a name longer than NAME_MAX. */
+int os_folder_too_long(const char *dir);
+/* mkdir -p; a folder os_folder_too_long refuses: JET_errInvalidPath, and
+ * nothing is made. */
 JET_ERR os_mkdir_p(const char *dir, int mode);
 int os_exists(const char *path);
 /* Calls fn(name, ud) for each entry of dir but "." and ".."; stops and

@@ -207,6 +207,10 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
 
 uint64_t redo_max_txid(redo *r) { return r->max_txid; }
 
+void redo_note_txid(redo *r, uint64_t txid) {
+  if (txid > r->max_txid) r->max_txid = txid;
+}
+
 static JET_ERR path_of(const log_record *rec, size_t off, char *path) {
   if (rec->len < off || rec->len - off > 4096) return JET_errLogFileCorrupt;
   memcpy(path, rec->payload + off, rec->len - off);

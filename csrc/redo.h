@@ -40,5 +40,7 @@ void redo_free(redo *r);
  * transactions after it, so a group never merges with an unfinished one
  * of an earlier run. */
 uint64_t redo_max_txid(redo *r);
+/* Counts txid as met (a record that replay skips). */
+void redo_note_txid(redo *r, uint64_t txid);
 
 #endif

@@ -295,6 +295,8 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
   if (e == JET_errSuccess && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
+  if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
+    e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   if (e == JET_errSuccess) e = os_mkdir_p(r->dest, 0700);
   if (e == JET_errSuccess) e = os_mkdir_p(r->chk_dir, 0700);
   if (e == JET_errSuccess) e = os_list_dir(r->dest, clean_dest, r);
@@ -486,7 +488,12 @@ static JET_ERR replay_step(EseRestore *r) {
      * every page change there is already in the copy, and replay must meet
      * each page's whole image (logged first after a checkpoint) before any
      * difference. */
-    if (rec.lsn < r->replay_lsn && (rec.type == LR_PAGE || rec.type == LR_PAGEDIFF || rec.type == LR_COMMIT)) continue;
+    if (rec.lsn < r->replay_lsn && (rec.type == LR_PAGE || rec.type == LR_PAGEDIFF || rec.type == LR_COMMIT)) {
+      /* its id still counts: the checkpoint's next id is above every id met */
+      size_t at = rec.type == LR_COMMIT ? 0 : 8;
+      if (rec.len >= at + 8) redo_note_txid(r->rd, get64(rec.payload + at));
+      continue;
+    }
     e = redo_apply(r->rd, &rec);
   }
   if (e == JET_errSuccess && r->last_gen == 0) r->last_gen = r->replay_from;

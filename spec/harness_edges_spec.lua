@@ -36,6 +36,13 @@ describe("harness edges: replay (C, crashed processes, edited logs)", function()
   -- A run that replays nothing (after a clean term) takes its first
   -- transaction id from the checkpoint, which holds one above every id in
   -- the logs before it, not from the clock alone.
+  it("redo_count restored-chk / chk-v1: a restore whose replay skips every record still writes a checkpoint "
+     .. "whose next transaction id is above every id of the restored logs; a checkpoint of format 1 (no next "
+     .. "id) is still read, and the next run's commits follow every earlier one", function()
+    expect_ok("redo_count", "restored-chk", { "restored-chk" })
+    expect_ok("redo_count", "chk-v1", { "chk-v1" })
+  end)
+
   it("redo_count clean: after a crash, a run that only recovers and terminates cleanly, then a run whose "
      .. "clock reads the unfinished transaction's id: its ids still grow, and the chain restores", function()
     expect_ok("redo_count", "clean", { "clean" })

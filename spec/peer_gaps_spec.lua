@@ -67,9 +67,10 @@ local function count(kv, prefix)
 end
 
 -- A path longer than PATH_MAX (4096) under dir, made of 200-byte names.
-local function too_long_path(dir)
+-- dir/ddd.../ddd... of at least n bytes (default: past PATH_MAX)
+local function too_long_path(dir, n)
   local p = dir
-  while #p <= 4200 do p = p .. "/" .. ("d"):rep(200) end
+  while #p <= (n or 4200) do p = p .. "/" .. ("d"):rep(200) end
   return p
 end
 
@@ -305,6 +306,26 @@ describe("peer gaps", function()
     e = H.expect_jet("JET_errInvalidPath", ese.restore, set, too_long_path(w:path("long")))
     assert.are.equal(-1023, e.code)
     assert.are.same(before, H.ls(w.dir))
+    -- a folder a little under PATH_MAX leaves no room for the names of the files in it
+    local near = too_long_path(w:path("near"), 3900)
+    assert.is_true(#near < 4096 - 20)
+    H.expect_jet("JET_errInvalidPath", backup.run, inst, near)
+    H.expect_jet("JET_errInvalidPath", ese.restore, set, near)
+    assert.are.same(before, H.ls(w.dir))
+  end)
+
+  it("F07: a backup destination named . or .., or a symbolic link: JET_errInvalidPath, nothing created", function()
+    local _, _, _, inst = w:filled_table(5, "a")
+    assert(os.execute("mkdir -p " .. H.q(w:path("sets/empty")) .. " && ln -s empty " .. H.q(w:path("sets/link"))))
+    local before = H.ls(w:path("sets"))
+    for _, dest in ipairs({ w:path("sets/."), w:path("sets/empty/.."), w:path("sets/link"), w:path("sets/link/") }) do
+      H.expect_jet("JET_errInvalidPath", backup.run, inst, dest)
+      assert.are.same(before, H.ls(w:path("sets")), dest)
+    end
+    assert.are.same({}, H.ls(w:path("sets/empty")))
+    -- the folder itself works
+    backup.run(inst, w:path("sets/empty"))
+    assert.is_true(H.exists(w:path("sets/empty/app.edb")))
   end)
 
   it("A08: after two rolls, get_truncate_log_info is a non-empty subset of get_log_info; "

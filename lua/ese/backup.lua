@@ -93,8 +93,11 @@ end
 -- is refused before anything is made.
 local PATH_MAX, NAME_MAX = 4096, 255
 
+-- A folder path must leave room for a file name in it.
 local function check_path_length(p, op)
-  if #p >= PATH_MAX then raise("JET_errInvalidPath", op, "path longer than %d bytes", PATH_MAX - 1) end
+  if #p + 1 + NAME_MAX >= PATH_MAX then
+    raise("JET_errInvalidPath", op, "%s leaves no room for a file name (PATH_MAX %d)", p:sub(1, 64) .. "...", PATH_MAX)
+  end
   for part in p:gmatch("[^/]+") do
     if #part > NAME_MAX then raise("JET_errInvalidPath", op, "a name longer than %d bytes in %s", NAME_MAX, p) end
   end
@@ -381,6 +384,13 @@ function backup.run(inst, dest, opts)
   if type(dest) ~= "string" or dest == "" then error("backup.run: dest must be a folder path", 2) end
   local p = plan(opts, "run")
   dest = strip_slashes(dest)
+  local leaf = basename(dest)
+  if leaf == "." or leaf == ".." or dest == "/" then
+    raise("JET_errInvalidPath", "run", "%s: name the set's own folder", dest)
+  end
+  if sh("[ -L " .. quote(dest) .. " ]") then
+    raise("JET_errInvalidPath", "run", "%s is a symbolic link: name the folder itself", dest)
+  end
   local state = path_state(dest)
   if state == "folder" or state == "file" then
     raise("JET_errBackupDirectoryNotEmpty", "run", "%s exists and is not an empty folder", dest)

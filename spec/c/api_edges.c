@@ -377,7 +377,20 @@ static void backup_refusals(void) {
   if (mkdir(nidir, 0700) != 0) FAIL("mkdir %s: %s", nidir, strerror(errno));
   CK(harness_instance(&ni, harness_unique_name(name, sizeof name, "ae-ni"), nidir, LOG_KIB, 0));
   refused(ni, path_in(p, sizeof p, root, "b-ni"), p, 0, JET_errNotInitialized, "on an instance not initialized");
+  /* decision 6: the instance's state is checked before the grbit */
+  refused(ni, path_in(p, sizeof p, root, "b-ni"), p, JET_bitBackupAtomic, JET_errNotInitialized,
+          "with grbit JET_bitBackupAtomic on an instance not initialized");
   CK(JetTerm(ni));
+
+  /* a folder that leaves no room for a file name in it: JET_errInvalidPath, nothing made */
+  {
+    static char longdir[4200];
+    int len = snprintf(longdir, sizeof longdir, "%s/b-long", root);
+    while (len < 4096 - 100) len += snprintf(longdir + len, sizeof longdir - (size_t)len, "/%.200s",
+                                              "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+    path_in(p, sizeof p, root, "b-long");
+    refused(live_inst, longdir, p, 0, JET_errInvalidPath, "into a folder of PATH_MAX - 100 bytes");
+  }
   refused(0, path_in(p, sizeof p, root, "b-nil"), p, 0, JET_errRunningInMultiInstanceMode,
           "with instance 0 in multi-instance mode");
 
