@@ -35,6 +35,10 @@
  *      sqlite3_backup_step(100) (capped; restarts = the backup starting
  *      over at page 1 because another connection wrote) and during
  *      sqlite3_backup_step(-1).
+ *   Small reads (info): the same idle and under-load lua-ese backups reading
+ *      64 KiB at a time (below READAHEAD_MIN of csrc/backup.c, so without
+ *      kernel readahead): the application's own trade of backup speed for
+ *      the writer's rate.
  *   C. restore: JetRestoreInstance of an idle set into a new folder vs a
  *      plain copy of the set's files.  Untimed checks: the restored idle
  *      set has the loaded records; a set taken under load restores with
@@ -65,8 +69,10 @@
 #define SQ_STEP_PAGES 100
 #define WRITER_ID_BASE (1ull << 40)
 
+#define SMALL_CHUNK (64u << 10)
 static int g_cold = 1;
 static uint8_t *g_buf;         /* CHUNK bytes, 4 KiB aligned */
+static unsigned long g_read = CHUNK;   /* bytes per JetReadFileInstance */
 
 /* ---- helpers ------------------------------------------------------------ */
 static void sync_dir(const char *dir) {
@@ -321,7 +327,7 @@ static JET_ERR stream_file(JET_INSTANCE inst, const char *path, const char *fold
   }
   for (;;) {
     unsigned long n = 0;
-    if ((e = JetReadFileInstance(inst, h, g_buf, CHUNK, &n)) != JET_errSuccess || n == 0) break;
+    if ((e = JetReadFileInstance(inst, h, g_buf, g_read, &n)) != JET_errSuccess || n == 0) break;
     if (out >= 0 && pwrite(out, g_buf, n, (off_t)off) != (ssize_t)n) die("pwrite");
     off += n;
   }
@@ -521,11 +527,12 @@ static void info(const char *label, int ran, double value) {
 /* ---- the cases --------------------------------------------------------------- */
 enum {
   K_RAWCOPY, K_ESE, K_SQLITE, K_RAWREAD, K_ESEMEM, K_EWRITER, K_ESELOAD, K_ESEMEMLOAD, K_RAWLOAD, K_SWRITER,
-  K_SQSTEP, K_SQALL, K_N
+  K_SQSTEP, K_SQALL, K_ESE64, K_ESELOAD64, K_N
 };
 static const char *const kid[K_N] = {
   "idle.raw", "idle.ese", "idle.sqlite", "idle.rawread", "idle.esemem",
   "load.ese.writer", "load.ese.backup", "load.ese.mem", "load.ese.rawcopy", "load.sqlite.writer", "load.sqlite.step100", "load.sqlite.stepall",
+  "idle.ese64k", "load.ese64k",
 };
 
 typedef struct bench {
@@ -547,7 +554,7 @@ typedef struct bench {
   int ese_logs, ese_runs;
   double ph_idle[PH_N], ph_load[PH_N], ph_memload[PH_N];
   uint64_t phc_load[PH_N], phc_memload[PH_N];
-  acc ese_wr_during_mem, ese_wr_during_raw;
+  acc ese_wr_during_mem, ese_wr_during_raw, ese_wr_during64;
   double lat_during_mem_ms, lat_during_raw_ms;
   uint64_t load_cut_before, load_cut_after, load_writer_end;
   int have_set_idle, have_set_load;
@@ -666,6 +673,28 @@ static void run_case(bench *B, int k) {
     B->have_set_load = 1;
     break;
   }
+  case K_ESE64: case K_ESELOAD64: {   /* 64 KiB reads into a folder that is thrown away */
+    int load = k == K_ESELOAD64;
+    join(dst, sizeof dst, g_root, "set-small");
+    drop_dir_cache(B->v.dir);
+    wwin x;
+    if (load) {
+      writer_go(&B->ew);
+      win_open(&B->ew, &x);
+    }
+    g_read = SMALL_CHUNK;
+    bkrun r = ese_backup(&B->v, dst, load ? &B->ew : NULL);
+    g_read = CHUNK;
+    if (load) {
+      win_close(&B->ew, &x);
+      writer_park(&B->ew);
+      acc_add(&B->ese_wr_during64, (double)(x.c1 - x.c0), x.t1 - x.t0);
+    }
+    B->ese_restarts += r.restarts;
+    acc_add(&B->a[k], (double)(r.db_bytes + r.log_bytes), r.secs);
+    rm_tree(dst);
+    break;
+  }
   case K_SQSTEP: case K_SQALL: {
     join(dst, sizeof dst, B->scratch, "copy.sqlite");
     drop_dir_cache(B->sqdir);
@@ -757,12 +786,12 @@ int main(void) {
   for (int k = 0; k < K_N; k++) {
     B.sel[k] = want(kid[k]);
     if (B.sel[k] && (k == K_RAWCOPY || k == K_RAWREAD || k == K_ESE || k == K_ESEMEM || k == K_EWRITER || k == K_ESELOAD ||
-                     k == K_ESEMEMLOAD || k == K_RAWLOAD))
+                     k == K_ESEMEMLOAD || k == K_RAWLOAD || k == K_ESE64 || k == K_ESELOAD64))
       any_ese = 1;
     if (B.sel[k] && (k == K_SQLITE || k == K_SWRITER || k == K_SQSTEP || k == K_SQALL)) any_sq = 1;
   }
   if (any_restore) { any_ese = 1; B.sel[K_ESE] = 1; }   /* the restore needs an idle set */
-  if (B.sel[K_ESELOAD] || B.sel[K_ESEMEMLOAD] || B.sel[K_RAWLOAD]) B.sel[K_EWRITER] = 1;   /* the rate to compare with */
+  if (B.sel[K_ESELOAD] || B.sel[K_ESEMEMLOAD] || B.sel[K_RAWLOAD] || B.sel[K_ESELOAD64]) B.sel[K_EWRITER] = 1;   /* the rate to compare with */
   if (B.sel[K_SQSTEP] || B.sel[K_SQALL]) { B.sel[K_SWRITER] = 1; B.sel[K_SQLITE] = 1; }
   if (B.sel[K_EWRITER] || B.sel[K_ESELOAD]) B.sel[K_ESE] = 1;   /* the idle time to compare with */
 
@@ -854,6 +883,9 @@ int main(void) {
   line_rate(kid[K_RAWLOAD], "lua-ese writer during a raw copy of the .edb (control)", &B.ese_wr_during_raw,
             B.ese_wr_during_raw.rounds ? B.lat_during_raw_ms : -1);
   line_mib(kid[K_RAWLOAD], "raw copy of the .edb with the writer (control)", &B.a[K_RAWLOAD]);
+  line_mib(kid[K_ESE64], "lua-ese backup, 64 KiB reads, idle (info)", &B.a[K_ESE64]);
+  line_rate(kid[K_ESELOAD64], "lua-ese writer during a backup with 64 KiB reads (info)", &B.ese_wr_during64, -1);
+  line_mib(kid[K_ESELOAD64], "lua-ese backup, 64 KiB reads, with the writer (info)", &B.a[K_ESELOAD64]);
   line_rate(kid[K_SWRITER], "SQLite writer alone (WAL FULL)", &B.a[K_SWRITER], B.a[K_SWRITER].rounds ? B.sq_lat_alone_ms : -1);
   line_rate(kid[K_SQSTEP], "SQLite writer during backup_step(100)", &B.sq_wr_during_step, -1);
   line_mib(kid[K_SQSTEP], "SQLite backup_step(100) with the writer", &B.a[K_SQSTEP]);
@@ -930,6 +962,12 @@ int main(void) {
        acc_rate(&B.ese_wr_during_mem) / acc_rate(&B.a[K_EWRITER]));
   info("load: lua-ese writer during raw copy / alone (control)", B.a[K_RAWLOAD].rounds && B.a[K_EWRITER].rounds,
        acc_rate(&B.ese_wr_during_raw) / acc_rate(&B.a[K_EWRITER]));
+  info("load, 64 KiB reads: writer during backup / alone", B.a[K_ESELOAD64].rounds && B.a[K_EWRITER].rounds,
+       acc_rate(&B.ese_wr_during64) / acc_rate(&B.a[K_EWRITER]));
+  info("load, 64 KiB reads: backup time / its idle time", B.a[K_ESELOAD64].rounds && B.a[K_ESE64].rounds,
+       (B.a[K_ESELOAD64].secs / B.a[K_ESELOAD64].rounds) / (B.a[K_ESE64].secs / B.a[K_ESE64].rounds));
+  info("idle, 64 KiB reads / 1 MiB reads (MiB/s)", B.a[K_ESE64].rounds && B.a[K_ESE].rounds,
+       acc_rate(&B.a[K_ESE64]) / acc_rate(&B.a[K_ESE]));
   info("load: SQLite step(100) restarts", B.sq_runs > 0, B.sq_restarts);
   info("load: SQLite writer during step(100) / alone", B.sq_runs > 0 && B.a[K_SWRITER].rounds,
        acc_rate(&B.sq_wr_during_step) / acc_rate(&B.a[K_SWRITER]));

@@ -145,6 +145,10 @@ JET_ERR os_pread(esfile *f, void *buf, size_t n, uint64_t off, size_t *got) {
   return JET_errSuccess;
 }
 
+void os_readahead(esfile *f, int on) {
+  (void)posix_fadvise(f->fd, 0, 0, on ? POSIX_FADV_NORMAL : POSIX_FADV_RANDOM);
+}
+
 JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off) {
   size_t got;
   JET_ERR e = os_pread(f, buf, n, off, &got);

@@ -37,6 +37,9 @@ void os_close(esfile *f);
 const char *os_path(const esfile *f);
 /* *got < n only at end of file. */
 JET_ERR os_pread(esfile *f, void *buf, size_t n, uint64_t off, size_t *got);
+/* Kernel readahead on f's open file: on (the default) or off, so that a
+ * read asks the disk for exactly what it reads.  Advice only: no error. */
+void os_readahead(esfile *f, int on);
 /* Reads exactly n bytes or fails (short: JET_errDiskIO). */
 JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off);
 JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off);

@@ -392,10 +392,10 @@ JET_ERR pager_trim(pager *p) {
   return e;
 }
 
-JET_ERR pager_read_raw(pager *p, uint32_t first_pgno, uint32_t n, uint8_t *buf) {
+JET_ERR pager_read_raw(pager *p, esfile *via, uint32_t first_pgno, uint32_t n, uint8_t *buf) {
   size_t len = (size_t)n * p->psz, got;
   pthread_rwlock_rdlock(&p->io);
-  JET_ERR e = os_pread(p->file, buf, len, (uint64_t)first_pgno * p->psz, &got);
+  JET_ERR e = os_pread(via ? via : p->file, buf, len, (uint64_t)first_pgno * p->psz, &got);
   pthread_rwlock_unlock(&p->io);
   if (e == JET_errSuccess && got < len) memset(buf + got, 0, len - got);
   return e;

@@ -69,10 +69,11 @@ JET_ERR pager_flush_all(pager *p);
 JET_ERR pager_trim(pager *p);
 /* Pages in use, as the space page counts them. */
 JET_ERR pager_page_count(pager *p, uint32_t *count);
-/* Backup readers: reads n whole pages from the file, excluded from page
- * writes of the same file (never a half-written page).  Needs no
- * instance lock. */
-JET_ERR pager_read_raw(pager *p, uint32_t first_pgno, uint32_t n, uint8_t *buf);
+/* Backup readers: reads n whole pages from the file, through via (another
+ * open file of the same path) or, when via is NULL, the pager's own;
+ * excluded from page writes of the file (never a half-written page).
+ * Needs no instance lock. */
+JET_ERR pager_read_raw(pager *p, esfile *via, uint32_t first_pgno, uint32_t n, uint8_t *buf);
 /* Backup readers, with the instance lock held: copies the cached image of
  * pgno (the newest committed one, sealed) into dst; 0 when not cached. */
 int pager_copy_cached(pager *p, uint32_t pgno, uint8_t *dst);
