@@ -89,12 +89,7 @@ static uint64_t file_size(const char *path) {
 
 /* Cold reads: write back and drop the page cache of a file. */
 static void drop_cache(const char *path) {
-  if (!g_cold) return;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)fdatasync(fd);
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  close(fd);
+  if (g_cold) (void)drop_file_cache(path);   /* a file that is gone has nothing cached */
 }
 
 /* ... of every regular file of a folder (but SQLite's mapped -shm). */

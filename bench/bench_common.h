@@ -10,6 +10,7 @@
 #define BENCH_COMMON_H
 
 #include "ese.h"
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define KEY_LEN 16
 #define VAL_LEN 100
@@ -75,6 +77,17 @@ static inline int rm_cb(const char *path, const struct stat *st, int flag, struc
   return 0;
 }
 static inline void rm_tree(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* Cold reads of a file: writes it back and drops its page cache; 0, or -1
+ * (errno) when it cannot be opened or written back. */
+static inline int drop_file_cache(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = fdatasync(fd);
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  close(fd);
+  return r;
+}
 
 static inline void join(char *out, size_t n, const char *dir, const char *name) {
   if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) { fprintf(stderr, "path too long\n"); exit(1); }

@@ -106,11 +106,7 @@ static void make_file(const char *path, uint64_t n, int random) {
 }
 
 static void drop_cache(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die(path);
-  if (fdatasync(fd) != 0) die("fdatasync");
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  close(fd);
+  if (drop_file_cache(path) != 0) die(path);
 }
 
 /* Streams path under schedule s (c: the committer, for pacing); seconds. */
