@@ -458,6 +458,16 @@ static JET_ERR grow(uint8_t **b, size_t *cap, size_t need) {
   return 0;
 }
 
+JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, size_t vlen) {
+  JET_ERR e;
+  if ((e = grow(&r->key, &r->kcap, klen)) || (e = grow(&r->val, &r->vcap, vlen))) return e;
+  memcpy(r->key, key, klen);
+  if (vlen) memcpy(r->val, val, vlen);
+  r->klen = klen;
+  r->vlen = vlen;
+  return 0;
+}
+
 JET_ERR bt_seek(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out) {
   bt t;
   unsigned i = 0;
@@ -488,12 +498,7 @@ JET_ERR bt_seek(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT
   if (i >= nd->n) return JET_errRecordNotFound;  /* EQ past the end */
   if ((e = cell_get(nd, i, &c))) return e;
   if (op == JET_bitSeekEQ && keycmp(c.key, c.klen, key, klen)) return JET_errRecordNotFound;
-  if ((e = grow(&out->key, &out->kcap, c.klen)) || (e = grow(&out->val, &out->vcap, c.vlen))) return e;
-  memcpy(out->key, c.key, c.klen);
-  if (c.vlen) memcpy(out->val, c.val, c.vlen);
-  out->klen = c.klen;
-  out->vlen = c.vlen;
-  return 0;
+  return bt_rec_set(out, c.key, c.klen, c.val, c.vlen);
 }
 
 /* ---- check ---------------------------------------------------------------- */

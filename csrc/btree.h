@@ -22,6 +22,8 @@ typedef struct bt_rec {
   uint8_t *val; size_t vlen, vcap;
 } bt_rec;
 void bt_rec_free(bt_rec *r);
+/* Copies key and value into r, growing its buffers. */
+JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, size_t vlen);
 
 /* Allocates an empty root leaf. */
 JET_ERR bt_create(pager *p, uint32_t *root);

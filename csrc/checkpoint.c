@@ -34,20 +34,15 @@ void chk_clear(chkfile *c) {
 
 JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
   memset(c, 0, sizeof *c);
-  esfile *f;
-  JET_ERR e = os_open(io, path, OS_READ, &f);
+  uint8_t *buf;
+  size_t n;
+  JET_ERR e = os_read_head(io, path, CHK_MAX, &buf, &n, NULL);
   if (e) return e;
-  uint8_t *buf = malloc(CHK_MAX);
-  size_t n = 0;
-  if (!buf) e = JET_errOutOfMemory;
-  else e = os_pread(f, buf, CHK_MAX, 0, &n);
-  os_close(f);
-  int v1 = e == JET_errSuccess && n >= CHK_HEAD_V1 && memcmp(buf + 4, MAGIC_V1, 8) == 0;
+  int v1 = n >= CHK_HEAD_V1 && memcmp(buf + 4, MAGIC_V1, 8) == 0;
   size_t head = v1 ? CHK_HEAD_V1 : CHK_HEAD;
-  if (e == JET_errSuccess &&
-      (n < head || (!v1 && memcmp(buf + 4, MAGIC, 8) != 0) || get32(buf) != crc32c(0, buf + 4, n - 4)))
+  if (n < head || (!v1 && memcmp(buf + 4, MAGIC, 8) != 0) || get32(buf) != crc32c(0, buf + 4, n - 4))
     e = JET_errCheckpointCorrupt;
-  if (e == JET_errSuccess) {
+  else {
     memcpy(c->sig.b, buf + 12, 16);
     c->lsn = get64(buf + 28);
     uint32_t natt = get32(buf + 36);
@@ -80,7 +75,7 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
   uint8_t *buf = calloc(1, n);
   size_t plen = strlen(path);
   char *tmp = malloc(plen + 5);
-  char *dir = malloc(plen + 2);
+  char *dir = os_dirname(path);
   JET_ERR e = (buf && tmp && dir) ? JET_errSuccess : JET_errOutOfMemory;
   if (e == JET_errSuccess) {
     memcpy(buf + 4, MAGIC, 8);
@@ -99,10 +94,6 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
     put32(buf, crc32c(0, buf + 4, n - 4));
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    memcpy(dir, path, plen + 1);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-    else strcpy(dir, ".");
     esfile *f;
     e = os_open(io, tmp, OS_WRITE | OS_CREATE, &f);
     if (e == JET_errSuccess) {

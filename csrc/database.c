@@ -15,12 +15,10 @@ static JET_ERR canon_path(const char *path, char **out) {
   if (!path || !*path) return JET_errInvalidPath;
   size_t n = strlen(path);
   if (n >= PATH_MAX || path[n - 1] == '/') return JET_errInvalidPath;
-  char *dir = strdup(path);
+  char *dir = os_dirname(path);
   if (!dir) return JET_errOutOfMemory;
-  char *slash = strrchr(dir, '/');
-  const char *base = slash ? path + (slash - dir) + 1 : path;
-  if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-  else strcpy(dir, ".");
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
   char *real = realpath(dir, NULL);
   free(dir);
   if (!real) return JET_errInvalidPath;
@@ -29,14 +27,34 @@ static JET_ERR canon_path(const char *path, char **out) {
   return *out ? JET_errSuccess : JET_errOutOfMemory;
 }
 
+/* The database attached under a canonical path, or NULL. */
+static esdb *db_find(esinst *inst, const char *canon) {
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (inst->db[i] && !strcmp(inst->db[i]->path, canon)) return inst->db[i];
+  return NULL;
+}
+
 esdb *db_by_path(esinst *inst, const char *path) {
   char *c;
   if (canon_path(path, &c)) return NULL;
-  esdb *found = NULL;
-  for (int i = 1; i <= ESE_MAX_DB && !found; i++)
-    if (inst->db[i] && !strcmp(inst->db[i]->path, c)) found = inst->db[i];
+  esdb *found = db_find(inst, c);
   free(c);
   return found;
+}
+
+/* The lowest free database id, or 0 when ESE_MAX_DB are attached. */
+static uint32_t free_dbid(const esinst *inst) {
+  for (uint32_t i = 1; i <= ESE_MAX_DB; i++)
+    if (!inst->db[i]) return i;
+  return 0;
+}
+
+/* The attached databases as (dbid, path) pairs in att; returns how many. */
+static uint32_t attachments(const esinst *inst, log_attach att[ESE_MAX_DB]) {
+  uint32_t n = 0;
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) att[n++] = (log_attach){ inst->db[i]->dbid, inst->db[i]->path };
+  return n;
 }
 
 JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out) {
@@ -49,7 +67,24 @@ JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out) {
   return e;
 }
 
+/* A database goes away: the table handles and transaction writes that name
+ * its id are left naming none (dbid 0: JET_errDatabaseNotFound), so they
+ * never reach a database attached later under the same id.  A write set
+ * entry keeps its hash slot (a lookup just no longer matches it). */
+static void forget_dbid(esinst *inst, uint32_t dbid) {
+  for (essession *s = inst->sessions; s; s = s->next) {
+    for (estable *t = s->tables; t; t = t->next)
+      if (t->dbid == dbid) t->dbid = 0;
+    for (size_t i = 0; i < s->ws.n; i++)
+      if (s->ws.ents[i].dbid == dbid) {
+        s->ws.ents[i].dbid = 0;
+        s->ws.sorted = 0;
+      }
+  }
+}
+
 void db_close(esinst *inst, esdb *db) {
+  forget_dbid(inst, db->dbid);
   inst->db[db->dbid] = NULL;
   pager_close(db->pg);
   os_close(db->file);
@@ -58,9 +93,7 @@ void db_close(esinst *inst, esdb *db) {
 }
 
 static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *h, esdb **out) {
-  uint32_t dbid = 0;
-  for (uint32_t i = 1; i <= ESE_MAX_DB && !dbid; i++)
-    if (!inst->db[i]) dbid = i;
+  uint32_t dbid = free_dbid(inst);
   if (!dbid) return JET_errOutOfMemory;
   esdb *db = calloc(1, sizeof *db);
   if (!db) return JET_errOutOfMemory;
@@ -78,9 +111,7 @@ static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *
 
 JET_ERR inst_log_attachments(esinst *inst) {
   log_attach att[ESE_MAX_DB];
-  uint32_t n = 0;
-  for (int i = 1; i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) att[n++] = (log_attach){ inst->db[i]->dbid, inst->db[i]->path };
+  uint32_t n = attachments(inst, att);
   return log_set_attachments(inst->log, att, n);
 }
 
@@ -120,9 +151,7 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
   if (e == JET_errSuccess) {
     header_new(inst, &h);
     uint8_t head[24];
-    uint32_t dbid = 0;
-    for (uint32_t i = 1; i <= ESE_MAX_DB && !dbid; i++)
-      if (!inst->db[i]) dbid = i;
+    uint32_t dbid = free_dbid(inst);
     if (!dbid) e = JET_errOutOfMemory;
     put32(head, dbid);
     put32(head + 4, h.page_size);
@@ -139,8 +168,7 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
     if (e == JET_errSuccess) e = bt_create(db->pg, &root);
     if (e == JET_errSuccess) e = pager_set_root(db->pg, root);
     if (e == JET_errSuccess) e = inst_log_attachments(inst);
-    if (e) {
-      pager_discard_pending(db->pg);
+    if (e) {                     /* db_close drops its pending pages */
       char *p = strdup(db->path);
       db_close(inst, db);
       if (p) { os_unlink(inst->io, p); free(p); }
@@ -171,7 +199,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
   esdb *db = NULL;
   if (inst->backup) e = JET_errBackupInProgress;
   if (e == JET_errSuccess) e = canon_path(szFilename, &path);
-  if (e == JET_errSuccess && db_by_path(inst, path)) {   /* attached already: nothing to do */
+  if (e == JET_errSuccess && db_find(inst, path)) {   /* attached already: nothing to do */
     free(path);
     inst_leave(inst);
     return JET_errSuccess;
@@ -386,10 +414,8 @@ JET_ERR inst_checkpoint(esinst *inst) {
     }
   if (e == JET_errSuccess) {
     log_attach att[ESE_MAX_DB];
-    chkfile c = { .lsn = lsn, .att = att, .next_txid = inst->next_txid };
+    chkfile c = { .lsn = lsn, .att = att, .natt = attachments(inst, att), .next_txid = inst->next_txid };
     memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
-    for (int i = 1; i <= ESE_MAX_DB; i++)
-      if (inst->db[i]) att[c.natt++] = (log_attach){ inst->db[i]->dbid, inst->db[i]->path };
     char *path = chk_path(&inst->prm);
     e = path ? chk_write(inst->io, path, &c) : JET_errOutOfMemory;
     free(path);

@@ -55,8 +55,9 @@ JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
   size_t got;
   JET_ERR e = os_pread(f, first, sizeof first, 0, &got);
   if (e) return e;
-  if (got < sizeof first || memcmp(first + PAGE_HDR, MAGIC, 8) != 0) {
-    /* page 0 may be torn: try the shadow at every legal page size */
+  if (got < sizeof first || memcmp(first + PAGE_HDR, MAGIC, 8) != 0 ||
+      !page_size_valid(get32(first + PAGE_HDR + 8))) {
+    /* page 0 may be torn or damaged: try the shadow at every legal page size */
     for (uint32_t ps = 4096; ps <= 32768; ps *= 2) {
       if (os_pread(f, first, sizeof first, ps, &got) == JET_errSuccess && got == sizeof first &&
           memcmp(first + PAGE_HDR, MAGIC, 8) == 0 && get32(first + PAGE_HDR + 8) == ps)
@@ -65,7 +66,6 @@ JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
     }
   }
   uint32_t ps = get32(first + PAGE_HDR + 8);
-  if (!page_size_valid(ps)) return JET_errDatabaseCorrupted;
   if (expect_page_size && ps != expect_page_size) return JET_errPageSizeMismatch;
   uint8_t *page = malloc(ps);
   if (!page) return JET_errOutOfMemory;

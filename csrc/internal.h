@@ -154,6 +154,9 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c);
 void chk_clear(chkfile *c);
 char *chk_path(const esparams *prm);
 
+/* table.c: frees a cursor (the caller unlinked it from its session). */
+void table_free(estable *t);
+
 /* recovery.c: soft recovery at init (redo from the checkpoint). */
 JET_ERR recover(esinst *inst);
 

@@ -190,6 +190,20 @@ JET_ERR os_truncate(esfile *f, uint64_t size) {
   return ftruncate(f->fd, (off_t)size) == 0 ? JET_errSuccess : os_err(errno);
 }
 
+JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size_t *got, uint64_t *size) {
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  if (e) return e;
+  uint8_t *b = malloc(max ? max : 1);
+  if (!b) e = JET_errOutOfMemory;
+  else e = os_pread(f, b, max, 0, got);
+  if (e == JET_errSuccess && size) e = os_size(f, size);
+  os_close(f);
+  if (e) free(b);
+  else *buf = b;
+  return e;
+}
+
 JET_ERR os_rename(esio *io, const char *from, const char *to) {
   int fe = fault_event(io);
   if (fe) return os_err(fe);
@@ -252,6 +266,11 @@ int os_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
+int os_same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *ud) {
   DIR *d = opendir(dir);
   if (!d) return os_err(errno);
@@ -274,6 +293,17 @@ char *os_join(const char *dir, const char *name) {
   s[a] = '/';
   memcpy(s + a + 1, name, b + 1);
   return s;
+}
+
+char *os_dirname(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return strdup(".");
+  size_t n = slash == path ? 1 : (size_t)(slash - path);
+  char *d = malloc(n + 1);
+  if (!d) return NULL;
+  memcpy(d, path, n);
+  d[n] = 0;
+  return d;
 }
 
 uint64_t os_now_us(void) {

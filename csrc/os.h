@@ -47,6 +47,10 @@ JET_ERR os_sync(esfile *f);
 JET_ERR os_size(esfile *f, uint64_t *size);
 /* Sets the size; new bytes read as zero. */
 JET_ERR os_truncate(esfile *f, uint64_t size);
+/* Opens path, reads up to max bytes from its start into a new buffer (*buf,
+ * free it; *got bytes, fewer only at end of file) and, when size is not
+ * NULL, the file's size; closes it.  Nothing is left allocated on an error. */
+JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size_t *got, uint64_t *size);
 
 JET_ERR os_rename(esio *io, const char *from, const char *to);
 JET_ERR os_unlink(esio *io, const char *path);
@@ -59,11 +63,16 @@ int os_folder_too_long(const char *dir);
  * nothing is made. */
 JET_ERR os_mkdir_p(const char *dir, int mode);
 int os_exists(const char *path);
+/* Both paths exist and name the same file or folder. */
+int os_same_file(const char *a, const char *b);
 /* Calls fn(name, ud) for each entry of dir but "." and ".."; stops and
  * returns fn's result when it is not 0. */
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *name, void *ud), void *ud);
 /* Joins dir and name with one '/' into a new string (free it); NULL on OOM. */
 char *os_join(const char *dir, const char *name);
+/* The folder part of path as a new string (free it): "." when path has no
+ * '/', "/" for a file in the root; NULL on OOM. */
+char *os_dirname(const char *path);
 /* errno -> JET_err */
 JET_ERR os_err(int e);
 /* Wall-clock time in microseconds. */

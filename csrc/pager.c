@@ -42,7 +42,8 @@ struct pager {
   char detail[256];
 };
 
-static size_t bucket(const pager *p, uint32_t pgno) { return (pgno * 2654435761u) & (p->nbuckets - 1); }
+static size_t hash_of(uint32_t pgno, size_t nbuckets) { return (pgno * 2654435761u) & (nbuckets - 1); }
+static size_t bucket(const pager *p, uint32_t pgno) { return hash_of(pgno, p->nbuckets); }
 
 static void lru_unlink(frame *f) { f->prev->next = f->next; f->next->prev = f->prev; }
 static void lru_front(pager *p, frame *f) {
@@ -105,7 +106,7 @@ static JET_ERR grow_hash(pager *p) {
   for (size_t i = 0; i < p->nbuckets; i++)
     for (frame *f = p->hash[i], *n; f; f = n) {
       n = f->hnext;
-      size_t b = (f->pgno * 2654435761u) & (nb - 1);
+      size_t b = hash_of(f->pgno, nb);
       f->hnext = h[b];
       h[b] = f;
     }
@@ -216,8 +217,11 @@ static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page) {
   frame *f = lookup(p, pgno);
   int created = f == NULL;
   JET_ERR e = created ? frame_new(p, pgno, &f) : JET_errSuccess;
-  if (e == JET_errSuccess) e = make_pending(p, f, created);
   if (e) return e;
+  if ((e = make_pending(p, f, created))) {
+    if (created) frame_drop(p, f);   /* never leave a frame of garbage cached */
+    return e;
+  }
   memset(f->data, 0, p->psz);
   *page = f->data;
   return JET_errSuccess;

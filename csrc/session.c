@@ -60,10 +60,7 @@ static void session_free(essession *s) {
   while (s->tables) {
     estable *t = s->tables;
     s->tables = t->next;
-    t->magic = 0;
-    bt_rec_free(&t->cur);
-    free(t->name);
-    free(t);
+    table_free(t);
   }
   for (int i = 1; i <= ESE_MAX_DB; i++)
     if (s->dbopen[i] && inst->db[i]) inst->db[i]->opens -= s->dbopen[i];

@@ -30,6 +30,13 @@ static JET_ERR table_enter(JET_SESID sesid, JET_TABLEID tid, essession **ps, est
   return JET_errSuccess;
 }
 
+void table_free(estable *t) {
+  t->magic = 0;
+  bt_rec_free(&t->cur);
+  free(t->name);
+  free(t);
+}
+
 static JET_ERR check_name(const char *name) {
   if (!name) return JET_errInvalidParameter;
   size_t n = strlen(name);
@@ -134,10 +141,7 @@ JET_ERR JET_API EseCloseTable(JET_SESID sesid, JET_TABLEID tableid) {
     if (*pp == (estable *)tableid) {
       estable *t = *pp;
       *pp = t->next;
-      t->magic = 0;
-      bt_rec_free(&t->cur);
-      free(t->name);
-      free(t);
+      table_free(t);
       e = JET_errSuccess;
       break;
     }
@@ -184,25 +188,9 @@ JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, 
 
 /* Copies a found record into the cursor. */
 static JET_ERR set_current(estable *t, const void *k, size_t klen, const void *v, size_t vlen) {
-  bt_rec *c = &t->cur;
-  if (klen > c->kcap) {
-    uint8_t *p = realloc(c->key, klen);
-    if (!p) return JET_errOutOfMemory;
-    c->key = p;
-    c->kcap = klen;
-  }
-  if (vlen > c->vcap) {
-    uint8_t *p = realloc(c->val, vlen);
-    if (!p) return JET_errOutOfMemory;
-    c->val = p;
-    c->vcap = vlen;
-  }
-  memcpy(c->key, k, klen);
-  if (vlen) memcpy(c->val, v, vlen);
-  c->klen = klen;
-  c->vlen = vlen;
-  t->has_cur = 1;
-  return JET_errSuccess;
+  JET_ERR e = bt_rec_set(&t->cur, k, klen, v, vlen);
+  t->has_cur = e == JET_errSuccess;
+  return e;
 }
 
 /* Seek over the committed tree merged with the session's write set: the
@@ -214,7 +202,7 @@ static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, 
     const wsent *w = s->in_txn ? ws_get(&s->ws, t->dbid, t->root, key, klen) : NULL;
     if (w) return w->tomb ? JET_errRecordNotFound : set_current(t, w->key, w->klen, w->val, w->vlen);
   }
-  bt_rec probe = { 0 }, tr = { 0 };
+  bt_rec tr = { 0 };
   const void *pk = key;
   size_t pklen = klen;
   JET_ERR e;
@@ -231,18 +219,13 @@ static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, 
     }
     if (!use_ws) { e = set_current(t, tr.key, tr.klen, tr.val, tr.vlen); break; }
     if (!w->tomb) { e = set_current(t, w->key, w->klen, w->val, w->vlen); break; }
-    /* a deleted key: continue past it */
-    if (set_current(t, w->key, w->klen, NULL, 0) != JET_errSuccess) { e = JET_errOutOfMemory; break; }
-    free(probe.key);
-    if (!(probe.key = malloc(w->klen))) { e = JET_errOutOfMemory; break; }
-    memcpy(probe.key, w->key, w->klen);
-    pk = probe.key;
+    /* a deleted key: continue past it (the write set does not change
+     * during the seek, so its key serves as the next probe) */
+    pk = w->key;
     pklen = w->klen;
     op = forward ? JET_bitSeekGT : JET_bitSeekLT;
-    t->has_cur = 0;
   }
   if (e) t->has_cur = 0;
-  free(probe.key);
   bt_rec_free(&tr);
   return e;
 }

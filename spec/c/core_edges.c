@@ -1,0 +1,224 @@
+/*
+ * core_edges.c -- engine core edges the Lua specs do not reach:
+ *   header    a database whose page 0 has a damaged page-size field (the
+ *             rest of its header intact) is read from the shadow header on
+ *             page 1: it attaches, its records are back, and the attach
+ *             writes page 0 whole again.
+ *   stale     a table handle, and a transaction's write, of a database that
+ *             was closed and detached never reach a database attached later
+ *             under the same id: JET_errDatabaseNotFound, the new database
+ *             unchanged.
+ *   tombs     a transaction deletes a run of keys: seeks in both directions
+ *             step over the deleted keys (tree records and the transaction's
+ *             own puts) to the next live record, or JET_errRecordNotFound.
+ *   os        os_dirname and os_read_head (a missing file, a short file,
+ *             max 0).
+ * Prints "core_edges: <test>: ok" per test and exits 0, or says what
+ * differed and exits 1.  Argument: one test name, or none for all.
+ */
+#define HARNESS_NAME "core_edges"
+#include "harness.h"
+#include "os.h"
+#include "page.h"
+
+static JET_INSTANCE start(const char *dir) {
+  JET_INSTANCE inst;
+  char name[64];
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "core"), dir, 0, 0));
+  CK(JetInit(&inst));
+  return inst;
+}
+
+/* A running instance in the fresh folder root/test, with a new database
+ * <test>/<test>.edb (path in db) and its table "t" open in *s, *d, *t. */
+static JET_INSTANCE start_with_table(const char *root, const char *test, char *db, size_t n, JET_SESID *s,
+                                     JET_DBID *d, JET_TABLEID *t) {
+  char dir[256];
+  harness_fresh_dir(dir, sizeof dir, root, test);
+  snprintf(db, n, "%s/%s.edb", dir, test);
+  JET_INSTANCE inst = start(dir);
+  CK(harness_create_table(inst, db, "t", s, d, t));
+  return inst;
+}
+
+static void put(JET_SESID s, JET_TABLEID t, const char *k, const char *v) {
+  CK(EsePut(s, t, k, strlen(k), v, strlen(v)));
+}
+
+/* The key the cursor stands on after a seek (op) for k, or "" and the error. */
+static JET_ERR seek_key(JET_SESID s, JET_TABLEID t, const char *k, JET_GRBIT op, char *out) {
+  size_t n = 0;
+  out[0] = 0;
+  JET_ERR e = EseSeek(s, t, k, k ? strlen(k) : 0, op);
+  if (e) return e;
+  CK(EseRetrieveKey(s, t, out, 63, &n));
+  out[n] = 0;
+  return 0;
+}
+
+static void expect_value(JET_SESID s, JET_TABLEID t, const char *k, const char *v) {
+  char buf[64];
+  size_t n = 0;
+  JET_ERR e = EseSeek(s, t, k, strlen(k), JET_bitSeekEQ);
+  if (e) FAIL("seek %s -> %ld %s", k, (long)e, harness_err_name(e));
+  CK(EseRetrieveValue(s, t, buf, sizeof buf - 1, &n));
+  buf[n] = 0;
+  if (strcmp(buf, v)) FAIL("%s: value '%s', want '%s'", k, buf, v);
+}
+
+static void test_header(const char *root) {
+  char db[300], dir[300];
+  JET_SESID s;
+  JET_DBID d;
+  JET_TABLEID t;
+  JET_INSTANCE inst = start_with_table(root, "header", db, sizeof db, &s, &d, &t);
+  snprintf(dir, sizeof dir, "%s/header", root);
+  put(s, t, "alpha", "one");
+  CK(JetTerm2(inst, JET_bitTermComplete));
+
+  /* the page-size field of page 0 (PAGE_HDR + 8) damaged */
+  int fd = open(db, O_RDWR);
+  if (fd < 0) FAIL("open %s: %s", db, strerror(errno));
+  uint8_t bad[4] = { 0x34, 0x12, 0, 0 };
+  if (pwrite(fd, bad, 4, PAGE_HDR + 8) != 4) FAIL("pwrite: %s", strerror(errno));
+  close(fd);
+
+  inst = start(dir);
+  CK(JetBeginSession(inst, &s, NULL, NULL));
+  JET_ERR e = JetAttachDatabase(s, db, 0);
+  if (e) FAIL("attach with page 0 damaged -> %ld %s (want the shadow header)", (long)e, harness_err_name(e));
+  CK(JetOpenDatabase(s, db, NULL, &d, 0));
+  CK(EseOpenTable(s, d, "t", &t));
+  expect_value(s, t, "alpha", "one");
+  CK(JetTerm2(inst, JET_bitTermComplete));
+
+  fd = open(db, O_RDONLY);
+  uint8_t page0[8192];
+  if (fd < 0 || pread(fd, page0, sizeof page0, 0) != (ssize_t)sizeof page0) FAIL("read page 0");
+  close(fd);
+  if (page_verify(page0, sizeof page0, 0) != PAGE_OK || get32(page0 + PAGE_HDR + 8) != 8192)
+    FAIL("page 0 was not written whole again");
+  printf("core_edges: header: ok\n");
+}
+
+static void test_stale(const char *root) {
+  char a[300], b[300], buf[64];
+  JET_SESID s;
+  JET_DBID da, db;
+  JET_TABLEID ta, tb;
+  /* A: catalog, then table "t"; B: catalog, then table "x": the same roots */
+  JET_INSTANCE inst = start_with_table(root, "stale", a, sizeof a, &s, &da, &ta);
+  snprintf(b, sizeof b, "%s/stale/b.edb", root);
+  put(s, ta, "a1", "in-a");
+  CK(JetBeginTransaction(s));
+  put(s, ta, "w1", "txn-write");
+  CK(JetCloseDatabase(s, da, 0));
+  CK(JetDetachDatabase(s, a));
+  CK(JetCreateDatabase(s, b, NULL, &db, 0));
+  if (db != da) FAIL("B got dbid %lu, A had %lu: the test needs the same id", (unsigned long)db, (unsigned long)da);
+  CK(EseCreateTable(s, db, "x", &tb));
+
+  JET_ERR e = EsePut(s, ta, "k2", 2, "v", 1);
+  if (e != JET_errDatabaseNotFound) FAIL("put through A's table after A left -> %ld %s", (long)e, harness_err_name(e));
+  e = seek_key(s, ta, "a1", JET_bitSeekEQ, buf);
+  if (e != JET_errDatabaseNotFound) FAIL("seek through A's table after A left -> %ld %s", (long)e, harness_err_name(e));
+  e = JetCommitTransaction(s, 0);
+  if (e != JET_errDatabaseNotFound) FAIL("commit of a write to A after A left -> %ld %s", (long)e, harness_err_name(e));
+  CK(EseCloseTable(s, ta));
+
+  e = seek_key(s, tb, NULL, JET_bitSeekGE, buf);
+  if (e != JET_errRecordNotFound) FAIL("B's table x holds '%s' (%ld): a write meant for A", buf, (long)e);
+  /* A is intact and still holds only its committed record */
+  CK(JetAttachDatabase(s, a, 0));
+  CK(JetOpenDatabase(s, a, NULL, &da, 0));
+  CK(EseOpenTable(s, da, "t", &ta));
+  expect_value(s, ta, "a1", "in-a");
+  e = seek_key(s, ta, "w1", JET_bitSeekEQ, buf);
+  if (e != JET_errRecordNotFound) FAIL("the failed commit's write is in A (%ld)", (long)e);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  printf("core_edges: stale: ok\n");
+}
+
+static void test_tombs(const char *root) {
+  char db[300], got[64];
+  JET_SESID s;
+  JET_DBID d;
+  JET_TABLEID t;
+  JET_INSTANCE inst = start_with_table(root, "tombs", db, sizeof db, &s, &d, &t);
+  const char *keys[] = { "b", "c", "d", "e", "f", "g" };
+  for (int i = 0; i < 6; i++) put(s, t, keys[i], "v");
+  CK(JetBeginTransaction(s));
+  put(s, t, "cc", "txn");                 /* a put of the transaction, then deleted */
+  CK(EseDelete(s, t, "cc", 2));
+  CK(EseDelete(s, t, "c", 1));
+  CK(EseDelete(s, t, "d", 1));
+  CK(EseDelete(s, t, "e", 1));
+  CK(EseDelete(s, t, "g", 1));
+  JET_ERR e = EseDelete(s, t, "dd", 2);
+  if (e != JET_errRecordNotFound) FAIL("delete of a missing key in a transaction -> %ld", (long)e);
+  static const struct { const char *k; JET_GRBIT op; const char *want; } cases[] = {
+    { "c", JET_bitSeekGE, "f" },  { "b", JET_bitSeekGT, "f" },  { "cc", JET_bitSeekGE, "f" },
+    { "f", JET_bitSeekLT, "b" },  { "e", JET_bitSeekLE, "b" },  { "z", JET_bitSeekLE, "f" },
+    { NULL, JET_bitSeekLE, "f" }, { NULL, JET_bitSeekGE, "b" }, { "f", JET_bitSeekGT, NULL },
+    { "b", JET_bitSeekLT, NULL }, { "d", JET_bitSeekEQ, NULL }, { "b", JET_bitSeekEQ, "b" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    e = seek_key(s, t, cases[i].k, cases[i].op, got);
+    if (cases[i].want ? (e || strcmp(got, cases[i].want)) : e != JET_errRecordNotFound)
+      FAIL("case %zu: seek %s op %lu -> %ld '%s', want %s", i, cases[i].k ? cases[i].k : "(none)",
+           (unsigned long)cases[i].op, (long)e, got, cases[i].want ? cases[i].want : "JET_errRecordNotFound");
+  }
+  CK(JetCommitTransaction(s, 0));
+  e = seek_key(s, t, "c", JET_bitSeekGE, got);
+  if (e || strcmp(got, "f")) FAIL("after commit: seek GE c -> %ld '%s'", (long)e, got);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  printf("core_edges: tombs: ok\n");
+}
+
+static void test_os(const char *root) {
+  static const struct { const char *path, *dir; } dn[] = {
+    { "a/b/c.edb", "a/b" }, { "c.edb", "." }, { "/c.edb", "/" }, { "/x/c.edb", "/x" },
+  };
+  for (size_t i = 0; i < sizeof dn / sizeof dn[0]; i++) {
+    char *d = os_dirname(dn[i].path);
+    if (!d || strcmp(d, dn[i].dir)) FAIL("os_dirname(%s) = %s, want %s", dn[i].path, d ? d : "NULL", dn[i].dir);
+    free(d);
+  }
+  esio *io;
+  CK(esio_new(&io));
+  char path[300];
+  snprintf(path, sizeof path, "%s/short.bin", root);
+  uint8_t *buf = NULL;
+  size_t got = 99;
+  uint64_t size = 0;
+  JET_ERR e = os_read_head(io, path, 16, &buf, &got, &size);
+  if (e != JET_errFileNotFound || buf) FAIL("os_read_head of a missing file -> %ld", (long)e);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite("hello", 1, 5, f) != 5 || fclose(f)) FAIL("write %s", path);
+  CK(os_read_head(io, path, 16, &buf, &got, &size));
+  if (got != 5 || size != 5 || memcmp(buf, "hello", 5)) FAIL("os_read_head: got %zu size %llu", got, (unsigned long long)size);
+  free(buf);
+  CK(os_read_head(io, path, 3, &buf, &got, NULL));
+  if (got != 3 || memcmp(buf, "hel", 3)) FAIL("os_read_head max 3: got %zu", got);
+  free(buf);
+  CK(os_read_head(io, path, 0, &buf, &got, &size));
+  if (got != 0 || size != 5) FAIL("os_read_head max 0: got %zu size %llu", got, (unsigned long long)size);
+  free(buf);
+  esio_free(io);
+  printf("core_edges: os: ok\n");
+}
+
+int main(int argc, char **argv) {
+  harness_start(120);
+  const char *which = argc > 1 ? argv[1] : "all";
+  int all = strcmp(which, "all") == 0, ran = 0;
+  char root[64];
+  harness_tempdir(root, sizeof root, "core-edges");
+  if (all || !strcmp(which, "header")) test_header(root), ran++;
+  if (all || !strcmp(which, "stale")) test_stale(root), ran++;
+  if (all || !strcmp(which, "tombs")) test_tombs(root), ran++;
+  if (all || !strcmp(which, "os")) test_os(root), ran++;
+  if (!ran) FAIL("unknown test %s (header, stale, tombs, os)", which);
+  if (harness_rm_rf(root) != 0) printf("core_edges: note: could not remove %s\n", root);
+  return 0;
+}
