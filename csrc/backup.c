@@ -39,7 +39,7 @@ typedef struct bkfile {
   char *path;             /* log: its file */
   uint8_t *image;         /* log: the bytes verified at OpenFile, streamed as they are */
   uint64_t size, pos;
-  uint8_t *hdr;           /* database: header snapshot page */
+  dbheader hdr;           /* database: the header snapshot (pages 0, 1 and, with gen_hi set, the trailer) */
   esfile *own;            /* database: the stream's own handle of the file, or NULL (the pager's) */
   int readahead;          /* own's kernel readahead is on */
 } bkfile;
@@ -71,7 +71,6 @@ static void file_close(bkfile *f) {
   os_close(f->own);
   free(f->path);
   free(f->image);
-  free(f->hdr);
   memset(f, 0, sizeof *f);
 }
 
@@ -216,12 +215,10 @@ static JET_ERR open_db_stream(esinst *inst, struct esbackup *bk, bkdb *d, bkfile
   uint32_t n;
   JET_ERR e = pager_page_count(db->pg, &n);
   if (e) return e;
-  if (!(f->hdr = malloc(db->hdr.page_size))) return JET_errOutOfMemory;
-  dbheader h = db->hdr;
-  h.state = DB_BACKUP_COPY;
-  h.backup[BK_CURRENT] = (bkrecord){ bk->copy_mic, 0, bk->begin_time };
-  h.backup_lsn = bk->begin_lsn;
-  dbheader_encode(&h, f->hdr, 0);
+  f->hdr = db->hdr;
+  f->hdr.state = DB_BACKUP_COPY;
+  f->hdr.backup[BK_CURRENT] = (bkrecord){ bk->copy_mic, 0, bk->begin_time };
+  f->hdr.backup_lsn = bk->begin_lsn;
   /* without its own handle the stream reads through the pager's */
   if (os_open(inst->io, db->path, OS_READ, &f->own) != JET_errSuccess) f->own = NULL;
   f->readahead = 1;
@@ -239,15 +236,13 @@ static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *na
   if (kind != 1 || gen < bk->copy_mic || gen >= bk->copy_mac) return JET_errInvalidParameter;
   char *path = log_file_name(inst->prm.log_path, inst->prm.base, gen);
   if (!path) return JET_errOutOfMemory;
-  JET_ERR e = os_exists(path) ? JET_errSuccess : JET_errMissingFileToBackup;
   uint32_t n = 0;
   /* verified once, here; the stream hands out exactly these bytes, so a
    * change to the file after this point never reaches the backup */
-  if (e == JET_errSuccess) {
-    e = log_load_verified(inst->io, path, inst->prm.page_size, &f->image, &n);
-    if (e == JET_errLogFileCorrupt || e == JET_errPageSizeMismatch || e == JET_errLogFileSizeMismatch)
-      e = JET_errLogReadVerifyFailure;   /* the file fails verification; I/O errors stay what they are */
-  }
+  JET_ERR e = log_load_verified(inst->io, path, inst->prm.page_size, &f->image, &n);
+  if (e == JET_errFileNotFound) e = JET_errMissingFileToBackup;
+  else if (e == JET_errLogFileCorrupt || e == JET_errPageSizeMismatch)
+    e = JET_errLogReadVerifyFailure;   /* the file fails verification; I/O errors stay what they are */
   if (e) inst_detail(inst, "log %s", path);
   f->path = path;
   f->size = n;
@@ -318,7 +313,7 @@ static JET_ERR read_pages(esinst *inst, esdb *db, esfile *via, uint32_t pgno, ui
   if (!cached) return JET_errOutOfMemory;
   inst_lock(inst);
   for (uint32_t k = 0; k < n; k++) cached[k] = (uint8_t)pager_copy_cached(db->pg, pgno + k, dst + (size_t)k * ps);
-  pthread_mutex_unlock(&inst->lock);
+  inst_unlock(inst);
   JET_ERR e = JET_errSuccess;
   for (uint32_t k = 0; k < n && e == JET_errSuccess;) {
     if (cached[k]) {
@@ -349,12 +344,9 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
     uint32_t pgno = first + i;
     uint8_t *dst = buf + (size_t)i * ps;
     if (pgno < 2) {
-      memcpy(dst, f->hdr, ps);
-      put32(dst + 4, pgno);
-      page_seal(dst, ps, pgno, 0);
+      dbheader_encode(&f->hdr, dst, pgno);
     } else if (pgno == f->pages) {     /* the trailer */
-      dbheader h;
-      if ((e = dbheader_decode(f->hdr, ps, 0, &h)) != JET_errSuccess) break;
+      dbheader h = f->hdr;
       h.backup[BK_CURRENT].gen_hi = trailer_gen;
       dbheader_encode(&h, dst, pgno);
     } else {
@@ -368,7 +360,7 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
           inst_lock(inst);
           inst_detail(inst, "%s: page %u: %s", db->path, pgno + k,
                       v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
-          pthread_mutex_unlock(&inst->lock);
+          inst_unlock(inst);
         }
       }
       i += run - 1;
@@ -400,25 +392,18 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
   bk->busy++;
   f->reading = 1;
   inst_unlock(inst);
-  size_t got = n;
   if (n == 0) e = JET_errSuccess;
   else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
-  else {
-    memcpy(pv, f->image + pos, n);   /* the bytes verified at OpenFile */
-  }
+  else memcpy(pv, f->image + pos, n);   /* the bytes verified at OpenFile: a log read cannot fail */
   inst_lock(inst);
   f->reading = 0;
   bk->busy--;
   pthread_cond_broadcast(&bk->idle);   /* a tear-down, a close or a read of this handle may wait */
   if (e == JET_errSuccess) {
-    f->pos += got;
-    if (pcbActual) *pcbActual = (unsigned long)got;
-  } else if (f->is_db) {
-    file_close(f);          /* this database fails; the backup goes on (decision 10) */
+    f->pos += n;
+    if (pcbActual) *pcbActual = (unsigned long)n;
   } else {
-    if (e != JET_errLogReadVerifyFailure) inst_detail(inst, "reading a log failed");
-    e = e == JET_errDiskIO ? JET_errLogReadVerifyFailure : e;
-    teardown(inst);         /* a log failure ends the backup */
+    file_close(f);          /* this database fails; the backup goes on (decision 10) */
   }
   inst_leave(inst);
   return e;

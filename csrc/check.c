@@ -8,7 +8,7 @@
 
 #define CHECK_CHUNK 256u
 
-static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, EseFileInfo *info, char *detail, size_t cb) {
+static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
   uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
   int copy = h->state == DB_BACKUP_COPY;
   uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
@@ -38,7 +38,6 @@ static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, EseFile
     }
   }
   free(buf);
-  info->pages = n;
   return e;
 }
 
@@ -61,7 +60,7 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
     memcpy(info->logSignature, h.log_sig, 16);
     for (int i = 0; i < BK_KINDS; i++)
       info->backup[i] = (EseBackupRecord){ h.backup[i].gen_lo, h.backup[i].gen_hi, h.backup[i].time };
-    if (verify) e = verify_pages(f, &h, size, info, detail, cb);
+    if (verify) e = verify_pages(f, &h, size, detail, cb);
   }
   os_close(f);
   return e;

@@ -112,7 +112,6 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   }
   if (pthread_cond_init(&lg->appended, NULL) != 0) {
     pthread_cond_destroy(&lg->cv);
-  pthread_cond_destroy(&lg->appended);
     pthread_mutex_destroy(&lg->mu);
     free(lg);
     return JET_errOutOfMemory;
@@ -133,10 +132,6 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   return JET_errSuccess;
 }
 
-/* Prepares the next generation file under the name Btmp.log (which no log
- * name parses as): a stale one is removed, the new one made full size
- * (zeros), the header written and synced.  The caller renames it to B.log
- * and syncs the folder, so B.log is never seen half made. */
 /* A file of file_size bytes under the name tmp (a stale one is removed
  * first), zeros written after the header's place; the header is written
  * (and the whole synced) when the file becomes a generation. */
@@ -234,7 +229,6 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   *out = lg;
   return JET_errSuccess;
 }
-
 
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   if (!out) return JET_errInvalidParameter;

@@ -223,15 +223,24 @@ const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; 
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size) {
   *image = NULL;
   *size = 0;
-  log_header h;
-  JET_ERR e = log_read_header(io, path, &h);
-  if (e == JET_errLogFileSizeMismatch) return JET_errLogFileCorrupt;
+  /* one handle: the header is decoded from the very bytes handed out */
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
   if (e) return e;
+  log_header h;
+  memset(&h, 0, sizeof h);
+  uint64_t fsize = 0;
+  uint8_t *d = malloc(LOG_HDR_SIZE);
+  if (!d) e = JET_errOutOfMemory;
+  if (!e) e = os_size(f, &fsize);
+  if (!e) e = fsize < LOG_HDR_SIZE ? JET_errLogFileCorrupt : os_pread_full(f, d, LOG_HDR_SIZE, 0);
+  if (!e) e = log_hdr_decode(d, &h);
+  if (!e && h.file_size != fsize) e = JET_errLogFileCorrupt;
   const char *name = strrchr(path, '/');
   name = name ? name + 1 : path;
   size_t nl = strlen(name);
   int current = 0;
-  if (nl >= 4 && strcasecmp(name + nl - 4, ".log") == 0) {
+  if (!e && nl >= 4 && strcasecmp(name + nl - 4, ".log") == 0) {
     if (nl == 7) {
       current = 1;
     } else if (nl == 15) {
@@ -243,16 +252,13 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
     }
   }
   if (!e && page_size && h.page_size != page_size) e = JET_errPageSizeMismatch;
-  uint8_t *d = NULL;
-  size_t cap = 0;
-  if (!e) e = log_load_file(io, path, h.file_size, &d, &cap);
-  /* the header again, from the very bytes handed out */
-  log_header h2;
-  if (!e && log_hdr_decode(d, &h2) != JET_errSuccess) e = JET_errLogFileCorrupt;
   if (!e) {
-    if (h2.gen != h.gen || h2.file_size != h.file_size) e = JET_errLogFileCorrupt;
-    log_header_clear(&h2);
+    uint8_t *nd = realloc(d, h.file_size);
+    if (!nd) e = JET_errOutOfMemory;
+    else d = nd;
   }
+  if (!e) e = os_pread_full(f, d + LOG_HDR_SIZE, h.file_size - LOG_HDR_SIZE, LOG_HDR_SIZE);
+  os_close(f);
   uint32_t pos = LOG_HDR_SIZE;
   while (!e && (uint64_t)pos + 4 <= h.file_size && ld32(d + pos) != 0) {
     uint32_t fr = log_rec_check(d, h.file_size, pos, h.gen);

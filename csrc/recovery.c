@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static JET_ERR new_stream(esinst *inst, const log_config *cfg, const char *chkp) {
-  JET_ERR e = log_create(cfg, NULL, 1, 0, NULL, 0, &inst->log);
-  if (e) return e;
+/* The checkpoint at the end of init: the log's end, no database. */
+static JET_ERR checkpoint_at_end(esinst *inst, const char *chkp) {
   chkfile c = { .lsn = log_end(inst->log), .next_txid = inst->next_txid };
   memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
-  e = chk_write(inst->io, chkp, &c);
+  JET_ERR e = chk_write(inst->io, chkp, &c);
   if (e == JET_errSuccess) inst->checkpoint = c.lsn;
   return e;
 }
@@ -37,8 +36,9 @@ JET_ERR recover(esinst *inst) {
   int has_cur;
   JET_ERR ce = chk_read(inst->io, chkp, &chk);
   JET_ERR e = log_scan_dir(prm->log_path, prm->base, &lo, &hi, &has_cur);
-  if (e == JET_errSuccess && ce == JET_errFileNotFound && !has_cur && lo == 0) {
-    e = new_stream(inst, &cfg, chkp);
+  if (e == JET_errSuccess && ce == JET_errFileNotFound && !has_cur && lo == 0) {   /* a new stream */
+    e = log_create(&cfg, NULL, 1, 0, NULL, 0, &inst->log);
+    if (e == JET_errSuccess) e = checkpoint_at_end(inst, chkp);
     free(chkp);
     return e;
   }
@@ -84,12 +84,7 @@ JET_ERR recover(esinst *inst) {
     else e = log_create(&cfg, &newest.sig, hi + 1, newest.tm_create, NULL, 0, &inst->log);
   }
   log_header_clear(&newest);
-  if (e == JET_errSuccess) {
-    chkfile c = { .lsn = log_end(inst->log), .next_txid = inst->next_txid };
-    memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
-    e = chk_write(inst->io, chkp, &c);
-    inst->checkpoint = c.lsn;
-  }
+  if (e == JET_errSuccess) e = checkpoint_at_end(inst, chkp);
   free(chkp);
   return e;
 }

@@ -207,10 +207,6 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
 
 uint64_t redo_max_txid(redo *r) { return r->max_txid; }
 
-void redo_note_txid(redo *r, uint64_t txid) {
-  if (txid > r->max_txid) r->max_txid = txid;
-}
-
 static JET_ERR path_of(const log_record *rec, size_t off, char *path) {
   if (rec->len < off || rec->len - off > 4096) return JET_errLogFileCorrupt;
   memcpy(path, rec->payload + off, rec->len - off);
@@ -221,6 +217,12 @@ static JET_ERR path_of(const log_record *rec, size_t off, char *path) {
 JET_ERR redo_apply(redo *r, const log_record *rec) {
   char path[4097];
   JET_ERR e;
+  int change = rec->type == LR_PAGE || rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT;
+  if (change && rec->lsn < r->cfg.apply_from) {
+    size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
+    if (rec->len >= at + 8 && get64(rec->payload + at) > r->max_txid) r->max_txid = get64(rec->payload + at);
+    return JET_errSuccess;
+  }
   switch (rec->type) {
   case LR_PAGE:
   case LR_PAGEDIFF: return page_rec(r, rec);

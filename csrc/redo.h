@@ -25,6 +25,10 @@ typedef struct redo_cfg {
   void (*fix)(dbheader *h, uint32_t gen);
   char *detail;              /* receives a sentence on failure */
   size_t detail_cap;
+  /* Page and commit records before this lsn are not applied (the copy
+   * being restored holds their changes already); their ids still count
+   * for redo_max_txid.  0: apply everything. */
+  lsn_t apply_from;
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);
@@ -40,7 +44,5 @@ void redo_free(redo *r);
  * transactions after it, so a group never merges with an unfinished one
  * of an earlier run. */
 uint64_t redo_max_txid(redo *r);
-/* Counts txid as met (a record that replay skips). */
-void redo_note_txid(redo *r, uint64_t txid);
 
 #endif

@@ -100,7 +100,7 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   log_header h;
   JET_ERR e = log_read_header(r->io, p, &h);
   free(p);
-  if (e) return fail(r, e == JET_errLogFileCorrupt ? JET_errLogFileCorrupt : e, "log %s is unreadable", name);
+  if (e) return fail(r, e, "log %s is unreadable", name);
   if (current) gen = h.gen;
   if (!current && r->gen_high && (gen < r->gen_low || gen > r->gen_high)) {
     log_header_clear(&h);
@@ -122,16 +122,13 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
     log_header_clear(&h);
     return e;
   }
-  if (current) {          /* a live B.log becomes an archived generation in dest */
-    free(f->name);
-    char *full = log_file_name("", r->base, gen);
-    f->name = full ? strdup(full + 1) : NULL;
-    free(full);
-    if (!f->name) return JET_errOutOfMemory;
-  }
   f->gen = gen;
   f->lh = h;
   f->size = h.file_size;
+  if (current) {          /* a live B.log becomes an archived generation in dest */
+    free(f->name);
+    if (!(f->name = log_file_name(NULL, r->base, gen))) return JET_errOutOfMemory;
+  }
   return JET_errSuccess;
 }
 
@@ -295,6 +292,11 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
   if (e == JET_errSuccess && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
+  /* dest is emptied of logs and checkpoint before the copy: never a folder the restore reads */
+  for (unsigned long i = 0; e == JET_errSuccess && i <= o->ndirs; i++) {
+    const char *src = i < o->ndirs ? o->dirs[i] : o->live_log_path;
+    if (src && os_same_file(src, r->dest)) e = fail(r, JET_errInvalidParameter, "%s is also a source of the restore", r->dest);
+  }
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   if (e == JET_errSuccess) e = os_mkdir_p(r->dest, 0700);
@@ -316,18 +318,14 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
 
 /* ---- copy ---------------------------------------------------------------- */
 
+/* Checks the pages of a chunk from page 2 on (pages 0 and 1, the header,
+ * are written when the copy of the file starts). */
 static JET_ERR verify_chunk(EseRestore *r, rsfile *f, uint64_t off, size_t n) {
   uint32_t ps = r->page_size;
   for (size_t k = 0; k < n; k += ps) {
     uint32_t pgno = (uint32_t)((off + k) / ps);
-    uint8_t *pg = r->buf + k;
-    if (pgno < 2) {       /* the header: restoring from now on */
-      dbheader h = f->dh;
-      h.state = DB_RESTORING;
-      dbheader_encode(&h, pg, pgno);
-      continue;
-    }
-    int v = page_verify(pg, ps, pgno);
+    if (pgno < 2) continue;
+    int v = page_verify(r->buf + k, ps, pgno);
     if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
       char what[300];
       snprintf(what, sizeof what, "%s page %u", f->name, pgno);
@@ -369,9 +367,9 @@ static JET_ERR copy_step(EseRestore *r) {
   size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
   e = os_pread_full(r->in, r->buf, n, r->cur_off);
   if (e == JET_errSuccess && f->is_db) e = verify_chunk(r, f, r->cur_off, n);
-  /* in place, only the header pages change */
-  size_t wn = f->in_place ? (r->cur_off == 0 ? 2u * r->page_size : 0) : n;
-  if (e == JET_errSuccess && wn) e = os_pwrite(r->out, r->buf, wn, r->cur_off);
+  /* a database's header pages are written already; in place, nothing else changes */
+  size_t skip = f->is_db && r->cur_off == 0 ? 2u * r->page_size : 0;
+  if (e == JET_errSuccess && !f->in_place && n > skip) e = os_pwrite(r->out, r->buf + skip, n - skip, r->cur_off + skip);
   if (e) return fail(r, e, "copying %s", f->name);
   r->cur_off += n;
   r->done += n;
@@ -419,7 +417,11 @@ static void restored_header(dbheader *h, uint32_t gen) {
 
 static JET_ERR replay_open(EseRestore *r) {
   redo_cfg rc = { .io = r->io, .page_size = r->page_size, .sig = r->sig, .map = map_path, .ud = r,
-                  .restore = 1, .fix = restored_header, .detail = r->detail, .detail_cap = sizeof r->detail };
+                  .restore = 1, .fix = restored_header, .detail = r->detail, .detail_cap = sizeof r->detail,
+                  /* before the checkpoint the copy starts from, every page change is in the
+                   * copy already, and replay must meet each page's whole image (logged
+                   * first after a checkpoint) before any difference */
+                  .apply_from = r->replay_lsn };
   JET_ERR e = redo_new(&rc, &r->rd);
   if (e == JET_errSuccess)
     e = log_reader_open(r->io, r->dest, r->base, r->page_size, &r->sig, LSN(r->replay_from, 0), LOG_READ_RESTORE,
@@ -433,6 +435,8 @@ static JET_ERR replay_open(EseRestore *r) {
 }
 
 static JET_ERR replay_finish(EseRestore *r) {
+  /* a range without a record: the stream still reaches replay_from */
+  if (r->last_gen == 0) r->last_gen = r->replay_from;
   for (size_t i = 0; i < r->nfiles; i++)
     if (r->files[i].is_db && !r->files[i].mapped)
       return fail(r, JET_errDatabasePatchFileMismatch, "database %s is not attached in the logs of the set", r->files[i].name);
@@ -484,19 +488,8 @@ static JET_ERR replay_step(EseRestore *r) {
       if (r->last_gen) r->done += r->file_size;
       r->last_gen = LSN_GEN(rec.lsn);
     }
-    /* Before the checkpoint the copy starts from, only attachments count:
-     * every page change there is already in the copy, and replay must meet
-     * each page's whole image (logged first after a checkpoint) before any
-     * difference. */
-    if (rec.lsn < r->replay_lsn && (rec.type == LR_PAGE || rec.type == LR_PAGEDIFF || rec.type == LR_COMMIT)) {
-      /* its id still counts: the checkpoint's next id is above every id met */
-      size_t at = rec.type == LR_COMMIT ? 0 : 8;
-      if (rec.len >= at + 8) redo_note_txid(r->rd, get64(rec.payload + at));
-      continue;
-    }
     e = redo_apply(r->rd, &rec);
   }
-  if (e == JET_errSuccess && r->last_gen == 0) r->last_gen = r->replay_from;
   return e;
 }
 

@@ -337,6 +337,41 @@ static inline char **harness_names(char *buf, int *n) {
   return names;
 }
 
+/* Keys "<prefix><i>" (two digits at least) for i in [lo, hi), each with the
+ * value harness_value gives it (gen 7, 60..359 bytes). */
+static inline size_t harness_key_value(char *k, size_t kn, char *v, const char *prefix, int i) {
+  snprintf(k, kn, "%s%02d", prefix, i);
+  size_t kl = strlen(k);
+  uint64_t h = harness_value_hash(k, kl, 7);
+  return harness_value(v, k, kl, 7, h, 60 + h % 300);
+}
+
+static inline void harness_put_keys(JET_SESID s, JET_TABLEID t, const char *prefix, int lo, int hi) {
+  for (int i = lo; i < hi; i++) {
+    char k[32], v[512];
+    size_t vl = harness_key_value(k, sizeof k, v, prefix, i);
+    HARNESS_CK(EsePut(s, t, k, strlen(k), v, vl), FAIL);
+  }
+}
+
+/* The keys of harness_put_keys are all in t with their values (present), or
+ * none of them is. */
+static inline void harness_expect_keys(JET_SESID s, JET_TABLEID t, const char *prefix, int lo, int hi, int present,
+                                       const char *where) {
+  for (int i = lo; i < hi; i++) {
+    char k[32], v[512], got[512];
+    size_t vl = harness_key_value(k, sizeof k, v, prefix, i), gl = 0;
+    JET_ERR e = EseSeek(s, t, k, strlen(k), JET_bitSeekEQ);
+    if (!present) {
+      if (e != JET_errRecordNotFound) FAIL("%s: %s is there (seek -> %s), it must not be", where, k, harness_err_name(e));
+      continue;
+    }
+    if (e != JET_errSuccess) FAIL("%s: %s is missing (seek -> %s)", where, k, harness_err_name(e));
+    HARNESS_CK(EseRetrieveValue(s, t, got, sizeof got, &gl), FAIL);
+    if (gl != vl || memcmp(got, v, vl) != 0) FAIL("%s: %s has a wrong value (%zu bytes, want %zu)", where, k, gl, vl);
+  }
+}
+
 /* A list call of the instance forms (JetGetAttachInfoInstance,
  * JetGetLogInfoInstance, JetGetTruncateLogInfoInstance). */
 typedef JET_ERR (*harness_list_fn)(JET_INSTANCE, char *, unsigned long, unsigned long *);

@@ -270,11 +270,29 @@ static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) 
   while (narch < x->n && LSN_GEN(x->lsn[narch]) < gen) narch++;
   CHECK(read_check(io, dir, sig_out, LSN(1, 0), 0, x, 0, &rend) == narch);
   CHECK(rend == LSN(gen, 0));
-  /* every file verifies */
+  /* every file verifies, and what a backup streams of it is the file */
   for (uint32_t g = 0; g < gen; g++) {
     char *p = path_of(dir, g);
     OK(log_verify_file(io, p, PGSZ));
+    uint8_t *img, *raw = malloc(FS);
+    uint32_t n;
+    CHECK(raw);
+    OK(log_load_verified(io, p, PGSZ, &img, &n));
+    raw_read(p, 0, raw, FS);
+    CHECK(n == FS && !memcmp(img, raw, FS));
+    free(img);
+    free(raw);
     free(p);
+  }
+  /* an archived file under another generation's name */
+  {
+    char *a1 = path_of(dir, 1), *wrong = path_of(dir, 0x77);
+    copy_file(a1, wrong);
+    CHECK_ERR(log_verify_file(io, wrong, PGSZ), JET_errLogFileCorrupt);
+    CHECK(unlink(wrong) == 0);
+    CHECK_ERR(log_verify_file(io, wrong, PGSZ), JET_errFileNotFound);
+    free(a1);
+    free(wrong);
   }
 
   /* reopen at the end (with torn bytes past it) and append more */
@@ -314,6 +332,20 @@ static void make_stream(esio *io, const char *dir, const log_sig *sig, int nrec,
   OK(log_close(lg));
 }
 
+/* Generation 2 of a new stream in subdir name (signature sig, or a new
+ * one when NULL) copied over to. */
+static void foreign_gen2(esio *io, const char *name, const log_sig *sig, const char *to) {
+  char *dir = subdir(name);
+  expect x = {0};
+  make_stream(io, dir, sig, 200, &x);
+  char *g2 = path_of(dir, 2);
+  copy_file(g2, to);
+  free(g2);
+  free(dir);
+  free(x.lsn);
+  free(x.id);
+}
+
 static void test_contiguity(esio *io, const char *dir, const log_sig *sig, const expect *x) {
   char *a2 = path_of(dir, 2), *hold = os_join(dir, "hold.tmp");
   CHECK(hold);
@@ -344,31 +376,17 @@ static void test_contiguity(esio *io, const char *dir, const log_sig *sig, const
 
   CHECK(rename(a2, hold) == 0);
   /* gen 2 of another stream: bad signature (given or taken from gen 1) */
-  char *other = subdir("other");
-  expect ox = {0};
-  make_stream(io, other, NULL, 200, &ox);
-  char *o2 = path_of(other, 2);
-  copy_file(o2, a2);
+  foreign_gen2(io, "other", NULL, a2);
   CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errBadLogSignature);
   CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errBadLogSignature);
   /* gen 2 of a stream with the same signature but another history */
-  char *twin = subdir("twin");
-  expect tx = {0};
-  make_stream(io, twin, sig, 200, &tx);
-  char *t2 = path_of(twin, 2);
-  copy_file(t2, a2);
+  foreign_gen2(io, "twin", sig, a2);
   CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errMissingPreviousLogFile);
   CHECK_ERR(read_err(io, dir, sig, LSN(1, 0), LOG_READ_RESTORE, NULL), JET_errGivenLogFileIsNotContiguous);
   /* ... which is fine when reading starts there */
   CHECK_ERR(read_err(io, dir, sig, LSN(2, 0), 0, NULL), JET_errMissingPreviousLogFile);
   CHECK(rename(hold, a2) == 0);
   CHECK(read_check(io, dir, sig, LSN(1, 0), LOG_READ_CURRENT, x, 0, NULL) == x->n);
-  free(o2);
-  free(t2);
-  free(other);
-  free(twin);
-  free(ox.lsn); free(ox.id);
-  free(tx.lsn); free(tx.id);
   free(a2);
   free(hold);
 }
@@ -475,6 +493,11 @@ static void test_torn(esio *io) {
   CHECK(truncate(a1, FS - 4096) == 0);
   CHECK_ERR(log_read_header(io, a1, &h), JET_errLogFileSizeMismatch);
   CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errLogFileSizeMismatch);
+  CHECK_ERR(log_verify_file(io, a1, PGSZ), JET_errLogFileCorrupt);
+  /* ... shorter than a header */
+  CHECK(truncate(a1, 100) == 0);
+  CHECK_ERR(log_read_header(io, a1, &h), JET_errLogFileCorrupt);
+  CHECK_ERR(log_verify_file(io, a1, PGSZ), JET_errLogFileCorrupt);
 
   free(a1);
   free(cur);

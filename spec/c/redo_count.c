@@ -62,7 +62,6 @@ HARNESS_SYNCS_OFF()
 
 #define LOG_KIB 128
 #define PAGE_SIZE 8192u
-#define VBUF 512
 
 /* ---- the clock ---------------------------------------------------------------
  * The engine's objects are linked into this program, so this definition
@@ -308,45 +307,13 @@ static size_t group_pages_applied(const lrecs *L, size_t ci, const char *dbpath)
 /* ---- instances, tables, records --------------------------------------------- */
 
 /* The value of key: "<key>|7|" and filler, 60 to 359 bytes. */
-static size_t value_of(char *out, const char *key) {
-  size_t kl = strlen(key);
-  uint64_t h = harness_value_hash(key, kl, 7);
-  return harness_value(out, key, kl, 7, h, 60 + h % 300);
-}
-
-static void put_keys(JET_SESID s, JET_TABLEID t, const char *prefix, int lo, int hi) {
-  for (int i = lo; i < hi; i++) {
-    char k[32], v[VBUF];
-    snprintf(k, sizeof k, "%s%02d", prefix, i);
-    size_t vl = value_of(v, k);
-    CK(EsePut(s, t, k, strlen(k), v, vl));
-  }
-}
-
 /* One transaction putting prefix lo..hi-1. */
 static void put_txn(JET_SESID s, JET_TABLEID t, const char *prefix, int lo, int hi) {
   CK(JetBeginTransaction(s));
-  put_keys(s, t, prefix, lo, hi);
+  harness_put_keys(s, t, prefix, lo, hi);
   CK(JetCommitTransaction(s, 0));
 }
 
-/* Keys prefix lo..hi-1 are all in t with their values (present), or none is. */
-static void expect_keys(JET_SESID s, JET_TABLEID t, const char *prefix, int lo, int hi, int present,
-                        const char *where) {
-  for (int i = lo; i < hi; i++) {
-    char k[32], v[VBUF], got[VBUF];
-    snprintf(k, sizeof k, "%s%02d", prefix, i);
-    JET_ERR e = EseSeek(s, t, k, strlen(k), JET_bitSeekEQ);
-    if (!present) {
-      if (e != JET_errRecordNotFound) FAIL("%s: %s is there (seek -> %s), it must not be", where, k, harness_err_name(e));
-      continue;
-    }
-    if (e != JET_errSuccess) FAIL("%s: %s is missing (seek -> %s)", where, k, harness_err_name(e));
-    size_t vl = value_of(v, k), gl = 0;
-    CK(EseRetrieveValue(s, t, got, sizeof got, &gl));
-    if (gl != vl || memcmp(got, v, vl) != 0) FAIL("%s: %s has a wrong value (%zu bytes, want %zu)", where, k, gl, vl);
-  }
-}
 
 static JET_INSTANCE new_instance(const char *dir) {
   JET_INSTANCE inst;
@@ -408,7 +375,7 @@ static void make_base(const char *dir) {
   snprintf(dbpath, sizeof dbpath, "%s/app.edb", dir);
   CK(JetInit(&inst));
   CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
-  put_keys(s, t, "b", 0, 20);
+  harness_put_keys(s, t, "b", 0, 20);
   CK(JetTerm2(inst, JET_bitTermComplete));
 }
 
@@ -467,9 +434,9 @@ static void count_variant(const char *crashed, const char *saved, size_t first_b
     JET_DBID db;
     JET_TABLEID t;
     CK(harness_open_table(inst, dbpath, 1, "t", &s, &db, &t));
-    expect_keys(s, t, "b", 0, 20, 1, what);
-    expect_keys(s, t, "t1-", 0, 30, 1, what);
-    expect_keys(s, t, "t2-", 0, 10, 1, what);
+    harness_expect_keys(s, t, "b", 0, 20, 1, what);
+    harness_expect_keys(s, t, "t1-", 0, 30, 1, what);
+    harness_expect_keys(s, t, "t2-", 0, 10, 1, what);
     CK(JetTerm2(inst, JET_bitTermComplete));
     if (db_state(dbpath) != DB_CLEAN) FAIL("%s: the database is not clean after the term", what);
     if (which == 1 && group_pages_applied(&L, xi, dbpath) != x->count)   /* t2 is the last change of its pages */
@@ -516,8 +483,8 @@ static void count_restore(const char *root, const char *set, int delta, const ch
     JET_SESID s;
     JET_TABLEID t;
     JET_INSTANCE inst = open_dir(dest, &s, &t);
-    expect_keys(s, t, "b", 0, 20, 1, what);
-    expect_keys(s, t, "r", 0, 30, 1, what);
+    harness_expect_keys(s, t, "b", 0, 20, 1, what);
+    harness_expect_keys(s, t, "r", 0, 30, 1, what);
     CK(JetTerm2(inst, JET_bitTermComplete));
     return;
   }
@@ -598,9 +565,9 @@ static void run_n(const void *p) {
   } else {
     inst = open_dir(a->dir, &s, &t);
   }
-  put_keys(s, t, a->prefix, a->lo, a->mid);
+  harness_put_keys(s, t, a->prefix, a->lo, a->mid);
   if (a->backup_kind) CK(JetBackupInstance(inst, a->set, a->backup_kind == 2 ? JET_bitBackupIncremental : 0, NULL));
-  put_keys(s, t, a->prefix, a->mid, a->hi);
+  harness_put_keys(s, t, a->prefix, a->mid, a->hi);
 }
 
 /* Ids across the boundary (the lsn where the later run's records start):
@@ -732,10 +699,10 @@ static void test_txid(const char *root, const char *test, int clean_between, int
   JET_SESID s;
   JET_TABLEID t;
   JET_INSTANCE inst = open_dir(dest, &s, &t);
-  expect_keys(s, t, "k", 0, 19, 1, where);
-  expect_keys(s, t, "k", 19, 20, 0, where);   /* the unfinished transaction */
-  expect_keys(s, t, "m", 0, 10, 1, where);
-  expect_keys(s, t, "m", 10, 15, 0, where);   /* after the incremental's cut-off */
+  harness_expect_keys(s, t, "k", 0, 19, 1, where);
+  harness_expect_keys(s, t, "k", 19, 20, 0, where);   /* the unfinished transaction */
+  harness_expect_keys(s, t, "m", 0, 10, 1, where);
+  harness_expect_keys(s, t, "m", 10, 15, 0, where);   /* after the incremental's cut-off */
   CK(JetTerm2(inst, JET_bitTermComplete));
 
   /* the ids themselves, in the logs the chain replayed */
@@ -747,9 +714,9 @@ static void test_txid(const char *root, const char *test, int clean_between, int
   /* run 3, the real clock: soft recovery of everything both runs committed */
   snprintf(where, sizeof where, "%s: run 3 (recovery)", test);
   inst = open_dir(live, &s, &t);
-  expect_keys(s, t, "k", 0, 19, 1, where);
-  expect_keys(s, t, "k", 19, 20, 0, where);
-  expect_keys(s, t, "m", 0, 15, 1, where);
+  harness_expect_keys(s, t, "k", 0, 19, 1, where);
+  harness_expect_keys(s, t, "k", 19, 20, 0, where);
+  harness_expect_keys(s, t, "m", 0, 15, 1, where);
   CK(JetTerm2(inst, JET_bitTermComplete));
   printf("redo_count: %s: ok: run 1 (clock frozen at %llu) ends in unfinished transaction %llu; run 2%s, its clock "
          "frozen at %llu, numbers its transactions above every id in the log (commit ids grow across the run "
@@ -769,7 +736,7 @@ static void make_clean_k10(const char *live) {
   JET_TABLEID t;
   CK(JetInit(&inst));
   CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
-  put_keys(s, t, "k", 0, 10);
+  harness_put_keys(s, t, "k", 0, 10);
   CK(JetTerm2(inst, JET_bitTermComplete));
 }
 
@@ -794,7 +761,7 @@ static void test_restored_chk(const char *root) {
   CK(JetRestoreInstance(0, set, dest, NULL));
   expect_chk_above_logs(dest, "restored-chk");
   inst = open_dir(dest, &s, &t);
-  expect_keys(s, t, "k", 0, 10, 1, "restored-chk");
+  harness_expect_keys(s, t, "k", 0, 10, 1, "restored-chk");
   CK(JetTerm2(inst, JET_bitTermComplete));
   printf("redo_count: restored-chk: ok: a set whose records all precede its checkpoint restores with a "
          "checkpoint whose next transaction id is above every id of its logs\n");
@@ -825,8 +792,8 @@ static void test_chk_v1(const char *root) {
   free(v1);
   free(v2);
   inst = open_dir(live, &s, &t);
-  expect_keys(s, t, "k", 0, 10, 1, "chk-v1");
-  put_keys(s, t, "m", 0, 3);
+  harness_expect_keys(s, t, "k", 0, 10, 1, "chk-v1");
+  harness_put_keys(s, t, "m", 0, 3);
   CK(JetTerm2(inst, JET_bitTermComplete));
   lrecs L;
   read_log(live, 1, &L);
