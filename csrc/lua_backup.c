@@ -23,50 +23,11 @@
  * neither normal nor abort is given), or a raw grbit.  The engine judges the
  * bits (JET_errInvalidGrbit, JET_errInvalidParameter).
  *
- * Every Begin that succeeds bumps the instance object's backup epoch (a
- * weak-keyed registry table), which readers compare with theirs.
+ * Every Begin that succeeds bumps the instance object's backup epoch, which
+ * readers compare with theirs.
  */
 #include <string.h>
 #include "lua_ese.h"
-
-#define EPOCHS_KEY "ese.backup_epochs"
-
-/* ---- backup epochs ---------------------------------------------------------- */
-
-/* Pushes the weak-keyed table instance object -> epoch. */
-static void push_epochs(lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, EPOCHS_KEY) == LUA_TTABLE) return;
-  lua_pop(L, 1);
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, EPOCHS_KEY);
-}
-
-lua_Integer ese_backup_epoch(lua_State *L, int idx) {
-  if (lua_type(L, idx) != LUA_TUSERDATA) return 0;
-  idx = lua_absindex(L, idx);
-  push_epochs(L);
-  lua_pushvalue(L, idx);
-  lua_rawget(L, -2);
-  lua_Integer e = lua_tointeger(L, -1);
-  lua_pop(L, 2);
-  return e;
-}
-
-static void bump_epoch(lua_State *L, int idx) {
-  if (lua_type(L, idx) != LUA_TUSERDATA) return;
-  idx = lua_absindex(L, idx);
-  lua_Integer e = ese_backup_epoch(L, idx) + 1;
-  push_epochs(L);
-  lua_pushvalue(L, idx);
-  lua_pushinteger(L, e);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
-}
 
 /* Pushes the ese.init object (or nil) and returns its index, 0 for none. */
 static int push_legacy(lua_State *L) {
@@ -92,7 +53,7 @@ static const EseFlag end_flags[] = {
 
 /* End's grbit from the argument at arg; *given is 0 when it was absent. */
 static JET_GRBIT end_grbit(lua_State *L, int arg, int *given) {
-  JET_GRBIT grbit = ese_optflags(L, arg, end_flags, JET_bitBackupEndNormal, given);
+  JET_GRBIT grbit = ese_optflags(L, arg, end_flags, JET_bitBackupEndNormal, NULL);
   if (lua_istable(L, arg) && !(grbit & (JET_bitBackupEndNormal | JET_bitBackupEndAbort)))
     grbit |= JET_bitBackupEndNormal;
   *given = !lua_isnoneornil(L, arg);
@@ -163,7 +124,7 @@ static int inst_begin_external_backup(lua_State *L) {
   JET_GRBIT grbit = ese_optflags(L, 2, begin_flags, 0, NULL);
   JET_ERR err = JetBeginExternalBackupInstance(I->inst, grbit);
   if (err < 0) return ese_raise_inst(L, err, "begin_external_backup", I->inst);
-  bump_epoch(L, 1);
+  I->backup_epoch++;
   return 0;
 }
 
@@ -240,7 +201,7 @@ static int l_begin_external_backup(lua_State *L) {
   JET_ERR err = JetBeginExternalBackup(grbit);
   if (err < 0) return raise_legacy(L, err, "begin_external_backup");
   int li = push_legacy(L);
-  if (li) bump_epoch(L, li);
+  if (li) ((EseInstance *)lua_touserdata(L, li))->backup_epoch++;
   return 0;
 }
 

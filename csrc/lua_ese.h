@@ -73,6 +73,11 @@ typedef struct EseInstance {
   JET_INSTANCE inst;
   int open;     /* 0: terminated (or never created); the handle is dead */
   int legacy;   /* the global instance of ese.init */
+  /* Bumped by every Begin that succeeds through the binding.  A reader
+   * remembers it at open; another epoch means its backup is over (and its
+   * engine handle may name a file of a later backup, so it must never
+   * reach C again). */
+  lua_Integer backup_epoch;
 } EseInstance;
 
 EseInstance *ese_toinstance(lua_State *L, int idx);   /* type only */
@@ -119,16 +124,11 @@ int ese_open_table(lua_State *L);
 
 /* ---- lua_backup.c, lua_reader.c ----------------------------------------- */
 
-/* Registry field of the ese.init object (the LEGACY_KEY of lua_instance.c). */
+/* Registry field holding the open legacy instance object of ese.init. */
 #define ESE_LEGACY_KEY "ese.legacy_instance"
 
 int ese_open_backup(lua_State *L);   /* module table at -1 */
 int ese_open_reader(lua_State *L);
-/* The backup epoch of the instance object at idx: bumped by every Begin that
- * succeeds through the binding, 0 for anything else.  A reader remembers it
- * at open; another epoch means its backup is over (and its engine handle
- * may name a file of a later backup, so it must never reach C again). */
-lua_Integer ese_backup_epoch(lua_State *L, int idx);
 /* Pushes an ese.Reader of the file named by the string at pidx, opened by
  * JetOpenFileInstance on the instance object at iidx, or by the legacy
  * JetOpenFile when legacy is set (iidx: the ese.init object, or 0 for none).

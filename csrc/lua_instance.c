@@ -12,9 +12,6 @@
 #include <string.h>
 #include "lua_ese.h"
 
-/* Registry field holding the open legacy instance object of ese.init. */
-#define LEGACY_KEY "ese.legacy_instance"
-
 /* ---- accessors --------------------------------------------------------- */
 
 EseInstance *ese_toinstance(lua_State *L, int idx) {
@@ -33,6 +30,7 @@ static EseInstance *new_instance(lua_State *L, const char *name) {
   I->inst = 0;
   I->open = 0;
   I->legacy = 0;
+  I->backup_epoch = 0;
   luaL_setmetatable(L, ESE_INSTANCE_T);
   lua_pushstring(L, name);
   lua_setiuservalue(L, -2, 1);
@@ -166,10 +164,10 @@ static int term_kept_running(JET_ERR err) {
 /* Forget the legacy registry entry if it is the object at idx. */
 static void legacy_forget(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
-  lua_getfield(L, LUA_REGISTRYINDEX, LEGACY_KEY);
+  lua_getfield(L, LUA_REGISTRYINDEX, ESE_LEGACY_KEY);
   if (lua_rawequal(L, -1, idx)) {
     lua_pushnil(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, LEGACY_KEY);
+    lua_setfield(L, LUA_REGISTRYINDEX, ESE_LEGACY_KEY);
   }
   lua_pop(L, 1);
 }
@@ -291,14 +289,14 @@ static int l_init(lua_State *L) {
   I->open = 1;
   I->legacy = 1;
   lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, LEGACY_KEY);
+  lua_setfield(L, LUA_REGISTRYINDEX, ESE_LEGACY_KEY);
   return 1;
 }
 
 /* ese.term(opts): terminates the global instance of ese.init. */
 static int l_term(lua_State *L) {
   lua_settop(L, 1);
-  if (lua_getfield(L, LUA_REGISTRYINDEX, LEGACY_KEY) == LUA_TUSERDATA)
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ESE_LEGACY_KEY) == LUA_TUSERDATA)
     return term_instance(L, 2, 1);
   /* No legacy object of ours: let the engine answer for the mode
    * (JET_errNotInitialized, JET_errRunningInMultiInstanceMode). */

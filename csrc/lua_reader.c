@@ -20,7 +20,7 @@
  *
  * The engine handle reaches C only while it is certainly ours: the reader is
  * open, its instance object is open and no later Begin has started another
- * backup on it (ese_backup_epoch); otherwise the backup it belonged to is
+ * backup on it (EseInstance.backup_epoch); otherwise the backup it belonged to is
  * over and the handle could name a file of the next one.
  */
 #include <stdint.h>
@@ -38,7 +38,7 @@ typedef struct EseReader {
   int closed;            /* closed by r:close, __close or __gc */
   JET_ERR gone;          /* why the handle went away without a close */
   int legacy;            /* opened by ese.open_file: the instance-less calls */
-  lua_Integer epoch;     /* ese_backup_epoch of the instance at open */
+  lua_Integer epoch;     /* the instance's backup_epoch at open */
   lua_Integer page;      /* the instance page size */
   uint64_t size, pos;    /* bytes of the stream, bytes delivered */
   unsigned char *buf;    /* scratch read buffer, BUF_ALIGN-aligned */
@@ -69,7 +69,7 @@ static int backup_alive(lua_State *L, int idx, EseReader *R) {
   int ok = 1;
   if (!lua_isnil(L, -1)) {
     EseInstance *I = (EseInstance *)luaL_testudata(L, -1, ESE_INSTANCE_T);
-    ok = I && I->open && ese_backup_epoch(L, -1) == R->epoch;
+    ok = I && I->open && I->backup_epoch == R->epoch;
   }
   lua_pop(L, 1);
   return ok;
@@ -344,7 +344,7 @@ int ese_reader_open(lua_State *L, int iidx, int pidx, int legacy, const char *op
   lua_setiuservalue(L, -2, 2);
   R->inst = I ? I->inst : 0;
   R->legacy = legacy;
-  R->epoch = I ? ese_backup_epoch(L, iidx) : 0;
+  R->epoch = I ? I->backup_epoch : 0;
   JET_API_PTR page = 0;
   JET_ERR err = JetGetSystemParameter(R->inst, 0, JET_paramDatabasePageSize, &page, NULL, 0);
   if (err < 0) return ese_raise_inst(L, err, op, R->inst);

@@ -54,7 +54,7 @@ static int restore_begin(lua_State *L) {
     if (!lua_isnil(L, -1)) o.base_name = luaL_checkstring(L, -1);
     lua_getfield(L, 3, "instance");
     if (!lua_isnil(L, -1)) {
-      EseInstance *ei = ese_toinstance(L, -1);
+      EseInstance *ei = (EseInstance *)luaL_testudata(L, -1, ESE_INSTANCE_T);
       if (!ei) return luaL_argerror(L, 3, "instance must be an ese.Instance");
       if (!ei->open) return ese_raise(L, JET_errInvalidInstance, "restore");
       o.instance = ei->inst;

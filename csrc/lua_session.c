@@ -256,11 +256,17 @@ static int ses_rollback(lua_State *L) {
 
 typedef JET_ERR (*table_opener)(JET_SESID, JET_DBID, const char *, JET_TABLEID *);
 
-/* s:create_table(db, name) / s:open_table(db, name) -> ese.Table */
+/* s:create_table(db, name) / s:open_table(db, name) -> ese.Table.  db must
+ * be a database object of this session: a dbid is only a number, so one of
+ * another session (or instance) could name some other database here. */
 static int open_table_with(lua_State *L, table_opener fn, const char *op) {
   EseSession *S = ese_checksession(L, 1, op);
   EseDatabase *D = ese_checkdatabase(L, 2, op);
   const char *name = luaL_checkstring(L, 3);
+  lua_getiuservalue(L, 2, 1);
+  int own = lua_rawequal(L, -1, 1);
+  lua_pop(L, 1);
+  if (!own) return ese_raise_detail(L, JET_errDatabaseNotFound, op, "the database belongs to another session");
   EseTable *T = ese_newtable(L, 1, 2, S->sesid);
   JET_TABLEID tableid;
   JET_ERR err = fn(S->sesid, D->dbid, name, &tableid);

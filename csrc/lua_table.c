@@ -4,7 +4,8 @@
  * (binary safe).
  *
  * A table keeps its session (user value 1) and database (user value 2)
- * alive and checks both, and their instance, before each engine call.
+ * alive and checks the database, its session and their instance before
+ * each engine call.
  * pairs re-seeks on every step (GE from, then GT the last key), so the loop
  * body may write to the table, use the same cursor, or yield.
  */
@@ -17,18 +18,15 @@ static EseTable *totable(lua_State *L, int idx) {
   return (EseTable *)luaL_checkudata(L, idx, ESE_TABLE_T);
 }
 
+/* The table's database is of its session (open_table_with), so the
+ * database's chain covers the session and the instance too. */
 static int table_alive(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   EseTable *T = (EseTable *)luaL_testudata(L, idx, ESE_TABLE_T);
   if (!T || !T->open) return 0;
-  lua_getiuservalue(L, idx, 1);
-  int ok = ese_session_alive(L, -1);
+  lua_getiuservalue(L, idx, 2);
+  int ok = ese_database_alive(L, -1);
   lua_pop(L, 1);
-  if (ok) {
-    lua_getiuservalue(L, idx, 2);
-    ok = ese_database_alive(L, -1);
-    lua_pop(L, 1);
-  }
   return ok;
 }
 

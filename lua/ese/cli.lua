@@ -571,7 +571,10 @@ an argument, both.  Exit status 1 when a check fails.]],
   args = { 0, 1 },
   run = function(a, _, _, argv)
     local which = a[1] or "all"
-    if which ~= "all" and which ~= "backup" and which ~= "crash" then return 2 end
+    if which ~= "all" and which ~= "backup" and which ~= "crash" then
+      io.stderr:write("ese demo: unknown part '", which, "'\n", "usage: ", commands.demo.usage, "\n")
+      return 2
+    end
     return require("ese.demo").main(which, argv and argv[0] or "bin/ese")
   end,
 }

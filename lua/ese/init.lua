@@ -47,7 +47,6 @@ function ese.restore(backup, dest_dir, opts)
     steps = steps + 1
     if on_progress then on_progress({ phase = "restore", done = done, total = total }) end
   end
-  r:close()
   return { bytes = total, steps = steps }
 end
 
