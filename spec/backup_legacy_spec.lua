@@ -23,6 +23,26 @@ describe("backup, legacy functions", function()
     return g, s, t
   end
 
+  -- The instance-less streaming calls ({ name, args... }), and with
+  -- every = true also Begin, End and Stop.
+  local function calls(every)
+    local list = { { "get_attach_info" }, { "open_file", w:path("app.edb") }, { "get_log_info" }, { "truncate_log" } }
+    if every then
+      for _, c in ipairs({ { "begin_external_backup" }, { "end_external_backup" }, { "stop_backup" } }) do
+        list[#list + 1] = c
+      end
+    end
+    return list
+  end
+
+  -- Every call of list raises the error object name, with its name as op.
+  local function expect_each(name, list)
+    for _, c in ipairs(list) do
+      local e = H.expect_jet(name, ese[c[1]], table.unpack(c, 2))
+      assert.are.equal(c[1], e.op)
+    end
+  end
+
   it("D03: the whole sequence with the instance-less functions", function()
     local _, _, t = legacy()
     local out = w:path("out")
@@ -51,12 +71,8 @@ describe("backup, legacy functions", function()
     assert.are.equal(H.DB_BACKUP_COPY, H.db_header(out .. "/app.edb").state)
     assert.is_true(H.db_header(w:path("app.edb")).full.gen_lo > 0)
     -- the backup is over
-    local e = H.expect_jet("JET_errNoBackup", ese.end_external_backup)
-    assert.are.equal("end_external_backup", e.op)
-    H.expect_jet("JET_errNoBackup", ese.get_attach_info)
-    H.expect_jet("JET_errNoBackup", ese.open_file, w:path("app.edb"))
-    H.expect_jet("JET_errNoBackup", ese.get_log_info)
-    H.expect_jet("JET_errNoBackup", ese.truncate_log)
+    expect_each("JET_errNoBackup", { { "end_external_backup" } })
+    expect_each("JET_errNoBackup", calls())
     -- and an incremental follows the recorded full
     ese.begin_external_backup({ incremental = true })
     H.expect_jet("JET_errInvalidBackupSequence", ese.get_attach_info)
@@ -126,25 +142,15 @@ describe("backup, legacy functions", function()
 
   it("B01 / B07: legacy calls with no backup: JET_errNoBackup", function()
     legacy()
-    H.expect_jet("JET_errNoBackup", ese.truncate_log)
-    H.expect_jet("JET_errNoBackup", ese.get_attach_info)
-    H.expect_jet("JET_errNoBackup", ese.get_log_info)
-    H.expect_jet("JET_errNoBackup", ese.open_file, w:path("app.edb"))
+    expect_each("JET_errNoBackup", calls())
   end)
 
   it("D01: every instance-less call in multi-instance mode: JET_errRunningInMultiInstanceMode", function()
     local inst = w:open()
     local s = inst:begin_session()
     s:create_database(w:path("app.edb"))
-    local calls = {
-      { "begin_external_backup" }, { "get_attach_info" }, { "open_file", w:path("app.edb") },
-      { "get_log_info" }, { "truncate_log" }, { "end_external_backup" }, { "stop_backup" },
-    }
-    for _, c in ipairs(calls) do
-      local e = H.expect_jet("JET_errRunningInMultiInstanceMode", ese[c[1]], table.unpack(c, 2))
-      assert.are.equal(-1081, e.code)
-      assert.are.equal(c[1], e.op)
-    end
+    assert.are.equal(-1081, ese.errors.JET_errRunningInMultiInstanceMode)
+    expect_each("JET_errRunningInMultiInstanceMode", calls(true))
     -- also while the instance runs a backup; the instance forms work
     inst:begin_external_backup()
     H.expect_jet("JET_errRunningInMultiInstanceMode", ese.stop_backup)
@@ -155,14 +161,8 @@ describe("backup, legacy functions", function()
   end)
 
   it("D02: instance-less calls with nothing initialized: JET_errNotInitialized (decision 5)", function()
-    local e = H.expect_jet("JET_errNotInitialized", ese.end_external_backup)
-    assert.are.equal(-1029, e.code)
-    H.expect_jet("JET_errNotInitialized", ese.stop_backup)
-    H.expect_jet("JET_errNotInitialized", ese.begin_external_backup)
-    H.expect_jet("JET_errNotInitialized", ese.get_attach_info)
-    H.expect_jet("JET_errNotInitialized", ese.get_log_info)
-    H.expect_jet("JET_errNotInitialized", ese.truncate_log)
-    H.expect_jet("JET_errNotInitialized", ese.open_file, w:path("x.edb"))
+    assert.are.equal(-1029, ese.errors.JET_errNotInitialized)
+    expect_each("JET_errNotInitialized", calls(true))
   end)
 
   it("D02: after ese.term() the mode is none again: JET_errNotInitialized", function()

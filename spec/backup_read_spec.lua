@@ -2,7 +2,6 @@
 -- sizes and the end of a stream, read sizes (decision 9), chunks, copy_to
 -- into files, functions and yielding sinks, readers side by side in
 -- coroutines, a corrupt page (decision 10), and the reader's lifetime.
-local ese = require "ese"
 local H = require "support.helpers"
 
 describe("backup readers", function()
@@ -10,9 +9,7 @@ describe("backup readers", function()
   local PAGE = 8192
 
   before_each(function()
-    w = H.world()
-    t, s, db, inst = w:filled_table(20)
-    dbpath = w:path("app.edb")
+    w, t, s, db, inst, dbpath = H.backup_start(20)
   end)
   after_each(function() w:cleanup() end)
 
@@ -66,12 +63,7 @@ describe("backup readers", function()
     end)
 
     it("F01: a log streams exactly its size on disk", function()
-      inst:begin_external_backup()
-      local r = inst:open_file(dbpath)
-      read_all(r)
-      r:close()
-      H.fill(t, 10, "roll")
-      for _, p in ipairs(inst:get_log_info()) do
+      for _, p in ipairs(H.log_phase(inst, t, dbpath, 10)) do
         local lr <close> = inst:open_file(p)
         local disk = H.read_file(p)
         assert.are.equal(#disk, lr:size())
@@ -131,9 +123,8 @@ describe("backup readers", function()
 
     it("F02: the page size is the instance's (4 KiB here)", function()
       local dir = w:path("p4")
-      local i4 = w:open(nil, { page_size = 4096, log_path = dir, system_path = dir })
-      local s4 = i4:begin_session()
-      s4:create_table(s4:create_database(dir .. "/p.edb"), "t"):put("k", "v")
+      local t4, _, _, i4 = w:table_at(dir, "p.edb", { page_size = 4096 })
+      t4:put("k", "v")
       i4:begin_external_backup()
       local r <close> = i4:open_file(dir .. "/p.edb")
       assert.are.equal(4096, #r:read(4096))
@@ -314,21 +305,14 @@ describe("backup readers", function()
       -- flip a byte in data page 3 while the instance is down (no cache)
       local pages = H.file_size(dbpath) // PAGE
       assert.is_true(pages >= 4, "pages: " .. pages)
-      local f = assert(io.open(dbpath, "r+b"))
-      f:seek("set", 3 * PAGE + 100)
-      local b = f:read(1)
-      f:seek("set", 3 * PAGE + 100)
-      f:write(string.char(b:byte() ~ 0xFF))
-      f:close()
+      H.flip_byte(dbpath, 3 * PAGE + 100, 0xFF)
       local i2 = w:open(nil, { log_file_size = 64 })
       local s2 = i2:begin_session()
       s2:attach_database(dbpath)
       s2:attach_database(path2)
       i2:begin_external_backup()
       local r = i2:open_file(dbpath)
-      local e = H.catch(function() while r:read(PAGE) do end end)
-      assert.are.equal(ese.Error, getmetatable(e))
-      assert.are.equal("JET_errReadVerifyFailure", e.name)
+      local e = H.expect_jet("JET_errReadVerifyFailure", function() while r:read(PAGE) do end end)
       assert.are.equal(-1018, e.code)
       assert.are.equal("read", e.op)
       assert.matches("page 3", e.detail)
@@ -361,16 +345,7 @@ describe("backup readers", function()
     end
 
     -- A backup in its log phase with at least two logs listed.
-    local function log_phase()
-      inst:begin_external_backup()
-      local r <close> = inst:open_file(dbpath)
-      r:copy_to(function() end)
-      r:close()
-      H.fill(t, 20, "roll")
-      local logs = inst:get_log_info()
-      assert.is_true(#logs >= 2)
-      return logs
-    end
+    local function log_phase() return (H.log_phase(inst, t, dbpath, 20, 2)) end
 
     it("F03: a corrupt log: JET_errLogReadVerifyFailure and the whole backup ends", function()
       local logs = log_phase()
@@ -386,9 +361,7 @@ describe("backup readers", function()
     it("F03: a log that goes bad after open_file: the stream hands out the bytes verified at open_file, "
        .. "so the backup never carries the damage", function()
       local logs = log_phase()
-      local f = assert(io.open(logs[2], "rb"))
-      local original = f:read("a")
-      f:close()
+      local original = assert(H.read_file(logs[2]))
       local r = inst:open_file(logs[2])
       corrupt_log(logs[2])                          -- e.g. a media error after the open
       local parts = { r:read(PAGE) }
@@ -489,9 +462,8 @@ describe("backup readers", function()
     it("B11: a reader keeps its instance alive", function()
       local dir = w:path("alive")
       local r = (function()
-        local i = w:open(nil, { log_path = dir, system_path = dir })
-        local ss = i:begin_session()
-        ss:create_table(ss:create_database(dir .. "/a.edb"), "t"):put("k", "v")
+        local at, _, _, i = w:table_at(dir, "a.edb")
+        at:put("k", "v")
         i:begin_external_backup()
         return i:open_file(dir .. "/a.edb")
       end)()
@@ -531,7 +503,7 @@ describe("backup readers", function()
       local r <close> = inst:open_file(dbpath)
       assert.are.equal("userdata", type(r))
       assert.are.equal("ese.Reader", getmetatable(r).__name)
-      assert.has_error(function() getmetatable(r).__index.read(db) end)
+      H.expect_argerror("ese%.Reader expected, got ese%.Database", getmetatable(r).__index.read, db)
       r:close()
       inst:end_external_backup({ abort = true })
     end)

@@ -11,21 +11,12 @@ describe("backup sequence", function()
   local PAGE = 8192
 
   before_each(function()
-    w = H.world()
     local _
-    t, s, _, inst = w:filled_table(20)
-    dbpath = w:path("app.edb")
-    out = w:path("out")
+    w, t, s, _, inst, dbpath, out = H.backup_start(20)
   end)
   after_each(function() w:cleanup() end)
 
-  -- Reads the file at path to its end and closes it; returns the bytes.
-  local function drain(path, n)
-    local r <close> = inst:open_file(path)
-    local data = H.read_all(r, n)
-    r:close()
-    return data
-  end
+  local function drain(path) return H.drain(inst, path) end
 
   describe("A: happy paths", function()
     it("A01: full streaming backup into a folder with chunks, read and copy_to", function()
@@ -123,16 +114,13 @@ describe("backup sequence", function()
     end)
 
     it("A08: get_log_info and get_truncate_log_info list logs that exist on disk", function()
-      H.fill(t, 40, "roll")
-      inst:begin_external_backup()
-      drain(dbpath)
-      local logs, info = inst:get_log_info()
-      assert.is_true(#logs > 0)
+      local logs, info = H.log_phase(inst, t, dbpath, 40)
       for _, p in ipairs(logs) do
         assert.is_true(H.exists(p), p)
         assert.matches("%.log$", p)
       end
       local trunc = inst:get_truncate_log_info()
+      assert.is_true(#trunc > 0, "something to truncate")
       for _, p in ipairs(trunc) do
         assert.is_true(H.exists(p), p)
         local g = H.log_gen(p)
@@ -142,10 +130,7 @@ describe("backup sequence", function()
     end)
 
     it("A09: get_log_info's second value gives the generation range and base name", function()
-      H.fill(t, 40, "roll")
-      inst:begin_external_backup()
-      drain(dbpath)
-      local logs, info = inst:get_log_info()
+      local logs, info = H.log_phase(inst, t, dbpath, 40)
       assert.is_true(info.gen_high >= info.gen_low)
       assert.are.equal("edb", info.base_name)
       assert.are.equal(info.gen_high - info.gen_low + 1, #logs)
@@ -285,10 +270,7 @@ describe("backup sequence", function()
     end)
 
     it("B10: a listed log deleted before it is opened: JET_errMissingFileToBackup, the backup is torn down", function()
-      inst:begin_external_backup()
-      drain(dbpath)
-      H.fill(t, 20, "roll")
-      local logs = inst:get_log_info()
+      local logs = H.log_phase(inst, t, dbpath)
       os.remove(logs[1])
       H.expect_jet("JET_errMissingFileToBackup", inst.open_file, inst, logs[1])
       H.expect_jet("JET_errNoBackup", inst.get_attach_info, inst)
@@ -420,9 +402,7 @@ describe("backup sequence", function()
 
     it("F06: the limit is the instance parameter max_open_backup_files", function()
       local dir2 = w:path("two")
-      local i2 = w:open(nil, { max_open_backup_files = 2, log_path = dir2, system_path = dir2 })
-      local s2 = i2:begin_session()
-      s2:create_database(dir2 .. "/a.edb")
+      local _, _, _, i2 = w:table_at(dir2, "a.edb", { max_open_backup_files = 2 })
       i2:begin_external_backup()
       local r1 = i2:open_file(dir2 .. "/a.edb")
       local r2 = i2:open_file(dir2 .. "/a.edb")

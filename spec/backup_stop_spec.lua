@@ -9,18 +9,12 @@ describe("backup stop and abort", function()
   local PAGE = 8192
 
   before_each(function()
-    w = H.world()
     local _
-    t, _, _, inst = w:filled_table(10)
-    dbpath = w:path("app.edb")
-    out = w:path("out")
+    w, t, _, _, inst, dbpath, out = H.backup_start(10)
   end)
   after_each(function() w:cleanup() end)
 
-  local function drain(path)
-    local r <close> = inst:open_file(path)
-    while r:read() do end
-  end
+  local function drain(path) H.drain(inst, path) end
 
   it("C04 / seed 002: stop mid-read: every streaming call JET_errBackupAbortByServer, close still works", function()
     inst:begin_external_backup()
@@ -88,10 +82,14 @@ describe("backup stop and abort", function()
   it("C06: End{abort = true} succeeds; then a full sequence ends normally", function()
     inst:begin_external_backup()
     inst:end_external_backup({ abort = true })
+    assert.are.equal(0, H.db_header(dbpath).copy.gen_lo, "the aborted backup recorded nothing")
     inst:begin_external_backup(0)
     drain(dbpath)
-    for _, p in ipairs(inst:get_log_info()) do drain(p) end
+    local logs, info = inst:get_log_info()
+    for _, p in ipairs(logs) do drain(p) end
     inst:end_external_backup({ normal = true })
+    -- End(Normal) without truncation records the backup as a copy
+    assert.are.equal(info.gen_high, H.db_header(dbpath).copy.gen_hi)
   end)
 
   it("C07: an aborted complete sequence records nothing; the same with End(Normal) does", function()

@@ -10,12 +10,9 @@ local H = require "support.helpers"
 -- Runs prog with args; asserts exit 0 and a "<prog>: <test>: ok" line for
 -- each test named.
 local function expect_ok(prog, args, tests)
-  local ok, out = H.run_harness(prog, args)
-  assert.is_true(ok, prog .. " " .. args .. " failed:\n" .. out)
-  for _, test in ipairs(tests) do
-    assert.is_truthy(out:find(prog .. ": " .. test .. ": ok", 1, true), "no '" .. test .. ": ok' line:\n" .. out)
-  end
-  return out
+  local lines = {}
+  for i, test in ipairs(tests) do lines[i] = prog .. ": " .. test .. ": ok" end
+  return H.expect_harness(prog, args, lines)
 end
 
 describe("harness edges: replay (C, crashed processes, edited logs)", function()

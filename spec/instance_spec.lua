@@ -40,17 +40,16 @@ describe("ese.Instance", function()
     it("uses the base name for the log files", function()
       local inst = w:open(nil, { base_name = "abc" })
       inst:term { complete = true }
-      local f = io.open(w:path("abc.log"), "rb")
-      assert.truthy(f, "abc.log expected in the log folder")
-      f:close()
+      assert.is_true(H.exists(w:path("abc.log")), "abc.log expected in the log folder")
     end)
 
     it("takes parameters with set_params before init", function()
       local inst = w:track(ese.create_instance(H.name()))
-      inst:set_params(H.params(w.dir))
+      inst:set_params(H.params(w.dir, { base_name = "set" }))
       inst:init()
       inst:begin_session():end_session()
       inst:term()
+      assert.is_true(H.exists(w:path("set.log")), "the log is where set_params put it")
     end)
 
     it("terminates a created instance that never ran", function()
@@ -62,11 +61,12 @@ describe("ese.Instance", function()
     end)
 
     it("terminates with complete, stop_backup, abrupt and a raw grbit", function()
-      w:open():term { complete = true }
-      w:open():term { stop_backup = true }
-      w:open():term { abrupt = true }
-      w:open():term(1)
-      w:open():term {}
+      local hows = { "{ complete = true }", "{ stop_backup = true }", "{ abrupt = true }", "1", "{}" }
+      for _, how in ipairs(hows) do
+        local inst = w:open()
+        inst:term(load("return " .. how)())
+        assert.is_false(inst:is_open(), "term " .. how)
+      end
     end)
 
     it("frees the name for a new instance after term", function()
@@ -88,27 +88,22 @@ describe("ese.Instance", function()
   end)
 
   describe("instance states (decision 6)", function()
-    it("JET_errNotInitialized: begin_session before init", function()
-      local inst = w:create()
-      local e = H.expect_jet("JET_errNotInitialized", inst.begin_session, inst)
-      assert.are.equal("begin_session", e.op)
-    end)
-
-    it("JET_errNotInitialized: stop_service before init", function()
-      local inst = w:create()
-      H.expect_jet("JET_errNotInitialized", inst.stop_service, inst)
-    end)
-
-    it("JET_errAlreadyInitialized: init twice", function()
-      local inst = w:open()
-      local e = H.expect_jet("JET_errAlreadyInitialized", inst.init, inst)
-      assert.are.equal("init", e.op)
-    end)
-
-    it("JET_errAlreadyInitialized: set a parameter after init", function()
-      local inst = w:open()
-      H.expect_jet("JET_errAlreadyInitialized", inst.set_params, inst, { circular_log = true })
-    end)
+    -- { test name, error, "create" or "open" (the instance's state), method, arguments... }:
+    -- the method raises the error with its own name as op, and the instance stays open.
+    for _, c in ipairs({
+      { "JET_errNotInitialized: begin_session before init", "JET_errNotInitialized", "create", "begin_session" },
+      { "JET_errNotInitialized: stop_service before init", "JET_errNotInitialized", "create", "stop_service" },
+      { "JET_errAlreadyInitialized: init twice", "JET_errAlreadyInitialized", "open", "init" },
+      { "JET_errAlreadyInitialized: set a parameter after init", "JET_errAlreadyInitialized", "open", "set_params",
+        { circular_log = true } },
+    }) do
+      it(c[1], function()
+        local inst = w[c[3]](w)
+        local e = H.expect_jet(c[2], inst[c[4]], inst, table.unpack(c, 5))
+        assert.are.equal(c[4], e.op)
+        assert.is_true(inst:is_open())
+      end)
+    end
 
     it("JET_errClientRequestToStopJetService after stop_service", function()
       local inst = w:open()

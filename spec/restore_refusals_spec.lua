@@ -242,8 +242,25 @@ describe("ese.restore refuses a wrong set (decision 12, group I)", function()
     assert.are.equal(-565, e.code)
   end)
 
-  it("I11/D06: opts.instance already initialized: JET_errAlreadyInitialized, nothing is written; "
-     .. "after a failed restore a named instance is still usable", function()
+  it("a destination that is one of the sources: JET_errInvalidParameter, and the set is not touched", function()
+    local function digest(dir)
+      local d = {}
+      for name in pairs(H.ls(dir)) do d[name] = H.read_file(dir .. "/" .. name) end
+      return d
+    end
+    local before = digest(set_dir)
+    local e = H.expect_jet("JET_errInvalidParameter", ese.restore, set_dir, set_dir)
+    assert.are.equal("restore", e.op)
+    assert.are.same(before, digest(set_dir))
+    H.expect_jet("JET_errInvalidParameter", ese.restore, set_dir, w:path("set/../set"))
+    -- a chain whose second set is the destination
+    local full = copy("full")
+    H.expect_jet("JET_errInvalidParameter", ese.restore, { full, set_dir }, set_dir)
+    assert.are.same(before, digest(set_dir))
+  end)
+
+  it("I11: opts.instance already initialized: JET_errAlreadyInitialized, nothing is written; "
+     .. "after a failed restore a named instance is still usable (D06)", function()
     local dir = w:path("ii")
     local running = w:open(nil, { log_path = dir, system_path = dir })
     local e = H.expect_jet("JET_errAlreadyInitialized", ese.restore, set_dir, w:path("dest"), { instance = running })

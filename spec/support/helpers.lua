@@ -264,6 +264,48 @@ function H.fill(t, n, prefix, size)
   for i = 1, n do t:put(("%s%05d"):format(prefix, i), v) end
 end
 
+-- The start of the backup specs (backup_*_spec.lua): a world, its
+-- World:filled_table(n, prefix), the path of that database and of a folder
+-- "out" (not made).  Returns w, t, s, db, inst, dbpath, out.
+function H.backup_start(n, prefix)
+  local w = H.world()
+  local t, s, db, inst = w:filled_table(n, prefix)
+  return w, t, s, db, inst, w:path("app.edb"), w:path("out")
+end
+
+-- Opens path in the running backup of inst, reads it to its end (r:read(n)
+-- steps, H.read_all) and closes it; returns the bytes.
+function H.drain(inst, path, n)
+  local r <close> = inst:open_file(path)
+  local data = H.read_all(r, n)
+  r:close()
+  return data
+end
+
+-- A backup of inst in its log phase: Begin, the database dbpath streamed
+-- whole, n (default 20) commits of table t that roll the log files, then
+-- GetLogInfo, which must list at least min_logs (default 1) logs.  Returns
+-- the logs and the info of get_log_info.
+function H.log_phase(inst, t, dbpath, n, min_logs)
+  inst:begin_external_backup()
+  H.drain(inst, dbpath)
+  H.fill(t, n or 20, "roll")
+  local logs, info = inst:get_log_info()
+  luassert.is_true(#logs >= (min_logs or 1), "get_log_info listed " .. #logs .. " logs")
+  return logs, info
+end
+
+-- A commit into table t, a crash (abrupt term of inst) and soft recovery on
+-- a new instance of this folder (64 KiB logs, as World:filled_table): the
+-- commit must be back.  Returns t, s, db, inst of the new instance.
+function World:crash_recovers(t, inst)
+  t:put("after", "crash")
+  inst:term()
+  local t2, s2, db2, i2 = self:reopen({ log_file_size = 64 })
+  luassert.are.equal("crash", t2:get("after"), "the commit before the crash is back")
+  return t2, s2, db2, i2
+end
+
 -- Page 0 of a database (a live file or a streamed copy): the header
 -- fields of csrc/dbheader.h.  states: 1 clean, 2 dirty, 3 backup copy,
 -- 4 restoring.
@@ -456,12 +498,14 @@ function H.run_harness(prog, args, env)
   return ok == true, out, last
 end
 
--- Runs a harness program that must exit 0 and print the line start
--- expected (a plain string); returns its output.
+-- Runs a harness program that must exit 0 and print expected (a plain
+-- string, or a list of them: each must appear); returns its output.
 function H.expect_harness(prog, args, expected)
   local ok, out = H.run_harness(prog, args)
   luassert.is_true(ok, prog .. " " .. (args or "") .. " failed:\n" .. out)
-  luassert.is_truthy(out:find(expected, 1, true), "no '" .. expected .. "' in:\n" .. out)
+  for _, want in ipairs(type(expected) == "table" and expected or { expected }) do
+    luassert.is_truthy(out:find(want, 1, true), "no '" .. want .. "' in:\n" .. out)
+  end
   return out
 end
 
