@@ -1,13 +1,14 @@
 -- lua-ese: an embedded crash-safe storage engine modelled on Microsoft ESE.
--- Builds offline with the builtin backend (no network, no external tools):
+-- Builds with the builtin backend (no external tools):
 --   luarocks --lua-version=5.4 make            (or --local, or --tree=DIR)
 --
 -- lua-cjson is needed at run time by ese.backup and ese.cli (not by
--- require "ese"). It is deliberately not in `dependencies`: on Debian it
--- comes from the system package lua-cjson (which `make deps` installs), and
--- luarocks cannot see system packages, so listing it would make
--- `luarocks make` try to download it and fail offline. Where luarocks.org
--- is reachable, `luarocks install lua-cjson` provides it as a rock.
+-- require "ese"), so it is a dependency.  Where luarocks.org is reachable,
+-- `luarocks make` installs it as a rock.  Offline on Debian it comes from
+-- the system package lua-cjson (which `make deps` installs); luarocks
+-- cannot see system packages, so build there with
+--   luarocks --lua-version=5.4 make --deps-mode=none
+-- (as spec/rockspec_spec.lua does).
 rockspec_format = "3.0"
 package = "lua-ese"
 version = "scm-1"
@@ -24,11 +25,12 @@ tables and ESE's online streaming backup and restore sequence
 (JetBeginExternalBackupInstance ... JetEndExternalBackupInstance2), wrapped as
 the Lua 5.4 module "ese".
 ]],
+   license = "MIT",
 }
 
 dependencies = {
    "lua >= 5.4",
-   -- "lua-cjson": see the note at the top
+   "lua-cjson",   -- see the note at the top
 }
 
 build = {
