@@ -177,6 +177,27 @@ static void add_error(const char *name, JET_ERR code, const char *msg, void *ud)
   lua_rawseti(L, -2, (lua_Integer)code);
 }
 
+/* message(name | code): the sentence of that error in the one table
+ * (ese_errors.h), the same text C's EseErrorMessage gives and every raised
+ * error object carries; nil for an unknown name or code.  Upvalue 1: the
+ * errors table (name -> code). */
+static int l_message(lua_State *L) {
+  lua_Integer code;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    if (lua_getfield(L, lua_upvalueindex(1), lua_tostring(L, 1)) != LUA_TNUMBER) {
+      lua_pushnil(L);
+      return 1;
+    }
+    code = lua_tointeger(L, -1);
+  } else {
+    code = luaL_checkinteger(L, 1);
+  }
+  const char *msg = code == (lua_Integer)(JET_ERR)code ? EseErrorMessage((JET_ERR)code) : NULL;
+  if (msg) lua_pushstring(L, msg);
+  else lua_pushnil(L);
+  return 1;
+}
+
 static const luaL_Reg error_meta[] = {
   {"__tostring", error_tostring},
   {NULL, NULL}
@@ -195,6 +216,9 @@ int luaopen_ese_core(lua_State *L) {
   ese_open_check(L);
   lua_newtable(L);                       /* errors, both directions */
   EseForEachError(add_error, L);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, l_message, 1);
+  lua_setfield(L, -3, "message");
   lua_setfield(L, -2, "errors");
   luaL_getmetatable(L, ESE_ERROR_T);
   lua_setfield(L, -2, "Error");

@@ -172,3 +172,60 @@ describe("ese.Error", function()
     assert.are.equal(Error, getmetatable(e))
   end)
 end)
+
+-- One table (csrc/include/ese_errors.h) gives every message, to C and Lua.
+describe("error messages", function()
+  local backup = require "ese.backup"
+
+  local function names()
+    local t = {}
+    for k in pairs(ese.errors) do
+      if type(k) == "string" then t[#t + 1] = k end
+    end
+    table.sort(t)
+    return t
+  end
+
+  it("every error has one sentence of its own, by name and by code", function()
+    local seen = {}
+    for _, name in ipairs(names()) do
+      local code = ese.errors[name]
+      local m = ese.message(name)
+      assert.is_string(m, name)
+      assert.truthy(#m >= 12, name .. ": " .. tostring(m))
+      assert.are_not.equal(name, m)
+      assert.truthy(m:match("^%u"), name .. ": a sentence starts with a capital: " .. m)
+      assert.are.equal(m, ese.message(code), name)
+      assert.is_nil(seen[code], "code " .. code .. " twice")
+      seen[code] = m
+    end
+    assert.is_nil(ese.message("JET_errNoSuchThing"))
+    assert.is_nil(ese.message(-7777))
+    H.expect_argerror("bad argument #1", ese.message, {})
+  end)
+
+  it("an error object built in Lua (backup.error) carries the core's message", function()
+    for _, name in ipairs(names()) do
+      local e = backup.error(name, "op", "detail")
+      assert.are.equal(ese.message(name), e.message, name)
+      assert.are_not.equal(name, e.message)
+    end
+    -- -1003 had two texts: one in C, one in backup.lua
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local inst = w:open()
+    inst:begin_external_backup()
+    local c = H.expect_jet("JET_errInvalidParameter", inst.end_external_backup, inst, { normal = true, abort = true })
+    assert.are.equal(c.message, backup.error("JET_errInvalidParameter", "op").message)
+  end)
+
+  it("no Lua module keeps a message table of its own", function()
+    local files = 0
+    for path in pairs(H.ls("lua/ese")) do
+      files = files + 1
+      local text = H.read_file("lua/ese/" .. path)
+      assert.is_nil(text:match("JET_%a+%s*=%s*\""), path .. " defines a message for an error")
+    end
+    assert.truthy(files >= 4)
+  end)
+end)

@@ -12,24 +12,24 @@
 #define ESE_ERRORS(X) \
   X(JET_errSuccess,                        0,     "The operation completed successfully") \
   X(JET_wrnBufferTruncated,                1006,  "The buffer was too small; the value was truncated") \
-  X(JET_errLogFileCorrupt,                 -501,  "A log file is damaged") \
+  X(JET_errLogFileCorrupt,                 -501,  "A log file is damaged before its last record") \
   X(JET_errBackupDirectoryNotEmpty,        -504,  "The backup folder is not empty") \
   X(JET_errBackupInProgress,               -505,  "A backup is in progress") \
   X(JET_errRestoreInProgress,              -506,  "A restore is in progress") \
   X(JET_errMissingPreviousLogFile,         -509,  "A log file needed for recovery is missing") \
   X(JET_errLogWriteFail,                   -510,  "Writing the log failed") \
-  X(JET_errLoggingDisabled,                -516,  "Logging is disabled") \
-  X(JET_errLogSequenceEnd,                 -519,  "The log generations are exhausted") \
+  X(JET_errLoggingDisabled,                -516,  "Logging is disabled for this instance") \
+  X(JET_errLogSequenceEnd,                 -519,  "The log stream has used its last generation number") \
   X(JET_errNoBackup,                       -520,  "No backup is in progress") \
   X(JET_errInvalidBackupSequence,          -521,  "The backup call is out of sequence") \
-  X(JET_errBackupNotAllowedYet,            -523,  "A backup cannot start now") \
-  X(JET_errInvalidBackup,                  -526,  "This backup is not possible (circular logging is on)") \
-  X(JET_errMissingLogFile,                 -528,  "The current log file is missing") \
+  X(JET_errBackupNotAllowedYet,            -523,  "A backup cannot start yet: recovery has not finished") \
+  X(JET_errInvalidBackup,                  -526,  "This backup is not possible: circular logging is on") \
+  X(JET_errMissingLogFile,                 -528,  "The current log file, which recovery needs, is missing") \
   X(JET_errLogDiskFull,                    -529,  "The log disk is full") \
   X(JET_errBadLogSignature,                -530,  "A log file belongs to another log stream") \
   X(JET_errBadCheckpointSignature,         -532,  "The checkpoint file belongs to another log stream") \
   X(JET_errCheckpointCorrupt,              -533,  "The checkpoint file is damaged") \
-  X(JET_errBadPatchPage,                   -535,  "A patch page is bad") \
+  X(JET_errBadPatchPage,                   -535,  "The trailer page of a streamed database copy is damaged or missing") \
   X(JET_errLogFileSizeMismatch,            -541,  "A log file has the wrong size") \
   X(JET_errSoftRecoveryOnBackupDatabase,   -544,  "The database is a streamed backup copy; restore it first") \
   X(JET_errDatabaseDirtyShutdown,          -550,  "The database was not shut down cleanly; recovery must run first") \
@@ -44,47 +44,47 @@
   X(JET_errMissingFileToBackup,            -569,  "A file of the backup is missing") \
   X(JET_errLogTornWriteDuringHardRestore,  -570,  "A torn write was found in a log of the backup set") \
   X(JET_errLogCorruptDuringHardRestore,    -573,  "A log record of the backup set is corrupt") \
-  X(JET_errBadRestoreTargetInstance,       -577,  "The restore target instance is wrong") \
+  X(JET_errBadRestoreTargetInstance,       -577,  "The restore target instance is not valid for this restore") \
   X(JET_errLogReadVerifyFailure,           -612,  "A log file failed verification while it was read") \
   X(JET_errRestoreOfNonBackupDatabase,     -615,  "The database is not a streamed backup copy") \
   X(JET_errLogFileNotCopied,               -616,  "Log files must be read before they are truncated") \
   X(JET_errBackupAbortByCaller,            -800,  "The backup was ended before it was complete") \
-  X(JET_errBackupAbortByServer,            -801,  "The backup was stopped by the server") \
-  X(JET_errInvalidGrbit,                   -900,  "The grbit is invalid for this call") \
-  X(JET_errTermInProgress,                 -1000, "The instance is shutting down") \
-  X(JET_errInvalidName,                    -1002, "The name is invalid") \
-  X(JET_errInvalidParameter,               -1003, "A parameter is invalid") \
+  X(JET_errBackupAbortByServer,            -801,  "The backup was stopped (stop_backup or term) before it ended") \
+  X(JET_errInvalidGrbit,                   -900,  "A grbit (option bit) is not valid for this call") \
+  X(JET_errTermInProgress,                 -1000, "The instance is terminating and accepts no new call") \
+  X(JET_errInvalidName,                    -1002, "The name is empty, too long or holds characters that are not allowed") \
+  X(JET_errInvalidParameter,               -1003, "A parameter is not valid for this call") \
   X(JET_errOutOfMemory,                    -1011, "Out of memory or over a resource limit") \
   X(JET_errReadVerifyFailure,              -1018, "A page failed its checksum or page-number check") \
-  X(JET_errDiskIO,                         -1022, "A disk I/O operation failed") \
-  X(JET_errInvalidPath,                    -1023, "The path is invalid") \
+  X(JET_errDiskIO,                         -1022, "A disk read, write or sync failed") \
+  X(JET_errInvalidPath,                    -1023, "The path is empty, too long or cannot be used here") \
   X(JET_errRecordTooBig,                   -1026, "The key or value is too large for a page") \
   X(JET_errNotInitialized,                 -1029, "The instance is not initialized") \
   X(JET_errAlreadyInitialized,             -1030, "The instance is already initialized") \
   X(JET_errFileAccessDenied,               -1032, "The file is locked by another process or cannot be opened") \
-  X(JET_errRunningInOneInstanceMode,       -1080, "The process runs the legacy single instance") \
+  X(JET_errRunningInOneInstanceMode,       -1080, "The process runs the legacy single instance; named instances cannot start") \
   X(JET_errRunningInMultiInstanceMode,     -1081, "The process runs named instances; use the instance form") \
-  X(JET_errInstanceNameInUse,              -1086, "An instance of this name exists") \
+  X(JET_errInstanceNameInUse,              -1086, "An instance of this name already exists") \
   X(JET_errInstanceUnavailable,            -1090, "The instance is unavailable after a fatal error") \
   X(JET_errInvalidSesid,                   -1104, "The session is invalid or ended") \
   X(JET_errInvalidInstance,                -1115, "The instance handle is invalid") \
-  X(JET_errDatabaseInUse,                  -1202, "The database is in use") \
-  X(JET_errDatabaseNotFound,               -1203, "The database is not attached") \
+  X(JET_errDatabaseInUse,                  -1202, "The database is in use by another session or instance") \
+  X(JET_errDatabaseNotFound,               -1203, "No attached database has this name or handle") \
   X(JET_errDatabaseCorrupted,              -1206, "The file is not a valid database") \
-  X(JET_errPageSizeMismatch,               -1213, "The page size does not match") \
-  X(JET_errTooManyInstances,               -1214, "Too many instances") \
-  X(JET_errTableDuplicate,                 -1303, "A table of this name exists") \
+  X(JET_errPageSizeMismatch,               -1213, "The page size of a file does not match the others' or the instance's") \
+  X(JET_errTooManyInstances,               -1214, "Too many instances are running in this process") \
+  X(JET_errTableDuplicate,                 -1303, "A table of this name already exists") \
   X(JET_errObjectNotFound,                 -1305, "No table of this name exists") \
   X(JET_errInvalidTableId,                 -1310, "The table handle is invalid or closed") \
-  X(JET_errClientRequestToStopJetService,  -1329, "The service was stopped") \
-  X(JET_errRecordNotFound,                 -1601, "The key was not found") \
+  X(JET_errClientRequestToStopJetService,  -1329, "The instance's service was stopped; only term is allowed") \
+  X(JET_errRecordNotFound,                 -1601, "No record has this key") \
   X(JET_errNoCurrentRecord,                -1603, "The cursor is not on a record") \
   X(JET_errNotInTransaction,               -1054, "No transaction is active") \
-  X(JET_errTransTooDeep,                   -1005, "Transactions do not nest") \
-  X(JET_errDiskFull,                       -1808, "The disk is full") \
-  X(JET_errPermissionDenied,               -1809, "Permission denied") \
-  X(JET_errFileNotFound,                   -1811, "The file was not found") \
-  X(JET_errFileAlreadyExists,              -1814, "The file exists") \
-  X(JET_errAfterInitialization,            -1850, "Not allowed after the instance was initialized")
+  X(JET_errTransTooDeep,                   -1005, "A transaction is already active; transactions do not nest") \
+  X(JET_errDiskFull,                       -1808, "The disk is full: a write or a file extension found no space") \
+  X(JET_errPermissionDenied,               -1809, "The operating system denied access to a file or folder") \
+  X(JET_errFileNotFound,                   -1811, "The file or folder was not found") \
+  X(JET_errFileAlreadyExists,              -1814, "The file already exists") \
+  X(JET_errAfterInitialization,            -1850, "This parameter cannot change after the instance was initialized")
 
 #endif

@@ -30,27 +30,6 @@ backup.CHUNK = 1 << 20
 -- ---------------------------------------------------------------------------
 -- Error objects
 
-local MESSAGES = {
-  JET_errInvalidPath = "The path is not valid",
-  JET_errFileNotFound = "The file was not found",
-  JET_errMissingRestoreLogFiles = "Some log files of the backup set are missing",
-  JET_errReadVerifyFailure = "A page failed its checksum or page-number check",
-  JET_errLogReadVerifyFailure = "A log file failed verification while it was read",
-  JET_errLogFileCorrupt = "The log file is corrupt",
-  JET_errGivenLogFileHasBadSignature = "A file of the set belongs to another instance",
-  JET_errGivenLogFileIsNotContiguous = "A log file does not follow its predecessor",
-  JET_errInvalidBackup = "Not a valid backup set",
-  JET_errInvalidBackupSequence = "The backup sets do not form a chain",
-  JET_errMissingFullBackup = "An incremental backup needs a full backup first",
-  JET_errBackupDirectoryNotEmpty = "The backup folder is not empty",
-  JET_errPageSizeMismatch = "The files have different page sizes",
-  JET_errRestoreOfNonBackupDatabase = "The database is not a backup copy",
-  JET_errStartingRestoreLogTooHigh = "The logs start after the generation the database needs",
-  JET_errDiskIO = "An I/O error occurred",
-  JET_errEndingRestoreLogTooLow = "The logs end before the generation the restore needs",
-  JET_errInvalidParameter = "A parameter is not valid",
-}
-
 --- An ese.Error object built in Lua, like those the engine raises.
 -- @param name a JET_err name (ese.errors[name] is its code)
 -- @param op the operation ("run", "verify", ...)
@@ -58,7 +37,7 @@ local MESSAGES = {
 function backup.error(name, op, detail)
   local code = ese.errors[name]
   assert(code, "unknown error name " .. tostring(name))
-  return setmetatable({ name = name, code = code, message = MESSAGES[name] or name,
+  return setmetatable({ name = name, code = code, message = ese.message(code),
                         op = op, detail = detail }, ese.Error)
 end
 

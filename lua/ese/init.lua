@@ -17,6 +17,9 @@ ese.version = "0.1.0"
 ese.errors = core.errors
 --- The metatable of every error object (fields name, code, message, op, detail).
 ese.Error = core.Error
+--- The message of an error, by name or number (ese.core's message): the
+-- sentence every error object of that error carries; nil when unknown.
+ese.message = core.message
 
 --- True when x is an error object raised by the engine (or built by ese.backup.error).
 function ese.is_error(x)
