@@ -309,6 +309,92 @@ describe("bin/ese", function()
     end)
   end)
 
+  -- --json on real output: lists are arrays (also when empty), times are
+  -- integer microseconds with every digit, durations carry no float noise.
+  describe("--json", function()
+    -- the JSON text of a command that succeeds
+    local function json_of(args)
+      local code, stdout, stderr = ese_cmd(args)
+      assert.are.equal(0, code, stderr)
+      assert.is_nil(stdout:find("[:,%[]%-?[%d.]+[eE][-+]?%d"), "a number in exponent form: " .. stdout)
+      return stdout, cjson.decode(stdout)
+    end
+    local function no_noise(text)
+      for v in text:gmatch('"seconds":([-%d.eE+]+)') do
+        assert.truthy(v:match("^%d+$") or v:match("^%d+%.%d%d?%d?%d?%d?%d?$"), "seconds " .. v)
+      end
+    end
+
+    it("info: times are integer microseconds, every digit", function()
+      local dir = make_instance(w)
+      assert.are.equal(0, (ese_cmd({ "backup", dir, out .. "/full" })))
+      local fi = ese.file_info(dir .. "/edb.log")
+      assert.are.equal("integer", math.type(fi.created_us))
+      assert.truthy(fi.created_us > 1e15)
+      local text, j = json_of({ "info", dir .. "/edb.log", "--json" })
+      assert.matches('"created_us":' .. fi.created_us .. "[,}]", text)
+      assert.matches('"prev_created_us":' .. fi.prev_created_us .. "[,}]", text)
+      assert.are.equal(fi.created_us, j.created_us)
+      local db = ese.file_info(dir .. "/app.edb")
+      text = json_of({ "info", dir .. "/app.edb", "--json" })
+      assert.matches('"time_us":' .. db.backups.full.time_us .. "[,}]", text)
+      -- a database with no backup record: backups is an (empty) object
+      local w2 = H.world()
+      finally(function() w2:cleanup() end)
+      make_instance(w2)
+      text = json_of({ "info", w2:path("app.edb"), "--json" })
+      assert.matches('"backups":{}', text, 1, true)
+    end)
+
+    it("logs: problems and gaps are [] when empty; an empty folder has bases []", function()
+      local dir = make_instance(w)
+      local text, j = json_of({ "logs", dir, "--json" })
+      assert.matches('"problems":[]', text, 1, true)
+      assert.matches('"gaps":[]', text, 1, true)
+      assert.matches('"signatures":["', text, 1, true)
+      assert.is_true(j.ok)
+      local first = j.bases[1].logs[1]
+      assert.are.equal(ese.file_info(dir .. "/" .. first.name).created_us, first.created_us)
+      text = json_of({ "logs", out, "--json" })
+      assert.matches('"bases":[]', text, 1, true)
+    end)
+
+    it("backup, check, restore: lists are arrays, seconds without float noise", function()
+      local dir = make_instance(w, 300)
+      local text, j = json_of({ "backup", dir, out .. "/full", "--json" })
+      no_noise(text)
+      assert.matches('"files":[{', text, 1, true)
+      assert.are.equal("full", j.report.kind)
+      text = json_of({ "check", out .. "/full", "--json" })
+      no_noise(text)
+      assert.matches('"files":[]', text, 1, true)       -- no single file checked
+      assert.matches('"sets":[{', text, 1, true)
+      assert.matches('"databases":["app.edb"]', text, 1, true)
+      text = json_of({ "check", dir .. "/app.edb", "--json" })
+      assert.matches('"files":[{', text, 1, true)
+      text, j = json_of({ "restore", out .. "/full", out .. "/r", "--json" })
+      no_noise(text)
+      assert.are.equal(out .. "/r", j.report.dest)
+    end)
+
+    it("the encoder: integers, floats, empty lists, order, cycles", function()
+      local cli = require "ese.cli"
+      assert.are.equal("1796515632576912", cli.json(1796515632576912))
+      assert.are.equal("1796515632576912", cli.json(1796515632576912.0))
+      assert.are.equal("0.3", cli.json(0.3))
+      assert.are.equal("0.30000000000000004", cli.json(0.1 + 0.2))
+      assert.are.equal('{"seconds":0.03}', cli.json({ seconds = 0.029999999999973 }))
+      assert.are.equal('{"seconds":1}', cli.json({ seconds = 0.9999999 }))
+      assert.are.equal('{"a":{},"b":{},"gaps":[]}', cli.json({ a = {}, b = { f = print }, gaps = {} }))
+      assert.are.equal('[1,"x",true]', cli.json({ 1, "x", true }))
+      assert.are.equal('{"1":1,"x":2}', cli.json({ [1] = 1, x = 2 }))
+      assert.are.equal("null", cli.json(0 / 0))
+      local t = {}
+      t.self = t
+      assert.are.equal("{}", cli.json(t))
+    end)
+  end)
+
   describe("demo", function()
     it("runs the backup demo and the crash demo, checks pass, exit 0", function()
       local code, stdout, stderr = ese_cmd({ "demo" })
