@@ -1,0 +1,84 @@
+-- README.md tells the truth: every ```lua block runs as written, alone, in a
+-- fresh lua5.4 process (this run's package paths: lua/?.lua and the build's
+-- ese/core.so), twice in a row in the same TMPDIR (a rerun works too); and
+-- the limits its "Limits today" section states are the engine's.
+local H = require "support.helpers"
+
+local README = H.read_file("README.md")
+
+-- The Lua blocks of README.md, in order: { code =, heading = the "## "
+-- heading above it }.
+local function lua_blocks()
+  local blocks = {}
+  for at, code in README:gmatch("()```lua\n(.-)\n```") do
+    local heading = "top"
+    for h in README:sub(1, at):gmatch("\n## ([^\n]+)") do heading = h end
+    blocks[#blocks + 1] = { code = code, heading = heading }
+  end
+  return blocks
+end
+
+describe("README.md", function()
+  it("has Lua examples", function()
+    assert.truthy(#lua_blocks() >= 2)
+  end)
+
+  for i, block in ipairs(lua_blocks()) do
+    local code = block.code
+    it(("Lua block %d (%s) runs as written, alone, twice"):format(i, block.heading), function()
+      local w = H.world()
+      finally(function() w:cleanup() end)
+      local env = "TMPDIR=" .. H.q(w.dir)
+      for run = 1, 2 do
+        local status, out, err = H.lua_child(code, nil, env)
+        assert.are.equal(0, status, ("run %d:\n%s\n%s"):format(run, out, err))
+        assert.are.equal("", err, "run " .. run)
+        -- every "--> text" comment of a print is in the output
+        for expect in code:gmatch("print%b()[^\n]-%-%->%s*([^\n]-)%s*\n") do
+          local words = {}
+          for word in expect:gmatch("%S+") do words[#words + 1] = word:gsub("%p", "%%%0") end
+          assert.matches(table.concat(words, "%s+"), out, nil, false, "run " .. run .. ": " .. expect)
+        end
+      end
+    end)
+  end
+
+  describe("Limits today", function()
+    local section = README:match("\n## Limits today\n(.-)\n## ") or README:match("\n## Limits today\n(.*)$")
+
+    it("is a section of the README", function()
+      assert.is_string(section)
+    end)
+
+    it("states the record size limit at 8 KiB pages and the key limit, which the engine enforces", function()
+      local record = tonumber(section:match("(%d+) bytes of key and value"))
+      local key = tonumber(section:match("keys of at most (%d+) bytes"))
+      assert.are.equal(2034, record)
+      assert.are.equal(255, key)
+      local w = H.world()
+      finally(function() w:cleanup() end)
+      local t = w:table()                         -- 8 KiB pages, the default
+      t:put("k", ("v"):rep(record - 1))
+      assert.are.equal(record - 1, #t:get("k"))
+      H.expect_jet("JET_errRecordTooBig", t.put, t, "k", ("v"):rep(record))
+      t:put(("k"):rep(key), "v")
+      H.expect_jet("JET_errRecordTooBig", t.put, t, ("k"):rep(key + 1), "v")
+    end)
+
+    it("states that of two writers of one key the later commit wins, which it does", function()
+      assert.matches("later commit wins", section, 1, true)
+      local w = H.world()
+      finally(function() w:cleanup() end)
+      local t1, s1, _, inst = w:table()
+      local t2, s2 = H.open_table(inst, w.dir)
+      t1:put("k", "0")
+      s1:begin_transaction()
+      s2:begin_transaction()
+      t1:put("k", "1")                            -- both read "0" and write
+      t2:put("k", "2")
+      s2:commit_transaction()
+      s1:commit_transaction()                     -- no write conflict: it overwrites "2"
+      assert.are.equal("1", t2:get("k"))
+    end)
+  end)
+end)
