@@ -260,7 +260,7 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
   if (!szFileName || !*szFileName || !phfFile) e = JET_errInvalidParameter;
   for (uint32_t i = 0; e == JET_errSuccess && !f && i < bk->nfiles; i++)
     if (!bk->files[i].used) f = &bk->files[i];
-  if (e == JET_errSuccess && !f) e = JET_errOutOfMemory;   /* over the open-file limit (decision 8) */
+  if (e == JET_errSuccess && !f) e = JET_errOutOfMemory;   /* over the open-file limit (rule 8) */
   esdb *db = e ? NULL : db_by_path(inst, szFileName);
   bkdb *d = db ? listed_db(bk, db->path) : NULL;
   if (e == JET_errSuccess) {
@@ -403,7 +403,7 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
     f->pos += n;
     if (pcbActual) *pcbActual = (unsigned long)n;
   } else {
-    file_close(f);          /* this database fails; the backup goes on (decision 10) */
+    file_close(f);          /* this database fails; the backup goes on (rule 10) */
   }
   inst_leave(inst);
   return e;
@@ -550,7 +550,7 @@ JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) {
 
 /* ---- End / Stop -------------------------------------------------------------- */
 
-/* Decision 1: complete = the log phase reached and every listed file read
+/* Rule 1: complete = the log phase reached and every listed file read
  * to its end (each database of a full backup, each log). */
 static int complete(struct esbackup *bk) {
   if (!bk->prepared || !all_logs_done(bk)) return 0;
@@ -559,7 +559,7 @@ static int complete(struct esbackup *bk) {
   return 1;
 }
 
-/* Decision 11: the header record a successful End writes. */
+/* Rule 11: the header record a successful End writes. */
 static JET_ERR record_backup(esinst *inst, struct esbackup *bk, int truncated) {
   int kind = bk->incremental ? (truncated ? BK_INCREMENTAL : BK_DIFFERENTIAL) : (truncated ? BK_FULL : BK_COPY);
   bkrecord rec = { bk->copy_mic, bk->copy_mac - 1, os_now_us() };
@@ -585,9 +585,9 @@ JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT g
   if (e) return e;
   if (normal == abort_) {
     inst_leave(inst);
-    return JET_errInvalidParameter;   /* the backup goes on (decision 2) */
+    return JET_errInvalidParameter;   /* the backup goes on (rule 2) */
   }
-  if (bk->stopped) e = JET_errBackupAbortByServer;   /* decision 3: whatever End asks */
+  if (bk->stopped) e = JET_errBackupAbortByServer;   /* rule 3: whatever End asks */
   else if (abort_) e = JET_errSuccess;
   else if (!complete(bk)) e = JET_errBackupAbortByCaller;
   else if (!(grbit & JET_bitBackupNoDbHeaderUpdate))

@@ -87,8 +87,8 @@ static esinst *resolve(JET_INSTANCE h) {
 }
 
 /* The error for a handle that names no live instance, with the process
- * lock held: no instance named in multi-instance mode is ambiguous (seed
- * 003); with nothing initialized, not initialized. */
+ * lock held: no instance named in multi-instance mode is ambiguous (docs/backup.md
+ * rule 5); with nothing initialized, not initialized. */
 static JET_ERR unresolved(JET_INSTANCE h) {
   if (h != 0 && h != JET_instanceNil) return JET_errInvalidInstance;
   return g_process.mode == MODE_MULTI ? JET_errRunningInMultiInstanceMode : JET_errNotInitialized;
@@ -446,7 +446,7 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
   }
   if (inst->state == INST_RUNNING && inst->backup && (grbit & JET_bitTermComplete) &&
       !(grbit & JET_bitTermStopBackup)) {
-    pthread_mutex_unlock(&inst->lock);   /* decision 7: the instance keeps running */
+    pthread_mutex_unlock(&inst->lock);   /* rule 7: the instance keeps running */
     return JET_errBackupInProgress;
   }
   if (inst->state == INST_RUNNING) {
@@ -529,7 +529,7 @@ void inst_end_restore(esinst *inst) {
   pthread_mutex_unlock(&inst->lock);
 }
 
-/* Decision 3: succeeds whether or not a backup runs, in every state. */
+/* Rule 3: succeeds whether or not a backup runs, in every state. */
 JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return ungated(instance, inst_stop_backup); }
 
 JET_ERR JET_API JetStopService(void) {

@@ -153,7 +153,7 @@ static const EseFlag term_flags[] = {
   {NULL, 0}
 };
 
-/* Errors after which JetTerm left the instance running (decision 7: a
+/* Errors after which JetTerm left the instance running (rule 7: a
  * complete term during a backup; or a grbit the engine refused). */
 static int term_kept_running(JET_ERR err) {
   return err == JET_errBackupInProgress || err == JET_errInvalidGrbit ||

@@ -10,7 +10,7 @@
  *                       may yield (lua_callk); returns the bytes copied
  *   r:close()           also __close and __gc (idempotent)
  * n defaults to 1 MiB and must be a positive multiple of the instance page
- * size, else JET_errInvalidParameter (decision 9).
+ * size, else JET_errInvalidParameter (rule 9).
  *
  * The reader keeps its instance object alive (user value 1; nil for a legacy
  * reader when no ese.init object exists) and its path (user value 2).  Its
@@ -124,7 +124,7 @@ static JET_ERR engine_close(EseReader *R) {
 /* Errors after which the engine still holds the handle: the call was turned
  * away before reading (a stop, or the instance gate).  After any other
  * error the handle is gone: a database read error closes that file, a log
- * read error ends the backup (decision 10), no backup means no handle. */
+ * read error ends the backup (rule 10), no backup means no handle. */
 static int handle_survives(JET_ERR err) {
   switch (err) {
     case JET_errBackupAbortByServer:

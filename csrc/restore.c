@@ -409,7 +409,7 @@ static void restored_header(dbheader *h, uint32_t gen) {
   h->state = DB_CLEAN;
   h->gen_max = gen;
   memset(&h->backup[BK_CURRENT], 0, sizeof(bkrecord));
-  memset(&h->backup[BK_FULL], 0, sizeof(bkrecord));      /* decision 11: a new full first */
+  memset(&h->backup[BK_FULL], 0, sizeof(bkrecord));      /* rule 11: a new full first */
   memset(&h->backup[BK_INCREMENTAL], 0, sizeof(bkrecord));
   memset(&h->backup[BK_DIFFERENTIAL], 0, sizeof(bkrecord));
   h->backup_lsn = 0;

@@ -5,7 +5,7 @@
 local H = require "support.helpers"
 
 describe("C API edges (C harness)", function()
-  it("decisions 3-5: instance forms with handle 0 / JET_instanceNil and the legacy End/Stop answer "
+  it("rules 3-5: instance forms with handle 0 / JET_instanceNil and the legacy End/Stop answer "
      .. "JET_errRunningInMultiInstanceMode in multi-instance mode and leave the running backup alone "
      .. "(JET_errNotInitialized with nothing initialized); I09: JetExternalRestore2 with target arguments or "
      .. "no log path is JET_errInvalidParameter and writes nothing; F05: AttachInfo/LogInfo with cbMax 16 "

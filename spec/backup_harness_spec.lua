@@ -26,7 +26,7 @@ describe("backup harness (C, threads and crashes)", function()
 end)
 
 describe("backup harness (C, term from another thread)", function()
-  it("seeds 000-004 / decision 6: JetEndExternalBackupInstance, JetEndExternalBackup and Begin answer "
+  it("rule 6: JetEndExternalBackupInstance, JetEndExternalBackup and Begin answer "
      .. "JET_errTermInProgress while JetTerm2 on another thread waits for a call in flight; "
      .. "JetStopBackup is not gated; the term then succeeds and nothing committed is lost", function()
     expect("term_race", "4", "term_race: ok 4 rounds")

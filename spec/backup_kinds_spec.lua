@@ -1,5 +1,5 @@
 -- Full, incremental, differential and copy backups, and log truncation
--- (peer cases group E; ese-reference.md decision 11).  The records a
+-- (peer cases group E; docs/backup.md rule 11).  The records a
 -- successful End writes are read back from page 0 of the live database
 -- (csrc/dbheader.h): full, incremental, differential, copy, each
 -- { gen_lo, gen_hi, time }.

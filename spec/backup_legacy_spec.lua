@@ -1,6 +1,6 @@
 -- The legacy (instance-less) backup functions and the instance modes (peer
--- cases group D; seeds 000-004: JetEndExternalBackup, JetStopBackup;
--- ese-reference.md decisions 3 and 5).  ese.* calls the C forms without an
+-- cases group D; JetEndExternalBackup, JetStopBackup; docs/backup.md
+-- rules 3 and 5).  ese.* calls the C forms without an
 -- instance (JetBeginExternalBackup, ..., JetStopBackup), which work only in
 -- legacy mode.
 local ese = require "ese"
@@ -124,7 +124,7 @@ describe("backup, legacy functions", function()
     assert.are.equal(1, #ese.get_attach_info())
   end)
 
-  it("seed 000: ese.end_external_backup() half-way: JET_errBackupAbortByCaller", function()
+  it("rule 1: ese.end_external_backup() half-way: JET_errBackupAbortByCaller", function()
     legacy()
     ese.begin_external_backup()
     ese.get_attach_info()
@@ -160,7 +160,7 @@ describe("backup, legacy functions", function()
     H.expect_jet("JET_errBackupAbortByServer", inst.end_external_backup, inst)
   end)
 
-  it("D02: instance-less calls with nothing initialized: JET_errNotInitialized (decision 5)", function()
+  it("D02: instance-less calls with nothing initialized: JET_errNotInitialized (rule 5)", function()
     assert.are.equal(-1029, ese.errors.JET_errNotInitialized)
     expect_each("JET_errNotInitialized", calls(true))
   end)

@@ -1,7 +1,7 @@
 -- Reading backup files through ese.Reader (peer cases group F, and G04):
--- sizes and the end of a stream, read sizes (decision 9), chunks, copy_to
+-- sizes and the end of a stream, read sizes (rule 9), chunks, copy_to
 -- into files, functions and yielding sinks, readers side by side in
--- coroutines, a corrupt page (decision 10), and the reader's lifetime.
+-- coroutines, a corrupt page (rule 10), and the reader's lifetime.
 local H = require "support.helpers"
 
 describe("backup readers", function()
@@ -84,7 +84,7 @@ describe("backup readers", function()
     end)
   end)
 
-  describe("read sizes (decision 9)", function()
+  describe("read sizes (rule 9)", function()
     it("F02: any positive multiple of the page size; 1 MiB by default", function()
       inst:begin_external_backup()
       local r <close> = inst:open_file(dbpath)
@@ -254,7 +254,7 @@ describe("backup readers", function()
       inst:end_external_backup({ abort = true })
     end)
 
-    it("G04 / decision 8: two readers stream two databases side by side from two coroutines", function()
+    it("G04 / rule 8: two readers stream two databases side by side from two coroutines", function()
       local path2 = w:path("two.edb")
       local db2 = s:create_database(path2)
       H.fill(s:create_table(db2, "t2"), 10, "two")
@@ -295,7 +295,7 @@ describe("backup readers", function()
     end)
   end)
 
-  describe("a corrupt page (decision 10)", function()
+  describe("a corrupt page (rule 10)", function()
     it("F03: r:read raises JET_errReadVerifyFailure, only that file fails, "
        .. "End gives JET_errBackupAbortByCaller", function()
       local path2 = w:path("two.edb")

@@ -1,9 +1,9 @@
 -- The external backup sequence from Lua: the happy paths (peer cases
 -- group A) and every sequence and state error (group B), per
--- ese-reference.md decisions 1-4, 8, 9.
+-- docs/backup.md rules 1-4, 8, 9.
 local H = require "support.helpers"
 
--- Decision 1 (§10 C1): End(Normal) of an incomplete sequence.
+-- Rule 1 (§10 C1): End(Normal) of an incomplete sequence.
 local ABORT_BY_CALLER = "JET_errBackupAbortByCaller"
 
 describe("backup sequence", function()
@@ -76,13 +76,13 @@ describe("backup sequence", function()
       assert.are.equal(H.DB_DIRTY, H.db_header(dbpath).state)
     end)
 
-    it("A01: a streamed copy cannot be attached without restore (decision 12)", function()
+    it("A01: a streamed copy cannot be attached without restore (rule 12)", function()
       H.backup(inst, out, { truncate = true })
       local e = H.expect_jet("JET_errSoftRecoveryOnBackupDatabase", s.attach_database, s, out .. "/app.edb")
       assert.are.equal("attach_database", e.op)
     end)
 
-    it("A02: a partial stream ended with End(Normal) is JET_errBackupAbortByCaller (decision 1)", function()
+    it("A02: a partial stream ended with End(Normal) is JET_errBackupAbortByCaller (rule 1)", function()
       inst:begin_external_backup()
       local r = inst:open_file(dbpath)          -- without get_attach_info
       assert.are.equal(64 * 1024, #r:read(64 * 1024))
@@ -347,7 +347,7 @@ describe("backup sequence", function()
       H.expect_jet("JET_errInvalidParameter", inst.end_external_backup, inst, 0x100)
       H.expect_argerror("unknown option 'stop'", inst.end_external_backup, inst, { stop = true })
       assert.are.same({ dbpath }, inst:get_attach_info())
-      inst:end_external_backup({ abort = true })   -- decision 2: success
+      inst:end_external_backup({ abort = true })   -- rule 2: success
       H.expect_jet("JET_errNoBackup", inst.end_external_backup, inst, { abort = true })
     end)
 

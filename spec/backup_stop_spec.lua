@@ -1,7 +1,7 @@
 -- Stop, abort, abandon, term and stop-service during a backup (peer cases
--- group C), and seed 002 (JetStopBackup): after a stop every streaming call
+-- group C), and JetStopBackup (docs/backup.md rule 3): after a stop every streaming call
 -- fails with JET_errBackupAbortByServer, closing a file and ending the
--- backup stay allowed (ese-reference.md decisions 2, 3, 6, 7).
+-- backup stay allowed (docs/backup.md rules 2, 3, 6, 7).
 local H = require "support.helpers"
 
 describe("backup stop and abort", function()
@@ -16,7 +16,7 @@ describe("backup stop and abort", function()
 
   local function drain(path) H.drain(inst, path) end
 
-  it("C04 / seed 002: stop mid-read: every streaming call JET_errBackupAbortByServer, close still works", function()
+  it("C04 / rule 3: stop mid-read: every streaming call JET_errBackupAbortByServer, close still works", function()
     inst:begin_external_backup()
     assert.are.same({ dbpath }, inst:get_attach_info())
     local r = inst:open_file(dbpath)
@@ -35,7 +35,7 @@ describe("backup stop and abort", function()
     assert.is_true(r:is_open())
     r:close()                                   -- CloseFile still succeeds
     assert.is_false(r:is_open())
-    -- End ends the backup, records nothing, and answers -801 (decision 3)
+    -- End ends the backup, records nothing, and answers -801 (rule 3)
     e = H.expect_jet("JET_errBackupAbortByServer", inst.end_external_backup, inst)
     assert.are.equal("end_external_backup", e.op)
     H.expect_jet("JET_errNoBackup", inst.end_external_backup, inst)
@@ -54,7 +54,7 @@ describe("backup stop and abort", function()
     assert.are.same({ dbpath }, set.dbs)
   end)
 
-  it("C01: stop then End{abort = true}: End ends it and says JET_errBackupAbortByServer (decision 3: "
+  it("C01: stop then End{abort = true}: End ends it and says JET_errBackupAbortByServer (rule 3: "
      .. "after a stop, End returns -801 whatever it asks)", function()
     inst:begin_external_backup()
     inst:stop_backup()
@@ -205,14 +205,14 @@ describe("backup stop and abort", function()
     assert.is_false(inst:is_open())
   end)
 
-  it("seed 000/003: End on an instance that is not initialized: JET_errNotInitialized", function()
+  it("rule 6: End on an instance that is not initialized: JET_errNotInitialized", function()
     local fresh = w:create(nil, { log_path = w:path("f"), system_path = w:path("f") })
     local e = H.expect_jet("JET_errNotInitialized", fresh.end_external_backup, fresh)
     assert.are.equal(-1029, e.code)
     H.expect_jet("JET_errNotInitialized", fresh.end_external_backup, fresh, { abort = true })
   end)
 
-  it("seed 000/003: End after stop_service with no backup: JET_errClientRequestToStopJetService", function()
+  it("rule 6: End after stop_service with no backup: JET_errClientRequestToStopJetService", function()
     inst:stop_service()
     H.expect_jet("JET_errClientRequestToStopJetService", inst.end_external_backup, inst)
   end)

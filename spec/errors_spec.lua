@@ -3,7 +3,8 @@
 local ese = require "ese"
 local H = require "support.helpers"
 
--- The error numbers of ese-reference.md (test data, not the C table).
+-- The error numbers of ESE that lua-ese defines (docs/errors.md; test
+-- data, not the C table).
 local reference = {
   JET_errLogFileCorrupt = -501, JET_errBackupDirectoryNotEmpty = -504,
   JET_errBackupInProgress = -505, JET_errRestoreInProgress = -506,
@@ -62,7 +63,7 @@ describe("ese.errors", function()
     assert.truthy(names >= 60, "only " .. names .. " errors")
   end)
 
-  it("holds every error number of ese-reference.md", function()
+  it("holds every error number of ESE's backup and instance calls", function()
     for name, code in pairs(reference) do
       assert.are.equal(code, ese.errors[name], name)
       assert.are.equal(name, ese.errors[code], name)
@@ -110,7 +111,7 @@ describe("ese.Error", function()
 
   describe("raised by the engine", function()
     -- Nothing is initialized between specs: the instance-less stop_service
-    -- fails with JET_errNotInitialized (ese-reference decision 5).
+    -- fails with JET_errNotInitialized (docs/backup.md rule 5).
     local function fail() return ese.stop_service() end
 
     it("is a table with name, code, message and op", function()

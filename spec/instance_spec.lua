@@ -1,5 +1,5 @@
 -- Instances: create/init/term/stop_service, the legacy global instance, the
--- process-wide mode and the instance-state errors (ese-reference decisions
+-- process-wide mode and the instance-state errors (docs/backup.md rules
 -- 5 and 6) that Lua can reach, and argument checking of the parameters.
 local ese = require "ese"
 local H = require "support.helpers"
@@ -87,7 +87,7 @@ describe("ese.Instance", function()
     end)
   end)
 
-  describe("instance states (decision 6)", function()
+  describe("instance states (rule 6)", function()
     -- { test name, error, "create" or "open" (the instance's state), method, arguments... }:
     -- the method raises the error with its own name as op, and the instance stays open.
     for _, c in ipairs({
@@ -132,7 +132,7 @@ describe("ese.Instance", function()
     end)
   end)
 
-  describe("process-wide mode (decision 5)", function()
+  describe("process-wide mode (rule 5)", function()
     it("JET_errInstanceNameInUse: two instances of one name", function()
       w:create("dup")
       local e = H.expect_jet("JET_errInstanceNameInUse", ese.create_instance, "dup",

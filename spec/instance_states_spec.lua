@@ -1,6 +1,6 @@
--- The instance states of decision 6 that need a special situation, as
--- JetEndExternalBackup / JetEndExternalBackupInstance report them (seeds
--- 000-004): JET_errRestoreInProgress while a restore that yields in its
+-- The instance states of docs/backup.md rule 6 that need a special
+-- situation, as JetEndExternalBackup / JetEndExternalBackupInstance report
+-- them: JET_errRestoreInProgress while a restore that yields in its
 -- progress callback owns the instance, JET_errInstanceUnavailable after a
 -- fatal I/O error (a child process with ESE_FAULT), and
 -- JET_errClientRequestToStopJetService on the legacy form.
@@ -9,7 +9,7 @@
 local ese = require "ese"
 local H = require "support.helpers"
 
-describe("instance states (decision 6, seeds 000-004)", function()
+describe("instance states (rule 6)", function()
   local w
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
@@ -43,7 +43,7 @@ describe("instance states (decision 6, seeds 000-004)", function()
   end
 
   describe("JET_errRestoreInProgress (-506)", function()
-    it("seed 003: end_external_backup and the other calls on an instance a suspended restore owns; "
+    it("rule 6: end_external_backup and the other calls on an instance a suspended restore owns; "
        .. "afterwards the instance is configured and initialized on dest", function()
       local set = make_set()
       local dest = w:path("dest")
@@ -59,7 +59,7 @@ describe("instance states (decision 6, seeds 000-004)", function()
       H.expect_jet("JET_errRestoreInProgress", inst2.truncate_log, inst2)
       H.expect_jet("JET_errRestoreInProgress", inst2.open_file, inst2, dest .. "/app.edb")
       H.expect_jet("JET_errRestoreInProgress", inst2.begin_session, inst2)
-      inst2:stop_backup()                          -- not gated (decision 3)
+      inst2:stop_backup()                          -- not gated (rule 3)
       -- the mode is multi-instance: the legacy form says so, not the state
       H.expect_jet("JET_errRunningInMultiInstanceMode", ese.end_external_backup)
       -- a second restore cannot take the instance
@@ -216,19 +216,19 @@ describe("instance states (decision 6, seeds 000-004)", function()
       check_committed(dir, committed)
     end
 
-    it("seed 003 (instance form), sticky EIO: the failing commit says JET_errDiskIO, then End, Begin and "
+    it("rule 6 (instance form), sticky EIO: the failing commit says JET_errDiskIO, then End, Begin and "
        .. "the other calls say JET_errInstanceUnavailable; stop_backup and term still work", function()
       expect_fault("eio", "named", "JET_errDiskIO", { "AGAIN", "END", "ENDABORT", "BEGIN", "ATTACHINFO", "SESSION" })
     end)
 
-    it("seed 000 (legacy form), sticky ENOSPC: JET_errDiskFull, then ese.end_external_backup() and "
+    it("rule 6 (legacy form), sticky ENOSPC: JET_errDiskFull, then ese.end_external_backup() and "
        .. "ese.begin_external_backup() say JET_errInstanceUnavailable; ese.stop_backup() works", function()
       expect_fault("enospc", "legacy", "JET_errDiskFull", { "AGAIN", "END", "BEGIN", "SESSION" })
     end)
   end)
 
   describe("JET_errClientRequestToStopJetService (-1329), legacy form", function()
-    it("seed 000: ese.end_external_backup() after ese.stop_service(), with and without a backup", function()
+    it("rule 6: ese.end_external_backup() after ese.stop_service(), with and without a backup", function()
       local g = w:legacy({ log_file_size = 64 })
       g:begin_session():create_database(w:path("app.edb"))
       ese.begin_external_backup()

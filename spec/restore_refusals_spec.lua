@@ -1,5 +1,5 @@
--- ese.restore on tampered sets (peer cases group I; ese-reference.md
--- decision 12) and the restore happy paths of group H that other specs do
+-- ese.restore on tampered sets (peer cases group I; docs/backup.md
+-- rule 12) and the restore happy paths of group H that other specs do
 -- not cover.  Every set is a real streamed backup (H.rolled_backup: the
 -- copy's trailer names the last generation the set lists), then changed
 -- on disk; ese.restore is called directly (ese.backup's manifest checks
@@ -25,7 +25,7 @@ local function attach_error(w, dir)
   return (not ok) and e or nil
 end
 
-describe("ese.restore refuses a wrong set (decision 12, group I)", function()
+describe("ese.restore refuses a wrong set (rule 12, group I)", function()
   local w, t, s, inst, set, set_dir
 
   before_each(function()
@@ -351,7 +351,7 @@ describe("ese.restore happy paths (group H)", function()
     assert.are.equal(5, count_keys(w, w:path("all"), "late"))
   end)
 
-  it("H05 / decision 11: a restore clears the full record: an incremental needs a new full "
+  it("H05 / rule 11: a restore clears the full record: an incremental needs a new full "
      .. "(JET_errMissingFullBackup); a full then an incremental work", function()
     H.backup(inst, w:path("full0"), { truncate = true })
     local full1 = H.backup(inst, w:path("full1"), { truncate = true })

@@ -83,7 +83,7 @@ void EseForEachError(void (*fn)(const char *name, JET_ERR code, const char *msg,
 #define JET_paramCacheSizeMax      23  /* pages, for each attached database */
 #define JET_paramCheckpointDepthMax 24 /* bytes of log between checkpoints; default 256 MiB; 0: at every roll */
 #define JET_paramDatabasePageSize  64  /* bytes: 4096, 8192, 16384 or 32768 */
-#define JET_paramMaxOpenBackupFiles 1001 /* lua-ese: readers open at once (decision 8); default 8 */
+#define JET_paramMaxOpenBackupFiles 1001 /* lua-ese: readers open at once (rule 8); default 8 */
 
 /* ---- instances ---------------------------------------------------------
  * Process-wide mode (the only C global): none, legacy or multi-instance.
@@ -157,8 +157,8 @@ JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv,
 /* ---- external (streaming) backup ----------------------------------------
  * The sequence: Begin -> GetAttachInfo -> OpenFile/ReadFile/CloseFile per
  * database -> GetLogInfo (rolls the log: the cut-off) -> OpenFile/ReadFile/
- * CloseFile per log -> optional TruncateLog -> End.  Rules: ese-reference.md
- * decisions 1-11 (docs/backup.md).  Lists are double-NUL-terminated full
+ * CloseFile per log -> optional TruncateLog -> End.  Rules: docs/backup.md,
+ * rules 1-11.  Lists are double-NUL-terminated full
  * paths; *pcbActual gets the full size needed (the buffer receives at most
  * cbMax bytes).  Each instance form has a legacy form without the instance
  * (legacy mode only).  ReadFile buffers are a multiple of the page size. */
@@ -205,7 +205,7 @@ JET_ERR JET_API JetStopBackup(void);
  * then (live_log_path) the logs written after the backup.  Checks log and
  * database signatures, generation continuity, the copy's log range and
  * every page checksum, and refuses a wrong set with the ESE error for it
- * (ese-reference decision 12).  Writes only inside dest: names from a set
+ * (docs/backup.md rule 12).  Writes only inside dest: names from a set
  * are base names found by listing its folder, never paths.  An instance
  * may be named (created, not initialized): it is "restoring" meanwhile, so
  * other calls on it get JET_errRestoreInProgress.  A failed restore leaves

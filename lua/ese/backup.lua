@@ -10,7 +10,7 @@
 --
 -- A set is a folder holding the streamed databases, the logs and
 -- manifest.json.  manifest.json is written last: a folder without it (or
--- still named "<dest>.partial") is not a backup set, and verify and restore
+-- still named `<dest>.partial`) is not a backup set, and verify and restore
 -- refuse it.  File names in a manifest are base names, never paths.
 --
 -- Checksums: every file's SHA-256, computed by coreutils' sha256sum (a pipe
@@ -345,10 +345,10 @@ backup.now = now
 -- run: a set in a folder
 
 --- Runs the whole backup sequence of inst into the folder dest.
--- The set is written into "<dest>.partial" (mode 0700, files 0600),
+-- The set is written into `<dest>.partial` (mode 0700, files 0600),
 -- fsynced, given its manifest.json, truncated when asked, ended, and only
 -- then renamed to dest.  Any failure ends the backup with End(abort),
--- removes "<dest>.partial" and raises the original error.
+-- removes `<dest>.partial` and raises the original error.
 -- @param inst an initialized ese.Instance
 -- @param dest the folder to create (absent, or an empty folder)
 -- @param opts incremental, copy, truncate (default: true unless copy),

@@ -3,13 +3,13 @@
  * cannot reach (instance handles 0 / JET_instanceNil, raw list buffers,
  * JetBackupInstance grbits and folders, JetRestoreInstance with no
  * destination, JetExternalRestore2's target arguments).  Rules:
- * /work/shared/ese-reference.md decisions 3-5, the comments of ese.h.
+ * docs/backup.md rules 3-5, the comments of ese.h.
  *
  *  1. multi-instance mode: the instance forms with handle 0 or
  *     JET_instanceNil and the legacy forms (End, Stop) answer
  *     JET_errRunningInMultiInstanceMode and leave the running backup of
  *     the one instance alone; with nothing initialized they answer
- *     JET_errNotInitialized (decisions 3, 5);
+ *     JET_errNotInitialized (rules 3, 5);
  *  2. JetExternalRestore2 with target arguments (a target log path
  *     without a target checkpoint path, the reverse, a target instance
  *     name) or without szLogPath: JET_errInvalidParameter and the
@@ -19,7 +19,7 @@
  *     error, *pcbActual is the full size, the buffer holds the list's first
  *     16 bytes and nothing past them is written (ese.h);
  *  4. JetCloseFileInstance with no backup running: JET_errNoBackup
- *     (decision 4), also for a handle of a backup that has ended;
+ *     (rule 4), also for a handle of a backup that has ended;
  *  5-7. JetBackupInstance refuses, and creates nothing when it does: a
  *     grbit other than 0 / JET_bitBackupIncremental (JET_errInvalidGrbit),
  *     a running external backup (JET_errBackupInProgress; that backup goes
@@ -221,7 +221,7 @@ static void multi_instance_mode(void) {
          "JetEndExternalBackupInstance2(inst, EndAbort) after the instance-less End/Stop calls");
 }
 
-/* With nothing initialized (decision 5). */
+/* With nothing initialized (rule 5). */
 static void no_mode(void) {
   EXPECT(JetEndExternalBackupInstance(0), JET_errNotInitialized, "JetEndExternalBackupInstance(0), nothing initialized");
   EXPECT(JetStopBackupInstance(JET_instanceNil), JET_errNotInitialized,
@@ -377,7 +377,7 @@ static void backup_refusals(void) {
   if (mkdir(nidir, 0700) != 0) FAIL("mkdir %s: %s", nidir, strerror(errno));
   CK(harness_instance(&ni, harness_unique_name(name, sizeof name, "ae-ni"), nidir, LOG_KIB, 0));
   refused(ni, path_in(p, sizeof p, root, "b-ni"), p, 0, JET_errNotInitialized, "on an instance not initialized");
-  /* decision 6: the instance's state is checked before the grbit */
+  /* rule 6: the instance's state is checked before the grbit */
   refused(ni, path_in(p, sizeof p, root, "b-ni"), p, JET_bitBackupAtomic, JET_errNotInitialized,
           "with grbit JET_bitBackupAtomic on an instance not initialized");
   CK(JetTerm(ni));

@@ -26,7 +26,7 @@
  *             Exactly one End owns the tear-down and returns its own code
  *             (0 for an abort or a complete normal End, -800 for an
  *             incomplete normal End, -801 after a stop whatever it asks:
- *             decision 3); the other End returns JET_errNoBackup.  A stop
+ *             rule 3); the other End returns JET_errNoBackup.  A stop
  *             always succeeds and is not a tear-down.  Only a complete
  *             normal End that owns the tear-down records the backup in the
  *             database header.  Afterwards no backup runs (an End says

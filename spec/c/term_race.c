@@ -1,7 +1,7 @@
 /*
- * term_race.c -- JET_errTermInProgress from another thread (seeds 000-004:
- * JetEndExternalBackup / JetEndExternalBackupInstance; ese-reference.md
- * decision 6).  Lua cannot reach this state: term waits for every call
+ * term_race.c -- JET_errTermInProgress from another thread
+ * (JetEndExternalBackup / JetEndExternalBackupInstance; docs/backup.md
+ * rule 6).  Lua cannot reach this state: term waits for every call
  * inside the instance, and a Lua state runs one call at a time.
  *
  * Each round:

@@ -1,0 +1,109 @@
+-- The documents stand alone: nothing in the repository cites a file that is
+-- not in it (the design notes' reference, its numbered decisions, the ESE
+-- documentation pages they were drawn from); the backup rules are stated in
+-- docs/backup.md and cited by their numbers there; LDoc keeps every word
+-- of the doc comments (no <word> that HTML would swallow).
+local H = require "support.helpers"
+
+-- Every text file of the repository but .git, the build outputs and the
+-- generated docs/ldoc/.
+local function repo_files()
+  local p = assert(io.popen("find . \\( -path ./.git -o -path ./build -o -path ./build-san "
+    .. "-o -path ./docs/ldoc \\) -prune -o -type f -print"))
+  local files = {}
+  for path in p:lines() do
+    local text = H.read_file(path)
+    if text and not text:find("\0", 1, true) then files[path:sub(3)] = text end
+  end
+  p:close()
+  return files
+end
+
+-- The lines of text that match the Lua pattern, as "file:line: text".
+local function hits(files, pattern)
+  local found = {}
+  for path, text in pairs(files) do
+    local n = 0
+    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+      n = n + 1
+      if line:lower():find(pattern) then found[#found + 1] = ("%s:%d: %s"):format(path, n, line) end
+    end
+  end
+  table.sort(found)
+  return found
+end
+
+-- The number of rules docs/backup.md states in its section "The rules".
+local function rule_count()
+  local section = assert(H.read_file("docs/backup.md"):match("\n## The rules\n(.-)\n## "), "no section The rules")
+  local n = 0
+  for num in section:gmatch("\n(%d+)%. %*%*") do
+    n = n + 1
+    assert.are.equal(n, tonumber(num), "rules are numbered 1, 2, ...")
+  end
+  return n
+end
+
+describe("the documents", function()
+  local files = repo_files()
+
+  it("cite no document outside the repository", function()
+    assert.truthy(files["README.md"] and files["docs/backup.md"] and files["csrc/include/ese.h"])
+    -- the patterns are written so that this file does not match them
+    assert.are.same({}, hits(files, "ese%-reference"))
+    assert.are.same({}, hits(files, "decisions? %d"))
+    assert.are.same({}, hits(files, "seeds? 0%d%d"))
+    assert.are.same({}, hits(files, "seed page[s ]"))
+  end)
+
+  it("state the backup rules in docs/backup.md, and every rule cited exists", function()
+    local n = rule_count()
+    assert.are.equal(13, n)
+    local cited = 0
+    for path, text in pairs(files) do
+      for a, b in text:gmatch("[Rr]ules? (%d+)%s*%-%s*(%d+)") do
+        assert.truthy(tonumber(b) <= n and tonumber(a) <= tonumber(b), path .. ": rules " .. a .. "-" .. b)
+      end
+      for num in text:gmatch("[Rr]ule (%d+)") do
+        cited = cited + 1
+        assert.truthy(tonumber(num) >= 1 and tonumber(num) <= n, path .. " cites rule " .. num)
+      end
+    end
+    assert.truthy(cited >= 20, "the code and specs cite the rules")
+  end)
+
+  it("doc comments that LDoc renders hold no <word> outside backquotes", function()
+    local config = H.read_file("config.ld")
+    local sources = {}
+    for f in config:match("file%s*=%s*(%b{})"):gmatch('"([^"]+)"') do sources[#sources + 1] = f end
+    assert.truthy(#sources >= 4)
+    local bad = {}
+    for _, path in ipairs(sources) do
+      local in_doc = false
+      local n = 0
+      for line in (H.read_file(path) .. "\n"):gmatch("([^\n]*)\n") do
+        n = n + 1
+        if line:match("^%s*%-%-%-") then in_doc = true
+        elseif not line:match("^%s*%-%-") then in_doc = false end
+        if in_doc then
+          local text = line:gsub("`[^`]*`", "")
+          if text:match("<%a[%w_.-]*>") or text:match("</%a") then bad[#bad + 1] = path .. ":" .. n .. ": " .. line end
+        end
+      end
+    end
+    assert.are.same({}, bad)
+  end)
+
+  it("LDoc's HTML keeps <dest> of backup.lua (make docs)", function()
+    if not os.execute("command -v ldoc >/dev/null 2>&1") then
+      pending("ldoc is not installed (make docs installs lua-ldoc)")
+      return
+    end
+    local out = H.tmpdir()
+    finally(function() H.rmdir(out) end)
+    assert.is_true(os.execute("ldoc -d " .. H.q(out) .. " . >/dev/null 2>&1"))
+    local html = assert(H.read_file(out .. "/modules/ese.backup.html"))
+    assert.matches("&lt;dest&gt;.partial", html, 1, true)
+    assert.is_nil(html:find("<dest>", 1, true))
+  end)
+end)
