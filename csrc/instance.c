@@ -521,6 +521,44 @@ JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out) {
   return e;
 }
 
+/* A sentence naming what of inst uses path, or NULL; with inst->lock held. */
+static const char *path_use(esinst *inst, const char *path, const char **db) {
+  *db = NULL;
+  if (os_same_file(path, inst->prm.log_path)) return "as its log folder";
+  if (os_same_file(path, inst->prm.system_path)) return "as its system (checkpoint) folder";
+  for (int i = 1; i <= ESE_MAX_DB; i++) {
+    if (!inst->db[i]) continue;
+    *db = inst->db[i]->path;
+    if (os_same_file(path, *db)) return "as an attached database";
+    char *dir = os_dirname(*db);
+    int in = dir && os_same_file(path, dir);
+    free(dir);
+    if (in) return "for a database it has attached:";
+  }
+  *db = NULL;
+  return NULL;
+}
+
+JET_ERR inst_path_user(const char *path, char *detail, size_t cap) {
+  JET_ERR e = JET_errSuccess;
+  pthread_mutex_lock(&g_process.lock);
+  for (int i = 0; i < g_process.ninst && e == JET_errSuccess; i++) {
+    esinst *inst = g_process.inst[i];
+    pthread_mutex_lock(&inst->lock);
+    const char *db, *how = NULL;
+    if ((inst->state == INST_RUNNING || inst->state == INST_TERMINATING) && !inst->restoring)
+      how = path_use(inst, path, &db);
+    if (how) {
+      snprintf(detail, cap, "instance '%s' of this process uses %s %s%s%s", inst->name ? inst->name : "(legacy)", path,
+               how, db ? " " : "", db ? db : "");
+      e = JET_errFileAccessDenied;
+    }
+    pthread_mutex_unlock(&inst->lock);
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  return e;
+}
+
 void inst_end_restore(esinst *inst) {
   if (!inst) return;
   pthread_mutex_lock(&inst->lock);

@@ -126,6 +126,12 @@ void inst_detail(esinst *inst, const char *fmt, ...);
  * until inst_end_restore; h 0 names none.  Legacy mode refuses. */
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out);
 void inst_end_restore(esinst *inst);
+/* A running instance of this process that uses path (a folder: its log or
+ * system folder, or the folder of a database it has attached; a file: a
+ * database it has attached), compared as files (device and inode, so a
+ * symbolic link to it matches): JET_errFileAccessDenied and a sentence
+ * naming the instance in detail.  A restoring instance uses nothing. */
+JET_ERR inst_path_user(const char *path, char *detail, size_t cap);
 JET_ERR inst_checkpoint(esinst *inst);            /* with the lock held */
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn);
 JET_ERR inst_log_attachments(esinst *inst);       /* refreshes the log's attach table */

@@ -50,6 +50,9 @@ static int restore_begin(lua_State *L) {
       luaL_argcheck(L, g > 0, 3, "to_generation must be positive");
       o.to_generation = (unsigned long)g;
     }
+    lua_getfield(L, 3, "overwrite");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "overwrite must be a boolean");
+    o.overwrite = lua_toboolean(L, -1);
     lua_getfield(L, 3, "base_name");
     if (!lua_isnil(L, -1)) o.base_name = luaL_checkstring(L, -1);
     lua_getfield(L, 3, "instance");

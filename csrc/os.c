@@ -37,7 +37,7 @@ JET_ERR os_err(int e) {
   case EACCES: case EPERM: case EROFS: return JET_errPermissionDenied;
   case ENOENT: case ENOTDIR: return JET_errFileNotFound;
   case EEXIST: return JET_errFileAlreadyExists;
-  case ENAMETOOLONG: return JET_errInvalidPath;
+  case ENAMETOOLONG: case ELOOP: return JET_errInvalidPath;
   case ENOMEM: return JET_errOutOfMemory;
   case EWOULDBLOCK: return JET_errFileAccessDenied;
   default: return JET_errDiskIO;
@@ -98,6 +98,7 @@ JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
   int oflags = O_CLOEXEC | ((flags & OS_WRITE) ? O_RDWR : O_RDONLY);
   if (flags & OS_CREATE) oflags |= O_CREAT;
   if (flags & OS_EXCL) oflags |= O_EXCL;
+  if (flags & OS_NOFOLLOW) oflags |= O_NOFOLLOW;
   esfile *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) { free(f); return JET_errOutOfMemory; }
   f->fd = open(path, oflags, 0600);
@@ -264,6 +265,14 @@ JET_ERR os_mkdir_p(const char *dir, int mode) {
 int os_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0;
+}
+
+int os_kind(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return OS_ABSENT;
+  if (S_ISREG(st.st_mode)) return OS_FILE;
+  if (S_ISDIR(st.st_mode)) return OS_DIR;
+  return S_ISLNK(st.st_mode) ? OS_LINK : OS_OTHER;
 }
 
 int os_same_file(const char *a, const char *b) {

@@ -22,7 +22,9 @@
 typedef struct esio esio;
 typedef struct esfile esfile;
 
-enum { OS_READ = 0, OS_WRITE = 1, OS_CREATE = 2, OS_EXCL = 4 };
+/* OS_NOFOLLOW: a symbolic link as the last part of the path is refused
+ * (JET_errInvalidPath), never followed. */
+enum { OS_READ = 0, OS_WRITE = 1, OS_CREATE = 2, OS_EXCL = 4, OS_NOFOLLOW = 8 };
 
 JET_ERR esio_new(esio **out);
 void esio_free(esio *io);
@@ -63,6 +65,9 @@ int os_folder_too_long(const char *dir);
  * nothing is made. */
 JET_ERR os_mkdir_p(const char *dir, int mode);
 int os_exists(const char *path);
+/* What path itself is (a symbolic link is not followed). */
+enum { OS_ABSENT, OS_FILE, OS_DIR, OS_LINK, OS_OTHER };
+int os_kind(const char *path);
 /* Both paths exist and name the same file or folder. */
 int os_same_file(const char *a, const char *b);
 /* Calls fn(name, ud) for each entry of dir but "." and ".."; stops and

@@ -6,7 +6,13 @@
  *
  * Invariants:
  * - Every file written is dest + "/" + a name read from a folder listing
- *   (never a path from a file's content).
+ *   (never a path from a file's content), a database the caller named to
+ *   restore in place, or the checkpoint in chk_dir.
+ * - Nothing is created, deleted or written before check_dest passed: no
+ *   running instance uses dest, chk_dir or an in-place database; dest is
+ *   empty unless overwrite; no file to be written is a symbolic link (and
+ *   every one is opened with O_NOFOLLOW besides).  From then on until End
+ *   the restore holds dest's B.lck, so no instance opens dest meanwhile.
  * - Until the last step finishes, the databases in dest carry
  *   DB_RESTORING: attach refuses them, a new restore overwrites them.
  */
@@ -47,6 +53,7 @@ struct EseRestore {
   size_t cur;             /* file being copied */
   uint64_t cur_off;
   esfile *in, *out;
+  esfile *lockf;          /* dest's B.lck, held from Begin to End */
   uint8_t *buf;
   redo *rd;
   log_reader *reader;
@@ -246,12 +253,138 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
   return JET_errSuccess;
 }
 
+/* ---- where the restore writes ------------------------------------------ */
+
+/* B + suffix (".lck", ".chk", "tmp.log", ...) in buf. */
+static const char *base_file(const EseRestore *r, const char *suffix, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s%s", r->base, suffix);
+  return buf;
+}
+
+static int is_lock_file(const char *path) {
+  size_t n = strlen(path);
+  return n > 4 && !strcmp(path + n - 4, ".lck");
+}
+
+/* Whether some open file holds path (a regular file) locked: a lock of
+ * our own on it, let go at once, tells (flock locks belong to an open
+ * file, so a holder in this process conflicts as well); never kept,
+ * never stolen.  A file we cannot open is not judged here. */
+static int locked(EseRestore *r, const char *path) {
+  esfile *f;
+  if (os_kind(path) != OS_FILE || os_open(r->io, path, OS_READ | OS_NOFOLLOW, &f)) return 0;
+  JET_ERR e = os_lock(f);
+  os_close(f);
+  return e == JET_errFileAccessDenied;
+}
+
+static JET_ERR locked_fail(EseRestore *r, const char *path) {
+  return fail(r, JET_errFileAccessDenied,
+              is_lock_file(path) ? "%s is locked: a running instance (of this process or another) uses the folder"
+                                 : "%s is locked: a running instance (of this process or another) has it open", path);
+}
+
+typedef struct dest_ctx { EseRestore *r; const char *dir; size_t entries; char *held; } dest_ctx;
+
+/* Counts the entries; remembers a locked one, a log-folder lock first. */
+static JET_ERR probe_entry(const char *name, void *ud) {
+  dest_ctx *c = ud;
+  c->entries++;
+  if (c->held && is_lock_file(c->held)) return JET_errSuccess;
+  char *p = os_join(c->dir, name);
+  if (!p) return JET_errOutOfMemory;
+  if (locked(c->r, p) && (!c->held || is_lock_file(p))) {
+    free(c->held);
+    c->held = p;
+  } else {
+    free(p);
+  }
+  return JET_errSuccess;
+}
+
+/* No running instance uses path (in this process: the registry; in any:
+ * the locks on the files in it); *entries gets how many it holds. */
+static JET_ERR probe_user(EseRestore *r, const char *path, size_t *entries) {
+  char who[512];
+  JET_ERR e = inst_path_user(path, who, sizeof who);
+  if (e) return fail(r, e, "%s", who);
+  dest_ctx c = { r, path, 0, NULL };
+  if (os_kind(path) == OS_FILE) e = locked(r, path) ? locked_fail(r, path) : JET_errSuccess;
+  else e = os_list_dir(path, probe_entry, &c);     /* follows a link to a folder */
+  if (e == JET_errFileNotFound) e = JET_errSuccess;   /* absent, or not a folder (mkdir says so later) */
+  if (e == JET_errSuccess && c.held) e = locked_fail(r, c.held);
+  free(c.held);
+  *entries = c.entries;
+  return e;
+}
+
+/* A file the restore writes must be a regular file or absent. */
+static JET_ERR writable(EseRestore *r, const char *dir, const char *name) {
+  char *p = dir ? os_join(dir, name) : strdup(name);
+  if (!p) return JET_errOutOfMemory;
+  int kind = os_kind(p);
+  JET_ERR e = JET_errSuccess;
+  if (kind == OS_LINK) e = fail(r, JET_errInvalidPath, "%s is a symbolic link: a restore never writes through one", p);
+  else if (kind != OS_ABSENT && kind != OS_FILE) e = fail(r, JET_errInvalidPath, "%s is not a regular file", p);
+  free(p);
+  return e;
+}
+
+/* Every refusal that depends on dest, before anything is touched. */
+static JET_ERR check_dest(EseRestore *r, int overwrite) {
+  size_t n = 0, other = 0;
+  char name[16];
+  int one = !strcmp(r->dest, r->chk_dir) || os_same_file(r->dest, r->chk_dir);
+  JET_ERR e = probe_user(r, r->dest, &n);
+  if (e == JET_errSuccess && !one) e = probe_user(r, r->chk_dir, &other);
+  for (size_t i = 0; e == JET_errSuccess && i < r->nfiles; i++)
+    if (r->files[i].in_place) e = probe_user(r, r->files[i].src, &other);
+  if (e) return e;
+  if (!overwrite && n > 0)
+    return fail(r, JET_errBackupDirectoryNotEmpty, "%s is not empty (pass overwrite to restore over it)", r->dest);
+  if (!overwrite && !one) {         /* a checkpoint folder may hold other things, not a checkpoint */
+    char *p = os_join(r->chk_dir, base_file(r, ".chk", name, sizeof name));
+    if (!p) return JET_errOutOfMemory;
+    if (os_kind(p) != OS_ABSENT)
+      e = fail(r, JET_errBackupDirectoryNotEmpty, "%s exists (pass overwrite to restore over it)", p);
+    free(p);
+    if (e) return e;
+  }
+  for (size_t i = 0; e == JET_errSuccess && i < r->nfiles; i++) {
+    rsfile *f = &r->files[i];
+    if (f->is_db || f->gen <= r->replay_to)
+      e = writable(r, f->in_place ? NULL : r->dest, f->in_place ? f->src : f->name);
+  }
+  static const char *const in_dest[] = { ".lck", ".log", "tmp.log" }, *const in_chk[] = { ".chk", ".chk.tmp" };
+  for (size_t i = 0; e == JET_errSuccess && i < sizeof in_dest / sizeof *in_dest; i++)
+    e = writable(r, r->dest, base_file(r, in_dest[i], name, sizeof name));
+  for (size_t i = 0; e == JET_errSuccess && i < sizeof in_chk / sizeof *in_chk; i++)
+    e = writable(r, r->chk_dir, base_file(r, in_chk[i], name, sizeof name));
+  return e;
+}
+
+/* Holds dest's log-folder lock for the restore (an instance that inits on
+ * dest meanwhile gets JET_errFileAccessDenied). */
+static JET_ERR lock_dest(EseRestore *r) {
+  char name[16];
+  char *p = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
+  if (!p) return JET_errOutOfMemory;
+  JET_ERR e = os_open(r->io, p, OS_WRITE | OS_CREATE | OS_NOFOLLOW, &r->lockf);
+  if (e == JET_errSuccess && (e = os_lock(r->lockf)) == JET_errFileAccessDenied)
+    fail(r, e, "%s was locked by an instance that began meanwhile", p);
+  free(p);
+  return e;
+}
+
+/* With overwrite: the log stream of base name B in dest goes (it is
+ * replaced by the restored one; a generation outside the restored range
+ * would not follow it), B.lck stays (the restore holds it). */
 static JET_ERR clean_dest(const char *name, void *ud) {
   EseRestore *r = ud;
   uint32_t gen;
   size_t n = strlen(name);
   int ours = log_parse_name(name, r->base, &gen) != 0 ||
-             (n == 7 && !strncmp(name, r->base, 3) && (!strcmp(name + 3, ".chk") || !strcmp(name + 3, ".lck"))) ||
+             (n == 7 && !strncmp(name, r->base, 3) && !strcmp(name + 3, ".chk")) ||
              (n == 10 && !strncmp(name, r->base, 3) && !strcmp(name + 3, "tmp.log"));
   if (!ours) return JET_errSuccess;
   char *p = os_join(r->dest, name);
@@ -299,9 +432,12 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   }
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
+  if (e == JET_errSuccess) e = check_dest(r, o->overwrite);
+  /* nothing was touched before this line */
   if (e == JET_errSuccess) e = os_mkdir_p(r->dest, 0700);
   if (e == JET_errSuccess) e = os_mkdir_p(r->chk_dir, 0700);
-  if (e == JET_errSuccess) e = os_list_dir(r->dest, clean_dest, r);
+  if (e == JET_errSuccess) e = lock_dest(r);
+  if (e == JET_errSuccess && o->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e) {
     if (o->detail && o->detail_cap) snprintf(o->detail, o->detail_cap, "%s", r->detail);
@@ -347,7 +483,7 @@ static JET_ERR copy_step(EseRestore *r) {
     char *dst = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
     if (!dst) return JET_errOutOfMemory;
     e = os_open(r->io, f->src, OS_READ, &r->in);
-    if (e == JET_errSuccess) e = os_open(r->io, dst, OS_WRITE | OS_CREATE, &r->out);
+    if (e == JET_errSuccess) e = os_open(r->io, dst, OS_WRITE | OS_CREATE | OS_NOFOLLOW, &r->out);
     if (e == JET_errSuccess && !f->in_place) e = os_truncate(r->out, 0);
     free(dst);
     r->cur_off = 0;
@@ -512,6 +648,7 @@ void EseRestoreEnd(EseRestore *r) {
   log_reader_close(r->reader);
   os_close(r->in);
   os_close(r->out);
+  os_close(r->lockf);
   for (size_t i = 0; i < r->nfiles; i++) {
     free(r->files[i].src);
     free(r->files[i].name);
@@ -548,7 +685,7 @@ JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPa
                                    JET_PFNSTATUS pfn) {
   if (!szBackupPath || !szDest) return JET_errInvalidParameter;
   const char *dirs[1] = { szBackupPath };
-  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szDest, .instance = instance };
+  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szDest, .instance = instance, .overwrite = 1 };
   EseRestore *r;
   JET_ERR e = EseRestoreBegin(&o, &r);
   if (e) return e;
@@ -572,7 +709,7 @@ JET_ERR JET_API JetExternalRestore2(char *szCheckpointFilePath, char *szLogPath,
   EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szLogPath, .base_name = pLogInfo->szBaseName,
                           .db_files = files, .db_originals = origs, .ndb_files = (unsigned long)crstfilemap,
                           .checkpoint_dir = szCheckpointFilePath, .gen_low = pLogInfo->ulGenLow,
-                          .gen_high = pLogInfo->ulGenHigh };
+                          .gen_high = pLogInfo->ulGenHigh, .overwrite = 1 };
   EseRestore *r;
   JET_ERR e = EseRestoreBegin(&o, &r);
   if (e) return e;

@@ -217,6 +217,38 @@ describe("bin/ese", function()
       assert.are.equal(0, count_restored(dest, "b"))
     end)
 
+    it("restore --force never touches a folder a running instance uses (here: this spec's process), nor "
+       .. "writes through a planted link", function()
+      local dir = make_instance(w, 50, "a")
+      local full = out .. "/full"
+      assert.are.equal(0, (ese_cmd({ "backup", dir, full })))
+      local _, _, _, inst = w:reopen()
+      local before = H.read_file(w:path("app.edb")) .. H.read_file(w:path("edb.log"))
+      local names = H.ls(dir)
+      for _, args in ipairs({ { "restore", full, dir, "--force" }, { "restore", full, dir } }) do
+        local code, stdout, stderr = ese_cmd(args)
+        assert.are.equal(1, code, stdout)
+        assert.matches("JET_errFileAccessDenied", stderr)
+        assert.are.same(names, H.ls(dir))
+        assert.are.equal(before, H.read_file(w:path("app.edb")) .. H.read_file(w:path("edb.log")))
+      end
+      inst:term({ complete = true })
+      assert.are.equal(50, count_restored(dir, "a"))
+      -- a link app.edb -> an outside file in DEST
+      local dest, outside = out .. "/dest", out .. "/outside"
+      H.write_file(outside, "precious")
+      assert(os.execute("mkdir " .. q(dest) .. " && ln -s " .. q(outside) .. " " .. q(dest .. "/app.edb")))
+      local code, _, stderr = ese_cmd({ "restore", full, dest, "--force" })
+      assert.are.equal(1, code)
+      assert.matches("JET_errInvalidPath", stderr)
+      assert.matches("symbolic link", stderr)
+      assert.are.equal("precious", H.read_file(outside))
+      code, _, stderr = ese_cmd({ "restore", full, dest })
+      assert.are.equal(1, code)
+      assert.matches("JET_errBackupDirectoryNotEmpty.*%-%-force", stderr)
+      assert.are.equal("precious", H.read_file(outside))
+    end)
+
     it("--no-truncate makes a copy or a differential; --to-generation restores to a point", function()
       local dir = make_instance(w, 100, "a")
       local code, stdout = ese_cmd({ "backup", dir, out .. "/full", "--json" })

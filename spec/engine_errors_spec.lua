@@ -134,31 +134,8 @@ describe("engine and file errors", function()
     end)
 
     it("a log folder held by a child process: JET_errFileAccessDenied here until the child ends", function()
-      local ready, stop = w:path("ready"), w:path("stop")
-      local child = H.lua_child([[
-        local ese = require "ese"
-        local dir, ready, stop = arg[1], arg[2], arg[3]
-        local inst = ese.create_instance("holder", { system_path = dir, log_path = dir })
-        inst:init()
-        io.open(ready, "w"):close()
-        for _ = 1, 600 do
-          if io.open(stop, "r") then break end
-          os.execute("sleep 0.05")
-        end
-        inst:term({ complete = true })
-        print("HELD done")
-      ]], { w.dir, ready, stop }, nil, { background = true })
-      for _ = 1, 600 do
-        if H.exists(ready) then break end
-        os.execute("sleep 0.05")
-      end
-      assert.is_true(H.exists(ready), "the child opened the folder")
       local inst = w:create()
-      local ok, e = pcall(inst.init, inst)
-      H.write_file(stop, "")
-      local code, out, err = child.wait()
-      assert.are.equal(0, code, err)
-      assert.matches("HELD done", out)
+      local ok, e = H.while_held(w.dir, function() return pcall(inst.init, inst) end)
       assert.is_false(ok, "init succeeded while the child held the folder")
       assert.are.equal("JET_errFileAccessDenied", e.name)
       w:open()                                    -- free again once the child ended

@@ -91,8 +91,8 @@ describe("instance states (rule 6)", function()
       assert.is_false(ok)
       assert.matches("enough", e)
       H.expect_jet("JET_errNotInitialized", inst2.end_external_backup, inst2)
-      -- a new restore with the same instance into the same dest works
-      ese.restore(set, w:path("dest"), { instance = inst2 })
+      -- a new restore with the same instance over the same dest works
+      ese.restore(set, w:path("dest"), { instance = inst2, overwrite = true })
       inst2:set_params(H.params(w:path("dest")))
       inst2:init()
       inst2:begin_session():attach_database(w:path("dest/app.edb"))

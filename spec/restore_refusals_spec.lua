@@ -136,7 +136,8 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
   end)
 
   it("I06 / I11: a flipped byte inside a log record: JET_errLogCorruptDuringHardRestore at replay; "
-     .. "dest's database is refused (JET_errDatabaseDirtyShutdown); fixed, the same restore into the same dest works",
+     .. "dest's database is refused (JET_errDatabaseDirtyShutdown); fixed, the same restore over the same dest "
+     .. "(overwrite) works",
      function()
     local d = copy("recflip")
     local victim = log_of(d, set.info.gen_low + 1)
@@ -150,7 +151,8 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
     local ae = attach_error(w, dest)
     assert.are.equal("JET_errDatabaseDirtyShutdown", ae and ae.name)
     H.flip_byte(victim, 4096 + 40)          -- undo
-    ese.restore(d, dest)
+    H.expect_jet("JET_errBackupDirectoryNotEmpty", ese.restore, d, dest)
+    ese.restore(d, dest, { overwrite = true })
     assert.is_nil(attach_error(w, dest))
     assert.are.equal(20, count_keys(w, dest, "base"))
   end)
@@ -186,7 +188,7 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
     assert.are.equal(-1018, e.code)
     assert.matches("app%.edb page 3", e.detail)
     assert.is_not_nil(attach_error(w, dest), "a failed restore never leaves an attachable database")
-    ese.restore(set_dir, dest)
+    ese.restore(set_dir, dest, { overwrite = true })
     assert.is_nil(attach_error(w, dest))
   end)
 

@@ -205,12 +205,33 @@ JET_ERR JET_API JetStopBackup(void);
  * then (live_log_path) the logs written after the backup.  Checks log and
  * database signatures, generation continuity, the copy's log range and
  * every page checksum, and refuses a wrong set with the ESE error for it
- * (docs/backup.md rule 12).  Writes only inside dest: names from a set
- * are base names found by listing its folder, never paths.  An instance
- * may be named (created, not initialized): it is "restoring" meanwhile, so
- * other calls on it get JET_errRestoreInProgress.  A failed restore leaves
- * the databases in dest marked "being restored" (attach refuses them); a
- * new restore into dest may be tried again.
+ * (docs/backup.md rule 12).
+ * Writes only inside dest (and the checkpoint into checkpoint_dir): names
+ * from a set are base names found by listing its folder, never paths.  An
+ * instance may be named (created, not initialized): it is "restoring"
+ * meanwhile, so other calls on it get JET_errRestoreInProgress.  A failed
+ * restore leaves the databases in dest marked "being restored" (attach
+ * refuses them); a new restore into dest (with overwrite) may be tried.
+ *
+ * Begin refuses, before it creates, deletes or writes anything:
+ * - dest or checkpoint_dir used by a running instance (in this process:
+ *   its log or system folder; in any process: a locked log-folder lock
+ *   file B.lck or a locked database file in it; a database to restore in
+ *   place that an instance has attached): JET_errFileAccessDenied, the
+ *   detail naming the holder.  Folders are compared as the files they
+ *   resolve to, so a symbolic link to a live folder is refused alike;
+ * - dest not empty, or checkpoint_dir holding B.chk, without overwrite:
+ *   JET_errBackupDirectoryNotEmpty;
+ * - a file the restore would write (a database of the set, a log of the
+ *   replayed range, B.log, Btmp.log, B.chk, B.chk.tmp) that is a symbolic
+ *   link or not a regular file: JET_errInvalidPath.  A restore never
+ *   writes through a link (every file is opened with O_NOFOLLOW); dest and
+ *   checkpoint_dir themselves may be links to folders (they are followed).
+ * With overwrite, the restore replaces the databases of the set and the
+ * log stream of base name B in dest (every B*.log, B.chk, also generations
+ * outside the restored range: they would not follow the restored stream);
+ * every other file in dest is left as it was.  The restore holds dest's
+ * B.lck from Begin to End, so no instance opens dest meanwhile.
  *
  * Stepwise, so that a caller can report progress (and a Lua caller yield)
  * between steps: Begin validates the set; each Step copies or replays a
@@ -232,6 +253,7 @@ typedef struct EseRestoreOptions {
   unsigned long ndb_files;
   const char *checkpoint_dir;     /* NULL: dest */
   unsigned long gen_low, gen_high;/* 0, 0: every log generation of the sets */
+  int overwrite;                  /* 0: refuse a dest that is not empty (see above) */
   char *detail;                   /* NULL, or receives why EseRestoreBegin refused */
   size_t detail_cap;
 } EseRestoreOptions;
@@ -252,8 +274,10 @@ typedef unsigned long JET_SNT;
 typedef struct { unsigned long cbStruct, cunitDone, cunitTotal; } JET_SNPROG;
 typedef JET_ERR (*JET_PFNSTATUS)(JET_SESID sesid, JET_SNP snp, JET_SNT snt, void *pv);
 /* One call: restore the set in szBackupPath into szDest (EseRestore with
- * one folder); instance may be 0.  pfn (may be NULL) gets JET_snpRestore
- * progress in percent; a non-zero return from it stops the restore. */
+ * one folder, overwrite on: ESE's JetRestoreInstance replaces the files it
+ * restores; a live folder or a planted link is still refused); instance
+ * may be 0.  pfn (may be NULL) gets JET_snpRestore progress in percent; a
+ * non-zero return from it stops the restore. */
 JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
                                    JET_PFNSTATUS pfn);
 
@@ -302,7 +326,11 @@ JET_ERR EseGetFileInfo(const char *szPath, int verify, EseFileInfo *info, char *
  * the file the caller wrote its stream into; the logs are replayed in
  * szLogPath (checkpoint in szCheckpointFilePath) and the databases are
  * restored in place.  A running target instance is not supported: the
- * target arguments must be NULL (JET_errInvalidParameter). */
+ * target arguments must be NULL (JET_errInvalidParameter).  Overwrite is
+ * on (szLogPath usually holds the databases the caller streamed); a live
+ * szLogPath or szCheckpointFilePath, a database to restore that an
+ * instance has attached, or a planted link is refused as EseRestoreBegin
+ * says. */
 typedef struct { char *szDatabaseName; char *szNewDatabaseName; } JET_RSTMAP;
 JET_ERR JET_API JetExternalRestore2(char *szCheckpointFilePath, char *szLogPath, JET_RSTMAP *rgrstmap,
                                     long crstfilemap, char *szBackupLogPath, JET_LOGINFO *pLogInfo,

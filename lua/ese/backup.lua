@@ -813,6 +813,7 @@ end
 -- @param dest the folder to restore into
 -- @param opts to_generation (point-in-time: replay no further), live_log_path,
 --   on_progress (phase "verify", then "restore"; it may yield), instance,
+--   overwrite (restore into a dest that is not empty: see ese.restore),
 --   verify = false to skip the verification
 -- @return report {verify = verify report, bytes, steps, seconds, dest}
 function backup.restore(dirs, dest, opts)
@@ -831,6 +832,7 @@ function backup.restore(dirs, dest, opts)
     live_log_path = opts.live_log_path,
     on_progress = opts.on_progress,
     instance = opts.instance,
+    overwrite = opts.overwrite,
     base_name = opts.base_name or (v and v.base_name),
   })
   return { verify = v, bytes = r.bytes, steps = r.steps, dest = dest, seconds = now() - t0,

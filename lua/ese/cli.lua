@@ -240,7 +240,6 @@ end
 -- Files and folders
 
 local function is_dir(p) return os.execute("test -d " .. quote(p)) == true end
-local function exists(p) return os.execute("test -e " .. quote(p)) == true end
 
 local function list_dir(dir)
   local names = {}
@@ -596,8 +595,11 @@ commands.restore = {
 Verifies the backup sets (a full one, then its incrementals in order), then
 restores them into DEST and replays their logs, up to generation N with
 --to-generation (point-in-time restore), and then the logs of a live log
-folder with --live-logs.  DEST must be absent or empty unless --force (a
-restore deletes the logs and checkpoint it finds in DEST).  An instance with
+folder with --live-logs.  DEST must be absent or empty unless --force:
+then the set's databases and the log stream in DEST are replaced (every
+edb*.log and edb.chk there), other files are kept.  A DEST that a running
+instance uses (in any process) is refused even with --force, and so is a
+DEST where a file the restore writes is a symbolic link.  An instance with
 system_path = log_path = DEST then opens the restored databases.]],
   flags = { json = "bool", ["to-generation"] = "int", ["live-logs"] = "string", force = "bool" },
   args = { 2, math.huge },
@@ -605,15 +607,14 @@ system_path = log_path = DEST then opens the restored databases.]],
     local dest = a[#a]
     local dirs = {}
     for i = 1, #a - 1 do dirs[i] = a[i] end
-    if exists(dest) and not o.force and #list_dir(dest) > 0 then
-      return fail(ui, "restore", backup.error("JET_errBackupDirectoryNotEmpty", "restore",
-        dest .. " is not empty (use --force to restore over it)"))
-    end
     local fn, finish = cli.progress(ui, "restore")
     local ok, rep = pcall(backup.restore, dirs, dest, {
-      to_generation = o["to-generation"], live_log_path = o["live-logs"], on_progress = fn,
+      to_generation = o["to-generation"], live_log_path = o["live-logs"], on_progress = fn, overwrite = o.force,
     })
     finish()
+    if not ok and ese.is_error(rep) and rep.name == "JET_errBackupDirectoryNotEmpty" then
+      rep = backup.error(rep.name, "restore", dest .. " is not empty (use --force to restore over it)")
+    end
     if not ok then return fail(ui, "restore", rep) end
     if ui.json then print_json({ ok = true, report = rep }); return 0 end
     local v = rep.verify

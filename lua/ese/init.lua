@@ -31,9 +31,15 @@ end
 -- opts: live_log_path (replay the logs written after the backup too),
 -- to_generation (stop after this log generation), base_name, instance (an
 -- ese.Instance, created and not initialized, that is "restoring" while this
--- runs), on_progress (called with {phase = "restore", done =, total =}
--- after every step; it may yield).  Raises the error object of the first
--- fault; dest_dir is then left unusable but a new restore may be tried.
+-- runs), overwrite (true: restore into a dest_dir that is not empty,
+-- replacing the set's databases and the log stream there), on_progress
+-- (called with {phase = "restore", done =, total =} after every step; it
+-- may yield).  Refuses, before it touches anything, a dest_dir that a
+-- running instance uses (JET_errFileAccessDenied), that is not empty
+-- without overwrite (JET_errBackupDirectoryNotEmpty), or where a file it
+-- would write is a symbolic link (JET_errInvalidPath).  Raises the error
+-- object of the first fault; dest_dir is then left unusable but a new
+-- restore (with overwrite) may be tried.
 -- Returns a report {bytes = total units, steps = n}.
 -- @param backup a folder, or a list of folders (the full set first)
 -- @param dest_dir the destination folder

@@ -36,8 +36,6 @@
  * Prints one "api_edges: FAIL: ..." line per check that differs (and
  * exits 1), or "api_edges: ok" (and exits 0).
  */
-#include <dirent.h>
-
 #define HARNESS_NAME "api_edges"
 #include "harness.h"
 
@@ -82,48 +80,6 @@ static char *path_in(char *out, size_t n, const char *dir, const char *name) {
 
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
-static uint64_t file_hash(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) FAIL("open %s: %s", path, strerror(errno));
-  uint64_t h = 0;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = harness_mix(h ^ harness_hash_bytes(buf, n));
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) FAIL("read %s failed", path);
-  return h;
-}
-
-/* The state of the folder dir: a digest of each entry's name, type, size
- * and (a regular file) content, independent of listing order; *n gets the
- * number of entries, -1 when dir does not exist (digest 0). */
-static uint64_t dir_digest(const char *dir, int *n) {
-  DIR *d = opendir(dir);
-  *n = -1;
-  if (!d) {
-    if (errno == ENOENT) return 0;
-    FAIL("opendir %s: %s", dir, strerror(errno));
-  }
-  *n = 0;
-  uint64_t sum = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    char p[512];
-    struct stat st;
-    path_in(p, sizeof p, dir, de->d_name);
-    if (lstat(p, &st) != 0) FAIL("stat %s: %s", p, strerror(errno));
-    uint64_t h = harness_hash_bytes(de->d_name, strlen(de->d_name)) ^ harness_mix((uint64_t)st.st_size);
-    h ^= harness_mix((uint64_t)(st.st_mode & S_IFMT));
-    if (S_ISREG(st.st_mode)) h ^= file_hash(p);
-    sum += harness_mix(h);
-    (*n)++;
-  }
-  closedir(d);
-  return sum;
-}
-
 /* ---- the live instance -------------------------------------------------------- */
 
 /* An initialized instance on live with dbpath, table "t" and NREC records. */
@@ -146,14 +102,9 @@ static void open_live(void) {
 
 /* Records in dir/app.edb, by a new instance on dir (terminated after). */
 static long count_records(const char *dir) {
-  JET_INSTANCE ci;
   JET_SESID s;
-  JET_DBID db;
   JET_TABLEID t;
-  char name[64], p[512];
-  CK(harness_instance(&ci, harness_unique_name(name, sizeof name, "ae-count"), dir, 0, 0));
-  CK(JetInit(&ci));
-  CK(harness_open_table(ci, path_in(p, sizeof p, dir, "app.edb"), 1, "t", &s, &db, &t));
+  JET_INSTANCE ci = harness_open_dir("ae-count", dir, &s, &t);
   long n = 0;
   JET_ERR e = EseSeek(s, t, NULL, 0, JET_bitSeekGE);
   while (e == JET_errSuccess) {
@@ -163,7 +114,7 @@ static long count_records(const char *dir) {
     CK(EseRetrieveKey(s, t, k, sizeof k, &kl));
     e = EseSeek(s, t, k, kl, JET_bitSeekGT);
   }
-  if (e != JET_errRecordNotFound) FAIL("counting %s: seek -> %s", p, harness_err_name(e));
+  if (e != JET_errRecordNotFound) FAIL("counting %s/app.edb: seek -> %s", dir, harness_err_name(e));
   CK(JetTerm2(ci, JET_bitTermComplete));
   return n;
 }
@@ -256,13 +207,13 @@ static void external_restore_targets(void) {
     { "a checkpoint path without a log path (szLogPath NULL)", NULL, NULL, NULL, NULL },
   };
   int n0, ns0;
-  uint64_t d0 = dir_digest(ext, &n0), s0 = dir_digest(set, &ns0), written = d0;
+  uint64_t d0 = harness_dir_digest(ext, &n0), s0 = harness_dir_digest(set, &ns0), written = d0;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     EXPECT(JetExternalRestore2(ext, cases[i].log_path, &map, 1, set, &info, cases[i].name, cases[i].tlog,
                                cases[i].tchk, NULL),
            JET_errInvalidParameter, "JetExternalRestore2 with %s", cases[i].what);
     int n1, ns1;
-    uint64_t d1 = dir_digest(ext, &n1), s1 = dir_digest(set, &ns1);
+    uint64_t d1 = harness_dir_digest(ext, &n1), s1 = harness_dir_digest(set, &ns1);
     CHECK(d1 == d0 && n1 == n0, "JetExternalRestore2 with %s changed the destination %s (%d entries, were %d)",
           cases[i].what, ext, n1, n0);
     CHECK(s1 == s0 && ns1 == ns0, "JetExternalRestore2 with %s changed the backup set", cases[i].what);
@@ -274,7 +225,7 @@ static void external_restore_targets(void) {
          "JetExternalRestore2 without target arguments and checkpoint path");
   int n2;
   char chk[256];
-  CHECK(dir_digest(ext, &n2) != written, "a successful JetExternalRestore2 did not change %s", ext);
+  CHECK(harness_dir_digest(ext, &n2) != written, "a successful JetExternalRestore2 did not change %s", ext);
   CHECK(exists(path_in(chk, sizeof chk, ext, "edb.chk")), "no checkpoint %s after JetExternalRestore2", chk);
   long n = count_records(ext);
   CHECK(n == NREC, "JetExternalRestore2 restored %ld records, want %d", n, NREC);
@@ -401,7 +352,7 @@ static void backup_refusals(void) {
   if (mkdir(cwd, 0700) != 0 || chdir(cwd) != 0) FAIL("mkdir/chdir %s: %s", cwd, strerror(errno));
   EXPECT(JetBackupInstance(live_inst, "", 0, NULL), JET_errInvalidParameter, "JetBackupInstance(inst, \"\", 0)");
   EXPECT(JetBackupInstance(live_inst, NULL, 0, NULL), JET_errInvalidParameter, "JetBackupInstance(inst, NULL, 0)");
-  dir_digest(cwd, &n);
+  harness_dir_digest(cwd, &n);
   CHECK(n == 0, "JetBackupInstance with an empty or NULL path created %d entries in the current folder", n);
   if (chdir("/") != 0) FAIL("chdir /: %s", strerror(errno));
 
@@ -410,17 +361,17 @@ static void backup_refusals(void) {
   EXPECT(JetBackupInstance(live_inst, path_in(p, sizeof p, root, "bk"), 0, count_backup_progress), JET_errSuccess,
          "JetBackupInstance(inst, dir, 0)");
   CHECK(backup_calls > 0, "JetBackupInstance never called its callback");
-  dir_digest(p, &n);
+  harness_dir_digest(p, &n);
   CHECK(n >= 2, "JetBackupInstance(inst, dir, 0) wrote %d files, want a database and a log at least", n);
   EXPECT(JetBackupInstance(live_inst, path_in(deep, sizeof deep, root, "bk-incr"), JET_bitBackupIncremental, NULL),
          JET_errSuccess, "JetBackupInstance(inst, dir, JET_bitBackupIncremental)");
 
   /* a folder that is not empty is left as it was, and no backup is left running */
   int n0, n1;
-  uint64_t d0 = dir_digest(p, &n0);
+  uint64_t d0 = harness_dir_digest(p, &n0);
   EXPECT(JetBackupInstance(live_inst, p, 0, NULL), JET_errBackupDirectoryNotEmpty,
          "JetBackupInstance into a folder that is not empty");
-  CHECK(dir_digest(p, &n1) == d0 && n1 == n0, "JetBackupInstance into a folder that is not empty changed it");
+  CHECK(harness_dir_digest(p, &n1) == d0 && n1 == n0, "JetBackupInstance into a folder that is not empty changed it");
   EXPECT(JetBeginExternalBackupInstance(live_inst, 0), JET_errSuccess,
          "Begin after JetBackupInstance refused a folder that is not empty");
   CK(JetEndExternalBackupInstance2(live_inst, JET_bitBackupEndAbort));
@@ -458,12 +409,12 @@ static void restore_instance(void) {
 
   /* A03: no destination (ESE: the original paths) is refused before anything is written */
   int nb0, nl0, nb1, nl1;
-  uint64_t b0 = dir_digest(bk, &nb0), l0 = dir_digest(live, &nl0);
+  uint64_t b0 = harness_dir_digest(bk, &nb0), l0 = harness_dir_digest(live, &nl0);
   memset(&rp, 0, sizeof rp);
   EXPECT(JetRestoreInstance(ri, bk, NULL, restore_progress), JET_errInvalidParameter,
          "JetRestoreInstance(inst, set, NULL, callback)");
-  CHECK(dir_digest(bk, &nb1) == b0 && nb1 == nb0, "JetRestoreInstance with no destination changed the set");
-  CHECK(dir_digest(live, &nl1) == l0 && nl1 == nl0,
+  CHECK(harness_dir_digest(bk, &nb1) == b0 && nb1 == nb0, "JetRestoreInstance with no destination changed the set");
+  CHECK(harness_dir_digest(live, &nl1) == l0 && nl1 == nl0,
         "JetRestoreInstance with no destination changed the original folder %s", live);
   CHECK(rp.calls == 0, "JetRestoreInstance with no destination called its callback %d times", rp.calls);
 

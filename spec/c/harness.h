@@ -18,6 +18,7 @@
 #define ESE_SPEC_HARNESS_H
 
 #include "ese.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -243,6 +244,50 @@ static inline int harness_copy_file(const char *from, const char *to) {
   return r < 0 ? -1 : 0;
 }
 
+/* A digest of the content of the file at path. */
+static inline uint64_t harness_file_hash(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) FAIL("open %s: %s", path, strerror(errno));
+  uint64_t h = 0;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = harness_mix(h ^ harness_hash_bytes(buf, n));
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) FAIL("read %s failed", path);
+  return h;
+}
+
+/* The state of the folder dir: a digest of each entry's name, type, size
+ * and (a regular file) content, independent of listing order; a symbolic
+ * link counts as itself, never as what it points at.  *n gets the number
+ * of entries, -1 when dir does not exist (digest 0). */
+static inline uint64_t harness_dir_digest(const char *dir, int *n) {
+  DIR *d = opendir(dir);
+  *n = -1;
+  if (!d) {
+    if (errno == ENOENT) return 0;
+    FAIL("opendir %s: %s", dir, strerror(errno));
+  }
+  *n = 0;
+  uint64_t sum = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    char p[4200];
+    struct stat st;
+    if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p) FAIL("path too long: %s", dir);
+    if (lstat(p, &st) != 0) FAIL("stat %s: %s", p, strerror(errno));
+    uint64_t h = harness_hash_bytes(de->d_name, strlen(de->d_name)) ^ harness_mix((uint64_t)st.st_size);
+    h ^= harness_mix((uint64_t)(st.st_mode & S_IFMT));
+    if (S_ISREG(st.st_mode)) h ^= harness_file_hash(p);
+    sum += harness_mix(h);
+    (*n)++;
+  }
+  closedir(d);
+  return sum;
+}
+
 /* ---- child processes ------------------------------------------------------------ */
 
 /* fork() with stdout flushed first (a child must not print it again). */
@@ -310,6 +355,19 @@ static inline JET_ERR harness_open_table(JET_INSTANCE inst, const char *dbpath, 
   if (e >= 0) e = JetOpenDatabase(*s, dbpath, NULL, db, 0);
   if (e >= 0 && table) e = EseOpenTable(*s, *db, table, t);
   return e;
+}
+
+/* A new instance (named after prefix) on dir, initialized, with a session
+ * *s and table "t" of dir/app.edb (attached) open in *t. */
+static inline JET_INSTANCE harness_open_dir(const char *prefix, const char *dir, JET_SESID *s, JET_TABLEID *t) {
+  JET_INSTANCE inst;
+  JET_DBID db;
+  char name[64], p[4200];
+  if ((size_t)snprintf(p, sizeof p, "%s/app.edb", dir) >= sizeof p) FAIL("path too long: %s", dir);
+  HARNESS_CK(harness_instance(&inst, harness_unique_name(name, sizeof name, prefix), dir, 0, 0), FAIL);
+  HARNESS_CK(JetInit(&inst), FAIL);
+  HARNESS_CK(harness_open_table(inst, p, 1, "t", s, &db, t), FAIL);
+  return inst;
 }
 
 /* A session on inst, a new database dbpath and a new table in it.  Returns

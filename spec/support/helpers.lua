@@ -468,6 +468,52 @@ function H.lua_run(script, args, env, opts)
   return wait()
 end
 
+-- Waits (30 s at most) until a file exists, as a child process's signal;
+-- true when it does.
+function H.wait_for(path)
+  for _ = 1, 600 do
+    if H.exists(path) then return true end
+    os.execute("sleep 0.05")
+  end
+  return false
+end
+
+-- Calls fn() while a child lua5.4 process holds an initialized instance
+-- on dir (its log and system folder): setup (Lua source, optional) runs in
+-- the child after init with `inst` and `dir` in scope, finish before its
+-- clean term (after fn returned).  Asserts that the child ended well;
+-- returns what fn returned (fn must not raise: pcall inside it).
+function H.while_held(dir, fn, setup, finish)
+  local ready, stop = os.tmpname(), os.tmpname()
+  os.remove(ready)
+  os.remove(stop)
+  local child = H.lua_child(([[
+    local ese = require "ese"
+    local dir, ready, stop = arg[1], arg[2], arg[3]
+    local inst = ese.create_instance("holder", { system_path = dir, log_path = dir })
+    inst:init()
+    %s
+    io.open(ready, "w"):close()
+    for _ = 1, 600 do
+      if io.open(stop, "r") then break end
+      os.execute("sleep 0.05")
+    end
+    %s
+    inst:term({ complete = true })
+    print("HELD done")
+  ]]):format(setup or "", finish or ""), { dir, ready, stop }, nil, { background = true })
+  local held = H.wait_for(ready)
+  local r = table.pack(fn())
+  H.write_file(stop, "")
+  local code, out, err = child.wait()
+  os.remove(ready)
+  os.remove(stop)
+  luassert.is_true(held, "the child opened the folder")
+  luassert.are.equal(0, code, err)
+  luassert.matches("HELD done", out)
+  return table.unpack(r, 1, r.n)
+end
+
 -- H.lua_run of a Lua chunk (source text), from a temporary file.
 function H.lua_child(source, args, env, opts)
   local script = os.tmpname()
