@@ -6,7 +6,7 @@ OPT      ?= -O2 -g
 BUILD    ?= build
 OUT      ?= $(BUILD)/lib
 SAN      ?=
-DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf
+DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev
 BENCH_PKGS = libsqlite3-dev
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -32,7 +32,7 @@ deps:
 	command -v pkg-config >/dev/null || missing="$$missing pkgconf"; \
 	command -v luacheck >/dev/null || missing="$$missing lua-check"; \
 	command -v luarocks >/dev/null || missing="$$missing luarocks"; \
-	command -v sha256sum >/dev/null || missing="$$missing coreutils"; \
+	[ -f /usr/include/openssl/evp.h ] || missing="$$missing libssl-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || exit 1; \
@@ -42,9 +42,12 @@ $(BUILD)/obj/%.o: csrc/%.c $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
+# SHA-256 of the backup manifests comes from OpenSSL's libcrypto.
+LIBS = -lcrypto
+
 $(OUT)/ese/core.so: $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(SAN) -pthread -o $@ $(OBJ)
+	$(CC) -shared $(SAN) -pthread -o $@ $(OBJ) $(LIBS)
 
 # C harness programs link the whole core, except the unit tests listed
 # here, which link only the layers they test (btree_test has its own mock
@@ -56,7 +59,7 @@ UNIT_crc_test   = crc32c
 unit_objs = $(addprefix $(BUILD)/obj/,$(addsuffix .o,$(UNIT_$(1))))
 $(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)) $(HDRS) $(wildcard spec/c/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(if $(UNIT_$*),$(call unit_objs,$*),$(CORE_OBJ)) -pthread
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(if $(UNIT_$*),$(call unit_objs,$*),$(CORE_OBJ)) -pthread $(LIBS)
 
 # The suite: busted specs (which also build-drive the C harness in spec/c).
 # Prints one closing line "N passed, N failed".

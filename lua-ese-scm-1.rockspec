@@ -28,6 +28,12 @@ the Lua 5.4 module "ese".
    license = "MIT",
 }
 
+-- SHA-256 (backup manifests) comes from OpenSSL's libcrypto: Debian's
+-- libssl-dev, which `make deps` installs.
+external_dependencies = {
+   CRYPTO = { header = "openssl/evp.h", library = "crypto" },
+}
+
 dependencies = {
    "lua >= 5.4",
    "lua-cjson",   -- see the note at the top
@@ -53,6 +59,7 @@ build = {
             "csrc/log_reader.c",
             "csrc/lua_backup.c",
             "csrc/lua_check.c",
+            "csrc/lua_fs.c",
             "csrc/lua_ese.c",
             "csrc/lua_instance.c",
             "csrc/lua_reader.c",
@@ -66,12 +73,14 @@ build = {
             "csrc/redo.c",
             "csrc/restore.c",
             "csrc/session.c",
+            "csrc/sha256.c",
             "csrc/table.c",
             "csrc/writeset.c",
          },
-         incdirs = { "csrc/include", "csrc" },
+         incdirs = { "csrc/include", "csrc", "$(CRYPTO_INCDIR)" },
+         libdirs = { "$(CRYPTO_LIBDIR)" },
          defines = { "_GNU_SOURCE" },
-         libraries = { "pthread" },
+         libraries = { "pthread", "crypto" },
       },
       ["ese"] = "lua/ese/init.lua",
       ["ese.backup"] = "lua/ese/backup.lua",

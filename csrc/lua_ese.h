@@ -9,6 +9,7 @@
  *   lua_backup.c    the backup methods of ese.Instance and the legacy
  *                   instance-less ese.* backup functions
  *   lua_reader.c    ese.Reader (one file of a running external backup)
+ *   lua_fs.c        ese.fs: file primitives of the automation (no process)
  *
  * Object rules (liolib style):
  *  - every userdata has a metatable named by its type (so __name is set),
@@ -142,5 +143,9 @@ int ese_open_restore(lua_State *L);   /* module table at -1 */
 /* ---- lua_check.c --------------------------------------------------------- */
 
 int ese_open_check(lua_State *L);     /* module table at -1 */
+
+/* ---- lua_fs.c ------------------------------------------------------------ */
+
+int ese_open_fs(lua_State *L);        /* module table at -1: sets its "fs" */
 
 #endif

@@ -39,6 +39,7 @@ JET_ERR os_err(int e) {
   case EEXIST: return JET_errFileAlreadyExists;
   case ENAMETOOLONG: case ELOOP: return JET_errInvalidPath;
   case ENOMEM: return JET_errOutOfMemory;
+  case EMFILE: case ENFILE: return JET_errOutOfFileHandles;
   case EWOULDBLOCK: return JET_errFileAccessDenied;
   default: return JET_errDiskIO;
   }

@@ -23,6 +23,8 @@ extern "C" {
 #endif
 
 #define JET_API
+/* The version of lua-ese (ese.version; the manifest of a backup set). */
+#define ESE_VERSION "0.1.0"
 
 typedef long          JET_ERR;
 typedef uintptr_t     JET_INSTANCE;

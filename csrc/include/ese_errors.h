@@ -55,6 +55,7 @@
   X(JET_errInvalidName,                    -1002, "The name is empty, too long or holds characters that are not allowed") \
   X(JET_errInvalidParameter,               -1003, "A parameter is not valid for this call") \
   X(JET_errOutOfMemory,                    -1011, "Out of memory or over a resource limit") \
+  X(JET_errOutOfFileHandles,               -1020, "Out of file descriptors (the process's open-file limit)") \
   X(JET_errReadVerifyFailure,              -1018, "A page failed its checksum or page-number check") \
   X(JET_errDiskIO,                         -1022, "A disk read, write or sync failed") \
   X(JET_errInvalidPath,                    -1023, "The path is empty, too long or cannot be used here") \

@@ -1,7 +1,8 @@
 --- Backup automation: the whole external-backup sequence in one call.
 --
 -- Pure Lua over the binding (inst:begin_external_backup ... end_external_backup,
--- readers, ese.file_info, ese.restore).
+-- readers, ese.file_info, ese.restore) and its file primitives (ese.fs): it
+-- starts no process, and every failure is an error object.
 --
 --   backup.run(inst, dest, opts)        a set in the folder dest, with manifest.json
 --   backup.run_to(inst, sink, opts)     the same set as one tar stream into sink
@@ -13,12 +14,13 @@
 -- still named `<dest>.partial`) is not a backup set, and verify and restore
 -- refuse it.  File names in a manifest are base names, never paths.
 --
--- Checksums: every file's SHA-256, computed by coreutils' sha256sum (a pipe
--- fed with the bytes as they stream, so run_to needs no local copy), on top
--- of the engine's own checks (page checksums, log records: ese.file_info).
+-- Checksums: every file's SHA-256 (ese.fs.sha256, OpenSSL's libcrypto, fed
+-- with the bytes as they stream, so run_to needs no local copy), on top of
+-- the engine's own checks (page checksums, log records: ese.file_info).
 -- @module ese.backup
 local ese = require "ese"
 local cjson = require "cjson"
+local fs = ese.fs
 
 local backup = {}
 
@@ -46,17 +48,7 @@ local function raise(name, op, fmt, ...)
 end
 
 -- ---------------------------------------------------------------------------
--- Small shell and file helpers
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-backup.shell_quote = quote
-
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
+-- Small file helpers (ese.fs: no process, error objects)
 
 local function basename(p)
   return (p:match("([^/]+)/*$")) or p
@@ -87,31 +79,30 @@ local function strip_slashes(p)
   return s == "" and "/" or s
 end
 
--- "absent", "empty" (an empty folder), "folder" or "file".
+-- "absent", "empty" (an empty folder), "folder", "link" or "file" (any
+-- other kind); a link is never followed.
 local function path_state(p)
-  local h = io.popen("if [ ! -e " .. quote(p) .. " ]; then echo absent; elif [ -d " .. quote(p) ..
-    " ]; then if [ -z \"$(ls -A " .. quote(p) .. ")\" ]; then echo empty; else echo folder; fi; else echo file; fi")
-  local s = h:read("l")
-  h:close()
-  return s
+  local k = fs.stat(p).kind
+  if k == "folder" then return #fs.list(p) == 0 and "empty" or "folder" end
+  if k == "absent" or k == "link" then return k end
+  return "file"
 end
 
 -- The names in a folder (one level), as a set; nil when it is not a folder.
 local function list_dir(dir)
-  if not sh("test -d " .. quote(dir)) then return nil end
-  local h = io.popen("ls -1A -- " .. quote(dir))
+  if fs.stat(dir).kind ~= "folder" then return nil end
   local set = {}
-  for name in h:lines() do set[name] = true end
-  h:close()
+  for _, name in ipairs(fs.list(dir)) do set[name] = true end
   return set
 end
 
-local function file_size(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local n = f:seek("end")
-  f:close()
-  return n
+-- The size of a regular file; nil when absent; a link, a folder or a FIFO
+-- in its place: JET_errInvalidPath (op).
+local function file_size(p, op)
+  local st = fs.stat(p)
+  if st.kind == "absent" then return nil end
+  if st.kind ~= "file" then raise("JET_errInvalidPath", op, "%s is a %s, not a regular file", p, st.kind) end
+  return st.size
 end
 
 -- A base name that is safe to join to a folder: no "/", no "..", no
@@ -119,43 +110,6 @@ end
 function backup.safe_name(name)
   return type(name) == "string" and name ~= "" and name ~= "." and not name:find("/", 1, true)
     and not name:find("..", 1, true) and not name:find("[%c\\]")
-end
-
--- ---------------------------------------------------------------------------
--- SHA-256 through coreutils' sha256sum
-
-local function new_hasher()
-  local tmp = os.tmpname()
-  local pipe = assert(io.popen("sha256sum > " .. quote(tmp), "w"))
-  local h = {}
-  function h.update(s) pipe:write(s) end
-  function h.finish()
-    if not pipe then return nil end
-    pipe:close()
-    pipe = nil
-    local f = io.open(tmp, "rb")
-    local line = f and f:read("l")
-    if f then f:close() end
-    os.remove(tmp)
-    return line and line:match("^(%x+)")
-  end
-  h.abandon = h.finish
-  return h
-end
-
--- The SHA-256 of each named file of dir: { name = hex }.
-local function sha256_files(dir, names)
-  local out = {}
-  if #names == 0 then return out end
-  local q = {}
-  for i, n in ipairs(names) do q[i] = quote(n) end
-  local h = io.popen("cd " .. quote(dir) .. " && sha256sum -- " .. table.concat(q, " ") .. " 2>/dev/null")
-  for line in h:lines() do
-    local hex, name = line:match("^(%x+) [ *](.+)$")
-    if hex then out[name] = hex end
-  end
-  h:close()
-  return out
 end
 
 -- ---------------------------------------------------------------------------
@@ -200,7 +154,7 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   local r <close> = inst:open_file(path)
   local size = r:size()
   local w = out:open(name, size)
-  local h = new_hasher()
+  local h = fs.sha256()
   st.hasher = h
   local done = 0
   if on_progress then
@@ -209,7 +163,7 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   while true do
     local chunk = r:read(p.chunk)
     if not chunk then break end
-    h.update(chunk)
+    h:update(chunk)
     w.write(chunk)
     done = done + #chunk
     st.bytes = st.bytes + #chunk
@@ -220,7 +174,7 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   r:close()
   w.close()
   st.hasher = nil
-  local sum = h.finish()
+  local sum = h:finish()
   if done ~= size then
     raise(what == "log" and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure", "run",
       "%s streamed %d bytes, the reader announced %d", name, done, size)
@@ -235,7 +189,14 @@ local function sequence(inst, p, opts, out, st)
   st.began = true
   local files = {}
   if not p.incremental then
-    for _, path in ipairs(inst:get_attach_info()) do
+    local dbs = inst:get_attach_info()
+    -- a full (or copy) set without a database cannot be restored: refuse it
+    -- before a byte is written or a log truncated (the caller ends the
+    -- backup with abort)
+    if #dbs == 0 then
+      raise("JET_errDatabaseNotFound", "run", "a %s backup needs an attached database; none is attached", p.kind)
+    end
+    for _, path in ipairs(dbs) do
       local e = stream_file(inst, path, "database", p, out, st, on_progress)
       files[#files + 1] = e
     end
@@ -288,11 +249,11 @@ local function sequence(inst, p, opts, out, st)
   return manifest
 end
 
--- Undo after a failure: the hasher's process, and End(abort) of a backup
--- this call began and that still runs (its own error is not interesting:
--- a stop, or a log error that already ended the backup).
+-- Undo after a failure: the open hasher, and End(abort) of a backup this
+-- call began and that still runs (its own error is not interesting: a
+-- stop, or a log error that already ended the backup).
 local function undo(inst, st)
-  if st.hasher then pcall(st.hasher.abandon) end
+  if st.hasher then st.hasher:close() end
   if st.began then pcall(inst.end_external_backup, inst, { abort = true }) end
   st.began = false
 end
@@ -328,17 +289,8 @@ local function report_of(manifest, st, extra)
   return r
 end
 
--- Wall-clock seconds with 10 ms resolution (/proc/uptime: monotonic, no
--- process to start), else os.time().
-local function now()
-  local f = io.open("/proc/uptime", "r")
-  if f then
-    local v = f:read("n")
-    f:close()
-    if v then return v end
-  end
-  return os.time()
-end
+-- Monotonic seconds (a float; for durations only).
+local now = fs.clock
 backup.now = now
 
 -- ---------------------------------------------------------------------------
@@ -367,10 +319,10 @@ function backup.run(inst, dest, opts)
   if leaf == "." or leaf == ".." or dest == "/" then
     raise("JET_errInvalidPath", "run", "%s: name the set's own folder", dest)
   end
-  if sh("[ -L " .. quote(dest) .. " ]") then
+  local state = path_state(dest)
+  if state == "link" then
     raise("JET_errInvalidPath", "run", "%s is a symbolic link: name the folder itself", dest)
   end
-  local state = path_state(dest)
   if state == "folder" or state == "file" then
     raise("JET_errBackupDirectoryNotEmpty", "run", "%s exists and is not an empty folder", dest)
   end
@@ -380,72 +332,88 @@ function backup.run(inst, dest, opts)
       "%s exists (left by a failed run?): remove it first", partial)
   end
   check_path_length(partial, "run")
-  -- the missing ancestors of dest, deepest first: a failed run removes them
+  -- the missing ancestors of dest (outermost first) and the partial folder:
+  -- a failed run removes what it made, innermost first
   local made = {}
-  local up = dirname(dest)
-  while path_state(up) == "absent" do
-    made[#made + 1] = up
-    up = dirname(up)
-  end
   local function remove_made()
-    for _, d in ipairs(made) do sh("rmdir -- " .. quote(d) .. " 2>/dev/null") end
+    for i = #made, 1, -1 do pcall(fs.rmdir, made[i]) end
   end
-  if not sh("mkdir -p -- " .. quote(dirname(dest)) .. " && mkdir -m 700 -- " .. quote(partial)) then
+  made = fs.mkdir_p(dirname(dest), 448)
+  local mok, merr = pcall(function()
+    fs.mkdir(partial, 448)
+    fs.chmod(partial, 448)       -- 0700 whatever the umask
+  end)
+  if not mok then
+    pcall(fs.rmdir, partial)
     remove_made()
-    raise("JET_errDiskIO", "run", "cannot create %s", partial)
+    error(merr, 0)
   end
   local t0 = now()
   local st = { began = false, bytes = 0, names = {}, open = {} }
-  local written = {}
+  local written = {}             -- name -> true: the files of the set so far
   local out = {}
   function out.local_path(name) return partial .. "/" .. name end
-  function out.open(_, name)
-    local f, err = io.open(partial .. "/" .. name, "wb")
-    if not f then raise("JET_errDiskIO", "run", "%s", err) end
+  -- a file of the set: created 0600 (O_EXCL), written and fsynced through
+  -- the engine's I/O layer (so ESE_FAULT reaches it)
+  local function create(name)
+    local f = fs.create(partial .. "/" .. name)
     st.open[f] = true
-    written[#written + 1] = name
+    written[name] = true
     local w = {}
-    function w.write(chunk)
-      local ok, e = f:write(chunk)
-      if not ok then raise("JET_errDiskIO", "run", "writing %s: %s", name, tostring(e)) end
-    end
+    function w.write(chunk) f:write(chunk) end
     function w.close()
+      f:sync()
+      f:close()
       st.open[f] = nil
-      local ok, e = f:close()
-      if not ok then raise("JET_errDiskIO", "run", "closing %s: %s", name, tostring(e)) end
     end
     return w
   end
-  -- the set is complete before truncation and End: 0600, fsynced, manifest
+  function out.open(_, name) return create(name) end
+  -- the set is complete and checked before truncation and End: every file
+  -- read back (size and SHA-256 as streamed), the manifest written last,
+  -- everything fsynced
   function out.before_end(manifest)
-    local q = {}
-    for i, n in ipairs(written) do q[i] = quote(n) end
-    local m = assert(io.open(partial .. "/" .. backup.MANIFEST, "wb"))
-    m:write(encode_manifest(manifest))
-    if not m:close() then raise("JET_errDiskIO", "run", "writing the manifest") end
-    q[#q + 1] = backup.MANIFEST
-    if not sh("cd " .. quote(partial) .. " && chmod 600 -- " .. table.concat(q, " ") ..
-              " && sync -- " .. table.concat(q, " ") .. " .") then
-      raise("JET_errDiskIO", "run", "cannot fsync the files of %s", partial)
+    for _, e in ipairs(manifest.files) do
+      local path = partial .. "/" .. e.name
+      if type(e.sha256) ~= "string" or #e.sha256 ~= 64 then
+        raise("JET_errDiskIO", "run", "%s has no SHA-256", e.name)
+      end
+      local size = file_size(path, "run")
+      if size ~= e.size then
+        raise("JET_errDiskIO", "run", "%s has %s bytes in the set, %d were streamed", path, tostring(size), e.size)
+      end
+      if fs.sha256_file(path) ~= e.sha256 then
+        raise("JET_errDiskIO", "run", "%s in the set differs from the bytes streamed", path)
+      end
     end
+    local w = create(backup.MANIFEST)
+    w.write(encode_manifest(manifest))
+    w.close()
+    fs.fsync_dir(partial)
   end
   local ok, res = pcall(sequence, inst, p, opts, out, st)
   if not ok then
     undo(inst, st)
-    for f in pairs(st.open) do pcall(f.close, f) end
-    sh("rm -rf -- " .. quote(partial))
+    for f in pairs(st.open) do f:close() end
+    -- the files this run made, by name (no descriptor needed: this works
+    -- out of descriptors too), then anything else
+    for name in pairs(written) do pcall(fs.remove, partial .. "/" .. name) end
+    if not pcall(fs.rmdir, partial) then pcall(fs.remove_tree, partial) end
     remove_made()
     error(res, 0)
   end
   local manifest = res
-  if state == "empty" then sh("rmdir -- " .. quote(dest)) end
-  local rok, rerr = os.rename(partial, dest)
+  -- the engine recorded the backup already: from here on a failure keeps
+  -- the complete set (under its .partial name)
+  local rok, rerr = pcall(function()
+    if state == "empty" then fs.rmdir(dest) end
+    fs.rename(partial, dest)
+    fs.fsync_dir(dirname(dest))
+  end)
   if not rok then
-    -- the engine recorded the backup already: keep the complete set
-    raise("JET_errDiskIO", "run", "the set is complete in %s but cannot be renamed to %s: %s",
-      partial, dest, tostring(rerr))
+    raise(ese.is_error(rerr) and rerr.name or "JET_errDiskIO", "run",
+      "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
   end
-  sh("sync -- " .. quote(dirname(dest)))
   return report_of(manifest, st, { dir = dest, seconds = now() - t0 })
 end
 
@@ -576,13 +544,11 @@ local function read_manifest(dir)
   if name:match("%.partial$") then
     raise("JET_errInvalidBackup", "verify", "%s is an unfinished backup (named .partial)", dir)
   end
-  local f = io.open(dir .. "/" .. backup.MANIFEST, "rb")
-  if not f then
-    if not list_dir(dir) then raise("JET_errFileNotFound", "verify", "folder %s not found", dir) end
+  if not list_dir(dir) then raise("JET_errFileNotFound", "verify", "folder %s not found", dir) end
+  if fs.stat(dir .. "/" .. backup.MANIFEST).kind == "absent" then
     raise("JET_errInvalidBackup", "verify", "%s has no %s: not a complete backup set", dir, backup.MANIFEST)
   end
-  local text = f:read("a")
-  f:close()
+  local text = fs.read(dir .. "/" .. backup.MANIFEST)
   local ok, m = pcall(cjson.decode, text)
   if not ok or type(m) ~= "table" or m.format ~= backup.FORMAT or type(m.files) ~= "table" then
     raise("JET_errInvalidBackup", "verify", "%s/%s is not a lua-ese backup manifest", dir, backup.MANIFEST)
@@ -618,9 +584,7 @@ local function verify_set(dir, on_progress, index, count)
   local m = read_manifest(dir)
   local present = list_dir(dir) or {}
   local listed = {}
-  local names = {}
-  for _, e in ipairs(m.files) do listed[e.name] = e; names[#names + 1] = e.name end
-  local sums = sha256_files(dir, names)
+  for _, e in ipairs(m.files) do listed[e.name] = e end
   local logs, dbs, bytes = {}, {}, 0
   local base = type(m.base_name) == "string" and m.base_name or "edb"
   for i, e in ipairs(m.files) do
@@ -629,7 +593,7 @@ local function verify_set(dir, on_progress, index, count)
     end
     local path = dir .. "/" .. e.name
     local islog = e.type == "log"
-    local size = file_size(path)
+    local size = file_size(path, "verify")
     if not size then
       if islog then raise("JET_errMissingRestoreLogFiles", "verify", "%s: log %s is missing", dir, e.name) end
       raise("JET_errFileNotFound", "verify", "%s: database %s is missing", dir, e.name)
@@ -683,7 +647,7 @@ local function verify_set(dir, on_progress, index, count)
       if ese.is_error(verr) then verr.op = "verify" end
       error(verr, 0)
     end
-    if sums[e.name] ~= e.sha256 then
+    if fs.sha256_file(path) ~= e.sha256 then
       raise(bad, "verify", "%s: %s does not match its SHA-256 in the manifest", dir, e.name)
     end
     bytes = bytes + size

@@ -17,7 +17,7 @@ local cjson = require "cjson"
 
 local cli = {}
 
-local quote = backup.shell_quote
+local fs = ese.fs
 local now = backup.now
 
 -- ---------------------------------------------------------------------------
@@ -52,7 +52,7 @@ cli.human, cli.duration, cli.rate = human, duration, rate
 -- Output: text or JSON, progress as a bar (terminal) or plain lines
 
 local function stdout_is_tty()
-  return os.execute("test -t 1") == true
+  return fs.isatty(1)
 end
 
 --- The output of one command: ui.json, ui.mode ("bar", "lines", "none").
@@ -239,15 +239,22 @@ end
 -- ---------------------------------------------------------------------------
 -- Files and folders
 
-local function is_dir(p) return os.execute("test -d " .. quote(p)) == true end
+-- (ese.fs: no process; a folder named through a link counts as a folder)
+local function kind_of(p)
+  local ok, st = pcall(fs.stat, p)
+  if not ok then return "absent" end
+  if st.kind == "link" then
+    -- what the link names: a folder lists, anything else does not
+    return pcall(fs.list, p) and "folder" or "file"
+  end
+  return st.kind
+end
+local function is_dir(p) return kind_of(p) == "folder" end
 
+-- The sorted names in dir; {} when it cannot be listed.
 local function list_dir(dir)
-  local names = {}
-  local h = io.popen("ls -1A -- " .. quote(dir) .. " 2>/dev/null")
-  for n in h:lines() do names[#names + 1] = n end
-  h:close()
-  table.sort(names)
-  return names
+  local ok, names = pcall(fs.list, dir)
+  return ok and names or {}
 end
 
 -- The log files of dir grouped by base name: { base = { {name, gen?, current}... } }

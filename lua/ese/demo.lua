@@ -15,8 +15,13 @@ local cli = require "ese.cli"
 
 local demo = {}
 
-local quote = backup.shell_quote
+local fs = ese.fs
 local now = backup.now
+
+-- Shell quoting for the one command the demo runs (its writer child).
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
 local human, duration, rate = cli.human, cli.duration, cli.rate
 
 local PER_TXN = 10                      -- records per transaction
@@ -29,11 +34,16 @@ local function mktemp_dir(tag)
   return dir
 end
 
+-- The bytes of the regular files under dir (never through a link).
 local function dir_bytes(dir)
-  local p = io.popen("du -sb " .. quote(dir) .. " 2>/dev/null")
-  local n = tonumber((p:read("l") or ""):match("^(%d+)"))
-  p:close()
-  return n or 0
+  local n = 0
+  local ok, names = pcall(fs.list, dir)
+  for _, name in ipairs(ok and names or {}) do
+    local st = fs.stat(dir .. "/" .. name)
+    if st.kind == "folder" then n = n + dir_bytes(dir .. "/" .. name)
+    elseif st.kind == "file" then n = n + st.size end
+  end
+  return n
 end
 
 -- ---------------------------------------------------------------------------
@@ -129,7 +139,8 @@ end
 function demo.backup_part()
   local top = mktemp_dir("backup")
   local live, sets = top .. "/live", top .. "/sets"
-  assert(os.execute("mkdir -p " .. quote(live) .. " " .. quote(sets)))
+  fs.mkdir_p(live)
+  fs.mkdir_p(sets)
   local ui = cli.new_ui(false)
   local rows = {}
   local function row(step, records, bytes, secs, note)
@@ -261,7 +272,7 @@ function demo.backup_part()
   print(("  live folder %s, backup sets %s (full %s, incremental %s)"):format(human(dir_bytes(live)),
     human(dir_bytes(sets)), human(dir_bytes(full)), human(dir_bytes(inc))))
   for _, c in ipairs(checks) do print("  " .. c) end
-  if all_ok then os.execute("rm -rf " .. quote(top)) else print("  (kept " .. top .. " for inspection)") end
+  if all_ok then fs.remove_tree(top) else print("  (kept " .. top .. " for inspection)") end
   return all_ok
 end
 
@@ -316,7 +327,7 @@ function demo.crash_part(script)
   s:end_session()
   inst:term({ complete = true })
   if good then
-    os.execute("rm -rf " .. quote(dir))
+    fs.remove_tree(dir)
   else
     local ef = io.open(dir .. "/writer.err")
     if ef then io.write("   writer's stderr: ", ef:read("a"), "\n"); ef:close() end

@@ -12,7 +12,7 @@ local ese = {}
 for k, v in pairs(core) do ese[k] = v end
 
 --- The version of lua-ese, "x.y.z".
-ese.version = "0.1.0"
+ese.version = core.version
 --- Error numbers both ways: errors.JET_errNoBackup == -520, errors[-520] == "JET_errNoBackup".
 ese.errors = core.errors
 --- The metatable of every error object (fields name, code, message, op, detail).

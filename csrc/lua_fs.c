@@ -1,0 +1,583 @@
+/*
+ * lua_fs.c -- ese.fs: the file-system primitives of the Lua automation
+ * (ese.backup, ese.cli), so that it never starts a process and every
+ * failure is an ese.Error object (JET_errFileNotFound,
+ * JET_errOutOfFileHandles, JET_errDiskFull, JET_errDiskIO, ...):
+ *
+ *   fs.stat(path)            { kind = "absent"|"file"|"folder"|"link"|"other",
+ *                              size =, mode = } (lstat: never follows a link)
+ *   fs.list(dir)             sorted names, "." and ".." left out
+ *   fs.mkdir(path [, mode])  one folder (mode default 0700)
+ *   fs.mkdir_p(path [, mode]) every missing folder; -> the ones it made,
+ *                            outermost first
+ *   fs.remove(path)          a file or a link (unlink; no descriptor)
+ *   fs.rmdir(path)           an empty folder
+ *   fs.remove_tree(path)     rm -rf that never follows a link (openat,
+ *                            O_NOFOLLOW, unlinkat); absent is no error
+ *   fs.rename(from, to)      fs.chmod(path, mode)
+ *   fs.fsync(path)           fs.fsync_dir(path)
+ *   fs.read(path)            a regular file's bytes
+ *   fs.create(path)          ese.FileWriter: a new file (O_EXCL, 0600);
+ *                            w:write(s), w:sync(), w:close()
+ *   fs.sha256()              ese.Sha256: h:update(s), h:finish() -> hex
+ *   fs.sha256_file(path)     the hex SHA-256 of a regular file
+ *   fs.clock()               monotonic seconds (a float)
+ *   fs.isatty(fd)            whether descriptor fd is a terminal
+ *
+ * Writes, syncs and renames, which the engine's fault injection counts
+ * (ESE_FAULT, os.h), go through one esio per Lua state, made at the first
+ * such call, so ESE_FAULT reaches the automation's writes too.  Removals
+ * are not counted: the clean-up after a fault must still work.
+ * Every descriptor is opened with O_CLOEXEC; nothing here opens a FIFO or
+ * a device for reading (O_NONBLOCK, then a regular-file check).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "lua_ese.h"
+#include "os.h"
+#include "sha256.h"
+
+#define FS_IO_T     "ese.FsIo"
+#define FILEWRITER_T "ese.FileWriter"
+#define SHA256_T    "ese.Sha256"
+#define FS_IO_KEY   "ese.fs.io"
+
+static int raise_errno(lua_State *L, int e, const char *op, const char *path) {
+  return ese_raise_detail(L, os_err(e), op, lua_pushfstring(L, "%s: %s", path, strerror(e)));
+}
+
+static int raise_jet(lua_State *L, JET_ERR e, const char *op, const char *path) {
+  return ese_raise_detail(L, e, op, path);
+}
+
+/* ---- the fault-injection context ------------------------------------------ */
+
+typedef struct { esio *io; } FsIo;
+
+static int fsio_gc(lua_State *L) {
+  FsIo *x = (FsIo *)luaL_checkudata(L, 1, FS_IO_T);
+  esio_free(x->io);
+  x->io = NULL;
+  return 0;
+}
+
+/* The state's esio (made at the first call: ESE_FAULT is read then); the
+ * FsIo userdata is pushed too, so a writer can keep it alive. */
+static esio *push_io(lua_State *L, const char *op) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, FS_IO_KEY) == LUA_TUSERDATA) {
+    FsIo *x = (FsIo *)luaL_checkudata(L, -1, FS_IO_T);
+    if (x->io) return x->io;
+  }
+  lua_pop(L, 1);
+  FsIo *x = (FsIo *)lua_newuserdatauv(L, sizeof *x, 0);
+  x->io = NULL;
+  luaL_setmetatable(L, FS_IO_T);
+  JET_ERR e = esio_new(&x->io);
+  if (e) ese_raise(L, e, op);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, FS_IO_KEY);
+  return x->io;
+}
+
+static esio *get_io(lua_State *L, const char *op) {
+  esio *io = push_io(L, op);
+  lua_pop(L, 1);
+  return io;
+}
+
+/* ---- stat, list, folders ----------------------------------------------- */
+
+static int fs_stat(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  lua_createtable(L, 0, 3);
+  if (lstat(path, &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR) return raise_errno(L, errno, "stat", path);
+    lua_pushliteral(L, "absent");
+    lua_setfield(L, -2, "kind");
+    return 1;
+  }
+  const char *kind = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "folder"
+                   : S_ISLNK(st.st_mode) ? "link" : "other";
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+  lua_setfield(L, -2, "mode");
+  return 1;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names of the open folder d (left open), sorted, into a new array
+ * (*names, *n; free_names).  errno on failure, nothing left allocated. */
+static int read_names(DIR *d, char ***names, size_t *n) {
+  char **v = NULL;
+  size_t cnt = 0, cap = 0;
+  int err = 0;
+  struct dirent *de;
+  errno = 0;
+  while ((de = readdir(d)) != NULL) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    if (cnt == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      char **nv = realloc(v, nc * sizeof *nv);
+      if (!nv) { err = ENOMEM; break; }
+      v = nv;
+      cap = nc;
+    }
+    if (!(v[cnt] = strdup(de->d_name))) { err = ENOMEM; break; }
+    cnt++;
+    errno = 0;
+  }
+  if (!err && errno) err = errno;
+  if (err) {
+    for (size_t i = 0; i < cnt; i++) free(v[i]);
+    free(v);
+    return err;
+  }
+  if (cnt) qsort(v, cnt, sizeof *v, cmp_names);
+  *names = v;
+  *n = cnt;
+  return 0;
+}
+
+static void free_names(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+static int fs_list(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return raise_errno(L, errno, "list", dir);
+  DIR *d = fdopendir(fd);
+  if (!d) { int e = errno; close(fd); return raise_errno(L, e, "list", dir); }
+  char **v = NULL;
+  size_t n = 0;
+  int e = read_names(d, &v, &n);
+  closedir(d);
+  if (e) return raise_errno(L, e, "list", dir);
+  /* the array is freed before anything can raise */
+  if (!lua_checkstack(L, 3)) { free_names(v, n); return ese_raise(L, JET_errOutOfMemory, "list"); }
+  lua_createtable(L, (int)(n < 1000000 ? n : 0), 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, v[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  free_names(v, n);
+  return 1;
+}
+
+static mode_t opt_mode(lua_State *L, int arg) {
+  lua_Integer m = luaL_optinteger(L, arg, 0700);
+  luaL_argcheck(L, m >= 0 && m <= 07777, arg, "mode out of range");
+  return (mode_t)m;
+}
+
+static int fs_mkdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = opt_mode(L, 2);
+  if (os_folder_too_long(path)) return raise_jet(L, JET_errInvalidPath, "mkdir", path);
+  if (mkdir(path, mode) != 0) return raise_errno(L, errno, "mkdir", path);
+  return 0;
+}
+
+/* mkdir -p: the folders made, outermost first (a caller that fails later
+ * removes them in reverse).  A path component that exists and is not a
+ * folder (or a link to one): JET_errInvalidPath. */
+static int fs_mkdir_p(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  mode_t mode = opt_mode(L, 2);
+  if (len == 0 || os_folder_too_long(path)) return raise_jet(L, JET_errInvalidPath, "mkdir_p", path);
+  lua_newtable(L);
+  int made = 0;
+  for (size_t i = 1; i <= len; i++) {
+    if (i < len && path[i] != '/') continue;
+    if (path[i - 1] == '/') continue;                  /* "a//b" */
+    lua_pushlstring(L, path, i);
+    const char *p = lua_tostring(L, -1);
+    struct stat st;
+    JET_ERR e = JET_errSuccess;
+    int err = 0;
+    if (stat(p, &st) == 0) {
+      if (S_ISDIR(st.st_mode)) {
+        lua_pop(L, 1);
+        continue;
+      }
+      e = JET_errInvalidPath;
+    } else if (errno != ENOENT || mkdir(p, mode) != 0) {
+      err = errno;
+    }
+    if (e || err) {
+      /* undo: what this call made, innermost first */
+      for (int k = made; k > 0; k--) {
+        lua_rawgeti(L, -2, k);
+        (void)rmdir(lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+      if (e) return raise_jet(L, e, "mkdir_p", lua_pushfstring(L, "%s is not a folder", p));
+      return raise_errno(L, err, "mkdir_p", p);
+    }
+    lua_rawseti(L, -2, ++made);
+  }
+  return 1;
+}
+
+static int fs_remove(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return raise_jet(L, JET_errInvalidPath, "remove", lua_pushfstring(L, "%s is a folder", path));
+  if (unlink(path) != 0) return raise_errno(L, errno, "remove", path);
+  return 0;
+}
+
+static int fs_rmdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (rmdir(path) != 0) return raise_errno(L, errno, "rmdir", path);
+  return 0;
+}
+
+/* Removes every entry of the folder open as fd (taken over and closed),
+ * depth first, never following a link; one descriptor per level (the
+ * listing's).  errno on failure (the first one). */
+static int remove_entries(int fd) {
+  DIR *d = fdopendir(fd);
+  if (!d) { int e = errno; close(fd); return e; }
+  int dfd = dirfd(d);
+  char **v = NULL;
+  size_t n = 0;
+  int e = read_names(d, &v, &n);
+  for (size_t i = 0; i < n && !e; i++) {
+    if (unlinkat(dfd, v[i], 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) { e = errno; break; }
+    int sub = openat(dfd, v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) { e = errno; break; }
+    e = remove_entries(sub);
+    if (!e && unlinkat(dfd, v[i], AT_REMOVEDIR) != 0 && errno != ENOENT) e = errno;
+  }
+  if (v) free_names(v, n);
+  closedir(d);
+  return e;
+}
+
+static int fs_remove_tree(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    if (errno == ENOENT) return 0;
+    return raise_errno(L, errno, "remove_tree", path);
+  }
+  if (!S_ISDIR(st.st_mode)) {            /* a file or a link: the entry itself */
+    if (unlink(path) != 0 && errno != ENOENT) return raise_errno(L, errno, "remove_tree", path);
+    return 0;
+  }
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return raise_errno(L, errno, "remove_tree", path);
+  int e = remove_entries(fd);
+  if (e) return raise_errno(L, e, "remove_tree", path);
+  if (rmdir(path) != 0 && errno != ENOENT) return raise_errno(L, errno, "remove_tree", path);
+  return 0;
+}
+
+static int fs_rename(lua_State *L) {
+  const char *from = luaL_checkstring(L, 1);
+  const char *to = luaL_checkstring(L, 2);
+  JET_ERR e = os_rename(get_io(L, "rename"), from, to);
+  if (e) return raise_jet(L, e, "rename", lua_pushfstring(L, "%s -> %s", from, to));
+  return 0;
+}
+
+/* Opens path for reading without following a link and without blocking on
+ * a FIFO; fd or -1 (errno). */
+static int open_nofollow(const char *path, int dir) {
+  return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+}
+
+static int fs_chmod(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = (mode_t)luaL_checkinteger(L, 2);
+  int fd = open_nofollow(path, 0);
+  if (fd < 0) return raise_errno(L, errno == ELOOP ? EPERM : errno, "chmod", path);
+  int r = fchmod(fd, mode), e = errno;
+  close(fd);
+  if (r != 0) return raise_errno(L, e, "chmod", path);
+  return 0;
+}
+
+static int fs_fsync(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  esfile *f;
+  JET_ERR e = os_open(get_io(L, "fsync"), path, OS_READ, &f);
+  if (e) return raise_jet(L, e, "fsync", path);
+  e = os_sync(f);
+  os_close(f);
+  if (e) return raise_jet(L, e, "fsync", path);
+  return 0;
+}
+
+static int fs_fsync_dir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  JET_ERR e = os_sync_dir(get_io(L, "fsync_dir"), path);
+  if (e) return raise_jet(L, e, "fsync_dir", path);
+  return 0;
+}
+
+/* A regular file open for reading (fd), else raises (a FIFO, a device, a
+ * folder or a link: JET_errInvalidPath). */
+static int open_regular(lua_State *L, const char *path, const char *op, struct stat *st) {
+  int fd = open_nofollow(path, 0);
+  if (fd < 0) {
+    if (errno == ELOOP) return raise_jet(L, JET_errInvalidPath, op, lua_pushfstring(L, "%s is a link", path));
+    return raise_errno(L, errno, op, path);
+  }
+  if (fstat(fd, st) != 0) {
+    int e = errno;
+    close(fd);
+    return raise_errno(L, e, op, path);
+  }
+  if (!S_ISREG(st->st_mode)) {
+    close(fd);
+    return raise_jet(L, JET_errInvalidPath, op, lua_pushfstring(L, "%s is not a regular file", path));
+  }
+  return fd;
+}
+
+/* Reads n bytes at off (fewer only at end of file); -1 and errno on failure. */
+static ssize_t read_some(int fd, void *buf, size_t n) {
+  for (;;) {
+    ssize_t r = read(fd, buf, n);
+    if (r >= 0 || errno != EINTR) return r;
+  }
+}
+
+static int fs_read(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  int fd = open_regular(L, path, "read", &st);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    char *p = luaL_prepbuffer(&b);
+    ssize_t r = read_some(fd, p, LUAL_BUFFERSIZE);
+    if (r < 0) { int e = errno; close(fd); return raise_errno(L, e, "read", path); }
+    if (r == 0) break;
+    luaL_addsize(&b, (size_t)r);
+  }
+  close(fd);
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* ---- ese.FileWriter --------------------------------------------------------- */
+
+typedef struct {
+  esfile *f;
+  uint64_t off;
+  int closed;
+} FileWriter;          /* user value 1: the FsIo it writes through */
+
+static FileWriter *checkwriter(lua_State *L, const char *op) {
+  FileWriter *w = (FileWriter *)luaL_checkudata(L, 1, FILEWRITER_T);
+  if (w->closed) ese_raise_detail(L, JET_errInvalidParameter, op, "the file writer is closed");
+  return w;
+}
+
+static int fs_create(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  push_io(L, "create");
+  esio *io = ((FsIo *)lua_touserdata(L, -1))->io;
+  FileWriter *w = (FileWriter *)lua_newuserdatauv(L, sizeof *w, 1);
+  w->f = NULL;
+  w->off = 0;
+  w->closed = 1;
+  luaL_setmetatable(L, FILEWRITER_T);
+  lua_pushvalue(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  JET_ERR e = os_open(io, path, OS_WRITE | OS_CREATE | OS_EXCL, &w->f);
+  if (e) return raise_jet(L, e, "create", path);
+  w->closed = 0;
+  return 1;
+}
+
+static int writer_write(lua_State *L) {
+  FileWriter *w = checkwriter(L, "write");
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  JET_ERR e = os_pwrite(w->f, s, n, w->off);
+  if (e) return raise_jet(L, e, "write", os_path(w->f));
+  w->off += n;
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int writer_sync(lua_State *L) {
+  FileWriter *w = checkwriter(L, "sync");
+  JET_ERR e = os_sync(w->f);
+  if (e) return raise_jet(L, e, "sync", os_path(w->f));
+  return 0;
+}
+
+static int writer_size(lua_State *L) {
+  FileWriter *w = checkwriter(L, "size");
+  lua_pushinteger(L, (lua_Integer)w->off);
+  return 1;
+}
+
+/* __gc, __close and close: idempotent, never raises. */
+static int writer_close(lua_State *L) {
+  FileWriter *w = (FileWriter *)luaL_checkudata(L, 1, FILEWRITER_T);
+  if (!w->closed) {
+    w->closed = 1;
+    os_close(w->f);
+    w->f = NULL;
+  }
+  return 0;
+}
+
+static int writer_tostring(lua_State *L) {
+  FileWriter *w = (FileWriter *)luaL_checkudata(L, 1, FILEWRITER_T);
+  if (w->closed) lua_pushliteral(L, "ese.FileWriter (closed)");
+  else lua_pushfstring(L, "ese.FileWriter (%s)", os_path(w->f));
+  return 1;
+}
+
+/* ---- ese.Sha256 ----------------------------------------------------------------- */
+
+typedef struct {
+  essha *h;
+  int closed;
+} Sha256;
+
+static Sha256 *checksha(lua_State *L, const char *op) {
+  Sha256 *s = (Sha256 *)luaL_checkudata(L, 1, SHA256_T);
+  if (s->closed) ese_raise_detail(L, JET_errInvalidParameter, op, "the hasher is finished or closed");
+  return s;
+}
+
+static int fs_sha256(lua_State *L) {
+  Sha256 *s = (Sha256 *)lua_newuserdatauv(L, sizeof *s, 0);
+  s->h = NULL;
+  s->closed = 1;
+  luaL_setmetatable(L, SHA256_T);
+  JET_ERR e = sha256_new(&s->h);
+  if (e) return ese_raise(L, e, "sha256");
+  s->closed = 0;
+  return 1;
+}
+
+static int sha_update(lua_State *L) {
+  Sha256 *s = checksha(L, "update");
+  size_t n;
+  const char *p = luaL_checklstring(L, 2, &n);
+  JET_ERR e = sha256_update(s->h, p, n);
+  if (e) return ese_raise(L, e, "update");
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int sha_close(lua_State *L) {
+  Sha256 *s = (Sha256 *)luaL_checkudata(L, 1, SHA256_T);
+  if (!s->closed) {
+    s->closed = 1;
+    sha256_free(s->h);
+    s->h = NULL;
+  }
+  return 0;
+}
+
+static int sha_finish(lua_State *L) {
+  Sha256 *s = checksha(L, "finish");
+  char hex[65];
+  JET_ERR e = sha256_hex(s->h, hex);
+  sha_close(L);
+  if (e) return ese_raise(L, e, "finish");
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+static int fs_sha256_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  fs_sha256(L);                          /* collected (and freed) on any raise */
+  Sha256 *s = (Sha256 *)lua_touserdata(L, -1);
+  int fd = open_regular(L, path, "sha256_file", &st);
+  char *chunk = malloc(1 << 16);
+  if (!chunk) { close(fd); return ese_raise(L, JET_errOutOfMemory, "sha256_file"); }
+  JET_ERR e = JET_errSuccess;
+  int err = 0;
+  for (;;) {
+    ssize_t r = read_some(fd, chunk, 1 << 16);
+    if (r < 0) { err = errno; break; }
+    if (r == 0) break;
+    if ((e = sha256_update(s->h, chunk, (size_t)r)) != JET_errSuccess) break;
+  }
+  free(chunk);
+  close(fd);
+  if (err) return raise_errno(L, err, "sha256_file", path);
+  if (e) return ese_raise(L, e, "sha256_file");
+  lua_replace(L, 1);
+  lua_settop(L, 1);
+  return sha_finish(L);
+}
+
+/* ---- clock, tty ------------------------------------------------------------------ */
+
+static int fs_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+static int fs_isatty(lua_State *L) {
+  lua_Integer fd = luaL_optinteger(L, 1, 1);
+  lua_pushboolean(L, fd >= 0 && fd <= 1024 && isatty((int)fd));
+  return 1;
+}
+
+/* ---- the module ------------------------------------------------------------------ */
+
+static const luaL_Reg fsio_meta[] = { {"__gc", fsio_gc}, {NULL, NULL} };
+
+static const luaL_Reg writer_meta[] = {
+  {"__gc", writer_close}, {"__close", writer_close}, {"__tostring", writer_tostring}, {NULL, NULL}
+};
+static const luaL_Reg writer_methods[] = {
+  {"write", writer_write}, {"sync", writer_sync}, {"size", writer_size}, {"close", writer_close},
+  {NULL, NULL}
+};
+
+static const luaL_Reg sha_meta[] = { {"__gc", sha_close}, {"__close", sha_close}, {NULL, NULL} };
+static const luaL_Reg sha_methods[] = {
+  {"update", sha_update}, {"finish", sha_finish}, {"close", sha_close}, {NULL, NULL}
+};
+
+static const luaL_Reg fs_funcs[] = {
+  {"stat", fs_stat}, {"list", fs_list}, {"mkdir", fs_mkdir}, {"mkdir_p", fs_mkdir_p},
+  {"remove", fs_remove}, {"rmdir", fs_rmdir}, {"remove_tree", fs_remove_tree},
+  {"rename", fs_rename}, {"chmod", fs_chmod}, {"fsync", fs_fsync}, {"fsync_dir", fs_fsync_dir},
+  {"read", fs_read}, {"create", fs_create}, {"sha256", fs_sha256}, {"sha256_file", fs_sha256_file},
+  {"clock", fs_clock}, {"isatty", fs_isatty},
+  {NULL, NULL}
+};
+
+int ese_open_fs(lua_State *L) {
+  ese_newclass(L, FS_IO_T, fsio_meta, NULL);
+  ese_newclass(L, FILEWRITER_T, writer_meta, writer_methods);
+  ese_newclass(L, SHA256_T, sha_meta, sha_methods);
+  luaL_newlib(L, fs_funcs);
+  lua_setfield(L, -2, "fs");
+  return 0;
+}
