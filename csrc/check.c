@@ -41,6 +41,23 @@ static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *d
   return e;
 }
 
+/* A streamed copy's "current" backup record is completed in its trailer
+ * (the last page: the generations the copy needs, gen_hi set when the
+ * copy's stream ended); the header's has gen_hi 0.  Takes the trailer's
+ * when it decodes and belongs to this database; else keeps the header's
+ * (verify_pages reports a damaged trailer). */
+static void trailer_current(esfile *f, const dbheader *h, uint64_t size, EseFileInfo *info) {
+  uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
+  if (n < 3) return;
+  uint8_t *pg = malloc(ps);
+  dbheader t;
+  if (pg && os_pread_full(f, pg, ps, (uint64_t)(n - 1) * ps) == JET_errSuccess &&
+      dbheader_decode(pg, ps, n - 1, &t) == JET_errSuccess && !memcmp(t.db_sig, h->db_sig, 16))
+    info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
+                                                  t.backup[BK_CURRENT].time };
+  free(pg);
+}
+
 static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
   esfile *f;
   JET_ERR e = os_open(io, path, OS_READ, &f);
@@ -60,6 +77,7 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
     memcpy(info->logSignature, h.log_sig, 16);
     for (int i = 0; i < BK_KINDS; i++)
       info->backup[i] = (EseBackupRecord){ h.backup[i].gen_lo, h.backup[i].gen_hi, h.backup[i].time };
+    if (h.state == DB_BACKUP_COPY) trailer_current(f, &h, size, info);
     if (verify) e = verify_pages(f, &h, size, detail, cb);
   }
   os_close(f);

@@ -1,4 +1,5 @@
 -- ese.backup: run, run_to, verify, restore (issue 4).
+local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
 
@@ -312,9 +313,15 @@ describe("ese.backup", function()
       assert.is_nil(H.ls(w.dir)["r"])
     end)
 
-    it("a folder without manifest, or still named .partial, is not a set", function()
+    it("a folder still named .partial is not a set; without manifest it is checked from its files "
+       .. "(issue 8 item 10: manifest = false); an empty folder is no set", function()
       os.remove(full .. "/manifest.json")
-      H.expect_jet("JET_errInvalidBackup", backup.verify, full)
+      local r = backup.verify(full)
+      assert.is_false(r.manifest)
+      assert.is_false(r.sets[1].manifest)
+      assert.are.equal("full", r.kind)
+      ese.fs.mkdir(w:path("empty"))
+      H.expect_jet("JET_errFileNotFound", backup.verify, w:path("empty"))
       backup.run(inst, w:path("b2"), { copy = true })
       assert(os.rename(w:path("b2"), w:path("b2.partial")))
       H.expect_jet("JET_errInvalidBackup", backup.verify, w:path("b2.partial"))

@@ -42,16 +42,7 @@ local function make_live(w, n)
   inst:term({ complete = true })
 end
 
--- The { name = size } of the log generations of dir (edbXXXXXXXX.log) and
--- whether edb.log is there: what a truncation would delete.
-local function logs_of(dir)
-  local r = {}
-  for name in pairs(H.ls(dir)) do
-    if name:match("^edb%x%x%x%x%x%x%x%x%.log$") then r[name] = H.file_size(dir .. "/" .. name) end
-  end
-  r["edb.log"] = H.exists(dir .. "/edb.log")
-  return r
-end
+local logs_of = H.log_files
 
 describe("backup automation starts no process (issue 8 item 6)", function()
   local w

@@ -4,15 +4,7 @@ local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
 
--- The { name = size } of the log generations of dir, and edb.log.
-local function logs_of(dir)
-  local r = {}
-  for name in pairs(H.ls(dir)) do
-    if name:match("^edb%x%x%x%x%x%x%x%x%.log$") then r[name] = H.file_size(dir .. "/" .. name) end
-  end
-  r["edb.log"] = H.exists(dir .. "/edb.log")
-  return r
-end
+local logs_of = H.log_files
 
 -- Every log of before is still in dir, whole (a Begin may roll the log:
 -- new generations are no truncation).

@@ -545,9 +545,7 @@ local function read_manifest(dir)
     raise("JET_errInvalidBackup", "verify", "%s is an unfinished backup (named .partial)", dir)
   end
   if not list_dir(dir) then raise("JET_errFileNotFound", "verify", "folder %s not found", dir) end
-  if fs.stat(dir .. "/" .. backup.MANIFEST).kind == "absent" then
-    raise("JET_errInvalidBackup", "verify", "%s has no %s: not a complete backup set", dir, backup.MANIFEST)
-  end
+  if fs.stat(dir .. "/" .. backup.MANIFEST).kind == "absent" then return nil end
   local text = fs.read(dir .. "/" .. backup.MANIFEST)
   local ok, m = pcall(cjson.decode, text)
   if not ok or type(m) ~= "table" or m.format ~= backup.FORMAT or type(m.files) ~= "table" then
@@ -578,10 +576,53 @@ local function log_name_gen(name, base)
   return hex and tonumber(hex, 16)
 end
 
+-- A set without manifest.json (written with the step-by-step API): the
+-- manifest its files imply, from their headers.  Every regular file must
+-- be a database or a log generation (<base>XXXXXXXX.log, one base name);
+-- anything else is JET_errInvalidBackup.  The kind is "full" with a
+-- database, else "incremental"; the generation range is the logs' own, so
+-- verify_set's gap, signature and chain checks apply as they are; there
+-- is no SHA-256 to compare (m.manifest is false).
+local function scan_set(dir)
+  local m = { format = backup.FORMAT, files = {}, manifest = false }
+  local base, has_db
+  for _, name in ipairs(fs.list(dir)) do
+    local path = dir .. "/" .. name
+    local size = file_size(path, "verify")         -- a regular file, not a link
+    local b, hex = name:match("^(%w%w%w)(%x%x%x%x%x%x%x%x)%.log$")
+    local ok, fi = pcall(ese.file_info, path)
+    if not ok and not (ese.is_error(fi) and fi.name == "JET_errDatabaseCorrupted") then error(fi, 0) end
+    if not ok and b then raise("JET_errLogFileCorrupt", "verify", "%s: %s has no valid log header", dir, name) end
+    if not ok or (fi.kind == "log") ~= (b ~= nil) then
+      raise("JET_errInvalidBackup", "verify", "%s: %s is neither a database nor a log generation", dir, name)
+    end
+    local e = { name = name, type = fi.kind, size = size }
+    if fi.kind == "log" then
+      if base and b ~= base then
+        raise("JET_errInvalidBackup", "verify", "%s: logs of base names %s and %s", dir, base, b)
+      end
+      base = b
+      e.generation = tonumber(hex, 16)
+      m.log_signature = m.log_signature or fi.log_signature
+      m.gen_low = math.min(m.gen_low or e.generation, e.generation)
+      m.gen_high = math.max(m.gen_high or e.generation, e.generation)
+    else
+      e.db_signature = fi.db_signature
+      has_db = true
+    end
+    m.page_size = m.page_size or fi.page_size
+    m.files[#m.files + 1] = e
+  end
+  if not base then raise("JET_errFileNotFound", "verify", "%s has no %s and no log file: not a backup set", dir,
+    backup.MANIFEST) end
+  m.base_name, m.kind = base, has_db and "full" or "incremental"
+  return m
+end
+
 -- Verifies one set; returns its summary and { gen = log entry }.
 local function verify_set(dir, on_progress, index, count)
   dir = strip_slashes(dir)
-  local m = read_manifest(dir)
+  local m = read_manifest(dir) or scan_set(dir)
   local present = list_dir(dir) or {}
   local listed = {}
   for _, e in ipairs(m.files) do listed[e.name] = e end
@@ -639,7 +680,8 @@ local function verify_set(dir, on_progress, index, count)
       if fi.page_size ~= m.page_size then
         raise("JET_errPageSizeMismatch", "verify", "%s: database %s", dir, e.name)
       end
-      e.needs_gen = fi.backups and fi.backups.current and fi.backups.current.gen_low
+      local cur = fi.backups and fi.backups.current
+      e.needs_gen, e.needs_high = cur and cur.gen_low, cur and cur.gen_high
       dbs[#dbs + 1] = e
     end
     local vok, verr = pcall(ese.file_info, path, true)
@@ -647,7 +689,9 @@ local function verify_set(dir, on_progress, index, count)
       if ese.is_error(verr) then verr.op = "verify" end
       error(verr, 0)
     end
-    if fs.sha256_file(path) ~= e.sha256 then
+    if m.manifest == false then
+      e.sha256 = fs.sha256_file(path)              -- for the chain's comparisons
+    elseif fs.sha256_file(path) ~= e.sha256 then
       raise(bad, "verify", "%s: %s does not match its SHA-256 in the manifest", dir, e.name)
     end
     bytes = bytes + size
@@ -683,6 +727,10 @@ local function verify_set(dir, on_progress, index, count)
         raise("JET_errStartingRestoreLogTooHigh", "verify", "%s: %s needs generation %d, the logs start at %d",
           dir, d.name, d.needs_gen, m.gen_low)
       end
+      if d.needs_high and d.needs_high > m.gen_high then
+        raise("JET_errEndingRestoreLogTooLow", "verify", "%s: %s needs generation %d, the logs end at %d",
+          dir, d.name, d.needs_high, m.gen_high)
+      end
     end
   elseif #dbs > 0 then
     raise("JET_errInvalidBackup", "verify", "%s: an %s backup holds a database", dir, m.kind)
@@ -693,6 +741,7 @@ local function verify_set(dir, on_progress, index, count)
   local databases = {}
   for i, d in ipairs(dbs) do databases[i] = d.name end
   return { dir = dir, kind = m.kind, time = m.time, gen_low = m.gen_low, gen_high = m.gen_high,
+           manifest = m.manifest ~= false,
            files = #m.files, bytes = bytes, databases = databases, log_signature = m.log_signature,
            page_size = m.page_size, base_name = base }, logs
 end
@@ -762,7 +811,11 @@ function backup.verify(dirs, opts)
     end
   end
   local kinds = {}
-  for i, s in ipairs(report.sets) do kinds[i] = s.kind end
+  report.manifest = true
+  for i, s in ipairs(report.sets) do
+    kinds[i] = s.kind
+    report.manifest = report.manifest and s.manifest
+  end
   report.kind = table.concat(kinds, "+")
   report.base_name = report.sets[1].base_name
   report.seconds = now() - t0

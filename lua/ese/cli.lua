@@ -451,7 +451,10 @@ A file (database or log): checks every page or log record.  A backup folder
 (made by `ese backup` or backup.run): checks its manifest, every file's
 presence, size and SHA-256, every page and log record, signatures and
 generations; several folders are a chain (full, then incrementals in
-order).  Exit status 1 naming the JET_err of the first fault.]],
+order).  A set without manifest.json (written step by step) is checked from
+its files: every page and log record, signatures, generations and the log
+chain, and the output says it had no manifest.  Exit status 1 naming the
+JET_err of the first fault.]],
   flags = { json = "bool" },
   args = { 1, math.huge },
   run = function(a, _, ui)
@@ -484,6 +487,10 @@ order).  Exit status 1 naming the JET_err of the first fault.]],
         for _, s in ipairs(rep.sets) do
           out(("ok  %s  (%s backup of %s, generations %d .. %d, %d files, %s)"):format(s.dir, s.kind, s.time or "?",
             s.gen_low, s.gen_high, s.files, human(s.bytes)))
+          if not s.manifest then
+            out(("    %s has no manifest.json (written step by step): checked every page, log and the log "
+              .. "chain from the files themselves; no SHA-256 to compare"):format(s.dir))
+          end
         end
         if #rep.sets > 1 then
           out(("ok  chain %s: generations %d .. %d"):format(rep.kind, rep.gen_low, rep.gen_high))

@@ -248,6 +248,17 @@ function H.ls(dir)
   return set
 end
 
+-- { name = size } of the log generations of dir (edbXXXXXXXX.log), and
+-- ["edb.log"] = whether it is there: what a log truncation would delete.
+function H.log_files(dir)
+  local r = {}
+  for name in pairs(H.ls(dir)) do
+    if name:match("^edb%x%x%x%x%x%x%x%x%.log$") then r[name] = H.file_size(dir .. "/" .. name) end
+  end
+  r["edb.log"] = H.exists(dir .. "/edb.log")
+  return r
+end
+
 -- The generation of a log path (edbXXXXXXXX.log -> number; edb.log -> 0).
 function H.log_gen(path)
   local hex = H.basename(path):match("^%w%w%w(%x%x%x%x%x%x%x%x)%.log$")
