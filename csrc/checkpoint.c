@@ -2,9 +2,10 @@
  * signature and the databases attached at that point.  Replaced whole by
  * write-to-temporary, sync, rename, sync folder.
  *
- *   0 u32 CRC32C of bytes 4..end   4 char[8] "ESECHK\0\2"   12 u8[16] log signature
+ *   0 u32 CRC32C of bytes 4..end   4 char[8] "ESECHK\0\3"   12 u8[16] log signature
  *   28 u64 lsn   36 u32 attach count   40 u64 next transaction id
- *   48 per database: u32 dbid, u16 length, path
+ *   48 per database: an attachment entry (log.h: dbid, database signature,
+ *   absolute and relative path)
  */
 #include "internal.h"
 #include "crc32c.h"
@@ -12,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char MAGIC[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 2 };
+static const char MAGIC[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 3 };
 #define CHK_HEAD 48
-/* version 1 (no next transaction id; entries from 40) is still read */
+/* still read: version 2 (entries u32 dbid, u16 length, path) and version 1
+ * (the same, no next transaction id, entries from 40) */
+static const char MAGIC_V2[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 2 };
 static const char MAGIC_V1[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 1 };
 #define CHK_HEAD_V1 40
 #define CHK_MAX 65536
@@ -27,8 +30,7 @@ char *chk_path(const esparams *prm) {
 }
 
 void chk_clear(chkfile *c) {
-  for (uint32_t i = 0; i < c->natt; i++) free(c->att[i].path);
-  free(c->att);
+  log_attach_free(c->att, c->natt);
   memset(c, 0, sizeof *c);
 }
 
@@ -39,28 +41,21 @@ JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
   JET_ERR e = os_read_head(io, path, CHK_MAX, &buf, &n, NULL);
   if (e) return e;
   int v1 = n >= CHK_HEAD_V1 && memcmp(buf + 4, MAGIC_V1, 8) == 0;
+  int v2 = n >= CHK_HEAD && memcmp(buf + 4, MAGIC_V2, 8) == 0;
   size_t head = v1 ? CHK_HEAD_V1 : CHK_HEAD;
-  if (n < head || (!v1 && memcmp(buf + 4, MAGIC, 8) != 0) || get32(buf) != crc32c(0, buf + 4, n - 4))
+  if (n < head || (!v1 && !v2 && memcmp(buf + 4, MAGIC, 8) != 0) || get32(buf) != crc32c(0, buf + 4, n - 4))
     e = JET_errCheckpointCorrupt;
   else {
     memcpy(c->sig.b, buf + 12, 16);
     c->lsn = get64(buf + 28);
     uint32_t natt = get32(buf + 36);
     c->next_txid = v1 ? 0 : get64(buf + 40);
-    size_t off = head;
+    size_t off = head, used;
     if (natt > 1024 || !(c->att = calloc(natt ? natt : 1, sizeof *c->att))) e = natt > 1024 ? JET_errCheckpointCorrupt : JET_errOutOfMemory;
-    for (uint32_t i = 0; e == JET_errSuccess && i < natt; i++) {
-      if (off + 6 > n) { e = JET_errCheckpointCorrupt; break; }
-      uint32_t dbid = get32(buf + off);
-      uint16_t len = get16(buf + off + 4);
-      off += 6;
-      if (off + len > n) { e = JET_errCheckpointCorrupt; break; }
-      if (!(c->att[i].path = malloc(len + 1u))) { e = JET_errOutOfMemory; break; }
-      memcpy(c->att[i].path, buf + off, len);
-      c->att[i].path[len] = 0;
-      c->att[i].dbid = dbid;
-      c->natt = i + 1;
-      off += len;
+    for (uint32_t i = 0; e == JET_errSuccess && i < natt; i++, off += used) {
+      e = log_entry_get(buf + off, n - off, v1 || v2, &c->att[i], &used);
+      if (e == JET_errLogFileCorrupt) e = JET_errCheckpointCorrupt;
+      if (e == JET_errSuccess) c->natt = i + 1;
     }
   }
   free(buf);
@@ -70,7 +65,10 @@ JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
 
 JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
   size_t n = CHK_HEAD;
-  for (uint32_t i = 0; i < c->natt; i++) n += 6 + strlen(c->att[i].path);
+  for (uint32_t i = 0; i < c->natt; i++) {
+    if (strlen(c->att[i].path) > 0xFFFF || (c->att[i].rel && strlen(c->att[i].rel) > 0xFFFF)) return JET_errInvalidParameter;
+    n += log_entry_size(&c->att[i]);
+  }
   if (n > CHK_MAX) return JET_errInvalidParameter;
   uint8_t *buf = calloc(1, n);
   size_t plen = strlen(path);
@@ -85,11 +83,8 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
     put64(buf + 40, c->next_txid);
     size_t off = CHK_HEAD;
     for (uint32_t i = 0; i < c->natt; i++) {
-      size_t len = strlen(c->att[i].path);
-      put32(buf + off, c->att[i].dbid);
-      put16(buf + off + 4, (uint16_t)len);
-      memcpy(buf + off + 6, c->att[i].path, len);
-      off += 6 + len;
+      log_entry_put(buf + off, &c->att[i]);
+      off += log_entry_size(&c->att[i]);
     }
     put32(buf, crc32c(0, buf + 4, n - 4));
     memcpy(tmp, path, plen);

@@ -10,8 +10,7 @@ esdb *db_by_id(esinst *inst, JET_DBID dbid) {
   return dbid >= 1 && dbid <= ESE_MAX_DB ? inst->db[dbid] : NULL;
 }
 
-/* An absolute, normalized path: realpath of the folder + the file name. */
-static JET_ERR canon_path(const char *path, char **out) {
+JET_ERR db_canon_path(const char *path, char **out) {
   if (!path || !*path) return JET_errInvalidPath;
   size_t n = strlen(path);
   if (n >= PATH_MAX || path[n - 1] == '/') return JET_errInvalidPath;
@@ -27,6 +26,26 @@ static JET_ERR canon_path(const char *path, char **out) {
   return *out ? JET_errSuccess : JET_errOutOfMemory;
 }
 
+char *db_rel_path(const char *dir, const char *file) {
+  /* common: the length of the longest common prefix of whole components */
+  size_t common = 0, i = 0, dlen = strlen(dir);
+  for (; dir[i] && dir[i] == file[i]; i++)
+    if (dir[i] == '/') common = i + 1;
+  if (!dir[i] && file[i] == '/') common = i + 1;        /* file is inside dir */
+  else if (!dir[i] && i > 0 && dir[i - 1] == '/') common = i;
+  size_t ups = 0;
+  for (const char *p = dir + (common < dlen ? common : dlen); *p; ups++) {
+    const char *slash = strchr(p, '/');
+    p = slash ? slash + 1 : p + strlen(p);
+  }
+  size_t rest = strlen(file + common);
+  char *out = malloc(ups * 3 + rest + 1);
+  if (!out) return NULL;
+  for (size_t k = 0; k < ups; k++) memcpy(out + 3 * k, "../", 3);
+  memcpy(out + 3 * ups, file + common, rest + 1);
+  return out;
+}
+
 /* The database attached under a canonical path, or NULL. */
 static esdb *db_find(esinst *inst, const char *canon) {
   for (int i = 1; i <= ESE_MAX_DB; i++)
@@ -36,7 +55,7 @@ static esdb *db_find(esinst *inst, const char *canon) {
 
 esdb *db_by_path(esinst *inst, const char *path) {
   char *c;
-  if (canon_path(path, &c)) return NULL;
+  if (db_canon_path(path, &c)) return NULL;
   esdb *found = db_find(inst, c);
   free(c);
   return found;
@@ -49,11 +68,18 @@ static uint32_t free_dbid(const esinst *inst) {
   return 0;
 }
 
-/* The attached databases as (dbid, path) pairs in att; returns how many. */
+/* The attachment entry of a database (its strings borrowed). */
+static log_attach entry_of(const esdb *db) {
+  log_attach a = { db->dbid, db->path, db->rel, { 0 } };
+  memcpy(a.sig, db->hdr.db_sig, 16);
+  return a;
+}
+
+/* The attached databases' entries in att; returns how many. */
 static uint32_t attachments(const esinst *inst, log_attach att[ESE_MAX_DB]) {
   uint32_t n = 0;
   for (int i = 1; i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) att[n++] = (log_attach){ inst->db[i]->dbid, inst->db[i]->path };
+    if (inst->db[i]) att[n++] = entry_of(inst->db[i]);
   return n;
 }
 
@@ -89,7 +115,19 @@ void db_close(esinst *inst, esdb *db) {
   pager_close(db->pg);
   os_close(db->file);
   free(db->path);
+  free(db->rel);
   free(db);
+}
+
+/* The path relative to the log folder, or NULL: none is recorded (only
+ * the absolute path) when it would not fit a record or memory is short. */
+static char *rel_of(const esinst *inst, const char *path) {
+  char *rel = inst->log_real ? db_rel_path(inst->log_real, path) : NULL;
+  if (rel && strlen(rel) > 4096) {
+    free(rel);
+    rel = NULL;
+  }
+  return rel;
 }
 
 static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *h, esdb **out) {
@@ -100,6 +138,7 @@ static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *
   pager_hooks hooks = { inst_flush_log_hook, inst };
   JET_ERR e = pager_open(f, inst->prm.page_size, inst->prm.cache_pages, hooks, &db->pg);
   if (e) { free(db); return e; }
+  db->rel = rel_of(inst, path);
   db->dbid = dbid;
   db->path = path;
   db->file = f;
@@ -115,10 +154,27 @@ JET_ERR inst_log_attachments(esinst *inst) {
   return log_set_attachments(inst->log, att, n);
 }
 
-/* Logs a record with a u32 dbid and a path, and makes it durable. */
-static JET_ERR log_db_record(esinst *inst, uint8_t type, const uint8_t *head, size_t nhead, const char *path) {
+/* Logs LR_CREATEDB (with the page size) or LR_ATTACH of the attachment a,
+ * and makes it durable. */
+static JET_ERR log_db_entry(esinst *inst, uint8_t type, const log_attach *a, uint32_t page_size) {
+  size_t head = type == LR_CREATEDB ? 4 : 0, n = head + log_entry_size(a);
+  uint8_t *buf = malloc(n);
+  if (!buf) return JET_errOutOfMemory;
+  put32(buf, page_size);
+  log_entry_put(buf + head, a);
   lsn_t lsn;
-  JET_ERR e = log_append2(inst->log, type, head, nhead, path, path ? strlen(path) : 0, &lsn);
+  JET_ERR e = log_append(inst->log, type, buf, n, &lsn);
+  free(buf);
+  if (e == JET_errSuccess) e = log_flush(inst->log, lsn);
+  return inst_fatal(inst, e);
+}
+
+/* Logs LR_DETACH of dbid and makes it durable. */
+static JET_ERR log_detach(esinst *inst, uint32_t dbid) {
+  uint8_t head[4];
+  put32(head, dbid);
+  lsn_t lsn;
+  JET_ERR e = log_append(inst->log, LR_DETACH, head, 4, &lsn);
   if (e == JET_errSuccess) e = log_flush(inst->log, lsn);
   return inst_fatal(inst, e);
 }
@@ -146,17 +202,15 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
   dbheader h;
   if (!pdbid) e = JET_errInvalidParameter;
   else if (inst->backup) e = JET_errBackupInProgress;
-  if (e == JET_errSuccess) e = canon_path(szFilename, &path);
+  if (e == JET_errSuccess) e = db_canon_path(szFilename, &path);
   if (e == JET_errSuccess && os_exists(path)) e = JET_errFileAlreadyExists;
   if (e == JET_errSuccess) {
     header_new(inst, &h);
-    uint8_t head[24];
-    uint32_t dbid = free_dbid(inst);
-    if (!dbid) e = JET_errOutOfMemory;
-    put32(head, dbid);
-    put32(head + 4, h.page_size);
-    memcpy(head + 8, h.db_sig, 16);
-    if (e == JET_errSuccess) e = log_db_record(inst, LR_CREATEDB, head, sizeof head, path);
+    log_attach a = { free_dbid(inst), path, rel_of(inst, path), { 0 } };
+    memcpy(a.sig, h.db_sig, 16);
+    if (!a.dbid) e = JET_errOutOfMemory;
+    if (e == JET_errSuccess) e = log_db_entry(inst, LR_CREATEDB, &a, h.page_size);
+    free(a.rel);
   }
   if (e == JET_errSuccess) e = db_open_file(inst, path, 1, &f);
   if (e == JET_errSuccess) e = dbheader_write(f, &h);
@@ -198,7 +252,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
   dbheader h;
   esdb *db = NULL;
   if (inst->backup) e = JET_errBackupInProgress;
-  if (e == JET_errSuccess) e = canon_path(szFilename, &path);
+  if (e == JET_errSuccess) e = db_canon_path(szFilename, &path);
   if (e == JET_errSuccess && db_find(inst, path)) {   /* attached already: nothing to do */
     free(path);
     inst_leave(inst);
@@ -217,9 +271,8 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
     uint32_t root;
     e = pager_get_root(db->pg, &root);
     if (e == JET_errSuccess) {
-      uint8_t head[4];
-      put32(head, db->dbid);
-      e = log_db_record(inst, LR_ATTACH, head, 4, db->path);
+      log_attach a = entry_of(db);
+      e = log_db_entry(inst, LR_ATTACH, &a, 0);
     }
     if (e == JET_errSuccess) {
       db->hdr.state = DB_DIRTY;
@@ -248,11 +301,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
 /* Flushes and marks the database clean, then forgets it. */
 static JET_ERR detach_one(esinst *inst, esdb *db) {
   JET_ERR e = inst_checkpoint(inst);
-  if (e == JET_errSuccess) {
-    uint8_t head[4];
-    put32(head, db->dbid);
-    e = log_db_record(inst, LR_DETACH, head, 4, NULL);
-  }
+  if (e == JET_errSuccess) e = log_detach(inst, db->dbid);
   if (e == JET_errSuccess) {
     db->hdr.state = DB_CLEAN;
     db->hdr.gen_max = log_generation(inst->log);

@@ -58,6 +58,7 @@ static JET_ERR inst_new(const char *name, int legacy, esinst **out) {
 
 static void inst_free(esinst *inst) {
   params_free(&inst->prm);
+  free(inst->log_real);
   free(inst->diffbuf);
   pthread_mutex_destroy(&inst->lock);
   pthread_cond_destroy(&inst->drained);
@@ -354,14 +355,68 @@ static void release_resources(esinst *inst) {
   inst->io = NULL;
 }
 
-static JET_ERR init_instance(esinst *inst) {
+/* The canonical log folder: database paths are recorded relative to it. */
+static JET_ERR log_folder_real(esinst *inst) {
+  free(inst->log_real);
+  inst->log_real = realpath(inst->prm.log_path, NULL);
+  return inst->log_real ? JET_errSuccess : JET_errInvalidPath;
+}
+
+static void remap_free(JET_RSTMAP *m, long n) {
+  for (long i = 0; m && i < n; i++) {
+    free(m[i].szDatabaseName);
+    free(m[i].szNewDatabaseName);
+  }
+  free(m);
+}
+
+/* Checks JetInit3's map and copies it with canonical paths (an old name
+ * whose folder is gone stays as given) into *out. */
+static JET_ERR remap_copy(const JET_RSTINFO *ri, JET_RSTMAP **out, long *nout) {
+  *out = NULL;
+  *nout = 0;
+  if (!ri) return JET_errSuccess;
+  if (ri->cbStruct != sizeof *ri || ri->crstmap < 0 || ri->crstmap > 1024 || (ri->crstmap > 0 && !ri->rgrstmap))
+    return JET_errInvalidParameter;
+  for (long i = 0; i < ri->crstmap; i++) {
+    const JET_RSTMAP *m = &ri->rgrstmap[i];
+    if (!m->szDatabaseName || !*m->szDatabaseName || !m->szNewDatabaseName || !*m->szNewDatabaseName)
+      return JET_errInvalidParameter;
+  }
+  JET_RSTMAP *m = calloc(ri->crstmap ? (size_t)ri->crstmap : 1, sizeof *m);
+  if (!m) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (long i = 0; e == JET_errSuccess && i < ri->crstmap; i++) {
+    if (db_canon_path(ri->rgrstmap[i].szDatabaseName, &m[i].szDatabaseName) != JET_errSuccess &&
+        !(m[i].szDatabaseName = strdup(ri->rgrstmap[i].szDatabaseName)))
+      e = JET_errOutOfMemory;
+    if (e == JET_errSuccess) e = db_canon_path(ri->rgrstmap[i].szNewDatabaseName, &m[i].szNewDatabaseName);
+    for (long j = 0; e == JET_errSuccess && j < i; j++)
+      if (!strcmp(m[i].szDatabaseName, m[j].szDatabaseName)) e = JET_errInvalidParameter;
+  }
+  if (e) {
+    remap_free(m, ri->crstmap);
+    return e;
+  }
+  *out = m;
+  *nout = ri->crstmap;
+  return JET_errSuccess;
+}
+
+static JET_ERR init_instance(esinst *inst, const JET_RSTINFO *ri) {
   /* transaction ids grow across runs (recovery raises this past every id
    * it meets), so a log never holds two groups of one id back to back */
   inst->next_txid = os_now_us();
-  JET_ERR e = esio_new(&inst->io);
+  JET_ERR e = remap_copy(ri, &inst->remap, &inst->nremap);
+  if (e) return e;
+  e = esio_new(&inst->io);
   if (e == JET_errSuccess) e = paths_ready(inst);
+  if (e == JET_errSuccess) e = log_folder_real(inst);
   if (e == JET_errSuccess) e = lock_log_folder(inst);
   if (e == JET_errSuccess) e = recover(inst);
+  remap_free(inst->remap, inst->nremap);     /* the map serves this recovery only */
+  inst->remap = NULL;
+  inst->nremap = 0;
   if (e) {
     release_resources(inst);
     return e;
@@ -372,8 +427,8 @@ static JET_ERR init_instance(esinst *inst) {
   return JET_errSuccess;
 }
 
-JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, void *prstInfo, JET_GRBIT grbit) {
-  (void)prstInfo; (void)grbit;
+JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstInfo, JET_GRBIT grbit) {
+  (void)grbit;
   pthread_mutex_lock(&g_process.lock);
   JET_ERR e = JET_errSuccess;
   esinst *inst = NULL;
@@ -388,7 +443,7 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, void *prstInfo, JET_GRBIT grbi
   }
   if (e == JET_errSuccess) {
     pthread_mutex_lock(&inst->lock);
-    e = inst->state != INST_CREATED ? JET_errAlreadyInitialized : init_instance(inst);
+    e = inst->state != INST_CREATED ? JET_errAlreadyInitialized : init_instance(inst, prstInfo);
     pthread_mutex_unlock(&inst->lock);
     if (inst->legacy) {
       if (e == JET_errSuccess) {

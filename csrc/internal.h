@@ -24,22 +24,28 @@
 #define ESE_MAX_DB 32          /* databases attached to one instance at once */
 #define ESE_MAX_INSTANCES 64
 
-/* Log record types. */
+/* Log record types.  An attachment entry is log.h's (u32 dbid, u8[16]
+ * database signature, u16 + u16 path lengths, absolute and relative path). */
 enum {
   LR_PAGE = 1,       /* u32 dbid, u32 pgno, u64 txid, page image */
   LR_COMMIT = 2,     /* u64 txid, u32 page count: applies the txid's pages */
-  LR_CREATEDB = 3,   /* u32 dbid, u32 page size, u8[16] db signature, path */
-  LR_ATTACH = 4,     /* u32 dbid, path */
+  LR_CREATEDB_V1 = 3, /* (format 1, read only) u32 dbid, u32 page size, u8[16] db signature, path */
+  LR_ATTACH_V1 = 4,  /* (format 1, read only) u32 dbid, path */
   LR_DETACH = 5,     /* u32 dbid */
   LR_PAGEDIFF = 6,   /* u32 dbid, u32 pgno, u64 txid, u64 lsn to seal with, u64 base lsn,
                         runs (page_diff): the page's change from its base */
+  LR_INIT = 7,       /* u64 time (µs): a run of the instance starts; every
+                        attachment before this record has ended */
+  LR_CREATEDB = 8,   /* u32 page size, attachment entry */
+  LR_ATTACH = 9,     /* attachment entry */
 };
 
 typedef enum { INST_CREATED, INST_RUNNING, INST_TERMINATING, INST_TERMINATED } inst_state;
 
 typedef struct esdb {
   uint32_t dbid;          /* 1..ESE_MAX_DB, the index in inst->db */
-  char *path;
+  char *path;             /* canonical absolute path */
+  char *rel;              /* path relative to the log folder, or NULL */
   esfile *file;
   pager *pg;
   dbheader hdr;           /* as last written */
@@ -65,6 +71,9 @@ typedef struct esinst {
   int active;               /* calls inside the instance (term waits for 0) */
   _Atomic int entering;     /* calls waiting for the lock (term frees after 0) */
   char *name;             /* NULL for the legacy or an unnamed instance */
+  char *log_real;         /* the log folder's canonical path (from init) */
+  JET_RSTMAP *remap;      /* JetInit3's map, canonical copies; during init only */
+  long nremap;
   int legacy;
   inst_state state;
   int stopped;            /* JetStopService */
@@ -137,6 +146,12 @@ JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn);
 JET_ERR inst_log_attachments(esinst *inst);       /* refreshes the log's attach table */
 
 /* database.c */
+/* An absolute, normalized path: realpath of the folder + the file name
+ * (JET_errInvalidPath when the folder does not exist). */
+JET_ERR db_canon_path(const char *path, char **out);
+/* The path of file (canonical) relative to the folder dir (canonical),
+ * "../" steps included; NULL when out of memory. */
+char *db_rel_path(const char *dir, const char *file);
 esdb *db_by_id(esinst *inst, JET_DBID dbid);
 esdb *db_by_path(esinst *inst, const char *path);
 JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out);

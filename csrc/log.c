@@ -266,10 +266,8 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   lg->file_size = h.file_size;
   lg->page_size = h.page_size;
   lg->tm_create = h.tm_create;
-  lg->att = h.attach;      /* the table of new generations, until set again */
-  lg->natt = h.nattach;
-  h.attach = NULL;
-  h.nattach = 0;
+  /* the table of new generations starts empty: a reopened stream starts a
+   * new run, with no database attached (the header's are a past run's) */
   log_header_clear(&h);
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);

@@ -10,8 +10,14 @@
  *   0 u32 checksum, 4 char[8] magic "ESELOG\0\1", 12 u32 generation,
  *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
- *   first), 56 u32 attach count, 60 attach table: per database
- *   u32 dbid, u16 path length, path bytes.
+ *   first), 56 u32 attach count, 60 attach table: one attachment entry
+ *   per database (below).  Format 1 (magic "ESELOG\0\1", still read):
+ *   entries u32 dbid, u16 path length, path bytes.
+ *
+ * Attachment entry (header, checkpoint, LR_ATTACH, LR_CREATEDB): u32 dbid,
+ *   u8[16] database signature, u16 absolute path length, u16 relative path
+ *   length, the absolute path, the path relative to the log folder (empty:
+ *   unknown).  Neither has a terminator.
  * A generation is contiguous with its predecessor when its tm_prev_gen
  * equals the predecessor's tm_create.
  *
@@ -40,10 +46,24 @@ typedef uint64_t lsn_t;
 
 typedef struct log_sig { uint8_t b[16]; } log_sig;
 
+/* A database attachment as the log records it.  sig all zeros and rel NULL
+ * or "" when the record predates them (format 1). */
 typedef struct log_attach {
   uint32_t dbid;
-  char *path;
+  char *path;           /* absolute */
+  char *rel;            /* relative to the log folder, or NULL */
+  uint8_t sig[16];      /* the database's signature (its header's db_sig) */
 } log_attach;
+
+/* Attachment entries: the encoded size; encoding into p (the paths must
+ * be at most 0xFFFF bytes each); decoding one from p[0 .. n) (format 1:
+ * the old u32 dbid, u16 length, path), *used = its bytes, new strings in
+ * *a (log_entry_clear), JET_errLogFileCorrupt when it runs past n. */
+size_t log_entry_size(const log_attach *a);
+void log_entry_put(uint8_t *p, const log_attach *a);
+JET_ERR log_entry_get(const uint8_t *p, size_t n, int v1, log_attach *a, size_t *used);
+void log_entry_clear(log_attach *a);
+void log_attach_free(log_attach *a, uint32_t n);   /* n entries and the array */
 
 /* What a file header says. */
 typedef struct log_header {
@@ -88,7 +108,8 @@ typedef struct log_config {
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
                    const log_attach *att, uint32_t natt, eslog **out);
 /* Reopens B.log for appending at end (an LSN of its generation, as the
- * reader found it); zeroes the file from end on (a cut torn tail). */
+ * reader found it); zeroes the file from end on (a cut torn tail).  The
+ * attach table of new generations starts empty (a new run). */
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out);
 /* Flushes what is buffered and closes; does not roll. */
 JET_ERR log_close(eslog *lg);

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 1};
+const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 2};
+/* format 1: attach table entries without signature and relative path */
+static const uint8_t log_magic_v1[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 1};
 
 uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2) {
   uint32_t c = crc32c(gen, &type, 1);
@@ -18,9 +20,51 @@ uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, cons
 }
 
 /* ---- attachments and headers ------------------------------------------- */
+static size_t slen(const char *p) { return p ? strlen(p) : 0; }
+
+size_t log_entry_size(const log_attach *a) { return 24 + slen(a->path) + slen(a->rel); }
+
+void log_entry_put(uint8_t *p, const log_attach *a) {
+  size_t n = slen(a->path), r = slen(a->rel);
+  st32(p, a->dbid);
+  memcpy(p + 4, a->sig, 16);
+  st16(p + 20, (uint16_t)n);
+  st16(p + 22, (uint16_t)r);
+  if (n) memcpy(p + 24, a->path, n);
+  if (r) memcpy(p + 24 + n, a->rel, r);
+}
+
+void log_entry_clear(log_attach *a) {
+  free(a->path);
+  free(a->rel);
+  memset(a, 0, sizeof *a);
+}
+
+static char *dup_n(const uint8_t *p, size_t n) {
+  char *s = malloc(n + 1);
+  if (s) { memcpy(s, p, n); s[n] = 0; }
+  return s;
+}
+
+JET_ERR log_entry_get(const uint8_t *p, size_t n, int v1, log_attach *a, size_t *used) {
+  memset(a, 0, sizeof *a);
+  size_t head = v1 ? 6 : 24;
+  if (n < head) return JET_errLogFileCorrupt;
+  size_t plen = v1 ? ld16(p + 4) : ld16(p + 20), rlen = v1 ? 0 : ld16(p + 22);
+  if (n - head < plen + rlen) return JET_errLogFileCorrupt;
+  a->dbid = ld32(p);
+  if (!v1) memcpy(a->sig, p + 4, 16);
+  if (!(a->path = dup_n(p + head, plen)) || !(a->rel = dup_n(p + head + plen, rlen))) {
+    log_entry_clear(a);
+    return JET_errOutOfMemory;
+  }
+  *used = head + plen + rlen;
+  return JET_errSuccess;
+}
+
 void log_attach_free(log_attach *a, uint32_t n) {
   if (!a) return;
-  for (uint32_t i = 0; i < n; i++) free(a[i].path);
+  for (uint32_t i = 0; i < n; i++) log_entry_clear(&a[i]);
   free(a);
 }
 
@@ -31,9 +75,11 @@ JET_ERR log_attach_copy(const log_attach *src, uint32_t n, log_attach **out) {
   log_attach *a = calloc(n, sizeof *a);
   if (!a) return JET_errOutOfMemory;
   for (uint32_t i = 0; i < n; i++) {
-    const char *p = src[i].path ? src[i].path : "";
     a[i].dbid = src[i].dbid;
-    if (!(a[i].path = strdup(p))) { log_attach_free(a, n); return JET_errOutOfMemory; }
+    memcpy(a[i].sig, src[i].sig, 16);
+    a[i].path = strdup(src[i].path ? src[i].path : "");
+    a[i].rel = strdup(src[i].rel ? src[i].rel : "");
+    if (!a[i].path || !a[i].rel) { log_attach_free(a, n); return JET_errOutOfMemory; }
   }
   *out = a;
   return JET_errSuccess;
@@ -46,7 +92,8 @@ void log_header_clear(log_header *h) {
 }
 
 /* Serializes a header into b[LOG_HDR_SIZE]; JET_errInvalidParameter when the
- * attachment table does not fit. */
+ * attachment table does not fit even without its relative paths (a table
+ * that fits only without them is written without them: relative unknown). */
 JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t file_size, const log_sig *sig,
                           uint64_t tm_create, uint64_t tm_prev, const log_attach *att, uint32_t natt) {
   memset(b, 0, LOG_HDR_SIZE);
@@ -58,15 +105,19 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
   st64(b + 40, tm_create);
   st64(b + 48, tm_prev);
   st32(b + 56, natt);
+  size_t total = 60, bare = 60;
+  for (uint32_t i = 0; i < natt; i++) {
+    if (slen(att[i].path) > 0xFFFF || slen(att[i].rel) > 0xFFFF) return JET_errInvalidParameter;
+    total += log_entry_size(&att[i]);
+    bare += 24 + slen(att[i].path);
+  }
+  if (bare > LOG_HDR_SIZE) return JET_errInvalidParameter;
   size_t off = 60;
   for (uint32_t i = 0; i < natt; i++) {
-    const char *p = att[i].path ? att[i].path : "";
-    size_t n = strlen(p);
-    if (n > 0xFFFF || off + 6 + n > LOG_HDR_SIZE) return JET_errInvalidParameter;
-    st32(b + off, att[i].dbid);
-    st16(b + off + 4, (uint16_t)n);
-    memcpy(b + off + 6, p, n);
-    off += 6 + n;
+    log_attach a = att[i];
+    if (total > LOG_HDR_SIZE) a.rel = NULL;
+    log_entry_put(b + off, &a);
+    off += log_entry_size(&a);
   }
   st32(b, crc32c(0, b + 4, LOG_HDR_SIZE - 4));
   return JET_errSuccess;
@@ -75,7 +126,8 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
 JET_ERR log_hdr_decode(const uint8_t *b, log_header *h) {
   memset(h, 0, sizeof *h);
   if (ld32(b) != crc32c(0, b + 4, LOG_HDR_SIZE - 4)) return JET_errLogFileCorrupt;
-  if (memcmp(b + 4, log_magic, 8) != 0) return JET_errLogFileCorrupt;
+  int v1 = memcmp(b + 4, log_magic_v1, 8) == 0;
+  if (!v1 && memcmp(b + 4, log_magic, 8) != 0) return JET_errLogFileCorrupt;
   h->gen = ld32(b + 12);
   h->page_size = ld32(b + 16);
   h->file_size = ld32(b + 20);
@@ -89,16 +141,10 @@ JET_ERR log_hdr_decode(const uint8_t *b, log_header *h) {
   if (n) {
     if (!(h->attach = calloc(n, sizeof *h->attach))) return JET_errOutOfMemory;
     h->nattach = n;
-    size_t off = 60;
-    for (uint32_t i = 0; i < n; i++) {
-      if (off + 6 > LOG_HDR_SIZE) { log_header_clear(h); return JET_errLogFileCorrupt; }
-      uint16_t len = ld16(b + off + 4);
-      if (off + 6 + len > LOG_HDR_SIZE) { log_header_clear(h); return JET_errLogFileCorrupt; }
-      h->attach[i].dbid = ld32(b + off);
-      if (!(h->attach[i].path = malloc((size_t)len + 1))) { log_header_clear(h); return JET_errOutOfMemory; }
-      memcpy(h->attach[i].path, b + off + 6, len);
-      h->attach[i].path[len] = '\0';
-      off += 6 + (size_t)len;
+    size_t off = 60, used;
+    for (uint32_t i = 0; i < n; i++, off += used) {
+      JET_ERR e = log_entry_get(b + off, LOG_HDR_SIZE - off, v1, &h->attach[i], &used);
+      if (e) { log_header_clear(h); return e; }
     }
   }
   return JET_errSuccess;

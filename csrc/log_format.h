@@ -31,7 +31,6 @@ static inline uint64_t rec_framed(uint64_t len) { return (REC_OVERHEAD + len + 7
 extern const uint8_t log_magic[8];
 
 uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2);
-void log_attach_free(log_attach *a, uint32_t n);
 JET_ERR log_attach_copy(const log_attach *src, uint32_t n, log_attach **out);
 /* Encodes a LOG_HDR_SIZE header into b (JET_errInvalidParameter when the
  * attach table does not fit); decodes and checks one. */

@@ -216,9 +216,33 @@ static int inst_tostring(lua_State *L) {
 
 /* ---- methods ------------------------------------------------------------- */
 
+/* inst:init(opts): opts.remap = { [old_path] = new_path, ... } moves
+ * databases for this init's soft recovery (JetInit3's JET_RSTMAP).  Wrong
+ * Lua types are argument errors; the engine checks the paths. */
 static int inst_init(lua_State *L) {
   EseInstance *I = ese_checkinstance(L, 1, "init");
-  JET_ERR err = JetInit(&I->inst);
+  JET_RSTINFO ri = { sizeof ri, NULL, 0 };
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (lua_getfield(L, 2, "remap") != LUA_TNIL) {
+      luaL_argcheck(L, lua_istable(L, -1), 2, "remap must be a table of path = path");
+      int map = lua_gettop(L);
+      long n = 0;
+      for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) {
+        luaL_argcheck(L, lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING, 2,
+                      "remap: every key and value must be a path string");
+        n++;
+      }
+      luaL_argcheck(L, n <= 1024, 2, "remap: at most 1024 entries");
+      ri.rgrstmap = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *ri.rgrstmap, 0);   /* freed by the GC */
+      for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) {
+        ri.rgrstmap[ri.crstmap].szDatabaseName = (char *)lua_tostring(L, -2);
+        ri.rgrstmap[ri.crstmap].szNewDatabaseName = (char *)lua_tostring(L, -1);
+        ri.crstmap++;
+      }
+    }
+  }
+  JET_ERR err = JetInit3(&I->inst, &ri, 0);
   if (err < 0) return ese_raise_inst(L, err, "init", I->inst);
   return 0;
 }

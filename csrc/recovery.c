@@ -1,10 +1,75 @@
 /* recovery.c -- soft recovery at init: redo every committed transaction
  * from the checkpoint to the end of the log onto the database files, then
  * mark them clean and detached.  Replay is idempotent, so a crash during
- * recovery is recovered by the next init. */
+ * recovery is recovered by the next init.  The run that follows starts
+ * with LR_INIT: every attachment before it has ended. */
 #include "redo.h"
+#include "page.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int sig_known(const uint8_t sig[16]) {
+  for (int i = 0; i < 16; i++)
+    if (sig[i]) return 1;
+  return 0;
+}
+
+/* 1: path holds a database with signature sig; 0: a database with another
+ * one; -1: no readable database header (missing, not a database). */
+static int sig_at(esinst *inst, const char *path, const uint8_t sig[16]) {
+  esfile *f;
+  if (os_open(inst->io, path, OS_READ, &f) != JET_errSuccess) return -1;
+  dbheader h;
+  JET_ERR e = dbheader_read(f, inst->prm.page_size, &h);
+  os_close(f);
+  return e ? -1 : memcmp(h.db_sig, sig, 16) == 0;
+}
+
+/* Where soft recovery finds a database the log names (redo_cfg.map):
+ * 1. a remap entry (JetInit3) for its absolute path wins; a target that
+ *    holds a database with another signature is JET_errBadDbSignature;
+ * 2. else its path relative to the log folder, when a database with its
+ *    signature is there (a copy of the instance's folders made together
+ *    recovers the copy, never the original); for a database created in
+ *    the replayed logs, also a file there without a header yet;
+ * 3. else its absolute path. */
+static JET_ERR soft_map(void *ud, const log_attach *a, int fresh, char **out) {
+  esinst *inst = ud;
+  *out = NULL;
+  for (long i = 0; i < inst->nremap; i++)
+    if (!strcmp(inst->remap[i].szDatabaseName, a->path)) {
+      const char *to = inst->remap[i].szNewDatabaseName;
+      if (sig_known(a->sig) && sig_at(inst, to, a->sig) == 0) {
+        inst_detail(inst, "%s is another database than the log's %s", to, a->path);
+        return JET_errBadDbSignature;
+      }
+      return (*out = strdup(to)) ? JET_errSuccess : JET_errOutOfMemory;
+    }
+  if (a->rel && *a->rel && sig_known(a->sig) && inst->log_real) {
+    char *joined = os_join(inst->log_real, a->rel), *p = NULL;
+    if (!joined) return JET_errOutOfMemory;
+    if (db_canon_path(joined, &p) != JET_errSuccess) p = NULL;
+    free(joined);
+    int at = p ? sig_at(inst, p, a->sig) : 0;
+    if (at == 1 || (fresh && at == -1 && os_exists(p))) {
+      *out = p;
+      return JET_errSuccess;
+    }
+    free(p);
+  }
+  return (*out = strdup(a->path)) ? JET_errSuccess : JET_errOutOfMemory;
+}
+
+/* LR_INIT: a new run starts (durable before any record of the run). */
+static JET_ERR log_run_start(esinst *inst) {
+  uint8_t p[8];
+  put64(p, os_now_us());
+  lsn_t lsn;
+  JET_ERR e = log_append(inst->log, LR_INIT, p, sizeof p, &lsn);
+  if (e == JET_errSuccess) e = log_flush(inst->log, log_end(inst->log));
+  return e;
+}
 
 /* The checkpoint at the end of init: the log's end, no database. */
 static JET_ERR checkpoint_at_end(esinst *inst, const char *chkp) {
@@ -56,7 +121,7 @@ JET_ERR recover(esinst *inst) {
    * raises next_txid past the ids after it */
   if (ce == JET_errSuccess && chk.next_txid > inst->next_txid) inst->next_txid = chk.next_txid;
 
-  redo_cfg rc = { .io = inst->io, .page_size = prm->page_size, .sig = newest.sig,
+  redo_cfg rc = { .io = inst->io, .page_size = prm->page_size, .sig = newest.sig, .map = soft_map, .ud = inst,
                   .detail = inst->detail, .detail_cap = sizeof inst->detail };
   redo *r = NULL;
   log_reader *rd = NULL;
@@ -65,7 +130,7 @@ JET_ERR recover(esinst *inst) {
     e = log_reader_open(inst->io, prm->log_path, prm->base, prm->page_size, &newest.sig, from,
                         has_cur ? LOG_READ_CURRENT : 0, &rd);
   for (uint32_t i = 0; e == JET_errSuccess && ce == JET_errSuccess && i < chk.natt; i++)
-    e = redo_attach(r, chk.att[i].dbid, chk.att[i].path);
+    e = redo_attach(r, &chk.att[i]);
   log_record rec;
   JET_ERR more = 0;
   while (e == JET_errSuccess && (more = log_reader_next(rd, &rec)) == 0) e = redo_apply(r, &rec);
@@ -84,6 +149,7 @@ JET_ERR recover(esinst *inst) {
     else e = log_create(&cfg, &newest.sig, hi + 1, newest.tm_create, NULL, 0, &inst->log);
   }
   log_header_clear(&newest);
+  if (e == JET_errSuccess) e = log_run_start(inst);
   if (e == JET_errSuccess) e = checkpoint_at_end(inst, chkp);
   free(chkp);
   return e;

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A database file replay has open. */
 typedef struct redo_db {
   esfile *file;
   char *path;
-  int skip;               /* a database the restore does not cover */
   int created, wrote;     /* created by a replayed LR_CREATEDB; a commit wrote to it */
+  struct redo_db *next;
 } redo_db;
 
 typedef struct redo_page {
@@ -22,7 +23,9 @@ typedef struct redo_page {
 
 struct redo {
   redo_cfg cfg;
-  redo_db db[ESE_MAX_DB + 1];
+  redo_db *files;         /* every database file open (a list) */
+  redo_db *db[ESE_MAX_DB + 1];   /* the file each id names now, or NULL */
+  uint8_t skip[ESE_MAX_DB + 1];  /* the id names a database the restore does not cover */
   redo_page *pages;       /* images of the transaction being read */
   size_t npages, cap;
   uint64_t txid;
@@ -55,11 +58,18 @@ static void drop_pages(redo *r) {
 }
 
 
-/* Finishes one database: synced and, when fix is given, its header fixed. */
-static JET_ERR close_db(redo *r, uint32_t dbid, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
-  redo_db *d = &r->db[dbid];
+/* Finishes one database file: synced and, when fix is given, its header
+ * fixed; closed and forgotten (no id names it any more). */
+static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
   JET_ERR e = JET_errSuccess;
-  if (d->file && fix && d->created && !d->wrote) {
+  for (redo_db **pp = &r->files; *pp; pp = &(*pp)->next)
+    if (*pp == d) {
+      *pp = d->next;
+      break;
+    }
+  for (uint32_t i = 1; i <= ESE_MAX_DB; i++)
+    if (r->db[i] == d) r->db[i] = NULL;
+  if (fix && d->created && !d->wrote) {
     /* JetCreateDatabase never committed: creation is all or nothing */
     os_close(d->file);
     d->file = NULL;
@@ -80,22 +90,52 @@ static JET_ERR close_db(redo *r, uint32_t dbid, uint32_t gen, void (*fix)(dbhead
   }
   os_close(d->file);
   free(d->path);
-  memset(d, 0, sizeof *d);
+  free(d);
   return e;
 }
 
-static JET_ERR open_db(redo *r, uint32_t dbid, const char *logged, const dbheader *fresh) {
+/* The attachment of id dbid ends (a detach, a new run, or the id attached
+ * again).  Soft recovery finishes the file now (header clean, as the run
+ * that detached it left it); a restore keeps it open until redo_finish. */
+static JET_ERR end_id(redo *r, uint32_t dbid, uint32_t gen) {
+  redo_db *d = r->db[dbid];
+  r->db[dbid] = NULL;
+  r->skip[dbid] = 0;
+  if (!d || r->cfg.restore) return JET_errSuccess;
+  return close_db(r, d, gen, r->cfg.fix);
+}
+
+/* The open file that is path (the same name, or the same file under
+ * another name), or NULL. */
+static redo_db *open_file_of(redo *r, const char *path) {
+  for (redo_db *d = r->files; d; d = d->next)
+    if (!strcmp(d->path, path) || os_same_file(d->path, path)) return d;
+  return NULL;
+}
+
+/* Attaches a under its id: the database the id named before is detached
+ * (implicitly), a file open under another id moves to this one, else the
+ * file is opened (fresh: LR_CREATEDB's header, written when the crash came
+ * before the header was). */
+static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh) {
+  uint32_t dbid = a->dbid;
   if (dbid < 1 || dbid > ESE_MAX_DB) return JET_errLogFileCorrupt;
-  if (r->db[dbid].file || r->db[dbid].skip) {   /* the id is reused without a detach */
-    redo_db *old = &r->db[dbid];
-    close_db(r, dbid, 0, old->created && !old->wrote ? r->cfg.fix : NULL);
-  }
-  redo_db *d = &r->db[dbid];
   char *path = NULL;
-  JET_ERR e = r->cfg.map ? r->cfg.map(r->cfg.ud, logged, &path) : ((path = strdup(logged)) ? 0 : JET_errOutOfMemory);
+  JET_ERR e = r->cfg.map ? r->cfg.map(r->cfg.ud, a, fresh != NULL, &path)
+                         : ((path = strdup(a->path)) ? 0 : JET_errOutOfMemory);
   if (e) return e;
-  if (!path) {
-    d->skip = 1;
+  redo_db *d = path ? open_file_of(r, path) : NULL;
+  if (!d || r->db[dbid] != d) e = end_id(r, dbid, gen);
+  if (e || !path) {
+    r->skip[dbid] = !path;
+    free(path);
+    return e;
+  }
+  if (d) {                     /* the same file: it moves to this id */
+    for (uint32_t i = 1; i <= ESE_MAX_DB; i++)
+      if (r->db[i] == d) r->db[i] = NULL;
+    r->db[dbid] = d;
+    free(path);
     return JET_errSuccess;
   }
   esfile *f = NULL;
@@ -109,6 +149,7 @@ static JET_ERR open_db(redo *r, uint32_t dbid, const char *logged, const dbheade
     else if (he == JET_errSuccess && h.state == DB_RESTORING && !r->cfg.restore) he = JET_errDatabaseDirtyShutdown;
     e = he;
   }
+  if (e == JET_errSuccess && !(d = calloc(1, sizeof *d))) e = JET_errOutOfMemory;
   if (e) {
     say(r, "replay cannot use database", path);
     os_close(f);
@@ -118,10 +159,13 @@ static JET_ERR open_db(redo *r, uint32_t dbid, const char *logged, const dbheade
   d->file = f;
   d->path = path;
   d->created = fresh != NULL && !r->cfg.restore;
+  d->next = r->files;
+  r->files = d;
+  r->db[dbid] = d;
   return JET_errSuccess;
 }
 
-JET_ERR redo_attach(redo *r, uint32_t dbid, const char *logged_path) { return open_db(r, dbid, logged_path, NULL); }
+JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL); }
 
 static JET_ERR page_rec(redo *r, const log_record *rec) {
   int diff = rec->type == LR_PAGEDIFF;
@@ -138,8 +182,8 @@ static JET_ERR page_rec(redo *r, const log_record *rec) {
     r->group_records = 0;
   }
   r->group_records++;
-  if (r->db[dbid].skip) return JET_errSuccess;
-  if (!r->db[dbid].file) return JET_errLogFileCorrupt;
+  if (r->skip[dbid]) return JET_errSuccess;
+  if (!r->db[dbid]) return JET_errLogFileCorrupt;
   if (r->npages == r->cap) {
     size_t nc = r->cap ? r->cap * 2 : 64;
     redo_page *np = realloc(r->pages, nc * sizeof *np);
@@ -192,8 +236,8 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   if (e == JET_errSuccess && txid == r->txid) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
-      redo_db *d = &r->db[p->dbid];
-      if (!d->file) return JET_errLogFileCorrupt;
+      redo_db *d = r->db[p->dbid];
+      if (!d) return JET_errLogFileCorrupt;
       d->wrote = 1;
       e = p->diff ? apply_diff(r, d, p)
                   : os_pwrite(d->file, p->image, r->cfg.page_size, (uint64_t)p->pgno * r->cfg.page_size);
@@ -207,16 +251,52 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
 
 uint64_t redo_max_txid(redo *r) { return r->max_txid; }
 
-static JET_ERR path_of(const log_record *rec, size_t off, char *path) {
-  if (rec->len < off || rec->len - off > 4096) return JET_errLogFileCorrupt;
-  memcpy(path, rec->payload + off, rec->len - off);
-  path[rec->len - off] = 0;
-  return JET_errSuccess;
+/* The attachment of an LR_CREATEDB / LR_ATTACH record (either format);
+ * *page_size from LR_CREATEDB.  Strings in *a are new. */
+static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_size) {
+  const uint8_t *p = rec->payload;
+  size_t n = rec->len, used;
+  int v1 = rec->type == LR_CREATEDB_V1 || rec->type == LR_ATTACH_V1;
+  memset(a, 0, sizeof *a);
+  if (rec->type == LR_CREATEDB || rec->type == LR_CREATEDB_V1) {
+    if (n < (v1 ? 24u : 4u)) return JET_errLogFileCorrupt;
+    *page_size = get32(p + (v1 ? 4 : 0));
+  }
+  if (v1) {                    /* u32 dbid, [u32 page size, u8[16] signature,] path to the end */
+    size_t off = rec->type == LR_CREATEDB_V1 ? 24 : 4;
+    if (n < off || n - off > 4096) return JET_errLogFileCorrupt;
+    a->dbid = get32(p);
+    if (rec->type == LR_CREATEDB_V1) memcpy(a->sig, p + 8, 16);
+    if (!(a->path = malloc(n - off + 1))) return JET_errOutOfMemory;
+    memcpy(a->path, p + off, n - off);
+    a->path[n - off] = 0;
+    return JET_errSuccess;
+  }
+  size_t head = rec->type == LR_CREATEDB ? 4 : 0;
+  JET_ERR e = log_entry_get(p + head, n - head, 0, a, &used);
+  if (e == JET_errSuccess && (used != n - head || strlen(a->path) > 4096 || strlen(a->rel) > 4096)) {
+    log_entry_clear(a);
+    e = JET_errLogFileCorrupt;
+  }
+  return e;
+}
+
+static JET_ERR attach_rec(redo *r, const log_record *rec) {
+  log_attach a;
+  uint32_t ps = 0;
+  JET_ERR e = entry_of(rec, &a, &ps);
+  if (e) return e;
+  int create = rec->type == LR_CREATEDB || rec->type == LR_CREATEDB_V1;
+  dbheader h = { .page_size = ps, .state = DB_DIRTY };
+  if (create && ps != r->cfg.page_size) e = JET_errLogFileCorrupt;
+  memcpy(h.db_sig, a.sig, 16);
+  memcpy(h.log_sig, r->cfg.sig.b, 16);
+  if (e == JET_errSuccess) e = open_db(r, &a, LSN_GEN(rec->lsn), create ? &h : NULL);
+  log_entry_clear(&a);
+  return e;
 }
 
 JET_ERR redo_apply(redo *r, const log_record *rec) {
-  char path[4097];
-  JET_ERR e;
   int change = rec->type == LR_PAGE || rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT;
   if (change && rec->lsn < r->cfg.apply_from) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
@@ -227,20 +307,18 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_PAGE:
   case LR_PAGEDIFF: return page_rec(r, rec);
   case LR_COMMIT: return commit_rec(r, rec);
-  case LR_CREATEDB: {
-    if ((e = path_of(rec, 24, path)) != JET_errSuccess) return e;
-    dbheader h = { .page_size = get32(rec->payload + 4), .state = DB_DIRTY };
-    if (h.page_size != r->cfg.page_size) return JET_errLogFileCorrupt;
-    memcpy(h.db_sig, rec->payload + 8, 16);
-    memcpy(h.log_sig, r->cfg.sig.b, 16);
-    return open_db(r, get32(rec->payload), path, &h);
-  }
+  case LR_CREATEDB:
+  case LR_CREATEDB_V1:
   case LR_ATTACH:
-    if ((e = path_of(rec, 4, path)) != JET_errSuccess) return e;
-    return open_db(r, get32(rec->payload), path, NULL);
+  case LR_ATTACH_V1: return attach_rec(r, rec);
   case LR_DETACH:
     if (rec->len < 4 || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB) return JET_errLogFileCorrupt;
-    return close_db(r, get32(rec->payload), LSN_GEN(rec->lsn), r->cfg.fix);
+    return end_id(r, get32(rec->payload), LSN_GEN(rec->lsn));
+  case LR_INIT: {              /* a new run: every earlier attachment ended */
+    JET_ERR e = JET_errSuccess;
+    for (uint32_t i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) e = end_id(r, i, LSN_GEN(rec->lsn));
+    return e;
+  }
   default:
     return JET_errSuccess;   /* records of later versions */
   }
@@ -249,10 +327,11 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
 JET_ERR redo_finish(redo *r, int ok, uint32_t gen) {
   JET_ERR e = JET_errSuccess;
   drop_pages(r);
-  for (uint32_t i = 1; i <= ESE_MAX_DB; i++) {
-    JET_ERR ce = close_db(r, i, gen, ok ? r->cfg.fix : NULL);
+  while (r->files) {
+    JET_ERR ce = close_db(r, r->files, gen, ok ? r->cfg.fix : NULL);
     if (e == JET_errSuccess) e = ce;
   }
+  memset(r->skip, 0, sizeof r->skip);
   return e;
 }
 

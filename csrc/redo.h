@@ -3,6 +3,15 @@
  * (restore.c) share: log records in, whole page images out to the database
  * files.  Page images make replay idempotent.  A transaction's pages are
  * buffered until its LR_COMMIT; an unfinished transaction is dropped.
+ *
+ * Database ids: an id names a database from its attachment (LR_CREATEDB,
+ * LR_ATTACH, a checkpoint or header table) to its LR_DETACH, an LR_INIT (a
+ * new run: every attachment ended) or the next attachment of the same id
+ * (an implicit detach).  One file is open once: an attachment of a file
+ * already open under another id moves it to the new id.  Soft recovery
+ * closes a detached database at once (header clean); a restore keeps every
+ * file it opened until redo_finish, so none is marked clean before the
+ * whole replay succeeded.
  */
 #ifndef ESE_REDO_H
 #define ESE_REDO_H
@@ -15,9 +24,10 @@ typedef struct redo_cfg {
   uint32_t page_size;
   log_sig sig;               /* the stream: a database header is stamped with it */
   /* Where a database named in the log lives now: *out = a new string, or
-   * NULL to skip its records (restore of a set without it).  NULL map:
-   * the path as logged. */
-  JET_ERR (*map)(void *ud, const char *logged_path, char **out);
+   * NULL to skip its records (restore of a set without it).  a: the
+   * attachment as logged (absolute and relative path, signature); fresh:
+   * named by LR_CREATEDB.  NULL map: the absolute path as logged. */
+  JET_ERR (*map)(void *ud, const log_attach *a, int fresh, char **out);
   void *ud;
   int restore;               /* hard recovery: accept DB_RESTORING, skip unmapped */
   /* How a database's header ends when replay is done with it (at its
@@ -34,7 +44,7 @@ typedef struct redo_cfg {
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);
 /* A database attached when replay starts (from the checkpoint or the first
  * log header). */
-JET_ERR redo_attach(redo *r, uint32_t dbid, const char *logged_path);
+JET_ERR redo_attach(redo *r, const log_attach *a);
 JET_ERR redo_apply(redo *r, const log_record *rec);
 /* Syncs every open database and, when ok, rewrites its header through
  * cfg.fix; closes them.  gen is the last generation replayed. */

@@ -523,15 +523,20 @@ static JET_ERR copy_step(EseRestore *r) {
 /* ---- replay -------------------------------------------------------------- */
 
 /* A database named in the log is restored when a database of the set has
- * its base name; it lives in dest under that name. */
-static JET_ERR map_path(void *ud, const char *logged, char **out) {
+ * its base name (in place: its path at backup time) and, when the log
+ * records one, its signature; it lives in dest under that name. */
+static JET_ERR map_path(void *ud, const log_attach *a, int fresh, char **out) {
   EseRestore *r = ud;
+  (void)fresh;
+  const char *logged = a->path;
   const char *slash = strrchr(logged, '/');
   const char *name = slash ? slash + 1 : logged;
+  static const uint8_t none[16];
+  int has_sig = memcmp(a->sig, none, 16) != 0;
   *out = NULL;
   for (size_t i = 0; i < r->nfiles; i++) {
     rsfile *f = &r->files[i];
-    if (!f->is_db) continue;
+    if (!f->is_db || (has_sig && memcmp(f->dh.db_sig, a->sig, 16))) continue;
     if (f->in_place ? !strcmp(f->orig, logged) : !strcmp(f->name, name)) {
       f->mapped = 1;
       *out = f->in_place ? strdup(f->src) : os_join(r->dest, name);
@@ -566,7 +571,7 @@ static JET_ERR replay_open(EseRestore *r) {
    * others are attached or created by records of the replayed logs */
   rsfile *first = log_of(r, r->replay_from);
   for (uint32_t i = 0; e == JET_errSuccess && first && i < first->lh.nattach; i++)
-    e = redo_attach(r->rd, first->lh.attach[i].dbid, first->lh.attach[i].path);
+    e = redo_attach(r->rd, &first->lh.attach[i]);
   return e;
 }
 

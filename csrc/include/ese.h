@@ -97,7 +97,24 @@ JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstan
                                    const char *szDisplayName, JET_GRBIT grbit);
 JET_ERR JET_API JetInit(JET_INSTANCE *pinstance);
 JET_ERR JET_API JetInit2(JET_INSTANCE *pinstance, JET_GRBIT grbit);
-JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, void *prstInfo, JET_GRBIT grbit);
+/* Moved databases for the soft recovery of this init (ESE's JET_RSTINFO,
+ * without its stop position and status callback): cbStruct =
+ * sizeof(JET_RSTINFO); each JET_RSTMAP maps a database's absolute path as
+ * the log names it (szDatabaseName) to where it is now
+ * (szNewDatabaseName).  A map entry wins over both paths the log records
+ * (absolute, and relative to the log folder).  JetInit3 refuses a bad
+ * map before it touches anything (JET_errInvalidParameter: wrong
+ * cbStruct, crstmap < 0 or > 1024, a NULL array with crstmap > 0, a NULL
+ * or empty name, one szDatabaseName twice; JET_errInvalidPath: the new
+ * name's folder does not exist); a new name that holds a database with
+ * another signature than the log's: JET_errBadDbSignature. */
+typedef struct { char *szDatabaseName; char *szNewDatabaseName; } JET_RSTMAP;
+typedef struct {
+  unsigned long cbStruct;
+  JET_RSTMAP *rgrstmap;
+  long crstmap;
+} JET_RSTINFO;
+JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstInfo, JET_GRBIT grbit);
 /* JetTerm is JetTerm2(instance, JET_bitTermAbrupt).  Abrupt: nothing more is
  * flushed (committed data is in the log), the databases stay "dirty" and the
  * next JetInit recovers.  Complete: everything flushed, databases clean. */
@@ -333,7 +350,6 @@ JET_ERR EseGetFileInfo(const char *szPath, int verify, EseFileInfo *info, char *
  * szLogPath or szCheckpointFilePath, a database to restore that an
  * instance has attached, or a planted link is refused as EseRestoreBegin
  * says. */
-typedef struct { char *szDatabaseName; char *szNewDatabaseName; } JET_RSTMAP;
 JET_ERR JET_API JetExternalRestore2(char *szCheckpointFilePath, char *szLogPath, JET_RSTMAP *rgrstmap,
                                     long crstfilemap, char *szBackupLogPath, JET_LOGINFO *pLogInfo,
                                     char *szTargetInstanceName, char *szTargetInstanceLogPath,

@@ -27,6 +27,7 @@
   X(JET_errMissingLogFile,                 -528,  "The current log file, which recovery needs, is missing") \
   X(JET_errLogDiskFull,                    -529,  "The log disk is full") \
   X(JET_errBadLogSignature,                -530,  "A log file belongs to another log stream") \
+  X(JET_errBadDbSignature,                 -531,  "A database file is another database than the log names (its signature differs)") \
   X(JET_errBadCheckpointSignature,         -532,  "The checkpoint file belongs to another log stream") \
   X(JET_errCheckpointCorrupt,              -533,  "The checkpoint file is damaged") \
   X(JET_errBadPatchPage,                   -535,  "The trailer page of a streamed database copy is damaged or missing") \

@@ -209,7 +209,7 @@ static void test_names(void) {
 /* ---- a long stream: rolls, reading back, reopen ---------------------------- */
 static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) {
   log_config cfg = mkcfg(io, dir, FS);
-  log_attach att[2] = {{1, "/data/one.edb"}, {7, "/data/seven.edb"}};
+  log_attach att[2] = {{1, "/data/one.edb", "../data/one.edb", {1, 2, 3}}, {7, "/data/seven.edb", NULL, {7}}};
   eslog *lg;
   OK(log_create(&cfg, NULL, 1, 0, att, 2, &lg));
   eslog *lg2 = NULL;
@@ -226,7 +226,7 @@ static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) 
     if (i % 50 == 0) OK(log_flush(lg, x->lsn[x->n - 1]));
     if (i % 50 == 0) CHECK(log_durable(lg) > x->lsn[x->n - 1]);
     if (i == 700) {
-      log_attach a3 = {3, "/data/three.edb"};
+      log_attach a3 = {3, "/data/three.edb", "three.edb", {0}};
       OK(log_set_attachments(lg, &a3, 1));
     }
   }
@@ -255,10 +255,14 @@ static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) 
   OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
   CHECK(log_reader_header(r)->gen == 1 && log_reader_header(r)->nattach == 2);
   CHECK(!strcmp(log_reader_header(r)->attach[1].path, "/data/seven.edb") && log_reader_header(r)->attach[1].dbid == 7);
+  /* the signature and the relative path (none: empty) come back */
+  CHECK(!strcmp(log_reader_header(r)->attach[0].rel, "../data/one.edb") && log_reader_header(r)->attach[0].sig[2] == 3);
+  CHECK(!strcmp(log_reader_header(r)->attach[1].rel, "") && log_reader_header(r)->attach[1].sig[0] == 7);
   log_record rec;
   while (log_reader_next(r, &rec) == 0) {}
   CHECK(log_reader_header(r)->gen == gen && log_reader_header(r)->nattach == 1);
   CHECK(log_reader_header(r)->attach[0].dbid == 3 && !strcmp(log_reader_header(r)->attach[0].path, "/data/three.edb"));
+  CHECK(!strcmp(log_reader_header(r)->attach[0].rel, "three.edb"));
   CHECK(log_reader_header(r)->tm_prev_gen != 0);
   log_reader_close(r);
   /* from a record in the middle (and from gen 0 = the lowest present) */
@@ -312,13 +316,14 @@ static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) 
   end = log_end(lg);
   OK(log_close(lg));
   CHECK(read_check(io, dir, sig_out, LSN(1, 0), LOG_READ_CURRENT, x, 0, &rend) == x->n && rend == end);
-  /* a roll after the reopen keeps the header's attachment table */
+  /* a roll after the reopen starts with an empty attachment table: a
+   * reopened stream is a new run, with nothing attached yet (the header's
+   * table was the past run's) */
   OK(log_scan_dir(dir, "edb", &lo, &hi, &cur));
   CHECK(hi >= gen);
   OK(log_reader_open(io, dir, "edb", PGSZ, sig_out, LSN(hi, 0), LOG_READ_CURRENT, &r));
   while (log_reader_next(r, &rec) == 0) {}
-  CHECK(log_reader_header(r)->gen == hi + 1 && log_reader_header(r)->nattach == 1);
-  CHECK(log_reader_header(r)->attach[0].dbid == 3);
+  CHECK(log_reader_header(r)->gen == hi + 1 && log_reader_header(r)->nattach == 0);
   log_reader_close(r);
   free(cur_path);
 }
