@@ -1,7 +1,8 @@
 -- Runs the C harness program spec/c/api_edges.c: edges of the C backup and
 -- restore API that the Lua binding never passes (handle 0 / JET_instanceNil,
 -- raw list buffers, JetBackupInstance grbits and folders, JetRestoreInstance
--- with no destination, JetExternalRestore2's target arguments).
+-- with no destination, JetExternalRestore2's target arguments, JetInit3's
+-- map).
 local H = require "support.helpers"
 
 describe("C API edges (C harness)", function()
@@ -14,7 +15,8 @@ describe("C API edges (C harness)", function()
      .. "backup (JET_errBackupInProgress), an empty path (JET_errInvalidParameter) and creates nothing; "
      .. "A03/H01: JetRestoreInstance with no destination is JET_errInvalidParameter and writes nothing, with one "
      .. "its callback reports progress with done <= total; A12/H04: JetExternalRestore2 restores a set into a "
-     .. "fresh folder", function()
+     .. "fresh folder; JetInit3 refuses a bad JET_RSTINFO map (JET_errInvalidParameter, JET_errInvalidPath) before "
+     .. "it makes anything", function()
     local ok, out, last = H.run_harness("api_edges")
     assert.is_true(ok, out)
     assert.is_nil(out:match("FAIL"), out)

@@ -40,6 +40,12 @@ describe("harness edges: replay (C, crashed processes, edited logs)", function()
     expect_ok("redo_count", "chk-v1", { "chk-v1" })
   end)
 
+  it("redo_count log-v1: a log of format 1 (no LR_INIT, format 1 attach records) whose second run re-attached "
+     .. "two databases in the other order (ids reused without a detach) is still read, and soft recovery from "
+     .. "its first record gives each database exactly its own records", function()
+    expect_ok("redo_count", "log-v1", { "log-v1" })
+  end)
+
   it("redo_count clean: after a crash, a run that only recovers and terminates cleanly, then a run whose "
      .. "clock reads the unfinished transaction's id: its ids still grow, and the chain restores", function()
     expect_ok("redo_count", "clean", { "clean" })

@@ -31,6 +31,12 @@
  *     nothing written in the set or at the original paths, the callback
  *     never called; a restore into a folder then calls the callback with
  *     JET_snpRestore progress (done <= total) and every record is back.
+ *  9. JetInit3's map (JET_RSTINFO) is checked before anything is made: a
+ *     wrong cbStruct, crstmap < 0 or > 1024, a NULL array, a NULL or empty
+ *     name, one old name twice: JET_errInvalidParameter; a new name whose
+ *     folder does not exist: JET_errInvalidPath; the log folder is not
+ *     created and the instance stays not initialized (a good map then
+ *     inits it).
  *
  * usage: api_edges
  * Prints one "api_edges: FAIL: ..." line per check that differs (and
@@ -430,6 +436,38 @@ static void restore_instance(void) {
   CHECK(n == NREC, "JetRestoreInstance restored %ld records, want %d", n, NREC);
 }
 
+static void init3_map(void) {
+  char logs[192], nofolder[256];
+  path_in(logs, sizeof logs, root, "init3");
+  path_in(nofolder, sizeof nofolder, root, "no-such-folder/x.edb");
+  JET_INSTANCE inst = 0;
+  CK(JetCreateInstance(&inst, "init3"));
+  CK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, logs));
+  CK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, logs));
+  JET_RSTMAP twice[2] = {{dbpath, dbpath}, {dbpath, dbpath}};
+  JET_RSTMAP null_old = {NULL, dbpath}, empty_new = {dbpath, ""}, no_folder = {dbpath, nofolder};
+  const unsigned long cb = sizeof(JET_RSTINFO);
+  struct { JET_RSTINFO ri; JET_ERR want; const char *what; } cases[] = {
+    {{cb - 1, twice, 1}, JET_errInvalidParameter, "cbStruct one short"},
+    {{cb, twice, -1}, JET_errInvalidParameter, "crstmap -1"},
+    {{cb, twice, 1025}, JET_errInvalidParameter, "crstmap 1025"},
+    {{cb, NULL, 1}, JET_errInvalidParameter, "a NULL array"},
+    {{cb, twice, 2}, JET_errInvalidParameter, "one old name twice"},
+    {{cb, &null_old, 1}, JET_errInvalidParameter, "a NULL old name"},
+    {{cb, &empty_new, 1}, JET_errInvalidParameter, "an empty new name"},
+    {{cb, &no_folder, 1}, JET_errInvalidPath, "a new name in a missing folder"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    EXPECT(JetInit3(&inst, &cases[i].ri, 0), cases[i].want, "JetInit3 with %s", cases[i].what);
+    CHECK(!exists(logs), "JetInit3 with %s created the log folder", cases[i].what);
+  }
+  JET_SESID s;
+  EXPECT(JetBeginSession(inst, &s, NULL, NULL), JET_errNotInitialized, "JetBeginSession after refused JetInit3s");
+  JET_RSTINFO good = {cb, twice, 1};
+  EXPECT(JetInit3(&inst, &good, 0), JET_errSuccess, "JetInit3 with a good map");
+  CK(JetTerm(inst));
+}
+
 int main(void) {
   harness_start(120);
   harness_tempdir(root, sizeof root, "ae");
@@ -444,6 +482,7 @@ int main(void) {
   close_without_backup();
   backup_refusals();
   restore_instance();
+  init3_map();
 
   CK(JetTerm2(live_inst, JET_bitTermComplete));
   no_mode();

@@ -42,7 +42,14 @@
  *          and the chain restores (not part of the default run; the spec
  *          runs it by name).
  *
- * usage: redo_count [count|txid|txid-at-x|txid-still|clean|restored-chk|chk-v1]
+ *   log-v1 A log of format 1 (LR_CREATEDB_V1 / LR_ATTACH_V1, no LR_INIT,
+ *          header magic ending 01), as an older lua-ese wrote it: two
+ *          databases created, a crash, re-attached in the other order
+ *          (their ids swapped without a detach), a crash; soft recovery
+ *          from the stream's first record (no checkpoint) gives each
+ *          database exactly its own records.
+ *
+ * usage: redo_count [count|txid|txid-at-x|txid-still|clean|restored-chk|chk-v1|log-v1]
  *        (default: count, then txid = txid-at-x and txid-still)
  * Prints "redo_count: <test>: ok ..." per test and exits 0, or what differed
  * and exits 1.
@@ -809,6 +816,100 @@ static void test_chk_v1(const char *root) {
   printf("redo_count: chk-v1: ok: a format 1 checkpoint is read; the next run's commits follow every earlier one\n");
 }
 
+/* Rewrites dir's edb.log (one generation, empty attach table) into format
+ * 1: header magic ending 01, LR_CREATEDB / LR_ATTACH in their format 1
+ * layouts, LR_INIT dropped; removes the checkpoint. */
+static void to_format1(const char *dir) {
+  char path[400], chk[400];
+  snprintf(path, sizeof path, "%s/edb.log", dir);
+  snprintf(chk, sizeof chk, "%s/edb.chk", dir);
+  size_t n;
+  uint8_t *img = read_whole(path, &n), *out = calloc(1, n), *buf = malloc(n);
+  if (!out || !buf) FAIL("out of memory");
+  if (img[11] != 2 || ld32(img + 56) != 0) FAIL("log-v1: %s is not a format 2 log without attachments", path);
+  uint32_t gen = ld32(img + 12), pos = LOG_HDR_SIZE, w = LOG_HDR_SIZE;
+  memcpy(out, img, LOG_HDR_SIZE);
+  out[11] = 1;
+  st32(out, crc32c(0, out + 4, LOG_HDR_SIZE - 4));
+  int inits = 0, attaches = 0;
+  while (pos + 8 <= n && ld32(img + pos)) {
+    uint32_t len = ld32(img + pos);
+    uint8_t type = img[pos + 4];
+    const uint8_t *p = img + pos + 8, *pay = p;
+    size_t blen = len;
+    pos += (uint32_t)rec_framed(len);
+    if (type == LR_INIT) { inits++; continue; }
+    if (type == LR_CREATEDB || type == LR_ATTACH) {   /* [u32 page size,] u32 dbid, sig, u16 a, u16 r, abs, rel */
+      const uint8_t *e = type == LR_CREATEDB ? p + 4 : p;
+      uint16_t a = ld16(e + 20);
+      st32(buf, ld32(e));
+      if (type == LR_CREATEDB) {
+        st32(buf + 4, ld32(p));
+        memcpy(buf + 8, e + 4, 16);
+      }
+      blen = type == LR_CREATEDB ? 24 : 4;
+      memcpy(buf + blen, e + 24, a);
+      blen += a;
+      type = type == LR_CREATEDB ? LR_CREATEDB_V1 : LR_ATTACH_V1;
+      pay = buf;
+      attaches++;
+    }
+    st32(out + w, (uint32_t)blen);
+    out[w + 4] = type;
+    memcpy(out + w + 8, pay, blen);
+    st32(out + w + 8 + blen, log_rec_crc(gen, type, pay, blen, NULL, 0));
+    w += (uint32_t)rec_framed(blen);
+  }
+  if (inits != 1 || attaches != 4) FAIL("log-v1: %d LR_INIT and %d attachments in %s, want 1 and 4", inits, attaches, path);
+  pwrite_all(path, out, n, 0);
+  if (unlink(chk) != 0) FAIL("unlink %s: %s", chk, strerror(errno));
+  free(img);
+  free(out);
+  free(buf);
+}
+
+static void test_log_v1(const char *root) {
+  char live[300], pa[400], pb[400];
+  harness_fresh_dir(live, sizeof live, root, "log-v1");
+  snprintf(pa, sizeof pa, "%s/a.edb", live);
+  snprintf(pb, sizeof pb, "%s/b.edb", live);
+  char name[64];
+  JET_INSTANCE inst;
+  JET_SESID sa, sb;
+  JET_DBID da, db;
+  JET_TABLEID ta, tb;
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), live, 1024, 0));
+  CK(JetInit(&inst));
+  CK(harness_create_table(inst, pa, "t", &sa, &da, &ta));
+  CK(harness_create_table(inst, pb, "t", &sb, &db, &tb));
+  harness_put_keys(sa, ta, "a", 0, 5);
+  harness_put_keys(sb, tb, "b", 0, 5);
+  CK(JetTerm(inst));
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), live, 1024, 0));
+  CK(JetInit(&inst));
+  CK(harness_open_table(inst, pb, 1, "t", &sb, &db, &tb));   /* b takes id 1, a id 2 */
+  CK(harness_open_table(inst, pa, 1, "t", &sa, &da, &ta));
+  harness_put_keys(sa, ta, "a", 5, 10);
+  harness_put_keys(sb, tb, "b", 5, 10);
+  CK(JetTerm(inst));
+  to_format1(live);
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), live, 1024, 0));
+  JET_ERR e = JetInit(&inst);
+  if (e) {
+    char detail[300];
+    FAIL("log-v1: %s", harness_instance_error(detail, sizeof detail, inst, e, "JetInit on a format 1 log"));
+  }
+  CK(harness_open_table(inst, pa, 1, "t", &sa, &da, &ta));
+  CK(harness_open_table(inst, pb, 1, "t", &sb, &db, &tb));
+  harness_expect_keys(sa, ta, "a", 0, 10, 1, "log-v1 a.edb");
+  harness_expect_keys(sa, ta, "b", 0, 10, 0, "log-v1 a.edb");
+  harness_expect_keys(sb, tb, "b", 0, 10, 1, "log-v1 b.edb");
+  harness_expect_keys(sb, tb, "a", 0, 10, 0, "log-v1 b.edb");
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  printf("redo_count: log-v1: ok: a format 1 log whose second run re-attached two databases in the other order "
+         "(ids reused without a detach) recovers each database to exactly its own records\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -822,9 +923,10 @@ int main(int argc, char **argv) {
   if (strcmp(which, "clean") == 0) test_txid(root, "clean", 1, 1);
   if (all || strcmp(which, "restored-chk") == 0) test_restored_chk(root);
   if (all || strcmp(which, "chk-v1") == 0) test_chk_v1(root);
+  if (all || strcmp(which, "log-v1") == 0) test_log_v1(root);
   if (!all && strcmp(which, "count") && strncmp(which, "txid", 4) && strcmp(which, "clean") &&
-      strcmp(which, "restored-chk") && strcmp(which, "chk-v1"))
-    FAIL("unknown test %s (count, txid, txid-at-x, txid-still, clean, restored-chk, chk-v1)", which);
+      strcmp(which, "restored-chk") && strcmp(which, "chk-v1") && strcmp(which, "log-v1"))
+    FAIL("unknown test %s (count, txid, txid-at-x, txid-still, clean, restored-chk, chk-v1, log-v1)", which);
   if (harness_rm_rf(root) != 0) printf("redo_count: note: could not remove %s\n", root);
   return 0;
 }
