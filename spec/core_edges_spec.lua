@@ -32,4 +32,9 @@ describe("core edges (C)", function()
      function()
     expect_ok("os")
   end)
+
+  it("relpath: db_rel_path, a database's path relative to the log folder, for a sibling folder, the folder "
+     .. "itself, a subfolder, a name that only shares a prefix, two levels up, the root", function()
+    expect_ok("relpath")
+  end)
 end)

@@ -185,12 +185,20 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
   -- An instance on orig/logs with orig/data/app.edb holding n committed
   -- keys k1..kn, crashed (abrupt term: the database stays dirty, its
   -- changes in the log).  snapshot: { [file] = bytes } of every file of orig.
-  local function crashed(n)
+  -- With mid_checkpoint, a detach of another database half-way makes a
+  -- checkpoint that lists app.edb (recovery then starts from its table).
+  local function crashed(n, mid_checkpoint)
     local inst = w:track(ese.create_instance(H.name("orig"), H.params(logs)))
     inst:init()
     local s = inst:begin_session()
     local t = s:create_table(s:create_database(data .. "/app.edb"), "t")
-    for i = 1, n do t:put("k" .. i, "v" .. i) end
+    for i = 1, n do
+      t:put("k" .. i, "v" .. i)
+      if mid_checkpoint and i == 1 then
+        s:create_database(data .. "/other.edb"):close()
+        s:detach_database(data .. "/other.edb")
+      end
+    end
     inst:term()
     snapshot = {}
     for _, sub in ipairs({ logs, data }) do
@@ -242,6 +250,13 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
     original_unchanged()
     -- the original still recovers by itself afterwards
     assert.are.equal("k1=v1,k2=v2,k3=v3", keys_of(H.params(logs), data .. "/app.edb"))
+  end)
+
+  it("the same when recovery starts from a checkpoint that lists the database", function()
+    crashed(3, true)
+    local copy = H.copy_dir(orig, w:path("copy"))
+    assert.are.equal("k1=v1,k2=v2,k3=v3", keys_of(H.params(copy .. "/logs"), copy .. "/data/app.edb"))
+    original_unchanged()
   end)
 
   it("a copy whose relative location holds another database falls back to the absolute path", function()

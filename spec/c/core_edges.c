@@ -18,6 +18,7 @@
  */
 #define HARNESS_NAME "core_edges"
 #include "harness.h"
+#include "internal.h"   /* db_rel_path */
 #include "os.h"
 #include "page.h"
 
@@ -208,6 +209,27 @@ static void test_os(const char *root) {
   printf("core_edges: os: ok\n");
 }
 
+/* db_rel_path: a database's path relative to the log folder, from the two
+ * canonical paths ("../" steps where they part). */
+static void test_relpath(void) {
+  static const struct { const char *dir, *file, *rel; } rp[] = {
+    { "/x/logs", "/x/data/app.edb", "../data/app.edb" },
+    { "/x/logs", "/x/logs/app.edb", "app.edb" },
+    { "/x/logs", "/x/logs/sub/app.edb", "sub/app.edb" },
+    { "/x/log", "/x/logs/app.edb", "../logs/app.edb" },
+    { "/x/logs/deep", "/x/app.edb", "../../app.edb" },
+    { "/x/logs", "/y.edb", "../../y.edb" },
+    { "/", "/app.edb", "app.edb" },
+    { "/", "/a/b.edb", "a/b.edb" },
+  };
+  for (size_t i = 0; i < sizeof rp / sizeof rp[0]; i++) {
+    char *r = db_rel_path(rp[i].dir, rp[i].file);
+    if (!r || strcmp(r, rp[i].rel)) FAIL("db_rel_path(%s, %s) = %s, want %s", rp[i].dir, rp[i].file, r ? r : "NULL", rp[i].rel);
+    free(r);
+  }
+  printf("core_edges: relpath: ok\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -218,7 +240,8 @@ int main(int argc, char **argv) {
   if (all || !strcmp(which, "stale")) test_stale(root), ran++;
   if (all || !strcmp(which, "tombs")) test_tombs(root), ran++;
   if (all || !strcmp(which, "os")) test_os(root), ran++;
-  if (!ran) FAIL("unknown test %s (header, stale, tombs, os)", which);
+  if (all || !strcmp(which, "relpath")) test_relpath(), ran++;
+  if (!ran) FAIL("unknown test %s (header, stale, tombs, os, relpath)", which);
   if (harness_rm_rf(root) != 0) printf("core_edges: note: could not remove %s\n", root);
   return 0;
 }
