@@ -7,7 +7,7 @@
  * file_size bytes: a LOG_HDR_SIZE header, then records, then zeros.
  *
  * Header (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at offset 0):
- *   0 u32 checksum, 4 char[8] magic "ESELOG\0\1", 12 u32 generation,
+ *   0 u32 checksum, 4 char[8] magic "ESELOG\0\2", 12 u32 generation,
  *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
  *   first), 56 u32 attach count, 60 attach table: one attachment entry
