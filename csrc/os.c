@@ -95,6 +95,25 @@ static int fault_event(esio *io) {
   }
 }
 
+/* Opens path with O_NONBLOCK, so that a FIFO in place of a file cannot
+ * block the open, and keeps the descriptor only for a regular file (then
+ * with O_NONBLOCK cleared).  Anything else (FIFO, socket, device, folder):
+ * JET_errInvalidPath; a socket or a device without a driver fails open()
+ * itself with ENXIO, also JET_errInvalidPath. */
+static JET_ERR open_regular(const char *path, int oflags, int *fd) {
+  int d = open(path, oflags | O_NONBLOCK, 0600);
+  if (d < 0) return errno == ENXIO ? JET_errInvalidPath : os_err(errno);
+  struct stat st;
+  int fl = 0;
+  JET_ERR e = JET_errSuccess;
+  if (fstat(d, &st) != 0) e = os_err(errno);
+  else if (!S_ISREG(st.st_mode)) e = JET_errInvalidPath;
+  else if ((fl = fcntl(d, F_GETFL)) < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) != 0) e = os_err(errno);
+  if (e) close(d);
+  else *fd = d;
+  return e;
+}
+
 JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
   int oflags = O_CLOEXEC | ((flags & OS_WRITE) ? O_RDWR : O_RDONLY);
   if (flags & OS_CREATE) oflags |= O_CREAT;
@@ -102,16 +121,10 @@ JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
   if (flags & OS_NOFOLLOW) oflags |= O_NOFOLLOW;
   esfile *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) { free(f); return JET_errOutOfMemory; }
-  f->fd = open(path, oflags, 0600);
-  if (f->fd < 0) {
-    JET_ERR e = os_err(errno);
+  JET_ERR e = open_regular(path, oflags, &f->fd);
+  if (e) {
     free(f->path); free(f);
     return e;
-  }
-  struct stat st;
-  if (fstat(f->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    close(f->fd); free(f->path); free(f);
-    return JET_errInvalidPath;
   }
   f->io = io;
   *out = f;

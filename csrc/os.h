@@ -31,6 +31,9 @@ void esio_free(esio *io);
 /* The number of writes and syncs seen so far. */
 uint64_t esio_count(esio *io);
 
+/* Opens a regular file (following symbolic links).  Anything else in its
+ * place (a FIFO, a socket, a device, a folder) is JET_errInvalidPath, and
+ * the open never blocks on it. */
 JET_ERR os_open(esio *io, const char *path, int flags, esfile **out);
 /* Takes an exclusive advisory lock (flock) on the open file; another holder,
  * in this process or another: JET_errFileAccessDenied. */

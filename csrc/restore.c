@@ -139,6 +139,11 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   return JET_errSuccess;
 }
 
+static int has_suffix(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 /* A database of the set: dir + name, or (dir NULL) the path name. */
 static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const char *orig) {
   char *p = dir ? os_join(dir, name) : strdup(name);
@@ -146,8 +151,10 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   esfile *fh;
   JET_ERR e = os_open(r->io, p, OS_READ, &fh);
   free(p);
+  if (e && !orig && e == JET_errInvalidPath && has_suffix(name, ".edb"))
+    return fail(r, e, "%s is not a regular file", name);   /* a FIFO, a socket, a folder */
   if (e) return orig ? fail(r, e, "database %s cannot be opened", name)
-                     : JET_errSuccess;   /* in a set's folder: not a regular readable file, not ours */
+                     : JET_errSuccess;   /* in a set's folder: not a readable file, not ours */
   dbheader h;
   e = dbheader_read(fh, 0, &h);
   uint64_t size = 0;
@@ -166,11 +173,8 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
     e = JET_errDatabasePatchFileMismatch;
   free(trailer);
   os_close(fh);
-  if (e == JET_errDatabaseCorrupted && !orig) {
-    size_t n = strlen(name);
-    /* a file that does not claim to be a database is not part of the set */
-    if (n < 4 || strcmp(name + n - 4, ".edb")) return JET_errSuccess;
-  }
+  /* a file that does not claim to be a database is not part of the set */
+  if (e == JET_errDatabaseCorrupted && !orig && !has_suffix(name, ".edb")) return JET_errSuccess;
   if (e == JET_errFileNotFound && orig) return fail(r, e, "database %s not found", name);
   if (e) return fail(r, e, "database %s", name);
   if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
