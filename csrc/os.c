@@ -1,5 +1,6 @@
 /* os.c -- POSIX files with checked results, locks and fault injection. */
 #include "os.h"
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@ struct esio {
   uint64_t fault_at;            /* the event number that faults */
   int sticky;                   /* every event from fault_at on faults */
   char *count_path;             /* ESE_FAULT_COUNT */
+  atomic_int open_files;        /* os_open successes not yet os_closed */
 };
 
 struct esfile {
@@ -70,6 +72,9 @@ JET_ERR esio_new(esio **out) {
 
 void esio_free(esio *io) {
   if (!io) return;
+  /* Every file opened through io is closed first: term (release_resources)
+   * relies on it to leave no descriptor, and so no lock, behind. */
+  assert(atomic_load(&io->open_files) == 0);
   if (io->count_path) {
     FILE *f = fopen(io->count_path, "w");
     if (f) {
@@ -82,6 +87,8 @@ void esio_free(esio *io) {
 }
 
 uint64_t esio_count(esio *io) { return atomic_load(&io->events); }
+
+int esio_open_files(esio *io) { return atomic_load(&io->open_files); }
 
 /* Counts one write or sync; returns the errno to fake, or 0. */
 static int fault_event(esio *io) {
@@ -127,6 +134,7 @@ JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
     return e;
   }
   f->io = io;
+  atomic_fetch_add(&io->open_files, 1);
   *out = f;
   return JET_errSuccess;
 }
@@ -138,6 +146,7 @@ JET_ERR os_lock(esfile *f) {
 
 void os_close(esfile *f) {
   if (!f) return;
+  atomic_fetch_sub(&f->io->open_files, 1);
   close(f->fd);
   free(f->path);
   free(f);

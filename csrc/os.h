@@ -27,9 +27,12 @@ typedef struct esfile esfile;
 enum { OS_READ = 0, OS_WRITE = 1, OS_CREATE = 2, OS_EXCL = 4, OS_NOFOLLOW = 8 };
 
 JET_ERR esio_new(esio **out);
+/* Every file opened through io must be closed before (asserted). */
 void esio_free(esio *io);
 /* The number of writes and syncs seen so far. */
 uint64_t esio_count(esio *io);
+/* Files opened through io and not yet closed (esio_free asserts 0). */
+int esio_open_files(esio *io);
 
 /* Opens a regular file (following symbolic links).  Anything else in its
  * place (a FIFO, a socket, a device, a folder) is JET_errInvalidPath, and
