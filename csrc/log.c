@@ -20,6 +20,10 @@
  * time) for one more append, so that two or more commits share each sync
  * instead of alternating one by one.
  *
+ * The next generation's file is made ahead after a commit (log_prepare_next);
+ * when the disk is full that is left to the roll, so a full disk stops the
+ * log only when a roll finds no room, not while the current file has some.
+ *
  * A new generation file is made complete under the name Btmp.log (full size,
  * written with zeros so that a commit's fdatasync never allocates blocks,
  * header, synced) and only then renamed to B.log, so a crash never leaves a
@@ -65,6 +69,7 @@ struct eslog {
   uint64_t nappends;
   int waited_in_sync;       /* another committer waited during the last sync */
   int tmp_ready, tmp_busy;  /* Btmp.log made ahead (zeros, no header) / being made */
+  int tmp_short;            /* making it ahead found the disk full: left to the next roll */
   int rolling;              /* a roll owns Btmp.log */
   uint64_t last_sync_us;
   int rolled;
@@ -174,7 +179,7 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
 
 JET_ERR log_prepare_next(eslog *lg) {
   pthread_mutex_lock(&lg->mu);
-  if (lg->err || lg->tmp_ready || lg->tmp_busy || lg->rolling) {
+  if (lg->err || lg->tmp_ready || lg->tmp_busy || lg->rolling || lg->tmp_short) {
     JET_ERR e = lg->err;
     pthread_mutex_unlock(&lg->mu);
     return e;
@@ -187,11 +192,12 @@ JET_ERR log_prepare_next(eslog *lg) {
   os_close(f);
   pthread_mutex_lock(&lg->mu);
   lg->tmp_busy = 0;
-  if (e) lg->err = e;     /* the log cannot go on without its next file */
+  if (e == JET_errDiskFull) lg->tmp_short = 1;   /* the current file still takes records */
+  else if (e) lg->err = e;                       /* the log cannot go on without its next file */
   else lg->tmp_ready = 1;
   pthread_cond_broadcast(&lg->cv);
   pthread_mutex_unlock(&lg->mu);
-  return e;
+  return e == JET_errDiskFull ? JET_errSuccess : e;
 }
 
 static uint64_t next_tm(uint64_t prev) {
@@ -395,6 +401,7 @@ JET_ERR log_roll(eslog *lg) {
   uint32_t nsize = lg->new_file_size;
   int ready = lg->tmp_ready;
   lg->tmp_ready = 0;
+  lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
   lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed */
   pthread_mutex_unlock(&lg->mu);
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC };
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE };
 
 struct esio {
   atomic_uint_fast64_t events;  /* writes + syncs so far */
@@ -24,6 +24,7 @@ struct esio {
   uint64_t fault_at;            /* the event number that faults */
   int sticky;                   /* every event from fault_at on faults */
   char *count_path;             /* ESE_FAULT_COUNT */
+  atomic_uint_fast64_t space;   /* FAULT_SPACE: bytes files may still grow by */
   atomic_int open_files;        /* os_open successes not yet os_closed */
 };
 
@@ -58,10 +59,12 @@ JET_ERR esio_new(esio **out) {
       if (n == 5 && !strncmp(f, "crash", 5)) io->fault = FAULT_CRASH;
       else if (n == 3 && !strncmp(f, "eio", 3)) io->fault = FAULT_EIO;
       else if (n == 6 && !strncmp(f, "enospc", 6)) io->fault = FAULT_ENOSPC;
+      else if (n == 5 && !strncmp(f, "space", 5)) io->fault = FAULT_SPACE;
       char *end;
       io->fault_at = strtoull(colon + 1, &end, 10);
       io->sticky = *end == '+';
-      if (io->fault_at == 0) io->fault = FAULT_NONE;
+      if (io->fault == FAULT_SPACE) atomic_store(&io->space, io->fault_at);
+      else if (io->fault_at == 0) io->fault = FAULT_NONE;
     }
   }
   const char *c = getenv("ESE_FAULT_COUNT");
@@ -93,7 +96,8 @@ int esio_open_files(esio *io) { return atomic_load(&io->open_files); }
 /* Counts one write or sync; returns the errno to fake, or 0. */
 static int fault_event(esio *io) {
   uint64_t n = atomic_fetch_add(&io->events, 1) + 1;
-  if (io->fault == FAULT_NONE || n < io->fault_at || (n > io->fault_at && !io->sticky)) return 0;
+  if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || n < io->fault_at || (n > io->fault_at && !io->sticky))
+    return 0;
   switch (io->fault) {
   case FAULT_CRASH: kill(getpid(), SIGKILL); pause(); return EIO;
   case FAULT_EIO: return EIO;
@@ -119,6 +123,20 @@ static JET_ERR open_regular(const char *path, int oflags, int *fd) {
   if (e) close(d);
   else *fd = d;
   return e;
+}
+
+/* FAULT_SPACE: f grows to end bytes (a write or a truncate); takes the
+ * growth from the budget, or returns ENOSPC and takes nothing. */
+static int space_event(esfile *f, uint64_t end) {
+  esio *io = f->io;
+  struct stat st;
+  if (io->fault != FAULT_SPACE || fstat(f->fd, &st) != 0 || (uint64_t)st.st_size >= end) return 0;
+  uint64_t grow = end - (uint64_t)st.st_size;
+  uint_fast64_t left = atomic_load(&io->space);
+  do {
+    if (grow > left) return ENOSPC;
+  } while (!atomic_compare_exchange_weak(&io->space, &left, left - grow));
+  return 0;
 }
 
 JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
@@ -182,6 +200,7 @@ JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off) {
 
 JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off) {
   int fe = fault_event(f->io);
+  if (!fe) fe = space_event(f, off + n);
   if (fe) return os_err(fe);
   size_t done = 0;
   while (done < n) {
@@ -210,6 +229,7 @@ JET_ERR os_size(esfile *f, uint64_t *size) {
 
 JET_ERR os_truncate(esfile *f, uint64_t size) {
   int fe = fault_event(f->io);
+  if (!fe) fe = space_event(f, size);
   if (fe) return os_err(fe);
   return ftruncate(f->fd, (off_t)size) == 0 ? JET_errSuccess : os_err(errno);
 }

@@ -9,6 +9,10 @@
  *   ESE_FAULT=eio:K     the K-th write or sync fails with EIO (once)
  *   ESE_FAULT=enospc:K  the K-th write or sync fails with ENOSPC (once)
  *   ESE_FAULT=eio:K+    every write or sync from the K-th on fails
+ *   ESE_FAULT=space:N   a disk with N bytes free: files may grow by N bytes
+ *                       in all (a write past a file's end, a truncate up;
+ *                       space freed is not given back); a write or
+ *                       truncate that would pass it fails with ENOSPC
  * ESE_FAULT_COUNT=path  at esio_free, writes the number of writes+syncs
  *                       seen to that file (for crash-point sweeps).
  */
