@@ -242,6 +242,9 @@ local function sequence(inst, p, opts, out, st)
   if out.before_end then out.before_end(manifest) end
   if p.truncate then
     if on_progress then on_progress({ phase = "truncate", done = 0, total = 0, bytes = st.bytes, kind = p.kind }) end
+    -- from here on the engine may delete logs that only the set holds: a
+    -- failure must keep the (complete) set
+    st.truncating = true
     inst:truncate_log()
   end
   inst:end_external_backup()
@@ -392,6 +395,25 @@ function backup.run(inst, dest, opts)
     fs.fsync_dir(partial)
   end
   local ok, res = pcall(sequence, inst, p, opts, out, st)
+  if not ok and st.truncating then
+    -- the set is complete (manifest written and fsynced before the
+    -- truncation), and the logs the truncation deleted may exist only in
+    -- it: keep it at dest and raise the error all the same
+    undo(inst, st)
+    local kok, kerr = pcall(function()
+      if state == "empty" then fs.rmdir(dest) end
+      fs.rename(partial, dest)
+      fs.fsync_dir(dirname(dest))
+    end)
+    local where = kok and dest or partial
+    local note = ("the log truncation began, so the complete set is kept in %s%s"):format(where,
+      kok and "" or (" (it cannot be renamed to " .. dest .. ": " .. tostring(kerr) .. ")"))
+    if ese.is_error(res) then
+      res.detail = res.detail and (tostring(res.detail) .. "; " .. note) or note
+      error(res, 0)
+    end
+    raise("JET_errDiskIO", "run", "%s; %s", tostring(res), note)
+  end
   if not ok then
     undo(inst, st)
     for f in pairs(st.open) do f:close() end
@@ -475,10 +497,13 @@ end
 
 --- Runs the whole backup sequence of inst into sink as one tar archive
 -- (ustar): the databases, the logs, and manifest.json as the last entry
--- (written after End, so a stream that stops early has no manifest).
--- Nothing is written to the local disk.  Any failure ends the backup with
--- End(abort) and raises; the archive is then left without manifest and
--- without its end blocks.
+-- (written with the end blocks after every file and before the log
+-- truncation and End, so a stream that stops early has no manifest, and a
+-- sink that fails on it fails the run before a log is deleted).
+-- Nothing is written to the local disk.  A failure before the truncation
+-- ends the backup with End(abort) and raises; the archive is then left
+-- without manifest and without its end blocks.  A failure in the
+-- truncation or End raises too, after the whole archive went out.
 -- @param inst an initialized ese.Instance
 -- @param sink a function called with each piece (a string), or an object
 --   with a write method (a file handle); it may yield; nil, err from it is
@@ -521,14 +546,15 @@ function backup.run_to(inst, sink, opts)
     end
     return w
   end
-  local ok, res = pcall(function()
-    local manifest = sequence(inst, p, opts, out, st)
+  -- the manifest and the end blocks go out before the truncation and End:
+  -- a sink that fails on them makes the run fail before a log is deleted
+  function out.before_end(manifest)
     local json = encode_manifest(manifest)
     emit(backup.tar_header(prefix .. backup.MANIFEST, #json, 384, mtime, "0"))
     emit(json .. tar_pad(#json))
     emit(string.rep("\0", 1024))
-    return manifest
-  end)
+  end
+  local ok, res = pcall(sequence, inst, p, opts, out, st)
   if not ok then
     undo(inst, st)
     error(res, 0)

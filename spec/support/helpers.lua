@@ -589,4 +589,32 @@ function H.roll(t, log_dir, n, prefix)
   end
 end
 
+-- Lua source of a child (H.lua_child) that inits an instance on dir
+-- (a live folder with app.edb, its instance terminated), attaches
+-- app.edb and runs backup.run into dest (arg 2) with chunk_size arg 3;
+-- prints one line:
+-- "OK", "ERR <name> <detail>" (an error object), "INIT <name>" (the
+-- instance itself failed first) or "LUA <message>" (anything else).
+H.backup_child = [[
+local dir, dest, chunk = arg[1], arg[2], tonumber(arg[3])
+local ese = require "ese"
+local backup = require "ese.backup"
+local function say(kind, e)
+  if ese.is_error(e) then io.write(kind, " ", e.name, " ", tostring(e.detail), "\n")
+  else io.write("LUA ", tostring(e), "\n") end
+end
+local inst, s
+local ok, e = pcall(function()
+  inst = ese.create_instance("child", { system_path = dir, log_path = dir, log_file_size = 64 })
+  inst:init()
+  s = inst:begin_session()
+  s:attach_database(dir .. "/app.edb")
+end)
+if not ok then say("INIT", e) os.exit(0) end
+ok, e = pcall(backup.run, inst, dest, { chunk_size = chunk })
+if ok then io.write("OK\n") else say("ERR", e) end
+pcall(s.end_session, s)
+pcall(inst.term, inst)
+]]
+
 return H

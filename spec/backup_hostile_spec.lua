@@ -1,0 +1,102 @@
+-- Hostile review of the backup automation (issue 8 items 4, 6, 10): a set
+-- that verifies must restore; a backup that cannot be restored fails with
+-- a named error and truncates nothing (or, once the engine has truncated,
+-- keeps the set that holds the truncated logs); ese.fs never reaches past
+-- the path it was given.
+local ese = require "ese"
+local backup = require "ese.backup"
+local H = require "support.helpers"
+
+local fs = ese.fs
+
+-- { name = size } of the archived log generations of dir (not edb.log: a
+-- log roll renames it, which is no truncation).
+local function generations(dir)
+  local r = H.log_files(dir)
+  r["edb.log"] = nil
+  return r
+end
+
+-- The names of generations in before that are gone (or changed) in dir.
+local function truncated(before, dir)
+  local now, gone = generations(dir), {}
+  for name, size in pairs(before) do
+    if now[name] ~= size then gone[#gone + 1] = name end
+  end
+  table.sort(gone)
+  return gone
+end
+
+describe("backup hostile review: a failure truncates nothing, or keeps the set", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("backup.run_to: a sink that fails on the manifest or the end blocks: an error object and no log "
+     .. "truncated", function()
+    local t, _, _, inst = w:filled_table(60, "a")
+    for _, at in ipairs({ "manifest", "end" }) do
+      H.fill(t, 200, "z" .. at)
+      local before = generations(w.dir)
+      local e = H.expect_jet("JET_errDiskIO", backup.run_to, inst, function(x)
+        if at == "manifest" and x:sub(1, 13) == "manifest.json" then return nil, "sink full" end
+        if at == "end" and x == ("\0"):rep(1024) then return nil, "sink full" end
+        return true
+      end)
+      assert.matches("sink full", e.detail)
+      assert.are.same({}, truncated(before, w.dir), at .. ": the failed run_to truncated logs")
+    end
+    -- the backup was ended: the next one works
+    local parts = {}
+    backup.run_to(inst, function(x) parts[#parts + 1] = x end)
+    assert.is_true(#parts > 0)
+  end)
+
+  it("backup.run with ESE_FAULT=eio:K: every failure leaves no set and every log, or (the engine "
+     .. "truncated before it failed) the whole set, which verifies and restores", function()
+    local t, s, _, inst = w:filled_table(40, "k")
+    t:close()
+    s:end_session()
+    inst:term({ complete = true })
+    local live = w:path("live")
+    fs.mkdir(live)
+    for _, name in ipairs(fs.list(w.dir)) do
+      if name:match("^edb") or name == "app.edb" then
+        H.write_file(live .. "/" .. name, H.read_file(w:path(name)))
+      end
+    end
+    local seen = {}
+    for k = 12, 40 do
+      local dir = w:path("k" .. k)
+      H.copy_dir(live, dir)
+      local before = generations(dir)
+      local dest = dir .. "-set"
+      local code, out, err = H.lua_child(H.backup_child, { dir, dest, "8192" }, "ESE_FAULT=eio:" .. k)
+      assert.are.equal(0, code, err)
+      local kind = out:match("^(%u+)")
+      assert.is_truthy(kind == "OK" or kind == "ERR" or kind == "INIT", ("eio:%d: %s"):format(k, out))
+      seen[kind] = true
+      assert.are.equal("absent", fs.stat(dest .. ".partial").kind, ("eio:%d: %s"):format(k, out))
+      local gone = truncated(before, dir)
+      if kind ~= "OK" then assert.matches("^%u+ JET_err", out) end
+      if kind == "OK" or #gone > 0 then
+        -- a set holds what was truncated
+        assert.are.equal("folder", fs.stat(dest).kind,
+          ("eio:%d: %s truncated %s and left no set"):format(k, out, table.concat(gone, " ")))
+      end
+      if kind ~= "OK" and fs.stat(dest).kind ~= "absent" then
+        seen.kept = true
+        assert.matches("complete set is kept in " .. dest:gsub("%p", "%%%0"), out)
+      end
+      if fs.stat(dest).kind ~= "absent" then
+        -- a set left behind verifies and restores every record
+        backup.restore(dest, dir .. "-r")
+        assert.are.equal(40, H.count_keys(w, dir .. "-r", "k"), ("eio:%d: %s"):format(k, out))
+      end
+      fs.remove_tree(dir)
+      fs.remove_tree(dest)
+      fs.remove_tree(dir .. "-r")
+    end
+    assert.is_true(seen.ERR and seen.OK and seen.kept, "the sweep must see failures, a kept set and a success")
+  end)
+end)
