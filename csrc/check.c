@@ -11,6 +11,13 @@
 static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
   uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
   int copy = h->state == DB_BACKUP_COPY;
+  /* a streamed copy is whole pages, header pair and trailer included (a
+   * restore refuses anything else) */
+  if (copy && (size % ps || size < 4ull * ps)) {
+    if (detail) snprintf(detail, cb, "%s: %llu bytes is not a streamed copy's whole pages", os_path(f),
+                         (unsigned long long)size);
+    return JET_errBadPatchPage;
+  }
   uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
   if (!buf) return JET_errOutOfMemory;
   JET_ERR e = JET_errSuccess;

@@ -27,6 +27,87 @@ local function truncated(before, dir)
   return gone
 end
 
+-- verify passes and ese.restore succeeds, or verify refuses with an error
+-- object: never verify passing and restore failing.
+local function verify_then_restore(set, dest)
+  local ok, e = pcall(backup.verify, set)
+  if not ok then
+    assert.is_true(ese.is_error(e), tostring(e))
+    return e
+  end
+  local rok, re = pcall(ese.restore, { set }, dest)
+  assert.is_true(rok, "verify passed, restore failed: " .. tostring(re))
+  return nil
+end
+
+describe("backup hostile review: a set that verifies restores", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("a manifest set with an unlisted file that restore would read (a database copy under another "
+     .. "name, a log of the base name in other case): verify refuses it", function()
+    local _, _, _, inst = w:filled_table(60, "a")
+    local rs = backup.run(inst, w:path("run"), { copy = true })
+    local w2 = H.world()
+    local t2, _, _, inst2 = w2:filled_table(10, "x")
+    local other = w2:path("other")
+    H.backup(inst2, other, {})
+    local foreign_log
+    for name in pairs(H.ls(other)) do
+      if name:match("^edb%x+%.log$") then foreign_log = H.read_file(other .. "/" .. name) end
+    end
+    local own = H.read_file(rs.dir .. "/app.edb")
+    local cases = {
+      { "zzz.db", H.read_file(other .. "/app.edb") },     -- another instance's copy
+      { "app.bak", own },                                 -- our own copy, twice
+      { "live.dat", H.read_file(w:path("app.edb")) },     -- a live database
+      { "EDB00000002.log", foreign_log },                 -- restore reads the base name in any case
+      { "edb00000002.LOG", foreign_log },
+      { "EDB00000009.log", foreign_log },
+    }
+    for i, c in ipairs(cases) do
+      local path = rs.dir .. "/" .. c[1]
+      H.write_file(path, c[2])
+      local e = verify_then_restore(rs.dir, w:path("dest" .. i))
+      assert.is_truthy(e, c[1] .. ": verify passed")
+      assert.matches(c[1], e.detail, 1, true)
+      os.remove(path)
+    end
+    -- files restore does not read still verify, and the set restores
+    H.write_file(rs.dir .. "/notes.txt", "hello\n")
+    H.write_file(rs.dir .. "/empty", "")
+    assert.is_true(backup.verify(rs.dir).manifest)
+    backup.restore(rs.dir, w:path("restored"))
+    assert.are.equal(60, H.count_keys(w, w:path("restored"), "a"))
+    t2:close()
+    w2:cleanup()
+  end)
+
+  it("a step-by-step set whose database copy has bytes appended, or holds the same database twice: "
+     .. "verify refuses it with a named error", function()
+    local t, _, _, inst = w:filled_table(60, "a")
+    local full = w:path("full")
+    H.backup(inst, full, { truncate = true })
+    local data = H.read_file(full .. "/app.edb")
+    local bad = w:path("bad")
+    H.copy_dir(full, bad)
+    H.write_file(bad .. "/app.edb", data .. ("x"):rep(100))
+    local e = verify_then_restore(bad, w:path("d1"))
+    assert.is_truthy(e, "verify passed a copy of 100 bytes more")
+    assert.are.equal("JET_errBadPatchPage", e.name)
+    local twice = w:path("twice")
+    H.copy_dir(full, twice)
+    H.write_file(twice .. "/app2.edb", data)
+    e = verify_then_restore(twice, w:path("d2"))
+    assert.is_truthy(e, "verify passed a set holding one database twice")
+    assert.matches("app2?%.edb", e.detail)
+    -- the set itself verifies and restores
+    assert.is_nil(verify_then_restore(full, w:path("d3")))
+    t:close()
+  end)
+end)
+
 describe("backup hostile review: a failure truncates nothing, or keeps the set", function()
   local w
   before_each(function() w = H.world() end)

@@ -597,9 +597,26 @@ local function read_manifest(dir)
   return m
 end
 
+-- The generation of a log file name of base name base, as a restore reads
+-- the names: base and ".log" in any case, 8 hex digits, generation 0 none.
 local function log_name_gen(name, base)
-  local hex = name:match("^" .. base:gsub("%p", "%%%0") .. "(%x%x%x%x%x%x%x%x)%.log$")
-  return hex and tonumber(hex, 16)
+  local hex = name:lower():match("^" .. base:lower():gsub("%p", "%%%0") .. "(%x%x%x%x%x%x%x%x)%.log$")
+  local g = hex and tonumber(hex, 16)
+  return g ~= 0 and g or nil
+end
+
+-- Whether a restore of the set would read the file dir/name that the
+-- manifest does not list: a log name of the base name (in any case), or
+-- anything (a regular file or a link) that is a database or, named
+-- *.edb, claims to be one.  Other files, and what is not a regular file,
+-- a restore passes over.
+local function restore_reads(dir, name, base)
+  if log_name_gen(name, base) then return true end
+  local kind = fs.stat(dir .. "/" .. name).kind
+  if kind ~= "file" and kind ~= "link" then return false end
+  local ok, fi = pcall(ese.file_info, dir .. "/" .. name)
+  if ok then return fi.kind == "database" end
+  return not (ese.is_error(fi) and fi.name == "JET_errDatabaseCorrupted") or name:match("%.edb$") ~= nil
 end
 
 -- A set without manifest.json (written with the step-by-step API): the
@@ -738,13 +755,22 @@ local function verify_set(dir, on_progress, index, count)
     end
   end
   for name in pairs(present) do
-    if not listed[name] and (log_name_gen(name, base) or name:match("%.edb$")) then
+    if not listed[name] and restore_reads(dir, name, base) then
       local ok, fi = pcall(ese.file_info, dir .. "/" .. name)
       if ok and fi.log_signature ~= m.log_signature then
         raise("JET_errGivenLogFileHasBadSignature", "verify", "%s: %s belongs to another instance", dir, name)
       end
       raise("JET_errInvalidBackup", "verify", "%s: %s is not listed in the manifest", dir, name)
     end
+  end
+  -- a restore maps each database of the logs to one file of the set
+  local by_sig = {}
+  for _, d in ipairs(dbs) do
+    if by_sig[d.db_signature] then
+      raise("JET_errDatabasePatchFileMismatch", "verify", "%s: %s and %s are copies of one database", dir,
+        by_sig[d.db_signature], d.name)
+    end
+    by_sig[d.db_signature] = d.name
   end
   if m.kind == "full" or m.kind == "copy" then
     if #dbs == 0 then raise("JET_errFileNotFound", "verify", "%s: a %s backup without a database", dir, m.kind) end
