@@ -12,7 +12,8 @@
  *                            outermost first
  *   fs.remove(path)          a file or a link (unlink; no descriptor)
  *   fs.rmdir(path)           an empty folder
- *   fs.remove_tree(path)     rm -rf that never follows a link (openat,
+ *   fs.remove_tree(path)     rm -rf that never follows a link, not even
+ *                            one spelt "link/" (openat,
  *                            O_NOFOLLOW, unlinkat); absent is no error
  *   fs.rename(from, to)      fs.chmod(path, mode)
  *   fs.fsync(path)           fs.fsync_dir(path)
@@ -56,6 +57,17 @@ static int raise_jet(lua_State *L, JET_ERR e, const char *op, const char *path) 
   return ese_raise_detail(L, e, op, path);
 }
 
+/* Argument arg as a path (*len its length when len is given): a string
+ * (else an argument error) without a NUL byte (else JET_errInvalidPath:
+ * the system would act on the path before the NUL). */
+static const char *check_path(lua_State *L, int arg, const char *op, size_t *len) {
+  size_t n;
+  const char *p = luaL_checklstring(L, arg, &n);
+  if (strlen(p) != n) raise_jet(L, JET_errInvalidPath, op, lua_pushfstring(L, "%s...: the path holds a NUL byte", p));
+  if (len) *len = n;
+  return p;
+}
+
 /* ---- the fault-injection context ------------------------------------------ */
 
 typedef struct { esio *io; } FsIo;
@@ -94,7 +106,7 @@ static esio *get_io(lua_State *L, const char *op) {
 /* ---- stat, list, folders ----------------------------------------------- */
 
 static int fs_stat(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "stat", NULL);
   struct stat st;
   lua_createtable(L, 0, 3);
   if (lstat(path, &st) != 0) {
@@ -157,7 +169,7 @@ static void free_names(char **v, size_t n) {
 }
 
 static int fs_list(lua_State *L) {
-  const char *dir = luaL_checkstring(L, 1);
+  const char *dir = check_path(L, 1, "list", NULL);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return raise_errno(L, errno, "list", dir);
   DIR *d = fdopendir(fd);
@@ -185,7 +197,7 @@ static mode_t opt_mode(lua_State *L, int arg) {
 }
 
 static int fs_mkdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "mkdir", NULL);
   mode_t mode = opt_mode(L, 2);
   if (os_folder_too_long(path)) return raise_jet(L, JET_errInvalidPath, "mkdir", path);
   if (mkdir(path, mode) != 0) return raise_errno(L, errno, "mkdir", path);
@@ -197,7 +209,7 @@ static int fs_mkdir(lua_State *L) {
  * folder (or a link to one): JET_errInvalidPath. */
 static int fs_mkdir_p(lua_State *L) {
   size_t len;
-  const char *path = luaL_checklstring(L, 1, &len);
+  const char *path = check_path(L, 1, "mkdir_p", &len);
   mode_t mode = opt_mode(L, 2);
   if (len == 0 || os_folder_too_long(path)) return raise_jet(L, JET_errInvalidPath, "mkdir_p", path);
   lua_newtable(L);
@@ -235,7 +247,7 @@ static int fs_mkdir_p(lua_State *L) {
 }
 
 static int fs_remove(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "remove", NULL);
   struct stat st;
   if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
     return raise_jet(L, JET_errInvalidPath, "remove", lua_pushfstring(L, "%s is a folder", path));
@@ -244,7 +256,7 @@ static int fs_remove(lua_State *L) {
 }
 
 static int fs_rmdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "rmdir", NULL);
   if (rmdir(path) != 0) return raise_errno(L, errno, "rmdir", path);
   return 0;
 }
@@ -272,28 +284,46 @@ static int remove_entries(int fd) {
   return e;
 }
 
+/* The entry is the path's last name (trailing slashes dropped) in the
+ * folder before it, looked at without following it: "link/" or "link//"
+ * removes the link, never what it names; a last name "." or ".." (or none)
+ * is JET_errInvalidPath.  Links in the folders before the last name are
+ * followed, as every call here does. */
 static int fs_remove_tree(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  struct stat st;
-  if (lstat(path, &st) != 0) {
+  size_t len;
+  const char *path = check_path(L, 1, "remove_tree", &len);
+  while (len > 1 && path[len - 1] == '/') len--;
+  const char *leaf = path + len;
+  while (leaf > path && leaf[-1] != '/') leaf--;
+  size_t leaflen = (size_t)(path + len - leaf);
+  if (leaflen == 0 || (leaflen <= 2 && strncmp(leaf, "..", leaflen) == 0))
+    return raise_jet(L, JET_errInvalidPath, "remove_tree", lua_pushfstring(L, "%s: name the entry to remove", path));
+  const char *parent = leaf == path ? "." : lua_pushlstring(L, path, (size_t)(leaf - path));
+  const char *name = lua_pushlstring(L, leaf, leaflen);
+  int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0) {
     if (errno == ENOENT) return 0;
     return raise_errno(L, errno, "remove_tree", path);
   }
-  if (!S_ISDIR(st.st_mode)) {            /* a file or a link: the entry itself */
-    if (unlink(path) != 0 && errno != ENOENT) return raise_errno(L, errno, "remove_tree", path);
-    return 0;
+  struct stat st;
+  int e = 0;
+  if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    e = errno == ENOENT ? 0 : errno;
+  } else if (!S_ISDIR(st.st_mode)) {       /* a file or a link: the entry itself */
+    if (unlinkat(pfd, name, 0) != 0 && errno != ENOENT) e = errno;
+  } else {
+    int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    e = fd < 0 ? errno : remove_entries(fd);
+    if (!e && unlinkat(pfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) e = errno;
   }
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return raise_errno(L, errno, "remove_tree", path);
-  int e = remove_entries(fd);
+  close(pfd);
   if (e) return raise_errno(L, e, "remove_tree", path);
-  if (rmdir(path) != 0 && errno != ENOENT) return raise_errno(L, errno, "remove_tree", path);
   return 0;
 }
 
 static int fs_rename(lua_State *L) {
-  const char *from = luaL_checkstring(L, 1);
-  const char *to = luaL_checkstring(L, 2);
+  const char *from = check_path(L, 1, "rename", NULL);
+  const char *to = check_path(L, 2, "rename", NULL);
   JET_ERR e = os_rename(get_io(L, "rename"), from, to);
   if (e) return raise_jet(L, e, "rename", lua_pushfstring(L, "%s -> %s", from, to));
   return 0;
@@ -306,7 +336,7 @@ static int open_nofollow(const char *path, int dir) {
 }
 
 static int fs_chmod(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "chmod", NULL);
   mode_t mode = (mode_t)luaL_checkinteger(L, 2);
   int fd = open_nofollow(path, 0);
   if (fd < 0) return raise_errno(L, errno == ELOOP ? EPERM : errno, "chmod", path);
@@ -317,7 +347,7 @@ static int fs_chmod(lua_State *L) {
 }
 
 static int fs_fsync(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "fsync", NULL);
   esfile *f;
   JET_ERR e = os_open(get_io(L, "fsync"), path, OS_READ, &f);
   if (e) return raise_jet(L, e, "fsync", path);
@@ -328,7 +358,7 @@ static int fs_fsync(lua_State *L) {
 }
 
 static int fs_fsync_dir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "fsync_dir", NULL);
   JET_ERR e = os_sync_dir(get_io(L, "fsync_dir"), path);
   if (e) return raise_jet(L, e, "fsync_dir", path);
   return 0;
@@ -363,7 +393,7 @@ static ssize_t read_some(int fd, void *buf, size_t n) {
 }
 
 static int fs_read(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "read", NULL);
   struct stat st;
   int fd = open_regular(L, path, "read", &st);
   luaL_Buffer b;
@@ -395,7 +425,7 @@ static FileWriter *checkwriter(lua_State *L, const char *op) {
 }
 
 static int fs_create(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "create", NULL);
   push_io(L, "create");
   esio *io = ((FsIo *)lua_touserdata(L, -1))->io;
   FileWriter *w = (FileWriter *)lua_newuserdatauv(L, sizeof *w, 1);
@@ -508,7 +538,7 @@ static int sha_finish(lua_State *L) {
 }
 
 static int fs_sha256_file(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = check_path(L, 1, "sha256_file", NULL);
   struct stat st;
   fs_sha256(L);                          /* collected (and freed) on any raise */
   Sha256 *s = (Sha256 *)lua_touserdata(L, -1);

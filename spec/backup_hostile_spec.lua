@@ -181,3 +181,48 @@ describe("backup hostile review: a failure truncates nothing, or keeps the set",
     assert.is_true(seen.ERR and seen.OK and seen.kept, "the sweep must see failures, a kept set and a success")
   end)
 end)
+
+describe("backup hostile review: ese.fs stays on the path it is given", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("remove_tree of a link to a folder, spelt with a trailing slash or '/.': the link goes (or a "
+     .. "named error), the folder's content stays", function()
+    for i, suffix in ipairs({ "/", "//", "/." }) do
+      local target = w:path("target" .. i)
+      fs.mkdir_p(target .. "/sub")
+      H.write_file(target .. "/keep", "k")
+      H.write_file(target .. "/sub/keep", "k")
+      local link = w:path("link" .. i)
+      assert.is_true(os.execute(("ln -s %s %s"):format(H.q(target), H.q(link))))
+      local ok, e = pcall(fs.remove_tree, link .. suffix)
+      if not ok then assert.is_true(ese.is_error(e), tostring(e)) end
+      assert.are.equal("file", fs.stat(target .. "/keep").kind, "remove_tree(link" .. suffix .. ") emptied the target")
+      assert.are.equal("file", fs.stat(target .. "/sub/keep").kind)
+    end
+  end)
+
+  it("a path with a NUL byte is JET_errInvalidPath and touches nothing (not the path before the NUL)", function()
+    local dir = w:path("d")
+    fs.mkdir(dir)
+    H.write_file(dir .. "/f", "data")
+    local mode = fs.stat(dir .. "/f").mode
+    local calls = {
+      { "remove_tree", dir .. "\0/x" }, { "remove", dir .. "/f\0x" }, { "rmdir", dir .. "\0x" },
+      { "create", dir .. "/f2\0x" }, { "mkdir", dir .. "/m\0x" }, { "mkdir_p", dir .. "/m\0x" },
+      { "stat", dir .. "\0x" }, { "list", dir .. "\0x" }, { "read", dir .. "/f\0x" },
+      { "sha256_file", dir .. "/f\0x" }, { "fsync", dir .. "/f\0x" }, { "fsync_dir", dir .. "\0x" },
+      { "chmod", dir .. "/f\0x", 0 }, { "rename", dir .. "/f\0x", dir .. "/g" },
+      { "rename", dir .. "/f", dir .. "/g\0x" },
+    }
+    for _, c in ipairs(calls) do
+      local e = H.catch(fs[c[1]], c[2], c[3])
+      assert.is_true(ese.is_error(e), c[1] .. ": " .. tostring(e))
+      assert.are.equal("JET_errInvalidPath", e.name, c[1] .. ": " .. tostring(e))
+    end
+    assert.are.equal("data", H.read_file(dir .. "/f"))
+    assert.are.equal(mode, fs.stat(dir .. "/f").mode)
+    assert.are.same({ "f" }, fs.list(dir))
+  end)
+end)
