@@ -225,4 +225,21 @@ describe("backup hostile review: ese.fs stays on the path it is given", function
     assert.are.equal(mode, fs.stat(dir .. "/f").mode)
     assert.are.same({ "f" }, fs.list(dir))
   end)
+
+  it("fsync, read, sha256_file and chmod of a FIFO return at once (fsync hung in open)", function()
+    local fifo = w:path("fifo")
+    assert.is_true(os.execute("mkfifo " .. H.q(fifo)))
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      for _, fn in ipairs({ "fsync", "read", "sha256_file" }) do
+        local ok, e = pcall(ese.fs[fn], arg[1])
+        io.write(fn, " ", tostring(not ok and ese.is_error(e) and e.name), "\n")
+      end
+      ese.fs.chmod(arg[1], 384)
+      io.write("chmod ok\n")
+    ]], { fifo }, "timeout 10")
+    assert.are.equal(0, code, err)
+    assert.are.equal("fsync JET_errInvalidPath\nread JET_errInvalidPath\n"
+      .. "sha256_file JET_errInvalidPath\nchmod ok\n", out)
+  end)
 end)
