@@ -90,10 +90,9 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     esfile *f;
-    e = os_open(io, tmp, OS_WRITE | OS_CREATE | OS_NOFOLLOW, &f);
+    e = os_create_new(io, tmp, &f);      /* never through a hard link a stale tmp may be */
     if (e == JET_errSuccess) {
-      e = os_truncate(f, 0);
-      if (e == JET_errSuccess) e = os_pwrite(f, buf, n, 0);
+      e = os_pwrite(f, buf, n, 0);
       if (e == JET_errSuccess) e = os_sync(f);
       os_close(f);
     }

@@ -141,10 +141,9 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
  * first), zeros written after the header's place; the header is written
  * (and the whole synced) when the file becomes a generation. */
 static JET_ERR make_zero_file(esio *io, const char *tmp, uint32_t file_size, esfile **out) {
-  JET_ERR e;
-  if (os_exists(tmp) && (e = os_unlink(io, tmp))) return e;
   esfile *f;
-  if ((e = os_open(io, tmp, OS_WRITE | OS_CREATE | OS_EXCL, &f))) return e;
+  JET_ERR e = os_create_new(io, tmp, &f);
+  if (e) return e;
   size_t zn = file_size < (1u << 20) ? file_size : (1u << 20);
   uint8_t *zeros = calloc(1, zn);
   if (!zeros) e = JET_errOutOfMemory;

@@ -260,6 +260,14 @@ JET_ERR os_unlink(esio *io, const char *path) {
   return unlink(path) == 0 ? JET_errSuccess : os_err(errno);
 }
 
+JET_ERR os_create_new(esio *io, const char *path, esfile **out) {
+  if (os_kind(path) != OS_ABSENT) {
+    JET_ERR e = os_unlink(io, path);
+    if (e && e != JET_errFileNotFound) return e;
+  }
+  return os_open(io, path, OS_WRITE | OS_CREATE | OS_EXCL | OS_NOFOLLOW, out);
+}
+
 JET_ERR os_sync_dir(esio *io, const char *dir) {
   int fe = fault_event(io);
   if (fe) return os_err(fe);

@@ -66,6 +66,11 @@ JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size
 
 JET_ERR os_rename(esio *io, const char *from, const char *to);
 JET_ERR os_unlink(esio *io, const char *path);
+/* path made anew for writing: whatever entry has the name (a file, a
+ * symbolic link) is unlinked first, then a new file is created (O_EXCL,
+ * O_NOFOLLOW), so a write never reaches another name of the old inode (a
+ * hard link) nor a link's target. */
+JET_ERR os_create_new(esio *io, const char *path, esfile **out);
 /* fsync of a folder, after creating, renaming or deleting in it. */
 JET_ERR os_sync_dir(esio *io, const char *dir);
 /* A folder path that leaves no room for a file name in it (folder + '/' +

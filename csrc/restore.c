@@ -334,6 +334,31 @@ static JET_ERR writable(EseRestore *r, const char *dir, const char *name) {
   return e;
 }
 
+/* Whether name is of the log stream of base name B that overwrite
+ * replaces: every B*.log (spelled as the log scan reads it), B.chk and
+ * Btmp.log; not B.lck (the restore holds it). */
+static int stream_file(const EseRestore *r, const char *name) {
+  uint32_t gen;
+  size_t n = strlen(name);
+  return log_parse_name(name, r->base, &gen) != 0 ||
+         (n == 7 && !strncmp(name, r->base, 3) && !strcmp(name + 3, ".chk")) ||
+         (n == 10 && !strncmp(name, r->base, 3) && !strcmp(name + 3, "tmp.log"));
+}
+
+/* With overwrite, every file clean_dest will delete can be deleted: one
+ * that is a folder is refused now, before any other goes. */
+static JET_ERR deletable(const char *name, void *ud) {
+  EseRestore *r = ud;
+  if (!stream_file(r, name)) return JET_errSuccess;
+  char *p = os_join(r->dest, name);
+  if (!p) return JET_errOutOfMemory;
+  JET_ERR e = os_kind(p) == OS_DIR ? fail(r, JET_errInvalidPath, "%s is a folder: a restore with overwrite replaces "
+                                                                 "the log stream's files and cannot delete it", p)
+                                   : JET_errSuccess;
+  free(p);
+  return e;
+}
+
 /* Every refusal that depends on dest, before anything is touched. */
 static JET_ERR check_dest(EseRestore *r, int overwrite) {
   size_t n = 0, other = 0;
@@ -346,6 +371,7 @@ static JET_ERR check_dest(EseRestore *r, int overwrite) {
   if (e) return e;
   if (!overwrite && n > 0)
     return fail(r, JET_errBackupDirectoryNotEmpty, "%s is not empty (pass overwrite to restore over it)", r->dest);
+  if (overwrite && n > 0 && (e = os_list_dir(r->dest, deletable, r)) != JET_errSuccess) return e;
   if (!overwrite && !one) {         /* a checkpoint folder may hold other things, not a checkpoint */
     char *p = os_join(r->chk_dir, base_file(r, ".chk", name, sizeof name));
     if (!p) return JET_errOutOfMemory;
@@ -385,12 +411,7 @@ static JET_ERR lock_dest(EseRestore *r) {
  * would not follow it), B.lck stays (the restore holds it). */
 static JET_ERR clean_dest(const char *name, void *ud) {
   EseRestore *r = ud;
-  uint32_t gen;
-  size_t n = strlen(name);
-  int ours = log_parse_name(name, r->base, &gen) != 0 ||
-             (n == 7 && !strncmp(name, r->base, 3) && !strcmp(name + 3, ".chk")) ||
-             (n == 10 && !strncmp(name, r->base, 3) && !strcmp(name + 3, "tmp.log"));
-  if (!ours) return JET_errSuccess;
+  if (!stream_file(r, name)) return JET_errSuccess;
   char *p = os_join(r->dest, name);
   if (!p) return JET_errOutOfMemory;
   JET_ERR e = os_unlink(r->io, p);
@@ -487,8 +508,11 @@ static JET_ERR copy_step(EseRestore *r) {
     char *dst = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
     if (!dst) return JET_errOutOfMemory;
     e = os_open(r->io, f->src, OS_READ, &r->in);
-    if (e == JET_errSuccess) e = os_open(r->io, dst, OS_WRITE | OS_CREATE | OS_NOFOLLOW, &r->out);
-    if (e == JET_errSuccess && !f->in_place) e = os_truncate(r->out, 0);
+    /* in dest a file is made anew (an old one unlinked first: a write
+     * must not reach another name of its inode, such as a 'cp -al' copy
+     * or the set's own file); in place it is the caller's */
+    if (e == JET_errSuccess)
+      e = f->in_place ? os_open(r->io, dst, OS_WRITE | OS_NOFOLLOW, &r->out) : os_create_new(r->io, dst, &r->out);
     free(dst);
     r->cur_off = 0;
     if (e == JET_errSuccess && f->is_db) {

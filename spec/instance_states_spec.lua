@@ -16,8 +16,7 @@ describe("instance states (rule 6)", function()
 
   -- A real backup set of app.edb with records "base00001".. in w:path("set").
   local function make_set()
-    local _, _, _, _, inst = w:base_set(w:path("set"), { rolls = 2 })
-    inst:term({ complete = true })
+    w:stopped_set(w:path("set"), { rolls = 2 })
     return w:path("set")
   end
 

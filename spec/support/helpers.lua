@@ -134,6 +134,14 @@ function World:base_set(dir, opts)
   return H.rolled_backup(inst, t, dir, o), t, s, db, inst
 end
 
+-- World:base_set(dir, opts) whose instance has ended (a clean term):
+-- the set alone, for specs that restore it into folders no one uses.
+function World:stopped_set(dir, opts)
+  local set, _, _, _, inst = self:base_set(dir, opts)
+  inst:term({ complete = true })
+  return set
+end
+
 -- Table "t" of dir/<file> (default app.edb) on a new session of the
 -- initialized instance inst: attach_database + open_database.  Returns
 -- t, s, db.
@@ -490,18 +498,20 @@ function H.wait_for(path)
 end
 
 -- Calls fn() while a child lua5.4 process holds an initialized instance
--- on dir (its log and system folder): setup (Lua source, optional) runs in
--- the child after init with `inst` and `dir` in scope, finish before its
--- clean term (after fn returned).  Asserts that the child ended well;
--- returns what fn returned (fn must not raise: pcall inside it).
-function H.while_held(dir, fn, setup, finish)
+-- on dir (its log and system folder; params, Lua source of a table with
+-- `dir` in scope, gives other instance parameters): setup (Lua source,
+-- optional) runs in the child after init with `inst` and `dir` in scope,
+-- finish before its clean term (after fn returned).  Asserts that the
+-- child ended well; returns what fn returned (fn must not raise: pcall
+-- inside it).
+function H.while_held(dir, fn, setup, finish, params)
   local ready, stop = os.tmpname(), os.tmpname()
   os.remove(ready)
   os.remove(stop)
   local child = H.lua_child(([[
     local ese = require "ese"
     local dir, ready, stop = arg[1], arg[2], arg[3]
-    local inst = ese.create_instance("holder", { system_path = dir, log_path = dir })
+    local inst = ese.create_instance("holder", %s)
     inst:init()
     %s
     io.open(ready, "w"):close()
@@ -512,7 +522,8 @@ function H.while_held(dir, fn, setup, finish)
     %s
     inst:term({ complete = true })
     print("HELD done")
-  ]]):format(setup or "", finish or ""), { dir, ready, stop }, nil, { background = true })
+  ]]):format(params or "{ system_path = dir, log_path = dir }", setup or "", finish or ""), { dir, ready, stop }, nil,
+    { background = true })
   local held = H.wait_for(ready)
   local r = table.pack(fn())
   H.write_file(stop, "")
