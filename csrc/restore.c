@@ -257,6 +257,27 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
   return JET_errSuccess;
 }
 
+/* Each database is restored once.  Two sets holding one name (two full
+ * sets given as a chain), or two in-place entries naming one file or one
+ * original, would write one file twice, and replay would find only one of
+ * them in the logs: after everything was written. */
+static JET_ERR check_unique(EseRestore *r) {
+  for (size_t i = 0; i < r->nfiles; i++) {
+    rsfile *a = &r->files[i];
+    for (size_t j = i + 1; a->is_db && j < r->nfiles; j++) {
+      rsfile *b = &r->files[j];
+      if (!b->is_db) continue;
+      if (a->in_place && (!strcmp(a->orig, b->orig) || os_same_file(a->src, b->src)))
+        return fail(r, JET_errInvalidParameter, "%s: one database named twice in the restore map", b->src);
+      if (!a->in_place && !strcmp(a->name, b->name))
+        return fail(r, JET_errInvalidBackupSequence,
+                    "database %s is in two of the sets (a chain holds one full or copy set, then incrementals)",
+                    b->name);
+    }
+  }
+  return JET_errSuccess;
+}
+
 /* ---- where the restore writes ------------------------------------------ */
 
 /* B + suffix (".lck", ".chk", "tmp.log", ...) in buf. */
@@ -450,11 +471,15 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
   if (e == JET_errSuccess && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
-  /* dest is emptied of logs and checkpoint before the copy: never a folder the restore reads */
+  /* dest is emptied of logs and checkpoint before the copy, chk_dir gets
+   * the checkpoint: never a folder the restore reads */
   for (unsigned long i = 0; e == JET_errSuccess && i <= o->ndirs; i++) {
     const char *src = i < o->ndirs ? o->dirs[i] : o->live_log_path;
     if (src && os_same_file(src, r->dest)) e = fail(r, JET_errInvalidParameter, "%s is also a source of the restore", r->dest);
+    else if (src && os_same_file(src, r->chk_dir))
+      e = fail(r, JET_errInvalidParameter, "checkpoint folder %s is also a source of the restore", r->chk_dir);
   }
+  if (e == JET_errSuccess) e = check_unique(r);
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   if (e == JET_errSuccess) e = check_dest(r, o->overwrite);

@@ -182,3 +182,31 @@ describe("hostile restores", function()
     end)
   end)
 end)
+
+describe("a restore refuses, before it writes, a database it would write twice", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("two full sets given as a chain (both hold app.edb): JET_errInvalidBackupSequence, dest not made", function()
+    local t, _, _, inst = w:filled_table(20, "base")
+    H.rolled_backup(inst, t, w:path("s1"), { log_dir = w.dir })
+    H.fill(t, 5, "mid")
+    H.rolled_backup(inst, t, w:path("s2"), { log_dir = w.dir })
+    inst:term({ complete = true })
+    local e = H.expect_jet("JET_errInvalidBackupSequence", ese.restore, { w:path("s1"), w:path("s2") }, w:path("d"))
+    assert.matches("app%.edb", e.detail)
+    assert.is_nil(H.ls(w.dir).d, "a refused restore made its destination")
+    -- each alone restores
+    ese.restore(w:path("s2"), w:path("d"))
+    assert.are.equal(5, H.count_keys(w, w:path("d"), "mid"))
+  end)
+end)
+
+describe("JetExternalRestore2 with hostile paths (C harness spec/c/restore_hostile.c)", function()
+  it("a rstmap target that is a symbolic link: JET_errInvalidPath; the checkpoint folder the backup folder "
+     .. "(also through a link): JET_errInvalidParameter; one file named twice in the map (one path, or two hard "
+     .. "links): JET_errInvalidParameter; each before anything is written", function()
+    H.expect_harness("restore_hostile", nil, "restore_hostile: ok")
+  end)
+end)

@@ -213,6 +213,22 @@ static inline char *harness_tempdir(char *out, size_t n, const char *tag) {
   return out;
 }
 
+/* dir/name in out (FAIL when it does not fit). */
+static inline char *harness_in(char *out, size_t n, const char *dir, const char *name) {
+  if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) FAIL("path %s/%s too long", dir, name);
+  return out;
+}
+
+static inline void harness_make_dir(const char *dir) {
+  if (mkdir(dir, 0700) != 0) FAIL("mkdir %s: %s", dir, strerror(errno));
+}
+
+/* FAILs unless a call returned want. */
+static inline void harness_expect_err(JET_ERR got, JET_ERR want, const char *what) {
+  if (got != want)
+    FAIL("%s -> %s (%ld), want %s (%ld)", what, harness_err_name(got), (long)got, harness_err_name(want), (long)want);
+}
+
 /* base/name in out, removed if it was there and made again, empty. */
 static inline char *harness_fresh_dir(char *out, size_t n, const char *base, const char *name) {
   snprintf(out, n, "%s/%s", base, name);

@@ -33,20 +33,6 @@
 
 static char root[64];
 
-static void expect(JET_ERR got, JET_ERR want, const char *what) {
-  if (got != want)
-    FAIL("%s -> %s (%ld), want %s (%ld)", what, harness_err_name(got), (long)got, harness_err_name(want), (long)want);
-}
-
-static char *in(char *out, size_t n, const char *dir, const char *name) {
-  if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) FAIL("path %s/%s too long", dir, name);
-  return out;
-}
-
-static void make_dir(const char *dir) {
-  if (mkdir(dir, 0700) != 0) FAIL("mkdir %s: %s", dir, strerror(errno));
-}
-
 static void make_link(const char *target, const char *link) {
   if (symlink(target, link) != 0) FAIL("symlink %s: %s", link, strerror(errno));
 }
@@ -66,7 +52,7 @@ static JET_INSTANCE open_instance(const char *dir, const char *prefix, JET_SESID
   char name[64], p[256];
   CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "rl"), dir, LOG_KIB, 0));
   CK(JetInit(&inst));
-  CK(harness_create_table(inst, in(p, sizeof p, dir, "app.edb"), "t", s, &db, t));
+  CK(harness_create_table(inst, harness_in(p, sizeof p, dir, "app.edb"), "t", s, &db, t));
   harness_put_keys(*s, *t, prefix, 0, NREC);
   return inst;
 }
@@ -99,8 +85,8 @@ static void child(const char *held, int ready_fd, int release_fd) {
  * part of JetExternalRestore2), then JetExternalRestore2(chk, logs). */
 static JET_ERR external(const char *bk, const char *original, const char *chk, const char *logs, const char *dbdir) {
   char db[256], src[256];
-  if (access(dbdir, F_OK) != 0) make_dir(dbdir);
-  if (harness_copy_file(in(src, sizeof src, bk, "app.edb"), in(db, sizeof db, dbdir, "app.edb")))
+  if (access(dbdir, F_OK) != 0) harness_make_dir(dbdir);
+  if (harness_copy_file(harness_in(src, sizeof src, bk, "app.edb"), harness_in(db, sizeof db, dbdir, "app.edb")))
     FAIL("copy to %s: %s", db, strerror(errno));
   JET_RSTMAP map = { (char *)original, db };
   JET_LOGINFO info = { sizeof(JET_LOGINFO), 0, 0, "edb" };
@@ -111,12 +97,12 @@ int main(void) {
   harness_start(120);
   harness_tempdir(root, sizeof root, "rl");
   char live[128], held[128], bk[128], link[128], p[256], q[256], dbpath[192], outside[128];
-  in(live, sizeof live, root, "live");
-  in(held, sizeof held, root, "held");
-  in(bk, sizeof bk, root, "bk");
-  in(dbpath, sizeof dbpath, live, "app.edb");
-  make_dir(live);
-  make_dir(held);
+  harness_in(live, sizeof live, root, "live");
+  harness_in(held, sizeof held, root, "held");
+  harness_in(bk, sizeof bk, root, "bk");
+  harness_in(dbpath, sizeof dbpath, live, "app.edb");
+  harness_make_dir(live);
+  harness_make_dir(held);
 
   /* the other process first: it must not inherit this one's instances */
   int ready[2], release[2];
@@ -140,43 +126,47 @@ int main(void) {
   /* 1: a running instance's log folder, here, through a link, in the child */
   int n0;
   uint64_t d0 = harness_dir_digest(live, &n0);
-  expect(JetRestoreInstance(0, bk, live, NULL), JET_errFileAccessDenied, "JetRestoreInstance into a live folder");
+  harness_expect_err(JetRestoreInstance(0, bk, live, NULL), JET_errFileAccessDenied,
+                     "JetRestoreInstance into a live folder");
   unchanged(live, d0, n0, "JetRestoreInstance into a live folder");
-  make_link(live, in(link, sizeof link, root, "link"));
-  expect(JetRestoreInstance(0, bk, link, NULL), JET_errFileAccessDenied,
+  make_link(live, harness_in(link, sizeof link, root, "link"));
+  harness_expect_err(JetRestoreInstance(0, bk, link, NULL), JET_errFileAccessDenied,
          "JetRestoreInstance into a link to a live folder");
   unchanged(live, d0, n0, "JetRestoreInstance into a link to a live folder");
   int nh;
   uint64_t dh = harness_dir_digest(held, &nh);
-  expect(JetRestoreInstance(0, bk, held, NULL), JET_errFileAccessDenied,
+  harness_expect_err(JetRestoreInstance(0, bk, held, NULL), JET_errFileAccessDenied,
          "JetRestoreInstance into a folder another process holds");
   unchanged(held, dh, nh, "JetRestoreInstance into a folder another process holds");
 
   /* 2: JetExternalRestore2, the live folder as log or checkpoint folder */
-  in(p, sizeof p, root, "x1");
-  expect(external(bk, dbpath, NULL, p, p), JET_errSuccess, "JetExternalRestore2 into x1");
+  harness_in(p, sizeof p, root, "x1");
+  harness_expect_err(external(bk, dbpath, NULL, p, p), JET_errSuccess, "JetExternalRestore2 into x1");
   expect_keys(p, "k", 0, NREC);
-  in(p, sizeof p, root, "x2");
-  expect(external(bk, dbpath, NULL, live, p), JET_errFileAccessDenied, "JetExternalRestore2 with a live log folder");
+  harness_in(p, sizeof p, root, "x2");
+  harness_expect_err(external(bk, dbpath, NULL, live, p), JET_errFileAccessDenied,
+                     "JetExternalRestore2 with a live log folder");
   unchanged(live, d0, n0, "JetExternalRestore2 with a live log folder");
-  expect(external(bk, dbpath, live, in(q, sizeof q, root, "x-new"), p), JET_errFileAccessDenied,
+  harness_expect_err(external(bk, dbpath, live, harness_in(q, sizeof q, root, "x-new"), p), JET_errFileAccessDenied,
          "JetExternalRestore2 with a live checkpoint folder");
   unchanged(live, d0, n0, "JetExternalRestore2 with a live checkpoint folder");
   if (access(q, F_OK) == 0) FAIL("JetExternalRestore2 refused but made %s", q);
-  expect(external(bk, dbpath, NULL, p, p), JET_errSuccess, "JetExternalRestore2 into x2");
+  harness_expect_err(external(bk, dbpath, NULL, p, p), JET_errSuccess, "JetExternalRestore2 into x2");
   expect_keys(p, "k", 0, NREC);
 
   /* 3: overwrite is the C entry points' default; EseRestoreBegin's option */
-  in(p, sizeof p, root, "r1");
-  expect(JetRestoreInstance(0, bk, p, NULL), JET_errSuccess, "JetRestoreInstance into a new folder");
-  expect(JetRestoreInstance(0, bk, p, NULL), JET_errSuccess, "JetRestoreInstance again into the same folder");
+  harness_in(p, sizeof p, root, "r1");
+  harness_expect_err(JetRestoreInstance(0, bk, p, NULL), JET_errSuccess, "JetRestoreInstance into a new folder");
+  harness_expect_err(JetRestoreInstance(0, bk, p, NULL), JET_errSuccess,
+                     "JetRestoreInstance again into the same folder");
   expect_keys(p, "k", 0, NREC);
   const char *dirs[1] = { bk };
   char detail[512] = "";
   EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = p, .detail = detail, .detail_cap = sizeof detail };
   EseRestore *r = NULL;
   d0 = harness_dir_digest(p, &n0);
-  expect(EseRestoreBegin(&o, &r), JET_errBackupDirectoryNotEmpty, "EseRestoreBegin into a folder that is not empty");
+  harness_expect_err(EseRestoreBegin(&o, &r), JET_errBackupDirectoryNotEmpty,
+                     "EseRestoreBegin into a folder that is not empty");
   unchanged(p, d0, n0, "EseRestoreBegin without overwrite");
   if (!strstr(detail, "not empty")) FAIL("EseRestoreBegin's detail: '%s'", detail);
   o.overwrite = 1;
@@ -187,18 +177,18 @@ int main(void) {
   expect_keys(p, "k", 0, NREC);
 
   /* 4: planted links */
-  in(outside, sizeof outside, root, "outside");
+  harness_in(outside, sizeof outside, root, "outside");
   if (harness_copy_file(dbpath, outside)) FAIL("copy %s: %s", outside, strerror(errno));
   uint64_t h0 = harness_file_hash(outside);
-  make_dir(in(p, sizeof p, root, "r2"));
-  make_link(outside, in(q, sizeof q, p, "app.edb"));
-  expect(JetRestoreInstance(0, bk, p, NULL), JET_errInvalidPath, "JetRestoreInstance over a link app.edb");
+  harness_make_dir(harness_in(p, sizeof p, root, "r2"));
+  make_link(outside, harness_in(q, sizeof q, p, "app.edb"));
+  harness_expect_err(JetRestoreInstance(0, bk, p, NULL), JET_errInvalidPath, "JetRestoreInstance over a link app.edb");
   if (harness_file_hash(outside) != h0) FAIL("JetRestoreInstance wrote through the link %s", q);
-  make_dir(in(q, sizeof q, root, "c3"));
+  harness_make_dir(harness_in(q, sizeof q, root, "c3"));
   char chk[256];
-  make_link(outside, in(chk, sizeof chk, q, "edb.chk"));
-  in(p, sizeof p, root, "x3");
-  expect(external(bk, dbpath, q, p, p), JET_errInvalidPath,
+  make_link(outside, harness_in(chk, sizeof chk, q, "edb.chk"));
+  harness_in(p, sizeof p, root, "x3");
+  harness_expect_err(external(bk, dbpath, q, p, p), JET_errInvalidPath,
          "JetExternalRestore2 with a link edb.chk in its checkpoint folder");
   if (harness_file_hash(outside) != h0) FAIL("JetExternalRestore2 wrote through the link %s", chk);
 
