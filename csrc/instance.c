@@ -328,18 +328,33 @@ static JET_ERR paths_ready(esinst *inst) {
   return e;
 }
 
-static JET_ERR lock_log_folder(esinst *inst) {
+/* B.lck of dir, locked in *out for as long as the instance runs. */
+static JET_ERR lock_folder(esinst *inst, const char *dir, const char *what, esfile **out) {
   char name[16];
   memcpy(name, inst->prm.base, 3);
   memcpy(name + 3, ".lck", 5);
-  char *path = os_join(inst->prm.log_path, name);
+  char *path = os_join(dir, name);
   if (!path) return JET_errOutOfMemory;
-  JET_ERR e = os_open(inst->io, path, OS_WRITE | OS_CREATE, &inst->lockfile);
+  JET_ERR e = os_open(inst->io, path, OS_WRITE | OS_CREATE, out);
   free(path);
-  if (e == JET_errSuccess && (e = os_lock(inst->lockfile)) != JET_errSuccess) {
-    os_close(inst->lockfile);
-    inst->lockfile = NULL;
-    inst_detail(inst, "log folder %s is held by another instance or process", inst->prm.log_path);
+  if (e == JET_errSuccess && (e = os_lock(*out)) != JET_errSuccess) {
+    os_close(*out);
+    *out = NULL;
+    inst_detail(inst, "%s is held by another instance or process", what);
+  }
+  return e;
+}
+
+/* The log folder's B.lck; when B.chk lives in another folder, that
+ * folder's B.lck too: two instances of one base name never share a
+ * checkpoint, and a restore (of any process) sees the folder in use. */
+static JET_ERR lock_folders(esinst *inst) {
+  char what[64 + 4096];
+  snprintf(what, sizeof what, "log folder %s", inst->prm.log_path);
+  JET_ERR e = lock_folder(inst, inst->prm.log_path, what, &inst->lockfile);
+  if (e == JET_errSuccess && !os_same_file(inst->prm.system_path, inst->prm.log_path)) {
+    snprintf(what, sizeof what, "system (checkpoint) folder %s", inst->prm.system_path);
+    e = lock_folder(inst, inst->prm.system_path, what, &inst->syslockfile);
   }
   return e;
 }
@@ -351,6 +366,8 @@ static void release_resources(esinst *inst) {
   inst->log = NULL;
   os_close(inst->lockfile);
   inst->lockfile = NULL;
+  os_close(inst->syslockfile);
+  inst->syslockfile = NULL;
   esio_free(inst->io);
   inst->io = NULL;
 }
@@ -407,12 +424,13 @@ static JET_ERR init_instance(esinst *inst, const JET_RSTINFO *ri) {
   /* transaction ids grow across runs (recovery raises this past every id
    * it meets), so a log never holds two groups of one id back to back */
   inst->next_txid = os_now_us();
+  inst->detail[0] = 0;      /* a detail belongs to this init's failure only */
   JET_ERR e = remap_copy(ri, &inst->remap, &inst->nremap);
   if (e) return e;
   e = esio_new(&inst->io);
   if (e == JET_errSuccess) e = paths_ready(inst);
   if (e == JET_errSuccess) e = log_folder_real(inst);
-  if (e == JET_errSuccess) e = lock_log_folder(inst);
+  if (e == JET_errSuccess) e = lock_folders(inst);
   if (e == JET_errSuccess) e = recover(inst);
   remap_free(inst->remap, inst->nremap);     /* the map serves this recovery only */
   inst->remap = NULL;

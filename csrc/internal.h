@@ -83,6 +83,7 @@ typedef struct esinst {
   esio *io;
   eslog *log;
   esfile *lockfile;       /* holds the log folder */
+  esfile *syslockfile;    /* holds the system folder when it is another one */
   lsn_t checkpoint;       /* redo starts here */
   esdb *db[ESE_MAX_DB + 1];
   struct esbackup *backup;  /* the external backup in progress, or NULL */

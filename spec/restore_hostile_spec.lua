@@ -78,6 +78,24 @@ describe("hostile restores", function()
       end)
     end)
 
+    it("the system (checkpoint) folder of another process's instance whose logs are elsewhere: "
+       .. "JET_errFileAccessDenied, its edb.chk untouched", function()
+      local sys, logs = w:path("sys"), w:path("sys-logs")
+      while_child(sys, "{ system_path = dir, log_path = dir .. '-logs' }", "dir .. '-logs/app.edb'", function()
+        local chk = H.read_file(sys .. "/edb.chk")
+        assert.is_truthy(chk, "the child has no checkpoint in its system folder")
+        local e = H.expect_jet("JET_errFileAccessDenied", ese.restore, set_dir, sys, { overwrite = true })
+        assert.matches("edb%.lck", e.detail)
+        same_bytes(chk, H.read_file(sys .. "/edb.chk"), "the restore replaced the live checkpoint")
+        assert.is_nil(H.ls(sys)["edb.log"], "the restore wrote its log stream into the live system folder")
+      end)
+      local ci = w:open(nil, { system_path = sys, log_path = logs })
+      local t = H.open_table(ci, logs)
+      assert.are.equal(10, #H.collect(t, "child", "childz"))
+      t:close()
+      ci:term({ complete = true })
+    end)
+
     it("dest the parent of a live folder (another process): the restore lands beside it, the live "
        .. "folder untouched", function()
       local dir = w:path("parent/live")
@@ -200,6 +218,27 @@ describe("a restore refuses, before it writes, a database it would write twice",
     -- each alone restores
     ese.restore(w:path("s2"), w:path("d"))
     assert.are.equal(5, H.count_keys(w, w:path("d"), "mid"))
+  end)
+end)
+
+describe("an instance holds its system (checkpoint) folder when it is not its log folder", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("a second instance of the same base name with that system folder (other logs): JET_errFileAccessDenied "
+     .. "naming the folder; another base name works", function()
+    local sys = w:path("sys")
+    local a = w:open(nil, { system_path = sys, log_path = w:path("la") })
+    local b = w:create(nil, { system_path = sys, log_path = w:path("lb") })
+    local e = H.expect_jet("JET_errFileAccessDenied", b.init, b)
+    assert.matches("system %(checkpoint%) folder", e.detail)
+    w:open(nil, { system_path = sys, log_path = w:path("lc"), base_name = "abc" }):term({ complete = true })
+    a:term({ complete = true })
+    -- the checkpoint there is a's: b's own logs cannot follow it, and the error says so, not the old refusal
+    e = H.expect_jet("JET_errMissingLogFile", b.init, b)
+    assert.is_nil(e.detail and e.detail:match("held"), "a detail of the previous init's failure: " .. tostring(e))
+    w:open(nil, { system_path = sys, log_path = w:path("la") }):term({ complete = true })
   end)
 end)
 
