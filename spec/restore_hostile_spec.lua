@@ -74,6 +74,10 @@ describe("hostile restores", function()
         sh("ln -s " .. H.q(dir) .. " " .. H.q(w:path("l1")) .. " && ln -s " .. H.q(w:path("l1")) .. " "
            .. H.q(w:path("l2")))
         H.expect_jet("JET_errFileAccessDenied", ese.restore, set_dir, w:path("l2") .. "/", { overwrite = true })
+        local cwd = assert(os.getenv("PWD"))
+        local _, depth = cwd:gsub("/[^/]+", "")
+        H.expect_jet("JET_errFileAccessDenied", ese.restore, set_dir, ("../"):rep(depth) .. dir:sub(2),
+                     { overwrite = true })
         assert.are.same(before, H.ls(dir))
       end)
     end)
@@ -120,6 +124,20 @@ describe("hostile restores", function()
       assert.are.equal(10, H.count_keys(w, dir, "child"))
     end)
 
+    it("dest holds a hard link to a database attached in this process elsewhere: JET_errFileAccessDenied",
+       function()
+      local t, _, _, li = w:table_at(w:path("live"), "app.edb")
+      H.fill(t, 3, "live")
+      local dest = w:path("dest")
+      sh("mkdir " .. H.q(dest) .. " && ln " .. H.q(w:path("live/app.edb")) .. " " .. H.q(dest .. "/app.edb"))
+      local e = H.expect_jet("JET_errFileAccessDenied", ese.restore, set_dir, dest, { overwrite = true })
+      assert.matches("app%.edb is locked", e.detail)
+      H.fill(t, 3, "more")
+      t:close()
+      li:term({ complete = true })
+      assert.are.equal(3, H.count_keys(w, w:path("live"), "more"))
+    end)
+
     it("dest the set folder through a link: JET_errInvalidParameter, the set intact", function()
       sh("ln -s " .. H.q(set_dir) .. " " .. H.q(w:path("setlink")))
       H.expect_jet("JET_errInvalidParameter", ese.restore, set_dir, w:path("setlink") .. "/", { overwrite = true })
@@ -153,6 +171,18 @@ describe("hostile restores", function()
       assert.matches(H.log_name(0xFF), e.detail, 1, true)
       assert.are.same(before, H.ls(dest))
       for name, data in pairs(logs) do same_bytes(data, H.read_file(dest .. "/" .. name), name) end
+    end)
+
+    it("user files whose names are near the stream's (edb.log.bak, edb00000001.log~, EDB.CHK, edb.chk.old, "
+       .. "edbtmp.log.txt, edb.lck.txt) survive a restore with overwrite byte for byte", function()
+      local dest = w:path("dest")
+      ese.restore(set_dir, dest)
+      local names = { "edb.log.bak", "edb00000001.log~", "EDB.CHK", "edb.chk.old", "edbtmp.log.txt", "edb.lck.txt",
+                      "xedb.log", "edb0000000G.log" }
+      for _, name in ipairs(names) do H.write_file(dest .. "/" .. name, "mine: " .. name) end
+      ese.restore(set_dir, dest, { overwrite = true })
+      for _, name in ipairs(names) do assert.are.equal("mine: " .. name, H.read_file(dest .. "/" .. name), name) end
+      assert.are.equal(20, H.count_keys(w, dest, "base"))
     end)
 
     it("edb.chk.tmp a hard link to an outside file (checkpoint folder = dest): the outside file keeps "
