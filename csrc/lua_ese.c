@@ -57,6 +57,13 @@ static int error_tostring(lua_State *L) {
   return 1;
 }
 
+const char *ese_checkpath(lua_State *L, int idx, const char *op) {
+  size_t n;
+  const char *p = luaL_checklstring(L, idx, &n);
+  if (strlen(p) != n) ese_raise_detail(L, JET_errInvalidPath, op, "a path holds a NUL byte");
+  return p;
+}
+
 int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *detail) {
   const char *name = EseErrorName(err);
   const char *msg = EseErrorMessage(err);

@@ -28,14 +28,14 @@ static int restore_close(lua_State *L) {
 /* restore_begin(dirs, dest, opts) */
 static int restore_begin(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  const char *dest = luaL_checkstring(L, 2);
+  const char *dest = ese_checkpath(L, 2, "restore");
   lua_Integer n = luaL_len(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 1024, 1, "a list of 1 to 1024 backup folders");
   const char **dirs = lua_newuserdatauv(L, sizeof(char *) * (size_t)n, 0);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, 1, i);
     if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 1, "backup folders must be strings");
-    dirs[i - 1] = lua_tostring(L, -1);
+    dirs[i - 1] = ese_checkpath(L, -1, "restore");
     lua_pop(L, 1);  /* still referenced by the table at 1 */
   }
   EseRestoreOptions o = { .dirs = dirs, .ndirs = (unsigned long)n, .dest = dest };
@@ -43,7 +43,7 @@ static int restore_begin(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_getfield(L, 3, "live_log_path");
-    if (!lua_isnil(L, -1)) o.live_log_path = luaL_checkstring(L, -1);
+    if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
     lua_getfield(L, 3, "to_generation");
     if (!lua_isnil(L, -1)) {
       lua_Integer g = luaL_checkinteger(L, -1);

@@ -337,6 +337,7 @@ static JET_ERR probe_user(EseRestore *r, const char *path, size_t *entries) {
   if (os_kind(path) == OS_FILE) e = locked(r, path) ? locked_fail(r, path) : JET_errSuccess;
   else e = os_list_dir(path, probe_entry, &c);     /* follows a link to a folder */
   if (e == JET_errFileNotFound) e = JET_errSuccess;   /* absent, or not a folder (mkdir says so later) */
+  else if (e && !r->detail[0]) fail(r, e, "%s cannot be read as a folder", path);
   if (e == JET_errSuccess && c.held) e = locked_fail(r, c.held);
   free(c.held);
   *entries = c.entries;
@@ -484,8 +485,11 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   if (e == JET_errSuccess) e = check_dest(r, o->overwrite);
   /* nothing was touched before this line */
-  if (e == JET_errSuccess) e = os_mkdir_p(r->dest, 0700);
-  if (e == JET_errSuccess) e = os_mkdir_p(r->chk_dir, 0700);
+  if (e == JET_errSuccess && (e = os_mkdir_p(r->dest, 0700)) != JET_errSuccess)
+    fail(r, e, "destination %s cannot be made a folder (a file, a dangling link or a missing parent is in the way)",
+         r->dest);
+  if (e == JET_errSuccess && (e = os_mkdir_p(r->chk_dir, 0700)) != JET_errSuccess)
+    fail(r, e, "checkpoint folder %s cannot be made a folder", r->chk_dir);
   if (e == JET_errSuccess) e = lock_dest(r);
   if (e == JET_errSuccess && o->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;

@@ -147,6 +147,22 @@ describe("hostile restores", function()
       assert.are.equal(20, H.count_keys(w, w:path("dest"), "base"))
     end)
 
+    it("a path with a NUL byte (dest, a set folder, live_log_path): JET_errInvalidPath, not the path cut at "
+       .. "the NUL; dest a file, a link loop: JET_errInvalidPath saying why", function()
+      local dest = w:path("dest")
+      local e = H.expect_jet("JET_errInvalidPath", ese.restore, set_dir, dest .. "\0/../elsewhere")
+      assert.matches("NUL", e.detail)
+      H.expect_jet("JET_errInvalidPath", ese.restore, { set_dir .. "\0x" }, dest)
+      H.expect_jet("JET_errInvalidPath", ese.restore, set_dir, dest, { live_log_path = w.dir .. "\0x" })
+      assert.is_nil(H.ls(w.dir).dest, "a refused restore made " .. dest)
+      H.write_file(dest, "a file")
+      e = H.expect_jet("JET_errInvalidPath", ese.restore, set_dir, dest, { overwrite = true })
+      assert.matches("dest", e.detail)
+      sh("ln -s " .. H.q(w:path("loop")) .. " " .. H.q(w:path("loop")))
+      e = H.expect_jet("JET_errInvalidPath", ese.restore, set_dir, w:path("loop"), { overwrite = true })
+      assert.matches("loop", e.detail)
+    end)
+
     it("live_log_path the dest: JET_errInvalidParameter", function()
       H.expect_jet("JET_errInvalidParameter", ese.restore, set_dir, w.dir .. "/.",
                    { overwrite = true, live_log_path = w.dir })
