@@ -7,7 +7,7 @@ BUILD    ?= build
 OUT      ?= $(BUILD)/lib
 SAN      ?=
 DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev
-BENCH_PKGS = libsqlite3-dev
+BENCH_PKGS = libsqlite3-dev liblmdb-dev
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 CFLAGS_ALL = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread $(OPT) $(SAN) \
@@ -80,10 +80,10 @@ demo: all
 	@$(LUA) -e 'package.cpath="$(OUT)/?.so;"..package.cpath; package.path="lua/?.lua;lua/?/init.lua;"..package.path' bin/ese demo
 
 bench: all
-	@command -v sqlite3 >/dev/null && [ -f /usr/include/sqlite3.h ] || \
+	@command -v sqlite3 >/dev/null && [ -f /usr/include/sqlite3.h ] && [ -f /usr/include/lmdb.h ] || \
 	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_PKGS) sqlite3 >/dev/null)
 	@$(MAKE) --no-print-directory -C bench BUILD=$(abspath $(BUILD)) CORE_OBJ="$(abspath $(CORE_OBJ))"
-	@$(BUILD)/bench/ese-bench
+	@BENCH_LUA=$(LUA) $(BUILD)/bench/ese-bench
 	@$(BUILD)/bench/ese-backup-bench
 	@$(BUILD)/bench/ese-disk-bench
 

@@ -24,6 +24,7 @@
 #define KEY_LEN 16
 #define VAL_LEN 100
 #define TXN_SIZE 10000
+#define VALUE_POOL 1024        /* part C: record i has value make_value(i % VALUE_POOL) */
 #define PAGE_SIZE 8192
 #define CACHE_PAGES 32768      /* x 8 KiB = 256 MiB */
 #ifndef LOG_FILE_KIB
@@ -264,11 +265,18 @@ static inline void sq_put_txn(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *begi
 }
 
 /* ---- report ---------------------------------------------------------------- */
-/* A target row (label padded to width), counted in npass / nfail. */
-static inline void target_row(int width, const char *label, const char *op, double bound, double value, int ok) {
+/* A target row (label padded to width), counted in npass / nfail; bound and
+ * value with prec decimals. */
+static inline void target_row_prec(int width, const char *label, const char *op, double bound, double value, int ok,
+                                   int prec) {
   if (ok) npass++;
   else nfail++;
-  printf("  %-*s %s %4.2f  %6.2f  %s\n", width, label, op, bound, value, ok ? "PASS" : "FAIL");
+  printf("  %-*s %s %4.*f  %6.*f  %s\n", width, label, op, prec, bound, prec, value, ok ? "PASS" : "FAIL");
+}
+
+/* A target row of a ratio (two decimals). */
+static inline void target_row(int width, const char *label, const char *op, double bound, double value, int ok) {
+  target_row_prec(width, label, op, bound, value, ok, 2);
 }
 
 /* An informational ratio row. */
