@@ -139,7 +139,9 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
     return JET_errSuccess;
   }
   esfile *f = NULL;
-  e = os_open(r->cfg.io, path, OS_WRITE | (fresh && !r->cfg.restore ? OS_CREATE : 0), &f);
+  /* a restore wrote this file itself (O_NOFOLLOW): a link there now was
+   * planted since, and is never followed */
+  e = os_open(r->cfg.io, path, OS_WRITE | (r->cfg.restore ? OS_NOFOLLOW : fresh ? OS_CREATE : 0), &f);
   if (e == JET_errSuccess) e = os_lock(f);
   dbheader h;
   if (e == JET_errSuccess) {

@@ -16,7 +16,9 @@
  *     nothing changed), with it restores;
  *  4. a planted symbolic link dest/app.edb, or edb.chk in the checkpoint
  *     folder, to an outside file: JET_errInvalidPath, and the outside file
- *     is unchanged byte for byte;
+ *     is unchanged byte for byte; the same when the link replaces the
+ *     copied database after EseRestoreStep copied it, before the replay
+ *     reopens it;
  *  5. after all that every record of the running instances is there (the
  *     child's after its term, this process's after term and a new init).
  *
@@ -191,6 +193,23 @@ int main(void) {
   harness_expect_err(external(bk, dbpath, q, p, p), JET_errInvalidPath,
          "JetExternalRestore2 with a link edb.chk in its checkpoint folder");
   if (harness_file_hash(outside) != h0) FAIL("JetExternalRestore2 wrote through the link %s", chk);
+
+  /* 4b: a link planted after the copy, before the replay reopens the
+   * copied database: the replay refuses it and never writes through it */
+  harness_in(p, sizeof p, root, "r4");
+  o = (EseRestoreOptions){ .dirs = dirs, .ndirs = 1, .dest = p };
+  CK(EseRestoreBegin(&o, &r));
+  uint64_t done = 0, total = 1;
+  finished = 0;
+  while (done * 2 < total) CK(EseRestoreStep(r, &done, &total, &finished));
+  harness_in(q, sizeof q, p, "app.edb");
+  if (unlink(q) != 0) FAIL("unlink %s: %s", q, strerror(errno));
+  make_link(outside, q);
+  JET_ERR re = JET_errSuccess;
+  while (re == JET_errSuccess && !finished) re = EseRestoreStep(r, NULL, NULL, &finished);
+  EseRestoreEnd(r);
+  harness_expect_err(re, JET_errInvalidPath, "a restore whose copied database became a link before replay");
+  if (harness_file_hash(outside) != h0) FAIL("the restore's replay wrote through the link %s", q);
 
   /* 5: the running instances lost nothing */
   close(release[1]);
