@@ -216,32 +216,38 @@ static int inst_tostring(lua_State *L) {
 
 /* ---- methods ------------------------------------------------------------- */
 
-/* inst:init(opts): opts.remap = { [old_path] = new_path, ... } moves
- * databases for this init's soft recovery (JetInit3's JET_RSTMAP).  Wrong
- * Lua types are argument errors; the engine checks the paths. */
+/* The options of init at arg (nil or a table) into *ri: opts.remap = {
+ * [old_path] = new_path, ... } moves databases for this init's soft
+ * recovery (JetInit3's JET_RSTMAP; its strings and array stay on the Lua
+ * stack until the caller returns).  Wrong Lua types are argument errors;
+ * the engine checks the paths. */
+static void check_init_opts(lua_State *L, int arg, JET_RSTINFO *ri) {
+  *ri = (JET_RSTINFO){ sizeof *ri, NULL, 0 };
+  if (lua_isnoneornil(L, arg)) return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  if (lua_getfield(L, arg, "remap") == LUA_TNIL) return;
+  luaL_argcheck(L, lua_istable(L, -1), arg, "remap must be a table of path = path");
+  int map = lua_gettop(L);
+  long n = 0;
+  for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) {
+    luaL_argcheck(L, lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING, arg,
+                  "remap: every key and value must be a path string");
+    n++;
+  }
+  luaL_argcheck(L, n <= 1024, arg, "remap: at most 1024 entries");
+  ri->rgrstmap = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *ri->rgrstmap, 0);   /* freed by the GC */
+  for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) {
+    ri->rgrstmap[ri->crstmap].szDatabaseName = (char *)lua_tostring(L, -2);
+    ri->rgrstmap[ri->crstmap].szNewDatabaseName = (char *)lua_tostring(L, -1);
+    ri->crstmap++;
+  }
+}
+
+/* inst:init(opts): see check_init_opts. */
 static int inst_init(lua_State *L) {
   EseInstance *I = ese_checkinstance(L, 1, "init");
-  JET_RSTINFO ri = { sizeof ri, NULL, 0 };
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    if (lua_getfield(L, 2, "remap") != LUA_TNIL) {
-      luaL_argcheck(L, lua_istable(L, -1), 2, "remap must be a table of path = path");
-      int map = lua_gettop(L);
-      long n = 0;
-      for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) {
-        luaL_argcheck(L, lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING, 2,
-                      "remap: every key and value must be a path string");
-        n++;
-      }
-      luaL_argcheck(L, n <= 1024, 2, "remap: at most 1024 entries");
-      ri.rgrstmap = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *ri.rgrstmap, 0);   /* freed by the GC */
-      for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) {
-        ri.rgrstmap[ri.crstmap].szDatabaseName = (char *)lua_tostring(L, -2);
-        ri.rgrstmap[ri.crstmap].szNewDatabaseName = (char *)lua_tostring(L, -1);
-        ri.crstmap++;
-      }
-    }
-  }
+  JET_RSTINFO ri;
+  check_init_opts(L, 2, &ri);
   JET_ERR err = JetInit3(&I->inst, &ri, 0);
   if (err < 0) return ese_raise_inst(L, err, "init", I->inst);
   return 0;
@@ -299,15 +305,18 @@ static int l_create_instance(lua_State *L) {
   return 1;
 }
 
-/* ese.init(params) -> the global (legacy) instance: JetInit(&0). */
+/* ese.init(params, opts) -> the global (legacy) instance: JetInit3(&0),
+ * opts as inst:init's (check_init_opts). */
 static int l_init(lua_State *L) {
   pvals pv;
+  JET_RSTINFO ri;
   check_params(L, 1, &pv);
+  check_init_opts(L, 2, &ri);
   EseInstance *I = new_instance(L, "legacy");
   JET_INSTANCE inst = 0;
   JET_ERR err = apply_params(&inst, &pv);
   if (err < 0) return ese_raise(L, err, "init");
-  err = JetInit(&inst);
+  err = JetInit3(&inst, &ri, 0);
   if (err < 0) return ese_raise(L, err, "init");
   I->inst = inst;
   I->open = 1;

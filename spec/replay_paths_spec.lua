@@ -297,6 +297,27 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
     original_unchanged()
   end)
 
+  it("ese.init(params, { remap = ... }): the legacy instance takes the same remap", function()
+    crashed(2)
+    local copy = H.copy_dir(orig, w:path("copy"))
+    local moved = w:path("moved")
+    assert(os.execute("mkdir -p '" .. moved .. "'"))
+    assert(os.rename(copy .. "/data/app.edb", moved .. "/x.edb"))
+    -- wrong types first: argument errors, and no instance is left initialized
+    H.expect_argerror("bad argument #2 .*table expected", ese.init, H.params(copy .. "/logs"), 5)
+    H.expect_argerror("remap", ese.init, H.params(copy .. "/logs"), { remap = { x = false } })
+    H.expect_jet("JET_errInvalidParameter", ese.init, H.params(copy .. "/logs"), { remap = { [""] = "/tmp/x" } })
+    local before = other_db(w:path("other.edb"))
+    H.expect_jet("JET_errBadDbSignature", ese.init, H.params(copy .. "/logs"),
+      { remap = { [data .. "/app.edb"] = w:path("other.edb") } })
+    assert.is_true(before == H.read_file(w:path("other.edb")))
+    local g = w:track(ese.init(H.params(copy .. "/logs"), { remap = { [data .. "/app.edb"] = moved .. "/x.edb" } }))
+    ese.term({ complete = true })
+    assert.is_false(g:is_open())
+    original_unchanged()
+    assert.are.equal("k1=v1,k2=v2", keys_of(H.params(w:path("readmoved")), moved .. "/x.edb"))
+  end)
+
   it("remap input is checked: wrong types are argument errors, empty paths JET_errInvalidParameter", function()
     local inst = w:create()
     H.expect_argerror("bad argument #2 .*table expected", inst.init, inst, 5)
