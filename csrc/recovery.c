@@ -9,12 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int sig_known(const uint8_t sig[16]) {
-  for (int i = 0; i < 16; i++)
-    if (sig[i]) return 1;
-  return 0;
-}
-
 /* 1: path holds a database with signature sig; 0: a database with another
  * one; -1: no readable database header (missing, not a database). */
 static int sig_at(esinst *inst, const char *path, const uint8_t sig[16]) {
@@ -40,13 +34,13 @@ static JET_ERR soft_map(void *ud, const log_attach *a, int fresh, char **out) {
   for (long i = 0; i < inst->nremap; i++)
     if (!strcmp(inst->remap[i].szDatabaseName, a->path)) {
       const char *to = inst->remap[i].szNewDatabaseName;
-      if (sig_known(a->sig) && sig_at(inst, to, a->sig) == 0) {
+      if (redo_sig_known(a->sig) && sig_at(inst, to, a->sig) == 0) {
         inst_detail(inst, "%s is another database than the log's %s", to, a->path);
         return JET_errBadDbSignature;
       }
       return (*out = strdup(to)) ? JET_errSuccess : JET_errOutOfMemory;
     }
-  if (a->rel && *a->rel && sig_known(a->sig) && inst->log_real) {
+  if (a->rel && *a->rel && redo_sig_known(a->sig) && inst->log_real) {
     char *joined = os_join(inst->log_real, a->rel), *p = NULL;
     if (!joined) return JET_errOutOfMemory;
     if (db_canon_path(joined, &p) != JET_errSuccess) p = NULL;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { SKIP_UNCOVERED = 1, SKIP_OTHER = 2 };
+
 /* A database file replay has open. */
 typedef struct redo_db {
   esfile *file;
@@ -25,7 +27,12 @@ struct redo {
   redo_cfg cfg;
   redo_db *files;         /* every database file open (a list) */
   redo_db *db[ESE_MAX_DB + 1];   /* the file each id names now, or NULL */
-  uint8_t skip[ESE_MAX_DB + 1];  /* the id names a database the restore does not cover */
+  /* the id's records are not applied: SKIP_UNCOVERED, a database the
+   * restore does not cover (dropped); SKIP_OTHER, the file there is
+   * another database (its signature is not the log's): a commit that
+   * writes to it fails (JET_errBadDbSignature), nothing else */
+  uint8_t skip[ESE_MAX_DB + 1];
+  uint32_t tx_other;      /* an id of SKIP_OTHER the transaction being read writes, or 0 */
   redo_page *pages;       /* images of the transaction being read */
   size_t npages, cap;
   uint64_t txid;
@@ -36,6 +43,11 @@ struct redo {
 
 static void say(redo *r, const char *what, const char *path) {
   if (r->cfg.detail) snprintf(r->cfg.detail, r->cfg.detail_cap, "%s %s", what, path);
+}
+
+int redo_sig_known(const uint8_t sig[16]) {
+  static const uint8_t none[16];
+  return memcmp(sig, none, 16) != 0;
 }
 
 static void clean_header(dbheader *h, uint32_t gen) {
@@ -127,7 +139,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   redo_db *d = path ? open_file_of(r, path) : NULL;
   if (!d || r->db[dbid] != d) e = end_id(r, dbid, gen);
   if (e || !path) {
-    r->skip[dbid] = !path;
+    r->skip[dbid] = path ? 0 : SKIP_UNCOVERED;
     free(path);
     return e;
   }
@@ -149,6 +161,15 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
     if (he && fresh && !r->cfg.restore) he = dbheader_write(f, fresh);   /* created but never written */
     else if (he == JET_errSuccess && h.state == DB_BACKUP_COPY) he = JET_errSoftRecoveryOnBackupDatabase;
     else if (he == JET_errSuccess && h.state == DB_RESTORING && !r->cfg.restore) he = JET_errDatabaseDirtyShutdown;
+    else if (he == JET_errSuccess && redo_sig_known(a->sig) && memcmp(h.db_sig, a->sig, 16) != 0) {
+      /* not the database the log attached (replaced, or created again
+       * under its name since): never written */
+      say(r, "replay: another database than the log's (another signature) is at", path);
+      os_close(f);
+      free(path);
+      r->skip[dbid] = SKIP_OTHER;
+      return JET_errSuccess;
+    }
     e = he;
   }
   if (e == JET_errSuccess && !(d = calloc(1, sizeof *d))) e = JET_errOutOfMemory;
@@ -182,8 +203,10 @@ static JET_ERR page_rec(redo *r, const log_record *rec) {
     drop_pages(r);
     r->txid = txid;
     r->group_records = 0;
+    r->tx_other = 0;
   }
   r->group_records++;
+  if (r->skip[dbid] == SKIP_OTHER) r->tx_other = dbid;
   if (r->skip[dbid]) return JET_errSuccess;
   if (!r->db[dbid]) return JET_errLogFileCorrupt;
   if (r->npages == r->cap) {
@@ -235,6 +258,8 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
                "records, its group has %u", (unsigned)LSN_GEN(rec->lsn), (unsigned long long)txid, (unsigned)count,
                (unsigned)r->group_records);
   }
+  if (e == JET_errSuccess && txid == r->txid && r->tx_other)
+    e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
@@ -248,6 +273,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   drop_pages(r);
   r->txid = 0;
   r->group_records = 0;
+  r->tx_other = 0;
   return e;
 }
 

@@ -42,6 +42,9 @@ typedef struct redo_cfg {
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);
+/* 1 when an attachment records a database signature (not all zeros:
+ * format 1 entries have none). */
+int redo_sig_known(const uint8_t sig[16]);
 /* A database attached when replay starts (from the checkpoint or the first
  * log header). */
 JET_ERR redo_attach(redo *r, const log_attach *a);
