@@ -388,7 +388,8 @@ static void remap_free(JET_RSTMAP *m, long n) {
 }
 
 /* Checks JetInit3's map and copies it with canonical paths (an old name
- * whose folder is gone stays as given) into *out. */
+ * whose folder is gone stays as given; one with a trailing '/' is
+ * JET_errInvalidPath) into *out. */
 static JET_ERR remap_copy(const JET_RSTINFO *ri, JET_RSTMAP **out, long *nout) {
   *out = NULL;
   *nout = 0;
@@ -399,6 +400,12 @@ static JET_ERR remap_copy(const JET_RSTINFO *ri, JET_RSTMAP **out, long *nout) {
     const JET_RSTMAP *m = &ri->rgrstmap[i];
     if (!m->szDatabaseName || !*m->szDatabaseName || !m->szNewDatabaseName || !*m->szNewDatabaseName)
       return JET_errInvalidParameter;
+  }
+  /* an old name ending in '/' names no database file: it would never
+   * match, and recovery would go on at the recorded paths unnoticed */
+  for (long i = 0; i < ri->crstmap; i++) {
+    const char *old = ri->rgrstmap[i].szDatabaseName;
+    if (old[strlen(old) - 1] == '/') return JET_errInvalidPath;
   }
   JET_RSTMAP *m = calloc(ri->crstmap ? (size_t)ri->crstmap : 1, sizeof *m);
   if (!m) return JET_errOutOfMemory;
