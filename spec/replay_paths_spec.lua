@@ -365,7 +365,8 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
     H.expect_jet("JET_errInvalidParameter", inst.init, inst, { remap = { ["/tmp/x"] = "" } })
     -- an old name with a trailing slash names no database: refused, not silently unused
     H.expect_jet("JET_errInvalidPath", inst.init, inst, { remap = { [w.dir .. "/app.edb/"] = w.dir .. "/x.edb" } })
-    H.expect_jet("JET_errInvalidPath", inst.init, inst, { remap = { ["/nonexistent-dir/app.edb/"] = w.dir .. "/x.edb" } })
+    H.expect_jet("JET_errInvalidPath", inst.init, inst,
+      { remap = { ["/nonexistent-dir/app.edb/"] = w.dir .. "/x.edb" } })
     inst:init({ remap = {} })
     inst:term()
   end)
