@@ -83,6 +83,19 @@ static uint32_t attachments(const esinst *inst, log_attach att[ESE_MAX_DB]) {
   return n;
 }
 
+/* Whether one more database, at the canonical path, can be attached: a
+ * free id, and every log file's header can list it with the others.
+ * Checked before anything is logged or written. */
+static JET_ERR room_for(esinst *inst, const char *path) {
+  log_attach att[ESE_MAX_DB + 1];
+  uint32_t n = attachments(inst, att);
+  att[n] = (log_attach){ 0, (char *)path, NULL, { 0 } };
+  if (free_dbid(inst) && log_attach_fits(att, n + 1)) return JET_errSuccess;
+  inst_detail(inst, "%s: %u databases attached, the log header's attach table cannot list one more", path,
+              (unsigned)n);
+  return JET_errTooManyAttachedDatabases;
+}
+
 JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out) {
   JET_ERR e = os_open(inst->io, path, OS_WRITE | (create ? OS_CREATE | OS_EXCL : 0), out);
   if (e == JET_errSuccess && (e = os_lock(*out)) != JET_errSuccess) {
@@ -204,12 +217,12 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
   else if (inst->backup) e = JET_errBackupInProgress;
   if (e == JET_errSuccess) e = db_canon_path(szFilename, &path);
   if (e == JET_errSuccess && os_exists(path)) e = JET_errFileAlreadyExists;
+  if (e == JET_errSuccess) e = room_for(inst, path);
   if (e == JET_errSuccess) {
     header_new(inst, &h);
     log_attach a = { free_dbid(inst), path, rel_of(inst, path), { 0 } };
     memcpy(a.sig, h.db_sig, 16);
-    if (!a.dbid) e = JET_errOutOfMemory;
-    if (e == JET_errSuccess) e = log_db_entry(inst, LR_CREATEDB, &a, h.page_size);
+    e = log_db_entry(inst, LR_CREATEDB, &a, h.page_size);
     free(a.rel);
   }
   if (e == JET_errSuccess) e = db_open_file(inst, path, 1, &f);
@@ -258,6 +271,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
     inst_leave(inst);
     return JET_errSuccess;
   }
+  if (e == JET_errSuccess) e = room_for(inst, path);
   if (e == JET_errSuccess) e = db_open_file(inst, path, 0, &f);
   if (e == JET_errSuccess) e = dbheader_read(f, inst->prm.page_size, &h);
   if (e == JET_errSuccess) {

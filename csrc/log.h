@@ -64,6 +64,9 @@ void log_entry_put(uint8_t *p, const log_attach *a);
 JET_ERR log_entry_get(const uint8_t *p, size_t n, int v1, log_attach *a, size_t *used);
 void log_entry_clear(log_attach *a);
 void log_attach_free(log_attach *a, uint32_t n);   /* n entries and the array */
+/* 1 when a header's attach table can list these n entries (at least
+ * without their relative paths). */
+int log_attach_fits(const log_attach *att, uint32_t n);
 
 /* What a file header says. */
 typedef struct log_header {

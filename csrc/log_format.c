@@ -91,6 +91,15 @@ void log_header_clear(log_header *h) {
   memset(h, 0, sizeof *h);
 }
 
+int log_attach_fits(const log_attach *att, uint32_t natt) {
+  size_t bare = 60;
+  for (uint32_t i = 0; i < natt; i++) {
+    if (slen(att[i].path) > 0xFFFF) return 0;
+    bare += 24 + slen(att[i].path);
+  }
+  return bare <= LOG_HDR_SIZE;
+}
+
 /* Serializes a header into b[LOG_HDR_SIZE]; JET_errInvalidParameter when the
  * attachment table does not fit even without its relative paths (a table
  * that fits only without them is written without them: relative unknown). */
@@ -105,13 +114,12 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
   st64(b + 40, tm_create);
   st64(b + 48, tm_prev);
   st32(b + 56, natt);
-  size_t total = 60, bare = 60;
+  size_t total = 60;
   for (uint32_t i = 0; i < natt; i++) {
-    if (slen(att[i].path) > 0xFFFF || slen(att[i].rel) > 0xFFFF) return JET_errInvalidParameter;
+    if (slen(att[i].rel) > 0xFFFF) return JET_errInvalidParameter;
     total += log_entry_size(&att[i]);
-    bare += 24 + slen(att[i].path);
   }
-  if (bare > LOG_HDR_SIZE) return JET_errInvalidParameter;
+  if (!log_attach_fits(att, natt)) return JET_errInvalidParameter;
   size_t off = 60;
   for (uint32_t i = 0; i < natt; i++) {
     log_attach a = att[i];

@@ -313,5 +313,54 @@ describe("engine and file errors", function()
       assert.are.equal(64, #made, "the 65th instance is refused")
       w:open():term()                               -- the slots are free again
     end)
+
+    -- Every database attached is listed (absolute path, relative path,
+    -- signature) in each log file's header table of 4 KiB: a database it
+    -- could not list, or a 33rd, is refused before anything is logged or
+    -- written.
+    it("a 33rd database, or one the log header's attach table cannot list: JET_errTooManyAttachedDatabases (-1805)",
+      function()
+      local deep = w.dir .. "/" .. ("d"):rep(80) .. "/" .. ("e"):rep(20)
+      assert(os.execute("mkdir -p '" .. deep .. "'"))
+      local inst = w:open()
+      local s = inst:begin_session()
+      local function make(p)
+        local db = s:create_database(p)
+        s:create_table(db, "t"):close()
+        db:close()
+      end
+      local paths, n = {}, 0
+      for i = 1, 40 do
+        paths[i] = deep .. ("/db%02d.edb"):format(i)
+        local ok, e = pcall(make, paths[i])
+        if not ok then
+          assert.are.equal("JET_errTooManyAttachedDatabases", e.name, tostring(e))
+          assert.are.equal(-1805, e.code)
+          assert.is_false(H.exists(paths[i]), "the refused database was created")
+          break
+        end
+        n = i
+      end
+      assert.is_true(n >= 20 and n < 32, n .. " databases of " .. #paths[1] .. "-byte paths")
+      -- attach: the refused database stays clean and attaches once there is room
+      s:detach_database(paths[1])
+      make(paths[n + 1])
+      s:detach_database(paths[n + 1])
+      s:attach_database(paths[1])
+      H.expect_jet("JET_errTooManyAttachedDatabases", s.attach_database, s, paths[n + 1])
+      assert.are.equal("clean", ese.file_info(paths[n + 1]).state)
+      s:detach_database(paths[2])
+      s:attach_database(paths[n + 1])
+      s:end_session()
+      inst:term({ complete = true })
+      -- short paths: 32 databases at most
+      inst = w:open()
+      s = inst:begin_session()
+      for i = 1, 32 do make(w.dir .. "/s" .. i .. ".edb") end
+      H.expect_jet("JET_errTooManyAttachedDatabases", make, w.dir .. "/s33.edb")
+      assert.is_false(H.exists(w.dir .. "/s33.edb"))
+      s:end_session()
+      inst:term({ complete = true })
+    end)
   end)
 end)

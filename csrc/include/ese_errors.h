@@ -83,6 +83,7 @@
   X(JET_errNoCurrentRecord,                -1603, "The cursor is not on a record") \
   X(JET_errNotInTransaction,               -1054, "No transaction is active") \
   X(JET_errTransTooDeep,                   -1005, "A transaction is already active; transactions do not nest") \
+  X(JET_errTooManyAttachedDatabases,       -1805, "Too many databases are attached: 32 at most, their paths within the log header's attach table") \
   X(JET_errDiskFull,                       -1808, "The disk is full: a write or a file extension found no space") \
   X(JET_errPermissionDenied,               -1809, "The operating system denied access to a file or folder") \
   X(JET_errFileNotFound,                   -1811, "The file or folder was not found") \
