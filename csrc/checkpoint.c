@@ -63,12 +63,25 @@ JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
   return e;
 }
 
+/* The entry of c->att[i] as written: without its relative path when the
+ * table does not fit with them (bare). */
+static log_attach chk_entry(const chkfile *c, uint32_t i, int bare) {
+  log_attach a = c->att[i];
+  if (bare) a.rel = NULL;
+  return a;
+}
+
 JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
-  size_t n = CHK_HEAD;
+  size_t n = CHK_HEAD, nbare = CHK_HEAD;
   for (uint32_t i = 0; i < c->natt; i++) {
     if (strlen(c->att[i].path) > 0xFFFF || (c->att[i].rel && strlen(c->att[i].rel) > 0xFFFF)) return JET_errInvalidParameter;
     n += log_entry_size(&c->att[i]);
+    nbare += 24 + strlen(c->att[i].path);
   }
+  /* a table that fits only without the relative paths is written without
+   * them (recovery then uses the absolute paths), as a log header's */
+  int bare = n > CHK_MAX;
+  if (bare) n = nbare;
   if (n > CHK_MAX) return JET_errInvalidParameter;
   uint8_t *buf = calloc(1, n);
   size_t plen = strlen(path);
@@ -83,8 +96,9 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
     put64(buf + 40, c->next_txid);
     size_t off = CHK_HEAD;
     for (uint32_t i = 0; i < c->natt; i++) {
-      log_entry_put(buf + off, &c->att[i]);
-      off += log_entry_size(&c->att[i]);
+      log_attach a = chk_entry(c, i, bare);
+      log_entry_put(buf + off, &a);
+      off += log_entry_size(&a);
     }
     put32(buf, crc32c(0, buf + 4, n - 4));
     memcpy(tmp, path, plen);

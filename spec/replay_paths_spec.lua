@@ -334,6 +334,32 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
     original_unchanged()
   end)
 
+  it("a checkpoint too large with the relative paths is written without them (no failed detach)", function()
+    -- a log folder 700 levels down: each database's relative path is about
+    -- 2100 bytes, 32 of them more than a checkpoint holds (64 KiB)
+    local deep = w.dir .. ("/a"):rep(700)
+    assert(os.execute("mkdir -p '" .. deep .. "'"))
+    local inst = w:track(ese.create_instance(H.name("deep"), H.params(deep)))
+    inst:init()
+    local s = inst:begin_session()
+    for i = 1, 32 do
+      local db = s:create_database(w:path("s" .. i .. ".edb"))
+      local t = s:create_table(db, "t")
+      t:put("k", tostring(i))
+      t:close()
+      db:close()
+    end
+    s:detach_database(w:path("s1.edb"))         -- a checkpoint listing 31 databases
+    local db = s:open_database(w:path("s2.edb"))
+    local t = s:open_table(db, "t")
+    t:put("k2", "after")
+    t:close()
+    db:close()
+    inst:term()                                   -- crash: recovery starts from that checkpoint
+    assert.are.equal("k=2,k2=after", keys_of(H.params(deep), w:path("s2.edb")))
+    assert.are.equal("k=1", keys_of(H.params(deep), w:path("s1.edb")))
+  end)
+
   it("ese.init(params, { remap = ... }): the legacy instance takes the same remap", function()
     crashed(2)
     local copy = H.copy_dir(orig, w:path("copy"))
