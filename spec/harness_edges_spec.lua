@@ -46,6 +46,12 @@ describe("harness edges: replay (C, crashed processes, edited logs)", function()
     expect_ok("redo_count", "log-v1", { "log-v1" })
   end)
 
+  it("redo_count attach-entry: crafted attachment entries (lengths past their record, the log header or the "
+     .. "checkpoint, a byte left over, id 0 or 33; checksums resealed) are JET_errLogFileCorrupt / "
+     .. "JET_errCheckpointCorrupt and the database is untouched", function()
+    expect_ok("redo_count", "attach-entry", { "attach-entry" })
+  end)
+
   it("redo_count clean: after a crash, a run that only recovers and terminates cleanly, then a run whose "
      .. "clock reads the unfinished transaction's id: its ids still grow, and the chain restores", function()
     expect_ok("redo_count", "clean", { "clean" })

@@ -49,7 +49,12 @@
  *          from the stream's first record (no checkpoint) gives each
  *          database exactly its own records.
  *
- * usage: redo_count [count|txid|txid-at-x|txid-still|clean|restored-chk|chk-v1|log-v1]
+ *   attach-entry Crafted attachment entries (checksums resealed): lengths
+ *          past the LR_CREATEDB record, the log header or the checkpoint,
+ *          a byte left over, dbid 0 or 33: JET_errLogFileCorrupt /
+ *          JET_errCheckpointCorrupt, the database untouched.
+ *
+ * usage: redo_count [count|txid|txid-at-x|txid-still|clean|restored-chk|chk-v1|log-v1|attach-entry]
  *        (default: count, then txid = txid-at-x and txid-still)
  * Prints "redo_count: <test>: ok ..." per test and exits 0, or what differed
  * and exits 1.
@@ -940,6 +945,125 @@ static void test_log_v1(const char *root) {
          "appended to it recover after a crash, and a full backup of the mixed stream restores\n");
 }
 
+/* ---- attach-entry: crafted attachment entries --------------------------------- */
+
+static void write_file(const char *path, const void *b, size_t n) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) FAIL("open %s: %s", path, strerror(errno));
+  if (write(fd, b, n) != (ssize_t)n) FAIL("write %s: %s", path, strerror(errno));
+  if (close(fd) != 0) FAIL("close %s: %s", path, strerror(errno));
+}
+
+/* JetInit on dir must return want, and a.edb must be as it was (adb). */
+static void init_refuses(const char *dir, const char *dbpath, const uint8_t *adb, size_t adbn, JET_ERR want,
+                         const char *what) {
+  char name[64];
+  JET_INSTANCE inst;
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "ae"), dir, 1024, 0));
+  JET_ERR e = JetInit(&inst);
+  if (e != want) {
+    char detail[600];
+    FAIL("attach-entry: %s: %s", what, harness_instance_error(detail, sizeof detail, inst, e, "JetInit"));
+  }
+  JetTerm(inst);
+  size_t n;
+  uint8_t *now = read_whole(dbpath, &n);
+  if (n != adbn || memcmp(now, adb, n) != 0) FAIL("attach-entry: %s: a.edb changed", what);
+  free(now);
+}
+
+static void test_attach_entry(const char *root) {
+  char live[300], pa[400], logp[400], chkp[400];
+  harness_fresh_dir(live, sizeof live, root, "attach-entry");
+  snprintf(pa, sizeof pa, "%s/a.edb", live);
+  snprintf(logp, sizeof logp, "%s/edb.log", live);
+  snprintf(chkp, sizeof chkp, "%s/edb.chk", live);
+  char name[64];
+  JET_INSTANCE inst;
+  JET_SESID sa;
+  JET_DBID da;
+  JET_TABLEID ta;
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "ae"), live, 1024, 0));
+  CK(JetInit(&inst));
+  CK(harness_create_table(inst, pa, "t", &sa, &da, &ta));
+  harness_put_keys(sa, ta, "a", 0, 5);
+  CK(JetTerm(inst));
+  size_t ln, cn, an;
+  uint8_t *log0 = read_whole(logp, &ln), *chk0 = read_whole(chkp, &cn), *adb = read_whole(pa, &an);
+  uint8_t *img = malloc(ln), *chk = malloc(cn + 64);
+  if (!img || !chk) FAIL("out of memory");
+  /* the LR_CREATEDB record: u32 page size, then the entry (u32 dbid,
+   * u8[16] signature, u16 absolute and u16 relative length, the paths) */
+  uint32_t gen = ld32(log0 + 12), pos = LOG_HDR_SIZE, at = 0, len = 0;
+  while (pos + 8 <= ln && ld32(log0 + pos)) {
+    if (log0[pos + 4] == LR_CREATEDB) {
+      at = pos;
+      len = ld32(log0 + pos);
+      break;
+    }
+    pos += (uint32_t)rec_framed(ld32(log0 + pos));
+  }
+  if (!at) FAIL("attach-entry: no LR_CREATEDB in %s", logp);
+  uint16_t alen = ld16(log0 + at + 8 + 4 + 20), rlen = ld16(log0 + at + 8 + 4 + 22);
+  if (4 + 24 + (uint32_t)alen + rlen != len) FAIL("attach-entry: LR_CREATEDB of %u bytes, entry %u + %u", len, alen, rlen);
+  struct { const char *what; uint32_t off; uint32_t val; int bytes; } bad[] = {
+    { "absolute length 0xFFFF", 24, 0xFFFF, 2 },
+    { "relative length 0xFFFF", 26, 0xFFFF, 2 },
+    { "absolute length one past the record", 24, alen + 1u, 2 },
+    { "relative length one past the record", 26, rlen + 1u, 2 },
+    { "absolute length one short (a byte left over)", 24, alen - 1u, 2 },
+    { "dbid 0", 4, 0, 4 },
+    { "dbid 33", 4, 33, 4 },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    memcpy(img, log0, ln);
+    uint8_t *p = img + at + 8;
+    if (bad[i].bytes == 2) st16(p + bad[i].off, (uint16_t)bad[i].val);
+    else st32(p + bad[i].off, bad[i].val);
+    st32(p + len, log_rec_crc(gen, LR_CREATEDB, p, len, NULL, 0));
+    write_file(logp, img, ln);
+    write_file(chkp, chk0, cn);
+    init_refuses(live, pa, adb, an, JET_errLogFileCorrupt, bad[i].what);
+  }
+  /* the generation header's attach table: one entry running past the header */
+  memcpy(img, log0, ln);
+  st32(img + 56, 1);
+  memset(img + 60, 0, 24);
+  st32(img + 60, 1);
+  st16(img + 60 + 20, (uint16_t)(LOG_HDR_SIZE - 60 - 24 + 1));
+  st32(img, crc32c(0, img + 4, LOG_HDR_SIZE - 4));
+  write_file(logp, img, ln);
+  write_file(chkp, chk0, cn);
+  init_refuses(live, pa, adb, an, JET_errLogFileCorrupt, "a header entry running past the header");
+  /* the checkpoint's table: one entry whose paths run past the file */
+  memcpy(chk, chk0, cn);
+  if (cn != 48 || ld32(chk + 36) != 0) FAIL("attach-entry: %s is not an empty format 3 checkpoint", chkp);
+  st32(chk + 36, 1);
+  memset(chk + 48, 0, 24);
+  st32(chk + 48, 1);
+  st16(chk + 48 + 20, 8);
+  memcpy(chk + 48 + 24, "/x", 2);   /* 2 of the 8 bytes */
+  st32(chk, crc32c(0, chk + 4, 48 + 24 + 2 - 4));
+  write_file(logp, log0, ln);
+  write_file(chkp, chk, 48 + 24 + 2);
+  init_refuses(live, pa, adb, an, JET_errCheckpointCorrupt, "a checkpoint entry running past the file");
+  /* the originals still recover */
+  write_file(chkp, chk0, cn);
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "ae"), live, 1024, 0));
+  CK(JetInit(&inst));
+  CK(harness_open_table(inst, pa, 1, "t", &sa, &da, &ta));
+  harness_expect_keys(sa, ta, "a", 0, 5, 1, "attach-entry a.edb");
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  free(log0);
+  free(chk0);
+  free(adb);
+  free(img);
+  free(chk);
+  printf("redo_count: attach-entry: ok: attachment entries whose lengths run past their record, header or "
+         "checkpoint, leave bytes over, or name id 0 or 33 (checksums resealed) are JET_errLogFileCorrupt / "
+         "JET_errCheckpointCorrupt, the database untouched; the untouched files recover\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -954,9 +1078,12 @@ int main(int argc, char **argv) {
   if (all || strcmp(which, "restored-chk") == 0) test_restored_chk(root);
   if (all || strcmp(which, "chk-v1") == 0) test_chk_v1(root);
   if (all || strcmp(which, "log-v1") == 0) test_log_v1(root);
+  if (all || strcmp(which, "attach-entry") == 0) test_attach_entry(root);
   if (!all && strcmp(which, "count") && strncmp(which, "txid", 4) && strcmp(which, "clean") &&
-      strcmp(which, "restored-chk") && strcmp(which, "chk-v1") && strcmp(which, "log-v1"))
-    FAIL("unknown test %s (count, txid, txid-at-x, txid-still, clean, restored-chk, chk-v1, log-v1)", which);
+      strcmp(which, "restored-chk") && strcmp(which, "chk-v1") && strcmp(which, "log-v1") &&
+      strcmp(which, "attach-entry"))
+    FAIL("unknown test %s (count, txid, txid-at-x, txid-still, clean, restored-chk, chk-v1, log-v1, attach-entry)",
+         which);
   if (harness_rm_rf(root) != 0) printf("redo_count: note: could not remove %s\n", root);
   return 0;
 }
