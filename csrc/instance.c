@@ -388,7 +388,8 @@ static void remap_free(JET_RSTMAP *m, long n) {
 }
 
 /* Checks JetInit3's map and copies it with canonical paths (an old name
- * whose folder is gone stays as given; one with a trailing '/' is
+ * whose folder is gone stays as given; one with a trailing '/', or a new
+ * name that is a folder or another non-regular file, is
  * JET_errInvalidPath) into *out. */
 static JET_ERR remap_copy(const JET_RSTINFO *ri, JET_RSTMAP **out, long *nout) {
   *out = NULL;
@@ -415,6 +416,8 @@ static JET_ERR remap_copy(const JET_RSTINFO *ri, JET_RSTMAP **out, long *nout) {
         !(m[i].szDatabaseName = strdup(ri->rgrstmap[i].szDatabaseName)))
       e = JET_errOutOfMemory;
     if (e == JET_errSuccess) e = db_canon_path(ri->rgrstmap[i].szNewDatabaseName, &m[i].szNewDatabaseName);
+    int kind = e == JET_errSuccess ? os_kind(m[i].szNewDatabaseName) : OS_ABSENT;
+    if (kind == OS_DIR || kind == OS_OTHER) e = JET_errInvalidPath;   /* a folder, FIFO, device: never a database */
     for (long j = 0; e == JET_errSuccess && j < i; j++)
       if (!strcmp(m[i].szDatabaseName, m[j].szDatabaseName)) e = JET_errInvalidParameter;
   }

@@ -381,6 +381,20 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
     assert.are.equal("k1=v1,k2=v2", keys_of(H.params(w:path("readmoved")), moved .. "/x.edb"))
   end)
 
+  it("remap to a folder or a FIFO: JET_errInvalidPath before anything is written", function()
+    crashed(2)
+    local copy = H.copy_dir(orig, w:path("copy"))
+    local csnap = H.read_file(copy .. "/data/app.edb")
+    assert(os.execute("mkdir -p '" .. w:path("adir") .. "' && mkfifo '" .. w:path("fifo") .. "'"))
+    for _, to in ipairs({ w:path("adir"), w:path("fifo") }) do
+      local inst = w:track(ese.create_instance(H.name("copy"), H.params(copy .. "/logs")))
+      H.expect_jet("JET_errInvalidPath", inst.init, inst, { remap = { [data .. "/app.edb"] = to } })
+      inst:term()
+    end
+    original_unchanged()
+    assert.is_true(csnap == H.read_file(copy .. "/data/app.edb"), "the copy was written")
+  end)
+
   it("remap input is checked: wrong types are argument errors, empty paths JET_errInvalidParameter", function()
     local inst = w:create()
     H.expect_argerror("bad argument #2 .*table expected", inst.init, inst, 5)

@@ -106,7 +106,8 @@ JET_ERR JET_API JetInit2(JET_INSTANCE *pinstance, JET_GRBIT grbit);
  * map before it touches anything (JET_errInvalidParameter: wrong
  * cbStruct, crstmap < 0 or > 1024, a NULL array with crstmap > 0, a NULL
  * or empty name, one szDatabaseName twice; JET_errInvalidPath: the new
- * name's folder does not exist, or a name ends with '/'); a new name that holds a database with
+ * name's folder does not exist, a name ends with '/', a new name is a
+ * folder or not a regular file); a new name that holds a database with
  * another signature than the log's: JET_errBadDbSignature. */
 typedef struct { char *szDatabaseName; char *szNewDatabaseName; } JET_RSTMAP;
 typedef struct {
