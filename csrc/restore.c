@@ -580,8 +580,11 @@ static JET_ERR copy_step(EseRestore *r) {
 /* ---- replay -------------------------------------------------------------- */
 
 /* A database named in the log is restored when a database of the set has
- * its base name (in place: its path at backup time) and, when the log
- * records one, its signature; it lives in dest under that name. */
+ * its signature (db_signature in the copy's header), whatever the copy is
+ * named; a log that records no signature (format 1) is matched by base
+ * name (in place: by the path at backup time).  It is restored under its
+ * name in the set (in place: at the path the caller gave), so a copy
+ * saved under another name is restored under that name. */
 static JET_ERR map_path(void *ud, const log_attach *a, int fresh, char **out) {
   EseRestore *r = ud;
   (void)fresh;
@@ -593,10 +596,11 @@ static JET_ERR map_path(void *ud, const log_attach *a, int fresh, char **out) {
   *out = NULL;
   for (size_t i = 0; i < r->nfiles; i++) {
     rsfile *f = &r->files[i];
-    if (!f->is_db || (has_sig && memcmp(f->dh.db_sig, a->sig, 16))) continue;
-    if (f->in_place ? !strcmp(f->orig, logged) : !strcmp(f->name, name)) {
+    if (!f->is_db) continue;
+    if (has_sig ? memcmp(f->dh.db_sig, a->sig, 16) == 0
+                : (f->in_place ? !strcmp(f->orig, logged) : !strcmp(f->name, name))) {
       f->mapped = 1;
-      *out = f->in_place ? strdup(f->src) : os_join(r->dest, name);
+      *out = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
       return *out ? JET_errSuccess : JET_errOutOfMemory;
     }
   }
