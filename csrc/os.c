@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE };
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES };
 
 struct esio {
   atomic_uint_fast64_t events;  /* writes + syncs so far */
@@ -24,6 +24,7 @@ struct esio {
   uint64_t fault_at;            /* the event number that faults */
   int sticky;                   /* every event from fault_at on faults */
   char *count_path;             /* ESE_FAULT_COUNT */
+  char *deny_name;              /* FAULT_EACCES: the base name os_open refuses */
   atomic_uint_fast64_t space;   /* FAULT_SPACE: bytes files may still grow by */
   atomic_int open_files;        /* os_open successes not yet os_closed */
 };
@@ -60,15 +61,20 @@ JET_ERR esio_new(esio **out) {
       else if (n == 3 && !strncmp(f, "eio", 3)) io->fault = FAULT_EIO;
       else if (n == 6 && !strncmp(f, "enospc", 6)) io->fault = FAULT_ENOSPC;
       else if (n == 5 && !strncmp(f, "space", 5)) io->fault = FAULT_SPACE;
-      char *end;
-      io->fault_at = strtoull(colon + 1, &end, 10);
-      io->sticky = *end == '+';
-      if (io->fault == FAULT_SPACE) atomic_store(&io->space, io->fault_at);
-      else if (io->fault_at == 0) io->fault = FAULT_NONE;
+      if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
+        if (!(io->deny_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
+        io->fault = FAULT_EACCES;
+      } else {
+        char *end;
+        io->fault_at = strtoull(colon + 1, &end, 10);
+        io->sticky = *end == '+';
+        if (io->fault == FAULT_SPACE) atomic_store(&io->space, io->fault_at);
+        else if (io->fault_at == 0) io->fault = FAULT_NONE;
+      }
     }
   }
   const char *c = getenv("ESE_FAULT_COUNT");
-  if (c && *c && !(io->count_path = strdup(c))) { free(io); return JET_errOutOfMemory; }
+  if (c && *c && !(io->count_path = strdup(c))) { free(io->deny_name); free(io); return JET_errOutOfMemory; }
   *out = io;
   return JET_errSuccess;
 }
@@ -86,6 +92,7 @@ void esio_free(esio *io) {
     }
     free(io->count_path);
   }
+  free(io->deny_name);
   free(io);
 }
 
@@ -96,7 +103,7 @@ int esio_open_files(esio *io) { return atomic_load(&io->open_files); }
 /* Counts one write or sync; returns the errno to fake, or 0. */
 static int fault_event(esio *io) {
   uint64_t n = atomic_fetch_add(&io->events, 1) + 1;
-  if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || n < io->fault_at || (n > io->fault_at && !io->sticky))
+  if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || n < io->fault_at || (n > io->fault_at && !io->sticky))
     return 0;
   switch (io->fault) {
   case FAULT_CRASH: kill(getpid(), SIGKILL); pause(); return EIO;
@@ -144,6 +151,10 @@ JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
   if (flags & OS_CREATE) oflags |= O_CREAT;
   if (flags & OS_EXCL) oflags |= O_EXCL;
   if (flags & OS_NOFOLLOW) oflags |= O_NOFOLLOW;
+  if (io->fault == FAULT_EACCES) {
+    const char *slash = strrchr(path, '/');
+    if (!strcmp(slash ? slash + 1 : path, io->deny_name)) return os_err(EACCES);
+  }
   esfile *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) { free(f); return JET_errOutOfMemory; }
   JET_ERR e = open_regular(path, oflags, &f->fd);

@@ -13,6 +13,9 @@
  *                       in all (a write past a file's end, a truncate up;
  *                       space freed is not given back); a write or
  *                       truncate that would pass it fails with ENOSPC
+ *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
+ *                       NAME fails with EACCES (JET_errPermissionDenied):
+ *                       a file root could not read, were it another user
  * ESE_FAULT_COUNT=path  at esio_free, writes the number of writes+syncs
  *                       seen to that file (for crash-point sweeps).
  */

@@ -151,10 +151,14 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   esfile *fh;
   JET_ERR e = os_open(r->io, p, OS_READ, &fh);
   free(p);
-  if (e && !orig && e == JET_errInvalidPath && has_suffix(name, ".edb"))
-    return fail(r, e, "%s is not a regular file", name);   /* a FIFO, a socket, a folder */
-  if (e) return orig ? fail(r, e, "database %s cannot be opened", name)
-                     : JET_errSuccess;   /* in a set's folder: not a readable file, not ours */
+  /* In a set's folder, only what is not a regular file (a FIFO, a socket,
+   * a folder: JET_errInvalidPath) and is not named *.edb is passed over.
+   * Any other failure to open (EACCES, EMFILE, a dangling link) fails the
+   * restore: the file may be a database of the set, and a restore that
+   * skipped it would report success without it. */
+  if (e == JET_errInvalidPath && !orig && !has_suffix(name, ".edb")) return JET_errSuccess;
+  if (e == JET_errInvalidPath && !orig) return fail(r, e, "%s is not a regular file", name);
+  if (e) return fail(r, e, "database %s cannot be opened", name);
   dbheader h;
   e = dbheader_read(fh, 0, &h);
   uint64_t size = 0;

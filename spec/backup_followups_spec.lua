@@ -55,5 +55,32 @@ describe("backup follow-ups: a set that verifies restores", function()
       if name ~= "edb.log" then assert.are.equal(size, H.log_files(w.dir)[name], name) end
     end
   end)
+
+  it("a database of the set that cannot be opened (ESE_FAULT=eacces:two.edb) fails the restore with "
+     .. "JET_errPermissionDenied; it is never skipped while the other database restores", function()
+    local inst = w:open(nil, { log_file_size = 64 })
+    local s = inst:begin_session()
+    for _, name in ipairs({ "app.edb", "two.edb" }) do
+      local db = s:create_database(w:path(name))
+      local t = s:create_table(db, "t")
+      H.fill(t, 20, name)
+      t:close()
+    end
+    local set = w:path("set")
+    H.backup(inst, set, {})
+    s:end_session()
+    inst:term()
+    local dest = w:path("dest")
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local ok, e = pcall(ese.restore, { arg[1] }, arg[2])
+      io.write(ok and "ok" or (ese.is_error(e) and e.name .. " " .. tostring(e.detail) or tostring(e)))
+    ]], { set, dest }, "ESE_FAULT=eacces:two.edb")
+    assert.are.equal(0, code, err)
+    assert.matches("^JET_errPermissionDenied .*two%.edb", out)
+    -- without the fault the set restores both
+    ese.restore({ set }, dest, { overwrite = true })
+    assert.is_true(H.exists(dest .. "/app.edb") and H.exists(dest .. "/two.edb"))
+  end)
 end)
 
