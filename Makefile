@@ -55,11 +55,14 @@ $(OUT)/ese/core.so: $(OBJ)
 UNIT_btree_test = btree page crc32c
 UNIT_log_test   = log log_format log_reader os crc32c
 UNIT_crc_test   = crc32c
+# lua_oom loads build/lib/ese/core.so into its own Lua states.
+UNIT_lua_oom    = crc32c
+LIBS_lua_oom    = -llua5.4 -ldl
 .SECONDEXPANSION:
 unit_objs = $(addprefix $(BUILD)/obj/,$(addsuffix .o,$(UNIT_$(1))))
 $(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)) $(HDRS) $(wildcard spec/c/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(if $(UNIT_$*),$(call unit_objs,$*),$(CORE_OBJ)) -pthread $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(if $(UNIT_$*),$(call unit_objs,$*),$(CORE_OBJ)) -pthread $(LIBS) $(LIBS_$*)
 
 # The suite: busted specs (which also build-drive the C harness in spec/c).
 # Prints one closing line "N passed, N failed".

@@ -15,7 +15,8 @@
  *   fs.remove_tree(path)     rm -rf that never follows a link, not even
  *                            one spelt "link/" (openat,
  *                            O_NOFOLLOW, unlinkat); absent is no error
- *   fs.rename(from, to)      fs.chmod(path, mode)
+ *   fs.rename(from, to)      fs.chmod(path, mode) (never follows a link;
+ *                            needs no read permission)
  *   fs.fsync(path)           fs.fsync_dir(path)
  *   fs.read(path)            a regular file's bytes
  *   fs.create(path)          ese.FileWriter: a new file (O_EXCL, 0600);
@@ -48,6 +49,7 @@
 #define FILEWRITER_T "ese.FileWriter"
 #define SHA256_T    "ese.Sha256"
 #define FS_IO_KEY   "ese.fs.io"
+#define FS_HELD_T   "ese.FsHeld"
 
 static int raise_errno(lua_State *L, int e, const char *op, const char *path) {
   return ese_raise_detail(L, os_err(e), op, lua_pushfstring(L, "%s: %s", path, strerror(e)));
@@ -168,25 +170,56 @@ static void free_names(char **v, size_t n) {
   free(v);
 }
 
+/* ---- C resources held while Lua allocates ----------------------------------- */
+
+/* A descriptor and a name array that a function holds while it builds its
+ * result with Lua allocations, any of which may raise a memory error.
+ * push_held pushes the box empty, as a to-be-closed slot, before the
+ * function takes anything; a raise then closes the slot, and __close
+ * (or, failing that, __gc) releases what is in it.  Release is
+ * idempotent. */
+typedef struct { int fd; char **names; size_t n; } FsHeld;
+
+static void held_release(FsHeld *h) {
+  if (h->fd >= 0) close(h->fd);
+  h->fd = -1;
+  free_names(h->names, h->n);
+  h->names = NULL;
+  h->n = 0;
+}
+
+static int held_gc(lua_State *L) {
+  held_release((FsHeld *)luaL_checkudata(L, 1, FS_HELD_T));
+  return 0;
+}
+
+static FsHeld *push_held(lua_State *L) {
+  FsHeld *h = (FsHeld *)lua_newuserdatauv(L, sizeof *h, 0);
+  h->fd = -1;
+  h->names = NULL;
+  h->n = 0;
+  luaL_setmetatable(L, FS_HELD_T);
+  lua_toclose(L, -1);
+  return h;
+}
+
 static int fs_list(lua_State *L) {
   const char *dir = check_path(L, 1, "list", NULL);
+  FsHeld *h = push_held(L);              /* the names, while the table is built */
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return raise_errno(L, errno, "list", dir);
   DIR *d = fdopendir(fd);
   if (!d) { int e = errno; close(fd); return raise_errno(L, e, "list", dir); }
-  char **v = NULL;
-  size_t n = 0;
-  int e = read_names(d, &v, &n);
+  int e = read_names(d, &h->names, &h->n);
   closedir(d);
   if (e) return raise_errno(L, e, "list", dir);
-  /* the array is freed before anything can raise */
-  if (!lua_checkstack(L, 3)) { free_names(v, n); return ese_raise(L, JET_errOutOfMemory, "list"); }
+  size_t n = h->n;
   lua_createtable(L, (int)(n < 1000000 ? n : 0), 0);
   for (size_t i = 0; i < n; i++) {
-    lua_pushstring(L, v[i]);
+    lua_pushstring(L, h->names[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  free_names(v, n);
+  held_release(h);
   return 1;
 }
 
@@ -335,12 +368,25 @@ static int open_nofollow(const char *path, int dir) {
   return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
 }
 
+/* chmod that never follows a link and needs no read permission: the
+ * entry is opened with O_PATH | O_NOFOLLOW (no access to its content),
+ * a link is refused (EPERM), and the mode is set through
+ * /proc/self/fd/N, which names exactly the opened entry (fchmod on an
+ * O_PATH descriptor is EBADF on Linux).  Without /proc: ENOENT. */
 static int fs_chmod(lua_State *L) {
   const char *path = check_path(L, 1, "chmod", NULL);
   mode_t mode = (mode_t)luaL_checkinteger(L, 2);
-  int fd = open_nofollow(path, 0);
-  if (fd < 0) return raise_errno(L, errno == ELOOP ? EPERM : errno, "chmod", path);
-  int r = fchmod(fd, mode), e = errno;
+  int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return raise_errno(L, errno, "chmod", path);
+  struct stat st;
+  char proc[64];
+  int r = fstat(fd, &st), e = errno;
+  if (r == 0 && S_ISLNK(st.st_mode)) r = -1, e = EPERM;
+  if (r == 0) {
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    r = chmod(proc, mode);
+    e = errno;
+  }
   close(fd);
   if (r != 0) return raise_errno(L, e, "chmod", path);
   return 0;
@@ -395,17 +441,18 @@ static ssize_t read_some(int fd, void *buf, size_t n) {
 static int fs_read(lua_State *L) {
   const char *path = check_path(L, 1, "read", NULL);
   struct stat st;
-  int fd = open_regular(L, path, "read", &st);
+  FsHeld *h = push_held(L);              /* the descriptor, while the buffer grows */
+  h->fd = open_regular(L, path, "read", &st);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (;;) {
     char *p = luaL_prepbuffer(&b);
-    ssize_t r = read_some(fd, p, LUAL_BUFFERSIZE);
-    if (r < 0) { int e = errno; close(fd); return raise_errno(L, e, "read", path); }
+    ssize_t r = read_some(h->fd, p, LUAL_BUFFERSIZE);
+    if (r < 0) return raise_errno(L, errno, "read", path);
     if (r == 0) break;
     luaL_addsize(&b, (size_t)r);
   }
-  close(fd);
+  held_release(h);
   luaL_pushresult(&b);
   return 1;
 }
@@ -580,6 +627,7 @@ static int fs_isatty(lua_State *L) {
 /* ---- the module ------------------------------------------------------------------ */
 
 static const luaL_Reg fsio_meta[] = { {"__gc", fsio_gc}, {NULL, NULL} };
+static const luaL_Reg held_meta[] = { {"__gc", held_gc}, {"__close", held_gc}, {NULL, NULL} };
 
 static const luaL_Reg writer_meta[] = {
   {"__gc", writer_close}, {"__close", writer_close}, {"__tostring", writer_tostring}, {NULL, NULL}
@@ -605,6 +653,7 @@ static const luaL_Reg fs_funcs[] = {
 
 int ese_open_fs(lua_State *L) {
   ese_newclass(L, FS_IO_T, fsio_meta, NULL);
+  ese_newclass(L, FS_HELD_T, held_meta, NULL);
   ese_newclass(L, FILEWRITER_T, writer_meta, writer_methods);
   ese_newclass(L, SHA256_T, sha_meta, sha_methods);
   luaL_newlib(L, fs_funcs);

@@ -84,3 +84,53 @@ describe("backup follow-ups: a set that verifies restores", function()
   end)
 end)
 
+
+describe("backup follow-ups: ese.fs under Lua memory errors (C harness spec/c/lua_oom.c)", function()
+  it("fs.read, fs.list and fs.sha256_file, failing at every Lua allocation in turn, leave no descriptor "
+     .. "open and no C memory held", function()
+    local core = assert(package.searchpath("ese.core", package.cpath))
+    local cpath = core:gsub("ese/core%.so$", "?.so")
+    local dir = H.tmpdir()
+    -- no thread cache: mallinfo2 counts cached chunks as held
+    local ok, out = H.run_harness("lua_oom", H.q(cpath) .. " " .. H.q(dir), "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
+    H.rmdir(dir)
+    assert.is_true(ok, out)
+    assert.matches("fs.read: %d+ budgets, no leak", out)
+    assert.matches("fs.list: %d+ budgets, no leak", out)
+    assert.matches("fs.sha256_file: %d+ budgets, no leak", out)
+  end)
+end)
+
+describe("backup follow-ups: fs.chmod", function()
+  it("changes the mode of a file its caller owns but cannot read (mode 0200), without reading it; "
+     .. "a symbolic link is refused, its target untouched", function()
+    local dir = H.tmpdir()
+    local file = dir .. "/wo"
+    H.write_file(file, "secret")
+    assert(os.execute("chmod 755 " .. H.q(dir) .. " && chmod 200 " .. H.q(file)))
+    local as = ""
+    local pu = io.popen("id -u")
+    local root = pu:read("l") == "0"
+    pu:close()
+    if root then    -- root reads anything: the call runs as another user that owns the file
+      assert(os.execute("chown 65534:65534 " .. H.q(file)))
+      as = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+    end
+    local core = assert(package.searchpath("ese.core", package.cpath))
+    local code = [[local fs = require("ese.core").fs
+      local ok, e = pcall(fs.chmod, os.getenv("ESE_CHMOD_FILE"), 384)
+      io.write(ok and "ok" or tostring(e.name or e))]]
+    local p = assert(io.popen(("ESE_CHMOD_FILE=%s LUA_CPATH=%s %slua5.4 -e %s 2>&1"):format(
+      H.q(file), H.q((core:gsub("ese/core%.so$", "?.so"))), as, H.q(code))))
+    local out = p:read("a")
+    p:close()
+    assert.are.equal("ok", out)
+    assert.are.equal(384, ese.fs.stat(file).mode & 4095)
+    -- a link: refused (JET_errPermissionDenied), the file it names keeps its mode
+    assert(os.execute("ln -s wo " .. H.q(dir .. "/link")))
+    local e = H.catch(ese.fs.chmod, dir .. "/link", 420)
+    assert.are.equal("JET_errPermissionDenied", e.name)
+    assert.are.equal(384, ese.fs.stat(file).mode & 4095)
+    H.rmdir(dir)
+  end)
+end)
