@@ -92,7 +92,8 @@ describe("backup follow-ups: ese.fs under Lua memory errors (C harness spec/c/lu
     local cpath = core:gsub("ese/core%.so$", "?.so")
     local dir = H.tmpdir()
     -- no thread cache: mallinfo2 counts cached chunks as held
-    local ok, out = H.run_harness("lua_oom", H.q(cpath) .. " " .. H.q(dir), "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
+    local ok, out = H.run_harness("lua_oom", H.q(cpath) .. " " .. H.q(dir),
+      "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
     H.rmdir(dir)
     assert.is_true(ok, out)
     assert.matches("fs.read: %d+ budgets, no leak", out)
