@@ -136,7 +136,7 @@ static int inst_get_attach_info(lua_State *L) {
 
 static int inst_open_file(lua_State *L) {
   ese_checkinstance(L, 1, "open_file");
-  luaL_checkstring(L, 2);
+  ese_checkpath(L, 2, "open_file");
   return ese_reader_open(L, 1, 2, 0, "open_file");
 }
 
@@ -211,7 +211,7 @@ static int l_get_attach_info(lua_State *L) {
 }
 
 static int l_open_file(lua_State *L) {
-  luaL_checkstring(L, 1);
+  ese_checkpath(L, 1, "open_file");
   int li = push_legacy(L);
   return ese_reader_open(L, li, 1, 1, "open_file");
 }

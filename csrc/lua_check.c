@@ -19,7 +19,7 @@ static void set_int(lua_State *L, const char *field, lua_Integer v) {
 }
 
 static int file_info(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ese_checkpath(L, 1, "file_info");
   int verify = lua_toboolean(L, 2);
   EseFileInfo fi;
   char detail[600];

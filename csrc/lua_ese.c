@@ -60,7 +60,7 @@ static int error_tostring(lua_State *L) {
 const char *ese_checkpath(lua_State *L, int idx, const char *op) {
   size_t n;
   const char *p = luaL_checklstring(L, idx, &n);
-  if (strlen(p) != n) ese_raise_detail(L, JET_errInvalidPath, op, "a path holds a NUL byte");
+  if (strlen(p) != n) ese_raise_detail(L, JET_errInvalidPath, op, lua_pushfstring(L, "%s...: a path holds a NUL byte", p));
   return p;
 }
 

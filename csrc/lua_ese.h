@@ -48,10 +48,11 @@ int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *deta
  * instance handle. */
 int ese_raise_ses(lua_State *L, JET_ERR err, const char *op, JET_SESID sesid);
 int ese_raise_inst(lua_State *L, JET_ERR err, const char *op, JET_INSTANCE inst);
-/* The string at idx as a path (a Lua argument error when not a string):
- * one holding a NUL byte raises JET_errInvalidPath for op, since C would
- * see only the part before it. */
+/* The string at idx as a path, for every path argument of the binding (a
+ * Lua argument error when not a string): one holding a NUL byte raises
+ * JET_errInvalidPath for op, since C would see only the part before it. */
 const char *ese_checkpath(lua_State *L, int idx, const char *op);
+
 
 /* ---- lua_ese.c: classes and options ------------------------------------ */
 

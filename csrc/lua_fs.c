@@ -59,14 +59,10 @@ static int raise_jet(lua_State *L, JET_ERR e, const char *op, const char *path) 
   return ese_raise_detail(L, e, op, path);
 }
 
-/* Argument arg as a path (*len its length when len is given): a string
- * (else an argument error) without a NUL byte (else JET_errInvalidPath:
- * the system would act on the path before the NUL). */
+/* ese_checkpath, with *len the path's length when len is given. */
 static const char *check_path(lua_State *L, int arg, const char *op, size_t *len) {
-  size_t n;
-  const char *p = luaL_checklstring(L, arg, &n);
-  if (strlen(p) != n) raise_jet(L, JET_errInvalidPath, op, lua_pushfstring(L, "%s...: the path holds a NUL byte", p));
-  if (len) *len = n;
+  const char *p = ese_checkpath(L, arg, op);
+  if (len) *len = strlen(p);
   return p;
 }
 

@@ -94,7 +94,7 @@ static void check_params(lua_State *L, int arg, pvals *pv) {
         if (lua_type(L, -1) != LUA_TSTRING)
           luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s': string expected, got %s",
                                                 key, luaL_typename(L, -1)));
-        pv->s[i] = lua_tostring(L, -1);
+        pv->s[i] = ese_checkpath(L, -1, "params");   /* paths and the base name */
         break;
       case P_BOOL:
         if (!lua_isboolean(L, -1))
@@ -237,8 +237,8 @@ static void check_init_opts(lua_State *L, int arg, JET_RSTINFO *ri) {
   luaL_argcheck(L, n <= 1024, arg, "remap: at most 1024 entries");
   ri->rgrstmap = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *ri->rgrstmap, 0);   /* freed by the GC */
   for (lua_pushnil(L); lua_next(L, map); lua_pop(L, 1)) {
-    ri->rgrstmap[ri->crstmap].szDatabaseName = (char *)lua_tostring(L, -2);
-    ri->rgrstmap[ri->crstmap].szNewDatabaseName = (char *)lua_tostring(L, -1);
+    ri->rgrstmap[ri->crstmap].szDatabaseName = (char *)ese_checkpath(L, -2, "init");
+    ri->rgrstmap[ri->crstmap].szNewDatabaseName = (char *)ese_checkpath(L, -1, "init");
     ri->crstmap++;
   }
 }

@@ -54,7 +54,7 @@ static int restore_begin(lua_State *L) {
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "overwrite must be a boolean");
     o.overwrite = lua_toboolean(L, -1);
     lua_getfield(L, 3, "base_name");
-    if (!lua_isnil(L, -1)) o.base_name = luaL_checkstring(L, -1);
+    if (!lua_isnil(L, -1)) o.base_name = ese_checkpath(L, -1, "restore");
     lua_getfield(L, 3, "instance");
     if (!lua_isnil(L, -1)) {
       EseInstance *ei = (EseInstance *)luaL_testudata(L, -1, ESE_INSTANCE_T);

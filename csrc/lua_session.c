@@ -187,7 +187,7 @@ static int ses_tostring(lua_State *L) {
 
 static int ses_create_database(lua_State *L) {
   EseSession *S = ese_checksession(L, 1, "create_database");
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = ese_checkpath(L, 2, "create_database");
   EseDatabase *D = new_database(L, 1, 2);
   JET_DBID dbid;
   JET_ERR err = JetCreateDatabase(S->sesid, path, NULL, &dbid, 0);
@@ -199,7 +199,7 @@ static int ses_create_database(lua_State *L) {
 
 static int ses_attach_database(lua_State *L) {
   EseSession *S = ese_checksession(L, 1, "attach_database");
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = ese_checkpath(L, 2, "attach_database");
   JET_GRBIT grbit = ese_optflags(L, 3, db_flags, 0, NULL);
   JET_ERR err = JetAttachDatabase(S->sesid, path, grbit);
   if (err < 0) return ese_raise_ses(L, err, "attach_database", S->sesid);
@@ -208,7 +208,7 @@ static int ses_attach_database(lua_State *L) {
 
 static int ses_detach_database(lua_State *L) {
   EseSession *S = ese_checksession(L, 1, "detach_database");
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = ese_checkpath(L, 2, "detach_database");
   JET_ERR err = JetDetachDatabase(S->sesid, path);
   if (err < 0) return ese_raise_ses(L, err, "detach_database", S->sesid);
   return 0;
@@ -216,7 +216,7 @@ static int ses_detach_database(lua_State *L) {
 
 static int ses_open_database(lua_State *L) {
   EseSession *S = ese_checksession(L, 1, "open_database");
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = ese_checkpath(L, 2, "open_database");
   JET_GRBIT grbit = ese_optflags(L, 3, db_flags, 0, NULL);
   EseDatabase *D = new_database(L, 1, 2);
   JET_DBID dbid;

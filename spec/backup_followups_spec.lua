@@ -135,3 +135,76 @@ describe("backup follow-ups: fs.chmod", function()
     H.rmdir(dir)
   end)
 end)
+
+describe("backup follow-ups: a path with a NUL byte", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("is JET_errInvalidPath in every path argument of the binding; nothing is created or deleted", function()
+    local t, s, _, inst = w:filled_table(5, "a")
+    local set = w:path("set")
+    H.backup(inst, set, {})
+    t:close()
+    local bad = w:path("dir") .. "\0x"
+    local db = w:path("app.edb")
+    -- a folder whose name is the part before the NUL, with a file in it: a
+    -- call that cut the path would empty, overwrite or fill it
+    local victim = w:path("victim")
+    ese.fs.mkdir(victim)
+    H.write_file(victim .. "/keep", "keep")
+    local vbad = victim .. "\0x"
+    local calls = {
+      { "file_info", function() return ese.file_info(bad) end },
+      { "file_info(database)", function() return ese.file_info(db .. "\0x") end },
+      { "restore dest", function() return ese.restore({ set }, bad) end },
+      { "restore dest over a folder", function() return ese.restore({ set }, vbad, { overwrite = true }) end },
+      { "restore set folder", function() return ese.restore({ set .. "\0x" }, w:path("d2")) end },
+      { "restore live_log_path", function()
+        return ese.restore({ set }, w:path("d3"), { live_log_path = w.dir .. "\0x" }) end },
+      { "create_instance system_path", function()
+        return ese.create_instance(H.name(), { system_path = bad, log_path = w:path("l") }) end },
+      { "create_instance log_path", function()
+        return ese.create_instance(H.name(), { system_path = w:path("l"), log_path = bad }) end },
+      { "create_instance base_name", function()
+        return ese.create_instance(H.name(), H.params(w:path("l"), { base_name = "e\0b" })) end },
+      { "set_params log_path", function()
+        local i = w:create()
+        return i:set_params({ log_path = bad })
+      end },
+      { "init remap key", function()
+        local i = w:create(nil, { system_path = w:path("l2"), log_path = w:path("l2") })
+        return i:init({ remap = { [db .. "\0x"] = w:path("x.edb") } })
+      end },
+      { "init remap value", function()
+        local i = w:create(nil, { system_path = w:path("l3"), log_path = w:path("l3") })
+        return i:init({ remap = { [db] = bad } })
+      end },
+      { "create_database", function() return s:create_database(w:path("new.edb") .. "\0x") end },
+      { "attach_database", function() return s:attach_database(db .. "\0x") end },
+      { "detach_database", function() return s:detach_database(db .. "\0x") end },
+      { "open_database", function() return s:open_database(db .. "\0x") end },
+      { "open_file", function()
+        inst:begin_external_backup()
+        local ok, e = pcall(inst.open_file, inst, db .. "\0x")
+        inst:end_external_backup({ abort = true })
+        if not ok then error(e, 0) end
+      end },
+    }
+    local before = H.ls(w.dir)
+    for _, c in ipairs(calls) do
+      local ok, e = pcall(c[2])
+      assert.is_false(ok, c[1] .. ": succeeded")
+      assert.is_true(ese.is_error(e), c[1] .. ": " .. tostring(e))
+      assert.are.equal("JET_errInvalidPath", e.name, c[1] .. ": " .. tostring(e))
+      assert.are.same(before, H.ls(w.dir), c[1] .. ": the folder changed")
+      assert.are.same({ keep = true }, H.ls(victim), c[1])
+      assert.are.equal("keep", H.read_file(victim .. "/keep"))
+    end
+    -- the database is still attached and whole
+    local t2 = s:open_table(s:open_database(db), "t")
+    local n = 0
+    for _ in t2:pairs() do n = n + 1 end
+    assert.are.equal(5, n)
+  end)
+end)
