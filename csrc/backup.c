@@ -147,7 +147,10 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
   uint32_t lo = 0, hi = 0;
   int cur;
   if (grbit & ~JET_bitBackupIncremental) e = JET_errInvalidGrbit;
-  else if (incr && inst->prm.circular) e = JET_errInvalidBackup;
+  else if (incr && inst->prm.circular) {
+    e = JET_errInvalidBackup;
+    inst_detail(inst, "an incremental backup is not possible with circular logging on");
+  }
   else if (inst->backup) e = JET_errBackupInProgress;
   for (int i = 1; e == JET_errSuccess && incr && i <= ESE_MAX_DB; i++)
     if (inst->db[i] && inst->db[i]->hdr.backup[BK_FULL].gen_lo == 0) {

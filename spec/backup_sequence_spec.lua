@@ -384,6 +384,7 @@ describe("backup sequence", function()
       local ci = w:open(nil, { circular_log = true, log_path = w:path("c"), system_path = w:path("c") })
       local e = H.expect_jet("JET_errInvalidBackup", ci.begin_external_backup, ci, { incremental = true })
       assert.are.equal(-526, e.code)
+      assert.matches("circular logging", e.detail, 1, true)   -- the message fits every use of -526
       ci:begin_external_backup()
       ci:end_external_backup({ abort = true })
     end)

@@ -23,7 +23,7 @@
   X(JET_errNoBackup,                       -520,  "No backup is in progress") \
   X(JET_errInvalidBackupSequence,          -521,  "The backup call is out of sequence") \
   X(JET_errBackupNotAllowedYet,            -523,  "A backup cannot start yet: recovery has not finished") \
-  X(JET_errInvalidBackup,                  -526,  "This backup is not possible: circular logging is on") \
+  X(JET_errInvalidBackup,                  -526,  "Invalid backup: the backup cannot be taken as asked, or the folder is not a valid backup set") \
   X(JET_errMissingLogFile,                 -528,  "The current log file, which recovery needs, is missing") \
   X(JET_errLogDiskFull,                    -529,  "The log disk is full") \
   X(JET_errBadLogSignature,                -530,  "A log file belongs to another log stream") \
