@@ -9,7 +9,10 @@
  * when missing.  A refused call (a path NULL or empty, a grbit other than
  * 0 or JET_bitBackupIncremental, a refused Begin) creates nothing.  A
  * full backup with no database attached cannot be restored: it is refused
- * (JET_errDatabaseNotFound) before a file is written.
+ * (JET_errDatabaseNotFound) before a file is written.  A failure before
+ * the log truncation removes the files this call created (and the folder
+ * when it made it); after it (the truncation or End fails) the complete
+ * set is kept, as it holds the only copy of the truncated logs.
  *
  * The folder gets the manifest.json of ese.backup's backup.run (same keys
  * in the same order, SHA-256 of each file as it streamed, libcrypto):
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CHUNK (1u << 20)
 #define MANIFEST "manifest.json"
@@ -33,6 +37,7 @@
 typedef struct entry {
   char *name;       /* base name (owned) */
   int db;           /* a database (else a log) */
+  int created;      /* this call created folder/name (O_EXCL) */
   uint64_t size;
   char sha[65];
 } entry;
@@ -49,6 +54,7 @@ typedef struct job {
   entry *files;
   int nfiles, cap;
   JET_LOGINFO li;   /* of the log list (generations, base name) */
+  int manifest_created;
   time_t began;
 } job;
 
@@ -89,6 +95,7 @@ static JET_ERR copy_one(job *j, const char *path) {
   if (!dst || !(ent = add_entry(j, base))) e = JET_errOutOfMemory;
   else e = sha256_new(&sha);
   if (e == JET_errSuccess) e = os_open(j->io, dst, OS_WRITE | OS_CREATE | OS_EXCL, &out);
+  if (e == JET_errSuccess) ent->created = 1;
   uint64_t off = 0;
   for (unsigned long n = 1; e == JET_errSuccess && n > 0;) {
     n = 0;
@@ -216,6 +223,7 @@ static JET_ERR write_manifest(job *j, int incr) {
   if (e == JET_errSuccess && !path) e = JET_errOutOfMemory;
   esfile *out = NULL;
   if (e == JET_errSuccess) e = os_open(j->io, path, OS_WRITE | OS_CREATE | OS_EXCL, &out);
+  if (e == JET_errSuccess) j->manifest_created = 1;
   if (e == JET_errSuccess) e = os_pwrite(out, t.p, t.n, 0);
   if (e == JET_errSuccess) e = os_sync(out);
   os_close(out);
@@ -283,6 +291,19 @@ static JET_ERR size_list(job *j, int logs) {
   return e;
 }
 
+/* After a failure before the truncation: removes exactly the files this
+ * call created (opened with O_EXCL, so none was there before), never
+ * another, and the folder when this call made it and it is empty then. */
+static void remove_created(job *j, int made_folder) {
+  for (int i = 0; i <= j->nfiles; i++) {
+    int mine = i < j->nfiles ? j->files[i].created : j->manifest_created;
+    char *p = mine ? os_join(j->folder, i < j->nfiles ? j->files[i].name : MANIFEST) : NULL;
+    if (p) (void)os_unlink(j->io, p);     /* best effort: the first error is the one reported */
+    free(p);
+  }
+  if (made_folder) (void)rmdir(j->folder);
+}
+
 JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
                                   JET_PFNSTATUS pfnStatus) {
   if (!szBackupPath || !*szBackupPath) return JET_errInvalidParameter;   /* no "truncate only" form */
@@ -297,6 +318,7 @@ JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPat
   j.began = time(NULL);
   e = esio_new(&j.io);
   if (e == JET_errSuccess && !(j.buf = aligned_alloc(4096, CHUNK))) e = JET_errOutOfMemory;
+  int made_folder = e == JET_errSuccess && os_kind(szBackupPath) == OS_ABSENT;
   if (e == JET_errSuccess) e = os_mkdir_p(szBackupPath, 0700);
   if (e == JET_errSuccess) e = os_list_dir(szBackupPath, folder_empty_entry, NULL);
   int notified = e == JET_errSuccess && pfnStatus;   /* the callback hears of a backup that started copying */
@@ -307,7 +329,8 @@ JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPat
   if (e == JET_errSuccess) e = copy_list(&j, 1);
   if (e == JET_errSuccess) e = write_manifest(&j, incr);   /* last, fsynced */
   if (e == JET_errSuccess) e = os_sync_dir(j.io, szBackupPath);
-  if (e == JET_errSuccess) e = JetTruncateLogInstance(instance);
+  if (e && j.io) remove_created(&j, made_folder);   /* nothing truncated yet: the set is of no use */
+  if (e == JET_errSuccess) e = JetTruncateLogInstance(instance);   /* from here on the set holds the only copy */
   if (e == JET_errSuccess) e = JetEndExternalBackupInstance2(instance, JET_bitBackupEndNormal);
   else if (e != JET_errNoBackup) {
     JET_ERR ae = JetEndExternalBackupInstance2(instance, JET_bitBackupEndAbort);

@@ -153,10 +153,12 @@ describe("JetBackupInstance writes backup.run's manifest (C harness backup_manif
   after_each(function() w:cleanup() end)
 
   it("backup.verify accepts its full + incremental chain; the keys equal backup.run's; it restores; "
-     .. "a full of no database is JET_errDatabaseNotFound", function()
+     .. "a full of no database is JET_errDatabaseNotFound; one that fails at any write (ESE_FAULT=eio:K) "
+     .. "removes the files it wrote", function()
     local top = w:path("c")
     ese.fs.mkdir(top)
-    H.expect_harness("backup_manifest", H.q(top) .. " 120", "backup_manifest: ok:")
+    local out = H.expect_harness("backup_manifest", H.q(top) .. " 120", "backup_manifest: ok:")
+    assert.matches("a failed backup at any of %d+ writes left no file", out)
     local set, inc = top .. "/set", top .. "/inc"
     local r = backup.verify({ set, inc })
     assert.are.equal("full+incremental", r.kind)

@@ -8,6 +8,9 @@
  *   none/   a second instance with no database attached: its full
  *           JetBackupInstance must return JET_errDatabaseNotFound, write no
  *           file and truncate no log
+ *   faultK/ a full JetBackupInstance whose K-th write or sync fails
+ *           (ESE_FAULT=eio:K), for K = 1, 2, ... until one succeeds:
+ *           each failure returns JET_errDiskIO and leaves no file
  * The spec (backup_manifest_spec.lua) then checks the manifests with
  * backup.verify, compares their keys with backup.run's and restores.
  *
@@ -73,10 +76,30 @@ int main(int argc, char **argv) {
   CK(JetEndExternalBackupInstance2(other, JET_bitBackupEndAbort));
   CK(JetTerm2(other, JET_bitTermComplete));
 
+  /* a JetBackupInstance whose K-th write or sync fails (ESE_FAULT=eio:K,
+   * read by the esio the call makes; the instance's own was made at
+   * init) leaves no file of its own behind, for every K until one
+   * succeeds; the backup is ended (the next one begins) */
+  int k;
+  for (k = 1; k < 100000; k++) {
+    char fset[1200], spec[32];
+    snprintf(fset, sizeof fset, "%s/fault%d", top, k);
+    snprintf(spec, sizeof spec, "eio:%d", k);
+    if (setenv("ESE_FAULT", spec, 1) != 0) FAIL("setenv: %s", strerror(errno));
+    JET_ERR fe = JetBackupInstance(inst, fset, 0, NULL);
+    unsetenv("ESE_FAULT");
+    if (fe == JET_errSuccess) break;
+    if (fe != JET_errDiskIO) FAIL("eio:%d: JetBackupInstance returned %ld %s, not JET_errDiskIO", k, (long)fe,
+                                  harness_err_name(fe));
+    int left = count_entries(fset);
+    if (left > 0) FAIL("eio:%d: the failed JetBackupInstance left %d files in %s", k, left, fset);
+  }
+  if (k < 3) FAIL("the fault sweep ended at eio:%d: no write was faulted", k);
+
   CK(EseCloseTable(s, t));
   CK(JetEndSession(s, 0));
   CK(JetTerm2(inst, JET_bitTermComplete));
-  printf("%s: ok: full %s, incremental %s, %d keys each; no-database full refused\n", HARNESS_NAME, set, inc,
-         keys);
+  printf("%s: ok: full %s, incremental %s, %d keys each; no-database full refused; a failed backup at any of "
+         "%d writes left no file\n", HARNESS_NAME, set, inc, keys, k - 1);
   return 0;
 }
