@@ -139,6 +139,9 @@ describe("a set without manifest.json (written step by step)", function()
     assert.are.equal(0, code, err)
     assert.matches("ok  " .. full:gsub("%p", "%%%0"), out)
     assert.matches("has no manifest%.json", out)
+    -- no manifest, no backup time: the line says so instead of printing "of ?"
+    assert.is_nil(out:find("of ?", 1, true), out)
+    assert.matches("full backup %(time unknown: no manifest%), generations", out)
     -- a set with a manifest prints no such line
     local rs = backup.run(inst, w:path("run"), { copy = true })
     code, out = H.lua_run("bin/ese", { "check", rs.dir })

@@ -318,7 +318,9 @@ page or log record checksum.]],
       row("log signature", fi.log_signature)
       row("file size", human(fi.file_size))
       row("created", utc_us(fi.created_us) .. " UTC")
-      row("follows", "a log created " .. utc_us(fi.prev_created_us) .. " UTC")
+      -- prev_created_us 0: no log before it (the stream's first generation)
+      row("follows", fi.prev_created_us == 0 and "none (the first log of the stream)"
+        or ("a log created " .. utc_us(fi.prev_created_us) .. " UTC"))
       row("attached dbs", fi.attached)
     end
     row("checksums", o.verify and "verified" or "not checked (use --verify)")
@@ -485,7 +487,9 @@ JET_err of the first fault.]],
       result.chain = rep
       if not ui.json then
         for _, s in ipairs(rep.sets) do
-          out(("ok  %s  (%s backup of %s, generations %d .. %d, %d files, %s)"):format(s.dir, s.kind, s.time or "?",
+          -- a set without manifest.json has no recorded backup time
+          local when = s.time and ("of " .. s.time) or "(time unknown: no manifest)"
+          out(("ok  %s  (%s backup %s, generations %d .. %d, %d files, %s)"):format(s.dir, s.kind, when,
             s.gen_low, s.gen_high, s.files, human(s.bytes)))
           if not s.manifest then
             out(("    %s has no manifest.json (written step by step): checked every page, log and the log "
