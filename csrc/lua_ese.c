@@ -64,6 +64,19 @@ const char *ese_checkpath(lua_State *L, int idx, const char *op) {
   return p;
 }
 
+void ese_checkkeys(lua_State *L, int arg, const char *const *names) {
+  arg = lua_absindex(L, arg);
+  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
+    const char *const *n = names;
+    if (lua_type(L, -2) == LUA_TSTRING)
+      for (; *n && strcmp(*n, lua_tostring(L, -2)) != 0; n++) {}
+    if (lua_type(L, -2) != LUA_TSTRING || !*n) {
+      lua_pushvalue(L, -2);
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
+    }
+  }
+}
+
 int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *detail) {
   const char *name = EseErrorName(err);
   const char *msg = EseErrorMessage(err);

@@ -225,6 +225,8 @@ static void check_init_opts(lua_State *L, int arg, JET_RSTINFO *ri) {
   *ri = (JET_RSTINFO){ sizeof *ri, NULL, 0 };
   if (lua_isnoneornil(L, arg)) return;
   luaL_checktype(L, arg, LUA_TTABLE);
+  static const char *const keys[] = { "remap", NULL };
+  ese_checkkeys(L, arg, keys);
   if (lua_getfield(L, arg, "remap") == LUA_TNIL) return;
   luaL_argcheck(L, lua_istable(L, -1), arg, "remap must be a table of path = path");
   int map = lua_gettop(L);

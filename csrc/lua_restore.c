@@ -42,6 +42,10 @@ static int restore_begin(lua_State *L) {
   int has_inst = 0;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
+    /* on_progress: ese.restore's, which passes its options through */
+    static const char *const keys[] = { "live_log_path", "to_generation", "overwrite", "base_name",
+                                        "instance", "on_progress", NULL };
+    ese_checkkeys(L, 3, keys);
     lua_getfield(L, 3, "live_log_path");
     if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
     lua_getfield(L, 3, "to_generation");

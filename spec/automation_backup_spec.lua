@@ -128,6 +128,18 @@ describe("ese.backup", function()
     it("refuses bad options and a destination that is not empty", function()
       H.expect_jet("JET_errInvalidParameter", backup.run, inst, w:path("x"), { copy = true, incremental = true })
       H.expect_jet("JET_errInvalidParameter", backup.run, inst, w:path("x"), { copy = true, truncate = true })
+      -- a misspelt option is an error, not ignored (incremantal ran a full backup that truncated the logs)
+      H.expect_argerror("backup.run: unknown option 'incremantal'", backup.run, inst, w:path("x"),
+        { incremantal = true })
+      H.expect_argerror("backup.run_to: unknown option 'perfix'", backup.run_to, inst, function() end,
+        { perfix = "p" })
+      H.expect_argerror("backup.run: unknown option 'prefix'", backup.run, inst, w:path("x"), { prefix = "p" })
+      H.expect_argerror("backup.verify: unknown option 'on_progres'", backup.verify, w:path("x"),
+        { on_progres = print })
+      H.expect_argerror("backup.restore: unknown option 'to_generaton'", backup.restore, { w:path("x") },
+        w:path("y"), { to_generaton = 3 })
+      assert.is_false(H.exists(w:path("x")))
+      assert.is_false(H.exists(w:path("y")))
       assert(os.execute("mkdir -p '" .. w:path("busy") .. "' && touch '" .. w:path("busy/keep") .. "'"))
       local e = H.expect_jet("JET_errBackupDirectoryNotEmpty", backup.run, inst, w:path("busy"))
       assert.are.equal("run", e.op)

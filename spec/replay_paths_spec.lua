@@ -401,6 +401,8 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
     H.expect_argerror("remap", inst.init, inst, { remap = "x" })
     H.expect_argerror("remap", inst.init, inst, { remap = { [1] = "x" } })
     H.expect_argerror("remap", inst.init, inst, { remap = { x = false } })
+    -- a misspelt key was ignored and recovery replayed into the original path
+    H.expect_argerror("bad argument #2 .*unknown option 'remaps'", inst.init, inst, { remaps = {} })
     H.expect_jet("JET_errInvalidParameter", inst.init, inst, { remap = { [""] = "/tmp/x" } })
     H.expect_jet("JET_errInvalidParameter", inst.init, inst, { remap = { ["/tmp/x"] = "" } })
     -- an old name with a trailing slash names no database: refused, not silently unused

@@ -51,6 +51,19 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
     assert.is_false(H.exists(w:path("dest")))
   end)
 
+  it("an unknown option key is an argument error, before anything is written (a typo was ignored)", function()
+    H.expect_argerror("bad argument #3 .*unknown option 'to_generaton'", ese.restore, set_dir, w:path("dest"),
+      { to_generaton = set.info.gen_low })
+    H.expect_argerror("unknown option 'overwrit'", ese.restore_begin, { set_dir }, w:path("dest"),
+      { overwrit = true })
+    H.expect_argerror("unknown option '1'", ese.restore, set_dir, w:path("dest"), { true })
+    assert.is_false(H.exists(w:path("dest")))
+    -- every documented key is accepted
+    local r = ese.restore(set_dir, w:path("dest"), { to_generation = set.info.gen_high, overwrite = false,
+      base_name = "edb", on_progress = function() end })
+    assert.is_true(r.steps > 0)
+  end)
+
   it("I01: a set without its database: JET_errFileNotFound", function()
     local d = copy("nodb")
     assert.is_true(os.remove(d .. "/app.edb"))

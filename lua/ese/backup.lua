@@ -115,6 +115,29 @@ end
 -- ---------------------------------------------------------------------------
 -- Options and kinds
 
+-- The options each function takes: a key not listed is a plain error at the
+-- caller (a misspelt option must never be ignored: `incremantal = true`
+-- would run a full backup that truncates the logs).
+local OPTIONS = {
+  run = { incremental = true, copy = true, truncate = true, chunk_size = true, on_progress = true },
+  run_to = { incremental = true, copy = true, truncate = true, chunk_size = true, on_progress = true,
+             prefix = true },
+  verify = { on_progress = true },
+  restore = { to_generation = true, live_log_path = true, on_progress = true, instance = true,
+              overwrite = true, base_name = true, verify = true },
+}
+
+-- opts or {} after checking its keys against OPTIONS[fname]; level 3 blames
+-- the caller of backup.<fname>.
+local function check_opts(opts, fname)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(("backup.%s: opts must be a table"):format(fname), 3) end
+  for k in pairs(opts) do
+    if not OPTIONS[fname][k] then error(("backup.%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
+  end
+  return opts
+end
+
 -- The kind of a run: full (truncated), copy (full, not truncated),
 -- incremental (truncated), differential (incremental, not truncated).
 local function plan(opts, op)
@@ -314,7 +337,7 @@ backup.now = now
 -- @return report {kind, files (count), bytes, seconds, gen_low, gen_high,
 --   dir, manifest}
 function backup.run(inst, dest, opts)
-  opts = opts or {}
+  opts = check_opts(opts, "run")
   if type(dest) ~= "string" or dest == "" then error("backup.run: dest must be a folder path", 2) end
   local p = plan(opts, "run")
   dest = strip_slashes(dest)
@@ -512,7 +535,7 @@ end
 --   entries, e.g. "full-2024-05-01")
 -- @return report {kind, files, bytes (of the files), archive_bytes, seconds, manifest}
 function backup.run_to(inst, sink, opts)
-  opts = opts or {}
+  opts = check_opts(opts, "run_to")
   local put = sink_writer(sink)
   local p = plan(opts, "run_to")
   local prefix = opts.prefix and (strip_slashes(opts.prefix) .. "/") or ""
@@ -807,7 +830,7 @@ end
 -- @return report {sets = {...}, kind, files, bytes, gen_low, gen_high,
 --   databases, seconds}; raises the error object of the first fault
 function backup.verify(dirs, opts)
-  opts = opts or {}
+  opts = check_opts(opts, "verify")
   if type(dirs) == "string" then dirs = { dirs } end
   if type(dirs) ~= "table" or #dirs == 0 then error("backup.verify: a folder or a list of folders", 2) end
   local t0 = now()
@@ -886,7 +909,7 @@ end
 --   verify = false to skip the verification
 -- @return report {verify = verify report, bytes, steps, seconds, dest}
 function backup.restore(dirs, dest, opts)
-  opts = opts or {}
+  opts = check_opts(opts, "restore")
   if type(dirs) == "string" then dirs = { dirs } end
   if type(dest) ~= "string" or dest == "" then error("backup.restore: dest must be a folder path", 2) end
   local t0 = now()
