@@ -261,6 +261,21 @@ describe("ese.backup", function()
       assert.is_true(v.gen_high >= v.gen_low)
     end)
 
+    it("a symbolic link to a set (a 'latest' link) is the set, as for ese.restore; a file is not a folder",
+      function()
+      -- verify called a link "folder ... not found" although ese.restore accepts it
+      assert(os.execute("ln -s full '" .. w:path("latest") .. "'"))
+      assert.are.equal("full", backup.verify(w:path("latest")).kind)
+      local r = backup.restore(w:path("latest"), w:path("r"))
+      assert.are.equal("full", r.verify.kind)
+      -- a dangling link and a file: JET_errFileNotFound, saying what is there
+      assert(os.execute("ln -s nowhere '" .. w:path("dangling") .. "'"))
+      local e = H.expect_jet("JET_errFileNotFound", backup.verify, w:path("dangling"))
+      assert.matches("not found", e.detail)
+      e = H.expect_jet("JET_errFileNotFound", backup.verify, full .. "/app.edb")
+      assert.matches("app%.edb is a file, not a folder", e.detail)
+    end)
+
     it("a flipped byte in a data page: JET_errReadVerifyFailure", function()
       flip_byte(full .. "/app.edb", 3 * PAGE + 200)
       local e = H.expect_jet("JET_errReadVerifyFailure", backup.verify, full)

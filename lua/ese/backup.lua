@@ -89,10 +89,19 @@ local function path_state(p)
 end
 
 -- The names in a folder (one level), as a set; nil when it is not a folder.
+-- A symbolic link that names a folder is listed too (a set reached through
+-- a "latest" link, as ese.restore accepts it); otherwise nil and the kind.
 local function list_dir(dir)
-  if fs.stat(dir).kind ~= "folder" then return nil end
+  local kind = fs.stat(dir).kind
+  local names
+  if kind == "folder" then names = fs.list(dir)
+  elseif kind == "link" then
+    local ok, l = pcall(fs.list, dir)
+    if not ok then return nil, kind end
+    names = l
+  else return nil, kind end
   local set = {}
-  for _, name in ipairs(fs.list(dir)) do set[name] = true end
+  for _, name in ipairs(names) do set[name] = true end
   return set
 end
 
@@ -593,7 +602,11 @@ local function read_manifest(dir)
   if name:match("%.partial$") then
     raise("JET_errInvalidBackup", "verify", "%s is an unfinished backup (named .partial)", dir)
   end
-  if not list_dir(dir) then raise("JET_errFileNotFound", "verify", "folder %s not found", dir) end
+  local listed, kind = list_dir(dir)
+  if not listed then
+    if kind == "file" then raise("JET_errFileNotFound", "verify", "%s is a file, not a folder", dir) end
+    raise("JET_errFileNotFound", "verify", "folder %s not found", dir)
+  end
   if fs.stat(dir .. "/" .. backup.MANIFEST).kind == "absent" then return nil end
   local text = fs.read(dir .. "/" .. backup.MANIFEST)
   local ok, m = pcall(cjson.decode, text)
