@@ -76,6 +76,10 @@ describe("bin/ese", function()
         assert.matches("^usage: ese " .. c, o2)
         assert.are.equal("", e2)
       end
+      -- the usage names every form cli.md documents, `ese help COMMAND` too
+      assert.matches("ese help COMMAND", stdout)
+      assert.matches("ese COMMAND %-%-help", stdout)
+      assert.matches("ese %-%-version", stdout)
       local c3, o3 = ese_cmd({ "help", "backup" })
       assert.are.equal(0, c3)
       assert.matches("usage: ese backup", o3)

@@ -674,7 +674,7 @@ local function usage_all()
     lines[#lines + 1] = ("  %-8s %s"):format(name, commands[name].summary)
   end
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "  ese COMMAND --help   the command's options"
+  lines[#lines + 1] = "  ese COMMAND --help   the command's options (also: ese help COMMAND)"
   lines[#lines + 1] = "  ese --version        the engine version"
   return table.concat(lines, "\n")
 end
