@@ -286,7 +286,12 @@ static int fs_remove(lua_State *L) {
 
 static int fs_rmdir(lua_State *L) {
   const char *path = check_path(L, 1, "rmdir", NULL);
-  if (rmdir(path) != 0) return raise_errno(L, errno, "rmdir", path);
+  if (rmdir(path) != 0) {
+    /* not empty is a misuse of the path, not a failing disk */
+    if (errno == ENOTEMPTY || errno == EEXIST)
+      return raise_jet(L, JET_errInvalidPath, "rmdir", lua_pushfstring(L, "%s: the folder is not empty", path));
+    return raise_errno(L, errno, "rmdir", path);
+  }
   return 0;
 }
 
