@@ -468,7 +468,7 @@ JET_err of the first fault.]],
     for _, f in ipairs(files) do
       local ok, fi = pcall(ese.file_info, f, true)
       if not ok then
-        if ui.json then print_json({ ok = false, path = f, error = error_table(fi) }) end
+        if ui.json then print_json({ ok = false, command = "check", path = f, error = error_table(fi) }) end
         io.stderr:write("ese check: ", tostring(fi), "\n")
         return 1
       end
