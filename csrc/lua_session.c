@@ -7,6 +7,8 @@
  * Every call checks the chain (object open, parents open) first, so GC in
  * any order and use after close or term never reach C with a dead handle.
  */
+#include <string.h>
+
 #include "lua_ese.h"
 
 /* ---- session accessors ---------------------------------------------------- */
@@ -262,7 +264,9 @@ typedef JET_ERR (*table_opener)(JET_SESID, JET_DBID, const char *, JET_TABLEID *
 static int open_table_with(lua_State *L, table_opener fn, const char *op) {
   EseSession *S = ese_checksession(L, 1, op);
   EseDatabase *D = ese_checkdatabase(L, 2, op);
-  const char *name = luaL_checkstring(L, 3);
+  size_t len;
+  const char *name = luaL_checklstring(L, 3, &len);
+  if (strlen(name) != len) return ese_raise_detail(L, JET_errInvalidName, op, "the name holds a NUL byte");
   lua_getiuservalue(L, 2, 1);
   int own = lua_rawequal(L, -1, 1);
   lua_pop(L, 1);

@@ -71,6 +71,18 @@ describe("binding edges", function()
     end)
   end)
 
+  describe("a table name with a NUL byte is never cut at the NUL", function()
+    -- C sees a name only up to its first NUL: create_table(db, "t2\0x") made table "t2"
+    it("create_table and open_table: JET_errInvalidName, no table made", function()
+      local _, s, db = w:table()
+      local e = H.expect_jet("JET_errInvalidName", s.create_table, s, db, "t2\0x")
+      assert.are.equal("create_table", e.op)
+      assert.matches("NUL", e.detail)
+      H.expect_jet("JET_errObjectNotFound", s.open_table, s, db, "t2")
+      H.expect_jet("JET_errInvalidName", s.open_table, s, db, "t\0x")
+    end)
+  end)
+
   describe("the backup epoch of an instance", function()
     it("a reader of an earlier backup stays dead after a new begin, its instance's readers live", function()
       local _, _, db, inst = w:filled_table(10, "e")
