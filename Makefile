@@ -8,6 +8,8 @@ OUT      ?= $(BUILD)/lib
 SAN      ?=
 DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev
 BENCH_PKGS = libsqlite3-dev liblmdb-dev
+# bench/eventloop_bench.lua runs the backup in a libuv loop (Debian's lua-luv).
+LOOP_PKGS = lua-luv
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 CFLAGS_ALL = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread $(OPT) $(SAN) \
@@ -89,6 +91,9 @@ bench: all
 	@BENCH_LUA=$(LUA) $(BUILD)/bench/ese-bench
 	@$(BUILD)/bench/ese-backup-bench
 	@$(BUILD)/bench/ese-disk-bench
+	@$(LUA) -e 'require "luv"' 2>/dev/null || \
+	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(LOOP_PKGS) >/dev/null)
+	@$(LUA) bench/eventloop_bench.lua $(OUT) lua $(BUILD)/eventloop-bench
 
 crash-sweep: all
 	@ESE_CRASH_POINTS=1000 $(BUILD)/bin/crash_sweep
