@@ -60,11 +60,13 @@ io.stdout:write(string.format("eventloop bench: %d records loaded in %.1f s\n", 
 
 -- the loop's probes
 local longest, last_tick = 0, uv.hrtime()
+-- the progress callbacks on either side of the longest stall
+local prev_at, last_at, where = "start", "start", ""
 local probe = uv.new_timer()
 probe:start(1, 1, function()
   local now = uv.hrtime()
   local gap = (now - last_tick) / 1e6
-  if gap > longest then longest = gap end
+  if gap > longest then longest, where = gap, prev_at .. " .. " .. last_at end
   last_tick = now
 end)
 local commits, next_key = 0, nrec
@@ -77,18 +79,20 @@ committer:start(1, 1, function()
 end)
 
 local callbacks = 0
-local function yield_to_loop()
+local function yield_to_loop(p)
   callbacks = callbacks + 1
+  prev_at, last_at = last_at, string.format("%s %s %s", p.phase, p.file or "", p.done and tostring(p.done) or "")
   coroutine.yield()
 end
 
 local results = {}
 local function step(name, fn)
   longest, last_tick, callbacks, commits = 0, uv.hrtime(), 0, 0
+  prev_at, last_at, where = "start", "start", ""
   local c0 = fs.clock()
   fn()
   results[#results + 1] = { name = name, stall = longest, seconds = fs.clock() - c0,
-                            callbacks = callbacks, commits = commits }
+                            callbacks = callbacks, commits = commits, where = where }
 end
 
 local full, inc, restored = work .. "/full", work .. "/inc", work .. "/restored"
@@ -126,6 +130,7 @@ io.stdout:write(string.format("  %-32s %12s %10s %10s %8s\n", "step", "stall (ms
 for _, r in ipairs(results) do
   io.stdout:write(string.format("  %-32s %12.1f %10.2f %10d %8d\n", r.name, r.stall, r.seconds, r.callbacks,
     r.commits))
+  io.stdout:write(string.format("  %-32s longest stall between callbacks: %s\n", "", r.where))
 end
 t:close(); db:close(); s:end_session(); inst:term()
-fs.remove_tree(work)
+if not os.getenv("ESE_BENCH_KEEP") then fs.remove_tree(work) end

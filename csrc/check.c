@@ -8,41 +8,58 @@
 
 #define CHECK_CHUNK 256u
 
+/* A streamed copy is whole pages, header pair and trailer included (a
+ * restore refuses anything else). */
+static JET_ERR copy_size(uint32_t ps, uint64_t size, const char *name, char *detail, size_t cb) {
+  if (size % ps == 0 && size >= 4ull * ps) return JET_errSuccess;
+  if (detail) snprintf(detail, cb, "%s: %llu bytes is not a streamed copy's whole pages", name, (unsigned long long)size);
+  return JET_errBadPatchPage;
+}
+
+JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsigned long firstPage,
+                       uint64_t fileSize, const unsigned char *copySignature, const char *name, char *detail,
+                       size_t cbDetail) {
+  uint32_t ps = (uint32_t)pageSize;
+  if (!buf || !name || ps < 512 || ps > 65536 || pageSize != ps) return JET_errInvalidParameter;
+  JET_ERR e = copySignature ? copy_size(ps, fileSize, name, detail, cbDetail) : JET_errSuccess;
+  if (e) return e;
+  if (cb % ps || (uint64_t)firstPage * ps + cb > fileSize) return JET_errInvalidParameter;
+  uint64_t n = fileSize / ps;
+  const uint8_t *b = buf;
+  for (size_t k = 0; k < cb / ps; k++) {
+    uint64_t pgno = (uint64_t)firstPage + k;
+    const uint8_t *pg = b + k * ps;
+    if (pgno < 2) continue;           /* the header pair */
+    if (copySignature && pgno == n - 1) {    /* the trailer of a streamed copy */
+      dbheader t;
+      if (dbheader_decode(pg, ps, (uint32_t)pgno, &t) != JET_errSuccess || memcmp(t.db_sig, copySignature, 16)) {
+        if (detail) snprintf(detail, cbDetail, "%s: the trailer page %llu is damaged", name, (unsigned long long)pgno);
+        return JET_errBadPatchPage;
+      }
+      continue;
+    }
+    int v = page_verify(pg, ps, (uint32_t)pgno);
+    if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
+      if (detail)
+        snprintf(detail, cbDetail, "%s: page %llu: %s", name, (unsigned long long)pgno,
+                 v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
+      return JET_errReadVerifyFailure;
+    }
+  }
+  return JET_errSuccess;
+}
+
 static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
   uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
-  int copy = h->state == DB_BACKUP_COPY;
-  /* a streamed copy is whole pages, header pair and trailer included (a
-   * restore refuses anything else) */
-  if (copy && (size % ps || size < 4ull * ps)) {
-    if (detail) snprintf(detail, cb, "%s: %llu bytes is not a streamed copy's whole pages", os_path(f),
-                         (unsigned long long)size);
-    return JET_errBadPatchPage;
-  }
+  const unsigned char *copy = h->state == DB_BACKUP_COPY ? h->db_sig : NULL;
+  JET_ERR e = copy ? copy_size(ps, size, os_path(f), detail, cb) : JET_errSuccess;
+  if (e) return e;
   uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
   if (!buf) return JET_errOutOfMemory;
-  JET_ERR e = JET_errSuccess;
   for (uint32_t first = 2; first < n && e == JET_errSuccess; first += CHECK_CHUNK) {
     uint32_t cnt = n - first < CHECK_CHUNK ? n - first : CHECK_CHUNK;
     e = os_pread_full(f, buf, (size_t)cnt * ps, (uint64_t)first * ps);
-    for (uint32_t k = 0; k < cnt && e == JET_errSuccess; k++) {
-      uint32_t pgno = first + k;
-      const uint8_t *pg = buf + (size_t)k * ps;
-      if (copy && pgno == n - 1) {    /* the trailer of a streamed copy */
-        dbheader t;
-        if (dbheader_decode(pg, ps, pgno, &t) != JET_errSuccess || memcmp(t.db_sig, h->db_sig, 16)) {
-          e = JET_errBadPatchPage;
-          if (detail) snprintf(detail, cb, "%s: the trailer page %u is damaged", os_path(f), pgno);
-        }
-        continue;
-      }
-      int v = page_verify(pg, ps, pgno);
-      if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
-        e = JET_errReadVerifyFailure;
-        if (detail)
-          snprintf(detail, cb, "%s: page %u: %s", os_path(f), pgno,
-                   v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
-      }
-    }
+    if (e == JET_errSuccess) e = EseVerifyPages(buf, (size_t)cnt * ps, ps, first, size, copy, os_path(f), detail, cb);
   }
   free(buf);
   return e;

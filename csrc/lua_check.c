@@ -4,6 +4,7 @@
  * object of the first fault).  Used by ese.backup.verify and the CLI.
  */
 #include <stdio.h>
+#include <string.h>
 #include "lua_ese.h"
 
 static void push_sig(lua_State *L, const unsigned char *b, const char *field) {
@@ -63,8 +64,43 @@ static int file_info(lua_State *L) {
   return 1;
 }
 
+/* verify_pages(name, chunk, first_page, page_size, file_size [, copy_signature])
+ * -> true: EseVerifyPages over a chunk the caller read (and hashed), so
+ * that ese.backup.verify checks a large database in bounded steps with
+ * one read of each byte.  copy_signature: the db_signature (32 hex
+ * digits) of a streamed backup copy.  Raises the error object of the
+ * first fault (op "verify"). */
+static int verify_pages(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  size_t cb;
+  const char *chunk = luaL_checklstring(L, 2, &cb);
+  lua_Integer first = luaL_checkinteger(L, 3), ps = luaL_checkinteger(L, 4), size = luaL_checkinteger(L, 5);
+  const char *hex = luaL_optstring(L, 6, NULL);
+  unsigned char sig[16];
+  if (hex) {
+    luaL_argcheck(L, strlen(hex) == 32, 6, "a signature of 32 hex digits");
+    for (int i = 0; i < 16; i++) {
+      unsigned v;
+      luaL_argcheck(L, sscanf(hex + 2 * i, "%2x", &v) == 1, 6, "a signature of 32 hex digits");
+      sig[i] = (unsigned char)v;
+    }
+  }
+  luaL_argcheck(L, first >= 0 && first <= (lua_Integer)UINT32_MAX, 3, "a page number");
+  luaL_argcheck(L, ps > 0 && ps <= 65536, 4, "a page size");
+  luaL_argcheck(L, size >= 0, 5, "a file size");
+  char detail[600];
+  detail[0] = 0;
+  JET_ERR e = EseVerifyPages(chunk, cb, (unsigned long)ps, (unsigned long)first, (uint64_t)size, hex ? sig : NULL,
+                             name, detail, sizeof detail);
+  if (e) return ese_raise_detail(L, e, "verify", detail[0] ? detail : name);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int ese_open_check(lua_State *L) {
   lua_pushcfunction(L, file_info);
   lua_setfield(L, -2, "file_info");
+  lua_pushcfunction(L, verify_pages);
+  lua_setfield(L, -2, "verify_pages");
   return 0;
 }

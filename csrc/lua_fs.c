@@ -18,7 +18,8 @@
  *   fs.rename(from, to)      fs.chmod(path, mode) (never follows a link;
  *                            needs no read permission)
  *   fs.fsync(path)           fs.fsync_dir(path)
- *   fs.read(path)            a regular file's bytes
+ *   fs.read(path [, off, len]) a regular file's bytes (at most len
+ *                            from offset off: chunks of a large file)
  *   fs.create(path)          ese.FileWriter: a new file (O_EXCL, 0600);
  *                            w:write(s), w:sync(), w:close()
  *   fs.sha256()              ese.Sha256: h:update(s), h:finish() -> hex
@@ -439,19 +440,31 @@ static ssize_t read_some(int fd, void *buf, size_t n) {
   }
 }
 
+/* fs.read(path [, offset, length]): the whole file, or at most length
+ * bytes from offset (fewer at the end of the file, "" past it), so that a
+ * caller reads a large file in bounded chunks. */
 static int fs_read(lua_State *L) {
   const char *path = check_path(L, 1, "read", NULL);
+  lua_Integer off = luaL_optinteger(L, 2, 0);
+  lua_Integer len = luaL_optinteger(L, 3, -1);
+  luaL_argcheck(L, off >= 0, 2, "offset must be >= 0");
+  luaL_argcheck(L, lua_isnoneornil(L, 3) || len >= 0, 3, "length must be >= 0");
   struct stat st;
   FsHeld *h = push_held(L);              /* the descriptor, while the buffer grows */
   h->fd = open_regular(L, path, "read", &st);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  for (;;) {
-    char *p = luaL_prepbuffer(&b);
-    ssize_t r = read_some(h->fd, p, LUAL_BUFFERSIZE);
+  uint64_t pos = (uint64_t)off, left = len < 0 ? UINT64_MAX : (uint64_t)len;
+  while (left > 0) {
+    size_t want = left < LUAL_BUFFERSIZE ? (size_t)left : LUAL_BUFFERSIZE;
+    char *p = luaL_prepbuffsize(&b, want);
+    ssize_t r;
+    do r = pread(h->fd, p, want, (off_t)pos); while (r < 0 && errno == EINTR);
     if (r < 0) return raise_errno(L, errno, "read", path);
     if (r == 0) break;
     luaL_addsize(&b, (size_t)r);
+    pos += (uint64_t)r;
+    left -= (uint64_t)r;
   }
   held_release(h);
   luaL_pushresult(&b);

@@ -24,6 +24,11 @@
 
 #define COPY_CHUNK (4u << 20)
 #define REPLAY_RECORDS 4096
+/* A replay step ends after this many bytes of log records too, so that a
+ * caller that yields between steps (ese.restore's on_progress) never waits
+ * for more than about 3 MiB of log (under 4 MiB of the stream with the
+ * headers), whatever the records' size. */
+#define REPLAY_BYTES (3u << 20)
 
 typedef struct rsfile {
   char *src, *name;       /* source path; base name in dest */
@@ -58,6 +63,7 @@ struct EseRestore {
   redo *rd;
   log_reader *reader;
   uint32_t last_gen;      /* last generation replayed */
+  uint64_t replay_base;   /* done when the replay began */
   uint64_t done, total;
   int logs_only;          /* the sets hold logs; databases are in place */
   uint32_t gen_low, gen_high;
@@ -533,6 +539,7 @@ static JET_ERR copy_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db && r->files[r->cur].gen > r->replay_to) r->cur++;
   if (r->cur == r->nfiles) {
     r->state = ST_REPLAY;
+    r->replay_base = r->done;
     return os_sync_dir(r->io, r->dest);
   }
   rsfile *f = &r->files[r->cur];
@@ -682,7 +689,8 @@ static JET_ERR replay_finish(EseRestore *r) {
 static JET_ERR replay_step(EseRestore *r) {
   JET_ERR e = r->rd ? JET_errSuccess : replay_open(r);
   log_record rec;
-  for (int n = 0; e == JET_errSuccess && n < REPLAY_RECORDS; n++) {
+  uint64_t bytes = 0;
+  for (int n = 0; e == JET_errSuccess && n < REPLAY_RECORDS && bytes < REPLAY_BYTES; n++) {
     JET_ERR more = log_reader_next(r->reader, &rec);
     if (more < 0) {
       char g[16];
@@ -690,10 +698,11 @@ static JET_ERR replay_step(EseRestore *r) {
       return fail(r, more, "replay failed in or after log generation %s", g);
     }
     if (more == 1 || LSN_GEN(rec.lsn) > r->replay_to) return replay_finish(r);
-    if (LSN_GEN(rec.lsn) != r->last_gen) {
-      if (r->last_gen) r->done += r->file_size;
-      r->last_gen = LSN_GEN(rec.lsn);
-    }
+    r->last_gen = LSN_GEN(rec.lsn);
+    /* done: the bytes copied, then the position in the replayed stream */
+    if (r->last_gen >= r->replay_from)
+      r->done = r->replay_base + (uint64_t)(r->last_gen - r->replay_from) * r->file_size + LSN_OFF(rec.lsn);
+    bytes += rec.len + 16u;        /* the payload and about its header */
     e = redo_apply(r->rd, &rec);
   }
   return e;

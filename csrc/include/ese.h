@@ -340,6 +340,21 @@ typedef struct EseFileInfo {
   unsigned long attached;         /* databases in its header's attach table */
 } EseFileInfo;
 JET_ERR EseGetFileInfo(const char *szPath, int verify, EseFileInfo *info, char *detail, size_t cbDetail);
+/* The page checks of EseGetFileInfo(verify) over one chunk of a database
+ * file that the caller read itself (so that it can hash the same bytes and
+ * check a large file in bounded steps): cb bytes (whole pages) starting at
+ * page firstPage of a file of fileSize bytes.  Pages 0 and 1 (the header
+ * pair, which EseGetFileInfo reads) are passed over.  copySignature: the
+ * database signature when the file is a streamed backup copy (its size
+ * must then be whole pages, at least 4, and its last page is the trailer,
+ * which must decode and carry that signature), else NULL.  name names the
+ * file in detail.  JET_errReadVerifyFailure (a bad checksum or page
+ * number), JET_errBadPatchPage (a copy's size or trailer),
+ * JET_errInvalidParameter (a chunk that is not whole pages or lies past
+ * the end). */
+JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsigned long firstPage,
+                       uint64_t fileSize, const unsigned char *copySignature, const char *name, char *detail,
+                       size_t cbDetail);
 
 /* ESE's external restore: szBackupLogPath holds the streamed logs of
  * pLogInfo's range, rgrstmap maps each database's path at backup time to

@@ -114,6 +114,24 @@ local function file_size(p, op)
   return st.size
 end
 
+-- Reads the regular file path of size bytes once, in chunks of at most
+-- chunk bytes, feeding each to the SHA-256 hasher h and to
+-- on_chunk(data, offset, done) (which may yield: the caller's loop runs
+-- between two chunks); returns the bytes read.  A file that ends early
+-- stops the loop: the caller compares the count with the size.
+local function read_chunks(path, size, chunk, h, on_chunk)
+  local done = 0
+  while done < size do
+    local data = fs.read(path, done, math.min(chunk, size - done))
+    if data == "" then break end
+    h:update(data)
+    local off = done
+    done = done + #data
+    on_chunk(data, off, done)
+  end
+  return done
+end
+
 -- A base name that is safe to join to a folder: no "/", no "..", no
 -- control character or backslash, not empty.
 function backup.safe_name(name)
@@ -340,7 +358,8 @@ backup.now = now
 -- @param dest the folder to create (absent, or an empty folder)
 -- @param opts incremental, copy, truncate (default: true unless copy),
 --   chunk_size (bytes, a multiple of the page size; default 1 MiB),
---   on_progress(p) with p.phase ("database", "log", "truncate"), p.file,
+--   on_progress(p) with p.phase ("database", "log", then "check" while
+--   every written file is read back, then "truncate"), p.file,
 --   p.done, p.total (bytes of that file), p.bytes (all files so far),
 --   p.kind; it may yield
 -- @return report {kind, files (count), bytes, seconds, gen_low, gen_high,
@@ -417,7 +436,20 @@ function backup.run(inst, dest, opts)
       if size ~= e.size then
         raise("JET_errDiskIO", "run", "%s has %s bytes in the set, %d were streamed", path, tostring(size), e.size)
       end
-      if fs.sha256_file(path) ~= e.sha256 then
+      -- read back in chunks, a progress callback per chunk (phase "check"),
+      -- so that a caller that yields from it never waits a whole file
+      local function progress(done)
+        if opts.on_progress then
+          opts.on_progress({ phase = "check", file = e.name, done = done, total = size, bytes = st.bytes,
+                             kind = p.kind })
+        end
+      end
+      local h = fs.sha256()
+      st.hasher = h
+      progress(0)
+      local got = read_chunks(path, size, p.chunk, h, function(_, _, done) progress(done) end)
+      st.hasher = nil
+      if got ~= size or h:finish() ~= e.sha256 then
         raise("JET_errDiskIO", "run", "%s in the set differs from the bytes streamed", path)
       end
     end
@@ -708,9 +740,6 @@ local function verify_set(dir, on_progress, index, count)
   local logs, dbs, bytes = {}, {}, 0
   local base = type(m.base_name) == "string" and m.base_name or "edb"
   for i, e in ipairs(m.files) do
-    if on_progress then
-      on_progress({ phase = "verify", file = e.name, done = i - 1, total = #m.files, set = index, sets = count })
-    end
     local path = dir .. "/" .. e.name
     local islog = e.type == "log"
     local size = file_size(path, "verify")
@@ -763,14 +792,41 @@ local function verify_set(dir, on_progress, index, count)
       e.needs_gen, e.needs_high = cur and cur.gen_low, cur and cur.gen_high
       dbs[#dbs + 1] = e
     end
-    local vok, verr = pcall(ese.file_info, path, true)
-    if not vok then
-      if ese.is_error(verr) then verr.op = "verify" end
-      error(verr, 0)
+    -- every checksum, reading each file once in chunks (a callback per
+    -- chunk, which may yield): a database's pages are checked in the
+    -- chunks the SHA-256 is fed with; a log's records are checked by
+    -- ese.file_info in one call (a log file is small: 1 MiB by default)
+    if islog then
+      local vok, verr = pcall(ese.file_info, path, true)
+      if not vok then
+        if ese.is_error(verr) then verr.op = "verify" end
+        error(verr, 0)
+      end
     end
+    local function progress(done)
+      if on_progress then
+        on_progress({ phase = "verify", file = e.name, done = done, total = size, index = i, files = #m.files,
+                      set = index, sets = count })
+      end
+    end
+    local h = fs.sha256()
+    local copy_sig = fi.state == "backup_copy" and fi.db_signature or nil
+    local ps = fi.page_size
+    -- whole pages per chunk (the page size divides backup.CHUNK)
+    local chunk = math.max(ps, backup.CHUNK - backup.CHUNK % ps)
+    progress(0)
+    local got = read_chunks(path, size, chunk, h, function(data, off, done)
+      if not islog then
+        local whole = #data - #data % ps
+        ese.verify_pages(path, whole == #data and data or data:sub(1, whole), off // ps, ps, size, copy_sig)
+      end
+      progress(done)
+    end)
+    local sum = h:finish()
+    if got ~= size then raise(bad, "verify", "%s: %s ended after %d of %d bytes", dir, e.name, got, size) end
     if m.manifest == false then
-      e.sha256 = fs.sha256_file(path)              -- for the chain's comparisons
-    elseif fs.sha256_file(path) ~= e.sha256 then
+      e.sha256 = sum                               -- for the chain's comparisons
+    elseif sum ~= e.sha256 then
       raise(bad, "verify", "%s: %s does not match its SHA-256 in the manifest", dir, e.name)
     end
     bytes = bytes + size
@@ -824,7 +880,8 @@ local function verify_set(dir, on_progress, index, count)
     raise("JET_errInvalidBackup", "verify", "%s: an %s backup holds a database", dir, m.kind)
   end
   if on_progress then
-    on_progress({ phase = "verify", done = #m.files, total = #m.files, set = index, sets = count })
+    on_progress({ phase = "verify", done = bytes, total = bytes, index = #m.files, files = #m.files, set = index,
+                  sets = count })
   end
   local databases = {}
   for i, d in ipairs(dbs) do databases[i] = d.name end
@@ -839,7 +896,12 @@ end
 -- and SHA-256, every database page checksum and every log record
 -- (ese.file_info), signatures, and the generations of the chain.
 -- @param dirs a folder, or a list of folders (a full or copy set first)
--- @param opts on_progress{phase = "verify", file, done, total, set, sets}
+-- Each file is read once, in chunks of backup.CHUNK bytes, with a
+-- progress callback per chunk (it may yield: a caller's event loop runs
+-- between two chunks); called outside a coroutine it simply blocks.
+-- @param opts on_progress{phase = "verify", file, done, total (bytes of
+--   that file), index, files (its position and the set's file count), set,
+--   sets}; once per set without file, done = total = the set's bytes
 -- @return report {sets = {...}, kind, files, bytes, gen_low, gen_high,
 --   databases, seconds}; raises the error object of the first fault
 function backup.verify(dirs, opts)

@@ -85,7 +85,7 @@ function cli.progress(ui, label)
     local elapsed = now() - t0
     local text
     if p.phase == "verify" then
-      text = ("%d/%d files"):format(p.done, p.total)
+      text = ("%d/%d files"):format(p.index or 0, p.files or 0)
     elseif p.phase == "truncate" then
       text = "truncating the logs"
     else
@@ -120,7 +120,7 @@ function cli.progress(ui, label)
         out(("%s: %s %s (%s)"):format(label, p.phase, p.file, human(p.total)))
       end
     elseif p.phase == "verify" then
-      if p.file and label == "check" then out(("%s: %s"):format(label, p.file)) end
+      if p.file and p.done == 0 and label == "check" then out(("%s: %s"):format(label, p.file)) end
     elseif p.phase == "restore" then
       local pct = p.total > 0 and (100 * p.done // p.total) // 10 * 10 or 100
       if pct ~= last_pct then last_pct = pct; out(("%s: %d%%"):format(label, pct)) end

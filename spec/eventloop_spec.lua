@@ -1,0 +1,125 @@
+-- Never block the event loop (issue 13), structurally: run in a coroutine
+-- that yields from every progress callback, backup.run, backup.verify and
+-- ese.restore report progress at least once per CHUNK bytes of every file
+-- they read or write, so that no single resume covers more I/O than that.
+-- (Timing is measured by make bench, not here: bench/eventloop_bench.lua.)
+local ese = require "ese"
+local backup = require "ese.backup"
+local H = require "support.helpers"
+
+local MiB = 1 << 20
+local LIMIT = 4 * MiB        -- the most bytes of one file between two callbacks
+
+-- Runs fn(on_progress) in a coroutine that yields from every callback,
+-- resumed as a loop would; returns the progress tables, in order.
+local function in_coroutine(fn)
+  local seen = {}
+  local co = coroutine.create(function()
+    fn(function(p)
+      seen[#seen + 1] = p
+      coroutine.yield()
+    end)
+  end)
+  repeat
+    local ok, err = coroutine.resume(co)
+    if not ok then error(err, 0) end
+  until coroutine.status(co) == "dead"
+  return seen
+end
+
+-- For each file of phase `phase`: its callbacks advance p.done (bytes of
+-- that file) from at most LIMIT to p.total (its size) in steps of at most
+-- LIMIT.  Returns {name = size} of the files seen.
+local function assert_bounded(seen, phase)
+  local files, last = {}, {}
+  for _, p in ipairs(seen) do
+    if p.phase == phase and p.file then
+      local prev = last[p.file] or 0
+      assert.is_true(p.done - prev <= LIMIT, ("%s %s: %d bytes between two callbacks"):format(phase, p.file,
+        p.done - prev))
+      assert.is_true(p.done >= prev and p.done <= p.total, phase .. " " .. p.file)
+      last[p.file], files[p.file] = p.done, p.total
+    end
+  end
+  for name, size in pairs(files) do
+    assert.are.equal(size, last[name], phase .. " " .. name .. " ends at its size")
+  end
+  return files
+end
+
+describe("never block the event loop (issue 13)", function()
+  local w, s, t, inst, dbsize, _
+  local full, inc
+
+  -- n records, keys fmt:format(0 .. n-1), in transactions of batch
+  local function fill(fmt, n, batch, value)
+    for i = 0, n - 1, batch do
+      s:begin_transaction()
+      for j = i, math.min(i + batch, n) - 1 do t:put(fmt:format(j), value) end
+      s:commit_transaction()
+    end
+  end
+
+  lazy_setup(function()
+    w = H.world()
+    t, s, _, inst = w:table({ log_file_size = 1024 })
+    -- a database of a few tens of MiB: bigger than several chunks
+    fill("%016x", 200000, 10000, ("v"):rep(100))
+    full, inc = w:path("full"), w:path("inc")
+  end)
+  lazy_teardown(function() w:cleanup() end)
+
+  it("backup.run streams and reads back every file of the set with a callback per chunk", function()
+    local seen = in_coroutine(function(cb) backup.run(inst, full, { on_progress = cb }) end)
+    local dbs = assert_bounded(seen, "database")
+    dbsize = dbs["app.edb"]
+    assert.is_true(dbsize and dbsize > 5 * LIMIT, "a database of more than 5 chunks: " .. tostring(dbsize))
+    assert_bounded(seen, "log")
+    -- the read-back check of the written set (phase "check") covers every
+    -- file of the set, database included, one chunk at a time
+    local checked = assert_bounded(seen, "check")
+    local m = backup.verify(full)
+    assert.are.equal(m.files, (function() local n = 0 for _ in pairs(checked) do n = n + 1 end return n end)())
+    assert.are.equal(dbsize, checked["app.edb"])
+    -- and outside a coroutine it still works, blocking; the incremental
+    -- holds about 20 MiB of log of large records, which ese.restore replays
+    fill("big%05d", 10000, 100, ("b"):rep(1800))
+    s:begin_transaction(); t:put("after", "x"); s:commit_transaction()
+    local r = backup.run(inst, inc, { incremental = true })
+    assert.are.equal("incremental", r.kind)
+  end)
+
+  it("backup.verify hashes and checks every file with a callback per chunk", function()
+    local seen = in_coroutine(function(cb) backup.verify({ full, inc }, { on_progress = cb }) end)
+    local files = assert_bounded(seen, "verify")
+    assert.are.equal(dbsize, files["app.edb"])
+    -- the last callback of each set reports it whole
+    assert.are.equal(seen[#seen].total, seen[#seen].done)
+    -- a damaged page deep in the database is still found, in a coroutine
+    local copy = w:path("damaged")
+    H.copy_dir(full, copy)
+    H.flip_byte(copy .. "/app.edb", dbsize - 3 * LIMIT + 100)
+    local ok, err = pcall(in_coroutine, function(cb) backup.verify(copy, { on_progress = cb }) end)
+    assert.is_false(ok)
+    assert.are.equal("JET_errReadVerifyFailure", err.name)
+    assert.matches("page %d+", err.detail)
+  end)
+
+  -- done counts the bytes copied, then the log bytes replayed; the last
+  -- step (the replay's end: its pages flushed, the new log and checkpoint
+  -- written) brings it to total
+  it("ese.restore reports every step, and a step copies or replays at most one chunk", function()
+    local seen = in_coroutine(function(cb) ese.restore({ full, inc }, w:path("restored"), { on_progress = cb }) end)
+    local prev = 0
+    for k, p in ipairs(seen) do
+      assert.are.equal("restore", p.phase)
+      if k == #seen then break end
+      assert.is_true(p.done - prev <= LIMIT, ("%d bytes in one restore step"):format(p.done - prev))
+      prev = p.done
+    end
+    assert.are.equal(seen[#seen].total, seen[#seen].done)
+    assert.is_true(#seen > 30, #seen .. " steps")
+    local keys = H.restored_keys(w, w:path("restored"))
+    assert.is_true(keys["after"] ~= nil and keys[("%016x"):format(199999)] ~= nil and keys["big09999"] ~= nil)
+  end)
+end)
