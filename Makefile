@@ -6,10 +6,10 @@ OPT      ?= -O2 -g
 BUILD    ?= build
 OUT      ?= $(BUILD)/lib
 SAN      ?=
-DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev
+# lua-luv (libuv) is for the tests and make bench only: spec/eventloop_spec.lua runs
+# docs/guide.md's event-loop example, bench/eventloop_bench.lua measures loop stalls.
+DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev lua-luv
 BENCH_PKGS = libsqlite3-dev liblmdb-dev
-# bench/eventloop_bench.lua runs the backup in a libuv loop (Debian's lua-luv).
-LOOP_PKGS = lua-luv
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 CFLAGS_ALL = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -pthread $(OPT) $(SAN) \
@@ -35,6 +35,7 @@ deps:
 	command -v luacheck >/dev/null || missing="$$missing lua-check"; \
 	command -v luarocks >/dev/null || missing="$$missing luarocks"; \
 	[ -f /usr/include/openssl/evp.h ] || missing="$$missing libssl-dev"; \
+	$(LUA) -e 'require "luv"' 2>/dev/null || missing="$$missing lua-luv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || exit 1; \
@@ -91,8 +92,6 @@ bench: all
 	@BENCH_LUA=$(LUA) $(BUILD)/bench/ese-bench
 	@$(BUILD)/bench/ese-backup-bench
 	@$(BUILD)/bench/ese-disk-bench
-	@$(LUA) -e 'require "luv"' 2>/dev/null || \
-	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(LOOP_PKGS) >/dev/null)
 	@$(LUA) bench/eventloop_bench.lua $(OUT) lua $(BUILD)/eventloop-bench
 
 crash-sweep: all

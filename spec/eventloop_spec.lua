@@ -122,4 +122,17 @@ describe("never block the event loop (issue 13)", function()
     local keys = H.restored_keys(w, w:path("restored"))
     assert.is_true(keys["after"] ~= nil and keys[("%016x"):format(199999)] ~= nil and keys["big09999"] ~= nil)
   end)
+
+  it("docs/guide.md's libuv example runs as written", function()
+    local code
+    for block in H.read_file("docs/guide.md"):gmatch("```lua\n(.-)\n```") do
+      if block:find('require "luv"', 1, true) then code = block end
+    end
+    assert.is_string(code, "a lua block that requires luv")
+    local dir = H.tmpdir()
+    finally(function() H.rmdir(dir) end)
+    local status, out, err = H.lua_child(code, nil, "TMPDIR=" .. H.q(dir))
+    assert.are.equal(0, status, out .. err)
+    assert.matches("backup, verify and restore done; the loop committed %d+ records meanwhile", out)
+  end)
 end)
