@@ -453,10 +453,13 @@ static int fs_read(lua_State *L) {
   FsHeld *h = push_held(L);              /* the descriptor, while the buffer grows */
   h->fd = open_regular(L, path, "read", &st);
   luaL_Buffer b;
-  luaL_buffinit(L, &b);
   uint64_t pos = (uint64_t)off, left = len < 0 ? UINT64_MAX : (uint64_t)len;
+  /* a chunk of a file is read into a buffer of its size, in one piece */
+  uint64_t avail = (uint64_t)st.st_size > pos ? (uint64_t)st.st_size - pos : 0;
+  size_t step = len >= 0 && left <= avail && left <= (64u << 20) ? (size_t)left : LUAL_BUFFERSIZE;
+  luaL_buffinit(L, &b);
   while (left > 0) {
-    size_t want = left < LUAL_BUFFERSIZE ? (size_t)left : LUAL_BUFFERSIZE;
+    size_t want = left < step ? (size_t)left : step;
     char *p = luaL_prepbuffsize(&b, want);
     ssize_t r;
     do r = pread(h->fd, p, want, (off_t)pos); while (r < 0 && errno == EINTR);
@@ -508,6 +511,7 @@ static int writer_write(lua_State *L) {
   const char *s = luaL_checklstring(L, 2, &n);
   JET_ERR e = os_pwrite(w->f, s, n, w->off);
   if (e) return raise_jet(L, e, "write", os_path(w->f));
+  os_writeback(w->f, w->off, n);   /* to the disk now: w:sync() of a large file waits less */
   w->off += n;
   lua_settop(L, 1);
   return 1;

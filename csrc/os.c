@@ -231,6 +231,10 @@ JET_ERR os_sync(esfile *f) {
   return fdatasync(f->fd) == 0 ? JET_errSuccess : os_err(errno);
 }
 
+void os_writeback(esfile *f, uint64_t off, uint64_t len) {
+  if (f && len) (void)sync_file_range(f->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
 JET_ERR os_size(esfile *f, uint64_t *size) {
   struct stat st;
   if (fstat(f->fd, &st) != 0) return os_err(errno);

@@ -59,6 +59,11 @@ void os_readahead(esfile *f, int on);
 JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off);
 JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off);
 JET_ERR os_sync(esfile *f);
+/* Starts the writeback of [off, off+len) to the disk without waiting for
+ * it (sync_file_range WRITE), so that a later os_sync of a large file that
+ * was written in chunks has little left to write.  Advisory: durability
+ * still needs os_sync; an error here is ignored (os_sync reports it). */
+void os_writeback(esfile *f, uint64_t off, uint64_t len);
 JET_ERR os_size(esfile *f, uint64_t *size);
 /* Sets the size; new bytes read as zero. */
 JET_ERR os_truncate(esfile *f, uint64_t size);

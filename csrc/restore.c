@@ -574,6 +574,9 @@ static JET_ERR copy_step(EseRestore *r) {
   /* a database's header pages are written already; in place, nothing else changes */
   size_t skip = f->is_db && r->cur_off == 0 ? 2u * r->page_size : 0;
   if (e == JET_errSuccess && !f->in_place && n > skip) e = os_pwrite(r->out, r->buf + skip, n - skip, r->cur_off + skip);
+  /* the chunk goes to the disk now, so that the sync at the file's end
+   * does not write the whole file in one step */
+  if (e == JET_errSuccess && !f->in_place && n > skip) os_writeback(r->out, r->cur_off + skip, n - skip);
   if (e) return fail(r, e, "copying %s", f->name);
   r->cur_off += n;
   r->done += n;

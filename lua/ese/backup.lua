@@ -217,12 +217,18 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
     w.write(chunk)
     done = done + #chunk
     st.bytes = st.bytes + #chunk
-    if on_progress then
+    -- the last chunk's callback comes after the file is closed (synced):
+    -- a caller that yields from it waits for the sync or for the next
+    -- step (GetLogInfo, which rolls the log), never for both
+    if on_progress and done < size then
       on_progress({ phase = what, file = name, done = done, total = size, bytes = st.bytes, kind = p.kind })
     end
   end
   r:close()
   w.close()
+  if on_progress and done >= size and size > 0 then
+    on_progress({ phase = what, file = name, done = done, total = size, bytes = st.bytes, kind = p.kind })
+  end
   st.hasher = nil
   local sum = h:finish()
   if done ~= size then
