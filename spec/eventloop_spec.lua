@@ -135,4 +135,45 @@ describe("never block the event loop (issue 13)", function()
     assert.are.equal(0, status, out .. err)
     assert.matches("backup, verify and restore done; the loop committed %d+ records meanwhile", out)
   end)
+
+  describe("the chunk primitives", function()
+    local fs = ese.fs
+
+    it("fs.read(path, offset, length) reads a chunk, fewer bytes at the end, nothing past it", function()
+      local path = full .. "/app.edb"
+      local whole = fs.read(path)
+      assert.are.equal(dbsize, #whole)
+      assert.are.equal(whole:sub(8193, 8192 + MiB), fs.read(path, 8192, MiB))
+      assert.are.equal(whole:sub(-100), fs.read(path, dbsize - 100, MiB))
+      assert.are.equal("", fs.read(path, dbsize + 5, 10))
+      assert.are.equal("", fs.read(path, 0, 0))
+      H.expect_argerror("offset", fs.read, path, -1, 10)
+      H.expect_argerror("length", fs.read, path, 0, -1)
+      H.expect_jet("JET_errFileNotFound", fs.read, full .. "/absent", 0, 10)
+    end)
+
+    it("ese.verify_pages checks a chunk's pages; refuses a chunk that is not whole pages or lies past the end",
+       function()
+      local path = full .. "/app.edb"
+      local fi = ese.file_info(path)
+      local ps, sig = fi.page_size, fi.db_signature
+      local chunk = fs.read(path, 0, 8 * ps)
+      assert.is_true(ese.verify_pages(path, chunk, 0, ps, dbsize, sig))
+      -- the last chunk holds the trailer, checked against the signature
+      local tail = fs.read(path, dbsize - 4 * ps, 4 * ps)
+      assert.is_true(ese.verify_pages(path, tail, dbsize // ps - 4, ps, dbsize, sig))
+      local other = sig:sub(1, 31) .. (sig:sub(32) == "0" and "1" or "0")
+      H.expect_jet("JET_errBadPatchPage", ese.verify_pages, path, tail, dbsize // ps - 4, ps, dbsize, other)
+      -- a copy whose size is not whole pages
+      H.expect_jet("JET_errBadPatchPage", ese.verify_pages, path, chunk, 0, ps, dbsize + 1, sig)
+      -- a damaged page
+      local bad = chunk:sub(1, 3 * ps + 99) .. string.char(chunk:byte(3 * ps + 100) ~ 0x5a) .. chunk:sub(3 * ps + 101)
+      local err = H.expect_jet("JET_errReadVerifyFailure", ese.verify_pages, path, bad, 0, ps, dbsize, sig)
+      assert.matches("page 3", err.detail)
+      -- not whole pages, past the end
+      H.expect_jet("JET_errInvalidParameter", ese.verify_pages, path, chunk:sub(2), 0, ps, dbsize, sig)
+      H.expect_jet("JET_errInvalidParameter", ese.verify_pages, path, chunk, dbsize // ps - 2, ps, dbsize, sig)
+      H.expect_argerror("signature", ese.verify_pages, path, chunk, 0, ps, dbsize, "zz")
+    end)
+  end)
 end)
