@@ -55,6 +55,46 @@ static JET_ERR soft_map(void *ud, const log_attach *a, int fresh, char **out) {
   return (*out = strdup(a->path)) ? JET_errSuccess : JET_errOutOfMemory;
 }
 
+/* Marks the remap entries whose old path is a->path in hit[]. */
+static void remap_mark(esinst *inst, const log_attach *a, uint8_t *hit) {
+  for (long i = 0; i < inst->nremap; i++)
+    if (!strcmp(inst->remap[i].szDatabaseName, a->path)) hit[i] = 1;
+}
+
+/* A remap entry must name a database the replay meets, or recovery would
+ * go on at the recorded path unnoticed (writing the original the caller
+ * meant to move away from).  Runs before replay opens any database: the
+ * databases soft_map is asked for are those of the checkpoint's table
+ * (chk, NULL when none) and of the LR_CREATEDB / LR_ATTACH records from
+ * the checkpoint on (rd, a reader of its own).  When the log names no
+ * database there is nothing to replay and the map has no effect.
+ * An entry that matches none: JET_errInvalidParameter, the detail names it. */
+static JET_ERR remap_check(esinst *inst, const chkfile *chk, log_reader *rd) {
+  uint8_t *hit = calloc((size_t)inst->nremap, 1);
+  if (!hit) return JET_errOutOfMemory;
+  int named = 0;
+  for (uint32_t i = 0; chk && i < chk->natt; i++, named = 1) remap_mark(inst, &chk->att[i], hit);
+  log_record rec;
+  JET_ERR e = JET_errSuccess, more = 0;
+  while (e == JET_errSuccess && (more = log_reader_next(rd, &rec)) == 0) {
+    log_attach a;
+    e = redo_entry_of(&rec, &a);
+    if (e == JET_errSuccess && a.path) {
+      named = 1;
+      remap_mark(inst, &a, hit);
+    }
+    log_entry_clear(&a);
+  }
+  if (e == JET_errSuccess && more < 0) e = more;
+  for (long i = 0; e == JET_errSuccess && named && i < inst->nremap; i++)
+    if (!hit[i]) {
+      inst_detail(inst, "remap: %s names no database of the log being replayed", inst->remap[i].szDatabaseName);
+      e = JET_errInvalidParameter;
+    }
+  free(hit);
+  return e;
+}
+
 /* LR_INIT: a new run starts (durable before any record of the run). */
 static JET_ERR log_run_start(esinst *inst) {
   uint8_t p[8];
@@ -119,10 +159,16 @@ JET_ERR recover(esinst *inst) {
                   .detail = inst->detail, .detail_cap = sizeof inst->detail };
   redo *r = NULL;
   log_reader *rd = NULL;
+  int rflags = has_cur ? LOG_READ_CURRENT : 0;
+  if (e == JET_errSuccess && inst->nremap > 0) {   /* a first pass: nothing is written before it */
+    e = log_reader_open(inst->io, prm->log_path, prm->base, prm->page_size, &newest.sig, from, rflags, &rd);
+    if (e == JET_errSuccess) e = remap_check(inst, ce == JET_errSuccess ? &chk : NULL, rd);
+    if (rd) log_reader_close(rd);
+    rd = NULL;
+  }
   if (e == JET_errSuccess) e = redo_new(&rc, &r);
   if (e == JET_errSuccess)
-    e = log_reader_open(inst->io, prm->log_path, prm->base, prm->page_size, &newest.sig, from,
-                        has_cur ? LOG_READ_CURRENT : 0, &rd);
+    e = log_reader_open(inst->io, prm->log_path, prm->base, prm->page_size, &newest.sig, from, rflags, &rd);
   for (uint32_t i = 0; e == JET_errSuccess && ce == JET_errSuccess && i < chk.natt; i++)
     e = redo_attach(r, &chk.att[i]);
   log_record rec;

@@ -309,6 +309,18 @@ static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_siz
   return e;
 }
 
+JET_ERR redo_entry_of(const log_record *rec, log_attach *a) {
+  uint32_t ps = 0;
+  memset(a, 0, sizeof *a);
+  switch (rec->type) {
+  case LR_CREATEDB:
+  case LR_CREATEDB_V1:
+  case LR_ATTACH:
+  case LR_ATTACH_V1: return entry_of(rec, a, &ps);
+  default: return JET_errSuccess;
+  }
+}
+
 static JET_ERR attach_rec(redo *r, const log_record *rec) {
   log_attach a;
   uint32_t ps = 0;

@@ -49,6 +49,10 @@ int redo_sig_known(const uint8_t sig[16]);
  * log header). */
 JET_ERR redo_attach(redo *r, const log_attach *a);
 JET_ERR redo_apply(redo *r, const log_record *rec);
+/* The attachment an LR_CREATEDB / LR_ATTACH record (either format) names
+ * into *a (strings new: log_entry_clear); a->path NULL for other records. */
+JET_ERR redo_entry_of(const log_record *rec, log_attach *a);
+
 /* Syncs every open database and, when ok, rewrites its header through
  * cfg.fix; closes them.  gen is the last generation replayed. */
 JET_ERR redo_finish(redo *r, int ok, uint32_t gen);

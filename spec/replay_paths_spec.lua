@@ -381,6 +381,48 @@ describe("replay: a copy of an instance's folders recovers the copy (issue 8 ite
     assert.are.equal("k1=v1,k2=v2", keys_of(H.params(w:path("readmoved")), moved .. "/x.edb"))
   end)
 
+  it("remap whose old path names no database of the replayed log: JET_errInvalidParameter, nothing written",
+    function()
+    for _, mid in ipairs({ false, true }) do   -- records only; a checkpoint that lists the database
+      crashed(2, mid)
+      local moved = w:path("moved" .. tostring(mid))
+      assert(os.execute("mkdir -p '" .. moved .. "'"))
+      H.write_file(moved .. "/x.edb", snapshot[data .. "/app.edb"])
+      -- a typo, and a relative key (resolved against the working folder, not data/)
+      for _, key in ipairs({ data .. "/ap.edb", "app.edb" }) do
+        local inst = w:track(ese.create_instance(H.name("remap"), H.params(logs)))
+        local e = H.expect_jet("JET_errInvalidParameter", inst.init, inst, { remap = { [key] = moved .. "/x.edb" } })
+        assert.matches("remap", e.detail, 1, true)
+        assert.matches(key, e.detail, 1, true)
+        inst:term()
+        original_unchanged()
+        assert.is_true(snapshot[data .. "/app.edb"] == H.read_file(moved .. "/x.edb"), "the moved copy was written")
+      end
+      -- the legacy instance refuses the same way
+      H.expect_jet("JET_errInvalidParameter", ese.init, H.params(logs),
+        { remap = { [data .. "/ap.edb"] = moved .. "/x.edb" } })
+      original_unchanged()
+      -- the right key: the copy is recovered, the original is not touched
+      recover(logs, { remap = { [data .. "/app.edb"] = moved .. "/x.edb" } })
+      assert.is_true(snapshot[data .. "/app.edb"] == H.read_file(data .. "/app.edb"), "the original was written")
+      assert.are.equal("k1=v1,k2=v2", keys_of(H.params(w:path("readmoved" .. tostring(mid))), moved .. "/x.edb"))
+      assert(os.execute("rm -rf '" .. logs .. "'/* '" .. data .. "'/*"))
+    end
+  end)
+
+  it("remap when there is nothing to replay (clean shutdown): no effect, no error", function()
+    local inst = w:track(ese.create_instance(H.name("clean"), H.params(logs)))
+    inst:init()
+    local s = inst:begin_session()
+    s:create_table(s:create_database(data .. "/app.edb"), "t"):close()
+    inst:term({ complete = true })
+    local before = H.read_file(data .. "/app.edb")
+    recover(logs, { remap = { [data .. "/nothere.edb"] = w:path("x.edb"), [data .. "/app.edb"] = w:path("y.edb") } })
+    assert.is_true(before == H.read_file(data .. "/app.edb"))
+    assert.is_nil(io.open(w:path("x.edb")))
+    assert.is_nil(io.open(w:path("y.edb")))
+  end)
+
   it("remap to a folder or a FIFO: JET_errInvalidPath before anything is written", function()
     crashed(2)
     local copy = H.copy_dir(orig, w:path("copy"))
