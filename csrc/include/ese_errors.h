@@ -13,7 +13,7 @@
   X(JET_errSuccess,                        0,     "The operation completed successfully") \
   X(JET_wrnBufferTruncated,                1006,  "The buffer was too small; the value was truncated") \
   X(JET_errLogFileCorrupt,                 -501,  "A log file is damaged before its last record") \
-  X(JET_errBackupDirectoryNotEmpty,        -504,  "The backup folder is not empty") \
+  X(JET_errBackupDirectoryNotEmpty,        -504,  "The destination folder is not empty") \
   X(JET_errBackupInProgress,               -505,  "A backup is in progress") \
   X(JET_errRestoreInProgress,              -506,  "A restore is in progress") \
   X(JET_errMissingPreviousLogFile,         -509,  "A log file needed for recovery is missing") \
