@@ -100,6 +100,21 @@ describe("bin/ese", function()
       assert.matches("positive integer", err)
     end)
 
+    it("backup --copy --incremental: a usage error (exit 2) naming the conflict, nothing written", function()
+      local dir = make_instance(w, 10)
+      local before = H.read_file(dir .. "/app.edb")
+      for _, order in ipairs({ { "--copy", "--incremental" }, { "--incremental", "--copy" } }) do
+        local code, stdout, err = ese_cmd({ "backup", dir, out .. "/set", order[1], order[2] })
+        assert.are.equal(2, code)
+        assert.are.equal("", stdout)
+        assert.matches("%-%-copy and %-%-incremental", err)
+        assert.matches("usage: ese backup", err)
+        assert.is_nil(err:find("JET_err", 1, true))
+        assert.is_nil(io.open(out .. "/set"))
+      end
+      assert.is_true(before == H.read_file(dir .. "/app.edb"))
+    end)
+
     it("--version", function()
       local code, stdout = ese_cmd({ "--version" })
       assert.are.equal(0, code)

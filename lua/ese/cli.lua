@@ -539,7 +539,7 @@ writes a backup set into DEST (created with mode 0700; written as
 DEST.partial and renamed when complete).  A full backup by default;
 --incremental: the logs since the last full or incremental; --no-truncate:
 keep the logs (a full becomes a "copy", an incremental a "differential");
---copy: a full without truncation.  Fails with JET_errFileAccessDenied when
+--copy: a full without truncation (not with --incremental).  Fails with JET_errFileAccessDenied when
 another process holds the folder.
 DEST "-" writes the set to stdout as one tar archive instead (its entries
 under the folder NAME with --prefix), for a pipe to ssh or a compressor;
@@ -549,6 +549,12 @@ the summary then goes to stderr.]],
   run = function(a, o, ui)
     local dir, dest = a[1], a[2]
     local to_stdout = dest == "-"
+    if o.copy and o.incremental then   -- a usage error, before the instance is opened
+      io.stderr:write("ese backup: --copy and --incremental exclude each other (--copy is a full backup ",
+                      "without truncation; an incremental one without it is --incremental --no-truncate)\n",
+                      "usage: ", commands.backup.usage, "\n")
+      return 2
+    end
     if to_stdout then
       if ui.json then
         io.stderr:write("ese backup: --json needs a DEST folder (stdout carries the archive)\n")
