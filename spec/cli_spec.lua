@@ -250,6 +250,29 @@ describe("bin/ese", function()
       assert.are.equal(0, count_restored(dest, "b"))
     end)
 
+    it("counts are singular for one: '1 file', never '1 files'", function()
+      local dir = make_instance(w, 10, "a")
+      local full, inc = out .. "/full", out .. "/inc"
+      assert.are.equal(0, (ese_cmd({ "backup", dir, full })))
+      add_records(w, 5, "b")
+      local code, stdout, stderr = ese_cmd({ "backup", dir, inc, "--incremental" })
+      assert.are.equal(0, code, stderr)
+      assert.matches(": 1 file, ", stdout)              -- one log generation
+      code, stdout = ese_cmd({ "check", full, inc })
+      assert.are.equal(0, code)
+      assert.matches("/inc  %(incremental backup [^\n]*, 1 file, ", stdout)
+      code, stdout = ese_cmd({ "logs", inc })
+      assert.are.equal(0, code)
+      assert.matches(": 1 log file, ", stdout)
+      code, stdout, stderr = ese_cmd({ "restore", full, inc, out .. "/dest" })
+      assert.are.equal(0, code, stderr)
+      assert.matches("%(%d+ files, ", stdout)            -- more than one stays plural
+      for _, text in ipairs({ stdout, H.read_file("docs/cli.md") }) do
+        assert.is_nil(text:find("[^%d]1 files"), "'1 files'")
+        assert.is_nil(text:find("[^%d]1 log files"), "'1 log files'")
+      end
+    end)
+
     it("restore --force never touches a folder a running instance uses (here: this spec's process), nor "
        .. "writes through a planted link", function()
       local dir = make_instance(w, 50, "a")

@@ -31,6 +31,11 @@ local function human(n)
   return i == 1 and ("%d B"):format(math.floor(n)) or ("%.1f %s"):format(n, units[i])
 end
 
+-- "1 file", "2 files": n and word, plural unless n is 1.
+local function plural(n, word)
+  return ("%d %s%s"):format(n, word, n == 1 and "" or "s")
+end
+
 local function duration(s)
   if s < 60 then return ("%.2f s"):format(s) end
   return ("%d:%02d"):format(s // 60, math.floor(s % 60))
@@ -85,7 +90,7 @@ function cli.progress(ui, label)
     local elapsed = now() - t0
     local text
     if p.phase == "verify" then
-      text = ("%d/%d files"):format(p.index or 0, p.files or 0)
+      text = ("%d/%s"):format(p.index or 0, plural(p.files or 0, "file"))
     elseif p.phase == "truncate" then
       text = "truncating the logs"
     else
@@ -421,7 +426,7 @@ checks every log record.  Exit status 1 when a check fails.]],
     end
     if #result.bases == 0 then out("no log files in ", dir) end
     for _, b in ipairs(result.bases) do
-      out(("base name %s: %d log files, generations %s .. %s"):format(b.base_name, #b.logs,
+      out(("base name %s: %s, generations %s .. %s"):format(b.base_name, plural(#b.logs, "log file"),
         tostring(b.gen_low), tostring(b.gen_high)))
       out(("  %-8s %-20s %-9s %-24s %-10s %s"):format("gen", "file", "size", "created (UTC)", "signature", "follows"))
       for _, e in ipairs(b.logs) do
@@ -474,7 +479,7 @@ JET_err of the first fault.]],
       end
       result.files[#result.files + 1] = { path = f, kind = fi.kind, pages = fi.pages, generation = fi.generation }
       if not ui.json then
-        local what = fi.kind == "database" and (", %d pages, %s"):format(fi.pages, fi.state)
+        local what = fi.kind == "database" and (", %s, %s"):format(plural(fi.pages, "page"), fi.state)
           or (", generation %d"):format(fi.generation)
         out(("ok  %s  (%s%s)"):format(f, fi.kind, what))
       end
@@ -489,8 +494,8 @@ JET_err of the first fault.]],
         for _, s in ipairs(rep.sets) do
           -- a set without manifest.json has no recorded backup time
           local when = s.time and ("of " .. s.time) or "(time unknown: no manifest)"
-          out(("ok  %s  (%s backup %s, generations %d .. %d, %d files, %s)"):format(s.dir, s.kind, when,
-            s.gen_low, s.gen_high, s.files, human(s.bytes)))
+          out(("ok  %s  (%s backup %s, generations %d .. %d, %s, %s)"):format(s.dir, s.kind, when,
+            s.gen_low, s.gen_high, plural(s.files, "file"), human(s.bytes)))
           if not s.manifest then
             out(("    %s has no manifest.json (written step by step): checked every page, log and the log "
               .. "chain from the files themselves; no SHA-256 to compare"):format(s.dir))
@@ -604,9 +609,9 @@ the summary then goes to stderr.]],
     if not ok then return fail(ui, "backup", rep) end
     rep.instance_dir = dir
     if ui.json then print_json({ ok = true, report = rep }); return 0 end
-    local line = ("%s backup of %s into %s: %d files, %s in %s (%s), log generations %d .. %d"):format(
-      rep.kind, dir, to_stdout and "stdout (tar)" or rep.dir, rep.files, human(rep.bytes), duration(rep.seconds),
-      rate(rep.bytes, rep.seconds), rep.gen_low, rep.gen_high)
+    local line = ("%s backup of %s into %s: %s, %s in %s (%s), log generations %d .. %d"):format(
+      rep.kind, dir, to_stdout and "stdout (tar)" or rep.dir, plural(rep.files, "file"), human(rep.bytes),
+      duration(rep.seconds), rate(rep.bytes, rep.seconds), rep.gen_low, rep.gen_high)
     if to_stdout then io.stderr:write(line, "\n") else out(line) end
     return 0
   end,
@@ -642,8 +647,8 @@ system_path = log_path = DEST then opens the restored databases.]],
     if not ok then return fail(ui, "restore", rep) end
     if ui.json then print_json({ ok = true, report = rep }); return 0 end
     local v = rep.verify
-    out(("restored %s (%d files, %s, generations %d .. %d%s) into %s in %s"):format(
-      v.kind, v.files, human(v.bytes), v.gen_low, v.gen_high,
+    out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
+      v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,
       o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
     return 0
   end,
