@@ -2,6 +2,7 @@
  * without an instance (ese info, ese logs, ese check, backup.verify). */
 #include "internal.h"
 #include "page.h"
+#include "log_format.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,14 @@ static void trailer_current(esfile *f, const dbheader *h, uint64_t size, EseFile
   free(pg);
 }
 
+/* 1 when f starts like a log file (its magic, either format: the first 6
+ * bytes "ESELOG" at offset 4), a damaged one maybe. */
+static int claims_log(esfile *f) {
+  uint8_t b[12];
+  size_t got;
+  return os_pread(f, b, sizeof b, 0, &got) == JET_errSuccess && got == sizeof b && !memcmp(b + 4, log_magic, 6);
+}
+
 static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
   esfile *f;
   JET_ERR e = os_open(io, path, OS_READ, &f);
@@ -89,6 +98,11 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
   dbheader h;
   uint64_t size = 0;
   e = dbheader_read(f, 0, &h);
+  if (e == JET_errDatabaseCorrupted && !dbheader_claimed(f) && !claims_log(f)) {
+    /* no header of either kind: another kind of file, not a damaged one */
+    if (detail) snprintf(detail, cb, "%s is neither a database nor a log file", path);
+    e = JET_errFileInvalidType;
+  }
   if (e == JET_errSuccess) e = os_size(f, &size);
   if (e == JET_errSuccess) {
     info->kind = EseFileDatabase;

@@ -50,22 +50,35 @@ JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, 
   return JET_errSuccess;
 }
 
-JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
+/* The page size a header copy claims (the magic and a legal page size in
+ * page 0, else in the shadow at page 1 of a legal page size), or 0 when
+ * neither copy starts like a header; an I/O error of page 0 in *err. */
+static uint32_t claimed_page_size(esfile *f, JET_ERR *err) {
   uint8_t first[PAGE_HDR + 16];
   size_t got;
-  JET_ERR e = os_pread(f, first, sizeof first, 0, &got);
+  *err = os_pread(f, first, sizeof first, 0, &got);
+  if (*err) return 0;
+  if (got == sizeof first && memcmp(first + PAGE_HDR, MAGIC, 8) == 0 && page_size_valid(get32(first + PAGE_HDR + 8)))
+    return get32(first + PAGE_HDR + 8);
+  /* page 0 may be torn or damaged: try the shadow at every legal page size */
+  for (uint32_t ps = 4096; ps <= 32768; ps *= 2)
+    if (os_pread(f, first, sizeof first, ps, &got) == JET_errSuccess && got == sizeof first &&
+        memcmp(first + PAGE_HDR, MAGIC, 8) == 0 && get32(first + PAGE_HDR + 8) == ps)
+      return ps;
+  return 0;
+}
+
+int dbheader_claimed(esfile *f) {
+  JET_ERR e;
+  return claimed_page_size(f, &e) != 0;
+}
+
+JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
+  JET_ERR e;
+  size_t got;
+  uint32_t ps = claimed_page_size(f, &e);
   if (e) return e;
-  if (got < sizeof first || memcmp(first + PAGE_HDR, MAGIC, 8) != 0 ||
-      !page_size_valid(get32(first + PAGE_HDR + 8))) {
-    /* page 0 may be torn or damaged: try the shadow at every legal page size */
-    for (uint32_t ps = 4096; ps <= 32768; ps *= 2) {
-      if (os_pread(f, first, sizeof first, ps, &got) == JET_errSuccess && got == sizeof first &&
-          memcmp(first + PAGE_HDR, MAGIC, 8) == 0 && get32(first + PAGE_HDR + 8) == ps)
-        break;
-      if (ps == 32768) return JET_errDatabaseCorrupted;
-    }
-  }
-  uint32_t ps = get32(first + PAGE_HDR + 8);
+  if (!ps) return JET_errDatabaseCorrupted;
   if (expect_page_size && ps != expect_page_size) return JET_errPageSizeMismatch;
   uint8_t *page = malloc(ps);
   if (!page) return JET_errOutOfMemory;

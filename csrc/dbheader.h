@@ -48,6 +48,9 @@ JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, 
  * JET_errDatabaseCorrupted when neither copy is a header,
  * JET_errPageSizeMismatch when the page size differs. */
 JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h);
+/* 1 when a header copy of the file starts like one (its magic and a legal
+ * page size): the file claims to be a database, maybe a damaged one. */
+int dbheader_claimed(esfile *f);
 /* Writes both copies, each followed by a sync. */
 JET_ERR dbheader_write(esfile *f, const dbheader *h);
 

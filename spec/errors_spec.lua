@@ -34,6 +34,7 @@ local reference = {
   JET_errDatabaseCorrupted = -1206, JET_errPageSizeMismatch = -1213,
   JET_errTooManyInstances = -1214, JET_errClientRequestToStopJetService = -1329,
   JET_errTooManyAttachedDatabases = -1805, JET_errDiskFull = -1808, JET_errFileNotFound = -1811,
+  JET_errFileInvalidType = -1812,
   JET_errAfterInitialization = -1850,
 }
 

@@ -87,6 +87,7 @@
   X(JET_errDiskFull,                       -1808, "The disk is full: a write or a file extension found no space") \
   X(JET_errPermissionDenied,               -1809, "The operating system denied access to a file or folder") \
   X(JET_errFileNotFound,                   -1811, "The file or folder was not found") \
+  X(JET_errFileInvalidType,                -1812, "The file is of another type: neither a database nor a log file") \
   X(JET_errFileAlreadyExists,              -1814, "The file already exists") \
   X(JET_errAfterInitialization,            -1850, "This parameter cannot change after the instance was initialized")
 

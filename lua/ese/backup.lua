@@ -684,13 +684,19 @@ end
 -- anything (a regular file or a link) that is a database or, named
 -- *.edb, claims to be one.  Other files, and what is not a regular file,
 -- a restore passes over.
+-- Is e the error of ese.file_info for a file without a valid header of
+-- either kind (another kind of file, or a damaged database)?
+local function no_header(e)
+  return ese.is_error(e) and (e.name == "JET_errDatabaseCorrupted" or e.name == "JET_errFileInvalidType")
+end
+
 local function restore_reads(dir, name, base)
   if log_name_gen(name, base) then return true end
   local kind = fs.stat(dir .. "/" .. name).kind
   if kind ~= "file" and kind ~= "link" then return false end
   local ok, fi = pcall(ese.file_info, dir .. "/" .. name)
   if ok then return fi.kind == "database" end
-  return not (ese.is_error(fi) and fi.name == "JET_errDatabaseCorrupted") or name:match("%.edb$") ~= nil
+  return not no_header(fi) or name:match("%.edb$") ~= nil
 end
 
 -- A set without manifest.json (written with the step-by-step API): the
@@ -708,7 +714,7 @@ local function scan_set(dir)
     local size = file_size(path, "verify")         -- a regular file, not a link
     local b, hex = name:match("^(%w%w%w)(%x%x%x%x%x%x%x%x)%.log$")
     local ok, fi = pcall(ese.file_info, path)
-    if not ok and not (ese.is_error(fi) and fi.name == "JET_errDatabaseCorrupted") then error(fi, 0) end
+    if not ok and not no_header(fi) then error(fi, 0) end
     if not ok and b then raise("JET_errLogFileCorrupt", "verify", "%s: %s has no valid log header", dir, name) end
     if not ok or (fi.kind == "log") ~= (b ~= nil) then
       raise("JET_errInvalidBackup", "verify", "%s: %s is neither a database nor a log generation", dir, name)
@@ -760,7 +766,7 @@ local function verify_set(dir, on_progress, index, count)
     -- identity first (a foreign file is named as such), then every checksum
     local ok, fi = pcall(ese.file_info, path)
     if not ok then
-      if islog and ese.is_error(fi) and fi.name == "JET_errDatabaseCorrupted" then
+      if islog and no_header(fi) then
         raise("JET_errLogFileCorrupt", "verify", "%s: %s has no valid log header", dir, e.name)
       end
       error(fi, 0)
