@@ -117,14 +117,30 @@ describe("backup follow-ups: fs.chmod", function()
       assert(os.execute("chown 65534:65534 " .. H.q(file)))
       as = "setpriv --reuid=65534 --regid=65534 --clear-groups "
     end
+    -- the child loads a copy of the module from the test's own folder (0755),
+    -- so the checkout's folders need not be open to the other user
     local core = assert(package.searchpath("ese.core", package.cpath))
-    local code = [[local fs = require("ese.core").fs
+    assert(os.execute("mkdir -p " .. H.q(dir .. "/lib/ese") .. " && cp " .. H.q(core) .. " " ..
+      H.q(dir .. "/lib/ese/core.so") .. " && chmod -R a+rX " .. H.q(dir .. "/lib")))
+    local function child(code)
+      local p = assert(io.popen(("ESE_CHMOD_FILE=%s LUA_CPATH=%s %slua5.4 -e %s 2>&1"):format(
+        H.q(file), H.q(dir .. "/lib/?.so"), as, H.q(code))))
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    -- Where the other user cannot even start lua5.4 with the module (a
+    -- sandbox whose root folder is closed to it), the case cannot be run.
+    local probe = child([[require("ese.core") io.write("started")]])
+    if root and probe ~= "started" then
+      H.rmdir(dir)
+      pending("uid 65534 cannot run lua5.4 with ese.core here: " .. probe:sub(1, 120))
+      return
+    end
+    local out = child([[local fs = require("ese.core").fs
       local ok, e = pcall(fs.chmod, os.getenv("ESE_CHMOD_FILE"), 384)
-      io.write(ok and "ok" or tostring(e.name or e))]]
-    local p = assert(io.popen(("ESE_CHMOD_FILE=%s LUA_CPATH=%s %slua5.4 -e %s 2>&1"):format(
-      H.q(file), H.q((core:gsub("ese/core%.so$", "?.so"))), as, H.q(code))))
-    local out = p:read("a")
-    p:close()
+      io.write(ok and "ok" or tostring(e.name or e))]])
+    assert.are.equal("started", probe)
     assert.are.equal("ok", out)
     assert.are.equal(384, ese.fs.stat(file).mode & 4095)
     -- a link: refused (JET_errPermissionDenied), the file it names keeps its mode
