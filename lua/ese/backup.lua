@@ -118,7 +118,8 @@ end
 -- chunk bytes, feeding each to the SHA-256 hasher h and to
 -- on_chunk(data, offset, done) (which may yield: the caller's loop runs
 -- between two chunks); returns the bytes read.  A file that ends early
--- stops the loop: the caller compares the count with the size.
+-- stops the loop, one that has grown past size (meanwhile: a callback may
+-- yield) counts one byte more: the caller compares the count with size.
 local function read_chunks(path, size, chunk, h, on_chunk)
   local done = 0
   while done < size do
@@ -129,6 +130,7 @@ local function read_chunks(path, size, chunk, h, on_chunk)
     done = done + #data
     on_chunk(data, off, done)
   end
+  if done == size and fs.read(path, size, 1) ~= "" then done = done + 1 end
   return done
 end
 
@@ -835,7 +837,9 @@ local function verify_set(dir, on_progress, index, count)
       progress(done)
     end)
     local sum = h:finish()
-    if got ~= size then raise(bad, "verify", "%s: %s ended after %d of %d bytes", dir, e.name, got, size) end
+    if got ~= size then
+      raise(bad, "verify", "%s: %s changed size while read (%d bytes, not %d)", dir, e.name, got, size)
+    end
     if m.manifest == false then
       e.sha256 = sum                               -- for the chain's comparisons
     elseif sum ~= e.sha256 then
