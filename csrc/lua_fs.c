@@ -460,6 +460,10 @@ static int fs_read(lua_State *L) {
   luaL_buffinit(L, &b);
   while (left > 0) {
     size_t want = left < step ? (size_t)left : step;
+    /* pread refuses (EINVAL) a range that ends past the largest offset:
+     * nothing is there, so the read ends (an offset that far reads "") */
+    if ((uint64_t)want > (uint64_t)INT64_MAX - pos) want = (size_t)((uint64_t)INT64_MAX - pos);
+    if (want == 0) break;
     char *p = luaL_prepbuffsize(&b, want);
     ssize_t r;
     do r = pread(h->fd, p, want, (off_t)pos); while (r < 0 && errno == EINTR);

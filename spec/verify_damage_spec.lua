@@ -124,3 +124,32 @@ describe("chunked verify finds every damage", function()
     end
   end)
 end)
+
+describe("fs.read(path, offset, length) arguments", function()
+  local fs = ese.fs
+  local dir, path
+  setup(function()
+    dir = H.tmpdir()
+    path = dir .. "/f"
+    H.write_file(path, ("x"):rep(10000))
+  end)
+  teardown(function() H.rmdir(dir) end)
+
+  it("reads nothing past the end, however far (never a disk error)", function()
+    assert.are.equal("", fs.read(path, math.maxinteger, 10))
+    assert.are.equal("", fs.read(path, math.maxinteger - 5, 10))
+    assert.are.equal("", fs.read(path, 1 << 62, math.maxinteger))
+    assert.are.equal(9900, #fs.read(path, 100, math.maxinteger))
+    assert.are.equal("xxx", fs.read(path, 2.0, 3.0))
+  end)
+
+  it("refuses a negative or non-integer offset or length with an argument error", function()
+    H.expect_argerror("offset", fs.read, path, -1, 1)
+    H.expect_argerror("length", fs.read, path, 0, -1)
+    H.expect_argerror("integer", fs.read, path, 1.5, 1)
+    H.expect_argerror("integer", fs.read, path, 0, 2.5)
+    H.expect_argerror("integer", fs.read, path, 0 / 0, 1)
+    H.expect_argerror("integer", fs.read, path, math.huge, 1)
+    H.expect_argerror("number expected", fs.read, path, {}, 1)
+  end)
+end)
