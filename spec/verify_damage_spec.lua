@@ -86,6 +86,26 @@ describe("chunked verify finds every damage", function()
     resized(-ps); resized(ps); resized(-100); resized(100)
   end)
 
+  it("without a manifest, a resized copy raises what ese.file_info(path, true) raises", function()
+    local bare = w:path("bare")
+    local t, s, _, inst = w:table_at(w:path("bare_live"), "app.edb", { log_file_size = 64 })
+    s:begin_transaction()
+    for i = 1, 3000 do t:put(("k%06d"):format(i), ("v"):rep(60)) end
+    s:commit_transaction()
+    H.backup(inst, bare)
+    assert.is_false(H.exists(bare .. "/manifest.json"))
+    assert.are.equal("full", backup.verify(bare).kind)
+    for k, delta in ipairs({ -100, 100, -ps, ps }) do
+      local dir = H.copy_dir(bare, w:path("bare" .. k))
+      local p = dir .. "/app.edb"
+      local data = H.read_file(p)
+      H.write_file(p, delta < 0 and data:sub(1, #data + delta) or data .. ("\0"):rep(delta))
+      local whole = H.catch(ese.file_info, p, true)
+      local err = H.expect_jet("JET_errBadPatchPage", backup.verify, dir)
+      assert.are.equal(whole.name, err.name, tostring(whole))
+    end
+  end)
+
   it("a file that grows or shrinks while it is read", function()
     for _, grow in ipairs({ true, false }) do
       local dir = damaged(function() end)
