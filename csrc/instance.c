@@ -335,13 +335,11 @@ static JET_ERR lock_folder(esinst *inst, const char *dir, const char *what, esfi
   memcpy(name + 3, ".lck", 5);
   char *path = os_join(dir, name);
   if (!path) return JET_errOutOfMemory;
-  JET_ERR e = os_open(inst->io, path, OS_WRITE | OS_CREATE, out);
+  JET_ERR e = os_open_lock(inst->io, path, out);
+  if (e == JET_errFileAccessDenied) inst_detail(inst, "%s is held by another instance or process", what);
+  else if (e == JET_errInvalidPath)
+    inst_detail(inst, "the lock file %s of the %s is a symbolic link or not a regular file", path, what);
   free(path);
-  if (e == JET_errSuccess && (e = os_lock(*out)) != JET_errSuccess) {
-    os_close(*out);
-    *out = NULL;
-    inst_detail(inst, "%s is held by another instance or process", what);
-  }
   return e;
 }
 

@@ -173,6 +173,35 @@ JET_ERR os_lock(esfile *f) {
   return errno == EWOULDBLOCK ? JET_errFileAccessDenied : os_err(errno);
 }
 
+/* Loop invariant: nothing is held; each turn ends holding the lock on the
+ * inode path names (checked after the lock: a replacement by another
+ * process meanwhile means another turn) or with an error.  A shared inode
+ * (st_nlink > 1) is unlinked only while its lock is held, so a live
+ * holder under any of its names is always seen first. */
+JET_ERR os_open_lock(esio *io, const char *path, esfile **out) {
+  *out = NULL;
+  for (int turn = 0; turn < 8; turn++) {
+    esfile *f;
+    JET_ERR e = os_open(io, path, OS_WRITE | OS_CREATE | OS_NOFOLLOW, &f);
+    if (e) return e;
+    struct stat st, at;
+    if ((e = os_lock(f)) == JET_errSuccess && fstat(f->fd, &st) != 0) e = os_err(errno);
+    if (e) { os_close(f); return e; }
+    if (lstat(path, &at) != 0 || at.st_dev != st.st_dev || at.st_ino != st.st_ino) { os_close(f); continue; }
+    if (st.st_nlink <= 1) { *out = f; return JET_errSuccess; }
+    esfile *n = NULL;
+    e = os_unlink(io, path);
+    if (e == JET_errSuccess || e == JET_errFileNotFound)
+      e = os_open(io, path, OS_WRITE | OS_CREATE | OS_EXCL | OS_NOFOLLOW, &n);
+    if (e == JET_errSuccess && (e = os_lock(n)) != JET_errSuccess) os_close(n);
+    os_close(f);
+    if (e == JET_errFileAlreadyExists) continue;  /* another process made it first: lock theirs */
+    if (e == JET_errSuccess) *out = n;
+    return e;
+  }
+  return JET_errFileAccessDenied;
+}
+
 void os_close(esfile *f) {
   if (!f) return;
   atomic_fetch_sub(&f->io->open_files, 1);

@@ -48,6 +48,14 @@ JET_ERR os_open(esio *io, const char *path, int flags, esfile **out);
 /* Takes an exclusive advisory lock (flock) on the open file; another holder,
  * in this process or another: JET_errFileAccessDenied. */
 JET_ERR os_lock(esfile *f);
+/* A folder's lock file path, opened (created 0600 if absent) and locked
+ * (os_lock) in *out: never through a symbolic link nor on anything but a
+ * regular file (JET_errInvalidPath, the link's target untouched and never
+ * created).  When the file has other names (a hard link, as `cp -al`
+ * makes) and its lock is free, it is replaced by a new file (unlink, then
+ * O_EXCL | O_NOFOLLOW) before it is locked, so two folders never share a
+ * lock; a held one is JET_errFileAccessDenied as ever. */
+JET_ERR os_open_lock(esio *io, const char *path, esfile **out);
 void os_close(esfile *f);
 const char *os_path(const esfile *f);
 /* *got < n only at end of file. */

@@ -431,8 +431,8 @@ static JET_ERR lock_dest(EseRestore *r) {
   char name[16];
   char *p = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
   if (!p) return JET_errOutOfMemory;
-  JET_ERR e = os_open(r->io, p, OS_WRITE | OS_CREATE | OS_NOFOLLOW, &r->lockf);
-  if (e == JET_errSuccess && (e = os_lock(r->lockf)) == JET_errFileAccessDenied)
+  JET_ERR e = os_open_lock(r->io, p, &r->lockf);
+  if (e == JET_errFileAccessDenied)
     fail(r, e, "%s was locked by an instance that began meanwhile", p);
   free(p);
   return e;
