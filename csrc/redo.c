@@ -70,6 +70,12 @@ static void drop_pages(redo *r) {
 }
 
 
+/* No id names d any more. */
+static void unbind(redo *r, const redo_db *d) {
+  for (uint32_t i = 1; i <= ESE_MAX_DB; i++)
+    if (r->db[i] == d) r->db[i] = NULL;
+}
+
 /* Finishes one database file: synced and, when fix is given, its header
  * fixed; closed and forgotten (no id names it any more). */
 static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
@@ -79,8 +85,7 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
       *pp = d->next;
       break;
     }
-  for (uint32_t i = 1; i <= ESE_MAX_DB; i++)
-    if (r->db[i] == d) r->db[i] = NULL;
+  unbind(r, d);
   if (fix && d->created && !d->wrote) {
     /* JetCreateDatabase never committed: creation is all or nothing */
     os_close(d->file);
@@ -144,8 +149,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
     return e;
   }
   if (d) {                     /* the same file: it moves to this id */
-    for (uint32_t i = 1; i <= ESE_MAX_DB; i++)
-      if (r->db[i] == d) r->db[i] = NULL;
+    unbind(r, d);
     r->db[dbid] = d;
     free(path);
     return JET_errSuccess;

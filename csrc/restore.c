@@ -66,6 +66,7 @@ struct EseRestore {
   uint64_t replay_base;   /* done when the replay began */
   uint64_t done, total;
   int logs_only;          /* the sets hold logs; databases are in place */
+  int overwrite;          /* dest may hold files: the set's and the log stream's are replaced */
   uint32_t gen_low, gen_high;
   JET_ERR failed;
   char detail[512];
@@ -296,10 +297,7 @@ static const char *base_file(const EseRestore *r, const char *suffix, char *buf,
   return buf;
 }
 
-static int is_lock_file(const char *path) {
-  size_t n = strlen(path);
-  return n > 4 && !strcmp(path + n - 4, ".lck");
-}
+static int is_lock_file(const char *path) { return has_suffix(path, ".lck"); }
 
 /* Whether some open file holds path (a regular file) locked: a lock of
  * our own on it, let go at once, tells (flock locks belong to an open
@@ -319,22 +317,36 @@ static JET_ERR locked_fail(EseRestore *r, const char *path) {
                                  : "%s is locked: a running instance (of this process or another) has it open", path);
 }
 
-typedef struct dest_ctx { EseRestore *r; const char *dir; size_t entries; char *held; } dest_ctx;
+static int stream_file(const EseRestore *r, const char *name);
 
-/* Counts the entries; remembers a locked one, a log-folder lock first. */
+typedef struct dest_ctx {
+  EseRestore *r;
+  const char *dir;
+  size_t entries;
+  char *held;          /* a locked entry, a log-folder lock first */
+  int stream_dir;      /* dir is dest, with overwrite: a folder named as a file of the log stream is refused */
+} dest_ctx;
+
+/* Counts the entries; remembers a locked one, a log-folder lock first; in
+ * dest, refuses a folder where overwrite would delete a file of the
+ * stream (clean_dest), before any other goes. */
 static JET_ERR probe_entry(const char *name, void *ud) {
   dest_ctx *c = ud;
   c->entries++;
-  if (c->held && is_lock_file(c->held)) return JET_errSuccess;
   char *p = os_join(c->dir, name);
   if (!p) return JET_errOutOfMemory;
-  if (locked(c->r, p) && (!c->held || is_lock_file(p))) {
+  JET_ERR e = JET_errSuccess;
+  if (c->stream_dir && stream_file(c->r, name) && os_kind(p) == OS_DIR)
+    e = fail(c->r, JET_errInvalidPath, "%s is a folder: a restore with overwrite replaces the log stream's files "
+                                       "and cannot delete it", p);
+  if (e == JET_errSuccess && !(c->held && is_lock_file(c->held)) && locked(c->r, p) &&
+      (!c->held || is_lock_file(p))) {
     free(c->held);
     c->held = p;
-  } else {
-    free(p);
+    p = NULL;
   }
-  return JET_errSuccess;
+  free(p);
+  return e;
 }
 
 /* No running instance uses path (in this process: the registry; in any:
@@ -343,7 +355,7 @@ static JET_ERR probe_user(EseRestore *r, const char *path, size_t *entries) {
   char who[512];
   JET_ERR e = inst_path_user(path, who, sizeof who);
   if (e) return fail(r, e, "%s", who);
-  dest_ctx c = { r, path, 0, NULL };
+  dest_ctx c = { r, path, 0, NULL, path == r->dest && r->overwrite };
   if (os_kind(path) == OS_FILE) e = locked(r, path) ? locked_fail(r, path) : JET_errSuccess;
   else e = os_list_dir(path, probe_entry, &c);     /* follows a link to a folder */
   if (e == JET_errFileNotFound) e = JET_errSuccess;   /* absent, or not a folder (mkdir says so later) */
@@ -377,22 +389,9 @@ static int stream_file(const EseRestore *r, const char *name) {
          (n == 10 && !strncmp(name, r->base, 3) && !strcmp(name + 3, "tmp.log"));
 }
 
-/* With overwrite, every file clean_dest will delete can be deleted: one
- * that is a folder is refused now, before any other goes. */
-static JET_ERR deletable(const char *name, void *ud) {
-  EseRestore *r = ud;
-  if (!stream_file(r, name)) return JET_errSuccess;
-  char *p = os_join(r->dest, name);
-  if (!p) return JET_errOutOfMemory;
-  JET_ERR e = os_kind(p) == OS_DIR ? fail(r, JET_errInvalidPath, "%s is a folder: a restore with overwrite replaces "
-                                                                 "the log stream's files and cannot delete it", p)
-                                   : JET_errSuccess;
-  free(p);
-  return e;
-}
-
 /* Every refusal that depends on dest, before anything is touched. */
-static JET_ERR check_dest(EseRestore *r, int overwrite) {
+static JET_ERR check_dest(EseRestore *r) {
+  int overwrite = r->overwrite;
   size_t n = 0, other = 0;
   char name[16];
   int one = !strcmp(r->dest, r->chk_dir) || os_same_file(r->dest, r->chk_dir);
@@ -403,7 +402,6 @@ static JET_ERR check_dest(EseRestore *r, int overwrite) {
   if (e) return e;
   if (!overwrite && n > 0)
     return fail(r, JET_errBackupDirectoryNotEmpty, "%s is not empty (pass overwrite to restore over it)", r->dest);
-  if (overwrite && n > 0 && (e = os_list_dir(r->dest, deletable, r)) != JET_errSuccess) return e;
   if (!overwrite && !one) {         /* a checkpoint folder may hold other things, not a checkpoint */
     char *p = os_join(r->chk_dir, base_file(r, ".chk", name, sizeof name));
     if (!p) return JET_errOutOfMemory;
@@ -493,7 +491,8 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess) e = check_unique(r);
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
-  if (e == JET_errSuccess) e = check_dest(r, o->overwrite);
+  r->overwrite = o->overwrite != 0;
+  if (e == JET_errSuccess) e = check_dest(r);
   /* nothing was touched before this line */
   if (e == JET_errSuccess && (e = os_mkdir_p(r->dest, 0700)) != JET_errSuccess)
     fail(r, e, "destination %s cannot be made a folder (a file, a dangling link or a missing parent is in the way)",
@@ -501,7 +500,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && (e = os_mkdir_p(r->chk_dir, 0700)) != JET_errSuccess)
     fail(r, e, "checkpoint folder %s cannot be made a folder", r->chk_dir);
   if (e == JET_errSuccess) e = lock_dest(r);
-  if (e == JET_errSuccess && o->overwrite) e = os_list_dir(r->dest, clean_dest, r);
+  if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e) {
     if (o->detail && o->detail_cap) snprintf(o->detail, o->detail_cap, "%s", r->detail);
@@ -605,8 +604,7 @@ static JET_ERR map_path(void *ud, const log_attach *a, int fresh, char **out) {
   const char *logged = a->path;
   const char *slash = strrchr(logged, '/');
   const char *name = slash ? slash + 1 : logged;
-  static const uint8_t none[16];
-  int has_sig = memcmp(a->sig, none, 16) != 0;
+  int has_sig = redo_sig_known(a->sig);
   *out = NULL;
   for (size_t i = 0; i < r->nfiles; i++) {
     rsfile *f = &r->files[i];
