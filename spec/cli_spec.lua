@@ -322,6 +322,8 @@ describe("bin/ese", function()
       code, _, stderr = ese_cmd({ "restore", full, dest })
       assert.are.equal(1, code)
       assert.matches("JET_errBackupDirectoryNotEmpty.*%-%-force", stderr)
+      assert.matches(dest .. " is not empty", stderr, 1, true)      -- the engine's detail, kept
+      assert.not_matches("pass overwrite", stderr, 1, true)          -- a Lua option, not the CLI's word
       assert.are.equal("precious", H.read_file(outside))
     end)
 

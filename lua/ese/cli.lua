@@ -641,8 +641,9 @@ system_path = log_path = DEST then opens the restored databases.]],
       to_generation = o["to-generation"], live_log_path = o["live-logs"], on_progress = fn, overwrite = o.force,
     })
     finish()
-    if not ok and ese.is_error(rep) and rep.name == "JET_errBackupDirectoryNotEmpty" then
-      rep = backup.error(rep.name, "restore", dest .. " is not empty (use --force to restore over it)")
+    if not ok and ese.is_error(rep) and rep.name == "JET_errBackupDirectoryNotEmpty" and not o.force then
+      rep.detail = tostring(rep.detail or dest .. " is not empty"):gsub(" %(pass overwrite to restore over it%)$", "")
+        .. " (use --force to restore over it)"
     end
     if not ok then return fail(ui, "restore", rep) end
     if ui.json then print_json({ ok = true, report = rep }); return 0 end
