@@ -466,17 +466,19 @@ function backup.run(inst, dest, opts)
     w.close()
     fs.fsync_dir(partial)
   end
+  -- the complete set takes dest's name (an empty dest folder gives way)
+  local function publish()
+    if state == "empty" then fs.rmdir(dest) end
+    fs.rename(partial, dest)
+    fs.fsync_dir(dirname(dest))
+  end
   local ok, res = pcall(sequence, inst, p, opts, out, st)
   if not ok and st.truncating then
     -- the set is complete (manifest written and fsynced before the
     -- truncation), and the logs the truncation deleted may exist only in
     -- it: keep it at dest and raise the error all the same
     undo(inst, st)
-    local kok, kerr = pcall(function()
-      if state == "empty" then fs.rmdir(dest) end
-      fs.rename(partial, dest)
-      fs.fsync_dir(dirname(dest))
-    end)
+    local kok, kerr = pcall(publish)
     local where = kok and dest or partial
     local note = ("the log truncation began, so the complete set is kept in %s%s"):format(where,
       kok and "" or (" (it cannot be renamed to " .. dest .. ": " .. tostring(kerr) .. ")"))
@@ -499,11 +501,7 @@ function backup.run(inst, dest, opts)
   local manifest = res
   -- the engine recorded the backup already: from here on a failure keeps
   -- the complete set (under its .partial name)
-  local rok, rerr = pcall(function()
-    if state == "empty" then fs.rmdir(dest) end
-    fs.rename(partial, dest)
-    fs.fsync_dir(dirname(dest))
-  end)
+  local rok, rerr = pcall(publish)
   if not rok then
     raise(ese.is_error(rerr) and rerr.name or "JET_errDiskIO", "run",
       "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
@@ -721,7 +719,7 @@ local function scan_set(dir)
     if not ok or (fi.kind == "log") ~= (b ~= nil) then
       raise("JET_errInvalidBackup", "verify", "%s: %s is neither a database nor a log generation", dir, name)
     end
-    local e = { name = name, type = fi.kind, size = size }
+    local e = { name = name, type = fi.kind, size = size, fi = fi }   -- verify_set reads no header again
     if fi.kind == "log" then
       if base and b ~= base then
         raise("JET_errInvalidBackup", "verify", "%s: logs of base names %s and %s", dir, base, b)
@@ -765,8 +763,10 @@ local function verify_set(dir, on_progress, index, count)
     if size ~= e.size then
       raise(bad, "verify", "%s: %s has %d bytes, the manifest says %d", dir, e.name, size, e.size)
     end
-    -- identity first (a foreign file is named as such), then every checksum
-    local ok, fi = pcall(ese.file_info, path)
+    -- identity first (a foreign file is named as such), then every checksum;
+    -- a set without manifest read every header in scan_set already
+    local ok, fi = true, e.fi
+    if not fi then ok, fi = pcall(ese.file_info, path) end
     if not ok then
       if islog and no_header(fi) then
         raise("JET_errLogFileCorrupt", "verify", "%s: %s has no valid log header", dir, e.name)
