@@ -64,16 +64,20 @@ const char *ese_checkpath(lua_State *L, int idx, const char *op) {
   return p;
 }
 
+/* Raises "unknown option 'k'" for the key below the value on top (inside
+ * a lua_next loop over the options table at arg). */
+static int unknown_option(lua_State *L, int arg) {
+  lua_pushvalue(L, -2);
+  return luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
+}
+
 void ese_checkkeys(lua_State *L, int arg, const char *const *names) {
   arg = lua_absindex(L, arg);
   for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
     const char *const *n = names;
     if (lua_type(L, -2) == LUA_TSTRING)
       for (; *n && strcmp(*n, lua_tostring(L, -2)) != 0; n++) {}
-    if (lua_type(L, -2) != LUA_TSTRING || !*n) {
-      lua_pushvalue(L, -2);
-      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
-    }
+    if (lua_type(L, -2) != LUA_TSTRING || !*n) unknown_option(L, arg);
   }
 }
 
@@ -164,11 +168,7 @@ JET_GRBIT ese_optflags(lua_State *L, int arg, const EseFlag *flags, JET_GRBIT de
           for (f = flags; f->name && strcmp(f->name, k) != 0; f++) {}
           if (!f->name) f = NULL;
         }
-        if (!f) {
-          lua_pushvalue(L, -2);
-          return (JET_GRBIT)luaL_argerror(
-              L, arg, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
-        }
+        if (!f) return (JET_GRBIT)unknown_option(L, arg);
         if (!lua_isboolean(L, -1))
           return (JET_GRBIT)luaL_argerror(
               L, arg, lua_pushfstring(L, "option '%s' must be a boolean", f->name));
