@@ -304,6 +304,12 @@ static inline uint64_t harness_dir_digest(const char *dir, int *n) {
   return sum;
 }
 
+/* FAILs unless dir is as it was (digest d0 with n0 entries). */
+static inline void harness_expect_dir(const char *dir, uint64_t d0, int n0, const char *what) {
+  int n;
+  if (harness_dir_digest(dir, &n) != d0 || n != n0) FAIL("%s changed %s (%d entries, were %d)", what, dir, n, n0);
+}
+
 /* ---- child processes ------------------------------------------------------------ */
 
 /* fork() with stdout flushed first (a child must not print it again). */
