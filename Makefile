@@ -6,9 +6,9 @@ OPT      ?= -O2 -g
 BUILD    ?= build
 OUT      ?= $(BUILD)/lib
 SAN      ?=
-# lua-luv (libuv) is for the tests and make bench only: spec/eventloop_spec.lua runs
-# docs/guide.md's event-loop example, bench/eventloop_bench.lua measures loop stalls.
-DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev lua-luv
+# lua-luv (libuv) and lua-cqueues are for the tests and make bench only: spec/eventloop_spec.lua runs
+# docs/guide.md's event-loop examples, bench/eventloop_bench.lua measures loop stalls.
+DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev lua-luv lua-cqueues
 BENCH_PKGS = libsqlite3-dev liblmdb-dev
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -36,6 +36,7 @@ deps:
 	command -v luarocks >/dev/null || missing="$$missing luarocks"; \
 	[ -f /usr/include/openssl/evp.h ] || missing="$$missing libssl-dev"; \
 	$(LUA) -e 'require "luv"' 2>/dev/null || missing="$$missing lua-luv"; \
+	$(LUA) -e 'require "cqueues"' 2>/dev/null || missing="$$missing lua-cqueues"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || exit 1; \
