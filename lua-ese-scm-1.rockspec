@@ -52,6 +52,7 @@ build = {
             "csrc/crc32c.c",
             "csrc/database.c",
             "csrc/dbheader.c",
+            "csrc/dw.c",
             "csrc/errors.c",
             "csrc/instance.c",
             "csrc/log.c",
