@@ -412,6 +412,14 @@ static void test_torn_descriptor(esio *io) {
   expect_entry(d, psz, SIG_A, 10, 2, 6, "batch 2's image of page 12 damaged");
   expect_entry(d, psz, SIG_A, 11, 1, 4, "batch 2's image of page 12 damaged");
   expect_entry(d, psz, SIG_A, 12, 0, 0, "batch 2's image of page 12 damaged");
+  /* an image that changes after the scan is refused, the page left as it was */
+  raw_pwrite(path, "!", 1, b2 + DW_DESC_SIZE + 100);   /* batch 2's image of page 10 */
+  uint8_t *pg = calloc(1, psz);
+  CHECK(pg);
+  int repaired = 1;
+  EXPECT(dw_repair_page(d, SIG_A, 10, pg, &repaired), JET_errReadVerifyFailure);
+  CHECK(repaired == 0 && pg[0] == 0 && pg[100] == 0);
+  free(pg);
   dw_close(d);
   free(orig);
   free(path);
