@@ -77,6 +77,12 @@ typedef struct log_header {
   log_attach *attach;   /* owned; log_header_clear frees */
 } log_header;
 void log_header_clear(log_header *h);
+/* The log-chain rule, the one every reader of a log stream applies (the
+ * reader below, ese.log_follows for `ese logs` and backup.verify): 1 when
+ * next is the generation after prev and was created as its successor
+ * (next's tm_prev_gen is prev's tm_create), else 0.  Signatures and page
+ * sizes are compared by the callers, against the stream's. */
+int log_follows(const log_header *prev, const log_header *next);
 
 /* "B.log" (gen 0 means current) or "B%08X.log" into a new string. */
 char *log_file_name(const char *dir, const char *base, uint32_t gen);

@@ -6,6 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+int log_follows(const log_header *prev, const log_header *next) {
+  return next->gen == prev->gen + 1 && next->tm_prev_gen == prev->tm_create;
+}
+
 /* ---- reader -------------------------------------------------------------- */
 typedef struct rfile {
   char *path;
@@ -133,7 +137,7 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
     const log_sig *want = sig ? sig : &r->files[0].h.sig;
     if (memcmp(rf->h.sig.b, want->b, sizeof want->b) != 0) { e = JET_errBadLogSignature; goto fail; }
     if (page_size && rf->h.page_size != page_size) { e = JET_errPageSizeMismatch; goto fail; }
-    if (j > 0 && rf->h.tm_prev_gen != r->files[j - 1].h.tm_create) { e = err_contig; goto fail; }
+    if (j > 0 && !log_follows(&r->files[j - 1].h, &rf->h)) { e = err_contig; goto fail; }
   }
   if (r->start_off &&
       (r->start_off < LOG_HDR_SIZE || r->start_off % 8 != 0 || r->start_off > r->files[0].h.file_size)) {

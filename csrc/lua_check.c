@@ -2,10 +2,13 @@
  * lua_check.c -- ese.file_info(path [, verify]): a database's or log's
  * header as a table, and with verify every checksum (raises the error
  * object of the first fault).  Used by ese.backup.verify and the CLI.
+ * ese.log_follows(a, b): the log-chain rule of log_reader.c (log_follows)
+ * over two such tables of log files.
  */
 #include <stdio.h>
 #include <string.h>
 #include "lua_ese.h"
+#include "log.h"
 
 static void push_sig(lua_State *L, const unsigned char *b, const char *field) {
   char hex[33];
@@ -97,7 +100,41 @@ static int verify_pages(lua_State *L) {
   return 1;
 }
 
+/* One integer field of the table at arg, as an unsigned 64-bit value;
+ * a missing or non-integer field is an argument error. */
+static uint64_t int_field(lua_State *L, int arg, const char *field) {
+  lua_getfield(L, arg, field);
+  int ok;
+  lua_Integer v = lua_tointegerx(L, -1, &ok);
+  lua_pop(L, 1);
+  if (!ok || v < 0) luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a non-negative integer", field));
+  return (uint64_t)v;
+}
+
+static void header_of(lua_State *L, int arg, log_header *h) {
+  luaL_checktype(L, arg, LUA_TTABLE);
+  memset(h, 0, sizeof *h);
+  uint64_t gen = int_field(L, arg, "generation");
+  luaL_argcheck(L, gen <= UINT32_MAX, arg, "generation out of range");
+  h->gen = (uint32_t)gen;
+  h->tm_create = int_field(L, arg, "created_us");
+  h->tm_prev_gen = int_field(L, arg, "prev_created_us");
+}
+
+/* log_follows(a, b) -> boolean: whether log b (a table with generation,
+ * created_us, prev_created_us: ese.file_info of a log) is the generation
+ * after log a and was created as its successor. */
+static int follows(lua_State *L) {
+  log_header a, b;
+  header_of(L, 1, &a);
+  header_of(L, 2, &b);
+  lua_pushboolean(L, log_follows(&a, &b));
+  return 1;
+}
+
 int ese_open_check(lua_State *L) {
+  lua_pushcfunction(L, follows);
+  lua_setfield(L, -2, "log_follows");
   lua_pushcfunction(L, file_info);
   lua_setfield(L, -2, "file_info");
   lua_pushcfunction(L, verify_pages);
