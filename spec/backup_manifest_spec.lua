@@ -3,6 +3,7 @@
 -- JetBackupInstance writes the manifest of backup.run.
 local ese = require "ese"
 local backup = require "ese.backup"
+local manifest = require "ese.manifest"
 local cjson = require "cjson"
 local H = require "support.helpers"
 
@@ -155,7 +156,8 @@ describe("JetBackupInstance writes backup.run's manifest (C harness backup_manif
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
 
-  it("backup.verify accepts its full + incremental chain; the keys equal backup.run's; it restores; "
+  it("backup.verify accepts its full + incremental chain; the keys equal backup.run's and so do the "
+     .. "bytes (the Lua encoder writes the C manifest as it is); it restores; "
      .. "a full of no database is JET_errDatabaseNotFound; one that fails at any write (ESE_FAULT=eio:K) "
      .. "removes the files it wrote", function()
     local top = w:path("c")
@@ -187,6 +189,13 @@ describe("JetBackupInstance writes backup.run's manifest (C harness backup_manif
       return a < b end)
     assert.are.same(sorted, order)
     assert.are.equal("files", order[#order])
+    -- the same bytes: JetBackupInstance's write_manifest (C) and ese.manifest.encode
+    -- (Lua, backup.run) are two encoders of one format; each C manifest is what
+    -- the Lua encoder writes for its content, byte for byte, and so is backup.run's
+    for _, path in ipairs({ set .. "/manifest.json", inc .. "/manifest.json", rs.dir .. "/manifest.json" }) do
+      local bytes = H.read_file(path)
+      assert.are.equal(bytes, manifest.encode(manifest.decode(bytes, path)), path)
+    end
     -- every hash is the file's
     for _, e in ipairs(mc.files) do
       assert.are.equal(ese.fs.sha256_file(set .. "/" .. e.name), e.sha256)

@@ -13,132 +13,20 @@
 -- @module ese.cli
 local ese = require "ese"
 local backup = require "ese.backup"
+local logchain = require "ese.logchain"
+local ui_lib = require "ese.ui"
+local util = require "ese.util"
 local cjson = require "cjson"
 
 local cli = {}
 
 local fs = ese.fs
-local now = backup.now
 
--- ---------------------------------------------------------------------------
--- Formatting
-
-local function human(n)
-  n = n or 0
-  local units = { "B", "KiB", "MiB", "GiB", "TiB" }
-  local i = 1
-  while n >= 1024 and i < #units do n = n / 1024; i = i + 1 end
-  return i == 1 and ("%d B"):format(math.floor(n)) or ("%.1f %s"):format(n, units[i])
-end
-
--- "1 file", "2 files": n and word, plural unless n is 1.
-local function plural(n, word)
-  return ("%d %s%s"):format(n, word, n == 1 and "" or "s")
-end
-
-local function duration(s)
-  if s < 60 then return ("%.2f s"):format(s) end
-  return ("%d:%02d"):format(s // 60, math.floor(s % 60))
-end
-
-local function rate(bytes, secs)
-  if not secs or secs <= 0 then return "-" end
-  return human(bytes / secs) .. "/s"
-end
-
-local function utc_us(us)
-  if not us or us == 0 then return "-" end
-  return os.date("!%Y-%m-%d %H:%M:%S", us // 1000000) .. (".%03d"):format((us // 1000) % 1000)
-end
-
+-- Formatting and progress: ese.ui (shared with the demo), re-exported.
+local human, plural, duration, rate = ui_lib.human, ui_lib.plural, ui_lib.duration, ui_lib.rate
+local utc_us, out, stdout_is_tty = ui_lib.utc_us, ui_lib.out, ui_lib.stdout_is_tty
 cli.human, cli.duration, cli.rate = human, duration, rate
-
--- ---------------------------------------------------------------------------
--- Output: text or JSON, progress as a bar (terminal) or plain lines
-
-local function stdout_is_tty()
-  return fs.isatty(1)
-end
-
---- The output of one command: ui.json, ui.mode ("bar", "lines", "none").
--- ESE_PROGRESS=bar|lines|none overrides the choice (a terminal gets a bar).
-function cli.new_ui(json)
-  local mode = os.getenv("ESE_PROGRESS")
-  if mode ~= "bar" and mode ~= "lines" and mode ~= "none" then
-    mode = stdout_is_tty() and "bar" or "lines"
-  end
-  if json then mode = "none" end
-  return { json = json, mode = mode }
-end
-
-local function out(...)
-  io.stdout:write(...)
-  io.stdout:write("\n")
-end
-
--- A progress callback for backup.run / verify / ese.restore events.
--- label: the step's name.  Returns fn(p) and finish().  A bar is one line,
--- redrawn at most every 0.1 s and whenever the file or percentage changes.
-function cli.progress(ui, label)
-  local t0 = now()
-  local last_file, last_draw, last_pct = nil, -1, -1
-  local drawn = false
-  local function bar(p)
-    local frac = (p.total and p.total > 0) and math.min(1, p.done / p.total) or 1
-    local width = 20
-    local fill = math.floor(frac * width + 0.5)
-    local elapsed = now() - t0
-    local text
-    if p.phase == "verify" then
-      text = ("%d/%s"):format(p.index or 0, plural(p.files or 0, "file"))
-    elseif p.phase == "truncate" then
-      text = "truncating the logs"
-    else
-      -- bytes of this file (or of the whole restore), the rate over the
-      -- step, and the time left for this file at that rate
-      local moved = p.bytes or p.done
-      local r = elapsed >= 0.01 and moved / elapsed or nil
-      local left = (r and r > 0) and duration(math.max(0, (p.total - p.done) / r)) or "-"
-      text = ("%s / %s  %s  %s left"):format(human(p.done), human(p.total), r and (human(r) .. "/s") or "-", left)
-    end
-    local name = p.file or p.phase or label
-    if #name > 20 then name = ".." .. name:sub(-18) end
-    io.stdout:write(("\r%-8s %-20s [%s%s] %3d%%  %s\27[K"):format(
-      label, name, ("#"):rep(fill), ("."):rep(width - fill), math.floor(frac * 100), text))
-    io.stdout:flush()
-    drawn = true
-  end
-  local function fn(p)
-    if ui.mode == "none" then return end
-    if ui.mode == "bar" then
-      local t = now()
-      local pct = p.total and p.total > 0 and math.floor(100 * p.done / p.total) or 100
-      if p.file ~= last_file or pct ~= last_pct or t - last_draw > 0.1 then
-        last_file, last_pct, last_draw = p.file, pct, t
-        bar(p)
-      end
-      return
-    end
-    -- plain lines: one per finished file, or per 10% of a restore
-    if p.phase == "database" or p.phase == "log" then
-      if p.done == p.total and p.total > 0 then
-        out(("%s: %s %s (%s)"):format(label, p.phase, p.file, human(p.total)))
-      end
-    elseif p.phase == "verify" then
-      if p.file and p.done == 0 and label == "check" then out(("%s: %s"):format(label, p.file)) end
-    elseif p.phase == "restore" then
-      local pct = p.total > 0 and (100 * p.done // p.total) // 10 * 10 or 100
-      if pct ~= last_pct then last_pct = pct; out(("%s: %d%%"):format(label, pct)) end
-    elseif p.phase == "truncate" then
-      out(("%s: truncating the logs"):format(label))
-    end
-  end
-  local function finish()
-    if drawn then io.stdout:write("\n"); io.stdout:flush() end
-    drawn = false
-  end
-  return fn, finish
-end
+cli.new_ui, cli.progress = ui_lib.new_ui, ui_lib.progress
 
 -- JSON output (--json).  Its own encoder, because lua-cjson 2.1.0 (Debian
 -- 12) writes every number with %.14g (microsecond times lose their last
@@ -225,12 +113,7 @@ local function print_json(v)
   out(cli.json(v))
 end
 
-local function error_table(e)
-  if ese.is_error(e) then
-    return { name = e.name, code = e.code, message = e.message, op = e.op, detail = e.detail }
-  end
-  return { name = "error", message = tostring(e) }
-end
+local error_table = util.error_table
 
 -- Reports a failure; returns exit status 1.
 local function fail(ui, cmd, e)
@@ -260,21 +143,6 @@ local function is_dir(p) return kind_of(p) == "folder" end
 local function list_dir(dir)
   local ok, names = pcall(fs.list, dir)
   return ok and names or {}
-end
-
--- The log files of dir grouped by base name: { base = { {name, gen?, current}... } }
-local function find_logs(dir)
-  local bases = {}
-  for _, n in ipairs(list_dir(dir)) do
-    local base, hex = n:match("^(%w%w%w)(%x%x%x%x%x%x%x%x)%.log$")
-    local cur = n:match("^(%w%w%w)%.log$")
-    if base or cur then
-      local b = base or cur
-      bases[b] = bases[b] or {}
-      table.insert(bases[b], { name = n, gen = hex and tonumber(hex, 16), current = cur ~= nil })
-    end
-  end
-  return bases
 end
 
 -- ---------------------------------------------------------------------------
@@ -333,6 +201,26 @@ page or log record checksum.]],
   end,
 }
 
+-- The table `ese logs` prints: per base name its logs, gaps and the
+-- current log's mark.
+local function print_chains(dir, result)
+  if #result.bases == 0 then out("no log files in ", dir) end
+  for _, b in ipairs(result.bases) do
+    out(("base name %s: %s, generations %s .. %s"):format(b.base_name, plural(#b.logs, "log file"),
+      tostring(b.gen_low), tostring(b.gen_high)))
+    out(("  %-8s %-20s %-9s %-24s %-10s %s"):format("gen", "file", "size", "created (UTC)", "signature", "follows"))
+    for _, e in ipairs(b.logs) do
+      out(("  %-8s %-20s %-9s %-24s %-10s %s"):format(tostring(e.generation or "?"),
+        e.name .. (e.current and " *" or ""), e.size and human(e.size) or "-",
+        e.created_us and utc_us(e.created_us) or (e.error and e.error.name or "-"),
+        e.signature and e.signature:sub(1, 8) or "-",
+        e.follows == nil and "-" or (e.follows and "yes" or "NO")))
+    end
+    for _, gap in ipairs(b.gaps) do out(("  gap: generations %d .. %d missing"):format(gap.from, gap.to)) end
+    if #b.logs > 0 and b.logs[#b.logs].current then out("  * the current log") end
+  end
+end
+
 commands.logs = {
   usage = "ese logs DIR [--verify] [--json]",
   summary = "log generations, signatures, gaps and contiguity of a folder",
@@ -350,95 +238,12 @@ checks every log record.  Exit status 1 when a check fails.]],
     if not is_dir(dir) then
       return fail(ui, "logs", backup.error("JET_errFileNotFound", "logs", dir .. " is not a folder"))
     end
-    local result = { dir = dir, bases = {}, ok = true, problems = {} }
-    local first_err
-    local function problem(name, text)
-      result.ok = false
-      result.problems[#result.problems + 1] = { name = name, text = text }
-      first_err = first_err or backup.error(name, "logs", text)
-    end
-    local bases = find_logs(dir)
-    local names = {}
-    for b in pairs(bases) do names[#names + 1] = b end
-    table.sort(names)
-    for _, base in ipairs(names) do
-      local logs = {}
-      for _, f in ipairs(bases[base]) do
-        local ok, fi = pcall(ese.file_info, dir .. "/" .. f.name, o.verify)
-        local e = { name = f.name, current = f.current }
-        if ok then
-          e.generation, e.size, e.signature = fi.generation, fi.file_size, fi.log_signature
-          e.created_us, e.prev_created_us = fi.created_us, fi.prev_created_us
-          if f.gen and f.gen ~= fi.generation then
-            problem("JET_errLogFileCorrupt", ("%s holds generation %d"):format(f.name, fi.generation))
-          end
-        else
-          e.error = error_table(fi)
-          e.generation = f.gen
-          problem(ese.is_error(fi) and fi.name or "JET_errLogFileCorrupt", tostring(fi))
-        end
-        logs[#logs + 1] = e
-      end
-      table.sort(logs, function(x, y) return (x.generation or -1) < (y.generation or -1) end)
-      local sigs, by_gen, lo, hi = {}, {}, nil, nil
-      for _, e in ipairs(logs) do
-        if e.signature then sigs[e.signature] = (sigs[e.signature] or 0) + 1 end
-        if e.generation then
-          by_gen[e.generation] = e
-          lo = math.min(lo or e.generation, e.generation)
-          hi = math.max(hi or e.generation, e.generation)
-        end
-      end
-      local gaps = {}
-      if lo then
-        local g = lo
-        while g <= hi do
-          if not by_gen[g] then
-            local s = g
-            while g + 1 <= hi and not by_gen[g + 1] do g = g + 1 end
-            gaps[#gaps + 1] = { from = s, to = g }
-            problem("JET_errMissingLogFile", ("%s: generations %d .. %d are missing"):format(base, s, g))
-          else
-            local prev = by_gen[g - 1]
-            local e = by_gen[g]
-            if prev and prev.created_us and e.prev_created_us then
-              e.follows = e.prev_created_us == prev.created_us
-              if not e.follows then
-                problem("JET_errGivenLogFileIsNotContiguous", ("%s does not follow %s"):format(e.name, prev.name))
-              end
-            end
-          end
-          g = g + 1
-        end
-      end
-      local siglist = {}
-      for sgn in pairs(sigs) do siglist[#siglist + 1] = sgn end
-      table.sort(siglist)
-      if #siglist > 1 then
-        problem("JET_errGivenLogFileHasBadSignature", ("%s: %d different log signatures"):format(base, #siglist))
-      end
-      result.bases[#result.bases + 1] = { base_name = base, logs = logs, gen_low = lo, gen_high = hi,
-                                          gaps = gaps, signatures = siglist }
-    end
+    local result, first_err = logchain.check_dir(dir, o.verify)
     if ui.json then
       print_json(result)
       return result.ok and 0 or 1
     end
-    if #result.bases == 0 then out("no log files in ", dir) end
-    for _, b in ipairs(result.bases) do
-      out(("base name %s: %s, generations %s .. %s"):format(b.base_name, plural(#b.logs, "log file"),
-        tostring(b.gen_low), tostring(b.gen_high)))
-      out(("  %-8s %-20s %-9s %-24s %-10s %s"):format("gen", "file", "size", "created (UTC)", "signature", "follows"))
-      for _, e in ipairs(b.logs) do
-        out(("  %-8s %-20s %-9s %-24s %-10s %s"):format(tostring(e.generation or "?"),
-          e.name .. (e.current and " *" or ""), e.size and human(e.size) or "-",
-          e.created_us and utc_us(e.created_us) or (e.error and e.error.name or "-"),
-          e.signature and e.signature:sub(1, 8) or "-",
-          e.follows == nil and "-" or (e.follows and "yes" or "NO")))
-      end
-      for _, gap in ipairs(b.gaps) do out(("  gap: generations %d .. %d missing"):format(gap.from, gap.to)) end
-      if #b.logs > 0 and b.logs[#b.logs].current then out("  * the current log") end
-    end
+    print_chains(dir, result)
     if result.ok then
       out("ok: no gap, every log follows its predecessor, one signature"
         .. (o.verify and ", every record verified" or ""))
@@ -514,7 +319,7 @@ JET_err of the first fault.]],
 -- The parameters of an instance on dir, from the files in it.
 local function instance_params(dir)
   local p = { system_path = dir, log_path = dir }
-  local bases = find_logs(dir)
+  local bases = logchain.find(dir)
   local base = next(bases)
   for _, n in ipairs(list_dir(dir)) do
     local b = n:match("^(%w%w%w)%.chk$")
@@ -770,25 +575,10 @@ function cli.main(argv)
   return status
 end
 
--- The writer child of the crash demo: commits numbered transactions of 10
--- records until it is killed, noting each commit that returned in
--- <dir>/committed.txt.
+--- The writer child of the crash demo (`ese demo-writer DIR`): ese.demo's
+-- writer, loaded when called.
 function cli.demo_writer(dir)
-  local inst = ese.create_instance("writer", { system_path = dir, log_path = dir, log_file_size = 256 })
-  inst:init()
-  local s = inst:begin_session()
-  local db = s:create_database(dir .. "/demo.edb")
-  local t = s:create_table(db, "records")
-  local note = assert(io.open(dir .. "/committed.txt", "w"))
-  for i = 1, math.huge do
-    s:begin_transaction()
-    for j = 1, 10 do
-      t:put(string.format("r%08d-%02d", i, j), string.rep(string.char(97 + i % 26), 100))
-    end
-    s:commit_transaction()
-    note:write(i, "\n")
-    note:flush()
-  end
+  return require("ese.demo").writer(dir)
 end
 
 cli.commands = commands

@@ -11,27 +11,26 @@
 -- @module ese.demo
 local ese = require "ese"
 local backup = require "ese.backup"
-local cli = require "ese.cli"
+local ui = require "ese.ui"
+local util = require "ese.util"
 
 local demo = {}
 
 local fs = ese.fs
-local now = backup.now
+local now = util.now
 
 -- Shell quoting for the one command the demo runs (its writer child).
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
-local human, duration, rate = cli.human, cli.duration, cli.rate
+local human, duration, rate = ui.human, ui.duration, ui.rate
 
 local PER_TXN = 10                      -- records per transaction
 local VALUE = ("x"):rep(200)
 
-local function mktemp_dir(tag)
-  local p = io.popen("mktemp -d /tmp/ese-demo-" .. tag .. ".XXXXXX")
-  local dir = p:read("l")
-  p:close()
-  return dir
+-- A new folder /tmp/ese-demo-<tag>.XXXXXX (ese.util.temp_dir: no process).
+local function temp_dir(tag)
+  return util.temp_dir("demo-" .. tag)
 end
 
 -- The bytes of the regular files under dir (never through a link).
@@ -136,12 +135,91 @@ local function check_cutoff(log, txns, cut)
     want, want - missing, missing, extra, extra == 0 and "none back" or "BACK", half)
 end
 
+-- The initial load: LOAD transactions of PER_TXN records (epoch 0), the
+-- last one durable.
+local function initial_load(s, t, log, row)
+  local t0 = now()
+  local LOAD = 4000
+  for i = 1, LOAD do
+    s:begin_transaction()
+    for j = 1, PER_TXN do t:put(("load-%07d-%02d"):format(i, j), VALUE) end
+    s:commit_transaction({ lazy = i < LOAD })
+    log[#log + 1] = { key = ("load-%07d"):format(i), epoch = 0 }
+  end
+  local secs = now() - t0
+  row("initial load", LOAD * PER_TXN, nil, secs, ("%d transactions"):format(LOAD))
+  print(("1. loaded %d records in %s"):format(LOAD * PER_TXN, duration(secs)))
+end
+
+-- A backup.run into dest interleaved with the writers (each progress
+-- callback yields to them); on_step(p) runs first in each callback.
+-- Returns the report, the seconds and the transactions the writers
+-- committed meanwhile (count, rounds).
+local function backup_while_writing(inst, dest, opts, writers, log, label, u, on_step)
+  local fn, finish = ui.progress(u, label)
+  local mark = #log
+  local t0 = now()
+  opts.on_progress = function(p)
+    fn(p)
+    on_step(p)
+    coroutine.yield()
+  end
+  local rep, rounds = interleave(function() return backup.run(inst, dest, opts) end, writers)
+  finish()
+  return rep, now() - t0, #log - mark, rounds
+end
+
+-- Verifies full + incremental, restores {full} and {full, inc} into fresh
+-- folders under top, and checks each against the writers' log (cut-off
+-- epochs 1 and 2).  Returns all_ok and the check lines.
+local function verify_and_restore(top, full, inc, log, row, u)
+  print("5. verify, then restore into fresh folders")
+  local t0 = now()
+  local v = backup.verify({ full, inc })
+  local secs = now() - t0
+  row("verify full + incr", nil, v.bytes, secs,
+    ("%d files, generations %d .. %d"):format(v.files, v.gen_low, v.gen_high))
+  local checks = {}
+  local all_ok = true
+  for _, case in ipairs({ { "full", { full }, 1 }, { "full + incr", { full, inc }, 2 } }) do
+    local dest = top .. "/restored-" .. #checks + 1
+    local fn, finish = ui.progress(u, "restore")
+    t0 = now()
+    local r = backup.restore(case[2], dest, { on_progress = fn })
+    finish()
+    secs = now() - t0
+    local txns, records = restored_txns(dest, "demo.edb", tostring(#checks + 1))
+    local ok, text = check_cutoff(log, txns, case[3])
+    all_ok = all_ok and ok
+    checks[#checks + 1] = ("%s restore %s: %s"):format(ok and "ok  " or "FAIL", case[1], text)
+    row("restore " .. case[1], records, r.verify.bytes, secs, ok and "check ok" or "CHECK FAILED")
+  end
+  return all_ok, checks
+end
+
+-- The summary table of the backup part.
+local function print_table(rows)
+  print("")
+  local widths = { 20, 8, 10, 9, 12, 0 }
+  local head = { "step", "records", "data", "time", "rate", "" }
+  local function line(cells)
+    local parts = {}
+    for i, c in ipairs(cells) do
+      parts[i] = widths[i] > 0 and (i == 1 and ("%-" .. widths[i] .. "s") or ("%" .. widths[i] .. "s")):format(c) or c
+    end
+    print("  " .. table.concat(parts, "  "))
+  end
+  line(head)
+  for _, r in ipairs(rows) do line(r) end
+  print("")
+end
+
 function demo.backup_part()
-  local top = mktemp_dir("backup")
+  local top = temp_dir("backup")
   local live, sets = top .. "/live", top .. "/sets"
   fs.mkdir_p(live)
   fs.mkdir_p(sets)
-  local ui = cli.new_ui(false)
+  local u = ui.new_ui(false)
   local rows = {}
   local function row(step, records, bytes, secs, note)
     rows[#rows + 1] = { step, records and tostring(records) or "", bytes and human(bytes) or "",
@@ -160,115 +238,40 @@ function demo.backup_part()
   -- its cut-off); 2 after the full's cut-off; 3 after the incremental's.
   local epoch = { value = 0 }
   local log = {}
-
-  local t0 = now()
-  local LOAD = 4000
-  for i = 1, LOAD do
-    s:begin_transaction()
-    for j = 1, PER_TXN do t:put(("load-%07d-%02d"):format(i, j), VALUE) end
-    s:commit_transaction({ lazy = i < LOAD })
-    log[#log + 1] = { key = ("load-%07d"):format(i), epoch = 0 }
-  end
-  local secs = now() - t0
-  row("initial load", LOAD * PER_TXN, nil, secs, ("%d transactions"):format(LOAD))
-  print(("1. loaded %d records in %s"):format(LOAD * PER_TXN, duration(secs)))
-
+  initial_load(s, t, log, row)
   local writers = { writer(inst, path, "w1", log, epoch), writer(inst, path, "w2", log, epoch) }
-  local function count_from(from) return #log - from end
 
   -- the full backup, writers running
   print("2. full backup while two writer coroutines commit")
   epoch.value = 1
-  local fn, finish = cli.progress(ui, "full")
-  local mark = #log
-  t0 = now()
   local full = sets .. "/full"
-  local rep_full, rounds = interleave(function()
-    return backup.run(inst, full, {
-      chunk_size = 128 * 1024,
-      on_progress = function(p)
-        fn(p)
-        if p.phase ~= "database" then epoch.value = 2 end   -- GetLogInfo has returned
-        coroutine.yield()
-      end,
-    })
-  end, writers)
-  finish()
-  secs = now() - t0
+  local rep, secs, n, rounds = backup_while_writing(inst, full, { chunk_size = 128 * 1024 }, writers, log, "full", u,
+    function(p) if p.phase ~= "database" then epoch.value = 2 end end)   -- GetLogInfo has returned
   epoch.value = 2
-  row("full backup", nil, rep_full.bytes, secs,
-    ("%d files; writers committed %d txns in %d rounds"):format(rep_full.files, count_from(mark), rounds))
+  row("full backup", nil, rep.bytes, secs, ("%d files; writers committed %d txns in %d rounds"):format(rep.files, n,
+    rounds))
 
   -- more writes
-  mark = #log
-  t0 = now()
+  local mark = #log
+  local t0 = now()
   for _ = 1, 500 do resume_all(writers) end
   secs = now() - t0
-  row("more writes", count_from(mark) * PER_TXN, nil, secs, ("%d transactions"):format(count_from(mark)))
-  print(("3. %d more transactions"):format(count_from(mark)))
+  row("more writes", (#log - mark) * PER_TXN, nil, secs, ("%d transactions"):format(#log - mark))
+  print(("3. %d more transactions"):format(#log - mark))
 
   -- the incremental, writers running (all after its cut-off)
   print("4. incremental backup while the writers go on")
-  fn, finish = cli.progress(ui, "incr")
-  mark = #log
-  t0 = now()
   local inc = sets .. "/inc1"
-  local rep_inc
-  rep_inc, rounds = interleave(function()
-    return backup.run(inst, inc, {
-      incremental = true,
-      chunk_size = 64 * 1024,
-      on_progress = function(p)
-        fn(p)
-        epoch.value = 3
-        coroutine.yield()
-      end,
-    })
-  end, writers)
-  finish()
-  secs = now() - t0
+  rep, secs, n, rounds = backup_while_writing(inst, inc, { incremental = true, chunk_size = 64 * 1024 }, writers, log,
+    "incr", u, function() epoch.value = 3 end)
   epoch.value = 3
-  row("incremental backup", nil, rep_inc.bytes, secs,
-    ("%d files; writers committed %d txns in %d rounds"):format(rep_inc.files, count_from(mark), rounds))
+  row("incremental backup", nil, rep.bytes, secs, ("%d files; writers committed %d txns in %d rounds"):format(
+    rep.files, n, rounds))
   for _ = 1, 20 do resume_all(writers) end
   inst:term({ complete = true })
 
-  -- verify and restore
-  print("5. verify, then restore into fresh folders")
-  t0 = now()
-  local v = backup.verify({ full, inc })
-  secs = now() - t0
-  row("verify full + incr", nil, v.bytes, secs,
-    ("%d files, generations %d .. %d"):format(v.files, v.gen_low, v.gen_high))
-  local checks = {}
-  local all_ok = true
-  for _, case in ipairs({ { "full", { full }, 1 }, { "full + incr", { full, inc }, 2 } }) do
-    local dest = top .. "/restored-" .. #checks + 1
-    fn, finish = cli.progress(ui, "restore")
-    t0 = now()
-    local r = backup.restore(case[2], dest, { on_progress = fn })
-    finish()
-    secs = now() - t0
-    local txns, records = restored_txns(dest, "demo.edb", tostring(#checks + 1))
-    local ok, text = check_cutoff(log, txns, case[3])
-    all_ok = all_ok and ok
-    checks[#checks + 1] = ("%s restore %s: %s"):format(ok and "ok  " or "FAIL", case[1], text)
-    row("restore " .. case[1], records, r.verify.bytes, secs, ok and "check ok" or "CHECK FAILED")
-  end
-  -- the table
-  print("")
-  local widths = { 20, 8, 10, 9, 12, 0 }
-  local head = { "step", "records", "data", "time", "rate", "" }
-  local function line(cells)
-    local parts = {}
-    for i, c in ipairs(cells) do
-      parts[i] = widths[i] > 0 and (i == 1 and ("%-" .. widths[i] .. "s") or ("%" .. widths[i] .. "s")):format(c) or c
-    end
-    print("  " .. table.concat(parts, "  "))
-  end
-  line(head)
-  for _, r in ipairs(rows) do line(r) end
-  print("")
+  local all_ok, checks = verify_and_restore(top, full, inc, log, row, u)
+  print_table(rows)
   print(("  live folder %s, backup sets %s (full %s, incremental %s)"):format(human(dir_bytes(live)),
     human(dir_bytes(sets)), human(dir_bytes(full)), human(dir_bytes(inc))))
   for _, c in ipairs(checks) do print("  " .. c) end
@@ -280,7 +283,7 @@ end
 -- crash and recover (a child process killed by fault injection)
 
 function demo.crash_part(script)
-  local dir = mktemp_dir("crash")
+  local dir = temp_dir("crash")
   print("lua-ese demo: crash and recover, in " .. dir)
   print("1. a writer process commits transactions of 10 records; it is killed")
   print("   (SIGKILL, by the engine's fault injection) at its 300th disk write")
@@ -334,6 +337,27 @@ function demo.crash_part(script)
     print("   (kept " .. dir .. " for inspection)")
   end
   return good
+end
+
+--- The writer child of the crash demo (`ese demo-writer DIR`, started by
+-- crash_part): commits numbered transactions of 10 records until it is
+-- killed, noting each commit that returned in `<dir>/committed.txt`.
+function demo.writer(dir)
+  local inst = ese.create_instance("writer", { system_path = dir, log_path = dir, log_file_size = 256 })
+  inst:init()
+  local s = inst:begin_session()
+  local db = s:create_database(dir .. "/demo.edb")
+  local t = s:create_table(db, "records")
+  local note = assert(io.open(dir .. "/committed.txt", "w"))
+  for i = 1, math.huge do
+    s:begin_transaction()
+    for j = 1, 10 do
+      t:put(string.format("r%08d-%02d", i, j), string.rep(string.char(97 + i % 26), 100))
+    end
+    s:commit_transaction()
+    note:write(i, "\n")
+    note:flush()
+  end
 end
 
 --- Runs the demo: which is "backup", "crash" or "all"; script is the path

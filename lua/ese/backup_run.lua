@@ -1,0 +1,433 @@
+--- Taking a backup: the whole external-backup sequence of an instance
+-- into a folder (run) or into one tar stream (run_to).  Reached through
+-- ese.backup (backup.run, backup.run_to), which documents both; this
+-- module starts no process (ese.fs for every file).
+--
+-- One sequence drives both sinks through an `out` strategy:
+-- out:open(name, size) -> w with w.write(chunk) and w.close();
+-- out.local_path(name), when the files land on the local disk;
+-- out.before_end(manifest), called once every file is written, before
+-- truncation and End.  st records what must be undone on failure (began,
+-- the open hasher, open files) and counts the bytes.
+-- @module ese.backup_run
+local ese = require "ese"
+local util = require "ese.util"
+local manifest_m = require "ese.manifest"
+local tar = require "ese.tar"
+
+local fs = ese.fs
+local raise = util.raise
+local basename, dirname = util.basename, util.dirname
+local now = util.now
+local settings = util.settings
+
+local run = {}
+
+-- The kind of a run: full (truncated), copy (full, not truncated),
+-- incremental (truncated), differential (incremental, not truncated).
+local function plan(opts, op)
+  if opts.copy and opts.incremental then
+    raise("JET_errInvalidParameter", op, "copy and incremental exclude each other")
+  end
+  if opts.copy and opts.truncate then
+    raise("JET_errInvalidParameter", op, "a copy backup is never truncated")
+  end
+  local truncate = opts.truncate
+  if truncate == nil then truncate = not opts.copy end
+  local kind
+  if opts.incremental then kind = truncate and "incremental" or "differential"
+  else kind = truncate and "full" or "copy" end
+  local chunk = opts.chunk_size or settings.CHUNK
+  return { kind = kind, incremental = not not opts.incremental, truncate = truncate, chunk = chunk }
+end
+
+-- ---------------------------------------------------------------------------
+-- The sequence, shared by run and run_to
+
+local function stream_file(inst, path, what, p, out, st, on_progress)
+  local name = basename(path)
+  if not util.safe_name(name) then
+    raise("JET_errInvalidPath", "run", "%s: not a name a backup set can hold", path)
+  end
+  if st.names[name] then
+    raise("JET_errInvalidPath", "run", "two files of the backup are named %s", name)
+  end
+  st.names[name] = true
+  local r <close> = inst:open_file(path)
+  local size = r:size()
+  local w = out:open(name, size)
+  local h = fs.sha256()
+  st.hasher = h
+  local done = 0
+  local function progress()
+    on_progress({ phase = what, file = name, done = done, total = size, bytes = st.bytes, kind = p.kind })
+  end
+  if on_progress then progress() end
+  while true do
+    local chunk = r:read(p.chunk)
+    if not chunk then break end
+    h:update(chunk)
+    w.write(chunk)
+    done = done + #chunk
+    st.bytes = st.bytes + #chunk
+    -- the last chunk's callback comes after the file is closed (synced):
+    -- a caller that yields from it waits for the sync or for the next
+    -- step (GetLogInfo, which rolls the log), never for both
+    if on_progress and done < size then progress() end
+  end
+  r:close()
+  w.close()
+  if on_progress and done >= size and size > 0 then progress() end
+  st.hasher = nil
+  local sum = h:finish()
+  if done ~= size then
+    raise(what == "log" and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure", "run",
+      "%s streamed %d bytes, the reader announced %d", name, done, size)
+  end
+  return { name = name, type = what, size = size, sha256 = sum, source = path }
+end
+
+-- Every file of the backup, streamed through out: the databases (not for
+-- an incremental), then the logs.  Returns the entries and GetLogInfo's info.
+local function stream_all(inst, p, out, st, on_progress)
+  local files = {}
+  if not p.incremental then
+    local dbs = inst:get_attach_info()
+    -- a full (or copy) set without a database cannot be restored: refuse it
+    -- before a byte is written or a log truncated (the caller ends the
+    -- backup with abort)
+    if #dbs == 0 then
+      raise("JET_errDatabaseNotFound", "run", "a %s backup needs an attached database; none is attached", p.kind)
+    end
+    for _, path in ipairs(dbs) do
+      files[#files + 1] = stream_file(inst, path, "database", p, out, st, on_progress)
+    end
+  end
+  local logs, info = inst:get_log_info()
+  for _, path in ipairs(logs) do
+    files[#files + 1] = stream_file(inst, path, "log", p, out, st, on_progress)
+  end
+  return files, info
+end
+
+-- The manifest of the streamed files: identities from the copies when
+-- there are (run) and from the sources (run_to; logs before truncation
+-- deletes them).
+local function manifest_of(files, info, p, out, t0)
+  local log_sig, page_size
+  for _, e in ipairs(files) do
+    local fi = ese.file_info(out.local_path and out.local_path(e.name) or e.source)
+    page_size = page_size or fi.page_size
+    if e.type == "database" then
+      e.db_signature = fi.db_signature
+      e.log_signature = fi.log_signature
+    else
+      e.generation = fi.generation
+      log_sig = log_sig or fi.log_signature
+      if fi.log_signature ~= log_sig then
+        raise("JET_errGivenLogFileHasBadSignature", "run", "log %s belongs to another log stream", e.name)
+      end
+    end
+    e.source = nil
+  end
+  return {
+    format = manifest_m.FORMAT,
+    format_version = manifest_m.FORMAT_VERSION,
+    engine_version = ese.version,
+    kind = p.kind,
+    truncated = p.truncate,
+    time = os.date("!%Y-%m-%dT%H:%M:%SZ", t0),
+    time_unix = t0,
+    page_size = page_size,
+    base_name = info.base_name,
+    log_signature = log_sig,
+    gen_low = info.gen_low,
+    gen_high = info.gen_high,
+    files = files,
+  }
+end
+
+local function sequence(inst, p, opts, out, st)
+  local on_progress = opts.on_progress
+  local t0 = os.time()
+  inst:begin_external_backup(p.incremental and { incremental = true } or nil)
+  st.began = true
+  local files, info = stream_all(inst, p, out, st, on_progress)
+  local manifest = manifest_of(files, info, p, out, t0)
+  if out.before_end then out.before_end(manifest) end
+  if p.truncate then
+    if on_progress then on_progress({ phase = "truncate", done = 0, total = 0, bytes = st.bytes, kind = p.kind }) end
+    -- from here on the engine may delete logs that only the set holds: a
+    -- failure must keep the (complete) set
+    st.truncating = true
+    inst:truncate_log()
+  end
+  inst:end_external_backup()
+  st.began = false
+  return manifest
+end
+
+-- Undo after a failure: the open hasher, and End(abort) of a backup this
+-- call began and that still runs (its own error is not interesting: a
+-- stop, or a log error that already ended the backup).
+local function undo(inst, st)
+  if st.hasher then st.hasher:close() end
+  if st.began then pcall(inst.end_external_backup, inst, { abort = true }) end
+  st.began = false
+end
+
+local function report_of(manifest, st, extra)
+  local r = {
+    kind = manifest.kind, files = #manifest.files, bytes = st.bytes,
+    gen_low = manifest.gen_low, gen_high = manifest.gen_high, manifest = manifest,
+  }
+  for k, v in pairs(extra or {}) do r[k] = v end
+  return r
+end
+
+-- ---------------------------------------------------------------------------
+-- run: a set in a folder
+
+-- Refuses a dest that cannot take a new set, before anything is made;
+-- returns dest (no trailing slash), its state ("absent" or "empty") and
+-- the partial folder's name.
+local function check_dest(dest)
+  dest = util.strip_slashes(dest)
+  local leaf = basename(dest)
+  if leaf == "." or leaf == ".." or dest == "/" then
+    raise("JET_errInvalidPath", "run", "%s: name the set's own folder", dest)
+  end
+  local state = util.path_state(dest)
+  if state == "link" then
+    raise("JET_errInvalidPath", "run", "%s is a symbolic link: name the folder itself", dest)
+  end
+  if state == "folder" or state == "file" then
+    raise("JET_errBackupDirectoryNotEmpty", "run", "%s exists and is not an empty folder", dest)
+  end
+  local partial = dest .. ".partial"
+  if util.path_state(partial) ~= "absent" then
+    raise("JET_errBackupDirectoryNotEmpty", "run",
+      "%s exists (left by a failed run?): remove it first", partial)
+  end
+  util.check_path_length(partial, "run")
+  return dest, state, partial
+end
+
+-- Makes the missing ancestors of dest and the partial folder (mode 0700
+-- whatever the umask); returns a function that removes what it made,
+-- innermost first (a failure here removes it at once).
+local function make_partial(dest, partial)
+  local made = fs.mkdir_p(dirname(dest), 448)
+  local function remove_made()
+    for i = #made, 1, -1 do pcall(fs.rmdir, made[i]) end
+  end
+  local mok, merr = pcall(function()
+    fs.mkdir(partial, 448)
+    fs.chmod(partial, 448)
+  end)
+  if not mok then
+    pcall(fs.rmdir, partial)
+    remove_made()
+    error(merr, 0)
+  end
+  return remove_made
+end
+
+-- Reads every file of the set back (size and SHA-256 as streamed), in
+-- chunks with a progress callback per chunk (phase "check"), so that a
+-- caller that yields from it never waits a whole file.
+local function read_back(partial, manifest, p, st, on_progress)
+  for _, e in ipairs(manifest.files) do
+    local path = partial .. "/" .. e.name
+    if type(e.sha256) ~= "string" or #e.sha256 ~= 64 then
+      raise("JET_errDiskIO", "run", "%s has no SHA-256", e.name)
+    end
+    local size = util.file_size(path, "run")
+    if size ~= e.size then
+      raise("JET_errDiskIO", "run", "%s has %s bytes in the set, %d were streamed", path, tostring(size), e.size)
+    end
+    local function progress(done)
+      if on_progress then
+        on_progress({ phase = "check", file = e.name, done = done, total = size, bytes = st.bytes, kind = p.kind })
+      end
+    end
+    local h = fs.sha256()
+    st.hasher = h
+    progress(0)
+    local got = util.read_chunks(path, size, p.chunk, h, function(_, _, done) progress(done) end)
+    st.hasher = nil
+    if got ~= size or h:finish() ~= e.sha256 then
+      raise("JET_errDiskIO", "run", "%s in the set differs from the bytes streamed", path)
+    end
+  end
+end
+
+-- The out strategy of run: files created 0600 (O_EXCL) in partial,
+-- written and fsynced through the engine's I/O layer (so ESE_FAULT reaches
+-- them); written[name] marks the files of the set so far.  The set is
+-- complete and checked before truncation and End: every file read back,
+-- the manifest written last, everything fsynced.
+local function folder_out(partial, p, opts, st, written)
+  local out = {}
+  function out.local_path(name) return partial .. "/" .. name end
+  local function create(name)
+    local f = fs.create(partial .. "/" .. name)
+    st.open[f] = true
+    written[name] = true
+    local w = {}
+    function w.write(chunk) f:write(chunk) end
+    function w.close()
+      f:sync()
+      f:close()
+      st.open[f] = nil
+    end
+    return w
+  end
+  function out.open(_, name) return create(name) end
+  function out.before_end(manifest)
+    read_back(partial, manifest, p, st, opts.on_progress)
+    local w = create(manifest_m.NAME)
+    w.write(manifest_m.encode(manifest))
+    w.close()
+    fs.fsync_dir(partial)
+  end
+  return out
+end
+
+-- A failure of the sequence: keep the complete set once the truncation
+-- began (the logs it deleted may exist only there) and raise with a note;
+-- else remove everything this run made and raise the error as it is.
+local function fail_run(inst, st, res, ctx)
+  undo(inst, st)
+  if st.truncating then
+    local kok, kerr = pcall(ctx.publish)
+    local where = kok and ctx.dest or ctx.partial
+    local note = ("the log truncation began, so the complete set is kept in %s%s"):format(where,
+      kok and "" or (" (it cannot be renamed to " .. ctx.dest .. ": " .. tostring(kerr) .. ")"))
+    if ese.is_error(res) then
+      res.detail = res.detail and (tostring(res.detail) .. "; " .. note) or note
+      error(res, 0)
+    end
+    raise("JET_errDiskIO", "run", "%s; %s", tostring(res), note)
+  end
+  for f in pairs(st.open) do f:close() end
+  -- the files this run made, by name (no descriptor needed: this works
+  -- out of descriptors too), then anything else
+  for name in pairs(ctx.written) do pcall(fs.remove, ctx.partial .. "/" .. name) end
+  if not pcall(fs.rmdir, ctx.partial) then pcall(fs.remove_tree, ctx.partial) end
+  ctx.remove_made()
+  error(res, 0)
+end
+
+--- backup.run(inst, dest, opts), with opts checked by ese.backup.
+function run.run(inst, dest, opts)
+  local p = plan(opts, "run")
+  local state, partial
+  dest, state, partial = check_dest(dest)
+  local ctx = { dest = dest, partial = partial, written = {} }
+  ctx.remove_made = make_partial(dest, partial)
+  local t0 = now()
+  local st = { began = false, bytes = 0, names = {}, open = {} }
+  local out = folder_out(partial, p, opts, st, ctx.written)
+  -- the complete set takes dest's name (an empty dest folder gives way)
+  function ctx.publish()
+    if state == "empty" then fs.rmdir(dest) end
+    fs.rename(partial, dest)
+    fs.fsync_dir(dirname(dest))
+  end
+  local ok, res = pcall(sequence, inst, p, opts, out, st)
+  if not ok then fail_run(inst, st, res, ctx) end
+  -- the engine recorded the backup already: from here on a failure keeps
+  -- the complete set (under its .partial name)
+  local rok, rerr = pcall(ctx.publish)
+  if not rok then
+    raise(ese.is_error(rerr) and rerr.name or "JET_errDiskIO", "run",
+      "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
+  end
+  return report_of(res, st, { dir = dest, seconds = now() - t0 })
+end
+
+-- ---------------------------------------------------------------------------
+-- run_to: a set as one tar stream
+
+--- put(s) for the sink of run_to: a function or an object with a write
+-- method; nil, err from it is JET_errDiskIO.  A sink of another type is a
+-- plain error blaming the caller of the caller (level 3).
+function run.sink_writer(sink)
+  local t = type(sink)
+  local function check(ok, err)
+    if not ok and err ~= nil then
+      raise("JET_errDiskIO", "run_to", "the sink failed: %s", tostring(err))
+    end
+  end
+  if t == "function" then
+    return function(s) check(sink(s)) end
+  elseif (t == "table" or t == "userdata") and sink.write then
+    return function(s) check(sink:write(s)) end
+  end
+  error("backup.run_to: sink must be a function or an object with a write method", 3)
+end
+
+-- The prefix of the entries ("" or "name/"); "." / ".." parts and an
+-- absolute prefix: JET_errInvalidPath.
+local function entry_prefix(opts)
+  local prefix = opts.prefix and (util.strip_slashes(opts.prefix) .. "/") or ""
+  if prefix ~= "" then
+    for part in prefix:gmatch("[^/]+") do
+      if part == ".." or part == "." then raise("JET_errInvalidPath", "run_to", "prefix %s", opts.prefix) end
+    end
+    if prefix:sub(1, 1) == "/" then raise("JET_errInvalidPath", "run_to", "prefix %s is absolute", opts.prefix) end
+  end
+  return prefix
+end
+
+-- The out strategy of run_to: every piece through emit(s).  The manifest
+-- and the end blocks go out before the truncation and End: a sink that
+-- fails on them makes the run fail before a log is deleted.
+local function tar_out(emit, prefix, mtime)
+  local out = {}
+  local started = false
+  function out.open(_, name, size)
+    if not started and prefix ~= "" then
+      emit(tar.header(prefix, 0, 448, mtime, "5"))
+    end
+    started = true
+    emit(tar.header(prefix .. name, size, 384, mtime, "0"))
+    local n = 0
+    local w = {}
+    function w.write(chunk) n = n + #chunk; emit(chunk) end
+    function w.close()
+      if n ~= size then
+        raise("JET_errReadVerifyFailure", "run_to", "%s streamed %d bytes, the reader announced %d", name, n, size)
+      end
+      emit(tar.pad(size))
+    end
+    return w
+  end
+  function out.before_end(manifest)
+    local json = manifest_m.encode(manifest)
+    emit(tar.header(prefix .. manifest_m.NAME, #json, 384, mtime, "0"))
+    emit(json .. tar.pad(#json))
+    emit(tar.END)
+  end
+  return out
+end
+
+--- backup.run_to(inst, put, opts), with opts checked and the sink made a
+-- put function (run.sink_writer) by ese.backup.
+function run.run_to(inst, put, opts)
+  local p = plan(opts, "run_to")
+  local prefix = entry_prefix(opts)
+  local t0 = now()
+  local st = { began = false, bytes = 0, names = {}, open = {} }
+  local archive = 0
+  local function emit(s) archive = archive + #s; put(s) end
+  local ok, res = pcall(sequence, inst, p, opts, tar_out(emit, prefix, os.time()), st)
+  if not ok then
+    undo(inst, st)
+    error(res, 0)
+  end
+  return report_of(res, st, { archive_bytes = archive, seconds = now() - t0 })
+end
+
+return run

@@ -1,0 +1,168 @@
+--- Shared helpers of the Lua tooling (ese.backup's modules, the CLI, the
+-- demo): error objects built in Lua, path names, small file helpers over
+-- ese.fs (no process: every failure is an error object), the tooling's
+-- settings and a monotonic clock.  It requires only ese.
+-- @module ese.util
+local ese = require "ese"
+local fs = ese.fs
+
+local util = {}
+
+-- ---------------------------------------------------------------------------
+-- Error objects
+
+--- An ese.Error object built in Lua, like those the engine raises.
+-- @param name a JET_err name (ese.errors[name] is its code)
+-- @param op the operation ("run", "verify", ...)
+-- @param detail a sentence naming the file or the fact
+function util.error(name, op, detail)
+  local code = ese.errors[name]
+  assert(code, "unknown error name " .. tostring(name))
+  return setmetatable({ name = name, code = code, message = ese.message(code),
+                        op = op, detail = detail }, ese.Error)
+end
+
+--- Raises util.error(name, op, fmt:format(...)) (fmt as it is without arguments).
+function util.raise(name, op, fmt, ...)
+  error(util.error(name, op, select("#", ...) > 0 and fmt:format(...) or fmt), 0)
+end
+local raise = util.raise
+
+--- An error as a plain table for JSON output: {name, code, message, op,
+-- detail} of an error object, {name = "error", message} of anything else.
+function util.error_table(e)
+  if ese.is_error(e) then
+    return { name = e.name, code = e.code, message = e.message, op = e.op, detail = e.detail }
+  end
+  return { name = "error", message = tostring(e) }
+end
+
+--- Whether e is an error of ese.file_info for a file without a valid
+-- header of either kind (another kind of file, or a damaged database).
+function util.no_header(e)
+  return ese.is_error(e) and (e.name == "JET_errDatabaseCorrupted" or e.name == "JET_errFileInvalidType")
+end
+
+-- ---------------------------------------------------------------------------
+-- Path names
+
+function util.basename(p)
+  return (p:match("([^/]+)/*$")) or p
+end
+
+function util.dirname(p)
+  local d = p:match("^(.*)/[^/]+/*$")
+  if d == nil then return "." end
+  return d == "" and "/" or d
+end
+
+function util.strip_slashes(p)
+  local s = p:gsub("/+$", "")
+  return s == "" and "/" or s
+end
+
+-- PATH_MAX and NAME_MAX of Linux: a longer path cannot be created, so it
+-- is refused before anything is made.
+local PATH_MAX, NAME_MAX = 4096, 255
+
+--- A folder path must leave room for a file name in it: else JET_errInvalidPath (op).
+function util.check_path_length(p, op)
+  if #p + 1 + NAME_MAX >= PATH_MAX then
+    raise("JET_errInvalidPath", op, "%s leaves no room for a file name (PATH_MAX %d)", p:sub(1, 64) .. "...", PATH_MAX)
+  end
+  for part in p:gmatch("[^/]+") do
+    if #part > NAME_MAX then raise("JET_errInvalidPath", op, "a name longer than %d bytes in %s", NAME_MAX, p) end
+  end
+end
+
+--- A base name that is safe to join to a folder: no "/", no "..", no
+-- control character or backslash, not empty.
+function util.safe_name(name)
+  return type(name) == "string" and name ~= "" and name ~= "." and not name:find("/", 1, true)
+    and not name:find("..", 1, true) and not name:find("[%c\\]")
+end
+
+-- ---------------------------------------------------------------------------
+-- Files (ese.fs)
+
+--- "absent", "empty" (an empty folder), "folder", "link" or "file" (any
+-- other kind); a link is never followed.
+function util.path_state(p)
+  local k = fs.stat(p).kind
+  if k == "folder" then return #fs.list(p) == 0 and "empty" or "folder" end
+  if k == "absent" or k == "link" then return k end
+  return "file"
+end
+
+--- The names in a folder (one level), as a set; nil and the kind when it
+-- is not a folder.  A symbolic link that names a folder is listed too (a
+-- set reached through a "latest" link, as ese.restore accepts it).
+function util.name_set(dir)
+  local kind = fs.stat(dir).kind
+  local names
+  if kind == "folder" then names = fs.list(dir)
+  elseif kind == "link" then
+    local ok, l = pcall(fs.list, dir)
+    if not ok then return nil, kind end
+    names = l
+  else return nil, kind end
+  local set = {}
+  for _, name in ipairs(names) do set[name] = true end
+  return set
+end
+
+--- The size of a regular file; nil when absent; a link, a folder or a
+-- FIFO in its place: JET_errInvalidPath (op).
+function util.file_size(p, op)
+  local st = fs.stat(p)
+  if st.kind == "absent" then return nil end
+  if st.kind ~= "file" then raise("JET_errInvalidPath", op, "%s is a %s, not a regular file", p, st.kind) end
+  return st.size
+end
+
+--- Reads the regular file path of size bytes once, in chunks of at most
+-- chunk bytes, feeding each to the SHA-256 hasher h and to
+-- on_chunk(data, offset, done) (which may yield: the caller's loop runs
+-- between two chunks); returns the bytes read.  A file that ends early
+-- stops the loop, one that has grown past size (meanwhile: a callback may
+-- yield) counts one byte more: the caller compares the count with size.
+function util.read_chunks(path, size, chunk, h, on_chunk)
+  local done = 0
+  while done < size do
+    local data = fs.read(path, done, math.min(chunk, size - done))
+    if data == "" then break end
+    h:update(data)
+    local off = done
+    done = done + #data
+    on_chunk(data, off, done)
+  end
+  if done == size and fs.read(path, size, 1) ~= "" then done = done + 1 end
+  return done
+end
+
+--- A new folder `/tmp/ese-<tag>.XXXXXX` (mode 0700), made with one mkdir
+-- that fails when the name exists (as mktemp -d), no process; its path.
+function util.temp_dir(tag)
+  local last
+  for _ = 1, 100 do
+    local p = ("/tmp/ese-%s.%06x"):format(tag, math.random(0, 0xffffff))
+    local ok, err = pcall(fs.mkdir, p, 448)
+    if ok then return p end
+    last = err
+    if fs.stat(p).kind == "absent" then break end   -- not a name clash: do not retry
+  end
+  error(last, 0)
+end
+
+-- ---------------------------------------------------------------------------
+-- Settings and time
+
+--- Settings the tooling reads at each call (ese.backup forwards
+-- backup.CHUNK here, so a caller that sets it changes run and verify):
+-- CHUNK, the bytes read per step, 1 MiB.
+util.settings = { CHUNK = 1 << 20 }
+
+--- Monotonic seconds (a float; for durations only): ese.fs.clock.
+util.now = fs.clock
+
+return util
