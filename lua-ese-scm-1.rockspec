@@ -89,6 +89,7 @@ build = {
       ["ese.backup_verify"] = "lua/ese/backup_verify.lua",
       ["ese.cli"] = "lua/ese/cli.lua",
       ["ese.demo"] = "lua/ese/demo.lua",
+      ["ese.json"] = "lua/ese/json.lua",
       ["ese.logchain"] = "lua/ese/logchain.lua",
       ["ese.manifest"] = "lua/ese/manifest.lua",
       ["ese.tar"] = "lua/ese/tar.lua",

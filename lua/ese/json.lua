@@ -1,0 +1,90 @@
+--- The JSON text of `ese ... --json` (the CLI's output encoder; cli.json
+-- is this module's encode).  Pure string building over lua-cjson's string
+-- escaping.
+-- @module ese.json
+local cjson = require "cjson"
+
+local json = {}
+
+-- JSON output (--json).  Its own encoder, because lua-cjson 2.1.0 (Debian
+-- 12) writes every number with %.14g (microsecond times lose their last
+-- digits) and an empty table as {}.  Rules:
+-- * integers (and integer-valued floats below 2^53) print as integers:
+--   times are integer microseconds (created_us, time_us, ...);
+-- * other floats print with the fewest digits that read back the same;
+--   durations ("seconds") are first rounded to whole microseconds, so they
+--   carry no float noise; NaN and infinities print as null;
+-- * a table is an array when it is a non-empty sequence, or when it is
+--   empty under a key of JSON_LISTS (the lists the commands print); any
+--   other table is an object with its keys sorted;
+-- * functions, userdata, threads and cycles are left out.
+local JSON_LISTS = {
+  bases = true, logs = true, problems = true, gaps = true, signatures = true,
+  files = true, sets = true, databases = true,
+}
+
+local function json_number(v, key)
+  if math.type(v) == "integer" then return ("%d"):format(v) end
+  if v ~= v or v == math.huge or v == -math.huge then return "null" end
+  if key == "seconds" then v = math.floor(v * 1e6 + 0.5) / 1e6 end
+  local i = math.tointeger(v)
+  if i and math.abs(i) < (1 << 53) then return ("%d"):format(i) end
+  for digits = 15, 17 do
+    local text = ("%." .. digits .. "g"):format(v)
+    if tonumber(text) == v then return text end
+  end
+  return ("%.17g"):format(v)
+end
+
+local function json_encode(v, key, seen, buf)
+  local t = type(v)
+  if t == "number" then
+    buf[#buf + 1] = json_number(v, key)
+  elseif t == "string" then
+    buf[#buf + 1] = cjson.encode(v)
+  elseif t == "boolean" then
+    buf[#buf + 1] = tostring(v)
+  elseif t ~= "table" or seen[v] then
+    buf[#buf + 1] = "null"
+  else
+    seen[v] = true
+    local n, count = #v, 0
+    for _ in pairs(v) do count = count + 1 end
+    if (count == 0 and JSON_LISTS[key]) or (count > 0 and count == n) then
+      buf[#buf + 1] = "["
+      for i = 1, n do
+        if i > 1 then buf[#buf + 1] = "," end
+        json_encode(v[i], key, seen, buf)
+      end
+      buf[#buf + 1] = "]"
+    else
+      local keys = {}
+      for k, x in pairs(v) do
+        local kt = type(x)
+        if kt ~= "function" and kt ~= "userdata" and kt ~= "thread" and not seen[x] then
+          keys[#keys + 1] = tostring(k)
+        end
+      end
+      table.sort(keys)
+      buf[#buf + 1] = "{"
+      for i, k in ipairs(keys) do
+        local x = v[k]
+        if x == nil then x = v[tonumber(k)] end
+        buf[#buf + 1] = (i > 1 and "," or "") .. cjson.encode(k) .. ":"
+        json_encode(x, k, seen, buf)
+      end
+      buf[#buf + 1] = "}"
+    end
+    seen[v] = nil
+  end
+  return buf
+end
+
+--- v as JSON text, by the rules above.
+-- @param v a value
+-- @return the JSON text
+function json.encode(v)
+  return table.concat(json_encode(v, nil, {}, {}))
+end
+
+return json
