@@ -98,6 +98,14 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
   dbheader h;
   uint64_t size = 0;
   e = dbheader_read(f, 0, &h);
+  if (e == JET_errInvalidDatabaseVersion) {
+    info->kind = EseFileDatabase;
+    info->pageSize = h.page_size;
+    info->formatVersion = h.version;
+    if (detail)
+      snprintf(detail, cb, "%s: database format %u, this engine reads format %u (dump and reload it with the "
+               "engine that wrote it)", path, (unsigned)h.version, (unsigned)DB_FORMAT);
+  }
   if (e == JET_errDatabaseCorrupted && !dbheader_claimed(f) && !claims_log(f)) {
     /* no header of either kind: another kind of file, not a damaged one */
     if (detail) snprintf(detail, cb, "%s is neither a database nor a log file", path);
@@ -108,6 +116,8 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
     info->kind = EseFileDatabase;
     info->pageSize = h.page_size;
     info->state = h.state;
+    info->formatVersion = h.version;
+    info->dbtimeLast = h.dbtime_last;
     info->pages = (unsigned long)(size / h.page_size);
     info->genMin = h.gen_min;
     info->genMax = h.gen_max;

@@ -200,6 +200,7 @@ static void header_new(esinst *inst, dbheader *h) {
   memcpy(h->log_sig, log_signature(inst->log)->b, 16);
   h->gen_min = h->gen_max = log_generation(inst->log);
   h->created = os_now_us();
+  h->dbtime_last = DBTIME_RESERVE;   /* esdb.dbtime starts at 0 */
 }
 
 JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
@@ -282,6 +283,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
   if (e == JET_errSuccess) {
     path = NULL;
     f = NULL;
+    db->dbtime = h.dbtime_last;
     uint32_t root;
     e = pager_get_root(db->pg, &root);
     if (e == JET_errSuccess) {
@@ -292,6 +294,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
       db->hdr.state = DB_DIRTY;
       memcpy(db->hdr.log_sig, log_signature(inst->log)->b, 16);
       db->hdr.gen_min = db->hdr.gen_max = log_generation(inst->log);
+      db->hdr.dbtime_last = db->dbtime + DBTIME_RESERVE;   /* the reservation (dbheader.h) */
       e = dbheader_write(db->file, &db->hdr);
     }
     if (e == JET_errSuccess) e = inst_log_attachments(inst);
@@ -301,8 +304,11 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
     }
   }
   if (e) {
-    if (e == JET_errDatabaseCorrupted || e == JET_errPageSizeMismatch || e == JET_errSoftRecoveryOnBackupDatabase ||
-        e == JET_errDatabaseDirtyShutdown)
+    if (e == JET_errInvalidDatabaseVersion)
+      inst_detail(inst, "%s: database format %u, this engine reads format %u (dump and reload it with the engine "
+                  "that wrote it)", szFilename, (unsigned)h.version, (unsigned)DB_FORMAT);
+    else if (e == JET_errDatabaseCorrupted || e == JET_errPageSizeMismatch ||
+             e == JET_errSoftRecoveryOnBackupDatabase || e == JET_errDatabaseDirtyShutdown)
       inst_detail(inst, "%s", szFilename);
     session_detail(s, "%s", inst->detail);
   }
@@ -312,15 +318,18 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
   return e;
 }
 
+JET_ERR db_write_clean(esinst *inst, esdb *db) {
+  db->hdr.state = DB_CLEAN;
+  db->hdr.gen_max = log_generation(inst->log);
+  db->hdr.dbtime_last = db->dbtime;   /* every page is flushed: the reservation is not needed */
+  return dbheader_write(db->file, &db->hdr);
+}
+
 /* Flushes and marks the database clean, then forgets it. */
 static JET_ERR detach_one(esinst *inst, esdb *db) {
   JET_ERR e = inst_checkpoint(inst);
   if (e == JET_errSuccess) e = log_detach(inst, db->dbid);
-  if (e == JET_errSuccess) {
-    db->hdr.state = DB_CLEAN;
-    db->hdr.gen_max = log_generation(inst->log);
-    e = dbheader_write(db->file, &db->hdr);
-  }
+  if (e == JET_errSuccess) e = db_write_clean(inst, db);
   if (e) return inst_fatal(inst, e);
   db_close(inst, db);
   e = inst_log_attachments(inst);
@@ -381,11 +390,13 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
 /* ---- commit of pending pages ------------------------------------------- */
 
 /* Logs one pending page: its difference from base when that is small,
- * else the whole image.  The page is sealed first (lsn = stamp). */
+ * else the whole image.  The page is sealed first with dbtime T, the
+ * commit's time for its database; a difference names the dbtime of its
+ * base (the page before the change), which replay finds on the page. */
 static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *base, uint64_t txid,
-                        lsn_t stamp) {
+                        uint64_t T) {
   uint32_t ps = db->hdr.page_size;
-  page_seal(page, ps, pgno, stamp);
+  page_seal(page, ps, pgno, T);
   lsn_t l;
   size_t n = 0;
   if (base) {
@@ -393,12 +404,11 @@ static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, co
     n = page_diff(base, page, ps, inst->diffbuf, ps / 2);
   }
   if (n) {
-    uint8_t head[32];
+    uint8_t head[24];
     put32(head, db->dbid);
     put32(head + 4, pgno);
     put64(head + 8, txid);
-    put64(head + 16, stamp);
-    put64(head + 24, page_lsn(base));
+    put64(head + 16, page_dbtime(base));
     return log_append2(inst->log, LR_PAGEDIFF, head, sizeof head, inst->diffbuf, n, &l);
   }
   uint8_t head[16];
@@ -408,9 +418,20 @@ static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, co
   return log_append2(inst->log, LR_PAGE, head, sizeof head, page, ps, &l);
 }
 
+/* The dbtime the commit in progress gives db: one above the last.  When
+ * it passes the header's reservation, the header reserves the next
+ * DBTIME_RESERVE first (written and synced before any page carries it). */
+static JET_ERR next_dbtime(esdb *db, uint64_t *T) {
+  *T = db->dbtime + 1;
+  if (*T <= db->hdr.dbtime_last) return JET_errSuccess;
+  db->hdr.dbtime_last = db->dbtime + DBTIME_RESERVE;
+  return dbheader_write(db->file, &db->hdr);
+}
+
 JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
-  lsn_t start = log_end(inst->log);
-  uint32_t total = 0;
+  uint32_t total = 0, ndb = 0;
+  uint64_t stamp[ESE_MAX_DB + 1] = { 0 };   /* the dbtime each database's pages get, 0: untouched */
+  uint8_t rec[16 + 12 * ESE_MAX_DB];
   JET_ERR e = JET_errSuccess;
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
@@ -420,14 +441,22 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     const uint8_t **bases;
     size_t n = pager_pending(db->pg, &pgnos, &pages, &bases);
     if (n == (size_t)-1) { e = JET_errOutOfMemory; break; }
+    if (n == 0) continue;
+    e = next_dbtime(db, &stamp[i]);
+    if (e == JET_errSuccess) {
+      put32(rec + 16 + 12 * ndb, db->dbid);
+      put64(rec + 20 + 12 * ndb, stamp[i]);
+      ndb++;
+    }
     for (size_t k = 0; k < n && e == JET_errSuccess; k++, total++)
-      e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, start);
+      e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i]);
   }
   if (e == JET_errSuccess && total) {
-    uint8_t rec[12];
+    /* u64 txid, u32 page records, u32 databases, per database u32 id + u64 dbtime */
     put64(rec, txid);
     put32(rec + 8, total);
-    e = log_append(inst->log, LR_COMMIT, rec, sizeof rec, commit_lsn);
+    put32(rec + 12, ndb);
+    e = log_append(inst->log, LR_COMMIT, rec, 16 + 12 * (size_t)ndb, commit_lsn);
   } else if (e == JET_errSuccess) {
     *commit_lsn = 0;
   }
@@ -436,7 +465,10 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     return inst_fatal(inst, e);
   }
   for (int i = 1; i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) pager_commit_pending(inst->db[i]->pg, *commit_lsn);
+    if (inst->db[i]) {
+      if (stamp[i]) inst->db[i]->dbtime = stamp[i];
+      pager_commit_pending(inst->db[i]->pg, *commit_lsn);
+    }
   return JET_errSuccess;
 }
 

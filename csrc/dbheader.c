@@ -4,13 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char MAGIC[8] = { 'E', 'S', 'E', 'D', 'B', 0, 0, 1 };
+/* The magic is MAGIC_PREFIX then the format version byte. */
+static const char MAGIC_PREFIX[7] = { 'E', 'S', 'E', 'D', 'B', 0, 0 };
+
+static int magic_ok(const uint8_t *b) { return memcmp(b, MAGIC_PREFIX, 7) == 0; }
 
 void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno) {
   memset(page, 0, h->page_size);
   uint8_t *b = page + PAGE_HDR;
   page[16] = PAGE_DBHEADER;
-  memcpy(b, MAGIC, 8);
+  memcpy(b, MAGIC_PREFIX, 7);
+  b[7] = DB_FORMAT;
   put32(b + 8, h->page_size);
   put32(b + 12, h->state);
   memcpy(b + 16, h->db_sig, 16);
@@ -24,15 +28,17 @@ void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno) {
     put64(b + 72 + 16 * i, h->backup[i].time);
   }
   put64(b + 144, h->backup_lsn);
+  put64(b + 152, h->dbtime_last);
   page_seal(page, h->page_size, pgno, 0);
 }
 
 JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, dbheader *h) {
   const uint8_t *b = page + PAGE_HDR;
-  if (memcmp(b, MAGIC, 8) != 0 || get32(b + 8) != page_size || page_type(page) != PAGE_DBHEADER ||
+  if (!magic_ok(b) || get32(b + 8) != page_size || page_type(page) != PAGE_DBHEADER ||
       page_verify(page, page_size, pgno) != PAGE_OK)
     return JET_errDatabaseCorrupted;
   memset(h, 0, sizeof *h);
+  h->version = b[7];
   h->page_size = page_size;
   h->state = get32(b + 12);
   memcpy(h->db_sig, b + 16, 16);
@@ -46,6 +52,9 @@ JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, 
     h->backup[i].time = get64(b + 72 + 16 * i);
   }
   h->backup_lsn = get64(b + 144);
+  if (h->version != DB_FORMAT) return JET_errInvalidDatabaseVersion;   /* format 1 has no dbtime_last */
+  h->dbtime_last = get64(b + 152);
+  if (h->dbtime_last > (UINT64_MAX >> 2)) return JET_errDatabaseCorrupted;   /* room to count on, never wraps */
   if (h->state < DB_CLEAN || h->state > DB_RESTORING) return JET_errDatabaseCorrupted;
   return JET_errSuccess;
 }
@@ -58,12 +67,12 @@ static uint32_t claimed_page_size(esfile *f, JET_ERR *err) {
   size_t got;
   *err = os_pread(f, first, sizeof first, 0, &got);
   if (*err) return 0;
-  if (got == sizeof first && memcmp(first + PAGE_HDR, MAGIC, 8) == 0 && page_size_valid(get32(first + PAGE_HDR + 8)))
+  if (got == sizeof first && magic_ok(first + PAGE_HDR) && page_size_valid(get32(first + PAGE_HDR + 8)))
     return get32(first + PAGE_HDR + 8);
   /* page 0 may be torn or damaged: try the shadow at every legal page size */
   for (uint32_t ps = 4096; ps <= 32768; ps *= 2)
     if (os_pread(f, first, sizeof first, ps, &got) == JET_errSuccess && got == sizeof first &&
-        memcmp(first + PAGE_HDR, MAGIC, 8) == 0 && get32(first + PAGE_HDR + 8) == ps)
+        magic_ok(first + PAGE_HDR) && get32(first + PAGE_HDR + 8) == ps)
       return ps;
   return 0;
 }
@@ -79,7 +88,6 @@ JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
   uint32_t ps = claimed_page_size(f, &e);
   if (e) return e;
   if (!ps) return JET_errDatabaseCorrupted;
-  if (expect_page_size && ps != expect_page_size) return JET_errPageSizeMismatch;
   uint8_t *page = malloc(ps);
   if (!page) return JET_errOutOfMemory;
   e = JET_errDatabaseCorrupted;
@@ -88,6 +96,8 @@ JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
       e = dbheader_decode(page, ps, pgno, h);
   }
   free(page);
+  /* another format is named as such whatever its page size */
+  if (e != JET_errInvalidDatabaseVersion && expect_page_size && ps != expect_page_size) e = JET_errPageSizeMismatch;
   return e;
 }
 

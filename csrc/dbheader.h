@@ -5,7 +5,7 @@
  * to page 1, synced: one of the two is always whole.  Reading takes page 0,
  * or page 1 when page 0 fails its checksum.
  *
- *   +0  char[8]  magic "ESEDB\0\0\1"     +8  u32 page size
+ *   +0  char[8]  magic "ESEDB\0\0\2"     +8  u32 page size
  *   +12 u32 state (DB_*)                 +16 u8[16] database signature
  *   +32 u8[16] log signature             +48 u32 gen_min  +52 u32 gen_max
  *   +56 u64 created (µs)                 +64 backup records, 5 x 16 bytes:
@@ -16,12 +16,27 @@
  *   +144 u64 backup_lsn: in a streamed copy, the checkpoint when the backup
  *       began, the log position from which a restore replays page changes
  *       (0 elsewhere).
+ *   +152 u64 dbtime_last (page offset 184): no page of the database carries
+ *       a higher dbtime.  Each commit gives every database it changes the
+ *       next dbtime T and stamps the pages it changed with T (page.h).
+ *       While attached the header holds a reservation (the dbtime in use
+ *       plus up to DBTIME_RESERVE, renewed before it runs out), so that
+ *       after a crash max(header, every T replayed) still bounds every page;
+ *       a clean detach writes the exact last T.
+ *
+ * The last magic byte is the format version.  Format 1 (magic ending in 1:
+ * page offset 8 held an LSN, no dbtime_last) and any other version is
+ * JET_errInvalidDatabaseVersion, never read as a database.
  */
 #ifndef ESE_DBHEADER_H
 #define ESE_DBHEADER_H
 #include <stdint.h>
 #include "ese.h"
 #include "os.h"
+
+#define DB_FORMAT 2
+/* dbtimes a header reserves ahead of the one in use (see dbtime_last). */
+#define DBTIME_RESERVE 4096u
 
 enum { DB_CLEAN = 1, DB_DIRTY = 2, DB_BACKUP_COPY = 3, DB_RESTORING = 4 };
 enum { BK_FULL = 0, BK_INCREMENTAL = 1, BK_DIFFERENTIAL = 2, BK_COPY = 3, BK_CURRENT = 4, BK_KINDS = 5 };
@@ -37,15 +52,22 @@ typedef struct dbheader {
   uint64_t created;
   bkrecord backup[BK_KINDS];
   uint64_t backup_lsn;
+  uint64_t dbtime_last;
+  uint32_t version;      /* the format version read (DB_FORMAT; written as DB_FORMAT) */
 } dbheader;
 
 /* Encodes h into a sealed page image of page_size bytes at pgno 0 or 1. */
 /* pgno is 0 or 1, or the trailer's page number in a streamed copy. */
 void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno);
-/* 0 and *h when page is a valid header page; JET_errDatabaseCorrupted otherwise. */
+/* 0 and *h when page is a valid header page; JET_errDatabaseCorrupted
+ * otherwise; JET_errInvalidDatabaseVersion when it is a whole header page
+ * of another format version (*h then holds what the header says, with
+ * h->version). */
 JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, dbheader *h);
 /* Reads the header of an open file; expect_page_size 0 accepts any.
  * JET_errDatabaseCorrupted when neither copy is a header,
+ * JET_errInvalidDatabaseVersion when the header is of another format
+ * version (checked before the page size; *h as dbheader_decode says),
  * JET_errPageSizeMismatch when the page size differs. */
 JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h);
 /* 1 when a header copy of the file starts like one (its magic and a legal

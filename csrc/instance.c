@@ -496,9 +496,7 @@ static JET_ERR shutdown_clean(esinst *inst) {
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
     if (!db) continue;
-    db->hdr.state = DB_CLEAN;
-    db->hdr.gen_max = log_generation(inst->log);
-    e = dbheader_write(db->file, &db->hdr);
+    e = db_write_clean(inst, db);
     if (e == JET_errSuccess) db_close(inst, db);
   }
   if (e == JET_errSuccess) e = inst_log_attachments(inst);

@@ -49,6 +49,7 @@ typedef struct esdb {
   esfile *file;
   pager *pg;
   dbheader hdr;           /* as last written */
+  uint64_t dbtime;        /* the last dbtime a commit gave it; hdr.dbtime_last >= dbtime */
   int opens;              /* JetOpenDatabase count not yet closed */
 } esdb;
 
@@ -157,6 +158,9 @@ esdb *db_by_id(esinst *inst, JET_DBID dbid);
 esdb *db_by_path(esinst *inst, const char *path);
 JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out);
 void db_close(esinst *inst, esdb *db);
+/* Writes the header clean (gen_max the current generation, dbtime_last
+ * exact): at detach and term, after a checkpoint flushed every page. */
+JET_ERR db_write_clean(esinst *inst, esdb *db);
 /* Commits the pending pages of every database as transaction txid (one
  * record group ending in LR_COMMIT); *commit_lsn is the commit record. */
 JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn);

@@ -39,6 +39,8 @@ static int file_info(lua_State *L) {
     lua_pushstring(L, states[fi.state <= 4 ? fi.state : 0]);
     lua_setfield(L, -2, "state");
     set_int(L, "pages", (lua_Integer)fi.pages);
+    set_int(L, "format_version", (lua_Integer)fi.formatVersion);
+    set_int(L, "dbtime_last", (lua_Integer)fi.dbtimeLast);
     set_int(L, "gen_min", (lua_Integer)fi.genMin);
     set_int(L, "gen_max", (lua_Integer)fi.genMax);
     push_sig(L, fi.dbSignature, "db_signature");

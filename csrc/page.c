@@ -2,9 +2,9 @@
 #include "page.h"
 #include "crc32c.h"
 
-void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t lsn) {
+void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t dbtime) {
   put32(pg + 4, pgno);
-  put64(pg + 8, lsn);
+  put64(pg + 8, dbtime);
   put32(pg, crc32c(0, pg + 4, page_size - 4));
 }
 

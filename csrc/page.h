@@ -3,7 +3,10 @@
  *
  *   offset 0   u32 checksum   CRC32C of bytes 4 .. page size
  *   offset 4   u32 pgno       the page's own number
- *   offset 8   u64 lsn        log position of the page's last change
+ *   offset 8   u64 dbtime     the database time of the commit that last
+ *                             changed the page (database format 2; see
+ *                             dbheader.h): a page's version, which replay
+ *                             compares with a change's base
  *   offset 16  u8  type       PAGE_* below
  *   offset 17..31             owner-defined (btree, header, space page)
  *   offset 32                 body
@@ -28,17 +31,17 @@ static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static inline uint32_t page_pgno(const uint8_t *pg) { return get32(pg + 4); }
-static inline uint64_t page_lsn(const uint8_t *pg) { return get64(pg + 8); }
+static inline uint64_t page_dbtime(const uint8_t *pg) { return get64(pg + 8); }
 static inline uint8_t page_type(const uint8_t *pg) { return pg[16]; }
 
-/* Stamps pgno and lsn and computes the checksum. */
-void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t lsn);
+/* Stamps pgno and dbtime and computes the checksum. */
+void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t dbtime);
 /* PAGE_OK, PAGE_ZERO, PAGE_BAD_CHECKSUM or PAGE_BAD_PGNO. */
 int page_verify(const uint8_t *pg, size_t page_size, uint32_t pgno);
 int page_size_valid(unsigned long size);
 
 /* The bytes of page that differ from base, from offset 16 on (the
- * checksum, number and lsn are sealed again after a patch), as runs:
+ * checksum, number and dbtime are sealed again after a patch), as runs:
  * u16 offset, u16 length, the bytes.  Returns the encoded size, or 0 when
  * it would exceed max (then the page is logged whole). */
 size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out, size_t max);

@@ -12,6 +12,7 @@ typedef struct redo_db {
   esfile *file;
   char *path;
   int created, wrote;     /* created by a replayed LR_CREATEDB; a commit wrote to it */
+  uint64_t dbtime_max;    /* the highest dbtime a replayed commit gave it */
   struct redo_db *next;
 } redo_db;
 
@@ -20,7 +21,7 @@ typedef struct redo_page {
   uint8_t *image;         /* a whole page, or the runs of a difference */
   size_t len;
   int diff;
-  uint64_t stamp, base;   /* a difference: the lsn to seal with, the lsn it applies to */
+  uint64_t base;          /* a difference: the dbtime of the page it applies to */
 } redo_page;
 
 struct redo {
@@ -98,8 +99,10 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
     e = os_sync(d->file);
     if (e == JET_errSuccess && fix) {
       e = dbheader_read(d->file, r->cfg.page_size, &h);
-      if (e == JET_errSuccess && h.state != DB_CLEAN) {
-        fix(&h, gen);
+      int later = e == JET_errSuccess && d->dbtime_max > h.dbtime_last;
+      if (later) h.dbtime_last = d->dbtime_max;   /* max(header, every dbtime replayed) */
+      if (e == JET_errSuccess && (later || h.state != DB_CLEAN)) {
+        if (h.state != DB_CLEAN) fix(&h, gen);
         e = dbheader_write(d->file, &h);
       }
     }
@@ -162,7 +165,8 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   dbheader h;
   if (e == JET_errSuccess) {
     JET_ERR he = dbheader_read(f, r->cfg.page_size, &h);
-    if (he && fresh && !r->cfg.restore) he = dbheader_write(f, fresh);   /* created but never written */
+    if (he == JET_errDatabaseCorrupted && fresh && !r->cfg.restore)
+      he = dbheader_write(f, fresh);   /* created but never written (never another format's header) */
     else if (he == JET_errSuccess && h.state == DB_BACKUP_COPY) he = JET_errSoftRecoveryOnBackupDatabase;
     else if (he == JET_errSuccess && h.state == DB_RESTORING && !r->cfg.restore) he = JET_errDatabaseDirtyShutdown;
     else if (he == JET_errSuccess && redo_sig_known(a->sig) && memcmp(h.db_sig, a->sig, 16) != 0) {
@@ -196,7 +200,7 @@ JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL
 
 static JET_ERR page_rec(redo *r, const log_record *rec) {
   int diff = rec->type == LR_PAGEDIFF;
-  uint32_t hlen = diff ? 32 : 16;
+  uint32_t hlen = diff ? 24 : 16;
   if (rec->len < hlen) return JET_errLogFileCorrupt;
   uint32_t dbid = get32(rec->payload), pgno = get32(rec->payload + 4);
   uint64_t txid = get64(rec->payload + 8);
@@ -224,55 +228,99 @@ static JET_ERR page_rec(redo *r, const log_record *rec) {
   uint8_t *img = malloc(len ? len : 1);
   if (!img) return JET_errOutOfMemory;
   memcpy(img, rec->payload + hlen, len);
-  r->pages[r->npages++] = (redo_page){ dbid, pgno, img, len, diff, diff ? get64(rec->payload + 16) : 0,
-                                       diff ? get64(rec->payload + 24) : 0 };
+  r->pages[r->npages++] = (redo_page){ dbid, pgno, img, len, diff, diff ? get64(rec->payload + 16) : 0 };
   return JET_errSuccess;
 }
 
-/* Applies a difference to the page on disk, which must be its base. */
-static JET_ERR apply_diff(redo *r, redo_db *d, const redo_page *p) {
+static JET_ERR corrupt(redo *r) { return r->cfg.restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt; }
+
+/* Page pgno of d does not hold the state a record of the commit being
+ * applied expects: a named error, never a silent misapply. */
+static JET_ERR page_mismatch(redo *r, const redo_db *d, uint32_t pgno, const char *why, uint64_t have,
+                             uint64_t want) {
+  if (r->cfg.detail)
+    snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u: %s (dbtime %llu, the log's %llu)", d->path,
+             (unsigned)pgno, why, (unsigned long long)have, (unsigned long long)want);
+  return corrupt(r);
+}
+
+/* Applies a difference to the page on disk, which must be its base (the
+ * page's dbtime is the difference's), and seals it with the commit's
+ * dbtime T. */
+static JET_ERR apply_diff(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   uint32_t ps = r->cfg.page_size;
   if (!r->scratch && !(r->scratch = malloc(ps))) return JET_errOutOfMemory;
   JET_ERR e = os_pread_full(d->file, r->scratch, ps, (uint64_t)p->pgno * ps);
-  if (e == JET_errSuccess && (page_verify(r->scratch, ps, p->pgno) != PAGE_OK || page_lsn(r->scratch) != p->base ||
-                              page_patch(r->scratch, ps, p->image, p->len) != 0)) {
-    char what[64];
-    snprintf(what, sizeof what, "page %u of", p->pgno);
-    say(r, what, d->path);
-    e = r->cfg.restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
+  if (e) return e;
+  if (page_verify(r->scratch, ps, p->pgno) != PAGE_OK)
+    return page_mismatch(r, d, p->pgno, "a difference meets a page that fails verification", 0, p->base);
+  if (page_dbtime(r->scratch) != p->base)
+    return page_mismatch(r, d, p->pgno, "a difference meets another page version than its base",
+                         page_dbtime(r->scratch), p->base);
+  if (page_patch(r->scratch, ps, p->image, p->len) != 0)
+    return page_mismatch(r, d, p->pgno, "a difference lies outside the page", page_dbtime(r->scratch), p->base);
+  page_seal(r->scratch, ps, p->pgno, T);
+  return os_pwrite(d->file, r->scratch, ps, (uint64_t)p->pgno * ps);
+}
+
+/* Reads the per-database dbtimes of an LR_COMMIT (u64 txid, u32 page
+ * records, u32 databases, then per database u32 id + u64 dbtime) into
+ * T[id]; a commit without them (12 bytes: written before database format
+ * 2) or of another length is corrupt. */
+static JET_ERR commit_times(redo *r, const log_record *rec, uint64_t T[ESE_MAX_DB + 1]) {
+  memset(T, 0, sizeof(uint64_t) * (ESE_MAX_DB + 1));
+  uint32_t ndb = rec->len >= 16 ? get32(rec->payload + 12) : 0;
+  if (rec->len < 16 || ndb > ESE_MAX_DB || rec->len != 16 + 12 * ndb) {
+    if (r->cfg.detail)
+      snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu carries no "
+               "valid database times (a log written before database format 2?)", (unsigned)LSN_GEN(rec->lsn),
+               (unsigned long long)get64(rec->payload));
+    return corrupt(r);
   }
-  if (e == JET_errSuccess) {
-    page_seal(r->scratch, ps, p->pgno, p->stamp);
-    e = os_pwrite(d->file, r->scratch, ps, (uint64_t)p->pgno * ps);
+  for (uint32_t k = 0; k < ndb; k++) {
+    uint32_t id = get32(rec->payload + 16 + 12 * k);
+    uint64_t t = get64(rec->payload + 20 + 12 * k);
+    if (id < 1 || id > ESE_MAX_DB || t == 0 || T[id]) return corrupt(r);
+    T[id] = t;
   }
-  return e;
+  return JET_errSuccess;
 }
 
 static JET_ERR commit_rec(redo *r, const log_record *rec) {
   if (rec->len < 12) return JET_errLogFileCorrupt;
   uint64_t txid = get64(rec->payload);
   uint32_t count = get32(rec->payload + 8);
+  uint64_t T[ESE_MAX_DB + 1];
   JET_ERR e = JET_errSuccess;
   if (txid > r->max_txid) r->max_txid = txid;
   /* a commit applies exactly the page records of its group */
   if (txid == r->txid && r->group_records != count) {
-    e = r->cfg.restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
+    e = corrupt(r);
     if (r->cfg.detail)
       snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu counts %u page "
                "records, its group has %u", (unsigned)LSN_GEN(rec->lsn), (unsigned long long)txid, (unsigned)count,
                (unsigned)r->group_records);
   }
+  if (e == JET_errSuccess) e = commit_times(r, rec, T);
   if (e == JET_errSuccess && txid == r->txid && r->tx_other)
     e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
       redo_db *d = r->db[p->dbid];
-      if (!d) return JET_errLogFileCorrupt;
+      if (!d || !T[p->dbid]) {
+        e = corrupt(r);
+        break;
+      }
       d->wrote = 1;
-      e = p->diff ? apply_diff(r, d, p)
-                  : os_pwrite(d->file, p->image, r->cfg.page_size, (uint64_t)p->pgno * r->cfg.page_size);
+      if (p->diff) e = apply_diff(r, d, p, T[p->dbid]);
+      else if (page_dbtime(p->image) != T[p->dbid])   /* an image carries its commit's dbtime */
+        e = page_mismatch(r, d, p->pgno, "a page image of another dbtime than its commit's", page_dbtime(p->image),
+                          T[p->dbid]);
+      else e = os_pwrite(d->file, p->image, r->cfg.page_size, (uint64_t)p->pgno * r->cfg.page_size);
     }
+    for (uint32_t id = 1; id <= ESE_MAX_DB && e == JET_errSuccess; id++)
+      if (T[id] && r->db[id] && T[id] > r->db[id]->dbtime_max) r->db[id]->dbtime_max = T[id];
   }
   drop_pages(r);
   r->txid = 0;

@@ -187,6 +187,12 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   /* a file that does not claim to be a database is not part of the set */
   if (e == JET_errDatabaseCorrupted && !orig && !has_suffix(name, ".edb")) return JET_errSuccess;
   if (e == JET_errFileNotFound && orig) return fail(r, e, "database %s not found", name);
+  if (e == JET_errInvalidDatabaseVersion) {   /* refused before anything is written */
+    char what[400];
+    snprintf(what, sizeof what, "database %.300s: database format %u, this engine reads format %u", name,
+             (unsigned)h.version, (unsigned)DB_FORMAT);
+    return fail(r, e, "%s", what);
+  }
   if (e) return fail(r, e, "database %s", name);
   if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
   r->page_size = h.page_size;

@@ -73,6 +73,7 @@
   X(JET_errDatabaseInUse,                  -1202, "The database is in use by another session or instance") \
   X(JET_errDatabaseNotFound,               -1203, "No attached database has this name or handle") \
   X(JET_errDatabaseCorrupted,              -1206, "The file is not a valid database") \
+  X(JET_errInvalidDatabaseVersion,         -1209, "The database file is of another format version than this engine reads") \
   X(JET_errPageSizeMismatch,               -1213, "The page size of a file does not match the others' or the instance's") \
   X(JET_errTooManyInstances,               -1214, "Too many instances are running in this process") \
   X(JET_errTableDuplicate,                 -1303, "A table of this name already exists") \

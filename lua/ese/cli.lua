@@ -95,6 +95,8 @@ page or log record checksum.]],
     if fi.kind == "database" then
       row("state", fi.state)
       row("pages", ("%d (%s)"):format(fi.pages, human(fi.pages * fi.page_size)))
+      row("format", fi.format_version)
+      row("dbtime", ("%d (no page carries a higher one)"):format(fi.dbtime_last))
       row("db signature", fi.db_signature)
       row("log signature", fi.log_signature)
       row("log range", ("%d .. %d (the generations it needs)"):format(fi.gen_min, fi.gen_max))

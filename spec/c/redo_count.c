@@ -11,14 +11,14 @@
  *          with the log's own format code (log_rec_crc) so that the record
  *          is otherwise valid: its checksum matches and log_verify_file
  *          accepts the file.  After a refused recovery no page of the
- *          refused group carries the group's lsn in the database file,
+ *          refused group carries the group's dbtime in the database file,
  *          every file of the folder is byte for byte as it was (when the
  *          group is the first one replayed), the database is still dirty,
  *          and the next JetInit refuses again; a refused restore leaves the
  *          database "being restored".  Controls: the same record resealed
  *          with its own count is the writer's bytes, the crashed folder
  *          recovers every record (each page of the last group then carries
- *          its lsn) and the untouched set restores every record.
+ *          its dbtime) and the untouched set restores every record.
  *  txid   Transaction ids continue across runs (csrc/recovery.c raises
  *          next_txid past every id replay meets), also when the clock does
  *          not advance (this program's clock_gettime serves a frozen
@@ -194,7 +194,8 @@ typedef struct lrec {
   uint64_t txid;     /* page records and commits; 0 for the others */
   uint32_t count;    /* a commit: the page records it says its group has */
   uint32_t pgno;     /* a page record: its page */
-  uint64_t stamp;    /* a page record: the lsn the page carries once its commit is applied */
+  uint32_t dbid;     /* a page record: its database id */
+  uint64_t stamp;    /* a page record: the dbtime the page carries once its commit is applied */
 } lrec;
 typedef struct lrecs { lrec *v; size_t n; } lrecs;
 
@@ -221,17 +222,25 @@ static void read_log(const char *dir, int current, lrecs *out) {
       out->v = nv;
     }
     lrec *x = &out->v[out->n++];
-    *x = (lrec){ LSN_GEN(rec.lsn), LSN_OFF(rec.lsn), rec.len, rec.type, 0, 0, 0, 0 };
+    *x = (lrec){ LSN_GEN(rec.lsn), LSN_OFF(rec.lsn), rec.len, rec.type, 0, 0, 0, 0, 0 };
     if (x->type == LR_PAGE || x->type == LR_PAGEDIFF) {
-      if (rec.len < 32) FAIL("%s: a page record of %u bytes", dir, rec.len);
+      if (rec.len < 24) FAIL("%s: a page record of %u bytes", dir, rec.len);
+      x->dbid = get32(rec.payload);
       x->pgno = get32(rec.payload + 4);
       x->txid = get64(rec.payload + 8);
-      x->stamp = x->type == LR_PAGE ? page_lsn(rec.payload + 16) : get64(rec.payload + 16);
+      x->stamp = x->type == LR_PAGE ? page_dbtime(rec.payload + 16) : 0;
     }
     if (x->type == LR_COMMIT) {
-      if (rec.len != 12) FAIL("%s: a commit record of %u bytes", dir, rec.len);
+      /* u64 txid, u32 page records, u32 databases, per database u32 id + u64 dbtime */
+      if (rec.len < 16 || rec.len != 16 + 12 * get32(rec.payload + 12))
+        FAIL("%s: a commit record of %u bytes", dir, rec.len);
       x->txid = get64(rec.payload);
       x->count = get32(rec.payload + 8);
+      /* a difference's page gets the commit's dbtime of its database */
+      for (size_t i = out->n - 1; i-- > 0 && is_page_rec(&out->v[i]) && out->v[i].txid == x->txid;)
+        for (uint32_t k = 0; k < get32(rec.payload + 12); k++)
+          if (get32(rec.payload + 16 + 12 * k) == out->v[i].dbid && out->v[i].type == LR_PAGEDIFF)
+            out->v[i].stamp = get64(rec.payload + 20 + 12 * k);
     }
   }
   if (e != 1) FAIL("reading the logs of %s: %s (%ld)", dir, harness_err_name(e), (long)e);
@@ -272,18 +281,20 @@ static void gen_path(const char *dir, uint32_t gen, char *out, size_t n) {
 static void set_commit_count(const char *dir, const lrec *x, uint32_t count) {
   char path[600];
   gen_path(dir, x->gen, path, sizeof path);
-  uint8_t rec[8 + 12 + 4];
+  uint8_t rec[8 + 16 + 12 * 32 + 4];
+  size_t len = x->len, n = 8 + len + 4;
+  if (len > 16 + 12 * 32) FAIL("%s offset %u: a commit record of %u bytes", path, x->off, x->len);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) FAIL("open %s: %s", path, strerror(errno));
-  if (pread(fd, rec, sizeof rec, x->off) != (ssize_t)sizeof rec) FAIL("read %s: %s", path, strerror(errno));
+  if (pread(fd, rec, n, x->off) != (ssize_t)n) FAIL("read %s: %s", path, strerror(errno));
   if (close(fd) != 0) FAIL("close %s: %s", path, strerror(errno));
-  if (ld32(rec) != 12 || rec[4] != LR_COMMIT || ld64(rec + 8) != x->txid || ld32(rec + 16) != x->count)
+  if (ld32(rec) != len || rec[4] != LR_COMMIT || ld64(rec + 8) != x->txid || ld32(rec + 16) != x->count)
     FAIL("%s offset %u is not the commit record read there", path, x->off);
-  if (log_rec_crc(x->gen, LR_COMMIT, rec + 8, 12, NULL, 0) != ld32(rec + 20))
+  if (log_rec_crc(x->gen, LR_COMMIT, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
     FAIL("%s offset %u: log_rec_crc does not give the writer's checksum", path, x->off);
   st32(rec + 16, count);
-  st32(rec + 20, log_rec_crc(x->gen, LR_COMMIT, rec + 8, 12, NULL, 0));
-  pwrite_all(path, rec, sizeof rec, x->off);
+  st32(rec + 8 + len, log_rec_crc(x->gen, LR_COMMIT, rec + 8, len, NULL, 0));
+  pwrite_all(path, rec, n, x->off);
   esio *io;
   CK(esio_new(&io));
   JET_ERR e = log_verify_file(io, path, PAGE_SIZE);
@@ -303,14 +314,14 @@ static void cut_record(const char *dir, const lrec *x) {
 }
 
 /* How many pages of the group closed by commit L->v[ci] carry, in the
- * database file dbpath, the lsn that group stamps them with. */
+ * database file dbpath, the dbtime that group stamps them with. */
 static size_t group_pages_applied(const lrecs *L, size_t ci, const char *dbpath) {
   size_t size, n = 0;
   uint8_t *db = read_whole(dbpath, &size);
   for (size_t i = ci; i-- > 0 && is_page_rec(&L->v[i]) && L->v[i].txid == L->v[ci].txid;) {
     const lrec *x = &L->v[i];
     if ((uint64_t)x->pgno * PAGE_SIZE + PAGE_SIZE > size) continue;   /* not in the file: not applied */
-    if (page_lsn(db + (size_t)x->pgno * PAGE_SIZE) == x->stamp) n++;
+    if (page_dbtime(db + (size_t)x->pgno * PAGE_SIZE) == x->stamp) n++;
   }
   free(db);
   return n;
@@ -452,7 +463,7 @@ static void count_variant(const char *crashed, const char *saved, size_t first_b
     CK(JetTerm2(inst, JET_bitTermComplete));
     if (db_state(dbpath) != DB_CLEAN) FAIL("%s: the database is not clean after the term", what);
     if (which == 1 && group_pages_applied(&L, xi, dbpath) != x->count)   /* t2 is the last change of its pages */
-      FAIL("%s: %zu of the %u pages of the recovered group carry its lsn", what, group_pages_applied(&L, xi, dbpath),
+      FAIL("%s: %zu of the %u pages of the recovered group carry its dbtime", what, group_pages_applied(&L, xi, dbpath),
            x->count);
     snap_free(&before);
     free(L.v);

@@ -340,6 +340,7 @@ function H.db_header(path_or_data, page_size)
     state = string.unpack("<I4", data, b + 12),
     gen_min = string.unpack("<I4", data, b + 48),
     gen_max = string.unpack("<I4", data, b + 52),
+    dbtime_last = string.unpack("<I8", data, b + 152),   -- format 2 (page offset 184)
   }
   for i, kind in ipairs({ "full", "incremental", "differential", "copy", "current" }) do
     local lo, hi, time = string.unpack("<I4I4I8", data, b + 64 + 16 * (i - 1))
