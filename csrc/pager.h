@@ -54,7 +54,9 @@ JET_ERR pager_set_root(pager *p, uint32_t root);
  * must be logged whole: a new page, or the first change of a page since
  * the last checkpoint (pager_new_epoch), so that replay from a checkpoint
  * always meets a whole image of a page before any difference.  The caller
- * seals and logs them, then calls pager_commit_pending(p, need_lsn): they
+ * seals them with the commit's dbtime for the database (page.h; a
+ * difference names its base's dbtime) and logs them, then calls
+ * pager_commit_pending(p, need_lsn): they
  * become committed-dirty and are not written before the log is durable up
  * to need_lsn (the commit record). */
 size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t ***bases);
