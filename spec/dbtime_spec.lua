@@ -140,6 +140,15 @@ describe("dbtime: pages carry the commit's dbtime, the header bounds them", func
   end)
 end)
 
+describe("replay checks page versions (C harness redo_dbtime)", function()
+  it("a difference applies only to a page carrying its base, an image only with its commit's dbtime, a commit "
+    .. "without database times (written before format 2) never: named errors, files unchanged", function()
+    H.expect_harness("redo_dbtime", "", {
+      "redo_dbtime: newer: ok", "redo_dbtime: older: ok", "redo_dbtime: image: ok", "redo_dbtime: old: ok",
+      "redo_dbtime: none: ok", "redo_dbtime: old (restore): ok", "redo_dbtime: apply: ok", "redo_dbtime: ok" })
+  end)
+end)
+
 describe("a database of format 1 (spec/fixtures/db-v1) is JET_errInvalidDatabaseVersion (-1209)", function()
   local w
   before_each(function() w = H.world() end)
