@@ -12,7 +12,8 @@
  *   backup range [copy_mic, 0]) on pages 0 and 1, pages 2..n-1 as the file
  *   has them (each read whole, under the pager's I/O lock, and verified),
  *   then one trailer page (the same header with gen_hi = the generation
- *   current when the stream ended).  n is fixed at OpenFile.
+ *   current when the stream ended and the database's dbtime_last then, a
+ *   bound of every page streamed).  n is fixed at OpenFile.
  * - Reads run without the instance lock; bk->busy counts them, and a
  *   tear-down waits until it is 0.
  * - A database stream reads through its own handle of the file, with
@@ -309,7 +310,8 @@ static bkfile *handle_file(struct esbackup *bk, JET_HANDLE h) {
  * newest committed image: a change after the backup's checkpoint is in the
  * logs the backup lists, and replay meets a whole image of the page before
  * any difference, so a newer image is as good as the file's), the others
- * from the file.  Called without the instance lock. */
+ * from the file.  Each carries the dbtime of its last commit, at most the
+ * database's dbtime_last.  Called without the instance lock. */
 static JET_ERR read_pages(esinst *inst, esdb *db, esfile *via, uint32_t pgno, uint32_t n, uint8_t *dst) {
   uint32_t ps = db->hdr.page_size;
   uint8_t *cached = malloc(n);
@@ -351,6 +353,11 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
     } else if (pgno == f->pages) {     /* the trailer */
       dbheader h = f->hdr;
       h.backup[BK_CURRENT].gen_hi = trailer_gen;
+      /* dbtime_last now: it bounds every page streamed before (they were
+       * read earlier, and it only grows) */
+      inst_lock(inst);
+      h.dbtime_last = db->hdr.dbtime_last;
+      inst_unlock(inst);
       dbheader_encode(&h, dst, pgno);
     } else {
       uint32_t run = 1;

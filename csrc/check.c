@@ -50,17 +50,57 @@ JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsig
   return JET_errSuccess;
 }
 
+/* The trailer of a streamed copy (its last page) into *t: 1 when it
+ * decodes and belongs to the database of header h. */
+static int copy_trailer(esfile *f, const dbheader *h, uint64_t size, dbheader *t) {
+  uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
+  if (n < 3) return 0;
+  uint8_t *pg = malloc(ps);
+  int ok = pg && os_pread_full(f, pg, ps, (uint64_t)(n - 1) * ps) == JET_errSuccess &&
+           dbheader_decode(pg, ps, n - 1, t) == JET_errSuccess && !memcmp(t->db_sig, h->db_sig, 16);
+  free(pg);
+  return ok;
+}
+
+/* What no page of the file may carry a dbtime above: the header's
+ * dbtime_last (clean: exact; dirty: its reservation), a streamed copy's
+ * trailer's; none (UINT64_MAX) for a database being restored, whose pages
+ * come from a copy and whose header is fixed when replay ends. */
+static uint64_t dbtime_bound(esfile *f, const dbheader *h, uint64_t size) {
+  dbheader t;
+  if (h->state == DB_BACKUP_COPY) return copy_trailer(f, h, size, &t) ? t.dbtime_last : UINT64_MAX;
+  return h->state == DB_RESTORING ? UINT64_MAX : h->dbtime_last;
+}
+
+/* A page of pages [first, first+cnt) in buf that carries a dbtime above
+ * bound: JET_errDatabaseCorrupted naming it (the header would hand that
+ * dbtime out again). */
+static JET_ERR check_dbtimes(const uint8_t *buf, uint32_t ps, uint32_t first, uint32_t cnt, uint64_t bound,
+                             const char *name, char *detail, size_t cb) {
+  for (uint32_t k = 0; k < cnt; k++) {
+    const uint8_t *pg = buf + (size_t)k * ps;
+    if (page_type(pg) == PAGE_DBHEADER || page_dbtime(pg) <= bound) continue;
+    if (detail)
+      snprintf(detail, cb, "%s: page %u carries dbtime %llu, above the header's dbtime_last %llu", name,
+               (unsigned)(first + k), (unsigned long long)page_dbtime(pg), (unsigned long long)bound);
+    return JET_errDatabaseCorrupted;
+  }
+  return JET_errSuccess;
+}
+
 static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
   uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
   const unsigned char *copy = h->state == DB_BACKUP_COPY ? h->db_sig : NULL;
   JET_ERR e = copy ? copy_size(ps, size, os_path(f), detail, cb) : JET_errSuccess;
   if (e) return e;
+  uint64_t bound = dbtime_bound(f, h, size);
   uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
   if (!buf) return JET_errOutOfMemory;
   for (uint32_t first = 2; first < n && e == JET_errSuccess; first += CHECK_CHUNK) {
     uint32_t cnt = n - first < CHECK_CHUNK ? n - first : CHECK_CHUNK;
     e = os_pread_full(f, buf, (size_t)cnt * ps, (uint64_t)first * ps);
     if (e == JET_errSuccess) e = EseVerifyPages(buf, (size_t)cnt * ps, ps, first, size, copy, os_path(f), detail, cb);
+    if (e == JET_errSuccess) e = check_dbtimes(buf, ps, first, cnt, bound, os_path(f), detail, cb);
   }
   free(buf);
   return e;
@@ -72,15 +112,10 @@ static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *d
  * when it decodes and belongs to this database; else keeps the header's
  * (verify_pages reports a damaged trailer). */
 static void trailer_current(esfile *f, const dbheader *h, uint64_t size, EseFileInfo *info) {
-  uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
-  if (n < 3) return;
-  uint8_t *pg = malloc(ps);
   dbheader t;
-  if (pg && os_pread_full(f, pg, ps, (uint64_t)(n - 1) * ps) == JET_errSuccess &&
-      dbheader_decode(pg, ps, n - 1, &t) == JET_errSuccess && !memcmp(t.db_sig, h->db_sig, 16))
+  if (copy_trailer(f, h, size, &t))
     info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
                                                   t.backup[BK_CURRENT].time };
-  free(pg);
 }
 
 /* 1 when f starts like a log file (its magic, either format: the first 6

@@ -205,6 +205,8 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   }
   f->dh = h;
   f->dh.backup[BK_CURRENT].gen_hi = t.backup[BK_CURRENT].gen_hi;
+  /* the trailer's dbtime_last bounds every page the stream copied */
+  if (t.dbtime_last > f->dh.dbtime_last) f->dh.dbtime_last = t.dbtime_last;
   f->size = size - h.page_size;
   return JET_errSuccess;
 }

@@ -124,6 +124,10 @@ describe("dbtime: pages carry the commit's dbtime, the header bounds them", func
     local copy = set .. "/app.edb"
     local ch = H.db_header(copy)
     assert.is_true(ch.dbtime_last >= (max_page_dbtime(copy)))
+    local data = assert(H.read_file(copy))
+    local trailer = H.db_header(data:sub(#data - PAGE + 1))   -- the trailer: dbtime_last when the stream ended
+    assert.is_true(trailer.dbtime_last >= ch.dbtime_last)
+    assert.is_true(ese.file_info(copy, true).verified)
     local dest = w:path("dest")
     ese.restore(set, dest)
     local restored = dest .. "/app.edb"
@@ -142,10 +146,12 @@ end)
 
 describe("replay checks page versions (C harness redo_dbtime)", function()
   it("a difference applies only to a page carrying its base, an image only with its commit's dbtime, a commit "
-    .. "without database times (written before format 2) never: named errors, files unchanged", function()
+    .. "without database times (written before format 2) never: named errors, files unchanged; ese check bounds "
+    .. "every page by the header's dbtime_last", function()
     H.expect_harness("redo_dbtime", "", {
       "redo_dbtime: newer: ok", "redo_dbtime: older: ok", "redo_dbtime: image: ok", "redo_dbtime: old: ok",
-      "redo_dbtime: none: ok", "redo_dbtime: old (restore): ok", "redo_dbtime: apply: ok", "redo_dbtime: ok" })
+      "redo_dbtime: none: ok", "redo_dbtime: old (restore): ok", "redo_dbtime: apply: ok", "redo_dbtime: check: ok",
+      "redo_dbtime: ok" })
   end)
 end)
 

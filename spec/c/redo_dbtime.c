@@ -23,6 +23,10 @@
  *          equal to the page's dbtime: refused at the commit (the detail
  *          says the commit carries no database times), the file unchanged.
  *   none   a commit that gives the page's database no T: refused alike.
+ *   check  EseGetFileInfo with verify reports format 2 and dbtime_last;
+ *          once the header's dbtime_last is below page 2's dbtime, it is
+ *          JET_errDatabaseCorrupted naming the page (without verify the
+ *          header alone still reads).
  *
  * usage: redo_dbtime   prints "redo_dbtime: <case>: ok" per case and
  * "redo_dbtime: ok" at the end, exit 0; else a FAIL line, exit 1.
@@ -212,6 +216,25 @@ int main(void) {
     FAIL("apply: the header's dbtime_last is %llu (state %u), not %llu", (unsigned long long)h.dbtime_last,
          (unsigned)h.state, (unsigned long long)T);
   say_ok("apply");
+
+  /* check: EseGetFileInfo(verify) bounds every page by the header */
+  EseFileInfo fi;
+  char why[600] = "";
+  CK(EseGetFileInfo(dbpath, 1, &fi, why, sizeof why));
+  if (fi.formatVersion != 2 || fi.dbtimeLast != T) FAIL("check: format %lu, dbtime_last %llu", fi.formatVersion,
+                                                        (unsigned long long)fi.dbtimeLast);
+  h.dbtime_last = T - 1;   /* a header below its page 2 */
+  esfile *f;
+  CK(esio_new(&io));
+  CK(os_open(io, dbpath, OS_WRITE, &f));
+  CK(dbheader_write(f, &h));
+  os_close(f);
+  esio_free(io);
+  harness_expect_err(EseGetFileInfo(dbpath, 1, &fi, why, sizeof why), JET_errDatabaseCorrupted, "check");
+  snprintf(want, sizeof want, "page %u carries dbtime %llu", SPACE, (unsigned long long)T);
+  if (!strstr(why, want)) FAIL("check: the detail \"%s\" does not say \"%s\"", why, want);
+  CK(EseGetFileInfo(dbpath, 0, &fi, why, sizeof why));   /* without verify: the header alone */
+  say_ok("check");
   harness_rm_rf(dir);
   printf("redo_dbtime: ok\n");
   return 0;
