@@ -28,12 +28,13 @@
  * database signature, u16 + u16 path lengths, absolute and relative path). */
 enum {
   LR_PAGE = 1,       /* u32 dbid, u32 pgno, u64 txid, page image */
-  LR_COMMIT = 2,     /* u64 txid, u32 page count: applies the txid's pages */
+  LR_COMMIT = 2,     /* u64 txid, u32 page count, u32 m, m x (u32 dbid, u64 dbtime T):
+                        applies the txid's pages, each database's sealed with its T */
   LR_CREATEDB_V1 = 3, /* (format 1, read only) u32 dbid, u32 page size, u8[16] db signature, path */
   LR_ATTACH_V1 = 4,  /* (format 1, read only) u32 dbid, path */
   LR_DETACH = 5,     /* u32 dbid */
-  LR_PAGEDIFF = 6,   /* u32 dbid, u32 pgno, u64 txid, u64 lsn to seal with, u64 base lsn,
-                        runs (page_diff): the page's change from its base */
+  LR_PAGEDIFF = 6,   /* u32 dbid, u32 pgno, u64 txid, u64 base dbtime, runs (page_diff):
+                        the page's change from its base */
   LR_INIT = 7,       /* u64 time (µs): a run of the instance starts; every
                         attachment before this record has ended */
   LR_CREATEDB = 8,   /* u32 page size, attachment entry */
