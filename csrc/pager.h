@@ -11,7 +11,9 @@
  * through the pager.
  *
  * WAL rule: a dirty page is written to the file only after the log is
- * durable up to the page's lsn (the pager calls the flush_log hook).
+ * durable up to the commit record of its last change (the pager calls the
+ * flush_log hook): need_lsn, kept in memory; the page itself carries its
+ * dbtime (page.h), not an lsn.
  */
 #ifndef ESE_PAGER_H
 #define ESE_PAGER_H

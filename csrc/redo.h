@@ -3,6 +3,10 @@
  * (restore.c) share: log records in, whole page images out to the database
  * files.  Page images make replay idempotent.  A transaction's pages are
  * buffered until its LR_COMMIT; an unfinished transaction is dropped.
+ * LR_COMMIT gives each database it changed a dbtime T: a difference is
+ * applied only to a page whose dbtime is its base and sealed with T, an
+ * image must carry T (else a named error, never a misapply); a database's
+ * header ends with dbtime_last = max(its own, every T replayed).
  *
  * Database ids: an id names a database from its attachment (LR_CREATEDB,
  * LR_ATTACH, a checkpoint or header table) to its LR_DETACH, an LR_INIT (a
