@@ -57,7 +57,7 @@ $(OUT)/ese/core.so: $(OBJ)
 # here, which link only the layers they test (btree_test has its own mock
 # pager).
 UNIT_btree_test = btree page crc32c
-UNIT_log_test   = log log_format log_reader os crc32c
+UNIT_log_test   = log log_format log_reader os os_fault crc32c
 UNIT_crc_test   = crc32c
 UNIT_dw_test    = dw os page crc32c errors
 # lua_oom loads build/lib/ese/core.so into its own Lua states.
@@ -97,7 +97,7 @@ bench: all
 	@$(LUA) bench/eventloop_bench.lua $(OUT) lua $(BUILD)/eventloop-bench
 
 crash-sweep: all
-	@ESE_CRASH_POINTS=1000 $(BUILD)/bin/crash_sweep
+	@ESE_CRASH_POINTS=1000 ESE_TORN_POINTS=1000 $(BUILD)/bin/crash_sweep
 
 # The API reference as HTML in docs/ldoc/ (LDoc, config.ld; generated, not
 # committed).  The hand-written reference with the C API is docs/api.md.

@@ -68,6 +68,7 @@ build = {
             "csrc/lua_session.c",
             "csrc/lua_table.c",
             "csrc/os.c",
+            "csrc/os_fault.c",
             "csrc/page.c",
             "csrc/pager.c",
             "csrc/recovery.c",

@@ -1,10 +1,12 @@
 /* os.c -- POSIX files with checked results, locks and fault injection. */
 #include "os.h"
+#include "os_fault.h"
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES };
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER };
+enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
+/* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
+enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
+static const char *const ev_names[] = { "write", "sync", "truncate", "rename", "unlink", "syncdir" };
+/* fault_event's answer for the torn write at event K (never an errno). */
+#define FE_TORN (-1)
 
 struct esio {
   atomic_uint_fast64_t events;  /* writes + syncs so far */
@@ -27,12 +35,18 @@ struct esio {
   char *deny_name;              /* FAULT_EACCES: the base name os_open refuses */
   atomic_uint_fast64_t space;   /* FAULT_SPACE: bytes files may still grow by */
   atomic_int open_files;        /* os_open successes not yet os_closed */
+  uint64_t torn_cut;            /* FAULT_TORN: C, the bytes of the write at K that are new (head) */
+  int torn_mode;                /* FAULT_TORN: TORN_* */
+  power_journal *power;         /* FAULT_POWER: the old bytes of unsynced writes */
+  int trace_fd;                 /* ESE_FAULT_TRACE, or -1 */
 };
 
 struct esfile {
   int fd;
   esio *io;
   char *path;
+  dev_t dev;                    /* the inode, for the power journal */
+  ino_t ino;
 };
 
 JET_ERR os_err(int e) {
@@ -49,6 +63,32 @@ JET_ERR os_err(int e) {
   }
 }
 
+/* After "torn:" or "power:": "K:C[:head|tail|garbage]" or "K:S".  Anything
+ * else is JET_errInvalidParameter (a test that misspells its fault must
+ * not pass without it). */
+static JET_ERR parse_torn_power(esio *io, int torn, const char *p) {
+  char *end;
+  errno = 0;
+  io->fault_at = strtoull(p, &end, 10);
+  if (errno || end == p || *end != ':' || io->fault_at == 0) return JET_errInvalidParameter;
+  p = end + 1;
+  uint64_t v = strtoull(p, &end, 10);
+  if (errno || end == p) return JET_errInvalidParameter;
+  if (!torn) {
+    if (*end) return JET_errInvalidParameter;
+    if (!(io->power = power_new(v))) return JET_errOutOfMemory;
+    io->fault = FAULT_POWER;
+    return JET_errSuccess;
+  }
+  io->torn_cut = v;
+  io->torn_mode = TORN_HEAD;
+  if (!strcmp(end, ":tail")) io->torn_mode = TORN_TAIL;
+  else if (!strcmp(end, ":garbage")) io->torn_mode = TORN_GARBAGE;
+  else if (*end && strcmp(end, ":head")) return JET_errInvalidParameter;
+  io->fault = FAULT_TORN;
+  return JET_errSuccess;
+}
+
 JET_ERR esio_new(esio **out) {
   esio *io = calloc(1, sizeof *io);
   if (!io) return JET_errOutOfMemory;
@@ -61,7 +101,10 @@ JET_ERR esio_new(esio **out) {
       else if (n == 3 && !strncmp(f, "eio", 3)) io->fault = FAULT_EIO;
       else if (n == 6 && !strncmp(f, "enospc", 6)) io->fault = FAULT_ENOSPC;
       else if (n == 5 && !strncmp(f, "space", 5)) io->fault = FAULT_SPACE;
-      if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
+      if ((n == 4 && !strncmp(f, "torn", 4)) || (n == 5 && !strncmp(f, "power", 5))) {
+        JET_ERR e = parse_torn_power(io, n == 4, colon + 1);
+        if (e) { free(io); return e; }
+      } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->deny_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
       } else {
@@ -73,8 +116,16 @@ JET_ERR esio_new(esio **out) {
       }
     }
   }
+  io->trace_fd = -1;
   const char *c = getenv("ESE_FAULT_COUNT");
-  if (c && *c && !(io->count_path = strdup(c))) { free(io->deny_name); free(io); return JET_errOutOfMemory; }
+  const char *t = getenv("ESE_FAULT_TRACE");
+  JET_ERR e = JET_errSuccess;
+  if (c && *c && !(io->count_path = strdup(c))) e = JET_errOutOfMemory;
+  else if (t && *t && (io->trace_fd = open(t, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) e = os_err(errno);
+  if (e) {
+    free(io->count_path); free(io->deny_name); power_free(io->power); free(io);
+    return e;
+  }
   *out = io;
   return JET_errSuccess;
 }
@@ -93,6 +144,8 @@ void esio_free(esio *io) {
     free(io->count_path);
   }
   free(io->deny_name);
+  power_free(io->power);
+  if (io->trace_fd >= 0) close(io->trace_fd);
   free(io);
 }
 
@@ -100,17 +153,93 @@ uint64_t esio_count(esio *io) { return atomic_load(&io->events); }
 
 int esio_open_files(esio *io) { return atomic_load(&io->open_files); }
 
-/* Counts one write or sync; returns the errno to fake, or 0. */
-static int fault_event(esio *io) {
+static _Noreturn void fault_kill(void) {
+  kill(getpid(), SIGKILL);
+  for (;;) pause();
+}
+
+/* ESE_FAULT_TRACE: one line per event, "K kind n off name" (name: the
+ * file's last path part), or a line about the fault at K. */
+static void trace(esio *io, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace(esio *io, const char *fmt, ...) {
+  if (io->trace_fd < 0) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (len > 0) (void)!write(io->trace_fd, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+}
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* Counts one event (kind EV_*, on path, n bytes at off for a write);
+ * returns the errno to fake, FE_TORN for the torn write, or 0.  crash:,
+ * power: and torn: at an event other than a write kill here. */
+static int fault_event(esio *io, int kind, const char *path, size_t nb, uint64_t off) {
   uint64_t n = atomic_fetch_add(&io->events, 1) + 1;
+  if (io->trace_fd >= 0)
+    trace(io, "%llu %s %zu %llu %s\n", (unsigned long long)n, ev_names[kind], nb, (unsigned long long)off, base_name(path));
   if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || n < io->fault_at || (n > io->fault_at && !io->sticky))
     return 0;
   switch (io->fault) {
-  case FAULT_CRASH: kill(getpid(), SIGKILL); pause(); return EIO;
+  case FAULT_CRASH: fault_kill();
   case FAULT_EIO: return EIO;
   case FAULT_ENOSPC: return ENOSPC;
+  case FAULT_TORN:
+    if (kind == EV_WRITE) return FE_TORN;
+    trace(io, "%llu torn: not a write: crash\n", (unsigned long long)n);
+    fault_kill();
+  case FAULT_POWER:
+    power_lock(io->power);   /* held to the end: no write lands after the cut */
+    power_cut(io->power, n, io->trace_fd);
+    fault_kill();
   default: return 0;
   }
+}
+
+/* Writes all n bytes (pwrite until done); 0 or the errno. */
+static int write_all(int fd, const void *buf, size_t n, uint64_t off) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += (size_t)r;
+  }
+  return 0;
+}
+
+/* torn:K:C:mode at a write of n bytes at off: the part the mode says, then
+ * SIGKILL.  garbage: the head, then the whole 512-byte sector of the file
+ * that holds byte C of the write (C < n) is noise (seeded by K and C), also
+ * its bytes before C, which may be older than the write: a disk that tears
+ * a sector may leave all of it unreadable. */
+static _Noreturn void torn_write(esfile *f, const void *buf, size_t n, uint64_t off) {
+  esio *io = f->io;
+  size_t c = io->torn_cut < n ? (size_t)io->torn_cut : n;
+  static const char *const modes[] = { "head", "tail", "garbage" };
+  trace(io, "%llu torn %s %zu of %zu %s\n", (unsigned long long)io->fault_at, modes[io->torn_mode], c, n, base_name(f->path));
+  if (io->torn_mode == TORN_TAIL) {
+    (void)write_all(f->fd, (const char *)buf + c, n - c, off + c);
+  } else {
+    (void)write_all(f->fd, buf, c, off);
+    if (io->torn_mode == TORN_GARBAGE && c < n) {
+      uint8_t noise[512];
+      uint64_t x = io->fault_at * 0x9e3779b97f4a7c15ull ^ (c + 1);
+      for (size_t i = 0; i < sizeof noise; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        noise[i] = (uint8_t)(x >> 24);
+      }
+      (void)write_all(f->fd, noise, sizeof noise, (off + c) / 512 * 512);
+    }
+  }
+  fault_kill();
 }
 
 /* Opens path with O_NONBLOCK, so that a FIFO in place of a file cannot
@@ -118,7 +247,7 @@ static int fault_event(esio *io) {
  * with O_NONBLOCK cleared).  Anything else (FIFO, socket, device, folder):
  * JET_errInvalidPath; a socket or a device without a driver fails open()
  * itself with ENXIO, also JET_errInvalidPath. */
-static JET_ERR open_regular(const char *path, int oflags, int *fd) {
+static JET_ERR open_regular(const char *path, int oflags, int *fd, struct stat *out) {
   int d = open(path, oflags | O_NONBLOCK, 0600);
   if (d < 0) return errno == ENXIO ? JET_errInvalidPath : os_err(errno);
   struct stat st;
@@ -128,7 +257,7 @@ static JET_ERR open_regular(const char *path, int oflags, int *fd) {
   else if (!S_ISREG(st.st_mode)) e = JET_errInvalidPath;
   else if ((fl = fcntl(d, F_GETFL)) < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) != 0) e = os_err(errno);
   if (e) close(d);
-  else *fd = d;
+  else { *fd = d; *out = st; }
   return e;
 }
 
@@ -157,11 +286,14 @@ JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
   }
   esfile *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) { free(f); return JET_errOutOfMemory; }
-  JET_ERR e = open_regular(path, oflags, &f->fd);
+  struct stat st = { 0 };
+  JET_ERR e = open_regular(path, oflags, &f->fd, &st);
   if (e) {
     free(f->path); free(f);
     return e;
   }
+  f->dev = st.st_dev;
+  f->ino = st.st_ino;
   f->io = io;
   atomic_fetch_add(&io->open_files, 1);
   *out = f;
@@ -239,25 +371,29 @@ JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off) {
 }
 
 JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off) {
-  int fe = fault_event(f->io);
+  esio *io = f->io;
+  int fe = fault_event(io, EV_WRITE, f->path, n, off);
+  if (fe == FE_TORN) torn_write(f, buf, n, off);
   if (!fe) fe = space_event(f, off + n);
   if (fe) return os_err(fe);
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pwrite(f->fd, (const char *)buf + done, n - done, (off_t)(off + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return os_err(errno);
-    }
-    done += (size_t)r;
-  }
-  return JET_errSuccess;
+  if (!io->power) return (fe = write_all(f->fd, buf, n, off)) ? os_err(fe) : JET_errSuccess;
+  power_lock(io->power);
+  power_note(io->power, f->fd, f->dev, f->ino, n, off);
+  fe = write_all(f->fd, buf, n, off);
+  power_unlock(io->power);
+  return fe ? os_err(fe) : JET_errSuccess;
 }
 
+/* power: the writes noted before the sync started are durable once it
+ * succeeded, even when the harness made fdatasync a no-op. */
 JET_ERR os_sync(esfile *f) {
-  int fe = fault_event(f->io);
+  esio *io = f->io;
+  int fe = fault_event(io, EV_SYNC, f->path, 0, 0);
   if (fe) return os_err(fe);
-  return fdatasync(f->fd) == 0 ? JET_errSuccess : os_err(errno);
+  uint64_t mark = io->power ? power_sync_mark(io->power) : 0;
+  if (fdatasync(f->fd) != 0) return os_err(errno);
+  if (io->power) power_synced(io->power, f->dev, f->ino, mark);
+  return JET_errSuccess;
 }
 
 void os_writeback(esfile *f, uint64_t off, uint64_t len) {
@@ -272,7 +408,7 @@ JET_ERR os_size(esfile *f, uint64_t *size) {
 }
 
 JET_ERR os_truncate(esfile *f, uint64_t size) {
-  int fe = fault_event(f->io);
+  int fe = fault_event(f->io, EV_TRUNCATE, f->path, 0, size);
   if (!fe) fe = space_event(f, size);
   if (fe) return os_err(fe);
   return ftruncate(f->fd, (off_t)size) == 0 ? JET_errSuccess : os_err(errno);
@@ -293,13 +429,13 @@ JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size
 }
 
 JET_ERR os_rename(esio *io, const char *from, const char *to) {
-  int fe = fault_event(io);
+  int fe = fault_event(io, EV_RENAME, from, 0, 0);
   if (fe) return os_err(fe);
   return rename(from, to) == 0 ? JET_errSuccess : os_err(errno);
 }
 
 JET_ERR os_unlink(esio *io, const char *path) {
-  int fe = fault_event(io);
+  int fe = fault_event(io, EV_UNLINK, path, 0, 0);
   if (fe) return os_err(fe);
   return unlink(path) == 0 ? JET_errSuccess : os_err(errno);
 }
@@ -313,7 +449,7 @@ JET_ERR os_create_new(esio *io, const char *path, esfile **out) {
 }
 
 JET_ERR os_sync_dir(esio *io, const char *dir) {
-  int fe = fault_event(io);
+  int fe = fault_event(io, EV_SYNCDIR, dir, 0, 0);
   if (fe) return os_err(fe);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return os_err(errno);

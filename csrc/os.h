@@ -16,8 +16,51 @@
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user
+ *   ESE_FAULT=torn:K:C[:head|tail|garbage]
+ *                       when the K-th event is an os_pwrite of n bytes,
+ *                       only part of it is written, then SIGKILL: head
+ *                       (the default) bytes [0,C) of the write new, the
+ *                       rest as it was; tail [C,n) new, the head as it was;
+ *                       garbage as head, then the whole 512-byte sector of
+ *                       the file that holds byte C of the write is noise
+ *                       (also its bytes before C, which may be older than
+ *                       the write).  C >= n: head writes it all, tail
+ *                       nothing.  When the K-th event is not a write, it is
+ *                       crash:K.
+ *   ESE_FAULT=power:K:S a power cut at the K-th event: os_pwrite keeps the
+ *                       bytes each write replaces until an os_sync of that
+ *                       file (inode) completes (counted even when fdatasync
+ *                       is a no-op, as in the C harness), and at event K a
+ *                       choice seeded by S of those unsynced writes is
+ *                       reverted, then SIGKILL.  S % 4 == 0: all reverted;
+ *                       S % 4 == 1: per file, a prefix of its unsynced
+ *                       writes stays, the next is torn at a 512-byte
+ *                       boundary of the file with its head kept, the rest
+ *                       reverted (a disk that writes in order); otherwise
+ *                       each is kept, reverted or torn at a 512-byte
+ *                       boundary with its head or its tail kept (a disk
+ *                       that reorders sectors).  Bytes a write added past
+ *                       the end of its file revert to zeros (the size
+ *                       stays).  Limits: renames, creates, unlinks and
+ *                       truncates are not reverted (the folder is as the
+ *                       engine left it), nor writes made outside os.c; at
+ *                       most 64 MiB of unsynced bytes are kept: past that,
+ *                       or when an allocation or the reopen of a file
+ *                       (/proc/self/fd) fails, the journal is dropped and
+ *                       the cut is a plain crash:K, said on stderr and in
+ *                       the trace.  The engine never sees an error from it.
+ *   A malformed torn: or power: value is JET_errInvalidParameter from
+ *   esio_new (a test must not pass without the fault it asked for).
  * ESE_FAULT_COUNT=path  at esio_free, writes the number of writes+syncs
  *                       seen to that file (for crash-point sweeps).
+ * ESE_FAULT_TRACE=path  appends one line per event to that file, "K kind n
+ *                       off name" (kind: write, sync, truncate, rename,
+ *                       unlink, syncdir; n and off for a write; name: the
+ *                       last part of the path the file was opened by),
+ *                       and a line about a torn: or power: fault ("K torn
+ *                       head C of n name", "K power seed S: ...").
+ * Events are the writes, syncs, truncates, renames, unlinks and folder
+ * syncs, counted from 1 per esio.
  */
 #ifndef ESE_OS_H
 #define ESE_OS_H

@@ -22,10 +22,18 @@ describe("C harness", function()
   end)
 
   it("crash_sweep: a process killed at any of its writes or syncs recovers to exactly the transactions whose "
-     .. "commit returned (the one cut off all or nothing), also when the recovery itself is killed", function()
+     .. "commit returned (the one cut off all or nothing), also when the recovery itself is killed; so does one "
+     .. "killed in a torn page write (head or tail new), a torn log write (head new) or a power cut that "
+     .. "reverts or tears unsynced writes: at least 200 such points", function()
     local out = expect_ok("crash_sweep")
-    local n = tonumber(out:match("crash_sweep: ok (%d+) crash points"))
-    assert.is_true(n ~= nil and n > 0, out)
+    local n, t = out:match("crash_sweep: ok (%d+) crash points, (%d+) torn/power points checked")
+    assert.is_true(n ~= nil and tonumber(n) >= 200 and tonumber(t) >= 200, out)
+    local pp, pw, lp, lw, pc = out:match("torn writes: (%d+) points on (%d+) page writes %(head and tail%), "
+                                         .. "(%d+) on (%d+) log writes %(head%).-; (%d+) power cuts")
+    assert.is_truthy(pp, out)
+    assert.is_true(tonumber(pp) >= 100 and tonumber(pw) >= 3 and tonumber(lp) >= 50 and tonumber(lw) >= 3
+                   and tonumber(pc) >= 20, out)
+    assert.are.equal(tonumber(t), tonumber(pp) + tonumber(lp) + tonumber(pc), out)
   end)
 
   it("io_errors: EIO, ENOSPC and sticky EIO at any write or sync make calls fail with a JET_err (no crash, "

@@ -3,7 +3,13 @@
  * recovers to exactly the committed state (C harness of issue 2).
  *
  *   crash_sweep            ESE_CRASH_POINTS=n (default 200) crash points;
- *                          ESE_CRASH_K=k1,k2 checks just those points;
+ *                          ESE_TORN_POINTS=n (default 300) torn-write and
+ *                          power-cut points (see "torn writes" below);
+ *                          ESE_CRASH_K=k1,k2 checks just those crash points;
+ *                          ESE_CRASH_FAULT=torn:K:C:mode or power:K:S just
+ *                          that fault point;
+ *                          ESE_CRASH_GARBAGE=1 just the points that fail
+ *                          today (below), each failure listed, exit 1 if any;
  *                          ESE_KEEP=1 keeps the folders of a failure;
  *                          ESE_REAL_SYNC=1 keeps real syncs (see below)
  *
@@ -28,6 +34,23 @@
  * one of the events that recovery makes, counted on a copy of the folder),
  * every twentieth twice, before the parent recovers and checks.
  *
+ * Then the torn and power points (about ESE_TORN_POINTS): half on page
+ * writes (head and tail), three eighths on log writes (head), an eighth
+ * power cuts with seeds 4i (every unsynced write reverted) and 4i+1 (each
+ * file's unsynced writes kept in order up to one torn with its head kept);
+ * the same check after each.  They pass today because the log carries page
+ * images that repair a torn page.
+ *
+ * ESE_CRASH_GARBAGE=1 runs instead the points today's log does not survive
+ * (the lead's evidence for the log shadow slots of
+ * docs/design/log-records.md section 4): garbage on page writes (these
+ * pass), tail and garbage on log writes, and power cuts with seeds 4i+2 and
+ * 4i+3 (sectors reordered).  A log write torn with its tail new leaves
+ * zeros before valid records, which the reader takes for a hole in the log
+ * (JET_errLogFileCorrupt: recovery refuses); a garbage sector at the start
+ * of a log write that begins inside a sector destroys the records of
+ * earlier, durable commits in that sector (a committed transaction lost).
+ *
  * Prints "crash_sweep: ok ..." and exits 0, or what differed and exits 1.
  */
 #include <dirent.h>
@@ -47,6 +70,9 @@ __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt,
 
 static char base[64];
 static unsigned long long cur_k;   /* the crash point being checked */
+static char cur_fault[96];         /* the torn or power point being checked, or "" */
+static int garbage_mode;           /* ESE_CRASH_GARBAGE=1: a failed check is counted, not fatal */
+static int in_check_child;         /* the check of a garbage point, in a child process */
 
 /* The crash injected here is a SIGKILL of the process: what the engine wrote
  * has reached the kernel and survives it whether synced or not, so a sync
@@ -59,9 +85,11 @@ static void die(const char *fmt, ...) {
   va_start(ap, fmt);
   harness_vreport("FAIL", fmt, ap);
   va_end(ap);
+  if (in_check_child) { fflush(stdout); _exit(1); }   /* the parent counts it and goes on */
   if (base[0] && getenv("ESE_KEEP")) printf("crash_sweep: folders kept in %s\n", base);
   else if (base[0]) harness_rm_rf(base);
-  if (cur_k) printf("crash_sweep: reproduce: ESE_CRASH_K=%llu crash_sweep (ESE_KEEP=1 keeps the folders)\n", cur_k);
+  if (cur_fault[0]) printf("crash_sweep: reproduce: ESE_CRASH_FAULT=%s crash_sweep (ESE_KEEP=1 keeps the folders)\n", cur_fault);
+  else if (cur_k) printf("crash_sweep: reproduce: ESE_CRASH_K=%llu crash_sweep (ESE_KEEP=1 keeps the folders)\n", cur_k);
   fflush(stdout);
   exit(1);
 }
@@ -189,18 +217,24 @@ static void child_recover(const char *dir) {
 
 /* Runs fn(dir[, seen]) in a child with ESE_FAULT=fault (or none) and
  * ESE_FAULT_COUNT=count (or none).  Returns the wait status. */
-static int run_child(int recover, const char *dir, const char *seen, const char *fault, const char *count) {
+static int run_child_traced(int recover, const char *dir, const char *seen, const char *fault, const char *count,
+                            const char *trace) {
   pid_t pid = harness_fork();
   if (pid == 0) {
     alarm(120);   /* a hung child dies of SIGALRM, which the parent reports */
     if (fault) setenv("ESE_FAULT", fault, 1);
     if (count) setenv("ESE_FAULT_COUNT", count, 1);
+    if (trace) setenv("ESE_FAULT_TRACE", trace, 1);
     if (recover) child_recover(dir);
     else child_workload(dir, seen);
     fflush(stdout);
     _exit(0);
   }
   return harness_wait(pid);
+}
+
+static int run_child(int recover, const char *dir, const char *seen, const char *fault, const char *count) {
+  return run_child_traced(recover, dir, seen, fault, count, NULL);
 }
 
 /* A child must end killed by the fault, or normally when K was beyond its
@@ -356,6 +390,247 @@ static int crash_recovery(const char *dir, uint64_t salt, unsigned long *jout, u
   return expect_crash(st, "recovery", j);
 }
 
+/* ---- torn writes and power cuts ---------------------------------------------------
+ * The traced run without fault (ESE_FAULT_TRACE) lists every write: page
+ * writes (crash.edb, one page) and log writes (records appended to a log
+ * file: a .log file past its header, not the zero fill of a new file).  A
+ * torn point runs the workload with ESE_FAULT=torn:K:C:mode at such a write
+ * K: every cut C at which the write's end in the file crosses a 512-byte
+ * sector boundary, plus one seeded cut between, in head mode (the first C
+ * bytes new) and tail mode (the bytes from C new); a power point runs it
+ * with ESE_FAULT=power:K:S (the unsynced writes reverted or torn by seed S
+ * at event K).  Each then gets the same check as a crash point.  The
+ * child's trace must show that the fault hit the write the point meant. */
+typedef struct wev { uint64_t k, off; size_t n; char cls; } wev;   /* cls: 'p' page, 'l' log */
+typedef struct wlist { wev *v; size_t n, cap, psz; } wlist;
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static void read_writes(const char *trace, wlist *w) {
+  FILE *f = fopen(trace, "r");
+  if (!f) die("no trace in %s", trace);
+  char line[600], kind[32], name[300];
+  unsigned long long k, off;
+  size_t n, fill = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "%llu %31s %zu %llu %299s", &k, kind, &n, &off, name) != 5 || strcmp(kind, "write")) continue;
+    char cls = 0;
+    if (ends_with(name, ".edb")) {
+      if (!w->psz) w->psz = n;    /* the first write of a database is its header page */
+      if (n == w->psz) cls = 'p';
+    } else if (ends_with(name, ".log") && off > 0) {
+      if (!fill) fill = n;        /* the first is the zero fill of the first log file */
+      if (n != fill) cls = 'l';
+    }
+    if (!cls) continue;
+    if (w->n == w->cap && !(w->v = realloc(w->v, (w->cap = w->cap ? 2 * w->cap : 256) * sizeof *w->v)))
+      die("out of memory");
+    w->v[w->n++] = (wev){ k, off, n, cls };
+  }
+  fclose(f);
+}
+
+static int same_file(const char *a, const char *b) {
+  FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
+  int same = fa && fb;
+  while (same) {
+    int ca = getc(fa), cb = getc(fb);
+    if (ca != cb) same = 0;
+    if (ca == EOF) break;
+  }
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return same;
+}
+
+/* The cuts of write e: each C in (0, n) with off + C on a sector boundary,
+ * then one seeded cut that is not; with zero, also C = 0 first (garbage: the
+ * write's first sector, with what it held before the write, is noise).
+ * Returns how many (at most max). */
+static int cuts_of(const wev *e, size_t *c, int max, int zero) {
+  int m = 0;
+  if (zero) c[m++] = 0;
+  for (size_t x = 512 - e->off % 512; x < e->n && m < max - 1; x += 512) c[m++] = x;
+  if (e->n > 1 && m < max) {
+    size_t r = 1 + harness_mix(e->k * 131 + e->n) % (e->n - 1);
+    if ((e->off + r) % 512 == 0) r = r > 1 ? r - 1 : r + 1;
+    c[m++] = r;
+  }
+  return m;
+}
+
+/* The child's trace line about its fault (the last line that starts with
+ * "K torn" or "K power") in out. */
+static int fault_line(const char *trace, uint64_t k, char *out, size_t n) {
+  FILE *f = fopen(trace, "r");
+  if (!f) return 0;
+  char line[600], pre[64];
+  int found = 0;
+  while (fgets(line, sizeof line, f)) {
+    int pl = snprintf(pre, sizeof pre, "%llu ", (unsigned long long)k);
+    if (!strncmp(line, pre, (size_t)pl) && (!strncmp(line + pl, "torn", 4) || !strncmp(line + pl, "power", 5))) {
+      snprintf(out, n, "%s", line);
+      out[strcspn(out, "\n")] = 0;
+      found = 1;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+
+/* One fault point: the workload with fault (it must be killed by it), the
+ * fault line of its trace (must contain want), then the check, in a child
+ * process in garbage mode.  Returns 1 when the check passed; power totals
+ * in pw (reverted, torn, kept). */
+static int fault_point(const char *fault, const char *want, const char *suffix, unsigned long pw[3]) {
+  char dir[256], seen[256], trace[256], line[600], ctx[700];
+  harness_fresh_dir(dir, sizeof dir, base, "run");
+  snprintf(seen, sizeof seen, "%s/seen", base);
+  snprintf(trace, sizeof trace, "%s/ptrace", base);
+  unlink(seen);
+  unlink(trace);
+  uint64_t k = strtoull(strchr(fault, ':') + 1, NULL, 10);
+  snprintf(cur_fault, sizeof cur_fault, "%s", fault);
+  int st = run_child_traced(0, dir, seen, fault, NULL, trace);
+  if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) die("workload with %s ended with %s", fault, harness_status_text(st));
+  if (!fault_line(trace, k, line, sizeof line)) die("%s: no fault line in the trace", fault);
+  if (!strstr(line, want) || !ends_with(line, suffix) || strstr(line, "lost")) die("%s: the fault hit something else: %s", fault, line);
+  unsigned u[5];
+  if (sscanf(line, "%*u power seed %*u: %u unsynced writes, %u reverted, %u torn, %u kept, %u failed",
+             &u[0], &u[1], &u[2], &u[3], &u[4]) == 5) {
+    if (u[4]) die("%s: %u reverts failed", fault, u[4]);
+    pw[0] += u[1]; pw[1] += u[2]; pw[2] += u[3];
+  }
+  snprintf(ctx, sizeof ctx, "%s (%s)", fault, line);
+  int c = read_seen(seen);
+  if (!garbage_mode) {
+    check(dir, c, ctx);
+    return 1;
+  }
+  pid_t pid = harness_fork();
+  if (pid == 0) {
+    in_check_child = 1;
+    check(dir, c, ctx);
+    _exit(0);
+  }
+  return (st = harness_wait(pid), WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* The torn points of write e in mode; returns the number run, adds the
+ * failed ones to *failed. */
+static int torn_points(const wev *e, const char *mode, int *failed) {
+  size_t c[256];
+  int m = cuts_of(e, c, 256, !strcmp(mode, "garbage")), done = 0;
+  char fault[96], want[96];
+  unsigned long pw[3];
+  int f0 = *failed;
+  for (int i = 0; i < m; i++) {
+    snprintf(fault, sizeof fault, "torn:%llu:%zu:%s", (unsigned long long)e->k, c[i], mode);
+    snprintf(want, sizeof want, " torn %s %zu of %zu ", mode, c[i], e->n);
+    if (!fault_point(fault, want, e->cls == 'p' ? " crash.edb" : ".log", pw)) (*failed)++;
+    done++;
+  }
+  if (garbage_mode)
+    printf("crash_sweep: %s write %llu (%zu bytes at %llu), %s: %d of %d points failed\n", e->cls == 'p' ? "page" : "log",
+           (unsigned long long)e->k, e->n, (unsigned long long)e->off, mode, *failed - f0, done);
+  return done;
+}
+
+/* Spreads picks over the writes of class cls (a golden-ratio walk: each
+ * prefix of it is spread over the run) until about budget points in the
+ * modes are made; a write with more cuts than the budget left (plus 8) is
+ * passed over.  Returns the points made; failures add to *failed. */
+static int torn_class(const wlist *w, char cls, int budget, const char *const *modes, int nmodes, int *failed,
+                      int *nwrites) {
+  size_t *idx = malloc((w->n + 1) * sizeof *idx), m = 0;
+  char *used = calloc(w->n + 1, 1);
+  if (!idx || !used) die("out of memory");
+  for (size_t i = 0; i < w->n; i++)
+    if (w->v[i].cls == cls) idx[m++] = i;
+  int made = 0;
+  size_t c[256];
+  for (size_t j = 0; j < 4 * m && made < budget; j++) {
+    size_t pick = (size_t)(((double)j * 0.6180339887498949 - (double)(uint64_t)((double)j * 0.6180339887498949)) * (double)m);
+    if (used[pick]) continue;
+    used[pick] = 1;
+    const wev *e = &w->v[idx[pick]];
+    int per = cuts_of(e, c, 256, 0) * nmodes;
+    if (per > budget - made + 8) continue;
+    for (int md = 0; md < nmodes; md++) made += torn_points(e, modes[md], failed);
+    (*nwrites)++;
+  }
+  free(idx);
+  free(used);
+  return made;
+}
+
+/* The torn and power points: about budget of them, half on page writes,
+ * three eighths on log writes, an eighth power cuts.  Returns how many. */
+static int torn_sweep(const wlist *w, uint64_t T, int budget) {
+  uint64_t t0 = harness_now_us();
+  static const char *const modes[] = { "head", "tail" };
+  int failed = 0, npw = 0, nlw = 0;
+  int npow = budget / 8, pages = budget / 2;
+  int np = torn_class(w, 'p', pages, modes, 2, &failed, &npw);
+  int nl = torn_class(w, 'l', budget - npow - np, modes, 1, &failed, &nlw);
+  unsigned long pw[3] = { 0, 0, 0 };
+  char fault[96], want[64];
+  for (int p = 0; p < npow; p++) {   /* seeds 4i and 4i+1: all reverted, or each file in order */
+    uint64_t k = harness_spread((uint64_t)p, (uint64_t)npow, T);
+    int seed = 4 * (p / 2) + p % 2;
+    snprintf(fault, sizeof fault, "power:%llu:%d", (unsigned long long)k, seed);
+    snprintf(want, sizeof want, " power seed %d:", seed);
+    if (!fault_point(fault, want, "", pw)) failed++;
+  }
+  printf("crash_sweep: torn writes: %d points on %d page writes (head and tail), %d on %d log writes (head), each "
+         "sector boundary and a seeded cut; %d power cuts (%lu unsynced writes reverted, %lu torn, %lu kept); %.1f s\n",
+         np, npw, nl, nlw, npow, pw[0], pw[1], pw[2], (double)(harness_now_us() - t0) / 1e6);
+  return np + nl + npow;
+}
+
+/* ESE_CRASH_FAULT=spec: just that fault point (torn:K:C:mode or
+ * power:K:S).  ESE_CRASH_GARBAGE=1: just the garbage points (torn writes
+ * with 512 bytes of noise at the cut), every failure counted and shown;
+ * exits 1 when any failed. */
+static int torn_only(const wlist *w, uint64_t T) {
+  const char *one = getenv("ESE_CRASH_FAULT");
+  unsigned long pw[3] = { 0, 0, 0 };
+  if (one && *one) {
+    fault_point(one, strncmp(one, "power", 5) ? " torn " : " power ", "", pw);
+    harness_rm_rf(base);
+    printf("crash_sweep: ok 1 fault point (%s) checked\n", one);
+    return 0;
+  }
+  garbage_mode = 1;
+  static const char *const gm[] = { "garbage" }, *const lm[] = { "tail", "garbage" };
+  int budget = harness_env_int("ESE_TORN_POINTS", 300, 0);
+  int fp = 0, fl = 0, npw = 0, nlw = 0;
+  int np = torn_class(w, 'p', budget / 3, gm, 1, &fp, &npw);
+  int nl = torn_class(w, 'l', budget - np - budget / 8, lm, 2, &fl, &nlw);
+  int npow = budget / 8, fw = 0;
+  char fault[96], want[64];
+  for (int p = 0; p < npow; p++) {   /* seeds 4i+2 and 4i+3: the disk reorders sectors */
+    uint64_t k = harness_spread((uint64_t)p, (uint64_t)npow, T);
+    int seed = 4 * (p / 2) + 2 + p % 2;
+    snprintf(fault, sizeof fault, "power:%llu:%d", (unsigned long long)k, seed);
+    snprintf(want, sizeof want, " power seed %d:", seed);
+    if (!fault_point(fault, want, "", pw)) fw++;
+  }
+  harness_rm_rf(base);
+  printf("crash_sweep: expected to fail today: %d garbage points on %d page writes, %d failed; %d tail and garbage "
+         "points on %d log writes, %d failed; %d reordering power cuts, %d failed\n", np, npw, fp, nl, nlw, fl, npow, fw);
+  if (fp + fl + fw) {
+    printf("crash_sweep: FAIL %d of %d points\n", fp + fl + fw, np + nl + npow);
+    return 1;
+  }
+  printf("crash_sweep: ok %d points checked\n", np + nl + npow);
+  return 0;
+}
+
 int main(void) {
   harness_start(1500);
   int points = harness_env_int("ESE_CRASH_POINTS", 200, 1);
@@ -363,14 +638,15 @@ int main(void) {
   uint64_t t0 = harness_now_us();
 
   /* the event count of a run without fault (twice: is it deterministic?) */
-  char dir[256], seen[256], cnt[256], fault[64];
+  char dir[256], seen[256], cnt[256], fault[64], tp[2][256];
   uint64_t T = 0;
   for (int r = 0; r < 2; r++) {
     harness_fresh_dir(dir, sizeof dir, base, "count");
     snprintf(seen, sizeof seen, "%s/seen", base);
     snprintf(cnt, sizeof cnt, "%s/count.n", base);
     unlink(seen);
-    int st = run_child(0, dir, seen, NULL, cnt);
+    snprintf(tp[r], sizeof tp[r], "%s/trace%d", base, r);
+    int st = run_child_traced(0, dir, seen, NULL, cnt, tp[r]);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) die("workload without fault ended with %s", harness_status_text(st));
     if (read_seen(seen) != NTX) die("workload without fault saw %d commits", read_seen(seen));
     uint64_t t = read_count(cnt);
@@ -380,6 +656,10 @@ int main(void) {
     T = t;
   }
   if (T == 0) die("the workload made no writes?");
+  wlist w = { 0 };
+  read_writes(tp[0], &w);
+  if (!same_file(tp[0], tp[1])) printf("crash_sweep: note: the events differ between runs (torn points may miss)\n");
+  if (getenv("ESE_CRASH_FAULT") || getenv("ESE_CRASH_GARBAGE")) return torn_only(&w, T);
 
   /* the sweep */
   uint64_t npts = (uint64_t)points < T ? (uint64_t)points : T;
@@ -422,10 +702,11 @@ int main(void) {
     else if (c < NTX && c >= 0) hist_cut++;
     checked++;
   }
-  harness_rm_rf(base);
   printf("crash_sweep: %d crash points of %llu events checked (%d killed mid-run), %d recovery crashes; "
          "the commit in flight was back %d times, absent %d times; %.1f s\n",
          checked, (unsigned long long)T, killed, rec_crashes, hist_in, hist_cut, (double)(harness_now_us() - t0) / 1e6);
-  printf("crash_sweep: ok %d crash points checked\n", checked);
+  int torn = nonly ? 0 : torn_sweep(&w, T, harness_env_int("ESE_TORN_POINTS", 300, 0));
+  harness_rm_rf(base);
+  printf("crash_sweep: ok %d crash points, %d torn/power points checked\n", checked, torn);
   return 0;
 }

@@ -98,12 +98,13 @@ static inline const char *harness_instance_error(char *out, size_t n, JET_INSTAN
 
 /* The start of main: stdout line-buffered (a report is whole when a child
  * or a kill cuts in), no fault inherited from the environment (ESE_FAULT,
- * ESE_FAULT_COUNT), and SIGALRM after limit_s seconds unless 0 (a hang
+ * ESE_FAULT_COUNT, ESE_FAULT_TRACE), and SIGALRM after limit_s seconds unless 0 (a hang
  * ends the program). */
 static inline void harness_start(unsigned limit_s) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   unsetenv("ESE_FAULT");
   unsetenv("ESE_FAULT_COUNT");
+  unsetenv("ESE_FAULT_TRACE");
   if (limit_s) alarm(limit_s);
 }
 
