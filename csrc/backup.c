@@ -1,13 +1,16 @@
 /*
  * backup.c -- the external (streaming) backup of an instance: one
- * esbackup per instance while a backup runs, the Jet*Instance calls of the
- * sequence, and their legacy instance-less forms.
+ * esbackup per instance while a backup runs, its state machine (backup.h:
+ * the states, the legal moves and what each call answers in each state),
+ * the Jet*Instance calls of the sequence, JetStopBackupInstance, their
+ * legacy instance-less forms, and the trailer page of a streamed copy.
  *
  * Invariants:
  * - inst->backup != NULL exactly while a backup is in progress (Begin to
- *   End or a tear-down); attach and detach are refused meanwhile.
- * - Logs from backup_hold_gen on are never deleted by circular logging
- *   while the backup runs.
+ *   the end of its tear-down); attach and detach are refused meanwhile.
+ * - bk->state changes only in bk_move, with the instance lock held.
+ * - Logs from the generation Begin pinned (inst_hold_logs) on are never
+ *   deleted by circular logging while the backup runs.
  * - A database stream is: a header snapshot (state DB_BACKUP_COPY, current
  *   backup range [copy_mic, 0]) on pages 0 and 1, pages 2..n-1 as the file
  *   has them (each read whole, under the pager's I/O lock, and verified),
@@ -21,12 +24,10 @@
  *   caller's read size is then what the disk sees, and a small one lets a
  *   committer's log sync in sooner (bench/disk_bench.c measures the trade).
  */
-#include "internal.h"
+#include "backup.h"
 #include "page.h"
 #include <stdlib.h>
 #include <string.h>
-
-enum { PHASE_DATABASES = 1, PHASE_LOGS = 2 };
 
 #define READAHEAD_MIN (256u << 10)
 
@@ -52,19 +53,59 @@ typedef struct bkdb {
 } bkdb;
 
 struct esbackup {
-  int incremental, stopped, phase, prepared, truncated, rolled;
+  backup_state state;     /* backup.h; moved by bk_move only */
+  int incremental;        /* the kind, fixed at Begin */
   uint64_t begin_time;
   lsn_t begin_lsn;        /* the checkpoint at Begin: a restore replays from here */
-  uint32_t copy_mic, copy_mac, delete_mic, delete_mac;
-  bkdb dbs[ESE_MAX_DB];
+  uint32_t copy_mic;      /* the first log to copy (an incremental's is fixed with the list) */
+  uint32_t copy_mac;      /* one past the last log to copy; 0 until GetLogInfo rolled the log */
+  uint32_t delete_mic, delete_mac;   /* TruncateLog deletes [delete_mic, delete_mac) (from LOGS on) */
+  bkdb dbs[ESE_MAX_DB];   /* the databases attached at Begin */
   int ndbs;
-  uint8_t *log_done;      /* per generation copy_mic .. copy_mac-1 */
-  bkfile *files;
+  uint8_t *log_done;      /* from LOGS on: per generation copy_mic .. copy_mac-1, read to its end */
+  bkfile *files;          /* the reader slots (JET_paramMaxOpenBackupFiles) */
   uint32_t nfiles;
   int busy;               /* reads in progress without the lock */
-  int ending;             /* a tear-down waits for the reads: the backup is over */
-  pthread_cond_t idle;
+  int waiting;            /* calls waiting on idle for a read of their handle */
+  pthread_cond_t idle;    /* a read ended, or a waiting call left */
 };
+
+/* ---- the state machine (backup.h) ------------------------------------------- */
+
+#define FROM(s) (1u << (s))
+#define LIVE (FROM(BACKUP_DATABASES) | FROM(BACKUP_UNLISTED) | FROM(BACKUP_LOGS) | FROM(BACKUP_TRUNCATED))
+
+/* The states each state may be entered from: backup.h's moves. */
+static const unsigned legal_from[BACKUP_NSTATES] = {
+  [BACKUP_NONE] = FROM(BACKUP_ENDING),
+  [BACKUP_DATABASES] = FROM(BACKUP_NONE),
+  [BACKUP_UNLISTED] = FROM(BACKUP_NONE),
+  [BACKUP_LOGS] = FROM(BACKUP_DATABASES) | FROM(BACKUP_UNLISTED),
+  [BACKUP_TRUNCATED] = FROM(BACKUP_LOGS),
+  [BACKUP_STOPPED] = LIVE,
+  [BACKUP_ENDING] = LIVE | FROM(BACKUP_STOPPED),
+};
+
+/* The error of a call that state s does not allow: no backup (rule 4),
+ * stopped (rule 3), else out of sequence. */
+static JET_ERR refusal(backup_state s) {
+  if (s == BACKUP_NONE || s == BACKUP_ENDING) return JET_errNoBackup;
+  return s == BACKUP_STOPPED ? JET_errBackupAbortByServer : JET_errInvalidBackupSequence;
+}
+
+/* The one place the state changes.  Every call checks its state before it
+ * moves, so an illegal move is a bug: asserted, and with NDEBUG refused
+ * with the error the call gets in that state. */
+static JET_ERR bk_move(esinst *inst, struct esbackup *bk, backup_state to) {
+  assert(inst_lock_held(inst) && inst->backup == bk);
+  int legal = (legal_from[to] & FROM(bk->state)) != 0;
+  assert(legal && "illegal backup state move");
+  if (!legal) return refusal(bk->state);
+  bk->state = to;
+  return JET_errSuccess;
+}
+
+static int listed(const struct esbackup *bk) { return bk->state == BACKUP_LOGS || bk->state == BACKUP_TRUNCATED; }
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -77,29 +118,32 @@ static void file_close(bkfile *f) {
 
 /* Ends the backup: nothing recorded.  With the instance lock held. */
 static void teardown(esinst *inst) {
+  assert(inst_lock_held(inst));
   struct esbackup *bk = inst->backup;
-  if (!bk || bk->ending) return;   /* another call is tearing it down */
-  bk->ending = 1;                  /* bk_enter lets no new call in */
-  while (bk->busy) pthread_cond_wait(&bk->idle, &inst->lock);
+  if (!bk || bk->state == BACKUP_ENDING) return;   /* another call is tearing it down */
+  (void)bk_move(inst, bk, BACKUP_ENDING);          /* bk_enter lets no new call in */
+  while (bk->busy || bk->waiting) inst_wait(inst, &bk->idle);
   for (uint32_t i = 0; i < bk->nfiles; i++) file_close(&bk->files[i]);
   for (int i = 0; i < bk->ndbs; i++) free(bk->dbs[i].path);
   free(bk->files);
   free(bk->log_done);
+  (void)bk_move(inst, bk, BACKUP_NONE);
   pthread_cond_destroy(&bk->idle);
   free(bk);
   inst->backup = NULL;
-  inst->backup_hold_gen = 0;
+  inst_hold_logs(inst, 0);
 }
 
 void backup_teardown(esinst *inst) { teardown(inst); }
 
-/* Enters an instance for a backup call: the gate, then "a backup runs". */
-static JET_ERR bk_enter(JET_INSTANCE h, int check_stop, esinst **pinst, struct esbackup **pbk) {
+/* Enters an instance for a backup call: the gate, then "a backup runs"
+ * (and, unless stopped_ok, "it was not stopped"). */
+static JET_ERR bk_enter(JET_INSTANCE h, int stopped_ok, esinst **pinst, struct esbackup **pbk) {
   esinst *inst;
   JET_ERR e = inst_enter_handle(h, &inst);
   if (e) return e;
-  if (!inst->backup || inst->backup->ending) e = JET_errNoBackup;
-  else if (check_stop && inst->backup->stopped) e = JET_errBackupAbortByServer;
+  backup_state s = inst->backup ? inst->backup->state : BACKUP_NONE;
+  if (s == BACKUP_NONE || s == BACKUP_ENDING || (s == BACKUP_STOPPED && !stopped_ok)) e = refusal(s);
   if (e) {
     inst_leave(inst);
     return e;
@@ -173,8 +217,10 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
   bk->nfiles = inst->prm.max_backup_files;
   bk->begin_time = os_now_us();
   bk->begin_lsn = inst->checkpoint;
-  bk->phase = incr ? PHASE_LOGS : PHASE_DATABASES;
   bk->copy_mic = incr ? (lo ? lo : log_generation(inst->log)) : LSN_GEN(inst->checkpoint);
+  inst->backup = bk;
+  (void)bk_move(inst, bk, incr ? BACKUP_UNLISTED : BACKUP_DATABASES);
+  inst_hold_logs(inst, bk->copy_mic);
   for (int i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) {
     if (!inst->db[i]) continue;
     bkdb *d = &bk->dbs[bk->ndbs];
@@ -182,8 +228,6 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
     if (!(d->path = strdup(inst->db[i]->path))) e = JET_errOutOfMemory;
     bk->ndbs++;
   }
-  inst->backup = bk;
-  inst->backup_hold_gen = bk->copy_mic;
   if (e) teardown(inst);
   inst_leave(inst);
   return e;
@@ -193,7 +237,7 @@ JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, char *szzDatabas
                                          unsigned long *pcbActual) {
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
   if (bk->incremental) e = JET_errInvalidBackupSequence;
   else {
@@ -202,6 +246,37 @@ JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, char *szzDatabas
     put_list(names, bk->ndbs, szzDatabases, cbMax, pcbActual);
   }
   inst_leave(inst);
+  return e;
+}
+
+/* ---- the trailer of a streamed copy (backup.h) ---------------------------------- */
+
+/* The trailer of a stream whose header snapshot is hdr: the same header,
+ * its current record completed with gen_hi and the database's dbtime_last
+ * when the stream ended, as page pgno. */
+static void trailer_encode(const dbheader *hdr, uint32_t gen_hi, uint64_t dbtime_last, uint8_t *page, uint32_t pgno) {
+  dbheader h = *hdr;
+  h.backup[BK_CURRENT].gen_hi = gen_hi;
+  h.dbtime_last = dbtime_last;
+  dbheader_encode(&h, page, pgno);
+}
+
+JET_ERR backup_trailer_decode(const uint8_t *page, uint32_t ps, uint32_t pgno, const uint8_t db_sig[16],
+                              dbheader *t) {
+  if (dbheader_decode(page, ps, pgno, t) != JET_errSuccess) return JET_errBadPatchPage;
+  return memcmp(t->db_sig, db_sig, 16) ? JET_errDatabasePatchFileMismatch : JET_errSuccess;
+}
+
+JET_ERR backup_trailer_read(esfile *f, const dbheader *h, uint64_t size, dbheader *t) {
+  uint32_t ps = h->page_size;
+  uint8_t *pg = malloc(ps);
+  if (!pg) return JET_errOutOfMemory;
+  JET_ERR e = os_pread_full(f, pg, ps, (size / ps - 1) * ps);
+  if (e == JET_errSuccess) e = backup_trailer_decode(pg, ps, (uint32_t)(size / ps - 1), h->db_sig, t);
+  if (e == JET_errSuccess && (memcmp(t->log_sig, h->log_sig, 16) ||
+                              t->backup[BK_CURRENT].gen_lo != h->backup[BK_CURRENT].gen_lo))
+    e = JET_errDatabasePatchFileMismatch;
+  free(pg);
   return e;
 }
 
@@ -214,6 +289,7 @@ static bkdb *listed_db(struct esbackup *bk, const char *canon) {
 }
 
 static JET_ERR open_db_stream(esinst *inst, struct esbackup *bk, bkdb *d, bkfile *f) {
+  assert(inst_lock_held(inst) && bk->state == BACKUP_DATABASES);
   esdb *db = db_by_id(inst, d->dbid);
   if (!db) return JET_errDatabaseNotFound;
   uint32_t n;
@@ -233,11 +309,13 @@ static JET_ERR open_db_stream(esinst *inst, struct esbackup *bk, bkdb *d, bkfile
   return JET_errSuccess;
 }
 
+/* A log of the list; before the list (an incremental's UNLISTED) none. */
 static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *name, bkfile *f) {
+  assert(inst_lock_held(inst));
   uint32_t gen = 0;
   const char *slash = strrchr(name, '/');
   int kind = log_parse_name(slash ? slash + 1 : name, inst->prm.base, &gen);
-  if (kind != 1 || gen < bk->copy_mic || gen >= bk->copy_mac) return JET_errInvalidParameter;
+  if (!listed(bk) || kind != 1 || gen < bk->copy_mic || gen >= bk->copy_mac) return JET_errInvalidParameter;
   char *path = log_file_name(inst->prm.log_path, inst->prm.base, gen);
   if (!path) return JET_errOutOfMemory;
   uint32_t n = 0;
@@ -258,7 +336,7 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
                                     unsigned long *pulFileSizeLow, unsigned long *pulFileSizeHigh) {
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
   bkfile *f = NULL;
   if (!szFileName || !*szFileName || !phfFile) e = JET_errInvalidParameter;
@@ -270,13 +348,13 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
   if (e == JET_errSuccess) {
     memset(f, 0, sizeof *f);
     if (d) {
-      if (bk->incremental || bk->phase == PHASE_LOGS) {
+      if (bk->state != BACKUP_DATABASES) {   /* an incremental, or after the log list */
         e = JET_errInvalidBackupSequence;
         teardown(inst);
       } else {
         e = open_db_stream(inst, bk, d, f);
       }
-    } else if (bk->phase == PHASE_DATABASES) {
+    } else if (bk->state == BACKUP_DATABASES) {
       e = JET_errDatabaseNotFound;
     } else {
       e = open_log_stream(inst, bk, szFileName, f);
@@ -306,6 +384,17 @@ static bkfile *handle_file(struct esbackup *bk, JET_HANDLE h) {
   return f->used && f->serial == serial ? f : NULL;
 }
 
+/* One read at a time on a handle: waits until f (NULL: none) has no read
+ * running or the backup ends.  Counted in bk->waiting, so a tear-down
+ * frees bk only after this call has looked at it again.  With the lock
+ * held (released while waiting). */
+static void wait_for_reader(esinst *inst, struct esbackup *bk, bkfile *f) {
+  assert(inst_lock_held(inst));
+  bk->waiting++;
+  while (f && f->reading && bk->state != BACKUP_ENDING) inst_wait(inst, &bk->idle);
+  if (--bk->waiting == 0 && bk->state == BACKUP_ENDING) pthread_cond_broadcast(&bk->idle);
+}
+
 /* Pages [pgno, pgno+n) into dst: those the cache holds from memory (the
  * newest committed image: a change after the backup's checkpoint is in the
  * logs the backup lists, and replay meets a whole image of the page before
@@ -313,6 +402,7 @@ static bkfile *handle_file(struct esbackup *bk, JET_HANDLE h) {
  * from the file.  Each carries the dbtime of its last commit, at most the
  * database's dbtime_last.  Called without the instance lock. */
 static JET_ERR read_pages(esinst *inst, esdb *db, esfile *via, uint32_t pgno, uint32_t n, uint8_t *dst) {
+  assert(!inst_lock_held(inst));
   uint32_t ps = db->hdr.page_size;
   uint8_t *cached = malloc(n);
   if (!cached) return JET_errOutOfMemory;
@@ -337,6 +427,7 @@ static JET_ERR read_pages(esinst *inst, esdb *db, esfile *via, uint32_t pgno, ui
 /* Copies stream bytes [pos, pos+n) of a database into buf (no instance
  * lock held; the pager's I/O lock keeps pages whole). */
 static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t pos, size_t n, uint32_t trailer_gen) {
+  assert(!inst_lock_held(inst));
   int readahead = n >= READAHEAD_MIN;
   if (f->own && readahead != f->readahead) {
     os_readahead(f->own, readahead);
@@ -350,15 +441,13 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
     uint8_t *dst = buf + (size_t)i * ps;
     if (pgno < 2) {
       dbheader_encode(&f->hdr, dst, pgno);
-    } else if (pgno == f->pages) {     /* the trailer */
-      dbheader h = f->hdr;
-      h.backup[BK_CURRENT].gen_hi = trailer_gen;
+    } else if (pgno == f->pages) {
       /* dbtime_last now: it bounds every page streamed before (they were
        * read earlier, and it only grows) */
       inst_lock(inst);
-      h.dbtime_last = db->hdr.dbtime_last;
+      uint64_t dbtime_last = db->hdr.dbtime_last;
       inst_unlock(inst);
-      dbheader_encode(&h, dst, pgno);
+      trailer_encode(&f->hdr, trailer_gen, dbtime_last, dst, pgno);
     } else {
       uint32_t run = 1;
       while (i + run < count && pgno + run < f->pages) run++;
@@ -383,12 +472,11 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
                                     unsigned long *pcbActual) {
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
   bkfile *f = handle_file(bk, hfFile);
-  /* one read at a time on a handle: a second one waits for the first */
-  while (f && f->reading && inst->backup == bk && !bk->ending) pthread_cond_wait(&bk->idle, &inst->lock);
-  if (inst->backup != bk || bk->ending) e = JET_errNoBackup;
+  wait_for_reader(inst, bk, f);
+  if (bk->state == BACKUP_ENDING) e = JET_errNoBackup;
   else if (!f || !f->used || !pv) e = JET_errInvalidParameter;
   else if (cb == 0 || cb % inst->prm.page_size) e = JET_errInvalidParameter;
   if (e) {
@@ -422,18 +510,18 @@ JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, vo
 JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile) {
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
   if (e) return e;
   bkfile *f = handle_file(bk, hfFile);
-  while (f && inst->backup == bk && !bk->ending && f->reading) pthread_cond_wait(&bk->idle, &inst->lock);
-  if (inst->backup != bk || bk->ending) e = JET_errNoBackup;   /* ended while this call waited */
+  wait_for_reader(inst, bk, f);
+  if (bk->state == BACKUP_ENDING) e = JET_errNoBackup;   /* ended while this call waited */
   else if (!f || !f->used) e = JET_errInvalidParameter;
   else {
     if (f->pos == f->size) {
       if (f->is_db) {
         for (int i = 0; i < bk->ndbs; i++)
           if (bk->dbs[i].dbid == f->dbid) bk->dbs[i].done = 1;
-      } else if (f->gen >= bk->copy_mic && f->gen < bk->copy_mac) {
+      } else if (bk->log_done && f->gen >= bk->copy_mic && f->gen < bk->copy_mac) {
         bk->log_done[f->gen - bk->copy_mic] = 1;
       }
     }
@@ -451,17 +539,18 @@ static int any_open(struct esbackup *bk) {
   return 0;
 }
 
-/* Once per backup: roll the log (the cut-off), checkpoint, fix the ranges. */
+/* Once per backup: roll the log (the cut-off), checkpoint, fix the ranges;
+ * then DATABASES or UNLISTED -> LOGS. */
 static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
+  assert(inst_lock_held(inst) && (bk->state == BACKUP_DATABASES || bk->state == BACKUP_UNLISTED));
   uint32_t lo, hi;
   int cur;
   JET_ERR e;
-  if (!bk->rolled) {      /* the cut-off happens once per backup, even when a later check fails */
+  if (!bk->copy_mac) {    /* the cut-off happens once per backup, even when a later check fails */
     if ((e = log_roll(inst->log)) != JET_errSuccess) return inst_fatal(inst, e);
     (void)log_take_rolled(inst->log);
     if ((e = inst_checkpoint(inst)) != JET_errSuccess) return e;
     bk->copy_mac = log_generation(inst->log);
-    bk->rolled = 1;
   }
   if ((e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur)) != JET_errSuccess) return e;
   if (lo == 0) return JET_errFileNotFound;
@@ -487,9 +576,7 @@ static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
     }
   bk->delete_mic = lo < bk->delete_mac ? lo : bk->delete_mac;
   if (!(bk->log_done = calloc(bk->copy_mac - bk->copy_mic + 1, 1))) return JET_errOutOfMemory;
-  bk->prepared = 1;
-  bk->phase = PHASE_LOGS;
-  return JET_errSuccess;
+  return bk_move(inst, bk, BACKUP_LOGS);
 }
 
 static JET_ERR log_info(JET_INSTANCE instance, int truncate_list, char *szz, unsigned long cbMax,
@@ -497,10 +584,10 @@ static JET_ERR log_info(JET_INSTANCE instance, int truncate_list, char *szz, uns
   if (li && li->cbSize != sizeof *li) return JET_errInvalidParameter;
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
   if (any_open(bk)) e = JET_errInvalidBackupSequence;
-  else if (!bk->prepared) e = prepare_logs(inst, bk);
+  else if (!listed(bk)) e = prepare_logs(inst, bk);
   if (e == JET_errSuccess) {
     e = truncate_list ? log_list(inst, bk->delete_mic, bk->delete_mac, szz, cbMax, pcb)
                       : log_list(inst, bk->copy_mic, bk->copy_mac, szz, cbMax, pcb);
@@ -540,9 +627,9 @@ static int all_logs_done(struct esbackup *bk) {
 JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) {
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
-  if (any_open(bk) || !bk->prepared) e = JET_errInvalidBackupSequence;
+  if (any_open(bk) || !listed(bk)) e = JET_errInvalidBackupSequence;
   else if (!all_logs_done(bk)) e = JET_errLogFileNotCopied;
   for (uint32_t g = bk->delete_mic; e == JET_errSuccess && g < bk->delete_mac; g++) {
     char *p = log_file_name(inst->prm.log_path, inst->prm.base, g);
@@ -550,10 +637,8 @@ JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) {
     else if (os_exists(p)) e = os_unlink(inst->io, p);
     free(p);
   }
-  if (e == JET_errSuccess) {
-    bk->truncated = 1;
-    e = os_sync_dir(inst->io, inst->prm.log_path);
-  }
+  if (e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
+  if (e == JET_errSuccess) e = os_sync_dir(inst->io, inst->prm.log_path);
   inst_leave(inst);
   return e;
 }
@@ -563,7 +648,7 @@ JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) {
 /* Rule 1: complete = the log phase reached and every listed file read
  * to its end (each database of a full backup, each log). */
 static int complete(struct esbackup *bk) {
-  if (!bk->prepared || !all_logs_done(bk)) return 0;
+  if (!listed(bk) || !all_logs_done(bk)) return 0;
   for (int i = 0; !bk->incremental && i < bk->ndbs; i++)
     if (!bk->dbs[i].done) return 0;
   return 1;
@@ -571,6 +656,7 @@ static int complete(struct esbackup *bk) {
 
 /* Rule 11: the header record a successful End writes. */
 static JET_ERR record_backup(esinst *inst, struct esbackup *bk, int truncated) {
+  assert(inst_lock_held(inst) && listed(bk));
   int kind = bk->incremental ? (truncated ? BK_INCREMENTAL : BK_DIFFERENTIAL) : (truncated ? BK_FULL : BK_COPY);
   bkrecord rec = { bk->copy_mic, bk->copy_mac - 1, os_now_us() };
   JET_ERR e = JET_errSuccess;
@@ -591,17 +677,17 @@ JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT g
   int normal = (grbit & JET_bitBackupEndNormal) != 0, abort_ = (grbit & JET_bitBackupEndAbort) != 0;
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
   if (e) return e;
   if (normal == abort_) {
     inst_leave(inst);
     return JET_errInvalidParameter;   /* the backup goes on (rule 2) */
   }
-  if (bk->stopped) e = JET_errBackupAbortByServer;   /* rule 3: whatever End asks */
+  if (bk->state == BACKUP_STOPPED) e = JET_errBackupAbortByServer;   /* rule 3: whatever End asks */
   else if (abort_) e = JET_errSuccess;
   else if (!complete(bk)) e = JET_errBackupAbortByCaller;
   else if (!(grbit & JET_bitBackupNoDbHeaderUpdate))
-    e = record_backup(inst, bk, bk->truncated || (grbit & JET_bitBackupTruncateDone));
+    e = record_backup(inst, bk, bk->state == BACKUP_TRUNCATED || (grbit & JET_bitBackupTruncateDone));
   teardown(inst);
   inst_leave(inst);
   return e;
@@ -611,10 +697,15 @@ JET_ERR JET_API JetEndExternalBackupInstance(JET_INSTANCE instance) {
   return JetEndExternalBackupInstance2(instance, JET_bitBackupEndNormal);
 }
 
-JET_ERR inst_stop_backup(esinst *inst) {
-  if (inst->backup) inst->backup->stopped = 1;
+/* Rule 3: the running backup (if any) stops; succeeds in every state. */
+static JET_ERR stop_backup(esinst *inst) {
+  assert(inst_lock_held(inst));
+  struct esbackup *bk = inst->backup;
+  if (bk && bk->state != BACKUP_STOPPED && bk->state != BACKUP_ENDING) (void)bk_move(inst, bk, BACKUP_STOPPED);
   return JET_errSuccess;
 }
+
+JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return inst_call_ungated(instance, stop_backup); }
 
 /* ---- legacy instance-less forms ---------------------------------------------- */
 
@@ -644,3 +735,4 @@ JET_ERR JET_API JetGetLogInfo(char *szz, unsigned long cbMax, unsigned long *pcb
 JET_ERR JET_API JetTruncateLog(void) { LEGACY(JetTruncateLogInstance(LI)); }
 JET_ERR JET_API JetEndExternalBackup(void) { LEGACY(JetEndExternalBackupInstance2(LI, JET_bitBackupEndNormal)); }
 JET_ERR JET_API JetStopBackup(void) { LEGACY(JetStopBackupInstance(LI)); }
+

@@ -1,6 +1,7 @@
 /* check.c -- header and checksum inspection of database and log files,
  * without an instance (ese info, ese logs, ese check, backup.verify). */
 #include "internal.h"
+#include "backup.h"
 #include "page.h"
 #include "log_format.h"
 #include <stdio.h>
@@ -33,7 +34,7 @@ JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsig
     if (pgno < 2) continue;           /* the header pair */
     if (copySignature && pgno == n - 1) {    /* the trailer of a streamed copy */
       dbheader t;
-      if (dbheader_decode(pg, ps, (uint32_t)pgno, &t) != JET_errSuccess || memcmp(t.db_sig, copySignature, 16)) {
+      if (backup_trailer_decode(pg, ps, (uint32_t)pgno, copySignature, &t) != JET_errSuccess) {
         if (detail) snprintf(detail, cbDetail, "%s: the trailer page %llu is damaged", name, (unsigned long long)pgno);
         return JET_errBadPatchPage;
       }
@@ -51,15 +52,9 @@ JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsig
 }
 
 /* The trailer of a streamed copy (its last page) into *t: 1 when it
- * decodes and belongs to the database of header h. */
+ * decodes and belongs to the copy of header h (backup_trailer_read). */
 static int copy_trailer(esfile *f, const dbheader *h, uint64_t size, dbheader *t) {
-  uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
-  if (n < 3) return 0;
-  uint8_t *pg = malloc(ps);
-  int ok = pg && os_pread_full(f, pg, ps, (uint64_t)(n - 1) * ps) == JET_errSuccess &&
-           dbheader_decode(pg, ps, n - 1, t) == JET_errSuccess && !memcmp(t->db_sig, h->db_sig, 16);
-  free(pg);
-  return ok;
+  return size / h->page_size >= 3 && backup_trailer_read(f, h, size, t) == JET_errSuccess;
 }
 
 /* What no page of the file may carry a dbtime above: the header's
@@ -109,7 +104,7 @@ static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *d
 /* A streamed copy's "current" backup record is completed in its trailer
  * (the last page: the generations the copy needs, gen_hi set when the
  * copy's stream ended); the header's has gen_hi 0.  Takes the trailer's
- * when it decodes and belongs to this database; else keeps the header's
+ * when it decodes and belongs to this copy; else keeps the header's
  * (verify_pages reports a damaged trailer). */
 static void trailer_current(esfile *f, const dbheader *h, uint64_t size, EseFileInfo *info) {
   dbheader t;

@@ -500,6 +500,7 @@ static JET_ERR delete_old_logs(esinst *inst, uint32_t below_gen) {
 }
 
 JET_ERR inst_checkpoint(esinst *inst) {
+  assert(inst_lock_held(inst));
   lsn_t lsn = log_end(inst->log);
   JET_ERR e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
@@ -519,7 +520,7 @@ JET_ERR inst_checkpoint(esinst *inst) {
     inst->checkpoint = lsn;
     if (inst->prm.circular) {
       uint32_t keep = LSN_GEN(lsn);
-      if (inst->backup && inst->backup_hold_gen && inst->backup_hold_gen < keep) keep = inst->backup_hold_gen;
+      if (inst->log_hold_gen && inst->log_hold_gen < keep) keep = inst->log_hold_gen;   /* a backup's pin */
       e = delete_old_logs(inst, keep);
     }
   }

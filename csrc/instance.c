@@ -1,7 +1,9 @@
 /* instance.c -- the process-wide mode, instances, parameters, the state
- * gate, init and term. */
+ * gate, the instance lock (and who holds it), init and term. */
 #include "internal.h"
+#include "backup.h"
 #include "page.h"
+#include <assert.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -105,27 +107,61 @@ static JET_ERR gate(esinst *inst) {
   return JET_errSuccess;
 }
 
+/* ---- the instance lock ------------------------------------------------------
+ * Every acquisition of inst->lock goes through inst_lock (or inst_wait's
+ * return from a wait) and every release through inst_unlock (or inst_wait),
+ * so that, with assertions on, inst->owner names the thread that holds the
+ * lock: set right after it is taken, cleared right before it is released.
+ * Only the holder writes it, so a thread reads its own mark there exactly
+ * when it holds the lock (relaxed loads suffice). */
+#ifndef NDEBUG
+static _Thread_local char this_thread;   /* its address names the calling thread */
+static void owner_set(esinst *inst) { atomic_store_explicit(&inst->owner, (void *)&this_thread, memory_order_relaxed); }
+static void owner_clear(esinst *inst) {
+  assert(inst_lock_held(inst));
+  atomic_store_explicit(&inst->owner, NULL, memory_order_relaxed);
+}
+int inst_lock_held(esinst *inst) {
+  return atomic_load_explicit(&inst->owner, memory_order_relaxed) == (void *)&this_thread;
+}
+#else
+static void owner_set(esinst *inst) { (void)inst; }
+static void owner_clear(esinst *inst) { (void)inst; }
+int inst_lock_held(esinst *inst) { (void)inst; return 1; }
+#endif
+
 void inst_lock(esinst *inst) {
   atomic_fetch_add(&inst->entering, 1);
   pthread_mutex_lock(&inst->lock);
   atomic_fetch_sub(&inst->entering, 1);
+  owner_set(inst);
+}
+
+void inst_unlock(esinst *inst) {
+  owner_clear(inst);
+  pthread_mutex_unlock(&inst->lock);
+}
+
+void inst_wait(esinst *inst, pthread_cond_t *cv) {
+  owner_clear(inst);
+  pthread_cond_wait(cv, &inst->lock);
+  owner_set(inst);
 }
 
 JET_ERR inst_enter(esinst *inst) {
   inst_lock(inst);
   JET_ERR e = gate(inst);
   if (e == JET_errSuccess) inst->detail[0] = 0;   /* a detail belongs to this call's failure only */
-  if (e) pthread_mutex_unlock(&inst->lock);
+  if (e) inst_unlock(inst);
   else inst->active++;
   return e;
 }
 
 void inst_leave(esinst *inst) {
+  assert(inst_lock_held(inst) && inst->active > 0);
   if (--inst->active == 0) pthread_cond_broadcast(&inst->drained);
-  pthread_mutex_unlock(&inst->lock);
+  inst_unlock(inst);
 }
-
-void inst_unlock(esinst *inst) { pthread_mutex_unlock(&inst->lock); }
 
 void inst_done_unlocked(esinst *inst) {
   inst_lock(inst);
@@ -152,6 +188,7 @@ JET_ERR inst_legacy(esinst **out) {
 }
 
 JET_ERR inst_fatal(esinst *inst, JET_ERR err) {
+  assert(inst_lock_held(inst));
   if (err == JET_errDiskIO || err == JET_errDiskFull || err == JET_errLogWriteFail || err == JET_errLogDiskFull) {
     if (!inst->unavailable) inst->unavailable = err;
   }
@@ -159,10 +196,16 @@ JET_ERR inst_fatal(esinst *inst, JET_ERR err) {
 }
 
 void inst_detail(esinst *inst, const char *fmt, ...) {
+  assert(inst_lock_held(inst));
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(inst->detail, sizeof inst->detail, fmt, ap);
   va_end(ap);
+}
+
+void inst_hold_logs(esinst *inst, uint32_t gen) {
+  assert(inst_lock_held(inst));
+  inst->log_hold_gen = gen;
 }
 
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn) {
@@ -290,9 +333,9 @@ JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, 
     e = JET_errInvalidInstance;
   }
   if (e == JET_errSuccess) {
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     e = inst->state != INST_CREATED ? JET_errAlreadyInitialized : param_set(&inst->prm, paramid, lParam, szParam);
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
   }
   pthread_mutex_unlock(&g_process.lock);
   return e;
@@ -306,9 +349,9 @@ JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, un
   if (!inst && (instance == 0 || instance == JET_instanceNil)) inst = g_process.legacy_pending;
   JET_ERR e = JET_errInvalidInstance;
   if (inst) {
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     e = param_get(&inst->prm, paramid, plParam, szParam, cbMax);
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
   } else if (instance == 0 || instance == JET_instanceNil) {
     esparams d;
     params_default(&d);
@@ -468,9 +511,9 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstInfo, JET_GRB
     e = JET_errInvalidInstance;
   }
   if (e == JET_errSuccess) {
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     e = inst->state != INST_CREATED ? JET_errAlreadyInitialized : init_instance(inst, prstInfo);
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
     if (inst->legacy) {
       if (e == JET_errSuccess) {
         g_process.legacy_pending = NULL;
@@ -515,22 +558,22 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
   inst_lock(inst);
   pthread_mutex_unlock(&g_process.lock);
   if (inst->state == INST_TERMINATING || inst->state == INST_TERMINATED) {   /* another term has it */
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
     return JET_errTermInProgress;
   }
   JET_ERR e = JET_errSuccess;
   if (inst->restoring) {                 /* the restore owns it until EseRestoreEnd */
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
     return JET_errRestoreInProgress;
   }
   if (inst->state == INST_RUNNING && inst->backup && (grbit & JET_bitTermComplete) &&
       !(grbit & JET_bitTermStopBackup)) {
-    pthread_mutex_unlock(&inst->lock);   /* rule 7: the instance keeps running */
+    inst_unlock(inst);   /* rule 7: the instance keeps running */
     return JET_errBackupInProgress;
   }
   if (inst->state == INST_RUNNING) {
     inst->state = INST_TERMINATING;
-    while (inst->active > 0) pthread_cond_wait(&inst->drained, &inst->lock);
+    while (inst->active > 0) inst_wait(inst, &inst->drained);
     backup_teardown(inst);
     sessions_end_all(inst);
     if ((grbit & JET_bitTermComplete) && !inst->unavailable) e = shutdown_clean(inst);
@@ -538,16 +581,16 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
     release_resources(inst);
   }
   inst->state = INST_TERMINATED;
-  pthread_mutex_unlock(&inst->lock);
+  inst_unlock(inst);
   pthread_mutex_lock(&g_process.lock);
   registry_remove(inst);
   pthread_mutex_unlock(&g_process.lock);
   /* A call that was waiting for the lock sees INST_TERMINATED and leaves;
    * free only when none is left inside or waiting. */
   for (;;) {
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     int busy = inst->active > 0 || atomic_load(&inst->entering) > 0;
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
     if (!busy) break;
     sched_yield();
   }
@@ -557,16 +600,14 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
 
 JET_ERR JET_API JetTerm(JET_INSTANCE instance) { return JetTerm2(instance, JET_bitTermAbrupt); }
 
-/* Runs fn on the instance h names, with its lock held but without the
- * state gate: for the calls that must work in every state. */
-static JET_ERR ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *)) {
+JET_ERR inst_call_ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *)) {
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(h);
   JET_ERR e = unresolved(h);
   if (inst) {
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     e = fn(inst);
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
   }
   pthread_mutex_unlock(&g_process.lock);
   return e;
@@ -578,7 +619,7 @@ static JET_ERR stop_service(esinst *inst) {
   return JET_errSuccess;
 }
 
-JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance) { return ungated(instance, stop_service); }
+JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance) { return inst_call_ungated(instance, stop_service); }
 
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out) {
   pthread_mutex_lock(&g_process.lock);
@@ -587,13 +628,13 @@ JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out) {
   if (g_process.mode == MODE_LEGACY) e = JET_errRunningInOneInstanceMode;
   else if (h && !(inst = resolve(h))) e = JET_errInvalidInstance;
   if (e == JET_errSuccess && inst) {
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     if (inst->state != INST_CREATED) e = JET_errAlreadyInitialized;
     else {
       inst->state = INST_RUNNING;      /* "initialized for restore": the gate says RestoreInProgress */
       inst->restoring = 1;
     }
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
   }
   pthread_mutex_unlock(&g_process.lock);
   if (e == JET_errSuccess) *out = inst;
@@ -623,7 +664,7 @@ JET_ERR inst_path_user(const char *path, char *detail, size_t cap) {
   pthread_mutex_lock(&g_process.lock);
   for (int i = 0; i < g_process.ninst && e == JET_errSuccess; i++) {
     esinst *inst = g_process.inst[i];
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     const char *db, *how = NULL;
     if ((inst->state == INST_RUNNING || inst->state == INST_TERMINATING) && !inst->restoring)
       how = path_use(inst, path, &db);
@@ -632,7 +673,7 @@ JET_ERR inst_path_user(const char *path, char *detail, size_t cap) {
                how, db ? " " : "", db ? db : "");
       e = JET_errFileAccessDenied;
     }
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
   }
   pthread_mutex_unlock(&g_process.lock);
   return e;
@@ -640,14 +681,11 @@ JET_ERR inst_path_user(const char *path, char *detail, size_t cap) {
 
 void inst_end_restore(esinst *inst) {
   if (!inst) return;
-  pthread_mutex_lock(&inst->lock);
+  inst_lock(inst);
   inst->restoring = 0;
   inst->state = INST_CREATED;
-  pthread_mutex_unlock(&inst->lock);
+  inst_unlock(inst);
 }
-
-/* Rule 3: succeeds whether or not a backup runs, in every state. */
-JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return ungated(instance, inst_stop_backup); }
 
 JET_ERR JET_API JetStopService(void) {
   esinst *inst;
@@ -661,9 +699,9 @@ void EseInstanceErrorDetail(JET_INSTANCE instance, char *buf, size_t cb) {
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(instance);
   if (inst) {
-    pthread_mutex_lock(&inst->lock);
+    inst_lock(inst);
     snprintf(buf, cb, "%s", inst->detail);
-    pthread_mutex_unlock(&inst->lock);
+    inst_unlock(inst);
   }
   pthread_mutex_unlock(&g_process.lock);
 }

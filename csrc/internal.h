@@ -10,6 +10,7 @@
  */
 #ifndef ESE_INTERNAL_H
 #define ESE_INTERNAL_H
+#include <assert.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,7 @@ typedef struct essession essession;
 
 typedef struct esinst {
   pthread_mutex_t lock;
+  _Atomic(void *) owner;    /* with assertions on: the thread holding lock, else NULL (instance.c) */
   pthread_cond_t drained;   /* signalled when active drops to 0 */
   int active;               /* calls inside the instance (term waits for 0) */
   _Atomic int entering;     /* calls waiting for the lock (term frees after 0) */
@@ -88,9 +90,14 @@ typedef struct esinst {
   esfile *syslockfile;    /* holds the system folder when it is another one */
   lsn_t checkpoint;       /* redo starts here */
   esdb *db[ESE_MAX_DB + 1];
-  struct esbackup *backup;  /* the external backup in progress, or NULL */
-  uint32_t backup_hold_gen; /* logs from this generation on are kept for it */
-  uint32_t backup_file_serial; /* last reader handle serial handed out */
+  /* backup.c's (backup.h): the external backup in progress, or NULL.  Its
+   * struct is private to backup.c; the other files only test the pointer:
+   * non-NULL exactly while a backup runs (Begin to the end of its
+   * tear-down), and attach, detach and term with complete refuse then. */
+  struct esbackup *backup;
+  uint32_t backup_file_serial; /* backup.c's: the last reader handle serial handed out */
+  uint32_t log_hold_gen;  /* circular logging keeps the logs from this generation on
+                             (0: none); set through inst_hold_logs (a backup's pin) */
   essession *sessions;    /* list */
   uint64_t next_txid;
   uint8_t *diffbuf;       /* commit: a page difference being logged (page size / 2) */
@@ -132,8 +139,20 @@ void inst_leave(esinst *inst);
 void inst_lock(esinst *inst);                     /* the lock alone, counted for term */
 void inst_unlock(esinst *inst);
 void inst_done_unlocked(esinst *inst);
+/* Waits on cv, which is signalled under inst->lock, releasing the lock
+ * meanwhile (pthread_cond_wait that keeps inst_lock_held true). */
+void inst_wait(esinst *inst, pthread_cond_t *cv);
+/* 1 when the calling thread holds inst->lock; for assert() (always 1 with
+ * NDEBUG).  Every function documented "with the lock held" asserts it. */
+int inst_lock_held(esinst *inst);
+/* Runs fn on the instance h names with its lock held, without the state
+ * gate: for the calls that must work in every state (JetStopService,
+ * JetStopBackup). */
+JET_ERR inst_call_ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *));
+/* With the lock held: */
 JET_ERR inst_fatal(esinst *inst, JET_ERR err);    /* records a fatal I/O error */
 void inst_detail(esinst *inst, const char *fmt, ...);
+void inst_hold_logs(esinst *inst, uint32_t gen);  /* sets log_hold_gen */
 /* Restore: the named instance (created, not initialized) is "restoring"
  * until inst_end_restore; h 0 names none.  Legacy mode refuses. */
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out);
@@ -187,9 +206,7 @@ void table_free(estable *t);
 /* recovery.c: soft recovery at init (redo from the checkpoint). */
 JET_ERR recover(esinst *inst);
 
-/* backup.c (with the instance lock held) */
-void backup_teardown(esinst *inst);   /* ends a running backup, nothing recorded */
-JET_ERR inst_stop_backup(esinst *inst);
+/* backup.c: backup.h */
 
 /* session.c */
 #define SESSION_MAGIC 0x53455353u

@@ -17,6 +17,7 @@
  *   DB_RESTORING: attach refuses them, a new restore overwrites them.
  */
 #include "redo.h"
+#include "backup.h"
 #include "page.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,19 +171,11 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   e = dbheader_read(fh, 0, &h);
   uint64_t size = 0;
   if (e == JET_errSuccess) e = os_size(fh, &size);
-  uint8_t *trailer = NULL;
   if (e == JET_errSuccess && h.state != DB_BACKUP_COPY) e = JET_errRestoreOfNonBackupDatabase;
   if (e == JET_errSuccess && h.backup[BK_CURRENT].gen_lo == 0) e = JET_errRestoreOfNonBackupDatabase;
   if (e == JET_errSuccess && (size % h.page_size || size < 4ull * h.page_size)) e = JET_errBadPatchPage;
-  if (e == JET_errSuccess && !(trailer = malloc(h.page_size))) e = JET_errOutOfMemory;
   dbheader t;
-  if (e == JET_errSuccess) e = os_pread_full(fh, trailer, h.page_size, size - h.page_size);
-  if (e == JET_errSuccess && dbheader_decode(trailer, h.page_size, (uint32_t)(size / h.page_size - 1), &t))
-    e = JET_errBadPatchPage;
-  if (e == JET_errSuccess && (memcmp(t.db_sig, h.db_sig, 16) || memcmp(t.log_sig, h.log_sig, 16) ||
-                              t.backup[BK_CURRENT].gen_lo != h.backup[BK_CURRENT].gen_lo))
-    e = JET_errDatabasePatchFileMismatch;
-  free(trailer);
+  if (e == JET_errSuccess) e = backup_trailer_read(fh, &h, size, &t);
   os_close(fh);
   /* a file that does not claim to be a database is not part of the set */
   if (e == JET_errDatabaseCorrupted && !orig && !has_suffix(name, ".edb")) return JET_errSuccess;

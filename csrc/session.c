@@ -85,7 +85,7 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit) {
   esinst *inst = s->inst;
   inst_lock(inst);   /* ending a session is allowed in every state */
   session_free(s);
-  pthread_mutex_unlock(&inst->lock);
+  inst_unlock(inst);
   return JET_errSuccess;
 }
 

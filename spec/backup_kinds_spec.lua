@@ -153,6 +153,26 @@ describe("backup kinds", function()
     assert.is_true(is_zero(hdr().incremental))
   end)
 
+  it("E06: after that refusal no log of the incremental opens (no list was given): "
+     .. "JET_errInvalidParameter, the backup is torn down", function()
+    local full = H.backup(inst, w:path("full"), { truncate = true })
+    H.roll(t, w.dir, 2, "b")
+    local first
+    for name in pairs(H.ls(w.dir)) do
+      local g = H.log_gen(name)
+      if g and g > 0 and g <= full.info.gen_high + 1 then os.remove(w:path(name)) end
+      if g and g > full.info.gen_high + 1 and (not first or g < H.log_gen(first)) then first = name end
+    end
+    assert.is_truthy(first, "a log left on disk")
+    inst:begin_external_backup({ incremental = true })
+    H.expect_jet("JET_errMissingFileToBackup", inst.get_log_info, inst)
+    -- the cut-off was made, but the log list was refused: streaming one of
+    -- the logs on disk anyway (it crashed the engine on close)
+    H.expect_jet("JET_errInvalidParameter", inst.open_file, inst, w:path(first))
+    H.expect_jet("JET_errNoBackup", inst.end_external_backup, inst)
+    assert.is_true(is_zero(hdr().incremental))
+  end)
+
   it("E07: an incremental without truncation is a differential; the next one starts at the same place", function()
     H.backup(inst, w:path("full"), { truncate = true })
     H.fill(t, 10, "b")

@@ -1,0 +1,100 @@
+/*
+ * backup.h -- the external (streaming) backup of an instance (backup.c):
+ * its state machine, the calls the rest of the engine makes into it, and
+ * the trailer page of a streamed database copy.
+ *
+ * One backup per instance at a time; its state is one backup_state, moved
+ * only by backup.c's bk_move, which asserts that the move is legal (and,
+ * with NDEBUG, refuses an illegal one with refusal()'s error).  Every
+ * field of the backup lives in backup.c's struct esbackup; other files
+ * see the instance's pointer to it (internal.h) and the functions below.
+ *
+ * States:
+ *   NONE       no backup: inst->backup is NULL (a struct esbackup is NONE
+ *              only while Begin builds it and after its tear-down).
+ *   DATABASES  a full backup before its log list: the attached databases
+ *              (GetAttachInfo) are streamed.
+ *   UNLISTED   an incremental backup before its log list: nothing opens.
+ *   LOGS       the log list is fixed (GetLogInfo made the cut-off: the log
+ *              rolled, a checkpoint, the copy and delete ranges): the
+ *              listed logs are streamed; TruncateLog is allowed.
+ *   TRUNCATED  as LOGS, after a TruncateLog: End records a full (or an
+ *              incremental) backup, not a copy (or differential).
+ *   STOPPED    JetStopBackup: the streaming calls refuse; CloseFile and End
+ *              work, End ends it and refuses.
+ *   ENDING     a tear-down waits for the reads running without the lock
+ *              (and the calls waiting on one); every call refuses; then
+ *              the struct is freed and the instance is at NONE.
+ *
+ * Moves (the only ones bk_move allows) and the calls that make them:
+ *   NONE      -> DATABASES  Begin (full)
+ *   NONE      -> UNLISTED   Begin (incremental)
+ *   DATABASES -> LOGS       the first GetLogInfo / GetTruncateLogInfo that
+ *   UNLISTED  -> LOGS         succeeds (a failed one may have rolled the
+ *                             log already; copy_mac != 0 says so)
+ *   LOGS      -> TRUNCATED  TruncateLog (again in TRUNCATED: no move)
+ *   DATABASES, UNLISTED, LOGS, TRUNCATED -> STOPPED    JetStopBackup (in
+ *                             STOPPED, ENDING or NONE it moves nothing)
+ *   any but ENDING -> ENDING  End; a call that ends the backup (a database
+ *                             opened out of sequence, a log open that fails,
+ *                             a log list that cannot be built); term
+ *   ENDING    -> NONE       the tear-down, once no read runs or waits
+ *
+ * What each call answers, by state (ENDING answers as NONE, but Begin is
+ * InProgress there; the instance's own gate, docs/backup.md rule 6, comes
+ * first):
+ *               NONE     DATABASES   UNLISTED    LOGS/TRUNCATED  STOPPED
+ *   Begin       starts   InProgress  InProgress  InProgress      InProgress
+ *   AttachInfo  NoBackup the list    Sequence    the list (full) AbortByServer
+ *                                                Sequence (incr.)
+ *   OpenFile db NoBackup opens       Sequence+   Sequence+       AbortByServer
+ *   OpenFile log NoBackup DbNotFound InvalidParam+ opens a listed AbortByServer
+ *                                                one; else InvalidParam+
+ *   ReadFile    NoBackup reads       InvalidParam reads          AbortByServer
+ *   CloseFile   NoBackup closes      InvalidParam closes         closes
+ *   GetLogInfo  NoBackup ->LOGS      ->LOGS      the list        AbortByServer
+ *   TruncateLog NoBackup Sequence    Sequence    deletes         AbortByServer
+ *   End         NoBackup ->ENDING: AbortByCaller unless complete ->ENDING,
+ *                        (abort: success; complete: records)      AbortByServer
+ *   Stop        success  ->STOPPED   ->STOPPED   ->STOPPED       success
+ * ("Sequence" = JET_errInvalidBackupSequence, "+" = the backup then ends;
+ * GetLogInfo and TruncateLog with a reader open are Sequence too; no reader
+ * is ever open in UNLISTED, none of a database in LOGS/TRUNCATED.)
+ *
+ * Locking: the instance lock guards the state and every field; the
+ * functions below and backup.c's helpers marked so assert it is held.
+ */
+#ifndef ESE_BACKUP_H
+#define ESE_BACKUP_H
+#include "internal.h"
+
+typedef enum {
+  BACKUP_NONE,
+  BACKUP_DATABASES,
+  BACKUP_UNLISTED,
+  BACKUP_LOGS,
+  BACKUP_TRUNCATED,
+  BACKUP_STOPPED,
+  BACKUP_ENDING,
+  BACKUP_NSTATES
+} backup_state;
+
+/* Ends a running backup, nothing recorded (term); with the lock held. */
+void backup_teardown(esinst *inst);
+
+/* The trailer of a streamed database copy: its last page, a header page
+ * (dbheader.h) numbered by its place whose "current" record has gen_hi set
+ * to the generation current when the stream ended; backup.c writes it.
+ * Decodes page (page number pgno, page size ps) into *t: JET_errBadPatchPage
+ * when it is no header page, JET_errDatabasePatchFileMismatch when it is
+ * another database's (db_sig differs). */
+JET_ERR backup_trailer_decode(const uint8_t *page, uint32_t ps, uint32_t pgno, const uint8_t db_sig[16],
+                              dbheader *t);
+/* Reads and decodes the trailer (the last whole page) of the streamed copy
+ * f of size bytes (at least one page) whose header is h: the
+ * errors of backup_trailer_decode, JET_errDatabasePatchFileMismatch too
+ * when it names other logs than h (log signature, first generation), or
+ * the read's error. */
+JET_ERR backup_trailer_read(esfile *f, const dbheader *h, uint64_t size, dbheader *t);
+
+#endif
