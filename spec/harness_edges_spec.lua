@@ -71,4 +71,10 @@ describe("harness edges: two threads in one backup (C)", function()
      .. "End(normal) records the backup; a new Begin is accepted every time", function()
     expect_ok("backup_races", "teardown 4", { "teardown" })
   end)
+
+  it("backup_races waiter: End(abort) while one read of a handle runs and a second read of it waits: the "
+     .. "tear-down waits for both, and both end with JET_errNoBackup (the waiting read used the freed backup "
+     .. "before: ASan's heap-use-after-free under make check)", function()
+    expect_ok("backup_races", "waiter 4", { "waiter" })
+  end)
 end)

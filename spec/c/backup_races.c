@@ -32,8 +32,14 @@
  *             database header.  Afterwards no backup runs (an End says
  *             JET_errNoBackup, the reader handle too) and the instance
  *             accepts a new JetBeginExternalBackupInstance.
+ *   waiter    A read of a handle in flight, a second thread's read of the
+ *             same handle waiting for it, and End(abort) from a third: the
+ *             tear-down waits for the read in flight and for the waiting
+ *             call (csrc/backup.c counts it in bk->waiting), so the waiting
+ *             call wakes to JET_errNoBackup and never touches the freed
+ *             backup (ASan, make check: a heap-use-after-free before).
  *
- * usage: backup_races [all|reads|teardown] [rounds]   (default all, 4)
+ * usage: backup_races [all|reads|teardown|waiter] [rounds]   (default all, 4)
  * Prints "backup_races: <test>: ok ..." per test and exits 0, or what
  * differed and exits 1.
  */
@@ -504,18 +510,74 @@ static void test_teardown(JET_INSTANCE inst, int rounds) {
          "JET_errNoBackup; a new Begin follows every one\n", n);
 }
 
+/* ---- waiter ---------------------------------------------------------------------- */
+
+typedef struct waiter_arg {
+  JET_INSTANCE inst;
+  JET_HANDLE h;
+  atomic_int started;
+  JET_ERR err;
+} waiter_arg;
+
+static void *waiter(void *p) {
+  waiter_arg *a = p;
+  uint8_t *buf = malloc(PS);
+  if (!buf) FAIL("out of memory");
+  atomic_store(&a->started, 1);
+  unsigned long got = 0;
+  a->err = JetReadFileInstance(a->inst, a->h, buf, PS, &got);
+  free(buf);
+  return NULL;
+}
+
+static void test_waiter(JET_INSTANCE inst, int rounds) {
+  int n = 0;
+  for (int r = 0; r < 5 * rounds; r++) {
+    char tag[64];
+    snprintf(tag, sizeof tag, "waiter round %d", r);
+    CK(JetBeginExternalBackupInstance(inst, 0));
+    flight_arg fa = { .inst = inst };
+    open_reader(inst, dbpath, &fa.h);
+    atomic_store(&slow_us, 20000);
+    int before = atomic_load(&reads_entered);
+    pthread_t ft = spawn(flight, &fa);
+    for (int i = 0; atomic_load(&reads_entered) == before; i++) {
+      if (i > 20000) FAIL("%s: the reader never reached the file", tag);
+      usleep(50);
+    }
+    waiter_arg wa = { .inst = inst, .h = fa.h };
+    pthread_t wt = spawn(waiter, &wa);
+    while (!atomic_load(&wa.started)) usleep(50);
+    usleep(5000);   /* into its wait for the read in flight (20 ms) */
+    JET_ERR e = JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort);
+    if (e != JET_errSuccess) FAIL("%s: End(abort) -> %s (%ld)", tag, harness_err_name(e), (long)e);
+    join(ft);
+    join(wt);
+    atomic_store(&slow_us, 0);
+    if (fa.err != JET_errNoBackup) FAIL("%s: the read in flight ended with %s, want JET_errNoBackup", tag,
+                                        harness_err_name(fa.err));
+    if (wa.err != JET_errNoBackup) FAIL("%s: the waiting read -> %s (%ld), want JET_errNoBackup", tag,
+                                        harness_err_name(wa.err), (long)wa.err);
+    n++;
+  }
+  printf("backup_races: waiter: ok: %d rounds of End(abort) while one read of a handle runs and another waits for "
+         "it: both end with JET_errNoBackup\n", n);
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
   int rounds = argc > 2 ? atoi(argv[2]) : 4;
   if (rounds < 1) rounds = 1;
   int all = strcmp(which, "all") == 0;
-  if (!all && strcmp(which, "reads") && strcmp(which, "teardown")) FAIL("unknown test %s (all, reads, teardown)", which);
+  if (!all && strcmp(which, "reads") && strcmp(which, "teardown") && strcmp(which, "waiter"))
+    FAIL("unknown test %s (all, reads, teardown, waiter)", which);
   char root[64];
   harness_tempdir(root, sizeof root, "backup-races");
   JET_INSTANCE inst = setup(root);
   if (all || strcmp(which, "reads") == 0) test_reads(inst, 5 * rounds);
   if (all || strcmp(which, "teardown") == 0) test_teardown(inst, rounds);
+  if (all || strcmp(which, "waiter") == 0) test_waiter(inst, rounds);
   CK(JetTerm2(inst, JET_bitTermComplete));
   if (harness_rm_rf(root) != 0) printf("backup_races: note: could not remove %s\n", root);
   return 0;
