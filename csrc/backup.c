@@ -98,6 +98,7 @@ static JET_ERR refusal(backup_state s) {
  * with the error the call gets in that state. */
 static JET_ERR bk_move(esinst *inst, struct esbackup *bk, backup_state to) {
   assert(inst_lock_held(inst) && inst->backup == bk);
+  (void)inst;   /* for the assertion only */
   int legal = (legal_from[to] & FROM(bk->state)) != 0;
   assert(legal && "illegal backup state move");
   if (!legal) return refusal(bk->state);

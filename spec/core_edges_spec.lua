@@ -37,4 +37,10 @@ describe("core edges (C)", function()
      .. "itself, a subfolder, a name that only shares a prefix, two levels up, the root", function()
     expect_ok("relpath")
   end)
+
+  it("lockheld: inst_lock_held, which the lock assertions use, is true exactly in the thread holding the "
+     .. "instance lock: not before inst_lock or after inst_unlock, not in another thread, kept across inst_wait",
+     function()
+    expect_ok("lockheld")
+  end)
 end)

@@ -13,10 +13,16 @@
  *             own puts) to the next live record, or JET_errRecordNotFound.
  *   os        os_dirname and os_read_head (a missing file, a short file,
  *             max 0).
+ *   lockheld  inst_lock_held (the assertions' "this thread holds the
+ *             instance lock"): false before inst_lock, true after it, false
+ *             in another thread meanwhile and after inst_unlock; true in
+ *             the thread that took the lock while another waits in
+ *             inst_wait, and true again in the waiter when it returns.
  * Prints "core_edges: <test>: ok" per test and exits 0, or says what
  * differed and exits 1.  Argument: one test name, or none for all.
  */
 #define HARNESS_NAME "core_edges"
+#include <pthread.h>
 #include "harness.h"
 #include "internal.h"   /* db_rel_path */
 #include "os.h"
@@ -230,6 +236,53 @@ static void test_relpath(void) {
   printf("core_edges: relpath: ok\n");
 }
 
+typedef struct lock_arg {
+  esinst *inst;
+  pthread_cond_t cv;
+  int woken;             /* set by the other thread, under the lock */
+  int held_unlocked;     /* inst_lock_held in the other thread while main holds the lock */
+  int held_locked;       /* ... once it took the lock (main waiting in inst_wait) */
+} lock_arg;
+
+static void *lock_other(void *p) {
+  lock_arg *a = p;
+  a->held_unlocked = inst_lock_held(a->inst);
+  inst_lock(a->inst);    /* main releases it in inst_wait */
+  a->held_locked = inst_lock_held(a->inst);
+  a->woken = 1;
+  pthread_cond_broadcast(&a->cv);
+  inst_unlock(a->inst);
+  return NULL;
+}
+
+static void test_lockheld(const char *root) {
+#ifdef NDEBUG
+  (void)root;
+  printf("core_edges: lockheld: ok (built with NDEBUG: the holder is not tracked)\n");
+#else
+  char dir[256];
+  harness_fresh_dir(dir, sizeof dir, root, "lockheld");
+  JET_INSTANCE h = start(dir);
+  lock_arg a = { .inst = (esinst *)h };   /* a multi-instance handle is the instance */
+  if (pthread_cond_init(&a.cv, NULL) != 0) FAIL("pthread_cond_init");
+  if (inst_lock_held(a.inst)) FAIL("inst_lock_held before inst_lock");
+  inst_lock(a.inst);
+  if (!inst_lock_held(a.inst)) FAIL("inst_lock_held false after inst_lock");
+  pthread_t t;
+  if (pthread_create(&t, NULL, lock_other, &a) != 0) FAIL("pthread_create");
+  while (!a.woken) inst_wait(a.inst, &a.cv);
+  if (!inst_lock_held(a.inst)) FAIL("inst_lock_held false after inst_wait returned");
+  inst_unlock(a.inst);
+  if (pthread_join(t, NULL) != 0) FAIL("pthread_join");
+  if (a.held_unlocked) FAIL("inst_lock_held true in a thread that does not hold the lock");
+  if (!a.held_locked) FAIL("inst_lock_held false in the thread that took the lock during inst_wait");
+  if (inst_lock_held(a.inst)) FAIL("inst_lock_held true after inst_unlock");
+  pthread_cond_destroy(&a.cv);
+  CK(JetTerm(h));
+  printf("core_edges: lockheld: ok\n");
+#endif
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -241,7 +294,8 @@ int main(int argc, char **argv) {
   if (all || !strcmp(which, "tombs")) test_tombs(root), ran++;
   if (all || !strcmp(which, "os")) test_os(root), ran++;
   if (all || !strcmp(which, "relpath")) test_relpath(), ran++;
-  if (!ran) FAIL("unknown test %s (header, stale, tombs, os, relpath)", which);
+  if (all || !strcmp(which, "lockheld")) test_lockheld(root), ran++;
+  if (!ran) FAIL("unknown test %s (header, stale, tombs, os, relpath, lockheld)", which);
   if (harness_rm_rf(root) != 0) printf("core_edges: note: could not remove %s\n", root);
   return 0;
 }
