@@ -20,7 +20,7 @@
  *              listed logs are streamed; TruncateLog is allowed.
  *   TRUNCATED  as LOGS, after a TruncateLog: End records a full (or an
  *              incremental) backup, not a copy (or differential).
- *   STOPPED    JetStopBackup: the streaming calls refuse; CloseFile and End
+ *   STOPPED    JetStopBackupInstance: the streaming calls refuse; CloseFile and End
  *              work, End ends it and refuses.
  *   ENDING     a tear-down waits for the reads running without the lock
  *              (and the calls waiting on one); every call refuses; then
@@ -42,27 +42,34 @@
  *
  * What each call answers, by state (ENDING answers as NONE, but Begin is
  * InProgress there; the instance's own gate, docs/backup.md rule 6, comes
- * first):
- *               NONE     DATABASES   UNLISTED    LOGS/TRUNCATED  STOPPED
- *   Begin       starts   InProgress  InProgress  InProgress      InProgress
- *   AttachInfo  NoBackup the list    Sequence    the list (full) AbortByServer
- *                                                Sequence (incr.)
- *   OpenFile db NoBackup opens       Sequence+   Sequence+       AbortByServer
- *   OpenFile log NoBackup DbNotFound InvalidParam+ opens a listed AbortByServer
- *                                                one; else InvalidParam+
- *   ReadFile    NoBackup reads       InvalidParam reads          AbortByServer
- *   CloseFile   NoBackup closes      InvalidParam closes         closes
- *   GetLogInfo  NoBackup ->LOGS      ->LOGS      the list        AbortByServer
- *   TruncateLog NoBackup Sequence    Sequence    deletes         AbortByServer
- *   End         NoBackup ->ENDING: AbortByCaller unless complete ->ENDING,
- *                        (abort: success; complete: records)      AbortByServer
- *   Stop        success  ->STOPPED   ->STOPPED   ->STOPPED       success
- * ("Sequence" = JET_errInvalidBackupSequence, "+" = the backup then ends;
- * GetLogInfo and TruncateLog with a reader open are Sequence too; no reader
- * is ever open in UNLISTED, none of a database in LOGS/TRUNCATED.)
+ * first).  "Seq" = JET_errInvalidBackupSequence, "+" = the backup then
+ * ends (-> ENDING):
  *
- * Locking: the instance lock guards the state and every field; the
- * functions below and backup.c's helpers marked so assert it is held.
+ *   call          NONE      DATABASES     UNLISTED      LOGS, TRUNCATED    STOPPED
+ *   Begin         starts    InProgress    InProgress    InProgress         InProgress
+ *   AttachInfo    NoBackup  the list      Seq           full: the list,    AbortByServer
+ *                                                       incremental: Seq
+ *   OpenFile db   NoBackup  opens         Seq+          Seq+               AbortByServer
+ *   OpenFile log  NoBackup  DbNotFound    InvalidParam+ a listed log opens AbortByServer
+ *                                                       (else InvalidParam+)
+ *   ReadFile      NoBackup  reads         InvalidParam  reads              AbortByServer
+ *   CloseFile     NoBackup  closes        InvalidParam  closes             closes
+ *   GetLogInfo    NoBackup  -> LOGS       -> LOGS       the list           AbortByServer
+ *   TruncateLog   NoBackup  Seq           Seq           deletes            AbortByServer
+ *                                                       (-> TRUNCATED)
+ *   End           NoBackup  AbortByCaller AbortByCaller records if         AbortByServer+
+ *                           + (abort: 0+) + (abort: 0+) complete, 0+; else
+ *                                                       AbortByCaller+
+ *                                                       (abort: 0+)
+ *   Stop          success   -> STOPPED    -> STOPPED    -> STOPPED         success
+ *
+ * GetLogInfo and TruncateLog with a reader open are Seq too; no reader is
+ * ever open in UNLISTED, none of a database in LOGS or TRUNCATED.  End with
+ * neither or both of normal and abort is InvalidParam and moves nothing.
+ *
+ * Locking: the instance lock guards the state and every field;
+ * backup_teardown and backup.c's helpers that need the lock assert it is
+ * held (the trailer functions need no instance).
  */
 #ifndef ESE_BACKUP_H
 #define ESE_BACKUP_H
