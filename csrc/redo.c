@@ -1,9 +1,15 @@
 /* redo.c -- replay of log records onto database files (see redo.h). */
 #include "redo.h"
 #include "page.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The replay cache holds this many bytes of pages (redo_cfg.cache_pages
+ * overrides) before it writes its changed pages back: a restore step
+ * (about 3 MiB of log) writes at most this much besides. */
+#define REDO_CACHE_BYTES (8u << 20)
 
 enum { SKIP_UNCOVERED = 1, SKIP_OTHER = 2 };
 
@@ -15,6 +21,19 @@ typedef struct redo_db {
   uint64_t dbtime_max;    /* the highest dbtime a replayed commit gave it */
   struct redo_db *next;
 } redo_db;
+
+/* A page of the replay cache: the page as replay has it (read from its
+ * file, then changed by applied commits), dirty until written back.  While
+ * a commit is applied, its result is staged in spare (staged = 1): the
+ * commit's records are checked and applied there, and only when every
+ * record of the commit passed do the staged pages become the frames'
+ * pages.  So a refused commit changes no page, in the cache or on disk. */
+typedef struct rframe {
+  struct redo_db *d;
+  uint32_t pgno;
+  int dirty, staged;
+  uint8_t *page, *spare;
+} rframe;
 
 typedef struct redo_page {
   uint32_t dbid, pgno;
@@ -39,7 +58,16 @@ struct redo {
   uint64_t txid;
   uint32_t group_records; /* page records of txid read so far, skipped ones too */
   uint64_t max_txid;      /* the highest transaction id met */
-  uint8_t *scratch;       /* a page being patched */
+  /* the replay cache: frames [0, nfr) of fr (each keeps its buffers when
+   * the cache is emptied), found through hash (open addressing: frame
+   * index + 1, 0 empty; hcap a power of two, at least twice frcap) */
+  rframe *fr;
+  size_t nfr, frcap;
+  uint32_t *hash;
+  size_t hcap;
+  size_t cache_max;       /* frames held before a commit writes them back */
+  size_t *staged;         /* frames staged by the commit being applied */
+  size_t nstaged;
 };
 
 static void say(redo *r, const char *what, const char *path) {
@@ -61,6 +89,8 @@ JET_ERR redo_new(const redo_cfg *cfg, redo **out) {
   if (!r) return JET_errOutOfMemory;
   r->cfg = *cfg;
   if (!r->cfg.fix) r->cfg.fix = clean_header;
+  r->cache_max = cfg->cache_pages ? cfg->cache_pages : REDO_CACHE_BYTES / cfg->page_size;
+  if (r->cache_max < 1) r->cache_max = 1;
   *out = r;
   return JET_errSuccess;
 }
@@ -70,6 +100,136 @@ static void drop_pages(redo *r) {
   r->npages = 0;
 }
 
+/* ---- the replay cache ---------------------------------------------------- */
+
+static size_t hash_of(const redo_db *d, uint32_t pgno, size_t hcap) {
+  uint64_t h = ((uint64_t)(uintptr_t)d >> 4) * 0x9E3779B97F4A7C15ull ^ (uint64_t)pgno * 0xC2B2AE3D27D4EB4Full;
+  return (size_t)(h ^ (h >> 29)) & (hcap - 1);
+}
+
+static void hash_put(redo *r, size_t i) {
+  size_t h = hash_of(r->fr[i].d, r->fr[i].pgno, r->hcap);
+  while (r->hash[h]) h = (h + 1) & (r->hcap - 1);
+  r->hash[h] = (uint32_t)(i + 1);
+}
+
+/* Empties the cache without writing anything (frames keep their buffers,
+ * up to cache_max of them). */
+static void cache_drop(redo *r) {
+  for (size_t i = 0; i < r->frcap; i++) {
+    r->fr[i].dirty = r->fr[i].staged = 0;
+    if (i >= r->cache_max) {   /* grown by a commit bigger than the cache */
+      free(r->fr[i].page);
+      free(r->fr[i].spare);
+      r->fr[i].page = r->fr[i].spare = NULL;
+    }
+  }
+  r->nfr = 0;
+  r->nstaged = 0;
+  if (r->hash) memset(r->hash, 0, r->hcap * sizeof *r->hash);
+}
+
+static int frame_cmp(const void *a, const void *b) {
+  const rframe *x = *(rframe *const *)a, *y = *(rframe *const *)b;
+  uintptr_t dx = (uintptr_t)x->d, dy = (uintptr_t)y->d;
+  if (dx != dy) return dx < dy ? -1 : 1;
+  return x->pgno < y->pgno ? -1 : x->pgno > y->pgno;
+}
+
+/* Writes every dirty page back, file by file in page order, and empties
+ * the cache.  On failure the cache is emptied too (the replay fails). */
+static JET_ERR cache_flush(redo *r) {
+  JET_ERR e = JET_errSuccess;
+  rframe **dirty = NULL;
+  size_t n = 0;
+  assert(r->nstaged == 0);    /* never inside a commit */
+  if (r->nfr && !(dirty = malloc(r->nfr * sizeof *dirty))) e = JET_errOutOfMemory;
+  for (size_t i = 0; e == JET_errSuccess && i < r->nfr; i++)
+    if (r->fr[i].dirty) dirty[n++] = &r->fr[i];
+  if (n > 1) qsort(dirty, n, sizeof *dirty, frame_cmp);
+  for (size_t i = 0; e == JET_errSuccess && i < n; i++) {
+    e = os_pwrite(dirty[i]->d->file, dirty[i]->page, r->cfg.page_size, (uint64_t)dirty[i]->pgno * r->cfg.page_size);
+    if (e) say(r, "replay could not write back a page of", dirty[i]->d->path);
+  }
+  free(dirty);
+  cache_drop(r);
+  return e;
+}
+
+/* The frame of page pgno of d, read from the file when the cache does not
+ * hold it (a page past the file's end reads as zeros: never written). */
+static JET_ERR frame_get(redo *r, redo_db *d, uint32_t pgno, rframe **out) {
+  uint32_t ps = r->cfg.page_size;
+  if (r->hash) {
+    for (size_t h = hash_of(d, pgno, r->hcap); r->hash[h]; h = (h + 1) & (r->hcap - 1)) {
+      rframe *f = &r->fr[r->hash[h] - 1];
+      if (f->d == d && f->pgno == pgno) {
+        *out = f;
+        return JET_errSuccess;
+      }
+    }
+  }
+  if (r->nfr == r->frcap) {   /* grow: frames, the staged list and the hash */
+    size_t nc = r->frcap ? r->frcap * 2 : 64;
+    if (nc > UINT32_MAX / 4) return JET_errOutOfMemory;
+    rframe *nf = realloc(r->fr, nc * sizeof *nf);
+    if (!nf) return JET_errOutOfMemory;
+    r->fr = nf;
+    memset(nf + r->frcap, 0, (nc - r->frcap) * sizeof *nf);
+    size_t *ns = realloc(r->staged, nc * sizeof *ns);
+    if (!ns) return JET_errOutOfMemory;
+    r->staged = ns;
+    uint32_t *nh = calloc(nc * 2, sizeof *nh);
+    if (!nh) return JET_errOutOfMemory;
+    free(r->hash);
+    r->hash = nh;
+    r->hcap = nc * 2;
+    r->frcap = nc;
+    for (size_t i = 0; i < r->nfr; i++) hash_put(r, i);
+  }
+  rframe *f = &r->fr[r->nfr];
+  if (!f->page && !(f->page = malloc(ps))) return JET_errOutOfMemory;
+  size_t got = 0;
+  JET_ERR e = os_pread(d->file, f->page, ps, (uint64_t)pgno * ps, &got);
+  if (e) {
+    say(r, "replay could not read a page of", d->path);
+    return e;
+  }
+  if (got < ps) memset(f->page + got, 0, ps - got);
+  f->d = d;
+  f->pgno = pgno;
+  f->dirty = f->staged = 0;
+  hash_put(r, r->nfr++);
+  *out = f;
+  return JET_errSuccess;
+}
+
+/* The page a record of the commit being applied works on: the frame's
+ * staged copy (made on first use). */
+static JET_ERR frame_stage(redo *r, rframe *f) {
+  if (f->staged) return JET_errSuccess;
+  if (!f->spare && !(f->spare = malloc(r->cfg.page_size))) return JET_errOutOfMemory;
+  memcpy(f->spare, f->page, r->cfg.page_size);
+  f->staged = 1;
+  r->staged[r->nstaged++] = (size_t)(f - r->fr);
+  return JET_errSuccess;
+}
+
+/* The commit being applied ends: ok, its staged pages become the frames'
+ * pages (dirty); else they are forgotten. */
+static void stage_end(redo *r, int ok) {
+  for (size_t i = 0; i < r->nstaged; i++) {
+    rframe *f = &r->fr[r->staged[i]];
+    if (ok) {
+      uint8_t *t = f->page;
+      f->page = f->spare;
+      f->spare = t;
+      f->dirty = 1;
+    }
+    f->staged = 0;
+  }
+  r->nstaged = 0;
+}
 
 /* No id names d any more. */
 static void unbind(redo *r, const redo_db *d) {
@@ -87,14 +247,18 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
       break;
     }
   unbind(r, d);
-  if (fix && d->created && !d->wrote) {
+  /* a successful replay writes every page it changed back first (all
+   * files: the cache is emptied); a failed one drops them */
+  if (fix) e = cache_flush(r);
+  else cache_drop(r);
+  if (e == JET_errSuccess && fix && d->created && !d->wrote) {
     /* JetCreateDatabase never committed: creation is all or nothing */
     os_close(d->file);
     d->file = NULL;
     e = os_unlink(r->cfg.io, d->path);
     if (e == JET_errFileNotFound) e = JET_errSuccess;
   }
-  if (d->file) {
+  if (d->file && e == JET_errSuccess) {
     dbheader h;
     e = os_sync(d->file);
     if (e == JET_errSuccess && fix) {
@@ -244,23 +408,51 @@ static JET_ERR page_mismatch(redo *r, const redo_db *d, uint32_t pgno, const cha
   return corrupt(r);
 }
 
-/* Applies a difference to the page on disk, which must be its base (the
- * page's dbtime is the difference's), and seals it with the commit's
- * dbtime T. */
-static JET_ERR apply_diff(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
+/* The dbtime rule for one page record of a commit giving its database
+ * time T, on the page as replay has it (the commit's staged copy, else the
+ * cache's, else the file's):
+ *   page dbtime >= T             skip: the change is there already
+ *   an image (LR_PAGE)           written whole (it formats the page; a page
+ *                                that fails verification counts as dbtime 0)
+ *   a difference, dbtime == base applied, sealed with T
+ *   dbtime < base                JET_errDbTimeTooOld (a change is missing)
+ *   base < dbtime < T            JET_errDbTimeTooNew (another history)
+ * A difference onto a page that fails verification is
+ * JET_errReadVerifyFailure; one onto a page never written (all zeros) is
+ * too old.  Every refusal names the file and page. */
+static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   uint32_t ps = r->cfg.page_size;
-  if (!r->scratch && !(r->scratch = malloc(ps))) return JET_errOutOfMemory;
-  JET_ERR e = os_pread_full(d->file, r->scratch, ps, (uint64_t)p->pgno * ps);
+  if (!p->diff && page_dbtime(p->image) != T)   /* an image carries its commit's dbtime */
+    return page_mismatch(r, d, p->pgno, "a page image of another dbtime than its commit's", page_dbtime(p->image), T);
+  rframe *f;
+  JET_ERR e = frame_get(r, d, p->pgno, &f);
   if (e) return e;
-  if (page_verify(r->scratch, ps, p->pgno) != PAGE_OK)
-    return page_mismatch(r, d, p->pgno, "a difference meets a page that fails verification", 0, p->base);
-  if (page_dbtime(r->scratch) != p->base)
-    return page_mismatch(r, d, p->pgno, "a difference meets another page version than its base",
-                         page_dbtime(r->scratch), p->base);
-  if (page_patch(r->scratch, ps, p->image, p->len) != 0)
-    return page_mismatch(r, d, p->pgno, "a difference lies outside the page", page_dbtime(r->scratch), p->base);
-  page_seal(r->scratch, ps, p->pgno, T);
-  return os_pwrite(d->file, r->scratch, ps, (uint64_t)p->pgno * ps);
+  const uint8_t *cur = f->staged ? f->spare : f->page;
+  int v = page_verify(cur, ps, p->pgno);
+  uint64_t have = v == PAGE_OK ? page_dbtime(cur) : 0;
+  if (v != PAGE_OK && v != PAGE_ZERO && p->diff) {
+    if (r->cfg.detail)
+      snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u fails verification (checksum or page number): a "
+               "difference of the log cannot apply to it", d->path, (unsigned)p->pgno);
+    return JET_errReadVerifyFailure;
+  }
+  if (have >= T) return JET_errSuccess;
+  if (p->diff && have != p->base) {
+    if (r->cfg.detail)
+      snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u: dbtime %llu is %s the base %llu of a difference "
+               "committed at %llu", d->path, (unsigned)p->pgno, (unsigned long long)have,
+               have < p->base ? "older than" : "newer than", (unsigned long long)p->base, (unsigned long long)T);
+    return have < p->base ? JET_errDbTimeTooOld : JET_errDbTimeTooNew;
+  }
+  if ((e = frame_stage(r, f))) return e;
+  if (!p->diff) {
+    memcpy(f->spare, p->image, ps);
+    return JET_errSuccess;
+  }
+  if (page_patch(f->spare, ps, p->image, p->len) != 0)
+    return page_mismatch(r, d, p->pgno, "a difference lies outside the page", have, p->base);
+  page_seal(f->spare, ps, p->pgno, T);
+  return JET_errSuccess;
 }
 
 /* Reads the per-database dbtimes of an LR_COMMIT (u64 txid, u32 page
@@ -305,20 +497,16 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   if (e == JET_errSuccess && txid == r->txid && r->tx_other)
     e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {
+    /* the cache takes the whole commit without a write-back in between */
+    if (r->nfr && r->nfr + r->npages > r->cache_max) e = cache_flush(r);
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
       redo_db *d = r->db[p->dbid];
-      if (!d || !T[p->dbid]) {
-        e = corrupt(r);
-        break;
-      }
-      d->wrote = 1;
-      if (p->diff) e = apply_diff(r, d, p, T[p->dbid]);
-      else if (page_dbtime(p->image) != T[p->dbid])   /* an image carries its commit's dbtime */
-        e = page_mismatch(r, d, p->pgno, "a page image of another dbtime than its commit's", page_dbtime(p->image),
-                          T[p->dbid]);
-      else e = os_pwrite(d->file, p->image, r->cfg.page_size, (uint64_t)p->pgno * r->cfg.page_size);
+      if (!d || !T[p->dbid]) e = corrupt(r);
+      else e = apply_page(r, d, p, T[p->dbid]);
     }
+    stage_end(r, e == JET_errSuccess);   /* all of the commit, or nothing */
+    for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) r->db[r->pages[i].dbid]->wrote = 1;
     for (uint32_t id = 1; id <= ESE_MAX_DB && e == JET_errSuccess; id++)
       if (T[id] && r->db[id] && T[id] > r->db[id]->dbtime_max) r->db[id]->dbtime_max = T[id];
   }
@@ -419,6 +607,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
 JET_ERR redo_finish(redo *r, int ok, uint32_t gen) {
   JET_ERR e = JET_errSuccess;
   drop_pages(r);
+  if (!ok) cache_drop(r);   /* a failed replay writes nothing more */
   while (r->files) {
     JET_ERR ce = close_db(r, r->files, gen, ok ? r->cfg.fix : NULL);
     if (e == JET_errSuccess) e = ce;
@@ -431,6 +620,12 @@ void redo_free(redo *r) {
   if (!r) return;
   redo_finish(r, 0, 0);
   free(r->pages);
-  free(r->scratch);
+  for (size_t i = 0; i < r->frcap; i++) {
+    free(r->fr[i].page);
+    free(r->fr[i].spare);
+  }
+  free(r->fr);
+  free(r->hash);
+  free(r->staged);
   free(r);
 }

@@ -1,12 +1,19 @@
 /*
  * redo.h -- the replay engine that soft recovery (recovery.c) and restore
- * (restore.c) share: log records in, whole page images out to the database
- * files.  Page images make replay idempotent.  A transaction's pages are
- * buffered until its LR_COMMIT; an unfinished transaction is dropped.
- * LR_COMMIT gives each database it changed a dbtime T: a difference is
- * applied only to a page whose dbtime is its base and sealed with T, an
- * image must carry T (else a named error, never a misapply); a database's
- * header ends with dbtime_last = max(its own, every T replayed).
+ * (restore.c) share: log records in, pages out to the database files
+ * through a bounded replay cache (read, check, apply; changed pages written
+ * back in file and page order when the cache is full and at the end).  A
+ * transaction's records are buffered until its LR_COMMIT; an unfinished
+ * transaction is dropped.  LR_COMMIT gives each database it changed a
+ * dbtime T, and each page record obeys the dbtime rule: a page whose
+ * dbtime is T or more already holds the change (skipped, so replaying a
+ * log again changes nothing); an image (it must carry T) is written over
+ * an older page; a difference applies only to a page whose dbtime is its
+ * base (then sealed with T): older is JET_errDbTimeTooOld, between base
+ * and T JET_errDbTimeTooNew, never a misapply.  A commit applies whole or
+ * not at all (a refused commit changes no page); a failed replay drops the
+ * pages not yet written back.  A database's header ends with dbtime_last
+ * = max(its own, every T replayed).
  *
  * Database ids: an id names a database from its attachment (LR_CREATEDB,
  * LR_ATTACH, a checkpoint or header table) to its LR_DETACH, an LR_INIT (a
@@ -43,6 +50,9 @@ typedef struct redo_cfg {
    * being restored holds their changes already); their ids still count
    * for redo_max_txid.  0: apply everything. */
   lsn_t apply_from;
+  /* Pages the replay cache holds before a commit writes them back (a
+   * commit bigger than that is held whole); 0: 8 MiB worth. */
+  uint32_t cache_pages;
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);

@@ -149,13 +149,25 @@ describe("dbtime: pages carry the commit's dbtime, the header bounds them", func
 end)
 
 describe("replay checks page versions (C harness redo_dbtime)", function()
-  it("a difference applies only to a page carrying its base, an image only with its commit's dbtime, a commit "
-    .. "without database times (written before format 2) never: named errors, files unchanged; ese check bounds "
-    .. "every page by the header's dbtime_last", function()
-    H.expect_harness("redo_dbtime", "", {
-      "redo_dbtime: newer: ok", "redo_dbtime: older: ok", "redo_dbtime: image: ok", "redo_dbtime: old: ok",
-      "redo_dbtime: none: ok", "redo_dbtime: old (restore): ok", "redo_dbtime: apply: ok", "redo_dbtime: check: ok",
-      "redo_dbtime: ok" })
+  it("the dbtime rule: a page at its commit's dbtime or later is skipped (nothing written, also a whole log "
+    .. "group replayed twice), a difference applies only to a page carrying its base, else JET_errDbTimeTooOld "
+    .. "(-566) or JET_errDbTimeTooNew (-567), a commit applies whole or not at all, a difference onto a page that "
+    .. "fails verification is JET_errReadVerifyFailure while an image replaces it, an image of another dbtime than "
+    .. "its commit's and a commit without database times (written before format 2) never apply: named errors, "
+    .. "files unchanged, in soft recovery and restore; ese check bounds every page by the header's dbtime_last",
+    function()
+    local lines = {}
+    for _, mode in ipairs({ "", " (restore)" }) do
+      for _, case in ipairs({ "too-new", "too-old", "newer-diff", "newer-image", "atomic", "image", "old", "none",
+                              "bad-page" }) do
+        lines[#lines + 1] = "redo_dbtime: " .. case .. mode .. ": ok"
+      end
+    end
+    for _, case in ipairs({ "bad-image", "apply", "twice", "twice (restore)", "check" }) do
+      lines[#lines + 1] = "redo_dbtime: " .. case .. ": ok"
+    end
+    lines[#lines + 1] = "redo_dbtime: ok"
+    H.expect_harness("redo_dbtime", "", lines)
   end)
 end)
 

@@ -18,6 +18,7 @@ local reference = {
   JET_errStartingRestoreLogTooHigh = -554, JET_errGivenLogFileHasBadSignature = -555,
   JET_errGivenLogFileIsNotContiguous = -556, JET_errMissingRestoreLogFiles = -557,
   JET_errMissingFullBackup = -560, JET_errMissingCurrentLogFiles = -565,
+  JET_errDbTimeTooOld = -566, JET_errDbTimeTooNew = -567,
   JET_errMissingFileToBackup = -569, JET_errLogTornWriteDuringHardRestore = -570,
   JET_errLogCorruptDuringHardRestore = -573, JET_errBadRestoreTargetInstance = -577,
   JET_errLogReadVerifyFailure = -612, JET_errRestoreOfNonBackupDatabase = -615,

@@ -23,6 +23,14 @@ describe("harness edges: replay (C, crashed processes, edited logs)", function()
     expect_ok("redo_count", "count", { "count" })
   end)
 
+  it("redo_count dbtime: a difference whose base is above its page's dbtime fails soft recovery with "
+     .. "JET_errDbTimeTooOld (-566), one whose page lies between its base and its commit with JET_errDbTimeTooNew "
+     .. "(-567), every file unchanged, again on retry; a restore of full + incremental alike (the database left "
+     .. "being restored); the crashed run's log replayed a second time over the recovered database, or after a "
+     .. "replay that stopped half-way, leaves it byte for byte as one replay", function()
+    expect_ok("redo_count", "dbtime", { "dbtime" })
+  end)
+
   it("redo_count txid: after a crash that leaves an unfinished transaction X, the next run numbers its "
      .. "transactions above every id in the log even when its clock reads X or has not moved since the first "
      .. "run; full + incremental (replay across the runs) restores exactly what was committed before the "

@@ -42,6 +42,8 @@
   X(JET_errMissingRestoreLogFiles,         -557,  "Log files needed by the restore are missing") \
   X(JET_errMissingFullBackup,              -560,  "An incremental backup needs a full backup first") \
   X(JET_errMissingCurrentLogFiles,         -565,  "Log files after the backup set are missing") \
+  X(JET_errDbTimeTooOld,                   -566,  "A database page is older than a log record needs: a change before it is missing") \
+  X(JET_errDbTimeTooNew,                   -567,  "A database page is newer than a log record's base but older than its commit") \
   X(JET_errMissingFileToBackup,            -569,  "A file of the backup is missing") \
   X(JET_errLogTornWriteDuringHardRestore,  -570,  "A torn write was found in a log of the backup set") \
   X(JET_errLogCorruptDuringHardRestore,    -573,  "A log record of the backup set is corrupt") \

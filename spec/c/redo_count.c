@@ -54,7 +54,24 @@
  *          a byte left over, dbid 0 or 33: JET_errLogFileCorrupt /
  *          JET_errCheckpointCorrupt, the database untouched.
  *
- * usage: redo_count [count|txid|txid-at-x|txid-still|clean|restored-chk|chk-v1|log-v1|attach-entry]
+ *   dbtime The dbtime rule (csrc/redo.c) on a crashed run's real log, its
+ *          last LR_PAGEDIFF's base moved by +1 or -1 (checksum resealed
+ *          with log_rec_crc): soft recovery fails with JET_errDbTimeTooOld
+ *          (-566; the page is older than the base) or JET_errDbTimeTooNew
+ *          (-567; between base and commit), every file of the folder
+ *          unchanged (the groups before it were applied in the replay
+ *          cache only), again on retry; a restore of full + incremental
+ *          with the incremental's last difference moved alike fails the
+ *          same way, the database left being restored (control: the
+ *          untouched chain restores every record).  Idempotence: the
+ *          crashed run's logs and checkpoint put back beside the database
+ *          recovery finished, a second recovery leaves the database byte
+ *          for byte as it was; a replay through a one-page cache stopped
+ *          after the second commit (the first written back, the second
+ *          dropped), then a whole recovery, gives the same bytes as one
+ *          recovery.
+ *
+ * usage: redo_count [count|txid|txid-at-x|txid-still|clean|restored-chk|chk-v1|log-v1|attach-entry|dbtime]
  *        (default: count, then txid = txid-at-x and txid-still)
  * Prints "redo_count: <test>: ok ..." per test and exits 0, or what differed
  * and exits 1.
@@ -67,6 +84,7 @@
 #include "internal.h"     /* LR_* record types, DB_* header states */
 #include "log_format.h"   /* record framing and checksum: the writer's own code */
 #include "page.h"
+#include "redo.h"     /* a replay stopped half-way (dbtime) */
 
 /* Crashes here are process exits: written data survives them synced or
  * not, so syncs are no-ops (ESE_REAL_SYNC=1 keeps them). */
@@ -1075,6 +1093,238 @@ static void test_attach_entry(const char *root) {
          "JET_errCheckpointCorrupt, the database untouched; the untouched files recover\n");
 }
 
+/* ---- dbtime ------------------------------------------------------------------------ */
+
+/* Rewrites the base dbtime of the LR_PAGEDIFF x in dir to its base + delta,
+ * checksum resealed with log_rec_crc (the writer's code). */
+static void shift_diff_base(const char *dir, const lrec *x, int delta) {
+  char path[600];
+  gen_path(dir, x->gen, path, sizeof path);
+  size_t len = x->len, n = 8 + len + 4;
+  uint8_t *rec = malloc(n);
+  if (!rec) FAIL("out of memory");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || pread(fd, rec, n, x->off) != (ssize_t)n) FAIL("read %s: %s", path, strerror(errno));
+  close(fd);
+  if (ld32(rec) != len || rec[4] != LR_PAGEDIFF || ld32(rec + 12) != x->pgno)
+    FAIL("%s offset %u is not the difference read there", path, x->off);
+  if (log_rec_crc(x->gen, LR_PAGEDIFF, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
+    FAIL("%s offset %u: log_rec_crc does not give the writer's checksum", path, x->off);
+  st64(rec + 8 + 16, (uint64_t)((int64_t)ld64(rec + 8 + 16) + delta));
+  st32(rec + 8 + len, log_rec_crc(x->gen, LR_PAGEDIFF, rec + 8, len, NULL, 0));
+  pwrite_all(path, rec, n, x->off);
+  free(rec);
+}
+
+/* The last LR_PAGEDIFF of dir's logs (current: B.log too). */
+static lrec last_diff(const char *dir, int current, const char *what) {
+  lrecs L;
+  read_log(dir, current, &L);
+  lrec x = { 0 };
+  for (size_t i = 0; i < L.n; i++) {
+    if (L.v[i].type == LR_PAGEDIFF) x = L.v[i];
+  }
+  if (x.type != LR_PAGEDIFF) FAIL("%s: no difference in the logs of %s (%zu records)", what, dir, L.n);
+  free(L.v);
+  return x;
+}
+
+/* Run D, crashing: a full backup into set, two transactions on the same
+ * pages (u: images, v: differences of them), an incremental into incr. */
+typedef struct run_d_arg { const char *dir, *set, *incr; } run_d_arg;
+static void run_d(const void *p) {
+  const run_d_arg *a = p;
+  JET_SESID s;
+  JET_TABLEID t;
+  JET_INSTANCE inst = open_dir(a->dir, &s, &t);
+  CK(JetBackupInstance(inst, a->set, 0, NULL));
+  put_txn(s, t, "u", 0, 3);   /* few: no split, so v's pages are differences */
+  put_txn(s, t, "v", 0, 3);
+  CK(JetBackupInstance(inst, a->incr, JET_bitBackupIncremental, NULL));
+}
+
+/* Soft recovery of saved (copied to crashed) whose last difference names
+ * base + delta: refused with want, every file of the folder unchanged (the
+ * groups before it were applied in the replay cache only), again on retry. */
+static void dbtime_soft(const char *crashed, const char *saved, int delta, JET_ERR want, const char *name) {
+  char what[128];
+  snprintf(what, sizeof what, "dbtime %s (soft recovery, base %+d)", name, delta);
+  copy_dir(saved, crashed);
+  lrec x = last_diff(crashed, 1, what);
+  shift_diff_base(crashed, &x, delta);
+  dsnap before;
+  snap_take(crashed, &before);
+  for (int k = 0; k < 2; k++) {
+    JET_INSTANCE inst;
+    JET_ERR e = init_dir(crashed, &inst);
+    if (e != want)
+      FAIL("%s: JetInit -> %s (%ld), want %s", what, harness_err_name(e), (long)e, harness_err_name(want));
+    snap_expect_same(crashed, &before, what);
+  }
+  snap_free(&before);
+}
+
+/* A restore of the chain full + incr (copies) whose last difference
+ * names base + delta: want (success: every record is back). */
+static void dbtime_restore(const char *root, const char *full, const char *incr, int delta, JET_ERR want,
+                           const char *name) {
+  char icopy[300], dest[300], dbpath[600], what[128];
+  snprintf(what, sizeof what, "dbtime %s (restore, base %+d)", name, delta);
+  harness_fresh_dir(icopy, sizeof icopy, root, name);
+  copy_dir(incr, icopy);
+  snprintf(dest, sizeof dest, "%s/%s-dest", root, name);
+  harness_rm_rf(dest);
+  snprintf(dbpath, sizeof dbpath, "%s/app.edb", dest);
+  if (delta) {
+    lrec x = last_diff(icopy, 0, what);
+    shift_diff_base(icopy, &x, delta);
+  }
+  JET_ERR e = restore_chain(full, icopy, dest);
+  if (e != want) FAIL("%s: restore -> %s (%ld), want %s", what, harness_err_name(e), (long)e, harness_err_name(want));
+  if (want != JET_errSuccess) {
+    if (db_state(dbpath) != DB_RESTORING)
+      FAIL("%s: the restored database is in state %lu, want 4 (being restored)", what, db_state(dbpath));
+    return;
+  }
+  JET_SESID s;
+  JET_TABLEID t;
+  JET_INSTANCE inst = open_dir(dest, &s, &t);
+  harness_expect_keys(s, t, "b", 0, 20, 1, what);
+  harness_expect_keys(s, t, "u", 0, 3, 1, what);
+  harness_expect_keys(s, t, "v", 0, 3, 1, what);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+}
+
+/* A soft recovery of dir that crashed half-way: replay from the
+ * checkpoint through a cache of one page, so that each commit first
+ * writes the pages of the one before back, up to the second commit of
+ * the log; then it stops without finishing (what it had not written back
+ * is dropped, the header stays dirty). */
+static void replay_half(const char *dir) {
+  esio *io;
+  char chkp[600], logp[600];
+  snprintf(chkp, sizeof chkp, "%s/edb.chk", dir);
+  snprintf(logp, sizeof logp, "%s/edb.log", dir);
+  CK(esio_new(&io));
+  chkfile chk;
+  log_header h;
+  CK(chk_read(io, chkp, &chk));
+  CK(log_read_header(io, logp, &h));
+  redo_cfg rc = { .io = io, .page_size = PAGE_SIZE, .sig = h.sig, .cache_pages = 1 };
+  redo *r;
+  log_reader *rd;
+  CK(redo_new(&rc, &r));
+  for (uint32_t i = 0; i < chk.natt; i++) CK(redo_attach(r, &chk.att[i]));
+  CK(log_reader_open(io, dir, "edb", PAGE_SIZE, &h.sig, chk.lsn, LOG_READ_CURRENT, &rd));
+  log_record rec;
+  int commits = 0;
+  while (commits < 2 && log_reader_next(rd, &rec) == 0) {
+    CK(redo_apply(r, &rec));
+    commits += rec.type == LR_COMMIT;
+  }
+  if (commits < 2) FAIL("dbtime half: fewer than 2 commits after the checkpoint of %s", dir);
+  log_reader_close(rd);
+  redo_free(r);
+  log_header_clear(&h);
+  chk_clear(&chk);
+  esio_free(io);
+}
+
+static void test_dbtime(const char *root) {
+  char crashed[300], saved[300], bk[300], full[300], incr[300], dbpath[600];
+  harness_fresh_dir(crashed, sizeof crashed, root, "dt-crashed");
+  make_base(crashed);
+  run_crashing(run_b, crashed, "run B");
+  harness_fresh_dir(saved, sizeof saved, root, "dt-saved");
+  copy_dir(crashed, saved);
+  /* the dbtime rule in soft recovery: the page older than the base, and
+   * between the base and the commit */
+  dbtime_soft(crashed, saved, +1, JET_errDbTimeTooOld, "too-old");
+  dbtime_soft(crashed, saved, -1, JET_errDbTimeTooNew, "too-new");
+
+  /* replayed twice: recover, then put the crashed run's logs and checkpoint
+   * back beside the recovered database and recover again: every record
+   * meets a page already at its commit's dbtime (skipped), the database
+   * file stays byte for byte as the first recovery left it */
+  copy_dir(saved, crashed);
+  snprintf(dbpath, sizeof dbpath, "%s/app.edb", crashed);
+  JET_INSTANCE inst;
+  JET_ERR e = init_dir(crashed, &inst);
+  if (e) FAIL("dbtime twice: the first JetInit -> %s (%ld)", harness_err_name(e), (long)e);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  size_t n1, n2;
+  uint8_t *once = read_whole(dbpath, &n1);
+  dlist l;
+  list_dir(crashed, &l);   /* every file but the database: the crashed run's again */
+  for (int i = 0; i < l.n; i++)
+    if (strcmp(l.name[i], "app.edb") != 0) {
+      char to[600];
+      snprintf(to, sizeof to, "%s/%s", crashed, l.name[i]);
+      if (unlink(to) != 0) FAIL("unlink %s: %s", to, strerror(errno));
+    }
+  list_dir(saved, &l);
+  for (int i = 0; i < l.n; i++)
+    if (strcmp(l.name[i], "app.edb") != 0) {
+      char from[600], to[600];
+      snprintf(from, sizeof from, "%s/%s", saved, l.name[i]);
+      snprintf(to, sizeof to, "%s/%s", crashed, l.name[i]);
+      if (harness_copy_file(from, to) != 0) FAIL("copy %s to %s: %s", from, to, strerror(errno));
+    }
+  e = init_dir(crashed, &inst);
+  if (e) FAIL("dbtime twice: the second JetInit -> %s (%ld)", harness_err_name(e), (long)e);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  uint8_t *twice = read_whole(dbpath, &n2);
+  if (n1 != n2 || memcmp(once, twice, n1) != 0) FAIL("dbtime twice: the second replay changed %s", dbpath);
+  free(twice);
+  /* a recovery that crashed half-way (the first group written back, the
+   * second not, the header dirty), then a whole one: the same bytes */
+  copy_dir(saved, crashed);
+  replay_half(crashed);
+  size_t nh;
+  uint8_t *half = read_whole(dbpath, &nh);
+  e = init_dir(crashed, &inst);
+  if (e) FAIL("dbtime half: JetInit after the half replay -> %s (%ld)", harness_err_name(e), (long)e);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  uint8_t *after = read_whole(dbpath, &n2);
+  if (n1 != n2 || memcmp(once, after, n1) != 0) FAIL("dbtime half: the recovery after a half replay differs from one");
+  {
+    char spath[600];
+    size_t ns;
+    snprintf(spath, sizeof spath, "%s/app.edb", saved);
+    uint8_t *crashed_db = read_whole(spath, &ns);
+    if (ns == nh && memcmp(crashed_db, half, ns) == 0) FAIL("dbtime half: the half replay wrote nothing back");
+    free(crashed_db);
+  }
+  free(half);
+  free(after);
+  free(once);
+  {
+    JET_SESID s;
+    JET_TABLEID t;
+    inst = open_dir(crashed, &s, &t);
+    harness_expect_keys(s, t, "t1-", 0, 30, 1, "dbtime twice");
+    harness_expect_keys(s, t, "t2-", 0, 10, 1, "dbtime twice");
+    CK(JetTerm2(inst, JET_bitTermComplete));
+  }
+
+  /* and in a restore of full + incremental */
+  harness_fresh_dir(bk, sizeof bk, root, "dt-bk");
+  make_base(bk);
+  snprintf(full, sizeof full, "%s/dt-full", root);
+  snprintf(incr, sizeof incr, "%s/dt-incr", root);
+  harness_rm_rf(full);
+  harness_rm_rf(incr);
+  run_d_arg da = { bk, full, incr };
+  run_crashing(run_d, &da, "run D");
+  dbtime_restore(root, full, incr, 0, JET_errSuccess, "dt-control");
+  dbtime_restore(root, full, incr, +1, JET_errDbTimeTooOld, "dt-old");
+  dbtime_restore(root, full, incr, -1, JET_errDbTimeTooNew, "dt-new");
+  printf("redo_count: dbtime: ok: a difference whose base is above its page's dbtime is JET_errDbTimeTooOld, "
+         "below it (the page between base and commit) JET_errDbTimeTooNew, in soft recovery (every file unchanged, "
+         "again on retry) and in a restore (database left being restored); a log replayed twice, or after a replay "
+         "that stopped half-way, leaves the database byte for byte as one replay\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -1090,10 +1340,12 @@ int main(int argc, char **argv) {
   if (all || strcmp(which, "chk-v1") == 0) test_chk_v1(root);
   if (all || strcmp(which, "log-v1") == 0) test_log_v1(root);
   if (all || strcmp(which, "attach-entry") == 0) test_attach_entry(root);
+  if (all || strcmp(which, "dbtime") == 0) test_dbtime(root);
   if (!all && strcmp(which, "count") && strncmp(which, "txid", 4) && strcmp(which, "clean") &&
       strcmp(which, "restored-chk") && strcmp(which, "chk-v1") && strcmp(which, "log-v1") &&
-      strcmp(which, "attach-entry"))
-    FAIL("unknown test %s (count, txid, txid-at-x, txid-still, clean, restored-chk, chk-v1, log-v1, attach-entry)",
+      strcmp(which, "attach-entry") && strcmp(which, "dbtime"))
+    FAIL("unknown test %s (count, txid, txid-at-x, txid-still, clean, restored-chk, chk-v1, log-v1, attach-entry, "
+         "dbtime)",
          which);
   if (harness_rm_rf(root) != 0) printf("redo_count: note: could not remove %s\n", root);
   return 0;

@@ -5,24 +5,34 @@
  * database the engine made (app.edb: created, 20 records, clean term).
  * Every case works on the space page (page 2), changing byte 100 of it.
  *
- *   apply  control: an LR_PAGEDIFF whose base is the page's dbtime, then
- *          an LR_COMMIT giving the database T = dbtime_last + 1: the page
- *          gets the byte and carries T, and redo_finish writes the header
- *          with dbtime_last = T (max(header, every T replayed)).
- *   newer  the page is newer than the difference's base (base one below
- *          its dbtime), and
- *   older  older (base one above): the commit fails with
- *          JET_errLogFileCorrupt (a restore: JET_errLogCorruptDuringHardRestore)
- *          whose detail names the page, never a silent misapply; the file
- *          is byte for byte unchanged.
- *   image  an LR_PAGE whose image carries another dbtime than its
- *          commit's T: refused alike, the file unchanged.
- *   old    a group as a log written before database format 2 holds it (an
- *          LR_PAGEDIFF of 32-byte header: stamp and base LSNs, and a
- *          12-byte LR_COMMIT without database times), its base field even
- *          equal to the page's dbtime: refused at the commit (the detail
- *          says the commit carries no database times), the file unchanged.
- *   none   a commit that gives the page's database no T: refused alike.
+ * The dbtime rule, each case in soft recovery and in a restore (T is the
+ * commit's dbtime for the database; the folder is compared byte for byte
+ * before and after every case that must not write):
+ *   too-new     a difference whose base is below the page's dbtime (the
+ *               page between base and T): JET_errDbTimeTooNew naming the
+ *               page, the folder unchanged;
+ *   too-old     its base above the page's dbtime: JET_errDbTimeTooOld;
+ *   newer-diff, newer-image  the page carries T already: skipped, success,
+ *               nothing written (not even the header);
+ *   atomic      a commit of an image that would apply (a page past the
+ *               file's end) and a difference that is too old: refused,
+ *               the image not written either;
+ *   image       an LR_PAGE whose image carries another dbtime than T:
+ *               JET_errLogFileCorrupt (restore:
+ *               JET_errLogCorruptDuringHardRestore), unchanged;
+ *   old         a group as a log written before database format 2 holds
+ *               it (an LR_PAGEDIFF of 32-byte header and a 12-byte
+ *               LR_COMMIT without database times), its base field even
+ *               equal to the page's dbtime: refused at the commit (the
+ *               detail says the commit carries no database times);
+ *   none        a commit that gives the page's database no T: refused;
+ *   bad-page    a difference onto a page that fails verification:
+ *               JET_errReadVerifyFailure naming the page.
+ *   bad-image   an image over that page applies (it counts as dbtime 0).
+ *   apply       the right base applies: the page gets the byte and T,
+ *               redo_finish writes dbtime_last = T (max(header, every T)).
+ *   twice       the same group again (soft recovery, restore): skipped,
+ *               every byte of the folder unchanged.
  *   check  EseGetFileInfo with verify reports format 2 and dbtime_last;
  *          once the header's dbtime_last is below page 2's dbtime, it is
  *          JET_errDatabaseCorrupted naming the page (without verify the
@@ -36,6 +46,7 @@
 #include "internal.h"
 #include "page.h"
 #include "redo.h"
+#include <sys/stat.h>
 
 #define PAGE_SIZE 8192
 #define SPACE 2
@@ -141,71 +152,156 @@ static uint32_t commit_rec(uint8_t *p, uint32_t dbid, uint64_t T, int old) {
   return 28;
 }
 
-/* Replays a page record then a commit; expects want and, on failure, the
- * detail to hold needle and every byte of the folder to be as it was. */
-static void expect_refused(const char *what, int restore, uint8_t ptype, const uint8_t *prec, uint32_t plen,
-                           const uint8_t *crec, uint32_t clen, const char *needle) {
-  int n0;
-  uint64_t d0 = harness_dir_digest(dir, &n0);
+/* One page record of a group. */
+typedef struct prec {
+  uint8_t type;
+  const uint8_t *p;
+  uint32_t len;
+} prec;
+
+/* Replays the page records of a group then its commit, as soft recovery
+ * (restore 0) or a restore, and finishes the replay (ok when the commit
+ * was).  Returns the commit's result; detail receives the sentence. */
+static JET_ERR replay(int restore, const prec *recs, int n, const uint8_t *crec, uint32_t clen, char *detail,
+                      size_t cap) {
   esio *io;
-  char detail[600] = "";
-  redo *r = start(&io, restore, detail, sizeof detail);
-  JET_ERR e = feed(r, ptype, prec, plen, 0);
+  redo *r = start(&io, restore, detail, cap);
+  JET_ERR e = JET_errSuccess;
+  for (int i = 0; i < n && e == JET_errSuccess; i++) e = feed(r, recs[i].type, recs[i].p, recs[i].len, 512u * i);
   if (e == JET_errSuccess) e = feed(r, LR_COMMIT, crec, clen, 16384);
-  JET_ERR want = restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
-  if (e != want) FAIL("%s: replay gave %s, not %s (%s)", what, harness_err_name(e), harness_err_name(want), detail);
-  if (!strstr(detail, needle)) FAIL("%s: the detail \"%s\" does not say \"%s\"", what, detail, needle);
-  CK(redo_finish(r, 0, 1));
+  JET_ERR fe = redo_finish(r, e == JET_errSuccess, 1);
+  if (e == JET_errSuccess) e = fe;
   redo_free(r);
   esio_free(io);
-  harness_expect_dir(dir, d0, n0, what);
-  say_ok(what);
+  return e;
+}
+
+/* Replays a group; expects want (on failure the detail to hold needle)
+ * and every byte of the folder to be as it was. */
+static void expect_same(const char *what, int restore, const prec *recs, int n, const uint8_t *crec, uint32_t clen,
+                        JET_ERR want, const char *needle) {
+  int n0;
+  uint64_t d0 = harness_dir_digest(dir, &n0);
+  char detail[600] = "", name[80];
+  snprintf(name, sizeof name, "%s%s", what, restore ? " (restore)" : "");
+  JET_ERR e = replay(restore, recs, n, crec, clen, detail, sizeof detail);
+  if (e != want) FAIL("%s: replay gave %s, not %s (%s)", name, harness_err_name(e), harness_err_name(want), detail);
+  if (!strstr(detail, needle)) FAIL("%s: the detail \"%s\" does not say \"%s\"", name, detail, needle);
+  harness_expect_dir(dir, d0, n0, name);
+  say_ok(name);
+}
+
+static JET_ERR corrupt_for(int restore) { return restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt; }
+
+/* An LR_PAGE of page pgno (txid 7): page (its bytes as they are) with byte
+ * BYTE_AT set to 0x66, sealed with dbtime t. */
+static uint32_t image_rec(uint8_t *p, uint32_t pgno, const uint8_t *page, uint64_t t) {
+  put32(p, 1);
+  put32(p + 4, pgno);
+  put64(p + 8, 7);
+  memcpy(p + 16, page, PAGE_SIZE);
+  p[16 + BYTE_AT] = 0x66;
+  page_seal(p + 16, PAGE_SIZE, pgno, t);
+  return 16 + PAGE_SIZE;
+}
+
+/* An LR_COMMIT of txid 7 and count page records giving database 1 time T. */
+static uint32_t commit_n(uint8_t *p, uint32_t count, uint64_t T) {
+  commit_rec(p, 1, T, 0);
+  put32(p + 8, count);
+  return 28;
+}
+
+static void write_page(uint32_t pgno, const uint8_t *pg) {
+  int fd = open(dbpath, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || pwrite(fd, pg, PAGE_SIZE, (off_t)pgno * PAGE_SIZE) != PAGE_SIZE) FAIL("write %s", dbpath);
+  close(fd);
 }
 
 int main(void) {
   harness_start(60);
   setup();
-  uint8_t p[PAGE_SIZE + 64], c[64];
+  static uint8_t p[PAGE_SIZE + 64], p2[PAGE_SIZE + 64], pg[PAGE_SIZE];
+  uint8_t c[64];
   uint64_t T = hdr.dbtime_last + 1;
   char want[64];
-  snprintf(want, sizeof want, "page %u", SPACE);
+  read_page(SPACE, pg);
+  uint32_t beyond;         /* a page past the file's end */
+  {
+    struct stat st;
+    if (stat(dbpath, &st) != 0) FAIL("stat %s", dbpath);
+    beyond = (uint32_t)(st.st_size / PAGE_SIZE) + 3;
+  }
 
-  /* the refusals first: each leaves the folder as it was */
+  /* the refusals and the skips first: each leaves the folder as it was */
   for (int restore = 0; restore <= 1; restore++) {
     uint32_t cl = commit_rec(c, 1, T, 0);
+    /* the dbtime rule: base < page < T is too new, page < base too old */
     uint32_t pl = diff_rec(p, dbtime2 - 1, 0);
-    expect_refused(restore ? "newer (restore)" : "newer", restore, LR_PAGEDIFF, p, pl, c, cl,
-                   "another page version than its base");
+    expect_same("too-new", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errDbTimeTooNew, "is newer than the base");
     pl = diff_rec(p, dbtime2 + 1, 0);
-    expect_refused(restore ? "older (restore)" : "older", restore, LR_PAGEDIFF, p, pl, c, cl,
-                   "another page version than its base");
+    expect_same("too-old", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errDbTimeTooOld, "is older than the base");
+    /* the page is already at the commit's T or beyond: skipped, nothing written */
+    uint32_t scl = commit_rec(c, 1, dbtime2, 0);
+    pl = diff_rec(p, dbtime2 - 1, 0);
+    expect_same("newer-diff", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, scl, JET_errSuccess, "");
+    pl = image_rec(p, SPACE, pg, dbtime2);
+    expect_same("newer-image", restore, &(prec){ LR_PAGE, p, pl }, 1, c, scl, JET_errSuccess, "");
+    /* a commit applies whole or not at all: an image that would apply (a
+     * new page), then a difference that is too old: nothing written */
+    cl = commit_n(c, 2, T);
+    uint32_t il = image_rec(p2, beyond, pg, T);
+    pl = diff_rec(p, dbtime2 + 1, 0);
+    expect_same("atomic", restore, (prec[]){ { LR_PAGE, p2, il }, { LR_PAGEDIFF, p, pl } }, 2, c, cl,
+                JET_errDbTimeTooOld, "page 2: dbtime");
+    cl = commit_rec(c, 1, T, 0);
     /* an image of page 2 as it is, but sealed with T - 1 */
     put32(p, 1);
     put32(p + 4, SPACE);
     put64(p + 8, 7);
-    read_page(SPACE, p + 16);
+    memcpy(p + 16, pg, PAGE_SIZE);
     page_seal(p + 16, PAGE_SIZE, SPACE, T - 1);
-    expect_refused(restore ? "image (restore)" : "image", restore, LR_PAGE, p, 16 + PAGE_SIZE, c, cl,
-                   "a page image of another dbtime than its commit's");
+    expect_same("image", restore, &(prec){ LR_PAGE, p, 16 + PAGE_SIZE }, 1, c, cl, corrupt_for(restore),
+                "a page image of another dbtime than its commit's");
     pl = diff_rec(p, dbtime2, 1);
     uint32_t ocl = commit_rec(c, 1, T, 1);
-    expect_refused(restore ? "old (restore)" : "old", restore, LR_PAGEDIFF, p, pl, c, ocl, "carries no valid database times");
+    expect_same("old", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, ocl, corrupt_for(restore),
+                "carries no valid database times");
     pl = diff_rec(p, dbtime2, 0);
     cl = commit_rec(c, 2, T, 0);   /* a T for another database only */
-    expect_refused(restore ? "none (restore)" : "none", restore, LR_PAGEDIFF, p, pl, c, cl, "");
+    expect_same("none", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, corrupt_for(restore), "");
+    /* a page that fails verification: a difference names it */
+    uint8_t bad[PAGE_SIZE];
+    memcpy(bad, pg, PAGE_SIZE);
+    bad[PAGE_SIZE - 1] ^= 0x5a;
+    write_page(SPACE, bad);
+    pl = diff_rec(p, dbtime2, 0);
+    cl = commit_rec(c, 1, T, 0);
+    expect_same("bad-page", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errReadVerifyFailure,
+                "page 2 fails verification");
+    write_page(SPACE, pg);
+  }
+
+  /* an image over a page that fails verification: it counts as dbtime 0,
+   * the image applies */
+  {
+    uint8_t bad[PAGE_SIZE], got[PAGE_SIZE];
+    memcpy(bad, pg, PAGE_SIZE);
+    bad[PAGE_SIZE - 1] ^= 0x5a;
+    write_page(SPACE, bad);
+    char detail[600] = "";
+    uint32_t il = image_rec(p, SPACE, pg, T), cl = commit_rec(c, 1, T, 0);
+    CK(replay(1, &(prec){ LR_PAGE, p, il }, 1, c, cl, detail, sizeof detail));
+    read_page(SPACE, got);
+    if (memcmp(got, p + 16, PAGE_SIZE) != 0) FAIL("bad-image: page 2 is not the image");
+    write_page(SPACE, pg);   /* page 2 back as set up; the header keeps dbtime_last T (above every page) */
+    say_ok("bad-image");
   }
 
   /* control: the right base applies and the header follows */
-  esio *io;
   char detail[600] = "";
-  redo *r = start(&io, 0, detail, sizeof detail);
   uint32_t pl = diff_rec(p, dbtime2, 0), cl = commit_rec(c, 1, T, 0);
-  CK(feed(r, LR_PAGEDIFF, p, pl, 0));
-  CK(feed(r, LR_COMMIT, c, cl, 16384));
-  CK(redo_finish(r, 1, 1));
-  redo_free(r);
-  esio_free(io);
-  uint8_t pg[PAGE_SIZE];
+  CK(replay(0, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, detail, sizeof detail));
   read_page(SPACE, pg);
   dbheader h;
   read_header(&h);
@@ -216,8 +312,13 @@ int main(void) {
     FAIL("apply: the header's dbtime_last is %llu (state %u), not %llu", (unsigned long long)h.dbtime_last,
          (unsigned)h.state, (unsigned long long)T);
   say_ok("apply");
+  /* the same group replayed again (soft recovery, then a restore): the page
+   * carries T already, every byte stays */
+  expect_same("twice", 0, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errSuccess, "");
+  expect_same("twice", 1, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errSuccess, "");
 
   /* check: EseGetFileInfo(verify) bounds every page by the header */
+  esio *io;
   EseFileInfo fi;
   char why[600] = "";
   CK(EseGetFileInfo(dbpath, 1, &fi, why, sizeof why));
