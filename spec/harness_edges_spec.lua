@@ -26,8 +26,8 @@ describe("harness edges: replay (C, crashed processes, edited logs)", function()
   it("redo_count dbtime: a difference whose base is above its page's dbtime fails soft recovery with "
      .. "JET_errDbTimeTooOld (-566), one whose page lies between its base and its commit with JET_errDbTimeTooNew "
      .. "(-567), every file unchanged, again on retry; a restore of full + incremental alike (the database left "
-     .. "being restored); the crashed run's log replayed a second time over the recovered database, or after a "
-     .. "replay that stopped half-way, leaves it byte for byte as one replay", function()
+     .. "being restored); the crashed run's log replayed a second time over the recovered database writes nothing "
+     .. "to it, and after a replay that stopped half-way the database is byte for byte as after one replay", function()
     expect_ok("redo_count", "dbtime", { "dbtime" })
   end)
 

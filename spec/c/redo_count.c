@@ -65,8 +65,9 @@
  *          same way, the database left being restored (control: the
  *          untouched chain restores every record).  Idempotence: the
  *          crashed run's logs and checkpoint put back beside the database
- *          recovery finished, a second recovery leaves the database byte
- *          for byte as it was; a replay through a one-page cache stopped
+ *          recovery finished, a second recovery writes nothing to the
+ *          database (its modification time, set to 2001, stays) and
+ *          leaves it byte for byte as it was; a replay through a one-page cache stopped
  *          after the second commit (the first written back, the second
  *          dropped), then a whole recovery, gives the same bytes as one
  *          recovery.
@@ -1270,9 +1271,16 @@ static void test_dbtime(const char *root) {
       snprintf(to, sizeof to, "%s/%s", crashed, l.name[i]);
       if (harness_copy_file(from, to) != 0) FAIL("copy %s to %s: %s", from, to, strerror(errno));
     }
+  /* an old modification time: a page or header write would move it */
+  struct timespec old_time[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+  if (utimensat(AT_FDCWD, dbpath, old_time, 0) != 0) FAIL("utimensat %s: %s", dbpath, strerror(errno));
   e = init_dir(crashed, &inst);
   if (e) FAIL("dbtime twice: the second JetInit -> %s (%ld)", harness_err_name(e), (long)e);
   CK(JetTerm2(inst, JET_bitTermComplete));
+  struct stat st;
+  if (stat(dbpath, &st) != 0) FAIL("stat %s: %s", dbpath, strerror(errno));
+  if (st.st_mtim.tv_sec != 1000000000 || st.st_mtim.tv_nsec != 0)
+    FAIL("dbtime twice: the second replay wrote to %s (its modification time moved)", dbpath);
   uint8_t *twice = read_whole(dbpath, &n2);
   if (n1 != n2 || memcmp(once, twice, n1) != 0) FAIL("dbtime twice: the second replay changed %s", dbpath);
   free(twice);
