@@ -183,6 +183,9 @@ JET_ERR EseGetFileInfo(const char *path, int verify, EseFileInfo *info, char *de
     log_header_clear(&lh);
     if (verify) e = log_verify_file(io, path, 0);
     if (e && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
+  } else if (le == JET_errBadLogVersion) {
+    e = le;
+    if (detail) snprintf(detail, cb, "%s is a log of an older format (or with unknown features): " LOG_OLD_FORMAT_ADVICE, path);
   } else {
     e = db_info(io, path, verify, info, detail, cb);
     if (e == JET_errDatabaseCorrupted && le == JET_errLogFileSizeMismatch) e = JET_errLogFileCorrupt;

@@ -2,7 +2,7 @@
  * signature and the databases attached at that point.  Replaced whole by
  * write-to-temporary, sync, rename, sync folder.
  *
- *   0 u32 CRC32C of bytes 4..end   4 char[8] "ESECHK\0\3"   12 u8[16] log signature
+ *   0 u32 CRC32C of bytes 4..end   4 char[8] "ESECHK\0\4"   12 u8[16] log signature
  *   28 u64 lsn   36 u32 attach count   40 u64 next transaction id
  *   48 per database: an attachment entry (log.h: dbid, database signature,
  *   absolute and relative path)
@@ -13,15 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char MAGIC[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 3 };
+static const char MAGIC[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 4 };
 #define CHK_HEAD 48
-/* still read: version 2 (entries u32 dbid, u16 length, path) and version 1
- * (the same, no next transaction id, entries from 40) */
-static const char MAGIC_V2[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 2 };
-static const char MAGIC_V1[8] = { 'E', 'S', 'E', 'C', 'H', 'K', 0, 1 };
-#define CHK_HEAD_V1 40
+/* Versions 1..3 go with log formats 1 and 2 (LSNs of records from offset
+ * 4096): JET_errBadLogVersion, never read. */
 #define CHK_MAX 65536
-
 char *chk_path(const esparams *prm) {
   char name[16];
   memcpy(name, prm->base, 3);
@@ -40,20 +36,19 @@ JET_ERR chk_read(esio *io, const char *path, chkfile *c) {
   size_t n;
   JET_ERR e = os_read_head(io, path, CHK_MAX, &buf, &n, NULL);
   if (e) return e;
-  int v1 = n >= CHK_HEAD_V1 && memcmp(buf + 4, MAGIC_V1, 8) == 0;
-  int v2 = n >= CHK_HEAD && memcmp(buf + 4, MAGIC_V2, 8) == 0;
-  size_t head = v1 ? CHK_HEAD_V1 : CHK_HEAD;
-  if (n < head || (!v1 && !v2 && memcmp(buf + 4, MAGIC, 8) != 0) || get32(buf) != crc32c(0, buf + 4, n - 4))
+  if (n >= 12 && memcmp(buf + 4, MAGIC, 7) == 0 && buf[11] >= 1 && buf[11] < MAGIC[7])
+    e = JET_errBadLogVersion;
+  else if (n < CHK_HEAD || memcmp(buf + 4, MAGIC, 8) != 0 || get32(buf) != crc32c(0, buf + 4, n - 4))
     e = JET_errCheckpointCorrupt;
   else {
     memcpy(c->sig.b, buf + 12, 16);
     c->lsn = get64(buf + 28);
     uint32_t natt = get32(buf + 36);
-    c->next_txid = v1 ? 0 : get64(buf + 40);
-    size_t off = head, used;
+    c->next_txid = get64(buf + 40);
+    size_t off = CHK_HEAD, used;
     if (natt > 1024 || !(c->att = calloc(natt ? natt : 1, sizeof *c->att))) e = natt > 1024 ? JET_errCheckpointCorrupt : JET_errOutOfMemory;
     for (uint32_t i = 0; e == JET_errSuccess && i < natt; i++, off += used) {
-      e = log_entry_get(buf + off, n - off, v1 || v2, &c->att[i], &used);
+      e = log_entry_get(buf + off, n - off, &c->att[i], &used);
       if (e == JET_errLogFileCorrupt) e = JET_errCheckpointCorrupt;
       if (e == JET_errSuccess) c->natt = i + 1;
     }

@@ -14,6 +14,14 @@
  * files.  Invariant when not busy and no error: durable <= written ==
  * LSN(gen, buf_off), and end == LSN(gen, buf_off + len).
  *
+ * Shadow slots (format: log.h).  `tail` holds the bytes of the block that
+ * holds `written`, from the block's start to written (zeros after); a write
+ * keeps it up to date.  A durable write (a flush, a roll's last write) pads
+ * the buffer when it would end in the last LOG_SLOT_HEAD bytes of a block,
+ * writes the range in place, then slot (seq mod 2) with the block holding
+ * its end (the tail), then syncs once.  Only the owner of busy touches
+ * tail, slot and seq.
+ *
  * Group commit: the thread that becomes the flusher syncs every record
  * appended so far.  When other committers were seen waiting during the
  * previous sync, it first waits a little (at most half the last sync's
@@ -34,6 +42,7 @@
  * next generation with log_create(sig, hi + 1, tm_create of hi)).
  */
 #include "log_format.h"
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +72,9 @@ struct eslog {
   uint8_t *spare;           /* the other buffer (the flusher's while busy) */
   size_t spare_cap;
   lsn_t end, written, durable;
+  uint8_t *tail;            /* LOG_BLOCK: the block holding written, up to it */
+  uint8_t *slot;            /* LOG_BLOCK: a slot being written */
+  uint64_t seq;             /* the last slot written to the current file */
   int busy;                 /* a flush or a roll owns the file */
   pthread_cond_t appended;  /* a delaying flusher waits here for one more append */
   int delaying;
@@ -85,6 +97,8 @@ static void lg_free(eslog *lg) {
   free(lg->tmp_path);
   free(lg->buf);
   free(lg->spare);
+  free(lg->tail);
+  free(lg->slot);
   log_attach_free(lg->att, lg->natt);
   pthread_cond_destroy(&lg->cv);
   pthread_cond_destroy(&lg->appended);
@@ -94,7 +108,7 @@ static void lg_free(eslog *lg) {
 
 static JET_ERR cfg_check(const log_config *cfg) {
   if (!cfg || !cfg->io || !cfg->dir || !cfg->base || !cfg->base[0] || strlen(cfg->base) > 32 ||
-      cfg->file_size < LOG_MIN_FILE_SIZE || cfg->file_size % 8 != 0)
+      cfg->file_size < LOG_MIN_FILE_SIZE || cfg->file_size % 1024 != 0)
     return JET_errInvalidParameter;
   return JET_errSuccess;
 }
@@ -131,7 +145,12 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   lg->tmp_path = tmp_name(cfg->dir, cfg->base);
   lg->buf = malloc(cap);
   lg->spare = malloc(cap);
-  if (!lg->dir || !lg->base || !lg->cur_path || !lg->tmp_path || !lg->buf || !lg->spare) { lg_free(lg); return JET_errOutOfMemory; }
+  lg->tail = calloc(1, LOG_BLOCK);
+  lg->slot = malloc(LOG_BLOCK);
+  if (!lg->dir || !lg->base || !lg->cur_path || !lg->tmp_path || !lg->buf || !lg->spare || !lg->tail || !lg->slot) {
+    lg_free(lg);
+    return JET_errOutOfMemory;
+  }
   lg->cap = lg->spare_cap = cap;
   *out = lg;
   return JET_errSuccess;
@@ -229,8 +248,8 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!e && (e = os_rename(lg->io, lg->tmp_path, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   if (e) { lg_free(lg); return e; }
-  lg->buf_off = LOG_HDR_SIZE;
-  lg->end = lg->written = lg->durable = LSN(gen, LOG_HDR_SIZE);
+  lg->buf_off = LOG_DATA_START;
+  lg->end = lg->written = lg->durable = LSN(gen, LOG_DATA_START);
   *out = lg;
   return JET_errSuccess;
 }
@@ -244,27 +263,46 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   if ((e = lg_new(cfg, &lg))) return e;
   log_header h;
   if ((e = log_read_header(lg->io, lg->cur_path, &h))) { lg_free(lg); return e; }
-  uint32_t off = LSN_OFF(end) ? LSN_OFF(end) : LOG_HDR_SIZE;
+  uint32_t off = LSN_OFF(end) ? LSN_OFF(end) : LOG_DATA_START;
   if (cfg->page_size && h.page_size != cfg->page_size) e = JET_errPageSizeMismatch;
-  else if (LSN_GEN(end) != h.gen || off < LOG_HDR_SIZE || off % 8 != 0 || off > h.file_size)
+  else if (LSN_GEN(end) != h.gen || off < LOG_DATA_START || off % 8 != 0 || off > h.file_size)
     e = JET_errInvalidParameter;
+  /* an end in the last bytes of a block (a torn record there): appends
+   * start at the next block, so that slots can hold the block */
+  uint32_t zero_from = off;
+  if (off % LOG_BLOCK > LOG_BLOCK - LOG_SLOT_HEAD) {
+    off += LOG_BLOCK - off % LOG_BLOCK;
+    if (off > h.file_size) off = h.file_size;
+  }
   if (!e) e = os_open(lg->io, lg->cur_path, OS_WRITE, &lg->f);
   /* Zero the tail: read it chunk by chunk, rewrite the chunks that are not
-   * already zero, then sync. */
+   * already zero.  Then both slots get the block holding off (the slots of
+   * the crashed run may hold records after off), and one sync. */
   uint8_t *chunk = NULL, *zeros = NULL;
   if (!e && (!(chunk = malloc(ZERO_CHUNK)) || !(zeros = calloc(1, ZERO_CHUNK)))) e = JET_errOutOfMemory;
-  int wrote = 0;
-  for (uint64_t p = off; !e && p < h.file_size;) {
+  uint64_t seq = 0;
+  if (!e && !(e = os_pread_full(lg->f, chunk, 2 * LOG_BLOCK, LOG_SLOT_A))) {
+    log_slot sl;
+    for (uint32_t i = 0; i < 2; i++)
+      if (log_slot_decode(chunk + i * LOG_BLOCK, h.gen, h.file_size, &sl) && sl.seq > seq) seq = sl.seq;
+  }
+  uint32_t bstart = off - off % LOG_BLOCK;
+  if (!e && off > bstart) e = os_pread_full(lg->f, lg->tail, off - bstart, bstart);
+  for (uint64_t p = zero_from; !e && p < h.file_size;) {
     size_t n = h.file_size - p < ZERO_CHUNK ? (size_t)(h.file_size - p) : ZERO_CHUNK;
-    if (!(e = os_pread_full(lg->f, chunk, n, p)) && !log_all_zero(chunk, n)) {
-      e = os_pwrite(lg->f, zeros, n, p);
-      wrote = 1;
-    }
+    if (!(e = os_pread_full(lg->f, chunk, n, p)) && !log_all_zero(chunk, n)) e = os_pwrite(lg->f, zeros, n, p);
     p += n;
+  }
+  if (!e) {
+    for (uint32_t i = 0; i < 2; i++) {
+      seq++;
+      log_slot_encode(chunk + (seq % 2) * LOG_BLOCK, h.gen, seq, off, off, lg->tail);
+    }
+    e = os_pwrite(lg->f, chunk, 2 * LOG_BLOCK, LOG_SLOT_A);
   }
   free(chunk);
   free(zeros);
-  if (!e && wrote) e = os_sync(lg->f);
+  if (!e) e = os_sync(lg->f);
   if (e) { log_header_clear(&h); lg_free(lg); return e; }
   lg->sig = h.sig;
   lg->gen = h.gen;
@@ -274,6 +312,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   /* the table of new generations starts empty: a reopened stream starts a
    * new run, with no database attached (the header's are a past run's) */
   log_header_clear(&h);
+  lg->seq = seq;
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);
   *out = lg;
@@ -301,6 +340,44 @@ static void take_buffer(eslog *lg, uint8_t **wb, size_t *wlen, uint32_t *woff) {
   lg->spare_cap = tc;
   lg->buf_off += (uint32_t)lg->len;
   lg->len = 0;
+}
+
+/* Before a durable write (mu held, busy): when the buffered data would end
+ * in the last LOG_SLOT_HEAD bytes of a block, zeros to the block's end (or
+ * the file's), so that the slot holds the block's durable bytes.  The
+ * buffer always has room (log_append2 keeps LOG_SLOT_HEAD spare). */
+static void pad_for_slot(eslog *lg) {
+  uint32_t e = lg->buf_off + (uint32_t)lg->len, in = e % LOG_BLOCK;
+  if (in <= LOG_BLOCK - LOG_SLOT_HEAD) return;
+  uint32_t to = e - in + LOG_BLOCK;
+  if (to > lg->file_size) to = lg->file_size;
+  assert(lg->len + (to - e) <= lg->cap);
+  memset(lg->buf + lg->len, 0, to - e);
+  lg->len += to - e;
+  lg->end += to - e;
+}
+
+/* Writes wb[0 .. wlen) at woff of f (the owner of busy, without mu) and
+ * keeps tail; durable: then the slot of flush seq (durable range [s, woff
+ * + wlen)) and one sync. */
+static JET_ERR write_range(eslog *lg, esfile *f, uint32_t gen, const uint8_t *wb, size_t wlen, uint32_t woff,
+                           int durable, uint64_t seq, uint32_t s) {
+  JET_ERR e = JET_errSuccess;
+  if (wlen) e = os_pwrite(f, wb, wlen, woff);
+  uint32_t w = woff + (uint32_t)wlen, in = w % LOG_BLOCK;
+  if (!e && wlen) {
+    if (w / LOG_BLOCK == woff / LOG_BLOCK) memcpy(lg->tail + woff % LOG_BLOCK, wb, wlen);
+    else {
+      memset(lg->tail, 0, LOG_BLOCK);
+      memcpy(lg->tail, wb + (w - in - woff), in);
+    }
+  }
+  if (!e && durable) {
+    log_slot_encode(lg->slot, gen, seq, s, w, lg->tail);
+    e = os_pwrite(f, lg->slot, LOG_BLOCK, seq % 2 ? LOG_SLOT_B : LOG_SLOT_A);
+  }
+  if (!e && durable) e = os_sync(f);
+  return e;
 }
 
 static uint64_t mono_us(void) {
@@ -346,14 +423,14 @@ static JET_ERR write_out(eslog *lg, lsn_t lsn, int sync) {
     uint8_t *wb;
     size_t wlen;
     uint32_t woff;
+    if (sync) pad_for_slot(lg);
     take_buffer(lg, &wb, &wlen, &woff);
     esfile *f = lg->f;
-    uint32_t gen = lg->gen;
+    uint32_t gen = lg->gen, s = LSN_OFF(lg->durable);
+    uint64_t seq = sync ? ++lg->seq : 0;
     pthread_mutex_unlock(&lg->mu);
-    JET_ERR e = JET_errSuccess;
-    if (wlen) e = os_pwrite(f, wb, wlen, woff);
     uint64_t t0 = sync ? mono_us() : 0;
-    if (!e && sync) e = os_sync(f);
+    JET_ERR e = write_range(lg, f, gen, wb, wlen, woff, sync, seq, s);
     uint64_t took = sync ? mono_us() - t0 : 0;
     pthread_mutex_lock(&lg->mu);
     if (e) lg->err = e;
@@ -395,7 +472,10 @@ JET_ERR log_roll(eslog *lg) {
   uint8_t *wb;
   size_t wlen;
   uint32_t woff;
+  pad_for_slot(lg);
   take_buffer(lg, &wb, &wlen, &woff);
+  uint32_t s = LSN_OFF(lg->durable);
+  uint64_t seq = ++lg->seq;
   esfile *old = lg->f, *nf = NULL;
   uint32_t nsize = lg->new_file_size;
   int ready = lg->tmp_ready;
@@ -405,10 +485,7 @@ JET_ERR log_roll(eslog *lg) {
   pthread_mutex_unlock(&lg->mu);
 
   int synced = 0;
-  if (wlen) {
-    e = os_pwrite(old, wb, wlen, woff);
-    if (!e) e = os_sync(old);
-  }
+  if (wlen) e = write_range(lg, old, gen, wb, wlen, woff, 1, seq, s);
   if (!e) synced = 1;
   char *arch = log_file_name(lg->dir, lg->base, gen);
   if (!e && !arch) e = JET_errOutOfMemory;
@@ -431,9 +508,11 @@ JET_ERR log_roll(eslog *lg) {
     lg->gen = ngen;
     lg->file_size = nsize;
     lg->tm_create = tm_new;
-    lg->buf_off = LOG_HDR_SIZE;
+    lg->buf_off = LOG_DATA_START;
     lg->len = 0;  /* appends wait for a roll (the caller's instance lock) */
-    lg->end = lg->written = lg->durable = LSN(ngen, LOG_HDR_SIZE);
+    lg->end = lg->written = lg->durable = LSN(ngen, LOG_DATA_START);
+    lg->seq = 0;
+    memset(lg->tail, 0, LOG_BLOCK);
     lg->rolled = 1;
   }
   lg->busy = 0;
@@ -457,19 +536,19 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     if (lg->err) { e = lg->err; break; }
     uint32_t off = LSN_OFF(lg->end);
     if (off + framed > lg->file_size) {
-      if (framed > lg->new_file_size - LOG_HDR_SIZE) { e = JET_errInvalidParameter; break; }
+      if (framed > lg->new_file_size - LOG_DATA_START) { e = JET_errInvalidParameter; break; }
       pthread_mutex_unlock(&lg->mu);
       if ((e = log_roll(lg))) return e;
       pthread_mutex_lock(&lg->mu);
       continue;
     }
-    if (lg->len + framed > lg->cap) {
+    if (lg->len + framed + LOG_SLOT_HEAD > lg->cap) {   /* room for pad_for_slot */
       if (lg->len > 0) {
         /* The buffer is full: write it out, without a sync. */
         if ((e = write_out(lg, lg->end, 0))) break;
         continue;
       }
-      size_t nc = lg->cap * 2 > framed ? lg->cap * 2 : (size_t)framed;
+      size_t nc = lg->cap * 2 > framed + LOG_SLOT_HEAD ? lg->cap * 2 : (size_t)framed + LOG_SLOT_HEAD;
       uint8_t *nb = realloc(lg->buf, nc);
       if (!nb) { e = JET_errOutOfMemory; break; }
       lg->buf = nb;

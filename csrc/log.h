@@ -4,15 +4,20 @@
  *
  * Files (base name B, 3 characters):  B.log is the current generation;
  * B%08X.log (uppercase hex) an older one.  Every file is exactly
- * file_size bytes: a LOG_HDR_SIZE header, then records, then zeros.
+ * file_size bytes: a LOG_HDR_SIZE header, two shadow slots (A at
+ * LOG_SLOT_A, B at LOG_SLOT_B, LOG_BLOCK bytes each), then records from
+ * LOG_DATA_START on, then zeros.
  *
- * Header (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at offset 0):
- *   0 u32 checksum, 4 char[8] magic "ESELOG\0\2", 12 u32 generation,
+ * Header, format 3 (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at
+ * offset 0):
+ *   0 u32 checksum, 4 char[8] magic "ESELOG\0\3", 12 u32 generation,
  *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
- *   first), 56 u32 attach count, 60 attach table: one attachment entry
- *   per database (below).  Format 1 (magic "ESELOG\0\1", still read):
- *   entries u32 dbid, u16 path length, path bytes.
+ *   first), 56 u32 features (no bit is defined: any bit set is a format this
+ *   version does not read), 60 u32 attach count, 64 attach table: one
+ *   attachment entry per database (below).  Formats 1 and 2 (magic
+ *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots) are
+ *   refused with JET_errBadLogVersion, never read.
  *
  * Attachment entry (header, checkpoint, LR_ATTACH, LR_CREATEDB): u32 dbid,
  *   u8[16] database signature, u16 absolute path length, u16 relative path
@@ -23,10 +28,34 @@
  *
  * Record, 8-byte aligned:  u32 length of payload, u8 type, u8[3] zero,
  *   payload, u32 CRC32C (seeded with the generation) of type byte + payload,
- *   zero padding to 8.  A zero length word ends the data of a file.
+ *   zero padding to 8.  A zero length word ends a file's data, except in
+ *   the last LOG_SLOT_HEAD bytes of a LOG_BLOCK: there it is padding that
+ *   a durable flush left (below) and the data goes on at the next block.
+ *
+ * Shadow slots (the log tail's torn-write protection).  Durable flush k of
+ * a file (k = 1, 2, ...) makes the range [S_k, E_k) durable (S_k: the
+ * durable end before it).  Its write rewrites in place the partial block
+ * that holds S_k, and in the same write-out (one fdatasync) it writes slot
+ * k mod 2 (0: A, 1: B):
+ *   0 u32 CRC32C of bytes 4..LOG_BLOCK, 4 u32 generation, 8 u64 k,
+ *   16 u32 q = E_k / LOG_BLOCK (the block holding E_k), 20 u32 S_k,
+ *   24 u32 E_k, 28 u32 zero, 32 the bytes [q*LOG_BLOCK, E_k) of the file,
+ *   zeros to LOG_BLOCK.
+ * A flush that would end in the last LOG_SLOT_HEAD bytes of a block pads
+ * with zeros to the block's end first, so a slot always holds its block's
+ * durable bytes.  Slot (k-1) mod 2, which flush k never writes, holds the
+ * block flush k rewrites as it was made durable.  Reading B.log (archived
+ * files are complete), a bad record (or a zero length word) at X: (1) if a
+ * valid slot of this generation holds a block at or after block(X) with
+ * E > X, and that block in place of the file's yields a valid record at X,
+ * the newest such slot's block is used and reading goes on (recovery writes
+ * it back before it appends); (2) else when X >= S of the newest valid
+ * slot, the log ends at X (a torn tail), even with valid records after it;
+ * (3) else JET_errLogFileCorrupt.  With no valid slot, X is a torn tail
+ * when no valid record follows it, else corrupt.
  *
  * LSN: (generation << 32) | byte offset of the record in its file.  The
- * first record of a generation is at LOG_HDR_SIZE.
+ * first record of a generation is at LOG_DATA_START.
  */
 #ifndef ESE_LOG_H
 #define ESE_LOG_H
@@ -36,6 +65,16 @@
 #include "os.h"
 
 #define LOG_HDR_SIZE 4096u
+#define LOG_BLOCK 4096u
+#define LOG_SLOT_A 4096u
+#define LOG_SLOT_B 8192u
+#define LOG_SLOT_HEAD 32u
+#define LOG_DATA_START 12288u
+#define LOG_FEATURES_KNOWN 0u      /* feature bits this version reads */
+/* The detail of JET_errBadLogVersion: what to do with an old log. */
+#define LOG_OLD_FORMAT_ADVICE                                                                        \
+  "recover and shut down cleanly with the version that wrote it, then set its logs and checkpoint " \
+  "aside (this version starts a new log stream)"
 #define LOG_MIN_FILE_SIZE (64u * 1024u)
 #define LOG_MAX_GEN 0x7FFFF800u
 
@@ -46,8 +85,7 @@ typedef uint64_t lsn_t;
 
 typedef struct log_sig { uint8_t b[16]; } log_sig;
 
-/* A database attachment as the log records it.  sig all zeros and rel NULL
- * or "" when the record predates them (format 1). */
+/* A database attachment as the log records it.  rel NULL or "": unknown. */
 typedef struct log_attach {
   uint32_t dbid;
   char *path;           /* absolute */
@@ -56,12 +94,12 @@ typedef struct log_attach {
 } log_attach;
 
 /* Attachment entries: the encoded size; encoding into p (the paths must
- * be at most 0xFFFF bytes each); decoding one from p[0 .. n) (format 1:
- * the old u32 dbid, u16 length, path), *used = its bytes, new strings in
- * *a (log_entry_clear), JET_errLogFileCorrupt when it runs past n. */
+ * be at most 0xFFFF bytes each); decoding one from p[0 .. n), *used = its
+ * bytes, new strings in *a (log_entry_clear), JET_errLogFileCorrupt when it
+ * runs past n. */
 size_t log_entry_size(const log_attach *a);
 void log_entry_put(uint8_t *p, const log_attach *a);
-JET_ERR log_entry_get(const uint8_t *p, size_t n, int v1, log_attach *a, size_t *used);
+JET_ERR log_entry_get(const uint8_t *p, size_t n, log_attach *a, size_t *used);
 void log_entry_clear(log_attach *a);
 void log_attach_free(log_attach *a, uint32_t n);   /* n entries and the array */
 /* 1 when a header's attach table can list these n entries (at least
@@ -90,6 +128,7 @@ char *log_file_name(const char *dir, const char *base, uint32_t gen);
  * 2 when it is B.log, 0 otherwise. */
 int log_parse_name(const char *name, const char *base, uint32_t *gen);
 /* Reads and checks a header: bad checksum or magic JET_errLogFileCorrupt,
+ * an older format (1, 2) or an unknown feature bit JET_errBadLogVersion,
  * file size differing from the header JET_errLogFileSizeMismatch. */
 JET_ERR log_read_header(esio *io, const char *path, log_header *h);
 /* The lowest and highest archived generation in dir (0, 0 when none) and
@@ -117,7 +156,9 @@ typedef struct log_config {
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
                    const log_attach *att, uint32_t natt, eslog **out);
 /* Reopens B.log for appending at end (an LSN of its generation, as the
- * reader found it); zeroes the file from end on (a cut torn tail).  The
+ * reader found it); zeroes the file from end on (a cut torn tail) and
+ * writes both shadow slots with the block holding end (so no slot of the
+ * crashed run outlives it), then syncs.  The
  * attach table of new generations starts empty (a new run). */
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out);
 /* Flushes what is buffered and closes; does not roll. */
@@ -178,13 +219,17 @@ enum {
 JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t page_size,
                         const log_sig *sig, lsn_t from, int flags, log_reader **out);
 /* 0 and *rec for each record, 1 at the end of the log.  A bad record in
- * B.log followed by nothing valid is a torn tail: the end.  Any other bad
- * record: JET_errLogFileCorrupt (LOG_READ_RESTORE:
- * JET_errLogCorruptDuringHardRestore). */
+ * B.log is replaced from a shadow slot or is a torn tail (the end) by the
+ * rules above.  Any other bad record: JET_errLogFileCorrupt
+ * (LOG_READ_RESTORE: JET_errLogCorruptDuringHardRestore). */
 JET_ERR log_reader_next(log_reader *r, log_record *rec);
 /* After the end: where the next record would go (the writer reopens here),
  * and the generation and header of the last file read. */
 lsn_t log_reader_end(log_reader *r);
+/* After the end: writes the blocks of B.log that the reader took from a
+ * shadow slot (rule 1 above) back in place and syncs; nothing to do when
+ * none was.  Recovery calls it before log_reopen. */
+JET_ERR log_reader_write_back(log_reader *r);
 const log_header *log_reader_header(log_reader *r);
 void log_reader_close(log_reader *r);
 

@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <assert.h>
 
-const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 2};
-/* format 1: attach table entries without signature and relative path */
-static const uint8_t log_magic_v1[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 1};
+const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 3};
 
 uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2) {
   uint32_t c = crc32c(gen, &type, 1);
@@ -20,6 +19,10 @@ uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, cons
 }
 
 /* ---- attachments and headers ------------------------------------------- */
+#define HDR_FEATURES 56u
+#define HDR_NATTACH 60u
+#define HDR_TABLE 64u
+
 static size_t slen(const char *p) { return p ? strlen(p) : 0; }
 
 size_t log_entry_size(const log_attach *a) { return 24 + slen(a->path) + slen(a->rel); }
@@ -46,14 +49,14 @@ static char *dup_n(const uint8_t *p, size_t n) {
   return s;
 }
 
-JET_ERR log_entry_get(const uint8_t *p, size_t n, int v1, log_attach *a, size_t *used) {
+JET_ERR log_entry_get(const uint8_t *p, size_t n, log_attach *a, size_t *used) {
   memset(a, 0, sizeof *a);
-  size_t head = v1 ? 6 : 24;
+  size_t head = 24;
   if (n < head) return JET_errLogFileCorrupt;
-  size_t plen = v1 ? ld16(p + 4) : ld16(p + 20), rlen = v1 ? 0 : ld16(p + 22);
+  size_t plen = ld16(p + 20), rlen = ld16(p + 22);
   if (n - head < plen + rlen) return JET_errLogFileCorrupt;
   a->dbid = ld32(p);
-  if (!v1) memcpy(a->sig, p + 4, 16);
+  memcpy(a->sig, p + 4, 16);
   if (!(a->path = dup_n(p + head, plen)) || !(a->rel = dup_n(p + head + plen, rlen))) {
     log_entry_clear(a);
     return JET_errOutOfMemory;
@@ -92,7 +95,7 @@ void log_header_clear(log_header *h) {
 }
 
 int log_attach_fits(const log_attach *att, uint32_t natt) {
-  size_t bare = 60;
+  size_t bare = HDR_TABLE;
   for (uint32_t i = 0; i < natt; i++) {
     if (slen(att[i].path) > 0xFFFF) return 0;
     bare += 24 + slen(att[i].path);
@@ -113,14 +116,15 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
   memcpy(b + 24, sig->b, 16);
   st64(b + 40, tm_create);
   st64(b + 48, tm_prev);
-  st32(b + 56, natt);
-  size_t total = 60;
+  st32(b + HDR_FEATURES, 0);
+  st32(b + HDR_NATTACH, natt);
+  size_t total = HDR_TABLE;
   for (uint32_t i = 0; i < natt; i++) {
     if (slen(att[i].rel) > 0xFFFF) return JET_errInvalidParameter;
     total += log_entry_size(&att[i]);
   }
   if (!log_attach_fits(att, natt)) return JET_errInvalidParameter;
-  size_t off = 60;
+  size_t off = HDR_TABLE;
   for (uint32_t i = 0; i < natt; i++) {
     log_attach a = att[i];
     if (total > LOG_HDR_SIZE) a.rel = NULL;
@@ -134,24 +138,26 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
 JET_ERR log_hdr_decode(const uint8_t *b, log_header *h) {
   memset(h, 0, sizeof *h);
   if (ld32(b) != crc32c(0, b + 4, LOG_HDR_SIZE - 4)) return JET_errLogFileCorrupt;
-  int v1 = memcmp(b + 4, log_magic_v1, 8) == 0;
-  if (!v1 && memcmp(b + 4, log_magic, 8) != 0) return JET_errLogFileCorrupt;
+  /* "ESELOG\0" and a format byte: 1 and 2 are older formats, never read */
+  if (memcmp(b + 4, log_magic, 7) != 0) return JET_errLogFileCorrupt;
+  if (b[11] != log_magic[7]) return b[11] >= 1 && b[11] < log_magic[7] ? JET_errBadLogVersion : JET_errLogFileCorrupt;
+  if (ld32(b + HDR_FEATURES) & ~LOG_FEATURES_KNOWN) return JET_errBadLogVersion;
   h->gen = ld32(b + 12);
   h->page_size = ld32(b + 16);
   h->file_size = ld32(b + 20);
   memcpy(h->sig.b, b + 24, 16);
   h->tm_create = ld64(b + 40);
   h->tm_prev_gen = ld64(b + 48);
-  uint32_t n = ld32(b + 56);
+  uint32_t n = ld32(b + HDR_NATTACH);
   if (h->gen == 0 || h->gen > LOG_MAX_GEN || h->file_size < LOG_MIN_FILE_SIZE || h->file_size % 8 != 0 ||
-      n > (LOG_HDR_SIZE - 60) / 6)
+      n > (LOG_HDR_SIZE - HDR_TABLE) / 24)
     return JET_errLogFileCorrupt;
   if (n) {
     if (!(h->attach = calloc(n, sizeof *h->attach))) return JET_errOutOfMemory;
     h->nattach = n;
-    size_t off = 60, used;
+    size_t off = HDR_TABLE, used;
     for (uint32_t i = 0; i < n; i++, off += used) {
-      JET_ERR e = log_entry_get(b + off, LOG_HDR_SIZE - off, v1, &h->attach[i], &used);
+      JET_ERR e = log_entry_get(b + off, LOG_HDR_SIZE - off, &h->attach[i], &used);
       if (e) { log_header_clear(h); return e; }
     }
   }
@@ -332,4 +338,92 @@ int log_all_zero(const uint8_t *p, size_t n) {
   for (; i < n; i++)
     if (p[i]) return 0;
   return 1;
+}
+
+/* ---- padding and shadow slots (log.h) ------------------------------------ */
+uint32_t log_skip_pad(const uint8_t *d, uint32_t fsize, uint32_t pos) {
+  uint32_t in = pos % LOG_BLOCK;
+  if (in <= LOG_BLOCK - LOG_SLOT_HEAD || pos >= fsize) return pos;
+  uint32_t next = pos - in + LOG_BLOCK;
+  if (next > fsize) next = fsize;
+  return log_all_zero(d + pos, next - pos) ? next : pos;
+}
+
+void log_slot_encode(uint8_t *p, uint32_t gen, uint64_t seq, uint32_t s, uint32_t e, const uint8_t *block) {
+  memset(p, 0, LOG_SLOT_HEAD);
+  st32(p + 4, gen);
+  st64(p + 8, seq);
+  st32(p + 16, e / LOG_BLOCK);
+  st32(p + 20, s);
+  st32(p + 24, e);
+  uint32_t n = e % LOG_BLOCK;
+  assert(n <= LOG_BLOCK - LOG_SLOT_HEAD);
+  memcpy(p + LOG_SLOT_HEAD, block, n);
+  memset(p + LOG_SLOT_HEAD + n, 0, LOG_BLOCK - LOG_SLOT_HEAD - n);
+  st32(p, crc32c(0, p + 4, LOG_BLOCK - 4));
+}
+
+int log_slot_decode(const uint8_t *p, uint32_t gen, uint32_t fsize, log_slot *sl) {
+  memset(sl, 0, sizeof *sl);
+  if (ld32(p) != crc32c(0, p + 4, LOG_BLOCK - 4)) return 0;
+  sl->seq = ld64(p + 8);
+  sl->q = ld32(p + 16);
+  sl->s = ld32(p + 20);
+  sl->e = ld32(p + 24);
+  sl->block = p + LOG_SLOT_HEAD;
+  return ld32(p + 4) == gen && sl->seq != 0 && ld32(p + 28) == 0 && sl->s >= LOG_DATA_START && sl->s <= sl->e &&
+         sl->e <= fsize && sl->q == sl->e / LOG_BLOCK && sl->e % LOG_BLOCK <= LOG_BLOCK - LOG_SLOT_HEAD;
+}
+
+/* Rule (1) of log.h at x: the valid slots (newest first) whose block is at
+ * or after block(x) and whose durable end is past x; the first whose block
+ * yields a valid record at x stays in d.  1 and the block's offset in *off. */
+static int substitute(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t x, log_slot *sl, int *used, uint32_t *off) {
+  uint8_t save[LOG_BLOCK];
+  int order[2] = { 0, 1 };
+  if (sl[1].seq > sl[0].seq) { order[0] = 1; order[1] = 0; }
+  for (int k = 0; k < 2; k++) {
+    log_slot *s = &sl[order[k]];
+    if (used[order[k]] || !s->seq || x >= s->e || s->q < x / LOG_BLOCK) continue;
+    uint32_t at = s->q * LOG_BLOCK, n = fs - at < LOG_BLOCK ? fs - at : LOG_BLOCK;
+    uint32_t keep = n < LOG_BLOCK - LOG_SLOT_HEAD ? n : LOG_BLOCK - LOG_SLOT_HEAD;
+    memcpy(save, d + at, n);
+    memcpy(d + at, s->block, keep);
+    memset(d + at + keep, 0, n - keep);
+    if (log_rec_check(d, fs, x, gen)) {
+      used[order[k]] = 1;
+      *off = at;
+      return 1;
+    }
+    memcpy(d + at, save, n);
+  }
+  return 0;
+}
+
+JET_ERR log_walk_current(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t pos, log_walk *w) {
+  memset(w, 0, sizeof *w);
+  log_slot sl[2];
+  int nvalid = 0, used[2] = { 0, 0 };
+  for (int i = 0; i < 2; i++) {
+    if (!log_slot_decode(d + (i ? LOG_SLOT_B : LOG_SLOT_A), gen, fs, &sl[i])) memset(&sl[i], 0, sizeof sl[i]);
+    else nvalid++;
+  }
+  uint32_t s_new = sl[1].seq > sl[0].seq ? sl[1].s : sl[0].s;
+  for (;;) {
+    if (pos >= fs) break;
+    uint32_t fr = log_rec_check(d, fs, pos, gen);
+    if (fr) { pos += fr; continue; }
+    uint32_t np = log_skip_pad(d, fs, pos);
+    if (np != pos) { pos = np; continue; }
+    uint32_t off;
+    if (w->nsub < 2 && substitute(d, fs, gen, pos, sl, used, &off)) {
+      w->sub[w->nsub++] = off;
+      continue;
+    }
+    if (nvalid ? pos >= s_new : !log_valid_after(d, fs, pos, gen)) break;   /* rule (2): the tail */
+    w->end = pos;
+    return JET_errLogFileCorrupt;                                          /* rule (3) */
+  }
+  w->end = pos;
+  return JET_errSuccess;
 }

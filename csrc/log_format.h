@@ -45,6 +45,33 @@ int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen
 JET_ERR log_load_file(esio *io, const char *path, uint32_t size, uint8_t **buf, size_t *cap);
 int log_all_zero(const uint8_t *p, size_t n);
 
+/* The padding of log.h: pos itself, or the next block when pos is in the
+ * last LOG_SLOT_HEAD bytes of a block and zeros run to the block's end. */
+uint32_t log_skip_pad(const uint8_t *d, uint32_t fsize, uint32_t pos);
+
+/* A shadow slot (log.h).  seq 0: none (or not valid). */
+typedef struct log_slot {
+  uint64_t seq;
+  uint32_t q, s, e;
+  const uint8_t *block;   /* e % LOG_BLOCK bytes of block q, then zeros */
+} log_slot;
+/* Encodes a slot into p[LOG_BLOCK]: block holds the bytes [q*LOG_BLOCK, e)
+ * (e % LOG_BLOCK <= LOG_BLOCK - LOG_SLOT_HEAD). */
+void log_slot_encode(uint8_t *p, uint32_t gen, uint64_t seq, uint32_t s, uint32_t e, const uint8_t *block);
+/* 1 when p[LOG_BLOCK] is a valid slot of generation gen in a file of fsize
+ * bytes (*sl filled, block pointing into p). */
+int log_slot_decode(const uint8_t *p, uint32_t gen, uint32_t fsize, log_slot *sl);
+
+/* Walks the records of B.log's image d from pos by the rules of log.h,
+ * putting slot blocks in place in d (rule 1); w->end: where the log ends
+ * (rule 2), or the bad record of JET_errLogFileCorrupt (rule 3); w->sub:
+ * the offsets of the blocks taken from slots. */
+typedef struct log_walk {
+  uint32_t end;
+  uint32_t nsub, sub[2];
+} log_walk;
+JET_ERR log_walk_current(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t pos, log_walk *w);
+
 /* The log files of a folder: archived generations sorted, and B.log. */
 typedef struct scan_ent { uint32_t gen; int canon; char *name; } scan_ent;
 typedef struct scan_res {

@@ -2,6 +2,7 @@
  * `ese check` share, and whole-file verification for backups (format:
  * log.h). */
 #include "log_format.h"
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,9 @@ struct log_reader {
   int loaded, done, restore;
   uint32_t start_off; /* LSN_OFF(from) for the first file, 0: its first record */
   uint32_t pos;
+  uint32_t cur_end;   /* B.log loaded: where its log ends (log_walk_current) */
+  log_walk walk;      /* B.log: the blocks taken from slots */
+  JET_ERR walk_err;   /* B.log: corrupt at cur_end (reported when reached) */
   uint8_t *data;
   size_t data_cap;
   lsn_t end;
@@ -62,7 +66,7 @@ void log_reader_close(log_reader *r) {
  *    JET_errLogFileSizeMismatch.
  *  - Signature: compared with *sig, or when sig is NULL with the first
  *    file's: JET_errBadLogSignature.  page_size 0 accepts any page size.
- *  - LSN_OFF(from) must be 0 or an 8-aligned offset in [LOG_HDR_SIZE,
+ *  - LSN_OFF(from) must be 0 or an 8-aligned offset in [LOG_DATA_START,
  *    file size] (else JET_errInvalidParameter).
  */
 JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t page_size,
@@ -89,7 +93,7 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
   if (want_cur && s.cur) {
     if (!(cpath = os_join(dir, s.cur))) { e = JET_errOutOfMemory; goto fail; }
     if ((e = log_read_header(io, cpath, &ch))) {
-      if (e == JET_errLogFileCorrupt) e = err_corrupt;
+      if (e == JET_errLogFileCorrupt) e = err_corrupt;   /* JET_errBadLogVersion stays */
       goto fail;
     }
     have_cur = 1;
@@ -140,7 +144,7 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
     if (j > 0 && !log_follows(&r->files[j - 1].h, &rf->h)) { e = err_contig; goto fail; }
   }
   if (r->start_off &&
-      (r->start_off < LOG_HDR_SIZE || r->start_off % 8 != 0 || r->start_off > r->files[0].h.file_size)) {
+      (r->start_off < LOG_DATA_START || r->start_off % 8 != 0 || r->start_off > r->files[0].h.file_size)) {
     e = JET_errInvalidParameter;
     goto fail;
   }
@@ -159,6 +163,7 @@ fail:
 
 JET_ERR log_reader_next(log_reader *r, log_record *rec) {
   if (r->err) return r->err;
+  const JET_ERR err_corrupt = r->restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
   for (;;) {
     if (r->done) return 1;
     rfile *rf = &r->files[r->fi];
@@ -166,12 +171,15 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
     if (!r->loaded) {
       JET_ERR e = log_load_file(r->io, rf->path, fs, &r->data, &r->data_cap);
       if (e) return r->err = e;
-      r->pos = (r->fi == 0 && r->start_off) ? r->start_off : LOG_HDR_SIZE;
+      r->pos = (r->fi == 0 && r->start_off) ? r->start_off : LOG_DATA_START;
+      /* B.log: where it ends, blocks from the slots put in place (log.h) */
+      if (rf->current) r->walk_err = log_walk_current(r->data, fs, gen, r->pos, &r->walk);
+      r->cur_end = r->walk.end;
       r->loaded = 1;
     }
     const uint8_t *d = r->data;
     uint32_t pos = r->pos;
-    if ((uint64_t)pos + 4 <= fs && ld32(d + pos) != 0) {
+    if (rf->current ? pos < r->cur_end : (uint64_t)pos + 4 <= fs && ld32(d + pos) != 0) {
       uint32_t fr = log_rec_check(d, fs, pos, gen);
       if (fr) {
         rec->lsn = LSN(gen, pos);
@@ -181,25 +189,24 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
         r->pos = pos + fr;
         return 0;
       }
-      int later = log_valid_after(d, fs, pos, gen);
-      if (rf->current && !later) {  /* torn tail: the log ends here */
-        r->done = 1;
-        r->end = LSN(gen, pos);
-        return 1;
-      }
-      if (r->restore) return r->err = later ? JET_errLogCorruptDuringHardRestore : JET_errLogTornWriteDuringHardRestore;
+      uint32_t np = log_skip_pad(d, fs, pos);
+      if (np != pos) { r->pos = np; continue; }
+      assert(!rf->current);   /* the walk went the same way */
+      if (r->restore)
+        return r->err = log_valid_after(d, fs, pos, gen) ? JET_errLogCorruptDuringHardRestore
+                                                         : JET_errLogTornWriteDuringHardRestore;
       return r->err = JET_errLogFileCorrupt;
     }
-    /* End of this file's data.  A finished generation is zeros from here
-     * on; in the current one, a valid record further on means a hole in
-     * the middle of the log, not a tail. */
-    if (rf->current ? log_valid_after(d, fs, pos, gen) : !log_all_zero(d + pos, fs - pos))
-      return r->err = r->restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
     if (rf->current) {
+      if (r->walk_err) return r->err = err_corrupt;
       r->done = 1;
       r->end = LSN(gen, pos);
       return 1;
     }
+    /* End of a finished generation's data: padding, then zeros to the end. */
+    uint32_t np = log_skip_pad(d, fs, pos);
+    if (np != pos) { r->pos = np; continue; }
+    if (!log_all_zero(d + pos, fs - pos)) return r->err = err_corrupt;
     if (r->fi + 1 == r->n) {
       r->done = 1;
       r->end = LSN(gen + 1, 0);  /* archived files only: the next generation */
@@ -210,10 +217,25 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
   }
 }
 
+JET_ERR log_reader_write_back(log_reader *r) {
+  if (!r->loaded || !r->files[r->fi].current || r->walk.nsub == 0) return JET_errSuccess;
+  const rfile *rf = &r->files[r->fi];
+  esfile *f;
+  JET_ERR e = os_open(r->io, rf->path, OS_WRITE, &f);
+  if (e) return e;
+  for (uint32_t i = 0; !e && i < r->walk.nsub; i++) {
+    uint32_t at = r->walk.sub[i], n = rf->h.file_size - at < LOG_BLOCK ? rf->h.file_size - at : LOG_BLOCK;
+    e = os_pwrite(f, r->data + at, n, at);
+  }
+  if (!e) e = os_sync(f);
+  os_close(f);
+  return e;
+}
+
 lsn_t log_reader_end(log_reader *r) {
   if (r->done) return r->end;
   const rfile *rf = &r->files[r->fi];
-  return LSN(rf->h.gen, r->loaded ? r->pos : (r->fi == 0 && r->start_off) ? r->start_off : LOG_HDR_SIZE);
+  return LSN(rf->h.gen, r->loaded ? r->pos : (r->fi == 0 && r->start_off) ? r->start_off : LOG_DATA_START);
 }
 
 const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; }
@@ -263,12 +285,14 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
   }
   if (!e) e = os_pread_full(f, d + LOG_HDR_SIZE, h.file_size - LOG_HDR_SIZE, LOG_HDR_SIZE);
   os_close(f);
-  uint32_t pos = LOG_HDR_SIZE;
-  while (!e && (uint64_t)pos + 4 <= h.file_size && ld32(d + pos) != 0) {
-    uint32_t fr = log_rec_check(d, h.file_size, pos, h.gen);
-    if (fr) { pos += fr; continue; }
-    if (!(current && !log_valid_after(d, h.file_size, pos, h.gen))) e = JET_errLogReadVerifyFailure;
-    break;
+  uint32_t pos = LOG_DATA_START;
+  log_walk w;
+  if (!e && current && log_walk_current(d, h.file_size, h.gen, pos, &w)) e = JET_errLogReadVerifyFailure;
+  while (!e && !current) {
+    uint32_t fr = log_rec_check(d, h.file_size, pos, h.gen), np;
+    if (fr) pos += fr;
+    else if ((np = log_skip_pad(d, h.file_size, pos)) != pos) pos = np;
+    else break;
   }
   /* a finished generation is zeros after its last record */
   if (!e && !current && !log_all_zero(d + pos, h.file_size - pos)) e = JET_errLogReadVerifyFailure;

@@ -176,6 +176,9 @@ JET_ERR recover(esinst *inst) {
   while (e == JET_errSuccess && (more = log_reader_next(rd, &rec)) == 0) e = redo_apply(r, &rec);
   if (e == JET_errSuccess && more < 0) e = more;
   lsn_t end = rd ? log_reader_end(rd) : 0;
+  /* blocks of B.log the reader took from its shadow slots go back in place
+   * (synced) before anything is appended */
+  if (e == JET_errSuccess && rd) e = log_reader_write_back(rd);
   if (r) {
     if (redo_max_txid(r) >= inst->next_txid) inst->next_txid = redo_max_txid(r) + 1;
     JET_ERR fe = redo_finish(r, e == JET_errSuccess, LSN_GEN(end));
@@ -189,6 +192,9 @@ JET_ERR recover(esinst *inst) {
     else e = log_create(&cfg, &newest.sig, hi + 1, newest.tm_create, NULL, 0, &inst->log);
   }
   log_header_clear(&newest);
+  if (e == JET_errBadLogVersion)
+    inst_detail(inst, "the log files or checkpoint in %s are of an older format: " LOG_OLD_FORMAT_ADVICE,
+                prm->log_path);
   if (e == JET_errSuccess) e = log_run_start(inst);
   if (e == JET_errSuccess) e = checkpoint_at_end(inst, chkp);
   free(chkp);

@@ -541,7 +541,7 @@ static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_siz
     return JET_errSuccess;
   }
   size_t head = rec->type == LR_CREATEDB ? 4 : 0;
-  JET_ERR e = log_entry_get(p + head, n - head, 0, a, &used);
+  JET_ERR e = log_entry_get(p + head, n - head, a, &used);
   if (e == JET_errSuccess && (used != n - head || strlen(a->path) > 4096 || strlen(a->rel) > 4096)) {
     log_entry_clear(a);
     e = JET_errLogFileCorrupt;

@@ -115,6 +115,7 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   log_header h;
   JET_ERR e = log_read_header(r->io, p, &h);
   free(p);
+  if (e == JET_errBadLogVersion) return fail(r, e, "log %s is of an older format: " LOG_OLD_FORMAT_ADVICE, name);
   if (e) return fail(r, e, "log %s is unreadable", name);
   if (current) gen = h.gen;
   if (!current && r->gen_high && (gen < r->gen_low || gen > r->gen_high)) {

@@ -8,7 +8,7 @@ local H = require "support.helpers"
 local reference = {
   JET_errLogFileCorrupt = -501, JET_errBackupDirectoryNotEmpty = -504,
   JET_errBackupInProgress = -505, JET_errRestoreInProgress = -506,
-  JET_errLogWriteFail = -510, JET_errLoggingDisabled = -516,
+  JET_errLogWriteFail = -510, JET_errBadLogVersion = -514, JET_errLoggingDisabled = -516,
   JET_errLogSequenceEnd = -519, JET_errNoBackup = -520,
   JET_errInvalidBackupSequence = -521, JET_errBackupNotAllowedYet = -523,
   JET_errInvalidBackup = -526, JET_errMissingLogFile = -528,

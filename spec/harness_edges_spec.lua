@@ -42,15 +42,15 @@ describe("harness edges: replay (C, crashed processes, edited logs)", function()
   -- transaction id from the checkpoint, which holds one above every id in
   -- the logs before it, not from the clock alone.
   it("redo_count restored-chk / chk-v1: a restore whose replay skips every record still writes a checkpoint "
-     .. "whose next transaction id is above every id of the restored logs; a checkpoint of format 1 (no next "
-     .. "id) is still read, and the next run's commits follow every earlier one", function()
+     .. "whose next transaction id is above every id of the restored logs; a checkpoint of format 1, 2 or 3 "
+     .. "is JET_errBadLogVersion (-514) at init, its detail says what to do, no file changes", function()
     expect_ok("redo_count", "restored-chk", { "restored-chk" })
     expect_ok("redo_count", "chk-v1", { "chk-v1" })
   end)
 
-  it("redo_count log-v1: a log of format 1 (no LR_INIT, format 1 attach records) whose second run re-attached "
-     .. "two databases in the other order (ids reused without a detach) is still read, and soft recovery from "
-     .. "its first record gives each database exactly its own records", function()
+  it("redo_count log-v1: a log of format 1 or 2, or of format 3 with an unknown feature bit, is "
+     .. "JET_errBadLogVersion (-514) at init, its detail says what to do, no file changes; the untouched log "
+     .. "recovers", function()
     expect_ok("redo_count", "log-v1", { "log-v1" })
   end)
 

@@ -154,7 +154,7 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
      function()
     local d = copy("recflip")
     local victim = log_of(d, set.info.gen_low + 1)
-    H.flip_byte(victim, 4096 + 40)          -- inside the generation's first record
+    H.flip_byte(victim, H.LOG_DATA + 40)          -- inside the generation's first record
     local dest = w:path("dest")
     local e = H.expect_jet("JET_errLogCorruptDuringHardRestore", ese.restore, d, dest)
     assert.are.equal(-573, e.code)
@@ -163,7 +163,7 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
     assert.are.equal(4, H.db_header(dest .. "/app.edb").state)    -- being restored
     local ae = attach_error(w, dest)
     assert.are.equal("JET_errDatabaseDirtyShutdown", ae and ae.name)
-    H.flip_byte(victim, 4096 + 40)          -- undo
+    H.flip_byte(victim, H.LOG_DATA + 40)          -- undo
     H.expect_jet("JET_errBackupDirectoryNotEmpty", ese.restore, d, dest)
     ese.restore(d, dest, { overwrite = true })
     assert.is_nil(attach_error(w, dest))

@@ -18,6 +18,7 @@
   X(JET_errRestoreInProgress,              -506,  "A restore is in progress") \
   X(JET_errMissingPreviousLogFile,         -509,  "A log file needed for recovery is missing") \
   X(JET_errLogWriteFail,                   -510,  "Writing the log failed") \
+  X(JET_errBadLogVersion,                  -514,  "A log file or checkpoint is of a format this version does not read (older, or with unknown features)") \
   X(JET_errLoggingDisabled,                -516,  "Logging is disabled for this instance") \
   X(JET_errLogSequenceEnd,                 -519,  "The log stream has used its last generation number") \
   X(JET_errNoBackup,                       -520,  "No backup is in progress") \

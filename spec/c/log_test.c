@@ -7,6 +7,7 @@
  * made with mkdtemp under /tmp, removed at the end.
  */
 #include "log.h"
+#include "crc32c.h"
 #include "os.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -217,7 +218,7 @@ static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) 
   CHECK(lg2 == NULL);
   *sig_out = *log_signature(lg);
   CHECK(log_generation(lg) == 1);
-  CHECK(log_end(lg) == LSN(1, LOG_HDR_SIZE));
+  CHECK(log_end(lg) == LSN(1, LOG_DATA_START));
   CHECK(!log_take_rolled(lg));
   int rolls = 0;
   for (int i = 0; i < 1500; i++) {
@@ -233,7 +234,7 @@ static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) 
   /* errors that change nothing */
   lsn_t dummy;
   CHECK_ERR(log_append(lg, 1, scratch, 0, &dummy), JET_errInvalidParameter);
-  CHECK_ERR(log_append(lg, 1, scratch, FS - LOG_HDR_SIZE - 11, &dummy), JET_errInvalidParameter);
+  CHECK_ERR(log_append(lg, 1, scratch, FS - LOG_DATA_START - 11, &dummy), JET_errInvalidParameter);
   uint32_t gen = log_generation(lg);
   CHECK(gen > 20);
   CHECK(rolls == (int)gen - 1);
@@ -400,8 +401,12 @@ static void test_contiguity(esio *io, const char *dir, const log_sig *sig, const
 static void test_torn(esio *io) {
   char *dir = subdir("torn");
   expect x = {0};
-  make_stream(io, dir, NULL, 60, &x);   /* two or three generations */
+  make_stream(io, dir, NULL, 80, &x);   /* two or three generations */
   char *cur = path_of(dir, 0);
+  /* without valid shadow slots: a bad record is a torn tail when nothing
+   * valid follows it, else corruption (the slots: test_slots) */
+  static const uint8_t noslots[2 * LOG_BLOCK];
+  raw_write(cur, LOG_SLOT_A, noslots, sizeof noslots);
   int last = x.n - 1;
   lsn_t l_last = x.lsn[last];
   uint32_t cur_gen = LSN_GEN(l_last);
@@ -519,15 +524,15 @@ static void test_limits(esio *io) {
   expect x = {0};
   OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
   static uint8_t whole[FS];
-  size_t maxlen = FS - LOG_HDR_SIZE - 12;
+  size_t maxlen = FS - LOG_DATA_START - 12;
   for (size_t j = 0; j < maxlen; j++) whole[j] = (uint8_t)(j * 13);
   lsn_t l1, l2, l3;
   OK(log_append(lg, 9, "x", 1, &l1));
   OK(log_append(lg, 9, whole, maxlen, &l2));     /* rolls, then fills gen 2 exactly */
-  CHECK(LSN_GEN(l2) == 2 && LSN_OFF(l2) == LOG_HDR_SIZE);
+  CHECK(LSN_GEN(l2) == 2 && LSN_OFF(l2) == LOG_DATA_START);
   CHECK(log_end(lg) == LSN(2, FS));
   OK(log_append(lg, 9, "y", 1, &l3));            /* rolls again */
-  CHECK(l3 == LSN(3, LOG_HDR_SIZE));
+  CHECK(l3 == LSN(3, LOG_DATA_START));
   OK(log_close(lg));
   log_reader *r;
   log_record rec;
@@ -539,7 +544,7 @@ static void test_limits(esio *io) {
   OK(log_reader_next(r, &rec));
   CHECK(rec.lsn == l3 && rec.len == 1 && rec.payload[0] == 'y');
   CHECK_ERR(log_reader_next(r, &rec), 1);
-  CHECK(log_reader_end(r) == LSN(3, LOG_HDR_SIZE + 16));
+  CHECK(log_reader_end(r) == LSN(3, LOG_DATA_START + 16));
   log_reader_close(r);
   free(x.lsn);
   free(x.id);
@@ -825,6 +830,226 @@ static void test_faults(void) {
   free(dir);
 }
 
+
+/* ---- shadow slots (log.h): each slot state, torn and garbled blocks ------- */
+typedef struct slotted {
+  char *dir, *cur;
+  lsn_t r[8];          /* record starts */
+  size_t len[8];
+  int n;
+  uint8_t file[FS];    /* B.log as the writer left it */
+} slotted;
+
+static lsn_t put_rec(eslog *lg, slotted *t, size_t n) {
+  CHECK(n <= sizeof scratch);
+  rec_fill(t->n + 500, scratch, n);
+  lsn_t l;
+  OK(log_append(lg, (uint8_t)(t->n + 1), scratch, n, &l));
+  t->r[t->n] = l;
+  t->len[t->n++] = n;
+  return l;
+}
+
+/* Reads t->dir's B.log: the records (checked against t) until the end or
+ * an error; *end the reader's end. */
+static JET_ERR read_slotted(esio *io, const slotted *t, int *nread, lsn_t *end, int write_back) {
+  log_reader *r;
+  OK(log_reader_open(io, t->dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  log_record rec;
+  JET_ERR e;
+  *nread = 0;
+  while ((e = log_reader_next(r, &rec)) == 0) {
+    int i = (*nread)++;
+    CHECK(i < t->n && rec.lsn == t->r[i] && rec.len == t->len[i] && rec.type == (uint8_t)(i + 1));
+    rec_fill(i + 500, scratch, t->len[i]);
+    CHECK(!memcmp(rec.payload, scratch, t->len[i]));
+  }
+  if (e == 1) {
+    *end = log_reader_end(r);
+    if (write_back) OK(log_reader_write_back(r));
+  }
+  log_reader_close(r);
+  return e == 1 ? 0 : e;
+}
+
+/* A fresh B.log of generation 1 with durable flushes of records of the
+ * sizes in sizes[] (0 ends a flush, -1 the list); t->file: its bytes. */
+static void make_slotted(esio *io, const char *name, const int *sizes, slotted *t) {
+  memset(t, 0, sizeof *t);
+  t->dir = subdir(name);
+  t->cur = path_of(t->dir, 0);
+  log_config cfg = mkcfg(io, t->dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  for (; *sizes >= 0; sizes++) {
+    if (*sizes) put_rec(lg, t, (size_t)*sizes);
+    else OK(log_flush(lg, log_end(lg)));
+  }
+  OK(log_close(lg));
+  raw_read(t->cur, 0, t->file, FS);
+}
+
+static void free_slotted(slotted *t) {
+  free(t->dir);
+  free(t->cur);
+}
+
+/* Restores B.log to t->file. */
+static void reset_slotted(const slotted *t) { raw_write(t->cur, 0, t->file, FS); }
+
+static uint64_t slot_seq(const uint8_t *f, uint32_t at) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | f[at + 8 + i];
+  return v;
+}
+static uint32_t slot_u32(const uint8_t *f, uint32_t at, uint32_t off) {
+  return (uint32_t)f[at + off] | (uint32_t)f[at + off + 1] << 8 | (uint32_t)f[at + off + 2] << 16 |
+         (uint32_t)f[at + off + 3] << 24;
+}
+
+static void test_slots(esio *io) {
+  static const uint8_t zero[LOG_BLOCK];
+  uint8_t junk[LOG_BLOCK];
+  for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 151 + 7);
+  int nread;
+  lsn_t end;
+
+  /* Two small flushes in block 3: flush 1 wrote slot B, flush 2 slot A,
+   * each with the block holding its end. */
+  static const int two[] = { 100, 0, 200, 0, -1 };
+  slotted t;
+  make_slotted(io, "slots", two, &t);
+  uint32_t e1 = LSN_OFF(t.r[1]), e2 = e1 + 216;
+  CHECK(LSN_OFF(t.r[0]) == LOG_DATA_START);
+  CHECK(slot_seq(t.file, LOG_SLOT_B) == 1 && slot_seq(t.file, LOG_SLOT_A) == 2);
+  CHECK(slot_u32(t.file, LOG_SLOT_B, 20) == LOG_DATA_START && slot_u32(t.file, LOG_SLOT_B, 24) == e1);
+  CHECK(slot_u32(t.file, LOG_SLOT_A, 20) == e1 && slot_u32(t.file, LOG_SLOT_A, 24) == e2);
+  CHECK(slot_u32(t.file, LOG_SLOT_A, 16) == 3);
+  CHECK(!memcmp(t.file + LOG_SLOT_A + LOG_SLOT_HEAD, t.file + LOG_DATA_START, e2 - LOG_DATA_START));
+  CHECK(!memcmp(t.file + LOG_SLOT_B + LOG_SLOT_HEAD, t.file + LOG_DATA_START, e1 - LOG_DATA_START));
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+
+  /* Flush 3 tore block 3: the durable records there are garbage. */
+  /* both slots valid: the newest (A) gives the block back, both records */
+  raw_write(t.cur, LOG_DATA_START, junk, 64);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  /* the whole block garbled: the same */
+  raw_write(t.cur, LOG_DATA_START, junk, LOG_BLOCK);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  /* only A valid (B torn) */
+  raw_write(t.cur, LOG_SLOT_B + 200, junk, 16);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  /* only B valid (A torn: flush 2 never finished): record 0 back from B,
+   * record 1 (after B's S) is a torn tail */
+  reset_slotted(&t);
+  raw_write(t.cur, LOG_DATA_START, junk, LOG_BLOCK);
+  raw_write(t.cur, LOG_SLOT_A + 100, junk, 16);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 1 && end == LSN(1, e1));
+  /* only B, the records intact: B does not end the log early */
+  reset_slotted(&t);
+  raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  /* no slot: record 0 bad with record 1 valid after it is corruption; a
+   * bad last record a torn tail (as before format 3) */
+  reset_slotted(&t);
+  raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);
+  raw_write(t.cur, LOG_SLOT_B, zero, LOG_BLOCK);
+  raw_write(t.cur, LOG_DATA_START + 20, junk, 8);
+  CHECK_ERR(read_slotted(io, &t, &nread, &end, 0), JET_errLogFileCorrupt);
+  CHECK(nread == 0);
+  reset_slotted(&t);
+  raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);
+  raw_write(t.cur, LOG_SLOT_B, zero, LOG_BLOCK);
+  raw_write(t.cur, e1 + 20, junk, 8);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 1 && end == LSN(1, e1));
+  /* a slot of another generation is not valid */
+  reset_slotted(&t);
+  {
+    uint8_t s[LOG_BLOCK];
+    memcpy(s, t.file + LOG_SLOT_A, LOG_BLOCK);
+    s[4] = 2;   /* generation 2, checksum resealed */
+    uint32_t c = crc32c(0, s + 4, LOG_BLOCK - 4);
+    s[0] = (uint8_t)c; s[1] = (uint8_t)(c >> 8); s[2] = (uint8_t)(c >> 16); s[3] = (uint8_t)(c >> 24);
+    raw_write(t.cur, LOG_SLOT_A, s, LOG_BLOCK);
+    raw_write(t.cur, LOG_DATA_START, junk, LOG_BLOCK);
+    CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 1 && end == LSN(1, e1));   /* from B */
+  }
+
+  /* Recovery writes a block taken from a slot back (synced) before it
+   * appends: the file's block is the writer's again, and a reopen there
+   * appends after both records. */
+  reset_slotted(&t);
+  raw_write(t.cur, LOG_DATA_START, junk, LOG_BLOCK);
+  CHECK(read_slotted(io, &t, &nread, &end, 1) == 0 && nread == 2 && end == LSN(1, e2));
+  {
+    uint8_t now[LOG_BLOCK];
+    raw_read(t.cur, LOG_DATA_START, now, LOG_BLOCK);
+    CHECK(!memcmp(now, t.file + LOG_DATA_START, LOG_BLOCK));
+    log_config cfg = mkcfg(io, t.dir, FS);
+    eslog *lg;
+    OK(log_reopen(&cfg, end, &lg));
+    /* both slots now hold the reopened block (seq 3 and 4), none of the old run */
+    raw_read(t.cur, 0, t.file, FS);
+    CHECK(slot_seq(t.file, LOG_SLOT_B) == 3 && slot_seq(t.file, LOG_SLOT_A) == 4);
+    CHECK(slot_u32(t.file, LOG_SLOT_A, 20) == e2 && slot_u32(t.file, LOG_SLOT_A, 24) == e2);
+    put_rec(lg, &t, 300);
+    OK(log_close(lg));
+    CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 3);
+  }
+  free_slotted(&t);
+
+  /* Out-of-order sectors: flush 3 (records 2..4 over several blocks)
+   * landed except its first sector, and its slot was not written: the log
+   * ends where flush 3 began, though valid records follow (before format 3:
+   * JET_errLogFileCorrupt, init refused). */
+  static const int three[] = { 100, 0, 200, 0, 3000, 3000, 3000, 0, -1 };
+  make_slotted(io, "slots-order", three, &t);
+  e2 = LSN_OFF(t.r[2]);
+  CHECK(slot_seq(t.file, LOG_SLOT_B) == 3);
+  {
+    static const int two_only[] = { 100, 0, 200, 0, -1 };
+    slotted before;
+    make_slotted(io, "slots-order-before", two_only, &before);
+    raw_write(t.cur, LOG_SLOT_B, before.file + LOG_SLOT_B, LOG_BLOCK);   /* slot B as after flush 1 */
+    free_slotted(&before);
+  }
+  uint32_t sec = (e2 + 511) & ~511u;
+  raw_write(t.cur, e2, zero, sec - e2);                                   /* the first sector: old bytes */
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  /* the same with flush 3's slot written: the log ends there too (X >= S) */
+  reset_slotted(&t);
+  raw_write(t.cur, e2, zero, sec - e2);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  free_slotted(&t);
+
+  /* A bad record below S of the newest slot, in a block no slot holds:
+   * JET_errLogFileCorrupt (not a tail); at or after S: the tail. */
+  static const int spans[] = { 100, 0, 5000, 0, 5000, 0, -1 };
+  make_slotted(io, "slots-below", spans, &t);
+  uint32_t s3 = LSN_OFF(t.r[2]);
+  CHECK(slot_u32(t.file, slot_seq(t.file, LOG_SLOT_A) == 3 ? LOG_SLOT_A : LOG_SLOT_B, 20) == s3);
+  raw_write(t.cur, LOG_DATA_START + 20, junk, 8);                        /* record 0, block 3 */
+  CHECK_ERR(read_slotted(io, &t, &nread, &end, 0), JET_errLogFileCorrupt);
+  CHECK(nread == 0);
+  CHECK_ERR(log_verify_file(io, t.cur, PGSZ), JET_errLogReadVerifyFailure);
+  reset_slotted(&t);
+  CHECK(s3 / LOG_BLOCK != (s3 + 5012) / LOG_BLOCK);
+  raw_write(t.cur, s3 + 20, junk, 8);                                    /* record 2's first block */
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, s3));
+  OK(log_verify_file(io, t.cur, PGSZ));
+  free_slotted(&t);
+
+  /* A flush that would end in the last LOG_SLOT_HEAD bytes of a block pads
+   * to the block's end; the reader steps over the padding. */
+  static const int pad[] = { (int)(LOG_BLOCK - 8 - 12 - 8), 0, 50, 0, -1 };
+  make_slotted(io, "slots-pad", pad, &t);
+  CHECK(LSN_OFF(t.r[1]) == LOG_DATA_START + LOG_BLOCK);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2);
+  OK(log_verify_file(io, t.cur, PGSZ));
+  free_slotted(&t);
+  printf("log_test: slots: each slot state, garbled blocks, out-of-order sectors, below/after S, write-back, padding\n");
+}
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/log_test.XXXXXX");
   CHECK(mkdtemp(root));
@@ -840,6 +1065,7 @@ int main(void) {
   test_stream(io, a, &x, &sig);
   test_contiguity(io, a, &sig, &x);
   test_torn(io);
+  test_slots(io);
   test_limits(io);
   test_roll_window(io);
   test_crash_points(io);

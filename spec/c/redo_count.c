@@ -42,12 +42,11 @@
  *          and the chain restores (not part of the default run; the spec
  *          runs it by name).
  *
- *   log-v1 A log of format 1 (LR_CREATEDB_V1 / LR_ATTACH_V1, no LR_INIT,
- *          header magic ending 01), as an older lua-ese wrote it: two
- *          databases created, a crash, re-attached in the other order
- *          (their ids swapped without a detach), a crash; soft recovery
- *          from the stream's first record (no checkpoint) gives each
- *          database exactly its own records.
+ *   chk-v1 A checkpoint of format 1, 2 or 3 (those of log formats 1 and
+ *          2): JetInit refuses it with JET_errBadLogVersion (-514), its
+ *          detail says what to do, and no file of the folder changes.
+ *   log-v1 The same for a log of format 1 or 2, and for a format 3 log
+ *          with an unknown feature bit.
  *
  *   attach-entry Crafted attachment entries (checksums resealed): lengths
  *          past the LR_CREATEDB record, the log header or the checkpoint,
@@ -330,6 +329,14 @@ static void cut_record(const char *dir, const lrec *x) {
   uint64_t framed = rec_framed(x->len);
   if (framed > sizeof zeros) FAIL("record of %u bytes too long to cut", x->len);
   pwrite_all(path, zeros, (size_t)framed, x->off);
+  /* the flush that wrote it never finished: the shadow slots that hold it
+   * (their durable end past it) go too, else recovery takes the record back
+   * from them */
+  size_t n;
+  uint8_t *img = read_whole(path, &n), blank[LOG_BLOCK] = { 0 };
+  for (uint32_t at = LOG_SLOT_A; at <= LOG_SLOT_B; at += LOG_BLOCK)
+    if (ld32(img + at + 24) > x->off) pwrite_all(path, blank, sizeof blank, at);
+  free(img);
 }
 
 /* How many pages of the group closed by commit L->v[ci] carry, in the
@@ -809,170 +816,96 @@ static void test_restored_chk(const char *root) {
          "checkpoint whose next transaction id is above every id of its logs\n");
 }
 
-/* A checkpoint file of format 1 (no next transaction id; entries at 40),
- * as an older lua-ese left it: JetInit reads it, and the run's ids are
- * still above every id of the log (replay and the clock raise them). */
+/* JetInit on live must return JET_errBadLogVersion and leave every file of
+ * the folder as it was (nothing written before the refusal). */
+static void init_refuses_version(const char *live, const char *what) {
+  dsnap before;
+  snap_take(live, &before);
+  char name[64];
+  JET_INSTANCE inst;
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "ver"), live, 1024, 0));
+  JET_ERR e = JetInit(&inst);
+  if (e != JET_errBadLogVersion) {
+    char detail[600];
+    FAIL("%s: %s", what, harness_instance_error(detail, sizeof detail, inst, e, "JetInit"));
+  }
+  char detail[600];
+  EseInstanceErrorDetail(inst, detail, sizeof detail);
+  if (!strstr(detail, "shut down cleanly"))
+    FAIL("%s: the detail of JET_errBadLogVersion does not say what to do: '%s'", what, detail);
+  JetTerm(inst);
+  snap_expect_same(live, &before, what);
+  snap_free(&before);
+}
+
+/* A checkpoint of an older format (1, 2, 3: the ones of log formats 1
+ * and 2) is refused with JET_errBadLogVersion, nothing written; the
+ * original (format 4) still recovers. */
 static void test_chk_v1(const char *root) {
   char live[300], chk[400];
   harness_fresh_dir(live, sizeof live, root, "chk-v1");
   snprintf(chk, sizeof chk, "%s/edb.chk", live);
   make_clean_k10(live);
-  JET_INSTANCE inst;
+  size_t n;
+  uint8_t *v4 = read_whole(chk, &n), *old = malloc(n);
+  if (!old) FAIL("out of memory");
+  if (n != 48 || v4[11] != 4) FAIL("chk-v1: %s is not a format 4 checkpoint without databases", chk);
+  for (uint8_t v = 1; v <= 3; v++) {
+    memcpy(old, v4, n);
+    old[11] = v;
+    put32(old, crc32c(0, old + 4, n - 4));
+    pwrite_all(chk, old, n, 0);
+    char what[64];
+    snprintf(what, sizeof what, "chk-v1: a format %u checkpoint", v);
+    init_refuses_version(live, what);
+  }
+  pwrite_all(chk, v4, n, 0);
   JET_SESID s;
   JET_TABLEID t;
-  size_t n;
-  uint8_t *v2 = read_whole(chk, &n);
-  /* format 3 with no database (a clean term's) has format 2's layout */
-  if (n != 48 || v2[11] != 3) FAIL("chk-v1: %s is not a format 3 checkpoint without databases", chk);
-  uint8_t *v1 = malloc(n - 8);
-  if (!v1) FAIL("out of memory");
-  memcpy(v1, v2, 40);
-  memcpy(v1 + 40, v2 + 48, n - 48);
-  v1[11] = 1;
-  put32(v1, crc32c(0, v1 + 4, n - 8 - 4));
-  if (truncate(chk, 0) != 0) FAIL("truncate %s: %s", chk, strerror(errno));
-  pwrite_all(chk, v1, n - 8, 0);
-  free(v1);
-  free(v2);
-  inst = open_dir(live, &s, &t);
+  JET_INSTANCE inst = open_dir(live, &s, &t);
   harness_expect_keys(s, t, "k", 0, 10, 1, "chk-v1");
-  harness_put_keys(s, t, "m", 0, 3);
   CK(JetTerm2(inst, JET_bitTermComplete));
-  lrecs L;
-  read_log(live, 1, &L);
-  uint64_t last = 0;
-  for (size_t i = 0; i < L.n; i++)
-    if (L.v[i].type == LR_COMMIT) {
-      if (L.v[i].txid <= last) FAIL("chk-v1: commit %llu follows %llu", (unsigned long long)L.v[i].txid,
-                                    (unsigned long long)last);
-      last = L.v[i].txid;
-    }
-  free(L.v);
-  printf("redo_count: chk-v1: ok: a format 1 checkpoint is read; the next run's commits follow every earlier one\n");
+  free(old);
+  free(v4);
+  printf("redo_count: chk-v1: ok: checkpoints of formats 1, 2 and 3 are JET_errBadLogVersion, nothing written\n");
 }
 
-/* Rewrites dir's edb.log (one generation, empty attach table) into format
- * 1: header magic ending 01, LR_CREATEDB / LR_ATTACH in their format 1
- * layouts, LR_INIT dropped; removes the checkpoint. */
-static void to_format1(const char *dir) {
-  char path[400], chk[400];
-  snprintf(path, sizeof path, "%s/edb.log", dir);
-  snprintf(chk, sizeof chk, "%s/edb.chk", dir);
-  size_t n;
-  uint8_t *img = read_whole(path, &n), *out = calloc(1, n), *buf = malloc(n);
-  if (!out || !buf) FAIL("out of memory");
-  if (img[11] != 2 || ld32(img + 56) != 0) FAIL("log-v1: %s is not a format 2 log without attachments", path);
-  uint32_t gen = ld32(img + 12), pos = LOG_HDR_SIZE, w = LOG_HDR_SIZE;
-  memcpy(out, img, LOG_HDR_SIZE);
-  out[11] = 1;
-  st32(out, crc32c(0, out + 4, LOG_HDR_SIZE - 4));
-  int inits = 0, attaches = 0;
-  while (pos + 8 <= n && ld32(img + pos)) {
-    uint32_t len = ld32(img + pos);
-    uint8_t type = img[pos + 4];
-    const uint8_t *p = img + pos + 8, *pay = p;
-    size_t blen = len;
-    pos += (uint32_t)rec_framed(len);
-    if (type == LR_INIT) { inits++; continue; }
-    if (type == LR_CREATEDB || type == LR_ATTACH) {   /* [u32 page size,] u32 dbid, sig, u16 a, u16 r, abs, rel */
-      const uint8_t *e = type == LR_CREATEDB ? p + 4 : p;
-      uint16_t a = ld16(e + 20);
-      st32(buf, ld32(e));
-      if (type == LR_CREATEDB) {
-        st32(buf + 4, ld32(p));
-        memcpy(buf + 8, e + 4, 16);
-      }
-      blen = type == LR_CREATEDB ? 24 : 4;
-      memcpy(buf + blen, e + 24, a);
-      blen += a;
-      type = type == LR_CREATEDB ? LR_CREATEDB_V1 : LR_ATTACH_V1;
-      pay = buf;
-      attaches++;
-    }
-    st32(out + w, (uint32_t)blen);
-    out[w + 4] = type;
-    memcpy(out + w + 8, pay, blen);
-    st32(out + w + 8 + blen, log_rec_crc(gen, type, pay, blen, NULL, 0));
-    w += (uint32_t)rec_framed(blen);
-  }
-  if (inits != 1 || attaches != 4) FAIL("log-v1: %d LR_INIT and %d attachments in %s, want 1 and 4", inits, attaches, path);
-  pwrite_all(path, out, n, 0);
-  if (unlink(chk) != 0) FAIL("unlink %s: %s", chk, strerror(errno));
-  free(img);
-  free(out);
-  free(buf);
-}
-
+/* A log of format 1 or 2 (header magic ending 01 or 02, records from 4096)
+ * or of format 3 with an unknown feature bit is refused with
+ * JET_errBadLogVersion, nothing written; the original still recovers. */
 static void test_log_v1(const char *root) {
-  char live[300], pa[400], pb[400];
+  char live[300], path[400];
   harness_fresh_dir(live, sizeof live, root, "log-v1");
-  snprintf(pa, sizeof pa, "%s/a.edb", live);
-  snprintf(pb, sizeof pb, "%s/b.edb", live);
-  char name[64];
-  JET_INSTANCE inst;
-  JET_SESID sa, sb;
-  JET_DBID da, db;
-  JET_TABLEID ta, tb;
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), live, 1024, 0));
-  CK(JetInit(&inst));
-  CK(harness_create_table(inst, pa, "t", &sa, &da, &ta));
-  CK(harness_create_table(inst, pb, "t", &sb, &db, &tb));
-  harness_put_keys(sa, ta, "a", 0, 5);
-  harness_put_keys(sb, tb, "b", 0, 5);
-  CK(JetTerm(inst));
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), live, 1024, 0));
-  CK(JetInit(&inst));
-  CK(harness_open_table(inst, pb, 1, "t", &sb, &db, &tb));   /* b takes id 1, a id 2 */
-  CK(harness_open_table(inst, pa, 1, "t", &sa, &da, &ta));
-  harness_put_keys(sa, ta, "a", 5, 10);
-  harness_put_keys(sb, tb, "b", 5, 10);
-  CK(JetTerm(inst));
-  to_format1(live);
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), live, 1024, 0));
-  JET_ERR e = JetInit(&inst);
-  if (e) {
-    char detail[300];
-    FAIL("log-v1: %s", harness_instance_error(detail, sizeof detail, inst, e, "JetInit on a format 1 log"));
+  snprintf(path, sizeof path, "%s/edb.log", live);
+  make_clean_k10(live);
+  size_t n;
+  uint8_t *img = read_whole(path, &n), *old = malloc(LOG_HDR_SIZE);
+  if (!old) FAIL("out of memory");
+  if (img[11] != 3 || ld32(img + 56) != 0) FAIL("log-v1: %s is not a format 3 log without features", path);
+  static const struct { uint8_t version; uint32_t features; const char *what; } cases[] = {
+    { 1, 0, "log-v1: a format 1 log" },
+    { 2, 0, "log-v1: a format 2 log" },
+    { 3, 1, "log-v1: a format 3 log with feature bit 0" },
+    { 3, 0x80000000u, "log-v1: a format 3 log with feature bit 31" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memcpy(old, img, LOG_HDR_SIZE);
+    old[11] = cases[i].version;
+    st32(old + 56, cases[i].features);
+    st32(old, crc32c(0, old + 4, LOG_HDR_SIZE - 4));
+    pwrite_all(path, old, LOG_HDR_SIZE, 0);
+    init_refuses_version(live, cases[i].what);
   }
-  CK(harness_open_table(inst, pa, 1, "t", &sa, &da, &ta));
-  CK(harness_open_table(inst, pb, 1, "t", &sb, &db, &tb));
-  harness_expect_keys(sa, ta, "a", 0, 10, 1, "log-v1 a.edb");
-  harness_expect_keys(sa, ta, "b", 0, 10, 0, "log-v1 a.edb");
-  harness_expect_keys(sb, tb, "b", 0, 10, 1, "log-v1 b.edb");
-  harness_expect_keys(sb, tb, "a", 0, 10, 0, "log-v1 b.edb");
-  /* the upgrade goes on: the format 1 edb.log takes format 2 records
-   * (this binary's) after its format 1 ones; a crash there recovers, and
-   * a full backup of the mixed stream restores */
-  harness_put_keys(sa, ta, "a", 10, 15);
-  harness_put_keys(sb, tb, "b", 10, 15);
-  CK(JetTerm(inst));
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), live, 1024, 0));
-  if ((e = JetInit(&inst)) != JET_errSuccess) {
-    char detail[600];
-    FAIL("log-v1: %s", harness_instance_error(detail, sizeof detail, inst, e, "JetInit after a crash on a mixed log"));
-  }
-  CK(harness_open_table(inst, pa, 1, "t", &sa, &da, &ta));
-  CK(harness_open_table(inst, pb, 1, "t", &sb, &db, &tb));
-  harness_expect_keys(sa, ta, "a", 0, 15, 1, "log-v1 a.edb after the upgrade");
-  harness_expect_keys(sb, tb, "b", 0, 15, 1, "log-v1 b.edb after the upgrade");
-  char set[400], dest[400], da2[500], db2[500];
-  snprintf(set, sizeof set, "%s/set", root);
-  snprintf(dest, sizeof dest, "%s/v1-dest", root);
-  CK(JetBackupInstance(inst, set, 0, NULL));
+  pwrite_all(path, img, LOG_HDR_SIZE, 0);
+  JET_SESID s;
+  JET_TABLEID t;
+  JET_INSTANCE inst = open_dir(live, &s, &t);
+  harness_expect_keys(s, t, "k", 0, 10, 1, "log-v1");
   CK(JetTerm2(inst, JET_bitTermComplete));
-  CK(JetRestoreInstance(0, set, dest, NULL));
-  snprintf(da2, sizeof da2, "%s/a.edb", dest);
-  snprintf(db2, sizeof db2, "%s/b.edb", dest);
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "v1"), dest, 1024, 0));
-  CK(JetInit(&inst));
-  CK(harness_open_table(inst, da2, 1, "t", &sa, &da, &ta));
-  CK(harness_open_table(inst, db2, 1, "t", &sb, &db, &tb));
-  harness_expect_keys(sa, ta, "a", 0, 15, 1, "log-v1 restored a.edb");
-  harness_expect_keys(sb, tb, "b", 0, 15, 1, "log-v1 restored b.edb");
-  CK(JetTerm2(inst, JET_bitTermComplete));
-  printf("redo_count: log-v1: ok: a format 1 log whose second run re-attached two databases in the other order "
-         "(ids reused without a detach) recovers each database to exactly its own records; format 2 records "
-         "appended to it recover after a crash, and a full backup of the mixed stream restores\n");
+  free(old);
+  free(img);
+  printf("redo_count: log-v1: ok: logs of formats 1 and 2, and of format 3 with an unknown feature bit, are "
+         "JET_errBadLogVersion, nothing written; the untouched log recovers\n");
 }
 
 /* ---- attach-entry: crafted attachment entries --------------------------------- */
@@ -1024,7 +957,7 @@ static void test_attach_entry(const char *root) {
   if (!img || !chk) FAIL("out of memory");
   /* the LR_CREATEDB record: u32 page size, then the entry (u32 dbid,
    * u8[16] signature, u16 absolute and u16 relative length, the paths) */
-  uint32_t gen = ld32(log0 + 12), pos = LOG_HDR_SIZE, at = 0, len = 0;
+  uint32_t gen = ld32(log0 + 12), pos = LOG_DATA_START, at = 0, len = 0;
   while (pos + 8 <= ln && ld32(log0 + pos)) {
     if (log0[pos + 4] == LR_CREATEDB) {
       at = pos;
@@ -1057,10 +990,10 @@ static void test_attach_entry(const char *root) {
   }
   /* the generation header's attach table: one entry running past the header */
   memcpy(img, log0, ln);
-  st32(img + 56, 1);
-  memset(img + 60, 0, 24);
   st32(img + 60, 1);
-  st16(img + 60 + 20, (uint16_t)(LOG_HDR_SIZE - 60 - 24 + 1));
+  memset(img + 64, 0, 24);
+  st32(img + 64, 1);
+  st16(img + 64 + 20, (uint16_t)(LOG_HDR_SIZE - 64 - 24 + 1));
   st32(img, crc32c(0, img + 4, LOG_HDR_SIZE - 4));
   write_file(logp, img, ln);
   write_file(chkp, chk0, cn);

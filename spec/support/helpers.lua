@@ -422,6 +422,19 @@ end
 
 -- Offset (0-based) of the last non-zero byte of a file: the end of the
 -- records of a log file (the rest of a log is zeros).
+-- Log format 3 (docs/format.md): the first record of a generation is at
+-- H.LOG_DATA; the shadow slots A and B are the two 4 KiB blocks before it.
+H.LOG_DATA, H.LOG_SLOT_A, H.LOG_SLOT_B = 12288, 4096, 8192
+
+-- The offset of the shadow slot of a log file with the higher flush number
+-- (the slot its last durable flush wrote), nil when both are zero.
+function H.newest_slot(path)
+  local data = assert(H.read_file(path))
+  local a, b = string.unpack("<I8", data, H.LOG_SLOT_A + 9), string.unpack("<I8", data, H.LOG_SLOT_B + 9)
+  if a == 0 and b == 0 then return nil end
+  return a > b and H.LOG_SLOT_A or H.LOG_SLOT_B
+end
+
 function H.last_data_offset(path)
   local data = assert(H.read_file(path))
   local i = #data

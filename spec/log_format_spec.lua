@@ -1,0 +1,103 @@
+-- Log format 3 refuses the files of log format 2 (spec/fixtures/v2, made by
+-- the engine before format 3): JET_errBadLogVersion (-514) with a detail
+-- that says what to do, from every reader of logs, and nothing written.
+local ese = require "ese"
+local backup = require "ese.backup"
+local H = require "support.helpers"
+
+local FIXTURES = "spec/fixtures/v2"
+local PARAMS = { log_file_size = 64, page_size = 4096 }
+
+-- Every file under dir (relative name -> bytes).
+local function tree(dir, into, prefix)
+  into, prefix = into or {}, prefix or ""
+  for _, name in ipairs(ese.fs.list(dir)) do
+    local p = dir .. "/" .. name
+    if ese.fs.stat(p).kind == "folder" then tree(p, into, prefix .. name .. "/")
+    else into[prefix .. name] = assert(H.read_file(p)) end
+  end
+  return into
+end
+
+local function expect_refusal(e)
+  assert.are.equal(-514, e.code)
+  assert.matches("shut down cleanly with the version that wrote it", e.detail or "", 1, true)
+  assert.matches("set its logs and checkpoint aside", e.detail or "", 1, true)
+end
+
+describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written", function()
+  local w, copy, before
+  before_each(function()
+    w = H.world()
+    copy = H.copy_dir(FIXTURES, w:path("v2"))
+    before = tree(copy)
+  end)
+  after_each(function()
+    assert.are.same(before, tree(copy), "the files are byte for byte as they were")
+    w:cleanup()
+  end)
+
+  for _, kind in ipairs({ "crashed", "clean" }) do
+    it("init (soft recovery) of a " .. kind .. " instance folder of format 2", function()
+      local dir = copy .. "/" .. kind
+      local inst = w:track(ese.create_instance(H.name(), H.params(dir, PARAMS)))
+      local e = H.expect_jet("JET_errBadLogVersion", inst.init, inst)
+      expect_refusal(e)
+      assert.are.equal("init", e.op)
+      H.expect_jet("JET_errNotInitialized", inst.begin_session, inst)
+    end)
+  end
+
+  it("init with only the checkpoint of format 2 left (its logs set aside, not it)", function()
+    local dir = copy .. "/clean"
+    os.remove(dir .. "/edb.log")
+    before["clean/edb.log"] = nil
+    local inst = w:track(ese.create_instance(H.name(), H.params(dir, PARAMS)))
+    expect_refusal(H.expect_jet("JET_errBadLogVersion", inst.init, inst))
+  end)
+
+  it("the remedy: logs and checkpoint set aside, init starts a new stream and the clean database attaches",
+     function()
+    local dir = copy .. "/clean"
+    for _, name in ipairs({ "edb.log", "edb.chk" }) do
+      assert(os.rename(dir .. "/" .. name, copy .. "/aside-" .. name))
+      before["aside-" .. name], before["clean/" .. name] = before["clean/" .. name], nil
+    end
+    local inst = w:track(ese.create_instance(H.name(), H.params(dir, PARAMS)))
+    inst:init()
+    local s = inst:begin_session()
+    s:attach_database(dir .. "/app.edb")
+    local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
+    assert.are.equal(("value-0150-") .. ("v"):rep(200), t:get("key-0150"))
+    t:close()
+    s:end_session()
+    inst:term({ complete = true })
+    before = tree(copy)   -- this one writes, on purpose
+  end)
+
+  it("ese.restore and backup.restore of a streamed set of format 2: dest never made", function()
+    local set = copy .. "/backup"
+    expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.restore, set, w:path("dest")))
+    assert.are.equal("absent", ese.fs.stat(w:path("dest")).kind)
+    expect_refusal(H.expect_jet("JET_errBadLogVersion", backup.restore, set, w:path("dest2")))
+    assert.are.equal("absent", ese.fs.stat(w:path("dest2")).kind)
+  end)
+
+  it("backup.verify of the set, ese.file_info of each log (with and without verify)", function()
+    expect_refusal(H.expect_jet("JET_errBadLogVersion", backup.verify, copy .. "/backup"))
+    for _, p in ipairs({ "crashed/edb.log", "crashed/edb00000001.log", "backup/edb00000003.log" }) do
+      expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.file_info, copy .. "/" .. p))
+      expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.file_info, copy .. "/" .. p, true))
+    end
+  end)
+
+  it("ese logs, ese check (set and file) and ese info: exit 1 naming JET_errBadLogVersion", function()
+    for _, args in ipairs({ { "logs", copy .. "/crashed" }, { "check", copy .. "/backup" },
+                            { "check", copy .. "/crashed/edb.log" }, { "info", copy .. "/clean/edb.log" } }) do
+      local code, _, err = H.lua_run("bin/ese", args)
+      assert.are.equal(1, code, table.concat(args, " "))
+      assert.matches("JET_errBadLogVersion (-514)", err, 1, true)
+      assert.matches("shut down cleanly", err, 1, true)
+    end
+  end)
+end)
