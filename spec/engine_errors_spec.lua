@@ -201,6 +201,23 @@ describe("engine and file errors", function()
       assert.are.equal("again", t2:get("k00030"))
     end)
 
+    it("a torn rewrite of the last block (earlier commits garbled) is undone from its shadow slot: init "
+       .. "recovers every commit and writes the block back before it appends", function()
+      local log, last = crashed_log()
+      local good = assert(H.read_file(log))
+      local block = last - last % 4096
+      local f = assert(io.open(log, "r+b"))
+      assert(f:seek("set", block))
+      assert(f:write(("\xA5"):rep(4096)))
+      f:close()
+      local t2, _, _, inst2 = w:reopen({ log_file_size = 2048 })
+      assert.are.equal(("x"):rep(300), t2:get("k00001"))
+      assert.are.equal(("x"):rep(300), t2:get("k00030"))
+      local now = assert(H.read_file(log))
+      assert.are.equal(good:sub(block + 1, last + 1), now:sub(block + 1, last + 1), "the block is back in place")
+      inst2:term()
+    end)
+
     it("a checkpoint whose logs are all gone: JET_errMissingLogFile (-528) at init", function()
       local _, _, _, inst = w:filled_table(10)
       inst:term()
