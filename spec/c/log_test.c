@@ -1050,6 +1050,48 @@ static void test_slots(esio *io) {
   printf("log_test: slots: each slot state, garbled blocks, out-of-order sectors, below/after S, write-back, padding\n");
 }
 
+
+/* ---- older formats and unknown features: JET_errBadLogVersion ------------- */
+static void test_versions(esio *io) {
+  static const int one[] = { 100, 0, -1 };
+  slotted t;
+  make_slotted(io, "versions", one, &t);
+  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 1 }, { 3, 0x80000000u } };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    uint8_t h[LOG_HDR_SIZE];
+    memcpy(h, t.file, LOG_HDR_SIZE);
+    CHECK(h[11] == 3);
+    h[11] = bad[i].version;
+    for (int b = 0; b < 4; b++) h[56 + b] = (uint8_t)(bad[i].features >> (8 * b));
+    uint32_t c = crc32c(0, h + 4, LOG_HDR_SIZE - 4);
+    for (int b = 0; b < 4; b++) h[b] = (uint8_t)(c >> (8 * b));
+    raw_write(t.cur, 0, h, LOG_HDR_SIZE);
+    log_header lh;
+    CHECK_ERR(log_read_header(io, t.cur, &lh), JET_errBadLogVersion);
+    CHECK_ERR(read_err(io, t.dir, NULL, LSN(1, 0), LOG_READ_CURRENT, NULL), JET_errBadLogVersion);
+    CHECK_ERR(read_err(io, t.dir, NULL, LSN(1, 0), LOG_READ_CURRENT | LOG_READ_RESTORE, NULL), JET_errBadLogVersion);
+    CHECK_ERR(log_verify_file(io, t.cur, PGSZ), JET_errBadLogVersion);
+    log_config cfg = mkcfg(io, t.dir, FS);
+    eslog *lg = NULL;
+    CHECK_ERR(log_reopen(&cfg, LSN(1, LOG_DATA_START), &lg), JET_errBadLogVersion);
+    CHECK(lg == NULL);
+    uint8_t now[FS];
+    raw_read(t.cur, 0, now, FS);
+    CHECK(!memcmp(now, h, LOG_HDR_SIZE) && !memcmp(now + LOG_HDR_SIZE, t.file + LOG_HDR_SIZE, FS - LOG_HDR_SIZE));
+  }
+  /* a wrong magic is still damage */
+  uint8_t h[LOG_HDR_SIZE];
+  memcpy(h, t.file, LOG_HDR_SIZE);
+  h[11] = 4;
+  uint32_t c = crc32c(0, h + 4, LOG_HDR_SIZE - 4);
+  for (int b = 0; b < 4; b++) h[b] = (uint8_t)(c >> (8 * b));
+  raw_write(t.cur, 0, h, LOG_HDR_SIZE);
+  log_header lh;
+  CHECK_ERR(log_read_header(io, t.cur, &lh), JET_errLogFileCorrupt);
+  free_slotted(&t);
+  printf("log_test: versions: formats 1 and 2 and unknown feature bits are JET_errBadLogVersion, nothing written\n");
+}
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/log_test.XXXXXX");
   CHECK(mkdtemp(root));
@@ -1066,6 +1108,7 @@ int main(void) {
   test_contiguity(io, a, &sig, &x);
   test_torn(io);
   test_slots(io);
+  test_versions(io);
   test_limits(io);
   test_roll_window(io);
   test_crash_points(io);
