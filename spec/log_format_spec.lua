@@ -56,8 +56,7 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
     expect_refusal(H.expect_jet("JET_errBadLogVersion", inst.init, inst))
   end)
 
-  it("the remedy: logs and checkpoint set aside, init starts a new stream and the clean database attaches",
-     function()
+  it("the remedy: logs and checkpoint set aside, init starts a new stream of format 3", function()
     local dir = copy .. "/clean"
     for _, name in ipairs({ "edb.log", "edb.chk" }) do
       assert(os.rename(dir .. "/" .. name, copy .. "/aside-" .. name))
@@ -65,18 +64,32 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
     end
     local inst = w:track(ese.create_instance(H.name(), H.params(dir, PARAMS)))
     inst:init()
-    local s = inst:begin_session()
-    s:attach_database(dir .. "/app.edb")
-    local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
-    assert.are.equal(("value-0150-") .. ("v"):rep(200), t:get("key-0150"))
-    t:close()
-    s:end_session()
     inst:term({ complete = true })
+    local fi = ese.file_info(dir .. "/edb.log", true)
+    assert.are.equal("log", fi.kind)
+    assert.are.equal(1, fi.generation)
+    assert.are.equal("\0\3", assert(H.read_file(dir .. "/edb.log")):sub(11, 12))
     before = tree(copy)   -- this one writes, on purpose
   end)
 
+  -- The set's database copy is of database format 1, refused on its own
+  -- (JET_errInvalidDatabaseVersion); its logs alone, as an incremental set
+  -- without manifest, are the logs' refusal.
+  local function logs_only()
+    for _, name in ipairs({ "app.edb", "manifest.json" }) do
+      assert(os.remove(copy .. "/backup/" .. name))
+      before["backup/" .. name] = nil
+    end
+    return copy .. "/backup"
+  end
+
   it("ese.restore and backup.restore of a streamed set of format 2: dest never made", function()
-    local set = copy .. "/backup"
+    for _, restore in ipairs({ ese.restore, backup.restore }) do
+      local e = H.catch(restore, copy .. "/backup", w:path("dest"))
+      assert.is_truthy(e.code == -514 or e.code == -1209, tostring(e))
+      assert.are.equal("absent", ese.fs.stat(w:path("dest")).kind)
+    end
+    local set = logs_only()
     expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.restore, set, w:path("dest")))
     assert.are.equal("absent", ese.fs.stat(w:path("dest")).kind)
     expect_refusal(H.expect_jet("JET_errBadLogVersion", backup.restore, set, w:path("dest2")))
@@ -84,7 +97,7 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
   end)
 
   it("backup.verify of the set, ese.file_info of each log (with and without verify)", function()
-    expect_refusal(H.expect_jet("JET_errBadLogVersion", backup.verify, copy .. "/backup"))
+    expect_refusal(H.expect_jet("JET_errBadLogVersion", backup.verify, logs_only()))
     for _, p in ipairs({ "crashed/edb.log", "crashed/edb00000001.log", "backup/edb00000003.log" }) do
       expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.file_info, copy .. "/" .. p))
       expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.file_info, copy .. "/" .. p, true))
@@ -92,7 +105,7 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
   end)
 
   it("ese logs, ese check (set and file) and ese info: exit 1 naming JET_errBadLogVersion", function()
-    for _, args in ipairs({ { "logs", copy .. "/crashed" }, { "check", copy .. "/backup" },
+    for _, args in ipairs({ { "logs", copy .. "/crashed" }, { "check", logs_only() },
                             { "check", copy .. "/crashed/edb.log" }, { "info", copy .. "/clean/edb.log" } }) do
       local code, _, err = H.lua_run("bin/ese", args)
       assert.are.equal(1, code, table.concat(args, " "))
