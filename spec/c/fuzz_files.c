@@ -66,6 +66,7 @@
 #include <sys/mman.h>
 
 #include "crc32c.h"       /* the engine's CRC-32C, to reseal damage */
+#include "log.h"          /* LOG_DATA_START: the first record of a log file */
 
 #define HARNESS_NAME "fuzz_files"
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...);
@@ -700,7 +701,7 @@ static void reseal(fbuf *b, const fbuf *o, const char *name) {
     if (b->n < 4096) return;
     st32le(b->d, crc32c(0, b->d + 4, 4096 - 4));
     uint32_t gen = ld32le(b->d + 12);
-    for (size_t pos = 4096; pos + 16 <= b->n;) {
+    for (size_t pos = LOG_DATA_START; pos + 16 <= b->n;) {   /* the records, not the shadow slots */
       uint32_t len = ld32le(b->d + pos);
       uint64_t fr = (12u + (uint64_t)len + 7u) & ~(uint64_t)7u;
       if (len == 0 || fr > b->n - pos) break;
