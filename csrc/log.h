@@ -51,8 +51,11 @@
  * the newest such slot's block is used and reading goes on (recovery writes
  * it back before it appends); (2) else when X >= S of the newest valid
  * slot, the log ends at X (a torn tail), even with valid records after it;
- * (3) else JET_errLogFileCorrupt.  With no valid slot, X is a torn tail
- * when no valid record follows it, else corrupt.
+ * (3) else JET_errLogFileCorrupt.  With no valid slot and at most one
+ * slot not zero (no durable flush of the file finished: its first slot
+ * write was torn, or none happened), S is LOG_DATA_START: any X is a torn
+ * tail.  With both slots damaged, X is a torn tail when no valid record
+ * follows it, else corrupt.
  *
  * LSN: (generation << 32) | byte offset of the record in its file.  The
  * first record of a generation is at LOG_DATA_START.

@@ -403,12 +403,21 @@ static int substitute(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t x, log_slo
 JET_ERR log_walk_current(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t pos, log_walk *w) {
   memset(w, 0, sizeof *w);
   log_slot sl[2];
-  int nvalid = 0, used[2] = { 0, 0 };
+  int nvalid = 0, ndamaged = 0, used[2] = { 0, 0 };
   for (int i = 0; i < 2; i++) {
-    if (!log_slot_decode(d + (i ? LOG_SLOT_B : LOG_SLOT_A), gen, fs, &sl[i])) memset(&sl[i], 0, sizeof sl[i]);
-    else nvalid++;
+    const uint8_t *p = d + (i ? LOG_SLOT_B : LOG_SLOT_A);
+    if (log_slot_decode(p, gen, fs, &sl[i])) nvalid++;
+    else {
+      memset(&sl[i], 0, sizeof sl[i]);
+      ndamaged += !log_all_zero(p, LOG_BLOCK);
+    }
   }
-  uint32_t s_new = sl[1].seq > sl[0].seq ? sl[1].s : sl[0].s;
+  /* No valid slot: no durable flush of this file finished (both zero, or
+   * the first one's slot write torn), so all of it is a tail (S = the
+   * first record); both slots damaged: nothing is known, a bad record is
+   * a tail only when nothing valid follows. */
+  uint32_t s_new = nvalid ? (sl[1].seq > sl[0].seq ? sl[1].s : sl[0].s) : LOG_DATA_START;
+  int known = nvalid || ndamaged < 2;
   for (;;) {
     if (pos >= fs) break;
     uint32_t fr = log_rec_check(d, fs, pos, gen);
@@ -420,7 +429,7 @@ JET_ERR log_walk_current(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t pos, lo
       w->sub[w->nsub++] = off;
       continue;
     }
-    if (nvalid ? pos >= s_new : !log_valid_after(d, fs, pos, gen)) break;   /* rule (2): the tail */
+    if (known ? pos >= s_new : !log_valid_after(d, fs, pos, gen)) break;   /* rule (2): the tail */
     w->end = pos;
     return JET_errLogFileCorrupt;                                          /* rule (3) */
   }

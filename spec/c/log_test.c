@@ -403,9 +403,10 @@ static void test_torn(esio *io) {
   expect x = {0};
   make_stream(io, dir, NULL, 80, &x);   /* two or three generations */
   char *cur = path_of(dir, 0);
-  /* without valid shadow slots: a bad record is a torn tail when nothing
+  /* both shadow slots damaged: a bad record is a torn tail when nothing
    * valid follows it, else corruption (the slots: test_slots) */
-  static const uint8_t noslots[2 * LOG_BLOCK];
+  uint8_t noslots[2 * LOG_BLOCK];
+  memset(noslots, 0xC3, sizeof noslots);
   raw_write(cur, LOG_SLOT_A, noslots, sizeof noslots);
   int last = x.n - 1;
   lsn_t l_last = x.lsn[last];
@@ -949,17 +950,28 @@ static void test_slots(esio *io) {
   reset_slotted(&t);
   raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);
   CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
-  /* no slot: record 0 bad with record 1 valid after it is corruption; a
-   * bad last record a torn tail (as before format 3) */
+  /* no slot (both zero: no durable flush finished) or only a torn one (the
+   * first flush cut before its sync): the whole file is a tail, a bad
+   * record 0 ends it even with record 1 valid after it (before format 3:
+   * JET_errLogFileCorrupt) */
+  for (int torn = 0; torn < 2; torn++) {
+    reset_slotted(&t);
+    raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);
+    raw_write(t.cur, LOG_SLOT_B, torn ? junk : zero, LOG_BLOCK);
+    raw_write(t.cur, LOG_DATA_START + 20, junk, 8);
+    CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 0 && end == LSN(1, LOG_DATA_START));
+  }
+  /* both slots damaged: nothing is known; record 0 bad with record 1 valid
+   * after it is corruption, a bad last record a torn tail */
   reset_slotted(&t);
-  raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);
-  raw_write(t.cur, LOG_SLOT_B, zero, LOG_BLOCK);
+  raw_write(t.cur, LOG_SLOT_A, junk, LOG_BLOCK);
+  raw_write(t.cur, LOG_SLOT_B, junk, LOG_BLOCK);
   raw_write(t.cur, LOG_DATA_START + 20, junk, 8);
   CHECK_ERR(read_slotted(io, &t, &nread, &end, 0), JET_errLogFileCorrupt);
   CHECK(nread == 0);
   reset_slotted(&t);
-  raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);
-  raw_write(t.cur, LOG_SLOT_B, zero, LOG_BLOCK);
+  raw_write(t.cur, LOG_SLOT_A, junk, LOG_BLOCK);
+  raw_write(t.cur, LOG_SLOT_B, junk, LOG_BLOCK);
   raw_write(t.cur, e1 + 20, junk, 8);
   CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 1 && end == LSN(1, e1));
   /* a slot of another generation is not valid */
