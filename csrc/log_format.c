@@ -149,7 +149,7 @@ JET_ERR log_hdr_decode(const uint8_t *b, log_header *h) {
   h->tm_create = ld64(b + 40);
   h->tm_prev_gen = ld64(b + 48);
   uint32_t n = ld32(b + HDR_NATTACH);
-  if (h->gen == 0 || h->gen > LOG_MAX_GEN || h->file_size < LOG_MIN_FILE_SIZE || h->file_size % 8 != 0 ||
+  if (h->gen == 0 || h->gen > LOG_MAX_GEN || h->file_size < LOG_MIN_FILE_SIZE || h->file_size % 1024 != 0 ||
       n > (LOG_HDR_SIZE - HDR_TABLE) / 24)
     return JET_errLogFileCorrupt;
   if (n) {
