@@ -95,6 +95,7 @@ bench: all
 	@$(BUILD)/bench/ese-backup-bench
 	@$(BUILD)/bench/ese-disk-bench
 	@$(LUA) bench/eventloop_bench.lua $(OUT) lua $(BUILD)/eventloop-bench
+	@BENCH_LUA=$(LUA) $(LUA) bench/replay_bench.lua $(OUT) lua $(BUILD)/replay-bench
 
 crash-sweep: all
 	@ESE_CRASH_POINTS=1000 ESE_TORN_POINTS=1000 $(BUILD)/bin/crash_sweep

@@ -7,7 +7,8 @@ lua5.4 and reads its "result NAME VALUE" lines from stdout).
 LIBDIR holds ese/core.so (build/lib), LUADIR the pure-Lua modules (lua/).
 Everything is written under WORKDIR (made by the caller, removed by it).
 The records are the C bench's (bench_common.h): key i = 16 hex digits of
-mix64(i), value = the pooled 100-byte value make_value(i % VALUE_POOL).
+mix64(i), value = the pooled 100-byte value make_value(i % VALUE_POOL)
+(bench_common.lua, which also counts the log bytes).
 
 Steps, in the order given:
   load:K     RECORDS random records through the Lua API (t:put) in durable
@@ -50,89 +51,21 @@ local fs = ese.fs
 local clock = fs.clock
 
 local TXN_SIZE = 10000
-local VALUE_POOL = 1024
 local PAGE_SIZE = 8192
 local CACHE_BYTES = 32768 * PAGE_SIZE  -- the C cases' 256 MiB
-local LOG_DATA = 12288   -- the first record of a log file (docs/format.md)
 
 local function result(name, value)
   io.stdout:write(string.format("result %s %.17g\n", name, value))
   io.stdout:flush()
 end
 
--- ---- the records (bench_common.h, bit for bit) ----------------------------
--- splitmix64's finalizer; Lua 5.4 integers wrap like uint64_t, >> is logical.
-local function mix64(x)
-  x = x + 0x9E3779B97F4A7C15
-  x = (x ~ (x >> 30)) * 0xBF58476D1CE4E5B9
-  x = (x ~ (x >> 27)) * 0x94D049BB133111EB
-  return x ~ (x >> 31)
-end
-
--- x mod m with x read as unsigned 64 bits (0 < m < 2^62).
-local function umod(x, m)
-  local r = x - (((x >> 1) // m) << 1) * m   -- in [0, 2m)
-  if r >= m then r = r - m end
-  return r
-end
-
-local function make_key(i) return string.format("%016x", mix64(i)) end
-
-local function make_value(i)
-  local x = mix64(i ~ 0x5555555555555555)
-  local b = {}
-  for j = 1, 100 do
-    x = x ~ (x << 13); x = x ~ (x >> 7); x = x ~ (x << 17)
-    b[j] = 97 + umod(x, 26)
-  end
-  return string.char(table.unpack(b))
-end
-
-local pool = {}
-for i = 0, VALUE_POOL - 1 do pool[i] = make_value(i) end
-local function value(i) return pool[i % VALUE_POOL] end
+-- ---- the records and log bytes (bench_common.lua) ----------------------------
+local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/bench_common.lua")(fs)
+local umod, make_key, pool, value = common.umod, common.make_key, common.pool, common.value
+local mix64, log_bytes, tree_bytes = common.mix64, common.log_bytes, common.tree_bytes
 
 -- The caller checks that both sides make the same records.
 io.stdout:write("fingerprint ", make_key(12345), value(12345), "\n")
-
--- ---- log bytes --------------------------------------------------------------
--- Offset just past the last non-zero byte of a file, rounded up to 8.
-local function data_end(path)
-  local f = assert(io.open(path, "rb"))
-  local pos = f:seek("end")
-  while pos > 0 do
-    local start = math.max(0, pos - (1 << 16))
-    f:seek("set", start)
-    local s = f:read(pos - start)
-    local r = s:reverse():find("[^\0]")
-    if r then
-      f:close()
-      return (start + #s - r + 1 + 7) & ~7
-    end
-    pos = start
-  end
-  f:close()
-  return 0
-end
-
-local function log_bytes(dir)
-  local total = 0
-  for _, name in ipairs(fs.list(dir)) do
-    if name:match("^edb%x*%.log$") then
-      total = total + math.max(0, data_end(dir .. "/" .. name) - LOG_DATA)
-    end
-  end
-  return total
-end
-
-local function tree_bytes(dir)
-  local total = 0
-  for _, name in ipairs(fs.list(dir)) do
-    local st = fs.stat(dir .. "/" .. name)
-    if st.kind == "file" then total = total + st.size end
-  end
-  return total
-end
 
 -- ---- the instance -----------------------------------------------------------
 local load_dir, live_dir = work .. "/load", work .. "/live"
@@ -177,7 +110,7 @@ function steps.load(log_kib)
   while i < nrec do
     local last = math.min(i + TXN_SIZE, nrec)
     s:begin_transaction()
-    for j = i, last - 1 do put(t, make_key(j), pool[j % VALUE_POOL]) end
+    for j = i, last - 1 do put(t, make_key(j), pool[j % common.VALUE_POOL]) end
     s:commit_transaction()                       -- durable
     i = last
   end
