@@ -67,26 +67,38 @@ static uint64_t dbtime_bound(esfile *f, const dbheader *h, uint64_t size) {
   return h->state == DB_RESTORING ? UINT64_MAX : h->dbtime_last;
 }
 
-/* A page of pages [first, first+cnt) in buf that carries a dbtime above
- * bound: JET_errDatabaseCorrupted naming it (the header would hand that
- * dbtime out again). */
-static JET_ERR check_dbtimes(const uint8_t *buf, uint32_t ps, uint32_t first, uint32_t cnt, uint64_t bound,
-                             const char *name, char *detail, size_t cb) {
-  for (uint32_t k = 0; k < cnt; k++) {
-    const uint8_t *pg = buf + (size_t)k * ps;
-    if (page_type(pg) == PAGE_DBHEADER || page_dbtime(pg) <= bound) continue;
-    if (detail)
-      snprintf(detail, cb, "%s: page %u carries dbtime %llu, above the header's dbtime_last %llu", name,
-               (unsigned)(first + k), (unsigned long long)page_dbtime(pg), (unsigned long long)bound);
-    return JET_errDatabaseCorrupted;
-  }
-  return JET_errSuccess;
+/* A clean database holds every page it has allocated, whole: its size is
+ * whole pages and at least the space page's count (page 2, "next free page
+ * number").  A file cut short or torn at its end is JET_errDatabaseCorrupted
+ * (a dirty one may lack pages its log still holds: not checked). */
+static JET_ERR clean_size(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
+  uint32_t ps = h->page_size;
+  uint64_t n = size / ps;
+  const char *why = NULL;
+  uint32_t next = 0;
+  uint8_t *sp = NULL;
+  JET_ERR e = JET_errSuccess;
+  if (size % ps) why = "is not whole pages";
+  else if (n < 3) why = "ends before its space page (page 2)";
+  else if (!(sp = malloc(ps))) return JET_errOutOfMemory;
+  else if ((e = os_pread_full(f, sp, ps, 2ull * ps)) == JET_errSuccess && page_verify(sp, ps, 2) == PAGE_OK &&
+           page_type(sp) == PAGE_SPACE && (next = get32(sp + PAGE_HDR)) > n)
+    why = "short";
+  free(sp);
+  if (e || !why) return e;
+  if (detail && next)
+    snprintf(detail, cb, "%s: %llu pages of %u bytes, its space page counts %u: a clean database cut short",
+             os_path(f), (unsigned long long)n, (unsigned)ps, (unsigned)next);
+  else if (detail)
+    snprintf(detail, cb, "%s: %llu bytes %s: a clean database cut short", os_path(f), (unsigned long long)size, why);
+  return JET_errDatabaseCorrupted;
 }
 
 static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
   uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
   const unsigned char *copy = h->state == DB_BACKUP_COPY ? h->db_sig : NULL;
   JET_ERR e = copy ? copy_size(ps, size, os_path(f), detail, cb) : JET_errSuccess;
+  if (e == JET_errSuccess && h->state == DB_CLEAN) e = clean_size(f, h, size, detail, cb);
   if (e) return e;
   uint64_t bound = dbtime_bound(f, h, size);
   uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
@@ -95,22 +107,25 @@ static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *d
     uint32_t cnt = n - first < CHECK_CHUNK ? n - first : CHECK_CHUNK;
     e = os_pread_full(f, buf, (size_t)cnt * ps, (uint64_t)first * ps);
     if (e == JET_errSuccess) e = EseVerifyPages(buf, (size_t)cnt * ps, ps, first, size, copy, os_path(f), detail, cb);
-    if (e == JET_errSuccess) e = check_dbtimes(buf, ps, first, cnt, bound, os_path(f), detail, cb);
+    if (e == JET_errSuccess) e = dbheader_check_dbtimes(buf, ps, first, cnt, bound, os_path(f), detail, cb);
   }
   free(buf);
   return e;
 }
 
-/* A streamed copy's "current" backup record is completed in its trailer
- * (the last page: the generations the copy needs, gen_hi set when the
- * copy's stream ended); the header's has gen_hi 0.  Takes the trailer's
- * when it decodes and belongs to this copy; else keeps the header's
- * (verify_pages reports a damaged trailer). */
+/* A streamed copy's "current" backup record and dbtime_last are completed
+ * in its trailer (the last page: the generations the copy needs, gen_hi
+ * set when the copy's stream ended, and the dbtime_last that bounds every
+ * page streamed); the header's has gen_hi 0 and the dbtime_last of when
+ * the stream began.  Takes the trailer's when it decodes and belongs to
+ * this copy; else keeps the header's (verify_pages reports a damaged
+ * trailer). */
 static void trailer_current(esfile *f, const dbheader *h, uint64_t size, EseFileInfo *info) {
   dbheader t;
-  if (copy_trailer(f, h, size, &t))
-    info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
-                                                  t.backup[BK_CURRENT].time };
+  if (!copy_trailer(f, h, size, &t)) return;
+  info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
+                                                t.backup[BK_CURRENT].time };
+  info->dbtimeLast = t.dbtime_last;   /* the bound of every page the stream copied (dbtime_bound) */
 }
 
 /* 1 when f starts like a log file (its magic, either format: the first 6

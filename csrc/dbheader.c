@@ -1,6 +1,7 @@
 /* dbheader.c -- the database header and its shadow copy. */
 #include "dbheader.h"
 #include "page.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,4 +113,17 @@ JET_ERR dbheader_write(esfile *f, const dbheader *h) {
   }
   free(page);
   return e;
+}
+
+JET_ERR dbheader_check_dbtimes(const uint8_t *buf, uint32_t ps, uint32_t first, uint32_t cnt, uint64_t bound,
+                               const char *name, char *detail, size_t cb) {
+  for (uint32_t k = 0; k < cnt; k++) {
+    const uint8_t *pg = buf + (size_t)k * ps;
+    if (page_type(pg) == PAGE_DBHEADER || page_dbtime(pg) <= bound) continue;
+    if (detail)
+      snprintf(detail, cb, "%s: page %u carries dbtime %llu, above the header's dbtime_last %llu", name,
+               (unsigned)(first + k), (unsigned long long)page_dbtime(pg), (unsigned long long)bound);
+    return JET_errDatabaseCorrupted;
+  }
+  return JET_errSuccess;
 }

@@ -75,5 +75,12 @@ JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h);
 int dbheader_claimed(esfile *f);
 /* Writes both copies, each followed by a sync. */
 JET_ERR dbheader_write(esfile *f, const dbheader *h);
+/* The dbtime rule of a file's pages (dbtime_last above): among pages
+ * [first, first+cnt) in buf (page size ps), header pages aside, one that
+ * carries a dbtime above bound is JET_errDatabaseCorrupted, detail (when
+ * not NULL) naming name and the page: the header would hand that dbtime
+ * out again.  `ese check`, ese.verify_pages and a restore's copy apply it. */
+JET_ERR dbheader_check_dbtimes(const uint8_t *buf, uint32_t ps, uint32_t first, uint32_t cnt, uint64_t bound,
+                               const char *name, char *detail, size_t cb);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "lua_ese.h"
 #include "log.h"
+#include "dbheader.h"
 
 static void push_sig(lua_State *L, const unsigned char *b, const char *field) {
   char hex[33];
@@ -69,8 +70,10 @@ static int file_info(lua_State *L) {
   return 1;
 }
 
-/* verify_pages(name, chunk, first_page, page_size, file_size [, copy_signature])
- * -> true: EseVerifyPages over a chunk the caller read (and hashed), so
+/* verify_pages(name, chunk, first_page, page_size, file_size [, copy_signature
+ * [, dbtime_last]]) -> true: EseVerifyPages over a chunk the caller read
+ * (and hashed), then, given dbtime_last, the dbtime rule of its pages
+ * (dbheader_check_dbtimes), so
  * that ese.backup.verify checks a large database in bounded steps with
  * one read of each byte.  copy_signature: the db_signature (32 hex
  * digits) of a streamed backup copy.  Raises the error object of the
@@ -93,10 +96,15 @@ static int verify_pages(lua_State *L) {
   luaL_argcheck(L, first >= 0 && first <= (lua_Integer)UINT32_MAX, 3, "a page number");
   luaL_argcheck(L, ps > 0 && ps <= 65536, 4, "a page size");
   luaL_argcheck(L, size >= 0, 5, "a file size");
+  lua_Integer bound = luaL_optinteger(L, 7, -1);
+  luaL_argcheck(L, bound >= -1, 7, "a dbtime");
   char detail[600];
   detail[0] = 0;
   JET_ERR e = EseVerifyPages(chunk, cb, (unsigned long)ps, (unsigned long)first, (uint64_t)size, hex ? sig : NULL,
                              name, detail, sizeof detail);
+  if (e == JET_errSuccess && bound >= 0)
+    e = dbheader_check_dbtimes((const uint8_t *)chunk, (uint32_t)ps, (uint32_t)first, (uint32_t)(cb / (size_t)ps),
+                               (uint64_t)bound, name, detail, sizeof detail);
   if (e) return ese_raise_detail(L, e, "verify", detail[0] ? detail : name);
   lua_pushboolean(L, 1);
   return 1;

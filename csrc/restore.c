@@ -533,7 +533,12 @@ static JET_ERR verify_chunk(EseRestore *r, rsfile *f, uint64_t off, size_t n) {
       return fail(r, JET_errReadVerifyFailure, "database %s fails its checksum", what);
     }
   }
-  return JET_errSuccess;
+  /* no page above the copy's bound (scan_db: header and trailer): the
+   * restored header would hand its dbtime out again */
+  char detail[400];
+  JET_ERR e = dbheader_check_dbtimes(r->buf, ps, (uint32_t)(off / ps), (uint32_t)(n / ps), f->dh.dbtime_last, f->name,
+                                     detail, sizeof detail);
+  return e ? fail(r, e, "database %s", detail) : JET_errSuccess;
 }
 
 static JET_ERR copy_step(EseRestore *r) {

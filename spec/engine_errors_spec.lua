@@ -7,19 +7,7 @@ local H = require "support.helpers"
 
 local PAGE = 8192
 
--- CRC32C (Castagnoli, as csrc/crc32c.c) of bytes i..j of s: to rewrite a
--- log file header on purpose.
-local CRC = {}
-for i = 0, 255 do
-  local c = i
-  for _ = 1, 8 do c = (c & 1) ~= 0 and ((c >> 1) ~ 0x82F63B78) or (c >> 1) end
-  CRC[i] = c
-end
-local function crc32c(s, i, j)
-  local c = 0xFFFFFFFF
-  for k = i, j do c = CRC[(c ~ s:byte(k)) & 0xFF] ~ (c >> 8) end
-  return c ~ 0xFFFFFFFF
-end
+local crc32c = H.crc32c   -- to rewrite a log file header on purpose
 
 describe("engine and file errors", function()
   local w

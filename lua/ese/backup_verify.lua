@@ -155,6 +155,9 @@ local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
   end
   local h = fs.sha256()
   local copy_sig = fi.state == "backup_copy" and fi.db_signature or nil
+  -- no page may carry a dbtime above this (a copy's: its trailer's); a
+  -- file being restored has none until replay fixes its header
+  local dbtime_last = fi.state ~= "restoring" and fi.dbtime_last or nil
   local ps = fi.page_size
   -- whole pages per chunk (the page size divides backup.CHUNK)
   local chunk = math.max(ps, settings.CHUNK - settings.CHUNK % ps)
@@ -162,7 +165,8 @@ local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
   local got = util.read_chunks(path, size, chunk, h, function(data, off, done)
     if not islog then
       local whole = #data - #data % ps
-      ese.verify_pages(path, whole == #data and data or data:sub(1, whole), off // ps, ps, size, copy_sig)
+      ese.verify_pages(path, whole == #data and data or data:sub(1, whole), off // ps, ps, size, copy_sig,
+        dbtime_last)
     end
     progress(done)
   end)

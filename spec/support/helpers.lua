@@ -402,6 +402,20 @@ function H.backup(inst, dest, opts)
   return set
 end
 
+-- CRC32C (Castagnoli, as csrc/crc32c.c) of bytes i..j of s: to reseal a
+-- page or log header a spec edits on purpose.
+local CRC = {}
+for i = 0, 255 do
+  local c = i
+  for _ = 1, 8 do c = (c & 1) ~= 0 and ((c >> 1) ~ 0x82F63B78) or (c >> 1) end
+  CRC[i] = c
+end
+function H.crc32c(s, i, j)
+  local c = 0xFFFFFFFF
+  for k = i, j do c = CRC[(c ~ s:byte(k)) & 0xFF] ~ (c >> 8) end
+  return c ~ 0xFFFFFFFF
+end
+
 -- ---- restore and error helpers (restore_refusals_spec.lua, engine_errors_spec.lua,
 -- instance_states_spec.lua) -------------------------------------------------
 
