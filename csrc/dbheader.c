@@ -55,7 +55,7 @@ JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, 
   h->backup_lsn = get64(b + 144);
   if (h->version != DB_FORMAT) return JET_errInvalidDatabaseVersion;   /* format 1 has no dbtime_last */
   h->dbtime_last = get64(b + 152);
-  if (h->dbtime_last > (UINT64_MAX >> 2)) return JET_errDatabaseCorrupted;   /* room to count on, never wraps */
+  if (h->dbtime_last > DBTIME_MAX) return JET_errDatabaseCorrupted;   /* room to count on, never wraps */
   if (h->state < DB_CLEAN || h->state > DB_RESTORING) return JET_errDatabaseCorrupted;
   return JET_errSuccess;
 }
@@ -103,6 +103,7 @@ JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h) {
 }
 
 JET_ERR dbheader_write(esfile *f, const dbheader *h) {
+  if (h->dbtime_last > DBTIME_MAX) return JET_errDatabaseCorrupted;   /* dbheader_decode would refuse it */
   uint8_t *page = malloc(h->page_size);
   if (!page) return JET_errOutOfMemory;
   JET_ERR e = JET_errSuccess;

@@ -37,6 +37,9 @@
 #define DB_FORMAT 2
 /* dbtimes a header reserves ahead of the one in use (see dbtime_last). */
 #define DBTIME_RESERVE 4096u
+/* The highest dbtime_last a header may hold: room to count on, never wraps.
+ * A header above it is JET_errDatabaseCorrupted, read or written. */
+#define DBTIME_MAX (UINT64_MAX >> 2)
 
 enum { DB_CLEAN = 1, DB_DIRTY = 2, DB_BACKUP_COPY = 3, DB_RESTORING = 4 };
 enum { BK_FULL = 0, BK_INCREMENTAL = 1, BK_DIFFERENTIAL = 2, BK_COPY = 3, BK_CURRENT = 4, BK_KINDS = 5 };
@@ -73,7 +76,10 @@ JET_ERR dbheader_read(esfile *f, uint32_t expect_page_size, dbheader *h);
 /* 1 when a header copy of the file starts like one (its magic and a legal
  * page size): the file claims to be a database, maybe a damaged one. */
 int dbheader_claimed(esfile *f);
-/* Writes both copies, each followed by a sync. */
+/* Writes both copies, each followed by a sync.  A dbtime_last above
+ * DBTIME_MAX is JET_errDatabaseCorrupted before anything is written: the
+ * file never holds a header that dbheader_read refuses (an attach or a
+ * reservation past the limit fails instead). */
 JET_ERR dbheader_write(esfile *f, const dbheader *h);
 /* The dbtime rule of a file's pages (dbtime_last above): among pages
  * [first, first+cnt) in buf (page size ps), header pages aside, one that

@@ -96,13 +96,14 @@ static int verify_pages(lua_State *L) {
   luaL_argcheck(L, first >= 0 && first <= (lua_Integer)UINT32_MAX, 3, "a page number");
   luaL_argcheck(L, ps > 0 && ps <= 65536, 4, "a page size");
   luaL_argcheck(L, size >= 0, 5, "a file size");
-  lua_Integer bound = luaL_optinteger(L, 7, -1);
-  luaL_argcheck(L, bound >= -1, 7, "a dbtime");
+  int bounded = !lua_isnoneornil(L, 7);
+  lua_Integer bound = bounded ? luaL_checkinteger(L, 7) : 0;
+  luaL_argcheck(L, bound >= 0, 7, "a dbtime");
   char detail[600];
   detail[0] = 0;
   JET_ERR e = EseVerifyPages(chunk, cb, (unsigned long)ps, (unsigned long)first, (uint64_t)size, hex ? sig : NULL,
                              name, detail, sizeof detail);
-  if (e == JET_errSuccess && bound >= 0)
+  if (e == JET_errSuccess && bounded)
     e = dbheader_check_dbtimes((const uint8_t *)chunk, (uint32_t)ps, (uint32_t)first, (uint32_t)(cb / (size_t)ps),
                                (uint64_t)bound, name, detail, sizeof detail);
   if (e) return ese_raise_detail(L, e, "verify", detail[0] ? detail : name);

@@ -90,6 +90,19 @@ describe("a streamed copy whose page carries a dbtime above its trailer's dbtime
     assert.matches("page 3 carries dbtime", e.detail)
   end)
 
+  it("ese.verify_pages given the file's dbtime_last: JET_errDatabaseCorrupted; without it only the checksums",
+    function()
+    local data = assert(H.read_file(copy))
+    local fi = ese.file_info(copy)
+    local chunk = data:sub(2 * PAGE + 1, 4 * PAGE)   -- pages 2 and 3
+    assert.is_true(ese.verify_pages(copy, chunk, 2, PAGE, #data, fi.db_signature))
+    local e = H.expect_jet("JET_errDatabaseCorrupted", ese.verify_pages, copy, chunk, 2, PAGE, #data, fi.db_signature,
+      fi.dbtime_last)
+    assert.matches("page 3 carries dbtime", e.detail)
+    H.expect_argerror("a dbtime", ese.verify_pages, copy, chunk, 2, PAGE, #data, nil, -1)
+    H.expect_argerror("number expected", ese.verify_pages, copy, chunk, 2, PAGE, #data, nil, "x")
+  end)
+
   it("ese.restore refuses it: JET_errDatabaseCorrupted, never a restored database whose header bounds less "
      .. "than its pages", function()
     local dest = w:path("dest")
@@ -107,4 +120,44 @@ describe("ese.log_follows at the end of the generation range", function()
   -- this session): `return prev->gen < UINT32_MAX && next->gen == prev->gen + 1 && ...`;
   -- then turn this into an it() asserting false.
   pending("generation 0 never follows generation 0xFFFFFFFF (fix in csrc/log_reader.c, owned by logslots)")
+end)
+
+describe("a header whose dbtime_last leaves no room for the attach's reservation", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- data with header pages 0 and 1 holding dbtime_last v (page offset
+  -- 184), sealed again.
+  local function set_dbtime_last(data, v)
+    for pgno = 0, 1 do
+      local off = pgno * PAGE
+      local body = data:sub(off + 5, off + 184) .. string.pack("<I8", v) .. data:sub(off + 193, off + PAGE)
+      data = data:sub(1, off) .. string.pack("<I4", H.crc32c(body, 1, #body)) .. body .. data:sub(off + PAGE + 1)
+    end
+    return data
+  end
+
+  it("attach refuses it with JET_errDatabaseCorrupted before writing; never a header its reader refuses", function()
+    local t, s, _, inst = w:table()
+    t:put("kept", "v")
+    t:close()
+    s:end_session()
+    inst:term({ complete = true })
+    local path = w:path("app.edb")
+    local data = set_dbtime_last(assert(H.read_file(path)), (1 << 62) - 1)   -- the highest a header may hold
+    H.write_file(path, data)
+    assert.are.equal((1 << 62) - 1, ese.file_info(path, true).dbtime_last)
+    local i2 = w:open()
+    local s2 = i2:begin_session()
+    -- before the fix attach wrote dbtime_last 2^62 + 4095: after a crash
+    -- recovery refused the database (JET_errDatabaseCorrupted), its data
+    -- stranded
+    H.expect_jet("JET_errDatabaseCorrupted", s2.attach_database, s2, path)
+    assert.are.equal(data, H.read_file(path), "every byte unchanged")
+    i2:term()                                     -- a crash
+    local i3 = w:open()                           -- recovery has nothing to do with it
+    i3:term({ complete = true })
+    assert.are.equal((1 << 62) - 1, ese.file_info(path, true).dbtime_last)
+  end)
 end)
