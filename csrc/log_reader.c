@@ -8,7 +8,8 @@
 #include <strings.h>
 
 int log_follows(const log_header *prev, const log_header *next) {
-  return next->gen == prev->gen + 1 && next->tm_prev_gen == prev->tm_create;
+  /* no generation follows the last one (gen + 1 would wrap to 0) */
+  return prev->gen < UINT32_MAX && next->gen == prev->gen + 1 && next->tm_prev_gen == prev->tm_create;
 }
 
 /* ---- reader -------------------------------------------------------------- */

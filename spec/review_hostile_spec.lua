@@ -112,15 +112,16 @@ describe("a streamed copy whose page carries a dbtime above its trailer's dbtime
 end)
 
 describe("ese.log_follows at the end of the generation range", function()
-  -- log_follows (csrc/log_reader.c) compares next->gen with prev->gen + 1
-  -- in uint32_t arithmetic: generation 0xFFFFFFFF + 1 wraps to 0, so
-  --   ese.log_follows({ generation = 0xFFFFFFFF, created_us = 5, prev_created_us = 1 },
-  --                   { generation = 0, created_us = 6, prev_created_us = 5 })
-  -- is true today.  The fix is one line in log_reader.c (logslots owns it
-  -- this session): `return prev->gen < UINT32_MAX && next->gen == prev->gen + 1 && ...`;
-  -- then turn this into an it() asserting false.
-  pending("generation 0 never follows generation 0xFFFFFFFF (fix in csrc/log_reader.c, owned by logslots)")
+  -- log_follows (csrc/log_reader.c) compared next->gen with prev->gen + 1
+  -- in uint32_t arithmetic: generation 0xFFFFFFFF + 1 wrapped to 0
+  it("generation 0 never follows generation 0xFFFFFFFF", function()
+    assert.is_false(ese.log_follows({ generation = 0xFFFFFFFF, created_us = 5, prev_created_us = 1 },
+                                    { generation = 0, created_us = 6, prev_created_us = 5 }))
+    assert.is_true(ese.log_follows({ generation = 0xFFFFFFFE, created_us = 5, prev_created_us = 1 },
+                                   { generation = 0xFFFFFFFF, created_us = 6, prev_created_us = 5 }))
+  end)
 end)
+
 
 describe("a header whose dbtime_last leaves no room for the attach's reservation", function()
   local w
