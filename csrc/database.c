@@ -2,6 +2,7 @@
  * commit of pending pages into the log; checkpoints. */
 #include "internal.h"
 #include "page.h"
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,16 +144,30 @@ static char *rel_of(const esinst *inst, const char *path) {
   return rel;
 }
 
+/* The pager's ring_write hook: the pages, stamped with the database's
+ * signature and their dbtime, as one batch of the instance's ring. */
+static JET_ERR ring_write(void *ud, const uint32_t *pgnos, const uint8_t *const *pages, size_t n) {
+  esdb *db = ud;
+  dw_image v[DW_MAX_IMAGES];
+  assert(db->inst->dw && n <= dw_batch_max(db->inst->dw) && n <= DW_MAX_IMAGES);
+  for (size_t i = 0; i < n; i++)
+    v[i] = (dw_image){ db->hdr.db_sig, pgnos[i], get64(pages[i] + DW_PAGE_DBTIME_OFF), pages[i] };
+  uint64_t seq;
+  return dw_write(db->inst->dw, v, n, &seq);
+}
+
 static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *h, esdb **out) {
   uint32_t dbid = free_dbid(inst);
   if (!dbid) return JET_errOutOfMemory;
   esdb *db = calloc(1, sizeof *db);
   if (!db) return JET_errOutOfMemory;
-  pager_hooks hooks = { inst_flush_log_hook, inst };
+  assert(inst->dw && dw_state(inst->dw) == DW_READY);
+  pager_hooks hooks = { inst_flush_log_hook, inst, ring_write, db, dw_batch_max(inst->dw) };
   JET_ERR e = pager_open(f, inst->prm.page_size, inst->prm.cache_pages, hooks, &db->pg);
   if (e) { free(db); return e; }
   db->rel = rel_of(inst, path);
   db->dbid = dbid;
+  db->inst = inst;
   db->path = path;
   db->file = f;
   db->hdr = *h;
@@ -499,6 +514,17 @@ static JET_ERR delete_old_logs(esinst *inst, uint32_t below_gen) {
   return e;
 }
 
+JET_ERR inst_sync_databases(void *ud) {
+  esinst *inst = ud;
+  JET_ERR e = JET_errSuccess;
+  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) e = os_sync(inst->db[i]->file);
+  return e;
+}
+
+/* Order: log durable to lsn -> every dirty page through the ring and in
+ * place -> every database fdatasynced (pager_flush_all) -> the ring told
+ * so (its batches may be overwritten without a sync) -> B.chk. */
 JET_ERR inst_checkpoint(esinst *inst) {
   assert(inst_lock_held(inst));
   lsn_t lsn = log_end(inst->log);
@@ -508,6 +534,7 @@ JET_ERR inst_checkpoint(esinst *inst) {
       pager_new_epoch(inst->db[i]->pg);   /* replay from lsn meets whole images first */
       e = pager_flush_all(inst->db[i]->pg);
     }
+  if (e == JET_errSuccess && inst->dw) dw_note_synced(inst->dw);
   if (e == JET_errSuccess) {
     log_attach att[ESE_MAX_DB];
     chkfile c = { .lsn = lsn, .att = att, .natt = attachments(inst, att), .next_txid = inst->next_txid };

@@ -34,6 +34,7 @@ static void params_default(esparams *p) {
   p->cache_pages = 8192;
   p->max_backup_files = 8;
   p->checkpoint_depth = 256u << 20;
+  p->dw_size = DW_DEFAULT_SIZE;
 }
 
 static void params_free(esparams *p) {
@@ -288,6 +289,12 @@ static JET_ERR param_set(esparams *p, unsigned long id, JET_API_PTR l, const cha
     if (l > ((JET_API_PTR)1 << 40)) return JET_errInvalidParameter;
     p->checkpoint_depth = l;
     return JET_errSuccess;
+  case JET_paramDoubleWriteSize:
+    /* a multiple of 4096, at least two batches of one image of the largest
+     * page size (dw_min_ring_size), at most 1 GiB */
+    if (l % 4096 || l < dw_min_ring_size(32768, 1) || l > ((JET_API_PTR)1 << 30)) return JET_errInvalidParameter;
+    p->dw_size = l;
+    return JET_errSuccess;
   default: return JET_errInvalidParameter;
   }
 }
@@ -305,6 +312,7 @@ static JET_ERR param_get(const esparams *p, unsigned long id, JET_API_PTR *l, ch
   case JET_paramDatabasePageSize: v = p->page_size; break;
   case JET_paramMaxOpenBackupFiles: v = p->max_backup_files; break;
   case JET_paramCheckpointDepthMax: v = (JET_API_PTR)p->checkpoint_depth; break;
+  case JET_paramDoubleWriteSize: v = (JET_API_PTR)p->dw_size; break;
   default: return JET_errInvalidParameter;
   }
   if (str) {
@@ -405,6 +413,8 @@ static void release_resources(esinst *inst) {
     if (inst->db[i]) db_close(inst, inst->db[i]);
   if (inst->log) log_close(inst->log);
   inst->log = NULL;
+  dw_close(inst->dw);
+  inst->dw = NULL;
   os_close(inst->lockfile);
   inst->lockfile = NULL;
   os_close(inst->syslockfile);
@@ -544,6 +554,8 @@ static JET_ERR shutdown_clean(esinst *inst) {
   }
   if (e == JET_errSuccess) e = inst_log_attachments(inst);
   if (e == JET_errSuccess) e = inst_checkpoint(inst);
+  /* every database is clean and closed: no batch of the ring is needed */
+  if (e == JET_errSuccess && inst->dw) e = inst_fatal(inst, dw_discard(inst->dw));
   return e;
 }
 

@@ -17,6 +17,7 @@
 #include "ese.h"
 #include "btree.h"
 #include "dbheader.h"
+#include "dw.h"
 #include "log.h"
 #include "os.h"
 #include "pager.h"
@@ -53,6 +54,7 @@ typedef struct esdb {
   dbheader hdr;           /* as last written */
   uint64_t dbtime;        /* the last dbtime a commit gave it; hdr.dbtime_last >= dbtime */
   int opens;              /* JetOpenDatabase count not yet closed */
+  struct esinst *inst;    /* its instance (the pager's ring hook) */
 } esdb;
 
 typedef struct esparams {
@@ -64,6 +66,7 @@ typedef struct esparams {
   uint32_t cache_pages;
   uint32_t max_backup_files;
   uint64_t checkpoint_depth;   /* bytes of log between checkpoints */
+  uint64_t dw_size;            /* bytes of double-write ring (B.dwb) made at init */
 } esparams;
 
 typedef struct essession essession;
@@ -89,6 +92,9 @@ typedef struct esinst {
   esfile *lockfile;       /* holds the log folder */
   esfile *syslockfile;    /* holds the system folder when it is another one */
   lsn_t checkpoint;       /* redo starts here */
+  dw *dw;                 /* the double-write ring B.dwb: READY from the end of
+                           * recovery to term; every in-place page write of a
+                           * pager goes through it (pager.h) */
   esdb *db[ESE_MAX_DB + 1];
   /* backup.c's (backup.h): the external backup in progress, or NULL.  Its
    * struct is private to backup.c; the other files only test the pointer:
@@ -165,6 +171,8 @@ void inst_end_restore(esinst *inst);
 JET_ERR inst_path_user(const char *path, char *detail, size_t cap);
 JET_ERR inst_checkpoint(esinst *inst);            /* with the lock held */
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn);
+/* The ring's sync_data hook: fdatasyncs every attached database. */
+JET_ERR inst_sync_databases(void *ud);
 JET_ERR inst_log_attachments(esinst *inst);       /* refreshes the log's attach table */
 
 /* database.c */

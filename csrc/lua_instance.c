@@ -55,6 +55,7 @@ static const struct param {
   {"page_size", JET_paramDatabasePageSize, P_INT},
   {"max_open_backup_files", JET_paramMaxOpenBackupFiles, P_INT},
   {"checkpoint_depth", JET_paramCheckpointDepthMax, P_INT},
+  {"dw_size", JET_paramDoubleWriteSize, P_INT},
   {"cache_size", JET_paramCacheSizeMax, P_CACHE},
 };
 #define NPARAMS (sizeof params / sizeof params[0])

@@ -2,6 +2,7 @@
  * pages for the commit in progress, WAL-ordered write-back. */
 #include "pager.h"
 #include "page.h"
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,7 +339,8 @@ static int by_pgno(const void *a, const void *b) {
 }
 
 /* Writes the given dirty frames in page order after making the log durable
- * to the highest need_lsn among them. */
+ * to the highest need_lsn among them; chunk by chunk, each to the ring
+ * first (torn-write rule, pager.h). */
 static JET_ERR write_frames(pager *p, frame **v, size_t n) {
   if (n == 0) return JET_errSuccess;
   uint64_t need = 0;
@@ -347,12 +349,33 @@ static JET_ERR write_frames(pager *p, frame **v, size_t n) {
   JET_ERR e = p->hooks.flush_log ? p->hooks.flush_log(p->hooks.ud, need) : JET_errSuccess;
   if (e) return e;
   qsort(v, n, sizeof *v, by_pgno);
-  for (size_t i = 0; i < n && e == JET_errSuccess; i++) {
-    pthread_rwlock_wrlock(&p->io);
-    e = os_pwrite(p->file, v[i]->data, p->psz, (uint64_t)v[i]->pgno * p->psz);
-    pthread_rwlock_unlock(&p->io);
-    if (e == JET_errSuccess) v[i]->dirty = 0;
+  size_t chunk = p->hooks.ring_write ? p->hooks.ring_batch : n;
+  assert(chunk >= 1);
+  uint32_t *pgnos = NULL;
+  const uint8_t **pages = NULL;
+  if (p->hooks.ring_write) {
+    pgnos = malloc(chunk * sizeof *pgnos);
+    pages = malloc(chunk * sizeof *pages);
+    if (!pgnos || !pages) e = JET_errOutOfMemory;
   }
+  for (size_t at = 0; at < n && e == JET_errSuccess; at += chunk) {
+    size_t m = n - at < chunk ? n - at : chunk;
+    if (p->hooks.ring_write) {
+      for (size_t i = 0; i < m; i++) {
+        pgnos[i] = v[at + i]->pgno;
+        pages[i] = v[at + i]->data;
+      }
+      e = p->hooks.ring_write(p->hooks.ring_ud, pgnos, pages, m);
+    }
+    for (size_t i = at; i < at + m && e == JET_errSuccess; i++) {
+      pthread_rwlock_wrlock(&p->io);
+      e = os_pwrite(p->file, v[i]->data, p->psz, (uint64_t)v[i]->pgno * p->psz);
+      pthread_rwlock_unlock(&p->io);
+      if (e == JET_errSuccess) v[i]->dirty = 0;
+    }
+  }
+  free(pgnos);
+  free(pages);
   return e;
 }
 

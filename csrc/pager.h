@@ -14,6 +14,12 @@
  * durable up to the commit record of its last change (the pager calls the
  * flush_log hook): need_lsn, kept in memory; the page itself carries its
  * dbtime (page.h), not an lsn.
+ *
+ * Torn-write rule: every in-place page write (eviction, pager_flush_all)
+ * goes first to the ring_write hook (the double-write ring, dw.h), in
+ * chunks of at most ring_batch pages; a chunk's pages are written in place
+ * only after ring_write returned for it (the ring is synced), so a page
+ * torn in place always has an intact copy there.
  */
 #ifndef ESE_PAGER_H
 #define ESE_PAGER_H
@@ -28,6 +34,12 @@ typedef struct pager_hooks {
   /* Makes the log durable up to lsn; called before a dirty page is written. */
   JET_ERR (*flush_log)(void *ud, uint64_t lsn);
   void *ud;
+  /* Writes the sealed pages pgnos[i] / pages[i], i < n (n <= ring_batch,
+   * ascending page numbers) to the double-write ring and makes them
+   * durable there; NULL: no ring (pages go in place directly). */
+  JET_ERR (*ring_write)(void *ring_ud, const uint32_t *pgnos, const uint8_t *const *pages, size_t n);
+  void *ring_ud;
+  size_t ring_batch;          /* at least 1 when ring_write is set */
 } pager_hooks;
 
 /* Opens the cache over an open database file of page_size pages. */
@@ -67,7 +79,8 @@ void pager_discard_pending(pager *p);
 /* A checkpoint was taken: the next change of every page is logged whole. */
 void pager_new_epoch(pager *p);
 
-/* Writes every committed dirty page (log flushed first), then fsyncs. */
+/* Writes every committed dirty page (log flushed first, through the ring),
+ * then fsyncs. */
 JET_ERR pager_flush_all(pager *p);
 /* Evicts down to the cache size (writing dirty pages as needed). */
 JET_ERR pager_trim(pager *p);

@@ -125,6 +125,68 @@ static JET_ERR newest_header(esinst *inst, int has_cur, uint32_t hi, log_header 
   return e;
 }
 
+/* ---- the double-write ring (B.dwb in the system folder) ------------------ */
+
+/* The ring of dw_size bytes, with batches as large as two of them fit in
+ * it (at most DW_MAX_IMAGES pages; the parameter's minimum fits two of one
+ * page of any size). */
+static dw_config ring_config(esinst *inst, const uint8_t *sig) {
+  uint32_t batch = DW_MAX_IMAGES;
+  while (batch > 1 && dw_min_ring_size(inst->prm.page_size, batch) > inst->prm.dw_size) batch--;
+  return (dw_config){ .io = inst->io, .dir = inst->prm.system_path, .base = inst->prm.base,
+                      .page_size = inst->prm.page_size, .ring_size = inst->prm.dw_size, .batch_max = batch,
+                      .log_sig = sig, .sync_data = inst_sync_databases, .ud = inst };
+}
+
+/* Opens B.dwb of the stream sig for replay's repairs (*out NULL when there
+ * is none).  A B.dwb that is not this stream's ring (another log stream,
+ * another page size, an unknown format, a garbled header) is never used
+ * and never replaced: init fails with dw_open's error before anything is
+ * written, the detail names the file.  A new stream (sig NULL) has no
+ * ring: any B.dwb is another stream's. */
+static JET_ERR ring_open(esinst *inst, const uint8_t *sig, dw **out) {
+  static const uint8_t none[16];
+  dw_config c = ring_config(inst, sig ? sig : none);
+  const char *why = NULL;
+  *out = NULL;
+  JET_ERR e = dw_open(&c, out, &why);
+  if (e == JET_errFileNotFound) return JET_errSuccess;
+  if (e == JET_errSuccess && !sig) {
+    dw_close(*out);
+    *out = NULL;
+    e = JET_errBadLogSignature;
+    why = "B.dwb belongs to another log stream";
+  }
+  if (e) {
+    char *p = dw_file_name(inst->prm.system_path, inst->prm.base);
+    inst_detail(inst, "%s: %s (remove it only when the instance it belongs to needs no recovery)",
+                p ? p : "B.dwb", why ? why : "cannot be read");
+    free(p);
+  }
+  return e;
+}
+
+/* Replay is over and made every database durable: the batches of ring
+ * (NULL: none) die and the run gets a READY ring in inst->dw, made anew
+ * when there is none or its size is not dw_size. */
+static JET_ERR ring_ready(esinst *inst, dw *ring) {
+  JET_ERR e = JET_errSuccess;
+  if (ring) {
+    e = dw_discard(ring);
+    if (e == JET_errSuccess && dw_ring_size(ring) == inst->prm.dw_size) {
+      inst->dw = ring;
+      return JET_errSuccess;
+    }
+    dw_close(ring);
+    char *p = e ? NULL : dw_file_name(inst->prm.system_path, inst->prm.base);
+    if (!e) e = p ? os_unlink(inst->io, p) : JET_errOutOfMemory;   /* dead: nothing in it is needed */
+    free(p);
+    if (e) return e;
+  }
+  dw_config c = ring_config(inst, log_signature(inst->log)->b);
+  return dw_create(&c, &inst->dw);
+}
+
 JET_ERR recover(esinst *inst) {
   esparams *prm = &inst->prm;
   char *chkp = chk_path(prm);
@@ -136,7 +198,10 @@ JET_ERR recover(esinst *inst) {
   JET_ERR ce = chk_read(inst->io, chkp, &chk);
   JET_ERR e = log_scan_dir(prm->log_path, prm->base, &lo, &hi, &has_cur);
   if (e == JET_errSuccess && ce == JET_errFileNotFound && !has_cur && lo == 0) {   /* a new stream */
-    e = log_create(&cfg, NULL, 1, 0, NULL, 0, &inst->log);
+    dw *none = NULL;
+    e = ring_open(inst, NULL, &none);
+    if (e == JET_errSuccess) e = log_create(&cfg, NULL, 1, 0, NULL, 0, &inst->log);
+    if (e == JET_errSuccess) e = ring_ready(inst, NULL);
     if (e == JET_errSuccess) e = checkpoint_at_end(inst, chkp);
     free(chkp);
     return e;
@@ -166,6 +231,9 @@ JET_ERR recover(esinst *inst) {
     if (rd) log_reader_close(rd);
     rd = NULL;
   }
+  dw *ring = NULL;
+  if (e == JET_errSuccess) e = ring_open(inst, newest.sig.b, &ring);   /* repairs before redo writes */
+  rc.dw = ring;
   if (e == JET_errSuccess) e = redo_new(&rc, &r);
   if (e == JET_errSuccess)
     e = log_reader_open(inst->io, prm->log_path, prm->base, prm->page_size, &newest.sig, from, rflags, &rd);
@@ -195,6 +263,8 @@ JET_ERR recover(esinst *inst) {
   if (e == JET_errBadLogVersion)
     inst_detail(inst, "the log files or checkpoint in %s are of an older format: " LOG_OLD_FORMAT_ADVICE,
                 prm->log_path);
+  if (e == JET_errSuccess) e = ring_ready(inst, ring);
+  else dw_close(ring);
   if (e == JET_errSuccess) e = log_run_start(inst);
   if (e == JET_errSuccess) e = checkpoint_at_end(inst, chkp);
   free(chkp);

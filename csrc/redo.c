@@ -341,6 +341,8 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
       free(path);
       r->skip[dbid] = SKIP_OTHER;
       return JET_errSuccess;
+    } else if (he == JET_errSuccess && r->cfg.dw) {
+      he = dw_repair_file(r->cfg.dw, h.db_sig, f, NULL);   /* torn or older pages from the ring */
     }
     e = he;
   }

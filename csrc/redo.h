@@ -53,6 +53,9 @@ typedef struct redo_cfg {
   /* Pages the replay cache holds before a commit writes them back (a
    * commit bigger than that is held whole); 0: 8 MiB worth. */
   uint32_t cache_pages;
+  /* Soft recovery: the double-write ring (RECOVERING); each database is
+   * repaired from it when replay opens it, before any write.  NULL: none. */
+  dw *dw;
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);

@@ -381,14 +381,15 @@ static JET_ERR writable(EseRestore *r, const char *dir, const char *name) {
 }
 
 /* Whether name is of the log stream of base name B that overwrite
- * replaces: every B*.log (spelled as the log scan reads it), B.chk and
- * Btmp.log; not B.lck (the restore holds it). */
+ * replaces: every B*.log (spelled as the log scan reads it), B.chk,
+ * Btmp.log, the double-write ring B.dwb and Btmp.dwb; not B.lck (the
+ * restore holds it). */
 static int stream_file(const EseRestore *r, const char *name) {
   uint32_t gen;
   size_t n = strlen(name);
   return log_parse_name(name, r->base, &gen) != 0 ||
-         (n == 7 && !strncmp(name, r->base, 3) && !strcmp(name + 3, ".chk")) ||
-         (n == 10 && !strncmp(name, r->base, 3) && !strcmp(name + 3, "tmp.log"));
+         (n == 7 && !strncmp(name, r->base, 3) && (!strcmp(name + 3, ".chk") || !strcmp(name + 3, ".dwb"))) ||
+         (n == 10 && !strncmp(name, r->base, 3) && (!strcmp(name + 3, "tmp.log") || !strcmp(name + 3, "tmp.dwb")));
 }
 
 /* Every refusal that depends on dest, before anything is touched. */
@@ -404,8 +405,9 @@ static JET_ERR check_dest(EseRestore *r) {
   if (e) return e;
   if (!overwrite && n > 0)
     return fail(r, JET_errBackupDirectoryNotEmpty, "%s is not empty (pass overwrite to restore over it)", r->dest);
-  if (!overwrite && !one) {         /* a checkpoint folder may hold other things, not a checkpoint */
-    char *p = os_join(r->chk_dir, base_file(r, ".chk", name, sizeof name));
+  /* a checkpoint folder may hold other things, not a checkpoint or a ring */
+  for (int k = 0; !overwrite && !one && k < 2; k++) {
+    char *p = os_join(r->chk_dir, base_file(r, k ? ".dwb" : ".chk", name, sizeof name));
     if (!p) return JET_errOutOfMemory;
     if (os_kind(p) != OS_ABSENT)
       e = fail(r, JET_errBackupDirectoryNotEmpty, "%s exists (pass overwrite to restore over it)", p);
@@ -417,7 +419,8 @@ static JET_ERR check_dest(EseRestore *r) {
     if (f->is_db || f->gen <= r->replay_to)
       e = writable(r, f->in_place ? NULL : r->dest, f->in_place ? f->src : f->name);
   }
-  static const char *const in_dest[] = { ".lck", ".log", "tmp.log" }, *const in_chk[] = { ".chk", ".chk.tmp" };
+  static const char *const in_dest[] = { ".lck", ".log", "tmp.log" },
+                           *const in_chk[] = { ".chk", ".chk.tmp", ".dwb", "tmp.dwb" };
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_dest / sizeof *in_dest; i++)
     e = writable(r, r->dest, base_file(r, in_dest[i], name, sizeof name));
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_chk / sizeof *in_chk; i++)
@@ -435,6 +438,25 @@ static JET_ERR lock_dest(EseRestore *r) {
   if (e == JET_errFileAccessDenied)
     fail(r, e, "%s was locked by an instance that began meanwhile", p);
   free(p);
+  return e;
+}
+
+/* The double-write ring of the checkpoint folder goes before the first
+ * database page is written: the restored stream keeps its log signature,
+ * so a ring left there would repair restored pages forward into the
+ * history the restore replaces (an instance makes a new one at init). */
+static JET_ERR drop_ring(EseRestore *r) {
+  char name[16];
+  JET_ERR e = JET_errSuccess;
+  int gone = 0;
+  for (int k = 0; e == JET_errSuccess && k < 2; k++) {
+    char *p = os_join(r->chk_dir, base_file(r, k ? "tmp.dwb" : ".dwb", name, sizeof name));
+    if (!p) return JET_errOutOfMemory;
+    if (os_kind(p) != OS_ABSENT && (e = os_unlink(r->io, p)) == JET_errSuccess) gone = 1;
+    if (e) fail(r, e, "%s cannot be removed", p);
+    free(p);
+  }
+  if (e == JET_errSuccess && gone) e = os_sync_dir(r->io, r->chk_dir);
   return e;
 }
 
@@ -503,6 +525,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
     fail(r, e, "checkpoint folder %s cannot be made a folder", r->chk_dir);
   if (e == JET_errSuccess) e = lock_dest(r);
   if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
+  if (e == JET_errSuccess) e = drop_ring(r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e) {
     if (o->detail && o->detail_cap) snprintf(o->detail, o->detail_cap, "%s", r->detail);

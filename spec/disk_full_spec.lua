@@ -6,14 +6,20 @@
 local H = require "support.helpers"
 
 local LOG_KIB = 256
+-- The double-write ring (B.dwb) is made at the first init at its full
+-- size (dw_size plus a 4 KiB header) and never grows: a small one keeps
+-- the budgets below about logs, checkpoint and database.
+local DW_SIZE = 128 * 1024
+local DW_FILE = DW_SIZE + 4096
 
 -- The stop: an instance on dir that writes records of 1000 bytes (about
 -- 400 KiB per 400 records) until the disk is full.  Prints "STOPPED n
 -- error" with the records committed.
 local STOP = [[
 local ese = require "ese"
-local dir, log_kib = arg[1], tonumber(arg[2])
-local inst = ese.create_instance("stop", { system_path = dir, log_path = dir, log_file_size = log_kib })
+local dir, log_kib, dw_size = arg[1], tonumber(arg[2]), tonumber(arg[3])
+local inst = ese.create_instance("stop", { system_path = dir, log_path = dir, log_file_size = log_kib,
+                                           dw_size = dw_size })
 inst:init()
 local s = inst:begin_session()
 local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
@@ -34,8 +40,8 @@ inst:term()
 -- Prints INIT ok|error, GOT value, then COMMITS ok or COMMIT i error.
 local AFTER = [[
 local ese = require "ese"
-local dir, last, commits = arg[1], arg[2], tonumber(arg[3])
-local inst = ese.create_instance("after", { system_path = dir, log_path = dir })
+local dir, last, commits, dw_size = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4])
+local inst = ese.create_instance("after", { system_path = dir, log_path = dir, dw_size = dw_size })
 local ok, e = pcall(inst.init, inst)
 print("INIT " .. (ok and "ok" or e.name))
 if not ok then return end
@@ -80,7 +86,7 @@ describe("disk full", function()
   local function stopped(name)
     local dir = w:path(name)
     assert(os.execute("mkdir -p " .. H.q(dir)))
-    local out = run(STOP, { dir, LOG_KIB }, 1536 * 1024)
+    local out = run(STOP, { dir, LOG_KIB, DW_SIZE }, 1536 * 1024 + DW_FILE)
     local n, why = out:match("STOPPED (%d+) (%S+)")
     -- a commit fails with JET_errDiskFull, or succeeds and the next log
     -- file cannot be made: the instance is then unavailable
@@ -96,7 +102,7 @@ describe("disk full", function()
     -- with all the space it wants: what grows, and by how much
     local free, last = stopped("free")
     local db_before = H.file_size(free .. "/app.edb")
-    local out = run(AFTER, { free, last, 0 })
+    local out = run(AFTER, { free, last, 0, DW_SIZE })
     assert.matches("INIT ok\nGOT yes\nCOMMITS ok", out, 1, true)
     local growth = H.file_size(free .. "/app.edb") - db_before
     local chk = H.file_size(free .. "/edb.chk")
@@ -104,7 +110,7 @@ describe("disk full", function()
 
     local function try(name, space, commits)
       local dir = stopped(name)
-      return run(AFTER, { dir, last, commits }, space)
+      return run(AFTER, { dir, last, commits, DW_SIZE }, space)
     end
     -- exactly that much is enough for init (and for reading) ...
     assert.matches("INIT ok\nGOT yes\n", try("exact", growth + chk, 0), 1, true)
@@ -119,16 +125,16 @@ describe("disk full", function()
 
   it("no room for the next log file: commits go on into the current one; the roll that needs it "
      .. "fails with JET_errDiskFull, and every commit before it is recovered", function()
-    -- room for the first log and the checkpoint, not for a second log
-    local out = run(STOP, { w.dir, LOG_KIB }, (LOG_KIB + 64) * 1024)
+    -- room for the first log, the checkpoint and the ring, not for a second log
+    local out = run(STOP, { w.dir, LOG_KIB, DW_SIZE }, (LOG_KIB + 64) * 1024 + DW_FILE)
     local n, why = out:match("STOPPED (%d+) (%S+)")
     n = tonumber(n)
     assert.are.equal("JET_errDiskFull", why, out)
     -- about LOG_KIB records of 1000 bytes fit the first log (the file made
     -- ahead of time used to stop the instance after the first commit)
     assert.is_true(n > LOG_KIB // 4, out)
-    out = run(AFTER, { w.dir, ("k%05d"):format(n), 0 })
+    out = run(AFTER, { w.dir, ("k%05d"):format(n), 0, DW_SIZE })
     assert.matches("INIT ok\nGOT yes\nCOMMITS ok", out, 1, true)
-    assert.matches("INIT ok\nGOT no", run(AFTER, { w.dir, ("k%05d"):format(n + 1), 0 }), 1, true)
+    assert.matches("INIT ok\nGOT no", run(AFTER, { w.dir, ("k%05d"):format(n + 1), 0, DW_SIZE }), 1, true)
   end)
 end)

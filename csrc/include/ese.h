@@ -86,6 +86,8 @@ void EseForEachError(void (*fn)(const char *name, JET_ERR code, const char *msg,
 #define JET_paramCheckpointDepthMax 24 /* bytes of log between checkpoints; default 256 MiB; 0: at every roll */
 #define JET_paramDatabasePageSize  64  /* bytes: 4096, 8192, 16384 or 32768 */
 #define JET_paramMaxOpenBackupFiles 1001 /* lua-ese: readers open at once (rule 8); default 8 */
+#define JET_paramDoubleWriteSize   1002 /* lua-ese: bytes of the double-write ring B.dwb made at init;
+                                           * default 16 MiB; a multiple of 4096, 73728 .. 1 GiB */
 
 /* ---- instances ---------------------------------------------------------
  * Process-wide mode (the only C global): none, legacy or multi-instance.
