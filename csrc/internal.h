@@ -95,6 +95,7 @@ typedef struct esinst {
   dw *dw;                 /* the double-write ring B.dwb: READY from the end of
                            * recovery to term; every in-place page write of a
                            * pager goes through it (pager.h) */
+  uint32_t dw_repaired;   /* pages the last soft recovery took from the ring */
   esdb *db[ESE_MAX_DB + 1];
   /* backup.c's (backup.h): the external backup in progress, or NULL.  Its
    * struct is private to backup.c; the other files only test the pointer:

@@ -234,6 +234,8 @@ JET_ERR recover(esinst *inst) {
   dw *ring = NULL;
   if (e == JET_errSuccess) e = ring_open(inst, newest.sig.b, &ring);   /* repairs before redo writes */
   rc.dw = ring;
+  inst->dw_repaired = 0;
+  rc.dw_repaired = &inst->dw_repaired;
   if (e == JET_errSuccess) e = redo_new(&rc, &r);
   if (e == JET_errSuccess)
     e = log_reader_open(inst->io, prm->log_path, prm->base, prm->page_size, &newest.sig, from, rflags, &rd);

@@ -342,7 +342,9 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
       r->skip[dbid] = SKIP_OTHER;
       return JET_errSuccess;
     } else if (he == JET_errSuccess && r->cfg.dw) {
-      he = dw_repair_file(r->cfg.dw, h.db_sig, f, NULL);   /* torn or older pages from the ring */
+      uint32_t n = 0;
+      he = dw_repair_file(r->cfg.dw, h.db_sig, f, &n);   /* torn or older pages from the ring */
+      if (r->cfg.dw_repaired) *r->cfg.dw_repaired += n;
     }
     e = he;
   }

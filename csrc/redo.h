@@ -56,6 +56,7 @@ typedef struct redo_cfg {
   /* Soft recovery: the double-write ring (RECOVERING); each database is
    * repaired from it when replay opens it, before any write.  NULL: none. */
   dw *dw;
+  uint32_t *dw_repaired;     /* when not NULL: += the pages repaired */
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);

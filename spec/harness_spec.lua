@@ -49,6 +49,14 @@ describe("C harness", function()
     assert.are.equal(0, tonumber(lf) + tonumber(pf), out)
   end)
 
+  it("dw_torn: database pages torn in place after checkpoint-less evictions are repaired from the double-write "
+     .. "ring, by the ring alone (no log) and by soft recovery, each exactly as before the tear; every "
+     .. "committed record is back", function()
+    local out = expect_ok("dw_torn")
+    local n = tonumber(out:match("dw_torn: ok (%d+) torn pages"))
+    assert.is_true(n ~= nil and n >= 3, out)
+  end)
+
   it("io_errors: EIO, ENOSPC and sticky EIO at any write or sync make calls fail with a JET_err (no crash, "
      .. "no hang, then JET_errInstanceUnavailable); after re-init nothing committed is lost and nothing "
      .. "uncommitted appears", function()
