@@ -161,7 +161,7 @@ static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *
   if (!dbid) return JET_errOutOfMemory;
   esdb *db = calloc(1, sizeof *db);
   if (!db) return JET_errOutOfMemory;
-  assert(inst->dw && dw_state(inst->dw) == DW_READY);
+  assert(inst->dw && "a running instance has its ring (recovery made it)");
   pager_hooks hooks = { inst_flush_log_hook, inst, ring_write, db, dw_batch_max(inst->dw) };
   JET_ERR e = pager_open(f, inst->prm.page_size, inst->prm.cache_pages, hooks, &db->pg);
   if (e) { free(db); return e; }

@@ -3,9 +3,10 @@
  * repaired from copies written and synced before the pages are written in
  * place, so the log never needs whole page images for this.
  *
- * NOT USED BY THE ENGINE YET: the pager still writes pages in place
- * directly and the log still carries page images (docs/format.md,
- * "Double-write ring").
+ * Used by the engine: every in-place page write of a pager goes through
+ * the instance's ring (pager.h, database.c), soft recovery repairs from it
+ * (recovery.c, redo.c's open_db), a restore removes it (restore.c);
+ * docs/format.md, "Double-write ring".
  *
  * File (base name B, in the system path): B.dwb, exactly
  * DW_HDR_SIZE + ring_size bytes, created zero-filled at its full size (made

@@ -52,7 +52,8 @@ describe("the double-write ring", function()
   end)
 
   it("a B.dwb of another log stream: init refuses with JET_errBadLogSignature naming the file, "
-     .. "and writes nothing (an existing stream and a new one)", function()
+     .. "and writes nothing (an existing stream and a new one); of another page size: JET_errPageSizeMismatch",
+     function()
     local other = w:path("other")
     local a = w:track(ese.create_instance(H.name(), H.params(other)))
     a:init()
@@ -63,6 +64,16 @@ describe("the double-write ring", function()
     local before = snapshot(w.dir)
     local e = H.expect_jet("JET_errBadLogSignature", function() w:open() end)
     assert.matches("edb.dwb: B.dwb belongs to another log stream", e.detail, 1, true)
+    assert.are.same(before, snapshot(w.dir))
+    -- a ring made for another page size
+    local small = w:path("small")
+    local b = w:track(ese.create_instance(H.name(), H.params(small, { page_size = 4096 })))
+    b:init()
+    b:term({ complete = true })
+    H.write_file(w:path("edb.dwb"), H.read_file(small .. "/edb.dwb"))
+    before = snapshot(w.dir)
+    e = H.expect_jet("JET_errPageSizeMismatch", function() w:open() end)
+    assert.matches("edb.dwb: B.dwb was made for another page size", e.detail, 1, true)
     assert.are.same(before, snapshot(w.dir))
     -- a folder without logs (a new stream) that holds another stream's ring
     local fresh = w:path("fresh")

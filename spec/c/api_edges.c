@@ -235,6 +235,25 @@ static void external_restore_targets(void) {
   CHECK(exists(path_in(chk, sizeof chk, ext, "edb.chk")), "no checkpoint %s after JetExternalRestore2", chk);
   long n = count_records(ext);
   CHECK(n == NREC, "JetExternalRestore2 restored %ld records, want %d", n, NREC);
+
+  /* a checkpoint folder of its own that holds a double-write ring: refused
+   * without overwrite (nothing made or removed), with it the ring is gone
+   * when EseRestoreBegin returns, before any database page is written */
+  char cdir[192], ring[256], dest2[192];
+  path_in(cdir, sizeof cdir, root, "xchk");
+  path_in(dest2, sizeof dest2, root, "xdest2");
+  if (mkdir(cdir, 0700) != 0) FAIL("mkdir %s: %s", cdir, strerror(errno));
+  FILE *rf = fopen(path_in(ring, sizeof ring, cdir, "edb.dwb"), "w");
+  if (!rf || fputs("a stale ring", rf) < 0 || fclose(rf)) FAIL("cannot write %s", ring);
+  const char *dirs[1] = { set };
+  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = dest2, .checkpoint_dir = cdir };
+  EseRestore *r = NULL;
+  EXPECT(EseRestoreBegin(&o, &r), JET_errBackupDirectoryNotEmpty, "EseRestoreBegin with a ring in the checkpoint folder");
+  CHECK(exists(ring) && !exists(dest2), "a refused restore removed %s or made %s", ring, dest2);
+  o.overwrite = 1;
+  EXPECT(EseRestoreBegin(&o, &r), JET_errSuccess, "EseRestoreBegin (overwrite) with a ring in the checkpoint folder");
+  CHECK(!exists(ring), "EseRestoreBegin (overwrite) left %s", ring);
+  EseRestoreEnd(r);
 }
 
 /* ---- 3: list buffers smaller than the list ----------------------------------------- */
