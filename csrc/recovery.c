@@ -149,20 +149,29 @@ static JET_ERR ring_open(esinst *inst, const uint8_t *sig, dw **out) {
   dw_config c = ring_config(inst, sig ? sig : none);
   const char *why = NULL;
   *out = NULL;
-  JET_ERR e = dw_open(&c, out, &why);
-  if (e == JET_errFileNotFound) return JET_errSuccess;
+  char *p = dw_file_name(inst->prm.system_path, inst->prm.base);
+  if (!p) return JET_errOutOfMemory;
+  int kind = os_kind(p);
+  JET_ERR e = kind == OS_ABSENT ? JET_errFileNotFound : JET_errSuccess;
+  if (kind != OS_ABSENT && kind != OS_FILE) {   /* a folder, a link, a device: never opened */
+    e = JET_errInvalidPath;
+    why = "B.dwb is not a regular file";
+  }
+  if (e == JET_errSuccess) e = dw_open(&c, out, &why);
+  if (e == JET_errFileNotFound) {
+    free(p);
+    return JET_errSuccess;
+  }
   if (e == JET_errSuccess && !sig) {
     dw_close(*out);
     *out = NULL;
     e = JET_errBadLogSignature;
     why = "B.dwb belongs to another log stream";
   }
-  if (e) {
-    char *p = dw_file_name(inst->prm.system_path, inst->prm.base);
-    inst_detail(inst, "%s: %s (remove it only when the instance it belongs to needs no recovery)",
-                p ? p : "B.dwb", why ? why : "cannot be read");
-    free(p);
-  }
+  if (e)
+    inst_detail(inst, "%s: %s (remove it only when the instance it belongs to needs no recovery)", p,
+                why ? why : "cannot be read");
+  free(p);
   return e;
 }
 

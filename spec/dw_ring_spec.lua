@@ -86,7 +86,8 @@ describe("the double-write ring", function()
     assert.is_nil(H.exists(fresh .. "/edb.chk") or nil)
   end)
 
-  it("a garbled, empty, cut or other page size edb.dwb never crashes init: a named error, the file untouched",
+  it("a garbled, empty or cut edb.dwb, or a folder or link in its place, never crashes init: a named error, "
+     .. "the file untouched",
      function()
     local inst = w:open()
     inst:term({ complete = true })
@@ -103,6 +104,14 @@ describe("the double-write ring", function()
       H.expect_jet(c[1], function() w:open() end)
       assert.are.equal(c[2], H.read_file(w:path("edb.dwb")))
     end
+    -- a folder or a symbolic link in its place: JET_errInvalidPath, never followed
+    os.remove(w:path("edb.dwb"))
+    assert(os.execute("mkdir " .. H.q(w:path("edb.dwb"))))
+    local e = H.expect_jet("JET_errInvalidPath", function() w:open() end)
+    assert.matches("edb.dwb: B.dwb is not a regular file", e.detail, 1, true)
+    assert(os.execute("rmdir " .. H.q(w:path("edb.dwb")) .. " && ln -s /etc/passwd " .. H.q(w:path("edb.dwb"))))
+    H.expect_jet("JET_errInvalidPath", function() w:open() end)
+    os.remove(w:path("edb.dwb"))
     -- one slot damaged: the other one serves (a torn header write)
     H.write_file(w:path("edb.dwb"), good:sub(1, 20) .. "\1" .. good:sub(22))
     w:open():term({ complete = true })
