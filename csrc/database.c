@@ -176,6 +176,21 @@ static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *
   return JET_errSuccess;
 }
 
+/* A clean database holds every page it allocated, whole: its size is whole
+ * pages and reaches the space page's count.  A file cut short or torn at
+ * its end is JET_errDatabaseCorrupted at attach, before anything is logged
+ * or written (not on the first read of a missing page). */
+static JET_ERR whole_file(esinst *inst, esdb *db) {
+  uint32_t ps = pager_page_size(db->pg), next;
+  uint64_t size;
+  JET_ERR e = os_size(db->file, &size);
+  if (e == JET_errSuccess) e = pager_page_count(db->pg, &next);
+  if (e || (size % ps == 0 && size / ps >= next)) return e;
+  inst_detail(inst, "%s: %llu bytes, %u pages of %u bytes by its space page: a clean database cut short", db->path,
+              (unsigned long long)size, (unsigned)next, (unsigned)ps);
+  return JET_errDatabaseCorrupted;
+}
+
 JET_ERR inst_log_attachments(esinst *inst) {
   log_attach att[ESE_MAX_DB];
   uint32_t n = attachments(inst, att);
@@ -280,6 +295,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
   esfile *f = NULL;
   dbheader h;
   esdb *db = NULL;
+  int cut = 0;   /* whole_file refused the file and said why */
   if (inst->backup) e = JET_errBackupInProgress;
   if (e == JET_errSuccess) e = db_canon_path(szFilename, &path);
   if (e == JET_errSuccess && db_find(inst, path)) {   /* attached already: nothing to do */
@@ -301,6 +317,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
     db->dbtime = h.dbtime_last;
     uint32_t root;
     e = pager_get_root(db->pg, &root);
+    if (e == JET_errSuccess && (e = whole_file(inst, db)) == JET_errDatabaseCorrupted) cut = 1;
     if (e == JET_errSuccess) {
       log_attach a = entry_of(db);
       e = log_db_entry(inst, LR_ATTACH, &a, 0);
@@ -322,7 +339,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
     if (e == JET_errInvalidDatabaseVersion)
       inst_detail(inst, "%s: database format %u, this engine reads format %u (dump and reload it with the engine "
                   "that wrote it)", szFilename, (unsigned)h.version, (unsigned)DB_FORMAT);
-    else if (e == JET_errDatabaseCorrupted || e == JET_errPageSizeMismatch ||
+    else if ((e == JET_errDatabaseCorrupted && !cut) || e == JET_errPageSizeMismatch ||
              e == JET_errSoftRecoveryOnBackupDatabase || e == JET_errDatabaseDirtyShutdown)
       inst_detail(inst, "%s", szFilename);
     session_detail(s, "%s", inst->detail);

@@ -52,6 +52,21 @@ describe("`ese check` / file_info(verify) of a clean database cut short", functi
     refused(#data - PAGE, "its space page counts " .. (#data // PAGE))
     refused(3 * PAGE, "3 pages of 8192 bytes")
   end)
+
+  -- attach used to accept these: the missing page surfaced later, on a
+  -- read, as JET_errReadVerifyFailure (open_table without a detail)
+  it("attach refuses it (a partial or a missing last page) before it logs or writes anything", function()
+    for _, n in ipairs({ #data - PAGE, #data - 100 }) do
+      H.write_file(path, data:sub(1, n))
+      local inst = w:open()
+      local s = inst:begin_session()
+      local e = H.expect_jet("JET_errDatabaseCorrupted", s.attach_database, s, path)
+      assert.matches("cut short", e.detail)
+      assert.are.equal(data:sub(1, n), H.read_file(path), "the file is unchanged")
+      s:end_session()
+      inst:term()
+    end
+  end)
 end)
 
 -- data with page pgno restamped with dbtime t and sealed again (page.h:
