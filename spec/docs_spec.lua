@@ -44,6 +44,63 @@ local function rule_count()
   return n
 end
 
+-- The walks of docs/internals.md (its sections "### One ..."): every
+-- "`name` (file)" they write, with file a .c, .h or .lua of the tree,
+-- names a function (or, in a header, a macro) that file defines, so a walk
+-- cannot go stale when a function moves or is renamed.  Returns the
+-- citations and the ones that do not hold.
+local function walk_citations()
+  local doc = assert(H.read_file("docs/internals.md"))
+  local walks = {}
+  local cur
+  for line in (doc .. "\n"):gmatch("([^\n]*)\n") do
+    if line:match("^#") then
+      cur = line:match("^### (One .*)")
+      if cur then walks[#walks + 1] = cur end
+    elseif cur then
+      walks[#walks] = walks[#walks] .. "\n" .. line
+    end
+  end
+  local function source(file)
+    for _, dir in ipairs({ "", "csrc/", "csrc/include/", "lua/ese/" }) do
+      local text = H.read_file(dir .. file)
+      if text then return text end
+    end
+  end
+  local function defines(text, file, name)
+    local id = name:match("([%w_]+)$")
+    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+      if file:match("%.lua$") then
+        if line:match("^%s*local%s+function%s+" .. id .. "%s*%(")
+          or line:match("^%s*function%s+" .. id .. "%s*%(")
+          or line:match("^%s*function%s+[%w_.:]*[.:]" .. id .. "%s*%(") then return true end
+      elseif line:match("^#define%s+" .. id .. "[%s(]") then
+        return true
+      elseif line:match("^[%a_]") and not line:match("^return")
+        and (line:match("[%s*]" .. id .. "%(") or line:match("^" .. id .. "%("))
+        and (file:match("%.h$") or not line:match(";%s*$")) then
+        return true
+      end
+    end
+    return false
+  end
+  local cited, bad = {}, {}
+  for _, walk in ipairs(walks) do
+    local title = walk:match("^[^\n]*")
+    for name, file in walk:gmatch("`([%w_.:]+)[^`]*`%s+%(([%w_/]+%.[ch])[%):;,]") do
+      cited[#cited + 1] = file .. ": " .. name
+      local text = source(file)
+      if not text or not defines(text, file, name) then bad[#bad + 1] = title .. ": " .. name .. " (" .. file .. ")" end
+    end
+    for name, file in walk:gmatch("`([%w_.:]+)[^`]*`%s+%(([%w_/]+%.lua)[%):;,]") do
+      cited[#cited + 1] = file .. ": " .. name
+      local text = source(file)
+      if not text or not defines(text, file, name) then bad[#bad + 1] = title .. ": " .. name .. " (" .. file .. ")" end
+    end
+  end
+  return walks, cited, bad
+end
+
 describe("the documents", function()
   local files = repo_files()
 
@@ -70,6 +127,16 @@ describe("the documents", function()
       end
     end
     assert.truthy(cited >= 20, "the code and specs cite the rules")
+  end)
+
+  it("the walks of docs/internals.md name functions that their files define", function()
+    local walks, cited, bad = walk_citations()
+    local titles = {}
+    for _, w in ipairs(walks) do titles[#titles + 1] = w:match("^[^\n]*") end
+    assert.are.same({ "One backup, from Begin to End", "One page, from `JetReadFileInstance` to a Lua sink",
+      "One log record, from `t:put` to disk", "One JET_err, from where it is raised to the Lua error object" }, titles)
+    assert.truthy(#cited >= 80, "the walks cite " .. #cited .. " functions")
+    assert.are.same({}, bad)
   end)
 
   it("doc comments that LDoc renders hold no <word> outside backquotes", function()
