@@ -252,3 +252,56 @@ describe("error messages fit every use of the error", function()
     assert.is_nil(tostring(e):lower():find("circular", 1, true), tostring(e))
   end)
 end)
+
+-- docs/errors.md is the user's list: one table row per error, "| `name` |
+-- code | ... | ... | specs |".  It and the C table (ese.errors) agree both
+-- ways, and every spec file a row cites exists.
+describe("docs/errors.md", function()
+  local rows = {}
+  for line in H.read_file("docs/errors.md"):gmatch("[^\n]+") do
+    -- a row may name several errors: "| `A`, `B` | -1, -2 |"
+    local names, codes = line:match("^| (`JET_[^|]-) | ([%-%d, ]+) |")
+    if names then
+      local cs = {}
+      for c in codes:gmatch("%-?%d+") do cs[#cs + 1] = tonumber(c) end
+      local k = 0
+      for name in names:gmatch("`(JET_[%w_]+)`") do
+        k = k + 1
+        rows[#rows + 1] = { name = name, code = cs[k], line = line }
+      end
+      assert(k == #cs, "docs/errors.md: names and numbers differ in count: " .. line:sub(1, 80))
+    end
+  end
+
+  it("lists every error of ese.errors with its number, and no other", function()
+    assert.is_true(#rows >= 60, #rows .. " rows")
+    local listed = {}
+    for _, r in ipairs(rows) do
+      assert.is_nil(listed[r.name], r.name .. " listed twice")
+      listed[r.name] = r.code
+      assert.are.equal(ese.errors[r.name], r.code, r.name .. " in docs/errors.md")
+    end
+    for name, code in pairs(ese.errors) do
+      if type(name) == "string" and code < 0 then
+        assert.are.equal(code, listed[name], name .. " is missing from docs/errors.md")
+      end
+    end
+  end)
+
+  it("cites spec files and C harness programs that exist", function()
+    local n = 0
+    for _, r in ipairs(rows) do
+      for file in r.line:gmatch("`([%w_]+_spec%.lua)`") do
+        n = n + 1
+        assert.is_truthy(io.open("spec/" .. file), r.name .. " cites spec/" .. file)
+      end
+      for file in r.line:gmatch("`([%w_]+%.c)`") do
+        if r.line:find("harness `" .. file, 1, true) then
+          n = n + 1
+          assert.is_truthy(io.open("spec/c/" .. file), r.name .. " cites spec/c/" .. file)
+        end
+      end
+    end
+    assert.is_true(n >= 60, n .. " citations")
+  end)
+end)
