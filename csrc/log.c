@@ -276,8 +276,12 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   }
   if (!e) e = os_open(lg->io, lg->cur_path, OS_WRITE, &lg->f);
   /* Zero the tail: read it chunk by chunk, rewrite the chunks that are not
-   * already zero.  Then both slots get the block holding off (the slots of
-   * the crashed run may hold records after off), and one sync. */
+   * already zero, and sync when one was.  Then both slots get the block
+   * holding off (the slots of the crashed run may hold records after off),
+   * and a sync.  The zeros are durable before the slots are written: a
+   * power cut that tore the slot write (both slots damaged) with the
+   * zeroing undone would leave whole records after a torn one, which the
+   * reader must call JET_errLogFileCorrupt (log.h). */
   uint8_t *chunk = NULL, *zeros = NULL;
   if (!e && (!(chunk = malloc(ZERO_CHUNK)) || !(zeros = calloc(1, ZERO_CHUNK)))) e = JET_errOutOfMemory;
   uint64_t seq = 0;
@@ -288,11 +292,16 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   }
   uint32_t bstart = off - off % LOG_BLOCK;
   if (!e && off > bstart) e = os_pread_full(lg->f, lg->tail, off - bstart, bstart);
+  int zeroed = 0;
   for (uint64_t p = zero_from; !e && p < h.file_size;) {
     size_t n = h.file_size - p < ZERO_CHUNK ? (size_t)(h.file_size - p) : ZERO_CHUNK;
-    if (!(e = os_pread_full(lg->f, chunk, n, p)) && !log_all_zero(chunk, n)) e = os_pwrite(lg->f, zeros, n, p);
+    if (!(e = os_pread_full(lg->f, chunk, n, p)) && !log_all_zero(chunk, n)) {
+      e = os_pwrite(lg->f, zeros, n, p);
+      zeroed = 1;
+    }
     p += n;
   }
+  if (!e && zeroed) e = os_sync(lg->f);
   if (!e) {
     for (uint32_t i = 0; i < 2; i++) {
       seq++;

@@ -159,9 +159,10 @@ typedef struct log_config {
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
                    const log_attach *att, uint32_t natt, eslog **out);
 /* Reopens B.log for appending at end (an LSN of its generation, as the
- * reader found it); zeroes the file from end on (a cut torn tail) and
- * writes both shadow slots with the block holding end (so no slot of the
- * crashed run outlives it), then syncs.  The
+ * reader found it); zeroes the file from end on (a cut torn tail), synced
+ * when any zeros were written, then writes both shadow slots with the
+ * block holding end (so no slot of the crashed run outlives it), then
+ * syncs.  The
  * attach table of new generations starts empty (a new run). */
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out);
 /* Flushes what is buffered and closes; does not roll. */
