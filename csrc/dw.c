@@ -21,11 +21,15 @@ static const uint8_t DESC_MAGIC[8] = { 'E', 'S', 'E', 'D', 'W', 'D', 0, 1 };
  * check): [off, off + len). */
 typedef struct live { uint64_t seq, off, len; } live;
 
-/* A recovery table entry: the image at file offset img of batch seq. */
+/* A recovery table entry: the image at file offset img of batch seq,
+ * whose batch lies at ring offset boff, blen bytes.  done: its database
+ * was repaired (dw_repair_file); dead: its batch was overwritten by a
+ * recovery write (only ever an entry that is done). */
 typedef struct entry {
   uint8_t sig[16];
   uint32_t pgno, checksum;
-  uint64_t seq, dbtime, img;
+  uint64_t seq, dbtime, img, boff, blen;
+  int done, dead;
 } entry;
 
 struct dw {
@@ -335,15 +339,18 @@ static JET_ERR tab_add(dw *d, size_t *cap, const entry *en) {
  * (sig, pgno).  The highest seq seen continues the numbering. */
 static JET_ERR scan(dw *d) {
   size_t cap = 0;
-  uint64_t max_seq = 0;
+  uint64_t max_seq = 0, newest_end = 0;
   JET_ERR e = JET_errSuccess;
   for (uint64_t off = 0; !e && off + DW_DESC_SIZE <= d->ring_size; off += ALIGN) {
     uint8_t *desc = d->buf;
     if ((e = os_pread_full(d->f, desc, DW_DESC_SIZE, DW_HDR_SIZE + off)) != JET_errSuccess) break;
     if (!desc_valid(d, desc, off)) continue;
     uint64_t seq = get64(desc + 16);
-    if (seq > max_seq) max_seq = seq;
     uint32_t n = get32(desc + 12);
+    if (seq > max_seq) {
+      max_seq = seq;
+      newest_end = off + batch_bytes(d->psz, n);
+    }
     uint8_t *img = malloc(d->psz);
     if (!img) {
       e = JET_errOutOfMemory;
@@ -358,6 +365,9 @@ static JET_ERR scan(dw *d) {
       x.dbtime = get64(en + 8);
       x.seq = seq;
       x.img = DW_HDR_SIZE + off + DW_DESC_SIZE + (uint64_t)i * d->psz;
+      x.boff = off;
+      x.blen = batch_bytes(d->psz, n);
+      x.done = x.dead = 0;
       if ((e = os_pread_full(d->f, img, d->psz, x.img)) == JET_errSuccess && image_valid(d, img, x.pgno, x.checksum))
         e = tab_add(d, &cap, &x);
     }
@@ -371,6 +381,11 @@ static JET_ERR scan(dw *d) {
       d->tab[k++] = d->tab[i];
   d->ntab = k;
   if (max_seq >= d->floor) d->floor = max_seq + 1;   /* in memory only: dw_discard writes it */
+  /* recovery writes (dw_write while RECOVERING) continue after the newest
+   * batch, numbered from the floor on */
+  d->next_seq = d->floor;
+  d->last_seq = d->synced_seq = d->floor - 1;
+  d->pos = newest_end < d->ring_size ? newest_end : 0;
   return JET_errSuccess;
 }
 
@@ -481,19 +496,62 @@ static JET_ERR build_batch(dw *d, const dw_image *v, size_t n, uint64_t seq, uin
   return JET_errSuccess;
 }
 
+/* Ring offset of the next batch of n images. */
+static uint64_t batch_off(const dw *d, size_t n) {
+  uint64_t len = batch_bytes(d->psz, (uint32_t)n);
+  return d->pos + len > d->ring_size ? 0 : d->pos;
+}
+
+static int overlaps(const entry *x, uint64_t off, uint64_t len) {
+  return x->boff < off + len && off < x->boff + x->blen;
+}
+
+/* READY: always.  RECOVERING: the batch would overwrite no batch holding
+ * an image of a database not repaired yet (one replay has still to open). */
+static int may_write(const dw *d, size_t n) {
+  if (d->state == DW_READY) return 1;
+  uint64_t len = batch_bytes(d->psz, (uint32_t)n), off = batch_off(d, n);
+  for (size_t i = 0; i < d->ntab; i++)
+    if (!d->tab[i].done && !d->tab[i].dead && overlaps(&d->tab[i], off, len)) return 0;
+  return 1;
+}
+
+int dw_may_write(dw *d, size_t n) {
+  enter(d);
+  int ok = !d->err && (d->state == DW_READY || d->state == DW_RECOVERING) && n >= 1 && n <= d->batch_max &&
+           may_write(d, n);
+  leave(d);
+  return ok;
+}
+
+void dw_swap_sync_data(dw *d, JET_ERR (**fn)(void *), void **ud) {
+  enter(d);
+  JET_ERR (*f)(void *) = d->sync_data;
+  void *u = d->ud;
+  d->sync_data = *fn;
+  d->ud = *ud;
+  *fn = f;
+  *ud = u;
+  leave(d);
+}
+
 JET_ERR dw_write(dw *d, const dw_image *v, size_t n, uint64_t *seq) {
   enter(d);
   JET_ERR e = d->err;
   if (e) goto out;
-  assert(d->state == DW_READY && "dw_write before recovery finished (dw_discard)");
-  if (n == 0 || n > d->batch_max) {
+  assert(d->state == DW_READY || d->state == DW_RECOVERING);
+  if (n == 0 || n > d->batch_max || !may_write(d, n)) {
     e = JET_errInvalidParameter;
     goto out;
   }
-  uint64_t len = batch_bytes(d->psz, (uint32_t)n), off = d->pos;
-  if (off + len > d->ring_size) off = 0;
+  uint64_t len = batch_bytes(d->psz, (uint32_t)n), off = batch_off(d, n);
   if ((e = build_batch(d, v, n, d->next_seq, off)) != JET_errSuccess) goto out;
-  if (overlap_unsynced(d, off, len)) {
+  /* a recovery write over batches of the table: their databases were
+   * repaired, but the pages found whole in place may not be durable yet */
+  int old = 0;
+  for (size_t i = 0; i < d->ntab; i++)
+    if (!d->tab[i].dead && overlaps(&d->tab[i], off, len)) old = 1;
+  if (old || overlap_unsynced(d, off, len)) {
     /* W3: the batches about to be overwritten may be needed to repair a
      * page torn in place; make their in-place writes durable first. */
     if (!d->sync_data) e = JET_errInvalidParameter;
@@ -502,6 +560,8 @@ JET_ERR dw_write(dw *d, const dw_image *v, size_t n, uint64_t *seq) {
     d->synced_seq = d->last_seq;
   }
   drop_overlapped(d, off, len);
+  for (size_t i = 0; i < d->ntab; i++)
+    if (overlaps(&d->tab[i], off, len)) d->tab[i].dead = 1;
   e = os_pwrite(d->f, d->buf, (size_t)len, DW_HDR_SIZE + off);
   if (!e) e = os_sync(d->f);
   if (e) {
@@ -527,7 +587,7 @@ static const entry *lookup(const dw *d, const uint8_t *sig, uint32_t pgno) {
     const entry *x = &d->tab[mid];
     int c = memcmp(x->sig, sig, 16);
     if (c == 0) c = x->pgno < pgno ? -1 : x->pgno > pgno;
-    if (c == 0) return x;
+    if (c == 0) return x->dead ? NULL : x;
     if (c < 0) lo = mid + 1;
     else hi = mid;
   }
@@ -577,8 +637,8 @@ JET_ERR dw_repair_file(dw *d, const uint8_t *sig, esfile *db, uint32_t *repaired
   uint8_t *page = e ? NULL : malloc(d->psz);
   if (!e && !page) e = JET_errOutOfMemory;
   for (size_t i = 0; !e && i < d->ntab; i++) {
-    const entry *x = &d->tab[i];
-    if (memcmp(x->sig, sig, 16)) continue;
+    entry *x = &d->tab[i];
+    if (memcmp(x->sig, sig, 16) || x->dead) continue;
     size_t got = 0;
     uint64_t at = (uint64_t)x->pgno * d->psz;
     if ((e = os_pread(db, page, d->psz, at, &got)) != JET_errSuccess) break;
@@ -587,6 +647,8 @@ JET_ERR dw_repair_file(dw *d, const uint8_t *sig, esfile *db, uint32_t *repaired
     if (!(e = repair_page(d, x, page, &fixed)) && fixed && !(e = os_pwrite(db, page, d->psz, at))) count++;
   }
   if (!e && count) e = os_sync(db);
+  for (size_t i = 0; !e && i < d->ntab; i++)   /* repaired: its images are no longer needed */
+    if (!memcmp(d->tab[i].sig, sig, 16)) d->tab[i].done = 1;
   free(page);
   if (repaired) *repaired = count;
   leave(d);

@@ -5,7 +5,8 @@
  *
  * Used by the engine: every in-place page write of a pager goes through
  * the instance's ring (pager.h, database.c), soft recovery repairs from it
- * (recovery.c, redo.c's open_db), a restore removes it (restore.c);
+ * (recovery.c, redo.c's open_db) and writes its replay cache back through
+ * it (redo.c's write_back), a restore removes it (restore.c);
  * docs/format.md, "Double-write ring".
  *
  * File (base name B, in the system path): B.dwb, exactly
@@ -116,7 +117,8 @@ uint64_t dw_min_ring_size(uint32_t page_size, uint32_t batch_max);
 /* "dir/base.dwb" as a new string, NULL on OOM. */
 char *dw_file_name(const char *dir, const char *base);
 
-/* States (asserted):  dw_create -> READY;  dw_open -> RECOVERING;
+/* States (asserted):  dw_create -> READY;  dw_open -> RECOVERING (dw_write
+ * allowed too: recovery writes, see dw_may_write);
  * RECOVERING --dw_discard--> READY;  READY --dw_discard--> READY;
  * a failed ring write or sync in any state -> FAILED (sticky: every later
  * call returns that error; only dw_close is left). */
@@ -145,14 +147,31 @@ JET_ERR dw_open(const dw_config *cfg, dw **out, const char **why);
 /* Flushes nothing (every write is synced when it returns), closes, frees. */
 void dw_close(dw *d);
 
-/* ---- writing (READY) ---------------------------------------------------- */
+/* ---- writing (READY, or RECOVERING for recovery's own writes) ------------
+ * While RECOVERING, batches continue after the newest batch dw_open found
+ * (numbered from its seq + 1, so a later dw_open prefers them), and one may
+ * overwrite a batch of the recovery table only when every image of it the
+ * table holds belongs to a database dw_repair_file has repaired since:
+ * an image a database not yet opened may need is never overwritten.
+ * Overwriting table batches calls sync_data first (W3: the pages found
+ * whole in place may not be durable yet); their entries then die
+ * (dw_find and the repairs no longer see them). */
+
+/* 1 when dw_write of n images would be accepted now (READY: n in range;
+ * RECOVERING: also the rule above); 0 and the caller writes in place
+ * directly, as without a ring. */
+int dw_may_write(dw *d, size_t n);
+/* Exchanges the sync_data hook and its ud with *fn, *ud (soft recovery's
+ * replay puts its own in while it writes and the instance's back). */
+void dw_swap_sync_data(dw *d, JET_ERR (**fn)(void *), void **ud);
 
 /* Writes images v[0..n) (1 <= n <= dw_batch_max, distinct (sig, pgno),
  * at most DW_MAX_SIGS signatures) as one batch and fdatasyncs B.dwb; calls
  * sync_data first when the batch would overwrite a batch whose seq is
  * above synced_seq.  Returns with *seq the batch's number; the caller may
  * now write the pages in place (W2).  A hook error is returned with
- * nothing written; a write or sync error makes the ring FAILED. */
+ * nothing written; a write or sync error makes the ring FAILED; a batch
+ * dw_may_write refuses is JET_errInvalidParameter, nothing written. */
 JET_ERR dw_write(dw *d, const dw_image *v, size_t n, uint64_t *seq);
 /* The caller made every database durable (a checkpoint's fdatasync, the
  * sync_data hook's work done by itself): every batch written so far has

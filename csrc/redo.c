@@ -18,6 +18,7 @@ typedef struct redo_db {
   esfile *file;
   char *path;
   int created, wrote;     /* created by a replayed LR_CREATEDB; a commit wrote to it */
+  uint8_t sig[16];        /* its header's database signature (ring images) */
   uint64_t dbtime_max;    /* the highest dbtime a replayed commit gave it */
   struct redo_db *next;
 } redo_db;
@@ -68,11 +69,31 @@ struct redo {
   size_t cache_max;       /* frames held before a commit writes them back */
   size_t *staged;         /* frames staged by the commit being applied */
   size_t nstaged;
+  /* cfg.dw's sync_data hook and ud while replay holds the ring (swapped
+   * back by redo_finish); hooked: replay's hook is in */
+  JET_ERR (*old_sync)(void *);
+  void *old_ud;
+  int hooked;
 };
 
 static void say(redo *r, const char *what, const char *path) {
   if (r->cfg.detail) snprintf(r->cfg.detail, r->cfg.detail_cap, "%s %s", what, path);
 }
+
+/* The ring's sync_data hook during replay: every database replay has open
+ * made durable (one it closed was synced then). */
+static JET_ERR sync_open(void *ud) {
+  redo *r = ud;
+  for (redo_db *d = r->files; d; d = d->next) {
+    JET_ERR e = os_sync(d->file);
+    if (e) {
+      say(r, "replay could not sync", d->path);
+      return e;
+    }
+  }
+  return JET_errSuccess;
+}
+
 
 int redo_sig_known(const uint8_t sig[16]) {
   static const uint8_t none[16];
@@ -91,6 +112,12 @@ JET_ERR redo_new(const redo_cfg *cfg, redo **out) {
   if (!r->cfg.fix) r->cfg.fix = clean_header;
   r->cache_max = cfg->cache_pages ? cfg->cache_pages : REDO_CACHE_BYTES / cfg->page_size;
   if (r->cache_max < 1) r->cache_max = 1;
+  if (r->cfg.dw) {
+    r->old_sync = sync_open;
+    r->old_ud = r;
+    dw_swap_sync_data(r->cfg.dw, &r->old_sync, &r->old_ud);
+    r->hooked = 1;
+  }
   *out = r;
   return JET_errSuccess;
 }
@@ -136,6 +163,36 @@ static int frame_cmp(const void *a, const void *b) {
   return x->pgno < y->pgno ? -1 : x->pgno > y->pgno;
 }
 
+/* Writes pages v[0..n) in place; with a ring (soft recovery) each batch of
+ * dw_batch_max goes to the ring first (synced: a page torn in place below
+ * has its copy there, dw.h W2), unless the ring must not be written yet
+ * (dw_may_write: it still holds images of a database replay has not
+ * opened) or a page is not sealed: then in place directly. */
+static JET_ERR write_back(redo *r, rframe **v, size_t n) {
+  JET_ERR e = JET_errSuccess;
+  size_t bmax = r->cfg.dw ? dw_batch_max(r->cfg.dw) : n;
+  dw_image *im = r->cfg.dw ? malloc(bmax * sizeof *im) : NULL;
+  if (r->cfg.dw && !im) return JET_errOutOfMemory;
+  for (size_t at = 0; e == JET_errSuccess && at < n; at += bmax) {
+    size_t k = n - at < bmax ? n - at : bmax;
+    int ring = im && dw_may_write(r->cfg.dw, k);
+    for (size_t i = 0; ring && i < k; i++) {
+      rframe *f = v[at + i];
+      ring = page_verify(f->page, r->cfg.page_size, f->pgno) == PAGE_OK;
+      im[i] = (dw_image){ .sig = f->d->sig, .pgno = f->pgno, .dbtime = get64(f->page + DW_PAGE_DBTIME_OFF), .page = f->page };
+    }
+    uint64_t seq;
+    if (ring && (e = dw_write(r->cfg.dw, im, k, &seq)) != JET_errSuccess) say(r, "replay could not write the double-write ring before", v[at]->d->path);
+    for (size_t i = 0; e == JET_errSuccess && i < k; i++) {
+      rframe *f = v[at + i];
+      e = os_pwrite(f->d->file, f->page, r->cfg.page_size, (uint64_t)f->pgno * r->cfg.page_size);
+      if (e) say(r, "replay could not write back a page of", f->d->path);
+    }
+  }
+  free(im);
+  return e;
+}
+
 /* Writes every dirty page back, file by file in page order, and empties
  * the cache.  On failure the cache is emptied too (the replay fails). */
 static JET_ERR cache_flush(redo *r) {
@@ -147,10 +204,7 @@ static JET_ERR cache_flush(redo *r) {
   for (size_t i = 0; e == JET_errSuccess && i < r->nfr; i++)
     if (r->fr[i].dirty) dirty[n++] = &r->fr[i];
   if (n > 1) qsort(dirty, n, sizeof *dirty, frame_cmp);
-  for (size_t i = 0; e == JET_errSuccess && i < n; i++) {
-    e = os_pwrite(dirty[i]->d->file, dirty[i]->page, r->cfg.page_size, (uint64_t)dirty[i]->pgno * r->cfg.page_size);
-    if (e) say(r, "replay could not write back a page of", dirty[i]->d->path);
-  }
+  if (e == JET_errSuccess && n) e = write_back(r, dirty, n);
   free(dirty);
   cache_drop(r);
   return e;
@@ -240,17 +294,18 @@ static void unbind(redo *r, const redo_db *d) {
 /* Finishes one database file: synced and, when fix is given, its header
  * fixed; closed and forgotten (no id names it any more). */
 static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
+  /* a successful replay writes every page it changed back first (all
+   * files: the cache is emptied), while d is still open for the ring's
+   * sync_data hook; a failed one drops them */
   JET_ERR e = JET_errSuccess;
+  if (fix) e = cache_flush(r);
+  else cache_drop(r);
   for (redo_db **pp = &r->files; *pp; pp = &(*pp)->next)
     if (*pp == d) {
       *pp = d->next;
       break;
     }
   unbind(r, d);
-  /* a successful replay writes every page it changed back first (all
-   * files: the cache is emptied); a failed one drops them */
-  if (fix) e = cache_flush(r);
-  else cache_drop(r);
   if (e == JET_errSuccess && fix && d->created && !d->wrote) {
     /* JetCreateDatabase never committed: creation is all or nothing */
     os_close(d->file);
@@ -327,10 +382,13 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   e = os_open(r->cfg.io, path, OS_WRITE | (r->cfg.restore ? OS_NOFOLLOW : fresh ? OS_CREATE : 0), &f);
   if (e == JET_errSuccess) e = os_lock(f);
   dbheader h;
+  int h_fresh = 0;   /* the header is fresh's (written now) */
   if (e == JET_errSuccess) {
     JET_ERR he = dbheader_read(f, r->cfg.page_size, &h);
-    if (he == JET_errDatabaseCorrupted && fresh && !r->cfg.restore)
-      he = dbheader_write(f, fresh);   /* created but never written (never another format's header) */
+    if (he == JET_errDatabaseCorrupted && fresh && !r->cfg.restore) {
+      h_fresh = 1;
+      he = dbheader_write(f, fresh);
+    }   /* created but never written (never another format's header) */
     else if (he == JET_errSuccess && h.state == DB_BACKUP_COPY) he = JET_errSoftRecoveryOnBackupDatabase;
     else if (he == JET_errSuccess && h.state == DB_RESTORING && !r->cfg.restore) he = JET_errDatabaseDirtyShutdown;
     else if (he == JET_errSuccess && redo_sig_known(a->sig) && memcmp(h.db_sig, a->sig, 16) != 0) {
@@ -357,6 +415,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   }
   d->file = f;
   d->path = path;
+  memcpy(d->sig, h_fresh ? fresh->db_sig : h.db_sig, 16);
   d->created = fresh != NULL && !r->cfg.restore;
   d->next = r->files;
   r->files = d;
@@ -617,6 +676,10 @@ JET_ERR redo_finish(redo *r, int ok, uint32_t gen) {
     if (e == JET_errSuccess) e = ce;
   }
   memset(r->skip, 0, sizeof r->skip);
+  if (r->hooked) {             /* the ring goes back to the instance's hook */
+    dw_swap_sync_data(r->cfg.dw, &r->old_sync, &r->old_ud);
+    r->hooked = 0;
+  }
   return e;
 }
 

@@ -54,7 +54,18 @@ typedef struct redo_cfg {
    * commit bigger than that is held whole); 0: 8 MiB worth. */
   uint32_t cache_pages;
   /* Soft recovery: the double-write ring (RECOVERING); each database is
-   * repaired from it when replay opens it, before any write.  NULL: none. */
+   * repaired from it when replay opens it, before any write, and the
+   * write-back of the replay cache goes through it (batches of
+   * dw_batch_max, each dw_write before its in-place pwrites; the ring's
+   * sync_data hook is replay's while redo holds it: it syncs the databases
+   * replay has open), so a page torn while recovery writes it has a copy
+   * in the ring for the next init.  A chunk whose batch would overwrite
+   * images of a database not repaired yet (dw_may_write) is written in
+   * place directly.  NULL: none -- a restore: it discarded the ring before
+   * writing (dw.h W4), and every database it writes is DB_RESTORING until
+   * redo_finish fixes the headers, which attach and soft recovery refuse:
+   * a page torn by a crash during a restore is never used, the remedy
+   * being to restore again, which writes it over. */
   dw *dw;
   uint32_t *dw_repaired;     /* when not NULL: += the pages repaired */
 } redo_cfg;

@@ -684,6 +684,68 @@ static int test_io_errors(void) {
   return runs;
 }
 
+/* Recovery's own writes (dw_write while RECOVERING): after the newest
+ * batch, never over the images of a database not repaired yet, a sync
+ * before the images of a repaired one are overwritten; a later dw_open
+ * prefers them. */
+static void test_recovery_writes(esio *io) {
+  const char *dir = fresh("recwrite");
+  char db[300];
+  harness_in(db, sizeof db, dir, "a.edb");
+  uint32_t psz = 4096;
+  uint64_t ring = 3 * (DW_DESC_SIZE + 2ull * psz);   /* three batches of two */
+  hook h = { 0 };
+  dw_config c = cfg_of(io, dir, psz, ring, 2, &h);
+  dw *d = NULL;
+  EXPECT(dw_create(&c, &d), JET_errSuccess);
+  batch1(d, psz, SIG_A, 5, 1, 6, 1, 2);   /* seq 1 at 0 */
+  batch1(d, psz, SIG_B, 5, 2, 6, 2, 2);   /* seq 2 */
+  batch1(d, psz, SIG_A, 7, 3, 8, 3, 2);   /* seq 3, ending at the ring's end */
+  dw_close(d);
+  put_page(db, psz, SIG_A, 5, 1);
+  put_page(db, psz, SIG_A, 6, 1);
+  put_page(db, psz, SIG_A, 7, 3);
+  put_page(db, psz, SIG_A, 8, 3);
+
+  d = open_ok(&c);
+  /* the next batch goes to offset 0, over seq 1: A not repaired yet */
+  CHECK(dw_may_write(d, 1) == 0);
+  CHECK(h.calls == 0);
+  const uint8_t *sa[1] = { SIG_A };
+  uint32_t p5[1] = { 5 };
+  uint64_t t10[1] = { 10 };
+  int n0;
+  uint64_t d0 = harness_dir_digest(dir, &n0);
+  write_batch(d, psz, sa, p5, t10, 1, JET_errInvalidParameter);
+  harness_expect_dir(dir, d0, n0, "a refused recovery write");
+  expect_entry(d, psz, SIG_A, 5, 1, 1, "before the repair");
+  esfile *f;
+  EXPECT(os_open(io, db, OS_WRITE, &f), JET_errSuccess);
+  uint32_t fixed = 9;
+  EXPECT(dw_repair_file(d, SIG_A, f, &fixed), JET_errSuccess);
+  CHECK(fixed == 0);
+  h.db = f;
+  /* A repaired: seq 1 may go; the images it held are synced first */
+  CHECK(dw_may_write(d, 2) == 1);
+  CHECK(batch1(d, psz, SIG_A, 5, 10, 6, 10, 2) == 4);
+  CHECK(h.calls == 1);
+  expect_entry(d, psz, SIG_A, 5, 0, 0, "an overwritten image");
+  expect_entry(d, psz, SIG_A, 7, 3, 3, "an image not overwritten");
+  /* the next one would overwrite seq 2: B was never repaired */
+  CHECK(dw_may_write(d, 1) == 0);
+  dw_close(d);
+  os_close(f);
+
+  d = open_ok(&c);
+  expect_entry(d, psz, SIG_A, 5, 4, 10, "recovery's image");
+  expect_entry(d, psz, SIG_A, 6, 4, 10, "recovery's image");
+  expect_entry(d, psz, SIG_B, 5, 2, 2, "B's image kept");
+  expect_entry(d, psz, SIG_A, 8, 3, 3, "A's later image kept");
+  EXPECT(dw_discard(d), JET_errSuccess);
+  CHECK(batch1(d, psz, SIG_A, 5, 11, 0, 0, 1) == 5);
+  dw_close(d);
+}
+
 int main(void) {
   harness_tempdir(root, sizeof root, "dw");
   esio *io;
@@ -693,6 +755,7 @@ int main(void) {
   test_torn_descriptor(io);
   test_wrap(io);
   test_choice_and_repair(io);
+  test_recovery_writes(io);
   CHECK(esio_open_files(io) == 0);
   esio_free(io);
   int faults = test_io_errors();

@@ -25,6 +25,18 @@
  * and a 256 KiB one (batches of 15 pages; it wraps many times, each
  * overwrite of a batch preceded by a sync of the database).
  *
+ * A third part: recovery's own page writes go through the ring too.  The
+ * same writer on a fresh folder, then soft recovery in a child with
+ * ESE_FAULT_TRACE lists its events; the middle one of its in-place page
+ * writes to the database is K.  The writer again on another fresh folder
+ * (the same events), then recovery with ESE_FAULT=torn:K:4096:garbage
+ * (the page's first half new, its second half as it was with noise in its
+ * first sector, then SIGKILL).  The ring must
+ * hold that page's new copy (dw_find: the dbtime the torn write carried),
+ * and the next soft recovery repairs it from the ring (dw_repaired) and
+ * finds every committed record.  Before replay wrote through the ring, the
+ * ring had no copy of it: only the log's page images made up for it.
+ *
  * Prints "dw_torn: ok ..." and exits 0, or what differed and exits 1.
  */
 #define HARNESS_NAME "dw_torn"
@@ -54,13 +66,20 @@ static JET_INSTANCE new_instance(const char *dir) {
   return inst;
 }
 
-static void child(const char *dir, const char *db) {
-  JET_INSTANCE inst = new_instance(dir);
+/* An instance on dir, initialized (soft recovery), and a session. */
+static JET_SESID init_session(const char *dir, JET_INSTANCE *inst) {
   JET_SESID s;
+  *inst = new_instance(dir);
+  CK(JetInit(inst));
+  CK(JetBeginSession(*inst, &s, NULL, NULL));
+  return s;
+}
+
+static void child(const char *dir, const char *db) {
+  JET_INSTANCE inst;
+  JET_SESID s = init_session(dir, &inst);
   JET_DBID dbid;
   JET_TABLEID t;
-  CK(JetInit(&inst));
-  CK(JetBeginSession(inst, &s, NULL, NULL));
   CK(JetCreateDatabase(s, db, NULL, &dbid, 0));
   CK(EseCreateTable(s, dbid, "t", &t));
   char k[16], v[256];
@@ -78,17 +97,149 @@ static void read_page(esfile *f, uint32_t pgno, uint8_t *buf) {
   if (os_pread_full(f, buf, PSZ, (uint64_t)pgno * PSZ)) FAIL("cannot read page %u", pgno);
 }
 
-/* One round on a fresh folder; returns the pages torn and repaired. */
-static int round_with(void) {
-  char dir[256], db[300], copy[300], logp[300];
-  harness_tempdir(dir, sizeof dir, "dwtorn");
-  snprintf(db, sizeof db, "%s/torn.edb", dir);
-  snprintf(copy, sizeof copy, "%s/copy.edb", dir);
-  snprintf(logp, sizeof logp, "%s/edb.log", dir);
+/* Every committed record is there with its value; the database verifies. */
+static void expect_all(const char *dir, const char *db) {
+  JET_INSTANCE inst;
+  JET_SESID s = init_session(dir, &inst);
+  JET_DBID dbid;
+  JET_TABLEID t;
+  CK(JetAttachDatabase(s, db, 0));
+  CK(JetOpenDatabase(s, db, NULL, &dbid, 0));
+  CK(EseOpenTable(s, dbid, "t", &t));
+  char k[16], v[256], got[256];
+  for (int i = 0; i < NREC; i++) {
+    key_of(k, i);
+    size_t n = value_of(v, k, i), gn = 0;
+    JET_ERR e = EseSeek(s, t, k, strlen(k), JET_bitSeekEQ);
+    if (e) FAIL("committed record %s is gone after recovery (%ld)", k, (long)e);
+    CK(EseRetrieveValue(s, t, got, sizeof got, &gn));
+    if (gn != n || memcmp(got, v, n)) FAIL("record %s has another value after recovery", k);
+  }
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  EseFileInfo fi;
+  char detail[512];
+  JET_ERR e = EseGetFileInfo(db, 1, &fi, detail, sizeof detail);
+  if (e) FAIL("the recovered database does not verify: %ld %s", (long)e, detail);
+}
+
+/* A fresh folder with the writer's crash in it. */
+static void crashed_writer(char *dir, size_t n, char *db, size_t dn) {
+  harness_tempdir(dir, n, "dwtorn");
+  snprintf(db, dn, "%s/torn.edb", dir);
   pid_t pid = harness_fork();
   if (pid == 0) child(dir, db);
   int st = harness_wait(pid);
   if (!WIFEXITED(st) || WEXITSTATUS(st)) FAIL("the writer failed (status %d)", st);
+}
+
+/* Soft recovery in a child with ESE_FAULT = fault (NULL: none) and the
+ * events traced to trace; the child's wait status. */
+static int recover_in_child(const char *dir, const char *fault, const char *trace) {
+  pid_t pid = harness_fork();
+  if (pid == 0) {
+    if (fault && setenv("ESE_FAULT", fault, 1)) _exit(3);
+    if (setenv("ESE_FAULT_TRACE", trace, 1)) _exit(3);
+    JET_INSTANCE inst = new_instance(dir);
+    if (JetInit(&inst)) _exit(2);
+    _exit(0);   /* recovered; no term */
+  }
+  return harness_wait(pid);
+}
+
+/* Recovery's writes through the ring: a page torn while replay writes it
+ * back is repaired from the ring.  Returns the event torn. */
+static unsigned long round_recovery_torn(void) {
+  char dir[256], db[300], trace[300], line[512];
+  crashed_writer(dir, sizeof dir, db, sizeof db);
+  snprintf(trace, sizeof trace, "%s.trace", dir);
+  unlink(trace);
+  int st = recover_in_child(dir, NULL, trace);
+  if (!WIFEXITED(st) || WEXITSTATUS(st)) FAIL("the traced recovery failed (%s)", harness_status_text(st));
+  /* its in-place writes of whole database pages (page 2 on) */
+  unsigned long ev[4096];
+  size_t nev = 0;
+  FILE *tf = fopen(trace, "r");
+  if (!tf) FAIL("no trace %s", trace);
+  while (fgets(line, sizeof line, tf) && nev < 4096) {
+    unsigned long k, n, off;
+    char kind[32], name[256];
+    if (sscanf(line, "%lu %31s %lu %lu %255s", &k, kind, &n, &off, name) == 5 && !strcmp(kind, "write") &&
+        !strcmp(name, "torn.edb") && n == PSZ && off >= 2 * PSZ)
+      ev[nev++] = k;
+  }
+  fclose(tf);
+  if (nev < 3) FAIL("recovery wrote only %zu database pages: nothing to tear", nev);
+  unsigned long K = ev[nev / 2];
+  harness_rm_rf(dir);
+  unlink(trace);
+
+  /* the same crash again; recovery torn at event K */
+  crashed_writer(dir, sizeof dir, db, sizeof db);
+  char fault[64], logp[300];
+  snprintf(fault, sizeof fault, "torn:%lu:4096:garbage", K);
+  st = recover_in_child(dir, fault, trace);
+  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) FAIL("recovery was not cut at event %lu (%s)", K, harness_status_text(st));
+  tf = fopen(trace, "r");
+  if (!tf) FAIL("no trace %s", trace);
+  unsigned long pg = 0;
+  while (fgets(line, sizeof line, tf)) {
+    unsigned long k, n, off;
+    char kind[32], name[256];
+    if (sscanf(line, "%lu %31s %lu %lu %255s", &k, kind, &n, &off, name) == 5 && k == K) {
+      if (strcmp(kind, "write") || strcmp(name, "torn.edb") || n != PSZ) FAIL("event %lu is not a page write: %s", K, line);
+      pg = off / PSZ;
+    }
+  }
+  fclose(tf);
+  unlink(trace);
+  if (pg < 2) FAIL("the trace has no event %lu", K);
+
+  /* the page is torn: its new head (with the new dbtime), its old tail */
+  esio *io;
+  CK(esio_new(&io));
+  esfile *f;
+  CK(os_open(io, db, OS_WRITE, &f));
+  dbheader h;
+  CK(dbheader_read(f, PSZ, &h));
+  uint8_t *buf = malloc(PSZ);
+  if (!buf) FAIL("out of memory");
+  read_page(f, (uint32_t)pg, buf);
+  os_close(f);
+  if (page_verify(buf, PSZ, (uint32_t)pg) == PAGE_OK) FAIL("page %lu is whole after the torn write", pg);
+  uint64_t torn_dbtime = get64(buf + DW_PAGE_DBTIME_OFF);
+  snprintf(logp, sizeof logp, "%s/edb.log", dir);
+  log_header lh;
+  CK(log_read_header(io, logp, &lh));
+  dw_config c = { .io = io, .dir = dir, .base = "edb", .page_size = PSZ, .log_sig = lh.sig.b };
+  dw *ring;
+  const char *why = NULL;
+  JET_ERR e = dw_open(&c, &ring, &why);
+  if (e) FAIL("no ring after the torn recovery: %ld %s", (long)e, why ? why : "");
+  uint64_t seq, dbt = 0;
+  if (!dw_find(ring, h.db_sig, (uint32_t)pg, &seq, &dbt) || dbt != torn_dbtime)
+    FAIL("the ring holds no copy of page %lu as recovery was writing it (dbtime %llu; the ring's %llu)", pg,
+         (unsigned long long)torn_dbtime, (unsigned long long)dbt);
+  dw_close(ring);
+  log_header_clear(&lh);
+  esio_free(io);
+  free(buf);
+
+  /* the next recovery: repaired from the ring, nothing committed lost */
+  JET_INSTANCE inst = new_instance(dir);
+  CK(JetInit(&inst));
+  if (((esinst *)inst)->dw_repaired < 1) FAIL("the next recovery repaired no page from the ring");
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  expect_all(dir, db);
+  harness_rm_rf(dir);
+  return K;
+}
+
+/* One round on a fresh folder; returns the pages torn and repaired. */
+static int round_with(void) {
+  char dir[256], db[300], copy[300], logp[300];
+  crashed_writer(dir, sizeof dir, db, sizeof db);
+  snprintf(copy, sizeof copy, "%s/copy.edb", dir);
+  snprintf(logp, sizeof logp, "%s/edb.log", dir);
 
   esio *io;
   CK(esio_new(&io));
@@ -154,30 +305,11 @@ static int round_with(void) {
 
   /* 2. soft recovery: repaired from the ring, nothing committed lost */
   JET_INSTANCE inst = new_instance(dir);
-  JET_SESID s;
-  JET_DBID dbid;
-  JET_TABLEID t;
   CK(JetInit(&inst));
   uint32_t by_ring = ((esinst *)inst)->dw_repaired;
   if (by_ring != (uint32_t)ntorn) FAIL("recovery took %u pages from the ring, %d were torn", by_ring, ntorn);
-  CK(JetBeginSession(inst, &s, NULL, NULL));
-  CK(JetAttachDatabase(s, db, 0));
-  CK(JetOpenDatabase(s, db, NULL, &dbid, 0));
-  CK(EseOpenTable(s, dbid, "t", &t));
-  char k[16], v[256], got[256];
-  for (int i = 0; i < NREC; i++) {
-    key_of(k, i);
-    size_t n = value_of(v, k, i), gn = 0;
-    e = EseSeek(s, t, k, strlen(k), JET_bitSeekEQ);
-    if (e) FAIL("committed record %s is gone after recovery (%ld)", k, (long)e);
-    CK(EseRetrieveValue(s, t, got, sizeof got, &gn));
-    if (gn != n || memcmp(got, v, n)) FAIL("record %s has another value after recovery", k);
-  }
   CK(JetTerm2(inst, JET_bitTermComplete));
-  EseFileInfo fi;
-  char detail[512];
-  e = EseGetFileInfo(db, 1, &fi, detail, sizeof detail);
-  if (e) FAIL("the recovered database does not verify: %ld %s", (long)e, detail);
+  expect_all(dir, db);
   harness_rm_rf(dir);
   free(before);
   free(buf);
@@ -189,7 +321,10 @@ int main(void) {
   int a = round_with();
   g_dw_size = 256 * 1024;   /* a small ring: batches of 15 pages, it wraps (a database sync before each overwrite) */
   int b = round_with();
+  g_dw_size = 0;
+  unsigned long k = round_recovery_torn();
   printf("dw_torn: ok %d torn pages repaired from the ring (alone and by recovery), %d with a 256 KiB ring; "
-         "%d committed records all back each time\n", a, b, NREC);
+         "%d committed records all back each time; a page torn at recovery's event %lu repaired from the ring\n",
+         a, b, NREC, k);
   return 0;
 }
