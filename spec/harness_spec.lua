@@ -52,10 +52,12 @@ describe("C harness", function()
   it("dw_torn: database pages torn in place after checkpoint-less evictions are repaired from the double-write "
      .. "ring (the default one and a small one that wraps), by the ring alone (no log) and by soft recovery, each "
      .. "exactly as before the tear; every "
-     .. "committed record is back", function()
+     .. "committed record is back; a page torn while soft recovery writes it back has its new copy in the ring "
+     .. "and the next recovery repairs it from there", function()
     local out = expect_ok("dw_torn")
     local n, small = out:match("dw_torn: ok (%d+) torn pages .-, (%d+) with a 256 KiB ring")
     assert.is_true(n ~= nil and tonumber(n) >= 3 and tonumber(small) >= 3, out)
+    assert.matches("a page torn at recovery's event %d+ repaired from the ring", out)
   end)
 
   it("io_errors: EIO, ENOSPC and sticky EIO at any write or sync make calls fail with a JET_err (no crash, "
