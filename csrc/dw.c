@@ -496,24 +496,45 @@ static JET_ERR build_batch(dw *d, const dw_image *v, size_t n, uint64_t seq, uin
   return JET_errSuccess;
 }
 
-/* Ring offset of the next batch of n images. */
-static uint64_t batch_off(const dw *d, size_t n) {
-  uint64_t len = batch_bytes(d->psz, (uint32_t)n);
-  return d->pos + len > d->ring_size ? 0 : d->pos;
-}
-
 static int overlaps(const entry *x, uint64_t off, uint64_t len) {
   return x->boff < off + len && off < x->boff + x->blen;
 }
 
-/* READY: always.  RECOVERING: the batch would overwrite no batch holding
- * an image of a database not repaired yet (one replay has still to open). */
+/* 1 when [off, off + len) holds a batch with an image recovery may still
+ * need (of a database not repaired yet); *next = the end of the last such. */
+static int blocked(const dw *d, uint64_t off, uint64_t len, uint64_t *next) {
+  int b = 0;
+  for (size_t i = 0; i < d->ntab; i++) {
+    const entry *x = &d->tab[i];
+    if (x->done || x->dead || !overlaps(x, off, len)) continue;
+    if (!b || x->boff + x->blen > *next) *next = x->boff + x->blen;
+    b = 1;
+  }
+  return b;
+}
+
+/* *off = the ring offset of the next batch of n images: right after the
+ * previous one, or 0 when it would pass the ring's end.  RECOVERING: the
+ * first such place from there on (wrapping) that overwrites no image a
+ * database not repaired yet may need; 0 when there is none. */
+static int batch_off(const dw *d, size_t n, uint64_t *off) {
+  uint64_t len = batch_bytes(d->psz, (uint32_t)n), at = d->pos;
+  for (uint64_t tries = d->ring_size / ALIGN + 2; tries > 0; tries--) {
+    if (at + len > d->ring_size) at = 0;
+    uint64_t next = 0;
+    if (d->state == DW_READY || !blocked(d, at, len, &next)) {
+      *off = at;
+      return 1;
+    }
+    at = next;   /* past the batch in the way: a multiple of ALIGN too */
+  }
+  return 0;
+}
+
+/* READY: always.  RECOVERING: a place for it exists (batch_off). */
 static int may_write(const dw *d, size_t n) {
-  if (d->state == DW_READY) return 1;
-  uint64_t len = batch_bytes(d->psz, (uint32_t)n), off = batch_off(d, n);
-  for (size_t i = 0; i < d->ntab; i++)
-    if (!d->tab[i].done && !d->tab[i].dead && overlaps(&d->tab[i], off, len)) return 0;
-  return 1;
+  uint64_t off;
+  return batch_off(d, n, &off);
 }
 
 int dw_may_write(dw *d, size_t n) {
@@ -544,7 +565,8 @@ JET_ERR dw_write(dw *d, const dw_image *v, size_t n, uint64_t *seq) {
     e = JET_errInvalidParameter;
     goto out;
   }
-  uint64_t len = batch_bytes(d->psz, (uint32_t)n), off = batch_off(d, n);
+  uint64_t len = batch_bytes(d->psz, (uint32_t)n), off = 0;
+  batch_off(d, n, &off);
   if ((e = build_batch(d, v, n, d->next_seq, off)) != JET_errSuccess) goto out;
   /* a recovery write over batches of the table: their databases were
    * repaired, but the pages found whole in place may not be durable yet */

@@ -148,18 +148,18 @@ JET_ERR dw_open(const dw_config *cfg, dw **out, const char **why);
 void dw_close(dw *d);
 
 /* ---- writing (READY, or RECOVERING for recovery's own writes) ------------
- * While RECOVERING, batches continue after the newest batch dw_open found
- * (numbered from its seq + 1, so a later dw_open prefers them), and one may
- * overwrite a batch of the recovery table only when every image of it the
- * table holds belongs to a database dw_repair_file has repaired since:
- * an image a database not yet opened may need is never overwritten.
+ * While RECOVERING, batches are numbered from the newest seq dw_open found
+ * + 1 (so a later dw_open prefers them) and go after the newest batch, or
+ * further on (wrapping) past every batch holding a table image of a
+ * database dw_repair_file has not repaired yet: an image a database not
+ * yet opened may need is never overwritten.
  * Overwriting table batches calls sync_data first (W3: the pages found
  * whole in place may not be durable yet); their entries then die
  * (dw_find and the repairs no longer see them). */
 
 /* 1 when dw_write of n images would be accepted now (READY: n in range;
- * RECOVERING: also the rule above); 0 and the caller writes in place
- * directly, as without a ring. */
+ * RECOVERING: also a place by the rule above exists); 0 and the caller
+ * writes in place directly, as without a ring. */
 int dw_may_write(dw *d, size_t n);
 /* Exchanges the sync_data hook and its ud with *fn, *ud (soft recovery's
  * replay puts its own in while it writes and the instance's back). */

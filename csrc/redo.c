@@ -165,9 +165,9 @@ static int frame_cmp(const void *a, const void *b) {
 
 /* Writes pages v[0..n) in place; with a ring (soft recovery) each batch of
  * dw_batch_max goes to the ring first (synced: a page torn in place below
- * has its copy there, dw.h W2), unless the ring must not be written yet
- * (dw_may_write: it still holds images of a database replay has not
- * opened) or a page is not sealed: then in place directly. */
+ * has its copy there, dw.h W2), unless the ring has no place for the
+ * batch but over images of a database replay has not repaired yet
+ * (dw_may_write) or a page is not sealed: then in place directly. */
 static JET_ERR write_back(redo *r, rframe **v, size_t n) {
   JET_ERR e = JET_errSuccess;
   size_t bmax = r->cfg.dw ? dw_batch_max(r->cfg.dw) : n;
