@@ -541,6 +541,33 @@ static JET_ERR commit_times(redo *r, const log_record *rec, uint64_t T[ESE_MAX_D
   return JET_errSuccess;
 }
 
+static int key_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The writer logs a page once per commit: a group naming (dbid, pgno)
+ * twice is a damaged log, refused before any page is staged (the second
+ * record would otherwise be skipped as already there, its change lost). */
+static JET_ERR once_each(redo *r, const log_record *rec) {
+  if (r->npages < 2) return JET_errSuccess;
+  uint64_t *k = malloc(r->npages * sizeof *k);
+  if (!k) return JET_errOutOfMemory;
+  for (size_t i = 0; i < r->npages; i++) k[i] = (uint64_t)r->pages[i].dbid << 32 | r->pages[i].pgno;
+  qsort(k, r->npages, sizeof *k, key_cmp);
+  JET_ERR e = JET_errSuccess;
+  for (size_t i = 1; i < r->npages && e == JET_errSuccess; i++)
+    if (k[i] == k[i - 1]) {
+      e = corrupt(r);
+      if (r->cfg.detail)
+        snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu names page "
+                 "%u of database %u twice", (unsigned)LSN_GEN(rec->lsn), (unsigned long long)r->txid,
+                 (unsigned)(k[i] & 0xFFFFFFFFu), (unsigned)(k[i] >> 32));
+    }
+  free(k);
+  return e;
+}
+
 static JET_ERR commit_rec(redo *r, const log_record *rec) {
   if (rec->len < 12) return JET_errLogFileCorrupt;
   uint64_t txid = get64(rec->payload);
@@ -557,6 +584,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
                (unsigned)r->group_records);
   }
   if (e == JET_errSuccess) e = commit_times(r, rec, T);
+  if (e == JET_errSuccess && txid == r->txid) e = once_each(r, rec);
   if (e == JET_errSuccess && txid == r->txid && r->tx_other)
     e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {

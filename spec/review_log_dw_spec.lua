@@ -107,12 +107,11 @@ end)
 describe("replay of a commit that names one page twice", function()
   it("is a damaged log (the writer logs a page once per commit): JET_errLogFileCorrupt, "
      .. "restore JET_errLogCorruptDuringHardRestore, the folder unchanged (redo_dbtime dup)", function()
-    -- Today the first record seals page 2 with the commit's T and the
-    -- second, whose base is the page before the commit, is skipped as
-    -- "already there": its change is lost without a word.  The fix is in
-    -- csrc/redo.c (commit_rec: refuse a group with a (dbid, pgno) twice
-    -- before any page is staged), owned by the redo-ring branch meanwhile.
-    pending("csrc/redo.c belongs to branch redo-ring: commit_rec must refuse a group naming a page twice")
+    -- Before the fix the first record sealed page 2 with the commit's T
+    -- and the second, whose base is the page before the commit, was
+    -- skipped as "already there": its change lost without a word.
+    -- csrc/redo.c's commit_rec (once_each) now refuses a group with a
+    -- (dbid, pgno) twice before any page is staged.
     H.expect_harness("redo_dbtime", "dup", { "redo_dbtime: dup: ok", "redo_dbtime: dup (restore): ok" })
   end)
 end)
