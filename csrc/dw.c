@@ -626,8 +626,10 @@ int dw_find(const dw *d, const uint8_t *sig, uint32_t pgno, uint64_t *seq, uint6
 
 static JET_ERR repair_page(dw *d, const entry *x, uint8_t *page, int *repaired) {
   *repaired = 0;
-  if (page_verify(page, d->psz, x->pgno) == PAGE_OK && get64(page + DW_PAGE_DBTIME_OFF) >= x->dbtime)
-    return JET_errSuccess;   /* in place is whole and as new: left alone */
+  /* a page whole in place is left alone whatever its dbtime: an older one
+   * is brought forward by the log (WAL, the checkpoint's order), and a ring
+   * of another history (a restore's stream) must not move it */
+  if (page_verify(page, d->psz, x->pgno) == PAGE_OK) return JET_errSuccess;
   uint8_t *img = malloc(d->psz);
   if (!img) return JET_errOutOfMemory;
   JET_ERR e = os_pread_full(d->f, img, d->psz, x->img);

@@ -129,16 +129,12 @@ describe("a ring of the restored stream left in a system folder that is not the 
     -- the same log signature.  ese.restore into L writes its checkpoint
     -- into L and drops a ring there only; an instance on (S, L) then
     -- inits: the ring in S is the stream's, so recovery's dw_repair_file
-    -- copies every image newer than the restored page onto it.  Today 165
-    -- of 300 records come back as "B" (a mixture of two histories, no
-    -- error, ese.file_info(verify) content).  The fix belongs in
-    -- csrc/dw.c (repair_page: replace a page only when it fails
-    -- verification; a whole older page is brought forward by the log,
-    -- which WAL and the checkpoint order guarantee) or in redo.c (no image
-    -- newer than the replayed log's last commit T for that database);
-    -- both files belong to branch redo-ring meanwhile.
-    pending("csrc/dw.c / csrc/redo.c belong to branch redo-ring: a stale ring must not bring "
-            .. "valid restored pages forward")
+    -- copied every image newer than the restored page onto it: 165 of 300
+    -- records came back as "B" (a mixture of two histories, no error,
+    -- ese.file_info(verify) content).  Fixed in csrc/dw.c (repair_page
+    -- replaces a page only when it fails verification; a whole older page
+    -- is brought forward by the log, which WAL and the checkpoint order
+    -- guarantee).
     local S, L, BK = w:path("sys"), w:path("logs"), w:path("bk")
     local code, _, err = H.lua_child([[
       local ese, H = require "ese", require "support.helpers"
