@@ -626,10 +626,15 @@ int dw_find(const dw *d, const uint8_t *sig, uint32_t pgno, uint64_t *seq, uint6
 
 static JET_ERR repair_page(dw *d, const entry *x, uint8_t *page, int *repaired) {
   *repaired = 0;
-  /* a page whole in place is left alone whatever its dbtime: an older one
+  /* Only a damaged page (bad checksum or number: a torn write) is repaired.
+   * A page whole in place is left alone whatever its dbtime: an older one
    * is brought forward by the log (WAL, the checkpoint's order), and a ring
-   * of another history (a restore's stream) must not move it */
-  if (page_verify(page, d->psz, x->pgno) == PAGE_OK) return JET_errSuccess;
+   * of another history (a restore's stream) must not move it.  An all-zero
+   * page (never written, or past the end of the file) likewise: the log
+   * holds the page's creation since the checkpoint that would have synced
+   * it, and an image of another history must not extend the file. */
+  int v = page_verify(page, d->psz, x->pgno);
+  if (v == PAGE_OK || v == PAGE_ZERO) return JET_errSuccess;
   uint8_t *img = malloc(d->psz);
   if (!img) return JET_errOutOfMemory;
   JET_ERR e = os_pread_full(d->f, img, d->psz, x->img);

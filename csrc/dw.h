@@ -197,9 +197,10 @@ size_t dw_entries(const dw *d);
 /* 1 and the image's seq and dbtime when the table has (sig, pgno). */
 int dw_find(const dw *d, const uint8_t *sig, uint32_t pgno, uint64_t *seq, uint64_t *dbtime);
 /* page holds the page as read in place (all zeros past the end of the
- * file).  When the table has (sig, pgno) and page fails page_verify (a
- * page that verifies is left alone whatever its dbtime: the log brings an
- * older one forward, and a ring of another history must not), page
+ * file).  When the table has (sig, pgno) and page is damaged (page_verify:
+ * a bad checksum or number; a page that verifies is left alone whatever
+ * its dbtime, and so is an all-zero one: the log brings either forward,
+ * and a ring of another history must not), page
  * becomes the image (read again and
  * verified: a ring that changed meanwhile is JET_errReadVerifyFailure) and
  * *repaired = 1; else page is left as it is and *repaired = 0. */
