@@ -121,6 +121,29 @@ describe("a ring of the restored stream left in a system folder that is not the 
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
 
+  -- A child instance with system_path S apart from its log folder L:
+  -- records k1..k<n> of "a", a backup into BK, then records k<from>..k<to>
+  -- of "B" (the later history), and the process dies.  Returns S, L, BK.
+  local function later_history(n, from, to)
+    local S, L, BK = w:path("sys"), w:path("logs"), w:path("bk")
+    local code, _, err = H.lua_child([[
+      local ese, H = require "ese", require "support.helpers"
+      local S, L, BK, n, from, to = arg[1], arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6])
+      os.execute("mkdir -p " .. H.q(S) .. " " .. H.q(L))
+      local inst = ese.create_instance("a", { system_path = S, log_path = L, log_file_size = 256,
+                                              cache_size = 16 * 8192 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(L .. "/app.edb"), "t")
+      for i = 1, n do t:put(("k%05d"):format(i), ("a"):rep(700)) end
+      H.backup(inst, BK)
+      for i = from, to do t:put(("k%05d"):format(i), ("B"):rep(700)) end
+      os.exit(0, false)
+    ]], { S, L, BK, tostring(n), tostring(from), tostring(to) })
+    assert.are.equal(0, code, err)
+    return S, L, BK
+  end
+
   -- The later history also allocated pages past the backup's end: the
   -- ring's images of them (all-zero in the restored file, or past its end)
   -- were written into the restored file, pages of another history whose
@@ -128,22 +151,7 @@ describe("a ring of the restored stream left in a system folder that is not the 
   -- calls the restored database corrupt).  An all-zero page is left to the
   -- log now.
   it("never writes pages of the later history past the restored file's end (the result verifies)", function()
-    local S, L, BK = w:path("sys"), w:path("logs"), w:path("bk")
-    local code, _, err = H.lua_child([[
-      local ese, H = require "ese", require "support.helpers"
-      local S, L, BK = arg[1], arg[2], arg[3]
-      os.execute("mkdir -p " .. H.q(S) .. " " .. H.q(L))
-      local inst = ese.create_instance("a", { system_path = S, log_path = L, log_file_size = 256,
-                                              cache_size = 16 * 8192 })
-      inst:init()
-      local s = inst:begin_session()
-      local t = s:create_table(s:create_database(L .. "/app.edb"), "t")
-      for i = 1, 100 do t:put(("k%05d"):format(i), ("a"):rep(700)) end
-      H.backup(inst, BK)
-      for i = 101, 600 do t:put(("k%05d"):format(i), ("B"):rep(700)) end
-      os.exit(0, false)
-    ]], { S, L, BK })
-    assert.are.equal(0, code, err)
+    local S, L, BK = later_history(100, 101, 600)
     ese.restore(BK, L, { overwrite = true })
     local size = #H.read_file(L .. "/app.edb")
     local inst = w:track(ese.create_instance(H.name(), { system_path = S, log_path = L, log_file_size = 256 }))
@@ -173,22 +181,7 @@ describe("a ring of the restored stream left in a system folder that is not the 
     -- replaces a page only when it fails verification; a whole older page
     -- is brought forward by the log, which WAL and the checkpoint order
     -- guarantee).
-    local S, L, BK = w:path("sys"), w:path("logs"), w:path("bk")
-    local code, _, err = H.lua_child([[
-      local ese, H = require "ese", require "support.helpers"
-      local S, L, BK = arg[1], arg[2], arg[3]
-      os.execute("mkdir -p " .. H.q(S) .. " " .. H.q(L))
-      local inst = ese.create_instance("a", { system_path = S, log_path = L, log_file_size = 256,
-                                              cache_size = 16 * 8192 })
-      inst:init()
-      local s = inst:begin_session()
-      local t = s:create_table(s:create_database(L .. "/app.edb"), "t")
-      for i = 1, 300 do t:put(("k%05d"):format(i), ("a"):rep(700)) end
-      H.backup(inst, BK)
-      for i = 1, 300 do t:put(("k%05d"):format(i), ("B"):rep(700)) end
-      os.exit(0, false)
-    ]], { S, L, BK })
-    assert.are.equal(0, code, err)
+    local S, L, BK = later_history(300, 1, 300)
     ese.restore(BK, L, { overwrite = true })
     local inst = w:track(ese.create_instance(H.name(), { system_path = S, log_path = L, log_file_size = 256 }))
     inst:init()
