@@ -32,8 +32,8 @@ enum {
   LR_PAGE = 1,       /* u32 dbid, u32 pgno, u64 txid, page image */
   LR_COMMIT = 2,     /* u64 txid, u32 page count, u32 m, m x (u32 dbid, u64 dbtime T):
                         applies the txid's pages, each database's sealed with its T */
-  LR_CREATEDB_V1 = 3, /* (format 1, read only) u32 dbid, u32 page size, u8[16] db signature, path */
-  LR_ATTACH_V1 = 4,  /* (format 1, read only) u32 dbid, path */
+  /* 3, 4: format 1's LR_CREATEDB / LR_ATTACH, never written since; a
+   * record of either type is a damaged log */
   LR_DETACH = 5,     /* u32 dbid */
   LR_PAGEDIFF = 6,   /* u32 dbid, u32 pgno, u64 txid, u64 base dbtime, runs (page_diff):
                         the page's change from its base */

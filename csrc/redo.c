@@ -610,26 +610,15 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
 
 uint64_t redo_max_txid(redo *r) { return r->max_txid; }
 
-/* The attachment of an LR_CREATEDB / LR_ATTACH record (either format);
- * *page_size from LR_CREATEDB.  Strings in *a are new. */
+/* The attachment of an LR_CREATEDB / LR_ATTACH record; *page_size from
+ * LR_CREATEDB.  Strings in *a are new. */
 static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_size) {
   const uint8_t *p = rec->payload;
   size_t n = rec->len, used;
-  int v1 = rec->type == LR_CREATEDB_V1 || rec->type == LR_ATTACH_V1;
   memset(a, 0, sizeof *a);
-  if (rec->type == LR_CREATEDB || rec->type == LR_CREATEDB_V1) {
-    if (n < (v1 ? 24u : 4u)) return JET_errLogFileCorrupt;
-    *page_size = get32(p + (v1 ? 4 : 0));
-  }
-  if (v1) {                    /* u32 dbid, [u32 page size, u8[16] signature,] path to the end */
-    size_t off = rec->type == LR_CREATEDB_V1 ? 24 : 4;
-    if (n < off || n - off > 4096) return JET_errLogFileCorrupt;
-    a->dbid = get32(p);
-    if (rec->type == LR_CREATEDB_V1) memcpy(a->sig, p + 8, 16);
-    if (!(a->path = malloc(n - off + 1))) return JET_errOutOfMemory;
-    memcpy(a->path, p + off, n - off);
-    a->path[n - off] = 0;
-    return JET_errSuccess;
+  if (rec->type == LR_CREATEDB) {
+    if (n < 4u) return JET_errLogFileCorrupt;
+    *page_size = get32(p);
   }
   size_t head = rec->type == LR_CREATEDB ? 4 : 0;
   JET_ERR e = log_entry_get(p + head, n - head, a, &used);
@@ -645,9 +634,7 @@ JET_ERR redo_entry_of(const log_record *rec, log_attach *a) {
   memset(a, 0, sizeof *a);
   switch (rec->type) {
   case LR_CREATEDB:
-  case LR_CREATEDB_V1:
-  case LR_ATTACH:
-  case LR_ATTACH_V1: return entry_of(rec, a, &ps);
+  case LR_ATTACH: return entry_of(rec, a, &ps);
   default: return JET_errSuccess;
   }
 }
@@ -657,7 +644,7 @@ static JET_ERR attach_rec(redo *r, const log_record *rec) {
   uint32_t ps = 0;
   JET_ERR e = entry_of(rec, &a, &ps);
   if (e) return e;
-  int create = rec->type == LR_CREATEDB || rec->type == LR_CREATEDB_V1;
+  int create = rec->type == LR_CREATEDB;
   dbheader h = { .page_size = ps, .state = DB_DIRTY };
   if (create && ps != r->cfg.page_size) e = JET_errLogFileCorrupt;
   memcpy(h.db_sig, a.sig, 16);
@@ -679,9 +666,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_PAGEDIFF: return page_rec(r, rec);
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB:
-  case LR_CREATEDB_V1:
-  case LR_ATTACH:
-  case LR_ATTACH_V1: return attach_rec(r, rec);
+  case LR_ATTACH: return attach_rec(r, rec);
   case LR_DETACH:
     if (rec->len < 4 || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB) return JET_errLogFileCorrupt;
     return end_id(r, get32(rec->payload), LSN_GEN(rec->lsn));
@@ -690,8 +675,13 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
     for (uint32_t i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) e = end_id(r, i, LSN_GEN(rec->lsn));
     return e;
   }
-  default:
-    return JET_errSuccess;   /* records of later versions */
+  default:                     /* a later version sets a feature bit (refused at
+                                * the header), so an unknown type is damage; so
+                                * are types 3 and 4, format 1's attachments */
+    if (r->cfg.detail)
+      snprintf(r->cfg.detail, r->cfg.detail_cap, "a record of unknown type %u at generation %u offset %u",
+               (unsigned)rec->type, (unsigned)LSN_GEN(rec->lsn), (unsigned)LSN_OFF(rec->lsn));
+    return corrupt(r);
   }
 }
 

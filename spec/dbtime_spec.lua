@@ -158,8 +158,8 @@ describe("replay checks page versions (C harness redo_dbtime)", function()
     function()
     local lines = {}
     for _, mode in ipairs({ "", " (restore)" }) do
-      for _, case in ipairs({ "too-new", "too-old", "newer-diff", "newer-image", "atomic", "image", "old", "none",
-                              "bad-page" }) do
+      for _, case in ipairs({ "too-new", "too-old", "unknown-type", "v1-attach", "newer-diff", "newer-image",
+                              "atomic", "image", "old", "none", "bad-page" }) do
         lines[#lines + 1] = "redo_dbtime: " .. case .. mode .. ": ok"
       end
     end

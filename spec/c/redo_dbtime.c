@@ -258,6 +258,16 @@ int main(int argc, char **argv) {
     expect_same("too-new", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errDbTimeTooNew, "is newer than the base");
     pl = diff_rec(p, dbtime2 + 1, 0);
     expect_same("too-old", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errDbTimeTooOld, "is older than the base");
+    /* a record type the format does not define (42), or format 1's
+     * attachment (4), inside a group: a damaged log, never skipped */
+    pl = diff_rec(p, dbtime2, 0);
+    memset(p2, 0, 16);
+    put32(p2, 1);
+    memcpy(p2 + 4, "x.db", 4);
+    expect_same("unknown-type", restore, (prec[]){ { LR_PAGEDIFF, p, pl }, { 42, p2, 8 } }, 2, c, cl,
+                corrupt_for(restore), "unknown type 42");
+    expect_same("v1-attach", restore, (prec[]){ { LR_PAGEDIFF, p, pl }, { 4, p2, 8 } }, 2, c, cl,
+                corrupt_for(restore), "unknown type 4");
     /* the page is already at the commit's T or beyond: skipped, nothing written */
     uint32_t scl = commit_rec(c, 1, dbtime2, 0);
     pl = diff_rec(p, dbtime2 - 1, 0);
