@@ -12,7 +12,7 @@ Everything is written under WORKDIR (made and removed here).
      so the full set holds little log), a full backup.run taken, then the mixed workload
      of ese_bench.lua (insert a new key / replace with 50..150 bytes /
      delete, one record per commit, lazy commits, the last one durable)
-     runs until it has written ESE_BENCH_REPLAY_MB MiB of log (default 50),
+     runs until it has written ESE_BENCH_REPLAY_MB MiB of log (default 30),
      then an incremental backup.run.  The instance is closed, the page cache
      dropped, and ese.restore_begin of {full, incremental} is stepped and
      timed: the steps until every file is copied (the copy: bytes copied,
@@ -22,8 +22,9 @@ Everything is written under WORKDIR (made and removed here).
      has the last commits' effects.
   B. soft recovery: a child process (this script, step "crashchild") loads
      the same table, terms cleanly (a checkpoint at the log's end), inits
-     again with the engine's defaults (checkpoint_depth 256 MiB, so no
-     checkpoint follows), runs the mixed workload until it has written
+     again with the engine's defaults (checkpoint_depth 32 MiB: the default
+     30 MiB of log stay under it, so no checkpoint follows and recovery
+     replays about a full depth), runs the mixed workload until it has written
      ESE_BENCH_REPLAY_MB MiB of log, commits once durably and kills itself
      (SIGKILL: nothing is termed, no page written back).  The parent drops
      the page cache and times create_instance + inst:init() on the folder:
@@ -235,7 +236,7 @@ end
 
 -- ---- the parts ---------------------------------------------------------------------
 local nrec = env_int("ESE_BENCH_RECORDS", 100000)
-local mib = env_int("ESE_BENCH_REPLAY_MB", 50)
+local mib = env_int("ESE_BENCH_REPLAY_MB", 30)
 local nrestore = env_int("ESE_BENCH_RESTORE_RECORDS", 1000000)
 local rounds = math.max(1, env_int("ESE_BENCH_ROUNDS", 3))
 local only = os.getenv("ESE_BENCH_ONLY")
@@ -296,7 +297,7 @@ if want("recovery") then
   inst:init()
   local secs = clock() - t0
   inst:term()
-  out("\nB. soft recovery after a SIGKILL (engine defaults: checkpoint_depth 256 MiB, 64 MiB cache)\n")
+  out("\nB. soft recovery after a SIGKILL (engine defaults: checkpoint_depth 32 MiB, 64 MiB cache)\n")
   out("  %d mixed commits since the last checkpoint (a clean term) wrote %.1f MiB of log\n", commits, bytes / MIB)
   out("  %-44s %8.2f s  %8.1f MiB/s of log  [recovery]\n", "create_instance + init (recovery)", secs,
     bytes / MIB / secs)

@@ -204,6 +204,10 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
       inst_detail(inst, "%s has no full backup", inst->db[i]->path);
     }
   if (e == JET_errSuccess && incr) e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur);
+  /* A full backup starts at a checkpoint taken now: its copies replay from
+   * here, so the set ships the log of the commits made during the backup,
+   * not all the log since the last checkpoint (up to checkpoint_depth). */
+  if (e == JET_errSuccess && !incr) e = inst_checkpoint(inst);
   struct esbackup *bk = e ? NULL : calloc(1, sizeof *bk);
   if (e == JET_errSuccess && !bk) e = JET_errOutOfMemory;
   if (e == JET_errSuccess && !(bk->files = calloc(inst->prm.max_backup_files, sizeof *bk->files))) e = JET_errOutOfMemory;

@@ -421,33 +421,27 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
 
 /* ---- commit of pending pages ------------------------------------------- */
 
-/* Logs one pending page: its difference from base when that is small,
- * else the whole image.  The page is sealed first with dbtime T, the
- * commit's time for its database; a difference names the dbtime of its
- * base (the page before the change), which replay finds on the page. */
+/* Logs one pending page as its difference from base, the page before the
+ * change; a page new in this commit (base NULL) as a difference from an
+ * all-zero page of dbtime 0.  The page is sealed first with dbtime T, the
+ * commit's time for its database; the difference names the dbtime of its
+ * base, which replay finds on the page.  No page goes to the log whole: a
+ * torn page is the double-write ring's to repair (pager.h). */
 static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *base, uint64_t txid,
                         uint64_t T) {
   uint32_t ps = db->hdr.page_size;
   page_seal(page, ps, pgno, T);
-  lsn_t l;
-  size_t n = 0;
-  if (base) {
-    if (!inst->diffbuf && !(inst->diffbuf = malloc(ps / 2))) return JET_errOutOfMemory;
-    n = page_diff(base, page, ps, inst->diffbuf, ps / 2);
-  }
-  if (n) {
-    uint8_t head[24];
-    put32(head, db->dbid);
-    put32(head + 4, pgno);
-    put64(head + 8, txid);
-    put64(head + 16, page_dbtime(base));
-    return log_append2(inst->log, LR_PAGEDIFF, head, sizeof head, inst->diffbuf, n, &l);
-  }
-  uint8_t head[16];
+  if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return JET_errOutOfMemory;
+  uint8_t *zero = inst->diffbuf + PAGE_DIFF_MAX(ps);   /* the base of a new page, never written */
+  if (!base) memset(zero, 0, ps);
+  size_t n = page_diff(base ? base : zero, page, ps, inst->diffbuf);
+  uint8_t head[24];
   put32(head, db->dbid);
   put32(head + 4, pgno);
   put64(head + 8, txid);
-  return log_append2(inst->log, LR_PAGE, head, sizeof head, page, ps, &l);
+  put64(head + 16, base ? page_dbtime(base) : 0);
+  lsn_t l;
+  return log_append2(inst->log, LR_PAGEDIFF, head, sizeof head, inst->diffbuf, n, &l);
 }
 
 /* The dbtime the commit in progress gives db: one above the last.  When
@@ -548,7 +542,6 @@ JET_ERR inst_checkpoint(esinst *inst) {
   JET_ERR e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
     if (inst->db[i]) {
-      pager_new_epoch(inst->db[i]->pg);   /* replay from lsn meets whole images first */
       e = pager_flush_all(inst->db[i]->pg);
     }
   if (e == JET_errSuccess && inst->dw) dw_note_synced(inst->dw);

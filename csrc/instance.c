@@ -33,7 +33,7 @@ static void params_default(esparams *p) {
   p->page_size = 8192;
   p->cache_pages = 8192;
   p->max_backup_files = 8;
-  p->checkpoint_depth = 256u << 20;
+  p->checkpoint_depth = 32u << 20;
   p->dw_size = DW_DEFAULT_SIZE;
 }
 

@@ -107,7 +107,7 @@ typedef struct esinst {
                              (0: none); set through inst_hold_logs (a backup's pin) */
   essession *sessions;    /* list */
   uint64_t next_txid;
-  uint8_t *diffbuf;       /* commit: a page difference being logged (page size / 2) */
+  uint8_t *diffbuf;       /* commit: a page difference being logged, then an all-zero page (page.h PAGE_DIFF_MAX + page size) */
   char detail[256];
 } esinst;
 

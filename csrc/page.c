@@ -1,6 +1,8 @@
 /* page.c -- page checksum and identity. */
 #include "page.h"
 #include "crc32c.h"
+#include <assert.h>
+#include <string.h>
 
 void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t dbtime) {
   put32(pg + 4, pgno);
@@ -40,7 +42,7 @@ static size_t next_change(const uint8_t *base, const uint8_t *page, size_t i, si
   return i;
 }
 
-size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out, size_t max) {
+size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out) {
   size_t n = 0, i = next_change(base, page, 16, size);
   while (i < size) {
     size_t start = i, end = i + 1, same = 0;
@@ -52,7 +54,7 @@ size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t 
       }
     }
     size_t len = end - start;
-    if (n + 4 + len > max) return 0;
+    assert(n + 4 + len <= size - 12);
     put16(out + n, (uint16_t)start);
     put16(out + n + 2, (uint16_t)len);
     memcpy(out + n + 4, page + start, len);

@@ -42,9 +42,14 @@ int page_size_valid(unsigned long size);
 
 /* The bytes of page that differ from base, from offset 16 on (the
  * checksum, number and dbtime are sealed again after a patch), as runs:
- * u16 offset, u16 length, the bytes.  Returns the encoded size, or 0 when
- * it would exceed max (then the page is logged whole). */
-size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out, size_t max);
+ * u16 offset, u16 length, the bytes, in increasing offset order.  Two
+ * runs are at least DIFF_JOIN (8) equal bytes apart, more than the 4 bytes
+ * a run header costs, so k runs take at most size - 16 - 8(k - 1) + 4k <=
+ * size - 12 = PAGE_DIFF_MAX(size) bytes (one run of the whole body, the
+ * largest), the room out must have.  Returns the encoded size; 0 when the
+ * pages agree from offset 16 on. */
+#define PAGE_DIFF_MAX(size) ((size) - 12)
+size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out);
 /* Applies encoded runs to page: 0, or -1 when a run lies outside it. */
 int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n);
 

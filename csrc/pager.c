@@ -19,7 +19,6 @@ typedef struct frame {
   int dirty;             /* committed change not yet in the file */
   int pending;           /* changed by the operation in progress */
   uint64_t need_lsn;     /* the log must be durable to here before a write */
-  uint64_t whole_epoch;  /* == pager epoch: a whole image was logged since the checkpoint */
   struct frame *hnext;
   struct frame *prev, *next;   /* LRU: head = most recent */
 } frame;
@@ -38,7 +37,6 @@ struct pager {
   uint8_t **pend_pages;
   const uint8_t **pend_bases;
   size_t pend_outcap;
-  uint64_t epoch;              /* checkpoints seen; starts at 1 */
   pthread_rwlock_t io;         /* page writes exclusive of raw (backup) reads */
   char detail[256];
 };
@@ -63,7 +61,6 @@ JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_h
   p->hash = calloc(p->nbuckets, sizeof *p->hash);
   if (!p->hash) { free(p); return JET_errOutOfMemory; }
   p->lru.next = p->lru.prev = &p->lru;
-  p->epoch = 1;
   if (pthread_rwlock_init(&p->io, NULL) != 0) { free(p->hash); free(p); return JET_errOutOfMemory; }
   *out = p;
   return JET_errSuccess;
@@ -295,7 +292,7 @@ size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t
     frame *f = p->pend[i];
     p->pend_pgnos[i] = f->pgno;
     p->pend_pages[i] = f->data;
-    p->pend_bases[i] = f->pre && f->whole_epoch == p->epoch ? f->pre : NULL;
+    p->pend_bases[i] = f->pre;
   }
   *pgnos = p->pend_pgnos;
   *pages = p->pend_pages;
@@ -303,15 +300,12 @@ size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t
   return p->npend;
 }
 
-void pager_new_epoch(pager *p) { p->epoch++; }
-
 void pager_commit_pending(pager *p, uint64_t need_lsn) {
   for (size_t i = 0; i < p->npend; i++) {
     frame *f = p->pend[i];
     f->pending = 0;
     f->dirty = 1;
     f->need_lsn = need_lsn;
-    f->whole_epoch = p->epoch;   /* whole or a difference from one: replay can rebuild it */
     free(f->pre);
     f->pre = NULL;
   }

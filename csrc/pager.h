@@ -64,20 +64,19 @@ JET_ERR pager_set_root(pager *p, uint32_t root);
 
 /* The pending pages, in arrays the pager owns (valid until the next call
  * into the pager).  bases[i] is the page as it was before the operation
- * when the log may carry only the difference from it, NULL when the page
- * must be logged whole: a new page, or the first change of a page since
- * the last checkpoint (pager_new_epoch), so that replay from a checkpoint
- * always meets a whole image of a page before any difference.  The caller
- * seals them with the commit's dbtime for the database (page.h; a
- * difference names its base's dbtime) and logs them, then calls
- * pager_commit_pending(p, need_lsn): they
- * become committed-dirty and are not written before the log is durable up
- * to need_lsn (the commit record). */
+ * (it carries the dbtime a difference from it names), NULL for a page new
+ * in this operation (logged as a difference from an all-zero page, dbtime
+ * 0).  No page is ever logged whole: a page torn in place is repaired from
+ * the double-write ring (dw.h), and every page on disk is at least as new
+ * as the last checkpoint, so replay from there meets each page's chain of
+ * differences at a link it holds.  The caller seals the pages with the
+ * commit's dbtime for the database (page.h) and logs them, then calls
+ * pager_commit_pending(p, need_lsn): they become committed-dirty and are
+ * not written before the log is durable up to need_lsn (the commit
+ * record). */
 size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t ***bases);
 void pager_commit_pending(pager *p, uint64_t need_lsn);
 void pager_discard_pending(pager *p);
-/* A checkpoint was taken: the next change of every page is logged whole. */
-void pager_new_epoch(pager *p);
 
 /* Writes every committed dirty page (log flushed first, through the ring),
  * then fsyncs. */

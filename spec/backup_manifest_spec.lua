@@ -92,9 +92,8 @@ describe("a set without manifest.json (written step by step)", function()
   end)
 
   it("a generation missing in the middle, a log of another instance, a stray file: named errors", function()
-    H.fill(t, 200, "c")                       -- more generations into a second set
-    local set2 = w:path("set2")
-    H.backup(inst, set2, { truncate = true })
+    local set2 = w:path("set2")               -- a second set, generations rolled during it
+    H.backup(inst, set2, { truncate = true, between = function() H.roll(t, w.dir, 2, "c") end })
     local logs = {}
     for name in pairs(H.ls(set2)) do if name:match("^edb%x+%.log$") then logs[#logs + 1] = name end end
     table.sort(logs)

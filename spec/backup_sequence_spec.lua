@@ -41,6 +41,7 @@ describe("backup sequence", function()
       assert.are.equal(size, H.file_size(out .. "/app.edb"))
       -- writes go on while the backup runs
       H.fill(t, 30, "during")
+      H.roll(t, w.dir, 1, "during")
       local logs, info = inst:get_log_info()
       assert.is_true(#logs >= 2, "several logs")
       assert.are.equal("edb", info.base_name)
@@ -253,7 +254,7 @@ describe("backup sequence", function()
 
     it("B09: a log or a non-attached name opened before get_log_info: "
        .. "JET_errDatabaseNotFound, the backup goes on", function()
-      H.fill(t, 20, "roll")
+      H.roll(t, w.dir, 1)
       local older
       for name in pairs(H.ls(w.dir)) do
         if H.log_gen(name) and H.log_gen(name) > 0 then older = w:path(name) end

@@ -204,6 +204,7 @@ describe("bin/ese", function()
         H.fill(t, 150, "r" .. i, 500)
         s:commit_transaction()
       end
+      H.roll(t, w.dir, 3)
       inst:term({ complete = true })
       local code, stdout = ese_cmd({ "logs", w.dir })
       assert.are.equal(0, code)

@@ -81,8 +81,11 @@ describe("cases found by fuzz_files", function()
     inst:term({ complete = true })        -- clean; the next init checkpoints at the log end
     local t2, _, _, inst2 = w:reopen({ log_file_size = 64 })
     local g0 = ese.file_info(w:path("edb.log")).generation
-    -- a leaf holds at most five of these records: every tenth key is one update per leaf
-    for i = 10, 400, 10 do t2:put(("k%05d"):format(i), new) end
+    -- a leaf holds at most five of these records: every tenth key is one update per leaf,
+    -- four times over so that the updates (about 1.6 KB of log each) span several generations
+    for round = 1, 4 do
+      for i = 10, 400, 10 do t2:put(("k%05d"):format(i), round == 4 and new or string.char(64 + round):rep(1500)) end
+    end
     local g1 = ese.file_info(w:path("edb.log")).generation
     assert.is_true(g1 - g0 >= 3, "the updates span several generations")
     inst2:term()                          -- abrupt: recovery replays generations g0 .. g1

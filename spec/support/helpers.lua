@@ -302,13 +302,15 @@ function H.drain(inst, path, n)
 end
 
 -- A backup of inst in its log phase: Begin, the database dbpath streamed
--- whole, n (default 20) commits of table t that roll the log files, then
--- GetLogInfo, which must list at least min_logs (default 1) logs.  Returns
--- the logs and the info of get_log_info.
+-- whole, n (default 20) commits of table t, then commits that roll the log
+-- (in the folder of dbpath) min_logs - 1 times, then GetLogInfo, which must
+-- list at least min_logs (default 1) logs.  Returns the logs and the info
+-- of get_log_info.
 function H.log_phase(inst, t, dbpath, n, min_logs)
   inst:begin_external_backup()
   H.drain(inst, dbpath)
   H.fill(t, n or 20, "roll")
+  H.roll(t, dbpath:match("^(.*)/[^/]*$"), (min_logs or 1) - 1, "rolled")
   local logs, info = inst:get_log_info()
   luassert.is_true(#logs >= (min_logs or 1), "get_log_info listed " .. #logs .. " logs")
   return logs, info
