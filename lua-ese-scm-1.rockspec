@@ -90,6 +90,7 @@ build = {
       ["ese.backup_verify"] = "lua/ese/backup_verify.lua",
       ["ese.cli"] = "lua/ese/cli.lua",
       ["ese.demo"] = "lua/ese/demo.lua",
+      ["ese.expire"] = "lua/ese/expire.lua",
       ["ese.json"] = "lua/ese/json.lua",
       ["ese.logchain"] = "lua/ese/logchain.lua",
       ["ese.manifest"] = "lua/ese/manifest.lua",

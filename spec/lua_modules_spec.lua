@@ -107,7 +107,7 @@ describe("the Lua module map", function()
     local graph = require_graph()
     assert.is_nil(reach(graph, "ese.demo")["ese.cli"])
     for _, lib in ipairs({ "ese.util", "ese.manifest", "ese.tar", "ese.logchain", "ese.backup_run",
-                           "ese.backup_verify", "ese.backup", "ese.ui", "ese.json" }) do
+                           "ese.backup_verify", "ese.expire", "ese.backup", "ese.ui", "ese.json" }) do
       local r = reach(graph, lib)
       for _, tool in ipairs({ "ese.cli", "ese.demo" }) do
         assert.is_nil(r[tool], lib .. " reaches " .. tool)

@@ -8,6 +8,7 @@
 --   backup.run_to(inst, sink, opts)     the same set as one tar stream into sink
 --   backup.verify(dir | {dirs})         every checksum of a set or a chain, no restore
 --   backup.restore(dirs, dest, opts)    verify, then ese.restore
+--   backup.expire(root, opts)           retention: which sets go, and deleting them
 --
 -- A set is a folder holding the streamed databases, the logs and
 -- manifest.json.  manifest.json is written last: a folder without it (or
@@ -29,6 +30,7 @@ local manifest = require "ese.manifest"
 local tar = require "ese.tar"
 local run = require "ese.backup_run"
 local verify = require "ese.backup_verify"
+local expire = require "ese.expire"
 
 local raise = util.raise
 local now = util.now
@@ -77,6 +79,8 @@ local OPTIONS = {
   verify = { on_progress = true },
   restore = { to_generation = true, live_log_path = true, on_progress = true, instance = true,
               overwrite = true, base_name = true, verify = true },
+  expire = { keep_full = true, keep_within = true, archive_path = true, dry_run = true, now = true,
+             on_progress = true },
 }
 
 -- opts or {} after checking its keys against OPTIONS[fname]; level 3 blames
@@ -182,6 +186,45 @@ function backup.restore(dirs, dest, opts)
   })
   return { verify = v, bytes = r.bytes, steps = r.steps, dest = dest, seconds = now() - t0,
            gen_low = v and v.gen_low, gen_high = v and v.gen_high }
+end
+
+--- Retention over a folder of sets: the plan of what goes and what stays,
+-- and (only with dry_run = false) the deletion.  A restore point is a full
+-- (or copy) set, or an incremental reached from one through sets it
+-- follows (same log stream, generations that continue, equal SHA-256 where
+-- they overlap, headers that follow: the chain restore accepts).  Kept:
+-- the keep_full newest full sets and every set their chains reach; with
+-- keep_within, every restore point whose manifest time is within that many
+-- seconds of now, with the sets of its path; sets expire cannot read (no
+-- or a bad manifest, links, files, `.partial` folders), always.  Archived
+-- log files (`<base>XXXXXXXX.log` in archive_path) go when older than the
+-- first generation any kept restore point needs (its full set's gen_low).
+-- Deletion (docs/backup.md, Retention): each set folder is first renamed to
+-- `.expiring-NAME` (the root fsynced), then removed; a later expire
+-- removes such leftovers first.  Killed at any point, every kept point
+-- still restores.
+-- @param root the folder holding the sets (not a link)
+-- @param opts keep_full (integer >= 1, required: fewer is
+--   JET_errInvalidParameter), keep_within (seconds >= 0), archive_path,
+--   dry_run (default true: nothing is deleted), now (seconds since the
+--   epoch, default os.time()), on_progress{phase = "invalidate" | "remove"
+--   | "archive", path, done, total} after each deletion step
+-- @return the plan {keep = {paths}, delete = {paths, in deletion order},
+--   reasons = {[path] = text}, points = {{sets = {paths, full first}, time,
+--   gen_low, gen_high}}, sets = {[path] = {name, kind, time, gen_low,
+--   gen_high, bytes}}, what = {[path] = "set" | "leftover" | "log" |
+--   "other"}, bytes (of what goes), dry_run, deleted = {paths}}
+--- Seconds of a duration as `ese expire --keep-within` takes it: "N"
+-- (seconds) or N followed by s, m, h, d or w; nil for anything else.
+backup.parse_duration = expire.parse_duration
+
+function backup.expire(root, opts)
+  opts = check_opts(opts, "expire")
+  if type(root) ~= "string" or root == "" then error("backup.expire: root must be a folder path", 2) end
+  local plan = expire.plan(root, opts)
+  plan.deleted = {}
+  if not plan.dry_run then plan.deleted = expire.run(plan, opts.on_progress) end
+  return plan
 end
 
 return backup

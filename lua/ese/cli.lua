@@ -5,6 +5,7 @@
 --   ese check PATH...          every checksum of a file, a backup set or a chain
 --   ese backup INSTANCE_DIR DEST [--incremental] [--no-truncate] [--copy]
 --   ese restore BACKUP_DIR... DEST [--to-generation N] [--live-logs DIR]
+--   ese expire ROOT --keep-full N [--keep-within 7d] [--archive DIR] [--yes]
 --   ese demo [backup|crash]
 --
 -- Every command takes --help; info, logs, check, backup and restore take
@@ -71,7 +72,7 @@ end
 -- Commands
 
 local commands = {}
-local order = { "info", "logs", "check", "backup", "restore", "demo" }
+local order = { "info", "logs", "check", "backup", "restore", "expire", "demo" }
 
 commands.info = {
   usage = "ese info FILE [--verify] [--json]",
@@ -380,6 +381,104 @@ system_path = log_path = DEST then opens the restored databases.]],
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,
       o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
+    return 0
+  end,
+}
+
+-- One row of the plan `ese expire` prints or its JSON entry: the path,
+-- what it is, why it stays or goes, and for a set its kind, time and
+-- generations.
+local function expire_entry(plan, path)
+  local e = { path = path, what = plan.what[path], reason = plan.reasons[path] }
+  local s = plan.sets[path]
+  if s then
+    e.kind, e.time_us, e.gen_low, e.gen_high, e.bytes = s.kind, s.time * 1000000, s.gen_low, s.gen_high, s.bytes
+  end
+  return e
+end
+
+local function print_plan(plan, shown)
+  local width = 0
+  for _, list in ipairs({ plan.keep, plan.delete }) do
+    for _, p in ipairs(list) do width = math.max(width, #shown(p)) end
+  end
+  local function row(verb, path)
+    local e = expire_entry(plan, path)
+    local what = e.kind and ("%s set of %s UTC, generations %d .. %d, %s: "):format(e.kind,
+      utc_us(e.time_us):sub(1, 19), e.gen_low, e.gen_high, human(e.bytes)) or ""
+    out(("  %-7s %-" .. width .. "s  %s%s"):format(verb, shown(path), what, e.reason))
+  end
+  for _, p in ipairs(plan.keep) do row("keep", p) end
+  for _, p in ipairs(plan.delete) do row("delete", p) end
+  local pts = {}
+  for i, pt in ipairs(plan.points) do
+    local names = {}
+    for j, sp in ipairs(pt.sets) do names[j] = shown(sp) end
+    pts[i] = table.concat(names, " + ")
+  end
+  out(("restore points kept: %d%s"):format(#plan.points, #pts > 0 and (" (" .. table.concat(pts, "; ") .. ")") or ""))
+end
+
+commands.expire = {
+  usage = "ese expire ROOT --keep-full N [--keep-within DURATION] [--archive DIR] [--yes] [--json]",
+  summary = "retention: which backup sets and archived logs go (deleted with --yes)",
+  help = [[
+ROOT holds backup sets as subfolders (full sets and their incrementals).
+Keeps the N newest full sets and every incremental that follows them; with
+--keep-within (seconds, or 90m, 36h, 7d, 2w) also every restore point whose
+manifest time is that recent, with the sets it needs; with --archive DIR,
+deletes the archived log files (edbXXXXXXXX.log) older than the first
+generation a kept restore point needs.  Never deletes what it cannot read
+(no or a bad manifest, a symbolic link, a .partial folder): it stays, with
+the reason.  Without --yes it only prints the plan (what stays, what goes,
+why); with --yes it deletes, oldest chain first, each set folder first
+renamed to .expiring-NAME, so that a kill at any moment leaves every kept
+restore point whole (a later expire removes the leftover).  Exit status 1
+naming the JET_err when ROOT or DIR is not a folder or a deletion fails.]],
+  flags = { json = "bool", ["keep-full"] = "int", ["keep-within"] = "string", archive = "string", yes = "bool" },
+  args = { 1, 1 },
+  run = function(a, o, ui)
+    local function usage(msg)
+      io.stderr:write("ese expire: ", msg, "\nusage: ", commands.expire.usage, "\n")
+      return 2
+    end
+    if not o["keep-full"] then return usage("--keep-full N is required (at least 1 full set is always kept)") end
+    local within
+    if o["keep-within"] then
+      within = backup.parse_duration(o["keep-within"])
+      if not within then return usage("--keep-within needs a duration: seconds, or N followed by s, m, h, d or w") end
+    end
+    local root = util.strip_slashes(a[1])
+    local function shown(p)
+      return p:sub(1, #root + 1) == root .. "/" and p:sub(#root + 2) or p
+    end
+    local function progress(p)
+      if not ui.json and p.phase ~= "invalidate" then out("  deleted ", shown(p.path)) end
+    end
+    local dry = not o.yes
+    local ok, plan = pcall(backup.expire, a[1], { keep_full = o["keep-full"], keep_within = within,
+                                                  archive_path = o.archive, dry_run = dry, on_progress = progress })
+    if not ok then return fail(ui, "expire", plan) end
+    if ui.json then
+      local r = { ok = true, command = "expire", dry_run = dry, root = plan.root, archive_path = plan.archive_path,
+                  bytes = plan.bytes, keep = {}, delete = {}, deleted = plan.deleted, points = {} }
+      for i, p in ipairs(plan.keep) do r.keep[i] = expire_entry(plan, p) end
+      for i, p in ipairs(plan.delete) do r.delete[i] = expire_entry(plan, p) end
+      for i, pt in ipairs(plan.points) do
+        r.points[i] = { sets = pt.sets, time_us = pt.time * 1000000, gen_low = pt.gen_low, gen_high = pt.gen_high }
+      end
+      print_json(r)
+      return 0
+    end
+    if dry then
+      out(("expire %s: dry run, nothing deleted (--yes deletes)"):format(root))
+      print_plan(plan, shown)
+      out(("%s to delete (%s), %d kept"):format(plural(#plan.delete, "item"), human(plan.bytes), #plan.keep))
+    else
+      out(("expire %s: deleted %s (%s), %d kept"):format(root, plural(#plan.deleted, "item"), human(plan.bytes),
+        #plan.keep))
+      print_plan(plan, shown)
+    end
     return 0
   end,
 }

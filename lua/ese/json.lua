@@ -20,7 +20,7 @@ local json = {}
 -- * functions, userdata, threads and cycles are left out.
 local JSON_LISTS = {
   bases = true, logs = true, problems = true, gaps = true, signatures = true,
-  files = true, sets = true, databases = true,
+  files = true, sets = true, databases = true, keep = true, delete = true, deleted = true, points = true,
 }
 
 local function json_number(v, key)

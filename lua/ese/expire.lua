@@ -1,0 +1,497 @@
+--- Retention: which backup sets (and archived log generations) of a
+-- folder of sets can go, and deleting them so that a crash at any moment
+-- leaves every kept restore point restorable.  Reached through ese.backup
+-- (backup.expire documents the options); `ese expire` is its command.
+--
+-- Terms.  ROOT holds sets as subfolders, each with its manifest.json.  A
+-- *base* is a full (or copy) set.  An incremental (or differential) set S
+-- *follows* a set P when a restore of P's chain then S would be accepted:
+-- one log stream (signature), page size and base name; S starts at most
+-- one generation after P ends (S.gen_low <= P.gen_high + 1) and ends no
+-- earlier (S.gen_high >= P.gen_high); every generation both hold has the
+-- same SHA-256 in both manifests; and S's generation P.gen_high + 1, when
+-- it has it, was created as the successor of P's generation P.gen_high
+-- (ese.log_follows over the two headers, the rule restore applies).  A
+-- *restore point* is a set reached from a base through such steps; its
+-- time is its manifest's time_unix; what it *needs* is the sets of that
+-- path and, from an archive, the generations from its base's gen_low on.
+--
+-- Invariants of the plan: a kept set's path (its base included) is kept;
+-- nothing is deleted that the plan could not read (no manifest, a manifest
+-- that does not parse, a symbolic link, a file, an unfinished `.partial`
+-- run: kept, with the reason); an archived generation is deleted only when
+-- it is older than every kept base's gen_low of its base name and stream.
+--
+-- Invariants of the deletion: the plan is complete before the first
+-- deletion (every refusal comes first).  A set goes in two steps: its
+-- folder is renamed to `.expiring-NAME` (one atomic rename, then the root
+-- is fsynced), then removed; so a set folder under its own name is always
+-- whole, and a `.expiring-*` folder is never read as a set: the next
+-- expire deletes it first.  Sets go oldest chain first, and within a chain
+-- the newest set first (a follower before the set it follows), so a crash
+-- never leaves an incremental without the sets it follows; archived
+-- generations go last, oldest first, so what remains of the archive is
+-- always a run that ends at the newest generation.
+-- @module ese.expire
+local ese = require "ese"
+local util = require "ese.util"
+local manifest_m = require "ese.manifest"
+
+local fs = ese.fs
+local raise = util.raise
+
+local expire = {}
+
+--- The prefix of a set folder being deleted.
+expire.LEFTOVER = ".expiring-"
+
+local function is_base(kind) return kind == "full" or kind == "copy" end
+local function is_follower(kind) return kind == "incremental" or kind == "differential" end
+
+-- ---------------------------------------------------------------------------
+-- Reading ROOT
+
+-- The set in folder path (name in ROOT), or nil and why it is kept.
+local function read_set(path, name)
+  local st = fs.stat(path .. "/" .. manifest_m.NAME)
+  if st.kind == "absent" then
+    return nil, "no manifest.json: not a set expire can read (a set written step by step, or another folder)"
+  end
+  if st.kind ~= "file" then return nil, "manifest.json is a " .. st.kind .. ", not a file" end
+  local ok, m = pcall(manifest_m.read, path)
+  if not ok then return nil, "its manifest cannot be read: " .. tostring(m) end
+  if not (is_base(m.kind) or is_follower(m.kind)) or math.type(m.gen_low) ~= "integer"
+      or math.type(m.gen_high) ~= "integer" or m.gen_low > m.gen_high or math.type(m.time_unix) ~= "integer"
+      or type(m.log_signature) ~= "string" then
+    return nil, "its manifest lacks the kind, generations, time or log signature"
+  end
+  local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
+              gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
+              base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0 }
+  for _, e in ipairs(m.files) do
+    s.bytes = s.bytes + e.size
+    if e.type == "log" and math.type(e.generation) == "integer" then s.logs[e.generation] = e end
+  end
+  return s
+end
+
+-- Sorting by time: older first by time, then by last generation, then by name.
+local function older(a, b)
+  if a.time ~= b.time then return a.time < b.time end
+  if a.gen_high ~= b.gen_high then return a.gen_high < b.gen_high end
+  return a.name < b.name
+end
+
+-- Sorting along the log: by last generation, then by time, then by name.
+-- A set follows only sets before it in this order (so the relation has no
+-- cycle, whatever the manifests' times say).
+local function before(a, b)
+  if a.gen_high ~= b.gen_high then return a.gen_high < b.gen_high end
+  if a.time ~= b.time then return a.time < b.time end
+  return a.name < b.name
+end
+
+-- Every entry of root, classified: sets (readable), leftovers of an
+-- interrupted expire, and kept entries with their reason.
+local function scan(root)
+  local sets, leftovers, others = {}, {}, {}
+  for _, name in ipairs(fs.list(root)) do
+    local path = root .. "/" .. name
+    local kind = fs.stat(path).kind
+    if kind == "link" then
+      others[#others + 1] = { path = path, reason = "a symbolic link: never followed, never deleted" }
+    elseif name:sub(1, #expire.LEFTOVER) == expire.LEFTOVER then
+      leftovers[#leftovers + 1] = path
+    elseif kind ~= "folder" then
+      others[#others + 1] = { path = path, reason = "not a folder: not a set" }
+    elseif name:match("%.partial$") then
+      others[#others + 1] = { path = path,
+                              reason = "an unfinished backup run (.partial, perhaps running): never touched" }
+    else
+      local s, why = read_set(path, name)
+      if s then sets[#sets + 1] = s else others[#others + 1] = { path = path, reason = why } end
+    end
+  end
+  table.sort(sets, before)
+  return sets, leftovers, others
+end
+
+-- ---------------------------------------------------------------------------
+-- The chains
+
+-- ese.file_info of a set's log (cached in the entry); nil when unreadable.
+local function log_header(s, g)
+  local e = s.logs[g]
+  if not e then return nil end
+  if e.fi == nil then
+    local ok, fi = pcall(ese.file_info, s.path .. "/" .. e.name)
+    e.fi = ok and fi.kind == "log" and fi.generation == g and fi or false
+  end
+  return e.fi or nil
+end
+
+-- Whether set s follows set p (the rule in the module's comment).
+local function follows(p, s)
+  if not is_follower(s.kind) or not before(p, s) then return false end
+  if s.log_signature ~= p.log_signature or s.page_size ~= p.page_size or s.base_name ~= p.base_name then
+    return false
+  end
+  if s.gen_low > p.gen_high + 1 or s.gen_high < p.gen_high then return false end
+  for g = s.gen_low, p.gen_high do
+    local a, b = p.logs[g], s.logs[g]
+    if not a or not b or a.sha256 ~= b.sha256 then return false end
+  end
+  if s.gen_high > p.gen_high then
+    local a, b = log_header(p, p.gen_high), log_header(s, p.gen_high + 1)
+    if not a or not b or not ese.log_follows(a, b) then return false end
+  end
+  return true
+end
+
+-- parents[s] = the sets s follows;
+-- bases_of[s] = { base = true } of every base whose chains reach s.
+local function chains(sets)
+  local parents, bases_of = {}, {}
+  for _, s in ipairs(sets) do parents[s], bases_of[s] = {}, {} end
+  for _, s in ipairs(sets) do
+    for _, p in ipairs(sets) do
+      if p ~= s and follows(p, s) then
+        parents[s][#parents[s] + 1] = p
+      end
+    end
+  end
+  -- sets are sorted along the log and a set follows only sets before it:
+  -- one pass in that order sees every parent's bases before the child
+  for _, s in ipairs(sets) do
+    if is_base(s.kind) then bases_of[s][s] = true end
+    for _, p in ipairs(parents[s]) do
+      for b in pairs(bases_of[p]) do bases_of[s][b] = true end
+    end
+  end
+  return parents, bases_of
+end
+
+-- ---------------------------------------------------------------------------
+-- The plan
+
+local function fmt_time(t) return os.date("!%Y-%m-%d %H:%M:%S UTC", t) end
+
+--- A duration as the CLI writes it: "7d", "36h", "90m", "45s".
+function expire.duration_text(secs)
+  for _, u in ipairs({ { 604800, "w" }, { 86400, "d" }, { 3600, "h" }, { 60, "m" } }) do
+    if secs >= u[1] and secs % u[1] == 0 then return ("%d%s"):format(secs // u[1], u[2]) end
+  end
+  return ("%ds"):format(secs)
+end
+
+--- Seconds of a duration "N", "Ns", "Nm", "Nh", "Nd", "Nw"; nil when the
+-- text is not one.
+function expire.parse_duration(text)
+  local n, unit = tostring(text):match("^(%d+)([smhdw]?)$")
+  n = n and math.tointeger(tonumber(n))
+  if not n then return nil end
+  return n * ({ [""] = 1, s = 1, m = 60, h = 3600, d = 86400, w = 604800 })[unit]
+end
+
+-- Marks which sets are kept; returns kept (set -> true), why (set -> list
+-- of reasons) and the base of each kept point's path (via chosen parents).
+local function choose(sets, parents, bases_of, opts, now)
+  local kept, why = {}, {}
+  local function keep(s, text)
+    kept[s] = true
+    why[s] = why[s] or {}
+    why[s][#why[s] + 1] = text
+  end
+  local bases = {}
+  for _, s in ipairs(sets) do if is_base(s.kind) then bases[#bases + 1] = s end end
+  table.sort(bases, function(a, b) return older(b, a) end)      -- newest first
+  local n = math.tointeger(opts.keep_full)
+  for i = 1, math.min(n, #bases) do
+    keep(bases[i], n == 1 and "the newest full set (keep_full 1)"
+      or ("one of the %d newest full sets (keep_full %d)"):format(n, n))
+  end
+  -- every set a kept base's chains reach (sets are in log order: a child
+  -- comes after its parents)
+  for _, s in ipairs(sets) do
+    if not kept[s] then
+      for _, p in ipairs(parents[s]) do
+        if kept[p] and next(bases_of[p]) then
+          keep(s, ("follows %s (kept)"):format(p.name))
+          break
+        end
+      end
+    end
+  end
+  -- the parent a point's path takes: a kept one when there is (by
+  -- induction it has a kept path), else the newest; only parents some
+  -- base reaches
+  local function parent_of(s)
+    local best
+    for _, p in ipairs(parents[s]) do
+      if next(bases_of[p]) then
+        if not best or (kept[p] and not kept[best]) or (kept[p] == kept[best] and before(best, p)) then
+          best = p
+        end
+      end
+    end
+    return best
+  end
+  if opts.keep_within then
+    local cutoff = now - opts.keep_within
+    local within = ("a restore point of %s, within %s of %s"):format("%s", expire.duration_text(opts.keep_within),
+      fmt_time(now))
+    for i = #sets, 1, -1 do
+      local s = sets[i]
+      if s.time >= cutoff and next(bases_of[s]) then
+        keep(s, within:format(fmt_time(s.time)))
+        local c = s
+        while not is_base(c.kind) do
+          local p = parent_of(c)
+          if not kept[p] then keep(p, ("needed by %s (kept)"):format(c.name)) end
+          c = p
+        end
+      end
+    end
+  end
+  -- a follower no base reaches is no restore point here; kept all the same
+  for _, s in ipairs(sets) do
+    if not next(bases_of[s]) then
+      keep(s, "follows no full set in this folder: not a restore point here, kept")
+    end
+  end
+  return kept, why, parent_of, bases
+end
+
+-- The reason a set goes.
+local function doomed_reason(s, opts, bases_of, kept, nbases)
+  local w = opts.keep_within and (", and its time %s is not within %s"):format(fmt_time(s.time),
+    expire.duration_text(opts.keep_within)) or ""
+  if is_base(s.kind) then
+    return ("a %s set, not one of the %d newest of the %d (keep_full %d)%s"):format(s.kind, opts.keep_full, nbases,
+      opts.keep_full, w)
+  end
+  local names, any_kept = {}, false
+  for b in pairs(bases_of[s]) do
+    names[#names + 1] = b.name
+    any_kept = any_kept or kept[b]
+  end
+  table.sort(names)
+  if any_kept then
+    return ("follows %s, kept only for newer restore points%s"):format(table.concat(names, ", "), w)
+  end
+  return ("follows only full sets that go (%s)%s"):format(table.concat(names, ", "), w)
+end
+
+-- The deletion order of the doomed sets: chains by their oldest base,
+-- oldest first; in a chain the last set along the log first (a follower
+-- before the sets it follows).
+local function deletion_order(doomed, bases_of)
+  local function first_base(s)
+    local f
+    for b in pairs(bases_of[s]) do if not f or older(b, f) then f = b end end
+    return f
+  end
+  local fb = {}
+  for _, s in ipairs(doomed) do fb[s] = first_base(s) end
+  table.sort(doomed, function(a, b)
+    if fb[a] ~= fb[b] then return older(fb[a], fb[b]) end
+    return before(b, a)
+  end)
+  return doomed
+end
+
+-- The archived generations: { keep = {...}, delete = {...} } entries
+-- {path, gen, reason}, delete sorted by generation.  need[base][sig] is
+-- the first generation a kept point of that stream needs, with its set.
+local function plan_archive(dir, need)
+  local keep, delete = {}, {}
+  for _, name in ipairs(fs.list(dir)) do
+    local path = dir .. "/" .. name
+    local base, hex = name:match("^(%w%w%w)(%x%x%x%x%x%x%x%x)%.log$")
+    local g = hex and tonumber(hex, 16)
+    if g and g > 0 then
+      local kind = fs.stat(path).kind
+      local ok, fi = false, nil
+      if kind == "file" then ok, fi = pcall(ese.file_info, path) end
+      local reason
+      if kind ~= "file" then
+        reason = ("a %s, not a log file: never followed, never deleted"):format(kind)
+      elseif not ok or fi.kind ~= "log" or fi.generation ~= g then
+        reason = "its header cannot be read as generation " .. g .. ": kept"
+      else
+        local n = need[base] and need[base][fi.log_signature]
+        if not n then
+          reason = "no kept restore point of its log stream: kept"
+        elseif g < n.gen then
+          delete[#delete + 1] = { path = path, gen = g, reason = ("generation %d: older than generation %d, the "
+            .. "first any kept restore point needs (%s)"):format(g, n.gen, n.set.name) }
+        else
+          reason = ("generation %d: kept restore points replay from generation %d (%s) on"):format(g, n.gen,
+            n.set.name)
+        end
+      end
+      if reason then keep[#keep + 1] = { path = path, gen = g, reason = reason } end
+    end
+  end
+  table.sort(delete, function(a, b) return a.gen < b.gen end)
+  return keep, delete
+end
+
+-- root (or archive) checked: a folder, not a link; its path without
+-- trailing slashes.
+local function check_folder(p, what)
+  p = util.strip_slashes(p)
+  local kind = fs.stat(p).kind
+  if kind == "absent" then raise("JET_errFileNotFound", "expire", "%s %s not found", what, p) end
+  if kind == "link" then
+    raise("JET_errInvalidPath", "expire", "%s %s is a symbolic link: name the folder itself", what, p)
+  end
+  if kind ~= "folder" then raise("JET_errInvalidPath", "expire", "%s %s is a %s, not a folder", what, p, kind) end
+  return p
+end
+
+local function check_values(opts)
+  local n = math.tointeger(opts.keep_full)
+  if not n then
+    error("backup.expire: keep_full must be an integer (the full sets to keep, at least 1)", 4)
+  end
+  if n < 1 then
+    raise("JET_errInvalidParameter", "expire", "keep_full = %d: at least one full set must be kept", n)
+  end
+  local w = opts.keep_within
+  if w ~= nil and type(w) ~= "number" then error("backup.expire: keep_within must be a number of seconds", 4) end
+  if w and not (w >= 0 and w < math.huge) then
+    raise("JET_errInvalidParameter", "expire", "keep_within = %s: a number of seconds, 0 or more", tostring(w))
+  end
+  if opts.now ~= nil and type(opts.now) ~= "number" then error("backup.expire: now must be a number", 4) end
+  if opts.archive_path ~= nil and type(opts.archive_path) ~= "string" then
+    error("backup.expire: archive_path must be a folder path", 4)
+  end
+end
+
+--- The plan of backup.expire(root, opts) (see ese.backup), nothing deleted.
+function expire.plan(root, opts)
+  check_values(opts)
+  root = check_folder(root, "root")
+  local archive = opts.archive_path and check_folder(opts.archive_path, "archive")
+  if archive == root then
+    raise("JET_errInvalidParameter", "expire", "the archive %s is the root of the sets", archive)
+  end
+  local now = opts.now or os.time()
+  local sets, leftovers, others = scan(root)
+  local parents, bases_of = chains(sets)
+  local kept, why, parent_of, bases = choose(sets, parents, bases_of, opts, now)
+  local plan = { root = root, archive_path = archive, dry_run = opts.dry_run ~= false, keep = {}, delete = {},
+                 reasons = {}, points = {}, what = {}, sets = {}, bytes = 0, now = now }
+  for _, p in ipairs(leftovers) do
+    plan.delete[#plan.delete + 1] = p
+    plan.what[p] = "leftover"
+    plan.reasons[p] = "left by an interrupted expire: a set folder being deleted"
+  end
+  local doomed = {}
+  for _, s in ipairs(sets) do
+    plan.what[s.path] = "set"
+    plan.sets[s.path] = { name = s.name, kind = s.kind, time = s.time, gen_low = s.gen_low, gen_high = s.gen_high,
+                          bytes = s.bytes }
+    if kept[s] then
+      plan.keep[#plan.keep + 1] = s.path
+      plan.reasons[s.path] = table.concat(why[s], "; ")
+    else
+      doomed[#doomed + 1] = s
+      plan.reasons[s.path] = doomed_reason(s, opts, bases_of, kept, #bases)
+      plan.bytes = plan.bytes + s.bytes
+    end
+  end
+  for _, s in ipairs(deletion_order(doomed, bases_of)) do plan.delete[#plan.delete + 1] = s.path end
+  for _, o in ipairs(others) do
+    plan.what[o.path] = "other"
+    plan.keep[#plan.keep + 1] = o.path
+    plan.reasons[o.path] = o.reason
+  end
+  -- the kept restore points, oldest first, each with its path
+  local need = {}
+  for _, s in ipairs(sets) do
+    if kept[s] and next(bases_of[s]) then
+      local path, c = { s.path }, s
+      while not is_base(c.kind) do
+        c = parent_of(c)
+        table.insert(path, 1, c.path)
+      end
+      plan.points[#plan.points + 1] = { sets = path, time = s.time, gen_low = c.gen_low, gen_high = s.gen_high }
+      need[c.base_name] = need[c.base_name] or {}
+      local n = need[c.base_name][c.log_signature]
+      if not n or c.gen_low < n.gen then need[c.base_name][c.log_signature] = { gen = c.gen_low, set = c } end
+    end
+  end
+  if archive then
+    local akeep, adelete = plan_archive(archive, need)
+    for _, e in ipairs(akeep) do
+      plan.what[e.path] = "log"
+      plan.keep[#plan.keep + 1] = e.path
+      plan.reasons[e.path] = e.reason
+    end
+    for _, e in ipairs(adelete) do
+      plan.what[e.path] = "log"
+      plan.delete[#plan.delete + 1] = e.path
+      plan.reasons[e.path] = e.reason
+      plan.bytes = plan.bytes + (fs.stat(e.path).size or 0)
+    end
+  end
+  return plan
+end
+
+-- ---------------------------------------------------------------------------
+-- Deleting
+
+-- A name for the folder of set path in root that nothing holds.
+local function leftover_name(root, path)
+  local base = root .. "/" .. expire.LEFTOVER .. util.basename(path)
+  local p, i = base, 0
+  while fs.stat(p).kind ~= "absent" do
+    i = i + 1
+    p = ("%s.%d"):format(base, i)
+  end
+  return p
+end
+
+--- Deletes what plan.delete lists, in its order (see the module's
+-- comment); on_progress{phase = "invalidate" | "remove" | "archive", path,
+-- done, total} after each step.  Returns the paths deleted.
+function expire.run(plan, on_progress)
+  local deleted, total = {}, #plan.delete
+  local function step(phase, path)
+    if on_progress then on_progress({ phase = phase, path = path, done = #deleted, total = total }) end
+  end
+  local archive_touched = false
+  for _, path in ipairs(plan.delete) do
+    local what, kind = plan.what[path], fs.stat(path).kind
+    if what == "set" then
+      -- the set must still be the folder that was read: a link or a file
+      -- put in its place meanwhile is left alone, and nothing more goes
+      if kind ~= "folder" then
+        raise("JET_errInvalidPath", "expire", "%s is no longer a folder (a %s): nothing more deleted", path, kind)
+      end
+      local gone = leftover_name(plan.root, path)
+      fs.rename(path, gone)
+      fs.fsync_dir(plan.root)
+      step("invalidate", path)
+      fs.remove_tree(gone)
+      deleted[#deleted + 1] = path
+      step("remove", path)
+    elseif what == "leftover" then
+      fs.remove_tree(path)       -- never follows a link
+      deleted[#deleted + 1] = path
+      step("remove", path)
+    elseif kind == "file" then   -- an archived generation
+      fs.remove(path)
+      archive_touched = true
+      deleted[#deleted + 1] = path
+      step("archive", path)
+    end
+  end
+  if #deleted > 0 then fs.fsync_dir(plan.root) end
+  if archive_touched then fs.fsync_dir(plan.archive_path) end
+  return deleted
+end
+
+return expire
