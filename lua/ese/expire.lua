@@ -25,9 +25,10 @@
 -- Invariants of the deletion: the plan is complete before the first
 -- deletion (every refusal comes first).  A set goes in two steps: its
 -- folder is renamed to `.expiring-NAME` (one atomic rename, then the root
--- is fsynced), then removed; so a set folder under its own name is always
--- whole, and a `.expiring-*` folder is never read as a set: the next
--- expire deletes it first.  Sets go oldest chain first, and within a chain
+-- is fsynced), then removed, its manifest last; so a set folder under its
+-- own name is always whole, a half-removed one names files that are gone
+-- (verify refuses it), and a `.expiring-*` folder is never read as a set:
+-- the next expire deletes it first.  Sets go oldest chain first, and within a chain
 -- the newest set first (a follower before the set it follows), so a crash
 -- never leaves an incremental without the sets it follows; archived
 -- generations go last, oldest first, so what remains of the archive is
@@ -443,15 +444,28 @@ end
 -- ---------------------------------------------------------------------------
 -- Deleting
 
--- A name for the folder of set path in root that nothing holds.
+-- A name for the folder of set path in root that nothing holds (the set's
+-- name cut so that the whole stays a valid file name).
 local function leftover_name(root, path)
-  local base = root .. "/" .. expire.LEFTOVER .. util.basename(path)
+  local base = root .. "/" .. expire.LEFTOVER .. util.basename(path):sub(1, 200)
   local p, i = base, 0
   while fs.stat(p).kind ~= "absent" do
     i = i + 1
     p = ("%s.%d"):format(base, i)
   end
   return p
+end
+
+-- Removes the renamed folder of a set: every entry but manifest.json,
+-- then the manifest, then the folder, so that a removal cut short leaves a
+-- folder whose manifest names files that are gone (verify refuses it),
+-- never a smaller folder that looks like a set written step by step.
+local function remove_set(dir)
+  for _, name in ipairs(fs.list(dir)) do
+    if name ~= manifest_m.NAME then fs.remove_tree(dir .. "/" .. name) end
+  end
+  fs.remove_tree(dir .. "/" .. manifest_m.NAME)
+  fs.rmdir(dir)
 end
 
 --- Deletes what plan.delete lists, in its order (see the module's
@@ -475,7 +489,7 @@ function expire.run(plan, on_progress)
       fs.rename(path, gone)
       fs.fsync_dir(plan.root)
       step("invalidate", path)
-      fs.remove_tree(gone)
+      remove_set(gone)
       deleted[#deleted + 1] = path
       step("remove", path)
     elseif what == "leftover" then
