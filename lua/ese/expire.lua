@@ -195,7 +195,8 @@ function expire.parse_duration(text)
 end
 
 -- Marks which sets are kept; returns kept (set -> true), why (set -> list
--- of reasons) and the base of each kept point's path (via chosen parents).
+-- of reasons), parent_of (the set before s on its kept point's path) and
+-- the bases, newest first.
 local function choose(sets, parents, bases_of, opts, now)
   local kept, why = {}, {}
   local function keep(s, text)
