@@ -437,6 +437,26 @@ describe("backup.expire (retention)", function()
     assert.are.same(want, steps)
   end)
 
+  it("on_progress may yield: an expire in a coroutine lets its caller run between two steps", function()
+    local co = coroutine.wrap(function()
+      return backup.expire(root, { keep_full = 2, archive_path = arch, dry_run = false,
+                                   on_progress = function(p) coroutine.yield(p) end })
+    end)
+    local phases = {}
+    local r
+    repeat
+      r = co()
+      if r.phase then
+        phases[#phases + 1] = r.phase
+        -- the caller runs here, mid-expire: what the step deleted is gone
+        assert.are.equal("absent", fs.stat(r.path).kind)
+      end
+    until not r.phase
+    assert.are.same(r.delete, r.deleted)
+    assert.are.equal("invalidate", phases[1])
+    assert.is_true(#phases > 6)
+  end)
+
   -- The child: expire with the archive, SIGKILLed by itself right after
   -- its k-th step (os.execute of kill: the test's child, not the library).
   local CHILD = [[

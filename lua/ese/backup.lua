@@ -208,7 +208,7 @@ end
 --   JET_errInvalidParameter), keep_within (seconds >= 0), archive_path,
 --   dry_run (default true: nothing is deleted), now (seconds since the
 --   epoch, default os.time()), on_progress{phase = "invalidate" | "remove"
---   | "archive", path, done, total} after each deletion step
+--   | "archive", path, done, total} after each deletion step; it may yield
 -- @return the plan {keep = {paths}, delete = {paths, in deletion order},
 --   reasons = {[path] = text}, points = {{sets = {paths, full first}, time,
 --   gen_low, gen_high}}, sets = {[path] = {name, kind, time, gen_low,
