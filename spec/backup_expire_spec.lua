@@ -217,6 +217,53 @@ describe("backup.expire (retention)", function()
     ow:cleanup()
   end)
 
+  it("a forked stream (a restore of f1 that went on, one log signature): its incremental is no follower "
+     .. "of the old chain although its generations fit (the log headers do not follow); with its own full "
+     .. "set it is a chain of its own", function()
+    local ow = H.world()
+    local r = ow:path("root")
+    local t, _, _, inst = ow:filled_table(20, "a")
+    backup.run(inst, r .. "/f1")
+    H.fill(t, 10, "b")
+    backup.run(inst, r .. "/f1-i1", { incremental = true })
+    H.fill(t, 10, "c")
+    backup.run(inst, r .. "/f1-i2", { incremental = true })
+    inst:term()
+    local x = ow:path("fork")
+    backup.restore(r .. "/f1", x)
+    local xi = ow:track(ese.create_instance(H.name("fork"), H.params(x, { log_file_size = 64 })))
+    xi:init()
+    local xt = H.open_table(xi, x)
+    H.fill(xt, 10, "z")
+    backup.run(xi, ow:path("fx"))
+    H.fill(xt, 10, "y")
+    backup.run(xi, r .. "/fx-i1", { incremental = true })
+    xi:term()
+    local m1, mx = manifest.read(r .. "/f1-i1"), manifest.read(r .. "/fx-i1")
+    assert.are.equal(m1.log_signature, mx.log_signature)
+    assert.is_true(mx.gen_low <= m1.gen_high + 1 and mx.gen_high >= m1.gen_high)
+    local plan = backup.expire(r, { keep_full = 1 })
+    assert.matches("follows no full set in this folder", plan.reasons[r .. "/fx-i1"])
+    assert.matches("follows f1%-i1 %(kept%)", plan.reasons[r .. "/f1-i2"])
+    for _, pt in ipairs(plan.points) do assert.are_not.equal(r .. "/fx-i1", pt.sets[#pt.sets]) end
+    -- with the fork's full set (newer) in the root: the fork's chain stays, the old one goes
+    assert(os.rename(ow:path("fx"), r .. "/fx"))
+    set_time(r .. "/fx", os.time() + 60)
+    plan = backup.expire(r, { keep_full = 1, dry_run = false })
+    assert.are.same({ r .. "/f1-i2", r .. "/f1-i1", r .. "/f1" }, plan.deleted)
+    assert.are.same({ "fx", "fx-i1" }, fs.list(r))
+    for i, pt in ipairs(plan.points) do
+      local dest = ow:path("restored" .. i)
+      backup.restore(pt.sets, dest)
+      local keys = H.restored_keys(ow, dest)
+      assert.are.equal(20, H.count_prefix(keys, "a"))
+      assert.are.equal(10, H.count_prefix(keys, "z"))
+      assert.are.equal(i == 1 and 0 or 10, H.count_prefix(keys, "y"))
+      assert.are.equal(0, H.count_prefix(keys, "b") + H.count_prefix(keys, "c"))
+    end
+    ow:cleanup()
+  end)
+
   describe("keep_within (manifest times T0 + 0h .. 6h; now = T0 + 6h)", function()
     local now = T0 + 6 * 3600
 
