@@ -457,7 +457,7 @@ static JET_ERR next_dbtime(esdb *db, uint64_t *T) {
 JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
   uint32_t total = 0, ndb = 0;
   uint64_t stamp[ESE_MAX_DB + 1] = { 0 };   /* the dbtime each database's pages get, 0: untouched */
-  uint8_t rec[16 + 12 * ESE_MAX_DB];
+  uint8_t rec[16 + 12 * ESE_MAX_DB + 8];
   JET_ERR e = JET_errSuccess;
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
@@ -478,11 +478,13 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
       e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i]);
   }
   if (e == JET_errSuccess && total) {
-    /* u64 txid, u32 page records, u32 databases, per database u32 id + u64 dbtime */
+    /* u64 txid, u32 page records, u32 databases, per database u32 id + u64
+     * dbtime, u64 time: what a restore to a point in time stops by */
     put64(rec, txid);
     put32(rec + 8, total);
     put32(rec + 12, ndb);
-    e = log_append(inst->log, LR_COMMIT, rec, 16 + 12 * (size_t)ndb, commit_lsn);
+    put64(rec + 16 + 12 * ndb, os_now_us());
+    e = log_append(inst->log, LR_COMMIT, rec, 16 + 12 * (size_t)ndb + 8, commit_lsn);
   } else if (e == JET_errSuccess) {
     *commit_lsn = 0;
   }

@@ -30,7 +30,8 @@
  * database signature, u16 + u16 path lengths, absolute and relative path). */
 enum {
   LR_PAGE = 1,       /* u32 dbid, u32 pgno, u64 txid, page image */
-  LR_COMMIT = 2,     /* u64 txid, u32 page count, u32 m, m x (u32 dbid, u64 dbtime T):
+  LR_COMMIT = 2,     /* u64 txid, u32 page count, u32 m, m x (u32 dbid, u64 dbtime T),
+                        u64 time (µs since the epoch, the writer's clock at commit):
                         applies the txid's pages, each database's sealed with its T */
   /* 3, 4: format 1's LR_CREATEDB / LR_ATTACH, never written since; a
    * record of either type is a damaged log */

@@ -8,16 +8,17 @@
  * LOG_SLOT_A, B at LOG_SLOT_B, LOG_BLOCK bytes each), then records from
  * LOG_DATA_START on, then zeros.
  *
- * Header, format 3 (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at
+ * Header, format 4 (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at
  * offset 0):
- *   0 u32 checksum, 4 char[8] magic "ESELOG\0\3", 12 u32 generation,
+ *   0 u32 checksum, 4 char[8] magic "ESELOG\0\4", 12 u32 generation,
  *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
  *   first), 56 u32 features (no bit is defined: any bit set is a format this
  *   version does not read), 60 u32 attach count, 64 attach table: one
  *   attachment entry per database (below).  Formats 1 and 2 (magic
- *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots) are
- *   refused with JET_errBadLogVersion, never read.
+ *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots) and
+ *   3 (this layout, commits without their time) are refused with
+ *   JET_errBadLogVersion, never read.
  *
  * Attachment entry (header, checkpoint, LR_ATTACH, LR_CREATEDB): u32 dbid,
  *   u8[16] database signature, u16 absolute path length, u16 relative path
@@ -76,8 +77,8 @@
 #define LOG_FEATURES_KNOWN 0u      /* feature bits this version reads */
 /* The detail of JET_errBadLogVersion: what to do with an old log. */
 #define LOG_OLD_FORMAT_ADVICE                                                                        \
-  "recover and shut down cleanly with the version that wrote it, then set its logs and checkpoint " \
-  "aside (this version starts a new log stream)"
+  "recover and shut down cleanly with the version that wrote it, then set its logs, checkpoint and " \
+  "double-write ring (B.dwb) aside (this version starts a new log stream)"
 #define LOG_MIN_FILE_SIZE (64u * 1024u)
 #define LOG_MAX_GEN 0x7FFFF800u
 

@@ -25,6 +25,9 @@
  *   fs.sha256()              ese.Sha256: h:update(s), h:finish() -> hex
  *   fs.sha256_file(path)     the hex SHA-256 of a regular file
  *   fs.clock()               monotonic seconds (a float)
+ *   fs.now()                 wall-clock seconds since the Unix epoch (a
+ *                            float, to the microsecond: the clock commit
+ *                            records carry, for restore's to_time)
  *   fs.isatty(fd)            whether descriptor fd is a terminal
  *
  * Writes, syncs and renames, which the engine's fault injection counts
@@ -640,6 +643,11 @@ static int fs_clock(lua_State *L) {
   return 1;
 }
 
+static int fs_now(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)os_now_us() / 1e6);
+  return 1;
+}
+
 static int fs_isatty(lua_State *L) {
   lua_Integer fd = luaL_optinteger(L, 1, 1);
   lua_pushboolean(L, fd >= 0 && fd <= 1024 && isatty((int)fd));
@@ -669,7 +677,7 @@ static const luaL_Reg fs_funcs[] = {
   {"remove", fs_remove}, {"rmdir", fs_rmdir}, {"remove_tree", fs_remove_tree},
   {"rename", fs_rename}, {"chmod", fs_chmod}, {"fsync", fs_fsync}, {"fsync_dir", fs_fsync_dir},
   {"read", fs_read}, {"create", fs_create}, {"sha256", fs_sha256}, {"sha256_file", fs_sha256_file},
-  {"clock", fs_clock}, {"isatty", fs_isatty},
+  {"clock", fs_clock}, {"now", fs_now}, {"isatty", fs_isatty},
   {NULL, NULL}
 };
 

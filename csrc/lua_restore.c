@@ -44,7 +44,8 @@ static int restore_begin(lua_State *L) {
     luaL_checktype(L, 3, LUA_TTABLE);
     /* on_progress: ese.restore's, which passes its options through */
     static const char *const keys[] = { "live_log_path", "to_generation", "overwrite", "base_name",
-                                        "instance", "on_progress", NULL };
+                                        "instance", "on_progress", "archive_path", "to_time", "allow_partial",
+                                        NULL };
     ese_checkkeys(L, 3, keys);
     lua_getfield(L, 3, "live_log_path");
     if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
@@ -54,6 +55,18 @@ static int restore_begin(lua_State *L) {
       luaL_argcheck(L, g > 0, 3, "to_generation must be positive");
       o.to_generation = (unsigned long)g;
     }
+    lua_getfield(L, 3, "archive_path");
+    if (!lua_isnil(L, -1)) o.archive_path = ese_checkpath(L, -1, "restore");
+    lua_getfield(L, 3, "to_time");
+    if (!lua_isnil(L, -1)) {
+      /* seconds since the epoch, fractions allowed; to the microsecond */
+      lua_Number t = luaL_checknumber(L, -1);
+      luaL_argcheck(L, t > 0 && t < 1e13, 3, "to_time must be seconds since the epoch (positive)");
+      o.to_time_us = (uint64_t)(t * 1e6 + 0.5);
+    }
+    lua_getfield(L, 3, "allow_partial");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "allow_partial must be a boolean");
+    o.allow_partial = lua_toboolean(L, -1);
     lua_getfield(L, 3, "overwrite");
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "overwrite must be a boolean");
     o.overwrite = lua_toboolean(L, -1);
@@ -106,9 +119,33 @@ static int restore_step(lua_State *L) {
   return 3;
 }
 
+/* r:result() -> { last_generation, last_commit_time (seconds, or nil),
+ * reached (boolean), gap_generation (or nil) }, once finished. */
+static int restore_result(lua_State *L) {
+  EseRestoreUd *u = torestore(L, 1);
+  if (!u->r) return ese_raise(L, JET_errInvalidParameter, "restore");
+  EseRestoreResult res;
+  EseRestoreResultOf(u->r, &res);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)res.last_generation);
+  lua_setfield(L, -2, "last_generation");
+  if (res.last_commit_us) {
+    lua_pushnumber(L, (lua_Number)res.last_commit_us / 1e6);
+    lua_setfield(L, -2, "last_commit_time");
+  }
+  lua_pushboolean(L, res.reached);
+  lua_setfield(L, -2, "reached");
+  if (res.gap_generation) {
+    lua_pushinteger(L, (lua_Integer)res.gap_generation);
+    lua_setfield(L, -2, "gap_generation");
+  }
+  return 1;
+}
+
 int ese_open_restore(lua_State *L) {
   static const luaL_Reg meta[] = { { "__gc", restore_close }, { "__close", restore_close }, { NULL, NULL } };
-  static const luaL_Reg methods[] = { { "step", restore_step }, { "close", restore_close }, { NULL, NULL } };
+  static const luaL_Reg methods[] = { { "step", restore_step }, { "result", restore_result },
+                                      { "close", restore_close }, { NULL, NULL } };
   ese_newclass(L, ESE_RESTORE_T, meta, methods);
   lua_pushcfunction(L, restore_begin);
   lua_setfield(L, -2, "restore_begin");

@@ -59,6 +59,8 @@ struct redo {
   uint64_t txid;
   uint32_t group_records; /* page records of txid read so far, skipped ones too */
   uint64_t max_txid;      /* the highest transaction id met */
+  uint64_t last_commit_us;/* time of the last commit applied (or skipped before apply_from) */
+  int stopped;            /* a commit later than cfg.stop_after_us was met */
   /* the replay cache: frames [0, nfr) of fr (each keeps its buffers when
    * the cache is emptied), found through hash (open addressing: frame
    * index + 1, 0 empty; hcap a power of two, at least twice frcap) */
@@ -518,17 +520,23 @@ static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   return JET_errSuccess;
 }
 
+/* The time (µs) an LR_COMMIT carries: after the per-database dbtimes;
+ * 0 when the record is too short to hold it (commit_times refuses it). */
+static uint64_t commit_time(const log_record *rec) {
+  uint32_t ndb = rec->len >= 16 ? get32(rec->payload + 12) : 0;
+  return ndb <= ESE_MAX_DB && rec->len == 24 + 12 * ndb ? get64(rec->payload + 16 + 12 * ndb) : 0;
+}
+
 /* Reads the per-database dbtimes of an LR_COMMIT (u64 txid, u32 page
- * records, u32 databases, then per database u32 id + u64 dbtime) into
- * T[id]; a commit without them (12 bytes: written before database format
- * 2) or of another length is corrupt. */
+ * records, u32 databases, then per database u32 id + u64 dbtime, then u64
+ * time) into T[id]; a commit of another length is corrupt. */
 static JET_ERR commit_times(redo *r, const log_record *rec, uint64_t T[ESE_MAX_DB + 1]) {
   memset(T, 0, sizeof(uint64_t) * (ESE_MAX_DB + 1));
   uint32_t ndb = rec->len >= 16 ? get32(rec->payload + 12) : 0;
-  if (rec->len < 16 || ndb > ESE_MAX_DB || rec->len != 16 + 12 * ndb) {
+  if (rec->len < 16 || ndb > ESE_MAX_DB || rec->len != 24 + 12 * ndb) {
     if (r->cfg.detail)
-      snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu carries no "
-               "valid database times (a log written before database format 2?)", (unsigned)LSN_GEN(rec->lsn),
+      snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu is not of "
+               "the format's length (database times and commit time)", (unsigned)LSN_GEN(rec->lsn),
                (unsigned long long)get64(rec->payload));
     return corrupt(r);
   }
@@ -575,6 +583,15 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   uint64_t T[ESE_MAX_DB + 1];
   JET_ERR e = JET_errSuccess;
   if (txid > r->max_txid) r->max_txid = txid;
+  uint64_t at = commit_time(rec);
+  if (r->cfg.stop_after_us && at > r->cfg.stop_after_us) {   /* the point in time: stop before this commit */
+    r->stopped = 1;
+    drop_pages(r);
+    r->txid = 0;
+    r->group_records = 0;
+    r->tx_other = 0;
+    return JET_errSuccess;
+  }
   /* a commit applies exactly the page records of its group */
   if (txid == r->txid && r->group_records != count) {
     e = corrupt(r);
@@ -601,6 +618,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
     for (uint32_t id = 1; id <= ESE_MAX_DB && e == JET_errSuccess; id++)
       if (T[id] && r->db[id] && T[id] > r->db[id]->dbtime_max) r->db[id]->dbtime_max = T[id];
   }
+  if (e == JET_errSuccess) r->last_commit_us = at;
   drop_pages(r);
   r->txid = 0;
   r->group_records = 0;
@@ -609,6 +627,8 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
 }
 
 uint64_t redo_max_txid(redo *r) { return r->max_txid; }
+int redo_stopped(const redo *r) { return r->stopped; }
+uint64_t redo_last_commit_us(const redo *r) { return r->last_commit_us; }
 
 /* The attachment of an LR_CREATEDB / LR_ATTACH record; *page_size from
  * LR_CREATEDB.  Strings in *a are new. */
@@ -656,9 +676,21 @@ static JET_ERR attach_rec(redo *r, const log_record *rec) {
 
 JET_ERR redo_apply(redo *r, const log_record *rec) {
   int change = rec->type == LR_PAGE || rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT;
+  if (r->stopped) return JET_errSuccess;   /* past the point in time: nothing more */
   if (change && rec->lsn < r->cfg.apply_from) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
     if (rec->len >= at + 8 && get64(rec->payload + at) > r->max_txid) r->max_txid = get64(rec->payload + at);
+    if (rec->type == LR_COMMIT) {
+      uint64_t t = commit_time(rec);
+      /* the copy holds this commit already: a point in time before it is out of reach */
+      if (r->cfg.stop_after_us && t > r->cfg.stop_after_us) {
+        if (r->cfg.detail)
+          snprintf(r->cfg.detail, r->cfg.detail_cap, "the point in time is before a commit (at generation %u) that "
+                   "the database copies already hold: restore an older backup set", (unsigned)LSN_GEN(rec->lsn));
+        return JET_errEndingRestoreLogTooLow;
+      }
+      r->last_commit_us = t;
+    }
     return JET_errSuccess;
   }
   switch (rec->type) {

@@ -68,6 +68,10 @@ typedef struct redo_cfg {
    * being to restore again, which writes it over. */
   dw *dw;
   uint32_t *dw_repaired;     /* when not NULL: += the pages repaired */
+  /* A restore to a point in time: the first commit whose time (µs since
+   * the epoch) is later is not applied, and redo_apply says so through
+   * redo_stopped; nothing is applied after it.  0: no limit. */
+  uint64_t stop_after_us;
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);
@@ -90,5 +94,11 @@ void redo_free(redo *r);
  * transactions after it, so a group never merges with an unfinished one
  * of an earlier run. */
 uint64_t redo_max_txid(redo *r);
+/* cfg.stop_after_us: 1 once a commit later than it was met (the caller
+ * stops feeding records; that commit and its group were not applied). */
+int redo_stopped(const redo *r);
+/* The time (µs) of the last commit applied or skipped as older than
+ * apply_from; 0 before the first. */
+uint64_t redo_last_commit_us(const redo *r);
 
 #endif

@@ -69,6 +69,16 @@ struct EseRestore {
   int logs_only;          /* the sets hold logs; databases are in place */
   int overwrite;          /* dest may hold files: the set's and the log stream's are replaced */
   uint32_t gen_low, gen_high;
+  /* a point in time (EseRestoreOptions.to_time_us, allow_partial) */
+  uint64_t to_time;
+  int allow_partial;
+  uint32_t gap;           /* allow_partial: the first generation missing after the sets, 0: none */
+  uint32_t need_gen;      /* the last generation a database copy needs: a stop must come after it */
+  lsn_t cut;              /* the first record after the last commit applied */
+  int after_commit;       /* the next record read sets cut */
+  int stopped;            /* replay stopped before a commit later than to_time */
+  int reached;            /* the logs went past to_time (or to_generation ended them) */
+  uint64_t last_commit_us;
   JET_ERR failed;
   char detail[512];
 };
@@ -239,6 +249,11 @@ static JET_ERR check_logs(EseRestore *r, uint32_t set_hi) {
     rsfile *f = log_of(r, g);
     char gname[32];
     snprintf(gname, sizeof gname, "%u", g);
+    if (!f && g > set_hi && r->allow_partial) {   /* a gap after the sets: the logs end before it */
+      r->gap = g;
+      r->hi = g - 1;
+      break;
+    }
     if (!f) return fail(r, g > set_hi ? JET_errMissingCurrentLogFiles : JET_errMissingRestoreLogFiles,
                         "log generation %s is missing", gname);
     if (memcmp(f->lh.sig.b, r->sig.b, 16)) return fail(r, JET_errGivenLogFileHasBadSignature, "log %s belongs to another instance", f->name);
@@ -263,11 +278,64 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
     if (b->gen_lo < set_lo) return fail(r, JET_errStartingRestoreLogTooHigh, "the logs start after database %s needs", f->name);
     if (b->gen_hi > set_hi || b->gen_hi > r->replay_to) return fail(r, JET_errEndingRestoreLogTooLow, "the logs end before database %s needs", f->name);
     if (b->gen_lo < r->replay_from) r->replay_from = b->gen_lo;
+    if (b->gen_hi > r->need_gen) r->need_gen = b->gen_hi;
     lsn_t at = f->dh.backup_lsn && LSN_GEN(f->dh.backup_lsn) == b->gen_lo ? f->dh.backup_lsn : LSN(b->gen_lo, 0);
     if (r->replay_lsn == 0 || at < r->replay_lsn) r->replay_lsn = at;
   }
   if (ndb == 0) return fail(r, JET_errFileNotFound, "the backup set has no database%s", NULL);
   return JET_errSuccess;
+}
+
+/* The time of the last commit in generation gen of the sources (0: none,
+ * or the file cannot be read: replay reports that); read before anything
+ * is written, for the to_time check. */
+static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
+  rsfile *f = log_of(r, gen);
+  if (!f) return 0;
+  char *dir = os_dirname(f->src);
+  if (!dir) return 0;
+  const char *slash = strrchr(f->src, '/');
+  char cur[16];
+  snprintf(cur, sizeof cur, "%s.log", r->base);
+  int current = strcmp(slash ? slash + 1 : f->src, cur) == 0;   /* a live B.log */
+  log_reader *rd = NULL;
+  uint64_t last = 0;
+  if (log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0), current ? LOG_READ_CURRENT : 0,
+                      &rd) == JET_errSuccess) {
+    log_record rec;
+    while (log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) {
+      uint32_t m = rec.type == LR_COMMIT && rec.len >= 16 ? get32(rec.payload + 12) : 0;
+      if (rec.type == LR_COMMIT && m <= ESE_MAX_DB && rec.len == 24 + 12 * m) last = get64(rec.payload + 16 + 12 * m);
+    }
+  }
+  log_reader_close(rd);
+  free(dir);
+  return last;
+}
+
+/* to_time: not before the backup's end; without allow_partial, the logs
+ * must go past it (a generation begun after it, or a commit after it in
+ * the last one).  Else nothing is restored. */
+static JET_ERR check_reach(EseRestore *r) {
+  if (!r->to_time) return JET_errSuccess;
+  /* the copies may hold any commit up to the end of the generation they
+   * need (the backup's cut-off): a point in time before one is out of
+   * reach (replay would stop there too, but only after the copy) */
+  if (last_commit_in(r, r->need_gen) > r->to_time) {
+    char g[16];
+    snprintf(g, sizeof g, "%u", r->need_gen);
+    return fail(r, JET_errEndingRestoreLogTooLow, "the point in time is before the end of the backup (log "
+                "generation %s): the database copies may hold later changes; restore an older set", g);
+  }
+  if (r->allow_partial || r->replay_to < r->hi) return JET_errSuccess;
+  rsfile *last = log_of(r, r->replay_to);
+  if (last && last->lh.tm_create > r->to_time) return JET_errSuccess;
+  if (last_commit_in(r, r->replay_to) > r->to_time) return JET_errSuccess;
+  char g[16];
+  snprintf(g, sizeof g, "%u", r->replay_to + 1);
+  return fail(r, JET_errMissingLogFile, "the logs end before the point in time: generation %s (or a later "
+              "commit) is needed to show that nothing more was committed by then; give the archive or live "
+              "logs that hold it, or allow_partial to restore to the end of these", g);
 }
 
 /* Each database is restored once.  Two sets holding one name (two full
@@ -487,6 +555,9 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
     return e;
   }
   r->logs_only = o->ndb_files > 0;
+  r->to_time = o->to_time_us;
+  r->allow_partial = o->allow_partial != 0;
+  r->after_commit = 1;
   r->gen_low = (uint32_t)o->gen_low;
   r->gen_high = (uint32_t)o->gen_high;
   if ((e = esio_new(&r->io)) == JET_errSuccess && !(r->dest = strdup(o->dest))) e = JET_errOutOfMemory;
@@ -501,6 +572,8 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess) e = check_logs(r, UINT32_MAX);
   set_lo = r->lo;
   set_hi = r->hi;
+  if (e == JET_errSuccess && o->archive_path) e = scan_dir(r, o->archive_path, 1);
+  if (e == JET_errSuccess && o->archive_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
   if (e == JET_errSuccess && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
@@ -508,11 +581,15 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
    * the checkpoint: never a folder the restore reads */
   for (unsigned long i = 0; e == JET_errSuccess && i <= o->ndirs; i++) {
     const char *src = i < o->ndirs ? o->dirs[i] : o->live_log_path;
-    if (src && os_same_file(src, r->dest)) e = fail(r, JET_errInvalidParameter, "%s is also a source of the restore", r->dest);
+    if (i == o->ndirs && o->archive_path && (os_same_file(o->archive_path, r->dest) ||
+                                             os_same_file(o->archive_path, r->chk_dir)))
+      e = fail(r, JET_errInvalidParameter, "%s is also the log archive of the restore", r->dest);
+    else if (src && os_same_file(src, r->dest)) e = fail(r, JET_errInvalidParameter, "%s is also a source of the restore", r->dest);
     else if (src && os_same_file(src, r->chk_dir))
       e = fail(r, JET_errInvalidParameter, "checkpoint folder %s is also a source of the restore", r->chk_dir);
   }
   if (e == JET_errSuccess) e = check_unique(r);
+  if (e == JET_errSuccess) e = check_reach(r);
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   r->overwrite = o->overwrite != 0;
@@ -665,7 +742,7 @@ static JET_ERR replay_open(EseRestore *r) {
                   /* before the checkpoint the copy starts from, every page change is in the
                    * copy already, and replay must meet each page's whole image (logged
                    * first after a checkpoint) before any difference */
-                  .apply_from = r->replay_lsn };
+                  .apply_from = r->replay_lsn, .stop_after_us = r->to_time };
   JET_ERR e = redo_new(&rc, &r->rd);
   if (e == JET_errSuccess)
     e = log_reader_open(r->io, r->dest, r->base, r->page_size, &r->sig, LSN(r->replay_from, 0), LOG_READ_RESTORE,
@@ -678,14 +755,51 @@ static JET_ERR replay_open(EseRestore *r) {
   return e;
 }
 
+/* A restore stopped at a point in time: the generation of the cut in dest
+ * ends there.  Its records from the cut on (the commits after the point
+ * in time and any group they began) become zeros, as the rest of a
+ * generation is, and so do both shadow slots (a slot's copy of a block
+ * past the cut must never come back); synced. */
+static JET_ERR cut_generation(EseRestore *r) {
+  rsfile *f = log_of(r, LSN_GEN(r->cut));
+  if (!f) return JET_errSuccess;
+  char *p = os_join(r->dest, f->name);
+  if (!p) return JET_errOutOfMemory;
+  esfile *out = NULL;
+  JET_ERR e = os_open(r->io, p, OS_WRITE | OS_NOFOLLOW, &out);
+  free(p);
+  memset(r->buf, 0, COPY_CHUNK);
+  if (e == JET_errSuccess) e = os_pwrite(out, r->buf, LOG_DATA_START - LOG_SLOT_A, LOG_SLOT_A);
+  for (uint64_t off = LSN_OFF(r->cut); e == JET_errSuccess && off < f->size;) {
+    size_t n = f->size - off < COPY_CHUNK ? (size_t)(f->size - off) : COPY_CHUNK;
+    e = os_pwrite(out, r->buf, n, off);
+    off += n;
+  }
+  if (e == JET_errSuccess) e = os_sync(out);
+  os_close(out);
+  return e ? fail(r, e, "cutting log %s at the point in time", f->name) : JET_errSuccess;
+}
+
 static JET_ERR replay_finish(EseRestore *r) {
   /* a range without a record: the stream still reaches replay_from */
   if (r->last_gen == 0) r->last_gen = r->replay_from;
+  if (r->stopped) r->last_gen = LSN_GEN(r->cut);
+  else if (r->to_time) {
+    /* the logs went past the point in time when a generation replayed
+     * began after it, or to_generation ended the replay on purpose (a
+     * commit after it would have stopped the replay); without
+     * allow_partial, check_reach made sure of it at Begin */
+    rsfile *last = log_of(r, r->replay_to);
+    r->reached = (last && last->lh.tm_create > r->to_time) || r->replay_to < r->hi;
+    if (!r->reached && !r->allow_partial)
+      return fail(r, JET_errMissingLogFile, "the logs end before the point in time%s", "");
+  }
   for (size_t i = 0; i < r->nfiles; i++)
     if (r->files[i].is_db && !r->files[i].mapped)
       return fail(r, JET_errDatabasePatchFileMismatch, "database %s is not attached in the logs of the set", r->files[i].name);
   JET_ERR e = redo_finish(r->rd, 1, r->last_gen);
   uint64_t next_txid = redo_max_txid(r->rd) + 1;
+  r->last_commit_us = redo_last_commit_us(r->rd);
   redo_free(r->rd);
   r->rd = NULL;
   log_reader_close(r->reader);
@@ -698,6 +812,7 @@ static JET_ERR replay_finish(EseRestore *r) {
       if (os_exists(p)) e = os_unlink(r->io, p);
       free(p);
     }
+  if (e == JET_errSuccess && r->stopped) e = cut_generation(r);
   rsfile *last = log_of(r, r->last_gen);
   log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size };
   eslog *lg = NULL;
@@ -730,13 +845,38 @@ static JET_ERR replay_step(EseRestore *r) {
     }
     if (more == 1 || LSN_GEN(rec.lsn) > r->replay_to) return replay_finish(r);
     r->last_gen = LSN_GEN(rec.lsn);
+    if (r->after_commit) {
+      r->cut = rec.lsn;
+      r->after_commit = 0;
+    }
     /* done: the bytes copied, then the position in the replayed stream */
     if (r->last_gen >= r->replay_from)
       r->done = r->replay_base + (uint64_t)(r->last_gen - r->replay_from) * r->file_size + LSN_OFF(rec.lsn);
     bytes += rec.len + 16u;        /* the payload and about its header */
     e = redo_apply(r->rd, &rec);
+    if (e == JET_errSuccess && redo_stopped(r->rd)) {
+      /* a commit later than the point in time: it and all after it stay out */
+      if (LSN_GEN(rec.lsn) <= r->need_gen) {
+        char g[16];
+        snprintf(g, sizeof g, "%u", r->need_gen);
+        return fail(r, JET_errEndingRestoreLogTooLow, "the point in time is before the end of the backup (log "
+                    "generation %s): the database copies may hold later changes; restore an older set", g);
+      }
+      r->stopped = r->reached = 1;
+      return replay_finish(r);
+    }
+    if (e == JET_errSuccess && rec.type == LR_COMMIT) r->after_commit = 1;
   }
   return e;
+}
+
+void EseRestoreResultOf(EseRestore *r, EseRestoreResult *out) {
+  memset(out, 0, sizeof *out);
+  if (!r) return;
+  out->last_generation = r->last_gen;
+  out->last_commit_us = r->last_commit_us;
+  out->reached = r->reached;
+  out->gap_generation = r->gap;
 }
 
 JET_ERR EseRestoreStep(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfinished) {

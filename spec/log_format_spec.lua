@@ -1,11 +1,11 @@
--- Log format 3 refuses the files of log format 2 (spec/fixtures/v2, made by
--- the engine before format 3): JET_errBadLogVersion (-514) with a detail
--- that says what to do, from every reader of logs, and nothing written.
+-- Log format 4 refuses the files of log formats 2 and 3 (spec/fixtures/v2
+-- and v3, made by the engine before format 3 and before format 4):
+-- JET_errBadLogVersion (-514) with a detail that says what to do, from
+-- every reader of logs, and nothing written.
 local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
 
-local FIXTURES = "spec/fixtures/v2"
 local PARAMS = { log_file_size = 64, page_size = 4096 }
 
 -- Every file under dir (relative name -> bytes).
@@ -22,14 +22,16 @@ end
 local function expect_refusal(e)
   assert.are.equal(-514, e.code)
   assert.matches("shut down cleanly with the version that wrote it", e.detail or "", 1, true)
-  assert.matches("set its logs and checkpoint aside", e.detail or "", 1, true)
+  assert.matches("set its logs, checkpoint and double-write ring (B.dwb) aside", e.detail or "", 1, true)
 end
 
-describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written", function()
+for _, v in ipairs({ 2, 3 }) do
+local FIXTURES = "spec/fixtures/v" .. v
+describe("log format " .. v .. " is refused (JET_errBadLogVersion, -514), nothing written", function()
   local w, copy, before
   before_each(function()
     w = H.world()
-    copy = H.copy_dir(FIXTURES, w:path("v2"))
+    copy = H.copy_dir(FIXTURES, w:path("v" .. v))
     before = tree(copy)
   end)
   after_each(function()
@@ -38,7 +40,7 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
   end)
 
   for _, kind in ipairs({ "crashed", "clean" }) do
-    it("init (soft recovery) of a " .. kind .. " instance folder of format 2", function()
+    it("init (soft recovery) of a " .. kind .. " instance folder of format " .. v, function()
       local dir = copy .. "/" .. kind
       local inst = w:track(ese.create_instance(H.name(), H.params(dir, PARAMS)))
       local e = H.expect_jet("JET_errBadLogVersion", inst.init, inst)
@@ -48,19 +50,24 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
     end)
   end
 
-  it("init with only the checkpoint of format 2 left (its logs set aside, not it)", function()
+  -- checkpoints of format 4 serve log formats 3 and 4 alike: with the logs
+  -- of format 3 gone, the one left needs a log that is not there
+  it("init with only the checkpoint of format " .. v .. " left (its logs set aside, not it)", function()
     local dir = copy .. "/clean"
     os.remove(dir .. "/edb.log")
     before["clean/edb.log"] = nil
     local inst = w:track(ese.create_instance(H.name(), H.params(dir, PARAMS)))
-    expect_refusal(H.expect_jet("JET_errBadLogVersion", inst.init, inst))
+    if v == 2 then expect_refusal(H.expect_jet("JET_errBadLogVersion", inst.init, inst))
+    else H.expect_jet("JET_errMissingLogFile", inst.init, inst) end
   end)
 
-  it("the remedy: logs and checkpoint set aside, init starts a new stream of format 3", function()
+  it("the remedy: logs and checkpoint set aside, init starts a new stream of format 4", function()
     local dir = copy .. "/clean"
-    for _, name in ipairs({ "edb.log", "edb.chk" }) do
-      assert(os.rename(dir .. "/" .. name, copy .. "/aside-" .. name))
-      before["aside-" .. name], before["clean/" .. name] = before["clean/" .. name], nil
+    for _, name in ipairs({ "edb.log", "edb.chk", "edb.dwb" }) do
+      if before["clean/" .. name] then   -- v2 predates the ring
+        assert(os.rename(dir .. "/" .. name, copy .. "/aside-" .. name))
+        before["aside-" .. name], before["clean/" .. name] = before["clean/" .. name], nil
+      end
     end
     local inst = w:track(ese.create_instance(H.name(), H.params(dir, PARAMS)))
     inst:init()
@@ -68,13 +75,13 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
     local fi = ese.file_info(dir .. "/edb.log", true)
     assert.are.equal("log", fi.kind)
     assert.are.equal(1, fi.generation)
-    assert.are.equal("\0\3", assert(H.read_file(dir .. "/edb.log")):sub(11, 12))
+    assert.are.equal("\0\4", assert(H.read_file(dir .. "/edb.log")):sub(11, 12))
     before = tree(copy)   -- this one writes, on purpose
   end)
 
-  -- The set's database copy is of database format 1, refused on its own
-  -- (JET_errInvalidDatabaseVersion); its logs alone, as an incremental set
-  -- without manifest, are the logs' refusal.
+  -- The set's database copy (v2: of database format 1, refused on its own
+  -- with JET_errInvalidDatabaseVersion); its logs alone, as an incremental
+  -- set without manifest, are the logs' refusal.
   local function logs_only()
     for _, name in ipairs({ "app.edb", "manifest.json" }) do
       assert(os.remove(copy .. "/backup/" .. name))
@@ -83,7 +90,7 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
     return copy .. "/backup"
   end
 
-  it("ese.restore and backup.restore of a streamed set of format 2: dest never made", function()
+  it("ese.restore and backup.restore of a streamed set of format " .. v .. ": dest never made", function()
     for _, restore in ipairs({ ese.restore, backup.restore }) do
       local e = H.catch(restore, copy .. "/backup", w:path("dest"))
       assert.is_truthy(e.code == -514 or e.code == -1209, tostring(e))
@@ -114,3 +121,4 @@ describe("log format 2 is refused (JET_errBadLogVersion, -514), nothing written"
     end
   end)
 end)
+end

@@ -278,12 +278,32 @@ typedef struct EseRestoreOptions {
   int overwrite;                  /* 0: refuse a dest that is not empty (see above) */
   char *detail;                   /* NULL, or receives why EseRestoreBegin refused */
   size_t detail_cap;
+  /* A folder of archived log generations (files named as the stream names
+   * them) to replay after the sets, before live_log_path; NULL: none. */
+  const char *archive_path;
+  /* A point in time, µs since the Unix epoch: replay stops before the
+   * first commit later than it (0: no limit).  The logs must reach past
+   * it (a later commit, or a generation begun later), else the restore
+   * fails with JET_errMissingLogFile, unless allow_partial: then it ends
+   * at the end of the logs or at a gap in them (EseRestoreResultOf says
+   * where). */
+  uint64_t to_time_us;
+  int allow_partial;
 } EseRestoreOptions;
+/* Where a finished restore stopped. */
+typedef struct EseRestoreResult {
+  unsigned long last_generation;  /* the last generation whose records were replayed (all or up to the stop) */
+  uint64_t last_commit_us;        /* time of the last commit the databases hold (0: none in the logs replayed) */
+  int reached;                    /* to_time_us: 1 when the logs reached past it */
+  unsigned long gap_generation;   /* allow_partial: the first generation missing, 0: none */
+} EseRestoreResult;
 JET_ERR EseRestoreBegin(const EseRestoreOptions *opts, EseRestore **prestore);
 JET_ERR EseRestoreStep(EseRestore *restore, uint64_t *pdone, uint64_t *ptotal, int *pfinished);
 void EseRestoreEnd(EseRestore *restore);
 /* Where the last failure of this restore was ("generation 5: ..."). */
 const char *EseRestoreDetail(EseRestore *restore);
+/* Where the restore stopped, once a step said finished. */
+void EseRestoreResultOf(EseRestore *restore, EseRestoreResult *result);
 
 typedef unsigned long JET_SNP;
 typedef unsigned long JET_SNT;

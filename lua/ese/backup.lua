@@ -78,7 +78,8 @@ local OPTIONS = {
              prefix = true },
   verify = { on_progress = true },
   restore = { to_generation = true, live_log_path = true, on_progress = true, instance = true,
-              overwrite = true, base_name = true, verify = true },
+              overwrite = true, base_name = true, verify = true, archive_path = true, to_time = true,
+              allow_partial = true },
   expire = { keep_full = true, keep_within = true, archive_path = true, dry_run = true, now = true,
              on_progress = true },
 }
@@ -160,7 +161,9 @@ end
 --- Verifies a set (or a chain) and restores it into dest with ese.restore.
 -- @param dirs a folder or a list {full, incremental, ...}
 -- @param dest the folder to restore into
--- @param opts to_generation (point-in-time: replay no further), live_log_path,
+-- @param opts to_generation (replay no further), to_time (seconds since the
+--   epoch: replay no commit later), allow_partial, archive_path, live_log_path
+--   (see ese.restore),
 --   on_progress (phase "verify", then "restore"; it may yield), instance,
 --   overwrite (restore into a dest that is not empty: see ese.restore),
 --   verify = false to skip the verification
@@ -178,6 +181,9 @@ function backup.restore(dirs, dest, opts)
   end
   local r = ese.restore(dirs, dest, {
     to_generation = opts.to_generation,
+    to_time = opts.to_time,
+    allow_partial = opts.allow_partial,
+    archive_path = opts.archive_path,
     live_log_path = opts.live_log_path,
     on_progress = opts.on_progress,
     instance = opts.instance,
@@ -185,7 +191,8 @@ function backup.restore(dirs, dest, opts)
     base_name = opts.base_name or (v and v.base_name),
   })
   return { verify = v, bytes = r.bytes, steps = r.steps, dest = dest, seconds = now() - t0,
-           gen_low = v and v.gen_low, gen_high = v and v.gen_high }
+           gen_low = v and v.gen_low, gen_high = v and v.gen_high, last_generation = r.last_generation,
+           last_commit_time = r.last_commit_time, reached = r.reached, gap_generation = r.gap_generation }
 end
 
 --- Retention over a folder of sets: the plan of what goes and what stays,

@@ -348,27 +348,41 @@ the summary then goes to stderr.]],
 }
 
 commands.restore = {
-  usage = "ese restore BACKUP_DIR... DEST [--to-generation N] [--live-logs DIR] [--force] [--json]",
+  usage = "ese restore BACKUP_DIR... DEST [--archive DIR] [--to-time TIME [--allow-partial]] [--to-generation N] "
+    .. "[--live-logs DIR] [--force] [--json]",
   summary = "verify a set (full plus incrementals, in order) and restore it into DEST",
   help = [[
 Verifies the backup sets (a full one, then its incrementals in order), then
-restores them into DEST and replays their logs, up to generation N with
---to-generation (point-in-time restore), and then the logs of a live log
-folder with --live-logs.  DEST must be absent or empty unless --force:
+restores them into DEST and replays their logs, then the archived log
+generations of --archive DIR, then the logs of a live log folder with
+--live-logs.  --to-time stops before the first commit later than TIME
+("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a zone follows: Z, +02:00,
+-0500; or seconds since the epoch): DEST then holds exactly the
+transactions committed at or before it.  The logs must go past TIME (a
+gap in the archive, or logs that end before it, fail with the named error
+of the missing generation) unless --allow-partial, which restores to the
+gap or the end and says so.  --to-generation N stops after generation N.
+DEST must be absent or empty unless --force:
 then the set's databases and the log stream in DEST are replaced (every
 edb*.log and edb.chk there), other files are kept.  A DEST that a running
 instance uses (in any process) is refused even with --force, and so is a
 DEST where a file the restore writes is a symbolic link.  An instance with
 system_path = log_path = DEST then opens the restored databases.]],
-  flags = { json = "bool", ["to-generation"] = "int", ["live-logs"] = "string", force = "bool" },
+  flags = { json = "bool", ["to-generation"] = "int", ["live-logs"] = "string", force = "bool", archive = "string",
+            ["to-time"] = "time", ["allow-partial"] = "bool" },
   args = { 2, math.huge },
   run = function(a, o, ui)
     local dest = a[#a]
     local dirs = {}
     for i = 1, #a - 1 do dirs[i] = a[i] end
     local fn, finish = cli.progress(ui, "restore")
+    if o["allow-partial"] and not o["to-time"] then
+      io.stderr:write("ese restore: --allow-partial needs --to-time\n", "usage: ", commands.restore.usage, "\n")
+      return 2
+    end
     local ok, rep = pcall(backup.restore, dirs, dest, {
       to_generation = o["to-generation"], live_log_path = o["live-logs"], on_progress = fn, overwrite = o.force,
+      archive_path = o.archive, to_time = o["to-time"], allow_partial = o["allow-partial"],
     })
     finish()
     if not ok and ese.is_error(rep) and rep.name == "JET_errBackupDirectoryNotEmpty" and not o.force then
@@ -381,6 +395,13 @@ system_path = log_path = DEST then opens the restored databases.]],
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,
       o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
+    if o["to-time"] then
+      local function utc(t) return t and (os.date("!%Y-%m-%d %H:%M:%S", math.floor(t)) .. ("%.6f"):format(t % 1):sub(2))
+                                or "none" end
+      out(("point in time %s UTC: %s; replayed to generation %d, last commit %s UTC%s"):format(utc(o["to-time"]),
+        rep.reached and "reached" or "NOT reached (--allow-partial)", rep.last_generation, utc(rep.last_commit_time),
+        rep.gap_generation and (", generation " .. rep.gap_generation .. " missing") or ""))
+    end
     return 0
   end,
 }
@@ -556,6 +577,13 @@ local function parse(c, argv, first)
           local n = math.tointeger(tonumber(value))
           if not n or n <= 0 then return nil, "option --" .. name .. " needs a positive integer" end
           value = n
+        elseif kind == "time" then
+          local t = util.parse_time(value)
+          if not t or t <= 0 then
+            return nil, "option --" .. name .. " needs a time: YYYY-MM-DD HH:MM:SS[.ffffff] (UTC, or with a zone "
+              .. "such as Z or +02:00), or seconds since the epoch"
+          end
+          value = t
         end
         opts[name] = value
       end

@@ -28,8 +28,13 @@ end
 
 --- Restores a backup set into dest_dir and replays its logs (hard recovery).
 -- backup: a folder, or a list of folders {full, incremental1, ...}.
--- opts: live_log_path (replay the logs written after the backup too),
--- to_generation (stop after this log generation), base_name, instance (an
+-- opts: archive_path (a folder of archived log generations, replayed after
+-- the sets), live_log_path (replay the logs written after the backup too,
+-- after the archive), to_generation (stop after this log generation),
+-- to_time (seconds since the epoch, fractions allowed: stop before the
+-- first commit later than it; the logs must reach past it, else
+-- JET_errMissingLogFile), allow_partial (with to_time: end at the end of
+-- the logs or at a gap in the archive instead of failing), base_name, instance (an
 -- ese.Instance, created and not initialized, that is "restoring" while this
 -- runs), overwrite (true: restore into a dest_dir that is not empty,
 -- replacing the set's databases and the log stream there), on_progress
@@ -40,7 +45,10 @@ end
 -- would write is a symbolic link (JET_errInvalidPath).  Raises the error
 -- object of the first fault; dest_dir is then left unusable but a new
 -- restore (with overwrite) may be tried.
--- Returns a report {bytes = total units, steps = n}.
+-- Returns a report {bytes = total units, steps = n, last_generation = g,
+-- last_commit_time = seconds (nil: no commit replayed), reached = boolean
+-- (to_time: the logs went past it), gap_generation = g (allow_partial: the
+-- first generation missing, nil: none)}.
 -- @param backup a folder, or a list of folders (the full set first)
 -- @param dest_dir the destination folder
 -- @param opts the options above (optional)
@@ -56,7 +64,9 @@ function ese.restore(backup, dest_dir, opts)
     steps = steps + 1
     if on_progress then on_progress({ phase = "restore", done = done, total = total }) end
   end
-  return { bytes = total, steps = steps }
+  local report = r:result()
+  report.bytes, report.steps = total, steps
+  return report
 end
 
 return ese

@@ -165,4 +165,41 @@ util.settings = { CHUNK = 1 << 20 }
 --- Monotonic seconds (a float; for durations only): ese.fs.clock.
 util.now = fs.clock
 
+-- Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+--- A point in time as seconds since the Unix epoch (a float, to the
+-- microsecond): "YYYY-MM-DD HH:MM:SS[.ffffff]" (also with a "T"), UTC
+-- unless a zone follows ("Z", "+HH:MM", "-HHMM", "+HH"), or a plain
+-- number of seconds.  nil for anything else (a field out of range too).
+function util.parse_time(s)
+  if type(s) ~= "string" then return nil end
+  local n = s:match("^%s*(%d+%.?%d*)%s*$")
+  if n then return tonumber(n) end
+  local y, mo, d, h, mi, sec, frac, zone =
+    s:match("^%s*(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)(%.?%d*)%s*(.-)%s*$")
+  if not y then return nil end
+  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  local mdays = { 31, (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28, 31, 30, 31, 30, 31, 31, 30,
+                  31, 30, 31 }
+  if mo < 1 or mo > 12 or d < 1 or d > mdays[mo] or h > 23 or mi > 59 or sec > 60 then return nil end
+  if frac ~= "" and (frac == "." or #frac > 10) then return nil end
+  local off = 0
+  if zone ~= "" and zone ~= "Z" and zone ~= "UTC" then
+    local sign, zh, zm = zone:match("^([%+%-])(%d%d):?(%d%d)$")
+    if not sign then sign, zh = zone:match("^([%+%-])(%d%d)$") zm = "00" end
+    if not sign or tonumber(zh) > 23 or tonumber(zm) > 59 then return nil end
+    off = (tonumber(zh) * 3600 + tonumber(zm) * 60) * (sign == "+" and 1 or -1)
+  end
+  local t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off
+  return t + (frac ~= "" and tonumber("0" .. frac) or 0)
+end
+
 return util

@@ -249,8 +249,8 @@ static void read_log(const char *dir, int current, lrecs *out) {
       x->stamp = x->type == LR_PAGE ? page_dbtime(rec.payload + 16) : 0;
     }
     if (x->type == LR_COMMIT) {
-      /* u64 txid, u32 page records, u32 databases, per database u32 id + u64 dbtime */
-      if (rec.len < 16 || rec.len != 16 + 12 * get32(rec.payload + 12))
+      /* u64 txid, u32 page records, u32 databases, per database u32 id + u64 dbtime, u64 time */
+      if (rec.len < 16 || rec.len != 24 + 12 * get32(rec.payload + 12))
         FAIL("%s: a commit record of %u bytes", dir, rec.len);
       x->txid = get64(rec.payload);
       x->count = get32(rec.payload + 8);
@@ -299,9 +299,9 @@ static void gen_path(const char *dir, uint32_t gen, char *out, size_t n) {
 static void set_commit_count(const char *dir, const lrec *x, uint32_t count) {
   char path[600];
   gen_path(dir, x->gen, path, sizeof path);
-  uint8_t rec[8 + 16 + 12 * 32 + 4];
+  uint8_t rec[8 + 24 + 12 * 32 + 4];
   size_t len = x->len, n = 8 + len + 4;
-  if (len > 16 + 12 * 32) FAIL("%s offset %u: a commit record of %u bytes", path, x->off, x->len);
+  if (len > 24 + 12 * 32) FAIL("%s offset %u: a commit record of %u bytes", path, x->off, x->len);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) FAIL("open %s: %s", path, strerror(errno));
   if (pread(fd, rec, n, x->off) != (ssize_t)n) FAIL("read %s: %s", path, strerror(errno));
@@ -887,7 +887,7 @@ static void test_chk_v1(const char *root) {
 }
 
 /* A log of format 1 or 2 (header magic ending 01 or 02, records from 4096)
- * or of format 3 with an unknown feature bit is refused with
+ * 3, or of format 4 with an unknown feature bit is refused with
  * JET_errBadLogVersion, nothing written; the original still recovers. */
 static void test_log_v1(const char *root) {
   char live[300], path[400];
@@ -897,12 +897,13 @@ static void test_log_v1(const char *root) {
   size_t n;
   uint8_t *img = read_whole(path, &n), *old = malloc(LOG_HDR_SIZE);
   if (!old) FAIL("out of memory");
-  if (img[11] != 3 || ld32(img + 56) != 0) FAIL("log-v1: %s is not a format 3 log without features", path);
+  if (img[11] != 4 || ld32(img + 56) != 0) FAIL("log-v1: %s is not a format 4 log without features", path);
   static const struct { uint8_t version; uint32_t features; const char *what; } cases[] = {
     { 1, 0, "log-v1: a format 1 log" },
     { 2, 0, "log-v1: a format 2 log" },
-    { 3, 1, "log-v1: a format 3 log with feature bit 0" },
-    { 3, 0x80000000u, "log-v1: a format 3 log with feature bit 31" },
+    { 3, 0, "log-v1: a format 3 log" },
+    { 4, 1, "log-v1: a format 4 log with feature bit 0" },
+    { 4, 0x80000000u, "log-v1: a format 4 log with feature bit 31" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     memcpy(old, img, LOG_HDR_SIZE);

@@ -20,6 +20,8 @@
  *   image       an LR_PAGE whose image carries another dbtime than T:
  *               JET_errLogFileCorrupt (restore:
  *               JET_errLogCorruptDuringHardRestore), unchanged;
+ *   no-time     a commit of log format 3 (no time after the dbtimes):
+ *               refused as damaged, the folder unchanged;
  *   old         a group as a log written before database format 2 holds
  *               it (an LR_PAGEDIFF of 32-byte header and a 12-byte
  *               LR_COMMIT without database times), its base field even
@@ -142,8 +144,9 @@ static uint32_t diff_rec(uint8_t *p, uint64_t base, int old) {
   return h + 5;
 }
 
-/* An LR_COMMIT of txid 7 and one page record giving database dbid time T
- * (format 2), or the 12 bytes of before (old). */
+/* An LR_COMMIT of txid 7 and one page record giving database dbid time T,
+ * committed at time 1 µs (log format 4), or the 12 bytes of before
+ * database format 2 (old). */
 static uint32_t commit_rec(uint8_t *p, uint32_t dbid, uint64_t T, int old) {
   put64(p, 7);
   put32(p + 8, 1);
@@ -151,7 +154,8 @@ static uint32_t commit_rec(uint8_t *p, uint32_t dbid, uint64_t T, int old) {
   put32(p + 12, 1);
   put32(p + 16, dbid);
   put64(p + 20, T);
-  return 28;
+  put64(p + 28, 1);
+  return 36;
 }
 
 /* One page record of a group. */
@@ -209,9 +213,9 @@ static uint32_t image_rec(uint8_t *p, uint32_t pgno, const uint8_t *page, uint64
 
 /* An LR_COMMIT of txid 7 and count page records giving database 1 time T. */
 static uint32_t commit_n(uint8_t *p, uint32_t count, uint64_t T) {
-  commit_rec(p, 1, T, 0);
+  uint32_t n = commit_rec(p, 1, T, 0);
   put32(p + 8, count);
-  return 28;
+  return n;
 }
 
 static void write_page(uint32_t pgno, const uint8_t *pg) {
@@ -293,7 +297,10 @@ int main(int argc, char **argv) {
     pl = diff_rec(p, dbtime2, 1);
     uint32_t ocl = commit_rec(c, 1, T, 1);
     expect_same("old", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, ocl, corrupt_for(restore),
-                "carries no valid database times");
+                "is not of the format's length");
+    pl = diff_rec(p, dbtime2, 0);          /* log format 3's commit: no time after the dbtimes */
+    expect_same("no-time", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, commit_rec(c, 1, T, 0) - 8,
+                corrupt_for(restore), "is not of the format's length");
     pl = diff_rec(p, dbtime2, 0);
     cl = commit_rec(c, 2, T, 0);   /* a T for another database only */
     expect_same("none", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, corrupt_for(restore), "");

@@ -1,0 +1,224 @@
+-- Restore to a point in time (issue 12): commit records carry their time
+-- (log format 4); ese.restore(sets, dest, { archive_path, to_time,
+-- allow_partial }) replays the set, then the archived generations, and
+-- stops before the first commit later than to_time.  The archive here is
+-- filled by hand (each closed generation copied), as an archiver would.
+local H = require "support.helpers"
+local ese = require "ese"
+local backup = require "ese.backup"
+local fs = ese.fs
+
+describe("restore to a point in time", function()
+  local w, t, inst, set, archive, _
+  local marks = {}
+
+  -- The current time strictly after every commit so far and strictly
+  -- before every later one (the clock commits read is fs.now's).
+  local function mark()
+    local t0 = fs.now()
+    while fs.now() < t0 + 0.002 do end
+    local m = fs.now()
+    while fs.now() < m + 0.002 do end
+    return m
+  end
+
+  -- Copies every closed generation of the live folder into the archive.
+  local function ship()
+    for _, name in ipairs(fs.list(w.dir)) do
+      if name:match("^edb%x%x%x%x%x%x%x%x%.log$") and not H.exists(archive .. "/" .. name) then
+        H.write_file(archive .. "/" .. name, assert(H.read_file(w:path(name))))
+      end
+    end
+  end
+
+  -- The phases' keys in a restored folder: { [phase] = count }.
+  local function phases(dest)
+    local keys = H.restored_keys(w, dest)
+    local n = {}
+    for k in pairs(keys) do
+      local p = k:match("^(p%d)_")
+      if p then n[p] = (n[p] or 0) + 1 end
+    end
+    return n
+  end
+
+  before_each(function()
+    w = H.world()
+    t, _, _, inst = w:table({ log_file_size = 64 })
+    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
+    set, archive = w:path("set"), w:path("archive")
+    assert(os.execute("mkdir -p " .. H.q(archive)))
+    backup.run(inst, set)
+    -- three phases of commits, each spanning a roll, a mark between them
+    for p = 1, 3 do
+      for i = 1, 30 do t:put(("p%d_%03d"):format(p, i), ("v"):rep(400)) end
+      H.roll(t, w.dir, 1, "p" .. p .. "_roll")
+      marks[p] = mark()
+    end
+    H.roll(t, w.dir, 1, "p3_tail")          -- the last phase's generation closes too
+    ship()
+  end)
+  after_each(function() w:cleanup() end)
+
+  it("to a time between two phases: exactly the commits at or before it, from the set and the archive", function()
+    for p = 1, 2 do
+      local dest = w:path("dest" .. p)
+      local r = ese.restore(set, dest, { archive_path = archive, to_time = marks[p] })
+      assert.is_true(r.reached)
+      assert.is_true(r.last_commit_time <= marks[p], "the last commit replayed is at or before the time")
+      assert.is_true(r.last_commit_time > marks[p] - 60)
+      local n = phases(dest)   -- a phase's roll commits ("p<p>_roll...") count with it
+      assert.is_true(n.p1 >= 30, "phase 1 is in")
+      if p == 1 then assert.is_nil(n.p2, "phase 2 is out") else assert.is_true(n.p2 >= 30) end
+      assert.is_nil(n.p3, "phase 3 is out")
+      -- the generation the point in time falls in ends there in dest: no
+      -- record of a later commit is left in any of its log files
+      for _, name in ipairs(fs.list(dest)) do
+        if name:match("%.log$") then
+          local bytes = assert(H.read_file(dest .. "/" .. name))
+          for q = p + 1, 3 do assert.is_nil(bytes:find("p" .. q .. "_0", 1, true), name .. " holds phase " .. q) end
+        end
+      end
+    end
+  end)
+
+  it("the restored folder is a working instance: later commits, a crash and recovery never bring "
+     .. "back what came after the point in time", function()
+    local dest = w:path("dest")
+    ese.restore(set, dest, { archive_path = archive, to_time = marks[1] })
+    local r = w:track(ese.create_instance(H.name("r"), H.params(dest, { log_file_size = 64 })))
+    r:init()
+    local rt = H.open_table(r, dest)
+    assert.is_nil(rt:get("p2_001"))
+    rt:put("after", "restore")
+    r:term()                                   -- crash: soft recovery replays from the checkpoint
+    local r2 = w:track(ese.create_instance(H.name("r2"), H.params(dest, { log_file_size = 64 })))
+    r2:init()
+    local rt2 = H.open_table(r2, dest)
+    assert.are.equal("restore", rt2:get("after"))
+    assert.is_nil(rt2:get("p2_001"))
+    assert.is_nil(rt2:get("p3_001"))
+    r2:term({ complete = true })
+    local code, out = H.lua_run("bin/ese", { "logs", dest, "--verify" })
+    assert.are.equal(0, code, out)
+  end)
+
+  it("backup.restore takes the same options and verifies the set first", function()
+    local dest = w:path("dest")
+    local r = backup.restore(set, dest, { archive_path = archive, to_time = marks[2] })
+    assert.is_true(r.reached)
+    local n = phases(dest)
+    assert.is_true(n.p2 >= 30)
+    assert.is_nil(n.p3)
+  end)
+
+  it("a time after the last archived commit: JET_errMissingLogFile before dest is made; allow_partial "
+     .. "restores to the end and says it did not reach the time", function()
+    local later = mark() + 3600
+    local dest = w:path("dest")
+    local e = H.expect_jet("JET_errMissingLogFile", ese.restore, set, dest, { archive_path = archive, to_time = later })
+    assert.matches("allow_partial", e.detail, 1, true)
+    assert.are.equal("absent", fs.stat(dest).kind)
+    local r = ese.restore(set, dest, { archive_path = archive, to_time = later, allow_partial = true })
+    assert.is_false(r.reached)
+    local n = phases(dest)
+    assert.is_true(n.p3 >= 30, "everything archived is in")
+  end)
+
+  it("a gap in the archive: the missing generation's error; allow_partial stops before it", function()
+    local names = {}
+    for _, name in ipairs(fs.list(archive)) do names[#names + 1] = name end
+    table.sort(names)
+    assert.is_true(#names >= 3)
+    local missing = names[#names - 1]
+    assert(os.remove(archive .. "/" .. missing))
+    local dest = w:path("dest")
+    local e = H.expect_jet("JET_errMissingCurrentLogFiles", ese.restore, set, dest,
+      { archive_path = archive, to_time = marks[3] })
+    assert.matches("is missing", e.detail, 1, true)
+    assert.are.equal("absent", fs.stat(dest).kind)
+    local r = ese.restore(set, dest, { archive_path = archive, to_time = marks[3], allow_partial = true })
+    assert.are.equal(tonumber(missing:match("^edb(%x+)%.log$"), 16), r.gap_generation)
+    assert.is_false(r.reached)
+    assert.is_true(r.last_generation < r.gap_generation)
+  end)
+
+  it("a time before the backup ended: JET_errEndingRestoreLogTooLow (the copy may hold later changes), "
+     .. "before dest is made", function()
+    local w2 = H.world()
+    local t2, _, _, inst2 = w2:table({ log_file_size = 64 })
+    t2:put("x", "1")
+    local before = mark()
+    t2:put("y", "2")
+    local set2 = w2:path("set")
+    backup.run(inst2, set2)
+    for _, partial in ipairs({ false, true }) do
+      local e = H.expect_jet("JET_errEndingRestoreLogTooLow", ese.restore, set2, w2:path("dest"),
+        { to_time = before, allow_partial = partial })
+      assert.matches("before the end of the backup", e.detail, 1, true)
+      assert.are.equal("absent", fs.stat(w2:path("dest")).kind)
+    end
+    w2:cleanup()
+  end)
+
+  it("bad options: argument errors", function()
+    assert.has_error(function() ese.restore(set, w:path("d"), { to_time = "noon" }) end)
+    assert.has_error(function() ese.restore(set, w:path("d"), { to_time = -1 }) end)
+    assert.has_error(function() ese.restore(set, w:path("d"), { allow_partial = 1 }) end)
+    assert.has_error(function() backup.restore(set, w:path("d"), { to_tme = 1 }) end)
+    assert.are.equal("absent", fs.stat(w:path("d")).kind)
+  end)
+
+  it("ese restore --archive DIR --to-time TIME (UTC, a zone, or seconds); bad times and --allow-partial "
+     .. "alone: exit 2", function()
+    local m = marks[1]
+    local whole = math.floor(m)
+    local utc = os.date("!%Y-%m-%d %H:%M:%S", whole) .. ("%.6f"):format(m - whole):sub(2)
+    local dest = w:path("dest")
+    local code, out, err = H.lua_run("bin/ese", { "restore", set, dest, "--archive", archive, "--to-time", utc })
+    assert.are.equal(0, code, err)
+    assert.matches("point in time " .. utc:gsub("%p", "%%%0") .. " UTC: reached", out)
+    local n = phases(dest)
+    assert.is_true(n.p1 >= 30)
+    assert.is_nil(n.p2)
+    -- the same instant written with a zone, and as seconds
+    local east = os.date("!%Y-%m-%d %H:%M:%S", whole + 2 * 3600) .. ("%.6f"):format(m - whole):sub(2) .. "+02:00"
+    for i, tm in ipairs({ east, ("%.6f"):format(m) }) do
+      local d = w:path("dest-" .. i)
+      code, _, err = H.lua_run("bin/ese", { "restore", set, d, "--archive", archive, "--to-time", tm })
+      assert.are.equal(0, code, err)
+      assert.is_nil(phases(d).p2, tm)
+    end
+    for _, bad in ipairs({ "yesterday", "2026-02-30 00:00:00", "2026-12-06 25:00:00", "2026-12-06 10:00:00 +25:00" }) do
+      code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("bad"), "--to-time", bad })
+      assert.are.equal(2, code, bad)
+      assert.matches("needs a time", err, 1, true)
+    end
+    code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("bad"), "--allow-partial" })
+    assert.are.equal(2, code)
+    assert.matches("--allow-partial needs --to-time", err, 1, true)
+    assert.are.equal("absent", fs.stat(w:path("bad")).kind)
+    -- a time the logs do not reach: the named error, exit 1, dest not made
+    code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("late"), "--archive", archive, "--to-time",
+      ("%.6f"):format(m + 86400) })
+    assert.are.equal(1, code)
+    assert.matches("JET_errMissingLogFile", err, 1, true)
+    assert.are.equal("absent", fs.stat(w:path("late")).kind)
+  end)
+end)
+
+describe("util.parse_time", function()
+  local util = require "ese.util"
+  it("reads UTC, zones, fractions and seconds; refuses the rest", function()
+    assert.are.equal(0, util.parse_time("1970-01-01 00:00:00"))
+    assert.are.equal(1796541000.5, util.parse_time("2026-12-06 07:10:00.5"))
+    assert.are.equal(1796541000, util.parse_time("2026-12-06T09:10:00+02:00"))
+    assert.are.equal(1796546400, util.parse_time("2026-12-06 07:10:00 -0130"))
+    assert.are.equal(1709208000, util.parse_time("2024-02-29 12:00:00Z"))
+    assert.are.equal(1700000000.25, util.parse_time("1700000000.25"))
+    for _, bad in ipairs({ "2023-02-29 12:00:00", "2026-13-01 00:00:00", "2026-12-06 07:60:00", "x", "",
+                           "2026-12-06 07:10:00 +2", "2026-12-06 07:10:00.", "2026-12-06" }) do
+      assert.is_nil(util.parse_time(bad), bad)
+    end
+  end)
+end)
