@@ -546,6 +546,7 @@ typedef struct bench {
   int sq_restarts, sq_finished, sq_runs;
   double lat_alone_ms, lat_during_ms, sq_lat_alone_ms, sq_lat_during_ms;
   uint64_t ese_db_bytes, ese_log_bytes;
+  uint64_t ese_load_log_bytes, ese_load_commits;   /* the sets under load: log shipped, writer commits meanwhile */
   int ese_logs, ese_runs;
   double ph_idle[PH_N], ph_load[PH_N], ph_memload[PH_N];
   uint64_t phc_load[PH_N], phc_memload[PH_N];
@@ -657,6 +658,8 @@ static void run_case(bench *B, int k) {
     }
     B->ese_restarts += r.restarts;
     if (mem) break;
+    B->ese_load_log_bytes += r.log_bytes;
+    B->ese_load_commits += x.c1 - x.c0;
     B->ese_db_opens += r.db_opens;
     B->ese_dbs += r.ndbs;
     B->ese_load_runs++;
@@ -859,6 +862,11 @@ int main(void) {
   if (B.ese_load_runs) {
     printf("  lua-ese restarts: %d (sequences begun again), database opens %d for %d databases streamed\n",
            B.ese_restarts, B.ese_db_opens, B.ese_dbs);
+    if (B.ese_load_commits)
+      printf("  lua-ese log shipped per writer commit during the backup: %.0f B (%.1f MiB of log files for %llu "
+             "commits; whole generation files, so at most one file's size beyond the commits' records)\n",
+             (double)B.ese_load_log_bytes / (double)B.ese_load_commits, (double)B.ese_load_log_bytes / MIB,
+             (unsigned long long)B.ese_load_commits);
     printf("  lua-ese phases with the writer (s per backup, writer commits/s):\n   ");
     for (int i = 0; i < PH_N; i++)
       printf("%s %s %.3f s %.0f/s", i ? "," : "", ph_name[i], B.ph_load[i] / B.ese_load_runs,
