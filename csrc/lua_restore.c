@@ -67,6 +67,7 @@ static int restore_begin(lua_State *L) {
     lua_getfield(L, 3, "allow_partial");
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "allow_partial must be a boolean");
     o.allow_partial = lua_toboolean(L, -1);
+    if (o.allow_partial && !o.to_time_us) return luaL_argerror(L, 3, "allow_partial needs to_time");
     lua_getfield(L, 3, "overwrite");
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "overwrite must be a boolean");
     o.overwrite = lua_toboolean(L, -1);

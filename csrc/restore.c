@@ -797,14 +797,11 @@ static JET_ERR replay_finish(EseRestore *r) {
   for (size_t i = 0; i < r->nfiles; i++)
     if (r->files[i].is_db && !r->files[i].mapped)
       return fail(r, JET_errDatabasePatchFileMismatch, "database %s is not attached in the logs of the set", r->files[i].name);
-  JET_ERR e = redo_finish(r->rd, 1, r->last_gen);
-  uint64_t next_txid = redo_max_txid(r->rd) + 1;
-  r->last_commit_us = redo_last_commit_us(r->rd);
-  redo_free(r->rd);
-  r->rd = NULL;
-  log_reader_close(r->reader);
-  r->reader = NULL;
-  /* logs after the point in time are not part of the restored stream */
+  /* logs after the point in time are not part of the restored stream; they
+   * go (and the cut generation ends) durably before any database is marked
+   * clean: a crash in between leaves databases "being restored" (refused
+   * until a new restore), never clean ones beside later logs */
+  JET_ERR e = JET_errSuccess;
   for (size_t i = 0; e == JET_errSuccess && i < r->nfiles; i++)
     if (!r->files[i].is_db && r->files[i].gen > r->last_gen) {
       char *p = os_join(r->dest, r->files[i].name);
@@ -813,6 +810,15 @@ static JET_ERR replay_finish(EseRestore *r) {
       free(p);
     }
   if (e == JET_errSuccess && r->stopped) e = cut_generation(r);
+  if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);
+  JET_ERR fe = redo_finish(r->rd, e == JET_errSuccess, r->last_gen);
+  if (e == JET_errSuccess) e = fe;
+  uint64_t next_txid = redo_max_txid(r->rd) + 1;
+  r->last_commit_us = redo_last_commit_us(r->rd);
+  redo_free(r->rd);
+  r->rd = NULL;
+  log_reader_close(r->reader);
+  r->reader = NULL;
   rsfile *last = log_of(r, r->last_gen);
   log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size };
   eslog *lg = NULL;

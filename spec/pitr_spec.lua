@@ -161,10 +161,53 @@ describe("restore to a point in time", function()
     w2:cleanup()
   end)
 
+  -- The child: ese.restore of arg[1] with the archive arg[2] into arg[3]
+  -- up to the time arg[4]; prints OK (a crash point kills it before).
+  local RESTORE_CHILD = [[
+    local ese = require "ese"
+    ese.restore(arg[1], arg[3], { archive_path = arg[2], to_time = tonumber(arg[4]) })
+    print("OK")
+  ]]
+
+  it("killed at each write of its last steps, a restore to a point in time leaves either databases being "
+     .. "restored (refused) or a clean restore without a later commit: never a later commit back", function()
+    local tm = ("%.6f"):format(marks[1])
+    local count = w:path("count.n")
+    local code, out, err = H.lua_child(RESTORE_CHILD, { set, archive, w:path("counted"), tm },
+      "ESE_FAULT_COUNT=" .. H.q(count))
+    assert.are.equal(0, code, err)
+    assert.matches("OK", out)
+    local n = assert(tonumber(H.read_file(count):match("%d+")))
+    local clean, refused = 0, 0
+    for k = math.max(1, n - 24), n do
+      local dest = w:path("k" .. k)
+      code = H.lua_child(RESTORE_CHILD, { set, archive, dest, tm }, ("ESE_FAULT=crash:%d"):format(k))
+      assert.are_not.equal(0, code, "the child dies at event " .. k)
+      local inst2 = w:track(ese.create_instance(H.name("k"), H.params(dest, { log_file_size = 64 })))
+      local ok, t2 = pcall(function()
+        inst2:init()
+        return H.open_table(inst2, dest)
+      end)
+      if ok then
+        clean = clean + 1
+        assert.is_nil(t2:get("p2_001"), "event " .. k .. ": a commit after the point in time is back")
+        assert.are.equal(("v"):rep(400), t2:get("p1_030"), "event " .. k)
+      else
+        refused = refused + 1
+        assert.is_true(ese.is_error(t2), tostring(t2))
+      end
+      pcall(inst2.term, inst2)
+    end
+    assert.is_true(clean > 0 and refused > 0, clean .. " clean, " .. refused .. " refused")
+  end)
+
   it("bad options: argument errors", function()
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = "noon" }) end)
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = -1 }) end)
     assert.has_error(function() ese.restore(set, w:path("d"), { allow_partial = 1 }) end)
+    assert.has_error(function() ese.restore(set, w:path("d"), { allow_partial = true }) end)
+    H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("d"), { archive_path = w:path("nowhere"),
+      to_time = marks[1] })
     assert.has_error(function() backup.restore(set, w:path("d"), { to_tme = 1 }) end)
     assert.are.equal("absent", fs.stat(w:path("d")).kind)
   end)
