@@ -206,8 +206,13 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
   if (e == JET_errSuccess && incr) e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur);
   /* A full backup starts at a checkpoint taken now: its copies replay from
    * here, so the set ships the log of the commits made during the backup,
-   * not all the log since the last checkpoint (up to checkpoint_depth). */
-  if (e == JET_errSuccess && !incr) e = inst_checkpoint(inst);
+   * not all the log since the last checkpoint (up to checkpoint_depth).
+   * The set ships whole generations from the checkpoint's: when the last
+   * checkpoint is in the current generation already, a new one would ship
+   * nothing less, and is not taken (a checkpoint writes every dirty page
+   * back under the instance lock). */
+  if (e == JET_errSuccess && !incr && LSN_GEN(inst->checkpoint) < log_generation(inst->log))
+    e = inst_checkpoint(inst);
   struct esbackup *bk = e ? NULL : calloc(1, sizeof *bk);
   if (e == JET_errSuccess && !bk) e = JET_errOutOfMemory;
   if (e == JET_errSuccess && !(bk->files = calloc(inst->prm.max_backup_files, sizeof *bk->files))) e = JET_errOutOfMemory;

@@ -96,7 +96,23 @@ describe("log volume", function()
     for i = 1, 6000, 97 do assert.are.equal(("p"):rep(300), t3:get(common.make_key(i + 2000))) end
   end)
 
-  -- The child: an instance on arg[1], 200 records committed durably, then
+  it("Begin takes its checkpoint only when the last one is in an older generation (the set ships whole "
+     .. "generations from the checkpoint's: a new one in the same would ship nothing less)", function()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    t:put("a", "1")
+    local chk = w:path("edb.chk")
+    local before = assert(H.read_file(chk))
+    inst:begin_external_backup()
+    assert.are.equal(before, H.read_file(chk), "no checkpoint in the checkpoint's generation")
+    inst:end_external_backup({ abort = true })
+    H.roll(t, w.dir, 1)
+    inst:begin_external_backup()
+    assert.are_not.equal(before, H.read_file(chk), "a checkpoint after a roll")
+    inst:end_external_backup({ abort = true })
+  end)
+
+  -- The child: an instance on arg[1], 2,000 records committed durably (the
+  -- log rolls past the checkpoint of init's generation), then
   -- (mode "run") a full Begin, whose checkpoint writes the pages back; it
   -- prints the outcome of Begin and of a session afterwards.  Mode "count"
   -- stops before Begin, so that ESE_FAULT_COUNT tells the events before it.
@@ -111,7 +127,7 @@ describe("log volume", function()
     inst:init()
     local s = inst:begin_session()
     local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
-    for i = 1, 200 do t:put(("k%05d"):format(i), ("v"):rep(100)) end
+    for i = 1, 2000 do t:put(("k%05d"):format(i), ("v"):rep(100)) end   -- several generations of 64 KiB
     if mode == "count" then inst:term() print("COUNTED yes") return end
     print("BEGIN " .. name_of(inst.begin_external_backup, inst))
     print("AFTER " .. name_of(inst.begin_session, inst))
@@ -136,7 +152,7 @@ describe("log volume", function()
     local inst = w:track(ese.create_instance(H.name("after"), H.params(dir, { log_file_size = 64 })))
     inst:init()
     local t = H.open_table(inst, dir)
-    for i = 1, 200 do assert.are.equal(("v"):rep(100), t:get(("k%05d"):format(i)), i) end
+    for i = 1, 2000 do assert.are.equal(("v"):rep(100), t:get(("k%05d"):format(i)), i) end
     inst:term({ complete = true })
   end)
 end)
