@@ -558,9 +558,7 @@ JET_ERR inst_checkpoint(esinst *inst) {
   if (e == JET_errSuccess) {
     inst->checkpoint = lsn;
     if (inst->prm.circular) {
-      uint32_t keep = LSN_GEN(lsn);
-      if (inst->log_hold_gen && inst->log_hold_gen < keep) keep = inst->log_hold_gen;   /* a backup's pin */
-      e = delete_old_logs(inst, keep);
+      e = delete_old_logs(inst, inst_keep_logs_from(inst, LSN_GEN(lsn)));   /* a backup's and the archive's pins */
     }
   }
   return inst_fatal(inst, e);

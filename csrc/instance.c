@@ -1,6 +1,7 @@
 /* instance.c -- the process-wide mode, instances, parameters, the state
  * gate, the instance lock (and who holds it), init and term. */
 #include "internal.h"
+#include "archive.h"
 #include "backup.h"
 #include "page.h"
 #include <assert.h>
@@ -12,6 +13,9 @@
 #include <string.h>
 
 enum { MODE_NONE, MODE_LEGACY, MODE_MULTI };
+
+/* How long term lets the archive's ship in progress finish (archive_stop). */
+#define ARCHIVE_TERM_GRACE_MS 5000u
 
 /* The one process-wide state of the engine (documented in docs/api.md):
  * the mode, the registry of live instances (so instance handles are
@@ -35,11 +39,16 @@ static void params_default(esparams *p) {
   p->max_backup_files = 8;
   p->checkpoint_depth = 32u << 20;
   p->dw_size = DW_DEFAULT_SIZE;
+  p->archive_timeout = 60;
+  p->archive_command_timeout = 300;
+  p->archive_retry_max = 30000;
 }
 
 static void params_free(esparams *p) {
   free(p->system_path);
   free(p->log_path);
+  free(p->archive_path);
+  free(p->archive_command);
 }
 
 static JET_ERR inst_new(const char *name, int legacy, esinst **out) {
@@ -209,6 +218,14 @@ void inst_hold_logs(esinst *inst, uint32_t gen) {
   inst->log_hold_gen = gen;
 }
 
+uint32_t inst_keep_logs_from(esinst *inst, uint32_t below_gen) {
+  assert(inst_lock_held(inst));
+  uint32_t keep = below_gen;
+  if (inst->log_hold_gen && inst->log_hold_gen < keep) keep = inst->log_hold_gen;
+  uint32_t unshipped = inst->archive ? archive_pin(inst->archive) : keep;
+  return unshipped < keep ? unshipped : keep;
+}
+
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn) {
   esinst *inst = ud;
   return inst->log ? log_flush(inst->log, lsn) : JET_errSuccess;
@@ -254,8 +271,36 @@ static JET_ERR set_path(char **dst, const char *s) {
   return JET_errSuccess;
 }
 
+/* An optional string parameter: NULL or "" turns it off. */
+static JET_ERR set_optional(char **dst, const char *s) {
+  if (!s || !*s) {
+    free(*dst);
+    *dst = NULL;
+    return JET_errSuccess;
+  }
+  return set_path(dst, s);
+}
+
 static JET_ERR param_set(esparams *p, unsigned long id, JET_API_PTR l, const char *s) {
   switch (id) {
+  case JET_paramArchivePath: return set_optional(&p->archive_path, s);
+  case JET_paramArchiveCommand: return set_optional(&p->archive_command, s);
+  case JET_paramArchiveTimeout:
+    if (l > 31536000) return JET_errInvalidParameter;   /* a year */
+    p->archive_timeout = (uint32_t)l;
+    return JET_errSuccess;
+  case JET_paramArchiveMaxBacklog:
+    if (l > ((JET_API_PTR)1 << 50)) return JET_errInvalidParameter;
+    p->archive_max_backlog = l;
+    return JET_errSuccess;
+  case JET_paramArchiveCommandTimeout:
+    if (l > 86400) return JET_errInvalidParameter;
+    p->archive_command_timeout = (uint32_t)l;
+    return JET_errSuccess;
+  case JET_paramArchiveRetryMax:
+    if (l < 1 || l > 3600000) return JET_errInvalidParameter;
+    p->archive_retry_max = (uint32_t)l;
+    return JET_errSuccess;
   case JET_paramSystemPath: return set_path(&p->system_path, s);
   case JET_paramLogFilePath: return set_path(&p->log_path, s);
   case JET_paramBaseName:
@@ -313,6 +358,12 @@ static JET_ERR param_get(const esparams *p, unsigned long id, JET_API_PTR *l, ch
   case JET_paramMaxOpenBackupFiles: v = p->max_backup_files; break;
   case JET_paramCheckpointDepthMax: v = (JET_API_PTR)p->checkpoint_depth; break;
   case JET_paramDoubleWriteSize: v = (JET_API_PTR)p->dw_size; break;
+  case JET_paramArchivePath: str = p->archive_path ? p->archive_path : ""; break;
+  case JET_paramArchiveCommand: str = p->archive_command ? p->archive_command : ""; break;
+  case JET_paramArchiveTimeout: v = p->archive_timeout; break;
+  case JET_paramArchiveMaxBacklog: v = (JET_API_PTR)p->archive_max_backlog; break;
+  case JET_paramArchiveCommandTimeout: v = p->archive_command_timeout; break;
+  case JET_paramArchiveRetryMax: v = p->archive_retry_max; break;
   default: return JET_errInvalidParameter;
   }
   if (str) {
@@ -409,6 +460,9 @@ static JET_ERR lock_folders(esinst *inst) {
 }
 
 static void release_resources(esinst *inst) {
+  assert(!inst->archive || inst->state != INST_RUNNING);
+  archive_free(inst->archive);   /* stopped first (term), or never started */
+  inst->archive = NULL;
   for (int i = 1; i <= ESE_MAX_DB; i++)
     if (inst->db[i]) db_close(inst, inst->db[i]);
   if (inst->log) log_close(inst->log);
@@ -481,6 +535,35 @@ static JET_ERR remap_copy(const JET_RSTINFO *ri, JET_RSTMAP **out, long *nout) {
   return JET_errSuccess;
 }
 
+/* archive_timeout's roll (the archiver's thread, no lock held): rolls the
+ * log when the instance runs and its current generation holds records. */
+static JET_ERR archive_roll(void *ud) {
+  esinst *inst = ud;
+  inst_lock(inst);
+  JET_ERR e = gate(inst) ? JET_errTermInProgress : JET_errSuccess;
+  if (e == JET_errSuccess && log_first_record_us(inst->log)) e = inst_fatal(inst, log_roll(inst->log));
+  inst_unlock(inst);
+  return e;
+}
+
+/* The log archive, when configured: its thread starts once recovery has
+ * made the log ready. */
+static JET_ERR archive_begin(esinst *inst) {
+  const esparams *p = &inst->prm;
+  if (!p->archive_path && !p->archive_command) return JET_errSuccess;
+  if (p->archive_path && p->archive_command) {
+    inst_detail(inst, "archive_path and archive_command are both set: archive with one of them");
+    return JET_errInvalidParameter;
+  }
+  archive_config c = {
+    .log_dir = inst->log_real, .base = p->base, .system_path = p->system_path, .path = p->archive_path,
+    .command = p->archive_command, .timeout_s = p->archive_timeout, .max_backlog = p->archive_max_backlog,
+    .command_timeout_s = p->archive_command_timeout, .retry_max_ms = p->archive_retry_max,
+    .file_size = p->log_file_kib * 1024u, .log = inst->log, .roll = archive_roll, .ud = inst,
+  };
+  return archive_start(&c, &inst->archive);
+}
+
 static JET_ERR init_instance(esinst *inst, const JET_RSTINFO *ri) {
   /* transaction ids grow across runs (recovery raises this past every id
    * it meets), so a log never holds two groups of one id back to back */
@@ -493,6 +576,7 @@ static JET_ERR init_instance(esinst *inst, const JET_RSTINFO *ri) {
   if (e == JET_errSuccess) e = log_folder_real(inst);
   if (e == JET_errSuccess) e = lock_folders(inst);
   if (e == JET_errSuccess) e = recover(inst);
+  if (e == JET_errSuccess) e = archive_begin(inst);
   remap_free(inst->remap, inst->nremap);     /* the map serves this recovery only */
   inst->remap = NULL;
   inst->nremap = 0;
@@ -586,6 +670,11 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit) {
   if (inst->state == INST_RUNNING) {
     inst->state = INST_TERMINATING;
     while (inst->active > 0) inst_wait(inst, &inst->drained);
+    if (inst->archive) {   /* its thread may wait for the lock (a roll): joined without it */
+      inst_unlock(inst);
+      archive_stop(inst->archive, ARCHIVE_TERM_GRACE_MS);
+      inst_lock(inst);
+    }
     backup_teardown(inst);
     sessions_end_all(inst);
     if ((grbit & JET_bitTermComplete) && !inst->unavailable) e = shutdown_clean(inst);
@@ -716,4 +805,23 @@ void EseInstanceErrorDetail(JET_INSTANCE instance, char *buf, size_t cb) {
     inst_unlock(inst);
   }
   pthread_mutex_unlock(&g_process.lock);
+}
+
+JET_ERR JET_API EseArchiveStatus(JET_INSTANCE instance, EseArchiveInfo *info) {
+  if (!info || info->cbStruct != sizeof *info) return JET_errInvalidParameter;
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(instance, &inst);
+  if (e) return e;
+  archive_status st;
+  memset(&st, 0, sizeof st);
+  info->fEnabled = inst->archive != NULL;
+  if (inst->archive) archive_get_status(inst->archive, &st);
+  info->ulShippedGeneration = st.shipped;
+  info->ulPending = st.pending;
+  info->cbPending = st.pending_bytes;
+  info->fBacklogged = st.backlogged;
+  info->ulFailures = st.failures;
+  snprintf(info->szLastError, sizeof info->szLastError, "%s", st.last_error);
+  inst_leave(inst);
+  return JET_errSuccess;
 }

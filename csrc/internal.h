@@ -68,6 +68,12 @@ typedef struct esparams {
   uint32_t max_backup_files;
   uint64_t checkpoint_depth;   /* bytes of log between checkpoints */
   uint64_t dw_size;            /* bytes of double-write ring (B.dwb) made at init */
+  /* the log archive (archive.h): a folder or a command, NULL: none */
+  char *archive_path, *archive_command;
+  uint32_t archive_timeout;        /* seconds; 0: off */
+  uint64_t archive_max_backlog;    /* bytes; 0: no limit */
+  uint32_t archive_command_timeout;/* seconds; 0: none */
+  uint32_t archive_retry_max;      /* ms: the backoff's cap */
 } esparams;
 
 typedef struct essession essession;
@@ -106,6 +112,8 @@ typedef struct esinst {
   uint32_t backup_file_serial; /* backup.c's: the last reader handle serial handed out */
   uint32_t log_hold_gen;  /* circular logging keeps the logs from this generation on
                              (0: none); set through inst_hold_logs (a backup's pin) */
+  struct esarchive *archive;  /* the log archive's thread (archive.h), or NULL; from
+                             the end of init to term; its pin: inst_keep_logs_from */
   essession *sessions;    /* list */
   uint64_t next_txid;
   uint8_t *diffbuf;       /* commit: a page difference being logged, then an all-zero page (page.h PAGE_DIFF_MAX + page size) */
@@ -161,6 +169,10 @@ JET_ERR inst_call_ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *));
 JET_ERR inst_fatal(esinst *inst, JET_ERR err);    /* records a fatal I/O error */
 void inst_detail(esinst *inst, const char *fmt, ...);
 void inst_hold_logs(esinst *inst, uint32_t gen);  /* sets log_hold_gen */
+/* The lowest generation circular logging must keep, given that it would
+ * keep below_gen on otherwise: a backup's pin (log_hold_gen) and the first
+ * generation the archive has not shipped (archive_pin) lower it. */
+uint32_t inst_keep_logs_from(esinst *inst, uint32_t below_gen);
 /* Restore: the named instance (created, not initialized) is "restoring"
  * until inst_end_restore; h 0 names none.  Legacy mode refuses. */
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out);

@@ -51,6 +51,8 @@
 
 #define ZERO_CHUNK (64u * 1024u)
 
+static uint64_t mono_us(void);
+
 /* ---- writer ------------------------------------------------------------- */
 struct eslog {
   esio *io;
@@ -85,6 +87,11 @@ struct eslog {
   int rolling;              /* a roll owns Btmp.log */
   uint64_t last_sync_us;
   int rolled;
+  uint64_t first_us;        /* monotonic µs of the first record of the current
+                             * generation (a reopened file with records: the
+                             * reopen), 0 while it holds none */
+  void (*on_roll)(void *ud, uint32_t closed_gen);   /* log_set_roll_hook */
+  void *on_roll_ud;
   JET_ERR err;              /* sticky write/sync failure */
 };
 
@@ -324,6 +331,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   lg->seq = seq;
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);
+  if (off > LOG_DATA_START) lg->first_us = mono_us();   /* records of a past run, not yet in a closed file */
   *out = lg;
   return JET_errSuccess;
 }
@@ -523,13 +531,17 @@ JET_ERR log_roll(eslog *lg) {
     lg->seq = 0;
     memset(lg->tail, 0, LOG_BLOCK);
     lg->rolled = 1;
+    lg->first_us = 0;
   }
   lg->busy = 0;
   lg->rolling = 0;
+  void (*hook)(void *, uint32_t) = e ? NULL : lg->on_roll;
+  void *hook_ud = lg->on_roll_ud;
   pthread_cond_broadcast(&lg->cv);
   pthread_mutex_unlock(&lg->mu);
   if (!e) os_close(old);
   else os_close(nf);
+  if (hook) hook(hook_ud, gen);   /* gen is closed: B%08X.log, complete and synced */
   return e;
 }
 
@@ -572,6 +584,7 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     st32(p + 8 + n, log_rec_crc(lg->gen, type, p1, n1, p2, n2));
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
+    if (!lg->first_us) lg->first_us = mono_us();
     lg->len += (size_t)framed;
     lg->end += framed;
     lg->nappends++;
@@ -636,4 +649,18 @@ int log_take_rolled(eslog *lg) {
   lg->rolled = 0;
   pthread_mutex_unlock(&lg->mu);
   return r;
+}
+
+void log_set_roll_hook(eslog *lg, void (*fn)(void *ud, uint32_t closed_gen), void *ud) {
+  pthread_mutex_lock(&lg->mu);
+  lg->on_roll = fn;
+  lg->on_roll_ud = ud;
+  pthread_mutex_unlock(&lg->mu);
+}
+
+uint64_t log_first_record_us(eslog *lg) {
+  pthread_mutex_lock(&lg->mu);
+  uint64_t v = lg->first_us;
+  pthread_mutex_unlock(&lg->mu);
+  return v;
 }

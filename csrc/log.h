@@ -198,6 +198,15 @@ const log_sig *log_signature(eslog *lg);
 JET_ERR log_set_attachments(eslog *lg, const log_attach *att, uint32_t natt);
 /* Returns and clears "a roll happened since the last call". */
 int log_take_rolled(eslog *lg);
+/* fn(ud, g) is called by every log_roll that succeeds, after generation g
+ * became B%08X.log (complete and synced), without the log's mutex but with
+ * whatever lock the roller holds (the instance lock): fn must only take
+ * locks of its own.  NULL removes it.  The archiver's hook (archive.h). */
+void log_set_roll_hook(eslog *lg, void (*fn)(void *ud, uint32_t closed_gen), void *ud);
+/* CLOCK_MONOTONIC µs of the first record appended to the current
+ * generation (for a reopened B.log that holds records: the reopen), 0
+ * while the generation holds none: archive_timeout's clock. */
+uint64_t log_first_record_us(eslog *lg);
 
 /* ---- reader ------------------------------------------------------------ */
 typedef struct log_reader log_reader;

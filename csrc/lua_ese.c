@@ -81,7 +81,7 @@ void ese_checkkeys(lua_State *L, int arg, const char *const *names) {
   }
 }
 
-int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *detail) {
+void ese_push_error(lua_State *L, JET_ERR err, const char *op, const char *detail) {
   const char *name = EseErrorName(err);
   const char *msg = EseErrorMessage(err);
   lua_createtable(L, 0, 5);
@@ -101,7 +101,17 @@ int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *deta
     lua_setfield(L, -2, "detail");
   }
   luaL_setmetatable(L, ESE_ERROR_T);
+}
+
+int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *detail) {
+  ese_push_error(L, err, op, detail);
   return lua_error(L);
+}
+
+int ese_warning(lua_State *L, JET_ERR err, const char *op) {
+  if (err <= 0) return 0;
+  ese_push_error(L, err, op, NULL);
+  return 1;
 }
 
 int ese_raise(lua_State *L, JET_ERR err, const char *op) {

@@ -42,6 +42,11 @@
 /* Raise an ese.Error object {name, code, message, op[, detail]}.  Never
  * returns; declared int so callers can write `return ese_raise(...)`. */
 int ese_raise(lua_State *L, JET_ERR err, const char *op);
+/* Pushes that object without raising it. */
+void ese_push_error(lua_State *L, JET_ERR err, const char *op, const char *detail);
+/* A call that succeeded with a warning (err > 0, JET_wrn...) returns its
+ * object (not raised): pushes it and returns 1; else returns 0. */
+int ese_warning(lua_State *L, JET_ERR err, const char *op);
 /* The same with a detail string (NULL or "" means none). */
 int ese_raise_detail(lua_State *L, JET_ERR err, const char *op, const char *detail);
 /* The same with the detail the engine recorded for a (live) session or

@@ -56,6 +56,12 @@ static const struct param {
   {"max_open_backup_files", JET_paramMaxOpenBackupFiles, P_INT},
   {"checkpoint_depth", JET_paramCheckpointDepthMax, P_INT},
   {"dw_size", JET_paramDoubleWriteSize, P_INT},
+  {"archive_path", JET_paramArchivePath, P_STR},
+  {"archive_command", JET_paramArchiveCommand, P_STR},
+  {"archive_timeout", JET_paramArchiveTimeout, P_INT},
+  {"archive_max_backlog", JET_paramArchiveMaxBacklog, P_INT},
+  {"archive_command_timeout", JET_paramArchiveCommandTimeout, P_INT},
+  {"archive_retry_max", JET_paramArchiveRetryMax, P_INT},
   {"cache_size", JET_paramCacheSizeMax, P_CACHE},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
@@ -277,6 +283,37 @@ static int inst_set_params(lua_State *L) {
   return 0;
 }
 
+/* inst:archive_status() -> { shipped_generation, pending, pending_bytes,
+ * backlog, failures, last_error } or nil when no archive is configured. */
+static int inst_archive_status(lua_State *L) {
+  EseInstance *I = ese_checkinstance(L, 1, "archive_status");
+  EseArchiveInfo ai;
+  memset(&ai, 0, sizeof ai);
+  ai.cbStruct = sizeof ai;
+  JET_ERR err = EseArchiveStatus(I->inst, &ai);
+  if (err < 0) return ese_raise_inst(L, err, "archive_status", I->inst);
+  if (!ai.fEnabled) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, (lua_Integer)ai.ulShippedGeneration);
+  lua_setfield(L, -2, "shipped_generation");
+  lua_pushinteger(L, (lua_Integer)ai.ulPending);
+  lua_setfield(L, -2, "pending");
+  lua_pushinteger(L, (lua_Integer)ai.cbPending);
+  lua_setfield(L, -2, "pending_bytes");
+  lua_pushboolean(L, ai.fBacklogged);
+  lua_setfield(L, -2, "backlog");
+  lua_pushinteger(L, (lua_Integer)ai.ulFailures);
+  lua_setfield(L, -2, "failures");
+  if (ai.szLastError[0]) {
+    lua_pushstring(L, ai.szLastError);
+    lua_setfield(L, -2, "last_error");
+  }
+  return 1;
+}
+
 static int inst_is_open(lua_State *L) {
   lua_pushboolean(L, ese_toinstance(L, 1)->open);
   return 1;
@@ -363,6 +400,7 @@ static const luaL_Reg inst_methods[] = {
   {"stop_service", inst_stop_service},
   {"set_params", inst_set_params},
   {"is_open", inst_is_open},
+  {"archive_status", inst_archive_status},
   {NULL, NULL}
 };
 

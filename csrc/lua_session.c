@@ -246,7 +246,7 @@ static int ses_commit_transaction(lua_State *L) {
   JET_GRBIT grbit = ese_optflags(L, 2, commit_flags, 0, NULL);
   JET_ERR err = JetCommitTransaction(S->sesid, grbit);
   if (err < 0) return ese_raise_ses(L, err, "commit_transaction", S->sesid);
-  return 0;
+  return ese_warning(L, err, "commit_transaction");   /* JET_wrnArchiveBacklog */
 }
 
 static int ses_rollback(lua_State *L) {

@@ -98,7 +98,7 @@ static int tab_put(lua_State *L) {
   const char *v = luaL_checklstring(L, 3, &vl);
   JET_ERR err = EsePut(T->sesid, T->tableid, k, kl, v, vl);
   if (err < 0) return ese_raise_ses(L, err, "put", T->sesid);
-  return 0;
+  return ese_warning(L, err, "put");   /* outside a transaction it commits: JET_wrnArchiveBacklog */
 }
 
 static int tab_get(lua_State *L) {
@@ -121,7 +121,7 @@ static int tab_delete(lua_State *L) {
   const char *k = luaL_checklstring(L, 2, &kl);
   JET_ERR err = EseDelete(T->sesid, T->tableid, k, kl);
   if (err < 0) return ese_raise_ses(L, err, "delete", T->sesid);
-  return 0;
+  return ese_warning(L, err, "delete");   /* outside a transaction it commits: JET_wrnArchiveBacklog */
 }
 
 /* The iterator of pairs.  Upvalues: 1 the table object, 2 from (or nil),

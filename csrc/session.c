@@ -1,6 +1,7 @@
 /* session.c -- sessions and transactions: a transaction's writes stay in
  * its write set until commit applies them and logs the changed pages. */
 #include "internal.h"
+#include "archive.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,7 @@ JET_ERR commit_and_leave(esinst *inst, int lazy) {
   JET_ERR pe = e ? JET_errSuccess : log_prepare_next(log);
   inst_lock(inst);
   inst_fatal(inst, e ? e : pe);
+  if (e == JET_errSuccess && inst->archive && archive_backlogged(inst->archive)) e = JET_wrnArchiveBacklog;
   inst_leave(inst);
   return e;
 }

@@ -88,6 +88,15 @@ void EseForEachError(void (*fn)(const char *name, JET_ERR code, const char *msg,
 #define JET_paramMaxOpenBackupFiles 1001 /* lua-ese: readers open at once (rule 8); default 8 */
 #define JET_paramDoubleWriteSize   1002 /* lua-ese: bytes of the double-write ring B.dwb made at init;
                                            * default 16 MiB; a multiple of 4096, 73728 .. 1 GiB */
+/* The log archive (lua-ese's own numbers; docs/api.md "The log archive"):
+ * every closed log generation is shipped by a thread of the instance to a
+ * folder or through a command; at most one of the two is set. */
+#define JET_paramArchivePath       1003 /* folder; "" (default): none */
+#define JET_paramArchiveCommand    1004 /* command line, %p path, %f file name, %% %; "": none */
+#define JET_paramArchiveTimeout    1005 /* seconds; default 60; 0: off; at most 31536000 */
+#define JET_paramArchiveMaxBacklog 1006 /* bytes; 0 (default): no limit; at most 2^50 */
+#define JET_paramArchiveCommandTimeout 1007 /* seconds; default 300; 0: none; at most 86400 */
+#define JET_paramArchiveRetryMax   1008 /* ms: the retry backoff's cap; default 30000; 1 .. 3600000 */
 
 /* ---- instances ---------------------------------------------------------
  * Process-wide mode (the only C global): none, legacy or multi-instance.
@@ -394,6 +403,26 @@ JET_ERR JET_API JetExternalRestore2(char *szCheckpointFilePath, char *szLogPath,
                                     long crstfilemap, char *szBackupLogPath, JET_LOGINFO *pLogInfo,
                                     char *szTargetInstanceName, char *szTargetInstanceLogPath,
                                     char *szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn);
+
+/* The log archive of a running instance.  cbStruct = sizeof(EseArchiveInfo).
+ * fEnabled 0: no archive configured (every other field 0).
+ * ulShippedGeneration: the highest generation shipped (0: none yet);
+ * ulPending / cbPending: closed generations not yet shipped and their
+ * bytes; fBacklogged: cbPending > JET_paramArchiveMaxBacklog (commits then
+ * return JET_wrnArchiveBacklog); ulFailures: failed attempts since the last
+ * success; szLastError: the last failure, kept after a later success
+ * ("" when none). */
+typedef struct {
+  unsigned long cbStruct;
+  int fEnabled;
+  unsigned long ulShippedGeneration;
+  unsigned long ulPending;
+  unsigned long long cbPending;
+  int fBacklogged;
+  unsigned long ulFailures;
+  char szLastError[512];
+} EseArchiveInfo;
+JET_ERR JET_API EseArchiveStatus(JET_INSTANCE instance, EseArchiveInfo *info);
 
 /* Detail of the last failure on this session or instance ("file X page 12"),
  * "" when none; copies at most cb bytes with a terminating NUL. */

@@ -12,6 +12,7 @@
 #define ESE_ERRORS(X) \
   X(JET_errSuccess,                        0,     "The operation completed successfully") \
   X(JET_wrnBufferTruncated,                1006,  "The buffer was too small; the value was truncated") \
+  X(JET_wrnArchiveBacklog,                 3100,  "The commit is durable, but the log archive is behind by more than archive_max_backlog bytes") \
   X(JET_errLogFileCorrupt,                 -501,  "A log file is damaged before its last record") \
   X(JET_errBackupDirectoryNotEmpty,        -504,  "The destination folder is not empty") \
   X(JET_errBackupInProgress,               -505,  "A backup is in progress") \

@@ -1,0 +1,596 @@
+/*
+ * archive.c -- the log archive's thread (archive.h: states, invariants,
+ * locks).  A generation is shipped by one of two means:
+ *
+ * Folder (archive_path): copied to NAME.part in the folder (made anew),
+ * fsynced, renamed to NAME, the folder fsynced.  A NAME already there with
+ * the same bytes counts as shipped (a ship that a crash or a stop cut after
+ * the rename); with other bytes it is an error, retried and reported, and
+ * the file is never overwritten.
+ *
+ * Command (archive_command): the ONE place lua-ese runs a process, and only
+ * when the user configured it.  The template is split on blanks into
+ * words, then %p (the log file's absolute path), %f (its file name) and %%
+ * are replaced inside each word; no shell runs (no quoting, redirection or
+ * variables: wrap those in a script).  posix_spawnp (PATH search) in a
+ * process group of its own, signals at their defaults, stdin /dev/null,
+ * stdout and stderr into a pipe whose last bytes go into the error
+ * message.  Exit status 0 = shipped.  A command still running after
+ * archive_command_timeout seconds is killed (its whole process group) and
+ * counts as a failure.  The thread reaps its child with waitpid(pid): an
+ * application that reaps every child itself (SIGCHLD ignored, or
+ * waitpid(-1)) makes the status unknown, which counts as a failure.
+ *
+ * A failure is retried with exponential backoff: 1 s (or archive_retry_max
+ * when smaller), doubling, capped at archive_retry_max.
+ */
+#include "archive.h"
+#include "crc32c.h"
+#include "os.h"
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define ARC_SIZE 32u
+#define COPY_CHUNK (1u << 20)
+#define TAIL_MAX 200u
+static const char ARC_MAGIC[8] = { 'E', 'S', 'E', 'A', 'R', 'C', 0, 1 };
+
+typedef enum { ARC_IDLE, ARC_SHIPPING, ARC_ROLLING, ARC_STOPPED } arc_state;
+
+struct esarchive {
+  archive_config cfg;         /* strings owned (copies) */
+  esio *io;                   /* the thread's own (and start's) */
+  log_sig sig;                /* the stream's */
+  char *arc_path;             /* <system_path>/<base>.arc */
+  pthread_t thread;
+  int started;
+  _Atomic uint64_t stop_at;   /* monotonic µs after which a ship in progress gives up; 0: no stop */
+
+  pthread_mutex_t mu;         /* guards the fields below */
+  pthread_cond_t cv;          /* closed rose, or stop */
+  arc_state state;
+  int stop;
+  uint32_t next;              /* the first generation not shipped */
+  uint32_t shipped;           /* the highest shipped (0: none yet) */
+  uint32_t closed;            /* the highest closed generation */
+  uint64_t retry_at;          /* monotonic µs: no ship attempt before */
+  uint32_t delay_ms;          /* the current backoff */
+  uint32_t failures;
+  _Atomic int backlogged;
+  char last_error[512];
+};
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The only place the state changes (mu held). */
+static void arc_move(esarchive *a, arc_state to) {
+  static const unsigned legal_from[] = {
+    [ARC_IDLE] = 1u << ARC_SHIPPING | 1u << ARC_ROLLING,
+    [ARC_SHIPPING] = 1u << ARC_IDLE,
+    [ARC_ROLLING] = 1u << ARC_IDLE,
+    [ARC_STOPPED] = 1u << ARC_IDLE,
+  };
+  assert((legal_from[to] & (1u << a->state)) && "illegal archiver state move");
+  a->state = to;
+}
+
+static void set_error(esarchive *a, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(a->last_error, sizeof a->last_error, fmt, ap);
+  va_end(ap);
+}
+
+/* mu held. */
+static uint32_t pending(const esarchive *a) { return a->closed >= a->next ? a->closed + 1 - a->next : 0; }
+static void update_backlog(esarchive *a) {
+  uint64_t bytes = (uint64_t)pending(a) * a->cfg.file_size;
+  atomic_store(&a->backlogged, a->cfg.max_backlog && bytes > a->cfg.max_backlog);
+}
+
+static int stopping(esarchive *a) {
+  uint64_t at = atomic_load(&a->stop_at);
+  return at && mono_us() >= at;
+}
+
+/* ---- <base>.arc: u32 CRC32C of bytes 4..32, "ESEARC\0\1", u8[16] the log
+ * stream's signature, u32 the first generation not shipped. ------------- */
+
+static JET_ERR arc_write(esarchive *a, uint32_t next) {
+  uint8_t b[ARC_SIZE] = { 0 };
+  memcpy(b + 4, ARC_MAGIC, 8);
+  memcpy(b + 12, a->sig.b, 16);
+  memcpy(b + 28, &next, 4);
+  uint32_t c = crc32c(0, b + 4, ARC_SIZE - 4);
+  memcpy(b, &c, 4);
+  size_t n = strlen(a->arc_path);
+  char *tmp = malloc(n + 5), *dir = os_dirname(a->arc_path);
+  JET_ERR e = tmp && dir ? JET_errSuccess : JET_errOutOfMemory;
+  esfile *f = NULL;
+  if (!e) {
+    memcpy(tmp, a->arc_path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    e = os_create_new(a->io, tmp, &f);
+  }
+  if (!e) e = os_pwrite(f, b, ARC_SIZE, 0);
+  if (!e) e = os_sync(f);
+  os_close(f);
+  if (!e) e = os_rename(a->io, tmp, a->arc_path);
+  if (!e) e = os_sync_dir(a->io, dir);
+  free(tmp);
+  free(dir);
+  return e;
+}
+
+/* The stored next generation of this stream, or 0 (none, another
+ * stream's, or damaged: said in last_error). */
+static uint32_t arc_read(esarchive *a) {
+  uint8_t *b = NULL;
+  size_t got = 0;
+  JET_ERR e = os_read_head(a->io, a->arc_path, ARC_SIZE + 1, &b, &got, NULL);
+  uint32_t next = 0, c;
+  if (e == JET_errSuccess) {
+    if (got == ARC_SIZE && memcmp(b + 4, ARC_MAGIC, 8) == 0 && (memcpy(&c, b, 4), c == crc32c(0, b + 4, ARC_SIZE - 4))) {
+      if (memcmp(b + 12, a->sig.b, 16) == 0) memcpy(&next, b + 28, 4);
+    } else {
+      set_error(a, "%s is damaged: archiving starts at the oldest generation in the log folder", a->arc_path);
+    }
+  }
+  free(b);
+  return next;
+}
+
+/* ---- shipping to a folder ------------------------------------------------- */
+
+/* 1 when the files a and b hold the same bytes. */
+static JET_ERR same_bytes(esfile *x, esfile *y, int *same) {
+  uint64_t nx, ny;
+  JET_ERR e = os_size(x, &nx);
+  if (!e) e = os_size(y, &ny);
+  *same = 0;
+  if (e || nx != ny) return e;
+  uint8_t *bx = malloc(COPY_CHUNK), *by = malloc(COPY_CHUNK);
+  if (!bx || !by) e = JET_errOutOfMemory;
+  *same = 1;
+  for (uint64_t off = 0; !e && *same && off < nx; off += COPY_CHUNK) {
+    size_t n = nx - off < COPY_CHUNK ? (size_t)(nx - off) : COPY_CHUNK;
+    if (!(e = os_pread_full(x, bx, n, off)) && !(e = os_pread_full(y, by, n, off))) *same = memcmp(bx, by, n) == 0;
+  }
+  free(bx);
+  free(by);
+  return e;
+}
+
+/* 0 shipped, 1 failed (msg), 2 stopped. */
+static int ship_folder(esarchive *a, const char *src_path, const char *name, char *msg, size_t cap) {
+  const char *dir = a->cfg.path;
+  char *dst = os_join(dir, name), *tmp = NULL;
+  esfile *src = NULL, *out = NULL, *old = NULL;
+  uint8_t *buf = NULL;
+  int r = 1;
+  JET_ERR e = dst ? os_mkdir_p(dir, 0700) : JET_errOutOfMemory;
+  if (e) { snprintf(msg, cap, "archive_path %s is not a folder that can be made (%s)", dir, EseErrorName(e)); goto out; }
+  if ((e = os_open(a->io, src_path, OS_READ, &src))) { snprintf(msg, cap, "cannot read %s (%s)", src_path, EseErrorName(e)); goto out; }
+  int kind = os_kind(dst);
+  if (kind != OS_ABSENT) {
+    int same = 0;
+    e = kind == OS_FILE ? os_open(a->io, dst, OS_READ | OS_NOFOLLOW, &old) : JET_errInvalidPath;
+    if (!e) e = same_bytes(src, old, &same);
+    if (!e && same) r = 0;
+    else snprintf(msg, cap, "%s exists with other content than %s: never overwritten (move it away)", dst, src_path);
+    goto out;
+  }
+  size_t n = strlen(dst);
+  uint64_t size = 0;
+  if (!(tmp = malloc(n + 6)) || !(buf = malloc(COPY_CHUNK))) { snprintf(msg, cap, "out of memory"); goto out; }
+  memcpy(tmp, dst, n);
+  memcpy(tmp + n, ".part", 6);
+  if (!(e = os_size(src, &size))) e = os_create_new(a->io, tmp, &out);
+  for (uint64_t off = 0; !e && off < size; off += COPY_CHUNK) {
+    if (stopping(a)) { r = 2; break; }
+    size_t k = size - off < COPY_CHUNK ? (size_t)(size - off) : COPY_CHUNK;
+    if (!(e = os_pread_full(src, buf, k, off))) e = os_pwrite(out, buf, k, off);
+  }
+  if (!e && r != 2) e = os_sync(out);
+  os_close(out);
+  out = NULL;
+  if (!e && r != 2 && !(e = os_rename(a->io, tmp, dst)) && !(e = os_sync_dir(a->io, dir))) r = 0;
+  if (r != 0 && tmp) (void)os_unlink(a->io, tmp);
+  if (e) snprintf(msg, cap, "copying %s to %s failed (%s)", src_path, dst, EseErrorName(e));
+out:
+  os_close(src);
+  os_close(old);
+  os_close(out);
+  free(buf);
+  free(tmp);
+  free(dst);
+  return r;
+}
+
+/* ---- shipping through a command -------------------------------------------- */
+
+char **archive_argv(const char *t, const char *path, const char *file) {
+  /* size: every %p/%f may become the longer of the two */
+  size_t words = 0, len = 0, extra = strlen(path) > strlen(file) ? strlen(path) : strlen(file);
+  for (const char *p = t; *p; p++) {
+    if (*p != ' ' && *p != '\t' && (p == t || p[-1] == ' ' || p[-1] == '\t')) words++;
+    len += *p == '%' ? extra + 1 : 1;
+  }
+  if (words == 0) return NULL;
+  char **argv = malloc((words + 1) * sizeof *argv + len + words);
+  if (!argv) return NULL;
+  char *s = (char *)(argv + words + 1);
+  size_t w = 0;
+  for (const char *p = t; *p;) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) break;
+    argv[w++] = s;
+    for (; *p && *p != ' ' && *p != '\t'; p++) {
+      if (*p != '%') { *s++ = *p; continue; }
+      const char *v = p[1] == 'p' ? path : p[1] == 'f' ? file : p[1] == '%' ? "%" : NULL;
+      if (!v) { free(argv); return NULL; }
+      size_t k = strlen(v);
+      memcpy(s, v, k);
+      s += k;
+      p++;
+    }
+    *s++ = 0;
+  }
+  argv[w] = NULL;
+  return argv;
+}
+
+/* Appends n bytes of output to the tail buffer (the last TAIL_MAX bytes). */
+static void keep_tail(char *tail, size_t *tn, const char *b, size_t n) {
+  if (n >= TAIL_MAX) { memcpy(tail, b + n - TAIL_MAX, TAIL_MAX); *tn = TAIL_MAX; return; }
+  if (*tn + n > TAIL_MAX) {
+    size_t drop = *tn + n - TAIL_MAX;
+    memmove(tail, tail + drop, *tn - drop);
+    *tn -= drop;
+  }
+  memcpy(tail + *tn, b, n);
+  *tn += n;
+}
+
+static void drain(int fd, char *tail, size_t *tn, int *open_) {
+  char b[4096];
+  for (;;) {
+    ssize_t k = read(fd, b, sizeof b);
+    if (k > 0) { keep_tail(tail, tn, b, (size_t)k); continue; }
+    if (k == 0 || (errno != EINTR && errno != EAGAIN)) *open_ = 0;
+    if (k == 0 || errno != EINTR) return;
+  }
+}
+
+static void kill_group(pid_t pid) {
+  (void)kill(-pid, SIGKILL);
+  (void)kill(pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+}
+
+static pid_t spawn(char **argv, int out_fd, int *err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  pid_t pid = -1;
+  if ((*err = posix_spawn_file_actions_init(&fa))) return -1;
+  if ((*err = posix_spawnattr_init(&at))) { posix_spawn_file_actions_destroy(&fa); return -1; }
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  if (!(*err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
+      !(*err = posix_spawn_file_actions_adddup2(&fa, out_fd, 1)) &&
+      !(*err = posix_spawn_file_actions_adddup2(&fa, out_fd, 2)) &&
+      !(*err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) &&
+      !(*err = posix_spawnattr_setpgroup(&at, 0)) && !(*err = posix_spawnattr_setsigmask(&at, &none)) &&
+      !(*err = posix_spawnattr_setsigdefault(&at, &all)))
+    *err = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+  posix_spawnattr_destroy(&at);
+  posix_spawn_file_actions_destroy(&fa);
+  return *err ? -1 : pid;
+}
+
+/* 0 shipped, 1 failed (msg), 2 stopped. */
+static int ship_command(esarchive *a, const char *src_path, const char *name, char *msg, size_t cap) {
+  char **argv = archive_argv(a->cfg.command, src_path, name);
+  if (!argv) { snprintf(msg, cap, "archive_command is empty, has an unknown %%-escape, or memory ran out"); return 1; }
+  int fds[2], err = 0;
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    snprintf(msg, cap, "archive_command: pipe: %s", strerror(errno));
+    free(argv);
+    return 1;
+  }
+  pid_t pid = spawn(argv, fds[1], &err);
+  close(fds[1]);
+  if (pid < 0) {
+    snprintf(msg, cap, "archive_command: cannot run '%s': %s", argv[0], strerror(err));
+    close(fds[0]);
+    free(argv);
+    return 1;
+  }
+  (void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  char tail[TAIL_MAX + 1];
+  size_t tn = 0;
+  int out_open = 1, status = 0, r = -1;
+  uint64_t deadline = a->cfg.command_timeout_s ? mono_us() + (uint64_t)a->cfg.command_timeout_s * 1000000u : 0;
+  while (r < 0) {
+    struct pollfd pf = { fds[0], POLLIN, 0 };
+    (void)poll(&pf, out_open ? 1 : 0, 50);
+    if (out_open) drain(fds[0], tail, &tn, &out_open);
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) r = status == 0 ? 0 : 1;
+    else if (w < 0 && errno != EINTR) {
+      snprintf(msg, cap, "archive_command '%s': its exit status is lost (%s): the application reaps children itself",
+               argv[0], strerror(errno));
+      r = 3;
+    } else if (deadline && mono_us() >= deadline) {
+      kill_group(pid);
+      snprintf(msg, cap, "archive_command '%s' ran past archive_command_timeout (%u s): killed", argv[0],
+               a->cfg.command_timeout_s);
+      r = 3;
+    } else if (stopping(a)) {
+      kill_group(pid);
+      r = 2;
+    }
+  }
+  if (out_open) drain(fds[0], tail, &tn, &out_open);
+  close(fds[0]);
+  for (size_t i = 0; i < tn; i++)
+    if (tail[i] == '\n' || tail[i] == '\r' || tail[i] == 0) tail[i] = ' ';
+  while (tn && tail[tn - 1] == ' ') tn--;
+  tail[tn] = 0;
+  if (r == 1) {
+    if (WIFEXITED(status))
+      snprintf(msg, cap, "archive_command '%s' exited with status %d%s%s", argv[0], WEXITSTATUS(status),
+               tn ? ": " : "", tail);
+    else
+      snprintf(msg, cap, "archive_command '%s' was killed by signal %d%s%s", argv[0],
+               WIFSIGNALED(status) ? WTERMSIG(status) : 0, tn ? ": " : "", tail);
+  }
+  free(argv);
+  return r == 3 ? 1 : r;
+}
+
+/* ---- the thread ------------------------------------------------------------ */
+
+/* Ships generation g: 0 shipped (and recorded in .arc), 1 failed (msg), 2
+ * stopped. */
+static int ship(esarchive *a, uint32_t g, char *msg, size_t cap) {
+  char *src = log_file_name(a->cfg.log_dir, a->cfg.base, g);
+  if (!src) { snprintf(msg, cap, "out of memory"); return 1; }
+  const char *name = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+  int r;
+  if (!os_exists(src)) {
+    snprintf(msg, cap, "%s is missing from the log folder: it cannot be archived", src);
+    r = 1;
+  } else {
+    r = a->cfg.path ? ship_folder(a, src, name, msg, cap) : ship_command(a, src, name, msg, cap);
+  }
+  JET_ERR e = r == 0 ? arc_write(a, g + 1) : JET_errSuccess;
+  if (e) {
+    snprintf(msg, cap, "%s shipped, but recording it in %s failed (%s)", name, a->arc_path, EseErrorName(e));
+    r = 1;
+  }
+  free(src);
+  return r;
+}
+
+static void after_failure(esarchive *a) {
+  uint32_t cap = a->cfg.retry_max_ms ? a->cfg.retry_max_ms : 1;
+  a->delay_ms = a->delay_ms ? (a->delay_ms > cap / 2 ? cap : a->delay_ms * 2) : (cap < 1000 ? cap : 1000);
+  a->retry_at = mono_us() + (uint64_t)a->delay_ms * 1000u;
+  a->failures++;
+}
+
+static void wait_until(esarchive *a, uint64_t until_us) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  if (until_us <= now) return;
+  uint64_t t = until_us;
+  ts.tv_sec = (time_t)(t / 1000000u);
+  ts.tv_nsec = (long)(t % 1000000u) * 1000;
+  (void)pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+}
+
+static void *arc_main(void *ud) {
+  esarchive *a = ud;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the application's threads take its signals */
+  uint64_t roll_retry_at = 0;
+  uint64_t timeout_us = (uint64_t)a->cfg.timeout_s * 1000000u;
+  /* the archive_timeout clock is polled (a first record sets no signal) */
+  uint64_t poll_us = timeout_us / 4 < 1000000u ? timeout_us / 4 : 1000000u;
+  pthread_mutex_lock(&a->mu);
+  while (!a->stop) {
+    if (a->next <= a->closed && mono_us() >= a->retry_at) {
+      uint32_t g = a->next;
+      arc_move(a, ARC_SHIPPING);
+      pthread_mutex_unlock(&a->mu);
+      char msg[sizeof a->last_error];
+      msg[0] = 0;
+      int r = ship(a, g, msg, sizeof msg);
+      pthread_mutex_lock(&a->mu);
+      arc_move(a, ARC_IDLE);
+      if (r == 0) {
+        a->next = g + 1;
+        a->shipped = g;
+        a->failures = 0;
+        a->delay_ms = 0;
+        a->retry_at = 0;
+      } else if (r == 1) {
+        set_error(a, "%s", msg);
+        after_failure(a);
+      }
+      update_backlog(a);
+      continue;
+    }
+    pthread_mutex_unlock(&a->mu);
+    uint64_t first = timeout_us ? log_first_record_us(a->cfg.log) : 0, now = mono_us();
+    pthread_mutex_lock(&a->mu);
+    if (first && now >= first + timeout_us && now >= roll_retry_at && !a->stop) {
+      arc_move(a, ARC_ROLLING);
+      pthread_mutex_unlock(&a->mu);
+      JET_ERR e = a->cfg.roll(a->cfg.ud);   /* takes the instance lock; the roll hook raises closed */
+      pthread_mutex_lock(&a->mu);
+      arc_move(a, ARC_IDLE);
+      if (e) {
+        if (e != JET_errTermInProgress) set_error(a, "the archive_timeout roll failed (%s)", EseErrorName(e));
+        roll_retry_at = mono_us() + 1000000u;
+      }
+      continue;
+    }
+    if (a->next <= a->closed && mono_us() >= a->retry_at) continue;   /* raised meanwhile */
+    uint64_t until = UINT64_MAX;
+    if (a->next <= a->closed) until = a->retry_at;
+    if (timeout_us) {
+      uint64_t t = first ? (first + timeout_us > roll_retry_at ? first + timeout_us : roll_retry_at) : now + poll_us;
+      if (t < until) until = t;
+    }
+    if (until == UINT64_MAX) pthread_cond_wait(&a->cv, &a->mu);
+    else wait_until(a, until);
+  }
+  arc_move(a, ARC_STOPPED);
+  pthread_mutex_unlock(&a->mu);
+  return NULL;
+}
+
+/* The log's roll hook (with the roller's instance lock held). */
+static void arc_closed(void *ud, uint32_t g) {
+  esarchive *a = ud;
+  pthread_mutex_lock(&a->mu);
+  if (g > a->closed) a->closed = g;
+  update_backlog(a);
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- the interface ---------------------------------------------------------- */
+
+static char *dup_or_null(const char *s, int *oom) {
+  if (!s) return NULL;
+  char *d = strdup(s);
+  if (!d) *oom = 1;
+  return d;
+}
+
+void archive_free(esarchive *a) {
+  if (!a) return;
+  assert(!a->started || a->state == ARC_STOPPED);
+  free((char *)a->cfg.log_dir);
+  free((char *)a->cfg.base);
+  free((char *)a->cfg.system_path);
+  free((char *)a->cfg.path);
+  free((char *)a->cfg.command);
+  free(a->arc_path);
+  if (a->io) esio_free(a->io);
+  pthread_cond_destroy(&a->cv);
+  pthread_mutex_destroy(&a->mu);
+  free(a);
+}
+
+JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
+  *out = NULL;
+  if (!cfg->log || !cfg->roll || (!cfg->path) == (!cfg->command)) return JET_errInvalidParameter;
+  esarchive *a = calloc(1, sizeof *a);
+  if (!a) return JET_errOutOfMemory;
+  pthread_condattr_t ca;
+  int ok = pthread_mutex_init(&a->mu, NULL) == 0;
+  if (ok && pthread_condattr_init(&ca) == 0) {
+    ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&a->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+  } else if (ok) {
+    pthread_mutex_destroy(&a->mu);
+    ok = 0;
+  }
+  if (!ok) { free(a); return JET_errOutOfMemory; }
+  a->cfg = *cfg;
+  int oom = 0;
+  a->cfg.log_dir = dup_or_null(cfg->log_dir, &oom);
+  a->cfg.base = dup_or_null(cfg->base, &oom);
+  a->cfg.system_path = dup_or_null(cfg->system_path, &oom);
+  a->cfg.path = dup_or_null(cfg->path, &oom);
+  a->cfg.command = dup_or_null(cfg->command, &oom);
+  char name[16];
+  snprintf(name, sizeof name, "%s.arc", cfg->base);
+  a->arc_path = os_join(cfg->system_path, name);
+  JET_ERR e = oom || !a->arc_path ? JET_errOutOfMemory : esio_new(&a->io);
+  uint32_t lo = 0, hi = 0;
+  int cur = 0;
+  if (!e) e = log_scan_dir(cfg->log_dir, cfg->base, &lo, &hi, &cur);
+  if (e) { archive_free(a); return e; }
+  a->sig = *log_signature(cfg->log);
+  uint32_t gen = log_generation(cfg->log);
+  a->closed = gen - 1;
+  uint32_t stored = arc_read(a), first = lo ? lo : gen;
+  a->next = stored ? stored : first;
+  if (stored) a->shipped = stored - 1;
+  if (stored && stored < first) {
+    set_error(a, "generations %u to %u were removed from the log folder before they were archived (a gap in the archive)",
+              stored, first - 1);
+    a->next = first;
+  } else if (stored > gen) {
+    a->next = gen;
+  }
+  update_backlog(a);
+  log_set_roll_hook(cfg->log, arc_closed, a);
+  if (pthread_create(&a->thread, NULL, arc_main, a) != 0) {
+    log_set_roll_hook(cfg->log, NULL, NULL);
+    archive_free(a);
+    return JET_errOutOfMemory;
+  }
+  a->started = 1;
+  *out = a;
+  return JET_errSuccess;
+}
+
+void archive_stop(esarchive *a, uint32_t grace_ms) {
+  if (!a || !a->started) return;
+  log_set_roll_hook(a->cfg.log, NULL, NULL);
+  atomic_store(&a->stop_at, mono_us() + (uint64_t)grace_ms * 1000u);
+  pthread_mutex_lock(&a->mu);
+  a->stop = 1;
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  pthread_join(a->thread, NULL);
+  a->started = 0;
+}
+
+uint32_t archive_pin(esarchive *a) {
+  pthread_mutex_lock(&a->mu);
+  uint32_t g = a->next;
+  pthread_mutex_unlock(&a->mu);
+  return g;
+}
+
+int archive_backlogged(esarchive *a) { return atomic_load(&a->backlogged); }
+
+void archive_get_status(esarchive *a, archive_status *st) {
+  pthread_mutex_lock(&a->mu);
+  st->shipped = a->shipped;
+  st->pending = pending(a);
+  st->pending_bytes = (uint64_t)st->pending * a->cfg.file_size;
+  st->backlogged = atomic_load(&a->backlogged);
+  st->failures = a->failures;
+  snprintf(st->last_error, sizeof st->last_error, "%s", a->last_error);
+  pthread_mutex_unlock(&a->mu);
+}

@@ -1,0 +1,395 @@
+-- The log archive (continuous backup): archive_path, archive_command,
+-- archive_timeout, archive_max_backlog and inst:archive_status()
+-- (docs/api.md "The log archive", docs/guide.md "Continuous backup").
+local ese = require "ese"
+local H = require "support.helpers"
+
+-- Instance parameters of an archiving instance on dir (64 KiB logs, no
+-- timeout roll unless extra sets one; retries every 50 ms).
+local function params(dir, extra)
+  local p = { log_file_size = 64, archive_timeout = 0, archive_retry_max = 50 }
+  for k, v in pairs(extra or {}) do p[k] = v end
+  return H.params(dir, p)
+end
+
+-- Table "t" on a new archiving instance of world w's folder.
+local function archiving(w, extra)
+  local inst = w:track(ese.create_instance(H.name("arc"), params(w.dir, extra)))
+  inst:init()
+  local s = inst:begin_session()
+  local path = w:path("app.edb")
+  local db
+  if H.exists(path) then
+    s:attach_database(path)
+    db = s:open_database(path)
+    return s:open_table(db, "t"), s, db, inst
+  end
+  db = s:create_database(path)
+  return s:create_table(db, "t"), s, db, inst
+end
+
+-- Polls inst:archive_status() until pred(status) holds (10 s at most);
+-- returns the last status and whether pred held.
+local function wait_status(inst, pred, secs)
+  local st
+  for _ = 1, (secs or 10) * 20 do
+    st = inst:archive_status()
+    if pred(st) then return st, true end
+    os.execute("sleep 0.05")
+  end
+  return st, false
+end
+
+local function current_gen(dir)
+  return ese.file_info(dir .. "/edb.log").generation
+end
+
+-- Every generation below the current one, shipped.
+local function all_shipped(dir)
+  local cur = current_gen(dir)
+  return function(st) return st.pending == 0 and st.shipped_generation == cur - 1 end
+end
+
+-- Asserts that the archive folder holds generations lo..hi, each with the
+-- same bytes as the log folder's.
+local function assert_archived(dir, arc, lo, hi)
+  for g = lo, hi do
+    local name = H.log_name(g)
+    local want = H.read_file(dir .. "/" .. name)
+    assert.is_truthy(want, name .. " in the log folder")
+    assert.are.equal(#want, #(H.read_file(arc .. "/" .. name) or ""), name .. " archived whole")
+    assert.is_true(want == H.read_file(arc .. "/" .. name), name .. " archived byte for byte")
+  end
+end
+
+describe("log archive to a folder", function()
+  it("ships every closed generation byte for byte, and only closed ones", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    local t, _, _, inst = archiving(w, { archive_path = arc })
+    H.roll(t, w.dir, 3)
+    local cur = current_gen(w.dir)
+    local st, ok = wait_status(inst, all_shipped(w.dir))
+    assert.is_true(ok, "not shipped: " .. tostring(st.last_error))
+    assert.are.equal(cur - 1, st.shipped_generation)
+    assert.are.equal(0, st.pending_bytes)
+    assert.is_false(st.backlog)
+    assert.is_nil(st.last_error)
+    assert_archived(w.dir, arc, 1, cur - 1)
+    assert.is_nil(H.read_file(arc .. "/edb.log"), "the current generation is not closed")
+    assert.is_nil(H.read_file(arc .. "/" .. H.log_name(cur)))
+    for name in pairs(H.ls(arc)) do assert.is_nil(name:match("%.part$"), name) end
+    assert.is_true(H.exists(w:path("edb.arc")), "the progress is durable in edb.arc")
+  end)
+
+  it("term, then init resumes from the first unshipped generation (progress kept in edb.arc)", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    local t, _, _, inst = archiving(w, { archive_path = arc })
+    H.roll(t, w.dir, 2)
+    local first_run = current_gen(w.dir) - 1
+    assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
+    -- the archive stops shipping (a regular file where its folder was)
+    inst:term()
+    os.execute("rm -rf " .. H.q(arc))
+    H.write_file(arc, "not a folder")
+    t, _, _, inst = archiving(w, { archive_path = arc })
+    H.roll(t, w.dir, 2)
+    local st = wait_status(inst, function(s) return s.failures > 0 end)
+    assert.are.equal(first_run, st.shipped_generation, "the first run's progress is kept")
+    assert.is_true(st.pending >= 2, "pending " .. st.pending)
+    assert.matches("not a folder", st.last_error)
+    local pending_hi = current_gen(w.dir) - 1
+    inst:term()
+    -- the next run ships what is pending, and nothing the first run shipped
+    os.remove(arc)
+    inst = select(4, archiving(w, { archive_path = arc }))
+    st = wait_status(inst, function(s) return s.shipped_generation >= pending_hi end)
+    assert.are.equal(0, st.pending)
+    assert_archived(w.dir, arc, first_run + 1, pending_hi)
+    assert.is_nil(H.read_file(arc .. "/" .. H.log_name(1)), "generation 1 was shipped by the first run")
+  end)
+
+  it("an archived file of the same name with other bytes is never overwritten: reported, retried; the same "
+     .. "bytes count as shipped", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    os.execute("mkdir -p " .. H.q(arc))
+    H.write_file(arc .. "/" .. H.log_name(1), "someone else's file")
+    local t, _, _, inst = archiving(w, { archive_path = arc })
+    H.roll(t, w.dir, 2)
+    local st, ok = wait_status(inst, function(s) return s.failures >= 2 end)
+    assert.is_true(ok)
+    assert.matches("exists with other content", st.last_error)
+    assert.are.equal(0, st.shipped_generation)
+    assert.is_true(st.pending >= 2)
+    assert.are.equal("someone else's file", H.read_file(arc .. "/" .. H.log_name(1)))
+    -- the same bytes: idempotent (a ship a crash cut after its rename)
+    H.write_file(arc .. "/" .. H.log_name(1), H.read_file(w.dir .. "/" .. H.log_name(1)))
+    st, ok = wait_status(inst, all_shipped(w.dir))
+    assert.is_true(ok, tostring(st.last_error))
+    assert.are.equal(0, st.failures)
+    assert.matches("exists with other content", st.last_error, 1, true)   -- kept as the last failure
+    assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)
+  end)
+
+  it("circular logging never deletes a generation the archive has not shipped", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    H.write_file(arc, "not a folder")     -- every ship fails
+    local t, _, _, inst = archiving(w, { archive_path = arc, circular_log = true, checkpoint_depth = 0 })
+    H.roll(t, w.dir, 5)
+    local cur = current_gen(w.dir)
+    for g = 1, cur - 1 do
+      assert.is_true(H.exists(w.dir .. "/" .. H.log_name(g)), H.log_name(g) .. " kept: it is not shipped")
+    end
+    local st = inst:archive_status()
+    assert.are.equal(cur - 1, st.pending)
+    -- once shipped, the next checkpoint deletes them
+    os.remove(arc)
+    assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
+    assert_archived(w.dir, arc, 1, cur - 1)
+    H.roll(t, w.dir, 1)
+    assert.is_false(H.exists(w.dir .. "/" .. H.log_name(1)), "shipped and behind the checkpoint: deleted")
+  end)
+
+  it("circular logging without an archive deletes the same generations (the control)", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t = w:table({ log_file_size = 64, circular_log = true, checkpoint_depth = 0 })
+    H.roll(t, w.dir, 5)
+    assert.is_false(H.exists(w.dir .. "/" .. H.log_name(1)))
+  end)
+
+  it("a backup's truncation keeps the generations the archive has not shipped", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    H.write_file(arc, "not a folder")
+    local t, _, _, inst = archiving(w, { archive_path = arc })
+    H.roll(t, w.dir, 3)
+    local before = current_gen(w.dir)
+    local set = w:path("set")
+    local bk = H.backup(inst, set, { truncate = true })
+    assert.are.same({}, bk.truncated, "nothing to truncate: nothing is shipped")
+    for g = 1, before - 1 do
+      assert.is_true(H.exists(w.dir .. "/" .. H.log_name(g)), H.log_name(g) .. " kept: it is not shipped")
+    end
+    os.remove(arc)
+    assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
+    assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)
+  end)
+end)
+
+describe("log archive through a command", function()
+  -- A shell script in dir: ship.sh SRC NAME copies SRC to dir/out/NAME;
+  -- body runs first (it may exit or hang), with $n the call's number.
+  local function script(dir, body)
+    local path = dir .. "/ship.sh"
+    H.write_file(path, ([[
+set -e
+n=$(cat %s/calls 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s/calls
+%s
+mkdir -p %s/out
+cp "$1" %s/out/"$2".tmp && mv %s/out/"$2".tmp %s/out/"$2"
+]]):format(dir, dir, body, dir, dir, dir, dir))
+    return "sh " .. path .. " %p %f"
+  end
+
+  it("a failing command (exit 1) is reported and retried with backoff until it succeeds", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local cmd = script(w.dir, [[if [ $n -le 3 ]; then echo "remote unreachable" >&2; exit 1; fi]])
+    local t, _, _, inst = archiving(w, { archive_command = cmd })
+    H.roll(t, w.dir, 1)
+    local st, ok = wait_status(inst, all_shipped(w.dir))
+    assert.is_true(ok, tostring(st.last_error))
+    assert.matches("exited with status 1: remote unreachable", st.last_error, 1, true)
+    assert.are.equal(0, st.failures)
+    assert.is_true(tonumber(H.read_file(w.dir .. "/calls")) >= 4)
+    assert_archived(w.dir, w.dir .. "/out", 1, current_gen(w.dir) - 1)
+  end)
+
+  it("a hanging command is killed after archive_command_timeout and retried", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local cmd = script(w.dir, [[if [ $n -eq 1 ]; then sleep 60; fi]])
+    local t, _, _, inst = archiving(w, { archive_command = cmd, archive_command_timeout = 1 })
+    H.roll(t, w.dir, 1)
+    local st, ok = wait_status(inst, all_shipped(w.dir), 15)
+    assert.is_true(ok, tostring(st.last_error))
+    assert.matches("archive_command_timeout (1 s): killed", st.last_error, 1, true)
+    assert_archived(w.dir, w.dir .. "/out", 1, current_gen(w.dir) - 1)
+  end)
+
+  it("term waits a bounded time for a command that hangs; the generation stays pending for the next run", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local cmd = script(w.dir, [[if [ $n -eq 1 ]; then sleep 60; fi]])
+    local t, _, _, inst = archiving(w, { archive_command = cmd, archive_command_timeout = 0 })
+    H.roll(t, w.dir, 1)
+    assert.is_true(H.wait_for(w.dir .. "/calls"))
+    local t0 = os.time()
+    inst:term()
+    assert.is_true(os.time() - t0 <= 8, "term took " .. (os.time() - t0) .. " s")
+    assert.is_nil(H.read_file(w.dir .. "/out/" .. H.log_name(1)))
+    local _, _, _, inst2 = archiving(w, { archive_command = cmd })
+    assert.is_true(select(2, wait_status(inst2, all_shipped(w.dir))))
+    assert_archived(w.dir, w.dir .. "/out", 1, current_gen(w.dir) - 1)
+  end)
+
+  it("splits on blanks, keeps a path with blanks as one argument, refuses an unknown %-escape", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local dir = w:path("with space")
+    os.execute("mkdir -p " .. H.q(dir))
+    local inst = w:track(ese.create_instance(H.name("arc"), params(dir, {
+      archive_command = "cp %p " .. w.dir .. "/%f.copy" })))
+    inst:init()
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    H.roll(t, dir, 1)
+    assert.is_true(select(2, wait_status(inst, all_shipped(dir))), tostring(inst:archive_status().last_error))
+    assert.are.equal(H.read_file(dir .. "/" .. H.log_name(1)), H.read_file(w.dir .. "/" .. H.log_name(1) .. ".copy"))
+    inst:term()
+    local i2 = w:track(ese.create_instance(H.name("arc"), params(dir, { archive_command = "cp %p %x" })))
+    i2:init()
+    local t2 = select(1, H.open_table(i2, dir))
+    H.roll(t2, dir, 1)
+    local st = wait_status(i2, function(x) return x.failures > 0 end)
+    assert.matches("unknown %-escape", st.last_error, 1, true)
+    assert.is_true(st.pending >= 1)
+  end)
+
+  it("with rclone (remote of type local from the environment): every closed generation arrives", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local live, cwd = w:path("live"), w:path("cwd")
+    os.execute("mkdir -p " .. H.q(live) .. " " .. H.q(cwd))
+    -- the child runs in cwd, where the local remote's relative path lua-ese/ lands
+    local function absolute(paths)
+      local out = {}
+      for p in paths:gmatch("[^;]+") do
+        out[#out + 1] = (p:sub(1, 1) == "/" or p == "" ) and p or (os.getenv("PWD") .. "/" .. p)
+      end
+      return table.concat(out, ";")
+    end
+    local child = w:path("child.lua")
+    H.write_file(child, [[
+      local ese = require "ese"
+      local dir = arg[1]
+      local inst = ese.create_instance("rclone", { system_path = dir, log_path = dir, log_file_size = 64,
+        archive_timeout = 0, archive_retry_max = 200,
+        archive_command = "rclone copyto %p archive:lua-ese/%f" })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+      local function gen() return ese.file_info(dir .. "/edb.log").generation end
+      local target, i = gen() + 3, 0
+      while gen() < target do i = i + 1; t:put(("k%07d"):format(i), ("r"):rep(1500)) end
+      local st
+      for _ = 1, 400 do
+        st = inst:archive_status()
+        if st.shipped_generation == gen() - 1 then break end
+        os.execute("sleep 0.05")
+      end
+      print("SHIPPED " .. st.shipped_generation .. " " .. tostring(st.last_error))
+      inst:term({ complete = true })
+    ]])
+    local p = assert(io.popen(("cd %s && RCLONE_CONFIG_ARCHIVE_TYPE=local LUA_PATH=%s LUA_CPATH=%s lua5.4 %s %s 2>&1")
+      :format(H.q(cwd), H.q(absolute(package.path)), H.q(absolute(package.cpath)), H.q(child), H.q(live))))
+    local out = p:read("a")
+    p:close()
+    local shipped = tonumber(out:match("SHIPPED (%d+)"))
+    assert.is_truthy(shipped, out)
+    assert.is_true(shipped >= 3, out)
+    assert_archived(live, cwd .. "/lua-ese", 1, shipped)
+  end)
+end)
+
+describe("archive_timeout", function()
+  it("an idle instance with a commit in its current generation rolls it, so that the commit is archived", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    local t, _, _, inst = archiving(w, { archive_path = arc, archive_timeout = 1 })
+    wait_status(inst, function(s) return s.shipped_generation >= 1 end)   -- init's own record
+    local gen = current_gen(w.dir)
+    t:put("the commit", "to archive")
+    local st = wait_status(inst, function(s) return s.shipped_generation >= gen end, 6)
+    assert.are.equal(gen, st.shipped_generation, "the commit's generation rolled and shipped")
+    assert.are.equal(gen + 1, current_gen(w.dir))
+    assert.is_truthy(H.read_file(arc .. "/" .. H.log_name(gen)):find("the commit", 1, true))
+    -- idle with nothing new: no further roll
+    os.execute("sleep 1.5")
+    assert.are.equal(gen + 1, current_gen(w.dir))
+  end)
+
+  it("is off at 0", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t = archiving(w, { archive_path = w:path("arc"), archive_timeout = 0 })
+    local gen = current_gen(w.dir)
+    t:put("k", "v")
+    os.execute("sleep 1.5")
+    assert.are.equal(gen, current_gen(w.dir))
+  end)
+end)
+
+describe("archive_max_backlog", function()
+  it("past it, archive_status says so and every commit returns JET_wrnArchiveBacklog; nothing is dropped", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    H.write_file(arc, "not a folder")
+    local t, s, _, inst = archiving(w, { archive_path = arc, archive_max_backlog = 100 * 1024 })
+    assert.is_nil(t:put("first", "v"), "no backlog yet: no warning")
+    H.roll(t, w.dir, 2)
+    local st = inst:archive_status()
+    assert.are.equal(2, st.pending)
+    assert.are.equal(2 * 64 * 1024, st.pending_bytes)
+    assert.is_true(st.backlog)
+    local wrn = t:put("k", "v")
+    assert.are.equal(ese.Error, getmetatable(wrn))
+    assert.are.equal("JET_wrnArchiveBacklog", wrn.name)
+    assert.are.equal(3100, wrn.code)
+    assert.are.equal("put", wrn.op)
+    assert.are.equal("v", t:get("k"), "the commit happened")
+    s:begin_transaction()
+    t:put("k2", "v2")
+    assert.are.equal("JET_wrnArchiveBacklog", s:commit_transaction().name)
+    assert.are.equal("JET_wrnArchiveBacklog", t:delete("k2").name)
+    -- the archive catches up: no more warning, nothing was lost
+    os.remove(arc)
+    st = wait_status(inst, all_shipped(w.dir))
+    assert.is_false(st.backlog)
+    assert.is_nil(t:put("k3", "v3"))
+    assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)
+  end)
+end)
+
+describe("archive parameters", function()
+  it("are read back, refuse bad values, and both a folder and a command at once", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local inst = w:create(nil, { archive_path = w:path("arc"), archive_command = "true" })
+    local e = H.expect_jet("JET_errInvalidParameter", inst.init, inst)
+    assert.matches("both set", e.detail)
+    local i2 = w:create()
+    H.expect_jet("JET_errInvalidParameter", i2.set_params, i2, { archive_retry_max = 0 })
+    H.expect_jet("JET_errInvalidParameter", i2.set_params, i2, { archive_command_timeout = 86401 })
+    H.expect_argerror("string expected", i2.set_params, i2, { archive_path = 1 })
+    i2:set_params({ archive_path = "" })   -- "" is none
+    i2:init()
+    assert.is_nil(i2:archive_status(), "no archive configured")
+    H.expect_jet("JET_errAlreadyInitialized", i2.set_params, i2, { archive_timeout = 5 })
+    i2:term()
+    H.expect_jet("JET_errInvalidInstance", i2.archive_status, i2)
+    local i3 = w:create()
+    H.expect_jet("JET_errNotInitialized", i3.archive_status, i3)
+  end)
+end)
