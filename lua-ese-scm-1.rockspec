@@ -44,6 +44,7 @@ build = {
    modules = {
       ["ese.core"] = {
          sources = {
+            "csrc/archive.c",
             "csrc/backup.c",
             "csrc/backup_folder.c",
             "csrc/btree.c",

@@ -83,6 +83,41 @@ describe("log archive to a folder", function()
     assert.is_true(H.exists(w:path("edb.arc")), "the progress is durable in edb.arc")
   end)
 
+  it("a full set plus the archive (as live_log_path) restore every commit of the closed generations", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc = w:path("arc")
+    local t, _, _, inst = archiving(w, { archive_path = arc })
+    H.fill(t, 20, "before")
+    local set = w:path("set")
+    require("ese.backup").run(inst, set)
+    H.roll(t, w.dir, 3, "after")
+    assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
+    local keys = {}
+    for k in t:pairs() do keys[#keys + 1] = k end
+    inst:term()
+    -- the live folder is lost; the current generation's commits with it
+    local cur = current_gen(w.dir)
+    local dest = w:path("restored")
+    ese.restore(set, dest, { live_log_path = arc })
+    local r = w:track(ese.create_instance(H.name("r"), H.params(dest)))
+    r:init()
+    local rt = H.open_table(r, dest)
+    local before, after = 0, 0
+    for k in rt:pairs() do
+      if k:match("^before") then before = before + 1
+      else
+        after = after + 1
+        assert.are.equal(("after%07d"):format(after), k, "the archived commits, in order, without a gap")
+      end
+    end
+    assert.are.equal(20, before)
+    local total = #keys - 20
+    -- only the commits of the generation that never closed are missing
+    assert.is_true(after < total and total - after <= 40, after .. " of " .. total)
+    assert.is_true(H.exists(arc .. "/" .. H.log_name(cur - 1)))
+  end)
+
   it("term, then init resumes from the first unshipped generation (progress kept in edb.arc)", function()
     local w = H.world()
     finally(function() w:cleanup() end)
@@ -391,5 +426,13 @@ describe("archive parameters", function()
     H.expect_jet("JET_errInvalidInstance", i2.archive_status, i2)
     local i3 = w:create()
     H.expect_jet("JET_errNotInitialized", i3.archive_status, i3)
+  end)
+end)
+
+describe("log archive harness (C, threads)", function()
+  it("writer threads commit (backlog warnings, archive_timeout rolls) while the archive ships to a folder or "
+     .. "through cp; a term with generations pending, then init, ships them; every archived file equals the "
+     .. "log folder's", function()
+    H.expect_harness("archive_race", "2", "archive_race: ok 2 rounds")
   end)
 end)
