@@ -546,15 +546,28 @@ static JET_ERR archive_roll(void *ud) {
   return e;
 }
 
+/* The archive parameters, checked before init changes anything: one of
+ * archive_path and archive_command, and a folder that is not the log
+ * folder (its copies would be the logs themselves: "shipped" at once,
+ * never kept anywhere else).  After paths_ready. */
+static JET_ERR archive_params_check(esinst *inst) {
+  const esparams *p = &inst->prm;
+  if (p->archive_path && p->archive_command) {
+    inst_detail(inst, "archive_path and archive_command are both set: archive with one of them");
+    return JET_errInvalidParameter;
+  }
+  if (p->archive_path && os_same_file(p->archive_path, p->log_path)) {
+    inst_detail(inst, "archive_path %s is the log folder: archive to another folder", p->archive_path);
+    return JET_errInvalidParameter;
+  }
+  return JET_errSuccess;
+}
+
 /* The log archive, when configured: its thread starts once recovery has
  * made the log ready. */
 static JET_ERR archive_begin(esinst *inst) {
   const esparams *p = &inst->prm;
   if (!p->archive_path && !p->archive_command) return JET_errSuccess;
-  if (p->archive_path && p->archive_command) {
-    inst_detail(inst, "archive_path and archive_command are both set: archive with one of them");
-    return JET_errInvalidParameter;
-  }
   archive_config c = {
     .log_dir = inst->log_real, .base = p->base, .system_path = p->system_path, .path = p->archive_path,
     .command = p->archive_command, .timeout_s = p->archive_timeout, .max_backlog = p->archive_max_backlog,
@@ -573,6 +586,7 @@ static JET_ERR init_instance(esinst *inst, const JET_RSTINFO *ri) {
   if (e) return e;
   e = esio_new(&inst->io);
   if (e == JET_errSuccess) e = paths_ready(inst);
+  if (e == JET_errSuccess) e = archive_params_check(inst);
   if (e == JET_errSuccess) e = log_folder_real(inst);
   if (e == JET_errSuccess) e = lock_folders(inst);
   if (e == JET_errSuccess) e = recover(inst);
