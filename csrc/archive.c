@@ -548,8 +548,11 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
     set_error(a, "generations %u to %u were removed from the log folder before they were archived (a gap in the archive)",
               stored, first - 1);
     a->next = first;
-  } else if (stored > gen) {
+  } else if (stored > gen) {   /* the stream went back (a restore into this folder): its new files follow */
+    set_error(a, "%s is ahead of the log (generation %u, the log is at %u): the archive may hold other files of "
+              "these numbers, which are never overwritten", a->arc_path, stored, gen);
     a->next = gen;
+    a->shipped = gen - 1;
   }
   update_backlog(a);
   log_set_roll_hook(cfg->log, arc_closed, a);
