@@ -83,7 +83,8 @@ describe("log archive to a folder", function()
     assert.is_true(H.exists(w:path("edb.arc")), "the progress is durable in edb.arc")
   end)
 
-  it("a full set plus the archive (as live_log_path) restore every commit of the closed generations", function()
+  it("a full set plus the archive (archive_path of the restore) restore every commit of the closed generations; "
+     .. "to_time restores exactly the commits before a moment", function()
     local w = H.world()
     finally(function() w:cleanup() end)
     local arc = w:path("arc")
@@ -92,6 +93,11 @@ describe("log archive to a folder", function()
     local set = w:path("set")
     require("ese.backup").run(inst, set)
     H.roll(t, w.dir, 3, "after")
+    local t0 = ese.fs.now()
+    while ese.fs.now() < t0 + 0.003 do end
+    local moment = ese.fs.now()                 -- after every "after" commit, before every "later" one
+    while ese.fs.now() < moment + 0.003 do end
+    H.roll(t, w.dir, 2, "later")
     assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
     local keys = {}
     for k in t:pairs() do keys[#keys + 1] = k end
@@ -99,23 +105,39 @@ describe("log archive to a folder", function()
     -- the live folder is lost; the current generation's commits with it
     local cur = current_gen(w.dir)
     local dest = w:path("restored")
-    ese.restore(set, dest, { live_log_path = arc })
+    ese.restore(set, dest, { archive_path = arc })
     local r = w:track(ese.create_instance(H.name("r"), H.params(dest)))
     r:init()
     local rt = H.open_table(r, dest)
-    local before, after = 0, 0
+    local n = {}
     for k in rt:pairs() do
-      if k:match("^before") then before = before + 1
-      else
-        after = after + 1
-        assert.are.equal(("after%07d"):format(after), k, "the archived commits, in order, without a gap")
+      local p = k:match("^(%a+)")
+      n[p] = (n[p] or 0) + 1
+      if p ~= "before" then
+        assert.are.equal(("%s%07d"):format(p, n[p]), k, "the archived commits, in order, without a gap")
       end
     end
-    assert.are.equal(20, before)
+    r:term({ complete = true })
+    assert.are.equal(20, n.before)
     local total = #keys - 20
+    local got = (n.after or 0) + (n.later or 0)
     -- only the commits of the generation that never closed are missing
-    assert.is_true(after < total and total - after <= 40, after .. " of " .. total)
+    assert.is_true(got < total and total - got <= 40, got .. " of " .. total)
     assert.is_true(H.exists(arc .. "/" .. H.log_name(cur - 1)))
+    -- to the moment between the two phases: every "after", no "later"
+    local pit = w:path("pit")
+    local rep = ese.restore(set, pit, { archive_path = arc, to_time = moment })
+    assert.is_true(rep.reached)
+    local r2 = w:track(ese.create_instance(H.name("r2"), H.params(pit)))
+    r2:init()
+    local pt = H.open_table(r2, pit)
+    local m = { after = 0, later = 0 }
+    for k in pt:pairs() do
+      local p = k:match("^(%a+)")
+      if m[p] then m[p] = m[p] + 1 end
+    end
+    assert.are.equal(n.after, m.after)
+    assert.are.equal(0, m.later)
   end)
 
   it("term, then init resumes from the first unshipped generation (progress kept in edb.arc)", function()
