@@ -9,7 +9,7 @@ SAN      ?=
 # lua-luv (libuv) and lua-cqueues are for the tests and make bench only: spec/eventloop_spec.lua runs
 # docs/guide.md's event-loop examples, bench/eventloop_bench.lua measures loop stalls.  rclone is for
 # the tests only: spec/archive_spec.lua ships the log archive with archive_command = "rclone copyto ...".
-DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev lua-luv lua-cqueues rclone
+DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev libzstd-dev lua-luv lua-cqueues rclone
 BENCH_PKGS = libsqlite3-dev liblmdb-dev
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -36,6 +36,7 @@ deps:
 	command -v luacheck >/dev/null || missing="$$missing lua-check"; \
 	command -v luarocks >/dev/null || missing="$$missing luarocks"; \
 	[ -f /usr/include/openssl/evp.h ] || missing="$$missing libssl-dev"; \
+	[ -f /usr/include/zstd.h ] || missing="$$missing libzstd-dev"; \
 	$(LUA) -e 'require "luv"' 2>/dev/null || missing="$$missing lua-luv"; \
 	$(LUA) -e 'require "cqueues"' 2>/dev/null || missing="$$missing lua-cqueues"; \
 	command -v rclone >/dev/null || missing="$$missing rclone"; \
@@ -48,8 +49,10 @@ $(BUILD)/obj/%.o: csrc/%.c $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-# SHA-256 of the backup manifests comes from OpenSSL's libcrypto.
-LIBS = -lcrypto
+# SHA-256 of the backup manifests comes from OpenSSL's libcrypto; the
+# compressed backup sets (compress = "zstd") from libzstd.
+ZSTD_LIBS = $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
+LIBS = -lcrypto $(ZSTD_LIBS)
 
 $(OUT)/ese/core.so: $(OBJ)
 	@mkdir -p $(dir $@)
@@ -99,6 +102,7 @@ bench: all
 	@$(BUILD)/bench/ese-disk-bench
 	@$(LUA) bench/eventloop_bench.lua $(OUT) lua $(BUILD)/eventloop-bench
 	@BENCH_LUA=$(LUA) $(LUA) bench/replay_bench.lua $(OUT) lua $(BUILD)/replay-bench
+	@$(LUA) bench/zstd_bench.lua $(OUT) lua $(BUILD)/zstd-bench
 
 crash-sweep: all
 	@ESE_CRASH_POINTS=1000 ESE_TORN_POINTS=1000 $(BUILD)/bin/crash_sweep

@@ -29,9 +29,11 @@ the Lua 5.4 module "ese".
 }
 
 -- SHA-256 (backup manifests) comes from OpenSSL's libcrypto: Debian's
--- libssl-dev, which `make deps` installs.
+-- libssl-dev; compressed backup sets (compress = "zstd") from libzstd:
+-- Debian's libzstd-dev.  `make deps` installs both.
 external_dependencies = {
    CRYPTO = { header = "openssl/evp.h", library = "crypto" },
+   ZSTD = { header = "zstd.h", library = "zstd" },
 }
 
 dependencies = {
@@ -68,6 +70,7 @@ build = {
             "csrc/lua_restore.c",
             "csrc/lua_session.c",
             "csrc/lua_table.c",
+            "csrc/lua_zstd.c",
             "csrc/os.c",
             "csrc/os_fault.c",
             "csrc/page.c",
@@ -79,11 +82,12 @@ build = {
             "csrc/sha256.c",
             "csrc/table.c",
             "csrc/writeset.c",
+            "csrc/zst.c",
          },
-         incdirs = { "csrc/include", "csrc", "$(CRYPTO_INCDIR)" },
-         libdirs = { "$(CRYPTO_LIBDIR)" },
+         incdirs = { "csrc/include", "csrc", "$(CRYPTO_INCDIR)", "$(ZSTD_INCDIR)" },
+         libdirs = { "$(CRYPTO_LIBDIR)", "$(ZSTD_LIBDIR)" },
          defines = { "_GNU_SOURCE" },
-         libraries = { "pthread", "crypto" },
+         libraries = { "pthread", "crypto", "zstd" },
       },
       ["ese"] = "lua/ese/init.lua",
       ["ese.backup"] = "lua/ese/backup.lua",

@@ -283,11 +283,16 @@ JET_ERR backup_trailer_read(esfile *f, const dbheader *h, uint64_t size, dbheade
   uint8_t *pg = malloc(ps);
   if (!pg) return JET_errOutOfMemory;
   JET_ERR e = os_pread_full(f, pg, ps, (size / ps - 1) * ps);
-  if (e == JET_errSuccess) e = backup_trailer_decode(pg, ps, (uint32_t)(size / ps - 1), h->db_sig, t);
+  if (e == JET_errSuccess) e = backup_trailer_check(pg, h, size, t);
+  free(pg);
+  return e;
+}
+
+JET_ERR backup_trailer_check(const uint8_t *pg, const dbheader *h, uint64_t size, dbheader *t) {
+  JET_ERR e = backup_trailer_decode(pg, h->page_size, (uint32_t)(size / h->page_size - 1), h->db_sig, t);
   if (e == JET_errSuccess && (memcmp(t->log_sig, h->log_sig, 16) ||
                               t->backup[BK_CURRENT].gen_lo != h->backup[BK_CURRENT].gen_lo))
     e = JET_errDatabasePatchFileMismatch;
-  free(pg);
   return e;
 }
 

@@ -103,5 +103,8 @@ JET_ERR backup_trailer_decode(const uint8_t *page, uint32_t ps, uint32_t pgno, c
  * when it names other logs than h (log signature, first generation), or
  * the read's error. */
 JET_ERR backup_trailer_read(esfile *f, const dbheader *h, uint64_t size, dbheader *t);
+/* The same checks over the trailer page pg already read (a compressed
+ * copy's last frame, zst.h). */
+JET_ERR backup_trailer_check(const uint8_t *pg, const dbheader *h, uint64_t size, dbheader *t);
 
 #endif

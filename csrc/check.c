@@ -4,6 +4,7 @@
 #include "backup.h"
 #include "page.h"
 #include "log_format.h"
+#include "zst.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,120 @@ static int claims_log(esfile *f) {
   return os_pread(f, b, sizeof b, 0, &got) == JET_errSuccess && got == sizeof b && !memcmp(b + 4, log_magic, 6);
 }
 
+/* ---- compressed files (zst.h) -------------------------------------------- */
+
+static void log_fields(const log_header *lh, EseFileInfo *info) {
+  info->kind = EseFileLog;
+  info->pageSize = lh->page_size;
+  info->generation = lh->gen;
+  info->fileSize = lh->file_size;
+  info->tmCreate = lh->tm_create;
+  info->tmPrevGen = lh->tm_prev_gen;
+  info->attached = lh->nattach;
+  memcpy(info->logSignature, lh->sig.b, 16);
+}
+
+static void db_fields(const dbheader *h, uint64_t size, EseFileInfo *info) {
+  info->kind = EseFileDatabase;
+  info->pageSize = h->page_size;
+  info->state = h->state;
+  info->formatVersion = h->version;
+  info->dbtimeLast = h->dbtime_last;
+  info->pages = (unsigned long)(size / h->page_size);
+  info->genMin = h->gen_min;
+  info->genMax = h->gen_max;
+  memcpy(info->dbSignature, h->db_sig, 16);
+  memcpy(info->logSignature, h->log_sig, 16);
+  for (int i = 0; i < BK_KINDS; i++)
+    info->backup[i] = (EseBackupRecord){ h->backup[i].gen_lo, h->backup[i].gen_hi, h->backup[i].time };
+}
+
+/* Every record of a compressed log: the whole original in memory (a log
+ * is its file size, as log_verify_file loads it). */
+static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh) {
+  uint8_t *d = malloc(lh->file_size);
+  if (!d) return JET_errOutOfMemory;
+  JET_ERR e = zst_read_full(z, d, lh->file_size);
+  if (e == JET_errSuccess) e = log_verify_image(d, lh->file_size, lh->gen, 0);
+  free(d);
+  return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
+}
+
+/* Every page of a compressed database, streamed in chunks of CHECK_CHUNK
+ * pages (verify_pages over the original's bytes). */
+static JET_ERR zst_verify_db(zst_reader *z, const dbheader *h, uint64_t bound, const char *path, char *detail,
+                             size_t cb) {
+  uint32_t ps = h->page_size;
+  uint64_t size = zst_size(z);
+  const unsigned char *copy = h->state == DB_BACKUP_COPY ? h->db_sig : NULL;
+  JET_ERR e = copy ? copy_size(ps, size, path, detail, cb) : JET_errSuccess;
+  uint64_t n = size / ps;
+  uint8_t *buf = e ? NULL : malloc((size_t)CHECK_CHUNK * ps);
+  if (!e && !buf) e = JET_errOutOfMemory;
+  if (!e && size % ps) e = JET_errDatabaseCorrupted;
+  if (!e) e = zst_read_full(z, buf, n < 2 ? (size_t)(n * ps) : 2u * ps);     /* the header pair: read already */
+  for (uint64_t first = 2; first < n && e == JET_errSuccess; first += CHECK_CHUNK) {
+    uint32_t cnt = n - first < CHECK_CHUNK ? (uint32_t)(n - first) : CHECK_CHUNK;
+    e = zst_read_full(z, buf, (size_t)cnt * ps);
+    if (e == JET_errSuccess) e = EseVerifyPages(buf, (size_t)cnt * ps, ps, (unsigned long)first, size, copy, path, detail, cb);
+    if (e == JET_errSuccess) e = dbheader_check_dbtimes(buf, ps, (uint32_t)first, cnt, bound, path, detail, cb);
+  }
+  free(buf);
+  if (e == JET_errDatabaseCorrupted && detail) snprintf(detail, cb, "%s: not whole pages of %u bytes", path, (unsigned)ps);
+  return e;
+}
+
+/* A file that starts with a zstd frame: the header of the original (a log,
+ * else a database), with verify every record or page. */
+static JET_ERR zst_info(esio *io, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
+  zst_reader *z;
+  JET_ERR e = zst_open(io, path, &z, detail, cb);
+  if (e) return e;
+  info->compressed = 1;
+  info->storedSize = zst_stored_size(z);
+  log_header lh;
+  JET_ERR le = zst_log_header(z, &lh);
+  if (le == JET_errSuccess) {
+    log_fields(&lh, info);
+    zst_close(z);
+    if (verify && (e = zst_open(io, path, &z, detail, cb)) == JET_errSuccess) {
+      e = zst_verify_log(z, &lh);
+      if (e && detail) snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
+      zst_close(z);
+    }
+    log_header_clear(&lh);
+    return e;
+  }
+  zst_close(z);
+  if (le == JET_errBadLogVersion || le == JET_errReadVerifyFailure) return le;
+  dbheader h, t;
+  if ((e = zst_open(io, path, &z, detail, cb))) return e;
+  uint64_t size = zst_size(z);
+  e = zst_db_header(z, &h);
+  uint64_t bound = h.state == DB_RESTORING ? UINT64_MAX : h.dbtime_last;
+  if (e == JET_errSuccess) {
+    db_fields(&h, size, info);
+    /* a streamed copy: its trailer completes the current record (trailer_current) */
+    if (h.state == DB_BACKUP_COPY) bound = UINT64_MAX;
+    if (h.state == DB_BACKUP_COPY && zst_tail_size(z) == h.page_size && size % h.page_size == 0 &&
+        size / h.page_size >= 3 && backup_trailer_check(zst_tail(z), &h, size, &t) == JET_errSuccess) {
+      info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
+                                                    t.backup[BK_CURRENT].time };
+      info->dbtimeLast = bound = t.dbtime_last;
+    }
+  }
+  if (e == JET_errSuccess && verify) {
+    zst_close(z);
+    if ((e = zst_open(io, path, &z, detail, cb))) return e;
+    e = zst_verify_db(z, &h, bound, path, detail, cb);
+  }
+  if (e == JET_errReadVerifyFailure && detail && !detail[0]) snprintf(detail, cb, "%s", zst_detail(z));
+  if (e == JET_errDatabaseCorrupted && detail && !detail[0])
+    snprintf(detail, cb, "%s: the original is neither a database nor a log file", path);
+  zst_close(z);
+  return e;
+}
+
 static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
   esfile *f;
   JET_ERR e = os_open(io, path, OS_READ, &f);
@@ -158,18 +273,7 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
   }
   if (e == JET_errSuccess) e = os_size(f, &size);
   if (e == JET_errSuccess) {
-    info->kind = EseFileDatabase;
-    info->pageSize = h.page_size;
-    info->state = h.state;
-    info->formatVersion = h.version;
-    info->dbtimeLast = h.dbtime_last;
-    info->pages = (unsigned long)(size / h.page_size);
-    info->genMin = h.gen_min;
-    info->genMax = h.gen_max;
-    memcpy(info->dbSignature, h.db_sig, 16);
-    memcpy(info->logSignature, h.log_sig, 16);
-    for (int i = 0; i < BK_KINDS; i++)
-      info->backup[i] = (EseBackupRecord){ h.backup[i].gen_lo, h.backup[i].gen_hi, h.backup[i].time };
+    db_fields(&h, size, info);
     if (h.state == DB_BACKUP_COPY) trailer_current(f, &h, size, info);
     if (verify) e = verify_pages(f, &h, size, detail, cb);
   }
@@ -184,17 +288,21 @@ JET_ERR EseGetFileInfo(const char *path, int verify, EseFileInfo *info, char *de
   esio *io;
   JET_ERR e = esio_new(&io);
   if (e) return e;
+  esfile *probe;
+  int zst = 0;
+  if (os_open(io, path, OS_READ, &probe) == JET_errSuccess) {
+    zst = zst_claimed(probe);
+    os_close(probe);
+  }
+  if (zst) {
+    e = zst_info(io, path, verify, info, detail, cb);
+    esio_free(io);
+    return e;
+  }
   log_header lh;
   JET_ERR le = log_read_header(io, path, &lh);
   if (le == JET_errSuccess) {
-    info->kind = EseFileLog;
-    info->pageSize = lh.page_size;
-    info->generation = lh.gen;
-    info->fileSize = lh.file_size;
-    info->tmCreate = lh.tm_create;
-    info->tmPrevGen = lh.tm_prev_gen;
-    info->attached = lh.nattach;
-    memcpy(info->logSignature, lh.sig.b, 16);
+    log_fields(&lh, info);
     log_header_clear(&lh);
     if (verify) e = log_verify_file(io, path, 0);
     if (e && detail) snprintf(detail, cb, "%s: a log record fails verification", path);

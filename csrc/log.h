@@ -250,6 +250,10 @@ void log_reader_close(log_reader *r);
 /* Checks a whole log file (header and every record) for backup and
  * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure. */
 JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size);
+/* The record checks of log_verify_file over a whole log image d of fsize
+ * bytes of generation gen (current: the generation being written, B.log):
+ * JET_errLogReadVerifyFailure at the first fault. */
+JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, int current);
 /* The same, keeping the verified bytes: *image (free it) holds the whole
  * file, *size bytes; a backup streams exactly these bytes. */
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size);

@@ -247,6 +247,20 @@ const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; 
  * 0): JET_errPageSizeMismatch; a bad record: JET_errLogReadVerifyFailure,
  * except a torn tail (bad record, nothing valid after) in a file named like
  * a current log ("XXX.log"); I/O errors as they come. */
+JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, int current) {
+  uint32_t pos = LOG_DATA_START;
+  log_walk w;
+  if (current) return log_walk_current(d, fsize, gen, pos, &w) ? JET_errLogReadVerifyFailure : JET_errSuccess;
+  for (;;) {
+    uint32_t fr = log_rec_check(d, fsize, pos, gen), np;
+    if (fr) pos += fr;
+    else if ((np = log_skip_pad(d, fsize, pos)) != pos) pos = np;
+    else break;
+  }
+  /* a finished generation is zeros after its last record */
+  return log_all_zero(d + pos, fsize - pos) ? JET_errSuccess : JET_errLogReadVerifyFailure;
+}
+
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size) {
   *image = NULL;
   *size = 0;
@@ -286,17 +300,7 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
   }
   if (!e) e = os_pread_full(f, d + LOG_HDR_SIZE, h.file_size - LOG_HDR_SIZE, LOG_HDR_SIZE);
   os_close(f);
-  uint32_t pos = LOG_DATA_START;
-  log_walk w;
-  if (!e && current && log_walk_current(d, h.file_size, h.gen, pos, &w)) e = JET_errLogReadVerifyFailure;
-  while (!e && !current) {
-    uint32_t fr = log_rec_check(d, h.file_size, pos, h.gen), np;
-    if (fr) pos += fr;
-    else if ((np = log_skip_pad(d, h.file_size, pos)) != pos) pos = np;
-    else break;
-  }
-  /* a finished generation is zeros after its last record */
-  if (!e && !current && !log_all_zero(d + pos, h.file_size - pos)) e = JET_errLogReadVerifyFailure;
+  if (!e) e = log_verify_image(d, h.file_size, h.gen, current);
   if (e) free(d);
   else {
     *image = d;

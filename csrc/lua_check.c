@@ -65,6 +65,11 @@ static int file_info(lua_State *L) {
     set_int(L, "prev_created_us", (lua_Integer)fi.tmPrevGen);
     set_int(L, "attached", (lua_Integer)fi.attached);
   }
+  if (fi.compressed) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "compressed");
+    set_int(L, "stored_size", (lua_Integer)fi.storedSize);
+  }
   lua_pushboolean(L, verify);
   lua_setfield(L, -2, "verified");
   return 1;

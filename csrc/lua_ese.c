@@ -245,6 +245,7 @@ int luaopen_ese_core(lua_State *L) {
   ese_open_restore(L);
   ese_open_check(L);
   ese_open_fs(L);
+  ese_open_zstd(L);
   lua_pushliteral(L, ESE_VERSION);
   lua_setfield(L, -2, "version");
   lua_newtable(L);                       /* errors, both directions */

@@ -160,6 +160,7 @@ int ese_open_check(lua_State *L);     /* module table at -1 */
 
 /* ---- lua_fs.c ------------------------------------------------------------ */
 
+int ese_open_zstd(lua_State *L);      /* module table at -1: sets its "zstd" (lua_zstd.c) */
 int ese_open_fs(lua_State *L);        /* module table at -1: sets its "fs" */
 
 #endif

@@ -19,6 +19,7 @@
 #include "redo.h"
 #include "backup.h"
 #include "page.h"
+#include "zst.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct rsfile {
   char *src, *name;       /* source path; base name in dest */
   char *orig;             /* in place: the database's path at backup time */
   int is_db, in_place;
+  int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int mapped;             /* replay found it attached or created in the logs */
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
@@ -59,6 +61,7 @@ struct EseRestore {
   size_t cur;             /* file being copied */
   uint64_t cur_off;
   esfile *in, *out;
+  zst_reader *zin;        /* the compressed file being copied, in place of in */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
   uint8_t *buf;
   redo *rd;
@@ -90,7 +93,9 @@ static JET_ERR fail(EseRestore *r, JET_ERR e, const char *fmt, const char *what)
 
 const char *EseRestoreDetail(EseRestore *r) { return r ? r->detail : ""; }
 
-static JET_ERR add_file(EseRestore *r, const char *dir, const char *name, rsfile **out) {
+/* A file of the set: dir + name (dir NULL: the path name), restored
+ * under its base name, less the ".zst" of a compressed one (zst). */
+static JET_ERR add_file(EseRestore *r, const char *dir, const char *name, int zst, rsfile **out) {
   if (r->nfiles == r->cap) {
     size_t nc = r->cap ? r->cap * 2 : 16;
     rsfile *nf = realloc(r->files, nc * sizeof *nf);
@@ -101,11 +106,15 @@ static JET_ERR add_file(EseRestore *r, const char *dir, const char *name, rsfile
   rsfile *f = &r->files[r->nfiles];
   memset(f, 0, sizeof *f);
   const char *slash = strrchr(name, '/');
-  if (!(f->src = dir ? os_join(dir, name) : strdup(name)) || !(f->name = strdup(slash ? slash + 1 : name))) {
+  const char *leaf = slash ? slash + 1 : name;
+  size_t stem = strlen(leaf);
+  if (zst) zst_name(leaf, &stem);
+  if (!(f->src = dir ? os_join(dir, name) : strdup(name)) || !(f->name = strndup(leaf, stem))) {
     free(f->src);
     free(f->name);
     return JET_errOutOfMemory;
   }
+  f->zst = zst;
   r->nfiles++;
   *out = f;
   return JET_errSuccess;
@@ -119,11 +128,26 @@ static rsfile *log_of(EseRestore *r, uint32_t gen) {
 
 typedef struct scan_ctx { EseRestore *r; const char *dir; int live; JET_ERR err; } scan_ctx;
 
-static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int current) {
+/* The header of a compressed log (zst.h); a damaged container is a
+ * damaged log, JET_errLogFileCorrupt. */
+static JET_ERR zst_log_read(EseRestore *r, const char *path, log_header *h) {
+  zst_reader *z;
+  char why[300];
+  JET_ERR e = zst_open(r->io, path, &z, why, sizeof why);
+  if (e == JET_errSuccess) {
+    e = zst_log_header(z, h);
+    snprintf(why, sizeof why, "%s", zst_detail(z));
+    zst_close(z);
+  }
+  if (e != JET_errReadVerifyFailure) return e;
+  return fail(r, JET_errLogFileCorrupt, "%s", why);
+}
+
+static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int current, int zst) {
   char *p = os_join(dir, name);
   if (!p) return JET_errOutOfMemory;
   log_header h;
-  JET_ERR e = log_read_header(r->io, p, &h);
+  JET_ERR e = zst ? zst_log_read(r, p, &h) : log_read_header(r->io, p, &h);
   free(p);
   if (e == JET_errBadLogVersion) return fail(r, e, "log %s is of an older format: " LOG_OLD_FORMAT_ADVICE, name);
   if (e) return fail(r, e, "log %s is unreadable", name);
@@ -143,7 +167,7 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
     return same ? JET_errSuccess : fail(r, JET_errGivenLogFileIsNotContiguous, "log %s differs between sets", name);
   }
   rsfile *f;
-  e = add_file(r, dir, name, &f);
+  e = add_file(r, dir, name, zst, &f);
   if (e) {
     log_header_clear(&h);
     return e;
@@ -163,33 +187,61 @@ static int has_suffix(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* A database of the set: dir + name, or (dir NULL) the path name. */
-static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const char *orig) {
-  char *p = dir ? os_join(dir, name) : strdup(name);
-  if (!p) return JET_errOutOfMemory;
+/* The header, size and trailer of a compressed database (zst.h), with
+ * the errors of the plain read below; a damaged container is
+ * JET_errReadVerifyFailure, as a damaged page is. */
+static JET_ERR zst_db_read(EseRestore *r, const char *path, dbheader *h, uint64_t *size, dbheader *t) {
+  zst_reader *z;
+  char why[300] = "";
+  JET_ERR e = zst_open(r->io, path, &z, why, sizeof why);
+  if (e == JET_errSuccess) {
+    *size = zst_size(z);
+    e = zst_db_header(z, h);
+    if (e == JET_errSuccess && h->state != DB_BACKUP_COPY) e = JET_errRestoreOfNonBackupDatabase;
+    if (e == JET_errSuccess && h->backup[BK_CURRENT].gen_lo == 0) e = JET_errRestoreOfNonBackupDatabase;
+    if (e == JET_errSuccess && (*size % h->page_size || *size < 4ull * h->page_size || zst_tail_size(z) != h->page_size))
+      e = JET_errBadPatchPage;
+    if (e == JET_errSuccess) e = backup_trailer_check(zst_tail(z), h, *size, t);
+    snprintf(why, sizeof why, "%s", zst_detail(z));
+    zst_close(z);
+  }
+  return e == JET_errReadVerifyFailure ? fail(r, e, "%s", why) : e;
+}
+
+/* The header, size and trailer of a plain database file. */
+static JET_ERR plain_db_read(EseRestore *r, const char *path, const char *name, int orig, dbheader *h,
+                             uint64_t *size, dbheader *t) {
   esfile *fh;
-  JET_ERR e = os_open(r->io, p, OS_READ, &fh);
-  free(p);
+  JET_ERR e = os_open(r->io, path, OS_READ, &fh);
   /* In a set's folder, only what is not a regular file (a FIFO, a socket,
    * a folder: JET_errInvalidPath) and is not named *.edb is passed over.
    * Any other failure to open (EACCES, EMFILE, a dangling link) fails the
    * restore: the file may be a database of the set, and a restore that
    * skipped it would report success without it. */
-  if (e == JET_errInvalidPath && !orig && !has_suffix(name, ".edb")) return JET_errSuccess;
+  if (e == JET_errInvalidPath && !orig && !has_suffix(name, ".edb")) return JET_errDatabaseCorrupted;
   if (e == JET_errInvalidPath && !orig) return fail(r, e, "%s is not a regular file", name);
   if (e) return fail(r, e, "database %s cannot be opened", name);
-  dbheader h;
-  e = dbheader_read(fh, 0, &h);
-  uint64_t size = 0;
-  if (e == JET_errSuccess) e = os_size(fh, &size);
-  if (e == JET_errSuccess && h.state != DB_BACKUP_COPY) e = JET_errRestoreOfNonBackupDatabase;
-  if (e == JET_errSuccess && h.backup[BK_CURRENT].gen_lo == 0) e = JET_errRestoreOfNonBackupDatabase;
-  if (e == JET_errSuccess && (size % h.page_size || size < 4ull * h.page_size)) e = JET_errBadPatchPage;
-  dbheader t;
-  if (e == JET_errSuccess) e = backup_trailer_read(fh, &h, size, &t);
+  e = dbheader_read(fh, 0, h);
+  if (e == JET_errSuccess) e = os_size(fh, size);
+  if (e == JET_errSuccess && h->state != DB_BACKUP_COPY) e = JET_errRestoreOfNonBackupDatabase;
+  if (e == JET_errSuccess && h->backup[BK_CURRENT].gen_lo == 0) e = JET_errRestoreOfNonBackupDatabase;
+  if (e == JET_errSuccess && (*size % h->page_size || *size < 4ull * h->page_size)) e = JET_errBadPatchPage;
+  if (e == JET_errSuccess) e = backup_trailer_read(fh, h, *size, t);
   os_close(fh);
+  return e;
+}
+
+/* A database of the set: dir + name, or (dir NULL) the path name; zst: a
+ * compressed one (every NAME.zst of a set that is not a log is one). */
+static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const char *orig, int zst) {
+  char *p = dir ? os_join(dir, name) : strdup(name);
+  if (!p) return JET_errOutOfMemory;
+  dbheader h, t;
+  uint64_t size = 0;
+  JET_ERR e = zst ? zst_db_read(r, p, &h, &size, &t) : plain_db_read(r, p, name, orig != NULL, &h, &size, &t);
+  free(p);
   /* a file that does not claim to be a database is not part of the set */
-  if (e == JET_errDatabaseCorrupted && !orig && !has_suffix(name, ".edb")) return JET_errSuccess;
+  if (e == JET_errDatabaseCorrupted && !zst && !orig && !has_suffix(name, ".edb")) return JET_errSuccess;
   if (e == JET_errFileNotFound && orig) return fail(r, e, "database %s not found", name);
   if (e == JET_errInvalidDatabaseVersion) {   /* refused before anything is written */
     char what[400];
@@ -201,7 +253,7 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
   r->page_size = h.page_size;
   rsfile *f;
-  if ((e = add_file(r, dir, name, &f)) != JET_errSuccess) return e;
+  if ((e = add_file(r, dir, name, zst, &f)) != JET_errSuccess) return e;
   f->is_db = 1;
   if (orig) {
     f->in_place = 1;
@@ -218,11 +270,20 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
 static JET_ERR scan_entry(const char *name, void *ud) {
   scan_ctx *c = ud;
   uint32_t gen;
+  size_t stem;
+  /* a compressed set (zst.h): every NAME.zst is a file of the set, a log
+   * or a database; a live log folder has none */
+  int zst = !c->live && zst_name(name, &stem);
+  char plain[64];
   int kind = log_parse_name(name, c->r->base, &gen);
-  if (kind == 1) return scan_log(c->r, c->dir, name, gen, 0);
-  if (kind == 2) return c->live ? scan_log(c->r, c->dir, name, 0, 1) : JET_errSuccess;
+  if (zst && stem < sizeof plain) {
+    snprintf(plain, sizeof plain, "%.*s", (int)stem, name);
+    kind = log_parse_name(plain, c->r->base, &gen);
+  }
+  if (kind == 1) return scan_log(c->r, c->dir, name, gen, 0, zst);
+  if (kind == 2) return c->live ? scan_log(c->r, c->dir, name, 0, 1, 0) : JET_errSuccess;
   if (c->live || c->r->logs_only) return JET_errSuccess;
-  return scan_db(c->r, c->dir, name, NULL);
+  return scan_db(c->r, c->dir, name, NULL, zst);
 }
 
 static JET_ERR scan_dir(EseRestore *r, const char *dir, int live) {
@@ -564,7 +625,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && !(r->chk_dir = strdup(o->checkpoint_dir ? o->checkpoint_dir : o->dest))) e = JET_errOutOfMemory;
   for (unsigned long i = 0; e == JET_errSuccess && i < o->ndb_files; i++) {
     if (!o->db_files[i] || !o->db_originals || !o->db_originals[i]) e = JET_errInvalidParameter;
-    else e = scan_db(r, NULL, o->db_files[i], o->db_originals[i]);
+    else e = scan_db(r, NULL, o->db_files[i], o->db_originals[i], 0);
   }
   for (unsigned long i = 0; e == JET_errSuccess && i < o->ndirs; i++) e = scan_dir(r, o->dirs[i], 0);
   uint32_t set_lo = 0, set_hi = 0;
@@ -650,10 +711,15 @@ static JET_ERR copy_step(EseRestore *r) {
   }
   rsfile *f = &r->files[r->cur];
   JET_ERR e = JET_errSuccess;
-  if (!r->in) {
+  if (!r->in && !r->zin) {
     char *dst = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
     if (!dst) return JET_errOutOfMemory;
-    e = os_open(r->io, f->src, OS_READ, &r->in);
+    char why[300];
+    e = f->zst ? zst_open(r->io, f->src, &r->zin, why, sizeof why) : os_open(r->io, f->src, OS_READ, &r->in);
+    if (e == JET_errReadVerifyFailure) {   /* its layout was checked by the scan: changed since */
+      free(dst);
+      return fail(r, f->is_db ? e : JET_errLogFileCorrupt, "%s", why);
+    }
     /* in dest a file is made anew (an old one unlinked first: a write
      * must not reach another name of its inode, such as a 'cp -al' copy
      * or the set's own file); in place it is the caller's */
@@ -675,7 +741,11 @@ static JET_ERR copy_step(EseRestore *r) {
     if (e) return fail(r, e, "copying %s", f->name);
   }
   size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
-  e = os_pread_full(r->in, r->buf, n, r->cur_off);
+  e = r->zin ? zst_read_full(r->zin, r->buf, n) : os_pread_full(r->in, r->buf, n, r->cur_off);
+  /* a damaged compressed file is a damaged database or log; its output
+   * so far stays marked "being restored" (a database) or is replaced by
+   * the next restore (a log) */
+  if (e == JET_errReadVerifyFailure && r->zin) return fail(r, f->is_db ? e : JET_errLogFileCorrupt, "%s", zst_detail(r->zin));
   if (e == JET_errSuccess && f->is_db) e = verify_chunk(r, f, r->cur_off, n);
   /* a database's header pages are written already; in place, nothing else changes */
   size_t skip = f->is_db && r->cur_off == 0 ? 2u * r->page_size : 0;
@@ -691,7 +761,9 @@ static JET_ERR copy_step(EseRestore *r) {
     if (e == JET_errSuccess) e = os_sync(r->out);
     os_close(r->in);
     os_close(r->out);
+    zst_close(r->zin);
     r->in = r->out = NULL;
+    r->zin = NULL;
     r->cur++;
   }
   return e;
@@ -904,6 +976,7 @@ void EseRestoreEnd(EseRestore *r) {
   log_reader_close(r->reader);
   os_close(r->in);
   os_close(r->out);
+  zst_close(r->zin);
   os_close(r->lockf);
   for (size_t i = 0; i < r->nfiles; i++) {
     free(r->files[i].src);

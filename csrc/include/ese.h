@@ -371,6 +371,11 @@ typedef struct EseFileInfo {
   unsigned long generation, fileSize;
   uint64_t tmCreate, tmPrevGen;
   unsigned long attached;         /* databases in its header's attach table */
+  /* a compressed file of a backup set (NAME.zst, docs/format.md): the
+   * fields above describe the original; a damaged container is
+   * JET_errReadVerifyFailure (a log's, with verify: JET_errLogReadVerifyFailure) */
+  int compressed;
+  uint64_t storedSize;            /* bytes of the compressed file */
 } EseFileInfo;
 JET_ERR EseGetFileInfo(const char *szPath, int verify, EseFileInfo *info, char *detail, size_t cbDetail);
 /* The page checks of EseGetFileInfo(verify) over one chunk of a database

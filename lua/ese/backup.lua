@@ -73,9 +73,10 @@ backup.now = now
 -- caller (a misspelt option must never be ignored: `incremantal = true`
 -- would run a full backup that truncates the logs).
 local OPTIONS = {
-  run = { incremental = true, copy = true, truncate = true, chunk_size = true, on_progress = true },
+  run = { incremental = true, copy = true, truncate = true, chunk_size = true, on_progress = true,
+          compress = true, level = true },
   run_to = { incremental = true, copy = true, truncate = true, chunk_size = true, on_progress = true,
-             prefix = true },
+             prefix = true, compress = true, level = true },
   verify = { on_progress = true },
   restore = { to_generation = true, live_log_path = true, on_progress = true, instance = true,
               overwrite = true, base_name = true, verify = true, archive_path = true, to_time = true,
@@ -92,6 +93,14 @@ local function check_opts(opts, fname)
   for k in pairs(opts) do
     if not OPTIONS[fname][k] then error(("backup.%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
   end
+  -- compress and level: a wrong type is the caller's error here; a value
+  -- out of range JET_errInvalidParameter (ese.backup_run, plan)
+  if opts.compress ~= nil and type(opts.compress) ~= "string" then
+    error(("backup.%s: compress must be a string (\"zstd\" or \"none\")"):format(fname), 3)
+  end
+  if opts.level ~= nil and math.type(opts.level) ~= "integer" then
+    error(("backup.%s: level must be an integer"):format(fname), 3)
+  end
   return opts
 end
 
@@ -104,6 +113,10 @@ end
 -- @param dest the folder to create (absent, or an empty folder)
 -- @param opts incremental, copy, truncate (default: true unless copy),
 --   chunk_size (bytes, a multiple of the page size; default 1 MiB),
+--   compress ("zstd": every file stored as NAME.zst, compressed as it
+--   streams; "none", the default), level (zstd's, 1 .. 19, default 1; a
+--   value out of range, an unknown compress or a level without compress:
+--   JET_errInvalidParameter before anything is made),
 --   on_progress(p) with p.phase ("database", "log", then "check" while
 --   every written file is read back, then "truncate"), p.file,
 --   p.done, p.total (bytes of that file), p.bytes (all files so far),
@@ -130,7 +143,10 @@ end
 --   with a write method (a file handle); it may yield; nil, err from it is
 --   a failure
 -- @param opts as for backup.run, plus prefix (a folder name for the
---   entries, e.g. "full-2024-05-01")
+--   entries, e.g. "full-2024-05-01"); with compress = "zstd" the whole
+--   archive is one zstd stream (a .tar.zst: a tar entry announces its
+--   size before its bytes, so a file cannot be compressed alone inside
+--   it without being held whole); unpacked, it is a plain set
 -- @return report {kind, files, bytes (of the files), archive_bytes, seconds, manifest}
 function backup.run_to(inst, sink, opts)
   opts = check_opts(opts, "run_to")

@@ -38,7 +38,21 @@ local function plan(opts, op)
   if opts.incremental then kind = truncate and "incremental" or "differential"
   else kind = truncate and "full" or "copy" end
   local chunk = opts.chunk_size or settings.CHUNK
-  return { kind = kind, incremental = not not opts.incremental, truncate = truncate, chunk = chunk }
+  local compress = opts.compress
+  if compress == "none" then compress = nil end
+  if compress ~= nil and compress ~= "zstd" then
+    raise("JET_errInvalidParameter", op, "compress %q: this tool writes \"zstd\" or \"none\"", compress)
+  end
+  local zstd = ese.zstd
+  if opts.level ~= nil and not compress then
+    raise("JET_errInvalidParameter", op, "level %d without compress = \"zstd\"", opts.level)
+  end
+  local level = opts.level or zstd.LEVEL_DEFAULT
+  if level < zstd.LEVEL_MIN or level > zstd.LEVEL_MAX then
+    raise("JET_errInvalidParameter", op, "zstd level %d is not in %d .. %d", level, zstd.LEVEL_MIN, zstd.LEVEL_MAX)
+  end
+  return { kind = kind, incremental = not not opts.incremental, truncate = truncate, chunk = chunk,
+           compress = compress, level = compress and level or nil }
 end
 
 -- ---------------------------------------------------------------------------
@@ -55,10 +69,12 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   st.names[name] = true
   local r <close> = inst:open_file(path)
   local size = r:size()
-  local w = out:open(name, size)
+  -- a database's last page (the copy's trailer) is its own frame in a
+  -- compressed set, so that a restore reads it without decoding the rest
+  local w = out:open(name, size, p.compress_files and what == "database" and ese.file_info(path).page_size or 0)
   local h = fs.sha256()
   st.hasher = h
-  local done = 0
+  local done, over = 0, false
   local function progress()
     on_progress({ phase = what, file = name, done = done, total = size, bytes = st.bytes, kind = p.kind })
   end
@@ -66,6 +82,7 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   while true do
     local chunk = r:read(p.chunk)
     if not chunk then break end
+    if done + #chunk > size then over = true; break end     -- more than announced: refused below
     h:update(chunk)
     w.write(chunk)
     done = done + #chunk
@@ -76,13 +93,17 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
     if on_progress and done < size then progress() end
   end
   r:close()
-  w.close()
+  if done ~= size or over then
+    raise(what == "log" and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure", "run",
+      "%s streamed %s bytes, the reader announced %d", name, over and "more than" or tostring(done), size)
+  end
+  local stored = w.close()
   if on_progress and done >= size and size > 0 then progress() end
   st.hasher = nil
   local sum = h:finish()
-  if done ~= size then
-    raise(what == "log" and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure", "run",
-      "%s streamed %d bytes, the reader announced %d", name, done, size)
+  if stored then      -- compressed: the entry names the stored file, with the original's size and hash
+    return { name = stored.name, type = what, size = stored.size, sha256 = stored.sha256, content_size = size,
+             content_sha256 = sum, source = path }
   end
   return { name = name, type = what, size = size, sha256 = sum, source = path }
 end
@@ -132,7 +153,9 @@ local function manifest_of(files, info, p, out, t0)
   end
   return {
     format = manifest_m.FORMAT,
-    format_version = manifest_m.FORMAT_VERSION,
+    format_version = p.compress_files and manifest_m.FORMAT_VERSION or manifest_m.PLAIN_VERSION,
+    compress = p.compress_files and p.compress or nil,
+    compress_level = p.compress_files and p.level or nil,
     engine_version = ese.version,
     kind = p.kind,
     truncated = p.truncate,
@@ -167,11 +190,49 @@ local function sequence(inst, p, opts, out, st)
   return manifest
 end
 
--- Undo after a failure: the open hasher, and End(abort) of a backup this
--- call began and that still runs (its own error is not interesting: a
--- stop, or a log error that already ended the backup).
+-- The out strategy of a compressed set (run with compress = "zstd"):
+-- each file goes through base (folder_out) as NAME.zst, compressed as it
+-- streams (ese.zstd, in C; no engine lock is held: the chunks are plain
+-- strings between two reads of the reader), its last `tail` bytes (a
+-- database's trailer page) in a frame of their own (docs/format.md).
+-- w.close() returns the stored file's name, size and SHA-256.
+local function zstd_out(base, p, st)
+  local out = setmetatable({}, { __index = base })
+  function out.open(_, name, size, tail)
+    local zname = name .. ".zst"
+    local cz = ese.zstd.compressor(p.level, size, tail)
+    st.compressor = cz
+    local w = base:open(zname)
+    local h = fs.sha256()
+    st.stored_hasher = h
+    local n = 0
+    local function put(c)
+      if #c > 0 then
+        h:update(c)
+        w.write(c)
+        n = n + #c
+      end
+    end
+    local zw = {}
+    function zw.write(chunk) put(cz:write(chunk)) end
+    function zw.close()
+      put(cz:finish())
+      w.close()
+      st.compressor, st.stored_hasher = nil, nil
+      return { name = zname, size = n, sha256 = h:finish() }
+    end
+    return zw
+  end
+  return out
+end
+
+-- Undo after a failure: the open hashers and compressor, and End(abort) of
+-- a backup this call began and that still runs (its own error is not
+-- interesting: a stop, or a log error that already ended the backup).
 local function undo(inst, st)
   if st.hasher then st.hasher:close() end
+  if st.stored_hasher then st.stored_hasher:close() end
+  if st.compressor then st.compressor:close() end
   if st.began then pcall(inst.end_external_backup, inst, { abort = true }) end
   st.began = false
 end
@@ -329,6 +390,10 @@ function run.run(inst, dest, opts)
   local t0 = now()
   local st = { began = false, bytes = 0, names = {}, open = {} }
   local out = folder_out(partial, p, opts, st, ctx.written)
+  if p.compress then
+    p.compress_files = true
+    out = zstd_out(out, p, st)
+  end
   -- the complete set takes dest's name (an empty dest folder gives way)
   function ctx.publish()
     if state == "empty" then fs.rmdir(dest) end
@@ -422,12 +487,36 @@ function run.run_to(inst, put, opts)
   local st = { began = false, bytes = 0, names = {}, open = {} }
   local archive = 0
   local function emit(s) archive = archive + #s; put(s) end
-  local ok, res = pcall(sequence, inst, p, opts, tar_out(emit, prefix, os.time()), st)
+  local tar_bytes = 0
+  local out
+  if p.compress then
+    -- the archive as one zstd stream (a .tar.zst): a tar entry announces
+    -- its size before its bytes, which a file compressed alone would
+    -- know only at its end
+    local cz = ese.zstd.compressor(p.level)
+    st.compressor = cz
+    local function zemit(s)
+      tar_bytes = tar_bytes + #s
+      local c = cz:write(s)
+      if #c > 0 then emit(c) end
+    end
+    out = tar_out(zemit, prefix, os.time())
+    local before_end = out.before_end
+    function out.before_end(manifest)     -- the manifest and end blocks, then the stream's end
+      before_end(manifest)
+      st.compressor = nil
+      emit(cz:finish())
+    end
+  else
+    out = tar_out(emit, prefix, os.time())
+  end
+  local ok, res = pcall(sequence, inst, p, opts, out, st)
   if not ok then
     undo(inst, st)
     error(res, 0)
   end
-  return report_of(res, st, { archive_bytes = archive, seconds = now() - t0 })
+  return report_of(res, st, { archive_bytes = archive, tar_bytes = p.compress and tar_bytes or nil,
+                              seconds = now() - t0 })
 end
 
 return run

@@ -31,6 +31,8 @@ end
 -- a restore passes over.
 local function restore_reads(dir, name, base)
   if log_name_gen(name, base) then return true end
+  -- a restore takes every NAME.zst of a set for a compressed log or database
+  if name:match("%.zst$") and fs.stat(dir .. "/" .. name).kind ~= "folder" then return true end
   local kind = fs.stat(dir .. "/" .. name).kind
   if kind ~= "file" and kind ~= "link" then return false end
   local ok, fi = pcall(ese.file_info, dir .. "/" .. name)
@@ -135,16 +137,63 @@ local function check_identity(dir, m, e, path, islog, bad)
     if islog and no_header(fi) then
       raise("JET_errLogFileCorrupt", "verify", "%s: %s has no valid log header", dir, e.name)
     end
+    -- a damaged compressed file is named as a damaged file of its kind
+    if e.content_size and ese.is_error(fi) and fi.name == "JET_errReadVerifyFailure" then
+      raise(bad, "verify", "%s: %s", dir, tostring(fi.detail))
+    end
     error(fi, 0)
   end
   if islog then check_log(dir, m, e, fi) else check_database(dir, m, e, fi) end
   return size, fi
 end
 
+-- The original of the compressed file e (NAME.zst) at path, decoded as it
+-- streams (ese.zstd: bounded memory) in chunks of whole pages, each fed to
+-- the SHA-256 and, for a database, to the page checks; compared with the
+-- manifest's content_size and content_sha256.  The stored bytes were
+-- checked first (checksum_file), so a fault here is a damaged or foreign
+-- compression: the set's named error bad.
+local function check_original(dir, e, path, fi, islog, bad, chunk, progress)
+  local ok, err = pcall(function()
+    local z <close> = ese.zstd.open(path)
+    local size = z:size()
+    if size ~= e.content_size then
+      raise(bad, "verify", "%s: %s holds %d bytes, the manifest says %d", dir, e.name, size, e.content_size)
+    end
+    local h = fs.sha256()
+    local copy_sig = fi.state == "backup_copy" and fi.db_signature or nil
+    local dbtime_last = fi.state ~= "restoring" and fi.dbtime_last or nil
+    local done = 0
+    while true do
+      local data = z:read(chunk)
+      if not data then break end
+      h:update(data)
+      if not islog then
+        local ps = fi.page_size
+        local whole = #data - #data % ps
+        ese.verify_pages(path, whole == #data and data or data:sub(1, whole), done // ps, ps, size, copy_sig,
+          dbtime_last)
+      end
+      done = done + #data
+      progress(done, size)
+    end
+    if h:finish() ~= e.content_sha256 then
+      raise(bad, "verify", "%s: the original of %s does not match its SHA-256 in the manifest", dir, e.name)
+    end
+  end)
+  if ok then return end
+  if ese.is_error(err) and err.name == "JET_errReadVerifyFailure" and bad ~= err.name then
+    raise(bad, "verify", "%s: %s", dir, tostring(err.detail))
+  end
+  error(err, 0)
+end
+
 -- Every checksum of the file, reading it once in chunks (a callback per
 -- chunk, which may yield): a database's pages are checked in the chunks
 -- the SHA-256 is fed with; a log's records are checked by ese.file_info
 -- in one call (a log file is small: 1 MiB by default).  Returns its SHA-256.
+-- A compressed file (e.content_size): the stored bytes' SHA-256 first,
+-- then its original (check_original).
 local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
   if islog then
     local vok, verr = pcall(ese.file_info, path, true)
@@ -154,13 +203,26 @@ local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
     end
   end
   local h = fs.sha256()
+  local ps = fi.page_size
+  -- whole pages per chunk (the page size divides backup.CHUNK)
+  local chunk = math.max(ps, settings.CHUNK - settings.CHUNK % ps)
+  if e.content_size then
+    progress(0)
+    local got = util.read_chunks(path, size, chunk, h, function(_, _, done) progress(done) end)
+    local sum = h:finish()
+    if got ~= size then
+      raise(bad, "verify", "%s: %s changed size while read (%d bytes, not %d)", dir, e.name, got, size)
+    end
+    if sum ~= e.sha256 then
+      raise(bad, "verify", "%s: %s does not match its SHA-256 in the manifest", dir, e.name)
+    end
+    check_original(dir, e, path, fi, islog, bad, chunk, progress)
+    return sum
+  end
   local copy_sig = fi.state == "backup_copy" and fi.db_signature or nil
   -- no page may carry a dbtime above this (a copy's: its trailer's); a
   -- file being restored has none until replay fixes its header
   local dbtime_last = fi.state ~= "restoring" and fi.dbtime_last or nil
-  local ps = fi.page_size
-  -- whole pages per chunk (the page size divides backup.CHUNK)
-  local chunk = math.max(ps, settings.CHUNK - settings.CHUNK % ps)
   progress(0)
   local got = util.read_chunks(path, size, chunk, h, function(data, off, done)
     if not islog then
@@ -247,9 +309,9 @@ local function verify_set(dir, on_progress, index, count)
     local bad = islog and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure"
     local size, fi = check_identity(dir, m, e, path, islog, bad)
     if islog then logs[fi.generation] = e else dbs[#dbs + 1] = e end
-    local function progress(done)
+    local function progress(done, total)
       if on_progress then
-        on_progress({ phase = "verify", file = e.name, done = done, total = size, index = i, files = #m.files,
+        on_progress({ phase = "verify", file = e.name, done = done, total = total or size, index = i, files = #m.files,
                       set = index, sets = count })
       end
     end

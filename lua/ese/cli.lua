@@ -265,7 +265,8 @@ local function instance_params(dir)
 end
 
 commands.backup = {
-  usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--prefix NAME] [--json]",
+  usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--compress zstd [--level N]] "
+    .. "[--prefix NAME] [--json]",
   summary = "a full, incremental or copy backup of an instance folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
@@ -276,10 +277,16 @@ DEST.partial and renamed when complete).  A full backup by default;
 keep the logs (a full becomes a "copy", an incremental a "differential");
 --copy: a full without truncation (not with --incremental).  Fails with JET_errFileAccessDenied when
 another process holds the folder.
+--compress zstd stores every file of the set as NAME.zst (zstd level N,
+1 .. 19, default 1); check and restore read such a set as they read a
+plain one.  A level out of range or another --compress value:
+JET_errInvalidParameter, before anything is written.
 DEST "-" writes the set to stdout as one tar archive instead (its entries
 under the folder NAME with --prefix), for a pipe to ssh or a compressor;
-the summary then goes to stderr.]],
-  flags = { json = "bool", incremental = "bool", ["no-truncate"] = "bool", copy = "bool", prefix = "string" },
+with --compress zstd the whole archive is one zstd stream (unpack it with
+`tar --zstd -xf`).  The summary then goes to stderr.]],
+  flags = { json = "bool", incremental = "bool", ["no-truncate"] = "bool", copy = "bool", prefix = "string",
+            compress = "string", level = "int" },
   args = { 2, 2 },
   run = function(a, o, ui)
     local dir, dest = a[1], a[2]
@@ -322,7 +329,7 @@ the summary then goes to stderr.]],
       local truncate
       if o["no-truncate"] or o.copy then truncate = false end
       local bopts = { incremental = o.incremental, copy = o.copy, truncate = truncate, on_progress = fn,
-                      prefix = o.prefix }
+                      prefix = o.prefix, compress = o.compress, level = o.level }
       local ok2, r
       if to_stdout then
         ok2, r = pcall(backup.run_to, inst, io.stdout, bopts)
@@ -342,6 +349,15 @@ the summary then goes to stderr.]],
     local line = ("%s backup of %s into %s: %s, %s in %s (%s), log generations %d .. %d"):format(
       rep.kind, dir, to_stdout and "stdout (tar)" or rep.dir, plural(rep.files, "file"), human(rep.bytes),
       duration(rep.seconds), rate(rep.bytes, rep.seconds), rep.gen_low, rep.gen_high)
+    if o.compress == "zstd" then
+      local stored = rep.archive_bytes
+      if not stored then
+        stored = 0
+        for _, e in ipairs(rep.manifest.files) do stored = stored + e.size end
+      end
+      line = line .. (", zstd level %d: %s stored (ratio %.2f)"):format(o.level or 1, human(stored),
+        stored > 0 and rep.bytes / stored or 0)
+    end
     if to_stdout then io.stderr:write(line, "\n") else out(line) end
     return 0
   end,

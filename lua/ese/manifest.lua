@@ -15,7 +15,11 @@ local raise = util.raise
 local manifest = {}
 
 manifest.FORMAT = "lua-ese backup"
-manifest.FORMAT_VERSION = 1
+-- The newest format this tool reads: 1 (plain sets, which every writer
+-- still writes), 2 (compressed sets: compress, compress_level and each
+-- entry's content_size and content_sha256; an older tool refuses them).
+manifest.FORMAT_VERSION = 2
+manifest.PLAIN_VERSION = 1
 manifest.NAME = "manifest.json"
 
 --- The manifest as JSON: one key per line, one file per line, keys sorted
@@ -61,15 +65,23 @@ function manifest.decode(text, where)
       tostring(m.format_version))
   end
   m.gen_low, m.gen_high, m.page_size = int(m.gen_low), int(m.gen_high), int(m.page_size)
-  m.format_version, m.time_unix = int(m.format_version), int(m.time_unix)
+  m.format_version, m.time_unix, m.compress_level = int(m.format_version), int(m.time_unix), int(m.compress_level)
   for _, e in ipairs(m.files) do
-    if type(e) == "table" then e.size, e.generation = int(e.size), int(e.generation) end
+    if type(e) == "table" then
+      e.size, e.generation, e.content_size = int(e.size), int(e.generation), int(e.content_size)
+    end
     if type(e) ~= "table" or not util.safe_name(e.name) then
       raise("JET_errInvalidPath", "verify", "%s: the manifest names %q, which is not a plain file name",
         where, type(e) == "table" and tostring(e.name) or "?")
     end
     if (e.type ~= "database" and e.type ~= "log") or math.type(e.size) ~= "integer" or type(e.sha256) ~= "string" then
       raise("JET_errInvalidBackup", "verify", "%s: the manifest entry of %s is incomplete", where, e.name)
+    end
+    -- a compressed set: every entry is NAME.zst with the original's size and SHA-256
+    if m.compress ~= nil and (m.compress ~= "zstd" or not e.name:match("%.zst$")
+        or math.type(e.content_size) ~= "integer" or type(e.content_sha256) ~= "string") then
+      raise("JET_errInvalidBackup", "verify", "%s: the manifest entry of %s is not of a %s set", where, e.name,
+        tostring(m.compress))
     end
   end
   return m

@@ -1,0 +1,394 @@
+/* zst.c -- compressed backup files (zst.h): frame A, frame B, footer. */
+#include "zst.h"
+#include "crc32c.h"
+#include "log.h"
+#include "log_format.h"
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#define FOOTER_MAGIC 0x184D2A5Eu    /* a zstd skippable frame (0x184D2A50..5F) */
+#define FRAME_MAGIC 0xFD2FB528u
+#define LAYOUT_VERSION 1u
+
+/* ld32, ld64, st32, st64: little-endian, from log_format.h */
+
+int zst_name(const char *name, size_t *stem_len) {
+  size_t n = strlen(name), k = sizeof ZST_SUFFIX - 1;
+  if (n <= k || strcmp(name + n - k, ZST_SUFFIX) != 0) return 0;
+  if (stem_len) *stem_len = n - k;
+  return 1;
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+/* Phases, in order: frame A open (PH_A), frame A ended and the tail being
+ * gathered (PH_TAIL: only when size - tail bytes came), finished. */
+enum { PH_A, PH_TAIL, PH_DONE };
+
+struct zst_writer {
+  ZSTD_CCtx *cc;
+  uint64_t size, in;        /* bytes pledged, bytes taken */
+  uint64_t out;             /* compressed bytes emitted */
+  uint64_t b_off;           /* where frame B starts (set when A ends) */
+  uint32_t tail;
+  int phase;
+  uint8_t *obuf;
+  size_t ocap;
+  uint8_t tbuf[];           /* the tail, gathered */
+};
+
+JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out) {
+  *out = NULL;
+  if (level < ZST_LEVEL_MIN || level > ZST_LEVEL_MAX || tail > size || tail > ZST_TAIL_MAX ||
+      (size == ZST_STREAM && tail))
+    return JET_errInvalidParameter;
+  zst_writer *w = calloc(1, sizeof *w + tail);
+  if (!w) return JET_errOutOfMemory;
+  w->size = size;
+  w->tail = tail;
+  w->ocap = ZSTD_CStreamOutSize();
+  w->cc = ZSTD_createCCtx();
+  w->obuf = malloc(w->ocap);
+  if (!w->cc || !w->obuf || ZSTD_isError(ZSTD_CCtx_setParameter(w->cc, ZSTD_c_compressionLevel, level)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(w->cc, ZSTD_c_checksumFlag, 1)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(w->cc, ZSTD_c_contentSizeFlag, 1)) ||
+      (size != ZST_STREAM && ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(w->cc, size - tail)))) {
+    zst_writer_free(w);
+    return JET_errOutOfMemory;
+  }
+  *out = w;
+  return JET_errSuccess;
+}
+
+uint64_t zst_written(const zst_writer *w) { return w->out; }
+
+void zst_writer_free(zst_writer *w) {
+  if (!w) return;
+  ZSTD_freeCCtx(w->cc);
+  free(w->obuf);
+  free(w);
+}
+
+static JET_ERR put(zst_writer *w, const void *p, size_t n, zst_emit emit, void *ud) {
+  if (n == 0) return JET_errSuccess;
+  w->out += n;
+  return emit(ud, p, n);
+}
+
+/* Feeds src (may be empty) to frame A with directive op until the input is
+ * taken (and, for ZSTD_e_end, the frame is flushed), emitting the output. */
+static JET_ERR feed(zst_writer *w, const void *src, size_t n, ZSTD_EndDirective op, zst_emit emit, void *ud) {
+  ZSTD_inBuffer in = { src, n, 0 };
+  for (;;) {
+    ZSTD_outBuffer o = { w->obuf, w->ocap, 0 };
+    size_t left = ZSTD_compressStream2(w->cc, &o, &in, op);
+    if (ZSTD_isError(left)) return JET_errOutOfMemory;
+    JET_ERR e = put(w, w->obuf, o.pos, emit, ud);
+    if (e) return e;
+    if (op == ZSTD_e_end ? left == 0 : in.pos == in.size) return JET_errSuccess;
+  }
+}
+
+JET_ERR zst_write(zst_writer *w, const void *p, size_t n, zst_emit emit, void *ud) {
+  assert(w->phase != PH_DONE);
+  if (w->size == ZST_STREAM) return feed(w, p, n, ZSTD_e_continue, emit, ud);
+  if (n > w->size - w->in) return JET_errInvalidParameter;
+  const uint8_t *b = p;
+  uint64_t a_size = w->size - w->tail;
+  if (w->in < a_size) {
+    size_t k = n < a_size - w->in ? n : (size_t)(a_size - w->in);
+    JET_ERR e = feed(w, b, k, ZSTD_e_continue, emit, ud);
+    if (e) return e;
+    w->in += k;
+    b += k;
+    n -= k;
+  }
+  if (w->in == a_size && w->phase == PH_A) {
+    JET_ERR e = feed(w, NULL, 0, ZSTD_e_end, emit, ud);
+    if (e) return e;
+    w->b_off = w->out;
+    w->phase = PH_TAIL;
+  }
+  if (n) {                         /* the tail: whole at finish */
+    assert(w->phase == PH_TAIL);
+    memcpy(w->tbuf + (w->in - a_size), b, n);
+    w->in += n;
+  }
+  return JET_errSuccess;
+}
+
+JET_ERR zst_finish(zst_writer *w, zst_emit emit, void *ud) {
+  assert(w->phase != PH_DONE);
+  if (w->size == ZST_STREAM) {       /* one frame, nothing after it */
+    w->phase = PH_DONE;
+    return feed(w, NULL, 0, ZSTD_e_end, emit, ud);
+  }
+  if (w->in != w->size) return JET_errInvalidParameter;
+  JET_ERR e = JET_errSuccess;
+  if (w->phase == PH_A) e = zst_write(w, NULL, 0, emit, ud);    /* size == tail: frame A is empty */
+  assert(e || w->phase == PH_TAIL);
+  size_t bound = ZSTD_compressBound(w->tail);
+  uint8_t *fb = e ? NULL : malloc(bound + ZST_FOOTER);
+  if (!e && !fb) e = JET_errOutOfMemory;
+  size_t bn = 0;
+  if (!e) {
+    /* a one-shot frame records its content size; the session's pledge ended with frame A */
+    bn = ZSTD_compress2(w->cc, fb, bound, w->tbuf, w->tail);
+    if (ZSTD_isError(bn)) e = JET_errOutOfMemory;
+  }
+  if (!e) {
+    uint8_t *f = fb + bn;
+    st32(f, FOOTER_MAGIC);
+    st32(f + 4, 32);
+    memcpy(f + 8, "EZST", 4);
+    st32(f + 12, LAYOUT_VERSION);
+    st64(f + 16, w->size);
+    st64(f + 24, w->b_off);
+    st32(f + 32, w->tail);
+    st32(f + 36, crc32c(0, f + 8, 28));
+    e = put(w, fb, bn + ZST_FOOTER, emit, ud);
+  }
+  free(fb);
+  w->phase = PH_DONE;
+  return e;
+}
+
+/* ---- reader ------------------------------------------------------------ */
+
+struct zst_reader {
+  esfile *f;
+  ZSTD_DCtx *dc;
+  uint64_t stored, size, b_off; /* file size, original size, frame B's offset (= frame A's end) */
+  uint32_t tail;
+  uint64_t pos;                 /* bytes of the original handed out */
+  uint64_t coff;                /* next byte of frame A to read from the file */
+  int a_done;                   /* frame A's end checked */
+  size_t left;                  /* the decoder's last hint: 0 once frame A is whole */
+  ZSTD_inBuffer in;
+  uint8_t *ibuf, *tbuf;
+  size_t icap;
+  char detail[200];
+};
+
+static JET_ERR damaged(char *detail, size_t cap, const char *path, const char *fmt, ...) {
+  if (detail && cap) {
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *name = strrchr(path, '/');
+    snprintf(detail, cap, "%s: %s", name ? name + 1 : path, what);
+  }
+  return JET_errReadVerifyFailure;
+}
+
+int zst_claimed(esfile *f) {
+  uint8_t b[4];
+  size_t got;
+  return os_pread(f, b, 4, 0, &got) == JET_errSuccess && got == 4 && ld32(b) == FRAME_MAGIC;
+}
+
+/* The footer, frame A's header and frame B, checked and decoded into z. */
+static JET_ERR check_layout(zst_reader *z, const char *path, char *detail, size_t cap) {
+  uint8_t ft[ZST_FOOTER], head[32];
+  size_t got;
+  JET_ERR e = os_size(z->f, &z->stored);
+  if (e) return e;
+  if (z->stored < ZST_FOOTER + 2 * 9)
+    return damaged(detail, cap, path, "%llu bytes is too short for a compressed file (cut short?)",
+                   (unsigned long long)z->stored);
+  if ((e = os_pread_full(z->f, ft, ZST_FOOTER, z->stored - ZST_FOOTER))) return e;
+  if (ld32(ft) != FOOTER_MAGIC || ld32(ft + 4) != 32 || memcmp(ft + 8, "EZST", 4) ||
+      ld32(ft + 36) != crc32c(0, ft + 8, 28))
+    return damaged(detail, cap, path, "its footer is missing or damaged (cut short?)");
+  if (ld32(ft + 12) != LAYOUT_VERSION)
+    return damaged(detail, cap, path, "compressed layout version %u, this engine reads %u", ld32(ft + 12),
+                   LAYOUT_VERSION);
+  z->size = ld64(ft + 16);
+  z->b_off = ld64(ft + 24);
+  z->tail = ld32(ft + 32);
+  uint64_t b_end = z->stored - ZST_FOOTER;
+  if (z->tail > ZST_TAIL_MAX || z->tail > z->size || z->b_off < 9 || z->b_off >= b_end)
+    return damaged(detail, cap, path, "its footer describes no possible layout");
+  if ((e = os_pread(z->f, head, sizeof head, 0, &got))) return e;
+  unsigned long long a = ZSTD_getFrameContentSize(head, got);
+  if (a != z->size - z->tail)
+    return damaged(detail, cap, path, "its first frame holds %s bytes, the footer says %llu",
+                   a == ZSTD_CONTENTSIZE_ERROR ? "no frame of" : a == ZSTD_CONTENTSIZE_UNKNOWN ? "an unknown count of" : "another count of",
+                   (unsigned long long)(z->size - z->tail));
+  /* frame B, whole: its bytes are at most a frame header, one block and
+   * a checksum around ZST_TAIL_MAX bytes */
+  uint64_t bn = b_end - z->b_off;
+  if (bn > ZSTD_compressBound(ZST_TAIL_MAX) + 64)
+    return damaged(detail, cap, path, "its last frame is %llu bytes long", (unsigned long long)bn);
+  uint8_t *fb = malloc((size_t)bn);
+  if (!fb) return JET_errOutOfMemory;
+  if ((e = os_pread_full(z->f, fb, (size_t)bn, z->b_off))) {
+    free(fb);
+    return e;
+  }
+  unsigned long long bs = ZSTD_getFrameContentSize(fb, (size_t)bn);
+  size_t fl = ZSTD_findFrameCompressedSize(fb, (size_t)bn);
+  size_t dn = 0;
+  if (bs == z->tail && !ZSTD_isError(fl) && fl == bn) dn = ZSTD_decompressDCtx(z->dc, z->tbuf, z->tail ? z->tail : 1, fb, (size_t)bn);
+  free(fb);
+  if (bs != z->tail || ZSTD_isError(fl) || fl != bn || ZSTD_isError(dn) || dn != z->tail)
+    return damaged(detail, cap, path, "its last frame is damaged (%s)",
+                   ZSTD_isError(dn) ? ZSTD_getErrorName(dn) : "sizes differ from the footer's");
+  return JET_errSuccess;
+}
+
+JET_ERR zst_open(esio *io, const char *path, zst_reader **out, char *detail, size_t cap) {
+  *out = NULL;
+  if (detail && cap) detail[0] = 0;
+  zst_reader *z = calloc(1, sizeof *z);
+  if (!z) return JET_errOutOfMemory;
+  JET_ERR e = os_open(io, path, OS_READ, &z->f);
+  z->icap = ZSTD_DStreamInSize();
+  if (e == JET_errSuccess && (!(z->dc = ZSTD_createDCtx()) || !(z->ibuf = malloc(z->icap)) ||
+                              !(z->tbuf = malloc(ZST_TAIL_MAX)) ||
+                              ZSTD_isError(ZSTD_DCtx_setParameter(z->dc, ZSTD_d_windowLogMax, ZST_WINDOW_LOG_MAX))))
+    e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) e = check_layout(z, path, detail, cap);
+  if (e) {
+    zst_close(z);
+    return e;
+  }
+  ZSTD_DCtx_reset(z->dc, ZSTD_reset_session_only);
+  z->in = (ZSTD_inBuffer){ z->ibuf, 0, 0 };
+  z->left = 1;
+  *out = z;
+  return JET_errSuccess;
+}
+
+uint64_t zst_size(const zst_reader *z) { return z->size; }
+uint64_t zst_stored_size(const zst_reader *z) { return z->stored; }
+uint32_t zst_tail_size(const zst_reader *z) { return z->tail; }
+const uint8_t *zst_tail(const zst_reader *z) { return z->tbuf; }
+const char *zst_detail(const zst_reader *z) { return z->detail; }
+
+void zst_close(zst_reader *z) {
+  if (!z) return;
+  os_close(z->f);
+  ZSTD_freeDCtx(z->dc);
+  free(z->ibuf);
+  free(z->tbuf);
+  free(z);
+}
+
+static JET_ERR bad(zst_reader *z, const char *fmt, const char *what) {
+  return damaged(z->detail, sizeof z->detail, os_path(z->f), fmt, what);
+}
+
+/* More of frame A into the input buffer once the last is consumed (none
+ * past frame A's end: the decoder may still hold output to flush). */
+static JET_ERR refill(zst_reader *z) {
+  if (z->in.pos < z->in.size || z->coff >= z->b_off) return JET_errSuccess;
+  size_t want = z->b_off - z->coff < z->icap ? (size_t)(z->b_off - z->coff) : z->icap;
+  JET_ERR e = os_pread_full(z->f, z->ibuf, want, z->coff);
+  if (e) return e;
+  z->coff += want;
+  z->in = (ZSTD_inBuffer){ z->ibuf, want, 0 };
+  return JET_errSuccess;
+}
+
+/* One decoding step into o; a step that moves nothing with every byte of
+ * frame A taken means the frame is cut short. */
+static JET_ERR step(zst_reader *z, ZSTD_outBuffer *o, size_t *left) {
+  JET_ERR e = refill(z);
+  if (e) return e;
+  size_t in0 = z->in.pos;
+  *left = ZSTD_decompressStream(z->dc, o, &z->in);
+  if (ZSTD_isError(*left)) return bad(z, "its first frame is damaged (%s)", ZSTD_getErrorName(*left));
+  z->left = *left;
+  if (*left && o->pos == 0 && z->in.pos == in0 && z->coff >= z->b_off)
+    return bad(z, "its first frame ends before its content does (cut short?)%s", "");
+  return JET_errSuccess;
+}
+
+/* Frame A was decoded up to its content size: its checksum and its end
+ * must come next, exactly where frame B starts. */
+static JET_ERR end_of_a(zst_reader *z) {
+  uint8_t one;
+  size_t left = z->left;
+  while (left != 0) {
+    ZSTD_outBuffer o = { &one, 1, 0 };
+    JET_ERR e = step(z, &o, &left);
+    if (e) return e;
+    if (o.pos) return bad(z, "its first frame holds more bytes than the footer says%s", "");
+  }
+  if (z->in.pos != z->in.size || z->coff != z->b_off)
+    return bad(z, "bytes follow its first frame before the last one%s", "");
+  z->a_done = 1;
+  return JET_errSuccess;
+}
+
+JET_ERR zst_read(zst_reader *z, void *buf, size_t n, size_t *got) {
+  uint8_t *b = buf;
+  size_t done = 0;
+  uint64_t a_size = z->size - z->tail;
+  while (done < n && z->pos < a_size) {
+    size_t room = n - done < a_size - z->pos ? n - done : (size_t)(a_size - z->pos);
+    ZSTD_outBuffer o = { b + done, room, 0 };
+    size_t left;
+    JET_ERR e = step(z, &o, &left);
+    if (e) return e;
+    done += o.pos;
+    z->pos += o.pos;
+    if (left == 0 && z->pos < a_size) return bad(z, "its first frame ends before its content size%s", "");
+  }
+  if (z->pos == a_size && !z->a_done) {
+    JET_ERR e = end_of_a(z);
+    if (e) return e;
+  }
+  if (done < n && z->pos < z->size) {
+    size_t k = n - done < z->size - z->pos ? n - done : (size_t)(z->size - z->pos);
+    memcpy(b + done, z->tbuf + (z->pos - a_size), k);
+    done += k;
+    z->pos += k;
+  }
+  *got = done;
+  return JET_errSuccess;
+}
+
+JET_ERR zst_read_full(zst_reader *z, void *buf, size_t n) {
+  size_t got;
+  JET_ERR e = zst_read(z, buf, n, &got);
+  if (e == JET_errSuccess && got != n) e = bad(z, "it ends before the bytes asked for%s", "");
+  return e;
+}
+
+/* ---- the headers of compressed databases and logs ---------------------- */
+
+JET_ERR zst_log_header(zst_reader *z, log_header *h) {
+  memset(h, 0, sizeof *h);
+  uint8_t *b = malloc(LOG_HDR_SIZE);
+  if (!b) return JET_errOutOfMemory;
+  size_t got = 0;
+  JET_ERR e = zst_read(z, b, LOG_HDR_SIZE, &got);
+  if (e == JET_errSuccess && got < LOG_HDR_SIZE) e = JET_errLogFileCorrupt;
+  if (e == JET_errSuccess) e = log_hdr_decode(b, h);
+  free(b);
+  if (e == JET_errSuccess && h->file_size != z->size) e = JET_errLogFileSizeMismatch;
+  if (e) log_header_clear(h);
+  return e;
+}
+
+JET_ERR zst_db_header(zst_reader *z, dbheader *h) {
+  size_t n = z->size < 2 * 32768u ? (size_t)z->size : 2 * 32768u;
+  uint8_t *b = malloc(n ? n : 1);
+  if (!b) return JET_errOutOfMemory;
+  JET_ERR e = zst_read_full(z, b, n);
+  JET_ERR d = JET_errDatabaseCorrupted;
+  /* page 0, else its shadow, at every legal page size (dbheader_read) */
+  for (uint32_t ps = 4096; !e && ps <= 32768 && d == JET_errDatabaseCorrupted; ps *= 2)
+    for (uint32_t pgno = 0; pgno < 2 && (pgno + 1) * (size_t)ps <= n && d == JET_errDatabaseCorrupted; pgno++)
+      d = dbheader_decode(b + pgno * ps, ps, pgno, h);
+  free(b);
+  return e ? e : d;
+}

@@ -1,0 +1,104 @@
+/*
+ * zst.h -- the files of a compressed backup set (NAME.zst): written and
+ * read streaming, in bounded memory, with libzstd.
+ *
+ * Layout (docs/format.md, "Compressed files"); integers little-endian:
+ *   frame A  a zstd frame with its content size and content checksum:
+ *            bytes [0, size - tail) of the file
+ *   frame B  a zstd frame, the same: the last `tail` bytes (a streamed
+ *            database copy: its trailer page; a log: none, an empty frame)
+ *   footer   a zstd skippable frame: u32 magic 0x184D2A5E, u32 32, then
+ *            "EZST", u32 layout version 1, u64 size, u64 offset of frame B,
+ *            u32 tail, u32 CRC32C of the 28 bytes before it
+ * The footer makes the size and the tail readable without decoding frame
+ * A (a restore checks a database's trailer before it writes anything);
+ * plain `zstd -d` decodes the file into the original bytes.
+ *
+ * Invariants of the reader: every byte it hands out comes from a frame
+ * whose layout the footer confirmed; frame A's end (its checksum, no byte
+ * more than its content size) is checked before the first byte of the
+ * tail is handed out; frame B is decoded and checked at open.  Any fault
+ * is JET_errReadVerifyFailure with a sentence in the reader's detail (the
+ * callers name a log's fault with their log error).  Memory: one input
+ * buffer (ZSTD_DStreamInSize), the tail (at most ZST_TAIL_MAX), and a
+ * decoder whose window is at most 2^ZST_WINDOW_LOG_MAX bytes (a file that
+ * needs more is refused as damaged).
+ */
+#ifndef ESE_ZST_H
+#define ESE_ZST_H
+#include <stddef.h>
+#include <stdint.h>
+#include "ese.h"
+#include "os.h"
+#include "dbheader.h"
+#include "log.h"
+
+#define ZST_SUFFIX ".zst"
+#define ZST_FOOTER 40u              /* bytes of the footer frame */
+#define ZST_TAIL_MAX 65536u         /* frame B holds at most this */
+#define ZST_WINDOW_LOG_MAX 24       /* 16 MiB: what levels 1..19 use at most */
+#define ZST_LEVEL_MIN 1
+#define ZST_LEVEL_MAX 19
+#define ZST_LEVEL_DEFAULT 1
+
+/* 1 when the name ends in ".zst" (then *stem_len is the length before it). */
+int zst_name(const char *name, size_t *stem_len);
+
+/* ---- writer ------------------------------------------------------------ */
+
+typedef struct zst_writer zst_writer;
+/* Receives each piece of the compressed file, in order. */
+typedef JET_ERR (*zst_emit)(void *ud, const void *p, size_t n);
+
+/* A writer for a file of exactly size bytes whose last tail bytes go to
+ * frame B; level ZST_LEVEL_MIN..ZST_LEVEL_MAX.  JET_errInvalidParameter
+ * for a level out of range or a tail above size or ZST_TAIL_MAX.  size
+ * ZST_STREAM (tail 0): a plain zstd stream of any length instead, one
+ * frame without content size, frame B or footer (backup.run_to's
+ * compressed archive). */
+#define ZST_STREAM UINT64_MAX
+JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out);
+/* Compresses n more bytes; more than size in all: JET_errInvalidParameter
+ * (nothing of them is taken). */
+JET_ERR zst_write(zst_writer *w, const void *p, size_t n, zst_emit emit, void *ud);
+/* Ends frame A, writes frame B and the footer.  Fewer than size bytes
+ * written: JET_errInvalidParameter.  The writer is spent afterwards. */
+JET_ERR zst_finish(zst_writer *w, zst_emit emit, void *ud);
+/* Compressed bytes emitted so far. */
+uint64_t zst_written(const zst_writer *w);
+void zst_writer_free(zst_writer *w);
+
+/* ---- reader ------------------------------------------------------------ */
+
+typedef struct zst_reader zst_reader;
+
+/* 1 when the open file starts with a zstd frame's magic (it claims to be
+ * a compressed file, maybe a damaged one). */
+int zst_claimed(esfile *f);
+/* Opens path and checks its layout (footer, both frame headers, frame B
+ * whole).  Errors of os_open as they are; a damaged file:
+ * JET_errReadVerifyFailure, detail (cap bytes) saying what is wrong. */
+JET_ERR zst_open(esio *io, const char *path, zst_reader **out, char *detail, size_t cap);
+uint64_t zst_size(const zst_reader *z);          /* bytes of the original file */
+uint64_t zst_stored_size(const zst_reader *z);   /* bytes of the .zst file */
+uint32_t zst_tail_size(const zst_reader *z);
+const uint8_t *zst_tail(const zst_reader *z);    /* the last tail bytes (decoded at open) */
+/* The next bytes of the original file, from the start: *got < n only at
+ * its end.  Damage: JET_errReadVerifyFailure (zst_detail says what). */
+JET_ERR zst_read(zst_reader *z, void *buf, size_t n, size_t *got);
+/* Exactly n bytes or JET_errReadVerifyFailure. */
+JET_ERR zst_read_full(zst_reader *z, void *buf, size_t n);
+const char *zst_detail(const zst_reader *z);
+void zst_close(zst_reader *z);
+
+/* The header of a compressed log, read from the start of z (a fresh
+ * reader): the errors of log_read_header, JET_errReadVerifyFailure for a
+ * damaged container. */
+JET_ERR zst_log_header(zst_reader *z, log_header *h);
+/* The header of a compressed database, read from the start of z (the
+ * first two pages at the largest page size): the errors of dbheader_read,
+ * JET_errReadVerifyFailure for a damaged container.  A streamed copy's
+ * trailer is zst_tail (backup_trailer_check). */
+JET_ERR zst_db_header(zst_reader *z, dbheader *h);
+
+#endif
