@@ -10,7 +10,12 @@ LIBDIR holds ese/core.so (build/lib), LUADIR the pure-Lua modules (lua/);
 everything is written under WORKDIR (made and removed here).
 Environment: ESE_BENCH_RECORDS (default 300,000 records of the C bench,
 bench_common.h: a 16-hex-digit key and a 100-byte value from a pool of
-1024), BENCH_ROUNDS (default 3).
+1024), BENCH_ROUNDS (default 3), ESE_BENCH_COLD (default 1: the page
+cache is dropped before each timed case, `sync; echo 3 >
+/proc/sys/vm/drop_caches`, as replay_bench.lua does, so that the backups
+read the database from the disk and the restores read the sets from it;
+0: warm reads, where every case is CPU-bound and compression's CPU shows
+whole).  The line "page cache" says whether dropping worked.
 
 The sets are copy backups (full, not truncated: every round backs up the
 same database and the same logs).  Each round runs the plain and the
@@ -34,6 +39,20 @@ local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/bench_common.lua")(fs
 
 local nrec = math.tointeger(tonumber(os.getenv("ESE_BENCH_RECORDS") or "300000"))
 local rounds = math.tointeger(tonumber(os.getenv("BENCH_ROUNDS") or "3"))
+local cold = os.getenv("ESE_BENCH_COLD") ~= "0"
+local cache_state = cold and "dropped before each timed case" or "warm (ESE_BENCH_COLD=0)"
+
+local function drop_caches()
+  if not cold then return end
+  os.execute("sync")
+  local f = io.open("/proc/sys/vm/drop_caches", "w")
+  local ok = f and f:write("3") and f:close()
+  if not ok then
+    if f then pcall(f.close, f) end
+    cold = false
+    cache_state = "NOT dropped: /proc/sys/vm/drop_caches is not writable here (warm reads)"
+  end
+end
 assert(nrec and nrec > 0 and rounds and rounds > 0, "ESE_BENCH_RECORDS and BENCH_ROUNDS: positive integers")
 
 fs.remove_tree(work)
@@ -77,6 +96,7 @@ for r = 1, rounds do
   local sets = {}
   for _, kind in ipairs(order) do
     local dest = ("%s/%s-%d"):format(work, kind, r)
+    drop_caches()
     local rep = backup.run(inst, dest, { copy = true, compress = kind == "zstd" and "zstd" or nil })
     times[kind][r] = rep.seconds
     sets[kind] = dest
@@ -86,6 +106,7 @@ for r = 1, rounds do
   end
   for _, kind in ipairs(order) do
     local dest = ("%s/restore-%s-%d"):format(work, kind, r)
+    drop_caches()
     local t0 = fs.clock()
     ese.restore(sets[kind], dest)
     times["r" .. kind][r] = fs.clock() - t0
@@ -103,6 +124,7 @@ local rp, rz = median(times.rplain), median(times.rzstd)
 local MiB = 1024 * 1024
 print(("zstd bench: %d records, %.1f MiB set (database and logs), %d rounds, medians, libzstd %s"):format(
   nrec, original / MiB, rounds, ese.zstd.version))
+print("  page cache: " .. cache_state)
 print(("  %-40s %10s %10s"):format("case", "seconds", "MiB/s"))
 print(("  %-40s %10.3f %10.1f"):format("full backup.run, plain", bp, original / MiB / bp))
 print(("  %-40s %10.3f %10.1f"):format("full backup.run, zstd level 1", bz, original / MiB / bz))

@@ -682,12 +682,12 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
 
 /* Checks the pages of a chunk from page 2 on (pages 0 and 1, the header,
  * are written when the copy of the file starts). */
-static JET_ERR verify_chunk(EseRestore *r, rsfile *f, uint64_t off, size_t n) {
+static JET_ERR verify_chunk(EseRestore *r, rsfile *f, const uint8_t *buf, uint64_t off, size_t n) {
   uint32_t ps = r->page_size;
   for (size_t k = 0; k < n; k += ps) {
     uint32_t pgno = (uint32_t)((off + k) / ps);
     if (pgno < 2) continue;
-    int v = page_verify(r->buf + k, ps, pgno);
+    int v = page_verify(buf + k, ps, pgno);
     if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
       char what[300];
       snprintf(what, sizeof what, "%s page %u", f->name, pgno);
@@ -697,7 +697,7 @@ static JET_ERR verify_chunk(EseRestore *r, rsfile *f, uint64_t off, size_t n) {
   /* no page above the copy's bound (scan_db: header and trailer): the
    * restored header would hand its dbtime out again */
   char detail[400];
-  JET_ERR e = dbheader_check_dbtimes(r->buf, ps, (uint32_t)(off / ps), (uint32_t)(n / ps), f->dh.dbtime_last, f->name,
+  JET_ERR e = dbheader_check_dbtimes(buf, ps, (uint32_t)(off / ps), (uint32_t)(n / ps), f->dh.dbtime_last, f->name,
                                      detail, sizeof detail);
   return e ? fail(r, e, "database %s", detail) : JET_errSuccess;
 }
@@ -715,7 +715,9 @@ static JET_ERR copy_step(EseRestore *r) {
     char *dst = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
     if (!dst) return JET_errOutOfMemory;
     char why[300];
-    e = f->zst ? zst_open(r->io, f->src, &r->zin, why, sizeof why) : os_open(r->io, f->src, OS_READ, &r->in);
+    /* a compressed file is decoded a chunk ahead, on a thread of its own */
+    e = f->zst ? zst_open_ahead(r->io, f->src, COPY_CHUNK, &r->zin, why, sizeof why)
+               : os_open(r->io, f->src, OS_READ, &r->in);
     if (e == JET_errReadVerifyFailure) {   /* its layout was checked by the scan: changed since */
       free(dst);
       return fail(r, f->is_db ? e : JET_errLogFileCorrupt, "%s", why);
@@ -741,15 +743,23 @@ static JET_ERR copy_step(EseRestore *r) {
     if (e) return fail(r, e, "copying %s", f->name);
   }
   size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
-  e = r->zin ? zst_read_full(r->zin, r->buf, n) : os_pread_full(r->in, r->buf, n, r->cur_off);
-  /* a damaged compressed file is a damaged database or log; its output
-   * so far stays marked "being restored" (a database) or is replaced by
-   * the next restore (a log) */
-  if (e == JET_errReadVerifyFailure && r->zin) return fail(r, f->is_db ? e : JET_errLogFileCorrupt, "%s", zst_detail(r->zin));
-  if (e == JET_errSuccess && f->is_db) e = verify_chunk(r, f, r->cur_off, n);
+  const uint8_t *src = r->buf;
+  if (r->zin) {
+    size_t got = 0;
+    e = zst_next(r->zin, &src, &got);
+    /* a damaged compressed file is a damaged database or log; its output
+     * so far stays marked "being restored" (a database) or is replaced
+     * by the next restore (a log) */
+    if (e == JET_errReadVerifyFailure || (e == JET_errSuccess && got < n))
+      return fail(r, f->is_db ? JET_errReadVerifyFailure : JET_errLogFileCorrupt, "%s",
+                  e ? zst_detail(r->zin) : "a compressed file ends early");
+  } else {
+    e = os_pread_full(r->in, r->buf, n, r->cur_off);
+  }
+  if (e == JET_errSuccess && f->is_db) e = verify_chunk(r, f, src, r->cur_off, n);
   /* a database's header pages are written already; in place, nothing else changes */
   size_t skip = f->is_db && r->cur_off == 0 ? 2u * r->page_size : 0;
-  if (e == JET_errSuccess && !f->in_place && n > skip) e = os_pwrite(r->out, r->buf + skip, n - skip, r->cur_off + skip);
+  if (e == JET_errSuccess && !f->in_place && n > skip) e = os_pwrite(r->out, src + skip, n - skip, r->cur_off + skip);
   /* the chunk goes to the disk now, so that the sync at the file's end
    * does not write the whole file in one step */
   if (e == JET_errSuccess && !f->in_place && n > skip) os_writeback(r->out, r->cur_off + skip, n - skip);

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "log_format.h"
 #include <assert.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,10 @@ JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out
     zst_writer_free(w);
     return JET_errOutOfMemory;
   }
+  /* one worker thread of libzstd compresses while the caller reads and
+   * hashes the next chunk (its job buffers are bounded: a few windows);
+   * a libzstd built without threads compresses in the caller's thread */
+  (void)ZSTD_CCtx_setParameter(w->cc, ZSTD_c_nbWorkers, 1);
   *out = w;
   return JET_errSuccess;
 }
@@ -159,7 +164,26 @@ JET_ERR zst_finish(zst_writer *w, zst_emit emit, void *ud) {
 
 /* ---- reader ------------------------------------------------------------ */
 
+/* The read-ahead of zst_open_ahead: a thread decodes the next chunk into
+ * one of two buffers while the caller uses the other.  Under mu: full[],
+ * len[], err[], stop, held.  Once the thread runs, only it touches the
+ * decoding state of the reader (zst_read); the caller takes buffers with
+ * zst_next and ends it in zst_close. */
+typedef struct ahead {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  uint8_t *buf[2];
+  size_t len[2], cap;
+  JET_ERR err[2];
+  int full[2];
+  int stop;
+  int next;                     /* the buffer zst_next hands out next */
+  int held;                     /* the buffer the caller holds, -1 none */
+} ahead;
+
 struct zst_reader {
+  ahead *ah;                    /* NULL: zst_read in the caller's thread */
   esfile *f;
   ZSTD_DCtx *dc;
   uint64_t stored, size, b_off; /* file size, original size, frame B's offset (= frame A's end) */
@@ -272,8 +296,11 @@ uint32_t zst_tail_size(const zst_reader *z) { return z->tail; }
 const uint8_t *zst_tail(const zst_reader *z) { return z->tbuf; }
 const char *zst_detail(const zst_reader *z) { return z->detail; }
 
+static void ahead_end(ahead *a);
+
 void zst_close(zst_reader *z) {
   if (!z) return;
+  if (z->ah) ahead_end(z->ah);
   os_close(z->f);
   ZSTD_freeDCtx(z->dc);
   free(z->ibuf);
@@ -391,4 +418,96 @@ JET_ERR zst_db_header(zst_reader *z, dbheader *h) {
       d = dbheader_decode(b + pgno * ps, ps, pgno, h);
   free(b);
   return e ? e : d;
+}
+
+/* ---- read-ahead ---------------------------------------------------------- */
+
+static void *ahead_main(void *arg) {
+  zst_reader *z = arg;
+  ahead *a = z->ah;
+  for (int i = 0;; i ^= 1) {
+    pthread_mutex_lock(&a->mu);
+    while (a->full[i] && !a->stop) pthread_cond_wait(&a->cv, &a->mu);
+    int stop = a->stop;
+    pthread_mutex_unlock(&a->mu);
+    if (stop) return NULL;
+    size_t got = 0;
+    JET_ERR e = zst_read(z, a->buf[i], a->cap, &got);
+    pthread_mutex_lock(&a->mu);
+    a->len[i] = got;
+    a->err[i] = e;
+    a->full[i] = 1;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    if (e || got == 0) return NULL;     /* the end, or a fault: nothing more to decode */
+  }
+}
+
+static void ahead_end(ahead *a) {
+  pthread_mutex_lock(&a->mu);
+  a->stop = 1;
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  pthread_join(a->th, NULL);
+  pthread_cond_destroy(&a->cv);
+  pthread_mutex_destroy(&a->mu);
+  free(a->buf[0]);
+  free(a->buf[1]);
+  free(a);
+}
+
+JET_ERR zst_open_ahead(esio *io, const char *path, size_t chunk, zst_reader **out, char *detail, size_t cap) {
+  assert(chunk > 0);
+  zst_reader *z;
+  JET_ERR e = zst_open(io, path, &z, detail, cap);
+  if (e) return e;
+  ahead *a = calloc(1, sizeof *a);
+  if (a && (!(a->buf[0] = malloc(chunk)) || !(a->buf[1] = malloc(chunk)))) {
+    free(a->buf[0]);
+    free(a);
+    a = NULL;
+  }
+  if (!a) {
+    zst_close(z);
+    return JET_errOutOfMemory;
+  }
+  a->cap = chunk;
+  a->held = -1;
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_cond_init(&a->cv, NULL);
+  z->ah = a;
+  if (pthread_create(&a->th, NULL, ahead_main, z) != 0) {
+    z->ah = NULL;
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a->buf[0]);
+    free(a->buf[1]);
+    free(a);
+    zst_close(z);
+    return JET_errOutOfMemory;
+  }
+  *out = z;
+  return JET_errSuccess;
+}
+
+JET_ERR zst_next(zst_reader *z, const uint8_t **p, size_t *n) {
+  ahead *a = z->ah;
+  assert(a);
+  pthread_mutex_lock(&a->mu);
+  if (a->held >= 0) {                 /* the caller is done with the last one */
+    a->full[a->held] = 0;
+    a->held = -1;
+    pthread_cond_broadcast(&a->cv);
+  }
+  int i = a->next;
+  while (!a->full[i]) pthread_cond_wait(&a->cv, &a->mu);
+  JET_ERR e = a->err[i];
+  *p = a->buf[i];
+  *n = e ? 0 : a->len[i];
+  if (e == JET_errSuccess && a->len[i] > 0) {
+    a->held = i;
+    a->next ^= 1;
+  }
+  pthread_mutex_unlock(&a->mu);
+  return e;
 }

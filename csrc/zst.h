@@ -89,6 +89,15 @@ JET_ERR zst_read(zst_reader *z, void *buf, size_t n, size_t *got);
 /* Exactly n bytes or JET_errReadVerifyFailure. */
 JET_ERR zst_read_full(zst_reader *z, void *buf, size_t n);
 const char *zst_detail(const zst_reader *z);
+/* zst_open, with a thread that decodes the next chunk bytes of the
+ * original while the caller uses the last (two buffers of chunk bytes):
+ * read it with zst_next only. */
+JET_ERR zst_open_ahead(esio *io, const char *path, size_t chunk, zst_reader **out, char *detail, size_t cap);
+/* The next piece of the original, at most chunk bytes (fewer only at its
+ * end; *n 0 at the end): *p is valid until the next zst_next or
+ * zst_close.  A fault: its error (zst_detail says what; read it after
+ * the error is returned). */
+JET_ERR zst_next(zst_reader *z, const uint8_t **p, size_t *n);
 void zst_close(zst_reader *z);
 
 /* The header of a compressed log, read from the start of z (a fresh
