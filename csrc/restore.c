@@ -20,6 +20,7 @@
 #include "backup.h"
 #include "page.h"
 #include "zst.h"
+#include "log_format.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,9 +351,43 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
 /* The time of the last commit in generation gen of the sources (0: none,
  * or the file cannot be read: replay reports that); read before anything
  * is written, for the to_time check. */
+static uint64_t commit_time(uint8_t type, const uint8_t *payload, uint32_t len, uint64_t last) {
+  uint32_t m = type == LR_COMMIT && len >= 16 ? get32(payload + 12) : 0;
+  if (type == LR_COMMIT && m <= ESE_MAX_DB && len == 24 + 12 * m) return get64(payload + 16 + 12 * m);
+  return last;
+}
+
+/* last_commit_in of a compressed log (zst.h): its original decoded whole
+ * into memory (a log is its file size, as the log reader loads it) and
+ * its records walked as log_verify_image walks them. */
+static uint64_t zst_last_commit(EseRestore *r, const rsfile *f) {
+  zst_reader *z;
+  char why[8];
+  if (zst_open(r->io, f->src, &z, why, sizeof why)) return 0;
+  uint32_t n = f->lh.file_size;
+  uint64_t last = 0;
+  uint8_t *d = malloc(n);
+  if (d && zst_read_full(z, d, n) == JET_errSuccess) {
+    for (uint32_t pos = LOG_DATA_START, fr, np;;) {
+      if ((fr = log_rec_check(d, n, pos, f->gen))) {
+        last = commit_time(d[pos + 4], d + pos + 8, ld32(d + pos), last);
+        pos += fr;
+      } else if ((np = log_skip_pad(d, n, pos)) != pos) {
+        pos = np;
+      } else {
+        break;
+      }
+    }
+  }
+  free(d);
+  zst_close(z);
+  return last;
+}
+
 static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   rsfile *f = log_of(r, gen);
   if (!f) return 0;
+  if (f->zst) return zst_last_commit(r, f);
   char *dir = os_dirname(f->src);
   if (!dir) return 0;
   const char *slash = strrchr(f->src, '/');
@@ -364,10 +399,7 @@ static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   if (log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0), current ? LOG_READ_CURRENT : 0,
                       &rd) == JET_errSuccess) {
     log_record rec;
-    while (log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) {
-      uint32_t m = rec.type == LR_COMMIT && rec.len >= 16 ? get32(rec.payload + 12) : 0;
-      if (rec.type == LR_COMMIT && m <= ESE_MAX_DB && rec.len == 24 + 12 * m) last = get64(rec.payload + 16 + 12 * m);
-    }
+    while (log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) last = commit_time(rec.type, rec.payload, rec.len, last);
   }
   log_reader_close(rd);
   free(dir);

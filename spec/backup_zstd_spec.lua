@@ -392,3 +392,74 @@ describe("ese backup --compress zstd", function()
     assert.is_false(H.exists(out .. "/a"))
   end)
 end)
+
+describe("a compressed set restored to a point in time", function()
+  -- fs.now strictly after every commit so far and before every later one
+  local function mark()
+    local t0 = fs.now()
+    while fs.now() < t0 + 0.002 do end
+    local m = fs.now()
+    while fs.now() < m + 0.002 do end
+    return m
+  end
+
+  it("with an archive: exactly the commits at or before the time; a time before the backup ended: "
+     .. "JET_errEndingRestoreLogTooLow before dest is made (the set's compressed logs are read for it)", function()
+    local w = H.world()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    t:put("x", "1")
+    local before = mark()
+    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
+    local set, archive = w:path("set"), w:path("archive")
+    backup.run(inst, set, { compress = "zstd" })
+    local marks = {}
+    for p = 1, 2 do
+      for i = 1, 30 do t:put(("p%d_%03d"):format(p, i), ("v"):rep(400)) end
+      H.roll(t, w.dir, 1, "p" .. p .. "_roll")
+      marks[p] = mark()
+    end
+    H.roll(t, w.dir, 1, "tail")
+    assert(os.execute("mkdir -p " .. H.q(archive)))
+    for _, name in ipairs(fs.list(w.dir)) do
+      if name:match("^edb%x%x%x%x%x%x%x%x%.log$") then
+        H.write_file(archive .. "/" .. name, assert(H.read_file(w:path(name))))
+      end
+    end
+    local e = H.expect_jet("JET_errEndingRestoreLogTooLow", ese.restore, set, w:path("early"),
+      { archive_path = archive, to_time = before })
+    assert.matches("before the end of the backup", e.detail, 1, true)
+    assert.is_false(H.exists(w:path("early")))
+    local dest = w:path("dest")
+    local r = ese.restore(set, dest, { archive_path = archive, to_time = marks[1] })
+    assert.is_true(r.reached)
+    local keys = H.restored_keys(w, dest)
+    assert.are.equal(30, H.count_prefix(keys, "p1_0"))
+    assert.are.equal(0, H.count_prefix(keys, "p2_"))
+    assert.are.equal(20, H.count_prefix(keys, "base"))
+    w:cleanup()
+  end)
+end)
+
+describe("a chain mixing compressed and plain sets", function()
+  it("a generation in a plain differential and in a compressed incremental is the same log: the chain "
+     .. "verifies (the originals' SHA-256 are compared) and restores", function()
+    local w = H.world()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    H.fill(t, 50, "a", 300)
+    backup.run(inst, w:path("full"), { compress = "zstd" })
+    H.fill(t, 5, "b", 10)
+    backup.run(inst, w:path("inc"), { incremental = true })
+    H.fill(t, 5, "c", 10)
+    local diff = backup.run(inst, w:path("diff"), { incremental = true, truncate = false })
+    H.fill(t, 5, "d", 10)
+    local inc2 = backup.run(inst, w:path("inc2"), { incremental = true, compress = "zstd" })
+    assert.is_true(inc2.gen_low <= diff.gen_high, "the two sets share a generation")
+    local chain = { w:path("full"), w:path("inc"), w:path("diff"), w:path("inc2") }
+    backup.verify(chain)
+    backup.restore(chain, w:path("dest"))
+    local keys = H.restored_keys(w, w:path("dest"))
+    assert.are.equal(5, H.count_prefix(keys, "d"))
+    assert.are.equal(50, H.count_prefix(keys, "a"))
+    w:cleanup()
+  end)
+end)
