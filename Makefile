@@ -61,7 +61,7 @@ $(OUT)/ese/core.so: $(OBJ)
 # C harness programs link the whole core, except the unit tests listed
 # here, which link only the layers they test (btree_test has its own mock
 # pager).
-UNIT_btree_test = btree page crc32c
+UNIT_btree_test = btree pageop page crc32c
 UNIT_log_test   = log log_format log_reader os os_fault crc32c
 UNIT_crc_test   = crc32c
 UNIT_page_test  = page crc32c
@@ -78,7 +78,7 @@ $(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)
 # The suite: busted specs (which also build-drive the C harness in spec/c).
 # Prints one closing line "N passed, N failed".
 test: all
-	@ESE_HARNESS_DIR=$(BUILD)/bin $(LUA) /usr/bin/busted --cpath="$(OUT)/?.so" -o TAP spec \
+	@ESE_VERIFY_REPLAY=1 ESE_HARNESS_DIR=$(BUILD)/bin $(LUA) /usr/bin/busted --cpath="$(OUT)/?.so" -o TAP spec \
 	  | $(LUA) spec/support/tap_summary.lua
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -87,7 +87,7 @@ check: deps
 	@$(MAKE) --no-print-directory BUILD=$(SANBUILD) SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" all
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  ESE_SANITIZED=1 ESE_HARNESS_DIR=$(SANBUILD)/bin $(LUA) /usr/bin/busted --cpath="$(SANBUILD)/lib/?.so" -o TAP spec \
+	  ESE_VERIFY_REPLAY=1 ESE_SANITIZED=1 ESE_HARNESS_DIR=$(SANBUILD)/bin $(LUA) /usr/bin/busted --cpath="$(SANBUILD)/lib/?.so" -o TAP spec \
 	  | $(LUA) spec/support/tap_summary.lua
 
 demo: all

@@ -74,6 +74,7 @@ build = {
             "csrc/os.c",
             "csrc/os_fault.c",
             "csrc/page.c",
+            "csrc/pageop.c",
             "csrc/pager.c",
             "csrc/recovery.c",
             "csrc/redo.c",

@@ -1,21 +1,11 @@
 /*
  * btree.c -- B+tree over the pager (interface in btree.h).
  *
- * Page layout (integers little-endian; bytes 0..15 belong to page.h and the
- * pager, the tree never touches them):
- *   16  u8   type     PAGE_LEAF or PAGE_BRANCH
- *   17  u8   reserved 0
- *   18  u16  n        number of slots (records, or separators of a branch)
- *   20  u16  top      offset of the lowest cell; cells live in [top, size)
- *   22  u16  reserved 0
- *   24  u32  left     branch: leftmost child; leaf: 0
- *   28  u32  reserved 0
- *   32  u16  slot[n]  cell offsets, in strictly ascending key order
- *        ... free gap [32 + 2n, top) ...
- *  top       cells, in any order, with holes left by deletes until the page
- *            is compacted (rebuilt) when the gap is too small for an insert
- * Leaf cell:   u16 klen, u16 vlen, key[klen], value[vlen]
- * Branch cell: u16 klen, u32 child, key[klen]
+ * Page layout, cells and the record operations: pageop.h (shared with
+ * replay).  Inserts, replaces and deletes go through pageop_apply and are
+ * recorded as operation records (pager_write_op); a split, a new page and
+ * the space page are changes of another kind (pager_write / pager_alloc:
+ * the page is logged as a difference).
  * A branch with separators K0 < .. < Kn-1 has n + 1 children: `left` holds
  * the keys below K0, the child of cell i the keys in [Ki, Ki+1) (the last
  * one up to the branch's own upper bound).  A separator made by a leaf split
@@ -30,12 +20,11 @@
 #include <string.h>
 #include "btree.h"
 #include "page.h"
+#include "pageop.h"
 
-#define OFF_N    18
-#define OFF_TOP  20
-#define OFF_LEFT 24
-#define LEAF_CH  4               /* leaf cell header: klen, vlen */
-#define BR_CH    6               /* branch cell header: klen, child */
+#define OFF_LEFT PO_OFF_LEFT
+#define LEAF_CH  PO_LEAF_CH
+#define BR_CH    PO_BR_CH
 #define MAXDEPTH 24              /* fan-out >= 15: far beyond any real tree */
 #define MAXCELL  ((32768 - PAGE_HDR) / 4)   /* largest leaf cell + slot */
 #define CORRUPT  JET_errDatabaseCorrupted
@@ -47,20 +36,8 @@ size_t EseMaxRecordSize(unsigned long cbPage) {
   return (cbPage - PAGE_HDR) / 4 - (LEAF_CH + 2);
 }
 
-/* A validated view of a page: PAGE_HDR + 2n <= top <= psz. */
-typedef struct node {
-  const uint8_t *pg;
-  uint32_t psz;
-  unsigned n, top;
-  int leaf;
-} node;
-
-/* One cell, bounds-checked: it lies inside [top, psz). */
-typedef struct cell {
-  const uint8_t *key, *val;      /* val: leaf only */
-  unsigned klen, vlen, off, size;
-  uint32_t child;                /* branch only */
-} cell;
+typedef po_node node;
+typedef po_cell cell;
 
 typedef struct cref { const uint8_t *p; unsigned size; } cref;
 
@@ -78,39 +55,10 @@ typedef struct bt {
   unsigned ccap;
 } bt;
 
-static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
-  size_t m = al < bl ? al : bl;
-  int r = m ? memcmp(a, b, m) : 0;
-  if (r) return r;
-  return (al > bl) - (al < bl);
-}
+#define keycmp po_keycmp
 
-static JET_ERR node_open(const uint8_t *pg, uint32_t psz, node *nd) {
-  nd->pg = pg;
-  nd->psz = psz;
-  nd->leaf = pg[16] == PAGE_LEAF;
-  nd->n = get16(pg + OFF_N);
-  nd->top = get16(pg + OFF_TOP);
-  if (!nd->leaf && pg[16] != PAGE_BRANCH) return CORRUPT;
-  if (nd->top < PAGE_HDR + 2 * nd->n || nd->top > psz) return CORRUPT;
-  return 0;
-}
-
-static JET_ERR cell_get(const node *nd, unsigned i, cell *c) {
-  unsigned hl = nd->leaf ? LEAF_CH : BR_CH;
-  if (i >= nd->n) return CORRUPT;
-  c->off = get16(nd->pg + PAGE_HDR + 2 * i);
-  if (c->off < nd->top || c->off + hl > nd->psz) return CORRUPT;
-  const uint8_t *q = nd->pg + c->off;
-  c->klen = get16(q);
-  c->vlen = nd->leaf ? get16(q + 2) : 0;
-  c->child = nd->leaf ? 0 : get32(q + 2);
-  c->key = q + hl;
-  c->val = c->key + c->klen;
-  c->size = hl + c->klen + c->vlen;
-  if (c->klen == 0 || c->klen > EseMaxKeySize || c->off + c->size > nd->psz) return CORRUPT;
-  return 0;
-}
+static JET_ERR node_open(const uint8_t *pg, uint32_t psz, node *nd) { return po_open(pg, psz, nd) ? CORRUPT : 0; }
+static JET_ERR cell_get(const node *nd, unsigned i, cell *c) { return po_cell_get(nd, i, c) ? CORRUPT : 0; }
 
 /* Child c (0..n) of a branch. */
 static JET_ERR child_at(const node *nd, unsigned c, uint32_t *pgno) {
@@ -142,22 +90,8 @@ static JET_ERR node_search(const node *nd, const void *key, size_t klen, int upp
 
 /* ---- page building ------------------------------------------------------ */
 
-static void node_init(uint8_t *pg, uint32_t psz, int type, uint32_t left) {
-  memset(pg + 16, 0, psz - 16);
-  pg[16] = (uint8_t)type;
-  put16(pg + OFF_TOP, (uint16_t)psz);
-  put32(pg + OFF_LEFT, left);
-}
-
-/* Puts a cell at slot pos; the caller checked the gap holds size + 2. */
-static void node_insert(uint8_t *pg, unsigned pos, const uint8_t *src, unsigned size) {
-  unsigned n = get16(pg + OFF_N), top = get16(pg + OFF_TOP) - size;
-  memcpy(pg + top, src, size);
-  memmove(pg + PAGE_HDR + 2 * (pos + 1), pg + PAGE_HDR + 2 * pos, 2 * (n - pos));
-  put16(pg + PAGE_HDR + 2 * pos, (uint16_t)top);
-  put16(pg + OFF_N, (uint16_t)(n + 1));
-  put16(pg + OFF_TOP, (uint16_t)top);
-}
+#define node_init po_init
+#define node_insert po_insert_gap
 
 /* Rebuilds pg from cells c[from..to) (which must not point into pg). */
 static void rebuild(uint8_t *pg, uint32_t psz, int type, uint32_t left, const cref *c, unsigned from, unsigned to) {
@@ -165,34 +99,7 @@ static void rebuild(uint8_t *pg, uint32_t psz, int type, uint32_t left, const cr
   for (unsigned i = from; i < to; i++) node_insert(pg, i - from, c[i].p, c[i].size);
 }
 
-/* Removes slot pos; its bytes are zeroed, and given back at once when the
- * cell is the lowest one, else on the next compaction. */
-static JET_ERR node_remove(uint8_t *pg, const node *nd, unsigned pos) {
-  cell c;
-  JET_ERR e = cell_get(nd, pos, &c);
-  if (e) return e;
-  memmove(pg + PAGE_HDR + 2 * pos, pg + PAGE_HDR + 2 * (pos + 1), 2 * (nd->n - pos - 1));
-  put16(pg + PAGE_HDR + 2 * (nd->n - 1), 0);
-  put16(pg + OFF_N, (uint16_t)(nd->n - 1));
-  memset(pg + c.off, 0, c.size);
-  if (c.off == nd->top) put16(pg + OFF_TOP, (uint16_t)(nd->top + c.size));
-  return 0;
-}
-
-static unsigned leaf_cell(uint8_t *buf, const void *key, size_t klen, const void *val, size_t vlen) {
-  put16(buf, (uint16_t)klen);
-  put16(buf + 2, (uint16_t)vlen);
-  memcpy(buf + LEAF_CH, key, klen);
-  if (vlen) memcpy(buf + LEAF_CH + klen, val, vlen);
-  return (unsigned)(LEAF_CH + klen + vlen);
-}
-
-static unsigned branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_t child) {
-  put16(buf, (uint16_t)klen);
-  put32(buf + 2, child);
-  memcpy(buf + BR_CH, key, klen);
-  return BR_CH + klen;
-}
+#define branch_cell po_branch_cell
 
 /* Copies pg to scratch and lists its cells (validated) in slot order with
  * the new cell ins at position pos; *used = bytes of cells and slots. */
@@ -284,27 +191,41 @@ static JET_ERR split(bt *t, uint32_t pgno, uint8_t *pg, unsigned m, int pref, ui
   return 0;
 }
 
-/* Puts cell ins at slot pos of the writable page pgno: in the gap, else
- * after compaction, else by a split (see split for *right). */
-static JET_ERR node_put(bt *t, uint32_t pgno, uint8_t *pg, unsigned pos, const uint8_t *ins, unsigned isz,
-                        int redge, int ledge, uint8_t *sep, unsigned *seplen, uint32_t *right) {
+/* Puts cell ins at slot pos of the writable page pgno, which has no room
+ * for it even compacted (pageop_apply said PO_FULL): by a split (see split
+ * for *right). */
+static JET_ERR split_put(bt *t, uint32_t pgno, uint8_t *pg, unsigned pos, const uint8_t *ins, unsigned isz,
+                         int redge, int ledge, uint8_t *sep, unsigned *seplen, uint32_t *right) {
   node nd;
   unsigned used;
   JET_ERR e = node_open(pg, t->psz, &nd);
   *right = 0;
   if (e) return e;
   if (pos > nd.n) return CORRUPT;
-  if (nd.top - (PAGE_HDR + 2 * nd.n) >= isz + 2) {
-    node_insert(pg, pos, ins, isz);
-    return 0;
-  }
   if ((e = gather(t, &nd, pos, ins, isz, &used))) return e;
-  if (PAGE_HDR + used <= t->psz) {
-    rebuild(pg, t->psz, pg[16], get32(pg + OFF_LEFT), t->cells, 0, nd.n + 1);
-    return 0;
-  }
   int pref = (redge && pos == nd.n) ? 1 : (ledge && pos == 0) ? -1 : 0;
   return split(t, pgno, pg, nd.n + 1, pref, sep, seplen, right);
+}
+
+/* One operation (pageop.h) on page pgno: recorded for the log
+ * (pager_write_op), then applied by pageop_apply, the function replay
+ * calls.  *full: the page has no room for it; the page is then unchanged
+ * and taken by pager_write (logged as a difference: the caller splits it). */
+static JET_ERR page_op(bt *t, uint32_t pgno, int type, unsigned pos, const uint8_t *body, unsigned blen, uint8_t **pg,
+                       int *full) {
+  uint8_t h[PO_ENTRY_HDR];
+  pageop_entry(h, type, pos, blen);
+  *full = 0;
+  JET_ERR e = pager_write_op(t->p, pgno, pg, h, sizeof h, body, blen);
+  if (e) return e;
+  int r = pageop_apply(*pg, t->psz, type, pos, body, blen);
+  if (r == PO_OK) return 0;
+  if ((e = pager_write(t->p, pgno, pg))) return e;   /* its records dropped: it will be a difference */
+  if (r == PO_FULL) {
+    *full = 1;
+    return 0;
+  }
+  return r == PO_NOMEM ? JET_errOutOfMemory : CORRUPT;
 }
 
 /* ---- descent ------------------------------------------------------------ */
@@ -406,24 +327,27 @@ JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void
     if ((e = cell_get(&lf->nd, pos, &c))) return e;
     exists = keycmp(c.key, c.klen, key, klen) == 0;
   }
-  if ((e = pager_write(p, lf->pgno, &pg)) || (e = node_open(pg, t.psz, &lf->nd))) return e;
-  if (exists) {
-    if (c.vlen == vlen) {        /* same size: overwrite in place */
-      if (vlen) memcpy(pg + c.off + LEAF_CH + klen, val, vlen);
-      return 0;
-    }
-    if ((e = node_remove(pg, &lf->nd, pos))) return e;
-  }
-  isz = leaf_cell(buf, key, klen, val, vlen);
-  /* Put the cell; while a page splits, put (separator, new page) into
-   * its parent, at the slot after the child the descent took. */
+  isz = po_leaf_cell(buf, key, klen, val, vlen);
+  /* Put the cell (a replace: over the slot's); while a page splits, put
+   * (separator, new page) into its parent, at the slot after the child the
+   * descent took. */
+  int type = exists ? PO_REPLACE : PO_INSERT;
   for (unsigned d = t.depth;; d--) {
-    e = node_put(&t, t.path[d].pgno, pg, pos, buf, isz, at_edge(&t, d, 1), at_edge(&t, d, -1), sep, &seplen, &right);
+    int full;
+    e = page_op(&t, t.path[d].pgno, type, pos, buf, isz, &pg, &full);
+    if (e || !full) break;
+    if (type == PO_REPLACE) {    /* a longer value that does not fit: remove the old cell, split */
+      uint8_t del[2 + EseMaxKeySize];
+      put16(del, (uint16_t)klen);
+      memcpy(del + 2, key, klen);
+      if (pageop_apply(pg, t.psz, PO_DELETE, pos, del, 2 + klen)) { e = CORRUPT; break; }
+    }
+    e = split_put(&t, t.path[d].pgno, pg, pos, buf, isz, at_edge(&t, d, 1), at_edge(&t, d, -1), sep, &seplen, &right);
     if (e || !right) break;
     if (d == 0) { e = CORRUPT; break; }
     pos = t.path[d - 1].c;
     isz = branch_cell(buf, sep, seplen, right);
-    if ((e = pager_write(p, t.path[d - 1].pgno, &pg))) break;
+    type = PO_INSERT;
   }
   bt_done(&t);
   return e;
@@ -433,7 +357,6 @@ JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen) {
   bt t;
   unsigned pos;
   uint8_t *pg;
-  node nd;
   cell c;
   JET_ERR e = bt_init(&t, p, root);
   if (e) return e;
@@ -444,8 +367,11 @@ JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen) {
   if (pos >= lf->nd.n) return JET_errRecordNotFound;
   if ((e = cell_get(&lf->nd, pos, &c))) return e;
   if (keycmp(c.key, c.klen, key, klen)) return JET_errRecordNotFound;
-  if ((e = pager_write(p, lf->pgno, &pg)) || (e = node_open(pg, t.psz, &nd))) return e;
-  return node_remove(pg, &nd, pos);
+  uint8_t del[2 + EseMaxKeySize];
+  int full;
+  put16(del, (uint16_t)klen);
+  memcpy(del + 2, key, klen);
+  return page_op(&t, lf->pgno, PO_DELETE, pos, del, 2 + (unsigned)klen, &pg, &full);
 }
 
 static JET_ERR grow(uint8_t **b, size_t *cap, size_t need) {

@@ -2,7 +2,10 @@
  * commit of pending pages into the log; checkpoints. */
 #include "internal.h"
 #include "page.h"
+#include "pageop.h"
 #include <assert.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +447,85 @@ static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, co
   return log_append2(inst->log, LR_PAGEDIFF, head, sizeof head, inst->diffbuf, n, &l);
 }
 
+_Static_assert((int)LR_INSERT == (int)PO_INSERT && (int)LR_REPLACE == (int)PO_REPLACE && (int)LR_DELETE == (int)PO_DELETE,
+               "operation record types are pageop's");
+
+/* ESE_VERIFY_REPLAY=1 (make test, make check): every commit replays its
+ * operation records onto copies of the pages from before it and compares
+ * them with the live pages (pageop.h, determinism rule 4). */
+static int verify_replay(void) {
+  static atomic_int v = -1;
+  int x = atomic_load(&v);
+  if (x < 0) {
+    const char *s = getenv("ESE_VERIFY_REPLAY");
+    x = s && *s && strcmp(s, "0") != 0;
+    atomic_store(&v, x);
+  }
+  return x;
+}
+
+/* The operation records ops[0..n) of page pgno replayed onto pre, sealed
+ * with T, must give page (sealed): else a determinism bug, a fatal error
+ * of the commit naming the page and the first differing byte. */
+static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *page, const uint8_t *pre,
+                          const uint8_t *ops, size_t n, uint64_t T) {
+  uint32_t ps = db->hdr.page_size;
+  uint8_t *copy = malloc(ps);
+  if (!copy) return JET_errOutOfMemory;
+  memcpy(copy, pre, ps);
+  int r = PO_OK;
+  for (size_t off = 0; r == PO_OK && off < n;) {
+    int type;
+    unsigned slot;
+    const uint8_t *body;
+    size_t blen;
+    r = pageop_next(ops, n, &off, &type, &slot, &body, &blen);
+    if (r == PO_OK) r = pageop_apply(copy, ps, type, slot, body, blen);
+  }
+  size_t at = 0;
+  if (r == PO_OK) {
+    page_seal(copy, ps, pgno, T);
+    while (at < ps && copy[at] == page[at]) at++;
+  }
+  free(copy);
+  if (r == PO_OK && at == ps) return JET_errSuccess;
+  if (r == PO_OK)
+    inst_detail(inst, "ESE_VERIFY_REPLAY: the operation records of page %u of %s replayed give other bytes than the "
+                "live page from byte %zu on (a determinism bug)", (unsigned)pgno, db->path, at);
+  else
+    inst_detail(inst, "ESE_VERIFY_REPLAY: an operation record of page %u of %s does not replay (result %d: a "
+                "determinism bug)", (unsigned)pgno, db->path, r);
+  fprintf(stderr, "ese: %s\n", inst->detail);
+  return JET_errDatabaseCorrupted;
+}
+
+/* Logs pending page pgno as its operation records ops[0..n) (pager.h
+ * pager_pending_ops), each naming the page's dbtime before the commit
+ * (pre's); the page is sealed with T.  *count += the records. */
+static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *pre, const uint8_t *ops,
+                       size_t n, uint64_t txid, uint64_t T, uint32_t *count) {
+  uint8_t head[LR_OP_HDR];
+  page_seal(page, db->hdr.page_size, pgno, T);
+  head[0] = (uint8_t)db->dbid;
+  head[1] = 0;
+  put32(head + 4, pgno);
+  put64(head + 8, txid);
+  put64(head + 16, page_dbtime(pre));
+  for (size_t off = 0; off < n;) {
+    int type;
+    unsigned slot;
+    const uint8_t *body;
+    size_t blen;
+    lsn_t l;
+    if (pageop_next(ops, n, &off, &type, &slot, &body, &blen)) return JET_errDatabaseCorrupted;   /* never: the pager's own */
+    put16(head + 2, (uint16_t)slot);
+    JET_ERR e = log_append2(inst->log, (uint8_t)type, head, sizeof head, body, blen, &l);
+    if (e) return e;
+    (*count)++;
+  }
+  return verify_replay() ? verify_ops(inst, db, pgno, page, pre, ops, n, T) : JET_errSuccess;
+}
+
 /* The dbtime the commit in progress gives db: one above the last.  When
  * it passes the header's reservation, the header reserves the next
  * DBTIME_RESERVE first (written and synced before any page carries it). */
@@ -474,11 +556,19 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
       put64(rec + 20 + 12 * ndb, stamp[i]);
       ndb++;
     }
-    for (size_t k = 0; k < n && e == JET_errSuccess; k++, total++)
-      e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i]);
+    for (size_t k = 0; k < n && e == JET_errSuccess; k++) {
+      const uint8_t *ops, *pre;
+      size_t nops = pager_pending_ops(db->pg, k, &ops, &pre);
+      if (nops) {
+        e = log_ops(inst, db, pgnos[k], pages[k], pre, ops, nops, txid, stamp[i], &total);
+      } else {
+        e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i]);
+        total++;
+      }
+    }
   }
   if (e == JET_errSuccess && total) {
-    /* u64 txid, u32 page records, u32 databases, per database u32 id + u64
+    /* u64 txid, u32 page and operation records, u32 databases, per database u32 id + u64
      * dbtime, u64 time: what a restore to a point in time stops by */
     put64(rec, txid);
     put32(rec + 8, total);

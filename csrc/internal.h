@@ -42,7 +42,15 @@ enum {
                         attachment before this record has ended */
   LR_CREATEDB = 8,   /* u32 page size, attachment entry */
   LR_ATTACH = 9,     /* attachment entry */
+  /* Operation records (pageop.h; the same numbers as PO_*): u8 dbid, u8 0,
+   * u16 slot, u32 pgno, u64 txid, u64 the page's dbtime before the commit,
+   * then the body: */
+  LR_INSERT = 10,    /* a cell of the page's kind (leaf: u16 klen, u16 vlen,
+                        key, value; branch: u16 klen, u32 child, key) */
+  LR_REPLACE = 11,   /* a leaf cell: its key must be the slot's */
+  LR_DELETE = 12,    /* u16 klen, key: the slot's key */
 };
+#define LR_OP_HDR 24
 
 typedef enum { INST_CREATED, INST_RUNNING, INST_TERMINATING, INST_TERMINATED } inst_state;
 

@@ -19,6 +19,12 @@ typedef struct frame {
   int dirty;             /* committed change not yet in the file */
   int pending;           /* changed by the operation in progress */
   uint64_t need_lsn;     /* the log must be durable to here before a write */
+  /* the operation records of the pending change (pager_write_op), in
+   * order; raw: the page was also changed otherwise (pager_write, a new
+   * page), so it is logged as a difference and ops stays empty */
+  uint8_t *ops;
+  size_t nops, opscap;
+  int raw;
   struct frame *hnext;
   struct frame *prev, *next;   /* LRU: head = most recent */
 } frame;
@@ -69,6 +75,7 @@ JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_h
 static void frame_free(frame *f) {
   free(f->data);
   free(f->pre);
+  free(f->ops);
   free(f);
 }
 
@@ -206,8 +213,50 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   JET_ERR e = fetch(p, pgno, &f);
   if (e == JET_errSuccess) e = make_pending(p, f, 0);
   if (e) return e;
+  f->raw = 1;
+  f->nops = 0;
   *page = f->data;
   return JET_errSuccess;
+}
+
+JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
+                       size_t blen) {
+  frame *f;
+  JET_ERR e = fetch(p, pgno, &f);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0);
+  if (e) return e;
+  if (!f->raw) {
+    size_t need = f->nops + alen + blen;
+    if (need > f->opscap) {
+      size_t nc = f->opscap ? f->opscap * 2 : 256;
+      while (nc < need) nc *= 2;
+      uint8_t *q = realloc(f->ops, nc);
+      if (!q) return JET_errOutOfMemory;
+      f->ops = q;
+      f->opscap = nc;
+    }
+    memcpy(f->ops + f->nops, a, alen);
+    if (blen) memcpy(f->ops + f->nops + alen, b, blen);
+    f->nops = need;
+  }
+  *page = f->data;
+  return JET_errSuccess;
+}
+
+size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t **pre) {
+  assert(i < p->npend);
+  frame *f = p->pend[i];
+  *ops = f->ops;
+  *pre = f->pre;
+  return f->raw || !f->pre ? 0 : f->nops;
+}
+
+/* After a commit or a discard: the frame holds no operation records. */
+static void ops_reset(frame *f) {
+  free(f->ops);
+  f->ops = NULL;
+  f->nops = f->opscap = 0;
+  f->raw = 0;
 }
 
 /* A frame for a page that has no valid content yet, pending and zeroed. */
@@ -221,6 +270,8 @@ static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page) {
     return e;
   }
   memset(f->data, 0, p->psz);
+  f->raw = 1;
+  f->nops = 0;
   *page = f->data;
   return JET_errSuccess;
 }
@@ -308,6 +359,7 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
     f->need_lsn = need_lsn;
     free(f->pre);
     f->pre = NULL;
+    ops_reset(f);
   }
   p->npend = 0;
 }
@@ -316,6 +368,7 @@ void pager_discard_pending(pager *p) {
   for (size_t i = 0; i < p->npend; i++) {
     frame *f = p->pend[i];
     f->pending = 0;
+    ops_reset(f);
     if (f->pre) {
       memcpy(f->data, f->pre, p->psz);
       free(f->pre);

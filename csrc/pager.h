@@ -51,8 +51,17 @@ esfile *pager_file(pager *p);
 /* The page, verified (checksum and number: JET_errReadVerifyFailure, with
  * the detail in pager_error_detail).  Read-only use. */
 JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page);
-/* The page, made pending so the caller may change it. */
+/* The page, made pending so the caller may change it.  The change is not
+ * described by operation records: the page is logged as a difference (its
+ * operation records of this commit, if any, are dropped). */
 JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page);
+/* The page, made pending for one change the caller describes by an
+ * operation record (pageop.h's entry: a then b, copied): appended to the
+ * page's records of this commit, unless the page is logged as a difference
+ * anyway (pager_write, pager_alloc).  The caller then makes exactly that
+ * change, or, if it cannot, calls pager_write before changing anything. */
+JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
+                       size_t blen);
 /* A new zeroed page at the end of the file (number from the space page),
  * pending. */
 JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page);
@@ -76,6 +85,11 @@ JET_ERR pager_set_root(pager *p, uint32_t root);
  * record). */
 size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t ***bases);
 void pager_commit_pending(pager *p, uint64_t need_lsn);
+/* Pending page i (0 .. as pager_pending numbers them): the length of its
+ * operation records (*ops), to be logged instead of the page, or 0 when
+ * the page is logged as a difference or whole; *pre: the page before the
+ * commit (valid until pager_commit_pending / pager_discard_pending). */
+size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t **pre);
 void pager_discard_pending(pager *p);
 
 /* Writes every committed dirty page (log flushed first, through the ring),

@@ -1,6 +1,7 @@
 /* redo.c -- replay of log records onto database files (see redo.h). */
 #include "redo.h"
 #include "page.h"
+#include "pageop.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,9 @@ typedef struct redo_page {
   uint8_t *image;         /* a whole page, or the runs of a difference */
   size_t len;
   int diff;
-  uint64_t base;          /* a difference: the dbtime of the page it applies to */
+  uint64_t base;          /* a difference or an operation: the dbtime of the page it applies to */
+  int op;                 /* an operation record: its type (LR_INSERT ..), else 0; image holds its body */
+  unsigned slot;          /* an operation record's slot */
 } redo_page;
 
 struct redo {
@@ -427,14 +430,17 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
 
 JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL); }
 
+/* LR_INSERT, LR_REPLACE, LR_DELETE: operation records (pageop.h). */
+static int is_op(uint8_t type) { return type == LR_INSERT || type == LR_REPLACE || type == LR_DELETE; }
+
 static JET_ERR page_rec(redo *r, const log_record *rec) {
-  int diff = rec->type == LR_PAGEDIFF;
-  uint32_t hlen = diff ? 24 : 16;
-  if (rec->len < hlen) return JET_errLogFileCorrupt;
-  uint32_t dbid = get32(rec->payload), pgno = get32(rec->payload + 4);
+  int diff = rec->type == LR_PAGEDIFF, op = is_op(rec->type);
+  uint32_t hlen = op ? LR_OP_HDR : diff ? 24 : 16;
+  if (rec->len < hlen || (op && rec->payload[1] != 0)) return JET_errLogFileCorrupt;
+  uint32_t dbid = op ? rec->payload[0] : get32(rec->payload), pgno = get32(rec->payload + 4);
   uint64_t txid = get64(rec->payload + 8);
   if (dbid < 1 || dbid > ESE_MAX_DB || pgno < 2) return JET_errLogFileCorrupt;
-  if (!diff && rec->len - hlen != r->cfg.page_size) return JET_errLogFileCorrupt;
+  if (!diff && !op && rec->len - hlen != r->cfg.page_size) return JET_errLogFileCorrupt;
   if (txid > r->max_txid) r->max_txid = txid;
   if (txid != r->txid) {    /* an unfinished earlier transaction is dropped */
     drop_pages(r);
@@ -457,7 +463,8 @@ static JET_ERR page_rec(redo *r, const log_record *rec) {
   uint8_t *img = malloc(len ? len : 1);
   if (!img) return JET_errOutOfMemory;
   memcpy(img, rec->payload + hlen, len);
-  r->pages[r->npages++] = (redo_page){ dbid, pgno, img, len, diff, diff ? get64(rec->payload + 16) : 0 };
+  r->pages[r->npages++] = (redo_page){ dbid, pgno, img, len, diff, diff || op ? get64(rec->payload + 16) : 0,
+                                       op ? rec->type : 0, op ? get16(rec->payload + 2) : 0 };
   return JET_errSuccess;
 }
 
@@ -473,49 +480,77 @@ static JET_ERR page_mismatch(redo *r, const redo_db *d, uint32_t pgno, const cha
   return corrupt(r);
 }
 
+static const char *op_name(int op) { return op == LR_INSERT ? "insert" : op == LR_REPLACE ? "replace" : "delete"; }
+
+/* An operation record that does not apply to its page (pageop_apply's
+ * result pr): the slot holds another key, the page has no room, or the
+ * record or page is malformed: a damaged log naming page and slot. */
+static JET_ERR op_failed(redo *r, const redo_db *d, const redo_page *p, int pr) {
+  if (pr == PO_NOMEM) return JET_errOutOfMemory;
+  if (r->cfg.detail)
+    snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u slot %u: %s record %s", d->path, (unsigned)p->pgno,
+             p->slot, op_name(p->op),
+             pr == PO_KEY ? "names another key than the slot's"
+             : pr == PO_FULL ? "does not fit the page" : "does not apply (malformed, or the slot is not on the page)");
+  return corrupt(r);
+}
+
 /* The dbtime rule for one page record of a commit giving its database
  * time T, on the page as replay has it (the commit's staged copy, else the
  * cache's, else the file's):
  *   page dbtime >= T             skip: the change is there already
  *   an image (LR_PAGE)           written whole (it formats the page; a page
  *                                that fails verification counts as dbtime 0)
- *   a difference, dbtime == base applied, sealed with T
+ *   a difference or operation,   applied, sealed with T
+ *   dbtime == base
  *   dbtime < base                JET_errDbTimeTooOld (a change is missing)
  *   base < dbtime < T            JET_errDbTimeTooNew (another history)
- * A difference onto a page that fails verification is
+ * A page's operation records of one commit all carry the same base
+ * (check_group): the rule is checked at the first, which stages the page;
+ * the later ones apply to the staged page in log order.  A difference or
+ * operation onto a page that fails verification is
  * JET_errReadVerifyFailure; one onto a page never written (all zeros) is
  * too old.  Every refusal names the file and page. */
 static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   uint32_t ps = r->cfg.page_size;
-  if (!p->diff && page_dbtime(p->image) != T)   /* an image carries its commit's dbtime */
+  int based = p->diff || p->op;
+  const char *what = p->op ? "an operation record" : "a difference";
+  if (!based && page_dbtime(p->image) != T)   /* an image carries its commit's dbtime */
     return page_mismatch(r, d, p->pgno, "a page image of another dbtime than its commit's", page_dbtime(p->image), T);
   rframe *f;
   JET_ERR e = frame_get(r, d, p->pgno, &f);
   if (e) return e;
-  const uint8_t *cur = f->staged ? f->spare : f->page;
-  int v = page_verify(cur, ps, p->pgno);
-  uint64_t have = v == PAGE_OK ? page_dbtime(cur) : 0;
-  if (v != PAGE_OK && v != PAGE_ZERO && p->diff) {
-    if (r->cfg.detail)
-      snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u fails verification (checksum or page number): a "
-               "difference of the log cannot apply to it", d->path, (unsigned)p->pgno);
-    return JET_errReadVerifyFailure;
+  if (!(p->op && f->staged)) {
+    const uint8_t *cur = f->staged ? f->spare : f->page;
+    int v = page_verify(cur, ps, p->pgno);
+    uint64_t have = v == PAGE_OK ? page_dbtime(cur) : 0;
+    if (v != PAGE_OK && v != PAGE_ZERO && based) {
+      if (r->cfg.detail)
+        snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u fails verification (checksum or page number): %s "
+                 "of the log cannot apply to it", d->path, (unsigned)p->pgno, what);
+      return JET_errReadVerifyFailure;
+    }
+    if (have >= T) return JET_errSuccess;
+    if (based && have != p->base) {
+      if (r->cfg.detail)
+        snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u: dbtime %llu is %s the base %llu of %s "
+                 "committed at %llu", d->path, (unsigned)p->pgno, (unsigned long long)have,
+                 have < p->base ? "older than" : "newer than", (unsigned long long)p->base, what,
+                 (unsigned long long)T);
+      return have < p->base ? JET_errDbTimeTooOld : JET_errDbTimeTooNew;
+    }
+    if ((e = frame_stage(r, f))) return e;
   }
-  if (have >= T) return JET_errSuccess;
-  if (p->diff && have != p->base) {
-    if (r->cfg.detail)
-      snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u: dbtime %llu is %s the base %llu of a difference "
-               "committed at %llu", d->path, (unsigned)p->pgno, (unsigned long long)have,
-               have < p->base ? "older than" : "newer than", (unsigned long long)p->base, (unsigned long long)T);
-    return have < p->base ? JET_errDbTimeTooOld : JET_errDbTimeTooNew;
-  }
-  if ((e = frame_stage(r, f))) return e;
-  if (!p->diff) {
+  if (!based) {
     memcpy(f->spare, p->image, ps);
     return JET_errSuccess;
   }
-  if (page_patch(f->spare, ps, p->image, p->len) != 0)
-    return page_mismatch(r, d, p->pgno, "a difference lies outside the page", have, p->base);
+  if (p->op) {
+    int pr = pageop_apply(f->spare, ps, p->op, p->slot, p->image, p->len);
+    if (pr != PO_OK) return op_failed(r, d, p, pr);
+  } else if (page_patch(f->spare, ps, p->image, p->len) != 0) {
+    return page_mismatch(r, d, p->pgno, "a difference lies outside the page", page_dbtime(f->page), p->base);
+  }
   page_seal(f->spare, ps, p->pgno, T);
   return JET_errSuccess;
 }
@@ -549,29 +584,39 @@ static JET_ERR commit_times(redo *r, const log_record *rec, uint64_t T[ESE_MAX_D
   return JET_errSuccess;
 }
 
+typedef struct pkey { uint64_t key; size_t i; } pkey;
+
 static int key_cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
+  const pkey *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* The writer logs a page once per commit: a group naming (dbid, pgno)
- * twice is a damaged log, refused before any page is staged (the second
- * record would otherwise be skipped as already there, its change lost). */
-static JET_ERR once_each(redo *r, const log_record *rec) {
+/* The writer logs a page once per commit as an image or a difference, or
+ * as operation records that all carry the page's dbtime before the commit:
+ * a group naming (dbid, pgno) twice otherwise (twice as a page, as a page
+ * and by operations, or by operations of different bases) is a damaged
+ * log, refused before any page is staged (a second record would otherwise
+ * be skipped as already there, its change lost). */
+static JET_ERR check_group(redo *r, const log_record *rec) {
   if (r->npages < 2) return JET_errSuccess;
-  uint64_t *k = malloc(r->npages * sizeof *k);
+  pkey *k = malloc(r->npages * sizeof *k);
   if (!k) return JET_errOutOfMemory;
-  for (size_t i = 0; i < r->npages; i++) k[i] = (uint64_t)r->pages[i].dbid << 32 | r->pages[i].pgno;
+  for (size_t i = 0; i < r->npages; i++) k[i] = (pkey){ (uint64_t)r->pages[i].dbid << 32 | r->pages[i].pgno, i };
   qsort(k, r->npages, sizeof *k, key_cmp);
   JET_ERR e = JET_errSuccess;
-  for (size_t i = 1; i < r->npages && e == JET_errSuccess; i++)
-    if (k[i] == k[i - 1]) {
-      e = corrupt(r);
-      if (r->cfg.detail)
-        snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu names page "
-                 "%u of database %u twice", (unsigned)LSN_GEN(rec->lsn), (unsigned long long)r->txid,
-                 (unsigned)(k[i] & 0xFFFFFFFFu), (unsigned)(k[i] >> 32));
-    }
+  for (size_t i = 1; i < r->npages && e == JET_errSuccess; i++) {
+    if (k[i].key != k[i - 1].key) continue;
+    const redo_page *a = &r->pages[k[i - 1].i], *b = &r->pages[k[i].i];
+    if (a->op && b->op && a->base == b->base) continue;
+    e = corrupt(r);
+    if (r->cfg.detail)
+      snprintf(r->cfg.detail, r->cfg.detail_cap, "log at generation %u: the commit of transaction %llu names page "
+               "%u of database %u twice%s", (unsigned)LSN_GEN(rec->lsn), (unsigned long long)r->txid,
+               (unsigned)(k[i].key & 0xFFFFFFFFu), (unsigned)(k[i].key >> 32),
+               a->op && b->op ? " (operation records of different base dbtimes)"
+               : a->op || b->op ? " (as a page and by operation records)" : "");
+  }
   free(k);
   return e;
 }
@@ -601,7 +646,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
                (unsigned)r->group_records);
   }
   if (e == JET_errSuccess) e = commit_times(r, rec, T);
-  if (e == JET_errSuccess && txid == r->txid) e = once_each(r, rec);
+  if (e == JET_errSuccess && txid == r->txid) e = check_group(r, rec);
   if (e == JET_errSuccess && txid == r->txid && r->tx_other)
     e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {
@@ -675,7 +720,7 @@ static JET_ERR attach_rec(redo *r, const log_record *rec) {
 }
 
 JET_ERR redo_apply(redo *r, const log_record *rec) {
-  int change = rec->type == LR_PAGE || rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT;
+  int change = rec->type == LR_PAGE || rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT || is_op(rec->type);
   if (r->stopped) return JET_errSuccess;   /* past the point in time: nothing more */
   if (change && rec->lsn < r->cfg.apply_from) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
@@ -695,7 +740,10 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   }
   switch (rec->type) {
   case LR_PAGE:
-  case LR_PAGEDIFF: return page_rec(r, rec);
+  case LR_PAGEDIFF:
+  case LR_INSERT:
+  case LR_REPLACE:
+  case LR_DELETE: return page_rec(r, rec);
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB:
   case LR_ATTACH: return attach_rec(r, rec);

@@ -135,7 +135,10 @@ static void t_open(T *t, uint32_t psz) {
   mock_commit(t->p);
 }
 
+static unsigned long g_replayed;   /* pages whose operation records mock_commit replayed */
+
 static void t_close(T *t) {
+  g_replayed += t->p->replayed;
   mock_close(t->p);
   m_free(&t->m);
   bt_rec_free(&t->rec);
@@ -542,6 +545,7 @@ int main(int argc, char **argv) {
     test_alloc_failure(psz);
     test_corruption(psz);
   }
+  CHECK(g_replayed > 100000, "only %lu pages had their operation records replayed", g_replayed);
   printf("btree_test: ok\n");
   return 0;
 }

@@ -14,6 +14,12 @@
  * mock_discard throws them away like pager_discard_pending.  Old images are
  * freed at commit, so ASan catches pointers kept across operations.
  * Page 0 stands for the database header.
+ *
+ * pager_write_op keeps each page's operation records like the real pager
+ * (pager_write and pager_alloc drop them: the page is a difference then);
+ * mock_commit replays them (pageop_apply) onto the committed image and
+ * fails the test unless that gives the pending page byte for byte: the
+ * determinism check of pageop.h over every btree_test workload.
  */
 #ifndef MOCK_PAGER_H
 #define MOCK_PAGER_H
@@ -22,6 +28,7 @@
 #include <string.h>
 #include "pager.h"
 #include "page.h"
+#include "pageop.h"
 
 struct pager {
   uint32_t psz;
@@ -33,6 +40,10 @@ struct pager {
   uint32_t np, pcap;
   int fail_alloc;      /* > 0: the fail_alloc-th next pager_alloc fails */
   unsigned long reads, writes, allocs;
+  uint8_t **ops;       /* per page: operation records of the pending change */
+  size_t *nops;
+  uint8_t *raw;        /* per page: changed otherwise too (a difference) */
+  unsigned long replayed;   /* pages whose records mock_commit replayed */
 };
 
 static void *mock_xalloc(size_t n) {
@@ -50,13 +61,51 @@ static pager *mock_open(uint32_t psz) {
   p->cap = 64;
   p->img = mock_xalloc(p->cap * sizeof *p->img);
   p->pend = mock_xalloc(p->cap * sizeof *p->pend);
+  p->ops = mock_xalloc(p->cap * sizeof *p->ops);
+  p->nops = mock_xalloc(p->cap * sizeof *p->nops);
+  p->raw = mock_xalloc(p->cap);
   p->img[0] = mock_xalloc(psz);
   p->img[0][16] = PAGE_DBHEADER;
   p->n = p->base = 1;
   return p;
 }
 
+static void mock_ops_reset(pager *p, uint32_t pg) {
+  free(p->ops[pg]);
+  p->ops[pg] = NULL;
+  p->nops[pg] = 0;
+  p->raw[pg] = 0;
+}
+
+/* Replays the records of page pg onto its committed image; exits on a
+ * difference from the pending page. */
+static void mock_replay(pager *p, uint32_t pg) {
+  if (p->raw[pg] || !p->nops[pg] || !p->img[pg]) return;
+  uint8_t *copy = mock_xalloc(p->psz);
+  memcpy(copy, p->img[pg], p->psz);
+  size_t off = 0;
+  while (off < p->nops[pg]) {
+    int type, r;
+    unsigned slot;
+    const uint8_t *body;
+    size_t blen;
+    if (pageop_next(p->ops[pg], p->nops[pg], &off, &type, &slot, &body, &blen) ||
+        (r = pageop_apply(copy, p->psz, type, slot, body, blen)) != PO_OK) {
+      fprintf(stderr, "btree_test: FAIL page %u: a recorded operation does not replay\n", (unsigned)pg);
+      exit(1);
+    }
+  }
+  if (memcmp(copy + 16, p->pend[pg] + 16, p->psz - 16)) {
+    fprintf(stderr, "btree_test: FAIL page %u: its operation records replayed give other bytes than the live change\n",
+            (unsigned)pg);
+    exit(1);
+  }
+  free(copy);
+  p->replayed++;
+}
+
 static void mock_discard(pager *p) {
+  for (uint32_t i = 0; i < p->np; i++) mock_ops_reset(p, p->plist[i]);
   for (uint32_t i = 0; i < p->np; i++) {
     free(p->pend[p->plist[i]]);
     p->pend[p->plist[i]] = NULL;
@@ -74,6 +123,8 @@ static void mock_commit(pager *p) {
       fprintf(stderr, "btree_test: FAIL btree changed bytes 0..15 of page %u\n", (unsigned)pg);
       exit(1);
     }
+    mock_replay(p, pg);
+    mock_ops_reset(p, pg);
     free(p->img[pg]);
     p->img[pg] = p->pend[pg];
     p->pend[pg] = NULL;
@@ -87,6 +138,9 @@ static void mock_close(pager *p) {
   for (uint32_t i = 0; i < p->n; i++) free(p->img[i]);
   free(p->img);
   free(p->pend);
+  free(p->ops);
+  free(p->nops);
+  free(p->raw);
   free(p->plist);
   free(p);
 }
@@ -113,7 +167,7 @@ JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
   return 0;
 }
 
-JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
+static JET_ERR mock_write(pager *p, uint32_t pgno, uint8_t **page) {
   if (pgno >= p->n) return JET_errReadVerifyFailure;
   p->writes++;
   if (!p->pend[pgno]) {
@@ -125,19 +179,48 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   return 0;
 }
 
+JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
+  JET_ERR e = mock_write(p, pgno, page);
+  if (e == 0) {
+    p->raw[pgno] = 1;
+    p->nops[pgno] = 0;
+  }
+  return e;
+}
+
+JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
+                       size_t blen) {
+  JET_ERR e = mock_write(p, pgno, page);
+  if (e || p->raw[pgno]) return e;
+  uint8_t *q = realloc(p->ops[pgno], p->nops[pgno] + alen + blen);
+  if (!q) exit(2);
+  p->ops[pgno] = q;
+  memcpy(q + p->nops[pgno], a, alen);
+  if (blen) memcpy(q + p->nops[pgno] + alen, b, blen);
+  p->nops[pgno] += alen + blen;
+  return 0;
+}
+
 JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
   if (p->fail_alloc > 0 && --p->fail_alloc == 0) return JET_errDiskFull;
   if (p->n == p->cap) {
     p->cap *= 2;
     p->img = realloc(p->img, p->cap * sizeof *p->img);
     p->pend = realloc(p->pend, p->cap * sizeof *p->pend);
-    if (!p->img || !p->pend) exit(2);
+    p->ops = realloc(p->ops, p->cap * sizeof *p->ops);
+    p->nops = realloc(p->nops, p->cap * sizeof *p->nops);
+    p->raw = realloc(p->raw, p->cap);
+    if (!p->img || !p->pend || !p->ops || !p->nops || !p->raw) exit(2);
     memset(p->img + p->n, 0, (p->cap - p->n) * sizeof *p->img);
     memset(p->pend + p->n, 0, (p->cap - p->n) * sizeof *p->pend);
+    memset(p->ops + p->n, 0, (p->cap - p->n) * sizeof *p->ops);
+    memset(p->nops + p->n, 0, (p->cap - p->n) * sizeof *p->nops);
+    memset(p->raw + p->n, 0, p->cap - p->n);
   }
   p->allocs++;
   *pgno = p->n++;
   p->img[*pgno] = NULL;
+  p->raw[*pgno] = 1;
   mock_pend(p, *pgno, mock_xalloc(p->psz));
   *page = p->pend[*pgno];
   return 0;

@@ -217,7 +217,10 @@ typedef struct lrec {
 } lrec;
 typedef struct lrecs { lrec *v; size_t n; } lrecs;
 
-static int is_page_rec(const lrec *x) { return x->type == LR_PAGE || x->type == LR_PAGEDIFF; }
+/* A record applied to a page at its base dbtime (payload offset 16): a
+ * difference or an operation record (LR_INSERT, LR_REPLACE, LR_DELETE). */
+static int is_based(uint8_t type) { return type == LR_PAGEDIFF || type == LR_INSERT || type == LR_REPLACE || type == LR_DELETE; }
+static int is_page_rec(const lrec *x) { return x->type == LR_PAGE || is_based(x->type); }
 static lsn_t lrec_lsn(const lrec *x) { return LSN(x->gen, x->off); }
 
 /* Every record of dir's logs from the lowest generation on (current: B.log
@@ -241,9 +244,9 @@ static void read_log(const char *dir, int current, lrecs *out) {
     }
     lrec *x = &out->v[out->n++];
     *x = (lrec){ LSN_GEN(rec.lsn), LSN_OFF(rec.lsn), rec.len, rec.type, 0, 0, 0, 0, 0 };
-    if (x->type == LR_PAGE || x->type == LR_PAGEDIFF) {
+    if (is_page_rec(x)) {
       if (rec.len < 24) FAIL("%s: a page record of %u bytes", dir, rec.len);
-      x->dbid = get32(rec.payload);
+      x->dbid = x->type == LR_PAGE || x->type == LR_PAGEDIFF ? get32(rec.payload) : rec.payload[0];
       x->pgno = get32(rec.payload + 4);
       x->txid = get64(rec.payload + 8);
       x->stamp = x->type == LR_PAGE ? page_dbtime(rec.payload + 16) : 0;
@@ -257,7 +260,7 @@ static void read_log(const char *dir, int current, lrecs *out) {
       /* a difference's page gets the commit's dbtime of its database */
       for (size_t i = out->n - 1; i-- > 0 && is_page_rec(&out->v[i]) && out->v[i].txid == x->txid;)
         for (uint32_t k = 0; k < get32(rec.payload + 12); k++)
-          if (get32(rec.payload + 16 + 12 * k) == out->v[i].dbid && out->v[i].type == LR_PAGEDIFF)
+          if (get32(rec.payload + 16 + 12 * k) == out->v[i].dbid && is_based(out->v[i].type))
             out->v[i].stamp = get64(rec.payload + 20 + 12 * k);
     }
   }
@@ -1046,9 +1049,10 @@ static void test_attach_entry(const char *root) {
 
 /* ---- dbtime ------------------------------------------------------------------------ */
 
-/* Rewrites the base dbtime of the LR_PAGEDIFF x in dir to its base + delta,
+/* Rewrites the base dbtime of the difference or operation record x in dir
+ * to its base + delta,
  * checksum resealed with log_rec_crc (the writer's code). */
-static void shift_diff_base(const char *dir, const lrec *x, int delta) {
+static void shift_one_base(const char *dir, const lrec *x, int delta) {
   char path[600];
   gen_path(dir, x->gen, path, sizeof path);
   size_t len = x->len, n = 8 + len + 4;
@@ -1057,25 +1061,37 @@ static void shift_diff_base(const char *dir, const lrec *x, int delta) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 || pread(fd, rec, n, x->off) != (ssize_t)n) FAIL("read %s: %s", path, strerror(errno));
   close(fd);
-  if (ld32(rec) != len || rec[4] != LR_PAGEDIFF || ld32(rec + 12) != x->pgno)
+  if (ld32(rec) != len || rec[4] != x->type || !is_based(x->type) || ld32(rec + 12) != x->pgno)
     FAIL("%s offset %u is not the difference read there", path, x->off);
-  if (log_rec_crc(x->gen, LR_PAGEDIFF, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
+  if (log_rec_crc(x->gen, x->type, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
     FAIL("%s offset %u: log_rec_crc does not give the writer's checksum", path, x->off);
   st64(rec + 8 + 16, (uint64_t)((int64_t)ld64(rec + 8 + 16) + delta));
-  st32(rec + 8 + len, log_rec_crc(x->gen, LR_PAGEDIFF, rec + 8, len, NULL, 0));
+  st32(rec + 8 + len, log_rec_crc(x->gen, x->type, rec + 8, len, NULL, 0));
   pwrite_all(path, rec, n, x->off);
   free(rec);
 }
 
-/* The last LR_PAGEDIFF of dir's logs (current: B.log too). */
+/* shift_one_base on x and every other record of its commit for its page
+ * (a page's operation records of one commit all carry the same base). */
+static void shift_diff_base(const char *dir, int current, const lrec *x, int delta) {
+  lrecs L;
+  read_log(dir, current, &L);
+  for (size_t i = 0; i < L.n; i++)
+    if (is_based(L.v[i].type) && L.v[i].txid == x->txid && L.v[i].dbid == x->dbid && L.v[i].pgno == x->pgno)
+      shift_one_base(dir, &L.v[i], delta);
+  free(L.v);
+}
+
+/* The last difference or operation record of dir's logs (current: B.log
+ * too). */
 static lrec last_diff(const char *dir, int current, const char *what) {
   lrecs L;
   read_log(dir, current, &L);
   lrec x = { 0 };
   for (size_t i = 0; i < L.n; i++) {
-    if (L.v[i].type == LR_PAGEDIFF) x = L.v[i];
+    if (is_based(L.v[i].type)) x = L.v[i];
   }
-  if (x.type != LR_PAGEDIFF) FAIL("%s: no difference in the logs of %s (%zu records)", what, dir, L.n);
+  if (!is_based(x.type)) FAIL("%s: no difference in the logs of %s (%zu records)", what, dir, L.n);
   free(L.v);
   return x;
 }
@@ -1102,7 +1118,7 @@ static void dbtime_soft(const char *crashed, const char *saved, int delta, JET_E
   snprintf(what, sizeof what, "dbtime %s (soft recovery, base %+d)", name, delta);
   copy_dir(saved, crashed);
   lrec x = last_diff(crashed, 1, what);
-  shift_diff_base(crashed, &x, delta);
+  shift_diff_base(crashed, 1, &x, delta);
   dsnap before;
   snap_take(crashed, &before);
   for (int k = 0; k < 2; k++) {
@@ -1128,7 +1144,7 @@ static void dbtime_restore(const char *root, const char *full, const char *incr,
   snprintf(dbpath, sizeof dbpath, "%s/app.edb", dest);
   if (delta) {
     lrec x = last_diff(icopy, 0, what);
-    shift_diff_base(icopy, &x, delta);
+    shift_diff_base(icopy, 0, &x, delta);
   }
   JET_ERR e = restore_chain(full, icopy, dest);
   if (e != want) FAIL("%s: restore -> %s (%ld), want %s", what, harness_err_name(e), (long)e, harness_err_name(want));

@@ -1,0 +1,216 @@
+/* pageop.c -- tree page layout and record operations (see pageop.h). */
+#include "pageop.h"
+#include "ese.h"
+#include "page.h"
+#include <stdlib.h>
+#include <string.h>
+
+int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+  size_t m = al < bl ? al : bl;
+  int r = m ? memcmp(a, b, m) : 0;
+  if (r) return r;
+  return (al > bl) - (al < bl);
+}
+
+int po_open(const uint8_t *pg, uint32_t psz, po_node *nd) {
+  nd->pg = pg;
+  nd->psz = psz;
+  nd->leaf = pg[16] == PAGE_LEAF;
+  nd->n = get16(pg + PO_OFF_N);
+  nd->top = get16(pg + PO_OFF_TOP);
+  if (!nd->leaf && pg[16] != PAGE_BRANCH) return PO_BAD;
+  if (nd->top < PAGE_HDR + 2 * nd->n || nd->top > psz) return PO_BAD;
+  return PO_OK;
+}
+
+int po_cell_get(const po_node *nd, unsigned i, po_cell *c) {
+  unsigned hl = nd->leaf ? PO_LEAF_CH : PO_BR_CH;
+  if (i >= nd->n) return PO_BAD;
+  c->off = get16(nd->pg + PAGE_HDR + 2 * i);
+  if (c->off < nd->top || c->off + hl > nd->psz) return PO_BAD;
+  const uint8_t *q = nd->pg + c->off;
+  c->klen = get16(q);
+  c->vlen = nd->leaf ? get16(q + 2) : 0;
+  c->child = nd->leaf ? 0 : get32(q + 2);
+  c->key = q + hl;
+  c->val = c->key + c->klen;
+  c->size = hl + c->klen + c->vlen;
+  if (c->klen == 0 || c->klen > EseMaxKeySize || c->off + c->size > nd->psz) return PO_BAD;
+  return PO_OK;
+}
+
+void po_init(uint8_t *pg, uint32_t psz, int type, uint32_t left) {
+  memset(pg + 16, 0, psz - 16);
+  pg[16] = (uint8_t)type;
+  put16(pg + PO_OFF_TOP, (uint16_t)psz);
+  put32(pg + PO_OFF_LEFT, left);
+}
+
+void po_insert_gap(uint8_t *pg, unsigned pos, const uint8_t *src, unsigned size) {
+  unsigned n = get16(pg + PO_OFF_N), top = get16(pg + PO_OFF_TOP) - size;
+  memcpy(pg + top, src, size);
+  memmove(pg + PAGE_HDR + 2 * (pos + 1), pg + PAGE_HDR + 2 * pos, 2 * (n - pos));
+  put16(pg + PAGE_HDR + 2 * pos, (uint16_t)top);
+  put16(pg + PO_OFF_N, (uint16_t)(n + 1));
+  put16(pg + PO_OFF_TOP, (uint16_t)top);
+}
+
+unsigned po_leaf_cell(uint8_t *buf, const void *key, size_t klen, const void *val, size_t vlen) {
+  put16(buf, (uint16_t)klen);
+  put16(buf + 2, (uint16_t)vlen);
+  memcpy(buf + PO_LEAF_CH, key, klen);
+  if (vlen) memcpy(buf + PO_LEAF_CH + klen, val, vlen);
+  return (unsigned)(PO_LEAF_CH + klen + vlen);
+}
+
+unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_t child) {
+  put16(buf, (uint16_t)klen);
+  put32(buf + 2, child);
+  memcpy(buf + PO_BR_CH, key, klen);
+  return PO_BR_CH + klen;
+}
+
+/* Bytes of cells and slots in use; PO_BAD in *err on a bad cell. */
+static unsigned long used_bytes(const po_node *nd, int *err) {
+  unsigned long used = 0;
+  for (unsigned i = 0; i < nd->n; i++) {
+    po_cell c;
+    if (po_cell_get(nd, i, &c)) {
+      *err = PO_BAD;
+      return 0;
+    }
+    used += c.size + 2;
+  }
+  *err = PO_OK;
+  return used;
+}
+
+/* Removes slot pos (valid, its cell c): the cell's bytes are zeroed, and
+ * given back at once when it is the lowest cell, else on the next
+ * compaction. */
+static void remove_slot(uint8_t *pg, const po_node *nd, unsigned pos, const po_cell *c) {
+  memmove(pg + PAGE_HDR + 2 * pos, pg + PAGE_HDR + 2 * (pos + 1), 2 * (nd->n - pos - 1));
+  put16(pg + PAGE_HDR + 2 * (nd->n - 1), 0);
+  put16(pg + PO_OFF_N, (uint16_t)(nd->n - 1));
+  memset(pg + c->off, 0, c->size);
+  if (c->off == nd->top) put16(pg + PO_OFF_TOP, (uint16_t)(nd->top + c->size));
+}
+
+/* Rebuilds the valid page pg from zeros with its cells in slot order and
+ * cell at slot pos: inserted there, or (replace) instead of the slot's
+ * cell.  tmp: a page buffer.  The caller checked (used_bytes) that every
+ * cell is valid and that the result fits. */
+static void compact(uint8_t *pg, uint32_t psz, unsigned pos, const uint8_t *cell, unsigned size, int replace,
+                    uint8_t *tmp) {
+  po_node sn;
+  memcpy(tmp, pg, psz);
+  po_open(tmp, psz, &sn);
+  po_init(pg, psz, tmp[16], get32(tmp + PO_OFF_LEFT));
+  unsigned m = replace ? sn.n : sn.n + 1;
+  for (unsigned i = 0, j = 0; i < m; i++) {
+    po_cell c;
+    if (i == pos) {
+      po_insert_gap(pg, i, cell, size);
+      j += (unsigned)replace;
+      continue;
+    }
+    po_cell_get(&sn, j++, &c);
+    po_insert_gap(pg, i, tmp + c.off, c.size);
+  }
+}
+
+/* compact() through a buffer of its own. */
+static int compact_new(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t *cell, size_t size, int replace) {
+  uint8_t *tmp = malloc(nd->psz);
+  if (!tmp) return PO_NOMEM;
+  compact(pg, nd->psz, pos, cell, (unsigned)size, replace, tmp);
+  free(tmp);
+  return PO_OK;
+}
+
+static unsigned gap_of(const po_node *nd) { return nd->top - (PAGE_HDR + 2 * nd->n); }
+
+/* Whether body is one well-formed cell of the page's kind. */
+static int cell_ok(const po_node *nd, const uint8_t *body, size_t blen) {
+  size_t hl = nd->leaf ? PO_LEAF_CH : PO_BR_CH;
+  if (blen < hl) return 0;
+  size_t klen = get16(body), vlen = nd->leaf ? get16(body + 2) : 0;
+  if (klen == 0 || klen > EseMaxKeySize || blen != hl + klen + vlen) return 0;
+  return nd->leaf ? klen + vlen <= EseMaxRecordSize(nd->psz) : get32(body + 2) != 0;
+}
+
+static int op_insert(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t *body, size_t blen) {
+  int err;
+  if (pos > nd->n || !cell_ok(nd, body, blen)) return PO_BAD;
+  unsigned long used = used_bytes(nd, &err) + blen + 2;
+  if (err) return err;
+  if (PAGE_HDR + used > nd->psz) return PO_FULL;
+  if (gap_of(nd) >= blen + 2) {
+    po_insert_gap(pg, pos, body, (unsigned)blen);
+    return PO_OK;
+  }
+  return compact_new(pg, nd, pos, body, blen, 0);
+}
+
+static int op_replace(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t *body, size_t blen) {
+  po_cell c;
+  int err;
+  if (!nd->leaf || pos >= nd->n || !cell_ok(nd, body, blen) || po_cell_get(nd, pos, &c)) return PO_BAD;
+  unsigned klen = get16(body), vlen = get16(body + 2);
+  if (po_keycmp(c.key, c.klen, body + PO_LEAF_CH, klen)) return PO_KEY;
+  if (c.vlen == vlen) {          /* same size: overwrite in place */
+    if (vlen) memcpy(pg + c.off + PO_LEAF_CH + klen, body + PO_LEAF_CH + klen, vlen);
+    return PO_OK;
+  }
+  unsigned long used = used_bytes(nd, &err) - c.size + blen;
+  if (err) return err;
+  if (PAGE_HDR + used > nd->psz) return PO_FULL;
+  /* removing the cell frees its slot, and its bytes when it is the lowest
+   * cell: when that gap takes the new cell, remove then insert there */
+  if (gap_of(nd) + 2 + (c.off == nd->top ? c.size : 0) >= blen + 2) {
+    remove_slot(pg, nd, pos, &c);
+    po_insert_gap(pg, pos, body, (unsigned)blen);
+    return PO_OK;
+  }
+  return compact_new(pg, nd, pos, body, blen, 1);
+}
+
+static int op_delete(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t *body, size_t blen) {
+  po_cell c;
+  if (!nd->leaf || pos >= nd->n || blen < 2 || blen != 2u + get16(body) || po_cell_get(nd, pos, &c)) return PO_BAD;
+  if (po_keycmp(c.key, c.klen, body + 2, blen - 2)) return PO_KEY;
+  remove_slot(pg, nd, pos, &c);
+  return PO_OK;
+}
+
+int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen) {
+  po_node nd;
+  if (po_open(pg, psz, &nd)) return PO_BAD;
+  switch (type) {
+  case PO_INSERT: return op_insert(pg, &nd, slot, body, blen);
+  case PO_REPLACE: return op_replace(pg, &nd, slot, body, blen);
+  case PO_DELETE: return op_delete(pg, &nd, slot, body, blen);
+  default: return PO_BAD;
+  }
+}
+
+int pageop_next(const uint8_t *buf, size_t len, size_t *off, int *type, unsigned *slot, const uint8_t **body,
+                size_t *blen) {
+  size_t at = *off;
+  if (len - at < PO_ENTRY_HDR) return PO_BAD;
+  uint32_t n = get32(buf + at + 4);
+  if (n > len - at - PO_ENTRY_HDR || buf[at + 1] != 0) return PO_BAD;
+  *type = buf[at];
+  *slot = get16(buf + at + 2);
+  *body = buf + at + PO_ENTRY_HDR;
+  *blen = n;
+  *off = at + PO_ENTRY_HDR + n;
+  return PO_OK;
+}
+
+void pageop_entry(uint8_t h[PO_ENTRY_HDR], int type, unsigned slot, size_t blen) {
+  h[0] = (uint8_t)type;
+  h[1] = 0;
+  put16(h + 2, (uint16_t)slot);
+  put32(h + 4, (uint32_t)blen);
+}

@@ -1,0 +1,109 @@
+/*
+ * pageop.h -- the tree page layout and the record operations on it: pure
+ * functions (page bytes, operation) -> page bytes, shared by the live tree
+ * (btree.c) and replay (redo.c), so that replaying an operation record
+ * gives exactly the bytes the live change gave.
+ *
+ * Tree page layout (integers little-endian; bytes 0..15 belong to page.h
+ * and the pager, these functions never touch them):
+ *   16  u8   type     PAGE_LEAF or PAGE_BRANCH
+ *   17  u8   reserved 0
+ *   18  u16  n        number of slots (records, or separators of a branch)
+ *   20  u16  top      offset of the lowest cell; cells live in [top, size)
+ *   22  u16  reserved 0
+ *   24  u32  left     branch: leftmost child; leaf: 0
+ *   28  u32  reserved 0
+ *   32  u16  slot[n]  cell offsets, in strictly ascending key order
+ *        ... free gap [32 + 2n, top) ...
+ *  top       cells, in any order, with holes left by deletes until the page
+ *            is compacted (rebuilt) when the gap is too small for an insert
+ * Leaf cell:   u16 klen, u16 vlen, key[klen], value[vlen]
+ * Branch cell: u16 klen, u32 child, key[klen]
+ *
+ * Determinism rules (what makes replay equal the live bytes):
+ *  1. one implementation: the live path applies every insert, replace and
+ *     delete through pageop_apply, the function replay calls;
+ *  2. replay never decides: the slot and the cell are in the record; the
+ *     one implicit step, compacting the page when the gap is too small for
+ *     an insert, depends on the page bytes alone;
+ *  3. no uninitialised bytes: a compaction rebuilds the page from zeros,
+ *     a removed cell is zeroed;
+ *  4. checked: ESE_VERIFY_REPLAY=1 replays each commit's records onto the
+ *     pages' copies from before the commit and compares (database.c).
+ * Nothing read from a page or a record is trusted: every function
+ * bounds-checks the header, the slot and the cells.
+ */
+#ifndef ESE_PAGEOP_H
+#define ESE_PAGEOP_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define PO_OFF_N    18
+#define PO_OFF_TOP  20
+#define PO_OFF_LEFT 24
+#define PO_LEAF_CH  4            /* leaf cell header: klen, vlen */
+#define PO_BR_CH    6            /* branch cell header: klen, child */
+
+/* Operation types; the numbers are the log record types (internal.h). */
+enum { PO_INSERT = 10, PO_REPLACE = 11, PO_DELETE = 12 };
+
+/* Results of pageop_apply. */
+enum {
+  PO_OK = 0,
+  PO_FULL,     /* the page has no room even compacted (insert, a longer
+                * replace): the page is unchanged, the caller splits */
+  PO_KEY,      /* replace, delete: the slot holds another key; unchanged */
+  PO_BAD,      /* the page or the operation is malformed; unchanged */
+  PO_NOMEM     /* unchanged */
+};
+
+/* A validated view of a page: PAGE_HDR + 2n <= top <= psz. */
+typedef struct po_node {
+  const uint8_t *pg;
+  uint32_t psz;
+  unsigned n, top;
+  int leaf;
+} po_node;
+
+/* One cell, bounds-checked: it lies inside [top, psz). */
+typedef struct po_cell {
+  const uint8_t *key, *val;      /* val: leaf only */
+  unsigned klen, vlen, off, size;
+  uint32_t child;                /* branch only */
+} po_cell;
+
+int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
+/* 0, or PO_BAD. */
+int po_open(const uint8_t *pg, uint32_t psz, po_node *nd);
+/* 0, or PO_BAD (i >= n, or the cell out of bounds). */
+int po_cell_get(const po_node *nd, unsigned i, po_cell *c);
+/* An empty page of type (PAGE_LEAF, PAGE_BRANCH): bytes 16.. zeroed. */
+void po_init(uint8_t *pg, uint32_t psz, int type, uint32_t left);
+/* Puts a cell at slot pos; the caller checked the gap holds size + 2. */
+void po_insert_gap(uint8_t *pg, unsigned pos, const uint8_t *src, unsigned size);
+/* Builds a cell into buf; returns its size. */
+unsigned po_leaf_cell(uint8_t *buf, const void *key, size_t klen, const void *val, size_t vlen);
+unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_t child);
+
+/* Applies one operation to the tree page pg (bytes 16.. only):
+ *   PO_INSERT  body = a cell of the page's kind, put at slot (0..n): in
+ *              the gap, else after compacting the page, else PO_FULL;
+ *   PO_REPLACE body = a leaf cell whose key must be the slot's: the value
+ *              is overwritten in place when its length is the same, else
+ *              the cell is removed and the new one inserted (compacting as
+ *              an insert does), PO_FULL when it does not fit compacted;
+ *   PO_DELETE  body = u16 klen, key: the slot's key; its cell is zeroed and
+ *              the slot removed.
+ * On any result but PO_OK the page is unchanged. */
+int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen);
+
+/* A recorded operation as the pager keeps it and the log carries it after
+ * its header: u8 type, u8 0, u16 slot, u32 body length, body. */
+#define PO_ENTRY_HDR 8
+/* Writes an entry's header (type, slot, body length) into h. */
+void pageop_entry(uint8_t h[PO_ENTRY_HDR], int type, unsigned slot, size_t blen);
+/* The entry at *off of buf[0..len): 0 and *off advanced, or PO_BAD. */
+int pageop_next(const uint8_t *buf, size_t len, size_t *off, int *type, unsigned *slot, const uint8_t **body,
+                size_t *blen);
+
+#endif

@@ -1,0 +1,443 @@
+/*
+ * pageop_test.c -- operation records (csrc/pageop.c, replayed by
+ * csrc/redo.c): LR_INSERT, LR_REPLACE and LR_DELETE.
+ *
+ * Part 1, pageop_apply on page buffers:
+ *   unit   insert into the gap; insert that compacts a page with holes
+ *          (the result holds every record, in order, and no hole); an
+ *          insert that does not fit even compacted is PO_FULL and leaves
+ *          the page unchanged; replace of the same size (in place) and of
+ *          another size; delete; a replace or delete naming another key
+ *          than the slot's is PO_KEY, a slot past the end or a malformed
+ *          cell PO_BAD, each leaving the page unchanged.
+ * Part 2, through redo_apply (records fed directly, no log files) against a
+ * real database the engine made (app.edb: table "t" with keys k00..k19 on
+ * one leaf, clean term), each in soft recovery and in a restore:
+ *   <type>-once    a group of one record of that type and its LR_COMMIT
+ *                  applies: the leaf holds the change and dbtime T, and its
+ *                  bytes are pageop_apply's on the page before;
+ *   <type>-twice   the same group again: skipped by the dbtime rule, every
+ *                  byte of the folder unchanged;
+ *   <type>-newer   a commit whose T is the page's dbtime: skipped, unchanged;
+ *   <type>-older   a record whose base is above the page's dbtime:
+ *                  JET_errDbTimeTooOld (-566) naming the page, unchanged;
+ *   <type>-key     (replace, delete) a record whose key is not the slot's:
+ *                  JET_errLogFileCorrupt (restore:
+ *                  JET_errLogCorruptDuringHardRestore), the detail naming
+ *                  page and slot, unchanged;
+ *   many           three records of one page in one commit apply in order;
+ *   mixed-base     two records of one page with different bases: corrupt;
+ *   op-and-diff    a page both as a difference and by a record: corrupt.
+ *
+ * usage: pageop_test   prints "pageop_test: <case>: ok" per case and
+ * "pageop_test: ok" at the end, exit 0; else a FAIL line, exit 1.
+ */
+#define HARNESS_NAME "pageop_test"
+#include "harness.h"
+#include "internal.h"
+#include "page.h"
+#include "pageop.h"
+#include "redo.h"
+
+#define PAGE_SIZE 8192
+
+static char dir[4096], dbpath[4200];
+static dbheader hdr;
+static uint32_t leaf;       /* the page holding k00..k19 */
+
+static void say_ok(const char *what) {
+  printf("pageop_test: %s: ok\n", what);
+  fflush(stdout);
+}
+
+/* ---- part 1 -------------------------------------------------------------- */
+
+static uint8_t *leaf_page(void) {
+  static uint8_t pg[PAGE_SIZE];
+  po_init(pg, PAGE_SIZE, PAGE_LEAF, 0);
+  return pg;
+}
+
+/* Key "kNN" and a value of vlen bytes of c as a leaf cell in buf. */
+static unsigned cell_of(uint8_t *buf, int i, size_t vlen, int c) {
+  char k[8];
+  uint8_t v[PAGE_SIZE];
+  snprintf(k, sizeof k, "k%02d", i);
+  memset(v, c, vlen);
+  return po_leaf_cell(buf, k, 3, v, vlen);
+}
+
+static unsigned del_of(uint8_t *buf, int i) {
+  put16(buf, 3);
+  snprintf((char *)buf + 2, 4, "k%02d", i);
+  return 5;
+}
+
+static void expect_po(int got, int want, const char *what) {
+  if (got != want) FAIL("%s: pageop_apply gave %d, not %d", what, got, want);
+}
+
+/* The page holds n records in key order, the i-th's value of byte val(i). */
+static void expect_records(const uint8_t *pg, unsigned n, const char *what) {
+  po_node nd;
+  if (po_open(pg, PAGE_SIZE, &nd) || nd.n != n) FAIL("%s: the page holds %u records, not %u", what, nd.n, n);
+  for (unsigned i = 0; i < n; i++) {
+    po_cell c, p;
+    if (po_cell_get(&nd, i, &c)) FAIL("%s: slot %u is malformed", what, i);
+    if (i && (po_cell_get(&nd, i - 1, &p) || po_keycmp(p.key, p.klen, c.key, c.klen) >= 0))
+      FAIL("%s: slot %u is out of order", what, i);
+  }
+}
+
+static void unit(void) {
+  uint8_t *pg = leaf_page(), before[PAGE_SIZE], cell[PAGE_SIZE];
+  unsigned n;
+  /* 30 records of 200 bytes at slots in key order */
+  for (int i = 0; i < 30; i++) {
+    n = cell_of(cell, i, 200, 'a' + i % 26);
+    expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, (unsigned)i, cell, n), PO_OK, "insert");
+  }
+  expect_records(pg, 30, "insert");
+  /* a hole from every other record deleted */
+  for (int i = 28; i >= 0; i -= 2) {
+    n = del_of(cell, i);
+    expect_po(pageop_apply(pg, PAGE_SIZE, PO_DELETE, (unsigned)i, cell, n), PO_OK, "delete");
+  }
+  expect_records(pg, 15, "delete");
+  po_node nd;
+  po_open(pg, PAGE_SIZE, &nd);
+  unsigned gap = nd.top - (PAGE_HDR + 2 * nd.n);
+  /* an insert larger than the gap compacts the page */
+  n = cell_of(cell, 0, gap + 100, 'z');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 0, cell, n), PO_OK, "compacting insert");
+  expect_records(pg, 16, "compacting insert");
+  po_open(pg, PAGE_SIZE, &nd);
+  size_t used = 0;
+  for (unsigned i = 0; i < nd.n; i++) {
+    po_cell c;
+    po_cell_get(&nd, i, &c);
+    used += c.size;
+  }
+  if (nd.top != PAGE_SIZE - used) FAIL("compacting insert: cells are not packed (top %u, %zu bytes)", nd.top, used);
+  say_ok("compact");
+  /* no room even compacted: PO_FULL, unchanged (a page of four maximal
+   * records, the first deleted and a fifth coming) */
+  {
+    static uint8_t full[PAGE_SIZE];
+    po_init(full, PAGE_SIZE, PAGE_LEAF, 0);
+    for (int i = 0; i < 4; i++) {
+      n = cell_of(cell, i, EseMaxRecordSize(PAGE_SIZE) - 3, 'f');
+      expect_po(pageop_apply(full, PAGE_SIZE, PO_INSERT, (unsigned)i, cell, n), PO_OK, "maximal insert");
+    }
+    n = cell_of(cell, 9, 200, 'g');
+    expect_po(pageop_apply(full, PAGE_SIZE, PO_INSERT, 4, cell, n), PO_FULL, "full insert");
+    n = del_of(cell, 0);
+    expect_po(pageop_apply(full, PAGE_SIZE, PO_DELETE, 0, cell, n), PO_OK, "delete from a full page");
+    memcpy(before, full, PAGE_SIZE);
+    n = cell_of(cell, 9, EseMaxRecordSize(PAGE_SIZE) - 3, 'g');
+    expect_po(pageop_apply(full, PAGE_SIZE, PO_INSERT, 3, cell, n), PO_OK, "insert into the hole (compacting)");
+    n = cell_of(cell, 8, 300, 'h');
+    memcpy(before, full, PAGE_SIZE);
+    expect_po(pageop_apply(full, PAGE_SIZE, PO_INSERT, 3, cell, n), PO_FULL, "full insert");
+    if (memcmp(before, full, PAGE_SIZE)) FAIL("full insert: the page changed");
+    n = cell_of(cell, 1, EseMaxRecordSize(PAGE_SIZE) - 3 - 20, 'h');
+    expect_po(pageop_apply(full, PAGE_SIZE, PO_REPLACE, 0, cell, n), PO_OK, "replace smaller on a full page");
+    n = cell_of(cell, 0, 0, 'i');
+    expect_po(pageop_apply(full, PAGE_SIZE, PO_INSERT, 0, cell, n), PO_OK, "insert into the freed bytes");
+    memcpy(before, full, PAGE_SIZE);
+    n = cell_of(cell, 1, EseMaxRecordSize(PAGE_SIZE) - 3, 'h');
+    expect_po(pageop_apply(full, PAGE_SIZE, PO_REPLACE, 1, cell, n), PO_FULL, "full replace");
+    if (memcmp(before, full, PAGE_SIZE)) FAIL("full replace: the page changed");
+  }
+  /* replace: same size in place, then larger and smaller */
+  n = cell_of(cell, 1, 200, 'R');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_REPLACE, 1, cell, n), PO_OK, "replace same size");
+  po_open(pg, PAGE_SIZE, &nd);
+  po_cell c;
+  po_cell_get(&nd, 1, &c);
+  if (c.vlen != 200 || c.val[0] != 'R' || c.val[199] != 'R') FAIL("replace same size: the value is not the new one");
+  n = cell_of(cell, 1, 900, 'S');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_REPLACE, 1, cell, n), PO_OK, "replace larger");
+  n = cell_of(cell, 1, 10, 'T');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_REPLACE, 1, cell, n), PO_OK, "replace smaller");
+  po_open(pg, PAGE_SIZE, &nd);
+  po_cell_get(&nd, 1, &c);
+  if (c.vlen != 10 || c.val[0] != 'T' || c.key[1] != '0' || c.key[2] != '1') FAIL("replace: slot 1 is not k01 = T*10");
+  expect_records(pg, 16, "replace");
+  /* refusals leave the page unchanged */
+  memcpy(before, pg, PAGE_SIZE);
+  n = cell_of(cell, 7, 10, 'x');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_REPLACE, 1, cell, n), PO_KEY, "replace of another key");
+  n = del_of(cell, 7);
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_DELETE, 1, cell, n), PO_KEY, "delete of another key");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_DELETE, 16, cell, n), PO_BAD, "delete past the end");
+  n = cell_of(cell, 40, 10, 'x');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 17, cell, n), PO_BAD, "insert past the end");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 16, cell, n - 1), PO_BAD, "insert of a short cell");
+  put16(cell, 0);
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 16, cell, n - 3), PO_BAD, "insert of an empty key");
+  expect_po(pageop_apply(pg, PAGE_SIZE, 42, 0, cell, n), PO_BAD, "unknown type");
+  if (memcmp(before, pg, PAGE_SIZE)) FAIL("refusals: the page changed");
+  say_ok("unit");
+}
+
+/* ---- part 2 -------------------------------------------------------------- */
+
+static void read_page(uint32_t pgno, uint8_t *out) {
+  int fd = open(dbpath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || pread(fd, out, PAGE_SIZE, (off_t)pgno * PAGE_SIZE) != PAGE_SIZE) FAIL("read %s", dbpath);
+  close(fd);
+}
+
+static void read_header(dbheader *h) {
+  esio *io;
+  esfile *f;
+  CK(esio_new(&io));
+  CK(os_open(io, dbpath, OS_READ, &f));
+  CK(dbheader_read(f, PAGE_SIZE, h));
+  os_close(f);
+  esio_free(io);
+}
+
+static void setup(void) {
+  harness_tempdir(dir, sizeof dir, "pageop_test");
+  harness_in(dbpath, sizeof dbpath, dir, "app.edb");
+  JET_INSTANCE inst;
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  char name[64];
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "pageop_test"), dir, 0, 0));
+  CK(JetInit(&inst));
+  CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
+  harness_put_keys(s, t, "k", 0, 20);
+  CK(JetEndSession(s, 0));
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  read_header(&hdr);
+  uint8_t pg[PAGE_SIZE];
+  for (uint32_t p = 3; p < 64 && !leaf; p++) {
+    read_page(p, pg);
+    po_node nd;
+    po_cell c;
+    if (page_verify(pg, PAGE_SIZE, p) == PAGE_OK && pg[16] == PAGE_LEAF && !po_open(pg, PAGE_SIZE, &nd) &&
+        nd.n == 20 && !po_cell_get(&nd, 0, &c) && c.klen == 3 && !memcmp(c.key, "k00", 3))
+      leaf = p;
+  }
+  if (!leaf) FAIL("set-up: no leaf holds k00..k19");
+}
+
+static redo *start(esio **io, int restore, char *detail, size_t cap) {
+  CK(esio_new(io));
+  redo_cfg cfg = { .io = *io, .page_size = PAGE_SIZE, .restore = restore, .detail = detail, .detail_cap = cap };
+  memcpy(cfg.sig.b, hdr.log_sig, 16);
+  redo *r;
+  CK(redo_new(&cfg, &r));
+  log_attach a = { 1, dbpath, NULL, { 0 } };
+  memcpy(a.sig, hdr.db_sig, 16);
+  CK(redo_attach(r, &a));
+  return r;
+}
+
+/* One record of a group. */
+typedef struct rec {
+  uint8_t type;
+  uint8_t p[PAGE_SIZE];
+  uint32_t len;
+} rec;
+
+/* An operation record of txid 7 on the leaf: type, slot, base, body. */
+static void op_rec(rec *r, int type, unsigned slot, uint64_t base, const uint8_t *body, size_t blen) {
+  r->type = (uint8_t)type;
+  r->p[0] = 1;
+  r->p[1] = 0;
+  put16(r->p + 2, (uint16_t)slot);
+  put32(r->p + 4, leaf);
+  put64(r->p + 8, 7);
+  put64(r->p + 16, base);
+  memcpy(r->p + LR_OP_HDR, body, blen);
+  r->len = LR_OP_HDR + (uint32_t)blen;
+}
+
+/* Replays recs then an LR_COMMIT of txid 7 giving database 1 time T
+ * (u64 txid, u32 records, u32 databases, u32 dbid + u64 T, u64 time). */
+static JET_ERR replay(int restore, const rec *recs, int n, uint64_t T, char *detail, size_t cap) {
+  esio *io;
+  redo *r = start(&io, restore, detail, cap);
+  JET_ERR e = JET_errSuccess;
+  for (int i = 0; i < n && e == JET_errSuccess; i++) {
+    log_record lr = { LSN(1, 12288 + 512u * (unsigned)i), recs[i].type, recs[i].p, recs[i].len };
+    e = redo_apply(r, &lr);
+  }
+  if (e == JET_errSuccess) {
+    uint8_t c[36];
+    put64(c, 7);
+    put32(c + 8, (uint32_t)n);
+    put32(c + 12, 1);
+    put32(c + 16, 1);
+    put64(c + 20, T);
+    put64(c + 28, 1);          /* the commit's time (log format 4) */
+    log_record lr = { LSN(1, 65536), LR_COMMIT, c, sizeof c };
+    e = redo_apply(r, &lr);
+  }
+  JET_ERR fe = redo_finish(r, e == JET_errSuccess, 1);
+  if (e == JET_errSuccess) e = fe;
+  redo_free(r);
+  esio_free(io);
+  return e;
+}
+
+static JET_ERR corrupt_for(int restore) { return restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt; }
+
+/* Replays a group; expects want, the detail to hold needle, and every byte
+ * of the folder as it was. */
+static void expect_same(const char *what, int restore, const rec *recs, int n, uint64_t T, JET_ERR want,
+                        const char *needle) {
+  int n0;
+  uint64_t d0 = harness_dir_digest(dir, &n0);
+  char detail[600] = "", name[80];
+  snprintf(name, sizeof name, "%s%s", what, restore ? " (restore)" : "");
+  JET_ERR e = replay(restore, recs, n, T, detail, sizeof detail);
+  if (e != want) FAIL("%s: replay gave %s, not %s (%s)", name, harness_err_name(e), harness_err_name(want), detail);
+  if (!strstr(detail, needle)) FAIL("%s: the detail \"%s\" does not say \"%s\"", name, detail, needle);
+  harness_expect_dir(dir, d0, n0, name);
+  say_ok(name);
+}
+
+/* The group applies: the leaf becomes pageop_apply's result on it, sealed
+ * with T. */
+static void expect_applies(const char *what, int restore, const rec *recs, int n, uint64_t T) {
+  uint8_t want[PAGE_SIZE], got[PAGE_SIZE];
+  char detail[600] = "", name[80];
+  snprintf(name, sizeof name, "%s%s", what, restore ? " (restore)" : "");
+  read_page(leaf, want);
+  for (int i = 0; i < n; i++)
+    expect_po(pageop_apply(want, PAGE_SIZE, recs[i].type, get16(recs[i].p + 2), recs[i].p + LR_OP_HDR,
+                           recs[i].len - LR_OP_HDR), PO_OK, name);
+  page_seal(want, PAGE_SIZE, leaf, T);
+  JET_ERR e = replay(restore, recs, n, T, detail, sizeof detail);
+  if (e) FAIL("%s: replay gave %s (%s)", name, harness_err_name(e), detail);
+  read_page(leaf, got);
+  if (memcmp(want, got, PAGE_SIZE)) FAIL("%s: the leaf is not the records applied to it", name);
+  say_ok(name);
+}
+
+static uint64_t leaf_dbtime(void) {
+  uint8_t pg[PAGE_SIZE];
+  read_page(leaf, pg);
+  return page_dbtime(pg);
+}
+
+/* Slot of key "kNN" in the leaf as it is now (-1: absent). */
+static int slot_of(const char *k) {
+  uint8_t pg[PAGE_SIZE];
+  po_node nd;
+  read_page(leaf, pg);
+  if (po_open(pg, PAGE_SIZE, &nd)) FAIL("the leaf is malformed");
+  for (unsigned i = 0; i < nd.n; i++) {
+    po_cell c;
+    if (!po_cell_get(&nd, i, &c) && c.klen == strlen(k) && !memcmp(c.key, k, c.klen)) return (int)i;
+  }
+  return -1;
+}
+
+/* Each case of one type, in soft recovery (restore 0) or a restore. */
+static void cases(int type, const char *tname, int restore, uint64_t *T) {
+  static rec r;
+  uint8_t body[1024];
+  char what[64];
+  size_t blen;
+  int slot;
+  const char *key = type == PO_INSERT ? (restore ? "k05b" : "k05a") : type == PO_REPLACE ? "k07" : (restore ? "k11" : "k10");
+  if (type == PO_INSERT) {
+    slot = slot_of(restore ? "k05a" : "k05") + 1;
+    blen = po_leaf_cell(body, key, 4, "inserted", 8);
+  } else if (type == PO_REPLACE) {
+    slot = slot_of(key);
+    blen = po_leaf_cell(body, key, 3, restore ? "replaced again, longer" : "replaced", restore ? 22 : 8);
+  } else {
+    slot = slot_of(key);
+    put16(body, 3);
+    memcpy(body + 2, key, 3);
+    blen = 5;
+  }
+  if (slot < 0) FAIL("%s: no slot for %s", tname, key);
+  uint64_t d = leaf_dbtime();
+  /* too old (the base above the page), newer (T the page's): unchanged */
+  op_rec(&r, type, (unsigned)slot, d + 1, body, blen);
+  snprintf(what, sizeof what, "%s-older", tname);
+  expect_same(what, restore, &r, 1, *T + 1, JET_errDbTimeTooOld, "is older than the base");
+  op_rec(&r, type, (unsigned)slot, d - 1, body, blen);
+  snprintf(what, sizeof what, "%s-newer", tname);
+  expect_same(what, restore, &r, 1, d, JET_errSuccess, "");
+  if (type != PO_INSERT) {   /* another key than the slot's */
+    uint8_t wrong[1024];
+    memcpy(wrong, body, blen);
+    wrong[type == PO_REPLACE ? PO_LEAF_CH + 1 : 3] ^= 1;
+    op_rec(&r, type, (unsigned)slot, d, wrong, blen);
+    snprintf(what, sizeof what, "%s-key", tname);
+    char needle[64];
+    snprintf(needle, sizeof needle, "page %u slot %d", (unsigned)leaf, slot);
+    expect_same(what, restore, &r, 1, *T + 1, corrupt_for(restore), needle);
+  }
+  /* once, then twice */
+  ++*T;
+  op_rec(&r, type, (unsigned)slot, d, body, blen);
+  snprintf(what, sizeof what, "%s-once", tname);
+  expect_applies(what, restore, &r, 1, *T);
+  if (leaf_dbtime() != *T) FAIL("%s: the leaf's dbtime is not T", what);
+  int now = slot_of(key);
+  if ((type == PO_DELETE) != (now < 0)) FAIL("%s: %s is %s", what, key, now < 0 ? "absent" : "there");
+  snprintf(what, sizeof what, "%s-twice", tname);
+  expect_same(what, restore, &r, 1, *T, JET_errSuccess, "");
+}
+
+int main(void) {
+  harness_start(60);
+  unit();
+  setup();
+  uint64_t T = hdr.dbtime_last;
+  static rec g[3];
+  for (int restore = 0; restore <= 1; restore++) {
+    cases(PO_INSERT, "insert", restore, &T);
+    cases(PO_REPLACE, "replace", restore, &T);
+    cases(PO_DELETE, "delete", restore, &T);
+  }
+  /* three records of one page in one commit, in order: insert k30,
+   * replace it, delete k12 */
+  uint8_t b[3][64];
+  uint64_t d = leaf_dbtime();
+  size_t l0 = po_leaf_cell(b[0], "k30", 3, "x", 1), l1 = po_leaf_cell(b[1], "k30", 3, "yyyy", 4);
+  int s12 = slot_of("k12"), s30;
+  s30 = slot_of("k19") + 1;
+  put16(b[2], 3);
+  memcpy(b[2] + 2, "k12", 3);
+  op_rec(&g[0], PO_INSERT, (unsigned)s30, d, b[0], l0);
+  op_rec(&g[1], PO_REPLACE, (unsigned)s30, d, b[1], l1);
+  op_rec(&g[2], PO_DELETE, (unsigned)s12, d, b[2], 5);
+  expect_applies("many", 0, g, 3, ++T);
+  if (slot_of("k12") >= 0 || slot_of("k30") < 0) FAIL("many: k12 is there or k30 is not");
+  expect_same("many-twice", 1, g, 3, T, JET_errSuccess, "");
+  /* the same page with two bases, or as a difference and by a record */
+  d = leaf_dbtime();
+  s12 = slot_of("k13");
+  put16(b[2], 3);
+  memcpy(b[2] + 2, "k13", 3);
+  op_rec(&g[0], PO_DELETE, (unsigned)s12, d, b[2], 5);
+  op_rec(&g[1], PO_DELETE, (unsigned)s12, d + 1, b[2], 5);
+  char needle[64];
+  snprintf(needle, sizeof needle, "page %u of database 1 twice", (unsigned)leaf);
+  expect_same("mixed-base", 0, g, 2, T + 1, JET_errLogFileCorrupt, needle);
+  g[1].type = LR_PAGEDIFF;
+  put32(g[1].p, 1);
+  put32(g[1].p + 4, leaf);
+  put64(g[1].p + 8, 7);
+  put64(g[1].p + 16, d);
+  put16(g[1].p + 24, 100);
+  put16(g[1].p + 26, 1);
+  g[1].p[28] = 0x55;
+  g[1].len = 29;
+  expect_same("op-and-diff", 1, g, 2, T + 1, JET_errLogCorruptDuringHardRestore, needle);
+  harness_rm_rf(dir);
+  printf("pageop_test: ok\n");
+  return 0;
+}
