@@ -526,6 +526,30 @@ static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, con
   return verify_replay() ? verify_ops(inst, db, pgno, page, pre, ops, n, T) : JET_errSuccess;
 }
 
+/* Whether the operation records ops[0..n) of a page cost the log more
+ * than its difference from pre (a page changed by many records in one
+ * commit, as in a bulk load): then it is logged as the difference.  Only
+ * records of more than OPS_CHECK_DIFF bytes are compared (a single-record
+ * commit never pays for page_diff). */
+#define OPS_CHECK_DIFF 1024
+static int diff_is_smaller(esinst *inst, esdb *db, const uint8_t *page, const uint8_t *pre, const uint8_t *ops,
+                           size_t n) {
+  uint32_t ps = db->hdr.page_size;
+  size_t framed = 0;
+  for (size_t off = 0; off < n;) {
+    int type;
+    unsigned slot;
+    const uint8_t *body;
+    size_t blen;
+    if (pageop_next(ops, n, &off, &type, &slot, &body, &blen)) return 1;
+    framed += (12 + LR_OP_HDR + blen + 7) & ~(size_t)7;
+  }
+  if (framed <= OPS_CHECK_DIFF) return 0;
+  if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return 0;
+  size_t d = page_diff(pre, page, ps, inst->diffbuf);
+  return ((12 + 24 + d + 7) & ~(size_t)7) < framed;
+}
+
 /* The dbtime the commit in progress gives db: one above the last.  When
  * it passes the header's reservation, the header reserves the next
  * DBTIME_RESERVE first (written and synced before any page carries it). */
@@ -559,6 +583,7 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     for (size_t k = 0; k < n && e == JET_errSuccess; k++) {
       const uint8_t *ops, *pre;
       size_t nops = pager_pending_ops(db->pg, k, &ops, &pre);
+      if (nops && diff_is_smaller(inst, db, pages[k], pre, ops, nops)) nops = 0;
       if (nops) {
         e = log_ops(inst, db, pgnos[k], pages[k], pre, ops, nops, txid, stamp[i], &total);
       } else {

@@ -68,8 +68,10 @@ static unsigned cell_of(uint8_t *buf, int i, size_t vlen, int c) {
 }
 
 static unsigned del_of(uint8_t *buf, int i) {
+  char k[16];
+  snprintf(k, sizeof k, "k%02d", i);
   put16(buf, 3);
-  snprintf((char *)buf + 2, 4, "k%02d", i);
+  memcpy(buf + 2, k, 3);
   return 5;
 }
 
