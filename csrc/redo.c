@@ -598,7 +598,8 @@ static int key_cmp(const void *a, const void *b) {
  * and by operations, or by operations of different bases) is a damaged
  * log, refused before any page is staged (a second record would otherwise
  * be skipped as already there, its change lost). */
-static JET_ERR check_group(redo *r, const log_record *rec) {
+static JET_ERR check_group(redo *r, const log_record *rec, size_t *npg) {
+  *npg = r->npages;           /* the distinct pages the group names */
   if (r->npages < 2) return JET_errSuccess;
   pkey *k = malloc(r->npages * sizeof *k);
   if (!k) return JET_errOutOfMemory;
@@ -607,6 +608,7 @@ static JET_ERR check_group(redo *r, const log_record *rec) {
   JET_ERR e = JET_errSuccess;
   for (size_t i = 1; i < r->npages && e == JET_errSuccess; i++) {
     if (k[i].key != k[i - 1].key) continue;
+    --*npg;
     const redo_page *a = &r->pages[k[i - 1].i], *b = &r->pages[k[i].i];
     if (a->op && b->op && a->base == b->base) continue;
     e = corrupt(r);
@@ -626,6 +628,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   uint64_t txid = get64(rec->payload);
   uint32_t count = get32(rec->payload + 8);
   uint64_t T[ESE_MAX_DB + 1];
+  size_t npg = 0;
   JET_ERR e = JET_errSuccess;
   if (txid > r->max_txid) r->max_txid = txid;
   uint64_t at = commit_time(rec);
@@ -646,12 +649,12 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
                (unsigned)r->group_records);
   }
   if (e == JET_errSuccess) e = commit_times(r, rec, T);
-  if (e == JET_errSuccess && txid == r->txid) e = check_group(r, rec);
+  if (e == JET_errSuccess && txid == r->txid) e = check_group(r, rec, &npg);
   if (e == JET_errSuccess && txid == r->txid && r->tx_other)
     e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {
     /* the cache takes the whole commit without a write-back in between */
-    if (r->nfr && r->nfr + r->npages > r->cache_max) e = cache_flush(r);
+    if (r->nfr && r->nfr + npg > r->cache_max) e = cache_flush(r);
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
       redo_db *d = r->db[p->dbid];
