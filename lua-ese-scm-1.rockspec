@@ -47,6 +47,7 @@ build = {
       ["ese.core"] = {
          sources = {
             "csrc/archive.c",
+            "csrc/command.c",
             "csrc/backup.c",
             "csrc/backup_folder.c",
             "csrc/btree.c",

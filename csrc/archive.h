@@ -79,10 +79,4 @@ typedef struct archive_status {
 } archive_status;
 void archive_get_status(esarchive *a, archive_status *st);
 
-/* The argument vector of a command template: words split on blanks, then
- * %p, %f and %% replaced in each word (a path with blanks stays one
- * argument).  NULL-terminated, one allocation (free it); NULL when out of
- * memory or when the template has no word or an unknown %x. */
-char **archive_argv(const char *templ, const char *path, const char *file);
-
 #endif

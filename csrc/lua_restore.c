@@ -45,7 +45,7 @@ static int restore_begin(lua_State *L) {
     /* on_progress: ese.restore's, which passes its options through */
     static const char *const keys[] = { "live_log_path", "to_generation", "overwrite", "base_name",
                                         "instance", "on_progress", "archive_path", "to_time", "allow_partial",
-                                        NULL };
+                                        "restore_command", NULL };
     ese_checkkeys(L, 3, keys);
     lua_getfield(L, 3, "live_log_path");
     if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
@@ -57,6 +57,11 @@ static int restore_begin(lua_State *L) {
     }
     lua_getfield(L, 3, "archive_path");
     if (!lua_isnil(L, -1)) o.archive_path = ese_checkpath(L, -1, "restore");
+    lua_getfield(L, 3, "restore_command");
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 3, "restore_command must be a string");
+      o.restore_command = lua_tostring(L, -1);
+    }
     lua_getfield(L, 3, "to_time");
     if (!lua_isnil(L, -1)) {
       /* seconds since the epoch, fractions allowed; to the microsecond */

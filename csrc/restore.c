@@ -18,12 +18,14 @@
  */
 #include "redo.h"
 #include "backup.h"
+#include "command.h"
 #include "page.h"
 #include "zst.h"
 #include "log_format.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define COPY_CHUNK (4u << 20)
 #define REPLAY_RECORDS 4096
@@ -83,6 +85,8 @@ struct EseRestore {
   int stopped;            /* replay stopped before a commit later than to_time */
   int reached;            /* the logs went past to_time (or to_generation ended them) */
   uint64_t last_commit_us;
+  char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
+  int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
   JET_ERR failed;
   char detail[512];
 };
@@ -634,6 +638,63 @@ static JET_ERR clean_dest(const char *name, void *ud) {
   return e;
 }
 
+#define FETCH_DIR ".ese-fetch"
+
+/* Removes the fetch folder and what it holds (the files restore_command
+ * wrote there, by name: nothing else is in it). */
+static JET_ERR rm_entry(const char *name, void *ud) {
+  EseRestore *r = ud;
+  char *p = os_join(r->fetch_dir, name);
+  if (!p) return JET_errOutOfMemory;
+  JET_ERR e = os_unlink(r->io, p);
+  free(p);
+  return e;
+}
+static void drop_fetch_dir(EseRestore *r) {
+  if (!r->fetch_dir) return;
+  (void)os_list_dir(r->fetch_dir, rm_entry, r);
+  (void)rmdir(r->fetch_dir);
+  free(r->fetch_dir);
+  r->fetch_dir = NULL;
+}
+
+/* restore_command: fetches generations hi + 1, hi + 2, ... into
+ * dest/.ese-fetch until the command fails (the end of the archive), a
+ * generation begins after to_time, or to_generation is passed.  A fetch
+ * that is killed (timeout, signal) or cannot start is an error, and so is
+ * a command that says success but leaves no log of that generation. */
+static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
+  if (!(r->fetch_dir = os_join(r->dest, FETCH_DIR))) return JET_errOutOfMemory;
+  JET_ERR e = os_mkdir_p(r->fetch_dir, 0700);
+  if (e) return fail(r, e, "%s cannot be made", r->fetch_dir);
+  char msg[400];
+  for (uint32_t g = r->hi + 1; e == JET_errSuccess && g <= LOG_MAX_GEN; g++) {
+    if (o->to_generation && g > o->to_generation) break;
+    char *name = log_file_name(NULL, r->base, g), *path = name ? os_join(r->fetch_dir, name) : NULL;
+    if (!path) { free(name); return JET_errOutOfMemory; }
+    command_run c = { .templ = o->restore_command, .path = path, .file = name, .what = "restore_command",
+                      .timeout_s = o->restore_command_timeout_s ? o->restore_command_timeout_s : 300,
+                      .timeout_name = "its time limit" };
+    msg[0] = 0;
+    int rc = command_exec(&c, msg, sizeof msg);
+    int end = 0;
+    if (rc == 1 && strstr(msg, "exited with status")) end = 1;   /* not in the archive: its end */
+    else if (rc != 0) e = fail(r, JET_errMissingLogFile, "fetching a log: %s", msg);
+    else if (!os_exists(path))
+      e = fail(r, JET_errMissingLogFile, "restore_command said it fetched %s, but wrote no file there", path);
+    if (e == JET_errSuccess && !end) {
+      e = scan_log(r, r->fetch_dir, name, g, 0, 0);
+      rsfile *f = e == JET_errSuccess ? log_of(r, g) : NULL;
+      if (f) r->hi = g;
+      if (f && r->to_time && f->lh.tm_create > r->to_time) end = 1;   /* begun after the point in time */
+    }
+    free(name);
+    free(path);
+    if (end) break;
+  }
+  return e;
+}
+
 JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (!o || !out || !o->dirs || o->ndirs == 0 || !o->dest || !*o->dest || o->gen_low > o->gen_high)
     return JET_errInvalidParameter;
@@ -667,8 +728,10 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   set_hi = r->hi;
   if (e == JET_errSuccess && o->archive_path) e = scan_dir(r, o->archive_path, 1);
   if (e == JET_errSuccess && o->archive_path) e = check_logs(r, set_hi);
-  if (e == JET_errSuccess && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
-  if (e == JET_errSuccess && o->live_log_path) e = check_logs(r, set_hi);
+  int fetch = o->restore_command && *o->restore_command;
+  /* with restore_command the live logs come after the fetched ones: later */
+  if (e == JET_errSuccess && o->live_log_path && !fetch) e = scan_dir(r, o->live_log_path, 1);
+  if (e == JET_errSuccess && o->live_log_path && !fetch) e = check_logs(r, set_hi);
   if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   /* dest is emptied of logs and checkpoint before the copy, chk_dir gets
    * the checkpoint: never a folder the restore reads */
@@ -682,12 +745,13 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
       e = fail(r, JET_errInvalidParameter, "checkpoint folder %s is also a source of the restore", r->chk_dir);
   }
   if (e == JET_errSuccess) e = check_unique(r);
-  if (e == JET_errSuccess) e = check_reach(r);
+  if (e == JET_errSuccess && !fetch) e = check_reach(r);
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   r->overwrite = o->overwrite != 0;
   if (e == JET_errSuccess) e = check_dest(r);
   /* nothing was touched before this line */
+  r->made_dest = e == JET_errSuccess && !os_exists(r->dest);
   if (e == JET_errSuccess && (e = os_mkdir_p(r->dest, 0700)) != JET_errSuccess)
     fail(r, e, "destination %s cannot be made a folder (a file, a dangling link or a missing parent is in the way)",
          r->dest);
@@ -695,11 +759,28 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
     fail(r, e, "checkpoint folder %s cannot be made a folder", r->chk_dir);
   if (e == JET_errSuccess) e = lock_dest(r);
   if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
+  /* restore_command: the archive's generations are fetched into dest (the
+   * only folder a restore writes) once dest is checked and locked; then
+   * the checks that depend on the logs run again, before any other write */
+  if (e == JET_errSuccess && fetch) e = fetch_logs(r, o);
+  if (e == JET_errSuccess && fetch) e = check_logs(r, set_hi);
+  if (e == JET_errSuccess && fetch && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
+  if (e == JET_errSuccess && fetch && o->live_log_path) e = check_logs(r, set_hi);
+  if (e == JET_errSuccess && fetch) e = check_dbs(r, o->to_generation, set_lo, set_hi);
+  if (e == JET_errSuccess && fetch) e = check_reach(r);
   if (e == JET_errSuccess) e = drop_ring(r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e) {
     if (o->detail && o->detail_cap) snprintf(o->detail, o->detail_cap, "%s", r->detail);
     r->failed = e;
+    if (r->made_dest && r->lockf) {   /* a refusal after the fetch: dest goes again, as it came */
+      char name[16];
+      char *lk = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
+      drop_fetch_dir(r);
+      if (lk) (void)os_unlink(r->io, lk);
+      free(lk);
+      (void)rmdir(r->dest);
+    }
     EseRestoreEnd(r);
     return e;
   }
@@ -1019,6 +1100,7 @@ void EseRestoreEnd(EseRestore *r) {
   os_close(r->in);
   os_close(r->out);
   zst_close(r->zin);
+  drop_fetch_dir(r);
   os_close(r->lockf);
   for (size_t i = 0; i < r->nfiles; i++) {
     free(r->files[i].src);

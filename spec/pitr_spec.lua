@@ -201,6 +201,46 @@ describe("restore to a point in time", function()
     assert.is_true(clean > 0 and refused > 0, clean .. " clean, " .. refused .. " refused")
   end)
 
+  it("restore_command fetches the archived generations one by one (here cp, then rclone with a local remote) "
+     .. "into a folder of dest it removes at the end: the same result as archive_path", function()
+    local dest = w:path("dest-cp")
+    local r = ese.restore(set, dest, { restore_command = "cp " .. archive .. "/%f %p", to_time = marks[2] })
+    assert.is_true(r.reached)
+    local n = phases(dest)
+    assert.is_true(n.p2 >= 30)
+    assert.is_nil(n.p3)
+    assert.are.equal("absent", fs.stat(dest .. "/.ese-fetch").kind)
+    -- rclone, as an operator would, here with a remote of type local (an absolute path under it)
+    local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path("dest-rclone"), "--restore-command",
+      "rclone copyto --config /dev/null arc:" .. archive .. "/%f %p", "--to-time", ("%.6f"):format(marks[1]) },
+      "RCLONE_CONFIG_ARC_TYPE=local")
+    assert.are.equal(0, code, out .. err)
+    assert.matches("reached", out)
+    n = phases(w:path("dest-rclone"))
+    assert.is_true(n.p1 >= 30)
+    assert.is_nil(n.p2)
+  end)
+
+  it("restore_command that cannot run, says success without a file, or fetches a damaged log: a named "
+     .. "error and dest removed again; a command that fails at once is an empty archive", function()
+    for _, c in ipairs({ { "no-such-program-xyz %f %p", "JET_errMissingLogFile", "cannot run" },
+                         { "true %f %p", "JET_errMissingLogFile", "wrote no file" },
+                         { "cp " .. w:path("app.edb") .. " %p", "JET_errLogFileCorrupt", "unreadable" } }) do
+      local dest = w:path("dest-bad")
+      local e = H.expect_jet(c[2], ese.restore, set, dest, { restore_command = c[1], to_time = marks[1] })
+      assert.matches(c[3], e.detail, 1, true)
+      assert.are.equal("absent", fs.stat(dest).kind, c[1])
+    end
+    -- "false": the archive has nothing; without allow_partial the time is not reached
+    local e = H.expect_jet("JET_errMissingLogFile", ese.restore, set, w:path("dest-f"),
+      { restore_command = "false", to_time = marks[1] })
+    assert.matches("allow_partial", e.detail, 1, true)
+    assert.are.equal("absent", fs.stat(w:path("dest-f")).kind)
+    local r = ese.restore(set, w:path("dest-f"),
+      { restore_command = "false", to_time = marks[1], allow_partial = true })
+    assert.is_false(r.reached)
+  end)
+
   it("bad options: argument errors", function()
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = "noon" }) end)
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = -1 }) end)

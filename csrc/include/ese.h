@@ -298,6 +298,13 @@ typedef struct EseRestoreOptions {
    * where). */
   uint64_t to_time_us;
   int allow_partial;
+  /* A command that fetches one archived generation (%f its file name, %p
+   * where to write it), run for each generation after the sets until it
+   * fails (exit status not 0: the end of the archive), then replayed as
+   * archive_path is (before live_log_path).  The files go to a folder
+   * .ese-fetch in dest, removed at End.  NULL: none. */
+  const char *restore_command;
+  uint32_t restore_command_timeout_s; /* a fetch running longer is killed: an error (0: 300 s) */
 } EseRestoreOptions;
 /* Where a finished restore stopped. */
 typedef struct EseRestoreResult {

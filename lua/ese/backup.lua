@@ -80,7 +80,7 @@ local OPTIONS = {
   verify = { on_progress = true },
   restore = { to_generation = true, live_log_path = true, on_progress = true, instance = true,
               overwrite = true, base_name = true, verify = true, archive_path = true, to_time = true,
-              allow_partial = true },
+              allow_partial = true, restore_command = true },
   expire = { keep_full = true, keep_within = true, archive_path = true, dry_run = true, now = true,
              on_progress = true },
 }
@@ -200,6 +200,7 @@ function backup.restore(dirs, dest, opts)
     to_time = opts.to_time,
     allow_partial = opts.allow_partial,
     archive_path = opts.archive_path,
+    restore_command = opts.restore_command,
     live_log_path = opts.live_log_path,
     on_progress = opts.on_progress,
     instance = opts.instance,

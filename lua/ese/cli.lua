@@ -364,14 +364,16 @@ with --compress zstd the whole archive is one zstd stream (unpack it with
 }
 
 commands.restore = {
-  usage = "ese restore BACKUP_DIR... DEST [--archive DIR] [--to-time TIME [--allow-partial]] [--to-generation N] "
-    .. "[--live-logs DIR] [--force] [--json]",
+  usage = "ese restore BACKUP_DIR... DEST [--archive DIR | --restore-command CMD] [--to-time TIME [--allow-partial]] "
+    .. "[--to-generation N] [--live-logs DIR] [--force] [--json]",
   summary = "verify a set (full plus incrementals, in order) and restore it into DEST",
   help = [[
 Verifies the backup sets (a full one, then its incrementals in order), then
 restores them into DEST and replays their logs, then the archived log
-generations of --archive DIR, then the logs of a live log folder with
---live-logs.  --to-time stops before the first commit later than TIME
+generations of --archive DIR (or those --restore-command CMD fetches, one
+generation per run: %f its file name, %p where to write it, until it exits
+non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"), then the logs of a
+live log folder with --live-logs.  --to-time stops before the first commit later than TIME
 ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a zone follows: Z, +02:00,
 -0500; or seconds since the epoch): DEST then holds exactly the
 transactions committed at or before it.  The logs must go past TIME (a
@@ -385,7 +387,7 @@ instance uses (in any process) is refused even with --force, and so is a
 DEST where a file the restore writes is a symbolic link.  An instance with
 system_path = log_path = DEST then opens the restored databases.]],
   flags = { json = "bool", ["to-generation"] = "int", ["live-logs"] = "string", force = "bool", archive = "string",
-            ["to-time"] = "time", ["allow-partial"] = "bool" },
+            ["to-time"] = "time", ["allow-partial"] = "bool", ["restore-command"] = "string" },
   args = { 2, math.huge },
   run = function(a, o, ui)
     local dest = a[#a]
@@ -399,6 +401,7 @@ system_path = log_path = DEST then opens the restored databases.]],
     local ok, rep = pcall(backup.restore, dirs, dest, {
       to_generation = o["to-generation"], live_log_path = o["live-logs"], on_progress = fn, overwrite = o.force,
       archive_path = o.archive, to_time = o["to-time"], allow_partial = o["allow-partial"],
+      restore_command = o["restore-command"],
     })
     finish()
     if not ok and ese.is_error(rep) and rep.name == "JET_errBackupDirectoryNotEmpty" and not o.force then

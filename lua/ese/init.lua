@@ -29,8 +29,10 @@ end
 --- Restores a backup set into dest_dir and replays its logs (hard recovery).
 -- backup: a folder, or a list of folders {full, incremental1, ...}.
 -- opts: archive_path (a folder of archived log generations, replayed after
--- the sets), live_log_path (replay the logs written after the backup too,
--- after the archive), to_generation (stop after this log generation),
+-- the sets), restore_command (a command fetching one archived generation:
+-- %f its file name, %p where to write it; run for each generation after
+-- the sets until it exits non-zero, the end of the archive), live_log_path
+-- (replay the logs written after the backup too, after the archive), to_generation (stop after this log generation),
 -- to_time (seconds since the epoch, fractions allowed: stop before the
 -- first commit later than it; the logs must reach past it, else
 -- JET_errMissingLogFile), allow_partial (with to_time: end at the end of
