@@ -44,8 +44,25 @@ struct pager {
   const uint8_t **pend_bases;
   size_t pend_outcap;
   pthread_rwlock_t io;         /* page writes exclusive of raw (backup) reads */
+  /* page buffers of ended operations (their pre copies), reused by the
+   * next ones instead of a malloc and a free per page per commit; at most
+   * SPARE_MAX kept */
+  uint8_t **spare;
+  size_t nspare;
   char detail[256];
 };
+
+#define SPARE_MAX 1024u
+#define OPS_KEEP 4096u   /* an operation buffer up to this size stays with its frame */
+
+static uint8_t *buf_get(pager *p) { return p->nspare ? p->spare[--p->nspare] : malloc(p->psz); }
+static void buf_put(pager *p, uint8_t *b) {
+  if (!b) return;
+  if (p->nspare < SPARE_MAX && (p->spare || (p->spare = malloc(SPARE_MAX * sizeof *p->spare))))
+    p->spare[p->nspare++] = b;
+  else
+    free(b);
+}
 
 static size_t hash_of(uint32_t pgno, size_t nbuckets) { return (pgno * 2654435761u) & (nbuckets - 1); }
 static size_t bucket(const pager *p, uint32_t pgno) { return hash_of(pgno, p->nbuckets); }
@@ -86,6 +103,8 @@ void pager_close(pager *p) {
     frame_free(f);
   }
   pthread_rwlock_destroy(&p->io);
+  while (p->nspare) free(p->spare[--p->nspare]);
+  free(p->spare);
   free(p->hash);
   free(p->pend);
   free(p->pend_pgnos);
@@ -200,7 +219,7 @@ static JET_ERR make_pending(pager *p, frame *f, int is_new) {
     p->pendcap = nc;
   }
   if (!is_new) {
-    if (!(f->pre = malloc(p->psz))) return JET_errOutOfMemory;
+    if (!(f->pre = buf_get(p))) return JET_errOutOfMemory;
     memcpy(f->pre, f->data, p->psz);
   }
   f->pending = 1;
@@ -251,11 +270,15 @@ size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t 
   return f->raw || !f->pre ? 0 : f->nops;
 }
 
-/* After a commit or a discard: the frame holds no operation records. */
+/* After a commit or a discard: the frame holds no operation records (a
+ * small buffer stays for its next operation). */
 static void ops_reset(frame *f) {
-  free(f->ops);
-  f->ops = NULL;
-  f->nops = f->opscap = 0;
+  if (f->opscap > OPS_KEEP) {
+    free(f->ops);
+    f->ops = NULL;
+    f->opscap = 0;
+  }
+  f->nops = 0;
   f->raw = 0;
 }
 
@@ -357,7 +380,7 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
     f->pending = 0;
     f->dirty = 1;
     f->need_lsn = need_lsn;
-    free(f->pre);
+    buf_put(p, f->pre);
     f->pre = NULL;
     ops_reset(f);
   }
@@ -371,7 +394,7 @@ void pager_discard_pending(pager *p) {
     ops_reset(f);
     if (f->pre) {
       memcpy(f->data, f->pre, p->psz);
-      free(f->pre);
+      buf_put(p, f->pre);
       f->pre = NULL;
     } else {
       frame_drop(p, f);    /* a page new in this operation: forget it */
