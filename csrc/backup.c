@@ -19,6 +19,9 @@
  *   bound of every page streamed).  n is fixed at OpenFile.
  * - Reads run without the instance lock; bk->busy counts them, and a
  *   tear-down waits until it is 0.
+ * - A paced read (pace.h) sleeps out of the instance (neither the lock
+ *   held nor counted active nor busy): a stop, an end or a term never
+ *   waits for a pacing sleep.
  * - A database stream reads through its own handle of the file, with
  *   kernel readahead only for reads of at least READAHEAD_MIN bytes: the
  *   caller's read size is then what the disk sees, and a small one lets a
@@ -484,43 +487,120 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
   return e;
 }
 
-JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
-                                    unsigned long *pcbActual) {
-  esinst *inst;
-  struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
-  if (e) return e;
-  bkfile *f = handle_file(bk, hfFile);
-  wait_for_reader(inst, bk, f);
-  if (bk->state == BACKUP_ENDING) e = JET_errNoBackup;
-  else if (!f || !f->used || !pv) e = JET_errInvalidParameter;
-  else if (cb == 0 || cb % inst->prm.page_size) e = JET_errInvalidParameter;
-  if (e) {
+/* One read of at most cb bytes of the stream hfFile into pv.  Paced (pace.h):
+ * at most one burst, after the wait the bucket asks for, slept with no
+ * lock held and the call out of the instance (then everything is checked
+ * again: a stop or an end during the sleep answers as usual).  *at_end:
+ * the stream has been delivered to its end. */
+static JET_ERR read_file(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                         unsigned long *pcbActual, int paced, int *at_end) {
+  uint64_t credit = 0;      /* bytes charged to the bucket and waited for */
+  for (;;) {
+    esinst *inst;
+    struct esbackup *bk;
+    JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+    if (e) return e;
+    bkfile *f = handle_file(bk, hfFile);
+    wait_for_reader(inst, bk, f);
+    if (bk->state == BACKUP_ENDING) e = JET_errNoBackup;
+    else if (!f || !f->used || !pv) e = JET_errInvalidParameter;
+    else if (cb == 0 || cb % inst->prm.page_size) e = JET_errInvalidParameter;
+    if (e) {
+      inst_leave(inst);
+      return e;
+    }
+    uint64_t pos = f->pos;
+    size_t n = f->size - pos < cb ? (size_t)(f->size - pos) : cb;
+    if (paced && n > credit) {
+      uint64_t got = 0;
+      uint64_t wait = pace_reserve(&inst->pace, n - credit, inst->prm.page_size, pace_now_ns(), &got);
+      credit += got;
+      if (wait) {
+        inst_leave(inst);
+        pace_sleep_ns(wait);
+        continue;
+      }
+    }
+    if (paced && n > credit) n = (size_t)credit;
+    esdb *db = f->is_db ? db_by_id(inst, f->dbid) : NULL;
+    uint32_t gen = log_generation(inst->log);
+    bk->busy++;
+    f->reading = 1;
+    inst_unlock(inst);
+    if (n == 0) e = JET_errSuccess;
+    else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
+    else memcpy(pv, f->image + pos, n);   /* the bytes verified at OpenFile: a log read cannot fail */
+    inst_lock(inst);
+    f->reading = 0;
+    bk->busy--;
+    pthread_cond_broadcast(&bk->idle);   /* a tear-down, a close or a read of this handle may wait */
+    if (e == JET_errSuccess) {
+      f->pos += n;
+      if (pcbActual) *pcbActual = (unsigned long)n;
+      *at_end = f->pos == f->size;
+    } else {
+      file_close(f);          /* this database fails; the backup goes on (rule 10) */
+    }
     inst_leave(inst);
     return e;
   }
-  uint64_t pos = f->pos;
-  size_t n = f->size - pos < cb ? (size_t)(f->size - pos) : cb;
-  esdb *db = f->is_db ? db_by_id(inst, f->dbid) : NULL;
-  uint32_t gen = log_generation(inst->log);
-  bk->busy++;
-  f->reading = 1;
-  inst_unlock(inst);
-  if (n == 0) e = JET_errSuccess;
-  else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
-  else memcpy(pv, f->image + pos, n);   /* the bytes verified at OpenFile: a log read cannot fail */
-  inst_lock(inst);
-  f->reading = 0;
-  bk->busy--;
-  pthread_cond_broadcast(&bk->idle);   /* a tear-down, a close or a read of this handle may wait */
-  if (e == JET_errSuccess) {
-    f->pos += n;
-    if (pcbActual) *pcbActual = (unsigned long)n;
-  } else {
-    file_close(f);          /* this database fails; the backup goes on (rule 10) */
-  }
-  inst_leave(inst);
+}
+
+/* Paced: piece after piece until cb bytes or the end.  Bytes delivered
+ * before an error are returned first; the next call meets the error. */
+JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                                    unsigned long *pcbActual) {
+  unsigned long done = 0, got = 0;
+  int at_end = 0;
+  JET_ERR e;
+  do {
+    got = 0;
+    e = read_file(instance, hfFile, pv ? (uint8_t *)pv + done : NULL, cb - done, &got, 1, &at_end);
+    done += got;
+  } while (e == JET_errSuccess && got && !at_end && done < cb);
+  if (e && done) e = JET_errSuccess;
+  if (e == JET_errSuccess && pcbActual) *pcbActual = done;
   return e;
+}
+
+JET_ERR EseReadFileInstanceUnpaced(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                                   unsigned long *pcbActual) {
+  int at_end = 0;
+  return read_file(instance, hfFile, pv, cb, pcbActual, 0, &at_end);
+}
+
+JET_ERR EseBackupPaceReserve(JET_INSTANCE instance, unsigned long cbWant, unsigned long *pcbGranted,
+                             unsigned long long *pusWait) {
+  if (!pcbGranted || !pusWait) return JET_errInvalidParameter;
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(instance, &inst);
+  if (e) return e;
+  uint64_t got = 0;
+  uint64_t wait = pace_reserve(&inst->pace, cbWant, inst->prm.page_size, pace_now_ns(), &got);
+  inst_leave(inst);
+  *pcbGranted = (unsigned long)got;
+  *pusWait = (wait + 999) / 1000;
+  return JET_errSuccess;
+}
+
+JET_ERR EseGetBackupPaceStatus(JET_INSTANCE instance, EseBackupPaceStatus *status) {
+  if (!status) return JET_errInvalidParameter;
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(instance, &inst);
+  if (e) return e;
+  pace_status st;
+  pace_get_status(&inst->pace, pace_now_ns(), &st);
+  inst_leave(inst);
+  status->maxRate = st.max_rate;
+  status->rate = st.rate;
+  status->pace = st.mode;
+  status->congested = st.congested;
+  status->commitRecentUs = st.commit_recent_ns / 1000;
+  status->commitNormalUs = st.commit_normal_ns / 1000;
+  status->bytes = st.bytes;
+  status->waitedUs = st.waited_ns / 1000;
+  status->waits = st.waits;
+  return JET_errSuccess;
 }
 
 JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile) {

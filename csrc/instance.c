@@ -55,7 +55,13 @@ static JET_ERR inst_new(const char *name, int legacy, esinst **out) {
   esinst *inst = calloc(1, sizeof *inst);
   if (!inst) return JET_errOutOfMemory;
   if (name && !(inst->name = strdup(name))) { free(inst); return JET_errOutOfMemory; }
+  if (pace_init(&inst->pace) != 0) {
+    free(inst->name);
+    free(inst);
+    return JET_errOutOfMemory;
+  }
   if (pthread_mutex_init(&inst->lock, NULL) != 0 || pthread_cond_init(&inst->drained, NULL) != 0) {
+    pace_destroy(&inst->pace);
     free(inst->name);
     free(inst);
     return JET_errOutOfMemory;
@@ -74,6 +80,7 @@ static void inst_free(esinst *inst) {
   free(inst->diffbuf);
   pthread_mutex_destroy(&inst->lock);
   pthread_cond_destroy(&inst->drained);
+  pace_destroy(&inst->pace);
   free(inst->name);
   free(inst);
 }
@@ -340,6 +347,14 @@ static JET_ERR param_set(esparams *p, unsigned long id, JET_API_PTR l, const cha
     if (l % 4096 || l < dw_min_ring_size(32768, 1) || l > ((JET_API_PTR)1 << 30)) return JET_errInvalidParameter;
     p->dw_size = l;
     return JET_errSuccess;
+  case JET_paramBackupMaxRate:
+    if (l > ((JET_API_PTR)1 << 50)) return JET_errInvalidParameter;   /* also a negative long */
+    p->backup_max_rate = l;
+    return JET_errSuccess;
+  case JET_paramBackupPace:
+    if (l != ESE_backupPaceNone && l != ESE_backupPaceAuto) return JET_errInvalidParameter;
+    p->backup_pace = (int)l;
+    return JET_errSuccess;
   default: return JET_errInvalidParameter;
   }
 }
@@ -364,6 +379,8 @@ static JET_ERR param_get(const esparams *p, unsigned long id, JET_API_PTR *l, ch
   case JET_paramArchiveMaxBacklog: v = (JET_API_PTR)p->archive_max_backlog; break;
   case JET_paramArchiveCommandTimeout: v = p->archive_command_timeout; break;
   case JET_paramArchiveRetryMax: v = p->archive_retry_max; break;
+  case JET_paramBackupMaxRate: v = (JET_API_PTR)p->backup_max_rate; break;
+  case JET_paramBackupPace: v = (JET_API_PTR)p->backup_pace; break;
   default: return JET_errInvalidParameter;
   }
   if (str) {
@@ -393,7 +410,10 @@ JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, 
   }
   if (e == JET_errSuccess) {
     inst_lock(inst);
-    e = inst->state != INST_CREATED ? JET_errAlreadyInitialized : param_set(&inst->prm, paramid, lParam, szParam);
+    /* the pacing parameters may change while the instance runs */
+    int live = paramid == JET_paramBackupMaxRate || paramid == JET_paramBackupPace;
+    e = inst->state != INST_CREATED && !live ? JET_errAlreadyInitialized : param_set(&inst->prm, paramid, lParam, szParam);
+    if (e == JET_errSuccess && live) pace_set(&inst->pace, inst->prm.backup_max_rate, inst->prm.backup_pace);
     inst_unlock(inst);
   }
   pthread_mutex_unlock(&g_process.lock);

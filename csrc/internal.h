@@ -20,6 +20,7 @@
 #include "dw.h"
 #include "log.h"
 #include "os.h"
+#include "pace.h"
 #include "pager.h"
 #include "writeset.h"
 
@@ -82,6 +83,8 @@ typedef struct esparams {
   uint64_t archive_max_backlog;    /* bytes; 0: no limit */
   uint32_t archive_command_timeout;/* seconds; 0: none */
   uint32_t archive_retry_max;      /* ms: the backoff's cap */
+  uint64_t backup_max_rate;    /* bytes/s, 0: none (mirrored in esinst.pace) */
+  int backup_pace;             /* ESE_backupPace* (mirrored in esinst.pace) */
 } esparams;
 
 typedef struct essession essession;
@@ -125,6 +128,8 @@ typedef struct esinst {
   essession *sessions;    /* list */
   uint64_t next_txid;
   uint8_t *diffbuf;       /* commit: a page difference being logged, then an all-zero page (page.h PAGE_DIFF_MAX + page size) */
+  pace pace;              /* pace.h: the backup reads' token bucket and the
+                           * durable-commit latency (its own locking) */
   char detail[256];
 } esinst;
 

@@ -39,7 +39,10 @@ static EseInstance *new_instance(lua_State *L, const char *name) {
 
 /* ---- system parameters -------------------------------------------------- */
 
-enum { P_STR, P_INT, P_BOOL, P_CACHE };
+enum { P_STR, P_INT, P_BOOL, P_CACHE, P_PACE };
+
+/* backup_pace's names, in the order of their ESE_backupPace* values */
+static const char *const pace_names[] = { "none", "auto", NULL };
 
 /* Applied in this order: page_size before cache_size (bytes -> pages). */
 static const struct param {
@@ -63,6 +66,8 @@ static const struct param {
   {"archive_command_timeout", JET_paramArchiveCommandTimeout, P_INT},
   {"archive_retry_max", JET_paramArchiveRetryMax, P_INT},
   {"cache_size", JET_paramCacheSizeMax, P_CACHE},
+  {"backup_max_rate", JET_paramBackupMaxRate, P_INT},
+  {"backup_pace", JET_paramBackupPace, P_PACE},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 #define DEFAULT_PAGE_SIZE 8192
@@ -103,6 +108,18 @@ static void check_params(lua_State *L, int arg, pvals *pv) {
                                                 key, luaL_typename(L, -1)));
         pv->s[i] = ese_checkpath(L, -1, "params");   /* paths and the base name */
         break;
+      case P_PACE: {
+        int k = -1;
+        if (lua_type(L, -1) == LUA_TSTRING)
+          for (int j = 0; pace_names[j]; j++)
+            if (strcmp(lua_tostring(L, -1), pace_names[j]) == 0) k = j;
+        if (k < 0)
+          luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s': \"none\" or \"auto\" expected, got %s",
+                                                key, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                                                   : luaL_typename(L, -1)));
+        pv->n[i] = k;
+        break;
+      }
       case P_BOOL:
         if (!lua_isboolean(L, -1))
           luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s': boolean expected, got %s",
@@ -273,7 +290,8 @@ static int inst_stop_service(lua_State *L) {
   return 0;
 }
 
-/* inst:set_params(params): before init only (JET_errAlreadyInitialized). */
+/* inst:set_params(params): before init only (JET_errAlreadyInitialized),
+ * except backup_max_rate and backup_pace, which may change at any time. */
 static int inst_set_params(lua_State *L) {
   EseInstance *I = ese_checkinstance(L, 1, "set_params");
   pvals pv;
@@ -311,6 +329,36 @@ static int inst_archive_status(lua_State *L) {
     lua_pushstring(L, ai.szLastError);
     lua_setfield(L, -2, "last_error");
   }
+  return 1;
+}
+
+/* inst:pace_status() -> the backup pacer's state (EseGetBackupPaceStatus):
+ * { max_rate, rate (bytes/s, 0: none), pace ("none" | "auto"), congested,
+ * commit_recent, commit_normal (seconds), bytes, waited (seconds), waits }. */
+static int inst_pace_status(lua_State *L) {
+  EseInstance *I = ese_checkinstance(L, 1, "pace_status");
+  EseBackupPaceStatus st;
+  JET_ERR err = EseGetBackupPaceStatus(I->inst, &st);
+  if (err < 0) return ese_raise_inst(L, err, "pace_status", I->inst);
+  lua_createtable(L, 0, 9);
+  lua_pushinteger(L, (lua_Integer)st.maxRate);
+  lua_setfield(L, -2, "max_rate");
+  lua_pushinteger(L, (lua_Integer)st.rate);
+  lua_setfield(L, -2, "rate");
+  lua_pushstring(L, pace_names[st.pace == ESE_backupPaceAuto]);
+  lua_setfield(L, -2, "pace");
+  lua_pushboolean(L, st.congested);
+  lua_setfield(L, -2, "congested");
+  lua_pushnumber(L, (lua_Number)st.commitRecentUs / 1e6);
+  lua_setfield(L, -2, "commit_recent");
+  lua_pushnumber(L, (lua_Number)st.commitNormalUs / 1e6);
+  lua_setfield(L, -2, "commit_normal");
+  lua_pushinteger(L, (lua_Integer)st.bytes);
+  lua_setfield(L, -2, "bytes");
+  lua_pushnumber(L, (lua_Number)st.waitedUs / 1e6);
+  lua_setfield(L, -2, "waited");
+  lua_pushinteger(L, (lua_Integer)st.waits);
+  lua_setfield(L, -2, "waits");
   return 1;
 }
 
@@ -399,6 +447,7 @@ static const luaL_Reg inst_methods[] = {
   {"term", inst_term},
   {"stop_service", inst_stop_service},
   {"set_params", inst_set_params},
+  {"pace_status", inst_pace_status},
   {"is_open", inst_is_open},
   {"archive_status", inst_archive_status},
   {NULL, NULL}

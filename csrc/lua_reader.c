@@ -12,6 +12,14 @@
  * n defaults to 1 MiB and must be a positive multiple of the instance page
  * size, else JET_errInvalidParameter (rule 9).
  *
+ * Pacing (docs/backup.md): a chunk is read in pieces, each paid for first
+ * with EseBackupPaceReserve and read with EseReadFileInstanceUnpaced.  When
+ * the bucket says wait, a reader in a coroutine that may yield yields
+ * ("ese.pace", seconds) and, resumed, goes on where it stopped (its piece
+ * paid for, the bytes of the chunk read so far kept in the userdata: fill,
+ * credit, ready_ns); a reader that cannot yield sleeps (no engine lock is
+ * held while it waits).
+ *
  * The reader keeps its instance object alive (user value 1; nil for a legacy
  * reader when no ese.init object exists) and its path (user value 2).  Its
  * position lives in the userdata, so a copy_to continuation resumes where it
@@ -27,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lua_ese.h"
+#include "pace.h"
 
 #define DEFAULT_CHUNK ((lua_Integer)1 << 20)
 #define BUF_ALIGN 4096
@@ -41,6 +50,9 @@ typedef struct EseReader {
   lua_Integer epoch;     /* the instance's backup_epoch at open */
   lua_Integer page;      /* the instance page size */
   uint64_t size, pos;    /* bytes of the stream, bytes delivered */
+  size_t fill;           /* bytes of the next chunk read so far (pacing) */
+  uint64_t credit;       /* bytes paid to the pacer, not read yet */
+  uint64_t ready_ns;     /* pace_now_ns() before which credit must not be read */
   unsigned char *buf;    /* scratch read buffer, BUF_ALIGN-aligned */
   size_t cap;
 } EseReader;
@@ -112,9 +124,8 @@ static lua_Integer chunk_size(lua_State *L, int arg, EseReader *R, const char *o
 
 /* ---- engine calls ------------------------------------------------------------ */
 
-static JET_ERR engine_read(EseReader *R, unsigned long cb, unsigned long *got) {
-  return R->legacy ? JetReadFile(R->h, R->buf, cb, got)
-                   : JetReadFileInstance(R->inst, R->h, R->buf, cb, got);
+static JET_ERR engine_read(EseReader *R, size_t at, unsigned long cb, unsigned long *got) {
+  return EseReadFileInstanceUnpaced(R->legacy ? 0 : R->inst, R->h, R->buf + at, cb, got);
 }
 
 static JET_ERR engine_close(EseReader *R) {
@@ -160,26 +171,67 @@ static void reserve(lua_State *L, EseReader *R, size_t cb, const char *op) {
   R->cap = want;
 }
 
+/* Raises err of a read call, forgetting the handle when the engine did. */
+static int read_failed(lua_State *L, EseReader *R, JET_ERR err, const char *op) {
+  R->fill = 0;
+  R->credit = 0;
+  if (!handle_survives(err)) release(R, err);
+  return ese_raise_inst(L, err, op, R->inst);
+}
+
 /* Reads the next chunk of at most n bytes of the reader (already checked
- * by checkreader): pushes it and returns 1, or returns 0 at the end of the stream.
- * The engine is asked even at the end, so that a stopped or ended backup
+ * by checkreader): pushes it and returns 1, returns 0 at the end of the
+ * stream, or NEED_YIELD when the pacer says wait and the caller may yield
+ * (nothing pushed; the state is in R: call again after the yield).  The
+ * engine is asked even at the end, so that a stopped or ended backup
  * answers with its error.  Raises the engine's error object. */
+#define NEED_YIELD (-1)
 static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op) {
   uint64_t left = R->size > R->pos ? R->size - R->pos : 0;
   uint64_t page = (uint64_t)R->page;
   uint64_t cb = (uint64_t)n;
   if (left < cb) cb = left ? (left + page - 1) / page * page : page;  /* same result, less memory */
-  reserve(L, R, (size_t)cb, op);
-  unsigned long got = 0;
-  JET_ERR err = engine_read(R, (unsigned long)cb, &got);
-  if (err < 0) {
-    if (!handle_survives(err)) release(R, err);
-    return ese_raise_inst(L, err, op, R->inst);
+  if (R->fill > cb) R->fill = 0;     /* not after a normal return; never trust it */
+  if (R->fill == 0) reserve(L, R, (size_t)cb, op);
+  JET_INSTANCE inst = R->legacy ? 0 : R->inst;
+  while (R->fill < cb) {
+    uint64_t now = pace_now_ns();
+    if (R->credit && now < R->ready_ns) {
+      if (lua_isyieldable(L)) return NEED_YIELD;
+      pace_sleep_ns(R->ready_ns - now);
+    }
+    if (R->credit == 0) {
+      unsigned long granted = 0;
+      unsigned long long wait_us = 0;
+      JET_ERR err = EseBackupPaceReserve(inst, (unsigned long)(cb - R->fill), &granted, &wait_us);
+      if (err < 0) return read_failed(L, R, err, op);
+      R->credit = granted ? granted : cb - R->fill;
+      R->ready_ns = pace_now_ns() + wait_us * 1000u;
+      continue;
+    }
+    uint64_t piece = R->credit < cb - R->fill ? R->credit : cb - R->fill;
+    unsigned long got = 0;
+    JET_ERR err = engine_read(R, R->fill, (unsigned long)piece, &got);
+    if (err < 0) return read_failed(L, R, err, op);
+    R->fill += got;
+    R->credit = got < piece ? 0 : R->credit - got;   /* short: the end */
+    if (got < piece) break;
   }
+  size_t got = R->fill;
+  R->fill = 0;
   if (got == 0) return 0;
   R->pos += got;
   lua_pushlstring(L, (const char *)R->buf, got);
   return 1;
+}
+
+/* Yields ("ese.pace", seconds to wait) from the C function that got
+ * NEED_YIELD; k continues it. */
+static int pace_yield(lua_State *L, EseReader *R, lua_KFunction k) {
+  uint64_t now = pace_now_ns();
+  lua_pushliteral(L, "ese.pace");
+  lua_pushnumber(L, R->ready_ns > now ? (lua_Number)(R->ready_ns - now) / 1e9 : 0);
+  return lua_yieldk(L, 2, 0, k);
 }
 
 /* ---- methods ------------------------------------------------------------------ */
@@ -209,19 +261,41 @@ static int r_is_open(lua_State *L) {
   return 1;
 }
 
-static int r_read(lua_State *L) {
+/* r:read's body, its stack: 1 reader, 2 n (an integer). */
+static int read_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  lua_settop(L, 2);
   EseReader *R = checkreader(L, 1, "read");
-  lua_Integer n = chunk_size(L, 2, R, "read");
-  if (!next_chunk(L, R, n, "read")) luaL_pushfail(L);
+  int r = next_chunk(L, R, lua_tointeger(L, 2), "read");
+  if (r == NEED_YIELD) return pace_yield(L, R, read_k);
+  if (!r) luaL_pushfail(L);
   return 1;
 }
 
+static int r_read(lua_State *L) {
+  EseReader *R = checkreader(L, 1, "read");
+  lua_Integer n = chunk_size(L, 2, R, "read");
+  lua_settop(L, 1);
+  lua_pushinteger(L, n);
+  return read_k(L, LUA_OK, 0);
+}
+
 /* The iterator of r:chunks(n): upvalues reader, n. */
+static int chunks_iter(lua_State *L);
+static int chunks_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return chunks_iter(L);
+}
+
 static int chunks_iter(lua_State *L) {
   lua_settop(L, 0);
   lua_pushvalue(L, lua_upvalueindex(1));
   EseReader *R = checkreader(L, 1, "chunks");
-  if (!next_chunk(L, R, lua_tointeger(L, lua_upvalueindex(2)), "chunks")) luaL_pushfail(L);
+  int r = next_chunk(L, R, lua_tointeger(L, lua_upvalueindex(2)), "chunks");
+  if (r == NEED_YIELD) return pace_yield(L, R, chunks_k);
+  if (!r) luaL_pushfail(L);
   return 1;
 }
 
@@ -254,10 +328,19 @@ static int copy_k(lua_State *L, int status, lua_KContext ctx) {
   return copy_loop(L);
 }
 
+static int copy_pace_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  lua_settop(L, 4);
+  return copy_loop(L);
+}
+
 static int copy_loop(lua_State *L) {
   for (;;) {
     EseReader *R = checkreader(L, 1, "copy_to");
-    if (!next_chunk(L, R, lua_tointeger(L, 3), "copy_to")) {
+    int r = next_chunk(L, R, lua_tointeger(L, 3), "copy_to");
+    if (r == NEED_YIELD) return pace_yield(L, R, copy_pace_k);
+    if (!r) {
       lua_settop(L, 4);
       return 1;
     }

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER };
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC };
 enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
 /* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
 enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
@@ -39,6 +39,8 @@ struct esio {
   int torn_mode;                /* FAULT_TORN: TORN_* */
   power_journal *power;         /* FAULT_POWER: the old bytes of unsynced writes */
   int trace_fd;                 /* ESE_FAULT_TRACE, or -1 */
+  uint64_t slow_ms;             /* FAULT_SLOWSYNC: the delay of a sync ... */
+  char *slow_path;              /* ... while this file exists */
 };
 
 struct esfile {
@@ -104,6 +106,12 @@ JET_ERR esio_new(esio **out) {
       if ((n == 4 && !strncmp(f, "torn", 4)) || (n == 5 && !strncmp(f, "power", 5))) {
         JET_ERR e = parse_torn_power(io, n == 4, colon + 1);
         if (e) { free(io); return e; }
+      } else if (n == 8 && !strncmp(f, "slowsync", 8)) {   /* slowsync:MS:PATH, no event count */
+        char *end;
+        io->slow_ms = strtoull(colon + 1, &end, 10);
+        if (*end != ':' || !end[1] || io->slow_ms == 0 || io->slow_ms > 10000) { free(io); return JET_errInvalidParameter; }
+        if (!(io->slow_path = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
+        io->fault = FAULT_SLOWSYNC;
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->deny_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
@@ -123,7 +131,7 @@ JET_ERR esio_new(esio **out) {
   if (c && *c && !(io->count_path = strdup(c))) e = JET_errOutOfMemory;
   else if (t && *t && (io->trace_fd = open(t, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) e = os_err(errno);
   if (e) {
-    free(io->count_path); free(io->deny_name); power_free(io->power); free(io);
+    free(io->count_path); free(io->deny_name); free(io->slow_path); power_free(io->power); free(io);
     return e;
   }
   *out = io;
@@ -144,6 +152,7 @@ void esio_free(esio *io) {
     free(io->count_path);
   }
   free(io->deny_name);
+  free(io->slow_path);
   power_free(io->power);
   if (io->trace_fd >= 0) close(io->trace_fd);
   free(io);
@@ -183,7 +192,7 @@ static int fault_event(esio *io, int kind, const char *path, size_t nb, uint64_t
   uint64_t n = atomic_fetch_add(&io->events, 1) + 1;
   if (io->trace_fd >= 0)
     trace(io, "%llu %s %zu %llu %s\n", (unsigned long long)n, ev_names[kind], nb, (unsigned long long)off, base_name(path));
-  if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || n < io->fault_at || (n > io->fault_at && !io->sticky))
+  if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || io->fault == FAULT_SLOWSYNC || n < io->fault_at || (n > io->fault_at && !io->sticky))
     return 0;
   switch (io->fault) {
   case FAULT_CRASH: fault_kill();
@@ -391,6 +400,10 @@ JET_ERR os_sync(esfile *f) {
   int fe = fault_event(io, EV_SYNC, f->path, 0, 0);
   if (fe) return os_err(fe);
   uint64_t mark = io->power ? power_sync_mark(io->power) : 0;
+  if (io->fault == FAULT_SLOWSYNC && access(io->slow_path, F_OK) == 0) {
+    struct timespec ts = { (time_t)(io->slow_ms / 1000), (long)(io->slow_ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  }
   if (fdatasync(f->fd) != 0) return os_err(errno);
   if (io->power) power_synced(io->power, f->dev, f->ino, mark);
   return JET_errSuccess;

@@ -13,6 +13,9 @@
  *                       in all (a write past a file's end, a truncate up;
  *                       space freed is not given back); a write or
  *                       truncate that would pass it fails with ENOSPC
+ *   ESE_FAULT=slowsync:MS:PATH  every sync (os_sync) waits MS ms first
+ *                       (1..10000) while the file PATH exists: commits made
+ *                       slow on demand (the pacing specs); no event count
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user

@@ -97,6 +97,14 @@ void EseForEachError(void (*fn)(const char *name, JET_ERR code, const char *msg,
 #define JET_paramArchiveMaxBacklog 1006 /* bytes; 0 (default): no limit; at most 2^50 */
 #define JET_paramArchiveCommandTimeout 1007 /* seconds; default 300; 0: none; at most 86400 */
 #define JET_paramArchiveRetryMax   1008 /* ms: the retry backoff's cap; default 30000; 1 .. 3600000 */
+/* Backup pacing (lua-ese; docs/backup.md "Pacing"): every streaming read of
+ * the instance's backups (JetReadFileInstance, the Lua readers) shares one
+ * token bucket.  Both may also be set while the instance runs; they take
+ * effect at the next read. */
+#define JET_paramBackupMaxRate     1010 /* lua-ese: bytes/s of backup reads, 0 (default): no limit */
+#define JET_paramBackupPace        1011 /* lua-ese: ESE_backupPaceNone (default) or ESE_backupPaceAuto */
+#define ESE_backupPaceNone 0
+#define ESE_backupPaceAuto 1            /* slow backup reads while durable commits wait longer than usual */
 
 /* ---- instances ---------------------------------------------------------
  * Process-wide mode (the only C global): none, legacy or multi-instance.
@@ -201,6 +209,31 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
 JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
                                     unsigned long *pcbActual);
 JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
+/* Pacing (JET_paramBackupMaxRate, JET_paramBackupPace).  JetReadFileInstance
+ * paces itself: it reads in pieces of at most one burst (the rate's bytes
+ * of 100 ms) and sleeps, without any engine lock, before a piece the
+ * bucket cannot pay yet; it may then return fewer bytes than asked before
+ * the end of the stream (never 0 before it).  A caller that waits its own
+ * way (the Lua readers yield) asks EseBackupPaceReserve for up to cbWant
+ * bytes: it charges *pcbGranted of them (a multiple of the page size, at
+ * most one burst; cbWant itself when no rate is in force) and says how
+ * long to wait before reading them (*pusWait, 0: at once); it then reads
+ * them with EseReadFileInstanceUnpaced, which is JetReadFileInstance
+ * without the pacing.  instance 0 names the legacy instance. */
+JET_ERR EseBackupPaceReserve(JET_INSTANCE instance, unsigned long cbWant, unsigned long *pcbGranted,
+                             unsigned long long *pusWait);
+JET_ERR EseReadFileInstanceUnpaced(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                                   unsigned long *pcbActual);
+typedef struct {
+  unsigned long long maxRate;      /* JET_paramBackupMaxRate */
+  unsigned long long rate;         /* the rate in force now, bytes/s (0: none) */
+  int pace;                        /* JET_paramBackupPace */
+  int congested;                   /* auto: recent durable commits wait at least twice their normal */
+  unsigned long long commitRecentUs, commitNormalUs;   /* durable-commit latency: recent, baseline */
+  unsigned long long bytes;        /* bytes charged to the bucket since init */
+  unsigned long long waitedUs, waits;   /* the waits it asked for */
+} EseBackupPaceStatus;
+JET_ERR EseGetBackupPaceStatus(JET_INSTANCE instance, EseBackupPaceStatus *status);
 JET_ERR JET_API JetGetLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
                                       unsigned long *pcbActual);
 #define JET_BASE_NAME_LENGTH 3

@@ -1,0 +1,309 @@
+/*
+ * pacing.c -- the backup pacer (csrc/pace.h, docs/backup.md "Pacing").
+ *
+ *   pacing [unit|rate|auto|all]   (default all)
+ *
+ * unit: the token bucket and the auto rule on a fake clock (time passed in,
+ *       no sleeping): over any simulated span T a reader gets at most
+ *       burst + rate x T bytes and, asking without pause, at least
+ *       rate x T - burst; a request is split into pieces of at most one
+ *       burst (at least a page); two readers share one rate; no rate: no
+ *       wait; auto halves the rate per interval while recent commits wait
+ *       at least twice their normal, never below 1 MiB/s, and gives the
+ *       limit back (rate 0) once commits are calm again, or no commit
+ *       ended for a second.
+ * rate: JetReadFileInstance of a database of S bytes with
+ *       JET_paramBackupMaxRate = S (set while the instance runs) takes at
+ *       least 0.8 s (lower bound only), delivers every byte, and no read
+ *       returns 0 before the end.
+ * auto: ESE_FAULT=slowsync:50:<dir>/slow makes every sync wait 50 ms while
+ *       that file exists.  A writer thread commits durably; once its
+ *       baseline is known the file is made, and a backup with
+ *       JET_paramBackupPace = auto (and a 4 MiB/s cap) must run slower
+ *       than the cap (the pacer's rate in force drops below it) while
+ *       commits are slow; the file is removed and the backup completes
+ *       (End normal).
+ */
+#define HARNESS_NAME "pacing"
+#include "harness.h"
+#include "pace.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+/* ---- unit: a fake clock ------------------------------------------------------ */
+
+/* One reader asking for `want` bytes at a time without pause for span ns:
+ * returns the bytes granted up to the end of the span. */
+static uint64_t drain(pace *p, uint64_t *now, uint64_t span, uint64_t want, uint64_t unit, uint64_t *most) {
+  uint64_t end = *now + span, got = 0;
+  while (*now < end) {
+    uint64_t g = 0, w = pace_reserve(p, want, unit, *now, &g);
+    if (g > *most) *most = g;
+    *now += w;                 /* the wait, then the read (instant) */
+    if (*now <= end) got += g;
+    if (!w) *now += 1;
+  }
+  return got;
+}
+
+static void unit_tests(void) {
+  pace p;
+  if (pace_init(&p) != 0) FAIL("pace_init");
+  uint64_t now = 1 * SEC, most = 0, g = 0;
+  /* no rate: all at once */
+  if (pace_reserve(&p, 1u << 20, 8192, now, &g) != 0 || g != 1u << 20) FAIL("unlimited: waited or split (%llu)", (unsigned long long)g);
+  /* 1 MB/s: burst 100 kB -> pieces of 12 pages (98304 bytes) */
+  pace_set(&p, 1000000, PACE_NONE);
+  uint64_t got = drain(&p, &now, 10 * SEC, 1u << 20, 8192, &most);
+  if (most > 100000 || most < 8192) FAIL("a piece of %llu bytes (burst 100000)", (unsigned long long)most);
+  if (got > 10000000 + 100000 || got < 10000000 - 100000)
+    FAIL("10 s at 1 MB/s gave %llu bytes", (unsigned long long)got);
+  /* two readers alternating share the rate */
+  uint64_t both = 0;
+  for (uint64_t end = now + 5 * SEC; now < end;) {
+    uint64_t w1 = pace_reserve(&p, 65536, 8192, now, &g);
+    both += g;
+    now += w1 + 1;
+    uint64_t w2 = pace_reserve(&p, 65536, 8192, now, &g);
+    both += g;
+    now += w2 + 1;
+  }
+  if (both > 5000000 + 200000 || both < 5000000 - 200000) FAIL("two readers, 5 s at 1 MB/s: %llu bytes", (unsigned long long)both);
+  /* a rate below a page: one page at a time, waiting for it */
+  pace_set(&p, 1000, PACE_NONE);
+  now += 10 * SEC;
+  uint64_t w = pace_reserve(&p, 65536, 8192, now, &g);
+  if (g != 8192 || w < 7 * SEC || w > 9 * SEC) FAIL("1000 B/s: a piece of %llu, wait %llu ns", (unsigned long long)g, (unsigned long long)w);
+  now += w;
+
+  /* auto, no cap: calm commits of 1 ms, reads at 100 MB/s (the reader's own pace) */
+  pace_set(&p, 0, PACE_AUTO);
+  for (int i = 0; i < 50; i++) pace_commit_latency(&p, 1 * MS, now);
+  pace_status st;
+  for (int i = 0; i < 5; i++) {           /* 10 MB per 100 ms, unlimited */
+    pace_reserve(&p, 10000000, 8192, now, &g);
+    now += 100 * MS;
+    pace_commit_latency(&p, 1 * MS, now);
+  }
+  pace_get_status(&p, now, &st);
+  if (st.rate != 0 || st.congested) FAIL("auto, calm: rate %llu, congested %d", (unsigned long long)st.rate, st.congested);
+  /* commits now take 10 ms: congested; the rate starts at half the read rate seen */
+  for (int i = 0; i < 8; i++) pace_commit_latency(&p, 10 * MS, now);
+  pace_get_status(&p, now, &st);
+  if (!st.congested) FAIL("auto: 10 ms commits against 1 ms are not congested (recent %llu, normal %llu)",
+                          (unsigned long long)st.commit_recent_ns, (unsigned long long)st.commit_normal_ns);
+  pace_reserve(&p, 8192, 8192, now, &g);
+  now += 100 * MS;
+  pace_reserve(&p, 8192, 8192, now, &g);
+  pace_get_status(&p, now, &st);
+  if (st.rate == 0 || st.rate > 60000000) FAIL("auto, congested: rate %llu (want at most half of 100 MB/s)", (unsigned long long)st.rate);
+  uint64_t prev = st.rate;
+  for (int i = 0; i < 12; i++) {
+    pace_commit_latency(&p, 10 * MS, now);
+    now += 100 * MS;
+    pace_reserve(&p, 8192, 8192, now, &g);
+  }
+  pace_get_status(&p, now, &st);
+  if (st.rate >= prev || st.rate < (1u << 20)) FAIL("auto, congested 1.2 s: rate %llu (before %llu, floor 1 MiB/s)",
+                                                    (unsigned long long)st.rate, (unsigned long long)prev);
+  if (st.rate != 1u << 20) FAIL("auto: 13 halvings from 50 MB/s end at the floor, not %llu", (unsigned long long)st.rate);
+  /* no commit for more than a second: not congested, the limit goes away step by step */
+  now += 2 * SEC;
+  for (int i = 0; i < 20; i++) {
+    now += 100 * MS;
+    pace_reserve(&p, 8192, 8192, now, &g);
+  }
+  pace_get_status(&p, now, &st);
+  if (st.congested || st.rate != 0) FAIL("auto, calm again: rate %llu, congested %d", (unsigned long long)st.rate, st.congested);
+  /* auto under a cap: the cap is the ceiling */
+  pace_set(&p, 2000000, PACE_AUTO);
+  for (int i = 0; i < 8; i++) pace_commit_latency(&p, 30 * MS, now);
+  now += 100 * MS;
+  pace_reserve(&p, 8192, 8192, now, &g);
+  pace_get_status(&p, now, &st);
+  if (st.rate != 1u << 20) FAIL("auto under a 2 MB/s cap, congested: %llu, want 1 MiB/s", (unsigned long long)st.rate);
+  pace_destroy(&p);
+  printf("pacing: unit ok\n");
+}
+
+/* ---- real instances ---------------------------------------------------------- */
+
+static char g_dir[256], g_db[400];
+
+static JET_INSTANCE open_filled(const char *tag, int keys, JET_SESID *s, JET_TABLEID *t) {
+  JET_INSTANCE inst;
+  JET_DBID db;
+  char name[64];
+  harness_tempdir(g_dir, sizeof g_dir, tag);
+  harness_in(g_db, sizeof g_db, g_dir, "app.edb");
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, tag), g_dir, 1024, 0));
+  CK(JetInit(&inst));
+  CK(harness_create_table(inst, g_db, "t", s, &db, t));
+  for (int i = 0; i < keys; i += 500) {
+    CK(JetBeginTransaction(*s));
+    harness_put_keys(*s, *t, "k", i, i + 500 < keys ? i + 500 : keys);
+    CK(JetCommitTransaction(*s, JET_bitCommitLazyFlush));
+  }
+  return inst;
+}
+
+/* Reads the open stream h to its end with JetReadFileInstance (cb bytes a
+ * call); checks that no read returns 0 before size bytes came. */
+static uint64_t read_stream(JET_INSTANCE inst, JET_HANDLE h, uint64_t size, unsigned long cb) {
+  void *buf = aligned_alloc(4096, cb);
+  if (!buf) FAIL("out of memory");
+  uint64_t got = 0;
+  for (;;) {
+    unsigned long n = 0;
+    CK(JetReadFileInstance(inst, h, buf, cb, &n));
+    if (n > cb) FAIL("read %lu bytes into %lu", n, cb);
+    if (n == 0) break;
+    got += n;
+  }
+  free(buf);
+  if (got != size) FAIL("streamed %llu bytes of %llu", (unsigned long long)got, (unsigned long long)size);
+  return got;
+}
+
+static void finish_backup(JET_INSTANCE inst) {
+  char *buf = NULL;
+  int n = 0;
+  char **logs = harness_list(inst, JetGetLogInfoInstance, &buf, &n);
+  for (int i = 0; i < n; i++) {
+    JET_HANDLE h;
+    unsigned long lo, hi;
+    CK(JetOpenFileInstance(inst, logs[i], &h, &lo, &hi));
+    read_stream(inst, h, ((uint64_t)hi << 32) | lo, 1u << 20);
+    CK(JetCloseFileInstance(inst, h));
+  }
+  free(logs);
+  free(buf);
+  CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal));
+}
+
+static void rate_test(void) {
+  JET_SESID s;
+  JET_TABLEID t;
+  JET_INSTANCE inst = open_filled("pace-rate", 4000, &s, &t);
+  CK(JetBeginExternalBackupInstance(inst, 0));
+  JET_HANDLE h;
+  unsigned long lo, hi;
+  CK(JetOpenFileInstance(inst, g_db, &h, &lo, &hi));
+  uint64_t size = ((uint64_t)hi << 32) | lo;
+  if (size < (1u << 20)) FAIL("the database streams only %llu bytes", (unsigned long long)size);
+  JET_INSTANCE ii = inst;
+  CK(JetSetSystemParameter(&ii, 0, JET_paramBackupMaxRate, (JET_API_PTR)size, NULL));   /* S/N = 1 s */
+  uint64_t t0 = harness_now_us();
+  read_stream(inst, h, size, 1u << 20);
+  double secs = (double)(harness_now_us() - t0) / 1e6;
+  if (secs < 0.8) FAIL("%llu bytes at %llu B/s took %.3f s, want >= 0.8 s", (unsigned long long)size,
+                       (unsigned long long)size, secs);
+  CK(JetCloseFileInstance(inst, h));
+  EseBackupPaceStatus st;
+  CK(EseGetBackupPaceStatus(inst, &st));
+  if (st.maxRate != size || st.rate != size || st.waits == 0) FAIL("status: max %llu rate %llu waits %llu", st.maxRate, st.rate, st.waits);
+  CK(JetSetSystemParameter(&ii, 0, JET_paramBackupMaxRate, 0, NULL));
+  finish_backup(inst);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  harness_rm_rf(g_dir);
+  printf("pacing: rate ok (%llu bytes in %.3f s at %llu B/s)\n", (unsigned long long)size, secs, (unsigned long long)size);
+}
+
+static atomic_int g_stop;
+static atomic_ulong g_commits;
+static JET_SESID g_ws;
+static JET_TABLEID g_wt;
+
+static void *writer(void *arg) {
+  (void)arg;
+  for (int i = 0; !atomic_load(&g_stop); i++) {
+    char k[32];
+    snprintf(k, sizeof k, "w%08d", i);
+    JET_ERR e = JetBeginTransaction(g_ws);
+    if (e >= 0) e = EsePut(g_ws, g_wt, k, strlen(k), "v", 1);
+    if (e >= 0) e = JetCommitTransaction(g_ws, 0);
+    if (e < 0) FAIL("writer: %s", harness_err_name(e));
+    atomic_fetch_add(&g_commits, 1);
+  }
+  return NULL;
+}
+
+static void auto_test(void) {
+  char slow[300], fault[400], tmp[256];
+  /* the fault names a file in the instance's folder, made before the instance */
+  harness_tempdir(tmp, sizeof tmp, "pace-auto-flag");
+  harness_in(slow, sizeof slow, tmp, "slow");
+  snprintf(fault, sizeof fault, "slowsync:50:%s", slow);
+  setenv("ESE_FAULT", fault, 1);
+  JET_SESID s;
+  JET_TABLEID t;
+  JET_INSTANCE inst = open_filled("pace-auto", 8000, &s, &t);
+  unsetenv("ESE_FAULT");
+  JET_INSTANCE ii = inst;
+  CK(JetSetSystemParameter(&ii, 0, JET_paramBackupPace, ESE_backupPaceAuto, NULL));
+  CK(JetSetSystemParameter(&ii, 0, JET_paramBackupMaxRate, 4u << 20, NULL));
+  JET_DBID db;
+  CK(harness_open_table(inst, g_db, 0, "t", &g_ws, &db, &g_wt));
+  pthread_t th;
+  if (pthread_create(&th, NULL, writer, NULL) != 0) FAIL("pthread_create");
+  usleep(400000);                           /* the writer's normal */
+  int fd = open(slow, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) FAIL("%s: %s", slow, strerror(errno));
+  close(fd);
+  CK(JetBeginExternalBackupInstance(inst, 0));
+  JET_HANDLE h;
+  unsigned long lo, hi;
+  CK(JetOpenFileInstance(inst, g_db, &h, &lo, &hi));
+  uint64_t size = ((uint64_t)hi << 32) | lo, got = 0, lowest = 0;
+  unsigned long cb = 64 * 1024;
+  void *buf = aligned_alloc(4096, cb);
+  if (!buf) FAIL("out of memory");
+  int removed = 0, congested = 0;
+  uint64_t t0 = harness_now_us();
+  for (;;) {
+    unsigned long n = 0;
+    CK(JetReadFileInstance(inst, h, buf, cb, &n));
+    if (n == 0) break;
+    got += n;
+    EseBackupPaceStatus st;
+    CK(EseGetBackupPaceStatus(inst, &st));
+    congested |= st.congested;
+    if (st.rate && (!lowest || st.rate < lowest)) lowest = st.rate;
+    /* slow commits until the pacer went below the cap, or 3 s */
+    if (!removed && ((lowest && lowest < (4u << 20)) || harness_now_us() - t0 > 3000000)) {
+      unlink(slow);
+      removed = 1;
+    }
+  }
+  free(buf);
+  if (!removed) unlink(slow);
+  if (got != size) FAIL("streamed %llu bytes of %llu", (unsigned long long)got, (unsigned long long)size);
+  CK(JetCloseFileInstance(inst, h));
+  finish_backup(inst);
+  atomic_store(&g_stop, 1);
+  pthread_join(th, NULL);
+  EseBackupPaceStatus st;
+  CK(EseGetBackupPaceStatus(inst, &st));
+  if (!congested) FAIL("slow commits (recent %llu us, normal %llu us) never counted as congested", st.commitRecentUs, st.commitNormalUs);
+  if (!lowest || lowest >= (4u << 20)) FAIL("auto never went below the 4 MiB/s cap (lowest %llu)", (unsigned long long)lowest);
+  CK(JetEndSession(g_ws, 0));
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  harness_rm_rf(g_dir);
+  harness_rm_rf(tmp);
+  printf("pacing: auto ok (lowest rate %llu B/s, %lu commits, normal %llu us)\n", (unsigned long long)lowest,
+         (unsigned long)atomic_load(&g_commits), st.commitNormalUs);
+}
+
+int main(int argc, char **argv) {
+  harness_start(120);
+  const char *what = argc > 1 ? argv[1] : "all";
+  int all = !strcmp(what, "all");
+  if (all || !strcmp(what, "unit")) unit_tests();
+  if (all || !strcmp(what, "rate")) rate_test();
+  if (all || !strcmp(what, "auto")) auto_test();
+  printf("pacing: ok %s\n", what);
+  return 0;
+}

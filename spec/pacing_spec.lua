@@ -1,0 +1,260 @@
+-- Backup pacing (issue 12; docs/backup.md "Pacing"): backup_max_rate and
+-- backup_pace, honoured by every streaming read.  Timing is asserted as a
+-- lower bound only (a paced read can be slower, never faster), with S/N
+-- about 1 s; the pacer's arithmetic runs on a fake clock in the C harness
+-- (spec/c/pacing.c, unit), which also drives JetReadFileInstance and the
+-- "auto" rule against commits made slow by ESE_FAULT=slowsync.
+local ese = require "ese"
+local backup = require "ese.backup"
+local H = require "support.helpers"
+
+local now = ese.fs.now
+
+-- A world whose table holds about `bytes` of records (batched commits).
+local function filled(bytes, extra)
+  local w = H.world()
+  local t, s, db, inst = w:table(extra)
+  local v = ("p"):rep(400)
+  local n = bytes // 400
+  for i = 1, n, 500 do
+    s:begin_transaction()
+    for k = i, math.min(n, i + 499) do t:put(("k%07d"):format(k), v) end
+    s:commit_transaction()
+  end
+  return w, t, s, db, inst, w:path("app.edb")
+end
+
+describe("backup pacing", function()
+  local w
+  after_each(function() if w then w:cleanup() end w = nil end)
+
+  describe("backup_max_rate", function()
+    -- Streams the database with fn(r) at a rate of r:size() bytes/s (set
+    -- while the instance runs): at least 0.8 s, every byte delivered.
+    local function paced(fn)
+      local t, s, db, inst, dbpath
+      w, t, s, db, inst, dbpath = filled(1 << 20)
+      inst:begin_external_backup()
+      local r <close> = inst:open_file(dbpath)
+      local size = r:size()
+      assert.is_true(size >= 1 << 20)
+      inst:set_params({ backup_max_rate = size })
+      local t0 = now()
+      local got = fn(r)
+      local secs = now() - t0
+      assert.are.equal(size, got)
+      assert.is_true(secs >= 0.8, ("%d bytes at %d B/s took %.3f s"):format(size, size, secs))
+      r:close()
+      local st = inst:pace_status()
+      assert.are.equal(size, st.max_rate)
+      assert.are.equal(size, st.rate)
+      assert.is_true(st.waits > 0 and st.waited > 0.5)
+      inst:set_params({ backup_max_rate = 0 })
+      inst:end_external_backup({ abort = true })
+      return t, s, db
+    end
+
+    it("r:read(n) of a database of S bytes at S bytes/s takes at least 0.8 s", function()
+      paced(function(r)
+        local n = 0
+        while true do
+          local c = r:read(256 * 1024)
+          if not c then return n end
+          n = n + #c
+        end
+      end)
+    end)
+
+    it("r:chunks() (1 MiB chunks, more than one burst: split) takes at least 0.8 s", function()
+      paced(function(r) return #H.read_all(r) end)
+    end)
+
+    it("r:copy_to(sink) takes at least 0.8 s", function()
+      paced(function(r)
+        local n = 0
+        return r:copy_to(function(c) n = n + #c end), n
+      end)
+    end)
+
+    it("backup.run: the whole set (databases and logs) at 1 MiB/s takes at least 0.8 x its bytes / rate", function()
+      local inst
+      local _
+      w, _, _, _, inst = filled(512 * 1024)
+      local rate = 1 << 20
+      inst:set_params({ backup_max_rate = rate })
+      local t0 = now()
+      local res = backup.run(inst, w:path("set"))
+      local secs = now() - t0
+      assert.is_true(res.bytes >= 512 * 1024)
+      assert.is_true(secs >= 0.8 * res.bytes / rate - 0.1,
+        ("%d bytes at %d B/s took %.3f s"):format(res.bytes, rate, secs))
+      assert.are.equal(res.bytes, backup.verify(w:path("set")).bytes)
+    end)
+
+    it("the legacy reader (ese.open_file) is paced too", function()
+      w = H.world()
+      local inst = w:legacy({ backup_max_rate = 256 * 1024 })
+      local s = inst:begin_session()
+      local db = s:create_database(w:path("app.edb"))
+      local t = s:create_table(db, "t")
+      s:begin_transaction()
+      for i = 1, 800 do t:put(("k%05d"):format(i), ("q"):rep(300)) end
+      s:commit_transaction()
+      ese.begin_external_backup()
+      local r <close> = ese.open_file(w:path("app.edb"))
+      local size = r:size()
+      local t0 = now()
+      assert.are.equal(size, #H.read_all(r, 64 * 1024))
+      local secs = now() - t0
+      local want = (size - 256 * 1024 // 10) / (256 * 1024)
+      assert.is_true(secs >= 0.8 * want, ("%d bytes at 256 KiB/s took %.3f s"):format(size, secs))
+      r:close()
+      inst:end_external_backup({ abort = true })
+    end)
+  end)
+
+  describe("in a coroutine", function()
+    it("a paced reader yields (\"ese.pace\", seconds) while it waits; another coroutine commits meanwhile", function()
+      local t, s, db, inst, dbpath
+      w, t, s, db, inst, dbpath = filled(512 * 1024)
+      inst:begin_external_backup()
+      local r <close> = inst:open_file(dbpath)
+      local size = r:size()
+      inst:set_params({ backup_max_rate = size * 2 })     -- about 0.5 s
+      local got, yields, bad = 0, 0, 0
+      local reader = coroutine.create(function()
+        for c in r:chunks(64 * 1024) do got = got + #c end
+        got = got + (r:read() and 1 or 0)
+      end)
+      local writes, wrote_while_reading = 0, 0
+      local writer = coroutine.create(function()
+        while true do
+          writes = writes + 1
+          t:put(("w%06d"):format(writes), "v")
+          coroutine.yield()
+        end
+      end)
+      local t0 = now()
+      repeat
+        local ok, tag, secs = coroutine.resume(reader)
+        assert.is_true(ok, tag)
+        if coroutine.status(reader) == "suspended" then
+          yields = yields + 1
+          if tag ~= "ese.pace" or type(secs) ~= "number" or secs < 0 or secs > 1 then bad = bad + 1 end
+          assert(coroutine.resume(writer))
+          wrote_while_reading = wrote_while_reading + 1
+        end
+      until coroutine.status(reader) == "dead"
+      local secs = now() - t0
+      assert.are.equal(size, got)
+      assert.are.equal(0, bad)
+      assert.is_true(yields > 0)
+      assert.is_true(wrote_while_reading > 0 and writes == wrote_while_reading)
+      assert.is_true(secs >= 0.8 * 0.5 - 0.1, ("%.3f s"):format(secs))
+      for i = 1, writes do assert.are.equal("v", t:get(("w%06d"):format(i))) end
+      r:close()
+      inst:end_external_backup({ abort = true })
+      assert.is_not_nil(s and db)
+    end)
+
+    it("copy_to and read yield too and resume where they stopped; backup.run passes the yield to its caller", function()
+      local inst, dbpath, _
+      w, _, _, _, inst, dbpath = filled(256 * 1024)
+      inst:begin_external_backup()
+      local size
+      do
+        local r <close> = inst:open_file(dbpath)
+        size = r:size()
+        inst:set_params({ backup_max_rate = size * 4 })
+        local parts, yields = {}, 0
+        local co = coroutine.create(function()
+          return r:copy_to(function(c) parts[#parts + 1] = c end, 8192 * 4)
+        end)
+        local ok, a
+        repeat
+          ok, a = coroutine.resume(co)
+          assert.is_true(ok, a)
+          if coroutine.status(co) == "suspended" then yields = yields + 1 end
+        until coroutine.status(co) == "dead"
+        assert.is_true(yields > 0)
+        assert.are.equal(size, a)
+        assert.are.equal(size, #table.concat(parts))
+      end
+      local whole
+      do
+        local r <close> = inst:open_file(dbpath)
+        local co = coroutine.wrap(function()
+          local out = {}
+          while true do
+            local c = r:read(8192 * 8)
+            if not c then return table.concat(out) end
+            out[#out + 1] = c
+          end
+        end)
+        local x
+        repeat x = co() until x ~= "ese.pace"
+        whole = x
+      end
+      assert.are.equal(size, #whole)
+      inst:end_external_backup({ abort = true })
+      -- backup.run in a coroutine: the pacing yields reach the driver
+      local yields, res = 0, nil
+      local co = coroutine.create(function() return backup.run(inst, w:path("set")) end)
+      repeat
+        local ok, a = coroutine.resume(co)
+        assert.is_true(ok, a)
+        if coroutine.status(co) == "suspended" then yields = yields + 1 else res = a end
+      until coroutine.status(co) == "dead"
+      assert.is_true(yields > 0)
+      assert.is_true(res.bytes > size)
+      assert.are.equal(res.bytes, backup.verify(w:path("set")).bytes)
+    end)
+  end)
+
+  describe("parameters", function()
+    it("wrong values: a negative or fractional rate, an unknown pace are argument errors", function()
+      w = H.world()
+      H.expect_argerror("backup_max_rate' must not be negative", function() w:create(nil, { backup_max_rate = -1 }) end)
+      H.expect_argerror("backup_max_rate': integer expected, got number",
+        function() w:create(nil, { backup_max_rate = 1.5 }) end)
+      H.expect_argerror("backup_max_rate': integer expected, got string",
+        function() w:create(nil, { backup_max_rate = "1M" }) end)
+      H.expect_argerror("backup_pace': \"none\" or \"auto\" expected, got fast",
+        function() w:create(nil, { backup_pace = "fast" }) end)
+      H.expect_argerror("backup_pace': \"none\" or \"auto\" expected, got number",
+        function() w:create(nil, { backup_pace = 1 }) end)
+    end)
+
+    it("a rate above 2^50 bytes/s is JET_errInvalidParameter", function()
+      w = H.world()
+      H.expect_jet("JET_errInvalidParameter", function() w:create(nil, { backup_max_rate = (1 << 50) + 1 }) end)
+    end)
+
+    it("both may change while the instance runs (other parameters may not); pace_status reports them", function()
+      w = H.world()
+      local inst = w:open(nil, { backup_pace = "auto", backup_max_rate = 1000 })
+      local st = inst:pace_status()
+      assert.are.equal("auto", st.pace)
+      assert.are.equal(1000, st.max_rate)
+      assert.are.equal(1000, st.rate)
+      assert.is_false(st.congested)
+      inst:set_params({ backup_max_rate = 0, backup_pace = "none" })
+      st = inst:pace_status()
+      assert.are.equal("none", st.pace)
+      assert.are.equal(0, st.rate)
+      H.expect_jet("JET_errAlreadyInitialized", function() inst:set_params({ log_file_size = 128 }) end)
+      -- durable commits feed the latency figures
+      local s = inst:begin_session()
+      local db = s:create_database(w:path("app.edb"))
+      local t = s:create_table(db, "t")
+      for i = 1, 5 do t:put("k" .. i, "v") end
+      st = inst:pace_status()
+      assert.is_true(st.commit_recent > 0 and st.commit_normal > 0)
+    end)
+  end)
+
+  it("C harness pacing: the bucket and the auto rule on a fake clock, JetReadFileInstance at a rate, "
+    .. "auto slows a backup while commits are slow (ESE_FAULT=slowsync) and lets it complete", function()
+    H.expect_harness("pacing", "all", { "pacing: unit ok", "pacing: rate ok", "pacing: auto ok", "pacing: ok all" })
+  end)
+end)
