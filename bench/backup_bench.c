@@ -39,6 +39,14 @@
  *      64 KiB at a time (below READAHEAD_MIN of csrc/backup.c, so without
  *      kernel readahead): the application's own trade of backup speed for
  *      the writer's rate.
+ *   D. pacing (issue 12): the same writer during a full backup into a
+ *      folder with backup_pace none, backup_max_rate = 50% and 25% of the
+ *      idle backup's rate (measured once in the setup), and backup_pace
+ *      auto; per case the writer's commit rate and p99 commit latency
+ *      against the writer alone, and the backup's time against the idle
+ *      backup's; an idle backup at 50% checks that the rate holds (+-10%).
+ *      Read size x pacing x writer: the frontier printed beside what
+ *      ese-disk-bench measures for the disk alone.
  *   C. restore: JetRestoreInstance of an idle set into a new folder vs a
  *      plain copy of the set's files.  Untimed checks: the restored idle
  *      set has the loaded records; a set taken under load restores with
@@ -164,6 +172,23 @@ static int check_loaded(ese_env *v, uint64_t n) {
   return 1;
 }
 
+/* Commit latency histograms: HBUCKET_US-wide buckets, the last one holds
+ * everything from HBUCKETS - 1 buckets on. */
+#define HBUCKET_US 20
+#define HBUCKETS 100000
+
+/* The latency (ms) below which a fraction q of the commits in h fall. */
+static double hist_quantile(const uint64_t *h, double q) {
+  uint64_t total = 0, seen = 0;
+  for (int i = 0; i < HBUCKETS; i++) total += h[i];
+  if (!total) return 0;
+  for (int i = 0; i < HBUCKETS; i++) {
+    seen += h[i];
+    if ((double)seen >= q * (double)total) return (double)(i + 1) * HBUCKET_US / 1000.0;
+  }
+  return (double)HBUCKETS * HBUCKET_US / 1000.0;
+}
+
 /* ---- writer threads ---------------------------------------------------------
  * One per engine, parked between the windows that need it.  Commit i of a
  * writer writes the key of WRITER_ID_BASE | i; commits counts those that
@@ -178,6 +203,7 @@ typedef struct writer {
   int run, parked, quit;
   atomic_uint_fast64_t commits;
   atomic_uint_fast64_t max_lat_ns;   /* longest commit since the main thread reset it */
+  _Atomic uint32_t hist[HBUCKETS];   /* commit latencies since the reset, HBUCKET_US wide */
 } writer;
 
 static void *writer_main(void *arg) {
@@ -220,6 +246,8 @@ static void *writer_main(void *arg) {
       ese_put_durable(s, t, k, val);     /* durable */
     }
     uint64_t lat = (uint64_t)((now_s() - t0) * 1e9);
+    uint64_t b = lat / 1000 / HBUCKET_US;
+    atomic_fetch_add_explicit(&w->hist[b < HBUCKETS ? b : HBUCKETS - 1], 1, memory_order_relaxed);
     uint64_t m = atomic_load(&w->max_lat_ns);
     while (lat > m && !atomic_compare_exchange_weak(&w->max_lat_ns, &m, lat)) {}
     atomic_store(&w->commits, i + 1);
@@ -282,12 +310,17 @@ typedef struct wwin {
 } wwin;
 static void win_open(writer *w, wwin *x) {
   atomic_store(&w->max_lat_ns, 0);
+  for (int i = 0; i < HBUCKETS; i++) atomic_store_explicit(&w->hist[i], 0, memory_order_relaxed);
   x->c0 = atomic_load(&w->commits);
   x->t0 = now_s();
 }
 static void win_close(writer *w, wwin *x) {
   x->c1 = atomic_load(&w->commits);
   x->t1 = now_s();
+}
+/* Adds the writer's histogram since win_open to h (HBUCKETS counts). */
+static void win_hist(writer *w, uint64_t *h) {
+  for (int i = 0; i < HBUCKETS; i++) h[i] += atomic_load_explicit(&w->hist[i], memory_order_relaxed);
 }
 
 /* ---- lua-ese external backup ------------------------------------------------- */
@@ -522,12 +555,26 @@ static void info(const char *label, int ran, double value) {
 /* ---- the cases --------------------------------------------------------------- */
 enum {
   K_RAWCOPY, K_ESE, K_SQLITE, K_RAWREAD, K_ESEMEM, K_EWRITER, K_ESELOAD, K_ESEMEMLOAD, K_RAWLOAD, K_SWRITER,
-  K_SQSTEP, K_SQALL, K_ESE64, K_ESELOAD64, K_N
+  K_SQSTEP, K_SQALL, K_ESE64, K_ESELOAD64,
+  K_PNONE, K_PRATE50, K_PRATE25, K_PAUTO, K_PNONE64, K_PAUTO64, K_PRATEIDLE, K_N
 };
+#define K_P0 K_PNONE
+#define NPACE (K_PRATEIDLE - K_PNONE)   /* the paced cases with the writer */
 static const char *const kid[K_N] = {
   "idle.raw", "idle.ese", "idle.sqlite", "idle.rawread", "idle.esemem",
   "load.ese.writer", "load.ese.backup", "load.ese.mem", "load.ese.rawcopy", "load.sqlite.writer", "load.sqlite.step100", "load.sqlite.stepall",
   "idle.ese64k", "load.ese64k",
+  "pace.none", "pace.rate50", "pace.rate25", "pace.auto", "pace.none64k", "pace.auto64k", "pace.idle.rate50",
+};
+/* Pacing of the pace.* cases: backup_max_rate as a share of the idle rate (0: none), auto, read size. */
+static const struct { double share; int pace_auto; unsigned long read; const char *label; } pcase[K_N - K_P0] = {
+  { 0, 0, CHUNK, "pace none, 1 MiB reads" },
+  { 0.5, 0, CHUNK, "max_rate 50% of idle, 1 MiB reads" },
+  { 0.25, 0, CHUNK, "max_rate 25% of idle, 1 MiB reads" },
+  { 0, 1, CHUNK, "pace auto, 1 MiB reads" },
+  { 0, 0, SMALL_CHUNK, "pace none, 64 KiB reads" },
+  { 0, 1, SMALL_CHUNK, "pace auto, 64 KiB reads" },
+  { 0.5, 0, CHUNK, "max_rate 50% of idle, no writer" },
 };
 
 typedef struct bench {
@@ -554,7 +601,22 @@ typedef struct bench {
   double lat_during_mem_ms, lat_during_raw_ms;
   uint64_t load_cut_before, load_cut_after, load_writer_end;
   int have_set_idle, have_set_load;
+  /* pacing */
+  double idle_rate;                   /* bytes/s of the setup's idle backup into a folder */
+  acc pace_wr[K_N - K_P0];            /* the writer during each paced backup */
+  uint64_t *hist[K_N];                /* commit latencies per case (K_EWRITER and the pace cases) */
 } bench;
+
+static uint64_t *case_hist(bench *B, int k) {
+  if (!B->hist[k] && !(B->hist[k] = calloc(HBUCKETS, sizeof(uint64_t)))) die("calloc");
+  return B->hist[k];
+}
+
+static void set_pace(bench *B, uint64_t rate, int pace_auto) {
+  JET_INSTANCE ii = B->v.inst;
+  CK(JetSetSystemParameter(&ii, 0, JET_paramBackupMaxRate, (JET_API_PTR)rate, NULL));
+  CK(JetSetSystemParameter(&ii, 0, JET_paramBackupPace, pace_auto ? ESE_backupPaceAuto : ESE_backupPaceNone, NULL));
+}
 
 static double ms(uint64_t ns) { return (double)ns / 1e6; }
 
@@ -612,6 +674,7 @@ static void run_case(bench *B, int k) {
     win_close(w, &x);
     double lat = ms(atomic_load(&w->max_lat_ns));
     writer_park(w);
+    win_hist(w, case_hist(B, k));
     acc_add(&B->a[k], (double)(x.c1 - x.c0), x.t1 - x.t0);
     double *m = k == K_EWRITER ? &B->lat_alone_ms : &B->sq_lat_alone_ms;
     if (lat > *m) *m = lat;
@@ -688,6 +751,31 @@ static void run_case(bench *B, int k) {
       writer_park(&B->ew);
       acc_add(&B->ese_wr_during64, (double)(x.c1 - x.c0), x.t1 - x.t0);
     }
+    B->ese_restarts += r.restarts;
+    acc_add(&B->a[k], (double)(r.db_bytes + r.log_bytes), r.secs);
+    rm_tree(dst);
+    break;
+  }
+  case K_PNONE: case K_PRATE50: case K_PRATE25: case K_PAUTO: case K_PNONE64: case K_PAUTO64: case K_PRATEIDLE: {
+    int i = k - K_P0, load = k != K_PRATEIDLE;
+    join(dst, sizeof dst, g_root, "set-pace");
+    drop_dir_cache(B->v.dir);
+    set_pace(B, (uint64_t)(pcase[i].share * B->idle_rate), pcase[i].pace_auto);
+    g_read = pcase[i].read;
+    wwin x;
+    if (load) {
+      writer_go(&B->ew);
+      win_open(&B->ew, &x);
+    }
+    bkrun r = ese_backup(&B->v, dst, load ? &B->ew : NULL);
+    if (load) {
+      win_close(&B->ew, &x);
+      writer_park(&B->ew);
+      win_hist(&B->ew, case_hist(B, k));
+      acc_add(&B->pace_wr[i], (double)(x.c1 - x.c0), x.t1 - x.t0);
+    }
+    g_read = CHUNK;
+    set_pace(B, 0, 0);
     B->ese_restarts += r.restarts;
     acc_add(&B->a[k], (double)(r.db_bytes + r.log_bytes), r.secs);
     rm_tree(dst);
@@ -784,8 +872,9 @@ int main(void) {
   for (int k = 0; k < K_N; k++) {
     B.sel[k] = want(kid[k]);
     if (B.sel[k] && (k == K_RAWCOPY || k == K_RAWREAD || k == K_ESE || k == K_ESEMEM || k == K_EWRITER || k == K_ESELOAD ||
-                     k == K_ESEMEMLOAD || k == K_RAWLOAD || k == K_ESE64 || k == K_ESELOAD64))
+                     k == K_ESEMEMLOAD || k == K_RAWLOAD || k == K_ESE64 || k == K_ESELOAD64 || k >= K_P0))
       any_ese = 1;
+    if (B.sel[k] && k >= K_P0) B.sel[K_EWRITER] = B.sel[K_ESE] = 1;   /* what the paced cases compare with */
     if (B.sel[k] && (k == K_SQLITE || k == K_SWRITER || k == K_SQSTEP || k == K_SQALL)) any_sq = 1;
   }
   if (any_restore) { any_ese = 1; B.sel[K_ESE] = 1; }   /* the restore needs an idle set */
@@ -819,6 +908,16 @@ int main(void) {
     /* an untimed first backup: truncates the load's logs, sets the writer window */
     bkrun r = ese_backup(&B.v, NULL, NULL);
     B.ese_idle_last = r.secs;
+    /* the idle rate the pace cases' max_rate is a share of: one more
+     * untimed backup, cold, into a folder */
+    char pdst[4300];
+    join(pdst, sizeof pdst, g_root, "set-pace");
+    drop_dir_cache(B.v.dir);
+    r = ese_backup(&B.v, pdst, NULL);
+    rm_tree(pdst);
+    B.idle_rate = (double)(r.db_bytes + r.log_bytes) / r.secs;
+    printf("  %-52s %8.2f s   %.1f MiB/s (the pace cases' base rate)\n", "lua-ese idle backup (untimed setup)", r.secs,
+           B.idle_rate / MIB);
     writer_init(&B.ew, 0, B.v.inst, B.v.path);
   }
   if (any_sq) {
@@ -897,6 +996,35 @@ int main(void) {
            B.sq_restarts, B.sq_runs, B.sq_finished, B.sq_cap > 0 ? B.sq_cap : (3 * B.sq_idle_last < 1 ? 1 : 3 * B.sq_idle_last));
   line_rate(kid[K_SQALL], "SQLite writer during backup_step(-1)", &B.sq_wr_during_all, -1);
   line_mib(kid[K_SQALL], "SQLite backup_step(-1) with the writer", &B.a[K_SQALL]);
+  int ran_pace = 0;
+  for (int k = K_P0; k < K_N; k++) ran_pace |= B.a[k].rounds > 0;
+  double idle_secs = B.a[K_ESE].rounds ? B.a[K_ESE].secs / B.a[K_ESE].rounds : 0;
+  double alone = acc_rate(&B.a[K_EWRITER]);
+  double p99_alone = B.hist[K_EWRITER] ? hist_quantile(B.hist[K_EWRITER], 0.99) : 0;
+  if (ran_pace) {
+    printf("\nD. pacing: the writer during a full backup into a folder (base rate %.1f MiB/s = the idle backup's)\n",
+           B.idle_rate / MIB);
+    printf("  %-36s %12s %9s %9s %10s %9s %9s\n", "pacing, read size", "backup MiB/s", "time/idle", "writer/s",
+           "w/alone", "p99 ms", "p99/alone");
+    printf("  %-36s %12s %9s %9.0f %10s %9.2f %9s  [%s]\n", "writer alone", "", "", alone, "1.00", p99_alone, "1.00",
+           kid[K_EWRITER]);
+    for (int k = K_P0; k < K_N; k++) {
+      int i = k - K_P0;
+      if (!B.a[k].rounds) continue;
+      double secs = B.a[k].secs / B.a[k].rounds;
+      if (k == K_PRATEIDLE) {
+        printf("  %-36s %12.1f %9.2f %9s %10s %9s %9s  [%s]  (max_rate %.1f MiB/s)\n", pcase[i].label,
+               acc_rate(&B.a[k]) / MIB, idle_secs > 0 ? secs / idle_secs : 0, "", "", "", "", kid[k],
+               pcase[i].share * B.idle_rate / MIB);
+        continue;
+      }
+      double wr = acc_rate(&B.pace_wr[i]), p99 = hist_quantile(B.hist[k], 0.99);
+      printf("  %-36s %12.1f %9.2f %9.0f %10.2f %9.2f %9.2f  [%s]\n", pcase[i].label, acc_rate(&B.a[k]) / MIB,
+             idle_secs > 0 ? secs / idle_secs : 0, wr, alone > 0 ? wr / alone : 0, p99,
+             p99_alone > 0 ? p99 / p99_alone : 0, kid[k]);
+    }
+    printf("  (the disk alone: ese-disk-bench below prints a durable committer against a plain reader per read size)\n");
+  }
   fflush(stdout);
 
   /* ---- restore ---- */
@@ -978,6 +1106,24 @@ int main(void) {
        (B.a[K_SQALL].secs / B.a[K_SQALL].rounds) / (B.a[K_SQLITE].secs / B.a[K_SQLITE].rounds));
   info("load: SQLite writer during step(-1) / alone", B.a[K_SQALL].rounds && B.a[K_SWRITER].rounds,
        acc_rate(&B.sq_wr_during_all) / acc_rate(&B.a[K_SWRITER]));
+  if (ran_pace) {
+    target("pace: max_rate 50%, idle: rate held / max_rate", B.a[K_PRATEIDLE].rounds > 0,
+           acc_rate(&B.a[K_PRATEIDLE]) / (0.5 * B.idle_rate), ">=", 0.9);
+    target("pace: max_rate 50%, idle: rate held / max_rate", B.a[K_PRATEIDLE].rounds > 0,
+           acc_rate(&B.a[K_PRATEIDLE]) / (0.5 * B.idle_rate), "<=", 1.1);
+    target("pace: max_rate 50%, load: rate held / max_rate", B.a[K_PRATE50].rounds > 0,
+           acc_rate(&B.a[K_PRATE50]) / (0.5 * B.idle_rate), "<=", 1.1);
+    int ran_auto = B.a[K_PAUTO].rounds > 0 && alone > 0 && idle_secs > 0;
+    target("pace auto: writer during backup / alone", ran_auto, acc_rate(&B.pace_wr[K_PAUTO - K_P0]) / alone, ">=", 0.8);
+    target("pace auto: writer p99 during backup / alone", ran_auto && p99_alone > 0,
+           hist_quantile(B.hist[K_PAUTO], 0.99) / p99_alone, "<=", 3);
+    target("pace auto: backup time / idle backup time", ran_auto, (B.a[K_PAUTO].secs / B.a[K_PAUTO].rounds) / idle_secs,
+           "<=", 4);
+    info("pace none: writer during backup / alone", B.a[K_PNONE].rounds && alone > 0,
+         acc_rate(&B.pace_wr[K_PNONE - K_P0]) / alone);
+    info("pace none: writer p99 during backup / alone", B.a[K_PNONE].rounds && p99_alone > 0,
+         hist_quantile(B.hist[K_PNONE], 0.99) / p99_alone);
+  }
   info("restore: JetRestoreInstance time / plain copy time", ar.rounds && ac.rounds,
        (ar.secs / ar.rounds) / (ac.secs / ac.rounds));
   if (verified_idle == 0 || verified_load == 0) nfail++;
@@ -989,6 +1135,7 @@ int main(void) {
   }
   if (any_sq) writer_quit(&B.sw);
   bench_remove_root();
+  for (int k = 0; k < K_N; k++) free(B.hist[k]);
   free(g_buf);
   return bench_exit_status();
 }

@@ -17,6 +17,7 @@ void pace_set(pace *p, uint64_t max_rate, int mode) {
   p->mode = mode;
   p->primed = 0;                /* a new rate starts with a full bucket, no debt */
   if (mode != PACE_AUTO) p->allowed = p->ceiling = 0;
+  p->step_ns = 0;
   pthread_mutex_unlock(&p->m);
 }
 
@@ -35,26 +36,37 @@ static double rate_now(const pace *p) {
   return r;
 }
 
-/* Auto's step, once per interval, with p->m held. */
+/* Auto's step, with p->m held: a decrease as soon as commits are
+ * congested and then at most once per interval, an increase once per
+ * interval while they are not.  seen: the read rate of the last whole
+ * interval (of the current one before the first has ended). */
 static void aimd(pace *p, uint64_t now) {
   if (!p->tick_ns) p->tick_ns = now;
-  if (now - p->tick_ns < PACE_INTERVAL_NS) return;
-  double seen = (double)p->tick_bytes * 1e9 / (double)(now - p->tick_ns);
-  p->tick_ns = now;
-  p->tick_bytes = 0;
+  uint64_t span = now - p->tick_ns;
+  if (span >= PACE_INTERVAL_NS) {
+    p->seen = (double)p->tick_bytes * 1e9 / (double)span;
+    p->tick_ns = now;
+    p->tick_bytes = 0;
+  } else if (p->seen == 0 && span > 0) {
+    p->seen = (double)p->tick_bytes * 1e9 / (double)span;
+  }
   if (p->mode != PACE_AUTO) return;
+  int due = !p->step_ns || now - p->step_ns >= PACE_INTERVAL_NS;
   if (congested(p, now)) {
+    if (p->allowed > 0 && !due) return;
     if (p->allowed == 0) {
-      double cap = rate_now(p);
-      p->ceiling = cap > 0 && cap < seen ? cap : seen;
+      double cap = (double)p->max_rate;
+      p->ceiling = cap > 0 && (p->seen == 0 || cap < p->seen) ? cap : p->seen;
       if (p->ceiling < 2 * PACE_MIN_RATE) p->ceiling = 2 * PACE_MIN_RATE;
       p->allowed = p->ceiling;
     }
     p->allowed /= 2;
     if (p->allowed < PACE_MIN_RATE) p->allowed = PACE_MIN_RATE;
-  } else if (p->allowed > 0) {
+    p->step_ns = now;
+  } else if (p->allowed > 0 && due) {
     p->allowed += p->ceiling / 8;
     if (p->allowed >= p->ceiling) p->allowed = p->ceiling = 0;
+    p->step_ns = now;
   }
 }
 
@@ -64,12 +76,15 @@ uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint6
   aimd(p, now);
   double rate = rate_now(p);
   uint64_t wait = 0;
+  atomic_store_explicit(&p->last_read_ns, now ? now : 1, memory_order_relaxed);
   if (rate <= 0) {
     *granted = want;
     p->primed = 0;              /* a rate set later starts with a full bucket */
   } else {
     double burst = rate * (double)PACE_INTERVAL_NS / 1e9;
-    uint64_t most = (uint64_t)burst / unit * unit;
+    uint64_t most = (uint64_t)burst;
+    if (p->mode == PACE_AUTO && p->allowed > 0 && most > PACE_AUTO_PIECE) most = PACE_AUTO_PIECE;
+    most = most / unit * unit;
     if (most < unit) most = unit;
     uint64_t g = want < most ? want : most;
     if (!p->primed) {
@@ -99,11 +114,13 @@ uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint6
 void pace_commit_latency(pace *p, uint64_t lat, uint64_t now) {
   uint64_t r = atomic_load_explicit(&p->lat_recent, memory_order_relaxed);
   uint64_t n = atomic_load_explicit(&p->lat_normal, memory_order_relaxed);
+  uint64_t read = atomic_load_explicit(&p->last_read_ns, memory_order_relaxed);
+  int reading = read && now >= read && now - read <= PACE_STALE_NS;
   if (atomic_load_explicit(&p->lat_last_ns, memory_order_relaxed) == 0) {
     r = n = lat;
   } else {
-    r = (uint64_t)((int64_t)r + ((int64_t)lat - (int64_t)r) / 4);
-    n = (uint64_t)((int64_t)n + ((int64_t)lat - (int64_t)n) / (lat < n ? 8 : 256));
+    r = (uint64_t)((int64_t)r + ((int64_t)lat - (int64_t)r) / 16);
+    n = (uint64_t)((int64_t)n + ((int64_t)lat - (int64_t)n) / (reading ? 1024 : 16));
   }
   atomic_store_explicit(&p->lat_recent, r, memory_order_relaxed);
   atomic_store_explicit(&p->lat_normal, n, memory_order_relaxed);

@@ -11,16 +11,22 @@
  * burst + rate x T.
  *
  * The rate is backup_max_rate (0: none), lowered in "auto" mode by an AIMD
- * on the instance's durable-commit latency, evaluated once per interval:
+ * on the instance's durable-commit latency, evaluated at each request: a
+ * decrease at once when commits become congested, then at most one change
+ * (either way) per interval:
  *   congested  <=> a durable commit ended within PACE_STALE_NS, and
  *                  recent >= 2 x normal and recent >= normal + PACE_FLOOR_NS
  *   congested: allowed = max(PACE_MIN_RATE, allowed / 2)   (the first time:
- *              half the read rate measured over the last interval, which
- *              becomes the ceiling)
+ *              half the read rate of the last interval, or of the current
+ *              one before one has ended, capped by backup_max_rate: that
+ *              is the ceiling)
  *   else:      allowed += ceiling / 8; at the ceiling the auto limit ends
- * recent is an EWMA (1/4) of the commit latency (request to durable),
- * normal a slow baseline: it follows a lower sample with weight 1/8 and a
- * higher one with 1/256.
+ * recent is an EWMA (weight 1/16) of the commit latency (request to
+ * durable); normal the same with weight 1/16 while no backup read came in
+ * the last PACE_STALE_NS, else 1/1024 (it holds still while the backup may
+ * be the cause).  While auto has a limit in force, a piece is at most
+ * PACE_AUTO_PIECE bytes (below the kernel readahead threshold of backup.c:
+ * small reads let a commit's sync in sooner).
  *
  * Locking: p->m guards the bucket and the AIMD state (a leaf lock: nothing
  * is called with it held).  The latency fields are written by commits with
@@ -36,6 +42,7 @@
 #define PACE_STALE_NS 1000000000ull        /* latency older than 1 s says nothing */
 #define PACE_FLOOR_NS 500000ull            /* 0.5 ms: smaller gaps are noise */
 #define PACE_MIN_RATE ((double)(1u << 20)) /* auto never goes below 1 MiB/s */
+#define PACE_AUTO_PIECE (64u << 10)        /* auto's largest piece while it limits */
 
 enum { PACE_NONE = 0, PACE_AUTO = 1 };
 
@@ -48,10 +55,13 @@ typedef struct pace {
   uint64_t last_ns;       /* the bucket's last refill */
   double allowed;         /* auto's rate, 0: no auto limit */
   double ceiling;         /* auto's rate to return to */
-  uint64_t tick_ns, tick_bytes;   /* the current AIMD interval */
+  uint64_t tick_ns, tick_bytes;   /* the current interval of the read rate */
+  double seen;                    /* the read rate of the last interval, bytes/s */
+  uint64_t step_ns;               /* auto's last change of allowed */
   uint64_t bytes, waited_ns, waits;   /* totals for EseGetBackupPaceStatus */
   /* commit latency (ns): written with the instance lock held */
   _Atomic uint64_t lat_recent, lat_normal, lat_last_ns;
+  _Atomic uint64_t last_read_ns;   /* the last pace_reserve (for the baseline) */
 } pace;
 
 typedef struct pace_status {
