@@ -74,6 +74,7 @@ build = {
             "csrc/lua_zstd.c",
             "csrc/os.c",
             "csrc/os_fault.c",
+            "csrc/pace.c",
             "csrc/page.c",
             "csrc/pageop.c",
             "csrc/pager.c",
