@@ -115,6 +115,25 @@ describe("bin/ese", function()
       assert.is_true(before == H.read_file(dir .. "/app.edb"))
     end)
 
+    it("backup --max-rate BYTES paces the backup (at least 0.8 x bytes / rate); 0, -1, a word: usage error", function()
+      local dir = make_instance(w, 10)
+      local code, stdout, err = ese_cmd({ "backup", dir, out .. "/a", "--copy", "--json" })
+      assert.are.equal(0, code, err)
+      local rate = cjson.decode(stdout).report.bytes          -- about 1 s of this set
+      local t0 = ese.fs.now()
+      code, stdout, err = ese_cmd({ "backup", dir, out .. "/b", "--copy", "--json", "--max-rate", tostring(rate) })
+      local secs = ese.fs.now() - t0
+      assert.are.equal(0, code, err)
+      local bytes = cjson.decode(stdout).report.bytes
+      assert.is_true(secs >= 0.8 * bytes / rate - 0.1, ("%d bytes at %d B/s took %.3f s"):format(bytes, rate, secs))
+      for _, bad in ipairs({ "0", "-1", "fast" }) do
+        code, _, err = ese_cmd({ "backup", dir, out .. "/c", "--max-rate", bad })
+        assert.are.equal(2, code)
+        assert.matches("%-%-max%-rate needs a positive integer", err)
+        assert.is_nil(io.open(out .. "/c"))
+      end
+    end)
+
     it("--version", function()
       local code, stdout = ese_cmd({ "--version" })
       assert.are.equal(0, code)

@@ -266,7 +266,7 @@ end
 
 commands.backup = {
   usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--compress zstd [--level N]] "
-    .. "[--prefix NAME] [--json]",
+    .. "[--max-rate BYTES] [--prefix NAME] [--json]",
   summary = "a full, incremental or copy backup of an instance folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
@@ -284,9 +284,11 @@ JET_errInvalidParameter, before anything is written.
 DEST "-" writes the set to stdout as one tar archive instead (its entries
 under the folder NAME with --prefix), for a pipe to ssh or a compressor;
 with --compress zstd the whole archive is one zstd stream (unpack it with
-`tar --zstd -xf`).  The summary then goes to stderr.]],
+`tar --zstd -xf`).  The summary then goes to stderr.
+--max-rate BYTES reads the instance at most BYTES per second (the
+backup_max_rate parameter: backup pacing).]],
   flags = { json = "bool", incremental = "bool", ["no-truncate"] = "bool", copy = "bool", prefix = "string",
-            compress = "string", level = "int" },
+            compress = "string", level = "int", ["max-rate"] = "int" },
   args = { 2, 2 },
   run = function(a, o, ui)
     local dir, dest = a[1], a[2]
@@ -320,8 +322,9 @@ with --compress zstd the whole archive is one zstd stream (unpack it with
     end
     local inst
     local ok, rep = pcall(function()
-      inst = ese.create_instance(("ese-cli-backup-%d-%d"):format(os.time(), math.random(1 << 30)),
-                                 instance_params(dir))
+      local params = instance_params(dir)
+      params.backup_max_rate = o["max-rate"]
+      inst = ese.create_instance(("ese-cli-backup-%d-%d"):format(os.time(), math.random(1 << 30)), params)
       inst:init()
       local s = inst:begin_session()
       for _, p in ipairs(dbs) do s:attach_database(p) end
