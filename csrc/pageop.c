@@ -139,9 +139,25 @@ static int cell_ok(const po_node *nd, const uint8_t *body, size_t blen) {
   return nd->leaf ? klen + vlen <= EseMaxRecordSize(nd->psz) : get32(body + 2) != 0;
 }
 
+/* Whether the key of cell body sorts strictly between the keys of slots
+ * pos - 1 and pos (slot order is key order: an insert at another slot, or
+ * of a key already there, would break the page).  PO_OK, PO_KEY, or PO_BAD
+ * for a malformed neighbour. */
+static int in_order(const po_node *nd, unsigned pos, const uint8_t *body) {
+  const uint8_t *key = body + (nd->leaf ? PO_LEAF_CH : PO_BR_CH);
+  unsigned klen = get16(body);
+  po_cell c;
+  if (pos > 0 && po_cell_get(nd, pos - 1, &c)) return PO_BAD;
+  if (pos > 0 && po_keycmp(c.key, c.klen, key, klen) >= 0) return PO_KEY;
+  if (pos < nd->n && po_cell_get(nd, pos, &c)) return PO_BAD;
+  if (pos < nd->n && po_keycmp(key, klen, c.key, c.klen) >= 0) return PO_KEY;
+  return PO_OK;
+}
+
 static int op_insert(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t *body, size_t blen) {
   int err;
   if (pos > nd->n || !cell_ok(nd, body, blen)) return PO_BAD;
+  if ((err = in_order(nd, pos, body))) return err;
   unsigned long used = used_bytes(nd, &err) + blen + 2;
   if (err) return err;
   if (PAGE_HDR + used > nd->psz) return PO_FULL;

@@ -52,7 +52,9 @@ enum {
   PO_OK = 0,
   PO_FULL,     /* the page has no room even compacted (insert, a longer
                 * replace): the page is unchanged, the caller splits */
-  PO_KEY,      /* replace, delete: the slot holds another key; unchanged */
+  PO_KEY,      /* replace, delete: the slot holds another key; insert:
+                * the key does not sort strictly between the keys of slots
+                * slot - 1 and slot; unchanged */
   PO_BAD,      /* the page or the operation is malformed; unchanged */
   PO_NOMEM     /* unchanged */
 };
@@ -86,7 +88,9 @@ unsigned po_leaf_cell(uint8_t *buf, const void *key, size_t klen, const void *va
 unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_t child);
 
 /* Applies one operation to the tree page pg (bytes 16.. only):
- *   PO_INSERT  body = a cell of the page's kind, put at slot (0..n): in
+ *   PO_INSERT  body = a cell of the page's kind whose key sorts strictly
+ *              between the keys of slots slot - 1 and slot (else PO_KEY),
+ *              put at slot (0..n): in
  *              the gap, else after compacting the page, else PO_FULL;
  *   PO_REPLACE body = a leaf cell whose key must be the slot's: the value
  *              is overwritten in place when its length is the same, else

@@ -490,7 +490,8 @@ static JET_ERR op_failed(redo *r, const redo_db *d, const redo_page *p, int pr) 
   if (r->cfg.detail)
     snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u slot %u: %s record %s", d->path, (unsigned)p->pgno,
              p->slot, op_name(p->op),
-             pr == PO_KEY ? "names another key than the slot's"
+             pr == PO_KEY ? (p->op == LR_INSERT ? "names a key that does not sort between the slot's neighbours"
+                                                : "names another key than the slot's")
              : pr == PO_FULL ? "does not fit the page" : "does not apply (malformed, or the slot is not on the page)");
   return corrupt(r);
 }

@@ -8,8 +8,14 @@
  *          insert that does not fit even compacted is PO_FULL and leaves
  *          the page unchanged; replace of the same size (in place) and of
  *          another size; delete; a replace or delete naming another key
- *          than the slot's is PO_KEY, a slot past the end or a malformed
+ *          than the slot's, an insert whose key does not sort strictly
+ *          between the slot's neighbours, is PO_KEY, a slot past the end or a malformed
  *          cell PO_BAD, each leaving the page unchanged.
+ *   fuzz   hostile records (seeded: any type, slot, damaged bodies) on
+ *          pages of several fills: a refusal leaves the page unchanged, a
+ *          success leaves it well-formed and in key order; then damaged
+ *          pages (header, slots, cells): never a read or write outside
+ *          the page (make check: ASan).
  * Part 2, through redo_apply (records fed directly, no log files) against a
  * real database the engine made (app.edb: table "t" with keys k00..k19 on
  * one leaf, clean term), each in soft recovery and in a restore:
@@ -21,7 +27,8 @@
  *   <type>-newer   a commit whose T is the page's dbtime: skipped, unchanged;
  *   <type>-older   a record whose base is above the page's dbtime:
  *                  JET_errDbTimeTooOld (-566) naming the page, unchanged;
- *   <type>-key     (replace, delete) a record whose key is not the slot's:
+ *   <type>-key     a record whose key is not the slot's (an insert: whose
+ *                  key does not sort between the slot's neighbours):
  *                  JET_errLogFileCorrupt (restore:
  *                  JET_errLogCorruptDuringHardRestore), the detail naming
  *                  page and slot, unchanged;
@@ -179,8 +186,118 @@ static void unit(void) {
   put16(cell, 0);
   expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 16, cell, n - 3), PO_BAD, "insert of an empty key");
   expect_po(pageop_apply(pg, PAGE_SIZE, 42, 0, cell, n), PO_BAD, "unknown type");
+  /* an insert whose key does not sort strictly between the slot's
+   * neighbours (slot 0 is k00, slot 1 k01, slot 2 k03) */
+  n = cell_of(cell, 2, 10, 'x');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 0, cell, n), PO_KEY, "insert above the slot's key");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 3, cell, n), PO_KEY, "insert below the previous slot's key");
+  n = cell_of(cell, 1, 10, 'x');
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 1, cell, n), PO_KEY, "insert of the slot's key");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 2, cell, n), PO_KEY, "insert of the previous slot's key");
   if (memcmp(before, pg, PAGE_SIZE)) FAIL("refusals: the page changed");
   say_ok("unit");
+}
+
+/* A xorshift generator: the fuzz cases are the same on every run. */
+static uint32_t fz_state = 0x9e3779b9u;
+static uint32_t fz(uint32_t m) {
+  fz_state ^= fz_state << 13;
+  fz_state ^= fz_state >> 17;
+  fz_state ^= fz_state << 5;
+  return m ? fz_state % m : 0;
+}
+
+/* A page pageop_apply left: header in range, every cell inside [top,
+ * size), no two cells overlapping, keys strictly ascending. */
+static void expect_well_formed(const uint8_t *pg, const char *what, int round) {
+  static uint8_t map[PAGE_SIZE];
+  po_node nd;
+  if (po_open(pg, PAGE_SIZE, &nd)) FAIL("%s %d: the header is malformed", what, round);
+  memset(map, 0, sizeof map);
+  for (unsigned i = 0; i < nd.n; i++) {
+    po_cell c, p;
+    if (po_cell_get(&nd, i, &c)) FAIL("%s %d: slot %u is malformed", what, round, i);
+    for (unsigned b = c.off; b < c.off + c.size; b++) {
+      if (map[b]) FAIL("%s %d: the cell of slot %u overlaps another", what, round, i);
+      map[b] = 1;
+    }
+    if (i && (po_cell_get(&nd, i - 1, &p) || po_keycmp(p.key, p.klen, c.key, c.klen) >= 0))
+      FAIL("%s %d: slot %u is out of order", what, round, i);
+  }
+}
+
+/* Hostile records (fuzz): operations of any type at any slot with bodies
+ * built right then damaged (a flipped byte, a length word of another
+ * size, a cut or longer body) on pages of several fills.  Every result is
+ * one of PO_*; a refusal leaves the page unchanged; a success leaves it
+ * well-formed (in particular, in key order).  Then pages with damaged
+ * headers and slots: no result may read or write outside the page (make
+ * check runs this under ASan). */
+static void fuzz(void) {
+  static uint8_t pg[PAGE_SIZE], before[PAGE_SIZE], body[PAGE_SIZE + 64];
+  po_init(pg, PAGE_SIZE, PAGE_LEAF, 0);
+  int applied = 0;
+  for (int round = 0; round < 200000; round++) {
+    if (fz(5000) == 0) po_init(pg, PAGE_SIZE, PAGE_LEAF, 0);
+    po_node nd;
+    po_open(pg, PAGE_SIZE, &nd);
+    int type = fz(8) == 0 ? (int)fz(256) : PO_INSERT + (int)fz(3);
+    unsigned slot = fz(4) == 0 ? fz(65536) : fz(nd.n + 2);
+    char key[8];
+    unsigned klen = 1 + fz(5);
+    for (unsigned i = 0; i < klen; i++) key[i] = (char)('a' + fz(4));
+    size_t vlen = fz(3) == 0 ? fz(EseMaxRecordSize(PAGE_SIZE) + 2) : fz(200);
+    size_t blen;
+    if (type == PO_DELETE) {
+      put16(body, (uint16_t)klen);
+      memcpy(body + 2, key, klen);
+      blen = 2 + klen;
+    } else {
+      static uint8_t v[PAGE_SIZE];
+      if (vlen > EseMaxRecordSize(PAGE_SIZE) - klen) vlen = EseMaxRecordSize(PAGE_SIZE) - klen;
+      memset(v, 'v', vlen);
+      blen = po_leaf_cell(body, key, klen, v, vlen);
+    }
+    switch (fz(6)) {      /* the damage */
+    case 0: body[fz((uint32_t)blen)] ^= (uint8_t)(1 + fz(255)); break;
+    case 1: put16(body + 2 * fz(2), (uint16_t)fz(65536)); break;
+    case 2: blen = fz((uint32_t)blen + 1); break;
+    case 3: blen += fz(64); break;
+    default: break;        /* none: a well-formed record, often at a wrong slot */
+    }
+    memcpy(before, pg, PAGE_SIZE);
+    int r = pageop_apply(pg, PAGE_SIZE, type, slot, body, blen);
+    if (r != PO_OK && r != PO_FULL && r != PO_KEY && r != PO_BAD) FAIL("fuzz %d: result %d", round, r);
+    if (r != PO_OK && memcmp(before, pg, PAGE_SIZE)) FAIL("fuzz %d: refused (%d) but the page changed", round, r);
+    if (r == PO_OK) {
+      applied++;
+      expect_well_formed(pg, "fuzz", round);
+    }
+  }
+  if (applied < 1000) FAIL("fuzz: only %d records applied", applied);
+  /* damaged pages: header, slots or a cell's length words */
+  for (int round = 0; round < 50000; round++) {
+    static uint8_t good[PAGE_SIZE];
+    if (round % 500 == 0) {   /* a page of records to damage */
+      po_init(good, PAGE_SIZE, round % 1000 ? PAGE_LEAF : PAGE_BRANCH, round % 1000 ? 0 : 9);
+      for (int i = 0; i < 40; i++) {
+        unsigned n = round % 1000 ? cell_of(body, i, 100, 'd') : po_branch_cell(body, (const uint8_t *)"b00", 3, 7);
+        if (!(round % 1000)) body[PO_BR_CH + 1] = (uint8_t)('0' + i / 10), body[PO_BR_CH + 2] = (uint8_t)('0' + i % 10);
+        pageop_apply(good, PAGE_SIZE, PO_INSERT, (unsigned)i, body, n);
+      }
+    }
+    memcpy(pg, good, PAGE_SIZE);
+    for (int k = 1 + (int)fz(3); k > 0; k--) {
+      unsigned at = fz(4) ? 16 + fz(PAGE_HDR - 16 + 2 * 42) : fz(PAGE_SIZE);
+      pg[at] = (uint8_t)fz(256);
+    }
+    int type = PO_INSERT + (int)fz(3);
+    unsigned slot = fz(45);
+    size_t blen = type == PO_DELETE ? del_of(body, (int)fz(45)) : cell_of(body, (int)fz(45), fz(300), 'e');
+    int r = pageop_apply(pg, PAGE_SIZE, type, slot, body, blen);
+    if (r != PO_OK && r != PO_FULL && r != PO_KEY && r != PO_BAD) FAIL("damaged page %d: result %d", round, r);
+  }
+  say_ok("fuzz");
 }
 
 /* ---- part 2 -------------------------------------------------------------- */
@@ -371,14 +488,15 @@ static void cases(int type, const char *tname, int restore, uint64_t *T) {
   op_rec(&r, type, (unsigned)slot, d - 1, body, blen);
   snprintf(what, sizeof what, "%s-newer", tname);
   expect_same(what, restore, &r, 1, d, JET_errSuccess, "");
-  if (type != PO_INSERT) {   /* another key than the slot's */
+  {   /* another key than the slot's; an insert: at a slot out of key order */
     uint8_t wrong[1024];
     memcpy(wrong, body, blen);
-    wrong[type == PO_REPLACE ? PO_LEAF_CH + 1 : 3] ^= 1;
-    op_rec(&r, type, (unsigned)slot, d, wrong, blen);
+    if (type != PO_INSERT) wrong[type == PO_REPLACE ? PO_LEAF_CH + 1 : 3] ^= 1;
+    unsigned at = type == PO_INSERT ? 0 : (unsigned)slot;
+    op_rec(&r, type, at, d, wrong, blen);
     snprintf(what, sizeof what, "%s-key", tname);
     char needle[64];
-    snprintf(needle, sizeof needle, "page %u slot %d", (unsigned)leaf, slot);
+    snprintf(needle, sizeof needle, "page %u slot %u", (unsigned)leaf, at);
     expect_same(what, restore, &r, 1, *T + 1, corrupt_for(restore), needle);
   }
   /* once, then twice */
@@ -396,6 +514,7 @@ static void cases(int type, const char *tname, int restore, uint64_t *T) {
 int main(void) {
   harness_start(60);
   unit();
+  fuzz();
   setup();
   uint64_t T = hdr.dbtime_last;
   static rec g[3];
