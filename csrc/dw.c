@@ -683,3 +683,10 @@ JET_ERR dw_repair_file(dw *d, const uint8_t *sig, esfile *db, uint32_t *repaired
   leave(d);
   return e;
 }
+
+void dw_repairs_done(dw *d) {
+  enter(d);
+  if (d->state == DW_RECOVERING)
+    for (size_t i = 0; i < d->ntab; i++) d->tab[i].done = 1;
+  leave(d);
+}

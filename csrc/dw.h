@@ -209,5 +209,12 @@ JET_ERR dw_repair_page(dw *d, const uint8_t *sig, uint32_t pgno, uint8_t *page, 
  * at n * page size): reads each page, writes the repaired ones in place and
  * then fdatasyncs db when any was; *repaired (may be NULL) counts them. */
 JET_ERR dw_repair_file(dw *d, const uint8_t *sig, esfile *db, uint32_t *repaired);
+/* Soft recovery's replay has opened every database it will (its end,
+ * before its last write-back): the images of databases it never repaired
+ * are needed by no one (a database detached before the checkpoint was
+ * durable then, and the ring is discarded when recovery ends), so they no
+ * longer hold ring space (no-op unless RECOVERING).  Without this, a ring
+ * full of such batches sent replay's write-back in place unprotected. */
+void dw_repairs_done(dw *d);
 
 #endif

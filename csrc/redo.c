@@ -773,6 +773,7 @@ JET_ERR redo_finish(redo *r, int ok, uint32_t gen) {
   JET_ERR e = JET_errSuccess;
   drop_pages(r);
   if (!ok) cache_drop(r);   /* a failed replay writes nothing more */
+  else if (r->cfg.dw) dw_repairs_done(r->cfg.dw);   /* the last write-back may use all of the ring */
   while (r->files) {
     JET_ERR ce = close_db(r, r->files, gen, ok ? r->cfg.fix : NULL);
     if (e == JET_errSuccess) e = ce;
