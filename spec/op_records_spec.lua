@@ -93,7 +93,8 @@ describe("operation records", function()
         lines[#lines + 1] = "pageop_test: " .. ty .. "-key" .. mode .. ": ok"
       end
     end
-    local rest = { "many: ok", "many-twice (restore): ok", "mixed-base: ok", "op-and-diff (restore): ok", "ok" }
+    local rest = { "many: ok", "many-twice (restore): ok", "mixed-base: ok", "op-and-diff (restore): ok",
+                   "fuzz-redo: ok", "ok" }
     for _, l in ipairs(rest) do
       lines[#lines + 1] = "pageop_test: " .. l
     end

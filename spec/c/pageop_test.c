@@ -34,7 +34,10 @@
  *                  page and slot, unchanged;
  *   many           three records of one page in one commit apply in order;
  *   mixed-base     two records of one page with different bases: corrupt;
- *   op-and-diff    a page both as a difference and by a record: corrupt.
+ *   op-and-diff    a page both as a difference and by a record: corrupt;
+ *   fuzz-redo      hostile groups of operation records (random header
+ *                  fields, damaged bodies): a JET_err or success, never a
+ *                  crash (make check: ASan).
  *
  * usage: pageop_test   prints "pageop_test: <case>: ok" per case and
  * "pageop_test: ok" at the end, exit 0; else a FAIL line, exit 1.
@@ -511,6 +514,47 @@ static void cases(int type, const char *tname, int restore, uint64_t *T) {
   expect_same(what, restore, &r, 1, *T, JET_errSuccess, "");
 }
 
+/* Hostile groups through redo_apply (fuzz): one to four operation records
+ * with random header fields (type, the zero byte, database, slot, page
+ * around the leaf, base around its dbtime) and damaged bodies, then a
+ * commit.  Every outcome is a JET_err or success, never a crash (make
+ * check: ASan); app.edb is put back after each. */
+static void fuzz_redo(void) {
+  static rec g[4];
+  char saved[4300];
+  snprintf(saved, sizeof saved, "%s.saved", dbpath);
+  if (harness_copy_file(dbpath, saved)) FAIL("fuzz-redo: copy %s", dbpath);
+  uint64_t d = leaf_dbtime();
+  int refused = 0;
+  for (int round = 0; round < 300; round++) {
+    int n = 1 + (int)fz(4);
+    for (int i = 0; i < n; i++) {
+      uint8_t body[600];
+      char key[8];
+      unsigned klen = 3;
+      snprintf(key, sizeof key, "k%02u", fz(25));
+      int type = fz(10) == 0 ? (int)fz(16) : PO_INSERT + (int)fz(3);
+      size_t blen = type == PO_DELETE ? (put16(body, 3), memcpy(body + 2, key, 3), 2u + klen)
+                                      : po_leaf_cell(body, key, klen, "vvvvvvvvvvvvvvvvvvvv", fz(21));
+      if (fz(3) == 0) body[fz((uint32_t)blen)] ^= (uint8_t)(1 + fz(255));
+      if (fz(4) == 0) blen = fz((uint32_t)blen + 40);
+      op_rec(&g[i], type, fz(4) ? fz(24) : fz(65536), fz(3) ? d : d - 2 + fz(5), body, blen);
+      if (fz(8) == 0) g[i].p[0] = (uint8_t)fz(40);
+      if (fz(10) == 0) g[i].p[1] = (uint8_t)fz(256);
+      if (fz(6) == 0) put32(g[i].p + 4, fz(8) ? leaf - 2 + fz(5) : fz(UINT32_MAX));
+      if (fz(10) == 0) g[i].len = fz(g[i].len + 1);
+    }
+    char detail[600] = "";
+    JET_ERR e = replay(fz(2), g, n, d + 1 + fz(3), detail, sizeof detail);
+    if (e > 0 || e < -20000) FAIL("fuzz-redo %d: result %d", round, (int)e);
+    refused += e != JET_errSuccess;
+    if (harness_copy_file(saved, dbpath)) FAIL("fuzz-redo: put back %s", dbpath);
+  }
+  if (refused < 100) FAIL("fuzz-redo: only %d groups refused", refused);
+  unlink(saved);
+  say_ok("fuzz-redo");
+}
+
 int main(void) {
   harness_start(60);
   unit();
@@ -558,6 +602,7 @@ int main(void) {
   g[1].p[28] = 0x55;
   g[1].len = 29;
   expect_same("op-and-diff", 1, g, 2, T + 1, JET_errLogCorruptDuringHardRestore, needle);
+  fuzz_redo();
   harness_rm_rf(dir);
   printf("pageop_test: ok\n");
   return 0;
