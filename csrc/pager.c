@@ -53,7 +53,7 @@ struct pager {
 };
 
 #define SPARE_MAX 1024u
-#define OPS_KEEP 4096u   /* an operation buffer up to this size stays with its frame */
+#define OPS_KEEP 256u    /* an operation buffer up to this size stays with its frame (3% of an 8 KiB page) */
 
 static uint8_t *buf_get(pager *p) { return p->nspare ? p->spare[--p->nspare] : malloc(p->psz); }
 static void buf_put(pager *p, uint8_t *b) {
