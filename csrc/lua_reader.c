@@ -14,11 +14,14 @@
  *
  * Pacing (docs/backup.md): a chunk is read in pieces, each paid for first
  * with EseBackupPaceReserve and read with EseReadFileInstanceUnpaced.  When
- * the bucket says wait, a reader in a coroutine that may yield yields
- * ("ese.pace", seconds) and, resumed, goes on where it stopped (its piece
- * paid for, the bytes of the chunk read so far kept in the userdata: fill,
- * credit, ready_ns); a reader that cannot yield sleeps (no engine lock is
- * held while it waits).
+ * the bucket says wait, the reader calls the application's wait function
+ * (ese.set_pace_wait(fn): fn(seconds), through lua_callk, so that it may
+ * yield to the application's scheduler: cqueues.sleep, a luv timer, ...)
+ * and, once it returns, goes on where it stopped (its piece paid for, the
+ * bytes of the chunk read so far kept in the userdata: fill, credit,
+ * ready_ns); without one it sleeps.  It never yields values of its own:
+ * a scheduler that does not expect them (cqueues) would fail.  No engine
+ * lock is held while it waits.
  *
  * The reader keeps its instance object alive (user value 1; nil for a legacy
  * reader when no ese.init object exists) and its path (user value 2).  Its
@@ -186,6 +189,14 @@ static int read_failed(lua_State *L, EseReader *R, JET_ERR err, const char *op) 
  * engine is asked even at the end, so that a stopped or ended backup
  * answers with its error.  Raises the engine's error object. */
 #define NEED_YIELD (-1)
+#define PACE_WAIT_KEY "ese.pace_wait"   /* registry: the application's wait function */
+
+static int has_pace_wait(lua_State *L) {
+  int t = lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY);
+  lua_pop(L, 1);
+  return t == LUA_TFUNCTION;
+}
+
 static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op) {
   uint64_t left = R->size > R->pos ? R->size - R->pos : 0;
   uint64_t page = (uint64_t)R->page;
@@ -197,7 +208,7 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
   while (R->fill < cb) {
     uint64_t now = pace_now_ns();
     if (R->credit && now < R->ready_ns) {
-      if (lua_isyieldable(L)) return NEED_YIELD;
+      if (has_pace_wait(L)) return NEED_YIELD;
       pace_sleep_ns(R->ready_ns - now);
     }
     if (R->credit == 0) {
@@ -225,13 +236,25 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
   return 1;
 }
 
-/* Yields ("ese.pace", seconds to wait) from the C function that got
- * NEED_YIELD; k continues it. */
+/* Calls the wait function (fn(seconds to wait)) for the C function that
+ * got NEED_YIELD; k continues it, after a yield of fn or at once. */
 static int pace_yield(lua_State *L, EseReader *R, lua_KFunction k) {
   uint64_t now = pace_now_ns();
-  lua_pushliteral(L, "ese.pace");
+  lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY);
   lua_pushnumber(L, R->ready_ns > now ? (lua_Number)(R->ready_ns - now) / 1e9 : 0);
-  return lua_yieldk(L, 2, 0, k);
+  lua_callk(L, 1, 0, 0, k);
+  return k(L, LUA_OK, 0);
+}
+
+/* ese.set_pace_wait(fn | nil): how a paced reader waits (fn(seconds), may
+ * yield); nil: it sleeps.  One per Lua state; returns the previous one. */
+static int set_pace_wait(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY);
+  return 1;
 }
 
 /* ---- methods ------------------------------------------------------------------ */
@@ -463,5 +486,7 @@ static const luaL_Reg reader_methods[] = {
 
 int ese_open_reader(lua_State *L) {
   ese_newclass(L, ESE_READER_T, reader_meta, reader_methods);
+  lua_pushcfunction(L, set_pace_wait);
+  lua_setfield(L, -2, "set_pace_wait");
   return 0;
 }

@@ -113,7 +113,12 @@ describe("backup pacing", function()
     end)
   end)
 
-  describe("in a coroutine", function()
+  describe("in a coroutine, with a wait function that yields", function()
+    -- the application's choice of how a paced reader waits: here it yields
+    -- ("ese.pace", seconds) to whoever resumes the coroutine
+    before_each(function() ese.set_pace_wait(function(secs) coroutine.yield("ese.pace", secs) end) end)
+    after_each(function() ese.set_pace_wait(nil) end)
+
     it("a paced reader yields (\"ese.pace\", seconds) while it waits; another coroutine commits meanwhile", function()
       local t, s, db, inst, dbpath
       w, t, s, db, inst, dbpath = filled(512 * 1024)
@@ -208,6 +213,62 @@ describe("backup pacing", function()
       assert.is_true(yields > 0)
       assert.is_true(res.bytes > size)
       assert.are.equal(res.bytes, backup.verify(w:path("set")).bytes)
+    end)
+  end)
+
+  describe("without a wait function, or with a scheduler's own", function()
+    it("a paced reader in a coroutine never yields values of its own: it sleeps", function()
+      local inst, dbpath, _
+      w, _, _, _, inst, dbpath = filled(256 * 1024)
+      inst:begin_external_backup()
+      local r <close> = inst:open_file(dbpath)
+      local size = r:size()
+      inst:set_params({ backup_max_rate = size * 4 })       -- about 0.25 s
+      local t0 = now()
+      local co = coroutine.create(function()
+        local n = 0
+        for c in r:chunks(8192 * 4) do n = n + #c end
+        return n
+      end)
+      local ok, n = coroutine.resume(co)
+      assert.is_true(ok, n)
+      assert.are.equal("dead", coroutine.status(co), "no yield")
+      assert.are.equal(size, n)
+      assert.is_true(now() - t0 >= 0.8 * 0.25 - 0.05)
+      r:close()
+      inst:end_external_backup({ abort = true })
+    end)
+
+    it("under cqueues, with ese.set_pace_wait(cqueues.sleep), a paced backup.run completes while another "
+       .. "coroutine of the loop runs (a reader's own yields would crash cqueues' loop)", function()
+      local cqueues = require "cqueues"
+      local t, inst, dbpath, _
+      w, t, _, _, inst, dbpath = filled(512 * 1024)
+      local size = assert(io.open(dbpath)):seek("end")
+      inst:set_params({ backup_max_rate = size * 2 })       -- about 0.5 s
+      assert.is_nil(ese.set_pace_wait(cqueues.sleep))
+      finally(function() ese.set_pace_wait(nil) end)
+      local cq = cqueues.new()
+      local res, ticks, done = nil, 0, false
+      cq:wrap(function() res = backup.run(inst, w:path("set")); done = true end)
+      cq:wrap(function()
+        while not done do
+          ticks = ticks + 1
+          t:put(("tick%05d"):format(ticks), "v")
+          cqueues.sleep(0.01)
+        end
+      end)
+      local ok, err = cq:loop()
+      assert.is_true(ok, tostring(err))
+      assert.is_true(res.bytes > size)
+      assert.is_true(ticks > 5, ticks .. " ticks of the other coroutine meanwhile")
+      assert.are.equal(res.bytes, backup.verify(w:path("set")).bytes)
+      assert.are.equal(cqueues.sleep, ese.set_pace_wait(nil))
+    end)
+
+    it("set_pace_wait takes a function or nil", function()
+      assert.has_error(function() ese.set_pace_wait("sleep") end)
+      assert.is_nil(ese.set_pace_wait(nil))
     end)
   end)
 
