@@ -9,7 +9,8 @@
 -- one log stream (signature), page size and base name; S starts at most
 -- one generation after P ends (S.gen_low <= P.gen_high + 1) and ends no
 -- earlier (S.gen_high >= P.gen_high); every generation both hold has the
--- same SHA-256 in both manifests; and S's generation P.gen_high + 1, when
+-- same SHA-256 of its original in both manifests (content_sha256 for a
+-- compressed copy); and S's generation P.gen_high + 1, when
 -- it has it, was created as the successor of P's generation P.gen_high
 -- (ese.log_follows over the two headers, the rule restore applies).  A
 -- *restore point* is a set reached from a base through such steps; its
@@ -139,8 +140,9 @@ local function follows(p, s)
   end
   if s.gen_low > p.gen_high + 1 or s.gen_high < p.gen_high then return false end
   for g = s.gen_low, p.gen_high do
+    -- the original's hash: one generation may be compressed in one set and not in another
     local a, b = p.logs[g], s.logs[g]
-    if not a or not b or a.sha256 ~= b.sha256 then return false end
+    if not a or not b or (a.content_sha256 or a.sha256) ~= (b.content_sha256 or b.sha256) then return false end
   end
   if s.gen_high > p.gen_high then
     local a, b = log_header(p, p.gen_high), log_header(s, p.gen_high + 1)
