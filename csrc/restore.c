@@ -410,21 +410,41 @@ static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   return last;
 }
 
-/* to_time: not before the backup's end; without allow_partial, the logs
- * must go past it (a generation begun after it, or a commit after it in
- * the last one).  Else nothing is restored. */
-static JET_ERR check_reach(EseRestore *r) {
+/* The time of the last commit the database copies may hold: the last
+ * commit of the generations up to need_gen, the newest first; when none
+ * of the sets' generations holds one, the creation of the first (every
+ * commit before it came earlier; a copy may hold any of them). */
+static uint64_t copy_end_time(EseRestore *r) {
+  for (uint32_t g = r->need_gen; g >= r->lo && g > 0; g--) {
+    uint64_t t = last_commit_in(r, g);
+    if (t) return t;
+  }
+  rsfile *first = log_of(r, r->lo);
+  return first ? first->lh.tm_create : 0;
+}
+
+static JET_ERR check_copy_end(EseRestore *r) {
   if (!r->to_time) return JET_errSuccess;
   /* the copies may hold any commit up to the end of the generation they
-   * need (the backup's cut-off): a point in time before one is out of
-   * reach (replay would stop there too, but only after the copy) */
-  if (last_commit_in(r, r->need_gen) > r->to_time) {
+   * need (the backup's cut-off), and that generation may hold none (a
+   * backup of an idle instance): a point in time before the last commit
+   * they may hold is out of reach (replay would stop there too, but only
+   * after the copy, or never when the commit is in no replayed log) */
+  if (copy_end_time(r) > r->to_time) {
     char g[16];
     snprintf(g, sizeof g, "%u", r->need_gen);
     return fail(r, JET_errEndingRestoreLogTooLow, "the point in time is before the end of the backup (log "
                 "generation %s): the database copies may hold later changes; restore an older set", g);
   }
-  if (r->allow_partial || r->replay_to < r->hi) return JET_errSuccess;
+  return JET_errSuccess;
+}
+
+/* to_time: not before the backup's end; without allow_partial, the logs
+ * must go past it (a generation begun after it, or a commit after it in
+ * the last one).  Else nothing is restored. */
+static JET_ERR check_reach(EseRestore *r) {
+  JET_ERR e = check_copy_end(r);
+  if (e || !r->to_time || r->allow_partial || r->replay_to < r->hi) return e;
   rsfile *last = log_of(r, r->replay_to);
   if (last && last->lh.tm_create > r->to_time) return JET_errSuccess;
   if (last_commit_in(r, r->replay_to) > r->to_time) return JET_errSuccess;
@@ -745,7 +765,8 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
       e = fail(r, JET_errInvalidParameter, "checkpoint folder %s is also a source of the restore", r->chk_dir);
   }
   if (e == JET_errSuccess) e = check_unique(r);
-  if (e == JET_errSuccess && !fetch) e = check_reach(r);
+  /* with restore_command, what the sets alone decide is refused before the fetch */
+  if (e == JET_errSuccess) e = fetch ? check_copy_end(r) : check_reach(r);
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   r->overwrite = o->overwrite != 0;

@@ -290,6 +290,63 @@ describe("restore to a point in time", function()
   end)
 end)
 
+describe("restore to a point in time from a set whose last generation holds no commit", function()
+  local function mark()
+    local t0 = fs.now()
+    while fs.now() < t0 + 0.002 do end
+    local m = fs.now()
+    while fs.now() < m + 0.002 do end
+    return m
+  end
+
+  -- A full backup right after another: the first one's end began the
+  -- generation the second one ends in, and no commit came since; the
+  -- copies hold every commit of the generations before it.
+  it("a time before commits the copies hold: JET_errEndingRestoreLogTooLow before dest is made, with or "
+     .. "without the earlier generations in the archive, and with restore_command", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    t:put("x", "1")
+    local before = mark()
+    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
+    backup.run(inst, w:path("first"))
+    local set, archive = w:path("set"), w:path("archive")
+    local b = backup.run(inst, set)
+    local after = mark()
+    for i = 1, 30 do t:put(("p%03d"):format(i), ("v"):rep(400)) end
+    H.roll(t, w.dir, 1, "tail")
+    assert(os.execute("mkdir -p " .. H.q(archive)))
+    for _, name in ipairs(fs.list(w.dir)) do
+      local g = H.log_gen(name)
+      if g and g > b.gen_high then H.write_file(archive .. "/" .. name, assert(H.read_file(w:path(name)))) end
+    end
+    local dest = w:path("dest")
+    for _, o in ipairs({ { archive_path = archive }, { restore_command = "cp " .. archive .. "/%f %p" } }) do
+      o.to_time = before
+      local e = H.expect_jet("JET_errEndingRestoreLogTooLow", ese.restore, set, dest, o)
+      assert.matches("before the end of the backup", e.detail, 1, true)
+      assert.are.equal("absent", fs.stat(dest).kind)
+    end
+    -- the generations before the set in the archive too: the same
+    for _, name in ipairs(fs.list(w.dir)) do
+      local g = H.log_gen(name)
+      if g and g > 0 and g <= b.gen_high then
+        H.write_file(archive .. "/" .. name, assert(H.read_file(w:path(name))))
+      end
+    end
+    H.expect_jet("JET_errEndingRestoreLogTooLow", ese.restore, set, dest,
+      { archive_path = archive, to_time = before })
+    assert.are.equal("absent", fs.stat(dest).kind)
+    -- a time after the base commits restores them and no later one
+    local r = ese.restore(set, dest, { archive_path = archive, to_time = after })
+    assert.is_true(r.reached)
+    local keys = H.restored_keys(w, dest)
+    assert.are.equal(20, H.count_prefix(keys, "base"))
+    assert.are.equal(0, H.count_prefix(keys, "p0"))
+  end)
+end)
+
 describe("util.parse_time", function()
   local util = require "ese.util"
   it("reads UTC, zones, fractions and seconds; refuses the rest", function()
