@@ -779,7 +779,6 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && (e = os_mkdir_p(r->chk_dir, 0700)) != JET_errSuccess)
     fail(r, e, "checkpoint folder %s cannot be made a folder", r->chk_dir);
   if (e == JET_errSuccess) e = lock_dest(r);
-  if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   /* restore_command: the archive's generations are fetched into dest (the
    * only folder a restore writes) once dest is checked and locked; then
    * the checks that depend on the logs run again, before any other write */
@@ -789,6 +788,8 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && fetch && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess && fetch) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   if (e == JET_errSuccess && fetch) e = check_reach(r);
+  /* every refusal came first: with overwrite, dest's log stream goes only now */
+  if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess) e = drop_ring(r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e) {

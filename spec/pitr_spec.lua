@@ -241,6 +241,33 @@ describe("restore to a point in time", function()
     assert.is_false(r.reached)
   end)
 
+  it("restore_command with overwrite: a refusal after the fetch leaves dest's log stream as it was", function()
+    local dest = w:path("dest")
+    ese.restore(set, dest, { archive_path = archive, to_time = marks[1] })
+    local function logs()
+      local l = {}
+      for _, name in ipairs(fs.list(dest)) do
+        if name:match("^edb.*%.log$") then l[#l + 1] = name .. " " .. H.file_size(dest .. "/" .. name) end
+      end
+      table.sort(l)
+      return l
+    end
+    local before = logs()
+    assert.is_true(#before > 1)
+    -- a time before the backup's end: refused after the fetch (the fetched logs are read for it)
+    H.expect_jet("JET_errEndingRestoreLogTooLow", ese.restore, set, dest,
+      { restore_command = "cp " .. archive .. "/%f %p", to_time = 1, overwrite = true })
+    assert.are.same(before, logs())
+    -- a fetch that cannot run
+    H.expect_jet("JET_errMissingLogFile", ese.restore, set, dest,
+      { restore_command = "no-such-program-xyz %f %p", to_time = marks[2], overwrite = true })
+    assert.are.same(before, logs())
+    assert.are.equal("absent", fs.stat(dest .. "/.ese-fetch").kind)
+    local n = phases(dest)
+    assert.is_true(n.p1 >= 30)
+    assert.is_nil(n.p2)
+  end)
+
   it("bad options: argument errors", function()
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = "noon" }) end)
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = -1 }) end)
