@@ -795,13 +795,16 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e) {
     if (o->detail && o->detail_cap) snprintf(o->detail, o->detail_cap, "%s", r->detail);
     r->failed = e;
-    if (r->made_dest && r->lockf) {   /* a refusal after the fetch: dest goes again, as it came */
+    /* a refusal after the fetch: dest goes back as it came, absent or
+     * empty (without overwrite check_dest found it empty: the lock file
+     * is the restore's own, and a retry must not find dest not empty) */
+    if (r->lockf && (r->made_dest || !r->overwrite)) {
       char name[16];
       char *lk = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
       drop_fetch_dir(r);
       if (lk) (void)os_unlink(r->io, lk);
       free(lk);
-      (void)rmdir(r->dest);
+      if (r->made_dest) (void)rmdir(r->dest);
     }
     EseRestoreEnd(r);
     return e;

@@ -268,6 +268,20 @@ describe("restore to a point in time", function()
     assert.is_nil(n.p2)
   end)
 
+  it("restore_command refused into an existing empty dest leaves it empty: the retry is accepted", function()
+    local dest = w:path("dest-empty")
+    assert(os.execute("mkdir -p " .. H.q(dest)))
+    H.expect_jet("JET_errMissingLogFile", ese.restore, set, dest,
+      { restore_command = "no-such-program-xyz %f %p", to_time = marks[1] })
+    assert.are.same({}, fs.list(dest))
+    H.expect_jet("JET_errEndingRestoreLogTooLow", ese.restore, set, dest,
+      { restore_command = "cp " .. archive .. "/%f %p", to_time = 1 })
+    assert.are.same({}, fs.list(dest))
+    local r = ese.restore(set, dest, { restore_command = "cp " .. archive .. "/%f %p", to_time = marks[1] })
+    assert.is_true(r.reached)
+    assert.is_true(phases(dest).p1 >= 30)
+  end)
+
   it("bad options: argument errors", function()
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = "noon" }) end)
     assert.has_error(function() ese.restore(set, w:path("d"), { to_time = -1 }) end)
