@@ -75,6 +75,7 @@ struct EseRestore {
   int logs_only;          /* the sets hold logs; databases are in place */
   int overwrite;          /* dest may hold files: the set's and the log stream's are replaced */
   uint32_t gen_low, gen_high;
+  uint32_t min_gen;       /* the sets' first generation: an older one in the archive or live logs is not read */
   /* a point in time (EseRestoreOptions.to_time_us, allow_partial) */
   uint64_t to_time;
   int allow_partial;
@@ -149,6 +150,10 @@ static JET_ERR zst_log_read(EseRestore *r, const char *path, log_header *h) {
 }
 
 static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int current, int zst) {
+  /* a generation before the sets' (in the archive or live logs) is not
+   * read: no copy needs it (check_dbs), and it may be of an older format,
+   * damaged or one of a gap the archive has */
+  if (!current && gen < r->min_gen) return JET_errSuccess;
   char *p = os_join(dir, name);
   if (!p) return JET_errOutOfMemory;
   log_header h;
@@ -157,7 +162,7 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   if (e == JET_errBadLogVersion) return fail(r, e, "log %s is of an older format: " LOG_OLD_FORMAT_ADVICE, name);
   if (e) return fail(r, e, "log %s is unreadable", name);
   if (current) gen = h.gen;
-  if (!current && r->gen_high && (gen < r->gen_low || gen > r->gen_high)) {
+  if ((!current && r->gen_high && (gen < r->gen_low || gen > r->gen_high)) || gen < r->min_gen) {
     log_header_clear(&h);
     return JET_errSuccess;
   }
@@ -746,6 +751,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess) e = check_logs(r, UINT32_MAX);
   set_lo = r->lo;
   set_hi = r->hi;
+  r->min_gen = e == JET_errSuccess ? set_lo : 0;
   if (e == JET_errSuccess && o->archive_path) e = scan_dir(r, o->archive_path, 1);
   if (e == JET_errSuccess && o->archive_path) e = check_logs(r, set_hi);
   int fetch = o->restore_command && *o->restore_command;

@@ -388,6 +388,47 @@ describe("restore to a point in time from a set whose last generation holds no c
   end)
 end)
 
+describe("restore to a point in time with an archive older than the set", function()
+  -- The archive holds the generations before the full set too (shipped
+  -- before the backup truncated them); one of them is lost.
+  it("the generations before the set are neither copied nor needed: a gap among them is no refusal", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    local archive = w:path("archive")
+    assert(os.execute("mkdir -p " .. H.q(archive)))
+    local function ship()
+      for _, name in ipairs(fs.list(w.dir)) do
+        local g = H.log_gen(name)
+        if g and g > 0 and not H.exists(archive .. "/" .. name) then
+          H.write_file(archive .. "/" .. name, assert(H.read_file(w:path(name))))
+        end
+      end
+    end
+    H.roll(t, w.dir, 4, "old")
+    ship()
+    local set = w:path("set")
+    local b = backup.run(inst, set)
+    assert.is_true(b.gen_low > 3)
+    for i = 1, 30 do t:put(("p1_%03d"):format(i), ("v"):rep(400)) end
+    local m = fs.now()
+    H.roll(t, w.dir, 1, "tail")
+    ship()
+    local dest = w:path("dest")
+    assert.is_true(ese.restore(set, dest, { archive_path = archive, to_time = m }).reached)
+    for g = 1, b.gen_low - 1 do
+      assert.is_false(H.exists(dest .. "/" .. H.log_name(g)), H.log_name(g) .. " copied into dest")
+    end
+    assert.are.equal(30, H.count_prefix(H.restored_keys(w, dest), "p1_"))
+    -- generation 2 lost, generation 1 damaged: not needed
+    os.remove(archive .. "/" .. H.log_name(2))
+    H.write_file(archive .. "/" .. H.log_name(1), "damaged")
+    local r = ese.restore(set, w:path("dest2"), { archive_path = archive, to_time = m })
+    assert.is_true(r.reached)
+    assert.are.equal(30, H.count_prefix(H.restored_keys(w, w:path("dest2")), "p1_"))
+  end)
+end)
+
 describe("util.parse_time", function()
   local util = require "ese.util"
   it("reads UTC, zones, fractions and seconds; refuses the rest", function()
