@@ -556,11 +556,10 @@ static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   return JET_errSuccess;
 }
 
-/* The time (µs) an LR_COMMIT carries: after the per-database dbtimes;
- * 0 when the record is too short to hold it (commit_times refuses it). */
-static uint64_t commit_time(const log_record *rec) {
-  uint32_t ndb = rec->len >= 16 ? get32(rec->payload + 12) : 0;
-  return ndb <= ESE_MAX_DB && rec->len == 24 + 12 * ndb ? get64(rec->payload + 16 + 12 * ndb) : 0;
+uint64_t redo_commit_time(const log_record *rec) {
+  uint32_t ndb = rec->type == LR_COMMIT && rec->len >= 16 ? get32(rec->payload + 12) : 0;
+  return rec->type == LR_COMMIT && ndb <= ESE_MAX_DB && rec->len == 24 + 12 * ndb
+             ? get64(rec->payload + 16 + 12 * ndb) : 0;
 }
 
 /* Reads the per-database dbtimes of an LR_COMMIT (u64 txid, u32 page
@@ -632,7 +631,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   size_t npg = 0;
   JET_ERR e = JET_errSuccess;
   if (txid > r->max_txid) r->max_txid = txid;
-  uint64_t at = commit_time(rec);
+  uint64_t at = redo_commit_time(rec);
   if (r->cfg.stop_after_us && at > r->cfg.stop_after_us) {   /* the point in time: stop before this commit */
     r->stopped = 1;
     drop_pages(r);
@@ -730,7 +729,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
     if (rec->len >= at + 8 && get64(rec->payload + at) > r->max_txid) r->max_txid = get64(rec->payload + at);
     if (rec->type == LR_COMMIT) {
-      uint64_t t = commit_time(rec);
+      uint64_t t = redo_commit_time(rec);
       /* the copy holds this commit already: a point in time before it is out of reach */
       if (r->cfg.stop_after_us && t > r->cfg.stop_after_us) {
         if (r->cfg.detail)

@@ -97,6 +97,10 @@ uint64_t redo_max_txid(redo *r);
 /* cfg.stop_after_us: 1 once a commit later than it was met (the caller
  * stops feeding records; that commit and its group were not applied). */
 int redo_stopped(const redo *r);
+/* The time (µs) an LR_COMMIT carries (after its per-database dbtimes); 0
+ * for another record or a commit not of the format's length (replay
+ * refuses it). */
+uint64_t redo_commit_time(const log_record *rec);
 /* The time (µs) of the last commit applied or skipped as older than
  * apply_from; 0 before the first. */
 uint64_t redo_last_commit_us(const redo *r);

@@ -357,13 +357,10 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
   return JET_errSuccess;
 }
 
-/* The time of the last commit in generation gen of the sources (0: none,
- * or the file cannot be read: replay reports that); read before anything
- * is written, for the to_time check. */
-static uint64_t commit_time(uint8_t type, const uint8_t *payload, uint32_t len, uint64_t last) {
-  uint32_t m = type == LR_COMMIT && len >= 16 ? get32(payload + 12) : 0;
-  if (type == LR_COMMIT && m <= ESE_MAX_DB && len == 24 + 12 * m) return get64(payload + 16 + 12 * m);
-  return last;
+/* last: the time of rec when it is a commit (redo_commit_time), else last. */
+static uint64_t commit_time(const log_record *rec, uint64_t last) {
+  uint64_t t = redo_commit_time(rec);
+  return t ? t : last;
 }
 
 /* last_commit_in of a compressed log (zst.h): its original decoded whole
@@ -379,7 +376,8 @@ static uint64_t zst_last_commit(EseRestore *r, const rsfile *f) {
   if (d && zst_read_full(z, d, n) == JET_errSuccess) {
     for (uint32_t pos = LOG_DATA_START, fr, np;;) {
       if ((fr = log_rec_check(d, n, pos, f->gen))) {
-        last = commit_time(d[pos + 4], d + pos + 8, ld32(d + pos), last);
+        log_record rec = { .lsn = LSN(f->gen, pos), .type = d[pos + 4], .payload = d + pos + 8, .len = ld32(d + pos) };
+        last = commit_time(&rec, last);
         pos += fr;
       } else if ((np = log_skip_pad(d, n, pos)) != pos) {
         pos = np;
@@ -393,6 +391,9 @@ static uint64_t zst_last_commit(EseRestore *r, const rsfile *f) {
   return last;
 }
 
+/* The time of the last commit in generation gen of the sources (0: none,
+ * or the file cannot be read: replay reports that); read before anything
+ * is written, for the to_time checks. */
 static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   rsfile *f = log_of(r, gen);
   if (!f) return 0;
@@ -408,7 +409,7 @@ static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   if (log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0), current ? LOG_READ_CURRENT : 0,
                       &rd) == JET_errSuccess) {
     log_record rec;
-    while (log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) last = commit_time(rec.type, rec.payload, rec.len, last);
+    while (log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) last = commit_time(&rec, last);
   }
   log_reader_close(rd);
   free(dir);
