@@ -305,37 +305,10 @@ static void fuzz(void) {
 
 /* ---- part 2 -------------------------------------------------------------- */
 
-static void read_page(uint32_t pgno, uint8_t *out) {
-  int fd = open(dbpath, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || pread(fd, out, PAGE_SIZE, (off_t)pgno * PAGE_SIZE) != PAGE_SIZE) FAIL("read %s", dbpath);
-  close(fd);
-}
-
-static void read_header(dbheader *h) {
-  esio *io;
-  esfile *f;
-  CK(esio_new(&io));
-  CK(os_open(io, dbpath, OS_READ, &f));
-  CK(dbheader_read(f, PAGE_SIZE, h));
-  os_close(f);
-  esio_free(io);
-}
+#include "redo_fixture.h"
 
 static void setup(void) {
-  harness_tempdir(dir, sizeof dir, "pageop_test");
-  harness_in(dbpath, sizeof dbpath, dir, "app.edb");
-  JET_INSTANCE inst;
-  JET_SESID s;
-  JET_DBID db;
-  JET_TABLEID t;
-  char name[64];
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "pageop_test"), dir, 0, 0));
-  CK(JetInit(&inst));
-  CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
-  harness_put_keys(s, t, "k", 0, 20);
-  CK(JetEndSession(s, 0));
-  CK(JetTerm2(inst, JET_bitTermComplete));
-  read_header(&hdr);
+  make_db("pageop_test", &hdr);
   uint8_t pg[PAGE_SIZE];
   for (uint32_t p = 3; p < 64 && !leaf; p++) {
     read_page(p, pg);

@@ -65,38 +65,11 @@ static void say_ok(const char *what) {
   fflush(stdout);
 }
 
-static void read_page(uint32_t pgno, uint8_t *out) {
-  int fd = open(dbpath, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || pread(fd, out, PAGE_SIZE, (off_t)pgno * PAGE_SIZE) != PAGE_SIZE) FAIL("read %s", dbpath);
-  close(fd);
-}
-
-static void read_header(dbheader *h) {
-  esio *io;
-  esfile *f;
-  CK(esio_new(&io));
-  CK(os_open(io, dbpath, OS_READ, &f));
-  CK(dbheader_read(f, PAGE_SIZE, h));
-  os_close(f);
-  esio_free(io);
-}
+#include "redo_fixture.h"
 
 /* app.edb in a new folder: created, table "t" with 20 records, clean term. */
 static void setup(void) {
-  harness_tempdir(dir, sizeof dir, "redo_dbtime");
-  harness_in(dbpath, sizeof dbpath, dir, "app.edb");
-  JET_INSTANCE inst;
-  JET_SESID s;
-  JET_DBID db;
-  JET_TABLEID t;
-  char name[64];
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "redo_dbtime"), dir, 0, 0));
-  CK(JetInit(&inst));
-  CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
-  harness_put_keys(s, t, "k", 0, 20);
-  CK(JetEndSession(s, 0));
-  CK(JetTerm2(inst, JET_bitTermComplete));
-  read_header(&hdr);
+  make_db("redo_dbtime", &hdr);
   uint8_t pg[PAGE_SIZE];
   read_page(SPACE, pg);
   if (page_verify(pg, PAGE_SIZE, SPACE) != PAGE_OK) FAIL("page 2 of %s does not verify", dbpath);
