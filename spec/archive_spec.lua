@@ -93,10 +93,7 @@ describe("log archive to a folder", function()
     local set = w:path("set")
     require("ese.backup").run(inst, set)
     H.roll(t, w.dir, 3, "after")
-    local t0 = ese.fs.now()
-    while ese.fs.now() < t0 + 0.003 do end
-    local moment = ese.fs.now()                 -- after every "after" commit, before every "later" one
-    while ese.fs.now() < moment + 0.003 do end
+    local moment = H.time_mark()               -- after every "after" commit, before every "later" one
     H.roll(t, w.dir, 2, "later")
     assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
     local keys = {}

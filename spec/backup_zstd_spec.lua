@@ -394,14 +394,7 @@ describe("ese backup --compress zstd", function()
 end)
 
 describe("a compressed set restored to a point in time", function()
-  -- fs.now strictly after every commit so far and before every later one
-  local function mark()
-    local t0 = fs.now()
-    while fs.now() < t0 + 0.002 do end
-    local m = fs.now()
-    while fs.now() < m + 0.002 do end
-    return m
-  end
+  local mark = H.time_mark
 
   it("with an archive: exactly the commits at or before the time; a time before the backup ended: "
      .. "JET_errEndingRestoreLogTooLow before dest is made (the set's compressed logs are read for it)", function()

@@ -12,15 +12,7 @@ describe("restore to a point in time", function()
   local w, t, inst, set, archive, _
   local marks = {}
 
-  -- The current time strictly after every commit so far and strictly
-  -- before every later one (the clock commits read is fs.now's).
-  local function mark()
-    local t0 = fs.now()
-    while fs.now() < t0 + 0.002 do end
-    local m = fs.now()
-    while fs.now() < m + 0.002 do end
-    return m
-  end
+  local mark = H.time_mark
 
   -- Copies every closed generation of the live folder into the archive.
   local function ship()
@@ -332,13 +324,7 @@ describe("restore to a point in time", function()
 end)
 
 describe("restore to a point in time from a set whose last generation holds no commit", function()
-  local function mark()
-    local t0 = fs.now()
-    while fs.now() < t0 + 0.002 do end
-    local m = fs.now()
-    while fs.now() < m + 0.002 do end
-    return m
-  end
+  local mark = H.time_mark
 
   -- A full backup right after another: the first one's end began the
   -- generation the second one ends in, and no commit came since; the

@@ -621,6 +621,17 @@ end
 -- Commits records into table t until the log in log_dir has moved on by n
 -- generations (log volume depends on how the engine logs a change, so a
 -- spec that needs rolls asks for them, not for a record count).
+-- A wall-clock moment (ese.fs.now, the clock commit records carry) strictly
+-- after every commit made so far and strictly before every later one: a
+-- restore's to_time between two commits.
+function H.time_mark()
+  local t0 = ese.fs.now()
+  while ese.fs.now() < t0 + 0.002 do end
+  local m = ese.fs.now()
+  while ese.fs.now() < m + 0.002 do end
+  return m
+end
+
 function H.roll(t, log_dir, n, prefix)
   local function gen() return ese.file_info(log_dir .. "/edb.log").generation end
   local target, i = gen() + (n or 1), 0
