@@ -417,11 +417,11 @@ static void commit_sqlite_round(ctx_sqlite *c, double secs, result *r) {
 /* pwrite + fdatasync in a loop, sequential through one file.  The target
  * case ("raw"): 4 KiB blocks at 4 KiB-aligned offsets of a file written in
  * full (not sparse) and synced beforehand.  The informational case
- * ("rawese"): what one lua-ese single-record commit writes -- an LR_PAGE
- * record with an 8 KiB page image plus an LR_COMMIT record, RAWESE_BLOCK
+ * ("rawese"): what one lua-ese single-record commit wrote before log format
+ * 4 -- a page image record of 8 KiB plus an LR_COMMIT record, RAWESE_BLOCK
  * bytes at 8-byte-aligned offsets -- into a sparse file (ftruncate), as
  * lua-ese's log files are made. */
-#define RAWESE_BLOCK 8264   /* framed LR_PAGE (12 + 16 + 8192 -> 8224) + LR_COMMIT of one database (12 + 28 -> 40) */
+#define RAWESE_BLOCK 8264   /* a framed page image (12 + 16 + 8192 -> 8224) + LR_COMMIT of one database (12 + 28 -> 40) */
 #define RAWESE_FILE_SIZE (256u << 20)
 
 typedef struct ctx_raw {

@@ -30,7 +30,8 @@
 /* Log record types.  An attachment entry is log.h's (u32 dbid, u8[16]
  * database signature, u16 + u16 path lengths, absolute and relative path). */
 enum {
-  LR_PAGE = 1,       /* u32 dbid, u32 pgno, u64 txid, page image */
+  /* 1: log format 3's whole page image; never written since format 4, a
+   * record of type 1 is a damaged log */
   LR_COMMIT = 2,     /* u64 txid, u32 page count, u32 m, m x (u32 dbid, u64 dbtime T),
                         u64 time (µs since the epoch, the writer's clock at commit):
                         applies the txid's pages, each database's sealed with its T */

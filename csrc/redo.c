@@ -435,12 +435,12 @@ static int is_op(uint8_t type) { return type == LR_INSERT || type == LR_REPLACE 
 
 static JET_ERR page_rec(redo *r, const log_record *rec) {
   int diff = rec->type == LR_PAGEDIFF, op = is_op(rec->type);
-  uint32_t hlen = op ? LR_OP_HDR : diff ? 24 : 16;
+  uint32_t hlen = op ? LR_OP_HDR : 24;
+  assert(diff || op);
   if (rec->len < hlen || (op && rec->payload[1] != 0)) return JET_errLogFileCorrupt;
   uint32_t dbid = op ? rec->payload[0] : get32(rec->payload), pgno = get32(rec->payload + 4);
   uint64_t txid = get64(rec->payload + 8);
   if (dbid < 1 || dbid > ESE_MAX_DB || pgno < 2) return JET_errLogFileCorrupt;
-  if (!diff && !op && rec->len - hlen != r->cfg.page_size) return JET_errLogFileCorrupt;
   if (txid > r->max_txid) r->max_txid = txid;
   if (txid != r->txid) {    /* an unfinished earlier transaction is dropped */
     drop_pages(r);
@@ -500,8 +500,6 @@ static JET_ERR op_failed(redo *r, const redo_db *d, const redo_page *p, int pr) 
  * time T, on the page as replay has it (the commit's staged copy, else the
  * cache's, else the file's):
  *   page dbtime >= T             skip: the change is there already
- *   an image (LR_PAGE)           written whole (it formats the page; a page
- *                                that fails verification counts as dbtime 0)
  *   a difference or operation,   applied, sealed with T
  *   dbtime == base
  *   dbtime < base                JET_errDbTimeTooOld (a change is missing)
@@ -514,10 +512,7 @@ static JET_ERR op_failed(redo *r, const redo_db *d, const redo_page *p, int pr) 
  * too old.  Every refusal names the file and page. */
 static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   uint32_t ps = r->cfg.page_size;
-  int based = p->diff || p->op;
   const char *what = p->op ? "an operation record" : "a difference";
-  if (!based && page_dbtime(p->image) != T)   /* an image carries its commit's dbtime */
-    return page_mismatch(r, d, p->pgno, "a page image of another dbtime than its commit's", page_dbtime(p->image), T);
   rframe *f;
   JET_ERR e = frame_get(r, d, p->pgno, &f);
   if (e) return e;
@@ -525,14 +520,14 @@ static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
     const uint8_t *cur = f->staged ? f->spare : f->page;
     int v = page_verify(cur, ps, p->pgno);
     uint64_t have = v == PAGE_OK ? page_dbtime(cur) : 0;
-    if (v != PAGE_OK && v != PAGE_ZERO && based) {
+    if (v != PAGE_OK && v != PAGE_ZERO) {
       if (r->cfg.detail)
         snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u fails verification (checksum or page number): %s "
                  "of the log cannot apply to it", d->path, (unsigned)p->pgno, what);
       return JET_errReadVerifyFailure;
     }
     if (have >= T) return JET_errSuccess;
-    if (based && have != p->base) {
+    if (have != p->base) {
       if (r->cfg.detail)
         snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u: dbtime %llu is %s the base %llu of %s "
                  "committed at %llu", d->path, (unsigned)p->pgno, (unsigned long long)have,
@@ -541,10 +536,6 @@ static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
       return have < p->base ? JET_errDbTimeTooOld : JET_errDbTimeTooNew;
     }
     if ((e = frame_stage(r, f))) return e;
-  }
-  if (!based) {
-    memcpy(f->spare, p->image, ps);
-    return JET_errSuccess;
   }
   if (p->op) {
     int pr = pageop_apply(f->spare, ps, p->op, p->slot, p->image, p->len);
@@ -723,7 +714,7 @@ static JET_ERR attach_rec(redo *r, const log_record *rec) {
 }
 
 JET_ERR redo_apply(redo *r, const log_record *rec) {
-  int change = rec->type == LR_PAGE || rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT || is_op(rec->type);
+  int change = rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT || is_op(rec->type);
   if (r->stopped) return JET_errSuccess;   /* past the point in time: nothing more */
   if (change && rec->lsn < r->cfg.apply_from) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
@@ -742,7 +733,6 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
     return JET_errSuccess;
   }
   switch (rec->type) {
-  case LR_PAGE:
   case LR_PAGEDIFF:
   case LR_INSERT:
   case LR_REPLACE:
@@ -760,7 +750,9 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   }
   default:                     /* a later version sets a feature bit (refused at
                                 * the header), so an unknown type is damage; so
-                                * are types 3 and 4, format 1's attachments */
+                                * are type 1 (whole page images, never written
+                                * in log format 4) and types 3 and 4 (format
+                                * 1's attachments) */
     if (r->cfg.detail)
       snprintf(r->cfg.detail, r->cfg.detail_cap, "a record of unknown type %u at generation %u offset %u",
                (unsigned)rec->type, (unsigned)LSN_GEN(rec->lsn), (unsigned)LSN_OFF(rec->lsn));

@@ -220,7 +220,7 @@ typedef struct lrecs { lrec *v; size_t n; } lrecs;
 /* A record applied to a page at its base dbtime (payload offset 16): a
  * difference or an operation record (LR_INSERT, LR_REPLACE, LR_DELETE). */
 static int is_based(uint8_t type) { return type == LR_PAGEDIFF || type == LR_INSERT || type == LR_REPLACE || type == LR_DELETE; }
-static int is_page_rec(const lrec *x) { return x->type == LR_PAGE || is_based(x->type); }
+static int is_page_rec(const lrec *x) { return is_based(x->type); }
 static lsn_t lrec_lsn(const lrec *x) { return LSN(x->gen, x->off); }
 
 /* Every record of dir's logs from the lowest generation on (current: B.log
@@ -246,10 +246,9 @@ static void read_log(const char *dir, int current, lrecs *out) {
     *x = (lrec){ LSN_GEN(rec.lsn), LSN_OFF(rec.lsn), rec.len, rec.type, 0, 0, 0, 0, 0 };
     if (is_page_rec(x)) {
       if (rec.len < 24) FAIL("%s: a page record of %u bytes", dir, rec.len);
-      x->dbid = x->type == LR_PAGE || x->type == LR_PAGEDIFF ? get32(rec.payload) : rec.payload[0];
+      x->dbid = x->type == LR_PAGEDIFF ? get32(rec.payload) : rec.payload[0];
       x->pgno = get32(rec.payload + 4);
       x->txid = get64(rec.payload + 8);
-      x->stamp = x->type == LR_PAGE ? page_dbtime(rec.payload + 16) : 0;
     }
     if (x->type == LR_COMMIT) {
       /* u64 txid, u32 page records, u32 databases, per database u32 id + u64 dbtime, u64 time */

@@ -12,12 +12,12 @@
  *               page between base and T): JET_errDbTimeTooNew naming the
  *               page, the folder unchanged;
  *   too-old     its base above the page's dbtime: JET_errDbTimeTooOld;
- *   newer-diff, newer-image  the page carries T already: skipped, success,
- *               nothing written (not even the header);
- *   atomic      a commit of an image that would apply (a page past the
- *               file's end) and a difference that is too old: refused,
- *               the image not written either;
- *   image       an LR_PAGE whose image carries another dbtime than T:
+ *   newer-diff  the page carries T already: skipped, success, nothing
+ *               written (not even the header);
+ *   atomic      a commit of a new page's difference that would apply (a
+ *               page past the file's end) and a difference that is too
+ *               old: refused, the new page not written either;
+ *   image       a whole page image (type 1, log format 3's LR_PAGE):
  *               JET_errLogFileCorrupt (restore:
  *               JET_errLogCorruptDuringHardRestore), unchanged;
  *   no-time     a commit of log format 3 (no time after the dbtimes):
@@ -30,7 +30,6 @@
  *   none        a commit that gives the page's database no T: refused;
  *   bad-page    a difference onto a page that fails verification:
  *               JET_errReadVerifyFailure naming the page.
- *   bad-image   an image over that page applies (it counts as dbtime 0).
  *   apply       the right base applies: the page gets the byte and T,
  *               redo_finish writes dbtime_last = T (max(header, every T)).
  *   twice       the same group again (soft recovery, restore): skipped,
@@ -172,16 +171,12 @@ static void expect_same(const char *what, int restore, const prec *recs, int n, 
 
 static JET_ERR corrupt_for(int restore) { return restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt; }
 
-/* An LR_PAGE of page pgno (txid 7): page (its bytes as they are) with byte
- * BYTE_AT set to 0x66, sealed with dbtime t. */
-static uint32_t image_rec(uint8_t *p, uint32_t pgno, const uint8_t *page, uint64_t t) {
-  put32(p, 1);
+/* The difference of a new page pgno (base dbtime 0: onto a page never
+ * written), txid 7. */
+static uint32_t new_page_rec(uint8_t *p, uint32_t pgno) {
+  uint32_t n = diff_rec(p, 0, 0);
   put32(p + 4, pgno);
-  put64(p + 8, 7);
-  memcpy(p + 16, page, PAGE_SIZE);
-  p[16 + BYTE_AT] = 0x66;
-  page_seal(p + 16, PAGE_SIZE, pgno, t);
-  return 16 + PAGE_SIZE;
+  return n;
 }
 
 /* An LR_COMMIT of txid 7 and count page records giving database 1 time T. */
@@ -249,24 +244,24 @@ int main(int argc, char **argv) {
     uint32_t scl = commit_rec(c, 1, dbtime2, 0);
     pl = diff_rec(p, dbtime2 - 1, 0);
     expect_same("newer-diff", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, scl, JET_errSuccess, "");
-    pl = image_rec(p, SPACE, pg, dbtime2);
-    expect_same("newer-image", restore, &(prec){ LR_PAGE, p, pl }, 1, c, scl, JET_errSuccess, "");
-    /* a commit applies whole or not at all: an image that would apply (a
-     * new page), then a difference that is too old: nothing written */
+    /* a commit applies whole or not at all: a new page's difference that
+     * would apply (a page past the file's end), then a difference that is
+     * too old: nothing written */
     cl = commit_n(c, 2, T);
-    uint32_t il = image_rec(p2, beyond, pg, T);
+    uint32_t nl = new_page_rec(p2, beyond);
     pl = diff_rec(p, dbtime2 + 1, 0);
-    expect_same("atomic", restore, (prec[]){ { LR_PAGE, p2, il }, { LR_PAGEDIFF, p, pl } }, 2, c, cl,
+    expect_same("atomic", restore, (prec[]){ { LR_PAGEDIFF, p2, nl }, { LR_PAGEDIFF, p, pl } }, 2, c, cl,
                 JET_errDbTimeTooOld, "page 2: dbtime");
     cl = commit_rec(c, 1, T, 0);
-    /* an image of page 2 as it is, but sealed with T - 1 */
+    /* a whole page image (type 1, log format 3's): never written in format
+     * 4, a damaged log */
     put32(p, 1);
     put32(p + 4, SPACE);
     put64(p + 8, 7);
     memcpy(p + 16, pg, PAGE_SIZE);
-    page_seal(p + 16, PAGE_SIZE, SPACE, T - 1);
-    expect_same("image", restore, &(prec){ LR_PAGE, p, 16 + PAGE_SIZE }, 1, c, cl, corrupt_for(restore),
-                "a page image of another dbtime than its commit's");
+    page_seal(p + 16, PAGE_SIZE, SPACE, T);
+    expect_same("image", restore, &(prec){ 1, p, 16 + PAGE_SIZE }, 1, c, cl, corrupt_for(restore),
+                "unknown type 1");
     pl = diff_rec(p, dbtime2, 1);
     uint32_t ocl = commit_rec(c, 1, T, 1);
     expect_same("old", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, ocl, corrupt_for(restore),
@@ -287,22 +282,6 @@ int main(int argc, char **argv) {
     expect_same("bad-page", restore, &(prec){ LR_PAGEDIFF, p, pl }, 1, c, cl, JET_errReadVerifyFailure,
                 "page 2 fails verification");
     write_page(SPACE, pg);
-  }
-
-  /* an image over a page that fails verification: it counts as dbtime 0,
-   * the image applies */
-  {
-    uint8_t bad[PAGE_SIZE], got[PAGE_SIZE];
-    memcpy(bad, pg, PAGE_SIZE);
-    bad[PAGE_SIZE - 1] ^= 0x5a;
-    write_page(SPACE, bad);
-    char detail[600] = "";
-    uint32_t il = image_rec(p, SPACE, pg, T), cl = commit_rec(c, 1, T, 0);
-    CK(replay(1, &(prec){ LR_PAGE, p, il }, 1, c, cl, detail, sizeof detail));
-    read_page(SPACE, got);
-    if (memcmp(got, p + 16, PAGE_SIZE) != 0) FAIL("bad-image: page 2 is not the image");
-    write_page(SPACE, pg);   /* page 2 back as set up; the header keeps dbtime_last T (above every page) */
-    say_ok("bad-image");
   }
 
   /* control: the right base applies and the header follows */
