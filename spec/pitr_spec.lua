@@ -161,8 +161,10 @@ describe("restore to a point in time", function()
     print("OK")
   ]]
 
-  it("killed at each write of its last steps, a restore to a point in time leaves either databases being "
-     .. "restored (refused) or a clean restore without a later commit: never a later commit back", function()
+  -- ESE_FAULT mode ("crash": killed; "eio": an I/O error) at each of the
+  -- restore's last 25 writes and syncs: dest is either refused (databases
+  -- being restored) or a clean restore without a later commit.
+  local function fault_sweep(mode)
     local tm = ("%.6f"):format(marks[1])
     local count = w:path("count.n")
     local code, out, err = H.lua_child(RESTORE_CHILD, { set, archive, w:path("counted"), tm },
@@ -173,8 +175,9 @@ describe("restore to a point in time", function()
     local clean, refused = 0, 0
     for k = math.max(1, n - 24), n do
       local dest = w:path("k" .. k)
-      code = H.lua_child(RESTORE_CHILD, { set, archive, dest, tm }, ("ESE_FAULT=crash:%d"):format(k))
-      assert.are_not.equal(0, code, "the child dies at event " .. k)
+      code, _, err = H.lua_child(RESTORE_CHILD, { set, archive, dest, tm }, ("ESE_FAULT=%s:%d"):format(mode, k))
+      assert.are_not.equal(0, code, "the child fails at event " .. k)
+      if mode == "eio" then assert.matches("JET_errDiskIO", err, 1, true) end   -- a named error, not a crash
       local inst2 = w:track(ese.create_instance(H.name("k"), H.params(dest, { log_file_size = 64 })))
       local ok, t2 = pcall(function()
         inst2:init()
@@ -191,6 +194,17 @@ describe("restore to a point in time", function()
       pcall(inst2.term, inst2)
     end
     assert.is_true(clean > 0 and refused > 0, clean .. " clean, " .. refused .. " refused")
+  end
+
+  it("killed at each write of its last steps, a restore to a point in time leaves either databases being "
+     .. "restored (refused) or a clean restore without a later commit: never a later commit back", function()
+    fault_sweep("crash")
+  end)
+
+  it("an I/O error at each write or sync of its last steps (cutting the log, deleting later logs, the "
+     .. "headers, the new log and checkpoint): JET_errDiskIO, and dest refused or clean without a later "
+     .. "commit", function()
+    fault_sweep("eio")
   end)
 
   it("restore_command fetches the archived generations one by one (here cp, then rclone with a local remote) "
