@@ -429,15 +429,17 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
  * all-zero page of dbtime 0.  The page is sealed first with dbtime T, the
  * commit's time for its database; the difference names the dbtime of its
  * base, which replay finds on the page.  No page goes to the log whole: a
- * torn page is the double-write ring's to repair (pager.h). */
+ * torn page is the double-write ring's to repair (pager.h).  ready: 1 +
+ * the size of the page's difference from base already in inst->diffbuf
+ * (diff_if_smaller made it), 0: made here. */
 static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *base, uint64_t txid,
-                        uint64_t T) {
+                        uint64_t T, size_t ready) {
   uint32_t ps = db->hdr.page_size;
-  page_seal(page, ps, pgno, T);
+  page_seal(page, ps, pgno, T);   /* bytes 0 .. 15 only: a difference starts at 16 */
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return JET_errOutOfMemory;
   uint8_t *zero = inst->diffbuf + PAGE_DIFF_MAX(ps);   /* the base of a new page, never written */
-  if (!base) memset(zero, 0, ps);
-  size_t n = page_diff(base ? base : zero, page, ps, inst->diffbuf);
+  if (!base && !ready) memset(zero, 0, ps);
+  size_t n = ready ? ready - 1 : page_diff(base ? base : zero, page, ps, inst->diffbuf);
   uint8_t head[24];
   put32(head, db->dbid);
   put32(head + 4, pgno);
@@ -528,12 +530,13 @@ static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, con
 
 /* Whether the operation records ops[0..n) of a page cost the log more
  * than its difference from pre (a page changed by many records in one
- * commit, as in a bulk load): then it is logged as the difference.  Only
- * records of more than OPS_CHECK_DIFF bytes are compared (a single-record
- * commit never pays for page_diff). */
+ * commit, as in a bulk load): then it is logged as the difference, which
+ * is left in inst->diffbuf, and the result is 1 + its size (log_page's
+ * ready); else 0.  Only records of more than OPS_CHECK_DIFF bytes are
+ * compared (a single-record commit never pays for page_diff). */
 #define OPS_CHECK_DIFF 1024
-static int diff_is_smaller(esinst *inst, esdb *db, const uint8_t *page, const uint8_t *pre, const uint8_t *ops,
-                           size_t n) {
+static size_t diff_if_smaller(esinst *inst, esdb *db, const uint8_t *page, const uint8_t *pre, const uint8_t *ops,
+                              size_t n) {
   uint32_t ps = db->hdr.page_size;
   size_t framed = 0;
   for (size_t off = 0; off < n;) {
@@ -547,7 +550,7 @@ static int diff_is_smaller(esinst *inst, esdb *db, const uint8_t *page, const ui
   if (framed <= OPS_CHECK_DIFF) return 0;
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return 0;
   size_t d = page_diff(pre, page, ps, inst->diffbuf);
-  return ((12 + 24 + d + 7) & ~(size_t)7) < framed;
+  return ((12 + 24 + d + 7) & ~(size_t)7) < framed ? d + 1 : 0;
 }
 
 /* The dbtime the commit in progress gives db: one above the last.  When
@@ -583,11 +586,11 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     for (size_t k = 0; k < n && e == JET_errSuccess; k++) {
       const uint8_t *ops, *pre;
       size_t nops = pager_pending_ops(db->pg, k, &ops, &pre);
-      if (nops && diff_is_smaller(inst, db, pages[k], pre, ops, nops)) nops = 0;
-      if (nops) {
+      size_t ready = nops ? diff_if_smaller(inst, db, pages[k], pre, ops, nops) : 0;
+      if (nops && !ready) {
         e = log_ops(inst, db, pgnos[k], pages[k], pre, ops, nops, txid, stamp[i], &total);
       } else {
-        e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i]);
+        e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i], ready);
         total++;
       }
     }

@@ -44,6 +44,8 @@ typedef struct rsfile {
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
   log_header lh;          /* log */
+  uint64_t last_commit;   /* log: last_commit_in's answer once known (lc_known) */
+  int lc_known;
   dbheader dh;            /* database header */
 } rsfile;
 
@@ -394,9 +396,19 @@ static uint64_t zst_last_commit(EseRestore *r, const rsfile *f) {
 /* The time of the last commit in generation gen of the sources (0: none,
  * or the file cannot be read: replay reports that); read before anything
  * is written, for the to_time checks. */
+static uint64_t last_commit_scan(EseRestore *r, rsfile *f);
 static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   rsfile *f = log_of(r, gen);
   if (!f) return 0;
+  if (!f->lc_known) {   /* Begin's checks ask of a generation more than once: read it once */
+    f->last_commit = last_commit_scan(r, f);
+    f->lc_known = 1;
+  }
+  return f->last_commit;
+}
+
+static uint64_t last_commit_scan(EseRestore *r, rsfile *f) {
+  uint32_t gen = f->gen;
   if (f->zst) return zst_last_commit(r, f);
   char *dir = os_dirname(f->src);
   if (!dir) return 0;
