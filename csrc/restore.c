@@ -396,6 +396,15 @@ static uint64_t zst_last_commit(EseRestore *r, const rsfile *f) {
 /* The time of the last commit in generation gen of the sources (0: none,
  * or the file cannot be read: replay reports that); read before anything
  * is written, for the to_time checks. */
+/* A point in time before the end of the backup: the copies may hold later
+ * commits. */
+static JET_ERR too_early(EseRestore *r) {
+  char g[16];
+  snprintf(g, sizeof g, "%u", r->need_gen);
+  return fail(r, JET_errEndingRestoreLogTooLow, "the point in time is before the end of the backup (log "
+              "generation %s): the database copies may hold later changes; restore an older set", g);
+}
+
 static uint64_t last_commit_scan(EseRestore *r, rsfile *f);
 static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   rsfile *f = log_of(r, gen);
@@ -448,12 +457,7 @@ static JET_ERR check_copy_end(EseRestore *r) {
    * backup of an idle instance): a point in time before the last commit
    * they may hold is out of reach (replay would stop there too, but only
    * after the copy, or never when the commit is in no replayed log) */
-  if (copy_end_time(r) > r->to_time) {
-    char g[16];
-    snprintf(g, sizeof g, "%u", r->need_gen);
-    return fail(r, JET_errEndingRestoreLogTooLow, "the point in time is before the end of the backup (log "
-                "generation %s): the database copies may hold later changes; restore an older set", g);
-  }
+  if (copy_end_time(r) > r->to_time) return too_early(r);
   return JET_errSuccess;
 }
 
@@ -1101,12 +1105,7 @@ static JET_ERR replay_step(EseRestore *r) {
     e = redo_apply(r->rd, &rec);
     if (e == JET_errSuccess && redo_stopped(r->rd)) {
       /* a commit later than the point in time: it and all after it stay out */
-      if (LSN_GEN(rec.lsn) <= r->need_gen) {
-        char g[16];
-        snprintf(g, sizeof g, "%u", r->need_gen);
-        return fail(r, JET_errEndingRestoreLogTooLow, "the point in time is before the end of the backup (log "
-                    "generation %s): the database copies may hold later changes; restore an older set", g);
-      }
+      if (LSN_GEN(rec.lsn) <= r->need_gen) return too_early(r);
       r->stopped = r->reached = 1;
       return replay_finish(r);
     }
