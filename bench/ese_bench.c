@@ -27,6 +27,9 @@
  *        incremental backup.run, whose files' sizes are summed.
  *      Log bytes are measured on the log files themselves: the end of
  *      the records in each generation file (see bench/ese_bench.lua).
+ *   E. Full scan of part C's N records from Lua (for k, v in t:pairs(), the
+ *      cache warm: best of 3 after an untimed scan) against LMDB's cursor
+ *      scan in C of the same records; target: at least 2 M records/s.
  *
  * Environment:
  *   BENCH_DIR      parent folder of the run's temporary folder (default /tmp)
@@ -60,6 +63,7 @@ extern char **environ;
 #define INCR_MAX_MIB 3.0
 #define COMMIT_MAX_BYTES 512.0
 #define RAW_BLOCK 4096
+#define SCAN_MIN_MRPS 2.0        /* part E: full scan from Lua, million records/s */
 
 /* Cases that run only when BENCH_ONLY names them (or a prefix at least as
  * long as "bulk.sqlitefull"), to keep the default run short. */
@@ -183,9 +187,36 @@ static void lk(int rc, const char *what) {
   if (rc != MDB_SUCCESS) { fprintf(stderr, "lmdb: %s: %s\n", what, mdb_strerror(rc)); exit(1); }
 }
 
+/* Part E's peer: full cursor scans (MDB_FIRST, then MDB_NEXT) of the n
+ * records in one read transaction, one untimed to warm the cache, then
+ * SCAN_ROUNDS timed: the best rate, in *r. */
+#define SCAN_ROUNDS 3
+static void scan_lmdb(MDB_env *env, MDB_dbi dbi, uint64_t n, result *r) {
+  *r = (result){ .ran = 1 };
+  for (int round = 0; round <= SCAN_ROUNDS; round++) {
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val mk, mv;
+    uint64_t seen = 0, bytes = 0;
+    lk(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), "txn_begin");
+    lk(mdb_cursor_open(txn, dbi, &cur), "cursor_open");
+    double t0 = now_s();
+    for (int rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == MDB_SUCCESS; rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
+      seen++;
+      bytes += mk.mv_size + mv.mv_size;   /* touch both, as the Lua scan gets both */
+    }
+    double secs = now_s() - t0;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (seen != n || bytes != n * (KEY_LEN + VAL_LEN)) { fprintf(stderr, "scan_lmdb: %" PRIu64 " records\n", seen); exit(1); }
+    if (round > 0 && (r->secs == 0 || secs < r->secs)) r->secs = secs;
+  }
+  r->rate = (double)n / r->secs;
+}
+
 /* Part C's records 0..n-1 (random keys, pooled values) in durable
- * transactions of TXN_SIZE. */
-static result bulk_lmdb(uint64_t n) {
+ * transactions of TXN_SIZE; scan: when not NULL, part E's scan of them. */
+static result bulk_lmdb(uint64_t n, result *scan) {
   char dir[4200];
   result r = { .ran = 1 };
   new_dir(dir, sizeof dir, "bulk-lmdb");
@@ -227,6 +258,7 @@ static result bulk_lmdb(uint64_t n) {
     if (mv.mv_size != VAL_LEN || memcmp(mv.mv_data, val, VAL_LEN)) { fprintf(stderr, "bulk_lmdb: record %" PRIu64 " wrong\n", i); exit(1); }
   }
   mdb_txn_abort(txn);
+  if (scan) scan_lmdb(env, dbi, n, scan);
   double t1 = now_s();
   mdb_env_close(env);
   r.close_secs = now_s() - t1;
@@ -625,21 +657,28 @@ int main(void) {
   /* C and D: lua-ese through the Lua API (bench/ese_bench.lua) */
   const char *m1 = getenv("BENCH_MIXED_1M");
   int mixed1m = !(m1 && !strcmp(m1, "0"));
-  result r_lua = {0}, r_lua16 = {0}, r_lmdb = {0}, r_sqp = {0};
+  result r_lua = {0}, r_lua16 = {0}, r_lmdb = {0}, r_sqp = {0}, r_scan = {0}, r_scan_lmdb = {0};
   lua_results big = {0}, small = {0};
   int big_load = want("lua.bulk"), big_commit = want("log.commit"), big_mixed = mixed1m && want("log.mixed1m");
-  if (big_load || big_commit || big_mixed) {
-    const char *steps[6] = { "load" };
+  int big_scan = want("scan.lua");
+  if (big_load || big_commit || big_mixed || big_scan) {
+    const char *steps[7] = { "load" };
     int ns = 1;
-    if (big_commit || big_mixed) steps[ns++] = "reopen";
+    if (big_commit || big_mixed || big_scan) steps[ns++] = "reopen";
+    if (big_scan) steps[ns++] = "scan:3";
     if (big_commit) steps[ns++] = "commits:10000";
     if (big_mixed) steps[ns++] = "mixed:10000";
     steps[ns] = NULL;
     big = run_lua("lua-big", n, steps);
-    r_lua = (result){ .ran = 1, .secs = lua_get(&big, "load_seconds") };
+    r_lua = (result){ .ran = big_load || big_commit || big_mixed, .secs = lua_get(&big, "load_seconds") };
     r_lua.rate = (double)n / r_lua.secs;
+    if (big_scan) {
+      r_scan = (result){ .ran = 1, .secs = lua_get(&big, "scan_seconds") };
+      r_scan.rate = lua_get(&big, "scan_records") / r_scan.secs;
+    }
   }
-  if (want("lua.lmdb")) r_lmdb = bulk_lmdb(n);
+  if (want("lua.lmdb") || want("scan.lmdb")) r_lmdb = bulk_lmdb(n, want("scan.lmdb") ? &r_scan_lmdb : NULL);
+  r_lmdb.ran = want("lua.lmdb");
   if (want("lua.sqlitefull")) r_sqp = bulk_sqlite(n, 1, "FULL", VALUE_POOL);
   if (want("lua.bulk16m")) {
     static const char *const steps[] = { "load:16384", NULL };
@@ -681,6 +720,11 @@ int main(void) {
            lua_get(mres[i], "mixed_incr_log_bytes") / 1048576.0);
   }
   if (!mixed1m) printf("  (the %" PRIu64 "-record mixed case is off: BENCH_MIXED_1M=0)\n", n);
+
+  printf("\nE. full scan of the %" PRIu64 " records of part C, cached (best of %d after a warm-up)   records/s\n", n,
+         SCAN_ROUNDS);
+  line("scan.lua", "lua-ese from Lua 5.4: for k, v in t:pairs()", &r_scan, "rec/s");
+  line("scan.lmdb", "LMDB (C): cursor MDB_FIRST / MDB_NEXT", &r_scan_lmdb, "rec/s");
   printf("\ntargets                                         target   value\n");
   target("bulk seq:  lua-ese / SQLite NORMAL", &r_ese_seq, &r_sqn_seq, 1.0, 0);
   target("bulk rand: lua-ese / SQLite NORMAL", &r_ese_rnd, &r_sqn_rnd, 1.0, 0);
@@ -694,6 +738,9 @@ int main(void) {
   target("bulk from Lua: lua-ese / LMDB", &r_lua, &r_lmdb, 1.0, 0);
   target("bulk from Lua: lua-ese / SQLite FULL", &r_lua, &r_sqp, 2.0, 0);
   info("bulk from Lua, 16 MiB log files: / LMDB", &r_lua16, &r_lmdb);
+  if (r_scan.ran) target_row_prec(50, "scan from Lua, M records/s", ">=", SCAN_MIN_MRPS, r_scan.rate / 1e6,
+                                  r_scan.rate >= SCAN_MIN_MRPS * 1e6, 2);
+  info("scan: lua-ese from Lua / LMDB in C", &r_scan, &r_scan_lmdb);
   for (int i = 0; i < 2; i++) {
     char label[96];
     if (mixed_b[i] < 0) continue;

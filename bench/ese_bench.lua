@@ -20,6 +20,9 @@ Steps, in the order given:
              default), the loaded database attached: later steps log into
              a fresh stream whose files are small enough that a backup set's
              size follows the log written.
+  scan:N     after reopen: one untimed full scan (for k, v in t:pairs()),
+             then N timed ones; the best time and the records counted
+             (which must be RECORDS).
   commits:N  N durable single-record commits, each inserting one new random
              key with a 100-byte value; log bytes written.
   mixed:N    a full backup (backup.run), then N durable single-record
@@ -124,6 +127,20 @@ function steps.reopen()
   s:attach_database(db_path)
   db = s:open_database(db_path)
   t = s:open_table(db, "kv")
+end
+
+function steps.scan(rounds)
+  local best
+  for round = 0, rounds or 3 do
+    local n = 0
+    local t0 = clock()
+    for _ in t:pairs() do n = n + 1 end          -- the iterator makes key and value
+    local secs = clock() - t0
+    if n ~= nrec then error("scan: " .. n .. " records, " .. nrec .. " expected") end
+    if round > 0 and (not best or secs < best) then best = secs end
+  end
+  result("scan_seconds", best)
+  result("scan_records", nrec)
 end
 
 local function durable(fn, k, v)

@@ -25,7 +25,7 @@
 #define OFF_LEFT PO_OFF_LEFT
 #define LEAF_CH  PO_LEAF_CH
 #define BR_CH    PO_BR_CH
-#define MAXDEPTH 24              /* fan-out >= 15: far beyond any real tree */
+#define MAXDEPTH BT_MAXDEPTH      /* 24; fan-out >= 15: far beyond any real tree */
 #define MAXCELL  ((32768 - PAGE_HDR) / 4)   /* largest leaf cell + slot */
 #define CORRUPT  JET_errDatabaseCorrupted
 
@@ -53,6 +53,7 @@ typedef struct bt {
   uint8_t *scratch;              /* page copy for compaction and splits */
   cref *cells;
   unsigned ccap;
+  unsigned slot;                 /* seek: the record's slot in path[depth] */
 } bt;
 
 #define keycmp po_keycmp
@@ -231,7 +232,13 @@ static JET_ERR page_op(bt *t, uint32_t pgno, int type, unsigned pos, const uint8
 /* ---- descent ------------------------------------------------------------ */
 
 static JET_ERR bt_init(bt *t, pager *p, uint32_t root) {
-  memset(t, 0, sizeof *t);
+  /* path[] is filled by load() level by level (not cleared: a seek's
+   * bt lives on the stack for every step of a scan) */
+  t->depth = 0;
+  t->scratch = NULL;
+  t->cells = NULL;
+  t->ccap = 0;
+  t->slot = 0;
   t->p = p;
   t->root = root;
   t->psz = pager_page_size(p);
@@ -394,37 +401,133 @@ JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, siz
   return 0;
 }
 
-JET_ERR bt_seek(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out) {
-  bt t;
+/* Whether h may stand for the root's descent to key: the hint is current
+ * (same pager and tree, no page changed since) and key is the key at its
+ * slot (*exact = that slot) or lies within its leaf's first..last key
+ * (*exact = -1).  Then the leaf is loaded as t->path[h->depth]; the levels
+ * above are not (hint_path loads them when a step needs them). */
+static int hint_leaf(bt *t, const bt_hint *h, const void *key, size_t klen, long *exact) {
+  cell a, b;
+  *exact = -1;
+  if (!h || !h->valid || !klen || h->p != t->p || h->root != t->root || h->changes != pager_changes(t->p) ||
+      h->depth >= MAXDEPTH || load(t, h->depth, h->pgno[h->depth]))
+    return 0;
+  const node *nd = &t->path[h->depth].nd;
+  if (!nd->leaf || nd->n == 0) return 0;
+  if (h->slot < nd->n && !cell_get(nd, h->slot, &a) && !keycmp(a.key, a.klen, key, klen)) {
+    *exact = h->slot;
+    return 1;
+  }
+  if (cell_get(nd, 0, &a) || cell_get(nd, nd->n - 1, &b)) return 0;
+  return keycmp(a.key, a.klen, key, klen) <= 0 && keycmp(key, klen, b.key, b.klen) <= 0;
+}
+
+/* Loads the branch levels of h's path above its leaf; -1 when they do not
+ * lead to that leaf (never for a current hint: then a descent from the root
+ * is made instead). */
+static int hint_path(bt *t, const bt_hint *h) {
+  for (unsigned d = h->depth; d-- > 0;) {
+    uint32_t child;
+    level *l = &t->path[d];
+    if (load(t, d, h->pgno[d]) || l->nd.leaf || h->c[d] > l->nd.n || child_at(&l->nd, h->c[d], &child) ||
+        child != h->pgno[d + 1])
+      return -1;
+    l->c = h->c[d];
+  }
+  t->depth = h->depth;
+  return 0;
+}
+
+/* Asks the CPU for the cell of the record after slot i (fwd) or before it,
+ * which a scan reads next: a leaf's cells lie in the order they were put,
+ * so neighbouring keys are far apart in the page.  Only a hint to the
+ * cache; nothing is read here. */
+static void prefetch_next(const node *nd, unsigned i, int fwd) {
+  unsigned j = fwd ? i + 1 : i - 1;
+  if (j >= nd->n) return;               /* also i == 0 backward */
+  unsigned off = get16(nd->pg + PAGE_HDR + 2 * j);
+  if (off >= nd->top && off + 128 <= nd->psz) {
+    __builtin_prefetch(nd->pg + off);
+    __builtin_prefetch(nd->pg + off + 64);
+  }
+}
+
+/* The seek on a path whose leaf is t->path[t->depth] (the levels above
+ * loaded unless lazy: then h's path is loaded before a step needs it;
+ * *stale when that fails).  exact >= 0: the slot that holds key. */
+static JET_ERR seek_leaf(bt *t, const bt_hint *lazy, int *stale, long exact, const void *key, size_t klen,
+                         JET_GRBIT op, bt_rec *out) {
   unsigned i = 0;
   cell c;
+  JET_ERR e;
   int fwd = op == JET_bitSeekGE || op == JET_bitSeekGT;
   int back = op == JET_bitSeekLE || op == JET_bitSeekLT;
-  JET_ERR e = bt_init(&t, p, root);
-  if (e) return e;
-  if ((!fwd && !back && op != JET_bitSeekEQ) || (klen && !key) || (!klen && !fwd && !back)) return JET_errInvalidParameter;
-  /* klen 0: the first (GE/GT) or last (LE/LT) record. */
-  if ((e = load(&t, 0, root)) || (e = descend(&t, 0, key, klen, klen ? 0 : fwd ? -1 : 1))) return e;
-  node *nd = &t.path[t.depth].nd;
+  node *nd = &t->path[t->depth].nd;
+  int upper = op == JET_bitSeekGT || op == JET_bitSeekLE;
   if (!klen) i = fwd ? 0 : nd->n;
-  else if ((e = node_search(nd, key, klen, op == JET_bitSeekGT || op == JET_bitSeekLE, &i))) return e;
+  else if (exact >= 0) i = (unsigned)exact + (unsigned)upper;
+  else if ((e = node_search(nd, key, klen, upper, &i))) return e;
   /* i: the candidate for a forward op, one past it for a backward op;
    * walk over empty leaves and leaf ends to the neighbouring leaf. */
+  if (lazy && ((fwd && i >= nd->n) || (back && i == 0)) && hint_path(t, lazy)) {
+    *stale = 1;
+    return 0;
+  }
   while (fwd && i >= nd->n) {
-    if ((e = step(&t, 1))) return e;
-    nd = &t.path[t.depth].nd;
+    if ((e = step(t, 1))) return e;
+    nd = &t->path[t->depth].nd;
     i = 0;
   }
   while (back && i == 0) {
-    if ((e = step(&t, -1))) return e;
-    nd = &t.path[t.depth].nd;
+    if ((e = step(t, -1))) return e;
+    nd = &t->path[t->depth].nd;
     i = nd->n;
   }
   if (back) i--;
   if (i >= nd->n) return JET_errRecordNotFound;  /* EQ past the end */
   if ((e = cell_get(nd, i, &c))) return e;
+  t->slot = i;
+  prefetch_next(nd, i, !back);
   if (op == JET_bitSeekEQ && keycmp(c.key, c.klen, key, klen)) return JET_errRecordNotFound;
   return bt_rec_set(out, c.key, c.klen, c.val, c.vlen);
+}
+
+JET_ERR bt_seek_hint(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out, bt_hint *h) {
+  bt t;
+  int fwd = op == JET_bitSeekGE || op == JET_bitSeekGT;
+  int back = op == JET_bitSeekLE || op == JET_bitSeekLT;
+  JET_ERR e = bt_init(&t, p, root);
+  if (e) return e;
+  if ((!fwd && !back && op != JET_bitSeekEQ) || (klen && !key) || (!klen && !fwd && !back)) return JET_errInvalidParameter;
+  long exact;
+  int stale = 0, lazy = hint_leaf(&t, h, key, klen, &exact);
+  if (lazy) {
+    unsigned d = t.depth;
+    e = seek_leaf(&t, h, &stale, exact, key, klen, op, out);
+    if (!stale && t.depth == d && t.path[d].pgno == h->pgno[d]) {   /* same leaf: only the slot moves */
+      h->slot = t.slot;
+      return e;
+    }
+  }
+  if (!lazy || stale) {
+    /* klen 0: the first (GE/GT) or last (LE/LT) record. */
+    if ((e = load(&t, 0, root)) || (e = descend(&t, 0, key, klen, klen ? 0 : fwd ? -1 : 1))) return e;
+    e = seek_leaf(&t, NULL, &stale, -1, key, klen, op, out);
+  }
+  if (h && (e == JET_errSuccess || e == JET_errRecordNotFound)) {
+    *h = (bt_hint){ .p = p, .root = root, .changes = pager_changes(p), .valid = 1, .depth = t.depth, .slot = t.slot };
+    for (unsigned d = 0; d <= t.depth; d++) {
+      h->pgno[d] = t.path[d].pgno;
+      h->c[d] = (uint16_t)t.path[d].c;
+    }
+  } else if (h) {
+    h->valid = 0;
+  }
+  return e;
+}
+
+JET_ERR bt_seek(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out) {
+  return bt_seek_hint(p, root, key, klen, op, out, NULL);
 }
 
 /* ---- check ---------------------------------------------------------------- */

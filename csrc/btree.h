@@ -34,6 +34,29 @@ JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen);
 /* op is one of JET_bitSeekEQ/LT/LE/GE/GT.  klen 0: GE/GT give the first
  * record, LE/LT the last.  JET_errRecordNotFound when none qualifies. */
 JET_ERR bt_seek(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out);
+
+/* A position kept across calls (a cursor's): the path (page numbers and
+ * the child taken at each branch) of the last bt_seek_hint on it, and
+ * pager_changes() when it was taken.  It holds no page pointers.  Zero it
+ * to start (valid = 0). */
+#define BT_MAXDEPTH 24
+typedef struct bt_hint {
+  const pager *p;
+  uint32_t root;
+  uint64_t changes;
+  int valid;
+  unsigned depth;                 /* pgno[depth] is the leaf */
+  unsigned slot;                  /* the record found in it (a hint too) */
+  uint32_t pgno[BT_MAXDEPTH];
+  uint16_t c[BT_MAXDEPTH];
+} bt_hint;
+/* bt_seek, which starts from the leaf of h instead of the root when h is
+ * of this pager and tree, the pager reports no change since h was taken
+ * (pager_changes), and key lies between that leaf's first and last key
+ * (the leaf then holds the answer, or its neighbour does, reached through
+ * h's path).  Otherwise it descends from the root.  Either way h is left
+ * at the position found (also on JET_errRecordNotFound); h NULL: bt_seek. */
+JET_ERR bt_seek_hint(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out, bt_hint *h);
 /* Walks every page of the tree and checks order, bounds and page types;
  * JET_errDatabaseCorrupted on a fault.  For tests and `ese check`. */
 JET_ERR bt_check(pager *p, uint32_t root, uint64_t *nrecords);

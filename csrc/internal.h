@@ -155,6 +155,8 @@ struct estable {
   char *name;
   bt_rec cur;
   int has_cur;
+  bt_rec scan;            /* merged_seek's tree record, swapped into cur */
+  bt_hint hint;           /* the tree position of the last seek (btree.h) */
 };
 
 /* instance.c

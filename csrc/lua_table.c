@@ -1,12 +1,13 @@
 /*
  * lua_table.c -- ese.Table: a cursor on an ordered key/value table.
- * put, get, delete, pairs(from, to), close.  Keys and values are Lua strings
- * (binary safe).
+ * put, get, delete, pairs(from, to, { reverse }), first, last, seek, count,
+ * close.  Keys and values are Lua strings (binary safe).
  *
  * A table keeps its session (user value 1) and database (user value 2)
  * alive and checks the database, its session and their instance before
  * each engine call.
- * pairs re-seeks on every step (GE from, then GT the last key), so the loop
+ * pairs re-seeks on every step (GE from, then GT the last key; reverse: LE
+ * to, then LT), each step one engine call (EseSeekRetrieve), so the loop
  * body may write to the table, use the same cursor, or yield.
  */
 #include <string.h>
@@ -124,51 +125,144 @@ static int tab_delete(lua_State *L) {
   return ese_warning(L, err, "delete");   /* outside a transaction it commits: JET_wrnArchiveBacklog */
 }
 
-/* The iterator of pairs.  Upvalues: 1 the table object, 2 from (or nil),
- * 3 to (or nil), 4 the last key returned (nil before the first step),
- * 5 true once the range is exhausted. */
-static int tab_iter(lua_State *L) {
-  if (lua_toboolean(L, lua_upvalueindex(5))) return 0;
-  lua_settop(L, 0);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  EseTable *T = checktable(L, 1, "pairs");
-  size_t len = 0;
-  JET_ERR err;
-  const char *last = lua_tolstring(L, lua_upvalueindex(4), &len);
-  if (last) {
-    err = EseSeek(T->sesid, T->tableid, last, len, JET_bitSeekGT);
-  } else {
-    const char *from = lua_tolstring(L, lua_upvalueindex(2), &len);
-    err = EseSeek(T->sesid, T->tableid, from ? from : "", from ? len : 0, JET_bitSeekGE);
-  }
-  if (err == JET_errRecordNotFound) goto done;
-  if (err >= 0) err = push_field(L, T, EseRetrieveKey);          /* 2: key */
-  if (err < 0) return ese_raise_ses(L, err, "pairs", T->sesid);
-  size_t tl, kl;
-  const char *to = lua_tolstring(L, lua_upvalueindex(3), &tl);
-  const char *key = lua_tolstring(L, 2, &kl);
-  if (to && keycmp(key, kl, to, tl) > 0) goto done;
-  err = push_field(L, T, EseRetrieveValue);                       /* 3: value */
-  if (err < 0) return ese_raise_ses(L, err, "pairs", T->sesid);
-  lua_pushvalue(L, 2);
-  lua_replace(L, lua_upvalueindex(4));
+/* Seeks (EseSeekRetrieve: one engine call) and pushes key and value; 0
+ * pushed when no record qualifies.  A field longer than the buffers here is
+ * fetched by push_field. */
+static int seek_push(lua_State *L, EseTable *T, const char *key, size_t klen, JET_GRBIT grbit, const char *op) {
+  char kbuf[EseMaxKeySize + 1], vbuf[1024];
+  size_t kl = 0, vl = 0;
+  JET_ERR err = EseSeekRetrieve(T->sesid, T->tableid, key, klen, grbit, kbuf, sizeof kbuf, &kl, vbuf, sizeof vbuf, &vl);
+  if (err == JET_errRecordNotFound) return 0;
+  if (err < 0) return ese_raise_ses(L, err, op, T->sesid);
+  if (kl <= sizeof kbuf) lua_pushlstring(L, kbuf, kl);
+  else err = push_field(L, T, EseRetrieveKey);
+  if (err >= 0 && vl <= sizeof vbuf) lua_pushlstring(L, vbuf, vl);
+  else if (err >= 0) err = push_field(L, T, EseRetrieveValue);
+  if (err < 0) return ese_raise_ses(L, err, op, T->sesid);
   return 2;
-done:
-  lua_pushboolean(L, 1);
-  lua_replace(L, lua_upvalueindex(5));
-  return 0;
 }
 
-/* t:pairs([from [, to]]) -> iterator for a generic for, in key order over
- * [from, to] (both included; nil = open end). */
+/* The state of a pairs iterator (its upvalue 1, a userdata whose user
+ * values keep alive the table object, from and to).  The table's chain
+ * (its database, session and instance objects: user values set at
+ * creation, never replaced) is kept as pointers, so a step checks that
+ * they are all open, as checktable does, without a Lua call; the bounds
+ * point into their Lua strings, which never move while referenced. */
+typedef struct IterState {
+  EseTable *T;
+  const EseDatabase *D;
+  const EseSession *S;
+  const EseInstance *I;
+  const char *from, *to;          /* NULL: open end */
+  size_t fl, tl, lastlen;
+  int reverse, started, done;
+  char last[EseMaxKeySize];       /* the key returned last */
+} IterState;
+
+/* The iterator of pairs.  Forward: GE from (the first record without
+ * from), then GT the last key, until a key above to.  Reverse: LE to (the
+ * last record without to), then LT the last key, until a key below from.
+ * Each step seeks from the key it returned last, in one engine call
+ * (EseSeekRetrieve), so the loop body may write, use the table or yield;
+ * it sees what a seek sees at that moment. */
+static int tab_iter(lua_State *L) {
+  IterState *it = (IterState *)lua_touserdata(L, lua_upvalueindex(1));
+  if (it->done) return 0;
+  EseTable *T = it->T;
+  if (!(T->open && it->D->open && it->S->open && it->I->open)) ese_raise(L, JET_errInvalidTableId, "pairs");
+  int rev = it->reverse, got;
+  const char *start = rev ? it->to : it->from, *bound = rev ? it->from : it->to;
+  size_t sl = rev ? it->tl : it->fl, bl = rev ? it->fl : it->tl;
+  if (it->started) got = seek_push(L, T, it->last, it->lastlen, rev ? JET_bitSeekLT : JET_bitSeekGT, "pairs");
+  else if (rev && start && sl == 0) got = 0;      /* to = "": no key lies at or below it */
+  else got = seek_push(L, T, start ? start : "", sl, rev ? JET_bitSeekLE : JET_bitSeekGE, "pairs");
+  size_t kl = 0;
+  const char *key = got ? lua_tolstring(L, -2, &kl) : NULL;
+  if (key && bound) {
+    int c = keycmp(key, kl, bound, bl);
+    if (rev ? c < 0 : c > 0) got = 0;
+  }
+  if (!got) {
+    it->done = 1;
+    return 0;
+  }
+  if (kl > sizeof it->last) ese_raise(L, JET_errDatabaseCorrupted, "pairs");   /* keys are at most EseMaxKeySize */
+  memcpy(it->last, key, kl);
+  it->lastlen = kl;
+  it->started = 1;
+  return 2;
+}
+
+static const EseFlag pairs_flags[] = { { "reverse", 1 }, { NULL, 0 } };
+
+/* t:pairs([from [, to [, { reverse = true }]]]) -> iterator for a generic
+ * for, in key order (reverse: descending) over [from, to] (both included;
+ * nil = open end; from > to: nothing). */
 static int tab_pairs(lua_State *L) {
-  checktable(L, 1, "pairs");
-  luaL_optstring(L, 2, NULL);
-  luaL_optstring(L, 3, NULL);
+  EseTable *T = checktable(L, 1, "pairs");
+  size_t fl = 0, tl = 0;
+  const char *from = luaL_optlstring(L, 2, NULL, &fl);
+  const char *to = luaL_optlstring(L, 3, NULL, &tl);
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  int rev = ese_optflags(L, 4, pairs_flags, 0, NULL) != 0;
   lua_settop(L, 3);
-  lua_pushnil(L);                 /* last key */
-  lua_pushboolean(L, 0);          /* done */
-  lua_pushcclosure(L, tab_iter, 5);
+  IterState *it = (IterState *)lua_newuserdatauv(L, sizeof *it, 3);
+  memset(it, 0, sizeof *it);
+  it->T = T;
+  it->from = from, it->fl = fl;
+  it->to = to, it->tl = tl;
+  it->reverse = rev;
+  for (int i = 1; i <= 3; i++) {  /* keep the table and the bounds alive */
+    lua_pushvalue(L, i);
+    lua_setiuservalue(L, -2, i);
+  }
+  lua_getiuservalue(L, 1, 2);     /* the chain, alive (checktable) */
+  it->D = (const EseDatabase *)lua_touserdata(L, -1);
+  lua_getiuservalue(L, -1, 1);
+  it->S = (const EseSession *)lua_touserdata(L, -1);
+  lua_getiuservalue(L, -1, 1);
+  it->I = (const EseInstance *)lua_touserdata(L, -1);
+  lua_pop(L, 3);
+  lua_pushcclosure(L, tab_iter, 1);
+  return 1;
+}
+
+/* t:first() / t:last() -> key, value, or nil when the table is empty. */
+static int first_last(lua_State *L, JET_GRBIT grbit, const char *op) {
+  EseTable *T = checktable(L, 1, op);
+  int n = seek_push(L, T, "", 0, grbit, op);
+  if (n == 0) lua_pushnil(L);
+  return n ? n : 1;
+}
+static int tab_first(lua_State *L) { return first_last(L, JET_bitSeekGE, "first"); }
+static int tab_last(lua_State *L) { return first_last(L, JET_bitSeekLE, "last"); }
+
+/* t:seek(key, op) -> key, value or nil.  op "eq" | "ge" | "gt" | "le" | "lt"
+ * (default "ge").  The empty key lies below every key: "ge" / "gt" give
+ * the first record, "eq" / "le" / "lt" nil. */
+static int tab_seek(lua_State *L) {
+  static const char *const names[] = { "eq", "ge", "gt", "le", "lt", NULL };
+  static const JET_GRBIT bits[] = { JET_bitSeekEQ, JET_bitSeekGE, JET_bitSeekGT, JET_bitSeekLE, JET_bitSeekLT };
+  EseTable *T = checktable(L, 1, "seek");
+  size_t kl;
+  const char *k = luaL_checklstring(L, 2, &kl);
+  JET_GRBIT grbit = bits[luaL_checkoption(L, 3, "ge", names)];
+  int n = kl == 0 && (grbit == JET_bitSeekEQ || grbit == JET_bitSeekLE || grbit == JET_bitSeekLT)
+              ? 0 : seek_push(L, T, k, kl, grbit, "seek");
+  if (n == 0) lua_pushnil(L);
+  return n ? n : 1;
+}
+
+/* t:count([from [, to]]) -> the number of records pairs(from, to) gives. */
+static int tab_count(lua_State *L) {
+  EseTable *T = checktable(L, 1, "count");
+  size_t fl = 0, tl = 0;
+  const char *from = luaL_optlstring(L, 2, NULL, &fl);
+  const char *to = luaL_optlstring(L, 3, NULL, &tl);
+  uint64_t n = 0;
+  JET_ERR err = EseCount(T->sesid, T->tableid, from, fl, to, tl, &n);
+  if (err < 0) return ese_raise_ses(L, err, "count", T->sesid);
+  lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
 
@@ -216,6 +310,10 @@ static const luaL_Reg tab_methods[] = {
   {"get", tab_get},
   {"delete", tab_delete},
   {"pairs", tab_pairs},
+  {"first", tab_first},
+  {"last", tab_last},
+  {"seek", tab_seek},
+  {"count", tab_count},
   {"close", tab_close},
   {"is_open", tab_is_open},
   {NULL, NULL}

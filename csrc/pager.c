@@ -4,6 +4,7 @@
 #include "page.h"
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,14 @@ struct pager {
   uint8_t **spare;
   size_t nspare;
   char detail[256];
+  /* bumped before every change of a page's content (pager_write,
+   * pager_write_op, new_page, pager_discard_pending); starts at a value of
+   * its own per pager (the high 32 bits: g_epoch), so a position remembered
+   * for one pager never matches another opened at the same address */
+  uint64_t changes;
 };
+
+static _Atomic uint64_t g_epoch;
 
 #define SPARE_MAX 1024u
 #define OPS_KEEP 256u    /* an operation buffer up to this size stays with its frame (3% of an 8 KiB page) */
@@ -84,6 +92,7 @@ JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_h
   p->hash = calloc(p->nbuckets, sizeof *p->hash);
   if (!p->hash) { free(p); return JET_errOutOfMemory; }
   p->lru.next = p->lru.prev = &p->lru;
+  p->changes = (atomic_fetch_add(&g_epoch, 1) + 1) << 32;
   if (pthread_rwlock_init(&p->io, NULL) != 0) { free(p->hash); free(p); return JET_errOutOfMemory; }
   *out = p;
   return JET_errSuccess;
@@ -115,6 +124,7 @@ void pager_close(pager *p) {
 
 uint32_t pager_page_size(const pager *p) { return p->psz; }
 esfile *pager_file(pager *p) { return p->file; }
+uint64_t pager_changes(const pager *p) { return p->changes; }
 const char *pager_error_detail(pager *p) { return p->detail; }
 
 static frame *lookup(pager *p, uint32_t pgno) {
@@ -229,6 +239,7 @@ static JET_ERR make_pending(pager *p, frame *f, int is_new) {
 
 JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   frame *f;
+  p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
   if (e == JET_errSuccess) e = make_pending(p, f, 0);
   if (e) return e;
@@ -241,6 +252,7 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
 JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
                        size_t blen) {
   frame *f;
+  p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
   if (e == JET_errSuccess) e = make_pending(p, f, 0);
   if (e) return e;
@@ -284,6 +296,7 @@ static void ops_reset(frame *f) {
 
 /* A frame for a page that has no valid content yet, pending and zeroed. */
 static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page) {
+  p->changes++;
   frame *f = lookup(p, pgno);
   int created = f == NULL;
   JET_ERR e = created ? frame_new(p, pgno, &f) : JET_errSuccess;
@@ -388,6 +401,7 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
 }
 
 void pager_discard_pending(pager *p) {
+  p->changes++;
   for (size_t i = 0; i < p->npend; i++) {
     frame *f = p->pend[i];
     f->pending = 0;

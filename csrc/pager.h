@@ -47,6 +47,11 @@ JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_h
 void pager_close(pager *p);
 uint32_t pager_page_size(const pager *p);
 esfile *pager_file(pager *p);
+/* A counter that changes before any page's content changes (every call that
+ * hands out a writable page, and pager_discard_pending), unique to this
+ * pager: while it reads the same, every page read earlier is unchanged.
+ * Positions kept across calls (btree.h's bt_hint) are trusted only then. */
+uint64_t pager_changes(const pager *p);
 
 /* The page, verified (checksum and number: JET_errReadVerifyFailure, with
  * the detail in pager_error_detail).  Read-only use. */

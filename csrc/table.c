@@ -33,6 +33,7 @@ static JET_ERR table_enter(JET_SESID sesid, JET_TABLEID tid, essession **ps, est
 void table_free(estable *t) {
   t->magic = 0;
   bt_rec_free(&t->cur);
+  bt_rec_free(&t->scan);
   free(t->name);
   free(t);
 }
@@ -194,7 +195,9 @@ static JET_ERR set_current(estable *t, const void *k, size_t klen, const void *v
 }
 
 /* Seek over the committed tree merged with the session's write set: the
- * write set wins on equal keys and its tombstones hide tree records. */
+ * write set wins on equal keys and its tombstones hide tree records.  The
+ * tree is read from the cursor's position hint (t->hint) when it is still
+ * current, so stepping through a table does not descend from the root. */
 static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op) {
   t->has_cur = 0;
   int forward = op == JET_bitSeekGE || op == JET_bitSeekGT || op == JET_bitSeekEQ;
@@ -202,22 +205,29 @@ static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, 
     const wsent *w = s->in_txn ? ws_get(&s->ws, t->dbid, t->root, key, klen) : NULL;
     if (w) return w->tomb ? JET_errRecordNotFound : set_current(t, w->key, w->klen, w->val, w->vlen);
   }
-  bt_rec tr = { 0 };
+  bt_rec *tr = &t->scan;
   const void *pk = key;
   size_t pklen = klen;
   JET_ERR e;
   for (;;) {
-    e = bt_seek(db->pg, t->root, pk, pklen, op, &tr);
+    e = bt_seek_hint(db->pg, t->root, pk, pklen, op, tr, &t->hint);
     int have_tree = e == JET_errSuccess;
     if (e && e != JET_errRecordNotFound) break;
     const wsent *w = s->in_txn && op != JET_bitSeekEQ ? ws_seek(&s->ws, t->dbid, t->root, pk, pklen, op) : NULL;
     if (!have_tree && !w) { e = JET_errRecordNotFound; break; }
     int use_ws = w != NULL;
     if (w && have_tree) {
-      int c = ws_keycmp(w->key, w->klen, tr.key, tr.klen);
+      int c = ws_keycmp(w->key, w->klen, tr->key, tr->klen);
       use_ws = forward ? c <= 0 : c >= 0;
     }
-    if (!use_ws) { e = set_current(t, tr.key, tr.klen, tr.val, tr.vlen); break; }
+    if (!use_ws) {               /* the tree's record becomes current: swap the buffers */
+      bt_rec old = t->cur;
+      t->cur = *tr;
+      *tr = old;
+      t->has_cur = 1;
+      e = JET_errSuccess;
+      break;
+    }
     if (!w->tomb) { e = set_current(t, w->key, w->klen, w->val, w->vlen); break; }
     /* a deleted key: continue past it (the write set does not change
      * during the seek, so its key serves as the next probe) */
@@ -226,8 +236,22 @@ static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, 
     op = forward ? JET_bitSeekGT : JET_bitSeekLT;
   }
   if (e) t->has_cur = 0;
-  bt_rec_free(&tr);
   return e;
+}
+
+/* A second use of the cursor inside one call (EseDelete's lookup,
+ * EseCount's walk): the current record is set aside and put back. */
+typedef struct saved_cur { bt_rec cur; int has; } saved_cur;
+static void cur_save(estable *t, saved_cur *sv) {
+  sv->cur = t->cur;
+  sv->has = t->has_cur;
+  t->cur = (bt_rec){ 0 };
+  t->has_cur = 0;
+}
+static void cur_restore(estable *t, saved_cur *sv) {
+  bt_rec_free(&t->cur);
+  t->cur = sv->cur;
+  t->has_cur = sv->has;
 }
 
 JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey) {
@@ -238,13 +262,10 @@ JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKe
   JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
   if (e) return e;
   if (s->in_txn) {
-    bt_rec saved = t->cur;
-    int had = t->has_cur;
-    t->cur = (bt_rec){ 0 };
+    saved_cur sv;
+    cur_save(t, &sv);
     e = merged_seek(s, t, db, pvKey, cbKey, JET_bitSeekEQ);
-    bt_rec_free(&t->cur);
-    t->cur = saved;
-    t->has_cur = had;
+    cur_restore(t, &sv);
     if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, NULL, 0, 1);
     inst_leave(s->inst);
     return e;
@@ -252,21 +273,99 @@ JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKe
   return autocommit(s, bt_delete(db->pg, t->root, pvKey, cbKey));
 }
 
-JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit) {
-  if (grbit != JET_bitSeekEQ && grbit != JET_bitSeekLT && grbit != JET_bitSeekLE && grbit != JET_bitSeekGE &&
-      grbit != JET_bitSeekGT)
-    return JET_errInvalidGrbit;
+/* A failed read: the pager's detail (which page, why) for the session. */
+static void page_detail(essession *s, esdb *db, JET_ERR e) {
+  const char *d = e ? pager_error_detail(db->pg) : "";
+  if (d[0]) session_detail(s, "%s", d);
+}
+
+static int seek_grbit_ok(JET_GRBIT g) {
+  return g == JET_bitSeekEQ || g == JET_bitSeekLT || g == JET_bitSeekLE || g == JET_bitSeekGE || g == JET_bitSeekGT;
+}
+
+/* The common part of EseSeek and EseSeekRetrieve: checks, enters and seeks;
+ * on return (any result) the instance lock is held when *ps is set. */
+static JET_ERR seek_entered(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit,
+                            essession **ps, estable **pt) {
+  *ps = NULL;
+  if (!seek_grbit_ok(grbit)) return JET_errInvalidGrbit;
   if ((!pvKey && cbKey) || (cbKey == 0 && grbit == JET_bitSeekEQ)) return JET_errInvalidParameter;
   essession *s;
   estable *t;
   esdb *db;
   JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
   if (e) return e;
+  *ps = s;
+  *pt = t;
   e = cbKey > EseMaxKeySize ? JET_errRecordTooBig : merged_seek(s, t, db, pvKey ? pvKey : "", cbKey, grbit);
-  if (e && e != JET_errRecordNotFound) {
-    const char *d = pager_error_detail(db->pg);
-    if (d[0]) session_detail(s, "%s", d);
+  if (e != JET_errRecordNotFound) page_detail(s, db, e);
+  return e;
+}
+
+JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit) {
+  essession *s;
+  estable *t;
+  JET_ERR e = seek_entered(sesid, tableid, pvKey, cbKey, grbit, &s, &t);
+  if (s) inst_leave(s->inst);
+  return e;
+}
+
+/* Copies n bytes of src into pv (at most cbMax); 1 when truncated. */
+static int copy_out(void *pv, size_t cbMax, size_t *pcb, const void *src, size_t n) {
+  if (pcb) *pcb = n;
+  if (pv && cbMax && n) memcpy(pv, src, n < cbMax ? n : cbMax);
+  return cbMax < n;
+}
+
+JET_ERR JET_API EseSeekRetrieve(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
+                                JET_GRBIT grbit, void *pvKeyOut, size_t cbKeyMax, size_t *pcbKey, void *pvData,
+                                size_t cbDataMax, size_t *pcbData) {
+  essession *s;
+  estable *t;
+  JET_ERR e = seek_entered(sesid, tableid, pvKey, cbKey, grbit, &s, &t);
+  if (e == JET_errSuccess) {
+    int trunc = copy_out(pvKeyOut, cbKeyMax, pcbKey, t->cur.key, t->cur.klen);
+    trunc |= copy_out(pvData, cbDataMax, pcbData, t->cur.val, t->cur.vlen);
+    if (trunc) e = JET_wrnBufferTruncated;
   }
+  if (s) inst_leave(s->inst);
+  return e;
+}
+
+/* Records of the merged view with from <= key (and key <= to when has_to),
+ * counted by stepping the cursor (its record set aside meanwhile). */
+static JET_ERR merged_count(essession *s, estable *t, esdb *db, const void *from, size_t cbFrom, const void *to,
+                            size_t cbTo, int has_to, uint64_t *pc) {
+  saved_cur sv;
+  uint8_t probe[EseMaxKeySize];
+  uint64_t n = 0;
+  cur_save(t, &sv);
+  JET_ERR e = has_to && cbTo == 0 ? JET_errRecordNotFound : merged_seek(s, t, db, from, cbFrom, JET_bitSeekGE);
+  while (e == JET_errSuccess) {
+    size_t kl = t->cur.klen;
+    if (has_to && ws_keycmp(t->cur.key, kl, to, cbTo) > 0) break;
+    if (kl > sizeof probe) { e = JET_errDatabaseCorrupted; break; }
+    n++;
+    memcpy(probe, t->cur.key, kl);
+    e = merged_seek(s, t, db, probe, kl, JET_bitSeekGT);
+  }
+  cur_restore(t, &sv);
+  if (e == JET_errRecordNotFound) e = JET_errSuccess;
+  if (e == JET_errSuccess) *pc = n;
+  return e;
+}
+
+JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFrom, size_t cbFrom, const void *pvTo,
+                         size_t cbTo, uint64_t *pcRecords) {
+  if (!pcRecords || (!pvFrom && cbFrom) || (!pvTo && cbTo)) return JET_errInvalidParameter;
+  if (cbFrom > EseMaxKeySize || cbTo > EseMaxKeySize) return JET_errRecordTooBig;
+  essession *s;
+  estable *t;
+  esdb *db;
+  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
+  if (e) return e;
+  e = merged_count(s, t, db, cbFrom ? pvFrom : "", cbFrom, pvTo, cbTo, pvTo != NULL, pcRecords);
+  page_detail(s, db, e);
   inst_leave(s->inst);
   return e;
 }
@@ -280,10 +379,7 @@ static JET_ERR retrieve(JET_SESID sesid, JET_TABLEID tableid, int want_key, void
   if (!t->has_cur) e = JET_errNoCurrentRecord;
   else {
     const uint8_t *src = want_key ? t->cur.key : t->cur.val;
-    size_t n = want_key ? t->cur.klen : t->cur.vlen;
-    if (pcb) *pcb = n;
-    if (pv && cbMax && n) memcpy(pv, src, n < cbMax ? n : cbMax);
-    if (cbMax < n) e = JET_wrnBufferTruncated;
+    if (copy_out(pv, cbMax, pcb, src, want_key ? t->cur.klen : t->cur.vlen)) e = JET_wrnBufferTruncated;
   }
   inst_leave(s->inst);
   return e;

@@ -192,6 +192,25 @@ JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey,
  * with cbMax 0 to ask the size.  JET_errNoCurrentRecord without a record. */
 JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
 JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
+/* EseSeek, then the found record's key into pvKeyOut and its value into
+ * pvData, in one call (one entry into the instance: the way to step
+ * through a table, seeking GT / LT the last key returned).  The sizes and
+ * JET_wrnBufferTruncated as EseRetrieveKey / EseRetrieveValue (either
+ * buffer short: the cursor is on the record, so they give the rest).
+ * A cursor keeps its position in the tree between calls and starts the next
+ * seek from there while no page of the database has changed since (then
+ * a step costs no descent from the root); any change makes it descend. */
+JET_ERR JET_API EseSeekRetrieve(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
+                                JET_GRBIT grbit, void *pvKeyOut, size_t cbKeyMax, size_t *pcbKey, void *pvData,
+                                size_t cbDataMax, size_t *pcbData);
+/* *pcRecords = the records with pvFrom <= key <= pvTo, as seeks see them
+ * (inside a transaction its own writes count, its deletes do not).  pvFrom
+ * NULL or cbFrom 0: from the first record; pvTo NULL: to the last (pvTo
+ * non-NULL with cbTo 0 is the empty key: nothing lies at or below it).
+ * Walks the range; the cursor's current record is unchanged.  Bounds longer
+ * than EseMaxKeySize: JET_errRecordTooBig, as EseSeek. */
+JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFrom, size_t cbFrom, const void *pvTo,
+                         size_t cbTo, uint64_t *pcRecords);
 
 /* ---- external (streaming) backup ----------------------------------------
  * The sequence: Begin -> GetAttachInfo -> OpenFile/ReadFile/CloseFile per

@@ -2,7 +2,7 @@
  * mock_pager.h -- an in-memory stand-in for pager.c, for btree_test.c only.
  *
  * It defines the pager.h functions btree.c calls (pager_page_size,
- * pager_read, pager_write, pager_alloc) with external linkage, because
+ * pager_read, pager_write, pager_alloc, pager_changes) with external linkage, because
  * btree.c links against them; a program including this header must not also
  * link pager.o.  The mock_* helpers are static.
  *
@@ -44,6 +44,7 @@ struct pager {
   size_t *nops;
   uint8_t *raw;        /* per page: changed otherwise too (a difference) */
   unsigned long replayed;   /* pages whose records mock_commit replayed */
+  uint64_t changes;    /* pager_changes: bumped by every write, alloc, discard */
 };
 
 static void *mock_xalloc(size_t n) {
@@ -105,6 +106,7 @@ static void mock_replay(pager *p, uint32_t pg) {
 }
 
 static void mock_discard(pager *p) {
+  p->changes++;
   for (uint32_t i = 0; i < p->np; i++) mock_ops_reset(p, p->plist[i]);
   for (uint32_t i = 0; i < p->np; i++) {
     free(p->pend[p->plist[i]]);
@@ -159,6 +161,7 @@ static void mock_pend(pager *p, uint32_t pgno, uint8_t *copy) {
 }
 
 uint32_t pager_page_size(const pager *p) { return p->psz; }
+uint64_t pager_changes(const pager *p) { return p->changes; }
 
 JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
   if (pgno >= p->n) return JET_errReadVerifyFailure;
@@ -170,6 +173,7 @@ JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
 static JET_ERR mock_write(pager *p, uint32_t pgno, uint8_t **page) {
   if (pgno >= p->n) return JET_errReadVerifyFailure;
   p->writes++;
+  p->changes++;
   if (!p->pend[pgno]) {
     uint8_t *copy = mock_xalloc(p->psz);
     memcpy(copy, p->img[pgno], p->psz);
@@ -218,6 +222,7 @@ JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
     memset(p->raw + p->n, 0, p->cap - p->n);
   }
   p->allocs++;
+  p->changes++;
   *pgno = p->n++;
   p->img[*pgno] = NULL;
   p->raw[*pgno] = 1;
