@@ -537,6 +537,28 @@ describe("cursors", function()
     end)
   end)
 
+  describe("a damaged page", function()
+    it("JET_errReadVerifyFailure naming the page from every method that reads it, never wrong data", function()
+      H.fill(t, 100, "k", 300)
+      inst:term({ complete = true })
+      local page = 8192
+      local victim = H.file_size(w:path("app.edb")) // page - 1   -- the last leaf of the split tree
+      H.flip_byte(w:path("app.edb"), victim * page + 500)
+      local t2 = w:reopen()
+      local calls = {
+        pairs = function() for _ in t2:pairs(nil, nil, REV) do end end,
+        last = function() return t2:last() end,
+        count = function() return t2:count() end,
+        seek = function() return t2:seek("k00100", "le") end,
+      }
+      for name, fn in pairs(calls) do
+        local e = H.expect_jet("JET_errReadVerifyFailure", fn)
+        assert.are.equal(name, e.op)
+        assert.matches("page " .. victim, e.detail)
+      end
+    end)
+  end)
+
   describe("after close", function()
     it("every cursor method raises JET_errInvalidTableId", function()
       fill(t, keys)
