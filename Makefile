@@ -63,7 +63,7 @@ $(OUT)/ese/core.so: $(OBJ)
 # C harness programs link the whole core, except the unit tests listed
 # here, which link only the layers they test (btree_test has its own mock
 # pager).
-UNIT_btree_test = btree pageop page crc32c
+UNIT_btree_test = btree lv pageop page crc32c
 UNIT_log_test   = log log_format log_reader os os_fault crc32c
 UNIT_crc_test   = crc32c
 UNIT_page_test  = page crc32c
@@ -105,6 +105,7 @@ bench: all
 	@$(LUA) bench/eventloop_bench.lua $(OUT) lua $(BUILD)/eventloop-bench
 	@BENCH_LUA=$(LUA) $(LUA) bench/replay_bench.lua $(OUT) lua $(BUILD)/replay-bench
 	@$(LUA) bench/zstd_bench.lua $(OUT) lua $(BUILD)/zstd-bench
+	@$(LUA) bench/longval_bench.lua $(OUT) lua $(BUILD)/longval-bench
 
 crash-sweep: all
 	@ESE_CRASH_POINTS=1000 ESE_TORN_POINTS=1000 $(BUILD)/bin/crash_sweep

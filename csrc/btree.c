@@ -15,10 +15,16 @@
  *
  * Nothing read from a page is trusted: node_open and cell_get bounds-check
  * the header, slots and cells, and any fault is JET_errDatabaseCorrupted.
+ *
+ * Values: a leaf cell's value is a tag byte and the value inline, or a
+ * reference to a long value out of line (lv.h); bt_put chooses, bt_seek
+ * returns the whole value either way (rec_from_cell), and a replace or
+ * delete frees the old value's pages.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "btree.h"
+#include "lv.h"
 #include "page.h"
 #include "pageop.h"
 
@@ -316,25 +322,48 @@ JET_ERR bt_create(pager *p, uint32_t *root) {
   return 0;
 }
 
+/* The reference of the long value a leaf cell holds, copied into ref: 1,
+ * or 0 for an inline value. */
+static int long_ref(const cell *c, uint8_t ref[LV_REF_SIZE]) {
+  if (!c->vlen || c->val[0] != LV_TAG_LONG) return 0;
+  memcpy(ref, c->val, c->vlen < LV_REF_SIZE ? c->vlen : LV_REF_SIZE);
+  return 1;
+}
+
 JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void *val, size_t vlen) {
   bt t;
-  uint8_t buf[MAXCELL], sep[EseMaxKeySize], *pg;
+  uint8_t buf[MAXCELL], sep[EseMaxKeySize], *pg, venc[MAXCELL], oldref[LV_REF_SIZE];
   unsigned pos, seplen, isz;
   uint32_t right;
+  size_t elen;
   cell c;
   JET_ERR e = bt_init(&t, p, root);
   if (e) return e;
   if (!klen || !key || (vlen && !val)) return JET_errInvalidParameter;
-  if (klen > EseMaxKeySize || vlen > EseMaxRecordSize(t.psz) - klen) return JET_errRecordTooBig;
+  if (klen > EseMaxKeySize) return JET_errKeyTooBig;
+  if (vlen > LV_MAX) return JET_errRecordTooBig;
   if ((e = load(&t, 0, root)) || (e = descend(&t, 0, key, klen, 0))) return e;
   level *lf = &t.path[t.depth];
   if ((e = node_search(&lf->nd, key, klen, 0, &pos))) return e;
-  int exists = 0;
+  int exists = 0, had_long = 0;
   if (pos < lf->nd.n) {
     if ((e = cell_get(&lf->nd, pos, &c))) return e;
     exists = keycmp(c.key, c.klen, key, klen) == 0;
+    had_long = exists && long_ref(&c, oldref);
   }
-  isz = po_leaf_cell(buf, key, klen, val, vlen);
+  /* The old long value's pages are freed first, so the new one may reuse
+   * them in this same commit (pager.h: the free-list invariant).  Neither
+   * touches a tree page: the path stays valid. */
+  if (had_long && (e = lv_free(p, oldref))) return e;
+  if (1 + klen + vlen <= EseMaxRecordSize(t.psz)) {
+    venc[0] = LV_TAG_INLINE;
+    if (vlen) memcpy(venc + 1, val, vlen);
+    elen = 1 + vlen;
+  } else {
+    if ((e = lv_put(p, val, vlen, venc))) return e;
+    elen = LV_REF_SIZE;
+  }
+  isz = po_leaf_cell(buf, key, klen, venc, elen);
   /* Put the cell (a replace: over the slot's); while a page splits, put
    * (separator, new page) into its parent, at the slot after the child the
    * descent took. */
@@ -374,15 +403,19 @@ JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen) {
   if (pos >= lf->nd.n) return JET_errRecordNotFound;
   if ((e = cell_get(&lf->nd, pos, &c))) return e;
   if (keycmp(c.key, c.klen, key, klen)) return JET_errRecordNotFound;
-  uint8_t del[2 + EseMaxKeySize];
-  int full;
+  uint8_t del[2 + EseMaxKeySize], ref[LV_REF_SIZE];
+  int full, had_long = long_ref(&c, ref);
   put16(del, (uint16_t)klen);
   memcpy(del + 2, key, klen);
-  return page_op(&t, lf->pgno, PO_DELETE, pos, del, 2 + (unsigned)klen, &pg, &full);
+  e = page_op(&t, lf->pgno, PO_DELETE, pos, del, 2 + (unsigned)klen, &pg, &full);
+  return e || !had_long ? e : lv_free(p, ref);
 }
 
+/* Grows *b to hold need bytes; a buffer over 1 MiB (a long value read
+ * before) shrinks when need is under a quarter of it, so that a cursor
+ * does not keep a large value's memory for small ones. */
 static JET_ERR grow(uint8_t **b, size_t *cap, size_t need) {
-  if (*b && need <= *cap) return 0;
+  if (*b && need <= *cap && (*cap <= (1u << 20) || need >= *cap / 4)) return 0;
   size_t n = need < 16 ? 16 : need;
   uint8_t *q = realloc(*b, n);
   if (!q) return JET_errOutOfMemory;
@@ -399,6 +432,19 @@ JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, siz
   r->klen = klen;
   r->vlen = vlen;
   return 0;
+}
+
+/* The record of a leaf cell into out: its key and its whole value (inline,
+ * or read from out of line). */
+static JET_ERR rec_from_cell(pager *p, const cell *c, bt_rec *out) {
+  uint32_t len, dir;
+  if (c->vlen && c->val[0] == LV_TAG_INLINE) return bt_rec_set(out, c->key, c->klen, c->val + 1, c->vlen - 1);
+  if (lv_ref_decode(c->val, c->vlen, &len, &dir)) return CORRUPT;
+  JET_ERR e = bt_rec_set(out, c->key, c->klen, NULL, 0);
+  if (e == JET_errSuccess) e = grow(&out->val, &out->vcap, len);
+  if (e == JET_errSuccess) e = lv_read(p, c->val, 0, len, out->val);
+  if (e == JET_errSuccess) out->vlen = len;
+  return e;
 }
 
 /* Whether h may stand for the root's descent to key: the hint is current
@@ -490,7 +536,7 @@ static JET_ERR seek_leaf(bt *t, const bt_hint *lazy, int *stale, long exact, con
   t->slot = i;
   prefetch_next(nd, i, !back);
   if (op == JET_bitSeekEQ && keycmp(c.key, c.klen, key, klen)) return JET_errRecordNotFound;
-  return bt_rec_set(out, c.key, c.klen, c.val, c.vlen);
+  return rec_from_cell(t->p, &c, out);
 }
 
 JET_ERR bt_seek_hint(pager *p, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out, bt_hint *h) {
@@ -538,7 +584,27 @@ typedef struct chk {
   uint8_t *map;                  /* bytes of the page in use, overlap test */
   int leafdepth;
   uint64_t count;
+  uint8_t *owned;                /* NULL, or owned[pgno] set for each page met (bt_check_owned) */
+  uint32_t npages;
 } chk;
+
+static int own(void *ud, uint32_t pgno) {
+  chk *k = ud;
+  if (!k->owned) return 0;
+  if (pgno >= k->npages || k->owned[pgno]) return 1;
+  k->owned[pgno] = 1;
+  return 0;
+}
+
+/* A leaf cell's value: a tag and the value inline, or a reference to a
+ * long value too large to be inline, whose pages are checked (and owned). */
+static JET_ERR check_value(chk *k, const cell *c) {
+  uint32_t len, dir;
+  if (!c->vlen || c->val[0] > LV_TAG_LONG) return CORRUPT;
+  if (c->val[0] == LV_TAG_INLINE) return JET_errSuccess;
+  if (lv_ref_decode(c->val, c->vlen, &len, &dir) || 1 + c->klen + (size_t)len <= EseMaxRecordSize(k->t->psz)) return CORRUPT;
+  return lv_walk(k->t->p, c->val, own, k);
+}
 
 /* Checks the subtree at pgno, whose keys must lie in [lo, hi) (NULL: no
  * bound; a branch's separators strictly above lo). */
@@ -549,7 +615,7 @@ static JET_ERR check_page(chk *k, uint32_t pgno, unsigned depth, const uint8_t *
   cell c, prev = {0};
   JET_ERR e;
   uint32_t psz = k->t->psz;
-  if (depth >= MAXDEPTH) return CORRUPT;
+  if (depth >= MAXDEPTH || own(k, pgno)) return CORRUPT;
   if ((e = pager_read(k->t->p, pgno, &pg)) || (e = node_open(pg, psz, &nd))) return e;
   memset(k->map, 0, psz);
   memset(k->map, 1, PAGE_HDR + 2 * nd.n);
@@ -564,6 +630,7 @@ static JET_ERR check_page(chk *k, uint32_t pgno, unsigned depth, const uint8_t *
     if (rlo < 0 || (!nd.leaf && rlo == 0)) return CORRUPT;
     if (hi && keycmp(c.key, c.klen, hi, hil) >= 0) return CORRUPT;
     if (nd.leaf && c.klen + c.vlen > EseMaxRecordSize(psz)) return CORRUPT;
+    if (nd.leaf && (e = check_value(k, &c))) return e;
     prev = c;
   }
   if (nd.leaf) {
@@ -590,11 +657,13 @@ static JET_ERR check_page(chk *k, uint32_t pgno, unsigned depth, const uint8_t *
   return 0;
 }
 
-JET_ERR bt_check(pager *p, uint32_t root, uint64_t *nrecords) {
+JET_ERR bt_check(pager *p, uint32_t root, uint64_t *nrecords) { return bt_check_owned(p, root, NULL, 0, nrecords); }
+
+JET_ERR bt_check_owned(pager *p, uint32_t root, uint8_t *owned, uint32_t npages, uint64_t *nrecords) {
   bt t;
   JET_ERR e = bt_init(&t, p, root);
   if (e) return e;
-  chk k = {&t, malloc(t.psz), -1, 0};
+  chk k = {&t, malloc(t.psz), -1, 0, owned, npages};
   if (!k.map) return JET_errOutOfMemory;
   e = check_page(&k, root, 0, NULL, 0, NULL, 0);
   free(k.map);

@@ -4,7 +4,9 @@
  * A tree is named by its root page number, which never changes (a root
  * split moves the root's records into two new children).  Keys compare with
  * memcmp order, a shorter key first on a tie; keys are 1..EseMaxKeySize
- * bytes; key + value at most EseMaxRecordSize(page size).  Callers hold the
+ * bytes; values 0..LV_MAX bytes (lv.h: a value whose tag byte, key and
+ * bytes exceed EseMaxRecordSize(page size) is stored out of line; bt_seek
+ * returns it whole either way).  Callers hold the
  * instance lock; every page the tree changes goes through pager_write or
  * pager_alloc, so it becomes part of the pending commit.
  */
@@ -27,7 +29,9 @@ JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, siz
 
 /* Allocates an empty root leaf. */
 JET_ERR bt_create(pager *p, uint32_t *root);
-/* Inserts, or replaces the value of an existing key. */
+/* Inserts, or replaces the value of an existing key (a long value
+ * replaced frees its pages).  JET_errKeyTooBig over EseMaxKeySize,
+ * JET_errRecordTooBig over LV_MAX. */
 JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void *val, size_t vlen);
 /* JET_errRecordNotFound when absent. */
 JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen);
@@ -60,5 +64,9 @@ JET_ERR bt_seek_hint(pager *p, uint32_t root, const void *key, size_t klen, JET_
 /* Walks every page of the tree and checks order, bounds and page types;
  * JET_errDatabaseCorrupted on a fault.  For tests and `ese check`. */
 JET_ERR bt_check(pager *p, uint32_t root, uint64_t *nrecords);
+/* bt_check that also marks owned[pgno] for every page of the tree and of
+ * its long values; a page out of [0, npages) or marked already is
+ * JET_errDatabaseCorrupted (a page reachable twice). */
+JET_ERR bt_check_owned(pager *p, uint32_t root, uint8_t *owned, uint32_t npages, uint64_t *nrecords);
 
 #endif

@@ -2,6 +2,7 @@
  * without an instance (ese info, ese logs, ese check, backup.verify). */
 #include "internal.h"
 #include "backup.h"
+#include "dbcheck.h"
 #include "page.h"
 #include "log_format.h"
 #include "zst.h"
@@ -276,6 +277,7 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
     db_fields(&h, size, info);
     if (h.state == DB_BACKUP_COPY) trailer_current(f, &h, size, info);
     if (verify) e = verify_pages(f, &h, size, detail, cb);
+    if (verify && e == JET_errSuccess && h.state == DB_CLEAN) e = db_check_structure(f, h.page_size, detail, cb);
   }
   os_close(f);
   return e;

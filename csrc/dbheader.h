@@ -5,7 +5,7 @@
  * to page 1, synced: one of the two is always whole.  Reading takes page 0,
  * or page 1 when page 0 fails its checksum.
  *
- *   +0  char[8]  magic "ESEDB\0\0\2"     +8  u32 page size
+ *   +0  char[8]  magic "ESEDB\0\0\3"     +8  u32 page size
  *   +12 u32 state (DB_*)                 +16 u8[16] database signature
  *   +32 u8[16] log signature             +48 u32 gen_min  +52 u32 gen_max
  *   +56 u64 created (µs)                 +64 backup records, 5 x 16 bytes:
@@ -34,7 +34,7 @@
 #include "ese.h"
 #include "os.h"
 
-#define DB_FORMAT 2
+#define DB_FORMAT 3
 /* dbtimes a header reserves ahead of the one in use (see dbtime_last). */
 #define DBTIME_RESERVE 4096u
 /* The highest dbtime_last a header may hold: room to count on, never wraps.

@@ -1,7 +1,8 @@
 /*
  * lua_table.c -- ese.Table: a cursor on an ordered key/value table.
- * put, get, delete, pairs(from, to, { reverse }), first, last, seek, count,
- * close.  Keys and values are Lua strings (binary safe).
+ * put, get (a whole value or a slice), delete, pairs(from, to, { reverse }),
+ * first, last, seek, count, close.  Keys and values are Lua strings (binary
+ * safe).
  *
  * A table keeps its session (user value 1) and database (user value 2)
  * alive and checks the database, its session and their instance before
@@ -102,16 +103,40 @@ static int tab_put(lua_State *L) {
   return ese_warning(L, err, "put");   /* outside a transaction it commits: JET_wrnArchiveBacklog */
 }
 
+/* Pushes length bytes (fewer at the end) of the current record's value
+ * from byte off on. */
+static JET_ERR push_slice(lua_State *L, EseTable *T, size_t off, size_t length) {
+  size_t left = 0;
+  JET_ERR err = EseRetrieveValueAt(T->sesid, T->tableid, off, NULL, 0, &left);
+  if (err < 0) return err;
+  size_t n = left < length ? left : length;
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, n ? n : 1);
+  err = n ? EseRetrieveValueAt(T->sesid, T->tableid, off, p, n, &left) : 0;
+  luaL_pushresultsize(&b, err < 0 ? 0 : n);
+  return err < 0 ? err : 0;
+}
+
+/* t:get(key [, offset [, length]]) -> the value (a slice of it from the
+ * 0-based offset: length bytes, fewer or none past its end), or nil. */
 static int tab_get(lua_State *L) {
   EseTable *T = checktable(L, 1, "get");
   size_t kl;
   const char *k = luaL_checklstring(L, 2, &kl);
+  int slice = !lua_isnoneornil(L, 3) || !lua_isnoneornil(L, 4);
+  lua_Integer off = luaL_optinteger(L, 3, 0), len = luaL_optinteger(L, 4, LUA_MAXINTEGER);
+  luaL_argcheck(L, off >= 0, 3, "offset must be >= 0");
+  luaL_argcheck(L, len >= 0, 4, "length must be >= 0");
   JET_ERR err = EseSeek(T->sesid, T->tableid, k, kl, JET_bitSeekEQ);
   if (err == JET_errRecordNotFound) {
     lua_pushnil(L);
     return 1;
   }
-  if (err >= 0) err = push_field(L, T, EseRetrieveValue);
+  if (err >= 0 && slice)
+    err = push_slice(L, T, (uint64_t)off > SIZE_MAX ? SIZE_MAX : (size_t)off,
+                     (uint64_t)len > SIZE_MAX ? SIZE_MAX : (size_t)len);
+  else if (err >= 0)
+    err = push_field(L, T, EseRetrieveValue);
   if (err < 0) return ese_raise_ses(L, err, "get", T->sesid);
   return 1;
 }

@@ -20,7 +20,10 @@
 #include <string.h>
 
 #define PAGE_HDR 32
-enum { PAGE_FREE = 0, PAGE_DBHEADER = 1, PAGE_SPACE = 2, PAGE_LEAF = 3, PAGE_BRANCH = 4 };
+/* PAGE_LVDATA, PAGE_LVDIR: a long value's pages (lv.h); PAGE_FREELIST: a
+ * page of the free list (pager.h); database format 3. */
+enum { PAGE_FREE = 0, PAGE_DBHEADER = 1, PAGE_SPACE = 2, PAGE_LEAF = 3, PAGE_BRANCH = 4,
+       PAGE_LVDATA = 5, PAGE_LVDIR = 6, PAGE_FREELIST = 7 };
 enum { PAGE_OK = 0, PAGE_ZERO = 1, PAGE_BAD_CHECKSUM = 2, PAGE_BAD_PGNO = 3 };
 
 static inline uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }

@@ -12,6 +12,10 @@
 #define SPACE_PGNO 2
 #define SPACE_NEXT (PAGE_HDR + 0)   /* u32 next free page number */
 #define SPACE_ROOT (PAGE_HDR + 4)   /* u32 catalog root */
+#define SPACE_FREE (PAGE_HDR + 8)   /* u32 first free-list page, 0: none */
+#define SPACE_NFREE (PAGE_HDR + 12) /* u32 free pages (free-list pages included) */
+#define FL_COUNT 20                 /* free-list page: u32 entries */
+#define FL_NEXT 24                  /* u32 next free-list page, 0: the last */
 
 typedef struct frame {
   uint32_t pgno;
@@ -323,25 +327,127 @@ JET_ERR pager_format(pager *p) {
 }
 
 static JET_ERR check_space(pager *p, const uint8_t *sp) {
-  if (page_type(sp) != PAGE_SPACE || get32(sp + SPACE_NEXT) <= SPACE_PGNO) {
+  uint32_t next = get32(sp + SPACE_NEXT), head = get32(sp + SPACE_FREE);
+  if (page_type(sp) != PAGE_SPACE || next <= SPACE_PGNO || (head && (head <= SPACE_PGNO || head >= next)) ||
+      get32(sp + SPACE_NFREE) >= next) {
     snprintf(p->detail, sizeof p->detail, "%s: page 2 is not a space page", os_path(p->file));
     return JET_errDatabaseCorrupted;
   }
   return JET_errSuccess;
 }
 
+static JET_ERR space_bad(pager *p, uint32_t pgno, const char *why) {
+  snprintf(p->detail, sizeof p->detail, "%s: free list: page %u %s", os_path(p->file), (unsigned)pgno, why);
+  return JET_errDatabaseCorrupted;
+}
+
+static uint32_t fl_cap(const pager *p) { return (p->psz - PAGE_HDR) / 4; }
+
+/* Free-list page pgno, checked (type, entry count). */
+static JET_ERR fl_page(pager *p, uint32_t pgno, int write, uint8_t **pg) {
+  JET_ERR e = write ? pager_write(p, pgno, pg) : pager_read(p, pgno, (const uint8_t **)pg);
+  if (e) return e;
+  if (page_type(*pg) != PAGE_FREELIST || get32(*pg + FL_COUNT) > fl_cap(p)) return space_bad(p, pgno, "is not a free-list page");
+  return JET_errSuccess;
+}
+
+/* A page that held other content, taken for new content: pending with
+ * its old content as the base (pager.h), then zeroed.  Only a long
+ * value's pages are ever freed, and free-list pages hold them: a page of
+ * another type here (a tree page) is a damaged free list or a caller's
+ * bug, refused before it is overwritten. */
+static JET_ERR reuse_page(pager *p, uint32_t pgno, uint8_t **page) {
+  JET_ERR e = pager_write(p, pgno, page);
+  if (e) return e;
+  int t = page_type(*page);
+  if (t != PAGE_LVDATA && t != PAGE_LVDIR && t != PAGE_FREELIST) return space_bad(p, pgno, "is not a page that is ever freed");
+  memset(*page, 0, p->psz);
+  return JET_errSuccess;
+}
+
 JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
-  uint8_t *sp;
+  uint8_t *sp, *fl;
   JET_ERR e = pager_write(p, SPACE_PGNO, &sp);
   if (e == JET_errSuccess) e = check_space(p, sp);
   if (e) return e;
-  uint32_t n = get32(sp + SPACE_NEXT);
+  uint32_t n = get32(sp + SPACE_NEXT), head = get32(sp + SPACE_FREE);
+  if (head) {
+    if ((e = fl_page(p, head, 1, &fl))) return e;
+    uint32_t cnt = get32(fl + FL_COUNT), got = head;
+    if (cnt) {
+      got = get32(fl + PAGE_HDR + 4 * (cnt - 1));
+      if (got <= SPACE_PGNO || got >= n || got == head) return space_bad(p, got, "is out of range");
+      put32(fl + FL_COUNT, cnt - 1);
+    } else {
+      put32(sp + SPACE_FREE, get32(fl + FL_NEXT));
+    }
+    uint32_t nfree = get32(sp + SPACE_NFREE);
+    if (nfree == 0) return space_bad(p, got, "is listed beyond the free count");
+    put32(sp + SPACE_NFREE, nfree - 1);
+    if ((e = reuse_page(p, got, page))) return e;
+    *pgno = got;
+    return JET_errSuccess;
+  }
   if (n == UINT32_MAX) return JET_errDiskFull;
   e = new_page(p, n, page);
   if (e) return e;
   put32(sp + SPACE_NEXT, n + 1);
   *pgno = n;
   return JET_errSuccess;
+}
+
+JET_ERR pager_free(pager *p, uint32_t pgno) {
+  uint8_t *sp, *fl;
+  JET_ERR e = pager_write(p, SPACE_PGNO, &sp);
+  if (e == JET_errSuccess) e = check_space(p, sp);
+  if (e) return e;
+  uint32_t head = get32(sp + SPACE_FREE);
+  if (pgno <= SPACE_PGNO || pgno >= get32(sp + SPACE_NEXT) || pgno == head) return space_bad(p, pgno, "cannot be freed");
+  if (head) {
+    if ((e = fl_page(p, head, 1, &fl))) return e;
+    uint32_t cnt = get32(fl + FL_COUNT);
+    if (cnt < fl_cap(p)) {
+      put32(fl + PAGE_HDR + 4 * cnt, pgno);
+      put32(fl + FL_COUNT, cnt + 1);
+      put32(sp + SPACE_NFREE, get32(sp + SPACE_NFREE) + 1);
+      return JET_errSuccess;
+    }
+  }
+  /* the first free-list page is full, or there is none: pgno becomes it */
+  if ((e = reuse_page(p, pgno, &fl))) return e;
+  fl[16] = PAGE_FREELIST;
+  put32(fl + FL_NEXT, head);
+  put32(sp + SPACE_FREE, pgno);
+  put32(sp + SPACE_NFREE, get32(sp + SPACE_NFREE) + 1);
+  return JET_errSuccess;
+}
+
+static JET_ERR mark(pager *p, uint8_t *owned, uint32_t npages, uint32_t pgno) {
+  if (pgno <= SPACE_PGNO || pgno >= npages) return space_bad(p, pgno, "is out of range");
+  if (owned[pgno]) return space_bad(p, pgno, "is listed twice, or is in use");
+  owned[pgno] = 1;
+  return JET_errSuccess;
+}
+
+JET_ERR pager_check_free(pager *p, uint8_t *owned, uint32_t npages) {
+  const uint8_t *sp;
+  uint8_t *fl;
+  JET_ERR e = pager_read(p, SPACE_PGNO, &sp);
+  if (e == JET_errSuccess) e = check_space(p, sp);
+  if (e) return e;
+  uint32_t nfree = get32(sp + SPACE_NFREE), seen = 0;
+  for (uint32_t pg = get32(sp + SPACE_FREE); pg && e == JET_errSuccess; pg = get32(fl + FL_NEXT)) {
+    if ((e = mark(p, owned, npages, pg)) || (e = fl_page(p, pg, 0, &fl))) break;
+    seen++;
+    for (uint32_t i = 0; i < get32(fl + FL_COUNT) && e == JET_errSuccess; i++, seen++)
+      e = mark(p, owned, npages, get32(fl + PAGE_HDR + 4 * i));
+  }
+  if (e == JET_errSuccess && seen != nfree) {
+    snprintf(p->detail, sizeof p->detail, "%s: free list: %u pages listed, the space page counts %u",
+             os_path(p->file), (unsigned)seen, (unsigned)nfree);
+    e = JET_errDatabaseCorrupted;
+  }
+  return e;
 }
 
 /* A u32 field of the space page, checked. */

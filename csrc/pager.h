@@ -67,9 +67,43 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page);
  * change, or, if it cannot, calls pager_write before changing anything. */
 JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
                        size_t blen);
-/* A new zeroed page at the end of the file (number from the space page),
- * pending. */
+/* A zeroed page, pending: a page of the free list when it has one, else a
+ * new page at the end of the file (number from the space page).
+ *
+ * Free list (database format 3).  The space page holds the first free-list
+ * page and the count of free pages; a free-list page (PAGE_FREELIST)
+ * holds u32 entries at 20, u32 next free-list page at 24 and the free page
+ * numbers from 32 on.  pager_alloc takes the last entry of the first page,
+ * or, when it has none, that page itself; pager_free appends to the first
+ * page, or, when it is full (or there is none), makes the freed page the
+ * new first page.  These are page changes like any other (pending, logged
+ * as differences, replayed, through the ring).  A reused page is taken
+ * with its old content as its base (pager_write, then zeroed), so its
+ * difference names the dbtime it carries on disk and replay needs no
+ * format record.
+ *
+ * Invariant (why a page freed by commit C may be reused at once, by C
+ * itself or any later commit, lazy ones included): (1) no change of C or
+ * of a later commit reaches the database file before the log holds C's
+ * commit record durably: pending pages are never written, committed pages
+ * only after the log is durable to their commit record (WAL rule), and
+ * the log is durable in order; so a crash before C is durable finds the
+ * freed page's old content on disk, and the free list from before C,
+ * which does not list it; (2) no reader keeps a page across calls: values
+ * are copied out under the instance lock (bt_seek returns whole values),
+ * so a reused page is never read as the value it held; (3) replay rebuilds
+ * a reused page from its difference against the old content its base
+ * dbtime names, and the double-write ring protects its in-place write like
+ * any page's. */
 JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page);
+/* Puts page pgno (3 .. pages in use - 1, not free already: the caller's
+ * rule) on the free list. */
+JET_ERR pager_free(pager *p, uint32_t pgno);
+/* The free list, checked: marks each free-list page and each entry in
+ * owned[pgno] (fault: a page already marked, out of range, a bad page, or
+ * a count other than the space page's): JET_errDatabaseCorrupted with the
+ * detail in pager_error_detail.  For `ese check`. */
+JET_ERR pager_check_free(pager *p, uint8_t *owned, uint32_t npages);
 /* The space page (page 2): next free page number and the catalog root.
  * pager_format writes a fresh space page (pending) into a new file. */
 JET_ERR pager_format(pager *p);

@@ -150,10 +150,13 @@ JET_ERR JET_API EseCloseTable(JET_SESID sesid, JET_TABLEID tableid) {
   return e;
 }
 
+/* Keys of 1..EseMaxKeySize bytes; values up to EseMaxValueSize (a value
+ * too large for its leaf goes out of line: lv.h). */
 static JET_ERR check_record(esdb *db, size_t klen, size_t vlen) {
+  (void)db;
   if (klen == 0) return JET_errInvalidParameter;
-  if (klen > EseMaxKeySize || klen + vlen > EseMaxRecordSize(db->hdr.page_size)) return JET_errRecordTooBig;
-  return JET_errSuccess;
+  if (klen > EseMaxKeySize) return JET_errKeyTooBig;
+  return vlen > EseMaxValueSize ? JET_errRecordTooBig : JET_errSuccess;
 }
 
 /* Ends a call that changed pages outside a transaction: commit durably. */
@@ -297,7 +300,7 @@ static JET_ERR seek_entered(JET_SESID sesid, JET_TABLEID tableid, const void *pv
   if (e) return e;
   *ps = s;
   *pt = t;
-  e = cbKey > EseMaxKeySize ? JET_errRecordTooBig : merged_seek(s, t, db, pvKey ? pvKey : "", cbKey, grbit);
+  e = cbKey > EseMaxKeySize ? JET_errKeyTooBig : merged_seek(s, t, db, pvKey ? pvKey : "", cbKey, grbit);
   if (e != JET_errRecordNotFound) page_detail(s, db, e);
   return e;
 }
@@ -358,7 +361,7 @@ static JET_ERR merged_count(essession *s, estable *t, esdb *db, const void *from
 JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFrom, size_t cbFrom, const void *pvTo,
                          size_t cbTo, uint64_t *pcRecords) {
   if (!pcRecords || (!pvFrom && cbFrom) || (!pvTo && cbTo)) return JET_errInvalidParameter;
-  if (cbFrom > EseMaxKeySize || cbTo > EseMaxKeySize) return JET_errRecordTooBig;
+  if (cbFrom > EseMaxKeySize || cbTo > EseMaxKeySize) return JET_errKeyTooBig;
   essession *s;
   estable *t;
   esdb *db;
@@ -370,7 +373,10 @@ JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFro
   return e;
 }
 
-static JET_ERR retrieve(JET_SESID sesid, JET_TABLEID tableid, int want_key, void *pv, size_t cbMax, size_t *pcb) {
+/* The current record's key or value from byte off on (past the end: none
+ * left, *pcb 0). */
+static JET_ERR retrieve(JET_SESID sesid, JET_TABLEID tableid, int want_key, size_t off, void *pv, size_t cbMax,
+                        size_t *pcb) {
   essession *s;
   estable *t;
   esdb *db;
@@ -379,16 +385,23 @@ static JET_ERR retrieve(JET_SESID sesid, JET_TABLEID tableid, int want_key, void
   if (!t->has_cur) e = JET_errNoCurrentRecord;
   else {
     const uint8_t *src = want_key ? t->cur.key : t->cur.val;
-    if (copy_out(pv, cbMax, pcb, src, want_key ? t->cur.klen : t->cur.vlen)) e = JET_wrnBufferTruncated;
+    size_t n = want_key ? t->cur.klen : t->cur.vlen;
+    n = off < n ? n - off : 0;
+    if (copy_out(pv, cbMax, pcb, n ? src + off : src, n)) e = JET_wrnBufferTruncated;
   }
   inst_leave(s->inst);
   return e;
 }
 
 JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
-  return retrieve(sesid, tableid, 1, pv, cbMax, pcbActual);
+  return retrieve(sesid, tableid, 1, 0, pv, cbMax, pcbActual);
 }
 
 JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
-  return retrieve(sesid, tableid, 0, pv, cbMax, pcbActual);
+  return retrieve(sesid, tableid, 0, 0, pv, cbMax, pcbActual);
+}
+
+JET_ERR JET_API EseRetrieveValueAt(JET_SESID sesid, JET_TABLEID tableid, size_t ibOffset, void *pv, size_t cbMax,
+                                   size_t *pcbActual) {
+  return retrieve(sesid, tableid, 0, ibOffset, pv, cbMax, pcbActual);
 }

@@ -15,13 +15,13 @@ end
 describe("cursor C API (C harness)", function()
   it("retrieve: EseSeekRetrieve finds what EseSeek finds for every op; short buffers give "
      .. "JET_wrnBufferTruncated, the full sizes, no byte past cbMax and the cursor on the record; not found "
-     .. "leaves no current record; JET_errInvalidGrbit, JET_errInvalidParameter, JET_errRecordTooBig, "
+     .. "leaves no current record; JET_errInvalidGrbit, JET_errInvalidParameter, JET_errKeyTooBig, "
      .. "JET_errInvalidTableId (also once closed), JET_errInvalidSesid", function()
     expect_ok("retrieve")
   end)
 
   it("count: EseCount over open, empty and inclusive bounds, inside a transaction over its own puts and "
-     .. "deletes, leaving the cursor's record; JET_errInvalidParameter, JET_errRecordTooBig, JET_errInvalidSesid",
+     .. "deletes, leaving the cursor's record; JET_errInvalidParameter, JET_errKeyTooBig, JET_errInvalidSesid",
      function()
     expect_ok("count")
   end)

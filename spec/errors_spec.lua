@@ -6,7 +6,7 @@ local H = require "support.helpers"
 -- The error numbers of ESE that lua-ese defines (docs/errors.md; test
 -- data, not the C table).
 local reference = {
-  JET_errLogFileCorrupt = -501, JET_errBackupDirectoryNotEmpty = -504,
+  JET_errKeyTooBig = -408, JET_errLogFileCorrupt = -501, JET_errBackupDirectoryNotEmpty = -504,
   JET_errBackupInProgress = -505, JET_errRestoreInProgress = -506,
   JET_errLogWriteFail = -510, JET_errBadLogVersion = -514, JET_errLoggingDisabled = -516,
   JET_errLogSequenceEnd = -519, JET_errNoBackup = -520,
@@ -76,6 +76,7 @@ describe("ese.errors", function()
   it("has the errors of the record API and transactions", function()
     assert.are.equal(-1601, ese.errors.JET_errRecordNotFound)
     assert.are.equal(-1026, ese.errors.JET_errRecordTooBig)
+    assert.are.equal(-408, ese.errors.JET_errKeyTooBig)
     assert.are.equal(-1104, ese.errors.JET_errInvalidSesid)
     assert.are.equal(-1310, ese.errors.JET_errInvalidTableId)
     assert.are.equal(-1005, ese.errors.JET_errTransTooDeep)

@@ -50,19 +50,20 @@ describe("README.md", function()
       assert.is_string(section)
     end)
 
-    it("states the record size limit at 8 KiB pages and the key limit, which the engine enforces", function()
-      local record = tonumber(section:match("(%d+) bytes of key and value"))
-      local key = tonumber(section:match("keys of at most (%d+) bytes"))
+    it("states the inline record size at 8 KiB pages and the key limit, which the engine enforces", function()
+      local record = tonumber(section:match("up to (%d+) bytes of key and"))
+      local key = tonumber(section:match("Keys of at most (%d+) bytes"))
       assert.are.equal(2034, record)
       assert.are.equal(255, key)
       local w = H.world()
       finally(function() w:cleanup() end)
       local t = w:table()                         -- 8 KiB pages, the default
-      t:put("k", ("v"):rep(record - 1))
-      assert.are.equal(record - 1, #t:get("k"))
-      H.expect_jet("JET_errRecordTooBig", t.put, t, "k", ("v"):rep(record))
+      t:put("k", ("v"):rep(record - 2))           -- inline: a tag byte, key and value
+      assert.are.equal(record - 2, #t:get("k"))
+      t:put("k", ("v"):rep(record))               -- out of line
+      assert.are.equal(("v"):rep(record), t:get("k"))
       t:put(("k"):rep(key), "v")
-      H.expect_jet("JET_errRecordTooBig", t.put, t, ("k"):rep(key + 1), "v")
+      H.expect_jet("JET_errKeyTooBig", t.put, t, ("k"):rep(key + 1), "v")
     end)
 
     it("states that of two writers of one key the later commit wins, which it does", function()

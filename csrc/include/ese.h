@@ -168,12 +168,16 @@ JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit);
 
 /* ---- ordered key/value tables (lua-ese's record API) --------------------
  * Keys are byte strings compared with memcmp order (shorter first on a tie),
- * 1..EseMaxKeySize bytes; key + value at most EseMaxRecordSize(page size).
+ * 1..EseMaxKeySize bytes (longer: JET_errKeyTooBig); values 0..EseMaxValueSize
+ * bytes (longer: JET_errRecordTooBig).  A value whose key + value + 1 exceeds
+ * EseMaxRecordSize(page size) is a long value, stored out of line in pages
+ * of its own, whose space a replace or delete frees for reuse.
  * Creating a table commits at once (it is not undone by JetRollback).
  * Writes outside a transaction commit at once, durably.
  * Reads outside a transaction see the last committed state; inside one,
  * the transaction's own writes too. */
 #define EseMaxKeySize 255
+#define EseMaxValueSize 0x7fffffffu   /* 2^31 - 1 */
 size_t EseMaxRecordSize(unsigned long cbPage);
 
 JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid);
@@ -208,9 +212,15 @@ JET_ERR JET_API EseSeekRetrieve(JET_SESID sesid, JET_TABLEID tableid, const void
  * NULL or cbFrom 0: from the first record; pvTo NULL: to the last (pvTo
  * non-NULL with cbTo 0 is the empty key: nothing lies at or below it).
  * Walks the range; the cursor's current record is unchanged.  Bounds longer
- * than EseMaxKeySize: JET_errRecordTooBig, as EseSeek. */
+ * than EseMaxKeySize: JET_errKeyTooBig, as EseSeek. */
 JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFrom, size_t cbFrom, const void *pvTo,
                          size_t cbTo, uint64_t *pcRecords);
+/* A slice of the current record's value: up to cbMax bytes from byte
+ * ibOffset (0-based) on; *pcbActual is the value's length from ibOffset to
+ * its end (0 at or past the end, which is no error), and
+ * JET_wrnBufferTruncated is returned when that is more than cbMax. */
+JET_ERR JET_API EseRetrieveValueAt(JET_SESID sesid, JET_TABLEID tableid, size_t ibOffset, void *pv, size_t cbMax,
+                                   size_t *pcbActual);
 
 /* ---- external (streaming) backup ----------------------------------------
  * The sequence: Begin -> GetAttachInfo -> OpenFile/ReadFile/CloseFile per

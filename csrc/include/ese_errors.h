@@ -13,6 +13,7 @@
   X(JET_errSuccess,                        0,     "The operation completed successfully") \
   X(JET_wrnBufferTruncated,                1006,  "The buffer was too small; the value was truncated") \
   X(JET_wrnArchiveBacklog,                 3100,  "The commit is durable, but the log archive is behind by more than archive_max_backlog bytes") \
+  X(JET_errKeyTooBig,                      -408,  "The key is longer than 255 bytes (JET_cbKeyMost)") \
   X(JET_errLogFileCorrupt,                 -501,  "A log file is damaged before its last record") \
   X(JET_errBackupDirectoryNotEmpty,        -504,  "The destination folder is not empty") \
   X(JET_errBackupInProgress,               -505,  "A backup is in progress") \
@@ -64,7 +65,7 @@
   X(JET_errReadVerifyFailure,              -1018, "A page failed its checksum or page-number check") \
   X(JET_errDiskIO,                         -1022, "A disk read, write or sync failed") \
   X(JET_errInvalidPath,                    -1023, "The path is empty, too long or cannot be used here") \
-  X(JET_errRecordTooBig,                   -1026, "The key or value is too large for a page") \
+  X(JET_errRecordTooBig,                   -1026, "The value is longer than 2^31 - 1 bytes") \
   X(JET_errNotInitialized,                 -1029, "The instance is not initialized") \
   X(JET_errAlreadyInitialized,             -1030, "The instance is already initialized") \
   X(JET_errFileAccessDenied,               -1032, "The file is locked by another process or cannot be opened") \

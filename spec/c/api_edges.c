@@ -487,6 +487,48 @@ static void init3_map(void) {
   CK(JetTerm(inst));
 }
 
+/* Long values through the C record API: a value over EseMaxValueSize is
+ * JET_errRecordTooBig before a byte of it is read (the buffer here is 16
+ * bytes), a key over EseMaxKeySize JET_errKeyTooBig; a 100,000-byte value
+ * stores, and EseRetrieveValueAt gives slices with *pcbActual the bytes
+ * left from the offset (0 at and past the end). */
+static void long_values(void) {
+  char name[64], dir[600], path[700];
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  JET_INSTANCE inst;
+  path_in(dir, sizeof dir, root, "lv");
+  path_in(path, sizeof path, dir, "app.edb");
+  if (mkdir(dir, 0700) != 0) FAIL("mkdir %s: %s", dir, strerror(errno));
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "ae-lv"), dir, LOG_KIB, 0));
+  CK(JetInit(&inst));
+  CK(harness_create_table(inst, path, "t", &s, &db, &t));
+  char small[16] = "0123456789abcdef", key[EseMaxKeySize + 1];
+  memset(key, 'k', sizeof key);
+  EXPECT(EsePut(s, t, "k", 1, small, (size_t)EseMaxValueSize + 1), JET_errRecordTooBig, "EsePut of 2^31 bytes");
+  EXPECT(EsePut(s, t, "k", 1, small, SIZE_MAX), JET_errRecordTooBig, "EsePut of SIZE_MAX bytes");
+  EXPECT(EsePut(s, t, key, sizeof key, small, 1), JET_errKeyTooBig, "EsePut of a 256-byte key");
+  EXPECT(EseSeek(s, t, key, sizeof key, JET_bitSeekEQ), JET_errKeyTooBig, "EseSeek of a 256-byte key");
+  size_t n = 100000, got = 0;
+  char *v = malloc(n), out[32];
+  if (!v) FAIL("out of memory");
+  for (size_t i = 0; i < n; i++) v[i] = (char)(i * 7 + i / 251);
+  CK(EsePut(s, t, "k", 1, v, n));
+  CK(EseSeek(s, t, "k", 1, JET_bitSeekEQ));
+  EXPECT(EseRetrieveValueAt(s, t, 8150, out, sizeof out, &got), JET_wrnBufferTruncated, "slice across a page");
+  CHECK(got == n - 8150 && memcmp(out, v + 8150, sizeof out) == 0, "slice at 8150: %zu bytes left", got);
+  CK(EseRetrieveValueAt(s, t, n - 5, out, sizeof out, &got));
+  CHECK(got == 5 && memcmp(out, v + n - 5, 5) == 0, "slice at the end: %zu bytes left", got);
+  CK(EseRetrieveValueAt(s, t, n, out, sizeof out, &got));
+  CHECK(got == 0, "slice at the end: %zu", got);
+  CK(EseRetrieveValueAt(s, t, SIZE_MAX, NULL, 0, &got));
+  CHECK(got == 0, "slice far past the end: %zu", got);
+  CK(JetEndSession(s, 0));
+  free(v);
+  CK(JetTerm2(inst, JET_bitTermComplete));
+}
+
 int main(void) {
   harness_start(120);
   harness_tempdir(root, sizeof root, "ae");
@@ -502,6 +544,7 @@ int main(void) {
   backup_refusals();
   restore_instance();
   init3_map();
+  long_values();
 
   CK(JetTerm2(live_inst, JET_bitTermComplete));
   no_mode();

@@ -264,9 +264,8 @@ static void test_errors(uint32_t psz) {
   for (int o = 1; o < 5; o++)
     CHECK(bt_seek(t.p, t.root, NULL, 0, ops[o], &t.rec) == JET_errRecordNotFound, "seek \"\" in empty tree");
   CHECK(bt_put(t.p, t.root, k, 0, v, 1) == JET_errInvalidParameter, "klen 0 put");
-  CHECK(bt_put(t.p, t.root, k, 256, v, 1) == JET_errRecordTooBig, "klen 256 put");
-  CHECK(bt_put(t.p, t.root, k, 255, v, t.maxrec - 254) == JET_errRecordTooBig, "record one byte too big");
-  CHECK(bt_put(t.p, t.root, k, 1, v, t.maxrec) == JET_errRecordTooBig, "record one byte too big");
+  CHECK(bt_put(t.p, t.root, k, 256, v, 1) == JET_errKeyTooBig, "klen 256 put");
+  CHECK(bt_put(t.p, t.root, k, 1, v, (size_t)EseMaxValueSize + 1) == JET_errRecordTooBig, "vlen 2^31");
   CHECK(bt_put(t.p, t.root, k, 1, v, (size_t)-1) == JET_errRecordTooBig, "huge vlen");
   CHECK(bt_delete(t.p, t.root, k, 0) == JET_errInvalidParameter, "klen 0 delete");
   CHECK(bt_delete(t.p, t.root, k, 1) == JET_errRecordNotFound, "delete absent");
@@ -583,6 +582,71 @@ static void test_corruption(uint32_t psz) {
   t_close(&t);
 }
 
+/* The first committed page of type ty in the mock, or 0. */
+static uint32_t page_of_type(pager *p, int ty) {
+  for (uint32_t pg = 1; pg < p->base; pg++)
+    if (p->img[pg] && p->img[pg][16] == ty) return pg;
+  return 0;
+}
+
+/* Long values (lv.h): every boundary size stores and reads back (at 4 KiB
+ * pages a value of two directory pages too), replacing them by short ones
+ * frees their pages, and damage to a long value's pages is
+ * JET_errDatabaseCorrupted from bt_check and from bt_seek of its key. */
+static void test_long_values(uint32_t psz) {
+  T t;
+  size_t dcap = psz - PAGE_HDR, ecap = (psz - PAGE_HDR) / 4;
+  t_open(&t, psz);
+  size_t inl = t.maxrec - 1 - 3;     /* the largest inline value of a 3-byte key */
+  size_t sizes[] = {0, 1, inl, inl + 1, dcap - 1, dcap, dcap + 1, 3 * dcap + 7, psz == 4096 ? dcap * ecap + 1 : 2 * dcap};
+  size_t ns = sizeof sizes / sizeof *sizes, big = 0;
+  for (size_t i = 0; i < ns; i++) big = sizes[i] > big ? sizes[i] : big;
+  uint8_t k[4], *v = mock_xalloc(big);
+  for (size_t i = 0; i < ns; i++) {
+    snprintf((char *)k, sizeof k, "L%02zu", i);
+    fill(v, sizes[i]);
+    t_put(&t, k, 3, v, sizes[i]);
+  }
+  t_verify(&t);
+  CHECK(page_of_type(t.p, PAGE_LVDATA) && page_of_type(t.p, PAGE_LVDIR), "no long-value pages");
+  /* damage: bt_check and a seek of the damaged value refuse it */
+  snprintf((char *)k, sizeof k, "L%02zu", ns - 2);
+  uint8_t *save = mock_xalloc(psz);
+  for (int c = 0; c < 5; c++) {
+    uint32_t pg = page_of_type(t.p, c < 2 ? PAGE_LVDATA : PAGE_LVDIR);
+    uint8_t *img = mock_raw(t.p, pg);
+    memcpy(save, img, psz);
+    switch (c) {
+    case 0: put32(img + 20, get32(img + 20) - 1); break;          /* bytes held */
+    case 1: img[16] = PAGE_LEAF; break;                            /* type */
+    case 2: put32(img + 20, get32(img + 20) + 1); break;          /* entries */
+    case 3: put32(img + 32, t.root); break;                        /* an entry naming the root */
+    case 4: put32(img + 24, pg); break;                            /* a chain that loops */
+    }
+    CHECK(bt_check(t.p, t.root, NULL) == JET_errDatabaseCorrupted, "long-value damage %d: bt_check", c);
+    int hit = 0;                     /* some value's seek meets the damage */
+    for (size_t i = 0; i < ns; i++) {
+      snprintf((char *)k, sizeof k, "L%02zu", i);
+      JET_ERR e = bt_seek(t.p, t.root, k, 3, JET_bitSeekEQ, &t.rec);
+      CHECK(e == 0 || e == JET_errDatabaseCorrupted, "long-value damage %d: seek -> %ld", c, e);
+      hit += e == JET_errDatabaseCorrupted;
+    }
+    CHECK(hit > 0, "long-value damage %d: no seek noticed it", c);
+    memcpy(img, save, psz);
+  }
+  t_verify(&t);
+  unsigned long frees = t.p->frees;
+  for (size_t i = 0; i < ns; i++) {
+    snprintf((char *)k, sizeof k, "L%02zu", i);
+    t_put(&t, k, 3, (const uint8_t *)"short", 5);
+  }
+  CHECK(t.p->frees > frees + big / dcap, "replacing the long values freed only %lu pages", t.p->frees - frees);
+  t_verify(&t);
+  free(save);
+  free(v);
+  t_close(&t);
+}
+
 int main(int argc, char **argv) {
   static const uint32_t sizes[] = {4096, 8192, 32768};
   verbose = argc > 1 && !strcmp(argv[1], "-v");
@@ -601,6 +665,7 @@ int main(int argc, char **argv) {
     test_alloc_failure(psz);
     test_hint(psz);
     test_corruption(psz);
+    test_long_values(psz);
   }
   CHECK(g_replayed > 100000, "only %lu pages had their operation records replayed", g_replayed);
   printf("btree_test: ok\n");

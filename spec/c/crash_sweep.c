@@ -306,7 +306,12 @@ static int check(const char *dir, int c, const char *ctx) {
   e = EseSeek(s, t, "m~", 2, JET_bitSeekLT);
   if (e == 0) {
     PCK(EseRetrieveKey(s, t, key, sizeof key, &kl));
-    if (kl == 5 && key[0] == 'm') found = atoi(key + 1);
+    /* the key is not NUL-terminated: atoi read on into the stack ("m0014"
+     * then "00" left there by an earlier call gave 1400 under make check) */
+    if (kl == 5 && key[0] == 'm') {
+      key[kl] = 0;
+      found = atoi(key + 1);
+    }
   } else if (e != JET_errRecordNotFound) {
     PCKE(e, "EseSeek");
   }

@@ -8,12 +8,12 @@
  *             NULL buffers with cbMax 0 ask the sizes; not found leaves no
  *             current record (JET_errNoCurrentRecord); refusals as EseSeek
  *             (JET_errInvalidGrbit, JET_errInvalidParameter,
- *             JET_errRecordTooBig, JET_errInvalidTableId,
+ *             JET_errKeyTooBig, JET_errInvalidTableId,
  *             JET_errInvalidSesid).
  *   count     EseCount over ranges (NULL / empty bounds, both included, an
  *             empty key as upper bound), inside a transaction over its own
  *             puts and deletes; the cursor's record is unchanged by it;
- *             refusals (JET_errInvalidParameter, JET_errRecordTooBig).
+ *             refusals (JET_errInvalidParameter, JET_errKeyTooBig).
  *   walk      20,000 records: stepping with EseSeekRetrieve forward (GT
  *             the last key) and backward (LT) inside a transaction that
  *             replaced, added and deleted records meets every record of
@@ -118,7 +118,7 @@ static void test_retrieve(const char *root) {
          "EQ the empty key");
   EXPECT(EseSeekRetrieve(s, t, NULL, 3, JET_bitSeekGE, key, 63, &kl, val, 63, &vl), JET_errInvalidParameter,
          "NULL key of 3 bytes");
-  EXPECT(EseSeekRetrieve(s, t, big, sizeof big, JET_bitSeekLE, key, 63, &kl, val, 63, &vl), JET_errRecordTooBig,
+  EXPECT(EseSeekRetrieve(s, t, big, sizeof big, JET_bitSeekLE, key, 63, &kl, val, 63, &vl), JET_errKeyTooBig,
          "a key of 256 bytes");
   EXPECT(EseSeekRetrieve(s, JET_tableidNil, "b", 1, JET_bitSeekGE, key, 63, &kl, val, 63, &vl),
          JET_errInvalidTableId, "no table");
@@ -171,8 +171,8 @@ static void test_count(const char *root) {
   EXPECT(EseCount(s, t, NULL, 0, NULL, 0, NULL), JET_errInvalidParameter, "no count pointer");
   EXPECT(EseCount(s, t, NULL, 2, NULL, 0, &n), JET_errInvalidParameter, "NULL from of 2 bytes");
   EXPECT(EseCount(s, t, NULL, 0, NULL, 2, &n), JET_errInvalidParameter, "NULL to of 2 bytes");
-  EXPECT(EseCount(s, t, big, sizeof big, NULL, 0, &n), JET_errRecordTooBig, "from of 256 bytes");
-  EXPECT(EseCount(s, t, NULL, 0, big, sizeof big, &n), JET_errRecordTooBig, "to of 256 bytes");
+  EXPECT(EseCount(s, t, big, sizeof big, NULL, 0, &n), JET_errKeyTooBig, "from of 256 bytes");
+  EXPECT(EseCount(s, t, NULL, 0, big, sizeof big, &n), JET_errKeyTooBig, "to of 256 bytes");
   EXPECT(EseCount(JET_sesidNil, t, NULL, 0, NULL, 0, &n), JET_errInvalidSesid, "no session");
   CK(JetEndSession(s, 0));
   CK(JetTerm2(inst, JET_bitTermComplete));

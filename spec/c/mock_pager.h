@@ -1,8 +1,8 @@
 /*
  * mock_pager.h -- an in-memory stand-in for pager.c, for btree_test.c only.
  *
- * It defines the pager.h functions btree.c calls (pager_page_size,
- * pager_read, pager_write, pager_alloc, pager_changes) with external linkage, because
+ * It defines the pager.h functions btree.c and lv.c call (pager_page_size,
+ * pager_read, pager_write, pager_alloc, pager_free, pager_changes) with external linkage, because
  * btree.c links against them; a program including this header must not also
  * link pager.o.  The mock_* helpers are static.
  *
@@ -39,7 +39,7 @@ struct pager {
   uint32_t *plist;     /* pages with a pending copy */
   uint32_t np, pcap;
   int fail_alloc;      /* > 0: the fail_alloc-th next pager_alloc fails */
-  unsigned long reads, writes, allocs;
+  unsigned long reads, writes, allocs, frees;
   uint8_t **ops;       /* per page: operation records of the pending change */
   size_t *nops;
   uint8_t *raw;        /* per page: changed otherwise too (a difference) */
@@ -228,6 +228,13 @@ JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
   p->raw[*pgno] = 1;
   mock_pend(p, *pgno, mock_xalloc(p->psz));
   *page = p->pend[*pgno];
+  return 0;
+}
+
+/* A freed page (a long value's) is never reused here: counted only. */
+JET_ERR pager_free(pager *p, uint32_t pgno) {
+  if (pgno == 0 || pgno >= p->n) return JET_errDatabaseCorrupted;
+  p->frees++;
   return 0;
 }
 

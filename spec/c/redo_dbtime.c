@@ -308,7 +308,7 @@ int main(int argc, char **argv) {
   EseFileInfo fi;
   char why[600] = "";
   CK(EseGetFileInfo(dbpath, 1, &fi, why, sizeof why));
-  if (fi.formatVersion != 2 || fi.dbtimeLast != T) FAIL("check: format %lu, dbtime_last %llu", fi.formatVersion,
+  if (fi.formatVersion != DB_FORMAT || fi.dbtimeLast != T) FAIL("check: format %lu, dbtime_last %llu", fi.formatVersion,
                                                         (unsigned long long)fi.dbtimeLast);
   h.dbtime_last = T - 1;   /* a header below its page 2 */
   esfile *f;

@@ -1,0 +1,149 @@
+--[[
+longval_bench.lua -- long values (issue 11): a 1 MiB value put and
+committed durably against a raw 1 MiB write + fdatasync to the same disk,
+a cached 1 MiB get, and the file size after 1000 replaces of a 1 MiB value.
+
+  lua5.4 bench/longval_bench.lua LIBDIR LUADIR WORKDIR
+
+LIBDIR holds ese/core.so (build/lib), LUADIR the pure-Lua modules (lua/).
+Everything is written under WORKDIR (made and removed here).
+
+  A. put + durable commit: ESE_BENCH_LV_ROUNDS (default 200) rounds of
+     t:put("doc", v) outside a transaction (a durable commit), v a 1 MiB
+     value (one of 4, so every round changes every page), on an instance
+     with the default parameters and log_file_size = 16 MiB (a generation
+     per 16 values; with the default 1 MiB files each value also makes a
+     new log file); against the same number of rounds of a raw write: 1 MiB
+     written over the start of a 1 MiB file made beforehand in the same
+     folder, then fsync (ese.fs.fsync, fdatasync-like: the file's size does
+     not change).  The rounds of the two alternate in blocks of 10.
+     Target: engine time / raw time <= 2.
+  B. cached get: t:get("doc") of the 1 MiB value ESE_BENCH_LV_GETS times
+     (default 2000) after one untimed get.  Target >= 1 GB/s (10^9 bytes/s).
+  C. space: 1000 replaces of a 1 MiB value (ESE_BENCH_LV_REPLACES), lazy
+     commits, the last durable, then a clean term: file size / 1 MiB.
+     Target <= 2 (the issue: "at most about twice the live data").
+
+Environment: ESE_BENCH_LV_ROUNDS, ESE_BENCH_LV_GETS, ESE_BENCH_LV_REPLACES,
+ESE_BENCH_KEEP (keep WORKDIR).
+]]
+local libdir, luadir, work = arg[1], arg[2], arg[3]
+if not (libdir and luadir and work) then
+  io.stderr:write("usage: lua5.4 longval_bench.lua LIBDIR LUADIR WORKDIR\n")
+  os.exit(2)
+end
+package.cpath = libdir .. "/?.so;" .. package.cpath
+package.path = luadir .. "/?.lua;" .. luadir .. "/?/init.lua;" .. package.path
+
+local ese = require "ese"
+local fs = ese.fs
+local clock = fs.clock
+
+local MIB = 1048576
+
+local function env_int(name, default)
+  local n = math.tointeger(tonumber(os.getenv(name) or default))
+  if not n or n <= 0 then error(name .. " must be a positive integer") end
+  return n
+end
+local ROUNDS = env_int("ESE_BENCH_LV_ROUNDS", 200)
+local GETS = env_int("ESE_BENCH_LV_GETS", 2000)
+local REPLACES = env_int("ESE_BENCH_LV_REPLACES", 1000)
+
+local function out(fmt, ...)
+  io.stdout:write(string.format(fmt, ...))
+  io.stdout:flush()
+end
+
+local function value(seed)
+  local parts, x = {}, seed * 7919 + 1
+  for i = 1, MIB // 8 do
+    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+    parts[i] = string.pack("<i8", x)
+  end
+  return table.concat(parts)
+end
+local values = {}
+for i = 1, 4 do values[i] = value(i) end
+
+local function verdict(ok) return ok and "PASS" or "FAIL" end
+
+local function instance(dir, params)
+  local p = { system_path = dir, log_path = dir }
+  for k, v in pairs(params or {}) do p[k] = v end
+  local inst = ese.create_instance("lvbench", p)
+  inst:init()
+  local s = inst:begin_session()
+  local db = s:create_database(dir .. "/lv.edb")
+  return inst, s, s:create_table(db, "t")
+end
+
+fs.remove_tree(work)
+fs.mkdir_p(work)
+out("long values: %d MiB values; work folder %s\n", 1, work)
+
+-- A and B
+do
+  local dir = work .. "/a"
+  fs.mkdir_p(dir)
+  local inst, _, t = instance(dir, { log_file_size = 16 * 1024 })
+  local raw = dir .. "/raw.bin"
+  do
+    local f = assert(io.open(raw, "wb"))
+    f:write(values[1])
+    f:close()
+    fs.fsync(raw)
+  end
+  local function raw_write(v)
+    local f = assert(io.open(raw, "r+b"))
+    f:write(v)
+    f:close()
+    fs.fsync(raw)
+  end
+  t:put("doc", values[4])                          -- warm: the first value's pages are new ones
+  local te, tr = 0, 0
+  local i = 0
+  while i < ROUNDS do
+    local n = math.min(10, ROUNDS - i)
+    local t0 = clock()
+    for j = 1, n do t:put("doc", values[(i + j) % 4 + 1]) end
+    te = te + clock() - t0
+    t0 = clock()
+    for j = 1, n do raw_write(values[(i + j) % 4 + 1]) end
+    tr = tr + clock() - t0
+    i = i + n
+  end
+  local ratio = te / tr
+  out("A. put + durable commit of 1 MiB: %.2f ms (%.0f MiB/s); raw write + fsync of 1 MiB: %.2f ms (%.0f MiB/s); "
+      .. "ratio %.2f (target <= 2): %s\n", 1000 * te / ROUNDS, ROUNDS / te, 1000 * tr / ROUNDS, ROUNDS / tr, ratio,
+      verdict(ratio <= 2))
+  local want = values[ROUNDS % 4 + 1]
+  assert(t:get("doc") == want, "the value read back differs")
+  local t0 = clock()
+  for _ = 1, GETS do t:get("doc") end
+  local secs = clock() - t0
+  local gbs = GETS * MIB / secs / 1e9
+  out("B. cached get of 1 MiB: %.3f ms, %.2f GB/s (target >= 1 GB/s): %s\n", 1000 * secs / GETS, gbs,
+      verdict(gbs >= 1))
+  inst:term({ complete = true })
+end
+
+-- C
+do
+  local dir = work .. "/c"
+  fs.mkdir_p(dir)
+  local inst, s, t = instance(dir)
+  for i = 1, REPLACES do
+    s:begin_transaction()
+    t:put("doc", values[i % 4 + 1])
+    s:commit_transaction(i < REPLACES and { lazy = true } or nil)
+  end
+  inst:term({ complete = true })
+  local size = fs.stat(dir .. "/lv.edb").size
+  local fi = ese.file_info(dir .. "/lv.edb", true)
+  local ratio = size / MIB
+  out("C. %d replaces of a 1 MiB value: file %.2f MiB (%d pages; `ese check` passes), %.2f x the live data "
+      .. "(target <= 2): %s\n", REPLACES, size / MIB, fi.pages, ratio, verdict(ratio <= 2))
+end
+
+if not os.getenv("ESE_BENCH_KEEP") then fs.remove_tree(work) end
