@@ -72,6 +72,28 @@ describe("long values", function()
     clean_check(w, i2)
   end)
 
+  it("pairs (both ways), first, last, seek and count give long values whole", function()
+    local t = w:table()
+    local vals = { a = val(9000, 1), b = "inline", c = val(70000, 2), d = "" }
+    for k, v in pairs(vals) do t:put(k, v) end
+    local got = {}
+    for k, v in t:pairs() do got[k] = v end
+    assert.are.same(vals, got)
+    local order = {}
+    for k, v in t:pairs(nil, nil, { reverse = true }) do order[#order + 1] = k assert.are.equal(vals[k], v) end
+    assert.are.same({ "d", "c", "b", "a" }, order)
+    local k1, v1 = t:first()
+    assert.are.equal("a", k1)
+    assert.are.equal(vals.a, v1)
+    local k2, v2 = t:seek("bb", "ge")
+    assert.are.equal("c", k2)
+    assert.are.equal(vals.c, v2)
+    local k3, v3 = t:last()
+    assert.are.equal("d", k3)
+    assert.are.equal("", v3)
+    assert.are.equal(4, t:count())
+  end)
+
   it("slices at every edge: 0-based offset, crossing pages, at and past the end, length 0", function()
     local t, s = w:table()
     local n = 3 * DCAP + 100
