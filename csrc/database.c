@@ -366,6 +366,7 @@ static JET_ERR detach_one(esinst *inst, esdb *db) {
   if (e == JET_errSuccess) e = log_detach(inst, db->dbid);
   if (e == JET_errSuccess) e = db_write_clean(inst, db);
   if (e) return inst_fatal(inst, e);
+  vs_drop_db(&inst->vs, db->dbid);   /* its old versions must not show through a later database of this dbid */
   db_close(inst, db);
   e = inst_log_attachments(inst);
   if (e == JET_errSuccess) e = inst_checkpoint(inst);

@@ -3,6 +3,7 @@
 #include "internal.h"
 #include "archive.h"
 #include "backup.h"
+#include "isolation.h"
 #include "page.h"
 #include <assert.h>
 #include <sched.h>
@@ -42,6 +43,7 @@ static void params_default(esparams *p) {
   p->archive_timeout = 60;
   p->archive_command_timeout = 300;
   p->archive_retry_max = 30000;
+  p->max_ver_pages = ESE_VER_PAGES_DEFAULT;
 }
 
 static void params_free(esparams *p) {
@@ -78,6 +80,7 @@ static void inst_free(esinst *inst) {
   params_free(&inst->prm);
   free(inst->log_real);
   free(inst->diffbuf);
+  vs_free(&inst->vs);
   pthread_mutex_destroy(&inst->lock);
   pthread_cond_destroy(&inst->drained);
   pace_destroy(&inst->pace);
@@ -355,6 +358,10 @@ static JET_ERR param_set(esparams *p, unsigned long id, JET_API_PTR l, const cha
     if (l != ESE_backupPaceNone && l != ESE_backupPaceAuto) return JET_errInvalidParameter;
     p->backup_pace = (int)l;
     return JET_errSuccess;
+  case JET_paramMaxVerPages:
+    if (l < 1 || l > ESE_VER_PAGES_MAX) return JET_errInvalidParameter;
+    p->max_ver_pages = (uint32_t)l;
+    return JET_errSuccess;
   default: return JET_errInvalidParameter;
   }
 }
@@ -381,6 +388,7 @@ static JET_ERR param_get(const esparams *p, unsigned long id, JET_API_PTR *l, ch
   case JET_paramArchiveRetryMax: v = p->archive_retry_max; break;
   case JET_paramBackupMaxRate: v = (JET_API_PTR)p->backup_max_rate; break;
   case JET_paramBackupPace: v = (JET_API_PTR)p->backup_pace; break;
+  case JET_paramMaxVerPages: v = p->max_ver_pages; break;
   default: return JET_errInvalidParameter;
   }
   if (str) {

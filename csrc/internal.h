@@ -22,6 +22,7 @@
 #include "os.h"
 #include "pace.h"
 #include "pager.h"
+#include "verstore.h"
 #include "writeset.h"
 
 #define ESE_MAX_DB 32          /* databases attached to one instance at once */
@@ -86,6 +87,7 @@ typedef struct esparams {
   uint32_t archive_retry_max;      /* ms: the backoff's cap */
   uint64_t backup_max_rate;    /* bytes/s, 0: none (mirrored in esinst.pace) */
   int backup_pace;             /* ESE_backupPace* (mirrored in esinst.pace) */
+  uint32_t max_ver_pages;      /* the version store's limit, in ESE_VER_PAGE_SIZE pages (isolation.h) */
 } esparams;
 
 typedef struct essession essession;
@@ -128,6 +130,10 @@ typedef struct esinst {
                              the end of init to term; its pin: inst_keep_logs_from */
   essession *sessions;    /* list */
   uint64_t next_txid;
+  /* isolation.h: the number of the last commit of records (0 at init),
+   * and the before images open snapshots need */
+  uint64_t commit_seq;
+  verstore vs;
   uint8_t *diffbuf;       /* commit: a page difference being logged, then an all-zero page (page.h PAGE_DIFF_MAX + page size) */
   pace pace;              /* pace.h: the backup reads' token bucket and the
                            * durable-commit latency (its own locking) */
@@ -141,6 +147,7 @@ struct essession {
   esinst *inst;
   essession *next;
   int in_txn;
+  uint64_t snap;          /* in a transaction: commit_seq at its begin (isolation.h) */
   writeset ws;
   estable *tables;        /* open cursors (list) */
   int dbopen[ESE_MAX_DB + 1];

@@ -68,6 +68,7 @@ static const struct param {
   {"cache_size", JET_paramCacheSizeMax, P_CACHE},
   {"backup_max_rate", JET_paramBackupMaxRate, P_INT},
   {"backup_pace", JET_paramBackupPace, P_PACE},
+  {"max_ver_pages", JET_paramMaxVerPages, P_INT},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 #define DEFAULT_PAGE_SIZE 8192
@@ -362,6 +363,27 @@ static int inst_pace_status(lua_State *L) {
   return 1;
 }
 
+/* inst:version_store() -> { bytes, versions, uncommitted, max, transactions }
+ * (EseGetVersionStoreInfo; bytes as the limit counts them). */
+static int inst_version_store(lua_State *L) {
+  EseInstance *I = ese_checkinstance(L, 1, "version_store");
+  EseVersionStoreInfo vi;
+  JET_ERR err = EseGetVersionStoreInfo(I->inst, &vi);
+  if (err < 0) return ese_raise_inst(L, err, "version_store", I->inst);
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, (lua_Integer)vi.cbVersions);
+  lua_setfield(L, -2, "bytes");
+  lua_pushinteger(L, (lua_Integer)vi.cVersions);
+  lua_setfield(L, -2, "versions");
+  lua_pushinteger(L, (lua_Integer)vi.cbUncommitted);
+  lua_setfield(L, -2, "uncommitted");
+  lua_pushinteger(L, (lua_Integer)vi.cbMax);
+  lua_setfield(L, -2, "max");
+  lua_pushinteger(L, (lua_Integer)vi.cTransactions);
+  lua_setfield(L, -2, "transactions");
+  return 1;
+}
+
 static int inst_is_open(lua_State *L) {
   lua_pushboolean(L, ese_toinstance(L, 1)->open);
   return 1;
@@ -450,6 +472,7 @@ static const luaL_Reg inst_methods[] = {
   {"pace_status", inst_pace_status},
   {"is_open", inst_is_open},
   {"archive_status", inst_archive_status},
+  {"version_store", inst_version_store},
   {NULL, NULL}
 };
 

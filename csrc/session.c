@@ -2,6 +2,7 @@
  * its write set until commit applies them and logs the changed pages. */
 #include "internal.h"
 #include "archive.h"
+#include "isolation.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,17 +67,22 @@ static void session_free(essession *s) {
   for (int i = 1; i <= ESE_MAX_DB; i++)
     if (s->dbopen[i] && inst->db[i]) inst->db[i]->opens -= s->dbopen[i];
   ws_free(&s->ws);
+  int ended = s->in_txn;
+  s->in_txn = 0;   /* an open transaction is rolled back */
   for (essession **pp = &inst->sessions; *pp; pp = &(*pp)->next)
     if (*pp == s) {
       *pp = s->next;
       break;
     }
+  if (ended) iso_end(s);
   s->magic = 0;
   free(s);
 }
 
 void sessions_end_all(esinst *inst) {
   while (inst->sessions) session_free(inst->sessions);
+  assert(inst->vs.bytes == 0);   /* no snapshot left to need a version */
+  vs_free(&inst->vs);
 }
 
 JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit) {
@@ -95,7 +101,10 @@ JET_ERR JET_API JetBeginTransaction(JET_SESID sesid) {
   JET_ERR e = session_enter(sesid, &s);
   if (e) return e;
   if (s->in_txn) e = JET_errTransTooDeep;
-  else s->in_txn = 1;
+  else {
+    s->in_txn = 1;
+    iso_begin(s);
+  }
   inst_leave(s->inst);
   return e;
 }
@@ -106,8 +115,11 @@ JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit) {
   JET_ERR e = session_enter(sesid, &s);
   if (e) return e;
   if (!s->in_txn) e = JET_errNotInTransaction;
-  s->in_txn = 0;
-  ws_clear(&s->ws);
+  else {
+    s->in_txn = 0;
+    ws_clear(&s->ws);
+    iso_end(s);
+  }
   inst_leave(s->inst);
   return e;
 }
@@ -153,6 +165,16 @@ static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0) {
 
 JET_ERR commit_and_leave(esinst *inst, int lazy) { return commit_timed(inst, lazy, pace_now_ns()); }
 
+/* The before images of s's write set that other open snapshots need, in
+ * b; JET_errVersionStoreOutOfMemory past the limit.  Nothing applied. */
+static JET_ERR prepare_versions(essession *s, vsbatch *b) {
+  const size_t *order;
+  JET_ERR e = ws_sorted(&s->ws, &order);
+  for (size_t i = 0; e == JET_errSuccess && i < s->ws.n; i++) e = iso_before_image(s, &s->ws.ents[order[i]], b);
+  if (e == JET_errSuccess) e = iso_fits(s, b);
+  return e;
+}
+
 /* Applies the write set to the trees (pending pages), in key order. */
 static JET_ERR apply_writes(essession *s) {
   esinst *inst = s->inst;
@@ -182,14 +204,28 @@ JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit) {
     inst_leave(s->inst);
     return JET_errNotInTransaction;
   }
+  /* the version store's limit refuses before anything is applied, and
+   * the transaction stays open; any other failure ends it */
+  vsbatch b;
+  vs_batch_init(&b);
+  e = prepare_versions(s, &b);
+  if (e == JET_errVersionStoreOutOfMemory) {
+    vs_batch_free(&b);
+    inst_leave(s->inst);
+    return e;
+  }
   s->in_txn = 0;
-  e = apply_writes(s);
+  if (e == JET_errSuccess) e = apply_writes(s);
   ws_clear(&s->ws);
   if (e) {
+    vs_batch_free(&b);
     db_discard_pending(s->inst);
+    iso_end(s);
     inst_fatal(s->inst, e);
     inst_leave(s->inst);
     return e;
   }
+  iso_committed(s->inst, &b);
+  iso_end(s);
   return commit_timed(s->inst, (grbit & JET_bitCommitLazyFlush) != 0, t0);
 }

@@ -1,6 +1,8 @@
 /* table.c -- the record API: tables in a database's catalog, cursors, and
- * reads that merge the committed tree with the session's write set. */
+ * reads of the session's view (isolation.h: the committed tree, in a
+ * transaction as of its snapshot and merged with its write set). */
 #include "internal.h"
+#include "isolation.h"
 #include "page.h"
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +181,8 @@ JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, 
   if (e) return e;
   e = check_record(db, cbKey, cbData);
   if (e == JET_errSuccess && s->in_txn) {
-    e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, pvData, cbData, 0);
+    e = iso_check_write(s, t->dbid, t->root, pvKey, cbKey, cbData, 0);
+    if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, pvData, cbData, 0);
     inst_leave(s->inst);
     return e;
   }
@@ -187,58 +190,19 @@ JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, 
     inst_leave(s->inst);
     return e;
   }
-  return autocommit(s, bt_put(db->pg, t->root, pvKey, cbKey, pvData ? pvData : "", cbData));
+  return autocommit(s, iso_autocommit_write(s, db, t->root, pvKey, cbKey, pvData, cbData, 0));
 }
 
-/* Copies a found record into the cursor. */
-static JET_ERR set_current(estable *t, const void *k, size_t klen, const void *v, size_t vlen) {
-  JET_ERR e = bt_rec_set(&t->cur, k, klen, v, vlen);
-  t->has_cur = e == JET_errSuccess;
-  return e;
-}
-
-/* Seek over the committed tree merged with the session's write set: the
- * write set wins on equal keys and its tombstones hide tree records.  The
- * tree is read from the cursor's position hint (t->hint) when it is still
- * current, so stepping through a table does not descend from the root. */
+/* Seek in the session's view (isolation.h): outside a transaction the
+ * committed tree; in one its snapshot (the tree merged with the version
+ * store) merged with its write set, which wins on equal keys and whose
+ * tombstones hide records.  The tree is read from the cursor's position
+ * hint (t->hint) when it is still current, so stepping through a table
+ * does not descend from the root; a tree record becomes current by a swap
+ * of t->scan and t->cur. */
 static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op) {
-  t->has_cur = 0;
-  int forward = op == JET_bitSeekGE || op == JET_bitSeekGT || op == JET_bitSeekEQ;
-  if (op == JET_bitSeekEQ) {
-    const wsent *w = s->in_txn ? ws_get(&s->ws, t->dbid, t->root, key, klen) : NULL;
-    if (w) return w->tomb ? JET_errRecordNotFound : set_current(t, w->key, w->klen, w->val, w->vlen);
-  }
-  bt_rec *tr = &t->scan;
-  const void *pk = key;
-  size_t pklen = klen;
-  JET_ERR e;
-  for (;;) {
-    e = bt_seek_hint(db->pg, t->root, pk, pklen, op, tr, &t->hint);
-    int have_tree = e == JET_errSuccess;
-    if (e && e != JET_errRecordNotFound) break;
-    const wsent *w = s->in_txn && op != JET_bitSeekEQ ? ws_seek(&s->ws, t->dbid, t->root, pk, pklen, op) : NULL;
-    if (!have_tree && !w) { e = JET_errRecordNotFound; break; }
-    int use_ws = w != NULL;
-    if (w && have_tree) {
-      int c = ws_keycmp(w->key, w->klen, tr->key, tr->klen);
-      use_ws = forward ? c <= 0 : c >= 0;
-    }
-    if (!use_ws) {               /* the tree's record becomes current: swap the buffers */
-      bt_rec old = t->cur;
-      t->cur = *tr;
-      *tr = old;
-      t->has_cur = 1;
-      e = JET_errSuccess;
-      break;
-    }
-    if (!w->tomb) { e = set_current(t, w->key, w->klen, w->val, w->vlen); break; }
-    /* a deleted key: continue past it (the write set does not change
-     * during the seek, so its key serves as the next probe) */
-    pk = w->key;
-    pklen = w->klen;
-    op = forward ? JET_bitSeekGT : JET_bitSeekLT;
-  }
-  if (e) t->has_cur = 0;
+  JET_ERR e = iso_seek(s, db, t->root, key, klen, op, &t->cur, &t->scan, &t->hint);
+  t->has_cur = e == JET_errSuccess;
   return e;
 }
 
@@ -265,6 +229,11 @@ JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKe
   JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
   if (e) return e;
   if (s->in_txn) {
+    e = iso_check_write(s, t->dbid, t->root, pvKey, cbKey, 0, 1);
+    if (e) {
+      inst_leave(s->inst);
+      return e;
+    }
     saved_cur sv;
     cur_save(t, &sv);
     e = merged_seek(s, t, db, pvKey, cbKey, JET_bitSeekEQ);
@@ -273,7 +242,7 @@ JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKe
     inst_leave(s->inst);
     return e;
   }
-  return autocommit(s, bt_delete(db->pg, t->root, pvKey, cbKey));
+  return autocommit(s, iso_autocommit_write(s, db, t->root, pvKey, cbKey, NULL, 0, 1));
 }
 
 /* A failed read: the pager's detail (which page, why) for the session. */

@@ -24,6 +24,7 @@ void ws_clear(writeset *w) {
     free(w->ents[i].val);
   }
   w->n = 0;
+  w->bytes = 0;
   if (w->slots) memset(w->slots, 0, w->nslots * sizeof *w->slots);
   w->sorted = 0;
 }
@@ -78,6 +79,7 @@ JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_
   size_t *slot = find_slot(w, dbid, root, key, klen);
   if (*slot) {
     wsent *e = &w->ents[*slot - 1];
+    w->bytes = w->bytes - e->vlen + (tomb ? 0 : vlen);
     free(e->val);
     e->val = v;
     e->vlen = tomb ? 0 : (uint32_t)vlen;
@@ -102,6 +104,7 @@ JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_
   e->tomb = tomb;
   *slot = ++w->n;
   w->sorted = 0;
+  w->bytes += WS_OVERHEAD + klen + e->vlen;
   return JET_errSuccess;
 }
 

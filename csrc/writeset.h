@@ -23,7 +23,10 @@ typedef struct writeset {
   size_t nslots;
   size_t *order;            /* entry indexes sorted by (dbid, root, key) */
   int sorted;               /* order is valid */
+  size_t bytes;             /* sum of WS_OVERHEAD + klen + vlen over the entries */
 } writeset;
+
+#define WS_OVERHEAD 64      /* bytes counted per entry besides key and value */
 
 void ws_init(writeset *w);
 void ws_free(writeset *w);

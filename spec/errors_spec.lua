@@ -81,6 +81,8 @@ describe("ese.errors", function()
     assert.are.equal(-1310, ese.errors.JET_errInvalidTableId)
     assert.are.equal(-1005, ese.errors.JET_errTransTooDeep)
     assert.are.equal(-1054, ese.errors.JET_errNotInTransaction)
+    assert.are.equal(-1102, ese.errors.JET_errWriteConflict)
+    assert.are.equal(-1069, ese.errors.JET_errVersionStoreOutOfMemory)
   end)
 
   it("is part of the module with a version", function()

@@ -80,6 +80,8 @@ void EseForEachError(void (*fn)(const char *name, JET_ERR code, const char *msg,
 #define JET_paramSystemPath        0   /* folder of the checkpoint file (edb.chk) */
 #define JET_paramLogFilePath       2   /* folder of the log files */
 #define JET_paramBaseName          3   /* three characters; default "edb" */
+#define JET_paramMaxVerPages       9   /* the version store's limit, in pages of 16 KiB; default 16384 (256 MiB);
+                                           * 1 .. 1048576 (docs/api.md "Transactions") */
 #define JET_paramLogFileSize       11  /* KiB, 64..1048576; default 1024 */
 #define JET_paramCircularLog       17  /* 0 or 1 */
 #define JET_paramCacheSizeMax      23  /* pages, for each attached database */
@@ -175,7 +177,10 @@ JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit);
  * Creating a table commits at once (it is not undone by JetRollback).
  * Writes outside a transaction commit at once, durably.
  * Reads outside a transaction see the last committed state; inside one,
- * the transaction's own writes too. */
+ * the committed state as of JetBeginTransaction plus the transaction's own
+ * writes (snapshot isolation).  A write of a key that another open
+ * transaction has written, or (in a transaction) that a commit changed
+ * after this transaction began: JET_errWriteConflict. */
 #define EseMaxKeySize 255
 #define EseMaxValueSize 0x7fffffffu   /* 2^31 - 1 */
 size_t EseMaxRecordSize(unsigned long cbPage);
@@ -208,7 +213,8 @@ JET_ERR JET_API EseSeekRetrieve(JET_SESID sesid, JET_TABLEID tableid, const void
                                 JET_GRBIT grbit, void *pvKeyOut, size_t cbKeyMax, size_t *pcbKey, void *pvData,
                                 size_t cbDataMax, size_t *pcbData);
 /* *pcRecords = the records with pvFrom <= key <= pvTo, as seeks see them
- * (inside a transaction its own writes count, its deletes do not).  pvFrom
+ * (inside a transaction its snapshot: its own writes count, its deletes
+ * and other sessions' later commits do not).  pvFrom
  * NULL or cbFrom 0: from the first record; pvTo NULL: to the last (pvTo
  * non-NULL with cbTo 0 is the empty key: nothing lies at or below it).
  * Walks the range; the cursor's current record is unchanged.  Bounds longer
@@ -497,6 +503,18 @@ typedef struct {
   char szLastError[512];
 } EseArchiveInfo;
 JET_ERR JET_API EseArchiveStatus(JET_INSTANCE instance, EseArchiveInfo *info);
+
+/* The version store (snapshot isolation; docs/api.md "Transactions"): the
+ * before images kept for open snapshots and the uncommitted write sets,
+ * which together stay within cbMax (JET_paramMaxVerPages x 16 KiB). */
+typedef struct {
+  unsigned long long cbVersions;     /* bytes of kept versions (0 when no transaction is open) */
+  unsigned long long cVersions;      /* kept versions */
+  unsigned long long cbUncommitted;  /* bytes of every session's write set */
+  unsigned long long cbMax;          /* the limit of cbVersions + cbUncommitted */
+  unsigned long cTransactions;       /* open transactions */
+} EseVersionStoreInfo;
+JET_ERR JET_API EseGetVersionStoreInfo(JET_INSTANCE instance, EseVersionStoreInfo *info);
 
 /* Detail of the last failure on this session or instance ("file X page 12"),
  * "" when none; copies at most cb bytes with a terminating NUL. */

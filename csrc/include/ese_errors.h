@@ -69,10 +69,12 @@
   X(JET_errNotInitialized,                 -1029, "The instance is not initialized") \
   X(JET_errAlreadyInitialized,             -1030, "The instance is already initialized") \
   X(JET_errFileAccessDenied,               -1032, "The file is locked by another process or cannot be opened") \
+  X(JET_errVersionStoreOutOfMemory,        -1069, "The version store is full (JET_paramMaxVerPages): the write or commit was not applied; the transaction stays open") \
   X(JET_errRunningInOneInstanceMode,       -1080, "The process runs the legacy single instance; named instances cannot start") \
   X(JET_errRunningInMultiInstanceMode,     -1081, "The process runs named instances; use the instance form") \
   X(JET_errInstanceNameInUse,              -1086, "An instance of this name already exists") \
   X(JET_errInstanceUnavailable,            -1090, "The instance is unavailable after a fatal error") \
+  X(JET_errWriteConflict,                  -1102, "Another transaction has written this key and not committed, or committed it after this transaction began; roll back and retry") \
   X(JET_errInvalidSesid,                   -1104, "The session is invalid or ended") \
   X(JET_errInvalidInstance,                -1115, "The instance handle is invalid") \
   X(JET_errDatabaseInUse,                  -1202, "The database is in use by another session or instance") \

@@ -1,0 +1,223 @@
+/* isolation.c -- snapshot reads, write conflicts and the version store's
+ * limit (isolation.h). */
+#include "isolation.h"
+#include <string.h>
+
+static uint64_t limit_bytes(const esinst *inst) {
+  return (uint64_t)inst->prm.max_ver_pages * ESE_VER_PAGE_SIZE;
+}
+
+void iso_begin(essession *s) {
+  assert(inst_lock_held(s->inst));
+  assert(s->in_txn && s->ws.n == 0);
+  s->snap = s->inst->commit_seq;
+}
+
+void iso_end(essession *s) {
+  esinst *inst = s->inst;
+  assert(inst_lock_held(inst));
+  assert(!s->in_txn);
+  uint64_t oldest = inst->commit_seq;
+  for (const essession *o = inst->sessions; o; o = o->next)
+    if (o->in_txn && o->snap < oldest) oldest = o->snap;
+  vs_trim(&inst->vs, oldest);
+}
+
+/* 1 when a session other than s has a transaction open. */
+static int others_open(const essession *s) {
+  for (const essession *o = s->inst->sessions; o; o = o->next)
+    if (o != s && o->in_txn) return 1;
+  return 0;
+}
+
+/* Bytes of the write sets of every session but s. */
+static uint64_t others_uncommitted(const essession *s) {
+  uint64_t n = 0;
+  for (const essession *o = s->inst->sessions; o; o = o->next)
+    if (o != s) n += o->ws.bytes;
+  return n;
+}
+
+static JET_ERR out_of_versions(essession *s, uint64_t need) {
+  session_detail(s, "the version store needs %llu bytes, over max_ver_pages (%lu pages of %u bytes)",
+                 (unsigned long long)need, (unsigned long)s->inst->prm.max_ver_pages, ESE_VER_PAGE_SIZE);
+  return JET_errVersionStoreOutOfMemory;
+}
+
+JET_ERR iso_check_write(essession *s, uint32_t dbid, uint32_t root, const void *key, size_t klen, size_t vlen,
+                        int tomb) {
+  esinst *inst = s->inst;
+  assert(inst_lock_held(inst));
+  for (const essession *o = inst->sessions; o; o = o->next)
+    if (o != s && o->in_txn && ws_get(&o->ws, dbid, root, key, klen)) {
+      session_detail(s, "another session's open transaction has written this key");
+      return JET_errWriteConflict;
+    }
+  if (!s->in_txn) return JET_errSuccess;
+  if (vs_newest_commit(vs_find(&inst->vs, dbid, root, key, klen)) > s->snap) {
+    session_detail(s, "another session committed this key after this transaction began");
+    return JET_errWriteConflict;
+  }
+  const wsent *old = ws_get(&s->ws, dbid, root, key, klen);
+  uint64_t mine = s->ws.bytes - (old ? WS_OVERHEAD + old->klen + old->vlen : 0) + WS_OVERHEAD + klen + (tomb ? 0 : vlen);
+  uint64_t need = inst->vs.bytes + others_uncommitted(s) + mine;
+  if (mine > s->ws.bytes && need > limit_bytes(inst)) return out_of_versions(s, need);
+  return JET_errSuccess;
+}
+
+JET_ERR iso_before_image(essession *s, const wsent *w, vsbatch *b) {
+  esinst *inst = s->inst;
+  assert(inst_lock_held(inst));
+  if (!others_open(s)) return JET_errSuccess;   /* no snapshot older than this commit */
+  esdb *db = db_by_id(inst, w->dbid);
+  if (!db) return JET_errDatabaseNotFound;
+  bt_rec r = { 0 };
+  JET_ERR e = bt_seek(db->pg, w->root, w->key, w->klen, JET_bitSeekEQ, &r);
+  if (e == JET_errRecordNotFound)   /* absent before; a delete of it changes nothing */
+    e = w->tomb ? JET_errSuccess : vs_batch_add(&inst->vs, b, w->dbid, w->root, w->key, w->klen, NULL, 0);
+  else if (e == JET_errSuccess)
+    e = vs_batch_add(&inst->vs, b, w->dbid, w->root, w->key, w->klen, r.val, r.vlen);
+  bt_rec_free(&r);
+  return e;
+}
+
+JET_ERR iso_fits(essession *s, const vsbatch *b) {
+  esinst *inst = s->inst;
+  assert(inst_lock_held(inst));
+  if (b->bytes == 0) return JET_errSuccess;
+  uint64_t need = inst->vs.bytes + b->bytes + others_uncommitted(s);
+  return need > limit_bytes(inst) ? out_of_versions(s, need) : JET_errSuccess;
+}
+
+void iso_committed(esinst *inst, vsbatch *b) {
+  assert(inst_lock_held(inst));
+  vs_link(&inst->vs, b, ++inst->commit_seq);
+}
+
+JET_ERR iso_autocommit_write(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
+                             size_t vlen, int tomb) {
+  assert(!s->in_txn);
+  JET_ERR e = iso_check_write(s, db->dbid, root, key, klen, vlen, tomb);
+  if (e) return e;
+  wsent w = { .dbid = db->dbid, .root = root, .klen = (uint32_t)klen, .vlen = (uint32_t)vlen, .tomb = tomb,
+              .key = (uint8_t *)key, .val = (uint8_t *)val };
+  vsbatch b;
+  vs_batch_init(&b);
+  e = iso_before_image(s, &w, &b);
+  if (e == JET_errSuccess) e = iso_fits(s, &b);
+  if (e == JET_errSuccess)
+    e = tomb ? bt_delete(db->pg, root, key, klen) : bt_put(db->pg, root, key, klen, val ? val : "", vlen);
+  if (e == JET_errSuccess) iso_committed(s->inst, &b);
+  else vs_batch_free(&b);
+  return e;
+}
+
+/* ---- reads -------------------------------------------------------------------
+ * s's view of a key: its write set's entry; else, in a transaction, the
+ * before image of the oldest version newer than its snapshot; else the
+ * tree's record.  A seek merges the three ordered sources: it takes the
+ * nearest key any of them has in the seek's direction and, when that key
+ * has no record in the view (a tombstone, an "absent" image, or a version
+ * node whose key the tree no longer has), seeks on strictly past it. */
+
+static int nearer(int forward, const void *a, size_t alen, const void *b, size_t blen) {
+  int c = ws_keycmp(a, alen, b, blen);
+  return forward ? c < 0 : c > 0;
+}
+
+static int same(const void *a, size_t alen, const void *b, size_t blen) {
+  return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* The tree's record in scan becomes the answer in out. */
+static JET_ERR take(bt_rec *out, bt_rec *scan) {
+  bt_rec t = *out;
+  *out = *scan;
+  *scan = t;
+  return JET_errSuccess;
+}
+
+JET_ERR iso_seek(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, JET_GRBIT op, bt_rec *out,
+                 bt_rec *scan, bt_hint *hint) {
+  esinst *inst = s->inst;
+  assert(inst_lock_held(inst));
+  uint32_t dbid = db->dbid;
+  const wsent *w = NULL;
+  const vsnode *n = NULL;
+  if (op == JET_bitSeekEQ && s->in_txn) {
+    w = ws_get(&s->ws, dbid, root, key, klen);
+    if (w) return w->tomb ? JET_errRecordNotFound : bt_rec_set(out, w->key, w->klen, w->val, w->vlen);
+    n = vs_find(&inst->vs, dbid, root, key, klen);
+    const vsversion *v = n ? vs_as_of(n, s->snap) : NULL;
+    if (v) return v->absent ? JET_errRecordNotFound : bt_rec_set(out, key, klen, v->val, v->vlen);
+  }
+  if (op == JET_bitSeekEQ || !s->in_txn) {
+    JET_ERR e = bt_seek_hint(db->pg, root, key, klen, op, scan, hint);
+    return e ? e : take(out, scan);
+  }
+  int forward = op == JET_bitSeekGE || op == JET_bitSeekGT;
+  uint8_t probe[EseMaxKeySize];
+  const void *pk = key;
+  size_t pklen = klen;
+  JET_ERR e;
+  for (;;) {
+    e = bt_seek_hint(db->pg, root, pk, pklen, op, scan, hint);
+    if (e && e != JET_errRecordNotFound) break;
+    int have_tree = e == JET_errSuccess;
+    w = ws_seek(&s->ws, dbid, root, pk, pklen, op);
+    n = vs_seek(&inst->vs, dbid, root, pk, pklen, op);
+    /* the nearest key of the three */
+    const uint8_t *mk = have_tree ? scan->key : NULL;
+    size_t mkl = have_tree ? scan->klen : 0;
+    if (w && (!mk || nearer(forward, w->key, w->klen, mk, mkl))) mk = w->key, mkl = w->klen;
+    if (n && (!mk || nearer(forward, n->key, n->klen, mk, mkl))) mk = n->key, mkl = n->klen;
+    if (!mk) {
+      e = JET_errRecordNotFound;
+      break;
+    }
+    if (w && same(w->key, w->klen, mk, mkl)) {
+      if (!w->tomb) {
+        e = bt_rec_set(out, w->key, w->klen, w->val, w->vlen);
+        break;
+      }
+    } else {
+      const vsversion *v = n && same(n->key, n->klen, mk, mkl) ? vs_as_of(n, s->snap) : NULL;
+      if (v && !v->absent) {
+        e = bt_rec_set(out, mk, mkl, v->val, v->vlen);
+        break;
+      }
+      if (!v && have_tree && same(scan->key, scan->klen, mk, mkl)) {
+        e = take(out, scan);
+        break;
+      }
+    }
+    /* no record of mk in the view: on past it (mk may point into scan,
+     * which the next seek overwrites) */
+    if (mkl > sizeof probe) {
+      e = JET_errDatabaseCorrupted;
+      break;
+    }
+    memcpy(probe, mk, mkl);
+    pk = probe;
+    pklen = mkl;
+    op = forward ? JET_bitSeekGT : JET_bitSeekLT;
+  }
+  return e;
+}
+
+JET_ERR JET_API EseGetVersionStoreInfo(JET_INSTANCE instance, EseVersionStoreInfo *info) {
+  if (!info) return JET_errInvalidParameter;
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(instance, &inst);
+  if (e) return e;
+  memset(info, 0, sizeof *info);
+  info->cbVersions = inst->vs.bytes;
+  info->cVersions = inst->vs.nversions;
+  info->cbMax = limit_bytes(inst);
+  for (const essession *o = inst->sessions; o; o = o->next) {
+    info->cbUncommitted += o->ws.bytes;
+    info->cTransactions += o->in_txn != 0;
+  }
+  inst_leave(inst);
+  return JET_errSuccess;
+}
