@@ -53,93 +53,6 @@ JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsig
   return JET_errSuccess;
 }
 
-/* The trailer of a streamed copy (its last page) into *t: 1 when it
- * decodes and belongs to the copy of header h (backup_trailer_read). */
-static int copy_trailer(esfile *f, const dbheader *h, uint64_t size, dbheader *t) {
-  return size / h->page_size >= 3 && backup_trailer_read(f, h, size, t) == JET_errSuccess;
-}
-
-/* What no page of the file may carry a dbtime above: the header's
- * dbtime_last (clean: exact; dirty: its reservation), a streamed copy's
- * trailer's; none (UINT64_MAX) for a database being restored, whose pages
- * come from a copy and whose header is fixed when replay ends. */
-static uint64_t dbtime_bound(esfile *f, const dbheader *h, uint64_t size) {
-  dbheader t;
-  if (h->state == DB_BACKUP_COPY) return copy_trailer(f, h, size, &t) ? t.dbtime_last : UINT64_MAX;
-  return h->state == DB_RESTORING ? UINT64_MAX : h->dbtime_last;
-}
-
-/* A clean database holds every page it has allocated, whole: its size is
- * whole pages and at least the space page's count (page 2, "next free page
- * number").  A file cut short or torn at its end is JET_errDatabaseCorrupted
- * (a dirty one may lack pages its log still holds: not checked). */
-static JET_ERR clean_size(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
-  uint32_t ps = h->page_size;
-  uint64_t n = size / ps;
-  const char *why = NULL;
-  uint32_t next = 0;
-  uint8_t *sp = NULL;
-  JET_ERR e = JET_errSuccess;
-  if (size % ps) why = "is not whole pages";
-  else if (n < 3) why = "ends before its space page (page 2)";
-  else if (!(sp = malloc(ps))) return JET_errOutOfMemory;
-  else if ((e = os_pread_full(f, sp, ps, 2ull * ps)) == JET_errSuccess && page_verify(sp, ps, 2) == PAGE_OK &&
-           page_type(sp) == PAGE_SPACE && (next = get32(sp + PAGE_HDR)) > n)
-    why = "short";
-  free(sp);
-  if (e || !why) return e;
-  if (detail && next)
-    snprintf(detail, cb, "%s: %llu pages of %u bytes, its space page counts %u: a clean database cut short",
-             os_path(f), (unsigned long long)n, (unsigned)ps, (unsigned)next);
-  else if (detail)
-    snprintf(detail, cb, "%s: %llu bytes %s: a clean database cut short", os_path(f), (unsigned long long)size, why);
-  return JET_errDatabaseCorrupted;
-}
-
-static JET_ERR verify_pages(esfile *f, const dbheader *h, uint64_t size, char *detail, size_t cb) {
-  uint32_t ps = h->page_size, n = (uint32_t)(size / ps);
-  const unsigned char *copy = h->state == DB_BACKUP_COPY ? h->db_sig : NULL;
-  JET_ERR e = copy ? copy_size(ps, size, os_path(f), detail, cb) : JET_errSuccess;
-  if (e == JET_errSuccess && h->state == DB_CLEAN) e = clean_size(f, h, size, detail, cb);
-  if (e) return e;
-  uint64_t bound = dbtime_bound(f, h, size);
-  uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
-  if (!buf) return JET_errOutOfMemory;
-  for (uint32_t first = 2; first < n && e == JET_errSuccess; first += CHECK_CHUNK) {
-    uint32_t cnt = n - first < CHECK_CHUNK ? n - first : CHECK_CHUNK;
-    e = os_pread_full(f, buf, (size_t)cnt * ps, (uint64_t)first * ps);
-    if (e == JET_errSuccess) e = EseVerifyPages(buf, (size_t)cnt * ps, ps, first, size, copy, os_path(f), detail, cb);
-    if (e == JET_errSuccess) e = dbheader_check_dbtimes(buf, ps, first, cnt, bound, os_path(f), detail, cb);
-  }
-  free(buf);
-  return e;
-}
-
-/* A streamed copy's "current" backup record and dbtime_last are completed
- * in its trailer (the last page: the generations the copy needs, gen_hi
- * set when the copy's stream ended, and the dbtime_last that bounds every
- * page streamed); the header's has gen_hi 0 and the dbtime_last of when
- * the stream began.  Takes the trailer's when it decodes and belongs to
- * this copy; else keeps the header's (verify_pages reports a damaged
- * trailer). */
-static void trailer_current(esfile *f, const dbheader *h, uint64_t size, EseFileInfo *info) {
-  dbheader t;
-  if (!copy_trailer(f, h, size, &t)) return;
-  info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
-                                                t.backup[BK_CURRENT].time };
-  info->dbtimeLast = t.dbtime_last;   /* the bound of every page the stream copied (dbtime_bound) */
-}
-
-/* 1 when f starts like a log file (its magic, either format: the first 6
- * bytes "ESELOG" at offset 4), a damaged one maybe. */
-static int claims_log(esfile *f) {
-  uint8_t b[12];
-  size_t got;
-  return os_pread(f, b, sizeof b, 0, &got) == JET_errSuccess && got == sizeof b && !memcmp(b + 4, log_magic, 6);
-}
-
-/* ---- compressed files (zst.h) -------------------------------------------- */
-
 static void log_fields(const log_header *lh, EseFileInfo *info) {
   info->kind = EseFileLog;
   info->pageSize = lh->page_size;
@@ -166,6 +79,121 @@ static void db_fields(const dbheader *h, uint64_t size, EseFileInfo *info) {
     info->backup[i] = (EseBackupRecord){ h->backup[i].gen_lo, h->backup[i].gen_hi, h->backup[i].time };
 }
 
+/* Where the page walk reads a database's pages: a plain file (each chunk
+ * at its offset) or a compressed one (zst.h: in order, from its start). */
+typedef struct page_src {
+  esfile *f;              /* a plain file, else NULL */
+  zst_reader *z;          /* a compressed one, else NULL */
+  const char *path;       /* the name details give */
+} page_src;
+
+/* cnt pages from page first.  A compressed source hands out its bytes in
+ * order: first is the page after the last read. */
+static JET_ERR src_read(page_src *s, uint8_t *buf, uint64_t first, uint32_t cnt, uint32_t ps) {
+  if (s->f) return os_pread_full(s->f, buf, (size_t)cnt * ps, first * ps);
+  return zst_read_full(s->z, buf, (size_t)cnt * ps);
+}
+
+/* The trailer of a streamed copy (its last page) into *t: 1 when it
+ * decodes and belongs to the copy of header h (backup_trailer_check); a
+ * compressed copy holds it as its last frame (zst_tail). */
+static int src_trailer(page_src *s, const dbheader *h, uint64_t size, dbheader *t) {
+  uint32_t ps = h->page_size;
+  if (size / ps < 3) return 0;
+  if (s->f) return backup_trailer_read(s->f, h, size, t) == JET_errSuccess;
+  return zst_tail_size(s->z) == ps && size % ps == 0 &&
+         backup_trailer_check(zst_tail(s->z), h, size, t) == JET_errSuccess;
+}
+
+/* A clean database holds every page it has allocated, whole: its size is
+ * whole pages and at least the space page's count (page 2, "next free page
+ * number").  A file cut short or torn at its end is JET_errDatabaseCorrupted
+ * (a dirty one may lack pages its log still holds: not checked).  The size
+ * is checked before any page is read (sp NULL), the count on page 2 when
+ * it is read (sp); a damaged page 2 is the page walk's to report. */
+static JET_ERR clean_size(const char *path, uint32_t ps, uint64_t size, const uint8_t *sp, char *detail, size_t cb) {
+  uint64_t n = size / ps;
+  const char *why = NULL;
+  uint32_t next = 0;
+  if (size % ps) why = "is not whole pages";
+  else if (n < 3) why = "ends before its space page (page 2)";
+  else if (sp && page_verify(sp, ps, 2) == PAGE_OK && page_type(sp) == PAGE_SPACE && (next = get32(sp + PAGE_HDR)) > n)
+    why = "short";
+  if (!why) return JET_errSuccess;
+  if (detail && next)
+    snprintf(detail, cb, "%s: %llu pages of %u bytes, its space page counts %u: a clean database cut short", path,
+             (unsigned long long)n, (unsigned)ps, (unsigned)next);
+  else if (detail)
+    snprintf(detail, cb, "%s: %llu bytes %s: a clean database cut short", path, (unsigned long long)size, why);
+  return JET_errDatabaseCorrupted;
+}
+
+/* Every page of database h (size bytes) from s, in chunks of CHECK_CHUNK
+ * pages: a streamed copy's size and trailer, a clean database's size, each
+ * page's checksum and number, no dbtime above bound.  A compressed source
+ * is read to its end (its frame's checksum), from its start. */
+static JET_ERR verify_pages(page_src *s, const dbheader *h, uint64_t size, uint64_t bound, char *detail, size_t cb) {
+  uint32_t ps = h->page_size;
+  uint64_t n = size / ps;
+  const unsigned char *copy = h->state == DB_BACKUP_COPY ? h->db_sig : NULL;
+  int clean = h->state == DB_CLEAN;
+  JET_ERR e = copy ? copy_size(ps, size, s->path, detail, cb) : JET_errSuccess;
+  if (e == JET_errSuccess && clean) e = clean_size(s->path, ps, size, NULL, detail, cb);
+  if (e) return e;
+  uint8_t *buf = malloc((size_t)CHECK_CHUNK * ps);
+  if (!buf) return JET_errOutOfMemory;
+  if (s->z && n > 2) e = zst_read_full(s->z, buf, 2u * ps);     /* the header pair: read already */
+  for (uint64_t first = 2; first < n && e == JET_errSuccess; first += CHECK_CHUNK) {
+    uint32_t cnt = n - first < CHECK_CHUNK ? (uint32_t)(n - first) : CHECK_CHUNK;
+    e = src_read(s, buf, first, cnt, ps);
+    if (e == JET_errSuccess && clean && first == 2) e = clean_size(s->path, ps, size, buf, detail, cb);
+    if (e == JET_errSuccess) e = EseVerifyPages(buf, (size_t)cnt * ps, ps, (unsigned long)first, size, copy, s->path, detail, cb);
+    if (e == JET_errSuccess) e = dbheader_check_dbtimes(buf, ps, (uint32_t)first, cnt, bound, s->path, detail, cb);
+  }
+  for (size_t got = 1; s->z && e == JET_errSuccess && got;)    /* the rest, to the frame's end */
+    e = zst_read(s->z, buf, (size_t)CHECK_CHUNK * ps, &got);
+  free(buf);
+  return e;
+}
+
+/* The fields of database h (size bytes, read from s) into info.  A
+ * streamed copy's "current" backup record and dbtime_last are completed in
+ * its trailer (the last page: the generations the copy needs, gen_hi set
+ * when the copy's stream ended, and the dbtime_last that bounds every page
+ * streamed; the header's has gen_hi 0 and the dbtime_last of when the
+ * stream began): the trailer's are taken when it decodes and belongs to
+ * this copy, else the header's are kept (verify_pages reports a damaged
+ * trailer).  With verify every page (verify_pages), none carrying a dbtime
+ * above the header's dbtime_last (clean: exact; dirty: its reservation) or
+ * a copy's trailer's; no bound for a database being restored (its pages
+ * come from a copy, its header is fixed when replay ends) or a copy whose
+ * trailer is damaged. */
+static JET_ERR db_pages(page_src *s, const dbheader *h, uint64_t size, int verify, EseFileInfo *info, char *detail,
+                        size_t cb) {
+  dbheader t;
+  int trailer = h->state == DB_BACKUP_COPY && src_trailer(s, h, size, &t);
+  db_fields(h, size, info);
+  if (trailer) {
+    info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
+                                                  t.backup[BK_CURRENT].time };
+    info->dbtimeLast = t.dbtime_last;
+  }
+  if (!verify) return JET_errSuccess;
+  uint64_t bound = h->state == DB_BACKUP_COPY ? (trailer ? t.dbtime_last : UINT64_MAX)
+                   : h->state == DB_RESTORING ? UINT64_MAX : h->dbtime_last;
+  return verify_pages(s, h, size, bound, detail, cb);
+}
+
+/* 1 when f starts like a log file (its magic, either format: the first 6
+ * bytes "ESELOG" at offset 4), a damaged one maybe. */
+static int claims_log(esfile *f) {
+  uint8_t b[12];
+  size_t got;
+  return os_pread(f, b, sizeof b, 0, &got) == JET_errSuccess && got == sizeof b && !memcmp(b + 4, log_magic, 6);
+}
+
+/* ---- compressed files (zst.h) -------------------------------------------- */
+
 /* Every record of a compressed log: the whole original in memory (a log
  * is its file size, as log_verify_file loads it). */
 static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh) {
@@ -175,30 +203,6 @@ static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh) {
   if (e == JET_errSuccess) e = log_verify_image(d, lh->file_size, lh->gen, 0);
   free(d);
   return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
-}
-
-/* Every page of a compressed database, streamed in chunks of CHECK_CHUNK
- * pages (verify_pages over the original's bytes). */
-static JET_ERR zst_verify_db(zst_reader *z, const dbheader *h, uint64_t bound, const char *path, char *detail,
-                             size_t cb) {
-  uint32_t ps = h->page_size;
-  uint64_t size = zst_size(z);
-  const unsigned char *copy = h->state == DB_BACKUP_COPY ? h->db_sig : NULL;
-  JET_ERR e = copy ? copy_size(ps, size, path, detail, cb) : JET_errSuccess;
-  uint64_t n = size / ps;
-  uint8_t *buf = e ? NULL : malloc((size_t)CHECK_CHUNK * ps);
-  if (!e && !buf) e = JET_errOutOfMemory;
-  if (!e && size % ps) e = JET_errDatabaseCorrupted;
-  if (!e) e = zst_read_full(z, buf, n < 2 ? (size_t)(n * ps) : 2u * ps);     /* the header pair: read already */
-  for (uint64_t first = 2; first < n && e == JET_errSuccess; first += CHECK_CHUNK) {
-    uint32_t cnt = n - first < CHECK_CHUNK ? (uint32_t)(n - first) : CHECK_CHUNK;
-    e = zst_read_full(z, buf, (size_t)cnt * ps);
-    if (e == JET_errSuccess) e = EseVerifyPages(buf, (size_t)cnt * ps, ps, (unsigned long)first, size, copy, path, detail, cb);
-    if (e == JET_errSuccess) e = dbheader_check_dbtimes(buf, ps, (uint32_t)first, cnt, bound, path, detail, cb);
-  }
-  free(buf);
-  if (e == JET_errDatabaseCorrupted && detail) snprintf(detail, cb, "%s: not whole pages of %u bytes", path, (unsigned)ps);
-  return e;
 }
 
 /* A file that starts with a zstd frame: the header of the original (a log,
@@ -224,27 +228,15 @@ static JET_ERR zst_info(esio *io, const char *path, int verify, EseFileInfo *inf
   }
   zst_close(z);
   if (le == JET_errBadLogVersion || le == JET_errReadVerifyFailure) return le;
-  dbheader h, t;
+  dbheader h;
   if ((e = zst_open(io, path, &z, detail, cb))) return e;
-  uint64_t size = zst_size(z);
   e = zst_db_header(z, &h);
-  uint64_t bound = h.state == DB_RESTORING ? UINT64_MAX : h.dbtime_last;
-  if (e == JET_errSuccess) {
-    db_fields(&h, size, info);
-    /* a streamed copy: its trailer completes the current record (trailer_current) */
-    if (h.state == DB_BACKUP_COPY) bound = UINT64_MAX;
-    if (h.state == DB_BACKUP_COPY && zst_tail_size(z) == h.page_size && size % h.page_size == 0 &&
-        size / h.page_size >= 3 && backup_trailer_check(zst_tail(z), &h, size, &t) == JET_errSuccess) {
-      info->backup[BK_CURRENT] = (EseBackupRecord){ t.backup[BK_CURRENT].gen_lo, t.backup[BK_CURRENT].gen_hi,
-                                                    t.backup[BK_CURRENT].time };
-      info->dbtimeLast = bound = t.dbtime_last;
-    }
-  }
-  if (e == JET_errSuccess && verify) {
+  if (e == JET_errSuccess && verify) {     /* the page walk reads from the start */
     zst_close(z);
     if ((e = zst_open(io, path, &z, detail, cb))) return e;
-    e = zst_verify_db(z, &h, bound, path, detail, cb);
   }
+  page_src src = { NULL, z, path };
+  if (e == JET_errSuccess) e = db_pages(&src, &h, zst_size(z), verify, info, detail, cb);
   if (e == JET_errReadVerifyFailure && detail && !detail[0]) snprintf(detail, cb, "%s", zst_detail(z));
   if (e == JET_errDatabaseCorrupted && detail && !detail[0])
     snprintf(detail, cb, "%s: the original is neither a database nor a log file", path);
@@ -273,12 +265,11 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
     e = JET_errFileInvalidType;
   }
   if (e == JET_errSuccess) e = os_size(f, &size);
-  if (e == JET_errSuccess) {
-    db_fields(&h, size, info);
-    if (h.state == DB_BACKUP_COPY) trailer_current(f, &h, size, info);
-    if (verify) e = verify_pages(f, &h, size, detail, cb);
-    if (verify && e == JET_errSuccess && h.state == DB_CLEAN) e = db_check_structure(f, h.page_size, detail, cb);
-  }
+  page_src src = { f, NULL, path };
+  if (e == JET_errSuccess) e = db_pages(&src, &h, size, verify, info, detail, cb);
+  /* a clean database's structure (dbcheck.h), read at random through a
+   * pager: a plain file's only */
+  if (verify && e == JET_errSuccess && h.state == DB_CLEAN) e = db_check_structure(f, h.page_size, detail, cb);
   os_close(f);
   return e;
 }

@@ -456,3 +456,57 @@ describe("a chain mixing compressed and plain sets", function()
     w:cleanup()
   end)
 end)
+
+-- ese.file_info(verify) and `ese check` of NAME.zst check the original as
+-- they check the plain file (check.c: one page walk for both).  The
+-- compressed walk was a copy that had drifted: it skipped a clean
+-- database's size check (a clean database cut short verified) and
+-- reported a page's dbtime above the bound as "not whole pages".
+describe("file_info(verify) of a database .zst: the plain file's checks", function()
+  local PAGE = 8192
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- data as x.edb and as x.edb.zst (its last tail bytes in the last
+  -- frame, as a backup writes a copy): both refused with name, the
+  -- detail matching pattern; the whole original verifies as both
+  local function both(whole, data, tail, name, pattern)
+    local plain, zst = w:path("x.edb"), w:path("x.edb.zst")
+    H.write_zst(zst, whole, tail)
+    assert.is_true(ese.file_info(zst, true).verified)
+    H.write_file(plain, data)
+    H.write_zst(zst, data, tail)
+    for _, p in ipairs({ plain, zst }) do
+      local e = H.expect_jet(name, ese.file_info, p, true)
+      assert.matches(pattern, e.detail)
+      assert.is_truthy(ese.file_info(p).page_size, "without verify the header reads")
+    end
+    local code, _, err = H.lua_run("bin/ese", { "check", zst })
+    assert.are.equal(1, code)
+    assert.matches(name, err)
+  end
+
+  it("a clean database cut short: JET_errDatabaseCorrupted naming the space page's count", function()
+    local t, s, _, inst = w:table()
+    H.fill(t, 60, "k", 300)
+    t:close()
+    s:end_session()
+    inst:term({ complete = true })
+    local data = assert(H.read_file(w:path("app.edb")))
+    both(data, data:sub(1, #data - PAGE), 0, "JET_errDatabaseCorrupted", "its space page counts " .. (#data // PAGE))
+  end)
+
+  it("a streamed copy with a page above its trailer's dbtime_last: JET_errDatabaseCorrupted naming the page",
+    function()
+    local _, s, _, inst = w:filled_table(40, "base")
+    local set = w:path("set")
+    H.backup(inst, set)
+    s:end_session()
+    inst:term({ complete = true })
+    local data = assert(H.read_file(set .. "/app.edb"))
+    local trailer = H.db_header(data:sub(#data - PAGE + 1))
+    local stamped = H.restamp(data, 3, trailer.dbtime_last + 1000)
+    both(data, stamped, PAGE, "JET_errDatabaseCorrupted", "page 3 carries dbtime")
+  end)
+end)

@@ -69,14 +69,6 @@ describe("`ese check` / file_info(verify) of a clean database cut short", functi
   end)
 end)
 
--- data with page pgno restamped with dbtime t and sealed again (page.h:
--- u32 CRC32C of bytes 4.., u32 pgno, u64 dbtime).
-local function restamp(data, pgno, t)
-  local off = pgno * PAGE
-  local body = string.pack("<I4I8", pgno, t) .. data:sub(off + 17, off + PAGE)
-  return data:sub(1, off) .. string.pack("<I4", H.crc32c(body, 1, #body)) .. body .. data:sub(off + PAGE + 1)
-end
-
 describe("a streamed copy whose page carries a dbtime above its trailer's dbtime_last", function()
   local w, set, copy
   before_each(function()
@@ -91,7 +83,7 @@ describe("a streamed copy whose page carries a dbtime above its trailer's dbtime
     local trailer = H.db_header(data:sub(#data - PAGE + 1))
     assert.is_true(ese.file_info(copy, true).verified)
     -- page 3, a data page, now claims a commit the trailer says never happened
-    H.write_file(copy, restamp(data, 3, trailer.dbtime_last + 1000))
+    H.write_file(copy, H.restamp(data, 3, trailer.dbtime_last + 1000))
   end)
   after_each(function() w:cleanup() end)
 

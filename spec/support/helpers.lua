@@ -418,6 +418,22 @@ function H.crc32c(s, i, j)
   return c ~ 0xFFFFFFFF
 end
 
+-- data (a database's bytes) with page pgno restamped with dbtime t and
+-- sealed again (page.h: u32 CRC32C of bytes 4.., u32 pgno, u64 dbtime).
+function H.restamp(data, pgno, t, page)
+  page = page or 8192
+  local off = pgno * page
+  local body = string.pack("<I4I8", pgno, t) .. data:sub(off + 17, off + page)
+  return data:sub(1, off) .. string.pack("<I4", H.crc32c(body, 1, #body)) .. body .. data:sub(off + page + 1)
+end
+
+-- data written to path as a compressed file (NAME.zst, zst.h) whose last
+-- tail bytes (default 0) are its last frame, as a backup writes them.
+function H.write_zst(path, data, tail)
+  local c <close> = ese.zstd.compressor(1, #data, tail or 0)
+  H.write_file(path, c:write(data) .. c:finish())
+end
+
 -- ---- restore and error helpers (restore_refusals_spec.lua, engine_errors_spec.lua,
 -- instance_states_spec.lua) -------------------------------------------------
 
