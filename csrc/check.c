@@ -205,42 +205,35 @@ static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh) {
   return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
 }
 
-/* A file that starts with a zstd frame: the header of the original (a log,
- * else a database), with verify every record or page. */
-static JET_ERR zst_info(esio *io, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
-  zst_reader *z;
-  JET_ERR e = zst_open(io, path, &z, detail, cb);
-  if (e) return e;
+/* A file that starts with a zstd frame (z, opened once): the header of
+ * the original (a log, else a database), with verify every record or
+ * page, each read from the original's start again (zst_rewind). */
+static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
   info->compressed = 1;
   info->storedSize = zst_stored_size(z);
   log_header lh;
-  JET_ERR le = zst_log_header(z, &lh);
-  if (le == JET_errSuccess) {
+  JET_ERR e = zst_log_header(z, &lh);
+  if (e == JET_errSuccess) {
     log_fields(&lh, info);
-    zst_close(z);
-    if (verify && (e = zst_open(io, path, &z, detail, cb)) == JET_errSuccess) {
+    if (verify) {
+      zst_rewind(z);
       e = zst_verify_log(z, &lh);
       if (e && detail) snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
-      zst_close(z);
     }
     log_header_clear(&lh);
     return e;
   }
-  zst_close(z);
-  if (le == JET_errBadLogVersion || le == JET_errReadVerifyFailure) return le;
+  if (e == JET_errReadVerifyFailure && detail) snprintf(detail, cb, "%s", zst_detail(z));
+  if (e == JET_errBadLogVersion || e == JET_errReadVerifyFailure) return e;
   dbheader h;
-  if ((e = zst_open(io, path, &z, detail, cb))) return e;
+  zst_rewind(z);
   e = zst_db_header(z, &h);
-  if (e == JET_errSuccess && verify) {     /* the page walk reads from the start */
-    zst_close(z);
-    if ((e = zst_open(io, path, &z, detail, cb))) return e;
-  }
   page_src src = { NULL, z, path };
+  if (e == JET_errSuccess && verify) zst_rewind(z);     /* the page walk reads from the start */
   if (e == JET_errSuccess) e = db_pages(&src, &h, zst_size(z), verify, info, detail, cb);
   if (e == JET_errReadVerifyFailure && detail && !detail[0]) snprintf(detail, cb, "%s", zst_detail(z));
   if (e == JET_errDatabaseCorrupted && detail && !detail[0])
     snprintf(detail, cb, "%s: the original is neither a database nor a log file", path);
-  zst_close(z);
   return e;
 }
 
@@ -282,15 +275,16 @@ JET_ERR EseGetFileInfo(const char *path, int verify, EseFileInfo *info, char *de
   JET_ERR e = esio_new(&io);
   if (e) return e;
   esfile *probe;
-  int zst = 0;
   if (os_open(io, path, OS_READ, &probe) == JET_errSuccess) {
-    zst = zst_claimed(probe);
+    if (zst_claimed(probe)) {   /* a compressed file: this one open, read to the end */
+      zst_reader *z;
+      e = zst_adopt(probe, &z, detail, cb);
+      if (e == JET_errSuccess) e = zst_info(z, path, verify, info, detail, cb);
+      zst_close(z);
+      esio_free(io);
+      return e;
+    }
     os_close(probe);
-  }
-  if (zst) {
-    e = zst_info(io, path, verify, info, detail, cb);
-    esio_free(io);
-    return e;
   }
   log_header lh;
   JET_ERR le = log_read_header(io, path, &lh);

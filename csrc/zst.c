@@ -268,26 +268,45 @@ static JET_ERR check_layout(zst_reader *z, const char *path, char *detail, size_
 }
 
 JET_ERR zst_open(esio *io, const char *path, zst_reader **out, char *detail, size_t cap) {
+  esfile *f;
+  *out = NULL;
+  if (detail && cap) detail[0] = 0;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  return e ? e : zst_adopt(f, out, detail, cap);
+}
+
+JET_ERR zst_adopt(esfile *f, zst_reader **out, char *detail, size_t cap) {
   *out = NULL;
   if (detail && cap) detail[0] = 0;
   zst_reader *z = calloc(1, sizeof *z);
-  if (!z) return JET_errOutOfMemory;
-  JET_ERR e = os_open(io, path, OS_READ, &z->f);
+  if (!z) {
+    os_close(f);
+    return JET_errOutOfMemory;
+  }
+  z->f = f;
   z->icap = ZSTD_DStreamInSize();
-  if (e == JET_errSuccess && (!(z->dc = ZSTD_createDCtx()) || !(z->ibuf = malloc(z->icap)) ||
-                              !(z->tbuf = malloc(ZST_TAIL_MAX)) ||
-                              ZSTD_isError(ZSTD_DCtx_setParameter(z->dc, ZSTD_d_windowLogMax, ZST_WINDOW_LOG_MAX))))
+  JET_ERR e = JET_errSuccess;
+  if (!(z->dc = ZSTD_createDCtx()) || !(z->ibuf = malloc(z->icap)) || !(z->tbuf = malloc(ZST_TAIL_MAX)) ||
+      ZSTD_isError(ZSTD_DCtx_setParameter(z->dc, ZSTD_d_windowLogMax, ZST_WINDOW_LOG_MAX)))
     e = JET_errOutOfMemory;
-  if (e == JET_errSuccess) e = check_layout(z, path, detail, cap);
+  if (e == JET_errSuccess) e = check_layout(z, os_path(f), detail, cap);
   if (e) {
     zst_close(z);
     return e;
   }
+  zst_rewind(z);
+  *out = z;
+  return JET_errSuccess;
+}
+
+void zst_rewind(zst_reader *z) {
+  assert(!z->ah);
   ZSTD_DCtx_reset(z->dc, ZSTD_reset_session_only);
   z->in = (ZSTD_inBuffer){ z->ibuf, 0, 0 };
   z->left = 1;
-  *out = z;
-  return JET_errSuccess;
+  z->pos = z->coff = 0;
+  z->a_done = 0;
+  z->detail[0] = 0;
 }
 
 uint64_t zst_size(const zst_reader *z) { return z->size; }

@@ -79,6 +79,12 @@ int zst_claimed(esfile *f);
  * whole).  Errors of os_open as they are; a damaged file:
  * JET_errReadVerifyFailure, detail (cap bytes) saying what is wrong. */
 JET_ERR zst_open(esio *io, const char *path, zst_reader **out, char *detail, size_t cap);
+/* zst_open of the open file f, which the reader takes (zst_close closes
+ * it; on failure it is closed here). */
+JET_ERR zst_adopt(esfile *f, zst_reader **out, char *detail, size_t cap);
+/* Back to the original's first byte (the layout is not checked again);
+ * not with read-ahead. */
+void zst_rewind(zst_reader *z);
 uint64_t zst_size(const zst_reader *z);          /* bytes of the original file */
 uint64_t zst_stored_size(const zst_reader *z);   /* bytes of the .zst file */
 uint32_t zst_tail_size(const zst_reader *z);
