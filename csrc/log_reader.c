@@ -162,6 +162,29 @@ fail:
   return e;
 }
 
+JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, log_reader **out) {
+  *out = NULL;
+  log_reader *r = calloc(1, sizeof *r);
+  if (!r || !(r->files = calloc(1, sizeof *r->files))) {
+    free(r);
+    free(d);
+    return JET_errOutOfMemory;
+  }
+  r->n = 1;
+  r->data = d;
+  r->data_cap = size;
+  JET_ERR e = size < LOG_HDR_SIZE ? JET_errLogFileCorrupt : log_hdr_decode(d, &r->files[0].h);
+  if (e == JET_errSuccess && r->files[0].h.file_size != size) e = JET_errLogFileSizeMismatch;
+  if (e) {
+    log_reader_close(r);
+    return e;
+  }
+  r->loaded = 1;        /* log_reader_next reads d as a finished generation's file */
+  r->pos = LOG_DATA_START;
+  *out = r;
+  return JET_errSuccess;
+}
+
 JET_ERR log_reader_next(log_reader *r, log_record *rec) {
   if (r->err) return r->err;
   const JET_ERR err_corrupt = r->restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;

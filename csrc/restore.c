@@ -365,37 +365,23 @@ static uint64_t commit_time(const log_record *rec, uint64_t last) {
   return t ? t : last;
 }
 
-/* last_commit_in of a compressed log (zst.h): its original decoded whole
- * into memory (a log is its file size, as the log reader loads it) and
- * its records walked as log_verify_image walks them. */
-static uint64_t zst_last_commit(EseRestore *r, const rsfile *f) {
+/* A reader of a compressed log (zst.h): its original decoded whole into
+ * memory (a log is its file size, as the log reader loads it); NULL when
+ * it cannot be read. */
+static log_reader *zst_log_reader(EseRestore *r, const rsfile *f) {
   zst_reader *z;
   char why[8];
-  if (zst_open(r->io, f->src, &z, why, sizeof why)) return 0;
-  uint32_t n = f->lh.file_size;
-  uint64_t last = 0;
-  uint8_t *d = malloc(n);
-  if (d && zst_read_full(z, d, n) == JET_errSuccess) {
-    for (uint32_t pos = LOG_DATA_START, fr, np;;) {
-      if ((fr = log_rec_check(d, n, pos, f->gen))) {
-        log_record rec = { .lsn = LSN(f->gen, pos), .type = d[pos + 4], .payload = d + pos + 8, .len = ld32(d + pos) };
-        last = commit_time(&rec, last);
-        pos += fr;
-      } else if ((np = log_skip_pad(d, n, pos)) != pos) {
-        pos = np;
-      } else {
-        break;
-      }
-    }
-  }
-  free(d);
+  log_reader *rd = NULL;
+  if (zst_open(r->io, f->src, &z, why, sizeof why)) return NULL;
+  uint8_t *d = malloc(f->lh.file_size);
+  if (d && zst_read_full(z, d, f->lh.file_size) == JET_errSuccess)
+    log_reader_open_image(d, f->lh.file_size, &rd);     /* takes d */
+  else
+    free(d);
   zst_close(z);
-  return last;
+  return rd;
 }
 
-/* The time of the last commit in generation gen of the sources (0: none,
- * or the file cannot be read: replay reports that); read before anything
- * is written, for the to_time checks. */
 /* A point in time before the end of the backup: the copies may hold later
  * commits. */
 static JET_ERR too_early(EseRestore *r) {
@@ -406,6 +392,9 @@ static JET_ERR too_early(EseRestore *r) {
 }
 
 static uint64_t last_commit_scan(EseRestore *r, rsfile *f);
+/* The time of the last commit in generation gen of the sources (0: none,
+ * or the file cannot be read: replay reports that); read before anything
+ * is written, for the to_time checks. */
 static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
   rsfile *f = log_of(r, gen);
   if (!f) return 0;
@@ -418,22 +407,24 @@ static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
 
 static uint64_t last_commit_scan(EseRestore *r, rsfile *f) {
   uint32_t gen = f->gen;
-  if (f->zst) return zst_last_commit(r, f);
-  char *dir = os_dirname(f->src);
-  if (!dir) return 0;
-  const char *slash = strrchr(f->src, '/');
-  char cur[16];
-  snprintf(cur, sizeof cur, "%s.log", r->base);
-  int current = strcmp(slash ? slash + 1 : f->src, cur) == 0;   /* a live B.log */
   log_reader *rd = NULL;
-  uint64_t last = 0;
-  if (log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0), current ? LOG_READ_CURRENT : 0,
-                      &rd) == JET_errSuccess) {
-    log_record rec;
-    while (log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) last = commit_time(&rec, last);
+  if (f->zst) {
+    rd = zst_log_reader(r, f);
+  } else {
+    char *dir = os_dirname(f->src);
+    if (!dir) return 0;
+    const char *slash = strrchr(f->src, '/');
+    char cur[16];
+    snprintf(cur, sizeof cur, "%s.log", r->base);
+    int current = strcmp(slash ? slash + 1 : f->src, cur) == 0;   /* a live B.log */
+    /* a failure leaves rd NULL: no commit read (replay reports it) */
+    log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0), current ? LOG_READ_CURRENT : 0, &rd);
+    free(dir);
   }
+  uint64_t last = 0;
+  log_record rec;
+  while (rd && log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) last = commit_time(&rec, last);
   log_reader_close(rd);
-  free(dir);
   return last;
 }
 
