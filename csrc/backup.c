@@ -275,6 +275,8 @@ static void trailer_encode(const dbheader *hdr, uint32_t gen_hi, uint64_t dbtime
   dbheader_encode(&h, page, pgno);
 }
 
+int backup_copy_size_ok(uint32_t ps, uint64_t size) { return size % ps == 0 && size >= 4ull * ps; }
+
 JET_ERR backup_trailer_decode(const uint8_t *page, uint32_t ps, uint32_t pgno, const uint8_t db_sig[16],
                               dbheader *t) {
   if (dbheader_decode(page, ps, pgno, t) != JET_errSuccess) return JET_errBadPatchPage;

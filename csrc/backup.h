@@ -89,6 +89,10 @@ typedef enum {
 /* Ends a running backup, nothing recorded (term); with the lock held. */
 void backup_teardown(esinst *inst);
 
+/* 1 when size bytes of page size ps can be a streamed copy: whole pages,
+ * the header pair, a page and the trailer at least (a restore refuses
+ * anything else). */
+int backup_copy_size_ok(uint32_t ps, uint64_t size);
 /* The trailer of a streamed database copy: its last page, a header page
  * (dbheader.h) numbered by its place whose "current" record has gen_hi set
  * to the generation current when the stream ended; backup.c writes it.

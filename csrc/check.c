@@ -12,10 +12,9 @@
 
 #define CHECK_CHUNK 256u
 
-/* A streamed copy is whole pages, header pair and trailer included (a
- * restore refuses anything else). */
+/* A streamed copy's size (backup_copy_size_ok). */
 static JET_ERR copy_size(uint32_t ps, uint64_t size, const char *name, char *detail, size_t cb) {
-  if (size % ps == 0 && size >= 4ull * ps) return JET_errSuccess;
+  if (backup_copy_size_ok(ps, size)) return JET_errSuccess;
   if (detail) snprintf(detail, cb, "%s: %llu bytes is not a streamed copy's whole pages", name, (unsigned long long)size);
   return JET_errBadPatchPage;
 }

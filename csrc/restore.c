@@ -199,6 +199,14 @@ static int has_suffix(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* What a restore takes of a database's header h and size: a streamed copy
+ * (its backup record set: JET_errRestoreOfNonBackupDatabase) of whole
+ * pages with its trailer (JET_errBadPatchPage); the trailer is read next. */
+static JET_ERR copy_header_check(const dbheader *h, uint64_t size) {
+  if (h->state != DB_BACKUP_COPY || h->backup[BK_CURRENT].gen_lo == 0) return JET_errRestoreOfNonBackupDatabase;
+  return backup_copy_size_ok(h->page_size, size) ? JET_errSuccess : JET_errBadPatchPage;
+}
+
 /* The header, size and trailer of a compressed database (zst.h), with
  * the errors of the plain read below; a damaged container is
  * JET_errReadVerifyFailure, as a damaged page is. */
@@ -209,10 +217,8 @@ static JET_ERR zst_db_read(EseRestore *r, const char *path, dbheader *h, uint64_
   if (e == JET_errSuccess) {
     *size = zst_size(z);
     e = zst_db_header(z, h);
-    if (e == JET_errSuccess && h->state != DB_BACKUP_COPY) e = JET_errRestoreOfNonBackupDatabase;
-    if (e == JET_errSuccess && h->backup[BK_CURRENT].gen_lo == 0) e = JET_errRestoreOfNonBackupDatabase;
-    if (e == JET_errSuccess && (*size % h->page_size || *size < 4ull * h->page_size || zst_tail_size(z) != h->page_size))
-      e = JET_errBadPatchPage;
+    if (e == JET_errSuccess) e = copy_header_check(h, *size);
+    if (e == JET_errSuccess && zst_tail_size(z) != h->page_size) e = JET_errBadPatchPage;   /* the trailer, alone */
     if (e == JET_errSuccess) e = backup_trailer_check(zst_tail(z), h, *size, t);
     snprintf(why, sizeof why, "%s", zst_detail(z));
     zst_close(z);
@@ -235,9 +241,7 @@ static JET_ERR plain_db_read(EseRestore *r, const char *path, const char *name, 
   if (e) return fail(r, e, "database %s cannot be opened", name);
   e = dbheader_read(fh, 0, h);
   if (e == JET_errSuccess) e = os_size(fh, size);
-  if (e == JET_errSuccess && h->state != DB_BACKUP_COPY) e = JET_errRestoreOfNonBackupDatabase;
-  if (e == JET_errSuccess && h->backup[BK_CURRENT].gen_lo == 0) e = JET_errRestoreOfNonBackupDatabase;
-  if (e == JET_errSuccess && (*size % h->page_size || *size < 4ull * h->page_size)) e = JET_errBadPatchPage;
+  if (e == JET_errSuccess) e = copy_header_check(h, *size);
   if (e == JET_errSuccess) e = backup_trailer_read(fh, h, *size, t);
   os_close(fh);
   return e;
