@@ -109,23 +109,7 @@ static JET_ERR arc_write(esarchive *a, uint32_t next) {
   memcpy(b + 28, &next, 4);
   uint32_t c = crc32c(0, b + 4, ARC_SIZE - 4);
   memcpy(b, &c, 4);
-  size_t n = strlen(a->arc_path);
-  char *tmp = malloc(n + 5), *dir = os_dirname(a->arc_path);
-  JET_ERR e = tmp && dir ? JET_errSuccess : JET_errOutOfMemory;
-  esfile *f = NULL;
-  if (!e) {
-    memcpy(tmp, a->arc_path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    e = os_create_new(a->io, tmp, &f);
-  }
-  if (!e) e = os_pwrite(f, b, ARC_SIZE, 0);
-  if (!e) e = os_sync(f);
-  os_close(f);
-  if (!e) e = os_rename(a->io, tmp, a->arc_path);
-  if (!e) e = os_sync_dir(a->io, dir);
-  free(tmp);
-  free(dir);
-  return e;
+  return os_write_file_atomic(a->io, a->arc_path, b, ARC_SIZE);
 }
 
 /* The stored next generation of this stream, or 0 (none, another
@@ -167,11 +151,37 @@ static JET_ERR same_bytes(esfile *x, esfile *y, int *same) {
   return e;
 }
 
-/* 0 shipped, 1 failed (msg), 2 stopped. */
+/* A copy being shipped: src's size bytes through buf. */
+typedef struct shipment {
+  esarchive *a;
+  esfile *src;
+  uint64_t size;
+  uint8_t *buf;
+  int stopped;            /* a stop came before the copy was whole */
+} shipment;
+
+/* src into f, chunk by chunk (os_write_atomic's fill); a stop asked
+ * meanwhile ends it with an error, so nothing is synced or renamed. */
+static JET_ERR ship_fill(void *ud, esfile *f) {
+  shipment *s = ud;
+  JET_ERR e = JET_errSuccess;
+  for (uint64_t off = 0; !e && off < s->size; off += COPY_CHUNK) {
+    if (stopping(s->a)) {
+      s->stopped = 1;
+      return JET_errTermInProgress;
+    }
+    size_t k = s->size - off < COPY_CHUNK ? (size_t)(s->size - off) : COPY_CHUNK;
+    if (!(e = os_pread_full(s->src, s->buf, k, off))) e = os_pwrite(f, s->buf, k, off);
+  }
+  return e;
+}
+
+/* 0 shipped, 1 failed (msg), 2 stopped.  NAME.part is written, then
+ * renamed (os_write_atomic); a failure or a stop removes it. */
 static int ship_folder(esarchive *a, const char *src_path, const char *name, char *msg, size_t cap) {
   const char *dir = a->cfg.path;
   char *dst = os_join(dir, name), *tmp = NULL;
-  esfile *src = NULL, *out = NULL, *old = NULL;
+  esfile *src = NULL, *old = NULL;
   uint8_t *buf = NULL;
   int r = 1;
   JET_ERR e = dst ? os_mkdir_p(dir, 0700) : JET_errOutOfMemory;
@@ -187,26 +197,16 @@ static int ship_folder(esarchive *a, const char *src_path, const char *name, cha
     goto out;
   }
   size_t n = strlen(dst);
-  uint64_t size = 0;
   if (!(tmp = malloc(n + 6)) || !(buf = malloc(COPY_CHUNK))) { snprintf(msg, cap, "out of memory"); goto out; }
   memcpy(tmp, dst, n);
   memcpy(tmp + n, ".part", 6);
-  if (!(e = os_size(src, &size))) e = os_create_new(a->io, tmp, &out);
-  for (uint64_t off = 0; !e && off < size; off += COPY_CHUNK) {
-    if (stopping(a)) { r = 2; break; }
-    size_t k = size - off < COPY_CHUNK ? (size_t)(size - off) : COPY_CHUNK;
-    if (!(e = os_pread_full(src, buf, k, off))) e = os_pwrite(out, buf, k, off);
-  }
-  if (!e && r != 2) e = os_sync(out);
-  os_close(out);
-  out = NULL;
-  if (!e && r != 2 && !(e = os_rename(a->io, tmp, dst)) && !(e = os_sync_dir(a->io, dir))) r = 0;
-  if (r != 0 && tmp) (void)os_unlink(a->io, tmp);
-  if (e) snprintf(msg, cap, "copying %s to %s failed (%s)", src_path, dst, EseErrorName(e));
+  shipment s = { a, src, 0, buf, 0 };
+  if (!(e = os_size(src, &s.size))) e = os_write_atomic(a->io, tmp, dst, ship_fill, &s, 1);
+  r = s.stopped ? 2 : e ? 1 : 0;
+  if (r == 1) snprintf(msg, cap, "copying %s to %s failed (%s)", src_path, dst, EseErrorName(e));
 out:
   os_close(src);
   os_close(old);
-  os_close(out);
   free(buf);
   free(tmp);
   free(dst);

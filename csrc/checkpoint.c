@@ -79,37 +79,20 @@ JET_ERR chk_write(esio *io, const char *path, const chkfile *c) {
   if (bare) n = nbare;
   if (n > CHK_MAX) return JET_errInvalidParameter;
   uint8_t *buf = calloc(1, n);
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
-  char *dir = os_dirname(path);
-  JET_ERR e = (buf && tmp && dir) ? JET_errSuccess : JET_errOutOfMemory;
-  if (e == JET_errSuccess) {
-    memcpy(buf + 4, MAGIC, 8);
-    memcpy(buf + 12, c->sig.b, 16);
-    put64(buf + 28, c->lsn);
-    put32(buf + 36, c->natt);
-    put64(buf + 40, c->next_txid);
-    size_t off = CHK_HEAD;
-    for (uint32_t i = 0; i < c->natt; i++) {
-      log_attach a = chk_entry(c, i, bare);
-      log_entry_put(buf + off, &a);
-      off += log_entry_size(&a);
-    }
-    put32(buf, crc32c(0, buf + 4, n - 4));
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    esfile *f;
-    e = os_create_new(io, tmp, &f);      /* never through a hard link a stale tmp may be */
-    if (e == JET_errSuccess) {
-      e = os_pwrite(f, buf, n, 0);
-      if (e == JET_errSuccess) e = os_sync(f);
-      os_close(f);
-    }
-    if (e == JET_errSuccess) e = os_rename(io, tmp, path);
-    if (e == JET_errSuccess) e = os_sync_dir(io, dir);
+  if (!buf) return JET_errOutOfMemory;
+  memcpy(buf + 4, MAGIC, 8);
+  memcpy(buf + 12, c->sig.b, 16);
+  put64(buf + 28, c->lsn);
+  put32(buf + 36, c->natt);
+  put64(buf + 40, c->next_txid);
+  size_t off = CHK_HEAD;
+  for (uint32_t i = 0; i < c->natt; i++) {
+    log_attach a = chk_entry(c, i, bare);
+    log_entry_put(buf + off, &a);
+    off += log_entry_size(&a);
   }
+  put32(buf, crc32c(0, buf + 4, n - 4));
+  JET_ERR e = os_write_file_atomic(io, path, buf, n);
   free(buf);
-  free(tmp);
-  free(dir);
   return e;
 }

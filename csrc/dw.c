@@ -185,12 +185,11 @@ static void start_over(dw *d) {
   d->state = DW_READY;
 }
 
-/* Btmp.dwb: zeros, both header slots, synced; renamed to B.dwb, folder
- * synced. */
-static JET_ERR write_new_file(dw *d, const char *dir, const char *tmp, const char *path) {
-  esfile *f = NULL;
-  JET_ERR e = os_create_new(d->io, tmp, &f);
-  if (e) return e;
+/* The new file's bytes (os_write_atomic's fill): zeros, then both header
+ * slots. */
+static JET_ERR fill_new_file(void *ud, esfile *f) {
+  dw *d = ud;
+  JET_ERR e = JET_errSuccess;
   uint64_t total = DW_HDR_SIZE + d->ring_size;
   uint8_t *zeros = calloc(1, ZERO_CHUNK);
   if (!zeros) e = JET_errOutOfMemory;
@@ -201,14 +200,7 @@ static JET_ERR write_new_file(dw *d, const char *dir, const char *tmp, const cha
   slot_put(d, hdr, 1);
   slot_put(d, hdr + SLOT_SIZE, 0);
   if (!e) e = os_pwrite(f, hdr, sizeof hdr, 0);
-  if (!e) e = os_sync(f);
-  os_close(f);
-  if (!e) e = os_rename(d->io, tmp, path);
-  if (e) {
-    (void)os_unlink(d->io, tmp);
-    return e;
-  }
-  return os_sync_dir(d->io, dir);
+  return e;
 }
 
 JET_ERR dw_create(const dw_config *cfg, dw **out) {
@@ -226,7 +218,9 @@ JET_ERR dw_create(const dw_config *cfg, dw **out) {
     d->floor = 1;
     d->slot_gen[0] = 1;
     d->cur_slot = 0;
-    e = write_new_file(d, cfg->dir, tmp, path);
+    /* Btmp.dwb written, synced, renamed to B.dwb, the folder synced; a
+     * failure before the rename removes Btmp.dwb */
+    e = os_write_atomic(d->io, tmp, path, fill_new_file, d, 1);
     /* A B.dwb renamed but whose folder sync failed is removed again:
      * none is left behind on an error. */
     if (e && os_kind(path) == OS_FILE) (void)os_unlink(d->io, path);

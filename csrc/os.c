@@ -472,6 +472,42 @@ JET_ERR os_sync_dir(esio *io, const char *dir) {
   return r == 0 ? JET_errSuccess : os_err(e);
 }
 
+JET_ERR os_write_atomic(esio *io, const char *tmp, const char *path, os_fill_fn fill, void *ud, int remove_tmp) {
+  char *dir = os_dirname(path);
+  if (!dir) return JET_errOutOfMemory;
+  esfile *f;
+  JET_ERR e = os_create_new(io, tmp, &f);
+  if (e == JET_errSuccess) {
+    e = fill(ud, f);
+    if (e == JET_errSuccess) e = os_sync(f);
+    os_close(f);
+  }
+  if (e == JET_errSuccess) e = os_rename(io, tmp, path);
+  if (e && remove_tmp) (void)os_unlink(io, tmp);
+  if (e == JET_errSuccess) e = os_sync_dir(io, dir);
+  free(dir);
+  return e;
+}
+
+typedef struct bytes { const void *p; size_t n; } bytes;
+
+static JET_ERR fill_bytes(void *ud, esfile *f) {
+  const bytes *b = ud;
+  return os_pwrite(f, b->p, b->n, 0);
+}
+
+JET_ERR os_write_file_atomic(esio *io, const char *path, const void *buf, size_t n) {
+  size_t k = strlen(path);
+  char *tmp = malloc(k + 5);
+  if (!tmp) return JET_errOutOfMemory;
+  memcpy(tmp, path, k);
+  memcpy(tmp + k, ".tmp", 5);
+  bytes b = { buf, n };
+  JET_ERR e = os_write_atomic(io, tmp, path, fill_bytes, &b, 0);
+  free(tmp);
+  return e;
+}
+
 int os_folder_too_long(const char *path) {
   size_t n = strlen(path), part = 0;
   if (n + 1 + NAME_MAX >= PATH_MAX) return 1;

@@ -135,6 +135,19 @@ JET_ERR os_unlink(esio *io, const char *path);
 JET_ERR os_create_new(esio *io, const char *path, esfile **out);
 /* fsync of a folder, after creating, renaming or deleting in it. */
 JET_ERR os_sync_dir(esio *io, const char *dir);
+/* Writes the new file f (os_write_atomic). */
+typedef JET_ERR (*os_fill_fn)(void *ud, esfile *f);
+/* Replaces path whole, crash-safe: tmp (a name in path's folder) is made
+ * new (os_create_new), fill writes it, it is synced, closed and renamed to
+ * path, and the folder synced; a crash leaves path old or new, never part.
+ * Its I/O events, in this order (ESE_FAULT counts them): os_create_new's,
+ * fill's, the sync, the rename, the folder's sync.  A failure (fill's
+ * included) stops there; before the rename, remove_tmp unlinks tmp (one
+ * event more), else tmp is left for the next os_create_new to replace. */
+JET_ERR os_write_atomic(esio *io, const char *tmp, const char *path, os_fill_fn fill, void *ud, int remove_tmp);
+/* os_write_atomic of the n bytes buf through path + ".tmp" (left there on
+ * a failure). */
+JET_ERR os_write_file_atomic(esio *io, const char *path, const void *buf, size_t n);
 /* A folder path that leaves no room for a file name in it (folder + '/' +
  * NAME_MAX bytes reach PATH_MAX) or has a name longer than NAME_MAX. */
 int os_folder_too_long(const char *dir);
