@@ -62,12 +62,6 @@ struct esarchive {
   char last_error[512];
 };
 
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The only place the state changes (mu held). */
 static void arc_move(esarchive *a, arc_state to) {
   static const unsigned legal_from[] = {
@@ -96,7 +90,7 @@ static void update_backlog(esarchive *a) {
 
 static int stopping(esarchive *a) {
   uint64_t at = atomic_load(&a->stop_at);
-  return at && mono_us() >= at;
+  return at && os_mono_us() >= at;
 }
 
 /* ---- <base>.arc: u32 CRC32C of bytes 4..32, "ESEARC\0\1", u8[16] the log
@@ -252,18 +246,13 @@ static int ship(esarchive *a, uint32_t g, char *msg, size_t cap) {
 static void after_failure(esarchive *a) {
   uint32_t cap = a->cfg.retry_max_ms ? a->cfg.retry_max_ms : 1;
   a->delay_ms = a->delay_ms ? (a->delay_ms > cap / 2 ? cap : a->delay_ms * 2) : (cap < 1000 ? cap : 1000);
-  a->retry_at = mono_us() + (uint64_t)a->delay_ms * 1000u;
+  a->retry_at = os_mono_us() + (uint64_t)a->delay_ms * 1000u;
   a->failures++;
 }
 
 static void wait_until(esarchive *a, uint64_t until_us) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-  if (until_us <= now) return;
-  uint64_t t = until_us;
-  ts.tv_sec = (time_t)(t / 1000000u);
-  ts.tv_nsec = (long)(t % 1000000u) * 1000;
+  if (until_us <= os_mono_us()) return;
+  struct timespec ts = { (time_t)(until_us / 1000000u), (long)(until_us % 1000000u) * 1000 };   /* cv's clock */
   (void)pthread_cond_timedwait(&a->cv, &a->mu, &ts);
 }
 
@@ -278,7 +267,7 @@ static void *arc_main(void *ud) {
   uint64_t poll_us = timeout_us / 4 < 1000000u ? timeout_us / 4 : 1000000u;
   pthread_mutex_lock(&a->mu);
   while (!a->stop) {
-    if (a->next <= a->closed && mono_us() >= a->retry_at) {
+    if (a->next <= a->closed && os_mono_us() >= a->retry_at) {
       uint32_t g = a->next;
       arc_move(a, ARC_SHIPPING);
       pthread_mutex_unlock(&a->mu);
@@ -301,7 +290,7 @@ static void *arc_main(void *ud) {
       continue;
     }
     pthread_mutex_unlock(&a->mu);
-    uint64_t first = timeout_us ? log_first_record_us(a->cfg.log) : 0, now = mono_us();
+    uint64_t first = timeout_us ? log_first_record_us(a->cfg.log) : 0, now = os_mono_us();
     pthread_mutex_lock(&a->mu);
     if (first && now >= first + timeout_us && now >= roll_retry_at && !a->stop) {
       arc_move(a, ARC_ROLLING);
@@ -311,11 +300,11 @@ static void *arc_main(void *ud) {
       arc_move(a, ARC_IDLE);
       if (e) {
         if (e != JET_errTermInProgress) set_error(a, "the archive_timeout roll failed (%s)", EseErrorName(e));
-        roll_retry_at = mono_us() + 1000000u;
+        roll_retry_at = os_mono_us() + 1000000u;
       }
       continue;
     }
-    if (a->next <= a->closed && mono_us() >= a->retry_at) continue;   /* raised meanwhile */
+    if (a->next <= a->closed && os_mono_us() >= a->retry_at) continue;   /* raised meanwhile */
     uint64_t until = UINT64_MAX;
     if (a->next <= a->closed) until = a->retry_at;
     if (timeout_us) {
@@ -425,7 +414,7 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
 void archive_stop(esarchive *a, uint32_t grace_ms) {
   if (!a || !a->started) return;
   log_set_roll_hook(a->cfg.log, NULL, NULL);
-  atomic_store(&a->stop_at, mono_us() + (uint64_t)grace_ms * 1000u);
+  atomic_store(&a->stop_at, os_mono_us() + (uint64_t)grace_ms * 1000u);
   pthread_mutex_lock(&a->mu);
   a->stop = 1;
   pthread_cond_broadcast(&a->cv);

@@ -4,6 +4,7 @@
  * user asked for it (command.h).
  */
 #include "command.h"
+#include "os.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,12 +20,6 @@
 extern char **environ;
 
 #define TAIL_MAX 200u
-
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 char **command_argv(const char *t, const char *path, const char *file) {
   /* size: every %p/%f may become the longer of the two */
@@ -127,7 +122,7 @@ int command_exec(const command_run *c, char *msg, size_t cap) {
   char tail[TAIL_MAX + 1];
   size_t tn = 0;
   int out_open = 1, status = 0, r = -1;
-  uint64_t deadline = c->timeout_s ? mono_us() + (uint64_t)c->timeout_s * 1000000u : 0;
+  uint64_t deadline = c->timeout_s ? os_mono_us() + (uint64_t)c->timeout_s * 1000000u : 0;
   while (r < 0) {
     struct pollfd pf = { fds[0], POLLIN, 0 };
     (void)poll(&pf, out_open ? 1 : 0, 50);
@@ -138,7 +133,7 @@ int command_exec(const command_run *c, char *msg, size_t cap) {
       snprintf(msg, cap, "%s '%s': its exit status is lost (%s): the application reaps children itself", c->what,
                argv[0], strerror(errno));
       r = 3;
-    } else if (deadline && mono_us() >= deadline) {
+    } else if (deadline && os_mono_us() >= deadline) {
       kill_group(pid);
       snprintf(msg, cap, "%s '%s' ran past %s (%u s): killed", c->what, argv[0], c->timeout_name, c->timeout_s);
       r = 3;

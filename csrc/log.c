@@ -51,7 +51,6 @@
 
 #define ZERO_CHUNK (64u * 1024u)
 
-static uint64_t mono_us(void);
 
 /* ---- writer ------------------------------------------------------------- */
 struct eslog {
@@ -331,7 +330,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   lg->seq = seq;
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);
-  if (off > LOG_DATA_START) lg->first_us = mono_us();   /* records of a past run, not yet in a closed file */
+  if (off > LOG_DATA_START) lg->first_us = os_mono_us();   /* records of a past run, not yet in a closed file */
   *out = lg;
   return JET_errSuccess;
 }
@@ -397,12 +396,6 @@ static JET_ERR write_range(eslog *lg, esfile *f, uint32_t gen, const uint8_t *wb
   return e;
 }
 
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Waits (mutex held) up to us microseconds for one more append. */
 static void delay_for_append(eslog *lg, uint64_t us) {
   struct timespec ts;
@@ -446,9 +439,9 @@ static JET_ERR write_out(eslog *lg, lsn_t lsn, int sync) {
     uint32_t gen = lg->gen, s = LSN_OFF(lg->durable);
     uint64_t seq = sync ? ++lg->seq : 0;
     pthread_mutex_unlock(&lg->mu);
-    uint64_t t0 = sync ? mono_us() : 0;
+    uint64_t t0 = sync ? os_mono_us() : 0;
     JET_ERR e = write_range(lg, f, gen, wb, wlen, woff, sync, seq, s);
-    uint64_t took = sync ? mono_us() - t0 : 0;
+    uint64_t took = sync ? os_mono_us() - t0 : 0;
     pthread_mutex_lock(&lg->mu);
     if (e) lg->err = e;
     else {
@@ -584,7 +577,7 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     st32(p + 8 + n, log_rec_crc(lg->gen, type, p1, n1, p2, n2));
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
-    if (!lg->first_us) lg->first_us = mono_us();
+    if (!lg->first_us) lg->first_us = os_mono_us();
     lg->len += (size_t)framed;
     lg->end += framed;
     lg->nappends++;

@@ -637,9 +637,7 @@ static int fs_sha256_file(lua_State *L) {
 /* ---- clock, tty ------------------------------------------------------------------ */
 
 static int fs_clock(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  lua_pushnumber(L, (lua_Number)os_mono_ns() / 1e9);
   return 1;
 }
 

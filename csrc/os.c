@@ -595,6 +595,14 @@ char *os_dirname(const char *path) {
   return d;
 }
 
+uint64_t os_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t os_mono_us(void) { return os_mono_ns() / 1000u; }
+
 uint64_t os_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

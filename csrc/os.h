@@ -172,6 +172,10 @@ char *os_dirname(const char *path);
 JET_ERR os_err(int e);
 /* Wall-clock time in microseconds. */
 uint64_t os_now_us(void);
+/* CLOCK_MONOTONIC in nanoseconds and in microseconds: the clock of every
+ * timeout, deadline and pace (never set back; 0 is some moment before). */
+uint64_t os_mono_ns(void);
+uint64_t os_mono_us(void);
 /* n random bytes (getrandom, falling back to time and pid). */
 void os_random(void *buf, size_t n);
 

@@ -1,5 +1,6 @@
 /* pace.c -- the backup pacer (pace.h states the rule). */
 #include "pace.h"
+#include "os.h"
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -142,11 +143,7 @@ void pace_get_status(pace *p, uint64_t now, pace_status *st) {
   st->commit_normal_ns = atomic_load_explicit(&p->lat_normal, memory_order_relaxed);
 }
 
-uint64_t pace_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+uint64_t pace_now_ns(void) { return os_mono_ns(); }
 
 void pace_sleep_ns(uint64_t ns) {
   struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };

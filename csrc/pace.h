@@ -83,6 +83,6 @@ uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint6
  * instance lock (one writer). */
 void pace_commit_latency(pace *p, uint64_t lat, uint64_t now);
 void pace_get_status(pace *p, uint64_t now, pace_status *st);
-uint64_t pace_now_ns(void);                     /* CLOCK_MONOTONIC */
+uint64_t pace_now_ns(void);                     /* os_mono_ns: the pace clock */
 void pace_sleep_ns(uint64_t ns);
 #endif
