@@ -378,8 +378,7 @@ function verify.verify(dirs, opts)
     if i == 1 then report.gen_low, report.databases = s.gen_low, s.databases end
     for g, e in pairs(logs) do
       local old = all[g]
-      -- the original's hash: one generation may be compressed in one set and not in another
-      if old and (old.content_sha256 or old.sha256) ~= (e.content_sha256 or e.sha256) then
+      if old and manifest_m.original_sha256(old) ~= manifest_m.original_sha256(e) then
         raise("JET_errGivenLogFileIsNotContiguous", "verify",
           "%s: generation %d differs from the one in an earlier set", s.dir, g)
       end

@@ -10,9 +10,10 @@
 -- one generation after P ends (S.gen_low <= P.gen_high + 1) and ends no
 -- earlier (S.gen_high >= P.gen_high); every generation both hold has the
 -- same SHA-256 of its original in both manifests (content_sha256 for a
--- compressed copy); and S's generation P.gen_high + 1, when
--- it has it, was created as the successor of P's generation P.gen_high
--- (ese.log_follows over the two headers, the rule restore applies).  A
+-- compressed copy: manifest.original_sha256); and S's generation
+-- P.gen_high + 1, when it has it, was created as the successor of P's
+-- generation P.gen_high (logchain.follows over the two headers, read with
+-- ese.file_info from NAME or NAME.zst: the rule restore applies).  A
 -- *restore point* is a set reached from a base through such steps; its
 -- time is its manifest's time_unix; what it *needs* is the sets of that
 -- path and, from an archive, the generations from its base's gen_low on.
@@ -38,6 +39,7 @@
 local ese = require "ese"
 local util = require "ese.util"
 local manifest_m = require "ese.manifest"
+local logchain = require "ese.logchain"
 
 local fs = ese.fs
 local raise = util.raise
@@ -140,13 +142,12 @@ local function follows(p, s)
   end
   if s.gen_low > p.gen_high + 1 or s.gen_high < p.gen_high then return false end
   for g = s.gen_low, p.gen_high do
-    -- the original's hash: one generation may be compressed in one set and not in another
     local a, b = p.logs[g], s.logs[g]
-    if not a or not b or (a.content_sha256 or a.sha256) ~= (b.content_sha256 or b.sha256) then return false end
+    if not a or not b or manifest_m.original_sha256(a) ~= manifest_m.original_sha256(b) then return false end
   end
   if s.gen_high > p.gen_high then
     local a, b = log_header(p, p.gen_high), log_header(s, p.gen_high + 1)
-    if not a or not b or not ese.log_follows(a, b) then return false end
+    if not a or not b or not logchain.follows(a, b) then return false end
   end
   return true
 end

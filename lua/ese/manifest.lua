@@ -22,6 +22,14 @@ manifest.FORMAT_VERSION = 2
 manifest.PLAIN_VERSION = 1
 manifest.NAME = "manifest.json"
 
+--- The SHA-256 of an entry's original bytes: content_sha256 for a
+-- compressed file (NAME.zst), else sha256.  One generation may be
+-- compressed in one set and plain in another: two entries hold the same
+-- log when these agree.
+-- @param e a file entry of a manifest
+-- @return the hex SHA-256
+function manifest.original_sha256(e) return e.content_sha256 or e.sha256 end
+
 --- The manifest as JSON: one key per line, one file per line, keys sorted
 -- ("files" last), so that a human can read it and diff two of them.
 -- @param m the manifest table
