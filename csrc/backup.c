@@ -28,7 +28,6 @@
  *   committer's log sync in sooner (bench/disk_bench.c measures the trade).
  */
 #include "backup.h"
-#include "archive.h"
 #include "page.h"
 #include <stdlib.h>
 #include <string.h>
@@ -666,8 +665,7 @@ static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
     }
   }
   bk->delete_mac = LSN_GEN(inst->checkpoint) < bk->copy_mac ? LSN_GEN(inst->checkpoint) : bk->copy_mac;
-  uint32_t shipped_below = inst->archive ? archive_pin(inst->archive) : bk->delete_mac;
-  if (shipped_below < bk->delete_mac) bk->delete_mac = shipped_below;   /* never a log the archive has not shipped */
+  bk->delete_mac = inst_unshipped_from(inst, bk->delete_mac);   /* never a log the archive has not shipped */
   if (!bk->incremental)
     for (int i = 0; i < bk->ndbs; i++) {
       esdb *db = db_by_id(inst, bk->dbs[i].dbid);

@@ -228,12 +228,17 @@ void inst_hold_logs(esinst *inst, uint32_t gen) {
   inst->log_hold_gen = gen;
 }
 
+uint32_t inst_unshipped_from(esinst *inst, uint32_t below_gen) {
+  assert(inst_lock_held(inst));
+  uint32_t unshipped = inst->archive ? archive_pin(inst->archive) : below_gen;
+  return unshipped < below_gen ? unshipped : below_gen;
+}
+
 uint32_t inst_keep_logs_from(esinst *inst, uint32_t below_gen) {
   assert(inst_lock_held(inst));
   uint32_t keep = below_gen;
   if (inst->log_hold_gen && inst->log_hold_gen < keep) keep = inst->log_hold_gen;
-  uint32_t unshipped = inst->archive ? archive_pin(inst->archive) : keep;
-  return unshipped < keep ? unshipped : keep;
+  return inst_unshipped_from(inst, keep);
 }
 
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn) {

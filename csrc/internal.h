@@ -196,6 +196,10 @@ void inst_hold_logs(esinst *inst, uint32_t gen);  /* sets log_hold_gen */
  * keep below_gen on otherwise: a backup's pin (log_hold_gen) and the first
  * generation the archive has not shipped (archive_pin) lower it. */
 uint32_t inst_keep_logs_from(esinst *inst, uint32_t below_gen);
+/* below_gen, lowered to the first generation the archive has not shipped
+ * (archive_pin): what may be deleted stays below it (circular logging,
+ * a backup's truncation). */
+uint32_t inst_unshipped_from(esinst *inst, uint32_t below_gen);
 /* Restore: the named instance (created, not initialized) is "restoring"
  * until inst_end_restore; h 0 names none.  Legacy mode refuses. */
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out);
