@@ -147,6 +147,21 @@ local function check_identity(dir, m, e, path, islog, bad)
   return size, fi
 end
 
+-- The page checks of database fi (ese.file_info of name, an original of
+-- size bytes) over one chunk of whole pages at byte off: a copy's size and
+-- trailer, each page's checksum and number, no dbtime above dbtime_last
+-- (a copy's: its trailer's); a file being restored has no bound until
+-- replay fixes its header.
+local function page_checker(name, fi, size)
+  local ps = fi.page_size
+  local copy_sig = fi.state == "backup_copy" and fi.db_signature or nil
+  local dbtime_last = fi.state ~= "restoring" and fi.dbtime_last or nil
+  return function(data, off)
+    local whole = #data - #data % ps
+    ese.verify_pages(name, whole == #data and data or data:sub(1, whole), off // ps, ps, size, copy_sig, dbtime_last)
+  end
+end
+
 -- The original of the compressed file e (NAME.zst) at path, decoded as it
 -- streams (ese.zstd: bounded memory) in chunks of whole pages, each fed to
 -- the SHA-256 and, for a database, to the page checks; compared with the
@@ -161,19 +176,13 @@ local function check_original(dir, e, path, fi, islog, bad, chunk, progress)
       raise(bad, "verify", "%s: %s holds %d bytes, the manifest says %d", dir, e.name, size, e.content_size)
     end
     local h = fs.sha256()
-    local copy_sig = fi.state == "backup_copy" and fi.db_signature or nil
-    local dbtime_last = fi.state ~= "restoring" and fi.dbtime_last or nil
+    local check_pages = not islog and page_checker(path, fi, size)
     local done = 0
     while true do
       local data = z:read(chunk)
       if not data then break end
       h:update(data)
-      if not islog then
-        local ps = fi.page_size
-        local whole = #data - #data % ps
-        ese.verify_pages(path, whole == #data and data or data:sub(1, whole), done // ps, ps, size, copy_sig,
-          dbtime_last)
-      end
+      if check_pages then check_pages(data, done) end
       done = done + #data
       progress(done, size)
     end
@@ -206,35 +215,22 @@ local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
   local ps = fi.page_size
   -- whole pages per chunk (the page size divides backup.CHUNK)
   local chunk = math.max(ps, settings.CHUNK - settings.CHUNK % ps)
-  if e.content_size then
-    progress(0)
-    local got = util.read_chunks(path, size, chunk, h, function(_, _, done) progress(done) end)
-    local sum = h:finish()
-    if got ~= size then
-      raise(bad, "verify", "%s: %s changed size while read (%d bytes, not %d)", dir, e.name, got, size)
-    end
-    if sum ~= e.sha256 then
-      raise(bad, "verify", "%s: %s does not match its SHA-256 in the manifest", dir, e.name)
-    end
-    check_original(dir, e, path, fi, islog, bad, chunk, progress)
-    return sum
-  end
-  local copy_sig = fi.state == "backup_copy" and fi.db_signature or nil
-  -- no page may carry a dbtime above this (a copy's: its trailer's); a
-  -- file being restored has none until replay fixes its header
-  local dbtime_last = fi.state ~= "restoring" and fi.dbtime_last or nil
+  -- a compressed database's pages are checked in its original
+  local check_pages = not islog and not e.content_size and page_checker(path, fi, size)
   progress(0)
   local got = util.read_chunks(path, size, chunk, h, function(data, off, done)
-    if not islog then
-      local whole = #data - #data % ps
-      ese.verify_pages(path, whole == #data and data or data:sub(1, whole), off // ps, ps, size, copy_sig,
-        dbtime_last)
-    end
+    if check_pages then check_pages(data, off) end
     progress(done)
   end)
   local sum = h:finish()
   if got ~= size then
     raise(bad, "verify", "%s: %s changed size while read (%d bytes, not %d)", dir, e.name, got, size)
+  end
+  if e.content_size then
+    if sum ~= e.sha256 then
+      raise(bad, "verify", "%s: %s does not match its SHA-256 in the manifest", dir, e.name)
+    end
+    check_original(dir, e, path, fi, islog, bad, chunk, progress)
   end
   return sum
 end
