@@ -16,8 +16,11 @@
  *       JET_paramBackupMaxRate = S (set while the instance runs) takes at
  *       least 0.8 s (lower bound only), delivers every byte, and no read
  *       returns 0 before the end.
- * auto: ESE_FAULT=slowsync:50:<dir>/slow makes every sync wait 50 ms while
- *       that file exists.  A writer thread commits durably; once its
+ * auto: ESE_FAULT=slowsync:200:<dir>/slow makes every sync wait 200 ms
+ *       while that file exists (far above a loaded machine's normal sync,
+ *       so that the recent latency doubles the normal within two or three
+ *       commits: with 50 ms and a normal of 20 ms under load it took more
+ *       commits than the backup lasted).  A writer thread commits durably; once its
  *       baseline is known the file is made, and a backup with
  *       JET_paramBackupPace = auto (and a 4 MiB/s cap) must run slower
  *       than the cap (the pacer's rate in force drops below it) while
@@ -236,11 +239,11 @@ static void auto_test(void) {
   /* the fault names a file in the instance's folder, made before the instance */
   harness_tempdir(tmp, sizeof tmp, "pace-auto-flag");
   harness_in(slow, sizeof slow, tmp, "slow");
-  snprintf(fault, sizeof fault, "slowsync:50:%s", slow);
+  snprintf(fault, sizeof fault, "slowsync:200:%s", slow);
   setenv("ESE_FAULT", fault, 1);
   JET_SESID s;
   JET_TABLEID t;
-  JET_INSTANCE inst = open_filled("pace-auto", 8000, &s, &t);
+  JET_INSTANCE inst = open_filled("pace-auto", 16000, &s, &t);
   unsetenv("ESE_FAULT");
   JET_INSTANCE ii = inst;
   CK(JetSetSystemParameter(&ii, 0, JET_paramBackupPace, ESE_backupPaceAuto, NULL));
