@@ -67,6 +67,7 @@ UNIT_btree_test = btree lv pageop page crc32c
 UNIT_log_test   = log log_format log_reader os os_fault crc32c
 UNIT_crc_test   = crc32c
 UNIT_page_test  = page crc32c
+UNIT_writeset_test = writeset
 UNIT_dw_test    = dw os os_fault page crc32c errors
 # lua_oom loads build/lib/ese/core.so into its own Lua states.
 UNIT_lua_oom    = crc32c

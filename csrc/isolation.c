@@ -164,7 +164,7 @@ JET_ERR iso_seek(essession *s, esdb *db, uint32_t root, const void *key, size_t 
     e = bt_seek_hint(db->pg, root, pk, pklen, op, scan, hint);
     if (e && e != JET_errRecordNotFound) break;
     int have_tree = e == JET_errSuccess;
-    w = ws_seek(&s->ws, dbid, root, pk, pklen, op);
+    if ((e = ws_seek(&s->ws, dbid, root, pk, pklen, op, &w)) != JET_errSuccess) break;
     n = vs_seek(&inst->vs, dbid, root, pk, pklen, op);
     /* the nearest key of the three */
     const uint8_t *mk = have_tree ? scan->key : NULL;

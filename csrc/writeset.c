@@ -1,5 +1,6 @@
 /* writeset.c -- a transaction's private writes: hash for lookup, sorted
- * index built on demand for commit and seeks. */
+ * index built by the first seek or commit that needs it, then kept valid
+ * as entries are added (a binary search and a move per new entry). */
 #include "writeset.h"
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ void ws_clear(writeset *w) {
   w->n = 0;
   w->bytes = 0;
   if (w->slots) memset(w->slots, 0, w->nslots * sizeof *w->slots);
-  w->sorted = 0;
+  w->sorted = 0;     /* built by the first seek (a load that never seeks never sorts) */
 }
 
 void ws_free(writeset *w) {
@@ -68,6 +69,40 @@ const wsent *ws_get(const writeset *w, uint32_t dbid, uint32_t root, const void 
   return s ? &w->ents[s - 1] : NULL;
 }
 
+static int ent_cmp(const wsent *a, const wsent *b) {
+  if (a->dbid != b->dbid) return a->dbid < b->dbid ? -1 : 1;
+  if (a->root != b->root) return a->root < b->root ? -1 : 1;
+  return ws_keycmp(a->key, a->klen, b->key, b->klen);
+}
+
+/* Keeps the sorted index valid for the new entry i (when it is valid): the
+ * entry goes to its place by binary search, so that a transaction whose
+ * loop body writes while it iterates (a seek after every put) does not
+ * sort the whole set again at each step.  On failure the index is marked
+ * stale and the next ws_sorted builds it (or reports the failure). */
+static void order_insert(writeset *w, size_t i) {
+  if (!w->sorted) return;
+  if (w->ocap < w->n) {
+    size_t nc = w->ocap ? w->ocap * 2 : 64;
+    while (nc < w->n) nc *= 2;
+    size_t *o = realloc(w->order, nc * sizeof *o);
+    if (!o) {
+      w->sorted = 0;
+      return;
+    }
+    w->order = o;
+    w->ocap = nc;
+  }
+  const wsent *e = &w->ents[i];
+  size_t lo = 0, hi = w->n - 1;     /* the index holds the other n - 1 entries */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ent_cmp(&w->ents[w->order[mid]], e) < 0) lo = mid + 1; else hi = mid;
+  }
+  memmove(w->order + lo + 1, w->order + lo, (w->n - 1 - lo) * sizeof *w->order);
+  w->order[lo] = i;
+}
+
 JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen,
                const void *val, size_t vlen, int tomb) {
   if ((w->n + 1) * 2 > w->nslots && rehash(w) != JET_errSuccess) return JET_errOutOfMemory;
@@ -103,15 +138,9 @@ JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_
   e->vlen = tomb ? 0 : (uint32_t)vlen;
   e->tomb = tomb;
   *slot = ++w->n;
-  w->sorted = 0;
+  order_insert(w, w->n - 1);
   w->bytes += WS_OVERHEAD + klen + e->vlen;
   return JET_errSuccess;
-}
-
-static int ent_cmp(const wsent *a, const wsent *b) {
-  if (a->dbid != b->dbid) return a->dbid < b->dbid ? -1 : 1;
-  if (a->root != b->root) return a->root < b->root ? -1 : 1;
-  return ws_keycmp(a->key, a->klen, b->key, b->klen);
 }
 
 static int order_cmp(const void *x, const void *y, void *ud) {
@@ -121,12 +150,18 @@ static int order_cmp(const void *x, const void *y, void *ud) {
 
 JET_ERR ws_sorted(writeset *w, const size_t **order) {
   if (!w->sorted) {
-    size_t *o = realloc(w->order, (w->n ? w->n : 1) * sizeof *o);
-    if (!o) return JET_errOutOfMemory;
-    w->order = o;
+    if (w->ocap < w->n || !w->order) {
+      size_t nc = w->n ? w->n : 1;
+      size_t *o = realloc(w->order, nc * sizeof *o);
+      if (!o) return JET_errOutOfMemory;
+      w->order = o;
+      w->ocap = nc;
+    }
+    size_t *o = w->order;
     for (size_t i = 0; i < w->n; i++) o[i] = i;
     qsort_r(o, w->n, sizeof *o, order_cmp, w->ents);
     w->sorted = 1;
+    w->full_sorts++;
   }
   *order = w->order;
   return JET_errSuccess;
@@ -138,9 +173,13 @@ static int probe_cmp(const wsent *e, uint32_t dbid, uint32_t root, const void *k
   return ent_cmp(e, &p);
 }
 
-const wsent *ws_seek(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen, JET_GRBIT op) {
+JET_ERR ws_seek(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen, JET_GRBIT op,
+                const wsent **out) {
   const size_t *o;
-  if (w->n == 0 || ws_sorted(w, &o) != JET_errSuccess) return NULL;
+  *out = NULL;
+  if (w->n == 0) return JET_errSuccess;
+  JET_ERR err = ws_sorted(w, &o);
+  if (err) return err;
   /* lo = first entry >= probe (or > probe for GT/LE) within the sorted list */
   int strict = klen && (op == JET_bitSeekGT || op == JET_bitSeekLE);
   size_t lo = 0, hi = w->n;
@@ -161,5 +200,6 @@ const wsent *ws_seek(writeset *w, uint32_t dbid, uint32_t root, const void *key,
     if (lo > 0) e = &w->ents[o[lo - 1]];
   }
   if (e && (e->dbid != dbid || e->root != root)) e = NULL;
-  return e;
+  *out = e;
+  return JET_errSuccess;
 }

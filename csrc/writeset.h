@@ -22,7 +22,10 @@ typedef struct writeset {
   size_t *slots;            /* open-addressing hash of entry index + 1 */
   size_t nslots;
   size_t *order;            /* entry indexes sorted by (dbid, root, key) */
-  int sorted;               /* order is valid */
+  size_t ocap;              /* order's capacity */
+  int sorted;               /* order is valid: built by ws_sorted, then kept
+                             * valid by each new entry's insertion */
+  uint64_t full_sorts;      /* times ws_sorted built order from scratch (tests) */
   size_t bytes;             /* sum of WS_OVERHEAD + klen + vlen over the entries */
 } writeset;
 
@@ -38,8 +41,10 @@ const wsent *ws_get(const writeset *w, uint32_t dbid, uint32_t root, const void 
 /* Entries in (dbid, root, key) order: *out gets the sorted index array. */
 JET_ERR ws_sorted(writeset *w, const size_t **order);
 /* Seek among the entries of one tree (tombstones included): op is one
- * JET_bitSeek*; NULL when none qualifies.  klen 0 as in bt_seek. */
-const wsent *ws_seek(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen, JET_GRBIT op);
+ * JET_bitSeek*; *out NULL when none qualifies.  klen 0 as in bt_seek.
+ * JET_errOutOfMemory when the sorted index cannot be built. */
+JET_ERR ws_seek(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen, JET_GRBIT op,
+                const wsent **out);
 int ws_keycmp(const void *a, size_t alen, const void *b, size_t blen);
 
 #endif

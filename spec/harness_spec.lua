@@ -68,7 +68,7 @@ describe("C harness", function()
 end)
 
 describe("C unit tests", function()
-  for _, name in ipairs({ "btree_test", "log_test", "crc_test", "page_test" }) do
+  for _, name in ipairs({ "btree_test", "log_test", "crc_test", "page_test", "writeset_test" }) do
     it(name .. ": the layer on its own (prints '" .. name .. ": ok')", function()
       expect_ok(name)                    -- a program that is not built fails (make builds them all)
     end)
