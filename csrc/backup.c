@@ -60,6 +60,7 @@ struct esbackup {
   int incremental;        /* the kind, fixed at Begin */
   uint64_t begin_time;
   lsn_t begin_lsn;        /* the checkpoint at Begin: a restore replays from here */
+  lsn_t ckpt_target;      /* the checkpoint the backup waits for: Begin's (stepwise), then the cut-off's */
   uint32_t copy_mic;      /* the first log to copy (an incremental's is fixed with the list) */
   uint32_t copy_mac;      /* one past the last log to copy; 0 until GetLogInfo rolled the log */
   uint32_t delete_mic, delete_mac;   /* TruncateLog deletes [delete_mic, delete_mac) (from LOGS on) */
@@ -186,16 +187,56 @@ static JET_ERR log_list(esinst *inst, uint32_t lo, uint32_t hi_excl, char *buf, 
   return e;
 }
 
+/* ---- the backup's checkpoints ---------------------------------------------- */
+
+/* Takes the checkpoint at or past target in slices (database.c), releasing
+ * the lock between them: the application's commits (and the backup's own
+ * reads) run meanwhile.  bk (NULL in Begin, before the backup exists) is
+ * kept busy while the lock is released, so a tear-down waits for this
+ * call; a stop or an end meanwhile is answered as on entry.  With the
+ * lock held; the caller checks its own state again after. */
+static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
+  assert(inst_lock_held(inst));
+  for (;;) {
+    int more = 0;
+    JET_ERR e = inst_checkpoint_toward(inst, target, &more);
+    if (e || !more) return e;
+    if (bk) bk->busy++;
+    e = inst_between_slices(inst);
+    if (bk) {
+      bk->busy--;
+      pthread_cond_broadcast(&bk->idle);   /* a tear-down may wait (bk stays valid while the lock is held) */
+      if (e == JET_errSuccess && (bk->state == BACKUP_ENDING || bk->state == BACKUP_STOPPED)) e = refusal(bk->state);
+    }
+    if (e) return e;
+  }
+}
+
+/* The log cut-off, once per backup (copy_mac != 0 says it happened, even
+ * when a later step failed): the log rolls, the logs to copy end before
+ * the new generation, and a checkpoint from there on is due (ckpt_target). */
+static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
+  assert(inst_lock_held(inst) && (bk->state == BACKUP_DATABASES || bk->state == BACKUP_UNLISTED));
+  if (bk->copy_mac) return JET_errSuccess;
+  JET_ERR e = log_roll(inst->log);
+  if (e) return inst_fatal(inst, e);
+  (void)log_take_rolled(inst->log);
+  bk->copy_mac = log_generation(inst->log);
+  bk->ckpt_target = log_end(inst->log);
+  return JET_errSuccess;
+}
+
 /* ---- Begin / AttachInfo ------------------------------------------------------ */
 
 JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit) {
   esinst *inst;
   JET_ERR e = inst_enter_handle(instance, &inst);
   if (e) return e;
-  int incr = (grbit & JET_bitBackupIncremental) != 0;
+  int incr = (grbit & JET_bitBackupIncremental) != 0, stepwise = (grbit & ESE_bitBackupStepwise) != 0;
   uint32_t lo = 0, hi = 0;
   int cur;
-  if (grbit & ~JET_bitBackupIncremental) e = JET_errInvalidGrbit;
+  lsn_t target = 0;
+  if (grbit & ~(JET_bitBackupIncremental | ESE_bitBackupStepwise)) e = JET_errInvalidGrbit;
   else if (incr && inst->prm.circular) {
     e = JET_errInvalidBackup;
     inst_detail(inst, "an incremental backup is not possible with circular logging on");
@@ -213,9 +254,21 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
    * The set ships whole generations from the checkpoint's: when the last
    * checkpoint is in the current generation already, a new one would ship
    * nothing less, and is not taken (a checkpoint writes every dirty page
-   * back under the instance lock). */
-  if (e == JET_errSuccess && !incr && LSN_GEN(inst->checkpoint) < log_generation(inst->log))
-    e = inst_checkpoint(inst);
+   * back).  Stepwise, Begin only starts it (EseBackupStep writes it): its
+   * lsn is the set's start all the same, since the database copies take
+   * every page at least as new as the cache holds it (read_pages), whether
+   * or not it was written back yet.  Else it is taken here in slices, the
+   * lock released between them (run_checkpoint): then everything is
+   * checked again. */
+  if (e == JET_errSuccess && !incr && LSN_GEN(inst->checkpoint) < log_generation(inst->log)) {
+    if (stepwise) {
+      e = inst_checkpoint_start(inst);
+      target = inst->ckpt_pending;
+    } else {
+      e = run_checkpoint(inst, NULL, log_end(inst->log));
+      if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;   /* begun meanwhile */
+    }
+  }
   struct esbackup *bk = e ? NULL : calloc(1, sizeof *bk);
   if (e == JET_errSuccess && !bk) e = JET_errOutOfMemory;
   if (e == JET_errSuccess && !(bk->files = calloc(inst->prm.max_backup_files, sizeof *bk->files))) e = JET_errOutOfMemory;
@@ -229,8 +282,9 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
   bk->incremental = incr;
   bk->nfiles = inst->prm.max_backup_files;
   bk->begin_time = os_now_us();
-  bk->begin_lsn = inst->checkpoint;
-  bk->copy_mic = incr ? (lo ? lo : log_generation(inst->log)) : LSN_GEN(inst->checkpoint);
+  bk->begin_lsn = target ? target : inst->checkpoint;
+  bk->ckpt_target = target;
+  bk->copy_mic = incr ? (lo ? lo : log_generation(inst->log)) : LSN_GEN(bk->begin_lsn);
   inst->backup = bk;
   (void)bk_move(inst, bk, incr ? BACKUP_UNLISTED : BACKUP_DATABASES);
   inst_hold_logs(inst, bk->copy_mic);
@@ -368,7 +422,7 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
   if (e == JET_errSuccess) {
     memset(f, 0, sizeof *f);
     if (d) {
-      if (bk->state != BACKUP_DATABASES) {   /* an incremental, or after the log list */
+      if (bk->state != BACKUP_DATABASES || bk->copy_mac) {   /* an incremental, or after the cut-off */
         e = JET_errInvalidBackupSequence;
         teardown(inst);
       } else {
@@ -636,19 +690,18 @@ static int any_open(struct esbackup *bk) {
   return 0;
 }
 
-/* Once per backup: roll the log (the cut-off), checkpoint, fix the ranges;
- * then DATABASES or UNLISTED -> LOGS. */
+/* Once per backup: roll the log (the cut-off), checkpoint (in slices), fix
+ * the ranges; then DATABASES or UNLISTED -> LOGS.  While the checkpoint
+ * releases the lock, no reader can open: a database is refused after the
+ * cut-off, a log before the list. */
 static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
   assert(inst_lock_held(inst) && (bk->state == BACKUP_DATABASES || bk->state == BACKUP_UNLISTED));
   uint32_t lo, hi;
   int cur;
   JET_ERR e;
-  if (!bk->copy_mac) {    /* the cut-off happens once per backup, even when a later check fails */
-    if ((e = log_roll(inst->log)) != JET_errSuccess) return inst_fatal(inst, e);
-    (void)log_take_rolled(inst->log);
-    if ((e = inst_checkpoint(inst)) != JET_errSuccess) return e;
-    bk->copy_mac = log_generation(inst->log);
-  }
+  if ((e = cut_off(inst, bk)) != JET_errSuccess) return e;
+  if ((e = run_checkpoint(inst, bk, bk->ckpt_target)) != JET_errSuccess) return e;
+  if (listed(bk)) return JET_errSuccess;   /* another call listed the logs while the lock was released */
   if ((e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur)) != JET_errSuccess) return e;
   if (lo == 0) return JET_errFileNotFound;
   if (bk->incremental) {
@@ -714,6 +767,28 @@ JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, char *szzLogs, uns
 JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
                                               unsigned long *pcbActual) {
   return log_info(instance, 1, szzLogs, cbMax, pcbActual, NULL);
+}
+
+/* One slice of the backup's pending checkpoint (ese.h).  Before the log
+ * list, ESE_bitBackupStepCutOff makes the cut-off first (refused with a
+ * reader open, as GetLogInfo is); after the list nothing is pending. */
+JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
+  if (!pfMore) return JET_errInvalidParameter;
+  *pfMore = 0;
+  esinst *inst;
+  struct esbackup *bk;
+  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  if (e) return e;
+  int cut = 0;
+  if (grbit & ~ESE_bitBackupStepCutOff) e = JET_errInvalidGrbit;
+  else if ((grbit & ESE_bitBackupStepCutOff) && !listed(bk) && !bk->copy_mac) {
+    e = any_open(bk) ? JET_errInvalidBackupSequence : cut_off(inst, bk);
+    cut = 1;      /* the roll (a new log file made) is this call's slice */
+  }
+  if (e == JET_errSuccess && cut) *pfMore = inst->checkpoint < bk->ckpt_target;
+  else if (e == JET_errSuccess) e = inst_checkpoint_toward(inst, bk->ckpt_target, pfMore);
+  inst_leave(inst);
+  return e;
 }
 
 static int all_logs_done(struct esbackup *bk) {

@@ -32,6 +32,8 @@
  *   DATABASES -> LOGS       the first GetLogInfo / GetTruncateLogInfo that
  *   UNLISTED  -> LOGS         succeeds (a failed one may have rolled the
  *                             log already; copy_mac != 0 says so)
+ *                           (EseBackupStep with ESE_bitBackupStepCutOff makes
+ *                           the cut-off without the move: copy_mac != 0)
  *   LOGS      -> TRUNCATED  TruncateLog (again in TRUNCATED: no move)
  *   DATABASES, UNLISTED, LOGS, TRUNCATED -> STOPPED    JetStopBackup (in
  *                             STOPPED, ENDING or NONE it moves nothing)
@@ -49,7 +51,9 @@
  *   Begin         starts    InProgress    InProgress    InProgress         InProgress
  *   AttachInfo    NoBackup  the list      Seq           full: the list,    AbortByServer
  *                                                       incremental: Seq
- *   OpenFile db   NoBackup  opens         Seq+          Seq+               AbortByServer
+ *   OpenFile db   NoBackup  opens (Seq+   Seq+          Seq+               AbortByServer
+ *                           after the
+ *                           cut-off)
  *   OpenFile log  NoBackup  DbNotFound    InvalidParam+ a listed log opens AbortByServer
  *                                                       (else InvalidParam+)
  *   ReadFile      NoBackup  reads         InvalidParam  reads              AbortByServer

@@ -127,6 +127,11 @@ static JET_ERR gate(esinst *inst) {
   return JET_errSuccess;
 }
 
+JET_ERR inst_gate(esinst *inst) {
+  assert(inst_lock_held(inst));
+  return gate(inst);
+}
+
 /* ---- the instance lock ------------------------------------------------------
  * Every acquisition of inst->lock goes through inst_lock (or inst_wait's
  * return from a wait) and every release through inst_unlock (or inst_wait),

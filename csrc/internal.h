@@ -113,6 +113,8 @@ typedef struct esinst {
   esfile *lockfile;       /* holds the log folder */
   esfile *syslockfile;    /* holds the system folder when it is another one */
   lsn_t checkpoint;       /* redo starts here */
+  lsn_t ckpt_pending;     /* a checkpoint in slices under way (database.c's
+                           * inst_checkpoint_start): its lsn, 0: none */
   dw *dw;                 /* the double-write ring B.dwb: READY from the end of
                            * recovery to term; every in-place page write of a
                            * pager goes through it (pager.h) */
@@ -172,6 +174,7 @@ struct estable {
  * let a commit wait for its log flush without the lock while still counted
  * as active, so term cannot free the instance under it. */
 JET_ERR inst_enter(esinst *inst);                 /* locks and checks the state gate */
+JET_ERR inst_gate(esinst *inst);                  /* the state gate again, with the lock held */
 JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out);
 JET_ERR inst_legacy(esinst **out);                /* the legacy instance, for instance-less calls */
 void inst_leave(esinst *inst);
@@ -211,6 +214,20 @@ void inst_end_restore(esinst *inst);
  * naming the instance in detail.  A restoring instance uses nothing. */
 JET_ERR inst_path_user(const char *path, char *detail, size_t cap);
 JET_ERR inst_checkpoint(esinst *inst);            /* with the lock held */
+/* The checkpoint in slices (database.c; the invariant is stated there),
+ * with the lock held.  inst_checkpoint_start takes a new one (lsn: the log's
+ * end now; it replaces one under way); inst_checkpoint_toward does one slice
+ * (at most a few MiB / a few ms of page writes, or the checkpoint's end:
+ * the sync and the checkpoint file) toward a checkpoint at or past target,
+ * starting one first when none under way reaches it: *more is 1 while
+ * inst->checkpoint < target.  inst_checkpoint (blocking, one lock hold)
+ * ends the one under way too.  Between two slices the caller may release
+ * the lock: inst_between_slices does, lets other callers in and takes it
+ * back, then answers the state gate (the instance may have been stopped,
+ * made unavailable or be terminating meanwhile). */
+JET_ERR inst_checkpoint_start(esinst *inst);
+JET_ERR inst_checkpoint_toward(esinst *inst, lsn_t target, int *more);
+JET_ERR inst_between_slices(esinst *inst);
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn);
 /* The ring's sync_data hook: fdatasyncs every attached database. */
 JET_ERR inst_sync_databases(void *ud);

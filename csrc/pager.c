@@ -60,6 +60,10 @@ struct pager {
    * its own per pager (the high 32 bits: g_epoch), so a position remembered
    * for one pager never matches another opened at the same address */
   uint64_t changes;
+  /* a checkpoint in slices (pager.h): the pages dirty at pager_ckpt_mark,
+   * ascending; ck[ckat..ckn) are still to be looked at */
+  uint32_t *ck;
+  size_t ckn, ckat;
 };
 
 static _Atomic uint64_t g_epoch;
@@ -123,6 +127,7 @@ void pager_close(pager *p) {
   free(p->pend_pgnos);
   free(p->pend_pages);
   free(p->pend_bases);
+  free(p->ck);
   free(p);
 }
 
@@ -583,6 +588,65 @@ JET_ERR pager_flush_all(pager *p) {
     if (e) return e;
   }
   return os_sync(p->file);
+}
+
+static int by_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+void pager_ckpt_clear(pager *p) {
+  free(p->ck);
+  p->ck = NULL;
+  p->ckn = p->ckat = 0;
+}
+
+JET_ERR pager_ckpt_mark(pager *p) {
+  pager_ckpt_clear(p);
+  size_t n = 0;
+  for (frame *f = p->lru.next; f != &p->lru; f = f->next) n += f->dirty && !f->pending;
+  if (n == 0) return JET_errSuccess;
+  if (!(p->ck = malloc(n * sizeof *p->ck))) return JET_errOutOfMemory;
+  for (frame *f = p->lru.next; f != &p->lru; f = f->next)
+    if (f->dirty && !f->pending) p->ck[p->ckn++] = f->pgno;
+  qsort(p->ck, p->ckn, sizeof *p->ck, by_u32);
+  return JET_errSuccess;
+}
+
+size_t pager_ckpt_left(const pager *p) { return p->ckn - p->ckat; }
+
+size_t pager_ckpt_batch(const pager *p) { return p->hooks.ring_write ? p->hooks.ring_batch : 64; }
+
+/* The listed pages still dirty, up to one batch, in page order: each was
+ * dirty at the mark and has not been written since (a write clears dirty
+ * only after its in-place write; a page dirtied again after the mark is
+ * written with its newer content, which is as good).  No page is pending
+ * here: an operation's pages are committed or discarded under the lock
+ * hold it began in, and the caller holds the lock. */
+JET_ERR pager_ckpt_write(pager *p, size_t *written) {
+  size_t max = pager_ckpt_batch(p), m = 0, from = p->ckat;
+  *written = 0;
+  frame **v = malloc(max * sizeof *v);
+  if (!v) return JET_errOutOfMemory;
+  while (p->ckat < p->ckn && m < max) {
+    frame *f = lookup(p, p->ck[p->ckat++]);
+    assert(!f || !f->pending);
+    if (f && f->dirty && !f->pending) v[m++] = f;
+  }
+  JET_ERR e = write_frames(p, v, m);
+  if (e) {
+    free(v);
+    p->ckat = from;   /* listed again: the pages the failed batch did not write are still dirty */
+    return e;
+  }
+  /* the batch's in-place pages go to the disk now (v is in page order):
+   * the fdatasync that ends the checkpoint, or the ring's when it wraps,
+   * then finds little left to wait for */
+  if (m) os_writeback(p->file, (uint64_t)v[0]->pgno * p->psz, (uint64_t)(v[m - 1]->pgno - v[0]->pgno + 1) * p->psz);
+  free(v);
+  *written = m;
+  if (p->ckat == p->ckn) pager_ckpt_clear(p);
+  return e;
 }
 
 JET_ERR pager_trim(pager *p) {

@@ -134,6 +134,22 @@ void pager_discard_pending(pager *p);
 /* Writes every committed dirty page (log flushed first, through the ring),
  * then fsyncs. */
 JET_ERR pager_flush_all(pager *p);
+/* A checkpoint in slices (database.c's inst_checkpoint_start / _step):
+ * pager_ckpt_mark lists the pages dirty now (replacing an earlier list:
+ * the new one holds every page of the old that is still dirty);
+ * pager_ckpt_write writes the listed pages still dirty, at most
+ * pager_ckpt_batch of them (one double-write ring batch: a slice never
+ * splits a batch) in page order, through the ring like any write, and
+ * moves past them; pager_ckpt_left: listed pages not yet looked at (0:
+ * every page dirty at the mark has been written since, by a slice or an
+ * eviction).  A page dirtied again after its slice stays dirty (its new
+ * change is logged after the mark).  On an error the batch stays listed.
+ * pager_ckpt_clear drops the list (a full flush made it moot). */
+JET_ERR pager_ckpt_mark(pager *p);
+JET_ERR pager_ckpt_write(pager *p, size_t *written);
+size_t pager_ckpt_left(const pager *p);
+size_t pager_ckpt_batch(const pager *p);
+void pager_ckpt_clear(pager *p);
 /* Evicts down to the cache size (writing dirty pages as needed). */
 JET_ERR pager_trim(pager *p);
 /* Pages in use, as the space page counts them. */

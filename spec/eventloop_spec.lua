@@ -182,3 +182,82 @@ describe("never block the event loop (issue 13)", function()
     end)
   end)
 end)
+-- The stall itself, per resume of a coroutine that runs backup.run and
+-- yields from every callback, as a loop would resume it: the bytes the
+-- process wrote meanwhile (/proc/self/io's wchar: every write and pwrite)
+-- and the wall time.  The checkpoints are the steps that write: Begin's
+-- (every page the load left dirty) and the log cut-off's (every page
+-- changed while the databases streamed).  Each must come in slices of at
+-- most a few MiB of page writes (a slice: at most 4 MiB of pages, each
+-- written to the double-write ring and in place) with a callback between
+-- them; before, each came whole in one resume (tens of MiB here).
+describe("never block the event loop: the backup's checkpoints (issue 13)", function()
+  local WRITE_LIMIT = 9 * MiB
+  -- the stall limit of one resume; the issue's bound is 10 ms, a shared
+  -- test machine's fsync is slower at times: ESE_STALL_MS overrides it
+  local STALL_MS = tonumber(os.getenv("ESE_STALL_MS") or "40")
+  local function wchar()
+    local f = assert(io.open("/proc/self/io"))
+    local n = tonumber(f:read("a"):match("wchar:%s*(%d+)"))
+    f:close()
+    return n
+  end
+  local clock = ese.fs.clock
+
+  it("no resume of backup.run writes more than a slice or stalls over the limit, commits between them", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, s, _, inst = w:table({ log_file_size = 1024, checkpoint_depth = 1 << 30 })
+    local function put_random(n, seed, tag)
+      s:begin_transaction()
+      for i = 1, n do t:put(("%08x"):format((i * 2654435761 + seed) % 4294967296), tag .. ("v"):rep(150)) end
+      s:commit_transaction()
+    end
+    for b = 1, 10 do put_random(10000, b * 7919, "a") end   -- a 30 MiB database, thousands of pages dirty
+    local resumes, commits = {}, 0
+    local last = "start"
+    local co = coroutine.create(function()
+      backup.run(inst, w:path("set"), { on_progress = function(p)
+        last = p.phase .. " " .. tostring(p.file) .. " " .. tostring(p.done)
+        coroutine.yield(p)
+      end })
+    end)
+    repeat
+      local before, w0, c0 = last, wchar(), clock()
+      local ok, p = coroutine.resume(co)
+      if not ok then error(p, 0) end
+      resumes[#resumes + 1] = { from = before, to = last, bytes = wchar() - w0, ms = (clock() - c0) * 1000 }
+      -- the application commits between two resumes (not counted in
+      -- them); after the database's last chunk it leaves thousands of
+      -- pages dirty for the cut-off's checkpoint
+      if p and (p.phase == "checkpoint" or p.phase == "cutoff" or (p.phase == "database" and p.done == p.total)) then
+        put_random(p.phase == "database" and 20000 or 50, commits, "b")
+        commits = commits + 1
+      end
+    until coroutine.status(co) == "dead"
+    -- the time bound is strict for the checkpoints' resumes: Begin's (from
+    -- the start), each slice, and the cut-off's (to the first log); the
+    -- others (the truncation's log deletions, End) are the issue's rest
+    local function at_checkpoint(r)
+      return r.from == "start" or r.from:match("^checkpoint") or r.from:match("^cutoff") or r.to:match("^cutoff")
+    end
+    local worst, slow = resumes[1], resumes[1]
+    for _, r in ipairs(resumes) do
+      if r.bytes > worst.bytes then worst = r end
+      if at_checkpoint(r) and r.ms > slow.ms then slow = r end
+    end
+    local function say(r) return ("%.1f MiB, %.1f ms from %s to %s"):format(r.bytes / MiB, r.ms, r.from, r.to) end
+    assert.is_true(worst.bytes <= WRITE_LIMIT, "the resume that wrote most: " .. say(worst))
+    assert.is_true(slow.ms <= STALL_MS, "the longest resume at a checkpoint: " .. say(slow))
+    assert.is_true(commits > 10, commits .. " commits between checkpoint slices")
+    -- the set restores with every record the database held when it was streamed
+    local keys = H.restored_keys(w, (function()
+      local dir = w:path("restored")
+      ese.restore(w:path("set"), dir)
+      return dir
+    end)())
+    local n = 0
+    for _ in pairs(keys) do n = n + 1 end
+    assert.is_true(n >= 100000, n .. " records restored")
+  end)
+end)

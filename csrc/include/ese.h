@@ -244,6 +244,24 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
 JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
                                     unsigned long *pcbActual);
 JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
+/* The backup's checkpoints in slices (an ESE extension), for a caller that
+ * must not block (a Lua coroutine yields between two calls).  A full
+ * Begin takes a checkpoint (the set's replay starts there) and the log
+ * cut-off (the first GetLogInfo) takes another; each writes every dirty page
+ * of the cache back.  The plain calls do this themselves, releasing the
+ * instance lock between slices of at most a few MiB / a few ms of page
+ * writes (the application's commits run meanwhile).  With
+ * ESE_bitBackupStepwise, Begin only starts its checkpoint (its position is
+ * fixed: the set is the same); EseBackupStep then writes one slice of the
+ * backup's pending checkpoint per call, *pfMore 1 while more remain.  With
+ * ESE_bitBackupStepCutOff (before the log list: DATABASES or UNLISTED, no
+ * reader open) it first makes the cut-off (the log rolls; a database can
+ * no longer be opened for the backup) and starts its checkpoint; GetLogInfo
+ * then finishes what is left (nothing after *pfMore came back 0).  Slices
+ * left undone are harmless: the next checkpoint supersedes them. */
+#define ESE_bitBackupStepwise         0x00010000UL   /* Begin */
+#define ESE_bitBackupStepCutOff       0x00000001UL   /* EseBackupStep */
+JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore);
 /* Pacing (JET_paramBackupMaxRate, JET_paramBackupPace).  JetReadFileInstance
  * paces itself: it reads in pieces of at most one burst (the rate's bytes
  * of 100 ms) and sleeps, without any engine lock, before a piece the

@@ -117,8 +117,10 @@ end
 --   streams; "none", the default), level (zstd's, 1 .. 19, default 1; a
 --   value out of range, an unknown compress or a level without compress:
 --   JET_errInvalidParameter before anything is made),
---   on_progress(p) with p.phase ("database", "log", then "check" while
---   every written file is read back, then "truncate"), p.file,
+--   on_progress(p) with p.phase ("checkpoint" per slice of Begin's
+--   checkpoint, "database", "cutoff" per slice of the cut-off's, "log",
+--   then "check" while every written file is read back, then "truncate"),
+--   p.file,
 --   p.done, p.total (bytes of that file), p.bytes (all files so far),
 --   p.kind; it may yield
 -- @return report {kind, files (count), bytes, seconds, gen_low, gen_high,

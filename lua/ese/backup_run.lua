@@ -108,6 +108,21 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   return { name = name, type = what, size = size, sha256 = sum, source = path }
 end
 
+-- The backup's pending checkpoint one slice per call, so that a caller
+-- that yields from on_progress never waits for the whole cache to be
+-- written back: Begin's (phase "checkpoint"), or with opts.cutoff the log
+-- cut-off (the log rolls in the first call) and its checkpoint (phase
+-- "cutoff").  done counts the slices; total is 0 (unknown ahead).
+local function checkpoint(inst, p, st, on_progress, opts)
+  local phase, n = opts and opts.cutoff and "cutoff" or "checkpoint", 0
+  while inst:backup_step(opts) do
+    n = n + 1
+    if on_progress then
+      on_progress({ phase = phase, done = 0, total = 0, slice = n, bytes = st.bytes, kind = p.kind })
+    end
+  end
+end
+
 -- Every file of the backup, streamed through out: the databases (not for
 -- an incremental), then the logs.  Returns the entries and GetLogInfo's info.
 local function stream_all(inst, p, out, st, on_progress)
@@ -124,6 +139,9 @@ local function stream_all(inst, p, out, st, on_progress)
       files[#files + 1] = stream_file(inst, path, "database", p, out, st, on_progress)
     end
   end
+  -- the cut-off (the log rolls) and its checkpoint in slices, a callback
+  -- between them; get_log_info then finds it done
+  checkpoint(inst, p, st, on_progress, { cutoff = true })
   local logs, info = inst:get_log_info()
   for _, path in ipairs(logs) do
     files[#files + 1] = stream_file(inst, path, "log", p, out, st, on_progress)
@@ -173,8 +191,9 @@ end
 local function sequence(inst, p, opts, out, st)
   local on_progress = opts.on_progress
   local t0 = os.time()
-  inst:begin_external_backup(p.incremental and { incremental = true } or nil)
+  inst:begin_external_backup({ incremental = p.incremental, stepwise = true })
   st.began = true
+  checkpoint(inst, p, st, on_progress)
   local files, info = stream_all(inst, p, out, st, on_progress)
   local manifest = manifest_of(files, info, p, out, t0)
   if out.before_end then out.before_end(manifest) end
