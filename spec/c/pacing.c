@@ -21,7 +21,7 @@
  *       so that the recent latency doubles the normal within two or three
  *       commits: with 50 ms and a normal of 20 ms under load it took more
  *       commits than the backup lasted).  A writer thread commits durably; once its
- *       baseline is known the file is made, and a backup with
+ *       baseline is known a backup begins and the file is made; the backup, with
  *       JET_paramBackupPace = auto (and a 4 MiB/s cap) must run slower
  *       than the cap (the pacer's rate in force drops below it) while
  *       commits are slow; the file is removed and the backup completes
@@ -253,13 +253,16 @@ static void auto_test(void) {
   pthread_t th;
   if (pthread_create(&th, NULL, writer, NULL) != 0) FAIL("pthread_create");
   usleep(400000);                           /* the writer's normal */
-  int fd = open(slow, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) FAIL("%s: %s", slow, strerror(errno));
-  close(fd);
   CK(JetBeginExternalBackupInstance(inst, 0));
   JET_HANDLE h;
   unsigned long lo, hi;
   CK(JetOpenFileInstance(inst, g_db, &h, &lo, &hi));
+  /* syncs slow from here: made before Begin, Begin's checkpoint (whose
+   * slices let commits run) made the slow commits the writer's normal
+   * before the first read */
+  int fd = open(slow, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) FAIL("%s: %s", slow, strerror(errno));
+  close(fd);
   uint64_t size = ((uint64_t)hi << 32) | lo, got = 0, lowest = 0;
   unsigned long cb = 64 * 1024;
   void *buf = aligned_alloc(4096, cb);
