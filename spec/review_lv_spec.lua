@@ -1,0 +1,337 @@
+-- Hostile review of long values and cursors (issue 11): transactions that
+-- free and reuse long-value pages, slices with absurd offsets, keys of
+-- 255 / 256 bytes through every entry, cursors whose loop body rewrites
+-- the table, backups streaming while freed pages are reused, a free list
+-- over several free-list pages, damaged free lists and directory chains.
+local ese = require "ese"
+local backup = require "ese.backup"
+local H = require "support.helpers"
+
+local function val(n, seed)
+  local parts, x = {}, seed * 7919 + 1
+  for i = 1, n // 8 + 1 do
+    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+    parts[i] = string.pack("<i8", x)
+  end
+  return table.concat(parts):sub(1, n)
+end
+
+local function check_file(path)
+  local ok, e = pcall(ese.file_info, path, true)
+  assert.is_true(ok, tostring(e and (e.detail or e)))
+  local code, out, err = H.lua_run("bin/ese", { "check", path })
+  assert.are.equal(0, code, out .. err)
+end
+
+local function all(t)
+  local got = {}
+  for k, v in t:pairs() do got[k] = v end
+  return got
+end
+
+describe("review: long values in transactions", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("a rolled-back replace and delete free nothing: later long values do not overwrite the kept ones", function()
+    local t, s, _, inst = w:table()
+    t:put("a", val(200000, 1))
+    t:put("b", val(90000, 2))
+    s:begin_transaction()
+    t:put("a", val(50000, 3))
+    t:delete("b")
+    t:put("a", val(300000, 4))        -- the same key twice in one transaction
+    s:rollback()
+    for i = 1, 6 do t:put("n" .. i, val(60000, 10 + i)) end   -- would reuse wrongly freed pages
+    assert.are.equal(val(200000, 1), t:get("a"))
+    assert.are.equal(val(90000, 2), t:get("b"))
+    inst:term({ complete = true })
+    check_file(w:path("app.edb"))
+  end)
+
+  it("delete then put, put then delete, put twice of one key in one transaction; then more churn", function()
+    local t, s, _, inst = w:table()
+    t:put("a", val(100000, 1))
+    t:put("b", val(100000, 2))
+    t:put("c", val(100000, 3))
+    s:begin_transaction()
+    t:delete("a")
+    t:put("a", val(120000, 4))
+    t:put("b", val(70000, 5))
+    t:delete("b")
+    t:put("c", val(30000, 6))
+    t:put("c", val(140000, 7))
+    t:put("d", val(20000, 8))
+    t:delete("d")
+    s:commit_transaction()
+    local want = { a = val(120000, 4), c = val(140000, 7) }
+    assert.are.same(want, all(t))
+    for i = 1, 5 do
+      t:put("a", val(50000 * i, 20 + i))
+      want.a = val(50000 * i, 20 + i)
+      assert.are.same(want, all(t))
+    end
+    inst:term({ complete = true })
+    check_file(w:path("app.edb"))
+    local t2 = w:reopen()
+    assert.are.same(want, all(t2))
+  end)
+end)
+
+describe("review: slices through Lua", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("huge, negative, NaN, infinite and fractional offsets and lengths", function()
+    local t, s = w:table()
+    local v = val(30000, 1)
+    t:put("k", v)
+    t:put("s", "short")
+    for _, key in ipairs({ "k", "s" }) do
+      local whole = key == "k" and v or "short"
+      assert.are.equal("", t:get(key, 2 ^ 53))
+      assert.are.equal("", t:get(key, math.maxinteger))
+      assert.are.equal("", t:get(key, math.maxinteger, math.maxinteger))
+      assert.are.equal(whole, t:get(key, 0, 2 ^ 53))
+      assert.are.equal(whole:sub(2), t:get(key, 1, math.maxinteger))
+      assert.are.equal(whole:sub(-3), t:get(key, #whole - 3, math.maxinteger))
+      assert.are.equal("", t:get(key, #whole))
+      assert.are.equal("", t:get(key, #whole + 1, 0))
+      assert.are.equal("", t:get(key, 0, 0))
+      assert.has_error(function() t:get(key, -1) end)
+      assert.has_error(function() t:get(key, 0, -1) end)
+      assert.has_error(function() t:get(key, math.mininteger) end)
+      assert.has_error(function() t:get(key, 0 / 0) end)
+      assert.has_error(function() t:get(key, 0, 0 / 0) end)
+      assert.has_error(function() t:get(key, math.huge) end)
+      assert.has_error(function() t:get(key, 0, -math.huge) end)
+      assert.has_error(function() t:get(key, 1.5) end)
+      assert.has_error(function() t:get(key, 2 ^ 63) end)
+    end
+    assert.is_nil(t:get("missing", 5, 5))
+    s:begin_transaction()                     -- a value of the write set
+    local v2 = val(50000, 2)
+    t:put("k", v2)
+    assert.are.equal(v2:sub(40001, 40010), t:get("k", 40000, 10))
+    assert.are.equal("", t:get("k", 2 ^ 53, 2 ^ 53))
+    s:rollback()
+    assert.are.equal(v:sub(8161, 8200), t:get("k", 8160, 40))
+  end)
+end)
+
+describe("review: keys of 255 and 256 bytes through every entry", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("255 works everywhere; 256 is JET_errKeyTooBig from put, get, delete, seek, pairs, count", function()
+    local t, s, _, inst = w:table()
+    local k255, k256 = ("k"):rep(255), ("k"):rep(256)
+    local lv = val(40000, 1)
+    t:put(k255, lv)
+    t:put("a", "x")
+    assert.are.equal(lv, t:get(k255))
+    assert.are.equal(lv:sub(9000, 9999), t:get(k255, 8999, 1000))
+    local k, v = t:seek(k255, "eq")
+    assert.are.equal(k255, k)
+    assert.are.equal(lv, v)
+    assert.are.equal(k255, (t:seek(("k"):rep(254), "gt")))
+    assert.are.equal(1, t:count(k255, k255))
+    assert.are.equal(2, t:count("a", k255))
+    local n = 0
+    for key in t:pairs(k255, k255) do n = n + 1 assert.are.equal(k255, key) end
+    assert.are.equal(1, n)
+    n = 0
+    for key in t:pairs(k255, k255, { reverse = true }) do n = n + 1 assert.are.equal(k255, key) end
+    assert.are.equal(1, n)
+    assert.are.equal(k255, (t:last()))
+    H.expect_jet("JET_errKeyTooBig", t.put, t, k256, "v")
+    H.expect_jet("JET_errKeyTooBig", t.put, t, k256, lv)
+    for _, txn in ipairs({ false, true }) do
+      if txn then s:begin_transaction() end
+      H.expect_jet("JET_errKeyTooBig", t.put, t, k256, lv)
+      H.expect_jet("JET_errKeyTooBig", t.seek, t, k256, "eq")
+      H.expect_jet("JET_errKeyTooBig", t.seek, t, k256, "ge")
+      H.expect_jet("JET_errKeyTooBig", t.count, t, k256, nil)
+      H.expect_jet("JET_errKeyTooBig", t.count, t, nil, k256)
+      H.expect_jet("JET_errKeyTooBig", function() for _ in t:pairs(k256) do end end)
+      H.expect_jet("JET_errKeyTooBig", function() for _ in t:pairs(nil, k256, { reverse = true }) do end end)
+      H.expect_jet("JET_errKeyTooBig", t.get, t, k256)
+      H.expect_jet("JET_errKeyTooBig", t.get, t, k256, 0, 1)
+      H.expect_jet("JET_errKeyTooBig", t.delete, t, k256)
+      t:delete(k255)
+      assert.is_nil(t:get(k255))
+      t:put(k255, lv)
+      if txn then s:commit_transaction() end
+    end
+    assert.are.equal(lv, t:get(k255))
+    inst:term({ complete = true })
+    check_file(w:path("app.edb"))
+  end)
+end)
+
+describe("review: cursors while the loop body rewrites the table", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  for _, rev in ipairs({ false, true }) do
+    it(("pairs%s: each record replaced by a long value, its neighbour deleted, new keys inserted (splits)")
+       :format(rev and " reverse" or ""), function()
+      local t, _, _, inst = w:table()
+      for i = 1, 200 do t:put(("k%04d"):format(i), "v" .. i) end
+      local seen, order = {}, {}
+      for k, v in t:pairs(nil, nil, rev and { reverse = true } or nil) do
+        assert.is_nil(seen[k], "twice: " .. k)
+        seen[k] = true
+        order[#order + 1] = k
+        local i = tonumber(k:match("^k(%d+)$"))
+        if not i then                                      -- a key the loop inserted
+          assert.are.equal(("y"):rep(1500), v)
+          goto continue
+        end
+        assert.are.equal("v" .. i, v)
+        t:put(k, val(9000 + i, i))                         -- the current record: now a long value
+        local nb = ("k%04d"):format(rev and i - 1 or i + 1)
+        if i % 3 == 0 then t:delete(nb) end                -- the next record is gone
+        t:put(k .. "_x", ("y"):rep(1500))                  -- a key between this one and the next
+        if #order > 1000 then error("runaway loop") end
+        ::continue::
+      end
+      for i = 2, #order do
+        if rev then assert.is_true(order[i] < order[i - 1]) else assert.is_true(order[i] > order[i - 1]) end
+      end
+      for i = 1, 200 do
+        local k = ("k%04d"):format(i)
+        if seen[k] then assert.are.equal(val(9000 + i, i), t:get(k)) end
+      end
+      inst:term({ complete = true })
+      check_file(w:path("app.edb"))
+    end)
+  end
+
+  it("the position hint across another session's commit, a rollback, a failed put and a detach/attach", function()
+    local t, s, db, inst = w:table()
+    for i = 1, 300 do t:put(("k%04d"):format(i), ("v"):rep(100)) end
+    assert.are.equal("k0100", (t:seek("k0100", "eq")))
+    local s2 = inst:begin_session()
+    local db2 = s2:open_database(w:path("app.edb"))
+    local t2 = s2:open_table(db2, "t")
+    for i = 1, 300 do t2:put(("k%04d_"):format(i), val(3000, i)) end   -- splits every leaf
+    t2:delete("k0101")
+    assert.are.equal("k0100_", (t:seek("k0100", "gt")))
+    assert.are.equal("k0101_", (t:seek("k0101", "ge")))
+    assert.are.equal("k0102", (t:seek("k0101_", "gt")))
+    assert.are.equal(299 + 300, t:count())
+    s:begin_transaction()
+    t:put("k0150a", "in txn")
+    assert.are.equal("k0150a", (t:seek("k0150_", "gt")))
+    s:rollback()
+    assert.are.equal("k0151", (t:seek("k0150_", "gt")))
+    H.expect_jet("JET_errKeyTooBig", t.put, t, ("z"):rep(256), "x")
+    assert.are.equal("k0151", (t:seek("k0150_", "gt")))
+    t:close()
+    t2:close()
+    db:close()
+    db2:close()
+    s2:end_session()
+    s:detach_database(w:path("app.edb"))
+    s:attach_database(w:path("app.edb"))
+    local db3 = s:open_database(w:path("app.edb"))
+    local t3 = s:open_table(db3, "t")
+    assert.are.equal("k0151", (t3:seek("k0150_", "gt")))
+    assert.are.equal(599, t3:count())
+  end)
+end)
+
+describe("review: a free list over several free-list pages (4 KiB pages)", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("free and reuse 3000 pages at once, many times; reopen; `ese check` clean; file bounded", function()
+    local t, _, _, inst = w:table({ page_size = 4096 })
+    local want = {}
+    for r = 1, 6 do
+      for i = 1, 3 do
+        local n = (r % 2 == 0) and (4 << 20) + i * 1000 or 3000 * r + i
+        t:put("big" .. i, val(n, r * 10 + i))
+        want["big" .. i] = val(n, r * 10 + i)
+      end
+      if r == 3 then t:delete("big2") want.big2 = nil end
+      assert.are.same(want, all(t))
+    end
+    inst:term({ complete = true })
+    check_file(w:path("app.edb"))
+    assert.is_true(H.file_size(w:path("app.edb")) < 3 * 13 * (1 << 20), "file " .. H.file_size(w:path("app.edb")))
+    local t2, _, _, i2 = w:reopen({ page_size = 4096 })
+    assert.are.same(want, all(t2))
+    t2:put("big1", val(5 << 20, 99))
+    want.big1 = val(5 << 20, 99)
+    i2:term({ complete = true })
+    check_file(w:path("app.edb"))
+  end)
+end)
+
+describe("review: backups during long-value churn", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("a full backup whose database copy streams while freed pages are reused restores the last commit", function()
+    local t, _, _, inst = w:table({ log_file_size = 64, checkpoint_depth = 0, cache_size = 64 * 8192 })
+    local want = {}
+    for i = 1, 8 do
+      t:put("k" .. i, val(40000 + i * 1000, i))
+      want["k" .. i] = val(40000 + i * 1000, i)
+    end
+    local set = w:path("set")
+    assert(os.execute("mkdir -p " .. H.q(set)))
+    inst:begin_external_backup()
+    local dbs = inst:get_attach_info()
+    local r = inst:open_file(dbs[1])
+    local size = r:size()
+    local out = assert(io.open(set .. "/app.edb", "wb"))
+    local copied, round = 0, 0
+    while copied < size do
+      copied = copied + r:copy_to(out, 8 * 8192)
+      round = round + 1
+      for j = 1, 2 do                                     -- churn: frees and reuses pages already copied or not
+        local k = "k" .. ((round * 3 + j) % 8 + 1)
+        local v = val(30000 + (round * 7 + j) % 20 * 2000, round * 100 + j)
+        if (round + j) % 5 == 0 then t:delete(k) want[k] = nil else t:put(k, v) want[k] = v end
+      end
+    end
+    out:close()
+    r:close()
+    local logs = inst:get_log_info()
+    for _, p in ipairs(logs) do H.stream(inst, p, set) end
+    inst:end_external_backup()
+    local dest = w:path("dest")
+    ese.restore({ set }, dest)
+    check_file(dest .. "/app.edb")
+    local i2 = w:create(nil, { system_path = dest, log_path = dest })
+    i2:init()
+    local t2 = H.open_table(i2, dest)
+    assert.are.same(want, all(t2))
+  end)
+
+  it("an incremental backup after long-value churn is about the changed data, not the database", function()
+    local t, _, _, inst = w:table({ log_file_size = 1024 })
+    for i = 1, 20 do t:put("k" .. i, val(200000, i)) end      -- ~4 MiB
+    local full = w:path("full")
+    backup.run(inst, full)
+    t:put("k1", val(150000, 101))                             -- ~150 KB changed
+    t:delete("k2")
+    local inc = w:path("inc")
+    backup.run(inst, inc, { incremental = true })
+    local bytes = 0
+    for _, f in ipairs(H.ls(inc)) do bytes = bytes + H.file_size(inc .. "/" .. f) end
+    assert.is_true(bytes < 3 * (1 << 20), "incremental set of " .. bytes .. " bytes")
+    local dest = w:path("dest")
+    ese.restore({ full, inc }, dest)
+    check_file(dest .. "/app.edb")
+  end)
+end)
