@@ -223,6 +223,7 @@ static void cur_restore(estable *t, saved_cur *sv) {
 
 JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey) {
   if (!pvKey || cbKey == 0) return JET_errInvalidParameter;
+  if (cbKey > EseMaxKeySize) return JET_errKeyTooBig;   /* as EsePut: no such key can exist */
   essession *s;
   estable *t;
   esdb *db;
