@@ -441,6 +441,7 @@ static JET_ERR rec_from_cell(pager *p, const cell *c, bt_rec *out) {
   if (c->vlen && c->val[0] == LV_TAG_INLINE) return bt_rec_set(out, c->key, c->klen, c->val + 1, c->vlen - 1);
   if (lv_ref_decode(c->val, c->vlen, &len, &dir)) return CORRUPT;
   JET_ERR e = bt_rec_set(out, c->key, c->klen, NULL, 0);
+  if (out->keys_only) return e;
   if (e == JET_errSuccess) e = grow(&out->val, &out->vcap, len);
   if (e == JET_errSuccess) e = lv_read(p, c->val, 0, len, out->val);
   if (e == JET_errSuccess) out->vlen = len;

@@ -22,6 +22,7 @@
 typedef struct bt_rec {
   uint8_t *key; size_t klen, kcap;
   uint8_t *val; size_t vlen, vcap;
+  int keys_only;                 /* set by the caller: a long value is not read (vlen 0) */
 } bt_rec;
 void bt_rec_free(bt_rec *r);
 /* Copies key and value into r, growing its buffers. */

@@ -649,6 +649,14 @@ JET_ERR pager_ckpt_write(pager *p, size_t *written) {
   return e;
 }
 
+void pager_trim_clean(pager *p) {
+  for (frame *f = p->lru.prev; f != &p->lru && p->nframes > p->cap;) {
+    frame *prev = f->prev;
+    if (!f->pending && !f->dirty) frame_drop(p, f);
+    f = prev;
+  }
+}
+
 JET_ERR pager_trim(pager *p) {
   if (p->nframes <= p->cap) return JET_errSuccess;
   size_t excess = p->nframes - p->cap + p->cap / 8;   /* evict in batches */

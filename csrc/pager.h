@@ -152,6 +152,10 @@ size_t pager_ckpt_batch(const pager *p);
 void pager_ckpt_clear(pager *p);
 /* Evicts down to the cache size (writing dirty pages as needed). */
 JET_ERR pager_trim(pager *p);
+/* Evicts clean pages (no I/O) down to the cache size: after a read, so
+ * that reads (long values above all) never grow the cache past its size
+ * until the next commit.  The caller holds no page pointer. */
+void pager_trim_clean(pager *p);
 /* Pages in use, as the space page counts them. */
 JET_ERR pager_page_count(pager *p, uint32_t *count);
 /* Backup readers: reads n whole pages from the file, through via (another

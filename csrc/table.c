@@ -199,11 +199,22 @@ JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, 
  * tombstones hide records.  The tree is read from the cursor's position
  * hint (t->hint) when it is still current, so stepping through a table
  * does not descend from the root; a tree record becomes current by a swap
- * of t->scan and t->cur. */
-static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op) {
+ * of t->scan and t->cur.  keys_only: a long value of the tree is not read
+ * (vlen 0), for callers that need keys alone (EseCount, EseDelete's
+ * lookup).  Clean pages over the cache size are dropped after the seek
+ * (pager_trim_clean), so reads alone never grow the cache. */
+static JET_ERR merged_seek_k(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op,
+                             int keys_only) {
+  t->scan.keys_only = keys_only;
   JET_ERR e = iso_seek(s, db, t->root, key, klen, op, &t->cur, &t->scan, &t->hint);
   t->has_cur = e == JET_errSuccess;
+  t->scan.keys_only = t->cur.keys_only = 0;
+  pager_trim_clean(db->pg);
   return e;
+}
+
+static JET_ERR merged_seek(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op) {
+  return merged_seek_k(s, t, db, key, klen, op, 0);
 }
 
 /* A second use of the cursor inside one call (EseDelete's lookup,
@@ -237,7 +248,7 @@ JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKe
     }
     saved_cur sv;
     cur_save(t, &sv);
-    e = merged_seek(s, t, db, pvKey, cbKey, JET_bitSeekEQ);
+    e = merged_seek_k(s, t, db, pvKey, cbKey, JET_bitSeekEQ, 1);
     cur_restore(t, &sv);
     if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, NULL, 0, 1);
     inst_leave(s->inst);
@@ -313,14 +324,14 @@ static JET_ERR merged_count(essession *s, estable *t, esdb *db, const void *from
   uint8_t probe[EseMaxKeySize];
   uint64_t n = 0;
   cur_save(t, &sv);
-  JET_ERR e = has_to && cbTo == 0 ? JET_errRecordNotFound : merged_seek(s, t, db, from, cbFrom, JET_bitSeekGE);
+  JET_ERR e = has_to && cbTo == 0 ? JET_errRecordNotFound : merged_seek_k(s, t, db, from, cbFrom, JET_bitSeekGE, 1);
   while (e == JET_errSuccess) {
     size_t kl = t->cur.klen;
     if (has_to && ws_keycmp(t->cur.key, kl, to, cbTo) > 0) break;
     if (kl > sizeof probe) { e = JET_errDatabaseCorrupted; break; }
     n++;
     memcpy(probe, t->cur.key, kl);
-    e = merged_seek(s, t, db, probe, kl, JET_bitSeekGT);
+    e = merged_seek_k(s, t, db, probe, kl, JET_bitSeekGT, 1);
   }
   cur_restore(t, &sv);
   if (e == JET_errRecordNotFound) e = JET_errSuccess;
