@@ -636,3 +636,28 @@ describe("review: reads of long values and the cache", function()
     assert.is_true(growth < 64, "RSS grew by " .. growth .. " MiB reading 128 MiB with a 1 MiB cache")
   end)
 end)
+
+describe("review: directory-page boundaries (4 KiB pages: 1016 data pages of 4064 bytes a directory)", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("values of exactly one and two directories, one byte more or less; slices across the boundary", function()
+    local t, _, _, inst = w:table({ page_size = 4096 })
+    local D, E = 4064, 1016
+    local B = D * E                                   -- bytes one directory page lists
+    local sizes = { B - 1, B, B + 1, 2 * B, 2 * B + 1 }
+    for i, n in ipairs(sizes) do t:put("v" .. i, val(n, i)) end
+    for i, n in ipairs(sizes) do
+      local v = val(n, i)
+      assert.are.equal(v, t:get("v" .. i), "size " .. n)
+      for _, at in ipairs({ B - D - 1, B - 3, B - 1, B, B + 1, 2 * B - 2, n - 1 }) do
+        if at >= 0 and at < n then
+          assert.are.equal(v:sub(at + 1, at + D + 9), t:get("v" .. i, at, D + 9), ("size %d at %d"):format(n, at))
+        end
+      end
+    end
+    inst:term({ complete = true })
+    check_file(w:path("app.edb"))
+  end)
+end)
