@@ -80,6 +80,11 @@ describe("harness edges: two threads in one backup (C)", function()
     expect_ok("backup_races", "teardown 4", { "teardown" })
   end)
 
+  it("backup_races commits: the cut-off's checkpoint releases the instance lock between its slices: another "
+     .. "thread's commits go on (no commit waits for half of it), and every one is there afterwards", function()
+    expect_ok("backup_races", "commits", { "commits" })
+  end)
+
   it("backup_races waiter: End(abort) while one read of a handle runs and a second read of it waits: the "
      .. "tear-down waits for both, and both end with JET_errNoBackup (the waiting read used the freed backup "
      .. "before: ASan's heap-use-after-free under make check)", function()

@@ -32,6 +32,12 @@
  *             database header.  Afterwards no backup runs (an End says
  *             JET_errNoBackup, the reader handle too) and the instance
  *             accepts a new JetBeginExternalBackupInstance.
+ *   commits   The cut-off's checkpoint (JetGetLogInfoInstance, thousands of
+ *             pages dirty) while another thread commits one record per
+ *             transaction: the checkpoint releases the instance lock
+ *             between its slices, so commits complete while it runs (before,
+ *             it held the lock for the whole write-back and none could);
+ *             every record committed is in the table afterwards.
  *   waiter    A read of a handle in flight, a second thread's read of the
  *             same handle waiting for it, and End(abort) from a third: the
  *             tear-down waits for the read in flight and for the waiting
@@ -45,6 +51,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #define HARNESS_NAME "backup_races"
 #include "harness.h"
@@ -564,16 +571,130 @@ static void test_waiter(JET_INSTANCE inst, int rounds) {
          "it: both end with JET_errNoBackup\n", n);
 }
 
+/* ---- commits during the cut-off's checkpoint ---- */
+
+static atomic_int cut_inside, cut_stop, cut_during, cut_total;
+static _Atomic uint64_t cut_t0, cut_gap;   /* the cut-off's start; the longest wait between two commits in it */
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+static JET_INSTANCE cut_inst;
+
+static void put_record(JET_SESID s, JET_TABLEID t, uint32_t key, char fill) {
+  char k[16], v[200];
+  snprintf(k, sizeof k, "%08x", key);
+  memset(v, fill, sizeof v);
+  CK(EsePut(s, t, k, strlen(k), v, sizeof v));
+}
+
+static void *committer(void *p) {
+  (void)p;
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  CK(harness_open_table(cut_inst, dbpath, 0, "t", &s, &db, &t));
+  uint64_t prev = 0;
+  for (uint32_t i = 0; !atomic_load(&cut_stop); i++) {
+    int before = atomic_load(&cut_inside);
+    CK(JetBeginTransaction(s));
+    put_record(s, t, 0x80000000u + i, 'c');
+    CK(JetCommitTransaction(s, JET_bitCommitLazyFlush));
+    atomic_fetch_add(&cut_total, 1);
+    uint64_t now = mono_us();
+    if (atomic_load(&cut_inside)) {
+      uint64_t from = prev > atomic_load(&cut_t0) ? prev : atomic_load(&cut_t0);
+      if (now - from > atomic_load(&cut_gap)) atomic_store(&cut_gap, now - from);
+      if (before) atomic_fetch_add(&cut_during, 1);   /* began and ended inside */
+    }
+    prev = now;
+  }
+  CK(EseCloseTable(s, t));
+  CK(JetEndSession(s, 0));
+  return NULL;
+}
+
+static void test_commits(const char *root) {
+  harness_fresh_dir(dir, sizeof dir, root, "commits");
+  snprintf(dbpath, sizeof dbpath, "%s/app.edb", dir);
+  JET_INSTANCE inst;
+  char name[64];
+  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "commits"), dir, 1024, 16384));
+  /* no checkpoint of a commit's: the cut-off's is the one that writes */
+  CK(JetSetSystemParameter(&inst, 0, JET_paramCheckpointDepthMax, 1ul << 30, NULL));
+  CK(JetInit(&inst));
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
+  for (uint32_t i = 0; i < 100000; i++) {
+    if (i % 10000 == 0) CK(JetBeginTransaction(s));
+    put_record(s, t, (i * 2654435761u) % 100000u, 'a');
+    if (i % 10000 == 9999) CK(JetCommitTransaction(s, JET_bitCommitLazyFlush));
+  }
+  CK(JetBeginExternalBackupInstance(inst, 0));
+  /* every page dirty again for the cut-off's checkpoint */
+  CK(JetBeginTransaction(s));
+  for (uint32_t i = 0; i < 100000; i++) put_record(s, t, (i * 2654435761u + 7u) % 100000u, 'b');
+  CK(JetCommitTransaction(s, 0));
+  cut_inst = inst;
+  atomic_store(&cut_stop, 0);
+  pthread_t th = spawn(committer, NULL);
+  while (atomic_load(&cut_total) < 3) sched_yield();   /* the committer runs */
+  unsigned long need = 0;
+  uint64_t t0 = mono_us();
+  atomic_store(&cut_t0, t0);
+  atomic_store(&cut_inside, 1);
+  CK(JetGetLogInfoInstance(inst, NULL, 0, &need));
+  atomic_store(&cut_inside, 0);
+  uint64_t took = mono_us() - t0;
+  atomic_store(&cut_stop, 1);
+  join(th);
+  int during = atomic_load(&cut_during), total = atomic_load(&cut_total);
+  uint64_t gap = atomic_load(&cut_gap);
+  printf("backup_races: commits: %d of %d commits ran inside the cut-off (%llu us), the longest wait %llu us\n",
+         during, total, (unsigned long long)took, (unsigned long long)gap);
+  /* before, the committer waited for the whole write-back: its longest
+   * wait was about the cut-off's whole time */
+  if (took < 20000) FAIL("the cut-off took %llu us: too few pages were dirty to tell", (unsigned long long)took);
+  if (gap * 2 > took) FAIL("a commit waited %llu us of the cut-off's %llu us", (unsigned long long)gap,
+                           (unsigned long long)took);
+  CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+  /* every committed record is there */
+  int n = 0;
+  for (uint32_t i = 0; i < (uint32_t)total; i++) {
+    char k[16], v[200];
+    size_t got = 0;
+    snprintf(k, sizeof k, "%08x", 0x80000000u + i);
+    CK(EseSeek(s, t, k, strlen(k), JET_bitSeekEQ));
+    CK(EseRetrieveValue(s, t, v, sizeof v, &got));
+    n += got == sizeof v && v[0] == 'c';
+  }
+  if (n != total) FAIL("%d of %d committed records found", n, total);
+  CK(EseCloseTable(s, t));
+  CK(JetEndSession(s, 0));
+  CK(JetTerm2(inst, JET_bitTermComplete));
+  printf("backup_races: commits: ok\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
   int rounds = argc > 2 ? atoi(argv[2]) : 4;
   if (rounds < 1) rounds = 1;
   int all = strcmp(which, "all") == 0;
-  if (!all && strcmp(which, "reads") && strcmp(which, "teardown") && strcmp(which, "waiter"))
-    FAIL("unknown test %s (all, reads, teardown, waiter)", which);
+  if (!all && strcmp(which, "reads") && strcmp(which, "teardown") && strcmp(which, "waiter") &&
+      strcmp(which, "commits"))
+    FAIL("unknown test %s (all, reads, teardown, waiter, commits)", which);
   char root[64];
   harness_tempdir(root, sizeof root, "backup-races");
+  if (strcmp(which, "commits") == 0) {   /* its own database and instance */
+    test_commits(root);
+    if (harness_rm_rf(root) != 0) printf("backup_races: note: could not remove %s\n", root);
+    return 0;
+  }
   JET_INSTANCE inst = setup(root);
   if (all || strcmp(which, "reads") == 0) test_reads(inst, 5 * rounds);
   if (all || strcmp(which, "teardown") == 0) test_teardown(inst, rounds);
