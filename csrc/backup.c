@@ -199,6 +199,7 @@ static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
   assert(inst_lock_held(inst));
   for (;;) {
     int more = 0;
+    pace_note_backup_work(&inst->pace, pace_now_ns());   /* commits slowed by it are not the pacer's normal */
     JET_ERR e = inst_checkpoint_toward(inst, target, &more);
     if (e || !more) return e;
     if (bk) bk->busy++;
@@ -785,6 +786,7 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
     e = any_open(bk) ? JET_errInvalidBackupSequence : cut_off(inst, bk);
     cut = 1;      /* the roll (a new log file made) is this call's slice */
   }
+  if (e == JET_errSuccess) pace_note_backup_work(&inst->pace, pace_now_ns());
   if (e == JET_errSuccess && cut) *pfMore = inst->checkpoint < bk->ckpt_target;
   else if (e == JET_errSuccess) e = inst_checkpoint_toward(inst, bk->ckpt_target, pfMore);
   inst_leave(inst);

@@ -71,6 +71,10 @@ static void aimd(pace *p, uint64_t now) {
   }
 }
 
+void pace_note_backup_work(pace *p, uint64_t now) {
+  atomic_store_explicit(&p->last_read_ns, now ? now : 1, memory_order_relaxed);
+}
+
 uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint64_t *granted) {
   if (unit == 0) unit = 1;
   pthread_mutex_lock(&p->m);

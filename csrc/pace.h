@@ -82,6 +82,9 @@ uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint6
 /* A durable commit that took lat ns ended at now.  The caller holds the
  * instance lock (one writer). */
 void pace_commit_latency(pace *p, uint64_t lat, uint64_t now);
+/* The backup's own work other than reads (a slice of its checkpoints):
+ * like a read, it holds the baseline (normal) still for PACE_STALE_NS. */
+void pace_note_backup_work(pace *p, uint64_t now);
 void pace_get_status(pace *p, uint64_t now, pace_status *st);
 uint64_t pace_now_ns(void);                     /* os_mono_ns: the pace clock */
 void pace_sleep_ns(uint64_t ns);
