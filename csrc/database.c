@@ -367,7 +367,7 @@ static JET_ERR detach_one(esinst *inst, esdb *db) {
   if (e == JET_errSuccess) e = log_detach(inst, db->dbid);
   if (e == JET_errSuccess) e = db_write_clean(inst, db);
   if (e) return inst_fatal(inst, e);
-  vs_drop_db(&inst->vs, db->dbid);   /* its old versions must not show through a later database of this dbid */
+  vs_drop_db(&inst->vs, db->dbid);   /* none (JetDetachDatabase refuses while a snapshot needs one) */
   db_close(inst, db);
   e = inst_log_attachments(inst);
   if (e == JET_errSuccess) e = inst_checkpoint(inst);
@@ -385,7 +385,13 @@ JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename) {
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
     if (!db || (only && db != only)) continue;
-    e = db->opens ? JET_errDatabaseInUse : detach_one(inst, db);
+    if (db->opens) e = JET_errDatabaseInUse;
+    else if (vs_has_db(&inst->vs, db->dbid)) {
+      /* an open snapshot needs its versions: after a detach and attach it
+       * would read later commits and write over them without a conflict */
+      session_detail(s, "an open transaction's snapshot still needs versions of %s", db->path);
+      e = JET_errDatabaseInUse;
+    } else e = detach_one(inst, db);
   }
   inst_leave(inst);
   return e;

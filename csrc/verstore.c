@@ -242,6 +242,12 @@ void vs_trim(verstore *vs, uint64_t oldest_needed) {
   }
 }
 
+int vs_has_db(const verstore *vs, uint32_t dbid) {
+  if (!vs->head) return 0;
+  const vsnode *n = search(vs, dbid, 0, "", 0, NULL);
+  return n && n->dbid == dbid;
+}
+
 void vs_drop_db(verstore *vs, uint32_t dbid) {
   if (!vs->head) return;
   /* the versions, off the store's list (their nodes go next, whole) */

@@ -94,6 +94,9 @@ void vs_batch_free(vsbatch *b);
 /* Drops every version with commit <= oldest_needed (no open snapshot is
  * older than that commit). */
 void vs_trim(verstore *vs, uint64_t oldest_needed);
+/* 1 when the store keeps a version of the database dbid (an open
+ * snapshot may need it). */
+int vs_has_db(const verstore *vs, uint32_t dbid);
 /* Drops every version of the database dbid (detached: a database attached
  * later may get its dbid). */
 void vs_drop_db(verstore *vs, uint32_t dbid);

@@ -373,7 +373,6 @@ describe("review: detach and attach while a snapshot is open", function()
       s1:rollback()
       s2:detach_database(w:path("app.edb"))
       s2:attach_database(w:path("app.edb"))
-      t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
     end
     assert.are.equal("11", H.open_table(inst, w.dir):get("c"))
     vs0(inst)

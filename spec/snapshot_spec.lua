@@ -118,7 +118,9 @@ describe("snapshot isolation", function()
       assert.are.same({ "b", "c" }, (H.collect(t1)))
     end)
 
-    it("versions of a detached database never show through a database attached later under its number", function()
+    it("a database whose versions a snapshot needs is not detached (JET_errDatabaseInUse); one detached "
+       .. "while a snapshot is open never shows its versions through a database attached later under its "
+       .. "number", function()
       t1:put("k", "old")
       local s3 = inst:begin_session()                       -- its snapshot outlives the detach
       s3:begin_transaction()
@@ -128,6 +130,10 @@ describe("snapshot isolation", function()
       t2:close()
       for _, o in ipairs({ s1, s2 }) do o:end_session() end
       local s4 = inst:begin_session()
+      local e = H.expect_jet("JET_errDatabaseInUse", s4.detach_database, s4, w:path("app.edb"))
+      assert.matches("snapshot still needs versions", e.detail, 1, true)   -- s3's snapshot needs "old"
+      s3:rollback()
+      s3:begin_transaction()                                -- a snapshot that needs none of them
       s4:detach_database(w:path("app.edb"))
       local db2 = s4:create_database(w:path("other.edb"))   -- the first free database number again
       local tb = s4:create_table(db2, "t")                  -- and the same root page
