@@ -11,19 +11,8 @@ local PS = 8192                        -- the default page size
 local DCAP = PS - 32                   -- bytes of a value per data page
 local MAXREC = (PS - 32) // 4 - 6      -- EseMaxRecordSize: 2034
 
--- val(n, seed): n bytes that differ from page to page and from seed to
--- seed (its source is also the crash sweep's child's).
-local VAL_SRC = [[
-return function(n, seed)
-  local parts, x = {}, seed * 7919 + 1
-  for i = 1, n // 8 + 1 do
-    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
-    parts[i] = string.pack("<i8", x)
-  end
-  return table.concat(parts):sub(1, n)
-end
-]]
-local val = assert(load(VAL_SRC))()
+local LV = require "support.lv_sweep"
+local val = LV.val                     -- n bytes that differ from page to page and seed to seed
 
 local function clean_check(w, inst)
   inst:term({ complete = true })
@@ -362,85 +351,23 @@ end)
 -- this is also the free list's crash test (pager.h: reuse at once is
 -- safe, lazy commits included).
 local NTX = 14
-local function txn(n)            -- key, value (nil: delete) of commit n
-  local key = ("lv%d"):format(n % 4)
-  if n % 5 == 0 then return key, nil end
-  local sizes = { 3000, 20000, 70000, 9000, 150, 41000 }
-  return key, val(sizes[n % #sizes + 1], n)
-end
-local function model(c)
-  local m = {}
-  for n = 1, c do local k, v = txn(n) m[k] = v end
-  return m
-end
-
-local CHILD = "local val = (function() " .. VAL_SRC .. " end)()\n" .. [[
-local ese = require "ese"
-local dir, seen = ...
-local inst = ese.create_instance("lvcrash", { system_path = dir, log_path = dir, log_file_size = 64,
-                                               cache_size = 16 * 8192 })
-inst:init()
-local s = inst:begin_session()
-local db = s:create_database(dir .. "/app.edb")
-local t = s:create_table(db, "t")
-local f = assert(io.open(seen, "a"))
-f:write("0\n") f:flush()
-for n = 1, NTX do
-  local key, lazy = ("lv%d"):format(n % 4), n % 3 == 1
-  if lazy then s:begin_transaction() end
-  if n % 5 == 0 then
-    if t:get(key) then t:delete(key) end
-  else
-    local sizes = { 3000, 20000, 70000, 9000, 150, 41000 }
-    t:put(key, val(sizes[n % #sizes + 1], n))
-  end
-  if lazy then s:commit_transaction({ lazy = true }) end
-  f:write(lazy and "L" or "", n, "\n") f:flush()
-end
-inst:term({ complete = true })
-]]
 
 describe("a crash sweep with long values", function()
-  local w
-  before_each(function() w = H.world() end)
+  local w, wl
+  before_each(function()
+    w = H.world()
+    wl = LV.workload(w, {
+      ntx = NTX,
+      txn_src = [[return function(n)   -- key, value size (nil: delete), lazy of commit n
+        local sizes = { 3000, 20000, 70000, 9000, 150, 41000 }
+        return ("lv%d"):format(n % 4), n % 5 ~= 0 and sizes[n % #sizes + 1] or nil, n % 3 == 1
+      end]],
+      opts_src = "log_file_size = 64, cache_size = 16 * 8192",
+    })
+  end)
   after_each(function() w:cleanup() end)
-
-  local function run(dir, env)
-    assert(os.execute("mkdir -p " .. H.q(dir)))
-    local seen = dir .. "/seen"
-    local code, _, err = H.lua_child(CHILD:gsub("NTX", tostring(NTX)), { dir, seen }, env)
-    local last, durable = -1, -1                  -- the last commit noted, the last durable one
-    for lazy, n in (H.read_file(seen) or ""):gmatch("(L?)(%d+)") do
-      last = tonumber(n)
-      if lazy == "" then durable = last end
-    end
-    return code, last, durable, err
-  end
-
-  local function check(dir, last, durable, what)
-    local inst = w:create(nil, { system_path = dir, log_path = dir })
-    inst:init()
-    if last < 0 or not H.exists(dir .. "/app.edb") then inst:term() return end
-    local s = inst:begin_session()
-    local ok = pcall(s.attach_database, s, dir .. "/app.edb")
-    if not ok then inst:term() assert.is_true(last <= 0, what .. ": the database is gone") return end
-    local db = s:open_database(dir .. "/app.edb")
-    local tok, t = pcall(s.open_table, s, db, "t")
-    if not tok then inst:term() assert.is_true(last <= 0, what) return end
-    local got = {}
-    for k, v in t:pairs() do got[k] = v end
-    local function same(m)
-      for k, v in pairs(m) do if got[k] ~= v then return false end end
-      for k in pairs(got) do if m[k] == nil then return false end end
-      return true
-    end
-    local found = false
-    for c = math.max(durable, 0), math.min(last + 1, NTX) do found = found or same(model(c)) end
-    assert.is_true(found, ("%s: the table is after no commit from %d (durable) to %d"):format(what, durable, last + 1))
-    inst:term({ complete = true })
-    local fi_ok, e = pcall(ese.file_info, dir .. "/app.edb", true)
-    assert.is_true(fi_ok, what .. ": " .. tostring(e))
-  end
+  local function run(...) return wl.run(...) end
+  local function check(...) return wl.check(...) end
 
   it("crash, torn and power-cut points over the writes and syncs of a long-value workload lose no commit", function()
     local countf = w:path("count")

@@ -7,14 +7,8 @@ local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
 
-local function val(n, seed)
-  local parts, x = {}, seed * 7919 + 1
-  for i = 1, n // 8 + 1 do
-    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
-    parts[i] = string.pack("<i8", x)
-  end
-  return table.concat(parts):sub(1, n)
-end
+local LV = require "support.lv_sweep"
+local val = LV.val
 
 local function check_file(path)
   local ok, e = pcall(ese.file_info, path, true)
@@ -344,94 +338,24 @@ end)
 -- noted, and `ese check` must pass.
 local BIG = 1030 * 4064
 local NTX = 6
-local function txn(n)
-  local key = ("b%d"):format(n % 2)
-  if n % 4 == 0 then return key, nil end
-  return key, n % 3 == 0 and 5000 + n or BIG + n * 100
-end
-local function model(c)
-  local m = {}
-  for n = 1, c do
-    local k, size = txn(n)
-    m[k] = size and val(size, n) or nil
-  end
-  return m
-end
-local CHILD_SRC = [[
-local ese = require "ese"
-local dir, seen = ...
-local function val(n, seed)
-  local parts, x = {}, seed * 7919 + 1
-  for i = 1, n // 8 + 1 do
-    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
-    parts[i] = string.pack("<i8", x)
-  end
-  return table.concat(parts):sub(1, n)
-end
-local inst = ese.create_instance("lvfl", { system_path = dir, log_path = dir, log_file_size = 1024,
-                                           page_size = 4096, cache_size = 256 * 4096, checkpoint_depth = 0 })
-inst:init()
-local s = inst:begin_session()
-local db = s:create_database(dir .. "/app.edb")
-local t = s:create_table(db, "t")
-local f = assert(io.open(seen, "a"))
-f:write("0\n") f:flush()
-for n = 1, NTX do
-  local key, lazy = ("b%d"):format(n % 2), n % 3 == 1
-  if lazy then s:begin_transaction() end
-  if n % 4 == 0 then
-    if t:get(key) then t:delete(key) end
-  else
-    t:put(key, val(n % 3 == 0 and 5000 + n or BIG + n * 100, n))
-  end
-  if lazy then s:commit_transaction({ lazy = true }) end
-  f:write(lazy and "L" or "", n, "\n") f:flush()
-end
-inst:term({ complete = true })
-]]
 
 describe("review: crashes while the free list grows and shrinks by whole free-list pages", function()
-  local w
-  before_each(function() w = H.world() end)
+  local w, wl
+  before_each(function()
+    w = H.world()
+    wl = LV.workload(w, {
+      ntx = NTX,
+      txn_src = ([[return function(n)
+        return ("b%d"):format(n % 2), n % 4 ~= 0 and (n % 3 == 0 and 5000 + n or BIG + n * 100) or nil, n % 3 == 1
+      end]]):gsub("BIG", tostring(BIG)),
+      opts_src = "log_file_size = 1024, page_size = 4096, cache_size = 256 * 4096, checkpoint_depth = 0",
+      opts = { page_size = 4096 },
+      after = function(t) t:put("after", val(BIG, 77)) end,   -- the recovered free list is used
+    })
+  end)
   after_each(function() w:cleanup() end)
-
-  local function run(dir, env)
-    assert(os.execute("mkdir -p " .. H.q(dir)))
-    local seen = dir .. "/seen"
-    local src = CHILD_SRC:gsub("NTX", tostring(NTX)):gsub("BIG", tostring(BIG))
-    local code, _, err = H.lua_child(src, { dir, seen }, env)
-    local last, durable = -1, -1
-    for lazy, n in (H.read_file(seen) or ""):gmatch("(L?)(%d+)") do
-      last = tonumber(n)
-      if lazy == "" then durable = last end
-    end
-    return code, last, durable, err
-  end
-
-  local function check(dir, last, durable, what)
-    local inst = w:create(nil, { system_path = dir, log_path = dir, page_size = 4096 })
-    inst:init()
-    if last < 0 or not H.exists(dir .. "/app.edb") then inst:term() return end
-    local s = inst:begin_session()
-    local ok = pcall(s.attach_database, s, dir .. "/app.edb")
-    if not ok then inst:term() assert.is_true(last <= 0, what .. ": the database is gone") return end
-    local db = s:open_database(dir .. "/app.edb")
-    local tok, t = pcall(s.open_table, s, db, "t")
-    if not tok then inst:term() assert.is_true(last <= 0, what) return end
-    local got = all(t)
-    local function same(m)
-      for k, v in pairs(m) do if got[k] ~= v then return false end end
-      for k in pairs(got) do if m[k] == nil then return false end end
-      return true
-    end
-    local found = false
-    for c = math.max(durable, 0), math.min(last + 1, NTX) do found = found or same(model(c)) end
-    assert.is_true(found, ("%s: the table is after no commit from %d (durable) to %d"):format(what, durable, last + 1))
-    t:put("after", val(BIG, 77))                  -- the recovered free list is used
-    inst:term({ complete = true })
-    local fi_ok, e = pcall(ese.file_info, dir .. "/app.edb", true)
-    assert.is_true(fi_ok, what .. ": " .. tostring(e and (e.detail or e)))
-  end
+  local function run(...) return wl.run(...) end
+  local function check(...) return wl.check(...) end
 
   it("crash and power-cut points lose no commit and leave a consistent free list", function()
     local countf = w:path("count")

@@ -1,0 +1,122 @@
+-- spec/support/lv_sweep.lua -- long-value test data and one crash-sweep
+-- driver for long-value workloads (long_values_spec, review_lv_spec).
+--
+-- A workload is the source of a function txn(n) -> key, size, lazy for
+-- commit n (size nil: delete the key if present; lazy: a lazy commit in a
+-- transaction, else a durable put or delete outside one).  The same source
+-- drives the child process that commits and the model the specs compare
+-- with, so the two cannot drift.  The child notes each commit after it
+-- returns ("L<n>" when lazy); recovery must give the state after some
+-- commit from the last durable one noted to the one after the last noted.
+local ese = require "ese"
+local H = require "support.helpers"
+local luassert = require "luassert"
+
+local M = {}
+
+-- val(n, seed): n bytes that differ from page to page and from seed to seed.
+M.VAL_SRC = [[
+return function(n, seed)
+  local parts, x = {}, seed * 7919 + 1
+  for i = 1, n // 8 + 1 do
+    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+    parts[i] = string.pack("<i8", x)
+  end
+  return table.concat(parts):sub(1, n)
+end
+]]
+M.val = assert(load(M.VAL_SRC))()
+
+local CHILD = [[
+local val = (function() @VAL@ end)()
+local txn = (function() @TXN@ end)()
+local ese = require "ese"
+local dir, seen = ...
+local inst = ese.create_instance("lvsweep", { system_path = dir, log_path = dir, @OPTS@ })
+inst:init()
+local s = inst:begin_session()
+local db = s:create_database(dir .. "/app.edb")
+local t = s:create_table(db, "t")
+local f = assert(io.open(seen, "a"))
+f:write("0\n") f:flush()
+for n = 1, @NTX@ do
+  local key, size, lazy = txn(n)
+  if lazy then s:begin_transaction() end
+  if size == nil then
+    if t:get(key) then t:delete(key) end
+  else
+    t:put(key, val(size, n))
+  end
+  if lazy then s:commit_transaction({ lazy = true }) end
+  f:write(lazy and "L" or "", n, "\n") f:flush()
+end
+inst:term({ complete = true })
+]]
+
+-- cfg: ntx (commits), txn_src (see above), opts_src (the child's further
+-- create_instance options, as Lua source), opts (the options the check's
+-- instance needs, e.g. page_size), after (optional function(t) run on the
+-- recovered table before the clean shutdown).  Returns run and check.
+function M.workload(w, cfg)
+  local txn = assert(load(cfg.txn_src))()
+  local parts = { VAL = M.VAL_SRC, TXN = cfg.txn_src, OPTS = cfg.opts_src, NTX = tostring(cfg.ntx) }
+  local src = CHILD:gsub("@(%u+)@", function(name) return parts[name] end)
+  local wl = {}
+
+  function wl.model(c)
+    local m = {}
+    for n = 1, c do
+      local k, size = txn(n)
+      m[k] = size and M.val(size, n) or nil
+    end
+    return m
+  end
+
+  -- The child in dir under env: exit code, the last commit noted, the
+  -- last durable one, stderr.
+  function wl.run(dir, env)
+    assert(os.execute("mkdir -p " .. H.q(dir)))
+    local seen = dir .. "/seen"
+    local code, _, err = H.lua_child(src, { dir, seen }, env)
+    local last, durable = -1, -1
+    for lazy, n in (H.read_file(seen) or ""):gmatch("(L?)(%d+)") do
+      last = tonumber(n)
+      if lazy == "" then durable = last end
+    end
+    return code, last, durable, err
+  end
+
+  -- Recovers dir and asserts the table is the model after one commit in
+  -- [durable, last + 1] and the database passes `ese check`'s checks.
+  function wl.check(dir, last, durable, what)
+    local opts = { system_path = dir, log_path = dir }
+    for k, v in pairs(cfg.opts or {}) do opts[k] = v end
+    local inst = w:create(nil, opts)
+    inst:init()
+    if last < 0 or not H.exists(dir .. "/app.edb") then inst:term() return end
+    local s = inst:begin_session()
+    local ok = pcall(s.attach_database, s, dir .. "/app.edb")
+    if not ok then inst:term() luassert.is_true(last <= 0, what .. ": the database is gone") return end
+    local db = s:open_database(dir .. "/app.edb")
+    local tok, t = pcall(s.open_table, s, db, "t")
+    if not tok then inst:term() luassert.is_true(last <= 0, what) return end
+    local got = {}
+    for k, v in t:pairs() do got[k] = v end
+    local function same(m)
+      for k, v in pairs(m) do if got[k] ~= v then return false end end
+      for k in pairs(got) do if m[k] == nil then return false end end
+      return true
+    end
+    local found = false
+    for c = math.max(durable, 0), math.min(last + 1, cfg.ntx) do found = found or same(wl.model(c)) end
+    luassert.is_true(found, ("%s: the table is after no commit from %d (durable) to %d"):format(what, durable, last + 1))
+    if cfg.after then cfg.after(t) end
+    inst:term({ complete = true })
+    local fi_ok, e = pcall(ese.file_info, dir .. "/app.edb", true)
+    luassert.is_true(fi_ok, what .. ": " .. tostring(e and (e.detail or e)))
+  end
+
+  return wl
+end
+
+return M
