@@ -109,7 +109,8 @@ function M.workload(w, cfg)
     end
     local found = false
     for c = math.max(durable, 0), math.min(last + 1, cfg.ntx) do found = found or same(wl.model(c)) end
-    luassert.is_true(found, ("%s: the table is after no commit from %d (durable) to %d"):format(what, durable, last + 1))
+    luassert.is_true(found,
+      ("%s: the table is after no commit from %d (durable) to %d"):format(what, durable, last + 1))
     if cfg.after then cfg.after(t) end
     inst:term({ complete = true })
     local fi_ok, e = pcall(ese.file_info, dir .. "/app.edb", true)
