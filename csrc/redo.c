@@ -11,6 +11,13 @@
  * overrides) before it writes its changed pages back: a restore step
  * (about 3 MiB of log) writes at most this much besides. */
 #define REDO_CACHE_BYTES (8u << 20)
+/* Soft recovery with a ring: a write-back in the middle of replay (the
+ * cache full, a detach record) that finds no place in the ring (its space
+ * holds images of a database replay has not repaired yet) keeps the pages
+ * in the cache instead of writing them in place unprotected, up to this
+ * many times the cache's size; past it they go in place (as without a
+ * ring), so that a recovery never fails for memory. */
+#define REDO_DEFER_FACTOR 16u
 
 enum { SKIP_UNCOVERED = 1, SKIP_OTHER = 2 };
 
@@ -21,6 +28,11 @@ typedef struct redo_db {
   int created, wrote;     /* created by a replayed LR_CREATEDB; a commit wrote to it */
   uint8_t sig[16];        /* its header's database signature (ring images) */
   uint64_t dbtime_max;    /* the highest dbtime a replayed commit gave it */
+  /* soft recovery: detached at generation end_gen while the cache still
+   * held pages of it that the ring had no place for (close_db); kept open,
+   * named by no id, and finished by redo_finish (or when a new database is
+   * created under its name); 0: attached */
+  uint32_t end_gen;
   struct redo_db *next;
 } redo_db;
 
@@ -72,6 +84,8 @@ struct redo {
   uint32_t *hash;
   size_t hcap;
   size_t cache_max;       /* frames held before a commit writes them back */
+  size_t defer_at;        /* after a write-back kept pages (cache_flush): the
+                           * next is tried once the cache holds this many */
   size_t *staged;         /* frames staged by the commit being applied */
   size_t nstaged;
   /* cfg.dw's sync_data hook and ud while replay holds the ring (swapped
@@ -157,6 +171,7 @@ static void cache_drop(redo *r) {
     }
   }
   r->nfr = 0;
+  r->defer_at = 0;
   r->nstaged = 0;
   if (r->hash) memset(r->hash, 0, r->hcap * sizeof *r->hash);
 }
@@ -172,15 +187,19 @@ static int frame_cmp(const void *a, const void *b) {
  * dw_batch_max goes to the ring first (synced: a page torn in place below
  * has its copy there, dw.h W2), unless the ring has no place for the
  * batch but over images of a database replay has not repaired yet
- * (dw_may_write) or a page is not sealed: then in place directly. */
-static JET_ERR write_back(redo *r, rframe **v, size_t n) {
+ * (dw_may_write) or a page is not sealed: then in place directly -- or,
+ * with defer, not at all: *done = the pages written (a prefix of v; all
+ * of them without defer). */
+static JET_ERR write_back(redo *r, rframe **v, size_t n, int defer, size_t *done) {
   JET_ERR e = JET_errSuccess;
   size_t bmax = r->cfg.dw ? dw_batch_max(r->cfg.dw) : n;
   dw_image *im = r->cfg.dw ? malloc(bmax * sizeof *im) : NULL;
   if (r->cfg.dw && !im) return JET_errOutOfMemory;
+  *done = 0;
   for (size_t at = 0; e == JET_errSuccess && at < n; at += bmax) {
     size_t k = n - at < bmax ? n - at : bmax;
     int ring = im && dw_may_write(r->cfg.dw, k);
+    if (im && !ring && defer) break;   /* kept in the cache (cache_flush) */
     for (size_t i = 0; ring && i < k; i++) {
       rframe *f = v[at + i];
       ring = page_verify(f->page, r->cfg.page_size, f->pgno) == PAGE_OK;
@@ -193,14 +212,36 @@ static JET_ERR write_back(redo *r, rframe **v, size_t n) {
       e = os_pwrite(f->d->file, f->page, r->cfg.page_size, (uint64_t)f->pgno * r->cfg.page_size);
       if (e) say(r, "replay could not write back a page of", f->d->path);
     }
+    if (e == JET_errSuccess) *done = at + k;
   }
   free(im);
   return e;
 }
 
+/* Keeps only the dirty frames (moved to the front, buffers swapped so none
+ * is lost) and rebuilds the hash. */
+static void cache_keep_dirty(redo *r) {
+  size_t j = 0;
+  for (size_t i = 0; i < r->nfr; i++) {
+    if (!r->fr[i].dirty) continue;
+    if (i != j) {
+      rframe t = r->fr[j];
+      r->fr[j] = r->fr[i];
+      r->fr[i] = t;
+    }
+    j++;
+  }
+  r->nfr = j;
+  memset(r->hash, 0, r->hcap * sizeof *r->hash);
+  for (size_t i = 0; i < r->nfr; i++) hash_put(r, i);
+}
+
 /* Writes every dirty page back, file by file in page order, and empties
- * the cache.  On failure the cache is emptied too (the replay fails). */
-static JET_ERR cache_flush(redo *r) {
+ * the cache.  On failure the cache is emptied too (the replay fails).
+ * defer (soft recovery, in the middle of replay): the pages the ring has
+ * no place for stay in the cache, dirty (write_back), unless the cache
+ * holds REDO_DEFER_FACTOR times its size already. */
+static JET_ERR cache_flush(redo *r, int defer) {
   JET_ERR e = JET_errSuccess;
   rframe **dirty = NULL;
   size_t n = 0;
@@ -209,9 +250,17 @@ static JET_ERR cache_flush(redo *r) {
   for (size_t i = 0; e == JET_errSuccess && i < r->nfr; i++)
     if (r->fr[i].dirty) dirty[n++] = &r->fr[i];
   if (n > 1) qsort(dirty, n, sizeof *dirty, frame_cmp);
-  if (e == JET_errSuccess && n) e = write_back(r, dirty, n);
+  size_t done = n;
+  if (defer && r->nfr >= (size_t)REDO_DEFER_FACTOR * r->cache_max) defer = 0;
+  if (e == JET_errSuccess && n) e = write_back(r, dirty, n, defer, &done);
+  for (size_t i = 0; e == JET_errSuccess && i < done; i++) dirty[i]->dirty = 0;
   free(dirty);
-  cache_drop(r);
+  if (e == JET_errSuccess && done < n) {
+    cache_keep_dirty(r);
+    r->defer_at = r->nfr + r->cache_max;
+  } else {
+    cache_drop(r);
+  }
   return e;
 }
 
@@ -296,15 +345,30 @@ static void unbind(redo *r, const redo_db *d) {
     if (r->db[i] == d) r->db[i] = NULL;
 }
 
+static int cache_holds(const redo *r, const redo_db *d) {
+  for (size_t i = 0; i < r->nfr; i++)
+    if (r->fr[i].d == d && r->fr[i].dirty) return 1;
+  return 0;
+}
+
 /* Finishes one database file: synced and, when fix is given, its header
- * fixed; closed and forgotten (no id names it any more). */
-static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader *, uint32_t)) {
+ * fixed; closed and forgotten (no id names it any more).  Not final (a
+ * detach in the middle of soft recovery): when the ring has no place for
+ * pages of d the cache holds (cache_flush defers them), d stays open,
+ * named by no id, until redo_finish finishes it as of generation gen. */
+static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader *, uint32_t), int final) {
   /* a successful replay writes every page it changed back first (all
    * files: the cache is emptied), while d is still open for the ring's
    * sync_data hook; a failed one drops them */
   JET_ERR e = JET_errSuccess;
-  if (fix) e = cache_flush(r);
+  if (fix) e = cache_flush(r, !final);
   else cache_drop(r);
+  if (e == JET_errSuccess && fix && !final && cache_holds(r, d)) {
+    unbind(r, d);
+    d->end_gen = gen;
+    return JET_errSuccess;
+  }
+  if (d->end_gen) gen = d->end_gen;
   for (redo_db **pp = &r->files; *pp; pp = &(*pp)->next)
     if (*pp == d) {
       *pp = d->next;
@@ -346,7 +410,7 @@ static JET_ERR end_id(redo *r, uint32_t dbid, uint32_t gen) {
   r->db[dbid] = NULL;
   r->skip[dbid] = 0;
   if (!d || r->cfg.restore) return JET_errSuccess;
-  return close_db(r, d, gen, r->cfg.fix);
+  return close_db(r, d, gen, r->cfg.fix, 0);
 }
 
 /* The open file that is path (the same name, or the same file under
@@ -369,7 +433,11 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
                          : ((path = strdup(a->path)) ? 0 : JET_errOutOfMemory);
   if (e) return e;
   redo_db *d = path ? open_file_of(r, path) : NULL;
-  if (!d || r->db[dbid] != d) e = end_id(r, dbid, gen);
+  if (d && d->end_gen && fresh) {   /* created anew under the name of one detached, kept open */
+    e = close_db(r, d, d->end_gen, r->cfg.fix, 1);
+    d = NULL;
+  }
+  if (e == JET_errSuccess && (!d || r->db[dbid] != d)) e = end_id(r, dbid, gen);
   if (e || !path) {
     r->skip[dbid] = path ? 0 : SKIP_UNCOVERED;
     free(path);
@@ -377,6 +445,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   }
   if (d) {                     /* the same file: it moves to this id */
     unbind(r, d);
+    d->end_gen = 0;
     r->db[dbid] = d;
     free(path);
     return JET_errSuccess;
@@ -645,7 +714,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
     e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {
     /* the cache takes the whole commit without a write-back in between */
-    if (r->nfr && r->nfr + npg > r->cache_max) e = cache_flush(r);
+    if (r->nfr && r->nfr + npg > r->cache_max && r->nfr + npg > r->defer_at) e = cache_flush(r, 1);
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
       redo_db *d = r->db[p->dbid];
@@ -766,7 +835,7 @@ JET_ERR redo_finish(redo *r, int ok, uint32_t gen) {
   if (!ok) cache_drop(r);   /* a failed replay writes nothing more */
   else if (r->cfg.dw) dw_repairs_done(r->cfg.dw);   /* the last write-back may use all of the ring */
   while (r->files) {
-    JET_ERR ce = close_db(r, r->files, gen, ok ? r->cfg.fix : NULL);
+    JET_ERR ce = close_db(r, r->files, gen, ok ? r->cfg.fix : NULL, 1);
     if (e == JET_errSuccess) e = ce;
   }
   memset(r->skip, 0, sizeof r->skip);

@@ -59,9 +59,11 @@ typedef struct redo_cfg {
    * dw_batch_max, each dw_write before its in-place pwrites; the ring's
    * sync_data hook is replay's while redo holds it: it syncs the databases
    * replay has open), so a page torn while recovery writes it has a copy
-   * in the ring for the next init.  A chunk for which the ring has no
+   * in the ring for the next init.  Pages for which the ring has no
    * place but over images of a database not repaired yet (dw_may_write)
-   * is written in place directly.  NULL: none -- a restore: it discarded the ring before
+   * stay in the cache until a later write-back (at the latest
+   * redo_finish, when that space is free), up to REDO_DEFER_FACTOR times
+   * the cache's size; past it they are written in place directly.  NULL: none -- a restore: it discarded the ring before
    * writing (dw.h W4), and every database it writes is DB_RESTORING until
    * redo_finish fixes the headers, which attach and soft recovery refuse:
    * a page torn by a crash during a restore is never used, the remedy

@@ -15,19 +15,34 @@ local PS = 8192
 describe("soft recovery whose ring is full of batches of a database it never opens", function()
   local w
   before_each(function() w = H.world() end)
-  after_each(function() w:cleanup() end)
-
-  it("writes its replay back through the ring: a crash that tears its in-place write is repaired by the "
-     .. "next init", function()
+  -- An instance on folder "live" (ring of 64 blocks, cache_size and
+  -- log_file_size given) with tables "t" in a.edb and b.edb.
+  local function live(cache_size, log_file_size)
     local dir = w:path("live")
-    local P = { dw_size = 4096 * 64, cache_size = 64 * PS, log_file_size = 256, system_path = dir, log_path = dir }
+    local P = { dw_size = 4096 * 64, cache_size = cache_size, log_file_size = log_file_size, system_path = dir,
+                log_path = dir }
     assert(os.execute("mkdir '" .. dir .. "'"))
     local inst = w:open(nil, P)
     local s = inst:begin_session()
     local dba = s:create_database(dir .. "/a.edb")
-    local ta = s:create_table(dba, "t")
     local dbb = s:create_database(dir .. "/b.edb")
-    local tb = s:create_table(dbb, "t")
+    return dir, P, inst, s, dba, s:create_table(dba, "t"), s:create_table(dbb, "t")
+  end
+  -- Table "t" of b.edb after an init (a recovery) of folder at with the
+  -- parameters P.
+  local function recovered_b(P, at)
+    local p2 = {}
+    for k, v in pairs(P) do p2[k] = v end
+    p2.system_path, p2.log_path = at, at
+    local inst = w:track(ese.create_instance(H.name("again"), H.params(at, p2)))
+    inst:init()
+    return H.open_table(inst, at, "b.edb")
+  end
+  after_each(function() w:cleanup() end)
+
+  it("writes its replay back through the ring: a crash that tears its in-place write is repaired by the "
+     .. "next init", function()
+    local dir, P, inst, s, dba, ta, tb = live(64 * PS, 256)
     for i = 1, 300 do tb:put(("c%04d"):format(i), ("C"):rep(1900)) end
     inst:begin_external_backup()                    -- a checkpoint: b.edb durable
     inst:end_external_backup({ abort = true })
@@ -61,14 +76,71 @@ describe("soft recovery whose ring is full of batches of a database it never ope
     H.write_file(crashed .. "/b.edb", before:sub(1, x * PS) .. after:sub(x * PS + 1, x * PS + 512)
                  .. before:sub(x * PS + 513))
     H.write_file(crashed .. "/edb.dwb", ring_before:sub(1, 4096) .. ring_after:sub(4097))
-    local p2 = {}
-    for k, v in pairs(P) do p2[k] = v end
-    p2.system_path, p2.log_path = crashed, crashed
-    local inst3 = w:track(ese.create_instance(H.name("again"), H.params(crashed, p2)))
-    inst3:init()
-    local t3 = H.open_table(inst3, crashed, "b.edb")
+    local t3 = recovered_b(P, crashed)
     for i = 1, 300 do
       assert.are.equal((i % 20 == 1 and "Y" or "C"):rep(1900), t3:get(("c%04d"):format(i)))
+    end
+  end)
+
+  -- The same ring, but the replay writes back in the middle (its cache of
+  -- 8 MiB full): that write-back found no place in the ring and went in
+  -- place unprotected, so a crash tearing it left a page no init could
+  -- repair.  Now the pages stay in the replay cache until the end, where
+  -- the ring is free.  Failed before its fix (the third init:
+  -- JET_errReadVerifyFailure).
+  it("keeps a write-back in the middle of replay in its cache while the ring has no place: a crash that tears "
+     .. "recovery's first in-place write is repaired", function()
+    local dir, P, inst, s, dba, ta, tb = live(4096 * PS, 1024)
+    local N = 5000
+    s:begin_transaction()
+    for i = 1, N do tb:put(("c%05d"):format(i), ("C"):rep(1900)) end   -- about 1,250 leaves
+    s:commit_transaction()
+    inst:begin_external_backup()                    -- a checkpoint: b.edb durable
+    inst:end_external_backup({ abort = true })
+    for i = 1, 3000 do ta:put(("a%06d"):format(i), ("A"):rep(300)) end
+    ta:close()
+    dba:close()
+    s:detach_database(dir .. "/a.edb")             -- the ring: a.edb's batches only
+    inst:begin_external_backup()                    -- a checkpoint after the detach: replay never opens a.edb
+    inst:end_external_backup({ abort = true })
+    for k = 0, N // 400 - 1 do                       -- 12 commits of 100 leaves: more than the replay cache
+      s:begin_transaction()
+      for i = k * 400 + 1, k * 400 + 400 do tb:put(("c%05d"):format(i), ("Y"):rep(1900)) end
+      s:commit_transaction()
+    end
+    inst:term()                                     -- a crash
+    local crashed = w:path("crashed")
+    H.copy_dir(dir, crashed)
+    local recover = [[
+      local ese = require "ese"
+      local dir = arg[1]
+      local inst = ese.create_instance("rec", { system_path = dir, log_path = dir, dw_size = 4096 * 64,
+                                                 cache_size = 4096 * 8192, log_file_size = 1024 })
+      inst:init()
+      inst:term({ complete = true })
+      print("RECOVERED")
+    ]]
+    local trace = w:path("trace")
+    local code, out, err = H.lua_child(recover, { dir }, "ESE_FAULT_TRACE=" .. H.q(trace))
+    assert.are.equal(0, code, err)
+    assert.matches("RECOVERED", out)
+    local first
+    for line in io.lines(trace) do
+      local k, off = line:match("^(%d+) write 8192 (%d+) b%.edb$")
+      if k and tonumber(off) > 0 then
+        first = tonumber(k)
+        break
+      end
+    end
+    assert.is_not_nil(first, "recovery wrote no page of b.edb")
+    -- a crash tearing recovery's first in-place page write of b.edb
+    local torn = w:path("torn")
+    H.copy_dir(crashed, torn)
+    code = H.lua_child(recover, { torn }, ("ESE_FAULT=torn:%d:512"):format(first))
+    assert.are_not.equal(0, code, "the torn write killed the recovery")
+    local t3 = recovered_b(P, torn)
+    for i = 1, N do
+      assert.are.equal((i <= N // 400 * 400 and "Y" or "C"):rep(1900), t3:get(("c%05d"):format(i)))
     end
   end)
 end)
