@@ -61,6 +61,7 @@ build = {
             "csrc/errors.c",
             "csrc/instance.c",
             "csrc/isolation.c",
+            "csrc/jet_instance.c",
             "csrc/log.c",
             "csrc/log_format.c",
             "csrc/log_reader.c",

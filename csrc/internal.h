@@ -203,6 +203,23 @@ uint32_t inst_keep_logs_from(esinst *inst, uint32_t below_gen);
  * (archive_pin): what may be deleted stays below it (circular logging,
  * a backup's truncation). */
 uint32_t inst_unshipped_from(esinst *inst, uint32_t below_gen);
+/* The registry's side of JetInit3 and JetTerm2 (jet_instance.c passes its
+ * work in the layers down).  inst_init_with finds or makes the instance
+ * (legacy mode's rules), and with the process lock and the instance lock
+ * held calls init (JET_errAlreadyInitialized unless the instance is
+ * created); a legacy instance is registered when init succeeded.
+ * inst_term_with refuses a term under way (JET_errTermInProgress), one
+ * during a restore (JET_errRestoreInProgress) and a complete one while a
+ * backup runs without JET_bitTermStopBackup (JET_errBackupInProgress,
+ * the instance keeps running); else a running instance becomes
+ * TERMINATING, waits until no call is inside, and term runs with the lock
+ * held; then the instance leaves the registry and is freed once no call
+ * waits for it.  Returns init's or term's error. */
+typedef JET_ERR (*inst_init_fn)(esinst *inst, const JET_RSTINFO *ri);
+typedef JET_ERR (*inst_term_fn)(esinst *inst, JET_GRBIT grbit);
+JET_ERR inst_init_with(JET_INSTANCE *pinstance, const JET_RSTINFO *ri, inst_init_fn init);
+JET_ERR inst_term_with(JET_INSTANCE instance, JET_GRBIT grbit, inst_term_fn term);
+JET_ERR inst_paths_ready(esinst *inst);           /* system and log folders: "." when unset, made */
 /* Restore: the named instance (created, not initialized) is "restoring"
  * until inst_end_restore; h 0 names none.  Legacy mode refuses. */
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out);
