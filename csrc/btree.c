@@ -2,10 +2,12 @@
  * btree.c -- B+tree over the pager (interface in btree.h).
  *
  * Page layout, cells and the record operations: pageop.h (shared with
- * replay).  Inserts, replaces and deletes go through pageop_apply and are
- * recorded as operation records (pager_write_op); a split, a new page and
- * the space page are changes of another kind (pager_write / pager_alloc:
- * the page is logged as a difference).
+ * replay).  Every change of a tree page goes through pageop_apply and is
+ * recorded as an operation record (pager_write_op): inserts, replaces,
+ * deletes, and splits as what they move (split_put: LR_NEWPAGE of a page
+ * from pager_alloc_op with the moved cells, LR_SPLIT of the split page);
+ * the space page and long values' pages are the pager's and lv.c's
+ * (logged as differences).
  * A branch with separators K0 < .. < Kn-1 has n + 1 children: `left` holds
  * the keys below K0, the child of cell i the keys in [Ki, Ki+1) (the last
  * one up to the branch's own upper bound).  A separator made by a leaf split
@@ -56,7 +58,8 @@ typedef struct bt {
   uint32_t psz, root;
   level path[MAXDEPTH];
   unsigned depth;                /* path[depth] is the current leaf */
-  uint8_t *scratch;              /* page copy for compaction and splits */
+  uint8_t *scratch;              /* page copy for splits */
+  uint8_t *body;                 /* an LR_NEWPAGE body being built */
   cref *cells;
   unsigned ccap;
   unsigned slot;                 /* seek: the record's slot in path[depth] */
@@ -97,16 +100,73 @@ static JET_ERR node_search(const node *nd, const void *key, size_t klen, int upp
 
 /* ---- page building ------------------------------------------------------ */
 
-#define node_init po_init
-#define node_insert po_insert_gap
+#define branch_cell po_branch_cell
 
-/* Rebuilds pg from cells c[from..to) (which must not point into pg). */
-static void rebuild(uint8_t *pg, uint32_t psz, int type, uint32_t left, const cref *c, unsigned from, unsigned to) {
-  node_init(pg, psz, type, left);
-  for (unsigned i = from; i < to; i++) node_insert(pg, i - from, c[i].p, c[i].size);
+/* One operation (pageop.h) on page pgno of p: applied by pageop_apply,
+ * the function replay calls, then recorded for the log (pager_write_op).
+ * *full: the page has no room for it; the page is then unchanged and no
+ * record is kept (the caller splits it).  A record that cannot be kept
+ * (out of memory) makes the page a difference, so the log never misses
+ * a change made. */
+static JET_ERR page_op_of(pager *p, uint32_t psz, uint32_t pgno, int type, unsigned pos, const uint8_t *body,
+                          size_t blen, uint8_t **pg, int *full) {
+  uint8_t h[PO_ENTRY_HDR];
+  *full = 0;
+  JET_ERR e = pager_write_op(p, pgno, pg, NULL, 0, NULL, 0);   /* pending; no record yet */
+  if (e) return e;
+  int r = pageop_apply(*pg, psz, type, pos, body, blen);
+  if (r == PO_FULL) {
+    *full = 1;
+    return 0;
+  }
+  if (r != PO_OK) return r == PO_NOMEM ? JET_errOutOfMemory : CORRUPT;
+  pageop_entry(h, type, pos, blen);
+  if ((e = pager_write_op(p, pgno, pg, h, sizeof h, body, blen))) {
+    uint8_t *again;
+    JET_ERR e2 = pager_write(p, pgno, &again);   /* the page is pending: no allocation */
+    return e2 ? e2 : e;
+  }
+  return 0;
 }
 
-#define branch_cell po_branch_cell
+static JET_ERR page_op(bt *t, uint32_t pgno, int type, unsigned pos, const uint8_t *body, size_t blen, uint8_t **pg,
+                       int *full) {
+  return page_op_of(t->p, t->psz, pgno, type, pos, body, blen, pg, full);
+}
+
+/* page_op that must fit (a page just formatted or truncated for it). */
+static JET_ERR page_op_fits(bt *t, uint32_t pgno, int type, unsigned pos, const uint8_t *body, size_t blen) {
+  uint8_t *pg;
+  int full;
+  JET_ERR e = page_op(t, pgno, type, pos, body, blen, &pg, &full);
+  return e ? e : full ? CORRUPT : 0;
+}
+
+/* Formats page pgno (pending by pager_alloc_op, or the root) as a page of
+ * type and left holding the cells c[from..to) but c[skip]: one
+ * LR_NEWPAGE record, which carries them. */
+static JET_ERR format_page(bt *t, uint32_t pgno, int type, uint32_t left, const cref *c, unsigned from, unsigned to,
+                           unsigned skip) {
+  if (!t->body && !(t->body = malloc(t->psz + PO_NEWPAGE_HDR))) return JET_errOutOfMemory;
+  size_t blen = PO_NEWPAGE_HDR;
+  t->body[0] = (uint8_t)type;
+  put32(t->body + 1, left);
+  for (unsigned i = from; i < to; i++) {
+    if (i == skip) continue;
+    if (blen + c[i].size > t->psz + PO_NEWPAGE_HDR) return CORRUPT;
+    memcpy(t->body + blen, c[i].p, c[i].size);
+    blen += c[i].size;
+  }
+  return page_op_fits(t, pgno, PO_NEWPAGE, 0, t->body, blen);
+}
+
+/* A new page formatted as format_page does. */
+static JET_ERR new_page(bt *t, int type, uint32_t left, const cref *c, unsigned from, unsigned to, unsigned skip,
+                        uint32_t *pgno) {
+  uint8_t *pg;
+  JET_ERR e = pager_alloc_op(t->p, pgno, &pg);
+  return e ? e : format_page(t, *pgno, type, left, c, from, to, skip);
+}
 
 /* Copies pg to scratch and lists its cells (validated) in slot order with
  * the new cell ins at position pos; *used = bytes of cells and slots. */
@@ -157,21 +217,37 @@ static int choose_split(const cref *c, unsigned m, int leaf, unsigned cap, int p
   return (int)best;
 }
 
-/* Splits pgno (writable pg) over the cells gathered in t->cells.  The root
- * keeps its number: both halves move to new pages and the root becomes a
- * branch over them (*right = 0).  Any other page keeps the left half and
- * *right / sep / *seplen give the new right page for the parent. */
-static JET_ERR split(bt *t, uint32_t pgno, uint8_t *pg, unsigned m, int pref, uint8_t *sep, unsigned *seplen, uint32_t *right) {
+/* Puts cell ins at slot pos of the writable page pgno, which has no room
+ * for it even compacted (pageop_apply said PO_FULL), by a split, logged as
+ * what it moves (docs/format.md, *Splits*).  The cells with ins at pos,
+ * c[0..m), split at k (choose_split): the left half [0,k), the right half
+ * [rfrom,m) (a branch promotes c[k]: its key is the separator, its child
+ * the right page's left).  A page other than the root keeps the left half:
+ * the right half goes to a new page (LR_NEWPAGE with its cells), the page
+ * is truncated where its first cell of the right half (or the promoted
+ * one) sits (LR_SPLIT; none when only ins moves), and ins is inserted
+ * into its half (LR_INSERT); *right / sep / *seplen give the new page for
+ * the parent.  The root keeps its number: both halves go to new pages
+ * (LR_NEWPAGE each), the root becomes a branch over the left one
+ * (LR_NEWPAGE of the root) with the separator of the right one
+ * (LR_INSERT), ins goes to its half, and *right = 0. */
+static JET_ERR split_put(bt *t, uint32_t pgno, uint8_t *pg, unsigned pos, const uint8_t *ins, unsigned isz,
+                         int redge, int ledge, uint8_t *sep, unsigned *seplen, uint32_t *right) {
+  node nd;
+  unsigned used;
+  JET_ERR e = node_open(pg, t->psz, &nd);
+  *right = 0;
+  if (e) return e;
+  if (pos > nd.n) return CORRUPT;
+  if ((e = gather(t, &nd, pos, ins, isz, &used))) return e;
   const cref *c = t->cells;
-  int leaf = pg[16] == PAGE_LEAF, type = pg[16];
-  uint32_t left = get32(pg + OFF_LEFT), rleft = 0, lpg = 0, rpg = 0;
-  unsigned hl = leaf ? LEAF_CH : BR_CH, rfrom;
-  uint8_t *lp, *rp;
-  JET_ERR e;
-  int k = choose_split(c, m, leaf, t->psz - PAGE_HDR, pref);
+  unsigned m = nd.n + 1, hl = nd.leaf ? LEAF_CH : BR_CH, rfrom;
+  int type = pg[16], pref = (redge && pos == nd.n) ? 1 : (ledge && pos == 0) ? -1 : 0;
+  uint32_t left = get32(pg + OFF_LEFT), rleft = 0, lpg = pgno, rpg;
+  int k = choose_split(c, m, nd.leaf, t->psz - PAGE_HDR, pref);
   if (k < 0) return CORRUPT;
   const uint8_t *a = c[k - 1].p, *b = c[k].p;
-  if (leaf) {                    /* shortest prefix of b above a (a < b) */
+  if (nd.leaf) {                 /* shortest prefix of b above a (a < b) */
     unsigned al = get16(a), bl = get16(b), i = 0;
     while (i < al && i < bl && a[hl + i] == b[hl + i]) i++;
     *seplen = i < bl ? i + 1 : bl;
@@ -182,57 +258,30 @@ static JET_ERR split(bt *t, uint32_t pgno, uint8_t *pg, unsigned m, int pref, ui
     rfrom = (unsigned)k + 1;
   }
   memcpy(sep, b + hl, *seplen);
-  if ((e = pager_alloc(t->p, &rpg, &rp))) return e;
-  rebuild(rp, t->psz, type, rleft, c, rfrom, m);
-  *right = rpg;
-  if (pgno != t->root) {
-    rebuild(pg, t->psz, type, left, c, 0, (unsigned)k);
-    return 0;
+  if ((e = new_page(t, type, rleft, c, rfrom, m, pos, &rpg))) return e;
+  if (pgno == t->root) {
+    uint8_t bc[BR_CH + EseMaxKeySize];
+    if ((e = new_page(t, type, left, c, 0, (unsigned)k, pos, &lpg)) ||
+        (e = format_page(t, pgno, PAGE_BRANCH, lpg, c, 0, 0, 0)) ||
+        (e = page_op_fits(t, pgno, PO_INSERT, 0, bc, branch_cell(bc, sep, *seplen, rpg))))
+      return e;
+  } else {
+    /* the page keeps its cells [0, kt): cut at its slot kt, the cell at
+     * c[kt] or (past ins) c[kt + 1] */
+    unsigned kt = (unsigned)k - (pos < (unsigned)k), ci = kt < pos ? kt : kt + 1;
+    if (kt < nd.n) {
+      uint8_t body[6 + EseMaxKeySize];
+      unsigned kl = get16(c[ci].p);
+      put32(body, rpg);
+      put16(body + 4, (uint16_t)kl);
+      memcpy(body + 6, c[ci].p + hl, kl);
+      if ((e = page_op_fits(t, pgno, PO_SPLIT, kt, body, 6 + kl))) return e;
+    }
+    *right = rpg;
   }
-  if ((e = pager_alloc(t->p, &lpg, &lp))) return e;
-  rebuild(lp, t->psz, type, left, c, 0, (unsigned)k);
-  uint8_t bc[BR_CH + EseMaxKeySize];
-  node_init(pg, t->psz, PAGE_BRANCH, lpg);
-  node_insert(pg, 0, bc, branch_cell(bc, sep, *seplen, rpg));
-  *right = 0;
-  return 0;
-}
-
-/* Puts cell ins at slot pos of the writable page pgno, which has no room
- * for it even compacted (pageop_apply said PO_FULL): by a split (see split
- * for *right). */
-static JET_ERR split_put(bt *t, uint32_t pgno, uint8_t *pg, unsigned pos, const uint8_t *ins, unsigned isz,
-                         int redge, int ledge, uint8_t *sep, unsigned *seplen, uint32_t *right) {
-  node nd;
-  unsigned used;
-  JET_ERR e = node_open(pg, t->psz, &nd);
-  *right = 0;
-  if (e) return e;
-  if (pos > nd.n) return CORRUPT;
-  if ((e = gather(t, &nd, pos, ins, isz, &used))) return e;
-  int pref = (redge && pos == nd.n) ? 1 : (ledge && pos == 0) ? -1 : 0;
-  return split(t, pgno, pg, nd.n + 1, pref, sep, seplen, right);
-}
-
-/* One operation (pageop.h) on page pgno: recorded for the log
- * (pager_write_op), then applied by pageop_apply, the function replay
- * calls.  *full: the page has no room for it; the page is then unchanged
- * and taken by pager_write (logged as a difference: the caller splits it). */
-static JET_ERR page_op(bt *t, uint32_t pgno, int type, unsigned pos, const uint8_t *body, unsigned blen, uint8_t **pg,
-                       int *full) {
-  uint8_t h[PO_ENTRY_HDR];
-  pageop_entry(h, type, pos, blen);
-  *full = 0;
-  JET_ERR e = pager_write_op(t->p, pgno, pg, h, sizeof h, body, blen);
-  if (e) return e;
-  int r = pageop_apply(*pg, t->psz, type, pos, body, blen);
-  if (r == PO_OK) return 0;
-  if ((e = pager_write(t->p, pgno, pg))) return e;   /* its records dropped: it will be a difference */
-  if (r == PO_FULL) {
-    *full = 1;
-    return 0;
-  }
-  return r == PO_NOMEM ? JET_errOutOfMemory : CORRUPT;
+  if (pos < (unsigned)k) return page_op_fits(t, lpg, PO_INSERT, pos, ins, isz);
+  if (pos >= rfrom) return page_op_fits(t, rpg, PO_INSERT, pos - rfrom, ins, isz);
+  return 0;                      /* a branch's promoted cell: the separator */
 }
 
 /* ---- descent ------------------------------------------------------------ */
@@ -242,6 +291,7 @@ static JET_ERR bt_init(bt *t, pager *p, uint32_t root) {
    * bt lives on the stack for every step of a scan) */
   t->depth = 0;
   t->scratch = NULL;
+  t->body = NULL;
   t->cells = NULL;
   t->ccap = 0;
   t->slot = 0;
@@ -253,6 +303,7 @@ static JET_ERR bt_init(bt *t, pager *p, uint32_t root) {
 
 static void bt_done(bt *t) {
   free(t->scratch);
+  free(t->body);
   free(t->cells);
 }
 
@@ -315,11 +366,13 @@ JET_ERR bt_create(pager *p, uint32_t *root) {
   uint8_t *pg;
   uint32_t pgno, psz = pager_page_size(p);
   if (!EseMaxRecordSize(psz)) return JET_errInvalidParameter;
-  JET_ERR e = pager_alloc(p, &pgno, &pg);
+  uint8_t body[PO_NEWPAGE_HDR] = { PAGE_LEAF, 0, 0, 0, 0 };
+  int full;
+  JET_ERR e = pager_alloc_op(p, &pgno, &pg);
+  if (e == JET_errSuccess) e = page_op_of(p, psz, pgno, PO_NEWPAGE, 0, body, sizeof body, &pg, &full);
   if (e) return e;
-  node_init(pg, psz, PAGE_LEAF, 0);
   *root = pgno;
-  return 0;
+  return full ? CORRUPT : 0;
 }
 
 /* The reference of the long value a leaf cell holds, copied into ref: 1,
@@ -376,7 +429,7 @@ JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void
       uint8_t del[2 + EseMaxKeySize];
       put16(del, (uint16_t)klen);
       memcpy(del + 2, key, klen);
-      if (pageop_apply(pg, t.psz, PO_DELETE, pos, del, 2 + klen)) { e = CORRUPT; break; }
+      if ((e = page_op_fits(&t, t.path[d].pgno, PO_DELETE, pos, del, 2 + klen))) break;
     }
     e = split_put(&t, t.path[d].pgno, pg, pos, buf, isz, at_edge(&t, d, 1), at_edge(&t, d, -1), sep, &seplen, &right);
     if (e || !right) break;

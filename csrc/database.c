@@ -457,7 +457,8 @@ static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, co
   return log_append2(inst->log, LR_PAGEDIFF, head, sizeof head, inst->diffbuf, n, &l);
 }
 
-_Static_assert((int)LR_INSERT == (int)PO_INSERT && (int)LR_REPLACE == (int)PO_REPLACE && (int)LR_DELETE == (int)PO_DELETE,
+_Static_assert((int)LR_INSERT == (int)PO_INSERT && (int)LR_REPLACE == (int)PO_REPLACE && (int)LR_DELETE == (int)PO_DELETE &&
+               (int)LR_SPLIT == (int)PO_SPLIT && (int)LR_NEWPAGE == (int)PO_NEWPAGE,
                "operation record types are pageop's");
 
 /* ESE_VERIFY_REPLAY=1 (make test, make check): every commit replays its
@@ -482,7 +483,8 @@ static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *
   uint32_t ps = db->hdr.page_size;
   uint8_t *copy = malloc(ps);
   if (!copy) return JET_errOutOfMemory;
-  memcpy(copy, pre, ps);
+  if (pre) memcpy(copy, pre, ps);
+  else memset(copy, 0, ps);     /* a page new at the end of the file */
   int r = PO_OK;
   for (size_t off = 0; r == PO_OK && off < n;) {
     int type;
@@ -520,7 +522,7 @@ static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, con
   head[1] = 0;
   put32(head + 4, pgno);
   put64(head + 8, txid);
-  put64(head + 16, page_dbtime(pre));
+  put64(head + 16, pre ? page_dbtime(pre) : 0);
   for (size_t off = 0; off < n;) {
     int type;
     unsigned slot;
@@ -557,6 +559,10 @@ static size_t diff_if_smaller(esinst *inst, esdb *db, const uint8_t *page, const
   }
   if (framed <= OPS_CHECK_DIFF) return 0;
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return 0;
+  if (!pre) {                   /* a new page: its difference from zeros (log_page's base) */
+    memset(inst->diffbuf + PAGE_DIFF_MAX(ps), 0, ps);
+    pre = inst->diffbuf + PAGE_DIFF_MAX(ps);
+  }
   size_t d = page_diff(pre, page, ps, inst->diffbuf);
   return ((12 + 24 + d + 7) & ~(size_t)7) < framed ? d + 1 : 0;
 }

@@ -52,6 +52,10 @@ enum {
                         key, value; branch: u16 klen, u32 child, key) */
   LR_REPLACE = 11,   /* a leaf cell: its key must be the slot's */
   LR_DELETE = 12,    /* u16 klen, key: the slot's key */
+  LR_SPLIT = 13,     /* slot k; u32 the new page, u16 klen, key (slot k's):
+                        the page truncated at k (its cells k.. moved to the new page) */
+  LR_NEWPAGE = 14,   /* slot 0; u8 type, u32 left, cells: the page formatted with them
+                        (a split's new page, a root turning branch, a new tree) */
 };
 #define LR_OP_HDR 24
 

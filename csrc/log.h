@@ -8,16 +8,17 @@
  * LOG_SLOT_A, B at LOG_SLOT_B, LOG_BLOCK bytes each), then records from
  * LOG_DATA_START on, then zeros.
  *
- * Header, format 4 (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at
+ * Header, format 5 (little-endian, CRC32C of bytes 4..LOG_HDR_SIZE at
  * offset 0):
- *   0 u32 checksum, 4 char[8] magic "ESELOG\0\4", 12 u32 generation,
+ *   0 u32 checksum, 4 char[8] magic "ESELOG\0\5", 12 u32 generation,
  *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
  *   first), 56 u32 features (no bit is defined: any bit set is a format this
  *   version does not read), 60 u32 attach count, 64 attach table: one
  *   attachment entry per database (below).  Formats 1 and 2 (magic
- *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots) and
- *   3 (this layout, commits without their time) are refused with
+ *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots),
+ *   3 (this layout, commits without their time) and 4 (no split records:
+ *   its readers call types 13 and 14 damage) are refused with
  *   JET_errBadLogVersion, never read.
  *
  * Attachment entry (header, checkpoint, LR_ATTACH, LR_CREATEDB): u32 dbid,

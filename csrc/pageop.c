@@ -199,10 +199,58 @@ static int op_delete(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t
   return PO_OK;
 }
 
+/* PO_NEWPAGE: built in a buffer of its own and copied over pg only when
+ * every cell passed, so that a refused record leaves the page unchanged. */
+static int op_newpage(uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *body, size_t blen) {
+  if (slot != 0 || blen < PO_NEWPAGE_HDR) return PO_BAD;
+  int type = body[0];
+  uint32_t left = get32(body + 1);
+  if (!(type == PAGE_LEAF && left == 0) && !(type == PAGE_BRANCH && left != 0)) return PO_BAD;
+  uint8_t *tmp = malloc(psz);
+  if (!tmp) return PO_NOMEM;
+  po_init(tmp, psz, type, left);
+  po_node nd;
+  int r = PO_OK;
+  for (size_t at = PO_NEWPAGE_HDR; r == PO_OK && at < blen;) {
+    size_t hl = type == PAGE_LEAF ? PO_LEAF_CH : PO_BR_CH;
+    size_t size = blen - at < hl ? 0 : hl + get16(body + at) + (type == PAGE_LEAF ? get16(body + at + 2) : 0);
+    po_open(tmp, psz, &nd);
+    if (size == 0 || size > blen - at || !cell_ok(&nd, body + at, size)) r = PO_BAD;
+    else if (nd.n && in_order(&nd, nd.n, body + at) != PO_OK) r = PO_BAD;
+    else if (gap_of(&nd) < size + 2) r = PO_BAD;
+    else po_insert_gap(tmp, nd.n, body + at, (unsigned)size);
+    at += size;
+  }
+  if (r == PO_OK) memcpy(pg + 16, tmp + 16, psz - 16);
+  free(tmp);
+  return r;
+}
+
+static int op_split(uint8_t *pg, const po_node *nd, unsigned k, const uint8_t *body, size_t blen) {
+  po_cell c;
+  if (k >= nd->n || blen < 6 || blen != 6u + get16(body + 4) || get32(body) == 0) return PO_BAD;
+  for (unsigned i = 0; i < nd->n; i++)     /* every cell checked before any byte changes */
+    if (po_cell_get(nd, i, &c)) return PO_BAD;
+  po_cell_get(nd, k, &c);
+  if (po_keycmp(c.key, c.klen, body + 6, blen - 6)) return PO_KEY;
+  unsigned top = nd->psz;
+  for (unsigned i = 0; i < nd->n; i++) {
+    po_cell_get(nd, i, &c);
+    if (i >= k) memset(pg + c.off, 0, c.size);
+    else if (c.off < top) top = c.off;
+  }
+  memset(pg + PAGE_HDR + 2 * k, 0, 2 * (nd->n - k));
+  put16(pg + PO_OFF_N, (uint16_t)k);
+  put16(pg + PO_OFF_TOP, (uint16_t)top);
+  return PO_OK;
+}
+
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen) {
   po_node nd;
+  if (type == PO_NEWPAGE) return EseMaxRecordSize(psz) ? op_newpage(pg, psz, slot, body, blen) : PO_BAD;
   if (po_open(pg, psz, &nd)) return PO_BAD;
   switch (type) {
+  case PO_SPLIT: return op_split(pg, &nd, slot, body, blen);
   case PO_INSERT: return op_insert(pg, &nd, slot, body, blen);
   case PO_REPLACE: return op_replace(pg, &nd, slot, body, blen);
   case PO_DELETE: return op_delete(pg, &nd, slot, body, blen);

@@ -21,9 +21,11 @@
  * Branch cell: u16 klen, u32 child, key[klen]
  *
  * Determinism rules (what makes replay equal the live bytes):
- *  1. one implementation: the live path applies every insert, replace and
- *     delete through pageop_apply, the function replay calls;
- *  2. replay never decides: the slot and the cell are in the record; the
+ *  1. one implementation: the live path applies every insert, replace,
+ *     delete, split and new page through pageop_apply, the function
+ *     replay calls;
+ *  2. replay never decides: the slot and the cell are in the record (a
+ *     split: the split slot, and the moved cells in the new page's); the
  *     one implicit step, compacting the page when the gap is too small for
  *     an insert, depends on the page bytes alone;
  *  3. no uninitialised bytes: a compaction rebuilds the page from zeros,
@@ -45,7 +47,9 @@
 #define PO_BR_CH    6            /* branch cell header: klen, child */
 
 /* Operation types; the numbers are the log record types (internal.h). */
-enum { PO_INSERT = 10, PO_REPLACE = 11, PO_DELETE = 12 };
+enum { PO_INSERT = 10, PO_REPLACE = 11, PO_DELETE = 12, PO_SPLIT = 13, PO_NEWPAGE = 14 };
+
+#define PO_NEWPAGE_HDR 5        /* PO_NEWPAGE body: u8 type, u32 left */
 
 /* Results of pageop_apply. */
 enum {
@@ -88,6 +92,20 @@ unsigned po_leaf_cell(uint8_t *buf, const void *key, size_t klen, const void *va
 unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_t child);
 
 /* Applies one operation to the tree page pg (bytes 16.. only):
+ *   PO_NEWPAGE body = u8 type (PAGE_LEAF, PAGE_BRANCH), u32 left (a leaf:
+ *              0; a branch: not 0), then the page's cells, of that kind,
+ *              in strictly ascending key order (none: an empty page);
+ *              slot 0.  The page is formatted: whatever it held (zeros, a
+ *              page of another type, garbage) is replaced by an empty page
+ *              of type and left, then each cell is put at the next slot
+ *              (just below the previous one).  PO_BAD when a cell is
+ *              malformed or out of order, or the cells do not fit;
+ *   PO_SPLIT   slot = k (0 .. n - 1), body = u32 the new page the cells of
+ *              slots k .. n - 1 went to (not 0), u16 klen, key: the key
+ *              of slot k (else PO_KEY).  The page is truncated at k: the
+ *              cells of slots k .. n - 1 and those slots are zeroed, n
+ *              becomes k and top the lowest offset of a remaining cell
+ *              (the page size when none remains);
  *   PO_INSERT  body = a cell of the page's kind whose key sorts strictly
  *              between the keys of slots slot - 1 and slot (else PO_KEY),
  *              put at slot (0..n): in

@@ -265,7 +265,7 @@ JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, s
   JET_ERR e = fetch(p, pgno, &f);
   if (e == JET_errSuccess) e = make_pending(p, f, 0);
   if (e) return e;
-  if (!f->raw) {
+  if (!f->raw && alen + blen) {
     size_t need = f->nops + alen + blen;
     if (need > f->opscap) {
       size_t nc = f->opscap ? f->opscap * 2 : 256;
@@ -288,7 +288,7 @@ size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t 
   frame *f = p->pend[i];
   *ops = f->ops;
   *pre = f->pre;
-  return f->raw || !f->pre ? 0 : f->nops;
+  return f->raw ? 0 : f->nops;
 }
 
 /* After a commit or a discard: the frame holds no operation records (a
@@ -303,8 +303,10 @@ static void ops_reset(frame *f) {
   f->raw = 0;
 }
 
-/* A frame for a page that has no valid content yet, pending and zeroed. */
-static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page) {
+/* A frame for a page that has no valid content yet, pending and zeroed;
+ * raw: logged as a difference (else by the operation records the caller
+ * gives it, pager_alloc_op). */
+static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page, int raw) {
   p->changes++;
   frame *f = lookup(p, pgno);
   int created = f == NULL;
@@ -315,7 +317,7 @@ static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page) {
     return e;
   }
   memset(f->data, 0, p->psz);
-  f->raw = 1;
+  f->raw = raw;
   f->nops = 0;
   *page = f->data;
   return JET_errSuccess;
@@ -323,7 +325,7 @@ static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page) {
 
 JET_ERR pager_format(pager *p) {
   uint8_t *sp;
-  JET_ERR e = new_page(p, SPACE_PGNO, &sp);
+  JET_ERR e = new_page(p, SPACE_PGNO, &sp, 1);
   if (e) return e;
   sp[16] = PAGE_SPACE;
   put32(sp + SPACE_NEXT, SPACE_PGNO + 1);
@@ -361,8 +363,8 @@ static JET_ERR fl_page(pager *p, uint32_t pgno, int write, uint8_t **pg) {
  * value's pages are ever freed, and free-list pages hold them: a page of
  * another type here (a tree page) is a damaged free list or a caller's
  * bug, refused before it is overwritten. */
-static JET_ERR reuse_page(pager *p, uint32_t pgno, uint8_t **page) {
-  JET_ERR e = pager_write(p, pgno, page);
+static JET_ERR reuse_page(pager *p, uint32_t pgno, uint8_t **page, int raw) {
+  JET_ERR e = raw ? pager_write(p, pgno, page) : pager_write_op(p, pgno, page, NULL, 0, NULL, 0);
   if (e) return e;
   int t = page_type(*page);
   if (t != PAGE_LVDATA && t != PAGE_LVDIR && t != PAGE_FREELIST) return space_bad(p, pgno, "is not a page that is ever freed");
@@ -370,7 +372,7 @@ static JET_ERR reuse_page(pager *p, uint32_t pgno, uint8_t **page) {
   return JET_errSuccess;
 }
 
-JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
+static JET_ERR alloc(pager *p, uint32_t *pgno, uint8_t **page, int raw) {
   uint8_t *sp, *fl;
   JET_ERR e = pager_write(p, SPACE_PGNO, &sp);
   if (e == JET_errSuccess) e = check_space(p, sp);
@@ -389,17 +391,20 @@ JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
     uint32_t nfree = get32(sp + SPACE_NFREE);
     if (nfree == 0) return space_bad(p, got, "is listed beyond the free count");
     put32(sp + SPACE_NFREE, nfree - 1);
-    if ((e = reuse_page(p, got, page))) return e;
+    if ((e = reuse_page(p, got, page, raw))) return e;
     *pgno = got;
     return JET_errSuccess;
   }
   if (n == UINT32_MAX) return JET_errDiskFull;
-  e = new_page(p, n, page);
+  e = new_page(p, n, page, raw);
   if (e) return e;
   put32(sp + SPACE_NEXT, n + 1);
   *pgno = n;
   return JET_errSuccess;
 }
+
+JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) { return alloc(p, pgno, page, 1); }
+JET_ERR pager_alloc_op(pager *p, uint32_t *pgno, uint8_t **page) { return alloc(p, pgno, page, 0); }
 
 JET_ERR pager_free(pager *p, uint32_t pgno) {
   uint8_t *sp, *fl;
@@ -419,7 +424,7 @@ JET_ERR pager_free(pager *p, uint32_t pgno) {
     }
   }
   /* the first free-list page is full, or there is none: pgno becomes it */
-  if ((e = reuse_page(p, pgno, &fl))) return e;
+  if ((e = reuse_page(p, pgno, &fl, 1))) return e;
   fl[16] = PAGE_FREELIST;
   put32(fl + FL_NEXT, head);
   put32(sp + SPACE_FREE, pgno);

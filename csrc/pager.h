@@ -96,6 +96,12 @@ JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, s
  * dbtime names, and the double-write ring protects its in-place write like
  * any page's. */
 JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page);
+/* pager_alloc for a page the caller formats by operation records
+ * (pageop.h PO_NEWPAGE first, then any; pager_write_op): logged as them,
+ * each naming the dbtime of the page before (0 for a page new at the end
+ * of the file), unless the commit changed the page otherwise too (a page
+ * freed and reused in one commit: then it is a difference). */
+JET_ERR pager_alloc_op(pager *p, uint32_t *pgno, uint8_t **page);
 /* Puts page pgno (3 .. pages in use - 1, not free already: the caller's
  * rule) on the free list. */
 JET_ERR pager_free(pager *p, uint32_t pgno);
@@ -126,8 +132,10 @@ size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t
 void pager_commit_pending(pager *p, uint64_t need_lsn);
 /* Pending page i (0 .. as pager_pending numbers them): the length of its
  * operation records (*ops), to be logged instead of the page, or 0 when
- * the page is logged as a difference or whole; *pre: the page before the
- * commit (valid until pager_commit_pending / pager_discard_pending). */
+ * the page is logged as a difference; *pre: the page before the commit
+ * (valid until pager_commit_pending / pager_discard_pending), NULL for a
+ * page new at the end of the file (its records apply to an all-zero page
+ * of dbtime 0). */
 size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t **pre);
 void pager_discard_pending(pager *p);
 

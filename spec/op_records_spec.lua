@@ -8,29 +8,7 @@
 local backup = require "ese.backup"
 local H = require "support.helpers"
 
--- Counts of the record types in the log files of dir (B*.log), read by
--- the framing of docs/format.md (records from offset 12288, 8-aligned; a
--- zero length word ends a file's data, padding to a 4096-byte block aside).
-local function record_types(dir)
-  local counts = {}
-  for name in pairs(H.ls(dir)) do
-    if name:match("%.log$") then
-      local data = assert(H.read_file(dir .. "/" .. name))
-      local off = 12288
-      while off + 12 <= #data do
-        local len = string.unpack("<I4", data, off + 1)
-        if len == 0 then
-          if off % 4096 > 4064 then off = off - off % 4096 + 4096 else break end
-        else
-          local ty = data:byte(off + 5)
-          counts[ty] = (counts[ty] or 0) + 1
-          off = off + ((12 + len + 7) & ~7)
-        end
-      end
-    end
-  end
-  return counts
-end
+local record_types = require("support.log_records").types
 
 -- A deterministic mixed workload on table t and the model of its contents:
 -- inserts of new keys, replaces with values of another size, deletes, one
@@ -70,12 +48,6 @@ local function mixed(t, model, n, seed)
   end
 end
 
-local function contents(t)
-  local got = {}
-  for k, v in t:pairs() do got[k] = v end
-  return got
-end
-
 describe("operation records", function()
   local w
   before_each(function() w = H.world() end)
@@ -83,8 +55,10 @@ describe("operation records", function()
 
   it("replay of each type: once, twice, onto a newer page, onto an older page (-566), a wrong key "
      .. "or an insert out of key order (-501 / -573 naming page and slot), several records of one page, "
+     .. "splits and root splits with either page newer or never written, "
      .. "hostile records and pages (C harness pageop_test)", function()
-    local lines = { "pageop_test: unit: ok", "pageop_test: compact: ok", "pageop_test: fuzz: ok" }
+    local lines = { "pageop_test: unit: ok", "pageop_test: compact: ok", "pageop_test: split: ok",
+                    "pageop_test: fuzz: ok" }
     for _, mode in ipairs({ "", " (restore)" }) do
       for _, ty in ipairs({ "insert", "replace", "delete" }) do
         for _, case in ipairs({ "older", "newer", "once", "twice" }) do
@@ -93,8 +67,16 @@ describe("operation records", function()
         lines[#lines + 1] = "pageop_test: " .. ty .. "-key" .. mode .. ": ok"
       end
     end
-    local rest = { "many: ok", "many-twice (restore): ok", "mixed-base: ok", "op-and-diff (restore): ok",
-                   "fuzz-redo: ok", "ok" }
+    local rest = { "many: ok", "many-twice (restore): ok", "mixed-base: ok", "op-and-diff (restore): ok" }
+    for _, mode in ipairs({ "", " (restore)" }) do   -- splits (issue 9, S6b)
+      for _, case in ipairs({ "split-key", "split-older", "split-once", "split-twice", "split-leaf-newer",
+                              "split-new-newer", "newpage-over-older", "rootsplit-once", "rootsplit-twice",
+                              "rootsplit-parent-newer", "rootsplit-children-newer" }) do
+        rest[#rest + 1] = case .. mode .. ": ok"
+      end
+    end
+    rest[#rest + 1] = "fuzz-redo: ok"
+    rest[#rest + 1] = "ok"
     for _, l in ipairs(rest) do
       lines[#lines + 1] = "pageop_test: " .. l
     end
@@ -115,7 +97,7 @@ describe("operation records", function()
     end
     inst:term()                                -- a crash
     local t2 = w:reopen({ log_file_size = 1024 })
-    assert.are.same(model, contents(t2))
+    assert.are.same(model, H.contents(t2))
   end)
 
   it("a full backup and an incremental of operation records restore the exact contents", function()
@@ -134,6 +116,6 @@ describe("operation records", function()
     local inst3 = w:track(require("ese").create_instance(H.name("chk"), H.params(w:path("r"))))
     inst3:init()
     local t3 = H.open_table(inst3, w:path("r"))
-    assert.are.same(model, contents(t3))
+    assert.are.same(model, H.contents(t3))
   end)
 end)

@@ -16,7 +16,8 @@
  * Page 0 stands for the database header.
  *
  * pager_write_op keeps each page's operation records like the real pager
- * (pager_write and pager_alloc drop them: the page is a difference then);
+ * (pager_write and pager_alloc drop them: the page is a difference then;
+ * a page of pager_alloc_op keeps them, replayed onto zeros);
  * mock_commit replays them (pageop_apply) onto the committed image and
  * fails the test unless that gives the pending page byte for byte: the
  * determinism check of pageop.h over every btree_test workload.
@@ -81,9 +82,9 @@ static void mock_ops_reset(pager *p, uint32_t pg) {
 /* Replays the records of page pg onto its committed image; exits on a
  * difference from the pending page. */
 static void mock_replay(pager *p, uint32_t pg) {
-  if (p->raw[pg] || !p->nops[pg] || !p->img[pg]) return;
-  uint8_t *copy = mock_xalloc(p->psz);
-  memcpy(copy, p->img[pg], p->psz);
+  if (p->raw[pg] || !p->nops[pg]) return;
+  uint8_t *copy = mock_xalloc(p->psz);    /* zeros: a page new in the commit */
+  if (p->img[pg]) memcpy(copy, p->img[pg], p->psz);
   size_t off = 0;
   while (off < p->nops[pg]) {
     int type, r;
@@ -195,7 +196,7 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
 JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
                        size_t blen) {
   JET_ERR e = mock_write(p, pgno, page);
-  if (e || p->raw[pgno]) return e;
+  if (e || p->raw[pgno] || alen + blen == 0) return e;
   uint8_t *q = realloc(p->ops[pgno], p->nops[pgno] + alen + blen);
   if (!q) exit(2);
   p->ops[pgno] = q;
@@ -205,7 +206,7 @@ JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, s
   return 0;
 }
 
-JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
+static JET_ERR mock_alloc(pager *p, uint32_t *pgno, uint8_t **page, int raw) {
   if (p->fail_alloc > 0 && --p->fail_alloc == 0) return JET_errDiskFull;
   if (p->n == p->cap) {
     p->cap *= 2;
@@ -225,11 +226,16 @@ JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) {
   p->changes++;
   *pgno = p->n++;
   p->img[*pgno] = NULL;
-  p->raw[*pgno] = 1;
+  p->raw[*pgno] = (uint8_t)raw;
   mock_pend(p, *pgno, mock_xalloc(p->psz));
   *page = p->pend[*pgno];
   return 0;
 }
+
+JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page) { return mock_alloc(p, pgno, page, 1); }
+/* A new page formatted by operation records (mock_replay replays them
+ * onto zeros). */
+JET_ERR pager_alloc_op(pager *p, uint32_t *pgno, uint8_t **page) { return mock_alloc(p, pgno, page, 0); }
 
 /* A freed page (a long value's) is never reused here: counted only. */
 JET_ERR pager_free(pager *p, uint32_t pgno) {

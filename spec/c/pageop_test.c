@@ -1,6 +1,7 @@
 /*
  * pageop_test.c -- operation records (csrc/pageop.c, replayed by
- * csrc/redo.c): LR_INSERT, LR_REPLACE and LR_DELETE.
+ * csrc/redo.c): LR_INSERT, LR_REPLACE, LR_DELETE, and the records of a
+ * split, LR_SPLIT and LR_NEWPAGE.
  *
  * Part 1, pageop_apply on page buffers:
  *   unit   insert into the gap; insert that compacts a page with holes
@@ -11,6 +12,13 @@
  *          than the slot's, an insert whose key does not sort strictly
  *          between the slot's neighbours, is PO_KEY, a slot past the end or a malformed
  *          cell PO_BAD, each leaving the page unchanged.
+ *   split  LR_NEWPAGE formats a page whatever it held (zeros, garbage, a
+ *          page of another type) from the cells it carries; a cell out of
+ *          key order, malformed, a leaf with a left page, a branch without
+ *          one, cells that do not fit: PO_BAD, unchanged.  LR_SPLIT at k
+ *          truncates a page: slots k.. and their cells zeroed, n = k, top
+ *          the lowest remaining cell; the two halves hold every record; a
+ *          key that is not slot k's is PO_KEY, k >= n PO_BAD, unchanged.
  *   fuzz   hostile records (seeded: any type, slot, damaged bodies) on
  *          pages of several fills: a refusal leaves the page unchanged, a
  *          success leaves it well-formed and in key order; then damaged
@@ -35,6 +43,21 @@
  *   many           three records of one page in one commit apply in order;
  *   mixed-base     two records of one page with different bases: corrupt;
  *   op-and-diff    a page both as a difference and by a record: corrupt;
+ *   split-*        a split of the leaf at slot 10 to a page never written
+ *                  (LR_NEWPAGE of the new page with the moved cells, base
+ *                  0, and LR_SPLIT of the leaf): once (both pages as
+ *                  pageop_apply makes them), twice (unchanged), with the
+ *                  leaf already split but the new page never written (a
+ *                  crash or a fuzzy copy: the new page comes from the
+ *                  record alone), with the new page written but the leaf
+ *                  not, a split of the wrong key (corrupt naming page and
+ *                  slot), of a base above the leaf's (-566), and an
+ *                  LR_NEWPAGE onto a page of another dbtime below T
+ *                  (applies: a format ignores the old bytes);
+ *   rootsplit-*    a root split (two LR_NEWPAGE of the halves, LR_NEWPAGE
+ *                  of the root as a branch, LR_INSERT of the separator):
+ *                  once, twice, parent newer with the children never
+ *                  written, children newer with the parent old;
  *   fuzz-redo      hostile groups of operation records (random header
  *                  fields, damaged bodies): a JET_err or success, never a
  *                  crash (make check: ASan).
@@ -101,6 +124,19 @@ static void expect_records(const uint8_t *pg, unsigned n, const char *what) {
   }
 }
 
+/* The page's cells lie back to back from top to the page's end. */
+static void expect_packed(const uint8_t *pg, const char *what) {
+  po_node nd;
+  size_t used = 0;
+  po_open(pg, PAGE_SIZE, &nd);
+  for (unsigned i = 0; i < nd.n; i++) {
+    po_cell c;
+    po_cell_get(&nd, i, &c);
+    used += c.size;
+  }
+  if (nd.top != PAGE_SIZE - used) FAIL("%s: cells are not packed (top %u, %zu bytes)", what, nd.top, used);
+}
+
 static void unit(void) {
   uint8_t *pg = leaf_page(), before[PAGE_SIZE], cell[PAGE_SIZE];
   unsigned n;
@@ -123,14 +159,7 @@ static void unit(void) {
   n = cell_of(cell, 0, gap + 100, 'z');
   expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 0, cell, n), PO_OK, "compacting insert");
   expect_records(pg, 16, "compacting insert");
-  po_open(pg, PAGE_SIZE, &nd);
-  size_t used = 0;
-  for (unsigned i = 0; i < nd.n; i++) {
-    po_cell c;
-    po_cell_get(&nd, i, &c);
-    used += c.size;
-  }
-  if (nd.top != PAGE_SIZE - used) FAIL("compacting insert: cells are not packed (top %u, %zu bytes)", nd.top, used);
+  expect_packed(pg, "compacting insert");
   say_ok("compact");
   /* no room even compacted: PO_FULL, unchanged (a page of four maximal
    * records, the first deleted and a fifth coming) */
@@ -199,6 +228,118 @@ static void unit(void) {
   expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, 2, cell, n), PO_KEY, "insert of the previous slot's key");
   if (memcmp(before, pg, PAGE_SIZE)) FAIL("refusals: the page changed");
   say_ok("unit");
+}
+
+/* The cells of slots [from, to) of pg after an LR_NEWPAGE header (type,
+ * left) in body; returns the body's length. */
+static size_t newpage_body(uint8_t *body, int type, uint32_t left, const uint8_t *pg, unsigned from, unsigned to) {
+  po_node nd;
+  size_t n = PO_NEWPAGE_HDR;
+  body[0] = (uint8_t)type;
+  put32(body + 1, left);
+  if (po_open(pg, PAGE_SIZE, &nd)) FAIL("newpage_body: a malformed page");
+  for (unsigned i = from; i < to; i++) {
+    po_cell c;
+    if (po_cell_get(&nd, i, &c)) FAIL("newpage_body: slot %u", i);
+    memcpy(body + n, pg + c.off, c.size);
+    n += c.size;
+  }
+  return n;
+}
+
+/* An LR_SPLIT body: the new page, the key of slot k of pg. */
+static size_t split_body(uint8_t *body, uint32_t newpg, const uint8_t *pg, unsigned k) {
+  po_node nd;
+  po_cell c;
+  if (po_open(pg, PAGE_SIZE, &nd) || po_cell_get(&nd, k, &c)) FAIL("split_body: slot %u", k);
+  put32(body, newpg);
+  put16(body + 4, (uint16_t)c.klen);
+  memcpy(body + 6, c.key, c.klen);
+  return 6 + c.klen;
+}
+
+static void unit_split(void) {
+  static uint8_t pg[PAGE_SIZE], right[PAGE_SIZE], before[PAGE_SIZE], body[PAGE_SIZE + 8], cell[PAGE_SIZE];
+  po_init(pg, PAGE_SIZE, PAGE_LEAF, 0);
+  for (int i = 0; i < 30; i++) {
+    unsigned n = cell_of(cell, i, 200, 'a' + i % 26);
+    expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, (unsigned)i, cell, n), PO_OK, "split: insert");
+  }
+  for (int i = 28; i >= 0; i -= 7) {          /* a few holes */
+    unsigned n = del_of(cell, i);
+    expect_po(pageop_apply(pg, PAGE_SIZE, PO_DELETE, (unsigned)i, cell, n), PO_OK, "split: delete");
+  }
+  po_node nd;
+  po_open(pg, PAGE_SIZE, &nd);
+  unsigned n0 = nd.n, k = n0 / 2;
+  /* the new page, formatted over garbage, zeros, or another page */
+  size_t bl = newpage_body(body, PAGE_LEAF, 0, pg, k, n0);
+  for (int over = 0; over < 3; over++) {
+    if (over == 0) memset(right, 0, PAGE_SIZE);
+    if (over == 1) for (unsigned i = 0; i < PAGE_SIZE; i++) right[i] = (uint8_t)(i * 7 + 3);
+    if (over == 2) memcpy(right, pg, PAGE_SIZE);
+    expect_po(pageop_apply(right, PAGE_SIZE, PO_NEWPAGE, 0, body, bl), PO_OK, "newpage");
+    expect_records(right, n0 - k, "newpage");
+    expect_packed(right, "newpage");
+    if (over == 0) memcpy(before, right, PAGE_SIZE);
+    else if (memcmp(before + 16, right + 16, PAGE_SIZE - 16)) FAIL("newpage over old bytes %d: not the same page", over);
+  }
+  /* refused: unchanged */
+  memcpy(before, right, PAGE_SIZE);
+  uint8_t bad[PAGE_SIZE + 8];
+  memcpy(bad, body, bl);
+  bad[0] = PAGE_BRANCH;                       /* a branch of left 0, and leaf cells */
+  expect_po(pageop_apply(right, PAGE_SIZE, PO_NEWPAGE, 0, bad, bl), PO_BAD, "newpage: branch of left 0");
+  put32(bad + 1, 9);
+  bad[0] = PAGE_LEAF;                         /* a leaf with a left page */
+  expect_po(pageop_apply(right, PAGE_SIZE, PO_NEWPAGE, 0, bad, bl), PO_BAD, "newpage: leaf with a left page");
+  size_t b2 = newpage_body(bad, PAGE_LEAF, 0, pg, k, k + 1);   /* cell k, then cell k - 1 */
+  {
+    po_cell c;
+    po_open(pg, PAGE_SIZE, &nd);
+    po_cell_get(&nd, k - 1, &c);
+    memcpy(bad + b2, pg + c.off, c.size);
+    b2 += c.size;
+  }
+  expect_po(pageop_apply(right, PAGE_SIZE, PO_NEWPAGE, 0, bad, b2), PO_BAD, "newpage: cells out of order");
+  expect_po(pageop_apply(right, PAGE_SIZE, PO_NEWPAGE, 0, body, bl - 1), PO_BAD, "newpage: a cut cell");
+  expect_po(pageop_apply(right, PAGE_SIZE, PO_NEWPAGE, 1, body, bl), PO_BAD, "newpage: slot not 0");
+  {   /* more cells than a page holds */
+    static uint8_t big[3 * PAGE_SIZE];
+    size_t b3 = PO_NEWPAGE_HDR;
+    big[0] = PAGE_LEAF;
+    put32(big + 1, 0);
+    for (int i = 0; i < 40; i++) b3 += cell_of(big + b3, i, 200, 'b');
+    expect_po(pageop_apply(right, PAGE_SIZE, PO_NEWPAGE, 0, big, b3), PO_BAD, "newpage: cells that do not fit");
+  }
+  if (memcmp(before, right, PAGE_SIZE)) FAIL("newpage refusals: the page changed");
+  /* the split page truncated at k */
+  memcpy(before, pg, PAGE_SIZE);
+  size_t sl = split_body(body, 77, pg, k);
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_SPLIT, k + 1, body, sl), PO_KEY, "split: another slot's key");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_SPLIT, n0, body, sl), PO_BAD, "split: k past the end");
+  put32(body, 0);
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_SPLIT, k, body, sl), PO_BAD, "split: new page 0");
+  put32(body, 77);
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_SPLIT, k, body, sl - 1), PO_BAD, "split: a cut key");
+  if (memcmp(before, pg, PAGE_SIZE)) FAIL("split refusals: the page changed");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_SPLIT, k, body, sl), PO_OK, "split");
+  expect_records(pg, k, "split");
+  po_open(pg, PAGE_SIZE, &nd);
+  unsigned low = PAGE_SIZE;
+  size_t live = 0;
+  for (unsigned i = 0; i < nd.n; i++) {
+    po_cell c;
+    po_cell_get(&nd, i, &c);
+    if (c.off < low) low = c.off;
+    live += c.size;
+  }
+  if (nd.top != low) FAIL("split: top %u is not the lowest cell %u", nd.top, low);
+  size_t nonzero = 0;                          /* the moved cells and slots are zeros */
+  for (unsigned i = PAGE_HDR; i < PAGE_SIZE; i++) nonzero += pg[i] != 0;
+  size_t maxnz = 4 + 2 * nd.n + live;           /* n, top, slots, the kept cells */
+  if (nonzero > maxnz) FAIL("split: %zu non-zero bytes, the kept part has at most %zu", nonzero, maxnz);
+  say_ok("split");
 }
 
 /* A xorshift generator: the fuzz cases are the same on every run. */
@@ -340,17 +481,23 @@ typedef struct rec {
   uint32_t len;
 } rec;
 
-/* An operation record of txid 7 on the leaf: type, slot, base, body. */
-static void op_rec(rec *r, int type, unsigned slot, uint64_t base, const uint8_t *body, size_t blen) {
+/* An operation record of txid 7 on page pgno: type, slot, base, body. */
+static void op_rec_at(rec *r, uint32_t pgno, int type, unsigned slot, uint64_t base, const uint8_t *body,
+                      size_t blen) {
   r->type = (uint8_t)type;
   r->p[0] = 1;
   r->p[1] = 0;
   put16(r->p + 2, (uint16_t)slot);
-  put32(r->p + 4, leaf);
+  put32(r->p + 4, pgno);
   put64(r->p + 8, 7);
   put64(r->p + 16, base);
   memcpy(r->p + LR_OP_HDR, body, blen);
   r->len = LR_OP_HDR + (uint32_t)blen;
+}
+
+/* An operation record of txid 7 on the leaf. */
+static void op_rec(rec *r, int type, unsigned slot, uint64_t base, const uint8_t *body, size_t blen) {
+  op_rec_at(r, leaf, type, slot, base, body, blen);
 }
 
 /* Replays recs then an LR_COMMIT of txid 7 giving database 1 time T
@@ -487,6 +634,176 @@ static void cases(int type, const char *tname, int restore, uint64_t *T) {
   expect_same(what, restore, &r, 1, *T, JET_errSuccess, "");
 }
 
+/* ---- splits through redo -------------------------------------------------- */
+
+/* Page pgno of app.edb as held now, or zeros past the file's end. */
+static void page_now(uint32_t pgno, uint8_t *out) {
+  struct stat st;
+  if (stat(dbpath, &st)) FAIL("stat %s", dbpath);
+  if ((off_t)(pgno + 1) * PAGE_SIZE > st.st_size) memset(out, 0, PAGE_SIZE);
+  else read_page(pgno, out);
+}
+
+static void write_page(uint32_t pgno, const uint8_t *pg) {
+  int fd = open(dbpath, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || pwrite(fd, pg, PAGE_SIZE, (off_t)pgno * PAGE_SIZE) != PAGE_SIZE || fsync(fd)) FAIL("write %s", dbpath);
+  close(fd);
+}
+
+/* The file cut back to n pages (the pages past it never written). */
+static void cut_file(uint32_t n) {
+  if (truncate(dbpath, (off_t)n * PAGE_SIZE)) FAIL("truncate %s", dbpath);
+}
+
+static uint32_t file_pages(void) {
+  struct stat st;
+  if (stat(dbpath, &st)) FAIL("stat %s", dbpath);
+  return (uint32_t)(st.st_size / PAGE_SIZE);
+}
+
+/* want[i]: page pgnos[i] after the records of recs that name it applied
+ * onto it as held now, sealed with T (pages the group does not apply to
+ * because their dbtime is T or more: as held now). */
+static void expected(const rec *recs, int n, uint64_t T, const uint32_t *pgnos, int np, uint8_t want[][PAGE_SIZE]) {
+  for (int i = 0; i < np; i++) {
+    page_now(pgnos[i], want[i]);
+    int v = page_verify(want[i], PAGE_SIZE, pgnos[i]);
+    if (v == PAGE_OK && page_dbtime(want[i]) >= T) continue;
+    for (int j = 0; j < n; j++)
+      if (get32(recs[j].p + 4) == pgnos[i])
+        expect_po(pageop_apply(want[i], PAGE_SIZE, recs[j].type, get16(recs[j].p + 2), recs[j].p + LR_OP_HDR,
+                               recs[j].len - LR_OP_HDR), PO_OK, "expected");
+    page_seal(want[i], PAGE_SIZE, pgnos[i], T);
+  }
+}
+
+/* The group applies: each of pages pgnos is what expected() says. */
+static void expect_pages(const char *name, int restore, const rec *recs, int n, uint64_t T, const uint32_t *pgnos,
+                         int np) {
+  static uint8_t want[4][PAGE_SIZE];
+  uint8_t got[PAGE_SIZE];
+  char detail[600] = "";
+  expected(recs, n, T, pgnos, np, want);
+  JET_ERR e = replay(restore, recs, n, T, detail, sizeof detail);
+  if (e) FAIL("%s: replay gave %s (%s)", name, harness_err_name(e), detail);
+  for (int i = 0; i < np; i++) {
+    page_now(pgnos[i], got);
+    if (memcmp(want[i], got, PAGE_SIZE)) FAIL("%s: page %u is not the records applied to it", name, (unsigned)pgnos[i]);
+    if (page_dbtime(got) < T) FAIL("%s: page %u has dbtime %llu below T", name, (unsigned)pgnos[i],
+                                   (unsigned long long)page_dbtime(got));
+  }
+  say_ok(name);
+}
+
+/* Splits of the leaf at slot 10 to page N (never written): the records the
+ * engine writes for it (btree.c split_put), replayed on every state a
+ * crash or a fuzzy copy leaves. */
+static void split_cases(int restore, uint64_t *T) {
+  static rec g[4];
+  static uint8_t lp[PAGE_SIZE], old_leaf[PAGE_SIZE], newpg[PAGE_SIZE];
+  uint8_t body[PAGE_SIZE + 8];
+  char name[80];
+  const char *mode = restore ? " (restore)" : "";
+  uint32_t N = file_pages(), pgnos[2] = { leaf, N };
+  po_node nd;
+  read_page(leaf, lp);
+  memcpy(old_leaf, lp, PAGE_SIZE);
+  if (po_open(lp, PAGE_SIZE, &nd) || nd.n < 12) FAIL("split: the leaf holds %u records", nd.n);
+  uint64_t d = page_dbtime(lp);
+  size_t nl = newpage_body(body, PAGE_LEAF, 0, lp, 10, nd.n);
+  op_rec_at(&g[0], leaf, PO_SPLIT, 10, d, body, 0);               /* body set below */
+  g[0].len = LR_OP_HDR + (uint32_t)split_body(g[0].p + LR_OP_HDR, N, lp, 10);
+  op_rec_at(&g[1], N, PO_NEWPAGE, 0, 0, body, nl);
+  /* refused first (unchanged): a key that is not slot 10's, a base above the leaf's */
+  static rec bad[2];
+  bad[0] = g[0];
+  bad[0].p[LR_OP_HDR + 6] ^= 1;
+  bad[1] = g[1];
+  char needle[64];
+  snprintf(needle, sizeof needle, "page %u slot 10", (unsigned)leaf);
+  snprintf(name, sizeof name, "split-key");
+  expect_same(name, restore, bad, 2, *T + 1, corrupt_for(restore), needle);
+  bad[0] = g[0];
+  put64(bad[0].p + 16, d + 1);
+  snprintf(name, sizeof name, "split-older");
+  expect_same(name, restore, bad, 2, *T + 1, JET_errDbTimeTooOld, "is older than the base");
+  /* once; twice */
+  ++*T;
+  snprintf(name, sizeof name, "split-once%s", mode);
+  expect_pages(name, restore, g, 2, *T, pgnos, 2);
+  read_page(N, newpg);
+  snprintf(name, sizeof name, "split-twice");
+  expect_same(name, restore, g, 2, *T, JET_errSuccess, "");
+  /* the leaf split on disk, the new page never written: from the record */
+  cut_file(N);
+  snprintf(name, sizeof name, "split-leaf-newer%s", mode);
+  expect_pages(name, restore, g, 2, *T, pgnos, 2);
+  uint8_t got[PAGE_SIZE];
+  read_page(N, got);
+  if (memcmp(got, newpg, PAGE_SIZE)) FAIL("%s: the new page is not the one of split-once", name);
+  /* the new page written, the leaf as before the split */
+  write_page(leaf, old_leaf);
+  snprintf(name, sizeof name, "split-new-newer%s", mode);
+  expect_pages(name, restore, g, 2, *T, pgnos, 2);
+  read_page(leaf, got);
+  /* an LR_NEWPAGE onto a page of another dbtime below T, base 0: applies */
+  nl = newpage_body(body, PAGE_LEAF, 0, got, 0, 3);
+  op_rec_at(&g[2], N, PO_NEWPAGE, 0, 0, body, nl);
+  ++*T;
+  snprintf(name, sizeof name, "newpage-over-older%s", mode);
+  expect_pages(name, restore, &g[2], 1, *T, &N, 1);
+  cut_file(N);                                  /* the next case's pages are new again */
+}
+
+/* A root split of the leaf (taken as a root) into pages A and B (never
+ * written): LR_NEWPAGE A (slots 0..9), B (10..), the leaf as a branch over
+ * A, LR_INSERT of (key of slot 10, B) into it. */
+static void root_split_cases(int restore, uint64_t *T) {
+  static rec g[4];
+  static uint8_t lp[PAGE_SIZE], old_leaf[PAGE_SIZE], after[3][PAGE_SIZE];
+  uint8_t body[PAGE_SIZE + 8];
+  char name[80];
+  const char *mode = restore ? " (restore)" : "";
+  uint32_t A = file_pages(), B = A + 1, pgnos[3] = { leaf, A, B };
+  po_node nd;
+  po_cell c;
+  read_page(leaf, lp);
+  memcpy(old_leaf, lp, PAGE_SIZE);
+  if (po_open(lp, PAGE_SIZE, &nd) || nd.n < 12 || po_cell_get(&nd, 10, &c)) FAIL("rootsplit: the leaf");
+  uint64_t d = page_dbtime(lp);
+  size_t n = newpage_body(body, PAGE_LEAF, 0, lp, 0, 10);
+  op_rec_at(&g[0], A, PO_NEWPAGE, 0, 0, body, n);
+  n = newpage_body(body, PAGE_LEAF, 0, lp, 10, nd.n);
+  op_rec_at(&g[1], B, PO_NEWPAGE, 0, 0, body, n);
+  body[0] = PAGE_BRANCH;
+  put32(body + 1, A);
+  op_rec_at(&g[2], leaf, PO_NEWPAGE, 0, d, body, PO_NEWPAGE_HDR);
+  n = po_branch_cell(body, c.key, c.klen, B);
+  op_rec_at(&g[3], leaf, PO_INSERT, 0, d, body, n);
+  ++*T;
+  snprintf(name, sizeof name, "rootsplit-once%s", mode);
+  expect_pages(name, restore, g, 4, *T, pgnos, 3);
+  for (int i = 0; i < 3; i++) read_page(pgnos[i], after[i]);
+  if (after[0][16] != PAGE_BRANCH) FAIL("%s: the root is not a branch", name);
+  snprintf(name, sizeof name, "rootsplit-twice");
+  expect_same(name, restore, g, 4, *T, JET_errSuccess, "");
+  /* the parent (root) newer, its children never written */
+  cut_file(A);
+  snprintf(name, sizeof name, "rootsplit-parent-newer%s", mode);
+  expect_pages(name, restore, g, 4, *T, pgnos, 3);
+  /* the children newer, the parent as before */
+  write_page(leaf, old_leaf);
+  snprintf(name, sizeof name, "rootsplit-children-newer%s", mode);
+  expect_pages(name, restore, g, 4, *T, pgnos, 3);
+  for (int i = 0; i < 3; i++) {
+    uint8_t got[PAGE_SIZE];
+    read_page(pgnos[i], got);
+    if (memcmp(got, after[i], PAGE_SIZE)) FAIL("%s: page %u differs from rootsplit-once's", name, (unsigned)pgnos[i]);
+  }
+  write_page(leaf, old_leaf);                   /* the leaf again for the next mode */
+  cut_file(A);
+}
+
 /* Hostile groups through redo_apply (fuzz): one to four operation records
  * with random header fields (type, the zero byte, database, slot, page
  * around the leaf, base around its dbtime) and damaged bodies, then a
@@ -531,6 +848,7 @@ static void fuzz_redo(void) {
 int main(void) {
   harness_start(60);
   unit();
+  unit_split();
   fuzz();
   setup();
   uint64_t T = hdr.dbtime_last;
@@ -575,6 +893,15 @@ int main(void) {
   g[1].p[28] = 0x55;
   g[1].len = 29;
   expect_same("op-and-diff", 1, g, 2, T + 1, JET_errLogCorruptDuringHardRestore, needle);
+  for (int restore = 0; restore <= 1; restore++) {
+    uint8_t keep[PAGE_SIZE];
+    read_page(leaf, keep);
+    uint32_t n0 = file_pages();
+    split_cases(restore, &T);
+    write_page(leaf, keep);                     /* the leaf of 20-odd records again */
+    cut_file(n0);
+    root_split_cases(restore, &T);
+  }
   fuzz_redo();
   harness_rm_rf(dir);
   printf("pageop_test: ok\n");

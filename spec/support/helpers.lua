@@ -277,6 +277,13 @@ end
 
 -- n durable commits of about `size` bytes each into table t (keys
 -- prefix00001 ...): with 64 KiB log files a few of them roll the log.
+-- Every record of table t, key -> value.
+function H.contents(t)
+  local got = {}
+  for k, v in t:pairs() do got[k] = v end
+  return got
+end
+
 function H.fill(t, n, prefix, size)
   prefix = prefix or "k"
   local v = ("x"):rep(size or 500)
