@@ -179,12 +179,15 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
  * before lsn when lsn is an end position). */
 JET_ERR log_flush(eslog *lg, lsn_t lsn);
 /* Makes the next generation's file ahead of time (Btmp.log, zero-filled),
- * so that a roll only writes its header and renames.  Called without the
- * instance lock (a commit after its flush); does nothing when it is made.
- * A full disk (JET_errDiskFull) is not an error of the log: no Btmp.log is
- * left, no new attempt is made before the next roll, and that roll makes
- * the file itself (failing then if there is still no room).  Any other
- * failure is the log's sticky error, returned. */
+ * so that a roll only writes its header and renames: asks the log's
+ * preparer thread (started by the first call) and returns; in line when
+ * esio_ordered (os.h) or no thread could be started.  Called without the
+ * instance lock (a commit after its flush); does nothing when it is made
+ * or being made.  A full disk (JET_errDiskFull) is not an error of the
+ * log: no Btmp.log is left, no new attempt is made before the next roll,
+ * and that roll makes the file itself (failing then if there is still no
+ * room).  Any other failure is the log's sticky error, returned (by this
+ * call in line; by the next call, append or flush when the thread met it). */
 JET_ERR log_prepare_next(eslog *lg);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced). */

@@ -162,6 +162,11 @@ uint64_t esio_count(esio *io) { return atomic_load(&io->events); }
 
 int esio_open_files(esio *io) { return atomic_load(&io->open_files); }
 
+int esio_ordered(esio *io) {
+  return (io->fault != FAULT_NONE && io->fault != FAULT_SLOWSYNC && io->fault != FAULT_EACCES) || io->count_path ||
+         io->trace_fd >= 0;
+}
+
 static _Noreturn void fault_kill(void) {
   kill(getpid(), SIGKILL);
   for (;;) pause();

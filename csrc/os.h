@@ -86,6 +86,11 @@ void esio_free(esio *io);
 uint64_t esio_count(esio *io);
 /* Files opened through io and not yet closed (esio_free asserts 0). */
 int esio_open_files(esio *io);
+/* 1 when ESE_FAULT counts events or limits space (crash, torn, power, eio,
+ * enospc, space) or ESE_FAULT_COUNT / ESE_FAULT_TRACE is set: a run whose
+ * event order a test relies on, so I/O that the engine would do on a
+ * background thread is done in line instead (log_prepare_next). */
+int esio_ordered(esio *io);
 
 /* Opens a regular file (following symbolic links).  Anything else in its
  * place (a FIFO, a socket, a device, a folder) is JET_errInvalidPath, and
