@@ -117,6 +117,46 @@ describe("the backup's checkpoints in slices (EseBackupStep, issue 13)", functio
       H.expect_jet("JET_errNoBackup", inst.backup_step, inst)   -- that ended the backup
     end)
 
+    it("backup_step{truncate = true}: the truncation in parts; its errors are truncate_log's", function()
+      -- logs to delete: several generations before the backup
+      for g = 1, 6 do
+        s:begin_transaction()
+        for i = 1, 300 do t:put(("g%d_%04d"):format(g, i), ("x"):rep(400)) end
+        s:commit_transaction()
+      end
+      H.expect_jet("JET_errNoBackup", inst.backup_step, inst, { truncate = true })
+      inst:begin_external_backup({ stepwise = true })
+      H.expect_jet("JET_errInvalidGrbit", inst.backup_step, inst, { truncate = true, cutoff = true })
+      -- before the log list
+      H.expect_jet("JET_errInvalidBackupSequence", inst.backup_step, inst, { truncate = true })
+      local set = w:path("set")
+      assert(os.execute("mkdir -p " .. H.q(set)))
+      for _, p in ipairs(inst:get_attach_info()) do H.stream(inst, p, set) end
+      local logs = inst:get_log_info()
+      -- a log not read to its end
+      H.expect_jet("JET_errLogFileNotCopied", inst.backup_step, inst, { truncate = true })
+      for _, p in ipairs(logs) do H.stream(inst, p, set) end
+      local doomed = inst:get_truncate_log_info()
+      assert.is_true(#doomed >= 2, #doomed .. " logs to delete")
+      -- a reader open
+      local r = inst:open_file(logs[1])
+      H.expect_jet("JET_errInvalidBackupSequence", inst.backup_step, inst, { truncate = true })
+      r:close()
+      local calls = 1
+      while inst:backup_step({ truncate = true }) do calls = calls + 1 end
+      assert.is_true(calls >= 2, "the folder's sync is a call of its own")
+      for _, p in ipairs(doomed) do assert.is_false(H.exists(p), p) end
+      assert.is_false(inst:backup_step({ truncate = true }))   -- nothing left: again, harmless
+      inst:end_external_backup()
+      -- recorded as a full backup (truncated): an incremental follows it
+      local inc = w:path("inc")
+      assert(os.execute("mkdir -p " .. H.q(inc)))
+      H.backup(inst, inc, { incremental = true })
+      local restored = w:path("restored")
+      ese.restore({ set, inc }, restored)
+      assert.are.equal(300, H.count_prefix(H.restored_keys(w, restored), "g6_"))
+    end)
+
     it("after stop_backup: JET_errBackupAbortByServer", function()
       inst:begin_external_backup({ stepwise = true })
       inst:stop_backup()
