@@ -64,6 +64,7 @@ struct esbackup {
   uint32_t copy_mic;      /* the first log to copy (an incremental's is fixed with the list) */
   uint32_t copy_mac;      /* one past the last log to copy; 0 until GetLogInfo rolled the log */
   uint32_t delete_mic, delete_mac;   /* TruncateLog deletes [delete_mic, delete_mac) (from LOGS on) */
+  uint32_t delete_at;     /* the truncation's next log to delete (0: not begun; then delete_mic .. delete_mac) */
   bkdb dbs[ESE_MAX_DB];   /* the databases attached at Begin */
   int ndbs;
   uint8_t *log_done;      /* from LOGS on: per generation copy_mic .. copy_mac-1, read to its end */
@@ -770,6 +771,10 @@ JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, char *szzLo
   return log_info(instance, 1, szzLogs, cbMax, pcbActual, NULL);
 }
 
+#define TRUNCATE_PART_US 2000u   /* a stepwise truncation deletes logs for about this long a call */
+
+static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_us, int *more);
+
 /* One slice of the backup's pending checkpoint (ese.h).  Before the log
  * list, ESE_bitBackupStepCutOff makes the cut-off first (refused with a
  * reader open, as GetLogInfo is); after the list nothing is pending. */
@@ -781,8 +786,14 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
   JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
   int cut = 0;
-  if (grbit & ~ESE_bitBackupStepCutOff) e = JET_errInvalidGrbit;
-  else if ((grbit & ESE_bitBackupStepCutOff) && !listed(bk) && !bk->copy_mac) {
+  if ((grbit & ~(ESE_bitBackupStepCutOff | ESE_bitBackupStepTruncate)) ||
+      grbit == (ESE_bitBackupStepCutOff | ESE_bitBackupStepTruncate))
+    e = JET_errInvalidGrbit;
+  else if (grbit & ESE_bitBackupStepTruncate) {
+    e = truncate_part(inst, bk, TRUNCATE_PART_US, pfMore);
+    inst_leave(inst);
+    return e;
+  } else if ((grbit & ESE_bitBackupStepCutOff) && !listed(bk) && !bk->copy_mac) {
     e = any_open(bk) ? JET_errInvalidBackupSequence : cut_off(inst, bk);
     cut = 1;      /* the roll (a new log file made) is this call's slice */
   }
@@ -799,21 +810,48 @@ static int all_logs_done(struct esbackup *bk) {
   return 1;
 }
 
+/* The truncation, a part per call: the logs from delete_at on are deleted
+ * until budget_us passed (at least one per call; *more = 1 while any is
+ * left); then, in a call of its own unless budget_us is UINT64_MAX (one
+ * call does it all), the backup moves to TRUNCATED and the log folder is
+ * synced (*more = 0).  Either way the same events in the same order. */
+static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_us, int *more) {
+  assert(inst_lock_held(inst));
+  *more = 0;
+  if (any_open(bk) || !listed(bk)) return JET_errInvalidBackupSequence;
+  if (!all_logs_done(bk)) return JET_errLogFileNotCopied;
+  if (bk->delete_at < bk->delete_mic) bk->delete_at = bk->delete_mic;
+  uint64_t t0 = os_mono_us();
+  JET_ERR e = JET_errSuccess;
+  int n = 0;
+  for (; e == JET_errSuccess && bk->delete_at < bk->delete_mac; n++) {
+    if (n && os_mono_us() - t0 >= budget_us) {
+      *more = 1;
+      return JET_errSuccess;
+    }
+    char *p = log_file_name(inst->prm.log_path, inst->prm.base, bk->delete_at);
+    if (!p) e = JET_errOutOfMemory;
+    else if (os_exists(p)) e = os_unlink(inst->io, p);
+    free(p);
+    if (e == JET_errSuccess) bk->delete_at++;
+  }
+  if (e == JET_errSuccess && n && budget_us != UINT64_MAX) {
+    *more = 1;     /* the folder's sync: the next call */
+    return JET_errSuccess;
+  }
+  if (e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
+  if (e == JET_errSuccess) e = os_sync_dir(inst->io, inst->prm.log_path);
+  return e;
+}
+
 JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) {
   esinst *inst;
   struct esbackup *bk;
   JET_ERR e = bk_enter(instance, 0, &inst, &bk);
   if (e) return e;
-  if (any_open(bk) || !listed(bk)) e = JET_errInvalidBackupSequence;
-  else if (!all_logs_done(bk)) e = JET_errLogFileNotCopied;
-  for (uint32_t g = bk->delete_mic; e == JET_errSuccess && g < bk->delete_mac; g++) {
-    char *p = log_file_name(inst->prm.log_path, inst->prm.base, g);
-    if (!p) e = JET_errOutOfMemory;
-    else if (os_exists(p)) e = os_unlink(inst->io, p);
-    free(p);
-  }
-  if (e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
-  if (e == JET_errSuccess) e = os_sync_dir(inst->io, inst->prm.log_path);
+  int more;
+  e = truncate_part(inst, bk, UINT64_MAX, &more);
+  assert(e || !more);
   inst_leave(inst);
   return e;
 }

@@ -49,6 +49,7 @@ static const EseFlag begin_flags[] = {
 
 static const EseFlag step_flags[] = {
   {"cutoff", ESE_bitBackupStepCutOff},
+  {"truncate", ESE_bitBackupStepTruncate},
   {NULL, 0}
 };
 

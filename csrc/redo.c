@@ -84,6 +84,7 @@ struct redo {
   uint32_t *hash;
   size_t hcap;
   size_t cache_max;       /* frames held before a commit writes them back */
+  size_t ndirty;          /* frames dirty (changed since read or last written back) */
   size_t defer_at;        /* after a write-back kept pages (cache_flush): the
                            * next is tried once the cache holds this many */
   size_t *staged;         /* frames staged by the commit being applied */
@@ -93,7 +94,26 @@ struct redo {
   JET_ERR (*old_sync)(void *);
   void *old_ud;
   int hooked;
+  /* redo_finish_step: where the end of a successful replay is (FIN_NONE
+   * until its first call; only forward, asserted in fin_to); the dirty
+   * frames being written back (wb[wb_at..nwb), sorted), and whether the
+   * head of files was synced already */
+  int fin;
+  rframe **wb;
+  size_t nwb, wb_at;
+  int head_synced;
 };
+
+/* The end of a successful replay, step by step (redo_finish_step):
+ * FIN_NONE -> FIN_WRITEBACK (the cache written back, a slice a step) ->
+ * FIN_CLOSE (each file synced, then its header fixed, a step each) ->
+ * FIN_DONE.  No record is applied once it began. */
+enum { FIN_NONE, FIN_WRITEBACK, FIN_CLOSE, FIN_DONE };
+
+static void fin_to(redo *r, int to) {
+  assert(to == r->fin + 1);
+  r->fin = to;
+}
 
 static void say(redo *r, const char *what, const char *path) {
   if (r->cfg.detail) snprintf(r->cfg.detail, r->cfg.detail_cap, "%s %s", what, path);
@@ -171,8 +191,9 @@ static void cache_drop(redo *r) {
     }
   }
   r->nfr = 0;
-  r->defer_at = 0;
   r->nstaged = 0;
+  r->ndirty = 0;
+  r->defer_at = 0;
   if (r->hash) memset(r->hash, 0, r->hcap * sizeof *r->hash);
 }
 
@@ -190,7 +211,7 @@ static int frame_cmp(const void *a, const void *b) {
  * (dw_may_write) or a page is not sealed: then in place directly -- or,
  * with defer, not at all: *done = the pages written (a prefix of v; all
  * of them without defer). */
-static JET_ERR write_back(redo *r, rframe **v, size_t n, int defer, size_t *done) {
+static JET_ERR write_back_defer(redo *r, rframe **v, size_t n, int defer, size_t *done) {
   JET_ERR e = JET_errSuccess;
   size_t bmax = r->cfg.dw ? dw_batch_max(r->cfg.dw) : n;
   dw_image *im = r->cfg.dw ? malloc(bmax * sizeof *im) : NULL;
@@ -218,49 +239,93 @@ static JET_ERR write_back(redo *r, rframe **v, size_t n, int defer, size_t *done
   return e;
 }
 
-/* Keeps only the dirty frames (moved to the front, buffers swapped so none
- * is lost) and rebuilds the hash. */
-static void cache_keep_dirty(redo *r) {
-  size_t j = 0;
-  for (size_t i = 0; i < r->nfr; i++) {
-    if (!r->fr[i].dirty) continue;
-    if (i != j) {
-      rframe t = r->fr[j];
-      r->fr[j] = r->fr[i];
+static JET_ERR write_back(redo *r, rframe **v, size_t n) {
+  size_t done;
+  return write_back_defer(r, v, n, 0, &done);
+}
+
+/* The frames to write back, sorted (wb, nwb); wb_at = 0. */
+static JET_ERR wb_list(redo *r) {
+  assert(r->nstaged == 0 && !r->wb);    /* never inside a commit */
+  r->nwb = r->wb_at = 0;
+  if (r->nfr && !(r->wb = malloc(r->nfr * sizeof *r->wb))) return JET_errOutOfMemory;
+  for (size_t i = 0; i < r->nfr; i++)
+    if (r->fr[i].dirty) r->wb[r->nwb++] = &r->fr[i];
+  if (r->nwb > 1) qsort(r->wb, r->nwb, sizeof *r->wb, frame_cmp);
+  return JET_errSuccess;
+}
+
+/* The cache forgets its clean frames (each as on disk), keeping the dirty
+ * ones (and every frame's buffers). */
+static void cache_evict_clean(redo *r) {
+  assert(r->nstaged == 0);
+  size_t k = 0;
+  for (size_t i = 0; i < r->nfr; i++)
+    if (r->fr[i].dirty) {
+      rframe t = r->fr[k];
+      r->fr[k++] = r->fr[i];
       r->fr[i] = t;
     }
-    j++;
-  }
-  r->nfr = j;
+  r->nfr = k;
   memset(r->hash, 0, r->hcap * sizeof *r->hash);
-  for (size_t i = 0; i < r->nfr; i++) hash_put(r, i);
+  for (size_t i = 0; i < k; i++) hash_put(r, i);
 }
 
 /* Writes every dirty page back, file by file in page order, and empties
  * the cache.  On failure the cache is emptied too (the replay fails).
  * defer (soft recovery, in the middle of replay): the pages the ring has
- * no place for stay in the cache, dirty (write_back), unless the cache
- * holds REDO_DEFER_FACTOR times its size already. */
+ * no place for stay in the cache, dirty (write_back_defer), unless the
+ * cache holds REDO_DEFER_FACTOR times its size already. */
 static JET_ERR cache_flush(redo *r, int defer) {
-  JET_ERR e = JET_errSuccess;
-  rframe **dirty = NULL;
-  size_t n = 0;
-  assert(r->nstaged == 0);    /* never inside a commit */
-  if (r->nfr && !(dirty = malloc(r->nfr * sizeof *dirty))) e = JET_errOutOfMemory;
-  for (size_t i = 0; e == JET_errSuccess && i < r->nfr; i++)
-    if (r->fr[i].dirty) dirty[n++] = &r->fr[i];
-  if (n > 1) qsort(dirty, n, sizeof *dirty, frame_cmp);
-  size_t done = n;
+  JET_ERR e = wb_list(r);
+  size_t done = r->nwb;
   if (defer && r->nfr >= (size_t)REDO_DEFER_FACTOR * r->cache_max) defer = 0;
-  if (e == JET_errSuccess && n) e = write_back(r, dirty, n, defer, &done);
-  for (size_t i = 0; e == JET_errSuccess && i < done; i++) dirty[i]->dirty = 0;
-  free(dirty);
-  if (e == JET_errSuccess && done < n) {
-    cache_keep_dirty(r);
+  if (e == JET_errSuccess && r->nwb) e = write_back_defer(r, r->wb, r->nwb, defer, &done);
+  for (size_t i = 0; e == JET_errSuccess && i < done; i++) r->wb[i]->dirty = 0;
+  int kept = e == JET_errSuccess && done < r->nwb;
+  free(r->wb);
+  r->wb = NULL;
+  if (kept) {
+    cache_evict_clean(r);
+    r->ndirty = r->nfr;
     r->defer_at = r->nfr + r->cache_max;
   } else {
     cache_drop(r);
   }
+  return e;
+}
+
+static void wb_kick(redo *r, rframe **v, size_t n);
+
+/* Writes back the first max_pages of the dirty frames (file and page
+ * order); they stay cached, clean. */
+static JET_ERR write_some(redo *r, size_t max_pages) {
+  JET_ERR e = wb_list(r);
+  size_t k = r->nwb < max_pages ? r->nwb : max_pages;
+  if (e == JET_errSuccess && k) e = write_back(r, r->wb, k);
+  if (e == JET_errSuccess && k) {
+    wb_kick(r, r->wb, k);
+    for (size_t i = 0; i < k; i++) r->wb[i]->dirty = 0;   /* as on disk now */
+    r->ndirty -= k;
+  }
+  free(r->wb);
+  r->wb = NULL;
+  return e;
+}
+
+/* Room for npg more frames before a commit is applied.  Soft recovery
+ * writes the whole cache back (cache_flush).  A restore, whose caller
+ * writes dirty pages back a slice at a time between its steps
+ * (redo_write_some), writes back only the dirty pages the commit needs
+ * room for (none while the caller keeps up; none for a commit bigger than
+ * the cache, which the cache grows to hold, as it holds any commit whole),
+ * then forgets the clean frames. */
+static JET_ERR cache_room(redo *r, size_t npg) {
+  if (!r->nfr || r->nfr + npg <= r->cache_max) return JET_errSuccess;
+  if (!r->cfg.restore) return r->nfr + npg > r->defer_at ? cache_flush(r, 1) : JET_errSuccess;
+  JET_ERR e = JET_errSuccess;
+  if (npg <= r->cache_max && r->ndirty + npg > r->cache_max) e = write_some(r, r->ndirty + npg - r->cache_max);
+  if (e == JET_errSuccess) cache_evict_clean(r);
   return e;
 }
 
@@ -332,6 +397,7 @@ static void stage_end(redo *r, int ok) {
       uint8_t *t = f->page;
       f->page = f->spare;
       f->spare = t;
+      if (!f->dirty) r->ndirty++;
       f->dirty = 1;
     }
     f->staged = 0;
@@ -345,25 +411,30 @@ static void unbind(redo *r, const redo_db *d) {
     if (r->db[i] == d) r->db[i] = NULL;
 }
 
+/* 1 when closing d unlinks it instead (close_db): nothing to sync. */
+static int never_written(const redo_db *d) { return d->created && !d->wrote; }
+
 static int cache_holds(const redo *r, const redo_db *d) {
   for (size_t i = 0; i < r->nfr; i++)
     if (r->fr[i].d == d && r->fr[i].dirty) return 1;
   return 0;
 }
 
-/* Finishes one database file: synced and, when fix is given, its header
- * fixed; closed and forgotten (no id names it any more).  Not final (a
- * detach in the middle of soft recovery): when the ring has no place for
- * pages of d the cache holds (cache_flush defers them), d stays open,
- * named by no id, until redo_finish finishes it as of generation gen. */
-static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader *, uint32_t), int final) {
+/* Finishes one database file: synced (unless synced already: redo_finish_step
+ * did) and, when fix is given, its header fixed (as of end_gen when it was
+ * kept open, else of gen); closed and forgotten (no id names it any more).
+ * defer (a detach in the middle of soft recovery): when the ring has no
+ * place for pages of d the cache holds (cache_flush defers them), d stays
+ * open, named by no id, until redo_finish finishes it as of generation gen. */
+static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader *, uint32_t), int synced,
+                        int defer) {
   /* a successful replay writes every page it changed back first (all
    * files: the cache is emptied), while d is still open for the ring's
    * sync_data hook; a failed one drops them */
   JET_ERR e = JET_errSuccess;
-  if (fix) e = cache_flush(r, !final);
+  if (fix) e = cache_flush(r, defer);
   else cache_drop(r);
-  if (e == JET_errSuccess && fix && !final && cache_holds(r, d)) {
+  if (e == JET_errSuccess && fix && defer && cache_holds(r, d)) {
     unbind(r, d);
     d->end_gen = gen;
     return JET_errSuccess;
@@ -375,7 +446,7 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
       break;
     }
   unbind(r, d);
-  if (e == JET_errSuccess && fix && d->created && !d->wrote) {
+  if (e == JET_errSuccess && fix && never_written(d)) {
     /* JetCreateDatabase never committed: creation is all or nothing */
     os_close(d->file);
     d->file = NULL;
@@ -384,7 +455,7 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
   }
   if (d->file && e == JET_errSuccess) {
     dbheader h;
-    e = os_sync(d->file);
+    if (!synced) e = os_sync(d->file);
     if (e == JET_errSuccess && fix) {
       e = dbheader_read(d->file, r->cfg.page_size, &h);
       int later = e == JET_errSuccess && d->dbtime_max > h.dbtime_last;
@@ -410,7 +481,7 @@ static JET_ERR end_id(redo *r, uint32_t dbid, uint32_t gen) {
   r->db[dbid] = NULL;
   r->skip[dbid] = 0;
   if (!d || r->cfg.restore) return JET_errSuccess;
-  return close_db(r, d, gen, r->cfg.fix, 0);
+  return close_db(r, d, gen, r->cfg.fix, 0, 1);
 }
 
 /* The open file that is path (the same name, or the same file under
@@ -434,7 +505,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   if (e) return e;
   redo_db *d = path ? open_file_of(r, path) : NULL;
   if (d && d->end_gen && fresh) {   /* created anew under the name of one detached, kept open */
-    e = close_db(r, d, d->end_gen, r->cfg.fix, 1);
+    e = close_db(r, d, d->end_gen, r->cfg.fix, 0, 0);
     d = NULL;
   }
   if (e == JET_errSuccess && (!d || r->db[dbid] != d)) e = end_id(r, dbid, gen);
@@ -499,8 +570,8 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
 
 JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL); }
 
-/* LR_INSERT .. LR_NEWPAGE: operation records (pageop.h). */
-static int is_op(uint8_t type) { return type >= LR_INSERT && type <= LR_NEWPAGE; }
+/* LR_INSERT, LR_REPLACE, LR_DELETE: operation records (pageop.h). */
+static int is_op(uint8_t type) { return type == LR_INSERT || type == LR_REPLACE || type == LR_DELETE; }
 
 static JET_ERR page_rec(redo *r, const log_record *rec) {
   int diff = rec->type == LR_PAGEDIFF, op = is_op(rec->type);
@@ -549,10 +620,7 @@ static JET_ERR page_mismatch(redo *r, const redo_db *d, uint32_t pgno, const cha
   return corrupt(r);
 }
 
-static const char *op_name(int op) {
-  return op == LR_INSERT ? "insert" : op == LR_REPLACE ? "replace" : op == LR_DELETE ? "delete"
-         : op == LR_SPLIT ? "split" : "new page";
-}
+static const char *op_name(int op) { return op == LR_INSERT ? "insert" : op == LR_REPLACE ? "replace" : "delete"; }
 
 /* An operation record that does not apply to its page (pageop_apply's
  * result pr): the slot holds another key, the page has no room, or the
@@ -581,11 +649,7 @@ static JET_ERR op_failed(redo *r, const redo_db *d, const redo_page *p, int pr) 
  * the later ones apply to the staged page in log order.  A difference or
  * operation onto a page that fails verification is
  * JET_errReadVerifyFailure; one onto a page never written (all zeros) is
- * too old.  Except when the page's first record of the commit is an
- * LR_NEWPAGE: it formats the page whatever it held, so it applies onto
- * any page older than T (never written, of another base, or failing
- * verification: a torn page counts as dbtime 0).  Every refusal names
- * the file and page. */
+ * too old.  Every refusal names the file and page. */
 static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   uint32_t ps = r->cfg.page_size;
   const char *what = p->op ? "an operation record" : "a difference";
@@ -594,16 +658,16 @@ static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   if (e) return e;
   if (!(p->op && f->staged)) {
     const uint8_t *cur = f->staged ? f->spare : f->page;
-    int v = page_verify(cur, ps, p->pgno), format = p->op == LR_NEWPAGE;
+    int v = page_verify(cur, ps, p->pgno);
     uint64_t have = v == PAGE_OK ? page_dbtime(cur) : 0;
-    if (v != PAGE_OK && v != PAGE_ZERO && !format) {
+    if (v != PAGE_OK && v != PAGE_ZERO) {
       if (r->cfg.detail)
         snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u fails verification (checksum or page number): %s "
                  "of the log cannot apply to it", d->path, (unsigned)p->pgno, what);
       return JET_errReadVerifyFailure;
     }
     if (have >= T) return JET_errSuccess;
-    if (have != p->base && !format) {
+    if (have != p->base) {
       if (r->cfg.detail)
         snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u: dbtime %llu is %s the base %llu of %s "
                  "committed at %llu", d->path, (unsigned)p->pgno, (unsigned long long)have,
@@ -721,7 +785,7 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
     e = JET_errBadDbSignature;   /* the detail names the file (open_db) */
   if (e == JET_errSuccess && txid == r->txid) {
     /* the cache takes the whole commit without a write-back in between */
-    if (r->nfr && r->nfr + npg > r->cache_max && r->nfr + npg > r->defer_at) e = cache_flush(r, 1);
+    e = cache_room(r, npg);
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) {
       const redo_page *p = &r->pages[i];
       redo_db *d = r->db[p->dbid];
@@ -790,6 +854,7 @@ static JET_ERR attach_rec(redo *r, const log_record *rec) {
 }
 
 JET_ERR redo_apply(redo *r, const log_record *rec) {
+  assert(r->fin == FIN_NONE);   /* the end began: no more records */
   int change = rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT || is_op(rec->type);
   if (r->stopped) return JET_errSuccess;   /* past the point in time: nothing more */
   if (change && rec->lsn < r->cfg.apply_from) {
@@ -812,9 +877,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_PAGEDIFF:
   case LR_INSERT:
   case LR_REPLACE:
-  case LR_DELETE:
-  case LR_SPLIT:
-  case LR_NEWPAGE: return page_rec(r, rec);
+  case LR_DELETE: return page_rec(r, rec);
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB:
   case LR_ATTACH: return attach_rec(r, rec);
@@ -838,14 +901,72 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   }
 }
 
+/* Starts the disk's writeback of the pages v[0..n) (sorted: one range per
+ * file), so that the sync that closes the file has little left. */
+static void wb_kick(redo *r, rframe **v, size_t n) {
+  uint64_t ps = r->cfg.page_size;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j + 1 < n && v[j + 1]->d == v[i]->d) j++;
+    os_writeback(v[i]->d->file, v[i]->pgno * ps, (v[j]->pgno - v[i]->pgno + 1) * ps);
+    i = j + 1;
+  }
+}
+
+size_t redo_dirty(const redo *r) { return r->ndirty; }
+
+JET_ERR redo_write_some(redo *r, size_t max_pages) {
+  assert(r->fin == FIN_NONE);
+  return write_some(r, max_pages);
+}
+
+JET_ERR redo_finish_step(redo *r, uint32_t gen, size_t max_pages, int *more) {
+  JET_ERR e = JET_errSuccess;
+  *more = 1;
+  if (r->fin == FIN_NONE) {
+    drop_pages(r);               /* an unfinished transaction is dropped */
+    if (r->cfg.dw) dw_repairs_done(r->cfg.dw);   /* the last write-back may use all of the ring */
+    fin_to(r, FIN_WRITEBACK);
+    e = wb_list(r);
+  } else if (r->fin == FIN_WRITEBACK) {
+    /* a slice of the write-back, in file and page order */
+    size_t k = r->nwb - r->wb_at < max_pages ? r->nwb - r->wb_at : max_pages;
+    if (k) e = write_back(r, r->wb + r->wb_at, k);
+    if (e == JET_errSuccess && k) wb_kick(r, r->wb + r->wb_at, k);
+    r->wb_at += k;
+    if (e == JET_errSuccess && r->wb_at == r->nwb) {
+      free(r->wb);
+      r->wb = NULL;
+      cache_drop(r);             /* every changed page is written */
+      fin_to(r, FIN_CLOSE);
+    }
+  } else if (r->fin == FIN_CLOSE && r->files && !r->head_synced) {
+    /* the file's pages durable first, its header after (a step each) */
+    if (!never_written(r->files)) e = os_sync(r->files->file);
+    if (e) say(r, "replay could not finish", r->files->path);
+    r->head_synced = 1;
+  } else if (r->fin == FIN_CLOSE && r->files) {
+    e = close_db(r, r->files, gen, r->cfg.fix, 1, 0);   /* cache empty: nothing written but the header */
+    r->head_synced = 0;
+  } else if (r->fin == FIN_CLOSE) {
+    fin_to(r, FIN_DONE);         /* redo_finish / redo_free give the ring back */
+  }
+  if (e || r->fin == FIN_DONE) *more = 0;
+  return e;
+}
+
 JET_ERR redo_finish(redo *r, int ok, uint32_t gen) {
   JET_ERR e = JET_errSuccess;
+  /* ok: the steps to the end, as fast as they go; a failed one, and a
+   * failed replay, close the rest without a header fixed */
+  for (int more = ok; e == JET_errSuccess && more;) e = redo_finish_step(r, gen, SIZE_MAX, &more);
+  free(r->wb);
+  r->wb = NULL;
   drop_pages(r);
-  if (!ok) cache_drop(r);   /* a failed replay writes nothing more */
-  else if (r->cfg.dw) dw_repairs_done(r->cfg.dw);   /* the last write-back may use all of the ring */
+  cache_drop(r);   /* a failed replay writes nothing more (after a successful one: empty) */
   while (r->files) {
-    JET_ERR ce = close_db(r, r->files, gen, ok ? r->cfg.fix : NULL, 1);
-    if (e == JET_errSuccess) e = ce;
+    close_db(r, r->files, gen, NULL, r->head_synced, 0);
+    r->head_synced = 0;
   }
   memset(r->skip, 0, sizeof r->skip);
   if (r->hooked) {             /* the ring goes back to the instance's hook */

@@ -89,8 +89,27 @@ JET_ERR redo_apply(redo *r, const log_record *rec);
 JET_ERR redo_entry_of(const log_record *rec, log_attach *a);
 
 /* Syncs every open database and, when ok, rewrites its header through
- * cfg.fix; closes them.  gen is the last generation replayed. */
+ * cfg.fix; closes them.  gen is the last generation replayed.  ok: the
+ * steps of redo_finish_step left, done at once; a step that fails, and
+ * !ok, leave every database not finished yet without its header fixed. */
 JET_ERR redo_finish(redo *r, int ok, uint32_t gen);
+/* The end of a successful replay in steps, each of bounded work, so that a
+ * caller may yield between them: the replay cache written back, at most
+ * max_pages pages a step (each step's pages sent to the disk at once:
+ * sync_file_range), then per open database one step that syncs it and one
+ * that fixes its header (cfg.fix) and closes it.  *more = 0 after the
+ * last (or on failure).  No record may be applied once the first step ran;
+ * redo_finish / redo_free end what is left. */
+JET_ERR redo_finish_step(redo *r, uint32_t gen, size_t max_pages, int *more);
+/* Between records: the replay cache's changed pages not written back yet. */
+size_t redo_dirty(const redo *r);
+/* Between records: writes back at most max_pages of the changed pages (in
+ * file and page order), which stay cached, clean.  A restore calls it
+ * between its steps so that the cache never fills with changed pages:
+ * then a full cache (cfg.restore) only forgets its clean pages, and no
+ * step writes more than a slice (soft recovery writes the whole cache
+ * back when it is full). */
+JET_ERR redo_write_some(redo *r, size_t max_pages);
 void redo_free(redo *r);
 /* The highest transaction id replay met: a new run numbers its
  * transactions after it, so a group never merges with an unfinished one

@@ -22,18 +22,27 @@
 #include "page.h"
 #include "zst.h"
 #include "log_format.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define COPY_CHUNK (4u << 20)
+#define COPY_CHUNK (1u << 20)
 #define REPLAY_RECORDS 4096
 /* A replay step ends after this many bytes of log records too, so that a
  * caller that yields between steps (ese.restore's on_progress) never waits
  * for more than about 3 MiB of log (under 4 MiB of the stream with the
  * headers), whatever the records' size. */
 #define REPLAY_BYTES (3u << 20)
+/* ... and after this many µs (a loaded machine reads and applies slower) */
+#define REPLAY_US 4000u
+/* The replay's changed pages go back to the files this many bytes a step
+ * (redo_write_some), once more than DIRTY_BYTES of them wait; so the
+ * replay cache (8 MiB) never fills with changed pages, and no step writes
+ * it back whole.  The end of the replay writes the rest the same way. */
+#define WRITEBACK_BYTES (1u << 20)
+#define DIRTY_BYTES (4u << 20)
 
 typedef struct rsfile {
   char *src, *name;       /* source path; base name in dest */
@@ -49,7 +58,20 @@ typedef struct rsfile {
   dbheader dh;            /* database header */
 } rsfile;
 
-enum { ST_COPY, ST_REPLAY, ST_DONE };
+/* The restore's steps (EseRestoreStep runs one step of the state it is
+ * in); only forward, one state at a time (asserted in to_state):
+ *   ST_COPY       a chunk of a file copied into dest, a step;
+ *   ST_REPLAY     at most REPLAY_RECORDS / REPLAY_BYTES / REPLAY_US of log
+ *                 replayed, a step;
+ *   ST_TRIM       the replay ended: its checks, the logs after it removed
+ *                 and the cut generation ended, durably (one step);
+ *   ST_WRITEBACK  redo_finish_step: the replay cache written back
+ *                 (WRITEBACK_BYTES a step), each database synced, then its
+ *                 header made clean (a step each);
+ *   ST_NEWLOG     the next generation created (one step);
+ *   ST_CHECKPOINT the checkpoint written (one step);
+ *   ST_DONE. */
+enum rs_state { ST_COPY, ST_REPLAY, ST_TRIM, ST_WRITEBACK, ST_NEWLOG, ST_CHECKPOINT, ST_DONE };
 
 struct EseRestore {
   esinst *inst;           /* the restoring instance, or NULL */
@@ -62,7 +84,7 @@ struct EseRestore {
   uint32_t replay_from, replay_to;
   lsn_t replay_lsn;       /* where replay starts: the earliest checkpoint a copy needs */
   log_sig sig;
-  int state;
+  enum rs_state state;
   size_t cur;             /* file being copied */
   uint64_t cur_off;
   esfile *in, *out;
@@ -72,6 +94,8 @@ struct EseRestore {
   redo *rd;
   log_reader *reader;
   uint32_t last_gen;      /* last generation replayed */
+  uint64_t next_txid;     /* ST_NEWLOG on: the checkpoint's next transaction id */
+  lsn_t chk_lsn;          /* ST_CHECKPOINT: where the new generation's records begin */
   uint64_t replay_base;   /* done when the replay began */
   uint64_t done, total;
   int logs_only;          /* the sets hold logs; databases are in place */
@@ -93,6 +117,11 @@ struct EseRestore {
   JET_ERR failed;
   char detail[512];
 };
+
+static void to_state(EseRestore *r, enum rs_state to) {
+  assert(to == r->state + 1);
+  r->state = to;
+}
 
 static JET_ERR fail(EseRestore *r, JET_ERR e, const char *fmt, const char *what) {
   if (e && !r->detail[0]) snprintf(r->detail, sizeof r->detail, fmt, what ? what : "");
@@ -861,7 +890,7 @@ static JET_ERR verify_chunk(EseRestore *r, rsfile *f, const uint8_t *buf, uint64
 static JET_ERR copy_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db && r->files[r->cur].gen > r->replay_to) r->cur++;
   if (r->cur == r->nfiles) {
-    r->state = ST_REPLAY;
+    to_state(r, ST_REPLAY);
     r->replay_base = r->done;
     return os_sync_dir(r->io, r->dest);
   }
@@ -1018,7 +1047,9 @@ static JET_ERR cut_generation(EseRestore *r) {
   return e ? fail(r, e, "cutting log %s at the point in time", f->name) : JET_errSuccess;
 }
 
-static JET_ERR replay_finish(EseRestore *r) {
+/* The replay ended (the logs did, or a commit after the point in time):
+ * its checks and the stream trimmed to it, in a step of their own. */
+static JET_ERR replay_trim(EseRestore *r) {
   /* a range without a record: the stream still reaches replay_from */
   if (r->last_gen == 0) r->last_gen = r->replay_from;
   if (r->stopped) r->last_gen = LSN_GEN(r->cut);
@@ -1049,45 +1080,77 @@ static JET_ERR replay_finish(EseRestore *r) {
     }
   if (e == JET_errSuccess && r->stopped) e = cut_generation(r);
   if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);
-  JET_ERR fe = redo_finish(r->rd, e == JET_errSuccess, r->last_gen);
-  if (e == JET_errSuccess) e = fe;
-  uint64_t next_txid = redo_max_txid(r->rd) + 1;
+  if (e == JET_errSuccess) to_state(r, ST_WRITEBACK);
+  return e;
+}
+
+/* A step of the replay's end (redo_finish_step): a slice of the cache
+ * written back, a database synced, or its header made clean. */
+static JET_ERR writeback_step(EseRestore *r) {
+  int more = 0;
+  JET_ERR e = redo_finish_step(r->rd, r->last_gen, WRITEBACK_BYTES / r->page_size, &more);
+  if (e || more) return e;
+  r->next_txid = redo_max_txid(r->rd) + 1;
   r->last_commit_us = redo_last_commit_us(r->rd);
   redo_free(r->rd);
   r->rd = NULL;
   log_reader_close(r->reader);
   r->reader = NULL;
+  to_state(r, ST_NEWLOG);
+  return JET_errSuccess;
+}
+
+/* The stream goes on after the last generation replayed: a new one. */
+static JET_ERR newlog_step(EseRestore *r) {
   rsfile *last = log_of(r, r->last_gen);
   log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size };
   eslog *lg = NULL;
-  if (e == JET_errSuccess) e = log_create(&cfg, &r->sig, r->last_gen + 1, last ? last->lh.tm_create : 0, NULL, 0, &lg);
-  chkfile c = { .sig = r->sig, .next_txid = next_txid };
+  JET_ERR e = log_create(&cfg, &r->sig, r->last_gen + 1, last ? last->lh.tm_create : 0, NULL, 0, &lg);
   if (e == JET_errSuccess) {
-    c.lsn = log_end(lg);
+    r->chk_lsn = log_end(lg);
     e = log_close(lg);
   }
+  if (e == JET_errSuccess) to_state(r, ST_CHECKPOINT);
+  return e;
+}
+
+/* The checkpoint at the new generation's start: an instance on dest
+ * replays nothing before it. */
+static JET_ERR checkpoint_step(EseRestore *r) {
+  chkfile c = { .sig = r->sig, .next_txid = r->next_txid, .lsn = r->chk_lsn };
   esparams prm = { .system_path = r->chk_dir };
   memcpy(prm.base, r->base, 4);
   char *chkp = chk_path(&prm);
-  if (e == JET_errSuccess) e = chkp ? chk_write(r->io, chkp, &c) : JET_errOutOfMemory;
+  JET_ERR e = chkp ? chk_write(r->io, chkp, &c) : JET_errOutOfMemory;
   free(chkp);
   if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);
-  r->state = ST_DONE;
+  if (e == JET_errSuccess) to_state(r, ST_DONE);
   return e;
 }
 
 static JET_ERR replay_step(EseRestore *r) {
+  uint64_t t0 = os_mono_us();
   JET_ERR e = r->rd ? JET_errSuccess : replay_open(r);
+  size_t dirty_max = DIRTY_BYTES / r->page_size;
+  if (e == JET_errSuccess && redo_dirty(r->rd) >= dirty_max) {   /* this step writes a slice back */
+    e = redo_write_some(r->rd, WRITEBACK_BYTES / r->page_size);
+    return e ? fail(r, e, "%s", "writing replayed pages back") : JET_errSuccess;
+  }
   log_record rec;
   uint64_t bytes = 0;
-  for (int n = 0; e == JET_errSuccess && n < REPLAY_RECORDS && bytes < REPLAY_BYTES; n++) {
+  for (int n = 0; e == JET_errSuccess && n < REPLAY_RECORDS && bytes < REPLAY_BYTES && os_mono_us() - t0 < REPLAY_US
+                  && redo_dirty(r->rd) < dirty_max;
+       n++) {
     JET_ERR more = log_reader_next(r->reader, &rec);
     if (more < 0) {
       char g[16];
       snprintf(g, sizeof g, "%u", r->last_gen ? r->last_gen : r->replay_from);
       return fail(r, more, "replay failed in or after log generation %s", g);
     }
-    if (more == 1 || LSN_GEN(rec.lsn) > r->replay_to) return replay_finish(r);
+    if (more == 1 || LSN_GEN(rec.lsn) > r->replay_to) {
+      to_state(r, ST_TRIM);
+      return JET_errSuccess;
+    }
     r->last_gen = LSN_GEN(rec.lsn);
     if (r->after_commit) {
       r->cut = rec.lsn;
@@ -1102,7 +1165,8 @@ static JET_ERR replay_step(EseRestore *r) {
       /* a commit later than the point in time: it and all after it stay out */
       if (LSN_GEN(rec.lsn) <= r->need_gen) return too_early(r);
       r->stopped = r->reached = 1;
-      return replay_finish(r);
+      to_state(r, ST_TRIM);
+      return JET_errSuccess;
     }
     if (e == JET_errSuccess && rec.type == LR_COMMIT) r->after_commit = 1;
   }
@@ -1121,8 +1185,17 @@ void EseRestoreResultOf(EseRestore *r, EseRestoreResult *out) {
 JET_ERR EseRestoreStep(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfinished) {
   if (!r) return JET_errInvalidParameter;
   JET_ERR e = r->failed;
-  if (e == JET_errSuccess && r->state == ST_COPY) e = copy_step(r);
-  else if (e == JET_errSuccess && r->state == ST_REPLAY) e = replay_step(r);
+  if (e == JET_errSuccess) {
+    switch (r->state) {
+    case ST_COPY: e = copy_step(r); break;
+    case ST_REPLAY: e = replay_step(r); break;
+    case ST_TRIM: e = replay_trim(r); break;
+    case ST_WRITEBACK: e = writeback_step(r); break;
+    case ST_NEWLOG: e = newlog_step(r); break;
+    case ST_CHECKPOINT: e = checkpoint_step(r); break;
+    case ST_DONE: break;
+    }
+  }
   if (e) r->failed = e;
   if (r->state == ST_DONE && e == JET_errSuccess) r->done = r->total;
   if (pdone) *pdone = r->done < r->total ? r->done : r->total;

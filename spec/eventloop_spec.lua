@@ -182,6 +182,19 @@ describe("never block the event loop (issue 13)", function()
     end)
   end)
 end)
+-- The stall limit of one resume (the next two describes); the issue's
+-- bound is 10 ms, a shared test machine's fsync is slower at times:
+-- ESE_STALL_MS overrides it.
+local STALL_MS = tonumber(os.getenv("ESE_STALL_MS") or "40")
+-- the bytes this process wrote so far (every write and pwrite)
+local function wchar()
+  local f = assert(io.open("/proc/self/io"))
+  local n = tonumber(f:read("a"):match("wchar:%s*(%d+)"))
+  f:close()
+  return n
+end
+local clock = ese.fs.clock
+
 -- The stall itself, per resume of a coroutine that runs backup.run and
 -- yields from every callback, as a loop would resume it: the bytes the
 -- process wrote meanwhile (/proc/self/io's wchar: every write and pwrite)
@@ -193,16 +206,6 @@ end)
 -- them; before, each came whole in one resume (tens of MiB here).
 describe("never block the event loop: the backup's checkpoints (issue 13)", function()
   local WRITE_LIMIT = 9 * MiB
-  -- the stall limit of one resume; the issue's bound is 10 ms, a shared
-  -- test machine's fsync is slower at times: ESE_STALL_MS overrides it
-  local STALL_MS = tonumber(os.getenv("ESE_STALL_MS") or "40")
-  local function wchar()
-    local f = assert(io.open("/proc/self/io"))
-    local n = tonumber(f:read("a"):match("wchar:%s*(%d+)"))
-    f:close()
-    return n
-  end
-  local clock = ese.fs.clock
 
   it("no resume of backup.run writes more than a slice or stalls over the limit, commits between them", function()
     local w = H.world()
@@ -236,16 +239,24 @@ describe("never block the event loop: the backup's checkpoints (issue 13)", func
       end
     until coroutine.status(co) == "dead"
     -- the time bound is strict for the checkpoints' resumes: Begin's (from
-    -- the start), each slice, and the cut-off's (to the first log); the
-    -- others (the truncation's log deletions, End) are the issue's rest
-    local function at_checkpoint(r)
+    -- the start), each slice, and the cut-off's (to the first log).  A
+    -- chunk's resume is bound by its bytes; its time is the disk's (on a
+    -- loaded machine writeback throttles any write).  The log truncation
+    -- comes in parts (each about 2 ms of deletions, then the folder's
+    -- sync) and End in a resume of its own; their time is their syncs'.
+    local function sliced(r)
       return r.from == "start" or r.from:match("^checkpoint") or r.from:match("^cutoff") or r.to:match("^cutoff")
     end
-    local worst, slow = resumes[1], resumes[1]
+    local worst, slow, parts, ends = resumes[1], resumes[1], 0, 0
     for _, r in ipairs(resumes) do
       if r.bytes > worst.bytes then worst = r end
-      if at_checkpoint(r) and r.ms > slow.ms then slow = r end
+      if sliced(r) and r.ms > slow.ms then slow = r end
+      if r.to:match("^truncate") then parts = parts + 1 end
+      if r.to:match("^end") and not r.from:match("^end") then ends = ends + 1 end
     end
+    -- about 40 logs to delete: before, one resume deleted them all and End followed in it
+    assert.is_true(parts >= 3, parts .. " resumes of the log truncation")
+    assert.are.equal(1, ends)
     local function say(r) return ("%.1f MiB, %.1f ms from %s to %s"):format(r.bytes / MiB, r.ms, r.from, r.to) end
     assert.is_true(worst.bytes <= WRITE_LIMIT, "the resume that wrote most: " .. say(worst))
     assert.is_true(slow.ms <= STALL_MS, "the longest resume at a checkpoint: " .. say(slow))
@@ -259,5 +270,74 @@ describe("never block the event loop: the backup's checkpoints (issue 13)", func
     local n = 0
     for _ in pairs(keys) do n = n + 1 end
     assert.is_true(n >= 100000, n .. " records restored")
+  end)
+end)
+
+-- The same per resume for ese.restore: a full set and an incremental whose
+-- logs change pages all over the database, so that the replay ends with
+-- its cache full of changed pages.  The end of the replay (the cache
+-- written back, each database synced and its header made clean, the new
+-- log, the checkpoint) comes in steps, and so do the replay's write-backs
+-- while it goes on: no resume writes more than about one slice (1 MiB of
+-- pages, a 1 MiB chunk copied, or the new 1 MiB log); before, the last
+-- resume wrote the whole cache, a replay step a full cache (8 MiB) and a
+-- copy step 4 MiB.
+describe("never block the event loop: ese.restore's steps (issue 13)", function()
+  -- a copied chunk, a slice of replayed pages written back (WRITEBACK),
+  -- or the new 1 MiB log
+  local LIMIT_ANY = 1.5 * MiB
+
+  it("no resume of ese.restore copies more than a chunk, writes back more than a slice at the replay's end, or "
+     .. "stalls over the limit", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, s, _, inst = w:table({ log_file_size = 1024 })
+    local function put_random(n, seed, tag)
+      s:begin_transaction()
+      for i = 1, n do t:put(("%08x"):format((i * 2654435761 + seed) % 4294967296), tag .. ("v"):rep(150)) end
+      s:commit_transaction()
+    end
+    for b = 1, 6 do put_random(10000, b * 7919, "a") end
+    backup.run(inst, w:path("full"))
+    -- the same keys again: the incremental's logs change most pages
+    for b = 1, 6 do put_random(10000, b * 7919, "b") end
+    backup.run(inst, w:path("inc"), { incremental = true })
+    local resumes, last_done = {}, -1
+    local co = coroutine.create(function()
+      ese.restore({ w:path("full"), w:path("inc") }, w:path("restored"), { on_progress = function(p)
+        coroutine.yield(p)
+      end })
+    end)
+    repeat
+      local w0, c0 = wchar(), clock()
+      local ok, p = coroutine.resume(co)
+      if not ok then error(p, 0) end
+      local r = { bytes = wchar() - w0, ms = (clock() - c0) * 1000, k = #resumes + 1 }
+      -- a step of the replay's end leaves done where it was (the last brings it to total)
+      r.at_end = p and (p.done == last_done or p.done == p.total) or false
+      last_done = p and p.done or last_done
+      resumes[#resumes + 1] = r
+    until coroutine.status(co) == "dead"
+    local worst, worst_end, slow, ends = resumes[1], nil, resumes[1], 0
+    for _, r in ipairs(resumes) do
+      if r.bytes > worst.bytes then worst = r end
+      if r.at_end then
+        ends = ends + 1
+        if not worst_end or r.bytes > worst_end.bytes then worst_end = r end
+      end
+      if r.ms > slow.ms then slow = r end
+    end
+    local function say(r) return ("resume %d of %d: %.2f MiB, %.1f ms"):format(r.k, #resumes, r.bytes / MiB, r.ms) end
+    assert.is_true(worst.bytes <= LIMIT_ANY, "the resume that wrote most: " .. say(worst))
+    assert.is_true(worst_end.bytes <= LIMIT_ANY, "the replay's end: " .. say(worst_end))
+    assert.is_true(ends >= 6, ends .. " resumes at the replay's end")
+    assert.is_true(slow.ms <= STALL_MS, "the longest resume: " .. say(slow))
+    -- the restored database holds the incremental's values
+    local inst2 = w:track(ese.create_instance(H.name("r"), H.params(w:path("restored"))))
+    inst2:init()
+    local t2 = H.open_table(inst2, w:path("restored"))
+    for i = 1, 10000, 999 do
+      assert.are.equal("b" .. ("v"):rep(150), t2:get(("%08x"):format((i * 2654435761 + 6 * 7919) % 4294967296)))
+    end
   end)
 end)

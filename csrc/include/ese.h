@@ -261,6 +261,13 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
  * left undone are harmless: the next checkpoint supersedes them. */
 #define ESE_bitBackupStepwise         0x00010000UL   /* Begin */
 #define ESE_bitBackupStepCutOff       0x00000001UL   /* EseBackupStep */
+/* EseBackupStep with ESE_bitBackupStepTruncate: JetTruncateLogInstance in
+ * parts (same checks and errors): each call deletes logs of the truncation
+ * for about 2 ms (at least one), *pfMore 1 while more remain; the last call
+ * moves the backup to "truncated" and syncs the log folder.  Ended before
+ * that last call, the backup is recorded as not truncated (a copy or a
+ * differential), whatever logs were deleted already: they are in the set. */
+#define ESE_bitBackupStepTruncate     0x00000002UL   /* EseBackupStep */
 JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore);
 /* Pacing (JET_paramBackupMaxRate, JET_paramBackupPace).  JetReadFileInstance
  * paces itself: it reads in pieces of at most one burst (the rate's bytes

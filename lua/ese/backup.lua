@@ -119,7 +119,8 @@ end
 --   JET_errInvalidParameter before anything is made),
 --   on_progress(p) with p.phase ("checkpoint" per slice of Begin's
 --   checkpoint, "database", "cutoff" per slice of the cut-off's, "log",
---   then "check" while every written file is read back, then "truncate"),
+--   then "check" while every written file is read back, then "truncate"
+--   before the log truncation, then "end" before End),
 --   p.file,
 --   p.done, p.total (bytes of that file), p.bytes (all files so far),
 --   p.kind; it may yield

@@ -83,6 +83,8 @@ function ui.progress(u, label)
       text = ("%d/%s"):format(p.index or 0, plural(p.files or 0, "file"))
     elseif p.phase == "truncate" then
       text = "truncating the logs"
+    elseif p.phase == "end" then
+      text = "ending the backup"
     else
       -- bytes of this file (or of the whole restore), the rate over the
       -- step, and the time left for this file at that rate
