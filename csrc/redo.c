@@ -570,8 +570,8 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
 
 JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL); }
 
-/* LR_INSERT, LR_REPLACE, LR_DELETE: operation records (pageop.h). */
-static int is_op(uint8_t type) { return type == LR_INSERT || type == LR_REPLACE || type == LR_DELETE; }
+/* LR_INSERT .. LR_NEWPAGE: operation records (pageop.h). */
+static int is_op(uint8_t type) { return type >= LR_INSERT && type <= LR_NEWPAGE; }
 
 static JET_ERR page_rec(redo *r, const log_record *rec) {
   int diff = rec->type == LR_PAGEDIFF, op = is_op(rec->type);
@@ -620,7 +620,10 @@ static JET_ERR page_mismatch(redo *r, const redo_db *d, uint32_t pgno, const cha
   return corrupt(r);
 }
 
-static const char *op_name(int op) { return op == LR_INSERT ? "insert" : op == LR_REPLACE ? "replace" : "delete"; }
+static const char *op_name(int op) {
+  return op == LR_INSERT ? "insert" : op == LR_REPLACE ? "replace" : op == LR_DELETE ? "delete"
+         : op == LR_SPLIT ? "split" : "new page";
+}
 
 /* An operation record that does not apply to its page (pageop_apply's
  * result pr): the slot holds another key, the page has no room, or the
@@ -649,7 +652,11 @@ static JET_ERR op_failed(redo *r, const redo_db *d, const redo_page *p, int pr) 
  * the later ones apply to the staged page in log order.  A difference or
  * operation onto a page that fails verification is
  * JET_errReadVerifyFailure; one onto a page never written (all zeros) is
- * too old.  Every refusal names the file and page. */
+ * too old.  Except when the page's first record of the commit is an
+ * LR_NEWPAGE: it formats the page whatever it held, so it applies onto
+ * any page older than T (never written, of another base, or failing
+ * verification: a torn page counts as dbtime 0).  Every refusal names
+ * the file and page. */
 static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   uint32_t ps = r->cfg.page_size;
   const char *what = p->op ? "an operation record" : "a difference";
@@ -658,16 +665,16 @@ static JET_ERR apply_page(redo *r, redo_db *d, const redo_page *p, uint64_t T) {
   if (e) return e;
   if (!(p->op && f->staged)) {
     const uint8_t *cur = f->staged ? f->spare : f->page;
-    int v = page_verify(cur, ps, p->pgno);
+    int v = page_verify(cur, ps, p->pgno), format = p->op == LR_NEWPAGE;
     uint64_t have = v == PAGE_OK ? page_dbtime(cur) : 0;
-    if (v != PAGE_OK && v != PAGE_ZERO) {
+    if (v != PAGE_OK && v != PAGE_ZERO && !format) {
       if (r->cfg.detail)
         snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u fails verification (checksum or page number): %s "
                  "of the log cannot apply to it", d->path, (unsigned)p->pgno, what);
       return JET_errReadVerifyFailure;
     }
     if (have >= T) return JET_errSuccess;
-    if (have != p->base) {
+    if (have != p->base && !format) {
       if (r->cfg.detail)
         snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u: dbtime %llu is %s the base %llu of %s "
                  "committed at %llu", d->path, (unsigned)p->pgno, (unsigned long long)have,
@@ -877,7 +884,9 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_PAGEDIFF:
   case LR_INSERT:
   case LR_REPLACE:
-  case LR_DELETE: return page_rec(r, rec);
+  case LR_DELETE:
+  case LR_SPLIT:
+  case LR_NEWPAGE: return page_rec(r, rec);
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB:
   case LR_ATTACH: return attach_rec(r, rec);
