@@ -656,11 +656,14 @@ static void test_commits(const char *root) {
   uint64_t gap = atomic_load(&cut_gap);
   printf("backup_races: commits: %d of %d commits ran inside the cut-off (%llu us), the longest wait %llu us\n",
          during, total, (unsigned long long)took, (unsigned long long)gap);
-  /* before, the committer waited for the whole write-back: its longest
-   * wait was about the cut-off's whole time */
-  if (took < 20000) FAIL("the cut-off took %llu us: too few pages were dirty to tell", (unsigned long long)took);
-  if (gap * 2 > took) FAIL("a commit waited %llu us of the cut-off's %llu us", (unsigned long long)gap,
-                           (unsigned long long)took);
+  /* before, the committer waited for the whole write-back (its longest
+   * wait was about the cut-off's whole time): no commit began and ended
+   * inside it.  Counted, not timed: the checkpoint's slices are cut by
+   * bytes (at most 4 MiB each: about 20 MiB of dirty pages here make five
+   * or more, whatever the disk's speed), the lock released between two,
+   * and a loaded machine only stretches the times printed above. */
+  if (during < 2) FAIL("%d commits began and ended inside the cut-off (%llu us; the longest wait %llu us)", during,
+                       (unsigned long long)took, (unsigned long long)gap);
   CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
   /* every committed record is there */
   int n = 0;
