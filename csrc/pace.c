@@ -22,12 +22,57 @@ void pace_set(pace *p, uint64_t max_rate, int mode) {
   pthread_mutex_unlock(&p->m);
 }
 
-static int congested(pace *p, uint64_t now) {
-  uint64_t last = atomic_load_explicit(&p->lat_last_ns, memory_order_relaxed);
-  if (last == 0 || now < last || now - last > PACE_STALE_NS) return 0;
-  uint64_t r = atomic_load_explicit(&p->lat_recent, memory_order_relaxed);
-  uint64_t n = atomic_load_explicit(&p->lat_normal, memory_order_relaxed);
-  return r >= 2 * n && r >= n + PACE_FLOOR_NS;
+/* With p->m held: 0 when no durable commit ended within PACE_STALE_NS
+ * (the latencies say nothing about now), else 1 with *r recent (the mean
+ * of the last window evaluated) and *n normal. */
+static int latency(const pace *p, uint64_t now, double *r, double *n) {
+  if (p->lat_last_ns == 0 || now < p->lat_last_ns || now - p->lat_last_ns > PACE_STALE_NS) return 0;
+  *r = p->lat_recent;
+  *n = p->lat_normal;
+  return 1;
+}
+
+/* The excess over normal that commits may have: normal / PACE_BOUND_DIV,
+ * at least PACE_FLOOR_NS (smaller gaps are noise). */
+static double bound_of(double n) {
+  double b = n / PACE_BOUND_DIV;
+  return b > (double)PACE_FLOOR_NS ? b : (double)PACE_FLOOR_NS;
+}
+
+static int congested(const pace *p, uint64_t now) {
+  double r, n;
+  return latency(p, now, &r, &n) && p->lat_recent_n > 0 && r - n > bound_of(n);
+}
+
+/* With p->m held: 1 when a backup read (or did other work) within
+ * PACE_QUIET_NS of now: commits then may be slowed by it. */
+static int reading(const pace *p, uint64_t now) {
+  return p->last_read_ns && now >= p->last_read_ns && now - p->last_read_ns <= PACE_QUIET_NS;
+}
+
+/* With p->m held: the window of commits since the last one becomes
+ * recent (its mean) when it is due: PACE_WINDOW_COMMITS commits, or at
+ * least one and an interval old.  normal follows the windows no backup
+ * disturbs (each weighs 1/PACE_NORMAL_WEIGHT; the first window sets it,
+ * disturbed or not); while backups read it holds still, so that commits
+ * the backup slows never become the normal. */
+static void take_window(pace *p, uint64_t now) {
+  if (p->win_n == 0 || (p->win_n < PACE_WINDOW_COMMITS && now - p->win_ns < PACE_INTERVAL_NS)) return;
+  double mean = p->win_sum / (double)p->win_n;
+  if (!p->normal_known) {
+    p->lat_normal = mean;
+    p->normal_known = 1;
+  } else if (!reading(p, now)) {
+    p->lat_normal += (mean - p->lat_normal) / PACE_NORMAL_WEIGHT;
+  }
+  p->lat_recent = mean;
+  p->lat_recent_n = p->win_n;
+  p->step_sum += p->win_sum;
+  p->step_n += p->win_n;
+  p->win_seq++;
+  p->win_sum = 0;
+  p->win_n = 0;
+  p->win_ns = now;
 }
 
 /* The rate in force (0: none), with p->m held. */
@@ -37,42 +82,69 @@ static double rate_now(const pace *p) {
   return r;
 }
 
-/* Auto's step, with p->m held: a decrease as soon as commits are
- * congested and then at most once per interval, an increase once per
- * interval while they are not.  seen: the read rate of the last whole
- * interval (of the current one before the first has ended). */
+/* Auto's step, with p->m held (pace.h states the rule): the first limit as
+ * soon as commits are congested, then one step per interval.  seen: the
+ * read rate of the last whole interval (of the current one before the
+ * first has ended). */
 static void aimd(pace *p, uint64_t now) {
-  if (!p->tick_ns) p->tick_ns = now;
+  if (!p->tick_ns || now - p->last_req_ns > PACE_INTERVAL_NS) {
+    /* the readers were idle for an interval (between files, between
+     * backups): a new measuring span, from now */
+    p->tick_ns = now;
+    p->tick_bytes = 0;
+    p->seen = 0;
+  }
+  p->last_req_ns = now;
   uint64_t span = now - p->tick_ns;
   if (span >= PACE_INTERVAL_NS) {
     p->seen = (double)p->tick_bytes * 1e9 / (double)span;
+    if (rate_now(p) == 0) p->fast = p->seen;      /* a whole interval read without any limit */
     p->tick_ns = now;
     p->tick_bytes = 0;
-  } else if (p->seen == 0 && span > 0) {
+  } else if (p->seen == 0 && span >= PACE_SPAN_MIN_NS) {
     p->seen = (double)p->tick_bytes * 1e9 / (double)span;
   }
   if (p->mode != PACE_AUTO) return;
   int due = !p->step_ns || now - p->step_ns >= PACE_INTERVAL_NS;
-  if (congested(p, now)) {
-    if (p->allowed > 0 && !due) return;
-    if (p->allowed == 0) {
-      double cap = (double)p->max_rate;
-      p->ceiling = cap > 0 && (p->seen == 0 || cap < p->seen) ? cap : p->seen;
-      if (p->ceiling < 2 * PACE_MIN_RATE) p->ceiling = 2 * PACE_MIN_RATE;
-      p->allowed = p->ceiling;
-    }
-    p->allowed /= 2;
-    if (p->allowed < PACE_MIN_RATE) p->allowed = PACE_MIN_RATE;
-    p->step_ns = now;
-  } else if (p->allowed > 0 && due) {
-    p->allowed += p->ceiling / 8;
-    if (p->allowed >= p->ceiling) p->allowed = p->ceiling = 0;
-    p->step_ns = now;
+  if (p->allowed > 0 && !due) return;
+  take_window(p, now);
+  double r = 0, n = 0;
+  int fresh = latency(p, now, &r, &n);
+  /* a step needs a new recent, or no fresh commit at all (calm); a
+   * commit that takes longer than the interval holds the rate */
+  if (fresh && p->win_seq == p->step_seq) return;
+  p->step_seq = p->win_seq;
+  /* with a limit in force a step weighs every commit since the last step */
+  if (p->allowed > 0 && p->step_n) r = p->step_sum / (double)p->step_n;
+  p->step_sum = 0;
+  p->step_n = 0;
+  double excess = fresh ? r - n : 0, bound = bound_of(n);
+  int over = fresh && p->lat_recent_n > 0 && excess > bound;
+  if (p->allowed == 0) {
+    double unpaced = p->fast > p->seen ? p->fast : p->seen;
+    if (!over || unpaced == 0) return;     /* no read rate known yet: not before PACE_SPAN_MIN_NS of reads */
+    double cap = (double)p->max_rate;
+    p->ceiling = cap > 0 && cap < unpaced ? cap : unpaced;
+    if (p->ceiling < 2 * PACE_MIN_RATE) p->ceiling = 2 * PACE_MIN_RATE;
+    p->allowed = p->ceiling;
   }
+  /* the excess taken as proportional to the read rate: the factor that
+   * brings it to the aim, one halving or doubling at most per step */
+  double aim = bound * PACE_AIM, f = excess > 0 ? aim / excess : PACE_STEP_MAX;
+  if (f > PACE_STEP_MAX) f = PACE_STEP_MAX;
+  if (f < 1 / PACE_STEP_MAX) f = 1 / PACE_STEP_MAX;
+  double lowest = p->ceiling / PACE_AUTO_MIN_SHARE;
+  if (lowest < PACE_MIN_RATE) lowest = PACE_MIN_RATE;
+  p->allowed *= f;
+  if (p->allowed < lowest) p->allowed = lowest;
+  if (p->allowed >= p->ceiling) p->allowed = p->ceiling = 0;   /* calm at the ceiling: the limit ends */
+  p->step_ns = now;
 }
 
 void pace_note_backup_work(pace *p, uint64_t now) {
-  atomic_store_explicit(&p->last_read_ns, now ? now : 1, memory_order_relaxed);
+  pthread_mutex_lock(&p->m);
+  p->last_read_ns = now ? now : 1;
+  pthread_mutex_unlock(&p->m);
 }
 
 uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint64_t *granted) {
@@ -81,7 +153,7 @@ uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint6
   aimd(p, now);
   double rate = rate_now(p);
   uint64_t wait = 0;
-  atomic_store_explicit(&p->last_read_ns, now ? now : 1, memory_order_relaxed);
+  p->last_read_ns = now ? now : 1;
   if (rate <= 0) {
     *granted = want;
     p->primed = 0;              /* a rate set later starts with a full bucket */
@@ -117,19 +189,14 @@ uint64_t pace_reserve(pace *p, uint64_t want, uint64_t unit, uint64_t now, uint6
 }
 
 void pace_commit_latency(pace *p, uint64_t lat, uint64_t now) {
-  uint64_t r = atomic_load_explicit(&p->lat_recent, memory_order_relaxed);
-  uint64_t n = atomic_load_explicit(&p->lat_normal, memory_order_relaxed);
-  uint64_t read = atomic_load_explicit(&p->last_read_ns, memory_order_relaxed);
-  int reading = read && now >= read && now - read <= PACE_STALE_NS;
-  if (atomic_load_explicit(&p->lat_last_ns, memory_order_relaxed) == 0) {
-    r = n = lat;
-  } else {
-    r = (uint64_t)((int64_t)r + ((int64_t)lat - (int64_t)r) / 16);
-    n = (uint64_t)((int64_t)n + ((int64_t)lat - (int64_t)n) / (reading ? 1024 : 16));
-  }
-  atomic_store_explicit(&p->lat_recent, r, memory_order_relaxed);
-  atomic_store_explicit(&p->lat_normal, n, memory_order_relaxed);
-  atomic_store_explicit(&p->lat_last_ns, now ? now : 1, memory_order_relaxed);
+  pthread_mutex_lock(&p->m);
+  if (p->lat_last_ns == 0) p->lat_recent = p->lat_normal = (double)lat;   /* a first figure (the first window replaces it) */
+  if (p->win_n == 0) p->win_ns = now;
+  p->win_sum += (double)lat;
+  p->win_n++;
+  p->lat_last_ns = now ? now : 1;
+  take_window(p, now);
+  pthread_mutex_unlock(&p->m);
 }
 
 void pace_get_status(pace *p, uint64_t now, pace_status *st) {
@@ -141,10 +208,10 @@ void pace_get_status(pace *p, uint64_t now, pace_status *st) {
   st->bytes = p->bytes;
   st->waited_ns = p->waited_ns;
   st->waits = p->waits;
-  pthread_mutex_unlock(&p->m);
   st->congested = congested(p, now);
-  st->commit_recent_ns = atomic_load_explicit(&p->lat_recent, memory_order_relaxed);
-  st->commit_normal_ns = atomic_load_explicit(&p->lat_normal, memory_order_relaxed);
+  st->commit_recent_ns = (uint64_t)p->lat_recent;
+  st->commit_normal_ns = (uint64_t)p->lat_normal;
+  pthread_mutex_unlock(&p->m);
 }
 
 uint64_t pace_now_ns(void) { return os_mono_ns(); }

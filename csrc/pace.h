@@ -10,37 +10,69 @@
  * at zero before it reads.  So the bytes read over any span T are at most
  * burst + rate x T.
  *
- * The rate is backup_max_rate (0: none), lowered in "auto" mode by an AIMD
- * on the instance's durable-commit latency, evaluated at each request: a
- * decrease at once when commits become congested, then at most one change
- * (either way) per interval:
- *   congested  <=> a durable commit ended within PACE_STALE_NS, and
- *                  recent >= 2 x normal and recent >= normal + PACE_FLOOR_NS
- *   congested: allowed = max(PACE_MIN_RATE, allowed / 2)   (the first time:
- *              half the read rate of the last interval, or of the current
- *              one before one has ended, capped by backup_max_rate: that
- *              is the ceiling)
- *   else:      allowed += ceiling / 8; at the ceiling the auto limit ends
- * recent is an EWMA (weight 1/16) of the commit latency (request to
- * durable); normal the same with weight 1/16 while no backup read came in
- * the last PACE_STALE_NS, else 1/1024 (it holds still while the backup may
- * be the cause).  While auto has a limit in force, a piece is at most
- * PACE_AUTO_PIECE bytes (below the kernel readahead threshold of backup.c:
- * small reads let a commit's sync in sooner).
+ * The rate is backup_max_rate (0: none), lowered in "auto" mode by a
+ * controller on the instance's durable-commit latency, evaluated at each
+ * request: a first limit at once when commits become congested, then at
+ * most one step per interval:
+ *   recent     = the mean latency (request to durable) of a window of
+ *                PACE_WINDOW_COMMITS durable commits (or fewer, an
+ *                interval's); a step weighs every commit since the last
+ *                step
+ *   normal     = an average of the windows no backup disturbed (no read
+ *                or other backup work within PACE_QUIET_NS), each
+ *                weighing 1/PACE_NORMAL_WEIGHT (the first window sets
+ *                it); it holds still while backups read, so commits the
+ *                backup slows never become the normal
+ *   excess     = recent - normal;  bound = max(normal / PACE_BOUND_DIV,
+ *                PACE_FLOOR_NS)  (a closed-loop writer whose commits take
+ *                normal + bound keeps 1 / (1 + 1/PACE_BOUND_DIV) = 0.8 of
+ *                its rate)
+ *   congested  <=> a durable commit ended within PACE_STALE_NS and
+ *                  excess > bound
+ *   first limit (a new window shows congestion, no auto limit in force):
+ *              ceiling = the unpaced read rate: the higher of the read
+ *              rate of the last whole interval read without any limit
+ *              (kept across backups) and that of the current span (its
+ *              last interval, or the span itself once it is
+ *              PACE_SPAN_MIN_NS long); a span of reading starts anew
+ *              after an interval without requests; capped by
+ *              backup_max_rate, at least 2 x PACE_MIN_RATE (no read rate
+ *              known yet: no limit yet); allowed = ceiling, then a step
+ *   each step (at once for the first limit, then at most once per
+ *              interval, and only with a new window or no fresh commit):
+ *              allowed *= aim / excess (aim = PACE_AIM x bound: the
+ *              excess taken as proportional to the read rate), the factor
+ *              within [1/PACE_STEP_MAX, PACE_STEP_MAX] (PACE_STEP_MAX when
+ *              there is no excess or no fresh commit); allowed kept within
+ *              [max(ceiling / PACE_AUTO_MIN_SHARE, PACE_MIN_RATE), ceiling];
+ *              back at the ceiling the auto limit ends
+ * So a congested backup is at its lowest rate within two steps and, once
+ * commits are calm, back at its ceiling within two steps; it never reads
+ * slower than a quarter of the rate it read at before the limit (a
+ * foreground-first backup that still ends).  While auto has a limit in
+ * force, a piece is at most PACE_AUTO_PIECE bytes (below the kernel
+ * readahead threshold of backup.c: small reads let a commit's sync in
+ * sooner).
  *
- * Locking: p->m guards the bucket and the AIMD state (a leaf lock: nothing
- * is called with it held).  The latency fields are written by commits with
- * the instance lock held (one writer at a time) and read without any lock.
+ * Locking: p->m guards everything (a leaf lock: nothing is called with it
+ * held); commits report their latency under it (once per durable commit).
  */
 #ifndef ESE_PACE_H
 #define ESE_PACE_H
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 
 #define PACE_INTERVAL_NS 100000000ull      /* 100 ms: refill, burst, AIMD step */
+#define PACE_SPAN_MIN_NS 5000000ull        /* 5 ms: the shortest span whose read rate counts */
 #define PACE_STALE_NS 1000000000ull        /* latency older than 1 s says nothing */
-#define PACE_FLOOR_NS 500000ull            /* 0.5 ms: smaller gaps are noise */
+#define PACE_FLOOR_NS 100000ull            /* 0.1 ms: smaller excesses are noise */
+#define PACE_BOUND_DIV 4.0                 /* commits may take normal x 5/4: the writer keeps 0.8 */
+#define PACE_AIM 0.8                       /* auto aims at this share of the bound */
+#define PACE_STEP_MAX 2.0                  /* one step at most doubles or halves the rate */
+#define PACE_AUTO_MIN_SHARE 4.0            /* auto's lowest rate: ceiling / 4 */
+#define PACE_WINDOW_COMMITS 32u            /* a window of commits is due at 32 (or an interval) */
+#define PACE_NORMAL_WEIGHT 16.0            /* normal weighs each undisturbed window by 1/16 */
+#define PACE_QUIET_NS 300000000ull         /* 300 ms without backup reads: commits are undisturbed */
 #define PACE_MIN_RATE ((double)(1u << 20)) /* auto never goes below 1 MiB/s */
 #define PACE_AUTO_PIECE (64u << 10)        /* auto's largest piece while it limits */
 
@@ -56,12 +88,23 @@ typedef struct pace {
   double allowed;         /* auto's rate, 0: no auto limit */
   double ceiling;         /* auto's rate to return to */
   uint64_t tick_ns, tick_bytes;   /* the current interval of the read rate */
+  uint64_t last_req_ns;           /* the last request (an idle gap starts a new span) */
   double seen;                    /* the read rate of the last interval, bytes/s */
+  double fast;                    /* of the last whole interval read without a limit */
   uint64_t step_ns;               /* auto's last change of allowed */
   uint64_t bytes, waited_ns, waits;   /* totals for EseGetBackupPaceStatus */
-  /* commit latency (ns): written with the instance lock held */
-  _Atomic uint64_t lat_recent, lat_normal, lat_last_ns;
-  _Atomic uint64_t last_read_ns;   /* the last pace_reserve (for the baseline) */
+  /* commit latency (ns) */
+  double lat_recent, lat_normal;  /* the last window's mean; the baseline */
+  uint32_t lat_recent_n;          /* commits in that window (0: none yet) */
+  uint64_t lat_last_ns;           /* the last durable commit ended */
+  double win_sum;                 /* the commits since the last window was taken */
+  uint32_t win_n;
+  uint64_t win_ns;                /* its first commit */
+  uint64_t win_seq, step_seq;     /* windows taken; the last one a step used */
+  double step_sum;                /* the commits of the windows since the last step */
+  uint64_t step_n;
+  int normal_known;               /* lat_normal holds a window's mean */
+  uint64_t last_read_ns;          /* the last pace_reserve or backup work (for the baseline) */
 } pace;
 
 typedef struct pace_status {
