@@ -10,7 +10,8 @@ LIBDIR holds ese/core.so (build/lib), LUADIR the pure-Lua modules (lua/);
 everything is written under WORKDIR (made and removed here).
 Environment: ESE_BENCH_RECORDS (default 300,000 records of the C bench,
 bench_common.h: a 16-hex-digit key and a 100-byte value from a pool of
-1024), BENCH_ROUNDS (default 3), ESE_BENCH_COLD (default 1: the page
+1024), BENCH_ROUNDS (default 7: one case takes a tenth of a second, so
+a few rounds are noise on a shared machine), ESE_BENCH_COLD (default 1: the page
 cache is dropped before each timed case, `sync; echo 3 >
 /proc/sys/vm/drop_caches`, as replay_bench.lua does, so that the backups
 read the database from the disk and the restores read the sets from it;
@@ -38,7 +39,7 @@ local fs = ese.fs
 local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/bench_common.lua")(fs)
 
 local nrec = math.tointeger(tonumber(os.getenv("ESE_BENCH_RECORDS") or "300000"))
-local rounds = math.tointeger(tonumber(os.getenv("BENCH_ROUNDS") or "3"))
+local rounds = math.tointeger(tonumber(os.getenv("BENCH_ROUNDS") or "7"))
 local cold = os.getenv("ESE_BENCH_COLD") ~= "0"
 local cache_state = cold and "dropped before each timed case" or "warm (ESE_BENCH_COLD=0)"
 
@@ -77,6 +78,16 @@ end
 s:begin_transaction()
 t:put("last", "durable")
 s:commit_transaction()
+
+-- The 1-minute load average (other processes take the second core that
+-- compression runs on: the zstd target holds only when it is free).
+local function loadavg()
+  local f = io.open("/proc/loadavg")
+  local l = f and f:read("l")
+  if f then f:close() end
+  return l and l:match("^(%S+)") or "?"
+end
+local load_before = loadavg()
 
 local function median(v)
   table.sort(v)
@@ -125,6 +136,7 @@ local MiB = 1024 * 1024
 print(("zstd bench: %d records, %.1f MiB set (database and logs), %d rounds, medians, libzstd %s"):format(
   nrec, original / MiB, rounds, ese.zstd.version))
 print("  page cache: " .. cache_state)
+print(("  machine load (1-minute average): %s before the rounds, %s after"):format(load_before, loadavg()))
 print(("  %-40s %10s %10s"):format("case", "seconds", "MiB/s"))
 print(("  %-40s %10.3f %10.1f"):format("full backup.run, plain", bp, original / MiB / bp))
 print(("  %-40s %10.3f %10.1f"):format("full backup.run, zstd level 1", bz, original / MiB / bz))

@@ -98,7 +98,10 @@ static void aimd(pace *p, uint64_t now) {
   uint64_t span = now - p->tick_ns;
   if (span >= PACE_INTERVAL_NS) {
     p->seen = (double)p->tick_bytes * 1e9 / (double)span;
-    if (rate_now(p) == 0) p->fast = p->seen;      /* a whole interval read without any limit */
+    /* a whole interval read without any limit: the unpaced rate is a
+     * peak that decays by a quarter per such interval (one slow interval,
+     * a pause between two files, does not make it) */
+    if (rate_now(p) == 0) p->fast = p->seen > p->fast * 0.75 ? p->seen : p->fast * 0.75;
     p->tick_ns = now;
     p->tick_bytes = 0;
   } else if (p->seen == 0 && span >= PACE_SPAN_MIN_NS) {

@@ -30,9 +30,11 @@
  *   congested  <=> a durable commit ended within PACE_STALE_NS and
  *                  excess > bound
  *   first limit (a new window shows congestion, no auto limit in force):
- *              ceiling = the unpaced read rate: the higher of the read
- *              rate of the last whole interval read without any limit
- *              (kept across backups) and that of the current span (its
+ *              ceiling = the unpaced read rate: the higher of a peak of
+ *              the read rates of whole intervals read without any limit
+ *              (each such interval sets it to the higher of its own rate
+ *              and 3/4 of the peak; kept across backups) and the read
+ *              rate of the current span (its
  *              last interval, or the span itself once it is
  *              PACE_SPAN_MIN_NS long); a span of reading starts anew
  *              after an interval without requests; capped by
@@ -90,7 +92,7 @@ typedef struct pace {
   uint64_t tick_ns, tick_bytes;   /* the current interval of the read rate */
   uint64_t last_req_ns;           /* the last request (an idle gap starts a new span) */
   double seen;                    /* the read rate of the last interval, bytes/s */
-  double fast;                    /* of the last whole interval read without a limit */
+  double fast;                    /* the peak of the whole intervals read without a limit */
   uint64_t step_ns;               /* auto's last change of allowed */
   uint64_t bytes, waited_ns, waits;   /* totals for EseGetBackupPaceStatus */
   /* commit latency (ns) */
