@@ -52,12 +52,18 @@ static int reading(const pace *p, uint64_t now) {
 
 /* With p->m held: the window of commits since the last one becomes
  * recent (its mean) when it is due: PACE_WINDOW_COMMITS commits, or at
- * least one and an interval old.  normal follows the windows no backup
+ * least one and an interval old (without an auto limit in force:
+ * PACE_FIRST_WINDOW_COMMITS, PACE_FIRST_WINDOW_NS).  normal follows the windows no backup
  * disturbs (each weighs 1/PACE_NORMAL_WEIGHT; the first window sets it,
  * disturbed or not); while backups read it holds still, so that commits
  * the backup slows never become the normal. */
 static void take_window(pace *p, uint64_t now) {
-  if (p->win_n == 0 || (p->win_n < PACE_WINDOW_COMMITS && now - p->win_ns < PACE_INTERVAL_NS)) return;
+  /* without an auto limit in force a short window: the unpaced reads
+   * that hurt commits most are the ones to stop first */
+  int limited = p->allowed > 0;
+  uint32_t want = limited ? PACE_WINDOW_COMMITS : PACE_FIRST_WINDOW_COMMITS;
+  uint64_t age = limited ? PACE_INTERVAL_NS : PACE_FIRST_WINDOW_NS;
+  if (p->win_n == 0 || (p->win_n < want && now - p->win_ns < age)) return;
   double mean = p->win_sum / (double)p->win_n;
   if (!p->normal_known) {
     p->lat_normal = mean;

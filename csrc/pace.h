@@ -16,8 +16,10 @@
  * most one step per interval:
  *   recent     = the mean latency (request to durable) of a window of
  *                PACE_WINDOW_COMMITS durable commits (or fewer, an
- *                interval's); a step weighs every commit since the last
- *                step
+ *                interval's; without an auto limit in force a short one,
+ *                PACE_FIRST_WINDOW_COMMITS or PACE_FIRST_WINDOW_NS, so
+ *                unpaced reads that hurt commits are stopped soon); a
+ *                step weighs every commit since the last step
  *   normal     = an average of the windows no backup disturbed (no read
  *                or other backup work within PACE_QUIET_NS), each
  *                weighing 1/PACE_NORMAL_WEIGHT (the first window sets
@@ -73,6 +75,8 @@
 #define PACE_STEP_MAX 2.0                  /* one step at most doubles or halves the rate */
 #define PACE_AUTO_MIN_SHARE 4.0            /* auto's lowest rate: ceiling / 4 */
 #define PACE_WINDOW_COMMITS 32u            /* a window of commits is due at 32 (or an interval) */
+#define PACE_FIRST_WINDOW_COMMITS 8u       /* ... at 8 (or 20 ms) while auto has no limit */
+#define PACE_FIRST_WINDOW_NS 20000000ull
 #define PACE_NORMAL_WEIGHT 16.0            /* normal weighs each undisturbed window by 1/16 */
 #define PACE_QUIET_NS 300000000ull         /* 300 ms without backup reads: commits are undisturbed */
 #define PACE_MIN_RATE ((double)(1u << 20)) /* auto never goes below 1 MiB/s */
