@@ -484,17 +484,22 @@ JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, siz
   if (vlen) memcpy(r->val, val, vlen);
   r->klen = klen;
   r->vlen = vlen;
+  r->is_ref = 0;
   return 0;
 }
 
 /* The record of a leaf cell into out: its key and its whole value (inline,
- * or read from out of line). */
+ * or read from out of line; keys_only: none; refs_only: the reference). */
 static JET_ERR rec_from_cell(pager *p, const cell *c, bt_rec *out) {
   uint32_t len, dir;
   if (c->vlen && c->val[0] == LV_TAG_INLINE) return bt_rec_set(out, c->key, c->klen, c->val + 1, c->vlen - 1);
   if (lv_ref_decode(c->val, c->vlen, &len, &dir)) return CORRUPT;
-  JET_ERR e = bt_rec_set(out, c->key, c->klen, NULL, 0);
-  if (out->keys_only) return e;
+  JET_ERR e = bt_rec_set(out, c->key, c->klen, out->refs_only && !out->keys_only ? c->val : NULL,
+                         out->refs_only && !out->keys_only ? c->vlen : 0);
+  if (out->keys_only || out->refs_only) {
+    out->is_ref = e == JET_errSuccess && !out->keys_only;
+    return e;
+  }
   if (e == JET_errSuccess) e = grow(&out->val, &out->vcap, len);
   if (e == JET_errSuccess) e = lv_read(p, c->val, 0, len, out->val);
   if (e == JET_errSuccess) out->vlen = len;

@@ -6,7 +6,8 @@
  * memcmp order, a shorter key first on a tie; keys are 1..EseMaxKeySize
  * bytes; values 0..LV_MAX bytes (lv.h: a value whose tag byte, key and
  * bytes exceed EseMaxRecordSize(page size) is stored out of line; bt_seek
- * returns it whole either way).  Callers hold the
+ * returns it whole either way, or only its reference when the caller sets
+ * bt_rec.refs_only, for a slice read with lv_read).  Callers hold the
  * instance lock; every page the tree changes goes through pager_write or
  * pager_alloc, so it becomes part of the pending commit.
  */
@@ -23,9 +24,12 @@ typedef struct bt_rec {
   uint8_t *key; size_t klen, kcap;
   uint8_t *val; size_t vlen, vcap;
   int keys_only;                 /* set by the caller: a long value is not read (vlen 0) */
+  int refs_only;                 /* set by the caller: a long value is not read; val holds its
+                                  * reference (the leaf value, tag included: lv.h) and is_ref is set */
+  int is_ref;                    /* set by a seek: val is a long value's reference (refs_only) */
 } bt_rec;
 void bt_rec_free(bt_rec *r);
-/* Copies key and value into r, growing its buffers. */
+/* Copies key and value into r, growing its buffers (is_ref cleared). */
 JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, size_t vlen);
 
 /* Allocates an empty root leaf. */

@@ -103,18 +103,29 @@ static int tab_put(lua_State *L) {
   return ese_warning(L, err, "put");   /* outside a transaction it commits: JET_wrnArchiveBacklog */
 }
 
-/* Pushes length bytes (fewer at the end) of the current record's value
- * from byte off on. */
-static JET_ERR push_slice(lua_State *L, EseTable *T, size_t off, size_t length) {
+/* Pushes length bytes (fewer at the end) of the value of key k from byte
+ * off on (EseRetrieveSlice: only the pages of the slice are read).  The
+ * first call asks the size; when the value grew between the two calls (a
+ * commit of another thread) and the buffer took less than was asked, it
+ * asks again. */
+static JET_ERR push_slice(lua_State *L, EseTable *T, const char *k, size_t kl, size_t off, size_t length) {
   size_t left = 0;
-  JET_ERR err = EseRetrieveValueAt(T->sesid, T->tableid, off, NULL, 0, &left);
-  if (err < 0) return err;
-  size_t n = left < length ? left : length;
-  luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, n ? n : 1);
-  err = n ? EseRetrieveValueAt(T->sesid, T->tableid, off, p, n, &left) : 0;
-  luaL_pushresultsize(&b, err < 0 ? 0 : n);
-  return err < 0 ? err : 0;
+  JET_ERR err = EseRetrieveSlice(T->sesid, T->tableid, k, kl, off, NULL, 0, &left);
+  for (;;) {
+    if (err < 0) return err;
+    size_t n = left < length ? left : length, now = 0;
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, n ? n : 1);
+    err = n ? EseRetrieveSlice(T->sesid, T->tableid, k, kl, off, p, n, &now) : 0;
+    if (err >= 0 && n && now > n && n < length) {   /* grew meanwhile: the buffer was short */
+      luaL_pushresultsize(&b, 0);
+      lua_pop(L, 1);
+      left = now;
+      continue;
+    }
+    luaL_pushresultsize(&b, err < 0 ? 0 : n && now < n ? now : n);
+    return err < 0 ? err : 0;
+  }
 }
 
 /* t:get(key [, offset [, length]]) -> the value (a slice of it from the
@@ -127,16 +138,14 @@ static int tab_get(lua_State *L) {
   lua_Integer off = luaL_optinteger(L, 3, 0), len = luaL_optinteger(L, 4, LUA_MAXINTEGER);
   luaL_argcheck(L, off >= 0, 3, "offset must be >= 0");
   luaL_argcheck(L, len >= 0, 4, "length must be >= 0");
-  JET_ERR err = EseSeek(T->sesid, T->tableid, k, kl, JET_bitSeekEQ);
+  JET_ERR err = slice ? push_slice(L, T, k, kl, (uint64_t)off > SIZE_MAX ? SIZE_MAX : (size_t)off,
+                                    (uint64_t)len > SIZE_MAX ? SIZE_MAX : (size_t)len)
+                      : EseSeek(T->sesid, T->tableid, k, kl, JET_bitSeekEQ);
   if (err == JET_errRecordNotFound) {
     lua_pushnil(L);
     return 1;
   }
-  if (err >= 0 && slice)
-    err = push_slice(L, T, (uint64_t)off > SIZE_MAX ? SIZE_MAX : (size_t)off,
-                     (uint64_t)len > SIZE_MAX ? SIZE_MAX : (size_t)len);
-  else if (err >= 0)
-    err = push_field(L, T, EseRetrieveValue);
+  if (err >= 0 && !slice) err = push_field(L, T, EseRetrieveValue);
   if (err < 0) return ese_raise_ses(L, err, "get", T->sesid);
   return 1;
 }

@@ -3,6 +3,7 @@
  * transaction as of its snapshot and merged with its write set). */
 #include "internal.h"
 #include "isolation.h"
+#include "lv.h"
 #include "page.h"
 #include <stdlib.h>
 #include <string.h>
@@ -385,4 +386,41 @@ JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv,
 JET_ERR JET_API EseRetrieveValueAt(JET_SESID sesid, JET_TABLEID tableid, size_t ibOffset, void *pv, size_t cbMax,
                                    size_t *pcbActual) {
   return retrieve(sesid, tableid, 0, ibOffset, pv, cbMax, pcbActual);
+}
+
+/* The seek leaves a long value of the tree out of line (refs_only: r.val
+ * is its reference, read while the instance lock is still held, so no
+ * commit can free its pages before the slice is copied); a value from the
+ * write set or the version store is a copy in memory.  The cursor (its
+ * record and its position hint) is not used. */
+JET_ERR JET_API EseRetrieveSlice(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
+                                 size_t ibOffset, void *pv, size_t cbMax, size_t *pcbActual) {
+  if (!pvKey || cbKey == 0 || (!pv && cbMax)) return JET_errInvalidParameter;
+  if (cbKey > EseMaxKeySize) return JET_errKeyTooBig;
+  essession *s;
+  estable *t;
+  esdb *db;
+  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
+  if (e) return e;
+  bt_rec r = { 0 }, scan = { .refs_only = 1 };
+  e = iso_seek(s, db, t->root, pvKey, cbKey, JET_bitSeekEQ, &r, &scan, NULL);
+  size_t len = r.vlen;
+  uint32_t lvlen, dir;
+  if (e == JET_errSuccess && r.is_ref) {
+    if (lv_ref_decode(r.val, r.vlen, &lvlen, &dir)) e = JET_errDatabaseCorrupted;
+    len = lvlen;
+  }
+  if (e == JET_errSuccess) {
+    size_t left = ibOffset < len ? len - ibOffset : 0, n = left < cbMax ? left : cbMax;
+    if (pcbActual) *pcbActual = left;
+    if (n && r.is_ref) e = lv_read(db->pg, r.val, ibOffset, n, pv);
+    else if (n) memcpy(pv, r.val + ibOffset, n);
+    if (e == JET_errSuccess && left > cbMax) e = JET_wrnBufferTruncated;
+  }
+  bt_rec_free(&r);
+  bt_rec_free(&scan);
+  pager_trim_clean(db->pg);
+  if (e != JET_errRecordNotFound) page_detail(s, db, e);
+  inst_leave(s->inst);
+  return e;
 }

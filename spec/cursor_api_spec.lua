@@ -1,5 +1,5 @@
 -- Runs the C harness program spec/c/cursor_api.c (from ESE_HARNESS_DIR,
--- default build/bin): EseSeekRetrieve and EseCount through their C
+-- default build/bin): EseSeekRetrieve, EseCount and EseRetrieveSlice through their C
 -- arguments the Lua binding never passes (short and NULL buffers, NULL
 -- bounds with lengths, refusals).  The program prints
 -- "cursor_api: <test>: ok" per test and exits 0, or says what differed and
@@ -24,6 +24,13 @@ describe("cursor C API (C harness)", function()
      .. "deletes, leaving the cursor's record; JET_errInvalidParameter, JET_errKeyTooBig, JET_errInvalidSesid",
      function()
     expect_ok("count")
+  end)
+
+  it("slice: EseRetrieveSlice of an inline and a long value from offsets within, at and past the end; a short "
+     .. "buffer gives JET_wrnBufferTruncated and nothing past cbMax; the size alone; JET_errRecordNotFound; the "
+     .. "cursor's record unchanged; JET_errInvalidParameter, JET_errKeyTooBig, JET_errInvalidTableId, "
+     .. "JET_errInvalidSesid", function()
+    expect_ok("slice")
   end)
 
   it("walk: stepping 20,000 records with EseSeekRetrieve forward and backward inside a transaction meets the "

@@ -11,15 +11,7 @@ local MIB = 1048576
 local LV = require "support.lv_sweep"
 local val = LV.val
 
--- Bytes this thread has passed to write calls so far (Linux
--- /proc/thread-self/io "wchar"), or nil when the kernel does not say.
-local function thread_wchar()
-  local f = io.open("/proc/thread-self/io", "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("wchar:%s*(%d+)"))
-end
+local function thread_wchar() return H.thread_io("wchar") end
 
 describe("log files made ahead", function()
   local w

@@ -227,6 +227,16 @@ JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFro
  * JET_wrnBufferTruncated is returned when that is more than cbMax. */
 JET_ERR JET_API EseRetrieveValueAt(JET_SESID sesid, JET_TABLEID tableid, size_t ibOffset, void *pv, size_t cbMax,
                                    size_t *pcbActual);
+/* A slice of the value of the record with key pvKey (as EseSeek with
+ * JET_bitSeekEQ sees it), in one call: up to cbMax bytes from byte
+ * ibOffset on, *pcbActual and JET_wrnBufferTruncated as EseRetrieveValueAt
+ * (pv NULL with cbMax 0 asks the size).  Only the pages that hold the
+ * slice are read (a long value's directory pages before it, its data
+ * pages within it), not the whole value.  The cursor is unchanged.
+ * JET_errRecordNotFound when there is no such record; cbKey 0:
+ * JET_errInvalidParameter; over EseMaxKeySize: JET_errKeyTooBig. */
+JET_ERR JET_API EseRetrieveSlice(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
+                                 size_t ibOffset, void *pv, size_t cbMax, size_t *pcbActual);
 
 /* ---- external (streaming) backup ----------------------------------------
  * The sequence: Begin -> GetAttachInfo -> OpenFile/ReadFile/CloseFile per

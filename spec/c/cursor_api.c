@@ -14,6 +14,13 @@
  *             empty key as upper bound), inside a transaction over its own
  *             puts and deletes; the cursor's record is unchanged by it;
  *             refusals (JET_errInvalidParameter, JET_errKeyTooBig).
+ *   slice     EseRetrieveSlice of an inline and a long value: the bytes
+ *             from an offset, the length left in *pcbActual, a short
+ *             buffer JET_wrnBufferTruncated with nothing written past
+ *             cbMax, at and past the end 0 bytes, NULL with cbMax 0 the
+ *             size; not found JET_errRecordNotFound; the cursor's record
+ *             unchanged; refusals (JET_errInvalidParameter,
+ *             JET_errKeyTooBig, JET_errInvalidTableId, JET_errInvalidSesid).
  *   walk      20,000 records: stepping with EseSeekRetrieve forward (GT
  *             the last key) and backward (LT) inside a transaction that
  *             replaced, added and deleted records meets every record of
@@ -132,6 +139,50 @@ static void test_retrieve(const char *root) {
   CK(JetTerm2(inst, JET_bitTermComplete));
 }
 
+static void test_slice(const char *root) {
+  JET_SESID s;
+  JET_TABLEID t;
+  JET_INSTANCE inst = start(root, "slice", &s, &t);
+  enum { LONG = 100000 };
+  static char lv[LONG];
+  for (size_t i = 0; i < LONG; i++) lv[i] = (char)('a' + (i * 7 + i / 8192) % 26);
+  put(s, t, "b", "value-b");
+  CK(EsePut(s, t, "l", 1, lv, LONG));
+  char buf[32];   /* slices of at most 16 bytes: the rest is a guard */
+  size_t n = 0;
+  CK(EseSeek(s, t, "b", 1, JET_bitSeekEQ));   /* the cursor's record: b */
+  static const struct { const char *k; size_t off, max, left; } ok[] = {
+    { "b", 0, 7, 7 }, { "b", 6, 7, 1 }, { "b", 7, 7, 0 }, { "b", 100, 7, 0 },
+    { "l", 0, 10, LONG }, { "l", 8160, 16, LONG - 8160 }, { "l", 50000, 10, LONG - 50000 },
+    { "l", LONG - 3, 16, 3 }, { "l", LONG, 16, 0 }, { "l", (size_t)1 << 40, 16, 0 },
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    const char *src = ok[i].k[0] == 'b' ? "value-b" : lv;
+    memset(buf, '#', sizeof buf);
+    JET_ERR e = EseRetrieveSlice(s, t, ok[i].k, 1, ok[i].off, buf, ok[i].max, &n);
+    size_t copied = ok[i].left < ok[i].max ? ok[i].left : ok[i].max;
+    EXPECT(e, ok[i].left > ok[i].max ? JET_wrnBufferTruncated : JET_errSuccess, "slice");
+    if (n != ok[i].left || (copied && memcmp(buf, src + ok[i].off, copied)) || buf[ok[i].max] != '#')
+      FAIL("slice %zu: left %zu (want %zu), bytes or the guard wrong", i, n, ok[i].left);
+  }
+  EXPECT(EseRetrieveSlice(s, t, "l", 1, 3, NULL, 0, &n), JET_wrnBufferTruncated, "the size");
+  if (n != LONG - 3) FAIL("the size: %zu", n);
+  EXPECT(EseRetrieveSlice(s, t, "c", 1, 0, buf, 4, &n), JET_errRecordNotFound, "no such key");
+  CK(EseRetrieveValue(s, t, buf, sizeof buf, &n));
+  if (n != 7 || memcmp(buf, "value-b", 7)) FAIL("the cursor left b");
+  char big[EseMaxKeySize + 1];
+  memset(big, 'x', sizeof big);
+  EXPECT(EseRetrieveSlice(s, t, NULL, 1, 0, buf, 4, &n), JET_errInvalidParameter, "NULL key");
+  EXPECT(EseRetrieveSlice(s, t, "b", 0, 0, buf, 4, &n), JET_errInvalidParameter, "the empty key");
+  EXPECT(EseRetrieveSlice(s, t, "b", 1, 0, NULL, 4, &n), JET_errInvalidParameter, "NULL buffer of 4 bytes");
+  EXPECT(EseRetrieveSlice(s, t, big, sizeof big, 0, buf, 4, &n), JET_errKeyTooBig, "a key of 256 bytes");
+  EXPECT(EseRetrieveSlice(s, JET_tableidNil, "b", 1, 0, buf, 4, &n), JET_errInvalidTableId, "no table");
+  EXPECT(EseRetrieveSlice(JET_sesidNil, t, "b", 1, 0, buf, 4, &n), JET_errInvalidSesid, "no session");
+  CK(EseCloseTable(s, t));
+  CK(JetEndSession(s, 0));
+  CK(JetTerm2(inst, JET_bitTermComplete));
+}
+
 static void test_count(const char *root) {
   JET_SESID s;
   JET_TABLEID t;
@@ -239,7 +290,8 @@ int main(int argc, char **argv) {
   if (all || !strcmp(which, "retrieve")) test_retrieve(root), ran++, printf("cursor_api: retrieve: ok\n");
   if (all || !strcmp(which, "count")) test_count(root), ran++, printf("cursor_api: count: ok\n");
   if (all || !strcmp(which, "walk")) test_walk(root), ran++, printf("cursor_api: walk: ok\n");
-  if (!ran) FAIL("unknown test %s (retrieve, count, walk)", which);
+  if (all || !strcmp(which, "slice")) test_slice(root), ran++, printf("cursor_api: slice: ok\n");
+  if (!ran) FAIL("unknown test %s (retrieve, count, walk, slice)", which);
   if (harness_rm_rf(root) != 0) printf("cursor_api: note: could not remove %s\n", root);
   return 0;
 }

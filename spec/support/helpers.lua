@@ -540,6 +540,18 @@ function H.lua_run(script, args, env, opts)
   return wait()
 end
 
+-- Bytes this thread has passed to write calls ("wchar") or got from read
+-- calls ("rchar") so far (Linux /proc/thread-self/io): a measure of the
+-- I/O a call made on the calling thread, independent of time and of file
+-- sizes; nil when the kernel does not say.
+function H.thread_io(field)
+  local f = io.open("/proc/thread-self/io", "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match(field .. ":%s*(%d+)"))
+end
+
 -- Waits (30 s at most) until a file exists, as a child process's signal;
 -- true when it does.
 function H.wait_for(path)
