@@ -196,18 +196,18 @@ local function check_stall(ms, what)
     io.stderr:write(("\n[eventloop_spec] %s\n"):format(what))
   end
 end
--- the bytes this process wrote so far (every write and pwrite)
+-- the bytes this thread (the event loop's) wrote so far (every write and
+-- pwrite): not the log's preparer thread, which makes the next log file
+-- (its zeros) meanwhile without blocking the loop
 local function wchar()
-  local f = assert(io.open("/proc/self/io"))
-  local n = tonumber(f:read("a"):match("wchar:%s*(%d+)"))
-  f:close()
-  return n
+  return assert(H.thread_io("wchar"), "no /proc/thread-self/io")
 end
 local clock = ese.fs.clock
 
 -- The stall itself, per resume of a coroutine that runs backup.run and
 -- yields from every callback, as a loop would resume it: the bytes the
--- process wrote meanwhile (/proc/self/io's wchar: every write and pwrite)
+-- loop's thread wrote meanwhile (/proc/thread-self/io's wchar: every write
+-- and pwrite)
 -- and the wall time.  The checkpoints are the steps that write: Begin's
 -- (every page the load left dirty) and the log cut-off's (every page
 -- changed while the databases streamed).  Each must come in slices of at
