@@ -762,15 +762,19 @@ JET_ERR inst_checkpoint_start(esinst *inst) {
 
 /* One slice of the checkpoint under way: page batches until SLICE_US or
  * SLICE_BYTES, or, once no page is listed any more (in a call of its own
- * when this one wrote pages), its end.  *more: 1 unless it ended. */
+ * when this one wrote pages), its end.  *more: 1 unless it ended.  When
+ * the I/O events' order is relied on (esio_ordered: ESE_FAULT counting
+ * events, ESE_FAULT_COUNT/TRACE) a slice is cut by bytes only, so that a
+ * fault test's event K is the same event in every run. */
 static JET_ERR checkpoint_slice(esinst *inst, int *more) {
   uint64_t t0 = os_now_us(), bytes = 0;
+  uint64_t slice_us = esio_ordered(inst->io) ? UINT64_MAX : SLICE_US;
   JET_ERR e = JET_errSuccess;
   *more = 1;
   for (int i = 1; i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
     while (db && pager_ckpt_left(db->pg)) {
-      if (bytes && (bytes >= SLICE_BYTES || os_now_us() - t0 >= SLICE_US)) return JET_errSuccess;
+      if (bytes && (bytes >= SLICE_BYTES || os_now_us() - t0 >= slice_us)) return JET_errSuccess;
       size_t n;
       if ((e = pager_ckpt_write(db->pg, &n)) != JET_errSuccess) return inst_fatal(inst, e);
       bytes += (uint64_t)n * pager_page_size(db->pg) + 1;   /* + 1: a batch found clean counts too */
