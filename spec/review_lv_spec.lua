@@ -414,19 +414,8 @@ describe("review: damaged long values and free lists on disk", function()
   after_each(function() w:cleanup() end)
 
   local PS = 4096
-  local function patch_page(path, pgno, fn)
-    local data = assert(H.read_file(path))
-    local pg = fn(data:sub(pgno * PS + 1, (pgno + 1) * PS))
-    pg = string.pack("<I4", H.crc32c(pg, 5, #pg)) .. pg:sub(5)
-    H.write_file(path, data:sub(1, pgno * PS) .. pg .. data:sub((pgno + 1) * PS + 1))
-  end
-  local function pages_of_type(path, ty)
-    local data, r = assert(H.read_file(path)), {}
-    for p = 2, #data // PS - 1 do
-      if data:byte(p * PS + 17) == ty then r[#r + 1] = p end
-    end
-    return r
-  end
+  local function patch_page(path, pgno, fn) H.patch_page(path, PS, pgno, fn) end
+  local function pages_of_type(path, ty) return H.pages_of_type(path, PS, ty) end
   local function set32(pg, off, v) return pg:sub(1, off) .. string.pack("<I4", v) .. pg:sub(off + 5) end
 
   -- "a": a value of three directory pages; "b" freed: a free list

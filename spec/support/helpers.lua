@@ -425,6 +425,25 @@ function H.crc32c(s, i, j)
   return c ~ 0xFFFFFFFF
 end
 
+-- Rewrites page pgno (ps bytes) of the file at path with fn(page) -> new
+-- page, resealed (CRC32C of bytes 5.. at 1, page.h).
+function H.patch_page(path, ps, pgno, fn)
+  local data = assert(H.read_file(path))
+  local pg = fn(data:sub(pgno * ps + 1, (pgno + 1) * ps))
+  pg = string.pack("<I4", H.crc32c(pg, 5, #pg)) .. pg:sub(5)
+  H.write_file(path, data:sub(1, pgno * ps) .. pg .. data:sub((pgno + 1) * ps + 1))
+end
+
+-- The page numbers (from 2) of the file at path whose type byte (offset
+-- 16) is ty, pages of ps bytes.
+function H.pages_of_type(path, ps, ty)
+  local data, r = assert(H.read_file(path)), {}
+  for p = 2, #data // ps - 1 do
+    if data:byte(p * ps + 17) == ty then r[#r + 1] = p end
+  end
+  return r
+end
+
 -- data (a database's bytes) with page pgno restamped with dbtime t and
 -- sealed again (page.h: u32 CRC32C of bytes 4.., u32 pgno, u64 dbtime).
 function H.restamp(data, pgno, t, page)
