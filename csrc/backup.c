@@ -28,6 +28,7 @@
  *   committer's log sync in sooner (bench/disk_bench.c measures the trade).
  */
 #include "backup.h"
+#include "checkpoint.h"
 #include "page.h"
 #include <stdlib.h>
 #include <string.h>
@@ -201,10 +202,10 @@ static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
   for (;;) {
     int more = 0;
     pace_note_backup_work(&inst->pace, pace_now_ns());   /* commits slowed by it are not the pacer's normal */
-    JET_ERR e = inst_checkpoint_toward(inst, target, &more);
+    JET_ERR e = ckpt_toward(inst, target, &more);
     if (e || !more) return e;
     if (bk) bk->busy++;
-    e = inst_between_slices(inst);
+    e = ckpt_between_slices(inst);
     if (bk) {
       bk->busy--;
       pthread_cond_broadcast(&bk->idle);   /* a tear-down may wait (bk stays valid while the lock is held) */
@@ -264,7 +265,7 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
    * checked again. */
   if (e == JET_errSuccess && !incr && LSN_GEN(inst->checkpoint) < log_generation(inst->log)) {
     if (stepwise) {
-      e = inst_checkpoint_start(inst);
+      e = ckpt_start(inst);
       target = inst->ckpt_pending;
     } else {
       e = run_checkpoint(inst, NULL, log_end(inst->log));
@@ -799,7 +800,7 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
   }
   if (e == JET_errSuccess) pace_note_backup_work(&inst->pace, pace_now_ns());
   if (e == JET_errSuccess && cut) *pfMore = inst->checkpoint < bk->ckpt_target;
-  else if (e == JET_errSuccess) e = inst_checkpoint_toward(inst, bk->ckpt_target, pfMore);
+  else if (e == JET_errSuccess) e = ckpt_toward(inst, bk->ckpt_target, pfMore);
   inst_leave(inst);
   return e;
 }

@@ -7,7 +7,7 @@
  * only by backup.c's bk_move, which asserts that the move is legal (and,
  * with NDEBUG, refuses an illegal one with refusal()'s error).  Every
  * field of the backup lives in backup.c's struct esbackup; other files
- * see the instance's pointer to it (internal.h) and the functions below.
+ * see the instance's pointer to it (instance.h) and the functions below.
  *
  * States:
  *   NONE       no backup: inst->backup is NULL (a struct esbackup is NONE
@@ -77,7 +77,8 @@
  */
 #ifndef ESE_BACKUP_H
 #define ESE_BACKUP_H
-#include "internal.h"
+#include "instance.h"
+#include "database.h"
 
 typedef enum {
   BACKUP_NONE,

@@ -21,7 +21,8 @@
  * complete set.  The key order is encode_manifest's: top-level keys
  * sorted, "files" last, each entry's keys sorted.
  */
-#include "internal.h"
+#include "instance.h"
+#include "database.h"
 #include "sha256.h"
 #include <stdarg.h>
 #include <stdio.h>

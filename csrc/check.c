@@ -1,6 +1,7 @@
 /* check.c -- header and checksum inspection of database and log files,
  * without an instance (ese info, ese logs, ese check, backup.verify). */
-#include "internal.h"
+#include "instance.h"
+#include "database.h"
 #include "backup.h"
 #include "dbcheck.h"
 #include "page.h"

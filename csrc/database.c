@@ -1,6 +1,9 @@
 /* database.c -- create, attach, detach, open and close databases; the
  * commit of pending pages into the log; checkpoints. */
-#include "internal.h"
+#include "database.h"
+#include "checkpoint.h"
+#include "table.h"
+#include "txn.h"
 #include "page.h"
 #include "pageop.h"
 #include <assert.h>
@@ -81,7 +84,7 @@ static log_attach entry_of(const esdb *db) {
 }
 
 /* The attached databases' entries in att; returns how many. */
-static uint32_t attachments(const esinst *inst, log_attach att[ESE_MAX_DB]) {
+uint32_t db_attachments(const esinst *inst, log_attach att[ESE_MAX_DB]) {
   uint32_t n = 0;
   for (int i = 1; i <= ESE_MAX_DB; i++)
     if (inst->db[i]) att[n++] = entry_of(inst->db[i]);
@@ -93,7 +96,7 @@ static uint32_t attachments(const esinst *inst, log_attach att[ESE_MAX_DB]) {
  * Checked before anything is logged or written. */
 static JET_ERR room_for(esinst *inst, const char *path) {
   log_attach att[ESE_MAX_DB + 1];
-  uint32_t n = attachments(inst, att);
+  uint32_t n = db_attachments(inst, att);
   att[n] = (log_attach){ 0, (char *)path, NULL, { 0 } };
   if (free_dbid(inst) && log_attach_fits(att, n + 1)) return JET_errSuccess;
   inst_detail(inst, "%s: %u databases attached, the log header's attach table cannot list one more", path,
@@ -195,9 +198,9 @@ static JET_ERR whole_file(esinst *inst, esdb *db) {
   return JET_errDatabaseCorrupted;
 }
 
-JET_ERR inst_log_attachments(esinst *inst) {
+JET_ERR db_log_attachments(esinst *inst) {
   log_attach att[ESE_MAX_DB];
-  uint32_t n = attachments(inst, att);
+  uint32_t n = db_attachments(inst, att);
   return log_set_attachments(inst->log, att, n);
 }
 
@@ -269,7 +272,7 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
     e = pager_format(db->pg);
     if (e == JET_errSuccess) e = bt_create(db->pg, &root);
     if (e == JET_errSuccess) e = pager_set_root(db->pg, root);
-    if (e == JET_errSuccess) e = inst_log_attachments(inst);
+    if (e == JET_errSuccess) e = db_log_attachments(inst);
     if (e) {                     /* db_close drops its pending pages */
       char *p = strdup(db->path);
       db_close(inst, db);
@@ -286,7 +289,7 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
   s->dbopen[db->dbid]++;
   db->opens++;
   *pdbid = db->dbid;
-  return commit_and_leave(inst, 0);
+  return txn_commit_and_leave(inst, 0);
 }
 
 JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_GRBIT grbit) {
@@ -333,7 +336,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
       db->hdr.dbtime_last = db->dbtime + DBTIME_RESERVE;   /* the reservation (dbheader.h) */
       e = dbheader_write(db->file, &db->hdr);
     }
-    if (e == JET_errSuccess) e = inst_log_attachments(inst);
+    if (e == JET_errSuccess) e = db_log_attachments(inst);
     if (e) {
       if (db->pg && pager_error_detail(db->pg)[0]) inst_detail(inst, "%s", pager_error_detail(db->pg));
       db_close(inst, db);
@@ -363,14 +366,14 @@ JET_ERR db_write_clean(esinst *inst, esdb *db) {
 
 /* Flushes and marks the database clean, then forgets it. */
 static JET_ERR detach_one(esinst *inst, esdb *db) {
-  JET_ERR e = inst_checkpoint(inst);
+  JET_ERR e = ckpt_take(inst);
   if (e == JET_errSuccess) e = log_detach(inst, db->dbid);
   if (e == JET_errSuccess) e = db_write_clean(inst, db);
   if (e) return inst_fatal(inst, e);
   vs_drop_db(&inst->vs, db->dbid);   /* none (JetDetachDatabase refuses while a snapshot needs one) */
   db_close(inst, db);
-  e = inst_log_attachments(inst);
-  if (e == JET_errSuccess) e = inst_checkpoint(inst);
+  e = db_log_attachments(inst);
+  if (e == JET_errSuccess) e = ckpt_take(inst);
   return e;
 }
 
@@ -642,167 +645,4 @@ JET_ERR db_trim(esinst *inst) {
   for (int i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++)
     if (inst->db[i]) e = pager_trim(inst->db[i]->pg);
   return inst_fatal(inst, e);
-}
-
-/* ---- checkpoint ----------------------------------------------------------- */
-
-static JET_ERR delete_old_logs(esinst *inst, uint32_t below_gen) {
-  uint32_t lo, hi;
-  int cur;
-  JET_ERR e = log_scan_dir(inst->prm.log_path, inst->prm.base, &lo, &hi, &cur);
-  for (uint32_t g = lo; e == JET_errSuccess && lo && g < below_gen && g <= hi; g++) {
-    char *p = log_file_name(inst->prm.log_path, inst->prm.base, g);
-    if (!p) return JET_errOutOfMemory;
-    if (os_exists(p)) e = os_unlink(inst->io, p);
-    free(p);
-  }
-  return e;
-}
-
-JET_ERR inst_sync_databases(void *ud) {
-  esinst *inst = ud;
-  JET_ERR e = JET_errSuccess;
-  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) e = os_sync(inst->db[i]->file);
-  return e;
-}
-
-/* The checkpoint file for lsn, then the instance's checkpoint moves there
- * (and circular logging deletes the logs below it).  Every change logged
- * before lsn is durable in the databases. */
-static JET_ERR record_checkpoint(esinst *inst, lsn_t lsn) {
-  log_attach att[ESE_MAX_DB];
-  chkfile c = { .lsn = lsn, .att = att, .natt = attachments(inst, att), .next_txid = inst->next_txid };
-  memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
-  char *path = chk_path(&inst->prm);
-  JET_ERR e = path ? chk_write(inst->io, path, &c) : JET_errOutOfMemory;
-  free(path);
-  if (e == JET_errSuccess) {
-    inst->checkpoint = lsn;
-    if (inst->prm.circular) {
-      e = delete_old_logs(inst, inst_keep_logs_from(inst, LSN_GEN(lsn)));   /* a backup's and the archive's pins */
-    }
-  }
-  return e;
-}
-
-/* Drops the checkpoint under way (its lists): one at or past its lsn was
- * taken, or it failed. */
-static void drop_pending(esinst *inst) {
-  for (int i = 1; i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) pager_ckpt_clear(inst->db[i]->pg);
-  inst->ckpt_pending = 0;
-}
-
-/* Order: log durable to lsn -> every dirty page through the ring and in
- * place -> every database fdatasynced (pager_flush_all) -> the ring told
- * so (its batches may be overwritten without a sync) -> B.chk. */
-JET_ERR inst_checkpoint(esinst *inst) {
-  assert(inst_lock_held(inst));
-  lsn_t lsn = log_end(inst->log);
-  JET_ERR e = log_flush(inst->log, lsn);
-  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) {
-      e = pager_flush_all(inst->db[i]->pg);
-    }
-  if (e == JET_errSuccess && inst->dw) dw_note_synced(inst->dw);
-  if (e == JET_errSuccess) e = record_checkpoint(inst, lsn);
-  if (e == JET_errSuccess) drop_pending(inst);   /* lsn is past its: every page it listed is written */
-  return inst_fatal(inst, e);
-}
-
-/* ---- the checkpoint in slices ------------------------------------------------
- * Same order as inst_checkpoint, but the page writes are cut into slices
- * between which the caller may release the instance lock, so that commits
- * run (and a Lua caller yields to its event loop) while the cache is
- * written back.
- *
- * Invariant (C1): while ckpt_pending = L != 0, every change logged before L
- * is in the database files already, or in a page listed by its pager
- * (pager_ckpt_mark) at or after the list's cursor.  Start: L is the log's
- * end, taken under the lock hold that lists every dirty page (and the log
- * is made durable to L, as inst_checkpoint does).  A slice moves the cursor
- * only past pages it wrote or found clean; a page is clean only after its
- * in-place write (write_frames clears dirty then), by a slice or an
- * eviction meanwhile, and a page written with content newer than L is as
- * good (replay from L meets it at a later link of its chain).  A page
- * dirtied again after its slice stays dirty: that change is logged after L,
- * and replay from L redoes it.  Attach and detach take a blocking
- * checkpoint, which ends the sliced one (drop_pending), so the databases
- * are those of the start until the end.
- *
- * Double-write ring: a slice writes whole ring batches (pager_ckpt_write:
- * at most one batch per call, each synced in the ring before its pages go
- * in place, W2), all under one lock hold, so no batch is half written in
- * place when another caller gets the lock; the ring's wrap-around sync
- * (W3) happens inside dw_write as for any page write.  The end (all lists
- * exhausted), under one lock hold: every database fdatasynced, so every
- * in-place write so far is durable, slices and evictions between them
- * included; only then dw_note_synced and the checkpoint file for L.  A
- * blocking checkpoint taken meanwhile (a commit's, attach, detach, term)
- * has an lsn past L and ends the sliced one: its file is never written
- * after a newer one. */
-
-#define SLICE_US 4000u              /* a slice writes batches until this much time passed */
-#define SLICE_BYTES (4u << 20)      /* or this many bytes of pages */
-
-JET_ERR inst_checkpoint_start(esinst *inst) {
-  assert(inst_lock_held(inst));
-  lsn_t lsn = log_end(inst->log);
-  JET_ERR e = log_flush(inst->log, lsn);
-  for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
-    if (inst->db[i]) e = pager_ckpt_mark(inst->db[i]->pg);
-  if (e) {
-    drop_pending(inst);
-    return inst_fatal(inst, e);
-  }
-  inst->ckpt_pending = lsn;
-  return JET_errSuccess;
-}
-
-/* One slice of the checkpoint under way: page batches until SLICE_US or
- * SLICE_BYTES, or, once no page is listed any more (in a call of its own
- * when this one wrote pages), its end.  *more: 1 unless it ended.  When
- * the I/O events' order is relied on (esio_ordered: ESE_FAULT counting
- * events, ESE_FAULT_COUNT/TRACE) a slice is cut by bytes only, so that a
- * fault test's event K is the same event in every run. */
-static JET_ERR checkpoint_slice(esinst *inst, int *more) {
-  uint64_t t0 = os_now_us(), bytes = 0;
-  uint64_t slice_us = esio_ordered(inst->io) ? UINT64_MAX : SLICE_US;
-  JET_ERR e = JET_errSuccess;
-  *more = 1;
-  for (int i = 1; i <= ESE_MAX_DB; i++) {
-    esdb *db = inst->db[i];
-    while (db && pager_ckpt_left(db->pg)) {
-      if (bytes && (bytes >= SLICE_BYTES || os_now_us() - t0 >= slice_us)) return JET_errSuccess;
-      size_t n;
-      if ((e = pager_ckpt_write(db->pg, &n)) != JET_errSuccess) return inst_fatal(inst, e);
-      bytes += (uint64_t)n * pager_page_size(db->pg) + 1;   /* + 1: a batch found clean counts too */
-    }
-  }
-  if (bytes) return JET_errSuccess;
-  lsn_t lsn = inst->ckpt_pending;
-  e = inst_sync_databases(inst);
-  if (e == JET_errSuccess && inst->dw) dw_note_synced(inst->dw);
-  if (e == JET_errSuccess) e = record_checkpoint(inst, lsn);
-  if (e) return inst_fatal(inst, e);
-  drop_pending(inst);
-  *more = 0;
-  return JET_errSuccess;
-}
-
-JET_ERR inst_checkpoint_toward(esinst *inst, lsn_t target, int *more) {
-  assert(inst_lock_held(inst));
-  *more = 0;
-  if (inst->checkpoint >= target) return JET_errSuccess;
-  JET_ERR e = inst->ckpt_pending >= target ? JET_errSuccess : inst_checkpoint_start(inst);
-  if (e == JET_errSuccess) e = checkpoint_slice(inst, more);
-  return e;
-}
-
-JET_ERR inst_between_slices(esinst *inst) {
-  inst_unlock(inst);
-  sched_yield();   /* a caller waiting for the lock gets it before this one takes it back */
-  inst_lock(inst);
-  return inst_gate(inst);
 }

@@ -1,7 +1,8 @@
 /* instance.c -- the process-wide mode, instances, parameters, the state
  * gate, the instance lock (and who holds it), and the registry's side of
  * init and term (jet_instance.c drives the layers). */
-#include "internal.h"
+#include "instance.h"
+#include "database.h"
 #include "archive.h"
 #include "isolation.h"
 #include "page.h"

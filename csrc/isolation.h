@@ -25,7 +25,9 @@
  */
 #ifndef ESE_ISOLATION_H
 #define ESE_ISOLATION_H
-#include "internal.h"
+#include "database.h"
+#include "session.h"
+#include "table.h"
 
 #define ESE_VER_PAGE_SIZE 16384u    /* bytes per JET_paramMaxVerPages page */
 #define ESE_VER_PAGES_DEFAULT 16384u /* 256 MiB: room for a transaction that writes a 64 MiB value and more */

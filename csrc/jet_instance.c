@@ -4,7 +4,11 @@
  * JetStopService*, EseArchiveStatus.  The registry, the state gate and the
  * lock are instance.c's (inst_init_with, inst_term_with take this file's
  * work as a function). */
-#include "internal.h"
+#include "instance.h"
+#include "database.h"
+#include "session.h"
+#include "checkpoint.h"
+#include "recovery.h"
 #include "archive.h"
 #include "backup.h"
 #include <assert.h>
@@ -176,7 +180,7 @@ static JET_ERR init_instance(esinst *inst, const JET_RSTINFO *ri) {
   if (e == JET_errSuccess) e = archive_params_check(inst);
   if (e == JET_errSuccess) e = log_folder_real(inst);
   if (e == JET_errSuccess) e = lock_folders(inst);
-  if (e == JET_errSuccess) e = recover(inst);
+  if (e == JET_errSuccess) e = recovery_run(inst);
   if (e == JET_errSuccess) e = archive_begin(inst);
   remap_free(inst->remap, inst->nremap);     /* the map serves this recovery only */
   inst->remap = NULL;
@@ -202,15 +206,15 @@ JET_ERR JET_API JetInit(JET_INSTANCE *pinstance) { return JetInit3(pinstance, NU
 /* ---- term and stop ------------------------------------------------------- */
 
 static JET_ERR shutdown_clean(esinst *inst) {
-  JET_ERR e = inst_checkpoint(inst);
+  JET_ERR e = ckpt_take(inst);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
     if (!db) continue;
     e = db_write_clean(inst, db);
     if (e == JET_errSuccess) db_close(inst, db);
   }
-  if (e == JET_errSuccess) e = inst_log_attachments(inst);
-  if (e == JET_errSuccess) e = inst_checkpoint(inst);
+  if (e == JET_errSuccess) e = db_log_attachments(inst);
+  if (e == JET_errSuccess) e = ckpt_take(inst);
   /* every database is clean and closed: no batch of the ring is needed */
   if (e == JET_errSuccess && inst->dw) e = inst_fatal(inst, dw_discard(inst->dw));
   return e;

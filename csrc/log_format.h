@@ -1,13 +1,48 @@
 /*
  * log_format.h -- what the log writer (log.c), the reader (log_reader.c)
  * and the shared format code (log_format.c) have in common: record
- * framing, header encoding, record checks.  Internal to the log layer.
+ * framing, header encoding, record checks, and the record types every
+ * writer and reader of records shares (LR_*).
  */
 #ifndef ESE_LOG_FORMAT_H
 #define ESE_LOG_FORMAT_H
 #include <stddef.h>
 #include <stdint.h>
 #include "log.h"
+
+#define ESE_MAX_DB 32          /* databases attached to one instance at once: ids 1..32 */
+
+/* Log record types (the one list; docs/format.md has each one's bytes).
+ * An attachment entry is log.h's (u32 dbid, u8[16]
+ * database signature, u16 + u16 path lengths, absolute and relative path). */
+enum {
+  /* 1: log format 3's whole page image; never written since format 4, a
+   * record of type 1 is a damaged log */
+  LR_COMMIT = 2,     /* u64 txid, u32 page count, u32 m, m x (u32 dbid, u64 dbtime T),
+                        u64 time (µs since the epoch, the writer's clock at commit):
+                        applies the txid's pages, each database's sealed with its T */
+  /* 3, 4: format 1's LR_CREATEDB / LR_ATTACH, never written since; a
+   * record of either type is a damaged log */
+  LR_DETACH = 5,     /* u32 dbid */
+  LR_PAGEDIFF = 6,   /* u32 dbid, u32 pgno, u64 txid, u64 base dbtime, runs (page_diff):
+                        the page's change from its base */
+  LR_INIT = 7,       /* u64 time (µs): a run of the instance starts; every
+                        attachment before this record has ended */
+  LR_CREATEDB = 8,   /* u32 page size, attachment entry */
+  LR_ATTACH = 9,     /* attachment entry */
+  /* Operation records (pageop.h; the same numbers as PO_*): u8 dbid, u8 0,
+   * u16 slot, u32 pgno, u64 txid, u64 the page's dbtime before the commit,
+   * then the body: */
+  LR_INSERT = 10,    /* a cell of the page's kind (leaf: u16 klen, u16 vlen,
+                        key, value; branch: u16 klen, u32 child, key) */
+  LR_REPLACE = 11,   /* a leaf cell: its key must be the slot's */
+  LR_DELETE = 12,    /* u16 klen, key: the slot's key */
+  LR_SPLIT = 13,     /* slot k; u32 the new page, u16 klen, key (slot k's):
+                        the page truncated at k (its cells k.. moved to the new page) */
+  LR_NEWPAGE = 14,   /* slot 0; u8 type, u32 left, cells: the page formatted with them
+                        (a split's new page, a root turning branch, a new tree) */
+};
+#define LR_OP_HDR 24
 
 #define LOG_BUF_DEFAULT (1u << 20)
 #define REC_OVERHEAD 12u      /* u32 len, u8 type, u8[3] zero, ..., u32 crc */

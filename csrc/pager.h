@@ -142,7 +142,7 @@ void pager_discard_pending(pager *p);
 /* Writes every committed dirty page (log flushed first, through the ring),
  * then fsyncs. */
 JET_ERR pager_flush_all(pager *p);
-/* A checkpoint in slices (database.c's inst_checkpoint_start / _step):
+/* A checkpoint in slices (database.c's ckpt_start / _step):
  * pager_ckpt_mark lists the pages dirty now (replacing an earlier list:
  * the new one holds every page of the old that is still dirty);
  * pager_ckpt_write writes the listed pages still dirty, at most

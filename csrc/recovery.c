@@ -3,6 +3,10 @@
  * mark them clean and detached.  Replay is idempotent, so a crash during
  * recovery is recovered by the next init.  The run that follows starts
  * with LR_INIT: every attachment before it has ended. */
+#include "recovery.h"
+#include "checkpoint.h"
+#include "chkfile.h"
+#include "database.h"
 #include "redo.h"
 #include "page.h"
 #include <stdio.h>
@@ -135,7 +139,7 @@ static dw_config ring_config(esinst *inst, const uint8_t *sig) {
   while (batch > 1 && dw_min_ring_size(inst->prm.page_size, batch) > inst->prm.dw_size) batch--;
   return (dw_config){ .io = inst->io, .dir = inst->prm.system_path, .base = inst->prm.base,
                       .page_size = inst->prm.page_size, .ring_size = inst->prm.dw_size, .batch_max = batch,
-                      .log_sig = sig, .sync_data = inst_sync_databases, .ud = inst };
+                      .log_sig = sig, .sync_data = ckpt_sync_databases, .ud = inst };
 }
 
 /* Opens B.dwb of the stream sig for replay's repairs (*out NULL when there
@@ -196,9 +200,9 @@ static JET_ERR ring_ready(esinst *inst, dw *ring) {
   return dw_create(&c, &inst->dw);
 }
 
-JET_ERR recover(esinst *inst) {
+JET_ERR recovery_run(esinst *inst) {
   esparams *prm = &inst->prm;
-  char *chkp = chk_path(prm);
+  char *chkp = chk_path(prm->system_path, prm->base);
   if (!chkp) return JET_errOutOfMemory;
   log_config cfg = { inst->io, prm->log_path, prm->base, prm->log_file_kib * 1024u, prm->page_size };
   chkfile chk;

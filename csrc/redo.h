@@ -26,7 +26,9 @@
  */
 #ifndef ESE_REDO_H
 #define ESE_REDO_H
-#include "internal.h"
+#include "log_format.h"
+#include "dw.h"
+#include "dbheader.h"
 
 typedef struct redo redo;
 

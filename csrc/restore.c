@@ -18,6 +18,7 @@
  */
 #include "redo.h"
 #include "backup.h"
+#include "chkfile.h"
 #include "command.h"
 #include "page.h"
 #include "zst.h"
@@ -1118,9 +1119,7 @@ static JET_ERR newlog_step(EseRestore *r) {
  * replays nothing before it. */
 static JET_ERR checkpoint_step(EseRestore *r) {
   chkfile c = { .sig = r->sig, .next_txid = r->next_txid, .lsn = r->chk_lsn };
-  esparams prm = { .system_path = r->chk_dir };
-  memcpy(prm.base, r->base, 4);
-  char *chkp = chk_path(&prm);
+  char *chkp = chk_path(r->chk_dir, r->base);
   JET_ERR e = chkp ? chk_write(r->io, chkp, &c) : JET_errOutOfMemory;
   free(chkp);
   if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);

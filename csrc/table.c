@@ -1,7 +1,9 @@
 /* table.c -- the record API: tables in a database's catalog, cursors, and
  * reads of the session's view (isolation.h: the committed tree, in a
  * transaction as of its snapshot and merged with its write set). */
-#include "internal.h"
+#include "table.h"
+#include "database.h"
+#include "txn.h"
 #include "isolation.h"
 #include "lv.h"
 #include "page.h"
@@ -76,7 +78,7 @@ static JET_ERR catalog_find(esdb *db, const char *name, uint32_t *root) {
   return e;
 }
 
-static JET_ERR db_enter(JET_SESID sesid, JET_DBID dbid, essession **ps, esdb **pdb) {
+static JET_ERR table_db_enter(JET_SESID sesid, JET_DBID dbid, essession **ps, esdb **pdb) {
   essession *s;
   JET_ERR e = session_enter(sesid, &s);
   if (e) return e;
@@ -96,7 +98,7 @@ static JET_ERR table_call_enter(JET_SESID sesid, JET_DBID dbid, const char *name
   JET_ERR e = check_name(name);
   if (e) return e;
   if (!ptid) return JET_errInvalidParameter;
-  return db_enter(sesid, dbid, ps, pdb);
+  return table_db_enter(sesid, dbid, ps, pdb);
 }
 
 JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
@@ -121,7 +123,7 @@ JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
     inst_leave(s->inst);
     return e;
   }
-  return commit_and_leave(s->inst, 0);
+  return txn_commit_and_leave(s->inst, 0);
 }
 
 JET_ERR JET_API EseOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
@@ -169,7 +171,7 @@ static JET_ERR autocommit(essession *s, JET_ERR e) {
     inst_leave(s->inst);
     return e;
   }
-  return commit_and_leave(s->inst, 0);
+  return txn_commit_and_leave(s->inst, 0);
 }
 
 JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,

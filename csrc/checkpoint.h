@@ -1,0 +1,34 @@
+/*
+ * checkpoint.h -- taking a checkpoint (checkpoint.c): every change logged
+ * before an lsn made durable in the database files, then the checkpoint
+ * file (chkfile.h) moved to that lsn, blocking or in slices.  Layer:
+ * instance, session and database state (it writes back the pagers of an
+ * instance's databases).
+ */
+#ifndef ESE_CHECKPOINT_H
+#define ESE_CHECKPOINT_H
+#include "instance.h"
+
+/* Order: log durable to its end -> every dirty page through the ring and
+ * in place -> every database fdatasynced -> the ring told so -> B.chk
+ * (chkfile.h), then circular logging deletes the logs below it.  Blocking,
+ * one lock hold; with the lock held. */
+JET_ERR ckpt_take(esinst *inst);
+/* The checkpoint in slices (checkpoint.c states the invariant),
+ * with the lock held.  ckpt_start takes a new one (lsn: the log's
+ * end now; it replaces one under way); ckpt_toward does one slice
+ * (at most a few MiB / a few ms of page writes, or the checkpoint's end:
+ * the sync and the checkpoint file) toward a checkpoint at or past target,
+ * starting one first when none under way reaches it: *more is 1 while
+ * inst->checkpoint < target.  ckpt_take (blocking, one lock hold)
+ * ends the one under way too.  Between two slices the caller may release
+ * the lock: ckpt_between_slices does, lets other callers in and takes it
+ * back, then answers the state gate (the instance may have been stopped,
+ * made unavailable or be terminating meanwhile). */
+JET_ERR ckpt_start(esinst *inst);
+JET_ERR ckpt_toward(esinst *inst, lsn_t target, int *more);
+JET_ERR ckpt_between_slices(esinst *inst);
+/* The ring's sync_data hook: fdatasyncs every attached database. */
+JET_ERR ckpt_sync_databases(void *ud);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * database.h -- the databases an instance has attached (database.c): their
+ * files, pagers and headers; attach, create, detach; the log records of a
+ * commit's pages.  Layer: instance, session and database state.
+ */
+#ifndef ESE_DATABASE_H
+#define ESE_DATABASE_H
+#include "instance.h"
+#include "dbheader.h"
+#include "pager.h"
+
+typedef struct esdb {
+  uint32_t dbid;          /* 1..ESE_MAX_DB, the index in inst->db */
+  char *path;             /* canonical absolute path */
+  char *rel;              /* path relative to the log folder, or NULL */
+  esfile *file;
+  pager *pg;
+  dbheader hdr;           /* as last written */
+  uint64_t dbtime;        /* the last dbtime a commit gave it; hdr.dbtime_last >= dbtime */
+  int opens;              /* JetOpenDatabase count not yet closed */
+  struct esinst *inst;    /* its instance (the pager's ring hook) */
+} esdb;
+
+/* An absolute, normalized path: realpath of the folder + the file name
+ * (JET_errInvalidPath when the folder does not exist). */
+JET_ERR db_canon_path(const char *path, char **out);
+/* The path of file (canonical) relative to the folder dir (canonical),
+ * "../" steps included; NULL when out of memory. */
+char *db_rel_path(const char *dir, const char *file);
+esdb *db_by_id(esinst *inst, JET_DBID dbid);
+esdb *db_by_path(esinst *inst, const char *path);
+JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out);
+void db_close(esinst *inst, esdb *db);
+/* Writes the header clean (gen_max the current generation, dbtime_last
+ * exact): at detach and term, after a checkpoint flushed every page. */
+JET_ERR db_write_clean(esinst *inst, esdb *db);
+/* Commits the pending pages of every database as transaction txid (one
+ * record group ending in LR_COMMIT); *commit_lsn is the commit record. */
+JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn);
+void db_discard_pending(esinst *inst);
+JET_ERR db_trim(esinst *inst);
+/* The attached databases' entries in att (strings borrowed); returns how many. */
+uint32_t db_attachments(const esinst *inst, log_attach att[ESE_MAX_DB]);
+JET_ERR db_log_attachments(esinst *inst);       /* refreshes the log's attach table */
+
+#endif

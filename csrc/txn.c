@@ -1,0 +1,149 @@
+/*
+ * txn.c -- transactions: JetBeginTransaction (a snapshot, isolation.h),
+ * JetRollback (the write set dropped), JetCommitTransaction (the write set
+ * applied to the trees in key order, the pages' log records and the commit
+ * record appended by database.c, the log flushed without the instance lock
+ * so that commits group) and txn_commit_and_leave, the same commit for the
+ * entry points that change pages outside a user transaction (create and
+ * attach a database, create a table).
+ */
+#include "txn.h"
+#include "archive.h"
+#include "checkpoint.h"
+#include "database.h"
+#include "isolation.h"
+#include "session.h"
+
+JET_ERR JET_API JetBeginTransaction(JET_SESID sesid) {
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  if (s->in_txn) e = JET_errTransTooDeep;
+  else {
+    s->in_txn = 1;
+    iso_begin(s);
+  }
+  inst_leave(s->inst);
+  return e;
+}
+
+JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit) {
+  (void)grbit;
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  if (!s->in_txn) e = JET_errNotInTransaction;
+  else {
+    s->in_txn = 0;
+    ws_clear(&s->ws);
+    iso_end(s);
+  }
+  inst_leave(s->inst);
+  return e;
+}
+
+/* Checkpoint when the log since the last one exceeds the depth parameter:
+ * a deeper checkpoint means a longer recovery but fewer whole page images
+ * (the first change of a page after a checkpoint is logged whole). */
+static int checkpoint_due(esinst *inst) {
+  lsn_t end = log_end(inst->log), chk = inst->checkpoint;
+  uint64_t gens = LSN_GEN(end) - LSN_GEN(chk);
+  uint64_t bytes = gens * inst->prm.log_file_kib * 1024u + LSN_OFF(end) - LSN_OFF(chk);
+  return bytes >= inst->prm.checkpoint_depth;
+}
+
+/* t0: when the commit was asked for (pace_now_ns); a durable commit's
+ * time from then to durable feeds the backup pacer (pace.h), recorded
+ * under the instance lock the commit takes again anyway. */
+static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0) {
+  lsn_t lsn = 0;
+  JET_ERR e = db_commit_pending(inst, inst->next_txid++, &lsn);
+  if (e == JET_errSuccess && log_take_rolled(inst->log) && checkpoint_due(inst)) e = ckpt_take(inst);
+  if (e == JET_errSuccess) e = db_trim(inst);
+  if (e) {
+    inst_leave(inst);
+    return e;
+  }
+  /* without the lock, still counted as active: the flush (group commit)
+   * and the next log file made ahead */
+  eslog *log = inst->log;
+  inst_unlock(inst);
+  if (!lazy && lsn) e = log_flush(log, lsn);
+  JET_ERR pe = e ? JET_errSuccess : log_prepare_next(log);
+  inst_lock(inst);
+  if (!lazy && lsn && e == JET_errSuccess) {
+    uint64_t now = pace_now_ns();
+    pace_commit_latency(&inst->pace, now > t0 ? now - t0 : 0, now);
+  }
+  inst_fatal(inst, e ? e : pe);
+  if (e == JET_errSuccess && inst->archive && archive_backlogged(inst->archive)) e = JET_wrnArchiveBacklog;
+  inst_leave(inst);
+  return e;
+}
+
+JET_ERR txn_commit_and_leave(esinst *inst, int lazy) { return commit_timed(inst, lazy, pace_now_ns()); }
+
+/* The before images of s's write set that other open snapshots need, in
+ * b; JET_errVersionStoreOutOfMemory past the limit.  Nothing applied. */
+static JET_ERR prepare_versions(essession *s, vsbatch *b) {
+  const size_t *order;
+  JET_ERR e = ws_sorted(&s->ws, &order);
+  for (size_t i = 0; e == JET_errSuccess && i < s->ws.n; i++) e = iso_before_image(s, &s->ws.ents[order[i]], b);
+  if (e == JET_errSuccess) e = iso_fits(s, b);
+  return e;
+}
+
+/* Applies the write set to the trees (pending pages), in key order. */
+static JET_ERR apply_writes(essession *s) {
+  esinst *inst = s->inst;
+  const size_t *order;
+  JET_ERR e = ws_sorted(&s->ws, &order);
+  for (size_t i = 0; e == JET_errSuccess && i < s->ws.n; i++) {
+    const wsent *w = &s->ws.ents[order[i]];
+    esdb *db = db_by_id(inst, w->dbid);
+    if (!db) { e = JET_errDatabaseNotFound; break; }
+    if (w->tomb) {
+      e = bt_delete(db->pg, w->root, w->key, w->klen);
+      if (e == JET_errRecordNotFound) e = JET_errSuccess;
+    } else {
+      e = bt_put(db->pg, w->root, w->key, w->klen, w->val, w->vlen);
+    }
+    if (e && db->pg && pager_error_detail(db->pg)[0]) session_detail(s, "%s", pager_error_detail(db->pg));
+  }
+  return e;
+}
+
+JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit) {
+  uint64_t t0 = pace_now_ns();   /* before the lock: waiting for it is part of the latency */
+  essession *s;
+  JET_ERR e = session_enter(sesid, &s);
+  if (e) return e;
+  if (!s->in_txn) {
+    inst_leave(s->inst);
+    return JET_errNotInTransaction;
+  }
+  /* the version store's limit refuses before anything is applied, and
+   * the transaction stays open; any other failure ends it */
+  vsbatch b;
+  vs_batch_init(&b);
+  e = prepare_versions(s, &b);
+  if (e == JET_errVersionStoreOutOfMemory) {
+    vs_batch_free(&b);
+    inst_leave(s->inst);
+    return e;
+  }
+  s->in_txn = 0;
+  if (e == JET_errSuccess) e = apply_writes(s);
+  ws_clear(&s->ws);
+  if (e) {
+    vs_batch_free(&b);
+    db_discard_pending(s->inst);
+    iso_end(s);
+    inst_fatal(s->inst, e);
+    inst_leave(s->inst);
+    return e;
+  }
+  iso_committed(s->inst, &b);
+  iso_end(s);
+  return commit_timed(s->inst, (grbit & JET_bitCommitLazyFlush) != 0, t0);
+}
