@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "log.h"
+#include "le.h"
 
 #define ESE_MAX_DB 32          /* databases attached to one instance at once: ids 1..32 */
 
@@ -48,17 +49,13 @@ enum {
 #define REC_OVERHEAD 12u      /* u32 len, u8 type, u8[3] zero, ..., u32 crc */
 #define REC_MIN 16u           /* the smallest framed record (1-byte payload) */
 
-/* little-endian fields */
-static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t ld32(const uint8_t *p) {
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t ld64(const uint8_t *p) { return (uint64_t)ld32(p) | ((uint64_t)ld32(p + 4) << 32); }
-static inline void st16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static inline void st32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-static inline void st64(uint8_t *p, uint64_t v) { st32(p, (uint32_t)v); st32(p + 4, (uint32_t)(v >> 32)); }
+/* little-endian fields: le.h's codec under the log's names */
+static inline uint16_t ld16(const uint8_t *p) { return get16(p); }
+static inline uint32_t ld32(const uint8_t *p) { return get32(p); }
+static inline uint64_t ld64(const uint8_t *p) { return get64(p); }
+static inline void st16(uint8_t *p, uint16_t v) { put16(p, v); }
+static inline void st32(uint8_t *p, uint32_t v) { put32(p, v); }
+static inline void st64(uint8_t *p, uint64_t v) { put64(p, v); }
 
 /* Framed size of a record of len payload bytes (computed in 64 bits). */
 static inline uint64_t rec_framed(uint64_t len) { return (REC_OVERHEAD + len + 7u) & ~(uint64_t)7u; }

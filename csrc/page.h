@@ -11,13 +11,14 @@
  *   offset 17..31             owner-defined (btree, header, space page)
  *   offset 32                 body
  * A page of all zeros is "not initialized": never written, legal in a file
- * (page_verify reports PAGE_ZERO).  All integers are little-endian.
+ * (page_verify reports PAGE_ZERO).  All integers are little-endian (le.h).
  */
 #ifndef ESE_PAGE_H
 #define ESE_PAGE_H
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "le.h"   /* get16/32/64, put16/32/64 */
 
 #define PAGE_HDR 32
 /* PAGE_LVDATA, PAGE_LVDIR: a long value's pages (lv.h); PAGE_FREELIST: a
@@ -26,12 +27,6 @@ enum { PAGE_FREE = 0, PAGE_DBHEADER = 1, PAGE_SPACE = 2, PAGE_LEAF = 3, PAGE_BRA
        PAGE_LVDATA = 5, PAGE_LVDIR = 6, PAGE_FREELIST = 7 };
 enum { PAGE_OK = 0, PAGE_ZERO = 1, PAGE_BAD_CHECKSUM = 2, PAGE_BAD_PGNO = 3 };
 
-static inline uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static inline uint32_t page_pgno(const uint8_t *pg) { return get32(pg + 4); }
 static inline uint64_t page_dbtime(const uint8_t *pg) { return get64(pg + 8); }
