@@ -442,6 +442,56 @@ JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void
   return e;
 }
 
+/* Frees the empty page of level d (a leaf with no record, or a branch
+ * with no separator whose one child, left, was freed): LR_FREEPAGE marks it
+ * free (bytes 16.. zeroed), then it goes on the free list (pager_free). */
+static JET_ERR free_page(bt *t, unsigned d, uint32_t left) {
+  uint8_t body[PO_FREEPAGE_LEN];
+  body[0] = t->path[d].nd.leaf ? PAGE_LEAF : PAGE_BRANCH;
+  put32(body + 1, left);
+  JET_ERR e = page_op_fits(t, t->path[d].pgno, PO_FREEPAGE, 0, body, sizeof body);
+  return e ? e : pager_free(t->p, t->path[d].pgno);
+}
+
+/* The leaf t->path[t->depth] (not the root) has just lost its last
+ * record: it is freed and taken out of its parent (LR_UNLINK), and so is
+ * each branch above it that thereby loses its only child.  A parent with
+ * separators loses the one next to the child: the child's own cell (its
+ * keys go to the child before it), or, for its leftmost child, cell 0,
+ * whose child becomes the leftmost (taking the keys below it).  The root
+ * never moves: a root left without any child becomes an empty leaf again
+ * (LR_NEWPAGE); a root left with one child stays a branch of no separator
+ * (a later root split gives it separators again).  The levels of t->path
+ * are those of the descent (their nodes opened on the pages as read then:
+ * n as before the delete). */
+static JET_ERR unlink_empty(bt *t) {
+  uint32_t left = 0;                        /* the freed child of the branch at level d */
+  for (unsigned d = t->depth; d > 0; d--) {
+    JET_ERR e = free_page(t, d, left);
+    if (e) return e;
+    level *pl = &t->path[d - 1];
+    uint32_t child = t->path[d].pgno;
+    if (pl->nd.n == 0) {                    /* its only child: the parent is empty now */
+      if (d - 1 == 0) {
+        uint8_t body[PO_NEWPAGE_HDR] = { PAGE_LEAF, 0, 0, 0, 0 };
+        return page_op_fits(t, pl->pgno, PO_NEWPAGE, 0, body, sizeof body);
+      }
+      left = child;
+      continue;
+    }
+    unsigned slot = pl->c ? pl->c - 1 : 0;
+    cell c;
+    uint8_t body[PO_UNLINK_HDR + EseMaxKeySize];
+    if ((e = cell_get(&pl->nd, slot, &c))) return e;
+    body[0] = pl->c ? PO_UNLINK_CELL : PO_UNLINK_LEFT;
+    put32(body + 1, child);
+    put16(body + 5, (uint16_t)c.klen);
+    memcpy(body + PO_UNLINK_HDR, c.key, c.klen);
+    return page_op_fits(t, pl->pgno, PO_UNLINK, slot, body, PO_UNLINK_HDR + c.klen);
+  }
+  return 0;
+}
+
 JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen) {
   bt t;
   unsigned pos;
@@ -461,6 +511,8 @@ JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen) {
   put16(del, (uint16_t)klen);
   memcpy(del + 2, key, klen);
   e = page_op(&t, lf->pgno, PO_DELETE, pos, del, 2 + (unsigned)klen, &pg, &full);
+  if (e == JET_errSuccess && lf->nd.n == 1 && t.depth > 0) e = unlink_empty(&t);
+  bt_done(&t);
   return e || !had_long ? e : lv_free(p, ref);
 }
 

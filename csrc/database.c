@@ -461,7 +461,8 @@ static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, co
 }
 
 _Static_assert((int)LR_INSERT == (int)PO_INSERT && (int)LR_REPLACE == (int)PO_REPLACE && (int)LR_DELETE == (int)PO_DELETE &&
-               (int)LR_SPLIT == (int)PO_SPLIT && (int)LR_NEWPAGE == (int)PO_NEWPAGE,
+               (int)LR_SPLIT == (int)PO_SPLIT && (int)LR_NEWPAGE == (int)PO_NEWPAGE &&
+               (int)LR_UNLINK == (int)PO_UNLINK && (int)LR_FREEPAGE == (int)PO_FREEPAGE,
                "operation record types are pageop's");
 
 /* ESE_VERIFY_REPLAY=1 (make test, make check): every commit replays its

@@ -42,6 +42,10 @@ enum {
                         the page truncated at k (its cells k.. moved to the new page) */
   LR_NEWPAGE = 14,   /* slot 0; u8 type, u32 left, cells: the page formatted with them
                         (a split's new page, a root turning branch, a new tree) */
+  LR_UNLINK = 15,    /* a branch; slot i; u8 mode, u32 child, u16 klen, key (slot i's): the
+                        emptied child taken out (mode 0: slot i's cell; 1: left, which
+                        becomes slot 0's child) */
+  LR_FREEPAGE = 16,  /* slot 0; u8 type, u32 left: the empty page marked free (bytes 16.. zero) */
 };
 #define LR_OP_HDR 24
 

@@ -245,6 +245,28 @@ static int op_split(uint8_t *pg, const po_node *nd, unsigned k, const uint8_t *b
   return PO_OK;
 }
 
+static int op_unlink(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t *body, size_t blen) {
+  po_cell c;
+  if (nd->leaf || pos >= nd->n || blen < PO_UNLINK_HDR || blen != PO_UNLINK_HDR + (size_t)get16(body + 5) ||
+      body[0] > PO_UNLINK_LEFT || (body[0] == PO_UNLINK_LEFT && pos != 0) || po_cell_get(nd, pos, &c))
+    return PO_BAD;
+  uint32_t child = get32(body + 1);
+  if (po_keycmp(c.key, c.klen, body + PO_UNLINK_HDR, blen - PO_UNLINK_HDR)) return PO_KEY;
+  if (body[0] == PO_UNLINK_CELL ? c.child != child : get32(pg + PO_OFF_LEFT) != child) return PO_KEY;
+  if (body[0] == PO_UNLINK_LEFT) put32(pg + PO_OFF_LEFT, c.child);
+  remove_slot(pg, nd, pos, &c);
+  return PO_OK;
+}
+
+static int op_freepage(uint8_t *pg, const po_node *nd, unsigned slot, const uint8_t *body, size_t blen) {
+  if (slot != 0 || blen != PO_FREEPAGE_LEN || (body[0] != PAGE_LEAF && body[0] != PAGE_BRANCH) ||
+      (body[0] == PAGE_LEAF) != (get32(body + 1) == 0))
+    return PO_BAD;
+  if (nd->pg[16] != body[0] || nd->n != 0 || get32(pg + PO_OFF_LEFT) != get32(body + 1)) return PO_KEY;
+  memset(pg + 16, 0, nd->psz - 16);
+  return PO_OK;
+}
+
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen) {
   po_node nd;
   if (type == PO_NEWPAGE) return EseMaxRecordSize(psz) ? op_newpage(pg, psz, slot, body, blen) : PO_BAD;
@@ -254,6 +276,8 @@ int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8
   case PO_INSERT: return op_insert(pg, &nd, slot, body, blen);
   case PO_REPLACE: return op_replace(pg, &nd, slot, body, blen);
   case PO_DELETE: return op_delete(pg, &nd, slot, body, blen);
+  case PO_UNLINK: return op_unlink(pg, &nd, slot, body, blen);
+  case PO_FREEPAGE: return op_freepage(pg, &nd, slot, body, blen);
   default: return PO_BAD;
   }
 }

@@ -47,9 +47,13 @@
 #define PO_BR_CH    6            /* branch cell header: klen, child */
 
 /* Operation types; the numbers are the log record types (internal.h). */
-enum { PO_INSERT = 10, PO_REPLACE = 11, PO_DELETE = 12, PO_SPLIT = 13, PO_NEWPAGE = 14 };
+enum { PO_INSERT = 10, PO_REPLACE = 11, PO_DELETE = 12, PO_SPLIT = 13, PO_NEWPAGE = 14, PO_UNLINK = 15,
+       PO_FREEPAGE = 16 };
 
 #define PO_NEWPAGE_HDR 5        /* PO_NEWPAGE body: u8 type, u32 left */
+#define PO_UNLINK_HDR  7        /* PO_UNLINK body: u8 mode, u32 child, u16 klen (then the key) */
+#define PO_FREEPAGE_LEN 5       /* PO_FREEPAGE body: u8 type, u32 left */
+enum { PO_UNLINK_CELL = 0, PO_UNLINK_LEFT = 1 };   /* PO_UNLINK modes */
 
 /* Results of pageop_apply. */
 enum {
@@ -115,7 +119,23 @@ unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_
  *              the cell is removed and the new one inserted (compacting as
  *              an insert does), PO_FULL when it does not fit compacted;
  *   PO_DELETE  body = u16 klen, key: the slot's key; its cell is zeroed and
- *              the slot removed.
+ *              the slot removed;
+ *   PO_UNLINK  a branch page only; body = u8 mode, u32 child, u16 klen,
+ *              key: the key of slot (else PO_KEY).  Takes the child out of
+ *              the branch (an emptied child, freed by PO_FREEPAGE):
+ *              mode PO_UNLINK_CELL: the child of slot's cell must be child;
+ *              the cell is zeroed and the slot removed (its keys now belong
+ *              to the child before it);
+ *              mode PO_UNLINK_LEFT: slot must be 0 and the page's left
+ *              must be child; left becomes the child of slot 0's cell, and
+ *              that cell is zeroed and its slot removed (the keys below
+ *              slot 0's key now belong to that child).  A child other than
+ *              the record's: PO_KEY;
+ *   PO_FREEPAGE slot 0; body = u8 type, u32 left: the page must be an empty
+ *              page of that type and left (a leaf: n = 0, left 0; a branch:
+ *              n = 0, left its one child, freed before it), else PO_KEY.
+ *              Bytes 16.. become zeros: type PAGE_FREE (0), the mark that
+ *              the free list's reuse checks.
  * On any result but PO_OK the page is unchanged. */
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen);
 

@@ -358,16 +358,26 @@ static JET_ERR fl_page(pager *p, uint32_t pgno, int write, uint8_t **pg) {
   return JET_errSuccess;
 }
 
+/* Whether bytes 16.. of pg are zeros: a tree page freed (LR_FREEPAGE
+ * leaves it so, type PAGE_FREE). */
+static int freed_mark(const uint8_t *pg, uint32_t psz) {
+  for (uint32_t i = 16; i < psz; i++)
+    if (pg[i]) return 0;
+  return 1;
+}
+
 /* A page that held other content, taken for new content: pending with
  * its old content as the base (pager.h), then zeroed.  Only a long
- * value's pages are ever freed, and free-list pages hold them: a page of
- * another type here (a tree page) is a damaged free list or a caller's
- * bug, refused before it is overwritten. */
+ * value's pages (as they were) and tree pages marked free (bytes 16..
+ * zero) are ever freed, and free-list pages hold them: any other page
+ * here (a tree page in use above all) is a damaged free list or a
+ * caller's bug, refused before it is overwritten. */
 static JET_ERR reuse_page(pager *p, uint32_t pgno, uint8_t **page, int raw) {
   JET_ERR e = raw ? pager_write(p, pgno, page) : pager_write_op(p, pgno, page, NULL, 0, NULL, 0);
   if (e) return e;
   int t = page_type(*page);
-  if (t != PAGE_LVDATA && t != PAGE_LVDIR && t != PAGE_FREELIST) return space_bad(p, pgno, "is not a page that is ever freed");
+  if (t != PAGE_LVDATA && t != PAGE_LVDIR && t != PAGE_FREELIST && !(t == PAGE_FREE && freed_mark(*page, p->psz)))
+    return space_bad(p, pgno, "is not a page that is ever freed (a page in use?)");
   memset(*page, 0, p->psz);
   return JET_errSuccess;
 }
@@ -423,7 +433,26 @@ JET_ERR pager_free(pager *p, uint32_t pgno) {
       return JET_errSuccess;
     }
   }
-  /* the first free-list page is full, or there is none: pgno becomes it */
+  /* the first free-list page is full, or there is none: pgno becomes it,
+   * unless this commit's change of pgno is described by operation records
+   * (a tree page freed by LR_FREEPAGE): as a free-list page it would be
+   * logged as its difference from the page before the commit, as large as
+   * the records the commit removed from it; a new page at the end of the
+   * file becomes the first free-list page instead, listing pgno. */
+  frame *f = lookup(p, pgno);
+  if (f && f->pending && !f->raw && f->nops) {
+    uint32_t n = get32(sp + SPACE_NEXT);
+    if (n == UINT32_MAX) return JET_errDiskFull;
+    if ((e = new_page(p, n, &fl, 1))) return e;
+    put32(sp + SPACE_NEXT, n + 1);
+    fl[16] = PAGE_FREELIST;
+    put32(fl + FL_NEXT, head);
+    put32(fl + PAGE_HDR, pgno);
+    put32(fl + FL_COUNT, 1);
+    put32(sp + SPACE_FREE, n);
+    put32(sp + SPACE_NFREE, get32(sp + SPACE_NFREE) + 2);
+    return JET_errSuccess;
+  }
   if ((e = reuse_page(p, pgno, &fl, 1))) return e;
   fl[16] = PAGE_FREELIST;
   put32(fl + FL_NEXT, head);

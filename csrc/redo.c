@@ -570,8 +570,8 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
 
 JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL); }
 
-/* LR_INSERT .. LR_NEWPAGE: operation records (pageop.h). */
-static int is_op(uint8_t type) { return type >= LR_INSERT && type <= LR_NEWPAGE; }
+/* LR_INSERT .. LR_FREEPAGE: operation records (pageop.h). */
+static int is_op(uint8_t type) { return type >= LR_INSERT && type <= LR_FREEPAGE; }
 
 static JET_ERR page_rec(redo *r, const log_record *rec) {
   int diff = rec->type == LR_PAGEDIFF, op = is_op(rec->type);
@@ -622,7 +622,7 @@ static JET_ERR page_mismatch(redo *r, const redo_db *d, uint32_t pgno, const cha
 
 static const char *op_name(int op) {
   return op == LR_INSERT ? "insert" : op == LR_REPLACE ? "replace" : op == LR_DELETE ? "delete"
-         : op == LR_SPLIT ? "split" : "new page";
+         : op == LR_SPLIT ? "split" : op == LR_NEWPAGE ? "new page" : op == LR_UNLINK ? "unlink" : "free page";
 }
 
 /* An operation record that does not apply to its page (pageop_apply's
@@ -634,6 +634,8 @@ static JET_ERR op_failed(redo *r, const redo_db *d, const redo_page *p, int pr) 
     snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: page %u slot %u: %s record %s", d->path, (unsigned)p->pgno,
              p->slot, op_name(p->op),
              pr == PO_KEY ? (p->op == LR_INSERT ? "names a key that does not sort between the slot's neighbours"
+                             : p->op == LR_UNLINK ? "names another key or child than the slot's"
+                             : p->op == LR_FREEPAGE ? "names a page that is not empty or of another type or left"
                                                 : "names another key than the slot's")
              : pr == PO_FULL ? "does not fit the page" : "does not apply (malformed, or the slot is not on the page)");
   return corrupt(r);
@@ -886,7 +888,9 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_REPLACE:
   case LR_DELETE:
   case LR_SPLIT:
-  case LR_NEWPAGE: return page_rec(r, rec);
+  case LR_NEWPAGE:
+  case LR_UNLINK:
+  case LR_FREEPAGE: return page_rec(r, rec);
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB:
   case LR_ATTACH: return attach_rec(r, rec);

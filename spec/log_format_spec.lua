@@ -1,5 +1,5 @@
--- Log format 5 refuses the files of log formats 2, 3 and 4 (spec/fixtures/v2,
--- v3 and v4, made by the engine before formats 3, 4 and 5):
+-- Log format 6 refuses the files of log formats 2, 3, 4 and 5
+-- (spec/fixtures/v2 .. v5, made by the engine before formats 3, 4, 5 and 6):
 -- JET_errBadLogVersion (-514) with a detail that says what to do, from
 -- every reader of logs, and nothing written.
 local ese = require "ese"
@@ -25,7 +25,7 @@ local function expect_refusal(e)
   assert.matches("set its logs, checkpoint and double-write ring (B.dwb) aside", e.detail or "", 1, true)
 end
 
-for _, v in ipairs({ 2, 3, 4 }) do
+for _, v in ipairs({ 2, 3, 4, 5 }) do
 local FIXTURES = "spec/fixtures/v" .. v
 describe("log format " .. v .. " is refused (JET_errBadLogVersion, -514), nothing written", function()
   local w, copy, before
@@ -50,8 +50,8 @@ describe("log format " .. v .. " is refused (JET_errBadLogVersion, -514), nothin
     end)
   end
 
-  -- checkpoints of format 4 serve log formats 3, 4 and 5 alike: with the
-  -- logs of format 3 or 4 gone, the one left needs a log that is not there
+  -- checkpoints of format 4 serve log formats 3 to 6 alike: with the
+  -- logs of format 3, 4 or 5 gone, the one left needs a log that is not there
   it("init with only the checkpoint of format " .. v .. " left (its logs set aside, not it)", function()
     local dir = copy .. "/clean"
     os.remove(dir .. "/edb.log")
@@ -61,7 +61,7 @@ describe("log format " .. v .. " is refused (JET_errBadLogVersion, -514), nothin
     else H.expect_jet("JET_errMissingLogFile", inst.init, inst) end
   end)
 
-  it("the remedy: logs and checkpoint set aside, init starts a new stream of format 5", function()
+  it("the remedy: logs and checkpoint set aside, init starts a new stream of format 6", function()
     local dir = copy .. "/clean"
     for _, name in ipairs({ "edb.log", "edb.chk", "edb.dwb" }) do
       if before["clean/" .. name] then   -- v2 predates the ring
@@ -75,7 +75,7 @@ describe("log format " .. v .. " is refused (JET_errBadLogVersion, -514), nothin
     local fi = ese.file_info(dir .. "/edb.log", true)
     assert.are.equal("log", fi.kind)
     assert.are.equal(1, fi.generation)
-    assert.are.equal("\0\5", assert(H.read_file(dir .. "/edb.log")):sub(11, 12))
+    assert.are.equal("\0\6", assert(H.read_file(dir .. "/edb.log")):sub(11, 12))
     before = tree(copy)   -- this one writes, on purpose
   end)
 
@@ -105,9 +105,11 @@ describe("log format " .. v .. " is refused (JET_errBadLogVersion, -514), nothin
 
   it("backup.verify of the set, ese.file_info of each log (with and without verify)", function()
     expect_refusal(H.expect_jet("JET_errBadLogVersion", backup.verify, logs_only()))
-    -- (the backup of v4 began at a checkpoint: its one log is generation 2)
-    local set_log = v == 4 and "backup/edb00000002.log" or "backup/edb00000003.log"
-    for _, p in ipairs({ "crashed/edb.log", "crashed/edb00000001.log", set_log }) do
+    -- (the backup of v4 began at a checkpoint: its one log is generation 2;
+    -- v5's smaller records: the crash left one generation, the set holds 1)
+    local set_log = v == 5 and "backup/edb00000001.log" or v == 4 and "backup/edb00000002.log"
+                    or "backup/edb00000003.log"
+    for _, p in ipairs({ "crashed/edb.log", v < 5 and "crashed/edb00000001.log" or "clean/edb.log", set_log }) do
       expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.file_info, copy .. "/" .. p))
       expect_refusal(H.expect_jet("JET_errBadLogVersion", ese.file_info, copy .. "/" .. p, true))
     end

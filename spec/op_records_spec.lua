@@ -55,10 +55,10 @@ describe("operation records", function()
 
   it("replay of each type: once, twice, onto a newer page, onto an older page (-566), a wrong key "
      .. "or an insert out of key order (-501 / -573 naming page and slot), several records of one page, "
-     .. "splits and root splits with either page newer or never written, "
+     .. "splits and root splits with either page newer or never written, emptied pages freed and unlinked, "
      .. "hostile records and pages (C harness pageop_test)", function()
     local lines = { "pageop_test: unit: ok", "pageop_test: compact: ok", "pageop_test: split: ok",
-                    "pageop_test: fuzz: ok" }
+                    "pageop_test: unlink: ok", "pageop_test: fuzz: ok" }
     for _, mode in ipairs({ "", " (restore)" }) do
       for _, ty in ipairs({ "insert", "replace", "delete" }) do
         for _, case in ipairs({ "older", "newer", "once", "twice" }) do
@@ -71,7 +71,11 @@ describe("operation records", function()
     for _, mode in ipairs({ "", " (restore)" }) do   -- splits (issue 9, S6b)
       for _, case in ipairs({ "split-key", "split-older", "split-once", "split-twice", "split-leaf-newer",
                               "split-new-newer", "newpage-over-older", "rootsplit-once", "rootsplit-twice",
-                              "rootsplit-parent-newer", "rootsplit-children-newer" }) do
+                              "rootsplit-parent-newer", "rootsplit-children-newer",
+                              -- emptied pages freed (issue 11): LR_FREEPAGE, LR_UNLINK
+                              "free-left-once", "free-left-twice", "free-key", "free-child", "free-notempty",
+                              "free-once", "free-twice", "free-parent-newer", "free-child-newer",
+                              "free-root-once", "free-root-twice" }) do
         rest[#rest + 1] = case .. mode .. ": ok"
       end
     end

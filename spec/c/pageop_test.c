@@ -1,7 +1,8 @@
 /*
  * pageop_test.c -- operation records (csrc/pageop.c, replayed by
- * csrc/redo.c): LR_INSERT, LR_REPLACE, LR_DELETE, and the records of a
- * split, LR_SPLIT and LR_NEWPAGE.
+ * csrc/redo.c): LR_INSERT, LR_REPLACE, LR_DELETE, the records of a
+ * split, LR_SPLIT and LR_NEWPAGE, and those of an emptied page freed,
+ * LR_UNLINK and LR_FREEPAGE.
  *
  * Part 1, pageop_apply on page buffers:
  *   unit   insert into the gap; insert that compacts a page with holes
@@ -19,6 +20,13 @@
  *          truncates a page: slots k.. and their cells zeroed, n = k, top
  *          the lowest remaining cell; the two halves hold every record; a
  *          key that is not slot k's is PO_KEY, k >= n PO_BAD, unchanged.
+ *   unlink LR_UNLINK takes a child out of a branch: its own cell (mode 0),
+ *          or the leftmost child, cell 0's child becoming left (mode 1);
+ *          another key or child is PO_KEY, a leaf, a slot past the end,
+ *          mode 1 at a slot other than 0, a bad mode or a cut key PO_BAD,
+ *          unchanged.  LR_FREEPAGE zeroes an empty leaf (left 0) or an
+ *          empty branch of its left; a page not empty, of another type or
+ *          left is PO_KEY, a malformed body PO_BAD, unchanged.
  *   fuzz   hostile records (seeded: any type, slot, damaged bodies) on
  *          pages of several fills: a refusal leaves the page unchanged, a
  *          success leaves it well-formed and in key order; then damaged
@@ -58,6 +66,14 @@
  *                  of the root as a branch, LR_INSERT of the separator):
  *                  once, twice, parent newer with the children never
  *                  written, children newer with the parent old;
+ *   free-*         the leaf of a root split emptied and freed (LR_DELETE of
+ *                  each record, LR_FREEPAGE) and taken out of the root
+ *                  (LR_UNLINK): the right child by its cell, the left one
+ *                  as left, the last child making the root an empty leaf
+ *                  (LR_NEWPAGE): once, twice, the parent newer with the
+ *                  child as before and the reverse; a wrong key or child,
+ *                  and a free of a page not empty: corrupt naming page and
+ *                  slot, unchanged;
  *   fuzz-redo      hostile groups of operation records (random header
  *                  fields, damaged bodies): a JET_err or success, never a
  *                  crash (make check: ASan).
@@ -342,6 +358,109 @@ static void unit_split(void) {
   say_ok("split");
 }
 
+/* A branch of left L and cells (kNN, child 100 + NN) for NN in 10, 20, 30. */
+static void branch_of(uint8_t *pg, uint32_t left) {
+  uint8_t cell[64];
+  po_init(pg, PAGE_SIZE, PAGE_BRANCH, left);
+  for (int i = 0; i < 3; i++) {
+    char k[8];
+    snprintf(k, sizeof k, "k%02d", 10 * (i + 1));
+    unsigned n = po_branch_cell(cell, (const uint8_t *)k, 3, 100 + 10 * (unsigned)(i + 1));
+    expect_po(pageop_apply(pg, PAGE_SIZE, PO_INSERT, (unsigned)i, cell, n), PO_OK, "branch insert");
+  }
+}
+
+/* An LR_UNLINK body: mode, child, key "kNN". */
+static size_t unlink_body(uint8_t *body, int mode, uint32_t child, int key) {
+  body[0] = (uint8_t)mode;
+  put32(body + 1, child);
+  put16(body + 5, 3);
+  snprintf((char *)body + PO_UNLINK_HDR, 4, "k%02d", key);
+  return PO_UNLINK_HDR + 3;
+}
+
+static size_t free_body(uint8_t *body, int type, uint32_t left) {
+  body[0] = (uint8_t)type;
+  put32(body + 1, left);
+  return PO_FREEPAGE_LEN;
+}
+
+static void unit_unlink(void) {
+  static uint8_t pg[PAGE_SIZE], before[PAGE_SIZE];
+  uint8_t body[64];
+  po_node nd;
+  po_cell c;
+  branch_of(pg, 99);
+  memcpy(before, pg, PAGE_SIZE);
+  /* refusals, unchanged */
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 1, body, unlink_body(body, PO_UNLINK_CELL, 120, 10)), PO_KEY,
+            "unlink: another slot's key");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 1, body, unlink_body(body, PO_UNLINK_CELL, 130, 20)), PO_KEY,
+            "unlink: another child");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 0, body, unlink_body(body, PO_UNLINK_LEFT, 98, 10)), PO_KEY,
+            "unlink: another left");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 1, body, unlink_body(body, PO_UNLINK_LEFT, 99, 20)), PO_BAD,
+            "unlink: left at slot 1");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 3, body, unlink_body(body, PO_UNLINK_CELL, 140, 40)), PO_BAD,
+            "unlink: slot past the end");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 1, body, unlink_body(body, 2, 120, 20)), PO_BAD,
+            "unlink: unknown mode");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 1, body, unlink_body(body, PO_UNLINK_CELL, 120, 20) - 1), PO_BAD,
+            "unlink: a cut key");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_BRANCH, 99)), PO_KEY,
+            "freepage: a branch with cells");
+  if (memcmp(before, pg, PAGE_SIZE)) FAIL("unlink refusals: the page changed");
+  /* the middle child by its cell: slot 1 (k20 -> 120) goes */
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 1, body, unlink_body(body, PO_UNLINK_CELL, 120, 20)), PO_OK,
+            "unlink: cell");
+  if (po_open(pg, PAGE_SIZE, &nd) || nd.n != 2 || po_cell_get(&nd, 1, &c) || c.child != 130 ||
+      get32(pg + PO_OFF_LEFT) != 99)
+    FAIL("unlink: cell: the branch is not left 99, k10 -> 110, k30 -> 130");
+  /* the leftmost child: left 99 goes, k10's child 110 becomes left */
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 0, body, unlink_body(body, PO_UNLINK_LEFT, 99, 10)), PO_OK,
+            "unlink: left");
+  if (po_open(pg, PAGE_SIZE, &nd) || nd.n != 1 || po_cell_get(&nd, 0, &c) || c.child != 130 ||
+      get32(pg + PO_OFF_LEFT) != 110 || c.key[1] != '3')
+    FAIL("unlink: left: the branch is not left 110, k30 -> 130");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_UNLINK, 0, body, unlink_body(body, PO_UNLINK_CELL, 130, 30)), PO_OK,
+            "unlink: the last cell");
+  /* a branch of no cell, left 110: freed with its left only */
+  memcpy(before, pg, PAGE_SIZE);
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_BRANCH, 111)), PO_KEY,
+            "freepage: another left");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_KEY,
+            "freepage: another type");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_BRANCH, 0)), PO_BAD,
+            "freepage: a branch of left 0");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 1, body, free_body(body, PAGE_BRANCH, 110)), PO_BAD,
+            "freepage: slot 1");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_BRANCH, 110) - 1), PO_BAD,
+            "freepage: a cut body");
+  if (memcmp(before, pg, PAGE_SIZE)) FAIL("freepage refusals: the page changed");
+  expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_BRANCH, 110)), PO_OK,
+            "freepage: branch");
+  for (unsigned i = 16; i < PAGE_SIZE; i++)
+    if (pg[i]) FAIL("freepage: byte %u of the freed branch is not zero", i);
+  /* a leaf: refused while it holds a record, freed when empty */
+  uint8_t *lf = leaf_page(), cell[64];
+  unsigned n = cell_of(cell, 1, 10, 'v');
+  expect_po(pageop_apply(lf, PAGE_SIZE, PO_INSERT, 0, cell, n), PO_OK, "freepage: leaf insert");
+  expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_KEY,
+            "freepage: a leaf with a record");
+  expect_po(pageop_apply(lf, PAGE_SIZE, PO_UNLINK, 0, body, unlink_body(body, PO_UNLINK_CELL, 120, 1)), PO_BAD,
+            "unlink: a leaf");
+  n = del_of(cell, 1);
+  expect_po(pageop_apply(lf, PAGE_SIZE, PO_DELETE, 0, cell, n), PO_OK, "freepage: leaf delete");
+  expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 5)), PO_BAD,
+            "freepage: a leaf of left 5");
+  expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_OK, "freepage: leaf");
+  for (unsigned i = 16; i < PAGE_SIZE; i++)
+    if (lf[i]) FAIL("freepage: byte %u of the freed leaf is not zero", i);
+  expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_BAD,
+            "freepage: a page already free");
+  say_ok("unlink");
+}
+
 /* A xorshift generator: the fuzz cases are the same on every run. */
 static uint32_t fz_state = 0x9e3779b9u;
 static uint32_t fz(uint32_t m) {
@@ -413,6 +532,11 @@ static void fuzz(void) {
     int r = pageop_apply(pg, PAGE_SIZE, type, slot, body, blen);
     if (r != PO_OK && r != PO_FULL && r != PO_KEY && r != PO_BAD) FAIL("fuzz %d: result %d", round, r);
     if (r != PO_OK && memcmp(before, pg, PAGE_SIZE)) FAIL("fuzz %d: refused (%d) but the page changed", round, r);
+    if (r == PO_OK && type == PO_FREEPAGE) {   /* an empty leaf freed: all zeros, a leaf again */
+      for (unsigned i = 16; i < PAGE_SIZE; i++)
+        if (pg[i]) FAIL("fuzz %d: a freed page is not zeros", round);
+      po_init(pg, PAGE_SIZE, PAGE_LEAF, 0);
+    }
     if (r == PO_OK) {
       applied++;
       expect_well_formed(pg, "fuzz", round);
@@ -755,20 +879,13 @@ static void split_cases(int restore, uint64_t *T) {
   cut_file(N);                                  /* the next case's pages are new again */
 }
 
-/* A root split of the leaf (taken as a root) into pages A and B (never
- * written): LR_NEWPAGE A (slots 0..9), B (10..), the leaf as a branch over
- * A, LR_INSERT of (key of slot 10, B) into it. */
-static void root_split_cases(int restore, uint64_t *T) {
-  static rec g[4];
-  static uint8_t lp[PAGE_SIZE], old_leaf[PAGE_SIZE], after[3][PAGE_SIZE];
-  uint8_t body[PAGE_SIZE + 8];
-  char name[80];
-  const char *mode = restore ? " (restore)" : "";
-  uint32_t A = file_pages(), B = A + 1, pgnos[3] = { leaf, A, B };
+/* The group of a root split of the leaf lp (taken as a root) into pages A
+ * and B (never written): LR_NEWPAGE A (slots 0..9), B (10..), the leaf as
+ * a branch over A, LR_INSERT of (key of slot 10, B) into it. */
+static void root_split_group(rec g[4], const uint8_t *lp, uint32_t A, uint32_t B) {
+  static uint8_t body[PAGE_SIZE + 8];
   po_node nd;
   po_cell c;
-  read_page(leaf, lp);
-  memcpy(old_leaf, lp, PAGE_SIZE);
   if (po_open(lp, PAGE_SIZE, &nd) || nd.n < 12 || po_cell_get(&nd, 10, &c)) FAIL("rootsplit: the leaf");
   uint64_t d = page_dbtime(lp);
   size_t n = newpage_body(body, PAGE_LEAF, 0, lp, 0, 10);
@@ -780,6 +897,19 @@ static void root_split_cases(int restore, uint64_t *T) {
   op_rec_at(&g[2], leaf, PO_NEWPAGE, 0, d, body, PO_NEWPAGE_HDR);
   n = po_branch_cell(body, c.key, c.klen, B);
   op_rec_at(&g[3], leaf, PO_INSERT, 0, d, body, n);
+}
+
+/* A root split of the leaf (taken as a root) into pages A and B (never
+ * written), root_split_group's. */
+static void root_split_cases(int restore, uint64_t *T) {
+  static rec g[4];
+  static uint8_t lp[PAGE_SIZE], old_leaf[PAGE_SIZE], after[3][PAGE_SIZE];
+  char name[80];
+  const char *mode = restore ? " (restore)" : "";
+  uint32_t A = file_pages(), B = A + 1, pgnos[3] = { leaf, A, B };
+  read_page(leaf, lp);
+  memcpy(old_leaf, lp, PAGE_SIZE);
+  root_split_group(g, lp, A, B);
   ++*T;
   snprintf(name, sizeof name, "rootsplit-once%s", mode);
   expect_pages(name, restore, g, 4, *T, pgnos, 3);
@@ -804,6 +934,126 @@ static void root_split_cases(int restore, uint64_t *T) {
   cut_file(A);
 }
 
+/* ---- emptied pages freed through redo ----------------------------------- */
+
+/* Appends to g[*n] an LR_DELETE of each record of page pgno as held now
+ * (each at slot 0, in key order), base its dbtime. */
+static void delete_all(rec *g, int *n, uint32_t pgno) {
+  uint8_t pg[PAGE_SIZE], body[300];
+  po_node nd;
+  read_page(pgno, pg);
+  if (po_open(pg, PAGE_SIZE, &nd)) FAIL("free: page %u is malformed", (unsigned)pgno);
+  for (unsigned i = 0; i < nd.n; i++) {
+    po_cell c;
+    if (po_cell_get(&nd, i, &c)) FAIL("free: page %u slot %u", (unsigned)pgno, i);
+    put16(body, (uint16_t)c.klen);
+    memcpy(body + 2, c.key, c.klen);
+    op_rec_at(&g[(*n)++], pgno, PO_DELETE, 0, page_dbtime(pg), body, 2 + c.klen);
+  }
+}
+
+/* The records of leaf pgno (a child of the root, the leaf) emptied and
+ * freed, and of the root losing it (mode: PO_UNLINK_CELL of slot 0, whose
+ * child it is; PO_UNLINK_LEFT: it is left; -1: its only child, the root
+ * becomes an empty leaf): g[0..n). */
+static int free_group(rec *g, uint32_t pgno, int mode) {
+  uint8_t root[PAGE_SIZE], body[64];
+  int n = 0;
+  delete_all(g, &n, pgno);
+  uint8_t pg[PAGE_SIZE];
+  read_page(pgno, pg);
+  body[0] = PAGE_LEAF;
+  put32(body + 1, 0);
+  op_rec_at(&g[n++], pgno, PO_FREEPAGE, 0, page_dbtime(pg), body, PO_FREEPAGE_LEN);
+  read_page(leaf, root);
+  if (mode < 0) {
+    op_rec_at(&g[n++], leaf, PO_NEWPAGE, 0, page_dbtime(root), body, PO_NEWPAGE_HDR);   /* type leaf, left 0 */
+    return n;
+  }
+  po_node nd;
+  po_cell c;
+  if (po_open(root, PAGE_SIZE, &nd) || po_cell_get(&nd, 0, &c)) FAIL("free: the root has no slot 0");
+  body[0] = (uint8_t)mode;
+  put32(body + 1, pgno);
+  put16(body + 5, (uint16_t)c.klen);
+  memcpy(body + PO_UNLINK_HDR, c.key, c.klen);
+  op_rec_at(&g[n++], leaf, PO_UNLINK, 0, page_dbtime(root), body, PO_UNLINK_HDR + c.klen);
+  return n;
+}
+
+/* The leaf split as a root (root_split_group) into A and B; then A or B
+ * emptied, freed and taken out of the root, as the engine logs it
+ * (btree.c unlink_empty), on every state a crash or a fuzzy copy leaves. */
+static void free_cases(int restore, uint64_t *T) {
+  static rec g[48], bad[48];
+  static uint8_t split[3][PAGE_SIZE];
+  char name[80], needle[64];
+  const char *mode = restore ? " (restore)" : "";
+  uint32_t A = file_pages(), B = A + 1, pgnos[3] = { leaf, A, B }, pa[2] = { leaf, A }, pb[2] = { leaf, B };
+  read_page(leaf, split[0]);
+  root_split_group(g, split[0], A, B);
+  char detail[600] = "";
+  if (replay(restore, g, 4, ++*T, detail, sizeof detail)) FAIL("free: the root split: %s", detail);
+  for (int i = 0; i < 3; i++) read_page(pgnos[i], split[i]);
+  /* the left child A: the root's left becomes slot 0's child B */
+  int n = free_group(g, A, PO_UNLINK_LEFT);
+  ++*T;
+  snprintf(name, sizeof name, "free-left-once%s", mode);
+  expect_pages(name, restore, g, n, *T, pa, 2);
+  snprintf(name, sizeof name, "free-left-twice");
+  expect_same(name, restore, g, n, *T, JET_errSuccess, "");
+  uint8_t pg[PAGE_SIZE];
+  read_page(leaf, pg);
+  if (pg[16] != PAGE_BRANCH || get16(pg + PO_OFF_N) != 0 || get32(pg + PO_OFF_LEFT) != B)
+    FAIL("free-left: the root is not a branch of left B and no separator");
+  for (int i = 0; i < 3; i++) write_page(pgnos[i], split[i]);   /* the split again */
+  /* the right child B by its cell: refusals first (unchanged) */
+  n = free_group(g, B, PO_UNLINK_CELL);
+  memcpy(bad, g, sizeof g);
+  bad[n - 1].p[LR_OP_HDR + PO_UNLINK_HDR] ^= 1;
+  snprintf(needle, sizeof needle, "page %u slot 0", (unsigned)leaf);
+  expect_same("free-key", restore, bad, n, *T + 1, corrupt_for(restore), needle);
+  memcpy(bad, g, sizeof g);
+  put32(bad[n - 1].p + LR_OP_HDR + 1, A);
+  expect_same("free-child", restore, bad, n, *T + 1, corrupt_for(restore), "another key or child");
+  memcpy(bad, g, sizeof g);
+  bad[n - 3] = bad[n - 2];                        /* the last delete dropped: B holds a record */
+  bad[n - 2] = bad[n - 1];
+  snprintf(needle, sizeof needle, "page %u slot 0: free page record", (unsigned)B);
+  expect_same("free-notempty", restore, bad, n - 1, *T + 1, corrupt_for(restore), needle);
+  ++*T;
+  snprintf(name, sizeof name, "free-once%s", mode);
+  expect_pages(name, restore, g, n, *T, pb, 2);
+  snprintf(name, sizeof name, "free-twice");
+  expect_same(name, restore, g, n, *T, JET_errSuccess, "");
+  uint8_t freed[PAGE_SIZE], root[PAGE_SIZE];
+  read_page(B, freed);
+  read_page(leaf, root);
+  for (unsigned i = 16; i < PAGE_SIZE; i++)
+    if (freed[i]) FAIL("free-once: byte %u of the freed page is not zero", i);
+  /* the parent newer, the child as before the group; then the reverse */
+  write_page(B, split[2]);
+  snprintf(name, sizeof name, "free-parent-newer%s", mode);
+  expect_pages(name, restore, g, n, *T, pb, 2);
+  write_page(leaf, split[0]);
+  snprintf(name, sizeof name, "free-child-newer%s", mode);
+  expect_pages(name, restore, g, n, *T, pb, 2);
+  read_page(B, pg);
+  if (memcmp(pg, freed, PAGE_SIZE)) FAIL("free-child-newer: B differs from free-once's");
+  read_page(leaf, pg);
+  if (memcmp(pg, root, PAGE_SIZE)) FAIL("free-child-newer: the root differs from free-once's");
+  /* the root's last child: the root an empty leaf again */
+  n = free_group(g, A, -1);
+  ++*T;
+  snprintf(name, sizeof name, "free-root-once%s", mode);
+  expect_pages(name, restore, g, n, *T, pa, 2);
+  snprintf(name, sizeof name, "free-root-twice");
+  expect_same(name, restore, g, n, *T, JET_errSuccess, "");
+  read_page(leaf, pg);
+  if (pg[16] != PAGE_LEAF || get16(pg + PO_OFF_N) != 0) FAIL("free-root: the root is not an empty leaf");
+  cut_file(A);
+}
+
 /* Hostile groups through redo_apply (fuzz): one to four operation records
  * with random header fields (type, the zero byte, database, slot, page
  * around the leaf, base around its dbtime) and damaged bodies, then a
@@ -823,7 +1073,7 @@ static void fuzz_redo(void) {
       char key[8];
       unsigned klen = 3;
       snprintf(key, sizeof key, "k%02u", fz(25));
-      int type = fz(10) == 0 ? (int)fz(16) : PO_INSERT + (int)fz(3);
+      int type = fz(10) == 0 ? (int)fz(18) : PO_INSERT + (int)fz(3);
       size_t blen = type == PO_DELETE ? (put16(body, 3), memcpy(body + 2, key, 3), 2u + klen)
                                       : po_leaf_cell(body, key, klen, "vvvvvvvvvvvvvvvvvvvv", fz(21));
       if (fz(3) == 0) body[fz((uint32_t)blen)] ^= (uint8_t)(1 + fz(255));
@@ -849,6 +1099,7 @@ int main(void) {
   harness_start(60);
   unit();
   unit_split();
+  unit_unlink();
   fuzz();
   setup();
   uint64_t T = hdr.dbtime_last;
@@ -901,6 +1152,11 @@ int main(void) {
     write_page(leaf, keep);                     /* the leaf of 20-odd records again */
     cut_file(n0);
     root_split_cases(restore, &T);
+    write_page(leaf, keep);
+    cut_file(n0);
+    free_cases(restore, &T);
+    write_page(leaf, keep);
+    cut_file(n0);
   }
   fuzz_redo();
   harness_rm_rf(dir);

@@ -117,6 +117,37 @@ function M.workload(w, cfg)
     luassert.is_true(fi_ok, what .. ": " .. tostring(e and (e.detail or e)))
   end
 
+  -- The sweep: a run without faults counts the child's I/O events (at
+  -- least min_events), then 16 crash, 10 torn-write and 8 power-cut
+  -- points spread over them, each recovered and checked; at least 20 of
+  -- them must cut the workload between two commits.
+  function wl.sweep(min_events)
+    local countf = w:path("count")
+    local code, last, durable, err = wl.run(w:path("base"), "ESE_FAULT_COUNT=" .. H.q(countf))
+    luassert.are.equal(0, code, err)
+    luassert.are.equal(cfg.ntx, last)
+    wl.check(w:path("base"), last, durable, "no fault")
+    local total = tonumber(H.read_file(countf):match("%d+"))
+    luassert.is_true(total > min_events, "events: " .. tostring(total))
+    local points = {}
+    for i = 1, 16 do points[#points + 1] = ("crash:%d"):format(1 + (total - 1) * i // 16) end
+    for i = 1, 10 do
+      points[#points + 1] = ("torn:%d:%d:%s"):format(1 + (total - 1) * (2 * i - 1) // 20, 512 * (i % 15 + 1),
+                                                     i % 2 == 0 and "head" or "tail")
+    end
+    for i = 1, 8 do                               -- power cuts: unsynced writes reverted (seed 4i) or torn (4i+1)
+      points[#points + 1] = ("power:%d:%d"):format(1 + (total - 1) * (2 * i - 1) // 16, 4 * i + i % 2)
+    end
+    local mid = 0                                 -- points that cut the workload between two commits
+    for i, fault in ipairs(points) do
+      local dir = w:path("p" .. i)
+      local _, seen, safe = wl.run(dir, "ESE_FAULT=" .. fault)
+      wl.check(dir, seen, safe, fault)
+      if seen >= 1 and seen < cfg.ntx then mid = mid + 1 end
+    end
+    luassert.is_true(mid >= 20, "points inside the workload: " .. mid)
+  end
+
   return wl
 end
 
