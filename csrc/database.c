@@ -437,8 +437,10 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
 
 /* Logs one pending page as its difference from base, the page before the
  * change; a page new in this commit (base NULL) as a difference from an
- * all-zero page of dbtime 0.  The page is sealed first with dbtime T, the
- * commit's time for its database; the difference names the dbtime of its
+ * all-zero page of dbtime 0.  The page is stamped first with dbtime T, the
+ * commit's time for its database (its checksum is the pager's to compute
+ * when the page leaves the cache: pager.h, checksum rule); the difference
+ * names the dbtime of its
  * base, which replay finds on the page.  No page goes to the log whole: a
  * torn page is the double-write ring's to repair (pager.h).  ready: 1 +
  * the size of the page's difference from base already in inst->diffbuf
@@ -446,11 +448,13 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
 static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *base, uint64_t txid,
                         uint64_t T, size_t ready) {
   uint32_t ps = db->hdr.page_size;
-  page_seal(page, ps, pgno, T);   /* bytes 0 .. 15 only: a difference starts at 16 */
+  page_stamp(page, pgno, T);   /* bytes 4 .. 15 only: a difference starts at 16 */
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return JET_errOutOfMemory;
   uint8_t *zero = inst->diffbuf + PAGE_DIFF_MAX(ps);   /* the base of a new page, never written */
   if (!base && !ready) memset(zero, 0, ps);
-  size_t n = ready ? ready - 1 : page_diff(base ? base : zero, page, ps, inst->diffbuf);
+  /* a long value's data page is written whole, once per value: one run */
+  size_t n = ready ? ready - 1
+             : (page_type(page) == PAGE_LVDATA ? page_diff_span : page_diff)(base ? base : zero, page, ps, inst->diffbuf);
   uint8_t head[24];
   put32(head, db->dbid);
   put32(head + 4, pgno);
@@ -478,9 +482,10 @@ static int verify_replay(void) {
   return x;
 }
 
-/* The operation records ops[0..n) of page pgno replayed onto pre, sealed
- * with T, must give page (sealed): else a determinism bug, a fatal error
- * of the commit naming the page and the first differing byte. */
+/* The operation records ops[0..n) of page pgno replayed onto pre, stamped
+ * with T, must give page (stamped; bytes 0 .. 3, the checksum, are stale in
+ * the cache and not compared): else a determinism bug, a fatal error of
+ * the commit naming the page and the first differing byte. */
 static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *page, const uint8_t *pre,
                           const uint8_t *ops, size_t n, uint64_t T) {
   uint32_t ps = db->hdr.page_size;
@@ -497,9 +502,9 @@ static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *
     r = pageop_next(ops, n, &off, &type, &slot, &body, &blen);
     if (r == PO_OK) r = pageop_apply(copy, ps, type, slot, body, blen);
   }
-  size_t at = 0;
+  size_t at = 4;
   if (r == PO_OK) {
-    page_seal(copy, ps, pgno, T);
+    page_stamp(copy, pgno, T);
     while (at < ps && copy[at] == page[at]) at++;
   }
   free(copy);
@@ -516,11 +521,11 @@ static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *
 
 /* Logs pending page pgno as its operation records ops[0..n) (pager.h
  * pager_pending_ops), each naming the page's dbtime before the commit
- * (pre's); the page is sealed with T.  *count += the records. */
+ * (pre's); the page is stamped with T.  *count += the records. */
 static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *pre, const uint8_t *ops,
                        size_t n, uint64_t txid, uint64_t T, uint32_t *count) {
   uint8_t head[LR_OP_HDR];
-  page_seal(page, db->hdr.page_size, pgno, T);
+  page_stamp(page, pgno, T);
   head[0] = (uint8_t)db->dbid;
   head[1] = 0;
   put32(head + 4, pgno);

@@ -49,11 +49,12 @@ struct pager {
   const uint8_t **pend_bases;
   size_t pend_outcap;
   pthread_rwlock_t io;         /* page writes exclusive of raw (backup) reads */
-  /* page buffers of ended operations (their pre copies), reused by the
-   * next ones instead of a malloc and a free per page per commit; at most
-   * SPARE_MAX kept */
+  /* page buffers of ended operations (their pre copies) and of dropped
+   * frames, reused by the next ones instead of a malloc and a free per page
+   * per commit; at most spare_max kept: a quarter of the cache, at least
+   * SPARE_MIN (a bulk commit of 10,000 random records pends ~7,000 pages) */
   uint8_t **spare;
-  size_t nspare;
+  size_t nspare, spare_max;
   char detail[256];
   /* bumped before every change of a page's content (pager_write,
    * pager_write_op, new_page, pager_discard_pending); starts at a value of
@@ -68,13 +69,13 @@ struct pager {
 
 static _Atomic uint64_t g_epoch;
 
-#define SPARE_MAX 1024u
+#define SPARE_MIN 1024u
 #define OPS_KEEP 256u    /* an operation buffer up to this size stays with its frame (3% of an 8 KiB page) */
 
 static uint8_t *buf_get(pager *p) { return p->nspare ? p->spare[--p->nspare] : malloc(p->psz); }
 static void buf_put(pager *p, uint8_t *b) {
   if (!b) return;
-  if (p->nspare < SPARE_MAX && (p->spare || (p->spare = malloc(SPARE_MAX * sizeof *p->spare))))
+  if (p->nspare < p->spare_max && (p->spare || (p->spare = malloc(p->spare_max * sizeof *p->spare))))
     p->spare[p->nspare++] = b;
   else
     free(b);
@@ -95,6 +96,7 @@ JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_h
   p->file = file;
   p->psz = page_size;
   p->cap = cache_pages < 16 ? 16 : cache_pages;
+  p->spare_max = p->cap / 4 > SPARE_MIN ? p->cap / 4 : SPARE_MIN;
   p->hooks = hooks;
   p->nbuckets = 1024;
   p->hash = calloc(p->nbuckets, sizeof *p->hash);
@@ -162,7 +164,7 @@ static JET_ERR grow_hash(pager *p) {
 static JET_ERR frame_new(pager *p, uint32_t pgno, frame **out) {
   if (p->nframes >= p->nbuckets && grow_hash(p) != JET_errSuccess) return JET_errOutOfMemory;
   frame *f = calloc(1, sizeof *f);
-  if (!f || !(f->data = malloc(p->psz))) { free(f); return JET_errOutOfMemory; }
+  if (!f || !(f->data = buf_get(p))) { free(f); return JET_errOutOfMemory; }
   f->pgno = pgno;
   size_t b = bucket(p, pgno);
   f->hnext = p->hash[b];
@@ -179,7 +181,10 @@ static void frame_drop(pager *p, frame *f) {
   *pp = f->hnext;
   lru_unlink(f);
   p->nframes--;
-  frame_free(f);
+  buf_put(p, f->data);   /* an eviction's buffer serves the next frame */
+  buf_put(p, f->pre);
+  free(f->ops);
+  free(f);
 }
 
 static JET_ERR verify_fail(pager *p, uint32_t pgno, const char *why) {
@@ -560,6 +565,7 @@ static JET_ERR write_frames(pager *p, frame **v, size_t n) {
   }
   for (size_t at = 0; at < n && e == JET_errSuccess; at += chunk) {
     size_t m = n - at < chunk ? n - at : chunk;
+    for (size_t i = at; i < at + m; i++) page_checksum(v[i]->data, p->psz);   /* checksum rule (pager.h) */
     if (p->hooks.ring_write) {
       for (size_t i = 0; i < m; i++) {
         pgnos[i] = v[at + i]->pgno;
@@ -699,5 +705,6 @@ int pager_copy_cached(pager *p, uint32_t pgno, uint8_t *dst) {
   frame *f = lookup(p, pgno);
   if (!f || f->pending) return 0;
   memcpy(dst, f->data, p->psz);
+  if (f->dirty) page_checksum(dst, p->psz);   /* checksum rule (pager.h): a clean frame's is current */
   return 1;
 }

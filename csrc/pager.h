@@ -15,6 +15,15 @@
  * flush_log hook): need_lsn, kept in memory; the page itself carries its
  * dbtime (page.h), not an lsn.
  *
+ * Checksum rule: a committed page is stamped with its number and dbtime
+ * (page.h page_stamp) by the commit, but its checksum is computed only
+ * when the page leaves the cache: by the write-back (write_frames, before
+ * the ring and the in-place write) and by pager_copy_cached (into the
+ * copy).  So a frame's checksum is current when it is clean (read and
+ * verified, or written since its last change) and stale while it is dirty
+ * or pending; nothing reads a cached frame's bytes 0 .. 3.  A page changed
+ * by k commits between two write-backs costs one checksum, not k.
+ *
  * Torn-write rule: every in-place page write (eviction, pager_flush_all)
  * goes first to the ring_write hook (the double-write ring, dw.h), in
  * chunks of at most ring_batch pages; a chunk's pages are written in place
@@ -123,8 +132,9 @@ JET_ERR pager_set_root(pager *p, uint32_t root);
  * 0).  No page is ever logged whole: a page torn in place is repaired from
  * the double-write ring (dw.h), and every page on disk is at least as new
  * as the last checkpoint, so replay from there meets each page's chain of
- * differences at a link it holds.  The caller seals the pages with the
- * commit's dbtime for the database (page.h) and logs them, then calls
+ * differences at a link it holds.  The caller stamps the pages with the
+ * commit's dbtime for the database (page.h page_stamp; the checksum rule
+ * above) and logs them, then calls
  * pager_commit_pending(p, need_lsn): they become committed-dirty and are
  * not written before the log is durable up to need_lsn (the commit
  * record). */
@@ -172,7 +182,8 @@ JET_ERR pager_page_count(pager *p, uint32_t *count);
  * Needs no instance lock. */
 JET_ERR pager_read_raw(pager *p, esfile *via, uint32_t first_pgno, uint32_t n, uint8_t *buf);
 /* Backup readers, with the instance lock held: copies the cached image of
- * pgno (the newest committed one, sealed) into dst; 0 when not cached. */
+ * pgno (the newest committed one) into dst, sealed (its checksum computed
+ * in the copy when the frame is dirty); 0 when not cached. */
 int pager_copy_cached(pager *p, uint32_t pgno, uint8_t *dst);
 const char *pager_error_detail(pager *p);
 
