@@ -519,11 +519,11 @@ static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *
   return JET_errDatabaseCorrupted;
 }
 
-/* Logs pending page pgno as its operation records ops[0..n) (pager.h
+/* Logs pending page k, pgno, as its operation records ops[0..n) (pager.h
  * pager_pending_ops), each naming the page's dbtime before the commit
- * (pre's); the page is stamped with T.  *count += the records. */
-static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *pre, const uint8_t *ops,
-                       size_t n, uint64_t txid, uint64_t T, uint32_t *count) {
+ * (pre's header); the page is stamped with T.  *count += the records. */
+static JET_ERR log_ops(esinst *inst, esdb *db, size_t k, uint32_t pgno, uint8_t *page, const uint8_t *pre,
+                       const uint8_t *ops, size_t n, uint64_t txid, uint64_t T, uint32_t *count) {
   uint8_t head[LR_OP_HDR];
   page_stamp(page, pgno, T);
   head[0] = (uint8_t)db->dbid;
@@ -543,20 +543,25 @@ static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, con
     if (e) return e;
     (*count)++;
   }
-  return verify_replay() ? verify_ops(inst, db, pgno, page, pre, ops, n, T) : JET_errSuccess;
+  return verify_replay() ? verify_ops(inst, db, pgno, page, pager_pending_pre(db->pg, k), ops, n, T) : JET_errSuccess;
 }
 
-/* Whether the operation records ops[0..n) of a page cost the log more
- * than its difference from pre (a page changed by many records in one
- * commit, as in a bulk load): then it is logged as the difference, which
- * is left in inst->diffbuf, and the result is 1 + its size (log_page's
- * ready); else 0.  Only records of more than OPS_CHECK_DIFF bytes are
- * compared (a single-record commit never pays for page_diff). */
+/* Whether the operation records ops[0..n) of pending page k cost the log
+ * more than its difference from the page before (a page changed by many
+ * records in one commit, as in a bulk load): then it is logged as the
+ * difference, which is left in inst->diffbuf, and the result is 1 + its
+ * size (log_page's ready); else 0.  Only records of more than
+ * OPS_CHECK_DIFF bytes are compared (a single-record commit never pays for
+ * page_diff). */
 #define OPS_CHECK_DIFF 1024
-static size_t diff_if_smaller(esinst *inst, esdb *db, const uint8_t *page, const uint8_t *pre, const uint8_t *ops,
-                              size_t n) {
+/* An entry of n bytes (PO_ENTRY_HDR + body) frames to at most
+ * 12 + LR_OP_HDR + body + 7 bytes, at most OPS_FRAMED_MAX times n: records
+ * of up to OPS_CHECK_DIFF / OPS_FRAMED_MAX bytes are not framed one by one. */
+#define OPS_FRAMED_MAX (1 + (12 + LR_OP_HDR + 7) / PO_ENTRY_HDR)
+static size_t diff_if_smaller(esinst *inst, esdb *db, size_t k, const uint8_t *page, const uint8_t *ops, size_t n) {
   uint32_t ps = db->hdr.page_size;
   size_t framed = 0;
+  if (n * OPS_FRAMED_MAX <= OPS_CHECK_DIFF) return 0;
   for (size_t off = 0; off < n;) {
     int type;
     unsigned slot;
@@ -567,6 +572,7 @@ static size_t diff_if_smaller(esinst *inst, esdb *db, const uint8_t *page, const
   }
   if (framed <= OPS_CHECK_DIFF) return 0;
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return 0;
+  const uint8_t *pre = pager_pending_pre(db->pg, k);
   if (!pre) {                   /* a new page: its difference from zeros (log_page's base) */
     memset(inst->diffbuf + PAGE_DIFF_MAX(ps), 0, ps);
     pre = inst->diffbuf + PAGE_DIFF_MAX(ps);
@@ -608,9 +614,9 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     for (size_t k = 0; k < n && e == JET_errSuccess; k++) {
       const uint8_t *ops, *pre;
       size_t nops = pager_pending_ops(db->pg, k, &ops, &pre);
-      size_t ready = nops ? diff_if_smaller(inst, db, pages[k], pre, ops, nops) : 0;
+      size_t ready = nops ? diff_if_smaller(inst, db, k, pages[k], ops, nops) : 0;
       if (nops && !ready) {
-        e = log_ops(inst, db, pgnos[k], pages[k], pre, ops, nops, txid, stamp[i], &total);
+        e = log_ops(inst, db, k, pgnos[k], pages[k], pre, ops, nops, txid, stamp[i], &total);
       } else {
         e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i], ready);
         total++;

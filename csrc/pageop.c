@@ -7,6 +7,10 @@
 
 int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
   size_t m = al < bl ? al : bl;
+  if (m >= 8) {   /* the first 8 bytes as one big-endian number: most comparisons end there */
+    uint64_t x = get64be(a), y = get64be(b);
+    if (x != y) return x < y ? -1 : 1;
+  }
   int r = m ? memcmp(a, b, m) : 0;
   if (r) return r;
   return (al > bl) - (al < bl);

@@ -2,6 +2,7 @@
  * pages for the commit in progress, WAL-ordered write-back. */
 #include "pager.h"
 #include "page.h"
+#include "pageop.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +22,11 @@ typedef struct frame {
   uint32_t pgno;
   uint8_t *data;
   uint8_t *pre;          /* content before the pending operation; NULL for a new page */
+  /* pre's bytes [gap_lo, gap_hi) were not copied: the free gap of a tree
+   * page (pageop.h: between the slot array and the cells, zero by its
+   * rule 3), written into pre only when pre is used whole (pre_whole);
+   * gap_lo == gap_hi: pre is whole */
+  uint16_t gap_lo, gap_hi;
   int dirty;             /* committed change not yet in the file */
   int pending;           /* changed by the operation in progress */
   uint64_t need_lsn;     /* the log must be durable to here before a write */
@@ -233,7 +239,33 @@ JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
   return JET_errSuccess;
 }
 
-static JET_ERR make_pending(pager *p, frame *f, int is_new) {
+/* The page before the operation into f->pre: whole, or, for a tree page
+ * about to change by operation records (tree), without its free gap,
+ * which pageop.h's layout keeps zero: a bulk load's pages are a third
+ * gap, not read here unless pre is used whole (pre_whole).  Bytes 0 ..
+ * PAGE_HDR - 1 are always copied (the dbtime a record names). */
+static void copy_pre(pager *p, frame *f, int tree) {
+  const uint8_t *d = f->data;
+  unsigned n = get16(d + PO_OFF_N), top = get16(d + PO_OFF_TOP), lo = PAGE_HDR + 2 * n;
+  if (tree && (page_type(d) == PAGE_LEAF || page_type(d) == PAGE_BRANCH) && lo <= top && top <= p->psz) {
+    memcpy(f->pre, d, lo);
+    memcpy(f->pre + top, d + top, p->psz - top);
+    f->gap_lo = (uint16_t)lo;
+    f->gap_hi = (uint16_t)top;
+  } else {
+    memcpy(f->pre, d, p->psz);
+    f->gap_lo = f->gap_hi = 0;
+  }
+}
+
+/* f->pre whole (its gap written as the zeros it stands for). */
+static const uint8_t *pre_whole(frame *f) {
+  if (f->pre && f->gap_lo < f->gap_hi) memset(f->pre + f->gap_lo, 0, (size_t)(f->gap_hi - f->gap_lo));
+  f->gap_lo = f->gap_hi = 0;
+  return f->pre;
+}
+
+static JET_ERR make_pending(pager *p, frame *f, int is_new, int tree) {
   if (f->pending) return JET_errSuccess;
   if (p->npend == p->pendcap) {
     size_t nc = p->pendcap ? p->pendcap * 2 : 64;
@@ -244,7 +276,7 @@ static JET_ERR make_pending(pager *p, frame *f, int is_new) {
   }
   if (!is_new) {
     if (!(f->pre = buf_get(p))) return JET_errOutOfMemory;
-    memcpy(f->pre, f->data, p->psz);
+    copy_pre(p, f, tree);
   }
   f->pending = 1;
   p->pend[p->npend++] = f;
@@ -255,7 +287,7 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   frame *f;
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
-  if (e == JET_errSuccess) e = make_pending(p, f, 0);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0, 0);
   if (e) return e;
   f->raw = 1;
   f->nops = 0;
@@ -268,7 +300,7 @@ JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, s
   frame *f;
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
-  if (e == JET_errSuccess) e = make_pending(p, f, 0);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0, 1);
   if (e) return e;
   if (!f->raw && alen + blen) {
     size_t need = f->nops + alen + blen;
@@ -296,6 +328,11 @@ size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t 
   return f->raw ? 0 : f->nops;
 }
 
+const uint8_t *pager_pending_pre(pager *p, size_t i) {
+  assert(i < p->npend);
+  return pre_whole(p->pend[i]);
+}
+
 /* After a commit or a discard: the frame holds no operation records (a
  * small buffer stays for its next operation). */
 static void ops_reset(frame *f) {
@@ -317,7 +354,7 @@ static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page, int raw) {
   int created = f == NULL;
   JET_ERR e = created ? frame_new(p, pgno, &f) : JET_errSuccess;
   if (e) return e;
-  if ((e = make_pending(p, f, created))) {
+  if ((e = make_pending(p, f, created, 0))) {
     if (created) frame_drop(p, f);   /* never leave a frame of garbage cached */
     return e;
   }
@@ -500,7 +537,8 @@ size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t
     frame *f = p->pend[i];
     p->pend_pgnos[i] = f->pgno;
     p->pend_pages[i] = f->data;
-    p->pend_bases[i] = f->pre;
+    /* a page logged by its records needs only pre's header (pager.h) */
+    p->pend_bases[i] = !f->raw && f->nops ? f->pre : pre_whole(f);
   }
   *pgnos = p->pend_pgnos;
   *pages = p->pend_pages;
@@ -516,6 +554,7 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
     f->need_lsn = need_lsn;
     buf_put(p, f->pre);
     f->pre = NULL;
+    f->gap_lo = f->gap_hi = 0;
     ops_reset(f);
   }
   p->npend = 0;
@@ -528,7 +567,7 @@ void pager_discard_pending(pager *p) {
     f->pending = 0;
     ops_reset(f);
     if (f->pre) {
-      memcpy(f->data, f->pre, p->psz);
+      memcpy(f->data, pre_whole(f), p->psz);
       buf_put(p, f->pre);
       f->pre = NULL;
     } else {

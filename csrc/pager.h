@@ -147,6 +147,13 @@ void pager_commit_pending(pager *p, uint64_t need_lsn);
  * page new at the end of the file (its records apply to an all-zero page
  * of dbtime 0). */
 size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t **pre);
+/* *pre of pager_pending_ops (and bases[i] of pager_pending for a page
+ * pager_pending_ops gives records for) is whole in its first PAGE_HDR
+ * bytes only (its
+ * dbtime): a tree page's free gap is copied lazily (zero by pageop.h's
+ * layout).  This gives pending page i's pre whole (NULL for a new page),
+ * for a difference from it or ESE_VERIFY_REPLAY. */
+const uint8_t *pager_pending_pre(pager *p, size_t i);
 void pager_discard_pending(pager *p);
 
 /* Writes every committed dirty page (log flushed first, through the ring),
