@@ -437,8 +437,10 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
 
 /* Logs one pending page as its difference from base, the page before the
  * change; a page new in this commit (base NULL) as a difference from an
- * all-zero page of dbtime 0.  The page is sealed first with dbtime T, the
- * commit's time for its database; the difference names the dbtime of its
+ * all-zero page of dbtime 0.  The page is stamped first with dbtime T, the
+ * commit's time for its database (its checksum is the pager's to compute
+ * when the page leaves the cache: pager.h, checksum rule); the difference
+ * names the dbtime of its
  * base, which replay finds on the page.  No page goes to the log whole: a
  * torn page is the double-write ring's to repair (pager.h).  ready: 1 +
  * the size of the page's difference from base already in inst->diffbuf
@@ -446,11 +448,13 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
 static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *base, uint64_t txid,
                         uint64_t T, size_t ready) {
   uint32_t ps = db->hdr.page_size;
-  page_seal(page, ps, pgno, T);   /* bytes 0 .. 15 only: a difference starts at 16 */
+  page_stamp(page, pgno, T);   /* bytes 4 .. 15 only: a difference starts at 16 */
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return JET_errOutOfMemory;
   uint8_t *zero = inst->diffbuf + PAGE_DIFF_MAX(ps);   /* the base of a new page, never written */
   if (!base && !ready) memset(zero, 0, ps);
-  size_t n = ready ? ready - 1 : page_diff(base ? base : zero, page, ps, inst->diffbuf);
+  /* a long value's data page is written whole, once per value: one run */
+  size_t n = ready ? ready - 1
+             : (page_type(page) == PAGE_LVDATA ? page_diff_span : page_diff)(base ? base : zero, page, ps, inst->diffbuf);
   uint8_t head[24];
   put32(head, db->dbid);
   put32(head + 4, pgno);
@@ -479,9 +483,10 @@ static int verify_replay(void) {
   return x;
 }
 
-/* The operation records ops[0..n) of page pgno replayed onto pre, sealed
- * with T, must give page (sealed): else a determinism bug, a fatal error
- * of the commit naming the page and the first differing byte. */
+/* The operation records ops[0..n) of page pgno replayed onto pre, stamped
+ * with T, must give page (stamped; bytes 0 .. 3, the checksum, are stale in
+ * the cache and not compared): else a determinism bug, a fatal error of
+ * the commit naming the page and the first differing byte. */
 static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *page, const uint8_t *pre,
                           const uint8_t *ops, size_t n, uint64_t T) {
   uint32_t ps = db->hdr.page_size;
@@ -498,9 +503,9 @@ static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *
     r = pageop_next(ops, n, &off, &type, &slot, &body, &blen);
     if (r == PO_OK) r = pageop_apply(copy, ps, type, slot, body, blen);
   }
-  size_t at = 0;
+  size_t at = 4;
   if (r == PO_OK) {
-    page_seal(copy, ps, pgno, T);
+    page_stamp(copy, pgno, T);
     while (at < ps && copy[at] == page[at]) at++;
   }
   free(copy);
@@ -515,13 +520,13 @@ static JET_ERR verify_ops(esinst *inst, esdb *db, uint32_t pgno, const uint8_t *
   return JET_errDatabaseCorrupted;
 }
 
-/* Logs pending page pgno as its operation records ops[0..n) (pager.h
+/* Logs pending page k, pgno, as its operation records ops[0..n) (pager.h
  * pager_pending_ops), each naming the page's dbtime before the commit
- * (pre's); the page is sealed with T.  *count += the records. */
-static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, const uint8_t *pre, const uint8_t *ops,
-                       size_t n, uint64_t txid, uint64_t T, uint32_t *count) {
+ * (pre's header); the page is stamped with T.  *count += the records. */
+static JET_ERR log_ops(esinst *inst, esdb *db, size_t k, uint32_t pgno, uint8_t *page, const uint8_t *pre,
+                       const uint8_t *ops, size_t n, uint64_t txid, uint64_t T, uint32_t *count) {
   uint8_t head[LR_OP_HDR];
-  page_seal(page, db->hdr.page_size, pgno, T);
+  page_stamp(page, pgno, T);
   head[0] = (uint8_t)db->dbid;
   head[1] = 0;
   put32(head + 4, pgno);
@@ -539,20 +544,25 @@ static JET_ERR log_ops(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, con
     if (e) return e;
     (*count)++;
   }
-  return verify_replay() ? verify_ops(inst, db, pgno, page, pre, ops, n, T) : JET_errSuccess;
+  return verify_replay() ? verify_ops(inst, db, pgno, page, pager_pending_pre(db->pg, k), ops, n, T) : JET_errSuccess;
 }
 
-/* Whether the operation records ops[0..n) of a page cost the log more
- * than its difference from pre (a page changed by many records in one
- * commit, as in a bulk load): then it is logged as the difference, which
- * is left in inst->diffbuf, and the result is 1 + its size (log_page's
- * ready); else 0.  Only records of more than OPS_CHECK_DIFF bytes are
- * compared (a single-record commit never pays for page_diff). */
+/* Whether the operation records ops[0..n) of pending page k cost the log
+ * more than its difference from the page before (a page changed by many
+ * records in one commit, as in a bulk load): then it is logged as the
+ * difference, which is left in inst->diffbuf, and the result is 1 + its
+ * size (log_page's ready); else 0.  Only records of more than
+ * OPS_CHECK_DIFF bytes are compared (a single-record commit never pays for
+ * page_diff). */
 #define OPS_CHECK_DIFF 1024
-static size_t diff_if_smaller(esinst *inst, esdb *db, const uint8_t *page, const uint8_t *pre, const uint8_t *ops,
-                              size_t n) {
+/* An entry of n bytes (PO_ENTRY_HDR + body) frames to at most
+ * 12 + LR_OP_HDR + body + 7 bytes, at most OPS_FRAMED_MAX times n: records
+ * of up to OPS_CHECK_DIFF / OPS_FRAMED_MAX bytes are not framed one by one. */
+#define OPS_FRAMED_MAX (1 + (12 + LR_OP_HDR + 7) / PO_ENTRY_HDR)
+static size_t diff_if_smaller(esinst *inst, esdb *db, size_t k, const uint8_t *page, const uint8_t *ops, size_t n) {
   uint32_t ps = db->hdr.page_size;
   size_t framed = 0;
+  if (n * OPS_FRAMED_MAX <= OPS_CHECK_DIFF) return 0;
   for (size_t off = 0; off < n;) {
     int type;
     unsigned slot;
@@ -563,6 +573,7 @@ static size_t diff_if_smaller(esinst *inst, esdb *db, const uint8_t *page, const
   }
   if (framed <= OPS_CHECK_DIFF) return 0;
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return 0;
+  const uint8_t *pre = pager_pending_pre(db->pg, k);
   if (!pre) {                   /* a new page: its difference from zeros (log_page's base) */
     memset(inst->diffbuf + PAGE_DIFF_MAX(ps), 0, ps);
     pre = inst->diffbuf + PAGE_DIFF_MAX(ps);
@@ -604,9 +615,9 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     for (size_t k = 0; k < n && e == JET_errSuccess; k++) {
       const uint8_t *ops, *pre;
       size_t nops = pager_pending_ops(db->pg, k, &ops, &pre);
-      size_t ready = nops ? diff_if_smaller(inst, db, pages[k], pre, ops, nops) : 0;
+      size_t ready = nops ? diff_if_smaller(inst, db, k, pages[k], ops, nops) : 0;
       if (nops && !ready) {
-        e = log_ops(inst, db, pgnos[k], pages[k], pre, ops, nops, txid, stamp[i], &total);
+        e = log_ops(inst, db, k, pgnos[k], pages[k], pre, ops, nops, txid, stamp[i], &total);
       } else {
         e = log_page(inst, db, pgnos[k], pages[k], bases[k], txid, stamp[i], ready);
         total++;

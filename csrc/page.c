@@ -4,10 +4,11 @@
 #include <assert.h>
 #include <string.h>
 
+void page_checksum(uint8_t *pg, size_t page_size) { put32(pg, crc32c(0, pg + 4, page_size - 4)); }
+
 void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t dbtime) {
-  put32(pg + 4, pgno);
-  put64(pg + 8, dbtime);
-  put32(pg, crc32c(0, pg + 4, page_size - 4));
+  page_stamp(pg, pgno, dbtime);
+  page_checksum(pg, page_size);
 }
 
 static int all_zero(const uint8_t *pg, size_t n) {
@@ -73,6 +74,19 @@ size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t 
     i = next_change(base, page, end, size);
   }
   return n;
+}
+
+size_t page_diff_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out) {
+  size_t start = next_change(base, page, 16, size), end = size;
+  if (start == size) return 0;
+  while (end - start >= 8 && get64(base + end - 8) == get64(page + end - 8)) end -= 8;
+  while (base[end - 1] == page[end - 1]) end--;   /* stops at start at the latest: it differs */
+  size_t len = end - start;
+  assert(4 + len <= PAGE_DIFF_MAX(size));
+  put16(out, (uint16_t)start);
+  put16(out + 2, (uint16_t)len);
+  memcpy(out + 4, page + start, len);
+  return 4 + len;
 }
 
 int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n) {

@@ -27,6 +27,13 @@ enum { PAGE_FREE = 0, PAGE_DBHEADER = 1, PAGE_SPACE = 2, PAGE_LEAF = 3, PAGE_BRA
        PAGE_LVDATA = 5, PAGE_LVDIR = 6, PAGE_FREELIST = 7 };
 enum { PAGE_OK = 0, PAGE_ZERO = 1, PAGE_BAD_CHECKSUM = 2, PAGE_BAD_PGNO = 3 };
 
+/* 8 bytes as a big-endian number: the order memcmp gives them (one
+ * instruction where the compiler sees the pattern) */
+static inline uint64_t get64be(const void *v) {
+  const uint8_t *p = v;
+  return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+         (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | p[7];
+}
 
 static inline uint32_t page_pgno(const uint8_t *pg) { return get32(pg + 4); }
 static inline uint64_t page_dbtime(const uint8_t *pg) { return get64(pg + 8); }
@@ -34,6 +41,16 @@ static inline uint8_t page_type(const uint8_t *pg) { return pg[16]; }
 
 /* Stamps pgno and dbtime and computes the checksum. */
 void page_seal(uint8_t *pg, size_t page_size, uint32_t pgno, uint64_t dbtime);
+/* Stamps pgno and dbtime (bytes 4 .. 15) only: the checksum (bytes 0 .. 3)
+ * is stale until page_checksum.  The page cache stamps a page at each
+ * commit and computes its checksum once, when the page leaves the cache
+ * (pager.h, "Checksum rule"). */
+static inline void page_stamp(uint8_t *pg, uint32_t pgno, uint64_t dbtime) {
+  put32(pg + 4, pgno);
+  put64(pg + 8, dbtime);
+}
+/* Computes the checksum of a stamped page (bytes 0 .. 3). */
+void page_checksum(uint8_t *pg, size_t page_size);
 /* PAGE_OK, PAGE_ZERO, PAGE_BAD_CHECKSUM or PAGE_BAD_PGNO. */
 int page_verify(const uint8_t *pg, size_t page_size, uint32_t pgno);
 int page_size_valid(unsigned long size);
@@ -48,6 +65,12 @@ int page_size_valid(unsigned long size);
  * pages agree from offset 16 on. */
 #define PAGE_DIFF_MAX(size) ((size) - 12)
 size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out);
+/* page_diff as one run, from the first to the last byte that differs
+ * (the bytes between them sent whether equal or not): for a page that
+ * changes whole (a long value's data page, written once per value), where
+ * page_diff would compare every byte to find the same single run.  Same
+ * encoding, same bound; 0 when the pages agree from offset 16 on. */
+size_t page_diff_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out);
 /* Applies encoded runs to page: 0, or -1 when a run lies outside it. */
 int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n);
 

@@ -7,6 +7,10 @@
 
 int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
   size_t m = al < bl ? al : bl;
+  if (m >= 8) {   /* the first 8 bytes as one big-endian number: most comparisons end there */
+    uint64_t x = get64be(a), y = get64be(b);
+    if (x != y) return x < y ? -1 : 1;
+  }
   int r = m ? memcmp(a, b, m) : 0;
   if (r) return r;
   return (al > bl) - (al < bl);
@@ -158,13 +162,15 @@ static int op_insert(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t
   int err;
   if (pos > nd->n || !cell_ok(nd, body, blen)) return PO_BAD;
   if ((err = in_order(nd, pos, body))) return err;
-  unsigned long used = used_bytes(nd, &err) + blen + 2;
-  if (err) return err;
-  if (PAGE_HDR + used > nd->psz) return PO_FULL;
+  /* room in the gap: the page's other cells are neither read nor moved
+   * (used_bytes would walk them all, for every insert of a bulk load) */
   if (gap_of(nd) >= blen + 2) {
     po_insert_gap(pg, pos, body, (unsigned)blen);
     return PO_OK;
   }
+  unsigned long used = used_bytes(nd, &err) + blen + 2;
+  if (err) return err;
+  if (PAGE_HDR + used > nd->psz) return PO_FULL;
   return compact_new(pg, nd, pos, body, blen, 0);
 }
 

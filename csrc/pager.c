@@ -2,6 +2,7 @@
  * pages for the commit in progress, WAL-ordered write-back. */
 #include "pager.h"
 #include "page.h"
+#include "pageop.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +22,11 @@ typedef struct frame {
   uint32_t pgno;
   uint8_t *data;
   uint8_t *pre;          /* content before the pending operation; NULL for a new page */
+  /* pre's bytes [gap_lo, gap_hi) were not copied: the free gap of a tree
+   * page (pageop.h: between the slot array and the cells, zero by its
+   * rule 3), written into pre only when pre is used whole (pre_whole);
+   * gap_lo == gap_hi: pre is whole */
+  uint16_t gap_lo, gap_hi;
   int dirty;             /* committed change not yet in the file */
   int pending;           /* changed by the operation in progress */
   uint64_t need_lsn;     /* the log must be durable to here before a write */
@@ -49,11 +55,12 @@ struct pager {
   const uint8_t **pend_bases;
   size_t pend_outcap;
   pthread_rwlock_t io;         /* page writes exclusive of raw (backup) reads */
-  /* page buffers of ended operations (their pre copies), reused by the
-   * next ones instead of a malloc and a free per page per commit; at most
-   * SPARE_MAX kept */
+  /* page buffers of ended operations (their pre copies) and of dropped
+   * frames, reused by the next ones instead of a malloc and a free per page
+   * per commit; at most spare_max kept: a quarter of the cache, at least
+   * SPARE_MIN (a bulk commit of 10,000 random records pends ~7,000 pages) */
   uint8_t **spare;
-  size_t nspare;
+  size_t nspare, spare_max;
   char detail[256];
   /* bumped before every change of a page's content (pager_write,
    * pager_write_op, new_page, pager_discard_pending); starts at a value of
@@ -68,13 +75,13 @@ struct pager {
 
 static _Atomic uint64_t g_epoch;
 
-#define SPARE_MAX 1024u
+#define SPARE_MIN 1024u
 #define OPS_KEEP 256u    /* an operation buffer up to this size stays with its frame (3% of an 8 KiB page) */
 
 static uint8_t *buf_get(pager *p) { return p->nspare ? p->spare[--p->nspare] : malloc(p->psz); }
 static void buf_put(pager *p, uint8_t *b) {
   if (!b) return;
-  if (p->nspare < SPARE_MAX && (p->spare || (p->spare = malloc(SPARE_MAX * sizeof *p->spare))))
+  if (p->nspare < p->spare_max && (p->spare || (p->spare = malloc(p->spare_max * sizeof *p->spare))))
     p->spare[p->nspare++] = b;
   else
     free(b);
@@ -95,6 +102,7 @@ JET_ERR pager_open(esfile *file, uint32_t page_size, size_t cache_pages, pager_h
   p->file = file;
   p->psz = page_size;
   p->cap = cache_pages < 16 ? 16 : cache_pages;
+  p->spare_max = p->cap / 4 > SPARE_MIN ? p->cap / 4 : SPARE_MIN;
   p->hooks = hooks;
   p->nbuckets = 1024;
   p->hash = calloc(p->nbuckets, sizeof *p->hash);
@@ -162,7 +170,7 @@ static JET_ERR grow_hash(pager *p) {
 static JET_ERR frame_new(pager *p, uint32_t pgno, frame **out) {
   if (p->nframes >= p->nbuckets && grow_hash(p) != JET_errSuccess) return JET_errOutOfMemory;
   frame *f = calloc(1, sizeof *f);
-  if (!f || !(f->data = malloc(p->psz))) { free(f); return JET_errOutOfMemory; }
+  if (!f || !(f->data = buf_get(p))) { free(f); return JET_errOutOfMemory; }
   f->pgno = pgno;
   size_t b = bucket(p, pgno);
   f->hnext = p->hash[b];
@@ -179,7 +187,10 @@ static void frame_drop(pager *p, frame *f) {
   *pp = f->hnext;
   lru_unlink(f);
   p->nframes--;
-  frame_free(f);
+  buf_put(p, f->data);   /* an eviction's buffer serves the next frame */
+  buf_put(p, f->pre);
+  free(f->ops);
+  free(f);
 }
 
 static JET_ERR verify_fail(pager *p, uint32_t pgno, const char *why) {
@@ -228,7 +239,33 @@ JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
   return JET_errSuccess;
 }
 
-static JET_ERR make_pending(pager *p, frame *f, int is_new) {
+/* The page before the operation into f->pre: whole, or, for a tree page
+ * about to change by operation records (tree), without its free gap,
+ * which pageop.h's layout keeps zero: a bulk load's pages are a third
+ * gap, not read here unless pre is used whole (pre_whole).  Bytes 0 ..
+ * PAGE_HDR - 1 are always copied (the dbtime a record names). */
+static void copy_pre(pager *p, frame *f, int tree) {
+  const uint8_t *d = f->data;
+  unsigned n = get16(d + PO_OFF_N), top = get16(d + PO_OFF_TOP), lo = PAGE_HDR + 2 * n;
+  if (tree && (page_type(d) == PAGE_LEAF || page_type(d) == PAGE_BRANCH) && lo <= top && top <= p->psz) {
+    memcpy(f->pre, d, lo);
+    memcpy(f->pre + top, d + top, p->psz - top);
+    f->gap_lo = (uint16_t)lo;
+    f->gap_hi = (uint16_t)top;
+  } else {
+    memcpy(f->pre, d, p->psz);
+    f->gap_lo = f->gap_hi = 0;
+  }
+}
+
+/* f->pre whole (its gap written as the zeros it stands for). */
+static const uint8_t *pre_whole(frame *f) {
+  if (f->pre && f->gap_lo < f->gap_hi) memset(f->pre + f->gap_lo, 0, (size_t)(f->gap_hi - f->gap_lo));
+  f->gap_lo = f->gap_hi = 0;
+  return f->pre;
+}
+
+static JET_ERR make_pending(pager *p, frame *f, int is_new, int tree) {
   if (f->pending) return JET_errSuccess;
   if (p->npend == p->pendcap) {
     size_t nc = p->pendcap ? p->pendcap * 2 : 64;
@@ -239,7 +276,7 @@ static JET_ERR make_pending(pager *p, frame *f, int is_new) {
   }
   if (!is_new) {
     if (!(f->pre = buf_get(p))) return JET_errOutOfMemory;
-    memcpy(f->pre, f->data, p->psz);
+    copy_pre(p, f, tree);
   }
   f->pending = 1;
   p->pend[p->npend++] = f;
@@ -250,7 +287,7 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   frame *f;
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
-  if (e == JET_errSuccess) e = make_pending(p, f, 0);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0, 0);
   if (e) return e;
   f->raw = 1;
   f->nops = 0;
@@ -263,7 +300,7 @@ JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, s
   frame *f;
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
-  if (e == JET_errSuccess) e = make_pending(p, f, 0);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0, 1);
   if (e) return e;
   if (!f->raw && alen + blen) {
     size_t need = f->nops + alen + blen;
@@ -291,6 +328,11 @@ size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t 
   return f->raw ? 0 : f->nops;
 }
 
+const uint8_t *pager_pending_pre(pager *p, size_t i) {
+  assert(i < p->npend);
+  return pre_whole(p->pend[i]);
+}
+
 /* After a commit or a discard: the frame holds no operation records (a
  * small buffer stays for its next operation). */
 static void ops_reset(frame *f) {
@@ -312,7 +354,7 @@ static JET_ERR new_page(pager *p, uint32_t pgno, uint8_t **page, int raw) {
   int created = f == NULL;
   JET_ERR e = created ? frame_new(p, pgno, &f) : JET_errSuccess;
   if (e) return e;
-  if ((e = make_pending(p, f, created))) {
+  if ((e = make_pending(p, f, created, 0))) {
     if (created) frame_drop(p, f);   /* never leave a frame of garbage cached */
     return e;
   }
@@ -524,7 +566,8 @@ size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t
     frame *f = p->pend[i];
     p->pend_pgnos[i] = f->pgno;
     p->pend_pages[i] = f->data;
-    p->pend_bases[i] = f->pre;
+    /* a page logged by its records needs only pre's header (pager.h) */
+    p->pend_bases[i] = !f->raw && f->nops ? f->pre : pre_whole(f);
   }
   *pgnos = p->pend_pgnos;
   *pages = p->pend_pages;
@@ -540,6 +583,7 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
     f->need_lsn = need_lsn;
     buf_put(p, f->pre);
     f->pre = NULL;
+    f->gap_lo = f->gap_hi = 0;
     ops_reset(f);
   }
   p->npend = 0;
@@ -552,7 +596,7 @@ void pager_discard_pending(pager *p) {
     f->pending = 0;
     ops_reset(f);
     if (f->pre) {
-      memcpy(f->data, f->pre, p->psz);
+      memcpy(f->data, pre_whole(f), p->psz);
       buf_put(p, f->pre);
       f->pre = NULL;
     } else {
@@ -589,6 +633,7 @@ static JET_ERR write_frames(pager *p, frame **v, size_t n) {
   }
   for (size_t at = 0; at < n && e == JET_errSuccess; at += chunk) {
     size_t m = n - at < chunk ? n - at : chunk;
+    for (size_t i = at; i < at + m; i++) page_checksum(v[i]->data, p->psz);   /* checksum rule (pager.h) */
     if (p->hooks.ring_write) {
       for (size_t i = 0; i < m; i++) {
         pgnos[i] = v[at + i]->pgno;
@@ -728,5 +773,6 @@ int pager_copy_cached(pager *p, uint32_t pgno, uint8_t *dst) {
   frame *f = lookup(p, pgno);
   if (!f || f->pending) return 0;
   memcpy(dst, f->data, p->psz);
+  if (f->dirty) page_checksum(dst, p->psz);   /* checksum rule (pager.h): a clean frame's is current */
   return 1;
 }

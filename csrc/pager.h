@@ -15,6 +15,15 @@
  * flush_log hook): need_lsn, kept in memory; the page itself carries its
  * dbtime (page.h), not an lsn.
  *
+ * Checksum rule: a committed page is stamped with its number and dbtime
+ * (page.h page_stamp) by the commit, but its checksum is computed only
+ * when the page leaves the cache: by the write-back (write_frames, before
+ * the ring and the in-place write) and by pager_copy_cached (into the
+ * copy).  So a frame's checksum is current when it is clean (read and
+ * verified, or written since its last change) and stale while it is dirty
+ * or pending; nothing reads a cached frame's bytes 0 .. 3.  A page changed
+ * by k commits between two write-backs costs one checksum, not k.
+ *
  * Torn-write rule: every in-place page write (eviction, pager_flush_all)
  * goes first to the ring_write hook (the double-write ring, dw.h), in
  * chunks of at most ring_batch pages; a chunk's pages are written in place
@@ -126,8 +135,9 @@ JET_ERR pager_set_root(pager *p, uint32_t root);
  * 0).  No page is ever logged whole: a page torn in place is repaired from
  * the double-write ring (dw.h), and every page on disk is at least as new
  * as the last checkpoint, so replay from there meets each page's chain of
- * differences at a link it holds.  The caller seals the pages with the
- * commit's dbtime for the database (page.h) and logs them, then calls
+ * differences at a link it holds.  The caller stamps the pages with the
+ * commit's dbtime for the database (page.h page_stamp; the checksum rule
+ * above) and logs them, then calls
  * pager_commit_pending(p, need_lsn): they become committed-dirty and are
  * not written before the log is durable up to need_lsn (the commit
  * record). */
@@ -140,6 +150,13 @@ void pager_commit_pending(pager *p, uint64_t need_lsn);
  * page new at the end of the file (its records apply to an all-zero page
  * of dbtime 0). */
 size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t **pre);
+/* *pre of pager_pending_ops (and bases[i] of pager_pending for a page
+ * pager_pending_ops gives records for) is whole in its first PAGE_HDR
+ * bytes only (its
+ * dbtime): a tree page's free gap is copied lazily (zero by pageop.h's
+ * layout).  This gives pending page i's pre whole (NULL for a new page),
+ * for a difference from it or ESE_VERIFY_REPLAY. */
+const uint8_t *pager_pending_pre(pager *p, size_t i);
 void pager_discard_pending(pager *p);
 
 /* Writes every committed dirty page (log flushed first, through the ring),
@@ -175,7 +192,8 @@ JET_ERR pager_page_count(pager *p, uint32_t *count);
  * Needs no instance lock. */
 JET_ERR pager_read_raw(pager *p, esfile *via, uint32_t first_pgno, uint32_t n, uint8_t *buf);
 /* Backup readers, with the instance lock held: copies the cached image of
- * pgno (the newest committed one, sealed) into dst; 0 when not cached. */
+ * pgno (the newest committed one) into dst, sealed (its checksum computed
+ * in the copy when the frame is dirty); 0 when not cached. */
 int pager_copy_cached(pager *p, uint32_t pgno, uint8_t *dst);
 const char *pager_error_detail(pager *p);
 

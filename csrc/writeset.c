@@ -2,11 +2,17 @@
  * index built by the first seek or commit that needs it, then kept valid
  * as entries are added (a binary search and a move per new entry). */
 #include "writeset.h"
+#include "page.h"
 #include <stdlib.h>
 #include <string.h>
 
 int ws_keycmp(const void *a, size_t alen, const void *b, size_t blen) {
-  int c = memcmp(a, b, alen < blen ? alen : blen);
+  size_t m = alen < blen ? alen : blen;
+  if (m >= 8) {   /* the first 8 bytes as one big-endian number: most comparisons end there */
+    uint64_t x = get64be(a), y = get64be(b);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  int c = memcmp(a, b, m);
   if (c) return c;
   return alen < blen ? -1 : alen > blen;
 }

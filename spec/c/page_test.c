@@ -5,7 +5,9 @@
  * change is no run; a change from offset 16 to the end is one run of the
  * whole body, the largest encoding (PAGE_DIFF_MAX bytes; page_diff asserts
  * it is never exceeded, so this runs under make check too); a new page against an all-zero
- * base; page_patch refuses a run outside the page.  Prints "page_test: ok".
+ * base; page_patch refuses a run outside the page; page_diff_span gives
+ * one run from the first to the last differing byte that patches to the
+ * same page, nothing for equal pages.  Prints "page_test: ok".
  */
 #define HARNESS_NAME "page_test"
 #include "harness.h"
@@ -34,6 +36,23 @@ static size_t roundtrip(const uint8_t *base, const uint8_t *page, size_t ps, uin
   CHECK(memcmp(copy + 16, page + 16, ps - 16) == 0);
   CHECK(memcmp(copy, base, 16) == 0);   /* the sealed header is not in the runs */
   return n;
+}
+
+/* page_diff_span: one run [first, last differing byte], patching to page. */
+static void span_roundtrip(const uint8_t *base, const uint8_t *page, size_t ps, uint8_t *runs, uint8_t *copy) {
+  size_t first = 16, last = ps;
+  while (first < ps && base[first] == page[first]) first++;
+  while (last > first && base[last - 1] == page[last - 1]) last--;
+  size_t n = page_diff_span(base, page, ps, runs);
+  CHECK(n <= PAGE_DIFF_MAX(ps));
+  if (first == ps) {
+    CHECK(n == 0);
+    return;
+  }
+  CHECK(n == 4 + (last - first) && get16(runs) == first && get16(runs + 2) == last - first);
+  memcpy(copy, base, ps);
+  CHECK(page_patch(copy, ps, runs, n) == 0);
+  CHECK(memcmp(copy + 16, page + 16, ps - 16) == 0);
 }
 
 int main(void) {
@@ -73,7 +92,19 @@ int main(void) {
         for (size_t b = at; b < at + len; b++) page[b] = (uint8_t)next();
       }
       roundtrip(base, page, ps, runs, copy);
+      span_roundtrip(base, page, ps, runs, copy);
     }
+    memcpy(page, base, ps);             /* span: equal pages, the whole body, one byte at either end */
+    span_roundtrip(base, page, ps, runs, copy);
+    for (size_t i = 16; i < ps; i++) page[i] = (uint8_t)~base[i];
+    span_roundtrip(base, page, ps, runs, copy);
+    CHECK(page_diff_span(base, page, ps, runs) == PAGE_DIFF_MAX(ps));
+    memcpy(page, base, ps);
+    page[16] ^= 1;
+    span_roundtrip(base, page, ps, runs, copy);
+    page[ps - 1] ^= 1;
+    span_roundtrip(base, page, ps, runs, copy);
+    CHECK(get16(runs + 2) == ps - 16);
     /* refusals: a run below 16, past the end, cut short, of length 0 */
     put16(runs, 8); put16(runs + 2, 4);
     CHECK(page_patch(copy, ps, runs, 8) == -1);
