@@ -8,7 +8,12 @@
  *                             dbheader.h): a page's version, which replay
  *                             compares with a change's base
  *   offset 16  u8  type       PAGE_* below
- *   offset 17..31             owner-defined (btree, header, space page)
+ *   offset 17..31             owner-defined (btree, header, space page);
+ *                             a tree page (pageop.h) keeps its slot count
+ *                             at 18 and its lowest cell's offset at 20,
+ *                             and its free gap [32 + 2 * count, top) zero:
+ *                             the pager skips that gap when it copies a
+ *                             page (PAGE_OFF_NSLOTS, PAGE_OFF_TOP)
  *   offset 32                 body
  * A page of all zeros is "not initialized": never written, legal in a file
  * (page_verify reports PAGE_ZERO).  All integers are little-endian (le.h).
@@ -21,6 +26,8 @@
 #include "le.h"   /* get16/32/64, put16/32/64 */
 
 #define PAGE_HDR 32
+#define PAGE_OFF_NSLOTS 18   /* a tree page's u16 slot count (pageop.h) */
+#define PAGE_OFF_TOP 20      /* a tree page's u16 offset of its lowest cell (pageop.h) */
 /* PAGE_LVDATA, PAGE_LVDIR: a long value's pages (lv.h); PAGE_FREELIST: a
  * page of the free list (pager.h); database format 3. */
 enum { PAGE_FREE = 0, PAGE_DBHEADER = 1, PAGE_SPACE = 2, PAGE_LEAF = 3, PAGE_BRANCH = 4,

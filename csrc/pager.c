@@ -2,7 +2,6 @@
  * pages for the commit in progress, WAL-ordered write-back. */
 #include "pager.h"
 #include "page.h"
-#include "pageop.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,8 +22,8 @@ typedef struct frame {
   uint8_t *data;
   uint8_t *pre;          /* content before the pending operation; NULL for a new page */
   /* pre's bytes [gap_lo, gap_hi) were not copied: the free gap of a tree
-   * page (pageop.h: between the slot array and the cells, zero by its
-   * rule 3), written into pre only when pre is used whole (pre_whole);
+   * page (page.h: between the slot array and the cells, zero by
+   * pageop.h's rule 3), written into pre only when pre is used whole (pre_whole);
    * gap_lo == gap_hi: pre is whole */
   uint16_t gap_lo, gap_hi;
   int dirty;             /* committed change not yet in the file */
@@ -246,7 +245,7 @@ JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
  * PAGE_HDR - 1 are always copied (the dbtime a record names). */
 static void copy_pre(pager *p, frame *f, int tree) {
   const uint8_t *d = f->data;
-  unsigned n = get16(d + PO_OFF_N), top = get16(d + PO_OFF_TOP), lo = PAGE_HDR + 2 * n;
+  unsigned n = get16(d + PAGE_OFF_NSLOTS), top = get16(d + PAGE_OFF_TOP), lo = PAGE_HDR + 2 * n;
   if (tree && (page_type(d) == PAGE_LEAF || page_type(d) == PAGE_BRANCH) && lo <= top && top <= p->psz) {
     memcpy(f->pre, d, lo);
     memcpy(f->pre + top, d + top, p->psz - top);
