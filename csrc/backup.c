@@ -529,16 +529,13 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
       uint32_t run = 1;
       while (i + run < count && pgno + run < f->pages) run++;
       e = read_pages(inst, db, f->own, pgno, run, dst);
-      for (uint32_t k = 0; k < run && e == JET_errSuccess; k++) {
-        int v = page_verify(dst + (size_t)k * ps, ps, pgno + k);
-        if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
-          e = JET_errReadVerifyFailure;
+      char why[sizeof inst->detail];
+      for (uint32_t k = 0; k < run && e == JET_errSuccess; k++)
+        if ((e = page_check(dst + (size_t)k * ps, ps, pgno + k, 1, db->path, why, sizeof why)) != JET_errSuccess) {
           inst_lock(inst);
-          inst_detail(inst, "%s: page %u: %s", db->path, pgno + k,
-                      v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
+          inst_detail(inst, "%s", why);
           inst_unlock(inst);
         }
-      }
       i += run - 1;
     }
   }

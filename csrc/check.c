@@ -42,13 +42,8 @@ JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsig
       }
       continue;
     }
-    int v = page_verify(pg, ps, (uint32_t)pgno);
-    if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
-      if (detail)
-        snprintf(detail, cbDetail, "%s: page %llu: %s", name, (unsigned long long)pgno,
-                 v == PAGE_BAD_PGNO ? "page number mismatch" : "checksum mismatch");
-      return JET_errReadVerifyFailure;
-    }
+    JET_ERR e = page_check(pg, ps, (uint32_t)pgno, 1, name, detail, cbDetail);
+    if (e) return e;
   }
   return JET_errSuccess;
 }

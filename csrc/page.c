@@ -2,6 +2,7 @@
 #include "page.h"
 #include "crc32c.h"
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 void page_checksum(uint8_t *pg, size_t page_size) { put32(pg, crc32c(0, pg + 4, page_size - 4)); }
@@ -21,6 +22,22 @@ int page_verify(const uint8_t *pg, size_t page_size, uint32_t pgno) {
   if (get32(pg) != crc32c(0, pg + 4, page_size - 4))
     return all_zero(pg, page_size) ? PAGE_ZERO : PAGE_BAD_CHECKSUM;
   return page_pgno(pg) == pgno ? PAGE_OK : PAGE_BAD_PGNO;
+}
+
+JET_ERR page_check(const uint8_t *pg, size_t page_size, uint32_t pgno, int zero_ok, const char *name, char *detail,
+                   size_t cap) {
+  const char *why;
+  switch (page_verify(pg, page_size, pgno)) {
+  case PAGE_OK: return JET_errSuccess;
+  case PAGE_ZERO:
+    if (zero_ok) return JET_errSuccess;
+    why = "page was never written";
+    break;
+  case PAGE_BAD_PGNO: why = "page number mismatch"; break;
+  default: why = "checksum mismatch"; break;
+  }
+  if (detail && cap) snprintf(detail, cap, "%s: page %u: %s", name, (unsigned)pgno, why);
+  return JET_errReadVerifyFailure;
 }
 
 int page_size_valid(unsigned long size) {

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "ese.h"
 #include "le.h"   /* get16/32/64, put16/32/64 */
 
 #define PAGE_HDR 32
@@ -60,6 +61,16 @@ static inline void page_stamp(uint8_t *pg, uint32_t pgno, uint64_t dbtime) {
 void page_checksum(uint8_t *pg, size_t page_size);
 /* PAGE_OK, PAGE_ZERO, PAGE_BAD_CHECKSUM or PAGE_BAD_PGNO. */
 int page_verify(const uint8_t *pg, size_t page_size, uint32_t pgno);
+/* page_verify's verdict as an error, the one check every reader of
+ * database pages uses (the cache, a backup's stream, `ese check`, a
+ * restore's copy): JET_errSuccess for a good page, and for a page never
+ * written (all zeros) when zero_ok; else JET_errReadVerifyFailure and, when
+ * detail is not NULL, "<name>: page <pgno>: <why>" in its cap bytes, why
+ * being "checksum mismatch", "page number mismatch" or "page was never
+ * written".  (Replay and the ring judge pages by their dbtime and their
+ * own table: they use page_verify's verdict directly.) */
+JET_ERR page_check(const uint8_t *pg, size_t page_size, uint32_t pgno, int zero_ok, const char *name, char *detail,
+                   size_t cap);
 int page_size_valid(unsigned long size);
 
 /* The bytes of page that differ from base, from offset 16 on (the

@@ -192,11 +192,6 @@ static void frame_drop(pager *p, frame *f) {
   free(f);
 }
 
-static JET_ERR verify_fail(pager *p, uint32_t pgno, const char *why) {
-  snprintf(p->detail, sizeof p->detail, "%s: page %u: %s", os_path(p->file), pgno, why);
-  return JET_errReadVerifyFailure;
-}
-
 /* Brings pgno into the cache (verified) and to the LRU front. */
 static JET_ERR fetch(pager *p, uint32_t pgno, frame **out) {
   if (pgno < SPACE_PGNO) return JET_errInvalidParameter;
@@ -215,12 +210,7 @@ static JET_ERR fetch(pager *p, uint32_t pgno, frame **out) {
   pthread_rwlock_unlock(&p->io);
   if (e == JET_errSuccess && got < p->psz) memset(f->data + got, 0, p->psz - got);
   if (e == JET_errSuccess) {
-    switch (page_verify(f->data, p->psz, pgno)) {
-    case PAGE_OK: break;
-    case PAGE_ZERO: e = verify_fail(p, pgno, "page was never written"); break;
-    case PAGE_BAD_PGNO: e = verify_fail(p, pgno, "page number mismatch"); break;
-    default: e = verify_fail(p, pgno, "checksum mismatch"); break;
-    }
+    e = page_check(f->data, p->psz, pgno, 0, os_path(p->file), p->detail, sizeof p->detail);
   }
   if (e) {
     frame_drop(p, f);

@@ -873,12 +873,9 @@ static JET_ERR verify_chunk(EseRestore *r, rsfile *f, const uint8_t *buf, uint64
   for (size_t k = 0; k < n; k += ps) {
     uint32_t pgno = (uint32_t)((off + k) / ps);
     if (pgno < 2) continue;
-    int v = page_verify(buf + k, ps, pgno);
-    if (v == PAGE_BAD_CHECKSUM || v == PAGE_BAD_PGNO) {
-      char what[300];
-      snprintf(what, sizeof what, "%s page %u", f->name, pgno);
-      return fail(r, JET_errReadVerifyFailure, "database %s fails its checksum", what);
-    }
+    char what[300];
+    JET_ERR e = page_check(buf + k, ps, pgno, 1, f->name, what, sizeof what);
+    if (e) return fail(r, e, "database %s", what);
   }
   /* no page above the copy's bound (scan_db: header and trailer): the
    * restored header would hand its dbtime out again */
