@@ -406,6 +406,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   lg->file_size = h.file_size;
   lg->page_size = h.page_size;
   lg->tm_create = h.tm_create;
+  uint32_t features = h.features;
   /* the table of new generations starts empty: a reopened stream starts a
    * new run, with no database attached (the header's are a past run's) */
   log_header_clear(&h);
@@ -413,6 +414,15 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);
   if (off > LOG_DATA_START) lg->first_us = os_mono_us();   /* records of a past run, not yet in a closed file */
+  /* A file made by a version without a feature bit this one writes (log
+   * format 5 before LR_UNLINK / LR_FREEPAGE): nothing is appended to it,
+   * so that no record its header does not announce is ever in it (a
+   * version without the bit reads it whole); the next generation, which
+   * has the bit, takes the appends. */
+  if ((features & LOG_FEATURES_WRITTEN) != LOG_FEATURES_WRITTEN && (e = log_roll(lg))) {
+    (void)log_close(lg);
+    return e;
+  }
   *out = lg;
   return JET_errSuccess;
 }

@@ -13,8 +13,10 @@
  *   0 u32 checksum, 4 char[8] magic "ESELOG\0\5", 12 u32 generation,
  *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
- *   first), 56 u32 features (no bit is defined: any bit set is a format this
- *   version does not read), 60 u32 attach count, 64 attach table: one
+ *   first), 56 u32 features (bit 0, LOG_FEATURE_FREEPAGES: the file may
+ *   hold LR_UNLINK and LR_FREEPAGE records; every file this version makes
+ *   has it; any other bit is a format this version does not read, as a
+ *   version before bit 0 refuses bit 0), 60 u32 attach count, 64 attach table: one
  *   attachment entry per database (below).  Formats 1 and 2 (magic
  *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots),
  *   3 (this layout, commits without their time) and 4 (no split records:
@@ -75,7 +77,9 @@
 #define LOG_SLOT_B 8192u
 #define LOG_SLOT_HEAD 32u
 #define LOG_DATA_START 12288u
-#define LOG_FEATURES_KNOWN 0u      /* feature bits this version reads */
+#define LOG_FEATURE_FREEPAGES 1u   /* record types 15 and 16 (emptied tree pages freed) */
+#define LOG_FEATURES_KNOWN LOG_FEATURE_FREEPAGES     /* feature bits this version reads */
+#define LOG_FEATURES_WRITTEN LOG_FEATURE_FREEPAGES   /* ... and sets in every file it makes */
 /* The detail of JET_errBadLogVersion: what to do with an old log. */
 #define LOG_OLD_FORMAT_ADVICE                                                                        \
   "recover and shut down cleanly with the version that wrote it, then set its logs, checkpoint and " \
@@ -116,6 +120,7 @@ typedef struct log_header {
   uint32_t gen, page_size, file_size;
   log_sig sig;
   uint64_t tm_create, tm_prev_gen;
+  uint32_t features;    /* LOG_FEATURE_* */
   uint32_t nattach;
   log_attach *attach;   /* owned; log_header_clear frees */
 } log_header;

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <assert.h>
 
-const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 6};
+const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 5};
 
 uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2) {
   uint32_t c = crc32c(gen, &type, 1);
@@ -116,7 +116,7 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
   memcpy(b + 24, sig->b, 16);
   st64(b + 40, tm_create);
   st64(b + 48, tm_prev);
-  st32(b + HDR_FEATURES, 0);
+  st32(b + HDR_FEATURES, LOG_FEATURES_WRITTEN);
   st32(b + HDR_NATTACH, natt);
   size_t total = HDR_TABLE;
   for (uint32_t i = 0; i < natt; i++) {
@@ -138,10 +138,11 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
 JET_ERR log_hdr_decode(const uint8_t *b, log_header *h) {
   memset(h, 0, sizeof *h);
   if (ld32(b) != crc32c(0, b + 4, LOG_HDR_SIZE - 4)) return JET_errLogFileCorrupt;
-  /* "ESELOG\0" and a format byte: 1 .. 5 are older formats, never read */
+  /* "ESELOG\0" and a format byte: 1 .. 4 are older formats, never read */
   if (memcmp(b + 4, log_magic, 7) != 0) return JET_errLogFileCorrupt;
   if (b[11] != log_magic[7]) return b[11] >= 1 && b[11] < log_magic[7] ? JET_errBadLogVersion : JET_errLogFileCorrupt;
   if (ld32(b + HDR_FEATURES) & ~LOG_FEATURES_KNOWN) return JET_errBadLogVersion;
+  h->features = ld32(b + HDR_FEATURES);
   h->gen = ld32(b + 12);
   h->page_size = ld32(b + 16);
   h->file_size = ld32(b + 20);

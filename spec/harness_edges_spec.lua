@@ -48,7 +48,7 @@ describe("harness edges: replay (C, crashed processes, edited logs)", function()
     expect_ok("redo_count", "chk-v1", { "chk-v1" })
   end)
 
-  it("redo_count log-v1: a log of format 1 to 5, or of format 6 with an unknown feature bit, is "
+  it("redo_count log-v1: a log of format 1 to 4, or of format 5 with an unknown feature bit, is "
      .. "JET_errBadLogVersion (-514) at init, its detail says what to do, no file changes; the untouched log "
      .. "recovers", function()
     expect_ok("redo_count", "log-v1", { "log-v1" })

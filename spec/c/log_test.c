@@ -1068,12 +1068,12 @@ static void test_versions(esio *io) {
   static const int one[] = { 100, 0, -1 };
   slotted t;
   make_slotted(io, "versions", one, &t);
-  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 0 },
-                                                           { 6, 1 }, { 6, 0x80000000u } };
+  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 3 },
+                                                           { 5, 0x80000000u } };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint8_t h[LOG_HDR_SIZE];
     memcpy(h, t.file, LOG_HDR_SIZE);
-    CHECK(h[11] == 6);
+    CHECK(h[11] == 5);
     h[11] = bad[i].version;
     for (int b = 0; b < 4; b++) h[56 + b] = (uint8_t)(bad[i].features >> (8 * b));
     uint32_t c = crc32c(0, h + 4, LOG_HDR_SIZE - 4);
@@ -1095,14 +1095,14 @@ static void test_versions(esio *io) {
   /* a wrong magic (a format after this one's) is still damage */
   uint8_t h[LOG_HDR_SIZE];
   memcpy(h, t.file, LOG_HDR_SIZE);
-  h[11] = 7;
+  h[11] = 6;
   uint32_t c = crc32c(0, h + 4, LOG_HDR_SIZE - 4);
   for (int b = 0; b < 4; b++) h[b] = (uint8_t)(c >> (8 * b));
   raw_write(t.cur, 0, h, LOG_HDR_SIZE);
   log_header lh;
   CHECK_ERR(log_read_header(io, t.cur, &lh), JET_errLogFileCorrupt);
   free_slotted(&t);
-  printf("log_test: versions: formats 1 to 5 and unknown feature bits are JET_errBadLogVersion, nothing written\n");
+  printf("log_test: versions: formats 1 to 4 and unknown feature bits are JET_errBadLogVersion, nothing written\n");
 }
 
 int main(void) {

@@ -45,8 +45,8 @@
  *   chk-v1 A checkpoint of format 1, 2 or 3 (those of log formats 1 and
  *          2): JetInit refuses it with JET_errBadLogVersion (-514), its
  *          detail says what to do, and no file of the folder changes.
- *   log-v1 The same for a log of format 1 to 5, and for a format 6 log
- *          with an unknown feature bit.
+ *   log-v1 The same for a log of format 1, 2, 3 or 4, and for a format 5
+ *          log with an unknown feature bit.
  *
  *   attach-entry Crafted attachment entries (checksums resealed): lengths
  *          past the LR_CREATEDB record, the log header or the checkpoint,
@@ -889,7 +889,7 @@ static void test_chk_v1(const char *root) {
 }
 
 /* A log of format 1 or 2 (header magic ending 01 or 02, records from 4096),
- * 3, 4 or 5, or of format 6 with an unknown feature bit is refused with
+ * 3 or 4, or of format 5 with an unknown feature bit is refused with
  * JET_errBadLogVersion, nothing written; the original still recovers. */
 static void test_log_v1(const char *root) {
   char live[300], path[400];
@@ -899,15 +899,15 @@ static void test_log_v1(const char *root) {
   size_t n;
   uint8_t *img = read_whole(path, &n), *old = malloc(LOG_HDR_SIZE);
   if (!old) FAIL("out of memory");
-  if (img[11] != 6 || ld32(img + 56) != 0) FAIL("log-v1: %s is not a format 6 log without features", path);
+  if (img[11] != 5 || ld32(img + 56) != LOG_FEATURES_WRITTEN)
+    FAIL("log-v1: %s is not a format 5 log with this version's features", path);
   static const struct { uint8_t version; uint32_t features; const char *what; } cases[] = {
     { 1, 0, "log-v1: a format 1 log" },
     { 2, 0, "log-v1: a format 2 log" },
     { 3, 0, "log-v1: a format 3 log" },
     { 4, 0, "log-v1: a format 4 log" },
-    { 5, 0, "log-v1: a format 5 log" },
-    { 6, 1, "log-v1: a format 6 log with feature bit 0" },
-    { 6, 0x80000000u, "log-v1: a format 6 log with feature bit 31" },
+    { 5, 3, "log-v1: a format 5 log with feature bit 1" },
+    { 5, 0x80000000u, "log-v1: a format 5 log with feature bit 31" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     memcpy(old, img, LOG_HDR_SIZE);
@@ -925,7 +925,7 @@ static void test_log_v1(const char *root) {
   CK(JetTerm2(inst, JET_bitTermComplete));
   free(old);
   free(img);
-  printf("redo_count: log-v1: ok: logs of formats 1 to 5, and of format 6 with an unknown feature bit, are "
+  printf("redo_count: log-v1: ok: logs of formats 1 to 4, and of format 5 with an unknown feature bit, are "
          "JET_errBadLogVersion, nothing written; the untouched log recovers\n");
 }
 
