@@ -111,8 +111,12 @@ static JET_ERR node_search(const node *nd, const void *key, size_t klen, int upp
 static JET_ERR page_op_of(pager *p, uint32_t psz, uint32_t pgno, int type, unsigned pos, const uint8_t *body,
                           size_t blen, uint8_t **pg, int *full) {
   uint8_t h[PO_ENTRY_HDR];
+  uint16_t touch[PO_TOUCH_MAX][2];
+  const uint8_t *now;
   *full = 0;
-  JET_ERR e = pager_write_op(p, pgno, pg, NULL, 0, NULL, 0);   /* pending; no record yet */
+  JET_ERR e = pager_read(p, pgno, &now);
+  /* pending, no record yet; the bytes the operation may change kept (an undo) */
+  if (e == JET_errSuccess) e = pager_write_ranges(p, pgno, pg, touch, pageop_touches(now, psz, type, pos, blen, touch));
   if (e) return e;
   int r = pageop_apply(*pg, psz, type, pos, body, blen);
   if (r == PO_FULL) {

@@ -544,7 +544,10 @@ static JET_ERR log_ops(esinst *inst, esdb *db, size_t k, uint32_t pgno, uint8_t 
     if (e) return e;
     (*count)++;
   }
-  return verify_replay() ? verify_ops(inst, db, pgno, page, pager_pending_pre(db->pg, k), ops, n, T) : JET_errSuccess;
+  if (!verify_replay()) return JET_errSuccess;
+  const uint8_t *whole;
+  JET_ERR e = pager_pending_pre(db->pg, k, &whole);
+  return e ? e : verify_ops(inst, db, pgno, page, whole, ops, n, T);
 }
 
 /* Whether the operation records ops[0..n) of pending page k cost the log
@@ -573,7 +576,8 @@ static size_t diff_if_smaller(esinst *inst, esdb *db, size_t k, const uint8_t *p
   }
   if (framed <= OPS_CHECK_DIFF) return 0;
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return 0;
-  const uint8_t *pre = pager_pending_pre(db->pg, k);
+  const uint8_t *pre;
+  if (pager_pending_pre(db->pg, k, &pre)) return 0;   /* no memory: logged as its records */
   if (!pre) {                   /* a new page: its difference from zeros (log_page's base) */
     memset(inst->diffbuf + PAGE_DIFF_MAX(ps), 0, ps);
     pre = inst->diffbuf + PAGE_DIFF_MAX(ps);

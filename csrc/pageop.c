@@ -288,6 +288,19 @@ int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8
   }
 }
 
+size_t pageop_touches(const uint8_t *pg, uint32_t psz, int type, unsigned slot, size_t blen, uint16_t r[PO_TOUCH_MAX][2]) {
+  po_node nd;
+  if (type != PO_INSERT || po_open(pg, psz, &nd) || slot > nd.n || gap_of(&nd) < blen + 2) return 0;
+  /* op_insert's first path: po_insert_gap */
+  r[0][0] = PO_OFF_N;
+  r[0][1] = 4;   /* n, top */
+  r[1][0] = (uint16_t)(PAGE_HDR + 2 * slot);
+  r[1][1] = (uint16_t)(2 * (nd.n - slot + 1));
+  r[2][0] = (uint16_t)(nd.top - blen);
+  r[2][1] = (uint16_t)blen;
+  return 3;
+}
+
 int pageop_next(const uint8_t *buf, size_t len, size_t *off, int *type, unsigned *slot, const uint8_t **body,
                 size_t *blen) {
   size_t at = *off;

@@ -139,6 +139,14 @@ unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_
  *              the free list's reuse checks.
  * On any result but PO_OK the page is unchanged. */
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen);
+/* The bytes pageop_apply(pg, psz, type, slot, body of blen bytes) may
+ * change, for an undo (pager.h pager_write_ranges): up to PO_TOUCH_MAX
+ * ranges {offset, length} in r, their count returned; 0 when any byte
+ * may change.  An insert into a gap with room for it: the header's n and
+ * top, the slots from slot on and the cell's place below top; any other
+ * operation: 0. */
+#define PO_TOUCH_MAX 3
+size_t pageop_touches(const uint8_t *pg, uint32_t psz, int type, unsigned slot, size_t blen, uint16_t r[PO_TOUCH_MAX][2]);
 
 /* A recorded operation as the pager keeps it and the log carries it after
  * its header: u8 type, u8 0, u16 slot, u32 body length, body. */

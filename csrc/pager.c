@@ -20,12 +20,18 @@
 typedef struct frame {
   uint32_t pgno;
   uint8_t *data;
-  uint8_t *pre;          /* content before the pending operation; NULL for a new page */
-  /* pre's bytes [gap_lo, gap_hi) were not copied: the free gap of a tree
-   * page (page.h: between the slot array and the cells, zero by
-   * pageop.h's rule 3), written into pre only when pre is used whole (pre_whole);
-   * gap_lo == gap_hi: pre is whole */
-  uint16_t gap_lo, gap_hi;
+  /* the page before the pending operation: pre, a whole copy; or, while
+   * every change of the operation declared the bytes it touches
+   * (pager_write_ranges), none, but undo: the bytes of those ranges before
+   * each change, entries of [bytes][u16 offset][u16 length] read from the
+   * end (undoing the changes last first gives the page before).  pre_hdr:
+   * its first PAGE_HDR bytes (the dbtime records name).  isnew: a page new
+   * in the operation (no page before: pre NULL, no undo) */
+  uint8_t *pre;
+  uint8_t pre_hdr[PAGE_HDR];
+  int isnew, undoing;
+  uint8_t *undo;
+  size_t nundo, undocap;
   int dirty;             /* committed change not yet in the file */
   int pending;           /* changed by the operation in progress */
   uint64_t need_lsn;     /* the log must be durable to here before a write */
@@ -117,6 +123,7 @@ static void frame_free(frame *f) {
   free(f->data);
   free(f->pre);
   free(f->ops);
+  free(f->undo);
   free(f);
 }
 
@@ -189,6 +196,7 @@ static void frame_drop(pager *p, frame *f) {
   buf_put(p, f->data);   /* an eviction's buffer serves the next frame */
   buf_put(p, f->pre);
   free(f->ops);
+  free(f->undo);
   free(f);
 }
 
@@ -228,33 +236,43 @@ JET_ERR pager_read(pager *p, uint32_t pgno, const uint8_t **page) {
   return JET_errSuccess;
 }
 
-/* The page before the operation into f->pre: whole, or, for a tree page
- * about to change by operation records (tree), without its free gap,
- * which pageop.h's layout keeps zero: a bulk load's pages are a third
- * gap, not read here unless pre is used whole (pre_whole).  Bytes 0 ..
- * PAGE_HDR - 1 are always copied (the dbtime a record names). */
-static void copy_pre(pager *p, frame *f, int tree) {
-  const uint8_t *d = f->data;
-  unsigned n = get16(d + PAGE_OFF_NSLOTS), top = get16(d + PAGE_OFF_TOP), lo = PAGE_HDR + 2 * n;
-  if (tree && (page_type(d) == PAGE_LEAF || page_type(d) == PAGE_BRANCH) && lo <= top && top <= p->psz) {
-    memcpy(f->pre, d, lo);
-    memcpy(f->pre + top, d + top, p->psz - top);
-    f->gap_lo = (uint16_t)lo;
-    f->gap_hi = (uint16_t)top;
-  } else {
-    memcpy(f->pre, d, p->psz);
-    f->gap_lo = f->gap_hi = 0;
+/* *b of *cap bytes holds need bytes, grown by doubling; 0: no memory. */
+static int room(uint8_t **b, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  size_t nc = *cap ? *cap * 2 : 256;
+  while (nc < need) nc *= 2;
+  uint8_t *q = realloc(*b, nc);
+  if (!q) return 0;
+  *b = q;
+  *cap = nc;
+  return 1;
+}
+
+/* Undoes the recorded changes onto pg, last first. */
+static void undo_onto(const frame *f, uint8_t *pg) {
+  for (size_t at = f->nundo; at > 0;) {
+    size_t off = get16(f->undo + at - 4), len = get16(f->undo + at - 2);
+    at -= 4 + len;
+    memcpy(pg + off, f->undo + at, len);
   }
 }
 
-/* f->pre whole (its gap written as the zeros it stands for). */
-static const uint8_t *pre_whole(frame *f) {
-  if (f->pre && f->gap_lo < f->gap_hi) memset(f->pre + f->gap_lo, 0, (size_t)(f->gap_hi - f->gap_lo));
-  f->gap_lo = f->gap_hi = 0;
-  return f->pre;
+/* A whole copy of the page before the operation in f->pre (from the undo
+ * records when there were any): from here on every change is covered. */
+static JET_ERR pre_whole(pager *p, frame *f) {
+  if (!f->undoing) return JET_errSuccess;
+  if (!(f->pre = buf_get(p))) return JET_errOutOfMemory;
+  memcpy(f->pre, f->data, p->psz);
+  undo_onto(f, f->pre);
+  f->undoing = 0;
+  f->nundo = 0;
+  return JET_errSuccess;
 }
 
-static JET_ERR make_pending(pager *p, frame *f, int is_new, int tree) {
+/* f pending (a no-op when it is already): its page before the operation
+ * kept as a whole copy, or, with undo, as undo records of the changes
+ * (none yet), or nothing for a page new in it. */
+static JET_ERR make_pending(pager *p, frame *f, int is_new, int undo) {
   if (f->pending) return JET_errSuccess;
   if (p->npend == p->pendcap) {
     size_t nc = p->pendcap ? p->pendcap * 2 : 64;
@@ -263,9 +281,14 @@ static JET_ERR make_pending(pager *p, frame *f, int is_new, int tree) {
     p->pend = np;
     p->pendcap = nc;
   }
+  f->isnew = is_new;
+  f->undoing = 0;
+  f->nundo = 0;
   if (!is_new) {
-    if (!(f->pre = buf_get(p))) return JET_errOutOfMemory;
-    copy_pre(p, f, tree);
+    memcpy(f->pre_hdr, f->data, PAGE_HDR);
+    if (undo) f->undoing = 1;
+    else if (!(f->pre = buf_get(p))) return JET_errOutOfMemory;
+    else memcpy(f->pre, f->data, p->psz);
   }
   f->pending = 1;
   p->pend[p->npend++] = f;
@@ -277,6 +300,7 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
   if (e == JET_errSuccess) e = make_pending(p, f, 0, 0);
+  if (e == JET_errSuccess) e = pre_whole(p, f);   /* any byte may change now */
   if (e) return e;
   f->raw = 1;
   f->nops = 0;
@@ -289,21 +313,43 @@ JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, s
   frame *f;
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
-  if (e == JET_errSuccess) e = make_pending(p, f, 0, 1);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0, 0);
+  /* without a record the change comes next, of any bytes; with one it was
+   * made (after a call without one, or declared by pager_write_ranges) */
+  if (e == JET_errSuccess && alen + blen == 0) e = pre_whole(p, f);
   if (e) return e;
   if (!f->raw && alen + blen) {
     size_t need = f->nops + alen + blen;
-    if (need > f->opscap) {
-      size_t nc = f->opscap ? f->opscap * 2 : 256;
-      while (nc < need) nc *= 2;
-      uint8_t *q = realloc(f->ops, nc);
-      if (!q) return JET_errOutOfMemory;
-      f->ops = q;
-      f->opscap = nc;
-    }
+    if (!room(&f->ops, &f->opscap, need)) return JET_errOutOfMemory;
     memcpy(f->ops + f->nops, a, alen);
     if (blen) memcpy(f->ops + f->nops + alen, b, blen);
     f->nops = need;
+  }
+  *page = f->data;
+  return JET_errSuccess;
+}
+
+JET_ERR pager_write_ranges(pager *p, uint32_t pgno, uint8_t **page, const uint16_t (*r)[2], size_t n) {
+  frame *f;
+  p->changes++;
+  JET_ERR e = fetch(p, pgno, &f);
+  if (e == JET_errSuccess) e = make_pending(p, f, 0, 1);
+  if (e) return e;
+  size_t need = f->nundo;
+  for (size_t i = 0; i < n; i++) need += 4u + r[i][1];
+  int whole = n == 0;
+  for (size_t i = 0; i < n; i++) whole |= (size_t)r[i][0] + r[i][1] > p->psz;
+  if (f->undoing && !whole && !room(&f->undo, &f->undocap, need)) whole = 1;   /* no memory: a whole copy, if it can */
+  if (whole) {
+    if ((e = pre_whole(p, f))) return e;
+  } else if (f->undoing) {
+    for (size_t i = 0; i < n; i++) {
+      uint8_t *u = f->undo + f->nundo;
+      memcpy(u, f->data + r[i][0], r[i][1]);
+      put16(u + r[i][1], r[i][0]);
+      put16(u + r[i][1] + 2, r[i][1]);
+      f->nundo += 4u + r[i][1];
+    }
   }
   *page = f->data;
   return JET_errSuccess;
@@ -313,25 +359,36 @@ size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t 
   assert(i < p->npend);
   frame *f = p->pend[i];
   *ops = f->ops;
-  *pre = f->pre;
+  *pre = f->isnew ? NULL : f->pre_hdr;
   return f->raw ? 0 : f->nops;
 }
 
-const uint8_t *pager_pending_pre(pager *p, size_t i) {
+JET_ERR pager_pending_pre(pager *p, size_t i, const uint8_t **pre) {
   assert(i < p->npend);
-  return pre_whole(p->pend[i]);
+  frame *f = p->pend[i];
+  JET_ERR e = pre_whole(p, f);
+  *pre = e ? NULL : f->pre;
+  return e;
 }
 
 /* After a commit or a discard: the frame holds no operation records (a
  * small buffer stays for its next operation). */
-static void ops_reset(frame *f) {
-  if (f->opscap > OPS_KEEP) {
-    free(f->ops);
-    f->ops = NULL;
-    f->opscap = 0;
+static void keep_small(uint8_t **b, size_t *cap) {
+  if (*cap > OPS_KEEP) {
+    free(*b);
+    *b = NULL;
+    *cap = 0;
   }
+}
+
+static void ops_reset(frame *f) {
+  keep_small(&f->ops, &f->opscap);
   f->nops = 0;
   f->raw = 0;
+  keep_small(&f->undo, &f->undocap);
+  f->nundo = 0;
+  f->undoing = 0;
+  f->isnew = 0;
 }
 
 /* A frame for a page that has no valid content yet, pending and zeroed;
@@ -556,7 +613,10 @@ size_t pager_pending(pager *p, uint32_t **pgnos, uint8_t ***pages, const uint8_t
     p->pend_pgnos[i] = f->pgno;
     p->pend_pages[i] = f->data;
     /* a page logged by its records needs only pre's header (pager.h) */
-    p->pend_bases[i] = !f->raw && f->nops ? f->pre : pre_whole(f);
+    if (f->isnew) p->pend_bases[i] = NULL;
+    else if (!f->raw && f->nops) p->pend_bases[i] = f->pre_hdr;
+    else if (pre_whole(p, f)) return (size_t)-1;
+    else p->pend_bases[i] = f->pre;
   }
   *pgnos = p->pend_pgnos;
   *pages = p->pend_pages;
@@ -572,7 +632,6 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
     f->need_lsn = need_lsn;
     buf_put(p, f->pre);
     f->pre = NULL;
-    f->gap_lo = f->gap_hi = 0;
     ops_reset(f);
   }
   p->npend = 0;
@@ -583,12 +642,16 @@ void pager_discard_pending(pager *p) {
   for (size_t i = 0; i < p->npend; i++) {
     frame *f = p->pend[i];
     f->pending = 0;
-    ops_reset(f);
-    if (f->pre) {
-      memcpy(f->data, pre_whole(f), p->psz);
+    if (f->undoing) {
+      undo_onto(f, f->data);
+      ops_reset(f);
+    } else if (f->pre) {
+      ops_reset(f);
+      memcpy(f->data, f->pre, p->psz);
       buf_put(p, f->pre);
       f->pre = NULL;
     } else {
+      assert(f->isnew);
       frame_drop(p, f);    /* a page new in this operation: forget it */
     }
   }

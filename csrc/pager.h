@@ -76,6 +76,18 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page);
  * change, or, if it cannot, calls pager_write before changing anything. */
 JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
                        size_t blen);
+/* The page, made pending for one change the caller makes next that
+ * changes no byte outside the ranges r[i] = {offset, length}, i < n
+ * (pageop.h pageop_touches); the caller records it afterwards with
+ * pager_write_op (a record: appended, nothing else).  While every change
+ * of the operation to a page comes this way, the pager keeps the bytes of
+ * those ranges before each change (an undo), not a copy of the whole page:
+ * a bulk commit's insert costs the bytes it moves, not 8 KiB.  n == 0 (any
+ * byte may change) or any other change of the page (pager_write,
+ * pager_write_op without a record) makes the whole copy first, from the
+ * page and its undo.  A wrong range would make the page before wrong:
+ * ESE_VERIFY_REPLAY checks it at every commit (database.c). */
+JET_ERR pager_write_ranges(pager *p, uint32_t pgno, uint8_t **page, const uint16_t (*r)[2], size_t n);
 /* A zeroed page, pending: a page of the free list when it has one, else a
  * new page at the end of the file (number from the space page).
  *
@@ -151,12 +163,12 @@ void pager_commit_pending(pager *p, uint64_t need_lsn);
  * of dbtime 0). */
 size_t pager_pending_ops(pager *p, size_t i, const uint8_t **ops, const uint8_t **pre);
 /* *pre of pager_pending_ops (and bases[i] of pager_pending for a page
- * pager_pending_ops gives records for) is whole in its first PAGE_HDR
- * bytes only (its
- * dbtime): a tree page's free gap is copied lazily (zero by pageop.h's
- * layout).  This gives pending page i's pre whole (NULL for a new page),
- * for a difference from it or ESE_VERIFY_REPLAY. */
-const uint8_t *pager_pending_pre(pager *p, size_t i);
+ * pager_pending_ops gives records for) holds the first PAGE_HDR bytes of
+ * the page before only (its dbtime; the page may be kept as an undo,
+ * pager_write_ranges).  This gives pending page i's page before whole in
+ * *pre (NULL for a page new in the operation), for a difference from it
+ * or ESE_VERIFY_REPLAY; JET_errOutOfMemory when the copy cannot be made. */
+JET_ERR pager_pending_pre(pager *p, size_t i, const uint8_t **pre);
 void pager_discard_pending(pager *p);
 
 /* Writes every committed dirty page (log flushed first, through the ring),

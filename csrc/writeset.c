@@ -25,11 +25,50 @@ static uint64_t hash(uint32_t dbid, uint32_t root, const uint8_t *k, size_t n) {
 
 void ws_init(writeset *w) { memset(w, 0, sizeof *w); }
 
-void ws_clear(writeset *w) {
-  for (size_t i = 0; i < w->n; i++) {
-    free(w->ents[i].key);
-    free(w->ents[i].val);
+#define WS_BLOCK (64u * 1024u)   /* arena block; a larger key + value gets a block of its own size */
+
+/* n bytes of the arena (stable until ws_clear), or NULL. */
+static uint8_t *arena_get(writeset *w, size_t n) {
+  ws_block *b = w->arena;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = n > WS_BLOCK ? n : WS_BLOCK;
+    if (!(b = malloc(sizeof *b + cap))) return NULL;
+    b->used = 0;
+    b->cap = cap;
+    if (cap > WS_BLOCK && w->arena) {   /* behind the block in use, which keeps its room */
+      b->next = w->arena->next;
+      w->arena->next = b;
+    } else {
+      b->next = w->arena;
+      w->arena = b;
+    }
   }
+  uint8_t *q = b->data + b->used;
+  b->used += n;
+  return q;
+}
+
+/* Frees the arena but one block of WS_BLOCK bytes, kept empty for the
+ * next transaction. */
+static void arena_reset(writeset *w, int keep) {
+  ws_block *kept = NULL;
+  for (ws_block *b = w->arena, *next; b; b = next) {
+    next = b->next;
+    if (keep && !kept && b->cap == WS_BLOCK) {
+      kept = b;
+      kept->used = 0;
+      kept->next = NULL;
+    } else {
+      free(b);
+    }
+  }
+  w->arena = kept;
+}
+
+void ws_clear(writeset *w) {
+  for (size_t i = 0; i < w->n; i++)
+    if (w->ents[i].val_own) free(w->ents[i].val);
+  arena_reset(w, 1);
   w->n = 0;
   w->bytes = 0;
   if (w->slots) memset(w->slots, 0, w->nslots * sizeof *w->slots);
@@ -38,6 +77,7 @@ void ws_clear(writeset *w) {
 
 void ws_free(writeset *w) {
   ws_clear(w);
+  arena_reset(w, 0);
   free(w->ents);
   free(w->slots);
   free(w->order);
@@ -112,17 +152,18 @@ static void order_insert(writeset *w, size_t i) {
 JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_t klen,
                const void *val, size_t vlen, int tomb) {
   if ((w->n + 1) * 2 > w->nslots && rehash(w) != JET_errSuccess) return JET_errOutOfMemory;
-  uint8_t *v = NULL;
-  if (!tomb) {
-    if (!(v = malloc(vlen ? vlen : 1))) return JET_errOutOfMemory;
-    if (vlen) memcpy(v, val, vlen);
-  }
   size_t *slot = find_slot(w, dbid, root, key, klen);
-  if (*slot) {
+  if (*slot) {   /* a replaced value: a malloc of its own, freed when replaced again */
     wsent *e = &w->ents[*slot - 1];
+    uint8_t *v = NULL;
+    if (!tomb) {
+      if (!(v = malloc(vlen ? vlen : 1))) return JET_errOutOfMemory;
+      if (vlen) memcpy(v, val, vlen);
+    }
     w->bytes = w->bytes - e->vlen + (tomb ? 0 : vlen);
-    free(e->val);
+    if (e->val_own) free(e->val);
     e->val = v;
+    e->val_own = v != NULL;
     e->vlen = tomb ? 0 : (uint32_t)vlen;
     e->tomb = tomb;
     return JET_errSuccess;
@@ -130,17 +171,22 @@ JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_
   if (w->n == w->cap) {
     size_t nc = w->cap ? w->cap * 2 : 64;
     wsent *ne = realloc(w->ents, nc * sizeof *ne);
-    if (!ne) { free(v); return JET_errOutOfMemory; }
+    if (!ne) return JET_errOutOfMemory;
     w->ents = ne;
     w->cap = nc;
   }
   wsent *e = &w->ents[w->n];
-  if (!(e->key = malloc(klen))) { free(v); return JET_errOutOfMemory; }
-  memcpy(e->key, key, klen);
+  size_t vl = tomb ? 0 : vlen;
+  uint8_t *kv = arena_get(w, klen + vl);
+  if (!kv) return JET_errOutOfMemory;
+  memcpy(kv, key, klen);
+  if (vl) memcpy(kv + klen, val, vl);
+  e->key = kv;
   e->klen = (uint32_t)klen;
   e->dbid = dbid;
   e->root = root;
-  e->val = v;
+  e->val = tomb ? NULL : kv + klen;
+  e->val_own = 0;
   e->vlen = tomb ? 0 : (uint32_t)vlen;
   e->tomb = tomb;
   *slot = ++w->n;

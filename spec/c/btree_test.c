@@ -137,9 +137,11 @@ static void t_open(T *t, uint32_t psz) {
 }
 
 static unsigned long g_replayed;   /* pages whose operation records mock_commit replayed */
+static unsigned long g_touched;    /* changes checked against their pager_write_ranges */
 
 static void t_close(T *t) {
   g_replayed += t->p->replayed;
+  g_touched += t->p->touched;
   mock_close(t->p);
   m_free(&t->m);
   bt_rec_free(&t->rec);
@@ -668,6 +670,7 @@ int main(int argc, char **argv) {
     test_long_values(psz);
   }
   CHECK(g_replayed > 100000, "only %lu pages had their operation records replayed", g_replayed);
+  CHECK(g_touched > 100000, "only %lu changes were checked against their declared ranges", g_touched);
   printf("btree_test: ok\n");
   return 0;
 }
