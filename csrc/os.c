@@ -742,7 +742,9 @@ int os_worker_start(os_worker *w, os_job_fn fn, void *ud) {
 int os_worker_collect(os_worker *w, uint64_t max_us, JET_ERR *e) {
   pthread_mutex_lock(&w->mu);
   assert(w->state != WK_IDLE);
-  if (w->state == WK_RUNNING && max_us) {
+  if (max_us == UINT64_MAX) {
+    while (w->state == WK_RUNNING) pthread_cond_wait(&w->cv, &w->mu);
+  } else if (w->state == WK_RUNNING && max_us) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);   /* the cv's clock (os_worker_new) */
     uint64_t ns = (uint64_t)ts.tv_nsec + max_us * 1000u;

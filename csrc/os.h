@@ -202,8 +202,9 @@ void os_worker_free(os_worker *w);
 /* Runs fn(ud) on w's thread; w must be IDLE (asserted).  0 when the
  * thread could not be started: nothing runs, the caller runs fn in line. */
 int os_worker_start(os_worker *w, os_job_fn fn, void *ud);
-/* Waits at most max_us for the started job: 1 when it returned (*e its
- * result, w IDLE again), 0 while it still runs. */
+/* Waits at most max_us (UINT64_MAX: until it returns) for the started
+ * job: 1 when it returned (*e its result, w IDLE again), 0 while it still
+ * runs. */
 int os_worker_collect(os_worker *w, uint64_t max_us, JET_ERR *e);
 /* A job for os_worker_start: os_sync of the esfile ud. */
 JET_ERR os_sync_job(void *f);
