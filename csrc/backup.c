@@ -19,6 +19,12 @@
  *   bound of every page streamed).  n is fixed at OpenFile.
  * - Reads run without the instance lock; bk->busy counts them, and a
  *   tear-down waits until it is 0.
+ * - End in steps (ESE_bitBackupStepEnd): each database's header record is
+ *   written a page at a time, page 0 then page 1, each synced before the
+ *   next is written; the sync runs on the backup's engine thread (worker)
+ *   while the caller yields, and is collected (waited for without the
+ *   instance lock, counted busy) before anything else of the End is done.
+ *   A tear-down collects a job left running first.
  * - A paced read (pace.h) sleeps out of the instance (neither the lock
  *   held nor counted active nor busy): a stop, an end or a term never
  *   waits for a pacing sleep.
@@ -34,6 +40,11 @@
 #include <string.h>
 
 #define READAHEAD_MIN (256u << 10)
+/* A step waits this long for its job on the worker, then answers "more"
+ * (the next step collects it). */
+#define STEP_WAIT_US 3000u
+
+enum { JOB_NONE, JOB_SLICE, JOB_DIRSYNC, JOB_HEADER };
 
 typedef struct bkfile {
   int used;
@@ -71,7 +82,22 @@ struct esbackup {
   uint8_t *log_done;      /* from LOGS on: per generation copy_mic .. copy_mac-1, read to its end */
   bkfile *files;          /* the reader slots (JET_paramMaxOpenBackupFiles) */
   uint32_t nfiles;
-  int busy;               /* reads in progress without the lock */
+  /* EseBackupStep's work on the backup's engine thread (worker), so that
+   * no step waits for a whole fsync: job says what runs there (JOB_*), not
+   * collected yet; collecting: a call waits for it (without the lock).
+   * JOB_SLICE: a checkpoint slice or the cut-off (slice_job, which takes
+   * the instance lock itself; slice_cut: the cut-off was asked, slice_more:
+   * its answer); JOB_DIRSYNC: the truncation's log folder sync; JOB_HEADER:
+   * an End step's header page sync.  End in steps (end_step): the record
+   * written (end_kind, end_rec), the next database (end_db, an index of
+   * dbs) and its next header page (end_page). */
+  os_worker *worker;
+  esinst *inst;
+  int job, collecting;
+  int slice_cut, slice_more;
+  int ending, end_kind, end_db, end_page;
+  bkrecord end_rec;
+  int busy;               /* reads in progress without the lock (and a job's collection) */
   int waiting;            /* calls waiting on idle for a read of their handle */
   pthread_cond_t idle;    /* a read ended, or a waiting call left */
 };
@@ -123,13 +149,39 @@ static void file_close(bkfile *f) {
   memset(f, 0, sizeof *f);
 }
 
+/* Waits up to max_us for the End step's sync (bk->job) without the
+ * instance lock (counted busy, so a tear-down waits); 1 when it came back
+ * (*e its result, bk->job 0), 0 while it runs or another call collects it.
+ * With the instance lock held (released and taken back). */
+static int collect_job(esinst *inst, struct esbackup *bk, uint64_t max_us, JET_ERR *e) {
+  assert(inst_lock_held(inst) && bk->job);
+  if (bk->collecting) return 0;
+  bk->collecting = 1;
+  bk->busy++;
+  inst_unlock(inst);
+  JET_ERR r = JET_errSuccess;
+  int done = os_worker_collect(bk->worker, max_us, &r);
+  inst_lock(inst);
+  bk->busy--;
+  bk->collecting = 0;
+  if (done) bk->job = JOB_NONE;
+  pthread_cond_broadcast(&bk->idle);
+  if (done && e) *e = r;
+  return done;
+}
+
 /* Ends the backup: nothing recorded.  With the instance lock held. */
 static void teardown(esinst *inst) {
   assert(inst_lock_held(inst));
   struct esbackup *bk = inst->backup;
   if (!bk || bk->state == BACKUP_ENDING) return;   /* another call is tearing it down */
   (void)bk_move(inst, bk, BACKUP_ENDING);          /* bk_enter lets no new call in */
+  while (bk->job) {                                /* an End step's sync: its result is dropped */
+    if (bk->collecting) inst_wait(inst, &bk->idle);
+    else (void)collect_job(inst, bk, UINT64_MAX, NULL);
+  }
   while (bk->busy || bk->waiting) inst_wait(inst, &bk->idle);
+  os_worker_free(bk->worker);                      /* no job: only the thread's join */
   for (uint32_t i = 0; i < bk->nfiles; i++) file_close(&bk->files[i]);
   for (int i = 0; i < bk->ndbs; i++) free(bk->dbs[i].path);
   free(bk->files);
@@ -143,20 +195,25 @@ static void teardown(esinst *inst) {
 
 void backup_teardown(esinst *inst) { teardown(inst); }
 
-/* Enters an instance for a backup call: the gate, then "a backup runs"
- * (and, unless stopped_ok, "it was not stopped"). */
+/* "A backup runs" (and, unless stopped_ok, "it was not stopped") in the
+ * entered instance inst; else its refusal, inst left. */
+static JET_ERR bk_check(esinst *inst, int stopped_ok, struct esbackup **pbk) {
+  backup_state s = inst->backup ? inst->backup->state : BACKUP_NONE;
+  if (s == BACKUP_NONE || s == BACKUP_ENDING || (s == BACKUP_STOPPED && !stopped_ok)) {
+    inst_leave(inst);
+    return refusal(s);
+  }
+  *pbk = inst->backup;
+  return JET_errSuccess;
+}
+
+/* Enters an instance for a backup call: the gate, then bk_check. */
 static JET_ERR bk_enter(JET_INSTANCE h, int stopped_ok, esinst **pinst, struct esbackup **pbk) {
   esinst *inst;
   JET_ERR e = inst_enter_handle(h, &inst);
   if (e) return e;
-  backup_state s = inst->backup ? inst->backup->state : BACKUP_NONE;
-  if (s == BACKUP_NONE || s == BACKUP_ENDING || (s == BACKUP_STOPPED && !stopped_ok)) e = refusal(s);
-  if (e) {
-    inst_leave(inst);
-    return e;
-  }
+  if ((e = bk_check(inst, stopped_ok, pbk)) != JET_errSuccess) return e;
   *pinst = inst;
-  *pbk = inst->backup;
   return JET_errSuccess;
 }
 
@@ -276,6 +333,7 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
   if (e == JET_errSuccess && !bk) e = JET_errOutOfMemory;
   if (e == JET_errSuccess && !(bk->files = calloc(inst->prm.max_backup_files, sizeof *bk->files))) e = JET_errOutOfMemory;
   if (e == JET_errSuccess && pthread_cond_init(&bk->idle, NULL) != 0) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess && (e = os_worker_new(&bk->worker)) != JET_errSuccess) pthread_cond_destroy(&bk->idle);
   if (e) {
     if (bk) free(bk->files);
     free(bk);
@@ -283,6 +341,7 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
     return e;
   }
   bk->incremental = incr;
+  bk->inst = inst;
   bk->nfiles = inst->prm.max_backup_files;
   bk->begin_time = os_now_us();
   bk->begin_lsn = target ? target : inst->checkpoint;
@@ -772,32 +831,118 @@ JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, char *szzLo
 #define TRUNCATE_PART_US 2000u   /* a stepwise truncation deletes logs for about this long a call */
 
 static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_us, int *more);
+static JET_ERR end_step(esinst *inst, struct esbackup *bk, int *more);
+static JET_ERR end_fail(esinst *inst, JET_ERR e);
+static JET_ERR dirsync_job(void *ud);
 
-/* One slice of the backup's pending checkpoint (ese.h).  Before the log
+/* One slice of the backup's pending checkpoint (ese.h), a part of the
+ * truncation (ESE_bitBackupStepTruncate) or a step of End
+ * (ESE_bitBackupStepEnd: end_step).  Before the log
  * list, ESE_bitBackupStepCutOff makes the cut-off first (refused with a
  * reader open, as GetLogInfo is); after the list nothing is pending. */
+/* A slice of the backup's checkpoint, or (cut: asked, before the log
+ * list) the cut-off, which is then the call's slice. */
+static JET_ERR slice_step(esinst *inst, struct esbackup *bk, int cut, int *more) {
+  assert(inst_lock_held(inst));
+  JET_ERR e = JET_errSuccess;
+  *more = 0;
+  if (cut && !listed(bk) && !bk->copy_mac) e = any_open(bk) ? JET_errInvalidBackupSequence : cut_off(inst, bk);
+  else cut = 0;
+  if (e == JET_errSuccess) pace_note_backup_work(&inst->pace, pace_now_ns());
+  if (e == JET_errSuccess && cut) *more = inst->checkpoint < bk->ckpt_target;   /* the roll (a new log file made) */
+  else if (e == JET_errSuccess) e = ckpt_toward(inst, bk->ckpt_target, more);
+  return e;
+}
+
+/* JOB_SLICE on the worker: slice_step under the instance lock, taken here
+ * (the caller holds none meanwhile).  bk lives until the job is collected
+ * (a tear-down collects it first). */
+static JET_ERR slice_job(void *ud) {
+  struct esbackup *bk = ud;
+  esinst *inst = bk->inst;
+  inst_lock(inst);
+  JET_ERR e = inst_gate(inst);
+  int more = 0;
+  if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
+  if (e == JET_errSuccess) e = slice_step(inst, bk, bk->slice_cut, &more);
+  bk->slice_more = more;
+  inst_unlock(inst);
+  return e;
+}
+
+/* JOB_DIRSYNC on the worker: the truncation's log folder sync. */
+static JET_ERR dirsync_job(void *ud) {
+  struct esbackup *bk = ud;
+  return os_sync_dir(bk->inst->io, bk->inst->prm.log_path);
+}
+
+/* Collects the pending job (waiting STEP_WAIT_US at most; *pending 1 while
+ * it runs) and does what follows it: after the truncation's folder sync
+ * the backup is truncated; after a header page's sync End goes on, or, on
+ * its failure, ends (end_fail).  Its error, else 0. */
+static JET_ERR finish_job(esinst *inst, struct esbackup *bk, int *pending) {
+  int kind = bk->job;
+  JET_ERR e = JET_errSuccess;
+  *pending = !collect_job(inst, bk, STEP_WAIT_US, &e);
+  if (*pending) return JET_errSuccess;
+  if (kind == JOB_DIRSYNC && e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
+  if (kind == JOB_HEADER && e) e = end_fail(inst, e);
+  return e;
+}
+
+/* One slice of the backup's pending checkpoint (ese.h), a part of the
+ * truncation (ESE_bitBackupStepTruncate: truncate_part) or a step of End
+ * (ESE_bitBackupStepEnd: end_step).  Before the log list,
+ * ESE_bitBackupStepCutOff makes the cut-off first (refused with a reader
+ * open, as GetLogInfo is); after the list nothing is pending.
+ * A step's sync runs on the backup's worker, unless the I/O events are
+ * counted (esio_ordered: then every step runs in line, as one blocking
+ * call would): a slice or the cut-off (slice_job), the truncation's folder
+ * sync, an End header page's sync.  The call waits STEP_WAIT_US for it at
+ * most, without the lock, and answers *pfMore 1 while it runs; a later
+ * call collects it first (finish_job), whatever it asks: an error is that
+ * call's; a slice's or the truncation's answer is the answer of a call
+ * that asked for the same kind of step; else the call goes on with what it
+ * asked. */
 JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
   if (!pfMore) return JET_errInvalidParameter;
   *pfMore = 0;
+  JET_GRBIT kinds = grbit & (ESE_bitBackupStepCutOff | ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd);
+  if ((grbit & ~kinds) || (kinds & (kinds - 1))) return JET_errInvalidGrbit;
+  /* the instance lock, STEP_WAIT_US at most: the backup's worker may hold
+   * it for a slice (its ring syncs included); then "more", call again */
   esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
-  if (e) return e;
-  int cut = 0;
-  if ((grbit & ~(ESE_bitBackupStepCutOff | ESE_bitBackupStepTruncate)) ||
-      grbit == (ESE_bitBackupStepCutOff | ESE_bitBackupStepTruncate))
-    e = JET_errInvalidGrbit;
-  else if (grbit & ESE_bitBackupStepTruncate) {
-    e = truncate_part(inst, bk, TRUNCATE_PART_US, pfMore);
-    inst_leave(inst);
+  int busy = 0;
+  JET_ERR e = inst_enter_handle_within(instance, STEP_WAIT_US, &inst, &busy);
+  if (e || busy) {
+    *pfMore = busy;
     return e;
-  } else if ((grbit & ESE_bitBackupStepCutOff) && !listed(bk) && !bk->copy_mac) {
-    e = any_open(bk) ? JET_errInvalidBackupSequence : cut_off(inst, bk);
-    cut = 1;      /* the roll (a new log file made) is this call's slice */
   }
-  if (e == JET_errSuccess) pace_note_backup_work(&inst->pace, pace_now_ns());
-  if (e == JET_errSuccess && cut) *pfMore = inst->checkpoint < bk->ckpt_target;
-  else if (e == JET_errSuccess) e = ckpt_toward(inst, bk->ckpt_target, pfMore);
+  if ((e = bk_check(inst, 0, &bk)) != JET_errSuccess) return e;
+  int slice = !(grbit & (ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd)), was = bk->job, pending = 0;
+  if (was != JOB_NONE) {
+    e = finish_job(inst, bk, &pending);
+    if (e || pending || (was == JOB_SLICE && slice) || (was == JOB_DIRSYNC && (grbit & ESE_bitBackupStepTruncate))) {
+      *pfMore = pending || (e == JET_errSuccess && was == JOB_SLICE && bk->slice_more);
+      inst_leave(inst);
+      return e;
+    }
+  }
+  if (grbit & ESE_bitBackupStepEnd) {
+    e = end_step(inst, bk, pfMore);
+  } else if (grbit & ESE_bitBackupStepTruncate) {
+    e = truncate_part(inst, bk, TRUNCATE_PART_US, pfMore);
+  } else {
+    bk->slice_cut = (grbit & ESE_bitBackupStepCutOff) != 0;
+    if (!esio_ordered(inst->io) && os_worker_start(bk->worker, slice_job, bk)) {
+      bk->job = JOB_SLICE;
+      e = finish_job(inst, bk, &pending);
+      *pfMore = pending || (e == JET_errSuccess && bk->slice_more);
+    } else {
+      e = slice_step(inst, bk, bk->slice_cut, pfMore);   /* in line */
+    }
+  }
   inst_leave(inst);
   return e;
 }
@@ -837,6 +982,16 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
     *more = 1;     /* the folder's sync: the next call */
     return JET_errSuccess;
   }
+  /* stepwise, the folder's sync runs on the worker; the call that collects
+   * it (EseBackupStep: finish_job) moves the backup to TRUNCATED */
+  if (e == JET_errSuccess && budget_us != UINT64_MAX && !esio_ordered(inst->io) &&
+      os_worker_start(bk->worker, dirsync_job, bk)) {
+    bk->job = JOB_DIRSYNC;
+    int pending = 0;
+    e = finish_job(inst, bk, &pending);
+    *more = pending;
+    return e;
+  }
   if (e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
   if (e == JET_errSuccess) e = os_sync_dir(inst->io, inst->prm.log_path);
   return e;
@@ -865,23 +1020,88 @@ static int complete(struct esbackup *bk) {
   return 1;
 }
 
-/* Rule 11: the header record a successful End writes. */
+/* Rule 11: the record a successful End writes in each database's header:
+ * its kind (truncated or not) and the generations of the set. */
+static void end_record(struct esbackup *bk, int truncated, int *kind, bkrecord *rec) {
+  *kind = bk->incremental ? (truncated ? BK_INCREMENTAL : BK_DIFFERENTIAL) : (truncated ? BK_FULL : BK_COPY);
+  *rec = (bkrecord){ bk->copy_mic, bk->copy_mac - 1, os_now_us() };
+}
+
+/* The record in db's header (in memory). */
+static void put_record(esdb *db, int kind, const bkrecord *rec) {
+  db->hdr.backup[kind] = *rec;
+  if (kind == BK_FULL) {
+    memset(&db->hdr.backup[BK_INCREMENTAL], 0, sizeof(bkrecord));
+    memset(&db->hdr.backup[BK_DIFFERENTIAL], 0, sizeof(bkrecord));
+  }
+}
+
 static JET_ERR record_backup(esinst *inst, struct esbackup *bk, int truncated) {
   assert(inst_lock_held(inst) && listed(bk));
-  int kind = bk->incremental ? (truncated ? BK_INCREMENTAL : BK_DIFFERENTIAL) : (truncated ? BK_FULL : BK_COPY);
-  bkrecord rec = { bk->copy_mic, bk->copy_mac - 1, os_now_us() };
+  int kind;
+  bkrecord rec;
+  end_record(bk, truncated, &kind, &rec);
   JET_ERR e = JET_errSuccess;
   for (int i = 0; i < bk->ndbs && e == JET_errSuccess; i++) {
     esdb *db = db_by_id(inst, bk->dbs[i].dbid);
     if (!db) continue;
-    db->hdr.backup[kind] = rec;
-    if (kind == BK_FULL) {
-      memset(&db->hdr.backup[BK_INCREMENTAL], 0, sizeof(bkrecord));
-      memset(&db->hdr.backup[BK_DIFFERENTIAL], 0, sizeof(bkrecord));
-    }
+    put_record(db, kind, &rec);
     e = dbheader_write(db->file, &db->hdr);
   }
   return inst_fatal(inst, e);
+}
+
+/* The end of End in steps: success, or a failure (the instance then
+ * refuses writes, as after End's); either way the backup ends. */
+static JET_ERR end_fail(esinst *inst, JET_ERR e) {
+  e = inst_fatal(inst, e);
+  teardown(inst);
+  return e;
+}
+
+/* One step of End in steps (ESE_bitBackupStepEnd, ese.h), after
+ * EseBackupStep collected the sync of the page before: the next header
+ * page written and its sync started on the worker (JOB_HEADER; in line
+ * with ordered I/O, esio_ordered, so the fault events are End's, in End's
+ * order, or when no thread could be started), else the tear-down.  A
+ * failure ends the backup, as End's does (end_fail). */
+static JET_ERR end_step(esinst *inst, struct esbackup *bk, int *more) {
+  assert(inst_lock_held(inst));
+  *more = 0;
+  JET_ERR e = JET_errSuccess;
+  if (!bk->ending) {
+    if (!complete(bk)) return JET_errBackupAbortByCaller;   /* as End's; the backup goes on */
+    end_record(bk, bk->state == BACKUP_TRUNCATED, &bk->end_kind, &bk->end_rec);
+    bk->ending = 1;
+  }
+  assert(bk->job == JOB_NONE);   /* the page before: durable (EseBackupStep collected its sync) */
+  esdb *db = NULL;
+  while (e == JET_errSuccess && bk->end_db < bk->ndbs && !(db = db_by_id(inst, bk->dbs[bk->end_db].dbid)))
+    bk->end_db++;
+  if (e == JET_errSuccess && db) {
+    uint32_t pg = (uint32_t)bk->end_page;
+    uint8_t *page = malloc(db->hdr.page_size);
+    if (pg == 0) put_record(db, bk->end_kind, &bk->end_rec);
+    if (!page) e = JET_errOutOfMemory;
+    else if (db->hdr.dbtime_last > DBTIME_MAX) e = JET_errDatabaseCorrupted;   /* as dbheader_write */
+    else {
+      dbheader_encode(&db->hdr, page, pg);
+      e = os_pwrite(db->file, page, db->hdr.page_size, (uint64_t)pg * db->hdr.page_size);
+    }
+    free(page);
+    if (++bk->end_page == 2) {
+      bk->end_page = 0;
+      bk->end_db++;
+    }
+    *more = e == JET_errSuccess;
+    if (e == JET_errSuccess && !esio_ordered(inst->io) && os_worker_start(bk->worker, os_sync_job, db->file))
+      bk->job = JOB_HEADER;
+    else if (e == JET_errSuccess)
+      e = os_sync(db->file);
+    if (e == JET_errSuccess) return JET_errSuccess;
+  }
+  *more = 0;
+  return end_fail(inst, e);
 }
 
 JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit) {

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 enum { MODE_NONE, MODE_LEGACY, MODE_MULTI };
@@ -171,13 +172,18 @@ void inst_wait(esinst *inst, pthread_cond_t *cv) {
   owner_set(inst);
 }
 
-JET_ERR inst_enter(esinst *inst) {
-  inst_lock(inst);
+/* The entry after the lock was taken: the gate, active + 1 (else unlocked). */
+static JET_ERR enter_locked(esinst *inst) {
   JET_ERR e = gate(inst);
   if (e == JET_errSuccess) inst->detail[0] = 0;   /* a detail belongs to this call's failure only */
   if (e) inst_unlock(inst);
   else inst->active++;
   return e;
+}
+
+JET_ERR inst_enter(esinst *inst) {
+  inst_lock(inst);
+  return enter_locked(inst);
 }
 
 void inst_leave(esinst *inst) {
@@ -189,6 +195,32 @@ void inst_leave(esinst *inst) {
 void inst_done_unlocked(esinst *inst) {
   inst_lock(inst);
   inst_leave(inst);
+}
+
+JET_ERR inst_enter_handle_within(JET_INSTANCE h, uint64_t max_us, esinst **out, int *busy) {
+  *busy = 0;
+  pthread_mutex_lock(&g_process.lock);
+  esinst *inst = resolve(h);
+  JET_ERR e = inst ? JET_errSuccess : unresolved(h);
+  if (inst) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + max_us * 1000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    atomic_fetch_add(&inst->entering, 1);
+    int r = pthread_mutex_clocklock(&inst->lock, CLOCK_MONOTONIC, &ts);
+    atomic_fetch_sub(&inst->entering, 1);
+    if (r != 0) {
+      *busy = 1;            /* not free in time: nothing entered */
+    } else {
+      owner_set(inst);
+      e = enter_locked(inst);
+    }
+  }
+  pthread_mutex_unlock(&g_process.lock);
+  if (e == JET_errSuccess && !*busy) *out = inst;
+  return e;
 }
 
 JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out) {

@@ -110,6 +110,9 @@ typedef struct esinst {
 JET_ERR inst_enter(esinst *inst);                 /* locks and checks the state gate */
 JET_ERR inst_gate(esinst *inst);                  /* the state gate again, with the lock held */
 JET_ERR inst_enter_handle(JET_INSTANCE h, esinst **out);
+/* inst_enter_handle that waits for the instance lock max_us at most: when
+ * it is not free in time, *busy 1 and nothing entered (JET_errSuccess). */
+JET_ERR inst_enter_handle_within(JET_INSTANCE h, uint64_t max_us, esinst **out, int *busy);
 JET_ERR inst_legacy(esinst **out);                /* the legacy instance, for instance-less calls */
 void inst_leave(esinst *inst);
 void inst_lock(esinst *inst);                     /* the lock alone, counted for term */

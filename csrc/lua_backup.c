@@ -20,7 +20,8 @@
  * multi-instance).
  *
  * Options: Begin { incremental = true, stepwise = true } or a raw grbit;
- * backup_step { cutoff = true } or a raw grbit; End { normal = true }
+ * backup_step { cutoff = true }, { truncate = true }, { finish = true } (End
+ * in steps) or a raw grbit; End { normal = true }
  * (the default), { abort = true }, { truncate_done = true } (with normal when
  * neither normal nor abort is given), or a raw grbit.  The engine judges the
  * bits (JET_errInvalidGrbit, JET_errInvalidParameter).
@@ -50,6 +51,7 @@ static const EseFlag begin_flags[] = {
 static const EseFlag step_flags[] = {
   {"cutoff", ESE_bitBackupStepCutOff},
   {"truncate", ESE_bitBackupStepTruncate},
+  {"finish", ESE_bitBackupStepEnd},
   {NULL, 0}
 };
 

@@ -12,13 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC };
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC, FAULT_SYNCEIO };
 enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
 /* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
 enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
@@ -32,7 +33,8 @@ struct esio {
   uint64_t fault_at;            /* the event number that faults */
   int sticky;                   /* every event from fault_at on faults */
   char *count_path;             /* ESE_FAULT_COUNT */
-  char *deny_name;              /* FAULT_EACCES: the base name os_open refuses */
+  char *deny_name;              /* FAULT_EACCES: the base name os_open refuses; FAULT_SYNCEIO: whose syncs fail */
+  atomic_uint_fast64_t name_syncs;   /* FAULT_SYNCEIO: os_syncs of deny_name so far (fault_at: the first to fail) */
   atomic_uint_fast64_t space;   /* FAULT_SPACE: bytes files may still grow by */
   atomic_int open_files;        /* os_open successes not yet os_closed */
   uint64_t torn_cut;            /* FAULT_TORN: C, the bytes of the write at K that are new (head) */
@@ -40,7 +42,7 @@ struct esio {
   power_journal *power;         /* FAULT_POWER: the old bytes of unsynced writes */
   int trace_fd;                 /* ESE_FAULT_TRACE, or -1 */
   uint64_t slow_ms;             /* FAULT_SLOWSYNC: the delay of a sync ... */
-  char *slow_path;              /* ... while this file exists */
+  char *slow_path;              /* ... while this file exists (FAULT_SYNCEIO: syncs counted while it exists) */
 };
 
 struct esfile {
@@ -112,6 +114,15 @@ JET_ERR esio_new(esio **out) {
         if (*end != ':' || !end[1] || io->slow_ms == 0 || io->slow_ms > 10000) { free(io); return JET_errInvalidParameter; }
         if (!(io->slow_path = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_SLOWSYNC;
+      } else if (n == 7 && !strncmp(f, "synceio", 7)) {   /* synceio:K:NAME, no event count */
+        char *end;
+        io->fault_at = strtoull(colon + 1, &end, 10);
+        if (*end != ':' || !end[1] || io->fault_at == 0) { free(io); return JET_errInvalidParameter; }
+        if (!(io->deny_name = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
+        char *c2 = strchr(io->deny_name, ':');   /* synceio:K:NAME:PATH */
+        if (c2 && !(io->slow_path = strdup(c2 + 1))) { free(io->deny_name); free(io); return JET_errOutOfMemory; }
+        if (c2) *c2 = 0;
+        io->fault = FAULT_SYNCEIO;
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->deny_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
@@ -163,7 +174,8 @@ uint64_t esio_count(esio *io) { return atomic_load(&io->events); }
 int esio_open_files(esio *io) { return atomic_load(&io->open_files); }
 
 int esio_ordered(esio *io) {
-  return (io->fault != FAULT_NONE && io->fault != FAULT_SLOWSYNC && io->fault != FAULT_EACCES) || io->count_path ||
+  return (io->fault != FAULT_NONE && io->fault != FAULT_SLOWSYNC && io->fault != FAULT_EACCES &&
+          io->fault != FAULT_SYNCEIO) || io->count_path ||
          io->trace_fd >= 0;
 }
 
@@ -197,7 +209,8 @@ static int fault_event(esio *io, int kind, const char *path, size_t nb, uint64_t
   uint64_t n = atomic_fetch_add(&io->events, 1) + 1;
   if (io->trace_fd >= 0)
     trace(io, "%llu %s %zu %llu %s\n", (unsigned long long)n, ev_names[kind], nb, (unsigned long long)off, base_name(path));
-  if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || io->fault == FAULT_SLOWSYNC || n < io->fault_at || (n > io->fault_at && !io->sticky))
+  if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || io->fault == FAULT_SLOWSYNC ||
+      io->fault == FAULT_SYNCEIO || n < io->fault_at || (n > io->fault_at && !io->sticky))
     return 0;
   switch (io->fault) {
   case FAULT_CRASH: fault_kill();
@@ -398,17 +411,25 @@ JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off) {
   return fe ? os_err(fe) : JET_errSuccess;
 }
 
+static _Thread_local uint64_t thread_syncs;
+
+uint64_t os_thread_syncs(void) { return thread_syncs; }
+
 /* power: the writes noted before the sync started are durable once it
  * succeeded, even when the harness made fdatasync a no-op. */
 JET_ERR os_sync(esfile *f) {
   esio *io = f->io;
   int fe = fault_event(io, EV_SYNC, f->path, 0, 0);
   if (fe) return os_err(fe);
+  if (io->fault == FAULT_SYNCEIO && !strcmp(base_name(f->path), io->deny_name) &&
+      (!io->slow_path || access(io->slow_path, F_OK) == 0) && atomic_fetch_add(&io->name_syncs, 1) + 1 >= io->fault_at)
+    return os_err(EIO);
   uint64_t mark = io->power ? power_sync_mark(io->power) : 0;
   if (io->fault == FAULT_SLOWSYNC && access(io->slow_path, F_OK) == 0) {
     struct timespec ts = { (time_t)(io->slow_ms / 1000), (long)(io->slow_ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   }
+  thread_syncs++;
   if (fdatasync(f->fd) != 0) return os_err(errno);
   if (io->power) power_synced(io->power, f->dev, f->ino, mark);
   return JET_errSuccess;
@@ -471,6 +492,7 @@ JET_ERR os_sync_dir(esio *io, const char *dir) {
   if (fe) return os_err(fe);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return os_err(errno);
+  thread_syncs++;
   int r = fsync(fd);
   int e = errno;
   close(fd);
@@ -623,3 +645,120 @@ void os_random(void *buf, size_t n) {
     ((uint8_t *)buf)[i] = (uint8_t)x;
   }
 }
+
+/* ---- the worker ------------------------------------------------------------ */
+
+typedef enum { WK_IDLE, WK_RUNNING, WK_DONE } wk_state;
+
+struct os_worker {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;      /* a job given (RUNNING), done (DONE), or stop */
+  wk_state state;         /* moved by wk_to only */
+  int started, stop;      /* the thread runs; os_worker_free asks it to end */
+  pthread_t th;
+  os_job_fn fn;
+  void *ud;
+  JET_ERR result;         /* DONE: fn's answer */
+};
+
+static void wk_to(os_worker *w, wk_state to) {
+  assert((w->state == WK_IDLE && to == WK_RUNNING) || (w->state == WK_RUNNING && to == WK_DONE) ||
+         (w->state == WK_DONE && to == WK_IDLE));
+  w->state = to;
+}
+
+static void *wk_main(void *arg) {
+  os_worker *w = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->stop && w->state != WK_RUNNING) pthread_cond_wait(&w->cv, &w->mu);
+    if (w->state != WK_RUNNING) break;     /* stop, and nothing left to run */
+    os_job_fn fn = w->fn;
+    void *ud = w->ud;
+    pthread_mutex_unlock(&w->mu);          /* the job runs without the worker's lock */
+    JET_ERR e = fn(ud);
+    pthread_mutex_lock(&w->mu);
+    w->result = e;
+    wk_to(w, WK_DONE);
+    pthread_cond_broadcast(&w->cv);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+JET_ERR os_worker_new(os_worker **out) {
+  os_worker *w = calloc(1, sizeof *w);
+  if (!w) return JET_errOutOfMemory;
+  if (pthread_mutex_init(&w->mu, NULL) != 0) {
+    free(w);
+    return JET_errOutOfMemory;
+  }
+  pthread_condattr_t ca;        /* timed waits on CLOCK_MONOTONIC (never set back) */
+  int ok = pthread_condattr_init(&ca) == 0;
+  if (ok) {
+    ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&w->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+  }
+  if (!ok) {
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return JET_errOutOfMemory;
+  }
+  *out = w;
+  return JET_errSuccess;
+}
+
+void os_worker_free(os_worker *w) {
+  if (!w) return;
+  pthread_mutex_lock(&w->mu);
+  while (w->state == WK_RUNNING) pthread_cond_wait(&w->cv, &w->mu);
+  w->stop = 1;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  if (w->started) pthread_join(w->th, NULL);
+  pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+}
+
+int os_worker_start(os_worker *w, os_job_fn fn, void *ud) {
+  pthread_mutex_lock(&w->mu);
+  assert(w->state == WK_IDLE && !w->stop);
+  if (!w->started) w->started = pthread_create(&w->th, NULL, wk_main, w) == 0;
+  if (w->started) {
+    w->fn = fn;
+    w->ud = ud;
+    wk_to(w, WK_RUNNING);
+    pthread_cond_broadcast(&w->cv);
+  }
+  int ok = w->started;
+  pthread_mutex_unlock(&w->mu);
+  return ok;
+}
+
+int os_worker_collect(os_worker *w, uint64_t max_us, JET_ERR *e) {
+  pthread_mutex_lock(&w->mu);
+  assert(w->state != WK_IDLE);
+  if (max_us == UINT64_MAX) {
+    while (w->state == WK_RUNNING) pthread_cond_wait(&w->cv, &w->mu);
+  } else if (w->state == WK_RUNNING && max_us) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);   /* the cv's clock (os_worker_new) */
+    uint64_t ns = (uint64_t)ts.tv_nsec + max_us * 1000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    while (w->state == WK_RUNNING && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0) {}
+  }
+  int done = w->state == WK_DONE;
+  if (done) {
+    *e = w->result;
+    wk_to(w, WK_IDLE);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return done;
+}
+
+JET_ERR os_sync_job(void *f) { return os_sync(f); }

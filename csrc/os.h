@@ -16,6 +16,13 @@
  *   ESE_FAULT=slowsync:MS:PATH  every sync (os_sync) waits MS ms first
  *                       (1..10000) while the file PATH exists: commits made
  *                       slow on demand (the pacing specs); no event count
+ *   ESE_FAULT=synceio:K:NAME[:PATH]  the K-th os_sync of a file whose
+ *                       last path part is NAME (counted from 1 per esio;
+ *                       with PATH, only those made while the file PATH
+ *                       exists) and every later one fails with EIO
+ *                       (JET_errDiskIO); no event count, so a sync an
+ *                       os_worker runs stays there: a failing sync on an
+ *                       engine thread
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user
@@ -87,9 +94,10 @@ uint64_t esio_count(esio *io);
 /* Files opened through io and not yet closed (esio_free asserts 0). */
 int esio_open_files(esio *io);
 /* 1 when ESE_FAULT counts events or limits space (crash, torn, power, eio,
- * enospc, space) or ESE_FAULT_COUNT / ESE_FAULT_TRACE is set: a run whose
+ * enospc, space; not slowsync, eacces, synceio) or ESE_FAULT_COUNT / ESE_FAULT_TRACE is set: a run whose
  * event order a test relies on, so I/O that the engine would do on a
- * background thread is done in line instead (log_prepare_next). */
+ * background thread is done in line instead (log_prepare_next, the
+ * os_worker jobs of restore.c and backup.c). */
 int esio_ordered(esio *io);
 
 /* Opens a regular file (following symbolic links).  Anything else in its
@@ -118,6 +126,10 @@ void os_readahead(esfile *f, int on);
 JET_ERR os_pread_full(esfile *f, void *buf, size_t n, uint64_t off);
 JET_ERR os_pwrite(esfile *f, const void *buf, size_t n, uint64_t off);
 JET_ERR os_sync(esfile *f);
+/* Syncs (os_sync, os_sync_dir) whose fsync ran on the calling thread so
+ * far (a thread-local count; the os_worker's thread counts its own): a
+ * test's way to see that a step left its syncs to an engine thread. */
+uint64_t os_thread_syncs(void);
 /* Starts the writeback of [off, off+len) to the disk without waiting for
  * it (sync_file_range WRITE), so that a later os_sync of a large file that
  * was written in chunks has little left to write.  Advisory: durability
@@ -173,6 +185,29 @@ char *os_join(const char *dir, const char *name);
 /* The folder part of path as a new string (free it): "." when path has no
  * '/', "/" for a file in the root; NULL on OOM. */
 char *os_dirname(const char *path);
+/* An os_worker is one engine thread that runs one job at a time (a
+ * function, such as a step's fsync) while its caller returns to its own
+ * work: a step of a restore or a backup starts the job and returns "more",
+ * a later step collects the job's result.  The thread is started by the
+ * first job and joined by os_worker_free; it blocks every signal (the
+ * application's threads take them).  A worker is used by one caller at a
+ * time (its owner's lock or its owner's single caller).
+ *   IDLE -> RUNNING (os_worker_start) -> DONE (the job returned) -> IDLE
+ *   (os_worker_collect took its result); asserted. */
+typedef struct os_worker os_worker;
+typedef JET_ERR (*os_job_fn)(void *ud);
+JET_ERR os_worker_new(os_worker **out);
+/* Waits for a running job (its result is dropped), joins the thread. */
+void os_worker_free(os_worker *w);
+/* Runs fn(ud) on w's thread; w must be IDLE (asserted).  0 when the
+ * thread could not be started: nothing runs, the caller runs fn in line. */
+int os_worker_start(os_worker *w, os_job_fn fn, void *ud);
+/* Waits at most max_us (UINT64_MAX: until it returns) for the started
+ * job: 1 when it returned (*e its result, w IDLE again), 0 while it still
+ * runs. */
+int os_worker_collect(os_worker *w, uint64_t max_us, JET_ERR *e);
+/* A job for os_worker_start: os_sync of the esfile ud. */
+JET_ERR os_sync_job(void *f);
 /* errno -> JET_err */
 JET_ERR os_err(int e);
 /* Wall-clock time in microseconds. */

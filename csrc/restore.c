@@ -38,6 +38,10 @@
 #define REPLAY_BYTES (3u << 20)
 /* ... and after this many µs (a loaded machine reads and applies slower) */
 #define REPLAY_US 4000u
+/* A step that syncs runs on the restore's worker (os_worker) while the
+ * caller yields; EseRestoreStep waits this long for it before it returns
+ * "not finished" (the next call collects it). */
+#define STEP_WAIT_US 3000u
 /* The replay's changed pages go back to the files this many bytes a step
  * (redo_write_some), once more than DIRTY_BYTES of them wait; so the
  * replay cache (8 MiB) never fills with changed pages, and no step writes
@@ -115,6 +119,15 @@ struct EseRestore {
   uint64_t last_commit_us;
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
+  /* The steps that sync (sync_step) run on worker, the caller waiting
+   * STEP_WAIT_US at most a call (EseRestoreStep); job: one was started
+   * and is not collected yet (the caller touches nothing else of r
+   * meanwhile); shown_done: done as it was when the job started.  In one
+   * go (run_to_end) or with ordered I/O (esio_ordered: the fault events'
+   * numbers) every step runs in line, as before. */
+  os_worker *worker;
+  int job, in_one_go;
+  uint64_t shown_done;
   JET_ERR failed;
   char detail[512];
 };
@@ -840,6 +853,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess) e = drop_ring(r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) e = os_worker_new(&r->worker);
   if (e) {
     if (o->detail && o->detail_cap) snprintf(o->detail, o->detail_cap, "%s", r->detail);
     r->failed = e;
@@ -952,6 +966,7 @@ static JET_ERR copy_step(EseRestore *r) {
   if (r->cur_off == f->size) {
     if (f->in_place) e = os_truncate(r->out, f->size);    /* drop the trailer page */
     if (e == JET_errSuccess) e = os_sync(r->out);
+    if (e) (void)fail(r, e, "copying %s", f->name);
     os_close(r->in);
     os_close(r->out);
     zst_close(r->zin);
@@ -1171,37 +1186,88 @@ static JET_ERR replay_step(EseRestore *r) {
 
 void EseRestoreResultOf(EseRestore *r, EseRestoreResult *out) {
   memset(out, 0, sizeof *out);
-  if (!r) return;
+  if (!r || r->job) return;   /* a step runs on the worker: nothing to tell yet */
   out->last_generation = r->last_gen;
   out->last_commit_us = r->last_commit_us;
   out->reached = r->reached;
   out->gap_generation = r->gap;
 }
 
+/* A copy step that syncs: the first step of a database (its header
+ * synced before its pages), the last of a file, the step after the last
+ * file (dest's folder synced). */
+static int copy_syncs(const EseRestore *r) {
+  size_t c = r->cur;
+  while (c < r->nfiles && !r->files[c].is_db && r->files[c].gen > r->replay_to) c++;
+  if (c == r->nfiles) return 1;
+  const rsfile *f = &r->files[c];
+  if (!r->in && !r->zin && f->is_db) return 1;
+  return (r->in || r->zin ? r->cur_off : 0) + COPY_CHUNK >= f->size;
+}
+
+/* Whether the step of r's state syncs a file or a folder: every step but
+ * a replay's (which writes, never syncs) and the copy of a file's middle. */
+static int sync_step(const EseRestore *r) {
+  switch (r->state) {
+  case ST_COPY: return copy_syncs(r);
+  case ST_REPLAY: case ST_DONE: return 0;
+  default: return 1;
+  }
+}
+
+/* One step of r's state (the worker's job, or in line). */
+static JET_ERR run_step(void *ud) {
+  EseRestore *r = ud;
+  switch (r->state) {
+  case ST_COPY: return copy_step(r);
+  case ST_REPLAY: return replay_step(r);
+  case ST_TRIM: return replay_trim(r);
+  case ST_WRITEBACK: return writeback_step(r);
+  case ST_NEWLOG: return newlog_step(r);
+  case ST_CHECKPOINT: return checkpoint_step(r);
+  case ST_DONE: break;
+  }
+  return JET_errSuccess;
+}
+
+/* The step: a job of the worker collected (or still running: *pending,
+ * nothing else done), else the next step, on the worker when it syncs
+ * (waited for STEP_WAIT_US at most), in line when it does not, when the
+ * restore runs in one go, or with ordered I/O. */
+static JET_ERR step(EseRestore *r, int *pending) {
+  JET_ERR e = JET_errSuccess;
+  *pending = 0;
+  if (!r->job) {
+    if (r->in_one_go || esio_ordered(r->io) || !sync_step(r)) return run_step(r);
+    r->shown_done = r->done;
+    if (!os_worker_start(r->worker, run_step, r)) return run_step(r);   /* no thread: in line */
+    r->job = 1;
+  }
+  if (!os_worker_collect(r->worker, STEP_WAIT_US, &e)) {
+    *pending = 1;
+    return JET_errSuccess;
+  }
+  r->job = 0;
+  return e;
+}
+
 JET_ERR EseRestoreStep(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfinished) {
   if (!r) return JET_errInvalidParameter;
   JET_ERR e = r->failed;
-  if (e == JET_errSuccess) {
-    switch (r->state) {
-    case ST_COPY: e = copy_step(r); break;
-    case ST_REPLAY: e = replay_step(r); break;
-    case ST_TRIM: e = replay_trim(r); break;
-    case ST_WRITEBACK: e = writeback_step(r); break;
-    case ST_NEWLOG: e = newlog_step(r); break;
-    case ST_CHECKPOINT: e = checkpoint_step(r); break;
-    case ST_DONE: break;
-    }
-  }
+  int pending = 0;
+  if (e == JET_errSuccess) e = step(r, &pending);
   if (e) r->failed = e;
-  if (r->state == ST_DONE && e == JET_errSuccess) r->done = r->total;
-  if (pdone) *pdone = r->done < r->total ? r->done : r->total;
+  uint64_t done = pending ? r->shown_done : r->done;   /* r's fields are the job's while it runs */
+  if (!pending && r->state == ST_DONE && e == JET_errSuccess) done = r->done = r->total;
+  if (pdone) *pdone = done < r->total ? done : r->total;
   if (ptotal) *ptotal = r->total;
-  if (pfinished) *pfinished = r->state == ST_DONE && e == JET_errSuccess;
+  if (pfinished) *pfinished = !pending && r->state == ST_DONE && e == JET_errSuccess;
   return e;
 }
 
 void EseRestoreEnd(EseRestore *r) {
   if (!r) return;
+  os_worker_free(r->worker);   /* a step still running on it ends first */
   redo_free(r->rd);
   log_reader_close(r->reader);
   os_close(r->in);
@@ -1230,6 +1296,7 @@ static JET_ERR run_to_end(EseRestore *r, JET_PFNSTATUS pfn) {
   JET_ERR e = JET_errSuccess;
   if (pfn) pfn(0, JET_snpRestore, JET_sntBegin, &prog);
   int finished = 0;
+  r->in_one_go = 1;
   while (e == JET_errSuccess && !finished) {
     uint64_t done, total;
     e = EseRestoreStep(r, &done, &total, &finished);

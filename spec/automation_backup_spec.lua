@@ -197,10 +197,11 @@ describe("ese.backup", function()
       assert.are.equal("full", report.kind)
       assert.is_true(during_db > 5, "the database streamed in several chunks")
       assert.is_true(phases.log > 0)
-      -- the log truncation (in parts) and End (each database's header
-      -- written and synced) come in resumes of their own (issue 13)
+      -- the log truncation (in parts) and End come in resumes of their own
+      -- (issue 13); End in steps: a header page a step, each page's sync
+      -- on an engine thread, then the tear-down (one database: 3 steps)
       assert.is_true(phases.truncate >= 1)
-      assert.are.equal(1, phases["end"])
+      assert.is_true(phases["end"] >= 3, phases["end"] .. " end callbacks")
       backup.restore(dest, w:path("r"))
       local k = restored_keys(w, w:path("r"))
       assert.are.equal(400, count_prefix(k, "a"))

@@ -203,6 +203,16 @@ local function wchar()
   return assert(H.thread_io("wchar"), "no /proc/thread-self/io")
 end
 local clock = ese.fs.clock
+-- n records of table t (session s) in one transaction, keys spread over
+-- the key space by seed, values tag .. 150 bytes
+local function put_random(t, s, n, seed, tag)
+  s:begin_transaction()
+  for i = 1, n do t:put(("%08x"):format((i * 2654435761 + seed) % 4294967296), tag .. ("v"):rep(150)) end
+  s:commit_transaction()
+end
+-- the fsyncs this thread (the event loop's) ran so far: a step's sync that
+-- runs on an engine thread (os_worker) while the loop goes on is not counted
+local thread_syncs = require("ese.core")._thread_syncs
 
 -- The stall itself, per resume of a coroutine that runs backup.run and
 -- yields from every callback, as a loop would resume it: the bytes the
@@ -221,12 +231,7 @@ describe("never block the event loop: the backup's checkpoints (issue 13)", func
     local w = H.world()
     finally(function() w:cleanup() end)
     local t, s, _, inst = w:table({ log_file_size = 1024, checkpoint_depth = 1 << 30 })
-    local function put_random(n, seed, tag)
-      s:begin_transaction()
-      for i = 1, n do t:put(("%08x"):format((i * 2654435761 + seed) % 4294967296), tag .. ("v"):rep(150)) end
-      s:commit_transaction()
-    end
-    for b = 1, 10 do put_random(10000, b * 7919, "a") end   -- a 30 MiB database, thousands of pages dirty
+    for b = 1, 10 do put_random(t, s, 10000, b * 7919, "a") end   -- a 30 MiB database, thousands of pages dirty
     local resumes, commits = {}, 0
     local last = "start"
     local co = coroutine.create(function()
@@ -236,15 +241,16 @@ describe("never block the event loop: the backup's checkpoints (issue 13)", func
       end })
     end)
     repeat
-      local before, w0, c0 = last, wchar(), clock()
+      local before, w0, c0, f0 = last, wchar(), clock(), thread_syncs()
       local ok, p = coroutine.resume(co)
       if not ok then error(p, 0) end
-      resumes[#resumes + 1] = { from = before, to = last, bytes = wchar() - w0, ms = (clock() - c0) * 1000 }
+      resumes[#resumes + 1] = { from = before, to = last, bytes = wchar() - w0, ms = (clock() - c0) * 1000,
+                                syncs = thread_syncs() - f0 }
       -- the application commits between two resumes (not counted in
       -- them); after the database's last chunk it leaves thousands of
       -- pages dirty for the cut-off's checkpoint
       if p and (p.phase == "checkpoint" or p.phase == "cutoff" or (p.phase == "database" and p.done == p.total)) then
-        put_random(p.phase == "database" and 20000 or 50, commits, "b")
+        put_random(t, s, p.phase == "database" and 20000 or 50, commits, "b")
         commits = commits + 1
       end
     until coroutine.status(co) == "dead"
@@ -257,8 +263,24 @@ describe("never block the event loop: the backup's checkpoints (issue 13)", func
     local function sliced(r)
       return r.from == "start" or r.from:match("^checkpoint") or r.from:match("^cutoff") or r.to:match("^cutoff")
     end
-    local worst, slow, parts, ends = resumes[1], resumes[1], 0, 0
+    local worst, slow, parts, ends, end_steps = resumes[1], resumes[1], 0, 0, 0
     for _, r in ipairs(resumes) do
+      -- End's steps (backup_step{finish = true}, between two "end"
+      -- callbacks; the last resume also renames the set and syncs its
+      -- folders): each header page's sync runs on the backup's engine
+      -- thread; before, End ran two fsyncs per database on the loop's
+      -- thread in one resume
+      -- Begin's and the cut-off's checkpoint slices and the cut-off's log
+      -- roll run on the backup's engine thread (slice_job), and so does
+      -- the truncation's log folder sync: before, each slice's ring syncs
+      -- ran on the loop's thread
+      if sliced(r) or r.from:match("^truncate") then
+        assert.are.equal(0, r.syncs, ("%d fsyncs on the loop's thread from %s to %s"):format(r.syncs, r.from, r.to))
+      end
+      if r.from:match("^end") and r.to:match("^end") and r ~= resumes[#resumes] then
+        end_steps = end_steps + 1
+        assert.are.equal(0, r.syncs, ("a resume of End ran %d fsyncs on the loop's thread"):format(r.syncs))
+      end
       if r.bytes > worst.bytes then worst = r end
       if sliced(r) and r.ms > slow.ms then slow = r end
       if r.to:match("^truncate") then parts = parts + 1 end
@@ -267,6 +289,7 @@ describe("never block the event loop: the backup's checkpoints (issue 13)", func
     -- about 40 logs to delete: before, one resume deleted them all and End followed in it
     assert.is_true(parts >= 3, parts .. " resumes of the log truncation")
     assert.are.equal(1, ends)
+    assert.is_true(end_steps >= 2, end_steps .. " resumes of End (a header page each, or its sync collected)")
     local function say(r) return ("%.1f MiB, %.1f ms from %s to %s"):format(r.bytes / MiB, r.ms, r.from, r.to) end
     assert.is_true(worst.bytes <= WRITE_LIMIT, "the resume that wrote most: " .. say(worst))
     check_stall(slow.ms, "the longest resume at a checkpoint: " .. say(slow))
@@ -302,15 +325,10 @@ describe("never block the event loop: ese.restore's steps (issue 13)", function(
     local w = H.world()
     finally(function() w:cleanup() end)
     local t, s, _, inst = w:table({ log_file_size = 1024 })
-    local function put_random(n, seed, tag)
-      s:begin_transaction()
-      for i = 1, n do t:put(("%08x"):format((i * 2654435761 + seed) % 4294967296), tag .. ("v"):rep(150)) end
-      s:commit_transaction()
-    end
-    for b = 1, 6 do put_random(10000, b * 7919, "a") end
+    for b = 1, 6 do put_random(t, s, 10000, b * 7919, "a") end
     backup.run(inst, w:path("full"))
     -- the same keys again: the incremental's logs change most pages
-    for b = 1, 6 do put_random(10000, b * 7919, "b") end
+    for b = 1, 6 do put_random(t, s, 10000, b * 7919, "b") end
     backup.run(inst, w:path("inc"), { incremental = true })
     local resumes, last_done = {}, -1
     local co = coroutine.create(function()
@@ -319,18 +337,19 @@ describe("never block the event loop: ese.restore's steps (issue 13)", function(
       end })
     end)
     repeat
-      local w0, c0 = wchar(), clock()
+      local w0, c0, f0 = wchar(), clock(), thread_syncs()
       local ok, p = coroutine.resume(co)
       if not ok then error(p, 0) end
-      local r = { bytes = wchar() - w0, ms = (clock() - c0) * 1000, k = #resumes + 1 }
+      local r = { bytes = wchar() - w0, ms = (clock() - c0) * 1000, k = #resumes + 1, syncs = thread_syncs() - f0 }
       -- a step of the replay's end leaves done where it was (the last brings it to total)
       r.at_end = p and (p.done == last_done or p.done == p.total) or false
       last_done = p and p.done or last_done
       resumes[#resumes + 1] = r
     until coroutine.status(co) == "dead"
-    local worst, worst_end, slow, ends = resumes[1], nil, resumes[1], 0
+    local worst, worst_end, slow, ends, syncing = resumes[1], nil, resumes[1], 0, resumes[1]
     for _, r in ipairs(resumes) do
       if r.bytes > worst.bytes then worst = r end
+      if r.syncs > syncing.syncs then syncing = r end
       if r.at_end then
         ends = ends + 1
         if not worst_end or r.bytes > worst_end.bytes then worst_end = r end
@@ -341,6 +360,13 @@ describe("never block the event loop: ese.restore's steps (issue 13)", function(
     assert.is_true(worst.bytes <= LIMIT_ANY, "the resume that wrote most: " .. say(worst))
     assert.is_true(worst_end.bytes <= LIMIT_ANY, "the replay's end: " .. say(worst_end))
     assert.is_true(ends >= 6, ends .. " resumes at the replay's end")
+    -- every sync of the restore (a copied file's, a database's before its
+    -- header is made clean, the folder's, the new log's, the checkpoint's)
+    -- runs on the restore's engine thread while the loop goes on: before,
+    -- each was a resume's single fsync on the loop's thread (10-20 ms at
+    -- 1,000,000 records)
+    assert.are.equal(0, syncing.syncs, ("resume %d of %d ran %d fsyncs on the loop's thread"):format(syncing.k,
+      #resumes, syncing.syncs))
     check_stall(slow.ms, "the longest resume: " .. say(slow))
     -- the restored database holds the incremental's values
     local inst2 = w:track(ese.create_instance(H.name("r"), H.params(w:path("restored"))))
@@ -349,5 +375,164 @@ describe("never block the event loop: ese.restore's steps (issue 13)", function(
     for i = 1, 10000, 999 do
       assert.are.equal("b" .. ("v"):rep(150), t2:get(("%08x"):format((i * 2654435761 + 6 * 7919) % 4294967296)))
     end
+  end)
+end)
+
+-- A sync that a restore step left to its engine thread (os_worker) and that
+-- fails there: ESE_FAULT=synceio:K:app.edb fails the K-th sync of app.edb
+-- and every later one with EIO, without counting I/O events (so the sync
+-- runs on the engine thread, as in production).  The restore fails with
+-- the named error and the database stays "being restored" (state 4): its
+-- header is never made clean before its pages are durable.
+describe("never block the event loop: a restore's sync fails on the engine thread (issue 13)", function()
+  local w, full, inc
+  lazy_setup(function()
+    w = H.world()
+    local t, s, _, inst = w:table({ log_file_size = 256 })
+    put_random(t, s, 3000, 7919, "a")
+    full, inc = w:path("full"), w:path("inc")
+    backup.run(inst, full)
+    put_random(t, s, 3000, 7919, "b")
+    backup.run(inst, inc, { incremental = true })
+  end)
+  lazy_teardown(function() w:cleanup() end)
+
+  -- app.edb's syncs in a restore: 1 its "being restored" header, 2 its
+  -- copy's end, 3 its pages after the replay (before its header is made
+  -- clean)
+  local cases = { { 1, "copying app%.edb" }, { 2, "copying app%.edb" }, { 3, "replay could not finish .*app%.edb" } }
+  for _, case in ipairs(cases) do
+    it(("sync %d of app.edb fails with EIO: JET_errDiskIO, the database stays being restored"):format(case[1]),
+       function()
+      local dest = w:path("dest" .. case[1])
+      local code, out, err = H.lua_child([[
+        local ese = require "ese"
+        local before = require("ese.core")._thread_syncs()
+        local co = coroutine.wrap(function()
+          local ok, e = pcall(ese.restore, { arg[1], arg[2] }, arg[3],
+            { on_progress = function() coroutine.yield() end })
+          return ok and "ok" or (ese.is_error(e) and e.name .. " " .. tostring(e.detail) or tostring(e))
+        end)
+        local r
+        repeat r = co() until r
+        io.write(r, "\nsyncs on this thread: ", require("ese.core")._thread_syncs() - before)
+      ]], { full, inc, dest }, "ESE_FAULT=synceio:" .. case[1] .. ":app.edb")
+      assert.are.equal(0, code, err)
+      assert.matches("^JET_errDiskIO " .. case[2], out)
+      assert.matches("syncs on this thread: 0$", out)
+      assert.are.equal(4, H.db_header(dest .. "/app.edb").state)    -- being restored
+      assert.is_false(H.exists(dest .. "/edb.chk"), "no checkpoint written")
+      -- without the fault the sets restore
+      ese.restore({ full, inc }, dest, { overwrite = true })
+      assert.are.equal(1, H.db_header(dest .. "/app.edb").state)
+    end)
+  end
+end)
+
+-- End's header syncs on the engine thread, failing there:
+-- ESE_FAULT=synceio:K:app.edb:TRIGGER fails app.edb's K-th sync counted
+-- from when TRIGGER exists (the child makes it at backup.run's "end"
+-- callback), and every later one, with EIO and without counting I/O
+-- events (so the sync runs on the backup's engine thread).
+describe("never block the event loop: End's header syncs fail on the engine thread (issue 13)", function()
+  local child = [[
+    local ese = require "ese"
+    local backup = require "ese.backup"
+    local dir, set, trigger = arg[1], arg[2], arg[3]
+    local inst = ese.create_instance("child", { system_path = dir, log_path = dir, log_file_size = 64 })
+    inst:init()
+    local s = inst:begin_session()
+    s:attach_database(dir .. "/app.edb")
+    local syncs = 0
+    local co = coroutine.wrap(function()
+      local ok, e = pcall(backup.run, inst, set, { on_progress = function(p)
+        if p.phase == "end" then io.open(trigger, "w"):close() end
+        coroutine.yield({ p.phase })
+      end })
+      return ok and "OK" or (ese.is_error(e) and e.name .. " " .. tostring(e.detail) or tostring(e))
+    end)
+    local thread_syncs = require("ese.core")._thread_syncs
+    -- the resumes between two "end" callbacks: End's steps (the last one
+    -- also syncs the set's folders)
+    local phase, r
+    repeat
+      local f0 = thread_syncs()
+      r = co()    -- {phase} from a callback, or the result (a string)
+      local now = type(r) == "table" and r[1]
+      if phase == "end" and now == "end" then syncs = syncs + thread_syncs() - f0 end
+      phase = now
+    until type(r) == "string"
+    io.write(r, "\nsyncs at End on this thread: ", syncs)
+  ]]
+  -- the body of a header page (past its page header: number, checksum)
+  local function body(path, pgno)
+    local d = H.read_file(path)
+    return d:sub(pgno * 8192 + 33, (pgno + 1) * 8192)
+  end
+
+  for _, case in ipairs({ { 1, "page 0's sync: page 1 is never written" }, { 2, "page 1's sync" } }) do
+    it(("End's sync %d of app.edb fails (%s): backup.run raises JET_errDiskIO, the set is kept"):format(case[1],
+       case[2]), function()
+      local w = H.world()
+      finally(function() w:cleanup() end)
+      local t, s, _, inst = w:table({ log_file_size = 64 })
+      for i = 1, 2000 do t:put(("k%06d"):format(i), ("v"):rep(100)) end
+      s:end_session()
+      inst:term()
+      assert.are.equal(body(w:path("app.edb"), 0), body(w:path("app.edb"), 1))
+      local trigger, set = w:path("trigger"), w:path("set")
+      local code, out, err = H.lua_child(child, { w.dir, set, trigger },
+        "ESE_FAULT=synceio:" .. case[1] .. ":app.edb:" .. H.q(trigger))
+      assert.are.equal(0, code, err)
+      assert.matches("^JET_errDiskIO .*the complete set is kept", out)
+      assert.matches("syncs at End on this thread: 0$", out)
+      -- page 1 is written only after page 0 is durable
+      if case[1] == 1 then
+        assert.are_not.equal(body(w:path("app.edb"), 0), body(w:path("app.edb"), 1))
+      else
+        assert.are.equal(body(w:path("app.edb"), 0), body(w:path("app.edb"), 1))
+      end
+      assert.is_true(backup.verify(set).files >= 2)
+    end)
+  end
+end)
+
+-- End in steps (EseBackupStep with ESE_bitBackupStepEnd): its errors and
+-- the record it writes.
+describe("inst:backup_step{finish = true}: End in steps (issue 13)", function()
+  it("refuses out of order, ends the backup at its last step and records it as End does", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, s, _, inst = w:table({ log_file_size = 64 })
+    for i = 1, 500 do t:put(("k%04d"):format(i), ("v"):rep(100)) end
+    H.expect_jet("JET_errNoBackup", inst.backup_step, inst, { finish = true })
+    inst:begin_external_backup()
+    H.expect_jet("JET_errInvalidGrbit", inst.backup_step, inst, { finish = true, truncate = true })
+    H.expect_jet("JET_errInvalidGrbit", inst.backup_step, inst, { finish = true, cutoff = true })
+    -- not complete (no database read yet): refused, the backup goes on
+    H.expect_jet("JET_errBackupAbortByCaller", inst.backup_step, inst, { finish = true })
+    local set = w:path("set")
+    assert(os.execute("mkdir -p " .. H.q(set)))
+    for _, p in ipairs(inst:get_attach_info()) do H.stream(inst, p, set) end
+    for _, p in ipairs(inst:get_log_info()) do H.stream(inst, p, set) end
+    -- not truncated: recorded as a copy, which no incremental may follow
+    local steps = 0
+    while inst:backup_step({ finish = true }) do steps = steps + 1 end
+    assert.is_true(steps >= 2, steps .. " steps: a header page each")
+    H.expect_jet("JET_errNoBackup", inst.backup_step, inst, { finish = true })   -- that ended it
+    H.expect_jet("JET_errNoBackup", inst.end_external_backup, inst)
+    H.expect_jet("JET_errMissingFullBackup", inst.begin_external_backup, inst, { incremental = true })
+    -- truncated: a full backup; an incremental follows it and restores
+    local full = w:path("full")
+    backup.run(inst, full)
+    s:begin_transaction() t:put("after", "x") s:commit_transaction()
+    backup.run(inst, w:path("inc"), { incremental = true })
+    ese.restore({ full, w:path("inc") }, w:path("restored"))
+    assert.is_true(H.restored_keys(w, w:path("restored"))["after"])
+    -- after stop_backup: JET_errBackupAbortByServer; End then ends it
+    inst:begin_external_backup()
+    inst:stop_backup()
+    H.expect_jet("JET_errBackupAbortByServer", inst.backup_step, inst, { finish = true })
+    H.expect_jet("JET_errBackupAbortByServer", inst.end_external_backup, inst)
   end)
 end)

@@ -278,6 +278,28 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
  * that last call, the backup is recorded as not truncated (a copy or a
  * differential), whatever logs were deleted already: they are in the set. */
 #define ESE_bitBackupStepTruncate     0x00000002UL   /* EseBackupStep */
+/* Every EseBackupStep call waits no more than about 3 ms: a slice or the
+ * cut-off, the truncation's folder sync and End's header syncs run on an
+ * engine thread of the backup; a call that finds the instance lock held
+ * for 3 ms (that thread's slice, or another call) or its step still
+ * running answers *pfMore 1 having done nothing (call again); the next
+ * call collects the step: its error, or its *pfMore.  With ESE_FAULT
+ * event counting (tests) every step runs in line, as before. */
+/* EseBackupStep with ESE_bitBackupStepEnd: JetEndExternalBackupInstance2
+ * (JET_bitBackupEndNormal) in steps.  The first call checks that the
+ * backup is complete (else JET_errBackupAbortByCaller, and the backup goes
+ * on: End it); each call then writes one header page of one database (the
+ * backup's record, rule 11: page 0, then page 1) and starts its sync on an
+ * engine thread, or collects that sync (waiting about 3 ms at most, no
+ * engine lock held; still running: *pfMore 1 and nothing else done), so no
+ * call waits for a whole fsync.  A page is written only after the one
+ * before it is durable.  The last call ends the backup (*pfMore 0), as End
+ * does; a failure (a sync's JET_errDiskIO) ends it too, with that error.
+ * The record is a full or incremental one when the backup was truncated
+ * (ESE_bitBackupStepTruncate or JetTruncateLogInstance), else a copy or a
+ * differential.  With ESE_FAULT event counting (tests) the syncs run in
+ * line, in End's order. */
+#define ESE_bitBackupStepEnd          0x00000004UL   /* EseBackupStep */
 JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore);
 /* Pacing (JET_paramBackupMaxRate, JET_paramBackupPace).  JetReadFileInstance
  * paces itself: it reads in pieces of at most one burst (the rate's bytes

@@ -120,7 +120,8 @@ end
 --   on_progress(p) with p.phase ("checkpoint" per slice of Begin's
 --   checkpoint, "database", "cutoff" per slice of the cut-off's, "log",
 --   then "check" while every written file is read back, then "truncate"
---   before the log truncation, then "end" before End),
+--   before each part of the log truncation, then "end" before each step
+--   of End),
 --   p.file,
 --   p.done, p.total (bytes of that file), p.bytes (all files so far),
 --   p.kind; it may yield

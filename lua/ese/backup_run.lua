@@ -215,9 +215,16 @@ local function sequence(inst, p, opts, out, st)
       n = n + 1
     end
   end
-  -- End writes each database's header (two syncs each): a resume of its own
-  if on_progress then on_progress({ phase = "end", done = 0, total = 0, bytes = st.bytes, kind = p.kind }) end
-  inst:end_external_backup()
+  -- End writes each database's header record, a page a step, each page's
+  -- sync on an engine thread while the caller yields (a step collects it,
+  -- waiting a few ms at most): a callback between two steps
+  local n = 0
+  repeat
+    if on_progress then
+      on_progress({ phase = "end", done = 0, total = 0, part = n, bytes = st.bytes, kind = p.kind })
+    end
+    n = n + 1
+  until not inst:backup_step({ finish = true })
   st.began = false
   return manifest
 end
