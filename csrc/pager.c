@@ -454,18 +454,25 @@ static int freed_mark(const uint8_t *pg, uint32_t psz) {
   return 1;
 }
 
+/* Whether pg may be taken from the free list: only a long value's pages
+ * (as they were) and tree pages marked free (bytes 16.. zero) are ever
+ * freed, and free-list pages hold them (alloc takes an empty one itself).
+ * The rule of reuse_page and of pager_check_free (`ese check`). */
+static int freeable(const uint8_t *pg, uint32_t psz) {
+  int t = page_type(pg);
+  return t == PAGE_LVDATA || t == PAGE_LVDIR || t == PAGE_FREELIST || (t == PAGE_FREE && freed_mark(pg, psz));
+}
+
+#define NOT_FREEABLE "is not a page that is ever freed (a page in use?)"
+
 /* A page that held other content, taken for new content: pending with
- * its old content as the base (pager.h), then zeroed.  Only a long
- * value's pages (as they were) and tree pages marked free (bytes 16..
- * zero) are ever freed, and free-list pages hold them: any other page
- * here (a tree page in use above all) is a damaged free list or a
+ * its old content as the base (pager.h), then zeroed.  A page that is not
+ * freeable (a tree page in use above all) is a damaged free list or a
  * caller's bug, refused before it is overwritten. */
 static JET_ERR reuse_page(pager *p, uint32_t pgno, uint8_t **page, int raw) {
   JET_ERR e = raw ? pager_write(p, pgno, page) : pager_write_op(p, pgno, page, NULL, 0, NULL, 0);
   if (e) return e;
-  int t = page_type(*page);
-  if (t != PAGE_LVDATA && t != PAGE_LVDIR && t != PAGE_FREELIST && !(t == PAGE_FREE && freed_mark(*page, p->psz)))
-    return space_bad(p, pgno, "is not a page that is ever freed (a page in use?)");
+  if (!freeable(*page, p->psz)) return space_bad(p, pgno, NOT_FREEABLE);
   memset(*page, 0, p->psz);
   return JET_errSuccess;
 }
@@ -562,13 +569,27 @@ JET_ERR pager_check_free(pager *p, uint8_t *owned, uint32_t npages) {
   JET_ERR e = pager_read(p, SPACE_PGNO, &sp);
   if (e == JET_errSuccess) e = check_space(p, sp);
   if (e) return e;
-  uint32_t nfree = get32(sp + SPACE_NFREE), seen = 0;
-  for (uint32_t pg = get32(sp + SPACE_FREE); pg && e == JET_errSuccess; pg = get32(fl + FL_NEXT)) {
+  uint32_t nfree = get32(sp + SPACE_NFREE), seen = 0, next;
+  /* a copy of each free-list page: the entries are read (and the cache
+   * trimmed) while it is walked */
+  uint8_t *copy = malloc(p->psz);
+  if (!copy) return JET_errOutOfMemory;
+  for (uint32_t pg = get32(sp + SPACE_FREE); pg && e == JET_errSuccess; pg = next) {
     if ((e = mark(p, owned, npages, pg)) || (e = fl_page(p, pg, 0, &fl))) break;
+    memcpy(copy, fl, p->psz);
+    next = get32(copy + FL_NEXT);
     seen++;
-    for (uint32_t i = 0; i < get32(fl + FL_COUNT) && e == JET_errSuccess; i++, seen++)
-      e = mark(p, owned, npages, get32(fl + PAGE_HDR + 4 * i));
+    for (uint32_t i = 0; i < get32(copy + FL_COUNT) && e == JET_errSuccess; i++, seen++) {
+      uint32_t q = get32(copy + PAGE_HDR + 4 * i);
+      const uint8_t *qp;
+      /* the next allocation that met it would refuse it (reuse_page) */
+      if ((e = mark(p, owned, npages, q)) == JET_errSuccess && (e = pager_read(p, q, &qp)) == JET_errSuccess &&
+          !freeable(qp, p->psz))
+        e = space_bad(p, q, NOT_FREEABLE);
+      pager_trim_clean(p);
+    }
   }
+  free(copy);
   if (e == JET_errSuccess && seen != nfree) {
     snprintf(p->detail, sizeof p->detail, "%s: free list: %u pages listed, the space page counts %u",
              os_path(p->file), (unsigned)seen, (unsigned)nfree);

@@ -130,9 +130,11 @@ JET_ERR pager_alloc_op(pager *p, uint32_t *pgno, uint8_t **page);
  * rule) on the free list. */
 JET_ERR pager_free(pager *p, uint32_t pgno);
 /* The free list, checked: marks each free-list page and each entry in
- * owned[pgno] (fault: a page already marked, out of range, a bad page, or
+ * owned[pgno] (fault: a page already marked, out of range, a bad page, an
+ * entry the free list's reuse would refuse (pager_alloc's rule above), or
  * a count other than the space page's): JET_errDatabaseCorrupted with the
- * detail in pager_error_detail.  For `ese check`. */
+ * detail in pager_error_detail.  Reads every entry (the cache trimmed of
+ * clean pages as it goes: pager_trim_clean).  For `ese check`. */
 JET_ERR pager_check_free(pager *p, uint8_t *owned, uint32_t npages);
 /* The space page (page 2): next free page number and the catalog root.
  * pager_format writes a fresh space page (pending) into a new file. */
