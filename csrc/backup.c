@@ -36,6 +36,7 @@
 #include "backup.h"
 #include "checkpoint.h"
 #include "page.h"
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -958,7 +959,7 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
     return e;
   }
   if ((e = bk_check(inst, 0, &bk)) != JET_errSuccess) return e;
-  int slice = !(grbit & (ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd)), was = bk->job, pending = 0;
+  int slice = !(grbit & (ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd)), was = bk->job, pending = 0, started = 0;
   if (was != JOB_NONE) {
     e = finish_job(inst, bk, &pending);
     int trunc = (was == JOB_DIRSYNC || was == JOB_UNLINK) && (grbit & ESE_bitBackupStepTruncate);
@@ -966,6 +967,7 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
       /* after a part of the deletions, the folder's sync is left at least */
       *pfMore = pending || (e == JET_errSuccess && ((was == JOB_SLICE && bk->slice_more) || was == JOB_UNLINK));
       inst_leave(inst);
+      if (pending && was == JOB_SLICE) sched_yield();   /* the worker takes the lock before this caller's next call */
       return e;
     }
   }
@@ -981,12 +983,13 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
     int quick = cut || inst->checkpoint >= bk->ckpt_target;
     if (!quick && !esio_ordered(inst->io) && os_worker_start(bk->worker, slice_job, bk)) {
       bk->job = JOB_SLICE;     /* it runs once this call leaves the lock; a later call collects it */
-      *pfMore = 1;
+      *pfMore = started = 1;
     } else {
       e = slice_step(inst, bk, cut, pfMore);   /* in line */
     }
   }
   inst_leave(inst);
+  if (started) sched_yield();   /* bk may be gone (End's last step): only the local */
   return e;
 }
 
