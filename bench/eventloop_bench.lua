@@ -19,7 +19,10 @@ records of a 16-byte key and a 100-byte value).  Then, in the loop:
     a luv idle callback resumes it, so the loop runs between two
     callbacks.
 Prints, per step, the longest stall, the total time, the progress
-callbacks and the commits the timer made during the step.
+callbacks and the commits the timer made during the step, and the longest
+stall per phase of the callback before it (the resume after a "checkpoint"
+callback runs a checkpoint slice, after an "end" callback a step of End,
+...).
 ]]
 local libdir, luadir, work = arg[1], arg[2], arg[3]
 if not (libdir and luadir and work) then
@@ -62,11 +65,15 @@ io.stdout:write(string.format("eventloop bench: %d records loaded in %.1f s\n", 
 local longest, last_tick = 0, uv.hrtime()
 -- the progress callbacks on either side of the longest stall
 local prev_at, last_at, where = "start", "start", ""
+-- the longest stall per phase of the callback before it (the work of the
+-- resume that followed that callback: a checkpoint slice, a chunk, ...)
+local by_phase, last_phase = {}, "start"
 local probe = uv.new_timer()
 probe:start(1, 1, function()
   local now = uv.hrtime()
   local gap = (now - last_tick) / 1e6
   if gap > longest then longest, where = gap, prev_at .. " .. " .. last_at end
+  if gap > (by_phase[last_phase] or 0) then by_phase[last_phase] = gap end
   last_tick = now
 end)
 local commits, next_key = 0, nrec
@@ -82,6 +89,7 @@ local callbacks = 0
 local function yield_to_loop(p)
   callbacks = callbacks + 1
   prev_at, last_at = last_at, string.format("%s %s %s", p.phase, p.file or "", p.done and tostring(p.done) or "")
+  last_phase = p.phase
   coroutine.yield()
 end
 
@@ -89,10 +97,11 @@ local results = {}
 local function step(name, fn)
   longest, last_tick, callbacks, commits = 0, uv.hrtime(), 0, 0
   prev_at, last_at, where = "start", "start", ""
+  by_phase, last_phase = {}, "start"
   local c0 = fs.clock()
   fn()
   results[#results + 1] = { name = name, stall = longest, seconds = fs.clock() - c0,
-                            callbacks = callbacks, commits = commits, where = where }
+                            callbacks = callbacks, commits = commits, where = where, by_phase = by_phase }
 end
 
 local full, inc, restored = work .. "/full", work .. "/inc", work .. "/restored"
@@ -131,6 +140,11 @@ for _, r in ipairs(results) do
   io.stdout:write(string.format("  %-32s %12.1f %10.2f %10d %8d\n", r.name, r.stall, r.seconds, r.callbacks,
     r.commits))
   io.stdout:write(string.format("  %-32s longest stall between callbacks: %s\n", "", r.where))
+  local phases = {}
+  for ph, ms in pairs(r.by_phase) do phases[#phases + 1] = string.format("%s %.1f", ph, ms) end
+  table.sort(phases)
+  io.stdout:write(string.format("  %-32s longest stall after a callback of phase (ms): %s\n", "",
+    table.concat(phases, ", ")))
 end
 t:close(); db:close(); s:end_session(); inst:term()
 if not os.getenv("ESE_BENCH_KEEP") then fs.remove_tree(work) end

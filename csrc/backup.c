@@ -36,15 +36,16 @@
 #include "backup.h"
 #include "checkpoint.h"
 #include "page.h"
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define READAHEAD_MIN (256u << 10)
 /* A step waits this long for its job on the worker, then answers "more"
  * (the next step collects it). */
-#define STEP_WAIT_US 3000u
+#define STEP_WAIT_US 2000u
 
-enum { JOB_NONE, JOB_SLICE, JOB_DIRSYNC, JOB_HEADER };
+enum { JOB_NONE, JOB_SLICE, JOB_UNLINK, JOB_DIRSYNC, JOB_HEADER };
 
 typedef struct bkfile {
   int used;
@@ -85,16 +86,17 @@ struct esbackup {
   /* EseBackupStep's work on the backup's engine thread (worker), so that
    * no step waits for a whole fsync: job says what runs there (JOB_*), not
    * collected yet; collecting: a call waits for it (without the lock).
-   * JOB_SLICE: a checkpoint slice or the cut-off (slice_job, which takes
-   * the instance lock itself; slice_cut: the cut-off was asked, slice_more:
-   * its answer); JOB_DIRSYNC: the truncation's log folder sync; JOB_HEADER:
+   * JOB_SLICE: a checkpoint slice (slice_job, which takes the instance
+   * lock itself; slice_more: its answer); JOB_UNLINK: a part of the truncation's deletions (from
+   * job_at on); JOB_DIRSYNC: the truncation's log folder sync; JOB_HEADER:
    * an End step's header page sync.  End in steps (end_step): the record
    * written (end_kind, end_rec), the next database (end_db, an index of
    * dbs) and its next header page (end_page). */
   os_worker *worker;
   esinst *inst;
   int job, collecting;
-  int slice_cut, slice_more;
+  int slice_more;
+  uint32_t job_at;
   int ending, end_kind, end_db, end_page;
   bkrecord end_rec;
   int busy;               /* reads in progress without the lock (and a job's collection) */
@@ -156,10 +158,16 @@ static void file_close(bkfile *f) {
 static int collect_job(esinst *inst, struct esbackup *bk, uint64_t max_us, JET_ERR *e) {
   assert(inst_lock_held(inst) && bk->job);
   if (bk->collecting) return 0;
+  JET_ERR r = JET_errSuccess;
+  if (max_us == 0) {                     /* no wait: the lock stays held */
+    int done = os_worker_collect(bk->worker, 0, &r);
+    if (done) bk->job = JOB_NONE;
+    if (done && e) *e = r;
+    return done;
+  }
   bk->collecting = 1;
   bk->busy++;
   inst_unlock(inst);
-  JET_ERR r = JET_errSuccess;
   int done = os_worker_collect(bk->worker, max_us, &r);
   inst_lock(inst);
   bk->busy--;
@@ -834,6 +842,8 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
 static JET_ERR end_step(esinst *inst, struct esbackup *bk, int *more);
 static JET_ERR end_fail(esinst *inst, JET_ERR e);
 static JET_ERR dirsync_job(void *ud);
+static JET_ERR unlink_job(void *ud);
+static JET_ERR delete_some(esinst *inst, uint32_t *at, uint32_t mac, uint64_t budget_us);
 
 /* One slice of the backup's pending checkpoint (ese.h), a part of the
  * truncation (ESE_bitBackupStepTruncate) or a step of End
@@ -864,10 +874,32 @@ static JET_ERR slice_job(void *ud) {
   JET_ERR e = inst_gate(inst);
   int more = 0;
   if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
-  if (e == JET_errSuccess) e = slice_step(inst, bk, bk->slice_cut, &more);
+  if (e == JET_errSuccess) e = slice_step(inst, bk, 0, &more);
   bk->slice_more = more;
   inst_unlock(inst);
   return e;
+}
+
+/* Deletes the logs from *at on, before mac, until budget_us passed (at
+ * least one); *at moves past each one deleted (or found gone). */
+static JET_ERR delete_some(esinst *inst, uint32_t *at, uint32_t mac, uint64_t budget_us) {
+  uint64_t t0 = os_mono_us();
+  JET_ERR e = JET_errSuccess;
+  for (int n = 0; e == JET_errSuccess && *at < mac && !(n && os_mono_us() - t0 >= budget_us); n++) {
+    char *p = log_file_name(inst->prm.log_path, inst->prm.base, *at);
+    if (!p) e = JET_errOutOfMemory;
+    else if (os_exists(p)) e = os_unlink(inst->io, p);
+    free(p);
+    if (e == JET_errSuccess) (*at)++;
+  }
+  return e;
+}
+
+/* JOB_UNLINK on the worker: a part of the truncation's deletions, from
+ * job_at on (finish_job takes job_at back into delete_at). */
+static JET_ERR unlink_job(void *ud) {
+  struct esbackup *bk = ud;
+  return delete_some(bk->inst, &bk->job_at, bk->delete_mac, TRUNCATE_PART_US);
 }
 
 /* JOB_DIRSYNC on the worker: the truncation's log folder sync. */
@@ -883,8 +915,11 @@ static JET_ERR dirsync_job(void *ud) {
 static JET_ERR finish_job(esinst *inst, struct esbackup *bk, int *pending) {
   int kind = bk->job;
   JET_ERR e = JET_errSuccess;
-  *pending = !collect_job(inst, bk, STEP_WAIT_US, &e);
+  /* a slice takes the instance lock itself: with the lock held (and taken
+   * back after a wait) a call never waits for it, it only looks */
+  *pending = !collect_job(inst, bk, kind == JOB_SLICE ? 0 : STEP_WAIT_US, &e);
   if (*pending) return JET_errSuccess;
+  if (kind == JOB_UNLINK) bk->delete_at = bk->job_at;   /* the logs it deleted, also before a failure */
   if (kind == JOB_DIRSYNC && e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
   if (kind == JOB_HEADER && e) e = end_fail(inst, e);
   return e;
@@ -897,13 +932,17 @@ static JET_ERR finish_job(esinst *inst, struct esbackup *bk, int *pending) {
  * open, as GetLogInfo is); after the list nothing is pending.
  * A step's sync runs on the backup's worker, unless the I/O events are
  * counted (esio_ordered: then every step runs in line, as one blocking
- * call would): a slice or the cut-off (slice_job), the truncation's folder
- * sync, an End header page's sync.  The call waits STEP_WAIT_US for it at
- * most, without the lock, and answers *pfMore 1 while it runs; a later
- * call collects it first (finish_job), whatever it asks: an error is that
- * call's; a slice's or the truncation's answer is the answer of a call
- * that asked for the same kind of step; else the call goes on with what it
- * asked. */
+ * call would): a checkpoint slice (slice_job; the cut-off's log roll is
+ * made in line, so a commit after the call is after the cut-off), the
+ * truncation's deletions and folder
+ * sync, an End header page's sync.  The call waits for the instance lock
+ * STEP_WAIT_US at most (a slice on the worker holds it), for a sync
+ * STEP_WAIT_US at most without the lock, for a slice not at all (it
+ * starts it and answers "more"), and answers *pfMore 1 while the job
+ * runs; a later call collects it first (finish_job), whatever it asks: an
+ * error is that call's; a slice's or the truncation's answer is the answer
+ * of a call that asked for the same kind of step; else the call goes on
+ * with what it asked. */
 JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
   if (!pfMore) return JET_errInvalidParameter;
   *pfMore = 0;
@@ -920,12 +959,15 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
     return e;
   }
   if ((e = bk_check(inst, 0, &bk)) != JET_errSuccess) return e;
-  int slice = !(grbit & (ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd)), was = bk->job, pending = 0;
+  int slice = !(grbit & (ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd)), was = bk->job, pending = 0, started = 0;
   if (was != JOB_NONE) {
     e = finish_job(inst, bk, &pending);
-    if (e || pending || (was == JOB_SLICE && slice) || (was == JOB_DIRSYNC && (grbit & ESE_bitBackupStepTruncate))) {
-      *pfMore = pending || (e == JET_errSuccess && was == JOB_SLICE && bk->slice_more);
+    int trunc = (was == JOB_DIRSYNC || was == JOB_UNLINK) && (grbit & ESE_bitBackupStepTruncate);
+    if (e || pending || (was == JOB_SLICE && slice) || trunc) {
+      /* after a part of the deletions, the folder's sync is left at least */
+      *pfMore = pending || (e == JET_errSuccess && ((was == JOB_SLICE && bk->slice_more) || was == JOB_UNLINK));
       inst_leave(inst);
+      if (pending && was == JOB_SLICE) sched_yield();   /* the worker takes the lock before this caller's next call */
       return e;
     }
   }
@@ -934,16 +976,20 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
   } else if (grbit & ESE_bitBackupStepTruncate) {
     e = truncate_part(inst, bk, TRUNCATE_PART_US, pfMore);
   } else {
-    bk->slice_cut = (grbit & ESE_bitBackupStepCutOff) != 0;
-    if (!esio_ordered(inst->io) && os_worker_start(bk->worker, slice_job, bk)) {
-      bk->job = JOB_SLICE;
-      e = finish_job(inst, bk, &pending);
-      *pfMore = pending || (e == JET_errSuccess && bk->slice_more);
+    int cut = (grbit & ESE_bitBackupStepCutOff) && !listed(bk) && !bk->copy_mac;
+    /* the cut-off (refused with a reader open, else the log's roll) is made
+     * in line, so that a commit after this call is after it; nothing to
+     * do: answered in line too */
+    int quick = cut || inst->checkpoint >= bk->ckpt_target;
+    if (!quick && !esio_ordered(inst->io) && os_worker_start(bk->worker, slice_job, bk)) {
+      bk->job = JOB_SLICE;     /* it runs once this call leaves the lock; a later call collects it */
+      *pfMore = started = 1;
     } else {
-      e = slice_step(inst, bk, bk->slice_cut, pfMore);   /* in line */
+      e = slice_step(inst, bk, cut, pfMore);   /* in line */
     }
   }
   inst_leave(inst);
+  if (started) sched_yield();   /* bk may be gone (End's last step): only the local */
   return e;
 }
 
@@ -964,33 +1010,28 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
   if (any_open(bk) || !listed(bk)) return JET_errInvalidBackupSequence;
   if (!all_logs_done(bk)) return JET_errLogFileNotCopied;
   if (bk->delete_at < bk->delete_mic) bk->delete_at = bk->delete_mic;
-  uint64_t t0 = os_mono_us();
-  JET_ERR e = JET_errSuccess;
-  int n = 0;
-  for (; e == JET_errSuccess && bk->delete_at < bk->delete_mac; n++) {
-    if (n && os_mono_us() - t0 >= budget_us) {
-      *more = 1;
-      return JET_errSuccess;
-    }
-    char *p = log_file_name(inst->prm.log_path, inst->prm.base, bk->delete_at);
-    if (!p) e = JET_errOutOfMemory;
-    else if (os_exists(p)) e = os_unlink(inst->io, p);
-    free(p);
-    if (e == JET_errSuccess) bk->delete_at++;
+  /* stepwise, the deletions and the folder's sync run on the worker
+   * (JOB_UNLINK, JOB_DIRSYNC); the call that collects the sync
+   * (EseBackupStep: finish_job) moves the backup to TRUNCATED */
+  int async = budget_us != UINT64_MAX && !esio_ordered(inst->io);
+  int kind = bk->delete_at < bk->delete_mac ? JOB_UNLINK : JOB_DIRSYNC;
+  bk->job_at = bk->delete_at;
+  if (async && os_worker_start(bk->worker, kind == JOB_UNLINK ? unlink_job : dirsync_job, bk)) {
+    bk->job = kind;
+    int pending = 0;
+    JET_ERR e = finish_job(inst, bk, &pending);
+    *more = pending || (e == JET_errSuccess && kind == JOB_UNLINK);
+    return e;
+  }
+  int n = bk->delete_at < bk->delete_mac;
+  JET_ERR e = delete_some(inst, &bk->delete_at, bk->delete_mac, budget_us);
+  if (e == JET_errSuccess && bk->delete_at < bk->delete_mac) {
+    *more = 1;
+    return JET_errSuccess;
   }
   if (e == JET_errSuccess && n && budget_us != UINT64_MAX) {
     *more = 1;     /* the folder's sync: the next call */
     return JET_errSuccess;
-  }
-  /* stepwise, the folder's sync runs on the worker; the call that collects
-   * it (EseBackupStep: finish_job) moves the backup to TRUNCATED */
-  if (e == JET_errSuccess && budget_us != UINT64_MAX && !esio_ordered(inst->io) &&
-      os_worker_start(bk->worker, dirsync_job, bk)) {
-    bk->job = JOB_DIRSYNC;
-    int pending = 0;
-    e = finish_job(inst, bk, &pending);
-    *more = pending;
-    return e;
   }
   if (e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
   if (e == JET_errSuccess) e = os_sync_dir(inst->io, inst->prm.log_path);

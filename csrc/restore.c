@@ -38,10 +38,10 @@
 #define REPLAY_BYTES (3u << 20)
 /* ... and after this many µs (a loaded machine reads and applies slower) */
 #define REPLAY_US 4000u
-/* A step that syncs runs on the restore's worker (os_worker) while the
- * caller yields; EseRestoreStep waits this long for it before it returns
- * "not finished" (the next call collects it). */
-#define STEP_WAIT_US 3000u
+/* A step runs on the restore's worker (os_worker) while the caller
+ * yields; EseRestoreStep waits this long for it before it returns "not
+ * finished" (the next call collects it). */
+#define STEP_WAIT_US 2000u
 /* The replay's changed pages go back to the files this many bytes a step
  * (redo_write_some), once more than DIRTY_BYTES of them wait; so the
  * replay cache (8 MiB) never fills with changed pages, and no step writes
@@ -119,12 +119,14 @@ struct EseRestore {
   uint64_t last_commit_us;
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
-  /* The steps that sync (sync_step) run on worker, the caller waiting
-   * STEP_WAIT_US at most a call (EseRestoreStep); job: one was started
-   * and is not collected yet (the caller touches nothing else of r
-   * meanwhile); shown_done: done as it was when the job started.  In one
-   * go (run_to_end) or with ordered I/O (esio_ordered: the fault events'
-   * numbers) every step runs in line, as before. */
+  /* The steps run on worker, the caller waiting STEP_WAIT_US at most a
+   * call (EseRestoreStep), so that no call waits for a whole sync (a
+   * copied file's, a database's, a folder's) nor for a slow replay step
+   * on a loaded machine; job: one was started and is not collected yet
+   * (the caller touches nothing else of r meanwhile); shown_done: done as
+   * it was when the job started.  In one go (run_to_end) or with ordered
+   * I/O (esio_ordered: the fault events' numbers) every step runs in line,
+   * as before. */
   os_worker *worker;
   int job, in_one_go;
   uint64_t shown_done;
@@ -1193,28 +1195,6 @@ void EseRestoreResultOf(EseRestore *r, EseRestoreResult *out) {
   out->gap_generation = r->gap;
 }
 
-/* A copy step that syncs: the first step of a database (its header
- * synced before its pages), the last of a file, the step after the last
- * file (dest's folder synced). */
-static int copy_syncs(const EseRestore *r) {
-  size_t c = r->cur;
-  while (c < r->nfiles && !r->files[c].is_db && r->files[c].gen > r->replay_to) c++;
-  if (c == r->nfiles) return 1;
-  const rsfile *f = &r->files[c];
-  if (!r->in && !r->zin && f->is_db) return 1;
-  return (r->in || r->zin ? r->cur_off : 0) + COPY_CHUNK >= f->size;
-}
-
-/* Whether the step of r's state syncs a file or a folder: every step but
- * a replay's (which writes, never syncs) and the copy of a file's middle. */
-static int sync_step(const EseRestore *r) {
-  switch (r->state) {
-  case ST_COPY: return copy_syncs(r);
-  case ST_REPLAY: case ST_DONE: return 0;
-  default: return 1;
-  }
-}
-
 /* One step of r's state (the worker's job, or in line). */
 static JET_ERR run_step(void *ud) {
   EseRestore *r = ud;
@@ -1231,14 +1211,14 @@ static JET_ERR run_step(void *ud) {
 }
 
 /* The step: a job of the worker collected (or still running: *pending,
- * nothing else done), else the next step, on the worker when it syncs
- * (waited for STEP_WAIT_US at most), in line when it does not, when the
- * restore runs in one go, or with ordered I/O. */
+ * nothing else done), else the next step on the worker (waited for
+ * STEP_WAIT_US at most); in line when the restore runs in one go, or with
+ * ordered I/O. */
 static JET_ERR step(EseRestore *r, int *pending) {
   JET_ERR e = JET_errSuccess;
   *pending = 0;
   if (!r->job) {
-    if (r->in_one_go || esio_ordered(r->io) || !sync_step(r)) return run_step(r);
+    if (r->in_one_go || esio_ordered(r->io) || r->state == ST_DONE) return run_step(r);
     r->shown_done = r->done;
     if (!os_worker_start(r->worker, run_step, r)) return run_step(r);   /* no thread: in line */
     r->job = 1;

@@ -278,19 +278,22 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
  * that last call, the backup is recorded as not truncated (a copy or a
  * differential), whatever logs were deleted already: they are in the set. */
 #define ESE_bitBackupStepTruncate     0x00000002UL   /* EseBackupStep */
-/* Every EseBackupStep call waits no more than about 3 ms: a slice or the
- * cut-off, the truncation's folder sync and End's header syncs run on an
- * engine thread of the backup; a call that finds the instance lock held
- * for 3 ms (that thread's slice, or another call) or its step still
- * running answers *pfMore 1 having done nothing (call again); the next
- * call collects the step: its error, or its *pfMore.  With ESE_FAULT
- * event counting (tests) every step runs in line, as before. */
+/* An EseBackupStep call waits for the disk about 4 ms at most, but for
+ * the cut-off's log roll (made in the call, so that a commit after the
+ * call is after the cut-off): a checkpoint slice, the truncation's
+ * deletions and folder sync and End's header syncs run on an engine
+ * thread of the backup; a call waits for the instance lock
+ * about 2 ms at most (that thread holds it during a slice) and for a sync
+ * about 2 ms at most, without the lock; a call that finds the lock busy
+ * or its step still running answers *pfMore 1 having done nothing (call
+ * again); a later call collects the step: its error, or its *pfMore.  With
+ * ESE_FAULT event counting (tests) every step runs in line, as before. */
 /* EseBackupStep with ESE_bitBackupStepEnd: JetEndExternalBackupInstance2
  * (JET_bitBackupEndNormal) in steps.  The first call checks that the
  * backup is complete (else JET_errBackupAbortByCaller, and the backup goes
  * on: End it); each call then writes one header page of one database (the
  * backup's record, rule 11: page 0, then page 1) and starts its sync on an
- * engine thread, or collects that sync (waiting about 3 ms at most, no
+ * engine thread, or collects that sync (waiting about 2 ms at most, no
  * engine lock held; still running: *pfMore 1 and nothing else done), so no
  * call waits for a whole fsync.  A page is written only after the one
  * before it is durable.  The last call ends the backup (*pfMore 0), as End
