@@ -264,6 +264,7 @@ static JET_ERR pre_whole(pager *p, frame *f) {
   if (!(f->pre = buf_get(p))) return JET_errOutOfMemory;
   memcpy(f->pre, f->data, p->psz);
   undo_onto(f, f->pre);
+  memcpy(f->pre, f->pre_hdr, PAGE_HDR);   /* the header as it was: the page may be stamped by now */
   f->undoing = 0;
   f->nundo = 0;
   return JET_errSuccess;
@@ -665,6 +666,10 @@ void pager_discard_pending(pager *p) {
     f->pending = 0;
     if (f->undoing) {
       undo_onto(f, f->data);
+      /* the header too: a commit that fails after it stamped the page
+       * (bytes 4..15, not in the undo records) must leave its old dbtime,
+       * which the page's next records name and its checksum covers */
+      memcpy(f->data, f->pre_hdr, PAGE_HDR);
       ops_reset(f);
     } else if (f->pre) {
       ops_reset(f);
