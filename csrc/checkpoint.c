@@ -12,8 +12,10 @@
 #include "chkfile.h"
 #include "database.h"
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- checkpoint ----------------------------------------------------------- */
 
@@ -171,9 +173,23 @@ JET_ERR ckpt_toward(esinst *inst, lsn_t target, int *more) {
   return e;
 }
 
+/* A pthread mutex is not fair: a thread that unlocks and locks again at
+ * once keeps it from a waiter that was not running at that moment (a
+ * loaded machine), and a commit would wait for the whole checkpoint.  So
+ * when callers wait (inst->entering), the lock is handed over: this
+ * caller waits until another one took it (inst->lock_gen moved), at most
+ * HANDOFF_US, sleeping in short naps. */
+#define HANDOFF_US 2000u
 JET_ERR ckpt_between_slices(esinst *inst) {
+  unsigned long gen = atomic_load(&inst->lock_gen);
+  int waiters = atomic_load(&inst->entering) > 0;
   inst_unlock(inst);
-  sched_yield();   /* a caller waiting for the lock gets it before this one takes it back */
+  sched_yield();
+  uint64_t t0 = os_mono_us();
+  while (waiters && atomic_load(&inst->lock_gen) == gen && os_mono_us() - t0 < HANDOFF_US) {
+    struct timespec nap = { 0, 20000 };   /* 20 µs */
+    nanosleep(&nap, NULL);
+  }
   inst_lock(inst);
   return inst_gate(inst);
 }

@@ -158,6 +158,7 @@ void inst_lock(esinst *inst) {
   atomic_fetch_add(&inst->entering, 1);
   pthread_mutex_lock(&inst->lock);
   atomic_fetch_sub(&inst->entering, 1);
+  atomic_fetch_add(&inst->lock_gen, 1);
   owner_set(inst);
 }
 
@@ -214,6 +215,7 @@ JET_ERR inst_enter_handle_within(JET_INSTANCE h, uint64_t max_us, esinst **out, 
     if (r != 0) {
       *busy = 1;            /* not free in time: nothing entered */
     } else {
+      atomic_fetch_add(&inst->lock_gen, 1);
       owner_set(inst);
       e = enter_locked(inst);
     }

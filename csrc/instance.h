@@ -58,6 +58,8 @@ typedef struct esinst {
   pthread_cond_t drained;   /* signalled when active drops to 0 */
   int active;               /* calls inside the instance (term waits for 0) */
   _Atomic int entering;     /* calls waiting for the lock (term frees after 0) */
+  _Atomic unsigned long lock_gen;  /* + 1 each time a caller takes the lock (inst_lock,
+                             inst_enter_handle_within): ckpt_between_slices sees a handoff */
   char *name;             /* NULL for the legacy or an unnamed instance */
   char *log_real;         /* the log folder's canonical path (from init) */
   JET_RSTMAP *remap;      /* JetInit3's map, canonical copies; during init only */
