@@ -178,15 +178,23 @@ static int collect_job(esinst *inst, struct esbackup *bk, uint64_t max_us, JET_E
   return done;
 }
 
-/* Ends the backup: nothing recorded.  With the instance lock held. */
-static void teardown(esinst *inst) {
+/* Ends the backup: nothing recorded.  With the instance lock held.  A job
+ * left on the worker is collected first; an End step's header sync that
+ * failed there makes the instance refuse writes, as End's own failing sync
+ * does (its error is never dropped: a sync's EIO is reported once, so a
+ * later sync of the file may succeed over pages the failed one lost), and
+ * is the answer (else 0). */
+static JET_ERR teardown(esinst *inst) {
   assert(inst_lock_held(inst));
   struct esbackup *bk = inst->backup;
-  if (!bk || bk->state == BACKUP_ENDING) return;   /* another call is tearing it down */
+  if (!bk || bk->state == BACKUP_ENDING) return JET_errSuccess;   /* another call is tearing it down */
   (void)bk_move(inst, bk, BACKUP_ENDING);          /* bk_enter lets no new call in */
-  while (bk->job) {                                /* an End step's sync: its result is dropped */
+  JET_ERR lost = JET_errSuccess;
+  while (bk->job) {                                /* another call collecting it handles its result */
+    int kind = bk->job;
+    JET_ERR r = JET_errSuccess;
     if (bk->collecting) inst_wait(inst, &bk->idle);
-    else (void)collect_job(inst, bk, UINT64_MAX, NULL);
+    else if (collect_job(inst, bk, UINT64_MAX, &r) && kind == JOB_HEADER && r) lost = inst_fatal(inst, r);
   }
   while (bk->busy || bk->waiting) inst_wait(inst, &bk->idle);
   os_worker_free(bk->worker);                      /* no job: only the thread's join */
@@ -199,9 +207,10 @@ static void teardown(esinst *inst) {
   free(bk);
   inst->backup = NULL;
   inst_hold_logs(inst, 0);
+  return lost;
 }
 
-void backup_teardown(esinst *inst) { teardown(inst); }
+void backup_teardown(esinst *inst) { (void)teardown(inst); }
 
 /* "A backup runs" (and, unless stopped_ok, "it was not stopped") in the
  * entered instance inst; else its refusal, inst left. */
@@ -1160,7 +1169,8 @@ JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT g
   else if (!complete(bk)) e = JET_errBackupAbortByCaller;
   else if (!(grbit & JET_bitBackupNoDbHeaderUpdate))
     e = record_backup(inst, bk, bk->state == BACKUP_TRUNCATED || (grbit & JET_bitBackupTruncateDone));
-  teardown(inst);
+  JET_ERR lost = teardown(inst);   /* an End step's failed sync: its error, whatever End asked */
+  if (lost && (e == JET_errSuccess || e == JET_errBackupAbortByServer)) e = lost;
   inst_leave(inst);
   return e;
 }

@@ -1,0 +1,86 @@
+-- Hostile review of issue 13's engine threads (os_worker): a job left on
+-- the backup's worker when the backup is ended some other way.
+local H = require "support.helpers"
+
+-- End in steps (backup.run's "end" phase) stopped after its first step:
+-- page 0 of app.edb's header is written and its sync runs on the backup's
+-- worker; ESE_FAULT=synceio:1:app.edb:TRIGGER fails that sync with EIO
+-- (TRIGGER is made at the first "end" callback).  The caller then ends the
+-- backup with End (abort), or JetStopBackup then End (abort), or inst:term.
+local child = [[
+  local ese = require "ese"
+  local backup = require "ese.backup"
+  local dir, set, trigger, how = arg[1], arg[2], arg[3], arg[4]
+  local inst = ese.create_instance("child", { system_path = dir, log_path = dir, log_file_size = 64 })
+  inst:init()
+  local s = inst:begin_session()
+  s:attach_database(dir .. "/app.edb")
+  local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
+  local ends = 0
+  local co = coroutine.wrap(function()
+    return pcall(backup.run, inst, set, { on_progress = function(p)
+      if p.phase == "end" then
+        if trigger ~= "-" then io.open(trigger, "w"):close() end
+        ends = ends + 1
+      end
+      coroutine.yield()
+    end })
+  end)
+  repeat co() until ends == 2      -- End's first step ran (its sync on the worker)
+  local function name(ok, e) return ok and "ok" or (ese.is_error(e) and e.name or tostring(e)) end
+  if how == "stop" then inst:stop_backup() end
+  if how == "term" then
+    io.write("term: ", name(pcall(inst.term, inst)), "\n")
+    return
+  end
+  io.write("end: ", name(pcall(inst.end_external_backup, inst, { abort = true })), "\n")
+  io.write("put: ", name(pcall(t.put, t, "after", "x")), "\n")
+]]
+
+describe("review (issue 13): a failed End-step sync left on the worker is never dropped", function()
+  local function run(how, fault)
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, s, _, inst = w:table({ log_file_size = 64 })
+    for i = 1, 2000 do t:put(("k%06d"):format(i), ("v"):rep(100)) end
+    s:end_session()
+    inst:term()
+    local trigger = fault and w:path("trigger") or "-"
+    local code, out, err = H.lua_child(child, { w.dir, w:path("set"), trigger, how },
+      fault and ("ESE_FAULT=synceio:1:app.edb:" .. H.q(trigger)) or nil)
+    assert.are.equal(0, code, err)
+    return out, w
+  end
+
+  for _, how in ipairs({ "abort", "stop" }) do
+    it(how .. ": End (abort) answers JET_errDiskIO and the instance refuses writes", function()
+      local out = run(how, true)
+      assert.matches("end: JET_errDiskIO\nput: JET_errInstanceUnavailable\n$", out)
+    end)
+  end
+
+  it("term: the instance ends dirty (recovery replays), not clean over a failed sync", function()
+    local out, w = run("term", true)
+    assert.matches("term: ok", out)
+    assert.are_not.equal(1, H.db_header(w:path("app.edb")).state)   -- not clean shutdown
+    local t2, s2, _, inst2 = w:reopen({ log_file_size = 64 })
+    assert.are.equal(("v"):rep(100), t2:get("k002000"))
+    s2:end_session()
+    inst2:term()
+  end)
+
+  it("without the fault: abort mid-End-steps answers success and writes go on", function()
+    local out = run("abort", false)
+    assert.matches("end: ok\nput: ok\n$", out)
+    local out2 = run("stop", false)
+    assert.matches("end: JET_errBackupAbortByServer\nput: ok\n$", out2)
+  end)
+end)
+
+describe("review (issue 13): threads stepping one backup while another ends it (C harness)", function()
+  it("step_races: two threads call EseBackupStep with every kind out of order while a third stops, ends "
+     .. "(abort, normal) or terms the instance mid-job: no crash or hang, every answer one a step may give, "
+     .. "every committed record there after recovery", function()
+    H.expect_harness("step_races", "12", "step_races: ok 12 rounds")
+  end)
+end)
