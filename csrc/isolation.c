@@ -95,20 +95,16 @@ void iso_committed(esinst *inst, vsbatch *b) {
 }
 
 JET_ERR iso_autocommit_write(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
-                             size_t vlen, int tomb) {
+                             size_t vlen, int tomb, vsbatch *b) {
   assert(!s->in_txn);
   JET_ERR e = iso_check_write(s, db->dbid, root, key, klen, vlen, tomb);
   if (e) return e;
   wsent w = { .dbid = db->dbid, .root = root, .klen = (uint32_t)klen, .vlen = (uint32_t)vlen, .tomb = tomb,
               .key = (uint8_t *)key, .val = (uint8_t *)val };
-  vsbatch b;
-  vs_batch_init(&b);
-  e = iso_before_image(s, &w, &b);
-  if (e == JET_errSuccess) e = iso_fits(s, &b);
+  e = iso_before_image(s, &w, b);
+  if (e == JET_errSuccess) e = iso_fits(s, b);
   if (e == JET_errSuccess)
     e = tomb ? bt_delete(db->pg, root, key, klen) : bt_put(db->pg, root, key, klen, val ? val : "", vlen);
-  if (e == JET_errSuccess) iso_committed(s->inst, &b);
-  else vs_batch_free(&b);
   return e;
 }
 

@@ -61,9 +61,10 @@ JET_ERR iso_before_image(essession *s, const wsent *w, vsbatch *b);
 JET_ERR iso_fits(essession *s, const vsbatch *b);
 void iso_committed(esinst *inst, vsbatch *b);
 /* One write outside a transaction, applied to the tree (pending pages for
- * the caller to commit or discard): the conflict check, the before image,
- * bt_put or bt_delete, the version kept. */
+ * the caller to commit or discard): the conflict check, the before image
+ * into b (vs_batch_init'ed by the caller, which keeps it when the commit is
+ * logged, txn_autocommit_and_leave, or frees it), bt_put or bt_delete. */
 JET_ERR iso_autocommit_write(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
-                             size_t vlen, int tomb);
+                             size_t vlen, int tomb, vsbatch *b);
 
 #endif

@@ -165,13 +165,20 @@ static JET_ERR check_record(esdb *db, size_t klen, size_t vlen) {
 }
 
 /* Ends a call that changed pages outside a transaction: commit durably. */
-static JET_ERR autocommit(essession *s, JET_ERR e) {
+/* One write outside a transaction (iso_autocommit_write into a batch of
+ * before images) committed, or discarded with its batch. */
+static JET_ERR autocommit(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
+                          size_t vlen, int tomb) {
+  vsbatch b;
+  vs_batch_init(&b);
+  JET_ERR e = iso_autocommit_write(s, db, root, key, klen, val, vlen, tomb, &b);
   if (e) {
+    vs_batch_free(&b);
     db_discard_pending(s->inst);
     inst_leave(s->inst);
     return e;
   }
-  return txn_commit_and_leave(s->inst, 0);
+  return txn_autocommit_and_leave(s, &b);
 }
 
 JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
@@ -193,7 +200,7 @@ JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, 
     inst_leave(s->inst);
     return e;
   }
-  return autocommit(s, iso_autocommit_write(s, db, t->root, pvKey, cbKey, pvData, cbData, 0));
+  return autocommit(s, db, t->root, pvKey, cbKey, pvData, cbData, 0);
 }
 
 /* Seek in the session's view (isolation.h): outside a transaction the
@@ -257,7 +264,7 @@ JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKe
     inst_leave(s->inst);
     return e;
   }
-  return autocommit(s, iso_autocommit_write(s, db, t->root, pvKey, cbKey, NULL, 0, 1));
+  return autocommit(s, db, t->root, pvKey, cbKey, NULL, 0, 1);
 }
 
 /* A failed read: the pager's detail (which page, why) for the session. */

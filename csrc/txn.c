@@ -55,9 +55,19 @@ static int checkpoint_due(esinst *inst) {
 /* t0: when the commit was asked for (pace_now_ns); a durable commit's
  * time from then to durable feeds the backup pacer (pace.h), recorded
  * under the instance lock the commit takes again anyway. */
-static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0) {
+/* s and b (or NULL): the session whose writes these are and the before
+ * images they collected (isolation.h); b is kept under the commit's number
+ * only when the commit is logged (db_commit_pending): a commit that fails
+ * there changed nothing, so no snapshot needs them and no write may
+ * conflict with it. */
+static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0, essession *s, vsbatch *b) {
   lsn_t lsn = 0;
   JET_ERR e = db_commit_pending(inst, inst->next_txid++, &lsn);
+  if (b) {
+    if (e == JET_errSuccess) iso_committed(inst, b);
+    else vs_batch_free(b);
+    iso_end(s);
+  }
   if (e == JET_errSuccess && log_take_rolled(inst->log) && checkpoint_due(inst)) e = ckpt_take(inst);
   if (e == JET_errSuccess) e = db_trim(inst);
   if (e) {
@@ -81,7 +91,11 @@ static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0) {
   return e;
 }
 
-JET_ERR txn_commit_and_leave(esinst *inst, int lazy) { return commit_timed(inst, lazy, pace_now_ns()); }
+JET_ERR txn_commit_and_leave(esinst *inst, int lazy) { return commit_timed(inst, lazy, pace_now_ns(), NULL, NULL); }
+
+JET_ERR txn_autocommit_and_leave(essession *s, vsbatch *b) {
+  return commit_timed(s->inst, 0, pace_now_ns(), s, b);
+}
 
 /* The before images of s's write set that other open snapshots need, in
  * b; JET_errVersionStoreOutOfMemory past the limit.  Nothing applied. */
@@ -143,7 +157,5 @@ JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit) {
     inst_leave(s->inst);
     return e;
   }
-  iso_committed(s->inst, &b);
-  iso_end(s);
-  return commit_timed(s->inst, (grbit & JET_bitCommitLazyFlush) != 0, t0);
+  return commit_timed(s->inst, (grbit & JET_bitCommitLazyFlush) != 0, t0, s, &b);
 }

@@ -323,6 +323,21 @@ function H.log_phase(inst, t, dbpath, n, min_logs)
   return logs, info
 end
 
+-- Makes the current log of w (its instance ended cleanly) the last
+-- generation there can be, 0x7FFFF800 (as engine_errors_spec does): the
+-- checkpoint and the older generations dropped, the header rewritten.  A
+-- commit that needs a new log file then fails with JET_errLogSequenceEnd.
+function World:last_log_generation()
+  assert(os.remove(self:path("edb.chk")))
+  for name in pairs(H.ls(self.dir)) do
+    local g = H.log_gen(name)
+    if g and g > 0 then assert(os.remove(self:path(name))) end
+  end
+  local data = H.read_file(self:path("edb.log"))
+  local hdr = data:sub(5, 12) .. string.pack("<I4", 0x7FFFF800) .. data:sub(17, 4096)
+  H.write_file(self:path("edb.log"), string.pack("<I4", H.crc32c(hdr, 1, #hdr)) .. hdr .. data:sub(4097))
+end
+
 -- A commit into table t, a crash (abrupt term of inst) and soft recovery on
 -- a new instance of this folder (64 KiB logs, as World:filled_table): the
 -- commit must be back.  Returns t, s, db, inst of the new instance.
