@@ -68,18 +68,26 @@ static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0, essession *s, v
     else vs_batch_free(b);
     iso_end(s);
   }
-  if (e == JET_errSuccess && log_take_rolled(inst->log) && checkpoint_due(inst)) e = ckpt_take(inst);
-  if (e == JET_errSuccess) e = db_trim(inst);
   if (e) {
     inst_leave(inst);
     return e;
   }
+  /* The commit is decided: its record is in the log.  A checkpoint when
+   * due and the cache's trim come after it; their failure (a full disk
+   * for a page write) makes the instance unavailable (inst_fatal) but does
+   * not undo the commit: it is flushed all the same, and its answer is the
+   * flush's.  (Answering the trim's error for a commit that recovery then
+   * brings back would tell the caller to retry a transaction that is
+   * there.) */
+  JET_ERR after = JET_errSuccess;
+  if (log_take_rolled(inst->log) && checkpoint_due(inst)) after = ckpt_take(inst);
+  if (after == JET_errSuccess) after = db_trim(inst);
   /* without the lock, still counted as active: the flush (group commit)
    * and the next log file made ahead */
   eslog *log = inst->log;
   inst_unlock(inst);
   if (!lazy && lsn) e = log_flush(log, lsn);
-  JET_ERR pe = e ? JET_errSuccess : log_prepare_next(log);
+  JET_ERR pe = e || after ? JET_errSuccess : log_prepare_next(log);
   inst_lock(inst);
   if (!lazy && lsn && e == JET_errSuccess) {
     uint64_t now = pace_now_ns();
