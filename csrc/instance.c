@@ -204,11 +204,7 @@ JET_ERR inst_enter_handle_within(JET_INSTANCE h, uint64_t max_us, esinst **out, 
   esinst *inst = resolve(h);
   JET_ERR e = inst ? JET_errSuccess : unresolved(h);
   if (inst) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t ns = (uint64_t)ts.tv_nsec + max_us * 1000u;
-    ts.tv_sec += (time_t)(ns / 1000000000u);
-    ts.tv_nsec = (long)(ns % 1000000000u);
+    struct timespec ts = os_deadline(CLOCK_MONOTONIC, max_us);
     atomic_fetch_add(&inst->entering, 1);
     int r = pthread_mutex_clocklock(&inst->lock, CLOCK_MONOTONIC, &ts);
     atomic_fetch_sub(&inst->entering, 1);

@@ -490,11 +490,7 @@ static JET_ERR write_range(eslog *lg, esfile *f, uint32_t gen, const uint8_t *wb
 
 /* Waits (mutex held) up to us microseconds for one more append. */
 static void delay_for_append(eslog *lg, uint64_t us) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t ns = (uint64_t)ts.tv_nsec + us * 1000u;
-  ts.tv_sec += (time_t)(ns / 1000000000u);
-  ts.tv_nsec = (long)(ns % 1000000000u);
+  struct timespec ts = os_deadline(CLOCK_REALTIME, us);
   uint64_t before = lg->nappends;
   lg->delaying = 1;
   while (lg->nappends == before && !lg->err)

@@ -630,6 +630,15 @@ uint64_t os_mono_ns(void) {
 
 uint64_t os_mono_us(void) { return os_mono_ns() / 1000u; }
 
+struct timespec os_deadline(clockid_t clk, uint64_t us) {
+  struct timespec ts;
+  clock_gettime(clk, &ts);
+  uint64_t ns = (uint64_t)ts.tv_nsec + us * 1000u;
+  ts.tv_sec += (time_t)(ns / 1000000000u);
+  ts.tv_nsec = (long)(ns % 1000000000u);
+  return ts;
+}
+
 uint64_t os_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -745,11 +754,7 @@ int os_worker_collect(os_worker *w, uint64_t max_us, JET_ERR *e) {
   if (max_us == UINT64_MAX) {
     while (w->state == WK_RUNNING) pthread_cond_wait(&w->cv, &w->mu);
   } else if (w->state == WK_RUNNING && max_us) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);   /* the cv's clock (os_worker_new) */
-    uint64_t ns = (uint64_t)ts.tv_nsec + max_us * 1000u;
-    ts.tv_sec += (time_t)(ns / 1000000000u);
-    ts.tv_nsec = (long)(ns % 1000000000u);
+    struct timespec ts = os_deadline(CLOCK_MONOTONIC, max_us);   /* the cv's clock (os_worker_new) */
     while (w->state == WK_RUNNING && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0) {}
   }
   int done = w->state == WK_DONE;

@@ -77,6 +77,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "ese.h"
 
 typedef struct esio esio;
@@ -216,6 +217,10 @@ uint64_t os_now_us(void);
  * timeout, deadline and pace (never set back; 0 is some moment before). */
 uint64_t os_mono_ns(void);
 uint64_t os_mono_us(void);
+/* The absolute time us microseconds from now on clock clk, for the timed
+ * waits (pthread_cond_timedwait on a cv of that clock,
+ * pthread_mutex_clocklock). */
+struct timespec os_deadline(clockid_t clk, uint64_t us);
 /* n random bytes (getrandom, falling back to time and pid). */
 void os_random(void *buf, size_t n);
 
