@@ -8,12 +8,7 @@
  *                             dbheader.h): a page's version, which replay
  *                             compares with a change's base
  *   offset 16  u8  type       PAGE_* below
- *   offset 17..31             owner-defined (btree, header, space page);
- *                             a tree page (pageop.h) keeps its slot count
- *                             at 18 and its lowest cell's offset at 20,
- *                             and its free gap [32 + 2 * count, top) zero:
- *                             the pager skips that gap when it copies a
- *                             page (PAGE_OFF_NSLOTS, PAGE_OFF_TOP)
+ *   offset 17..31             owner-defined (btree, header, space page)
  *   offset 32                 body
  * A page of all zeros is "not initialized": never written, legal in a file
  * (page_verify reports PAGE_ZERO).  All integers are little-endian (le.h).
@@ -27,8 +22,6 @@
 #include "le.h"   /* get16/32/64, put16/32/64 */
 
 #define PAGE_HDR 32
-#define PAGE_OFF_NSLOTS 18   /* a tree page's u16 slot count (pageop.h) */
-#define PAGE_OFF_TOP 20      /* a tree page's u16 offset of its lowest cell (pageop.h) */
 /* PAGE_LVDATA, PAGE_LVDIR: a long value's pages (lv.h); PAGE_FREELIST: a
  * page of the free list (pager.h); database format 3. */
 enum { PAGE_FREE = 0, PAGE_DBHEADER = 1, PAGE_SPACE = 2, PAGE_LEAF = 3, PAGE_BRANCH = 4,
@@ -41,6 +34,19 @@ static inline uint64_t get64be(const void *v) {
   const uint8_t *p = v;
   return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
          (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | p[7];
+}
+/* The order of keys (memcmp, then the shorter first), the one both the
+ * tree pages (po_keycmp) and the write set (ws_keycmp) sort by: the first
+ * 8 bytes compared as one number first, where most comparisons end. */
+static inline int page_keycmp(const void *a, size_t al, const void *b, size_t bl) {
+  size_t m = al < bl ? al : bl;
+  if (m >= 8) {
+    uint64_t x = get64be(a), y = get64be(b);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  int r = m ? memcmp(a, b, m) : 0;
+  if (r) return r;
+  return (al > bl) - (al < bl);
 }
 
 static inline uint32_t page_pgno(const uint8_t *pg) { return get32(pg + 4); }

@@ -5,16 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
-  size_t m = al < bl ? al : bl;
-  if (m >= 8) {   /* the first 8 bytes as one big-endian number: most comparisons end there */
-    uint64_t x = get64be(a), y = get64be(b);
-    if (x != y) return x < y ? -1 : 1;
-  }
-  int r = m ? memcmp(a, b, m) : 0;
-  if (r) return r;
-  return (al > bl) - (al < bl);
-}
+int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) { return page_keycmp(a, al, b, bl); }
 
 int po_open(const uint8_t *pg, uint32_t psz, po_node *nd) {
   nd->pg = pg;

@@ -41,8 +41,8 @@
 #include <stdint.h>
 #include "page.h"
 
-#define PO_OFF_N    PAGE_OFF_NSLOTS   /* 18 (page.h) */
-#define PO_OFF_TOP  PAGE_OFF_TOP      /* 20 (page.h) */
+#define PO_OFF_N    18
+#define PO_OFF_TOP  20
 #define PO_OFF_LEFT 24
 #define PO_LEAF_CH  4            /* leaf cell header: klen, vlen */
 #define PO_BR_CH    6            /* branch cell header: klen, child */

@@ -6,16 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ws_keycmp(const void *a, size_t alen, const void *b, size_t blen) {
-  size_t m = alen < blen ? alen : blen;
-  if (m >= 8) {   /* the first 8 bytes as one big-endian number: most comparisons end there */
-    uint64_t x = get64be(a), y = get64be(b);
-    if (x != y) return x < y ? -1 : 1;
-  }
-  int c = memcmp(a, b, m);
-  if (c) return c;
-  return alen < blen ? -1 : alen > blen;
-}
+int ws_keycmp(const void *a, size_t alen, const void *b, size_t blen) { return page_keycmp(a, alen, b, blen); }
 
 static uint64_t hash(uint32_t dbid, uint32_t root, const uint8_t *k, size_t n) {
   uint64_t h = 1469598103934665603ull ^ ((uint64_t)dbid << 32 | root);
