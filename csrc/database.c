@@ -1,9 +1,11 @@
-/* database.c -- create, attach, detach, open and close databases; the
- * commit of pending pages into the log; checkpoints. */
+/* database.c -- the attached databases: the work of the database entry
+ * points (db_create, db_attach, db_detach, db_open_for, db_close_for; the
+ * entry points are jet_database.c's), the attachment table in the log, and
+ * the log records of a commit's pending pages (db_commit_pending, for
+ * txn.c). */
 #include "database.h"
 #include "checkpoint.h"
 #include "table.h"
-#include "txn.h"
 #include "page.h"
 #include "pageop.h"
 #include <assert.h>
@@ -240,12 +242,9 @@ static void header_new(esinst *inst, dbheader *h) {
   h->dbtime_last = DBTIME_RESERVE;   /* esdb.dbtime starts at 0 */
 }
 
-JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
-                                  JET_DBID *pdbid, JET_GRBIT grbit) {
-  (void)szConnect; (void)grbit;
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
+JET_ERR db_create(essession *s, const char *szFilename, JET_DBID *pdbid) {
+  assert(inst_lock_held(s->inst));
+  JET_ERR e = JET_errSuccess;
   esinst *inst = s->inst;
   char *path = NULL;
   esfile *f = NULL;
@@ -283,20 +282,17 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
     if (f) { os_close(f); os_unlink(inst->io, path); }
     free(path);
     session_detail(s, "%s", inst->detail);
-    inst_leave(inst);
     return e;
   }
   s->dbopen[db->dbid]++;
   db->opens++;
   *pdbid = db->dbid;
-  return txn_commit_and_leave(inst, 0);
+  return JET_errSuccess;
 }
 
-JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_GRBIT grbit) {
-  (void)grbit;
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
+JET_ERR db_attach(essession *s, const char *szFilename) {
+  assert(inst_lock_held(s->inst));
+  JET_ERR e = JET_errSuccess;
   esinst *inst = s->inst;
   char *path = NULL;
   esfile *f = NULL;
@@ -307,7 +303,6 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
   if (e == JET_errSuccess) e = db_canon_path(szFilename, &path);
   if (e == JET_errSuccess && db_find(inst, path)) {   /* attached already: nothing to do */
     free(path);
-    inst_leave(inst);
     return JET_errSuccess;
   }
   if (e == JET_errSuccess) e = room_for(inst, path);
@@ -353,7 +348,6 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
   }
   os_close(f);
   free(path);
-  inst_leave(inst);
   return e;
 }
 
@@ -377,10 +371,9 @@ static JET_ERR detach_one(esinst *inst, esdb *db) {
   return e;
 }
 
-JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename) {
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
+JET_ERR db_detach(essession *s, const char *szFilename) {
+  assert(inst_lock_held(s->inst));
+  JET_ERR e = JET_errSuccess;
   esinst *inst = s->inst;
   esdb *only = szFilename ? db_by_path(inst, szFilename) : NULL;
   if (inst->backup) e = JET_errBackupInProgress;
@@ -396,41 +389,27 @@ JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename) {
       e = JET_errDatabaseInUse;
     } else e = detach_one(inst, db);
   }
-  inst_leave(inst);
   return e;
 }
 
-JET_ERR JET_API JetOpenDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
-                                JET_DBID *pdbid, JET_GRBIT grbit) {
-  (void)szConnect; (void)grbit;
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
+JET_ERR db_open_for(essession *s, const char *szFilename, JET_DBID *pdbid) {
+  assert(inst_lock_held(s->inst));
   esdb *db = pdbid ? db_by_path(s->inst, szFilename) : NULL;
-  if (!pdbid) e = JET_errInvalidParameter;
-  else if (!db) e = JET_errDatabaseNotFound;
-  else {
-    s->dbopen[db->dbid]++;
-    db->opens++;
-    *pdbid = db->dbid;
-  }
-  inst_leave(s->inst);
-  return e;
+  if (!pdbid) return JET_errInvalidParameter;
+  if (!db) return JET_errDatabaseNotFound;
+  s->dbopen[db->dbid]++;
+  db->opens++;
+  *pdbid = db->dbid;
+  return JET_errSuccess;
 }
 
-JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit) {
-  (void)grbit;
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
+JET_ERR db_close_for(essession *s, JET_DBID dbid) {
+  assert(inst_lock_held(s->inst));
   esdb *db = db_by_id(s->inst, dbid);
-  if (!db || s->dbopen[dbid] == 0) e = JET_errDatabaseNotFound;
-  else {
-    s->dbopen[dbid]--;
-    db->opens--;
-  }
-  inst_leave(s->inst);
-  return e;
+  if (!db || s->dbopen[dbid] == 0) return JET_errDatabaseNotFound;
+  s->dbopen[dbid]--;
+  db->opens--;
+  return JET_errSuccess;
 }
 
 /* ---- commit of pending pages ------------------------------------------- */

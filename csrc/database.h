@@ -1,7 +1,8 @@
 /*
  * database.h -- the databases an instance has attached (database.c): their
- * files, pagers and headers; attach, create, detach; the log records of a
- * commit's pages.  Layer: instance, session and database state.
+ * files, pagers and headers; attach, create, detach (their entry points
+ * are jet_database.c's); the log records of a commit's pages.  Layer:
+ * instance, session and database state.
  */
 #ifndef ESE_DATABASE_H
 #define ESE_DATABASE_H
@@ -21,6 +22,19 @@ typedef struct esdb {
   struct esinst *inst;    /* its instance (the pager's ring hook) */
 } esdb;
 
+/* The work of the database entry points (jet_database.c), each called with
+ * s's instance entered (the lock held) and leaving it entered:
+ * db_create makes and attaches a new database (its pages pending: the
+ * caller commits them, or discards them on failure) and opens it for s;
+ * db_attach attaches a clean database file (success when attached
+ * already); db_detach detaches one database or, szFilename NULL, all
+ * (each flushed and marked clean); db_open_for / db_close_for count s's
+ * opens of an attached database. */
+JET_ERR db_create(essession *s, const char *szFilename, JET_DBID *pdbid);
+JET_ERR db_attach(essession *s, const char *szFilename);
+JET_ERR db_detach(essession *s, const char *szFilename);
+JET_ERR db_open_for(essession *s, const char *szFilename, JET_DBID *pdbid);
+JET_ERR db_close_for(essession *s, JET_DBID dbid);
 /* An absolute, normalized path: realpath of the folder + the file name
  * (JET_errInvalidPath when the folder does not exist). */
 JET_ERR db_canon_path(const char *path, char **out);

@@ -1,18 +1,21 @@
-/* table.c -- the record API: tables in a database's catalog, cursors, and
- * reads of the session's view (isolation.h: the committed tree, in a
- * transaction as of its snapshot and merged with its write set). */
+/* table.c -- tables in a database's catalog, cursors, and reads of the
+ * session's view (isolation.h: the committed tree, in a transaction as of
+ * its snapshot and merged with its write set): EseOpenTable,
+ * EseCloseTable, the seeks, counts and retrievals.  The entry points that
+ * change data (EseCreateTable, EsePut, EseDelete) are jet_table.c's, over
+ * table_create and table_write_in_txn here. */
 #include "table.h"
 #include "database.h"
-#include "txn.h"
 #include "isolation.h"
 #include "lv.h"
 #include "page.h"
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_TABLE_NAME 64
 
-static JET_ERR table_enter(JET_SESID sesid, JET_TABLEID tid, essession **ps, estable **pt, esdb **pdb) {
+JET_ERR table_enter(JET_SESID sesid, JET_TABLEID tid, essession **ps, estable **pt, esdb **pdb) {
   essession *s;
   JET_ERR e = session_enter(sesid, &s);
   if (e) return e;
@@ -92,8 +95,7 @@ static JET_ERR table_db_enter(JET_SESID sesid, JET_DBID dbid, essession **ps, es
   return JET_errSuccess;
 }
 
-/* The common entry of EseCreateTable and EseOpenTable. */
-static JET_ERR table_call_enter(JET_SESID sesid, JET_DBID dbid, const char *name, JET_TABLEID *ptid,
+JET_ERR table_call_enter(JET_SESID sesid, JET_DBID dbid, const char *name, JET_TABLEID *ptid,
                                 essession **ps, esdb **pdb) {
   JET_ERR e = check_name(name);
   if (e) return e;
@@ -101,13 +103,10 @@ static JET_ERR table_call_enter(JET_SESID sesid, JET_DBID dbid, const char *name
   return table_db_enter(sesid, dbid, ps, pdb);
 }
 
-JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
-  essession *s;
-  esdb *db;
-  JET_ERR e = table_call_enter(sesid, dbid, szTableName, ptableid, &s, &db);
-  if (e) return e;
+JET_ERR table_create(essession *s, esdb *db, const char *name, JET_TABLEID *ptid) {
+  assert(inst_lock_held(s->inst));
   uint32_t root, cat;
-  e = catalog_find(db, szTableName, &root);
+  JET_ERR e = catalog_find(db, name, &root);
   if (e == JET_errSuccess) e = JET_errTableDuplicate;
   else if (e == JET_errObjectNotFound) e = JET_errSuccess;
   if (e == JET_errSuccess) e = pager_get_root(db->pg, &cat);
@@ -115,15 +114,10 @@ JET_ERR JET_API EseCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
   if (e == JET_errSuccess) {
     uint8_t v[4];
     put32(v, root);
-    e = bt_put(db->pg, cat, szTableName, strlen(szTableName), v, 4);
+    e = bt_put(db->pg, cat, name, strlen(name), v, 4);
   }
-  if (e == JET_errSuccess) e = new_handle(s, db, root, szTableName, ptableid);
-  if (e) {
-    db_discard_pending(s->inst);
-    inst_leave(s->inst);
-    return e;
-  }
-  return txn_commit_and_leave(s->inst, 0);
+  if (e == JET_errSuccess) e = new_handle(s, db, root, name, ptid);
+  return e;
 }
 
 JET_ERR JET_API EseOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
@@ -155,52 +149,10 @@ JET_ERR JET_API EseCloseTable(JET_SESID sesid, JET_TABLEID tableid) {
   return e;
 }
 
-/* Keys of 1..EseMaxKeySize bytes; values up to EseMaxValueSize (a value
- * too large for its leaf goes out of line: lv.h). */
-static JET_ERR check_record(esdb *db, size_t klen, size_t vlen) {
-  (void)db;
+JET_ERR table_check_record(size_t klen, size_t vlen) {
   if (klen == 0) return JET_errInvalidParameter;
   if (klen > EseMaxKeySize) return JET_errKeyTooBig;
   return vlen > EseMaxValueSize ? JET_errRecordTooBig : JET_errSuccess;
-}
-
-/* Ends a call that changed pages outside a transaction: commit durably. */
-/* One write outside a transaction (iso_autocommit_write into a batch of
- * before images) committed, or discarded with its batch. */
-static JET_ERR autocommit(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
-                          size_t vlen, int tomb) {
-  vsbatch b;
-  vs_batch_init(&b);
-  JET_ERR e = iso_autocommit_write(s, db, root, key, klen, val, vlen, tomb, &b);
-  if (e) {
-    vs_batch_free(&b);
-    db_discard_pending(s->inst);
-    inst_leave(s->inst);
-    return e;
-  }
-  return txn_autocommit_and_leave(s, &b);
-}
-
-JET_ERR JET_API EsePut(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
-                       const void *pvData, size_t cbData) {
-  if (!pvKey || (!pvData && cbData)) return JET_errInvalidParameter;
-  essession *s;
-  estable *t;
-  esdb *db;
-  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
-  if (e) return e;
-  e = check_record(db, cbKey, cbData);
-  if (e == JET_errSuccess && s->in_txn) {
-    e = iso_check_write(s, t->dbid, t->root, pvKey, cbKey, cbData, 0);
-    if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, pvData, cbData, 0);
-    inst_leave(s->inst);
-    return e;
-  }
-  if (e) {
-    inst_leave(s->inst);
-    return e;
-  }
-  return autocommit(s, db, t->root, pvKey, cbKey, pvData, cbData, 0);
 }
 
 /* Seek in the session's view (isolation.h): outside a transaction the
@@ -242,29 +194,18 @@ static void cur_restore(estable *t, saved_cur *sv) {
   t->has_cur = sv->has;
 }
 
-JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey) {
-  if (!pvKey || cbKey == 0) return JET_errInvalidParameter;
-  if (cbKey > EseMaxKeySize) return JET_errKeyTooBig;   /* as EsePut: no such key can exist */
-  essession *s;
-  estable *t;
-  esdb *db;
-  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
-  if (e) return e;
-  if (s->in_txn) {
-    e = iso_check_write(s, t->dbid, t->root, pvKey, cbKey, 0, 1);
-    if (e) {
-      inst_leave(s->inst);
-      return e;
-    }
+JET_ERR table_write_in_txn(essession *s, estable *t, esdb *db, const void *key, size_t klen, const void *val,
+                           size_t vlen, int tomb) {
+  assert(inst_lock_held(s->inst) && s->in_txn);
+  JET_ERR e = iso_check_write(s, t->dbid, t->root, key, klen, vlen, tomb);
+  if (e == JET_errSuccess && tomb) {   /* a delete needs the record in the view */
     saved_cur sv;
     cur_save(t, &sv);
-    e = merged_seek_k(s, t, db, pvKey, cbKey, JET_bitSeekEQ, 1);
+    e = merged_seek_k(s, t, db, key, klen, JET_bitSeekEQ, 1);
     cur_restore(t, &sv);
-    if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, pvKey, cbKey, NULL, 0, 1);
-    inst_leave(s->inst);
-    return e;
   }
-  return autocommit(s, db, t->root, pvKey, cbKey, NULL, 0, 1);
+  if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, key, klen, val, vlen, tomb);
+  return e;
 }
 
 /* A failed read: the pager's detail (which page, why) for the session. */

@@ -101,8 +101,18 @@ static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0, essession *s, v
 
 JET_ERR txn_commit_and_leave(esinst *inst, int lazy) { return commit_timed(inst, lazy, pace_now_ns(), NULL, NULL); }
 
-JET_ERR txn_autocommit_and_leave(essession *s, vsbatch *b) {
-  return commit_timed(s->inst, 0, pace_now_ns(), s, b);
+JET_ERR txn_autocommit_write(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
+                             size_t vlen, int tomb) {
+  vsbatch b;
+  vs_batch_init(&b);
+  JET_ERR e = iso_autocommit_write(s, db, root, key, klen, val, vlen, tomb, &b);
+  if (e) {
+    vs_batch_free(&b);
+    db_discard_pending(s->inst);
+    inst_leave(s->inst);
+    return e;
+  }
+  return commit_timed(s->inst, 0, pace_now_ns(), s, &b);
 }
 
 /* The before images of s's write set that other open snapshots need, in
