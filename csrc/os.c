@@ -33,16 +33,18 @@ struct esio {
   uint64_t fault_at;            /* the event number that faults */
   int sticky;                   /* every event from fault_at on faults */
   char *count_path;             /* ESE_FAULT_COUNT */
-  char *deny_name;              /* FAULT_EACCES: the base name os_open refuses; FAULT_SYNCEIO: whose syncs fail */
-  atomic_uint_fast64_t name_syncs;   /* FAULT_SYNCEIO: os_syncs of deny_name so far (fault_at: the first to fail) */
+  char *fault_name;             /* the base name a fault names: FAULT_EACCES, os_open refuses it;
+                                 * FAULT_SYNCEIO, its syncs fail */
+  atomic_uint_fast64_t name_syncs;   /* FAULT_SYNCEIO: os_syncs of fault_name so far (fault_at: the first to fail) */
   atomic_uint_fast64_t space;   /* FAULT_SPACE: bytes files may still grow by */
   atomic_int open_files;        /* os_open successes not yet os_closed */
   uint64_t torn_cut;            /* FAULT_TORN: C, the bytes of the write at K that are new (head) */
   int torn_mode;                /* FAULT_TORN: TORN_* */
   power_journal *power;         /* FAULT_POWER: the old bytes of unsynced writes */
   int trace_fd;                 /* ESE_FAULT_TRACE, or -1 */
-  uint64_t slow_ms;             /* FAULT_SLOWSYNC: the delay of a sync ... */
-  char *slow_path;              /* ... while this file exists (FAULT_SYNCEIO: syncs counted while it exists) */
+  uint64_t slow_ms;             /* FAULT_SLOWSYNC: the delay of a sync */
+  char *fault_path;             /* the fault holds only while this file exists: FAULT_SLOWSYNC (always
+                                 * given), FAULT_SYNCEIO (optional: syncs counted while it exists) */
 };
 
 struct esfile {
@@ -112,19 +114,19 @@ JET_ERR esio_new(esio **out) {
         char *end;
         io->slow_ms = strtoull(colon + 1, &end, 10);
         if (*end != ':' || !end[1] || io->slow_ms == 0 || io->slow_ms > 10000) { free(io); return JET_errInvalidParameter; }
-        if (!(io->slow_path = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
+        if (!(io->fault_path = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_SLOWSYNC;
       } else if (n == 7 && !strncmp(f, "synceio", 7)) {   /* synceio:K:NAME, no event count */
         char *end;
         io->fault_at = strtoull(colon + 1, &end, 10);
         if (*end != ':' || !end[1] || io->fault_at == 0) { free(io); return JET_errInvalidParameter; }
-        if (!(io->deny_name = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
-        char *c2 = strchr(io->deny_name, ':');   /* synceio:K:NAME:PATH */
-        if (c2 && !(io->slow_path = strdup(c2 + 1))) { free(io->deny_name); free(io); return JET_errOutOfMemory; }
+        if (!(io->fault_name = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
+        char *c2 = strchr(io->fault_name, ':');   /* synceio:K:NAME:PATH */
+        if (c2 && !(io->fault_path = strdup(c2 + 1))) { free(io->fault_name); free(io); return JET_errOutOfMemory; }
         if (c2) *c2 = 0;
         io->fault = FAULT_SYNCEIO;
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
-        if (!(io->deny_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
+        if (!(io->fault_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
       } else {
         char *end;
@@ -142,7 +144,7 @@ JET_ERR esio_new(esio **out) {
   if (c && *c && !(io->count_path = strdup(c))) e = JET_errOutOfMemory;
   else if (t && *t && (io->trace_fd = open(t, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) e = os_err(errno);
   if (e) {
-    free(io->count_path); free(io->deny_name); free(io->slow_path); power_free(io->power); free(io);
+    free(io->count_path); free(io->fault_name); free(io->fault_path); power_free(io->power); free(io);
     return e;
   }
   *out = io;
@@ -162,8 +164,8 @@ void esio_free(esio *io) {
     }
     free(io->count_path);
   }
-  free(io->deny_name);
-  free(io->slow_path);
+  free(io->fault_name);
+  free(io->fault_path);
   power_free(io->power);
   if (io->trace_fd >= 0) close(io->trace_fd);
   free(io);
@@ -309,7 +311,7 @@ JET_ERR os_open(esio *io, const char *path, int flags, esfile **out) {
   if (flags & OS_NOFOLLOW) oflags |= O_NOFOLLOW;
   if (io->fault == FAULT_EACCES) {
     const char *slash = strrchr(path, '/');
-    if (!strcmp(slash ? slash + 1 : path, io->deny_name)) return os_err(EACCES);
+    if (!strcmp(slash ? slash + 1 : path, io->fault_name)) return os_err(EACCES);
   }
   esfile *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) { free(f); return JET_errOutOfMemory; }
@@ -421,11 +423,11 @@ JET_ERR os_sync(esfile *f) {
   esio *io = f->io;
   int fe = fault_event(io, EV_SYNC, f->path, 0, 0);
   if (fe) return os_err(fe);
-  if (io->fault == FAULT_SYNCEIO && !strcmp(base_name(f->path), io->deny_name) &&
-      (!io->slow_path || access(io->slow_path, F_OK) == 0) && atomic_fetch_add(&io->name_syncs, 1) + 1 >= io->fault_at)
+  if (io->fault == FAULT_SYNCEIO && !strcmp(base_name(f->path), io->fault_name) &&
+      (!io->fault_path || access(io->fault_path, F_OK) == 0) && atomic_fetch_add(&io->name_syncs, 1) + 1 >= io->fault_at)
     return os_err(EIO);
   uint64_t mark = io->power ? power_sync_mark(io->power) : 0;
-  if (io->fault == FAULT_SLOWSYNC && access(io->slow_path, F_OK) == 0) {
+  if (io->fault == FAULT_SLOWSYNC && access(io->fault_path, F_OK) == 0) {
     struct timespec ts = { (time_t)(io->slow_ms / 1000), (long)(io->slow_ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   }
