@@ -18,10 +18,7 @@ describe("review: a commit discarded after its pages were stamped", function()
 
   it("(JET_errLogSequenceEnd at the last generation) leaves each page as it was: a later durable commit of "
      .. "the same leaf recovers after a crash", function()
-    local _, _, _, inst = w:filled_table(5)
-    inst:term({ complete = true })
-    w:last_log_generation()
-    local t, s, _, inst2 = w:reopen({ log_file_size = 64 })
+    local t, s, _, inst2 = w:at_last_generation(5)
     local model = H.contents(t)
     -- each transaction: a small record into the leaf (a gap insert: undo
     -- records), then a long value whose page differences are large; the

@@ -43,16 +43,35 @@ local function diff(want, got)
   return table.concat(d, "; ")
 end
 
+-- A second session of inst on the table "t" of app.edb: s2, t2.
+local function reader(w, inst)
+  local s2 = inst:begin_session()
+  return s2, s2:open_table(s2:open_database(w:path("app.edb")), "t")
+end
+
+-- Runs step(i, model) -> the model after it, for i = 1, 2, ... until one
+-- raises; before each, s2 begins a snapshot that must read model's k00002
+-- (rolled back after a step that succeeded, left open after the failed
+-- one).  Returns the model of the last step that succeeded and the error.
+local function until_log_full(s2, t2, model, step)
+  for i = 1, 1000 do
+    s2:begin_transaction()
+    assert.are.equal(model.k00002, t2:get("k00002"))
+    local ok, m = pcall(step, i, model)
+    if not ok then return model, m end
+    model = m
+    s2:rollback()
+  end
+  error("the log never filled")
+end
+
 describe("review: a failed commit of a transaction changing one leaf many ways", function()
   local w
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
 
   it("(JET_errLogSequenceEnd) leaves every record, recovers the next commit after a crash, verifies", function()
-    local _, _, _, inst = w:filled_table(5)
-    inst:term({ complete = true })
-    w:last_log_generation()
-    local t, s, _, inst2 = w:reopen({ log_file_size = 64 })
+    local t, s, _, inst2 = w:at_last_generation(5)
     local model = H.contents(t)
     local failed
     for i = 1, 1000 do
@@ -76,24 +95,14 @@ describe("review: a failed commit of a transaction changing one leaf many ways",
   end)
 
   it("(JET_errLogSequenceEnd) leaves an open transaction's snapshot and writes as if it never was", function()
-    local _, _, _, inst = w:filled_table(5)
-    inst:term({ complete = true })
-    w:last_log_generation()
-    local t, s, _, inst2 = w:reopen({ log_file_size = 64 })
-    local s2 = inst2:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
-    local model = H.contents(t)
-    local failed
-    for i = 1, 1000 do
-      s2:begin_transaction()
-      assert.are.equal(model.k00002, t2:get("k00002"))
+    local t, s, _, inst2 = w:at_last_generation(5)
+    local s2, t2 = reader(w, inst2)
+    local model, failed = until_log_full(s2, t2, H.contents(t), function(i, model)
       s:begin_transaction()
       local m = mixed(t, i, model)
-      local ok, e = pcall(s.commit_transaction, s)
-      if not ok then failed = e break end
-      model = m
-      s2:rollback()
-    end
+      s:commit_transaction()
+      return m
+    end)
     assert.are.equal("JET_errLogSequenceEnd", failed.name)
     -- the snapshot of s2, begun before the failed commit: the records as they are
     assert.are.equal("", diff(model, H.contents(t2)))
@@ -109,23 +118,14 @@ describe("review: a failed commit of a transaction changing one leaf many ways",
   end)
 
   it("(JET_errLogSequenceEnd, a put outside a transaction) is no conflict for an open transaction", function()
-    local _, _, _, inst = w:filled_table(5)
-    inst:term({ complete = true })
-    w:last_log_generation()
-    local t, _, _, inst2 = w:reopen({ log_file_size = 64 })
-    local s2 = inst2:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
-    local model = H.contents(t)
-    local failed
-    for i = 1, 1000 do
-      s2:begin_transaction()
-      assert.are.equal(model.k00002, t2:get("k00002"))
+    local t, _, _, inst2 = w:at_last_generation(5)
+    local s2, t2 = reader(w, inst2)
+    local model, failed = until_log_full(s2, t2, H.contents(t), function(i, model)
       local v = ("p"):rep(7000 + i)
-      local ok, e = pcall(t.put, t, "k00002", v)
-      if not ok then failed = e break end
+      t:put("k00002", v)
       model.k00002 = v
-      s2:rollback()
-    end
+      return model
+    end)
     assert.are.equal("JET_errLogSequenceEnd", failed.name)
     assert.are.equal(model.k00002, t2:get("k00002"))
     local ok, e = pcall(t2.put, t2, "k00002", "s2")

@@ -338,6 +338,18 @@ function World:last_log_generation()
   H.write_file(self:path("edb.log"), string.pack("<I4", H.crc32c(hdr, 1, #hdr)) .. hdr .. data:sub(4097))
 end
 
+-- A table of n records (World:filled_table), closed cleanly, the log moved
+-- to its last generation (World:last_log_generation) and the folder
+-- reopened with 64 KiB logs: the commits that fill this generation fail
+-- with JET_errLogSequenceEnd, the instance running on.  Returns t, s, db,
+-- inst of the reopened instance.
+function World:at_last_generation(n)
+  local _, _, _, inst = self:filled_table(n)
+  inst:term({ complete = true })
+  self:last_log_generation()
+  return self:reopen({ log_file_size = 64 })
+end
+
 -- A commit into table t, a crash (abrupt term of inst) and soft recovery on
 -- a new instance of this folder (64 KiB logs, as World:filled_table): the
 -- commit must be back.  Returns t, s, db, inst of the new instance.
