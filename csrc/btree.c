@@ -13,7 +13,8 @@
  * one up to the branch's own upper bound).  A separator made by a leaf split
  * is the shortest prefix of the right page's first key that sorts above the
  * left page's last key.  All leaves are at the same depth; the root page
- * never moves (a root split moves its cells into two new children).
+ * never moves (a root split moves its cells into two new children; a
+ * root left with one child takes that child's cells, collapse_root).
  *
  * Nothing read from a page is trusted: node_open and cell_get bounds-check
  * the header, slots and cells, and any fault is JET_errDatabaseCorrupted.
@@ -457,6 +458,42 @@ static JET_ERR free_page(bt *t, unsigned d, uint32_t left) {
   return e ? e : pager_free(t->p, t->path[d].pgno);
 }
 
+/* While the root is a branch without separators (its one child, left,
+ * holds every key), the child takes the root's place, and the tree loses a
+ * level: LR_NEWPAGE formats the root as the child (its type, left and
+ * cells), LR_SPLIT at slot 0 empties the child (its cells went to the
+ * root), LR_FREEPAGE marks it free and it goes on the free list.  The root
+ * page never moves (the catalog and the space page name it). */
+static JET_ERR collapse_root(bt *t) {
+  for (;;) {
+    const uint8_t *pg;
+    node rn, cn;
+    unsigned used;
+    JET_ERR e = pager_read(t->p, t->root, &pg);
+    if (e || (e = node_open(pg, t->psz, &rn))) return e;
+    if (rn.leaf || rn.n) return 0;
+    uint32_t child = get32(pg + OFF_LEFT);
+    if (child == t->root) return CORRUPT;
+    if ((e = pager_read(t->p, child, &pg)) || (e = node_open(pg, t->psz, &cn))) return e;
+    if ((e = gather(t, &cn, cn.n, NULL, 0, &used))) return e;   /* the cells, from a copy (t->scratch) */
+    int type = cn.leaf ? PAGE_LEAF : PAGE_BRANCH;
+    uint32_t left = get32(t->scratch + OFF_LEFT);
+    if ((e = format_page(t, t->root, type, left, t->cells, 0, cn.n + 1, cn.n))) return e;
+    if (cn.n) {
+      uint8_t body[6 + EseMaxKeySize];
+      unsigned klen = get16(t->cells[0].p);
+      put32(body, t->root);
+      put16(body + 4, (uint16_t)klen);
+      memcpy(body + 6, t->cells[0].p + (cn.leaf ? LEAF_CH : BR_CH), klen);
+      if ((e = page_op_fits(t, child, PO_SPLIT, 0, body, 6 + klen))) return e;
+    }
+    uint8_t fb[PO_FREEPAGE_LEN];
+    fb[0] = (uint8_t)type;
+    put32(fb + 1, left);
+    if ((e = page_op_fits(t, child, PO_FREEPAGE, 0, fb, sizeof fb)) || (e = pager_free(t->p, child))) return e;
+  }
+}
+
 /* The leaf t->path[t->depth] (not the root) has just lost its last
  * record: it is freed and taken out of its parent (LR_UNLINK), and so is
  * each branch above it that thereby loses its only child.  A parent with
@@ -464,8 +501,8 @@ static JET_ERR free_page(bt *t, unsigned d, uint32_t left) {
  * keys go to the child before it), or, for its leftmost child, cell 0,
  * whose child becomes the leftmost (taking the keys below it).  The root
  * never moves: a root left without any child becomes an empty leaf again
- * (LR_NEWPAGE); a root left with one child stays a branch of no separator
- * (a later root split gives it separators again).  The levels of t->path
+ * (LR_NEWPAGE); a root left with one child takes that child's content
+ * (collapse_root).  The levels of t->path
  * are those of the descent (their nodes opened on the pages as read then:
  * n as before the delete). */
 static JET_ERR unlink_empty(bt *t) {
@@ -491,7 +528,8 @@ static JET_ERR unlink_empty(bt *t) {
     put32(body + 1, child);
     put16(body + 5, (uint16_t)c.klen);
     memcpy(body + PO_UNLINK_HDR, c.key, c.klen);
-    return page_op_fits(t, pl->pgno, PO_UNLINK, slot, body, PO_UNLINK_HDR + c.klen);
+    if ((e = page_op_fits(t, pl->pgno, PO_UNLINK, slot, body, PO_UNLINK_HDR + c.klen))) return e;
+    return d - 1 == 0 && pl->nd.n == 1 ? collapse_root(t) : 0;
   }
   return 0;
 }

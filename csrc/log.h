@@ -14,8 +14,9 @@
  *   16 u32 page_size, 20 u32 file_size, 24 u8[16] log signature,
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
  *   first), 56 u32 features (bit 0, LOG_FEATURE_FREEPAGES: the file may
- *   hold LR_UNLINK and LR_FREEPAGE records; every file this version makes
- *   has it; any other bit is a format this version does not read, as a
+ *   hold LR_UNLINK and LR_FREEPAGE records; bit 1, LOG_FEATURE_LVFREE:
+ *   its LR_FREEPAGE records may free long values' pages; every file this
+ *   version makes has both; any other bit is a format this version does not read, as a
  *   version before bit 0 refuses bit 0), 60 u32 attach count, 64 attach table: one
  *   attachment entry per database (below).  Formats 1 and 2 (magic
  *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots),
@@ -78,8 +79,9 @@
 #define LOG_SLOT_HEAD 32u
 #define LOG_DATA_START 12288u
 #define LOG_FEATURE_FREEPAGES 1u   /* record types 15 and 16 (emptied tree pages freed) */
-#define LOG_FEATURES_KNOWN LOG_FEATURE_FREEPAGES     /* feature bits this version reads */
-#define LOG_FEATURES_WRITTEN LOG_FEATURE_FREEPAGES   /* ... and sets in every file it makes */
+#define LOG_FEATURE_LVFREE 2u      /* LR_FREEPAGE of a long value's page (types 5, 6) */
+#define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE)   /* feature bits this version reads */
+#define LOG_FEATURES_WRITTEN LOG_FEATURES_KNOWN   /* ... and sets in every file it makes */
 /* The detail of JET_errBadLogVersion: what to do with an old log. */
 #define LOG_OLD_FORMAT_ADVICE                                                                        \
   "recover and shut down cleanly with the version that wrote it, then set its logs, checkpoint and " \

@@ -1,6 +1,7 @@
 /* lv.c -- long values out of line (layout and rules: lv.h). */
 #include "lv.h"
 #include "page.h"
+#include "pageop.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,27 @@ JET_ERR lv_walk(pager *p, const uint8_t ref[LV_REF_SIZE], int (*fn)(void *ud, ui
   return JET_errSuccess;
 }
 
+/* Frees page pgno of a value, of type (PAGE_LVDATA, PAGE_LVDIR) and next
+ * (its u32 at offset 24): marked free first by an LR_FREEPAGE record
+ * (pageop.h; bytes 16.. zeroed, 48 bytes of log, no page image), then put
+ * on the free list.  A page of another type or next (a damaged value) is
+ * CORRUPT, the page unchanged. */
+static JET_ERR free_one(pager *p, uint32_t pgno, int type, uint32_t next) {
+  uint8_t h[PO_ENTRY_HDR], body[PO_FREEPAGE_LEN], *pg;
+  body[0] = (uint8_t)type;
+  put32(body + 1, next);
+  pageop_entry(h, PO_FREEPAGE, 0, sizeof body);
+  JET_ERR e = pager_write_op(p, pgno, &pg, h, sizeof h, body, sizeof body);
+  if (e) return e;
+  int r = pageop_apply(pg, pager_page_size(p), PO_FREEPAGE, 0, body, sizeof body);
+  if (r != PO_OK) {            /* the record is kept: the page must become a difference */
+    uint8_t *again;
+    e = pager_write(p, pgno, &again);
+    return e ? e : r == PO_NOMEM ? JET_errOutOfMemory : CORRUPT;
+  }
+  return pager_free(p, pgno);
+}
+
 JET_ERR lv_free(pager *p, const uint8_t ref[LV_REF_SIZE]) {
   uint32_t len, dir, psz = pager_page_size(p);
   size_t ecap = lv_dir_cap(psz);
@@ -138,8 +160,8 @@ JET_ERR lv_free(pager *p, const uint8_t ref[LV_REF_SIZE]) {
     size_t cnt = get32(dp + LV_OFF_COUNT);
     uint32_t next = get32(dp + LV_OFF_NEXT);
     for (size_t j = 0; j < cnt; j++) ents[j] = get32(dp + PAGE_HDR + 4 * j);
-    for (size_t j = 0; j < cnt && e == JET_errSuccess; j++) e = pager_free(p, ents[j]);
-    if (e == JET_errSuccess) e = pager_free(p, dir);
+    for (size_t j = 0; j < cnt && e == JET_errSuccess; j++) e = free_one(p, ents[j], PAGE_LVDATA, 0);
+    if (e == JET_errSuccess) e = free_one(p, dir, PAGE_LVDIR, next);
     dir = next;
   }
   free(ents);

@@ -23,8 +23,11 @@
  * a chain too long or too short is JET_errDatabaseCorrupted.
  *
  * Pages come from pager_alloc (the free list first) and go back with
- * pager_free when the value is replaced or deleted (pager.h says why a
- * freed page may be reused at once).  Callers hold the instance lock.
+ * pager_free when the value is replaced or deleted, each first marked free
+ * by an LR_FREEPAGE record of its type (pageop.h: bytes 16.. zeroed, 48
+ * bytes of log, no image), the mark the free list's reuse and `ese check`
+ * require (pager.h says why a freed page may be reused at once).  Callers
+ * hold the instance lock.
  */
 #ifndef ESE_LV_H
 #define ESE_LV_H

@@ -255,18 +255,30 @@ static int op_unlink(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t
   return PO_OK;
 }
 
-static int op_freepage(uint8_t *pg, const po_node *nd, unsigned slot, const uint8_t *body, size_t blen) {
-  if (slot != 0 || blen != PO_FREEPAGE_LEN || (body[0] != PAGE_LEAF && body[0] != PAGE_BRANCH) ||
-      (body[0] == PAGE_LEAF) != (get32(body + 1) == 0))
+/* PO_FREEPAGE: checked on the raw page (a long value's page is no tree
+ * page), then bytes 16.. zeroed. */
+static int op_freepage(uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *body, size_t blen) {
+  if (slot != 0 || blen != PO_FREEPAGE_LEN) return PO_BAD;
+  int type = body[0];
+  uint32_t left = get32(body + 1);
+  if (type == PAGE_LEAF || type == PAGE_BRANCH) {
+    po_node nd;
+    if ((type == PAGE_LEAF) != (left == 0) || po_open(pg, psz, &nd)) return PO_BAD;
+    if (pg[16] != type || nd.n != 0 || get32(pg + PO_OFF_LEFT) != left) return PO_KEY;
+  } else if (type == PAGE_LVDATA || type == PAGE_LVDIR) {
+    if (type == PAGE_LVDATA && left != 0) return PO_BAD;
+    if (pg[16] != type || get32(pg + PO_OFF_LEFT) != left) return PO_KEY;
+  } else {
     return PO_BAD;
-  if (nd->pg[16] != body[0] || nd->n != 0 || get32(pg + PO_OFF_LEFT) != get32(body + 1)) return PO_KEY;
-  memset(pg + 16, 0, nd->psz - 16);
+  }
+  memset(pg + 16, 0, psz - 16);
   return PO_OK;
 }
 
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen) {
   po_node nd;
   if (type == PO_NEWPAGE) return EseMaxRecordSize(psz) ? op_newpage(pg, psz, slot, body, blen) : PO_BAD;
+  if (type == PO_FREEPAGE) return EseMaxRecordSize(psz) ? op_freepage(pg, psz, slot, body, blen) : PO_BAD;
   if (po_open(pg, psz, &nd)) return PO_BAD;
   switch (type) {
   case PO_SPLIT: return op_split(pg, &nd, slot, body, blen);
@@ -274,7 +286,6 @@ int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8
   case PO_REPLACE: return op_replace(pg, &nd, slot, body, blen);
   case PO_DELETE: return op_delete(pg, &nd, slot, body, blen);
   case PO_UNLINK: return op_unlink(pg, &nd, slot, body, blen);
-  case PO_FREEPAGE: return op_freepage(pg, &nd, slot, body, blen);
   default: return PO_BAD;
   }
 }

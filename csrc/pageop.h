@@ -133,10 +133,14 @@ unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_
  *              slot 0's key now belong to that child).  A child other than
  *              the record's: PO_KEY;
  *   PO_FREEPAGE slot 0; body = u8 type, u32 left: the page must be an empty
- *              page of that type and left (a leaf: n = 0, left 0; a branch:
- *              n = 0, left its one child, freed before it), else PO_KEY.
- *              Bytes 16.. become zeros: type PAGE_FREE (0), the mark that
- *              the free list's reuse checks.
+ *              tree page of that type and left (a leaf: n = 0, left 0; a
+ *              branch: n = 0, left its one child, freed before it), or a
+ *              long value's page of that type whose u32 at offset 24 is
+ *              left (PAGE_LVDATA: 0; PAGE_LVDIR: its next directory page,
+ *              lv.h), else PO_KEY; any other type PO_BAD.  Bytes 16..
+ *              become zeros: type PAGE_FREE (0), the mark that the free
+ *              list's reuse checks.  The page's other bytes are not
+ *              checked: a long value's page is freed whole.
  * On any result but PO_OK the page is unchanged. */
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen);
 /* The bytes pageop_apply(pg, psz, type, slot, body of blen bytes) may

@@ -14,6 +14,13 @@
 #define SPACE_ROOT (PAGE_HDR + 4)   /* u32 catalog root */
 #define SPACE_FREE (PAGE_HDR + 8)   /* u32 first free-list page, 0: none */
 #define SPACE_NFREE (PAGE_HDR + 12) /* u32 free pages (free-list pages included) */
+#define SPACE_FLAGS (PAGE_HDR + 16) /* u32: bit 0, SPACE_MARKED (below) */
+/* Every page on the free list is a free-list page or marked free (bytes
+ * 16.. zero): set in a new database, and whenever the free list is empty;
+ * never set in a file whose free list may still hold a long value's page
+ * freed as it was (by an engine before LR_FREEPAGE marked them, log
+ * feature bit 1), whose reuse accepts such pages too. */
+#define SPACE_MARKED 1u
 #define FL_COUNT 20                 /* free-list page: u32 entries */
 #define FL_NEXT 24                  /* u32 next free-list page, 0: the last */
 
@@ -419,6 +426,7 @@ JET_ERR pager_format(pager *p) {
   sp[16] = PAGE_SPACE;
   put32(sp + SPACE_NEXT, SPACE_PGNO + 1);
   put32(sp + SPACE_ROOT, 0);
+  put32(sp + SPACE_FLAGS, SPACE_MARKED);
   return JET_errSuccess;
 }
 
@@ -455,13 +463,16 @@ static int freed_mark(const uint8_t *pg, uint32_t psz) {
   return 1;
 }
 
-/* Whether pg may be taken from the free list: only a long value's pages
- * (as they were) and tree pages marked free (bytes 16.. zero) are ever
- * freed, and free-list pages hold them (alloc takes an empty one itself).
- * The rule of reuse_page and of pager_check_free (`ese check`). */
-static int freeable(const uint8_t *pg, uint32_t psz) {
+/* Whether pg may be taken from the free list: only tree pages and long
+ * values' pages marked free (LR_FREEPAGE: bytes 16.. zero) are ever freed,
+ * and free-list pages hold them (alloc takes an empty one itself); a long
+ * value's page as it was only when the space page's flags lack SPACE_MARKED
+ * (a file whose free list began before such pages were marked).  The rule
+ * of reuse_page and of pager_check_free (`ese check`). */
+static int freeable(uint32_t space_flags, const uint8_t *pg, uint32_t psz) {
   int t = page_type(pg);
-  return t == PAGE_LVDATA || t == PAGE_LVDIR || t == PAGE_FREELIST || (t == PAGE_FREE && freed_mark(pg, psz));
+  if (t == PAGE_LVDATA || t == PAGE_LVDIR) return !(space_flags & SPACE_MARKED);
+  return t == PAGE_FREELIST || (t == PAGE_FREE && freed_mark(pg, psz));
 }
 
 #define NOT_FREEABLE "is not a page that is ever freed (a page in use?)"
@@ -470,10 +481,10 @@ static int freeable(const uint8_t *pg, uint32_t psz) {
  * its old content as the base (pager.h), then zeroed.  A page that is not
  * freeable (a tree page in use above all) is a damaged free list or a
  * caller's bug, refused before it is overwritten. */
-static JET_ERR reuse_page(pager *p, uint32_t pgno, uint8_t **page, int raw) {
+static JET_ERR reuse_page(pager *p, const uint8_t *sp, uint32_t pgno, uint8_t **page, int raw) {
   JET_ERR e = raw ? pager_write(p, pgno, page) : pager_write_op(p, pgno, page, NULL, 0, NULL, 0);
   if (e) return e;
-  if (!freeable(*page, p->psz)) return space_bad(p, pgno, NOT_FREEABLE);
+  if (!freeable(get32(sp + SPACE_FLAGS), *page, p->psz)) return space_bad(p, pgno, NOT_FREEABLE);
   memset(*page, 0, p->psz);
   return JET_errSuccess;
 }
@@ -497,7 +508,8 @@ static JET_ERR alloc(pager *p, uint32_t *pgno, uint8_t **page, int raw) {
     uint32_t nfree = get32(sp + SPACE_NFREE);
     if (nfree == 0) return space_bad(p, got, "is listed beyond the free count");
     put32(sp + SPACE_NFREE, nfree - 1);
-    if ((e = reuse_page(p, got, page, raw))) return e;
+    if ((e = reuse_page(p, sp, got, page, raw))) return e;
+    if (nfree == 1) put32(sp + SPACE_FLAGS, get32(sp + SPACE_FLAGS) | SPACE_MARKED);   /* the list is empty */
     *pgno = got;
     return JET_errSuccess;
   }
@@ -519,6 +531,7 @@ JET_ERR pager_free(pager *p, uint32_t pgno) {
   if (e) return e;
   uint32_t head = get32(sp + SPACE_FREE);
   if (pgno <= SPACE_PGNO || pgno >= get32(sp + SPACE_NEXT) || pgno == head) return space_bad(p, pgno, "cannot be freed");
+  if (get32(sp + SPACE_NFREE) == 0) put32(sp + SPACE_FLAGS, get32(sp + SPACE_FLAGS) | SPACE_MARKED);
   if (head) {
     if ((e = fl_page(p, head, 1, &fl))) return e;
     uint32_t cnt = get32(fl + FL_COUNT);
@@ -549,7 +562,7 @@ JET_ERR pager_free(pager *p, uint32_t pgno) {
     put32(sp + SPACE_NFREE, get32(sp + SPACE_NFREE) + 2);
     return JET_errSuccess;
   }
-  if ((e = reuse_page(p, pgno, &fl, 1))) return e;
+  if ((e = reuse_page(p, sp, pgno, &fl, 1))) return e;
   fl[16] = PAGE_FREELIST;
   put32(fl + FL_NEXT, head);
   put32(sp + SPACE_FREE, pgno);
@@ -570,7 +583,7 @@ JET_ERR pager_check_free(pager *p, uint8_t *owned, uint32_t npages) {
   JET_ERR e = pager_read(p, SPACE_PGNO, &sp);
   if (e == JET_errSuccess) e = check_space(p, sp);
   if (e) return e;
-  uint32_t nfree = get32(sp + SPACE_NFREE), seen = 0, next;
+  uint32_t nfree = get32(sp + SPACE_NFREE), flags = get32(sp + SPACE_FLAGS), seen = 0, next;
   /* a copy of each free-list page: the entries are read (and the cache
    * trimmed) while it is walked */
   uint8_t *copy = malloc(p->psz);
@@ -585,7 +598,7 @@ JET_ERR pager_check_free(pager *p, uint8_t *owned, uint32_t npages) {
       const uint8_t *qp;
       /* the next allocation that met it would refuse it (reuse_page) */
       if ((e = mark(p, owned, npages, q)) == JET_errSuccess && (e = pager_read(p, q, &qp)) == JET_errSuccess &&
-          !freeable(qp, p->psz))
+          !freeable(flags, qp, p->psz))
         e = space_bad(p, q, NOT_FREEABLE);
       pager_trim_clean(p);
     }

@@ -97,10 +97,14 @@ JET_ERR pager_write_ranges(pager *p, uint32_t pgno, uint8_t **page, const uint16
  * numbers from 32 on.  pager_alloc takes the last entry of the first page,
  * or, when it has none, that page itself; pager_free appends to the first
  * page, or, when it is full (or there is none), makes the freed page the
- * new first page (a tree page freed by an operation record of this commit,
+ * new first page (a page freed by an operation record of this commit,
  * LR_FREEPAGE: a new page at the end of the file instead, listing it).
- * A page taken must be a long value's page or a tree page marked free
- * (bytes 16.. zero), else JET_errDatabaseCorrupted, the page unchanged.  These are page changes like any other (pending, logged
+ * A page taken must be a free-list page or a page marked free (bytes 16..
+ * zero: LR_FREEPAGE marks tree pages and long values' pages alike), or,
+ * while the space page's flag SPACE_MARKED (pager.c) is unset (a file
+ * whose free list began before long values' pages were marked), a long
+ * value's page as it was; else JET_errDatabaseCorrupted, the page
+ * unchanged.  These are page changes like any other (pending, logged
  * as differences, replayed, through the ring).  A reused page is taken
  * with its old content as its base (pager_write, then zeroed), so its
  * difference names the dbtime it carries on disk and replay needs no

@@ -24,8 +24,9 @@
  *          or the leftmost child, cell 0's child becoming left (mode 1);
  *          another key or child is PO_KEY, a leaf, a slot past the end,
  *          mode 1 at a slot other than 0, a bad mode or a cut key PO_BAD,
- *          unchanged.  LR_FREEPAGE zeroes an empty leaf (left 0) or an
- *          empty branch of its left; a page not empty, of another type or
+ *          unchanged.  LR_FREEPAGE zeroes an empty leaf (left 0), an
+ *          empty branch of its left, or a long value's data page (0) or
+ *          directory page of its next; a page not empty, of another type or
  *          left is PO_KEY, a malformed body PO_BAD, unchanged.
  *   fuzz   hostile records (seeded: any type, slot, damaged bodies) on
  *          pages of several fills: a refusal leaves the page unchanged, a
@@ -458,6 +459,37 @@ static void unit_unlink(void) {
     if (lf[i]) FAIL("freepage: byte %u of the freed leaf is not zero", i);
   expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_BAD,
             "freepage: a page already free");
+  /* a long value's pages (lv.h): checked by type and the u32 at 24 (a
+   * directory's next), nothing else; then zeros from 16 */
+  static uint8_t lv[PAGE_SIZE];
+  memset(lv, 0, PAGE_SIZE);
+  lv[16] = PAGE_LVDIR;
+  put32(lv + 20, 3);
+  put32(lv + 24, 77);
+  memset(lv + 32, 0xab, 12);
+  memcpy(before, lv, PAGE_SIZE);
+  expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LVDIR, 76)), PO_KEY,
+            "freepage: a directory of another next");
+  expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LVDATA, 0)), PO_KEY,
+            "freepage: a directory freed as a data page");
+  expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LVDATA, 77)), PO_BAD,
+            "freepage: a data page of next 77");
+  expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_FREELIST, 77)), PO_BAD,
+            "freepage: type 7");
+  expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_BAD,
+            "freepage: a directory freed as a leaf");
+  if (memcmp(before, lv, PAGE_SIZE)) FAIL("freepage refusals of a long value's page: the page changed");
+  expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LVDIR, 77)), PO_OK,
+            "freepage: directory");
+  for (unsigned i = 16; i < PAGE_SIZE; i++)
+    if (lv[i]) FAIL("freepage: byte %u of the freed directory is not zero", i);
+  memset(lv + 16, 0x5a, PAGE_SIZE - 16);
+  lv[16] = PAGE_LVDATA;
+  put32(lv + 24, 0);
+  expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LVDATA, 0)), PO_OK,
+            "freepage: data page");
+  for (unsigned i = 16; i < PAGE_SIZE; i++)
+    if (lv[i]) FAIL("freepage: byte %u of the freed data page is not zero", i);
   say_ok("unlink");
 }
 

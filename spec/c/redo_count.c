@@ -906,7 +906,7 @@ static void test_log_v1(const char *root) {
     { 2, 0, "log-v1: a format 2 log" },
     { 3, 0, "log-v1: a format 3 log" },
     { 4, 0, "log-v1: a format 4 log" },
-    { 5, 3, "log-v1: a format 5 log with feature bit 1" },
+    { 5, 7, "log-v1: a format 5 log with feature bit 2" },
     { 5, 0x80000000u, "log-v1: a format 5 log with feature bit 31" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
