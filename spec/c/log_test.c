@@ -1173,7 +1173,8 @@ static void test_slot_only(esio *io) {
   OK(log_close(lg));
   raw_read(t.cur, 0, t.file, FS);
   CHECK(!memcmp(t.file + b4, t.file + LOG_SLOT_A + LOG_SLOT_HEAD, e4 - b4));
-  raw_write(t.cur, LOG_SLOT_A, zero, 2 * LOG_BLOCK);   /* closed: in place alone holds the log */
+  raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);       /* closed: in place alone holds the log */
+  raw_write(t.cur, LOG_SLOT_B, zero, LOG_BLOCK);
   CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 4 && end == LSN(1, e4));
   free_slotted(&t);
 
