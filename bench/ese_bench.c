@@ -35,6 +35,9 @@
  *   BENCH_DIR      parent folder of the run's temporary folder (default /tmp)
  *   BENCH_RECORDS  records of the bulk loads (default 1000000)
  *   BENCH_SECONDS  seconds per commit test (default 3)
+ *   BENCH_ROUNDS   interleaved rounds those seconds are cut into (default
+ *                  12, at most 1000); more rounds pair the cases closer in
+ *                  time when the disk's latency drifts
  *   BENCH_ONLY     comma-separated case ids or prefixes, e.g. "bulk.ese",
  *                  "commit.ese2,commit.raw" (the ids are printed per line);
  *                  bulk.sqlitefull.rand (SQLite FULL, random keys: about
@@ -355,7 +358,13 @@ static lua_results run_lua(const char *name, uint64_t records, const char *const
  * cases run interleaved: ROUNDS rounds of secs/ROUNDS seconds each, the
  * order rotating every round, every case's files kept open between its
  * rounds.  A case's rate is its commits over its time summed over rounds. */
-#define ROUNDS 12
+#define ROUNDS 12          /* BENCH_ROUNDS overrides (g_rounds) */
+#define ROUNDS_MAX 1000
+static int g_rounds = ROUNDS;
+/* Median over the rounds of (1 thread's rate / raw's rate) in the same
+ * round: a figure the disk's drift between rounds moves less than the
+ * ratio of the sums (0: not run). */
+static double g_median_ese1_raw;
 
 typedef struct ctx_ese {
   ese_env v;
@@ -521,8 +530,11 @@ static void commit_all(double secs, const int *sel, result *res) {
     cs.db = sq_open(cs.dir, "FULL");
     sq_prepare_put(cs.db, "BEGIN", &cs.ins, &cs.begin, &cs.commit);
   }
-  double slice = secs / ROUNDS;
-  for (int round = 0; round < ROUNDS; round++) {
+  static double ratio[ROUNDS_MAX];
+  int nratio = 0;
+  double slice = secs / g_rounds;
+  for (int round = 0; round < g_rounds; round++) {
+    double rate[C_N] = { 0 };
     for (int j = 0; j < C_N; j++) {
       int which = (round + j) % C_N;
       if (!sel[which]) continue;
@@ -537,8 +549,19 @@ static void commit_all(double secs, const int *sel, result *res) {
       default: commit_sqlite_round(&cs, slice, r); break;
       }
       round_minmax(r, c0, s0);
+      rate[which] = (double)(r->count - c0) / (r->secs - s0);
       r->ran = 1;
     }
+    if (rate[C_RAW] > 0 && rate[C_ESE1] > 0) ratio[nratio++] = rate[C_ESE1] / rate[C_RAW];
+  }
+  if (nratio) {
+    for (int i = 1; i < nratio; i++)   /* insertion sort: a few hundred at most */
+      for (int j = i; j > 0 && ratio[j - 1] > ratio[j]; j--) {
+        double x = ratio[j];
+        ratio[j] = ratio[j - 1];
+        ratio[j - 1] = x;
+      }
+    g_median_ese1_raw = nratio % 2 ? ratio[nratio / 2] : (ratio[nratio / 2 - 1] + ratio[nratio / 2]) / 2;
   }
   ctx_raw *raws[2] = { sel[C_RAW] ? &cr : NULL, sel[C_RAWESE] ? &cre : NULL };
   for (int i = 0; i < 2; i++)
@@ -601,7 +624,12 @@ int main(void) {
   g_only = getenv("BENCH_ONLY");
   uint64_t n = recs && *recs ? strtoull(recs, NULL, 10) : 1000000;
   double secs = secs_s && *secs_s ? strtod(secs_s, NULL) : 3.0;
-  if (n == 0 || secs <= 0) { fprintf(stderr, "bench: bad BENCH_RECORDS or BENCH_SECONDS\n"); return 2; }
+  const char *rounds_s = getenv("BENCH_ROUNDS");
+  if (rounds_s && *rounds_s) g_rounds = atoi(rounds_s);
+  if (n == 0 || secs <= 0 || g_rounds < 1 || g_rounds > ROUNDS_MAX) {
+    fprintf(stderr, "bench: bad BENCH_RECORDS, BENCH_SECONDS or BENCH_ROUNDS\n");
+    return 2;
+  }
   if (bench_make_root("ese-bench") != 0) return 2;
 
   printf("lua-ese benchmark  (sqlite %s, %s, %s, folder %s)\n", sqlite3_libversion(), mdb_version(NULL, NULL, NULL),
@@ -638,7 +666,7 @@ int main(void) {
            "SQLite WAL FULL, random keys", "-");
   }
 
-  printf("\nB. durable single-record commits, %.1f s each, as %d interleaved rounds    commits/s\n", secs, ROUNDS);
+  printf("\nB. durable single-record commits, %.1f s each, as %d interleaved rounds    commits/s\n", secs, g_rounds);
   static const char *const cid[C_N] = { "commit.raw", "commit.rawese", "commit.ese1", "commit.ese2", "commit.sqlite" };
   static const char *const clabel[C_N] = { "raw 4 KiB pwrite + fdatasync (the target's base)",
                                            "raw, lua-ese's log shape: 8264 B, sparse (info)",
@@ -731,6 +759,7 @@ int main(void) {
   info("bulk seq:  lua-ese / SQLite FULL", &r_ese_seq, &r_sqf_seq);
   info("bulk rand: lua-ese / SQLite FULL", &r_ese_rnd, &r_sqf_rnd);
   target("commit: lua-ese 1 thread / raw fsync", &r_ese1, &r_raw, 0.9, 0);
+  if (g_median_ese1_raw > 0) info_row(50, "commit: the same, median of its rounds' ratios", g_median_ese1_raw);
   target("commit: lua-ese 2 threads / raw fsync", &r_ese2, &r_raw, 1.0, 1);
   info("commit: lua-ese 1 thread / SQLite FULL", &r_ese1, &r_sqc);
   info("commit: lua-ese 2 threads / SQLite FULL", &r_ese2, &r_sqc);

@@ -16,11 +16,16 @@
  *
  * Shadow slots (format: log.h).  `tail` holds the bytes of the block that
  * holds `written`, from the block's start to written (zeros after); a write
- * keeps it up to date.  A durable write (a flush, a roll's last write) pads
- * the buffer when it would end in the last LOG_SLOT_HEAD bytes of a block,
- * writes the range in place, then slot (seq mod 2) with the block holding
- * its end (the tail), then syncs once.  Only the owner of busy touches
- * tail, slot and seq.
+ * keeps it up to date.  `placed` is where the file's bytes in place end
+ * (placed <= written, in written's block when they differ: the bytes
+ * between are in the newest slot and in tail only).  A durable write (a
+ * flush, a roll's last write) pads the buffer when it would end in the
+ * last LOG_SLOT_HEAD bytes of a block; a flush that ends in placed's block
+ * then writes only slot (seq mod 2) with the block holding its end (the
+ * tail): one write + sync per commit; any other write puts [placed, end)
+ * in place first, as one pwrite (the bytes before the buffer go into the
+ * room buf_new keeps before it), then the slot, then syncs once.  Only the
+ * owner of busy touches tail, placed, slot and seq.
  *
  * Group commit: the thread that becomes the flusher syncs every record
  * appended so far.  When other committers were seen waiting during the
@@ -86,13 +91,17 @@ struct eslog {
   esfile *f;                /* the current B.log */
   uint32_t gen, file_size;  /* of the current file */
   uint64_t tm_create;
-  uint8_t *buf;             /* records no write has taken yet */
+  uint8_t *buf;             /* records no write has taken yet (buf_new: with
+                             * LOG_BLOCK bytes of room before buf[0]) */
   size_t cap, len;
   uint32_t buf_off;         /* file offset of buf[0] */
   uint8_t *spare;           /* the other buffer (the flusher's while busy) */
   size_t spare_cap;
   lsn_t end, written, durable;
   uint8_t *tail;            /* LOG_BLOCK: the block holding written, up to it */
+  uint32_t placed;          /* the file holds the log's bytes in place up to
+                             * here; placed <= LSN_OFF(written), both in one
+                             * block when they differ (the rest is in a slot) */
   uint8_t *slot;            /* LOG_BLOCK: a slot being written */
   uint64_t seq;             /* the last slot written to the current file */
   int busy;                 /* a flush or a roll owns the file */
@@ -117,6 +126,18 @@ struct eslog {
   JET_ERR err;              /* sticky write/sync failure */
 };
 
+/* Append buffers carry LOG_BLOCK bytes of room before their first byte,
+ * where a write in place puts the bytes of the block that only a slot held
+ * so far (write_range), so that the write stays one pwrite. */
+static uint8_t *buf_new(size_t cap) {
+  uint8_t *m = malloc(LOG_BLOCK + cap);
+  return m ? m + LOG_BLOCK : NULL;
+}
+
+static void buf_free(uint8_t *b) {
+  if (b) free(b - LOG_BLOCK);
+}
+
 static void lg_free(eslog *lg) {
   if (!lg) return;
   pthread_mutex_lock(&lg->mu);
@@ -132,8 +153,8 @@ static void lg_free(eslog *lg) {
   free(lg->base);
   free(lg->cur_path);
   free(lg->tmp_path);
-  free(lg->buf);
-  free(lg->spare);
+  buf_free(lg->buf);
+  buf_free(lg->spare);
   free(lg->tail);
   free(lg->slot);
   log_attach_free(lg->att, lg->natt);
@@ -188,8 +209,8 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   lg->base = strdup(cfg->base);
   lg->cur_path = log_file_name(cfg->dir, cfg->base, 0);
   lg->tmp_path = tmp_name(cfg->dir, cfg->base);
-  lg->buf = malloc(cap);
-  lg->spare = malloc(cap);
+  lg->buf = buf_new(cap);
+  lg->spare = buf_new(cap);
   lg->tail = calloc(1, LOG_BLOCK);
   lg->slot = malloc(LOG_BLOCK);
   if (!lg->dir || !lg->base || !lg->cur_path || !lg->tmp_path || !lg->buf || !lg->spare || !lg->tail || !lg->slot) {
@@ -338,6 +359,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (e) { lg_free(lg); return e; }
   lg->buf_off = LOG_DATA_START;
   lg->end = lg->written = lg->durable = LSN(gen, LOG_DATA_START);
+  lg->placed = LOG_DATA_START;
   *out = lg;
   return JET_errSuccess;
 }
@@ -365,7 +387,9 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   if (!e) e = os_open(lg->io, lg->cur_path, OS_WRITE, &lg->f);
   /* Zero the tail: read it chunk by chunk, rewrite the chunks that are not
    * already zero, and sync when one was.  Then both slots get the block
-   * holding off (the slots of the crashed run may hold records after off),
+   * holding off (the slots of the crashed run may hold records after off;
+   * the block's bytes before off come from the newest slot holding them,
+   * written in place first when the file lags),
    * and a sync.  The zeros are durable before the slots are written: a
    * power cut that tore the slot write (both slots damaged) with the
    * zeroing undone would leave whole records after a torn one, which the
@@ -373,14 +397,30 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   uint8_t *chunk = NULL, *zeros = NULL;
   if (!e && (!(chunk = malloc(ZERO_CHUNK)) || !(zeros = calloc(1, ZERO_CHUNK)))) e = JET_errOutOfMemory;
   uint64_t seq = 0;
+  uint32_t bstart = off - off % LOG_BLOCK;
+  const uint8_t *from_slot = NULL;   /* the newest slot holding [bstart, off) */
+  uint64_t from_seq = 0;
   if (!e && !(e = os_pread_full(lg->f, chunk, 2 * LOG_BLOCK, LOG_SLOT_A))) {
     log_slot sl;
-    for (uint32_t i = 0; i < 2; i++)
-      if (log_slot_decode(chunk + i * LOG_BLOCK, h.gen, h.file_size, &sl) && sl.seq > seq) seq = sl.seq;
+    for (uint32_t i = 0; i < 2; i++) {
+      if (!log_slot_decode(chunk + i * LOG_BLOCK, h.gen, h.file_size, &sl)) continue;
+      if (sl.seq > seq) seq = sl.seq;
+      if (off > bstart && sl.q == bstart / LOG_BLOCK && sl.e >= off && sl.seq > from_seq) {
+        from_slot = sl.block;
+        from_seq = sl.seq;
+      }
+    }
   }
-  uint32_t bstart = off - off % LOG_BLOCK;
   if (!e && off > bstart) e = os_pread_full(lg->f, lg->tail, off - bstart, bstart);
+  /* A flush that ended in the block of its durable start wrote only its
+   * slot (write_range): that block's bytes before off may be in a slot
+   * only.  They go in place (synced below) before the slots are rewritten. */
   int zeroed = 0;
+  if (!e && from_slot && memcmp(lg->tail, from_slot, off - bstart) != 0) {
+    memcpy(lg->tail, from_slot, off - bstart);
+    e = os_pwrite(lg->f, lg->tail, off - bstart, bstart);
+    zeroed = 1;
+  }
   for (uint64_t p = zero_from; !e && p < h.file_size;) {
     size_t n = h.file_size - p < ZERO_CHUNK ? (size_t)(h.file_size - p) : ZERO_CHUNK;
     if (!(e = os_pread_full(lg->f, chunk, n, p)) && !log_all_zero(chunk, n)) {
@@ -413,6 +453,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   lg->seq = seq;
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);
+  lg->placed = off;
   if (off > LOG_DATA_START) lg->first_us = os_mono_us();   /* records of a past run, not yet in a closed file */
   /* A file made by a version without a feature bit this one writes (log
    * format 5 before LR_UNLINK / LR_FREEPAGE): nothing is appended to it,
@@ -427,9 +468,21 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   return JET_errSuccess;
 }
 
+/* A closed B.log holds its records in place (no bytes in a slot only):
+ * the bytes a flush left in its slot alone are written in place, then
+ * synced.  Neither slot is written, so a torn write here loses nothing. */
 JET_ERR log_close(eslog *lg) {
   if (!lg) return JET_errSuccess;
   JET_ERR e = log_flush(lg, log_end(lg));
+  pthread_mutex_lock(&lg->mu);
+  assert(e || !lg->busy);   /* the caller closes after its last append */
+  uint32_t w = LSN_OFF(lg->written), p = lg->placed;
+  if (!e && !lg->err && p < w) {
+    e = os_pwrite(lg->f, lg->tail + p % LOG_BLOCK, w - p, p);
+    if (!e) e = os_sync(lg->f);
+    if (!e) lg->placed = w;
+  }
+  pthread_mutex_unlock(&lg->mu);
   lg_free(lg);
   return e;
 }
@@ -465,14 +518,30 @@ static void pad_for_slot(eslog *lg) {
   lg->end += to - e;
 }
 
-/* Writes wb[0 .. wlen) at woff of f (the owner of busy, without mu) and
- * keeps tail; durable: then the slot of flush seq (durable range [s, woff
- * + wlen)) and one sync. */
-static JET_ERR write_range(eslog *lg, esfile *f, uint32_t gen, const uint8_t *wb, size_t wlen, uint32_t woff,
-                           int durable, uint64_t seq, uint32_t s) {
+/* Writes the range wb[0 .. wlen) at woff of f (the owner of busy, without
+ * mu; wb is a taken buffer, with LOG_BLOCK bytes of room before it) and
+ * keeps tail.  Not durable: in place, from placed on.  Durable, with the
+ * slot of flush seq (durable range [s, woff + wlen)) and one sync:
+ *  - a flush that ends in the block holding placed (in_place 0) writes
+ *    only its slot: the block's bytes from placed on stay in the slot
+ *    until a later write puts them in place (one write per flush, as a
+ *    raw pwrite + fdatasync);
+ *  - otherwise (or in_place: a roll's last write, which leaves the file
+ *    complete in place) the range goes in place from placed on, then the
+ *    slot.
+ * Either way slot (seq - 1) mod 2, which holds the durable bytes of the
+ * block that placed is in, is not written. */
+static JET_ERR write_range(eslog *lg, esfile *f, uint32_t gen, uint8_t *wb, size_t wlen, uint32_t woff, int durable,
+                           int in_place, uint64_t seq, uint32_t s) {
   JET_ERR e = JET_errSuccess;
-  if (wlen) e = os_pwrite(f, wb, wlen, woff);
-  uint32_t w = woff + (uint32_t)wlen, in = w % LOG_BLOCK;
+  uint32_t w = woff + (uint32_t)wlen, in = w % LOG_BLOCK, p = lg->placed;
+  assert(p <= woff && (p == woff || p / LOG_BLOCK == woff / LOG_BLOCK));
+  if (!durable || in_place || w / LOG_BLOCK != p / LOG_BLOCK) {
+    uint32_t lag = woff - p;   /* bytes only a slot holds so far: tail[p % LOG_BLOCK, woff % LOG_BLOCK) */
+    memcpy(wb - lag, lg->tail + p % LOG_BLOCK, lag);
+    if (w > p) e = os_pwrite(f, wb - lag, w - p, p);
+    if (!e) lg->placed = w;
+  }
   if (!e && wlen) {
     if (w / LOG_BLOCK == woff / LOG_BLOCK) memcpy(lg->tail + woff % LOG_BLOCK, wb, wlen);
     else {
@@ -528,7 +597,7 @@ static JET_ERR write_out(eslog *lg, lsn_t lsn, int sync) {
     uint64_t seq = sync ? ++lg->seq : 0;
     pthread_mutex_unlock(&lg->mu);
     uint64_t t0 = sync ? os_mono_us() : 0;
-    JET_ERR e = write_range(lg, f, gen, wb, wlen, woff, sync, seq, s);
+    JET_ERR e = write_range(lg, f, gen, wb, wlen, woff, sync, 0, seq, s);
     uint64_t took = sync ? os_mono_us() - t0 : 0;
     pthread_mutex_lock(&lg->mu);
     if (e) lg->err = e;
@@ -586,7 +655,8 @@ JET_ERR log_roll(eslog *lg) {
   pthread_mutex_unlock(&lg->mu);
 
   int synced = 0;
-  if (wlen) e = write_range(lg, old, gen, wb, wlen, woff, 1, seq, s);
+  /* in place: an archived file is complete without its slots */
+  if (wlen || lg->placed < woff) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
   if (!e) synced = 1;
   char *arch = log_file_name(lg->dir, lg->base, gen);
   if (!e && !arch) e = JET_errOutOfMemory;
@@ -612,6 +682,7 @@ JET_ERR log_roll(eslog *lg) {
     lg->buf_off = LOG_DATA_START;
     lg->len = 0;  /* appends wait for a roll (the caller's instance lock) */
     lg->end = lg->written = lg->durable = LSN(ngen, LOG_DATA_START);
+    lg->placed = LOG_DATA_START;
     lg->seq = 0;
     memset(lg->tail, 0, LOG_BLOCK);
     lg->rolled = 1;
@@ -654,9 +725,9 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
         continue;
       }
       size_t nc = lg->cap * 2 > framed + LOG_SLOT_HEAD ? lg->cap * 2 : (size_t)framed + LOG_SLOT_HEAD;
-      uint8_t *nb = realloc(lg->buf, nc);
+      uint8_t *nb = realloc(lg->buf - LOG_BLOCK, LOG_BLOCK + nc);
       if (!nb) { e = JET_errOutOfMemory; break; }
-      lg->buf = nb;
+      lg->buf = nb + LOG_BLOCK;
       lg->cap = nc;
     }
     uint8_t *p = lg->buf + lg->len;

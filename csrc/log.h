@@ -15,9 +15,12 @@
  *   40 u64 tm_create (µs), 48 u64 tm_prev_gen (tm_create of gen-1, 0 for the
  *   first), 56 u32 features (bit 0, LOG_FEATURE_FREEPAGES: the file may
  *   hold LR_UNLINK and LR_FREEPAGE records; bit 1, LOG_FEATURE_LVFREE:
- *   its LR_FREEPAGE records may free long values' pages; every file this
- *   version makes has both; any other bit is a format this version does not read, as a
- *   version before bit 0 refuses bit 0), 60 u32 attach count, 64 attach table: one
+ *   its LR_FREEPAGE records may free long values' pages; bit 2,
+ *   LOG_FEATURE_SLOTONLY: while it is B.log, the bytes of its last block
+ *   may be durable in a shadow slot only (below); every file this version
+ *   makes has all three; any other bit is a format this version does not
+ *   read, as a version before bit 0, 1 or 2 refuses it), 60 u32 attach
+ *   count, 64 attach table: one
  *   attachment entry per database (below).  Formats 1 and 2 (magic
  *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots),
  *   3 (this layout, commits without their time) and 4 (no split records:
@@ -39,9 +42,14 @@
  *
  * Shadow slots (the log tail's torn-write protection).  Durable flush k of
  * a file (k = 1, 2, ...) makes the range [S_k, E_k) durable (S_k: the
- * durable end before it).  Its write rewrites in place the partial block
- * that holds S_k, and in the same write-out (one fdatasync) it writes slot
- * k mod 2 (0: A, 1: B):
+ * durable end before it).  P is where the file's bytes in place end (the
+ * log's bytes before P are in place; P <= S_k, in the block of S_k or at
+ * its start).  When E_k is in P's block (and not a roll's last write), the
+ * flush writes only slot k mod 2 and P stays: one write + fdatasync per
+ * commit.  Otherwise it writes [P, E_k) in place (rewriting the partial
+ * block that holds P), then, in the same write-out (one fdatasync), slot
+ * k mod 2 (0: A, 1: B).  A write of a full buffer (no sync), a roll's last
+ * write and log_close put [P, end) in place too.  Slot k mod 2 is:
  *   0 u32 CRC32C of bytes 4..LOG_BLOCK, 4 u32 generation, 8 u64 k,
  *   16 u32 q = E_k / LOG_BLOCK (the block holding E_k), 20 u32 S_k,
  *   24 u32 E_k, 28 u32 zero, 32 the bytes [q*LOG_BLOCK, E_k) of the file,
@@ -49,8 +57,10 @@
  * A flush that would end in the last LOG_SLOT_HEAD bytes of a block pads
  * with zeros to the block's end first, so a slot always holds its block's
  * durable bytes.  Slot (k-1) mod 2, which flush k never writes, holds the
- * block flush k rewrites as it was made durable.  Reading B.log (archived
- * files are complete), a bad record (or a zero length word) at X: (1) if a
+ * block of S_k with all its durable bytes (the file in place may hold only
+ * those before P).  Reading B.log (archived files are complete in place),
+ * a bad record (or a zero length word: P itself when the last block's
+ * bytes are in a slot only) at X: (1) if a
  * valid slot of this generation holds a block at or after block(X) with
  * E > X, and that block in place of the file's yields a valid record at X,
  * the newest such slot's block is used and reading goes on (recovery writes
@@ -80,7 +90,8 @@
 #define LOG_DATA_START 12288u
 #define LOG_FEATURE_FREEPAGES 1u   /* record types 15 and 16 (emptied tree pages freed) */
 #define LOG_FEATURE_LVFREE 2u      /* LR_FREEPAGE of a long value's page (types 5, 6) */
-#define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE)   /* feature bits this version reads */
+#define LOG_FEATURE_SLOTONLY 4u    /* B.log's last block may be durable in a slot only */
+#define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SLOTONLY)   /* bits this version reads */
 #define LOG_FEATURES_WRITTEN LOG_FEATURES_KNOWN   /* ... and sets in every file it makes */
 /* The detail of JET_errBadLogVersion: what to do with an old log. */
 #define LOG_OLD_FORMAT_ADVICE                                                                        \
@@ -169,12 +180,14 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
                    const log_attach *att, uint32_t natt, eslog **out);
 /* Reopens B.log for appending at end (an LSN of its generation, as the
  * reader found it); zeroes the file from end on (a cut torn tail), synced
- * when any zeros were written, then writes both shadow slots with the
- * block holding end (so no slot of the crashed run outlives it), then
- * syncs.  The
+ * when any zeros were written (and with them the bytes before end of its
+ * block that only the newest slot held), then writes both shadow slots
+ * with the block holding end (so no slot of the crashed run outlives it),
+ * then syncs.  The
  * attach table of new generations starts empty (a new run). */
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out);
-/* Flushes what is buffered and closes; does not roll. */
+/* Flushes what is buffered, puts the bytes a slot only held in place
+ * (synced) and closes; does not roll. */
 JET_ERR log_close(eslog *lg);
 
 /* Appends a record to the buffer (not yet durable); rolls to a new

@@ -400,8 +400,9 @@ static int crash_recovery(const char *dir, uint64_t salt, unsigned long *jout, u
 /* ---- torn writes and power cuts ---------------------------------------------------
  * The traced run without fault (ESE_FAULT_TRACE) lists every write: page
  * writes (crash.edb, one page) and log writes (records appended to a log
- * file: a .log file from its first record on, LOG_DATA_START, so neither
- * its header nor its shadow slots, and not the zero fill of a new file).  A
+ * file: a .log file from its first record on, LOG_DATA_START, and a
+ * flush's shadow slot; not its header, and not the zero fill of a new
+ * file).  A
  * torn point runs the workload with ESE_FAULT=torn:K:C:mode at such a write
  * K: every cut C at which the write's end in the file crosses a 512-byte
  * sector boundary, plus one seeded cut between, in head mode (the first C
@@ -431,7 +432,11 @@ static void read_writes(const char *trace, wlist *w) {
       if (n == w->psz) cls = 'p';
     } else if (ends_with(name, ".log") && off > 0) {
       if (!fill) fill = n;        /* the first is the zero fill of the first log file */
-      if (n != fill && off >= LOG_DATA_START) cls = 'l';   /* records, not the shadow slots */
+      /* records, and a flush's shadow slot (a commit's only write when it
+       * ends in the block where the file's bytes in place end); not the
+       * two slots a reopen writes at once */
+      if (n != fill && (off >= LOG_DATA_START || ((off == LOG_SLOT_A || off == LOG_SLOT_B) && n == LOG_BLOCK)))
+        cls = 'l';
     }
     if (!cls) continue;
     if (w->n == w->cap && !(w->v = realloc(w->v, (w->cap = w->cap ? 2 * w->cap : 256) * sizeof *w->v)))

@@ -908,10 +908,15 @@ static uint32_t slot_u32(const uint8_t *f, uint32_t at, uint32_t off) {
          (uint32_t)f[at + off + 3] << 24;
 }
 
+/* A block of bytes no writer made. */
+static void fill_junk(uint8_t *junk) {
+  for (size_t i = 0; i < LOG_BLOCK; i++) junk[i] = (uint8_t)(i * 151 + 7);
+}
+
 static void test_slots(esio *io) {
   static const uint8_t zero[LOG_BLOCK];
   uint8_t junk[LOG_BLOCK];
-  for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 151 + 7);
+  fill_junk(junk);
   int nread;
   lsn_t end;
 
@@ -1063,12 +1068,152 @@ static void test_slots(esio *io) {
 }
 
 
+/* ---- one write per commit: a flush in the block where the file's bytes in
+ * place end writes only its slot (log.h, LOG_FEATURE_SLOTONLY) ------------ */
+/* B.log of t as it is now into crash->dir (a crash image), crash->r/len
+ * from t. */
+static void crash_image(const slotted *t, const char *name, slotted *crash) {
+  memset(crash, 0, sizeof *crash);
+  crash->dir = subdir(name);
+  crash->cur = path_of(crash->dir, 0);
+  raw_read(t->cur, 0, crash->file, FS);
+  int fd = open(crash->cur, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  CHECK(fd >= 0);
+  CHECK(pwrite(fd, crash->file, FS, 0) == (ssize_t)FS);
+  close(fd);
+  memcpy(crash->r, t->r, sizeof t->r);
+  memcpy(crash->len, t->len, sizeof t->len);
+  crash->n = t->n;
+}
+
+static void test_slot_only(esio *io) {
+  static const uint8_t zero[LOG_BLOCK];
+  uint8_t junk[LOG_BLOCK];
+  fill_junk(junk);
+  int nread;
+  lsn_t end;
+  slotted t, c;
+  memset(&t, 0, sizeof t);
+  t.dir = subdir("slot-only");
+  t.cur = path_of(t.dir, 0);
+  log_config cfg = mkcfg(io, t.dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  uint64_t n0 = esio_count(io);
+  put_rec(lg, &t, 100);
+  OK(log_flush(lg, log_end(lg)));
+  put_rec(lg, &t, 200);
+  OK(log_flush(lg, log_end(lg)));
+  /* two flushes inside block 3: a slot write and a sync each, nothing in place */
+  CHECK(esio_count(io) - n0 == 4);
+  uint32_t e1 = LSN_OFF(t.r[1]), e2 = e1 + 216;
+  raw_read(t.cur, 0, t.file, FS);
+  CHECK(!memcmp(t.file + LOG_DATA_START, zero, LOG_BLOCK));
+  CHECK(slot_seq(t.file, LOG_SLOT_B) == 1 && slot_seq(t.file, LOG_SLOT_A) == 2);
+  CHECK(slot_u32(t.file, LOG_SLOT_A, 20) == e1 && slot_u32(t.file, LOG_SLOT_A, 24) == e2);
+
+  /* a crash now: the records come from the newest slot */
+  crash_image(&t, "slot-only-crash", &c);
+  CHECK(read_slotted(io, &c, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  OK(log_verify_file(io, c.cur, PGSZ));
+  /* flush 2's slot write torn: flush 1's slot holds record 0 */
+  raw_write(c.cur, LOG_SLOT_A + 100, junk, 16);
+  CHECK(read_slotted(io, &c, &nread, &end, 0) == 0 && nread == 1 && end == LSN(1, e1));
+  /* a slot write torn while the other slot is damaged too: nothing durable
+   * is known, the block is a tail (no record valid after it) */
+  raw_write(c.cur, LOG_SLOT_B + 100, junk, 16);
+  CHECK(read_slotted(io, &c, &nread, &end, 0) == 0 && nread == 0);
+
+  /* Recovery reopening at the end without taking a block from a slot (its
+   * checkpoint at the end: the reader starts at e2): the reopen puts the
+   * bytes only the slot held in place before it rewrites both slots, so
+   * the records stay (before: both slots rewritten from the zeros in
+   * place, records 0 and 1 gone). */
+  reset_slotted(&c);
+  {
+    log_config cc = mkcfg(io, c.dir, FS);
+    eslog *l2;
+    OK(log_reopen(&cc, LSN(1, e2), &l2));
+    uint8_t now[LOG_BLOCK];
+    raw_read(c.cur, LOG_DATA_START, now, LOG_BLOCK);
+    CHECK(!memcmp(now, c.file + LOG_SLOT_A + LOG_SLOT_HEAD, e2 - LOG_DATA_START));
+    put_rec(l2, &c, 300);
+    OK(log_flush(l2, log_end(l2)));
+    CHECK(read_slotted(io, &c, &nread, &end, 0) == 0 && nread == 3);
+    OK(log_close(l2));
+    CHECK(read_slotted(io, &c, &nread, &end, 0) == 0 && nread == 3);
+  }
+  free_slotted(&c);
+
+  /* A flush that leaves the block: [P, E) in place (one write), then its
+   * slot; a torn in-place write is repaired from the other slot. */
+  put_rec(lg, &t, 5000);
+  n0 = esio_count(io);
+  OK(log_flush(lg, log_end(lg)));
+  CHECK(esio_count(io) - n0 == 3);
+  uint32_t e3 = LSN_OFF(t.r[2]) + 5016;
+  raw_read(t.cur, 0, t.file, FS);
+  CHECK(slot_seq(t.file, LOG_SLOT_B) == 3 && slot_u32(t.file, LOG_SLOT_B, 24) == e3);
+  CHECK(!memcmp(t.file + LOG_DATA_START, t.file + LOG_SLOT_A + LOG_SLOT_HEAD, e2 - LOG_DATA_START));
+  crash_image(&t, "slot-only-cross", &c);
+  CHECK(read_slotted(io, &c, &nread, &end, 0) == 0 && nread == 3 && end == LSN(1, e3));
+  raw_write(c.cur, LOG_DATA_START, junk, LOG_BLOCK);   /* block 3 garbled by flush 3 */
+  raw_write(c.cur, LOG_SLOT_B + 100, junk, 16);        /* and flush 3's slot torn */
+  CHECK(read_slotted(io, &c, &nread, &end, 0) == 0 && nread == 2 && end == LSN(1, e2));
+  free_slotted(&c);
+
+  /* a small flush again (slot only), then close: everything in place */
+  put_rec(lg, &t, 40);
+  OK(log_flush(lg, log_end(lg)));
+  raw_read(t.cur, 0, t.file, FS);
+  uint32_t e4 = e3 + 56;
+  CHECK(slot_u32(t.file, LOG_SLOT_A, 24) == e4);
+  uint32_t b4 = e4 - e4 % LOG_BLOCK;
+  CHECK(!memcmp(t.file + e3, zero, e4 - e3));
+  OK(log_close(lg));
+  raw_read(t.cur, 0, t.file, FS);
+  CHECK(!memcmp(t.file + b4, t.file + LOG_SLOT_A + LOG_SLOT_HEAD, e4 - b4));
+  raw_write(t.cur, LOG_SLOT_A, zero, LOG_BLOCK);       /* closed: in place alone holds the log */
+  raw_write(t.cur, LOG_SLOT_B, zero, LOG_BLOCK);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 4 && end == LSN(1, e4));
+  free_slotted(&t);
+
+  /* A B.log of the version before bit 2 (features: bits 0 and 1) is read,
+   * and a reopen appends to the next generation, never to it. */
+  static const int one[] = { 100, 0, -1 };
+  make_slotted(io, "slot-only-old", one, &t);
+  uint8_t h[LOG_HDR_SIZE];
+  memcpy(h, t.file, LOG_HDR_SIZE);
+  CHECK(h[56] == LOG_FEATURES_WRITTEN);
+  h[56] = LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE;
+  uint32_t crc = crc32c(0, h + 4, LOG_HDR_SIZE - 4);
+  for (int b = 0; b < 4; b++) h[b] = (uint8_t)(crc >> (8 * b));
+  raw_write(t.cur, 0, h, LOG_HDR_SIZE);
+  CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 1);
+  {
+    log_config co = mkcfg(io, t.dir, FS);
+    eslog *l3;
+    OK(log_reopen(&co, end, &l3));
+    CHECK(log_generation(l3) == 2);
+    OK(log_close(l3));
+    char *arch = path_of(t.dir, 1);
+    uint8_t a[LOG_HDR_SIZE];
+    raw_read(arch, 0, a, LOG_HDR_SIZE);
+    CHECK(a[56] == LOG_FEATURE_FREEPAGES);
+    OK(log_verify_file(io, arch, PGSZ));
+    free(arch);
+  }
+  free_slotted(&t);
+  printf("log_test: slot-only: one write per flush inside a block, crash images, reopen at the end, a flush "
+         "leaving the block, close, a file of the version before bit 2\n");
+}
+
 /* ---- older formats and unknown features: JET_errBadLogVersion ------------- */
 static void test_versions(esio *io) {
   static const int one[] = { 100, 0, -1 };
   slotted t;
   make_slotted(io, "versions", one, &t);
-  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 7 },
+  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 15 },
                                                            { 5, 0x80000000u } };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint8_t h[LOG_HDR_SIZE];
@@ -1121,6 +1266,7 @@ int main(void) {
   test_contiguity(io, a, &sig, &x);
   test_torn(io);
   test_slots(io);
+  test_slot_only(io);
   test_versions(io);
   test_limits(io);
   test_roll_window(io);

@@ -332,12 +332,27 @@ static void cut_record(const char *dir, const lrec *x) {
   if (framed > sizeof zeros) FAIL("record of %u bytes too long to cut", x->len);
   pwrite_all(path, zeros, (size_t)framed, x->off);
   /* the flush that wrote it never finished: the shadow slots that hold it
-   * (their durable end past it) go too, else recovery takes the record back
-   * from them */
+   * (their durable end past it) lose it too, else recovery takes the record
+   * back from them.  A slot of the record's block keeps the bytes before
+   * it, which may be in no other place (a flush that stayed in its block
+   * wrote only its slot): its durable end becomes the record's offset,
+   * resealed.  Any other such slot goes. */
   size_t n;
   uint8_t *img = read_whole(path, &n), blank[LOG_BLOCK] = { 0 };
-  for (uint32_t at = LOG_SLOT_A; at <= LOG_SLOT_B; at += LOG_BLOCK)
-    if (ld32(img + at + 24) > x->off) pwrite_all(path, blank, sizeof blank, at);
+  for (uint32_t at = LOG_SLOT_A; at <= LOG_SLOT_B; at += LOG_BLOCK) {
+    uint8_t *sl = img + at;
+    if (ld32(sl + 24) <= x->off) continue;
+    if (ld32(sl + 16) != x->off / LOG_BLOCK) {
+      pwrite_all(path, blank, sizeof blank, at);
+      continue;
+    }
+    uint32_t in = x->off % LOG_BLOCK;
+    memset(sl + LOG_SLOT_HEAD + in, 0, LOG_BLOCK - LOG_SLOT_HEAD - in);
+    st32(sl + 24, x->off);
+    if (ld32(sl + 20) > x->off) st32(sl + 20, x->off);
+    st32(sl, crc32c(0, sl + 4, LOG_BLOCK - 4));
+    pwrite_all(path, sl, LOG_BLOCK, at);
+  }
   free(img);
 }
 
@@ -906,7 +921,7 @@ static void test_log_v1(const char *root) {
     { 2, 0, "log-v1: a format 2 log" },
     { 3, 0, "log-v1: a format 3 log" },
     { 4, 0, "log-v1: a format 4 log" },
-    { 5, 7, "log-v1: a format 5 log with feature bit 2" },
+    { 5, 15, "log-v1: a format 5 log with feature bit 3" },
     { 5, 0x80000000u, "log-v1: a format 5 log with feature bit 31" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
