@@ -826,7 +826,7 @@ JET_ERR pager_ckpt_copy(pager *p, size_t *n) {
     p->wb_img = malloc(max * (size_t)p->psz);
     if (!p->wb || !p->wb_ver || !p->wb_pgno || !p->wb_page || !p->wb_img) {
       free(p->wb), free(p->wb_ver), free(p->wb_pgno), free(p->wb_page), free(p->wb_img);
-      p->wb = NULL;
+      p->wb = NULL, p->wb_ver = NULL, p->wb_pgno = NULL, p->wb_page = NULL, p->wb_img = NULL;
       return JET_errOutOfMemory;
     }
   }
