@@ -183,7 +183,9 @@ static int collect_job(esinst *inst, struct esbackup *bk, uint64_t max_us, JET_E
  * failed there makes the instance refuse writes, as End's own failing sync
  * does (its error is never dropped: a sync's EIO is reported once, so a
  * later sync of the file may succeed over pages the failed one lost), and
- * is the answer (else 0). */
+ * is the answer; so is a failed truncation's log folder sync (the
+ * instance goes on, as after the step that would have collected it); else
+ * 0. */
 static JET_ERR teardown(esinst *inst) {
   assert(inst_lock_held(inst));
   struct esbackup *bk = inst->backup;
@@ -193,8 +195,12 @@ static JET_ERR teardown(esinst *inst) {
   while (bk->job) {                                /* another call collecting it handles its result */
     int kind = bk->job;
     JET_ERR r = JET_errSuccess;
-    if (bk->collecting) inst_wait(inst, &bk->idle);
-    else if (collect_job(inst, bk, UINT64_MAX, &r) && kind == JOB_HEADER && r) lost = inst_fatal(inst, r);
+    if (bk->collecting) {
+      inst_wait(inst, &bk->idle);
+    } else if (collect_job(inst, bk, UINT64_MAX, &r) && r) {
+      if (kind == JOB_HEADER) lost = inst_fatal(inst, r);
+      if (kind == JOB_DIRSYNC) lost = r;   /* the truncation's deletions may not be durable: said, as its step would */
+    }
   }
   while (bk->busy || bk->waiting) inst_wait(inst, &bk->idle);
   os_worker_free(bk->worker);                      /* no job: only the thread's join */
@@ -265,28 +271,27 @@ static JET_ERR log_list(esinst *inst, uint32_t lo, uint32_t hi_excl, char *buf, 
 
 /* ---- the backup's checkpoints ---------------------------------------------- */
 
-/* Takes the checkpoint at or past target in slices (database.c), releasing
- * the lock between them: the application's commits (and the backup's own
+/* Takes the checkpoint at or past target in slices (checkpoint.c), releasing
+ * the lock in (their I/O) and between them: the application's commits (and the backup's own
  * reads) run meanwhile.  bk (NULL in Begin, before the backup exists) is
  * kept busy while the lock is released, so a tear-down waits for this
  * call; a stop or an end meanwhile is answered as on entry.  With the
  * lock held; the caller checks its own state again after. */
 static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
   assert(inst_lock_held(inst));
-  for (;;) {
-    int more = 0;
+  JET_ERR e = JET_errSuccess;
+  if (bk) bk->busy++;   /* the lock is released in and between slices */
+  for (int more = 1; e == JET_errSuccess && more;) {
     pace_note_backup_work(&inst->pace, pace_now_ns());   /* commits slowed by it are not the pacer's normal */
-    JET_ERR e = ckpt_toward(inst, target, &more);
-    if (e || !more) return e;
-    if (bk) bk->busy++;
-    e = ckpt_between_slices(inst);
-    if (bk) {
-      bk->busy--;
-      pthread_cond_broadcast(&bk->idle);   /* a tear-down may wait (bk stays valid while the lock is held) */
-      if (e == JET_errSuccess && (bk->state == BACKUP_ENDING || bk->state == BACKUP_STOPPED)) e = refusal(bk->state);
-    }
-    if (e) return e;
+    e = ckpt_toward(inst, target, &more);
+    if (e == JET_errSuccess && more) e = ckpt_between_slices(inst);
+    if (e == JET_errSuccess && more && bk && (bk->state == BACKUP_ENDING || bk->state == BACKUP_STOPPED)) e = refusal(bk->state);
   }
+  if (bk) {
+    bk->busy--;
+    pthread_cond_broadcast(&bk->idle);   /* a tear-down may wait (bk stays valid while the lock is held) */
+  }
+  return e;
 }
 
 /* The log cut-off, once per backup (copy_mac != 0 says it happened, even
@@ -339,8 +344,9 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
    * checked again. */
   if (e == JET_errSuccess && !incr && LSN_GEN(inst->checkpoint) < log_generation(inst->log)) {
     if (stepwise) {
-      e = ckpt_start(inst);
+      e = ckpt_start(inst);   /* may wait (lock released) for another slice's I/O */
       target = inst->ckpt_pending;
+      if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;   /* begun meanwhile */
     } else {
       e = run_checkpoint(inst, NULL, log_end(inst->log));
       if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;   /* begun meanwhile */

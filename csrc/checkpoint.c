@@ -40,23 +40,65 @@ JET_ERR ckpt_sync_databases(void *ud) {
   return e;
 }
 
-/* The checkpoint file for lsn, then the instance's checkpoint moves there
- * (and circular logging deletes the logs below it).  Every change logged
- * before lsn is durable in the databases. */
-static JET_ERR record_checkpoint(esinst *inst, lsn_t lsn) {
-  log_attach att[ESE_MAX_DB];
+/* The checkpoint file's content for lsn, now (att: ESE_MAX_DB entries). */
+static chkfile chk_for(esinst *inst, lsn_t lsn, log_attach *att) {
   chkfile c = { .lsn = lsn, .att = att, .natt = db_attachments(inst, att), .next_txid = inst->next_txid };
   memcpy(&c.sig, log_signature(inst->log), sizeof c.sig);
+  return c;
+}
+
+/* The checkpoint file for lsn was written: the instance's checkpoint moves
+ * there (and circular logging deletes the logs below it). */
+static JET_ERR checkpoint_moved(esinst *inst, lsn_t lsn) {
+  inst->checkpoint = lsn;
+  if (!inst->prm.circular) return JET_errSuccess;
+  return delete_old_logs(inst, inst_keep_logs_from(inst, LSN_GEN(lsn)));   /* a backup's and the archive's pins */
+}
+
+/* The checkpoint file for lsn, then the instance's checkpoint moves there.
+ * Every change logged before lsn is durable in the databases. */
+static JET_ERR record_checkpoint(esinst *inst, lsn_t lsn) {
+  log_attach att[ESE_MAX_DB];
+  chkfile c = chk_for(inst, lsn, att);
   char *path = chk_path(inst->prm.system_path, inst->prm.base);
   JET_ERR e = path ? chk_write(inst->io, path, &c) : JET_errOutOfMemory;
   free(path);
-  if (e == JET_errSuccess) {
-    inst->checkpoint = lsn;
-    if (inst->prm.circular) {
-      e = delete_old_logs(inst, inst_keep_logs_from(inst, LSN_GEN(lsn)));   /* a backup's and the archive's pins */
-    }
-  }
-  return e;
+  return e ? e : checkpoint_moved(inst, lsn);
+}
+
+/* ---- a slice's I/O without the lock ----------------------------------------
+ * A slice writes its page batches and, at its end, syncs the databases and
+ * writes the checkpoint file without the instance lock (ckpt_io set), so
+ * that the application's commits never wait for that I/O.  What keeps it
+ * consistent: the batch's pages are copied and their frames pinned under
+ * the lock (pager_ckpt_copy: a commit changes the frame, never the copy,
+ * and no eviction writes or drops a pinned frame); the ring's writers'
+ * lock orders its batch against evictions' (dw.h; an eviction that finds
+ * the ring busy writes nothing, pager_trim); the databases do not change
+ * meanwhile (attach and detach take a blocking checkpoint first, and
+ * ckpt_take, ckpt_start and ckpt_toward wait until no slice's I/O runs:
+ * one at a time, and a blocking checkpoint never interleaves with one).
+ * With ordered I/O (esio_ordered: fault tests counting events) the lock
+ * stays held, so the events come in the same order in every run. */
+
+static void wait_io_idle(esinst *inst) {
+  while (inst->ckpt_io) inst_wait(inst, &inst->ckpt_idle);
+}
+
+/* Releases the lock for a slice's I/O; 1 when it did. */
+static int io_begin(esinst *inst) {
+  assert(inst_lock_held(inst) && !inst->ckpt_io);
+  if (esio_ordered(inst->io)) return 0;
+  inst->ckpt_io = 1;
+  inst_unlock(inst);
+  return 1;
+}
+
+static void io_end(esinst *inst, int unlocked) {
+  if (!unlocked) return;
+  inst_lock(inst);
+  inst->ckpt_io = 0;
+  pthread_cond_broadcast(&inst->ckpt_idle);
 }
 
 /* Drops the checkpoint under way (its lists): one at or past its lsn was
@@ -72,6 +114,7 @@ static void drop_pending(esinst *inst) {
  * so (its batches may be overwritten without a sync) -> B.chk. */
 JET_ERR ckpt_take(esinst *inst) {
   assert(inst_lock_held(inst));
+  wait_io_idle(inst);
   lsn_t lsn = log_end(inst->log);
   JET_ERR e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
@@ -104,23 +147,26 @@ JET_ERR ckpt_take(esinst *inst) {
  * checkpoint, which ends the sliced one (drop_pending), so the databases
  * are those of the start until the end.
  *
- * Double-write ring: a slice writes whole ring batches (pager_ckpt_write:
- * at most one batch per call, each synced in the ring before its pages go
- * in place, W2), all under one lock hold, so no batch is half written in
- * place when another caller gets the lock; the ring's wrap-around sync
- * (W3) happens inside dw_write as for any page write.  The end (all lists
- * exhausted), under one lock hold: every database fdatasynced, so every
- * in-place write so far is durable, slices and evictions between them
- * included; only then dw_note_synced and the checkpoint file for L.  A
- * blocking checkpoint taken meanwhile (a commit's, attach, detach, term)
- * has an lsn past L and ends the sliced one: its file is never written
- * after a newer one. */
+ * Double-write ring: a slice writes whole ring batches (pager_ckpt_copy,
+ * _put, _done: one batch per call, synced in the ring before its pages go
+ * in place, W2), each under the ring's writers' lock, so no batch is half
+ * written in place when another writer gets the ring; the ring's
+ * wrap-around sync (W3) happens inside dw_write as for any page write.
+ * The end (all lists exhausted): every database fdatasynced, so every
+ * in-place write issued before is durable, slices and evictions between
+ * them included; only then dw_note_synced_to (the ring's newest batch when
+ * the syncs began) and the checkpoint file for L.  The I/O of both runs
+ * without the instance lock (above).  A blocking checkpoint taken
+ * meanwhile (a commit's, attach, detach, term) waits for that I/O, has an
+ * lsn past L and ends the sliced one: its file is never written after a
+ * newer one. */
 
 #define SLICE_US 4000u              /* a slice writes batches until this much time passed */
 #define SLICE_BYTES (4u << 20)      /* or this many bytes of pages */
 
 JET_ERR ckpt_start(esinst *inst) {
   assert(inst_lock_held(inst));
+  wait_io_idle(inst);
   lsn_t lsn = log_end(inst->log);
   JET_ERR e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
@@ -133,40 +179,70 @@ JET_ERR ckpt_start(esinst *inst) {
   return JET_errSuccess;
 }
 
-/* One slice of the checkpoint under way: page batches until SLICE_US or
- * SLICE_BYTES, or, once no page is listed any more (in a call of its own
- * when this one wrote pages), its end.  *more: 1 unless it ended.  When
- * the I/O events' order is relied on (esio_ordered: ESE_FAULT counting
- * events, ESE_FAULT_COUNT/TRACE) a slice is cut by bytes only, so that a
- * fault test's event K is the same event in every run. */
-static JET_ERR checkpoint_slice(esinst *inst, int *more) {
-  uint64_t t0 = os_now_us(), bytes = 0;
-  uint64_t slice_us = esio_ordered(inst->io) ? UINT64_MAX : SLICE_US;
-  JET_ERR e = JET_errSuccess;
-  *more = 1;
-  for (int i = 1; i <= ESE_MAX_DB; i++) {
-    esdb *db = inst->db[i];
-    while (db && pager_ckpt_left(db->pg)) {
-      if (bytes && (bytes >= SLICE_BYTES || os_now_us() - t0 >= slice_us)) return JET_errSuccess;
-      size_t n;
-      if ((e = pager_ckpt_write(db->pg, &n)) != JET_errSuccess) return inst_fatal(inst, e);
-      bytes += (uint64_t)n * pager_page_size(db->pg) + 1;   /* + 1: a batch found clean counts too */
-    }
-  }
-  if (bytes) return JET_errSuccess;
+/* The checkpoint's end, once no page is listed: the databases synced and
+ * the checkpoint file written (without the lock), then the ring told and
+ * the checkpoint moved. */
+static JET_ERR checkpoint_end(esinst *inst, int *more) {
   lsn_t lsn = inst->ckpt_pending;
-  e = ckpt_sync_databases(inst);
-  if (e == JET_errSuccess && inst->dw) dw_note_synced(inst->dw);
-  if (e == JET_errSuccess) e = record_checkpoint(inst, lsn);
+  esfile *files[ESE_MAX_DB];
+  int nf = 0;
+  for (int i = 1; i <= ESE_MAX_DB; i++)
+    if (inst->db[i]) files[nf++] = inst->db[i]->file;
+  uint64_t seq = inst->dw ? dw_last_seq(inst->dw) : 0;   /* every batch before the syncs */
+  log_attach att[ESE_MAX_DB];
+  chkfile c = chk_for(inst, lsn, att);
+  char *path = chk_path(inst->prm.system_path, inst->prm.base);
+  if (!path) return inst_fatal(inst, JET_errOutOfMemory);
+  int unlocked = io_begin(inst);
+  JET_ERR e = JET_errSuccess;
+  for (int k = 0; k < nf && e == JET_errSuccess; k++) e = os_sync(files[k]);
+  if (e == JET_errSuccess) e = chk_write(inst->io, path, &c);
+  io_end(inst, unlocked);
+  free(path);
+  if (e == JET_errSuccess && inst->dw) dw_note_synced_to(inst->dw, seq);
+  if (e == JET_errSuccess) e = checkpoint_moved(inst, lsn);
   if (e) return inst_fatal(inst, e);
   drop_pending(inst);
   *more = 0;
   return JET_errSuccess;
 }
 
+/* One slice of the checkpoint under way: page batches until SLICE_US or
+ * SLICE_BYTES, or, once no page is listed any more (in a call of its own
+ * when this one wrote pages), its end.  *more: 1 unless it ended.  When
+ * the I/O events' order is relied on (esio_ordered: ESE_FAULT counting
+ * events, ESE_FAULT_COUNT/TRACE) a slice is cut by bytes only, so that a
+ * fault test's event K is the same event in every run.  Each batch's I/O
+ * runs without the lock (above); after it the state gate is answered. */
+static JET_ERR checkpoint_slice(esinst *inst, int *more) {
+  uint64_t t0 = os_now_us(), bytes = 0;
+  uint64_t slice_us = esio_ordered(inst->io) ? UINT64_MAX : SLICE_US;
+  JET_ERR e = JET_errSuccess;
+  *more = 1;
+  for (int i = 1; i <= ESE_MAX_DB; i++) {
+    while (inst->db[i] && pager_ckpt_left(inst->db[i]->pg)) {
+      if (bytes && (bytes >= SLICE_BYTES || os_now_us() - t0 >= slice_us)) return JET_errSuccess;
+      pager *pg = inst->db[i]->pg;
+      size_t n;
+      if ((e = pager_ckpt_copy(pg, &n)) == JET_errSuccess && n) {
+        int unlocked = io_begin(inst);
+        e = pager_ckpt_put(pg);
+        io_end(inst, unlocked);
+        pager_ckpt_done(pg, e);
+      }
+      if (e) return inst_fatal(inst, e);
+      if ((e = inst_gate(inst)) != JET_errSuccess) return e;
+      bytes += (uint64_t)n * pager_page_size(pg) + 1;   /* + 1: a batch found clean counts too */
+    }
+  }
+  if (bytes) return JET_errSuccess;
+  return checkpoint_end(inst, more);
+}
+
 JET_ERR ckpt_toward(esinst *inst, lsn_t target, int *more) {
   assert(inst_lock_held(inst));
   *more = 0;
+  wait_io_idle(inst);
   if (inst->checkpoint >= target) return JET_errSuccess;
   JET_ERR e = inst->ckpt_pending >= target ? JET_errSuccess : ckpt_start(inst);
   if (e == JET_errSuccess) e = checkpoint_slice(inst, more);

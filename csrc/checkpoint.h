@@ -12,7 +12,7 @@
 /* Order: log durable to its end -> every dirty page through the ring and
  * in place -> every database fdatasynced -> the ring told so -> B.chk
  * (chkfile.h), then circular logging deletes the logs below it.  Blocking,
- * one lock hold; with the lock held. */
+ * one lock hold (after waiting for a slice's I/O); with the lock held. */
 JET_ERR ckpt_take(esinst *inst);
 /* The checkpoint in slices (checkpoint.c states the invariant),
  * with the lock held.  ckpt_start takes a new one (lsn: the log's
@@ -20,7 +20,12 @@ JET_ERR ckpt_take(esinst *inst);
  * (at most a few MiB / a few ms of page writes, or the checkpoint's end:
  * the sync and the checkpoint file) toward a checkpoint at or past target,
  * starting one first when none under way reaches it: *more is 1 while
- * inst->checkpoint < target.  ckpt_take (blocking, one lock hold)
+ * inst->checkpoint < target.  A slice's I/O (its page batches, the end's
+ * syncs and file) runs without the lock unless esio_ordered (checkpoint.c):
+ * ckpt_toward releases it meanwhile, so the caller keeps what it uses
+ * alive and checks its own state after; it then answers the state gate.
+ * ckpt_take, ckpt_start and ckpt_toward first wait (lock released) until
+ * no slice's I/O runs.  ckpt_take (blocking, one lock hold)
  * ends the one under way too.  Between two slices the caller may release
  * the lock: ckpt_between_slices does, lets other callers in and takes it
  * back, then answers the state gate (the instance may have been stopped,

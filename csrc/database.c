@@ -134,7 +134,9 @@ static void forget_dbid(esinst *inst, uint32_t dbid) {
 
 void db_close(esinst *inst, esdb *db) {
   forget_dbid(inst, db->dbid);
+  if (inst->dw) pthread_mutex_lock(dw_mutex(inst->dw));   /* as in db_register */
   inst->db[db->dbid] = NULL;
+  if (inst->dw) pthread_mutex_unlock(dw_mutex(inst->dw));
   pager_close(db->pg);
   os_close(db->file);
   free(db->path);
@@ -171,7 +173,7 @@ static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *
   esdb *db = calloc(1, sizeof *db);
   if (!db) return JET_errOutOfMemory;
   assert(inst->dw && "a running instance has its ring (recovery made it)");
-  pager_hooks hooks = { inst_flush_log_hook, inst, ring_write, db, dw_batch_max(inst->dw) };
+  pager_hooks hooks = { inst_flush_log_hook, inst, ring_write, db, dw_batch_max(inst->dw), dw_mutex(inst->dw) };
   JET_ERR e = pager_open(f, inst->prm.page_size, inst->prm.cache_pages, hooks, &db->pg);
   if (e) { free(db); return e; }
   db->rel = rel_of(inst, path);
@@ -180,7 +182,11 @@ static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *
   db->path = path;
   db->file = f;
   db->hdr = *h;
+  /* the ring's sync_data hook (ckpt_sync_databases) reads inst->db under
+   * the ring's writers' lock alone while a checkpoint batch is in flight */
+  pthread_mutex_lock(dw_mutex(inst->dw));
   inst->db[dbid] = db;
+  pthread_mutex_unlock(dw_mutex(inst->dw));
   *out = db;
   return JET_errSuccess;
 }

@@ -3,6 +3,7 @@
 #include "crc32c.h"
 #include "page.h"
 #include <assert.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@ struct dw {
   int state;                 /* DW_* */
   JET_ERR err;               /* FAILED: the sticky error */
   atomic_int busy;           /* a call is running (one caller at a time) */
+  /* the ring's writers' lock (dw_mutex, dw.h): held by a pager across a
+   * batch's ring write and its in-place writes */
+  pthread_mutex_t hold;
   uint32_t psz, batch_max;
   uint64_t ring_size;
   uint8_t log_sig[16], ring_id[16];
@@ -98,6 +102,7 @@ int dw_state(const dw *d) { return d->state; }
 uint64_t dw_last_seq(const dw *d) { return d->last_seq; }
 uint64_t dw_synced_seq(const dw *d) { return d->synced_seq; }
 uint32_t dw_batch_max(const dw *d) { return d->batch_max; }
+pthread_mutex_t *dw_mutex(dw *d) { return &d->hold; }
 uint64_t dw_ring_size(const dw *d) { return d->ring_size; }
 size_t dw_entries(const dw *d) { return d->ntab; }
 
@@ -131,6 +136,7 @@ static int slots_agree(const uint8_t *a, const uint8_t *b) {
 static void dw_free(dw *d) {
   if (!d) return;
   if (d->f) os_close(d->f);
+  pthread_mutex_destroy(&d->hold);
   free(d->buf);
   free(d->lv);
   free(d->tab);
@@ -154,6 +160,10 @@ static JET_ERR config_ok(const dw_config *cfg) {
 static JET_ERR dw_alloc(const dw_config *cfg, uint64_t ring_size, dw **out) {
   dw *d = calloc(1, sizeof *d);
   if (!d) return JET_errOutOfMemory;
+  if (pthread_mutex_init(&d->hold, NULL) != 0) {
+    free(d);
+    return JET_errOutOfMemory;
+  }
   d->io = cfg->io;
   d->psz = cfg->page_size;
   d->ring_size = ring_size;
@@ -440,9 +450,12 @@ JET_ERR dw_discard(dw *d) {
 
 /* ---- writing --------------------------------------------------------------- */
 
-void dw_note_synced(dw *d) {
+void dw_note_synced(dw *d) { dw_note_synced_to(d, d->last_seq); }
+
+void dw_note_synced_to(dw *d, uint64_t seq) {
   enter(d);
-  d->synced_seq = d->last_seq;
+  assert(seq <= d->last_seq);
+  if (seq > d->synced_seq) d->synced_seq = seq;
   leave(d);
 }
 

@@ -63,13 +63,20 @@
  * Pages carry their dbtime at page offset DW_PAGE_DBTIME_OFF (u64): the
  * in-place page's dbtime is read there.
  *
- * Threads: one dw is used by one thread at a time: the caller holds the
- * instance lock for every dw call (asserted: a concurrent call aborts).
- * The sync_data hook runs inside dw_write, with that lock still held, and
- * must not call into the ring.
+ * Threads: one dw is used by one thread at a time (asserted: a concurrent
+ * call aborts).  The engine's pagers serialise their batches with the
+ * ring's writers' lock (dw_mutex), held across a batch's dw_write and the
+ * in-place writes of its pages: so when dw_write runs, the in-place writes
+ * of every earlier batch were issued, and the sync_data hook makes them
+ * durable (W3).  A checkpoint's batch is written with that lock alone (no
+ * instance lock: checkpoint.c); every other dw call is made with the
+ * instance lock held while no such batch is in flight.  The sync_data hook
+ * runs inside dw_write and must not call into the ring nor take the
+ * instance lock.
  */
 #ifndef ESE_DW_H
 #define ESE_DW_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "ese.h"
@@ -177,6 +184,11 @@ JET_ERR dw_write(dw *d, const dw_image *v, size_t n, uint64_t *seq);
  * sync_data hook's work done by itself): every batch written so far has
  * its in-place writes durable. */
 void dw_note_synced(dw *d);
+/* The same for the batches up to seq (a dw_last_seq read before the
+ * caller's syncs began: batches written since may not be durable). */
+void dw_note_synced_to(dw *d, uint64_t seq);
+/* The ring's writers' lock (see Threads above). */
+pthread_mutex_t *dw_mutex(dw *d);
 uint64_t dw_last_seq(const dw *d);     /* of the newest batch, 0 if none */
 uint64_t dw_synced_seq(const dw *d);   /* batches <= it are durable in place */
 uint32_t dw_batch_max(const dw *d);

@@ -61,7 +61,8 @@ static JET_ERR inst_new(const char *name, int legacy, esinst **out) {
     free(inst);
     return JET_errOutOfMemory;
   }
-  if (pthread_mutex_init(&inst->lock, NULL) != 0 || pthread_cond_init(&inst->drained, NULL) != 0) {
+  if (pthread_mutex_init(&inst->lock, NULL) != 0 || pthread_cond_init(&inst->drained, NULL) != 0 ||
+      pthread_cond_init(&inst->ckpt_idle, NULL) != 0) {
     pace_destroy(&inst->pace);
     free(inst->name);
     free(inst);
@@ -82,6 +83,7 @@ static void inst_free(esinst *inst) {
   vs_free(&inst->vs);
   pthread_mutex_destroy(&inst->lock);
   pthread_cond_destroy(&inst->drained);
+  pthread_cond_destroy(&inst->ckpt_idle);
   pace_destroy(&inst->pace);
   free(inst->name);
   free(inst);
@@ -198,26 +200,33 @@ void inst_done_unlocked(esinst *inst) {
   inst_leave(inst);
 }
 
+/* The wait for the instance lock runs without the process lock (other
+ * instances' calls go on meanwhile).  The handle stays safe: entering is
+ * raised under the process lock, before a term could take the instance out
+ * of the registry, and term frees an instance only once entering is 0
+ * (inst_term_with); once the lock is taken the state gate turns a
+ * terminated instance away, and a wait that timed out touches nothing
+ * after entering drops. */
 JET_ERR inst_enter_handle_within(JET_INSTANCE h, uint64_t max_us, esinst **out, int *busy) {
   *busy = 0;
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(h);
   JET_ERR e = inst ? JET_errSuccess : unresolved(h);
-  if (inst) {
-    struct timespec ts = os_deadline(CLOCK_MONOTONIC, max_us);
-    atomic_fetch_add(&inst->entering, 1);
-    int r = pthread_mutex_clocklock(&inst->lock, CLOCK_MONOTONIC, &ts);
-    atomic_fetch_sub(&inst->entering, 1);
-    if (r != 0) {
-      *busy = 1;            /* not free in time: nothing entered */
-    } else {
-      atomic_fetch_add(&inst->lock_gen, 1);
-      owner_set(inst);
-      e = enter_locked(inst);
-    }
-  }
+  if (inst) atomic_fetch_add(&inst->entering, 1);
   pthread_mutex_unlock(&g_process.lock);
-  if (e == JET_errSuccess && !*busy) *out = inst;
+  if (!inst) return e;
+  struct timespec ts = os_deadline(CLOCK_MONOTONIC, max_us);
+  int r = pthread_mutex_clocklock(&inst->lock, CLOCK_MONOTONIC, &ts);
+  if (r != 0) {
+    atomic_fetch_sub(&inst->entering, 1);
+    *busy = 1;            /* not free in time: nothing entered (inst may be gone now) */
+    return JET_errSuccess;
+  }
+  atomic_fetch_sub(&inst->entering, 1);   /* the lock held: term cannot free it meanwhile */
+  atomic_fetch_add(&inst->lock_gen, 1);
+  owner_set(inst);
+  e = enter_locked(inst);
+  if (e == JET_errSuccess) *out = inst;
   return e;
 }
 

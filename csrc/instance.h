@@ -77,6 +77,8 @@ typedef struct esinst {
   lsn_t checkpoint;       /* redo starts here */
   lsn_t ckpt_pending;     /* a checkpoint in slices under way (checkpoint.c's
                            * ckpt_start): its lsn, 0: none */
+  int ckpt_io;            /* checkpoint.c's: a slice's I/O runs without the lock */
+  pthread_cond_t ckpt_idle;  /* signalled (under the lock) when ckpt_io drops to 0 */
   dw *dw;                 /* the double-write ring B.dwb: READY from the end of
                            * recovery to term; every in-place page write of a
                            * pager goes through it (pager.h) */

@@ -21,7 +21,13 @@
  *   fs.read(path [, off, len]) a regular file's bytes (at most len
  *                            from offset off: chunks of a large file)
  *   fs.create(path)          ese.FileWriter: a new file (O_EXCL, 0600);
- *                            w:write(s), w:sync(), w:close()
+ *                            w:write(s), w:sync(), w:close();
+ *                            w:sync_step(): the sync on an engine thread,
+ *                            true while it runs (each call waits ~2 ms at
+ *                            most), false once done (its error raised)
+ *   fs.fsync_dir_start(path) ese.SyncJob: the folder's sync started on an
+ *                            engine thread; j:step() as w:sync_step(),
+ *                            j:close() waits for it (never raises)
  *   fs.sha256()              ese.Sha256: h:update(s), h:finish() -> hex
  *   fs.sha256_file(path)     the hex SHA-256 of a regular file
  *   fs.clock()               monotonic seconds (a float)
@@ -54,6 +60,9 @@
 #define SHA256_T    "ese.Sha256"
 #define FS_IO_KEY   "ese.fs.io"
 #define FS_HELD_T   "ese.FsHeld"
+#define SYNCJOB_T   "ese.SyncJob"
+/* a polled sync waits this long for its engine thread per call */
+#define SYNC_STEP_US 2000u
 
 static int raise_errno(lua_State *L, int e, const char *op, const char *path) {
   return ese_raise_detail(L, os_err(e), op, lua_pushfstring(L, "%s: %s", path, strerror(e)));
@@ -487,7 +496,29 @@ typedef struct {
   esfile *f;
   uint64_t off;
   int closed;
+  os_worker *wk;       /* w:sync_step()'s engine thread, made at its first call */
+  int syncing;         /* a sync runs there, not collected yet */
 } FileWriter;          /* user value 1: the FsIo it writes through */
+
+/* Starts fn(ud) on *wk (made first) unless I/O events are counted (the
+ * fault tests' order: then in line); 1 when it runs there, else 0 with
+ * *e the in-line result. */
+static int job_start(esio *io, os_worker **wk, os_job_fn fn, void *ud, JET_ERR *e) {
+  *e = JET_errSuccess;
+  if (!esio_ordered(io) && (*wk || os_worker_new(wk) == JET_errSuccess) && os_worker_start(*wk, fn, ud)) return 1;
+  *e = fn(ud);
+  return 0;
+}
+
+/* A polled job's answer: 1 while it runs (*running stays 1), else 0 and
+ * its error in *e (*running 0). */
+static int job_poll(os_worker *wk, int *running, uint64_t max_us, JET_ERR *e) {
+  *e = JET_errSuccess;
+  if (!*running) return 0;
+  if (!os_worker_collect(wk, max_us, e)) return 1;
+  *running = 0;
+  return 0;
+}
 
 static FileWriter *checkwriter(lua_State *L, const char *op) {
   FileWriter *w = (FileWriter *)luaL_checkudata(L, 1, FILEWRITER_T);
@@ -503,6 +534,8 @@ static int fs_create(lua_State *L) {
   w->f = NULL;
   w->off = 0;
   w->closed = 1;
+  w->wk = NULL;
+  w->syncing = 0;
   luaL_setmetatable(L, FILEWRITER_T);
   lua_pushvalue(L, -2);
   lua_setiuservalue(L, -2, 1);
@@ -526,9 +559,29 @@ static int writer_write(lua_State *L) {
 
 static int writer_sync(lua_State *L) {
   FileWriter *w = checkwriter(L, "sync");
-  JET_ERR e = os_sync(w->f);
+  JET_ERR e;
+  if (job_poll(w->wk, &w->syncing, UINT64_MAX, &e) == 0 && e == JET_errSuccess) e = os_sync(w->f);
   if (e) return raise_jet(L, e, "sync", os_path(w->f));
   return 0;
+}
+
+/* w:sync_step(): starts the sync on the writer's engine thread (in line
+ * while I/O events are counted), then waits for it SYNC_STEP_US at most:
+ * true while it runs, false once it is done (its error raised). */
+static int writer_sync_step(lua_State *L) {
+  FileWriter *w = checkwriter(L, "sync_step");
+  JET_ERR e = JET_errSuccess;
+  int more = 0;
+  if (!w->syncing) {
+    lua_getiuservalue(L, 1, 1);
+    esio *io = ((FsIo *)lua_touserdata(L, -1))->io;
+    lua_pop(L, 1);
+    w->syncing = job_start(io, &w->wk, os_sync_job, w->f, &e);
+  }
+  if (e == JET_errSuccess) more = job_poll(w->wk, &w->syncing, SYNC_STEP_US, &e);
+  if (e) return raise_jet(L, e, "sync", os_path(w->f));
+  lua_pushboolean(L, more);
+  return 1;
 }
 
 static int writer_size(lua_State *L) {
@@ -540,6 +593,10 @@ static int writer_size(lua_State *L) {
 /* __gc, __close and close: idempotent, never raises. */
 static int writer_close(lua_State *L) {
   FileWriter *w = (FileWriter *)luaL_checkudata(L, 1, FILEWRITER_T);
+  JET_ERR e;
+  (void)job_poll(w->wk, &w->syncing, UINT64_MAX, &e);   /* a sync left running: waited for (its file stays open until then) */
+  os_worker_free(w->wk);
+  w->wk = NULL;
   if (!w->closed) {
     w->closed = 1;
     os_close(w->f);
@@ -553,6 +610,61 @@ static int writer_tostring(lua_State *L) {
   if (w->closed) lua_pushliteral(L, "ese.FileWriter (closed)");
   else lua_pushfstring(L, "ese.FileWriter (%s)", os_path(w->f));
   return 1;
+}
+
+/* ---- ese.SyncJob: a folder's sync on an engine thread ------------------------ */
+
+typedef struct {
+  esio *io;
+  char *path;
+  os_worker *wk;
+  int running;
+} SyncJob;             /* user value 1: the FsIo it syncs through */
+
+static JET_ERR dir_sync_job(void *ud) {
+  SyncJob *j = ud;
+  return os_sync_dir(j->io, j->path);
+}
+
+/* fs.fsync_dir_start(path): the sync started (in line while I/O events are
+ * counted: then done, its error raised here). */
+static int fs_fsync_dir_start(lua_State *L) {
+  const char *path = check_path(L, 1, "fsync_dir", NULL);
+  esio *io = push_io(L, "fsync_dir");
+  SyncJob *j = (SyncJob *)lua_newuserdatauv(L, sizeof *j, 1);
+  memset(j, 0, sizeof *j);
+  luaL_setmetatable(L, SYNCJOB_T);
+  lua_pushvalue(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  j->io = io;
+  if (!(j->path = strdup(path))) return ese_raise(L, JET_errOutOfMemory, "fsync_dir");
+  JET_ERR e;
+  j->running = job_start(io, &j->wk, dir_sync_job, j, &e);
+  if (e) return raise_jet(L, e, "fsync_dir", path);
+  return 1;
+}
+
+/* j:step(): waits for the sync SYNC_STEP_US at most: true while it runs,
+ * false once done (its error raised, once). */
+static int syncjob_step(lua_State *L) {
+  SyncJob *j = (SyncJob *)luaL_checkudata(L, 1, SYNCJOB_T);
+  JET_ERR e;
+  int more = job_poll(j->wk, &j->running, SYNC_STEP_US, &e);
+  if (e) return raise_jet(L, e, "fsync_dir", j->path);
+  lua_pushboolean(L, more);
+  return 1;
+}
+
+/* __gc, __close and close: waits for a sync left running; never raises. */
+static int syncjob_close(lua_State *L) {
+  SyncJob *j = (SyncJob *)luaL_checkudata(L, 1, SYNCJOB_T);
+  JET_ERR e;
+  (void)job_poll(j->wk, &j->running, UINT64_MAX, &e);
+  os_worker_free(j->wk);
+  j->wk = NULL;
+  free(j->path);
+  j->path = NULL;
+  return 0;
 }
 
 /* ---- ese.Sha256 ----------------------------------------------------------------- */
@@ -661,9 +773,11 @@ static const luaL_Reg writer_meta[] = {
   {"__gc", writer_close}, {"__close", writer_close}, {"__tostring", writer_tostring}, {NULL, NULL}
 };
 static const luaL_Reg writer_methods[] = {
-  {"write", writer_write}, {"sync", writer_sync}, {"size", writer_size}, {"close", writer_close},
-  {NULL, NULL}
+  {"write", writer_write}, {"sync", writer_sync}, {"sync_step", writer_sync_step}, {"size", writer_size},
+  {"close", writer_close}, {NULL, NULL}
 };
+static const luaL_Reg syncjob_meta[] = { {"__gc", syncjob_close}, {"__close", syncjob_close}, {NULL, NULL} };
+static const luaL_Reg syncjob_methods[] = { {"step", syncjob_step}, {"close", syncjob_close}, {NULL, NULL} };
 
 static const luaL_Reg sha_meta[] = { {"__gc", sha_close}, {"__close", sha_close}, {NULL, NULL} };
 static const luaL_Reg sha_methods[] = {
@@ -674,6 +788,7 @@ static const luaL_Reg fs_funcs[] = {
   {"stat", fs_stat}, {"list", fs_list}, {"mkdir", fs_mkdir}, {"mkdir_p", fs_mkdir_p},
   {"remove", fs_remove}, {"rmdir", fs_rmdir}, {"remove_tree", fs_remove_tree},
   {"rename", fs_rename}, {"chmod", fs_chmod}, {"fsync", fs_fsync}, {"fsync_dir", fs_fsync_dir},
+  {"fsync_dir_start", fs_fsync_dir_start},
   {"read", fs_read}, {"create", fs_create}, {"sha256", fs_sha256}, {"sha256_file", fs_sha256_file},
   {"clock", fs_clock}, {"now", fs_now}, {"isatty", fs_isatty},
   {NULL, NULL}
@@ -684,6 +799,7 @@ int ese_open_fs(lua_State *L) {
   ese_newclass(L, FS_HELD_T, held_meta, NULL);
   ese_newclass(L, FILEWRITER_T, writer_meta, writer_methods);
   ese_newclass(L, SHA256_T, sha_meta, sha_methods);
+  ese_newclass(L, SYNCJOB_T, syncjob_meta, syncjob_methods);
   luaL_newlib(L, fs_funcs);
   lua_setfield(L, -2, "fs");
   return 0;

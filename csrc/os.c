@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC, FAULT_SYNCEIO };
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC, FAULT_SYNCEIO, FAULT_HOLDSYNC };
 enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
 /* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
 enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
@@ -34,7 +34,7 @@ struct esio {
   int sticky;                   /* every event from fault_at on faults */
   char *count_path;             /* ESE_FAULT_COUNT */
   char *fault_name;             /* the base name a fault names: FAULT_EACCES, os_open refuses it;
-                                 * FAULT_SYNCEIO, its syncs fail */
+                                 * FAULT_SYNCEIO, its syncs fail; FAULT_HOLDSYNC, its syncs are held */
   atomic_uint_fast64_t name_syncs;   /* FAULT_SYNCEIO: os_syncs of fault_name so far (fault_at: the first to fail) */
   atomic_uint_fast64_t space;   /* FAULT_SPACE: bytes files may still grow by */
   atomic_int open_files;        /* os_open successes not yet os_closed */
@@ -43,8 +43,10 @@ struct esio {
   power_journal *power;         /* FAULT_POWER: the old bytes of unsynced writes */
   int trace_fd;                 /* ESE_FAULT_TRACE, or -1 */
   uint64_t slow_ms;             /* FAULT_SLOWSYNC: the delay of a sync */
+  int hold_eio;                 /* FAULT_HOLDSYNC: a held sync then fails with EIO */
   char *fault_path;             /* the fault holds only while this file exists: FAULT_SLOWSYNC (always
-                                 * given), FAULT_SYNCEIO (optional: syncs counted while it exists) */
+                                 * given), FAULT_SYNCEIO (optional: syncs counted while it exists),
+                                 * FAULT_HOLDSYNC (a sync is held while it exists) */
 };
 
 struct esfile {
@@ -125,6 +127,18 @@ JET_ERR esio_new(esio **out) {
         if (c2 && !(io->fault_path = strdup(c2 + 1))) { free(io->fault_name); free(io); return JET_errOutOfMemory; }
         if (c2) *c2 = 0;
         io->fault = FAULT_SYNCEIO;
+      } else if (n == 8 && !strncmp(f, "holdsync", 8)) {   /* holdsync:NAME:PATH[:eio], no event count */
+        if (!(io->fault_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
+        char *c2 = strchr(io->fault_name, ':');
+        if (!c2 || !c2[1] || c2 == io->fault_name) { free(io->fault_name); free(io); return JET_errInvalidParameter; }
+        if (!(io->fault_path = strdup(c2 + 1))) { free(io->fault_name); free(io); return JET_errOutOfMemory; }
+        *c2 = 0;
+        size_t pl = strlen(io->fault_path);
+        if (pl > 4 && !strcmp(io->fault_path + pl - 4, ":eio")) {   /* holdsync:NAME:PATH:eio */
+          io->fault_path[pl - 4] = 0;
+          io->hold_eio = 1;
+        }
+        io->fault = FAULT_HOLDSYNC;
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->fault_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
@@ -177,7 +191,7 @@ int esio_open_files(esio *io) { return atomic_load(&io->open_files); }
 
 int esio_ordered(esio *io) {
   return (io->fault != FAULT_NONE && io->fault != FAULT_SLOWSYNC && io->fault != FAULT_EACCES &&
-          io->fault != FAULT_SYNCEIO) || io->count_path ||
+          io->fault != FAULT_SYNCEIO && io->fault != FAULT_HOLDSYNC) || io->count_path ||
          io->trace_fd >= 0;
 }
 
@@ -212,7 +226,7 @@ static int fault_event(esio *io, int kind, const char *path, size_t nb, uint64_t
   if (io->trace_fd >= 0)
     trace(io, "%llu %s %zu %llu %s\n", (unsigned long long)n, ev_names[kind], nb, (unsigned long long)off, base_name(path));
   if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || io->fault == FAULT_SLOWSYNC ||
-      io->fault == FAULT_SYNCEIO || n < io->fault_at || (n > io->fault_at && !io->sticky))
+      io->fault == FAULT_SYNCEIO || io->fault == FAULT_HOLDSYNC || n < io->fault_at || (n > io->fault_at && !io->sticky))
     return 0;
   switch (io->fault) {
   case FAULT_CRASH: fault_kill();
@@ -417,6 +431,28 @@ static _Thread_local uint64_t thread_syncs;
 
 uint64_t os_thread_syncs(void) { return thread_syncs; }
 
+/* FAULT_HOLDSYNC for a sync of path: while the file fault_path exists, the
+ * sync waits, with fault_path + ".held" made meanwhile (removed when it goes
+ * on); 1 when it was held and must then fail (hold_eio). */
+static int hold_sync(esio *io, const char *path) {
+  if (io->fault != FAULT_HOLDSYNC || strcmp(base_name(path), io->fault_name) || access(io->fault_path, F_OK) != 0)
+    return 0;
+  size_t n = strlen(io->fault_path);
+  char *held = malloc(n + 6);
+  if (!held) return 0;
+  memcpy(held, io->fault_path, n);
+  memcpy(held + n, ".held", 6);
+  int fd = open(held, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) close(fd);
+  while (access(io->fault_path, F_OK) == 0) {
+    struct timespec nap = { 0, 1000000 };
+    nanosleep(&nap, NULL);
+  }
+  unlink(held);
+  free(held);
+  return io->hold_eio;
+}
+
 /* power: the writes noted before the sync started are durable once it
  * succeeded, even when the harness made fdatasync a no-op. */
 JET_ERR os_sync(esfile *f) {
@@ -426,6 +462,7 @@ JET_ERR os_sync(esfile *f) {
   if (io->fault == FAULT_SYNCEIO && !strcmp(base_name(f->path), io->fault_name) &&
       (!io->fault_path || access(io->fault_path, F_OK) == 0) && atomic_fetch_add(&io->name_syncs, 1) + 1 >= io->fault_at)
     return os_err(EIO);
+  if (hold_sync(io, f->path)) return os_err(EIO);
   uint64_t mark = io->power ? power_sync_mark(io->power) : 0;
   if (io->fault == FAULT_SLOWSYNC && access(io->fault_path, F_OK) == 0) {
     struct timespec ts = { (time_t)(io->slow_ms / 1000), (long)(io->slow_ms % 1000) * 1000000L };
@@ -492,6 +529,7 @@ JET_ERR os_create_new(esio *io, const char *path, esfile **out) {
 JET_ERR os_sync_dir(esio *io, const char *dir) {
   int fe = fault_event(io, EV_SYNCDIR, dir, 0, 0);
   if (fe) return os_err(fe);
+  if (hold_sync(io, dir)) return os_err(EIO);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return os_err(errno);
   thread_syncs++;

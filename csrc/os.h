@@ -23,6 +23,14 @@
  *                       (JET_errDiskIO); no event count, so a sync an
  *                       os_worker runs stays there: a failing sync on an
  *                       engine thread
+ *   ESE_FAULT=holdsync:NAME:PATH[:eio]  every os_sync of a file (or
+ *                       os_sync_dir of a folder) whose last path part is
+ *                       NAME waits while the file PATH exists, with the
+ *                       file PATH.held made meanwhile (removed when the
+ *                       sync goes on), and with :eio then fails with EIO:
+ *                       a harness holds a sync on an engine thread as long
+ *                       as it likes and sees that it is held; no event
+ *                       count
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user

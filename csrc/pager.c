@@ -40,6 +40,8 @@ typedef struct frame {
   uint8_t *undo;
   size_t nundo, undocap;
   int dirty;             /* committed change not yet in the file */
+  uint64_t ver;          /* + 1 at every commit of a change (pager_ckpt_done compares) */
+  int pinned;            /* in the checkpoint batch in flight: never evicted nor written by another write-back */
   int pending;           /* changed by the operation in progress */
   uint64_t need_lsn;     /* the log must be durable to here before a write */
   /* the operation records of the pending change (pager_write_op), in
@@ -83,6 +85,18 @@ struct pager {
    * ascending; ck[ckat..ckn) are still to be looked at */
   uint32_t *ck;
   size_t ckn, ckat;
+  /* the checkpoint batch (pager_ckpt_copy .. pager_ckpt_done): its pinned
+   * frames wb[0..wbn) with their versions at the copy, the copies (sealed,
+   * in wb_img), the lsn the log must reach first and the cursor before it;
+   * arrays of pager_ckpt_batch entries, made at the first batch */
+  frame **wb;
+  uint64_t *wb_ver;
+  uint32_t *wb_pgno;
+  const uint8_t **wb_page;
+  uint8_t *wb_img;
+  size_t wbn, wb_from;
+  uint64_t wb_need;
+  int wb_busy;
 };
 
 static _Atomic uint64_t g_epoch;
@@ -149,6 +163,12 @@ void pager_close(pager *p) {
   free(p->pend_pages);
   free(p->pend_bases);
   free(p->ck);
+  assert(!p->wb_busy && "pager_close: a checkpoint batch in flight");
+  free(p->wb);
+  free(p->wb_ver);
+  free(p->wb_pgno);
+  free(p->wb_page);
+  free(p->wb_img);
   free(p);
 }
 
@@ -664,6 +684,7 @@ void pager_commit_pending(pager *p, uint64_t need_lsn) {
     frame *f = p->pend[i];
     f->pending = 0;
     f->dirty = 1;
+    f->ver++;
     f->need_lsn = need_lsn;
     buf_put(p, f->pre);
     f->pre = NULL;
@@ -702,49 +723,61 @@ static int by_pgno(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Writes n sealed pages (pgnos ascending) in place, chunk by chunk, each
+ * to the ring first (torn-write rule, pager.h), the ring's writers' lock
+ * held across a chunk's ring write and its in-place writes; *done: the
+ * pages written in place (a prefix).  Needs no instance lock. */
+static JET_ERR write_pages(pager *p, const uint32_t *pgnos, const uint8_t *const *pages, size_t n, size_t *done) {
+  size_t chunk = p->hooks.ring_write ? p->hooks.ring_batch : n;
+  JET_ERR e = JET_errSuccess;
+  *done = 0;
+  assert(chunk >= 1 || n == 0);
+  for (size_t at = 0; at < n && e == JET_errSuccess; at += chunk) {
+    size_t m = n - at < chunk ? n - at : chunk;
+    if (p->hooks.ring_mu) pthread_mutex_lock(p->hooks.ring_mu);
+    if (p->hooks.ring_write) e = p->hooks.ring_write(p->hooks.ring_ud, pgnos + at, pages + at, m);
+    for (size_t i = at; i < at + m && e == JET_errSuccess; i++) {
+      pthread_rwlock_wrlock(&p->io);
+      e = os_pwrite(p->file, pages[i], p->psz, (uint64_t)pgnos[i] * p->psz);
+      pthread_rwlock_unlock(&p->io);
+      if (e == JET_errSuccess) (*done)++;
+    }
+    if (p->hooks.ring_mu) pthread_mutex_unlock(p->hooks.ring_mu);
+  }
+  return e;
+}
+
 /* Writes the given dirty frames in page order after making the log durable
- * to the highest need_lsn among them; chunk by chunk, each to the ring
- * first (torn-write rule, pager.h). */
+ * to the highest need_lsn among them (write_pages); each one written in
+ * place is clean. */
 static JET_ERR write_frames(pager *p, frame **v, size_t n) {
   if (n == 0) return JET_errSuccess;
   uint64_t need = 0;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    assert(!v[i]->pinned);
     if (v[i]->need_lsn > need) need = v[i]->need_lsn;
+  }
   JET_ERR e = p->hooks.flush_log ? p->hooks.flush_log(p->hooks.ud, need) : JET_errSuccess;
   if (e) return e;
   qsort(v, n, sizeof *v, by_pgno);
-  size_t chunk = p->hooks.ring_write ? p->hooks.ring_batch : n;
-  assert(chunk >= 1);
-  uint32_t *pgnos = NULL;
-  const uint8_t **pages = NULL;
-  if (p->hooks.ring_write) {
-    pgnos = malloc(chunk * sizeof *pgnos);
-    pages = malloc(chunk * sizeof *pages);
-    if (!pgnos || !pages) e = JET_errOutOfMemory;
+  uint32_t *pgnos = malloc(n * sizeof *pgnos);
+  const uint8_t **pages = malloc(n * sizeof *pages);
+  size_t done = 0;
+  if (!pgnos || !pages) e = JET_errOutOfMemory;
+  for (size_t i = 0; i < n && e == JET_errSuccess; i++) {
+    page_checksum(v[i]->data, p->psz);   /* checksum rule (pager.h) */
+    pgnos[i] = v[i]->pgno;
+    pages[i] = v[i]->data;
   }
-  for (size_t at = 0; at < n && e == JET_errSuccess; at += chunk) {
-    size_t m = n - at < chunk ? n - at : chunk;
-    for (size_t i = at; i < at + m; i++) page_checksum(v[i]->data, p->psz);   /* checksum rule (pager.h) */
-    if (p->hooks.ring_write) {
-      for (size_t i = 0; i < m; i++) {
-        pgnos[i] = v[at + i]->pgno;
-        pages[i] = v[at + i]->data;
-      }
-      e = p->hooks.ring_write(p->hooks.ring_ud, pgnos, pages, m);
-    }
-    for (size_t i = at; i < at + m && e == JET_errSuccess; i++) {
-      pthread_rwlock_wrlock(&p->io);
-      e = os_pwrite(p->file, v[i]->data, p->psz, (uint64_t)v[i]->pgno * p->psz);
-      pthread_rwlock_unlock(&p->io);
-      if (e == JET_errSuccess) v[i]->dirty = 0;
-    }
-  }
+  if (e == JET_errSuccess) e = write_pages(p, pgnos, pages, n, &done);
+  for (size_t i = 0; i < done; i++) v[i]->dirty = 0;
   free(pgnos);
   free(pages);
   return e;
 }
 
 JET_ERR pager_flush_all(pager *p) {
+  assert(!p->wb_busy && "pager_flush_all: a checkpoint batch in flight");
   size_t n = 0;
   for (frame *f = p->lru.next; f != &p->lru; f = f->next) n += f->dirty && !f->pending;
   if (n) {
@@ -793,30 +826,71 @@ size_t pager_ckpt_batch(const pager *p) { return p->hooks.ring_write ? p->hooks.
  * written with its newer content, which is as good).  No page is pending
  * here: an operation's pages are committed or discarded under the lock
  * hold it began in, and the caller holds the lock. */
-JET_ERR pager_ckpt_write(pager *p, size_t *written) {
-  size_t max = pager_ckpt_batch(p), m = 0, from = p->ckat;
-  *written = 0;
-  frame **v = malloc(max * sizeof *v);
-  if (!v) return JET_errOutOfMemory;
+JET_ERR pager_ckpt_copy(pager *p, size_t *n) {
+  assert(!p->wb_busy && "pager_ckpt_copy: a batch in flight already");
+  size_t max = pager_ckpt_batch(p), m = 0;
+  uint64_t need = 0;
+  *n = 0;
+  if (!p->wb) {
+    p->wb = malloc(max * sizeof *p->wb);
+    p->wb_ver = malloc(max * sizeof *p->wb_ver);
+    p->wb_pgno = malloc(max * sizeof *p->wb_pgno);
+    p->wb_page = malloc(max * sizeof *p->wb_page);
+    p->wb_img = malloc(max * (size_t)p->psz);
+    if (!p->wb || !p->wb_ver || !p->wb_pgno || !p->wb_page || !p->wb_img) {
+      free(p->wb), free(p->wb_ver), free(p->wb_pgno), free(p->wb_page), free(p->wb_img);
+      p->wb = NULL, p->wb_ver = NULL, p->wb_pgno = NULL, p->wb_page = NULL, p->wb_img = NULL;
+      return JET_errOutOfMemory;
+    }
+  }
+  p->wb_from = p->ckat;
   while (p->ckat < p->ckn && m < max) {
     frame *f = lookup(p, p->ck[p->ckat++]);
-    assert(!f || !f->pending);
-    if (f && f->dirty && !f->pending) v[m++] = f;
+    assert(!f || (!f->pending && !f->pinned));
+    if (!f || !f->dirty || f->pending) continue;
+    uint8_t *img = p->wb_img + m * (size_t)p->psz;
+    page_checksum(f->data, p->psz);   /* checksum rule (pager.h): in the frame too, which is clean if unchanged */
+    memcpy(img, f->data, p->psz);
+    f->pinned = 1;
+    p->wb[m] = f;
+    p->wb_ver[m] = f->ver;
+    p->wb_pgno[m] = f->pgno;
+    p->wb_page[m] = img;
+    if (f->need_lsn > need) need = f->need_lsn;
+    m++;
   }
-  JET_ERR e = write_frames(p, v, m);
-  if (e) {
-    free(v);
-    p->ckat = from;   /* listed again: the pages the failed batch did not write are still dirty */
-    return e;
-  }
-  /* the batch's in-place pages go to the disk now (v is in page order):
-   * the fdatasync that ends the checkpoint, or the ring's when it wraps,
-   * then finds little left to wait for */
-  if (m) os_writeback(p->file, (uint64_t)v[0]->pgno * p->psz, (uint64_t)(v[m - 1]->pgno - v[0]->pgno + 1) * p->psz);
-  free(v);
-  *written = m;
-  if (p->ckat == p->ckn) pager_ckpt_clear(p);
+  p->wbn = m;
+  p->wb_need = need;
+  p->wb_busy = m > 0;
+  if (m == 0 && p->ckat == p->ckn) pager_ckpt_clear(p);
+  *n = m;
+  return JET_errSuccess;
+}
+
+JET_ERR pager_ckpt_put(pager *p) {
+  assert(p->wb_busy);
+  JET_ERR e = p->hooks.flush_log ? p->hooks.flush_log(p->hooks.ud, p->wb_need) : JET_errSuccess;
+  size_t done = 0, m = p->wbn;
+  if (e == JET_errSuccess) e = write_pages(p, p->wb_pgno, p->wb_page, m, &done);
+  /* the batch's in-place pages go to the disk now (page order): the
+   * fdatasync that ends the checkpoint, or the ring's when it wraps, then
+   * finds little left to wait for */
+  if (e == JET_errSuccess)
+    os_writeback(p->file, (uint64_t)p->wb_pgno[0] * p->psz, (uint64_t)(p->wb_pgno[m - 1] - p->wb_pgno[0] + 1) * p->psz);
   return e;
+}
+
+void pager_ckpt_done(pager *p, JET_ERR put) {
+  assert(p->wb_busy);
+  for (size_t i = 0; i < p->wbn; i++) {
+    frame *f = p->wb[i];
+    f->pinned = 0;
+    if (put == JET_errSuccess && f->ver == p->wb_ver[i]) f->dirty = 0;
+  }
+  p->wbn = 0;
+  p->wb_busy = 0;
+  if (put) p->ckat = p->wb_from;   /* listed again: the pages are still dirty */
+  else if (p->ckat == p->ckn) pager_ckpt_clear(p);
 }
 
 void pager_trim_clean(pager *p) {
@@ -834,8 +908,12 @@ JET_ERR pager_trim(pager *p) {
   if (!v) return JET_errOutOfMemory;
   size_t n = 0, ndirty = 0;
   for (frame *f = p->lru.prev; f != &p->lru && n < excess; f = f->prev)
-    if (!f->pending) v[n++] = f;
-  for (size_t i = 0; i < n; i++)
+    if (!f->pending && !f->pinned) v[n++] = f;
+  /* the ring's writers' lock held elsewhere: a checkpoint's batch in
+   * flight (pager.h); no dirty page is written now */
+  int ring_busy = p->hooks.ring_mu && pthread_mutex_trylock(p->hooks.ring_mu) != 0;
+  if (p->hooks.ring_mu && !ring_busy) pthread_mutex_unlock(p->hooks.ring_mu);
+  for (size_t i = 0; i < n && !ring_busy; i++)
     if (v[i]->dirty) v[ndirty++] = v[i];
   /* v[0..ndirty) are dirty victims; clean ones are dropped below either way */
   JET_ERR e = write_frames(p, v, ndirty);

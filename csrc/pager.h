@@ -32,6 +32,7 @@
  */
 #ifndef ESE_PAGER_H
 #define ESE_PAGER_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "ese.h"
@@ -49,6 +50,10 @@ typedef struct pager_hooks {
   JET_ERR (*ring_write)(void *ring_ud, const uint32_t *pgnos, const uint8_t *const *pages, size_t n);
   void *ring_ud;
   size_t ring_batch;          /* at least 1 when ring_write is set */
+  /* The ring's writers' lock (dw.h dw_mutex), or NULL: held across each
+   * chunk's ring_write and the chunk's in-place writes, so that batches of
+   * several pagers and threads never interleave there. */
+  pthread_mutex_t *ring_mu;
 } pager_hooks;
 
 /* Opens the cache over an open database file of page_size pages. */
@@ -180,23 +185,48 @@ void pager_discard_pending(pager *p);
 /* Writes every committed dirty page (log flushed first, through the ring),
  * then fsyncs. */
 JET_ERR pager_flush_all(pager *p);
-/* A checkpoint in slices (database.c's ckpt_start / _step):
+/* A checkpoint in slices (checkpoint.c's ckpt_start / ckpt_toward):
  * pager_ckpt_mark lists the pages dirty now (replacing an earlier list:
  * the new one holds every page of the old that is still dirty);
- * pager_ckpt_write writes the listed pages still dirty, at most
- * pager_ckpt_batch of them (one double-write ring batch: a slice never
- * splits a batch) in page order, through the ring like any write, and
- * moves past them; pager_ckpt_left: listed pages not yet looked at (0:
- * every page dirty at the mark has been written since, by a slice or an
- * eviction).  A page dirtied again after its slice stays dirty (its new
- * change is logged after the mark).  On an error the batch stays listed.
- * pager_ckpt_clear drops the list (a full flush made it moot). */
+ * pager_ckpt_left: listed pages not yet looked at (0: every page dirty at
+ * the mark has been written since, by a slice or an eviction).  A page
+ * dirtied again after its slice stays dirty (its new change is logged
+ * after the mark).  pager_ckpt_clear drops the list (a full flush made it
+ * moot).
+ *
+ * A batch is written in three calls, so that its I/O runs without the
+ * instance lock (commits change the cache meanwhile):
+ *   pager_ckpt_copy (lock held): the listed pages still dirty, at most
+ *     pager_ckpt_batch of them (one double-write ring batch: a slice never
+ *     splits a batch), in page order, sealed and copied (*n of them; 0:
+ *     none was dirty, nothing to put), and their frames pinned: until
+ *     pager_ckpt_done no eviction writes or drops them (pager_trim passes
+ *     them by), so no older copy of a page can land in place after a newer
+ *     one; the cursor moves past them.
+ *   pager_ckpt_put (no instance lock needed; nothing else of this pager is
+ *     called from this thread meanwhile): the log made durable to their
+ *     changes (WAL), the copies through the ring and in place.
+ *   pager_ckpt_done (lock held) with put's result: the pins dropped; a
+ *     page whose frame no commit changed since its copy becomes clean
+ *     (written), one changed meanwhile stays dirty (its change is logged
+ *     after the copy).  On an error every page stays dirty and listed
+ *     again.
+ * One batch at a time per pager (asserted); pager_flush_all only with none
+ * in flight (asserted: checkpoint.c waits for it).
+ * pager_ckpt_write: the three in one lock hold. */
 JET_ERR pager_ckpt_mark(pager *p);
+JET_ERR pager_ckpt_copy(pager *p, size_t *n);
+JET_ERR pager_ckpt_put(pager *p);
+void pager_ckpt_done(pager *p, JET_ERR put);
 JET_ERR pager_ckpt_write(pager *p, size_t *written);
 size_t pager_ckpt_left(const pager *p);
 size_t pager_ckpt_batch(const pager *p);
 void pager_ckpt_clear(pager *p);
-/* Evicts down to the cache size (writing dirty pages as needed). */
+/* Evicts down to the cache size (writing dirty pages as needed).  While
+ * the ring's writers' lock is held by another thread (a checkpoint's batch
+ * in flight) it drops clean pages only and writes none: a commit never
+ * waits for a checkpoint's I/O (the cache may stay above its size until
+ * the next trim). */
 JET_ERR pager_trim(pager *p);
 /* Evicts clean pages (no I/O) down to the cache size: after a read, so
  * that reads (long values above all) never grow the cache past its size

@@ -2,12 +2,9 @@
 -- the backup's worker when the backup is ended some other way.
 local H = require "support.helpers"
 
--- End in steps (backup.run's "end" phase) stopped after its first step:
--- page 0 of app.edb's header is written and its sync runs on the backup's
--- worker; ESE_FAULT=synceio:1:app.edb:TRIGGER fails that sync with EIO
--- (TRIGGER is made at the first "end" callback).  The caller then ends the
--- backup with End (abort), or JetStopBackup then End (abort), or inst:term.
-local child = [[
+-- The children's first lines: the instance on dir (arg[1]) with table t
+-- of app.edb open; arg[2] the set, arg[3] the trigger (or gate), arg[4] how.
+local prologue = [[
   local ese = require "ese"
   local backup = require "ese.backup"
   local dir, set, trigger, how = arg[1], arg[2], arg[3], arg[4]
@@ -16,6 +13,25 @@ local child = [[
   local s = inst:begin_session()
   s:attach_database(dir .. "/app.edb")
   local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
+]]
+
+-- A world whose app.edb holds 2000 records, its instance ended (a child
+-- opens it).
+local function world_2000()
+  local w = H.world()
+  local t, s, _, inst = w:table({ log_file_size = 64 })
+  for i = 1, 2000 do t:put(("k%06d"):format(i), ("v"):rep(100)) end
+  s:end_session()
+  inst:term()
+  return w
+end
+
+-- End in steps (backup.run's "end" phase) stopped after its first step:
+-- page 0 of app.edb's header is written and its sync runs on the backup's
+-- worker; ESE_FAULT=synceio:1:app.edb:TRIGGER fails that sync with EIO
+-- (TRIGGER is made at the first "end" callback).  The caller then ends the
+-- backup with End (abort), or JetStopBackup then End (abort), or inst:term.
+local child = prologue .. [[
   local ends = 0
   local co = coroutine.wrap(function()
     return pcall(backup.run, inst, set, { on_progress = function(p)
@@ -39,12 +55,8 @@ local child = [[
 
 describe("review (issue 13): a failed End-step sync left on the worker is never dropped", function()
   local function run(how, fault)
-    local w = H.world()
+    local w = world_2000()
     finally(function() w:cleanup() end)
-    local t, s, _, inst = w:table({ log_file_size = 64 })
-    for i = 1, 2000 do t:put(("k%06d"):format(i), ("v"):rep(100)) end
-    s:end_session()
-    inst:term()
     local trigger = fault and w:path("trigger") or "-"
     local code, out, err = H.lua_child(child, { w.dir, w:path("set"), trigger, how },
       fault and ("ESE_FAULT=synceio:1:app.edb:" .. H.q(trigger)) or nil)
@@ -77,10 +89,80 @@ describe("review (issue 13): a failed End-step sync left on the worker is never 
   end)
 end)
 
+-- The log truncation's last part: the log folder's sync on the backup's
+-- worker, held there (ESE_FAULT=holdsync:LOGDIR:GATE:eio, GATE made at the
+-- first "truncate" callback) and then failing with EIO once GATE is gone.
+-- The caller ends the backup while that job is left uncollected.
+local trunc_child = prologue .. [[
+  local gate = trigger
+  local truncating = false
+  local co = coroutine.wrap(function()
+    return pcall(backup.run, inst, set, { on_progress = function(p)
+      if p.phase == "truncate" and not truncating and gate ~= "-" then
+        truncating = true
+        io.open(gate, "w"):close()
+      end
+      coroutine.yield()
+    end })
+  end)
+  local function exists(p)
+    local f = io.open(p)
+    if f then f:close() end
+    return f ~= nil
+  end
+  local function name(ok, e) return ok and "ok" or (ese.is_error(e) and e.name or tostring(e)) end
+  local done
+  repeat done = co() until done ~= nil or (gate ~= "-" and exists(gate .. ".held"))
+  if done ~= nil then
+    io.write("finished\n")
+    return
+  end
+  if how == "stop" then inst:stop_backup() end
+  os.remove(gate)                  -- the held sync goes on, and fails
+  io.write("end: ", name(pcall(inst.end_external_backup, inst, { abort = true })), "\n")
+  io.write("put: ", name(pcall(t.put, t, "after", "x")), "\n")
+]]
+
+describe("review (issue 13): a failed truncation folder sync left on the worker is never dropped", function()
+  local function run(how)
+    local w = world_2000()
+    finally(function() w:cleanup() end)
+    local gate = w:path("gate")
+    local code, out, err = H.lua_child(trunc_child, { w.dir, w:path("set"), gate, how },
+      "ESE_FAULT=holdsync:" .. H.q(H.basename(w.dir)) .. ":" .. H.q(gate) .. ":eio")
+    assert.are.equal(0, code, err)
+    return out
+  end
+
+  for _, how in ipairs({ "abort", "stop" }) do
+    it(how .. " mid-truncation: End (abort) answers the folder sync's JET_errDiskIO; the instance goes on", function()
+      assert.matches("^end: JET_errDiskIO\nput: ok\n$", run(how))
+    end)
+  end
+end)
+
 describe("review (issue 13): threads stepping one backup while another ends it (C harness)", function()
   it("step_races: two threads call EseBackupStep with every kind out of order while a third stops, ends "
      .. "(abort, normal) or terms the instance mid-job: no crash or hang, every answer one a step may give, "
      .. "every committed record there after recovery", function()
     H.expect_harness("step_races", "12", "step_races: ok 12 rounds")
+  end)
+end)
+
+describe("issue 13: the application's commits never wait for the backup's checkpoint (C harness)", function()
+  it("commit_during_slice: a commit and a read return while a slice on the backup's worker is held inside its "
+     .. "double-write ring sync (ESE_FAULT=holdsync); then the checkpoint ends and every record is there after "
+     .. "recovery", function()
+    H.expect_harness("commit_during_slice", "", {
+      "commit_during_slice: a commit and a read returned while the slice was held in its sync",
+      "commit_during_slice: ok" })
+  end)
+end)
+
+describe("review (issue 13): a bounded wait for one instance's lock holds no process-wide lock (C harness)", function()
+  it("enter_within: while a call waits for instance A's lock (EseBackupStep's entry), calls on instance B "
+     .. "return; then the waiter enters A", function()
+    H.expect_harness("enter_within", "", {
+      "enter_within: B's calls returned while a call waited for A's lock", "enter_within: ok" })
   end)
 end)

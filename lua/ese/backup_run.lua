@@ -362,6 +362,17 @@ local function read_back(partial, manifest, p, st, on_progress)
   end
 end
 
+-- A sync of the set's own files or folders: in a coroutine that may yield
+-- (with on_progress), on an engine thread (step() starts it and then
+-- answers true while it runs, waiting a few ms at most each time) with a
+-- progress callback (phase "sync", file the name synced) between two polls,
+-- so that a caller that yields from it never waits for the disk; else
+-- blocking() as one call.
+local function synced(step, blocking, on_progress, info)
+  if not (on_progress and coroutine.isyieldable()) then return blocking() end
+  while step() do on_progress(info) end
+end
+
 -- The out strategy of run: files created 0600 (O_EXCL) in partial,
 -- written and fsynced through the engine's I/O layer (so ESE_FAULT reaches
 -- them); written[name] marks the files of the set so far.  The set is
@@ -369,6 +380,9 @@ end
 -- the manifest written last, everything fsynced.
 local function folder_out(partial, p, opts, st, written)
   local out = {}
+  local function info(name)
+    return { phase = "sync", file = name, done = 0, total = 0, bytes = st.bytes, kind = p.kind }
+  end
   function out.local_path(name) return partial .. "/" .. name end
   local function create(name)
     local f = fs.create(partial .. "/" .. name)
@@ -377,19 +391,28 @@ local function folder_out(partial, p, opts, st, written)
     local w = {}
     function w.write(chunk) f:write(chunk) end
     function w.close()
-      f:sync()
+      synced(function() return f:sync_step() end, function() f:sync() end, opts.on_progress, info(name))
       f:close()
       st.open[f] = nil
     end
     return w
   end
   function out.open(_, name) return create(name) end
+  -- the set's folder (or dest's parent, after the rename)
+  function out.sync_dir(path, name)
+    local job
+    synced(function()
+      job = job or fs.fsync_dir_start(path)
+      return job:step()
+    end, function() fs.fsync_dir(path) end, opts.on_progress, info(name))
+    if job then job:close() end
+  end
   function out.before_end(manifest)
     read_back(partial, manifest, p, st, opts.on_progress)
     local w = create(manifest_m.NAME)
     w.write(manifest_m.encode(manifest))
     w.close()
-    fs.fsync_dir(partial)
+    out.sync_dir(partial, ".")
   end
   return out
 end
@@ -437,7 +460,7 @@ function run.run(inst, dest, opts)
   function ctx.publish()
     if state == "empty" then fs.rmdir(dest) end
     fs.rename(partial, dest)
-    fs.fsync_dir(dirname(dest))
+    out.sync_dir(dirname(dest), "..")
   end
   local ok, res = pcall(sequence, inst, p, opts, out, st)
   if not ok then fail_run(inst, st, res, ctx) end

@@ -453,6 +453,22 @@ static inline void harness_expect_keys(JET_SESID s, JET_TABLEID t, const char *p
   }
 }
 
+/* A new database dbpath with table "t" (harness_create_table) holding keys
+ * "a" 0..n-1, then an external backup begun (its checkpoint taken) and keys
+ * "b" 0..n-1 committed after it: n records' pages dirty for the backup's
+ * next checkpoint (the cut-off's). */
+static inline void harness_backup_dirty(JET_INSTANCE inst, const char *dbpath, int n, JET_SESID *s, JET_DBID *db,
+                                        JET_TABLEID *t) {
+  HARNESS_CK(harness_create_table(inst, dbpath, "t", s, db, t), FAIL);
+  HARNESS_CK(JetBeginTransaction(*s), FAIL);
+  harness_put_keys(*s, *t, "a", 0, n);
+  HARNESS_CK(JetCommitTransaction(*s, 0), FAIL);
+  HARNESS_CK(JetBeginExternalBackupInstance(inst, 0), FAIL);
+  HARNESS_CK(JetBeginTransaction(*s), FAIL);
+  harness_put_keys(*s, *t, "b", 0, n);
+  HARNESS_CK(JetCommitTransaction(*s, 0), FAIL);
+}
+
 /* A list call of the instance forms (JetGetAttachInfoInstance,
  * JetGetLogInfoInstance, JetGetTruncateLogInfoInstance). */
 typedef JET_ERR (*harness_list_fn)(JET_INSTANCE, char *, unsigned long, unsigned long *);

@@ -77,14 +77,7 @@ static void round_(int r) {
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  CK(harness_create_table(inst, dbpath, "t", &s, &db, &t));
-  CK(JetBeginTransaction(s));
-  harness_put_keys(s, t, "a", 0, NREC);
-  CK(JetCommitTransaction(s, 0));
-  CK(JetBeginExternalBackupInstance(inst, 0));
-  CK(JetBeginTransaction(s));
-  harness_put_keys(s, t, "b", 0, NREC);    /* dirty pages: the backup's checkpoint has slices */
-  CK(JetCommitTransaction(s, 0));
+  harness_backup_dirty(inst, dbpath, NREC, &s, &db, &t);   /* dirty pages: the backup's checkpoint has slices */
   int op = r % 6;
   if (r % 2) {                              /* everything read: End steps may write the header */
     stream(dbpath);
