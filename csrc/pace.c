@@ -138,10 +138,15 @@ static void aimd(pace *p, uint64_t now) {
     p->allowed = p->ceiling;
   }
   /* the excess taken as proportional to the read rate: the factor that
-   * brings it to the aim, one halving or doubling at most per step */
-  double aim = bound * PACE_AIM, f = excess > 0 ? aim / excess : PACE_STEP_MAX;
-  if (f > PACE_STEP_MAX) f = PACE_STEP_MAX;
-  if (f < 1 / PACE_STEP_MAX) f = 1 / PACE_STEP_MAX;
+   * brings it to the aim; down at once (as far as the floor), up by at
+   * most a quarter a step while commits are measured (one calm interval
+   * is no proof that the rate which caused the congestion is harmless:
+   * doubling back to the ceiling made auto swing between its floor and
+   * unpaced reads); with no fresh commit there is no one to protect */
+  double aim = bound * PACE_AIM, f = excess > 0 ? aim / excess : PACE_STEP_IDLE;
+  double up = fresh ? PACE_STEP_UP : PACE_STEP_IDLE;
+  if (f > up) f = up;
+  if (f < 1 / PACE_STEP_DOWN) f = 1 / PACE_STEP_DOWN;
   double lowest = p->ceiling / PACE_AUTO_MIN_SHARE;
   if (lowest < PACE_MIN_RATE) lowest = PACE_MIN_RATE;
   p->allowed *= f;

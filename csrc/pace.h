@@ -46,14 +46,18 @@
  *              interval, and only with a new window or no fresh commit):
  *              allowed *= aim / excess (aim = PACE_AIM x bound: the
  *              excess taken as proportional to the read rate), the factor
- *              within [1/PACE_STEP_MAX, PACE_STEP_MAX] (PACE_STEP_MAX when
- *              there is no excess or no fresh commit); allowed kept within
+ *              at least 1/PACE_STEP_DOWN and at most PACE_STEP_UP
+ *              (PACE_STEP_IDLE when no commit is fresh; the most when
+ *              there is no excess); allowed kept within
  *              [max(ceiling / PACE_AUTO_MIN_SHARE, PACE_MIN_RATE), ceiling];
  *              back at the ceiling the auto limit ends
- * So a congested backup is at its lowest rate within two steps and, once
- * commits are calm, back at its ceiling within two steps; it never reads
- * slower than a quarter of the rate it read at before the limit (a
- * foreground-first backup that still ends).  While auto has a limit in
+ * So a congested backup is at its lowest rate within one step and, once
+ * commits are calm, climbs back by a quarter a step (from the floor to
+ * the ceiling in seven: one calm interval, often the disk's noise, does
+ * not bring back the unpaced reads that hurt); with no commit at all it
+ * doubles a step.  It never reads slower than a quarter of the rate it
+ * read at before the limit (a foreground-first backup that still ends).
+ * While auto has a limit in
  * force, a piece is at most PACE_AUTO_PIECE bytes (below the kernel
  * readahead threshold of backup.c: small reads let a commit's sync in
  * sooner).
@@ -72,7 +76,9 @@
 #define PACE_FLOOR_NS 100000ull            /* 0.1 ms: smaller excesses are noise */
 #define PACE_BOUND_DIV 4.0                 /* commits may take normal x 5/4: the writer keeps 0.8 */
 #define PACE_AIM 0.8                       /* auto aims at this share of the bound */
-#define PACE_STEP_MAX 2.0                  /* one step at most doubles or halves the rate */
+#define PACE_STEP_DOWN 4.0                 /* one step at most divides the rate by 4 */
+#define PACE_STEP_UP 1.25                  /* ... and, commits measured, raises it by a quarter */
+#define PACE_STEP_IDLE 2.0                 /* ... or, no fresh commit, doubles it */
 #define PACE_AUTO_MIN_SHARE 4.0            /* auto's lowest rate: ceiling / 4 */
 #define PACE_WINDOW_COMMITS 32u            /* a window of commits is due at 32 (or an interval) */
 #define PACE_FIRST_WINDOW_COMMITS 8u       /* ... at 8 (or 20 ms) while auto has no limit */

@@ -225,6 +225,48 @@ describe("compressed backup sets (zstd)", function()
     H.expect_argerror("number expected", ese.zstd.compressor, "x", 1)
   end)
 
+  it("ese.zstd compressor: writes of any size, "
+     .. "empty ones, the tail spanning a write, a stream; ese.zstd.open and plain zstd read back the input; "
+     .. "closed mid-stream", function()
+    local parts = {}
+    for i = 1, 120000 do parts[#parts + 1] = ("%08d:%s;"):format(i * 7919 % 100003, ("v"):rep(i % 23)) end
+    local data = table.concat(parts)
+    local sizes = { 0, 1, 65535, 1 << 20, 0, 3, 500000 }
+    local function compress(c)
+      local out, pos = {}, 1
+      for _, n in ipairs(sizes) do
+        out[#out + 1] = c:write(data:sub(pos, pos + n - 1))
+        pos = pos + n
+      end
+      out[#out + 1] = c:write(data:sub(pos))
+      out[#out + 1] = c:finish()
+      return table.concat(out)
+    end
+    for _, tail in ipairs({ 0, 8192, 65536 }) do
+      local path = w:path(("thread-%d.bin.zst"):format(tail))
+      H.write_file(path, compress(ese.zstd.compressor(1, #data, tail)))
+      assert.are.equal(data, original(path))
+      if have("zstd") then
+        local out = w:path(("thread-%d.bin"):format(tail))
+        assert.is_true(os.execute(("zstd -q -d -c %s > %s"):format(H.q(path), H.q(out))))
+        assert.are.equal(data, H.read_file(out))
+      end
+    end
+    local stream = compress(ese.zstd.compressor(3))
+    if have("zstd") then
+      local path, out = w:path("thread-stream.zst"), w:path("thread-stream")
+      H.write_file(path, stream)
+      assert.is_true(os.execute(("zstd -q -d -c %s > %s"):format(H.q(path), H.q(out))))
+      assert.are.equal(data, H.read_file(out))
+    end
+    -- closed mid-stream, without finish
+    local c = ese.zstd.compressor(1, #data)
+    c:write(data:sub(1, 1 << 20))
+    c:write(data:sub((1 << 20) + 1, 2 << 20))
+    c:close()
+    H.expect_jet("JET_errInvalidParameter", c.write, c, "x")
+  end)
+
   it("run_to with compress = \"zstd\": the archive is one zstd stream; unpacked, a plain set that verifies",
      function()
     if not (have("zstd") and have("tar")) then return pending("zstd or tar is not installed") end

@@ -17,12 +17,18 @@
  *       1 ms plus k ms per 100 MB/s the backup reads: with k = 0.5 the
  *       excess is within the bound (normal / 4) after 2 s and the backup
  *       reads no slower than needed (at least 30 MB/s, the aim is 40);
- *       once commits are calm the limit ends within three steps; with
+ *       once commits are calm the limit ends within six steps; with
  *       k = 20 (hurt at any rate) the rate holds at its floor, a quarter
  *       of the ceiling.
  * gap:  a backup after ten idle seconds: its first limit starts from the
  *       unpaced read rate, not from the last interval's bytes spread over
  *       the gap.
+ * noisy: the writer of model hurt more than in proportion (0.2 ms x
+ *       (rate / 40 MB/s)^3, as a disk near saturation) and, every third
+ *       interval, calm whatever the backup reads: over 3 s the limit never
+ *       ends, the writer keeps >= 0.8 of its rate and the backup reads at
+ *       least the floor (doubling after one calm interval swung the old
+ *       rule back to unpaced reads: 0.76, four ends).
  * rate: JetReadFileInstance of a database of S bytes with
  *       JET_paramBackupMaxRate = S (set while the instance runs) takes at
  *       least 0.8 s (lower bound only), delivers every byte, and no read
@@ -84,6 +90,62 @@ static double model_run(pace *p, uint64_t *now, uint64_t span, double k, double 
   return (double)bytes * 1e9 / (double)(*now - start);
 }
 
+/* A writer hurt more than in proportion to the read rate (1 ms + 0.2 ms x
+ * (rate / 40 MB/s)^3: 40 MB/s keeps it at the aim, 100 MB/s costs it
+ * three quarters of its rate, as a disk near saturation) on a noisy disk:
+ * in every third interval of 100 ms its commits take 0.9 ms whatever the
+ * backup reads (the disk's other tenants went quiet).
+ * Returns the writer's share of its idle rate over span (1 ms / the mean
+ * commit), the read rate in *read and the times the limit ended (the rate
+ * in force back to none) in *ends. */
+static double noisy_run(pace *p, uint64_t *now, uint64_t span, double *read, int *ends) {
+  uint64_t end = *now + span, start = *now, bytes = 0, next = *now, commits = 0;
+  double lat_sum = 0;
+  int limited = 0;
+  *ends = 0;
+  while (*now < end) {
+    uint64_t g = 0, w = pace_reserve(p, 65536, 8192, *now, &g);
+    pace_status st;
+    pace_get_status(p, *now, &st);
+    if (limited && st.rate == 0) (*ends)++;
+    limited = st.rate != 0;
+    uint64_t t0 = *now;
+    *now += w + g * SEC / 100000000u;
+    bytes += g;
+    double rate = (double)g * 1e9 / (double)(*now - t0);
+    for (; next <= *now; commits++) {
+      double x = rate / 4e7;
+      double lat = (next / (100 * MS)) % 3 == 0 ? 0.9e6 : 1e6 + 0.2e6 * x * x * x;
+      pace_commit_latency(p, (uint64_t)lat, next);
+      lat_sum += lat;
+      next += (uint64_t)lat;
+    }
+  }
+  *read = (double)bytes * 1e9 / (double)(*now - start);
+  return commits ? 1e6 / (lat_sum / (double)commits) : 0;
+}
+
+static void noisy_model(void) {
+  pace p;
+  uint64_t now = 1 * SEC;
+  if (pace_init(&p) != 0) FAIL("pace_init");
+  pace_set(&p, 0, PACE_AUTO);
+  for (int i = 0; i < 64; i++) pace_commit_latency(&p, 1 * MS, now);
+  now += 2 * SEC;
+  for (int i = 0; i < 64; i++) pace_commit_latency(&p, 1 * MS, now);
+  double read;
+  int ends;
+  double share = noisy_run(&p, &now, 3 * SEC, &read, &ends);
+  /* one calm interval is no proof that the rate is harmless: the limit
+   * holds (doubling back to the ceiling swung auto between its floor and
+   * unpaced reads: writer 0.78, 9 ends in 3 s) */
+  if (ends > 0 || share < 0.8 || read < 25000000)
+    FAIL("noisy: the writer keeps %.2f of its rate (want 0.8), the backup reads %.1f MB/s (floor 25), "
+         "the limit ended %d times", share, read / 1e6, ends);
+  pace_destroy(&p);
+  printf("pacing: noisy ok (writer %.2f, read %.1f MB/s)\n", share, read / 1e6);
+}
+
 static void writer_model(pace *p, uint64_t *now) {
   pace_status st;
   double ex;
@@ -103,10 +165,11 @@ static void writer_model(pace *p, uint64_t *now) {
   double r0 = r, ex0 = ex;
   /* and not much slower than it must: 50 MB/s keeps it, the aim is 40 */
   if (r < 30000000) FAIL("model: read %.0f B/s where 40 MB/s keeps commits within the bound", r);
-  /* the backup stops disturbing the writer: back to no limit within three steps */
-  model_run(p, now, 300 * MS + 1, 0.0, &ex);
+  /* the backup stops disturbing the writer: back to no limit within six
+   * steps (a quarter up per step: 40 MB/s -> 100 MB/s in five) */
+  model_run(p, now, 600 * MS + 1, 0.0, &ex);
   pace_get_status(p, *now, &st);
-  if (st.rate != 0) FAIL("model: calm commits, still limited to %llu B/s after 3 steps", (unsigned long long)st.rate);
+  if (st.rate != 0) FAIL("model: calm commits, still limited to %llu B/s after 6 steps", (unsigned long long)st.rate);
   /* a writer hurt badly even at the floor: the floor holds (the backup ends) */
   r = model_run(p, now, 2 * SEC, 20.0, &ex);
   pace_get_status(p, *now, &st);
@@ -408,6 +471,7 @@ int main(int argc, char **argv) {
     pace_destroy(&p);
   }
   if (all || !strcmp(what, "gap")) idle_gap();
+  if (all || !strcmp(what, "noisy")) noisy_model();
   if (all || !strcmp(what, "rate")) rate_test();
   if (all || !strcmp(what, "auto")) auto_test();
   printf("pacing: ok %s\n", what);
