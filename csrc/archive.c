@@ -290,8 +290,10 @@ static void *arc_main(void *ud) {
       continue;
     }
     pthread_mutex_unlock(&a->mu);
+    os_hold_point(a->io, "archive-wait");
     uint64_t first = timeout_us ? log_first_record_us(a->cfg.log) : 0, now = os_mono_us();
     pthread_mutex_lock(&a->mu);
+    if (a->stop) break;   /* raised while the mutex was let go: its broadcast is gone, do not wait */
     if (first && now >= first + timeout_us && now >= roll_retry_at && !a->stop) {
       arc_move(a, ARC_ROLLING);
       pthread_mutex_unlock(&a->mu);

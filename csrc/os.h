@@ -30,7 +30,8 @@
  *                       sync goes on), and with :eio then fails with EIO:
  *                       a harness holds a sync on an engine thread as long
  *                       as it likes and sees that it is held; no event
- *                       count
+ *                       count.  NAME may also be a point the engine marks
+ *                       with os_hold_point (below), held the same way
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user
@@ -139,6 +140,12 @@ JET_ERR os_sync(esfile *f);
  * far (a thread-local count; the os_worker's thread counts its own): a
  * test's way to see that a step left its syncs to an engine thread. */
 uint64_t os_thread_syncs(void);
+/* A point in the engine where a harness may hold a thread
+ * (ESE_FAULT=holdsync:NAME:PATH, NAME the point's name): waits while PATH
+ * exists; nothing without that fault.  Points: "archive-wait" (archive.c:
+ * the archive's thread between letting its mutex go and waiting for the
+ * next closed generation). */
+void os_hold_point(esio *io, const char *name);
 /* Starts the writeback of [off, off+len) to the disk without waiting for
  * it (sync_file_range WRITE), so that a later os_sync of a large file that
  * was written in chunks has little left to write.  Advisory: durability

@@ -494,4 +494,9 @@ describe("log archive harness (C, threads)", function()
      .. "log folder's", function()
     H.expect_harness("archive_race", "2", "archive_race: ok 2 rounds")
   end)
+
+  it("JetTerm while the archive's thread is between a ship and its wait (no archive_timeout: an untimed "
+     .. "wait) returns: the stop raised in that moment ends the thread (it waited forever before)", function()
+    H.expect_harness("archive_stop", "20", "archive_stop: ok held, 20 rounds")
+  end)
 end)
