@@ -1199,7 +1199,7 @@ static void test_slot_only(esio *io) {
     char *arch = path_of(t.dir, 1);
     uint8_t a[LOG_HDR_SIZE];
     raw_read(arch, 0, a, LOG_HDR_SIZE);
-    CHECK(a[56] == LOG_FEATURE_FREEPAGES);
+    CHECK(a[56] == (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE));
     OK(log_verify_file(io, arch, PGSZ));
     free(arch);
   }
