@@ -54,6 +54,7 @@ typedef struct rsfile {
   char *orig;             /* in place: the database's path at backup time */
   int is_db, in_place;
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
+  int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_image) */
   int mapped;             /* replay found it attached or created in the logs */
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
@@ -94,6 +95,7 @@ struct EseRestore {
   uint64_t cur_off;
   esfile *in, *out;
   zst_reader *zin;        /* the compressed file being copied, in place of in */
+  uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_image) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
   uint8_t *buf;
   redo *rd;
@@ -233,6 +235,7 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   f->lh = h;
   f->size = h.file_size;
   if (current) {          /* a live B.log becomes an archived generation in dest */
+    f->live_cur = 1;
     free(f->name);
     if (!(f->name = log_file_name(NULL, r->base, gen))) return JET_errOutOfMemory;
   }
@@ -901,6 +904,27 @@ static JET_ERR verify_chunk(EseRestore *r, rsfile *f, const uint8_t *buf, uint64
   return e ? fail(r, e, "database %s", detail) : JET_errSuccess;
 }
 
+/* A live folder's B.log (of a running or crashed instance) into r->img
+ * as dest holds it: an archived generation, complete in place.  Its
+ * durable bytes are read by the rules of the shadow slots (log.h): the
+ * last block's may be in a slot only (one write per durable commit), so
+ * the blocks a slot holds go in place, the torn tail after the durable end
+ * becomes zeros, and so do both slots (an archived file's are never read).
+ * A copy taken byte for byte would end at the bytes in place and lose the
+ * commits a slot alone held, without a word. */
+static JET_ERR live_image(EseRestore *r, const rsfile *f) {
+  if (!(r->img = malloc(f->size))) return JET_errOutOfMemory;
+  JET_ERR e = os_pread_full(r->in, r->img, f->size, 0);
+  if (e) return e;
+  log_walk w;
+  uint32_t fs = (uint32_t)f->size;
+  if (log_walk_current(r->img, fs, f->gen, LOG_DATA_START, &w))
+    return fail(r, JET_errLogCorruptDuringHardRestore, "the live log %s is damaged before its durable end", f->src);
+  memset(r->img + w.end, 0, fs - w.end);
+  memset(r->img + LOG_SLOT_A, 0, LOG_DATA_START - LOG_SLOT_A);
+  return JET_errSuccess;
+}
+
 static JET_ERR copy_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db && r->files[r->cur].gen > r->replay_to) r->cur++;
   if (r->cur == r->nfiles) {
@@ -939,6 +963,7 @@ static JET_ERR copy_step(EseRestore *r) {
       }
       if (e == JET_errSuccess) e = os_sync(r->out);
     }
+    if (e == JET_errSuccess && f->live_cur) e = live_image(r, f);   /* a detail of its own first */
     if (e) return fail(r, e, "copying %s", f->name);
   }
   size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
@@ -952,6 +977,8 @@ static JET_ERR copy_step(EseRestore *r) {
     if (e == JET_errReadVerifyFailure || (e == JET_errSuccess && got < n))
       return fail(r, f->is_db ? JET_errReadVerifyFailure : JET_errLogFileCorrupt, "%s",
                   e ? zst_detail(r->zin) : "a compressed file ends early");
+  } else if (r->img) {
+    src = r->img + r->cur_off;
   } else {
     e = os_pread_full(r->in, r->buf, n, r->cur_off);
   }
@@ -972,8 +999,10 @@ static JET_ERR copy_step(EseRestore *r) {
     os_close(r->in);
     os_close(r->out);
     zst_close(r->zin);
+    free(r->img);
     r->in = r->out = NULL;
     r->zin = NULL;
+    r->img = NULL;
     r->cur++;
   }
   return e;
@@ -1253,6 +1282,7 @@ void EseRestoreEnd(EseRestore *r) {
   os_close(r->in);
   os_close(r->out);
   zst_close(r->zin);
+  free(r->img);
   drop_fetch_dir(r);
   os_close(r->lockf);
   for (size_t i = 0; i < r->nfiles; i++) {
