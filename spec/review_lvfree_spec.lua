@@ -29,6 +29,18 @@ local function verified(path, what)
   assert.is_true(ok, (what or "") .. ": " .. tostring(e and (e.detail or e.name or e)))
 end
 
+-- t holds model; then a crash of inst, recovery (the folder at the last
+-- generation: it replays what was durable), the same model, and a file
+-- that verifies.
+local function crash_holds(w, t, inst, model)
+  assert.are.same(model, H.contents(t))
+  inst:term()
+  local t3, _, _, i3 = w:reopen({ log_file_size = 64 })
+  assert.are.same(model, H.contents(t3))
+  i3:term({ complete = true })
+  verified(w:path("app.edb"))
+end
+
 describe("review: long values freed and taken again under snapshots", function()
   local w
   before_each(function() w = H.world() end)
@@ -143,14 +155,86 @@ describe("review: long values freed and taken again under snapshots", function()
     end
     assert.is_not_nil(failed)
     assert.are.equal("JET_errLogSequenceEnd", failed.name)
-    assert.are.same(model, H.contents(t))
-    inst:term()
-    -- the folder at the last generation: recovery replays what was durable
-    local t3, _, _, i3 = w:reopen({ log_file_size = 64 })
-    assert.are.same(model, H.contents(t3))
-    i3:term({ complete = true })
-    verified(w:path("app.edb"))
+    crash_holds(w, t, inst, model)
   end)
+
+  it("a failed commit (JET_errLogSequenceEnd) that collapsed the root and freed pages leaves the tree as it was",
+     function()
+    local t, s, _, inst = w:at_last_generation(300)        -- a two-level tree
+    local model = H.contents(t)
+    local first
+    for k in pairs(model) do if not first or k < first then first = k end end
+    local s2 = inst:begin_session()
+    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    s2:begin_transaction()
+    local cursor = t2:seek(first, "ge")
+    s:begin_transaction()
+    for k in pairs(model) do if k ~= first then t:delete(k) end end
+    t:put("big", value(3, 200000))                          -- more than the last log file holds
+    local ok, e = pcall(s.commit_transaction, s)
+    assert.is_false(ok)
+    assert.are.equal("JET_errLogSequenceEnd", e.name)
+    pcall(s.rollback, s)
+    assert.are.same(model, H.contents(t))
+    local n, k = 0, cursor
+    while k do n = n + 1 k = t2:seek(k, "gt") end
+    assert.are.equal(300, n)
+    s2:rollback()
+    t:delete(first)                                          -- a small commit that fits
+    model[first] = nil
+    crash_holds(w, t, inst, model)
+  end)
+end)
+
+-- A write that extends the file torn after its first bytes, the rest of
+-- the page zeros anyway (a long value's last data page with a short tail,
+-- a free-list page with few entries): the page verifies, so the ring
+-- repair left it alone, recovery marked the file clean one part page short
+-- and every attach refused it ("a clean database cut short").
+describe("review: a torn write at the file's end of a page whose tail is zeros", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  local CHILD = [[
+    local ese = require "ese"
+    local dir, n = ...
+    local inst = ese.create_instance("tail", { system_path = dir, log_path = dir, page_size = 4096 })
+    inst:init()
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    t:put("v", ("x"):rep(tonumber(n)))
+    inst:term({ complete = true })
+  ]]
+
+  for _, n in ipairs({ 3 * DCAP + 100, DCAP + 500 }) do
+    it("recovery makes the file whole (value of " .. n .. " bytes)", function()
+      local probe, dir = w:path("probe"), w:path("cut")
+      assert(os.execute("mkdir -p " .. H.q(probe) .. " " .. H.q(dir)))
+      local trace = w:path("trace")
+      local code, _, err = H.lua_child(CHILD, { probe, tostring(n) }, "ESE_FAULT_TRACE=" .. H.q(trace))
+      assert.are.equal(0, code, err)
+      -- the last write of app.edb that goes past every earlier one's end
+      local top, at = 0, nil
+      for k, kind, len, off, name in H.read_file(trace):gmatch("(%d+) (%a+) (%d+) (%d+) (%S+)") do
+        if kind == "write" and name == "app.edb" and tonumber(off) >= top then
+          top, at = tonumber(off) + tonumber(len), tonumber(k)
+        end
+      end
+      assert.is_not_nil(at)
+      H.lua_child(CHILD, { dir, tostring(n) }, "ESE_FAULT=torn:" .. at .. ":1024")
+      assert.are.equal(0, H.file_size(dir .. "/app.edb") % PS - 1024)
+      local inst = w:track(ese.create_instance(H.name("rec"), { system_path = dir, log_path = dir, page_size = PS }))
+      inst:init()
+      local s = inst:begin_session()
+      s:attach_database(dir .. "/app.edb")
+      local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
+      assert.are.equal(("x"):rep(n), t:get("v"))
+      inst:term({ complete = true })
+      assert.are.equal(0, H.file_size(dir .. "/app.edb") % PS)
+      verified(dir .. "/app.edb")
+    end)
+  end
 end)
 
 -- The free list of the database at path: its entries and its pages.
@@ -266,6 +350,25 @@ describe("review: crashes over long-value frees and root collapses", function()
 
   it("crash, torn and power points: the state of a commit in range, ese check passes", function()
     wl.sweep(100)
+  end)
+
+  -- REVIEW_DENSE: points in the last quarter of the events (the deletes
+  -- that collapse the tree, long values freed), crash and torn alternately.
+  it("dense crash and torn points over the collapses and frees", function()
+    local countf = w:path("count")
+    local code, last, _, err = wl.run(w:path("base"), "ESE_FAULT_COUNT=" .. H.q(countf))
+    assert.are.equal(0, code, err)
+    assert.are.equal(200, last)
+    local total = tonumber(H.read_file(countf):match("%d+"))
+    local npts = tonumber(os.getenv("REVIEW_DENSE") or "24")
+    local from = total * 3 // 4
+    for i = 0, npts - 1 do
+      local k = from + (total - from) * i // npts
+      local fault = i % 2 == 0 and ("crash:%d"):format(k) or ("torn:%d:%d"):format(k, 512 * (1 + i % 8))
+      local dir = w:path("d" .. i)
+      local _, seen, safe = wl.run(dir, "ESE_FAULT=" .. fault)
+      wl.check(dir, seen, safe, fault)
+    end
   end)
 
   it("recovery cut by crashes and torn writes, then run again, gives a state in range", function()
