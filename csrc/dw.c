@@ -684,7 +684,14 @@ JET_ERR dw_repair_file(dw *d, const uint8_t *sig, esfile *db, uint32_t *repaired
     if ((e = os_pread(db, page, d->psz, at, &got)) != JET_errSuccess) break;
     memset(page + got, 0, d->psz - got);   /* past the end: never written */
     int fixed = 0;
-    if (!(e = repair_page(d, x, page, &fixed)) && fixed && !(e = os_pwrite(db, page, d->psz, at))) count++;
+    e = repair_page(d, x, page, &fixed);
+    /* a write that extended the file, cut after its first got bytes, the
+     * rest of the page zeros anyway (a long value's short last page, a
+     * free-list page of few entries): the page verifies as read, and is
+     * written whole so that the file ends on a page boundary again (a
+     * clean file cut short is refused at attach) */
+    if (!e && !fixed && got > 0 && got < d->psz && page_verify(page, d->psz, x->pgno) == PAGE_OK) fixed = 1;
+    if (!e && fixed && !(e = os_pwrite(db, page, d->psz, at))) count++;
   }
   if (!e && count) e = os_sync(db);
   for (size_t i = 0; !e && i < d->ntab; i++)   /* repaired: its images are no longer needed */

@@ -219,7 +219,10 @@ int dw_find(const dw *d, const uint8_t *sig, uint32_t pgno, uint64_t *seq, uint6
 JET_ERR dw_repair_page(dw *d, const uint8_t *sig, uint32_t pgno, uint8_t *page, int *repaired);
 /* dw_repair_page for every entry of sig over the database file db (page n
  * at n * page size): reads each page, writes the repaired ones in place and
- * then fdatasyncs db when any was; *repaired (may be NULL) counts them. */
+ * then fdatasyncs db when any was; *repaired (may be NULL) counts them.  A
+ * page the file ends inside (a write that extended it, torn) that verifies
+ * as read, zeros past the end (its lost part was zeros), counts as repaired
+ * too: written whole, so the file ends on a page boundary again. */
 JET_ERR dw_repair_file(dw *d, const uint8_t *sig, esfile *db, uint32_t *repaired);
 /* Soft recovery's replay has opened every database it will (its end,
  * before its last write-back): the images of databases it never repaired
