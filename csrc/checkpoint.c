@@ -168,8 +168,10 @@ JET_ERR ckpt_take(esinst *inst) {
 JET_ERR ckpt_start(esinst *inst) {
   assert(inst_lock_held(inst));
   ckpt_wait_idle(inst);
+  JET_ERR e = inst_gate(inst);   /* the wait released the lock: that slice may have failed (unavailable) */
+  if (e) return e;
   lsn_t lsn = log_end(inst->log);
-  JET_ERR e = log_flush(inst->log, lsn);
+  e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
     if (inst->db[i]) e = pager_ckpt_mark(inst->db[i]->pg);
   if (e) {
@@ -244,8 +246,10 @@ JET_ERR ckpt_toward(esinst *inst, lsn_t target, int *more) {
   assert(inst_lock_held(inst));
   *more = 0;
   ckpt_wait_idle(inst);
+  JET_ERR e = inst_gate(inst);   /* as in ckpt_start */
+  if (e) return e;
   if (inst->checkpoint >= target) return JET_errSuccess;
-  JET_ERR e = inst->ckpt_pending >= target ? JET_errSuccess : ckpt_start(inst);
+  e = inst->ckpt_pending >= target ? JET_errSuccess : ckpt_start(inst);
   if (e == JET_errSuccess) e = checkpoint_slice(inst, more);
   return e;
 }

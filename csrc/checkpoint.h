@@ -31,7 +31,9 @@ void ckpt_wait_idle(esinst *inst);
  * ckpt_toward releases it meanwhile, so the caller keeps what it uses
  * alive and checks its own state after; it then answers the state gate.
  * ckpt_take, ckpt_start and ckpt_toward first wait (lock released) until
- * no slice's I/O runs.  ckpt_take (blocking, one lock hold)
+ * no slice's I/O runs; ckpt_start and ckpt_toward then answer the state
+ * gate (that slice may have failed and made the instance unavailable, or
+ * it was stopped meanwhile).  ckpt_take (blocking, one lock hold)
  * ends the one under way too.  Between two slices the caller may release
  * the lock: ckpt_between_slices does, lets other callers in and takes it
  * back, then answers the state gate (the instance may have been stopped,

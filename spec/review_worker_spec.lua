@@ -180,6 +180,13 @@ describe("review (issue 13): a slice's unlocked write against the application's 
     H.expect_harness("eio_during_slice", "", {
       "eio_during_slice: the step after the failed ring sync answered -", "eio_during_slice: ok" })
   end)
+
+  it("begin_after_eio: a stepwise Begin that waited for another Begin's slice, whose ring sync then failed "
+     .. "with EIO, answers JET_errInstanceUnavailable (it made a backup of the unavailable instance before)",
+     function()
+    H.expect_harness("begin_after_eio", "", {
+      "begin_after_eio: Begin -1022, stepwise Begin -1090", "begin_after_eio: ok" })
+  end)
 end)
 
 describe("review (issue 13): a bounded wait for one instance's lock holds no process-wide lock (C harness)", function()
