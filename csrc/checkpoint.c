@@ -81,7 +81,8 @@ static JET_ERR record_checkpoint(esinst *inst, lsn_t lsn) {
  * With ordered I/O (esio_ordered: fault tests counting events) the lock
  * stays held, so the events come in the same order in every run. */
 
-static void wait_io_idle(esinst *inst) {
+void ckpt_wait_idle(esinst *inst) {
+  assert(inst_lock_held(inst));
   while (inst->ckpt_io) inst_wait(inst, &inst->ckpt_idle);
 }
 
@@ -114,7 +115,7 @@ static void drop_pending(esinst *inst) {
  * so (its batches may be overwritten without a sync) -> B.chk. */
 JET_ERR ckpt_take(esinst *inst) {
   assert(inst_lock_held(inst));
-  wait_io_idle(inst);
+  ckpt_wait_idle(inst);
   lsn_t lsn = log_end(inst->log);
   JET_ERR e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
@@ -166,9 +167,11 @@ JET_ERR ckpt_take(esinst *inst) {
 
 JET_ERR ckpt_start(esinst *inst) {
   assert(inst_lock_held(inst));
-  wait_io_idle(inst);
+  ckpt_wait_idle(inst);
+  JET_ERR e = inst_gate(inst);   /* the wait released the lock: that slice may have failed (unavailable) */
+  if (e) return e;
   lsn_t lsn = log_end(inst->log);
-  JET_ERR e = log_flush(inst->log, lsn);
+  e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
     if (inst->db[i]) e = pager_ckpt_mark(inst->db[i]->pg);
   if (e) {
@@ -242,9 +245,11 @@ static JET_ERR checkpoint_slice(esinst *inst, int *more) {
 JET_ERR ckpt_toward(esinst *inst, lsn_t target, int *more) {
   assert(inst_lock_held(inst));
   *more = 0;
-  wait_io_idle(inst);
+  ckpt_wait_idle(inst);
+  JET_ERR e = inst_gate(inst);   /* as in ckpt_start */
+  if (e) return e;
   if (inst->checkpoint >= target) return JET_errSuccess;
-  JET_ERR e = inst->ckpt_pending >= target ? JET_errSuccess : ckpt_start(inst);
+  e = inst->ckpt_pending >= target ? JET_errSuccess : ckpt_start(inst);
   if (e == JET_errSuccess) e = checkpoint_slice(inst, more);
   return e;
 }

@@ -14,6 +14,12 @@
  * (chkfile.h), then circular logging deletes the logs below it.  Blocking,
  * one lock hold (after waiting for a slice's I/O); with the lock held. */
 JET_ERR ckpt_take(esinst *inst);
+/* Waits (lock released) until no slice's I/O runs; with the lock held.  A
+ * caller that checks its own state and then takes a blocking checkpoint
+ * (detach) waits here before its checks: ckpt_take's wait would release
+ * the lock after them.  After it, as long as the lock stays held, none
+ * starts. */
+void ckpt_wait_idle(esinst *inst);
 /* The checkpoint in slices (checkpoint.c states the invariant),
  * with the lock held.  ckpt_start takes a new one (lsn: the log's
  * end now; it replaces one under way); ckpt_toward does one slice
@@ -25,7 +31,9 @@ JET_ERR ckpt_take(esinst *inst);
  * ckpt_toward releases it meanwhile, so the caller keeps what it uses
  * alive and checks its own state after; it then answers the state gate.
  * ckpt_take, ckpt_start and ckpt_toward first wait (lock released) until
- * no slice's I/O runs.  ckpt_take (blocking, one lock hold)
+ * no slice's I/O runs; ckpt_start and ckpt_toward then answer the state
+ * gate (that slice may have failed and made the instance unavailable, or
+ * it was stopped meanwhile).  ckpt_take (blocking, one lock hold)
  * ends the one under way too.  Between two slices the caller may release
  * the lock: ckpt_between_slices does, lets other callers in and takes it
  * back, then answers the state gate (the instance may have been stopped,

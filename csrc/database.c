@@ -379,11 +379,17 @@ static JET_ERR detach_one(esinst *inst, esdb *db) {
 
 JET_ERR db_detach(essession *s, const char *szFilename) {
   assert(inst_lock_held(s->inst));
-  JET_ERR e = JET_errSuccess;
   esinst *inst = s->inst;
+  /* A checkpoint slice's I/O (Begin's, no backup yet) runs without the
+   * lock: wait for it before the checks, so that they still hold when
+   * detach_one acts (ckpt_take's wait released the lock after them: a
+   * session opened the database, or Begin made its backup, meanwhile and
+   * the detach closed it under them).  The lock stays held from here. */
+  ckpt_wait_idle(inst);
+  JET_ERR e = inst_gate(inst);
   esdb *only = szFilename ? db_by_path(inst, szFilename) : NULL;
-  if (inst->backup) e = JET_errBackupInProgress;
-  else if (szFilename && !only) e = JET_errDatabaseNotFound;
+  if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;
+  else if (e == JET_errSuccess && szFilename && !only) e = JET_errDatabaseNotFound;
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
     if (!db || (only && db != only)) continue;

@@ -159,6 +159,36 @@ describe("issue 13: the application's commits never wait for the backup's checkp
   end)
 end)
 
+describe("review (issue 13): a detach checks after it waits for a slice's I/O (C harness)", function()
+  it("detach_during_slice: Begin's slice held in its ring sync, a detach waits for it, a session opens the "
+     .. "database meanwhile: the detach answers JET_errDatabaseInUse (or JET_errBackupInProgress once Begin made "
+     .. "its backup; it closed the database under the session before), the session reads its records", function()
+    H.expect_harness("detach_during_slice", "", {
+      "detach_during_slice: Begin 0, open 0, detach -", "detach_during_slice: ok" })
+  end)
+end)
+
+describe("review (issue 13): a slice's unlocked write against the application's changes (C harness)", function()
+  it("update_during_slice: every record of a held slice's batch gets a new value while its copy is written; "
+     .. "after the checkpoint and a clean term every new value is in the file (none marked clean with its old "
+     .. "copy on disk)", function()
+    H.expect_harness("update_during_slice", "", "update_during_slice: ok")
+  end)
+
+  it("eio_during_slice: the held slice's ring sync fails with EIO: the next step answers it, the instance is "
+     .. "unavailable, and every record committed (one during the slice) is there after recovery", function()
+    H.expect_harness("eio_during_slice", "", {
+      "eio_during_slice: the step after the failed ring sync answered -", "eio_during_slice: ok" })
+  end)
+
+  it("begin_after_eio: a stepwise Begin that waited for another Begin's slice, whose ring sync then failed "
+     .. "with EIO, answers JET_errInstanceUnavailable (it made a backup of the unavailable instance before)",
+     function()
+    H.expect_harness("begin_after_eio", "", {
+      "begin_after_eio: Begin -1022, stepwise Begin -1090", "begin_after_eio: ok" })
+  end)
+end)
+
 describe("review (issue 13): a bounded wait for one instance's lock holds no process-wide lock (C harness)", function()
   it("enter_within: while a call waits for instance A's lock (EseBackupStep's entry), calls on instance B "
      .. "return; then the waiter enters A", function()

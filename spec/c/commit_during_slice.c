@@ -36,66 +36,44 @@ static void *app(void *unused) {
   return NULL;
 }
 
-static int exists(const char *p) { return access(p, F_OK) == 0; }
-
-static void nap_ms(long ms) {
-  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-  nanosleep(&ts, NULL);
-}
-
 int main(void) {
   harness_start(4 * WAIT_S);
-  char root[64], dir[300], dbpath[400], gate[400], held[420], fault[500];
-  harness_tempdir(root, sizeof root, "commit-slice");
-  harness_fresh_dir(dir, sizeof dir, root, "db");
-  snprintf(dbpath, sizeof dbpath, "%s/app.edb", dir);
-  snprintf(gate, sizeof gate, "%s/gate", root);
-  snprintf(held, sizeof held, "%s.held", gate);
-  snprintf(fault, sizeof fault, "holdsync:edb.dwb:%s", gate);
-  setenv("ESE_FAULT", fault, 1);
-  char name[64];
-  CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "slice"), dir, 1024, 20000));
-  CK(JetInit(&inst));
+  harness_hold h;
+  harness_hold_setup(&h, "commit-slice", "");
+  harness_hold_instance(&h, "slice", 1024, &inst);
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  harness_backup_dirty(inst, dbpath, NREC, &s, &db, &t);   /* the cut-off's checkpoint has batches to write */
-  int more = 0;
-  CK(EseBackupStep(inst, ESE_bitBackupStepCutOff, &more));
-  if (!more) FAIL("the cut-off left no checkpoint to take");
+  harness_backup_dirty(inst, h.dbpath, NREC, &s, &db, &t);   /* the cut-off's checkpoint has batches to write */
   /* the second session, opened before the slice runs */
-  CK(harness_open_table(inst, dbpath, 0, "t", &s2, &db, &t2));
+  CK(harness_open_table(inst, h.dbpath, 0, "t", &s2, &db, &t2));
 
   /* a slice on the worker, held in its ring sync */
-  FILE *g = fopen(gate, "w");
-  if (!g || fclose(g) != 0) FAIL("cannot make %s", gate);
-  CK(EseBackupStep(inst, 0, &more));
-  if (!more) FAIL("the step took no slice");
-  while (!exists(held)) nap_ms(1);
+  harness_hold_slice(inst, &h);
 
   pthread_t th;
   if (pthread_create(&th, NULL, app, NULL) != 0) FAIL("pthread_create");
-  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&committed); i++) nap_ms(10);
-  int done = atomic_load(&committed), still = exists(held);
-  unlink(gate);
+  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&committed); i++) harness_nap_ms(10);
+  int done = atomic_load(&committed), still = harness_exists(h.held);
+  unlink(h.gate);
   pthread_join(th, NULL);
   if (!done) FAIL("the commit waited for the checkpoint slice held in its ring sync (%d s)", WAIT_S);
   if (!still) FAIL("the slice was not held when the commit returned");
   printf("commit_during_slice: a commit and a read returned while the slice was held in its sync\n");
 
   /* the slice goes on; the checkpoint ends */
-  int steps = 0;
+  int more = 1, steps = 0;
   do CK(EseBackupStep(inst, 0, &more)); while (more && ++steps < 1000000);
   if (more) FAIL("the checkpoint did not end");
   CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
   CK(JetTerm(inst));   /* not clean: recovery replays from the slices' checkpoint */
   unsetenv("ESE_FAULT");
-  JET_INSTANCE i2 = harness_open_dir("slice2", dir, &s, &t);
+  JET_INSTANCE i2 = harness_open_dir("slice2", h.dir, &s, &t);
   harness_expect_keys(s, t, "a", 0, NREC, 1, "after recovery");
   harness_expect_keys(s, t, "b", 0, NREC, 1, "after recovery");
   harness_expect_keys(s, t, "c", 0, 20, 1, "after recovery");
   CK(JetTerm2(i2, JET_bitTermComplete));
-  harness_rm_rf(root);
+  harness_rm_rf(h.root);
   printf("commit_during_slice: ok\n");
   return 0;
 }

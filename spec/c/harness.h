@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,6 +468,92 @@ static inline void harness_backup_dirty(JET_INSTANCE inst, const char *dbpath, i
   HARNESS_CK(JetBeginTransaction(*s), FAIL);
   harness_put_keys(*s, *t, "b", 0, n);
   HARNESS_CK(JetCommitTransaction(*s, 0), FAIL);
+}
+
+/* ---- a checkpoint slice held in its ring sync ----------------------------------
+ * ESE_FAULT=holdsync:edb.dwb:GATE[:eio]: while the file GATE exists, every
+ * sync of the double-write ring waits (GATE.held shows it), then goes on
+ * (with :eio fails with EIO).  A harness holds a backup's checkpoint slice
+ * in its unlocked I/O that way, as long as it likes. */
+typedef struct {
+  char root[64], dir[300], dbpath[400], gate[400], held[420], fault[500];
+} harness_hold;
+
+static inline int harness_exists(const char *p) { return access(p, F_OK) == 0; }
+
+static inline void harness_nap_ms(long ms) {
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  nanosleep(&ts, NULL);
+}
+
+/* A new folder (tag) with a db folder and dir/app.edb named, the gate's
+ * paths, and ESE_FAULT set (suffix: "" or ":eio"): before the instance. */
+static inline void harness_hold_setup(harness_hold *h, const char *tag, const char *suffix) {
+  harness_tempdir(h->root, sizeof h->root, tag);
+  harness_fresh_dir(h->dir, sizeof h->dir, h->root, "db");
+  snprintf(h->dbpath, sizeof h->dbpath, "%s/app.edb", h->dir);
+  snprintf(h->gate, sizeof h->gate, "%s/gate", h->root);
+  snprintf(h->held, sizeof h->held, "%s.held", h->gate);
+  snprintf(h->fault, sizeof h->fault, "holdsync:edb.dwb:%s%s", h->gate, suffix);
+  setenv("ESE_FAULT", h->fault, 1);
+}
+
+/* A new instance (named after prefix, logs of log_kib KiB, a cache of
+ * 20,000 pages) on h's db folder, initialized. */
+static inline void harness_hold_instance(harness_hold *h, const char *prefix, unsigned long log_kib,
+                                         JET_INSTANCE *inst) {
+  char name[64];
+  HARNESS_CK(harness_instance(inst, harness_unique_name(name, sizeof name, prefix), h->dir, log_kib, 20000), FAIL);
+  HARNESS_CK(JetInit(inst), FAIL);
+}
+
+/* A new database dbpath with table "t" holding keys "k0".."k3" 0..n-1,
+ * each prefix committed in a transaction of its own: n x 4 records' pages
+ * dirty, and with small logs the checkpoint in an older generation than
+ * the log's (so that a full backup's Begin takes one). */
+static inline void harness_dirty_rounds(JET_INSTANCE inst, const char *dbpath, int n, JET_SESID *s, JET_DBID *db,
+                                        JET_TABLEID *t) {
+  HARNESS_CK(harness_create_table(inst, dbpath, "t", s, db, t), FAIL);
+  for (int r = 0; r < 4; r++) {
+    char prefix[8];
+    snprintf(prefix, sizeof prefix, "k%d", r);
+    HARNESS_CK(JetBeginTransaction(*s), FAIL);
+    harness_put_keys(*s, *t, prefix, 0, n);
+    HARNESS_CK(JetCommitTransaction(*s, 0), FAIL);
+  }
+}
+
+/* Every key of harness_dirty_rounds is in t with its value. */
+static inline void harness_expect_rounds(JET_SESID s, JET_TABLEID t, int n, const char *where) {
+  for (int r = 0; r < 4; r++) {
+    char prefix[8];
+    snprintf(prefix, sizeof prefix, "k%d", r);
+    harness_expect_keys(s, t, prefix, 0, n, 1, where);
+  }
+}
+
+/* The gate made: the next ring sync is held. */
+static inline void harness_hold_close(harness_hold *h) {
+  FILE *g = fopen(h->gate, "w");
+  if (!g || fclose(g) != 0) FAIL("cannot make %s", h->gate);
+}
+
+/* Waits until a ring sync is held (1), or *done is set or max_ms passed (0). */
+static inline int harness_hold_wait(harness_hold *h, const atomic_int *done, long max_ms) {
+  for (long i = 0; i < max_ms && !harness_exists(h->held) && !(done && atomic_load(done)); i++) harness_nap_ms(1);
+  return harness_exists(h->held);
+}
+
+/* harness_backup_dirty's backup cut off, then a slice on the backup's
+ * worker held in its ring sync (FAIL when there is none to hold). */
+static inline void harness_hold_slice(JET_INSTANCE inst, harness_hold *h) {
+  int more = 0;
+  HARNESS_CK(EseBackupStep(inst, ESE_bitBackupStepCutOff, &more), FAIL);
+  if (!more) FAIL("the cut-off left no checkpoint to take");
+  harness_hold_close(h);
+  HARNESS_CK(EseBackupStep(inst, 0, &more), FAIL);
+  if (!more) FAIL("the step took no slice");
+  if (!harness_hold_wait(h, NULL, 60000)) FAIL("the slice was not held");
 }
 
 /* A list call of the instance forms (JetGetAttachInfoInstance,
