@@ -515,7 +515,7 @@ static inline void harness_dirty_rounds(JET_INSTANCE inst, const char *dbpath, i
                                         JET_TABLEID *t) {
   HARNESS_CK(harness_create_table(inst, dbpath, "t", s, db, t), FAIL);
   for (int r = 0; r < 4; r++) {
-    char prefix[8];
+    char prefix[16];   /* "k" and any int */
     snprintf(prefix, sizeof prefix, "k%d", r);
     HARNESS_CK(JetBeginTransaction(*s), FAIL);
     harness_put_keys(*s, *t, prefix, 0, n);
@@ -526,7 +526,7 @@ static inline void harness_dirty_rounds(JET_INSTANCE inst, const char *dbpath, i
 /* Every key of harness_dirty_rounds is in t with its value. */
 static inline void harness_expect_rounds(JET_SESID s, JET_TABLEID t, int n, const char *where) {
   for (int r = 0; r < 4; r++) {
-    char prefix[8];
+    char prefix[16];   /* "k" and any int */
     snprintf(prefix, sizeof prefix, "k%d", r);
     harness_expect_keys(s, t, prefix, 0, n, 1, where);
   }
