@@ -232,6 +232,30 @@ end)
 -- deletes in an order that empties leaves, whole branches (a branch
 -- losing its only child, up to the root) and leftmost children, then
 -- refills; most commits lazy, every 7th durable.
+-- A describe block with one case: crash, torn and power-cut points
+-- (lv_sweep's sweep(100)) over the workload of txn_src on 4 KiB pages,
+-- 64 KiB logs and a 16-page cache.
+local function sweep_describe(title, txn_src)
+  describe(title, function()
+    local LV = require "support.lv_sweep"
+    local w, wl
+    before_each(function()
+      w = H.world()
+      wl = LV.workload(w, {
+        ntx = assert(load(txn_src))()(),
+        txn_src = txn_src,
+        opts_src = "log_file_size = 64, page_size = 4096, cache_size = 16 * 4096",
+        opts = { page_size = 4096 },
+      })
+    end)
+    after_each(function() w:cleanup() end)
+
+    it("crash, torn and power-cut points lose no commit and pass ese check", function()
+      wl.sweep(100)
+    end)
+  end)
+end
+
 local DEEP_TXN = [[
 local plan = {}
 local function k(i) return ("k"):rep(251) .. ("%04d"):format(i) end
@@ -247,25 +271,7 @@ return function(n)
   return p[1], p[2], n % 7 ~= 1
 end]]
 
-describe("review: a crash sweep over a depth-3 tree that is emptied", function()
-  local LV = require "support.lv_sweep"
-  local w, wl
-  local NTX = assert(load(DEEP_TXN))()()
-  before_each(function()
-    w = H.world()
-    wl = LV.workload(w, {
-      ntx = NTX,
-      txn_src = DEEP_TXN,
-      opts_src = "log_file_size = 64, page_size = 4096, cache_size = 16 * 4096",
-      opts = { page_size = 4096 },
-    })
-  end)
-  after_each(function() w:cleanup() end)
-
-  it("crash, torn and power-cut points lose no commit and pass ese check", function()
-    wl.sweep(100)
-  end)
-end)
+sweep_describe("review: a crash sweep over a depth-3 tree that is emptied", DEEP_TXN)
 
 -- I/O errors (ESE_FAULT=eio:K, once) at points spread over a child that
 -- empties a depth-3 tree in single-record commits, then refills it: a
@@ -479,22 +485,4 @@ return function(n)
   return p[1], p[2], n % 5 ~= 1
 end]]
 
-describe("review: a crash sweep where long values and freed tree pages share the free list", function()
-  local LV = require "support.lv_sweep"
-  local w, wl
-  local NTX = assert(load(MIXED_TXN))()()
-  before_each(function()
-    w = H.world()
-    wl = LV.workload(w, {
-      ntx = NTX,
-      txn_src = MIXED_TXN,
-      opts_src = "log_file_size = 64, page_size = 4096, cache_size = 16 * 4096",
-      opts = { page_size = 4096 },
-    })
-  end)
-  after_each(function() w:cleanup() end)
-
-  it("crash, torn and power-cut points lose no commit and pass ese check", function()
-    wl.sweep(100)
-  end)
-end)
+sweep_describe("review: a crash sweep where long values and freed tree pages share the free list", MIXED_TXN)

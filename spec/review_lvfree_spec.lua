@@ -372,35 +372,16 @@ describe("review: crashes over long-value frees and root collapses", function()
   end)
 
   it("recovery cut by crashes and torn writes, then run again, gives a state in range", function()
-    local countf = w:path("count")
-    local _, last0 = wl.run(w:path("base"), "ESE_FAULT_COUNT=" .. H.q(countf))
-    assert.are.equal(200, last0)
-    local total = tonumber(H.read_file(countf):match("%d+"))
-    local crashed = w:path("crashed")
-    local _, seen, safe = wl.run(crashed, "ESE_FAULT=" .. ("crash:%d"):format(total * 9 // 10))
+    local crashed, seen, safe, rtotal = wl.cut_recovery(PS, 9, 10)   -- asserts the whole run made 200 commits
     assert.is_true(seen > 150, "cut at " .. seen)
-    local RECOVER = [[
-      local ese = require "ese"
-      local dir, ps = ...
-      ps = tonumber(ps)
-      local inst = ese.create_instance("rec", { system_path = dir, log_path = dir, page_size = ps,
-        cache_size = 16 * ps })
-      inst:init()
-      inst:term({ complete = true })
-    ]]
-    local rcount, probe = w:path("rcount"), w:path("probe")
-    H.copy_dir(crashed, probe)
-    local code, _, err = H.lua_child(RECOVER, { probe, tostring(PS) }, "ESE_FAULT_COUNT=" .. H.q(rcount))
-    assert.are.equal(0, code, err)
-    local rtotal = tonumber(H.read_file(rcount):match("%d+"))
     for i = 1, 8 do
       local dir = w:path("r" .. i)
       H.copy_dir(crashed, dir)
       local fault = i % 3 == 0 and ("torn:%d:512"):format(1 + (rtotal - 1) * i // 9)
         or ("crash:%d"):format(1 + (rtotal - 1) * i // 9)
-      H.lua_child(RECOVER, { dir, tostring(PS) }, "ESE_FAULT=" .. fault)
+      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. fault)
       local again = fault:gsub("^%a+:(%d+)", function(k) return "crash:" .. (k * 2) end)
-      H.lua_child(RECOVER, { dir, tostring(PS) }, "ESE_FAULT=" .. again)
+      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. again)
       wl.check(dir, seen, safe, "recovery " .. fault)
     end
   end)

@@ -39,6 +39,8 @@ end
 ]]):gsub("PS", tostring(PS))
 
 -- The crash-sweep driver over TXN with a cache of cache_pages pages.
+local LV_RECOVER = require("support.lv_sweep").RECOVER_SRC
+
 local function sweep(w, cache_pages, after)
   return LV.workload(w, {
     ntx = NTX,
@@ -89,36 +91,17 @@ describe("review: split records replayed twice", function()
   after_each(function() w:cleanup() end)
 
   it("a soft recovery cut by crashes at several points, then run again, gives the same state", function()
-    local countf = w:path("count")
-    local _, last0 = wl.run(w:path("base"), "ESE_FAULT_COUNT=" .. H.q(countf))
-    assert.are.equal(NTX, last0)
-    local total = tonumber(H.read_file(countf):match("%d+"))
-    local crashed = w:path("crashed")
-    local _, seen, safe = wl.run(crashed, "ESE_FAULT=" .. ("crash:%d"):format(total * 5 // 6))
+    local crashed, seen, safe, rtotal = wl.cut_recovery(PS, 5, 6)   -- asserts the whole run made NTX commits
     assert.is_true(seen > 1, "cut at " .. seen)
-    local RECOVER = [[
-      local ese = require "ese"
-      local dir, ps = ...
-      ps = tonumber(ps)
-      local inst = ese.create_instance("rec", { system_path = dir, log_path = dir, page_size = ps,
-        cache_size = 16 * ps })
-      inst:init()
-      inst:term({ complete = true })
-    ]]
-    local rcount, probe = w:path("rcount"), w:path("probe")
-    H.copy_dir(crashed, probe)
-    local code, _, err = H.lua_child(RECOVER, { probe, tostring(PS) }, "ESE_FAULT_COUNT=" .. H.q(rcount))
-    assert.are.equal(0, code, err)
-    local rtotal = tonumber(H.read_file(rcount):match("%d+"))
     local npts = tonumber(os.getenv("REVIEW_PTS") or "6")
     for i = 1, npts do
       local dir = w:path("r" .. i)
       H.copy_dir(crashed, dir)
       local fault = i % 3 == 0 and ("torn:%d:512"):format(1 + (rtotal - 1) * i // (npts + 1))
         or ("crash:%d"):format(1 + (rtotal - 1) * i // (npts + 1))
-      H.lua_child(RECOVER, { dir, tostring(PS) }, "ESE_FAULT=" .. fault)
+      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. fault)
       local again = fault:gsub("^%a+:(%d+)", function(k) return "crash:" .. (k * 2) end)
-      H.lua_child(RECOVER, { dir, tostring(PS) }, "ESE_FAULT=" .. again)   -- the second run cut later
+      H.lua_child(LV_RECOVER, { dir, tostring(PS) }, "ESE_FAULT=" .. again)   -- the second run cut later
       wl.check(dir, seen, safe, "recovery " .. fault)
     end
   end)

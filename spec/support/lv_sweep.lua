@@ -57,6 +57,18 @@ inst:term({ complete = true })
 -- create_instance options, as Lua source), opts (the options the check's
 -- instance needs, e.g. page_size), after (optional function(t) run on the
 -- recovered table before the clean shutdown).  Returns run and check.
+-- A child's source: soft recovery and a clean term of the folder ... (its
+-- first argument) with page size ... (its second), a 16-page cache.
+M.RECOVER_SRC = [[
+  local ese = require "ese"
+  local dir, ps = ...
+  ps = tonumber(ps)
+  local inst = ese.create_instance("rec", { system_path = dir, log_path = dir, page_size = ps,
+    cache_size = 16 * ps })
+  inst:init()
+  inst:term({ complete = true })
+]]
+
 function M.workload(w, cfg)
   local txn = assert(load(cfg.txn_src))()
   local parts = { VAL = M.VAL_SRC, TXN = cfg.txn_src, OPTS = cfg.opts_src, NTX = tostring(cfg.ntx) }
@@ -146,6 +158,25 @@ function M.workload(w, cfg)
       if seen >= 1 and seen < cfg.ntx then mid = mid + 1 end
     end
     luassert.is_true(mid >= 20, "points inside the workload: " .. mid)
+  end
+
+  -- A workload cut by a crash at event total * num // den, for sweeps of
+  -- the recovery itself: the workload run whole once (counting its
+  -- events), the cut copy in w:path("crashed"), and the events of one
+  -- soft recovery (and clean term) of a copy of it, page size ps.
+  -- Returns crashed, seen, safe (wl.run's) and the recovery's events.
+  function wl.cut_recovery(ps, num, den)
+    local countf = w:path("count")
+    local _, last0 = wl.run(w:path("base"), "ESE_FAULT_COUNT=" .. H.q(countf))
+    luassert.are.equal(cfg.ntx, last0)
+    local total = tonumber(H.read_file(countf):match("%d+"))
+    local crashed = w:path("crashed")
+    local _, seen, safe = wl.run(crashed, "ESE_FAULT=" .. ("crash:%d"):format(total * num // den))
+    local rcount, probe = w:path("rcount"), w:path("probe")
+    H.copy_dir(crashed, probe)
+    local code, _, err = H.lua_child(M.RECOVER_SRC, { probe, tostring(ps) }, "ESE_FAULT_COUNT=" .. H.q(rcount))
+    luassert.are.equal(0, code, err)
+    return crashed, seen, safe, tonumber(H.read_file(rcount):match("%d+"))
   end
 
   return wl
