@@ -546,3 +546,35 @@ describe("inst:backup_step{finish = true}: End in steps (issue 13)", function()
     H.expect_jet("JET_errBackupAbortByServer", inst.end_external_backup, inst)
   end)
 end)
+
+-- backup.run in a coroutine syncs each set file on an engine thread
+-- (backup_run.lua: synced, f:sync_step): a failing sync there is the
+-- backup's failure, never a set presented as good.
+describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine thread)", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("manifest.json's sync fails: JET_errDiskIO, no set folder", function()
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local backup = require "ese.backup"
+      local dir = arg[1]
+      local inst = ese.create_instance("sp", { system_path = dir, log_path = dir, log_file_size = 64 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+      for i = 1, 100 do t:put(("k%04d"):format(i), ("v"):rep(100)) end
+      local co = coroutine.wrap(function()
+        local ok, e = pcall(backup.run, inst, dir .. "/set", { on_progress = function() coroutine.yield() end })
+        return ok and "ok" or (ese.is_error(e) and e.name or tostring(e))
+      end)
+      local r
+      repeat r = co() until r
+      io.write(r)
+    ]], { w.dir }, "ESE_FAULT=synceio:1:manifest.json")
+    assert.are.equal(0, code, err)
+    assert.are.equal("JET_errDiskIO", out)
+    assert.is_false(H.exists(w:path("set")), "no set folder")
+  end)
+end)
