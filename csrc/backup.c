@@ -2,8 +2,12 @@
  * backup.c -- the external (streaming) backup of an instance: one
  * esbackup per instance while a backup runs, its state machine (backup.h:
  * the states, the legal moves and what each call answers in each state),
- * the Jet*Instance calls of the sequence, JetStopBackupInstance, their
- * legacy instance-less forms, and the trailer page of a streamed copy.
+ * the work of each call of the sequence (backup_begin ... backup_end,
+ * backup_stop: jet_backup.c's Jet*Instance entry points enter the
+ * instance, call one of them and leave), and the trailer page of a
+ * streamed copy.  Every backup_* call runs in the entered instance (lock
+ * held, asserted) and answers first what the backup's state refuses
+ * (bk_check: backup.h's table).
  *
  * Invariants:
  * - inst->backup != NULL exactly while a backup is in progress (Begin to
@@ -36,14 +40,13 @@
 #include "backup.h"
 #include "checkpoint.h"
 #include "page.h"
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define READAHEAD_MIN (256u << 10)
 /* A step waits this long for its job on the worker, then answers "more"
  * (the next step collects it). */
-#define STEP_WAIT_US 2000u
+#define STEP_WAIT_US BACKUP_STEP_WAIT_US
 
 enum { JOB_NONE, JOB_SLICE, JOB_UNLINK, JOB_DIRSYNC, JOB_HEADER };
 
@@ -190,7 +193,7 @@ static JET_ERR teardown(esinst *inst) {
   assert(inst_lock_held(inst));
   struct esbackup *bk = inst->backup;
   if (!bk || bk->state == BACKUP_ENDING) return JET_errSuccess;   /* another call is tearing it down */
-  (void)bk_move(inst, bk, BACKUP_ENDING);          /* bk_enter lets no new call in */
+  (void)bk_move(inst, bk, BACKUP_ENDING);          /* bk_check lets no new call in */
   JET_ERR lost = JET_errSuccess;
   while (bk->job) {                                /* another call collecting it handles its result */
     int kind = bk->job;
@@ -219,24 +222,12 @@ static JET_ERR teardown(esinst *inst) {
 void backup_teardown(esinst *inst) { (void)teardown(inst); }
 
 /* "A backup runs" (and, unless stopped_ok, "it was not stopped") in the
- * entered instance inst; else its refusal, inst left. */
+ * entered instance inst; else its refusal. */
 static JET_ERR bk_check(esinst *inst, int stopped_ok, struct esbackup **pbk) {
+  assert(inst_lock_held(inst));
   backup_state s = inst->backup ? inst->backup->state : BACKUP_NONE;
-  if (s == BACKUP_NONE || s == BACKUP_ENDING || (s == BACKUP_STOPPED && !stopped_ok)) {
-    inst_leave(inst);
-    return refusal(s);
-  }
+  if (s == BACKUP_NONE || s == BACKUP_ENDING || (s == BACKUP_STOPPED && !stopped_ok)) return refusal(s);
   *pbk = inst->backup;
-  return JET_errSuccess;
-}
-
-/* Enters an instance for a backup call: the gate, then bk_check. */
-static JET_ERR bk_enter(JET_INSTANCE h, int stopped_ok, esinst **pinst, struct esbackup **pbk) {
-  esinst *inst;
-  JET_ERR e = inst_enter_handle(h, &inst);
-  if (e) return e;
-  if ((e = bk_check(inst, stopped_ok, pbk)) != JET_errSuccess) return e;
-  *pinst = inst;
   return JET_errSuccess;
 }
 
@@ -310,16 +301,14 @@ static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
 
 /* ---- Begin / AttachInfo ------------------------------------------------------ */
 
-JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit) {
-  esinst *inst;
-  JET_ERR e = inst_enter_handle(instance, &inst);
-  if (e) return e;
+JET_ERR backup_begin(esinst *inst, JET_GRBIT grbit) {
+  assert(inst_lock_held(inst) && !(grbit & ~(JET_bitBackupIncremental | ESE_bitBackupStepwise)));
   int incr = (grbit & JET_bitBackupIncremental) != 0, stepwise = (grbit & ESE_bitBackupStepwise) != 0;
   uint32_t lo = 0, hi = 0;
   int cur;
   lsn_t target = 0;
-  if (grbit & ~(JET_bitBackupIncremental | ESE_bitBackupStepwise)) e = JET_errInvalidGrbit;
-  else if (incr && inst->prm.circular) {
+  JET_ERR e = JET_errSuccess;
+  if (incr && inst->prm.circular) {
     e = JET_errInvalidBackup;
     inst_detail(inst, "an incremental backup is not possible with circular logging on");
   }
@@ -360,7 +349,6 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
   if (e) {
     if (bk) free(bk->files);
     free(bk);
-    inst_leave(inst);
     return e;
   }
   bk->incremental = incr;
@@ -381,24 +369,18 @@ JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT 
     bk->ndbs++;
   }
   if (e) teardown(inst);
-  inst_leave(inst);
   return e;
 }
 
-JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, char *szzDatabases, unsigned long cbMax,
-                                         unsigned long *pcbActual) {
-  esinst *inst;
+JET_ERR backup_attach_info(esinst *inst, char *szzDatabases, unsigned long cbMax, unsigned long *pcbActual) {
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  JET_ERR e = bk_check(inst, 0, &bk);
   if (e) return e;
-  if (bk->incremental) e = JET_errInvalidBackupSequence;
-  else {
-    char *names[ESE_MAX_DB];
-    for (int i = 0; i < bk->ndbs; i++) names[i] = bk->dbs[i].path;
-    put_list(names, bk->ndbs, szzDatabases, cbMax, pcbActual);
-  }
-  inst_leave(inst);
-  return e;
+  if (bk->incremental) return JET_errInvalidBackupSequence;
+  char *names[ESE_MAX_DB];
+  for (int i = 0; i < bk->ndbs; i++) names[i] = bk->dbs[i].path;
+  put_list(names, bk->ndbs, szzDatabases, cbMax, pcbActual);
+  return JET_errSuccess;
 }
 
 /* ---- the trailer of a streamed copy (backup.h) ---------------------------------- */
@@ -491,11 +473,10 @@ static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *na
   return e;
 }
 
-JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileName, JET_HANDLE *phfFile,
-                                    unsigned long *pulFileSizeLow, unsigned long *pulFileSizeHigh) {
-  esinst *inst;
+JET_ERR backup_open_file(esinst *inst, const char *szFileName, JET_HANDLE *phfFile, unsigned long *pulFileSizeLow,
+                         unsigned long *pulFileSizeHigh) {
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  JET_ERR e = bk_check(inst, 0, &bk);
   if (e) return e;
   bkfile *f = NULL;
   if (!szFileName || !*szFileName || !phfFile) e = JET_errInvalidParameter;
@@ -532,7 +513,6 @@ JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileNam
   } else if (f && inst->backup) {
     file_close(f);
   }
-  inst_leave(inst);
   return e;
 }
 
@@ -624,126 +604,60 @@ static JET_ERR read_db(esinst *inst, esdb *db, bkfile *f, uint8_t *buf, uint64_t
   return e;
 }
 
-/* One read of at most cb bytes of the stream hfFile into pv.  Paced (pace.h):
- * at most one burst, after the wait the bucket asks for, slept with no
- * lock held and the call out of the instance (then everything is checked
- * again: a stop or an end during the sleep answers as usual).  *at_end:
- * the stream has been delivered to its end. */
-static JET_ERR read_file(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
-                         unsigned long *pcbActual, int paced, int *at_end) {
-  uint64_t credit = 0;      /* bytes charged to the bucket and waited for */
-  for (;;) {
-    esinst *inst;
-    struct esbackup *bk;
-    JET_ERR e = bk_enter(instance, 0, &inst, &bk);
-    if (e) return e;
-    bkfile *f = handle_file(bk, hfFile);
-    wait_for_reader(inst, bk, f);
-    if (bk->state == BACKUP_ENDING) e = JET_errNoBackup;
-    else if (!f || !f->used || !pv) e = JET_errInvalidParameter;
-    else if (cb == 0 || cb % inst->prm.page_size) e = JET_errInvalidParameter;
-    if (e) {
-      inst_leave(inst);
-      return e;
-    }
-    uint64_t pos = f->pos;
-    size_t n = f->size - pos < cb ? (size_t)(f->size - pos) : cb;
-    if (paced && n > credit) {
-      uint64_t got = 0;
-      uint64_t wait = pace_reserve(&inst->pace, n - credit, inst->prm.page_size, pace_now_ns(), &got);
-      credit += got;
-      if (wait) {
-        inst_leave(inst);
-        pace_sleep_ns(wait);
-        continue;
-      }
-    }
-    if (paced && n > credit) n = (size_t)credit;
-    esdb *db = f->is_db ? db_by_id(inst, f->dbid) : NULL;
-    uint32_t gen = log_generation(inst->log);
-    bk->busy++;
-    f->reading = 1;
-    inst_unlock(inst);
-    if (n == 0) e = JET_errSuccess;
-    else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
-    else memcpy(pv, f->image + pos, n);   /* the bytes verified at OpenFile: a log read cannot fail */
-    inst_lock(inst);
-    f->reading = 0;
-    bk->busy--;
-    pthread_cond_broadcast(&bk->idle);   /* a tear-down, a close or a read of this handle may wait */
-    if (e == JET_errSuccess) {
-      f->pos += n;
-      if (pcbActual) *pcbActual = (unsigned long)n;
-      *at_end = f->pos == f->size;
-    } else {
-      file_close(f);          /* this database fails; the backup goes on (rule 10) */
-    }
-    inst_leave(inst);
-    return e;
+/* One read of at most cb bytes of the stream hfFile into pv, in the
+ * entered instance.  Paced (pace.h): *credit is what the bucket granted
+ * the call so far; when it asks for a wait, nothing is read, *wait_ns says
+ * how long, and the caller sleeps that long with no lock held and out of
+ * the instance, enters again and calls again with the same *credit (so a
+ * stop or an end during the sleep answers as usual).  The read itself runs
+ * with the lock released (counted busy).  *at_end: the stream has been
+ * delivered to its end. */
+JET_ERR backup_read(esinst *inst, JET_HANDLE hfFile, void *pv, unsigned long cb, unsigned long *pcbActual, int paced,
+                    uint64_t *credit, uint64_t *wait_ns, int *at_end) {
+  assert(inst_lock_held(inst));
+  *wait_ns = 0;
+  struct esbackup *bk;
+  JET_ERR e = bk_check(inst, 0, &bk);
+  if (e) return e;
+  bkfile *f = handle_file(bk, hfFile);
+  wait_for_reader(inst, bk, f);
+  if (bk->state == BACKUP_ENDING) return JET_errNoBackup;
+  if (!f || !f->used || !pv) return JET_errInvalidParameter;
+  if (cb == 0 || cb % inst->prm.page_size) return JET_errInvalidParameter;
+  uint64_t pos = f->pos;
+  size_t n = f->size - pos < cb ? (size_t)(f->size - pos) : cb;
+  if (paced && n > *credit) {
+    uint64_t got = 0;
+    *wait_ns = pace_reserve(&inst->pace, n - *credit, inst->prm.page_size, pace_now_ns(), &got);
+    *credit += got;
+    if (*wait_ns) return JET_errSuccess;
   }
-}
-
-/* Paced: piece after piece until cb bytes or the end.  Bytes delivered
- * before an error are returned first; the next call meets the error. */
-JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
-                                    unsigned long *pcbActual) {
-  unsigned long done = 0, got = 0;
-  int at_end = 0;
-  JET_ERR e;
-  do {
-    got = 0;
-    e = read_file(instance, hfFile, pv ? (uint8_t *)pv + done : NULL, cb - done, &got, 1, &at_end);
-    done += got;
-  } while (e == JET_errSuccess && got && !at_end && done < cb);
-  if (e && done) e = JET_errSuccess;
-  if (e == JET_errSuccess && pcbActual) *pcbActual = done;
+  if (paced && n > *credit) n = (size_t)*credit;
+  esdb *db = f->is_db ? db_by_id(inst, f->dbid) : NULL;
+  uint32_t gen = log_generation(inst->log);
+  bk->busy++;
+  f->reading = 1;
+  inst_unlock(inst);
+  if (n == 0) e = JET_errSuccess;
+  else if (f->is_db) e = db ? read_db(inst, db, f, pv, pos, n, gen) : JET_errDatabaseNotFound;
+  else memcpy(pv, f->image + pos, n);   /* the bytes verified at OpenFile: a log read cannot fail */
+  inst_lock(inst);
+  f->reading = 0;
+  bk->busy--;
+  pthread_cond_broadcast(&bk->idle);   /* a tear-down, a close or a read of this handle may wait */
+  if (e == JET_errSuccess) {
+    f->pos += n;
+    if (pcbActual) *pcbActual = (unsigned long)n;
+    *at_end = f->pos == f->size;
+  } else {
+    file_close(f);          /* this database fails; the backup goes on (rule 10) */
+  }
   return e;
 }
 
-JET_ERR EseReadFileInstanceUnpaced(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
-                                   unsigned long *pcbActual) {
-  int at_end = 0;
-  return read_file(instance, hfFile, pv, cb, pcbActual, 0, &at_end);
-}
-
-JET_ERR EseBackupPaceReserve(JET_INSTANCE instance, unsigned long cbWant, unsigned long *pcbGranted,
-                             unsigned long long *pusWait) {
-  if (!pcbGranted || !pusWait) return JET_errInvalidParameter;
-  esinst *inst;
-  JET_ERR e = inst_enter_handle(instance, &inst);
-  if (e) return e;
-  uint64_t got = 0;
-  uint64_t wait = pace_reserve(&inst->pace, cbWant, inst->prm.page_size, pace_now_ns(), &got);
-  inst_leave(inst);
-  *pcbGranted = (unsigned long)got;
-  *pusWait = (wait + 999) / 1000;
-  return JET_errSuccess;
-}
-
-JET_ERR EseGetBackupPaceStatus(JET_INSTANCE instance, EseBackupPaceStatus *status) {
-  if (!status) return JET_errInvalidParameter;
-  esinst *inst;
-  JET_ERR e = inst_enter_handle(instance, &inst);
-  if (e) return e;
-  pace_status st;
-  pace_get_status(&inst->pace, pace_now_ns(), &st);
-  inst_leave(inst);
-  status->maxRate = st.max_rate;
-  status->rate = st.rate;
-  status->pace = st.mode;
-  status->congested = st.congested;
-  status->commitRecentUs = st.commit_recent_ns / 1000;
-  status->commitNormalUs = st.commit_normal_ns / 1000;
-  status->bytes = st.bytes;
-  status->waitedUs = st.waited_ns / 1000;
-  status->waits = st.waits;
-  return JET_errSuccess;
-}
-
-JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile) {
-  esinst *inst;
+JET_ERR backup_close_file(esinst *inst, JET_HANDLE hfFile) {
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  JET_ERR e = bk_check(inst, 1, &bk);
   if (e) return e;
   bkfile *f = handle_file(bk, hfFile);
   wait_for_reader(inst, bk, f);
@@ -760,7 +674,6 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile) {
     }
     file_close(f);
   }
-  inst_leave(inst);
   return e;
 }
 
@@ -812,12 +725,11 @@ static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
   return bk_move(inst, bk, BACKUP_LOGS);
 }
 
-static JET_ERR log_info(JET_INSTANCE instance, int truncate_list, char *szz, unsigned long cbMax,
-                        unsigned long *pcb, JET_LOGINFO *li) {
-  if (li && li->cbSize != sizeof *li) return JET_errInvalidParameter;
-  esinst *inst;
+JET_ERR backup_log_info(esinst *inst, int truncate_list, char *szz, unsigned long cbMax, unsigned long *pcb,
+                        JET_LOGINFO *li) {
+  assert(!li || li->cbSize == sizeof *li);
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  JET_ERR e = bk_check(inst, 0, &bk);
   if (e) return e;
   if (any_open(bk)) e = JET_errInvalidBackupSequence;
   else if (!listed(bk)) e = prepare_logs(inst, bk);
@@ -831,24 +743,7 @@ static JET_ERR log_info(JET_INSTANCE instance, int truncate_list, char *szz, uns
     li->ulGenHigh = bk->copy_mac - 1;
     memcpy(li->szBaseName, inst->prm.base, 4);
   }
-  inst_leave(inst);
   return e;
-}
-
-JET_ERR JET_API JetGetLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
-                                      unsigned long *pcbActual) {
-  return log_info(instance, 0, szzLogs, cbMax, pcbActual, NULL);
-}
-
-JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
-                                       unsigned long *pcbActual, JET_LOGINFO *pLogInfo) {
-  if (!pLogInfo) return JET_errInvalidParameter;
-  return log_info(instance, 0, szzLogs, cbMax, pcbActual, pLogInfo);
-}
-
-JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
-                                              unsigned long *pcbActual) {
-  return log_info(instance, 1, szzLogs, cbMax, pcbActual, NULL);
 }
 
 #define TRUNCATE_PART_US 2000u   /* a stepwise truncation deletes logs for about this long a call */
@@ -860,11 +755,6 @@ static JET_ERR dirsync_job(void *ud);
 static JET_ERR unlink_job(void *ud);
 static JET_ERR delete_some(esinst *inst, uint32_t *at, uint32_t mac, uint64_t budget_us);
 
-/* One slice of the backup's pending checkpoint (ese.h), a part of the
- * truncation (ESE_bitBackupStepTruncate) or a step of End
- * (ESE_bitBackupStepEnd: end_step).  Before the log
- * list, ESE_bitBackupStepCutOff makes the cut-off first (refused with a
- * reader open, as GetLogInfo is); after the list nothing is pending. */
 /* A slice of the backup's checkpoint, or (cut: asked, before the log
  * list) the cut-off, which is then the call's slice. */
 static JET_ERR slice_step(esinst *inst, struct esbackup *bk, int cut, int *more) {
@@ -950,39 +840,30 @@ static JET_ERR finish_job(esinst *inst, struct esbackup *bk, int *pending) {
  * call would): a checkpoint slice (slice_job; the cut-off's log roll is
  * made in line, so a commit after the call is after the cut-off), the
  * truncation's deletions and folder
- * sync, an End header page's sync.  The call waits for the instance lock
- * STEP_WAIT_US at most (a slice on the worker holds it), for a sync
- * STEP_WAIT_US at most without the lock, for a slice not at all (it
- * starts it and answers "more"), and answers *pfMore 1 while the job
- * runs; a later call collects it first (finish_job), whatever it asks: an
- * error is that call's; a slice's or the truncation's answer is the answer
- * of a call that asked for the same kind of step; else the call goes on
- * with what it asked. */
-JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
-  if (!pfMore) return JET_errInvalidParameter;
-  *pfMore = 0;
-  JET_GRBIT kinds = grbit & (ESE_bitBackupStepCutOff | ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd);
-  if ((grbit & ~kinds) || (kinds & (kinds - 1))) return JET_errInvalidGrbit;
-  /* the instance lock, STEP_WAIT_US at most: the backup's worker may hold
-   * it for a slice (its ring syncs included); then "more", call again */
-  esinst *inst;
+ * sync, an End header page's sync.  The entry point waits for the
+ * instance lock BACKUP_STEP_WAIT_US at most (a slice on the worker holds
+ * it); the call waits for a sync STEP_WAIT_US at most without the lock,
+ * for a slice not at all (it starts it and answers "more", and
+ * *started_job 1: the caller yields once it left the instance, so that
+ * the worker takes the lock before the caller's next call), and answers
+ * *pfMore 1 while the job runs; a later call collects it first
+ * (finish_job), whatever it asks: an error is that call's; a slice's or
+ * the truncation's answer is the answer of a call that asked for the same
+ * kind of step; else the call goes on with what it asked. */
+JET_ERR backup_step(esinst *inst, JET_GRBIT grbit, int *pfMore, int *started_job) {
+  assert(inst_lock_held(inst) && *pfMore == 0);
+  *started_job = 0;
   struct esbackup *bk;
-  int busy = 0;
-  JET_ERR e = inst_enter_handle_within(instance, STEP_WAIT_US, &inst, &busy);
-  if (e || busy) {
-    *pfMore = busy;
-    return e;
-  }
-  if ((e = bk_check(inst, 0, &bk)) != JET_errSuccess) return e;
-  int slice = !(grbit & (ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd)), was = bk->job, pending = 0, started = 0;
+  JET_ERR e = bk_check(inst, 0, &bk);
+  if (e) return e;
+  int slice = !(grbit & (ESE_bitBackupStepTruncate | ESE_bitBackupStepEnd)), was = bk->job, pending = 0;
   if (was != JOB_NONE) {
     e = finish_job(inst, bk, &pending);
     int trunc = (was == JOB_DIRSYNC || was == JOB_UNLINK) && (grbit & ESE_bitBackupStepTruncate);
     if (e || pending || (was == JOB_SLICE && slice) || trunc) {
       /* after a part of the deletions, the folder's sync is left at least */
       *pfMore = pending || (e == JET_errSuccess && ((was == JOB_SLICE && bk->slice_more) || was == JOB_UNLINK));
-      inst_leave(inst);
-      if (pending && was == JOB_SLICE) sched_yield();   /* the worker takes the lock before this caller's next call */
+      *started_job = pending && was == JOB_SLICE;   /* the caller yields: the worker takes the lock first */
       return e;
     }
   }
@@ -998,13 +879,11 @@ JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore) {
     int quick = cut || inst->checkpoint >= bk->ckpt_target;
     if (!quick && !esio_ordered(inst->io) && os_worker_start(bk->worker, slice_job, bk)) {
       bk->job = JOB_SLICE;     /* it runs once this call leaves the lock; a later call collects it */
-      *pfMore = started = 1;
+      *pfMore = *started_job = 1;
     } else {
       e = slice_step(inst, bk, cut, pfMore);   /* in line */
     }
   }
-  inst_leave(inst);
-  if (started) sched_yield();   /* bk may be gone (End's last step): only the local */
   return e;
 }
 
@@ -1053,15 +932,13 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
   return e;
 }
 
-JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) {
-  esinst *inst;
+JET_ERR backup_truncate(esinst *inst) {
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 0, &inst, &bk);
+  JET_ERR e = bk_check(inst, 0, &bk);
   if (e) return e;
   int more;
   e = truncate_part(inst, bk, UINT64_MAX, &more);
   assert(e || !more);
-  inst_leave(inst);
   return e;
 }
 
@@ -1160,16 +1037,12 @@ static JET_ERR end_step(esinst *inst, struct esbackup *bk, int *more) {
   return end_fail(inst, e);
 }
 
-JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit) {
+JET_ERR backup_end(esinst *inst, JET_GRBIT grbit) {
   int normal = (grbit & JET_bitBackupEndNormal) != 0, abort_ = (grbit & JET_bitBackupEndAbort) != 0;
-  esinst *inst;
   struct esbackup *bk;
-  JET_ERR e = bk_enter(instance, 1, &inst, &bk);
+  JET_ERR e = bk_check(inst, 1, &bk);
   if (e) return e;
-  if (normal == abort_) {
-    inst_leave(inst);
-    return JET_errInvalidParameter;   /* the backup goes on (rule 2) */
-  }
+  if (normal == abort_) return JET_errInvalidParameter;   /* the backup goes on (rule 2) */
   if (bk->state == BACKUP_STOPPED) e = JET_errBackupAbortByServer;   /* rule 3: whatever End asks */
   else if (abort_) e = JET_errSuccess;
   else if (!complete(bk)) e = JET_errBackupAbortByCaller;
@@ -1177,50 +1050,13 @@ JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT g
     e = record_backup(inst, bk, bk->state == BACKUP_TRUNCATED || (grbit & JET_bitBackupTruncateDone));
   JET_ERR lost = teardown(inst);   /* an End step's failed sync: its error, whatever End asked */
   if (lost && (e == JET_errSuccess || e == JET_errBackupAbortByServer)) e = lost;
-  inst_leave(inst);
   return e;
 }
 
-JET_ERR JET_API JetEndExternalBackupInstance(JET_INSTANCE instance) {
-  return JetEndExternalBackupInstance2(instance, JET_bitBackupEndNormal);
-}
-
 /* Rule 3: the running backup (if any) stops; succeeds in every state. */
-static JET_ERR stop_backup(esinst *inst) {
+JET_ERR backup_stop(esinst *inst) {
   assert(inst_lock_held(inst));
   struct esbackup *bk = inst->backup;
   if (bk && bk->state != BACKUP_STOPPED && bk->state != BACKUP_ENDING) (void)bk_move(inst, bk, BACKUP_STOPPED);
   return JET_errSuccess;
 }
-
-JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return inst_call_ungated(instance, stop_backup); }
-
-/* ---- legacy instance-less forms ---------------------------------------------- */
-
-#define LEGACY(call)                      \
-  do {                                    \
-    esinst *inst_;                        \
-    JET_ERR e_ = inst_legacy(&inst_);     \
-    if (e_) return e_;                    \
-    return call;                          \
-  } while (0)
-#define LI ((JET_INSTANCE)inst_)
-
-JET_ERR JET_API JetBeginExternalBackup(JET_GRBIT grbit) { LEGACY(JetBeginExternalBackupInstance(LI, grbit)); }
-JET_ERR JET_API JetGetAttachInfo(char *szz, unsigned long cbMax, unsigned long *pcb) {
-  LEGACY(JetGetAttachInfoInstance(LI, szz, cbMax, pcb));
-}
-JET_ERR JET_API JetOpenFile(const char *name, JET_HANDLE *ph, unsigned long *lo, unsigned long *hi) {
-  LEGACY(JetOpenFileInstance(LI, name, ph, lo, hi));
-}
-JET_ERR JET_API JetReadFile(JET_HANDLE h, void *pv, unsigned long cb, unsigned long *pcb) {
-  LEGACY(JetReadFileInstance(LI, h, pv, cb, pcb));
-}
-JET_ERR JET_API JetCloseFile(JET_HANDLE h) { LEGACY(JetCloseFileInstance(LI, h)); }
-JET_ERR JET_API JetGetLogInfo(char *szz, unsigned long cbMax, unsigned long *pcb) {
-  LEGACY(JetGetLogInfoInstance(LI, szz, cbMax, pcb));
-}
-JET_ERR JET_API JetTruncateLog(void) { LEGACY(JetTruncateLogInstance(LI)); }
-JET_ERR JET_API JetEndExternalBackup(void) { LEGACY(JetEndExternalBackupInstance2(LI, JET_bitBackupEndNormal)); }
-JET_ERR JET_API JetStopBackup(void) { LEGACY(JetStopBackupInstance(LI)); }
-

@@ -72,8 +72,8 @@
  * neither or both of normal and abort is InvalidParam and moves nothing.
  *
  * Locking: the instance lock guards the state and every field;
- * backup_teardown and backup.c's helpers that need the lock assert it is
- * held (the trailer functions need no instance).
+ * backup_teardown, the backup_* calls and backup.c's helpers that need
+ * the lock assert it is held (the trailer functions need no instance).
  */
 #ifndef ESE_BACKUP_H
 #define ESE_BACKUP_H
@@ -93,6 +93,45 @@ typedef enum {
 
 /* Ends a running backup, nothing recorded (term); with the lock held. */
 void backup_teardown(esinst *inst);
+
+/* The calls of the sequence, each in the entered instance (inst_enter:
+ * the lock held and the gate passed; asserted) and each answering first
+ * what the table above says for the backup's state.  jet_backup.c's
+ * entry points check their arguments, enter, call one of these, leave. */
+
+/* Begin: grbit is 0, JET_bitBackupIncremental and/or ESE_bitBackupStepwise
+ * (the entry point refuses any other bit); a full backup takes its
+ * checkpoint first (in slices, the lock released between them) unless
+ * stepwise. */
+JET_ERR backup_begin(esinst *inst, JET_GRBIT grbit);
+JET_ERR backup_attach_info(esinst *inst, char *szz, unsigned long cbMax, unsigned long *pcb);
+JET_ERR backup_open_file(esinst *inst, const char *name, JET_HANDLE *ph, unsigned long *size_lo,
+                         unsigned long *size_hi);
+/* One read of at most cb bytes (a multiple of the page size) of stream h,
+ * with the lock released while it copies.  Paced (pace.h): *credit is
+ * what the bucket granted this read so far (0 on the first call); when
+ * the bucket asks for a wait, nothing is read and *wait_ns > 0: the
+ * caller leaves the instance, sleeps, enters again and calls again with
+ * the same *credit.  *at_end: the stream was delivered to its end. */
+JET_ERR backup_read(esinst *inst, JET_HANDLE h, void *pv, unsigned long cb, unsigned long *pcb, int paced,
+                    uint64_t *credit, uint64_t *wait_ns, int *at_end);
+JET_ERR backup_close_file(esinst *inst, JET_HANDLE h);
+/* GetLogInfo (truncate_list 0) or GetTruncateLogInfo (1); li, when
+ * given, has the right cbSize (checked by the entry point). */
+JET_ERR backup_log_info(esinst *inst, int truncate_list, char *szz, unsigned long cbMax, unsigned long *pcb,
+                        JET_LOGINFO *li);
+/* How long EseBackupStep waits for the instance lock (a slice on the
+ * backup's worker may hold it) before it answers "more". */
+#define BACKUP_STEP_WAIT_US 2000u
+/* EseBackupStep's work: grbit is one of the step kinds or none (checked
+ * by the entry point), *more 0 on entry; *started_job 1: the caller
+ * yields once it has left the instance. */
+JET_ERR backup_step(esinst *inst, JET_GRBIT grbit, int *more, int *started_job);
+JET_ERR backup_truncate(esinst *inst);
+JET_ERR backup_end(esinst *inst, JET_GRBIT grbit);
+/* Stop (rule 3): succeeds in every state; ungated (the entry point uses
+ * inst_call_ungated: a stop works while term runs). */
+JET_ERR backup_stop(esinst *inst);
 
 /* 1 when size bytes of page size ps can be a streamed copy: whole pages,
  * the header pair, a page and the trailer at least (a restore refuses

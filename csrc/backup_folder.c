@@ -21,8 +21,8 @@
  * complete set.  The key order is encode_manifest's: top-level keys
  * sorted, "files" last, each entry's keys sorted.
  */
-#include "instance.h"
-#include "database.h"
+#include "ese.h"
+#include "os.h"
 #include "sha256.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -343,10 +343,4 @@ JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPat
   free(j.buf);
   esio_free(j.io);
   return e;
-}
-
-JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTATUS pfnStatus) {
-  esinst *inst;
-  JET_ERR e = inst_legacy(&inst);
-  return e ? e : JetBackupInstance((JET_INSTANCE)inst, szBackupPath, grbit, pfnStatus);
 }

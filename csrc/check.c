@@ -1,5 +1,8 @@
 /* check.c -- header and checksum inspection of database and log files,
- * without an instance (ese info, ese logs, ese check, backup.verify). */
+ * without an instance (ese info, ese logs, ese check, backup.verify):
+ * check.h's check_pages and check_file_info, called by jet_restore.c's
+ * EseVerifyPages and EseGetFileInfo. */
+#include "check.h"
 #include "instance.h"
 #include "database.h"
 #include "backup.h"
@@ -7,6 +10,7 @@
 #include "page.h"
 #include "log_format.h"
 #include "zst.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +24,9 @@ static JET_ERR copy_size(uint32_t ps, uint64_t size, const char *name, char *det
   return JET_errBadPatchPage;
 }
 
-JET_ERR EseVerifyPages(const void *buf, size_t cb, unsigned long pageSize, unsigned long firstPage,
-                       uint64_t fileSize, const unsigned char *copySignature, const char *name, char *detail,
-                       size_t cbDetail) {
-  uint32_t ps = (uint32_t)pageSize;
-  if (!buf || !name || ps < 512 || ps > 65536 || pageSize != ps) return JET_errInvalidParameter;
+JET_ERR check_pages(const void *buf, size_t cb, uint32_t ps, unsigned long firstPage, uint64_t fileSize,
+                    const unsigned char *copySignature, const char *name, char *detail, size_t cbDetail) {
+  assert(buf && name && ps >= 512 && ps <= 65536);
   JET_ERR e = copySignature ? copy_size(ps, fileSize, name, detail, cbDetail) : JET_errSuccess;
   if (e) return e;
   if (cb % ps || (uint64_t)firstPage * ps + cb > fileSize) return JET_errInvalidParameter;
@@ -262,10 +264,8 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
   return e;
 }
 
-JET_ERR EseGetFileInfo(const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
-  if (!path || !info) return JET_errInvalidParameter;
-  memset(info, 0, sizeof *info);
-  if (detail && cb) detail[0] = 0;
+JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
+  assert(path && info);
   esio *io;
   JET_ERR e = esio_new(&io);
   if (e) return e;

@@ -16,6 +16,7 @@
  * - Until the last step finishes, the databases in dest carry
  *   DB_RESTORING: attach refuses them, a new restore overwrites them.
  */
+#include "restore.h"
 #include "redo.h"
 #include "backup.h"
 #include "chkfile.h"
@@ -39,7 +40,7 @@
 /* ... and after this many µs (a loaded machine reads and applies slower) */
 #define REPLAY_US 4000u
 /* A step runs on the restore's worker (os_worker) while the caller
- * yields; EseRestoreStep waits this long for it before it returns "not
+ * yields; restore_step waits this long for it before it returns "not
  * finished" (the next call collects it). */
 #define STEP_WAIT_US 2000u
 /* The replay's changed pages go back to the files this many bytes a step
@@ -64,7 +65,7 @@ typedef struct rsfile {
   dbheader dh;            /* database header */
 } rsfile;
 
-/* The restore's steps (EseRestoreStep runs one step of the state it is
+/* The restore's steps (restore_step runs one step of the state it is
  * in); only forward, one state at a time (asserted in to_state):
  *   ST_COPY       a chunk of a file copied into dest, a step;
  *   ST_REPLAY     at most REPLAY_RECORDS / REPLAY_BYTES / REPLAY_US of log
@@ -122,11 +123,11 @@ struct EseRestore {
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
   /* The steps run on worker, the caller waiting STEP_WAIT_US at most a
-   * call (EseRestoreStep), so that no call waits for a whole sync (a
+   * call (restore_step), so that no call waits for a whole sync (a
    * copied file's, a database's, a folder's) nor for a slow replay step
    * on a loaded machine; job: one was started and is not collected yet
    * (the caller touches nothing else of r meanwhile); shown_done: done as
-   * it was when the job started.  In one go (run_to_end) or with ordered
+   * it was when the job started.  In one go (restore_run) or with ordered
    * I/O (esio_ordered: the fault events' numbers) every step runs in line,
    * as before. */
   os_worker *worker;
@@ -146,7 +147,7 @@ static JET_ERR fail(EseRestore *r, JET_ERR e, const char *fmt, const char *what)
   return e;
 }
 
-const char *EseRestoreDetail(EseRestore *r) { return r ? r->detail : ""; }
+const char *restore_detail(EseRestore *r) { return r->detail; }
 
 /* A file of the set: dir + name (dir NULL: the path name), restored
  * under its base name, less the ".zst" of a compressed one (zst). */
@@ -780,11 +781,9 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
   return e;
 }
 
-JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
-  if (!o || !out || !o->dirs || o->ndirs == 0 || !o->dest || !*o->dest || o->gen_low > o->gen_high)
-    return JET_errInvalidParameter;
+JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
+  assert(restore_options_ok(o) && out);
   const char *base = o->base_name ? o->base_name : "edb";
-  if (strlen(base) != 3) return JET_errInvalidParameter;
   EseRestore *r = calloc(1, sizeof *r);
   if (!r) return JET_errOutOfMemory;
   memcpy(r->base, base, 4);
@@ -873,7 +872,7 @@ JET_ERR EseRestoreBegin(const EseRestoreOptions *o, EseRestore **out) {
       free(lk);
       if (r->made_dest) (void)rmdir(r->dest);
     }
-    EseRestoreEnd(r);
+    restore_end(r);
     return e;
   }
   for (size_t i = 0; i < r->nfiles; i++)
@@ -1215,9 +1214,9 @@ static JET_ERR replay_step(EseRestore *r) {
   return e;
 }
 
-void EseRestoreResultOf(EseRestore *r, EseRestoreResult *out) {
+void restore_result_of(EseRestore *r, EseRestoreResult *out) {
   memset(out, 0, sizeof *out);
-  if (!r || r->job) return;   /* a step runs on the worker: nothing to tell yet */
+  if (r->job) return;   /* a step runs on the worker: nothing to tell yet */
   out->last_generation = r->last_gen;
   out->last_commit_us = r->last_commit_us;
   out->reached = r->reached;
@@ -1260,8 +1259,7 @@ static JET_ERR step(EseRestore *r, int *pending) {
   return e;
 }
 
-JET_ERR EseRestoreStep(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfinished) {
-  if (!r) return JET_errInvalidParameter;
+JET_ERR restore_step(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfinished) {
   JET_ERR e = r->failed;
   int pending = 0;
   if (e == JET_errSuccess) e = step(r, &pending);
@@ -1274,8 +1272,7 @@ JET_ERR EseRestoreStep(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pf
   return e;
 }
 
-void EseRestoreEnd(EseRestore *r) {
-  if (!r) return;
+void restore_end(EseRestore *r) {
   os_worker_free(r->worker);   /* a step still running on it ends first */
   redo_free(r->rd);
   log_reader_close(r->reader);
@@ -1301,7 +1298,7 @@ void EseRestoreEnd(EseRestore *r) {
 }
 
 /* Steps a begun restore to its end, reporting percent to pfn; ends it. */
-static JET_ERR run_to_end(EseRestore *r, JET_PFNSTATUS pfn) {
+JET_ERR restore_run(EseRestore *r, JET_PFNSTATUS pfn) {
   JET_SNPROG prog = { sizeof prog, 0, 100 };
   JET_ERR e = JET_errSuccess;
   if (pfn) pfn(0, JET_snpRestore, JET_sntBegin, &prog);
@@ -1309,46 +1306,11 @@ static JET_ERR run_to_end(EseRestore *r, JET_PFNSTATUS pfn) {
   r->in_one_go = 1;
   while (e == JET_errSuccess && !finished) {
     uint64_t done, total;
-    e = EseRestoreStep(r, &done, &total, &finished);
+    e = restore_step(r, &done, &total, &finished);
     prog.cunitDone = total ? (unsigned long)(done * 100 / total) : 100;
     if (e == JET_errSuccess && pfn) e = pfn(0, JET_snpRestore, JET_sntProgress, &prog);
   }
   if (pfn) pfn(0, JET_snpRestore, e ? JET_sntFail : JET_sntComplete, &prog);
-  EseRestoreEnd(r);
+  restore_end(r);
   return e;
-}
-
-JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *szBackupPath, const char *szDest,
-                                   JET_PFNSTATUS pfn) {
-  if (!szBackupPath || !szDest) return JET_errInvalidParameter;
-  const char *dirs[1] = { szBackupPath };
-  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szDest, .instance = instance, .overwrite = 1 };
-  EseRestore *r;
-  JET_ERR e = EseRestoreBegin(&o, &r);
-  if (e) return e;
-  return run_to_end(r, pfn);
-}
-
-JET_ERR JET_API JetExternalRestore2(char *szCheckpointFilePath, char *szLogPath, JET_RSTMAP *rgrstmap,
-                                    long crstfilemap, char *szBackupLogPath, JET_LOGINFO *pLogInfo,
-                                    char *szTargetInstanceName, char *szTargetInstanceLogPath,
-                                    char *szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn) {
-  if (!szLogPath || !szBackupLogPath || !pLogInfo || pLogInfo->cbSize != sizeof *pLogInfo || crstfilemap <= 0 ||
-      crstfilemap > ESE_MAX_DB || !rgrstmap || szTargetInstanceName || szTargetInstanceLogPath ||
-      szTargetInstanceCheckpointPath)
-    return JET_errInvalidParameter;
-  const char *files[ESE_MAX_DB], *origs[ESE_MAX_DB];
-  for (long i = 0; i < crstfilemap; i++) {
-    files[i] = rgrstmap[i].szNewDatabaseName;
-    origs[i] = rgrstmap[i].szDatabaseName;
-  }
-  const char *dirs[1] = { szBackupLogPath };
-  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = szLogPath, .base_name = pLogInfo->szBaseName,
-                          .db_files = files, .db_originals = origs, .ndb_files = (unsigned long)crstfilemap,
-                          .checkpoint_dir = szCheckpointFilePath, .gen_low = pLogInfo->ulGenLow,
-                          .gen_high = pLogInfo->ulGenHigh, .overwrite = 1 };
-  EseRestore *r;
-  JET_ERR e = EseRestoreBegin(&o, &r);
-  if (e) return e;
-  return run_to_end(r, pfn);
 }

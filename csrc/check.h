@@ -1,0 +1,16 @@
+/* check.h -- file inspection without an instance (check.c): the header
+ * fields and checksums of a database, a streamed copy, a log file or a
+ * compressed set file (NAME.zst).  jet_restore.c's EseVerifyPages and
+ * EseGetFileInfo check their arguments and call these. */
+#ifndef ESE_CHECK_H
+#define ESE_CHECK_H
+#include "ese.h"
+
+/* EseVerifyPages's work (ese.h): buf, name non-NULL, 512 <= ps <= 65536. */
+JET_ERR check_pages(const void *buf, size_t cb, uint32_t ps, unsigned long firstPage, uint64_t fileSize,
+                    const unsigned char *copySignature, const char *name, char *detail, size_t cbDetail);
+/* EseGetFileInfo's work (ese.h): path and info non-NULL, info zeroed and
+ * detail emptied by the caller. */
+JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *detail, size_t cb);
+
+#endif
