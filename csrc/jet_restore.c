@@ -18,6 +18,7 @@ JET_ERR EseRestoreStep(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pf
 }
 
 void EseRestoreResultOf(EseRestore *r, EseRestoreResult *out) {
+  if (!out) return;
   if (r) restore_result_of(r, out);
   else memset(out, 0, sizeof *out);
 }

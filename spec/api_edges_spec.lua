@@ -17,7 +17,9 @@ describe("C API edges (C harness)", function()
      .. "its callback reports progress with done <= total; A12/H04: JetExternalRestore2 restores a set into a "
      .. "fresh folder; JetInit3 refuses a bad JET_RSTINFO map (JET_errInvalidParameter, JET_errInvalidPath) before "
      .. "it makes anything; EsePut of a value of 2^31 bytes is JET_errRecordTooBig (-1026) before it reads it, a "
-     .. "256-byte key JET_errKeyTooBig (EsePut, EseSeek); EseRetrieveValueAt gives slices of a long value", function()
+     .. "256-byte key JET_errKeyTooBig (EsePut, EseSeek); EseRetrieveValueAt gives slices of a long value; the "
+     .. "restore, file inspection, step and pacer entry points refuse NULL arguments with JET_errInvalidParameter "
+     .. "(EseRestoreResultOf with no result and EseRestoreEnd(NULL) do nothing, never crash)", function()
     local ok, out, last = H.run_harness("api_edges")
     assert.is_true(ok, out)
     assert.is_nil(out:match("FAIL"), out)

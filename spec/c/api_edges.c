@@ -37,6 +37,16 @@
  *     folder does not exist: JET_errInvalidPath; the log folder is not
  *     created and the instance stays not initialized (a good map then
  *     inits it).
+ * 10. the entry points of restore and file inspection with NULL
+ *     arguments: EseRestoreBegin (no options, no out, no folder, no
+ *     destination, a two-letter base name, gen_low > gen_high),
+ *     EseRestoreStep, EseVerifyPages, EseGetFileInfo answer
+ *     JET_errInvalidParameter; EseRestoreResultOf with no restore zeroes
+ *     the result and with no result does nothing; EseRestoreDetail(NULL)
+ *     is ""; EseRestoreEnd(NULL) does nothing; EseBackupStep with no
+ *     pfMore, EseBackupPaceReserve / EseGetBackupPaceStatus with no
+ *     out-pointer, JetGetLogInfoInstance2 with no JET_LOGINFO or a wrong
+ *     cbSize: JET_errInvalidParameter.
  *
  * usage: api_edges
  * Prints one "api_edges: FAIL: ..." line per check that differs (and
@@ -529,6 +539,63 @@ static void long_values(void) {
   CK(JetTerm2(inst, JET_bitTermComplete));
 }
 
+static void null_arguments(void) {
+  EseRestore *r = (EseRestore *)&failures;   /* never used: every call below refuses first */
+  const char *dirs[1] = { live };
+  EseRestoreOptions o = { .dirs = dirs, .ndirs = 1, .dest = root };
+  EXPECT(EseRestoreBegin(NULL, &r), JET_errInvalidParameter, "EseRestoreBegin without options");
+  EXPECT(EseRestoreBegin(&o, NULL), JET_errInvalidParameter, "EseRestoreBegin without out");
+  EseRestoreOptions bad = o;
+  bad.ndirs = 0;
+  EXPECT(EseRestoreBegin(&bad, &r), JET_errInvalidParameter, "EseRestoreBegin without a folder");
+  bad = o;
+  bad.dest = "";
+  EXPECT(EseRestoreBegin(&bad, &r), JET_errInvalidParameter, "EseRestoreBegin with an empty destination");
+  bad = o;
+  bad.base_name = "ed";
+  EXPECT(EseRestoreBegin(&bad, &r), JET_errInvalidParameter, "EseRestoreBegin with base name ed");
+  bad = o;
+  bad.gen_low = 5;
+  bad.gen_high = 4;
+  EXPECT(EseRestoreBegin(&bad, &r), JET_errInvalidParameter, "EseRestoreBegin with gen_low > gen_high");
+  uint64_t done = 1, total = 1;
+  int finished = 1;
+  EXPECT(EseRestoreStep(NULL, &done, &total, &finished), JET_errInvalidParameter, "EseRestoreStep(NULL)");
+  EseRestoreResult res;
+  memset(&res, 0xff, sizeof res);
+  EseRestoreResultOf(NULL, &res);
+  CHECK(res.last_generation == 0 && res.reached == 0, "EseRestoreResultOf(NULL) leaves the result unset");
+  EseRestoreResultOf(NULL, NULL);
+  CHECK(strcmp(EseRestoreDetail(NULL), "") == 0, "EseRestoreDetail(NULL) is not empty");
+  EseRestoreEnd(NULL);
+  char page[4096] = { 0 }, detail[64];
+  EXPECT(EseVerifyPages(NULL, sizeof page, sizeof page, 2, 4 * sizeof page, NULL, "x", detail, sizeof detail),
+         JET_errInvalidParameter, "EseVerifyPages without a buffer");
+  EXPECT(EseVerifyPages(page, sizeof page, sizeof page, 2, 4 * sizeof page, NULL, NULL, detail, sizeof detail),
+         JET_errInvalidParameter, "EseVerifyPages without a name");
+  EXPECT(EseVerifyPages(page, sizeof page, 256, 2, 4 * sizeof page, NULL, "x", detail, sizeof detail),
+         JET_errInvalidParameter, "EseVerifyPages with 256-byte pages");
+  EseFileInfo info;
+  EXPECT(EseGetFileInfo(NULL, 0, &info, detail, sizeof detail), JET_errInvalidParameter, "EseGetFileInfo(NULL)");
+  EXPECT(EseGetFileInfo(dbpath, 0, NULL, detail, sizeof detail), JET_errInvalidParameter,
+         "EseGetFileInfo without info");
+  EXPECT(EseBackupStep(live_inst, 0, NULL), JET_errInvalidParameter, "EseBackupStep without pfMore");
+  unsigned long granted;
+  unsigned long long wait;
+  EXPECT(EseBackupPaceReserve(live_inst, 4096, NULL, &wait), JET_errInvalidParameter,
+         "EseBackupPaceReserve without pcbGranted");
+  EXPECT(EseBackupPaceReserve(live_inst, 4096, &granted, NULL), JET_errInvalidParameter,
+         "EseBackupPaceReserve without pusWait");
+  EXPECT(EseGetBackupPaceStatus(live_inst, NULL), JET_errInvalidParameter, "EseGetBackupPaceStatus(NULL)");
+  char list[256];
+  unsigned long cb;
+  EXPECT(JetGetLogInfoInstance2(live_inst, list, sizeof list, &cb, NULL), JET_errInvalidParameter,
+         "JetGetLogInfoInstance2 without JET_LOGINFO");
+  JET_LOGINFO li = { .cbSize = sizeof li - 1 };
+  EXPECT(JetGetLogInfoInstance2(live_inst, list, sizeof list, &cb, &li), JET_errInvalidParameter,
+         "JetGetLogInfoInstance2 with a wrong cbSize");
+}
+
 int main(void) {
   harness_start(120);
   harness_tempdir(root, sizeof root, "ae");
@@ -545,6 +612,7 @@ int main(void) {
   restore_instance();
   init3_map();
   long_values();
+  null_arguments();
 
   CK(JetTerm2(live_inst, JET_bitTermComplete));
   no_mode();
