@@ -66,6 +66,7 @@ build = {
             "csrc/jet_database.c",
             "csrc/jet_instance.c",
             "csrc/jet_restore.c",
+            "csrc/jet_session.c",
             "csrc/jet_table.c",
             "csrc/log.c",
             "csrc/log_format.c",

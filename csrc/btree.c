@@ -38,13 +38,6 @@
 #define MAXCELL  ((32768 - PAGE_HDR) / 4)   /* largest leaf cell + slot */
 #define CORRUPT  JET_errDatabaseCorrupted
 
-size_t EseMaxRecordSize(unsigned long cbPage) {
-  /* Four maximal records (cell header + slot each) fill at most one leaf,
-   * so any overfull page can be split into two pages that fit. */
-  if (cbPage < PAGE_HDR + 4 * (EseMaxKeySize + LEAF_CH + 2) || cbPage > 32768) return 0;
-  return (cbPage - PAGE_HDR) / 4 - (LEAF_CH + 2);
-}
-
 typedef po_node node;
 typedef po_cell cell;
 
@@ -303,7 +296,7 @@ static JET_ERR bt_init(bt *t, pager *p, uint32_t root) {
   t->p = p;
   t->root = root;
   t->psz = pager_page_size(p);
-  return EseMaxRecordSize(t->psz) ? 0 : JET_errInvalidParameter;
+  return po_max_record(t->psz) ? 0 : JET_errInvalidParameter;
 }
 
 static void bt_done(bt *t) {
@@ -370,7 +363,7 @@ void bt_rec_free(bt_rec *r) {
 JET_ERR bt_create(pager *p, uint32_t *root) {
   uint8_t *pg;
   uint32_t pgno, psz = pager_page_size(p);
-  if (!EseMaxRecordSize(psz)) return JET_errInvalidParameter;
+  if (!po_max_record(psz)) return JET_errInvalidParameter;
   uint8_t body[PO_NEWPAGE_HDR] = { PAGE_LEAF, 0, 0, 0, 0 };
   int full;
   JET_ERR e = pager_alloc_op(p, &pgno, &pg);
@@ -413,7 +406,7 @@ JET_ERR bt_put(pager *p, uint32_t root, const void *key, size_t klen, const void
    * them in this same commit (pager.h: the free-list invariant).  Neither
    * touches a tree page: the path stays valid. */
   if (had_long && (e = lv_free(p, oldref))) return e;
-  if (1 + klen + vlen <= EseMaxRecordSize(t.psz)) {
+  if (1 + klen + vlen <= po_max_record(t.psz)) {
     venc[0] = LV_TAG_INLINE;
     if (vlen) memcpy(venc + 1, val, vlen);
     elen = 1 + vlen;
@@ -755,7 +748,7 @@ static JET_ERR check_value(chk *k, const cell *c) {
   uint32_t len, dir;
   if (!c->vlen || c->val[0] > LV_TAG_LONG) return CORRUPT;
   if (c->val[0] == LV_TAG_INLINE) return JET_errSuccess;
-  if (lv_ref_decode(c->val, c->vlen, &len, &dir) || 1 + c->klen + (size_t)len <= EseMaxRecordSize(k->t->psz)) return CORRUPT;
+  if (lv_ref_decode(c->val, c->vlen, &len, &dir) || 1 + c->klen + (size_t)len <= po_max_record(k->t->psz)) return CORRUPT;
   return lv_walk(k->t->p, c->val, own, k);
 }
 
@@ -782,7 +775,7 @@ static JET_ERR check_page(chk *k, uint32_t pgno, unsigned depth, const uint8_t *
     int rlo = lo ? keycmp(c.key, c.klen, lo, lol) : 1;
     if (rlo < 0 || (!nd.leaf && rlo == 0)) return CORRUPT;
     if (hi && keycmp(c.key, c.klen, hi, hil) >= 0) return CORRUPT;
-    if (nd.leaf && c.klen + c.vlen > EseMaxRecordSize(psz)) return CORRUPT;
+    if (nd.leaf && c.klen + c.vlen > po_max_record(psz)) return CORRUPT;
     if (nd.leaf && (e = check_value(k, &c))) return e;
     prev = c;
   }

@@ -1,6 +1,9 @@
-/* instance.c -- the process-wide mode, instances, parameters, the state
- * gate, the instance lock (and who holds it), and the registry's side of
- * init and term (jet_instance.c drives the layers). */
+/* instance.c -- the process-wide mode, instances (inst_create), parameters
+ * (inst_set_param, inst_get_param), the state gate, the instance lock (and
+ * who holds it), and the registry's side of init and term.  The entry
+ * points are jet_instance.c's: it gates through the functions here
+ * (inst_enter_handle, inst_lock_handle, inst_lock_params) and drives the
+ * layers at init and term. */
 #include "instance.h"
 #include "database.h"
 #include "archive.h"
@@ -290,32 +293,24 @@ JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn) {
 
 /* ---- creation and parameters ------------------------------------------- */
 
-JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstanceName,
-                                   const char *szDisplayName, JET_GRBIT grbit) {
-  (void)szDisplayName; (void)grbit;
-  if (!pinstance) return JET_errInvalidParameter;
+JET_ERR inst_create(const char *name, esinst **out) {
   pthread_mutex_lock(&g_process.lock);
   JET_ERR e = JET_errSuccess;
   if (g_process.mode == MODE_LEGACY) e = JET_errRunningInOneInstanceMode;
   else if (g_process.ninst >= ESE_MAX_INSTANCES) e = JET_errTooManyInstances;
   for (int i = 0; e == JET_errSuccess && i < g_process.ninst; i++) {
     const char *n = g_process.inst[i]->name;
-    if ((n == NULL && szInstanceName == NULL) || (n && szInstanceName && !strcmp(n, szInstanceName)))
-      e = JET_errInstanceNameInUse;
+    if ((n == NULL && name == NULL) || (n && name && !strcmp(n, name))) e = JET_errInstanceNameInUse;
   }
   esinst *inst = NULL;
-  if (e == JET_errSuccess) e = inst_new(szInstanceName, 0, &inst);
+  if (e == JET_errSuccess) e = inst_new(name, 0, &inst);
   if (e == JET_errSuccess) {
     g_process.inst[g_process.ninst++] = inst;
     g_process.mode = MODE_MULTI;
-    *pinstance = (JET_INSTANCE)inst;
+    *out = inst;
   }
   pthread_mutex_unlock(&g_process.lock);
   return e;
-}
-
-JET_ERR JET_API JetCreateInstance(JET_INSTANCE *pinstance, const char *szInstanceName) {
-  return JetCreateInstance2(pinstance, szInstanceName, NULL, 0);
 }
 
 static JET_ERR set_path(char **dst, const char *s) {
@@ -449,50 +444,50 @@ static JET_ERR param_get(const esparams *p, unsigned long id, JET_API_PTR *l, ch
   return JET_errSuccess;
 }
 
-JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, unsigned long paramid,
-                                      JET_API_PTR lParam, const char *szParam) {
-  (void)sesid;
+/* Legacy mode's rules for a parameter's instance: a set with no instance
+ * named is one before JetInit (the pending legacy instance, made on first
+ * use); a get with none named reads the legacy instance, the pending one,
+ * or (NULL) the defaults. */
+JET_ERR inst_lock_params(const JET_INSTANCE *pinstance, int set, esinst **out) {
+  JET_INSTANCE h = pinstance ? *pinstance : 0;
+  int unnamed = h == 0 || h == JET_instanceNil;
   pthread_mutex_lock(&g_process.lock);
   JET_ERR e = JET_errSuccess;
   esinst *inst = NULL;
-  if (!pinstance || *pinstance == 0 || *pinstance == JET_instanceNil) {
+  if (set && unnamed) {
     if (g_process.mode == MODE_MULTI) e = JET_errRunningInMultiInstanceMode;
     else if (g_process.mode == MODE_LEGACY) e = JET_errAlreadyInitialized;
     else if (!g_process.legacy_pending) e = inst_new(NULL, 1, &g_process.legacy_pending);
     inst = g_process.legacy_pending;
-  } else if (!(inst = resolve(*pinstance))) {
+  } else if (!(inst = resolve(h)) && unnamed && !set) {
+    inst = g_process.legacy_pending;
+  } else if (!inst) {
     e = JET_errInvalidInstance;
   }
-  if (e == JET_errSuccess) {
-    inst_lock(inst);
-    /* the pacing parameters may change while the instance runs */
-    int live = paramid == JET_paramBackupMaxRate || paramid == JET_paramBackupPace;
-    e = inst->state != INST_CREATED && !live ? JET_errAlreadyInitialized : param_set(&inst->prm, paramid, lParam, szParam);
-    if (e == JET_errSuccess && live) pace_set(&inst->pace, inst->prm.backup_max_rate, inst->prm.backup_pace);
-    inst_unlock(inst);
+  if (e) {
+    pthread_mutex_unlock(&g_process.lock);
+    return e;
   }
-  pthread_mutex_unlock(&g_process.lock);
+  if (inst) inst_lock(inst);
+  *out = inst;
+  return JET_errSuccess;
+}
+
+JET_ERR inst_set_param(esinst *inst, unsigned long id, JET_API_PTR l, const char *s) {
+  assert(inst_lock_held(inst));
+  /* the pacing parameters may change while the instance runs */
+  int live = id == JET_paramBackupMaxRate || id == JET_paramBackupPace;
+  JET_ERR e = inst->state != INST_CREATED && !live ? JET_errAlreadyInitialized : param_set(&inst->prm, id, l, s);
+  if (e == JET_errSuccess && live) pace_set(&inst->pace, inst->prm.backup_max_rate, inst->prm.backup_pace);
   return e;
 }
 
-JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
-                                      JET_API_PTR *plParam, char *szParam, unsigned long cbMax) {
-  (void)sesid;
-  pthread_mutex_lock(&g_process.lock);
-  esinst *inst = resolve(instance);
-  if (!inst && (instance == 0 || instance == JET_instanceNil)) inst = g_process.legacy_pending;
-  JET_ERR e = JET_errInvalidInstance;
-  if (inst) {
-    inst_lock(inst);
-    e = param_get(&inst->prm, paramid, plParam, szParam, cbMax);
-    inst_unlock(inst);
-  } else if (instance == 0 || instance == JET_instanceNil) {
-    esparams d;
-    params_default(&d);
-    e = param_get(&d, paramid, plParam, szParam, cbMax);
-  }
-  pthread_mutex_unlock(&g_process.lock);
-  return e;
+JET_ERR inst_get_param(esinst *inst, unsigned long id, JET_API_PTR *l, char *s, unsigned long cb) {
+  assert(!inst || inst_lock_held(inst));
+  if (inst) return param_get(&inst->prm, id, l, s, cb);
+  esparams d;
+  params_default(&d);
+  return param_get(&d, id, l, s, cb);
 }
 
 /* ---- init and term: the registry's side --------------------------------------
@@ -592,16 +587,30 @@ JET_ERR inst_term_with(JET_INSTANCE instance, JET_GRBIT grbit, inst_term_fn term
 /* ---- stop and restore ------------------------------------------------------ */
 
 
-JET_ERR inst_call_ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *)) {
+JET_ERR inst_lock_handle(JET_INSTANCE h, esinst **out) {
   pthread_mutex_lock(&g_process.lock);
   esinst *inst = resolve(h);
-  JET_ERR e = unresolved(h);
-  if (inst) {
-    inst_lock(inst);
-    e = fn(inst);
-    inst_unlock(inst);
+  if (!inst) {
+    JET_ERR e = unresolved(h);
+    pthread_mutex_unlock(&g_process.lock);
+    return e;
   }
+  inst_lock(inst);
+  *out = inst;
+  return JET_errSuccess;
+}
+
+void inst_unlock_handle(esinst *inst) {
+  if (inst) inst_unlock(inst);
   pthread_mutex_unlock(&g_process.lock);
+}
+
+JET_ERR inst_call_ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *)) {
+  esinst *inst;
+  JET_ERR e = inst_lock_handle(h, &inst);
+  if (e) return e;
+  e = fn(inst);
+  inst_unlock_handle(inst);
   return e;
 }
 
@@ -671,15 +680,7 @@ void inst_end_restore(esinst *inst) {
   inst_unlock(inst);
 }
 
-void EseInstanceErrorDetail(JET_INSTANCE instance, char *buf, size_t cb) {
-  if (!buf || cb == 0) return;
-  buf[0] = 0;
-  pthread_mutex_lock(&g_process.lock);
-  esinst *inst = resolve(instance);
-  if (inst) {
-    inst_lock(inst);
-    snprintf(buf, cb, "%s", inst->detail);
-    inst_unlock(inst);
-  }
-  pthread_mutex_unlock(&g_process.lock);
+void inst_copy_detail(esinst *inst, char *buf, size_t cb) {
+  assert(inst_lock_held(inst));
+  snprintf(buf, cb, "%s", inst->detail);
 }

@@ -128,10 +128,33 @@ void inst_wait(esinst *inst, pthread_cond_t *cv);
 /* 1 when the calling thread holds inst->lock; for assert() (always 1 with
  * NDEBUG).  Every function documented "with the lock held" asserts it. */
 int inst_lock_held(esinst *inst);
+/* The instance h names, locked without the state gate, with the process
+ * lock held too (no instance: its error, nothing held); inst_unlock_handle
+ * releases both (inst NULL: the process lock alone). */
+JET_ERR inst_lock_handle(JET_INSTANCE h, esinst **out);
+void inst_unlock_handle(esinst *inst);
 /* Runs fn on the instance h names with its lock held, without the state
  * gate: for the calls that must work in every state (JetStopService,
  * JetStopBackup). */
 JET_ERR inst_call_ungated(JET_INSTANCE h, JET_ERR (*fn)(esinst *));
+/* A new named instance (multi-instance mode; JET_errRunningInOneInstanceMode,
+ * JET_errTooManyInstances, JET_errInstanceNameInUse), registered. */
+JET_ERR inst_create(const char *name, esinst **out);
+/* The instance whose parameters *pinstance (pinstance NULL: none) names, as
+ * inst_lock_handle with legacy mode's rules: set 1: none named is the
+ * legacy instance before JetInit (made on first use;
+ * JET_errAlreadyInitialized after it, JET_errRunningInMultiInstanceMode in
+ * that mode); set 0: none named is the legacy instance, the one before
+ * JetInit, or *out NULL for the defaults.  An unknown handle:
+ * JET_errInvalidInstance.  Released by inst_unlock_handle. */
+JET_ERR inst_lock_params(const JET_INSTANCE *pinstance, int set, esinst **out);
+/* With the lock held (inst_get_param: or inst NULL, the defaults): one
+ * parameter set (JET_errAlreadyInitialized once initialized, but for the
+ * backup pacing's) or read (a string into s of cb bytes). */
+JET_ERR inst_set_param(esinst *inst, unsigned long id, JET_API_PTR l, const char *s);
+JET_ERR inst_get_param(esinst *inst, unsigned long id, JET_API_PTR *l, char *s, unsigned long cb);
+/* With the lock held: the detail of the instance's last failure, into buf. */
+void inst_copy_detail(esinst *inst, char *buf, size_t cb);
 /* With the lock held: */
 JET_ERR inst_fatal(esinst *inst, JET_ERR err);    /* records a fatal I/O error */
 void inst_detail(esinst *inst, const char *fmt, ...);

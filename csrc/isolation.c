@@ -1,5 +1,6 @@
-/* isolation.c -- snapshot reads, write conflicts and the version store's
- * limit (isolation.h). */
+/* isolation.c -- snapshot reads, write conflicts, the version store's
+ * limit and its figures (iso_store_info, for jet_instance.c's
+ * EseGetVersionStoreInfo) (isolation.h). */
 #include "isolation.h"
 #include <string.h>
 
@@ -96,7 +97,7 @@ void iso_committed(esinst *inst, vsbatch *b) {
 
 JET_ERR iso_autocommit_write(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
                              size_t vlen, int tomb, vsbatch *b) {
-  assert(!s->in_txn);
+  assert(inst_lock_held(s->inst) && !s->in_txn);
   JET_ERR e = iso_check_write(s, db->dbid, root, key, klen, vlen, tomb);
   if (e) return e;
   wsent w = { .dbid = db->dbid, .root = root, .klen = (uint32_t)klen, .vlen = (uint32_t)vlen, .tomb = tomb,
@@ -201,11 +202,8 @@ JET_ERR iso_seek(essession *s, esdb *db, uint32_t root, const void *key, size_t 
   return e;
 }
 
-JET_ERR JET_API EseGetVersionStoreInfo(JET_INSTANCE instance, EseVersionStoreInfo *info) {
-  if (!info) return JET_errInvalidParameter;
-  esinst *inst;
-  JET_ERR e = inst_enter_handle(instance, &inst);
-  if (e) return e;
+void iso_store_info(esinst *inst, EseVersionStoreInfo *info) {
+  assert(inst_lock_held(inst));
   memset(info, 0, sizeof *info);
   info->cbVersions = inst->vs.bytes;
   info->cVersions = inst->vs.nversions;
@@ -214,6 +212,4 @@ JET_ERR JET_API EseGetVersionStoreInfo(JET_INSTANCE instance, EseVersionStoreInf
     info->cbUncommitted += o->ws.bytes;
     info->cTransactions += o->in_txn != 0;
   }
-  inst_leave(inst);
-  return JET_errSuccess;
 }

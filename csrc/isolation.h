@@ -66,5 +66,8 @@ void iso_committed(esinst *inst, vsbatch *b);
  * logged, txn_autocommit_and_leave, or frees it), bt_put or bt_delete. */
 JET_ERR iso_autocommit_write(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
                              size_t vlen, int tomb, vsbatch *b);
+/* The version store's figures (EseGetVersionStoreInfo): the kept versions,
+ * the limit, the open transactions and their uncommitted bytes. */
+void iso_store_info(esinst *inst, EseVersionStoreInfo *info);
 
 #endif

@@ -1,11 +1,75 @@
-/* jet_instance.c -- the instance's entry points: JetInit* and JetTerm*
- * (instance.c's registry and state gate, inst_init_with / inst_term_with,
- * run lifecycle.c's work in the layers: lifecycle_init, lifecycle_term),
+/* jet_instance.c -- the instance's entry points: JetCreateInstance*,
+ * JetSetSystemParameter, JetGetSystemParameter, EseInstanceErrorDetail
+ * (each gates through instance.c and calls inst_create, inst_set_param,
+ * inst_get_param, inst_copy_detail there), EseGetVersionStoreInfo
+ * (isolation.c's iso_store_info), JetInit* and JetTerm* (instance.c's
+ * registry and state gate, inst_init_with / inst_term_with, run
+ * lifecycle.c's work in the layers: lifecycle_init, lifecycle_term),
  * JetStopService*, EseArchiveStatus. */
 #include "lifecycle.h"
 #include "archive.h"
+#include "isolation.h"
 #include <stdio.h>
 #include <string.h>
+
+/* ---- creation, parameters, the error detail -------------------------------- */
+
+JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstanceName,
+                                   const char *szDisplayName, JET_GRBIT grbit) {
+  (void)szDisplayName; (void)grbit;
+  if (!pinstance) return JET_errInvalidParameter;
+  esinst *inst;
+  JET_ERR e = inst_create(szInstanceName, &inst);
+  if (e == JET_errSuccess) *pinstance = (JET_INSTANCE)inst;
+  return e;
+}
+
+JET_ERR JET_API JetCreateInstance(JET_INSTANCE *pinstance, const char *szInstanceName) {
+  return JetCreateInstance2(pinstance, szInstanceName, NULL, 0);
+}
+
+JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR lParam, const char *szParam) {
+  (void)sesid;
+  esinst *inst;
+  JET_ERR e = inst_lock_params(pinstance, 1, &inst);
+  if (e) return e;
+  e = inst_set_param(inst, paramid, lParam, szParam);
+  inst_unlock_handle(inst);
+  return e;
+}
+
+JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR *plParam, char *szParam, unsigned long cbMax) {
+  (void)sesid;
+  esinst *inst;
+  JET_ERR e = inst_lock_params(&instance, 0, &inst);
+  if (e) return e;
+  e = inst_get_param(inst, paramid, plParam, szParam, cbMax);
+  inst_unlock_handle(inst);
+  return e;
+}
+
+void EseInstanceErrorDetail(JET_INSTANCE instance, char *buf, size_t cb) {
+  if (!buf || cb == 0) return;
+  buf[0] = 0;
+  esinst *inst;
+  if (inst_lock_handle(instance, &inst)) return;
+  inst_copy_detail(inst, buf, cb);
+  inst_unlock_handle(inst);
+}
+
+JET_ERR JET_API EseGetVersionStoreInfo(JET_INSTANCE instance, EseVersionStoreInfo *info) {
+  if (!info) return JET_errInvalidParameter;
+  esinst *inst;
+  JET_ERR e = inst_enter_handle(instance, &inst);
+  if (e) return e;
+  iso_store_info(inst, info);
+  inst_leave(inst);
+  return JET_errSuccess;
+}
+
+/* ---- init ---------------------------------------------------------------- */
 
 JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstInfo, JET_GRBIT grbit) {
   (void)grbit;

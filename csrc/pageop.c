@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t po_max_record(unsigned long page_size) {
+  /* Four maximal records (cell header + slot each) fill at most one leaf,
+   * so any overfull page can be split into two pages that fit. */
+  if (page_size < PAGE_HDR + 4 * (EseMaxKeySize + PO_LEAF_CH + 2) || page_size > 32768) return 0;
+  return (page_size - PAGE_HDR) / 4 - (PO_LEAF_CH + 2);
+}
+
 int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) { return page_keycmp(a, al, b, bl); }
 
 int po_open(const uint8_t *pg, uint32_t psz, po_node *nd) {
@@ -131,7 +138,7 @@ static int cell_ok(const po_node *nd, const uint8_t *body, size_t blen) {
   if (blen < hl) return 0;
   size_t klen = get16(body), vlen = nd->leaf ? get16(body + 2) : 0;
   if (klen == 0 || klen > EseMaxKeySize || blen != hl + klen + vlen) return 0;
-  return nd->leaf ? klen + vlen <= EseMaxRecordSize(nd->psz) : get32(body + 2) != 0;
+  return nd->leaf ? klen + vlen <= po_max_record(nd->psz) : get32(body + 2) != 0;
 }
 
 /* Whether the key of cell body sorts strictly between the keys of slots
@@ -277,8 +284,8 @@ static int op_freepage(uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *
 
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen) {
   po_node nd;
-  if (type == PO_NEWPAGE) return EseMaxRecordSize(psz) ? op_newpage(pg, psz, slot, body, blen) : PO_BAD;
-  if (type == PO_FREEPAGE) return EseMaxRecordSize(psz) ? op_freepage(pg, psz, slot, body, blen) : PO_BAD;
+  if (type == PO_NEWPAGE) return po_max_record(psz) ? op_newpage(pg, psz, slot, body, blen) : PO_BAD;
+  if (type == PO_FREEPAGE) return po_max_record(psz) ? op_freepage(pg, psz, slot, body, blen) : PO_BAD;
   if (po_open(pg, psz, &nd)) return PO_BAD;
   switch (type) {
   case PO_SPLIT: return op_split(pg, &nd, slot, body, blen);

@@ -83,6 +83,9 @@ typedef struct po_cell {
   uint32_t child;                /* branch only */
 } po_cell;
 
+/* The largest leaf record (key + encoded value) of a page of page_size
+ * bytes, 0 for a size no tree page may have (EseMaxRecordSize). */
+size_t po_max_record(unsigned long page_size);
 int po_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
 /* 0, or PO_BAD. */
 int po_open(const uint8_t *pg, uint32_t psz, po_node *nd);

@@ -1,6 +1,8 @@
-/* session.c -- sessions: begin, end, the handle check that enters the
- * session's instance.  A transaction's writes stay in its write set until
- * commit applies them (txn.c). */
+/* session.c -- sessions: begin (session_begin), end (session_end,
+ * sessions_end_all), the handle check (session_of) and the one that enters
+ * the session's instance (session_enter), the error detail.  The entry
+ * points are jet_session.c's.  A transaction's writes stay in its write set
+ * until commit applies them (txn.c). */
 #include "session.h"
 #include "isolation.h"
 #include "table.h"
@@ -9,9 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-JET_ERR session_enter(JET_SESID sesid, essession **out) {
+essession *session_of(JET_SESID sesid) {
   essession *s = (essession *)sesid;
-  if (!s || sesid == JET_sesidNil || s->magic != SESSION_MAGIC) return JET_errInvalidSesid;
+  return s && sesid != JET_sesidNil && s->magic == SESSION_MAGIC ? s : NULL;
+}
+
+JET_ERR session_enter(JET_SESID sesid, essession **out) {
+  essession *s = session_of(sesid);
+  if (!s) return JET_errInvalidSesid;
   JET_ERR e = inst_enter(s->inst);
   if (e == JET_errSuccess) {
     s->detail[0] = 0;
@@ -28,37 +35,23 @@ void session_detail(essession *s, const char *fmt, ...) {
   va_end(ap);
 }
 
-void EseSessionErrorDetail(JET_SESID sesid, char *buf, size_t cb) {
-  essession *s = (essession *)sesid;
-  if (!buf || cb == 0) return;
-  buf[0] = 0;
-  if (s && sesid != JET_sesidNil && s->magic == SESSION_MAGIC) snprintf(buf, cb, "%s", s->detail);
-}
+void session_copy_detail(const essession *s, char *buf, size_t cb) { snprintf(buf, cb, "%s", s->detail); }
 
-JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, const char *szUserName,
-                                const char *szPassword) {
-  (void)szUserName; (void)szPassword;
-  if (!psesid) return JET_errInvalidParameter;
-  esinst *inst;
-  JET_ERR e = inst_enter_handle(instance, &inst);
-  if (e) return e;
+JET_ERR session_begin(esinst *inst, JET_SESID *psesid) {
+  assert(inst_lock_held(inst));
   essession *s = calloc(1, sizeof *s);
-  if (!s) {
-    inst_leave(inst);
-    return JET_errOutOfMemory;
-  }
+  if (!s) return JET_errOutOfMemory;
   s->magic = SESSION_MAGIC;
   s->inst = inst;
   ws_init(&s->ws);
   s->next = inst->sessions;
   inst->sessions = s;
   *psesid = (JET_SESID)s;
-  inst_leave(inst);
   return JET_errSuccess;
 }
 
-/* With the instance lock held. */
-static void session_free(essession *s) {
+void session_end(essession *s) {
+  assert(inst_lock_held(s->inst));
   esinst *inst = s->inst;
   while (s->tables) {
     estable *t = s->tables;
@@ -81,18 +74,7 @@ static void session_free(essession *s) {
 }
 
 void sessions_end_all(esinst *inst) {
-  while (inst->sessions) session_free(inst->sessions);
+  while (inst->sessions) session_end(inst->sessions);
   assert(inst->vs.bytes == 0);   /* no snapshot left to need a version */
   vs_free(&inst->vs);
-}
-
-JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit) {
-  (void)grbit;
-  essession *s = (essession *)sesid;
-  if (!s || sesid == JET_sesidNil || s->magic != SESSION_MAGIC) return JET_errInvalidSesid;
-  esinst *inst = s->inst;
-  inst_lock(inst);   /* ending a session is allowed in every state */
-  session_free(s);
-  inst_unlock(inst);
-  return JET_errSuccess;
 }

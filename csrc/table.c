@@ -1,9 +1,10 @@
 /* table.c -- tables in a database's catalog, cursors, and reads of the
  * session's view (isolation.h: the committed tree, in a transaction as of
- * its snapshot and merged with its write set): EseOpenTable,
- * EseCloseTable, the seeks, counts and retrievals.  The entry points that
- * change data (EseCreateTable, EsePut, EseDelete) are jet_table.c's, over
- * table_create and table_write_in_txn here. */
+ * its snapshot and merged with its write set): the entry gates
+ * (table_enter, table_call_enter), table_create, table_open, table_close,
+ * table_seek, table_count, table_retrieve, table_retrieve_slice and the
+ * write into a transaction's write set (table_write_in_txn).  Every Ese*
+ * table entry point is jet_table.c's. */
 #include "table.h"
 #include "database.h"
 #include "isolation.h"
@@ -120,33 +121,24 @@ JET_ERR table_create(essession *s, esdb *db, const char *name, JET_TABLEID *ptid
   return e;
 }
 
-JET_ERR JET_API EseOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName, JET_TABLEID *ptableid) {
-  essession *s;
-  esdb *db;
-  JET_ERR e = table_call_enter(sesid, dbid, szTableName, ptableid, &s, &db);
-  if (e) return e;
+JET_ERR table_open(essession *s, esdb *db, const char *name, JET_TABLEID *ptid) {
+  assert(inst_lock_held(s->inst));
   uint32_t root;
-  e = catalog_find(db, szTableName, &root);
-  if (e == JET_errSuccess) e = new_handle(s, db, root, szTableName, ptableid);
-  inst_leave(s->inst);
+  JET_ERR e = catalog_find(db, name, &root);
+  if (e == JET_errSuccess) e = new_handle(s, db, root, name, ptid);
   return e;
 }
 
-JET_ERR JET_API EseCloseTable(JET_SESID sesid, JET_TABLEID tableid) {
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
-  e = JET_errInvalidTableId;
+JET_ERR table_close(essession *s, JET_TABLEID tid) {
+  assert(inst_lock_held(s->inst));
   for (estable **pp = &s->tables; *pp; pp = &(*pp)->next)
-    if (*pp == (estable *)tableid) {
+    if (*pp == (estable *)tid) {
       estable *t = *pp;
       *pp = t->next;
       table_free(t);
-      e = JET_errSuccess;
-      break;
+      return JET_errSuccess;
     }
-  inst_leave(s->inst);
-  return e;
+  return JET_errInvalidTableId;
 }
 
 JET_ERR table_check_record(size_t klen, size_t vlen) {
@@ -214,37 +206,6 @@ static void page_detail(essession *s, esdb *db, JET_ERR e) {
   if (d[0]) session_detail(s, "%s", d);
 }
 
-static int seek_grbit_ok(JET_GRBIT g) {
-  return g == JET_bitSeekEQ || g == JET_bitSeekLT || g == JET_bitSeekLE || g == JET_bitSeekGE || g == JET_bitSeekGT;
-}
-
-/* The common part of EseSeek and EseSeekRetrieve: checks, enters and seeks;
- * on return (any result) the instance lock is held when *ps is set. */
-static JET_ERR seek_entered(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit,
-                            essession **ps, estable **pt) {
-  *ps = NULL;
-  if (!seek_grbit_ok(grbit)) return JET_errInvalidGrbit;
-  if ((!pvKey && cbKey) || (cbKey == 0 && grbit == JET_bitSeekEQ)) return JET_errInvalidParameter;
-  essession *s;
-  estable *t;
-  esdb *db;
-  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
-  if (e) return e;
-  *ps = s;
-  *pt = t;
-  e = cbKey > EseMaxKeySize ? JET_errKeyTooBig : merged_seek(s, t, db, pvKey ? pvKey : "", cbKey, grbit);
-  if (e != JET_errRecordNotFound) page_detail(s, db, e);
-  return e;
-}
-
-JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit) {
-  essession *s;
-  estable *t;
-  JET_ERR e = seek_entered(sesid, tableid, pvKey, cbKey, grbit, &s, &t);
-  if (s) inst_leave(s->inst);
-  return e;
-}
-
 /* Copies n bytes of src into pv (at most cbMax); 1 when truncated. */
 static int copy_out(void *pv, size_t cbMax, size_t *pcb, const void *src, size_t n) {
   if (pcb) *pcb = n;
@@ -252,18 +213,16 @@ static int copy_out(void *pv, size_t cbMax, size_t *pcb, const void *src, size_t
   return cbMax < n;
 }
 
-JET_ERR JET_API EseSeekRetrieve(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
-                                JET_GRBIT grbit, void *pvKeyOut, size_t cbKeyMax, size_t *pcbKey, void *pvData,
-                                size_t cbDataMax, size_t *pcbData) {
-  essession *s;
-  estable *t;
-  JET_ERR e = seek_entered(sesid, tableid, pvKey, cbKey, grbit, &s, &t);
-  if (e == JET_errSuccess) {
-    int trunc = copy_out(pvKeyOut, cbKeyMax, pcbKey, t->cur.key, t->cur.klen);
-    trunc |= copy_out(pvData, cbDataMax, pcbData, t->cur.val, t->cur.vlen);
+JET_ERR table_seek(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op,
+                   const table_out *out) {
+  assert(inst_lock_held(s->inst));
+  JET_ERR e = klen > EseMaxKeySize ? JET_errKeyTooBig : merged_seek(s, t, db, key ? key : "", klen, op);
+  if (e != JET_errRecordNotFound) page_detail(s, db, e);
+  if (e == JET_errSuccess && out) {
+    int trunc = copy_out(out->key, out->key_max, out->key_len, t->cur.key, t->cur.klen);
+    trunc |= copy_out(out->val, out->val_max, out->val_len, t->cur.val, t->cur.vlen);
     if (trunc) e = JET_wrnBufferTruncated;
   }
-  if (s) inst_leave(s->inst);
   return e;
 }
 
@@ -290,52 +249,21 @@ static JET_ERR merged_count(essession *s, estable *t, esdb *db, const void *from
   return e;
 }
 
-JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFrom, size_t cbFrom, const void *pvTo,
-                         size_t cbTo, uint64_t *pcRecords) {
-  if (!pcRecords || (!pvFrom && cbFrom) || (!pvTo && cbTo)) return JET_errInvalidParameter;
-  if (cbFrom > EseMaxKeySize || cbTo > EseMaxKeySize) return JET_errKeyTooBig;
-  essession *s;
-  estable *t;
-  esdb *db;
-  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
-  if (e) return e;
-  e = merged_count(s, t, db, cbFrom ? pvFrom : "", cbFrom, pvTo, cbTo, pvTo != NULL, pcRecords);
+JET_ERR table_count(essession *s, estable *t, esdb *db, const void *from, size_t cbFrom, const void *to, size_t cbTo,
+                    uint64_t *pc) {
+  assert(inst_lock_held(s->inst));
+  JET_ERR e = merged_count(s, t, db, cbFrom ? from : "", cbFrom, to, cbTo, to != NULL, pc);
   page_detail(s, db, e);
-  inst_leave(s->inst);
   return e;
 }
 
-/* The current record's key or value from byte off on (past the end: none
- * left, *pcb 0). */
-static JET_ERR retrieve(JET_SESID sesid, JET_TABLEID tableid, int want_key, size_t off, void *pv, size_t cbMax,
-                        size_t *pcb) {
-  essession *s;
-  estable *t;
-  esdb *db;
-  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
-  if (e) return e;
-  if (!t->has_cur) e = JET_errNoCurrentRecord;
-  else {
-    const uint8_t *src = want_key ? t->cur.key : t->cur.val;
-    size_t n = want_key ? t->cur.klen : t->cur.vlen;
-    n = off < n ? n - off : 0;
-    if (copy_out(pv, cbMax, pcb, n ? src + off : src, n)) e = JET_wrnBufferTruncated;
-  }
-  inst_leave(s->inst);
-  return e;
-}
-
-JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
-  return retrieve(sesid, tableid, 1, 0, pv, cbMax, pcbActual);
-}
-
-JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
-  return retrieve(sesid, tableid, 0, 0, pv, cbMax, pcbActual);
-}
-
-JET_ERR JET_API EseRetrieveValueAt(JET_SESID sesid, JET_TABLEID tableid, size_t ibOffset, void *pv, size_t cbMax,
-                                   size_t *pcbActual) {
-  return retrieve(sesid, tableid, 0, ibOffset, pv, cbMax, pcbActual);
+JET_ERR table_retrieve(estable *t, int want_key, size_t off, void *pv, size_t cbMax, size_t *pcb) {
+  assert(inst_lock_held(t->s->inst));
+  if (!t->has_cur) return JET_errNoCurrentRecord;
+  const uint8_t *src = want_key ? t->cur.key : t->cur.val;
+  size_t n = want_key ? t->cur.klen : t->cur.vlen;
+  n = off < n ? n - off : 0;
+  return copy_out(pv, cbMax, pcb, n ? src + off : src, n) ? JET_wrnBufferTruncated : JET_errSuccess;
 }
 
 /* The seek leaves a long value of the tree out of line (refs_only: r.val
@@ -343,17 +271,11 @@ JET_ERR JET_API EseRetrieveValueAt(JET_SESID sesid, JET_TABLEID tableid, size_t 
  * commit can free its pages before the slice is copied); a value from the
  * write set or the version store is a copy in memory.  The cursor (its
  * record and its position hint) is not used. */
-JET_ERR JET_API EseRetrieveSlice(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey,
-                                 size_t ibOffset, void *pv, size_t cbMax, size_t *pcbActual) {
-  if (!pvKey || cbKey == 0 || (!pv && cbMax)) return JET_errInvalidParameter;
-  if (cbKey > EseMaxKeySize) return JET_errKeyTooBig;
-  essession *s;
-  estable *t;
-  esdb *db;
-  JET_ERR e = table_enter(sesid, tableid, &s, &t, &db);
-  if (e) return e;
+JET_ERR table_retrieve_slice(essession *s, estable *t, esdb *db, const void *key, size_t klen, size_t off, void *pv,
+                             size_t cbMax, size_t *pcb) {
+  assert(inst_lock_held(s->inst));
   bt_rec r = { 0 }, scan = { .refs_only = 1 };
-  e = iso_seek(s, db, t->root, pvKey, cbKey, JET_bitSeekEQ, &r, &scan, NULL);
+  JET_ERR e = iso_seek(s, db, t->root, key, klen, JET_bitSeekEQ, &r, &scan, NULL);
   size_t len = r.vlen;
   uint32_t lvlen, dir;
   if (e == JET_errSuccess && r.is_ref) {
@@ -361,16 +283,15 @@ JET_ERR JET_API EseRetrieveSlice(JET_SESID sesid, JET_TABLEID tableid, const voi
     len = lvlen;
   }
   if (e == JET_errSuccess) {
-    size_t left = ibOffset < len ? len - ibOffset : 0, n = left < cbMax ? left : cbMax;
-    if (pcbActual) *pcbActual = left;
-    if (n && r.is_ref) e = lv_read(db->pg, r.val, ibOffset, n, pv);
-    else if (n) memcpy(pv, r.val + ibOffset, n);
+    size_t left = off < len ? len - off : 0, n = left < cbMax ? left : cbMax;
+    if (pcb) *pcb = left;
+    if (n && r.is_ref) e = lv_read(db->pg, r.val, off, n, pv);
+    else if (n) memcpy(pv, r.val + off, n);
     if (e == JET_errSuccess && left > cbMax) e = JET_wrnBufferTruncated;
   }
   bt_rec_free(&r);
   bt_rec_free(&scan);
   pager_trim_clean(db->pg);
   if (e != JET_errRecordNotFound) page_detail(s, db, e);
-  inst_leave(s->inst);
   return e;
 }

@@ -1,7 +1,7 @@
 /*
  * table.h -- table cursors (table.c): a table of a database, opened by a
  * session, with its position in the tree.  Layer: instance, session and
- * database state.
+ * database state; the entry points are jet_table.c's.
  */
 #ifndef ESE_TABLE_H
 #define ESE_TABLE_H
@@ -47,5 +47,38 @@ JET_ERR table_check_record(size_t klen, size_t vlen);
  * set; a delete of a key not in s's view is JET_errRecordNotFound. */
 JET_ERR table_write_in_txn(essession *s, estable *t, esdb *db, const void *key, size_t klen, const void *val,
                            size_t vlen, int tomb);
+
+/* The reads and cursor moves of the session's view (isolation.h), each
+ * with the lock held (s entered, t its cursor on db: table_enter or
+ * table_call_enter).  Where they copy a key or a value out: at most the
+ * buffer's size (NULL: none), the whole length in *len (NULL: not told),
+ * JET_wrnBufferTruncated when it was cut. */
+typedef struct table_out {
+  void *key;
+  size_t key_max, *key_len;
+  void *val;
+  size_t val_max, *val_len;
+} table_out;
+/* Opens a cursor on table name of db (JET_errObjectNotFound) for s, or
+ * closes s's cursor tid (JET_errInvalidTableId). */
+JET_ERR table_open(essession *s, esdb *db, const char *name, JET_TABLEID *ptid);
+JET_ERR table_close(essession *s, JET_TABLEID tid);
+/* Moves the cursor to the record op (one JET_bitSeek*) finds for key
+ * (NULL with klen 0: the empty key; over EseMaxKeySize: JET_errKeyTooBig,
+ * as no such key exists); out (NULL: none) gets the record's key and
+ * value. */
+JET_ERR table_seek(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op,
+                   const table_out *out);
+/* The records with from <= key (and key <= to when to is not NULL; cbTo 0
+ * then: none), in *pc; the cursor's record is kept. */
+JET_ERR table_count(essession *s, estable *t, esdb *db, const void *from, size_t cbFrom, const void *to, size_t cbTo,
+                    uint64_t *pc);
+/* The current record's key (want_key 1) or value from byte off on (past
+ * the end: none left, *pcb 0); JET_errNoCurrentRecord without one. */
+JET_ERR table_retrieve(estable *t, int want_key, size_t off, void *pv, size_t cbMax, size_t *pcb);
+/* The value of the record key, from byte off on (the bytes left after off
+ * in *pcb), read without moving the cursor (a long value from its pages). */
+JET_ERR table_retrieve_slice(essession *s, estable *t, esdb *db, const void *key, size_t klen, size_t off, void *pv,
+                             size_t cbMax, size_t *pcb);
 
 #endif

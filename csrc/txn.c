@@ -1,11 +1,13 @@
 /*
- * txn.c -- transactions: JetBeginTransaction (a snapshot, isolation.h),
- * JetRollback (the write set dropped), JetCommitTransaction (the write set
- * applied to the trees in key order, the pages' log records and the commit
- * record appended by database.c, the log flushed without the instance lock
- * so that commits group) and txn_commit_and_leave, the same commit for the
- * entry points that change pages outside a user transaction (create and
- * attach a database, create a table).
+ * txn.c -- transactions: txn_begin (a snapshot, isolation.h), txn_rollback
+ * (the write set dropped), txn_commit (the write set applied to the trees
+ * in key order, the pages' log records and the commit record appended by
+ * database.c, the log flushed without the instance lock so that commits
+ * group) and txn_commit_and_leave, the same commit for the entry points
+ * that change pages outside a user transaction (create and attach a
+ * database, create a table), txn_autocommit_write for a put or delete
+ * outside one.  The entry points are jet_session.c's (JetBeginTransaction,
+ * JetRollback, JetCommitTransaction), jet_database.c's and jet_table.c's.
  */
 #include "txn.h"
 #include "archive.h"
@@ -14,32 +16,21 @@
 #include "isolation.h"
 #include "session.h"
 
-JET_ERR JET_API JetBeginTransaction(JET_SESID sesid) {
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
-  if (s->in_txn) e = JET_errTransTooDeep;
-  else {
-    s->in_txn = 1;
-    iso_begin(s);
-  }
-  inst_leave(s->inst);
-  return e;
+JET_ERR txn_begin(essession *s) {
+  assert(inst_lock_held(s->inst));
+  if (s->in_txn) return JET_errTransTooDeep;
+  s->in_txn = 1;
+  iso_begin(s);
+  return JET_errSuccess;
 }
 
-JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit) {
-  (void)grbit;
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
-  if (!s->in_txn) e = JET_errNotInTransaction;
-  else {
-    s->in_txn = 0;
-    ws_clear(&s->ws);
-    iso_end(s);
-  }
-  inst_leave(s->inst);
-  return e;
+JET_ERR txn_rollback(essession *s) {
+  assert(inst_lock_held(s->inst));
+  if (!s->in_txn) return JET_errNotInTransaction;
+  s->in_txn = 0;
+  ws_clear(&s->ws);
+  iso_end(s);
+  return JET_errSuccess;
 }
 
 /* Checkpoint when the log since the last one exceeds the depth parameter:
@@ -145,11 +136,8 @@ static JET_ERR apply_writes(essession *s) {
   return e;
 }
 
-JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit) {
-  uint64_t t0 = pace_now_ns();   /* before the lock: waiting for it is part of the latency */
-  essession *s;
-  JET_ERR e = session_enter(sesid, &s);
-  if (e) return e;
+JET_ERR txn_commit(essession *s, int lazy, uint64_t t0) {
+  assert(inst_lock_held(s->inst));
   if (!s->in_txn) {
     inst_leave(s->inst);
     return JET_errNotInTransaction;
@@ -158,7 +146,7 @@ JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit) {
    * the transaction stays open; any other failure ends it */
   vsbatch b;
   vs_batch_init(&b);
-  e = prepare_versions(s, &b);
+  JET_ERR e = prepare_versions(s, &b);
   if (e == JET_errVersionStoreOutOfMemory) {
     vs_batch_free(&b);
     inst_leave(s->inst);
@@ -175,5 +163,5 @@ JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit) {
     inst_leave(s->inst);
     return e;
   }
-  return commit_timed(s->inst, (grbit & JET_bitCommitLazyFlush) != 0, t0, s, &b);
+  return commit_timed(s->inst, lazy, t0, s, &b);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include "btree.h"
 #include "mock_pager.h"
+#include "pageop.h"
 
 static int verbose;
 
@@ -131,7 +132,7 @@ static void t_open(T *t, uint32_t psz) {
   memset(t, 0, sizeof *t);
   t->psz = psz;
   t->p = mock_open(psz);
-  t->maxrec = EseMaxRecordSize(psz);
+  t->maxrec = po_max_record(psz);
   OK(bt_create(t->p, &t->root));
   mock_commit(t->p);
 }
@@ -653,12 +654,12 @@ int main(int argc, char **argv) {
   static const uint32_t sizes[] = {4096, 8192, 32768};
   verbose = argc > 1 && !strcmp(argv[1], "-v");
   setvbuf(stdout, NULL, _IONBF, 0);
-  CHECK(EseMaxRecordSize(4096) >= 1000 && EseMaxRecordSize(1024) == 0, "EseMaxRecordSize");
+  CHECK(po_max_record(4096) >= 1000 && po_max_record(1024) == 0, "po_max_record (EseMaxRecordSize)");
   for (int s = 0; s < 3; s++) {
     uint32_t psz = sizes[s];
-    size_t r = EseMaxRecordSize(psz);
+    size_t r = po_max_record(psz);
     CHECK(4 * (r + 6) <= psz - PAGE_HDR, "4 records of %zu bytes do not fit a %u page", r, (unsigned)psz);
-    if (verbose) printf("page %u: EseMaxRecordSize %zu\n", (unsigned)psz, r);
+    if (verbose) printf("page %u: po_max_record %zu\n", (unsigned)psz, r);
     test_errors(psz);
     test_random(psz, 100000);
     test_bulk(psz, 200000, 1);
