@@ -93,3 +93,78 @@ describe("the C layer map", function()
     assert.are.same({}, by)
   end)
 end)
+
+-- DESIGN's "Jet* entry points: argument checks, instance-state gate, mode
+-- rules; thin": every public function of csrc/include/ese.h is defined in
+-- a file of the two top rows of the layer table (the clients of the public
+-- API and the entry points), never in the file of a layer below.
+describe("the public functions of ese.h", function()
+  local function top_files()
+    local text = H.read_file("docs/internals.md")
+    local table_text = text:match("| layer, top to bottom | files | what lives there |\n(.-)\n\n")
+    local top, row = {}, 0
+    for line in table_text:gmatch("[^\n]+") do
+      local files = line:match("^| [^|]+ | ([^|]+) |")
+      if files and not line:match("^|%-") then
+        row = row + 1
+        if row <= 2 then
+          for name in files:gmatch("`([%w_]+%.c)`") do top[name] = true end
+        end
+      end
+    end
+    return top
+  end
+
+  -- { function name = file defining it } of the engine's .c files
+  local function definitions()
+    local defs = {}
+    for _, name in ipairs(ese.fs.list("csrc")) do
+      if name:match("%.c$") and not name:match("^lua_") then
+        for line in H.read_file("csrc/" .. name):gmatch("[^\n]+") do
+          local fn = line:match("^[%a][%w_ %*]-[%s%*]([%a_][%w_]*)%(")
+          if fn and not line:match(";%s*$") and not line:match("^static") then defs[fn] = name end
+        end
+      end
+    end
+    return defs
+  end
+
+  it("are each defined in a client or entry-point file, none in a layer below", function()
+    local top, defs = top_files(), definitions()
+    assert.is_true(top["jet_backup.c"] and top["backup_folder.c"] or false)
+    local below, missing, n = {}, {}, 0
+    for line in H.read_file("csrc/include/ese.h"):gmatch("[^\n]+") do
+      local fn = line:match("^[%a][%w_ %*]-[%s%*]((%a+)[%w_]*)%(")
+      if fn and (fn:match("^Jet") or fn:match("^Ese")) then
+        n = n + 1
+        if not defs[fn] then missing[#missing + 1] = fn
+        elseif not top[defs[fn]] then below[#below + 1] = fn .. " in " .. defs[fn] end
+      end
+    end
+    table.sort(below)
+    assert.is_true(n >= 70, "public functions found in ese.h: " .. n)
+    assert.are.same({}, missing)
+    assert.are.same({}, below)
+  end)
+
+  it("are thin in the entry-point files: no function of a jet_*.c file is over 25 lines", function()
+    local long, files = {}, 0
+    for _, name in ipairs(ese.fs.list("csrc")) do
+      if name:match("^jet_.*%.c$") then
+        files = files + 1
+        local fn, first, n = nil, nil, 0
+        for line in H.read_file("csrc/" .. name):gmatch("([^\n]*)\n") do
+          n = n + 1
+          local f = line:match("^[%a][%w_ %*]-[%s%*]([%a_][%w_]*)%(")
+          if f and not fn and not line:match(";%s*$") and not line:match("}%s*$") then fn, first = f, n end
+          if fn and line:match("^}") then
+            if n - first + 1 > 25 then long[#long + 1] = name .. ": " .. fn .. " " .. (n - first + 1) .. " lines" end
+            fn = nil
+          end
+        end
+      end
+    end
+    assert.is_true(files >= 6)
+    assert.are.same({}, long)
+  end)
+end)
