@@ -157,6 +157,25 @@ describe("issue 13: the application's commits never wait for the backup's checkp
       "commit_during_slice: a commit and a read returned while the slice was held in its sync",
       "commit_during_slice: ok" })
   end)
+
+  it("commit_during_cutoff: commits and reads return while the backup's cut-off is held in its roll (making "
+     .. "the next log file: a durable commit; in the log folder's sync after the switch: a lazy one) and while "
+     .. "a stepwise Begin's checkpoint start is held in its log flush (a lazy commit); every record is there "
+     .. "after recovery", function()
+    local lines = {}
+    for _, c in ipairs({ "next", "switch", "start" }) do
+      lines[#lines + 1] = "commit_during_cutoff: " .. c .. ": a commit and a read returned while the call was held"
+      lines[#lines + 1] = "commit_during_cutoff: " .. c .. ": ok"
+    end
+    H.expect_harness("commit_during_cutoff", "", lines)
+  end)
+
+  it("power_unlocked: power cuts (4 seeds each) inside the I/O run without the instance lock while another "
+     .. "thread commits (a slice's ring sync, the checkpoint's database sync, the cut-off's roll making the next "
+     .. "log file and syncing the log folder): every acknowledged commit is there after recovery and the "
+     .. "database verifies", function()
+    H.expect_harness("power_unlocked", "", "power_unlocked: ok 16 cuts")
+  end)
 end)
 
 describe("review (issue 13): a detach checks after it waits for a slice's I/O (C harness)", function()
