@@ -176,6 +176,15 @@ describe("issue 13: the application's commits never wait for the backup's checkp
      .. "database verifies", function()
     H.expect_harness("power_unlocked", "", "power_unlocked: ok 16 cuts")
   end)
+
+  it("cutoff_races: while the cut-off's roll runs without the lock, a log list (which makes the cut-off too) "
+     .. "waits for it and the log rolls once; a database opened for the backup meanwhile is "
+     .. "JET_errInvalidBackupSequence and ends the backup once the roll is done (the cut-off then answers "
+     .. "JET_errNoBackup); every record is there after recovery", function()
+    H.expect_harness("cutoff_races", "", {
+      "cutoff_races: second: cut-off 0, log list 0", "cutoff_races: open: open -521, cut-off -520",
+      "cutoff_races: ok" })
+  end)
 end)
 
 describe("review (issue 13): a detach checks after it waits for a slice's I/O (C harness)", function()

@@ -82,13 +82,8 @@ static void run_case(const char *name) {
   }
   CK(harness_open_table(inst, h.dbpath, 0, "t", &s2, &db, &t2));   /* before X runs */
 
-  harness_hold_close(&h);
   pthread_t tx, ta;
-  if (pthread_create(&tx, NULL, call_x, NULL) != 0) FAIL("pthread_create");
-  if (!harness_hold_wait(&h, &called, 60000)) {
-    unlink(h.gate);
-    FAIL("%s: the call was not held (it answered %ld)", name, (long)atomic_load(&call_err));
-  }
+  harness_hold_thread(&h, &tx, call_x, &called, &call_err, 60000, name);
   if (pthread_create(&ta, NULL, app, NULL) != 0) FAIL("pthread_create");
   for (int i = 0; i < WAIT_S * 100 && !atomic_load(&committed); i++) harness_nap_ms(10);
   int done = atomic_load(&committed), still = harness_exists(h.held) && !atomic_load(&called);

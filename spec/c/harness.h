@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -588,6 +589,19 @@ static inline void harness_expect_recovered(harness_hold *h, const char *prefix,
   harness_expect_keys(s, t, "c", 0, nc, 1, "after recovery");
   HARNESS_CK(JetTerm2(i2, JET_bitTermComplete), FAIL);
   harness_rm_rf(h->root);
+}
+
+/* The gate made, then fn(NULL) on a new thread *th, which must be held
+ * within max_ms: else the gate is removed and FAIL names what and err,
+ * fn's answer (*done: fn returned). */
+static inline void harness_hold_thread(harness_hold *h, pthread_t *th, void *(*fn)(void *), const atomic_int *done,
+                                       const atomic_long *err, long max_ms, const char *what) {
+  harness_hold_close(h);
+  if (pthread_create(th, NULL, fn, NULL) != 0) FAIL("pthread_create");
+  if (!harness_hold_wait(h, done, max_ms)) {
+    unlink(h->gate);
+    FAIL("%s was not held (it answered %ld)", what, (long)atomic_load(err));
+  }
 }
 
 /* harness_backup_dirty's backup cut off, then a slice on the backup's
