@@ -931,6 +931,7 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
   *more = 0;
   if (any_open(bk) || !listed(bk)) return JET_errInvalidBackupSequence;
   if (!all_logs_done(bk)) return JET_errLogFileNotCopied;
+  if (bk->state == BACKUP_TRUNCATED) return JET_errSuccess;   /* deleted and the folder synced: nothing to do */
   if (bk->delete_at < bk->delete_mic) bk->delete_at = bk->delete_mic;
   /* stepwise, the deletions and the folder's sync run on the worker
    * (JOB_UNLINK, JOB_DIRSYNC); the call that collects the sync
@@ -955,8 +956,8 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
     *more = 1;     /* the folder's sync: the next call */
     return JET_errSuccess;
   }
-  if (e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
   if (e == JET_errSuccess) e = os_sync_dir(inst->io, inst->prm.log_path);
+  if (e == JET_errSuccess) e = bk_move(inst, bk, BACKUP_TRUNCATED);   /* as finish_job: once synced */
   return e;
 }
 

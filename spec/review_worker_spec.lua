@@ -224,3 +224,45 @@ describe("review (issue 13): a bounded wait for one instance's lock holds no pro
       "enter_within: B's calls returned while a call waited for A's lock", "enter_within: ok" })
   end)
 end)
+
+-- A truncation step after the truncation ended (TRUNCATED: its deletions
+-- and the folder's sync done): nothing to do.  With the log folder's syncs
+-- held (ESE_FAULT=holdsync:LOGDIR:GATE, GATE made only then), such a step
+-- must answer false at once, holding nothing; it started another folder
+-- sync on the worker before and answered true while that ran (2 ms were
+-- enough for checkpoint_slices_spec's "again, harmless" to fail now and
+-- then on a loaded machine).
+local again_child = prologue .. [[
+  backup.run(inst, set, {})
+  inst:begin_external_backup({ stepwise = true })
+  for _, p in ipairs(inst:get_attach_info()) do
+    local r = inst:open_file(p)
+    while r:read(1 << 20) do end
+    r:close()
+  end
+  for _, p in ipairs(inst:get_log_info()) do
+    local r = inst:open_file(p)
+    while r:read(1 << 20) do end
+    r:close()
+  end
+  while inst:backup_step({ truncate = true }) do end
+  io.open(trigger, "w"):close()
+  local more = inst:backup_step({ truncate = true })
+  local f = io.open(trigger .. ".held")
+  if f then f:close() end
+  io.write("again: ", tostring(more), " held: ", tostring(f ~= nil), "\n")
+  os.remove(trigger)
+  inst:end_external_backup()
+]]
+
+describe("review (issue 13): a truncation step once the truncation ended", function()
+  it("answers false at once and starts no folder sync", function()
+    local w = world_2000()
+    finally(function() w:cleanup() end)
+    local gate = w:path("gate")
+    local code, out, err = H.lua_child(again_child, { w.dir, w:path("set"), gate, "-" },
+      "ESE_FAULT=holdsync:" .. H.q(H.basename(w.dir)) .. ":" .. H.q(gate))
+    assert.are.equal(0, code, err)
+    assert.are.equal("again: false held: false\n", out)
+  end)
+end)
