@@ -285,18 +285,46 @@ static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
   return e;
 }
 
+/* copy_mac while a cut-off's roll runs without the lock: not 0, so that
+ * a database is refused and no second cut-off starts (cut_off waits). */
+#define CUT_RUNNING UINT32_MAX
+
 /* The log cut-off, once per backup (copy_mac != 0 says it happened, even
  * when a later step failed): the log rolls, the logs to copy end before
- * the new generation, and a checkpoint from there on is due (ckpt_target). */
+ * the new generation, and a checkpoint from there on is due (ckpt_target).
+ * The roll runs without the instance lock (as a slice's I/O, ckpt_io_begin:
+ * no checkpoint meanwhile, bk kept busy so a tear-down waits), so the
+ * application's commits go on into the closing generation while the next
+ * file is made (log_roll); copy_mac is CUT_RUNNING meanwhile.  A commit
+ * before this call returns is in a generation before copy_mac or after;
+ * one after it, after the cut-off.  A stop or an end meanwhile is answered
+ * as on entry (the roll stays done). */
 static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
   assert(inst_lock_held(inst) && (bk->state == BACKUP_DATABASES || bk->state == BACKUP_UNLISTED));
-  if (bk->copy_mac) return JET_errSuccess;
-  JET_ERR e = log_roll(inst->log);
-  if (e) return inst_fatal(inst, e);
-  (void)log_take_rolled(inst->log);
-  bk->copy_mac = log_generation(inst->log);
-  bk->ckpt_target = log_end(inst->log);
-  return JET_errSuccess;
+  while (bk->copy_mac == CUT_RUNNING) inst_wait(inst, &bk->idle);   /* another call's roll */
+  JET_ERR e = inst_gate(inst);
+  if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
+  if (e || bk->copy_mac) return e;
+  bk->copy_mac = CUT_RUNNING;
+  bk->busy++;
+  ckpt_wait_idle(inst);
+  eslog *log = inst->log;
+  int unlocked = ckpt_io_begin(inst);
+  e = log_roll_quiet(log);   /* the backup takes its checkpoint: no commit's is due for it */
+  ckpt_io_end(inst, unlocked);
+  bk->busy--;
+  assert(bk->copy_mac == CUT_RUNNING);
+  if (e == JET_errSuccess) {
+    bk->copy_mac = log_generation(log);
+    bk->ckpt_target = log_end(log);
+  } else {
+    bk->copy_mac = 0;
+    e = inst_fatal(inst, e);
+  }
+  pthread_cond_broadcast(&bk->idle);   /* a tear-down or another cut-off may wait */
+  if (e == JET_errSuccess) e = inst_gate(inst);
+  if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
+  return e;
 }
 
 /* ---- Begin / AttachInfo ------------------------------------------------------ */
@@ -903,6 +931,7 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
   *more = 0;
   if (any_open(bk) || !listed(bk)) return JET_errInvalidBackupSequence;
   if (!all_logs_done(bk)) return JET_errLogFileNotCopied;
+  if (bk->state == BACKUP_TRUNCATED) return JET_errSuccess;   /* deleted and the folder synced: nothing to do */
   if (bk->delete_at < bk->delete_mic) bk->delete_at = bk->delete_mic;
   /* stepwise, the deletions and the folder's sync run on the worker
    * (JOB_UNLINK, JOB_DIRSYNC); the call that collects the sync
@@ -927,8 +956,8 @@ static JET_ERR truncate_part(esinst *inst, struct esbackup *bk, uint64_t budget_
     *more = 1;     /* the folder's sync: the next call */
     return JET_errSuccess;
   }
-  if (e == JET_errSuccess && bk->state == BACKUP_LOGS) e = bk_move(inst, bk, BACKUP_TRUNCATED);
   if (e == JET_errSuccess) e = os_sync_dir(inst->io, inst->prm.log_path);
+  if (e == JET_errSuccess) e = bk_move(inst, bk, BACKUP_TRUNCATED);   /* as finish_job: once synced */
   return e;
 }
 

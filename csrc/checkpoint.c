@@ -86,8 +86,7 @@ void ckpt_wait_idle(esinst *inst) {
   while (inst->ckpt_io) inst_wait(inst, &inst->ckpt_idle);
 }
 
-/* Releases the lock for a slice's I/O; 1 when it did. */
-static int io_begin(esinst *inst) {
+int ckpt_io_begin(esinst *inst) {
   assert(inst_lock_held(inst) && !inst->ckpt_io);
   if (esio_ordered(inst->io)) return 0;
   inst->ckpt_io = 1;
@@ -95,9 +94,10 @@ static int io_begin(esinst *inst) {
   return 1;
 }
 
-static void io_end(esinst *inst, int unlocked) {
+void ckpt_io_end(esinst *inst, int unlocked) {
   if (!unlocked) return;
   inst_lock(inst);
+  assert(inst->ckpt_io);
   inst->ckpt_io = 0;
   pthread_cond_broadcast(&inst->ckpt_idle);
 }
@@ -165,21 +165,29 @@ JET_ERR ckpt_take(esinst *inst) {
 #define SLICE_US 4000u              /* a slice writes batches until this much time passed */
 #define SLICE_BYTES (4u << 20)      /* or this many bytes of pages */
 
+/* L and the page lists under one lock hold (C1), then the log made
+ * durable to L without the lock (as a slice's I/O: no checkpoint starts or
+ * slices meanwhile); the checkpoint's end needs it, no slice before. */
 JET_ERR ckpt_start(esinst *inst) {
   assert(inst_lock_held(inst));
   ckpt_wait_idle(inst);
   JET_ERR e = inst_gate(inst);   /* the wait released the lock: that slice may have failed (unavailable) */
   if (e) return e;
   lsn_t lsn = log_end(inst->log);
-  e = log_flush(inst->log, lsn);
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++)
     if (inst->db[i]) e = pager_ckpt_mark(inst->db[i]->pg);
+  if (e == JET_errSuccess) {
+    inst->ckpt_pending = lsn;
+    eslog *log = inst->log;
+    int unlocked = ckpt_io_begin(inst);
+    e = log_flush(log, lsn);
+    ckpt_io_end(inst, unlocked);
+  }
   if (e) {
     drop_pending(inst);
     return inst_fatal(inst, e);
   }
-  inst->ckpt_pending = lsn;
-  return JET_errSuccess;
+  return inst_gate(inst);   /* as after a slice's I/O */
 }
 
 /* The checkpoint's end, once no page is listed: the databases synced and
@@ -196,11 +204,11 @@ static JET_ERR checkpoint_end(esinst *inst, int *more) {
   chkfile c = chk_for(inst, lsn, att);
   char *path = chk_path(inst->prm.system_path, inst->prm.base);
   if (!path) return inst_fatal(inst, JET_errOutOfMemory);
-  int unlocked = io_begin(inst);
+  int unlocked = ckpt_io_begin(inst);
   JET_ERR e = JET_errSuccess;
   for (int k = 0; k < nf && e == JET_errSuccess; k++) e = os_sync(files[k]);
   if (e == JET_errSuccess) e = chk_write(inst->io, path, &c);
-  io_end(inst, unlocked);
+  ckpt_io_end(inst, unlocked);
   free(path);
   if (e == JET_errSuccess && inst->dw) dw_note_synced_to(inst->dw, seq);
   if (e == JET_errSuccess) e = checkpoint_moved(inst, lsn);
@@ -228,9 +236,9 @@ static JET_ERR checkpoint_slice(esinst *inst, int *more) {
       pager *pg = inst->db[i]->pg;
       size_t n;
       if ((e = pager_ckpt_copy(pg, &n)) == JET_errSuccess && n) {
-        int unlocked = io_begin(inst);
+        int unlocked = ckpt_io_begin(inst);
         e = pager_ckpt_put(pg);
-        io_end(inst, unlocked);
+        ckpt_io_end(inst, unlocked);
         pager_ckpt_done(pg, e);
       }
       if (e) return inst_fatal(inst, e);

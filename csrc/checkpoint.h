@@ -41,6 +41,18 @@ void ckpt_wait_idle(esinst *inst);
 JET_ERR ckpt_start(esinst *inst);
 JET_ERR ckpt_toward(esinst *inst, lsn_t target, int *more);
 JET_ERR ckpt_between_slices(esinst *inst);
+/* I/O of a checkpoint's (a slice's, ckpt_start's log flush) or of the
+ * backup's cut-off (its roll) without the instance lock: ckpt_io_begin
+ * (lock held, no such I/O running: after ckpt_wait_idle) marks it running
+ * and releases the lock, 1 when it did (0 with ordered I/O, esio_ordered:
+ * the lock stays held so that fault tests see the same event order);
+ * ckpt_io_end(unlocked) takes the lock back and wakes ckpt_wait_idle's
+ * waiters.  Meanwhile no checkpoint starts, slices or is taken (they wait),
+ * so the databases, the log and the instance stay (attach, detach and term
+ * take a blocking checkpoint first); the caller keeps alive what it uses
+ * and checks its own state after. */
+int ckpt_io_begin(esinst *inst);
+void ckpt_io_end(esinst *inst, int unlocked);
 /* The ring's sync_data hook: fdatasyncs every attached database. */
 JET_ERR ckpt_sync_databases(void *ud);
 

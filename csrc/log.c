@@ -10,9 +10,13 @@
  * writes (and, for a commit, syncs) without the mutex, then advances
  * `written` (and `durable`) and wakes the waiters; appends go on into the
  * other buffer meanwhile.  A full buffer is written without a sync.  A roll
- * owns the log the same way (busy) while it writes, renames and creates
- * files.  Invariant when not busy and no error: durable <= written ==
- * LSN(gen, buf_off), and end == LSN(gen, buf_off + len).
+ * makes the next file first (rolling, not busy: the current file takes
+ * records and flushes meanwhile), then owns the log the same way (busy)
+ * while it writes the closing file's last bytes and renames, appends going
+ * on into the new generation (roll).  Invariant when not busy and no
+ * error: durable <= written == LSN(gen, buf_off), and end == LSN(gen,
+ * buf_off + len); while a roll is busy, written and durable are still the
+ * closing generation's (gen, buf_off and end the new one's).
  *
  * Shadow slots (format: log.h).  `tail` holds the bytes of the block that
  * holds `written`, from the block's start to written (zeros after); a write
@@ -115,7 +119,8 @@ struct eslog {
   pthread_t prep_th;        /* valid while prep != PREP_NONE */
   pthread_cond_t prep_cv;   /* prep_want or PREP_STOPPING */
   int tmp_short;            /* making it ahead found the disk full: left to the next roll */
-  int rolling;              /* a roll owns Btmp.log */
+  int rolling;              /* a roll runs (one at a time) and owns Btmp.log */
+  uint64_t att_ver;         /* counts log_set_attachments: a roll's header is of the table it read */
   uint64_t last_sync_us;
   int rolled;
   uint64_t first_us;        /* monotonic µs of the first record of the current
@@ -620,21 +625,78 @@ JET_ERR log_flush(eslog *lg, lsn_t lsn) {
   return e;
 }
 
-JET_ERR log_roll(eslog *lg) {
+/* A roll in two parts, so that appends and flushes of the closing file go on
+ * while the next file is made.  Part 1 (rolling set, the log not busy):
+ * Btmp.log made complete with the next generation's header and synced,
+ * without the mutex.  Part 2, the switch: under the mutex the buffered
+ * bytes are taken for the closing file and appends go on at once into the
+ * new generation (gen, end, file_size and the buffer's offset are the new
+ * file's); then, busy and without the mutex, the closing file's last bytes
+ * in place and synced, the two renames and the folder's sync.  written and
+ * durable stay in the closing generation until then, so a flush of a new
+ * record waits for the switch (busy), and one of an older record is served
+ * by the switch's sync.  Rolls run one at a time (rolling); only_gen != 0:
+ * roll only when the current generation is still only_gen once this roll
+ * owns the log (a full file rolled by another roll meanwhile is not rolled
+ * again).  note: log_take_rolled reports it. */
+static JET_ERR roll(eslog *lg, uint32_t only_gen, int note) {
   uint8_t *hdr = malloc(LOG_HDR_SIZE);
   if (!hdr) return JET_errOutOfMemory;
   pthread_mutex_lock(&lg->mu);
   /* A file asked of the preparer (prep_want) or being made is waited for,
-   * so that the committing thread makes it itself only when none was asked
-   * for (a roll before the first commit, or after a full disk). */
-  while ((lg->busy || lg->tmp_busy || lg->prep_want) && !lg->err) pthread_cond_wait(&lg->cv, &lg->mu);
+   * so that the roll makes it itself only when none was asked for (a roll
+   * before the first commit, or after a full disk). */
+  while ((lg->rolling || lg->tmp_busy || lg->prep_want) && !lg->err) pthread_cond_wait(&lg->cv, &lg->mu);
   JET_ERR e = lg->err;
+  if (!e && only_gen && lg->gen != only_gen) {   /* rolled by another roll meanwhile */
+    pthread_mutex_unlock(&lg->mu);
+    free(hdr);
+    return JET_errSuccess;
+  }
   if (!e && lg->gen >= LOG_MAX_GEN) e = JET_errLogSequenceEnd;
   uint32_t gen = lg->gen, ngen = gen + 1;
   uint64_t tm_prev = lg->tm_create, tm_new = next_tm(tm_prev);
   if (!e) e = log_hdr_encode(hdr, ngen, lg->page_size, lg->new_file_size, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
   if (e) {
     pthread_mutex_unlock(&lg->mu);
+    free(hdr);
+    return e;
+  }
+  esfile *nf = NULL;
+  uint32_t nsize = lg->new_file_size;
+  int ready = lg->tmp_ready;
+  lg->tmp_ready = 0;
+  lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
+  lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed; no other roll starts */
+  uint64_t att_ver = lg->att_ver;
+  pthread_mutex_unlock(&lg->mu);
+
+  /* part 1: the next file, while the closing one takes records */
+  char *arch = log_file_name(lg->dir, lg->base, gen);
+  if (!arch) e = JET_errOutOfMemory;
+  if (!e && os_exists(arch)) e = JET_errFileAlreadyExists;  /* never overwrite an archived file */
+  os_hold_point(lg->io, "log-next");   /* a harness holds the roll here (spec/c/commit_during_cutoff.c) */
+  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, nsize, ready, &nf);
+
+  /* part 2: the switch */
+  pthread_mutex_lock(&lg->mu);
+  while (lg->busy && !lg->err) pthread_cond_wait(&lg->cv, &lg->mu);
+  assert(lg->rolling && gen == lg->gen);   /* no other roll ran: rolling */
+  if (!e) e = lg->err;
+  int rewrite = 0;
+  if (!e && lg->att_ver != att_ver) {   /* the attach table changed meanwhile: the header again */
+    e = log_hdr_encode(hdr, ngen, lg->page_size, nsize, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
+    rewrite = 1;
+  }
+  if (e) {
+    lg->rolling = 0;
+    pthread_cond_broadcast(&lg->cv);
+    pthread_mutex_unlock(&lg->mu);
+    if (nf) {
+      os_close(nf);
+      (void)os_unlink(lg->io, lg->tmp_path);
+    }
+    free(arch);
     free(hdr);
     return e;
   }
@@ -646,22 +708,25 @@ JET_ERR log_roll(eslog *lg) {
   take_buffer(lg, &wb, &wlen, &woff);
   uint32_t s = LSN_OFF(lg->durable);
   uint64_t seq = ++lg->seq;
-  esfile *old = lg->f, *nf = NULL;
-  uint32_t nsize = lg->new_file_size;
-  int ready = lg->tmp_ready;
-  lg->tmp_ready = 0;
-  lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
-  lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed */
+  esfile *old = lg->f;
+  /* appends go on into the new generation: the records' lsns and CRCs are
+   * ngen's, its file is made; flushes wait (busy) */
+  lg->gen = ngen;
+  lg->file_size = nsize;
+  lg->tm_create = tm_new;
+  lg->buf_off = LOG_DATA_START;
+  lg->end = LSN(ngen, LOG_DATA_START);
+  lg->first_us = 0;
   pthread_mutex_unlock(&lg->mu);
 
   int synced = 0;
+  if (rewrite) {
+    e = os_pwrite(nf, hdr, LOG_HDR_SIZE, 0);
+    if (!e) e = os_sync(nf);
+  }
   /* in place: an archived file is complete without its slots */
-  if (wlen || lg->placed < woff) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
+  if (!e && (wlen || lg->placed < woff)) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
   if (!e) synced = 1;
-  char *arch = log_file_name(lg->dir, lg->base, gen);
-  if (!e && !arch) e = JET_errOutOfMemory;
-  if (!e && os_exists(arch)) e = JET_errFileAlreadyExists;  /* never overwrite an archived file */
-  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, nsize, ready, &nf);
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
   if (!e) e = os_rename(lg->io, lg->cur_path, arch);
@@ -673,20 +738,14 @@ JET_ERR log_roll(eslog *lg) {
   pthread_mutex_lock(&lg->mu);
   if (synced) lg->written = lg->durable = LSN(gen, woff + (uint32_t)wlen);
   if (e) {
-    lg->err = e;
+    lg->err = e;   /* sticky: the records appended to the new generation are never written */
   } else {
     lg->f = nf;
-    lg->gen = ngen;
-    lg->file_size = nsize;
-    lg->tm_create = tm_new;
-    lg->buf_off = LOG_DATA_START;
-    lg->len = 0;  /* appends wait for a roll (the caller's instance lock) */
-    lg->end = lg->written = lg->durable = LSN(ngen, LOG_DATA_START);
+    lg->written = lg->durable = LSN(ngen, LOG_DATA_START);
     lg->placed = LOG_DATA_START;
     lg->seq = 0;
     memset(lg->tail, 0, LOG_BLOCK);
-    lg->rolled = 1;
-    lg->first_us = 0;
+    if (note) lg->rolled = 1;
   }
   lg->busy = 0;
   lg->rolling = 0;
@@ -699,6 +758,9 @@ JET_ERR log_roll(eslog *lg) {
   if (hook) hook(hook_ud, gen);   /* gen is closed: B%08X.log, complete and synced */
   return e;
 }
+
+JET_ERR log_roll(eslog *lg) { return roll(lg, 0, 1); }
+JET_ERR log_roll_quiet(eslog *lg) { return roll(lg, 0, 0); }
 
 JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn) {
   if (!lg || (n1 && !p1) || (n2 && !p2) || n1 > UINT32_MAX || n2 > UINT32_MAX) return JET_errInvalidParameter;
@@ -713,8 +775,9 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     uint32_t off = LSN_OFF(lg->end);
     if (off + framed > lg->file_size) {
       if (framed > lg->new_file_size - LOG_DATA_START) { e = JET_errInvalidParameter; break; }
+      uint32_t full = lg->gen;
       pthread_mutex_unlock(&lg->mu);
-      if ((e = log_roll(lg))) return e;
+      if ((e = roll(lg, full, 1))) return e;
       pthread_mutex_lock(&lg->mu);
       continue;
     }
@@ -793,6 +856,7 @@ JET_ERR log_set_attachments(eslog *lg, const log_attach *att, uint32_t natt) {
   uint32_t nold = lg->natt;
   lg->att = a;
   lg->natt = natt;
+  lg->att_ver++;
   pthread_mutex_unlock(&lg->mu);
   log_attach_free(old, nold);
   return JET_errSuccess;

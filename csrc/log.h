@@ -159,9 +159,11 @@ JET_ERR log_read_header(esio *io, const char *path, log_header *h);
 JET_ERR log_scan_dir(const char *dir, const char *base, uint32_t *lo, uint32_t *hi, int *has_current);
 
 /* ---- writer ------------------------------------------------------------
- * log_append and log_roll are called with the instance lock held (one at a
- * time); log_flush is called without it, from any number of threads, and
- * makes one write + fdatasync serve every commit that waits (group commit).
+ * log_append is called with the instance lock held (one at a time);
+ * log_flush is called without it, from any number of threads, and makes
+ * one write + fdatasync serve every commit that waits (group commit);
+ * log_roll with or without it (the backup's cut-off rolls without it), one
+ * roll at a time, appends and flushes going on meanwhile (log_roll).
  * A write or sync failure is sticky: every later call returns it.
  */
 typedef struct eslog eslog;
@@ -210,8 +212,19 @@ JET_ERR log_flush(eslog *lg, lsn_t lsn);
  * call in line; by the next call, append or flush when the thread met it). */
 JET_ERR log_prepare_next(eslog *lg);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
- * generation in a new B.log (the rename and the new file are synced). */
+ * generation in a new B.log (the rename and the new file are synced).
+ * While it makes the new file (Btmp.log with its header, synced), records
+ * are appended to and flushed in the closing file as usual; from the
+ * switch on (the closing file's last bytes in place and synced, the two
+ * renames, the folder synced) they go to the new generation, and a flush
+ * of one waits for the switch's end.  Another roll (a full file's, in
+ * log_append) waits for this one and then rolls only if the file it found
+ * full is still current. */
 JET_ERR log_roll(eslog *lg);
+/* The same, but log_take_rolled does not report it: the backup's cut-off,
+ * which takes its own checkpoint (a commit that met it would take a
+ * blocking one). */
+JET_ERR log_roll_quiet(eslog *lg);
 /* Position where the next record goes. */
 lsn_t log_end(eslog *lg);
 /* Everything before this is durable. */

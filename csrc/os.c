@@ -134,9 +134,19 @@ JET_ERR esio_new(esio **out) {
         if (!(io->fault_path = strdup(c2 + 1))) { free(io->fault_name); free(io); return JET_errOutOfMemory; }
         *c2 = 0;
         size_t pl = strlen(io->fault_path);
+        char *pw = strstr(io->fault_path, ":power:");
         if (pl > 4 && !strcmp(io->fault_path + pl - 4, ":eio")) {   /* holdsync:NAME:PATH:eio */
           io->fault_path[pl - 4] = 0;
           io->hold_eio = 1;
+        } else if (pw) {   /* holdsync:NAME:PATH:power:S */
+          char *end;
+          errno = 0;
+          uint64_t seed = strtoull(pw + 7, &end, 10);
+          if (errno || end == pw + 7 || *end || pw == io->fault_path || !(io->power = power_new(seed))) {
+            free(io->fault_name); free(io->fault_path); free(io);
+            return JET_errInvalidParameter;
+          }
+          *pw = 0;
         }
         io->fault = FAULT_HOLDSYNC;
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
@@ -447,6 +457,11 @@ static int hold_sync(esio *io, const char *path) {
   while (access(io->fault_path, F_OK) == 0) {
     struct timespec nap = { 0, 1000000 };
     nanosleep(&nap, NULL);
+  }
+  if (io->power) {   /* holdsync:NAME:PATH:power:S: the power is cut where the thread was held */
+    power_lock(io->power);   /* held to the end: no write lands after the cut */
+    power_cut(io->power, atomic_load(&io->events), io->trace_fd);
+    fault_kill();
   }
   unlink(held);
   free(held);

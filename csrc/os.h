@@ -31,7 +31,15 @@
  *                       a harness holds a sync on an engine thread as long
  *                       as it likes and sees that it is held; no event
  *                       count.  NAME may also be a point the engine marks
- *                       with os_hold_point (below), held the same way
+ *                       with os_hold_point (below), held the same way.
+ *   ESE_FAULT=holdsync:NAME:PATH:power:S  held the same way; when PATH is
+ *                       removed, the held thread cuts the power instead of
+ *                       going on (as power:K:S below, seed S: the unsynced
+ *                       writes of every thread chosen from, then SIGKILL),
+ *                       with no event count either: a cut inside the I/O
+ *                       the engine runs without the instance lock (a
+ *                       checkpoint slice, the cut-off's roll) while other
+ *                       threads commit, which counted faults never reach
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user

@@ -157,14 +157,19 @@ w:sync()
     assert.are.equal("18 power lost: more than 64 MiB written unsynced: crash semantics", lines[#lines])
   end)
 
-  it("a malformed torn: or power: fault is JET_errInvalidParameter at the first I/O call, nothing written",
-     function()
+  it("a malformed torn: or power: fault (holdsync's :power:S too) is JET_errInvalidParameter at the first I/O "
+     .. "call, nothing written", function()
     for _, f in ipairs({ "torn:3", "torn:3:x", "torn:3:10:sideways", "torn:0:10", "power:5", "power:5:1:2",
-                         "power:x:1" }) do
+                         "power:x:1", "holdsync:x.edb:/nonexistent/gate:power:",
+                         "holdsync:x.edb:/nonexistent/gate:power:x", "holdsync:x.edb:/nonexistent/gate:power:1x",
+                         "holdsync:x.edb::power:1" }) do
       local code, err, data = run(f)
       assert.are_not.equal(0, code, f)
       assert.matches("JET_errInvalidParameter", err, 1, true)
       assert.is_nil(data, f)
     end
+    local code, _, data = run("holdsync:x.edb:/nonexistent/gate:power:3")   -- well formed, never held
+    assert.are.equal(0, code)
+    assert.is_not_nil(data)
   end)
 end)

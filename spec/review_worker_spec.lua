@@ -157,6 +157,34 @@ describe("issue 13: the application's commits never wait for the backup's checkp
       "commit_during_slice: a commit and a read returned while the slice was held in its sync",
       "commit_during_slice: ok" })
   end)
+
+  it("commit_during_cutoff: commits and reads return while the backup's cut-off is held in its roll (making "
+     .. "the next log file: a durable commit; in the log folder's sync after the switch: a lazy one) and while "
+     .. "a stepwise Begin's checkpoint start is held in its log flush (a lazy commit); every record is there "
+     .. "after recovery", function()
+    local lines = {}
+    for _, c in ipairs({ "next", "switch", "start" }) do
+      lines[#lines + 1] = "commit_during_cutoff: " .. c .. ": a commit and a read returned while the call was held"
+      lines[#lines + 1] = "commit_during_cutoff: " .. c .. ": ok"
+    end
+    H.expect_harness("commit_during_cutoff", "", lines)
+  end)
+
+  it("power_unlocked: power cuts (4 seeds each) inside the I/O run without the instance lock while another "
+     .. "thread commits (a slice's ring sync, the checkpoint's database sync, the cut-off's roll making the next "
+     .. "log file and syncing the log folder): every acknowledged commit is there after recovery and the "
+     .. "database verifies", function()
+    H.expect_harness("power_unlocked", "", "power_unlocked: ok 16 cuts")
+  end)
+
+  it("cutoff_races: while the cut-off's roll runs without the lock, a log list (which makes the cut-off too) "
+     .. "waits for it and the log rolls once; a database opened for the backup meanwhile is "
+     .. "JET_errInvalidBackupSequence and ends the backup once the roll is done (the cut-off then answers "
+     .. "JET_errNoBackup); every record is there after recovery", function()
+    H.expect_harness("cutoff_races", "", {
+      "cutoff_races: second: cut-off 0, log list 0", "cutoff_races: open: open -521, cut-off -520",
+      "cutoff_races: ok" })
+  end)
 end)
 
 describe("review (issue 13): a detach checks after it waits for a slice's I/O (C harness)", function()
@@ -194,5 +222,47 @@ describe("review (issue 13): a bounded wait for one instance's lock holds no pro
      .. "return; then the waiter enters A", function()
     H.expect_harness("enter_within", "", {
       "enter_within: B's calls returned while a call waited for A's lock", "enter_within: ok" })
+  end)
+end)
+
+-- A truncation step after the truncation ended (TRUNCATED: its deletions
+-- and the folder's sync done): nothing to do.  With the log folder's syncs
+-- held (ESE_FAULT=holdsync:LOGDIR:GATE, GATE made only then), such a step
+-- must answer false at once, holding nothing; it started another folder
+-- sync on the worker before and answered true while that ran (2 ms were
+-- enough for checkpoint_slices_spec's "again, harmless" to fail now and
+-- then on a loaded machine).
+local again_child = prologue .. [[
+  backup.run(inst, set, {})
+  inst:begin_external_backup({ stepwise = true })
+  for _, p in ipairs(inst:get_attach_info()) do
+    local r = inst:open_file(p)
+    while r:read(1 << 20) do end
+    r:close()
+  end
+  for _, p in ipairs(inst:get_log_info()) do
+    local r = inst:open_file(p)
+    while r:read(1 << 20) do end
+    r:close()
+  end
+  while inst:backup_step({ truncate = true }) do end
+  io.open(trigger, "w"):close()
+  local more = inst:backup_step({ truncate = true })
+  local f = io.open(trigger .. ".held")
+  if f then f:close() end
+  io.write("again: ", tostring(more), " held: ", tostring(f ~= nil), "\n")
+  os.remove(trigger)
+  inst:end_external_backup()
+]]
+
+describe("review (issue 13): a truncation step once the truncation ended", function()
+  it("answers false at once and starts no folder sync", function()
+    local w = world_2000()
+    finally(function() w:cleanup() end)
+    local gate = w:path("gate")
+    local code, out, err = H.lua_child(again_child, { w.dir, w:path("set"), gate, "-" },
+      "ESE_FAULT=holdsync:" .. H.q(H.basename(w.dir)) .. ":" .. H.q(gate))
+    assert.are.equal(0, code, err)
+    assert.are.equal("again: false held: false\n", out)
   end)
 end)

@@ -42,13 +42,8 @@ int main(void) {
   JET_DBID db;
   JET_TABLEID t;
   harness_dirty_rounds(inst, h.dbpath, NREC, &s, &db, &t);
-  harness_hold_close(&h);
   pthread_t tx, ty;
-  if (pthread_create(&tx, NULL, begin_x, NULL) != 0) FAIL("pthread_create");
-  if (!harness_hold_wait(&h, &x_done, 60000)) {
-    unlink(h.gate);
-    FAIL("Begin's checkpoint slice was not held (Begin answered %ld)", (long)atomic_load(&x_err));
-  }
+  harness_hold_thread(&h, &tx, begin_x, &x_done, &x_err, 60000, "Begin's checkpoint slice");
   if (pthread_create(&ty, NULL, begin_y, NULL) != 0) FAIL("pthread_create");
   harness_nap_ms(500);   /* Y waits for X's slice */
   int early = atomic_load(&y_done);

@@ -51,13 +51,8 @@ int main(void) {
   JET_SESID sc;
   CK(JetBeginSession(inst, &sc, NULL, NULL));
 
-  harness_hold_close(&h);
   pthread_t tb, ta;
-  if (pthread_create(&tb, NULL, begin_thread, NULL) != 0) FAIL("pthread_create");
-  if (!harness_hold_wait(&h, &begun, WAIT_S * 1000)) {
-    unlink(h.gate);
-    FAIL("Begin's checkpoint slice was not held in its ring sync (Begin answered %ld)", (long)atomic_load(&begin_err));
-  }
+  harness_hold_thread(&h, &tb, begin_thread, &begun, &begin_err, WAIT_S * 1000, "Begin's checkpoint slice");
   /* the detach: its checks pass (no backup yet, the database not open),
    * then it waits for the slice's I/O */
   if (pthread_create(&ta, NULL, detach_thread, NULL) != 0) FAIL("pthread_create");

@@ -17,17 +17,13 @@
 int main(void) {
   harness_start(240);
   harness_hold h;
-  harness_hold_setup(&h, "eio-slice", ":eio");   /* the held sync then fails */
-  JET_INSTANCE inst;
-  harness_hold_instance(&h, "eslice", 1024, &inst);
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  harness_backup_dirty(inst, h.dbpath, NREC, &s, &db, &t);
+  /* the held sync then fails */
+  JET_INSTANCE inst = harness_hold_backup(&h, "eio-slice", "edb.dwb", ":eio", "eslice", 1024, NREC, &s, &db, &t);
   harness_hold_slice(inst, &h);
-  CK(JetBeginTransaction(s));
-  harness_put_keys(s, t, "c", 0, 20);
-  CK(JetCommitTransaction(s, 0));
+  harness_commit_keys(s, t, "c", 0, 20, 0);
   unlink(h.gate);
   int more = 1;
   JET_ERR e = JET_errSuccess;
@@ -40,12 +36,7 @@ int main(void) {
   if (ce != JET_errInstanceUnavailable) FAIL("a put after the failed slice answered %ld", (long)ce);
   (void)JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort);
   (void)JetTerm(inst);
-  JET_INSTANCE i2 = harness_open_dir("eslice2", h.dir, &s, &t);
-  harness_expect_keys(s, t, "a", 0, NREC, 1, "after recovery");
-  harness_expect_keys(s, t, "b", 0, NREC, 1, "after recovery");
-  harness_expect_keys(s, t, "c", 0, 20, 1, "after recovery");
-  CK(JetTerm2(i2, JET_bitTermComplete));
-  harness_rm_rf(h.root);
+  harness_expect_recovered(&h, "eslice2", NREC, 20);
   printf("eio_during_slice: ok\n");
   return 0;
 }

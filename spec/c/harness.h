@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -436,6 +437,13 @@ static inline void harness_put_keys(JET_SESID s, JET_TABLEID t, const char *pref
   }
 }
 
+/* harness_put_keys in a transaction of its own, committed with grbit. */
+static inline void harness_commit_keys(JET_SESID s, JET_TABLEID t, const char *prefix, int lo, int hi, JET_GRBIT grbit) {
+  HARNESS_CK(JetBeginTransaction(s), FAIL);
+  harness_put_keys(s, t, prefix, lo, hi);
+  HARNESS_CK(JetCommitTransaction(s, grbit), FAIL);
+}
+
 /* The keys of harness_put_keys are all in t with their values (present), or
  * none of them is. */
 static inline void harness_expect_keys(JET_SESID s, JET_TABLEID t, const char *prefix, int lo, int hi, int present,
@@ -461,13 +469,9 @@ static inline void harness_expect_keys(JET_SESID s, JET_TABLEID t, const char *p
 static inline void harness_backup_dirty(JET_INSTANCE inst, const char *dbpath, int n, JET_SESID *s, JET_DBID *db,
                                         JET_TABLEID *t) {
   HARNESS_CK(harness_create_table(inst, dbpath, "t", s, db, t), FAIL);
-  HARNESS_CK(JetBeginTransaction(*s), FAIL);
-  harness_put_keys(*s, *t, "a", 0, n);
-  HARNESS_CK(JetCommitTransaction(*s, 0), FAIL);
+  harness_commit_keys(*s, *t, "a", 0, n, 0);
   HARNESS_CK(JetBeginExternalBackupInstance(inst, 0), FAIL);
-  HARNESS_CK(JetBeginTransaction(*s), FAIL);
-  harness_put_keys(*s, *t, "b", 0, n);
-  HARNESS_CK(JetCommitTransaction(*s, 0), FAIL);
+  harness_commit_keys(*s, *t, "b", 0, n, 0);
 }
 
 /* ---- a checkpoint slice held in its ring sync ----------------------------------
@@ -487,15 +491,22 @@ static inline void harness_nap_ms(long ms) {
 }
 
 /* A new folder (tag) with a db folder and dir/app.edb named, the gate's
- * paths, and ESE_FAULT set (suffix: "" or ":eio"): before the instance. */
-static inline void harness_hold_setup(harness_hold *h, const char *tag, const char *suffix) {
+ * paths, and ESE_FAULT set to hold the syncs of the file name (the last
+ * part of its path, or an os_hold_point's name; suffix: "" or ":eio"):
+ * before the instance. */
+static inline void harness_hold_setup_name(harness_hold *h, const char *tag, const char *name, const char *suffix) {
   harness_tempdir(h->root, sizeof h->root, tag);
   harness_fresh_dir(h->dir, sizeof h->dir, h->root, "db");
   snprintf(h->dbpath, sizeof h->dbpath, "%s/app.edb", h->dir);
   snprintf(h->gate, sizeof h->gate, "%s/gate", h->root);
   snprintf(h->held, sizeof h->held, "%s.held", h->gate);
-  snprintf(h->fault, sizeof h->fault, "holdsync:edb.dwb:%s%s", h->gate, suffix);
+  snprintf(h->fault, sizeof h->fault, "holdsync:%s:%s%s", name, h->gate, suffix);
   setenv("ESE_FAULT", h->fault, 1);
+}
+
+/* harness_hold_setup_name holding the double-write ring's syncs. */
+static inline void harness_hold_setup(harness_hold *h, const char *tag, const char *suffix) {
+  harness_hold_setup_name(h, tag, "edb.dwb", suffix);
 }
 
 /* A new instance (named after prefix, logs of log_kib KiB, a cache of
@@ -542,6 +553,55 @@ static inline void harness_hold_close(harness_hold *h) {
 static inline int harness_hold_wait(harness_hold *h, const atomic_int *done, long max_ms) {
   for (long i = 0; i < max_ms && !harness_exists(h->held) && !(done && atomic_load(done)); i++) harness_nap_ms(1);
   return harness_exists(h->held);
+}
+
+/* harness_hold_setup_name (tag, name, suffix), harness_hold_instance
+ * (prefix, log_kib) and harness_backup_dirty (n): a backup begun with n
+ * records' pages dirty, the hold not made yet; the instance. */
+static inline JET_INSTANCE harness_hold_backup(harness_hold *h, const char *tag, const char *name, const char *suffix,
+                                               const char *prefix, unsigned long log_kib, int n, JET_SESID *s,
+                                               JET_DBID *db, JET_TABLEID *t) {
+  JET_INSTANCE inst;
+  harness_hold_setup_name(h, tag, name, suffix);
+  harness_hold_instance(h, prefix, log_kib, &inst);
+  harness_backup_dirty(inst, h->dbpath, n, s, db, t);
+  return inst;
+}
+
+/* The backup's pending checkpoint stepped to its end (EseBackupStep, each
+ * step checked); FAIL when it does not end. */
+static inline void harness_step_checkpoint(JET_INSTANCE inst) {
+  int more = 1, steps = 0;
+  do HARNESS_CK(EseBackupStep(inst, 0, &more), FAIL); while (more && ++steps < 1000000);
+  if (more) FAIL("the checkpoint did not end");
+}
+
+/* After harness_hold_backup (the instance gone, not clean): ESE_FAULT
+ * unset, a new instance (prefix) recovers h's folder; keys "a" and "b"
+ * 0..n-1 and "c" 0..nc-1 are there; a clean term; h's folders removed. */
+static inline void harness_expect_recovered(harness_hold *h, const char *prefix, int n, int nc) {
+  JET_SESID s;
+  JET_TABLEID t;
+  unsetenv("ESE_FAULT");
+  JET_INSTANCE i2 = harness_open_dir(prefix, h->dir, &s, &t);
+  harness_expect_keys(s, t, "a", 0, n, 1, "after recovery");
+  harness_expect_keys(s, t, "b", 0, n, 1, "after recovery");
+  harness_expect_keys(s, t, "c", 0, nc, 1, "after recovery");
+  HARNESS_CK(JetTerm2(i2, JET_bitTermComplete), FAIL);
+  harness_rm_rf(h->root);
+}
+
+/* The gate made, then fn(NULL) on a new thread *th, which must be held
+ * within max_ms: else the gate is removed and FAIL names what and err,
+ * fn's answer (*done: fn returned). */
+static inline void harness_hold_thread(harness_hold *h, pthread_t *th, void *(*fn)(void *), const atomic_int *done,
+                                       const atomic_long *err, long max_ms, const char *what) {
+  harness_hold_close(h);
+  if (pthread_create(th, NULL, fn, NULL) != 0) FAIL("pthread_create");
+  if (!harness_hold_wait(h, done, max_ms)) {
+    unlink(h->gate);
+    FAIL("%s was not held (it answered %ld)", what, (long)atomic_load(err));
+  }
 }
 
 /* harness_backup_dirty's backup cut off, then a slice on the backup's

@@ -808,9 +808,10 @@ static void test_faults(void) {
 
   /* a failing roll (the rename) is sticky too */
   char *d3 = subdir("fault3");
-  /* 1-5 create; roll: 6-7 write+sync of the tail, 8-10 the next file under
-   * edbtmp.log (truncate, header, sync), 11 rename B.log to B00000001.log */
-  setenv("ESE_FAULT", "eio:11", 1);
+  /* 1-5 create; roll: 6-8 the next file under edbtmp.log (truncate,
+   * header, sync), 9-11 the tail (in place, its slot, sync), 12 rename B.log
+   * to B00000001.log */
+  setenv("ESE_FAULT", "eio:12", 1);
   OK(esio_new(&io));
   unsetenv("ESE_FAULT");
   cfg = mkcfg(io, d3, FS);

@@ -24,13 +24,10 @@ static size_t new_value(char *k, size_t kn, char *v, size_t vn, int i) {
 int main(void) {
   harness_start(240);
   harness_hold h;
-  harness_hold_setup(&h, "update-slice", "");
-  JET_INSTANCE inst;
-  harness_hold_instance(&h, "uslice", 1024, &inst);
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  harness_backup_dirty(inst, h.dbpath, NREC, &s, &db, &t);
+  JET_INSTANCE inst = harness_hold_backup(&h, "update-slice", "edb.dwb", "", "uslice", 1024, NREC, &s, &db, &t);
   harness_hold_slice(inst, &h);
 
   CK(JetBeginTransaction(s));
@@ -43,9 +40,7 @@ int main(void) {
   if (!harness_exists(h.held)) FAIL("the slice was not held while the records changed");
   unlink(h.gate);
 
-  int more = 1, steps = 0;
-  do CK(EseBackupStep(inst, 0, &more)); while (more && ++steps < 1000000);
-  if (more) FAIL("the checkpoint did not end");
+  harness_step_checkpoint(inst);
   CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
   CK(JetTerm2(inst, JET_bitTermComplete));
   unsetenv("ESE_FAULT");
