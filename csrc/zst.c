@@ -63,8 +63,14 @@ JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out
   }
   /* one worker thread of libzstd compresses while the caller reads and
    * hashes the next chunk (its job buffers are bounded: a few windows);
-   * a libzstd built without threads compresses in the caller's thread */
-  (void)ZSTD_CCtx_setParameter(w->cc, ZSTD_c_nbWorkers, 1);
+   * a libzstd built without threads compresses in the caller's thread.
+   * libzstd hands its worker a job once it holds ZST_INLINE_MAX bytes at
+   * least (its smallest job): frame A of at most that is one job, begun
+   * at the frame's end, which the worker cannot overlap with anything; it
+   * would only add a thread's start and two wake-ups to the file (every
+   * log of the default size), so such a frame is compressed here */
+  if (size == ZST_STREAM || size - tail > ZST_INLINE_MAX)
+    (void)ZSTD_CCtx_setParameter(w->cc, ZSTD_c_nbWorkers, 1);
   *out = w;
   return JET_errSuccess;
 }
@@ -180,6 +186,7 @@ typedef struct ahead {
   int stop;
   int next;                     /* the buffer zst_next hands out next */
   int held;                     /* the buffer the caller holds, -1 none */
+  int inline_;                  /* the file is one chunk: no thread, zst_next decodes into buf[0] */
 } ahead;
 
 struct zst_reader {
@@ -463,6 +470,11 @@ static void *ahead_main(void *arg) {
 }
 
 static void ahead_end(ahead *a) {
+  if (a->inline_) {
+    free(a->buf[0]);
+    free(a);
+    return;
+  }
   pthread_mutex_lock(&a->mu);
   a->stop = 1;
   pthread_cond_broadcast(&a->cv);
@@ -481,7 +493,11 @@ JET_ERR zst_open_ahead(esio *io, const char *path, size_t chunk, zst_reader **ou
   JET_ERR e = zst_open(io, path, &z, detail, cap);
   if (e) return e;
   ahead *a = calloc(1, sizeof *a);
-  if (a && (!(a->buf[0] = malloc(chunk)) || !(a->buf[1] = malloc(chunk)))) {
+  /* a file of one chunk (at most ZST_INLINE_MAX: a thread start costs more
+   * than a log's decoding can hide) is decoded in zst_next, on the
+   * caller's thread: a thread could decode nothing ahead of it */
+  int one = zst_size(z) <= chunk && zst_size(z) <= ZST_INLINE_MAX;
+  if (a && (!(a->buf[0] = malloc(chunk)) || (!one && !(a->buf[1] = malloc(chunk))))) {
     free(a->buf[0]);
     free(a);
     a = NULL;
@@ -492,6 +508,12 @@ JET_ERR zst_open_ahead(esio *io, const char *path, size_t chunk, zst_reader **ou
   }
   a->cap = chunk;
   a->held = -1;
+  if (one) {
+    a->inline_ = 1;
+    z->ah = a;
+    *out = z;
+    return JET_errSuccess;
+  }
   pthread_mutex_init(&a->mu, NULL);
   pthread_cond_init(&a->cv, NULL);
   z->ah = a;
@@ -512,6 +534,13 @@ JET_ERR zst_open_ahead(esio *io, const char *path, size_t chunk, zst_reader **ou
 JET_ERR zst_next(zst_reader *z, const uint8_t **p, size_t *n) {
   ahead *a = z->ah;
   assert(a);
+  if (a->inline_) {
+    size_t got = 0;
+    JET_ERR e = zst_read(z, a->buf[0], a->cap, &got);
+    *p = a->buf[0];
+    *n = e ? 0 : got;
+    return e;
+  }
   pthread_mutex_lock(&a->mu);
   if (a->held >= 0) {                 /* the caller is done with the last one */
     a->full[a->held] = 0;

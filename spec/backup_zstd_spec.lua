@@ -267,6 +267,30 @@ describe("compressed backup sets (zstd)", function()
     H.expect_jet("JET_errInvalidParameter", c.write, c, "x")
   end)
 
+  it("ese.zstd compressor: a file of at most 1 MiB (a log of the default size) is compressed on the "
+     .. "caller's thread, a larger one by a libzstd worker thread beside it", function()
+    local function threads() return #fs.list("/proc/self/task") end
+    local parts = {}
+    for i = 1, 200000 do parts[#parts + 1] = ("%08d;"):format(i * 7919 % 100003) end
+    local data = table.concat(parts):sub(1, 3 << 20)
+    local one = data:sub(1, 1 << 20)
+    local base = threads()
+    local c = ese.zstd.compressor(1, #one)
+    local out = { c:write(one:sub(1, 500000)) }
+    assert.are.equal(base, threads())
+    out[#out + 1] = c:write(one:sub(500001))
+    out[#out + 1] = c:finish()
+    assert.are.equal(base, threads())
+    local path = w:path("inline.bin.zst")
+    H.write_file(path, table.concat(out))
+    assert.are.equal(one, original(path))
+    -- a database: the worker compresses while the caller reads on
+    local big = ese.zstd.compressor(1, #data)
+    big:write(data:sub(1, 1 << 20))
+    assert.are.equal(base + 1, threads())
+    big:close()
+  end)
+
   it("run_to with compress = \"zstd\": the archive is one zstd stream; unpacked, a plain set that verifies",
      function()
     if not (have("zstd") and have("tar")) then return pending("zstd or tar is not installed") end
