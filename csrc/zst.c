@@ -493,10 +493,10 @@ JET_ERR zst_open_ahead(esio *io, const char *path, size_t chunk, zst_reader **ou
   JET_ERR e = zst_open(io, path, &z, detail, cap);
   if (e) return e;
   ahead *a = calloc(1, sizeof *a);
-  /* a file of one chunk (at most ZST_INLINE_MAX: a thread start costs more
-   * than a log's decoding can hide) is decoded in zst_next, on the
-   * caller's thread: a thread could decode nothing ahead of it */
-  int one = zst_size(z) <= chunk && zst_size(z) <= ZST_INLINE_MAX;
+  /* a file of one chunk (a log of the default size in a restore's 1 MiB
+   * chunks) is decoded in zst_next, on the caller's thread: a thread
+   * could decode nothing ahead of it, the caller would wait for it */
+  int one = zst_size(z) <= chunk;
   if (a && (!(a->buf[0] = malloc(chunk)) || (!one && !(a->buf[1] = malloc(chunk))))) {
     free(a->buf[0]);
     free(a);

@@ -40,9 +40,9 @@
 #define ZST_LEVEL_MIN 1
 #define ZST_LEVEL_MAX 19
 #define ZST_LEVEL_DEFAULT 1
-/* A file whose frame A is at most this many bytes is compressed, and read
- * back ahead (zst_open_ahead), on the caller's thread: libzstd's smallest
- * job (1 MiB), the default size of a log. */
+/* A file whose frame A is at most this many bytes is compressed on the
+ * caller's thread: libzstd's smallest job (1 MiB), the default size of a
+ * log. */
 #define ZST_INLINE_MAX (1u << 20)
 
 /* 1 when the name ends in ".zst" (then *stem_len is the length before it). */
@@ -101,9 +101,9 @@ JET_ERR zst_read_full(zst_reader *z, void *buf, size_t n);
 const char *zst_detail(const zst_reader *z);
 /* zst_open, with a thread that decodes the next chunk bytes of the
  * original while the caller uses the last (two buffers of chunk bytes):
- * read it with zst_next only.  A file of one chunk and at most
- * ZST_INLINE_MAX bytes gets no thread (nothing to decode ahead): zst_next
- * decodes it on the caller's thread, into one buffer. */
+ * read it with zst_next only.  A file of one chunk gets no thread
+ * (nothing to decode ahead): zst_next decodes it on the caller's thread,
+ * into one buffer. */
 JET_ERR zst_open_ahead(esio *io, const char *path, size_t chunk, zst_reader **out, char *detail, size_t cap);
 /* The next piece of the original, at most chunk bytes (fewer only at its
  * end; *n 0 at the end): *p is valid until the next zst_next or

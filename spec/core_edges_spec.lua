@@ -43,4 +43,9 @@ describe("core edges (C)", function()
      function()
     expect_ok("lockheld")
   end)
+
+  it("zstahead: zst_open_ahead of a compressed file of one chunk (a 1 MiB log in a restore's chunks) starts no "
+     .. "thread; of a 3 MiB file, one read-ahead thread until zst_close; each hands out the original", function()
+    expect_ok("zstahead")
+  end)
 end)

@@ -18,15 +18,22 @@
  *             in another thread meanwhile and after inst_unlock; true in
  *             the thread that took the lock while another waits in
  *             inst_wait, and true again in the waiter when it returns.
+ *   zstahead  zst_open_ahead of a compressed file of one chunk (a 1 MiB
+ *             log in a restore's 1 MiB chunks) starts no thread and hands
+ *             out the original whole; of a 3 MiB file, one read-ahead
+ *             thread, ended by zst_close; the original either way.
  * Prints "core_edges: <test>: ok" per test and exits 0, or says what
  * differed and exits 1.  Argument: one test name, or none for all.
  */
 #define HARNESS_NAME "core_edges"
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
 #include "harness.h"
 #include "internal.h"   /* db_rel_path */
 #include "os.h"
 #include "page.h"
+#include "zst.h"
 
 static JET_INSTANCE start(const char *dir) {
   JET_INSTANCE inst;
@@ -283,6 +290,62 @@ static void test_lockheld(const char *root) {
 #endif
 }
 
+/* The threads of this process (/proc/self/task). */
+static int threads(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) FAIL("opendir /proc/self/task: %s", strerror(errno));
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+static JET_ERR to_file(void *ud, const void *p, size_t n) {
+  return fwrite(p, 1, n, ud) == n ? JET_errSuccess : JET_errDiskIO;
+}
+
+static void test_zstahead(const char *root) {
+  char dir[256], path[300];
+  harness_fresh_dir(dir, sizeof dir, root, "zstahead");
+  size_t sizes[] = { 1u << 20, 3u << 20 };
+  uint8_t *data = malloc(3u << 20);
+  if (!data) FAIL("malloc");
+  for (size_t i = 0; i < (3u << 20); i++) data[i] = (uint8_t)((i / 7) * 31 % 251);
+  esio *io;
+  CK(esio_new(&io));
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "%s/f%d.zst", dir, k);
+    FILE *f = fopen(path, "wbe");
+    if (!f) FAIL("fopen %s: %s", path, strerror(errno));
+    zst_writer *w;
+    CK(zst_writer_new(1, sizes[k], 0, &w));
+    CK(zst_write(w, data, sizes[k], to_file, f));
+    CK(zst_finish(w, to_file, f));
+    zst_writer_free(w);
+    if (fclose(f) != 0) FAIL("fclose %s", path);
+    int before = threads();
+    zst_reader *z;
+    char why[300];
+    CK(zst_open_ahead(io, path, 1u << 20, &z, why, sizeof why));
+    int during = threads();
+    size_t off = 0, n;
+    const uint8_t *p;
+    do {
+      CK(zst_next(z, &p, &n));
+      if (off + n > sizes[k] || memcmp(p, data + off, n) != 0) FAIL("file %d: other bytes at %zu", k, off);
+      off += n;
+    } while (n > 0);
+    if (off != sizes[k]) FAIL("file %d: %zu bytes of %zu", k, off, sizes[k]);
+    zst_close(z);
+    if (during != before + k) FAIL("file of %zu bytes: %d threads while read, %d before", sizes[k], during, before);
+    if (threads() != before) FAIL("file of %zu bytes: %d threads after zst_close, %d before", sizes[k], threads(), before);
+  }
+  esio_free(io);
+  free(data);
+  printf("core_edges: zstahead: ok\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -295,7 +358,8 @@ int main(int argc, char **argv) {
   if (all || !strcmp(which, "os")) test_os(root), ran++;
   if (all || !strcmp(which, "relpath")) test_relpath(), ran++;
   if (all || !strcmp(which, "lockheld")) test_lockheld(root), ran++;
-  if (!ran) FAIL("unknown test %s (header, stale, tombs, os, relpath, lockheld)", which);
+  if (all || !strcmp(which, "zstahead")) test_zstahead(root), ran++;
+  if (!ran) FAIL("unknown test %s (header, stale, tombs, os, relpath, lockheld, zstahead)", which);
   if (harness_rm_rf(root) != 0) printf("core_edges: note: could not remove %s\n", root);
   return 0;
 }
