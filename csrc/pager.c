@@ -478,9 +478,9 @@ static JET_ERR fl_page(pager *p, uint32_t pgno, int write, uint8_t **pg) {
 /* Whether bytes 16.. of pg are zeros: a tree page freed (LR_FREEPAGE
  * leaves it so, type PAGE_FREE). */
 static int freed_mark(const uint8_t *pg, uint32_t psz) {
-  for (uint32_t i = 16; i < psz; i++)
-    if (pg[i]) return 0;
-  return 1;
+  /* all zero iff the first is and each equals the next (memcmp's word-wide
+   * compare: every reuse of a freed long-value page checks a whole page) */
+  return pg[16] == 0 && memcmp(pg + 16, pg + 17, psz - 17) == 0;
 }
 
 /* Whether pg may be taken from the free list: only tree pages and long

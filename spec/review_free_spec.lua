@@ -454,11 +454,15 @@ describe("review: ese check applies the free list's reuse rule to each entry", f
     assert.are.equal("JET_errDatabaseCorrupted", err.name)
   end
 
-  it("a freed tree page with a stray non-zero byte", function()
-    local path, victim = made()
-    H.patch_page(path, PS, victim, function(pg) return pg:sub(1, 300) .. "\7" .. pg:sub(302) end)
-    both_refuse(path)
-  end)
+  -- 0-based offsets: the first byte after the type byte, one inside, the
+  -- page's last byte (the check compares the page word-wide: its edges)
+  for _, off in ipairs({ 17, 300, PS - 1 }) do
+    it("a freed tree page with a stray non-zero byte at offset " .. off, function()
+      local path, victim = made()
+      H.patch_page(path, PS, victim, function(pg) return pg:sub(1, off) .. "\7" .. pg:sub(off + 2) end)
+      both_refuse(path)
+    end)
+  end
 
   it("an entry that is a leaf (type byte 3, in no tree)", function()
     local path, victim = made()
