@@ -12,7 +12,15 @@
  *           the backup once X's roll is done (Y does not return while X
  *           is held); X then answers JET_errNoBackup, and the instance
  *           goes on (a commit, then a new backup).
- *   cutoff_races [second|open]   (no argument: both)
+ *   end     (ROUNDS rounds, each a new backup) thread Y asks for the log
+ *           list, which waits for X's roll, and thread Z ends the backup
+ *           (JetEndExternalBackupInstance2, abort), which waits for it
+ *           too; once X's roll is done Y and Z race for the lock: every
+ *           way round, X and Y answer JET_errNoBackup and Z 0.  Y's wait
+ *           must count as the backup's (bk->waiting): when Z won, it freed
+ *           the backup under Y, which then read it freed (Y answered 0, a
+ *           log list of an ended backup, or crashed).
+ *   cutoff_races [second|open|end]   (no argument: all three)
  */
 #define HARNESS_NAME "cutoff_races"
 #include <dirent.h>
@@ -63,7 +71,66 @@ static unsigned long last_archived(const char *dir) {
   return hi;
 }
 
+#define ROUNDS 12
+
+static atomic_int z_done;
+static atomic_long z_err;
+
+static void *end_z(void *unused) {
+  (void)unused;
+  atomic_store(&z_err, JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+  atomic_store(&z_done, 1);
+  return NULL;
+}
+
+/* The "end" case: ROUNDS backups, each ended while its cut-off is held and
+ * a log list waits for it. */
+static void run_end(void) {
+  harness_hold h;
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  inst = harness_hold_backup(&h, "cutrace-end", "log-next", "", "end", 1024, 200, &s, &db, &t);
+  for (int r = 0; r < ROUNDS; r++) {
+    atomic_store(&x_done, 0);
+    atomic_store(&y_done, 0);
+    atomic_store(&z_done, 0);
+    if (r) CK(JetBeginExternalBackupInstance(inst, 0));
+    pthread_t tx, ty, tz;
+    harness_hold_thread(&h, &tx, cut_x, &x_done, &x_err, 60000, "the cut-off");
+    if (pthread_create(&ty, NULL, call_y, &li) != 0) FAIL("pthread_create");
+    harness_nap_ms(20);
+    if (pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
+    harness_nap_ms(20);
+    int early = atomic_load(&y_done) || atomic_load(&z_done), still = harness_exists(h.held) && !atomic_load(&x_done);
+    unlink(h.gate);
+    pthread_join(tx, NULL);
+    pthread_join(ty, NULL);
+    pthread_join(tz, NULL);
+    JET_ERR xe = atomic_load(&x_err), ye = atomic_load(&y_err), ze = atomic_load(&z_err);
+    if (!still) FAIL("end round %d: the cut-off was not held throughout (it answered %ld)", r, (long)xe);
+    if (early) FAIL("end round %d: the log list (%ld) or the end (%ld) returned while the cut-off was held", r,
+                    (long)ye, (long)ze);
+    char what[96];
+    snprintf(what, sizeof what, "end round %d: the log list that waited for the cut-off of an ended backup", r);
+    harness_expect_err(ye, JET_errNoBackup, what);
+    snprintf(what, sizeof what, "end round %d: the cut-off whose backup ended meanwhile", r);
+    harness_expect_err(xe, JET_errNoBackup, what);
+    snprintf(what, sizeof what, "end round %d: the end", r);
+    harness_expect_err(ze, JET_errSuccess, what);
+    harness_commit_keys(s, t, "c", 0, 20, 0);
+  }
+  CK(JetTerm(inst));
+  harness_expect_recovered(&h, "end", 200, 20);
+  printf("cutoff_races: end: %d rounds: log list %d, cut-off %d, end 0\n", ROUNDS, JET_errNoBackup, JET_errNoBackup);
+  printf("cutoff_races: end: ok\n");
+}
+
 static void run_case(const char *name) {
+  if (!strcmp(name, "end")) {
+    run_end();
+    return;
+  }
   int second = !strcmp(name, "second");
   atomic_store(&x_done, 0);
   atomic_store(&y_done, 0);
@@ -114,8 +181,8 @@ static void run_case(const char *name) {
 
 int main(int argc, char **argv) {
   harness_start(300);
-  const char *cases[] = { "second", "open" };
-  for (int i = 0; i < 2; i++)
+  const char *cases[] = { "second", "open", "end" };
+  for (int i = 0; i < 3; i++)
     if (argc < 2 || !strcmp(argv[1], cases[i])) run_case(cases[i]);
   printf("cutoff_races: ok\n");
   return 0;
