@@ -190,6 +190,28 @@ describe("issue 13: the application's commits never wait for the backup's checkp
   end)
 end)
 
+describe("review (issue 13): the cut-off's unlocked roll against I/O errors and the archive (C harness)", function()
+  it("cutoff_eio: the cut-off's roll held in the log folder's sync after the switch, which then fails (EIO): a "
+     .. "durable commit in the new generation does not return while held and then fails; held in the new file's "
+     .. "sync, which fails: a lazy commit into the closing file returns at once, no edbtmp.log is left; either way "
+     .. "the cut-off answers JET_errDiskIO, the instance is unavailable, and every record committed before is "
+     .. "there after recovery", function()
+    H.expect_harness("cutoff_eio", "", {
+      "cutoff_eio: switch: cut-off -1022, commit -1022 (returned while held: 0)", "cutoff_eio: switch: ok",
+      "cutoff_eio: next: cut-off -1022, commit 0 (returned while held: 1)", "cutoff_eio: next: ok",
+      "cutoff_eio: ok" })
+  end)
+
+  it("archive_during_cutoff: with archive_timeout 1 s, a commit returns while the cut-off's roll is held past "
+     .. "the timeout (the archiver's roll held the instance lock waiting for it before: the commit waited); every "
+     .. "generation shipped is the log's file, the cut-off's among them; every record is there after "
+     .. "recovery", function()
+    H.expect_harness("archive_during_cutoff", "", {
+      "archive_during_cutoff: a commit and a read returned while the cut-off was held past archive_timeout",
+      "archive_during_cutoff: ok" })
+  end)
+end)
+
 describe("review (issue 13): a detach checks after it waits for a slice's I/O (C harness)", function()
   it("detach_during_slice: Begin's slice held in its ring sync, a detach waits for it, a session opens the "
      .. "database meanwhile: the detach answers JET_errDatabaseInUse (or JET_errBackupInProgress once Begin made "

@@ -31,18 +31,10 @@
 #define NREC 2000
 
 static JET_INSTANCE inst;
-static atomic_int x_done, y_done;
-static atomic_long x_err, y_err;
+static atomic_int y_done;
+static atomic_long y_err;
 static JET_LOGINFO li;
 static const char *dbpath;
-
-static void *cut_x(void *unused) {
-  (void)unused;
-  int more = 0;
-  atomic_store(&x_err, EseBackupStep(inst, ESE_bitBackupStepCutOff, &more));
-  atomic_store(&x_done, 1);
-  return NULL;
-}
 
 /* Y: the log list (arg non-NULL) or the database opened for the backup. */
 static void *call_y(void *list) {
@@ -91,23 +83,26 @@ static void run_end(void) {
   JET_DBID db;
   JET_TABLEID t;
   inst = harness_hold_backup(&h, "cutrace-end", "log-next", "", "end", 1024, 200, &s, &db, &t);
+  harness_cut *x = harness_cut_state();
+  x->inst = inst;
   for (int r = 0; r < ROUNDS; r++) {
-    atomic_store(&x_done, 0);
+    atomic_store(&x->done, 0);
     atomic_store(&y_done, 0);
     atomic_store(&z_done, 0);
     if (r) CK(JetBeginExternalBackupInstance(inst, 0));
     pthread_t tx, ty, tz;
-    harness_hold_thread(&h, &tx, cut_x, &x_done, &x_err, 60000, "the cut-off");
+    harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
     if (pthread_create(&ty, NULL, call_y, &li) != 0) FAIL("pthread_create");
     harness_nap_ms(20);
     if (pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
     harness_nap_ms(20);
-    int early = atomic_load(&y_done) || atomic_load(&z_done), still = harness_exists(h.held) && !atomic_load(&x_done);
+    int early = atomic_load(&y_done) || atomic_load(&z_done);
+    int still = harness_exists(h.held) && !atomic_load(&x->done);
     unlink(h.gate);
     pthread_join(tx, NULL);
     pthread_join(ty, NULL);
     pthread_join(tz, NULL);
-    JET_ERR xe = atomic_load(&x_err), ye = atomic_load(&y_err), ze = atomic_load(&z_err);
+    JET_ERR xe = atomic_load(&x->err), ye = atomic_load(&y_err), ze = atomic_load(&z_err);
     if (!still) FAIL("end round %d: the cut-off was not held throughout (it answered %ld)", r, (long)xe);
     if (early) FAIL("end round %d: the log list (%ld) or the end (%ld) returned while the cut-off was held", r,
                     (long)ye, (long)ze);
@@ -132,7 +127,8 @@ static void run_case(const char *name) {
     return;
   }
   int second = !strcmp(name, "second");
-  atomic_store(&x_done, 0);
+  harness_cut *x = harness_cut_state();
+  atomic_store(&x->done, 0);
   atomic_store(&y_done, 0);
   char tag[32];
   snprintf(tag, sizeof tag, "cutrace-%s", name);
@@ -142,16 +138,17 @@ static void run_case(const char *name) {
   JET_TABLEID t;
   inst = harness_hold_backup(&h, tag, "log-next", "", name, 1024, NREC, &s, &db, &t);
   dbpath = h.dbpath;
+  x->inst = inst;
   unsigned long before = last_archived(h.dir);
   pthread_t tx, ty;
-  harness_hold_thread(&h, &tx, cut_x, &x_done, &x_err, 60000, "the cut-off");
+  harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
   if (pthread_create(&ty, NULL, call_y, second ? &li : NULL) != 0) FAIL("pthread_create");
   harness_nap_ms(300);
-  int early = atomic_load(&y_done), still = harness_exists(h.held) && !atomic_load(&x_done);
+  int early = atomic_load(&y_done), still = harness_exists(h.held) && !atomic_load(&x->done);
   unlink(h.gate);
   pthread_join(tx, NULL);
   pthread_join(ty, NULL);
-  JET_ERR xe = atomic_load(&x_err), ye = atomic_load(&y_err);
+  JET_ERR xe = atomic_load(&x->err), ye = atomic_load(&y_err);
   if (!still) FAIL("%s: the cut-off was not held throughout (it answered %ld)", name, (long)xe);
   if (early) FAIL("%s: Y returned (%ld) while the cut-off was held", name, (long)ye);
   unsigned long after = last_archived(h.dir);
