@@ -182,10 +182,13 @@ describe("issue 13: the application's commits never wait for the backup's checkp
      .. "JET_errInvalidBackupSequence and ends the backup once the roll is done (the cut-off then answers "
      .. "JET_errNoBackup); a log list and an end both waiting for it (12 backups): the list and the cut-off answer "
      .. "JET_errNoBackup, the end 0, whichever takes the lock first (the end freed the backup under the waiting "
-     .. "list before: an assertion, bk_move of a freed backup); every record is there after recovery", function()
+     .. "list before: an assertion, bk_move of a freed backup); a commit that fills the closing file meanwhile "
+     .. "waits for the roll and does not roll again (one generation closed); every record is there after "
+     .. "recovery", function()
     H.expect_harness("cutoff_races", "", {
       "cutoff_races: second: cut-off 0, log list 0", "cutoff_races: open: open -521, cut-off -520",
       "cutoff_races: end: 12 rounds: log list -520, cut-off -520, end 0", "cutoff_races: end: ok",
+      "cutoff_races: full: X's roll the only one, every record of F recovered", "cutoff_races: full: ok",
       "cutoff_races: ok" })
   end)
 end)

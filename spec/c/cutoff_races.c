@@ -20,7 +20,13 @@
  *           must count as the backup's (bk->waiting): when Z won, it freed
  *           the backup under Y, which then read it freed (Y answered 0, a
  *           log list of an ended backup, or crashed).
- *   cutoff_races [second|open|end]   (no argument: all three)
+ *   full    (logs of 64 KiB) thread F commits small transactions lazily
+ *           into the closing file until it is full: F's roll waits for X's
+ *           (F does not return while X is held), then finds the file it
+ *           found full rolled and does not roll again: X's roll is the only
+ *           one (one more archived generation, the last the log list
+ *           names), and every record of F is there after recovery.
+ *   cutoff_races [second|open|end|full]   (no argument: all four)
  */
 #define HARNESS_NAME "cutoff_races"
 #include <dirent.h>
@@ -121,9 +127,77 @@ static void run_end(void) {
   printf("cutoff_races: end: ok\n");
 }
 
+static atomic_int f_stop, f_count;
+static JET_SESID fs;
+static JET_TABLEID ft;
+
+/* F: transactions of 10 keys "f", lazily, until f_stop; f_count of them. */
+static void *filler(void *unused) {
+  (void)unused;
+  for (int i = 0; !atomic_load(&f_stop); i++) {
+    harness_commit_keys(fs, ft, "f", i * 10, i * 10 + 10, JET_bitCommitLazyFlush);
+    atomic_store(&f_count, i + 1);
+  }
+  return NULL;
+}
+
+/* The "full" case. */
+static void run_full(void) {
+  harness_hold h;
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  inst = harness_hold_backup(&h, "cutrace-full", "log-next", "", "full", 64, 200, &s, &db, &t);
+  harness_cut *x = harness_cut_state();
+  x->inst = inst;
+  atomic_store(&x->done, 0);
+  CK(harness_open_table(inst, h.dbpath, 0, "t", &fs, &db, &ft));
+  unsigned long before = last_archived(h.dir);
+  pthread_t tx, tf;
+  harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
+  if (pthread_create(&tf, NULL, filler, NULL) != 0) FAIL("pthread_create");
+  int last = -1, same_ms = 0;
+  for (int i = 0; i < 20000 && same_ms < 500; i++) {   /* F blocked: its count stands still */
+    harness_nap_ms(1);
+    int c = atomic_load(&f_count);
+    same_ms = c == last ? same_ms + 1 : 0;
+    last = c;
+  }
+  int still = harness_exists(h.held) && !atomic_load(&x->done);
+  atomic_store(&f_stop, 1);   /* F ends the transaction that waits: it does not fill another file */
+  unlink(h.gate);
+  pthread_join(tx, NULL);
+  pthread_join(tf, NULL);
+  if (!still) FAIL("full: the cut-off was not held throughout (it answered %ld)", (long)atomic_load(&x->err));
+  if (same_ms < 500) FAIL("full: F never waited (the closing file never filled: %d transactions)", last);
+  CK(atomic_load(&x->err));
+  unsigned long after = last_archived(h.dir);
+  char buf[4096];
+  unsigned long cb = 0;
+  li.cbSize = sizeof li;
+  CK(JetGetLogInfoInstance2(inst, buf, sizeof buf, &cb, &li));
+  int n = atomic_load(&f_count);
+  printf("cutoff_races: full: %d transactions of F (%d before it waited), archived %lu -> %lu, list ends at %lu\n",
+         n, last, before, after, li.ulGenHigh);
+  if (after != before + 1) FAIL("full: %lu generations closed during the cut-off, want 1 (X's)", after - before);
+  if (li.ulGenHigh != after) FAIL("full: the list ends at %lu, want %lu", li.ulGenHigh, after);
+  CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+  CK(JetTerm(inst));
+  unsetenv("ESE_FAULT");
+  JET_SESID s3;
+  JET_TABLEID t3;
+  JET_INSTANCE i2 = harness_open_dir("full2", h.dir, &s3, &t3);
+  harness_expect_keys(s3, t3, "f", 0, n * 10, 1, "full: after recovery");
+  CK(JetTerm2(i2, JET_bitTermComplete));
+  harness_expect_recovered(&h, "full3", 200, 0);
+  printf("cutoff_races: full: X's roll the only one, every record of F recovered\n");
+  printf("cutoff_races: full: ok\n");
+}
+
 static void run_case(const char *name) {
-  if (!strcmp(name, "end")) {
-    run_end();
+  if (!strcmp(name, "end") || !strcmp(name, "full")) {
+    if (name[0] == 'e') run_end();
+    else run_full();
     return;
   }
   int second = !strcmp(name, "second");
@@ -178,8 +252,8 @@ static void run_case(const char *name) {
 
 int main(int argc, char **argv) {
   harness_start(300);
-  const char *cases[] = { "second", "open", "end" };
-  for (int i = 0; i < 3; i++)
+  const char *cases[] = { "second", "open", "end", "full" };
+  for (int i = 0; i < 4; i++)
     if (argc < 2 || !strcmp(argv[1], cases[i])) run_case(cases[i]);
   printf("cutoff_races: ok\n");
   return 0;
