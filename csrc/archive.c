@@ -303,6 +303,8 @@ static void *arc_main(void *ud) {
       if (e) {
         if (e != JET_errTermInProgress) set_error(a, "the archive_timeout roll failed (%s)", EseErrorName(e));
         roll_retry_at = os_mono_us() + 1000000u;
+      } else if (log_first_record_us(a->cfg.log) == first) {
+        roll_retry_at = os_mono_us() + poll_us;   /* another roll runs (the cut-off's) and closes it: look again later */
       }
       continue;
     }

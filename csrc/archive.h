@@ -48,7 +48,9 @@ typedef struct archive_config {
   uint32_t file_size;         /* bytes of a generation file */
   eslog *log;                 /* outlives the archiver (archive_stop first) */
   /* archive_timeout's roll: called by the thread with no lock held; it
-   * takes the instance lock and rolls when the instance runs. */
+   * takes the instance lock and rolls when the instance runs, unless
+   * another roll runs (then 0, the generation not closed yet: the thread
+   * looks again after its poll interval). */
   JET_ERR (*roll)(void *ud);
   void *ud;
 } archive_config;

@@ -301,7 +301,12 @@ static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
  * as on entry (the roll stays done). */
 static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
   assert(inst_lock_held(inst) && (bk->state == BACKUP_DATABASES || bk->state == BACKUP_UNLISTED));
-  while (bk->copy_mac == CUT_RUNNING) inst_wait(inst, &bk->idle);   /* another call's roll */
+  /* another call's roll: counted in bk->waiting, as wait_for_reader, so
+   * that a tear-down (which waits for that roll, bk->busy) frees bk only
+   * after this call has looked at it again */
+  bk->waiting++;
+  while (bk->copy_mac == CUT_RUNNING) inst_wait(inst, &bk->idle);
+  if (--bk->waiting == 0 && bk->state == BACKUP_ENDING) pthread_cond_broadcast(&bk->idle);
   JET_ERR e = inst_gate(inst);
   if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
   if (e || bk->copy_mac) return e;

@@ -135,12 +135,15 @@ static JET_ERR remap_copy(const JET_RSTINFO *ri, JET_RSTMAP **out, long *nout) {
 }
 
 /* archive_timeout's roll (the archiver's thread, no lock held): rolls the
- * log when the instance runs and its current generation holds records. */
+ * log when the instance runs and its current generation holds records,
+ * unless another roll runs (the backup's cut-off, without the lock: it
+ * closes that generation; waiting for it with the lock held would make
+ * every commit wait). */
 static JET_ERR archive_roll(void *ud) {
   esinst *inst = ud;
   inst_lock(inst);
   JET_ERR e = inst_gate(inst) ? JET_errTermInProgress : JET_errSuccess;
-  if (e == JET_errSuccess && log_first_record_us(inst->log)) e = inst_fatal(inst, log_roll(inst->log));
+  if (e == JET_errSuccess && log_first_record_us(inst->log)) e = inst_fatal(inst, log_roll_unless_rolling(inst->log));
   inst_unlock(inst);
   return e;
 }

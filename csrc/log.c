@@ -638,17 +638,19 @@ JET_ERR log_flush(eslog *lg, lsn_t lsn) {
  * by the switch's sync.  Rolls run one at a time (rolling); only_gen != 0:
  * roll only when the current generation is still only_gen once this roll
  * owns the log (a full file rolled by another roll meanwhile is not rolled
- * again).  note: log_take_rolled reports it. */
-static JET_ERR roll(eslog *lg, uint32_t only_gen, int note) {
+ * again).  note: log_take_rolled reports it.  if_idle: nothing when
+ * another roll runs (it closes the current generation). */
+static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint8_t *hdr = malloc(LOG_HDR_SIZE);
   if (!hdr) return JET_errOutOfMemory;
   pthread_mutex_lock(&lg->mu);
   /* A file asked of the preparer (prep_want) or being made is waited for,
    * so that the roll makes it itself only when none was asked for (a roll
    * before the first commit, or after a full disk). */
-  while ((lg->rolling || lg->tmp_busy || lg->prep_want) && !lg->err) pthread_cond_wait(&lg->cv, &lg->mu);
+  while ((lg->rolling || lg->tmp_busy || lg->prep_want) && !lg->err && !(if_idle && lg->rolling))
+    pthread_cond_wait(&lg->cv, &lg->mu);
   JET_ERR e = lg->err;
-  if (!e && only_gen && lg->gen != only_gen) {   /* rolled by another roll meanwhile */
+  if (!e && ((only_gen && lg->gen != only_gen) || (if_idle && lg->rolling))) {   /* rolled by another roll meanwhile */
     pthread_mutex_unlock(&lg->mu);
     free(hdr);
     return JET_errSuccess;
@@ -759,8 +761,9 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note) {
   return e;
 }
 
-JET_ERR log_roll(eslog *lg) { return roll(lg, 0, 1); }
-JET_ERR log_roll_quiet(eslog *lg) { return roll(lg, 0, 0); }
+JET_ERR log_roll(eslog *lg) { return roll(lg, 0, 1, 0); }
+JET_ERR log_roll_quiet(eslog *lg) { return roll(lg, 0, 0, 0); }
+JET_ERR log_roll_unless_rolling(eslog *lg) { return roll(lg, 0, 1, 1); }
 
 JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn) {
   if (!lg || (n1 && !p1) || (n2 && !p2) || n1 > UINT32_MAX || n2 > UINT32_MAX) return JET_errInvalidParameter;
@@ -777,7 +780,7 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
       if (framed > lg->new_file_size - LOG_DATA_START) { e = JET_errInvalidParameter; break; }
       uint32_t full = lg->gen;
       pthread_mutex_unlock(&lg->mu);
-      if ((e = roll(lg, full, 1))) return e;
+      if ((e = roll(lg, full, 1, 0))) return e;
       pthread_mutex_lock(&lg->mu);
       continue;
     }

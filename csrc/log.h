@@ -225,6 +225,11 @@ JET_ERR log_roll(eslog *lg);
  * which takes its own checkpoint (a commit that met it would take a
  * blocking one). */
 JET_ERR log_roll_quiet(eslog *lg);
+/* log_roll, unless another roll runs (then nothing: that roll closes the
+ * current generation).  archive_timeout's roll, which holds the instance
+ * lock: waiting for the backup's cut-off roll (which runs without it)
+ * would make every commit wait for that roll. */
+JET_ERR log_roll_unless_rolling(eslog *lg);
 /* Position where the next record goes. */
 lsn_t log_end(eslog *lg);
 /* Everything before this is durable. */

@@ -180,10 +180,38 @@ describe("issue 13: the application's commits never wait for the backup's checkp
   it("cutoff_races: while the cut-off's roll runs without the lock, a log list (which makes the cut-off too) "
      .. "waits for it and the log rolls once; a database opened for the backup meanwhile is "
      .. "JET_errInvalidBackupSequence and ends the backup once the roll is done (the cut-off then answers "
-     .. "JET_errNoBackup); every record is there after recovery", function()
+     .. "JET_errNoBackup); a log list and an end both waiting for it (12 backups): the list and the cut-off answer "
+     .. "JET_errNoBackup, the end 0, whichever takes the lock first (the end freed the backup under the waiting "
+     .. "list before: an assertion, bk_move of a freed backup); a commit that fills the closing file meanwhile "
+     .. "waits for the roll and does not roll again (one generation closed); every record is there after "
+     .. "recovery", function()
     H.expect_harness("cutoff_races", "", {
       "cutoff_races: second: cut-off 0, log list 0", "cutoff_races: open: open -521, cut-off -520",
+      "cutoff_races: end: 12 rounds: log list -520, cut-off -520, end 0", "cutoff_races: end: ok",
+      "cutoff_races: full: X's roll the only one, every record of F recovered", "cutoff_races: full: ok",
       "cutoff_races: ok" })
+  end)
+end)
+
+describe("review (issue 13): the cut-off's unlocked roll against I/O errors and the archive (C harness)", function()
+  it("cutoff_eio: the cut-off's roll held in the log folder's sync after the switch, which then fails (EIO): a "
+     .. "durable commit in the new generation does not return while held and then fails; held in the new file's "
+     .. "sync, which fails: a lazy commit into the closing file returns at once, no edbtmp.log is left; either way "
+     .. "the cut-off answers JET_errDiskIO, the instance is unavailable, and every record committed before is "
+     .. "there after recovery", function()
+    H.expect_harness("cutoff_eio", "", {
+      "cutoff_eio: switch: cut-off -1022, commit -1022 (returned while held: 0)", "cutoff_eio: switch: ok",
+      "cutoff_eio: next: cut-off -1022, commit 0 (returned while held: 1)", "cutoff_eio: next: ok",
+      "cutoff_eio: ok" })
+  end)
+
+  it("archive_during_cutoff: with archive_timeout 1 s, a commit returns while the cut-off's roll is held past "
+     .. "the timeout (the archiver's roll held the instance lock waiting for it before: the commit waited); every "
+     .. "generation shipped is the log's file, the cut-off's among them; every record is there after "
+     .. "recovery", function()
+    H.expect_harness("archive_during_cutoff", "", {
+      "archive_during_cutoff: a commit and a read returned while the cut-off was held past archive_timeout",
+      "archive_during_cutoff: ok" })
   end)
 end)
 

@@ -20,19 +20,6 @@
 #define WAIT_S 60
 
 static JET_INSTANCE inst;
-static JET_SESID s2;
-static JET_TABLEID t2;
-static atomic_int committed;
-
-/* The application's thread: a transaction of records, committed
- * durably, then read back. */
-static void *app(void *unused) {
-  (void)unused;
-  harness_commit_keys(s2, t2, "c", 0, 20, 0);
-  harness_expect_keys(s2, t2, "c", 0, 20, 1, "read back during the slice");
-  atomic_store(&committed, 1);
-  return NULL;
-}
 
 int main(void) {
   harness_start(4 * WAIT_S);
@@ -43,15 +30,17 @@ int main(void) {
   /* the cut-off's checkpoint has batches to write */
   inst = harness_hold_backup(&h, "commit-slice", "edb.dwb", "", "slice", 1024, NREC, &s, &db, &t);
   /* the second session, opened before the slice runs */
-  CK(harness_open_table(inst, h.dbpath, 0, "t", &s2, &db, &t2));
+  harness_app *a = harness_app_state();
+  a->where = "read back during the slice";
+  CK(harness_open_table(inst, h.dbpath, 0, "t", &a->s, &db, &a->t));
 
   /* a slice on the worker, held in its ring sync */
   harness_hold_slice(inst, &h);
 
   pthread_t th;
-  if (pthread_create(&th, NULL, app, NULL) != 0) FAIL("pthread_create");
-  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&committed); i++) harness_nap_ms(10);
-  int done = atomic_load(&committed), still = harness_exists(h.held);
+  if (pthread_create(&th, NULL, harness_app_thread, NULL) != 0) FAIL("pthread_create");
+  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&a->committed); i++) harness_nap_ms(10);
+  int done = atomic_load(&a->committed), still = harness_exists(h.held);
   unlink(h.gate);
   pthread_join(th, NULL);
   if (!done) FAIL("the commit waited for the checkpoint slice held in its ring sync (%d s)", WAIT_S);

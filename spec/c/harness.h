@@ -604,6 +604,53 @@ static inline void harness_hold_thread(harness_hold *h, pthread_t *th, void *(*f
   }
 }
 
+/* The application's thread, while a call is held: keys "c" 0..19 committed
+ * durably on harness_app_state()'s s and t, read back (where names the
+ * check), then committed set. */
+typedef struct {
+  JET_SESID s;
+  JET_TABLEID t;
+  const char *where;
+  atomic_int committed;
+} harness_app;
+
+static inline harness_app *harness_app_state(void) {
+  static harness_app a;
+  return &a;
+}
+
+static inline void *harness_app_thread(void *unused) {
+  (void)unused;
+  harness_app *a = harness_app_state();
+  harness_commit_keys(a->s, a->t, "c", 0, 20, 0);
+  harness_expect_keys(a->s, a->t, "c", 0, 20, 1, a->where);
+  atomic_store(&a->committed, 1);
+  return NULL;
+}
+
+/* The backup's cut-off (EseBackupStep, ESE_bitBackupStepCutOff) of
+ * harness_cut_state()->inst on a thread of its own (harness_hold_thread's
+ * fn): its answer in err, done set once it returned. */
+typedef struct {
+  JET_INSTANCE inst;
+  atomic_int done;
+  atomic_long err;
+} harness_cut;
+
+static inline harness_cut *harness_cut_state(void) {
+  static harness_cut c;
+  return &c;
+}
+
+static inline void *harness_cut_thread(void *unused) {
+  (void)unused;
+  harness_cut *c = harness_cut_state();
+  int more = 0;
+  atomic_store(&c->err, EseBackupStep(c->inst, ESE_bitBackupStepCutOff, &more));
+  atomic_store(&c->done, 1);
+  return NULL;
+}
+
 /* harness_backup_dirty's backup cut off, then a slice on the backup's
  * worker held in its ring sync (FAIL when there is none to hold). */
 static inline void harness_hold_slice(JET_INSTANCE inst, harness_hold *h) {
