@@ -103,7 +103,7 @@ struct esbackup {
   int ending, end_kind, end_db, end_page;
   bkrecord end_rec;
   int busy;               /* reads in progress without the lock (and a job's collection) */
-  int waiting;            /* calls waiting on idle for a read of their handle */
+  int waiting;            /* calls waiting on idle (a read of their handle, another call's cut-off): waiter_leaves */
   pthread_cond_t idle;    /* a read ended, or a waiting call left */
 };
 
@@ -231,6 +231,20 @@ static JET_ERR bk_check(esinst *inst, int stopped_ok, struct esbackup **pbk) {
   return JET_errSuccess;
 }
 
+/* What a call that let the lock go answers when it has it again: the
+ * state gate, then a stop or an end meanwhile (refusal); else 0. */
+static JET_ERR bk_still(esinst *inst, struct esbackup *bk) {
+  JET_ERR e = inst_gate(inst);
+  if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
+  return e;
+}
+
+/* A call that waited on bk->idle counted itself in bk->waiting (so that a
+ * tear-down frees bk only after the call has looked at it again): done. */
+static void waiter_leaves(struct esbackup *bk) {
+  if (--bk->waiting == 0 && bk->state == BACKUP_ENDING) pthread_cond_broadcast(&bk->idle);
+}
+
 /* Writes names into a double-NUL-terminated list; *pcb gets the full size. */
 static void put_list(char **names, int n, char *buf, unsigned long cbMax, unsigned long *pcb) {
   size_t total = 1;
@@ -276,7 +290,7 @@ static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
     pace_note_backup_work(&inst->pace, pace_now_ns());   /* commits slowed by it are not the pacer's normal */
     e = ckpt_toward(inst, target, &more);
     if (e == JET_errSuccess && more) e = ckpt_between_slices(inst);
-    if (e == JET_errSuccess && more && bk && (bk->state == BACKUP_ENDING || bk->state == BACKUP_STOPPED)) e = refusal(bk->state);
+    if (e == JET_errSuccess && more && bk) e = bk_still(inst, bk);
   }
   if (bk) {
     bk->busy--;
@@ -306,9 +320,8 @@ static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
    * after this call has looked at it again */
   bk->waiting++;
   while (bk->copy_mac == CUT_RUNNING) inst_wait(inst, &bk->idle);
-  if (--bk->waiting == 0 && bk->state == BACKUP_ENDING) pthread_cond_broadcast(&bk->idle);
-  JET_ERR e = inst_gate(inst);
-  if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
+  waiter_leaves(bk);
+  JET_ERR e = bk_still(inst, bk);
   if (e || bk->copy_mac) return e;
   bk->copy_mac = CUT_RUNNING;
   bk->busy++;
@@ -327,9 +340,7 @@ static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
     e = inst_fatal(inst, e);
   }
   pthread_cond_broadcast(&bk->idle);   /* a tear-down or another cut-off may wait */
-  if (e == JET_errSuccess) e = inst_gate(inst);
-  if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
-  return e;
+  return e ? e : bk_still(inst, bk);
 }
 
 /* ---- Begin / AttachInfo ------------------------------------------------------ */
@@ -564,7 +575,7 @@ static void wait_for_reader(esinst *inst, struct esbackup *bk, bkfile *f) {
   assert(inst_lock_held(inst));
   bk->waiting++;
   while (f && f->reading && bk->state != BACKUP_ENDING) inst_wait(inst, &bk->idle);
-  if (--bk->waiting == 0 && bk->state == BACKUP_ENDING) pthread_cond_broadcast(&bk->idle);
+  waiter_leaves(bk);
 }
 
 /* Pages [pgno, pgno+n) into dst: those the cache holds from memory (the
@@ -809,9 +820,8 @@ static JET_ERR slice_job(void *ud) {
   struct esbackup *bk = ud;
   esinst *inst = bk->inst;
   inst_lock(inst);
-  JET_ERR e = inst_gate(inst);
+  JET_ERR e = bk_still(inst, bk);
   int more = 0;
-  if (e == JET_errSuccess && (bk->state == BACKUP_STOPPED || bk->state == BACKUP_ENDING)) e = refusal(bk->state);
   if (e == JET_errSuccess) e = slice_step(inst, bk, 0, &more);
   bk->slice_more = more;
   inst_unlock(inst);
