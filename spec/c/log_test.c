@@ -767,6 +767,57 @@ static void test_group_commit(esio *io) {
   free(dir);
 }
 
+/* ---- the attach table changed while a roll made the next file -------------
+ * roll's part 1 writes the next file's header with the table it read; a
+ * log_set_attachments before the switch makes the switch write it again
+ * (log.c roll, att_ver).  The roll is held at its "log-next" hold point
+ * (ESE_FAULT=holdsync:log-next:PATH) while the table changes. */
+static void *roll_thread(void *p) {
+  static JET_ERR e;
+  e = log_roll(p);
+  return &e;
+}
+
+static void test_roll_attach(void) {
+  char *dir = subdir("rollatt");
+  char hold[600], held[620], spec[700];
+  snprintf(hold, sizeof hold, "%s/hold", root);
+  snprintf(held, sizeof held, "%s.held", hold);
+  snprintf(spec, sizeof spec, "holdsync:log-next:%s", hold);
+  int fd = open(hold, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  esio *io;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  log_config cfg = mkcfg(io, dir, FS);
+  log_attach one = {1, "/data/one.edb", NULL, {1}}, two = {2, "/data/two.edb", "two.edb", {2}};
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, &one, 1, &lg));
+  lsn_t l;
+  OK(log_append(lg, 1, "abc", 3, &l));
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, roll_thread, lg) == 0);
+  for (int i = 0; i < 10000 && access(held, F_OK) != 0; i++) usleep(1000);
+  CHECK(access(held, F_OK) == 0);   /* the roll is held, its next file's header not yet written */
+  OK(log_set_attachments(lg, &two, 1));
+  unlink(hold);
+  void *r;
+  CHECK(pthread_join(th, &r) == 0);
+  OK(*(JET_ERR *)r);
+  log_header h;
+  char *cur = path_of(dir, 0);
+  OK(log_read_header(io, cur, &h));
+  CHECK(h.gen == 2 && h.nattach == 1 && h.attach[0].dbid == 2 && !strcmp(h.attach[0].path, "/data/two.edb"));
+  log_header_clear(&h);
+  OK(log_close(lg));
+  esio_free(io);
+  free(cur);
+  free(dir);
+  printf("log_test: roll-attach: the table set while the roll made the next file is in its header\n");
+}
+
 /* ---- fault injection ----------------------------------------------------------- */
 static void test_faults(void) {
   char *dir = subdir("fault");
@@ -1273,6 +1324,7 @@ int main(void) {
   test_roll_window(io);
   test_crash_points(io);
   test_group_commit(io);
+  test_roll_attach();
   test_faults();
 
   free(x.lsn);
