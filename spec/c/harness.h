@@ -651,6 +651,23 @@ static inline void *harness_cut_thread(void *unused) {
   return NULL;
 }
 
+/* The cut-off of inst started on *tx (harness_cut_thread) and held in h's
+ * gate (harness_hold_thread, up to 60 s): harness_cut_state() made ready
+ * (inst, done 0) and returned. */
+static inline harness_cut *harness_cut_start(harness_hold *h, JET_INSTANCE inst, pthread_t *tx) {
+  harness_cut *c = harness_cut_state();
+  c->inst = inst;
+  atomic_store(&c->done, 0);
+  harness_hold_thread(h, tx, harness_cut_thread, &c->done, &c->err, 60000, "the cut-off");
+  return c;
+}
+
+/* Whether the cut-off harness_cut_start began is still held in h's gate
+ * (h->held there and the cut-off not returned). */
+static inline int harness_cut_held(const harness_hold *h) {
+  return harness_exists(h->held) && !atomic_load(&harness_cut_state()->done);
+}
+
 /* harness_backup_dirty's backup cut off, then a slice on the backup's
  * worker held in its ring sync (FAIL when there is none to hold). */
 static inline void harness_hold_slice(JET_INSTANCE inst, harness_hold *h) {
