@@ -605,11 +605,12 @@ static inline void harness_hold_thread(harness_hold *h, pthread_t *th, void *(*f
 }
 
 /* The application's thread, while a call is held: keys "c" 0..19 committed
- * durably on harness_app_state()'s s and t, read back (where names the
- * check), then committed set. */
+ * on harness_app_state()'s s and t (with grbit: 0 durably), read back
+ * (where names the check), then committed set. */
 typedef struct {
   JET_SESID s;
   JET_TABLEID t;
+  JET_GRBIT grbit;
   const char *where;
   atomic_int committed;
 } harness_app;
@@ -622,7 +623,7 @@ static inline harness_app *harness_app_state(void) {
 static inline void *harness_app_thread(void *unused) {
   (void)unused;
   harness_app *a = harness_app_state();
-  harness_commit_keys(a->s, a->t, "c", 0, 20, 0);
+  harness_commit_keys(a->s, a->t, "c", 0, 20, a->grbit);
   harness_expect_keys(a->s, a->t, "c", 0, 20, 1, a->where);
   atomic_store(&a->committed, 1);
   return NULL;
