@@ -44,16 +44,14 @@ int main(void) {
   harness_app *a = harness_app_state();
   a->where = "read back while the cut-off was held";
   CK(harness_open_table(inst, h.dbpath, 0, "t", &a->s, &db, &a->t));
-  harness_cut *x = harness_cut_state();
-  x->inst = inst;
   JET_LOGINFO li = { .cbSize = sizeof li };
 
   pthread_t tx, ta;
-  harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
+  harness_cut *x = harness_cut_start(&h, inst, &tx);
   harness_nap_ms(2500);   /* archive_timeout passed: the archiver's roll came */
   if (pthread_create(&ta, NULL, harness_app_thread, NULL) != 0) FAIL("pthread_create");
   for (int i = 0; i < WAIT_S * 100 && !atomic_load(&a->committed); i++) harness_nap_ms(10);
-  int done = atomic_load(&a->committed), still = harness_exists(h.held) && !atomic_load(&x->done);
+  int done = atomic_load(&a->committed), still = harness_cut_held(&h);
   unlink(h.gate);
   pthread_join(tx, NULL);
   pthread_join(ta, NULL);

@@ -31,15 +31,16 @@ static JET_INSTANCE start(const char *dir, const char *arc) {
   return inst;
 }
 
-static void *term_thread(void *p) {
-  JET_ERR *e = p;
-  *e = JetTerm(*(JET_INSTANCE *)(e + 1));
-  return NULL;
-}
+/* JetTerm of inst on a thread of its own, its answer in e. */
+typedef struct {
+  JET_ERR e;
+  JET_INSTANCE inst;
+} term_call;
 
-static void sleep_ms(long ms) {
-  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-  nanosleep(&ts, NULL);
+static void *term_thread(void *p) {
+  term_call *c = p;
+  c->e = JetTerm(c->inst);
+  return NULL;
 }
 
 static void held(void) {
@@ -53,14 +54,14 @@ static void held(void) {
   fclose(f);
   snprintf(fault, sizeof fault, "holdsync:archive-wait:%s", hold);
   setenv("ESE_FAULT", fault, 1);
-  struct { JET_ERR e; JET_INSTANCE inst; } t = { -1, start(dir, arc) };
-  for (int i = 0; access(held_path, F_OK) != 0; i++) {   /* the thread reached the point */
+  term_call t = { -1, start(dir, arc) };
+  for (int i = 0; !harness_exists(held_path); i++) {   /* the thread reached the point */
     if (i == 30000) FAIL("the archive's thread never reached archive-wait");
-    sleep_ms(1);
+    harness_nap_ms(1);
   }
   pthread_t th;
   if (pthread_create(&th, NULL, term_thread, &t) != 0) FAIL("pthread_create");
-  sleep_ms(300);   /* term raises the stop meanwhile (if not yet, the case proves less, never fails wrongly) */
+  harness_nap_ms(300);   /* term raises the stop meanwhile (if not yet, the case proves less, never fails wrongly) */
   unlink(hold);
   pthread_join(th, NULL);   /* the old thread waited forever here: SIGALRM */
   CK(t.e);

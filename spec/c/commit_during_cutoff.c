@@ -32,21 +32,8 @@
 #define WAIT_S 60
 
 static JET_INSTANCE inst;
-static JET_SESID s2;
-static JET_TABLEID t2;
-static atomic_int committed, called;
+static atomic_int called;
 static atomic_long call_err;
-static int lazy;
-
-/* The application's thread: keys "c" committed (lazily or durably), then
- * read back. */
-static void *app(void *unused) {
-  (void)unused;
-  harness_commit_keys(s2, t2, "c", 0, 20, lazy ? JET_bitCommitLazyFlush : 0);
-  harness_expect_keys(s2, t2, "c", 0, 20, 1, "read back while the call was held");
-  atomic_store(&committed, 1);
-  return NULL;
-}
 
 static int start_case;   /* X begins a stepwise backup, else it makes the cut-off */
 
@@ -63,8 +50,10 @@ static void *call_x(void *unused) {
 static void run_case(const char *name) {
   int next = !strcmp(name, "next");
   start_case = !strcmp(name, "start");
-  lazy = !next;
-  atomic_store(&committed, 0);
+  harness_app *a = harness_app_state();
+  a->grbit = next ? 0 : JET_bitCommitLazyFlush;
+  a->where = "read back while the call was held";
+  atomic_store(&a->committed, 0);
   atomic_store(&called, 0);
   char tag[32];
   snprintf(tag, sizeof tag, "cutoff-%s", name);
@@ -80,13 +69,13 @@ static void run_case(const char *name) {
   } else {
     inst = harness_hold_backup(&h, tag, next ? "log-next" : "db", "", name, 1024, NREC, &s, &db, &t);
   }
-  CK(harness_open_table(inst, h.dbpath, 0, "t", &s2, &db, &t2));   /* before X runs */
+  CK(harness_open_table(inst, h.dbpath, 0, "t", &a->s, &db, &a->t));   /* before X runs */
 
   pthread_t tx, ta;
   harness_hold_thread(&h, &tx, call_x, &called, &call_err, 60000, name);
-  if (pthread_create(&ta, NULL, app, NULL) != 0) FAIL("pthread_create");
-  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&committed); i++) harness_nap_ms(10);
-  int done = atomic_load(&committed), still = harness_exists(h.held) && !atomic_load(&called);
+  if (pthread_create(&ta, NULL, harness_app_thread, NULL) != 0) FAIL("pthread_create");
+  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&a->committed); i++) harness_nap_ms(10);
+  int done = atomic_load(&a->committed), still = harness_exists(h.held) && !atomic_load(&called);
   unlink(h.gate);
   pthread_join(ta, NULL);
   pthread_join(tx, NULL);

@@ -56,8 +56,6 @@ static int c_state(JET_SESID s, JET_TABLEID t, const char *where) {
 static void run_case(const char *name) {
   int sw = !strcmp(name, "switch");
   a_lazy = !sw;
-  harness_cut *x = harness_cut_state();
-  atomic_store(&x->done, 0);
   atomic_store(&a_done, 0);
   char tag[32];
   snprintf(tag, sizeof tag, "cuteio-%s", name);
@@ -67,13 +65,12 @@ static void run_case(const char *name) {
   JET_TABLEID t;
   inst = harness_hold_backup(&h, tag, sw ? "db" : "edbtmp.log", ":eio", name, 1024, NREC, &s, &db, &t);
   CK(harness_open_table(inst, h.dbpath, 0, "t", &s2, &db, &t2));
-  x->inst = inst;
   harness_nap_ms(100);   /* the log's next file made ahead (its sync is not the one held) */
   pthread_t tx, ta;
-  harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
+  harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&ta, NULL, commit_a, NULL) != 0) FAIL("pthread_create");
   for (int i = 0; i < 300 && !atomic_load(&a_done); i++) harness_nap_ms(1);
-  int a_early = atomic_load(&a_done), still = harness_exists(h.held) && !atomic_load(&x->done);
+  int a_early = atomic_load(&a_done), still = harness_cut_held(&h);
   unlink(h.gate);
   pthread_join(tx, NULL);
   pthread_join(ta, NULL);

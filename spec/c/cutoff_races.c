@@ -89,21 +89,18 @@ static void run_end(void) {
   JET_DBID db;
   JET_TABLEID t;
   inst = harness_hold_backup(&h, "cutrace-end", "log-next", "", "end", 1024, 200, &s, &db, &t);
-  harness_cut *x = harness_cut_state();
-  x->inst = inst;
   for (int r = 0; r < ROUNDS; r++) {
-    atomic_store(&x->done, 0);
     atomic_store(&y_done, 0);
     atomic_store(&z_done, 0);
     if (r) CK(JetBeginExternalBackupInstance(inst, 0));
     pthread_t tx, ty, tz;
-    harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
+    harness_cut *x = harness_cut_start(&h, inst, &tx);
     if (pthread_create(&ty, NULL, call_y, &li) != 0) FAIL("pthread_create");
     harness_nap_ms(20);
     if (pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
     harness_nap_ms(20);
     int early = atomic_load(&y_done) || atomic_load(&z_done);
-    int still = harness_exists(h.held) && !atomic_load(&x->done);
+    int still = harness_cut_held(&h);
     unlink(h.gate);
     pthread_join(tx, NULL);
     pthread_join(ty, NULL);
@@ -148,13 +145,10 @@ static void run_full(void) {
   JET_DBID db;
   JET_TABLEID t;
   inst = harness_hold_backup(&h, "cutrace-full", "log-next", "", "full", 64, 200, &s, &db, &t);
-  harness_cut *x = harness_cut_state();
-  x->inst = inst;
-  atomic_store(&x->done, 0);
   CK(harness_open_table(inst, h.dbpath, 0, "t", &fs, &db, &ft));
   unsigned long before = last_archived(h.dir);
   pthread_t tx, tf;
-  harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
+  harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&tf, NULL, filler, NULL) != 0) FAIL("pthread_create");
   int last = -1, same_ms = 0;
   for (int i = 0; i < 20000 && same_ms < 500; i++) {   /* F blocked: its count stands still */
@@ -163,7 +157,7 @@ static void run_full(void) {
     same_ms = c == last ? same_ms + 1 : 0;
     last = c;
   }
-  int still = harness_exists(h.held) && !atomic_load(&x->done);
+  int still = harness_cut_held(&h);
   atomic_store(&f_stop, 1);   /* F ends the transaction that waits: it does not fill another file */
   unlink(h.gate);
   pthread_join(tx, NULL);
@@ -201,8 +195,6 @@ static void run_case(const char *name) {
     return;
   }
   int second = !strcmp(name, "second");
-  harness_cut *x = harness_cut_state();
-  atomic_store(&x->done, 0);
   atomic_store(&y_done, 0);
   char tag[32];
   snprintf(tag, sizeof tag, "cutrace-%s", name);
@@ -212,13 +204,12 @@ static void run_case(const char *name) {
   JET_TABLEID t;
   inst = harness_hold_backup(&h, tag, "log-next", "", name, 1024, NREC, &s, &db, &t);
   dbpath = h.dbpath;
-  x->inst = inst;
   unsigned long before = last_archived(h.dir);
   pthread_t tx, ty;
-  harness_hold_thread(&h, &tx, harness_cut_thread, &x->done, &x->err, 60000, "the cut-off");
+  harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&ty, NULL, call_y, second ? &li : NULL) != 0) FAIL("pthread_create");
   harness_nap_ms(300);
-  int early = atomic_load(&y_done), still = harness_exists(h.held) && !atomic_load(&x->done);
+  int early = atomic_load(&y_done), still = harness_cut_held(&h);
   unlink(h.gate);
   pthread_join(tx, NULL);
   pthread_join(ty, NULL);

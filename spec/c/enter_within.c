@@ -41,18 +41,13 @@ static JET_INSTANCE make(const char *root, const char *tag) {
   return h;
 }
 
-static void nap_ms(long ms) {
-  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-  nanosleep(&ts, NULL);
-}
-
 /* A waiter started on a_h while this thread holds A's lock; returns once
  * it waits. */
 static pthread_t start_waiter(esinst *A) {
   pthread_t th;
   atomic_store(&waited, 0);
   if (pthread_create(&th, NULL, waiter, NULL) != 0) FAIL("pthread_create");
-  while (atomic_load(&A->entering) == 0) nap_ms(1);
+  while (atomic_load(&A->entering) == 0) harness_nap_ms(1);
   return th;
 }
 
@@ -82,7 +77,7 @@ int main(void) {
   pthread_t th = start_waiter(A);
   pthread_t bt;
   if (pthread_create(&bt, NULL, b_calls, NULL) != 0) FAIL("pthread_create");
-  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&b_done); i++) nap_ms(10);
+  for (int i = 0; i < WAIT_S * 100 && !atomic_load(&b_done); i++) harness_nap_ms(10);
   int done = atomic_load(&b_done), still = !atomic_load(&waited);
   inst_unlock(A);
   pthread_join(bt, NULL);

@@ -605,11 +605,12 @@ static inline void harness_hold_thread(harness_hold *h, pthread_t *th, void *(*f
 }
 
 /* The application's thread, while a call is held: keys "c" 0..19 committed
- * durably on harness_app_state()'s s and t, read back (where names the
- * check), then committed set. */
+ * on harness_app_state()'s s and t (with grbit: 0 durably), read back
+ * (where names the check), then committed set. */
 typedef struct {
   JET_SESID s;
   JET_TABLEID t;
+  JET_GRBIT grbit;
   const char *where;
   atomic_int committed;
 } harness_app;
@@ -622,7 +623,7 @@ static inline harness_app *harness_app_state(void) {
 static inline void *harness_app_thread(void *unused) {
   (void)unused;
   harness_app *a = harness_app_state();
-  harness_commit_keys(a->s, a->t, "c", 0, 20, 0);
+  harness_commit_keys(a->s, a->t, "c", 0, 20, a->grbit);
   harness_expect_keys(a->s, a->t, "c", 0, 20, 1, a->where);
   atomic_store(&a->committed, 1);
   return NULL;
@@ -649,6 +650,23 @@ static inline void *harness_cut_thread(void *unused) {
   atomic_store(&c->err, EseBackupStep(c->inst, ESE_bitBackupStepCutOff, &more));
   atomic_store(&c->done, 1);
   return NULL;
+}
+
+/* The cut-off of inst started on *tx (harness_cut_thread) and held in h's
+ * gate (harness_hold_thread, up to 60 s): harness_cut_state() made ready
+ * (inst, done 0) and returned. */
+static inline harness_cut *harness_cut_start(harness_hold *h, JET_INSTANCE inst, pthread_t *tx) {
+  harness_cut *c = harness_cut_state();
+  c->inst = inst;
+  atomic_store(&c->done, 0);
+  harness_hold_thread(h, tx, harness_cut_thread, &c->done, &c->err, 60000, "the cut-off");
+  return c;
+}
+
+/* Whether the cut-off harness_cut_start began is still held in h's gate
+ * (h->held there and the cut-off not returned). */
+static inline int harness_cut_held(const harness_hold *h) {
+  return harness_exists(h->held) && !atomic_load(&harness_cut_state()->done);
 }
 
 /* harness_backup_dirty's backup cut off, then a slice on the backup's

@@ -386,6 +386,13 @@ static size_t free_body(uint8_t *body, int type, uint32_t left) {
   return PO_FREEPAGE_LEN;
 }
 
+/* FAILs unless every byte of pg from 16 (past the checksum, pgno and
+ * dbtime) is zero, as LR_FREEPAGE leaves it; what names the page. */
+static void expect_freed(const uint8_t *pg, const char *what) {
+  for (unsigned i = 16; i < PAGE_SIZE; i++)
+    if (pg[i]) FAIL("%s: byte %u is not zero", what, i);
+}
+
 static void unit_unlink(void) {
   static uint8_t pg[PAGE_SIZE], before[PAGE_SIZE];
   uint8_t body[64];
@@ -440,8 +447,7 @@ static void unit_unlink(void) {
   if (memcmp(before, pg, PAGE_SIZE)) FAIL("freepage refusals: the page changed");
   expect_po(pageop_apply(pg, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_BRANCH, 110)), PO_OK,
             "freepage: branch");
-  for (unsigned i = 16; i < PAGE_SIZE; i++)
-    if (pg[i]) FAIL("freepage: byte %u of the freed branch is not zero", i);
+  expect_freed(pg, "freepage: the freed branch");
   /* a leaf: refused while it holds a record, freed when empty */
   uint8_t *lf = leaf_page(), cell[64];
   unsigned n = cell_of(cell, 1, 10, 'v');
@@ -455,8 +461,7 @@ static void unit_unlink(void) {
   expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 5)), PO_BAD,
             "freepage: a leaf of left 5");
   expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_OK, "freepage: leaf");
-  for (unsigned i = 16; i < PAGE_SIZE; i++)
-    if (lf[i]) FAIL("freepage: byte %u of the freed leaf is not zero", i);
+  expect_freed(lf, "freepage: the freed leaf");
   expect_po(pageop_apply(lf, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LEAF, 0)), PO_BAD,
             "freepage: a page already free");
   /* a long value's pages (lv.h): checked by type and the u32 at 24 (a
@@ -481,15 +486,13 @@ static void unit_unlink(void) {
   if (memcmp(before, lv, PAGE_SIZE)) FAIL("freepage refusals of a long value's page: the page changed");
   expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LVDIR, 77)), PO_OK,
             "freepage: directory");
-  for (unsigned i = 16; i < PAGE_SIZE; i++)
-    if (lv[i]) FAIL("freepage: byte %u of the freed directory is not zero", i);
+  expect_freed(lv, "freepage: the freed directory");
   memset(lv + 16, 0x5a, PAGE_SIZE - 16);
   lv[16] = PAGE_LVDATA;
   put32(lv + 24, 0);
   expect_po(pageop_apply(lv, PAGE_SIZE, PO_FREEPAGE, 0, body, free_body(body, PAGE_LVDATA, 0)), PO_OK,
             "freepage: data page");
-  for (unsigned i = 16; i < PAGE_SIZE; i++)
-    if (lv[i]) FAIL("freepage: byte %u of the freed data page is not zero", i);
+  expect_freed(lv, "freepage: the freed data page");
   say_ok("unlink");
 }
 
@@ -1061,8 +1064,7 @@ static void free_cases(int restore, uint64_t *T) {
   uint8_t freed[PAGE_SIZE], root[PAGE_SIZE];
   read_page(B, freed);
   read_page(leaf, root);
-  for (unsigned i = 16; i < PAGE_SIZE; i++)
-    if (freed[i]) FAIL("free-once: byte %u of the freed page is not zero", i);
+  expect_freed(freed, "free-once: the freed page");
   /* the parent newer, the child as before the group; then the reverse */
   write_page(B, split[2]);
   snprintf(name, sizeof name, "free-parent-newer%s", mode);
