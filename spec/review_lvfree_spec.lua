@@ -24,10 +24,7 @@ end
 
 local function key(i) return ("%012d"):format(i) end
 
-local function verified(path, what)
-  local ok, e = pcall(ese.file_info, path, true)
-  assert.is_true(ok, (what or "") .. ": " .. tostring(e and (e.detail or e.name or e)))
-end
+local verified = H.verified
 
 -- t holds model; then a crash of inst, recovery (the folder at the last
 -- generation: it replays what was durable), the same model, and a file
@@ -374,16 +371,7 @@ describe("review: crashes over long-value frees and root collapses", function()
   it("recovery cut by crashes and torn writes, then run again, gives a state in range", function()
     local crashed, seen, safe, rtotal = wl.cut_recovery(PS, 9, 10)   -- asserts the whole run made 200 commits
     assert.is_true(seen > 150, "cut at " .. seen)
-    for i = 1, 8 do
-      local dir = w:path("r" .. i)
-      H.copy_dir(crashed, dir)
-      local fault = i % 3 == 0 and ("torn:%d:512"):format(1 + (rtotal - 1) * i // 9)
-        or ("crash:%d"):format(1 + (rtotal - 1) * i // 9)
-      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. fault)
-      local again = fault:gsub("^%a+:(%d+)", function(k) return "crash:" .. (k * 2) end)
-      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. again)
-      wl.check(dir, seen, safe, "recovery " .. fault)
-    end
+    wl.recover_twice(crashed, seen, safe, rtotal, PS, 8)
   end)
 end)
 
@@ -424,12 +412,7 @@ describe("review: a backup streamed while the tree collapses and long values are
     local at_cutoff = {}
     for k, v in pairs(model) do at_cutoff[k] = v end
     t:put("L0", LV.val(30000, 999))             -- after the cut-off: not in the set
-    for _, p in ipairs(logs) do
-      local lf = assert(io.open(set .. "/" .. p:match("[^/]+$"), "wb"))
-      local lr <close> = inst:open_file(p)
-      lr:copy_to(function(s) lf:write(s) end)
-      lf:close()
-    end
+    for _, p in ipairs(logs) do H.stream(inst, p, set) end
     inst:end_external_backup()
     inst:term({ complete = true })
     local dest = w:path("dest")

@@ -386,6 +386,13 @@ function H.db_header(path_or_data, page_size)
   return h
 end
 
+-- Asserts that the database at path passes ese.file_info's whole-file
+-- verification (every page, `ese check`'s checks); what prefixes the message.
+function H.verified(path, what)
+  local ok, e = pcall(ese.file_info, path, true)
+  luassert.is_true(ok, (what or "") .. ": " .. tostring(e and (e.detail or e.name or e)))
+end
+
 -- Every byte left in the backup file reader r, read with r:chunks(n).
 function H.read_all(r, n)
   local parts = {}

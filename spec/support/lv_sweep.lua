@@ -8,7 +8,6 @@
 -- with, so the two cannot drift.  The child notes each commit after it
 -- returns ("L<n>" when lazy); recovery must give the state after some
 -- commit from the last durable one noted to the one after the last noted.
-local ese = require "ese"
 local H = require "support.helpers"
 local luassert = require "luassert"
 
@@ -125,8 +124,7 @@ function M.workload(w, cfg)
       ("%s: the table is after no commit from %d (durable) to %d"):format(what, durable, last + 1))
     if cfg.after then cfg.after(t) end
     inst:term({ complete = true })
-    local fi_ok, e = pcall(ese.file_info, dir .. "/app.edb", true)
-    luassert.is_true(fi_ok, what .. ": " .. tostring(e and (e.detail or e)))
+    H.verified(dir .. "/app.edb", what)
   end
 
   -- The sweep: a run without faults counts the child's I/O events (at
@@ -177,6 +175,23 @@ function M.workload(w, cfg)
     local code, _, err = H.lua_child(M.RECOVER_SRC, { probe, tostring(ps) }, "ESE_FAULT_COUNT=" .. H.q(rcount))
     luassert.are.equal(0, code, err)
     return crashed, seen, safe, tonumber(H.read_file(rcount):match("%d+"))
+  end
+
+  -- The recovery of a copy of crashed (wl.cut_recovery's) cut at npts
+  -- points spread over its rtotal events (every third a torn write of 512
+  -- bytes, the others crashes), then run again cut at twice the event
+  -- (a crash); each copy checked with wl.check(dir, seen, safe).
+  function wl.recover_twice(crashed, seen, safe, rtotal, ps, npts)
+    for i = 1, npts do
+      local dir = w:path("r" .. i)
+      H.copy_dir(crashed, dir)
+      local fault = i % 3 == 0 and ("torn:%d:512"):format(1 + (rtotal - 1) * i // (npts + 1))
+        or ("crash:%d"):format(1 + (rtotal - 1) * i // (npts + 1))
+      H.lua_child(M.RECOVER_SRC, { dir, tostring(ps) }, "ESE_FAULT=" .. fault)
+      local again = fault:gsub("^%a+:(%d+)", function(k) return "crash:" .. (k * 2) end)
+      H.lua_child(M.RECOVER_SRC, { dir, tostring(ps) }, "ESE_FAULT=" .. again)   -- the second run cut later
+      wl.check(dir, seen, safe, "recovery " .. fault)
+    end
   end
 
   return wl
