@@ -382,32 +382,14 @@ describe("review: a backup streamed while the tree collapses and long values are
   after_each(function() w:cleanup() end)
 
   it("restores to the model at the cut-off and passes ese check", function()
-    local t, _, _, inst = w:table({ log_file_size = 128, page_size = PS, cache_size = 32 * PS })
-    local txn = assert(load(TXN))()
-    local model, n = {}, 0
-    local function step(k)
-      for _ = 1, k do
-        n = n + 1
-        local kk, size = txn(n)
-        if size then t:put(kk, LV.val(size, n)) model[kk] = LV.val(size, n)
-        elseif model[kk] then t:delete(kk) model[kk] = nil end
-      end
-    end
+    local inst, model, step, t = LV.writer(w, { log_file_size = 128, page_size = PS, cache_size = 32 * PS }, TXN)
     step(95)                                    -- three levels
     inst:begin_external_backup()
     local set = w:path("set")
-    assert(os.execute("mkdir -p " .. H.q(set)))
-    local r = inst:open_file(w:path("app.edb"))
-    local f = assert(io.open(set .. "/app.edb", "wb"))
-    while true do
-      local chunk = r:read(PS)
-      if not chunk then break end
-      f:write(chunk)
+    LV.stream_db_paced(inst, w:path("app.edb"), set, PS, function()
       step(2)                                   -- the root collapses behind and ahead of the reader
-    end
-    f:close()
-    r:close()
-    step(200 - n)
+    end)
+    step(200 - step(0))
     local logs = inst:get_log_info()
     local at_cutoff = {}
     for k, v in pairs(model) do at_cutoff[k] = v end

@@ -95,23 +95,7 @@ describe("review: split records replayed twice", function()
   end)
 end)
 
--- An instance on w's folder with table "t", the model of its commits and
--- step(k): the next k commits of TXN, in process.
-local function writer(w, params)
-  local t, _, _, inst = w:table(params)
-  local txn = assert(load(TXN))()
-  local model, n = {}, 0
-  local function step(k)
-    for _ = 1, k do
-      n = n + 1
-      local key, size = txn(n)
-      if size then t:put(key, LV.val(size, n)) model[key] = LV.val(size, n)
-      elseif model[key] then t:delete(key) model[key] = nil end
-    end
-    return n
-  end
-  return inst, model, step
-end
+local function writer(w, params) return LV.writer(w, params, TXN) end
 
 describe("review: backups of split pages", function()
   local backup = require "ese.backup"
@@ -125,18 +109,9 @@ describe("review: backups of split pages", function()
     step(60)
     inst:begin_external_backup()
     local set = w:path("set")
-    assert(os.execute("mkdir -p " .. H.q(set)))
-    local dbpath = w:path("app.edb")
-    local r = inst:open_file(dbpath)
-    local f = assert(io.open(set .. "/app.edb", "wb"))
-    while true do
-      local chunk = r:read(PS)
-      if not chunk then break end
-      f:write(chunk)
+    LV.stream_db_paced(inst, w:path("app.edb"), set, PS, function()
       step(3)                                    -- pages split behind and ahead of the reader
-    end
-    f:close()
-    r:close()
+    end)
     step(20)
     local logs = inst:get_log_info()
     local at_cutoff = {}

@@ -68,6 +68,42 @@ M.RECOVER_SRC = [[
   inst:term({ complete = true })
 ]]
 
+-- An instance on w's folder (w:table(params)) with table "t", the model of
+-- its commits and step(k): the next k commits of the workload txn_src (see
+-- above), in process, outside transactions; step returns the commits made.
+-- Returns inst, model, step and the table t.
+function M.writer(w, params, txn_src)
+  local t, _, _, inst = w:table(params)
+  local txn = assert(load(txn_src))()
+  local model, n = {}, 0
+  local function step(k)
+    for _ = 1, k do
+      n = n + 1
+      local key, size = txn(n)
+      if size then t:put(key, M.val(size, n)) model[key] = M.val(size, n)
+      elseif model[key] then t:delete(key) model[key] = nil end
+    end
+    return n
+  end
+  return inst, model, step, t
+end
+
+-- Copies the database file dbpath of inst (in a backup) into the folder
+-- set page by page (page size ps), calling between() after each page.
+function M.stream_db_paced(inst, dbpath, set, ps, between)
+  assert(os.execute("mkdir -p " .. H.q(set)))
+  local r = inst:open_file(dbpath)
+  local f = assert(io.open(set .. "/" .. H.basename(dbpath), "wb"))
+  while true do
+    local chunk = r:read(ps)
+    if not chunk then break end
+    f:write(chunk)
+    between()
+  end
+  f:close()
+  r:close()
+end
+
 function M.workload(w, cfg)
   local txn = assert(load(cfg.txn_src))()
   local parts = { VAL = M.VAL_SRC, TXN = cfg.txn_src, OPTS = cfg.opts_src, NTX = tostring(cfg.ntx) }
