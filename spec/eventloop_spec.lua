@@ -577,4 +577,40 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
     assert.are.equal("JET_errDiskIO", out)
     assert.is_false(H.exists(w:path("set")), "no set folder")
   end)
+
+  -- out.sync_dir (backup_run.lua): the set folder's sync as an
+  -- ese.SyncJob; ESE_FAULT=holdsync:set.partial:GATE:eio holds it while
+  -- GATE exists (the callback takes GATE away once the sync is held), then
+  -- fails it with EIO.
+  it("the set folder's sync fails: JET_errDiskIO, no set folder", function()
+    local gate = w:path("gate")
+    H.write_file(gate, "")
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local backup = require "ese.backup"
+      local dir, gate = arg[1], arg[2]
+      local inst = ese.create_instance("sp", { system_path = dir, log_path = dir, log_file_size = 64 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+      for i = 1, 100 do t:put(("k%04d"):format(i), ("v"):rep(100)) end
+      local held = false
+      local co = coroutine.wrap(function()
+        local ok, e = pcall(backup.run, inst, dir .. "/set", { on_progress = function(p)
+          if p.phase == "sync" and p.file == "." and io.open(gate .. ".held") then
+            held = true
+            os.remove(gate)
+          end
+          coroutine.yield()
+        end })
+        return ok and "ok" or (ese.is_error(e) and e.name or tostring(e))
+      end)
+      local r
+      repeat r = co() until r
+      io.write(r, " held: ", tostring(held))
+    ]], { w.dir, gate }, "ESE_FAULT=holdsync:set.partial:" .. H.q(gate) .. ":eio")
+    assert.are.equal(0, code, err)
+    assert.are.equal("JET_errDiskIO held: true", out)
+    assert.is_false(H.exists(w:path("set")), "no set folder")
+  end)
 end)
