@@ -578,6 +578,37 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
     assert.is_false(H.exists(w:path("set")), "no set folder")
   end)
 
+  -- A database file of the set: its close syncs it with f:sync_step();
+  -- ESE_FAULT=synceio:1:app.edb:TRIGGER fails the first sync of a file
+  -- named app.edb once TRIGGER exists (made at the first "database"
+  -- callback: the source's syncs before it are not counted).
+  it("the set's database copy's sync fails: JET_errDiskIO, no set folder", function()
+    local trigger = w:path("trigger")
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local backup = require "ese.backup"
+      local dir, trigger = arg[1], arg[2]
+      local inst = ese.create_instance("sp", { system_path = dir, log_path = dir, log_file_size = 64 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+      for i = 1, 100 do t:put(("k%04d"):format(i), ("v"):rep(100)) end
+      local co = coroutine.wrap(function()
+        local ok, e = pcall(backup.run, inst, dir .. "/set", { on_progress = function(p)
+          if p.phase == "database" then io.open(trigger, "w"):close() end
+          coroutine.yield()
+        end })
+        return ok and "ok" or (ese.is_error(e) and e.name or tostring(e))
+      end)
+      local r
+      repeat r = co() until r
+      io.write(r)
+    ]], { w.dir, trigger }, "ESE_FAULT=synceio:1:app.edb:" .. H.q(trigger))
+    assert.are.equal(0, code, err)
+    assert.are.equal("JET_errDiskIO", out)
+    assert.is_false(H.exists(w:path("set")), "no set folder")
+  end)
+
   -- out.sync_dir (backup_run.lua): the set folder's sync as an
   -- ese.SyncJob; ESE_FAULT=holdsync:set.partial:GATE:eio holds it while
   -- GATE exists (the callback takes GATE away once the sync is held), then
