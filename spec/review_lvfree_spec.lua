@@ -26,6 +26,13 @@ local function key(i) return ("%012d"):format(i) end
 
 local verified = H.verified
 
+-- Table "t" of w's app.edb (attached by inst's first session) in a new
+-- session of inst: t2, s2.
+local function second_session(w, inst)
+  local s2 = inst:begin_session()
+  return s2:open_table(s2:open_database(w:path("app.edb")), "t"), s2
+end
+
 -- t holds model; then a crash of inst, recovery (the folder at the last
 -- generation: it replays what was durable), the same model, and a file
 -- that verifies.
@@ -47,8 +54,7 @@ describe("review: long values freed and taken again under snapshots", function()
     local t, _, _, inst = w:table({ page_size = PS })
     local A, B = value(1, 30 * DCAP + 7), value(2, 30 * DCAP + 7)
     t:put("a", A)
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     s2:begin_transaction()
     assert.are.equal(A, t2:get("a"))
     t:put("a", value(3, 100))                -- a's pages freed (marked)
@@ -76,8 +82,7 @@ describe("review: long values freed and taken again under snapshots", function()
     s:begin_transaction()
     for i = 1, 600 do t:put(key(i), ("v"):rep(200)) end   -- three levels at 4 KiB
     s:commit_transaction()
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2 = second_session(w, inst)
     local got, k = {}, t2:seek("", "ge")
     while k do
       got[#got + 1] = k
@@ -104,8 +109,7 @@ describe("review: long values freed and taken again under snapshots", function()
       model[key(i)] = v
     end
     s:commit_transaction()
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     s2:begin_transaction()
     local first = t2:seek("", "ge")
     for i = 2, 600 do t:delete(key(i)) end                -- collapses; long values freed
@@ -126,8 +130,7 @@ describe("review: long values freed and taken again under snapshots", function()
 
   it("a commit that fails (JET_errLogSequenceEnd) after freeing long values' pages changes nothing", function()
     local t, s, _, inst = w:at_last_generation(5)
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     local model = H.contents(t)
     local failed
     for i = 1, 400 do
@@ -161,8 +164,7 @@ describe("review: long values freed and taken again under snapshots", function()
     local model = H.contents(t)
     local first
     for k in pairs(model) do if not first or k < first then first = k end end
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     s2:begin_transaction()
     local cursor = t2:seek(first, "ge")
     s:begin_transaction()
