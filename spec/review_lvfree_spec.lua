@@ -16,11 +16,7 @@ local LV = require "support.lv_sweep"
 local PS = 4096
 local DCAP = PS - 32
 
-local function value(seed, n)
-  local parts = {}
-  for i = 1, n // 16 + 1 do parts[i] = ("%07d-%08d"):format(seed, i) end
-  return table.concat(parts):sub(1, n)
-end
+local value = LV.text_val
 
 local function key(i) return ("%012d"):format(i) end
 
@@ -234,20 +230,6 @@ describe("review: a torn write at the file's end of a page whose tail is zeros",
   end
 end)
 
--- The free list of the database at path: its entries and its pages.
-local function free_list(path)
-  local data = assert(H.read_file(path))
-  local sp = 2 * PS
-  local head = string.unpack("<I4", data, sp + 40 + 1)
-  local entries = {}
-  local fl = head
-  while fl ~= 0 do
-    local cnt, nxt = string.unpack("<I4I4", data, fl * PS + 20 + 1)
-    for i = 0, cnt - 1 do entries[#entries + 1] = string.unpack("<I4", data, fl * PS + 32 + 4 * i + 1) end
-    fl = nxt
-  end
-  return entries, data
-end
 
 describe("review: a file from before the mark (SPACE_MARKED unset, unmarked pages listed)", function()
   local w
@@ -268,7 +250,7 @@ describe("review: a file from before the mark (SPACE_MARKED unset, unmarked page
     t2:delete("gone")
     t2:delete("gone2")
     i2:term({ complete = true })
-    local entries = free_list(path)
+    local entries = H.free_list(path, PS)
     assert.is_true(#entries >= 40)
     local n = 0
     for _, pg in ipairs(entries) do

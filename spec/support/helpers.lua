@@ -468,6 +468,24 @@ function H.patch_page(path, ps, pgno, fn)
   H.write_file(path, data:sub(1, pgno * ps) .. pg .. data:sub((pgno + 1) * ps + 1))
 end
 
+-- The free list of the database at path (pages of ps bytes): its entries,
+-- its free-list pages (from the head on the space page, page 2, offset
+-- 40), the space page's flags (offset 48) and the file's bytes.
+function H.free_list(path, ps)
+  local data = assert(H.read_file(path))
+  local sp = 2 * ps
+  local head, flags = string.unpack("<I4", data, sp + 40 + 1), string.unpack("<I4", data, sp + 48 + 1)
+  local entries, pages = {}, {}
+  local fl = head
+  while fl ~= 0 do
+    pages[#pages + 1] = fl
+    local cnt, nxt = string.unpack("<I4I4", data, fl * ps + 20 + 1)
+    for i = 0, cnt - 1 do entries[#entries + 1] = string.unpack("<I4", data, fl * ps + 32 + 4 * i + 1) end
+    fl = nxt
+  end
+  return entries, pages, flags, data
+end
+
 -- The page numbers (from 2) of the file at path whose type byte (offset
 -- 16) is ty, pages of ps bytes.
 function H.pages_of_type(path, ps, ty)

@@ -26,6 +26,14 @@ end
 ]]
 M.val = assert(load(M.VAL_SRC))()
 
+-- text_val(seed, n): n bytes of readable text ("SSSSSSS-IIIIIIII" per 16
+-- bytes) that differ from seed to seed.
+function M.text_val(seed, n)
+  local parts = {}
+  for i = 1, n // 16 + 1 do parts[i] = ("%07d-%08d"):format(seed, i) end
+  return table.concat(parts):sub(1, n)
+end
+
 local CHILD = [[
 local val = (function() @VAL@ end)()
 local txn = (function() @TXN@ end)()
