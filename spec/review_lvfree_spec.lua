@@ -230,7 +230,6 @@ describe("review: a torn write at the file's end of a page whose tail is zeros",
   end
 end)
 
-
 describe("review: a file from before the mark (SPACE_MARKED unset, unmarked pages listed)", function()
   local w
   before_each(function() w = H.world() end)
