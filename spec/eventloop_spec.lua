@@ -555,26 +555,61 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
 
-  it("manifest.json's sync fails: JET_errDiskIO, no set folder", function()
-    local code, out, err = H.lua_child([[
+  -- A child: an instance on arg[1] with 100 records, backup.run into
+  -- arg[1]/set in a coroutine that yields at every callback after
+  -- on_progress_src's statements (p the progress, aux arg[2]); it writes
+  -- the run's result ("ok" or the error's name).  Asserts it exited 0 and
+  -- left no set folder; returns what it wrote.
+  local function failed_run(on_progress_src, aux, env)
+    local code, out, err = H.lua_child(([[
       local ese = require "ese"
       local backup = require "ese.backup"
-      local dir = arg[1]
+      local dir, aux = arg[1], arg[2]
       local inst = ese.create_instance("sp", { system_path = dir, log_path = dir, log_file_size = 64 })
       inst:init()
       local s = inst:begin_session()
       local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
-      for i = 1, 100 do t:put(("k%04d"):format(i), ("v"):rep(100)) end
+      for i = 1, 100 do t:put(("k%%04d"):format(i), ("v"):rep(100)) end
       local co = coroutine.wrap(function()
-        local ok, e = pcall(backup.run, inst, dir .. "/set", { on_progress = function() coroutine.yield() end })
+        local ok, e = pcall(backup.run, inst, dir .. "/set", { on_progress = function(p)
+          %s
+          coroutine.yield()
+        end })
         return ok and "ok" or (ese.is_error(e) and e.name or tostring(e))
       end)
       local r
       repeat r = co() until r
       io.write(r)
-    ]], { w.dir }, "ESE_FAULT=synceio:1:manifest.json")
+    ]]):format(on_progress_src), { w.dir, aux or "-" }, env)
     assert.are.equal(0, code, err)
-    assert.are.equal("JET_errDiskIO", out)
     assert.is_false(H.exists(w:path("set")), "no set folder")
+    return out
+  end
+
+  it("manifest.json's sync fails: JET_errDiskIO, no set folder", function()
+    assert.are.equal("JET_errDiskIO", failed_run("", nil, "ESE_FAULT=synceio:1:manifest.json"))
+  end)
+
+  -- A database file of the set: its close syncs it with f:sync_step();
+  -- ESE_FAULT=synceio:1:app.edb:TRIGGER fails the first sync of a file
+  -- named app.edb once TRIGGER exists (made at the first "database"
+  -- callback: the source's syncs before it are not counted).
+  it("the set's database copy's sync fails: JET_errDiskIO, no set folder", function()
+    local trigger = w:path("trigger")
+    assert.are.equal("JET_errDiskIO", failed_run([[if p.phase == "database" then io.open(aux, "w"):close() end]],
+      trigger, "ESE_FAULT=synceio:1:app.edb:" .. H.q(trigger)))
+  end)
+
+  -- out.sync_dir (backup_run.lua): the set folder's sync as an
+  -- ese.SyncJob; ESE_FAULT=holdsync:set.partial:GATE:eio holds it while
+  -- GATE exists (the callback takes GATE away once the sync is held), then
+  -- fails it with EIO.
+  it("the set folder's sync fails: JET_errDiskIO, no set folder", function()
+    local gate = w:path("gate")
+    H.write_file(gate, "")
+    assert.are.equal("JET_errDiskIO", failed_run(
+      [[if p.phase == "sync" and p.file == "." and io.open(aux .. ".held") then os.remove(aux) end]],
+      gate, "ESE_FAULT=holdsync:set.partial:" .. H.q(gate) .. ":eio"))
+    assert.is_false(H.exists(gate), "the sync was held")
   end)
 end)

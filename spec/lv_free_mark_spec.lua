@@ -16,27 +16,10 @@ local LR = require "support.log_records"
 local PS = 4096
 local DCAP = PS - 32                         -- bytes of a value per data page
 
-local function value(seed, n)
-  local parts = {}
-  for i = 1, n // 16 + 1 do parts[i] = ("%07d-%08d"):format(seed, i) end
-  return table.concat(parts):sub(1, n)
-end
+local value = require("support.lv_sweep").text_val
 
--- The free list of the database at path: its entries and its pages.
-local function free_list(path)
-  local data = assert(H.read_file(path))
-  local sp = 2 * PS
-  local head, flags = string.unpack("<I4", data, sp + 40 + 1), string.unpack("<I4", data, sp + 48 + 1)
-  local entries, pages = {}, {}
-  local fl = head
-  while fl ~= 0 do
-    pages[#pages + 1] = fl
-    local cnt, nxt = string.unpack("<I4I4", data, fl * PS + 20 + 1)
-    for i = 0, cnt - 1 do entries[#entries + 1] = string.unpack("<I4", data, fl * PS + 32 + 4 * i + 1) end
-    fl = nxt
-  end
-  return entries, pages, flags, data
-end
+-- The free list of the database at path: entries, pages, flags, data.
+local function free_list(path) return H.free_list(path, PS) end
 
 local function marked(data, pgno)
   return data:sub(pgno * PS + 17, (pgno + 1) * PS) == ("\0"):rep(PS - 16)
@@ -119,9 +102,7 @@ describe("freed long values' pages are marked free (LR_FREEPAGE of types 5, 6)",
     local e = H.expect_jet("JET_errDatabaseCorrupted", ese.file_info, path, true)
     assert.matches("free list: page " .. live .. " is", e.detail or "", 1, true)
     local t2, _, _, i2 = w:reopen({ page_size = PS })
-    local ok, err = pcall(t2.put, t2, "new", value(9, N))
-    assert.is_false(ok)
-    assert.are.equal("JET_errDatabaseCorrupted", err.name)
+    H.expect_jet("JET_errDatabaseCorrupted", t2.put, t2, "new", value(9, N))
     assert.are.equal(value(7, N), t2:get("keep"))
     i2:term({ complete = true })
   end)
@@ -153,9 +134,7 @@ describe("freed long values' pages are marked free (LR_FREEPAGE of types 5, 6)",
         i2:term({ complete = true })
         assert.is_true(ese.file_info(path, true).verified)
       else
-        local ok, err = pcall(t2.put, t2, "new", value(9, N))
-        assert.is_false(ok)
-        assert.are.equal("JET_errDatabaseCorrupted", err.name)
+        H.expect_jet("JET_errDatabaseCorrupted", t2.put, t2, "new", value(9, N))
         i2:term({ complete = true })
         H.expect_jet("JET_errDatabaseCorrupted", ese.file_info, path, true)
       end

@@ -16,17 +16,17 @@ local LV = require "support.lv_sweep"
 local PS = 4096
 local DCAP = PS - 32
 
-local function value(seed, n)
-  local parts = {}
-  for i = 1, n // 16 + 1 do parts[i] = ("%07d-%08d"):format(seed, i) end
-  return table.concat(parts):sub(1, n)
-end
+local value = LV.text_val
 
 local function key(i) return ("%012d"):format(i) end
 
-local function verified(path, what)
-  local ok, e = pcall(ese.file_info, path, true)
-  assert.is_true(ok, (what or "") .. ": " .. tostring(e and (e.detail or e.name or e)))
+local verified = H.verified
+
+-- Table "t" of w's app.edb (attached by inst's first session) in a new
+-- session of inst: t2, s2.
+local function second_session(w, inst)
+  local s2 = inst:begin_session()
+  return s2:open_table(s2:open_database(w:path("app.edb")), "t"), s2
 end
 
 -- t holds model; then a crash of inst, recovery (the folder at the last
@@ -50,8 +50,7 @@ describe("review: long values freed and taken again under snapshots", function()
     local t, _, _, inst = w:table({ page_size = PS })
     local A, B = value(1, 30 * DCAP + 7), value(2, 30 * DCAP + 7)
     t:put("a", A)
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     s2:begin_transaction()
     assert.are.equal(A, t2:get("a"))
     t:put("a", value(3, 100))                -- a's pages freed (marked)
@@ -79,8 +78,7 @@ describe("review: long values freed and taken again under snapshots", function()
     s:begin_transaction()
     for i = 1, 600 do t:put(key(i), ("v"):rep(200)) end   -- three levels at 4 KiB
     s:commit_transaction()
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2 = second_session(w, inst)
     local got, k = {}, t2:seek("", "ge")
     while k do
       got[#got + 1] = k
@@ -107,8 +105,7 @@ describe("review: long values freed and taken again under snapshots", function()
       model[key(i)] = v
     end
     s:commit_transaction()
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     s2:begin_transaction()
     local first = t2:seek("", "ge")
     for i = 2, 600 do t:delete(key(i)) end                -- collapses; long values freed
@@ -129,8 +126,7 @@ describe("review: long values freed and taken again under snapshots", function()
 
   it("a commit that fails (JET_errLogSequenceEnd) after freeing long values' pages changes nothing", function()
     local t, s, _, inst = w:at_last_generation(5)
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     local model = H.contents(t)
     local failed
     for i = 1, 400 do
@@ -164,16 +160,13 @@ describe("review: long values freed and taken again under snapshots", function()
     local model = H.contents(t)
     local first
     for k in pairs(model) do if not first or k < first then first = k end end
-    local s2 = inst:begin_session()
-    local t2 = s2:open_table(s2:open_database(w:path("app.edb")), "t")
+    local t2, s2 = second_session(w, inst)
     s2:begin_transaction()
     local cursor = t2:seek(first, "ge")
     s:begin_transaction()
     for k in pairs(model) do if k ~= first then t:delete(k) end end
     t:put("big", value(3, 200000))                          -- more than the last log file holds
-    local ok, e = pcall(s.commit_transaction, s)
-    assert.is_false(ok)
-    assert.are.equal("JET_errLogSequenceEnd", e.name)
+    H.expect_jet("JET_errLogSequenceEnd", s.commit_transaction, s)
     pcall(s.rollback, s)
     assert.are.same(model, H.contents(t))
     local n, k = 0, cursor
@@ -237,21 +230,6 @@ describe("review: a torn write at the file's end of a page whose tail is zeros",
   end
 end)
 
--- The free list of the database at path: its entries and its pages.
-local function free_list(path)
-  local data = assert(H.read_file(path))
-  local sp = 2 * PS
-  local head = string.unpack("<I4", data, sp + 40 + 1)
-  local entries = {}
-  local fl = head
-  while fl ~= 0 do
-    local cnt, nxt = string.unpack("<I4I4", data, fl * PS + 20 + 1)
-    for i = 0, cnt - 1 do entries[#entries + 1] = string.unpack("<I4", data, fl * PS + 32 + 4 * i + 1) end
-    fl = nxt
-  end
-  return entries, data
-end
-
 describe("review: a file from before the mark (SPACE_MARKED unset, unmarked pages listed)", function()
   local w
   before_each(function() w = H.world() end)
@@ -271,7 +249,7 @@ describe("review: a file from before the mark (SPACE_MARKED unset, unmarked page
     t2:delete("gone")
     t2:delete("gone2")
     i2:term({ complete = true })
-    local entries = free_list(path)
+    local entries = H.free_list(path, PS)
     assert.is_true(#entries >= 40)
     local n = 0
     for _, pg in ipairs(entries) do
@@ -374,16 +352,7 @@ describe("review: crashes over long-value frees and root collapses", function()
   it("recovery cut by crashes and torn writes, then run again, gives a state in range", function()
     local crashed, seen, safe, rtotal = wl.cut_recovery(PS, 9, 10)   -- asserts the whole run made 200 commits
     assert.is_true(seen > 150, "cut at " .. seen)
-    for i = 1, 8 do
-      local dir = w:path("r" .. i)
-      H.copy_dir(crashed, dir)
-      local fault = i % 3 == 0 and ("torn:%d:512"):format(1 + (rtotal - 1) * i // 9)
-        or ("crash:%d"):format(1 + (rtotal - 1) * i // 9)
-      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. fault)
-      local again = fault:gsub("^%a+:(%d+)", function(k) return "crash:" .. (k * 2) end)
-      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. again)
-      wl.check(dir, seen, safe, "recovery " .. fault)
-    end
+    wl.recover_twice(crashed, seen, safe, rtotal, PS, 8)
   end)
 end)
 
@@ -394,42 +363,19 @@ describe("review: a backup streamed while the tree collapses and long values are
   after_each(function() w:cleanup() end)
 
   it("restores to the model at the cut-off and passes ese check", function()
-    local t, _, _, inst = w:table({ log_file_size = 128, page_size = PS, cache_size = 32 * PS })
-    local txn = assert(load(TXN))()
-    local model, n = {}, 0
-    local function step(k)
-      for _ = 1, k do
-        n = n + 1
-        local kk, size = txn(n)
-        if size then t:put(kk, LV.val(size, n)) model[kk] = LV.val(size, n)
-        elseif model[kk] then t:delete(kk) model[kk] = nil end
-      end
-    end
+    local inst, model, step, t = LV.writer(w, { log_file_size = 128, page_size = PS, cache_size = 32 * PS }, TXN)
     step(95)                                    -- three levels
     inst:begin_external_backup()
     local set = w:path("set")
-    assert(os.execute("mkdir -p " .. H.q(set)))
-    local r = inst:open_file(w:path("app.edb"))
-    local f = assert(io.open(set .. "/app.edb", "wb"))
-    while true do
-      local chunk = r:read(PS)
-      if not chunk then break end
-      f:write(chunk)
+    LV.stream_db_paced(inst, w:path("app.edb"), set, PS, function()
       step(2)                                   -- the root collapses behind and ahead of the reader
-    end
-    f:close()
-    r:close()
-    step(200 - n)
+    end)
+    step(200 - step(0))
     local logs = inst:get_log_info()
     local at_cutoff = {}
     for k, v in pairs(model) do at_cutoff[k] = v end
     t:put("L0", LV.val(30000, 999))             -- after the cut-off: not in the set
-    for _, p in ipairs(logs) do
-      local lf = assert(io.open(set .. "/" .. p:match("[^/]+$"), "wb"))
-      local lr <close> = inst:open_file(p)
-      lr:copy_to(function(s) lf:write(s) end)
-      lf:close()
-    end
+    for _, p in ipairs(logs) do H.stream(inst, p, set) end
     inst:end_external_backup()
     inst:term({ complete = true })
     local dest = w:path("dest")

@@ -39,8 +39,6 @@ end
 ]]):gsub("PS", tostring(PS))
 
 -- The crash-sweep driver over TXN with a cache of cache_pages pages.
-local LV_RECOVER = require("support.lv_sweep").RECOVER_SRC
-
 local function sweep(w, cache_pages, after)
   return LV.workload(w, {
     ntx = NTX,
@@ -93,37 +91,11 @@ describe("review: split records replayed twice", function()
   it("a soft recovery cut by crashes at several points, then run again, gives the same state", function()
     local crashed, seen, safe, rtotal = wl.cut_recovery(PS, 5, 6)   -- asserts the whole run made NTX commits
     assert.is_true(seen > 1, "cut at " .. seen)
-    local npts = tonumber(os.getenv("REVIEW_PTS") or "6")
-    for i = 1, npts do
-      local dir = w:path("r" .. i)
-      H.copy_dir(crashed, dir)
-      local fault = i % 3 == 0 and ("torn:%d:512"):format(1 + (rtotal - 1) * i // (npts + 1))
-        or ("crash:%d"):format(1 + (rtotal - 1) * i // (npts + 1))
-      H.lua_child(require("support.lv_sweep").RECOVER_SRC, { dir, tostring(PS) }, "ESE_FAULT=" .. fault)
-      local again = fault:gsub("^%a+:(%d+)", function(k) return "crash:" .. (k * 2) end)
-      H.lua_child(LV_RECOVER, { dir, tostring(PS) }, "ESE_FAULT=" .. again)   -- the second run cut later
-      wl.check(dir, seen, safe, "recovery " .. fault)
-    end
+    wl.recover_twice(crashed, seen, safe, rtotal, PS, tonumber(os.getenv("REVIEW_PTS") or "6"))
   end)
 end)
 
--- An instance on w's folder with table "t", the model of its commits and
--- step(k): the next k commits of TXN, in process.
-local function writer(w, params)
-  local t, _, _, inst = w:table(params)
-  local txn = assert(load(TXN))()
-  local model, n = {}, 0
-  local function step(k)
-    for _ = 1, k do
-      n = n + 1
-      local key, size = txn(n)
-      if size then t:put(key, LV.val(size, n)) model[key] = LV.val(size, n)
-      elseif model[key] then t:delete(key) model[key] = nil end
-    end
-    return n
-  end
-  return inst, model, step
-end
+local function writer(w, params) return LV.writer(w, params, TXN) end
 
 describe("review: backups of split pages", function()
   local backup = require "ese.backup"
@@ -137,29 +109,15 @@ describe("review: backups of split pages", function()
     step(60)
     inst:begin_external_backup()
     local set = w:path("set")
-    assert(os.execute("mkdir -p " .. H.q(set)))
-    local dbpath = w:path("app.edb")
-    local r = inst:open_file(dbpath)
-    local f = assert(io.open(set .. "/app.edb", "wb"))
-    while true do
-      local chunk = r:read(PS)
-      if not chunk then break end
-      f:write(chunk)
+    LV.stream_db_paced(inst, w:path("app.edb"), set, PS, function()
       step(3)                                    -- pages split behind and ahead of the reader
-    end
-    f:close()
-    r:close()
+    end)
     step(20)
     local logs = inst:get_log_info()
     local at_cutoff = {}
     for k, v in pairs(model) do at_cutoff[k] = v end
     step(30)                                     -- after the cut-off: not in the set
-    for _, p in ipairs(logs) do
-      local lf = assert(io.open(set .. "/" .. p:match("[^/]+$"), "wb"))
-      local lr <close> = inst:open_file(p)
-      lr:copy_to(function(s) lf:write(s) end)
-      lf:close()
-    end
+    for _, p in ipairs(logs) do H.stream(inst, p, set) end
     inst:end_external_backup()
     local n = step(0)
     assert.is_true(n > 150, n .. " commits")
@@ -173,8 +131,7 @@ describe("review: backups of split pages", function()
       for k, v in pairs(at_cutoff) do assert.is_true(got[k] == v, what .. ": key " .. #k .. " bytes") end
       for k in pairs(got) do assert.is_true(at_cutoff[k] ~= nil, what .. ": extra key") end
       inst2:term({ complete = true })
-      local ok, e = pcall(ese.file_info, dest .. "/app.edb", true)
-      assert.is_true(ok, what .. ": " .. tostring(e and (e.detail or e)))
+      H.verified(dest .. "/app.edb", what)
     end
     check("restored")
     -- a second instance over the restored folder: its logs again, nothing changes
@@ -214,8 +171,7 @@ describe("review: backups of split pages", function()
       local t2 = H.open_table(inst2, dest)
       assert.are.same(model, H.contents(t2), fault)
       inst2:term({ complete = true })
-      local ok, e = pcall(ese.file_info, dest .. "/app.edb", true)
-      assert.is_true(ok, fault .. ": " .. tostring(e and (e.detail or e)))
+      H.verified(dest .. "/app.edb", fault)
     end
   end)
 end)

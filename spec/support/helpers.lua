@@ -386,6 +386,13 @@ function H.db_header(path_or_data, page_size)
   return h
 end
 
+-- Asserts that the database at path passes ese.file_info's whole-file
+-- verification (every page, `ese check`'s checks); what prefixes the message.
+function H.verified(path, what)
+  local ok, e = pcall(ese.file_info, path, true)
+  luassert.is_true(ok, (what or "") .. ": " .. tostring(e and (e.detail or e.name or e)))
+end
+
 -- Every byte left in the backup file reader r, read with r:chunks(n).
 function H.read_all(r, n)
   local parts = {}
@@ -459,6 +466,24 @@ function H.patch_page(path, ps, pgno, fn)
   local pg = fn(data:sub(pgno * ps + 1, (pgno + 1) * ps))
   pg = string.pack("<I4", H.crc32c(pg, 5, #pg)) .. pg:sub(5)
   H.write_file(path, data:sub(1, pgno * ps) .. pg .. data:sub((pgno + 1) * ps + 1))
+end
+
+-- The free list of the database at path (pages of ps bytes): its entries,
+-- its free-list pages (from the head on the space page, page 2, offset
+-- 40), the space page's flags (offset 48) and the file's bytes.
+function H.free_list(path, ps)
+  local data = assert(H.read_file(path))
+  local sp = 2 * ps
+  local head, flags = string.unpack("<I4", data, sp + 40 + 1), string.unpack("<I4", data, sp + 48 + 1)
+  local entries, pages = {}, {}
+  local fl = head
+  while fl ~= 0 do
+    pages[#pages + 1] = fl
+    local cnt, nxt = string.unpack("<I4I4", data, fl * ps + 20 + 1)
+    for i = 0, cnt - 1 do entries[#entries + 1] = string.unpack("<I4", data, fl * ps + 32 + 4 * i + 1) end
+    fl = nxt
+  end
+  return entries, pages, flags, data
 end
 
 -- The page numbers (from 2) of the file at path whose type byte (offset

@@ -8,7 +8,6 @@
 -- with, so the two cannot drift.  The child notes each commit after it
 -- returns ("L<n>" when lazy); recovery must give the state after some
 -- commit from the last durable one noted to the one after the last noted.
-local ese = require "ese"
 local H = require "support.helpers"
 local luassert = require "luassert"
 
@@ -26,6 +25,14 @@ return function(n, seed)
 end
 ]]
 M.val = assert(load(M.VAL_SRC))()
+
+-- text_val(seed, n): n bytes of readable text ("SSSSSSS-IIIIIIII" per 16
+-- bytes) that differ from seed to seed.
+function M.text_val(seed, n)
+  local parts = {}
+  for i = 1, n // 16 + 1 do parts[i] = ("%07d-%08d"):format(seed, i) end
+  return table.concat(parts):sub(1, n)
+end
 
 local CHILD = [[
 local val = (function() @VAL@ end)()
@@ -68,6 +75,42 @@ M.RECOVER_SRC = [[
   inst:init()
   inst:term({ complete = true })
 ]]
+
+-- An instance on w's folder (w:table(params)) with table "t", the model of
+-- its commits and step(k): the next k commits of the workload txn_src (see
+-- above), in process, outside transactions; step returns the commits made.
+-- Returns inst, model, step and the table t.
+function M.writer(w, params, txn_src)
+  local t, _, _, inst = w:table(params)
+  local txn = assert(load(txn_src))()
+  local model, n = {}, 0
+  local function step(k)
+    for _ = 1, k do
+      n = n + 1
+      local key, size = txn(n)
+      if size then t:put(key, M.val(size, n)) model[key] = M.val(size, n)
+      elseif model[key] then t:delete(key) model[key] = nil end
+    end
+    return n
+  end
+  return inst, model, step, t
+end
+
+-- Copies the database file dbpath of inst (in a backup) into the folder
+-- set page by page (page size ps), calling between() after each page.
+function M.stream_db_paced(inst, dbpath, set, ps, between)
+  assert(os.execute("mkdir -p " .. H.q(set)))
+  local r = inst:open_file(dbpath)
+  local f = assert(io.open(set .. "/" .. H.basename(dbpath), "wb"))
+  while true do
+    local chunk = r:read(ps)
+    if not chunk then break end
+    f:write(chunk)
+    between()
+  end
+  f:close()
+  r:close()
+end
 
 function M.workload(w, cfg)
   local txn = assert(load(cfg.txn_src))()
@@ -125,8 +168,7 @@ function M.workload(w, cfg)
       ("%s: the table is after no commit from %d (durable) to %d"):format(what, durable, last + 1))
     if cfg.after then cfg.after(t) end
     inst:term({ complete = true })
-    local fi_ok, e = pcall(ese.file_info, dir .. "/app.edb", true)
-    luassert.is_true(fi_ok, what .. ": " .. tostring(e and (e.detail or e)))
+    H.verified(dir .. "/app.edb", what)
   end
 
   -- The sweep: a run without faults counts the child's I/O events (at
@@ -177,6 +219,23 @@ function M.workload(w, cfg)
     local code, _, err = H.lua_child(M.RECOVER_SRC, { probe, tostring(ps) }, "ESE_FAULT_COUNT=" .. H.q(rcount))
     luassert.are.equal(0, code, err)
     return crashed, seen, safe, tonumber(H.read_file(rcount):match("%d+"))
+  end
+
+  -- The recovery of a copy of crashed (wl.cut_recovery's) cut at npts
+  -- points spread over its rtotal events (every third a torn write of 512
+  -- bytes, the others crashes), then run again cut at twice the event
+  -- (a crash); each copy checked with wl.check(dir, seen, safe).
+  function wl.recover_twice(crashed, seen, safe, rtotal, ps, npts)
+    for i = 1, npts do
+      local dir = w:path("r" .. i)
+      H.copy_dir(crashed, dir)
+      local fault = i % 3 == 0 and ("torn:%d:512"):format(1 + (rtotal - 1) * i // (npts + 1))
+        or ("crash:%d"):format(1 + (rtotal - 1) * i // (npts + 1))
+      H.lua_child(M.RECOVER_SRC, { dir, tostring(ps) }, "ESE_FAULT=" .. fault)
+      local again = fault:gsub("^%a+:(%d+)", function(k) return "crash:" .. (k * 2) end)
+      H.lua_child(M.RECOVER_SRC, { dir, tostring(ps) }, "ESE_FAULT=" .. again)   -- the second run cut later
+      wl.check(dir, seen, safe, "recovery " .. fault)
+    end
   end
 
   return wl
