@@ -195,15 +195,18 @@ static void start_over(dw *d) {
   d->state = DW_READY;
 }
 
-/* The new file's bytes (os_write_atomic's fill): zeros, then both header
+/* The new file's bytes (os_write_atomic's fill): the ring's room
+ * reserved (os_reserve; zeros written where the file system cannot or a
+ * fault is armed: either way the ring reads as zeros), then both header
  * slots. */
 static JET_ERR fill_new_file(void *ud, esfile *f) {
   dw *d = ud;
-  JET_ERR e = JET_errSuccess;
+  int reserved = 0;
   uint64_t total = DW_HDR_SIZE + d->ring_size;
-  uint8_t *zeros = calloc(1, ZERO_CHUNK);
-  if (!zeros) e = JET_errOutOfMemory;
-  for (uint64_t off = DW_HDR_SIZE; !e && off < total; off += ZERO_CHUNK)
+  uint8_t *zeros = NULL;
+  JET_ERR e = os_reserve(f, total, &reserved);
+  if (!e && !reserved && !(zeros = calloc(1, ZERO_CHUNK))) e = JET_errOutOfMemory;
+  for (uint64_t off = DW_HDR_SIZE; !e && !reserved && off < total; off += ZERO_CHUNK)
     e = os_pwrite(f, zeros, total - off < ZERO_CHUNK ? (size_t)(total - off) : ZERO_CHUNK, off);
   free(zeros);
   uint8_t hdr[DW_HDR_SIZE];

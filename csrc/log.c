@@ -38,10 +38,10 @@
  * instead of alternating one by one.
  *
  * The next generation's file is made ahead after a commit (log_prepare_next)
- * by the log's preparer thread, so that the committing thread never writes
- * a generation's zeros: the thread writes and syncs them, the roll then
- * writes and syncs only the header (a 1 MiB durable put writes about 1 MiB,
- * not 2).  The roll waits for a file asked of the thread (prep_want) or
+ * by the log's preparer thread, so that the committing thread never makes
+ * a generation's room: the thread reserves it (or writes its zeros) and
+ * syncs, the roll then writes and syncs only the header (a 1 MiB durable
+ * put writes about 1 MiB, not 2).  The roll waits for a file asked of the thread (prep_want) or
  * being made (tmp_busy), and makes one itself only when none was asked
  * for.  When the esio's event order is relied on (esio_ordered: ESE_FAULT
  * counting events, ESE_FAULT_COUNT/TRACE), the committing thread makes it
@@ -53,10 +53,12 @@
  * disk stops the log only when a roll finds no room, not while the
  * current file has some.
  *
- * A new generation file is made complete under the name Btmp.log (full size,
- * written with zeros so that a commit's fdatasync never allocates blocks,
- * header, synced) and only then renamed to B.log, so a crash never leaves a
- * B.log with a half-written header.  A roll renames B.log to B%08X.log, then
+ * A new generation file is made complete under the name Btmp.log (full
+ * size: its blocks reserved with fallocate, or written with zeros where
+ * the file system cannot or a fault is armed, so that a commit's write
+ * never needs free space and the bytes after the last record read as
+ * zeros; header; synced) and only then renamed to B.log, so a crash never
+ * leaves a B.log with a half-written header.  A roll renames B.log to B%08X.log, then
  * Btmp.log to B.log, then syncs the folder: a crash between the two renames
  * leaves the archived files complete and no B.log (the reader then reports
  * JET_errMissingLogFile with LOG_READ_CURRENT; read without it and start the
@@ -228,18 +230,22 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
 }
 
 /* A file of file_size bytes under the name tmp (a stale one is removed
- * first), zeros written after the header's place; the header is written
- * (and the whole synced) when the file becomes a generation.  sync: the
- * zeros are synced here too (the preparer thread), so that the roll's sync
- * has only the header to write. */
+ * first) that reads as zeros after the header's place, its blocks
+ * reserved (os_reserve) or, where the file system cannot or a fault is
+ * armed, written with zeros; the header is written (and the whole synced)
+ * when the file becomes a generation.  sync: synced here too (the
+ * preparer thread), so that the roll's sync has only the header to
+ * write. */
 static JET_ERR make_zero_file(esio *io, const char *tmp, uint32_t file_size, int sync, esfile **out) {
   esfile *f;
   JET_ERR e = os_create_new(io, tmp, &f);
   if (e) return e;
+  int reserved = 0;
   size_t zn = file_size < (1u << 20) ? file_size : (1u << 20);
-  uint8_t *zeros = calloc(1, zn);
-  if (!zeros) e = JET_errOutOfMemory;
-  for (uint32_t off = LOG_HDR_SIZE; !e && off < file_size; off += (uint32_t)zn)
+  uint8_t *zeros = NULL;
+  e = os_reserve(f, file_size, &reserved);
+  if (!e && !reserved && !(zeros = calloc(1, zn))) e = JET_errOutOfMemory;
+  for (uint32_t off = LOG_HDR_SIZE; !e && !reserved && off < file_size; off += (uint32_t)zn)
     e = os_pwrite(f, zeros, file_size - off < zn ? file_size - off : zn, off);
   free(zeros);
   if (!e && sync) e = os_sync(f);

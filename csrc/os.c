@@ -509,6 +509,19 @@ JET_ERR os_truncate(esfile *f, uint64_t size) {
   return ftruncate(f->fd, (off_t)size) == 0 ? JET_errSuccess : os_err(errno);
 }
 
+JET_ERR os_reserve(esfile *f, uint64_t size, int *done) {
+  esio *io = f->io;
+  *done = 0;
+  if (io->fault != FAULT_NONE || io->power || io->trace_fd >= 0 || io->count_path || size > (uint64_t)INT64_MAX)
+    return JET_errSuccess;
+  if (fallocate(f->fd, 0, 0, (off_t)size) == 0) {
+    *done = 1;
+    return JET_errSuccess;
+  }
+  /* EOPNOTSUPP, ENOSYS, EINVAL...: a file system or sandbox without it */
+  return errno == ENOSPC || errno == EDQUOT ? os_err(errno) : JET_errSuccess;
+}
+
 JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size_t *got, uint64_t *size) {
   esfile *f;
   JET_ERR e = os_open(io, path, OS_READ, &f);

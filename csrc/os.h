@@ -162,6 +162,14 @@ void os_writeback(esfile *f, uint64_t off, uint64_t len);
 JET_ERR os_size(esfile *f, uint64_t *size);
 /* Sets the size; new bytes read as zero. */
 JET_ERR os_truncate(esfile *f, uint64_t size);
+/* Reserves the blocks of f's bytes [0, size) without writing them (Linux
+ * fallocate, mode 0): the size becomes size, bytes never written read as
+ * zero, and a later write into them needs no free space.  *done 1 when
+ * reserved; *done 0 (JET_errSuccess) when the file system cannot, or when
+ * a fault of ESE_FAULT is armed on f's esio (the fault layer models writes:
+ * the caller then writes the zeros itself, the order the sweeps cover);
+ * JET_errDiskFull when the disk has no room (no fault layer counts it). */
+JET_ERR os_reserve(esfile *f, uint64_t size, int *done);
 /* Opens path, reads up to max bytes from its start into a new buffer (*buf,
  * free it; *got bytes, fewer only at end of file) and, when size is not
  * NULL, the file's size; closes it.  Nothing is left allocated on an error. */

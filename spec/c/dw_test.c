@@ -516,8 +516,10 @@ static void test_choice_and_repair(esio *io) {
   dw *d = NULL;
   uint64_t ev = esio_count(io);
   EXPECT(dw_create(&c, &d), JET_errSuccess);
-  /* zeros in 1 MiB writes, the header, its sync, the rename, the folder sync */
-  CHECK(esio_count(io) - ev == DW_DEFAULT_SIZE / (1u << 20) + 4);
+  /* the ring's room reserved (os_reserve: no event) or, where the file
+   * system cannot, zeros in 1 MiB writes; the header, its sync, the
+   * rename, the folder sync */
+  CHECK(esio_count(io) - ev == (harness_can_reserve(dir) ? 0 : DW_DEFAULT_SIZE / (1u << 20)) + 4);
   CHECK(dw_batch_max(d) == DW_MAX_IMAGES);
   /* page 20: dbtime 5 then 9 -> 9; page 21: 9 then 7 (seq decides) -> 7 */
   batch1(d, psz, SIG_A, 20, 5, 21, 9, 2);

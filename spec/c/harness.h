@@ -485,6 +485,20 @@ typedef struct {
 
 static inline int harness_exists(const char *p) { return access(p, F_OK) == 0; }
 
+/* Whether the file system of folder dir reserves a file's blocks with
+ * fallocate (os_reserve then makes log and double-write files without
+ * writing their zeros): a probe file made, reserved and removed. */
+static inline int harness_can_reserve(const char *dir) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/.reserve-probe", dir);
+  int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return 0;
+  int ok = fallocate(fd, 0, 0, 65536) == 0;
+  close(fd);
+  unlink(p);
+  return ok;
+}
+
 static inline void harness_nap_ms(long ms) {
   struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
   nanosleep(&ts, NULL);
