@@ -61,6 +61,11 @@
  * leaves the archived files complete and no B.log (the reader then reports
  * JET_errMissingLogFile with LOG_READ_CURRENT; read without it and start the
  * next generation with log_create(sig, hi + 1, tm_create of hi)).
+ * Each rename renames the open handle too (os_rename_file): a file is
+ * known by the name it has now (the current file as B.log, the closing
+ * one as B%08X.log once renamed), so an ESE_FAULT fault that names B.log
+ * reaches the current file's syncs, and the closing file's last one in a
+ * roll, whatever name the file was made under.
  */
 #include "log_format.h"
 #include <assert.h>
@@ -359,7 +364,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!e && os_exists(lg->cur_path)) e = JET_errFileAlreadyExists;
   if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, lg->file_size, 0, &lg->f);
   free(hdr);
-  if (!e && (e = os_rename(lg->io, lg->tmp_path, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
+  if (!e && (e = os_rename_file(lg->f, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   if (e) { lg_free(lg); return e; }
   lg->buf_off = LOG_DATA_START;
@@ -731,8 +736,8 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   if (!e) synced = 1;
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
-  if (!e) e = os_rename(lg->io, lg->cur_path, arch);
-  if (!e) e = os_rename(lg->io, lg->tmp_path, lg->cur_path);
+  if (!e) e = os_rename_file(old, arch);
+  if (!e) e = os_rename_file(nf, lg->cur_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   free(arch);
   free(hdr);

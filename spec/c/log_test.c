@@ -884,6 +884,67 @@ static void test_faults(void) {
 }
 
 
+/* ---- a fault that names B.log reaches the file of that name ----------------
+ * The log's files are made as Btmp.log and renamed (log_create, roll: to
+ * B.log, the closing one to B%08X.log); the open handle is known by its
+ * current name (os_rename_file), so ESE_FAULT=synceio:1:edb.log:GATE, which
+ * fails every sync of a file named edb.log made while GATE exists, reaches
+ * the current file's syncs after a roll (a flush) and the closing file's
+ * last sync in a roll.  Before, the handle kept the name edbtmp.log: no
+ * fault naming edb.log ever reached a file the log made. */
+static void touch(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+}
+
+static void test_fault_names(void) {
+  char gate[600], spec[700];
+  snprintf(gate, sizeof gate, "%s/names-gate", root);
+  snprintf(spec, sizeof spec, "synceio:1:edb.log:%s", gate);
+  for (int closing = 0; closing < 2; closing++) {
+    char *dir = subdir(closing ? "names-closing" : "names-current");
+    esio *io;
+    setenv("ESE_FAULT", spec, 1);
+    OK(esio_new(&io));
+    unsetenv("ESE_FAULT");
+    log_config cfg = mkcfg(io, dir, FS);
+    eslog *lg;
+    lsn_t l;
+    OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+    OK(log_append(lg, 1, "abc", 3, &l));
+    OK(log_roll(lg));                      /* no gate yet: no sync fails */
+    OK(log_append(lg, 1, "def", 3, &l));
+    touch(gate);
+    /* the flush's sync of edb.log (generation 2), or the roll's last sync
+     * of the closing edb.log before it becomes edb00000002.log */
+    CHECK_ERR(closing ? log_roll(lg) : log_flush(lg, l), JET_errDiskIO);
+    CHECK(unlink(gate) == 0);
+    CHECK_ERR(log_close(lg), JET_errDiskIO);
+    esio_free(io);
+    free(dir);
+  }
+  /* os_rename_file: the handle reports the new name; a failed rename
+   * leaves both as they were */
+  esio *io;
+  OK(esio_new(&io));
+  char *a = os_join(root, "rn-a"), *b = os_join(root, "rn-b"), *c = os_join(root, "no-such-dir/rn-c");
+  CHECK(a && b && c);
+  esfile *f;
+  OK(os_create_new(io, a, &f));
+  OK(os_rename_file(f, b));
+  CHECK(!strcmp(os_path(f), b) && os_exists(b) && !os_exists(a));
+  CHECK_ERR(os_rename_file(f, c), JET_errFileNotFound);
+  CHECK(!strcmp(os_path(f), b) && os_exists(b));
+  os_close(f);
+  CHECK(unlink(b) == 0);
+  esio_free(io);
+  free(a);
+  free(b);
+  free(c);
+  printf("log_test: fault names: synceio naming edb.log fails a flush after a roll and a roll's closing sync\n");
+}
+
 /* ---- shadow slots (log.h): each slot state, torn and garbled blocks ------- */
 typedef struct slotted {
   char *dir, *cur;
@@ -1326,6 +1387,7 @@ int main(void) {
   test_group_commit(io);
   test_roll_attach();
   test_faults();
+  test_fault_names();
 
   free(x.lsn);
   free(x.id);
