@@ -714,6 +714,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   pad_for_slot(lg);
   take_buffer(lg, &wb, &wlen, &woff);
   uint32_t s = LSN_OFF(lg->durable);
+  int unsynced = lg->durable < lg->written;   /* written == LSN(gen, woff): not busy before */
   uint64_t seq = ++lg->seq;
   esfile *old = lg->f;
   /* appends go on into the new generation: the records' lsns and CRCs are
@@ -731,8 +732,14 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     e = os_pwrite(nf, hdr, LOG_HDR_SIZE, 0);
     if (!e) e = os_sync(nf);
   }
-  /* in place: an archived file is complete without its slots */
+  /* Invariant: the closing file is complete in place and durable before it
+   * is renamed (an archived file is complete without its slots, and never
+   * written again).  The buffered bytes and those only a slot holds go in
+   * place with a sync; bytes already in place but not synced (a full
+   * buffer written without a sync, write_out(..., 0), by an append that
+   * then failed, so that nothing was buffered since) get the sync alone. */
   if (!e && (wlen || lg->placed < woff)) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
+  else if (!e && unsynced) e = os_sync(old);
   if (!e) synced = 1;
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
