@@ -558,8 +558,11 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
   -- A child: an instance on arg[1] with 100 records, backup.run into
   -- arg[1]/set in a coroutine that yields at every callback after
   -- on_progress_src's statements (p the progress, aux arg[2]); it writes
-  -- the run's result ("ok" or the error's name).  Asserts it exited 0 and
-  -- left no set folder; returns what it wrote.
+  -- the run's result ("ok" or the error's name) and the process's threads
+  -- (/proc/self/task) before and after the run, the garbage collector
+  -- stopped.  Asserts it exited 0, left no set folder and no thread (an
+  -- engine thread of a job or a file writer the run did not close, which
+  -- only a collection would end); returns the result.
   local function failed_run(on_progress_src, aux, env)
     local code, out, err = H.lua_child(([[
       local ese = require "ese"
@@ -570,6 +573,8 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
       local s = inst:begin_session()
       local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
       for i = 1, 100 do t:put(("k%%04d"):format(i), ("v"):rep(100)) end
+      collectgarbage("stop")
+      local threads = #ese.fs.list("/proc/self/task")
       local co = coroutine.wrap(function()
         local ok, e = pcall(backup.run, inst, dir .. "/set", { on_progress = function(p)
           %s
@@ -579,11 +584,14 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
       end)
       local r
       repeat r = co() until r
-      io.write(r)
+      io.write(r, " ", threads, " ", #ese.fs.list("/proc/self/task"))
     ]]):format(on_progress_src), { w.dir, aux or "-" }, env)
     assert.are.equal(0, code, err)
     assert.is_false(H.exists(w:path("set")), "no set folder")
-    return out
+    local r, before, after = out:match("^(%S+) (%d+) (%d+)$")
+    assert.is_truthy(r, out)
+    assert.are.equal(before, after, "threads before and after the run")
+    return r
   end
 
   it("manifest.json's sync fails: JET_errDiskIO, no set folder", function()

@@ -398,14 +398,14 @@ local function folder_out(partial, p, opts, st, written)
     return w
   end
   function out.open(_, name) return create(name) end
-  -- the set's folder (or dest's parent, after the rename)
+  -- the set's folder (or dest's parent, after the rename), as synced does
+  -- it: yielding, an ese.SyncJob (an engine thread until it is closed),
+  -- which is to-be-closed, so that every way out closes it (its sync's
+  -- error, on_progress's, a coroutine closed while it yields)
   function out.sync_dir(path, name)
-    local job
-    synced(function()
-      job = job or fs.fsync_dir_start(path)
-      return job:step()
-    end, function() fs.fsync_dir(path) end, opts.on_progress, info(name))
-    if job then job:close() end
+    if not (opts.on_progress and coroutine.isyieldable()) then return fs.fsync_dir(path) end
+    local job <close> = fs.fsync_dir_start(path)
+    while job:step() do opts.on_progress(info(name)) end
   end
   function out.before_end(manifest)
     read_back(partial, manifest, p, st, opts.on_progress)
