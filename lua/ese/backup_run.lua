@@ -424,9 +424,11 @@ local function fail_run(inst, st, res, ctx)
   undo(inst, st)
   if st.truncating then
     local kok, kerr = pcall(ctx.publish)
-    local where = kok and ctx.dest or ctx.partial
+    local where = (kok or ctx.renamed) and ctx.dest or ctx.partial
+    local why = ctx.renamed and " (the sync of its parent folder failed: "
+      or (" (it cannot be renamed to " .. ctx.dest .. ": ")
     local note = ("the log truncation began, so the complete set is kept in %s%s"):format(where,
-      kok and "" or (" (it cannot be renamed to " .. ctx.dest .. ": " .. tostring(kerr) .. ")"))
+      kok and "" or (why .. tostring(kerr) .. ")"))
     if ese.is_error(res) then
       res.detail = res.detail and (tostring(res.detail) .. "; " .. note) or note
       error(res, 0)
@@ -456,10 +458,12 @@ function run.run(inst, dest, opts)
     p.compress_files = true
     out = zstd_out(out, p, st)
   end
-  -- the complete set takes dest's name (an empty dest folder gives way)
+  -- the complete set takes dest's name (an empty dest folder gives way);
+  -- ctx.renamed once it has it, even when the parent's sync then fails
   function ctx.publish()
     if state == "empty" then fs.rmdir(dest) end
     fs.rename(partial, dest)
+    ctx.renamed = true
     out.sync_dir(dirname(dest), "..")
   end
   local ok, res = pcall(sequence, inst, p, opts, out, st)
@@ -468,8 +472,12 @@ function run.run(inst, dest, opts)
   -- the complete set (under its .partial name)
   local rok, rerr = pcall(ctx.publish)
   if not rok then
-    raise(ese.is_error(rerr) and rerr.name or "JET_errDiskIO", "run",
-      "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
+    local name = ese.is_error(rerr) and rerr.name or "JET_errDiskIO"
+    if ctx.renamed then   -- no report: the rename may not survive a crash
+      raise(name, "run", "the set is complete in %s, but the sync of its parent folder failed: %s", dest,
+        tostring(rerr))
+    end
+    raise(name, "run", "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
   end
   return report_of(res, st, { dir = dest, seconds = now() - t0 })
 end
