@@ -311,8 +311,10 @@ static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
  * application's commits go on into the closing generation while the next
  * file is made (log_roll); copy_mac is CUT_RUNNING meanwhile.  A commit
  * before this call returns is in a generation before copy_mac or after;
- * one after it, after the cut-off.  A stop or an end meanwhile is answered
- * as on entry (the roll stays done). */
+ * one after it, after the cut-off.  A stop, an end or the instance made
+ * unavailable while it waits for a slice's I/O (before the roll) is
+ * answered then, and the log does not roll; one during the roll is
+ * answered after it (the roll stays done). */
 static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
   assert(inst_lock_held(inst) && (bk->state == BACKUP_DATABASES || bk->state == BACKUP_UNLISTED));
   /* another call's roll: counted in bk->waiting, as wait_for_reader, so
@@ -326,10 +328,18 @@ static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
   bk->copy_mac = CUT_RUNNING;
   bk->busy++;
   ckpt_wait_idle(inst);
+  /* The wait released the lock: the log rolls only for a backup that still
+   * runs, in an instance that still takes writes.  A stop, an end or the
+   * instance made unavailable meanwhile (a slice's failed I/O) is answered
+   * here, before the roll: nothing is cut off (copy_mac 0 again). */
+  e = bk_still(inst, bk);
   eslog *log = inst->log;
-  int unlocked = ckpt_io_begin(inst);
-  e = log_roll_quiet(log);   /* the backup takes its checkpoint: no commit's is due for it */
-  ckpt_io_end(inst, unlocked);
+  if (e == JET_errSuccess) {
+    int unlocked = ckpt_io_begin(inst);
+    e = log_roll_quiet(log);   /* the backup takes its checkpoint: no commit's is due for it */
+    ckpt_io_end(inst, unlocked);
+    if (e) e = inst_fatal(inst, e);
+  }
   bk->busy--;
   assert(bk->copy_mac == CUT_RUNNING);
   if (e == JET_errSuccess) {
@@ -337,7 +347,6 @@ static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
     bk->ckpt_target = log_end(log);
   } else {
     bk->copy_mac = 0;
-    e = inst_fatal(inst, e);
   }
   pthread_cond_broadcast(&bk->idle);   /* a tear-down or another cut-off may wait */
   return e ? e : bk_still(inst, bk);

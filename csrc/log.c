@@ -63,6 +63,11 @@
  * leaves the archived files complete and no B.log (the reader then reports
  * JET_errMissingLogFile with LOG_READ_CURRENT; read without it and start the
  * next generation with log_create(sig, hi + 1, tm_create of hi)).
+ * Each rename renames the open handle too (os_rename_file): a file is
+ * known by the name it has now (the current file as B.log, the closing
+ * one as B%08X.log once renamed), so an ESE_FAULT fault that names B.log
+ * reaches the current file's syncs, and the closing file's last one in a
+ * roll, whatever name the file was made under.
  */
 #include "log_format.h"
 #include <assert.h>
@@ -365,7 +370,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!e && os_exists(lg->cur_path)) e = JET_errFileAlreadyExists;
   if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, lg->file_size, 0, &lg->f);
   free(hdr);
-  if (!e && (e = os_rename(lg->io, lg->tmp_path, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
+  if (!e && (e = os_rename_file(lg->f, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   if (e) { lg_free(lg); return e; }
   lg->buf_off = LOG_DATA_START;
@@ -715,6 +720,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   pad_for_slot(lg);
   take_buffer(lg, &wb, &wlen, &woff);
   uint32_t s = LSN_OFF(lg->durable);
+  int unsynced = lg->durable < lg->written;   /* written == LSN(gen, woff): not busy before */
   uint64_t seq = ++lg->seq;
   esfile *old = lg->f;
   /* appends go on into the new generation: the records' lsns and CRCs are
@@ -732,13 +738,19 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     e = os_pwrite(nf, hdr, LOG_HDR_SIZE, 0);
     if (!e) e = os_sync(nf);
   }
-  /* in place: an archived file is complete without its slots */
+  /* Invariant: the closing file is complete in place and durable before it
+   * is renamed (an archived file is complete without its slots, and never
+   * written again).  The buffered bytes and those only a slot holds go in
+   * place with a sync; bytes already in place but not synced (a full
+   * buffer written without a sync, write_out(..., 0), by an append that
+   * then failed, so that nothing was buffered since) get the sync alone. */
   if (!e && (wlen || lg->placed < woff)) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
+  else if (!e && unsynced) e = os_sync(old);
   if (!e) synced = 1;
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
-  if (!e) e = os_rename(lg->io, lg->cur_path, arch);
-  if (!e) e = os_rename(lg->io, lg->tmp_path, lg->cur_path);
+  if (!e) e = os_rename_file(old, arch);
+  if (!e) e = os_rename_file(nf, lg->cur_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   free(arch);
   free(hdr);

@@ -542,6 +542,19 @@ JET_ERR os_rename(esio *io, const char *from, const char *to) {
   return rename(from, to) == 0 ? JET_errSuccess : os_err(errno);
 }
 
+JET_ERR os_rename_file(esfile *f, const char *to) {
+  char *name = strdup(to);
+  if (!name) return JET_errOutOfMemory;
+  JET_ERR e = os_rename(f->io, f->path, to);
+  if (e) {
+    free(name);
+    return e;
+  }
+  free(f->path);
+  f->path = name;
+  return JET_errSuccess;
+}
+
 JET_ERR os_unlink(esio *io, const char *path) {
   int fe = fault_event(io, EV_UNLINK, path, 0, 0);
   if (fe) return os_err(fe);

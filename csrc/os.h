@@ -78,6 +78,9 @@
  *                       the trace.  The engine never sees an error from it.
  *   A malformed torn: or power: value is JET_errInvalidParameter from
  *   esio_new (a test must not pass without the fault it asked for).
+ *   A NAME is a file's last path part now: a file renamed while open
+ *   (os_rename_file: the log's Btmp.log renamed to B.log) goes by its new
+ *   name, in these faults and in the trace.
  * ESE_FAULT_COUNT=path  at esio_free, writes the number of writes+syncs
  *                       seen to that file (for crash-point sweeps).
  * ESE_FAULT_TRACE=path  appends one line per event to that file, "K kind n
@@ -176,6 +179,12 @@ JET_ERR os_reserve(esfile *f, uint64_t size, int *done);
 JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size_t *got, uint64_t *size);
 
 JET_ERR os_rename(esio *io, const char *from, const char *to);
+/* os_rename of the open file f's path (os_path) to `to`; then f is known
+ * by its new name (os_path, and the name an ESE_FAULT fault matches), so
+ * that a file made under a temporary name and renamed into place (the
+ * log's Btmp.log) is the file its final name names.  A failure (the
+ * rename's, or no memory for the name first) leaves both as they were. */
+JET_ERR os_rename_file(esfile *f, const char *to);
 JET_ERR os_unlink(esio *io, const char *path);
 /* path made anew for writing: whatever entry has the name (a file, a
  * symbolic link) is unlinked first, then a new file is created (O_EXCL,

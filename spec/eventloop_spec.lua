@@ -556,34 +556,44 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
   after_each(function() w:cleanup() end)
 
   -- A child: an instance on arg[1] with 100 records, backup.run into
-  -- arg[1]/set in a coroutine that yields at every callback after
-  -- on_progress_src's statements (p the progress, aux arg[2]); it writes
-  -- the run's result ("ok" or the error's name).  Asserts it exited 0 and
-  -- left no set folder; returns what it wrote.
-  local function failed_run(on_progress_src, aux, env)
+  -- arg[1]/DEST (DEST: sub, default "set") in a coroutine that yields at
+  -- every callback after on_progress_src's statements (p the progress, aux
+  -- arg[2]); it writes the run's result ("ok" or the error's name) and the
+  -- process's threads (/proc/self/task) before and after the run, the
+  -- garbage collector stopped, then the error's text on a line of its own.
+  -- Asserts it exited 0 and left no thread (an engine thread of a job or a
+  -- file writer the run did not close, which only a collection would end)
+  -- and, unless sub is given, no set folder; returns the result and the
+  -- error's text.
+  local function failed_run(on_progress_src, aux, env, sub)
     local code, out, err = H.lua_child(([[
       local ese = require "ese"
       local backup = require "ese.backup"
-      local dir, aux = arg[1], arg[2]
+      local dir, aux, sub = arg[1], arg[2], arg[3]
       local inst = ese.create_instance("sp", { system_path = dir, log_path = dir, log_file_size = 64 })
       inst:init()
       local s = inst:begin_session()
       local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
       for i = 1, 100 do t:put(("k%%04d"):format(i), ("v"):rep(100)) end
+      collectgarbage("stop")
+      local threads = #ese.fs.list("/proc/self/task")
       local co = coroutine.wrap(function()
-        local ok, e = pcall(backup.run, inst, dir .. "/set", { on_progress = function(p)
+        local ok, e = pcall(backup.run, inst, dir .. "/" .. sub, { on_progress = function(p)
           %s
           coroutine.yield()
         end })
-        return ok and "ok" or (ese.is_error(e) and e.name or tostring(e))
+        return ok and "ok" or (ese.is_error(e) and e.name or tostring(e)), tostring(e)
       end)
-      local r
-      repeat r = co() until r
-      io.write(r)
-    ]]):format(on_progress_src), { w.dir, aux or "-" }, env)
+      local r, text
+      repeat r, text = co() until r
+      io.write(r, " ", threads, " ", #ese.fs.list("/proc/self/task"), "\n", text)
+    ]]):format(on_progress_src), { w.dir, aux or "-", sub or "set" }, env)
     assert.are.equal(0, code, err)
-    assert.is_false(H.exists(w:path("set")), "no set folder")
-    return out
+    if not sub then assert.is_false(H.exists(w:path("set")), "no set folder") end
+    local r, before, after, text = out:match("^(%S+) (%d+) (%d+)\n(.*)$")
+    assert.is_truthy(r, out)
+    assert.are.equal(before, after, "threads before and after the run")
+    return r, text
   end
 
   it("manifest.json's sync fails: JET_errDiskIO, no set folder", function()
@@ -611,5 +621,46 @@ describe("backup.run in a coroutine, a set file's sync fails (EIO on the engine 
       [[if p.phase == "sync" and p.file == "." and io.open(aux .. ".held") then os.remove(aux) end]],
       gate, "ESE_FAULT=holdsync:set.partial:" .. H.q(gate) .. ":eio"))
     assert.is_false(H.exists(gate), "the sync was held")
+  end)
+
+  -- backup.run's last step: the complete set renamed from DEST.partial to
+  -- DEST, then DEST's parent folder synced (out.sync_dir, file ".."), here
+  -- the folder "sets" (ESE_FAULT=holdsync:sets:GATE:eio, GATE taken away
+  -- once that sync is held; no other sync names it).  The run must raise,
+  -- not return a report: the rename may not survive a crash.  The set is
+  -- kept (the engine recorded the backup, and a truncation may have left
+  -- logs only there), and the error says where it is and what failed.
+  it("the parent folder's sync after the set's rename fails: JET_errDiskIO, no report, the set kept at DEST",
+     function()
+    local gate = w:path("gate")
+    H.write_file(gate, "")
+    local r, text = failed_run(
+      [[if p.phase == "sync" and p.file == ".." and io.open(aux .. ".held") then os.remove(aux) end]],
+      gate, "ESE_FAULT=holdsync:sets:" .. H.q(gate) .. ":eio", "sets/set")
+    assert.are.equal("JET_errDiskIO", r)
+    assert.is_false(H.exists(gate), "the sync was held")
+    assert.is_true(H.exists(w:path("sets/set/manifest.json")), "the set is kept, renamed")
+    assert.is_false(H.exists(w:path("sets/set.partial")), "no .partial folder")
+    assert.is_truthy(text:find(w:path("sets/set"), 1, true), text)
+    assert.is_truthy(text:find("parent folder", 1, true), text)
+  end)
+
+  -- The same sync when the run failed after the log truncation began (here
+  -- on_progress raises at End's first step): the set is kept and renamed
+  -- all the same, and the note says so.
+  it("after the truncation, a failure whose publication's parent folder sync fails too: the set kept at DEST, "
+     .. "said so", function()
+    local gate = w:path("gate")
+    H.write_file(gate, "")
+    local r, text = failed_run([[
+      if p.phase == "end" then error("the application stops", 0) end
+      if p.phase == "sync" and p.file == ".." and io.open(aux .. ".held") then os.remove(aux) end
+    ]], gate, "ESE_FAULT=holdsync:sets:" .. H.q(gate) .. ":eio", "sets/set")
+    assert.are.equal("JET_errDiskIO", r)
+    assert.is_false(H.exists(gate), "the sync was held")
+    assert.is_true(H.exists(w:path("sets/set/manifest.json")), "the set is kept, renamed")
+    assert.is_truthy(text:find("the application stops", 1, true), text)
+    assert.is_truthy(text:find("kept in " .. w:path("sets/set") .. " (the sync of its parent folder failed", 1, true),
+      text)
   end)
 end)

@@ -398,14 +398,14 @@ local function folder_out(partial, p, opts, st, written)
     return w
   end
   function out.open(_, name) return create(name) end
-  -- the set's folder (or dest's parent, after the rename)
+  -- the set's folder (or dest's parent, after the rename), as synced does
+  -- it: yielding, an ese.SyncJob (an engine thread until it is closed),
+  -- which is to-be-closed, so that every way out closes it (its sync's
+  -- error, on_progress's, a coroutine closed while it yields)
   function out.sync_dir(path, name)
-    local job
-    synced(function()
-      job = job or fs.fsync_dir_start(path)
-      return job:step()
-    end, function() fs.fsync_dir(path) end, opts.on_progress, info(name))
-    if job then job:close() end
+    if not (opts.on_progress and coroutine.isyieldable()) then return fs.fsync_dir(path) end
+    local job <close> = fs.fsync_dir_start(path)
+    while job:step() do opts.on_progress(info(name)) end
   end
   function out.before_end(manifest)
     read_back(partial, manifest, p, st, opts.on_progress)
@@ -424,9 +424,11 @@ local function fail_run(inst, st, res, ctx)
   undo(inst, st)
   if st.truncating then
     local kok, kerr = pcall(ctx.publish)
-    local where = kok and ctx.dest or ctx.partial
+    local where = (kok or ctx.renamed) and ctx.dest or ctx.partial
+    local why = ctx.renamed and " (the sync of its parent folder failed: "
+      or (" (it cannot be renamed to " .. ctx.dest .. ": ")
     local note = ("the log truncation began, so the complete set is kept in %s%s"):format(where,
-      kok and "" or (" (it cannot be renamed to " .. ctx.dest .. ": " .. tostring(kerr) .. ")"))
+      kok and "" or (why .. tostring(kerr) .. ")"))
     if ese.is_error(res) then
       res.detail = res.detail and (tostring(res.detail) .. "; " .. note) or note
       error(res, 0)
@@ -456,10 +458,12 @@ function run.run(inst, dest, opts)
     p.compress_files = true
     out = zstd_out(out, p, st)
   end
-  -- the complete set takes dest's name (an empty dest folder gives way)
+  -- the complete set takes dest's name (an empty dest folder gives way);
+  -- ctx.renamed once it has it, even when the parent's sync then fails
   function ctx.publish()
     if state == "empty" then fs.rmdir(dest) end
     fs.rename(partial, dest)
+    ctx.renamed = true
     out.sync_dir(dirname(dest), "..")
   end
   local ok, res = pcall(sequence, inst, p, opts, out, st)
@@ -468,8 +472,12 @@ function run.run(inst, dest, opts)
   -- the complete set (under its .partial name)
   local rok, rerr = pcall(ctx.publish)
   if not rok then
-    raise(ese.is_error(rerr) and rerr.name or "JET_errDiskIO", "run",
-      "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
+    local name = ese.is_error(rerr) and rerr.name or "JET_errDiskIO"
+    if ctx.renamed then   -- no report: the rename may not survive a crash
+      raise(name, "run", "the set is complete in %s, but the sync of its parent folder failed: %s", dest,
+        tostring(rerr))
+    end
+    raise(name, "run", "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
   end
   return report_of(res, st, { dir = dest, seconds = now() - t0 })
 end

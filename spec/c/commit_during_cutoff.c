@@ -14,7 +14,7 @@
  *           reads back;
  *   start   X begins a stepwise backup whose checkpoint starts (its
  *           checkpoint in an older generation), held in ckpt_start's log
- *           flush (the current log file, made as edbtmp.log); another
+ *           flush (the current log file, edb.log); another
  *           thread commits lazily and reads back.
  * Asserts that the commit and the read returned while X was still held
  * (GATE.held still there: no timing), then lets X go on, ends the
@@ -62,7 +62,7 @@ static void run_case(const char *name) {
   JET_DBID db;
   JET_TABLEID t;
   if (start_case) {
-    harness_hold_setup_name(&h, tag, "edbtmp.log", "");
+    harness_hold_setup_name(&h, tag, "edb.log", "");
     harness_hold_instance(&h, name, 256, &inst);
     harness_dirty_rounds(inst, h.dbpath, NREC, &s, &db, &t);   /* the checkpoint in an older generation */
     harness_commit_keys(s, t, "b", 0, 20, JET_bitCommitLazyFlush);   /* the flush has bytes to sync */

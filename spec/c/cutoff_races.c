@@ -29,7 +29,6 @@
  *   cutoff_races [second|open|end|full]   (no argument: all four)
  */
 #define HARNESS_NAME "cutoff_races"
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include "harness.h"
@@ -52,21 +51,6 @@ static void *call_y(void *list) {
                             : JetOpenFileInstance(inst, dbpath, &hf, &lo, &hi));
   atomic_store(&y_done, 1);
   return NULL;
-}
-
-/* The highest archived generation in dir (edb%08X.log), 0 when none. */
-static unsigned long last_archived(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) FAIL("opendir %s", dir);
-  unsigned long hi = 0;
-  for (struct dirent *e; (e = readdir(d));) {
-    unsigned long g;
-    char tail[8];
-    if (strlen(e->d_name) == 15 && sscanf(e->d_name, "edb%8lx%4s", &g, tail) == 2 && !strcmp(tail, ".log") && g > hi)
-      hi = g;
-  }
-  closedir(d);
-  return hi;
 }
 
 #define ROUNDS 12
@@ -146,7 +130,7 @@ static void run_full(void) {
   JET_TABLEID t;
   inst = harness_hold_backup(&h, "cutrace-full", "log-next", "", "full", 64, 200, &s, &db, &t);
   CK(harness_open_table(inst, h.dbpath, 0, "t", &fs, &db, &ft));
-  unsigned long before = last_archived(h.dir);
+  unsigned long before = harness_last_archived(h.dir);
   pthread_t tx, tf;
   harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&tf, NULL, filler, NULL) != 0) FAIL("pthread_create");
@@ -165,7 +149,7 @@ static void run_full(void) {
   if (!still) FAIL("full: the cut-off was not held throughout (it answered %ld)", (long)atomic_load(&x->err));
   if (same_ms < 500) FAIL("full: F never waited (the closing file never filled: %d transactions)", last);
   CK(atomic_load(&x->err));
-  unsigned long after = last_archived(h.dir);
+  unsigned long after = harness_last_archived(h.dir);
   char buf[4096];
   unsigned long cb = 0;
   li.cbSize = sizeof li;
@@ -204,7 +188,7 @@ static void run_case(const char *name) {
   JET_TABLEID t;
   inst = harness_hold_backup(&h, tag, "log-next", "", name, 1024, NREC, &s, &db, &t);
   dbpath = h.dbpath;
-  unsigned long before = last_archived(h.dir);
+  unsigned long before = harness_last_archived(h.dir);
   pthread_t tx, ty;
   harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&ty, NULL, call_y, second ? &li : NULL) != 0) FAIL("pthread_create");
@@ -216,7 +200,7 @@ static void run_case(const char *name) {
   JET_ERR xe = atomic_load(&x->err), ye = atomic_load(&y_err);
   if (!still) FAIL("%s: the cut-off was not held throughout (it answered %ld)", name, (long)xe);
   if (early) FAIL("%s: Y returned (%ld) while the cut-off was held", name, (long)ye);
-  unsigned long after = last_archived(h.dir);
+  unsigned long after = harness_last_archived(h.dir);
   if (second) {
     printf("cutoff_races: second: cut-off %ld, log list %ld, generations %lu..%lu archived %lu -> %lu\n", (long)xe,
            (long)ye, li.ulGenLow, li.ulGenHigh, before, after);

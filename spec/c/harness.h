@@ -666,6 +666,21 @@ static inline void *harness_cut_thread(void *unused) {
   return NULL;
 }
 
+/* The highest archived log generation in dir (edb%08X.log), 0 when none. */
+static inline unsigned long harness_last_archived(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) FAIL("opendir %s", dir);
+  unsigned long hi = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    unsigned long g;
+    char tail[8];
+    if (strlen(e->d_name) == 15 && sscanf(e->d_name, "edb%8lx%4s", &g, tail) == 2 && !strcmp(tail, ".log") && g > hi)
+      hi = g;
+  }
+  closedir(d);
+  return hi;
+}
+
 /* The cut-off of inst started on *tx (harness_cut_thread) and held in h's
  * gate (harness_hold_thread, up to 60 s): harness_cut_state() made ready
  * (inst, done 0) and returned. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -884,6 +885,163 @@ static void test_faults(void) {
 }
 
 
+/* ---- a fault that names B.log reaches the file of that name ----------------
+ * The log's files are made as Btmp.log and renamed (log_create, roll: to
+ * B.log, the closing one to B%08X.log); the open handle is known by its
+ * current name (os_rename_file), so ESE_FAULT=synceio:1:edb.log:GATE, which
+ * fails every sync of a file named edb.log made while GATE exists, reaches
+ * the current file's syncs after a roll (a flush) and the closing file's
+ * last sync in a roll.  Before, the handle kept the name edbtmp.log: no
+ * fault naming edb.log ever reached a file the log made. */
+static void touch(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+}
+
+static void test_fault_names(void) {
+  char gate[600], spec[700];
+  snprintf(gate, sizeof gate, "%s/names-gate", root);
+  snprintf(spec, sizeof spec, "synceio:1:edb.log:%s", gate);
+  for (int closing = 0; closing < 2; closing++) {
+    char *dir = subdir(closing ? "names-closing" : "names-current");
+    esio *io;
+    setenv("ESE_FAULT", spec, 1);
+    OK(esio_new(&io));
+    unsetenv("ESE_FAULT");
+    log_config cfg = mkcfg(io, dir, FS);
+    eslog *lg;
+    lsn_t l;
+    OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+    OK(log_append(lg, 1, "abc", 3, &l));
+    OK(log_roll(lg));                      /* no gate yet: no sync fails */
+    OK(log_append(lg, 1, "def", 3, &l));
+    touch(gate);
+    /* the flush's sync of edb.log (generation 2), or the roll's last sync
+     * of the closing edb.log before it becomes edb00000002.log */
+    CHECK_ERR(closing ? log_roll(lg) : log_flush(lg, l), JET_errDiskIO);
+    CHECK(unlink(gate) == 0);
+    CHECK_ERR(log_close(lg), JET_errDiskIO);
+    esio_free(io);
+    free(dir);
+  }
+  /* os_rename_file: the handle reports the new name; a failed rename
+   * leaves both as they were */
+  esio *io;
+  OK(esio_new(&io));
+  char *a = os_join(root, "rn-a"), *b = os_join(root, "rn-b"), *c = os_join(root, "no-such-dir/rn-c");
+  CHECK(a && b && c);
+  esfile *f;
+  OK(os_create_new(io, a, &f));
+  OK(os_rename_file(f, b));
+  CHECK(!strcmp(os_path(f), b) && os_exists(b) && !os_exists(a));
+  CHECK_ERR(os_rename_file(f, c), JET_errFileNotFound);
+  CHECK(!strcmp(os_path(f), b) && os_exists(b));
+  os_close(f);
+  CHECK(unlink(b) == 0);
+  esio_free(io);
+  free(a);
+  free(b);
+  free(c);
+  printf("log_test: fault names: synceio naming edb.log fails a flush after a roll and a roll's closing sync\n");
+}
+
+/* ---- a roll syncs the closing file's bytes written without a sync ----------
+ * log_append2 writes a full buffer out without a sync (write_out(..., 0))
+ * before it grows the buffer for a record larger than it; when that
+ * allocation fails (JET_errOutOfMemory: the append's alone, not the log's)
+ * nothing is buffered and nothing lags behind placed, yet the file's last
+ * bytes are not durable.  A roll then archives the file: it must sync it
+ * first.  Record A (small) is written that way (the allocation made to
+ * fail by an address-space limit just above what the process maps: the
+ * buffer's growth asks for OOM_REC bytes more), then the log rolls.  A run
+ * with the power-cut model (ESE_FAULT=power:K:0, every unsynced write
+ * reverted) cut at the first event after the roll must still find A in the
+ * archived generation 1.  Before, the roll skipped the closing file's sync
+ * when nothing was buffered: A was lost with the cut.
+ * Not under AddressSanitizer (its allocator reserves far more than the
+ * limit leaves, and aborts rather than fail an allocation). */
+#define OOM_FS (4u << 20)
+#define OOM_REC (3u << 20)
+
+static void oom_steps(esio *io, const char *dir, uint8_t *big, eslog **out) {
+  log_config cfg = mkcfg(io, dir, OOM_FS);
+  eslog *lg;
+  lsn_t l;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  OK(log_append(lg, 7, "record A", 8, &l));
+  FILE *sf = fopen("/proc/self/statm", "r");
+  unsigned long pages = 0;
+  CHECK(sf && fscanf(sf, "%lu", &pages) == 1);
+  fclose(sf);
+  struct rlimit old, low;
+  CHECK(getrlimit(RLIMIT_AS, &old) == 0);
+  low = old;
+  low.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256u << 10);   /* 256 KiB of room */
+  CHECK(setrlimit(RLIMIT_AS, &low) == 0);
+  JET_ERR e = log_append(lg, 8, big, OOM_REC, &l);   /* A written without a sync, then no room */
+  CHECK(setrlimit(RLIMIT_AS, &old) == 0);
+  CHECK_ERR(e, JET_errOutOfMemory);
+  OK(log_roll(lg));
+  *out = lg;
+}
+
+/* The first record of dir's log is A, in the archived generation 1. */
+static void expect_record_a(esio *io, const char *dir) {
+  log_reader *r;
+  log_record rec;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  if (log_reader_next(r, &rec) != 0 || LSN_GEN(rec.lsn) != 1 || rec.type != 7 || rec.len != 8 ||
+      memcmp(rec.payload, "record A", 8) != 0) {
+    fprintf(stderr, "%s:%d: record A is not the first record of %s\n", __FILE__, __LINE__, dir);
+    exit(1);
+  }
+  log_reader_close(r);
+}
+
+static void test_roll_syncs_written(void) {
+#ifdef __SANITIZE_ADDRESS__
+  printf("log_test: roll after a write without a sync: skipped under AddressSanitizer\n");
+#else
+  uint8_t *big = calloc(1, OOM_REC);
+  CHECK(big);
+  /* the dry run: the events up to the roll's end */
+  char *dry = subdir("oom-dry"), *cut = subdir("oom-cut");
+  esio *io;
+  OK(esio_new(&io));
+  eslog *lg;
+  oom_steps(io, dry, big, &lg);
+  uint64_t k = esio_count(io) + 1;   /* the first event after the roll */
+  OK(log_close(lg));
+  esio_free(io);
+  char spec[64];
+  snprintf(spec, sizeof spec, "power:%llu:0", (unsigned long long)k);
+  fflush(stdout);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    setenv("ESE_FAULT", spec, 1);
+    if (esio_new(&io)) _exit(2);
+    oom_steps(io, cut, big, &lg);
+    lsn_t l;
+    (void)log_append(lg, 9, "record C", 8, &l);
+    (void)log_flush(lg, l);   /* its write is event k: the cut */
+    _exit(3);
+  }
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);   /* cut at event k */
+  OK(esio_new(&io));
+  expect_record_a(io, dry);
+  expect_record_a(io, cut);   /* after the cut: A's write synced by the roll */
+  esio_free(io);
+  free(dry);
+  free(cut);
+  free(big);
+  printf("log_test: roll after a write without a sync: the archived file's bytes survive a power cut after it\n");
+#endif
+}
+
 /* ---- shadow slots (log.h): each slot state, torn and garbled blocks ------- */
 typedef struct slotted {
   char *dir, *cur;
@@ -1310,6 +1468,7 @@ int main(void) {
   esio *io;
   OK(esio_new(&io));
 
+  test_roll_syncs_written();   /* first: a small heap (its allocation failure) */
   test_names();
   char *a = subdir("a");
   expect x = {0};
@@ -1326,6 +1485,7 @@ int main(void) {
   test_group_commit(io);
   test_roll_attach();
   test_faults();
+  test_fault_names();
 
   free(x.lsn);
   free(x.id);

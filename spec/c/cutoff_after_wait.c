@@ -1,0 +1,106 @@
+/*
+ * cutoff_after_wait.c -- the backup's cut-off waits (lock released) for a
+ * checkpoint slice's unlocked I/O before it rolls the log (cut_off,
+ * ckpt_wait_idle); what happened meanwhile is answered before the roll.  A
+ * stepwise backup's first slice runs on the backup's worker, held in its
+ * double-write ring sync (ESE_FAULT=holdsync:edb.dwb:GATE[:eio]); thread X
+ * asks for the log list (JetGetLogInfoInstance2), whose cut-off waits for
+ * that slice; meanwhile:
+ *   stop     the backup is stopped (JetStopBackupInstance): X answers
+ *            JET_errBackupAbortByServer;
+ *   end      thread Z ends the backup (JetEndExternalBackupInstance2,
+ *            abort), which waits for the slice and for X: X answers
+ *            JET_errNoBackup, Z 0;
+ *   unavail  the held ring sync then fails (:eio): the instance is
+ *            unavailable, X answers JET_errInstanceUnavailable.
+ * Either way the log must not roll: no new archived generation (before,
+ * the cut-off rolled first and refused after).  Every record is there
+ * after a new instance's recovery.
+ *   cutoff_after_wait [stop|end|unavail]   (no argument: all three)
+ */
+#define HARNESS_NAME "cutoff_after_wait"
+#include <pthread.h>
+#include <stdatomic.h>
+#include "harness.h"
+
+#define NREC 3000
+
+static JET_INSTANCE inst;
+static atomic_int x_done, z_done;
+static atomic_long x_err, z_err;
+
+static void *list_x(void *unused) {
+  (void)unused;
+  char buf[4096];
+  unsigned long cb = 0;
+  JET_LOGINFO li = { .cbSize = sizeof li };
+  atomic_store(&x_err, JetGetLogInfoInstance2(inst, buf, sizeof buf, &cb, &li));
+  atomic_store(&x_done, 1);
+  return NULL;
+}
+
+static void *end_z(void *unused) {
+  (void)unused;
+  atomic_store(&z_err, JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+  atomic_store(&z_done, 1);
+  return NULL;
+}
+
+static void run_case(const char *name) {
+  int stop = !strcmp(name, "stop"), end = !strcmp(name, "end");
+  atomic_store(&x_done, 0);
+  atomic_store(&z_done, 0);
+  char tag[32];
+  snprintf(tag, sizeof tag, "cutwait-%s", name);
+  harness_hold h;
+  harness_hold_setup(&h, tag, stop || end ? "" : ":eio");
+  harness_hold_instance(&h, name, 256, &inst);
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  harness_dirty_rounds(inst, h.dbpath, NREC, &s, &db, &t);   /* the checkpoint in an older generation */
+  CK(JetBeginExternalBackupInstance(inst, ESE_bitBackupStepwise));
+  unsigned long before = harness_last_archived(h.dir);
+  /* the first slice, on the backup's worker, held in its ring sync */
+  harness_hold_close(&h);
+  int more = 0;
+  CK(EseBackupStep(inst, 0, &more));
+  if (!more) FAIL("%s: the step took no slice", name);
+  if (!harness_hold_wait(&h, NULL, 60000)) FAIL("%s: the slice was not held", name);
+  pthread_t tx, tz;
+  if (pthread_create(&tx, NULL, list_x, NULL) != 0) FAIL("pthread_create");
+  harness_nap_ms(300);   /* X's cut-off waits for the slice */
+  if (stop) CK(JetStopBackupInstance(inst));
+  if (end && pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
+  if (end) harness_nap_ms(100);   /* Z waits for the slice and for X */
+  int early = atomic_load(&x_done) || atomic_load(&z_done), still = harness_exists(h.held);
+  unlink(h.gate);
+  pthread_join(tx, NULL);
+  if (end) pthread_join(tz, NULL);
+  JET_ERR xe = atomic_load(&x_err);
+  unsigned long after = harness_last_archived(h.dir);
+  printf("cutoff_after_wait: %s: log list %ld, archived %lu -> %lu\n", name, (long)xe, before, after);
+  if (!still) FAIL("%s: the slice was not held throughout", name);
+  if (early) FAIL("%s: the log list (%ld) or the end returned while the slice was held", name, (long)xe);
+  harness_expect_err(xe, stop ? JET_errBackupAbortByServer : end ? JET_errNoBackup : JET_errInstanceUnavailable,
+                     "the log list whose cut-off waited for the slice");
+  if (end) harness_expect_err(atomic_load(&z_err), JET_errSuccess, "the end");
+  if (after != before) FAIL("%s: the cut-off rolled the log (%lu generations archived)", name, after - before);
+  unsetenv("ESE_FAULT");
+  (void)JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort);
+  (void)JetTerm(inst);
+  JET_INSTANCE i2 = harness_open_dir(tag, h.dir, &s, &t);
+  harness_expect_rounds(s, t, NREC, "after recovery");
+  CK(JetTerm2(i2, JET_bitTermComplete));
+  harness_rm_rf(h.root);
+  printf("cutoff_after_wait: %s: ok\n", name);
+}
+
+int main(int argc, char **argv) {
+  harness_start(300);
+  const char *cases[] = { "stop", "end", "unavail" };
+  for (int i = 0; i < 3; i++)
+    if (argc < 2 || !strcmp(argv[1], cases[i])) run_case(cases[i]);
+  printf("cutoff_after_wait: ok\n");
+  return 0;
+}
