@@ -20,3 +20,33 @@ describe("--to-time parsing (ese restore)", function()
     assert.matches("needs a time", err, 1, true)
   end)
 end)
+
+describe("t:pairs bounds over 255 bytes", function()
+  local w, t
+  before_each(function()
+    w = H.world()
+    t = w:table()
+    for i = 1, 5 do t:put("k" .. i, "v") end
+  end)
+  after_each(function() w:cleanup() end)
+
+  local function keys(...)
+    local r = {}
+    for k in t:pairs(...) do r[#r + 1] = k end
+    return r
+  end
+
+  it("raise JET_errKeyTooBig for either bound, both ways, as t:count and t:seek do", function()
+    -- before: only the bound the first seek used was checked: pairs(nil, K)
+    -- yielded every record while count(nil, K) raised, and
+    -- pairs(K, nil, {reverse = true}) silently yielded nothing
+    local K = ("k"):rep(256)
+    H.expect_jet("JET_errKeyTooBig", t.count, t, nil, K)
+    H.expect_jet("JET_errKeyTooBig", keys, nil, K)
+    H.expect_jet("JET_errKeyTooBig", keys, K, nil, { reverse = true })
+    H.expect_jet("JET_errKeyTooBig", keys, K)
+    H.expect_jet("JET_errKeyTooBig", keys, nil, K, { reverse = true })
+    assert.are.same({ "k1", "k2", "k3", "k4", "k5" }, keys(nil, ("k"):rep(255)))
+    assert.are.equal(5, t:count(nil, ("k"):rep(255)))
+  end)
+end)
