@@ -50,3 +50,43 @@ describe("t:pairs bounds over 255 bytes", function()
     assert.are.equal(5, t:count(nil, ("k"):rep(255)))
   end)
 end)
+
+describe("a backup in a coroutine closed with coroutine.close while it yields", function()
+  local backup = require "ese.backup"
+  local w, t, inst, _
+  before_each(function()
+    w = H.world()
+    t, _, _, inst = w:table()
+    for i = 1, 200 do t:put(("k%04d"):format(i), ("v"):rep(3000)) end
+  end)
+  after_each(function() w:cleanup() end)
+
+  -- Runs f(on_progress) in a coroutine, resumes it to its first yield
+  -- (a progress callback), then closes it.
+  local function close_at_first_yield(f)
+    local co = coroutine.create(f)
+    assert(coroutine.resume(co, function() coroutine.yield("progress") end))
+    assert.are.equal("suspended", coroutine.status(co))
+    assert.is_true(coroutine.close(co))
+  end
+
+  it("backup.run: the backup is ended and its .partial folder removed; the next run works", function()
+    -- before: the instance kept the backup begun (every later backup:
+    -- JET_errBackupInProgress until an explicit End(abort)) and
+    -- set.partial stayed, refusing the next run into set
+    local set = w:path("set")
+    close_at_first_yield(function(progress) backup.run(inst, set, { on_progress = progress }) end)
+    assert.is_false(H.exists(set .. ".partial"))
+    assert.is_false(H.exists(set))
+    backup.run(inst, set)
+    assert.is_table(backup.verify(set))
+  end)
+
+  it("backup.run_to: the backup is ended; the next run works", function()
+    close_at_first_yield(function(progress)
+      backup.run_to(inst, function() end, { on_progress = progress })
+    end)
+    backup.run(inst, w:path("set"))
+    assert.is_table(backup.verify(w:path("set")))
+  end)
+end)
