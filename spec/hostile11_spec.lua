@@ -1,6 +1,7 @@
 -- Probes of a hostile tester against issues 11 and 12 (records, snapshot
 -- isolation, cursors; continuous backup): each case failed before its fix.
 local H = require "support.helpers"
+local ese = require "ese"
 
 describe("--to-time parsing (ese restore)", function()
   local util = require "ese.util"
@@ -88,5 +89,35 @@ describe("a backup in a coroutine closed with coroutine.close while it yields", 
     end)
     backup.run(inst, w:path("set"))
     assert.is_table(backup.verify(w:path("set")))
+  end)
+end)
+
+describe("backup.expire with fractional seconds", function()
+  local backup = require "ese.backup"
+  local w, root
+  setup(function()
+    w = H.world()
+    local t, _, _, inst = w:table()
+    root = w:path("root")
+    for i = 1, 2 do
+      t:put("k" .. i, "v")
+      backup.run(inst, root .. "/f" .. i)
+    end
+  end)
+  teardown(function() w:cleanup() end)
+
+  it("keep_within 1.5 and now = ese.fs.now() make a plan (before: os.date / %d raised a Lua error)", function()
+    local plan = backup.expire(root, { keep_full = 1, keep_within = 1.5, now = ese.fs.now() + 3600.5 })
+    assert.are.equal(1, #plan.delete)
+    assert.matches("f1$", plan.delete[1])
+    assert.matches("not within 1.5s", plan.reasons[plan.delete[1]], 1, true)
+    plan = backup.expire(root, { keep_full = 1, keep_within = 7200.25, now = ese.fs.now() + 0.5 })
+    assert.are.equal(0, #plan.delete)
+  end)
+
+  it("now NaN or infinite: a plain argument error, nothing read", function()
+    for _, now in ipairs({ 0 / 0, math.huge, -math.huge }) do
+      H.expect_argerror("now must be a number", backup.expire, root, { keep_full = 1, now = now })
+    end
   end)
 end)
