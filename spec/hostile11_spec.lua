@@ -121,3 +121,17 @@ describe("backup.expire with fractional seconds", function()
     end
   end)
 end)
+
+describe("ese.restore option types", function()
+  it("to_generation not an integer, to_time not a number: argument errors that name argument #3", function()
+    -- before: luaL_checkinteger / luaL_checknumber on the stack top said
+    -- "bad argument #-1 to 'restore_begin'"
+    local w = H.world()
+    for _, o in ipairs({ { to_generation = 2.5 }, { to_generation = "x" }, { to_time = "abc" }, { to_time = {} } }) do
+      local e = H.expect_argerror("bad argument #3", ese.restore, w:path("set"), w:path("dest"), o)
+      assert.is_nil(e:find("#-1", 1, true))
+      assert.is_false(H.exists(w:path("dest")))
+    end
+    w:cleanup()
+  end)
+end)
