@@ -51,7 +51,9 @@ static int restore_begin(lua_State *L) {
     if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
     lua_getfield(L, 3, "to_generation");
     if (!lua_isnil(L, -1)) {
-      lua_Integer g = luaL_checkinteger(L, -1);
+      int isint = 0;
+      lua_Integer g = lua_tointegerx(L, -1, &isint);
+      luaL_argcheck(L, isint, 3, "to_generation must be an integer");
       luaL_argcheck(L, g > 0, 3, "to_generation must be positive");
       o.to_generation = (unsigned long)g;
     }
@@ -65,7 +67,9 @@ static int restore_begin(lua_State *L) {
     lua_getfield(L, 3, "to_time");
     if (!lua_isnil(L, -1)) {
       /* seconds since the epoch, fractions allowed; to the microsecond */
-      lua_Number t = luaL_checknumber(L, -1);
+      int isnum = 0;
+      lua_Number t = lua_tonumberx(L, -1, &isnum);
+      luaL_argcheck(L, isnum, 3, "to_time must be a number (seconds since the epoch)");
       luaL_argcheck(L, t > 0 && t < 1e13, 3, "to_time must be seconds since the epoch (positive)");
       o.to_time_us = (uint64_t)(t * 1e6 + 0.5);
     }

@@ -207,6 +207,8 @@ static int tab_iter(lua_State *L) {
   int rev = it->reverse, got;
   const char *start = rev ? it->to : it->from, *bound = rev ? it->from : it->to;
   size_t sl = rev ? it->tl : it->fl, bl = rev ? it->fl : it->tl;
+  /* either bound over EseMaxKeySize, as a seek or EseCount of it would */
+  if (!it->started && (it->fl > EseMaxKeySize || it->tl > EseMaxKeySize)) ese_raise(L, JET_errKeyTooBig, "pairs");
   if (it->started) got = seek_push(L, T, it->last, it->lastlen, rev ? JET_bitSeekLT : JET_bitSeekGT, "pairs");
   else if (rev && start && sl == 0) got = 0;      /* to = "": no key lies at or below it */
   else got = seek_push(L, T, start ? start : "", sl, rev ? JET_bitSeekLE : JET_bitSeekGE, "pairs");

@@ -276,6 +276,19 @@ local function undo(inst, st)
   st.began = false
 end
 
+-- A to-be-closed guard: closed while armed (the caller's coroutine closed
+-- with coroutine.close while the sequence yielded), it runs undo_fn; its
+-- errors are dropped (nobody is left to raise to).  disarm() once the
+-- sequence returned or failed: its own error path undoes.
+local function close_guard(undo_fn)
+  return setmetatable({ disarm = function(g) g.undo_fn = nil end, undo_fn = undo_fn }, {
+    __close = function(g)
+      local f = g.undo_fn
+      g.undo_fn = nil
+      if f then pcall(f) end
+    end })
+end
+
 local function report_of(manifest, st, extra)
   local r = {
     kind = manifest.kind, files = #manifest.files, bytes = st.bytes,
@@ -466,7 +479,9 @@ function run.run(inst, dest, opts)
     ctx.renamed = true
     out.sync_dir(dirname(dest), "..")
   end
+  local guard <close> = close_guard(function() fail_run(inst, st, "backup.run: closed before it finished", ctx) end)
   local ok, res = pcall(sequence, inst, p, opts, out, st)
+  guard:disarm()
   if not ok then fail_run(inst, st, res, ctx) end
   -- the engine recorded the backup already: from here on a failure keeps
   -- the complete set (under its .partial name)
@@ -580,7 +595,9 @@ function run.run_to(inst, put, opts)
   else
     out = tar_out(emit, prefix, os.time())
   end
+  local guard <close> = close_guard(function() undo(inst, st) end)
   local ok, res = pcall(sequence, inst, p, opts, out, st)
+  guard:disarm()
   if not ok then
     undo(inst, st)
     error(res, 0)

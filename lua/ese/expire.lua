@@ -178,10 +178,11 @@ end
 -- ---------------------------------------------------------------------------
 -- The plan
 
-local function fmt_time(t) return os.date("!%Y-%m-%d %H:%M:%S UTC", t) end
+local function fmt_time(t) return os.date("!%Y-%m-%d %H:%M:%S UTC", math.floor(t)) end
 
 --- A duration as the CLI writes it: "7d", "36h", "90m", "45s".
 function expire.duration_text(secs)
+  if not math.tointeger(secs) then return ("%gs"):format(secs) end   -- fractions of a second
   for _, u in ipairs({ { 604800, "w" }, { 86400, "d" }, { 3600, "h" }, { 60, "m" } }) do
     if secs >= u[1] and secs % u[1] == 0 then return ("%d%s"):format(secs // u[1], u[2]) end
   end
@@ -368,7 +369,10 @@ local function check_values(opts)
   if w and not (w >= 0 and w < math.huge) then
     raise("JET_errInvalidParameter", "expire", "keep_within = %s: a number of seconds, 0 or more", tostring(w))
   end
-  if opts.now ~= nil and type(opts.now) ~= "number" then error("backup.expire: now must be a number", 4) end
+  local t = opts.now
+  if t ~= nil and (type(t) ~= "number" or not (t > -math.huge and t < math.huge)) then
+    error("backup.expire: now must be a number (seconds since the epoch)", 4)
+  end
   if opts.archive_path ~= nil and type(opts.archive_path) ~= "string" then
     error("backup.expire: archive_path must be a folder path", 4)
   end

@@ -190,7 +190,8 @@ function util.parse_time(s)
   local mdays = { 31, (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28, 31, 30, 31, 30, 31, 31, 30,
                   31, 30, 31 }
   if mo < 1 or mo > 12 or d < 1 or d > mdays[mo] or h > 23 or mi > 59 or sec > 60 then return nil end
-  if frac ~= "" and (frac == "." or #frac > 10) then return nil end
+  -- a fraction needs its dot: "12:00:00123" is a typo, not 12:02:03
+  if frac ~= "" and (frac:sub(1, 1) ~= "." or frac == "." or #frac > 10) then return nil end
   local off = 0
   if zone ~= "" and zone ~= "Z" and zone ~= "UTC" then
     local sign, zh, zm = zone:match("^([%+%-])(%d%d):?(%d%d)$")
