@@ -43,6 +43,27 @@ static int checkpoint_due(esinst *inst) {
   return bytes >= inst->prm.checkpoint_depth;
 }
 
+/* The checkpoint a commit found due, to the log's end, in slices
+ * (checkpoint.h): the instance lock is released in each slice's I/O and
+ * between two slices (ckpt_between_slices hands it to a waiting caller),
+ * so that other sessions read and commit meanwhile instead of waiting for
+ * the whole write-back (a blocking ckpt_take held the lock for all of
+ * it).  With the lock held; the caller still counts as active, so a term
+ * waits for it.  A slice's failed I/O made the instance unavailable
+ * (inst_fatal) and is answered; so is a stop or a term begun meanwhile
+ * (the state gate): the rest of the checkpoint is then left to the
+ * term's own. */
+static JET_ERR checkpoint_in_slices(esinst *inst) {
+  assert(inst_lock_held(inst));
+  lsn_t target = log_end(inst->log);
+  JET_ERR e = JET_errSuccess;
+  for (int more = 1; e == JET_errSuccess && more;) {
+    e = ckpt_toward(inst, target, &more);
+    if (e == JET_errSuccess && more) e = ckpt_between_slices(inst);
+  }
+  return e;
+}
+
 /* t0: when the commit was asked for (pace_now_ns); a durable commit's
  * time from then to durable feeds the backup pacer (pace.h), recorded
  * under the instance lock the commit takes again anyway. */
@@ -71,7 +92,7 @@ static JET_ERR commit_timed(esinst *inst, int lazy, uint64_t t0, essession *s, v
    * brings back would tell the caller to retry a transaction that is
    * there.) */
   JET_ERR after = JET_errSuccess;
-  if (log_take_rolled(inst->log) && checkpoint_due(inst)) after = ckpt_take(inst);
+  if (log_take_rolled(inst->log) && checkpoint_due(inst)) after = checkpoint_in_slices(inst);
   if (after == JET_errSuccess) after = db_trim(inst);
   /* without the lock, still counted as active: the flush (group commit)
    * and the next log file made ahead */

@@ -158,6 +158,14 @@ describe("issue 13: the application's commits never wait for the backup's checkp
       "commit_during_slice: ok" })
   end)
 
+  it("commit_ckpt_due: a commit that finds a checkpoint due takes it in slices: another session commits and "
+     .. "reads while that checkpoint is held inside its double-write ring sync (ESE_FAULT=holdsync); every "
+     .. "record is there after recovery", function()
+    H.expect_harness("commit_ckpt_due", "", {
+      "commit_ckpt_due: another session committed and read while a commit's checkpoint was held",
+      "commit_ckpt_due: ok" })
+  end)
+
   it("commit_during_cutoff: commits and reads return while the backup's cut-off is held in its roll (making "
      .. "the next log file: a durable commit; in the log folder's sync after the switch: a lazy one) and while "
      .. "a stepwise Begin's checkpoint start is held in its log flush (a lazy commit); every record is there "
