@@ -135,3 +135,61 @@ describe("ese.restore option types", function()
     w:cleanup()
   end)
 end)
+
+-- A full set and an archive of the generations written after it, three
+-- phases of commits (keys p1_.., p2_.., p3_..), each ending in a roll; the
+-- archive is split: the folder `early` holds the first generations after
+-- the set, the folder `late` the rest.
+local function split_archive_world()
+  local backup = require "ese.backup"
+  local fs = ese.fs
+  local w = H.world()
+  local t, _, _, inst = w:table({ log_file_size = 64 })
+  for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
+  local set = w:path("set")
+  local b = backup.run(inst, set)
+  for p = 1, 3 do
+    for i = 1, 30 do t:put(("p%d_%03d"):format(p, i), ("v"):rep(400)) end
+    H.roll(t, w.dir, 1, "p" .. p .. "_roll")
+  end
+  local early, late = w:path("early"), w:path("late")
+  assert(os.execute("mkdir -p " .. H.q(early) .. " " .. H.q(late)))
+  local gens = {}
+  for _, name in ipairs(fs.list(w.dir)) do
+    local g = H.log_gen(name)
+    if g and g > b.gen_high then gens[#gens + 1] = g end
+  end
+  table.sort(gens)
+  assert(#gens >= 3, "three generations after the set")
+  local split = gens[1] + 1                 -- early: the first two generations after the set
+  for _, g in ipairs(gens) do
+    local name = H.log_name(g)
+    H.write_file((g <= split and early or late) .. "/" .. name, assert(H.read_file(w:path(name))))
+  end
+  return w, set, early, late
+end
+
+describe("ese restore --archive DIR --restore-command CMD", function()
+  it("combine: DIR's generations first, then CMD fetches those after them; the usage shows two options, "
+     .. "not alternatives", function()
+    -- before: the usage line said [--archive DIR | --restore-command CMD],
+    -- though the restore takes both and replays them one after the other
+    local w, set, early, late = split_archive_world()
+    finally(function() w:cleanup() end)
+    local dest = w:path("dest")
+    local code, out, err = H.lua_run("bin/ese", { "restore", set, dest, "--archive", early,
+                                                  "--restore-command", "cp " .. late .. "/%f %p" })
+    assert.are.equal(0, code, out .. err)
+    local keys = H.restored_keys(w, dest)
+    for p = 1, 3 do assert.are.equal(30, H.count_prefix(keys, "p" .. p .. "_0"), "phase " .. p) end
+    -- the folder alone stops where it ends
+    code, out, err = H.lua_run("bin/ese", { "restore", set, w:path("dest-early"), "--archive", early })
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal(0, H.count_prefix(H.restored_keys(w, w:path("dest-early")), "p3_0"))
+    code, out = H.lua_run("bin/ese", { "restore", "--help" })
+    assert.are.equal(0, code)
+    local usage = out:match("^usage: ([^\n]*)")
+    assert.matches("[--archive DIR] [--restore-command CMD]", usage, 1, true)
+    assert.is_nil(usage:find("|", 1, true), usage)
+  end)
+end)

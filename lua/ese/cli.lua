@@ -367,16 +367,16 @@ backup_max_rate parameter: backup pacing).]],
 }
 
 commands.restore = {
-  usage = "ese restore BACKUP_DIR... DEST [--archive DIR | --restore-command CMD] [--to-time TIME [--allow-partial]] "
+  usage = "ese restore BACKUP_DIR... DEST [--archive DIR] [--restore-command CMD] [--to-time TIME [--allow-partial]] "
     .. "[--to-generation N] [--live-logs DIR] [--force] [--json]",
   summary = "verify a set (full plus incrementals, in order) and restore it into DEST",
   help = [[
 Verifies the backup sets (a full one, then its incrementals in order), then
 restores them into DEST and replays their logs, then the archived log
-generations of --archive DIR (or those --restore-command CMD fetches, one
-generation per run: %f its file name, %p where to write it, until it exits
-non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"), then the logs of a
-live log folder with --live-logs.  --to-time stops before the first commit later than TIME
+generations of --archive DIR, then those --restore-command CMD fetches
+after them (one generation per run: %f its file name, %p where to write
+it, until it exits non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"),
+then the logs of a live log folder with --live-logs.  --to-time stops before the first commit later than TIME
 ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a zone follows: Z, +02:00,
 -0500; or seconds since the epoch): DEST then holds exactly the
 transactions committed at or before it.  The logs must go past TIME (a
