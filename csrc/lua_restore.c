@@ -8,6 +8,9 @@
 
 #define ESE_RESTORE_T "ese.Restore"
 
+/* to_time's end: 10000-01-01 00:00:00 UTC in seconds since the epoch (util.TO_TIME_MAX) */
+#define TO_TIME_MAX 253402300800.0
+
 typedef struct EseRestoreUd {
   EseRestore *r;    /* NULL once closed */
 } EseRestoreUd;     /* user value 1: the ese.Instance restoring, if any */
@@ -70,7 +73,9 @@ static int restore_begin(lua_State *L) {
       int isnum = 0;
       lua_Number t = lua_tonumberx(L, -1, &isnum);
       luaL_argcheck(L, isnum, 3, "to_time must be a number (seconds since the epoch)");
-      luaL_argcheck(L, t > 0 && t < 1e13, 3, "to_time must be seconds since the epoch (positive)");
+      /* at least 1 us once rounded (0 is "no time"), before 10000-01-01 (util.TO_TIME_MAX) */
+      luaL_argcheck(L, t * 1e6 >= 0.5 && t < TO_TIME_MAX, 3,
+                    "to_time must be seconds since the epoch, after 1970-01-01 00:00:00 UTC and before the year 10000");
       o.to_time_us = (uint64_t)(t * 1e6 + 0.5);
     }
     lua_getfield(L, 3, "allow_partial");

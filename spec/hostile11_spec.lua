@@ -193,3 +193,66 @@ describe("ese restore --archive DIR --restore-command CMD", function()
     assert.is_nil(usage:find("|", 1, true), usage)
   end)
 end)
+
+describe("ese restore --to-time at the edges of the times it takes", function()
+  local util = require "ese.util"
+  local backup = require "ese.backup"
+  local w, set
+  setup(function()
+    w = H.world()
+    local t, _, _, inst = w:table()
+    t:put("k", "v")
+    set = w:path("set")
+    backup.run(inst, set)
+  end)
+  teardown(function() w:cleanup() end)
+
+  it("a time that parses but is out of range: a usage error (exit 2) naming the option, nothing written", function()
+    -- before: 99999999999999 exited 1 with "./lua/ese/init.lua:61: bad
+    -- argument #3 to 'restore_begin'", and 0.0000004 (rounded to 0 us,
+    -- which means no time) restored to the end of the logs, exit 0
+    for _, tm in ipairs({ "99999999999999", "253402300800", "0.0000004", "0", "1970-01-01 00:00:00",
+                          "0000-01-01 00:00:00", "1969-12-31 23:59:59", "1970-01-01 01:00:00+02:00" }) do
+      local dest = w:path("dest")
+      local code, out, err = H.lua_run("bin/ese", { "restore", set, dest, "--to-time", tm })
+      assert.are.equal(2, code, tm .. ": " .. out .. err)
+      assert.matches("option --to-time " .. tm .. " is out of range", err, 1, true)
+      assert.is_nil(err:find(".lua:", 1, true), err)
+      assert.is_false(H.exists(dest), tm)
+    end
+  end)
+
+  it("ese.restore: to_time rounded to 0 us or from the year 10000 on is an argument error, nothing written",
+     function()
+    -- before: to_time = 4e-7 restored to the end of the logs as if no time was given
+    local dest = w:path("dest")
+    for _, tm in ipairs({ 4e-7, util.TO_TIME_MAX, 1e13, 0 / 0 }) do
+      H.expect_argerror("to_time must be seconds since the epoch, after 1970", ese.restore, set, dest,
+        { to_time = tm })
+      assert.is_false(H.exists(dest), tostring(tm))
+    end
+    -- just inside both ends: times the logs do not reach past, or before the backup's end
+    H.expect_jet("JET_errMissingLogFile", ese.restore, set, dest, { to_time = util.TO_TIME_MAX - 1 })
+    H.expect_jet("JET_errEndingRestoreLogTooLow", ese.restore, set, dest, { to_time = 6e-7 })
+    assert.is_false(H.exists(dest))
+  end)
+
+  it("the year 9999, a leap second and zones: times it takes; a zone of 24 hours or more does not parse",
+     function()
+    local code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("dest"), "--to-time", "9999-12-31 23:59:59" })
+    assert.are.equal(1, code, err)
+    assert.matches("JET_errMissingLogFile", err, 1, true)
+    -- 23:59:60 (a leap second) is the next minute's first second, as POSIX time counts it
+    assert.are.equal(util.parse_time("2027-01-01 00:00:00"), util.parse_time("2026-12-31 23:59:60"))
+    assert.is_nil(util.parse_time("2026-12-31 23:59:61"))
+    assert.are.equal(util.parse_time("2026-12-06 00:01:00"), util.parse_time("2026-12-06 23:59:00+23:58"))
+    for _, tm in ipairs({ "2026-12-06 10:00:00+25:00", "2026-12-06 10:00:00-24:00", "2026-12-06 10:00:00+02:60",
+                          "10000-01-01 00:00:00", "-5", "1e9", "inf", "nan" }) do
+      assert.is_nil(util.parse_time(tm), tm)
+      code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("dest"), "--to-time", tm })
+      assert.are.equal(2, code, tm)
+      assert.matches("option --to-time needs a time", err, 1, true)
+    end
+    assert.is_false(H.exists(w:path("dest")))
+  end)
+end)

@@ -601,9 +601,13 @@ local function parse(c, argv, first)
           value = n
         elseif kind == "time" then
           local t = util.parse_time(value)
-          if not t or t <= 0 then
+          if not t then
             return nil, "option --" .. name .. " needs a time: YYYY-MM-DD HH:MM:SS[.ffffff] (UTC, or with a zone "
               .. "such as Z or +02:00), or seconds since the epoch"
+          end
+          if not util.to_time_ok(t) then
+            return nil, "option --" .. name .. " " .. value .. " is out of range: a time after 1970-01-01 00:00:00 UTC "
+              .. "and before the year 10000"
           end
           value = t
         end

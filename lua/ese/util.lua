@@ -175,6 +175,17 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
+--- The end of the times a restore stops at: 10000-01-01 00:00:00 UTC, in
+-- seconds since the epoch (ese.restore's to_time, csrc/lua_restore.c).
+util.TO_TIME_MAX = 253402300800
+
+--- True when t (seconds since the epoch) is a time ese.restore's to_time
+-- takes: at least a microsecond after the epoch once rounded to the
+-- microsecond (0 would mean no time at all), before util.TO_TIME_MAX.
+function util.to_time_ok(t)
+  return math.type(t) ~= nil and t * 1e6 >= 0.5 and t < util.TO_TIME_MAX
+end
+
 --- A point in time as seconds since the Unix epoch (a float, to the
 -- microsecond): "YYYY-MM-DD HH:MM:SS[.ffffff]" (also with a "T"), UTC
 -- unless a zone follows ("Z", "+HH:MM", "-HHMM", "+HH"), or a plain
