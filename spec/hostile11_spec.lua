@@ -256,3 +256,35 @@ describe("ese restore --to-time at the edges of the times it takes", function()
     assert.is_false(H.exists(w:path("dest")))
   end)
 end)
+
+describe("ese restore --to-time: the summary line", function()
+  local backup = require "ese.backup"
+  local w, first, second
+  setup(function()
+    w = H.world()
+    local t, _, _, inst = w:table()
+    t:put("k", "v")
+    first, second = w:path("first"), w:path("second")
+    backup.run(inst, first)
+    backup.run(inst, second)      -- right after the first: its logs hold no commit
+  end)
+  teardown(function() w:cleanup() end)
+
+  local function second_line(set, dest, tm)
+    local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path(dest), "--to-time", tm, "--allow-partial" })
+    assert.are.equal(0, code, err)
+    return out:match("\n(point in time [^\n]*)\n$")
+  end
+
+  it("no commit replayed: 'last commit: none'; TIME rounded to the microsecond carries into the next second",
+     function()
+    -- before: "point in time 2030-12-31 23:59:59.000000 UTC: ..., last commit none UTC": the
+    -- fraction .9999996 printed as .000000 without its carry, and "none UTC"
+    local line = second_line(second, "d-none", "2030-12-31 23:59:59.9999996")
+    assert.matches("^point in time 2031%-01%-01 00:00:00%.000000 UTC: NOT reached %(%-%-allow%-partial%); "
+      .. "replayed to generation %d+, last commit: none$", line)
+    line = second_line(first, "d-one", "2030-12-31 23:59:59.25")
+    assert.matches("^point in time 2030%-12%-31 23:59:59%.250000 UTC: NOT reached %(%-%-allow%-partial%); "
+      .. "replayed to generation %d+, last commit %d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d%d%d%d UTC$", line)
+  end)
+end)

@@ -418,10 +418,12 @@ system_path = log_path = DEST then opens the restored databases.]],
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,
       o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
     if o["to-time"] then
-      local function utc(t) return t and (os.date("!%Y-%m-%d %H:%M:%S", math.floor(t)) .. ("%.6f"):format(t % 1):sub(2))
-                                or "none" end
-      out(("point in time %s UTC: %s; replayed to generation %d, last commit %s UTC%s"):format(utc(o["to-time"]),
-        rep.reached and "reached" or "NOT reached (--allow-partial)", rep.last_generation, utc(rep.last_commit_time),
+      -- seconds to the microsecond, rounded as ese.restore rounds to_time
+      local function utc(t) return utc_us(math.floor(t * 1e6 + 0.5), 6) .. " UTC" end
+      local last = rep.last_commit_time
+      out(("point in time %s: %s; replayed to generation %d, last commit%s%s"):format(utc(o["to-time"]),
+        rep.reached and "reached" or "NOT reached (--allow-partial)", rep.last_generation,
+        last and (" " .. utc(last)) or ": none",
         rep.gap_generation and (", generation " .. rep.gap_generation .. " missing") or ""))
     end
     return 0
