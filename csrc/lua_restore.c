@@ -54,8 +54,8 @@ static int restore_begin(lua_State *L) {
     if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
     lua_getfield(L, 3, "to_generation");
     if (!lua_isnil(L, -1)) {
-      int isint = 0;
-      lua_Integer g = lua_tointegerx(L, -1, &isint);
+      int isint = 0;   /* a number, not a string that converts */
+      lua_Integer g = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
       luaL_argcheck(L, isint, 3, "to_generation must be an integer");
       luaL_argcheck(L, g > 0, 3, "to_generation must be positive");
       o.to_generation = (unsigned long)g;
@@ -70,8 +70,8 @@ static int restore_begin(lua_State *L) {
     lua_getfield(L, 3, "to_time");
     if (!lua_isnil(L, -1)) {
       /* seconds since the epoch, fractions allowed; to the microsecond */
-      int isnum = 0;
-      lua_Number t = lua_tonumberx(L, -1, &isnum);
+      int isnum = lua_type(L, -1) == LUA_TNUMBER;   /* not a string that converts */
+      lua_Number t = lua_tonumber(L, -1);
       luaL_argcheck(L, isnum, 3, "to_time must be a number (seconds since the epoch)");
       /* at least 1 us once rounded (0 is "no time"), before 10000-01-01 (util.TO_TIME_MAX) */
       luaL_argcheck(L, t * 1e6 >= 0.5 && t < TO_TIME_MAX, 3,

@@ -288,3 +288,90 @@ describe("ese restore --to-time: the summary line", function()
       .. "replayed to generation %d+, last commit %d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d%d%d%d UTC$", line)
   end)
 end)
+
+describe("ese.backup option types", function()
+  local backup = require "ese.backup"
+  local fs = ese.fs
+  local w, inst, root, set
+  setup(function()
+    w = H.world()
+    local t, _
+    t, _, _, inst = w:table()
+    root = w:path("root")
+    for i = 1, 2 do
+      t:put("k" .. i, "v")
+      backup.run(inst, root .. "/f" .. i)
+    end
+    set = root .. "/f2"
+  end)
+  teardown(function() w:cleanup() end)
+
+  -- A value of each wrong type for an option of each kind.
+  local WRONG = {
+    boolean = { "no", 0 },
+    integer = { "1", 1.5, true },
+    number = { "1", true },
+    string = { 1, false },
+    ["function"] = { 42, "print", {} },
+  }
+  local CALLS = {
+    run = { kinds = { incremental = "boolean", copy = "boolean", truncate = "boolean", chunk_size = "integer",
+                      on_progress = "function", compress = "string", level = "integer" },
+            call = function(o) local r = backup.run(inst, w:path("new"), o); return r end },
+    run_to = { kinds = { incremental = "boolean", copy = "boolean", truncate = "boolean", chunk_size = "integer",
+                         on_progress = "function", prefix = "string", compress = "string", level = "integer" },
+               call = function(o) local r = backup.run_to(inst, function() end, o); return r end },
+    verify = { kinds = { on_progress = "function" },
+               call = function(o) local r = backup.verify(set, o); return r end },
+    restore = { kinds = { to_generation = "integer", live_log_path = "string", on_progress = "function",
+                          overwrite = "boolean", base_name = "string", verify = "boolean", archive_path = "string",
+                          to_time = "number", allow_partial = "boolean", restore_command = "string" },
+                call = function(o) local r = backup.restore(set, w:path("new"), o); return r end },
+    expire = { kinds = { keep_full = "integer", keep_within = "number", archive_path = "string",
+                         dry_run = "boolean", now = "number", on_progress = "function" },
+               call = function(o)
+                 o.keep_full = o.keep_full or 1
+                 if o.dry_run == nil then o.dry_run = false end
+                 local r = backup.expire(root, o)   -- not a tail call: the error names this line
+                 return r
+               end },
+  }
+
+  it("a value of another type for any option of run, run_to, verify, restore, expire: an argument error "
+     .. "naming it, nothing done", function()
+    -- before: dry_run = "no" was a dry run, keep_full = "1" kept one set,
+    -- truncate = "no" truncated, verify = "no" verified, on_progress = 42
+    -- failed only when first called (expire: after the first deletion;
+    -- ese.restore: with dest half written), chunk_size = "4096" ran
+    for fname, c in pairs(CALLS) do
+      for opt, kind in pairs(c.kinds) do
+        for _, bad in ipairs(WRONG[kind]) do
+          local what = ("backup.%s %s = %s"):format(fname, opt, tostring(bad))
+          local e = H.catch(c.call, { [opt] = bad })
+          assert.are.equal("string", type(e), what .. ": " .. tostring(e))
+          assert.matches(("backup.%s: %s must be %s"):format(fname, opt, kind == "integer" and "an" or "a"),
+            e, 1, true)
+          assert.matches("hostile11_spec.lua:%d+: ", e, 1)    -- the caller's line
+          assert.is_false(H.exists(w:path("new")), what)
+          assert.are.same({ "f1", "f2" }, fs.list(root), what)
+        end
+      end
+    end
+    -- the backup never began: a new one runs; integers may be floats of an integer value
+    backup.run(inst, w:path("after"), { copy = true, compress = "zstd", level = 2.0, chunk_size = 65536.0 })
+    assert.are.equal(0, #backup.expire(root, { keep_full = 2.0 }).delete)
+    assert.is_table(backup.verify(w:path("after"), { on_progress = setmetatable({}, { __call = function() end }) }))
+  end)
+
+  it("ese.restore: on_progress not a function, to_generation or to_time a string: argument errors before "
+     .. "anything is written", function()
+    -- before: on_progress = 42 raised "attempt to call a number value" after
+    -- the first step, dest made and half written; "3" and "1796541000" were read as numbers
+    local dest = w:path("new")
+    for _, o in ipairs({ { on_progress = 42 }, { to_generation = "3" }, { to_time = "1796541000" } }) do
+      local k = next(o)
+      H.expect_argerror(k .. " must be", ese.restore, set, dest, o)
+      assert.is_false(H.exists(dest), k)
+    end
+  end)
+end)

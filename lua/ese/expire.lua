@@ -365,16 +365,12 @@ local function check_values(opts)
     raise("JET_errInvalidParameter", "expire", "keep_full = %d: at least one full set must be kept", n)
   end
   local w = opts.keep_within
-  if w ~= nil and type(w) ~= "number" then error("backup.expire: keep_within must be a number of seconds", 4) end
   if w and not (w >= 0 and w < math.huge) then
     raise("JET_errInvalidParameter", "expire", "keep_within = %s: a number of seconds, 0 or more", tostring(w))
   end
   local t = opts.now
-  if t ~= nil and (type(t) ~= "number" or not (t > -math.huge and t < math.huge)) then
-    error("backup.expire: now must be a number (seconds since the epoch)", 4)
-  end
-  if opts.archive_path ~= nil and type(opts.archive_path) ~= "string" then
-    error("backup.expire: archive_path must be a folder path", 4)
+  if t ~= nil and not (t > -math.huge and t < math.huge) then
+    error("backup.expire: now must be a number (seconds since the epoch), finite", 4)
   end
 end
 

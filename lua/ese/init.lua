@@ -58,6 +58,10 @@ function ese.restore(backup, dest_dir, opts)
   opts = opts or {}
   local dirs = type(backup) == "table" and backup or { backup }
   local on_progress = opts.on_progress
+  if on_progress ~= nil and type(on_progress) ~= "function" and not (getmetatable(on_progress) or {}).__call then
+    -- called after the first step: refused before anything is written
+    error("bad argument #3 to 'restore' (on_progress must be a function)", 2)
+  end
   local r <close> = core.restore_begin(dirs, dest_dir, opts)
   local steps, total, finished = 0, 0, false
   while not finished do
