@@ -28,6 +28,14 @@ static int restore_close(lua_State *L) {
   return 0;
 }
 
+/* The path option `name` on top of the stack: NULL when nil; not a string
+ * is an argument error naming it (not "#-1", the stack slot). */
+static const char *opt_path(lua_State *L, const char *name) {
+  if (lua_isnil(L, -1)) return NULL;
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_argerror(L, 3, lua_pushfstring(L, "%s must be a string", name));
+  return ese_checkpath(L, -1, "restore");
+}
+
 /* restore_begin(dirs, dest, opts) */
 static int restore_begin(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -51,7 +59,7 @@ static int restore_begin(lua_State *L) {
                                         "restore_command", NULL };
     ese_checkkeys(L, 3, keys);
     lua_getfield(L, 3, "live_log_path");
-    if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
+    o.live_log_path = opt_path(L, "live_log_path");
     lua_getfield(L, 3, "to_generation");
     if (!lua_isnil(L, -1)) {
       int isint = 0;   /* a number, not a string that converts */
@@ -61,7 +69,7 @@ static int restore_begin(lua_State *L) {
       o.to_generation = (unsigned long)g;
     }
     lua_getfield(L, 3, "archive_path");
-    if (!lua_isnil(L, -1)) o.archive_path = ese_checkpath(L, -1, "restore");
+    o.archive_path = opt_path(L, "archive_path");
     lua_getfield(L, 3, "restore_command");
     if (!lua_isnil(L, -1)) {
       if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 3, "restore_command must be a string");
@@ -86,7 +94,7 @@ static int restore_begin(lua_State *L) {
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "overwrite must be a boolean");
     o.overwrite = lua_toboolean(L, -1);
     lua_getfield(L, 3, "base_name");
-    if (!lua_isnil(L, -1)) o.base_name = ese_checkpath(L, -1, "restore");
+    o.base_name = opt_path(L, "base_name");
     lua_getfield(L, 3, "instance");
     if (!lua_isnil(L, -1)) {
       EseInstance *ei = (EseInstance *)luaL_testudata(L, -1, ESE_INSTANCE_T);

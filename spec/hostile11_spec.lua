@@ -194,17 +194,20 @@ describe("ese restore --archive DIR --restore-command CMD", function()
   end)
 end)
 
+-- A world whose instance committed one record, and a full set of it.
+local function one_set_world()
+  local w = H.world()
+  local t, _, _, inst = w:table()
+  t:put("k", "v")
+  local set = w:path("set")
+  require("ese.backup").run(inst, set)
+  return w, set
+end
+
 describe("ese restore --to-time at the edges of the times it takes", function()
   local util = require "ese.util"
-  local backup = require "ese.backup"
   local w, set
-  setup(function()
-    w = H.world()
-    local t, _, _, inst = w:table()
-    t:put("k", "v")
-    set = w:path("set")
-    backup.run(inst, set)
-  end)
+  setup(function() w, set = one_set_world() end)
   teardown(function() w:cleanup() end)
 
   it("a time that parses but is out of range: a usage error (exit 2) naming the option, nothing written", function()
@@ -373,5 +376,62 @@ describe("ese.backup option types", function()
       H.expect_argerror(k .. " must be", ese.restore, set, dest, o)
       assert.is_false(H.exists(dest), k)
     end
+  end)
+end)
+
+describe("argument errors of ese.restore name the caller's line", function()
+  local backup = require "ese.backup"
+  local w, set
+  setup(function() w, set = one_set_world() end)
+  teardown(function() w:cleanup() end)
+
+  -- not tail calls: the error names these lines
+  local function restore(...) local r = ese.restore(...); return r end
+  local function backup_restore(...) local r = backup.restore(...); return r end
+
+  it("directly or through backup.restore: this file's line, 'restore', argument #3, no path of ese's own",
+     function()
+    -- before: "./lua/ese/init.lua:61: bad argument #3 to 'restore_begin' (...)", and
+    -- "#-1" for a path option that is not a string
+    local dest = w:path("dest")
+    for _, c in ipairs({ { restore, { to_time = -1 }, "to_time must be seconds" },
+                         { restore, { bogus = 1 }, "unknown option 'bogus'" },
+                         { restore, { archive_path = {} }, "archive_path must be a string" },
+                         { restore, { live_log_path = 5 }, "live_log_path must be a string" },
+                         { restore, { base_name = true }, "base_name must be a string" },
+                         { restore, { on_progress = 42 }, "on_progress must be a function" },
+                         { backup_restore, { to_time = -1 }, "to_time must be seconds" },
+                         { backup_restore, { allow_partial = true }, "allow_partial needs to_time" } }) do
+      local e = H.catch(c[1], set, dest, c[2])
+      assert.are.equal("string", type(e), tostring(e))
+      assert.matches("^[^\n]*hostile11_spec%.lua:%d+: bad argument #3 to 'restore' %(" .. c[3], e)
+      assert.is_nil(e:find("init.lua", 1, true), e)
+      assert.is_nil(e:find("backup.lua", 1, true), e)
+      assert.is_false(H.exists(dest))
+    end
+    -- called by pcall itself (a C function): no position at all
+    local e = H.catch(ese.restore, set, dest, { to_time = -1 })
+    assert.matches("^bad argument #3 to 'restore' %(to_time must be seconds", e)
+  end)
+end)
+
+describe("messages about a set's or a file's kind", function()
+  local backup = require "ese.backup"
+  it("'an incremental one', 'a special file': no 'a incremental', no 'a other'", function()
+    -- before: "a chain starts with a full (or copy) set, not a incremental
+    -- one"; a FIFO named like a log in the archive: "a other, not a log file"
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, _, _, inst = w:table()
+    t:put("a", "1")
+    backup.run(inst, w:path("root/f1"))
+    t:put("b", "1")
+    backup.run(inst, w:path("root/f1-i1"), { incremental = true })
+    local e = H.expect_jet("JET_errMissingFullBackup", backup.verify, w:path("root/f1-i1"))
+    assert.matches("a chain starts with a full (or copy) set, not an incremental one", e.detail, 1, true)
+    local archive = w:path("archive")
+    assert(os.execute("mkdir -p " .. H.q(archive) .. " && mkfifo " .. H.q(archive .. "/" .. H.log_name(1))))
+    local plan = backup.expire(w:path("root"), { keep_full = 1, archive_path = archive })
+    assert.matches("^a special file, not a log file", plan.reasons[archive .. "/" .. H.log_name(1)])
   end)
 end)

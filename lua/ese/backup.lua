@@ -100,9 +100,6 @@ local function has_kind(v, kind)
   return type(v) == kind
 end
 
-local ARTICLE = { integer = "an integer", boolean = "a boolean", number = "a number", string = "a string",
-                  ["function"] = "a function" }
-
 -- opts or {} after checking its keys and their types against
 -- OPTIONS[fname]; level 3 blames the caller of backup.<fname>.  Values
 -- out of range are the engine's JET_errInvalidParameter further on.
@@ -113,7 +110,7 @@ local function check_opts(opts, fname)
     local kind = OPTIONS[fname][k]
     if not kind then error(("backup.%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
     if not has_kind(v, kind) then
-      error(("backup.%s: %s must be %s, not %s"):format(fname, k, ARTICLE[kind], type(v)), 3)
+      error(("backup.%s: %s must be %s, not %s"):format(fname, k, util.a(kind), type(v)), 3)
     end
   end
   return opts

@@ -61,7 +61,7 @@ local function read_set(path, name)
   if st.kind == "absent" then
     return nil, "no manifest.json: not a set expire can read (a set written step by step, or another folder)"
   end
-  if st.kind ~= "file" then return nil, "manifest.json is a " .. st.kind .. ", not a file" end
+  if st.kind ~= "file" then return nil, "manifest.json is " .. util.a_kind(st.kind) .. ", not a file" end
   local ok, m = pcall(manifest_m.read, path)
   if not ok then return nil, "its manifest cannot be read: " .. tostring(m) end
   if not (is_base(m.kind) or is_follower(m.kind)) or math.type(m.gen_low) ~= "integer"
@@ -321,7 +321,7 @@ local function plan_archive(dir, need)
       if kind == "file" then ok, fi = pcall(ese.file_info, path) end
       local reason
       if kind ~= "file" then
-        reason = ("a %s, not a log file: never followed, never deleted"):format(kind)
+        reason = ("%s, not a log file: never followed, never deleted"):format(util.a_kind(kind))
       elseif not ok or fi.kind ~= "log" or fi.generation ~= g then
         reason = "its header cannot be read as generation " .. g .. ": kept"
       else
@@ -352,7 +352,9 @@ local function check_folder(p, what)
   if kind == "link" then
     raise("JET_errInvalidPath", "expire", "%s %s is a symbolic link: name the folder itself", what, p)
   end
-  if kind ~= "folder" then raise("JET_errInvalidPath", "expire", "%s %s is a %s, not a folder", what, p, kind) end
+  if kind ~= "folder" then
+    raise("JET_errInvalidPath", "expire", "%s %s is %s, not a folder", what, p, util.a_kind(kind))
+  end
   return p
 end
 
@@ -487,7 +489,8 @@ function expire.run(plan, on_progress)
       -- the set must still be the folder that was read: a link or a file
       -- put in its place meanwhile is left alone, and nothing more goes
       if kind ~= "folder" then
-        raise("JET_errInvalidPath", "expire", "%s is no longer a folder (a %s): nothing more deleted", path, kind)
+        raise("JET_errInvalidPath", "expire", "%s is no longer a folder (%s): nothing more deleted", path,
+          util.a_kind(kind))
       end
       local gone = leftover_name(plan.root, path)
       fs.rename(path, gone)

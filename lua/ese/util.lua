@@ -43,6 +43,18 @@ function util.no_header(e)
   return ese.is_error(e) and (e.name == "JET_errDatabaseCorrupted" or e.name == "JET_errFileInvalidType")
 end
 
+--- A word with its article: "a full", "an incremental" (a set's kind, a
+-- type name in a message).
+function util.a(word)
+  return (word:match("^[aeiouAEIOU]") and "an " or "a ") .. word
+end
+
+--- ese.fs.stat's kind of a file in a message: "a file", "a folder", "a
+-- link", "a special file" (kind "other": a FIFO, a socket or a device).
+function util.a_kind(kind)
+  return kind == "other" and "a special file" or util.a(kind)
+end
+
 -- ---------------------------------------------------------------------------
 -- Path names
 
@@ -116,7 +128,7 @@ end
 function util.file_size(p, op)
   local st = fs.stat(p)
   if st.kind == "absent" then return nil end
-  if st.kind ~= "file" then raise("JET_errInvalidPath", op, "%s is a %s, not a regular file", p, st.kind) end
+  if st.kind ~= "file" then raise("JET_errInvalidPath", op, "%s is %s, not a regular file", p, util.a_kind(st.kind)) end
   return st.size
 end
 
