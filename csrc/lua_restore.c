@@ -8,6 +8,9 @@
 
 #define ESE_RESTORE_T "ese.Restore"
 
+/* to_time's end: 10000-01-01 00:00:00 UTC in seconds since the epoch (util.TO_TIME_MAX) */
+#define TO_TIME_MAX 253402300800.0
+
 typedef struct EseRestoreUd {
   EseRestore *r;    /* NULL once closed */
 } EseRestoreUd;     /* user value 1: the ese.Instance restoring, if any */
@@ -23,6 +26,14 @@ static int restore_close(lua_State *L) {
     u->r = NULL;
   }
   return 0;
+}
+
+/* The path option `name` on top of the stack: NULL when nil; not a string
+ * is an argument error naming it (not "#-1", the stack slot). */
+static const char *opt_path(lua_State *L, const char *name) {
+  if (lua_isnil(L, -1)) return NULL;
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_argerror(L, 3, lua_pushfstring(L, "%s must be a string", name));
+  return ese_checkpath(L, -1, "restore");
 }
 
 /* restore_begin(dirs, dest, opts) */
@@ -48,17 +59,17 @@ static int restore_begin(lua_State *L) {
                                         "restore_command", NULL };
     ese_checkkeys(L, 3, keys);
     lua_getfield(L, 3, "live_log_path");
-    if (!lua_isnil(L, -1)) o.live_log_path = ese_checkpath(L, -1, "restore");
+    o.live_log_path = opt_path(L, "live_log_path");
     lua_getfield(L, 3, "to_generation");
     if (!lua_isnil(L, -1)) {
-      int isint = 0;
-      lua_Integer g = lua_tointegerx(L, -1, &isint);
+      int isint = 0;   /* a number, not a string that converts */
+      lua_Integer g = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
       luaL_argcheck(L, isint, 3, "to_generation must be an integer");
       luaL_argcheck(L, g > 0, 3, "to_generation must be positive");
       o.to_generation = (unsigned long)g;
     }
     lua_getfield(L, 3, "archive_path");
-    if (!lua_isnil(L, -1)) o.archive_path = ese_checkpath(L, -1, "restore");
+    o.archive_path = opt_path(L, "archive_path");
     lua_getfield(L, 3, "restore_command");
     if (!lua_isnil(L, -1)) {
       if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 3, "restore_command must be a string");
@@ -67,10 +78,12 @@ static int restore_begin(lua_State *L) {
     lua_getfield(L, 3, "to_time");
     if (!lua_isnil(L, -1)) {
       /* seconds since the epoch, fractions allowed; to the microsecond */
-      int isnum = 0;
-      lua_Number t = lua_tonumberx(L, -1, &isnum);
+      int isnum = lua_type(L, -1) == LUA_TNUMBER;   /* not a string that converts */
+      lua_Number t = lua_tonumber(L, -1);
       luaL_argcheck(L, isnum, 3, "to_time must be a number (seconds since the epoch)");
-      luaL_argcheck(L, t > 0 && t < 1e13, 3, "to_time must be seconds since the epoch (positive)");
+      /* at least 1 us once rounded (0 is "no time"), before 10000-01-01 (util.TO_TIME_MAX) */
+      luaL_argcheck(L, t * 1e6 >= 0.5 && t < TO_TIME_MAX, 3,
+                    "to_time must be seconds since the epoch, after 1970-01-01 00:00:00 UTC and before the year 10000");
       o.to_time_us = (uint64_t)(t * 1e6 + 0.5);
     }
     lua_getfield(L, 3, "allow_partial");
@@ -81,7 +94,7 @@ static int restore_begin(lua_State *L) {
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return luaL_argerror(L, 3, "overwrite must be a boolean");
     o.overwrite = lua_toboolean(L, -1);
     lua_getfield(L, 3, "base_name");
-    if (!lua_isnil(L, -1)) o.base_name = ese_checkpath(L, -1, "restore");
+    o.base_name = opt_path(L, "base_name");
     lua_getfield(L, 3, "instance");
     if (!lua_isnil(L, -1)) {
       EseInstance *ei = (EseInstance *)luaL_testudata(L, -1, ESE_INSTANCE_T);

@@ -69,37 +69,49 @@ backup.tar_header = tar.header
 --- Monotonic seconds (a float; for durations only).
 backup.now = now
 
--- The options each function takes: a key not listed is a plain error at the
--- caller (a misspelt option must never be ignored: `incremantal = true`
--- would run a full backup that truncates the logs).
+-- The options each function takes, with the type each must have: a key not
+-- listed is a plain error at the caller (a misspelt option must never be
+-- ignored: `incremantal = true` would run a full backup that truncates the
+-- logs), and so is a value of another type (`dry_run = "no"` must not be
+-- read as true).  "integer": a number with an integer value; "function":
+-- a function or a value with a __call metamethod; "any": checked further
+-- on (restore's instance, by ese.restore).
 local OPTIONS = {
-  run = { incremental = true, copy = true, truncate = true, chunk_size = true, on_progress = true,
-          compress = true, level = true },
-  run_to = { incremental = true, copy = true, truncate = true, chunk_size = true, on_progress = true,
-             prefix = true, compress = true, level = true },
-  verify = { on_progress = true },
-  restore = { to_generation = true, live_log_path = true, on_progress = true, instance = true,
-              overwrite = true, base_name = true, verify = true, archive_path = true, to_time = true,
-              allow_partial = true, restore_command = true },
-  expire = { keep_full = true, keep_within = true, archive_path = true, dry_run = true, now = true,
-             on_progress = true },
+  run = { incremental = "boolean", copy = "boolean", truncate = "boolean", chunk_size = "integer",
+          on_progress = "function", compress = "string", level = "integer" },
+  run_to = { incremental = "boolean", copy = "boolean", truncate = "boolean", chunk_size = "integer",
+             on_progress = "function", prefix = "string", compress = "string", level = "integer" },
+  verify = { on_progress = "function" },
+  restore = { to_generation = "integer", live_log_path = "string", on_progress = "function", instance = "any",
+              overwrite = "boolean", base_name = "string", verify = "boolean", archive_path = "string",
+              to_time = "number", allow_partial = "boolean", restore_command = "string" },
+  expire = { keep_full = "integer", keep_within = "number", archive_path = "string", dry_run = "boolean",
+             now = "number", on_progress = "function" },
 }
 
--- opts or {} after checking its keys against OPTIONS[fname]; level 3 blames
--- the caller of backup.<fname>.
+-- True when v has the type kind names (see OPTIONS).
+local function has_kind(v, kind)
+  if kind == "any" then return true end
+  if kind == "integer" then return type(v) == "number" and math.tointeger(v) ~= nil end
+  if kind == "function" then
+    local mt = getmetatable(v)
+    return type(v) == "function" or (type(mt) == "table" and mt.__call ~= nil)
+  end
+  return type(v) == kind
+end
+
+-- opts or {} after checking its keys and their types against
+-- OPTIONS[fname]; level 3 blames the caller of backup.<fname>.  Values
+-- out of range are the engine's JET_errInvalidParameter further on.
 local function check_opts(opts, fname)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error(("backup.%s: opts must be a table"):format(fname), 3) end
-  for k in pairs(opts) do
-    if not OPTIONS[fname][k] then error(("backup.%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
-  end
-  -- compress and level: a wrong type is the caller's error here; a value
-  -- out of range JET_errInvalidParameter (ese.backup_run, plan)
-  if opts.compress ~= nil and type(opts.compress) ~= "string" then
-    error(("backup.%s: compress must be a string (\"zstd\" or \"none\")"):format(fname), 3)
-  end
-  if opts.level ~= nil and math.type(opts.level) ~= "integer" then
-    error(("backup.%s: level must be an integer"):format(fname), 3)
+  for k, v in pairs(opts) do
+    local kind = OPTIONS[fname][k]
+    if not kind then error(("backup.%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
+    if not has_kind(v, kind) then
+      error(("backup.%s: %s must be %s, not %s"):format(fname, k, util.a(kind), type(v)), 3)
+    end
   end
   return opts
 end

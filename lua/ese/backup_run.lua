@@ -37,7 +37,8 @@ local function plan(opts, op)
   local kind
   if opts.incremental then kind = truncate and "incremental" or "differential"
   else kind = truncate and "full" or "copy" end
-  local chunk = opts.chunk_size or settings.CHUNK
+  -- integers may come as floats of an integer value (ese.backup checked): 2.0 is 2
+  local chunk = math.tointeger(opts.chunk_size) or settings.CHUNK
   local compress = opts.compress
   if compress == "none" then compress = nil end
   if compress ~= nil and compress ~= "zstd" then
@@ -47,7 +48,7 @@ local function plan(opts, op)
   if opts.level ~= nil and not compress then
     raise("JET_errInvalidParameter", op, "level %d without compress = \"zstd\"", opts.level)
   end
-  local level = opts.level or zstd.LEVEL_DEFAULT
+  local level = math.tointeger(opts.level) or zstd.LEVEL_DEFAULT
   if level < zstd.LEVEL_MIN or level > zstd.LEVEL_MAX then
     raise("JET_errInvalidParameter", op, "zstd level %d is not in %d .. %d", level, zstd.LEVEL_MIN, zstd.LEVEL_MAX)
   end

@@ -339,8 +339,8 @@ end
 local function check_place(s, i, prev, report)
   if i == 1 then
     if s.kind ~= "full" and s.kind ~= "copy" then
-      raise("JET_errMissingFullBackup", "verify", "%s: a chain starts with a full (or copy) set, not a %s one",
-        s.dir, s.kind)
+      raise("JET_errMissingFullBackup", "verify", "%s: a chain starts with a full (or copy) set, not %s one",
+        s.dir, util.a(s.kind))
     end
     return
   end

@@ -367,16 +367,16 @@ backup_max_rate parameter: backup pacing).]],
 }
 
 commands.restore = {
-  usage = "ese restore BACKUP_DIR... DEST [--archive DIR | --restore-command CMD] [--to-time TIME [--allow-partial]] "
+  usage = "ese restore BACKUP_DIR... DEST [--archive DIR] [--restore-command CMD] [--to-time TIME [--allow-partial]] "
     .. "[--to-generation N] [--live-logs DIR] [--force] [--json]",
   summary = "verify a set (full plus incrementals, in order) and restore it into DEST",
   help = [[
 Verifies the backup sets (a full one, then its incrementals in order), then
 restores them into DEST and replays their logs, then the archived log
-generations of --archive DIR (or those --restore-command CMD fetches, one
-generation per run: %f its file name, %p where to write it, until it exits
-non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"), then the logs of a
-live log folder with --live-logs.  --to-time stops before the first commit later than TIME
+generations of --archive DIR, then those --restore-command CMD fetches
+after them (one generation per run: %f its file name, %p where to write
+it, until it exits non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"),
+then the logs of a live log folder with --live-logs.  --to-time stops before the first commit later than TIME
 ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a zone follows: Z, +02:00,
 -0500; or seconds since the epoch): DEST then holds exactly the
 transactions committed at or before it.  The logs must go past TIME (a
@@ -418,10 +418,12 @@ system_path = log_path = DEST then opens the restored databases.]],
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,
       o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
     if o["to-time"] then
-      local function utc(t) return t and (os.date("!%Y-%m-%d %H:%M:%S", math.floor(t)) .. ("%.6f"):format(t % 1):sub(2))
-                                or "none" end
-      out(("point in time %s UTC: %s; replayed to generation %d, last commit %s UTC%s"):format(utc(o["to-time"]),
-        rep.reached and "reached" or "NOT reached (--allow-partial)", rep.last_generation, utc(rep.last_commit_time),
+      -- seconds to the microsecond, rounded as ese.restore rounds to_time
+      local function utc(t) return utc_us(math.floor(t * 1e6 + 0.5), 6) .. " UTC" end
+      local last = rep.last_commit_time
+      out(("point in time %s: %s; replayed to generation %d, last commit%s%s"):format(utc(o["to-time"]),
+        rep.reached and "reached" or "NOT reached (--allow-partial)", rep.last_generation,
+        last and (" " .. utc(last)) or ": none",
         rep.gap_generation and (", generation " .. rep.gap_generation .. " missing") or ""))
     end
     return 0
@@ -601,9 +603,13 @@ local function parse(c, argv, first)
           value = n
         elseif kind == "time" then
           local t = util.parse_time(value)
-          if not t or t <= 0 then
+          if not t then
             return nil, "option --" .. name .. " needs a time: YYYY-MM-DD HH:MM:SS[.ffffff] (UTC, or with a zone "
               .. "such as Z or +02:00), or seconds since the epoch"
+          end
+          if not util.to_time_ok(t) then
+            return nil, "option --" .. name .. " " .. value .. " is out of range: a time after 1970-01-01 00:00:00 UTC "
+              .. "and before the year 10000"
           end
           value = t
         end

@@ -61,7 +61,7 @@ local function read_set(path, name)
   if st.kind == "absent" then
     return nil, "no manifest.json: not a set expire can read (a set written step by step, or another folder)"
   end
-  if st.kind ~= "file" then return nil, "manifest.json is a " .. st.kind .. ", not a file" end
+  if st.kind ~= "file" then return nil, "manifest.json is " .. util.a_kind(st.kind) .. ", not a file" end
   local ok, m = pcall(manifest_m.read, path)
   if not ok then return nil, "its manifest cannot be read: " .. tostring(m) end
   if not (is_base(m.kind) or is_follower(m.kind)) or math.type(m.gen_low) ~= "integer"
@@ -321,7 +321,7 @@ local function plan_archive(dir, need)
       if kind == "file" then ok, fi = pcall(ese.file_info, path) end
       local reason
       if kind ~= "file" then
-        reason = ("a %s, not a log file: never followed, never deleted"):format(kind)
+        reason = ("%s, not a log file: never followed, never deleted"):format(util.a_kind(kind))
       elseif not ok or fi.kind ~= "log" or fi.generation ~= g then
         reason = "its header cannot be read as generation " .. g .. ": kept"
       else
@@ -352,7 +352,9 @@ local function check_folder(p, what)
   if kind == "link" then
     raise("JET_errInvalidPath", "expire", "%s %s is a symbolic link: name the folder itself", what, p)
   end
-  if kind ~= "folder" then raise("JET_errInvalidPath", "expire", "%s %s is a %s, not a folder", what, p, kind) end
+  if kind ~= "folder" then
+    raise("JET_errInvalidPath", "expire", "%s %s is %s, not a folder", what, p, util.a_kind(kind))
+  end
   return p
 end
 
@@ -365,16 +367,12 @@ local function check_values(opts)
     raise("JET_errInvalidParameter", "expire", "keep_full = %d: at least one full set must be kept", n)
   end
   local w = opts.keep_within
-  if w ~= nil and type(w) ~= "number" then error("backup.expire: keep_within must be a number of seconds", 4) end
   if w and not (w >= 0 and w < math.huge) then
     raise("JET_errInvalidParameter", "expire", "keep_within = %s: a number of seconds, 0 or more", tostring(w))
   end
   local t = opts.now
-  if t ~= nil and (type(t) ~= "number" or not (t > -math.huge and t < math.huge)) then
-    error("backup.expire: now must be a number (seconds since the epoch)", 4)
-  end
-  if opts.archive_path ~= nil and type(opts.archive_path) ~= "string" then
-    error("backup.expire: archive_path must be a folder path", 4)
+  if t ~= nil and not (t > -math.huge and t < math.huge) then
+    error("backup.expire: now must be a number (seconds since the epoch), finite", 4)
   end
 end
 
@@ -491,7 +489,8 @@ function expire.run(plan, on_progress)
       -- the set must still be the folder that was read: a link or a file
       -- put in its place meanwhile is left alone, and nothing more goes
       if kind ~= "folder" then
-        raise("JET_errInvalidPath", "expire", "%s is no longer a folder (a %s): nothing more deleted", path, kind)
+        raise("JET_errInvalidPath", "expire", "%s is no longer a folder (%s): nothing more deleted", path,
+          util.a_kind(kind))
       end
       local gone = leftover_name(plan.root, path)
       fs.rename(path, gone)

@@ -26,6 +26,22 @@ function ese.is_error(x)
   return getmetatable(x) == core.Error
 end
 
+-- The folder of ese's Lua modules, as debug.getinfo names sources ("@dir/").
+local own_dir = debug.getinfo(1, "S").source:match("^(@.*/)[^/]*$")
+
+-- The level, for error() in a function of ese's modules called from the
+-- function that calls this, of the first caller outside those modules: an
+-- argument error then names the caller's line, as luaL_argerror does for
+-- a C function, also through ese.backup.
+local function caller_level()
+  local level = 3   -- 1 this function, 2 the one raising, 3 its caller
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not (info and own_dir and info.source:sub(1, #own_dir) == own_dir) then return level - 1 end
+    level = level + 1
+  end
+end
+
 --- Restores a backup set into dest_dir and replays its logs (hard recovery).
 -- backup: a folder, or a list of folders {full, incremental1, ...}.
 -- opts: archive_path (a folder of archived log generations, replayed after
@@ -58,7 +74,18 @@ function ese.restore(backup, dest_dir, opts)
   opts = opts or {}
   local dirs = type(backup) == "table" and backup or { backup }
   local on_progress = opts.on_progress
-  local r <close> = core.restore_begin(dirs, dest_dir, opts)
+  if on_progress ~= nil and type(on_progress) ~= "function" and not (getmetatable(on_progress) or {}).__call then
+    -- called after the first step: refused before anything is written
+    error("bad argument #3 to 'restore' (on_progress must be a function)", caller_level())
+  end
+  local ok, begun = pcall(core.restore_begin, dirs, dest_dir, opts)
+  if not ok and type(begun) == "string" then
+    -- an argument error: raised again at the caller's line, as 'restore's
+    local msg = begun:gsub("^.-:%d+: ", "", 1):gsub("^(bad argument #%-?%d+ to )'[^']*'", "%1'restore'", 1)
+    error(msg, caller_level())
+  end
+  if not ok then error(begun, 0) end
+  local r <close> = begun
   local steps, total, finished = 0, 0, false
   while not finished do
     local done

@@ -36,9 +36,15 @@ local function rate(bytes, secs)
   return human(bytes / secs) .. "/s"
 end
 
-local function utc_us(us)
+-- Microseconds since the epoch (an integer) as UTC with `places` (3, the
+-- default, or 6) digits of the second, cut (never rounded up into the next
+-- second); "-" for none.
+local function utc_us(us, places)
   if not us or us == 0 then return "-" end
-  return os.date("!%Y-%m-%d %H:%M:%S", us // 1000000) .. (".%03d"):format((us // 1000) % 1000)
+  places = places or 3
+  local scale = 1
+  for _ = places + 1, 6 do scale = scale * 10 end
+  return os.date("!%Y-%m-%d %H:%M:%S", us // 1000000) .. (".%0" .. places .. "d"):format((us % 1000000) // scale)
 end
 
 ui.human, ui.duration, ui.rate = human, duration, rate

@@ -43,6 +43,18 @@ function util.no_header(e)
   return ese.is_error(e) and (e.name == "JET_errDatabaseCorrupted" or e.name == "JET_errFileInvalidType")
 end
 
+--- A word with its article: "a full", "an incremental" (a set's kind, a
+-- type name in a message).
+function util.a(word)
+  return (word:match("^[aeiouAEIOU]") and "an " or "a ") .. word
+end
+
+--- ese.fs.stat's kind of a file in a message: "a file", "a folder", "a
+-- link", "a special file" (kind "other": a FIFO, a socket or a device).
+function util.a_kind(kind)
+  return kind == "other" and "a special file" or util.a(kind)
+end
+
 -- ---------------------------------------------------------------------------
 -- Path names
 
@@ -116,7 +128,7 @@ end
 function util.file_size(p, op)
   local st = fs.stat(p)
   if st.kind == "absent" then return nil end
-  if st.kind ~= "file" then raise("JET_errInvalidPath", op, "%s is a %s, not a regular file", p, st.kind) end
+  if st.kind ~= "file" then raise("JET_errInvalidPath", op, "%s is %s, not a regular file", p, util.a_kind(st.kind)) end
   return st.size
 end
 
@@ -173,6 +185,17 @@ local function days_from_civil(y, m, d)
   local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
   local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
   return era * 146097 + doe - 719468
+end
+
+--- The end of the times a restore stops at: 10000-01-01 00:00:00 UTC, in
+-- seconds since the epoch (ese.restore's to_time, csrc/lua_restore.c).
+util.TO_TIME_MAX = 253402300800
+
+--- True when t (seconds since the epoch) is a time ese.restore's to_time
+-- takes: at least a microsecond after the epoch once rounded to the
+-- microsecond (0 would mean no time at all), before util.TO_TIME_MAX.
+function util.to_time_ok(t)
+  return math.type(t) ~= nil and t * 1e6 >= 0.5 and t < util.TO_TIME_MAX
 end
 
 --- A point in time as seconds since the Unix epoch (a float, to the
