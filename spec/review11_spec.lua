@@ -7,12 +7,7 @@ describe("backup.expire with times os.date cannot write", function()
   local w, root
   before_each(function()
     w = H.world()
-    local t, _, _, inst = w:table()
-    root = w:path("root")
-    for i = 1, 2 do
-      t:put("k" .. i, "v")
-      backup.run(inst, root .. "/f" .. i)
-    end
+    root = w:expire_root(2)
   end)
   after_each(function() w:cleanup() end)
 
