@@ -3,10 +3,10 @@
  * made durable in the database files (the pagers' dirty pages through the
  * double-write ring and in place, every database synced), then the
  * checkpoint file (chkfile.c) moved to that lsn and, with circular logging,
- * the logs below it deleted.  Blocking (ckpt_take: a commit's when the log
- * passed checkpoint_depth, attach, detach, term) or in slices between which
- * the caller releases the instance lock (ckpt_start / ckpt_toward: a
- * backup's Begin and cut-off).
+ * the logs below it deleted.  Blocking (ckpt_take: detach, term) or in
+ * slices between which the caller releases the instance lock (ckpt_start /
+ * ckpt_toward: a commit's when the log passed checkpoint_depth, txn.c, and
+ * a backup's Begin and cut-off).
  */
 #include "checkpoint.h"
 #include "chkfile.h"
@@ -74,10 +74,11 @@ static JET_ERR record_checkpoint(esinst *inst, lsn_t lsn) {
  * the lock (pager_ckpt_copy: a commit changes the frame, never the copy,
  * and no eviction writes or drops a pinned frame); the ring's writers'
  * lock orders its batch against evictions' (dw.h; an eviction that finds
- * the ring busy writes nothing, pager_trim); the databases do not change
- * meanwhile (attach and detach take a blocking checkpoint first, and
- * ckpt_take, ckpt_start and ckpt_toward wait until no slice's I/O runs:
- * one at a time, and a blocking checkpoint never interleaves with one).
+ * the ring busy writes nothing, pager_trim); no database goes meanwhile
+ * (detach and term take a blocking checkpoint first, and ckpt_take,
+ * ckpt_start and ckpt_toward wait until no slice's I/O runs: one at a
+ * time, and a blocking checkpoint never interleaves with one; a database
+ * created or attached meanwhile only adds one, C1 below).
  * With ordered I/O (esio_ordered: fault tests counting events) the lock
  * stays held, so the events come in the same order in every run. */
 
@@ -144,9 +145,14 @@ JET_ERR ckpt_take(esinst *inst) {
  * eviction meanwhile, and a page written with content newer than L is as
  * good (replay from L meets it at a later link of its chain).  A page
  * dirtied again after its slice stays dirty: that change is logged after L,
- * and replay from L redoes it.  Attach and detach take a blocking
- * checkpoint, which ends the sliced one (drop_pending), so the databases
- * are those of the start until the end.
+ * and replay from L redoes it.  Detach takes a blocking checkpoint, which
+ * ends the sliced one (drop_pending), so no database of the start goes
+ * before the end.  A database created or attached meanwhile (no blocking
+ * checkpoint) has no change logged before L (new, or clean when attached):
+ * it has no list; when it came before the end's I/O, the end syncs it (its
+ * header) and the checkpoint file names it attached at L, and replay then
+ * meets its LR_CREATEDB / LR_ATTACH after L for the file it has open
+ * already (redo.c open_db: the same file keeps its id).
  *
  * Double-write ring: a slice writes whole ring batches (pager_ckpt_copy,
  * _put, _done: one batch per call, synced in the ring before its pages go
@@ -158,9 +164,8 @@ JET_ERR ckpt_take(esinst *inst) {
  * them included; only then dw_note_synced_to (the ring's newest batch when
  * the syncs began) and the checkpoint file for L.  The I/O of both runs
  * without the instance lock (above).  A blocking checkpoint taken
- * meanwhile (a commit's, attach, detach, term) waits for that I/O, has an
- * lsn past L and ends the sliced one: its file is never written after a
- * newer one. */
+ * meanwhile (detach, term) waits for that I/O, has an lsn past L and ends
+ * the sliced one: its file is never written after a newer one. */
 
 #define SLICE_US 4000u              /* a slice writes batches until this much time passed */
 #define SLICE_BYTES (4u << 20)      /* or this many bytes of pages */

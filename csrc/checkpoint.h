@@ -48,8 +48,9 @@ JET_ERR ckpt_between_slices(esinst *inst);
  * the lock stays held so that fault tests see the same event order);
  * ckpt_io_end(unlocked) takes the lock back and wakes ckpt_wait_idle's
  * waiters.  Meanwhile no checkpoint starts, slices or is taken (they wait),
- * so the databases, the log and the instance stay (attach, detach and term
- * take a blocking checkpoint first); the caller keeps alive what it uses
+ * so the databases, the log and the instance stay (detach and term take a
+ * blocking checkpoint first; a create or an attach only adds a database);
+ * the caller keeps alive what it uses
  * and checks its own state after. */
 int ckpt_io_begin(esinst *inst);
 void ckpt_io_end(esinst *inst, int unlocked);

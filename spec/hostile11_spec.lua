@@ -97,12 +97,7 @@ describe("backup.expire with fractional seconds", function()
   local w, root
   setup(function()
     w = H.world()
-    local t, _, _, inst = w:table()
-    root = w:path("root")
-    for i = 1, 2 do
-      t:put("k" .. i, "v")
-      backup.run(inst, root .. "/f" .. i)
-    end
+    root = w:expire_root(2)
   end)
   teardown(function() w:cleanup() end)
 

@@ -52,6 +52,10 @@ expire.LEFTOVER = ".expiring-"
 local function is_base(kind) return kind == "full" or kind == "copy" end
 local function is_follower(kind) return kind == "incremental" or kind == "differential" end
 
+--- Whether t (seconds since the epoch) is a time expire takes: finite and
+-- under 1e13 either side of the epoch (os.date writes every such time).
+function expire.time_ok(t) return t > -1e13 and t < 1e13 end
+
 -- ---------------------------------------------------------------------------
 -- Reading ROOT
 
@@ -68,6 +72,9 @@ local function read_set(path, name)
       or math.type(m.gen_high) ~= "integer" or m.gen_low > m.gen_high or math.type(m.time_unix) ~= "integer"
       or type(m.log_signature) ~= "string" then
     return nil, "its manifest lacks the kind, generations, time or log signature"
+  end
+  if not expire.time_ok(m.time_unix) then
+    return nil, ("its manifest's time %d is out of range (seconds since the epoch, under 1e13)"):format(m.time_unix)
   end
   local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
               gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
@@ -178,6 +185,8 @@ end
 -- ---------------------------------------------------------------------------
 -- The plan
 
+-- Only times in range (expire.time_ok) reach it: os.date writes them on
+-- every platform (1e13 s: year 318857).
 local function fmt_time(t) return os.date("!%Y-%m-%d %H:%M:%S UTC", math.floor(t)) end
 
 --- A duration as the CLI writes it: "7d", "36h", "90m", "45s".
@@ -371,8 +380,8 @@ local function check_values(opts)
     raise("JET_errInvalidParameter", "expire", "keep_within = %s: a number of seconds, 0 or more", tostring(w))
   end
   local t = opts.now
-  if t ~= nil and not (t > -math.huge and t < math.huge) then
-    error("backup.expire: now must be a number (seconds since the epoch), finite", 4)
+  if t ~= nil and (type(t) ~= "number" or not expire.time_ok(t)) then
+    error("backup.expire: now must be a number of seconds since the epoch, under 1e13 either side of it", 4)
   end
 end
 

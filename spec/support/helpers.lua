@@ -104,6 +104,19 @@ function World:table(extra)
   return t, s, db, inst
 end
 
+-- A root of n full sets (backup.run) for backup.expire: root/f1 .. fn of
+-- World:table, one more record put before each.  Returns root.
+function World:expire_root(n)
+  local backup = require "ese.backup"
+  local t, _, _, inst = self:table()
+  local root = self:path("root")
+  for i = 1, n do
+    t:put("k" .. i, "v")
+    backup.run(inst, root .. "/f" .. i)
+  end
+  return root
+end
+
 -- World:table on another folder: an instance whose system and log path
 -- are dir (extra: more parameters), with table "t" in a database created
 -- at dir/<file>.  Returns t, s, db, inst.
