@@ -55,7 +55,11 @@ static int checkpoint_due(esinst *inst) {
  * term's own. */
 static JET_ERR checkpoint_in_slices(esinst *inst) {
   assert(inst_lock_held(inst));
-  lsn_t target = log_end(inst->log);
+  /* One under way (another commit's, still in its slices, or a backup's)
+   * is joined, not started anew: under steady writing each roll's commit
+   * finds the checkpoint due until one ends, and restarting it at every
+   * roll would keep every one of them slicing. */
+  lsn_t target = inst->ckpt_pending ? inst->ckpt_pending : log_end(inst->log);
   JET_ERR e = JET_errSuccess;
   for (int more = 1; e == JET_errSuccess && more;) {
     e = ckpt_toward(inst, target, &more);
