@@ -42,6 +42,17 @@ local function add_records(w, n, prefix)
   inst:term({ complete = true })
 end
 
+-- make_instance(w, n, "a") backed up into out/full, then m records "b"
+-- and an incremental into out/inc.  Returns dir, full, inc, and the exit
+-- status, stdout and stderr of the incremental.
+local function full_then_incremental(w, out, n, m)
+  local dir = make_instance(w, n, "a")
+  local full, inc = out .. "/full", out .. "/inc"
+  assert.are.equal(0, (ese_cmd({ "backup", dir, full })))
+  add_records(w, m, "b")
+  return dir, full, inc, ese_cmd({ "backup", dir, inc, "--incremental" })
+end
+
 local function count_restored(dir, prefix)
   return H.count_keys(nil, dir, prefix)
 end
@@ -291,11 +302,7 @@ describe("bin/ese", function()
     end)
 
     it("counts are singular for one: '1 file', never '1 files'", function()
-      local dir = make_instance(w, 10, "a")
-      local full, inc = out .. "/full", out .. "/inc"
-      assert.are.equal(0, (ese_cmd({ "backup", dir, full })))
-      add_records(w, 5, "b")
-      local code, stdout, stderr = ese_cmd({ "backup", dir, inc, "--incremental" })
+      local _, full, inc, code, stdout, stderr = full_then_incremental(w, out, 10, 5)
       assert.are.equal(0, code, stderr)
       assert.matches(": 1 file, ", stdout)              -- one log generation
       code, stdout = ese_cmd({ "check", full, inc })
@@ -448,8 +455,8 @@ describe("bin/ese", function()
     end)
   end)
 
-  -- --json on real output: lists are arrays (also when empty), times are
-  -- integer microseconds with every digit, durations carry no float noise.
+  -- --json on real output: lists are arrays (also when empty), times and
+  -- durations are integer microseconds with every digit.
   describe("--json", function()
     -- the JSON text of a command that succeeds
     local function json_of(args)
@@ -459,9 +466,8 @@ describe("bin/ese", function()
       return stdout, cjson.decode(stdout)
     end
     local function no_noise(text)
-      for v in text:gmatch('"seconds":([-%d.eE+]+)') do
-        assert.truthy(v:match("^%d+$") or v:match("^%d+%.%d%d?%d?%d?%d?%d?$"), "seconds " .. v)
-      end
+      assert.is_nil(text:find('"seconds":', 1, true), "a duration in float seconds: " .. text)
+      assert.matches('"elapsed_us":%d+[,}]', text)
     end
 
     it("info: times are integer microseconds, every digit", function()
@@ -498,7 +504,7 @@ describe("bin/ese", function()
       assert.matches('"bases":[]', text, 1, true)
     end)
 
-    it("backup, check, restore: lists are arrays, seconds without float noise", function()
+    it("backup, check, restore: lists are arrays, durations integer microseconds", function()
       local dir = make_instance(w, 300)
       local text, j = json_of({ "backup", dir, out .. "/full", "--json" })
       no_noise(text)
@@ -522,8 +528,8 @@ describe("bin/ese", function()
       assert.are.equal("1796515632576912", cli.json(1796515632576912.0))
       assert.are.equal("0.3", cli.json(0.3))
       assert.are.equal("0.30000000000000004", cli.json(0.1 + 0.2))
-      assert.are.equal('{"seconds":0.03}', cli.json({ seconds = 0.029999999999973 }))
-      assert.are.equal('{"seconds":1}', cli.json({ seconds = 0.9999999 }))
+      assert.are.equal('{"elapsed_us":30000}', cli.json({ elapsed_us = 0.029999999999973 * 1e6 }))
+      assert.are.equal('{"elapsed_us":1}', cli.json({ elapsed_us = 0.9999999 }))
       assert.are.equal('{"a":{},"b":{},"gaps":[]}', cli.json({ a = {}, b = { f = print }, gaps = {} }))
       assert.are.equal('[1,"x",true]', cli.json({ 1, "x", true }))
       assert.are.equal('{"1":1,"x":2}', cli.json({ [1] = 1, x = 2 }))
@@ -531,6 +537,183 @@ describe("bin/ese", function()
       local t = {}
       t.self = t
       assert.are.equal("{}", cli.json(t))
+    end)
+  end)
+
+  -- The one rule of every --json output (docs/cli.md "JSON"): a time, a
+  -- point or a duration, is an integer count of microseconds under a key
+  -- ending in _us; no other key holds one (no float seconds, and an ISO
+  -- string only as a set's `time` beside its `time_us`, or in the manifest
+  -- as written); every list is an array, `[]` when empty.  cjson decodes
+  -- every number as a float and `[]` like `{}`: the raw text is what tells.
+  describe("--json rule, per command", function()
+    local LISTS = { "bases", "logs", "problems", "gaps", "signatures", "files", "sets", "databases", "keep",
+                    "delete", "deleted", "points" }
+    -- exit status, the JSON text and its decoded table of `ese ARGS`
+    local function run(args, want)
+      local code, stdout, stderr = ese_cmd(args)
+      assert.are.equal(want or 0, code, stderr)
+      return stdout, cjson.decode(stdout)
+    end
+    -- Checks text by the rule; returns the decoded table and the set of
+    -- the _us keys it has.
+    local function audit(text)
+      local keys = {}
+      for key, v in text:gmatch('"([%w_]-_us)":([^,}%]]*)') do
+        keys[key] = true
+        assert.truthy(v:match("^%d+$"), key .. " is not an integer count of microseconds: " .. v)
+      end
+      for _, key in ipairs(LISTS) do
+        for c in text:gmatch('"' .. key .. '":(.)') do
+          -- a list, or (files) a count
+          assert.truthy(c == "[" or c:match("%d"), '"' .. key .. '" is not an array: ' .. text)
+        end
+      end
+      assert.is_nil(text:find('"seconds":', 1, true), "a duration in float seconds: " .. text)
+      assert.is_nil(text:find('"last_commit_time":', 1, true), "a time in float seconds: " .. text)
+      local j = cjson.decode(text)
+      local function walk(v)
+        if type(v) ~= "table" then return end
+        local manifest = v.format == "lua-ese backup"   -- manifest.json as written (backup.md)
+        for k, x in pairs(v) do
+          if type(x) == "string" and x:match("^%d%d%d%d%-%d%d%-%d%d[T ]%d%d:%d%d") then
+            assert.are.equal("time", k, "an ISO time under " .. tostring(k))
+            assert.truthy(manifest or v.time_us, "an ISO time without time_us beside it: " .. text)
+          end
+          assert.truthy(k ~= "time_unix" or manifest, "a time in seconds outside the manifest: " .. text)
+          walk(x)
+        end
+      end
+      walk(j)
+      return j, keys
+    end
+    local function time_unix_of(set)
+      return math.tointeger(cjson.decode(H.read_file(set .. "/manifest.json")).time_unix)
+    end
+    -- the integer after "key": in text (the first one)
+    local function int_of(text, key)
+      return math.tointeger(tonumber(text:match('"' .. key .. '":(%d+)')))
+    end
+
+    it("info: created_us, prev_created_us, backups.*.time_us", function()
+      local dir = make_instance(w)
+      assert.are.equal(0, (ese_cmd({ "backup", dir, out .. "/full" })))
+      local text = run({ "info", dir .. "/edb.log", "--json" })
+      local _, keys = audit(text)
+      assert.is_true(keys.created_us and keys.prev_created_us)
+      text = run({ "info", dir .. "/app.edb", "--json" })
+      _, keys = audit(text)
+      assert.is_true(keys.time_us)
+      assert.are.equal(time_unix_of(out .. "/full"), int_of(text, "time_us") // 1000000)
+    end)
+
+    it("logs: every list an array, also empty, also with a gap", function()
+      make_instance(w)                               -- generations 1 .. 3
+      local text, j = run({ "logs", w.dir, "--json" })
+      local _, keys = audit(text)
+      assert.is_true(keys.created_us and keys.prev_created_us)
+      assert.matches('"problems":[]', text, 1, true)
+      assert.matches('"gaps":[]', text, 1, true)
+      os.remove(w:path(j.bases[1].logs[2].name))
+      text = run({ "logs", w.dir, "--json" }, 1)
+      audit(text)
+      assert.matches('"gaps":[{', text, 1, true)
+      assert.matches('"problems":[{', text, 1, true)
+      text = run({ "logs", out, "--json" })
+      audit(text)
+      assert.matches('"bases":[]', text, 1, true)
+      assert.matches('"problems":[]', text, 1, true)
+    end)
+
+    it("check: a set's time_us beside its time, elapsed_us, databases [] of an incremental", function()
+      local dir, full, inc, code = full_then_incremental(w, out, 100, 50)
+      assert.are.equal(0, code)
+      local text, j = run({ "check", full, inc, "--json" })
+      local _, keys = audit(text)
+      assert.is_true(keys.elapsed_us and keys.time_us)
+      assert.matches('"files":[]', text, 1, true)
+      assert.matches('"databases":[]', text, 1, true)       -- the incremental set's
+      assert.are.equal(time_unix_of(full) * 1000000, math.tointeger(j.chain.sets[1].time_us))
+      assert.are.equal(time_unix_of(inc) * 1000000, math.tointeger(j.chain.sets[2].time_us))
+      -- a set without manifest.json: no time, no time_us
+      assert.is_true(os.execute("cp -r " .. q(full) .. " " .. q(out .. "/bare")))
+      os.remove(out .. "/bare/manifest.json")
+      text, j = run({ "check", out .. "/bare", "--json" })
+      audit(text)
+      assert.is_false(j.chain.sets[1].manifest)
+      assert.is_nil(j.chain.sets[1].time_us)
+      text = run({ "check", dir .. "/app.edb", "--json" })
+      audit(text)
+      assert.matches('"files":[{', text, 1, true)
+    end)
+
+    it("backup: elapsed_us and the set's time_us; the manifest as written", function()
+      local dir = make_instance(w, 100)
+      local text, j = run({ "backup", dir, out .. "/full", "--json" })
+      local _, keys = audit(text)
+      assert.is_true(keys.elapsed_us and keys.time_us)
+      assert.are.equal(time_unix_of(out .. "/full") * 1000000, int_of(text, "time_us"))
+      assert.are.equal(time_unix_of(out .. "/full"), math.tointeger(j.report.manifest.time_unix))
+      assert.matches('"files":[{', text, 1, true)
+    end)
+
+    it("restore: last_commit_time_us, elapsed_us, the verify report's sets with time_us", function()
+      local dir = make_instance(w, 100)
+      local before = os.time()
+      assert.are.equal(0, (ese_cmd({ "backup", dir, out .. "/full" })))
+      local text, j = run({ "restore", out .. "/full", out .. "/r", "--json" })
+      local _, keys = audit(text)
+      assert.is_true(keys.elapsed_us and keys.time_us and keys.last_commit_time_us)
+      local last = int_of(text, "last_commit_time_us")
+      assert.is_true(last <= (os.time() + 1) * 1000000 and last >= (before - 3600) * 1000000)
+      assert.are.equal(time_unix_of(out .. "/full") * 1000000, math.tointeger(j.report.verify.sets[1].time_us))
+      -- to a point in time: the last commit restored is at or before it
+      local to = os.time() + 3600
+      text, j = run({ "restore", out .. "/full", out .. "/r2", "--json", "--to-time", tostring(to), "--allow-partial" })
+      audit(text)
+      assert.is_false(j.report.reached)
+      assert.is_true(int_of(text, "last_commit_time_us") <= to * 1000000)
+    end)
+
+    it("expire: keep, delete, deleted, points are [] when empty; time_us", function()
+      local dir = make_instance(w, 50)
+      local root = out .. "/root"
+      assert.is_true(os.execute("mkdir " .. q(root)))
+      local text = run({ "expire", root, "--keep-full", "1", "--json" })
+      audit(text)
+      for _, key in ipairs({ "keep", "delete", "deleted", "points" }) do
+        assert.matches('"' .. key .. '":[]', text, 1, true)
+      end
+      assert.are.equal(0, (ese_cmd({ "backup", dir, root .. "/f1" })))
+      assert.is_true(os.execute("cp -r " .. q(root .. "/f1") .. " " .. q(root .. "/f2")))
+      local j
+      text, j = run({ "expire", root, "--keep-full", "1", "--json", "--yes" })
+      local _, keys = audit(text)
+      assert.is_true(keys.time_us)
+      assert.matches('"deleted":["', text, 1, true)
+      assert.matches('"sets":["', text, 1, true)
+      assert.are.equal(time_unix_of(root .. "/f2") * 1000000, math.tointeger(j.points[1].time_us))
+    end)
+
+    it("the error object: {command, error, ok = false}, no time, no list", function()
+      for _, args in ipairs({ { "info", w:path("nope.edb"), "--json" }, { "expire", w:path("none"), "--keep-full", "1",
+                              "--json" }, { "check", w.dir, "--json" }, { "restore", w.dir, out .. "/r", "--json" },
+                              { "backup", w.dir, out .. "/b", "--json" } }) do
+        local text, j = run(args, 1)
+        audit(text)
+        assert.is_false(j.ok)
+        assert.are.equal(args[1], j.command)
+        assert.is_string(j.error.name)
+        assert.is_number(j.error.code)
+      end
+    end)
+
+    it("the encoder: a float under a _us key is rounded to an integer; empty lists [], empty records {}", function()
+      local cli = require "ese.cli"
+      assert.are.equal('{"elapsed_us":1235,"time_us":1796515632576912}',
+        cli.json({ elapsed_us = 1234.6, time_us = 1796515632.576912 * 1e6 }))
+      assert.are.equal('{"backups":{},"deleted":[],"error":{},"points":[{"sets":[]}]}',
+        cli.json({ backups = {}, deleted = {}, error = {}, points = { { sets = {} } } }))
     end)
   end)
 

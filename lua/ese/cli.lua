@@ -8,9 +8,10 @@
 --   ese expire ROOT --keep-full N [--keep-within 7d] [--archive DIR] [--yes]
 --   ese demo [backup|crash]
 --
--- Every command takes --help; info, logs, check, backup and restore take
--- --json.  Exit status: 0 success, 1 an engine or check failure (the
--- JET_err is named on stderr, or in the JSON), 2 a usage error.
+-- Every command takes --help; all but demo take --json (every time an
+-- integer count of microseconds, every list an array: docs/cli.md).
+-- Exit status: 0 success, 1 an engine or check failure (the JET_err is
+-- named on stderr, or in the JSON), 2 a usage error.
 -- @module ese.cli
 local ese = require "ese"
 local backup = require "ese.backup"
@@ -37,6 +38,36 @@ local function print_json(v)
 end
 
 local error_table = util.error_table
+
+-- t seconds as an integer count of microseconds (rounded as ese.restore
+-- rounds to_time).
+local function us(t) return math.floor(t * 1e6 + 0.5) end
+
+-- The JSON form of a report of ese.backup (run, verify, restore), by the
+-- rule of docs/cli.md "JSON": every time an integer count of microseconds
+-- under a key ending in _us.  A copy: seconds becomes elapsed_us,
+-- last_commit_time last_commit_time_us; a set (its verify report, or the
+-- report of a run with its manifest) gets time_us beside the manifest's
+-- ISO time; a verify report's sets, and restore's verify, likewise.
+local function json_report(rep)
+  local r = {}
+  for k, v in pairs(rep) do r[k] = v end
+  if rep.seconds then r.seconds, r.elapsed_us = nil, us(rep.seconds) end
+  if rep.last_commit_time then r.last_commit_time, r.last_commit_time_us = nil, us(rep.last_commit_time) end
+  if rep.verify then r.verify = json_report(rep.verify) end
+  if rep.sets then
+    r.sets = {}
+    for i, s in ipairs(rep.sets) do r.sets[i] = json_report(s) end
+  end
+  local m = rep.manifest
+  if type(m) == "table" and math.type(m.time_unix) == "integer" then
+    r.time_us = m.time_unix * 1000000
+  elseif type(rep.time) == "string" then
+    local t = util.parse_time(rep.time)
+    if t then r.time_us = us(t) end
+  end
+  return r
+end
 
 -- Reports a failure; returns exit status 1.
 local function fail(ui, cmd, e)
@@ -219,7 +250,7 @@ JET_err of the first fault.]],
       local ok, rep = pcall(backup.verify, dirs, { on_progress = fn })
       finish()
       if not ok then return fail(ui, "check", rep) end
-      result.chain = rep
+      result.chain = json_report(rep)
       if not ui.json then
         for _, s in ipairs(rep.sets) do
           -- a set without manifest.json has no recorded backup time
@@ -348,7 +379,7 @@ backup_max_rate parameter: backup pacing).]],
     if inst and inst:is_open() and not pcall(inst.term, inst, { complete = true }) then pcall(inst.term, inst) end
     if not ok then return fail(ui, "backup", rep) end
     rep.instance_dir = dir
-    if ui.json then print_json({ ok = true, report = rep }); return 0 end
+    if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
     local line = ("%s backup of %s into %s: %s, %s in %s (%s), log generations %d .. %d"):format(
       rep.kind, dir, to_stdout and "stdout (tar)" or rep.dir, plural(rep.files, "file"), human(rep.bytes),
       duration(rep.seconds), rate(rep.bytes, rep.seconds), rep.gen_low, rep.gen_high)
@@ -412,7 +443,7 @@ system_path = log_path = DEST then opens the restored databases.]],
         .. " (use --force to restore over it)"
     end
     if not ok then return fail(ui, "restore", rep) end
-    if ui.json then print_json({ ok = true, report = rep }); return 0 end
+    if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
     local v = rep.verify
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,

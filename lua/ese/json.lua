@@ -9,11 +9,12 @@ local json = {}
 -- JSON output (--json).  Its own encoder, because lua-cjson 2.1.0 (Debian
 -- 12) writes every number with %.14g (microsecond times lose their last
 -- digits) and an empty table as {}.  Rules:
--- * integers (and integer-valued floats below 2^53) print as integers:
---   times are integer microseconds (created_us, time_us, ...);
+-- * integers (and integer-valued floats below 2^53) print as integers;
+-- * a time (a point or a duration) is an integer count of microseconds
+--   under a key ending in "_us" (created_us, time_us, elapsed_us, ...): a
+--   float there is rounded to the nearest integer, so none has a fraction;
 -- * other floats print with the fewest digits that read back the same;
---   durations ("seconds") are first rounded to whole microseconds, so they
---   carry no float noise; NaN and infinities print as null;
+--   NaN and infinities print as null;
 -- * a table is an array when it is a non-empty sequence, or when it is
 --   empty under a key of JSON_LISTS (the lists the commands print); any
 --   other table is an object with its keys sorted;
@@ -26,7 +27,7 @@ local JSON_LISTS = {
 local function json_number(v, key)
   if math.type(v) == "integer" then return ("%d"):format(v) end
   if v ~= v or v == math.huge or v == -math.huge then return "null" end
-  if key == "seconds" then v = math.floor(v * 1e6 + 0.5) / 1e6 end
+  if type(key) == "string" and key:sub(-3) == "_us" then v = math.floor(v + 0.5) end
   local i = math.tointeger(v)
   if i and math.abs(i) < (1 << 53) then return ("%d"):format(i) end
   for digits = 15, 17 do
