@@ -667,6 +667,9 @@ describe("bin/ese", function()
       local last = int_of(text, "last_commit_time_us")
       assert.is_true(last <= (os.time() + 1) * 1000000 and last >= (before - 3600) * 1000000)
       assert.are.equal(time_unix_of(out .. "/full") * 1000000, math.tointeger(j.report.verify.sets[1].time_us))
+      -- no point in time asked: nothing is "reached" or not (was false)
+      assert.is_nil(j.report.reached)
+      assert.falsy(text:find('"reached"', 1, true))
       -- to a point in time: the last commit restored is at or before it
       local to = os.time() + 3600
       text, j = run({ "restore", out .. "/full", out .. "/r2", "--json", "--to-time", tostring(to), "--allow-partial" })

@@ -65,7 +65,7 @@ end
 -- restore (with overwrite) may be tried.
 -- Returns a report {bytes = total units, steps = n, last_generation = g,
 -- last_commit_time = seconds (nil: no commit replayed), reached = boolean
--- (to_time: the logs went past it), gap_generation = g (allow_partial: the
+-- (with to_time only: the logs went past it; nil without), gap_generation = g (allow_partial: the
 -- first generation missing, nil: none)}.
 -- @param backup a folder, or a list of folders (the full set first)
 -- @param dest_dir the destination folder
@@ -95,6 +95,7 @@ function ese.restore(backup, dest_dir, opts)
   end
   local report = r:result()
   report.bytes, report.steps = total, steps
+  if opts.to_time == nil then report.reached = nil end   -- only a point in time is reached or not
   return report
 end
 
