@@ -109,16 +109,16 @@ static int zstd_compressor(lua_State *L) {
 }
 
 /* Pushes the compressed bytes a has ready (wait: all of them) as a
- * string; a's failure is returned (the stack's top is then garbage: the
- * caller raises). */
+ * string; a's failure is returned (nothing pushed). */
 static JET_ERR take(lua_State *L, ZWriter *u, int wait, int *complete) {
-  luaL_Buffer b;
+  const uint8_t *p;
+  size_t n;
+  JET_ERR e = zst_async_take(u->a, wait, &p, &n, complete);
+  if (e) return e;
   u->lost = 1;                  /* until the bytes are a string on the stack */
-  luaL_buffinit(L, &b);
-  JET_ERR e = zst_async_take(u->a, wait, emit_buffer, &b, complete);
-  if (e == JET_errSuccess) luaL_pushresult(&b);
+  lua_pushlstring(L, (const char *)p, n);
   u->lost = 0;
-  return e;
+  return JET_errSuccess;
 }
 
 static int raise_size(lua_State *L, JET_ERR e, const char *op, const char *what) {

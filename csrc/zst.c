@@ -212,7 +212,7 @@ struct zst_async {
   JET_ERR err;                  /* the thread's failure */
   int done, stop;               /* the thread ended (file complete, a failure or stop); stop asked */
   uint64_t size, queued;        /* bytes pledged, bytes queued */
-  zbuf spare;                   /* the bytes a take hands out (swapped with out) */
+  zbuf spare;                   /* the bytes the last take handed out (swapped with out) */
   uint64_t taken;               /* compressed bytes handed out */
 };
 
@@ -315,10 +315,12 @@ uint64_t zst_async_consumed(zst_async *a) {
   return n;
 }
 
-JET_ERR zst_async_take(zst_async *a, int wait, zst_emit emit, void *ud, int *complete) {
+JET_ERR zst_async_take(zst_async *a, int wait, const uint8_t **p, size_t *n, int *complete) {
+  *p = NULL;
+  *n = 0;
   *complete = 0;
   if (wait && a->queued != a->size) return JET_errInvalidParameter;
-  assert(a->spare.len == 0);
+  a->spare.len = 0;             /* the bytes the last take handed out are the caller's no more */
   pthread_mutex_lock(&a->mu);
   while (wait && !a->done) pthread_cond_wait(&a->room, &a->mu);
   zbuf t = a->out;
@@ -327,14 +329,10 @@ JET_ERR zst_async_take(zst_async *a, int wait, zst_emit emit, void *ud, int *com
   JET_ERR e = a->err;
   int done = a->done;
   pthread_mutex_unlock(&a->mu);
-  size_t n = a->spare.len;
-  a->spare.len = 0;
   if (e) return e;
-  if (n) {
-    e = emit(ud, a->spare.p, n);
-    if (e) return e;
-    a->taken += n;
-  }
+  *p = a->spare.p;
+  *n = a->spare.len;
+  a->taken += a->spare.len;
   *complete = done;
   return JET_errSuccess;
 }

@@ -90,7 +90,7 @@ void zst_writer_free(zst_writer *w);
  * are queued or being compressed; the compressed bytes not taken are at
  * most those of the pieces consumed since the last take and of the end
  * (so memory is bounded by the pieces' sizes).  No lock is held when a
- * call returns, nor while emit runs.  The thread blocks every signal. */
+ * call returns.  The thread blocks every signal. */
 typedef struct zst_async zst_async;
 /* Starts the thread.  Errors of zst_writer_new (ZST_STREAM:
  * JET_errInvalidParameter); no thread: JET_errOutOfMemory. */
@@ -103,12 +103,12 @@ JET_ERR zst_async_put(zst_async *a, const void *p, size_t n);
 /* The pieces the thread is done with (their memory may be reused),
  * counted from the first zst_async_put that queued one. */
 uint64_t zst_async_consumed(zst_async *a);
-/* Hands the compressed bytes made so far to emit (one call, none when
- * there are none) without waiting; wait: after waiting until the file is
- * complete (fewer than size bytes queued: JET_errInvalidParameter).
- * *complete 1 when the file was complete and every byte of it has now
- * been handed out.  The thread's failure: its error; emit's: its. */
-JET_ERR zst_async_take(zst_async *a, int wait, zst_emit emit, void *ud, int *complete);
+/* The compressed bytes made so far, in *p and *n (valid until the next
+ * take or zst_async_free; none: *n 0), without waiting; wait: after
+ * waiting until the file is complete (fewer than size bytes queued:
+ * JET_errInvalidParameter).  *complete 1 when the file was complete and
+ * these are its last bytes.  The thread's failure: its error. */
+JET_ERR zst_async_take(zst_async *a, int wait, const uint8_t **p, size_t *n, int *complete);
 /* Compressed bytes handed out so far. */
 uint64_t zst_async_written(const zst_async *a);
 /* Stops the thread (after the step it is in: at most 128 KiB of input)
