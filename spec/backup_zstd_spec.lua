@@ -612,24 +612,33 @@ describe("compressed sets: each file compressed beside the streaming, also acros
     local ks = {}
     for _, k in ipairs(zst) do if not engine[k] then ks[#ks + 1] = k end end
     assert.is_true(#ks >= 8, #ks .. " events of the set's .zst files to fail")
-    local behind = 0
+    -- (a file's compressed bytes may come in one write or two, as the
+    -- thread and the caller meet: a run may number its events one off
+    -- the traced run's, and the last K may then hit the manifest or none)
+    local behind, errs = 0, 0
     for _, k in ipairs(ks) do
       dir = copy()
       local before = H.log_files(dir)
       local dest = dir .. "-set"
       code, out, err = H.lua_child(OVERLAP_CHILD, { dir, dest, "16384" }, "ESE_FAULT=enospc:" .. k)
       assert.are.equal(0, code, err)
-      local streaming, name, detail = out:match("\nSTREAMING (%S+)\nERR (%S+) ([^\n]*)\n$")
-      assert.are.equal("JET_errDiskFull", name, ("enospc:%d: %s"):format(k, out))
-      assert.are.equal("absent", fs.stat(dest .. ".partial").kind, out)
-      assert.are.equal("absent", fs.stat(dest).kind, out)
       local now = H.log_files(dir)        -- every generation kept (the cut-off added one)
       for log, size in pairs(before) do assert.are.equal(size, now[log], log) end
-      local failed = assert(detail:match("([%w]+%.log)%.zst"), out)
-      -- the failing file is not the one streaming: its last bytes or its
-      -- sync came while the next file streamed
-      if failed ~= streaming then behind = behind + 1 end
+      if out:match("\nOK\n$") then
+        assert.are.equal("full+differential", backup.verify({ w:path("full"), dest }).kind)
+      else
+        local streaming, name, detail = out:match("\nSTREAMING (%S+)\nERR (%S+) ([^\n]*)\n$")
+        assert.are.equal("JET_errDiskFull", name, ("enospc:%d: %s"):format(k, out))
+        assert.are.equal("absent", fs.stat(dest .. ".partial").kind, out)
+        assert.are.equal("absent", fs.stat(dest).kind, out)
+        errs = errs + 1
+        -- a failing file that is not the one streaming: its last bytes
+        -- or its sync came while the next file streamed
+        local failed = detail:match("([%w]+%.log)%.zst")
+        if failed and failed ~= streaming then behind = behind + 1 end
+      end
     end
+    assert.is_true(errs >= #ks - 2, errs .. " of " .. #ks .. " runs failed")
     assert.is_true(behind > 0, "no fault hit a file behind the one streaming")
   end)
 end)
