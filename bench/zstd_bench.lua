@@ -104,9 +104,9 @@ local function stored_bytes(dir)
 end
 
 local times = { plain = {}, zstd = {}, rplain = {}, rzstd = {} }
--- the process's CPU time per case (every thread: the caller's, libzstd's
--- worker, the restore's read-ahead): what the case costs where no core
--- is free, whatever the load does to the times
+-- the process's CPU time per case (every thread: the caller's, each
+-- file's compressor thread, the restore's read-ahead): what the case costs
+-- where no core is free, whatever the load does to the times
 local cpu = { plain = {}, zstd = {}, rplain = {}, rzstd = {} }
 local original, stored
 for r = 1, rounds do

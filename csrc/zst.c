@@ -5,6 +5,7 @@
 #include "log_format.h"
 #include <assert.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,8 @@ struct zst_writer {
   uint8_t tbuf[];           /* the tail, gathered */
 };
 
-JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out) {
+/* workers: libzstd's worker threads (0: compressed on the calling thread). */
+static JET_ERR writer_new(int level, uint64_t size, uint32_t tail, int workers, zst_writer **out) {
   *out = NULL;
   if (level < ZST_LEVEL_MIN || level > ZST_LEVEL_MAX || tail > size || tail > ZST_TAIL_MAX ||
       (size == ZST_STREAM && tail))
@@ -61,18 +63,19 @@ JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out
     zst_writer_free(w);
     return JET_errOutOfMemory;
   }
-  /* one worker thread of libzstd compresses while the caller reads and
-   * hashes the next chunk (its job buffers are bounded: a few windows);
-   * a libzstd built without threads compresses in the caller's thread.
-   * libzstd hands its worker a job once it holds ZST_INLINE_MAX bytes at
-   * least (its smallest job): frame A of at most that is one job, begun
-   * at the frame's end, which the worker cannot overlap with anything; it
-   * would only add a thread's start and two wake-ups to the file (every
-   * log of the default size), so such a frame is compressed here */
-  if (size == ZST_STREAM || size - tail > ZST_INLINE_MAX)
-    (void)ZSTD_CCtx_setParameter(w->cc, ZSTD_c_nbWorkers, 1);
+  /* a libzstd built without threads compresses in the caller's thread */
+  if (workers) (void)ZSTD_CCtx_setParameter(w->cc, ZSTD_c_nbWorkers, workers);
   *out = w;
   return JET_errSuccess;
+}
+
+JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out) {
+  /* a stream (backup.run_to's archive, every file of a set one after the
+   * other): one worker thread of libzstd compresses while the caller
+   * reads and hashes the next chunk (its job buffers are bounded: a few
+   * windows).  A file: on the caller's thread (zst_async_new puts it on
+   * a thread of its own) */
+  return writer_new(level, size, tail, size == ZST_STREAM ? 1 : 0, out);
 }
 
 uint64_t zst_written(const zst_writer *w) { return w->out; }
@@ -166,6 +169,190 @@ JET_ERR zst_finish(zst_writer *w, zst_emit emit, void *ud) {
   free(fb);
   w->phase = PH_DONE;
   return e;
+}
+
+/* ---- asynchronous writer ------------------------------------------------ */
+
+/* A growing byte buffer. */
+typedef struct zbuf {
+  uint8_t *p;
+  size_t len, cap;
+} zbuf;
+
+static JET_ERR zbuf_add(zbuf *b, const void *p, size_t n) {
+  if (n > b->cap - b->len) {
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap - b->len < n) cap *= 2;
+    uint8_t *q = realloc(b->p, cap);
+    if (!q) return JET_errOutOfMemory;
+    b->p = q;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  return JET_errSuccess;
+}
+
+/* The thread feeds its writer at most this many bytes between two looks
+ * at the stop flag (zst_async_free waits for one step at most). */
+#define ASYNC_STEP (128u << 10)
+
+/* Under mu: q[] (the slots head .. tail-1), head, tail, out, err, done,
+ * stop.  The writer w is the thread's alone; the caller's fields (size,
+ * queued, spare, taken) are the caller's alone. */
+struct zst_async {
+  zst_writer *w;
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t work;          /* the thread waits for a piece, or stop */
+  pthread_cond_t room;          /* the caller waits for a free slot, or done */
+  struct { const uint8_t *p; size_t n; } q[ZST_ASYNC_DEPTH];
+  uint64_t head, tail;          /* pieces consumed, pieces queued */
+  zbuf out;                     /* compressed bytes made and not taken */
+  JET_ERR err;                  /* the thread's failure */
+  int done, stop;               /* the thread ended (file complete, a failure or stop); stop asked */
+  uint64_t size, queued;        /* bytes pledged, bytes queued */
+  zbuf spare;                   /* the bytes the last take handed out (swapped with out) */
+  uint64_t taken;               /* compressed bytes handed out */
+};
+
+static JET_ERR async_emit(void *ud, const void *p, size_t n) {
+  zst_async *a = ud;
+  pthread_mutex_lock(&a->mu);
+  JET_ERR e = zbuf_add(&a->out, p, n);
+  pthread_mutex_unlock(&a->mu);
+  return e;
+}
+
+/* The thread: each piece in order into the writer, then (every byte of
+ * the file in) frame B and the footer. */
+static void *async_main(void *arg) {
+  zst_async *a = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the application's threads take its signals */
+  uint64_t fed = 0;
+  JET_ERR e = JET_errSuccess;
+  pthread_mutex_lock(&a->mu);
+  while (fed < a->size && !a->stop) {
+    while (a->head == a->tail && !a->stop) pthread_cond_wait(&a->work, &a->mu);
+    if (a->stop) break;
+    const uint8_t *p = a->q[a->head % ZST_ASYNC_DEPTH].p;
+    size_t n = a->q[a->head % ZST_ASYNC_DEPTH].n;
+    for (size_t off = 0; off < n && !a->stop && !e;) {
+      size_t k = n - off < ASYNC_STEP ? n - off : ASYNC_STEP;
+      pthread_mutex_unlock(&a->mu);
+      e = zst_write(a->w, p + off, k, async_emit, a);
+      off += k;
+      pthread_mutex_lock(&a->mu);
+    }
+    fed += n;
+    a->head++;                  /* the piece's bytes are not read again */
+    pthread_cond_signal(&a->room);
+    if (e) break;
+  }
+  if (!e && !a->stop) {
+    pthread_mutex_unlock(&a->mu);
+    e = zst_finish(a->w, async_emit, a);
+    pthread_mutex_lock(&a->mu);
+  }
+  a->err = e;
+  a->done = 1;
+  pthread_cond_broadcast(&a->room);
+  pthread_mutex_unlock(&a->mu);
+  return NULL;
+}
+
+JET_ERR zst_async_new(int level, uint64_t size, uint32_t tail, zst_async **out) {
+  *out = NULL;
+  if (size == ZST_STREAM) return JET_errInvalidParameter;
+  zst_async *a = calloc(1, sizeof *a);
+  if (!a) return JET_errOutOfMemory;
+  JET_ERR e = writer_new(level, size, tail, 0, &a->w);
+  if (e) {
+    free(a);
+    return e;
+  }
+  a->size = size;
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_cond_init(&a->work, NULL);
+  pthread_cond_init(&a->room, NULL);
+  if (pthread_create(&a->th, NULL, async_main, a) != 0) {
+    pthread_cond_destroy(&a->room);
+    pthread_cond_destroy(&a->work);
+    pthread_mutex_destroy(&a->mu);
+    zst_writer_free(a->w);
+    free(a);
+    return JET_errOutOfMemory;
+  }
+  *out = a;
+  return JET_errSuccess;
+}
+
+JET_ERR zst_async_put(zst_async *a, const void *p, size_t n) {
+  if (n > a->size - a->queued) return JET_errInvalidParameter;
+  if (n == 0) return JET_errSuccess;
+  pthread_mutex_lock(&a->mu);
+  while (a->tail - a->head == ZST_ASYNC_DEPTH && !a->done) pthread_cond_wait(&a->room, &a->mu);
+  /* bytes remain to come: the thread ended only by a failure */
+  assert(a->err || !a->done);
+  JET_ERR e = a->err;
+  if (!e) {
+    a->q[a->tail % ZST_ASYNC_DEPTH].p = p;
+    a->q[a->tail % ZST_ASYNC_DEPTH].n = n;
+    a->tail++;
+    a->queued += n;
+    pthread_cond_signal(&a->work);
+  }
+  pthread_mutex_unlock(&a->mu);
+  return e;
+}
+
+uint64_t zst_async_consumed(zst_async *a) {
+  pthread_mutex_lock(&a->mu);
+  uint64_t n = a->head;
+  pthread_mutex_unlock(&a->mu);
+  return n;
+}
+
+JET_ERR zst_async_take(zst_async *a, int wait, const uint8_t **p, size_t *n, int *complete) {
+  *p = NULL;
+  *n = 0;
+  *complete = 0;
+  if (wait && a->queued != a->size) return JET_errInvalidParameter;
+  a->spare.len = 0;             /* the bytes the last take handed out are the caller's no more */
+  pthread_mutex_lock(&a->mu);
+  while (wait && !a->done) pthread_cond_wait(&a->room, &a->mu);
+  zbuf t = a->out;
+  a->out = a->spare;
+  a->spare = t;
+  JET_ERR e = a->err;
+  int done = a->done;
+  pthread_mutex_unlock(&a->mu);
+  if (e) return e;
+  *p = a->spare.p;
+  *n = a->spare.len;
+  a->taken += a->spare.len;
+  *complete = done;
+  return JET_errSuccess;
+}
+
+uint64_t zst_async_written(const zst_async *a) { return a->taken; }
+
+void zst_async_free(zst_async *a) {
+  if (!a) return;
+  pthread_mutex_lock(&a->mu);
+  a->stop = 1;
+  pthread_cond_signal(&a->work);
+  pthread_mutex_unlock(&a->mu);
+  pthread_join(a->th, NULL);
+  pthread_cond_destroy(&a->room);
+  pthread_cond_destroy(&a->work);
+  pthread_mutex_destroy(&a->mu);
+  zst_writer_free(a->w);
+  free(a->out.p);
+  free(a->spare.p);
+  free(a);
 }
 
 /* ---- reader ------------------------------------------------------------ */

@@ -40,10 +40,9 @@
 #define ZST_LEVEL_MIN 1
 #define ZST_LEVEL_MAX 19
 #define ZST_LEVEL_DEFAULT 1
-/* A file whose frame A is at most this many bytes is compressed on the
- * caller's thread: libzstd's smallest job (1 MiB), the default size of a
- * log. */
-#define ZST_INLINE_MAX (1u << 20)
+/* Pieces an asynchronous writer holds at most (queued or being
+ * compressed): a backup's chunks in flight per file. */
+#define ZST_ASYNC_DEPTH 3
 
 /* 1 when the name ends in ".zst" (then *stem_len is the length before it). */
 int zst_name(const char *name, size_t *stem_len);
@@ -56,10 +55,12 @@ typedef JET_ERR (*zst_emit)(void *ud, const void *p, size_t n);
 
 /* A writer for a file of exactly size bytes whose last tail bytes go to
  * frame B; level ZST_LEVEL_MIN..ZST_LEVEL_MAX.  JET_errInvalidParameter
- * for a level out of range or a tail above size or ZST_TAIL_MAX.  size
- * ZST_STREAM (tail 0): a plain zstd stream of any length instead, one
+ * for a level out of range or a tail above size or ZST_TAIL_MAX.  It
+ * compresses on the caller's thread (zst_async: on a thread of its own).
+ * size ZST_STREAM (tail 0): a plain zstd stream of any length instead, one
  * frame without content size, frame B or footer (backup.run_to's
- * compressed archive). */
+ * compressed archive), which a worker thread of libzstd compresses while
+ * the caller goes on (zst_write returns what is ready). */
 #define ZST_STREAM UINT64_MAX
 JET_ERR zst_writer_new(int level, uint64_t size, uint32_t tail, zst_writer **out);
 /* Compresses n more bytes; more than size in all: JET_errInvalidParameter
@@ -71,6 +72,48 @@ JET_ERR zst_finish(zst_writer *w, zst_emit emit, void *ud);
 /* Compressed bytes emitted so far. */
 uint64_t zst_written(const zst_writer *w);
 void zst_writer_free(zst_writer *w);
+
+/* ---- asynchronous writer ------------------------------------------------ */
+
+/* A file writer (as zst_writer_new; not ZST_STREAM) whose compression
+ * runs on a thread of its own, so that the caller reads and hashes the
+ * next chunk, or the next file, meanwhile (a backup set's files:
+ * lua_zstd.c, backup_run.lua's zstd_out).  The caller queues pieces of the
+ * original (zst_async_put) and takes the compressed bytes made so far
+ * (zst_async_take); the thread compresses the pieces in order and, once
+ * size bytes came, ends frame A and writes frame B and the footer by
+ * itself.
+ *
+ * Invariants: the thread reads a queued piece's bytes where the caller
+ * left them (no copy): they must stay valid and unchanged until
+ * zst_async_consumed counts the piece; at most ZST_ASYNC_DEPTH pieces
+ * are queued or being compressed; the compressed bytes not taken are at
+ * most those of the pieces consumed since the last take and of the end
+ * (so memory is bounded by the pieces' sizes).  No lock is held when a
+ * call returns.  The thread blocks every signal. */
+typedef struct zst_async zst_async;
+/* Starts the thread.  Errors of zst_writer_new (ZST_STREAM:
+ * JET_errInvalidParameter); no thread: JET_errOutOfMemory. */
+JET_ERR zst_async_new(int level, uint64_t size, uint32_t tail, zst_async **out);
+/* Queues the n bytes at p (n 0: nothing), waiting while ZST_ASYNC_DEPTH
+ * pieces are queued.  More than size in all: JET_errInvalidParameter
+ * (nothing queued); the thread failed (libzstd, memory): its error,
+ * JET_errOutOfMemory. */
+JET_ERR zst_async_put(zst_async *a, const void *p, size_t n);
+/* The pieces the thread is done with (their memory may be reused),
+ * counted from the first zst_async_put that queued one. */
+uint64_t zst_async_consumed(zst_async *a);
+/* The compressed bytes made so far, in *p and *n (valid until the next
+ * take or zst_async_free; none: *n 0), without waiting; wait: after
+ * waiting until the file is complete (fewer than size bytes queued:
+ * JET_errInvalidParameter).  *complete 1 when the file was complete and
+ * these are its last bytes.  The thread's failure: its error. */
+JET_ERR zst_async_take(zst_async *a, int wait, const uint8_t **p, size_t *n, int *complete);
+/* Compressed bytes handed out so far. */
+uint64_t zst_async_written(const zst_async *a);
+/* Stops the thread (after the step it is in: at most 128 KiB of input)
+ * and frees everything; the pieces' memory is not touched afterwards. */
+void zst_async_free(zst_async *a);
 
 /* ---- reader ------------------------------------------------------------ */
 

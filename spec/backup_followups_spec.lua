@@ -86,8 +86,9 @@ end)
 
 
 describe("backup follow-ups: ese.fs under Lua memory errors (C harness spec/c/lua_oom.c)", function()
-  it("fs.read, fs.list and fs.sha256_file, failing at every Lua allocation in turn, leave no descriptor "
-     .. "open and no C memory held", function()
+  it("fs.read, fs.list, fs.sha256_file and a file compressed by ese.zstd (its thread reading chunks the "
+     .. "collector may take), failing at every Lua allocation in turn, leave no descriptor open, no thread "
+     .. "running and no C memory held", function()
     local core = assert(package.searchpath("ese.core", package.cpath))
     local cpath = core:gsub("ese/core%.so$", "?.so")
     local dir = H.tmpdir()
@@ -99,6 +100,7 @@ describe("backup follow-ups: ese.fs under Lua memory errors (C harness spec/c/lu
     assert.matches("fs.read: %d+ budgets, no leak", out)
     assert.matches("fs.list: %d+ budgets, no leak", out)
     assert.matches("fs.sha256_file: %d+ budgets, no leak", out)
+    assert.matches("\nzstd: %d+ budgets, no leak", out)
   end)
 end)
 

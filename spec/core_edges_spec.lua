@@ -48,4 +48,11 @@ describe("core edges (C)", function()
      .. "thread; of a 3 MiB file, one read-ahead thread until zst_close; each hands out the original", function()
     expect_ok("zstahead")
   end)
+
+  it("zstasync: a file compressed on a thread of its own (zst_async), queued in pieces of 1 byte .. 1 MiB with "
+     .. "the bytes taken between them, reads back as the original (0 bytes, 1, 1 MiB, 3 MiB with a tail); one "
+     .. "thread until freed, also half-way; past the size or a waiting take too early: JET_errInvalidParameter",
+     function()
+    expect_ok("zstasync")
+  end)
 end)

@@ -4,11 +4,15 @@
 -- module starts no process (ese.fs for every file).
 --
 -- One sequence drives both sinks through an `out` strategy:
--- out:open(name, size) -> w with w.write(chunk) and w.close();
+-- out:open(name, size) -> w with w.write(chunk) and w.close(done): the
+-- file is closed (synced) then done(stored) is called, at once or (a
+-- compressed set, zstd_out) while the next file streams, at the latest
+-- in out.settle(), which the sequence calls after the last file;
 -- out.local_path(name), when the files land on the local disk;
 -- out.before_end(manifest), called once every file is written, before
 -- truncation and End.  st records what must be undone on failure (began,
--- the open hasher, open files) and counts the bytes.
+-- the open hasher, the compressors and their hashers in st.zst, open
+-- files) and counts the bytes.
 -- @module ese.backup_run
 local ese = require "ese"
 local util = require "ese.util"
@@ -84,13 +88,18 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
     local chunk = r:read(p.chunk)
     if not chunk then break end
     if done + #chunk > size then over = true; break end     -- more than announced: refused below
-    h:update(chunk)
+    -- to the set first: a compressed set's thread compresses the chunk
+    -- while this one hashes it
     w.write(chunk)
+    h:update(chunk)
     done = done + #chunk
     st.bytes = st.bytes + #chunk
-    -- the last chunk's callback comes after the file is closed (synced):
-    -- a caller that yields from it waits for the sync or for the next
-    -- step (GetLogInfo, which rolls the log), never for both
+    -- the last chunk's callback comes after the file is closed: a caller
+    -- that yields from it waits for the sync or for the next step
+    -- (GetLogInfo, which rolls the log), never for both.  A compressed
+    -- file is closed (its compression ended, synced) while the next file
+    -- streams, or in out.settle after the last one: between two callbacks
+    -- of the next file or after the last file's last callback
     if on_progress and done < size then progress() end
   end
   r:close()
@@ -98,15 +107,16 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
     raise(what == "log" and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure", "run",
       "%s streamed %s bytes, the reader announced %d", name, over and "more than" or tostring(done), size)
   end
-  local stored = w.close()
-  if on_progress and done >= size and size > 0 then progress() end
   st.hasher = nil
   local sum = h:finish()
-  if stored then      -- compressed: the entry names the stored file, with the original's size and hash
-    return { name = stored.name, type = what, size = stored.size, sha256 = stored.sha256, content_size = size,
-             content_sha256 = sum, source = path }
-  end
-  return { name = name, type = what, size = size, sha256 = sum, source = path }
+  local e = { name = name, type = what, size = size, sha256 = sum, source = path }
+  w.close(function(stored)
+    if stored then    -- compressed: the entry names the stored file, with the original's size and hash
+      e.name, e.size, e.sha256, e.content_size, e.content_sha256 = stored.name, stored.size, stored.sha256, size, sum
+    end
+  end)
+  if on_progress and done >= size and size > 0 then progress() end
+  return e
 end
 
 -- The backup's pending checkpoint one slice per call, so that a caller
@@ -147,6 +157,7 @@ local function stream_all(inst, p, out, st, on_progress)
   for _, path in ipairs(logs) do
     files[#files + 1] = stream_file(inst, path, "log", p, out, st, on_progress)
   end
+  if out.settle then out.settle() end     -- the last compressed file, closed: every entry complete
   return files, info
 end
 
@@ -232,19 +243,29 @@ end
 
 -- The out strategy of a compressed set (run with compress = "zstd"):
 -- each file goes through base (folder_out) as NAME.zst, compressed as it
--- streams (ese.zstd, in C; no engine lock is held: the chunks are plain
--- strings between two reads of the reader), its last `tail` bytes (a
--- database's trailer page) in a frame of their own (docs/format.md).
--- w.close() returns the stored file's name, size and SHA-256.
+-- streams on a thread of its own (ese.zstd, in C; no engine lock is held:
+-- the chunks are plain strings between two reads of the reader), its last
+-- `tail` bytes (a database's trailer page) in a frame of their own
+-- (docs/format.md).  A file's compression goes on while the next file
+-- streams: w.close(done) leaves it behind, the next file's writes pass
+-- on its compressed bytes as they come, and the next file's close (or
+-- out.settle, after the last file) waits for its end, writes its last
+-- bytes, closes (syncs) it and calls done({ name, size, sha256 }) of the
+-- stored file.  One file at most is behind: two compressors at most, each
+-- holding a few chunks (zst.h, ZST_ASYNC_DEPTH).
 local function zstd_out(base, p, st)
   local out = setmetatable({}, { __index = base })
+  local behind        -- finish(wait) of the file behind: true once it is closed
+  local function settle(wait)
+    if behind and behind(wait) then behind = nil end
+  end
   function out.open(_, name, size, tail)
     local zname = name .. ".zst"
     local cz = ese.zstd.compressor(p.level, size, tail)
-    st.compressor = cz
+    st.zst[cz] = true
     local w = base:open(zname)
     local h = fs.sha256()
-    st.stored_hasher = h
+    st.zst[h] = true
     local n = 0
     local function put(c)
       if #c > 0 then
@@ -253,26 +274,41 @@ local function zstd_out(base, p, st)
         n = n + #c
       end
     end
-    local zw = {}
-    function zw.write(chunk) put(cz:write(chunk)) end
-    function zw.close()
-      put(cz:finish())
+    -- the compressed bytes ready (wait: all, at the compression's end) to
+    -- the file; complete, the file closed and done called: true
+    local function finish(wait, done)
+      local c, complete
+      if wait then c, complete = cz:finish(), true else c, complete = cz:flush() end
+      put(c)
+      if not complete then return false end
+      cz:close()
+      st.zst[cz] = nil
       w.close()
-      st.compressor, st.stored_hasher = nil, nil
-      return { name = zname, size = n, sha256 = h:finish() }
+      st.zst[h] = nil
+      done({ name = zname, size = n, sha256 = h:finish() })
+      return true
+    end
+    local zw = {}
+    function zw.write(chunk)
+      put(cz:write(chunk))
+      settle(false)
+    end
+    function zw.close(done)
+      settle(true)
+      behind = function(wait) return finish(wait, done) end
     end
     return zw
   end
+  function out.settle() settle(true) end
   return out
 end
 
--- Undo after a failure: the open hashers and compressor, and End(abort) of
--- a backup this call began and that still runs (its own error is not
+-- Undo after a failure: the open hashers and compressors, and End(abort)
+-- of a backup this call began and that still runs (its own error is not
 -- interesting: a stop, or a log error that already ended the backup).
 local function undo(inst, st)
   if st.hasher then st.hasher:close() end
-  if st.stored_hasher then st.stored_hasher:close() end
-  if st.compressor then st.compressor:close() end
+  for o in pairs(st.zst) do o:close() end
   if st.began then pcall(inst.end_external_backup, inst, { abort = true }) end
   st.began = false
 end
@@ -404,10 +440,11 @@ local function folder_out(partial, p, opts, st, written)
     written[name] = true
     local w = {}
     function w.write(chunk) f:write(chunk) end
-    function w.close()
+    function w.close(done)
       synced(function() return f:sync_step() end, function() f:sync() end, opts.on_progress, info(name))
       f:close()
       st.open[f] = nil
+      if done then done() end
     end
     return w
   end
@@ -466,7 +503,7 @@ function run.run(inst, dest, opts)
   local ctx = { dest = dest, partial = partial, written = {} }
   ctx.remove_made = make_partial(dest, partial)
   local t0 = now()
-  local st = { began = false, bytes = 0, names = {}, open = {} }
+  local st = { began = false, bytes = 0, names = {}, open = {}, zst = {} }
   local out = folder_out(partial, p, opts, st, ctx.written)
   if p.compress then
     p.compress_files = true
@@ -547,11 +584,12 @@ local function tar_out(emit, prefix, mtime)
     local n = 0
     local w = {}
     function w.write(chunk) n = n + #chunk; emit(chunk) end
-    function w.close()
+    function w.close(done)
       if n ~= size then
         raise("JET_errReadVerifyFailure", "run_to", "%s streamed %d bytes, the reader announced %d", name, n, size)
       end
       emit(tar.pad(size))
+      done()
     end
     return w
   end
@@ -570,7 +608,7 @@ function run.run_to(inst, put, opts)
   local p = plan(opts, "run_to")
   local prefix = entry_prefix(opts)
   local t0 = now()
-  local st = { began = false, bytes = 0, names = {}, open = {} }
+  local st = { began = false, bytes = 0, names = {}, open = {}, zst = {} }
   local archive = 0
   local function emit(s) archive = archive + #s; put(s) end
   local tar_bytes = 0
@@ -580,7 +618,7 @@ function run.run_to(inst, put, opts)
     -- its size before its bytes, which a file compressed alone would
     -- know only at its end
     local cz = ese.zstd.compressor(p.level)
-    st.compressor = cz
+    st.zst[cz] = true
     local function zemit(s)
       tar_bytes = tar_bytes + #s
       local c = cz:write(s)
@@ -590,7 +628,7 @@ function run.run_to(inst, put, opts)
     local before_end = out.before_end
     function out.before_end(manifest)     -- the manifest and end blocks, then the stream's end
       before_end(manifest)
-      st.compressor = nil
+      st.zst[cz] = nil
       emit(cz:finish())
     end
   else

@@ -22,6 +22,14 @@
  *             log in a restore's 1 MiB chunks) starts no thread and hands
  *             out the original whole; of a 3 MiB file, one read-ahead
  *             thread, ended by zst_close; the original either way.
+ *   zstasync  zst_async (a file compressed on a thread of its own) of 0,
+ *             1, 1 MiB and 3 MiB + an 8 KiB tail, queued in pieces of
+ *             every size from 1 byte to 1 MiB with the bytes taken
+ *             between them: zst_open reads the original back; one thread
+ *             while it runs, none after zst_async_free; every piece
+ *             consumed once complete; more bytes than the size, or a
+ *             waiting take before all of them: JET_errInvalidParameter;
+ *             freed half-way: the thread is gone.
  * Prints "core_edges: <test>: ok" per test and exits 0, or says what
  * differed and exits 1.  Argument: one test name, or none for all.
  */
@@ -346,6 +354,92 @@ static void test_zstahead(const char *root) {
   printf("core_edges: zstahead: ok\n");
 }
 
+/* zst_async_take into f. */
+static JET_ERR take_file(zst_async *a, int wait, FILE *f, int *complete) {
+  const uint8_t *p;
+  size_t n;
+  JET_ERR e = zst_async_take(a, wait, &p, &n, complete);
+  return e ? e : n ? to_file(f, p, n) : JET_errSuccess;
+}
+
+static JET_ERR put_file(zst_async *a, FILE *f, const uint8_t *p, size_t n) {
+  int complete;
+  JET_ERR e = zst_async_put(a, p, n);
+  return e ? e : take_file(a, 0, f, &complete);
+}
+
+static void test_zstasync(const char *root) {
+  char dir[256], path[300];
+  harness_fresh_dir(dir, sizeof dir, root, "zstasync");
+  size_t big = (3u << 20) + 8192;
+  uint8_t *data = malloc(big);
+  if (!data) FAIL("malloc");
+  for (size_t i = 0; i < big; i++) data[i] = (uint8_t)((i / 5) * 37 % 253 ^ (i >> 13));
+  size_t sizes[] = { 0, 1, 1u << 20, big }, tails[] = { 0, 1, 0, 8192 };
+  size_t pieces[] = { 1, 7000, 65536, 1u << 20, 3, 300000 };
+  esio *io;
+  CK(esio_new(&io));
+  int base = threads();
+  for (int k = 0; k < 4; k++) {
+    snprintf(path, sizeof path, "%s/f%d.zst", dir, k);
+    FILE *f = fopen(path, "wbe");
+    if (!f) FAIL("fopen %s: %s", path, strerror(errno));
+    zst_async *a;
+    CK(zst_async_new(1, sizes[k], (uint32_t)tails[k], &a));
+    /* (a file of 0 bytes may be complete, its thread gone, already) */
+    if (k > 0 && threads() != base + 1) FAIL("file %d: %d threads, %d before", k, threads(), base);
+    size_t off = 0, n = 0, count = 0;
+    int complete = 0;
+    while (off < sizes[k]) {
+      n = pieces[count % 6] < sizes[k] - off ? pieces[count % 6] : sizes[k] - off;
+      if (k == 3 && off + n == sizes[k]) {
+        /* one byte more than the size: refused whole, nothing queued */
+        if (zst_async_put(a, data, n + 1) != JET_errInvalidParameter) FAIL("a piece past the size was taken");
+        if (take_file(a, 1, f, &complete) != JET_errInvalidParameter)
+          FAIL("a waiting take before the last piece did not refuse");
+      }
+      CK(put_file(a, f, data + off, n));
+      off += n;
+      count++;
+    }
+    CK(take_file(a, 1, f, &complete));
+    if (!complete) FAIL("file %d: not complete after a waiting take", k);
+    if (zst_async_consumed(a) != count) FAIL("file %d: %llu pieces consumed of %zu", k,
+                                             (unsigned long long)zst_async_consumed(a), count);
+    CK(take_file(a, 0, f, &complete));
+    if (!complete) FAIL("file %d: a complete file's take says otherwise", k);
+    long stored = ftell(f);
+    if (stored < 0 || (uint64_t)stored != zst_async_written(a)) FAIL("file %d: %ld bytes stored, %llu written", k,
+                                                                   stored, (unsigned long long)zst_async_written(a));
+    zst_async_free(a);
+    if (fclose(f) != 0) FAIL("fclose %s", path);
+    if (threads() != base) FAIL("file %d: %d threads after zst_async_free, %d before", k, threads(), base);
+    zst_reader *z;
+    char why[300];
+    CK(zst_open(io, path, &z, why, sizeof why));
+    uint8_t *back = malloc(sizes[k] + 1);
+    if (!back) FAIL("malloc");
+    size_t got;
+    CK(zst_read(z, back, sizes[k] + 1, &got));
+    if (got != sizes[k] || memcmp(back, data, got) != 0) FAIL("file %d: other bytes read back (%zu of %zu)", k, got,
+                                                              sizes[k]);
+    if (zst_size(z) != sizes[k] || zst_tail_size(z) != tails[k]) FAIL("file %d: another layout", k);
+    free(back);
+    zst_close(z);
+  }
+  /* freed half-way, its bytes not taken: the thread ends */
+  zst_async *a;
+  CK(zst_async_new(3, big, 0, &a));
+  CK(zst_async_put(a, data, 1u << 20));
+  CK(zst_async_put(a, data + (1u << 20), 1u << 20));
+  zst_async_free(a);
+  if (threads() != base) FAIL("%d threads after freeing a writer half-way, %d before", threads(), base);
+  if (zst_async_new(1, ZST_STREAM, 0, &a) != JET_errInvalidParameter) FAIL("an asynchronous stream was made");
+  esio_free(io);
+  free(data);
+  printf("core_edges: zstasync: ok\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(120);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -359,7 +453,8 @@ int main(int argc, char **argv) {
   if (all || !strcmp(which, "relpath")) test_relpath(), ran++;
   if (all || !strcmp(which, "lockheld")) test_lockheld(root), ran++;
   if (all || !strcmp(which, "zstahead")) test_zstahead(root), ran++;
-  if (!ran) FAIL("unknown test %s (header, stale, tombs, os, relpath, lockheld, zstahead)", which);
+  if (all || !strcmp(which, "zstasync")) test_zstasync(root), ran++;
+  if (!ran) FAIL("unknown test %s (header, stale, tombs, os, relpath, lockheld, zstahead, zstasync)", which);
   if (harness_rm_rf(root) != 0) printf("core_edges: note: could not remove %s\n", root);
   return 0;
 }

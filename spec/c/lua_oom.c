@@ -12,7 +12,10 @@
  * (/proc/self/fd) and, unless ESE_SANITIZED, the bytes malloc holds
  * (mallinfo2; run it with GLIBC_TUNABLES=glibc.malloc.tcache_count=0, as
  * mallinfo2 counts chunks in the thread cache as held) must be back where
- * they were.  Prints one line per call and
+ * they were.  The same for a compressed file written with ese.zstd (a
+ * compressor whose thread reads the chunks the caller wrote, which the
+ * writer keeps alive: a memory error anywhere, then lua_close, leaves no
+ * thread running and no memory held).  Prints one line per call and
  * "ok" last; exits 1 on a leak.
  */
 #include <dirent.h>
@@ -42,8 +45,10 @@ static void *alloc(void *ud, void *p, size_t osize, size_t nsize) {
   return realloc(p, nsize);
 }
 
-static int open_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
+/* The entries of a folder of /proc/self: fd (open descriptors), task
+ * (threads). */
+static int entries(const char *dir) {
+  DIR *d = opendir(dir);
   if (!d) return -1;
   int n = 0;
   while (readdir(d)) n++;
@@ -51,8 +56,12 @@ static int open_fds(void) {
   return n;
 }
 
-/* One call of fs.<fn>(path) with an allocation budget; 1 when it succeeded. */
-static int one(const char *cpath, const char *fn, const char *path, size_t b) {
+static int open_fds(void) { return entries("/proc/self/fd"); }
+static int threads(void) { return entries("/proc/self/task"); }
+
+/* A new state (allocator alloc) with ese.core required from cpath: the
+ * module on the stack. */
+static lua_State *core_state(const char *cpath) {
   lua_State *L = lua_newstate(alloc, NULL);
   if (!L) { fprintf(stderr, "no state\n"); exit(2); }
   luaL_openlibs(L);
@@ -63,6 +72,12 @@ static int one(const char *cpath, const char *fn, const char *path, size_t b) {
   lua_getglobal(L, "require");
   lua_pushstring(L, "ese.core");
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) { fprintf(stderr, "require: %s\n", lua_tostring(L, -1)); exit(2); }
+  return L;
+}
+
+/* One call of fs.<fn>(path) with an allocation budget; 1 when it succeeded. */
+static int one(const char *cpath, const char *fn, const char *path, size_t b) {
+  lua_State *L = core_state(cpath);
   lua_getfield(L, -1, "fs");
   lua_getfield(L, -1, fn);
   lua_pushstring(L, path);
@@ -76,26 +91,64 @@ static int one(const char *cpath, const char *fn, const char *path, size_t b) {
   return st == LUA_OK;
 }
 
+/* A compressed file of 300,000 bytes written by ese.zstd in 64 KiB
+ * chunks, each made just before it is written and dropped after it. */
+static const char ZSTD_CHUNK[] =
+  "local zstd = ...\n"
+  "local parts = {}\n"
+  "for i = 1, 33334 do parts[i] = ('%08d;'):format(i * 7919 % 100003) end\n"
+  "data = table.concat(parts):sub(1, 300000)\n"
+  "return function()\n"
+  "  local c = zstd.compressor(1, #data, 8192)\n"
+  "  local out = {}\n"
+  "  for i = 1, #data, 65536 do out[#out + 1] = c:write(data:sub(i, i + 65535)) end\n"
+  "  local last, complete = c:flush()\n"
+  "  out[#out + 1] = last\n"
+  "  if not complete then out[#out + 1] = c:finish() end\n"
+  "  c:close()\n"
+  "  return table.concat(out)\n"
+  "end\n";
+
+/* One call with an allocation budget: fs.<fn>(path), or (fn "zstd") the
+ * function ZSTD_CHUNK returns; 1 when it succeeded. */
+static int one_call(const char *cpath, const char *fn, const char *path, size_t b) {
+  if (strcmp(fn, "zstd") != 0) return one(cpath, fn, path, b);
+  lua_State *L = core_state(cpath);
+  lua_getfield(L, -1, "zstd");
+  if (luaL_loadstring(L, ZSTD_CHUNK) != LUA_OK) { fprintf(stderr, "load: %s\n", lua_tostring(L, -1)); exit(2); }
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) { fprintf(stderr, "setup: %s\n", lua_tostring(L, -1)); exit(2); }
+  lua_gc(L, LUA_GCCOLLECT);
+  limited = 1;                           /* the collector runs: chunks are dropped while the thread works */
+  budget = b;
+  int st = lua_pcall(L, 0, 1, 0);
+  limited = 0;
+  lua_close(L);
+  return st == LUA_OK;
+}
+
 static int sweep(const char *cpath, const char *fn, const char *path) {
   int sanitized = getenv("ESE_SANITIZED") != NULL;
-  one(cpath, fn, path, (size_t)-1);      /* warm up */
-  int fds = open_fds();
+  one_call(cpath, fn, path, (size_t)-1);      /* warm up */
+  int fds = open_fds(), ths = threads();
   size_t held = mallinfo2().uordblks;
   int bad = 0;
   size_t b;
   for (b = 0; b < 100000; b++) {
-    int ok = one(cpath, fn, path, b);
-    int f = open_fds();
+    int ok = one_call(cpath, fn, path, b);
+    int f = open_fds(), t = threads();
     size_t h = mallinfo2().uordblks;
-    if (f != fds || (!sanitized && h > held)) {
-      printf("fs.%s budget %zu: %d descriptors (%d before), %zu bytes held (%zu before)\n", fn, b, f, fds, h, held);
+    if (f != fds || t != ths || (!sanitized && h > held)) {
+      printf("%s budget %zu: %d descriptors (%d before), %d threads (%d before), %zu bytes held (%zu before)\n", fn,
+             b, f, fds, t, ths, h, held);
       bad = 1;
       fds = f;
+      ths = t;
       held = h;
     }
     if (ok) break;
   }
-  printf("fs.%s: %zu budgets, %s\n", fn, b + 1, bad ? "LEAK" : "no leak");
+  printf("%s%s: %zu budgets, %s\n", strcmp(fn, "zstd") ? "fs." : "", fn, b + 1, bad ? "LEAK" : "no leak");
   return bad;
 }
 
@@ -134,6 +187,7 @@ int main(int argc, char **argv) {
   int bad = sweep(argv[1], "read", file);
   bad |= sweep(argv[1], "list", dir);
   bad |= sweep(argv[1], "sha256_file", file);
+  bad |= sweep(argv[1], "zstd", NULL);
   printf("%s\n", bad ? "LEAK" : "ok");
   return bad;
 }

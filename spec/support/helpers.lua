@@ -760,13 +760,13 @@ function H.roll(t, log_dir, n, prefix)
   end
 end
 
--- Lua source of a child (H.lua_child) that inits an instance on dir
--- (a live folder with app.edb, its instance terminated), attaches
--- app.edb and runs backup.run into dest (arg 2) with chunk_size arg 3;
--- prints one line:
--- "OK", "ERR <name> <detail>" (an error object), "INIT <name>" (the
--- instance itself failed first) or "LUA <message>" (anything else).
-H.backup_child = [[
+-- The start of a child's Lua source (H.lua_child): dir, dest and chunk
+-- (args 1 .. 3, chunk a number), ese, backup, say(kind, e) (prints "kind
+-- <name> <detail>" for an error object, else "LUA <message>"), and an
+-- instance on dir (a live folder with app.edb, its instance terminated;
+-- 64 KiB logs) initialized with app.edb attached: inst, s; when that
+-- fails it prints "INIT <name> <detail>" and exits.
+H.child_prelude = [[
 local dir, dest, chunk = arg[1], arg[2], tonumber(arg[3])
 local ese = require "ese"
 local backup = require "ese.backup"
@@ -782,6 +782,14 @@ local ok, e = pcall(function()
   s:attach_database(dir .. "/app.edb")
 end)
 if not ok then say("INIT", e) os.exit(0) end
+]]
+
+-- Lua source of a child (H.lua_child) that inits an instance on dir
+-- (H.child_prelude) and runs backup.run into dest (arg 2) with chunk_size
+-- arg 3; prints one line:
+-- "OK", "ERR <name> <detail>" (an error object), "INIT <name>" (the
+-- instance itself failed first) or "LUA <message>" (anything else).
+H.backup_child = H.child_prelude .. [[
 ok, e = pcall(backup.run, inst, dest, { chunk_size = chunk })
 if ok then io.write("OK\n") else say("ERR", e) end
 pcall(s.end_session, s)
