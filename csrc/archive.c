@@ -258,9 +258,7 @@ static void wait_until(esarchive *a, uint64_t until_us) {
 
 static void *arc_main(void *ud) {
   esarchive *a = ud;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the application's threads take its signals */
+  os_block_signals();   /* the application's threads take its signals */
   uint64_t roll_retry_at = 0;
   uint64_t timeout_us = (uint64_t)a->cfg.timeout_s * 1000000u;
   /* the archive_timeout clock is polled (a first record sets no signal) */

@@ -309,9 +309,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
  * for it and it is wanted, until lg_free stops it. */
 static void *prep_main(void *arg) {
   eslog *lg = arg;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the application's threads take its signals */
+  os_block_signals();   /* the application's threads take its signals */
   pthread_mutex_lock(&lg->mu);
   for (;;) {
     while (lg->prep == PREP_RUNNING && !lg->prep_want) pthread_cond_wait(&lg->prep_cv, &lg->mu);

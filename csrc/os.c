@@ -761,9 +761,7 @@ static void wk_to(os_worker *w, wk_state to) {
 
 static void *wk_main(void *arg) {
   os_worker *w = arg;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  os_block_signals();
   pthread_mutex_lock(&w->mu);
   for (;;) {
     while (!w->stop && w->state != WK_RUNNING) pthread_cond_wait(&w->cv, &w->mu);
@@ -850,3 +848,9 @@ int os_worker_collect(os_worker *w, uint64_t max_us, JET_ERR *e) {
 }
 
 JET_ERR os_sync_job(void *f) { return os_sync(f); }
+
+void os_block_signals(void) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+}

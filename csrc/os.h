@@ -263,5 +263,8 @@ uint64_t os_mono_us(void);
 struct timespec os_deadline(clockid_t clk, uint64_t us);
 /* n random bytes (getrandom, falling back to time and pid). */
 void os_random(void *buf, size_t n);
+/* At the start of an engine thread: it blocks every signal, so that the
+ * application's threads take them. */
+void os_block_signals(void);
 
 #endif

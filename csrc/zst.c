@@ -228,9 +228,7 @@ static JET_ERR async_emit(void *ud, const void *p, size_t n) {
  * the file in) frame B and the footer. */
 static void *async_main(void *arg) {
   zst_async *a = arg;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the application's threads take its signals */
+  os_block_signals();   /* the application's threads take its signals */
   uint64_t fed = 0;
   JET_ERR e = JET_errSuccess;
   pthread_mutex_lock(&a->mu);
