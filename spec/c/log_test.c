@@ -964,6 +964,7 @@ static void test_fault_names(void) {
 #define OOM_FS (4u << 20)
 #define OOM_REC (3u << 20)
 
+#ifndef __SANITIZE_ADDRESS__
 static void oom_steps(esio *io, const char *dir, uint8_t *big, eslog **out) {
   log_config cfg = mkcfg(io, dir, OOM_FS);
   eslog *lg;
@@ -998,6 +999,7 @@ static void expect_record_a(esio *io, const char *dir) {
   }
   log_reader_close(r);
 }
+#endif
 
 static void test_roll_syncs_written(void) {
 #ifdef __SANITIZE_ADDRESS__
