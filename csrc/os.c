@@ -512,8 +512,7 @@ JET_ERR os_truncate(esfile *f, uint64_t size) {
 JET_ERR os_reserve(esfile *f, uint64_t size, int *done) {
   esio *io = f->io;
   *done = 0;
-  if (io->fault != FAULT_NONE || io->power || io->trace_fd >= 0 || io->count_path || size > (uint64_t)INT64_MAX)
-    return JET_errSuccess;
+  if (io->fault != FAULT_NONE || esio_ordered(io) || size > (uint64_t)INT64_MAX) return JET_errSuccess;
   if (fallocate(f->fd, 0, 0, (off_t)size) == 0) {
     *done = 1;
     return JET_errSuccess;

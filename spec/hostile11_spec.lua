@@ -92,14 +92,14 @@ describe("a backup in a coroutine closed with coroutine.close while it yields", 
   end)
 end)
 
-describe("backup.expire with fractional seconds", function()
+describe("backup.expire with fractional and out-of-range times", function()
   local backup = require "ese.backup"
   local w, root
-  setup(function()
+  before_each(function()
     w = H.world()
     root = w:expire_root(2)
   end)
-  teardown(function() w:cleanup() end)
+  after_each(function() w:cleanup() end)
 
   it("keep_within 1.5 and now = ese.fs.now() make a plan (before: os.date / %d raised a Lua error)", function()
     local plan = backup.expire(root, { keep_full = 1, keep_within = 1.5, now = ese.fs.now() + 3600.5 })
@@ -110,10 +110,32 @@ describe("backup.expire with fractional seconds", function()
     assert.are.equal(0, #plan.delete)
   end)
 
-  it("now NaN or infinite: a plain argument error, nothing read", function()
-    for _, now in ipairs({ 0 / 0, math.huge, -math.huge }) do
-      H.expect_argerror("now must be a number", backup.expire, root, { keep_full = 1, now = now })
+  it("now NaN, infinite or 1e13 s or more from the epoch: a plain argument error, nothing read", function()
+    -- before (finite, out of range): "expire.lua:181: bad argument #2 to
+    -- 'date' (number has no integer representation)" or "date result
+    -- cannot be represented" (the review of session 11)
+    for _, now in ipairs({ 0 / 0, math.huge, -math.huge, 1e300, -1e300, 2 ^ 62, 1e13 }) do
+      H.expect_argerror("now must be a number", backup.expire, root, { keep_full = 1, keep_within = 1, now = now })
     end
+    local plan = backup.expire(root, { keep_full = 1, keep_within = 1, now = 1e13 - 1 })
+    assert.are.equal(1, #plan.delete)
+  end)
+
+  it("a manifest's time out of range: the set is kept as unreadable, the plan made", function()
+    -- before: the same os.date error from fmt_time(s.time), no plan
+    local path = root .. "/f1/manifest.json"
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("a")
+    f:close()
+    local n
+    text, n = text:gsub('"time_unix"%s*:%s*%d+', '"time_unix":100000000000000000')
+    assert.are.equal(1, n)
+    f = assert(io.open(path, "wb"))
+    f:write(text)
+    f:close()
+    local plan = backup.expire(root, { keep_full = 1, keep_within = 1 })
+    assert.are.equal(0, #plan.delete)
+    assert.matches("time", plan.reasons[root .. "/f1"] or "", 1, true)
   end)
 end)
 

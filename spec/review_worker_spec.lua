@@ -166,6 +166,13 @@ describe("issue 13: the application's commits never wait for the backup's checkp
       "commit_ckpt_due: ok" })
   end)
 
+  it("commit_ckpt_due eio: the held checkpoint's ring sync fails: the commit that took it still answers success, "
+     .. "the instance is unavailable after it, and recovery finds every record", function()
+    H.expect_harness("commit_ckpt_due", "eio", {
+      "commit_ckpt_due: the checkpoint's failed sync left the commit answered and the instance unavailable",
+      "commit_ckpt_due: ok" })
+  end)
+
   it("commit_during_cutoff: commits and reads return while the backup's cut-off is held in its roll (making "
      .. "the next log file: a durable commit; in the log folder's sync after the switch: a lazy one) and while "
      .. "a stepwise Begin's checkpoint start is held in its log flush (a lazy commit); every record is there "

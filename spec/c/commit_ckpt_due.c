@@ -15,7 +15,11 @@
  * key A committed and the "c" keys after a new instance's recovery.  A
  * commit that waits for the checkpoint is reported after WAIT_S seconds
  * (the gate is then removed so that the program ends).
- *   commit_ckpt_due
+ * With "eio" the held sync then fails (holdsync:...:eio): the held commit
+ * still answers success (it was durable before its checkpoint began: the
+ * checkpoint's start flushes the log), the instance is unavailable after
+ * it (JET_errInstanceUnavailable), and recovery finds every key.
+ *   commit_ckpt_due [eio]
  */
 #define HARNESS_NAME "commit_ckpt_due"
 #include <pthread.h>
@@ -47,13 +51,14 @@ static void *writer(void *unused) {
   return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  int eio = argc > 1 && !strcmp(argv[1], "eio");
   harness_start(4 * WAIT_S);
   harness_hold h;
   JET_INSTANCE inst;
   JET_DBID db;
   char name[64];
-  harness_hold_setup(&h, "ckpt-due", "");
+  harness_hold_setup(&h, "ckpt-due", eio ? ":eio" : "");
   HARNESS_CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "ckdue"), h.dir, 128, 20000), FAIL);
   HARNESS_CK(JetSetSystemParameter(&inst, 0, JET_paramCheckpointDepthMax, 0, NULL), FAIL);
   HARNESS_CK(JetInit(&inst), FAIL);
@@ -76,11 +81,17 @@ int main(void) {
   pthread_join(tw, NULL);
   if (!done) FAIL("another session's commit waited for a commit's checkpoint held in its ring sync (%d s)", WAIT_S);
   if (!still) FAIL("the checkpoint was not held when the other session's commit returned");
-  CK((JET_ERR)atomic_load(&a_err));
+  CK((JET_ERR)atomic_load(&a_err));   /* the held commit too: its answer is its flush's */
   int n = atomic_load(&a_keys);
   printf("commit_ckpt_due: another session committed and read while a commit's checkpoint was held (%d keys)\n", n);
-
-  CK(JetTerm(inst));   /* not clean: recovery replays from the last checkpoint */
+  if (eio) {
+    JET_ERR e = JetBeginTransaction(sa);
+    if (e != JET_errInstanceUnavailable) FAIL("after the checkpoint's failed sync a begin answered %ld", (long)e);
+    printf("commit_ckpt_due: the checkpoint's failed sync left the commit answered and the instance unavailable\n");
+    (void)JetTerm(inst);
+  } else {
+    CK(JetTerm(inst));   /* not clean: recovery replays from the last checkpoint */
+  }
   JET_SESID s;
   JET_TABLEID t;
   unsetenv("ESE_FAULT");
