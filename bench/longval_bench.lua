@@ -11,9 +11,12 @@ Everything is written under WORKDIR (made and removed here).
   A. put + durable commit: ESE_BENCH_LV_ROUNDS (default 200) rounds of
      t:put("doc", v) outside a transaction (a durable commit), v a 1 MiB
      value (one of 4, so every round changes every page), on an instance
-     with the default parameters and log_file_size = 16 MiB (a generation
+     with the default parameters, log_file_size = 16 MiB (a generation
      per 16 values; with the default 1 MiB files each value also makes a
-     new log file); against the same number of rounds of a raw write: 1 MiB
+     new log file) and circular_log = true (the generations the
+     checkpoint no longer needs are recycled: their files become the next
+     generations', so that a commit overwrites blocks written before, as
+     the raw write does; docs/format.md, "Log recycling"); against the same number of rounds of a raw write: 1 MiB
      written over the start of a 1 MiB file made beforehand in the same
      folder, then fsync (ese.fs.fsync, fdatasync-like: the file's size does
      not change).  The rounds of the two alternate in blocks of 10.
@@ -21,8 +24,13 @@ Everything is written under WORKDIR (made and removed here).
      Info beside it: as many raw appends after the rounds (1 MiB written
      at the end of a growing file + fsync), new blocks each time as a
      log's writes are, and the put's time against them.
-  A1. the same (half the rounds) with the default 1 MiB log files, where
-     each value rolls the log once or twice: printed for information.
+  A0. the same (half the rounds) without circular logging (the default:
+     every generation kept until a backup truncates it, so each is a new
+     file whose blocks are reserved, not written; the first write into
+     reserved blocks makes the file system write extent metadata at each
+     fdatasync): printed for information.
+  A1. the same as A0 (half the rounds) with the default 1 MiB log files,
+     where each value rolls the log once or twice: for information.
   B. cached get: t:get("doc") of the 1 MiB value ESE_BENCH_LV_GETS times
      (default 2000) after one untimed get.  Target >= 1 GB/s (10^9 bytes/s).
   C. space: 1000 replaces of a 1 MiB value (ESE_BENCH_LV_REPLACES), lazy
@@ -93,9 +101,9 @@ out("long values: %d MiB values; work folder %s\n", 1, work)
 -- written at the end of a growing file + fsync: new blocks each time, as
 -- a log writes; info) and the instance (its table holds the last value
 -- written).
-local function put_rounds(dir, log_kib, rounds)
+local function put_rounds(dir, log_kib, rounds, circular)
   fs.mkdir_p(dir)
-  local inst, _, t = instance(dir, { log_file_size = log_kib })
+  local inst, _, t = instance(dir, { log_file_size = log_kib, circular_log = circular })
   local raw = dir .. "/raw.bin"
   do
     local f = assert(io.open(raw, "wb"))
@@ -149,8 +157,8 @@ end
 
 -- A and B
 do
-  local te, tr, ta, inst, t = put_rounds(work .. "/a", 16 * 1024, ROUNDS)
-  a_row("A.", te, tr, ta, ROUNDS, true)
+  local te, tr, ta, inst, t = put_rounds(work .. "/a", 16 * 1024, ROUNDS, true)
+  a_row("A. (16 MiB log files, recycled)", te, tr, ta, ROUNDS, true)
   local want = values[ROUNDS % 4 + 1]
   assert(t:get("doc") == want, "the value read back differs")
   local t0 = clock()
@@ -162,12 +170,16 @@ do
   inst:term({ complete = true })
 end
 
--- A1: the same with the default 1 MiB log files (a 1 MiB value fills one:
+-- A0: the same without circular logging (every generation a new file);
+-- A1: also with the default 1 MiB log files (a 1 MiB value fills one:
 -- every put rolls the log once or twice); info, half the rounds
 do
   local rounds = math.max(10, ROUNDS // 2)
-  local te, tr, ta, inst = put_rounds(work .. "/a1", 1024, rounds)
-  a_row("A1. (1 MiB log files)", te, tr, ta, rounds, false)
+  local te, tr, ta, inst = put_rounds(work .. "/a0", 16 * 1024, rounds, false)
+  a_row("A0. (16 MiB log files, all kept: new files)", te, tr, ta, rounds, false)
+  inst:term({ complete = true })
+  te, tr, ta, inst = put_rounds(work .. "/a1", 1024, rounds, false)
+  a_row("A1. (1 MiB log files, all kept)", te, tr, ta, rounds, false)
   inst:term({ complete = true })
 end
 

@@ -845,7 +845,7 @@ static JET_ERR delete_some(esinst *inst, uint32_t *at, uint32_t mac, uint64_t bu
   for (int n = 0; e == JET_errSuccess && *at < mac && !(n && os_mono_us() - t0 >= budget_us); n++) {
     char *p = log_file_name(inst->prm.log_path, inst->prm.base, *at);
     if (!p) e = JET_errOutOfMemory;
-    else if (os_exists(p)) e = os_unlink(inst->io, p);
+    else if (os_exists(p)) e = log_retire(inst->log, p);   /* deleted, or a spare for a next generation */
     free(p);
     if (e == JET_errSuccess) (*at)++;
   }

@@ -26,7 +26,7 @@ static JET_ERR delete_old_logs(esinst *inst, uint32_t below_gen) {
   for (uint32_t g = lo; e == JET_errSuccess && lo && g < below_gen && g <= hi; g++) {
     char *p = log_file_name(inst->prm.log_path, inst->prm.base, g);
     if (!p) return JET_errOutOfMemory;
-    if (os_exists(p)) e = os_unlink(inst->io, p);
+    if (os_exists(p)) e = log_retire(inst->log, p);   /* deleted, or a spare for a next generation */
     free(p);
   }
   return e;

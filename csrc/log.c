@@ -48,8 +48,9 @@
  * in line without the extra sync (the order the crash and torn sweeps
  * cover); the bytes and the states of Btmp.log are the same either way: it
  * is either absent, or being made (never read, removed by whoever makes it
- * next), or complete (zeros from LOG_HDR_SIZE on, tmp_ready) until a roll
- * takes it.  When the disk is full that is left to the roll, so a full
+ * next), or complete (tmp_ready: zeros from LOG_HDR_SIZE on, or a spare's
+ * old header and records after zeroed slots, tmp_recycled; log_retire)
+ * until a roll takes it.  When the disk is full that is left to the roll, so a full
  * disk stops the log only when a roll finds no room, not while the
  * current file has some.
  *
@@ -79,6 +80,11 @@
 #include <time.h>
 
 #define ZERO_CHUNK (64u * 1024u)
+
+/* A spare name's state: no file (as far as the log knows), a retired
+ * generation's file waiting there, or a rename to or from it under way
+ * (mu released). */
+enum { REUSE_NONE, REUSE_HELD, REUSE_MOVING };
 
 
 /* ---- writer ------------------------------------------------------------- */
@@ -120,7 +126,14 @@ struct eslog {
   int delaying;
   uint64_t nappends;
   int waited_in_sync;       /* another committer waited during the last sync */
-  int tmp_ready, tmp_busy;  /* Btmp.log made ahead (zeros, no header) / being made */
+  int tmp_ready, tmp_busy;  /* Btmp.log made ahead (no header) / being made */
+  int tmp_recycled;         /* the ready Btmp.log is a retired generation's
+                             * file (a spare): old bytes after its slots */
+  uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
+  char **reuse_path;        /* their names: <base>spare1.log ... */
+  uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD or _MOVING */
+  int stale;                /* the current file is a recycled one: bytes after
+                             * written are an old generation's, not zeros */
   prep_state prep;          /* the preparer thread (log_prepare_next) */
   int prep_want;            /* a commit asked for Btmp.log; the thread has not taken it */
   pthread_t prep_th;        /* valid while prep != PREP_NONE */
@@ -161,6 +174,9 @@ static void lg_free(eslog *lg) {
   pthread_mutex_unlock(&lg->mu);
   if (was == PREP_RUNNING) pthread_join(lg->prep_th, NULL);   /* after a file in the making is done */
   os_close(lg->f);
+  for (uint32_t k = 0; lg->reuse_path && k < lg->nreuse; k++) free(lg->reuse_path[k]);
+  free(lg->reuse_path);
+  free(lg->reuse);
   free(lg->dir);
   free(lg->base);
   free(lg->cur_path);
@@ -230,6 +246,21 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
     return JET_errOutOfMemory;
   }
   lg->cap = lg->spare_cap = cap;
+  lg->nreuse = cfg->spares < LOG_SPARES_MAX ? cfg->spares : LOG_SPARES_MAX;
+  if (lg->nreuse && (!(lg->reuse_path = calloc(lg->nreuse, sizeof *lg->reuse_path)) ||
+                     !(lg->reuse = calloc(lg->nreuse, 1)))) {
+    lg_free(lg);
+    return JET_errOutOfMemory;
+  }
+  for (uint32_t k = 0; k < lg->nreuse; k++) {
+    char name[48];
+    snprintf(name, sizeof name, "%sspare%u.log", cfg->base, k + 1);
+    if (!(lg->reuse_path[k] = os_join(cfg->dir, name))) {
+      lg_free(lg);
+      return JET_errOutOfMemory;
+    }
+    if (os_kind(lg->reuse_path[k]) == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
+  }
   *out = lg;
   return JET_errSuccess;
 }
@@ -241,6 +272,21 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
  * when the file becomes a generation.  sync: synced here too (the
  * preparer thread), so that the roll's sync has only the header to
  * write. */
+/* Zeros over [from, to) of f, ZERO_CHUNK at a time; with check, a chunk
+ * already all zero is read and left alone (*wrote: a chunk was written). */
+static JET_ERR zero_fill(esfile *f, uint64_t from, uint64_t to, int check, int *wrote) {
+  uint8_t *zeros = calloc(1, ZERO_CHUNK), *chunk = check ? malloc(ZERO_CHUNK) : NULL;
+  JET_ERR e = !zeros || (check && !chunk) ? JET_errOutOfMemory : JET_errSuccess;
+  for (uint64_t p = from; !e && p < to; p += ZERO_CHUNK) {
+    size_t n = to - p < ZERO_CHUNK ? (size_t)(to - p) : ZERO_CHUNK;
+    if (check && ((e = os_pread_full(f, chunk, n, p)) || log_all_zero(chunk, n))) continue;
+    if (!(e = os_pwrite(f, zeros, n, p))) *wrote = 1;
+  }
+  free(zeros);
+  free(chunk);
+  return e;
+}
+
 static JET_ERR make_zero_file(esio *io, const char *tmp, uint32_t file_size, int sync, esfile **out) {
   esfile *f;
   JET_ERR e = os_create_new(io, tmp, &f);
@@ -281,28 +327,115 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
 }
 
 /* Whether Btmp.log is to be made now (mu held). */
-static int tmp_wanted(const eslog *lg) {
-  return !lg->err && !lg->tmp_ready && !lg->tmp_busy && !lg->rolling && !lg->tmp_short;
+/* A spare name holding a retired generation's file (mu held), or -1. */
+static int spare_held(const eslog *lg) {
+  for (uint32_t k = 0; k < lg->nreuse; k++)
+    if (lg->reuse[k] == REUSE_HELD) return (int)k;
+  return -1;
 }
 
-/* Makes Btmp.log (mu held; released during the I/O): tmp_busy meanwhile,
- * then tmp_ready, tmp_short (disk full) or the log's sticky error. */
+static int tmp_wanted(const eslog *lg) {
+  if (lg->err || lg->tmp_busy || lg->rolling) return 0;
+  if (!lg->tmp_ready) return !lg->tmp_short || spare_held(lg) >= 0;   /* a spare needs no room */
+  return !lg->tmp_recycled && spare_held(lg) >= 0;   /* a new one made ahead gives way to a spare */
+}
+
+/* A retired generation's file, at spare name path, as Btmp.log (without
+ * mu; the caller owns tmp_busy): *moved when it is there, its slots
+ * zeroed.  Taken only when its header says it is a generation of this
+ * stream below the current one (gen, sig): a record's CRC is seeded with
+ * its generation only, so a file whose old records could check in the
+ * generation it is to become (another stream's, or a damaged header) is
+ * deleted instead (*moved 0, no error); so is a symbolic link (never
+ * followed) and a file with another name elsewhere (a hard link, as an
+ * archive_command "ln %p ..." makes: writing it would change the
+ * archived copy).  Order: the rename (over a new
+ * Btmp.log made ahead, if any), the folder synced, then the slots'
+ * zeros: a crash before the folder's sync may leave the file under the
+ * spare name, never changed; its header and records stay until the roll
+ * writes the header and appends overwrite them. */
+static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *moved) {
+  *moved = 0;
+  esfile *f = NULL;
+  uint64_t fsize = 0;
+  log_header h;
+  memset(&h, 0, sizeof h);
+  uint8_t *b = calloc(1, LOG_HDR_SIZE > 2 * LOG_BLOCK ? LOG_HDR_SIZE : 2 * LOG_BLOCK);
+  JET_ERR e = b ? os_open(lg->io, path, OS_WRITE | OS_NOFOLLOW, &f) : JET_errOutOfMemory;
+  int fits = !e && os_sole_name(f) && !os_size(f, &fsize) && fsize == lg->new_file_size &&
+             !os_pread_full(f, b, LOG_HDR_SIZE, 0) &&
+             !log_hdr_decode(b, &h) && h.gen < gen && memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
+  log_header_clear(&h);
+  if (!e && fits) {
+    memset(b, 0, 2 * LOG_BLOCK);
+    if (!(e = os_rename_file(f, lg->tmp_path))) *moved = 1;
+    if (!e) e = os_sync_dir(lg->io, lg->dir);
+    if (!e) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
+  }
+  os_close(f);
+  free(b);
+  if (e == JET_errOutOfMemory || *moved) return e;
+  (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
+  return JET_errSuccess;
+}
+
+/* Makes Btmp.log (mu held; released during the I/O): from a spare when one
+ * is held (replacing a new one made ahead), else a new file (none made
+ * ahead); tmp_busy meanwhile, then tmp_ready, tmp_short (disk full) or
+ * the log's sticky error. */
 static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   assert(tmp_wanted(lg));
   lg->tmp_busy = 1;
-  uint32_t size = lg->new_file_size;
+  int k = spare_held(lg), was_ready = lg->tmp_ready;
+  if (k >= 0) lg->reuse[k] = REUSE_MOVING;
+  lg->tmp_ready = 0;
+  uint32_t size = lg->new_file_size, gen = lg->gen;
+  log_sig sig = lg->sig;
   pthread_mutex_unlock(&lg->mu);
-  esfile *f = NULL;
-  JET_ERR e = make_zero_file(lg->io, lg->tmp_path, size, sync, &f);
-  os_close(f);
+  int moved = 0;
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &moved) : JET_errSuccess;
+  if (!e && !moved && !was_ready) {
+    esfile *f = NULL;
+    e = make_zero_file(lg->io, lg->tmp_path, size, sync, &f);
+    os_close(f);
+  }
   pthread_mutex_lock(&lg->mu);
   assert(lg->tmp_busy && !lg->tmp_ready && !lg->rolling);   /* a roll waits while tmp_busy */
   lg->tmp_busy = 0;
+  if (k >= 0) lg->reuse[k] = REUSE_NONE;
   if (e == JET_errDiskFull) lg->tmp_short = 1;   /* the current file still takes records */
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
-  else lg->tmp_ready = 1;
+  else {
+    lg->tmp_ready = 1;
+    lg->tmp_recycled = moved;
+  }
   pthread_cond_broadcast(&lg->cv);
   return e == JET_errDiskFull ? JET_errSuccess : e;
+}
+
+/* Log recycling (log.h): the file of a generation no longer needed is kept
+ * under a free spare name (a rename: its bytes unchanged, so the folder
+ * need not be synced; after a crash it is under one name or the other),
+ * or deleted when there is none or its size is not the new files'. */
+JET_ERR log_retire(eslog *lg, const char *path) {
+  pthread_mutex_lock(&lg->mu);
+  int k = -1;
+  for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)
+    if (lg->reuse[i] == REUSE_NONE) k = (int)i;
+  if (k >= 0) lg->reuse[k] = REUSE_MOVING;
+  uint32_t size = lg->new_file_size;
+  pthread_mutex_unlock(&lg->mu);
+  uint64_t fsize = 0;
+  esfile *f = NULL;
+  int keep = k >= 0 && !os_open(lg->io, path, OS_READ, &f) && !os_size(f, &fsize) && fsize == size;
+  os_close(f);
+  JET_ERR e = keep ? os_rename(lg->io, path, lg->reuse_path[k]) : os_unlink(lg->io, path);
+  if (k >= 0) {
+    pthread_mutex_lock(&lg->mu);
+    lg->reuse[k] = keep && !e ? REUSE_HELD : REUSE_NONE;
+    pthread_mutex_unlock(&lg->mu);
+  }
+  return e;
 }
 
 /* The preparer thread: makes Btmp.log (synced) whenever a commit asked
@@ -408,8 +541,8 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
    * power cut that tore the slot write (both slots damaged) with the
    * zeroing undone would leave whole records after a torn one, which the
    * reader must call JET_errLogFileCorrupt (log.h). */
-  uint8_t *chunk = NULL, *zeros = NULL;
-  if (!e && (!(chunk = malloc(ZERO_CHUNK)) || !(zeros = calloc(1, ZERO_CHUNK)))) e = JET_errOutOfMemory;
+  uint8_t *chunk = NULL;
+  if (!e && !(chunk = malloc(2 * LOG_BLOCK))) e = JET_errOutOfMemory;
   uint64_t seq = 0;
   uint32_t bstart = off - off % LOG_BLOCK;
   const uint8_t *from_slot = NULL;   /* the newest slot holding [bstart, off) */
@@ -435,14 +568,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
     e = os_pwrite(lg->f, lg->tail, off - bstart, bstart);
     zeroed = 1;
   }
-  for (uint64_t p = zero_from; !e && p < h.file_size;) {
-    size_t n = h.file_size - p < ZERO_CHUNK ? (size_t)(h.file_size - p) : ZERO_CHUNK;
-    if (!(e = os_pread_full(lg->f, chunk, n, p)) && !log_all_zero(chunk, n)) {
-      e = os_pwrite(lg->f, zeros, n, p);
-      zeroed = 1;
-    }
-    p += n;
-  }
+  if (!e) e = zero_fill(lg->f, zero_from, h.file_size, 1, &zeroed);
   if (!e && zeroed) e = os_sync(lg->f);
   if (!e) {
     for (uint32_t i = 0; i < 2; i++) {
@@ -452,7 +578,6 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
     e = os_pwrite(lg->f, chunk, 2 * LOG_BLOCK, LOG_SLOT_A);
   }
   free(chunk);
-  free(zeros);
   if (!e) e = os_sync(lg->f);
   if (e) { log_header_clear(&h); lg_free(lg); return e; }
   lg->sig = h.sig;
@@ -675,8 +800,9 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   }
   esfile *nf = NULL;
   uint32_t nsize = lg->new_file_size;
-  int ready = lg->tmp_ready;
+  int ready = lg->tmp_ready, recycled = ready && lg->tmp_recycled;
   lg->tmp_ready = 0;
+  lg->tmp_recycled = 0;
   lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
   lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed; no other roll starts */
   uint64_t att_ver = lg->att_ver;
@@ -721,6 +847,8 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   int unsynced = lg->durable < lg->written;   /* written == LSN(gen, woff): not busy before */
   uint64_t seq = ++lg->seq;
   esfile *old = lg->f;
+  uint32_t old_size = lg->file_size;
+  int old_stale = lg->stale;
   /* appends go on into the new generation: the records' lsns and CRCs are
    * ngen's, its file is made; flushes wait (busy) */
   lg->gen = ngen;
@@ -742,8 +870,10 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
    * place with a sync; bytes already in place but not synced (a full
    * buffer written without a sync, write_out(..., 0), by an append that
    * then failed, so that nothing was buffered since) get the sync alone. */
+  int zeroed = 0;   /* a recycled file: zeros after its last record (log.h) */
+  if (!e && old_stale) e = zero_fill(old, woff + wlen, old_size, 0, &zeroed);
   if (!e && (wlen || lg->placed < woff)) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
-  else if (!e && unsynced) e = os_sync(old);
+  else if (!e && (unsynced || zeroed)) e = os_sync(old);
   if (!e) synced = 1;
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
@@ -759,6 +889,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     lg->err = e;   /* sticky: the records appended to the new generation are never written */
   } else {
     lg->f = nf;
+    lg->stale = recycled;
     lg->written = lg->durable = LSN(ngen, LOG_DATA_START);
     lg->placed = LOG_DATA_START;
     lg->seq = 0;

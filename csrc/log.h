@@ -173,7 +173,18 @@ typedef struct log_config {
   const char *dir, *base;
   uint32_t file_size;      /* bytes, >= LOG_MIN_FILE_SIZE */
   uint32_t page_size;
+  uint32_t spares;         /* spare files kept for reuse (log_retire), <= LOG_SPARES_MAX */
 } log_config;
+
+#define LOG_SPARES_MAX 16
+
+/* The spares of a stream of file_size-byte files with depth bytes of log
+ * between checkpoints: as many files as a checkpoint retires (the depth's
+ * generations, one more where it ends inside one), 1 .. 16. */
+static inline uint32_t log_spares(uint64_t depth, uint32_t file_size) {
+  uint64_t n = file_size ? (depth + file_size - 1) / file_size + 1 : 1;
+  return n > LOG_SPARES_MAX ? LOG_SPARES_MAX : (uint32_t)n;
+}
 
 /* Starts a new stream: B.log of generation gen (1 for a new stream) with
  * a new signature when sig is NULL; fails with JET_errFileAlreadyExists
@@ -200,7 +211,8 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
 /* Durable up to and including the record that starts at lsn (or everything
  * before lsn when lsn is an end position). */
 JET_ERR log_flush(eslog *lg, lsn_t lsn);
-/* Makes the next generation's file ahead of time (Btmp.log, zero-filled),
+/* Makes the next generation's file ahead of time (Btmp.log: from a spare,
+ * log_retire, or new and zero-filled),
  * so that a roll only writes its header and renames: asks the log's
  * preparer thread (started by the first call) and returns; in line when
  * esio_ordered (os.h) or no thread could be started.  Called without the
@@ -211,6 +223,22 @@ JET_ERR log_flush(eslog *lg, lsn_t lsn);
  * room).  Any other failure is the log's sticky error, returned (by this
  * call in line; by the next call, append or flush when the thread met it). */
 JET_ERR log_prepare_next(eslog *lg);
+/* Log recycling: path, a closed generation no longer needed (circular
+ * logging's deletion below the checkpoint and every pin, a backup's
+ * truncation), is deleted, or kept under a spare name (<base>spare1.log
+ * .. <base>spareN.log, N = log_config.spares) when one is free and its
+ * size is the new files'.  The next Btmp.log is then made from a spare
+ * (log_prepare_next; one made new ahead gives way to it): its blocks have
+ * been written, so that a commit's write into them is an overwrite, where
+ * the reserved blocks of a new file cost the file system a metadata write
+ * at each sync that first writes some of them.  Stale bytes of the old
+ * generation stay after the new generation's records (they never check:
+ * a record's CRC is seeded with its generation, and a spare is used only
+ * when its header names a lower generation of the same stream); the roll
+ * that closes the file writes zeros after its last record, so that every
+ * closed generation is zeros after its last record, as a new file is.
+ * Spares stay when the log closes and are used by the next run. */
+JET_ERR log_retire(eslog *lg, const char *path);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced).
  * While it makes the new file (Btmp.log with its header, synced), records

@@ -502,6 +502,11 @@ JET_ERR os_size(esfile *f, uint64_t *size) {
   return JET_errSuccess;
 }
 
+int os_sole_name(esfile *f) {
+  struct stat st;
+  return fstat(f->fd, &st) == 0 && st.st_nlink == 1;
+}
+
 JET_ERR os_truncate(esfile *f, uint64_t size) {
   int fe = fault_event(f->io, EV_TRUNCATE, f->path, 0, size);
   if (!fe) fe = space_event(f, size);

@@ -163,6 +163,9 @@ void os_hold_point(esio *io, const char *name);
  * still needs os_sync; an error here is ignored (os_sync reports it). */
 void os_writeback(esfile *f, uint64_t off, uint64_t len);
 JET_ERR os_size(esfile *f, uint64_t *size);
+/* Whether f's file has one name (no hard link elsewhere: writing it
+ * changes nothing another name shows). */
+int os_sole_name(esfile *f);
 /* Sets the size; new bytes read as zero. */
 JET_ERR os_truncate(esfile *f, uint64_t size);
 /* Reserves the blocks of f's bytes [0, size) without writing them (Linux

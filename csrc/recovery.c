@@ -204,7 +204,8 @@ JET_ERR recovery_run(esinst *inst) {
   esparams *prm = &inst->prm;
   char *chkp = chk_path(prm->system_path, prm->base);
   if (!chkp) return JET_errOutOfMemory;
-  log_config cfg = { inst->io, prm->log_path, prm->base, prm->log_file_kib * 1024u, prm->page_size };
+  log_config cfg = { inst->io, prm->log_path, prm->base, prm->log_file_kib * 1024u, prm->page_size,
+                     log_spares(prm->checkpoint_depth, prm->log_file_kib * 1024u) };
   chkfile chk;
   uint32_t lo, hi;
   int has_cur;
@@ -227,6 +228,7 @@ JET_ERR recovery_run(esinst *inst) {
   if (e == JET_errSuccess && ce == JET_errSuccess && memcmp(chk.sig.b, newest.sig.b, 16) != 0)
     e = JET_errBadCheckpointSignature;
   cfg.file_size = newest.file_size;
+  cfg.spares = log_spares(prm->checkpoint_depth, cfg.file_size);
   if (e == JET_errSuccess) prm->log_file_kib = newest.file_size / 1024u;   /* the stream's size wins */
   lsn_t from = ce == JET_errSuccess ? chk.lsn : LSN(lo ? lo : newest.gen, 0);
   /* ids of the logs before the checkpoint are below its next_txid; replay

@@ -1146,7 +1146,7 @@ static JET_ERR writeback_step(EseRestore *r) {
 /* The stream goes on after the last generation replayed: a new one. */
 static JET_ERR newlog_step(EseRestore *r) {
   rsfile *last = log_of(r, r->last_gen);
-  log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size };
+  log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size, 0 };
   eslog *lg = NULL;
   JET_ERR e = log_create(&cfg, &r->sig, r->last_gen + 1, last ? last->lh.tm_create : 0, NULL, 0, &lg);
   if (e == JET_errSuccess) {

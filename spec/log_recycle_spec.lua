@@ -1,0 +1,315 @@
+-- Log recycling (csrc/log.h, log_recycle): with circular logging the file
+-- of a generation the checkpoint no longer needs becomes the next
+-- generation's file (edbtmp.log) instead of being deleted, so that a
+-- commit writes into blocks written before (an overwrite) rather than
+-- into new ones.  Its old bytes stay after the new generation's records
+-- until the roll that closes it writes zeros there: every closed
+-- generation is zeros after its last record, as a new file is.
+local ese = require "ese"
+local H = require "support.helpers"
+local LV = require "support.lv_sweep"
+
+local function header_gen(data) return string.unpack("<I4", data, 13) end
+
+describe("log recycling (circular logging)", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  local function open(dir, extra)
+    local p = { system_path = dir, log_path = dir, circular_log = true, log_file_size = 64, checkpoint_depth = 0 }
+    for k, v in pairs(extra or {}) do p[k] = v end
+    return w:open(nil, p)
+  end
+
+  -- Whether the file at path ends in bytes that are not zeros: an old
+  -- generation's records reach its last 4 KiB (a new file is zeros after
+  -- its records).
+  local function old_bytes_at_end(path)
+    local data = H.read_file(path)
+    return data ~= nil and H.last_data_offset(path) > #data - 4096
+  end
+
+  -- edbtmp.log made from a spare: it still has its old generation's header
+  -- (the roll writes the new one; a new file has zeros there).
+  local function tmp_is_spare(dir)
+    local tmp = H.read_file(dir .. "/edbtmp.log")
+    return tmp ~= nil and tmp:sub(5, 10) == "ESELOG" and header_gen(tmp) < ese.file_info(dir .. "/edb.log").generation
+  end
+
+  it("edbtmp.log is made from a retired generation's file; the generation made from it reads its own records "
+     .. "only, every closed one is zeros after its last record (archived copies verify), recovery finds every commit",
+     function()
+    local dir, arch = w:path("c"), w:path("arch")
+    local inst = open(dir, { archive_path = arch })
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    H.roll(t, dir, 6)
+    local i = 0
+    repeat                                       -- the preparer thread takes the spare after a commit
+      i = i + 1
+      t:put(("w%06d"):format(i), "x")
+      if not tmp_is_spare(dir) then os.execute("sleep 0.02") end
+    until tmp_is_spare(dir) or i == 500
+    assert.is_true(tmp_is_spare(dir), "edbtmp.log made from a spare")
+    local g = ese.file_info(dir .. "/edb.log").generation
+    H.roll(t, dir, 1)
+    assert.are.equal(g + 1, ese.file_info(dir .. "/edb.log").generation)
+    assert.is_true(old_bytes_at_end(dir .. "/edb.log"), "edb.log holds the old generation's bytes after its records")
+    local n0 = 0
+    for _ in t:pairs() do n0 = n0 + 1 end
+    H.roll(t, dir, 4)
+    local n = 0
+    for _ in t:pairs() do n = n + 1 end
+    assert.is_true(n > n0)
+    local cur = ese.file_info(dir .. "/edb.log").generation
+    for _ = 1, 200 do                            -- the archive's thread ships the closed ones (10 s at most)
+      local st = inst:archive_status()
+      if st.pending == 0 and st.shipped_generation == cur - 1 then break end
+      os.execute("sleep 0.05")
+    end
+    -- every closed generation, shipped as it was closed, the one made from
+    -- the spare (g + 1) among them: zeros after its last record
+    -- (ese.file_info's verification, as `ese check`'s)
+    local shipped = 0
+    for name in pairs(H.ls(arch)) do
+      if H.log_gen(name) then
+        local ok, e = pcall(ese.file_info, arch .. "/" .. name, true)
+        assert.is_true(ok, name .. ": " .. tostring(e and (e.detail or e.name or e)))
+        shipped = shipped + 1
+      end
+    end
+    assert.is_true(H.exists(arch .. "/" .. H.log_name(g + 1)), "the generation made from the spare was shipped")
+    assert.is_true(shipped >= 10, "shipped: " .. shipped)
+    inst:term()                                  -- abrupt: recovery replays edb.log and what is left
+    local t3 = H.open_table(open(dir, { archive_path = arch }), dir)
+    local m = 0
+    for _ in t3:pairs() do m = m + 1 end
+    assert.are.equal(n, m)
+  end)
+
+  it("a process that ends without term while edb.log holds an old generation's bytes: recovery finds every "
+     .. "commit, the database checks, and the next roll's closed file verifies", function()
+    local dir = w:path("k")
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local dir = arg[1]
+      local inst = ese.create_instance("rc", { system_path = dir, log_path = dir, circular_log = true,
+                                               log_file_size = 64, checkpoint_depth = 0 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+      local n = 0
+      local function gen() return ese.file_info(dir .. "/edb.log").generation end
+      -- edb.log made from a spare: an old generation's bytes in its last 4 KiB
+      local function stale()
+        local f = assert(io.open(dir .. "/edb.log", "rb"))
+        local data = f:read("a")
+        f:close()
+        return gen() > 2 and data:sub(-4096):find("[^%z]") ~= nil
+      end
+      local g0 = gen()
+      repeat
+        while n < 5000 and (gen() < g0 + 6 or not stale()) do
+          n = n + 1
+          t:put(("k%06d"):format(n), ("v"):rep(1500))
+          if gen() >= g0 + 6 and not stale() then os.execute("sleep 0.01") end
+        end
+        n = n + 1
+        t:put(("k%06d"):format(n), "last")      -- a commit in the recycled edb.log (again if it rolled)
+      until stale() or n >= 5000
+      print("STALE " .. tostring(stale()))
+      print("COMMITS " .. n)
+      os.exit(0, false)                         -- no term, no close: the log as a crash leaves it
+    ]], { dir })
+    assert.are.equal(0, code, err)
+    local n = tonumber(out:match("COMMITS (%d+)"))
+    assert.matches("STALE true", out)
+    assert.is_true(old_bytes_at_end(dir .. "/edb.log"), "edb.log holds old bytes at its end")
+    local inst = open(dir)
+    local t = H.open_table(inst, dir)
+    local m = 0
+    for _ in t:pairs() do m = m + 1 end
+    assert.are.equal(n, m)
+    assert.are.equal("last", t:get(("k%06d"):format(n)))
+    local g = ese.file_info(dir .. "/edb.log").generation
+    H.roll(t, dir, 1)
+    local closed = dir .. "/" .. H.log_name(g)
+    if H.exists(closed) then assert.is_true(pcall(ese.file_info, closed, true)) end
+    inst:term({ complete = true })
+    H.verified(dir .. "/app.edb", "after recovery")
+  end)
+end)
+
+describe("log recycling: spares", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  local function spares(dir)
+    local n = 0
+    for name in pairs(H.ls(dir)) do
+      if name:match("^edbspare%d+%.log$") then n = n + 1 end
+    end
+    return n
+  end
+
+  -- Commits one small record at a time (the preparer runs after each)
+  -- until done() or 5 s passed; done()'s last answer.
+  local function commit_until(t, done)
+    for i = 1, 250 do
+      if done() then return true end
+      t:put(("poll%05d"):format(i), "p")
+      os.execute("sleep 0.02")
+    end
+    return done()
+  end
+
+  it("are kept up to the generations a checkpoint retires, plus one (checkpoint_depth 2 files: 3), never "
+     .. "more, and never read as logs", function()
+    local dir = w:path("s")
+    local inst = w:open(nil, { system_path = dir, log_path = dir, circular_log = true, log_file_size = 64,
+                               checkpoint_depth = 2 * 65536 })
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    local most = 0
+    for _ = 1, 12 do
+      H.roll(t, dir, 1)
+      most = math.max(most, spares(dir))
+    end
+    assert.is_true(most >= 1 and most <= 3, "spares at most: " .. most)
+    inst:term({ complete = true })
+    assert.is_true(spares(dir) >= 1, "spares stay when the instance ends")
+    -- the next run takes them; `ese logs`-style listings do not show them
+    local t2 = H.open_table(w:open(nil, { system_path = dir, log_path = dir, circular_log = true,
+                                          log_file_size = 64, checkpoint_depth = 2 * 65536 }), dir)
+    for name in pairs(H.log_files(dir)) do assert.is_nil(name:match("spare"), name) end
+    assert.is_true(commit_until(t2, function()
+      local tmp = H.read_file(dir .. "/edbtmp.log")
+      return tmp ~= nil and tmp:sub(5, 10) == "ESELOG"
+    end), "a spare of the past run became edbtmp.log")
+  end)
+
+  it("a backup's truncation keeps truncated logs as spares (without circular logging) and the next "
+     .. "generations are made from them", function()
+    local dir, set = w:path("t"), w:path("set")
+    local inst = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 })
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    H.roll(t, dir, 5)
+    H.backup(inst, set, { truncate = true })
+    assert.is_true(spares(dir) >= 1, "truncated logs kept as spares")
+    assert.is_true(commit_until(t, function()
+      local tmp = H.read_file(dir .. "/edbtmp.log")
+      return tmp ~= nil and tmp:sub(5, 10) == "ESELOG"
+    end), "edbtmp.log made from a spare")
+    H.roll(t, dir, 2)
+    inst:term({ complete = true })
+    H.verified(dir .. "/app.edb", "after the rolls")
+  end)
+
+  it("a spare of another stream, of a generation not below the current one, with a damaged header or "
+     .. "of another size is deleted, never made a generation", function()
+    -- another stream's generation 2, this stream's own later generation (a
+    -- restore puts the stream back to an earlier generation), garbage, a
+    -- short file
+    local other = w:path("other")
+    local oi = w:open(nil, { system_path = other, log_path = other, log_file_size = 64 })
+    local os_ = oi:begin_session()
+    local ot = os_:create_table(os_:create_database(other .. "/app.edb"), "t")
+    H.roll(ot, other, 3)
+    oi:term({ complete = true })
+    local dir, set = w:path("d"), w:path("set")
+    local inst = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 })
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    H.roll(t, dir, 1)
+    H.backup(inst, set)
+    local g = ese.file_info(dir .. "/edb.log").generation
+    H.roll(t, dir, 4)
+    inst:term({ complete = true })
+    local later = H.read_file(dir .. "/" .. H.log_name(g + 1))   -- the generation the restored stream makes next
+    assert.is_truthy(later)
+    local dest = w:path("dest")
+    ese.restore(set, dest)
+    H.write_file(dest .. "/edbspare1.log", H.read_file(other .. "/" .. H.log_name(2)))
+    H.write_file(dest .. "/edbspare2.log", later)
+    H.write_file(dest .. "/edbspare3.log", ("\255"):rep(65536))
+    H.write_file(dest .. "/edbspare4.log", later:sub(1, 32768))
+    local foreign = { [H.read_file(other .. "/" .. H.log_name(2)):sub(25, 40)] = "other stream" }
+    local ri = w:open(nil, { system_path = dest, log_path = dest, log_file_size = 64 })
+    local rt = H.open_table(ri, dest)
+    assert.are.equal(g, ese.file_info(dest .. "/edb.log").generation)
+    local gone = function()
+      for k = 1, 4 do if H.exists(dest .. "/edbspare" .. k .. ".log") then return false end end
+      return true
+    end
+    assert.is_true(commit_until(rt, gone), "the four spares deleted")
+    local tmp = H.read_file(dest .. "/edbtmp.log")
+    assert.is_truthy(tmp)
+    assert.is_nil(tmp:sub(5, 10) == "ESELOG" and "a spare" or nil, "edbtmp.log is a new file")
+    assert.is_nil(foreign[tmp:sub(25, 40)])
+    H.roll(rt, dest, 3)
+    for name in pairs(H.log_files(dest)) do
+      local ok, e = pcall(ese.file_info, dest .. "/" .. name, true)
+      assert.is_true(ok, name .. ": " .. tostring(e and (e.detail or e.name or e)))
+    end
+    ri:term({ complete = true })
+  end)
+
+  it("a spare that is a symbolic link or has another name (a hard link, as `ln %p` into an archive makes) is "
+     .. "never written: a link is never followed, the other file keeps its bytes", function()
+    local dir = w:path("l")
+    local inst = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 })
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    H.roll(t, dir, 3)
+    inst:term({ complete = true })
+    local gen1 = H.read_file(dir .. "/" .. H.log_name(1))   -- this stream, below the current generation
+    local target, linked, target3 = w:path("target.log"), w:path("archived.log"), w:path("target3.log")
+    for _, p in ipairs({ target, linked, target3 }) do H.write_file(p, gen1) end
+    local spare = function(k) return dir .. "/edbspare" .. k .. ".log" end
+    H.write_file(spare(1), gen1)                 -- a spare at init, made a link before it is taken
+    assert(os.execute(("ln %s %s"):format(H.q(linked), H.q(spare(2)))))
+    assert(os.execute(("ln -s %s %s"):format(H.q(target3), H.q(spare(3)))))   -- a link at init
+    local t2 = H.open_table(w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 }), dir)
+    os.remove(spare(1))
+    assert(os.execute(("ln -s %s %s"):format(H.q(target), H.q(spare(1)))))
+    local function is_link(p) return os.execute("test -L " .. H.q(p)) == true end
+    assert.is_true(commit_until(t2, function() return not is_link(spare(1)) and not H.exists(spare(2)) end),
+                   "the link and the hard link taken and removed")
+    H.roll(t2, dir, 2)
+    assert.is_true(H.read_file(target) == gen1, "the link's target is unchanged")
+    assert.is_true(H.read_file(linked) == gen1, "the other name's file is unchanged")
+    assert.is_true(is_link(spare(3)), "a link present at init is left alone")
+    assert.is_true(H.read_file(target3) == gen1, "and its target unchanged")
+    local tmp = H.read_file(dir .. "/edbtmp.log")
+    assert.is_true(tmp == nil or tmp:sub(5, 10) ~= "ESELOG", "edbtmp.log is a new file")
+  end)
+end)
+
+-- The long-value crash sweep (long_values_spec.lua) with circular logging
+-- and a checkpoint at every roll: files are recycled while the workload
+-- runs, and a crash, a torn write or a power cut at any point (a recycle's
+-- rename, its folder sync, its slots' zeros, the roll's zeros after the
+-- last record included) loses no commit.
+describe("a crash sweep with log recycling", function()
+  local w, wl
+  before_each(function()
+    w = H.world()
+    wl = LV.workload(w, {
+      ntx = 14,
+      txn_src = [[return function(n)
+        local sizes = { 3000, 20000, 70000, 9000, 150, 41000 }
+        return ("lv%d"):format(n % 4), n % 5 ~= 0 and sizes[n % #sizes + 1] or nil, n % 3 == 1
+      end]],
+      opts_src = "log_file_size = 64, cache_size = 16 * 8192, circular_log = true, checkpoint_depth = 0",
+      opts = { log_file_size = 64, circular_log = true, checkpoint_depth = 0 },
+    })
+  end)
+  after_each(function() w:cleanup() end)
+
+  it("crash, torn and power-cut points over a workload whose logs are recycled lose no commit", function()
+    wl.sweep(50)
+  end)
+end)
