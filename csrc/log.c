@@ -107,6 +107,7 @@ struct eslog {
   uint32_t natt;
   esfile *f;                /* the current B.log */
   uint32_t gen, file_size;  /* of the current file */
+  uint32_t seed;            /* its records' CRC seed (log_seed) */
   uint64_t tm_create;
   uint8_t *buf;             /* records no write has taken yet (buf_new: with
                              * LOG_BLOCK bytes of room before buf[0]) */
@@ -493,6 +494,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (sig) lg->sig = *sig;
   else os_random(lg->sig.b, sizeof lg->sig.b);
   lg->gen = gen;
+  lg->seed = log_seed(gen, &lg->sig, LOG_FEATURES_WRITTEN);
   lg->file_size = cfg->file_size;
   lg->tm_create = next_tm(tm_prev_gen);
   uint8_t *hdr = malloc(LOG_HDR_SIZE);
@@ -582,6 +584,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   if (e) { log_header_clear(&h); lg_free(lg); return e; }
   lg->sig = h.sig;
   lg->gen = h.gen;
+  lg->seed = log_seed(h.gen, &h.sig, h.features);
   lg->file_size = h.file_size;
   lg->page_size = h.page_size;
   lg->tm_create = h.tm_create;
@@ -852,6 +855,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   /* appends go on into the new generation: the records' lsns and CRCs are
    * ngen's, its file is made; flushes wait (busy) */
   lg->gen = ngen;
+  lg->seed = log_seed(ngen, &lg->sig, LOG_FEATURES_WRITTEN);
   lg->file_size = nsize;
   lg->tm_create = tm_new;
   lg->buf_off = LOG_DATA_START;
@@ -949,7 +953,7 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     p[5] = p[6] = p[7] = 0;
     if (n1) memcpy(p + 8, p1, n1);
     if (n2) memcpy(p + 8 + n1, p2, n2);
-    st32(p + 8 + n, log_rec_crc(lg->gen, type, p1, n1, p2, n2));
+    st32(p + 8 + n, log_rec_crc(lg->seed, type, p1, n1, p2, n2));
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
     if (!lg->first_us) lg->first_us = os_mono_us();

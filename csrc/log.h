@@ -17,9 +17,12 @@
  *   hold LR_UNLINK and LR_FREEPAGE records; bit 1, LOG_FEATURE_LVFREE:
  *   its LR_FREEPAGE records may free long values' pages; bit 2,
  *   LOG_FEATURE_SLOTONLY: while it is B.log, the bytes of its last block
- *   may be durable in a shadow slot only (below); every file this version
- *   makes has all three; any other bit is a format this version does not
- *   read, as a version before bit 0, 1 or 2 refuses it), 60 u32 attach
+ *   may be durable in a shadow slot only (below); bit 3,
+ *   LOG_FEATURE_SEEDED: its records' CRCs are seeded with log_seed (the
+ *   signature and the generation), not the generation alone; every file
+ *   this version makes has all four; any other bit is a format this
+ *   version does not read, as a version before bit 0, 1, 2 or 3 refuses
+ *   it), 60 u32 attach
  *   count, 64 attach table: one
  *   attachment entry per database (below).  Formats 1 and 2 (magic
  *   "ESELOG\0\1", "ESELOG\0\2": records from offset 4096, no slots),
@@ -35,7 +38,7 @@
  * equals the predecessor's tm_create.
  *
  * Record, 8-byte aligned:  u32 length of payload, u8 type, u8[3] zero,
- *   payload, u32 CRC32C (seeded with the generation) of type byte + payload,
+ *   payload, u32 CRC32C (seeded with log_seed: the signature and the generation) of type byte + payload,
  *   zero padding to 8.  A zero length word ends a file's data, except in
  *   the last LOG_SLOT_HEAD bytes of a LOG_BLOCK: there it is padding that
  *   a durable flush left (below) and the data goes on at the next block.
@@ -91,7 +94,8 @@
 #define LOG_FEATURE_FREEPAGES 1u   /* record types 15 and 16 (emptied tree pages freed) */
 #define LOG_FEATURE_LVFREE 2u      /* LR_FREEPAGE of a long value's page (types 5, 6) */
 #define LOG_FEATURE_SLOTONLY 4u    /* B.log's last block may be durable in a slot only */
-#define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SLOTONLY)   /* bits this version reads */
+#define LOG_FEATURE_SEEDED 8u      /* a record's CRC is seeded with log_seed (signature and generation) */
+#define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SLOTONLY | LOG_FEATURE_SEEDED)   /* bits this version reads */
 #define LOG_FEATURES_WRITTEN LOG_FEATURES_KNOWN   /* ... and sets in every file it makes */
 /* The detail of JET_errBadLogVersion: what to do with an old log. */
 #define LOG_OLD_FORMAT_ADVICE                                                                        \
@@ -233,7 +237,9 @@ JET_ERR log_prepare_next(eslog *lg);
  * the reserved blocks of a new file cost the file system a metadata write
  * at each sync that first writes some of them.  Stale bytes of the old
  * generation stay after the new generation's records (they never check:
- * a record's CRC is seeded with its generation, and a spare is used only
+ * a record's CRC is seeded with log_seed, the stream's random signature
+ * and the generation, so neither an old record nor a value's bytes made to
+ * look like one can check in the new generation; a spare is used only
  * when its header names a lower generation of the same stream); the roll
  * that closes the file writes zeros after its last record, so that every
  * closed generation is zeros after its last record, as a new file is.
@@ -328,7 +334,7 @@ JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size);
 /* The record checks of log_verify_file over a whole log image d of fsize
  * bytes of generation gen (current: the generation being written, B.log):
  * JET_errLogReadVerifyFailure at the first fault. */
-JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, int current);
+JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t seed, int current);
 /* The same, keeping the verified bytes: *image (free it) holds the whole
  * file, *size bytes; a backup streams exactly these bytes. */
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size);

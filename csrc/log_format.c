@@ -11,8 +11,12 @@
 
 const uint8_t log_magic[8] = {'E', 'S', 'E', 'L', 'O', 'G', 0, 5};
 
-uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2) {
-  uint32_t c = crc32c(gen, &type, 1);
+uint32_t log_seed(uint32_t gen, const log_sig *sig, uint32_t features) {
+  return (features & LOG_FEATURE_SEEDED) ? crc32c(gen, sig->b, sizeof sig->b) : gen;
+}
+
+uint32_t log_rec_crc(uint32_t seed, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2) {
+  uint32_t c = crc32c(seed, &type, 1);
   if (n1) c = crc32c(c, p1, n1);
   if (n2) c = crc32c(c, p2, n2);
   return c;
@@ -290,21 +294,21 @@ JET_ERR log_scan_dir(const char *dir, const char *base, uint32_t *lo, uint32_t *
 /* ---- records ------------------------------------------------------------ */
 /* The framed size of a valid record at pos of file data d (fsize bytes) of
  * generation gen, or 0: sane length, zero reserved bytes, matching crc. */
-uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen) {
+uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed) {
   if ((uint64_t)pos + REC_MIN > fsize) return 0;
   const uint8_t *p = d + pos;
   uint32_t len = ld32(p);
   if (len == 0 || p[5] || p[6] || p[7]) return 0;
   uint64_t fr = rec_framed(len);
   if (fr > (uint64_t)fsize - pos) return 0;
-  if (log_rec_crc(gen, p[4], p + 8, len, NULL, 0) != ld32(p + 8 + len)) return 0;
+  if (log_rec_crc(seed, p[4], p + 8, len, NULL, 0) != ld32(p + 8 + len)) return 0;
   return (uint32_t)fr;
 }
 
 /* Is there a valid record at any 8-aligned offset after pos? */
-int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen) {
+int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed) {
   for (uint64_t p = (uint64_t)pos + 8; p + REC_MIN <= fsize; p += 8)
-    if (log_rec_check(d, fsize, (uint32_t)p, gen)) return 1;
+    if (log_rec_check(d, fsize, (uint32_t)p, seed)) return 1;
   return 0;
 }
 
@@ -379,7 +383,7 @@ int log_slot_decode(const uint8_t *p, uint32_t gen, uint32_t fsize, log_slot *sl
 /* Rule (1) of log.h at x: the valid slots (newest first) whose block is at
  * or after block(x) and whose durable end is past x; the first whose block
  * yields a valid record at x stays in d.  1 and the block's offset in *off. */
-static int substitute(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t x, log_slot *sl, int *used, uint32_t *off) {
+static int substitute(uint8_t *d, uint32_t fs, uint32_t seed, uint32_t x, log_slot *sl, int *used, uint32_t *off) {
   uint8_t save[LOG_BLOCK];
   int order[2] = { 0, 1 };
   if (sl[1].seq > sl[0].seq) { order[0] = 1; order[1] = 0; }
@@ -391,7 +395,7 @@ static int substitute(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t x, log_slo
     memcpy(save, d + at, n);
     memcpy(d + at, s->block, keep);
     memset(d + at + keep, 0, n - keep);
-    if (log_rec_check(d, fs, x, gen)) {
+    if (log_rec_check(d, fs, x, seed)) {
       used[order[k]] = 1;
       *off = at;
       return 1;
@@ -401,7 +405,7 @@ static int substitute(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t x, log_slo
   return 0;
 }
 
-JET_ERR log_walk_current(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t pos, log_walk *w) {
+JET_ERR log_walk_current(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t seed, uint32_t pos, log_walk *w) {
   memset(w, 0, sizeof *w);
   log_slot sl[2];
   int nvalid = 0, ndamaged = 0, used[2] = { 0, 0 };
@@ -421,16 +425,16 @@ JET_ERR log_walk_current(uint8_t *d, uint32_t fs, uint32_t gen, uint32_t pos, lo
   int known = nvalid || ndamaged < 2;
   for (;;) {
     if (pos >= fs) break;
-    uint32_t fr = log_rec_check(d, fs, pos, gen);
+    uint32_t fr = log_rec_check(d, fs, pos, seed);
     if (fr) { pos += fr; continue; }
     uint32_t np = log_skip_pad(d, fs, pos);
     if (np != pos) { pos = np; continue; }
     uint32_t off;
-    if (w->nsub < 2 && substitute(d, fs, gen, pos, sl, used, &off)) {
+    if (w->nsub < 2 && substitute(d, fs, seed, pos, sl, used, &off)) {
       w->sub[w->nsub++] = off;
       continue;
     }
-    if (known ? pos >= s_new : !log_valid_after(d, fs, pos, gen)) break;   /* rule (2): the tail */
+    if (known ? pos >= s_new : !log_valid_after(d, fs, pos, seed)) break;   /* rule (2): the tail */
     w->end = pos;
     return JET_errLogFileCorrupt;                                          /* rule (3) */
   }

@@ -66,7 +66,14 @@ static inline uint64_t rec_framed(uint64_t len) { return (REC_OVERHEAD + len + 7
 
 extern const uint8_t log_magic[8];
 
-uint32_t log_rec_crc(uint32_t gen, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2);
+/* The CRC seed of the records of generation gen of the stream sig in a
+ * file with the header's features: with LOG_FEATURE_SEEDED the CRC32C (seed
+ * gen) of the 16 signature bytes, else gen.  The signature is random and
+ * in no record, so that bytes an application wrote into an older
+ * generation (a recycled file's, log.h log_retire) cannot be made to check
+ * as a record of a later one. */
+uint32_t log_seed(uint32_t gen, const log_sig *sig, uint32_t features);
+uint32_t log_rec_crc(uint32_t seed, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2);
 JET_ERR log_attach_copy(const log_attach *src, uint32_t n, log_attach **out);
 /* Encodes a LOG_HDR_SIZE header into b (JET_errInvalidParameter when the
  * attach table does not fit); decodes and checks one. */
@@ -74,9 +81,9 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
                        uint64_t tm_create, uint64_t tm_prev, const log_attach *att, uint32_t natt);
 JET_ERR log_hdr_decode(const uint8_t *b, log_header *h);
 /* The framed size of a valid record at pos of a file image, 0 when none. */
-uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen);
+uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed);
 /* Is there a valid record at any 8-aligned offset after pos? */
-int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t gen);
+int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed);
 /* Reads a whole file of size bytes into *buf (grown as needed). */
 JET_ERR log_load_file(esio *io, const char *path, uint32_t size, uint8_t **buf, size_t *cap);
 int log_all_zero(const uint8_t *p, size_t n);
@@ -106,7 +113,7 @@ typedef struct log_walk {
   uint32_t end;
   uint32_t nsub, sub[2];
 } log_walk;
-JET_ERR log_walk_current(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t pos, log_walk *w);
+JET_ERR log_walk_current(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t seed, uint32_t pos, log_walk *w);
 
 /* The log files of a folder: archived generations sorted, and B.log. */
 typedef struct scan_ent { uint32_t gen; int canon; char *name; } scan_ent;

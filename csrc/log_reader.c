@@ -191,20 +191,20 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
   for (;;) {
     if (r->done) return 1;
     rfile *rf = &r->files[r->fi];
-    uint32_t fs = rf->h.file_size, gen = rf->h.gen;
+    uint32_t fs = rf->h.file_size, gen = rf->h.gen, seed = log_seed(gen, &rf->h.sig, rf->h.features);
     if (!r->loaded) {
       JET_ERR e = log_load_file(r->io, rf->path, fs, &r->data, &r->data_cap);
       if (e) return r->err = e;
       r->pos = (r->fi == 0 && r->start_off) ? r->start_off : LOG_DATA_START;
       /* B.log: where it ends, blocks from the slots put in place (log.h) */
-      if (rf->current) r->walk_err = log_walk_current(r->data, fs, gen, r->pos, &r->walk);
+      if (rf->current) r->walk_err = log_walk_current(r->data, fs, gen, seed, r->pos, &r->walk);
       r->cur_end = r->walk.end;
       r->loaded = 1;
     }
     const uint8_t *d = r->data;
     uint32_t pos = r->pos;
     if (rf->current ? pos < r->cur_end : (uint64_t)pos + 4 <= fs && ld32(d + pos) != 0) {
-      uint32_t fr = log_rec_check(d, fs, pos, gen);
+      uint32_t fr = log_rec_check(d, fs, pos, seed);
       if (fr) {
         rec->lsn = LSN(gen, pos);
         rec->type = d[pos + 4];
@@ -217,7 +217,7 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
       if (np != pos) { r->pos = np; continue; }
       assert(!rf->current);   /* the walk went the same way */
       if (r->restore)
-        return r->err = log_valid_after(d, fs, pos, gen) ? JET_errLogCorruptDuringHardRestore
+        return r->err = log_valid_after(d, fs, pos, seed) ? JET_errLogCorruptDuringHardRestore
                                                          : JET_errLogTornWriteDuringHardRestore;
       return r->err = JET_errLogFileCorrupt;
     }
@@ -270,12 +270,12 @@ const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; 
  * 0): JET_errPageSizeMismatch; a bad record: JET_errLogReadVerifyFailure,
  * except a torn tail (bad record, nothing valid after) in a file named like
  * a current log ("XXX.log"); I/O errors as they come. */
-JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, int current) {
+JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t seed, int current) {
   uint32_t pos = LOG_DATA_START;
   log_walk w;
-  if (current) return log_walk_current(d, fsize, gen, pos, &w) ? JET_errLogReadVerifyFailure : JET_errSuccess;
+  if (current) return log_walk_current(d, fsize, gen, seed, pos, &w) ? JET_errLogReadVerifyFailure : JET_errSuccess;
   for (;;) {
-    uint32_t fr = log_rec_check(d, fsize, pos, gen), np;
+    uint32_t fr = log_rec_check(d, fsize, pos, seed), np;
     if (fr) pos += fr;
     else if ((np = log_skip_pad(d, fsize, pos)) != pos) pos = np;
     else break;
@@ -323,7 +323,7 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
   }
   if (!e) e = os_pread_full(f, d + LOG_HDR_SIZE, h.file_size - LOG_HDR_SIZE, LOG_HDR_SIZE);
   os_close(f);
-  if (!e) e = log_verify_image(d, h.file_size, h.gen, current);
+  if (!e) e = log_verify_image(d, h.file_size, h.gen, log_seed(h.gen, &h.sig, h.features), current);
   if (e) free(d);
   else {
     *image = d;

@@ -1394,14 +1394,15 @@ static void test_slot_only(esio *io) {
   CHECK(read_slotted(io, &t, &nread, &end, 0) == 0 && nread == 4 && end == LSN(1, e4));
   free_slotted(&t);
 
-  /* A B.log of the version before bit 2 (features: bits 0 and 1) is read,
-   * and a reopen appends to the next generation, never to it. */
+  /* A B.log of the version before bit 2 (features: bits 0 and 1; bit 3
+   * kept, as its records here were written seeded) is read, and a reopen
+   * appends to the next generation, never to it. */
   static const int one[] = { 100, 0, -1 };
   make_slotted(io, "slot-only-old", one, &t);
   uint8_t h[LOG_HDR_SIZE];
   memcpy(h, t.file, LOG_HDR_SIZE);
   CHECK(h[56] == LOG_FEATURES_WRITTEN);
-  h[56] = LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE;
+  h[56] = LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SEEDED;
   uint32_t crc = crc32c(0, h + 4, LOG_HDR_SIZE - 4);
   for (int b = 0; b < 4; b++) h[b] = (uint8_t)(crc >> (8 * b));
   raw_write(t.cur, 0, h, LOG_HDR_SIZE);
@@ -1415,7 +1416,7 @@ static void test_slot_only(esio *io) {
     char *arch = path_of(t.dir, 1);
     uint8_t a[LOG_HDR_SIZE];
     raw_read(arch, 0, a, LOG_HDR_SIZE);
-    CHECK(a[56] == (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE));
+    CHECK(a[56] == (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SEEDED));
     OK(log_verify_file(io, arch, PGSZ));
     free(arch);
   }
@@ -1429,7 +1430,7 @@ static void test_versions(esio *io) {
   static const int one[] = { 100, 0, -1 };
   slotted t;
   make_slotted(io, "versions", one, &t);
-  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 15 },
+  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 31 },
                                                            { 5, 0x80000000u } };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint8_t h[LOG_HDR_SIZE];

@@ -293,6 +293,19 @@ static void gen_path(const char *dir, uint32_t gen, char *out, size_t n) {
   esio_free(io);
 }
 
+/* The CRC seed of the records of the log file at path (its header's
+ * generation, signature and features: log_seed). */
+static uint32_t file_seed(const char *path) {
+  esio *io;
+  log_header h;
+  CK(esio_new(&io));
+  CK(log_read_header(io, path, &h));
+  uint32_t seed = log_seed(h.gen, &h.sig, h.features);
+  log_header_clear(&h);
+  esio_free(io);
+  return seed;
+}
+
 /* Rewrites the page count of commit record x in dir to count and seals its
  * checksum again with log_rec_crc.  The stored checksum must be the one
  * log_rec_crc gives for the stored bytes (the reseal is the writer's), and
@@ -310,10 +323,11 @@ static void set_commit_count(const char *dir, const lrec *x, uint32_t count) {
   if (close(fd) != 0) FAIL("close %s: %s", path, strerror(errno));
   if (ld32(rec) != len || rec[4] != LR_COMMIT || ld64(rec + 8) != x->txid || ld32(rec + 16) != x->count)
     FAIL("%s offset %u is not the commit record read there", path, x->off);
-  if (log_rec_crc(x->gen, LR_COMMIT, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
+  uint32_t seed = file_seed(path);
+  if (log_rec_crc(seed, LR_COMMIT, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
     FAIL("%s offset %u: log_rec_crc does not give the writer's checksum", path, x->off);
   st32(rec + 16, count);
-  st32(rec + 8 + len, log_rec_crc(x->gen, LR_COMMIT, rec + 8, len, NULL, 0));
+  st32(rec + 8 + len, log_rec_crc(seed, LR_COMMIT, rec + 8, len, NULL, 0));
   pwrite_all(path, rec, n, x->off);
   esio *io;
   CK(esio_new(&io));
@@ -921,7 +935,7 @@ static void test_log_v1(const char *root) {
     { 2, 0, "log-v1: a format 2 log" },
     { 3, 0, "log-v1: a format 3 log" },
     { 4, 0, "log-v1: a format 4 log" },
-    { 5, 15, "log-v1: a format 5 log with feature bit 3" },
+    { 5, 31, "log-v1: a format 5 log with feature bit 4" },
     { 5, 0x80000000u, "log-v1: a format 5 log with feature bit 31" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -993,7 +1007,7 @@ static void test_attach_entry(const char *root) {
   if (!img || !chk) FAIL("out of memory");
   /* the LR_CREATEDB record: u32 page size, then the entry (u32 dbid,
    * u8[16] signature, u16 absolute and u16 relative length, the paths) */
-  uint32_t gen = ld32(log0 + 12), pos = LOG_DATA_START, at = 0, len = 0;
+  uint32_t seed = file_seed(logp), pos = LOG_DATA_START, at = 0, len = 0;
   while (pos + 8 <= ln && ld32(log0 + pos)) {
     if (log0[pos + 4] == LR_CREATEDB) {
       at = pos;
@@ -1019,7 +1033,7 @@ static void test_attach_entry(const char *root) {
     uint8_t *p = img + at + 8;
     if (bad[i].bytes == 2) st16(p + bad[i].off, (uint16_t)bad[i].val);
     else st32(p + bad[i].off, bad[i].val);
-    st32(p + len, log_rec_crc(gen, LR_CREATEDB, p, len, NULL, 0));
+    st32(p + len, log_rec_crc(seed, LR_CREATEDB, p, len, NULL, 0));
     write_file(logp, img, ln);
     write_file(chkp, chk0, cn);
     init_refuses(live, pa, adb, an, JET_errLogFileCorrupt, bad[i].what);
@@ -1079,10 +1093,11 @@ static void shift_one_base(const char *dir, const lrec *x, int delta) {
   close(fd);
   if (ld32(rec) != len || rec[4] != x->type || !is_based(x->type) || ld32(rec + 12) != x->pgno)
     FAIL("%s offset %u is not the difference read there", path, x->off);
-  if (log_rec_crc(x->gen, x->type, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
+  uint32_t seed = file_seed(path);
+  if (log_rec_crc(seed, x->type, rec + 8, len, NULL, 0) != ld32(rec + 8 + len))
     FAIL("%s offset %u: log_rec_crc does not give the writer's checksum", path, x->off);
   st64(rec + 8 + 16, (uint64_t)((int64_t)ld64(rec + 8 + 16) + delta));
-  st32(rec + 8 + len, log_rec_crc(x->gen, x->type, rec + 8, len, NULL, 0));
+  st32(rec + 8 + len, log_rec_crc(seed, x->type, rec + 8, len, NULL, 0));
   pwrite_all(path, rec, n, x->off);
   free(rec);
 }
