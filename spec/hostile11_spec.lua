@@ -377,6 +377,15 @@ describe("ese.backup option types", function()
         end
       end
     end
+    -- to_generation 0 or below: the argument error ese.restore gives, before
+    -- the set is read (it was JET_errEndingRestoreLogTooLow after a verify)
+    for _, g in ipairs({ 0, -1 }) do
+      local e = H.catch(CALLS.restore.call, { to_generation = g })
+      assert.are.equal("string", type(e), tostring(e))
+      assert.matches("backup.restore: to_generation must be positive", e, 1, true)
+      assert.matches("hostile11_spec.lua:%d+: ", e, 1)
+      assert.is_false(H.exists(w:path("new")))
+    end
     -- the backup never began: a new one runs; integers may be floats of an integer value
     backup.run(inst, w:path("after"), { copy = true, compress = "zstd", level = 2.0, chunk_size = 65536.0 })
     assert.are.equal(0, #backup.expire(root, { keep_full = 2.0 }).delete)

@@ -204,6 +204,8 @@ function backup.restore(dirs, dest, opts)
   opts = check_opts(opts, "restore")
   if type(dirs) == "string" then dirs = { dirs } end
   if type(dest) ~= "string" or dest == "" then error("backup.restore: dest must be a folder path", 2) end
+  -- as ese.restore says it, before the set is read
+  if opts.to_generation and opts.to_generation <= 0 then error("backup.restore: to_generation must be positive", 2) end
   local t0 = now()
   local v
   if opts.verify ~= false then v = backup.verify(dirs, { on_progress = opts.on_progress }) end
