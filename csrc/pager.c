@@ -336,25 +336,60 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   return JET_errSuccess;
 }
 
-JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
-                       size_t blen) {
+/* make_pending for a change that rewrites bytes keep.. whole (pager.h
+ * pager_write_op_over): a frame not pending yet gives its buffer to pre
+ * (the page before, no copy) and takes a fresh one holding bytes
+ * [0, keep); a pending one keeps its buffer, made whole first (the change
+ * comes next). */
+static JET_ERR make_pending_over(pager *p, frame *f, size_t keep) {
+  if (f->pending) return pre_whole(p, f);
+  uint8_t *fresh = buf_get(p);
+  if (!fresh) return JET_errOutOfMemory;
+  JET_ERR e = make_pending(p, f, 0, 1);   /* pending with no copy (as an undo of nothing yet) */
+  if (e) {
+    buf_put(p, fresh);
+    return e;
+  }
+  f->undoing = 0;
+  f->pre = f->data;
+  f->data = fresh;
+  memcpy(fresh, f->pre, keep);
+  return JET_errSuccess;
+}
+
+/* pager_write_op, and pager_write_op_over when keep is not 0. */
+static JET_ERR write_op(pager *p, uint32_t pgno, uint8_t **page, size_t keep, const void *a, size_t alen,
+                        const void *b, size_t blen) {
   frame *f;
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
-  if (e == JET_errSuccess) e = make_pending(p, f, 0, 0);
+  /* room for the record first, so that a failure leaves the page as it
+   * was (a frame not pending holds no records and is not raw) */
+  if (e == JET_errSuccess && !f->raw && alen + blen && !room(&f->ops, &f->opscap, f->nops + alen + blen))
+    e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) e = keep ? make_pending_over(p, f, keep) : make_pending(p, f, 0, 0);
   /* without a record the change comes next, of any bytes; with one it was
    * made (after a call without one, or declared by pager_write_ranges) */
   if (e == JET_errSuccess && alen + blen == 0) e = pre_whole(p, f);
   if (e) return e;
   if (!f->raw && alen + blen) {
-    size_t need = f->nops + alen + blen;
-    if (!room(&f->ops, &f->opscap, need)) return JET_errOutOfMemory;
     memcpy(f->ops + f->nops, a, alen);
     if (blen) memcpy(f->ops + f->nops + alen, b, blen);
-    f->nops = need;
+    f->nops += alen + blen;
   }
   *page = f->data;
   return JET_errSuccess;
+}
+
+JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
+                       size_t blen) {
+  return write_op(p, pgno, page, 0, a, alen, b, blen);
+}
+
+JET_ERR pager_write_op_over(pager *p, uint32_t pgno, uint8_t **page, size_t keep, const void *a, size_t alen,
+                            const void *b, size_t blen) {
+  assert(keep >= PAGE_HDR && keep <= p->psz && alen + blen > 0);
+  return write_op(p, pgno, page, keep, a, alen, b, blen);
 }
 
 JET_ERR pager_write_ranges(pager *p, uint32_t pgno, uint8_t **page, const uint16_t (*r)[2], size_t n) {

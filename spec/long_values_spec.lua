@@ -188,6 +188,34 @@ describe("long values", function()
     clean_check(w, inst)
   end)
 
+  -- A failed commit is discarded page by page (pager_discard_pending): a
+  -- page freed by it goes back to its content from before, whether the
+  -- commit took it again (a's pages, for a's new value) or left it free
+  -- (z's, freed last).  The pager keeps a freed page's content without a
+  -- copy (pager_write_op_over): its buffer is the page before.
+  it("a commit that fails (JET_errLogSequenceEnd) after a replace and a delete leaves both values exact", function()
+    local t, s, _, inst = w:at_last_generation(5)      -- the last log generation, 64 KiB files
+    local a, z = val(12000, 1), val(9000, 2)
+    t:put("a", a)
+    t:put("z", z)
+    s:begin_transaction()
+    t:put("a", val(12000, 3))                          -- frees a's pages, takes them again
+    t:put("big", val(200000, 4))                       -- more than the last log file holds
+    t:delete("z")                                      -- frees z's pages, left free
+    H.expect_jet("JET_errLogSequenceEnd", s.commit_transaction, s)
+    pcall(s.rollback, s)
+    assert.are.equal(a, t:get("a"))
+    assert.are.equal(z, t:get("z"))
+    assert.is_nil(t:get("big"))
+    t:put("m", "small")                                -- a commit that fits: the pages were not freed
+    inst:term()                                        -- a crash: recovery replays the log
+    local t2, _, _, i2 = w:reopen({ log_file_size = 64 })
+    assert.are.same({ a = a, z = z, m = "small", k00001 = ("x"):rep(500), k00002 = ("x"):rep(500),
+                      k00003 = ("x"):rep(500), k00004 = ("x"):rep(500), k00005 = ("x"):rep(500) }, H.contents(t2))
+    i2:term({ complete = true })
+    H.verified(w:path("app.edb"))
+  end)
+
   it("the log carries a long value about once (no page images), and freeing it costs little", function()
     local t = w:table({ log_file_size = 1024 })   -- 1 MiB generations
     local function gens()
