@@ -150,7 +150,11 @@ JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page);
  * freed and reused in one commit: then it is a difference). */
 JET_ERR pager_alloc_op(pager *p, uint32_t *pgno, uint8_t **page);
 /* Puts page pgno (3 .. pages in use - 1, not free already: the caller's
- * rule) on the free list. */
+ * rule) on the free list.  A page whose change in this operation is
+ * described by operation records must have been marked free by the last
+ * of them (LR_FREEPAGE, pageop.h: zeros from byte 16): if the operation
+ * takes it again before anything else fetches it, the reuse trusts that
+ * mark and does not read the page. */
 JET_ERR pager_free(pager *p, uint32_t pgno);
 /* The free list, checked: marks each free-list page and each entry in
  * owned[pgno] (fault: a page already marked, out of range, a bad page, an
