@@ -443,16 +443,21 @@ static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, co
   if (!inst->diffbuf && !(inst->diffbuf = malloc(PAGE_DIFF_MAX(ps) + ps))) return JET_errOutOfMemory;
   uint8_t *zero = inst->diffbuf + PAGE_DIFF_MAX(ps);   /* the base of a new page, never written */
   if (!base && !ready) memset(zero, 0, ps);
-  /* a long value's data page is written whole, once per value: one run */
-  size_t n = ready ? ready - 1
-             : (page_type(page) == PAGE_LVDATA ? page_diff_span : page_diff)(base ? base : zero, page, ps, inst->diffbuf);
-  uint8_t head[24];
+  uint8_t head[24 + 4];
   put32(head, db->dbid);
   put32(head + 4, pgno);
   put64(head + 8, txid);
   put64(head + 16, base ? page_dbtime(base) : 0);
   lsn_t l;
-  return log_append2(inst->log, LR_PAGEDIFF, head, sizeof head, inst->diffbuf, n, &l);
+  if (!ready && page_type(page) == PAGE_LVDATA) {
+    /* a long value's data page is written whole, once per value: one run
+     * (page_diff_span's), its header after the record's head and its
+     * bytes sent from the page, not copied into diffbuf first */
+    size_t len = page_span(base ? base : zero, page, ps, head + 24);
+    return log_append2(inst->log, LR_PAGEDIFF, head, len ? 28 : 24, page + (len ? get16(head + 24) : 0), len, &l);
+  }
+  size_t n = ready ? ready - 1 : page_diff(base ? base : zero, page, ps, inst->diffbuf);
+  return log_append2(inst->log, LR_PAGEDIFF, head, 24, inst->diffbuf, n, &l);
 }
 
 _Static_assert((int)LR_INSERT == (int)PO_INSERT && (int)LR_REPLACE == (int)PO_REPLACE && (int)LR_DELETE == (int)PO_DELETE &&

@@ -127,15 +127,22 @@ JET_ERR lv_walk(pager *p, const uint8_t ref[LV_REF_SIZE], int (*fn)(void *ud, ui
  * (its u32 at offset 24): marked free first by an LR_FREEPAGE record
  * (pageop.h; bytes 16.. zeroed, 48 bytes of log, no page image), then put
  * on the free list.  A page of another type or next (a damaged value) is
- * CORRUPT, the page unchanged. */
+ * CORRUPT, the page unchanged.  The mark rewrites bytes 16.. whole: the
+ * page before is kept without a copy (pager_write_op_over), the check made
+ * first on the page as it is. */
 static JET_ERR free_one(pager *p, uint32_t pgno, int type, uint32_t next) {
   uint8_t h[PO_ENTRY_HDR], body[PO_FREEPAGE_LEN], *pg;
+  const uint8_t *cur;
+  uint32_t psz = pager_page_size(p);
   body[0] = (uint8_t)type;
   put32(body + 1, next);
   pageop_entry(h, PO_FREEPAGE, 0, sizeof body);
-  JET_ERR e = pager_write_op(p, pgno, &pg, h, sizeof h, body, sizeof body);
+  JET_ERR e = pager_read(p, pgno, &cur);
   if (e) return e;
-  int r = pageop_apply(pg, pager_page_size(p), PO_FREEPAGE, 0, body, sizeof body);
+  if (pageop_can_free(cur, psz, 0, body, sizeof body) != PO_OK) return CORRUPT;
+  /* bytes 16 .. 31 kept: pageop_apply checks them again, with the same result */
+  if ((e = pager_write_op_over(p, pgno, &pg, PAGE_HDR, h, sizeof h, body, sizeof body))) return e;
+  int r = pageop_apply(pg, psz, PO_FREEPAGE, 0, body, sizeof body);
   if (r != PO_OK) {            /* the record is kept: the page must become a difference */
     uint8_t *again;
     e = pager_write(p, pgno, &again);

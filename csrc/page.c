@@ -93,17 +93,22 @@ size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t 
   return n;
 }
 
-size_t page_diff_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out) {
+size_t page_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t head[4]) {
   size_t start = next_change(base, page, 16, size), end = size;
   if (start == size) return 0;
   while (end - start >= 8 && get64(base + end - 8) == get64(page + end - 8)) end -= 8;
   while (base[end - 1] == page[end - 1]) end--;   /* stops at start at the latest: it differs */
   size_t len = end - start;
   assert(4 + len <= PAGE_DIFF_MAX(size));
-  put16(out, (uint16_t)start);
-  put16(out + 2, (uint16_t)len);
-  memcpy(out + 4, page + start, len);
-  return 4 + len;
+  put16(head, (uint16_t)start);
+  put16(head + 2, (uint16_t)len);
+  return len;
+}
+
+size_t page_diff_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out) {
+  size_t len = page_span(base, page, size, out);
+  if (len) memcpy(out + 4, page + get16(out), len);
+  return len ? 4 + len : 0;
 }
 
 int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n) {

@@ -262,10 +262,10 @@ static int op_unlink(uint8_t *pg, const po_node *nd, unsigned pos, const uint8_t
   return PO_OK;
 }
 
-/* PO_FREEPAGE: checked on the raw page (a long value's page is no tree
- * page), then bytes 16.. zeroed. */
-static int op_freepage(uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *body, size_t blen) {
-  if (slot != 0 || blen != PO_FREEPAGE_LEN) return PO_BAD;
+/* PO_FREEPAGE's check, on the raw page (a long value's page is no tree
+ * page). */
+int pageop_can_free(const uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *body, size_t blen) {
+  if (!po_max_record(psz) || slot != 0 || blen != PO_FREEPAGE_LEN) return PO_BAD;
   int type = body[0];
   uint32_t left = get32(body + 1);
   if (type == PAGE_LEAF || type == PAGE_BRANCH) {
@@ -278,14 +278,20 @@ static int op_freepage(uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *
   } else {
     return PO_BAD;
   }
-  memset(pg + 16, 0, psz - 16);
   return PO_OK;
+}
+
+/* PO_FREEPAGE: checked, then bytes 16.. zeroed. */
+static int op_freepage(uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *body, size_t blen) {
+  int r = pageop_can_free(pg, psz, slot, body, blen);
+  if (r == PO_OK) memset(pg + 16, 0, psz - 16);
+  return r;
 }
 
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen) {
   po_node nd;
   if (type == PO_NEWPAGE) return po_max_record(psz) ? op_newpage(pg, psz, slot, body, blen) : PO_BAD;
-  if (type == PO_FREEPAGE) return po_max_record(psz) ? op_freepage(pg, psz, slot, body, blen) : PO_BAD;
+  if (type == PO_FREEPAGE) return op_freepage(pg, psz, slot, body, blen);
   if (po_open(pg, psz, &nd)) return PO_BAD;
   switch (type) {
   case PO_SPLIT: return op_split(pg, &nd, slot, body, blen);

@@ -146,6 +146,10 @@ unsigned po_branch_cell(uint8_t *buf, const uint8_t *key, unsigned klen, uint32_
  *              checked: a long value's page is freed whole.
  * On any result but PO_OK the page is unchanged. */
 int pageop_apply(uint8_t *pg, uint32_t psz, int type, unsigned slot, const uint8_t *body, size_t blen);
+/* pageop_apply(pg, psz, PO_FREEPAGE, slot, body, blen)'s result, the page
+ * unchanged: PO_OK when the page may be freed so.  It reads bytes 16 .. 31
+ * of pg only (the type, n, top and left). */
+int pageop_can_free(const uint8_t *pg, uint32_t psz, unsigned slot, const uint8_t *body, size_t blen);
 /* The bytes pageop_apply(pg, psz, type, slot, body of blen bytes) may
  * change, for an undo (pager.h pager_write_ranges): up to PO_TOUCH_MAX
  * ranges {offset, length} in r, their count returned; 0 when any byte

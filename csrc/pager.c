@@ -50,6 +50,10 @@ typedef struct frame {
   uint8_t *ops;
   size_t nops, opscap;
   int raw;
+  /* marked free by this operation's record (pager_free after an
+   * LR_FREEPAGE: bytes 16.. zero) and not handed out since (fetch clears
+   * it): reuse_page need not check them */
+  int marked;
   struct frame *hnext;
   struct frame *prev, *next;   /* LRU: head = most recent */
 } frame;
@@ -232,6 +236,7 @@ static JET_ERR fetch(pager *p, uint32_t pgno, frame **out) {
   if (pgno < SPACE_PGNO) return JET_errInvalidParameter;
   frame *f = lookup(p, pgno);
   if (f) {
+    f->marked = 0;
     lru_unlink(f);
     lru_front(p, f);
     *out = f;
@@ -336,25 +341,60 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page) {
   return JET_errSuccess;
 }
 
-JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
-                       size_t blen) {
+/* make_pending for a change that rewrites bytes keep.. whole (pager.h
+ * pager_write_op_over): a frame not pending yet gives its buffer to pre
+ * (the page before, no copy) and takes a fresh one holding bytes
+ * [0, keep); a pending one keeps its buffer, made whole first (the change
+ * comes next). */
+static JET_ERR make_pending_over(pager *p, frame *f, size_t keep) {
+  if (f->pending) return pre_whole(p, f);
+  uint8_t *fresh = buf_get(p);
+  if (!fresh) return JET_errOutOfMemory;
+  JET_ERR e = make_pending(p, f, 0, 1);   /* pending with no copy (as an undo of nothing yet) */
+  if (e) {
+    buf_put(p, fresh);
+    return e;
+  }
+  f->undoing = 0;
+  f->pre = f->data;
+  f->data = fresh;
+  memcpy(fresh, f->pre, keep);
+  return JET_errSuccess;
+}
+
+/* pager_write_op, and pager_write_op_over when keep is not 0. */
+static JET_ERR write_op(pager *p, uint32_t pgno, uint8_t **page, size_t keep, const void *a, size_t alen,
+                        const void *b, size_t blen) {
   frame *f;
   p->changes++;
   JET_ERR e = fetch(p, pgno, &f);
-  if (e == JET_errSuccess) e = make_pending(p, f, 0, 0);
+  /* room for the record first, so that a failure leaves the page as it
+   * was (a frame not pending holds no records and is not raw) */
+  if (e == JET_errSuccess && !f->raw && alen + blen && !room(&f->ops, &f->opscap, f->nops + alen + blen))
+    e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) e = keep ? make_pending_over(p, f, keep) : make_pending(p, f, 0, 0);
   /* without a record the change comes next, of any bytes; with one it was
    * made (after a call without one, or declared by pager_write_ranges) */
   if (e == JET_errSuccess && alen + blen == 0) e = pre_whole(p, f);
   if (e) return e;
   if (!f->raw && alen + blen) {
-    size_t need = f->nops + alen + blen;
-    if (!room(&f->ops, &f->opscap, need)) return JET_errOutOfMemory;
     memcpy(f->ops + f->nops, a, alen);
     if (blen) memcpy(f->ops + f->nops + alen, b, blen);
-    f->nops = need;
+    f->nops += alen + blen;
   }
   *page = f->data;
   return JET_errSuccess;
+}
+
+JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
+                       size_t blen) {
+  return write_op(p, pgno, page, 0, a, alen, b, blen);
+}
+
+JET_ERR pager_write_op_over(pager *p, uint32_t pgno, uint8_t **page, size_t keep, const void *a, size_t alen,
+                            const void *b, size_t blen) {
+  assert(keep >= PAGE_HDR && keep <= p->psz && alen + blen > 0);
+  return write_op(p, pgno, page, keep, a, alen, b, blen);
 }
 
 JET_ERR pager_write_ranges(pager *p, uint32_t pgno, uint8_t **page, const uint16_t (*r)[2], size_t n) {
@@ -413,6 +453,7 @@ static void ops_reset(frame *f) {
   keep_small(&f->ops, &f->opscap);
   f->nops = 0;
   f->raw = 0;
+  f->marked = 0;
   keep_small(&f->undo, &f->undocap);
   f->nundo = 0;
   f->undoing = 0;
@@ -498,14 +539,17 @@ static int freeable(uint32_t space_flags, const uint8_t *pg, uint32_t psz) {
 #define NOT_FREEABLE "is not a page that is ever freed (a page in use?)"
 
 /* A page that held other content, taken for new content: pending with
- * its old content as the base (pager.h), then zeroed.  A page that is not
- * freeable (a tree page in use above all) is a damaged free list or a
+ * its old content as the base (pager.h), then zeroed (a page marked free
+ * is zeros from byte 16 on already: freeable checked it).  A page that is
+ * not freeable (a tree page in use above all) is a damaged free list or a
  * caller's bug, refused before it is overwritten. */
 static JET_ERR reuse_page(pager *p, const uint8_t *sp, uint32_t pgno, uint8_t **page, int raw) {
+  frame *f = lookup(p, pgno);
+  int marked = f && f->marked;
   JET_ERR e = raw ? pager_write(p, pgno, page) : pager_write_op(p, pgno, page, NULL, 0, NULL, 0);
   if (e) return e;
-  if (!freeable(get32(sp + SPACE_FLAGS), *page, p->psz)) return space_bad(p, pgno, NOT_FREEABLE);
-  memset(*page, 0, p->psz);
+  if (!marked && !freeable(get32(sp + SPACE_FLAGS), *page, p->psz)) return space_bad(p, pgno, NOT_FREEABLE);
+  memset(*page, 0, marked || page_type(*page) == PAGE_FREE ? 16 : p->psz);
   return JET_errSuccess;
 }
 
@@ -552,6 +596,11 @@ JET_ERR pager_free(pager *p, uint32_t pgno) {
   uint32_t head = get32(sp + SPACE_FREE);
   if (pgno <= SPACE_PGNO || pgno >= get32(sp + SPACE_NEXT) || pgno == head) return space_bad(p, pgno, "cannot be freed");
   if (get32(sp + SPACE_NFREE) == 0) put32(sp + SPACE_FLAGS, get32(sp + SPACE_FLAGS) | SPACE_MARKED);
+  /* a change of this commit described by operation records: its last,
+   * LR_FREEPAGE, marked the page free (zeros from byte 16) */
+  frame *f = lookup(p, pgno);
+  int by_record = f && f->pending && !f->raw && f->nops;
+  if (by_record) f->marked = 1;
   if (head) {
     if ((e = fl_page(p, head, 1, &fl))) return e;
     uint32_t cnt = get32(fl + FL_COUNT);
@@ -568,8 +617,7 @@ JET_ERR pager_free(pager *p, uint32_t pgno) {
    * logged as its difference from the page before the commit, as large as
    * the records the commit removed from it; a new page at the end of the
    * file becomes the first free-list page instead, listing pgno. */
-  frame *f = lookup(p, pgno);
-  if (f && f->pending && !f->raw && f->nops) {
+  if (by_record) {
     uint32_t n = get32(sp + SPACE_NEXT);
     if (n == UINT32_MAX) return JET_errDiskFull;
     if ((e = new_page(p, n, &fl, 1))) return e;

@@ -3,7 +3,9 @@
  *
  * Callers hold the instance lock for every pager call but pager_read_raw.
  * Page pointers handed out stay valid until the next pager_trim(): the
- * pager never evicts during an operation.  Pages changed by the operation
+ * pager never evicts during an operation (but a pointer to a
+ * page from before pager_write_op_over reads the page before the change:
+ * that call gives the page a new buffer).  Pages changed by the operation
  * in progress (pager_write, pager_alloc) are "pending": they are neither
  * evicted nor flushed until pager_pending() hands them to the commit, which
  * logs their images; pager_discard_pending() restores their content from
@@ -81,6 +83,18 @@ JET_ERR pager_write(pager *p, uint32_t pgno, uint8_t **page);
  * change, or, if it cannot, calls pager_write before changing anything. */
 JET_ERR pager_write_op(pager *p, uint32_t pgno, uint8_t **page, const void *a, size_t alen, const void *b,
                        size_t blen);
+/* pager_write_op (a record given) for a change, made next, that rewrites
+ * every byte from keep on (PAGE_HDR <= keep <= the page size) whatever
+ * they held: a long value's page marked free (lv.c, LR_FREEPAGE).  A page
+ * not pending yet is not copied: its buffer becomes the page before (what
+ * the commit diffs against, or the discard restores) and *page is a fresh
+ * buffer holding the page's bytes [0, keep), the rest undefined until the
+ * change.  The caller checks that it can make the change before the call
+ * (on pager_read's page), and holds no pointer to the page from before
+ * the call (it would read the page before).  A page pending already is as
+ * pager_write_op's. */
+JET_ERR pager_write_op_over(pager *p, uint32_t pgno, uint8_t **page, size_t keep, const void *a, size_t alen,
+                            const void *b, size_t blen);
 /* The page, made pending for one change the caller makes next that
  * changes no byte outside the ranges r[i] = {offset, length}, i < n
  * (pageop.h pageop_touches); the caller records it afterwards with
@@ -136,7 +150,11 @@ JET_ERR pager_alloc(pager *p, uint32_t *pgno, uint8_t **page);
  * freed and reused in one commit: then it is a difference). */
 JET_ERR pager_alloc_op(pager *p, uint32_t *pgno, uint8_t **page);
 /* Puts page pgno (3 .. pages in use - 1, not free already: the caller's
- * rule) on the free list. */
+ * rule) on the free list.  A page whose change in this operation is
+ * described by operation records must have been marked free by the last
+ * of them (LR_FREEPAGE, pageop.h: zeros from byte 16): if the operation
+ * takes it again before anything else fetches it, the reuse trusts that
+ * mark and does not read the page. */
 JET_ERR pager_free(pager *p, uint32_t pgno);
 /* The free list, checked: marks each free-list page and each entry in
  * owned[pgno] (fault: a page already marked, out of range, a bad page, an

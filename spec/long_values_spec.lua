@@ -188,6 +188,34 @@ describe("long values", function()
     clean_check(w, inst)
   end)
 
+  -- A failed commit is discarded page by page (pager_discard_pending): a
+  -- page freed by it goes back to its content from before, whether the
+  -- commit took it again (a's pages, for a's new value) or left it free
+  -- (z's, freed last).  The pager keeps a freed page's content without a
+  -- copy (pager_write_op_over): its buffer is the page before.
+  it("a commit that fails (JET_errLogSequenceEnd) after a replace and a delete leaves both values exact", function()
+    local t, s, _, inst = w:at_last_generation(5)      -- the last log generation, 64 KiB files
+    local a, z = val(12000, 1), val(9000, 2)
+    t:put("a", a)
+    t:put("z", z)
+    s:begin_transaction()
+    t:put("a", val(12000, 3))                          -- frees a's pages, takes them again
+    t:put("big", val(200000, 4))                       -- more than the last log file holds
+    t:delete("z")                                      -- frees z's pages, left free
+    H.expect_jet("JET_errLogSequenceEnd", s.commit_transaction, s)
+    pcall(s.rollback, s)
+    assert.are.equal(a, t:get("a"))
+    assert.are.equal(z, t:get("z"))
+    assert.is_nil(t:get("big"))
+    t:put("m", "small")                                -- a commit that fits: the pages were not freed
+    inst:term()                                        -- a crash: recovery replays the log
+    local t2, _, _, i2 = w:reopen({ log_file_size = 64 })
+    assert.are.same({ a = a, z = z, m = "small", k00001 = ("x"):rep(500), k00002 = ("x"):rep(500),
+                      k00003 = ("x"):rep(500), k00004 = ("x"):rep(500), k00005 = ("x"):rep(500) }, H.contents(t2))
+    i2:term({ complete = true })
+    H.verified(w:path("app.edb"))
+  end)
+
   it("the log carries a long value about once (no page images), and freeing it costs little", function()
     local t = w:table({ log_file_size = 1024 })   -- 1 MiB generations
     local function gens()
@@ -205,6 +233,84 @@ describe("long values", function()
     t:put("big", "short")                        -- frees 515 pages: entries on a free-list page
     for i = 1, 40 do t:put("big", val(16, i)) end
     assert.is_true(gens() - gen1 <= 1, "41 small commits and a free of 4 MiB stay within a generation")
+  end)
+
+  -- A data page's LR_PAGEDIFF (6) is page_diff_span's one run, from the
+  -- first to the last byte (from 16 on) that differs from the page before,
+  -- and gives the page of the value: the log is checked against a model of
+  -- every page rebuilt from the log itself (differences patched,
+  -- LR_FREEPAGE zeroing bytes 16 on, all from zero pages).  The engine
+  -- sends the run's bytes straight from the page (database.c log_page);
+  -- these are the bytes of its copy before.
+  it("a data page's difference is one run from its first to its last changed byte, exactly", function()
+    local t, _, _, inst = w:table({ log_file_size = 4096 })   -- one log file: the records in order
+    local one = val(DCAP - 100, 2)
+    local inside = one:sub(1, 1000) .. ("z"):rep(11) .. one:sub(1012)
+    local puts = {
+      { "a", val(3 * DCAP + 500, 1) },              -- pages new at the end of the file
+      { "a", val(3 * DCAP + 500, 3) },              -- every page changes (pages freed and taken again)
+      { "c", one },
+      { "c", inside },                              -- one data page, taken again for it: a run inside the data
+      { "c", inside },                              -- the same bytes: no run
+      { "c", one:sub(1, 2000) },                    -- shorter: from the count at 20 to the old end
+      { "a" },                                      -- a delete
+      { "b", val(2 * DCAP, 4) },                    -- pages marked free by earlier commits
+    }
+    local zero = ("\0"):rep(PS)
+    local pages = {}                                -- bytes 16 .. of every data page of the values: true
+    for _, p in ipairs(puts) do
+      if p[2] then t:put(p[1], p[2]) else t:delete(p[1]) end
+      for at = 1, #(p[2] or ""), DCAP do
+        local part = p[2]:sub(at, at + DCAP - 1)
+        pages[string.pack("<I1I3I4", 5, 0, #part) .. zero:sub(1, 8) .. part .. zero:sub(1, DCAP - #part)] = true
+      end
+    end
+    inst:term({ complete = true })
+    local LR = require "support.log_records"
+    local names = {}
+    for name in pairs(H.log_files(w.dir)) do names[#names + 1] = name end
+    assert.are.same({ "edb.log" }, names)
+    local img = {}                                  -- pgno -> page, false: a tree page (op records)
+    local seen = { new = 0, whole = 0, inside = 0, none = 0 }
+    LR.each(w.dir, function(ty, payload)
+      local pgno = string.unpack("<I4", payload, 5)
+      if ty == 6 then
+        local before = img[pgno]
+        if before == nil then before = zero end
+        local after = before
+        local at = 25
+        while before and at <= #payload do
+          local off, len = string.unpack("<I2I2", payload, at)
+          after = after:sub(1, off) .. payload:sub(at + 4, at + 3 + len) .. after:sub(off + len + 1)
+          at = at + 4 + len
+        end
+        img[pgno] = after
+        if after and after:byte(17) == 5 then      -- PAGE_LVDATA
+          assert.is_true(pages[after:sub(17)], "data page " .. pgno .. " is no page of the values")
+          local i, j = 17, PS
+          while i <= PS and before:byte(i) == after:byte(i) do i = i + 1 end
+          while j >= i and before:byte(j) == after:byte(j) do j = j - 1 end
+          local want = i > PS and "" or string.pack("<I2I2", i - 1, j - i + 1) .. after:sub(i, j)
+          assert.are.equal(want, payload:sub(25), "the difference of data page " .. pgno)
+          local used = string.unpack("<I4", after, 21)
+          if string.unpack("<I8", payload, 17) == 0 then seen.new = seen.new + 1
+          elseif want == "" then seen.none = seen.none + 1
+          elseif i > 33 and j < 32 + used then seen.inside = seen.inside + 1
+          else seen.whole = seen.whole + 1 end
+        end
+      elseif ty == 16 then                          -- LR_FREEPAGE
+        if img[pgno] ~= false then img[pgno] = (img[pgno] or zero):sub(1, 16) .. zero:sub(17) end
+      elseif ty >= 10 and ty <= 15 then
+        img[pgno] = false
+      end
+    end)
+    assert.is_true(seen.new >= 5 and seen.whole >= 4 and seen.inside >= 1 and seen.none >= 1,
+                   ("records seen: %d new, %d whole, %d inside, %d none"):format(seen.new, seen.whole, seen.inside,
+                                                                                  seen.none))
+    local t2 = w:reopen()
+    assert.are.equal(one:sub(1, 2000), t2:get("c"))
+    assert.are.equal(val(2 * DCAP, 4), t2:get("b"))
+    assert.is_nil(t2:get("a"))
   end)
 
   it("a database of format 2 (spec/fixtures/v3) is JET_errInvalidDatabaseVersion (-1209), bytes unchanged", function()
