@@ -6,4 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 uint32_t crc32c(uint32_t crc, const void *buf, size_t n);
+/* crc32c(crc, src, n), and src[0 .. n) copied to dst (not overlapping):
+ * one pass over the bytes where the CPU has the CRC32 instruction. */
+uint32_t crc32c_copy(uint32_t crc, void *dst, const void *src, size_t n);
 #endif

@@ -71,6 +71,7 @@
  * roll, whatever name the file was made under.
  */
 #include "log_format.h"
+#include "crc32c.h"
 #include <assert.h>
 #include <pthread.h>
 #include <signal.h>
@@ -951,9 +952,11 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     st32(p, (uint32_t)n);
     p[4] = type;
     p[5] = p[6] = p[7] = 0;
-    if (n1) memcpy(p + 8, p1, n1);
-    if (n2) memcpy(p + 8 + n1, p2, n2);
-    st32(p + 8 + n, log_rec_crc(lg->seed, type, p1, n1, p2, n2));
+    /* the payload copied and its CRC made in one pass (log_rec_crc's value) */
+    uint32_t c = crc32c(lg->seed, &type, 1);
+    if (n1) c = crc32c_copy(c, p + 8, p1, n1);
+    if (n2) c = crc32c_copy(c, p + 8 + n1, p2, n2);
+    st32(p + 8 + n, c);
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
     if (!lg->first_us) lg->first_us = os_mono_us();

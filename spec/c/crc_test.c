@@ -34,8 +34,8 @@ static uint32_t next(void) {
 
 int main(void) {
   enum { BUF = 3 * 4096 * 2 + 4096 };
-  unsigned char *buf = malloc(BUF + 64);
-  CHECK(buf != NULL);
+  unsigned char *buf = malloc(BUF + 64), *dst = malloc(BUF + 128);
+  CHECK(buf != NULL && dst != NULL);
   for (size_t i = 0; i < BUF + 64; i++) buf[i] = (unsigned char)next();
   CHECK(crc32c(0, "123456789", 9) == 0xE3069283u);
   CHECK(crc32c(0, buf, 0) == 0);
@@ -52,6 +52,16 @@ int main(void) {
     CHECK(crc32c(seed, buf + off, n) == bitwise(seed, buf + off, n));
     size_t cut = n ? next() % n : 0;
     CHECK(crc32c(crc32c(seed, buf + off, cut), buf + off + cut, n - cut) == bitwise(seed, buf + off, n));
+    /* crc32c_copy: the same CRC, the bytes copied to any alignment of dst,
+     * nothing written before or after them (log_append2 frames records so) */
+    size_t doff = next() % 64;
+    memset(dst, 0xA5, BUF + 128);
+    CHECK(crc32c_copy(seed, dst + doff, buf + off, n) == bitwise(seed, buf + off, n));
+    CHECK(memcmp(dst + doff, buf + off, n) == 0);
+    for (size_t i = 0; i < doff; i++) CHECK(dst[i] == 0xA5);
+    for (size_t i = doff + n; i < BUF + 128; i++) CHECK(dst[i] == 0xA5);
+    CHECK(crc32c_copy(crc32c_copy(seed, dst, buf + off, cut), dst + cut, buf + off + cut, n - cut) ==
+          bitwise(seed, buf + off, n));
   }
   unsigned char *big = malloc(32768);
   CHECK(big != NULL);
@@ -61,6 +71,7 @@ int main(void) {
   }
   free(big);
   free(buf);
+  free(dst);
   printf("crc_test: ok\n");
   return 0;
 }
