@@ -82,9 +82,10 @@
 #define ZERO_CHUNK (64u * 1024u)
 
 /* A spare name's state: no file (as far as the log knows), a retired
- * generation's file waiting there, or a rename to or from it under way
- * (mu released). */
-enum { REUSE_NONE, REUSE_HELD, REUSE_MOVING };
+ * generation's file waiting there, a rename to or from it under way (mu
+ * released), or something else there (a folder, a link, ...: left alone,
+ * the name not used by this log). */
+enum { REUSE_NONE, REUSE_HELD, REUSE_MOVING, REUSE_FOREIGN };
 
 
 /* ---- writer ------------------------------------------------------------- */
@@ -132,7 +133,7 @@ struct eslog {
                              * file (a spare): old bytes after its slots */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
-  uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD or _MOVING */
+  uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
   int stale;                /* the current file is a recycled one: bytes after
                              * written are an old generation's, not zeros */
   prep_state prep;          /* the preparer thread (log_prepare_next) */
@@ -260,7 +261,9 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
       lg_free(lg);
       return JET_errOutOfMemory;
     }
-    if (os_kind(lg->reuse_path[k]) == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
+    int kind = os_kind(lg->reuse_path[k]);
+    if (kind == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
+    else if (kind != OS_ABSENT) lg->reuse[k] = REUSE_FOREIGN;
   }
   *out = lg;
   return JET_errSuccess;
@@ -417,20 +420,37 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
 /* Log recycling (log.h): the file of a generation no longer needed is kept
  * under a free spare name (a rename: its bytes unchanged, so the folder
  * need not be synced; after a crash it is under one name or the other),
- * or deleted when there is none or its size is not the new files'. */
+ * or deleted when there is none or its size is not the new files'.  A free
+ * name is one where nothing is: a folder, a link or a file someone put
+ * there is left alone (renamed over, a folder would fail this retire and
+ * every later one, a checkpoint with it; a link would be replaced) and the
+ * name is not used again by this log; a rename that fails all the same
+ * deletes the file instead. */
 JET_ERR log_retire(eslog *lg, const char *path) {
-  pthread_mutex_lock(&lg->mu);
-  int k = -1;
-  for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)
-    if (lg->reuse[i] == REUSE_NONE) k = (int)i;
-  if (k >= 0) lg->reuse[k] = REUSE_MOVING;
-  uint32_t size = lg->new_file_size;
-  pthread_mutex_unlock(&lg->mu);
+  int k;
+  uint32_t size;
+  for (;;) {   /* each turn marks a name REUSE_FOREIGN or ends */
+    pthread_mutex_lock(&lg->mu);
+    k = -1;
+    for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)
+      if (lg->reuse[i] == REUSE_NONE) k = (int)i;
+    if (k >= 0) lg->reuse[k] = REUSE_MOVING;
+    size = lg->new_file_size;
+    pthread_mutex_unlock(&lg->mu);
+    if (k < 0 || os_kind(lg->reuse_path[k]) == OS_ABSENT) break;
+    pthread_mutex_lock(&lg->mu);
+    lg->reuse[k] = REUSE_FOREIGN;
+    pthread_mutex_unlock(&lg->mu);
+  }
   uint64_t fsize = 0;
   esfile *f = NULL;
   int keep = k >= 0 && !os_open(lg->io, path, OS_READ, &f) && !os_size(f, &fsize) && fsize == size;
   os_close(f);
   JET_ERR e = keep ? os_rename(lg->io, path, lg->reuse_path[k]) : os_unlink(lg->io, path);
+  if (keep && e) {
+    keep = 0;
+    e = os_unlink(lg->io, path);
+  }
   if (k >= 0) {
     pthread_mutex_lock(&lg->mu);
     lg->reuse[k] = keep && !e ? REUSE_HELD : REUSE_NONE;

@@ -230,7 +230,8 @@ JET_ERR log_prepare_next(eslog *lg);
 /* Log recycling: path, a closed generation no longer needed (circular
  * logging's deletion below the checkpoint and every pin, a backup's
  * truncation), is deleted, or kept under a spare name (<base>spare1.log
- * .. <base>spareN.log, N = log_config.spares) when one is free and its
+ * .. <base>spareN.log, N = log_config.spares) when one is free (nothing
+ * there: a folder, link or file of someone else's is left alone) and its
  * size is the new files'.  The next Btmp.log is then made from a spare
  * (log_prepare_next; one made new ahead gives way to it): its blocks have
  * been written, so that a commit's write into them is an overwrite, where

@@ -1,6 +1,7 @@
 -- Log recycling (docs/format.md, "Log recycling (spares)") under hostile
 -- input: what an application stores, what is planted at a spare's name,
 -- parameters changed between runs.
+local ese = require "ese"
 local H = require "support.helpers"
 
 -- The CRC of a log record over s, its type byte and payload, with the
@@ -151,5 +152,52 @@ describe("log recycling, hostile", function()
     assert.are.equal(20000, #t:get("victim"))
     inst:term({ complete = true })
     H.verified(dir .. "/app.edb", "after recovery")
+  end)
+
+  local function circular(dir, extra)
+    local p = { system_path = dir, log_path = dir, circular_log = true, log_file_size = 64, checkpoint_depth = 0 }
+    for k, v in pairs(extra or {}) do p[k] = v end
+    return p
+  end
+
+  local function archived(dir)
+    local n = 0
+    for name in pairs(H.log_files(dir)) do
+      if H.log_gen(name) then n = n + 1 end
+    end
+    return n
+  end
+
+  it("a folder or a symbolic link at a spare's name is left alone: circular logging goes on deleting the "
+     .. "generations it no longer needs, commits go on", function()
+    local dir = w:path("p")
+    os.execute("mkdir -p " .. H.q(dir .. "/edbspare1.log/inside"))
+    local inst = w:open(nil, circular(dir))
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    local ok, e = pcall(H.roll, t, dir, 8)
+    assert.is_true(ok, "commits: " .. tostring(e and (e.detail or e.name) or e))
+    assert.is_true(archived(dir) <= 2, "archived generations left: " .. archived(dir))
+    assert.are.equal("folder", ese.fs.stat(dir .. "/edbspare1.log/inside").kind, "the folder is untouched")
+    inst:term({ complete = true })
+    -- a link at a spare's name when the instance starts: never replaced
+    local target = w:path("target")
+    H.write_file(target, "not a log")
+    os.execute("rm -rf " .. H.q(dir .. "/edbspare1.log"))
+    assert(os.execute(("ln -s %s %s"):format(H.q(target), H.q(dir .. "/edbspare1.log"))))
+    local inst2 = w:open(nil, circular(dir))
+    local t2 = H.open_table(inst2, dir)
+    H.roll(t2, dir, 6, "again")
+    assert.are.equal("link", ese.fs.stat(dir .. "/edbspare1.log").kind, "the link is still there")
+    assert.are.equal("not a log", H.read_file(target))
+    assert.is_true(archived(dir) <= 2, "archived generations left: " .. archived(dir))
+    -- a FIFO there (an open for writing would wait for a reader)
+    inst2:term({ complete = true })
+    os.remove(dir .. "/edbspare1.log")
+    assert(os.execute("mkfifo " .. H.q(dir .. "/edbspare1.log")))
+    local t3 = H.open_table(w:open(nil, circular(dir)), dir)
+    H.roll(t3, dir, 4, "fifo")
+    assert.are.equal("other", ese.fs.stat(dir .. "/edbspare1.log").kind, "the FIFO is still there")
+    assert.is_true(archived(dir) <= 2, "archived generations left: " .. archived(dir))
   end)
 end)

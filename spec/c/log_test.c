@@ -613,6 +613,37 @@ static void test_roll_window(esio *io) {
   free(dir);
 }
 
+/* ---- log_retire with something else at the spare's name ------------------
+ * A folder made at the spare name while the log is open (none was there at
+ * open): the retire leaves it alone, deletes the generation instead and
+ * never uses the name again.  Before, the rename over it failed (EISDIR):
+ * the retire returned the error, and so did every later one (with circular
+ * logging, every checkpoint: the instance became unavailable). */
+static void test_retire_foreign(esio *io) {
+  char *dir = subdir("retire_foreign");
+  log_config cfg = mkcfg(io, dir, FS);
+  cfg.spares = 1;
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  for (int i = 0; i < 3; i++) OK(log_roll(lg));
+  char *spare = os_join(dir, "edbspare1.log"), *inside = os_join(dir, "edbspare1.log/inside");
+  CHECK(spare && inside);
+  OK(os_mkdir_p(inside, 0700));
+  for (uint32_t g = 1; g <= 3; g++) {
+    char *p = path_of(dir, g);
+    OK(log_retire(lg, p));   /* deleted, the folder left alone */
+    CHECK(!os_exists(p));
+    free(p);
+  }
+  CHECK(os_kind(inside) == OS_DIR);
+  OK(log_roll(lg));   /* a new file: no spare taken */
+  OK(log_close(lg));
+  CHECK(os_kind(spare) == OS_DIR && os_kind(inside) == OS_DIR);
+  free(spare);
+  free(inside);
+  free(dir);
+}
+
 /* ---- crash points: kill at every write/sync/rename, recover, compare -------- */
 #define CR_RECS 40
 static int crash_child(const char *dir, int k, int wfd) {
@@ -1488,6 +1519,7 @@ int main(void) {
   test_versions(io);
   test_limits(io);
   test_roll_window(io);
+  test_retire_foreign(io);
   test_crash_points(io);
   test_group_commit(io);
   test_roll_attach();
