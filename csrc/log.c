@@ -208,6 +208,13 @@ static char *tmp_name(const char *dir, const char *base) {
   return os_join(dir, name);
 }
 
+/* The spare name k (1 ..): <base>sparek.log (log_retire). */
+static char *spare_name(const char *dir, const char *base, uint32_t k) {
+  char name[48];
+  snprintf(name, sizeof name, "%sspare%u.log", base, k);
+  return os_join(dir, name);
+}
+
 static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   *out = NULL;
   eslog *lg = calloc(1, sizeof *lg);
@@ -255,15 +262,25 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
     return JET_errOutOfMemory;
   }
   for (uint32_t k = 0; k < lg->nreuse; k++) {
-    char name[48];
-    snprintf(name, sizeof name, "%sspare%u.log", cfg->base, k + 1);
-    if (!(lg->reuse_path[k] = os_join(cfg->dir, name))) {
+    if (!(lg->reuse_path[k] = spare_name(cfg->dir, cfg->base, k + 1))) {
       lg_free(lg);
       return JET_errOutOfMemory;
     }
     int kind = os_kind(lg->reuse_path[k]);
     if (kind == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
     else if (kind != OS_ABSENT) lg->reuse[k] = REUSE_FOREIGN;
+  }
+  /* A past run's spares beyond the number kept now (a lower checkpoint
+   * depth, a larger file size) would never be taken: deleted, so that none
+   * stays forever (regular files only, as the names above). */
+  for (uint32_t k = lg->nreuse + 1; cfg->spares && k <= LOG_SPARES_MAX; k++) {
+    char *p = spare_name(cfg->dir, cfg->base, k);
+    if (!p) {
+      lg_free(lg);
+      return JET_errOutOfMemory;
+    }
+    if (os_kind(p) == OS_FILE) (void)os_unlink(lg->io, p);   /* a failure leaves a file no run reads */
+    free(p);
   }
   *out = lg;
   return JET_errSuccess;

@@ -244,7 +244,9 @@ JET_ERR log_prepare_next(eslog *lg);
  * when its header names a lower generation of the same stream); the roll
  * that closes the file writes zeros after its last record, so that every
  * closed generation is zeros after its last record, as a new file is.
- * Spares stay when the log closes and are used by the next run. */
+ * Spares stay when the log closes and are used by the next run; a past
+ * run's spares above N (log_config.spares, when not 0) are deleted when
+ * the log opens. */
 JET_ERR log_retire(eslog *lg, const char *path);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced).

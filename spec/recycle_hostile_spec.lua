@@ -44,6 +44,15 @@ local function data_end(data)
   return x
 end
 
+local function spares(dir)
+  local out = {}
+  for name in pairs(H.ls(dir)) do
+    if name:match("^edbspare%d+%.log$") then out[#out + 1] = name end
+  end
+  table.sort(out)
+  return out
+end
+
 describe("log recycling, hostile", function()
   local w
   before_each(function() w = H.world() end)
@@ -199,5 +208,21 @@ describe("log recycling, hostile", function()
     H.roll(t3, dir, 4, "fifo")
     assert.are.equal("other", ese.fs.stat(dir .. "/edbspare1.log").kind, "the FIFO is still there")
     assert.is_true(archived(dir) <= 2, "archived generations left: " .. archived(dir))
+  end)
+
+  it("spares beyond the number the parameters allow now (a lower checkpoint depth than the last run's) are "
+     .. "deleted when the log opens, not kept forever", function()
+    local dir = w:path("d")
+    local inst = w:open(nil, circular(dir, { checkpoint_depth = 8 * 65536 }))
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+    H.roll(t, dir, 30)
+    inst:term({ complete = true })
+    assert.is_true(#spares(dir) >= 3, "spares of the first run: " .. table.concat(spares(dir), " "))
+    -- checkpoint_depth 0 with 64 KiB files: one spare (log.h log_spares)
+    local t2 = H.open_table(w:open(nil, circular(dir)), dir)
+    H.roll(t2, dir, 3, "again")
+    local left = spares(dir)
+    assert.is_true(#left <= 1 and (left[1] == nil or left[1] == "edbspare1.log"), "spares: " .. table.concat(left, " "))
   end)
 end)
