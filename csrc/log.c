@@ -473,7 +473,10 @@ JET_ERR log_retire(eslog *lg, const char *path) {
     lg->reuse[k] = keep && !e ? REUSE_HELD : REUSE_NONE;
     pthread_mutex_unlock(&lg->mu);
   }
-  return e;
+  /* Gone already: a backup's truncation (on its worker, without the
+   * instance lock) and a commit's circular checkpoint may both retire a
+   * generation below their pins; the second finds it gone, as wanted. */
+  return e == JET_errFileNotFound ? JET_errSuccess : e;
 }
 
 /* The preparer thread: makes Btmp.log (synced) whenever a commit asked

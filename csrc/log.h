@@ -244,6 +244,7 @@ JET_ERR log_prepare_next(eslog *lg);
  * when its header names a lower generation of the same stream); the roll
  * that closes the file writes zeros after its last record, so that every
  * closed generation is zeros after its last record, as a new file is.
+ * A path already gone (another caller retired it) is no error.
  * Spares stay when the log closes and are used by the next run; a past
  * run's spares above N (log_config.spares, when not 0) are deleted when
  * the log opens. */
