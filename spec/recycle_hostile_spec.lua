@@ -226,3 +226,17 @@ describe("log recycling, hostile", function()
     assert.is_true(#left <= 1 and (left[1] == nil or left[1] == "edbspare1.log"), "spares: " .. table.concat(left, " "))
   end)
 end)
+
+describe("log recycling under threads (C harness)", function()
+  it("recycle_threads: writers commit while full backups truncate, with circular logging, 64 KiB logs and a "
+     .. "checkpoint at every roll, killed three times: every commit back, every closed generation (folder, "
+     .. "archive, backup set) verifies, at most one spare, the last backup restores, also over the folder", function()
+    local ok, out, last = H.run_harness("recycle_threads", "3 3")
+    assert.is_true(ok, "recycle_threads failed:\n" .. out)
+    assert.matches("^recycle_threads: ok", last)
+    -- round 2's 20 or more generations closed: shipped, or still in the
+    -- folder (circular logging keeps what the archive has not shipped)
+    local kept, shipped = out:match("round 2: .- (%d+) closed generations verified in the folder, (%d+) shipped")
+    assert.is_true(kept ~= nil and tonumber(kept) + tonumber(shipped) >= 20, out)
+  end)
+end)
