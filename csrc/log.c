@@ -347,7 +347,6 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
   return e;
 }
 
-/* Whether Btmp.log is to be made now (mu held). */
 /* A spare name holding a retired generation's file (mu held), or -1. */
 static int spare_held(const eslog *lg) {
   for (uint32_t k = 0; k < lg->nreuse; k++)
@@ -355,6 +354,7 @@ static int spare_held(const eslog *lg) {
   return -1;
 }
 
+/* Whether Btmp.log is to be made now (mu held). */
 static int tmp_wanted(const eslog *lg) {
   if (lg->err || lg->tmp_busy || lg->rolling) return 0;
   if (!lg->tmp_ready) return !lg->tmp_short || spare_held(lg) >= 0;   /* a spare needs no room */
@@ -365,9 +365,11 @@ static int tmp_wanted(const eslog *lg) {
  * mu; the caller owns tmp_busy): *moved when it is there, its slots
  * zeroed.  Taken only when its header says it is a generation of this
  * stream below the current one (gen, sig): a record's CRC is seeded with
- * its generation only, so a file whose old records could check in the
- * generation it is to become (another stream's, or a damaged header) is
- * deleted instead (*moved 0, no error); so is a symbolic link (never
+ * log_seed (the signature and the generation), so a file of this stream
+ * not below gen could hold records that check in the generation it is to
+ * become, and one of another stream or with a damaged header is not known
+ * to be a retired generation of this log: either is deleted instead
+ * (*moved 0, no error); so is a symbolic link (never
  * followed) and a file with another name elsewhere (a hard link, as an
  * archive_command "ln %p ..." makes: writing it would change the
  * archived copy).  Order: the rename (over a new
