@@ -83,9 +83,10 @@
 #define ZERO_CHUNK (64u * 1024u)
 
 /* A spare name's state: no file (as far as the log knows), a retired
- * generation's file waiting there, or a rename to or from it under way
- * (mu released). */
-enum { REUSE_NONE, REUSE_HELD, REUSE_MOVING };
+ * generation's file waiting there, a rename to or from it under way (mu
+ * released), or something else there (a folder, a link, ...: left alone,
+ * the name not used by this log). */
+enum { REUSE_NONE, REUSE_HELD, REUSE_MOVING, REUSE_FOREIGN };
 
 
 /* ---- writer ------------------------------------------------------------- */
@@ -133,7 +134,7 @@ struct eslog {
                              * file (a spare): old bytes after its slots */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
-  uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD or _MOVING */
+  uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
   int stale;                /* the current file is a recycled one: bytes after
                              * written are an old generation's, not zeros */
   prep_state prep;          /* the preparer thread (log_prepare_next) */
@@ -208,6 +209,13 @@ static char *tmp_name(const char *dir, const char *base) {
   return os_join(dir, name);
 }
 
+/* The spare name k (1 ..): <base>sparek.log (log_retire). */
+static char *spare_name(const char *dir, const char *base, uint32_t k) {
+  char name[48];
+  snprintf(name, sizeof name, "%sspare%u.log", base, k);
+  return os_join(dir, name);
+}
+
 static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   *out = NULL;
   eslog *lg = calloc(1, sizeof *lg);
@@ -255,13 +263,25 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
     return JET_errOutOfMemory;
   }
   for (uint32_t k = 0; k < lg->nreuse; k++) {
-    char name[48];
-    snprintf(name, sizeof name, "%sspare%u.log", cfg->base, k + 1);
-    if (!(lg->reuse_path[k] = os_join(cfg->dir, name))) {
+    if (!(lg->reuse_path[k] = spare_name(cfg->dir, cfg->base, k + 1))) {
       lg_free(lg);
       return JET_errOutOfMemory;
     }
-    if (os_kind(lg->reuse_path[k]) == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
+    int kind = os_kind(lg->reuse_path[k]);
+    if (kind == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
+    else if (kind != OS_ABSENT) lg->reuse[k] = REUSE_FOREIGN;
+  }
+  /* A past run's spares beyond the number kept now (a lower checkpoint
+   * depth, a larger file size) would never be taken: deleted, so that none
+   * stays forever (regular files only, as the names above). */
+  for (uint32_t k = lg->nreuse + 1; cfg->spares && k <= LOG_SPARES_MAX; k++) {
+    char *p = spare_name(cfg->dir, cfg->base, k);
+    if (!p) {
+      lg_free(lg);
+      return JET_errOutOfMemory;
+    }
+    if (os_kind(p) == OS_FILE) (void)os_unlink(lg->io, p);   /* a failure leaves a file no run reads */
+    free(p);
   }
   *out = lg;
   return JET_errSuccess;
@@ -328,7 +348,6 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
   return e;
 }
 
-/* Whether Btmp.log is to be made now (mu held). */
 /* A spare name holding a retired generation's file (mu held), or -1. */
 static int spare_held(const eslog *lg) {
   for (uint32_t k = 0; k < lg->nreuse; k++)
@@ -336,6 +355,7 @@ static int spare_held(const eslog *lg) {
   return -1;
 }
 
+/* Whether Btmp.log is to be made now (mu held). */
 static int tmp_wanted(const eslog *lg) {
   if (lg->err || lg->tmp_busy || lg->rolling) return 0;
   if (!lg->tmp_ready) return !lg->tmp_short || spare_held(lg) >= 0;   /* a spare needs no room */
@@ -346,9 +366,11 @@ static int tmp_wanted(const eslog *lg) {
  * mu; the caller owns tmp_busy): *moved when it is there, its slots
  * zeroed.  Taken only when its header says it is a generation of this
  * stream below the current one (gen, sig): a record's CRC is seeded with
- * its generation only, so a file whose old records could check in the
- * generation it is to become (another stream's, or a damaged header) is
- * deleted instead (*moved 0, no error); so is a symbolic link (never
+ * log_seed (the signature and the generation), so a file of this stream
+ * not below gen could hold records that check in the generation it is to
+ * become, and one of another stream or with a damaged header is not known
+ * to be a retired generation of this log: either is deleted instead
+ * (*moved 0, no error); so is a symbolic link (never
  * followed) and a file with another name elsewhere (a hard link, as an
  * archive_command "ln %p ..." makes: writing it would change the
  * archived copy).  Order: the rename (over a new
@@ -418,26 +440,46 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
 /* Log recycling (log.h): the file of a generation no longer needed is kept
  * under a free spare name (a rename: its bytes unchanged, so the folder
  * need not be synced; after a crash it is under one name or the other),
- * or deleted when there is none or its size is not the new files'. */
+ * or deleted when there is none or its size is not the new files'.  A free
+ * name is one where nothing is: a folder, a link or a file someone put
+ * there is left alone (renamed over, a folder would fail this retire and
+ * every later one, a checkpoint with it; a link would be replaced) and the
+ * name is not used again by this log; a rename that fails all the same
+ * deletes the file instead. */
 JET_ERR log_retire(eslog *lg, const char *path) {
-  pthread_mutex_lock(&lg->mu);
-  int k = -1;
-  for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)
-    if (lg->reuse[i] == REUSE_NONE) k = (int)i;
-  if (k >= 0) lg->reuse[k] = REUSE_MOVING;
-  uint32_t size = lg->new_file_size;
-  pthread_mutex_unlock(&lg->mu);
+  int k;
+  uint32_t size;
+  for (;;) {   /* each turn marks a name REUSE_FOREIGN or ends */
+    pthread_mutex_lock(&lg->mu);
+    k = -1;
+    for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)
+      if (lg->reuse[i] == REUSE_NONE) k = (int)i;
+    if (k >= 0) lg->reuse[k] = REUSE_MOVING;
+    size = lg->new_file_size;
+    pthread_mutex_unlock(&lg->mu);
+    if (k < 0 || os_kind(lg->reuse_path[k]) == OS_ABSENT) break;
+    pthread_mutex_lock(&lg->mu);
+    lg->reuse[k] = REUSE_FOREIGN;
+    pthread_mutex_unlock(&lg->mu);
+  }
   uint64_t fsize = 0;
   esfile *f = NULL;
   int keep = k >= 0 && !os_open(lg->io, path, OS_READ, &f) && !os_size(f, &fsize) && fsize == size;
   os_close(f);
   JET_ERR e = keep ? os_rename(lg->io, path, lg->reuse_path[k]) : os_unlink(lg->io, path);
+  if (keep && e) {
+    keep = 0;
+    e = os_unlink(lg->io, path);
+  }
   if (k >= 0) {
     pthread_mutex_lock(&lg->mu);
     lg->reuse[k] = keep && !e ? REUSE_HELD : REUSE_NONE;
     pthread_mutex_unlock(&lg->mu);
   }
-  return e;
+  /* Gone already: a backup's truncation (on its worker, without the
+   * instance lock) and a commit's circular checkpoint may both retire a
+   * generation below their pins; the second finds it gone, as wanted. */
+  return e == JET_errFileNotFound ? JET_errSuccess : e;
 }
 
 /* The preparer thread: makes Btmp.log (synced) whenever a commit asked

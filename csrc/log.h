@@ -230,7 +230,8 @@ JET_ERR log_prepare_next(eslog *lg);
 /* Log recycling: path, a closed generation no longer needed (circular
  * logging's deletion below the checkpoint and every pin, a backup's
  * truncation), is deleted, or kept under a spare name (<base>spare1.log
- * .. <base>spareN.log, N = log_config.spares) when one is free and its
+ * .. <base>spareN.log, N = log_config.spares) when one is free (nothing
+ * there: a folder, link or file of someone else's is left alone) and its
  * size is the new files'.  The next Btmp.log is then made from a spare
  * (log_prepare_next; one made new ahead gives way to it): its blocks have
  * been written, so that a commit's write into them is an overwrite, where
@@ -243,7 +244,10 @@ JET_ERR log_prepare_next(eslog *lg);
  * when its header names a lower generation of the same stream); the roll
  * that closes the file writes zeros after its last record, so that every
  * closed generation is zeros after its last record, as a new file is.
- * Spares stay when the log closes and are used by the next run. */
+ * A path already gone (another caller retired it) is no error.
+ * Spares stay when the log closes and are used by the next run; a past
+ * run's spares above N (log_config.spares, when not 0) are deleted when
+ * the log opens. */
 JET_ERR log_retire(eslog *lg, const char *path);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced).

@@ -613,6 +613,78 @@ static void test_roll_window(esio *io) {
   free(dir);
 }
 
+/* A log of generation 1 with one spare name (log_retire), rolled rolls
+ * times. */
+static eslog *recycling_log(esio *io, const char *dir, int rolls, log_config *cfg) {
+  *cfg = mkcfg(io, dir, FS);
+  cfg->spares = 1;
+  eslog *lg;
+  OK(log_create(cfg, NULL, 1, 0, NULL, 0, &lg));
+  for (int i = 0; i < rolls; i++) OK(log_roll(lg));
+  return lg;
+}
+
+/* ---- log_retire with something else at the spare's name ------------------
+ * A folder made at the spare name while the log is open (none was there at
+ * open): the retire leaves it alone, deletes the generation instead and
+ * never uses the name again.  Before, the rename over it failed (EISDIR):
+ * the retire returned the error, and so did every later one (with circular
+ * logging, every checkpoint: the instance became unavailable). */
+static void test_retire_foreign(esio *io) {
+  char *dir = subdir("retire_foreign");
+  log_config cfg;
+  eslog *lg = recycling_log(io, dir, 3, &cfg);
+  char *spare = os_join(dir, "edbspare1.log"), *inside = os_join(dir, "edbspare1.log/inside");
+  CHECK(spare && inside);
+  OK(os_mkdir_p(inside, 0700));
+  for (uint32_t g = 1; g <= 3; g++) {
+    char *p = path_of(dir, g);
+    OK(log_retire(lg, p));   /* deleted, the folder left alone */
+    CHECK(!os_exists(p));
+    free(p);
+  }
+  CHECK(os_kind(inside) == OS_DIR);
+  OK(log_roll(lg));   /* a new file: no spare taken */
+  OK(log_close(lg));
+  CHECK(os_kind(spare) == OS_DIR && os_kind(inside) == OS_DIR);
+  free(spare);
+  free(inside);
+  free(dir);
+}
+
+/* ---- log_retire of a generation already gone ---------------------------------
+ * A backup's truncation deletes its logs on its worker, without the
+ * instance lock, while a commit's checkpoint with circular logging deletes
+ * below its pins under the lock; each looks whether a generation is there
+ * (os_exists) and then retires it, so the two may retire the same one:
+ * the second finds it gone.  That is no error (the file is gone, as
+ * wanted): before, it returned JET_errFileNotFound, which failed the
+ * checkpoint (the instance then unavailable) or the truncation. */
+static void test_retire_gone(esio *io) {
+  char *dir = subdir("retire");
+  log_config cfg;
+  eslog *lg = recycling_log(io, dir, 2, &cfg);
+  char *g1 = path_of(dir, 1), *g2 = path_of(dir, 2), *spare = os_join(dir, "edbspare1.log");
+  CHECK(spare);
+  OK(log_retire(lg, g1));   /* kept as the spare */
+  CHECK(!os_exists(g1) && os_exists(spare));
+  OK(log_retire(lg, g1));   /* gone (the spare name is taken: a deletion) */
+  OK(log_retire(lg, g2));   /* deleted */
+  CHECK(!os_exists(g2));
+  OK(log_retire(lg, g2));   /* gone */
+  OK(log_close(lg));
+  OK(log_reopen(&cfg, LSN(3, LOG_DATA_START), &lg));   /* the spare is free again at open */
+  CHECK(os_exists(spare));
+  CHECK(os_unlink(io, spare) == JET_errSuccess);
+  OK(log_retire(lg, g1));   /* gone, a spare name free */
+  CHECK(!os_exists(spare));
+  OK(log_close(lg));
+  free(g1);
+  free(g2);
+  free(spare);
+  free(dir);
+}
+
 /* ---- crash points: kill at every write/sync/rename, recover, compare -------- */
 #define CR_RECS 40
 static int crash_child(const char *dir, int k, int wfd) {
@@ -1488,6 +1560,8 @@ int main(void) {
   test_versions(io);
   test_limits(io);
   test_roll_window(io);
+  test_retire_foreign(io);
+  test_retire_gone(io);
   test_crash_points(io);
   test_group_commit(io);
   test_roll_attach();

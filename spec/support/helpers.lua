@@ -459,15 +459,17 @@ function H.backup(inst, dest, opts)
 end
 
 -- CRC32C (Castagnoli, as csrc/crc32c.c) of bytes i..j of s: to reseal a
--- page or log header a spec edits on purpose.
+-- page or log header a spec edits on purpose.  seed: crc32c(seed, ...)
+-- (a log record's CRC and its record seed are seeded: docs/format.md,
+-- "Records"), default 0.
 local CRC = {}
 for i = 0, 255 do
   local c = i
   for _ = 1, 8 do c = (c & 1) ~= 0 and ((c >> 1) ~ 0x82F63B78) or (c >> 1) end
   CRC[i] = c
 end
-function H.crc32c(s, i, j)
-  local c = 0xFFFFFFFF
+function H.crc32c(s, i, j, seed)
+  local c = ~(seed or 0) & 0xFFFFFFFF
   for k = i, j do c = CRC[(c ~ s:byte(k)) & 0xFF] ~ (c >> 8) end
   return c ~ 0xFFFFFFFF
 end
