@@ -135,8 +135,10 @@ struct eslog {
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
   uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
-  int stale;                /* the current file is a recycled one: bytes after
-                             * written are an old generation's, not zeros */
+  uint32_t stale_end;       /* the current file is a recycled one: bytes from
+                             * written up to here may be an old generation's
+                             * (0: none; zeros after written) */
+  uint32_t tmp_stale_end;   /* the same for the ready Btmp.log */
   prep_state prep;          /* the preparer thread (log_prepare_next) */
   int prep_want;            /* a commit asked for Btmp.log; the thread has not taken it */
   pthread_t prep_th;        /* valid while prep != PREP_NONE */
@@ -378,8 +380,32 @@ static int tmp_wanted(const eslog *lg) {
  * zeros: a crash before the folder's sync may leave the file under the
  * spare name, never changed; its header and records stay until the roll
  * writes the header and appends overwrite them. */
-static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *moved) {
+/* Where the bytes of f (size bytes, a closed generation's: zeros after its
+ * last record) stop being zeros: *end, read back from the end a chunk at a
+ * time (LOG_DATA_START when there are none). */
+static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
+  uint8_t *c = malloc(ZERO_CHUNK);
+  if (!c) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  *end = LOG_DATA_START;
+  for (uint32_t at = size; !e && at > LOG_DATA_START;) {
+    uint32_t from = at - LOG_DATA_START > ZERO_CHUNK ? at - ZERO_CHUNK : LOG_DATA_START, n = at - from;
+    if ((e = os_pread_full(f, c, n, from))) break;
+    while (n > 0 && c[n - 1] == 0) n--;
+    if (n) {
+      *end = from + n;
+      break;
+    }
+    at = from;
+  }
+  free(c);
+  return e;
+}
+
+static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *moved,
+                          uint32_t *old_end) {
   *moved = 0;
+  *old_end = 0;
   esfile *f = NULL;
   uint64_t fsize = 0;
   log_header h;
@@ -390,6 +416,9 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
              !os_pread_full(f, b, LOG_HDR_SIZE, 0) &&
              !log_hdr_decode(b, &h) && h.gen < gen && memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
   log_header_clear(&h);
+  /* how far its old bytes reach: the roll that closes the generation made
+   * of it zeroes after its last record up to there, no further */
+  if (!e && fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
   if (!e && fits) {
     memset(b, 0, 2 * LOG_BLOCK);
     if (!(e = os_rename_file(f, lg->tmp_path))) *moved = 1;
@@ -417,7 +446,8 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   log_sig sig = lg->sig;
   pthread_mutex_unlock(&lg->mu);
   int moved = 0;
-  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &moved) : JET_errSuccess;
+  uint32_t old_end = 0;
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &moved, &old_end) : JET_errSuccess;
   if (!e && !moved && !was_ready) {
     esfile *f = NULL;
     e = make_zero_file(lg->io, lg->tmp_path, size, sync, &f);
@@ -432,6 +462,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   else {
     lg->tmp_ready = 1;
     lg->tmp_recycled = moved;
+    lg->tmp_stale_end = moved ? old_end : 0;
   }
   pthread_cond_broadcast(&lg->cv);
   return e == JET_errDiskFull ? JET_errSuccess : e;
@@ -847,6 +878,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   esfile *nf = NULL;
   uint32_t nsize = lg->new_file_size;
   int ready = lg->tmp_ready, recycled = ready && lg->tmp_recycled;
+  uint32_t stale_end = recycled ? lg->tmp_stale_end : 0;
   lg->tmp_ready = 0;
   lg->tmp_recycled = 0;
   lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
@@ -894,7 +926,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint64_t seq = ++lg->seq;
   esfile *old = lg->f;
   uint32_t old_size = lg->file_size;
-  int old_stale = lg->stale;
+  uint32_t old_stale = lg->stale_end;
   /* appends go on into the new generation: the records' lsns and CRCs are
    * ngen's, its file is made; flushes wait (busy) */
   lg->gen = ngen;
@@ -918,7 +950,8 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
    * buffer written without a sync, write_out(..., 0), by an append that
    * then failed, so that nothing was buffered since) get the sync alone. */
   int zeroed = 0;   /* a recycled file: zeros after its last record (log.h) */
-  if (!e && old_stale) e = zero_fill(old, woff + wlen, old_size, 0, &zeroed);
+  uint32_t wend = woff + (uint32_t)wlen;
+  if (!e && old_stale > wend) e = zero_fill(old, wend, old_stale < old_size ? old_stale : old_size, 0, &zeroed);
   if (!e && (wlen || lg->placed < woff)) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
   else if (!e && (unsynced || zeroed)) e = os_sync(old);
   if (!e) synced = 1;
@@ -936,7 +969,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     lg->err = e;   /* sticky: the records appended to the new generation are never written */
   } else {
     lg->f = nf;
-    lg->stale = recycled;
+    lg->stale_end = stale_end;
     lg->written = lg->durable = LSN(ngen, LOG_DATA_START);
     lg->placed = LOG_DATA_START;
     lg->seq = 0;
