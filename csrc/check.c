@@ -197,7 +197,7 @@ static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh) {
   uint8_t *d = malloc(lh->file_size);
   if (!d) return JET_errOutOfMemory;
   JET_ERR e = zst_read_full(z, d, lh->file_size);
-  if (e == JET_errSuccess) e = log_verify_image(d, lh->file_size, lh->gen, log_seed(lh->gen, &lh->sig, lh->features), 0);
+  if (e == JET_errSuccess) e = log_verify_image(d, lh, 0);
   free(d);
   return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
 }

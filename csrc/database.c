@@ -451,7 +451,7 @@ static JET_ERR log_page(esinst *inst, esdb *db, uint32_t pgno, uint8_t *page, co
   lsn_t l;
   if (!ready && page_type(page) == PAGE_LVDATA) {
     /* a long value's data page is written whole, once per value: one run
-     * (page_diff_span's), its header after the record's head and its
+     * (page_span's), its header after the record's head and its
      * bytes sent from the page, not copied into diffbuf first */
     size_t len = page_span(base ? base : zero, page, ps, head + 24);
     return log_append2(inst->log, LR_PAGEDIFF, head, len ? 28 : 24, page + (len ? get16(head + 24) : 0), len, &l);

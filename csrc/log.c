@@ -49,7 +49,7 @@
  * cover); the bytes and the states of Btmp.log are the same either way: it
  * is either absent, or being made (never read, removed by whoever makes it
  * next), or complete (tmp_ready: zeros from LOG_HDR_SIZE on, or a spare's
- * old header and records after zeroed slots, tmp_recycled; log_retire)
+ * old header and records after zeroed slots, tmp_stale_end; log_retire)
  * until a roll takes it.  When the disk is full that is left to the roll, so a full
  * disk stops the log only when a roll finds no room, not while the
  * current file has some.
@@ -130,15 +130,15 @@ struct eslog {
   uint64_t nappends;
   int waited_in_sync;       /* another committer waited during the last sync */
   int tmp_ready, tmp_busy;  /* Btmp.log made ahead (no header) / being made */
-  int tmp_recycled;         /* the ready Btmp.log is a retired generation's
-                             * file (a spare): old bytes after its slots */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
   uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
   uint32_t stale_end;       /* the current file is a recycled one: bytes from
                              * written up to here may be an old generation's
                              * (0: none; zeros after written) */
-  uint32_t tmp_stale_end;   /* the same for the ready Btmp.log */
+  uint32_t tmp_stale_end;   /* the same for the ready Btmp.log (not 0: a
+                             * spare's, its old header and records after
+                             * zeroed slots; data_end is >= LOG_DATA_START) */
   prep_state prep;          /* the preparer thread (log_prepare_next) */
   int prep_want;            /* a commit asked for Btmp.log; the thread has not taken it */
   pthread_t prep_th;        /* valid while prep != PREP_NONE */
@@ -289,13 +289,6 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   return JET_errSuccess;
 }
 
-/* A file of file_size bytes under the name tmp (a stale one is removed
- * first) that reads as zeros after the header's place, its blocks
- * reserved (os_reserve) or, where the file system cannot or a fault is
- * armed, written with zeros; the header is written (and the whole synced)
- * when the file becomes a generation.  sync: synced here too (the
- * preparer thread), so that the roll's sync has only the header to
- * write. */
 /* Zeros over [from, to) of f, ZERO_CHUNK at a time; with check, a chunk
  * already all zero is read and left alone (*wrote: a chunk was written). */
 static JET_ERR zero_fill(esfile *f, uint64_t from, uint64_t to, int check, int *wrote) {
@@ -311,6 +304,13 @@ static JET_ERR zero_fill(esfile *f, uint64_t from, uint64_t to, int check, int *
   return e;
 }
 
+/* A file of file_size bytes under the name tmp (a stale one is removed
+ * first) that reads as zeros after the header's place, its blocks
+ * reserved (os_reserve) or, where the file system cannot or a fault is
+ * armed, written with zeros; the header is written (and the whole synced)
+ * when the file becomes a generation.  sync: synced here too (the
+ * preparer thread), so that the roll's sync has only the header to
+ * write. */
 static JET_ERR make_zero_file(esio *io, const char *tmp, uint32_t file_size, int sync, esfile **out) {
   esfile *f;
   JET_ERR e = os_create_new(io, tmp, &f);
@@ -361,25 +361,9 @@ static int spare_held(const eslog *lg) {
 static int tmp_wanted(const eslog *lg) {
   if (lg->err || lg->tmp_busy || lg->rolling) return 0;
   if (!lg->tmp_ready) return !lg->tmp_short || spare_held(lg) >= 0;   /* a spare needs no room */
-  return !lg->tmp_recycled && spare_held(lg) >= 0;   /* a new one made ahead gives way to a spare */
+  return !lg->tmp_stale_end && spare_held(lg) >= 0;   /* a new one made ahead gives way to a spare */
 }
 
-/* A retired generation's file, at spare name path, as Btmp.log (without
- * mu; the caller owns tmp_busy): *moved when it is there, its slots
- * zeroed.  Taken only when its header says it is a generation of this
- * stream below the current one (gen, sig): a record's CRC is seeded with
- * log_seed (the signature and the generation), so a file of this stream
- * not below gen could hold records that check in the generation it is to
- * become, and one of another stream or with a damaged header is not known
- * to be a retired generation of this log: either is deleted instead
- * (*moved 0, no error); so is a symbolic link (never
- * followed) and a file with another name elsewhere (a hard link, as an
- * archive_command "ln %p ..." makes: writing it would change the
- * archived copy).  Order: the rename (over a new
- * Btmp.log made ahead, if any), the folder synced, then the slots'
- * zeros: a crash before the folder's sync may leave the file under the
- * spare name, never changed; its header and records stay until the roll
- * writes the header and appends overwrite them. */
 /* Where the bytes of f (size bytes, a closed generation's: zeros after its
  * last record) stop being zeros: *end, read back from the end a chunk at a
  * time (LOG_DATA_START when there are none). */
@@ -402,6 +386,25 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
   return e;
 }
 
+/* A retired generation's file, at spare name path, as Btmp.log (without
+ * mu; the caller owns tmp_busy): *moved when it is there, its slots
+ * zeroed.  Taken only when its header says it is a generation of this
+ * stream below the current one (gen, sig): a record's CRC is seeded with
+ * log_seed (the signature and the generation), so a file of this stream
+ * not below gen could hold records that check in the generation it is to
+ * become, and one of another stream or with a damaged header is not known
+ * to be a retired generation of this log: either is deleted instead
+ * (*moved 0, no error); so is a symbolic link (never
+ * followed) and a file with another name elsewhere (a hard link, as an
+ * archive_command "ln %p ..." makes: writing it would change the
+ * archived copy), and a file not of the size of new files (this is the
+ * one check of it: log_retire keeps any).  *old_end: where its old bytes
+ * end (data_end), for the roll that closes the generation made of it.
+ * Order: the rename (over a new
+ * Btmp.log made ahead, if any), the folder synced, then the slots'
+ * zeros: a crash before the folder's sync may leave the file under the
+ * spare name, never changed; its header and records stay until the roll
+ * writes the header and appends overwrite them. */
 static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *moved,
                           uint32_t *old_end) {
   *moved = 0;
@@ -442,6 +445,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   int k = spare_held(lg), was_ready = lg->tmp_ready;
   if (k >= 0) lg->reuse[k] = REUSE_MOVING;
   lg->tmp_ready = 0;
+  lg->tmp_stale_end = 0;
   uint32_t size = lg->new_file_size, gen = lg->gen;
   log_sig sig = lg->sig;
   pthread_mutex_unlock(&lg->mu);
@@ -461,7 +465,6 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
   else {
     lg->tmp_ready = 1;
-    lg->tmp_recycled = moved;
     lg->tmp_stale_end = moved ? old_end : 0;
   }
   pthread_cond_broadcast(&lg->cv);
@@ -471,7 +474,8 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
 /* Log recycling (log.h): the file of a generation no longer needed is kept
  * under a free spare name (a rename: its bytes unchanged, so the folder
  * need not be synced; after a crash it is under one name or the other),
- * or deleted when there is none or its size is not the new files'.  A free
+ * or deleted when there is none (take_spare checks it when it is taken,
+ * and deletes one not of use).  A free
  * name is one where nothing is: a folder, a link or a file someone put
  * there is left alone (renamed over, a folder would fail this retire and
  * every later one, a checkpoint with it; a link would be replaced) and the
@@ -479,24 +483,19 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
  * deletes the file instead. */
 JET_ERR log_retire(eslog *lg, const char *path) {
   int k;
-  uint32_t size;
   for (;;) {   /* each turn marks a name REUSE_FOREIGN or ends */
     pthread_mutex_lock(&lg->mu);
     k = -1;
     for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)
       if (lg->reuse[i] == REUSE_NONE) k = (int)i;
     if (k >= 0) lg->reuse[k] = REUSE_MOVING;
-    size = lg->new_file_size;
     pthread_mutex_unlock(&lg->mu);
     if (k < 0 || os_kind(lg->reuse_path[k]) == OS_ABSENT) break;
     pthread_mutex_lock(&lg->mu);
     lg->reuse[k] = REUSE_FOREIGN;
     pthread_mutex_unlock(&lg->mu);
   }
-  uint64_t fsize = 0;
-  esfile *f = NULL;
-  int keep = k >= 0 && !os_open(lg->io, path, OS_READ, &f) && !os_size(f, &fsize) && fsize == size;
-  os_close(f);
+  int keep = k >= 0;
   JET_ERR e = keep ? os_rename(lg->io, path, lg->reuse_path[k]) : os_unlink(lg->io, path);
   if (keep && e) {
     keep = 0;
@@ -658,7 +657,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   if (e) { log_header_clear(&h); lg_free(lg); return e; }
   lg->sig = h.sig;
   lg->gen = h.gen;
-  lg->seed = log_seed(h.gen, &h.sig, h.features);
+  lg->seed = log_hdr_seed(&h);
   lg->file_size = h.file_size;
   lg->page_size = h.page_size;
   lg->tm_create = h.tm_create;
@@ -877,10 +876,10 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   }
   esfile *nf = NULL;
   uint32_t nsize = lg->new_file_size;
-  int ready = lg->tmp_ready, recycled = ready && lg->tmp_recycled;
-  uint32_t stale_end = recycled ? lg->tmp_stale_end : 0;
+  int ready = lg->tmp_ready;
+  uint32_t stale_end = ready ? lg->tmp_stale_end : 0;
   lg->tmp_ready = 0;
-  lg->tmp_recycled = 0;
+  lg->tmp_stale_end = 0;
   lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
   lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed; no other roll starts */
   uint64_t att_ver = lg->att_ver;

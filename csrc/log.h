@@ -232,8 +232,9 @@ JET_ERR log_prepare_next(eslog *lg);
  * logging's deletion below the checkpoint and every pin, a backup's
  * truncation), is deleted, or kept under a spare name (<base>spare1.log
  * .. <base>spareN.log, N = log_config.spares) when one is free (nothing
- * there: a folder, link or file of someone else's is left alone) and its
- * size is the new files'.  The next Btmp.log is then made from a spare
+ * there: a folder, link or file of someone else's is left alone).  The
+ * next Btmp.log is then made from a spare (when it is of the new files'
+ * size, this stream's and below the current generation; else deleted)
  * (log_prepare_next; one made new ahead gives way to it): its blocks have
  * been written, so that a commit's write into them is an overwrite, where
  * the reserved blocks of a new file cost the file system a metadata write
@@ -336,10 +337,10 @@ void log_reader_close(log_reader *r);
 /* Checks a whole log file (header and every record) for backup and
  * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure. */
 JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size);
-/* The record checks of log_verify_file over a whole log image d of fsize
- * bytes of generation gen (current: the generation being written, B.log):
+/* The record checks of log_verify_file over a whole log image d of the
+ * file h heads (current: the generation being written, B.log):
  * JET_errLogReadVerifyFailure at the first fault. */
-JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t seed, int current);
+JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current);
 /* The same, keeping the verified bytes: *image (free it) holds the whole
  * file, *size bytes; a backup streams exactly these bytes. */
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size);

@@ -15,6 +15,8 @@ uint32_t log_seed(uint32_t gen, const log_sig *sig, uint32_t features) {
   return (features & LOG_FEATURE_SEEDED) ? crc32c(gen, sig->b, sizeof sig->b) : gen;
 }
 
+uint32_t log_hdr_seed(const log_header *h) { return log_seed(h->gen, &h->sig, h->features); }
+
 uint32_t log_rec_crc(uint32_t seed, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2) {
   uint32_t c = crc32c(seed, &type, 1);
   if (n1) c = crc32c(c, p1, n1);

@@ -73,6 +73,8 @@ extern const uint8_t log_magic[8];
  * generation (a recycled file's, log.h log_retire) cannot be made to check
  * as a record of a later one. */
 uint32_t log_seed(uint32_t gen, const log_sig *sig, uint32_t features);
+/* log_seed of the file a header heads. */
+uint32_t log_hdr_seed(const log_header *h);
 uint32_t log_rec_crc(uint32_t seed, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2);
 JET_ERR log_attach_copy(const log_attach *src, uint32_t n, log_attach **out);
 /* Encodes a LOG_HDR_SIZE header into b (JET_errInvalidParameter when the

@@ -191,7 +191,7 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
   for (;;) {
     if (r->done) return 1;
     rfile *rf = &r->files[r->fi];
-    uint32_t fs = rf->h.file_size, gen = rf->h.gen, seed = log_seed(gen, &rf->h.sig, rf->h.features);
+    uint32_t fs = rf->h.file_size, gen = rf->h.gen, seed = log_hdr_seed(&rf->h);
     if (!r->loaded) {
       JET_ERR e = log_load_file(r->io, rf->path, fs, &r->data, &r->data_cap);
       if (e) return r->err = e;
@@ -270,8 +270,8 @@ const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; 
  * 0): JET_errPageSizeMismatch; a bad record: JET_errLogReadVerifyFailure,
  * except a torn tail (bad record, nothing valid after) in a file named like
  * a current log ("XXX.log"); I/O errors as they come. */
-JET_ERR log_verify_image(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t seed, int current) {
-  uint32_t pos = LOG_DATA_START;
+JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current) {
+  uint32_t pos = LOG_DATA_START, fsize = h->file_size, gen = h->gen, seed = log_hdr_seed(h);
   log_walk w;
   if (current) return log_walk_current(d, fsize, gen, seed, pos, &w) ? JET_errLogReadVerifyFailure : JET_errSuccess;
   for (;;) {
@@ -323,7 +323,7 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
   }
   if (!e) e = os_pread_full(f, d + LOG_HDR_SIZE, h.file_size - LOG_HDR_SIZE, LOG_HDR_SIZE);
   os_close(f);
-  if (!e) e = log_verify_image(d, h.file_size, h.gen, log_seed(h.gen, &h.sig, h.features), current);
+  if (!e) e = log_verify_image(d, &h, current);
   if (e) free(d);
   else {
     *image = d;

@@ -2,6 +2,7 @@
 #include "lv.h"
 #include "page.h"
 #include "pageop.h"
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,11 +144,12 @@ static JET_ERR free_one(pager *p, uint32_t pgno, int type, uint32_t next) {
   /* bytes 16 .. 31 kept: pageop_apply checks them again, with the same result */
   if ((e = pager_write_op_over(p, pgno, &pg, PAGE_HDR, h, sizeof h, body, sizeof body))) return e;
   int r = pageop_apply(pg, psz, PO_FREEPAGE, 0, body, sizeof body);
-  if (r != PO_OK) {            /* the record is kept: the page must become a difference */
-    uint8_t *again;
-    e = pager_write(p, pgno, &again);
-    return e ? e : r == PO_NOMEM ? JET_errOutOfMemory : CORRUPT;
-  }
+  /* never fails (pageop_can_free passed on the same bytes); if it did, the
+   * page's bytes past PAGE_HDR would be undefined: never logged, as the
+   * failed operation's pending pages are discarded (the page before put
+   * back) by every caller */
+  assert(r == PO_OK);
+  if (r != PO_OK) return r == PO_NOMEM ? JET_errOutOfMemory : CORRUPT;
   return pager_free(p, pgno);
 }
 

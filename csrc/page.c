@@ -105,12 +105,6 @@ size_t page_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t 
   return len;
 }
 
-size_t page_diff_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out) {
-  size_t len = page_span(base, page, size, out);
-  if (len) memcpy(out + 4, page + get16(out), len);
-  return len ? 4 + len : 0;
-}
-
 int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n) {
   size_t k = 0;
   while (k < n) {

@@ -92,13 +92,12 @@ size_t page_diff(const uint8_t *base, const uint8_t *page, size_t size, uint8_t 
 /* page_diff as one run, from the first to the last byte that differs
  * (the bytes between them sent whether equal or not): for a page that
  * changes whole (a long value's data page, written once per value), where
- * page_diff would compare every byte to find the same single run.  Same
- * encoding, same bound; 0 when the pages agree from offset 16 on. */
-size_t page_diff_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t *out);
-/* page_diff_span's run without its bytes: the run's length (0: the pages
- * agree from offset 16 on, head untouched), its 4-byte header (u16 offset,
- * u16 length) in head; the bytes are page + offset, for a caller that
- * sends them from the page (database.c: no copy of a long value's page). */
+ * page_diff would compare every byte to find the same single run.  Its
+ * length is returned (0: the pages agree from offset 16 on, head
+ * untouched) and its 4-byte header (u16 offset, u16 length) put in head:
+ * head followed by the length's bytes from page + offset is page_diff's
+ * encoding of the run (same bound), sent from the page by the caller
+ * (database.c log_page: no copy of a long value's page). */
 size_t page_span(const uint8_t *base, const uint8_t *page, size_t size, uint8_t head[4]);
 /* Applies encoded runs to page: 0, or -1 when a run lies outside it. */
 int page_patch(uint8_t *page, size_t size, const uint8_t *runs, size_t n);

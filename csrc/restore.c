@@ -917,7 +917,7 @@ static JET_ERR live_image(EseRestore *r, const rsfile *f) {
   if (e) return e;
   log_walk w;
   uint32_t fs = (uint32_t)f->size;
-  if (log_walk_current(r->img, fs, f->gen, log_seed(f->gen, &f->lh.sig, f->lh.features), LOG_DATA_START, &w))
+  if (log_walk_current(r->img, fs, f->gen, log_hdr_seed(&f->lh), LOG_DATA_START, &w))
     return fail(r, JET_errLogCorruptDuringHardRestore, "the live log %s is damaged before its durable end", f->src);
   memset(r->img + w.end, 0, fs - w.end);
   memset(r->img + LOG_SLOT_A, 0, LOG_DATA_START - LOG_SLOT_A);

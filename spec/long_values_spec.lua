@@ -235,7 +235,7 @@ describe("long values", function()
     assert.is_true(gens() - gen1 <= 1, "41 small commits and a free of 4 MiB stay within a generation")
   end)
 
-  -- A data page's LR_PAGEDIFF (6) is page_diff_span's one run, from the
+  -- A data page's LR_PAGEDIFF (6) is page_span's one run, from the
   -- first to the last byte (from 16 on) that differs from the page before,
   -- and gives the page of the value: the log is checked against a model of
   -- every page rebuilt from the log itself (differences patched,

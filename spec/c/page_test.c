@@ -5,7 +5,7 @@
  * change is no run; a change from offset 16 to the end is one run of the
  * whole body, the largest encoding (PAGE_DIFF_MAX bytes; page_diff asserts
  * it is never exceeded, so this runs under make check too); a new page against an all-zero
- * base; page_patch refuses a run outside the page; page_diff_span gives
+ * base; page_patch refuses a run outside the page; page_span gives
  * one run from the first to the last differing byte that patches to the
  * same page, nothing for equal pages.  Prints "page_test: ok".
  */
@@ -38,12 +38,20 @@ static size_t roundtrip(const uint8_t *base, const uint8_t *page, size_t ps, uin
   return n;
 }
 
-/* page_diff_span: one run [first, last differing byte], patching to page. */
+/* page_span's run encoded as log_page sends it (its header, then the
+ * bytes from the page). */
+static size_t page_span_run(const uint8_t *base, const uint8_t *page, size_t ps, uint8_t *runs) {
+  size_t len = page_span(base, page, ps, runs);
+  if (len) memcpy(runs + 4, page + get16(runs), len);
+  return len ? 4 + len : 0;
+}
+
+/* page_span: one run [first, last differing byte], patching to page. */
 static void span_roundtrip(const uint8_t *base, const uint8_t *page, size_t ps, uint8_t *runs, uint8_t *copy) {
   size_t first = 16, last = ps;
   while (first < ps && base[first] == page[first]) first++;
   while (last > first && base[last - 1] == page[last - 1]) last--;
-  size_t n = page_diff_span(base, page, ps, runs);
+  size_t n = page_span_run(base, page, ps, runs);
   CHECK(n <= PAGE_DIFF_MAX(ps));
   if (first == ps) {
     CHECK(n == 0);
@@ -98,7 +106,7 @@ int main(void) {
     span_roundtrip(base, page, ps, runs, copy);
     for (size_t i = 16; i < ps; i++) page[i] = (uint8_t)~base[i];
     span_roundtrip(base, page, ps, runs, copy);
-    CHECK(page_diff_span(base, page, ps, runs) == PAGE_DIFF_MAX(ps));
+    CHECK(page_span_run(base, page, ps, runs) == PAGE_DIFF_MAX(ps));
     memcpy(page, base, ps);
     page[16] ^= 1;
     span_roundtrip(base, page, ps, runs, copy);
