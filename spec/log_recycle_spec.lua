@@ -313,17 +313,13 @@ describe("a crash sweep with log recycling", function()
     wl.sweep(50)
   end)
 
-  -- Every event of the first two recycles (ESE_FAULT_TRACE names them):
+  -- The events of the first two recycles (ESE_FAULT_TRACE names them):
   -- from the retired generation's rename to its spare name, through the
   -- spare's rename to edbtmp.log, the folder's sync and its slots' zeros,
   -- to the end of the roll that makes it edb.log (its header, sync,
-  -- renames, the folder's sync).  Each event is a crash point; a write also a torn
-  -- write (head and tail new), a sync a power cut (two seeds).  Recovery
-  -- finds the state after a commit between the last durable one and the
-  -- one after the last noted, the database checks, and every closed
-  -- generation left verifies.
-  it("crash, torn and power-cut points at every step of a recycle lose no commit and leave every closed "
-     .. "generation verifiable", function()
+  -- renames, the folder's sync).  A list of { k = event, kind = ..., retire
+  -- = the retire's rename }, from a run without faults.
+  local function recycle_events()
     local trace = w:path("trace")
     local code, last, _, err = wl.run(w:path("traced"), "ESE_FAULT_TRACE=" .. H.q(trace))
     assert.are.equal(0, code, err)
@@ -332,39 +328,87 @@ describe("a crash sweep with log recycling", function()
     for n, kind, name in H.read_file(trace):gmatch("(%d+) (%a+) %d+ %d+ (%S+)\n") do
       ev[tonumber(n)] = { kind = kind, name = name }
     end
-    local points, episodes, n = {}, 0, 1
+    local out, episodes, n = {}, 0, 1
     while ev[n] and episodes < 2 do
       if ev[n].kind == "rename" and ev[n].name:match("^edbspare%d+%.log$") then   -- a spare taken
         episodes = episodes + 1
         local k = n - 1                           -- the retire's rename, then on to the roll's folder sync
+        assert.are.equal("rename", ev[k].kind)
         while ev[k] and not (ev[k].kind == "syncdir" and ev[k - 1] and ev[k - 1].name == "edbtmp.log") do
-          points[#points + 1] = ("crash:%d"):format(k)
-          if ev[k].kind == "write" then
-            points[#points + 1] = ("torn:%d:512:head"):format(k)
-            points[#points + 1] = ("torn:%d:1536:tail"):format(k)
-          elseif ev[k].kind == "sync" or ev[k].kind == "syncdir" then
-            points[#points + 1] = ("power:%d:%d"):format(k, 2 * k)
-            points[#points + 1] = ("power:%d:%d"):format(k, 2 * k + 1)
-          end
+          out[#out + 1] = { k = k, kind = ev[k].kind, retire = k == n - 1 }
           k = k + 1
         end
-        points[#points + 1] = ("crash:%d"):format(k)
+        out[#out + 1] = { k = k, kind = ev[k].kind }
         n = k
       end
       n = n + 1
     end
     assert.are.equal(2, episodes)
+    return out
+  end
+
+  -- Every closed generation left in dir verifies.
+  local function closed_verify(dir, fault)
+    for name in pairs(H.log_files(dir)) do
+      if H.log_gen(name) then
+        local ok, e = pcall(ese.file_info, dir .. "/" .. name, true)
+        assert.is_true(ok, fault .. ": " .. name .. ": " .. tostring(e and (e.detail or e.name) or e))
+      end
+    end
+  end
+
+  -- Each event of the two recycles is a crash point; a write also a torn
+  -- write (head and tail new), a sync a power cut (two seeds).  Recovery
+  -- finds the state after a commit between the last durable one and the
+  -- one after the last noted, the database checks, and every closed
+  -- generation left verifies.
+  it("crash, torn and power-cut points at every step of a recycle lose no commit and leave every closed "
+     .. "generation verifiable", function()
+    local points = {}
+    for _, e in ipairs(recycle_events()) do
+      local k = e.k
+      points[#points + 1] = ("crash:%d"):format(k)
+      if e.kind == "write" then
+        points[#points + 1] = ("torn:%d:512:head"):format(k)
+        points[#points + 1] = ("torn:%d:1536:tail"):format(k)
+      elseif e.kind == "sync" or e.kind == "syncdir" then
+        points[#points + 1] = ("power:%d:%d"):format(k, 2 * k)
+        points[#points + 1] = ("power:%d:%d"):format(k, 2 * k + 1)
+      end
+    end
     assert.is_true(#points >= 30, "points: " .. #points)
     for i, fault in ipairs(points) do
       local dir = w:path("q" .. i)
       local _, seen, safe = wl.run(dir, "ESE_FAULT=" .. fault)
       wl.check(dir, seen, safe, fault)
-      for name in pairs(H.log_files(dir)) do
-        if H.log_gen(name) then
-          local ok, e = pcall(ese.file_info, dir .. "/" .. name, true)
-          assert.is_true(ok, fault .. ": " .. name .. ": " .. tostring(e and (e.detail or e.name) or e))
-        end
-      end
+      closed_verify(dir, fault)
     end
+  end)
+
+  -- An I/O error (ESE_FAULT=eio:K) at each event of the two recycles.  A
+  -- retire whose rename fails deletes the generation instead (log.c
+  -- log_retire): the checkpoint and the workload go on to the end.  Any
+  -- other (the spare's rename to edbtmp.log, the folder's sync, the slots'
+  -- zeros, the roll's) stops the log with that error, the workload ends
+  -- there, and recovery loses no commit noted durable.
+  it("an I/O error at each step of a recycle: a failed retire deletes the generation and the workload goes "
+     .. "on; any other stops it, and recovery loses no commit", function()
+    local retires, stopped = 0, 0
+    for i, e in ipairs(recycle_events()) do
+      local fault = ("eio:%d"):format(e.k)
+      local dir = w:path("e" .. i)
+      local code, seen, safe, err = wl.run(dir, "ESE_FAULT=" .. fault)
+      if e.retire then
+        retires = retires + 1
+        assert.are.equal(0, code, fault .. " (the retire's rename): " .. err)
+        assert.are.equal(14, seen, fault .. " (the retire's rename)")
+      elseif seen < 14 then
+        stopped = stopped + 1
+      end
+      wl.check(dir, seen, safe, fault)
+      closed_verify(dir, fault)
+    end
+    assert.are.equal(2, retires)
+    assert.is_true(stopped >= 4, "points that stopped the workload: " .. stopped)
   end)
 end)
