@@ -153,8 +153,12 @@ int log_follows(const log_header *prev, const log_header *next);
 /* "B.log" (gen 0 means current) or "B%08X.log" into a new string. */
 char *log_file_name(const char *dir, const char *base, uint32_t gen);
 /* 1 and *gen when name is B%08X.log (hex either case, base case-insensitive),
- * 2 when it is B.log, 0 otherwise. */
+ * 2 when it is B.log, 0 otherwise.  The engine's scans of a live folder
+ * (log_scan_dir, log_reader_open) take only the exact base: a folder may
+ * hold "edb" and "EDB"'s streams. */
 int log_parse_name(const char *name, const char *base, uint32_t *gen);
+/* log_parse_name with the base name spelled exactly (a live folder's). */
+int log_parse_name_exact(const char *name, const char *base, uint32_t *gen);
 /* Reads and checks a header: bad checksum or magic JET_errLogFileCorrupt,
  * an older format (1, 2) or an unknown feature bit JET_errBadLogVersion,
  * file size differing from the header JET_errLogFileSizeMismatch. */
@@ -303,6 +307,7 @@ typedef struct log_record {
 enum {
   LOG_READ_CURRENT = 1,   /* after the archived generations, read B.log */
   LOG_READ_RESTORE = 2,   /* errors as a hard restore names them (-570/-573) */
+  LOG_READ_ANY_CASE = 4,  /* file names of base in any case (a set's); else exactly base */
 };
 
 /* Reads dir's generations from LSN_GEN(from) on, starting at from (or the

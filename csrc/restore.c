@@ -56,6 +56,7 @@ typedef struct rsfile {
   int is_db, in_place;
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_image) */
+  int live;               /* src is in the live log folder (its base name matched exactly) */
   int mapped;             /* replay found it attached or created in the logs */
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
@@ -199,7 +200,9 @@ static JET_ERR zst_log_read(EseRestore *r, const char *path, log_header *h) {
   return fail(r, JET_errLogFileCorrupt, "%s", why);
 }
 
-static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int current, int zst) {
+/* A log of the sources (live: of the live log folder; current: its B.log),
+ * in dest under its canonical name (log_file_name). */
+static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int live, int current, int zst) {
   /* a generation before the sets' (in the archive or live logs) is not
    * read: no copy needs it (check_dbs), and it may be of an older format,
    * damaged or one of a gap the archive has */
@@ -235,11 +238,10 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   f->gen = gen;
   f->lh = h;
   f->size = h.file_size;
-  if (current) {          /* a live B.log becomes an archived generation in dest */
-    f->live_cur = 1;
-    free(f->name);
-    if (!(f->name = log_file_name(NULL, r->base, gen))) return JET_errOutOfMemory;
-  }
+  f->live = live;
+  f->live_cur = current;  /* a live B.log becomes an archived generation in dest */
+  free(f->name);          /* a set's EDB0000000A.LOG is edb0000000A.log in dest: the instance's scan matches exactly */
+  if (!(f->name = log_file_name(NULL, r->base, gen))) return JET_errOutOfMemory;
   return JET_errSuccess;
 }
 
@@ -340,13 +342,14 @@ static JET_ERR scan_entry(const char *name, void *ud) {
    * or a database; a live log folder has none */
   int zst = !c->live && zst_name(name, &stem);
   char plain[64];
-  int kind = log_parse_name(name, c->r->base, &gen);
+  /* a live folder's logs of the exact base only: "EDB"'s beside "edb"'s are another stream */
+  int kind = c->live ? log_parse_name_exact(name, c->r->base, &gen) : log_parse_name(name, c->r->base, &gen);
   if (zst && stem < sizeof plain) {
     snprintf(plain, sizeof plain, "%.*s", (int)stem, name);
     kind = log_parse_name(plain, c->r->base, &gen);
   }
-  if (kind == 1) return scan_log(c->r, c->dir, name, gen, 0, zst);
-  if (kind == 2) return c->live ? scan_log(c->r, c->dir, name, 0, 1, 0) : JET_errSuccess;
+  if (kind == 1) return scan_log(c->r, c->dir, name, gen, c->live, 0, zst);
+  if (kind == 2) return c->live ? scan_log(c->r, c->dir, name, 0, 1, 1, 0) : JET_errSuccess;
   if (c->live || c->r->logs_only) return JET_errSuccess;
   return scan_db(c->r, c->dir, name, NULL, zst);
 }
@@ -471,7 +474,8 @@ static uint64_t last_commit_scan(EseRestore *r, rsfile *f) {
     snprintf(cur, sizeof cur, "%s.log", r->base);
     int current = strcmp(slash ? slash + 1 : f->src, cur) == 0;   /* a live B.log */
     /* a failure leaves rd NULL: no commit read (replay reports it) */
-    log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0), current ? LOG_READ_CURRENT : 0, &rd);
+    log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0),
+                    (current ? LOG_READ_CURRENT : 0) | (f->live ? 0 : LOG_READ_ANY_CASE), &rd);
     free(dir);
   }
   uint64_t last = 0;
@@ -632,13 +636,13 @@ static JET_ERR writable(EseRestore *r, const char *dir, const char *name) {
 }
 
 /* Whether name is of the log stream of base name B that overwrite
- * replaces: every B*.log (spelled as the log scan reads it), B.chk,
- * Btmp.log, the double-write ring B.dwb and Btmp.dwb; not B.lck (the
- * restore holds it). */
+ * replaces: every B*.log (spelled as the log scan reads it: B exactly, so
+ * another instance's EDB*.log beside edb's stays), B.chk, Btmp.log, the
+ * double-write ring B.dwb and Btmp.dwb; not B.lck (the restore holds it). */
 static int stream_file(const EseRestore *r, const char *name) {
   uint32_t gen;
   size_t n = strlen(name);
-  return log_parse_name(name, r->base, &gen) != 0 ||
+  return log_parse_name_exact(name, r->base, &gen) != 0 ||
          (n == 7 && !strncmp(name, r->base, 3) && (!strcmp(name + 3, ".chk") || !strcmp(name + 3, ".dwb"))) ||
          (n == 10 && !strncmp(name, r->base, 3) && (!strcmp(name + 3, "tmp.log") || !strcmp(name + 3, "tmp.dwb")));
 }
@@ -769,7 +773,7 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
     else if (!os_exists(path))
       e = fail(r, JET_errMissingLogFile, "restore_command said it fetched %s, but wrote no file there", path);
     if (e == JET_errSuccess && !end) {
-      e = scan_log(r, r->fetch_dir, name, g, 0, 0);
+      e = scan_log(r, r->fetch_dir, name, g, 0, 0, 0);
       rsfile *f = e == JET_errSuccess ? log_of(r, g) : NULL;
       if (f) r->hi = g;
       if (f && r->to_time && f->lh.tm_create > r->to_time) end = 1;   /* begun after the point in time */
