@@ -143,18 +143,22 @@ static int restore_step(lua_State *L) {
 }
 
 /* r:result() -> { last_generation, last_commit_time (seconds, or nil),
- * reached (boolean), gap_generation (or nil) }, once finished. */
+ * last_commit_time_us (the same, an integer count of microseconds: the
+ * exact value the commit record carries), reached (boolean),
+ * gap_generation (or nil) }, once finished. */
 static int restore_result(lua_State *L) {
   EseRestoreUd *u = torestore(L, 1);
   if (!u->r) return ese_raise(L, JET_errInvalidParameter, "restore");
   EseRestoreResult res;
   EseRestoreResultOf(u->r, &res);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   lua_pushinteger(L, (lua_Integer)res.last_generation);
   lua_setfield(L, -2, "last_generation");
   if (res.last_commit_us) {
     lua_pushnumber(L, (lua_Number)res.last_commit_us / 1e6);
     lua_setfield(L, -2, "last_commit_time");
+    lua_pushinteger(L, (lua_Integer)res.last_commit_us);
+    lua_setfield(L, -2, "last_commit_time_us");
   }
   lua_pushboolean(L, res.reached);
   lua_setfield(L, -2, "reached");

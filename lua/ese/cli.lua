@@ -53,7 +53,7 @@ local function json_report(rep)
   local r = {}
   for k, v in pairs(rep) do r[k] = v end
   if rep.seconds then r.seconds, r.elapsed_us = nil, us(rep.seconds) end
-  if rep.last_commit_time then r.last_commit_time, r.last_commit_time_us = nil, us(rep.last_commit_time) end
+  if rep.last_commit_time then r.last_commit_time, r.last_commit_time_us = nil, rep.last_commit_time_us end
   if rep.verify then r.verify = json_report(rep.verify) end
   if rep.sets then
     r.sets = {}
@@ -450,11 +450,10 @@ system_path = log_path = DEST then opens the restored databases.]],
       o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
     if o["to-time"] then
       -- seconds to the microsecond, rounded as ese.restore rounds to_time
-      local function utc(t) return utc_us(math.floor(t * 1e6 + 0.5), 6) .. " UTC" end
-      local last = rep.last_commit_time
-      out(("point in time %s: %s; replayed to generation %d, last commit%s%s"):format(utc(o["to-time"]),
+      local last = rep.last_commit_time_us
+      out(("point in time %s UTC: %s; replayed to generation %d, last commit%s%s"):format(utc_us(us(o["to-time"]), 6),
         rep.reached and "reached" or "NOT reached (--allow-partial)", rep.last_generation,
-        last and (" " .. utc(last)) or ": none",
+        last and (" " .. utc_us(last, 6) .. " UTC") or ": none",
         rep.gap_generation and (", generation " .. rep.gap_generation .. " missing") or ""))
     end
     return 0

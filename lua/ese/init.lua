@@ -64,7 +64,10 @@ end
 -- object of the first fault; dest_dir is then left unusable but a new
 -- restore (with overwrite) may be tried.
 -- Returns a report {bytes = total units, steps = n, last_generation = g,
--- last_commit_time = seconds (nil: no commit replayed), reached = boolean
+-- last_commit_time = seconds (nil: no commit replayed), last_commit_time_us =
+-- the same as an integer count of microseconds (the commit record's exact
+-- time; to_time = last_commit_time_us / 1e6 restores that commit and no
+-- later one), reached = boolean
 -- (with to_time only: the logs went past it; nil without), gap_generation = g (allow_partial: the
 -- first generation missing, nil: none)}.
 -- @param backup a folder, or a list of folders (the full set first)
