@@ -6,7 +6,15 @@
  * fsynced, renamed to NAME, the folder fsynced.  A NAME already there with
  * the same bytes counts as shipped (a ship that a crash or a stop cut after
  * the rename); with other bytes it is an error, retried and reported, and
- * the file is never overwritten.
+ * the file is never overwritten.  When that file is a generation of this
+ * very log stream (its signature, its number) it is another timeline's: a
+ * point-in-time restore continued the stream from an earlier point, and
+ * the archive holds the old timeline's files of the numbers the new one
+ * writes.  Both stay (the old timeline's restore points must still
+ * restore; the new generations stay pinned in the log folder), and
+ * last_error names JET_errArchiveTimelineConflict and says to point
+ * archive_path at a new folder; init says so already when the folder holds
+ * a generation of the stream at or above the log's current one.
  *
  * Command (archive_command): run as command.h runs a user's command (the
  * ONE place lua-ese starts a process, only when configured), with %p the
@@ -126,6 +134,35 @@ static uint32_t arc_read(esarchive *a) {
 
 /* ---- shipping to a folder ------------------------------------------------- */
 
+#define TIMELINE_ADVICE                                                                                      \
+  "(another timeline: this log stream was continued from an earlier point, by a point-in-time restore or a " \
+  "copy of an older state); the archive keeps the old timeline's files, never overwritten, and the new "    \
+  "generations wait in the log folder: point archive_path at a new folder (and take a full backup) to "     \
+  "archive the new timeline, and keep this folder for the old one's restore points"
+
+/* 1 when the file at path is generation g of this log stream (a timeline
+ * of it: the same signature and number). */
+static int of_stream(esarchive *a, const char *path, uint32_t g) {
+  log_header h;
+  if (log_read_header(a->io, path, &h)) return 0;
+  int same = h.gen == g && memcmp(h.sig.b, a->sig.b, sizeof h.sig.b) == 0;
+  log_header_clear(&h);
+  return same;
+}
+
+/* Says JET_errArchiveTimelineConflict in last_error when the archive folder
+ * already holds a generation of this stream at or above gen, the log's
+ * current one (mu not needed: before the thread starts). */
+static void timeline_probe(esarchive *a, uint32_t gen) {
+  uint32_t hi = 0;
+  if (!a->cfg.path || log_scan_dir(a->cfg.path, a->cfg.base, NULL, &hi, NULL) || hi < gen) return;
+  char *p = log_file_name(a->cfg.path, a->cfg.base, hi);
+  if (p && of_stream(a, p, hi))
+    set_error(a, "%s: %s is generation %u of this log stream, which is at generation %u " TIMELINE_ADVICE,
+              EseErrorName(JET_errArchiveTimelineConflict), p, hi, gen);
+  free(p);
+}
+
 /* 1 when the files a and b hold the same bytes. */
 static JET_ERR same_bytes(esfile *x, esfile *y, int *same) {
   uint64_t nx, ny;
@@ -172,7 +209,7 @@ static JET_ERR ship_fill(void *ud, esfile *f) {
 
 /* 0 shipped, 1 failed (msg), 2 stopped.  NAME.part is written, then
  * renamed (os_write_atomic); a failure or a stop removes it. */
-static int ship_folder(esarchive *a, const char *src_path, const char *name, char *msg, size_t cap) {
+static int ship_folder(esarchive *a, uint32_t g, const char *src_path, const char *name, char *msg, size_t cap) {
   const char *dir = a->cfg.path;
   char *dst = os_join(dir, name), *tmp = NULL;
   esfile *src = NULL, *old = NULL;
@@ -187,6 +224,9 @@ static int ship_folder(esarchive *a, const char *src_path, const char *name, cha
     e = kind == OS_FILE ? os_open(a->io, dst, OS_READ | OS_NOFOLLOW, &old) : JET_errInvalidPath;
     if (!e) e = same_bytes(src, old, &same);
     if (!e && same) r = 0;
+    else if (!e && of_stream(a, dst, g))
+      snprintf(msg, cap, "%s: %s holds generation %u of this log stream with other bytes than %s " TIMELINE_ADVICE,
+               EseErrorName(JET_errArchiveTimelineConflict), dst, g, src_path);
     else snprintf(msg, cap, "%s exists with other content than %s: never overwritten (move it away)", dst, src_path);
     goto out;
   }
@@ -232,7 +272,7 @@ static int ship(esarchive *a, uint32_t g, char *msg, size_t cap) {
     snprintf(msg, cap, "%s is missing from the log folder: it cannot be archived", src);
     r = 1;
   } else {
-    r = a->cfg.path ? ship_folder(a, src, name, msg, cap) : ship_command(a, src, name, msg, cap);
+    r = a->cfg.path ? ship_folder(a, g, src, name, msg, cap) : ship_command(a, src, name, msg, cap);
   }
   JET_ERR e = r == 0 ? arc_write(a, g + 1) : JET_errSuccess;
   if (e) {
@@ -395,12 +435,18 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
     set_error(a, "generations %u to %u were removed from the log folder before they were archived (a gap in the archive)",
               stored, first - 1);
     a->next = first;
-  } else if (stored > gen) {   /* the stream went back (a restore into this folder): its new files follow */
-    set_error(a, "%s is ahead of the log (generation %u, the log is at %u): the archive may hold other files of "
-              "these numbers, which are never overwritten", a->arc_path, stored, gen);
-    a->next = gen;
-    a->shipped = gen - 1;
+  } else if (stored > gen) {
+    /* the stream went back (a restore into this folder): the generations in
+     * the log folder may be the new timeline's (the cut one of a point in
+     * time), not what was shipped under their numbers: each ships again
+     * (the same bytes count as shipped; other bytes are the conflict) */
+    set_error(a, "%s is ahead of the log (generation %u, the log is at %u): every generation in the log folder "
+              "ships again; the archive may hold other files of these numbers, which are never overwritten",
+              a->arc_path, stored, gen);
+    a->next = first;
+    a->shipped = 0;
   }
+  timeline_probe(a, gen);
   update_backlog(a);
   log_set_roll_hook(cfg->log, arc_closed, a);
   if (pthread_create(&a->thread, NULL, arc_main, a) != 0) {

@@ -167,7 +167,8 @@ describe("log archive to a folder", function()
   end)
 
   it("edb.arc: 32 bytes naming the first unshipped generation; a damaged one starts again at the oldest "
-     .. "generation, one ahead of the log follows the log; both said in last_error", function()
+     .. "generation, and so does one ahead of the log (the log folder may hold a new timeline's files); both said "
+     .. "in last_error", function()
     local w = H.world()
     finally(function() w:cleanup() end)
     local arc = w:path("arc")
@@ -195,7 +196,7 @@ describe("log archive to a folder", function()
     t, _, _, inst = archiving(w, { archive_path = arc })
     st = inst:archive_status()
     assert.matches("is ahead of the log (generation 256", st.last_error, 1, true)
-    assert.are.equal(current_gen(w.dir) - 1, st.shipped_generation)
+    assert.matches("ships again", st.last_error, 1, true)
     H.roll(t, w.dir, 1)
     assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
     assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)

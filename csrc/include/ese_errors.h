@@ -13,6 +13,7 @@
   X(JET_errSuccess,                        0,     "The operation completed successfully") \
   X(JET_wrnBufferTruncated,                1006,  "The buffer was too small; the value was truncated") \
   X(JET_wrnArchiveBacklog,                 3100,  "The commit is durable, but the log archive is behind by more than archive_max_backlog bytes") \
+  X(JET_errArchiveTimelineConflict,        -3101, "The log archive holds another timeline's file of a generation this log stream wrote anew (after a point-in-time restore): point archive_path at a new folder") \
   X(JET_errKeyTooBig,                      -408,  "The key is longer than 255 bytes (JET_cbKeyMost)") \
   X(JET_errLogFileCorrupt,                 -501,  "A log file is damaged before its last record") \
   X(JET_errBackupDirectoryNotEmpty,        -504,  "The destination folder is not empty") \
