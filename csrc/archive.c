@@ -66,6 +66,7 @@ struct esarchive {
   uint64_t retry_at;          /* monotonic µs: no ship attempt before */
   uint32_t delay_ms;          /* the current backoff */
   uint32_t failures;
+  int hold;                   /* ships nothing (archive.h): set before the thread starts */
   _Atomic int backlogged;
   char last_error[512];
 };
@@ -104,14 +105,30 @@ static int stopping(esarchive *a) {
 /* ---- <base>.arc: u32 CRC32C of bytes 4..32, "ESEARC\0\1", u8[16] the log
  * stream's signature, u32 the first generation not shipped. ------------- */
 
-static JET_ERR arc_write(esarchive *a, uint32_t next) {
+static JET_ERR arc_write_at(esio *io, const char *path, const log_sig *sig, uint32_t next) {
   uint8_t b[ARC_SIZE] = { 0 };
   memcpy(b + 4, ARC_MAGIC, 8);
-  memcpy(b + 12, a->sig.b, 16);
+  memcpy(b + 12, sig->b, 16);
   memcpy(b + 28, &next, 4);
   uint32_t c = crc32c(0, b + 4, ARC_SIZE - 4);
   memcpy(b, &c, 4);
-  return os_write_file_atomic(a->io, a->arc_path, b, ARC_SIZE);
+  return os_write_file_atomic(io, path, b, ARC_SIZE);
+}
+
+static JET_ERR arc_write(esarchive *a, uint32_t next) { return arc_write_at(a->io, a->arc_path, &a->sig, next); }
+
+/* <base>.arc's name in folder dir: a new string, or NULL. */
+static char *arc_name(const char *dir, const char *base) {
+  char name[16];
+  snprintf(name, sizeof name, "%s.arc", base);
+  return os_join(dir, name);
+}
+
+JET_ERR archive_mark(esio *io, const char *system_path, const char *base, const log_sig *sig, uint32_t next) {
+  char *p = arc_name(system_path, base);
+  JET_ERR e = p ? arc_write_at(io, p, sig, next) : JET_errOutOfMemory;
+  free(p);
+  return e;
 }
 
 /* The stored next generation of this stream, or 0 (none, another
@@ -296,6 +313,9 @@ static void wait_until(esarchive *a, uint64_t until_us) {
   (void)pthread_cond_timedwait(&a->cv, &a->mu, &ts);
 }
 
+/* A closed generation waits to ship (mu held). */
+static int due(const esarchive *a) { return !a->hold && a->next <= a->closed; }
+
 static void *arc_main(void *ud) {
   esarchive *a = ud;
   os_block_signals();   /* the application's threads take its signals */
@@ -305,7 +325,7 @@ static void *arc_main(void *ud) {
   uint64_t poll_us = timeout_us / 4 < 1000000u ? timeout_us / 4 : 1000000u;
   pthread_mutex_lock(&a->mu);
   while (!a->stop) {
-    if (a->next <= a->closed && os_mono_us() >= a->retry_at) {
+    if (due(a) && os_mono_us() >= a->retry_at) {
       uint32_t g = a->next;
       arc_move(a, ARC_SHIPPING);
       pthread_mutex_unlock(&a->mu);
@@ -346,9 +366,9 @@ static void *arc_main(void *ud) {
       }
       continue;
     }
-    if (a->next <= a->closed && os_mono_us() >= a->retry_at) continue;   /* raised meanwhile */
+    if (due(a) && os_mono_us() >= a->retry_at) continue;   /* raised meanwhile */
     uint64_t until = UINT64_MAX;
-    if (a->next <= a->closed) until = a->retry_at;
+    if (due(a)) until = a->retry_at;
     if (timeout_us) {
       uint64_t t = first ? (first + timeout_us > roll_retry_at ? first + timeout_us : roll_retry_at) : now + poll_us;
       if (t < until) until = t;
@@ -417,9 +437,7 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
   a->cfg.system_path = dup_or_null(cfg->system_path, &oom);
   a->cfg.path = dup_or_null(cfg->path, &oom);
   a->cfg.command = dup_or_null(cfg->command, &oom);
-  char name[16];
-  snprintf(name, sizeof name, "%s.arc", cfg->base);
-  a->arc_path = os_join(cfg->system_path, name);
+  a->arc_path = arc_name(cfg->system_path, cfg->base);
   JET_ERR e = oom || !a->arc_path ? JET_errOutOfMemory : esio_new(&a->io);
   uint32_t lo = 0, hi = 0;
   int cur = 0;
@@ -440,11 +458,21 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
      * the log folder may be the new timeline's (the cut one of a point in
      * time), not what was shipped under their numbers: each ships again
      * (the same bytes count as shipped; other bytes are the conflict) */
-    set_error(a, "%s is ahead of the log (generation %u, the log is at %u): every generation in the log folder "
-              "ships again; the archive may hold other files of these numbers, which are never overwritten",
-              a->arc_path, stored, gen);
     a->next = first;
     a->shipped = 0;
+    if (cfg->command) {   /* no way to see what the destination holds: ship nothing */
+      a->hold = 1;
+      a->failures = 1;
+      set_error(a, "%s: %s is ahead of the log (generation %u, the log is at %u): the log stream went back "
+                "(a restore to a point in time), and archive_command's destination may hold the old timeline's "
+                "files of these numbers, which a command could overwrite; nothing ships: point archive_command at "
+                "a new destination and remove %s (every generation in the log folder then ships there)",
+                EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, stored, gen, a->arc_path);
+    } else {
+      set_error(a, "%s is ahead of the log (generation %u, the log is at %u): every generation in the log "
+                "folder ships again; the archive may hold other files of these numbers, which are never "
+                "overwritten", a->arc_path, stored, gen);
+    }
   }
   timeline_probe(a, gen);
   update_backlog(a);

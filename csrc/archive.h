@@ -22,6 +22,10 @@
  *   (archive_pin): circular logging and backup truncation keep them.
  * - `closed` is the highest closed generation (current - 1); the roll hook
  *   raises it.  Pending = closed + 1 - next generations.
+ * - `hold`: set at start, never cleared: a command archive whose <base>.arc
+ *   is ahead of the log (the stream went back) ships nothing (the command's
+ *   destination may hold the old timeline's files, which it could
+ *   overwrite); everything stays pending and pinned.
  * - Locks: a->mu guards every field the thread shares.  It is a leaf lock:
  *   taken under the instance lock (hook, pin, status) and never held while
  *   taking any other lock; the thread holds no lock while it ships or rolls.
@@ -80,5 +84,12 @@ typedef struct archive_status {
   char last_error[512];       /* "" when none */
 } archive_status;
 void archive_get_status(esarchive *a, archive_status *st);
+
+/* Writes <system_path>/<base>.arc naming next as the first generation not
+ * shipped of the stream sig (durably: os_write_file_atomic).  A restore
+ * that cut the stream (a point in time before the end of its logs) writes
+ * one ahead of the restored log: the archive then knows the stream went
+ * back (archive_start). */
+JET_ERR archive_mark(esio *io, const char *system_path, const char *base, const log_sig *sig, uint32_t next);
 
 #endif

@@ -17,6 +17,7 @@
  *   DB_RESTORING: attach refuses them, a new restore overwrites them.
  */
 #include "restore.h"
+#include "archive.h"
 #include "redo.h"
 #include "backup.h"
 #include "chkfile.h"
@@ -675,7 +676,7 @@ static JET_ERR check_dest(EseRestore *r) {
       e = writable(r, f->in_place ? NULL : r->dest, f->in_place ? f->src : f->name);
   }
   static const char *const in_dest[] = { ".lck", ".log", "tmp.log" },
-                           *const in_chk[] = { ".chk", ".chk.tmp", ".dwb", "tmp.dwb" };
+                           *const in_chk[] = { ".chk", ".chk.tmp", ".dwb", "tmp.dwb", ".arc", ".arc.tmp" };
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_dest / sizeof *in_dest; i++)
     e = writable(r, r->dest, base_file(r, in_dest[i], name, sizeof name));
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_chk / sizeof *in_chk; i++)
@@ -1126,6 +1127,15 @@ static JET_ERR replay_trim(EseRestore *r) {
       free(p);
     }
   if (e == JET_errSuccess && r->stopped) e = cut_generation(r);
+  if (e == JET_errSuccess && (r->stopped || r->hi > r->last_gen)) {
+    /* the stream is cut before the end of the logs it was given: an
+     * archive may hold the old timeline's generations from here on.
+     * B.arc ahead of the restored log says so to the log archive (it
+     * checks a folder's files, and ships nothing through a command) */
+    uint32_t past = (r->hi > r->last_gen + 1 ? r->hi : r->last_gen + 1) + 1;
+    e = archive_mark(r->io, r->chk_dir, r->base, &r->sig, past);
+    if (e) return fail(r, e, "writing %s.arc", r->base);
+  }
   if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);
   if (e == JET_errSuccess) to_state(r, ST_WRITEBACK);
   return e;

@@ -270,4 +270,46 @@ describe("archiving into the same folder after a point-in-time restore (a new ti
     same_archive(w.dir):term()
     new_folder(w.dir)
   end)
+
+  -- before: archive_command = "cp %p ARC/%f" on the restored folder copied
+  -- the cut generation and the new ones over the old timeline's files
+  it("restored, then archive_command to the same destination: nothing ships (a command could overwrite the "
+     .. "old timeline), JET_errArchiveTimelineConflict; a new destination once edb.arc is removed", function()
+    local dest = w:path("dest")
+    cut = ese.restore(set, dest, { archive_path = arc, to_time = m1 }).last_generation
+    assert.is_true(H.exists(dest .. "/edb.arc"), "the restore says the stream was cut")
+    local ri = w:track(ese.create_instance(H.name("rc"), params(dest, { archive_command = "cp %p " .. arc .. "/%f" })))
+    ri:init()
+    local st = ri:archive_status()
+    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
+    assert.matches("archive_command", st.last_error, 1, true)
+    assert.is_true(st.failures > 0)
+    local rt = H.open_table(ri, dest)
+    H.roll(rt, dest, 2, "n_")
+    st = ri:archive_status()
+    assert.are.equal(0, st.shipped_generation)
+    local lo = math.huge
+    for _, name in ipairs(fs.list(dest)) do
+      local g = H.log_gen(name)
+      if g and g > 0 and g < lo then lo = g end
+    end
+    assert.are.equal(current(dest) - lo, st.pending, "every generation of the log folder waits")
+    ri:term()
+    assert.are.same(old_files, files(arc))
+    assert.are.same(old_keys, restore_keys(arc, w:path("old-again"), m2))
+    -- a new destination, and edb.arc removed: every generation of the log folder ships there
+    local arc3 = w:path("arc3")
+    assert(os.execute("mkdir -p " .. H.q(arc3)))
+    assert(os.remove(dest .. "/edb.arc"))
+    ri = w:track(ese.create_instance(H.name("rc2"), params(dest, { archive_command = "cp %p " .. arc3 .. "/%f" })))
+    ri:init()
+    local cur = current(dest)
+    st = wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
+    assert.is_nil(st.last_error)
+    for g = lo, cur - 1 do
+      assert.are.equal(H.read_file(dest .. "/" .. H.log_name(g)), H.read_file(arc3 .. "/" .. H.log_name(g)))
+    end
+    ri:term()
+    assert.are.same(old_files, files(arc))
+  end)
 end)
