@@ -273,20 +273,47 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
     if (kind == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
     else if (kind != OS_ABSENT) lg->reuse[k] = REUSE_FOREIGN;
   }
-  /* A past run's spares beyond the number kept now (a lower checkpoint
-   * depth, a larger file size) would never be taken: deleted, so that none
-   * stays forever (regular files only, as the names above). */
-  for (uint32_t k = lg->nreuse + 1; cfg->spares && k <= LOG_SPARES_MAX; k++) {
-    char *p = spare_name(cfg->dir, cfg->base, k);
-    if (!p) {
-      lg_free(lg);
-      return JET_errOutOfMemory;
-    }
-    if (os_kind(p) == OS_FILE) (void)os_unlink(lg->io, p);   /* a failure leaves a file no run reads */
-    free(p);
-  }
   *out = lg;
   return JET_errSuccess;
+}
+
+/* Whether f, open at a spare name, is a retired generation of this stream
+ * below gen: one name (no hard link elsewhere, as an archive_command
+ * "ln %p ..." makes: writing or deleting it would change or drop what the
+ * other name shows), a header that decodes with signature sig and a
+ * generation below gen.  b: room for LOG_HDR_SIZE bytes. */
+static int retired_of_stream(esfile *f, uint8_t *b, uint32_t gen, const log_sig *sig) {
+  log_header h;
+  memset(&h, 0, sizeof h);
+  int ours = os_sole_name(f) && !os_pread_full(f, b, LOG_HDR_SIZE, 0) && !log_hdr_decode(b, &h) && h.gen < gen &&
+             memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
+  log_header_clear(&h);
+  return ours;
+}
+
+/* A past run's spares beyond the number kept now (a lower checkpoint
+ * depth, a larger file size) would never be taken: deleted when the log
+ * opens (lg's signature and generation set, no other thread yet), so that
+ * none stays forever; only this stream's retired generations
+ * (retired_of_stream, opened without following a link, still at the name
+ * when it is unlinked): a user's file, another stream's, a later
+ * generation of this one stay.  A failure leaves a file no run reads. */
+static JET_ERR drop_spares_beyond(eslog *lg) {
+  uint8_t *b = lg->nreuse ? malloc(LOG_HDR_SIZE) : NULL;
+  if (lg->nreuse && !b) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (uint32_t k = lg->nreuse + 1; lg->nreuse && !e && k <= LOG_SPARES_MAX; k++) {
+    char *p = spare_name(lg->dir, lg->base, k);
+    esfile *f = NULL;
+    if (!p) e = JET_errOutOfMemory;
+    else if (!os_open(lg->io, p, OS_READ | OS_NOFOLLOW, &f) && retired_of_stream(f, b, lg->gen, &lg->sig) &&
+             os_is_at(f, p))
+      (void)os_unlink(lg->io, p);
+    os_close(f);
+    free(p);
+  }
+  free(b);
+  return e;
 }
 
 /* Zeros over [from, to) of f, ZERO_CHUNK at a time; with check, a chunk
@@ -411,14 +438,9 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
   *old_end = 0;
   esfile *f = NULL;
   uint64_t fsize = 0;
-  log_header h;
-  memset(&h, 0, sizeof h);
   uint8_t *b = calloc(1, LOG_HDR_SIZE > 2 * LOG_BLOCK ? LOG_HDR_SIZE : 2 * LOG_BLOCK);
   JET_ERR e = b ? os_open(lg->io, path, OS_WRITE | OS_NOFOLLOW, &f) : JET_errOutOfMemory;
-  int fits = !e && os_sole_name(f) && !os_size(f, &fsize) && fsize == lg->new_file_size &&
-             !os_pread_full(f, b, LOG_HDR_SIZE, 0) &&
-             !log_hdr_decode(b, &h) && h.gen < gen && memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
-  log_header_clear(&h);
+  int fits = !e && !os_size(f, &fsize) && fsize == lg->new_file_size && retired_of_stream(f, b, gen, sig);
   /* how far its old bytes reach: the roll that closes the generation made
    * of it zeroes after its last record up to there, no further */
   if (!e && fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
@@ -578,6 +600,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   free(hdr);
   if (!e && (e = os_rename_file(lg->f, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
+  if (!e) e = drop_spares_beyond(lg);
   if (e) { lg_free(lg); return e; }
   lg->buf_off = LOG_DATA_START;
   lg->end = lg->written = lg->durable = LSN(gen, LOG_DATA_START);
@@ -665,6 +688,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   /* the table of new generations starts empty: a reopened stream starts a
    * new run, with no database attached (the header's are a past run's) */
   log_header_clear(&h);
+  if ((e = drop_spares_beyond(lg))) { lg_free(lg); return e; }
   lg->seq = seq;
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);

@@ -249,7 +249,8 @@ JET_ERR log_prepare_next(eslog *lg);
  * A path already gone (another caller retired it) is no error.
  * Spares stay when the log closes and are used by the next run; a past
  * run's spares above N (log_config.spares, when not 0) are deleted when
- * the log opens. */
+ * the log opens, when they are this stream's generations below the
+ * current one with one name (anything else there is left alone). */
 JET_ERR log_retire(eslog *lg, const char *path);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced).

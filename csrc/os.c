@@ -507,6 +507,11 @@ int os_sole_name(esfile *f) {
   return fstat(f->fd, &st) == 0 && st.st_nlink == 1;
 }
 
+int os_is_at(esfile *f, const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino;
+}
+
 JET_ERR os_truncate(esfile *f, uint64_t size) {
   int fe = fault_event(f->io, EV_TRUNCATE, f->path, 0, size);
   if (!fe) fe = space_event(f, size);

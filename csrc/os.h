@@ -166,6 +166,11 @@ JET_ERR os_size(esfile *f, uint64_t *size);
 /* Whether f's file has one name (no hard link elsewhere: writing it
  * changes nothing another name shows). */
 int os_sole_name(esfile *f);
+/* Whether path itself (a symbolic link not followed) is f's file (the same
+ * device and inode): a file checked through its descriptor is still the
+ * one at path, e.g. after a rename by path, which another process may
+ * have raced with a rename of its own. */
+int os_is_at(esfile *f, const char *path);
 /* Sets the size; new bytes read as zero. */
 JET_ERR os_truncate(esfile *f, uint64_t size);
 /* Reserves the blocks of f's bytes [0, size) without writing them (Linux
