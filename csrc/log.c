@@ -431,10 +431,17 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * Btmp.log made ahead, if any), the folder synced, then the slots'
  * zeros: a crash before the folder's sync may leave the file under the
  * spare name, never changed; its header and records stay until the roll
- * writes the header and appends overwrite them. */
-static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *moved,
+ * writes the header and appends overwrite them.  The checks are made on
+ * the open descriptor and the rename is by name: when what the rename
+ * moved is not the file checked (os_is_at: another process swapped the
+ * name meanwhile), *taken is SPARE_SWAPPED and nothing is written to
+ * either file: Btmp.log (the log's own name, where the moved file now is)
+ * must be made anew, which removes what is there (as a stale one), and
+ * the spare name is left alone. */
+enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED };
+static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *taken,
                           uint32_t *old_end) {
-  *moved = 0;
+  *taken = SPARE_UNUSED;
   *old_end = 0;
   esfile *f = NULL;
   uint64_t fsize = 0;
@@ -446,14 +453,15 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
   if (!e && fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
   if (!e && fits) {
     memset(b, 0, 2 * LOG_BLOCK);
-    if (!(e = os_rename_file(f, lg->tmp_path))) *moved = 1;
-    if (!e) e = os_sync_dir(lg->io, lg->dir);
-    if (!e) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
+    if (!(e = os_rename_file(f, lg->tmp_path))) *taken = os_is_at(f, lg->tmp_path) ? SPARE_TAKEN : SPARE_SWAPPED;
+    if (!e && *taken == SPARE_TAKEN) e = os_sync_dir(lg->io, lg->dir);
+    if (!e && *taken == SPARE_TAKEN) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
   }
+  int there = !f || os_is_at(f, path);   /* not opened (a link, gone ...), or still the file checked */
   os_close(f);
   free(b);
-  if (e == JET_errOutOfMemory || *moved) return e;
-  (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
+  if (e == JET_errOutOfMemory || *taken != SPARE_UNUSED) return e;
+  if (there) (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
   return JET_errSuccess;
 }
 
@@ -471,10 +479,10 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   uint32_t size = lg->new_file_size, gen = lg->gen;
   log_sig sig = lg->sig;
   pthread_mutex_unlock(&lg->mu);
-  int moved = 0;
+  int taken = SPARE_UNUSED;
   uint32_t old_end = 0;
-  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &moved, &old_end) : JET_errSuccess;
-  if (!e && !moved && !was_ready) {
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &taken, &old_end) : JET_errSuccess;
+  if (!e && taken != SPARE_TAKEN && (!was_ready || taken == SPARE_SWAPPED)) {   /* none, or not the one checked */
     esfile *f = NULL;
     e = make_zero_file(lg->io, lg->tmp_path, size, sync, &f);
     os_close(f);
@@ -487,7 +495,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
   else {
     lg->tmp_ready = 1;
-    lg->tmp_stale_end = moved ? old_end : 0;
+    lg->tmp_stale_end = taken == SPARE_TAKEN ? old_end : 0;
   }
   pthread_cond_broadcast(&lg->cv);
   return e == JET_errDiskFull ? JET_errSuccess : e;

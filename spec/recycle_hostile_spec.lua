@@ -279,6 +279,47 @@ describe("log recycling, hostile", function()
     end
     inst2:term({ complete = true })
   end)
+
+  -- The child: an instance on arg[1] (64 KiB logs), three rolls, a clean end.
+  local ROLLS = [[
+    local ese = require "ese"
+    local H = require "support.helpers"
+    local dir = arg[1]
+    local inst = ese.create_instance("swap", { system_path = dir, log_path = dir, log_file_size = 64 })
+    inst:init()
+    H.roll(H.open_table(inst, dir), dir, 3, "after")
+    inst:term({ complete = true })
+  ]]
+
+  -- take_spare checks a spare through its open descriptor, then renames it
+  -- by name to edbtmp.log.  ESE_FAULT=swap (csrc/os.h) puts another file at
+  -- the spare's name right before that rename, as another process of the
+  -- same user can.  On 9eab254 the log took the swapped-in file, never
+  -- checked, for the next generation: the roll wrote its header into it.
+  it("a file swapped in at a spare's name between its checks and its rename to edbtmp.log is never written: "
+     .. "a new file is made instead, the rolls go on, every closed generation verifies", function()
+    local dir = w:path("s")
+    local t, _, _, inst = w:table_at(dir, "app.edb", { log_file_size = 64 })
+    H.roll(t, dir, 3)
+    inst:term({ complete = true })
+    H.write_file(dir .. "/edbspare1.log", H.read_file(dir .. "/" .. H.log_name(1)))   -- below the current one
+    local victim, keep = w:path("victim.log"), w:path("victim.keep")
+    local bytes = ("never checked, never written\n"):rep(4096):sub(1, 65536)
+    H.write_file(victim, bytes)
+    assert(os.execute(("ln %s %s"):format(H.q(victim), H.q(keep))))   -- its bytes seen under another name
+    local code, _, err = H.lua_child(ROLLS, { dir }, "ESE_FAULT=swap:edbspare1.log:" .. H.q(victim))
+    assert.are.equal(0, code, err)
+    assert.is_false(H.exists(victim), "the swap took place")
+    assert.is_true(H.read_file(keep) == bytes, "the swapped-in file is unchanged")
+    local inst2 = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 })
+    H.roll(H.open_table(inst2, dir), dir, 2, "again")
+    inst2:term({ complete = true })
+    for name in pairs(H.log_files(dir)) do
+      local ok, e = pcall(ese.file_info, dir .. "/" .. name, true)
+      assert.is_true(ok, name .. ": " .. tostring(e and (e.detail or e.name) or e))
+    end
+    H.verified(dir .. "/app.edb", "after the rolls")
+  end)
 end)
 
 describe("log recycling with a log archive and a restore to a point in time", function()
