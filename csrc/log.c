@@ -360,12 +360,20 @@ static JET_ERR make_zero_file(esio *io, const char *tmp, uint32_t file_size, int
   return JET_errSuccess;
 }
 
-/* The next generation's file under tmp with its header, synced: the file
- * log_prepare_next made ahead (ready), or a new one. */
-static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32_t file_size, int ready,
-                           esfile **out) {
+/* make_zero_file of Btmp.log (without mu); on a full disk the held spares
+ * are deleted (log_release_spares) and, when there were any, it is made
+ * once more with their room. */
+static JET_ERR make_tmp_file(eslog *lg, uint32_t file_size, int sync, esfile **out) {
+  JET_ERR e = make_zero_file(lg->io, lg->tmp_path, file_size, sync, out);
+  if (e == JET_errDiskFull && log_release_spares(lg)) e = make_zero_file(lg->io, lg->tmp_path, file_size, sync, out);
+  return e;
+}
+
+/* The next generation's file Btmp.log with its header, synced: the file
+ * log_prepare_next made ahead (ready), or a new one (make_tmp_file). */
+static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, int ready, esfile **out) {
   esfile *f = NULL;
-  JET_ERR e = ready ? os_open(io, tmp, OS_WRITE, &f) : make_zero_file(io, tmp, file_size, 0, &f);
+  JET_ERR e = ready ? os_open(lg->io, lg->tmp_path, OS_WRITE, &f) : make_tmp_file(lg, file_size, 0, &f);
   uint64_t size = 0;
   if (!e && ready && (e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
   if (!e && !(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))) {
@@ -373,7 +381,7 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
     return JET_errSuccess;
   }
   os_close(f);
-  (void)os_unlink(io, tmp);
+  (void)os_unlink(lg->io, lg->tmp_path);
   return e;
 }
 
@@ -484,7 +492,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &taken, &old_end) : JET_errSuccess;
   if (!e && taken != SPARE_TAKEN && (!was_ready || taken == SPARE_SWAPPED)) {   /* none, or not the one checked */
     esfile *f = NULL;
-    e = make_zero_file(lg->io, lg->tmp_path, size, sync, &f);
+    e = make_tmp_file(lg, size, sync, &f);
     os_close(f);
   }
   pthread_mutex_lock(&lg->mu);
@@ -540,6 +548,26 @@ JET_ERR log_retire(eslog *lg, const char *path) {
    * instance lock) and a commit's circular checkpoint may both retire a
    * generation below their pins; the second finds it gone, as wanted. */
   return e == JET_errFileNotFound ? JET_errSuccess : e;
+}
+
+/* Spares on a full disk (log.h): each HELD name is marked MOVING under mu
+ * (so that neither the preparer nor log_retire uses it meanwhile), its
+ * file unlinked without mu, the name then free (NONE).  Btmp.log, made
+ * from a spare or new, is the next generation's and stays. */
+uint32_t log_release_spares(eslog *lg) {
+  uint32_t freed = 0;
+  for (uint32_t k = 0; k < lg->nreuse; k++) {
+    pthread_mutex_lock(&lg->mu);
+    int held = lg->reuse[k] == REUSE_HELD;
+    if (held) lg->reuse[k] = REUSE_MOVING;
+    pthread_mutex_unlock(&lg->mu);
+    if (!held) continue;
+    if (os_unlink(lg->io, lg->reuse_path[k]) == JET_errSuccess) freed++;
+    pthread_mutex_lock(&lg->mu);
+    lg->reuse[k] = REUSE_NONE;
+    pthread_mutex_unlock(&lg->mu);
+  }
+  return freed;
 }
 
 /* The preparer thread: makes Btmp.log (synced) whenever a commit asked
@@ -604,7 +632,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!hdr) { lg_free(lg); return JET_errOutOfMemory; }
   e = log_hdr_encode(hdr, gen, lg->page_size, lg->file_size, &lg->sig, lg->tm_create, tm_prev_gen, lg->att, lg->natt);
   if (!e && os_exists(lg->cur_path)) e = JET_errFileAlreadyExists;
-  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, lg->file_size, 0, &lg->f);
+  if (!e) e = prepare_tmp(lg, hdr, lg->file_size, 0, &lg->f);
   free(hdr);
   if (!e && (e = os_rename_file(lg->f, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
@@ -922,7 +950,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   if (!arch) e = JET_errOutOfMemory;
   if (!e && os_exists(arch)) e = JET_errFileAlreadyExists;  /* never overwrite an archived file */
   os_hold_point(lg->io, "log-next");   /* a harness holds the roll here (spec/c/commit_during_cutoff.c) */
-  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, nsize, ready, &nf);
+  if (!e) e = prepare_tmp(lg, hdr, nsize, ready, &nf);
 
   /* part 2: the switch */
   pthread_mutex_lock(&lg->mu);

@@ -252,6 +252,14 @@ JET_ERR log_prepare_next(eslog *lg);
  * the log opens, when they are this stream's generations below the
  * current one with one name (anything else there is left alone). */
 JET_ERR log_retire(eslog *lg, const char *path);
+/* A full disk: the spares held now are deleted (their room, up to N files
+ * of the log file size, given back) and the names are free again; returns
+ * how many were.  Btmp.log, made ahead from a spare or new, stays (it is
+ * the next generation's).  Called without any lock of the log held, by
+ * the log itself when a new generation's file meets JET_errDiskFull (then
+ * made once more when any were deleted), and by the instance's other
+ * writers (a database's growth, pager_hooks.free_room). */
+uint32_t log_release_spares(eslog *lg);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced).
  * While it makes the new file (Btmp.log with its header, synced), records
