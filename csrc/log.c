@@ -11,9 +11,11 @@
  * `written` (and `durable`) and wakes the waiters; appends go on into the
  * other buffer meanwhile.  A full buffer is written without a sync.  A roll
  * makes the next file first (rolling, not busy: the current file takes
- * records and flushes meanwhile), then owns the log the same way (busy)
- * while it writes the closing file's last bytes and renames, appends going
- * on into the new generation (roll).  Invariant when not busy and no
+ * records and flushes meanwhile; a recycled one's old bytes well after its
+ * end are zeroed then, an append waiting only while a chunk it would
+ * reach is written, limit), then owns the log the same way (busy) while
+ * it writes the closing file's last bytes and renames, appends going on
+ * into the new generation (roll).  Invariant when not busy and no
  * error: durable <= written == LSN(gen, buf_off), and end == LSN(gen,
  * buf_off + len); while a roll is busy, written and durable are still the
  * closing generation's (gen, buf_off and end the new one's).
@@ -81,6 +83,9 @@
 #include <time.h>
 
 #define ZERO_CHUNK (64u * 1024u)
+/* The room kept after a closing recycled file's end when a roll zeroes its
+ * old bytes after that while appends go on (roll, part 1). */
+#define ROLL_ROOM (4u * LOG_BLOCK)
 
 /* A spare name's state: no file (as far as the log knows), a retired
  * generation's file waiting there, a rename to or from it under way (mu
@@ -136,6 +141,9 @@ struct eslog {
   uint32_t stale_end;       /* the current file is a recycled one: bytes from
                              * written up to here may be an old generation's
                              * (0: none; zeros after written) */
+  uint32_t limit;           /* a roll writes zeros over the current file's
+                             * old bytes from here on (part 1, one chunk):
+                             * an append that would pass it waits (0: none) */
   uint32_t tmp_stale_end;   /* the same for the ready Btmp.log (not 0: a
                              * spare's, its old header and records after
                              * zeroed slots; data_end is >= LOG_DATA_START) */
@@ -943,13 +951,39 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
   lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed; no other roll starts */
   uint64_t att_ver = lg->att_ver;
+  esfile *closing = lg->f;
+  uint32_t ztop = lg->stale_end < lg->file_size ? lg->stale_end : lg->file_size;
   pthread_mutex_unlock(&lg->mu);
 
-  /* part 1: the next file, while the closing one takes records */
+  /* part 1: the next file, while the closing one takes records; first, a
+   * recycled closing file's old bytes more than ROLL_ROOM after its end
+   * are zeroed from the top down, a chunk at a time, appends and flushes
+   * going on: an append that would reach the chunk being written waits
+   * for it (limit), one after it writes over its zeros; the switch, which
+   * flushes wait for, zeroes what is left, about ROLL_ROOM (a little-used
+   * file's roll: a backup's cut-off, archive_timeout) */
   char *arch = log_file_name(lg->dir, lg->base, gen);
   if (!arch) e = JET_errOutOfMemory;
   if (!e && os_exists(arch)) e = JET_errFileAlreadyExists;  /* never overwrite an archived file */
   os_hold_point(lg->io, "log-next");   /* a harness holds the roll here (spec/c/commit_during_cutoff.c) */
+  int zeroed = 0;           /* a recycled file: zeros after its last record (log.h) */
+  uint32_t zeros_from = 0;  /* the closing file is zeros from here to ztop (0: none written) */
+  for (uint32_t top = ztop; !e && top;) {
+    pthread_mutex_lock(&lg->mu);
+    uint32_t lo = (LSN_OFF(lg->end) + ROLL_ROOM + LOG_BLOCK - 1) / LOG_BLOCK * LOG_BLOCK;
+    uint32_t a = top > ZERO_CHUNK ? (top - ZERO_CHUNK) / LOG_BLOCK * LOG_BLOCK : 0;
+    if (a < lo) a = lo;
+    if (a < top) lg->limit = a;   /* end <= a - ROLL_ROOM: no write of the log reaches [a, top) */
+    pthread_mutex_unlock(&lg->mu);
+    if (a >= top) break;
+    os_hold_point(lg->io, "log-zeros");   /* a harness holds a chunk here (spec/c/log_test.c) */
+    e = zero_fill(closing, a, top, 0, &zeroed);
+    pthread_mutex_lock(&lg->mu);
+    lg->limit = 0;
+    pthread_cond_broadcast(&lg->cv);
+    pthread_mutex_unlock(&lg->mu);
+    if (!e) zeros_from = top = a;
+  }
   if (!e) e = prepare_tmp(lg, hdr, nsize, ready, &nf);
 
   /* part 2: the switch */
@@ -985,7 +1019,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint64_t seq = ++lg->seq;
   esfile *old = lg->f;
   uint32_t old_size = lg->file_size;
-  uint32_t old_stale = lg->stale_end;
+  uint32_t old_stale = zeros_from ? zeros_from : lg->stale_end;   /* zeros from zeros_from on: part 1 */
   /* appends go on into the new generation: the records' lsns and CRCs are
    * ngen's, its file is made; flushes wait (busy) */
   lg->gen = ngen;
@@ -1008,7 +1042,6 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
    * place with a sync; bytes already in place but not synced (a full
    * buffer written without a sync, write_out(..., 0), by an append that
    * then failed, so that nothing was buffered since) get the sync alone. */
-  int zeroed = 0;   /* a recycled file: zeros after its last record (log.h) */
   uint32_t wend = woff + (uint32_t)wlen;
   if (!e && old_stale > wend) e = zero_fill(old, wend, old_stale < old_size ? old_stale : old_size, 0, &zeroed);
   if (!e && (wlen || lg->placed < woff)) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
@@ -1062,6 +1095,10 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
   for (;;) {
     if (lg->err) { e = lg->err; break; }
     uint32_t off = LSN_OFF(lg->end);
+    if (lg->limit && off + framed > lg->limit && off + framed <= lg->file_size) {
+      pthread_cond_wait(&lg->cv, &lg->mu);   /* a roll zeroes a chunk there (part 1): a moment */
+      continue;
+    }
     if (off + framed > lg->file_size) {
       if (framed > lg->new_file_size - LOG_DATA_START) { e = JET_errInvalidParameter; break; }
       uint32_t full = lg->gen;

@@ -263,7 +263,10 @@ uint32_t log_release_spares(eslog *lg);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced).
  * While it makes the new file (Btmp.log with its header, synced), records
- * are appended to and flushed in the closing file as usual; from the
+ * are appended to and flushed in the closing file as usual (a file made
+ * from a spare: its old generation's bytes more than 16 KiB after its end
+ * are zeroed first, 64 KiB at a time; an append that would reach the
+ * piece being written waits for that write); from the
  * switch on (the closing file's last bytes in place and synced, the two
  * renames, the folder synced) they go to the new generation, and a flush
  * of one waits for the switch's end.  Another roll (a full file's, in
