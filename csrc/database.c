@@ -173,7 +173,8 @@ static JET_ERR db_register(esinst *inst, char *path, esfile *f, const dbheader *
   esdb *db = calloc(1, sizeof *db);
   if (!db) return JET_errOutOfMemory;
   assert(inst->dw && "a running instance has its ring (recovery made it)");
-  pager_hooks hooks = { inst_flush_log_hook, inst, ring_write, db, dw_batch_max(inst->dw), dw_mutex(inst->dw) };
+  pager_hooks hooks = { inst_flush_log_hook, inst, ring_write, db, dw_batch_max(inst->dw), dw_mutex(inst->dw),
+                        inst_free_room_hook };
   JET_ERR e = pager_open(f, inst->prm.page_size, inst->prm.cache_pages, hooks, &db->pg);
   if (e) { free(db); return e; }
   db->rel = rel_of(inst, path);

@@ -291,6 +291,11 @@ JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn) {
   return inst->log ? log_flush(inst->log, lsn) : JET_errSuccess;
 }
 
+int inst_free_room_hook(void *ud) {
+  esinst *inst = ud;
+  return inst->log && log_release_spares(inst->log) > 0;
+}
+
 /* ---- creation and parameters ------------------------------------------- */
 
 JET_ERR inst_create(const char *name, esinst **out) {

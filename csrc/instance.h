@@ -196,5 +196,8 @@ void inst_end_restore(esinst *inst);
 JET_ERR inst_path_user(const char *path, char *detail, size_t cap);
 /* The log's flush hook a pager calls before writing a page back (WAL). */
 JET_ERR inst_flush_log_hook(void *ud, uint64_t lsn);
+/* The pager's free_room hook: a database's growth met a full disk; the
+ * log's spares are deleted (log_release_spares); nonzero when any were. */
+int inst_free_room_hook(void *ud);
 
 #endif

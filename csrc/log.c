@@ -11,9 +11,11 @@
  * `written` (and `durable`) and wakes the waiters; appends go on into the
  * other buffer meanwhile.  A full buffer is written without a sync.  A roll
  * makes the next file first (rolling, not busy: the current file takes
- * records and flushes meanwhile), then owns the log the same way (busy)
- * while it writes the closing file's last bytes and renames, appends going
- * on into the new generation (roll).  Invariant when not busy and no
+ * records and flushes meanwhile; a recycled one's old bytes well after its
+ * end are zeroed then, an append waiting only while a chunk it would
+ * reach is written, limit), then owns the log the same way (busy) while
+ * it writes the closing file's last bytes and renames, appends going on
+ * into the new generation (roll).  Invariant when not busy and no
  * error: durable <= written == LSN(gen, buf_off), and end == LSN(gen,
  * buf_off + len); while a roll is busy, written and durable are still the
  * closing generation's (gen, buf_off and end the new one's).
@@ -81,6 +83,9 @@
 #include <time.h>
 
 #define ZERO_CHUNK (64u * 1024u)
+/* The room kept after a closing recycled file's end when a roll zeroes its
+ * old bytes after that while appends go on (roll, part 1). */
+#define ROLL_ROOM (4u * LOG_BLOCK)
 
 /* A spare name's state: no file (as far as the log knows), a retired
  * generation's file waiting there, a rename to or from it under way (mu
@@ -136,6 +141,9 @@ struct eslog {
   uint32_t stale_end;       /* the current file is a recycled one: bytes from
                              * written up to here may be an old generation's
                              * (0: none; zeros after written) */
+  uint32_t limit;           /* a roll writes zeros over the current file's
+                             * old bytes from here on (part 1, one chunk):
+                             * an append that would pass it waits (0: none) */
   uint32_t tmp_stale_end;   /* the same for the ready Btmp.log (not 0: a
                              * spare's, its old header and records after
                              * zeroed slots; data_end is >= LOG_DATA_START) */
@@ -273,20 +281,47 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
     if (kind == OS_FILE) lg->reuse[k] = REUSE_HELD;   /* a past run's: checked when taken */
     else if (kind != OS_ABSENT) lg->reuse[k] = REUSE_FOREIGN;
   }
-  /* A past run's spares beyond the number kept now (a lower checkpoint
-   * depth, a larger file size) would never be taken: deleted, so that none
-   * stays forever (regular files only, as the names above). */
-  for (uint32_t k = lg->nreuse + 1; cfg->spares && k <= LOG_SPARES_MAX; k++) {
-    char *p = spare_name(cfg->dir, cfg->base, k);
-    if (!p) {
-      lg_free(lg);
-      return JET_errOutOfMemory;
-    }
-    if (os_kind(p) == OS_FILE) (void)os_unlink(lg->io, p);   /* a failure leaves a file no run reads */
-    free(p);
-  }
   *out = lg;
   return JET_errSuccess;
+}
+
+/* Whether f, open at a spare name, is a retired generation of this stream
+ * below gen: one name (no hard link elsewhere, as an archive_command
+ * "ln %p ..." makes: writing or deleting it would change or drop what the
+ * other name shows), a header that decodes with signature sig and a
+ * generation below gen.  b: room for LOG_HDR_SIZE bytes. */
+static int retired_of_stream(esfile *f, uint8_t *b, uint32_t gen, const log_sig *sig) {
+  log_header h;
+  memset(&h, 0, sizeof h);
+  int ours = os_sole_name(f) && !os_pread_full(f, b, LOG_HDR_SIZE, 0) && !log_hdr_decode(b, &h) && h.gen < gen &&
+             memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
+  log_header_clear(&h);
+  return ours;
+}
+
+/* A past run's spares beyond the number kept now (a lower checkpoint
+ * depth, a larger file size) would never be taken: deleted when the log
+ * opens (lg's signature and generation set, no other thread yet), so that
+ * none stays forever; only this stream's retired generations
+ * (retired_of_stream, opened without following a link, still at the name
+ * when it is unlinked): a user's file, another stream's, a later
+ * generation of this one stay.  A failure leaves a file no run reads. */
+static JET_ERR drop_spares_beyond(eslog *lg) {
+  uint8_t *b = lg->nreuse ? malloc(LOG_HDR_SIZE) : NULL;
+  if (lg->nreuse && !b) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (uint32_t k = lg->nreuse + 1; lg->nreuse && !e && k <= LOG_SPARES_MAX; k++) {
+    char *p = spare_name(lg->dir, lg->base, k);
+    esfile *f = NULL;
+    if (!p) e = JET_errOutOfMemory;
+    else if (!os_open(lg->io, p, OS_READ | OS_NOFOLLOW, &f) && retired_of_stream(f, b, lg->gen, &lg->sig) &&
+             os_is_at(f, p))
+      (void)os_unlink(lg->io, p);
+    os_close(f);
+    free(p);
+  }
+  free(b);
+  return e;
 }
 
 /* Zeros over [from, to) of f, ZERO_CHUNK at a time; with check, a chunk
@@ -333,12 +368,20 @@ static JET_ERR make_zero_file(esio *io, const char *tmp, uint32_t file_size, int
   return JET_errSuccess;
 }
 
-/* The next generation's file under tmp with its header, synced: the file
- * log_prepare_next made ahead (ready), or a new one. */
-static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32_t file_size, int ready,
-                           esfile **out) {
+/* make_zero_file of Btmp.log (without mu); on a full disk the held spares
+ * are deleted (log_release_spares) and, when there were any, it is made
+ * once more with their room. */
+static JET_ERR make_tmp_file(eslog *lg, uint32_t file_size, int sync, esfile **out) {
+  JET_ERR e = make_zero_file(lg->io, lg->tmp_path, file_size, sync, out);
+  if (e == JET_errDiskFull && log_release_spares(lg)) e = make_zero_file(lg->io, lg->tmp_path, file_size, sync, out);
+  return e;
+}
+
+/* The next generation's file Btmp.log with its header, synced: the file
+ * log_prepare_next made ahead (ready), or a new one (make_tmp_file). */
+static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, int ready, esfile **out) {
   esfile *f = NULL;
-  JET_ERR e = ready ? os_open(io, tmp, OS_WRITE, &f) : make_zero_file(io, tmp, file_size, 0, &f);
+  JET_ERR e = ready ? os_open(lg->io, lg->tmp_path, OS_WRITE, &f) : make_tmp_file(lg, file_size, 0, &f);
   uint64_t size = 0;
   if (!e && ready && (e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
   if (!e && !(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))) {
@@ -346,7 +389,7 @@ static JET_ERR prepare_tmp(esio *io, const char *tmp, const uint8_t *hdr, uint32
     return JET_errSuccess;
   }
   os_close(f);
-  (void)os_unlink(io, tmp);
+  (void)os_unlink(lg->io, lg->tmp_path);
   return e;
 }
 
@@ -404,34 +447,37 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * Btmp.log made ahead, if any), the folder synced, then the slots'
  * zeros: a crash before the folder's sync may leave the file under the
  * spare name, never changed; its header and records stay until the roll
- * writes the header and appends overwrite them. */
-static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *moved,
+ * writes the header and appends overwrite them.  The checks are made on
+ * the open descriptor and the rename is by name: when what the rename
+ * moved is not the file checked (os_is_at: another process swapped the
+ * name meanwhile), *taken is SPARE_SWAPPED and nothing is written to
+ * either file: Btmp.log (the log's own name, where the moved file now is)
+ * must be made anew, which removes what is there (as a stale one), and
+ * the spare name is left alone. */
+enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED };
+static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *taken,
                           uint32_t *old_end) {
-  *moved = 0;
+  *taken = SPARE_UNUSED;
   *old_end = 0;
   esfile *f = NULL;
   uint64_t fsize = 0;
-  log_header h;
-  memset(&h, 0, sizeof h);
   uint8_t *b = calloc(1, LOG_HDR_SIZE > 2 * LOG_BLOCK ? LOG_HDR_SIZE : 2 * LOG_BLOCK);
   JET_ERR e = b ? os_open(lg->io, path, OS_WRITE | OS_NOFOLLOW, &f) : JET_errOutOfMemory;
-  int fits = !e && os_sole_name(f) && !os_size(f, &fsize) && fsize == lg->new_file_size &&
-             !os_pread_full(f, b, LOG_HDR_SIZE, 0) &&
-             !log_hdr_decode(b, &h) && h.gen < gen && memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
-  log_header_clear(&h);
+  int fits = !e && !os_size(f, &fsize) && fsize == lg->new_file_size && retired_of_stream(f, b, gen, sig);
   /* how far its old bytes reach: the roll that closes the generation made
    * of it zeroes after its last record up to there, no further */
   if (!e && fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
   if (!e && fits) {
     memset(b, 0, 2 * LOG_BLOCK);
-    if (!(e = os_rename_file(f, lg->tmp_path))) *moved = 1;
-    if (!e) e = os_sync_dir(lg->io, lg->dir);
-    if (!e) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
+    if (!(e = os_rename_file(f, lg->tmp_path))) *taken = os_is_at(f, lg->tmp_path) ? SPARE_TAKEN : SPARE_SWAPPED;
+    if (!e && *taken == SPARE_TAKEN) e = os_sync_dir(lg->io, lg->dir);
+    if (!e && *taken == SPARE_TAKEN) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
   }
+  int there = !f || os_is_at(f, path);   /* not opened (a link, gone ...), or still the file checked */
   os_close(f);
   free(b);
-  if (e == JET_errOutOfMemory || *moved) return e;
-  (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
+  if (e == JET_errOutOfMemory || *taken != SPARE_UNUSED) return e;
+  if (there) (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
   return JET_errSuccess;
 }
 
@@ -449,12 +495,12 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   uint32_t size = lg->new_file_size, gen = lg->gen;
   log_sig sig = lg->sig;
   pthread_mutex_unlock(&lg->mu);
-  int moved = 0;
+  int taken = SPARE_UNUSED;
   uint32_t old_end = 0;
-  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &moved, &old_end) : JET_errSuccess;
-  if (!e && !moved && !was_ready) {
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &taken, &old_end) : JET_errSuccess;
+  if (!e && taken != SPARE_TAKEN && (!was_ready || taken == SPARE_SWAPPED)) {   /* none, or not the one checked */
     esfile *f = NULL;
-    e = make_zero_file(lg->io, lg->tmp_path, size, sync, &f);
+    e = make_tmp_file(lg, size, sync, &f);
     os_close(f);
   }
   pthread_mutex_lock(&lg->mu);
@@ -465,7 +511,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
   else {
     lg->tmp_ready = 1;
-    lg->tmp_stale_end = moved ? old_end : 0;
+    lg->tmp_stale_end = taken == SPARE_TAKEN ? old_end : 0;
   }
   pthread_cond_broadcast(&lg->cv);
   return e == JET_errDiskFull ? JET_errSuccess : e;
@@ -510,6 +556,26 @@ JET_ERR log_retire(eslog *lg, const char *path) {
    * instance lock) and a commit's circular checkpoint may both retire a
    * generation below their pins; the second finds it gone, as wanted. */
   return e == JET_errFileNotFound ? JET_errSuccess : e;
+}
+
+/* Spares on a full disk (log.h): each HELD name is marked MOVING under mu
+ * (so that neither the preparer nor log_retire uses it meanwhile), its
+ * file unlinked without mu, the name then free (NONE).  Btmp.log, made
+ * from a spare or new, is the next generation's and stays. */
+uint32_t log_release_spares(eslog *lg) {
+  uint32_t freed = 0;
+  for (uint32_t k = 0; k < lg->nreuse; k++) {
+    pthread_mutex_lock(&lg->mu);
+    int held = lg->reuse[k] == REUSE_HELD;
+    if (held) lg->reuse[k] = REUSE_MOVING;
+    pthread_mutex_unlock(&lg->mu);
+    if (!held) continue;
+    if (os_unlink(lg->io, lg->reuse_path[k]) == JET_errSuccess) freed++;
+    pthread_mutex_lock(&lg->mu);
+    lg->reuse[k] = REUSE_NONE;
+    pthread_mutex_unlock(&lg->mu);
+  }
+  return freed;
 }
 
 /* The preparer thread: makes Btmp.log (synced) whenever a commit asked
@@ -574,10 +640,11 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!hdr) { lg_free(lg); return JET_errOutOfMemory; }
   e = log_hdr_encode(hdr, gen, lg->page_size, lg->file_size, &lg->sig, lg->tm_create, tm_prev_gen, lg->att, lg->natt);
   if (!e && os_exists(lg->cur_path)) e = JET_errFileAlreadyExists;
-  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, lg->file_size, 0, &lg->f);
+  if (!e) e = prepare_tmp(lg, hdr, lg->file_size, 0, &lg->f);
   free(hdr);
   if (!e && (e = os_rename_file(lg->f, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
+  if (!e) e = drop_spares_beyond(lg);
   if (e) { lg_free(lg); return e; }
   lg->buf_off = LOG_DATA_START;
   lg->end = lg->written = lg->durable = LSN(gen, LOG_DATA_START);
@@ -665,6 +732,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   /* the table of new generations starts empty: a reopened stream starts a
    * new run, with no database attached (the header's are a past run's) */
   log_header_clear(&h);
+  if ((e = drop_spares_beyond(lg))) { lg_free(lg); return e; }
   lg->seq = seq;
   lg->buf_off = off;
   lg->end = lg->written = lg->durable = LSN(lg->gen, off);
@@ -883,14 +951,40 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
   lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed; no other roll starts */
   uint64_t att_ver = lg->att_ver;
+  esfile *closing = lg->f;
+  uint32_t ztop = lg->stale_end < lg->file_size ? lg->stale_end : lg->file_size;
   pthread_mutex_unlock(&lg->mu);
 
-  /* part 1: the next file, while the closing one takes records */
+  /* part 1: the next file, while the closing one takes records; first, a
+   * recycled closing file's old bytes more than ROLL_ROOM after its end
+   * are zeroed from the top down, a chunk at a time, appends and flushes
+   * going on: an append that would reach the chunk being written waits
+   * for it (limit), one after it writes over its zeros; the switch, which
+   * flushes wait for, zeroes what is left, about ROLL_ROOM (a little-used
+   * file's roll: a backup's cut-off, archive_timeout) */
   char *arch = log_file_name(lg->dir, lg->base, gen);
   if (!arch) e = JET_errOutOfMemory;
   if (!e && os_exists(arch)) e = JET_errFileAlreadyExists;  /* never overwrite an archived file */
   os_hold_point(lg->io, "log-next");   /* a harness holds the roll here (spec/c/commit_during_cutoff.c) */
-  if (!e) e = prepare_tmp(lg->io, lg->tmp_path, hdr, nsize, ready, &nf);
+  int zeroed = 0;           /* a recycled file: zeros after its last record (log.h) */
+  uint32_t zeros_from = 0;  /* the closing file is zeros from here to ztop (0: none written) */
+  for (uint32_t top = ztop; !e && top;) {
+    pthread_mutex_lock(&lg->mu);
+    uint32_t lo = (LSN_OFF(lg->end) + ROLL_ROOM + LOG_BLOCK - 1) / LOG_BLOCK * LOG_BLOCK;
+    uint32_t a = top > ZERO_CHUNK ? (top - ZERO_CHUNK) / LOG_BLOCK * LOG_BLOCK : 0;
+    if (a < lo) a = lo;
+    if (a < top) lg->limit = a;   /* end <= a - ROLL_ROOM: no write of the log reaches [a, top) */
+    pthread_mutex_unlock(&lg->mu);
+    if (a >= top) break;
+    os_hold_point(lg->io, "log-zeros");   /* a harness holds a chunk here (spec/c/log_test.c) */
+    e = zero_fill(closing, a, top, 0, &zeroed);
+    pthread_mutex_lock(&lg->mu);
+    lg->limit = 0;
+    pthread_cond_broadcast(&lg->cv);
+    pthread_mutex_unlock(&lg->mu);
+    if (!e) zeros_from = top = a;
+  }
+  if (!e) e = prepare_tmp(lg, hdr, nsize, ready, &nf);
 
   /* part 2: the switch */
   pthread_mutex_lock(&lg->mu);
@@ -925,7 +1019,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint64_t seq = ++lg->seq;
   esfile *old = lg->f;
   uint32_t old_size = lg->file_size;
-  uint32_t old_stale = lg->stale_end;
+  uint32_t old_stale = zeros_from ? zeros_from : lg->stale_end;   /* zeros from zeros_from on: part 1 */
   /* appends go on into the new generation: the records' lsns and CRCs are
    * ngen's, its file is made; flushes wait (busy) */
   lg->gen = ngen;
@@ -948,7 +1042,6 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
    * place with a sync; bytes already in place but not synced (a full
    * buffer written without a sync, write_out(..., 0), by an append that
    * then failed, so that nothing was buffered since) get the sync alone. */
-  int zeroed = 0;   /* a recycled file: zeros after its last record (log.h) */
   uint32_t wend = woff + (uint32_t)wlen;
   if (!e && old_stale > wend) e = zero_fill(old, wend, old_stale < old_size ? old_stale : old_size, 0, &zeroed);
   if (!e && (wlen || lg->placed < woff)) e = write_range(lg, old, gen, wb, wlen, woff, 1, 1, seq, s);
@@ -1002,6 +1095,10 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
   for (;;) {
     if (lg->err) { e = lg->err; break; }
     uint32_t off = LSN_OFF(lg->end);
+    if (lg->limit && off + framed > lg->limit && off + framed <= lg->file_size) {
+      pthread_cond_wait(&lg->cv, &lg->mu);   /* a roll zeroes a chunk there (part 1): a moment */
+      continue;
+    }
     if (off + framed > lg->file_size) {
       if (framed > lg->new_file_size - LOG_DATA_START) { e = JET_errInvalidParameter; break; }
       uint32_t full = lg->gen;

@@ -253,12 +253,24 @@ JET_ERR log_prepare_next(eslog *lg);
  * A path already gone (another caller retired it) is no error.
  * Spares stay when the log closes and are used by the next run; a past
  * run's spares above N (log_config.spares, when not 0) are deleted when
- * the log opens. */
+ * the log opens, when they are this stream's generations below the
+ * current one with one name (anything else there is left alone). */
 JET_ERR log_retire(eslog *lg, const char *path);
+/* A full disk: the spares held now are deleted (their room, up to N files
+ * of the log file size, given back) and the names are free again; returns
+ * how many were.  Btmp.log, made ahead from a spare or new, stays (it is
+ * the next generation's).  Called without any lock of the log held, by
+ * the log itself when a new generation's file meets JET_errDiskFull (then
+ * made once more when any were deleted), and by the instance's other
+ * writers (a database's growth, pager_hooks.free_room). */
+uint32_t log_release_spares(eslog *lg);
 /* Makes everything durable, renames B.log to B%08X.log and starts the next
  * generation in a new B.log (the rename and the new file are synced).
  * While it makes the new file (Btmp.log with its header, synced), records
- * are appended to and flushed in the closing file as usual; from the
+ * are appended to and flushed in the closing file as usual (a file made
+ * from a spare: its old generation's bytes more than 16 KiB after its end
+ * are zeroed first, 64 KiB at a time; an append that would reach the
+ * piece being written waits for that write); from the
  * switch on (the closing file's last bytes in place and synced, the two
  * renames, the folder synced) they go to the new generation, and a flush
  * of one waits for the switch's end.  Another roll (a full file's, in

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC, FAULT_SYNCEIO, FAULT_HOLDSYNC };
+enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC, FAULT_SYNCEIO, FAULT_HOLDSYNC, FAULT_SWAP };
 enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
 /* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
 enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
@@ -34,7 +34,8 @@ struct esio {
   int sticky;                   /* every event from fault_at on faults */
   char *count_path;             /* ESE_FAULT_COUNT */
   char *fault_name;             /* the base name a fault names: FAULT_EACCES, os_open refuses it;
-                                 * FAULT_SYNCEIO, its syncs fail; FAULT_HOLDSYNC, its syncs are held */
+                                 * FAULT_SYNCEIO, its syncs fail; FAULT_HOLDSYNC, its syncs are held;
+                                 * FAULT_SWAP, a rename of it moves fault_path's file */
   atomic_uint_fast64_t name_syncs;   /* FAULT_SYNCEIO: os_syncs of fault_name so far (fault_at: the first to fail) */
   atomic_uint_fast64_t space;   /* FAULT_SPACE: bytes files may still grow by */
   atomic_int open_files;        /* os_open successes not yet os_closed */
@@ -46,7 +47,8 @@ struct esio {
   int hold_eio;                 /* FAULT_HOLDSYNC: a held sync then fails with EIO */
   char *fault_path;             /* the fault holds only while this file exists: FAULT_SLOWSYNC (always
                                  * given), FAULT_SYNCEIO (optional: syncs counted while it exists),
-                                 * FAULT_HOLDSYNC (a sync is held while it exists) */
+                                 * FAULT_HOLDSYNC (a sync is held while it exists), FAULT_SWAP
+                                 * (the file put in place of the renamed one) */
 };
 
 struct esfile {
@@ -149,6 +151,12 @@ JET_ERR esio_new(esio **out) {
           *pw = 0;
         }
         io->fault = FAULT_HOLDSYNC;
+      } else if (n == 4 && !strncmp(f, "swap", 4)) {   /* swap:NAME:PATH, no event count */
+        char *c2 = strchr(colon + 1, ':');
+        if (!c2 || c2 == colon + 1 || !c2[1]) { free(io); return JET_errInvalidParameter; }
+        if (!(io->fault_name = strndup(colon + 1, (size_t)(c2 - colon - 1)))) { free(io); return JET_errOutOfMemory; }
+        if (!(io->fault_path = strdup(c2 + 1))) { free(io->fault_name); free(io); return JET_errOutOfMemory; }
+        io->fault = FAULT_SWAP;
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->fault_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
@@ -236,7 +244,8 @@ static int fault_event(esio *io, int kind, const char *path, size_t nb, uint64_t
   if (io->trace_fd >= 0)
     trace(io, "%llu %s %zu %llu %s\n", (unsigned long long)n, ev_names[kind], nb, (unsigned long long)off, base_name(path));
   if (io->fault == FAULT_NONE || io->fault == FAULT_SPACE || io->fault == FAULT_EACCES || io->fault == FAULT_SLOWSYNC ||
-      io->fault == FAULT_SYNCEIO || io->fault == FAULT_HOLDSYNC || n < io->fault_at || (n > io->fault_at && !io->sticky))
+      io->fault == FAULT_SYNCEIO || io->fault == FAULT_HOLDSYNC || io->fault == FAULT_SWAP || n < io->fault_at ||
+      (n > io->fault_at && !io->sticky))
     return 0;
   switch (io->fault) {
   case FAULT_CRASH: fault_kill();
@@ -507,6 +516,11 @@ int os_sole_name(esfile *f) {
   return fstat(f->fd, &st) == 0 && st.st_nlink == 1;
 }
 
+int os_is_at(esfile *f, const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino;
+}
+
 JET_ERR os_truncate(esfile *f, uint64_t size) {
   int fe = fault_event(f->io, EV_TRUNCATE, f->path, 0, size);
   if (!fe) fe = space_event(f, size);
@@ -543,6 +557,9 @@ JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size
 JET_ERR os_rename(esio *io, const char *from, const char *to) {
   int fe = fault_event(io, EV_RENAME, from, 0, 0);
   if (fe) return os_err(fe);
+  if (io->fault == FAULT_SWAP && !strcmp(base_name(from), io->fault_name) && access(io->fault_path, F_OK) == 0 &&
+      rename(io->fault_path, from) != 0)
+    return os_err(errno);
   return rename(from, to) == 0 ? JET_errSuccess : os_err(errno);
 }
 
@@ -562,7 +579,11 @@ JET_ERR os_rename_file(esfile *f, const char *to) {
 JET_ERR os_unlink(esio *io, const char *path) {
   int fe = fault_event(io, EV_UNLINK, path, 0, 0);
   if (fe) return os_err(fe);
-  return unlink(path) == 0 ? JET_errSuccess : os_err(errno);
+  struct stat st;
+  int give = io->fault == FAULT_SPACE && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1;
+  if (unlink(path) != 0) return os_err(errno);
+  if (give) atomic_fetch_add(&io->space, (uint_fast64_t)st.st_size);   /* FAULT_SPACE: its room freed */
+  return JET_errSuccess;
 }
 
 JET_ERR os_create_new(esio *io, const char *path, esfile **out) {

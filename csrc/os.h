@@ -10,9 +10,11 @@
  *   ESE_FAULT=enospc:K  the K-th write or sync fails with ENOSPC (once)
  *   ESE_FAULT=eio:K+    every write or sync from the K-th on fails
  *   ESE_FAULT=space:N   a disk with N bytes free: files may grow by N bytes
- *                       in all (a write past a file's end, a truncate up;
- *                       space freed is not given back); a write or
- *                       truncate that would pass it fails with ENOSPC
+ *                       in all (a write past a file's end, a truncate up);
+ *                       a write or truncate that would pass it fails with
+ *                       ENOSPC; an os_unlink of a regular file with one
+ *                       name gives its size back (no other space freed
+ *                       is: a truncate down, a rename over a file)
  *   ESE_FAULT=slowsync:MS:PATH  every sync (os_sync) waits MS ms first
  *                       (1..10000) while the file PATH exists: commits made
  *                       slow on demand (the pacing specs); no event count
@@ -40,6 +42,12 @@
  *                       the engine runs without the instance lock (a
  *                       checkpoint slice, the cut-off's roll) while other
  *                       threads commit, which counted faults never reach
+ *   ESE_FAULT=swap:NAME:PATH  at an os_rename whose source's last path
+ *                       part is NAME, while the file PATH exists, PATH is
+ *                       first renamed to that source: what another process
+ *                       of the same user racing the rename by name does
+ *                       (the rename then moves PATH's file); once, as
+ *                       PATH is gone then; no event count
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user
@@ -114,8 +122,8 @@ void esio_free(esio *io);
 uint64_t esio_count(esio *io);
 /* Files opened through io and not yet closed (esio_free asserts 0). */
 int esio_open_files(esio *io);
-/* 1 when ESE_FAULT counts events or limits space (crash, torn, power, eio,
- * enospc, space; not slowsync, eacces, synceio) or ESE_FAULT_COUNT / ESE_FAULT_TRACE is set: a run whose
+/* 1 when ESE_FAULT counts events, limits space or swaps a name (crash,
+ * torn, power, eio, enospc, space, swap; not slowsync, eacces, synceio) or ESE_FAULT_COUNT / ESE_FAULT_TRACE is set: a run whose
  * event order a test relies on, so I/O that the engine would do on a
  * background thread is done in line instead (log_prepare_next, the
  * os_worker jobs of restore.c and backup.c). */
@@ -166,6 +174,11 @@ JET_ERR os_size(esfile *f, uint64_t *size);
 /* Whether f's file has one name (no hard link elsewhere: writing it
  * changes nothing another name shows). */
 int os_sole_name(esfile *f);
+/* Whether path itself (a symbolic link not followed) is f's file (the same
+ * device and inode): a file checked through its descriptor is still the
+ * one at path, e.g. after a rename by path, which another process may
+ * have raced with a rename of its own. */
+int os_is_at(esfile *f, const char *path);
 /* Sets the size; new bytes read as zero. */
 JET_ERR os_truncate(esfile *f, uint64_t size);
 /* Reserves the blocks of f's bytes [0, size) without writing them (Linux

@@ -785,9 +785,12 @@ static JET_ERR write_pages(pager *p, const uint32_t *pgnos, const uint8_t *const
     if (p->hooks.ring_mu) pthread_mutex_lock(p->hooks.ring_mu);
     if (p->hooks.ring_write) e = p->hooks.ring_write(p->hooks.ring_ud, pgnos + at, pages + at, m);
     for (size_t i = at; i < at + m && e == JET_errSuccess; i++) {
-      pthread_rwlock_wrlock(&p->io);
-      e = os_pwrite(p->file, pages[i], p->psz, (uint64_t)pgnos[i] * p->psz);
-      pthread_rwlock_unlock(&p->io);
+      for (int again = 1;; again = 0) {   /* once more after free_room freed some */
+        pthread_rwlock_wrlock(&p->io);
+        e = os_pwrite(p->file, pages[i], p->psz, (uint64_t)pgnos[i] * p->psz);
+        pthread_rwlock_unlock(&p->io);
+        if (e != JET_errDiskFull || !again || !p->hooks.free_room || !p->hooks.free_room(p->hooks.ud)) break;
+      }
       if (e == JET_errSuccess) (*done)++;
     }
     if (p->hooks.ring_mu) pthread_mutex_unlock(p->hooks.ring_mu);

@@ -56,6 +56,11 @@ typedef struct pager_hooks {
    * chunk's ring_write and the chunk's in-place writes, so that batches of
    * several pagers and threads never interleave there. */
   pthread_mutex_t *ring_mu;
+  /* Frees room the instance holds for later (the log's spares,
+   * log_release_spares), called with ud when a page's write in place
+   * meets JET_errDiskFull (the file growing); nonzero: some was freed, and
+   * the write is tried once more.  NULL: none. */
+  int (*free_room)(void *ud);
 } pager_hooks;
 
 /* Opens the cache over an open database file of page_size pages. */

@@ -262,6 +262,69 @@ describe("log recycling: spares", function()
     ri:term({ complete = true })
   end)
 
+  -- The child, on a disk with 16 KiB free (ESE_FAULT=space:N, csrc/os.h):
+  -- the stream of the test below, arg[3] rolls, a put of arg[2] bytes, a
+  -- clean end.
+  local FULL = [[
+    local ese = require "ese"
+    local H = require "support.helpers"
+    local dir, size, rolls = arg[1], tonumber(arg[2]), tonumber(arg[3])
+    local inst = ese.create_instance("full", { system_path = dir, log_path = dir, log_file_size = 64,
+                                               circular_log = true, checkpoint_depth = 8 * 65536,
+                                               dw_size = 128 * 1024 })
+    inst:init()
+    local t = H.open_table(inst, dir)
+    H.roll(t, dir, rolls, "pre")
+    local ok, e = pcall(t.put, t, "big", ("b"):rep(size))
+    print("PUT " .. (ok and "ok" or e.name))
+    ok, e = pcall(inst.term, inst, { complete = true })
+    print("TERM " .. (ok and "ok" or e.name))
+  ]]
+
+  -- Spares hold room (up to N files of the log file size) that circular
+  -- logging used to free.  With 16 KiB free and 5 or more spares held: a
+  -- put of 150000 bytes in one transaction rolls the log into new files (a
+  -- roll inside a transaction finds no file made ahead); after a roll (its
+  -- next file made ahead from a spare), a put of 30000 bytes fits the log
+  -- and grows the database when its pages are written (the clean end's
+  -- checkpoint).  On c4ea9ae the first put failed with JET_errDiskFull and
+  -- the second one's term did, the spares kept (the log's new file, the
+  -- database's growth: both paths of the fix).
+  it("are deleted when the disk is full: a new log file or the database's growth that needs their room gets "
+     .. "it, recovery finds the value, every closed generation and the database verify", function()
+    local P = { circular_log = true, checkpoint_depth = 8 * 65536, dw_size = 128 * 1024 }
+    for case, c in ipairs({ { size = 150000, rolls = 0 }, { size = 30000, rolls = 1 } }) do
+      local dir = w:path("f" .. case)
+      local inst, t = new_stream(w, dir, P)
+      H.roll(t, dir, 30)
+      inst:term({ complete = true })
+      local function held()
+        local out, n = {}, 0
+        for name in pairs(H.ls(dir)) do
+          if name:match("^edbspare%d+%.log$") then
+            out[name], n = header_gen(H.read_file(dir .. "/" .. name)), n + 1
+          end
+        end
+        return out, n
+      end
+      local _, n = held()
+      assert.is_true(n >= 5, "spares held: " .. n)
+      local g0 = ese.file_info(dir .. "/edb.log").generation
+      local code, out, err = H.lua_child(FULL, { dir, c.size, c.rolls }, "ESE_FAULT=space:16384")
+      assert.are.equal(0, code, err)
+      assert.matches("PUT ok\nTERM ok", out, 1, true, ("put of %d bytes, %d spares held: %s"):format(c.size, n, out))
+      for name, gen in pairs(held()) do
+        assert.is_true(gen >= g0, name .. " (generation " .. gen .. ") is a spare held before the put")
+      end
+      local inst2 = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64, circular_log = true,
+                                  checkpoint_depth = P.checkpoint_depth, dw_size = P.dw_size })
+      assert.are.equal(c.size, #H.open_table(inst2, dir):get("big"))
+      inst2:term({ complete = true })
+      closed_verify(dir, "after the full disk")
+      H.verified(dir .. "/app.edb", "after the full disk")
+    end
+  end)
+
   it("a spare that is a symbolic link or has another name (a hard link, as `ln %p` into an archive makes) is "
      .. "never written: a link is never followed, the other file keeps its bytes", function()
     local dir = w:path("l")

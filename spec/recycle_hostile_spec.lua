@@ -210,20 +210,115 @@ describe("log recycling, hostile", function()
     assert.is_true(archived(dir) <= 2, "archived generations left: " .. archived(dir))
   end)
 
-  it("spares beyond the number the parameters allow now (a lower checkpoint depth than the last run's) are "
-     .. "deleted when the log opens, not kept forever", function()
-    local dir = w:path("d")
+  -- A first run on dir with checkpoint_depth 8 files (9 spares kept), 30
+  -- rolls, ended cleanly: the spares it left (at least 3).
+  local function past_spares(dir)
     local inst = w:open(nil, circular(dir, { checkpoint_depth = 8 * 65536 }))
     local s = inst:begin_session()
     local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
     H.roll(t, dir, 30)
     inst:term({ complete = true })
-    assert.is_true(#spares(dir) >= 3, "spares of the first run: " .. table.concat(spares(dir), " "))
+    local old = spares(dir)
+    assert.is_true(#old >= 3, "spares of the first run: " .. table.concat(old, " "))
+    return old
+  end
+
+  it("spares beyond the number the parameters allow now (a lower checkpoint depth than the last run's) are "
+     .. "deleted when the log opens, not kept forever", function()
+    local dir = w:path("d")
+    past_spares(dir)
     -- checkpoint_depth 0 with 64 KiB files: one spare (log.h log_spares)
     local t2 = H.open_table(w:open(nil, circular(dir)), dir)
     H.roll(t2, dir, 3, "again")
     local left = spares(dir)
     assert.is_true(#left <= 1 and (left[1] == nil or left[1] == "edbspare1.log"), "spares: " .. table.concat(left, " "))
+  end)
+
+  -- The open's deletion of spares beyond N reads each file's header first:
+  -- only this stream's retired generations (the same signature, below the
+  -- current generation, one name) go.  On 893196b every regular file at
+  -- such a name was deleted unread: the user's file and the other
+  -- stream's generation below were gone.
+  it("at a spare's name beyond the number kept, only a retired generation of this stream is deleted when the "
+     .. "log opens; a user's file, another stream's generation, a file with another name, a later generation "
+     .. "of this stream stay byte for byte", function()
+    local other = w:path("other")
+    local ot, _, _, oi = w:table_at(other, "app.edb", { log_file_size = 64 })
+    H.roll(ot, other, 3)
+    oi:term({ complete = true })
+    local dir = w:path("d")
+    local old = past_spares(dir)
+    local g = ese.file_info(dir .. "/edb.log").generation
+    local cur = H.read_file(dir .. "/edb.log")
+    -- one of this stream's retired generations at a name beyond N too
+    H.write_file(dir .. "/edbspare11.log", H.read_file(dir .. "/" .. old[1]))
+    local user = ("my notes, not a log\n"):rep(4000)
+    local planted = {
+      ["edbspare12.log"] = user,
+      ["edbspare13.log"] = H.read_file(other .. "/" .. H.log_name(2)),   -- another stream's, below g
+      ["edbspare14.log"] = cur:sub(1, 12) .. string.pack("<I4", g + 5) .. cur:sub(17),   -- not below g
+    }
+    for name, data in pairs(planted) do H.write_file(dir .. "/" .. name, data) end
+    local linked = w:path("archived.log")                            -- this stream's, with another name
+    H.write_file(linked, H.read_file(dir .. "/" .. old[1]))
+    assert(os.execute(("ln %s %s"):format(H.q(linked), H.q(dir .. "/edbspare15.log"))))
+    planted["edbspare15.log"] = H.read_file(linked)
+    -- checkpoint_depth 0 with 64 KiB files: one spare (log.h log_spares)
+    local inst2 = w:open(nil, circular(dir))
+    for name, data in pairs(planted) do
+      assert.is_true(H.read_file(dir .. "/" .. name) == data, name .. " is unchanged")
+    end
+    assert.is_false(H.exists(dir .. "/edbspare11.log"), "this stream's retired generation beyond N is deleted")
+    for _, name in ipairs(old) do
+      if name ~= "edbspare1.log" then assert.is_false(H.exists(dir .. "/" .. name), name .. " deleted") end
+    end
+    local t2 = H.open_table(inst2, dir)
+    H.roll(t2, dir, 3, "again")
+    for name, data in pairs(planted) do
+      assert.is_true(H.read_file(dir .. "/" .. name) == data, name .. " is unchanged after rolls")
+    end
+    inst2:term({ complete = true })
+  end)
+
+  -- The child: an instance on arg[1] (64 KiB logs), three rolls, a clean end.
+  local ROLLS = [[
+    local ese = require "ese"
+    local H = require "support.helpers"
+    local dir = arg[1]
+    local inst = ese.create_instance("swap", { system_path = dir, log_path = dir, log_file_size = 64 })
+    inst:init()
+    H.roll(H.open_table(inst, dir), dir, 3, "after")
+    inst:term({ complete = true })
+  ]]
+
+  -- take_spare checks a spare through its open descriptor, then renames it
+  -- by name to edbtmp.log.  ESE_FAULT=swap (csrc/os.h) puts another file at
+  -- the spare's name right before that rename, as another process of the
+  -- same user can.  On 9eab254 the log took the swapped-in file, never
+  -- checked, for the next generation: the roll wrote its header into it.
+  it("a file swapped in at a spare's name between its checks and its rename to edbtmp.log is never written: "
+     .. "a new file is made instead, the rolls go on, every closed generation verifies", function()
+    local dir = w:path("s")
+    local t, _, _, inst = w:table_at(dir, "app.edb", { log_file_size = 64 })
+    H.roll(t, dir, 3)
+    inst:term({ complete = true })
+    H.write_file(dir .. "/edbspare1.log", H.read_file(dir .. "/" .. H.log_name(1)))   -- below the current one
+    local victim, keep = w:path("victim.log"), w:path("victim.keep")
+    local bytes = ("never checked, never written\n"):rep(4096):sub(1, 65536)
+    H.write_file(victim, bytes)
+    assert(os.execute(("ln %s %s"):format(H.q(victim), H.q(keep))))   -- its bytes seen under another name
+    local code, _, err = H.lua_child(ROLLS, { dir }, "ESE_FAULT=swap:edbspare1.log:" .. H.q(victim))
+    assert.are.equal(0, code, err)
+    assert.is_false(H.exists(victim), "the swap took place")
+    assert.is_true(H.read_file(keep) == bytes, "the swapped-in file is unchanged")
+    local inst2 = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 })
+    H.roll(H.open_table(inst2, dir), dir, 2, "again")
+    inst2:term({ complete = true })
+    for name in pairs(H.log_files(dir)) do
+      local ok, e = pcall(ese.file_info, dir .. "/" .. name, true)
+      assert.is_true(ok, name .. ": " .. tostring(e and (e.detail or e.name) or e))
+    end
+    H.verified(dir .. "/app.edb", "after the rolls")
   end)
 end)
 
