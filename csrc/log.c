@@ -494,6 +494,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
     os_close(f);
     made = 1;
   }
+  if (e && (moved || made)) (void)os_unlink(lg->io, lg->tmp_path);   /* never left half made */
   int have_hdr = hdr != NULL;
   free(hdr);
   pthread_mutex_lock(&lg->mu);
