@@ -138,6 +138,8 @@ struct eslog {
                              * tmp_hdr_tm, the attach table of att_ver
                              * tmp_hdr_att); 0: its header is the roll's to write */
   uint64_t tmp_hdr_tm, tmp_hdr_att;
+  uint64_t last_commit_us;  /* os_now_us() at the append of the last
+                             * LR_COMMIT (>= that commit's time) */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
   uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
@@ -908,8 +910,15 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   }
   if (!e && lg->gen >= LOG_MAX_GEN) e = JET_errLogSequenceEnd;
   uint32_t gen = lg->gen, ngen = gen + 1;
-  /* a header the preparer wrote ahead for this generation and attach table */
-  int hdr_ahead = lg->tmp_ready && lg->tmp_hdr_gen == ngen && lg->tmp_hdr_att == lg->att_ver;
+  /* A header the preparer wrote ahead for this generation and attach
+   * table, when no commit came into the closing generation since: a
+   * generation's tm_create is after every commit of the ones before it
+   * (a restore to a point in time bounds the commits a backup's copies may
+   * hold by it: restore.c, copy_end_time), and after the header was
+   * written that holds only while no commit comes.  A transaction whose
+   * records fill the file (a long value) rolls before its own commit. */
+  int hdr_ahead = lg->tmp_ready && lg->tmp_hdr_gen == ngen && lg->tmp_hdr_att == lg->att_ver &&
+                  lg->last_commit_us <= lg->tmp_hdr_tm;
   uint64_t tm_prev = lg->tm_create, tm_new = hdr_ahead ? lg->tmp_hdr_tm : next_tm(tm_prev);
   if (!e) e = log_hdr_encode(hdr, ngen, lg->page_size, lg->new_file_size, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
   if (e) {
@@ -1078,6 +1087,7 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
     if (!lg->first_us) lg->first_us = os_mono_us();
+    if (type == LR_COMMIT) lg->last_commit_us = os_now_us();   /* after the record's time was taken */
     lg->len += (size_t)framed;
     lg->end += framed;
     lg->nappends++;
