@@ -41,9 +41,11 @@
  *
  * The next generation's file is made ahead after a commit (log_prepare_next)
  * by the log's preparer thread, so that the committing thread never makes
- * a generation's room: the thread reserves it (or writes its zeros) and
- * syncs, the roll then writes and syncs only the header (a 1 MiB durable
- * put writes about 1 MiB, not 2).  The roll waits for a file asked of the thread (prep_want) or
+ * a generation's room: the thread reserves it (or writes its zeros), writes
+ * the next generation's header (tmp_hdr_gen) and syncs; the roll then only
+ * renames (a 1 MiB durable put writes about 1 MiB, not 2; a roll costs the
+ * committing thread no sync of the new file), or writes the header again
+ * when the attach table changed since (att_ver).  The roll waits for a file asked of the thread (prep_want) or
  * being made (tmp_busy), and makes one itself only when none was asked
  * for.  When the esio's event order is relied on (esio_ordered: ESE_FAULT
  * counting events, ESE_FAULT_COUNT/TRACE), the committing thread makes it
@@ -51,7 +53,8 @@
  * cover); the bytes and the states of Btmp.log are the same either way: it
  * is either absent, or being made (never read, removed by whoever makes it
  * next), or complete (tmp_ready: zeros from LOG_HDR_SIZE on, or a spare's
- * old header and records after zeroed slots, tmp_stale_end; log_retire)
+ * old records after zeroed slots, tmp_stale_end, log_retire; its header the
+ * next generation's when tmp_hdr_gen says so, else zeros or the spare's old one)
  * until a roll takes it.  When the disk is full that is left to the roll, so a full
  * disk stops the log only when a roll finds no room, not while the
  * current file has some.
@@ -134,7 +137,14 @@ struct eslog {
   int delaying;
   uint64_t nappends;
   int waited_in_sync;       /* another committer waited during the last sync */
-  int tmp_ready, tmp_busy;  /* Btmp.log made ahead (no header) / being made */
+  int tmp_ready, tmp_busy;  /* Btmp.log made ahead / being made */
+  uint32_t tmp_hdr_gen;     /* not 0: the ready Btmp.log has the header of this
+                             * generation, written and synced ahead (tm_create
+                             * tmp_hdr_tm, the attach table of att_ver
+                             * tmp_hdr_att); 0: its header is the roll's to write */
+  uint64_t tmp_hdr_tm, tmp_hdr_att;
+  uint64_t last_commit_us;  /* os_now_us() at the append of the last
+                             * LR_COMMIT (>= that commit's time) */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
   uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
@@ -339,6 +349,11 @@ static JET_ERR zero_fill(esfile *f, uint64_t from, uint64_t to, int check, int *
   return e;
 }
 
+static uint64_t next_tm(uint64_t prev) {
+  uint64_t now = os_now_us();
+  return now > prev ? now : prev + 1;
+}
+
 /* A file of file_size bytes under the name tmp (a stale one is removed
  * first) that reads as zeros after the header's place, its blocks
  * reserved (os_reserve) or, where the file system cannot or a fault is
@@ -378,13 +393,16 @@ static JET_ERR make_tmp_file(eslog *lg, uint32_t file_size, int sync, esfile **o
 }
 
 /* The next generation's file Btmp.log with its header, synced: the file
- * log_prepare_next made ahead (ready), or a new one (make_tmp_file). */
+ * log_prepare_next made ahead (ready), or a new one (make_tmp_file); hdr
+ * NULL: the ready file's header was written and synced ahead
+ * (write_hdr_ahead). */
 static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, int ready, esfile **out) {
+  assert(hdr || ready);
   esfile *f = NULL;
   JET_ERR e = ready ? os_open(lg->io, lg->tmp_path, OS_WRITE, &f) : make_tmp_file(lg, file_size, 0, &f);
   uint64_t size = 0;
   if (!e && ready && (e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
-  if (!e && !(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))) {
+  if (!e && (!hdr || (!(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))))) {
     *out = f;
     return JET_errSuccess;
   }
@@ -405,6 +423,15 @@ static int tmp_wanted(const eslog *lg) {
   if (lg->err || lg->tmp_busy || lg->rolling) return 0;
   if (!lg->tmp_ready) return !lg->tmp_short || spare_held(lg) >= 0;   /* a spare needs no room */
   return !lg->tmp_stale_end && spare_held(lg) >= 0;   /* a new one made ahead gives way to a spare */
+}
+
+/* The next generation's header hdr written into Btmp.log f ahead of the
+ * roll, and f synced (its zeros or a spare's zeroed slots with it): the
+ * roll that takes the file then writes and syncs nothing of it
+ * (prepare_tmp). */
+static JET_ERR write_hdr_ahead(esfile *f, const uint8_t *hdr) {
+  JET_ERR e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0);
+  return e ? e : os_sync(f);
 }
 
 /* Where the bytes of f (size bytes, a closed generation's: zeros after its
@@ -430,14 +457,14 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
 }
 
 /* A retired generation's file, at spare name path, as Btmp.log (without
- * mu; the caller owns tmp_busy): *moved when it is there, its slots
- * zeroed.  Taken only when its header says it is a generation of this
+ * mu; the caller owns tmp_busy): *taken SPARE_TAKEN when it is there,
+ * its slots zeroed (and hdr written, when given).  Taken only when its header says it is a generation of this
  * stream below the current one (gen, sig): a record's CRC is seeded with
  * log_seed (the signature and the generation), so a file of this stream
  * not below gen could hold records that check in the generation it is to
  * become, and one of another stream or with a damaged header is not known
  * to be a retired generation of this log: either is deleted instead
- * (*moved 0, no error); so is a symbolic link (never
+ * (SPARE_UNUSED, no error); so is a symbolic link (never
  * followed) and a file with another name elsewhere (a hard link, as an
  * archive_command "ln %p ..." makes: writing it would change the
  * archived copy), and a file not of the size of new files (this is the
@@ -447,7 +474,8 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * Btmp.log made ahead, if any), the folder synced, then the slots'
  * zeros: a crash before the folder's sync may leave the file under the
  * spare name, never changed; its header and records stay until the roll
- * writes the header and appends overwrite them.  The checks are made on
+ * writes the header (or hdr, given, is written and synced here: the
+ * next generation's, write_hdr_ahead) and appends overwrite them.  The checks are made on
  * the open descriptor and the rename is by name: when what the rename
  * moved is not the file checked (os_is_at: another process swapped the
  * name meanwhile), *taken is SPARE_SWAPPED and nothing is written to
@@ -455,8 +483,8 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * must be made anew, which removes what is there (as a stale one), and
  * the spare name is left alone. */
 enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED };
-static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, int *taken,
-                          uint32_t *old_end) {
+static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, const uint8_t *hdr,
+                          int *taken, uint32_t *old_end) {
   *taken = SPARE_UNUSED;
   *old_end = 0;
   esfile *f = NULL;
@@ -472,6 +500,7 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
     if (!(e = os_rename_file(f, lg->tmp_path))) *taken = os_is_at(f, lg->tmp_path) ? SPARE_TAKEN : SPARE_SWAPPED;
     if (!e && *taken == SPARE_TAKEN) e = os_sync_dir(lg->io, lg->dir);
     if (!e && *taken == SPARE_TAKEN) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
+    if (!e && *taken == SPARE_TAKEN && hdr) e = write_hdr_ahead(f, hdr);
   }
   int there = !f || os_is_at(f, path);   /* not opened (a link, gone ...), or still the file checked */
   os_close(f);
@@ -494,24 +523,45 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   lg->tmp_stale_end = 0;
   uint32_t size = lg->new_file_size, gen = lg->gen;
   log_sig sig = lg->sig;
+  /* On the preparer thread (sync) the next generation's header goes in
+   * ahead too, so that a roll (on a committing thread) only renames; none
+   * when it cannot be made now (no memory, the last generation): the
+   * roll writes it. */
+  uint8_t *hdr = sync && gen < LOG_MAX_GEN ? malloc(LOG_HDR_SIZE) : NULL;
+  uint64_t tm_new = next_tm(lg->tm_create), att_ver = lg->att_ver;
+  if (hdr && log_hdr_encode(hdr, gen + 1, lg->page_size, size, &sig, tm_new, lg->tm_create, lg->att, lg->natt)) {
+    free(hdr);
+    hdr = NULL;
+  }
   pthread_mutex_unlock(&lg->mu);
-  int taken = SPARE_UNUSED;
+  int taken = SPARE_UNUSED, made = 0;
   uint32_t old_end = 0;
-  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, &taken, &old_end) : JET_errSuccess;
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, hdr, &taken, &old_end) : JET_errSuccess;
   if (!e && taken != SPARE_TAKEN && (!was_ready || taken == SPARE_SWAPPED)) {   /* none, or not the one checked */
     esfile *f = NULL;
-    e = make_tmp_file(lg, size, sync, &f);
+    e = make_tmp_file(lg, size, sync && !hdr, &f);
+    if (!e && hdr) e = write_hdr_ahead(f, hdr);
     os_close(f);
+    made = 1;
   }
+  if (e && (taken == SPARE_TAKEN || made)) (void)os_unlink(lg->io, lg->tmp_path);   /* never left half made */
+  int have_hdr = hdr != NULL;
+  free(hdr);
   pthread_mutex_lock(&lg->mu);
   assert(lg->tmp_busy && !lg->tmp_ready && !lg->rolling);   /* a roll waits while tmp_busy */
   lg->tmp_busy = 0;
   if (k >= 0) lg->reuse[k] = REUSE_NONE;
+  if (e) lg->tmp_hdr_gen = 0;
   if (e == JET_errDiskFull) lg->tmp_short = 1;   /* the current file still takes records */
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
   else {
     lg->tmp_ready = 1;
     lg->tmp_stale_end = taken == SPARE_TAKEN ? old_end : 0;
+    if (taken == SPARE_TAKEN || made) {   /* a file made ready ahead before (not replaced) keeps its header */
+      lg->tmp_hdr_gen = have_hdr ? gen + 1 : 0;
+      lg->tmp_hdr_tm = tm_new;
+      lg->tmp_hdr_att = att_ver;
+    }
   }
   pthread_cond_broadcast(&lg->cv);
   return e == JET_errDiskFull ? JET_errSuccess : e;
@@ -612,11 +662,6 @@ JET_ERR log_prepare_next(eslog *lg) {
   }
   pthread_mutex_unlock(&lg->mu);
   return e;
-}
-
-static uint64_t next_tm(uint64_t prev) {
-  uint64_t now = os_now_us();
-  return now > prev ? now : prev + 1;
 }
 
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
@@ -935,7 +980,16 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   }
   if (!e && lg->gen >= LOG_MAX_GEN) e = JET_errLogSequenceEnd;
   uint32_t gen = lg->gen, ngen = gen + 1;
-  uint64_t tm_prev = lg->tm_create, tm_new = next_tm(tm_prev);
+  /* A header the preparer wrote ahead for this generation and attach
+   * table, when no commit came into the closing generation since: a
+   * generation's tm_create is after every commit of the ones before it
+   * (a restore to a point in time bounds the commits a backup's copies may
+   * hold by it: restore.c, copy_end_time), and after the header was
+   * written that holds only while no commit comes.  A transaction whose
+   * records fill the file (a long value) rolls before its own commit. */
+  int hdr_ahead = lg->tmp_ready && lg->tmp_hdr_gen == ngen && lg->tmp_hdr_att == lg->att_ver &&
+                  lg->last_commit_us <= lg->tmp_hdr_tm;
+  uint64_t tm_prev = lg->tm_create, tm_new = hdr_ahead ? lg->tmp_hdr_tm : next_tm(tm_prev);
   if (!e) e = log_hdr_encode(hdr, ngen, lg->page_size, lg->new_file_size, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
   if (e) {
     pthread_mutex_unlock(&lg->mu);
@@ -948,6 +1002,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint32_t stale_end = ready ? lg->tmp_stale_end : 0;
   lg->tmp_ready = 0;
   lg->tmp_stale_end = 0;
+  lg->tmp_hdr_gen = 0;
   lg->tmp_short = 0;        /* the roll makes the file now; the next may be made ahead again */
   lg->rolling = 1;          /* Btmp.log is the roll's until it is renamed; no other roll starts */
   uint64_t att_ver = lg->att_ver;
@@ -984,7 +1039,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     pthread_mutex_unlock(&lg->mu);
     if (!e) zeros_from = top = a;
   }
-  if (!e) e = prepare_tmp(lg, hdr, nsize, ready, &nf);
+  if (!e) e = prepare_tmp(lg, hdr_ahead ? NULL : hdr, nsize, ready, &nf);
 
   /* part 2: the switch */
   pthread_mutex_lock(&lg->mu);
@@ -1131,6 +1186,7 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
     if (!lg->first_us) lg->first_us = os_mono_us();
+    if (type == LR_COMMIT) lg->last_commit_us = os_now_us();   /* after the record's time was taken */
     lg->len += (size_t)framed;
     lg->end += framed;
     lg->nappends++;

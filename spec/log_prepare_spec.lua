@@ -42,6 +42,89 @@ describe("log files made ahead", function()
       inst2:term({ complete = true })
     end)
 
+  it("a roll inside the first commit after the next file was made only renames: its header was written and "
+     .. "synced ahead on the preparer thread", function()
+      -- 64 KiB log files (52 KiB of records each), transactions of 26
+      -- records of 2000 bytes: about one roll per commit, inside the commit
+      -- (its records logged), so that often no commit came into the closing
+      -- generation since the preparer wrote the header (a commit since
+      -- would be newer than the new generation's creation time: the roll
+      -- then writes the header again).  Before, every roll wrote and synced
+      -- the header on the committing thread: one sync more there.
+      local thread_syncs = require("ese.core")._thread_syncs
+      local t, s, _, inst = w:table({ log_file_size = 64 })
+      local v, rolled, ahead, i = ("x"):rep(2000), 0, 0, 0
+      while rolled < 12 and i < 100 do
+        i = i + 1
+        local g = ese.file_info(w.dir .. "/edb.log").generation
+        local tmp
+        for _ = 1, 300 do                          -- the preparer's file, after the last commit
+          tmp = H.read_file(w.dir .. "/edbtmp.log")
+          if tmp and tmp:sub(5, 10) == "ESELOG" then break end
+          os.execute("sleep 0.01")
+        end
+        assert.is_truthy(tmp and tmp:sub(5, 10) == "ESELOG", "edbtmp.log has a header before the roll")
+        assert.are.equal(g + 1, string.unpack("<I4", tmp, 13), "the next generation's")
+        assert.are.equal(tmp:sub(25, 40), H.read_file(w.dir .. "/edb.log"):sub(25, 40), "of this stream")
+        s:begin_transaction()
+        for j = 1, 26 do t:put(("k%04d.%02d"):format(i, j), v) end
+        local s0 = thread_syncs()
+        s:commit_transaction()
+        local now = ese.file_info(w.dir .. "/edb.log").generation
+        if now == g + 1 then
+          -- the folder's sync and the commit's own; the closing file's
+          -- when part of this commit went into it (its first key is there);
+          -- one more when the roll wrote the header
+          local d = thread_syncs() - s0
+          rolled = rolled + 1
+          local closing = H.read_file(w.dir .. "/" .. H.log_name(g))
+          local base = closing:find(("k%04d.01"):format(i), 1, true) and 3 or 2
+          assert.is_true(d == base or d == base + 1, ("syncs on the thread of a commit that rolled: %d"):format(d))
+          if d == base then ahead = ahead + 1 end
+        end
+      end
+      assert.is_true(ahead >= 3, ("rolls that found the header written ahead: %d of %d"):format(ahead, rolled))
+      inst:term({ complete = true })
+      local t2 = H.open_table(w:open(nil, { log_file_size = 64 }), w.dir)
+      for k = 1, i do assert.are.equal(v, t2:get(("k%04d.26"):format(k))) end
+    end)
+
+  it("a database attached after the header was written ahead: the roll writes the header again, with it",
+    function()
+      local t, s, _, inst = w:table({ log_file_size = 64 })
+      local tmp = w.dir .. "/edbtmp.log"
+      local function header_ahead()
+        for _ = 1, 300 do
+          local d = H.read_file(tmp)
+          if d and d:sub(5, 10) == "ESELOG" then return d end
+          os.execute("sleep 0.01")
+        end
+      end
+      t:put("a", "1")
+      local g = ese.file_info(w.dir .. "/edb.log").generation
+      assert.are.equal(g + 1, string.unpack("<I4", assert(header_ahead()), 13))
+      assert.are.equal(1, ese.file_info(tmp).attached, "written ahead with one database")
+      local t2 = s:create_table(s:create_database(w.dir .. "/two.edb"), "t")
+      H.roll(t2, w.dir, 1)
+      local cur = ese.file_info(w.dir .. "/edb.log")
+      assert.are.equal(g + 1, cur.generation)
+      assert.are.equal(2, cur.attached, "the generation after the attach names both databases")
+      for gen = g, cur.generation - 1 do   -- each header links to the one before
+        local a = ese.file_info(w.dir .. "/" .. H.log_name(gen))
+        local b = ese.file_info(w.dir .. "/" .. (gen + 1 < cur.generation and H.log_name(gen + 1) or "edb.log"))
+        assert.are.equal(a.created_us, b.prev_created_us)
+        assert.is_true(b.created_us > a.created_us)
+      end
+      t2:put("b", "2")
+      inst:term({ complete = true })
+      local inst2 = w:open(nil, { log_file_size = 64 })
+      local s2 = inst2:begin_session()
+      s2:attach_database(w.dir .. "/two.edb")
+      local db2 = s2:open_database(w.dir .. "/two.edb")
+      assert.are.equal("2", s2:open_table(db2, "t"):get("b"))
+      inst2:term({ complete = true })
+    end)
+
   it("new log and double-write files have their room reserved (fallocate), not written; with a fault armed, zeros",
     function()
       local probe = w:path("probe")

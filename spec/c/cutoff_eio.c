@@ -10,10 +10,13 @@
  *           is in the new generation, so its commit must not return while
  *           X is held, and after the failed sync it must not succeed (an
  *           acknowledged commit whose generation's rename is not durable).
- *   next    the new file's sync while it is made (NAME "edbtmp.log", the
- *           first such sync after the gate: no commit syncs meanwhile; A
- *           commits lazily into the closing generation, which stays
- *           good).  No edbtmp.log is left.
+ *   next    the new file's sync while it is made (NAME "edbtmp.log"): the
+ *           log's preparer thread makes it after the first commit and
+ *           writes the next generation's header ahead (the roll then only
+ *           renames), so the gate is made before that commit (16 MiB logs:
+ *           nothing rolls before the cut-off) and the cut-off's roll waits
+ *           for the file; A commits lazily into the closing generation,
+ *           which stays good.  No edbtmp.log is left.
  * Either way X answers JET_errDiskIO, the instance is unavailable (a put
  * answers JET_errInstanceUnavailable, a commit never succeeds), and after
  * a new instance's recovery every record committed before is there, A's
@@ -63,9 +66,16 @@ static void run_case(const char *name) {
   JET_SESID s;
   JET_DBID db;
   JET_TABLEID t;
-  inst = harness_hold_backup(&h, tag, sw ? "db" : "edbtmp.log", ":eio", name, 1024, NREC, &s, &db, &t);
+  if (sw) {
+    inst = harness_hold_backup(&h, tag, "db", ":eio", name, 1024, NREC, &s, &db, &t);
+  } else {   /* the gate before the first commit asks the preparer for the next file */
+    harness_hold_setup_name(&h, tag, "edbtmp.log", ":eio");
+    harness_hold_instance(&h, name, 16384, &inst);
+    harness_hold_close(&h);
+    harness_backup_dirty(inst, h.dbpath, NREC, &s, &db, &t);
+  }
   CK(harness_open_table(inst, h.dbpath, 0, "t", &s2, &db, &t2));
-  harness_nap_ms(100);   /* the log's next file made ahead (its sync is not the one held) */
+  harness_nap_ms(100);   /* switch: the log's next file made ahead (its sync is not the one held) */
   pthread_t tx, ta;
   harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&ta, NULL, commit_a, NULL) != 0) FAIL("pthread_create");
