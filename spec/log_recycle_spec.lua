@@ -9,6 +9,8 @@ local ese = require "ese"
 local H = require "support.helpers"
 local LV = require "support.lv_sweep"
 
+local function header_gen(data) return string.unpack("<I4", data, 13) end
+
 -- Whether edbtmp.log at path was made from a spare: bytes that are not
 -- zeros after the header and the slots (LOG_DATA_START, 12288: a retired
 -- generation's records); false: a new file (zeros there); nil: no file.
