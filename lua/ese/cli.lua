@@ -633,10 +633,10 @@ local function parse(c, argv, first)
           if not n or n <= 0 then return nil, "option --" .. name .. " needs a positive integer" end
           value = n
         elseif kind == "time" then
-          local t = util.parse_time(value)
+          local t, why = util.parse_time(value)
           if not t then
             return nil, "option --" .. name .. " needs a time: YYYY-MM-DD HH:MM:SS[.ffffff] (UTC, or with a zone "
-              .. "such as Z or +02:00), or seconds since the epoch"
+              .. "such as Z or +02:00), or seconds since the epoch" .. (why and ("; in " .. value .. ": " .. why) or "")
           end
           if not util.to_time_ok(t) then
             return nil, "option --" .. name .. " " .. value .. " is out of range: a time after 1970-01-01 00:00:00 UTC "

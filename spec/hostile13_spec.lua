@@ -1,0 +1,62 @@
+-- Hostile tests of session 13: long values, snapshots and conflicts, and
+-- the continuous-backup side of the command-line tool.  Each case failed
+-- before the change it came with.
+local H = require "support.helpers"
+local LV = require "support.lv_sweep"
+local util = require "ese.util"
+
+local val = LV.val
+
+describe("ese restore --to-time: a TIME of the right form with a wrong part", function()
+  -- Before: every such TIME got only the format ("needs a time:
+  -- YYYY-MM-DD HH:MM:SS[.ffffff] ..."), which "2026-02-30 06:00:00" follows.
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  local cases = {
+    { "2026-02-30 06:00:00", "day 30 is not in 2026-02 (01 .. 28)" },
+    { "2025-02-29 06:00:00", "day 29 is not in 2025-02 (01 .. 28)" },
+    { "2026-04-31 06:00:00", "day 31 is not in 2026-04 (01 .. 30)" },
+    { "2026-12-00 06:00:00", "day 00 is not in 2026-12 (01 .. 31)" },
+    { "2026-13-01 06:00:00", "month 13 is not 01 .. 12" },
+    { "2026-00-01 06:00:00", "month 00 is not 01 .. 12" },
+    { "2026-12-07 24:00:00", "hour 24 is not 00 .. 23" },
+    { "2026-12-07 23:60:00", "minute 60 is not 00 .. 59" },
+    { "2026-12-07 23:59:61", "second 61 is not 00 .. 60" },
+    { "2026-12-07 06:00:00.", "the fraction's dot has no digits after it" },
+    { "2026-12-07 06:00:00.1234567890", "the fraction .1234567890 has more than 9 digits" },
+    { "2026-12-07 06:00:0012", "the seconds 00 are followed by digits without a dot" },
+    { "2026-12-07 06:00:00 GMT", "the zone 'GMT' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+    { "2026-12-07 06:00:00 utc", "the zone 'utc' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+    { "2026-12-07 06:00:00 +2", "the zone '+2' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+    { "2026-12-07 06:00:00+24:00", "the zone +24:00: hours 24 are not 00 .. 23" },
+    { "2026-12-07 06:00:00-0260", "the zone -0260: minutes 60 are not 00 .. 59" },
+  }
+
+  it("util.parse_time: nil and a phrase naming the part; the CLI says it after the format (exit 2)", function()
+    local dest = w:path("dest")
+    for _, c in ipairs(cases) do
+      local t, why = util.parse_time(c[1])
+      assert.is_nil(t, c[1])
+      assert.are.equal(c[2], why, c[1])
+      local code, out, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--archive", w.dir, "--to-time", c[1] })
+      assert.are.equal(2, code, c[1] .. ": " .. out .. err)
+      assert.matches("option --to-time needs a time: YYYY-MM-DD HH:MM:SS[.ffffff]", err, 1, true)
+      assert.matches("; in " .. c[1] .. ": " .. c[2] .. "\n", err, 1, true)
+    end
+    -- no form at all: the format alone, no reason
+    for _, bad in ipairs({ "garbage", "", "2026-12-07", "1e9", "-5", "2026-12-07  06:00:00" }) do
+      local t, why = util.parse_time(bad)
+      assert.is_nil(t, bad)
+      assert.is_nil(why, bad)
+      local code, _, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--to-time", bad })
+      assert.are.equal(2, code, bad)
+      assert.matches("or seconds since the epoch\n", err, 1, true)
+    end
+    -- what parses still parses, with no second value
+    assert.are.same({ 1796623200 }, { util.parse_time("2026-12-07 06:00:00") })
+    assert.are.same({ 1796623200.5 }, { util.parse_time("2026-12-07T11:30:00.5+05:30") })
+    assert.is_false(H.exists(dest))
+  end)
+end)
