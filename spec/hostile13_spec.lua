@@ -60,3 +60,26 @@ describe("ese restore --to-time: a TIME of the right form with a wrong part", fu
     assert.is_false(H.exists(dest))
   end)
 end)
+
+describe("ese backup: the progress lines", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("one 'truncating the logs' line for a truncation of many generations (before: one per part)", function()
+    -- 64 KiB logs and 3 MiB of long values: about 50 generations to delete,
+    -- which the truncation deletes in several parts (backup_run.lua)
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    t:put("a", val(3 << 20, 1))
+    t:put(("k"):rep(255), val(100000, 2))
+    inst:term({ complete = true })
+    local code, out, err = H.lua_run("bin/ese", { "backup", w.dir, w:path("full") }, "ESE_PROGRESS=lines")
+    assert.are.equal(0, code, out .. err)
+    local _, n = out:gsub("backup: truncating the logs\n", "")
+    assert.are.equal(1, n, out)
+    assert.matches("\nfull backup of ", out, 1, true)
+    local t2, _, _, i2 = w:reopen()
+    assert.is_true(t2:get("a") == val(3 << 20, 1))
+    i2:term({ complete = true })
+  end)
+end)
