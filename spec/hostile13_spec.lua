@@ -83,3 +83,30 @@ describe("ese backup: the progress lines", function()
     i2:term({ complete = true })
   end)
 end)
+
+describe("ese restore --to-generation: the summary line", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("says the generation the replay reached, not N, when the logs end before N (before: 'replayed to N')",
+     function()
+    local backup = require "ese.backup"
+    local t, _, _, inst = w:table()
+    t:put("k", val(30000, 1))
+    local set = w:path("set")
+    local rep = backup.run(inst, set)
+    inst:term({ complete = true })
+    local function summary(n, dest)
+      local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path(dest), "--to-generation", tostring(n) })
+      assert.are.equal(0, code, out .. err)
+      return out:match("(restored full [^\n]*)\n$")
+    end
+    local line = summary(rep.gen_high + 5, "past")
+    assert.matches((", replayed to %d %%(the logs end before %%-%%-to%%-generation %d%%)%%) into "):format(
+      rep.gen_high, rep.gen_high + 5), line)
+    line = summary(rep.gen_high, "at")
+    assert.matches((", replayed to %d%%) into "):format(rep.gen_high), line)
+    assert.is_true(H.restored_keys(w, w:path("past")).k)
+  end)
+end)

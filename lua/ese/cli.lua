@@ -445,9 +445,15 @@ system_path = log_path = DEST then opens the restored databases.]],
     if not ok then return fail(ui, "restore", rep) end
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
     local v = rep.verify
+    -- the generation the replay reached, not the option: logs that end
+    -- before --to-generation N stop the replay there
+    local upto = o["to-generation"]
+    if upto then
+      upto = (", replayed to %d%s"):format(rep.last_generation,
+        rep.last_generation < upto and (" (the logs end before --to-generation " .. upto .. ")") or "")
+    end
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
-      v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,
-      o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
+      v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high, upto or "", dest, duration(rep.seconds)))
     if o["to-time"] then
       -- seconds to the microsecond, rounded as ese.restore rounds to_time
       local function utc(t) return utc_us(math.floor(t * 1e6 + 0.5), 6) .. " UTC" end
