@@ -110,3 +110,28 @@ describe("ese restore --to-generation: the summary line", function()
     assert.is_true(H.restored_keys(w, w:path("past")).k)
   end)
 end)
+
+describe("ese.restore: an archive or live log folder that is a file", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("JET_errFileNotFound whose detail says 'is not a folder', not 'not found' (before: 'folder F not found')",
+     function()
+    local ese = require "ese"
+    local set = w:path("set")
+    w:stopped_set(set)
+    local file = w:path("a-file")
+    H.write_file(file, "not a folder")
+    for _, opt in ipairs({ "archive_path", "live_log_path" }) do
+      local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { [opt] = file })
+      assert.are.equal(file .. " is not a folder", e.detail, opt)
+      assert.is_false(H.exists(w:path("dest")), opt)
+    end
+    local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { archive_path = w:path("none") })
+    assert.are.equal("folder " .. w:path("none") .. " not found", e.detail)
+    local code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("dest"), "--archive", file })
+    assert.are.equal(1, code, err)
+    assert.matches("[in restore: " .. file .. " is not a folder]", err, 1, true)
+  end)
+end)
