@@ -135,3 +135,25 @@ describe("ese.restore: an archive or live log folder that is a file", function()
     assert.matches("[in restore: " .. file .. " is not a folder]", err, 1, true)
   end)
 end)
+
+describe("restore_command that cannot start", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("the detail names the cause: empty, an unknown %-escape and which, a lone % (before: one vague phrase)",
+     function()
+    local ese = require "ese"
+    local set = w:path("set")
+    w:stopped_set(set)
+    for _, c in ipairs({
+      { "   ", "restore_command is empty: no word to run" },
+      { "cp %x %p", "restore_command has an unknown %-escape '%x' (%p, %f and %% are the escapes)" },
+      { "cp %p %", "restore_command has a % with nothing after it (%p, %f and %% are the escapes)" },
+    }) do
+      local e = H.expect_jet("JET_errMissingLogFile", ese.restore, set, w:path("dest"), { restore_command = c[1] })
+      assert.are.equal("fetching a log: " .. c[2], e.detail, c[1])
+      assert.is_false(H.exists(w:path("dest")), c[1])
+    end
+  end)
+end)
