@@ -1,159 +1,144 @@
 -- Hostile tests of session 13: long values, snapshots and conflicts, and
 -- the continuous-backup side of the command-line tool.  Each case failed
 -- before the change it came with.
+local ese = require "ese"
 local H = require "support.helpers"
 local LV = require "support.lv_sweep"
 local util = require "ese.util"
 
 local val = LV.val
 
-describe("ese restore --to-time: a TIME of the right form with a wrong part", function()
-  -- Before: every such TIME got only the format ("needs a time:
-  -- YYYY-MM-DD HH:MM:SS[.ffffff] ..."), which "2026-02-30 06:00:00" follows.
+describe("hostile 13", function()
   local w
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
 
-  local cases = {
-    { "2026-02-30 06:00:00", "day 30 is not in 2026-02 (01 .. 28)" },
-    { "2025-02-29 06:00:00", "day 29 is not in 2025-02 (01 .. 28)" },
-    { "2026-04-31 06:00:00", "day 31 is not in 2026-04 (01 .. 30)" },
-    { "2026-12-00 06:00:00", "day 00 is not in 2026-12 (01 .. 31)" },
-    { "2026-13-01 06:00:00", "month 13 is not 01 .. 12" },
-    { "2026-00-01 06:00:00", "month 00 is not 01 .. 12" },
-    { "2026-12-07 24:00:00", "hour 24 is not 00 .. 23" },
-    { "2026-12-07 23:60:00", "minute 60 is not 00 .. 59" },
-    { "2026-12-07 23:59:61", "second 61 is not 00 .. 60" },
-    { "2026-12-07 06:00:00.", "the fraction's dot has no digits after it" },
-    { "2026-12-07 06:00:00.1234567890", "the fraction .1234567890 has more than 9 digits" },
-    { "2026-12-07 06:00:0012", "the seconds 00 are followed by digits without a dot" },
-    { "2026-12-07 06:00:00 GMT", "the zone 'GMT' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
-    { "2026-12-07 06:00:00 utc", "the zone 'utc' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
-    { "2026-12-07 06:00:00 +2", "the zone '+2' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
-    { "2026-12-07 06:00:00+24:00", "the zone +24:00: hours 24 are not 00 .. 23" },
-    { "2026-12-07 06:00:00-0260", "the zone -0260: minutes 60 are not 00 .. 59" },
-  }
+  describe("ese restore --to-time: a TIME of the right form with a wrong part", function()
+    -- Before: every such TIME got only the format ("needs a time:
+    -- YYYY-MM-DD HH:MM:SS[.ffffff] ..."), which "2026-02-30 06:00:00" follows.
+    local cases = {
+      { "2026-02-30 06:00:00", "day 30 is not in 2026-02 (01 .. 28)" },
+      { "2025-02-29 06:00:00", "day 29 is not in 2025-02 (01 .. 28)" },
+      { "2026-04-31 06:00:00", "day 31 is not in 2026-04 (01 .. 30)" },
+      { "2026-12-00 06:00:00", "day 00 is not in 2026-12 (01 .. 31)" },
+      { "2026-13-01 06:00:00", "month 13 is not 01 .. 12" },
+      { "2026-00-01 06:00:00", "month 00 is not 01 .. 12" },
+      { "2026-12-07 24:00:00", "hour 24 is not 00 .. 23" },
+      { "2026-12-07 23:60:00", "minute 60 is not 00 .. 59" },
+      { "2026-12-07 23:59:61", "second 61 is not 00 .. 60" },
+      { "2026-12-07 06:00:00.", "the fraction's dot has no digits after it" },
+      { "2026-12-07 06:00:00.1234567890", "the fraction .1234567890 has more than 9 digits" },
+      { "2026-12-07 06:00:0012", "the seconds 00 are followed by digits without a dot" },
+      { "2026-12-07 06:00:00 GMT", "the zone 'GMT' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+      { "2026-12-07 06:00:00 utc", "the zone 'utc' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+      { "2026-12-07 06:00:00 +2", "the zone '+2' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+      { "2026-12-07 06:00:00+24:00", "the zone +24:00: hours 24 are not 00 .. 23" },
+      { "2026-12-07 06:00:00-0260", "the zone -0260: minutes 60 are not 00 .. 59" },
+    }
 
-  it("util.parse_time: nil and a phrase naming the part; the CLI says it after the format (exit 2)", function()
-    local dest = w:path("dest")
-    for _, c in ipairs(cases) do
-      local t, why = util.parse_time(c[1])
-      assert.is_nil(t, c[1])
-      assert.are.equal(c[2], why, c[1])
-      local code, out, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--archive", w.dir, "--to-time", c[1] })
-      assert.are.equal(2, code, c[1] .. ": " .. out .. err)
-      assert.matches("option --to-time needs a time: YYYY-MM-DD HH:MM:SS[.ffffff]", err, 1, true)
-      assert.matches("; in " .. c[1] .. ": " .. c[2] .. "\n", err, 1, true)
-    end
-    -- no form at all: the format alone, no reason
-    for _, bad in ipairs({ "garbage", "", "2026-12-07", "1e9", "-5", "2026-12-07  06:00:00" }) do
-      local t, why = util.parse_time(bad)
-      assert.is_nil(t, bad)
-      assert.is_nil(why, bad)
-      local code, _, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--to-time", bad })
-      assert.are.equal(2, code, bad)
-      assert.matches("or seconds since the epoch\n", err, 1, true)
-    end
-    -- what parses still parses, with no second value
-    assert.are.same({ 1796623200 }, { util.parse_time("2026-12-07 06:00:00") })
-    assert.are.same({ 1796623200.5 }, { util.parse_time("2026-12-07T11:30:00.5+05:30") })
-    assert.is_false(H.exists(dest))
+    it("util.parse_time: nil and a phrase naming the part; the CLI says it after the format (exit 2)", function()
+      local dest = w:path("dest")
+      for _, c in ipairs(cases) do
+        local t, why = util.parse_time(c[1])
+        assert.is_nil(t, c[1])
+        assert.are.equal(c[2], why, c[1])
+        local code, out, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--archive", w.dir, "--to-time", c[1] })
+        assert.are.equal(2, code, c[1] .. ": " .. out .. err)
+        assert.matches("option --to-time needs a time: YYYY-MM-DD HH:MM:SS[.ffffff]", err, 1, true)
+        assert.matches("; in " .. c[1] .. ": " .. c[2] .. "\n", err, 1, true)
+      end
+      -- no form at all: the format alone, no reason
+      for _, bad in ipairs({ "garbage", "", "2026-12-07", "1e9", "-5", "2026-12-07  06:00:00" }) do
+        local t, why = util.parse_time(bad)
+        assert.is_nil(t, bad)
+        assert.is_nil(why, bad)
+        local code, _, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--to-time", bad })
+        assert.are.equal(2, code, bad)
+        assert.matches("or seconds since the epoch\n", err, 1, true)
+      end
+      -- what parses still parses, with no second value
+      assert.are.same({ 1796623200 }, { util.parse_time("2026-12-07 06:00:00") })
+      assert.are.same({ 1796623200.5 }, { util.parse_time("2026-12-07T11:30:00.5+05:30") })
+      assert.is_false(H.exists(dest))
+    end)
   end)
-end)
 
-describe("ese backup: the progress lines", function()
-  local w
-  before_each(function() w = H.world() end)
-  after_each(function() w:cleanup() end)
-
-  it("one 'truncating the logs' line for a truncation of many generations (before: one per part)", function()
-    -- 64 KiB logs and 3 MiB of long values: about 50 generations to delete,
-    -- which the truncation deletes in several parts (backup_run.lua)
-    local t, _, _, inst = w:table({ log_file_size = 64 })
-    t:put("a", val(3 << 20, 1))
-    t:put(("k"):rep(255), val(100000, 2))
-    inst:term({ complete = true })
-    local code, out, err = H.lua_run("bin/ese", { "backup", w.dir, w:path("full") }, "ESE_PROGRESS=lines")
-    assert.are.equal(0, code, out .. err)
-    local _, n = out:gsub("backup: truncating the logs\n", "")
-    assert.are.equal(1, n, out)
-    assert.matches("\nfull backup of ", out, 1, true)
-    local t2, _, _, i2 = w:reopen()
-    assert.is_true(t2:get("a") == val(3 << 20, 1))
-    i2:term({ complete = true })
-  end)
-end)
-
-describe("ese restore --to-generation: the summary line", function()
-  local w
-  before_each(function() w = H.world() end)
-  after_each(function() w:cleanup() end)
-
-  it("says the generation the replay reached, not N, when the logs end before N (before: 'replayed to N')",
-     function()
-    local backup = require "ese.backup"
-    local t, _, _, inst = w:table()
-    t:put("k", val(30000, 1))
-    local set = w:path("set")
-    local rep = backup.run(inst, set)
-    inst:term({ complete = true })
-    local function summary(n, dest)
-      local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path(dest), "--to-generation", tostring(n) })
+  describe("ese backup: the progress lines", function()
+    it("one 'truncating the logs' line for a truncation of many generations (before: one per part)", function()
+      -- 64 KiB logs and 3 MiB of long values: about 50 generations to delete,
+      -- which the truncation deletes in several parts (backup_run.lua)
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      t:put("a", val(3 << 20, 1))
+      t:put(("k"):rep(255), val(100000, 2))
+      inst:term({ complete = true })
+      local code, out, err = H.lua_run("bin/ese", { "backup", w.dir, w:path("full") }, "ESE_PROGRESS=lines")
       assert.are.equal(0, code, out .. err)
-      return out:match("(restored full [^\n]*)\n$")
-    end
-    local line = summary(rep.gen_high + 5, "past")
-    assert.matches((", replayed to %d %%(the logs end before %%-%%-to%%-generation %d%%)%%) into "):format(
-      rep.gen_high, rep.gen_high + 5), line)
-    line = summary(rep.gen_high, "at")
-    assert.matches((", replayed to %d%%) into "):format(rep.gen_high), line)
-    assert.is_true(H.restored_keys(w, w:path("past")).k)
+      local _, n = out:gsub("backup: truncating the logs\n", "")
+      assert.are.equal(1, n, out)
+      assert.matches("\nfull backup of ", out, 1, true)
+      local t2, _, _, i2 = w:reopen()
+      assert.is_true(t2:get("a") == val(3 << 20, 1))
+      i2:term({ complete = true })
+    end)
   end)
-end)
 
-describe("ese.restore: an archive or live log folder that is a file", function()
-  local w
-  before_each(function() w = H.world() end)
-  after_each(function() w:cleanup() end)
-
-  it("JET_errFileNotFound whose detail says 'is not a folder', not 'not found' (before: 'folder F not found')",
-     function()
-    local ese = require "ese"
-    local set = w:path("set")
-    w:stopped_set(set)
-    local file = w:path("a-file")
-    H.write_file(file, "not a folder")
-    for _, opt in ipairs({ "archive_path", "live_log_path" }) do
-      local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { [opt] = file })
-      assert.are.equal(file .. " is not a folder", e.detail, opt)
-      assert.is_false(H.exists(w:path("dest")), opt)
-    end
-    local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { archive_path = w:path("none") })
-    assert.are.equal("folder " .. w:path("none") .. " not found", e.detail)
-    local code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("dest"), "--archive", file })
-    assert.are.equal(1, code, err)
-    assert.matches("[in restore: " .. file .. " is not a folder]", err, 1, true)
+  describe("ese restore --to-generation: the summary line", function()
+    it("says the generation the replay reached, not N, when the logs end before N (before: 'replayed to N')",
+       function()
+      local backup = require "ese.backup"
+      local t, _, _, inst = w:table()
+      t:put("k", val(30000, 1))
+      local set = w:path("set")
+      local rep = backup.run(inst, set)
+      inst:term({ complete = true })
+      local function summary(n, dest)
+        local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path(dest), "--to-generation", tostring(n) })
+        assert.are.equal(0, code, out .. err)
+        return out:match("(restored full [^\n]*)\n$")
+      end
+      local line = summary(rep.gen_high + 5, "past")
+      assert.matches((", replayed to %d %%(the logs end before %%-%%-to%%-generation %d%%)%%) into "):format(
+        rep.gen_high, rep.gen_high + 5), line)
+      line = summary(rep.gen_high, "at")
+      assert.matches((", replayed to %d%%) into "):format(rep.gen_high), line)
+      assert.is_true(H.restored_keys(w, w:path("past")).k)
+    end)
   end)
-end)
 
-describe("restore_command that cannot start", function()
-  local w
-  before_each(function() w = H.world() end)
-  after_each(function() w:cleanup() end)
+  describe("ese.restore: an archive or live log folder that is a file", function()
+    it("JET_errFileNotFound whose detail says 'is not a folder', not 'not found' (before: 'folder F not found')",
+       function()
+          local set = w:path("set")
+      w:stopped_set(set)
+      local file = w:path("a-file")
+      H.write_file(file, "not a folder")
+      for _, opt in ipairs({ "archive_path", "live_log_path" }) do
+        local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { [opt] = file })
+        assert.are.equal(file .. " is not a folder", e.detail, opt)
+        assert.is_false(H.exists(w:path("dest")), opt)
+      end
+      local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { archive_path = w:path("none") })
+      assert.are.equal("folder " .. w:path("none") .. " not found", e.detail)
+      local code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("dest"), "--archive", file })
+      assert.are.equal(1, code, err)
+      assert.matches("[in restore: " .. file .. " is not a folder]", err, 1, true)
+    end)
+  end)
 
-  it("the detail names the cause: empty, an unknown %-escape and which, a lone % (before: one vague phrase)",
-     function()
-    local ese = require "ese"
-    local set = w:path("set")
-    w:stopped_set(set)
-    for _, c in ipairs({
-      { "   ", "restore_command is empty: no word to run" },
-      { "cp %x %p", "restore_command has an unknown %-escape '%x' (%p, %f and %% are the escapes)" },
-      { "cp %p %", "restore_command has a % with nothing after it (%p, %f and %% are the escapes)" },
-    }) do
-      local e = H.expect_jet("JET_errMissingLogFile", ese.restore, set, w:path("dest"), { restore_command = c[1] })
-      assert.are.equal("fetching a log: " .. c[2], e.detail, c[1])
-      assert.is_false(H.exists(w:path("dest")), c[1])
-    end
+  describe("restore_command that cannot start", function()
+    it("the detail names the cause: empty, an unknown %-escape and which, a lone % (before: one vague phrase)",
+       function()
+          local set = w:path("set")
+      w:stopped_set(set)
+      for _, c in ipairs({
+        { "   ", "restore_command is empty: no word to run" },
+        { "cp %x %p", "restore_command has an unknown %-escape '%x' (%p, %f and %% are the escapes)" },
+        { "cp %p %", "restore_command has a % with nothing after it (%p, %f and %% are the escapes)" },
+      }) do
+        local e = H.expect_jet("JET_errMissingLogFile", ese.restore, set, w:path("dest"), { restore_command = c[1] })
+        assert.are.equal("fetching a log: " .. c[2], e.detail, c[1])
+        assert.is_false(H.exists(w:path("dest")), c[1])
+      end
+    end)
   end)
 end)
