@@ -141,4 +141,57 @@ describe("hostile 13", function()
       end
     end)
   end)
+
+  describe("ese backup of a folder whose logs go to an archive", function()
+    -- One run of the application: archive_path on, 64 KiB logs, n puts of
+    -- 3000 bytes (a few generations), a clean term.
+    local function app(n)
+      local open = H.exists(w:path("app.edb")) and w.reopen or w.table
+      local t, _, _, inst = open(w, { log_file_size = 64, archive_path = w:path("arc"), archive_timeout = 0 })
+      for i = 1, n do t:put(("k%06d"):format(i), ("v"):rep(3000)) end
+      inst:term({ complete = true })
+    end
+    -- The archived generations, in order; asserts there is no gap.
+    local function archived()
+      local gens = {}
+      for _, name in ipairs(ese.fs.list(w:path("arc"))) do
+        gens[#gens + 1] = tonumber(name:match("^edb(%x+)%.log$"), 16)
+      end
+      table.sort(gens)
+      for i = 2, #gens do assert.are.equal(gens[i - 1] + 1, gens[i], "a gap in the archive") end
+      return gens
+    end
+
+    it("a truncating backup without the archive is refused (before: it deleted unshipped generations, a gap); "
+       .. "with --archive DIR none is lost and a restore crosses the backups", function()
+      app(100)
+      local logs_before = H.log_files(w.dir)
+      for _, kind in ipairs({ {}, { "--incremental" } }) do
+        local args = { "backup", w.dir, w:path("refused") }
+        for _, a in ipairs(kind) do args[#args + 1] = a end
+        local code, out, err = H.lua_run("bin/ese", args)
+        assert.are.equal(1, code, out .. err)
+        assert.matches("JET_errInvalidParameter", err, 1, true)
+        assert.matches(w.dir .. " ships its logs to an archive (" .. w.dir .. "/edb.arc)", err, 1, true)
+        assert.matches("--archive DIR or --archive-command CMD", err, 1, true)
+        assert.is_false(H.exists(w:path("refused")))
+      end
+      assert.are.same(logs_before, H.log_files(w.dir))
+      -- --copy and --no-truncate delete nothing: they go ahead
+      assert.are.equal(0, (H.lua_run("bin/ese", { "backup", w.dir, w:path("copy"), "--copy" })))
+      local full = w:path("full")
+      local code, out, err = H.lua_run("bin/ese", { "backup", w.dir, full, "--archive", w:path("arc") })
+      assert.are.equal(0, code, out .. err)
+      app(100)
+      code, out, err = H.lua_run("bin/ese", { "backup", w.dir, w:path("full2"), "--archive", w:path("arc") })
+      assert.are.equal(0, code, out .. err)
+      app(100)
+      local gens = archived()
+      assert.is_true(#gens > 3)
+      -- the first full set plus the archive restore every commit, across the second backup
+      local r = ese.restore(full, w:path("dest"), { archive_path = w:path("arc") })
+      assert.are.equal(gens[#gens], r.last_generation)
+      assert.are.equal(100, H.count_keys(nil, w:path("dest"), "k"))
+    end)
+  end)
 end)

@@ -297,7 +297,7 @@ end
 
 commands.backup = {
   usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--compress zstd [--level N]] "
-    .. "[--max-rate BYTES] [--prefix NAME] [--json]",
+    .. "[--max-rate BYTES] [--archive DIR | --archive-command CMD] [--prefix NAME] [--json]",
   summary = "a full, incremental or copy backup of an instance folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
@@ -317,9 +317,16 @@ under the folder NAME with --prefix), for a pipe to ssh or a compressor;
 with --compress zstd the whole archive is one zstd stream (unpack it with
 `tar --zstd -xf`).  The summary then goes to stderr.
 --max-rate BYTES reads the instance at most BYTES per second (the
-backup_max_rate parameter: backup pacing).]],
+backup_max_rate parameter: backup pacing).
+A folder whose application ships its logs to an archive (it holds
+edb.arc) needs that archive here: --archive DIR or --archive-command CMD
+(the application's archive_path or archive_command), so that the
+truncation keeps the generations not shipped yet and the instance ships
+them; without either, a backup that truncates is refused
+(JET_errInvalidParameter) and --no-truncate or --copy is not.]],
   flags = { json = "bool", incremental = "bool", ["no-truncate"] = "bool", copy = "bool", prefix = "string",
-            compress = "string", level = "int", ["max-rate"] = "int" },
+            compress = "string", level = "int", ["max-rate"] = "int", archive = "string",
+            ["archive-command"] = "string" },
   args = { 2, 2 },
   run = function(a, o, ui)
     local dir, dest = a[1], a[2]
@@ -351,10 +358,22 @@ backup_max_rate parameter: backup pacing).]],
     if #dbs == 0 then
       return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", "no database (*.edb) in " .. dir))
     end
+    -- the application's log archive: its progress file pins the generations
+    -- it has not shipped only while an archive is configured (api.md, "The
+    -- log archive"); a truncation without it would delete them for good
+    local arc = (instance_params(dir).base_name or "edb") .. ".arc"
+    local truncates = not (o["no-truncate"] or o.copy)
+    if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
+      return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup", ("%s ships its logs to an archive "
+        .. "(%s/%s): a backup that truncates them without it would delete the generations not shipped yet; give the "
+        .. "application's --archive DIR or --archive-command CMD, or back up with --no-truncate or --copy"):format(
+        dir, dir, arc)))
+    end
     local inst
     local ok, rep = pcall(function()
       local params = instance_params(dir)
       params.backup_max_rate = o["max-rate"]
+      params.archive_path, params.archive_command = o.archive, o["archive-command"]
       inst = ese.create_instance(("ese-cli-backup-%d-%d"):format(os.time(), math.random(1 << 30)), params)
       inst:init()
       local s = inst:begin_session()
