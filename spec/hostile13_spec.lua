@@ -48,7 +48,7 @@ describe("hostile 13", function()
         assert.matches("; in " .. c[1] .. ": " .. c[2] .. "\n", err, 1, true)
       end
       -- no form at all: the format alone, no reason
-      for _, bad in ipairs({ "garbage", "", "2026-12-07", "1e9", "-5", "2026-12-07  06:00:00" }) do
+      for _, bad in ipairs({ "garbage", " ", "2026-12-07", "1e9", "-5", "2026-12-07  06:00:00" }) do
         local t, why = util.parse_time(bad)
         assert.is_nil(t, bad)
         assert.is_nil(why, bad)
@@ -192,6 +192,30 @@ describe("hostile 13", function()
       local r = ese.restore(full, w:path("dest"), { archive_path = w:path("arc") })
       assert.are.equal(gens[#gens], r.last_generation)
       assert.are.equal(100, H.count_keys(nil, w:path("dest"), "k"))
+    end)
+  end)
+
+  describe("options given an empty string", function()
+    it("are a usage error naming the option (before: --restore-command '' and expire --archive '' were ignored, "
+       .. "restore --archive '' said 'folder  not found')", function()
+      local set = w:path("set")
+      w:stopped_set(set)
+      local dest = w:path("dest")
+      for _, c in ipairs({
+        { "--archive", { "restore", set, dest, "--archive", "" } },
+        { "--restore-command", { "restore", set, dest, "--restore-command", "" } },
+        { "--live-logs", { "restore", set, dest, "--live-logs=" } },
+        { "--to-time", { "restore", set, dest, "--to-time", "" } },
+        { "--archive", { "expire", w.dir, "--keep-full", "1", "--archive", "" } },
+        { "--archive", { "backup", w.dir, w:path("b"), "--archive", "" } },
+      }) do
+        local code, out, err = H.lua_run("bin/ese", c[2])
+        assert.are.equal(2, code, table.concat(c[2], " ") .. ": " .. out .. err)
+        assert.matches("ese " .. c[2][1] .. ": option " .. c[1] .. " needs a value, not an empty string\nusage: ",
+                       err, 1, true)
+      end
+      assert.is_false(H.exists(dest))
+      assert.is_false(H.exists(w:path("b")))
     end)
   end)
 end)

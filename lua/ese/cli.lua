@@ -653,6 +653,9 @@ local function parse(c, argv, first)
           value = argv[i]
           if value == nil then return nil, "option --" .. name .. " needs a value" end
         end
+        -- an empty value (an unset shell variable) is no folder or command:
+        -- taken as none it would drop the archive from a restore unsaid
+        if value == "" then return nil, "option --" .. name .. " needs a value, not an empty string" end
         if kind == "int" then
           local n = math.tointeger(tonumber(value))
           if not n or n <= 0 then return nil, "option --" .. name .. " needs a positive integer" end
