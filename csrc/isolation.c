@@ -90,8 +90,27 @@ JET_ERR iso_fits(essession *s, const vsbatch *b) {
   return need > limit_bytes(inst) ? out_of_versions(s, need) : JET_errSuccess;
 }
 
+/* Whether an open snapshot reads the newest version of node n (one that
+ * began at or after the commit of the version before it and before its own
+ * commit). No snapshot begun later reads it (it begins after that commit),
+ * so a newest version that none reads now never will: a commit that
+ * changes the key again drops it. The first version of a node always
+ * counts as read: vs_trim drops it once every snapshot is past it. */
+static int newest_read(const esinst *inst, const vsnode *n) {
+  const vsversion *last = n->last, *p = n->first;
+  if (p == last) return 1;
+  while (p->next != last) p = p->next;
+  for (const essession *o = inst->sessions; o; o = o->next)
+    if (o->in_txn && o->snap >= p->commit && o->snap < last->commit) return 1;
+  return 0;
+}
+
 void iso_committed(esinst *inst, vsbatch *b) {
   assert(inst_lock_held(inst));
+  /* a key replaced again and again while an old snapshot stays open keeps
+   * the image that snapshot reads, not one per replace */
+  for (size_t i = 0; i < b->n; i++)
+    if (!b->fresh[i] && !newest_read(inst, b->v[i]->node)) vs_drop_newest(&inst->vs, b->v[i]->node);
   vs_link(&inst->vs, b, ++inst->commit_seq);
 }
 

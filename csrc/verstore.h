@@ -35,6 +35,7 @@ typedef struct vsversion {
   struct vsnode *node;
   struct vsversion *next;        /* the node's next newer version */
   struct vsversion *gnext;       /* the store's next newer version */
+  struct vsversion *gprev;       /* the store's next older version */
   int absent;                    /* the key had no record before the commit */
   uint32_t vlen;
   uint8_t *val;                  /* NULL when absent */
@@ -94,6 +95,9 @@ void vs_batch_free(vsbatch *b);
 /* Drops every version with commit <= oldest_needed (no open snapshot is
  * older than that commit). */
 void vs_trim(verstore *vs, uint64_t oldest_needed);
+/* Drops the newest version of the linked node n, which has an older one
+ * (iso_committed: when no open snapshot reads it). */
+void vs_drop_newest(verstore *vs, vsnode *n);
 /* 1 when the store keeps a version of the database dbid (an open
  * snapshot may need it). */
 int vs_has_db(const verstore *vs, uint32_t dbid);

@@ -218,4 +218,69 @@ describe("hostile 13", function()
       assert.is_false(H.exists(w:path("b")))
     end)
   end)
+
+  describe("the version store while one key is replaced again and again", function()
+    local function session(inst)
+      local s = inst:begin_session()
+      return s:open_table(s:open_database(w:path("app.edb")), "t"), s
+    end
+
+    it("keeps the images open snapshots read, not one per replace (before: -1069 at the 10th 1 MiB replace "
+       .. "under a 10 MiB limit)", function()
+      local t, s, _, inst = w:table({ max_ver_pages = 640 })   -- 10 MiB
+      local t2, s2 = session(inst)
+      t:put("k", val(1 << 20, 0))
+      s:begin_transaction()
+      assert.are.equal(val(1 << 20, 0):sub(1, 8), t:get("k", 0, 8))
+      for i = 1, 40 do
+        if i % 2 == 0 then
+          t2:put("k", val(1 << 20, i))                       -- outside a transaction
+        else
+          s2:begin_transaction()
+          t2:put("k", val(1 << 20, i))
+          t2:put("other" .. i, "x")
+          s2:commit_transaction()
+        end
+      end
+      local v = inst:version_store()
+      assert.is_true(v.bytes < 3 * (1 << 20), "bytes " .. v.bytes)
+      assert.is_true(t:get("k") == val(1 << 20, 0))          -- the snapshot's image, whole
+      assert.are.equal(val(1 << 20, 0):sub(700001, 700100), t:get("k", 700000, 100))
+      assert.is_nil(t:get("other1"))
+      H.expect_jet("JET_errWriteConflict", t.put, t, "k", "mine")
+      s:rollback()
+      assert.are.equal(0, inst:version_store().versions)
+      assert.is_true(t:get("k") == val(1 << 20, 40))
+    end)
+
+    it("snapshots begun between the replaces each read their own value; conflicts stay", function()
+      local t, _, _, inst = w:table()
+      local snaps = {}
+      t:put("k", val(20000, 0))
+      for i = 1, 30 do
+        if i % 5 == 1 then                                   -- a snapshot that sees value i - 1
+          local ts, ss = session(inst)
+          ss:begin_transaction()
+          snaps[#snaps + 1] = { t = ts, s = ss, v = i - 1 }
+        end
+        if i % 7 == 0 then t:delete("k") else t:put("k", val(20000 + i, i)) end
+      end
+      for _, x in ipairs(snaps) do
+        assert.is_true(x.t:get("k") == val(20000 + x.v, x.v), "the snapshot after " .. x.v)
+        assert.are.equal(1, x.t:count("k", "k"))
+      end
+      -- one image per snapshot (the one it reads), and the newest
+      assert.is_true(inst:version_store().versions <= #snaps + 1, inst:version_store().versions)
+      for i = #snaps, 1, -1 do                               -- newest first: the older ones still read theirs
+        local x = snaps[i]
+        H.expect_jet("JET_errWriteConflict", x.t.delete, x.t, "k")
+        x.s:rollback()
+        for j = 1, i - 1 do
+          local y = snaps[j]
+          assert.is_true(y.t:get("k", 0) == val(20000 + y.v, y.v))
+        end
+      end
+      assert.are.equal(0, inst:version_store().versions)
+    end)
+  end)
 end)
