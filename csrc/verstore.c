@@ -244,12 +244,19 @@ void vs_trim(verstore *vs, uint64_t oldest_needed) {
   }
 }
 
-void vs_drop_newest(verstore *vs, vsnode *n) {
-  vsversion *v = n->last, *p = n->first;
-  assert(v && p && p != v);
+const vsversion *vs_older(const vsversion *v) {
+  const vsversion *p = v->node->first;
+  if (p == v) return NULL;
   while (p->next != v) p = p->next;
-  p->next = NULL;
-  n->last = p;
+  return p;
+}
+
+void vs_drop_version(verstore *vs, vsversion *v) {
+  vsnode *n = v->node;
+  vsversion *p = (vsversion *)vs_older(v);
+  assert(p);   /* never a node's first: vs_trim's order needs it */
+  p->next = v->next;
+  if (n->last == v) n->last = p;
   if (v->gprev) v->gprev->gnext = v->gnext;
   else vs->oldest = v->gnext;
   if (v->gnext) v->gnext->gprev = v->gprev;

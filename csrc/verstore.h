@@ -95,9 +95,12 @@ void vs_batch_free(vsbatch *b);
 /* Drops every version with commit <= oldest_needed (no open snapshot is
  * older than that commit). */
 void vs_trim(verstore *vs, uint64_t oldest_needed);
-/* Drops the newest version of the linked node n, which has an older one
- * (iso_committed: when no open snapshot reads it). */
-void vs_drop_newest(verstore *vs, vsnode *n);
+/* The version of v's node just older than v, or NULL when v is its node's
+ * first. */
+const vsversion *vs_older(const vsversion *v);
+/* Drops the linked version v, which is not its node's first (isolation.c:
+ * when no open snapshot reads it). */
+void vs_drop_version(verstore *vs, vsversion *v);
 /* 1 when the store keeps a version of the database dbid (an open
  * snapshot may need it). */
 int vs_has_db(const verstore *vs, uint32_t dbid);

@@ -253,6 +253,28 @@ describe("hostile 13", function()
       assert.is_true(t:get("k") == val(1 << 20, 40))
     end)
 
+    it("a short reader that overlapped two replaces and ended leaves nothing behind while a long one stays "
+       .. "(before: -1069 at the 9th such reader)", function()
+      local t, s, _, inst = w:table({ max_ver_pages = 640 })   -- 10 MiB
+      local t2 = session(inst)
+      local t3, s3 = session(inst)
+      t:put("k", val(1 << 20, 0))
+      s:begin_transaction()                                  -- the long reader
+      assert.are.equal(val(1 << 20, 0):sub(1, 4), t:get("k", 0, 4))
+      for i = 1, 30 do
+        s3:begin_transaction()                               -- a short reader, open across two replaces
+        t2:put("k", val(1 << 20, 2 * i))
+        t2:put("k", val(1 << 20, 2 * i + 1))
+        assert.is_true(t3:get("k") == val(1 << 20, 2 * i - 1) or i == 1)
+        if i % 2 == 0 then s3:rollback() else s3:commit_transaction() end
+      end
+      local v = inst:version_store()
+      assert.is_true(v.versions <= 2, "versions " .. v.versions)   -- the long reader's, and the newest
+      assert.is_true(t:get("k") == val(1 << 20, 0))
+      s:rollback()
+      assert.are.equal(0, inst:version_store().versions)
+    end)
+
     it("snapshots begun between the replaces each read their own value; conflicts stay", function()
       local t, _, _, inst = w:table()
       local snaps = {}
