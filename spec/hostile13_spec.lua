@@ -125,6 +125,36 @@ describe("hostile 13", function()
     end)
   end)
 
+  describe("ese restore with logs asked for after the sets", function()
+    it("says when none came: an archive with nothing after the sets, a restore command that fails for every "
+       .. "generation (before: silent, exit 0)", function()
+      local backup = require "ese.backup"
+      local t, _, _, inst = w:table({ log_file_size = 64, archive_path = w:path("arc"), archive_timeout = 0 })
+      local set = w:path("set")
+      backup.run(inst, set)
+      for i = 1, 100 do t:put(("k%04d"):format(i), ("v"):rep(3000)) end   -- archived generations after the set
+      inst:term({ complete = true })
+      ese.fs.mkdir_p(w:path("empty"))
+      local gen = backup.verify(set).gen_high
+      local note = ("no log generation after the sets' last (%d) was "):format(gen)
+      local function restore(dest, ...)
+        local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path(dest), ... })
+        assert.are.equal(0, code, out .. err)
+        return out
+      end
+      local out = restore("d1", "--archive", w:path("empty"))
+      local line = "\n" .. note .. "in --archive " .. w:path("empty") .. ": the restore ends with the sets\n"
+      assert.are.equal(line, out:sub(-#line))
+      out = restore("d2", "--restore-command", "cp " .. w:path("arc") .. "/%f")   -- no %p: cp exits 1
+      line = "\n" .. note .. "fetched by --restore-command: the restore ends with the sets\n"
+      assert.are.equal(line, out:sub(-#line))
+      assert.are.equal(0, H.count_keys(w, w:path("d2"), "k"))
+      out = restore("d3", "--archive", w:path("arc"))                       -- generations came: no note
+      assert.is_nil(out:find("no log generation", 1, true))
+      assert.is_true(H.count_keys(w, w:path("d3"), "k") > 0)   -- those of the closed (archived) generations
+    end)
+  end)
+
   describe("restore_command that cannot start", function()
     it("the detail names the cause: empty, an unknown %-escape and which, a lone % (before: one vague phrase)",
        function()

@@ -473,6 +473,16 @@ system_path = log_path = DEST then opens the restored databases.]],
     end
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high, upto or "", dest, duration(rep.seconds)))
+    -- logs were asked for after the sets and none came: say so (a restore
+    -- command that fails for every generation is the archive's end too)
+    local after = {}
+    if o.archive then after[#after + 1] = "in --archive " .. o.archive end
+    if o["restore-command"] then after[#after + 1] = "fetched by --restore-command" end
+    if o["live-logs"] then after[#after + 1] = "in --live-logs " .. o["live-logs"] end
+    if #after > 0 and rep.last_generation <= v.gen_high and not (upto and o["to-generation"] <= v.gen_high) then
+      out(("no log generation after the sets' last (%d) was %s: the restore ends with the sets"):format(
+        v.gen_high, table.concat(after, ", nor ")))
+    end
     if o["to-time"] then
       -- seconds to the microsecond, rounded as ese.restore rounds to_time
       local function utc(t) return utc_us(math.floor(t * 1e6 + 0.5), 6) .. " UTC" end
