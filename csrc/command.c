@@ -101,9 +101,30 @@ static pid_t spawn(char **argv, int out_fd, int *err) {
   return *err ? -1 : pid;
 }
 
+/* Why command_argv gave no argv for the template t: into msg. */
+static void argv_problem(const command_run *c, char *msg, size_t cap) {
+  const char *t = c->templ;
+  if (t[strspn(t, " \t")] == '\0') {
+    snprintf(msg, cap, "%s is empty: no word to run", c->what);
+    return;
+  }
+  for (const char *p = t; *p; p++) {
+    if (*p != '%') continue;
+    if (p[1] != 'p' && p[1] != 'f' && p[1] != '%') {
+      if (p[1] == '\0' || p[1] == ' ' || p[1] == '\t')
+        snprintf(msg, cap, "%s has a %% with nothing after it (%%p, %%f and %%%% are the escapes)", c->what);
+      else
+        snprintf(msg, cap, "%s has an unknown %%-escape '%%%c' (%%p, %%f and %%%% are the escapes)", c->what, p[1]);
+      return;
+    }
+    p++;
+  }
+  snprintf(msg, cap, "%s: out of memory", c->what);
+}
+
 int command_exec(const command_run *c, char *msg, size_t cap) {
   char **argv = command_argv(c->templ, c->path, c->file);
-  if (!argv) { snprintf(msg, cap, "%s is empty, has an unknown %%-escape, or memory ran out", c->what); return 1; }
+  if (!argv) { argv_problem(c, msg, cap); return 1; }
   int fds[2], err = 0;
   if (pipe2(fds, O_CLOEXEC) != 0) {
     snprintf(msg, cap, "%s: pipe: %s", c->what, strerror(errno));

@@ -14,6 +14,8 @@ void iso_begin(essession *s) {
   s->snap = s->inst->commit_seq;
 }
 
+static int version_read(const esinst *inst, const vsversion *v);
+
 void iso_end(essession *s) {
   esinst *inst = s->inst;
   assert(inst_lock_held(inst));
@@ -21,6 +23,16 @@ void iso_end(essession *s) {
   uint64_t oldest = inst->commit_seq;
   for (const essession *o = inst->sessions; o; o = o->next)
     if (o->in_txn && o->snap < oldest) oldest = o->snap;
+  /* the versions s's snapshot read (per key, the oldest newer than it),
+   * when no other open snapshot reads them; those of commits up to the
+   * oldest open snapshot go by vs_trim. Only versions newer than s's
+   * snapshot are looked at: they came while s was open. */
+  if (s->snap > oldest)
+    for (vsversion *v = inst->vs.newest, *older; v && v->commit > s->snap; v = older) {
+      older = v->gprev;
+      const vsversion *p = vs_older(v);
+      if (p && p->commit <= s->snap && !version_read(inst, v)) vs_drop_version(&inst->vs, v);
+    }
   vs_trim(&inst->vs, oldest);
 }
 
@@ -90,8 +102,30 @@ JET_ERR iso_fits(essession *s, const vsbatch *b) {
   return need > limit_bytes(inst) ? out_of_versions(s, need) : JET_errSuccess;
 }
 
+/* Whether an open snapshot reads version v: one that began at or after
+ * the commit of the version before it and before v's own commit (it reads
+ * the oldest version newer than itself). A snapshot begun later begins
+ * after v's commit and never reads it, so a version that none reads now
+ * never will. A node's first version always counts as read: vs_trim
+ * drops it once every snapshot is past it, in commit order. Dropping an
+ * unread version changes no read and no write conflict: the key's newest
+ * commit stays above every snapshot it was above. */
+static int version_read(const esinst *inst, const vsversion *v) {
+  const vsversion *p = vs_older(v);
+  if (!p) return 1;
+  for (const essession *o = inst->sessions; o; o = o->next)
+    if (o->in_txn && o->snap >= p->commit && o->snap < v->commit) return 1;
+  return 0;
+}
+
 void iso_committed(esinst *inst, vsbatch *b) {
   assert(inst_lock_held(inst));
+  /* a key replaced again and again while an old snapshot stays open keeps
+   * the images open snapshots read, not one per replace */
+  for (size_t i = 0; i < b->n; i++) {
+    vsversion *newest = b->fresh[i] ? NULL : b->v[i]->node->last;
+    if (newest && !version_read(inst, newest)) vs_drop_version(&inst->vs, newest);
+  }
   vs_link(&inst->vs, b, ++inst->commit_seq);
 }
 

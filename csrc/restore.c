@@ -358,7 +358,8 @@ static JET_ERR scan_entry(const char *name, void *ud) {
 static JET_ERR scan_dir(EseRestore *r, const char *dir, int live) {
   scan_ctx c = { r, dir, live, 0 };
   JET_ERR e = os_list_dir(dir, scan_entry, &c);
-  if (e == JET_errFileNotFound || e == JET_errInvalidPath) fail(r, JET_errFileNotFound, "folder %s not found", dir);
+  if (e == JET_errFileNotFound || e == JET_errInvalidPath)   /* absent, or there but no folder (ENOTDIR) */
+    fail(r, JET_errFileNotFound, os_exists(dir) ? "%s is not a folder" : "folder %s not found", dir);
   return e;
 }
 

@@ -211,6 +211,7 @@ void vs_link(verstore *vs, vsbatch *b, uint64_t c) {
     if (n->last) n->last->next = v;
     else n->first = v;
     n->last = v;
+    v->gprev = vs->newest;
     if (vs->newest) vs->newest->gnext = v;
     else vs->oldest = v;
     vs->newest = v;
@@ -228,7 +229,8 @@ void vs_trim(verstore *vs, uint64_t oldest_needed) {
     vsnode *n = v->node;
     assert(n->first == v);   /* the store's oldest is its node's oldest */
     vs->oldest = v->gnext;
-    if (!vs->oldest) vs->newest = NULL;
+    if (vs->oldest) vs->oldest->gprev = NULL;
+    else vs->newest = NULL;
     n->first = v->next;
     vs->bytes -= VS_OVERHEAD + (v->absent ? 0 : v->vlen);
     vs->nversions--;
@@ -240,6 +242,28 @@ void vs_trim(verstore *vs, uint64_t oldest_needed) {
       node_free(n);
     }
   }
+}
+
+const vsversion *vs_older(const vsversion *v) {
+  const vsversion *p = v->node->first;
+  if (p == v) return NULL;
+  while (p->next != v) p = p->next;
+  return p;
+}
+
+void vs_drop_version(verstore *vs, vsversion *v) {
+  vsnode *n = v->node;
+  vsversion *p = (vsversion *)vs_older(v);
+  assert(p);   /* never a node's first: vs_trim's order needs it */
+  p->next = v->next;
+  if (n->last == v) n->last = p;
+  if (v->gprev) v->gprev->gnext = v->gnext;
+  else vs->oldest = v->gnext;
+  if (v->gnext) v->gnext->gprev = v->gprev;
+  else vs->newest = v->gprev;
+  vs->bytes -= VS_OVERHEAD + (v->absent ? 0 : v->vlen);
+  vs->nversions--;
+  version_free(v);
 }
 
 int vs_has_db(const verstore *vs, uint32_t dbid) {
@@ -260,6 +284,7 @@ void vs_drop_db(verstore *vs, uint32_t dbid) {
     }
     if (prev) prev->gnext = nx;
     else vs->oldest = nx;
+    if (nx) nx->gprev = prev;
     if (vs->newest == v) vs->newest = prev;
     vs->bytes -= VS_OVERHEAD + (v->absent ? 0 : v->vlen);
     vs->nversions--;

@@ -35,6 +35,7 @@ typedef struct vsversion {
   struct vsnode *node;
   struct vsversion *next;        /* the node's next newer version */
   struct vsversion *gnext;       /* the store's next newer version */
+  struct vsversion *gprev;       /* the store's next older version */
   int absent;                    /* the key had no record before the commit */
   uint32_t vlen;
   uint8_t *val;                  /* NULL when absent */
@@ -94,6 +95,12 @@ void vs_batch_free(vsbatch *b);
 /* Drops every version with commit <= oldest_needed (no open snapshot is
  * older than that commit). */
 void vs_trim(verstore *vs, uint64_t oldest_needed);
+/* The version of v's node just older than v, or NULL when v is its node's
+ * first. */
+const vsversion *vs_older(const vsversion *v);
+/* Drops the linked version v, which is not its node's first (isolation.c:
+ * when no open snapshot reads it). */
+void vs_drop_version(verstore *vs, vsversion *v);
 /* 1 when the store keeps a version of the database dbid (an open
  * snapshot may need it). */
 int vs_has_db(const verstore *vs, uint32_t dbid);

@@ -1,315 +1,338 @@
--- Probes of a hostile tester against continuous backup (session 13): each
--- case failed before its fix.
-local H = require "support.helpers"
+-- Hostile tests of session 13: long values, snapshots and conflicts, and
+-- the continuous-backup side of the command-line tool.  Each case failed
+-- before the change it came with.
 local ese = require "ese"
-local backup = require "ese.backup"
-local fs = ese.fs
+local H = require "support.helpers"
+local LV = require "support.lv_sweep"
+local util = require "ese.util"
 
-describe("two instances in one folder whose base names differ only by case", function()
-  -- before: the log scan matched the base name case-insensitively, so
-  -- "EDB"'s init took edb.log for its own current log, found no EDB.chk and
-  -- failed opening EDB.log: JET_errFileNotFound
-  local function gen(dir, base) return ese.file_info(dir .. "/" .. base .. ".log").generation end
+local val = LV.val
 
-  it("\"edb\" and \"EDB\" both run, roll, crash and recover, back up and restore independently", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local tabs, insts = {}, {}
-    for i, base in ipairs({ "edb", "EDB" }) do
-      local t, _, _, inst = w:table_at(w.dir, base .. ".edb", { base_name = base, log_file_size = 64 })
-      tabs[i], insts[i] = t, inst
-    end
-    -- both write, each rolls its own log a few times
-    for i, base in ipairs({ "edb", "EDB" }) do
-      local start = gen(w.dir, base)
-      local n = 0
-      while gen(w.dir, base) < start + 3 do
-        n = n + 1
-        tabs[i]:put(("%s%05d"):format(base, n), ("v"):rep(1500))
+describe("hostile 13", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  describe("ese restore --to-time: a TIME of the right form with a wrong part", function()
+    -- Before: every such TIME got only the format ("needs a time:
+    -- YYYY-MM-DD HH:MM:SS[.ffffff] ..."), which "2026-02-30 06:00:00" follows.
+    local cases = {
+      { "2026-02-30 06:00:00", "day 30 is not in 2026-02 (01 .. 28)" },
+      { "2025-02-29 06:00:00", "day 29 is not in 2025-02 (01 .. 28)" },
+      { "2026-04-31 06:00:00", "day 31 is not in 2026-04 (01 .. 30)" },
+      { "2026-12-00 06:00:00", "day 00 is not in 2026-12 (01 .. 31)" },
+      { "2026-13-01 06:00:00", "month 13 is not 01 .. 12" },
+      { "2026-00-01 06:00:00", "month 00 is not 01 .. 12" },
+      { "2026-12-07 24:00:00", "hour 24 is not 00 .. 23" },
+      { "2026-12-07 23:60:00", "minute 60 is not 00 .. 59" },
+      { "2026-12-07 23:59:61", "second 61 is not 00 .. 60" },
+      { "2026-12-07 06:00:00.", "the fraction's dot has no digits after it" },
+      { "2026-12-07 06:00:00.1234567890", "the fraction .1234567890 has more than 9 digits" },
+      { "2026-12-07 06:00:0012", "the seconds 00 are followed by digits without a dot" },
+      { "2026-12-07 06:00:00 GMT", "the zone 'GMT' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+      { "2026-12-07 06:00:00 utc", "the zone 'utc' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+      { "2026-12-07 06:00:00 +2", "the zone '+2' is none of Z, UTC, +HH:MM, +HHMM, +HH" },
+      { "2026-12-07 06:00:00+24:00", "the zone +24:00: hours 24 are not 00 .. 23" },
+      { "2026-12-07 06:00:00-0260", "the zone -0260: minutes 60 are not 00 .. 59" },
+    }
+
+    it("util.parse_time: nil and a phrase naming the part; the CLI says it after the format (exit 2)", function()
+      local dest = w:path("dest")
+      for _, c in ipairs(cases) do
+        local t, why = util.parse_time(c[1])
+        assert.is_nil(t, c[1])
+        assert.are.equal(c[2], why, c[1])
+        local code, out, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--archive", w.dir, "--to-time", c[1] })
+        assert.are.equal(2, code, c[1] .. ": " .. out .. err)
+        assert.matches("option --to-time needs a time: YYYY-MM-DD HH:MM:SS[.ffffff]", err, 1, true)
+        assert.matches("; in " .. c[1] .. ": " .. c[2] .. "\n", err, 1, true)
       end
-      tabs[i]:put("count", tostring(n))
-    end
-    for _, base in ipairs({ "edb", "EDB" }) do
-      assert.is_true(H.exists(w:path(base .. "00000001.log")), base .. "'s own first generation")
-      assert.is_true(H.exists(w:path(base .. ".chk")), base .. "'s own checkpoint")
-    end
-    -- a backup of "EDB" holds only its own stream
-    local set = w:path("set")
-    backup.run(insts[2], set)
-    for name in pairs(H.ls(set)) do
-      assert.is_nil(name:match("^edb"), name .. " of the other instance in EDB's set")
-    end
-    -- a crash of both (no clean term): each recovers its own commits
-    local counts = {}
-    for i = 1, 2 do
-      counts[i] = tabs[i]:get("count")
-      insts[i]:term()
-    end
-    for i, base in ipairs({ "edb", "EDB" }) do
-      local inst = w:open(nil, { base_name = base, log_file_size = 64 })
-      local t = H.open_table(inst, w.dir, base .. ".edb")
-      assert.are.equal(counts[i], t:get("count"))
-      assert.are.equal(tonumber(counts[i]), H.count_prefix(H.contents(t), base))
-      insts[i] = inst
-    end
-    insts[2]:term({ complete = true })
-    insts[1]:term({ complete = true })
-    local dest = w:path("dest")
-    backup.restore(set, dest, { base_name = "EDB" })
-    assert.is_true(H.exists(dest .. "/EDB.edb"))
+      -- no form at all: the format alone, no reason
+      for _, bad in ipairs({ "garbage", " ", "2026-12-07", "1e9", "-5", "2026-12-07  06:00:00" }) do
+        local t, why = util.parse_time(bad)
+        assert.is_nil(t, bad)
+        assert.is_nil(why, bad)
+        local code, _, err = H.lua_run("bin/ese", { "restore", w.dir, dest, "--to-time", bad })
+        assert.are.equal(2, code, bad)
+        assert.matches("or seconds since the epoch\n", err, 1, true)
+      end
+      -- what parses still parses, with no second value
+      assert.are.same({ 1796623200 }, { util.parse_time("2026-12-07 06:00:00") })
+      assert.are.same({ 1796623200.5 }, { util.parse_time("2026-12-07T11:30:00.5+05:30") })
+      assert.is_false(H.exists(dest))
+    end)
   end)
-end)
 
-describe("restore to the exact time of a commit, read back from the engine", function()
-  -- A set, then commits "a" and "b" (2 ms apart at least), a mark, then a
-  -- later generation of "c" commits; every generation after the set archived.
-  local w, set, arc, mark
-  before_each(function()
-    w = H.world()
-    local t, _, _, inst = w:table({ log_file_size = 64 })
-    t:put("base", "1")
-    set, arc = w:path("set"), w:path("arc")
-    backup.run(inst, set)
-    t:put("a", "1")
-    H.time_mark()
-    t:put("b", "1")
-    mark = H.time_mark()
-    H.roll(t, w.dir, 2, "c")
-    assert(os.execute("mkdir -p " .. H.q(arc)))
-    for _, name in ipairs(fs.list(w.dir)) do
-      local g = H.log_gen(name)
-      if g and g > 0 then H.write_file(arc .. "/" .. name, assert(H.read_file(w:path(name)))) end
-    end
-  end)
-  after_each(function() w:cleanup() end)
-
-  local n = 0
-  local function restore_to(tm)
-    n = n + 1
-    local dest = w:path("dest" .. n)
-    local r = ese.restore(set, dest, { archive_path = arc, to_time = tm })
-    assert.is_true(r.reached)
-    return r, H.restored_keys(w, dest)
-  end
-
-  it("to_time = last_commit_time includes that commit; 1 µs earlier excludes it; last_commit_time_us is "
-     .. "the exact microsecond", function()
-    local r, keys = restore_to(mark)          -- b's time, as the engine reports it
-    assert.is_true(keys.b and keys.a)
-    assert.is_nil(keys.c0000001)
-    local tb, tb_us = r.last_commit_time, r.last_commit_time_us
-    assert.are.equal("integer", math.type(tb_us))
-    assert.are.equal(tb_us, math.floor(tb * 1e6 + 0.5), "last_commit_time is last_commit_time_us in seconds")
-    -- the same through backup.restore's report
-    local br = backup.restore(set, w:path("bdest"), { archive_path = arc, to_time = mark })
-    assert.are.equal(tb_us, br.last_commit_time_us)
-    -- to_time at b's exact time: b is in, and it is the last commit restored
-    r, keys = restore_to(tb)
-    assert.is_true(keys.b, "the commit at to_time is restored")
-    assert.are.equal(tb_us, r.last_commit_time_us)
-    keys = select(2, restore_to(tb_us / 1e6))
-    assert.is_true(keys.b)
-    -- 1 µs before: b is out, a (2 ms earlier at least) is in
-    for _, tm in ipairs({ tb - 1e-6, (tb_us - 1) / 1e6 }) do
-      r, keys = restore_to(tm)
-      assert.is_nil(keys.b, ("to_time %.6f, 1 µs before b's commit, restored b"):format(tm))
-      assert.is_true(keys.a)
-      assert.is_true(r.last_commit_time_us < tb_us)
-    end
-    -- the command line: b's time printed back in microseconds restores b, 1 µs less does not
-    for _, c in ipairs({ { tb_us, true }, { tb_us - 1, nil } }) do
-      local dest = w:path("cli" .. c[1])
-      local code, out, err = H.lua_run("bin/ese", { "restore", set, dest, "--archive", arc, "--to-time",
-        ("%d.%06d"):format(c[1] // 1000000, c[1] % 1000000) })
+  describe("ese backup: the progress lines", function()
+    it("one 'truncating the logs' line for a truncation of many generations (before: one per part)", function()
+      -- 64 KiB logs and 3 MiB of long values: about 50 generations to delete,
+      -- which the truncation deletes in several parts (backup_run.lua)
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      t:put("a", val(3 << 20, 1))
+      t:put(("k"):rep(255), val(100000, 2))
+      inst:term({ complete = true })
+      local code, out, err = H.lua_run("bin/ese", { "backup", w.dir, w:path("full") }, "ESE_PROGRESS=lines")
       assert.are.equal(0, code, out .. err)
-      assert.are.equal(c[2], H.restored_keys(w, dest).b, out)
-    end
-  end)
-end)
-
-describe("archiving into the same folder after a point-in-time restore (a new timeline)", function()
-  -- before: the restored instance re-shipped the restored generations, met
-  -- the cut generation G whose archived file (the old timeline's) has other
-  -- bytes, and retried for ever with "exists with other content ... (move it
-  -- away)": advice that, followed, loses the old timeline's restore points
-  -- (and mixes the timelines in the archive); nothing said so at init.  In
-  -- place (over the live folder, whose edb.arc is ahead of the restored
-  -- log), the archiver skipped to the current generation: the cut
-  -- generation and every new one closed before a restart were never
-  -- shipped, to any folder, and not pinned against deletion.
-  local w, arc, set, m1, m2, old_files, old_keys, cut
-  local base_p = { log_file_size = 64, archive_timeout = 0, archive_retry_max = 50 }
-
-  local function params(dir, extra)
-    local p = {}
-    for k, v in pairs(base_p) do p[k] = v end
-    for k, v in pairs(extra or {}) do p[k] = v end
-    return H.params(dir, p)
-  end
-
-  local function wait_status(inst, pred)
-    local st
-    for _ = 1, 200 do
-      st = inst:archive_status()
-      if pred(st) then return st end
-      os.execute("sleep 0.05")
-    end
-    error("archive status never came: " .. tostring(st.last_error))
-  end
-
-  local function current(dir) return ese.file_info(dir .. "/edb.log").generation end
-
-  -- { name = bytes } of a folder's files
-  local function files(dir)
-    local f = {}
-    for _, name in ipairs(fs.list(dir)) do f[name] = H.read_file(dir .. "/" .. name) end
-    return f
-  end
-
-  local function restore_keys(dir, dest, tm)
-    ese.restore(set, dest, { archive_path = dir, to_time = tm })
-    return H.restored_keys(w, dest)
-  end
-
-  before_each(function()
-    w = H.world()
-    arc, set = w:path("arc"), w:path("set")
-    local inst = w:track(ese.create_instance(H.name("live"), params(w.dir, { archive_path = arc })))
-    inst:init()
-    local s = inst:begin_session()
-    local t = s:create_table(s:create_database(w:path("app.edb")), "t")
-    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
-    backup.run(inst, set)
-    H.roll(t, w.dir, 2, "p1_")
-    m1 = H.time_mark()
-    H.roll(t, w.dir, 2, "p2_")
-    m2 = H.time_mark()
-    H.roll(t, w.dir, 1, "p3_")
-    local cur = current(w.dir)
-    wait_status(inst, function(st) return st.pending == 0 and st.shipped_generation == cur - 1 end)
-    inst:term({ complete = true })
-    old_files = files(arc)
-    old_keys = restore_keys(arc, w:path("old-m2"), m2)     -- the old timeline at m2, before any fork
-    assert.is_true(H.count_prefix(old_keys, "p2_") > 0)
-  end)
-  after_each(function() w:cleanup() end)
-
-  -- The restored folder dir (cut at generation `cut`) initialized with the
-  -- same archive folder: the conflict said at once and after rolls; the
-  -- old timeline untouched and still restoring; every new generation kept.
-  local function same_archive(dir)
-    local ri = w:track(ese.create_instance(H.name("r"), params(dir, { archive_path = arc, archive_max_backlog = 1,
-                                                                     circular_log = true, checkpoint_depth = 0 })))
-    ri:init()
-    local st = ri:archive_status()
-    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
-    assert.matches("new folder", st.last_error, 1, true)
-    local rt = H.open_table(ri, dir)
-    assert.is_nil(rt:get("p2_0000001"))
-    H.roll(rt, dir, 3, "n_")
-    st = wait_status(ri, function(x) return x.failures >= 2 end)
-    assert.matches("JET_errArchiveTimelineConflict", st.last_error, 1, true)
-    assert.matches(H.log_name(cut), st.last_error, 1, true)
-    assert.matches("new folder", st.last_error, 1, true)
-    assert.is_true(st.shipped_generation < cut, "the cut generation is not shipped")
-    assert.is_true(st.backlog)
-    local warn = rt:put("after", "conflict")
-    assert.are.equal("JET_wrnArchiveBacklog", warn and warn.name)
-    -- every generation of the new timeline is kept (circular logging is on)
-    for g = cut, current(dir) - 1 do assert.is_true(H.exists(dir .. "/" .. H.log_name(g)), H.log_name(g)) end
-    -- the archive: the same files, the same bytes; the old timeline's later point still restores exactly
-    assert.are.same(old_files, files(arc))
-    assert.are.same(old_keys, restore_keys(arc, w:path("old-again-" .. H.name()), m2))
-    return ri
-  end
-
-  -- The restored folder dir archiving into a new folder: every generation
-  -- of its log folder from the oldest shipped there (the cut one and the
-  -- new ones included); a full backup plus the new folder restores the new
-  -- timeline.
-  local function new_folder(dir)
-    local arc2 = w:path("arc2-" .. H.name())
-    local ri = w:track(ese.create_instance(H.name("r2"), params(dir, { archive_path = arc2 })))
-    ri:init()
-    local rt = H.open_table(ri, dir)
-    local cur = current(dir)
-    local st = wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
-    assert.is_nil(st.last_error)
-    for g = cut, cur - 1 do
-      assert.are.equal(H.read_file(dir .. "/" .. H.log_name(g)), H.read_file(arc2 .. "/" .. H.log_name(g)),
-        H.log_name(g) .. " shipped to the new folder")
-    end
-    local set2 = w:path("set2-" .. H.name())
-    backup.run(ri, set2)
-    rt:put("q", "1")
-    local m3 = H.time_mark()
-    H.roll(rt, dir, 1, "z_")
-    cur = current(dir)
-    wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
-    ri:term({ complete = true })
-    local dest = w:path("new-" .. H.name())
-    ese.restore(set2, dest, { archive_path = arc2, to_time = m3 })
-    local keys = H.restored_keys(w, dest)
-    assert.is_true(keys.q and keys.after)
-    assert.is_true(H.count_prefix(keys, "n_") > 0)
-    assert.are.equal(0, H.count_prefix(keys, "p2_"))
-    assert.are.equal(0, H.count_prefix(keys, "z_"))
-  end
-
-  it("restored into a new folder: JET_errArchiveTimelineConflict at init and at the cut generation, the "
-     .. "old archive intact and restoring; a new archive folder takes the new timeline", function()
-    local dest = w:path("dest")
-    cut = ese.restore(set, dest, { archive_path = arc, to_time = m1 }).last_generation
-    same_archive(dest):term()
-    new_folder(dest)
+      local _, n = out:gsub("backup: truncating the logs\n", "")
+      assert.are.equal(1, n, out)
+      assert.matches("\nfull backup of ", out, 1, true)
+      local t2, _, _, i2 = w:reopen()
+      assert.is_true(t2:get("a") == val(3 << 20, 1))
+      i2:term({ complete = true })
+    end)
   end)
 
-  it("restored in place over the live folder (edb.arc ahead of the log): the same, and the cut generation "
-     .. "and the new ones closed meanwhile ship to the new folder", function()
-    cut = ese.restore(set, w.dir, { archive_path = arc, to_time = m1, overwrite = true }).last_generation
-    same_archive(w.dir):term()
-    new_folder(w.dir)
+  describe("ese restore --to-generation: the summary line", function()
+    it("says the generation the replay reached, not N, when the logs end before N (before: 'replayed to N')",
+       function()
+      local backup = require "ese.backup"
+      local t, _, _, inst = w:table()
+      t:put("k", val(30000, 1))
+      local set = w:path("set")
+      local rep = backup.run(inst, set)
+      inst:term({ complete = true })
+      local function summary(n, dest)
+        local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path(dest), "--to-generation", tostring(n) })
+        assert.are.equal(0, code, out .. err)
+        return out:match("(restored full [^\n]*)\n$")
+      end
+      local line = summary(rep.gen_high + 5, "past")
+      assert.matches((", replayed to %d %%(the logs end before %%-%%-to%%-generation %d%%)%%) into "):format(
+        rep.gen_high, rep.gen_high + 5), line)
+      line = summary(rep.gen_high, "at")
+      assert.matches((", replayed to %d%%) into "):format(rep.gen_high), line)
+      assert.is_true(H.restored_keys(w, w:path("past")).k)
+    end)
   end)
 
-  -- before: archive_command = "cp %p ARC/%f" on the restored folder copied
-  -- the cut generation and the new ones over the old timeline's files
-  it("restored, then archive_command to the same destination: nothing ships (a command could overwrite the "
-     .. "old timeline), JET_errArchiveTimelineConflict; a new destination once edb.arc is removed", function()
-    local dest = w:path("dest")
-    cut = ese.restore(set, dest, { archive_path = arc, to_time = m1 }).last_generation
-    assert.is_true(H.exists(dest .. "/edb.arc"), "the restore says the stream was cut")
-    local ri = w:track(ese.create_instance(H.name("rc"), params(dest, { archive_command = "cp %p " .. arc .. "/%f" })))
-    ri:init()
-    local st = ri:archive_status()
-    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
-    assert.matches("archive_command", st.last_error, 1, true)
-    assert.is_true(st.failures > 0)
-    local rt = H.open_table(ri, dest)
-    H.roll(rt, dest, 2, "n_")
-    st = ri:archive_status()
-    assert.are.equal(0, st.shipped_generation)
-    local lo = math.huge
-    for _, name in ipairs(fs.list(dest)) do
-      local g = H.log_gen(name)
-      if g and g > 0 and g < lo then lo = g end
+  describe("ese.restore: an archive or live log folder that is a file", function()
+    it("JET_errFileNotFound whose detail says 'is not a folder', not 'not found' (before: 'folder F not found')",
+       function()
+          local set = w:path("set")
+      w:stopped_set(set)
+      local file = w:path("a-file")
+      H.write_file(file, "not a folder")
+      for _, opt in ipairs({ "archive_path", "live_log_path" }) do
+        local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { [opt] = file })
+        assert.are.equal(file .. " is not a folder", e.detail, opt)
+        assert.is_false(H.exists(w:path("dest")), opt)
+      end
+      local e = H.expect_jet("JET_errFileNotFound", ese.restore, set, w:path("dest"), { archive_path = w:path("none") })
+      assert.are.equal("folder " .. w:path("none") .. " not found", e.detail)
+      local code, _, err = H.lua_run("bin/ese", { "restore", set, w:path("dest"), "--archive", file })
+      assert.are.equal(1, code, err)
+      assert.matches("[in restore: " .. file .. " is not a folder]", err, 1, true)
+    end)
+  end)
+
+  describe("ese restore with logs asked for after the sets", function()
+    it("says when none came: an archive with nothing after the sets, a restore command that fails for every "
+       .. "generation (before: silent, exit 0)", function()
+      local backup = require "ese.backup"
+      local t, _, _, inst = w:table({ log_file_size = 64, archive_path = w:path("arc"), archive_timeout = 0 })
+      local set = w:path("set")
+      backup.run(inst, set)
+      for i = 1, 100 do t:put(("k%04d"):format(i), ("v"):rep(3000)) end   -- archived generations after the set
+      inst:term({ complete = true })
+      ese.fs.mkdir_p(w:path("empty"))
+      local gen = backup.verify(set).gen_high
+      local note = ("no log generation after the sets' last (%d) was "):format(gen)
+      local function restore(dest, ...)
+        local code, out, err = H.lua_run("bin/ese", { "restore", set, w:path(dest), ... })
+        assert.are.equal(0, code, out .. err)
+        return out
+      end
+      local out = restore("d1", "--archive", w:path("empty"))
+      local line = "\n" .. note .. "in --archive " .. w:path("empty") .. ": the restore ends with the sets\n"
+      assert.are.equal(line, out:sub(-#line))
+      out = restore("d2", "--restore-command", "cp " .. w:path("arc") .. "/%f")   -- no %p: cp exits 1
+      line = "\n" .. note .. "fetched by --restore-command: the restore ends with the sets\n"
+      assert.are.equal(line, out:sub(-#line))
+      assert.are.equal(0, H.count_keys(w, w:path("d2"), "k"))
+      out = restore("d3", "--archive", w:path("arc"))                       -- generations came: no note
+      assert.is_nil(out:find("no log generation", 1, true))
+      assert.is_true(H.count_keys(w, w:path("d3"), "k") > 0)   -- those of the closed (archived) generations
+    end)
+  end)
+
+  describe("restore_command that cannot start", function()
+    it("the detail names the cause: empty, an unknown %-escape and which, a lone % (before: one vague phrase)",
+       function()
+          local set = w:path("set")
+      w:stopped_set(set)
+      for _, c in ipairs({
+        { "   ", "restore_command is empty: no word to run" },
+        { "cp %x %p", "restore_command has an unknown %-escape '%x' (%p, %f and %% are the escapes)" },
+        { "cp %p %", "restore_command has a % with nothing after it (%p, %f and %% are the escapes)" },
+      }) do
+        local e = H.expect_jet("JET_errMissingLogFile", ese.restore, set, w:path("dest"), { restore_command = c[1] })
+        assert.are.equal("fetching a log: " .. c[2], e.detail, c[1])
+        assert.is_false(H.exists(w:path("dest")), c[1])
+      end
+    end)
+  end)
+
+  describe("ese backup of a folder whose logs go to an archive", function()
+    -- One run of the application: archive_path on, 64 KiB logs, n puts of
+    -- 3000 bytes (a few generations), a clean term.
+    local function app(n)
+      local open = H.exists(w:path("app.edb")) and w.reopen or w.table
+      local t, _, _, inst = open(w, { log_file_size = 64, archive_path = w:path("arc"), archive_timeout = 0 })
+      for i = 1, n do t:put(("k%06d"):format(i), ("v"):rep(3000)) end
+      inst:term({ complete = true })
     end
-    assert.are.equal(current(dest) - lo, st.pending, "every generation of the log folder waits")
-    ri:term()
-    assert.are.same(old_files, files(arc))
-    assert.are.same(old_keys, restore_keys(arc, w:path("old-again"), m2))
-    -- a new destination, and edb.arc removed: every generation of the log folder ships there
-    local arc3 = w:path("arc3")
-    assert(os.execute("mkdir -p " .. H.q(arc3)))
-    assert(os.remove(dest .. "/edb.arc"))
-    ri = w:track(ese.create_instance(H.name("rc2"), params(dest, { archive_command = "cp %p " .. arc3 .. "/%f" })))
-    ri:init()
-    local cur = current(dest)
-    st = wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
-    assert.is_nil(st.last_error)
-    for g = lo, cur - 1 do
-      assert.are.equal(H.read_file(dest .. "/" .. H.log_name(g)), H.read_file(arc3 .. "/" .. H.log_name(g)))
+    -- The archived generations, in order; asserts there is no gap.
+    local function archived()
+      local gens = {}
+      for _, name in ipairs(ese.fs.list(w:path("arc"))) do
+        gens[#gens + 1] = tonumber(name:match("^edb(%x+)%.log$"), 16)
+      end
+      table.sort(gens)
+      for i = 2, #gens do assert.are.equal(gens[i - 1] + 1, gens[i], "a gap in the archive") end
+      return gens
     end
-    ri:term()
-    assert.are.same(old_files, files(arc))
+
+    it("a truncating backup without the archive is refused (before: it deleted unshipped generations, a gap); "
+       .. "with --archive DIR none is lost and a restore crosses the backups", function()
+      app(100)
+      local logs_before = H.log_files(w.dir)
+      for _, kind in ipairs({ {}, { "--incremental" } }) do
+        local args = { "backup", w.dir, w:path("refused") }
+        for _, a in ipairs(kind) do args[#args + 1] = a end
+        local code, out, err = H.lua_run("bin/ese", args)
+        assert.are.equal(1, code, out .. err)
+        assert.matches("JET_errInvalidParameter", err, 1, true)
+        assert.matches(w.dir .. " ships its logs to an archive (" .. w.dir .. "/edb.arc)", err, 1, true)
+        assert.matches("--archive DIR or --archive-command CMD", err, 1, true)
+        assert.is_false(H.exists(w:path("refused")))
+      end
+      assert.are.same(logs_before, H.log_files(w.dir))
+      -- --copy and --no-truncate delete nothing: they go ahead
+      assert.are.equal(0, (H.lua_run("bin/ese", { "backup", w.dir, w:path("copy"), "--copy" })))
+      local full = w:path("full")
+      local code, out, err = H.lua_run("bin/ese", { "backup", w.dir, full, "--archive", w:path("arc") })
+      assert.are.equal(0, code, out .. err)
+      app(100)
+      code, out, err = H.lua_run("bin/ese", { "backup", w.dir, w:path("full2"), "--archive", w:path("arc") })
+      assert.are.equal(0, code, out .. err)
+      app(100)
+      local gens = archived()
+      assert.is_true(#gens > 3)
+      -- the first full set plus the archive restore every commit, across the second backup
+      local r = ese.restore(full, w:path("dest"), { archive_path = w:path("arc") })
+      assert.are.equal(gens[#gens], r.last_generation)
+      assert.are.equal(100, H.count_keys(nil, w:path("dest"), "k"))
+    end)
+  end)
+
+  describe("options given an empty string", function()
+    it("are a usage error naming the option (before: --restore-command '' and expire --archive '' were ignored, "
+       .. "restore --archive '' said 'folder  not found')", function()
+      local set = w:path("set")
+      w:stopped_set(set)
+      local dest = w:path("dest")
+      for _, c in ipairs({
+        { "--archive", { "restore", set, dest, "--archive", "" } },
+        { "--restore-command", { "restore", set, dest, "--restore-command", "" } },
+        { "--live-logs", { "restore", set, dest, "--live-logs=" } },
+        { "--to-time", { "restore", set, dest, "--to-time", "" } },
+        { "--archive", { "expire", w.dir, "--keep-full", "1", "--archive", "" } },
+        { "--archive", { "backup", w.dir, w:path("b"), "--archive", "" } },
+      }) do
+        local code, out, err = H.lua_run("bin/ese", c[2])
+        assert.are.equal(2, code, table.concat(c[2], " ") .. ": " .. out .. err)
+        assert.matches("ese " .. c[2][1] .. ": option " .. c[1] .. " needs a value, not an empty string\nusage: ",
+                       err, 1, true)
+      end
+      assert.is_false(H.exists(dest))
+      assert.is_false(H.exists(w:path("b")))
+    end)
+  end)
+
+  describe("the version store while one key is replaced again and again", function()
+    local function session(inst)
+      local s = inst:begin_session()
+      return s:open_table(s:open_database(w:path("app.edb")), "t"), s
+    end
+
+    it("keeps the images open snapshots read, not one per replace (before: -1069 at the 10th 1 MiB replace "
+       .. "under a 10 MiB limit)", function()
+      local t, s, _, inst = w:table({ max_ver_pages = 640 })   -- 10 MiB
+      local t2, s2 = session(inst)
+      t:put("k", val(1 << 20, 0))
+      s:begin_transaction()
+      assert.are.equal(val(1 << 20, 0):sub(1, 8), t:get("k", 0, 8))
+      for i = 1, 40 do
+        if i % 2 == 0 then
+          t2:put("k", val(1 << 20, i))                       -- outside a transaction
+        else
+          s2:begin_transaction()
+          t2:put("k", val(1 << 20, i))
+          t2:put("other" .. i, "x")
+          s2:commit_transaction()
+        end
+      end
+      local v = inst:version_store()
+      assert.is_true(v.bytes < 3 * (1 << 20), "bytes " .. v.bytes)
+      assert.is_true(t:get("k") == val(1 << 20, 0))          -- the snapshot's image, whole
+      assert.are.equal(val(1 << 20, 0):sub(700001, 700100), t:get("k", 700000, 100))
+      assert.is_nil(t:get("other1"))
+      H.expect_jet("JET_errWriteConflict", t.put, t, "k", "mine")
+      s:rollback()
+      assert.are.equal(0, inst:version_store().versions)
+      assert.is_true(t:get("k") == val(1 << 20, 40))
+    end)
+
+    it("a short reader that overlapped two replaces and ended leaves nothing behind while a long one stays "
+       .. "(before: -1069 at the 9th such reader)", function()
+      local t, s, _, inst = w:table({ max_ver_pages = 640 })   -- 10 MiB
+      local t2 = session(inst)
+      local t3, s3 = session(inst)
+      t:put("k", val(1 << 20, 0))
+      s:begin_transaction()                                  -- the long reader
+      assert.are.equal(val(1 << 20, 0):sub(1, 4), t:get("k", 0, 4))
+      for i = 1, 30 do
+        s3:begin_transaction()                               -- a short reader, open across two replaces
+        t2:put("k", val(1 << 20, 2 * i))
+        t2:put("k", val(1 << 20, 2 * i + 1))
+        assert.is_true(t3:get("k") == val(1 << 20, 2 * i - 1) or i == 1)
+        if i % 2 == 0 then s3:rollback() else s3:commit_transaction() end
+      end
+      local v = inst:version_store()
+      assert.is_true(v.versions <= 2, "versions " .. v.versions)   -- the long reader's, and the newest
+      assert.is_true(t:get("k") == val(1 << 20, 0))
+      s:rollback()
+      assert.are.equal(0, inst:version_store().versions)
+    end)
+
+    it("snapshots begun between the replaces each read their own value; conflicts stay", function()
+      local t, _, _, inst = w:table()
+      local snaps = {}
+      t:put("k", val(20000, 0))
+      for i = 1, 30 do
+        if i % 5 == 1 then                                   -- a snapshot that sees value i - 1
+          local ts, ss = session(inst)
+          ss:begin_transaction()
+          snaps[#snaps + 1] = { t = ts, s = ss, v = i - 1 }
+        end
+        if i % 7 == 0 then t:delete("k") else t:put("k", val(20000 + i, i)) end
+      end
+      for _, x in ipairs(snaps) do
+        assert.is_true(x.t:get("k") == val(20000 + x.v, x.v), "the snapshot after " .. x.v)
+        assert.are.equal(1, x.t:count("k", "k"))
+      end
+      -- one image per snapshot (the one it reads), and the newest
+      assert.is_true(inst:version_store().versions <= #snaps + 1, inst:version_store().versions)
+      for i = #snaps, 1, -1 do                               -- newest first: the older ones still read theirs
+        local x = snaps[i]
+        H.expect_jet("JET_errWriteConflict", x.t.delete, x.t, "k")
+        x.s:rollback()
+        for j = 1, i - 1 do
+          local y = snaps[j]
+          assert.is_true(y.t:get("k", 0) == val(20000 + y.v, y.v))
+        end
+      end
+      assert.are.equal(0, inst:version_store().versions)
+    end)
   end)
 end)

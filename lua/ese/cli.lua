@@ -297,7 +297,7 @@ end
 
 commands.backup = {
   usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--compress zstd [--level N]] "
-    .. "[--max-rate BYTES] [--prefix NAME] [--json]",
+    .. "[--max-rate BYTES] [--archive DIR | --archive-command CMD] [--prefix NAME] [--json]",
   summary = "a full, incremental or copy backup of an instance folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
@@ -317,9 +317,16 @@ under the folder NAME with --prefix), for a pipe to ssh or a compressor;
 with --compress zstd the whole archive is one zstd stream (unpack it with
 `tar --zstd -xf`).  The summary then goes to stderr.
 --max-rate BYTES reads the instance at most BYTES per second (the
-backup_max_rate parameter: backup pacing).]],
+backup_max_rate parameter: backup pacing).
+A folder whose application ships its logs to an archive (it holds
+edb.arc) needs that archive here: --archive DIR or --archive-command CMD
+(the application's archive_path or archive_command), so that the
+truncation keeps the generations not shipped yet and the instance ships
+them; without either, a backup that truncates is refused
+(JET_errInvalidParameter) and --no-truncate or --copy is not.]],
   flags = { json = "bool", incremental = "bool", ["no-truncate"] = "bool", copy = "bool", prefix = "string",
-            compress = "string", level = "int", ["max-rate"] = "int" },
+            compress = "string", level = "int", ["max-rate"] = "int", archive = "string",
+            ["archive-command"] = "string" },
   args = { 2, 2 },
   run = function(a, o, ui)
     local dir, dest = a[1], a[2]
@@ -351,10 +358,22 @@ backup_max_rate parameter: backup pacing).]],
     if #dbs == 0 then
       return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", "no database (*.edb) in " .. dir))
     end
+    -- the application's log archive: its progress file pins the generations
+    -- it has not shipped only while an archive is configured (api.md, "The
+    -- log archive"); a truncation without it would delete them for good
+    local arc = (instance_params(dir).base_name or "edb") .. ".arc"
+    local truncates = not (o["no-truncate"] or o.copy)
+    if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
+      return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup", ("%s ships its logs to an archive "
+        .. "(%s/%s): a backup that truncates them without it would delete the generations not shipped yet; give the "
+        .. "application's --archive DIR or --archive-command CMD, or back up with --no-truncate or --copy"):format(
+        dir, dir, arc)))
+    end
     local inst
     local ok, rep = pcall(function()
       local params = instance_params(dir)
       params.backup_max_rate = o["max-rate"]
+      params.archive_path, params.archive_command = o.archive, o["archive-command"]
       inst = ese.create_instance(("ese-cli-backup-%d-%d"):format(os.time(), math.random(1 << 30)), params)
       inst:init()
       local s = inst:begin_session()
@@ -445,9 +464,25 @@ system_path = log_path = DEST then opens the restored databases.]],
     if not ok then return fail(ui, "restore", rep) end
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
     local v = rep.verify
+    -- the generation the replay reached, not the option: logs that end
+    -- before --to-generation N stop the replay there
+    local upto = o["to-generation"]
+    if upto then
+      upto = (", replayed to %d%s"):format(rep.last_generation,
+        rep.last_generation < upto and (" (the logs end before --to-generation " .. upto .. ")") or "")
+    end
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
-      v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high,
-      o["to-generation"] and (", replayed to " .. o["to-generation"]) or "", dest, duration(rep.seconds)))
+      v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high, upto or "", dest, duration(rep.seconds)))
+    -- logs were asked for after the sets and none came: say so (a restore
+    -- command that fails for every generation is the archive's end too)
+    local after = {}
+    if o.archive then after[#after + 1] = "in --archive " .. o.archive end
+    if o["restore-command"] then after[#after + 1] = "fetched by --restore-command" end
+    if o["live-logs"] then after[#after + 1] = "in --live-logs " .. o["live-logs"] end
+    if #after > 0 and rep.last_generation <= v.gen_high and not (upto and o["to-generation"] <= v.gen_high) then
+      out(("no log generation after the sets' last (%d) was %s: the restore ends with the sets"):format(
+        v.gen_high, table.concat(after, ", nor ")))
+    end
     if o["to-time"] then
       -- seconds to the microsecond, rounded as ese.restore rounds to_time
       local last = rep.last_commit_time_us
@@ -627,15 +662,18 @@ local function parse(c, argv, first)
           value = argv[i]
           if value == nil then return nil, "option --" .. name .. " needs a value" end
         end
+        -- an empty value (an unset shell variable) is no folder or command:
+        -- taken as none it would drop the archive from a restore unsaid
+        if value == "" then return nil, "option --" .. name .. " needs a value, not an empty string" end
         if kind == "int" then
           local n = math.tointeger(tonumber(value))
           if not n or n <= 0 then return nil, "option --" .. name .. " needs a positive integer" end
           value = n
         elseif kind == "time" then
-          local t = util.parse_time(value)
+          local t, why = util.parse_time(value)
           if not t then
             return nil, "option --" .. name .. " needs a time: YYYY-MM-DD HH:MM:SS[.ffffff] (UTC, or with a zone "
-              .. "such as Z or +02:00), or seconds since the epoch"
+              .. "such as Z or +02:00), or seconds since the epoch" .. (why and ("; in " .. value .. ": " .. why) or "")
           end
           if not util.to_time_ok(t) then
             return nil, "option --" .. name .. " " .. value .. " is out of range: a time after 1970-01-01 00:00:00 UTC "

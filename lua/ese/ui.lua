@@ -128,7 +128,8 @@ function ui.progress(u, label)
       local pct = p.total > 0 and (100 * p.done // p.total) // 10 * 10 or 100
       if pct ~= last_pct then last_pct = pct; out(("%s: %d%%"):format(label, pct)) end
     elseif p.phase == "truncate" then
-      out(("%s: truncating the logs"):format(label))
+      -- one line for the truncation, not one per part of it
+      if (p.part or 0) == 0 then out(("%s: truncating the logs"):format(label)) end
     end
   end
   local function finish()

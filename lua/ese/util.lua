@@ -200,8 +200,11 @@ end
 
 --- A point in time as seconds since the Unix epoch (a float, to the
 -- microsecond): "YYYY-MM-DD HH:MM:SS[.ffffff]" (also with a "T"), UTC
--- unless a zone follows ("Z", "+HH:MM", "-HHMM", "+HH"), or a plain
--- number of seconds.  nil for anything else (a field out of range too).
+-- unless a zone follows ("Z", "UTC", "+HH:MM", "-HHMM", "+HH"), or a plain
+-- number of seconds.  nil for anything else; when s has the form but a
+-- part of it is wrong (a field out of range, a fraction or zone that is
+-- none), nil and a phrase that names that part ("day 30 is not in
+-- 2026-02 (01 .. 28)").
 function util.parse_time(s)
   if type(s) ~= "string" then return nil end
   local n = s:match("^%s*(%d+%.?%d*)%s*$")
@@ -210,16 +213,28 @@ function util.parse_time(s)
     s:match("^%s*(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)(%.?%d*)%s*(.-)%s*$")
   if not y then return nil end
   y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  if mo < 1 or mo > 12 then return nil, ("month %02d is not 01 .. 12"):format(mo) end
   local mdays = { 31, (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28, 31, 30, 31, 30, 31, 31, 30,
                   31, 30, 31 }
-  if mo < 1 or mo > 12 or d < 1 or d > mdays[mo] or h > 23 or mi > 59 or sec > 60 then return nil end
+  if d < 1 or d > mdays[mo] then
+    return nil, ("day %02d is not in %04d-%02d (01 .. %02d)"):format(d, y, mo, mdays[mo])
+  end
+  if h > 23 then return nil, ("hour %02d is not 00 .. 23"):format(h) end
+  if mi > 59 then return nil, ("minute %02d is not 00 .. 59"):format(mi) end
+  if sec > 60 then return nil, ("second %02d is not 00 .. 60"):format(sec) end
   -- a fraction needs its dot: "12:00:00123" is a typo, not 12:02:03
-  if frac ~= "" and (frac:sub(1, 1) ~= "." or frac == "." or #frac > 10) then return nil end
+  if frac ~= "" and frac:sub(1, 1) ~= "." then
+    return nil, ("the seconds %02d are followed by digits without a dot"):format(sec)
+  end
+  if frac == "." then return nil, "the fraction's dot has no digits after it" end
+  if #frac > 10 then return nil, ("the fraction %s has more than 9 digits"):format(frac) end
   local off = 0
   if zone ~= "" and zone ~= "Z" and zone ~= "UTC" then
     local sign, zh, zm = zone:match("^([%+%-])(%d%d):?(%d%d)$")
     if not sign then sign, zh = zone:match("^([%+%-])(%d%d)$") zm = "00" end
-    if not sign or tonumber(zh) > 23 or tonumber(zm) > 59 then return nil end
+    if not sign then return nil, ("the zone '%s' is none of Z, UTC, +HH:MM, +HHMM, +HH"):format(zone) end
+    if tonumber(zh) > 23 then return nil, ("the zone %s: hours %s are not 00 .. 23"):format(zone, zh) end
+    if tonumber(zm) > 59 then return nil, ("the zone %s: minutes %s are not 00 .. 59"):format(zone, zm) end
     off = (tonumber(zh) * 3600 + tonumber(zm) * 60) * (sign == "+" and 1 or -1)
   end
   local t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off
