@@ -413,6 +413,7 @@ describe("the version store limit (max_ver_pages)", function()
       replaced = i
     end
     assert.are.equal("JET_errVersionStoreOutOfMemory", e and e.name)
+    assert.is_nil(tostring(e):find("the transaction stays open", 1, true), "no transaction: " .. tostring(e))
     assert.are.equal(8, replaced)
     assert.are.equal(big, t2:get("k9"))
     for i = 1, 9 do assert.are.equal(big, t1:get("k" .. i)) end   -- the snapshot holds

@@ -70,7 +70,7 @@
   X(JET_errNotInitialized,                 -1029, "The instance is not initialized") \
   X(JET_errAlreadyInitialized,             -1030, "The instance is already initialized") \
   X(JET_errFileAccessDenied,               -1032, "The file is locked by another process or cannot be opened") \
-  X(JET_errVersionStoreOutOfMemory,        -1069, "The version store is full (JET_paramMaxVerPages): the write or commit was not applied; the transaction stays open") \
+  X(JET_errVersionStoreOutOfMemory,        -1069, "The version store is full (JET_paramMaxVerPages): the write or commit was not applied; a transaction it was part of stays open") \
   X(JET_errRunningInOneInstanceMode,       -1080, "The process runs the legacy single instance; named instances cannot start") \
   X(JET_errRunningInMultiInstanceMode,     -1081, "The process runs named instances; use the instance form") \
   X(JET_errInstanceNameInUse,              -1086, "An instance of this name already exists") \
