@@ -57,7 +57,7 @@ static JET_ERR dir_page(pager *p, uint32_t dir, size_t k, size_t npages, const u
     JET_ERR e = pager_read(p, dir, &pg);
     if (e) return e;
     size_t want = i + 1 < ndirs ? ecap : npages - i * ecap;
-    if (page_type(pg) != PAGE_LVDIR || get32(pg + LV_OFF_COUNT) != want) return CORRUPT;
+    if (page_type(pg) != PAGE_LVDIR || get32(pg + LV_OFF_COUNT) != want || get32(pg + LV_OFF_NEXT + 4)) return CORRUPT;
     uint32_t next = get32(pg + LV_OFF_NEXT);
     if ((next == 0) != (i + 1 == ndirs)) return CORRUPT;
     if (i == k) {
@@ -75,7 +75,9 @@ static JET_ERR data_page(pager *p, uint32_t pgno, size_t i, size_t len, const ui
   JET_ERR e = pager_read(p, pgno, out);
   if (e) return e;
   size_t want = i + 1 < n ? dcap : len - i * dcap;
-  return page_type(*out) != PAGE_LVDATA || get32(*out + LV_OFF_COUNT) != want ? CORRUPT : JET_errSuccess;
+  /* bytes 24 .. 31 are zeros (docs/format.md, "Long values") */
+  int reserved = get32(*out + LV_OFF_NEXT) || get32(*out + LV_OFF_NEXT + 4);
+  return page_type(*out) != PAGE_LVDATA || get32(*out + LV_OFF_COUNT) != want || reserved ? CORRUPT : JET_errSuccess;
 }
 
 JET_ERR lv_read(pager *p, const uint8_t ref[LV_REF_SIZE], size_t off, size_t n, uint8_t *dst) {

@@ -20,7 +20,9 @@
  * o / (D * E) of the chain: a slice reads at most one directory page per
  * 16 MiB (8 KiB pages) before its data.  Nothing read is trusted: a page of
  * another type, a count or a length that disagrees with the value's length,
- * a chain too long or too short is JET_errDatabaseCorrupted.
+ * a reserved field that is not zero (a directory page's bytes 28 .. 31, a
+ * data page's 24 .. 31), a chain too long or too short is
+ * JET_errDatabaseCorrupted.
  *
  * Pages come from pager_alloc (the free list first) and go back with
  * pager_free when the value is replaced or deleted, each first marked free
