@@ -1047,7 +1047,15 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   assert(lg->rolling && gen == lg->gen);   /* no other roll ran: rolling */
   if (!e) e = lg->err;
   int rewrite = 0;
-  if (!e && lg->att_ver != att_ver) {   /* the attach table changed meanwhile: the header again */
+  /* The header again when the attach table changed meanwhile, or a commit
+   * came into the closing generation after tm_new (during part 1: the
+   * closing file took records): the last commit before the switch is
+   * known here, under mu, and the new generation is created after it. */
+  if (!e && lg->last_commit_us > tm_new) {
+    tm_new = next_tm(lg->last_commit_us);
+    rewrite = 1;
+  }
+  if (!e && (rewrite || lg->att_ver != att_ver)) {
     e = log_hdr_encode(hdr, ngen, lg->page_size, nsize, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
     rewrite = 1;
   }

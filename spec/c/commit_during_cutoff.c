@@ -17,7 +17,10 @@
  *           flush (the current log file, edb.log); another
  *           thread commits lazily and reads back.
  * Asserts that the commit and the read returned while X was still held
- * (GATE.held still there: no timing), then lets X go on, ends the
+ * (GATE.held still there: no timing); in "next", that the generation the
+ * roll then begins is created after those commits (its tm_create, which a
+ * restore to a point in time bounds the closing generations' commits by:
+ * the roll made its header before they came); then lets X go on, ends the
  * checkpoint and checks every record after a new instance's recovery.  A
  * commit that waits is reported after WAIT_S seconds (the gate is then
  * removed so the program ends).
@@ -73,6 +76,9 @@ static void run_case(const char *name) {
 
   pthread_t tx, ta;
   harness_hold_thread(&h, &tx, call_x, &called, &call_err, 60000, name);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);   /* the commits' times are later (os_now_us) */
+  uint64_t before_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
   if (pthread_create(&ta, NULL, harness_app_thread, NULL) != 0) FAIL("pthread_create");
   for (int i = 0; i < WAIT_S * 100 && !atomic_load(&a->committed); i++) harness_nap_ms(10);
   int done = atomic_load(&a->committed), still = harness_exists(h.held) && !atomic_load(&called);
@@ -83,6 +89,17 @@ static void run_case(const char *name) {
   if (!still) FAIL("%s: the call was not held when the commit returned", name);
   CK(atomic_load(&call_err));
   printf("commit_during_cutoff: %s: a commit and a read returned while the call was held in its sync\n", name);
+  if (next) {
+    char p[450];
+    EseFileInfo fi;
+    memset(&fi, 0, sizeof fi);
+    snprintf(p, sizeof p, "%s/edb.log", h.dir);
+    CK(EseGetFileInfo(p, 0, &fi, NULL, 0));
+    if (fi.tmCreate <= before_us)
+      FAIL("next: generation %lu is created at %llu, before commits of the generation before it (after %llu)",
+           (unsigned long)fi.generation, (unsigned long long)fi.tmCreate, (unsigned long long)before_us);
+    printf("commit_during_cutoff: next: the new generation is created after the commits the roll's wait let in\n");
+  }
 
   /* X goes on; the checkpoint ends */
   int more = 0;
