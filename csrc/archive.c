@@ -460,18 +460,21 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
      * (the same bytes count as shipped; other bytes are the conflict) */
     a->next = first;
     a->shipped = 0;
+    char why[96];   /* a restore's mark (ARC_MARK_RESTORED), or a number ahead */
+    if (stored == ARC_MARK_RESTORED) snprintf(why, sizeof why, "was left by a restore that cut the log stream");
+    else snprintf(why, sizeof why, "is ahead of the log (generation %u, the log is at %u)", stored, gen);
     if (cfg->command) {   /* no way to see what the destination holds: ship nothing */
       a->hold = 1;
       a->failures = 1;
-      set_error(a, "%s: %s is ahead of the log (generation %u, the log is at %u): the log stream went back "
+      set_error(a, "%s: %s %s: the log stream went back "
                 "(a restore to a point in time), and archive_command's destination may hold the old timeline's "
                 "files of these numbers, which a command could overwrite; nothing ships: point archive_command at "
                 "a new destination and remove %s (every generation in the log folder then ships there)",
-                EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, stored, gen, a->arc_path);
+                EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, a->arc_path);
     } else {
-      set_error(a, "%s is ahead of the log (generation %u, the log is at %u): every generation in the log "
+      set_error(a, "%s %s: every generation in the log "
                 "folder ships again; the archive may hold other files of these numbers, which are never "
-                "overwritten", a->arc_path, stored, gen);
+                "overwritten", a->arc_path, why);
     }
   }
   timeline_probe(a, gen);

@@ -88,8 +88,12 @@ void archive_get_status(esarchive *a, archive_status *st);
 /* Writes <system_path>/<base>.arc naming next as the first generation not
  * shipped of the stream sig (durably: os_write_file_atomic).  A restore
  * that cut the stream (a point in time before the end of its logs) writes
- * one ahead of the restored log: the archive then knows the stream went
- * back (archive_start). */
+ * ARC_MARK_RESTORED, ahead of any generation the stream will reach: the
+ * archive then knows the stream went back (archive_start), however many
+ * generations the instance writes before an archive is configured (a
+ * real number could be reached, and the generations below it taken for
+ * shipped). */
+#define ARC_MARK_RESTORED UINT32_MAX
 JET_ERR archive_mark(esio *io, const char *system_path, const char *base, const log_sig *sig, uint32_t next);
 
 #endif

@@ -1133,8 +1133,7 @@ static JET_ERR replay_trim(EseRestore *r) {
      * archive may hold the old timeline's generations from here on.
      * B.arc ahead of the restored log says so to the log archive (it
      * checks a folder's files, and ships nothing through a command) */
-    uint32_t past = (r->hi > r->last_gen + 1 ? r->hi : r->last_gen + 1) + 1;
-    e = archive_mark(r->io, r->chk_dir, r->base, &r->sig, past);
+    e = archive_mark(r->io, r->chk_dir, r->base, &r->sig, ARC_MARK_RESTORED);
     if (e) return fail(r, e, "writing %s.arc", r->base);
   }
   if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);

@@ -273,6 +273,32 @@ describe("archiving into the same folder after a point-in-time restore (a new ti
     new_folder(w.dir)
   end)
 
+  -- before: the restore's mark was a real generation number (past the
+  -- logs it was given), which the restored instance reached after a few
+  -- rolls without an archive: an archive configured then took every
+  -- generation below the mark for shipped, the cut one included (never
+  -- archived, not pinned)
+  it("restored, run without an archive past the old timeline's end, then archived to a new folder: every "
+     .. "generation of the log folder from the cut one ships", function()
+    local dest = w:path("dest")
+    cut = ese.restore(set, dest, { archive_path = arc, to_time = m1 }).last_generation
+    local ri = w:track(ese.create_instance(H.name("na"), params(dest)))
+    ri:init()
+    H.roll(H.open_table(ri, dest), dest, 8, "n_")
+    ri:term({ complete = true })
+    local arc2 = w:path("arc2")
+    ri = w:track(ese.create_instance(H.name("na2"), params(dest, { archive_path = arc2 })))
+    ri:init()
+    local cur = current(dest)
+    wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
+    for g = cut, cur - 1 do
+      assert.are.equal(H.read_file(dest .. "/" .. H.log_name(g)), H.read_file(arc2 .. "/" .. H.log_name(g)),
+        H.log_name(g) .. " shipped to the new folder")
+    end
+    ri:term({ complete = true })
+    assert.are.same(old_files, files(arc))
+  end)
+
   -- before: archive_command = "cp %p ARC/%f" on the restored folder copied
   -- the cut generation and the new ones over the old timeline's files
   it("restored, then archive_command to the same destination: nothing ships (a command could overwrite the "

@@ -223,6 +223,31 @@ describe("hostile 13", function()
       assert.are.equal(gens[#gens], r.last_generation)
       assert.are.equal(100, H.count_keys(nil, w:path("dest"), "k"))
     end)
+
+    -- before: the message said the restored folder ships its logs to an
+    -- archive, which none was ever given (the review of session 13)
+    it("a folder restored to a point (edb.arc is the restore's mark, no archive anywhere): refused with that "
+       .. "said; once edb.arc is removed the backup runs", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      for i = 1, 60 do t:put(("k%06d"):format(i), ("v"):rep(3000)) end
+      local set = w:path("set")
+      require("ese.backup").run(inst, set)
+      for i = 61, 120 do t:put(("k%06d"):format(i), ("v"):rep(3000)) end
+      local g = ese.file_info(w.dir .. "/edb.log").generation
+      inst:term({ complete = true })
+      local dest = w:path("pit")
+      local code, out, err = H.lua_run("bin/ese", { "restore", set, dest, "--live-logs", w.dir,
+                                                    "--to-generation", tostring(g - 1) })
+      assert.are.equal(0, code, out .. err)
+      assert.is_true(H.exists(dest .. "/edb.arc"), "the restore marks the cut")
+      code, out, err = H.lua_run("bin/ese", { "backup", dest, w:path("b1") })
+      assert.are.equal(1, code, out .. err)
+      assert.matches("edb.arc was left by a restore that cut the log stream", err, 1, true)
+      assert.matches("remove " .. dest .. "/edb.arc", err, 1, true)
+      assert(os.remove(dest .. "/edb.arc"))
+      code, out, err = H.lua_run("bin/ese", { "backup", dest, w:path("b2") })
+      assert.are.equal(0, code, out .. err)
+    end)
   end)
 
   describe("options given an empty string", function()

@@ -364,10 +364,21 @@ them; without either, a backup that truncates is refused
     local arc = (instance_params(dir).base_name or "edb") .. ".arc"
     local truncates = not (o["no-truncate"] or o.copy)
     if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
-      return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup", ("%s ships its logs to an archive "
-        .. "(%s/%s): a backup that truncates them without it would delete the generations not shipped yet; give the "
-        .. "application's --archive DIR or --archive-command CMD, or back up with --no-truncate or --copy"):format(
-        dir, dir, arc)))
+      -- a restore that cut the log stream leaves its mark there (next
+      -- generation 0xffffffff, docs/format.md "Archive progress"): the
+      -- folder may be archived or not, which only its user knows
+      local f = io.open(dir .. "/" .. arc, "rb")
+      local head = f and f:read(32)
+      if f then f:close() end
+      local mark = head and #head == 32 and string.unpack("<I4", head, 29) == 0xffffffff
+      local why = mark and ("%s/%s was left by a restore that cut the log stream (to a point in time); if this "
+        .. "folder's logs go to an archive, give it (a backup that truncates them without it would delete the "
+        .. "generations not shipped yet): --archive DIR or --archive-command CMD; if they do not, remove %s/%s; or "
+        .. "back up with --no-truncate or --copy"):format(dir, arc, dir, arc)
+        or ("%s ships its logs to an archive (%s/%s): a backup that truncates them without it would delete the "
+        .. "generations not shipped yet; give the application's --archive DIR or --archive-command CMD, or back up "
+        .. "with --no-truncate or --copy"):format(dir, dir, arc)
+      return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup", why))
     end
     local inst
     local ok, rep = pcall(function()
