@@ -464,4 +464,26 @@ describe("a crash sweep with log recycling", function()
     assert.are.equal(2, retires)
     assert.is_true(stopped >= 4, "points that stopped the workload: " .. stopped)
   end)
+
+  -- The preparer thread (no fault counts events here, so it runs) writes
+  -- the next generation's header into edbtmp.log, made from a spare or
+  -- new, and syncs it; the K-th sync of edbtmp.log fails: the log stops
+  -- (its next file cannot be trusted), no edbtmp.log is left half made,
+  -- recovery loses no commit.
+  it("a failed sync of the next file made ahead (a spare or a new file, its header written ahead): the log "
+     .. "stops, no edbtmp.log is left, recovery loses no commit", function()
+    local stopped = 0
+    for k = 2, 9 do
+      local fault = ("synceio:%d:edbtmp.log"):format(k)
+      local dir = w:path("s" .. k)
+      local _, seen, safe = wl.run(dir, "ESE_FAULT=" .. fault)
+      if seen < 14 then
+        stopped = stopped + 1
+        assert.is_false(H.exists(dir .. "/edbtmp.log"), fault .. ": edbtmp.log left")
+      end
+      wl.check(dir, seen, safe, fault)
+      closed_verify(dir, fault)
+    end
+    assert.is_true(stopped >= 4, "points that stopped the workload: " .. stopped)
+  end)
 end)
