@@ -990,7 +990,8 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   int hdr_ahead = lg->tmp_ready && lg->tmp_hdr_gen == ngen && lg->tmp_hdr_att == lg->att_ver &&
                   lg->last_commit_us <= lg->tmp_hdr_tm;
   uint64_t tm_prev = lg->tm_create, tm_new = hdr_ahead ? lg->tmp_hdr_tm : next_tm(tm_prev);
-  if (!e) e = log_hdr_encode(hdr, ngen, lg->page_size, lg->new_file_size, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
+  if (!e && !hdr_ahead)   /* else encoded only if the switch must write it again */
+    e = log_hdr_encode(hdr, ngen, lg->page_size, lg->new_file_size, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
   if (e) {
     pthread_mutex_unlock(&lg->mu);
     free(hdr);
