@@ -174,3 +174,23 @@ describe("the documents", function()
     assert.is_nil(html:find("<dest>", 1, true))
   end)
 end)
+
+describe("the documents and the engine", function()
+  -- the format version a new database gets, from its header
+  local function new_db_format()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local _, _, _, inst = w:table()
+    inst:term{ complete = true }
+    return require("ese").file_info(w:path("app.edb")).format_version
+  end
+
+  it("state the database format version the engine writes (docs/cli.md's ese info, docs/api.md's file_info)",
+     function()
+    local v = new_db_format()
+    local cli = H.read_file("docs/cli.md")
+    assert.are.equal(v, tonumber(cli:match("pages, format version %((%d+)%)")))
+    assert.are.equal(v, tonumber(cli:match("\nformat +(%d+)\n")))
+    assert.are.equal(v, tonumber(H.read_file("docs/api.md"):match("`format_version` %((%d+)%)")))
+  end)
+end)
