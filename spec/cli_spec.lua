@@ -126,6 +126,21 @@ describe("bin/ese", function()
       assert.is_true(before == H.read_file(dir .. "/app.edb"))
     end)
 
+    it("backup --archive DIR --archive-command CMD: a usage error (exit 2) naming the conflict, nothing opened",
+       function()
+      local dir = make_instance(w, 10)
+      local before = H.ls(dir)
+      local code, stdout, err = ese_cmd({ "backup", dir, out .. "/set", "--archive", out .. "/arc",
+                                          "--archive-command", "cp %p " .. out .. "/arc/%f" })
+      assert.are.equal(2, code, err)
+      assert.are.equal("", stdout)
+      assert.matches("%-%-archive and %-%-archive%-command exclude each other", err)
+      assert.matches("usage: ese backup", err)
+      assert.is_nil(err:find("JET_err", 1, true))
+      assert.is_nil(io.open(out .. "/set"))
+      assert.are.same(before, H.ls(dir))
+    end)
+
     it("backup --max-rate BYTES paces the backup (at least 0.8 x bytes / rate); 0, -1, a word: usage error", function()
       local dir = make_instance(w, 10)
       local code, stdout, err = ese_cmd({ "backup", dir, out .. "/a", "--copy", "--json" })

@@ -337,6 +337,12 @@ them; without either, a backup that truncates is refused
                       "usage: ", commands.backup.usage, "\n")
       return 2
     end
+    if o.archive and o["archive-command"] then   -- the application has one archive, never both
+      io.stderr:write("ese backup: --archive and --archive-command exclude each other (give the one the ",
+                      "application's instance has: its archive_path or its archive_command)\n",
+                      "usage: ", commands.backup.usage, "\n")
+      return 2
+    end
     if to_stdout then
       if ui.json then
         io.stderr:write("ese backup: --json needs a DEST folder (stdout carries the archive)\n")
