@@ -185,6 +185,46 @@ describe("the documents and the engine", function()
     return require("ese").file_info(w:path("app.edb")).format_version
   end
 
+  it("docs/api.md names every public function of the modules and every method of the objects", function()
+    local ese = require "ese"
+    local api = H.read_file("docs/api.md")
+    local missing = {}
+    local function need(text, what, alt)
+      if not api:find(text, 1, true) and not (alt and api:find(alt, 1, true)) then missing[#missing + 1] = what end
+    end
+    local function each(t, f)
+      for k, v in pairs(t) do
+        if type(k) == "string" and not k:match("^_") then f(k, v) end
+      end
+    end
+    each(ese, function(k) need(k:match("^%u") and "ese." .. k or k, "ese." .. k) end)
+    each(ese.fs, function(k) need("fs." .. k, "ese.fs." .. k) end)
+    each(ese.zstd, function(k) need(k, "ese.zstd." .. k) end)
+    -- constants as `backup.FORMAT`, `FORMAT_VERSION`; main as require("ese.cli").main(argv)
+    each(require "ese.backup", function(k) need("backup." .. k, "backup." .. k, "`" .. k .. "`") end)
+    each(require "ese.cli", function(k) need("cli." .. k, "cli." .. k, '"ese.cli").' .. k .. "(") end)
+    each(require "ese.demo", function(k) need("demo." .. k, "demo." .. k, '"ese.demo").' .. k .. "(") end)
+    for _, name in ipairs({ "Instance", "Session", "Database", "Table", "Reader", "Restore", "SyncJob",
+                            "FileWriter", "Sha256", "ZstdWriter", "ZstdReader" }) do
+      local mt = assert(debug.getregistry()["ese." .. name], name)
+      local methods = type(mt.__index) == "table" and mt.__index or mt
+      each(methods, function(k) need(":" .. k .. "(", "ese." .. name .. ":" .. k) end)
+    end
+    table.sort(missing)
+    assert.are.same({}, missing)
+  end)
+
+  it("docs/api.md's Lua parameters section names every key create_instance takes (csrc/lua_instance.c)", function()
+    local section = assert(H.read_file("docs/api.md"):match("\n### Parameters %b()\n(.-)\n### "))
+    local keys, missing = 0, {}
+    for key in H.read_file("csrc/lua_instance.c"):gmatch('{"([%w_]+)", JET_param') do
+      keys = keys + 1
+      if not section:find("`" .. key .. "`", 1, true) then missing[#missing + 1] = key end
+    end
+    assert.truthy(keys >= 19, keys .. " keys")
+    assert.are.same({}, missing)
+  end)
+
   it("state the database format version the engine writes (docs/cli.md's ese info, docs/api.md's file_info)",
      function()
     local v = new_db_format()
