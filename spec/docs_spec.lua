@@ -234,3 +234,129 @@ describe("the documents and the engine", function()
     assert.are.equal(v, tonumber(H.read_file("docs/api.md"):match("`format_version` %((%d+)%)")))
   end)
 end)
+
+-- docs/guide.md's Lua recipes, run in order as one application's day: the
+-- log archive's configuration, "The four calls", the nightly and hourly
+-- functions, the archive watch, a restore from the archive, a restore to a
+-- point in time and the restore drill.  Each block runs as written but for
+-- its absolute paths, which move under a scratch folder (/srv/app/data
+-- becomes DIR/srv/app/data), and these stand-ins: `ese` and `backup` as the
+-- first block requires them, `inst` and `s` for the
+-- application's (a table "users" in /srv/app/data/app.edb), `chain` for the
+-- drill's shell variable, `log` for the application's logger, and for the
+-- point in time (a set of 2026-12-01 and a time of 2026-12-03) this run's
+-- nightly set, its archive and a time between two batches of commits.
+-- Not run here: the event loops (spec/eventloop_spec.lua runs them), the
+-- init{ remap } line (spec/replay_paths_spec.lua) and run_to through ssh.
+describe("docs/guide.md's Lua recipes", function()
+  local ese = require "ese"
+  local blocks = {}
+  for code in H.read_file("docs/guide.md"):gmatch("```lua\n(.-)\n%s*```") do blocks[#blocks + 1] = code end
+
+  -- the one block that holds text
+  local function block(text)
+    local found
+    for _, b in ipairs(blocks) do
+      if b:find(text, 1, true) then
+        assert.is_nil(found, "two blocks hold " .. text)
+        found = b
+      end
+    end
+    return (assert(found, "no block holds " .. text))
+  end
+
+  -- the keys of table "users" in dir/app.edb, restored there
+  local function users(w, dir)
+    local inst = w:track(ese.create_instance(H.name("users"), { system_path = dir, log_path = dir }))
+    inst:init()
+    local s = inst:begin_session()
+    s:attach_database(dir .. "/app.edb")
+    local keys = {}
+    for k in s:open_table(s:open_database(dir .. "/app.edb"), "users"):pairs() do keys[k] = true end
+    inst:term({ complete = true })
+    return keys
+  end
+
+  it("run in order on one instance with a log archive, and say what they do", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local root = w.dir
+    local warned, printed = {}, {}
+    local env = setmetatable({
+      ese = ese, backup = require "ese.backup",   -- as the guide's first block requires them
+      log = { warn = function(m) warned[#warned + 1] = m end, error = error },
+      print = function(...) printed[#printed + 1] = table.concat({ ... }, " ") end,
+    }, { __index = _G })
+    local function run(code, extra)
+      for _, top in ipairs({ "backups", "srv", "mnt", "restore", "tmp/drill" }) do
+        code = code:gsub('"/' .. top:gsub("%p", "%%%0"), '"' .. root .. "/" .. top)
+      end
+      return assert(load(code .. "\n" .. (extra or ""), "=guide", "t", env))()
+    end
+
+    -- "Continuous backup": the instance, its database and table
+    local inst = run(block("archive_max_backlog = 1 << 30"), "return inst")
+    w:track(inst)
+    local data = root .. "/srv/app/data"
+    local s = inst:begin_session()
+    local t = s:create_table(s:create_database(data .. "/app.edb"), "users")
+    t:put("alice", "admin")
+    env.inst, env.s = inst, s
+    -- a batch of commits that rolls the log (1 MiB generations) about twice
+    local function commits(prefix)
+      for i = 1, 500 do t:put(("%s%04d"):format(prefix, i), ("v"):rep(4000)) end
+    end
+
+    -- waits until every closed generation has shipped (the archiver's thread)
+    local function shipped()
+      for _ = 1, 600 do
+        if inst:archive_status().pending == 0 then break end
+        os.execute("sleep 0.05")
+      end
+      assert.are.equal(0, inst:archive_status().pending)
+    end
+
+    -- "The four calls"
+    run(block('backup.run(inst, "/backups/app/2024-05-01/full")'))
+    assert.is_true(H.exists(root .. "/srv/app/restored/app.edb"))
+    ese.fs.remove_tree(root .. "/srv/app/restored")
+
+    -- nightly and hourly, then the archive watch
+    local nightly, hourly = run(block("local function nightly(day)"), "return nightly, hourly")
+    assert.are.equal("full", nightly("2026-12-06").kind)
+    commits("x")
+    assert.are.equal("incremental", hourly("2026-12-06", 1).kind)
+    s:begin_transaction()
+    t:put("watched", "1")
+    run(block("inst:archive_status()"))
+    assert.are.same({}, warned)                  -- no failure, no backlog warning from its commit
+    assert.are.equal("1", t:get("watched"))      -- which the block made
+    shipped()
+    local mid = ese.fs.now()
+    commits("y")
+    shipped()
+
+    -- the set of 2026-12-06 plus the archive: every closed generation's commits
+    run(block("ese.restore(\"/backups/app/2026-12-06/full\""))
+    local restored = users(w, root .. "/srv/app/restored")
+    assert.are.equal(500, H.count_prefix(restored, "x"))
+    assert.truthy(restored.watched and H.count_prefix(restored, "y") > 0)
+
+    -- to a point in time: the set, the archive and a time between the batches
+    local pitr = block("to_time = ")
+    pitr = pitr:gsub("/backups/app/2026%-12%-01%-full", "/backups/app/2026-12-06/full")
+      :gsub("/backups/app%-wal", "/mnt/archive/app")
+      :gsub("to_time = %d+", ("to_time = %.6f"):format(mid))
+    run(pitr)
+    restored = users(w, root .. "/restore/app")
+    assert.are.equal(500, H.count_prefix(restored, "x"))
+    assert.truthy(restored.watched)
+    assert.are.equal(0, H.count_prefix(restored, "y"))
+
+    -- the restore drill of the day's chain
+    env.chain = { root .. "/backups/app/2026-12-06/full", root .. "/backups/app/2026-12-06/inc-01" }
+    run(block("backup.restore(chain, \"/tmp/drill\""))
+    local expect = ("full+incremental %d %d"):format(require("ese.backup").verify(env.chain).gen_high, 500 + 1)
+    assert.are.equal(expect, (printed[#printed]:gsub("%s+", " ")))
+  end)
+end)
