@@ -291,6 +291,25 @@ describe("docs/errors.md", function()
     end
   end)
 
+  it("counts the rows of its first table in its Summary: the errors, those not produced, those reached", function()
+    local text = H.read_file("docs/errors.md")
+    local first = assert(text:match("\n## ESE's backup, restore and instance errors\n(.-)\n## "))
+    local total, produced_not = 0, {}
+    for line in first:gmatch("[^\n]+") do
+      local name = line:match("^| `(JET_[%w_]+)` |")
+      if name then
+        total = total + 1
+        if line:find("**Not produced.**", 1, true) then produced_not[#produced_not + 1] = name end
+      end
+    end
+    local summary = assert(text:match("\n## Summary\n(.-)\n## "))
+    local n_total, n_reached = summary:match("The first table has (%d+) errors%. (%d+) of them are reached")
+    assert.are.equal(total, tonumber(n_total))
+    assert.are.equal(total - #produced_not, tonumber(n_reached))
+    assert.are.equal(#produced_not, tonumber(summary:match("\n%- (%d+) are %*%*not produced%*%*")))
+    for _, name in ipairs(produced_not) do assert.truthy(summary:find("`" .. name .. "`", 1, true), name) end
+  end)
+
   it("cites spec files and C harness programs that exist", function()
     local n = 0
     for _, r in ipairs(rows) do
