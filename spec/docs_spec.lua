@@ -225,6 +225,38 @@ describe("the documents and the engine", function()
     assert.are.same({}, missing)
   end)
 
+  it("docs/api.md's C declarations are csrc/include/ese.h's: every prototype, every struct's fields", function()
+    local function strip(text)   -- without comments, one space for any run of blanks
+      return (text:gsub("/%*.-%*/", ""):gsub("//[^\n]*", ""):gsub("%s+", " "))
+    end
+    local header = strip(H.read_file("csrc/include/ese.h")):gsub("JET_API ", "")
+    -- { name = fields } of every "typedef struct [tag] { ... } Name;" of text
+    local function structs(text)
+      local found = {}
+      for body, name in text:gmatch("typedef struct [%w_]* ?(%b{}) ?([%w_]+);") do
+        local fields = {}
+        for field in body:sub(2, -2):gsub("%b[]", ""):gmatch("([%w_]+) ?[,;]") do fields[#fields + 1] = field end
+        found[name] = table.concat(fields, " ")
+      end
+      return found
+    end
+    local theirs = structs(header)
+    local protos, nstructs, bad = 0, 0, {}
+    for block in H.read_file("docs/api.md"):gmatch("```c\n(.-)```") do
+      block = strip(block)
+      for name, fields in pairs(structs(block)) do
+        nstructs = nstructs + 1
+        if theirs[name] ~= fields then bad[#bad + 1] = name .. ": " .. fields end
+      end
+      for proto in block:gmatch("[%w_]+ %*?[JE][es][te][%w_]+%b();") do
+        protos = protos + 1
+        if not header:find(proto, 1, true) then bad[#bad + 1] = proto end
+      end
+    end
+    assert.truthy(protos >= 60 and nstructs >= 8, protos .. " prototypes, " .. nstructs .. " structs")
+    assert.are.same({}, bad)
+  end)
+
   it("state the database format version the engine writes (docs/cli.md's ese info, docs/api.md's file_info)",
      function()
     local v = new_db_format()

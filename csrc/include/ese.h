@@ -498,7 +498,7 @@ typedef struct EseFileInfo {
   unsigned long genMin, genMax;   /* log generations it needed when last attached */
   unsigned char dbSignature[16];
   EseBackupRecord backup[5];      /* full, incremental, differential, copy, current (streamed copy) */
-  unsigned long formatVersion;    /* the database format (2; another one is JET_errInvalidDatabaseVersion) */
+  unsigned long formatVersion;    /* the database format (3; another one is JET_errInvalidDatabaseVersion) */
   uint64_t dbtimeLast;            /* no page carries a higher dbtime (the header's reservation while attached) */
   /* database and log */
   unsigned char logSignature[16];
