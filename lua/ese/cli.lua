@@ -320,7 +320,7 @@ with --compress zstd the whole archive is one zstd stream (unpack it with
 backup_max_rate parameter: backup pacing).
 A folder whose application ships its logs to an archive (it holds
 edb.arc) needs that archive here: --archive DIR or --archive-command CMD
-(the application's archive_path or archive_command), so that the
+(the application's archive_path or archive_command; not both), so that the
 truncation keeps the generations not shipped yet and the instance ships
 them; without either, a backup that truncates is refused
 (JET_errInvalidParameter) and --no-truncate or --copy is not.]],
