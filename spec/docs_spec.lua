@@ -309,6 +309,29 @@ describe("docs/guide.md's Lua recipes", function()
     return keys
   end
 
+  it("name every option backup.run, run_to and restore take (lua/ese/backup.lua's OPTIONS)", function()
+    local src = H.read_file("lua/ese/backup.lua")
+    local guide = H.read_file("docs/guide.md")
+    local function keys(fn)
+      local body = assert(src:match("\n  " .. fn .. " = (%b{})"), fn)
+      local list = {}
+      for k in body:gmatch("([%w_]+) = \"") do list[#list + 1] = k end
+      return list
+    end
+    local run_table = assert(guide:match("\n### Options of `run` and `run_to`\n(.-)\n### "))
+    local restore_text = assert((run_table .. "\n"):match("\n`restore` takes (.-)\n\n"))
+    local missing = {}
+    for _, fn in ipairs({ "run", "run_to" }) do
+      for _, k in ipairs(keys(fn)) do
+        if not run_table:find("\n| `" .. k, 1, true) then missing[#missing + 1] = fn .. "." .. k end
+      end
+    end
+    for _, k in ipairs(keys("restore")) do
+      if not restore_text:find("`" .. k, 1, true) then missing[#missing + 1] = "restore." .. k end
+    end
+    assert.are.same({}, missing)
+  end)
+
   it("run in order on one instance with a log archive, and say what they do", function()
     local w = H.world()
     finally(function() w:cleanup() end)
