@@ -77,6 +77,23 @@ describe("bin/ese", function()
       assert.matches("usage: ese COMMAND", stderr)
     end)
 
+    -- cli.md: from a source tree it finds lua/ beside itself, however it is
+    -- named; LUA_PATH unset (the C module: this run's cpath, as make check's)
+    it("finds the tree's modules without LUA_PATH: bin/ese, ./ese in bin/, ../bin/ese, an absolute path",
+       function()
+      local root = assert(io.popen("pwd")):read("l")
+      local cpath = package.cpath:gsub("[^;]+", function(e) return e:match("^/") and e or root .. "/" .. e end)
+      for _, run in ipairs({ { ".", "bin/ese" }, { "bin", "./ese" }, { "lua", "../bin/ese" },
+                             { out, root .. "/bin/ese" } }) do
+        local p = assert(io.popen(("cd %s && env -u LUA_PATH LUA_CPATH=%s lua5.4 %s --version 2>&1"):format(
+          q(run[1]), q(cpath), q(run[2]))))
+        local text = p:read("a")
+        local ok = p:close()
+        assert.is_true(ok, run[2] .. " in " .. run[1] .. ": " .. text)
+        assert.are.equal("ese " .. ese.version .. "\n", text)
+      end
+    end)
+
     it("--help lists every command; every command has --help", function()
       local code, stdout = ese_cmd({ "--help" })
       assert.are.equal(0, code)
