@@ -53,7 +53,7 @@ typedef struct EseReader {
   lua_Integer epoch;     /* the instance's backup_epoch at open */
   lua_Integer page;      /* the instance page size */
   uint64_t size, pos;    /* bytes of the stream, bytes delivered */
-  size_t fill;           /* bytes of the next chunk read so far (pacing) */
+  size_t fill;           /* bytes of the stream read, not delivered yet (a chunk that stopped half-way) */
   uint64_t credit;       /* bytes paid to the pacer, not read yet */
   uint64_t ready_ns;     /* pace_now_ns() before which credit must not be read */
   unsigned char *buf;    /* scratch read buffer, BUF_ALIGN-aligned */
@@ -74,6 +74,7 @@ static void release(EseReader *R, JET_ERR err) {
   free(R->buf);
   R->buf = NULL;
   R->cap = 0;
+  R->fill = 0;
 }
 
 /* 1 while the backup this reader belongs to may still run: the instance
@@ -163,12 +164,14 @@ static JET_ERR close_reader(lua_State *L, int idx, EseReader *R) {
   return err;
 }
 
-/* Makes room for cb bytes in the scratch buffer. */
+/* Makes room for cb bytes in the scratch buffer, keeping the R->fill
+ * bytes it holds. */
 static void reserve(lua_State *L, EseReader *R, size_t cb, const char *op) {
   if (R->cap >= cb) return;
   size_t want = (cb + BUF_ALIGN - 1) / BUF_ALIGN * BUF_ALIGN;
   void *p = NULL;
   if (posix_memalign(&p, BUF_ALIGN, want) != 0) ese_raise(L, JET_errOutOfMemory, op);
+  if (R->fill) memcpy(p, R->buf, R->fill);
   free(R->buf);
   R->buf = (unsigned char *)p;
   R->cap = want;
@@ -202,8 +205,17 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
   uint64_t page = (uint64_t)R->page;
   uint64_t cb = (uint64_t)n;
   if (left < cb) cb = left ? (left + page - 1) / page * page : page;  /* same result, less memory */
-  if (R->fill > cb) R->fill = 0;     /* not after a normal return; never trust it */
-  if (R->fill == 0) reserve(L, R, (size_t)cb, op);
+  /* R->fill bytes of the stream were read by a call that stopped half-way
+   * (its wait function raised, or yielded and this call came first): they
+   * come first.  No more than cb go out; the rest stay for the next call. */
+  if (R->fill >= cb) {
+    lua_pushlstring(L, (const char *)R->buf, (size_t)cb);
+    R->pos += cb;
+    R->fill -= (size_t)cb;
+    memmove(R->buf, R->buf + cb, R->fill);
+    return 1;
+  }
+  reserve(L, R, (size_t)cb, op);
   JET_INSTANCE inst = R->legacy ? 0 : R->inst;
   while (R->fill < cb) {
     uint64_t now = pace_now_ns();
@@ -229,10 +241,10 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
     if (got < piece) break;
   }
   size_t got = R->fill;
-  R->fill = 0;
   if (got == 0) return 0;
-  R->pos += got;
   lua_pushlstring(L, (const char *)R->buf, got);
+  R->fill = 0;
+  R->pos += got;
   return 1;
 }
 
