@@ -19,9 +19,12 @@
  * yield to the application's scheduler: cqueues.sleep, a luv timer, ...)
  * and, once it returns, goes on where it stopped (its piece paid for, the
  * bytes of the chunk read so far kept in the userdata: fill, credit,
- * ready_ns); without one it sleeps.  It never yields values of its own:
- * a scheduler that does not expect them (cqueues) would fail.  No engine
- * lock is held while it waits.
+ * ready_ns).  Without one (DESIGN.md, Pacing: "a Lua reader inside a
+ * coroutine waits by yielding, elsewhere by sleeping") a reader that may
+ * yield yields ("ese.pace", seconds) itself, and one that may not sleeps;
+ * ese.set_pace_wait("sleep") makes every reader sleep.  A scheduler that
+ * passes foreign yields up (cqueues) needs its own wait function.  No
+ * engine lock is held while it waits.
  *
  * The reader keeps its instance object alive (user value 1; nil for a legacy
  * reader when no ese.init object exists) and its path (user value 2).  Its
@@ -53,7 +56,7 @@ typedef struct EseReader {
   lua_Integer epoch;     /* the instance's backup_epoch at open */
   lua_Integer page;      /* the instance page size */
   uint64_t size, pos;    /* bytes of the stream, bytes delivered */
-  size_t fill;           /* bytes of the next chunk read so far (pacing) */
+  size_t fill;           /* bytes of the stream read, not delivered yet (a chunk that stopped half-way) */
   uint64_t credit;       /* bytes paid to the pacer, not read yet */
   uint64_t ready_ns;     /* pace_now_ns() before which credit must not be read */
   unsigned char *buf;    /* scratch read buffer, BUF_ALIGN-aligned */
@@ -74,6 +77,7 @@ static void release(EseReader *R, JET_ERR err) {
   free(R->buf);
   R->buf = NULL;
   R->cap = 0;
+  R->fill = 0;
 }
 
 /* 1 while the backup this reader belongs to may still run: the instance
@@ -163,12 +167,14 @@ static JET_ERR close_reader(lua_State *L, int idx, EseReader *R) {
   return err;
 }
 
-/* Makes room for cb bytes in the scratch buffer. */
+/* Makes room for cb bytes in the scratch buffer, keeping the R->fill
+ * bytes it holds. */
 static void reserve(lua_State *L, EseReader *R, size_t cb, const char *op) {
   if (R->cap >= cb) return;
   size_t want = (cb + BUF_ALIGN - 1) / BUF_ALIGN * BUF_ALIGN;
   void *p = NULL;
   if (posix_memalign(&p, BUF_ALIGN, want) != 0) ese_raise(L, JET_errOutOfMemory, op);
+  if (R->fill) memcpy(p, R->buf, R->fill);
   free(R->buf);
   R->buf = (unsigned char *)p;
   R->cap = want;
@@ -191,10 +197,13 @@ static int read_failed(lua_State *L, EseReader *R, JET_ERR err, const char *op) 
 #define NEED_YIELD (-1)
 #define PACE_WAIT_KEY "ese.pace_wait"   /* registry: the application's wait function */
 
-static int has_pace_wait(lua_State *L) {
+/* How a paced reader waits when the bucket says so: through the wait
+ * function, by a yield of its own (no wait function set, the running
+ * coroutine may yield) or by sleeping (not in a coroutine, or "sleep"). */
+static int pace_waits_in_lua(lua_State *L) {
   int t = lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY);
   lua_pop(L, 1);
-  return t == LUA_TFUNCTION;
+  return t == LUA_TFUNCTION || (t == LUA_TNIL && lua_isyieldable(L));
 }
 
 static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op) {
@@ -202,13 +211,22 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
   uint64_t page = (uint64_t)R->page;
   uint64_t cb = (uint64_t)n;
   if (left < cb) cb = left ? (left + page - 1) / page * page : page;  /* same result, less memory */
-  if (R->fill > cb) R->fill = 0;     /* not after a normal return; never trust it */
-  if (R->fill == 0) reserve(L, R, (size_t)cb, op);
+  /* R->fill bytes of the stream were read by a call that stopped half-way
+   * (its wait function raised, or yielded and this call came first): they
+   * come first.  No more than cb go out; the rest stay for the next call. */
+  if (R->fill >= cb) {
+    lua_pushlstring(L, (const char *)R->buf, (size_t)cb);
+    R->pos += cb;
+    R->fill -= (size_t)cb;
+    memmove(R->buf, R->buf + cb, R->fill);
+    return 1;
+  }
+  reserve(L, R, (size_t)cb, op);
   JET_INSTANCE inst = R->legacy ? 0 : R->inst;
   while (R->fill < cb) {
     uint64_t now = pace_now_ns();
     if (R->credit && now < R->ready_ns) {
-      if (has_pace_wait(L)) return NEED_YIELD;
+      if (pace_waits_in_lua(L)) return NEED_YIELD;
       pace_sleep_ns(R->ready_ns - now);
     }
     if (R->credit == 0) {
@@ -229,27 +247,41 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
     if (got < piece) break;
   }
   size_t got = R->fill;
-  R->fill = 0;
   if (got == 0) return 0;
-  R->pos += got;
   lua_pushlstring(L, (const char *)R->buf, got);
+  R->fill = 0;
+  R->pos += got;
   return 1;
 }
 
-/* Calls the wait function (fn(seconds to wait)) for the C function that
- * got NEED_YIELD; k continues it, after a yield of fn or at once. */
+/* For the C function that got NEED_YIELD: calls the wait function
+ * (fn(seconds to wait)) or, without one, yields ("ese.pace", seconds to
+ * wait); k continues it, after a yield or at once. */
 static int pace_yield(lua_State *L, EseReader *R, lua_KFunction k) {
   uint64_t now = pace_now_ns();
-  lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY);
-  lua_pushnumber(L, R->ready_ns > now ? (lua_Number)(R->ready_ns - now) / 1e9 : 0);
+  lua_Number secs = R->ready_ns > now ? (lua_Number)(R->ready_ns - now) / 1e9 : 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "ese.pace");
+    lua_pushnumber(L, secs);
+    return lua_yieldk(L, 2, 0, k);
+  }
+  lua_pushnumber(L, secs);
   lua_callk(L, 1, 0, 0, k);
   return k(L, LUA_OK, 0);
 }
 
-/* ese.set_pace_wait(fn | nil): how a paced reader waits (fn(seconds), may
- * yield); nil: it sleeps.  One per Lua state; returns the previous one. */
+/* ese.set_pace_wait(fn | "sleep" | nil): how a paced reader waits:
+ * fn(seconds), which may yield; "sleep": it sleeps; nil (the default): it
+ * yields ("ese.pace", seconds) in a coroutine that may yield, else sleeps.
+ * One per Lua state; returns the previous one. */
 static int set_pace_wait(lua_State *L) {
-  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    if (strcmp(lua_tostring(L, 1), "sleep") != 0)
+      return luaL_argerror(L, 1, "a function, \"sleep\" or nil expected");
+  } else if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+  }
   lua_settop(L, 1);
   lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY);
   lua_pushvalue(L, 1);

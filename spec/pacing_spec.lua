@@ -216,27 +216,73 @@ describe("backup pacing", function()
     end)
   end)
 
-  describe("without a wait function, or with a scheduler's own", function()
-    it("a paced reader in a coroutine never yields values of its own: it sleeps", function()
+  describe("without a wait function, with \"sleep\", or with a scheduler's own", function()
+    -- DESIGN.md, Pacing: a Lua reader inside a coroutine waits by yielding,
+    -- elsewhere by sleeping
+    local function paced_reader(rate_div)
       local inst, dbpath, _
       w, _, _, _, inst, dbpath = filled(256 * 1024)
       inst:begin_external_backup()
-      local r <close> = inst:open_file(dbpath)
+      local r = inst:open_file(dbpath)
       local size = r:size()
-      inst:set_params({ backup_max_rate = size * 4 })       -- about 0.25 s
+      inst:set_params({ backup_max_rate = size * rate_div })
+      return inst, r, size
+    end
+
+    it("a paced reader in a coroutine yields (\"ese.pace\", seconds) by itself and resumes where it stopped",
+       function()
+      assert.is_nil(ese.set_pace_wait(nil))
+      local inst, r, size = paced_reader(4)                 -- about 0.25 s
       local t0 = now()
       local co = coroutine.create(function()
         local n = 0
         for c in r:chunks(8192 * 4) do n = n + #c end
         return n
       end)
-      local ok, n = coroutine.resume(co)
-      assert.is_true(ok, n)
-      assert.are.equal("dead", coroutine.status(co), "no yield")
+      local yields, bad, n = 0, 0, nil
+      repeat
+        local ok, a, secs = coroutine.resume(co)
+        assert.is_true(ok, a)
+        if coroutine.status(co) == "suspended" then
+          yields = yields + 1
+          if a ~= "ese.pace" or type(secs) ~= "number" or secs < 0 or secs > 1 then bad = bad + 1 end
+        else
+          n = a
+        end
+      until coroutine.status(co) == "dead"
+      assert.is_true(yields > 0)
+      assert.are.equal(0, bad)
       assert.are.equal(size, n)
       assert.is_true(now() - t0 >= 0.8 * 0.25 - 0.05)
       r:close()
       inst:end_external_backup({ abort = true })
+    end)
+
+    it("outside a coroutine, and with ese.set_pace_wait(\"sleep\") in one, a paced reader sleeps", function()
+      local inst, r, size = paced_reader(4)
+      local t0 = now()
+      assert.are.equal(size, #H.read_all(r, 8192 * 4))     -- the main thread cannot yield
+      assert.is_true(now() - t0 >= 0.8 * 0.25 - 0.05)
+      r:close()
+      inst:end_external_backup({ abort = true })
+      assert.is_nil(ese.set_pace_wait("sleep"))
+      finally(function() ese.set_pace_wait(nil) end)
+      inst:begin_external_backup()
+      local r2 <close> = inst:open_file(w:path("app.edb"))
+      t0 = now()
+      local co = coroutine.create(function()
+        local n = 0
+        for c in r2:chunks(8192 * 4) do n = n + #c end
+        return n
+      end)
+      local ok, n = coroutine.resume(co)
+      assert.is_true(ok, n)
+      assert.are.equal("dead", coroutine.status(co), "no yield")
+      assert.are.equal(r2:size(), n)
+      assert.is_true(now() - t0 >= 0.8 * 0.25 - 0.05)
+      r2:close()
+      inst:end_external_backup({ abort = true })
+      assert.are.equal("sleep", ese.set_pace_wait(nil))
     end)
 
     it("under cqueues, with ese.set_pace_wait(cqueues.sleep), a paced backup.run completes while another "
@@ -266,8 +312,9 @@ describe("backup pacing", function()
       assert.are.equal(cqueues.sleep, ese.set_pace_wait(nil))
     end)
 
-    it("set_pace_wait takes a function or nil", function()
-      assert.has_error(function() ese.set_pace_wait("sleep") end)
+    it("set_pace_wait takes a function, \"sleep\" or nil", function()
+      H.expect_argerror('a function, "sleep" or nil expected', function() ese.set_pace_wait("yield") end)
+      H.expect_argerror("function expected, got number", function() ese.set_pace_wait(1) end)
       assert.is_nil(ese.set_pace_wait(nil))
     end)
   end)
