@@ -295,6 +295,10 @@ static JET_ERR run_checkpoint(esinst *inst, struct esbackup *bk, lsn_t target) {
   if (bk) {
     bk->busy--;
     pthread_cond_broadcast(&bk->idle);   /* a tear-down may wait (bk stays valid while the lock is held) */
+    /* the last slice released the lock too (checkpoint_end's syncs, or
+     * ckpt_wait_idle): a stop or an end meanwhile is answered here, before
+     * the caller moves the backup on */
+    if (e == JET_errSuccess) e = bk_still(inst, bk);
   }
   return e;
 }

@@ -210,11 +210,14 @@ describe("issue 13: the application's commits never wait for the backup's checkp
   it("cutoff_after_wait: a log list whose cut-off waits for a stepwise backup's slice (held in its ring sync) "
      .. "answers a stop (JET_errBackupAbortByServer), an end (JET_errNoBackup; the end 0) or the instance made "
      .. "unavailable by the slice's failed sync (JET_errInstanceUnavailable) meanwhile without rolling the log "
-     .. "(it rolled first before: one more archived generation); every record is there after recovery", function()
+     .. "(it rolled first before: one more archived generation); every record is there after recovery; "
+     .. "an end while the log list's own checkpoint ends (its database sync held): the list answers "
+     .. "JET_errNoBackup, the end 0 (an assertion before: the ended backup moved to its log list)", function()
     H.expect_harness("cutoff_after_wait", "", {
       "cutoff_after_wait: stop: log list -801", "cutoff_after_wait: stop: ok",
       "cutoff_after_wait: end: log list -520", "cutoff_after_wait: end: ok",
       "cutoff_after_wait: unavail: log list -1090", "cutoff_after_wait: unavail: ok",
+      "cutoff_after_wait: ownslice: log list -520, end 0", "cutoff_after_wait: ownslice: ok",
       "cutoff_after_wait: ok" })
   end)
 end)

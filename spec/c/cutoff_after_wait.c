@@ -16,7 +16,15 @@
  * Either way the log must not roll: no new archived generation (before,
  * the cut-off rolled first and refused after).  Every record is there
  * after a new instance's recovery.
- *   cutoff_after_wait [stop|end|unavail]   (no argument: all three)
+ *   ownslice a full backup begun at once (its checkpoint taken by Begin),
+ *            records committed after it: X's cut-off rolls, then X's own
+ *            checkpoint (to the cut-off) writes their pages in a slice,
+ *            held in its ring sync; thread Z ends the backup meanwhile
+ *            (it waits for the slice): X answers JET_errNoBackup, Z 0
+ *            (X moved the ended backup to its log list after its last
+ *            slice before: an assertion, "illegal backup state move",
+ *            which cutoff_races' end case met now and then under load).
+ *   cutoff_after_wait [stop|end|unavail|ownslice]   (no argument: all four)
  */
 #define HARNESS_NAME "cutoff_after_wait"
 #include <pthread.h>
@@ -96,11 +104,54 @@ static void run_case(const char *name) {
   printf("cutoff_after_wait: %s: ok\n", name);
 }
 
+/* The "ownslice" case. */
+static void run_ownslice(void) {
+  atomic_store(&x_done, 0);
+  atomic_store(&z_done, 0);
+  harness_hold h;
+  harness_hold_setup_name(&h, "cutwait-own", "app.edb", "");   /* the checkpoint's end: its sync of the database */
+  harness_hold_instance(&h, "ownslice", 256, &inst);
+  JET_SESID s;
+  JET_DBID db;
+  JET_TABLEID t;
+  harness_dirty_rounds(inst, h.dbpath, 200, &s, &db, &t);
+  CK(JetBeginExternalBackupInstance(inst, 0));   /* its checkpoint taken here, the gate not made */
+  harness_commit_keys(s, t, "c", 0, 200, 0);       /* pages the cut-off's checkpoint must write */
+  harness_hold_close(&h);
+  pthread_t tx, tz;
+  if (pthread_create(&tx, NULL, list_x, NULL) != 0) FAIL("pthread_create");
+  if (!harness_hold_wait(&h, &x_done, 60000)) {
+    unlink(h.gate);
+    FAIL("ownslice: the log list's checkpoint slice was not held (it answered %ld)", (long)atomic_load(&x_err));
+  }
+  if (pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
+  harness_nap_ms(100);   /* Z waits for the slice */
+  int early = atomic_load(&x_done) || atomic_load(&z_done), still = harness_exists(h.held);
+  unlink(h.gate);
+  pthread_join(tx, NULL);
+  pthread_join(tz, NULL);
+  JET_ERR xe = atomic_load(&x_err);
+  printf("cutoff_after_wait: ownslice: log list %ld, end %ld\n", (long)xe, (long)atomic_load(&z_err));
+  if (!still) FAIL("ownslice: the slice was not held throughout");
+  if (early) FAIL("ownslice: the log list (%ld) or the end returned while the slice was held", (long)xe);
+  harness_expect_err(xe, JET_errNoBackup, "the log list whose backup ended during its checkpoint");
+  harness_expect_err(atomic_load(&z_err), JET_errSuccess, "the end");
+  unsetenv("ESE_FAULT");
+  harness_commit_keys(s, t, "d", 0, 20, 0);   /* the instance goes on */
+  CK(JetTerm(inst));
+  JET_INSTANCE i2 = harness_open_dir("cutwait-own", h.dir, &s, &t);
+  harness_expect_rounds(s, t, 200, "after recovery");
+  CK(JetTerm2(i2, JET_bitTermComplete));
+  harness_rm_rf(h.root);
+  printf("cutoff_after_wait: ownslice: ok\n");
+}
+
 int main(int argc, char **argv) {
   harness_start(300);
   const char *cases[] = { "stop", "end", "unavail" };
   for (int i = 0; i < 3; i++)
     if (argc < 2 || !strcmp(argv[1], cases[i])) run_case(cases[i]);
+  if (argc < 2 || !strcmp(argv[1], "ownslice")) run_ownslice();
   printf("cutoff_after_wait: ok\n");
   return 0;
 }
