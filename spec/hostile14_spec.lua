@@ -1,5 +1,6 @@
 -- Hostile tests of session 14.  Each case failed before the change it
 -- came with (the commit message says how).
+local ese = require "ese"
 local H = require "support.helpers"
 
 describe("hostile 14", function()
@@ -87,5 +88,24 @@ inst:term({ complete = true })
         assert.are.equal("ok", verify)
       end)
     end
+  end)
+
+  describe("ese.fs.chmod's mode", function()
+    it("out of 0 .. 07777 is an argument error, the file untouched (before: -1 set 07777, setuid and setgid "
+       .. "included; 2^40 + 420 set 420: cut to mode_t)", function()
+      local f = w:path("f")
+      H.write_file(f, "x")
+      ese.fs.chmod(f, 384)                    -- 0600
+      for _, bad in ipairs({ -1, 4096, 1 << 40, (1 << 40) | 420, math.mininteger }) do
+        H.expect_argerror("mode out of range", ese.fs.chmod, f, bad)
+        assert.are.equal(384, ese.fs.stat(f).mode, tostring(bad))
+      end
+      H.expect_argerror("number expected", ese.fs.chmod, f)
+      H.expect_argerror("number has no integer representation", ese.fs.chmod, f, 1.5)
+      ese.fs.chmod(f, 4095)                   -- 07777, the largest
+      assert.are.equal(4095, ese.fs.stat(f).mode)
+      ese.fs.chmod(f, 0)
+      assert.are.equal(0, ese.fs.stat(f).mode)
+    end)
   end)
 end)
