@@ -163,6 +163,9 @@ int log_parse_name_exact(const char *name, const char *base, uint32_t *gen);
  * an older format (1, 2) or an unknown feature bit JET_errBadLogVersion,
  * file size differing from the header JET_errLogFileSizeMismatch. */
 JET_ERR log_read_header(esio *io, const char *path, log_header *h);
+/* The same of a file opened already (the restore's live B.log, read later
+ * through the same descriptor). */
+JET_ERR log_read_header_of(esfile *f, log_header *h);
 /* The lowest and highest archived generation in dir (0, 0 when none) and
  * whether B.log exists. */
 JET_ERR log_scan_dir(const char *dir, const char *base, uint32_t *lo, uint32_t *hi, int *has_current);

@@ -171,18 +171,29 @@ JET_ERR log_hdr_decode(const uint8_t *b, log_header *h) {
   return JET_errSuccess;
 }
 
-JET_ERR log_read_header(esio *io, const char *path, log_header *h) {
+JET_ERR log_read_header_of(esfile *f, log_header *h) {
   memset(h, 0, sizeof *h);
-  uint8_t *b;
+  uint8_t *b = malloc(LOG_HDR_SIZE);
+  if (!b) return JET_errOutOfMemory;
   size_t got = 0;
   uint64_t size = 0;
-  JET_ERR e = os_read_head(io, path, LOG_HDR_SIZE, &b, &got, &size);
-  if (e) return e;
-  if (got < LOG_HDR_SIZE) e = JET_errLogFileCorrupt;
+  JET_ERR e = os_pread(f, b, LOG_HDR_SIZE, 0, &got);
+  if (!e) e = os_size(f, &size);
+  if (!e && got < LOG_HDR_SIZE) e = JET_errLogFileCorrupt;
   if (!e) e = log_hdr_decode(b, h);
   free(b);
   if (!e && h->file_size != size) e = JET_errLogFileSizeMismatch;
   if (e) log_header_clear(h);
+  return e;
+}
+
+JET_ERR log_read_header(esio *io, const char *path, log_header *h) {
+  memset(h, 0, sizeof *h);
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  if (e) return e;
+  e = log_read_header_of(f, h);
+  os_close(f);
   return e;
 }
 

@@ -232,15 +232,18 @@ static int fs_list(lua_State *L) {
   return 1;
 }
 
-static mode_t opt_mode(lua_State *L, int arg) {
-  lua_Integer m = luaL_optinteger(L, arg, 0700);
+/* A mode argument: 0 .. 07777 (a negative one or one past mode_t's bits
+ * would reach the system cut to other bits); absent: dflt, or an argument
+ * error when dflt < 0. */
+static mode_t mode_arg(lua_State *L, int arg, lua_Integer dflt) {
+  lua_Integer m = dflt < 0 ? luaL_checkinteger(L, arg) : luaL_optinteger(L, arg, dflt);
   luaL_argcheck(L, m >= 0 && m <= 07777, arg, "mode out of range");
   return (mode_t)m;
 }
 
 static int fs_mkdir(lua_State *L) {
   const char *path = check_path(L, 1, "mkdir", NULL);
-  mode_t mode = opt_mode(L, 2);
+  mode_t mode = mode_arg(L, 2, 0700);
   if (os_folder_too_long(path)) return raise_jet(L, JET_errInvalidPath, "mkdir", path);
   if (mkdir(path, mode) != 0) return raise_errno(L, errno, "mkdir", path);
   return 0;
@@ -252,7 +255,7 @@ static int fs_mkdir(lua_State *L) {
 static int fs_mkdir_p(lua_State *L) {
   size_t len;
   const char *path = check_path(L, 1, "mkdir_p", &len);
-  mode_t mode = opt_mode(L, 2);
+  mode_t mode = mode_arg(L, 2, 0700);
   if (len == 0 || os_folder_too_long(path)) return raise_jet(L, JET_errInvalidPath, "mkdir_p", path);
   lua_newtable(L);
   int made = 0;
@@ -389,7 +392,7 @@ static int open_nofollow(const char *path, int dir) {
  * O_PATH descriptor is EBADF on Linux).  Without /proc: ENOENT. */
 static int fs_chmod(lua_State *L) {
   const char *path = check_path(L, 1, "chmod", NULL);
-  mode_t mode = (mode_t)luaL_checkinteger(L, 2);
+  mode_t mode = mode_arg(L, 2, -1);
   int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return raise_errno(L, errno, "chmod", path);
   struct stat st;

@@ -58,6 +58,9 @@ typedef struct rsfile {
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_image) */
   int live;               /* src is in the live log folder (its base name matched exactly) */
+  esfile *held;           /* a live B.log: opened by the scan and copied from this descriptor, so that
+                           * a roll of the instance running there (B.log renamed to its archived name,
+                           * a new B.log made) changes nothing of what is copied */
   int mapped;             /* replay found it attached or created in the logs */
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
@@ -201,6 +204,19 @@ static JET_ERR zst_log_read(EseRestore *r, const char *path, log_header *h) {
   return fail(r, JET_errLogFileCorrupt, "%s", why);
 }
 
+/* A live folder's B.log at path p, opened (*held) and its header read
+ * through that descriptor: what the scan finds is what is copied later,
+ * whatever the instance running there does to the name meanwhile. */
+static JET_ERR hold_live(EseRestore *r, const char *p, esfile **held, log_header *h) {
+  memset(h, 0, sizeof *h);
+  JET_ERR e = os_open(r->io, p, OS_READ, held);
+  if (e == JET_errSuccess && (e = log_read_header_of(*held, h))) {
+    os_close(*held);
+    *held = NULL;
+  }
+  return e;
+}
+
 /* A log of the sources (live: of the live log folder; current: its B.log),
  * in dest under its canonical name (log_file_name). */
 static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int live, int current, int zst) {
@@ -211,13 +227,15 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   char *p = os_join(dir, name);
   if (!p) return JET_errOutOfMemory;
   log_header h;
-  JET_ERR e = zst ? zst_log_read(r, p, &h) : log_read_header(r->io, p, &h);
+  esfile *held = NULL;
+  JET_ERR e = current ? hold_live(r, p, &held, &h) : zst ? zst_log_read(r, p, &h) : log_read_header(r->io, p, &h);
   free(p);
   if (e == JET_errBadLogVersion) return fail(r, e, "log %s is of an older format: " LOG_OLD_FORMAT_ADVICE, name);
   if (e) return fail(r, e, "log %s is unreadable", name);
   if (current) gen = h.gen;
   if ((!current && r->gen_high && (gen < r->gen_low || gen > r->gen_high)) || gen < r->min_gen) {
     log_header_clear(&h);
+    os_close(held);
     return JET_errSuccess;
   }
   if (h.gen != gen) {
@@ -228,14 +246,17 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   if (old) {              /* the same generation in two sets: must be the same file */
     int same = old->lh.tm_create == h.tm_create;
     log_header_clear(&h);
+    os_close(held);
     return same ? JET_errSuccess : fail(r, JET_errGivenLogFileIsNotContiguous, "log %s differs between sets", name);
   }
   rsfile *f;
   e = add_file(r, dir, name, zst, &f);
   if (e) {
     log_header_clear(&h);
+    os_close(held);
     return e;
   }
+  f->held = held;
   f->gen = gen;
   f->lh = h;
   f->size = h.file_size;
@@ -944,8 +965,13 @@ static JET_ERR copy_step(EseRestore *r) {
     if (!dst) return JET_errOutOfMemory;
     char why[300];
     /* a compressed file is decoded a chunk ahead, on a thread of its own */
-    e = f->zst ? zst_open_ahead(r->io, f->src, COPY_CHUNK, &r->zin, why, sizeof why)
-               : os_open(r->io, f->src, OS_READ, &r->in);
+    if (f->held) {          /* a live B.log, as the scan found it */
+      r->in = f->held;
+      f->held = NULL;
+    } else {
+      e = f->zst ? zst_open_ahead(r->io, f->src, COPY_CHUNK, &r->zin, why, sizeof why)
+                 : os_open(r->io, f->src, OS_READ, &r->in);
+    }
     if (e == JET_errReadVerifyFailure) {   /* its layout was checked by the scan: changed since */
       free(dst);
       return fail(r, f->is_db ? e : JET_errLogFileCorrupt, "%s", why);
@@ -1300,6 +1326,7 @@ void restore_end(EseRestore *r) {
     free(r->files[i].src);
     free(r->files[i].name);
     free(r->files[i].orig);
+    os_close(r->files[i].held);
     if (!r->files[i].is_db) log_header_clear(&r->files[i].lh);
   }
   free(r->files);

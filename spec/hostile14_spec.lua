@@ -1,5 +1,6 @@
 -- Hostile tests of session 14.  Each case failed before the change it
 -- came with (the commit message says how).
+local ese = require "ese"
 local H = require "support.helpers"
 
 describe("hostile 14", function()
@@ -87,5 +88,58 @@ inst:term({ complete = true })
         assert.are.equal("ok", verify)
       end)
     end
+  end)
+
+  describe("ese.fs.chmod's mode", function()
+    it("out of 0 .. 07777 is an argument error, the file untouched (before: -1 set 07777, setuid and setgid "
+       .. "included; 2^40 + 420 set 420: cut to mode_t)", function()
+      local f = w:path("f")
+      H.write_file(f, "x")
+      ese.fs.chmod(f, 384)                    -- 0600
+      for _, bad in ipairs({ -1, 4096, 1 << 40, (1 << 40) | 420, math.mininteger }) do
+        H.expect_argerror("mode out of range", ese.fs.chmod, f, bad)
+        assert.are.equal(384, ese.fs.stat(f).mode, tostring(bad))
+      end
+      H.expect_argerror("number expected", ese.fs.chmod, f)
+      H.expect_argerror("number has no integer representation", ese.fs.chmod, f, 1.5)
+      ese.fs.chmod(f, 4095)                   -- 07777, the largest
+      assert.are.equal(4095, ese.fs.stat(f).mode)
+      ese.fs.chmod(f, 0)
+      assert.are.equal(0, ese.fs.stat(f).mode)
+    end)
+  end)
+
+  describe("ese.restore with live_log_path of a running instance", function()
+    it("the instance rolls its log while the restore yields: the live log scanned at Begin is still the one "
+       .. "copied (before: the new B.log was read as the old generation, JET_errLogCorruptDuringHardRestore "
+       .. "and an unusable destination)", function()
+      local backup = require "ese.backup"
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      for i = 1, 20 do t:put(("k%03d"):format(i), ("v"):rep(3000)) end
+      backup.run(inst, w:path("set"))
+      for i = 21, 40 do t:put(("k%03d"):format(i), ("v"):rep(3000)) end
+      local gen = ese.file_info(w:path("edb.log")).generation
+      local dest = w:path("dest")
+      local co = coroutine.wrap(function()
+        local opts = { live_log_path = w.dir, on_progress = function() coroutine.yield() end }
+        return ese.restore(w:path("set"), dest, opts)
+      end)
+      assert.is_nil(co())                     -- Begin has scanned the live folder; nothing copied yet
+      local n = 40
+      while ese.file_info(w:path("edb.log")).generation < gen + 2 do
+        n = n + 1
+        t:put(("k%03d"):format(n), ("w"):rep(3000))
+      end
+      local res
+      repeat res = co() until res
+      assert.is_true(res.last_generation >= gen)
+      local keys = H.restored_keys(w, dest)
+      -- every commit before the restore began, and then a prefix of the later ones
+      local last = 0
+      for k in pairs(keys) do last = math.max(last, tonumber(k:sub(2))) end
+      assert.is_true(last >= 40)
+      for i = 1, last do assert.is_true(keys[("k%03d"):format(i)], i) end
+      assert.are.equal(last, H.count_prefix(keys, "k"))
+    end)
   end)
 end)
