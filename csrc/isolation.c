@@ -86,8 +86,13 @@ JET_ERR iso_before_image(essession *s, const wsent *w, vsbatch *b) {
   if (!db) return JET_errDatabaseNotFound;
   bt_rec r = { 0 };
   JET_ERR e = bt_seek(db->pg, w->root, w->key, w->klen, JET_bitSeekEQ, &r);
-  if (e == JET_errRecordNotFound)   /* absent before; a delete of it changes nothing */
-    e = w->tomb ? JET_errSuccess : vs_batch_add(&inst->vs, b, w->dbid, w->root, w->key, w->klen, NULL, 0);
+  /* absent before: the image says so.  A tombstone of an absent key (put,
+   * then deleted, in this transaction) changes no record, but the key was
+   * written: a transaction older than this commit that writes it must get
+   * JET_errWriteConflict (iso_check_write: the key's newest commit), as
+   * after any other write of it. */
+  if (e == JET_errRecordNotFound)
+    e = vs_batch_add(&inst->vs, b, w->dbid, w->root, w->key, w->klen, NULL, 0);
   else if (e == JET_errSuccess)
     e = vs_batch_add(&inst->vs, b, w->dbid, w->root, w->key, w->klen, r.val, r.vlen);
   bt_rec_free(&r);
