@@ -309,25 +309,34 @@ static int retired_of_stream(esfile *f, uint8_t *b, uint32_t gen, const log_sig 
   return ours;
 }
 
+/* Deletes the file at spare name path when it is a retired generation of
+ * this stream below gen (retired_of_stream: opened without following a
+ * link, read through the descriptor) still at the name when checked
+ * (os_is_at): a file another process put there since (a rename by name
+ * over a spare, a link) is another's and stays.  b: room for LOG_HDR_SIZE
+ * bytes.  1 when it was unlinked. */
+static int drop_retired(eslog *lg, const char *path, uint32_t gen, uint8_t *b) {
+  esfile *f = NULL;
+  int ours = !os_open(lg->io, path, OS_READ | OS_NOFOLLOW, &f) && retired_of_stream(f, b, gen, &lg->sig) &&
+             os_is_at(f, path);
+  os_close(f);
+  return ours && os_unlink(lg->io, path) == JET_errSuccess;
+}
+
 /* A past run's spares beyond the number kept now (a lower checkpoint
  * depth, a larger file size) would never be taken: deleted when the log
  * opens (lg's signature and generation set, no other thread yet), so that
  * none stays forever; only this stream's retired generations
- * (retired_of_stream, opened without following a link, still at the name
- * when it is unlinked): a user's file, another stream's, a later
- * generation of this one stay.  A failure leaves a file no run reads. */
+ * (drop_retired): a user's file, another stream's, a later generation of
+ * this one stay.  A failure leaves a file no run reads. */
 static JET_ERR drop_spares_beyond(eslog *lg) {
   uint8_t *b = lg->nreuse ? malloc(LOG_HDR_SIZE) : NULL;
   if (lg->nreuse && !b) return JET_errOutOfMemory;
   JET_ERR e = JET_errSuccess;
   for (uint32_t k = lg->nreuse + 1; lg->nreuse && !e && k <= LOG_SPARES_MAX; k++) {
     char *p = spare_name(lg->dir, lg->base, k);
-    esfile *f = NULL;
     if (!p) e = JET_errOutOfMemory;
-    else if (!os_open(lg->io, p, OS_READ | OS_NOFOLLOW, &f) && retired_of_stream(f, b, lg->gen, &lg->sig) &&
-             os_is_at(f, p))
-      (void)os_unlink(lg->io, p);
-    os_close(f);
+    else (void)drop_retired(lg, p, lg->gen, b);
     free(p);
   }
   free(b);
@@ -610,21 +619,29 @@ JET_ERR log_retire(eslog *lg, const char *path) {
 
 /* Spares on a full disk (log.h): each HELD name is marked MOVING under mu
  * (so that neither the preparer nor log_retire uses it meanwhile), its
- * file unlinked without mu, the name then free (NONE).  Btmp.log, made
- * from a spare or new, is the next generation's and stays. */
+ * file deleted without mu when it is still a retired generation of this
+ * stream (drop_retired: another process may have put its own file or a
+ * link at the name since), the name then free (NONE), or FOREIGN when
+ * something else is there (left alone, never used).  Btmp.log, made from
+ * a spare or new, is the next generation's and stays. */
 uint32_t log_release_spares(eslog *lg) {
   uint32_t freed = 0;
-  for (uint32_t k = 0; k < lg->nreuse; k++) {
+  uint8_t *b = lg->nreuse ? malloc(LOG_HDR_SIZE) : NULL;
+  for (uint32_t k = 0; b && k < lg->nreuse; k++) {
     pthread_mutex_lock(&lg->mu);
     int held = lg->reuse[k] == REUSE_HELD;
+    uint32_t gen = lg->gen;
     if (held) lg->reuse[k] = REUSE_MOVING;
     pthread_mutex_unlock(&lg->mu);
     if (!held) continue;
-    if (os_unlink(lg->io, lg->reuse_path[k]) == JET_errSuccess) freed++;
+    int gone = drop_retired(lg, lg->reuse_path[k], gen, b);
+    freed += (uint32_t)gone;
+    gone = gone || os_kind(lg->reuse_path[k]) == OS_ABSENT;
     pthread_mutex_lock(&lg->mu);
-    lg->reuse[k] = REUSE_NONE;
+    lg->reuse[k] = gone ? REUSE_NONE : REUSE_FOREIGN;
     pthread_mutex_unlock(&lg->mu);
   }
+  free(b);   /* no memory: nothing freed (the caller's JET_errDiskFull stands) */
   return freed;
 }
 

@@ -258,7 +258,11 @@ JET_ERR log_prepare_next(eslog *lg);
 JET_ERR log_retire(eslog *lg, const char *path);
 /* A full disk: the spares held now are deleted (their room, up to N files
  * of the log file size, given back) and the names are free again; returns
- * how many were.  Btmp.log, made ahead from a spare or new, stays (it is
+ * how many were.  Only files that are still this stream's retired
+ * generations with one name are (read through a descriptor opened without
+ * following a link, still at the name when checked): a file or a link
+ * another process put at a spare's name since is left alone, and the name
+ * is not used again.  Btmp.log, made ahead from a spare or new, stays (it is
  * the next generation's).  Called without any lock of the log held, by
  * the log itself when a new generation's file meets JET_errDiskFull (then
  * made once more when any were deleted), and by the instance's other

@@ -613,11 +613,11 @@ static void test_roll_window(esio *io) {
   free(dir);
 }
 
-/* A log of generation 1 with one spare name (log_retire), rolled rolls
- * times. */
-static eslog *recycling_log(esio *io, const char *dir, int rolls, log_config *cfg) {
+/* A log of generation 1 with spares spare names (log_retire), rolled
+ * rolls times. */
+static eslog *recycling_log(esio *io, const char *dir, int rolls, uint32_t spares, log_config *cfg) {
   *cfg = mkcfg(io, dir, FS);
-  cfg->spares = 1;
+  cfg->spares = spares;
   eslog *lg;
   OK(log_create(cfg, NULL, 1, 0, NULL, 0, &lg));
   for (int i = 0; i < rolls; i++) OK(log_roll(lg));
@@ -633,7 +633,7 @@ static eslog *recycling_log(esio *io, const char *dir, int rolls, log_config *cf
 static void test_retire_foreign(esio *io) {
   char *dir = subdir("retire_foreign");
   log_config cfg;
-  eslog *lg = recycling_log(io, dir, 3, &cfg);
+  eslog *lg = recycling_log(io, dir, 3, 1, &cfg);
   char *spare = os_join(dir, "edbspare1.log"), *inside = os_join(dir, "edbspare1.log/inside");
   CHECK(spare && inside);
   OK(os_mkdir_p(inside, 0700));
@@ -663,7 +663,7 @@ static void test_retire_foreign(esio *io) {
 static void test_retire_gone(esio *io) {
   char *dir = subdir("retire");
   log_config cfg;
-  eslog *lg = recycling_log(io, dir, 2, &cfg);
+  eslog *lg = recycling_log(io, dir, 2, 1, &cfg);
   char *g1 = path_of(dir, 1), *g2 = path_of(dir, 2), *spare = os_join(dir, "edbspare1.log");
   CHECK(spare);
   OK(log_retire(lg, g1));   /* kept as the spare */
@@ -682,6 +682,56 @@ static void test_retire_gone(esio *io) {
   free(g1);
   free(g2);
   free(spare);
+  free(dir);
+}
+
+/* ---- log_release_spares with another file swapped in at a spare's name -----
+ * A full disk deletes the spares the log holds (log_release_spares).
+ * Another process may have put its own file at a spare's name since the
+ * log put a retired generation there (a rename by name over it, a
+ * symbolic link): only this stream's retired generations, still at the
+ * name when checked, are deleted; the others stay and their names are
+ * never used by this log.  Before, each held name was unlinked unread:
+ * the user's file and the link were gone, and the count said 3. */
+static void test_release_foreign(esio *io) {
+  char *dir = subdir("release_foreign");
+  log_config cfg;
+  eslog *lg = recycling_log(io, dir, 4, 3, &cfg);
+  char *sp[3], *g[4], *user = os_join(root, "release_user"), *link_to = os_join(root, "release_target");
+  CHECK(user && link_to);
+  for (uint32_t k = 0; k < 3; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "edbspare%u.log", k + 1);
+    CHECK((sp[k] = os_join(dir, name)));
+  }
+  for (uint32_t k = 0; k < 4; k++) g[k] = path_of(dir, k + 1);
+  for (uint32_t k = 0; k < 3; k++) {
+    OK(log_retire(lg, g[k]));   /* kept as spare k + 1 */
+    CHECK(os_exists(sp[k]) && !os_exists(g[k]));
+  }
+  static uint8_t bytes[FS], back[FS];
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (uint8_t)(i * 7 + 1);
+  int fd = open(user, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CHECK(fd >= 0 && write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  CHECK(rename(user, sp[0]) == 0);             /* another process's file over spare 1 */
+  CHECK((fd = open(link_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  close(fd);
+  CHECK(unlink(sp[2]) == 0 && symlink(link_to, sp[2]) == 0);   /* a link at spare 3 */
+  CHECK(log_release_spares(lg) == 1);          /* spare 2 only */
+  CHECK(!os_exists(sp[1]));
+  raw_read(sp[0], 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
+  CHECK(os_kind(sp[2]) == OS_LINK && os_kind(link_to) == OS_FILE);
+  OK(log_retire(lg, g[3]));                    /* into spare 2, the one name free */
+  CHECK(os_exists(sp[1]) && !os_exists(g[3]));
+  CHECK(log_release_spares(lg) == 1);
+  CHECK(!os_exists(sp[1]) && os_exists(sp[0]) && os_kind(sp[2]) == OS_LINK);
+  OK(log_close(lg));
+  for (uint32_t k = 0; k < 3; k++) free(sp[k]);
+  for (uint32_t k = 0; k < 4; k++) free(g[k]);
+  free(user);
+  free(link_to);
   free(dir);
 }
 
@@ -1713,6 +1763,7 @@ int main(void) {
   test_roll_window(io);
   test_retire_foreign(io);
   test_retire_gone(io);
+  test_release_foreign(io);
   test_recycled_roll();
   test_recycled_roll_held();
   test_crash_points(io);
