@@ -467,17 +467,22 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
 
 /* A retired generation's file, at spare name path, as Btmp.log (without
  * mu; the caller owns tmp_busy): *taken SPARE_TAKEN when it is there,
- * its slots zeroed (and hdr written, when given).  Taken only when its header says it is a generation of this
- * stream below the current one (gen, sig): a record's CRC is seeded with
- * log_seed (the signature and the generation), so a file of this stream
- * not below gen could hold records that check in the generation it is to
- * become, and one of another stream or with a damaged header is not known
- * to be a retired generation of this log: either is deleted instead
- * (SPARE_UNUSED, no error); so is a symbolic link (never
- * followed) and a file with another name elsewhere (a hard link, as an
- * archive_command "ln %p ..." makes: writing it would change the
- * archived copy), and a file not of the size of new files (this is the
- * one check of it: log_retire keeps any).  *old_end: where its old bytes
+ * its slots zeroed (and hdr written, when given).  Taken only when it is a
+ * retired generation of this stream (retired_of_stream: one name, its
+ * header of this stream's signature sig naming a generation below the
+ * current one, gen): a record's CRC is seeded with log_seed (the
+ * signature and the generation), so a file of this stream not below gen
+ * could hold records that check in the generation it is to become, and
+ * one of another stream or with a damaged header is not known to be a
+ * retired generation of this log; a file with another name elsewhere (a
+ * hard link) would change what that name shows.  Anything not known to be
+ * this log's (those, a symbolic link (never followed), a FIFO, a file it
+ * cannot open) is someone else's: never written nor deleted, *taken
+ * SPARE_FOREIGN (no error), the name not used again by this run (a file a
+ * past run found there when it opened is taken for a spare and checked
+ * here).  A retired generation not of the size of new files (this is the
+ * one check of it: log_retire keeps any) is deleted instead (SPARE_UNUSED,
+ * no error).  *old_end: where its old bytes
  * end (data_end), for the roll that closes the generation made of it.
  * Order: the rename (over a new
  * Btmp.log made ahead, if any), the folder synced, then the slots'
@@ -488,10 +493,11 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * the open descriptor and the rename is by name: when what the rename
  * moved is not the file checked (os_is_at: another process swapped the
  * name meanwhile), *taken is SPARE_SWAPPED and nothing is written to
- * either file: Btmp.log (the log's own name, where the moved file now is)
- * must be made anew, which removes what is there (as a stale one), and
- * the spare name is left alone. */
-enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED };
+ * either file: what the rename moved goes back to the spare name (when
+ * nothing is there again: os_rename_noreplace), Btmp.log (the log's own
+ * name) must be made anew, which removes what is still there (as a stale
+ * one), and the spare name is someone else's from then on. */
+enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED, SPARE_FOREIGN };
 static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, const uint8_t *hdr,
                           int *taken, uint32_t *old_end) {
   *taken = SPARE_UNUSED;
@@ -500,18 +506,24 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
   uint64_t fsize = 0;
   uint8_t *b = calloc(1, LOG_HDR_SIZE > 2 * LOG_BLOCK ? LOG_HDR_SIZE : 2 * LOG_BLOCK);
   JET_ERR e = b ? os_open(lg->io, path, OS_WRITE | OS_NOFOLLOW, &f) : JET_errOutOfMemory;
-  int fits = !e && !os_size(f, &fsize) && fsize == lg->new_file_size && retired_of_stream(f, b, gen, sig);
+  if (e == JET_errFileNotFound) e = JET_errSuccess;   /* gone: the name is free */
+  else if (e != JET_errOutOfMemory && (e || !retired_of_stream(f, b, gen, sig))) {
+    *taken = SPARE_FOREIGN;   /* not known to be this log's: left alone */
+    e = JET_errSuccess;
+  }
+  int fits = !e && f && *taken == SPARE_UNUSED && !os_size(f, &fsize) && fsize == lg->new_file_size;
   /* how far its old bytes reach: the roll that closes the generation made
    * of it zeroes after its last record up to there, no further */
-  if (!e && fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
-  if (!e && fits) {
+  if (fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
+  if (fits) {
     memset(b, 0, 2 * LOG_BLOCK);
     if (!(e = os_rename_file(f, lg->tmp_path))) *taken = os_is_at(f, lg->tmp_path) ? SPARE_TAKEN : SPARE_SWAPPED;
     if (!e && *taken == SPARE_TAKEN) e = os_sync_dir(lg->io, lg->dir);
     if (!e && *taken == SPARE_TAKEN) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
     if (!e && *taken == SPARE_TAKEN && hdr) e = write_hdr_ahead(f, hdr);
   }
-  int there = !f || os_is_at(f, path);   /* not opened (a link, gone ...), or still the file checked */
+  if (*taken == SPARE_SWAPPED) (void)os_rename_noreplace(lg->io, lg->tmp_path, path);   /* the other's, back */
+  int there = f && os_is_at(f, path);   /* still the file checked */
   os_close(f);
   free(b);
   if (e == JET_errOutOfMemory || *taken != SPARE_UNUSED) return e;
@@ -559,7 +571,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   pthread_mutex_lock(&lg->mu);
   assert(lg->tmp_busy && !lg->tmp_ready && !lg->rolling);   /* a roll waits while tmp_busy */
   lg->tmp_busy = 0;
-  if (k >= 0) lg->reuse[k] = REUSE_NONE;
+  if (k >= 0) lg->reuse[k] = taken == SPARE_FOREIGN || taken == SPARE_SWAPPED ? REUSE_FOREIGN : REUSE_NONE;
   if (e) lg->tmp_hdr_gen = 0;
   if (e == JET_errDiskFull) lg->tmp_short = 1;   /* the current file still takes records */
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
@@ -585,10 +597,16 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
  * there is left alone (renamed over, a folder would fail this retire and
  * every later one, a checkpoint with it; a link would be replaced) and the
  * name is not used again by this log; a rename that fails all the same
- * deletes the file instead. */
+ * deletes the file instead.  A generation with another name (a hard link,
+ * as an archive_command "ln %p ..." makes) is deleted (that name keeps
+ * its bytes), never kept: take_spare leaves such a file alone, so it would
+ * hold the spare name for good. */
 JET_ERR log_retire(eslog *lg, const char *path) {
-  int k;
-  for (;;) {   /* each turn marks a name REUSE_FOREIGN or ends */
+  esfile *f = NULL;
+  int sole = os_open(lg->io, path, OS_READ | OS_NOFOLLOW, &f) == JET_errSuccess && os_sole_name(f);
+  os_close(f);
+  int k = -1;
+  while (sole) {   /* each turn marks a name REUSE_FOREIGN or ends */
     pthread_mutex_lock(&lg->mu);
     k = -1;
     for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)

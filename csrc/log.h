@@ -237,8 +237,12 @@ JET_ERR log_prepare_next(eslog *lg);
  * truncation), is deleted, or kept under a spare name (<base>spare1.log
  * .. <base>spareN.log, N = log_config.spares) when one is free (nothing
  * there: a folder, link or file of someone else's is left alone).  The
- * next Btmp.log is then made from a spare (when it is of the new files'
- * size, this stream's and below the current generation; else deleted)
+ * next Btmp.log is then made from a spare (when it is this stream's, below
+ * the current generation, with one name and of the new files' size; one
+ * of this stream's retired generations of another size is deleted,
+ * anything else there is someone else's: left alone, never written, the
+ * name not used again; a generation with another name, a hard link, is
+ * deleted by log_retire rather than kept)
  * (log_prepare_next; one made new ahead gives way to it): its blocks have
  * been written, so that a commit's write into them is an overwrite, where
  * the reserved blocks of a new file cost the file system a metadata write

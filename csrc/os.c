@@ -563,6 +563,12 @@ JET_ERR os_rename(esio *io, const char *from, const char *to) {
   return rename(from, to) == 0 ? JET_errSuccess : os_err(errno);
 }
 
+JET_ERR os_rename_noreplace(esio *io, const char *from, const char *to) {
+  int fe = fault_event(io, EV_RENAME, from, 0, 0);
+  if (fe) return os_err(fe);
+  return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0 ? JET_errSuccess : os_err(errno);
+}
+
 JET_ERR os_rename_file(esfile *f, const char *to) {
   char *name = strdup(to);
   if (!name) return JET_errOutOfMemory;

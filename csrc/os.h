@@ -195,6 +195,10 @@ JET_ERR os_reserve(esfile *f, uint64_t size, int *done);
 JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size_t *got, uint64_t *size);
 
 JET_ERR os_rename(esio *io, const char *from, const char *to);
+/* os_rename unless something is at `to` (Linux renameat2
+ * RENAME_NOREPLACE): JET_errFileAlreadyExists then, or an error where the
+ * file system cannot; nothing at `to` is ever replaced. */
+JET_ERR os_rename_noreplace(esio *io, const char *from, const char *to);
 /* os_rename of the open file f's path (os_path) to `to`; then f is known
  * by its new name (os_path, and the name an ESE_FAULT fault matches), so
  * that a file made under a temporary name and renamed into place (the

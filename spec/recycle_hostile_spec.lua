@@ -296,8 +296,12 @@ describe("log recycling, hostile", function()
   -- the spare's name right before that rename, as another process of the
   -- same user can.  On 9eab254 the log took the swapped-in file, never
   -- checked, for the next generation: the roll wrote its header into it.
-  it("a file swapped in at a spare's name between its checks and its rename to edbtmp.log is never written: "
-     .. "a new file is made instead, the rolls go on, every closed generation verifies", function()
+  -- Until mend14 the file the rename moved was then removed at
+  -- edbtmp.log (a new file made there): its bytes stayed only under the
+  -- other name the test gave it; now it goes back to the spare's name.
+  it("a file swapped in at a spare's name between its checks and its rename to edbtmp.log is never written "
+     .. "nor removed: it goes back to the spare's name, a new file is made instead, the rolls go on, every closed "
+     .. "generation verifies", function()
     local dir = w:path("s")
     local t, _, _, inst = w:table_at(dir, "app.edb", { log_file_size = 64 })
     H.roll(t, dir, 3)
@@ -311,9 +315,11 @@ describe("log recycling, hostile", function()
     assert.are.equal(0, code, err)
     assert.is_false(H.exists(victim), "the swap took place")
     assert.is_true(H.read_file(keep) == bytes, "the swapped-in file is unchanged")
+    assert.is_true(H.read_file(dir .. "/edbspare1.log") == bytes, "and back at the spare's name")
     local inst2 = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 })
     H.roll(H.open_table(inst2, dir), dir, 2, "again")
     inst2:term({ complete = true })
+    assert.is_true(H.read_file(dir .. "/edbspare1.log") == bytes, "left alone by the next run")
     for name in pairs(H.log_files(dir)) do
       local ok, e = pcall(ese.file_info, dir .. "/" .. name, true)
       assert.is_true(ok, name .. ": " .. tostring(e and (e.detail or e.name) or e))

@@ -685,6 +685,37 @@ static void test_retire_gone(esio *io) {
   free(dir);
 }
 
+/* ---- log_retire of a generation with another name -------------------------
+ * A closed generation an archive_command hard-linked into its archive ("ln
+ * %p ...") has two names: kept as a spare, it could never be taken (the
+ * log leaves a file with another name alone: writing it would change the
+ * archived copy) and would hold the spare's name for good.  It is deleted
+ * instead (the other name keeps its bytes) and the spare name stays free.
+ * Before, it was renamed to the spare name. */
+static void test_retire_linked(esio *io) {
+  char *dir = subdir("retire_linked");
+  log_config cfg;
+  eslog *lg = recycling_log(io, dir, 2, 1, &cfg);
+  char *g1 = path_of(dir, 1), *g2 = path_of(dir, 2), *spare = os_join(dir, "edbspare1.log");
+  char *other = os_join(root, "retire_linked.arch");
+  CHECK(spare && other);
+  CHECK(link(g1, other) == 0);
+  static uint8_t was[FS], now[FS];
+  raw_read(g1, 0, was, sizeof was);
+  OK(log_retire(lg, g1));
+  CHECK(!os_exists(g1) && !os_exists(spare));
+  raw_read(other, 0, now, sizeof now);
+  CHECK(memcmp(was, now, sizeof was) == 0);
+  OK(log_retire(lg, g2));   /* the spare name is free: kept there */
+  CHECK(!os_exists(g2) && os_exists(spare));
+  OK(log_close(lg));
+  free(g1);
+  free(g2);
+  free(spare);
+  free(other);
+  free(dir);
+}
+
 /* ---- log_release_spares with another file swapped in at a spare's name -----
  * A full disk deletes the spares the log holds (log_release_spares).
  * Another process may have put its own file at a spare's name since the
@@ -1764,6 +1795,7 @@ int main(void) {
   test_retire_foreign(io);
   test_retire_gone(io);
   test_release_foreign(io);
+  test_retire_linked(io);
   test_recycled_roll();
   test_recycled_roll_held();
   test_crash_points(io);
