@@ -141,10 +141,15 @@ struct eslog {
   uint32_t tmp_hdr_gen;     /* not 0: the ready Btmp.log has the header of this
                              * generation, written and synced ahead (tm_create
                              * tmp_hdr_tm, the attach table of att_ver
-                             * tmp_hdr_att); 0: its header is the roll's to write */
-  uint64_t tmp_hdr_tm, tmp_hdr_att;
-  uint64_t last_commit_us;  /* os_now_us() at the append of the last
-                             * LR_COMMIT (>= that commit's time) */
+                             * tmp_hdr_att, encoded when ncommits was
+                             * tmp_hdr_commits); 0: its header is the roll's to write */
+  uint64_t tmp_hdr_tm, tmp_hdr_att, tmp_hdr_commits;
+  uint64_t last_commit_us;  /* the latest time of an LR_COMMIT appended: the
+                             * most of os_now_us() at each append and the
+                             * time its record holds (log_append_commit), so
+                             * >= every commit's time even when the wall
+                             * clock steps back */
+  uint64_t ncommits;        /* LR_COMMIT records appended (never goes back) */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
   uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
@@ -363,6 +368,13 @@ static uint64_t next_tm(uint64_t prev) {
   return now > prev ? now : prev + 1;
 }
 
+/* The tm_create of the next generation (mu held): after the current one's
+ * and after every commit appended so far (last_commit_us), whatever the
+ * wall clock says now. */
+static uint64_t next_gen_tm(const eslog *lg) {
+  return next_tm(lg->last_commit_us > lg->tm_create ? lg->last_commit_us : lg->tm_create);
+}
+
 /* A file of file_size bytes under the name tmp (a stale one is removed
  * first) that reads as zeros after the header's place, its blocks
  * reserved (os_reserve) or, where the file system cannot or a fault is
@@ -549,7 +561,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
    * when it cannot be made now (no memory, the last generation): the
    * roll writes it. */
   uint8_t *hdr = sync && gen < LOG_MAX_GEN ? malloc(LOG_HDR_SIZE) : NULL;
-  uint64_t tm_new = next_tm(lg->tm_create), att_ver = lg->att_ver;
+  uint64_t tm_new = next_gen_tm(lg), att_ver = lg->att_ver, ncommits = lg->ncommits;
   if (hdr && log_hdr_encode(hdr, gen + 1, lg->page_size, size, &sig, tm_new, lg->tm_create, lg->att, lg->natt)) {
     free(hdr);
     hdr = NULL;
@@ -582,6 +594,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
       lg->tmp_hdr_gen = have_hdr ? gen + 1 : 0;
       lg->tmp_hdr_tm = tm_new;
       lg->tmp_hdr_att = att_ver;
+      lg->tmp_hdr_commits = ncommits;
     }
   }
   pthread_cond_broadcast(&lg->cv);
@@ -1016,15 +1029,17 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   if (!e && lg->gen >= LOG_MAX_GEN) e = JET_errLogSequenceEnd;
   uint32_t gen = lg->gen, ngen = gen + 1;
   /* A header the preparer wrote ahead for this generation and attach
-   * table, when no commit came into the closing generation since: a
-   * generation's tm_create is after every commit of the ones before it
-   * (a restore to a point in time bounds the commits a backup's copies may
-   * hold by it: restore.c, copy_end_time), and after the header was
-   * written that holds only while no commit comes.  A transaction whose
-   * records fill the file (a long value) rolls before its own commit. */
+   * table, when no commit came into the closing generation since (counted:
+   * ncommits; a time compared could let one through when the wall clock
+   * stepped back): a generation's tm_create is after every commit of the
+   * ones before it (a restore to a point in time bounds the commits a
+   * backup's copies may hold by it: restore.c, copy_end_time), which
+   * next_gen_tm made so when it was encoded, and which holds only while
+   * no commit comes.  A transaction whose records fill the file (a long
+   * value) rolls before its own commit. */
   int hdr_ahead = lg->tmp_ready && lg->tmp_hdr_gen == ngen && lg->tmp_hdr_att == lg->att_ver &&
-                  lg->last_commit_us <= lg->tmp_hdr_tm;
-  uint64_t tm_prev = lg->tm_create, tm_new = hdr_ahead ? lg->tmp_hdr_tm : next_tm(tm_prev);
+                  lg->tmp_hdr_commits == lg->ncommits && lg->last_commit_us < lg->tmp_hdr_tm;
+  uint64_t tm_prev = lg->tm_create, tm_new = hdr_ahead ? lg->tmp_hdr_tm : next_gen_tm(lg);
   if (!e && !hdr_ahead)   /* else encoded only if the switch must write it again */
     e = log_hdr_encode(hdr, ngen, lg->page_size, lg->new_file_size, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
   if (e) {
@@ -1087,7 +1102,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
    * came into the closing generation after tm_new (during part 1: the
    * closing file took records): the last commit before the switch is
    * known here, under mu, and the new generation is created after it. */
-  if (!e && lg->last_commit_us > tm_new) {
+  if (!e && lg->last_commit_us >= tm_new) {
     tm_new = next_tm(lg->last_commit_us);
     rewrite = 1;
   }
@@ -1183,7 +1198,9 @@ JET_ERR log_roll(eslog *lg) { return roll(lg, 0, 1, 0); }
 JET_ERR log_roll_quiet(eslog *lg) { return roll(lg, 0, 0, 0); }
 JET_ERR log_roll_unless_rolling(eslog *lg) { return roll(lg, 0, 1, 1); }
 
-JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn) {
+/* log_append2; commit_us: the time an LR_COMMIT's record holds (0: none). */
+static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2,
+                      uint64_t commit_us, lsn_t *lsn) {
   if (!lg || (n1 && !p1) || (n2 && !p2) || n1 > UINT32_MAX || n2 > UINT32_MAX) return JET_errInvalidParameter;
   uint64_t n = (uint64_t)n1 + n2;
   /* A zero length word ends a file's data, so a payload has >= 1 byte. */
@@ -1230,7 +1247,12 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
     if (!lg->first_us) lg->first_us = os_mono_us();
-    if (type == LR_COMMIT) lg->last_commit_us = os_now_us();   /* after the record's time was taken */
+    if (type == LR_COMMIT) {   /* the latest commit time, even when the clock stepped back meanwhile */
+      uint64_t now = os_now_us();
+      if (commit_us > now) now = commit_us;
+      if (now > lg->last_commit_us) lg->last_commit_us = now;
+      lg->ncommits++;
+    }
     lg->len += (size_t)framed;
     lg->end += framed;
     lg->nappends++;
@@ -1242,8 +1264,16 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
   return e;
 }
 
+JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn) {
+  return append(lg, type, p1, n1, p2, n2, 0, lsn);
+}
+
 JET_ERR log_append(eslog *lg, uint8_t type, const void *payload, size_t len, lsn_t *lsn) {
-  return log_append2(lg, type, payload, len, NULL, 0, lsn);
+  return append(lg, type, payload, len, NULL, 0, 0, lsn);
+}
+
+JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t time_us, lsn_t *lsn) {
+  return append(lg, LR_COMMIT, rec, len, NULL, 0, time_us, lsn);
 }
 
 lsn_t log_end(eslog *lg) {

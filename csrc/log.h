@@ -215,6 +215,11 @@ JET_ERR log_close(eslog *lg);
 /* Appends a record to the buffer (not yet durable); rolls to a new
  * generation first when it does not fit.  *lsn: where the record starts. */
 JET_ERR log_append(eslog *lg, uint8_t type, const void *payload, size_t len, lsn_t *lsn);
+/* log_append of an LR_COMMIT whose record holds the commit's time time_us
+ * (os_now_us, taken before the call): the next generation is created
+ * after it (its tm_create), even when the wall clock steps back between
+ * the stamp and the append. */
+JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t time_us, lsn_t *lsn);
 /* Appends a record made of two pieces (header + body) without copying. */
 JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn);
 /* Durable up to and including the record that starts at lsn (or everything

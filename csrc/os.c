@@ -21,6 +21,11 @@
 
 enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC, FAULT_SYNCEIO, FAULT_HOLDSYNC, FAULT_SWAP };
 enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
+/* ESE_FAULT=clockback:US:PATH: os_now_us is US µs behind while PATH exists
+ * (process-wide, as the clock is: the first esio that names it sets it,
+ * for the rest of the process). */
+static _Atomic uint64_t clock_back_us;
+static char *_Atomic clock_back_path;
 /* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
 enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
 static const char *const ev_names[] = { "write", "sync", "truncate", "rename", "unlink", "syncdir" };
@@ -157,6 +162,13 @@ JET_ERR esio_new(esio **out) {
         if (!(io->fault_name = strndup(colon + 1, (size_t)(c2 - colon - 1)))) { free(io); return JET_errOutOfMemory; }
         if (!(io->fault_path = strdup(c2 + 1))) { free(io->fault_name); free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_SWAP;
+      } else if (n == 9 && !strncmp(f, "clockback", 9)) {   /* clockback:US:PATH, process-wide, no event count */
+        char *end, *none = NULL, *p;
+        uint64_t us = strtoull(colon + 1, &end, 10);
+        if (*end != ':' || !end[1] || us == 0) { free(io); return JET_errInvalidParameter; }
+        if (!(p = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
+        atomic_store(&clock_back_us, us);
+        if (!atomic_compare_exchange_strong(&clock_back_path, &none, p)) free(p);   /* the first path stays */
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->fault_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
@@ -756,7 +768,10 @@ struct timespec os_deadline(clockid_t clk, uint64_t us) {
 uint64_t os_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  uint64_t t = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  const char *back_path = atomic_load(&clock_back_path);   /* ESE_FAULT=clockback:US:PATH */
+  uint64_t back = back_path && access(back_path, F_OK) == 0 ? atomic_load(&clock_back_us) : 0;
+  return t > back ? t - back : 0;
 }
 
 void os_random(void *buf, size_t n) {

@@ -48,6 +48,12 @@
  *                       of the same user racing the rename by name does
  *                       (the rename then moves PATH's file); once, as
  *                       PATH is gone then; no event count
+ *   ESE_FAULT=clockback:US:PATH  os_now_us (the wall clock: commit
+ *                       records, log headers) is US microseconds behind
+ *                       while the file PATH exists: a clock stepped back
+ *                       (and forward again) on demand; process-wide (the
+ *                       first esio made with it sets it for the rest of
+ *                       the process), no event count, I/O not ordered
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user

@@ -7,6 +7,7 @@
  * made with mkdtemp under /tmp, removed at the end.
  */
 #include "log.h"
+#include "log_format.h"
 #include "crc32c.h"
 #include "os.h"
 #include <dirent.h>
@@ -763,6 +764,85 @@ static void test_release_foreign(esio *io) {
   for (uint32_t k = 0; k < 4; k++) free(g[k]);
   free(user);
   free(link_to);
+  free(dir);
+}
+
+/* ---- the header written ahead and a wall clock stepped back -----------------
+ * The preparer writes the next generation's header ahead (tm_create T1);
+ * a roll takes it when no commit came into the closing generation since.
+ * A commit at R1 > T1, then the clock stepped back an hour
+ * (ESE_FAULT=clockback) and a commit at R2 < T1: the last commit's time
+ * alone said "none since T1", and the roll took the header, a generation
+ * created before a commit of the one it follows (a restore to a point in
+ * time bounds the closing generations' commits by tm_create: restore.c
+ * copy_end_time).  Now it counts the commits since the header (and keeps
+ * the latest commit time seen): generation 2's tm_create > R1.  Before the
+ * fix: tm_create == T1 < R1. */
+static void commit_at(eslog *lg, uint64_t *t) {
+  uint8_t rec[32] = { 0 };
+  *t = os_now_us();   /* as database.c stamps a commit, before the append */
+  memcpy(rec + 24, t, 8);
+  lsn_t l;
+  OK(log_append(lg, LR_COMMIT, rec, sizeof rec, &l));
+  OK(log_flush(lg, l));
+}
+
+static void test_hdr_ahead_clock(void) {
+  char *dir = subdir("hdr_clock"), *back = os_join(root, "hdr_clock.back"), *tmp = os_join(dir, "edbtmp.log");
+  char *g2 = path_of(dir, 1), spec[128];
+  CHECK(back && tmp);
+  snprintf(spec, sizeof spec, "clockback:3600000000:%s", back);
+  esio *io;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  CHECK(!esio_ordered(io));   /* the preparer thread writes the header ahead */
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  uint64_t r0, r1, r2;
+  commit_at(lg, &r0);
+  OK(log_prepare_next(lg));
+  for (int i = 0; i < 20000; i++) {   /* until edbtmp.log holds generation 2's header */
+    uint8_t h[16] = { 0 };
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    uint32_t gen = 0;
+    if (fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h) memcpy(&gen, h + 12, 4);
+    if (fd >= 0) close(fd);
+    if (gen == 2) break;
+    usleep(500);
+  }
+  log_header h;
+  OK(log_read_header(io, tmp, &h));
+  uint64_t t1 = h.tm_create;
+  uint32_t gen1 = h.gen;
+  log_header_clear(&h);
+  CHECK(gen1 == 2 && t1 > r0);
+  while (os_now_us() <= t1) {}
+  commit_at(lg, &r1);   /* after the header: R1 > T1 */
+  int fd = open(back, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  commit_at(lg, &r2);   /* the clock an hour behind: R2 < T1 */
+  CHECK(r2 < t1 && t1 < r1);
+  OK(log_roll(lg));
+  CHECK(unlink(back) == 0);
+  free(g2);
+  g2 = path_of(dir, 0);
+  OK(log_read_header(io, g2, &h));
+  uint64_t tm2 = h.tm_create;
+  uint32_t gen2 = h.gen;
+  log_header_clear(&h);
+  CHECK(gen2 == 2);
+  if (tm2 <= r1) fprintf(stderr, "generation 2 created at %llu, before a commit of generation 1 at %llu\n",
+                         (unsigned long long)tm2, (unsigned long long)r1);
+  CHECK(tm2 > r1);
+  OK(log_close(lg));
+  esio_free(io);
+  printf("log_test: a header written ahead is not taken after a commit, whatever the clock says\n");
+  free(g2);
+  free(tmp);
+  free(back);
   free(dir);
 }
 
@@ -1796,6 +1876,7 @@ int main(void) {
   test_retire_gone(io);
   test_release_foreign(io);
   test_retire_linked(io);
+  test_hdr_ahead_clock();
   test_recycled_roll();
   test_recycled_roll_held();
   test_crash_points(io);
