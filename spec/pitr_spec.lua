@@ -335,6 +335,34 @@ describe("restore to a point in time", function()
     assert.matches("JET_errMissingLogFile", err, 1, true)
     assert.are.equal("absent", fs.stat(w:path("late")).kind)
   end)
+
+  -- A chain (the full set, then an incremental taken after the three
+  -- phases) holds commits after each mark in its own logs: the replay
+  -- stops at the time inside them, and the archive is not needed.  Before,
+  -- `ese restore` then printed "no log generation after the sets' last
+  -- (N) was in --archive ...: the restore ends with the sets", as if the
+  -- archive had ended the restore.
+  it("ese restore of a chain whose own logs go past --to-time says the replay stopped at the time in the sets' "
+     .. "logs, not that the archive had no later generation", function()
+    local incr = w:path("incr")
+    backup.run(inst, incr, { incremental = true })
+    ship()
+    for p, m in ipairs({ marks[1], marks[3] }) do
+      local dest = w:path("chain" .. p)
+      local code, out, err = H.lua_run("bin/ese", { "restore", set, incr, dest, "--archive", archive, "--to-time",
+                                                    ("%.6f"):format(m) })
+      assert.are.equal(0, code, err)
+      assert.matches("UTC: reached", out, 1, true)
+      assert.is_nil(out:find("no log generation after", 1, true), out)
+      local g, lo, hi = out:match("the point in time is in the sets' logs: the replay stopped at it in generation "
+                                  .. "(%d+) %(the sets' logs: (%d+) %.%. (%d+)%)")
+      assert.is_truthy(g, out)
+      assert.is_true(tonumber(lo) <= tonumber(g) and tonumber(g) <= tonumber(hi), out)
+      local n = phases(dest)
+      assert.is_true(n.p1 >= 30)
+      if p == 1 then assert.is_nil(n.p2, "phase 2 is out") else assert.is_true(n.p3 >= 30, "phase 3 is in") end
+    end
+  end)
 end)
 
 describe("restore to a point in time from a set whose last generation holds no commit", function()
