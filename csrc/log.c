@@ -138,6 +138,10 @@ struct eslog {
   uint64_t nappends;
   int waited_in_sync;       /* another committer waited during the last sync */
   int tmp_ready, tmp_busy;  /* Btmp.log made ahead / being made */
+  esfile *tmp_f;            /* while tmp_ready: the ready Btmp.log's file, as
+                             * made or taken (the roll uses this descriptor
+                             * and checks that the name still holds it,
+                             * os_is_at: it never opens the name) */
   uint32_t tmp_hdr_gen;     /* not 0: the ready Btmp.log has the header of this
                              * generation, written and synced ahead (tm_create
                              * tmp_hdr_tm, the attach table of att_ver
@@ -202,6 +206,7 @@ static void lg_free(eslog *lg) {
   pthread_mutex_unlock(&lg->mu);
   if (was == PREP_RUNNING) pthread_join(lg->prep_th, NULL);   /* after a file in the making is done */
   os_close(lg->f);
+  os_close(lg->tmp_f);
   for (uint32_t k = 0; lg->reuse_path && k < lg->nreuse; k++) free(lg->reuse_path[k]);
   free(lg->reuse_path);
   free(lg->reuse);
@@ -413,22 +418,48 @@ static JET_ERR make_tmp_file(eslog *lg, uint32_t file_size, int sync, esfile **o
   return e;
 }
 
-/* The next generation's file Btmp.log with its header, synced: the file
- * log_prepare_next made ahead (ready), or a new one (make_tmp_file); hdr
- * NULL: the ready file's header was written and synced ahead
- * (write_hdr_ahead). */
-static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, int ready, esfile **out) {
-  assert(hdr || ready);
-  esfile *f = NULL;
-  JET_ERR e = ready ? os_open(lg->io, lg->tmp_path, OS_WRITE, &f) : make_tmp_file(lg, file_size, 0, &f);
+/* The next generation's file Btmp.log with its header (hdr), synced: tf,
+ * the file log_prepare_next made ahead (its descriptor, taken from
+ * tmp_f: the name is checked to hold it still, os_is_at, and never
+ * opened, so that a file another process renamed over Btmp.log meanwhile
+ * is never written nor made a generation), or a new one (make_tmp_file:
+ * none made ahead, or another file at the name, removed as a stale one);
+ * *fresh then.  hdr NULL: tf's header was written and synced ahead
+ * (write_hdr_ahead); a new file made instead has no header yet (the
+ * caller writes it, and syncs). */
+static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, esfile *tf, esfile **out, int *fresh) {
+  assert(hdr || tf);
+  esfile *f = tf;
+  JET_ERR e = JET_errSuccess;
   uint64_t size = 0;
-  if (!e && ready && (e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
+  if (f && !os_is_at(f, lg->tmp_path)) {   /* another's file at the name */
+    os_close(f);
+    f = NULL;
+  }
+  *fresh = !f;
+  if (!f) e = make_tmp_file(lg, file_size, 0, &f);
+  else if ((e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
   if (!e && (!hdr || (!(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))))) {
     *out = f;
     return JET_errSuccess;
   }
   os_close(f);
   (void)os_unlink(lg->io, lg->tmp_path);
+  return e;
+}
+
+/* Renames the log's new file f (Btmp.log, complete) to B.log.  The rename
+ * is by name: when another process put its own file at Btmp.log right
+ * before it, that file is at B.log then (os_is_at): it goes back, nothing
+ * replaced (os_rename_noreplace), and the result is JET_errLogWriteFail,
+ * as after a crash between a roll's renames (no B.log; f, its name lost,
+ * never becomes a generation). */
+static JET_ERR rename_current(eslog *lg, esfile *f) {
+  JET_ERR e = os_rename_file(f, lg->cur_path);
+  if (!e && !os_is_at(f, lg->cur_path)) {
+    (void)os_rename_noreplace(lg->io, lg->cur_path, lg->tmp_path);
+    e = JET_errLogWriteFail;
+  }
   return e;
 }
 
@@ -511,7 +542,8 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * one), and the spare name is someone else's from then on. */
 enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED, SPARE_FOREIGN };
 static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, const uint8_t *hdr,
-                          int *taken, uint32_t *old_end) {
+                          int *taken, uint32_t *old_end, esfile **kept) {
+  *kept = NULL;
   *taken = SPARE_UNUSED;
   *old_end = 0;
   esfile *f = NULL;
@@ -536,7 +568,8 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
   }
   if (*taken == SPARE_SWAPPED) (void)os_rename_noreplace(lg->io, lg->tmp_path, path);   /* the other's, back */
   int there = f && os_is_at(f, path);   /* still the file checked */
-  os_close(f);
+  if (!e && *taken == SPARE_TAKEN) *kept = f;   /* Btmp.log's file, for tmp_f */
+  else os_close(f);
   free(b);
   if (e == JET_errOutOfMemory || *taken != SPARE_UNUSED) return e;
   if (there) (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
@@ -545,12 +578,14 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
 
 /* Makes Btmp.log (mu held; released during the I/O): from a spare when one
  * is held (replacing a new one made ahead), else a new file (none made
- * ahead); tmp_busy meanwhile, then tmp_ready, tmp_short (disk full) or
- * the log's sticky error. */
+ * ahead); tmp_busy meanwhile, then tmp_ready (tmp_f its file), tmp_short
+ * (disk full) or the log's sticky error. */
 static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   assert(tmp_wanted(lg));
   lg->tmp_busy = 1;
   int k = spare_held(lg), was_ready = lg->tmp_ready;
+  esfile *old_f = lg->tmp_f, *new_f = NULL;   /* the file made ahead before, if any; the one made now */
+  lg->tmp_f = NULL;
   if (k >= 0) lg->reuse[k] = REUSE_MOVING;
   lg->tmp_ready = 0;
   lg->tmp_stale_end = 0;
@@ -569,15 +604,22 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   pthread_mutex_unlock(&lg->mu);
   int taken = SPARE_UNUSED, made = 0;
   uint32_t old_end = 0;
-  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, hdr, &taken, &old_end) : JET_errSuccess;
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, hdr, &taken, &old_end, &new_f)
+                     : JET_errSuccess;
   if (!e && taken != SPARE_TAKEN && (!was_ready || taken == SPARE_SWAPPED)) {   /* none, or not the one checked */
-    esfile *f = NULL;
-    e = make_tmp_file(lg, size, sync && !hdr, &f);
-    if (!e && hdr) e = write_hdr_ahead(f, hdr);
-    os_close(f);
+    e = make_tmp_file(lg, size, sync && !hdr, &new_f);
+    if (!e && hdr) e = write_hdr_ahead(new_f, hdr);
     made = 1;
   }
   if (e && (taken == SPARE_TAKEN || made)) (void)os_unlink(lg->io, lg->tmp_path);   /* never left half made */
+  if (e || new_f) {   /* replaced (its name went to the new one), or none ready after an error */
+    os_close(old_f);
+    old_f = NULL;
+  }
+  if (e) {
+    os_close(new_f);
+    new_f = NULL;
+  }
   int have_hdr = hdr != NULL;
   free(hdr);
   pthread_mutex_lock(&lg->mu);
@@ -589,6 +631,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
   else {
     lg->tmp_ready = 1;
+    lg->tmp_f = new_f ? new_f : old_f;
     lg->tmp_stale_end = taken == SPARE_TAKEN ? old_end : 0;
     if (taken == SPARE_TAKEN || made) {   /* a file made ready ahead before (not replaced) keeps its header */
       lg->tmp_hdr_gen = have_hdr ? gen + 1 : 0;
@@ -733,9 +776,10 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   if (!hdr) { lg_free(lg); return JET_errOutOfMemory; }
   e = log_hdr_encode(hdr, gen, lg->page_size, lg->file_size, &lg->sig, lg->tm_create, tm_prev_gen, lg->att, lg->natt);
   if (!e && os_exists(lg->cur_path)) e = JET_errFileAlreadyExists;
-  if (!e) e = prepare_tmp(lg, hdr, lg->file_size, 0, &lg->f);
+  int fresh;
+  if (!e) e = prepare_tmp(lg, hdr, lg->file_size, NULL, &lg->f, &fresh);
   free(hdr);
-  if (!e && (e = os_rename_file(lg->f, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
+  if (!e && (e = rename_current(lg, lg->f)) && e != JET_errLogWriteFail) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   if (!e) e = drop_spares_beyond(lg);
   if (e) { lg_free(lg); return e; }
@@ -1051,6 +1095,8 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint32_t nsize = lg->new_file_size;
   int ready = lg->tmp_ready;
   uint32_t stale_end = ready ? lg->tmp_stale_end : 0;
+  esfile *tf = lg->tmp_f;   /* the file made ahead (ready) */
+  lg->tmp_f = NULL;
   lg->tmp_ready = 0;
   lg->tmp_stale_end = 0;
   lg->tmp_hdr_gen = 0;
@@ -1090,7 +1136,9 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     pthread_mutex_unlock(&lg->mu);
     if (!e) zeros_from = top = a;
   }
-  if (!e) e = prepare_tmp(lg, hdr_ahead ? NULL : hdr, nsize, ready, &nf);
+  int fresh = 0;   /* a new file, not the one made ahead (none, or another's file took its name) */
+  if (!e) e = prepare_tmp(lg, hdr_ahead ? NULL : hdr, nsize, tf, &nf, &fresh);
+  else os_close(tf);
 
   /* part 2: the switch */
   pthread_mutex_lock(&lg->mu);
@@ -1106,7 +1154,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     tm_new = next_tm(lg->last_commit_us);
     rewrite = 1;
   }
-  if (!e && (rewrite || lg->att_ver != att_ver)) {
+  if (!e && (rewrite || lg->att_ver != att_ver || (hdr_ahead && fresh))) {   /* fresh: no header yet */
     e = log_hdr_encode(hdr, ngen, lg->page_size, nsize, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
     rewrite = 1;
   }
@@ -1164,7 +1212,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
   if (!e) e = os_rename_file(old, arch);
-  if (!e) e = os_rename_file(nf, lg->cur_path);
+  if (!e) e = rename_current(lg, nf);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   free(arch);
   free(hdr);

@@ -767,6 +767,20 @@ static void test_release_foreign(esio *io) {
   free(dir);
 }
 
+/* Waits (at most 10 s) until the file tmp (edbtmp.log, made by the log's
+ * preparer thread) holds generation gen's header. */
+static void wait_tmp_header(const char *tmp, uint32_t gen) {
+  for (int i = 0; i < 20000; i++) {
+    uint8_t h[16] = { 0 };
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    uint32_t g = 0;
+    if (fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h) memcpy(&g, h + 12, 4);
+    if (fd >= 0) close(fd);
+    if (g == gen) return;
+    usleep(500);
+  }
+}
+
 /* ---- the header written ahead and a wall clock stepped back -----------------
  * The preparer writes the next generation's header ahead (tm_create T1);
  * a roll takes it when no commit came into the closing generation since.
@@ -803,15 +817,7 @@ static void test_hdr_ahead_clock(void) {
   uint64_t r0, r1, r2;
   commit_at(lg, &r0);
   OK(log_prepare_next(lg));
-  for (int i = 0; i < 20000; i++) {   /* until edbtmp.log holds generation 2's header */
-    uint8_t h[16] = { 0 };
-    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    uint32_t gen = 0;
-    if (fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h) memcpy(&gen, h + 12, 4);
-    if (fd >= 0) close(fd);
-    if (gen == 2) break;
-    usleep(500);
-  }
+  wait_tmp_header(tmp, 2);
   log_header h;
   OK(log_read_header(io, tmp, &h));
   uint64_t t1 = h.tm_create;
@@ -843,6 +849,94 @@ static void test_hdr_ahead_clock(void) {
   free(g2);
   free(tmp);
   free(back);
+  free(dir);
+}
+
+/* ---- another file swapped in at Btmp.log before the roll takes it -----------
+ * The preparer makes edbtmp.log (its header written ahead); another
+ * process then renames its own file over that name.  The roll keeps the
+ * file the preparer made (its descriptor) and checks that the name still
+ * holds it (device and inode, os_is_at): it is not, so the roll makes a
+ * new file (the name is the log's own: what is there goes, as a stale
+ * one) and never writes the other file nor makes it a generation.
+ * Before, the roll opened edbtmp.log by name and renamed that file to
+ * edb.log without writing it (its header taken for written ahead): the
+ * records of generation 2 went into the other file, and edb.log had no
+ * log header. */
+static void test_tmp_swapped(esio *io) {
+  char *dir = subdir("tmp_swapped"), *tmp = os_join(dir, "edbtmp.log"), *cur = path_of(dir, 0);
+  char *victim = os_join(root, "tmp_swapped.victim"), *keep = os_join(root, "tmp_swapped.keep");
+  CHECK(tmp && victim && keep);
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  lsn_t l;
+  OK(log_append(lg, 1, "abc", 3, &l));
+  OK(log_flush(lg, l));
+  OK(log_prepare_next(lg));
+  wait_tmp_header(tmp, 2);
+  static uint8_t bytes[FS], back[FS];
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (uint8_t)(i * 13 + 5);
+  int fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CHECK(fd >= 0 && write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  CHECK(link(victim, keep) == 0);      /* its bytes seen under another name */
+  CHECK(rename(victim, tmp) == 0);     /* the other process's file over edbtmp.log */
+  OK(log_roll(lg));
+  OK(log_append(lg, 1, "def", 3, &l));
+  OK(log_flush(lg, l));
+  OK(log_close(lg));
+  raw_read(keep, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
+  log_header h;
+  OK(log_read_header(io, cur, &h));    /* edb.log is generation 2's own file */
+  uint32_t gen = h.gen;
+  log_header_clear(&h);
+  CHECK(gen == 2);
+
+  /* Right before the roll's rename of edbtmp.log to edb.log
+   * (ESE_FAULT=swap): the rename moves the other file; the roll sees it
+   * at edb.log, puts it back (unchanged) and stops the log, as a crash
+   * between the two renames would (no edb.log, generation 1 archived and
+   * complete).  Before, the other file stayed as edb.log. */
+  char *d2 = subdir("tmp_swapped2"), *tmp2 = os_join(d2, "edbtmp.log"), *cur2 = path_of(d2, 0), *g1 = path_of(d2, 1);
+  char spec[160];
+  CHECK(tmp2);
+  snprintf(spec, sizeof spec, "swap:edbtmp.log:%s", victim);
+  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  esio *sio;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&sio));
+  unsetenv("ESE_FAULT");
+  cfg = mkcfg(sio, d2, FS);
+  /* log_create's rename the same way: refused, the other file back */
+  CHECK_ERR(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg), JET_errLogWriteFail);
+  CHECK(!os_exists(victim) && !os_exists(cur2));
+  raw_read(tmp2, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));   /* edbtmp.log is the log's name: made anew */
+  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  OK(log_append(lg, 1, "abc", 3, &l));
+  OK(log_flush(lg, l));
+  OK(log_prepare_next(lg));   /* in line: the swap fault orders the I/O */
+  CHECK_ERR(log_roll(lg), JET_errLogWriteFail);
+  CHECK(!os_exists(victim) && !os_exists(cur2) && os_exists(g1));
+  raw_read(tmp2, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);   /* back at edbtmp.log, never written */
+  CHECK_ERR(log_close(lg), JET_errLogWriteFail);
+  esio_free(sio);
+  free(d2);
+  free(tmp2);
+  free(cur2);
+  free(g1);
+  free(tmp);
+  free(cur);
+  free(victim);
+  free(keep);
   free(dir);
 }
 
@@ -1877,6 +1971,7 @@ int main(void) {
   test_release_foreign(io);
   test_retire_linked(io);
   test_hdr_ahead_clock();
+  test_tmp_swapped(io);
   test_recycled_roll();
   test_recycled_roll_held();
   test_crash_points(io);
