@@ -148,11 +148,10 @@ struct eslog {
                              * tmp_hdr_att, encoded when ncommits was
                              * tmp_hdr_commits); 0: its header is the roll's to write */
   uint64_t tmp_hdr_tm, tmp_hdr_att, tmp_hdr_commits;
-  uint64_t last_commit_us;  /* the latest time of an LR_COMMIT appended: the
-                             * most of os_now_us() at each append and the
-                             * time its record holds (log_append_commit), so
-                             * >= every commit's time even when the wall
-                             * clock steps back */
+  uint64_t last_commit_us;  /* the time of the latest LR_COMMIT appended (or,
+                             * after log_reopen, in the reopened file): the
+                             * log stamps each commit (append) with the most
+                             * of os_now_us(), this and tm_create */
   uint64_t ncommits;        /* LR_COMMIT records appended (never goes back) */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
@@ -757,6 +756,11 @@ JET_ERR log_prepare_next(eslog *lg) {
 
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
                    const log_attach *att, uint32_t natt, eslog **out) {
+  return log_create_after(cfg, sig, gen, tm_prev_gen, tm_prev_gen, att, natt, out);
+}
+
+JET_ERR log_create_after(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
+                         uint64_t after_us, const log_attach *att, uint32_t natt, eslog **out) {
   if (!out) return JET_errInvalidParameter;
   *out = NULL;
   JET_ERR e = cfg_check(cfg);
@@ -771,7 +775,7 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   lg->gen = gen;
   lg->seed = log_seed(gen, &lg->sig, LOG_FEATURES_WRITTEN);
   lg->file_size = cfg->file_size;
-  lg->tm_create = next_tm(tm_prev_gen);
+  lg->tm_create = next_tm(after_us > tm_prev_gen ? after_us : tm_prev_gen);
   uint8_t *hdr = malloc(LOG_HDR_SIZE);
   if (!hdr) { lg_free(lg); return JET_errOutOfMemory; }
   e = log_hdr_encode(hdr, gen, lg->page_size, lg->file_size, &lg->sig, lg->tm_create, tm_prev_gen, lg->att, lg->natt);
@@ -788,6 +792,38 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   lg->placed = LOG_DATA_START;
   *out = lg;
   return JET_errSuccess;
+}
+
+/* The latest commit time in the reopened file f (file_size bytes, its
+ * records in place up to off, zeros after): the time in the last 8 bytes
+ * of each LR_COMMIT (log.h), 0 when none. */
+static JET_ERR last_commit_in_file(esfile *f, uint32_t file_size, uint32_t off, uint64_t *last) {
+  *last = 0;
+  uint8_t *d = calloc(1, file_size);
+  if (!d) return JET_errOutOfMemory;
+  JET_ERR e = os_pread_full(f, d, off, 0);
+  if (e) { free(d); return e; }
+  log_reader *rd;
+  if ((e = log_reader_open_image(d, file_size, &rd))) return e;   /* d is the reader's */
+  log_record rec;
+  while ((e = log_reader_next(rd, &rec)) == 0)
+    if (rec.type == LR_COMMIT && rec.len >= 8 && ld64(rec.payload + rec.len - 8) > *last)
+      *last = ld64(rec.payload + rec.len - 8);
+  log_reader_close(rd);
+  return e < 0 ? e : JET_errSuccess;
+}
+
+JET_ERR log_last_commit_us(esio *io, const char *path, uint64_t *last) {
+  *last = 0;
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  if (e) return e;
+  uint64_t size = 0;
+  e = os_size(f, &size);
+  if (!e && (size < LOG_DATA_START || size > UINT32_MAX)) e = JET_errLogFileCorrupt;
+  if (!e) e = last_commit_in_file(f, (uint32_t)size, (uint32_t)size, last);
+  os_close(f);
+  return e;
 }
 
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
@@ -858,6 +894,10 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   }
   free(chunk);
   if (!e) e = os_sync(lg->f);
+  /* the next commit's time and the next generation's tm_create come after
+   * the commits already in the file, even with the clock stepped back
+   * since they were written */
+  if (!e) e = last_commit_in_file(lg->f, h.file_size, off, &lg->last_commit_us);
   if (e) { log_header_clear(&h); lg_free(lg); return e; }
   lg->sig = h.sig;
   lg->gen = h.gen;
@@ -1246,13 +1286,15 @@ JET_ERR log_roll(eslog *lg) { return roll(lg, 0, 1, 0); }
 JET_ERR log_roll_quiet(eslog *lg) { return roll(lg, 0, 0, 0); }
 JET_ERR log_roll_unless_rolling(eslog *lg) { return roll(lg, 0, 1, 1); }
 
-/* log_append2; commit_us: the time an LR_COMMIT's record holds (0: none). */
+/* log_append2; *commit_us: the time the log stamped an LR_COMMIT with (its
+ * payload's last 8 bytes: log.h), when not NULL. */
 static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2,
-                      uint64_t commit_us, lsn_t *lsn) {
+                      uint64_t *commit_us, lsn_t *lsn) {
   if (!lg || (n1 && !p1) || (n2 && !p2) || n1 > UINT32_MAX || n2 > UINT32_MAX) return JET_errInvalidParameter;
   uint64_t n = (uint64_t)n1 + n2;
-  /* A zero length word ends a file's data, so a payload has >= 1 byte. */
-  if (n == 0 || n > UINT32_MAX - 16) return JET_errInvalidParameter;
+  /* A zero length word ends a file's data, so a payload has >= 1 byte;
+   * an LR_COMMIT's ends in the 8 bytes of its time. */
+  if (n == 0 || n > UINT32_MAX - 16 || (type == LR_COMMIT && n < 8)) return JET_errInvalidParameter;
   uint64_t framed = rec_framed(n);
   JET_ERR e;
   pthread_mutex_lock(&lg->mu);
@@ -1289,18 +1331,29 @@ static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const 
     p[5] = p[6] = p[7] = 0;
     /* the payload copied and its CRC made in one pass (log_rec_crc's value) */
     uint32_t c = crc32c(lg->seed, &type, 1);
-    if (n1) c = crc32c_copy(c, p + 8, p1, n1);
-    if (n2) c = crc32c_copy(c, p + 8 + n1, p2, n2);
+    if (type == LR_COMMIT) {
+      /* The commit's time, stamped here under mu, in log order: never
+       * before the latest commit appended nor the generation's tm_create,
+       * whatever the wall clock did (a restore to a point in time replays
+       * a prefix of the log and bounds generations' commits by tm_create) */
+      uint64_t t = os_now_us();
+      if (t < lg->last_commit_us) t = lg->last_commit_us;
+      if (t < lg->tm_create) t = lg->tm_create;
+      memcpy(p + 8, p1, n1);
+      if (n2) memcpy(p + 8 + n1, p2, n2);
+      put64(p + 8 + n - 8, t);
+      c = crc32c(c, p + 8, (size_t)n);
+      lg->last_commit_us = t;
+      lg->ncommits++;
+      if (commit_us) *commit_us = t;
+    } else {
+      if (n1) c = crc32c_copy(c, p + 8, p1, n1);
+      if (n2) c = crc32c_copy(c, p + 8 + n1, p2, n2);
+    }
     st32(p + 8 + n, c);
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
     if (!lg->first_us) lg->first_us = os_mono_us();
-    if (type == LR_COMMIT) {   /* the latest commit time, even when the clock stepped back meanwhile */
-      uint64_t now = os_now_us();
-      if (commit_us > now) now = commit_us;
-      if (now > lg->last_commit_us) lg->last_commit_us = now;
-      lg->ncommits++;
-    }
     lg->len += (size_t)framed;
     lg->end += framed;
     lg->nappends++;
@@ -1313,14 +1366,14 @@ static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const 
 }
 
 JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn) {
-  return append(lg, type, p1, n1, p2, n2, 0, lsn);
+  return append(lg, type, p1, n1, p2, n2, NULL, lsn);
 }
 
 JET_ERR log_append(eslog *lg, uint8_t type, const void *payload, size_t len, lsn_t *lsn) {
-  return append(lg, type, payload, len, NULL, 0, 0, lsn);
+  return append(lg, type, payload, len, NULL, 0, NULL, lsn);
 }
 
-JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t time_us, lsn_t *lsn) {
+JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t *time_us, lsn_t *lsn) {
   return append(lg, LR_COMMIT, rec, len, NULL, 0, time_us, lsn);
 }
 

@@ -200,6 +200,12 @@ static inline uint32_t log_spares(uint64_t depth, uint32_t file_size) {
  * when B.log exists. */
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
                    const log_attach *att, uint32_t natt, eslog **out);
+/* log_create of a generation created after the time after_us too (its
+ * tm_create > after_us, as > tm_prev_gen): the latest commit time of the
+ * generation before (log_last_commit_us, a restore's last commit), so that
+ * it is after every commit before it whatever the clock says now. */
+JET_ERR log_create_after(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
+                         uint64_t after_us, const log_attach *att, uint32_t natt, eslog **out);
 /* Reopens B.log for appending at end (an LSN of its generation, as the
  * reader found it); zeroes the file from end on (a cut torn tail), synced
  * when any zeros were written (and with them the bytes before end of its
@@ -208,18 +214,26 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
  * then syncs.  The
  * attach table of new generations starts empty (a new run). */
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out);
+/* The latest commit time (the last 8 bytes of each LR_COMMIT) in the
+ * closed generation's file path; 0 when it holds no commit. */
+JET_ERR log_last_commit_us(esio *io, const char *path, uint64_t *last);
 /* Flushes what is buffered, puts the bytes a slot only held in place
  * (synced) and closes; does not roll. */
 JET_ERR log_close(eslog *lg);
 
 /* Appends a record to the buffer (not yet durable); rolls to a new
- * generation first when it does not fit.  *lsn: where the record starts. */
+ * generation first when it does not fit.  *lsn: where the record starts.
+ * An LR_COMMIT's payload (>= 8 bytes, else JET_errInvalidParameter) ends
+ * in the commit's time, which the log writes itself (whatever the caller
+ * put there), under its mutex in log order: the most of os_now_us(), the
+ * latest commit time appended (or read back by log_reopen) and the
+ * generation's tm_create.  So commit times never go back in the log, each
+ * is >= its generation's tm_create, and a generation's tm_create is after
+ * every commit of the ones before it (docs/format.md). */
 JET_ERR log_append(eslog *lg, uint8_t type, const void *payload, size_t len, lsn_t *lsn);
-/* log_append of an LR_COMMIT whose record holds the commit's time time_us
- * (os_now_us, taken before the call): the next generation is created
- * after it (its tm_create), even when the wall clock steps back between
- * the stamp and the append. */
-JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t time_us, lsn_t *lsn);
+/* log_append of an LR_COMMIT; *time_us (when not NULL): the time the log
+ * wrote in its last 8 bytes. */
+JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t *time_us, lsn_t *lsn);
 /* Appends a record made of two pieces (header + body) without copying. */
 JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn);
 /* Durable up to and including the record that starts at lsn (or everything

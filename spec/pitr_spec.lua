@@ -472,3 +472,35 @@ describe("util.parse_time", function()
     end
   end)
 end)
+
+-- The generation a restore starts (restore.c newlog_step) is created after
+-- the last commit it replayed, not from the last generation's tm_create and
+-- the clock: with the restoring host's clock an hour behind the source's
+-- (ESE_FAULT=clockback), it was created before a commit of the generation
+-- before it.  Failed before the fix (created_us < last_commit_us).
+describe("pitr: a restore on a host whose clock is behind", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("creates the new generation after the last commit replayed", function()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    for i = 1, 20 do t:put(("k%03d"):format(i), "v") end
+    local set = w:path("set")
+    backup.run(inst, set)
+    local flag = w:path("clock_back")
+    H.write_file(flag, "")
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local r = ese.restore(arg[1], arg[2])
+      local fi = ese.file_info(arg[2] .. "/edb.log")
+      print(("last_commit_us=%d created_us=%d"):format(r.last_commit_time_us or 0, fi.created_us))
+    ]], { set, w:path("dest") }, "ESE_FAULT=clockback:3600000000:" .. H.q(flag))
+    assert.are.equal(0, code, err)
+    local lc, cr = out:match("last_commit_us=(%d+) created_us=(%d+)")
+    assert.is_truthy(lc, out)
+    assert.is_true(tonumber(lc) > 0, out)
+    assert.is_true(tonumber(cr) > tonumber(lc), "new generation created at " .. cr .. ", before the last commit "
+                   .. lc .. " of the generation before it")
+  end)
+end)

@@ -98,10 +98,14 @@ static void rm_tree(const char *dir) {
   rmdir(dir);
 }
 
-/* Deterministic payloads: record i has type i % 251 and these bytes. */
+/* Deterministic payloads: record i has type rec_type(i) and these bytes. */
 static size_t rec_len(int i) {
   if (i % 97 == 13) return 20000 + (size_t)(i % 5) * 1000;   /* big ones */
   return 1 + (size_t)((i * 7919) % 3000);
+}
+/* A record's type: never LR_COMMIT, whose last 8 bytes the log writes (its time) */
+static uint8_t rec_type(int i) {
+  return i % 251 == LR_COMMIT ? 251 : (uint8_t)(i % 251);
 }
 static void rec_fill(int i, uint8_t *p, size_t n) {
   for (size_t j = 0; j < n; j++) p[j] = (uint8_t)(i * 31 + (int)j * 7 + (int)(j >> 8));
@@ -132,8 +136,8 @@ static void append_id(eslog *lg, int id, expect *x) {
   CHECK(n <= sizeof scratch);
   rec_fill(id, scratch, n);
   lsn_t l;
-  if (id % 2) OK(log_append2(lg, (uint8_t)(id % 251), scratch, n / 3, scratch + n / 3, n - n / 3, &l));
-  else OK(log_append(lg, (uint8_t)(id % 251), scratch, n, &l));
+  if (id % 2) OK(log_append2(lg, rec_type(id), scratch, n / 3, scratch + n / 3, n - n / 3, &l));
+  else OK(log_append(lg, rec_type(id), scratch, n, &l));
   if (x) {
     if (x->n) CHECK(l > x->lsn[x->n - 1]);
     exp_add(x, id, l);
@@ -143,7 +147,7 @@ static void append_id(eslog *lg, int id, expect *x) {
 static void check_rec(const log_record *rec, int id, lsn_t lsn) {
   size_t n = rec_len(id);
   CHECK(rec->lsn == lsn);
-  CHECK(rec->type == (uint8_t)(id % 251));
+  CHECK(rec->type == rec_type(id));
   CHECK(rec->len == n);
   rec_fill(id, scratch, n);
   CHECK(memcmp(rec->payload, scratch, n) == 0);
@@ -852,6 +856,131 @@ static void test_hdr_ahead_clock(void) {
   free(dir);
 }
 
+/* ---- commit times and generation times across restarts and rolls ----------
+ * What a restore to a point in time relies on (restore.c copy_end_time,
+ * check_reach): commit times never go back in log order, each is >= its
+ * generation's tm_create, and a generation's tm_create is after every
+ * commit of the ones before.  The log stamps an LR_COMMIT's time itself
+ * (its last 8 bytes), under its mutex.  Checked here on the records read
+ * back, for: a reopen with the clock stepped back an hour (before: nothing
+ * seeded the latest commit time, the next commit and generation 2's
+ * tm_create were an hour before the commits of generation 1), a commit
+ * whose caller stamped its time before a roll and appended after it
+ * (before: the record kept the caller's time, below the generation's
+ * tm_create), and a stream created after a closed generation
+ * (log_last_commit_us + log_create_after: recovery with no B.log). */
+static void clock_commit(eslog *lg, uint64_t stamp) {
+  uint8_t rec[32] = { 0 };
+  memcpy(rec + 24, &stamp, 8);   /* what the caller had put there: the log writes the time */
+  lsn_t l;
+  OK(log_append(lg, LR_COMMIT, rec, sizeof rec, &l));
+  OK(log_flush(lg, l));
+}
+
+/* Checks the invariants over every record of dir; returns how many commits. */
+static int check_commit_times(esio *io, const char *dir, uint64_t *last) {
+  log_reader *r;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  log_record rec;
+  uint64_t prev = 0, tm = 0;
+  uint32_t gen = 0;
+  int n = 0;
+  JET_ERR e;
+  while ((e = log_reader_next(r, &rec)) == 0) {
+    if (LSN_GEN(rec.lsn) != gen) {
+      gen = LSN_GEN(rec.lsn);
+      tm = log_reader_header(r)->tm_create;
+      if (tm <= prev) fprintf(stderr, "generation %u created at %llu, not after a commit at %llu before it\n", gen,
+                              (unsigned long long)tm, (unsigned long long)prev);
+      CHECK(tm > prev);
+    }
+    if (rec.type != LR_COMMIT) continue;
+    uint64_t t = ld64(rec.payload + rec.len - 8);
+    if (t < prev || t < tm) fprintf(stderr, "commit %d of generation %u at %llu: before %llu (the one before) or "
+                                    "%llu (tm_create)\n", n, gen, (unsigned long long)t, (unsigned long long)prev,
+                                    (unsigned long long)tm);
+    CHECK(t >= prev && t >= tm);
+    prev = t;
+    n++;
+  }
+  CHECK_ERR(e, 1);
+  log_reader_close(r);
+  if (last) *last = prev;
+  return n;
+}
+
+static void test_clock_commits(void) {
+  char *back = os_join(root, "hdr_clock.back"), spec[128];   /* process-wide: test_hdr_ahead_clock's */
+  CHECK(back);
+  snprintf(spec, sizeof spec, "clockback:3600000000:%s", back);
+  esio *io;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  /* a reopen with the clock stepped back */
+  char *dir = subdir("clock_reopen");
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  clock_commit(lg, os_now_us());
+  clock_commit(lg, os_now_us());
+  lsn_t end = log_end(lg);
+  OK(log_close(lg));
+  int fd = open(back, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  OK(log_reopen(&cfg, end, &lg));
+  clock_commit(lg, os_now_us());
+  OK(log_roll(lg));
+  clock_commit(lg, os_now_us());
+  /* a commit stamped by its caller before a roll, appended after it */
+  uint64_t early = os_now_us();
+  OK(log_roll(lg));
+  clock_commit(lg, early);
+  OK(log_close(lg));
+  CHECK(check_commit_times(io, dir, NULL) == 5);
+  /* a stream going on after a closed generation (recovery without B.log) */
+  char *dir2 = subdir("clock_after"), *g1 = path_of(dir2, 1), *cur = path_of(dir2, 0);
+  CHECK(unlink(back) == 0);
+  cfg = mkcfg(io, dir2, FS);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  clock_commit(lg, 0);
+  log_sig sig = *log_signature(lg);
+  OK(log_close(lg));
+  CHECK(rename(cur, g1) == 0);
+  log_header h;
+  OK(log_read_header(io, g1, &h));
+  uint64_t tm1 = h.tm_create, last = 0;
+  log_header_clear(&h);
+  fd = open(back, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  OK(log_last_commit_us(io, g1, &last));
+  CHECK(last >= tm1);
+  OK(log_create_after(&cfg, &sig, 2, tm1, last, NULL, 0, &lg));
+  clock_commit(lg, 0);
+  OK(log_close(lg));
+  CHECK(unlink(back) == 0);
+  CHECK(check_commit_times(io, dir2, NULL) == 2);
+  /* an LR_COMMIT too short for its time is refused, nothing appended */
+  lsn_t l;
+  char *dir3 = subdir("clock_short");
+  cfg = mkcfg(io, dir3, FS);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  CHECK_ERR(log_append(lg, LR_COMMIT, "1234567", 7, &l), JET_errInvalidParameter);
+  CHECK(log_end(lg) == LSN(1, LOG_DATA_START));
+  OK(log_close(lg));
+  esio_free(io);
+  printf("log_test: commit times: stamped by the log, never back, after their generation's creation, across a "
+         "reopen with the clock stepped back and a roll\n");
+  free(dir3);
+  free(g1);
+  free(cur);
+  free(dir2);
+  free(dir);
+  free(back);
+}
+
 /* ---- another file swapped in at Btmp.log before the roll takes it -----------
  * The preparer makes edbtmp.log (its header written ahead); another
  * process then renames its own file over that name.  The roll keeps the
@@ -1539,7 +1668,7 @@ static lsn_t put_rec(eslog *lg, slotted *t, size_t n) {
   CHECK(n <= sizeof scratch);
   rec_fill(t->n + 500, scratch, n);
   lsn_t l;
-  OK(log_append(lg, (uint8_t)(t->n + 1), scratch, n, &l));
+  OK(log_append(lg, (uint8_t)(t->n + 10), scratch, n, &l));   /* never LR_COMMIT (its time is the log's) */
   t->r[t->n] = l;
   t->len[t->n++] = n;
   return l;
@@ -1555,7 +1684,7 @@ static JET_ERR read_slotted(esio *io, const slotted *t, int *nread, lsn_t *end, 
   *nread = 0;
   while ((e = log_reader_next(r, &rec)) == 0) {
     int i = (*nread)++;
-    CHECK(i < t->n && rec.lsn == t->r[i] && rec.len == t->len[i] && rec.type == (uint8_t)(i + 1));
+    CHECK(i < t->n && rec.lsn == t->r[i] && rec.len == t->len[i] && rec.type == (uint8_t)(i + 10));
     rec_fill(i + 500, scratch, t->len[i]);
     CHECK(!memcmp(rec.payload, scratch, t->len[i]));
   }
@@ -1971,6 +2100,7 @@ int main(void) {
   test_release_foreign(io);
   test_retire_linked(io);
   test_hdr_ahead_clock();
+  test_clock_commits();
   test_tmp_swapped(io);
   test_recycled_roll();
   test_recycled_roll_held();
