@@ -456,6 +456,8 @@ static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, es
 static JET_ERR rename_current(eslog *lg, esfile *f) {
   JET_ERR e = os_rename_file(f, lg->cur_path);
   if (!e && !os_is_at(f, lg->cur_path)) {
+    /* back at Btmp.log when it can go there without replacing anything;
+     * else it stays at B.log: never deleted, and the log stops either way */
     (void)os_rename_noreplace(lg->io, lg->cur_path, lg->tmp_path);
     e = JET_errLogWriteFail;
   }
@@ -565,7 +567,10 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
     if (!e && *taken == SPARE_TAKEN) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
     if (!e && *taken == SPARE_TAKEN && hdr) e = write_hdr_ahead(f, hdr);
   }
-  if (*taken == SPARE_SWAPPED) (void)os_rename_noreplace(lg->io, lg->tmp_path, path);   /* the other's, back */
+  /* the other's, back; when it cannot go back (its name taken again, or a
+   * file system without a rename that replaces nothing nor links), it
+   * stays at Btmp.log and the log stops: making Btmp.log anew would delete it */
+  if (*taken == SPARE_SWAPPED && os_rename_noreplace(lg->io, lg->tmp_path, path) && !e) e = JET_errLogWriteFail;
   int there = f && os_is_at(f, path);   /* still the file checked */
   if (!e && *taken == SPARE_TAKEN) *kept = f;   /* Btmp.log's file, for tmp_f */
   else os_close(f);

@@ -26,6 +26,9 @@ enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
  * for the rest of the process). */
 static _Atomic uint64_t clock_back_us;
 static char *_Atomic clock_back_path;
+/* ESE_FAULT=norenameat2:PATH: renameat2 RENAME_NOREPLACE fails with EINVAL
+ * while PATH exists (a file system without it); process-wide as above. */
+static char *_Atomic norenameat2_path;
 /* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
 enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
 static const char *const ev_names[] = { "write", "sync", "truncate", "rename", "unlink", "syncdir" };
@@ -169,6 +172,11 @@ JET_ERR esio_new(esio **out) {
         if (!(p = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
         atomic_store(&clock_back_us, us);
         if (!atomic_compare_exchange_strong(&clock_back_path, &none, p)) free(p);   /* the first path stays */
+      } else if (n == 11 && !strncmp(f, "norenameat2", 11)) {   /* norenameat2:PATH, process-wide, no event count */
+        char *none = NULL, *p;
+        if (!colon[1]) { free(io); return JET_errInvalidParameter; }
+        if (!(p = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
+        if (!atomic_compare_exchange_strong(&norenameat2_path, &none, p)) free(p);   /* the first path stays */
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->fault_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
@@ -578,7 +586,26 @@ JET_ERR os_rename(esio *io, const char *from, const char *to) {
 JET_ERR os_rename_noreplace(esio *io, const char *from, const char *to) {
   int fe = fault_event(io, EV_RENAME, from, 0, 0);
   if (fe) return os_err(fe);
-  return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0 ? JET_errSuccess : os_err(errno);
+  const char *no = atomic_load(&norenameat2_path);
+  int r;
+  if (no && access(no, F_OK) == 0) {
+    errno = EINVAL;
+    r = -1;
+  } else {
+    r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+  }
+  if (r == 0) return JET_errSuccess;
+  if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return os_err(errno);
+  /* A file system without RENAME_NOREPLACE (FUSE, NFS, CIFS): a second name,
+   * which link never replaces, then the first goes.  Where links are not
+   * possible either, an error: nothing at `to` is ever replaced. */
+  if (link(from, to) != 0) return os_err(errno);
+  if (unlink(from) != 0) {
+    int er = errno;
+    (void)unlink(to);   /* the link just made: `from` keeps the file */
+    return os_err(er);
+  }
+  return JET_errSuccess;
 }
 
 JET_ERR os_rename_file(esfile *f, const char *to) {

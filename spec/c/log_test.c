@@ -981,6 +981,106 @@ static void test_clock_commits(void) {
   free(back);
 }
 
+/* Right before the roll's rename of edbtmp.log to edb.log
+ * (ESE_FAULT=swap): the rename moves the other file; the roll sees it
+ * at edb.log, puts it back (unchanged) and stops the log, as a crash
+ * between the two renames would (no edb.log, generation 1 archived and
+ * complete).  Before, the other file stayed as edb.log. */
+static void swapped_at_rename(const char *name, const char *victim) {
+  static uint8_t bytes[FS], back[FS];
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (uint8_t)(i * 13 + 5);
+  int fd;
+  eslog *lg;
+  lsn_t l;
+  log_config cfg;
+  char *d2 = subdir(name), *tmp2 = os_join(d2, "edbtmp.log"), *cur2 = path_of(d2, 0), *g1 = path_of(d2, 1);
+  char spec[160];
+  CHECK(tmp2);
+  snprintf(spec, sizeof spec, "swap:edbtmp.log:%s", victim);
+  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  esio *sio;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&sio));
+  unsetenv("ESE_FAULT");
+  cfg = mkcfg(sio, d2, FS);
+  /* log_create's rename the same way: refused, the other file back */
+  CHECK_ERR(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg), JET_errLogWriteFail);
+  CHECK(!os_exists(victim) && !os_exists(cur2));
+  raw_read(tmp2, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));   /* edbtmp.log is the log's name: made anew */
+  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  OK(log_append(lg, 1, "abc", 3, &l));
+  OK(log_flush(lg, l));
+  OK(log_prepare_next(lg));   /* in line: the swap fault orders the I/O */
+  CHECK_ERR(log_roll(lg), JET_errLogWriteFail);
+  CHECK(!os_exists(victim) && !os_exists(cur2) && os_exists(g1));
+  raw_read(tmp2, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);   /* back at edbtmp.log, never written */
+  CHECK_ERR(log_close(lg), JET_errLogWriteFail);
+  esio_free(sio);
+  free(d2);
+  free(tmp2);
+  free(cur2);
+  free(g1);
+}
+
+/* ---- a file system without renameat2 RENAME_NOREPLACE ----------------------
+ * ESE_FAULT=norenameat2 (renameat2 fails with EINVAL, as on NFS or FUSE):
+ * os_rename_noreplace links the file at the new name (link never
+ * replaces) and removes the old name; where it cannot link (a folder
+ * here) it fails and removes nothing.  The swaps of test_tmp_swapped
+ * again under it: the other file goes back to edbtmp.log.  Before, the
+ * rename back failed, its result ignored: the other file stayed as
+ * edb.log (spec/c/log_test.c, "!os_exists(victim) && !os_exists(cur2)"). */
+static void test_norenameat2(void) {
+  char *flag = os_join(root, "norenameat2.on"), spec[200];
+  char *a = os_join(root, "nr.a"), *b = os_join(root, "nr.b"), *d = os_join(root, "nr.d");
+  char *victim = os_join(root, "nr.victim");
+  CHECK(flag && a && b && d && victim);
+  snprintf(spec, sizeof spec, "norenameat2:%s", flag);
+  esio *io;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  int fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  uint8_t x[2] = { 0 };
+  CHECK((fd = open(a, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 && write(fd, "a", 1) == 1);
+  close(fd);
+  CHECK((fd = open(b, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 && write(fd, "b", 1) == 1);
+  close(fd);
+  CHECK_ERR(os_rename_noreplace(io, a, b), JET_errFileAlreadyExists);   /* b kept */
+  raw_read(a, 0, x, 1);
+  CHECK(x[0] == 'a');
+  raw_read(b, 0, x, 1);
+  CHECK(x[0] == 'b');
+  CHECK(unlink(b) == 0);
+  OK(os_rename_noreplace(io, a, b));   /* moved: one name */
+  CHECK(!os_exists(a));
+  raw_read(b, 0, x, 1);
+  CHECK(x[0] == 'a');
+  struct stat st;
+  CHECK(stat(b, &st) == 0 && st.st_nlink == 1);
+  CHECK(mkdir(d, 0700) == 0);   /* no link: an error, nothing removed */
+  CHECK(os_rename_noreplace(io, d, a) != JET_errSuccess);
+  CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode) && !os_exists(a));
+  esio_free(io);
+  swapped_at_rename("norenameat2_swapped", victim);
+  CHECK(unlink(flag) == 0);
+  printf("log_test: norenameat2: a rename that replaces nothing by link + unlink; another file swapped in goes back\n");
+  free(victim);
+  free(d);
+  free(b);
+  free(a);
+  free(flag);
+}
+
 /* ---- another file swapped in at Btmp.log before the roll takes it -----------
  * The preparer makes edbtmp.log (its header written ahead); another
  * process then renames its own file over that name.  The roll keeps the
@@ -1023,45 +1123,7 @@ static void test_tmp_swapped(esio *io) {
   log_header_clear(&h);
   CHECK(gen == 2);
 
-  /* Right before the roll's rename of edbtmp.log to edb.log
-   * (ESE_FAULT=swap): the rename moves the other file; the roll sees it
-   * at edb.log, puts it back (unchanged) and stops the log, as a crash
-   * between the two renames would (no edb.log, generation 1 archived and
-   * complete).  Before, the other file stayed as edb.log. */
-  char *d2 = subdir("tmp_swapped2"), *tmp2 = os_join(d2, "edbtmp.log"), *cur2 = path_of(d2, 0), *g1 = path_of(d2, 1);
-  char spec[160];
-  CHECK(tmp2);
-  snprintf(spec, sizeof spec, "swap:edbtmp.log:%s", victim);
-  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
-  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
-  close(fd);
-  esio *sio;
-  setenv("ESE_FAULT", spec, 1);
-  OK(esio_new(&sio));
-  unsetenv("ESE_FAULT");
-  cfg = mkcfg(sio, d2, FS);
-  /* log_create's rename the same way: refused, the other file back */
-  CHECK_ERR(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg), JET_errLogWriteFail);
-  CHECK(!os_exists(victim) && !os_exists(cur2));
-  raw_read(tmp2, 0, back, sizeof back);
-  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
-  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));   /* edbtmp.log is the log's name: made anew */
-  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
-  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
-  close(fd);
-  OK(log_append(lg, 1, "abc", 3, &l));
-  OK(log_flush(lg, l));
-  OK(log_prepare_next(lg));   /* in line: the swap fault orders the I/O */
-  CHECK_ERR(log_roll(lg), JET_errLogWriteFail);
-  CHECK(!os_exists(victim) && !os_exists(cur2) && os_exists(g1));
-  raw_read(tmp2, 0, back, sizeof back);
-  CHECK(memcmp(back, bytes, sizeof bytes) == 0);   /* back at edbtmp.log, never written */
-  CHECK_ERR(log_close(lg), JET_errLogWriteFail);
-  esio_free(sio);
-  free(d2);
-  free(tmp2);
-  free(cur2);
-  free(g1);
+  swapped_at_rename("tmp_swapped2", victim);
   free(tmp);
   free(cur);
   free(victim);
@@ -2102,6 +2164,7 @@ int main(void) {
   test_hdr_ahead_clock();
   test_clock_commits();
   test_tmp_swapped(io);
+  test_norenameat2();
   test_recycled_roll();
   test_recycled_roll_held();
   test_crash_points(io);
