@@ -304,40 +304,73 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   return JET_errSuccess;
 }
 
-/* Whether f, open at a spare name, is a retired generation of this stream
- * below gen: one name (no hard link elsewhere, as an archive_command
- * "ln %p ..." makes: writing or deleting it would change or drop what the
- * other name shows), a header that decodes with signature sig and a
- * generation below gen.  b: room for LOG_HDR_SIZE bytes. */
-static int retired_of_stream(esfile *f, uint8_t *b, uint32_t gen, const log_sig *sig) {
+/* What spare_check finds at a spare name. */
+enum { SC_ABSENT, SC_RETRY, SC_FOREIGN, SC_OURS, SC_DEAD };
+
+/* Opens spare name path (flags: OS_READ or OS_WRITE; never following a
+ * link) and tells what is there: SC_ABSENT nothing; SC_RETRY an error
+ * that may pass (no descriptor or memory, EIO): nothing known, tried again
+ * later; SC_FOREIGN not this log's: not a regular file, a symbolic link,
+ * permission denied, a damaged header or another stream's (never written
+ * nor deleted); SC_OURS a retired generation of this stream (signature
+ * lg->sig) below gen with one name, which it may take; SC_DEAD this
+ * stream's, which it can never take: a generation not below gen (a
+ * record's CRC is seeded with the signature and the generation, so its
+ * records could check in the generation it would become: one left after
+ * an in-place restore) or a file with another name too (a hard link, as
+ * older versions kept: writing it would change what the other name shows;
+ * unlinking this name leaves that one alone).  *f: the file open (SC_OURS,
+ * SC_DEAD), else NULL.  b: room for LOG_HDR_SIZE bytes. */
+static int spare_check(eslog *lg, const char *path, int flags, uint32_t gen, uint8_t *b, esfile **f) {
+  *f = NULL;
+  JET_ERR e = os_open(lg->io, path, flags | OS_NOFOLLOW, f);
+  int kind = os_kind(path);
+  if (e == JET_errFileNotFound && kind == OS_ABSENT) return SC_ABSENT;
+  if (e == JET_errPermissionDenied || (kind != OS_FILE && kind != OS_ABSENT)) {
+    os_close(*f);
+    *f = NULL;
+    return SC_FOREIGN;
+  }
+  if (e) return SC_RETRY;
+  size_t got = 0;
   log_header h;
   memset(&h, 0, sizeof h);
-  int ours = os_sole_name(f) && !os_pread_full(f, b, LOG_HDR_SIZE, 0) && !log_hdr_decode(b, &h) && h.gen < gen &&
-             memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
+  int r = SC_RETRY;
+  if (!os_pread(*f, b, LOG_HDR_SIZE, 0, &got)) {
+    if (got < LOG_HDR_SIZE || log_hdr_decode(b, &h) || memcmp(h.sig.b, lg->sig.b, sizeof h.sig.b) != 0)
+      r = SC_FOREIGN;
+    else r = h.gen < gen && os_sole_name(*f) ? SC_OURS : SC_DEAD;
+  }
   log_header_clear(&h);
-  return ours;
+  if (r != SC_OURS && r != SC_DEAD) {
+    os_close(*f);
+    *f = NULL;
+  }
+  return r;
 }
 
-/* Deletes the file at spare name path when it is a retired generation of
- * this stream below gen (retired_of_stream: opened without following a
- * link, read through the descriptor) still at the name when checked
- * (os_is_at): a file another process put there since (a rename by name
- * over a spare, a link) is another's and stays.  b: room for LOG_HDR_SIZE
- * bytes.  1 when it was unlinked. */
-static int drop_retired(eslog *lg, const char *path, uint32_t gen, uint8_t *b) {
-  esfile *f = NULL;
-  int ours = !os_open(lg->io, path, OS_READ | OS_NOFOLLOW, &f) && retired_of_stream(f, b, gen, &lg->sig) &&
-             os_is_at(f, path);
+/* Unlinks path when the file f (spare_check's) is still at that name
+ * (os_is_at: a file another process put there since stays); closes f.
+ * 1 when it was unlinked. */
+static int unlink_checked(eslog *lg, const char *path, esfile *f) {
+  int there = f && os_is_at(f, path);
   os_close(f);
-  return ours && os_unlink(lg->io, path) == JET_errSuccess;
+  return there && os_unlink(lg->io, path) == JET_errSuccess;
+}
+
+/* Deletes the file at spare name path when it is this stream's (spare_check:
+ * SC_OURS or SC_DEAD) still at the name; *what: spare_check's answer. */
+static int drop_retired(eslog *lg, const char *path, uint32_t gen, uint8_t *b, int *what) {
+  esfile *f;
+  *what = spare_check(lg, path, OS_READ, gen, b, &f);
+  return (*what == SC_OURS || *what == SC_DEAD) && unlink_checked(lg, path, f);
 }
 
 /* A past run's spares beyond the number kept now (a lower checkpoint
  * depth, a larger file size) would never be taken: deleted when the log
  * opens (lg's signature and generation set, no other thread yet), so that
- * none stays forever; only this stream's retired generations
- * (drop_retired): a user's file, another stream's, a later generation of
- * this one stay.  A failure leaves a file no run reads. */
+ * none stays forever; only this stream's files (drop_retired): a
+ * user's file, another stream's stay.  A failure leaves a file no run reads. */
 static JET_ERR drop_spares_beyond(eslog *lg) {
   uint8_t *b = lg->nreuse ? malloc(LOG_HDR_SIZE) : NULL;
   if (lg->nreuse && !b) return JET_errOutOfMemory;
@@ -345,7 +378,10 @@ static JET_ERR drop_spares_beyond(eslog *lg) {
   for (uint32_t k = lg->nreuse + 1; lg->nreuse && !e && k <= LOG_SPARES_MAX; k++) {
     char *p = spare_name(lg->dir, lg->base, k);
     if (!p) e = JET_errOutOfMemory;
-    else (void)drop_retired(lg, p, lg->gen, b);
+    else {
+      int what;
+      (void)drop_retired(lg, p, lg->gen, b, &what);
+    }
     free(p);
   }
   free(b);
@@ -512,21 +548,15 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
 /* A retired generation's file, at spare name path, as Btmp.log (without
  * mu; the caller owns tmp_busy): *taken SPARE_TAKEN when it is there,
  * its slots zeroed (and hdr written, when given).  Taken only when it is a
- * retired generation of this stream (retired_of_stream: one name, its
- * header of this stream's signature sig naming a generation below the
- * current one, gen): a record's CRC is seeded with log_seed (the
- * signature and the generation), so a file of this stream not below gen
- * could hold records that check in the generation it is to become, and
- * one of another stream or with a damaged header is not known to be a
- * retired generation of this log; a file with another name elsewhere (a
- * hard link) would change what that name shows.  Anything not known to be
- * this log's (those, a symbolic link (never followed), a FIFO, a file it
- * cannot open) is someone else's: never written nor deleted, *taken
- * SPARE_FOREIGN (no error), the name not used again by this run (a file a
- * past run found there when it opened is taken for a spare and checked
- * here).  A retired generation not of the size of new files (this is the
- * one check of it: log_retire keeps any) is deleted instead (SPARE_UNUSED,
- * no error).  *old_end: where its old bytes
+ * retired generation of this stream below gen with one name (spare_check:
+ * SC_OURS).  Anything not known to be this log's (SC_FOREIGN) is someone
+ * else's: never written nor deleted, *taken SPARE_FOREIGN (no error), the
+ * name not used again by this run (a file a past run found there when it
+ * opened is taken for a spare and checked here).  An error that may pass
+ * (SC_RETRY): *taken SPARE_RETRY, the name held, tried again later.  This
+ * stream's file it can never take (SC_DEAD) and a retired generation not
+ * of the size of new files (this is the one check of it: log_retire keeps
+ * any) are unlinked at that name instead (SPARE_UNUSED, no error).  *old_end: where its old bytes
  * end (data_end), for the roll that closes the generation made of it.
  * Order: the rename (over a new
  * Btmp.log made ahead, if any), the folder synced, then the slots'
@@ -541,8 +571,8 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * nothing is there again: os_rename_noreplace), Btmp.log (the log's own
  * name) must be made anew, which removes what is still there (as a stale
  * one), and the spare name is someone else's from then on. */
-enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED, SPARE_FOREIGN };
-static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, const uint8_t *hdr,
+enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED, SPARE_FOREIGN, SPARE_RETRY };
+static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const uint8_t *hdr,
                           int *taken, uint32_t *old_end, esfile **kept) {
   *kept = NULL;
   *taken = SPARE_UNUSED;
@@ -550,13 +580,12 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
   esfile *f = NULL;
   uint64_t fsize = 0;
   uint8_t *b = calloc(1, LOG_HDR_SIZE > 2 * LOG_BLOCK ? LOG_HDR_SIZE : 2 * LOG_BLOCK);
-  JET_ERR e = b ? os_open(lg->io, path, OS_WRITE | OS_NOFOLLOW, &f) : JET_errOutOfMemory;
-  if (e == JET_errFileNotFound) e = JET_errSuccess;   /* gone: the name is free */
-  else if (e != JET_errOutOfMemory && (e || !retired_of_stream(f, b, gen, sig))) {
-    *taken = SPARE_FOREIGN;   /* not known to be this log's: left alone */
-    e = JET_errSuccess;
-  }
-  int fits = !e && f && *taken == SPARE_UNUSED && !os_size(f, &fsize) && fsize == lg->new_file_size;
+  if (!b) return JET_errOutOfMemory;
+  int what = spare_check(lg, path, OS_WRITE, gen, b, &f);
+  JET_ERR e = JET_errSuccess;
+  if (what == SC_FOREIGN) *taken = SPARE_FOREIGN;   /* not known to be this log's: left alone */
+  if (what == SC_RETRY) *taken = SPARE_RETRY;       /* not known now: held, tried again */
+  int fits = what == SC_OURS && !os_size(f, &fsize) && fsize == lg->new_file_size;
   /* how far its old bytes reach: the roll that closes the generation made
    * of it zeroes after its last record up to there, no further */
   if (fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
@@ -571,13 +600,14 @@ static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_s
    * file system without a rename that replaces nothing nor links), it
    * stays at Btmp.log and the log stops: making Btmp.log anew would delete it */
   if (*taken == SPARE_SWAPPED && os_rename_noreplace(lg->io, lg->tmp_path, path) && !e) e = JET_errLogWriteFail;
-  int there = f && os_is_at(f, path);   /* still the file checked */
-  if (!e && *taken == SPARE_TAKEN) *kept = f;   /* Btmp.log's file, for tmp_f */
-  else os_close(f);
   free(b);
-  if (e == JET_errOutOfMemory || *taken != SPARE_UNUSED) return e;
-  if (there) (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
-  return JET_errSuccess;
+  if (!e && *taken == SPARE_TAKEN) *kept = f;   /* Btmp.log's file, for tmp_f */
+  else if (*taken != SPARE_UNUSED) os_close(f);
+  else {   /* not of use (this stream's, SC_DEAD, or not fitting; or gone): a new file is made instead */
+    (void)unlink_checked(lg, path, f);
+    e = JET_errSuccess;
+  }
+  return e;
 }
 
 /* Makes Btmp.log (mu held; released during the I/O): from a spare when one
@@ -608,7 +638,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   pthread_mutex_unlock(&lg->mu);
   int taken = SPARE_UNUSED, made = 0;
   uint32_t old_end = 0;
-  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, hdr, &taken, &old_end, &new_f)
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, hdr, &taken, &old_end, &new_f)
                      : JET_errSuccess;
   if (!e && taken != SPARE_TAKEN && (!was_ready || taken == SPARE_SWAPPED)) {   /* none, or not the one checked */
     e = make_tmp_file(lg, size, sync && !hdr, &new_f);
@@ -629,7 +659,10 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   pthread_mutex_lock(&lg->mu);
   assert(lg->tmp_busy && !lg->tmp_ready && !lg->rolling);   /* a roll waits while tmp_busy */
   lg->tmp_busy = 0;
-  if (k >= 0) lg->reuse[k] = taken == SPARE_FOREIGN || taken == SPARE_SWAPPED ? REUSE_FOREIGN : REUSE_NONE;
+  if (k >= 0)
+    lg->reuse[k] = taken == SPARE_FOREIGN || taken == SPARE_SWAPPED ? REUSE_FOREIGN
+                   : taken == SPARE_RETRY                           ? REUSE_HELD
+                                                                    : REUSE_NONE;
   if (e) lg->tmp_hdr_gen = 0;
   if (e == JET_errDiskFull) lg->tmp_short = 1;   /* the current file still takes records */
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
@@ -699,7 +732,8 @@ JET_ERR log_retire(eslog *lg, const char *path) {
  * (so that neither the preparer nor log_retire uses it meanwhile), its
  * file deleted without mu when it is still a retired generation of this
  * stream (drop_retired: another process may have put its own file or a
- * link at the name since), the name then free (NONE), or FOREIGN when
+ * link at the name since), the name then free (NONE), HELD again after an
+ * error that may pass (SC_RETRY: no descriptor, EIO), or FOREIGN when
  * something else is there (left alone, never used).  Btmp.log, made from
  * a spare or new, is the next generation's and stays. */
 uint32_t log_release_spares(eslog *lg) {
@@ -712,11 +746,11 @@ uint32_t log_release_spares(eslog *lg) {
     if (held) lg->reuse[k] = REUSE_MOVING;
     pthread_mutex_unlock(&lg->mu);
     if (!held) continue;
-    int gone = drop_retired(lg, lg->reuse_path[k], gen, b);
+    int what, gone = drop_retired(lg, lg->reuse_path[k], gen, b, &what);
     freed += (uint32_t)gone;
     gone = gone || os_kind(lg->reuse_path[k]) == OS_ABSENT;
-    pthread_mutex_lock(&lg->mu);
-    lg->reuse[k] = gone ? REUSE_NONE : REUSE_FOREIGN;
+    pthread_mutex_lock(&lg->mu);   /* an error that may pass (SC_RETRY): held, tried again */
+    lg->reuse[k] = gone ? REUSE_NONE : what == SC_RETRY ? REUSE_HELD : REUSE_FOREIGN;
     pthread_mutex_unlock(&lg->mu);
   }
   free(b);   /* no memory: nothing freed (the caller's JET_errDiskFull stands) */

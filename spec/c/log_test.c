@@ -1029,6 +1029,57 @@ static void swapped_at_rename(const char *name, const char *victim) {
   free(g1);
 }
 
+/* ---- a passing error when a spare is taken ---------------------------------
+ * The preparer takes a held spare (this stream's retired generation 1)
+ * while no descriptor is left for a moment (RLIMIT_NOFILE lowered: EMFILE,
+ * as when another thread of the application holds them): the name stays
+ * HELD, so log_release_spares (a full disk) deletes it afterwards.  Before,
+ * any open error made the name FOREIGN for the rest of the run: the spare
+ * stayed, never taken nor released (the reviewer's /tmp/rv14/emfile_spare).
+ * ESE_FAULT_COUNT orders the I/O: the preparer runs in line. */
+static void test_spare_emfile(void) {
+  char *dir = subdir("spare_emfile"), *count = os_join(root, "spare_emfile.count");
+  char *spare = os_join(dir, "edbspare1.log"), *g1 = path_of(dir, 1);
+  CHECK(count && spare && g1);
+  setenv("ESE_FAULT_COUNT", count, 1);
+  esio *io;
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT_COUNT");
+  CHECK(esio_ordered(io));
+  log_config cfg = mkcfg(io, dir, FS);
+  cfg.spares = 1;
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  for (int i = 0; i < 3; i++) OK(log_roll(lg));
+  OK(log_prepare_next(lg));   /* a new edbtmp.log made ahead (no spare yet) */
+  OK(log_retire(lg, g1));     /* generation 1 kept as spare 1 (HELD) */
+  CHECK(os_exists(spare) && !os_exists(g1));
+  int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  CHECK(lowest >= 0);
+  close(lowest);
+  struct rlimit old, now;
+  CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  now = old;
+  now.rlim_cur = (rlim_t)lowest;
+  CHECK(setrlimit(RLIMIT_NOFILE, &now) == 0);
+  JET_ERR pe = log_prepare_next(lg);   /* takes spare 1 over the file made ahead: cannot open it */
+  CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  OK(pe);
+  CHECK(os_exists(spare));
+  uint32_t freed = log_release_spares(lg);
+  if (freed != 1) fprintf(stderr, "log_release_spares freed %u, edbspare1.log %s\n", freed,
+                          os_exists(spare) ? "still there" : "gone");
+  CHECK(freed == 1 && !os_exists(spare));
+  OK(log_roll(lg));
+  OK(log_close(lg));
+  esio_free(io);
+  printf("log_test: a spare that could not be opened for a moment (EMFILE) stays held, released on a full disk\n");
+  free(g1);
+  free(spare);
+  free(count);
+  free(dir);
+}
+
 /* ---- a file system without renameat2 RENAME_NOREPLACE ----------------------
  * ESE_FAULT=norenameat2 (renameat2 fails with EINVAL, as on NFS or FUSE):
  * os_rename_noreplace links the file at the new name (link never
@@ -2165,6 +2216,7 @@ int main(void) {
   test_clock_commits();
   test_tmp_swapped(io);
   test_norenameat2();
+  test_spare_emfile();
   test_recycled_roll();
   test_recycled_roll_held();
   test_crash_points(io);
