@@ -1237,6 +1237,7 @@ void restore_result_of(EseRestore *r, EseRestoreResult *out) {
   out->last_commit_us = r->last_commit_us;
   out->reached = r->reached;
   out->gap_generation = r->gap;
+  out->stopped_at_time = r->stopped;
 }
 
 /* One step of r's state (the worker's job, or in line). */

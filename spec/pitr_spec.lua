@@ -363,6 +363,32 @@ describe("restore to a point in time", function()
       if p == 1 then assert.is_nil(n.p2, "phase 2 is out") else assert.is_true(n.p3 >= 30, "phase 3 is in") end
     end
   end)
+
+  -- --to-time with --to-generation N: when generation N ends the replay
+  -- before any commit after the point in time, the restore says so.
+  -- Before, it said "the point in time is in the sets' logs: the replay
+  -- stopped at it" (reached is also true then: restore.c replay_trim).
+  it("ese restore --to-time with --to-generation says which one ended the replay", function()
+    local incr = w:path("incr_tg")
+    backup.run(inst, incr, { incremental = true })
+    ship()
+    local code, out, err = H.lua_run("bin/ese", { "restore", set, incr, w:path("tg0"), "--archive", archive })
+    assert.are.equal(0, code, err)
+    local lo = tonumber(out:match("generations (%d+) %.%. %d+"))
+    assert.is_truthy(lo, out)
+    local future = ("%.6f"):format(H.time_mark() + 86400)
+    code, out, err = H.lua_run("bin/ese", { "restore", set, incr, w:path("tg1"), "--archive", archive, "--to-time",
+                                            future, "--to-generation", tostring(lo) })
+    assert.are.equal(0, code, err)
+    assert.is_nil(out:find("the replay stopped at it", 1, true), out)
+    assert.matches("--to-generation " .. lo .. " ended the replay before the point in time", out, 1, true)
+    -- the point in time inside the logs still says so
+    code, out, err = H.lua_run("bin/ese", { "restore", set, incr, w:path("tg2"), "--archive", archive, "--to-time",
+                                            ("%.6f"):format(marks[1]), "--to-generation", tostring(lo + 1000) })
+    assert.are.equal(0, code, err)
+    assert.matches("the replay stopped at it in generation", out, 1, true)
+    assert.is_nil(out:find("ended the replay", 1, true), out)
+  end)
 end)
 
 describe("restore to a point in time from a set whose last generation holds no commit", function()
