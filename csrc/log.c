@@ -1218,6 +1218,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   int fresh = 0;   /* a new file, not the one made ahead (none, or another's file took its name) */
   if (!e) e = prepare_tmp(lg, hdr_ahead ? NULL : hdr, nsize, tf, &nf, &fresh);
   else os_close(tf);
+  if (fresh) stale_end = 0;   /* a new file (zeros), not the spare made ahead: no old bytes to zero at its roll */
 
   /* part 2: the switch */
   pthread_mutex_lock(&lg->mu);

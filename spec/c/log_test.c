@@ -1182,6 +1182,29 @@ static void test_tmp_swapped(esio *io) {
   free(dir);
 }
 
+/* A stream in dir (64 KiB files, one spare, ESE_FAULT_TRACE at trace:
+ * ordered I/O, edbtmp.log made in line) with generations 1 and 2 full,
+ * generation 1 retired as the spare and edbtmp.log made of it. */
+static eslog *recycled_setup(const char *dir, const char *trace, esio **io) {
+  setenv("ESE_FAULT_TRACE", trace, 1);
+  OK(esio_new(io));
+  unsetenv("ESE_FAULT_TRACE");
+  log_config cfg = mkcfg(*io, dir, FS);
+  cfg.spares = 1;
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  static uint8_t rec[3000];
+  memset(rec, 0xA5, sizeof rec);
+  lsn_t l;
+  while (log_generation(lg) < 3) OK(log_append(lg, 1, rec, sizeof rec, &l));   /* 1 and 2 full */
+  OK(log_flush(lg, log_end(lg)));
+  char *g1 = path_of(dir, 1);
+  OK(log_retire(lg, g1));       /* the spare */
+  OK(log_prepare_next(lg));     /* edbtmp.log made of it */
+  free(g1);
+  return lg;
+}
+
 /* ---- the roll of a little-used file made from a spare -----------------------
  * The roll that closes it zeroes its old generation's bytes after its last
  * record (every closed generation is zeros after its last record).  Those
@@ -1195,22 +1218,10 @@ static void test_tmp_swapped(esio *io) {
 static void test_recycled_roll(void) {
   char *dir = subdir("recycled_roll"), *trace = os_join(root, "recycled_roll.trace");
   CHECK(trace);
-  setenv("ESE_FAULT_TRACE", trace, 1);   /* ordered I/O: edbtmp.log made in line */
   esio *io;
-  OK(esio_new(&io));
-  unsetenv("ESE_FAULT_TRACE");
-  log_config cfg = mkcfg(io, dir, FS);
-  cfg.spares = 1;
-  eslog *lg;
-  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
-  static uint8_t rec[3000];
-  memset(rec, 0xA5, sizeof rec);
+  eslog *lg = recycled_setup(dir, trace, &io);
   lsn_t l;
-  while (log_generation(lg) < 3) OK(log_append(lg, 1, rec, sizeof rec, &l));   /* 1 and 2 full */
-  OK(log_flush(lg, log_end(lg)));
-  char *g1 = path_of(dir, 1), *g4 = path_of(dir, 4);
-  OK(log_retire(lg, g1));       /* the spare */
-  OK(log_prepare_next(lg));     /* edbtmp.log made of it */
+  char *g4 = path_of(dir, 4);
   OK(log_roll(lg));             /* generation 4 in generation 1's file */
   OK(log_append(lg, 1, "little", 6, &l));
   OK(log_flush(lg, l));
@@ -1239,8 +1250,52 @@ static void test_recycled_roll(void) {
   CHECK(!memcmp(b + LOG_DATA_START + 8, "little", 6));
   for (uint32_t i = LOG_DATA_START + LOG_BLOCK; i < FS; i++) CHECK(b[i] == 0);
   free(b);
-  free(g1);
   free(g4);
+  free(trace);
+  free(dir);
+}
+
+/* The spare made edbtmp.log ahead, then another process's file renamed
+ * over edbtmp.log: the roll makes a new file (zeros) instead, and that
+ * generation's roll zeroes nothing beyond its records (no old bytes).
+ * Before, the new file took the spare's old end (stale_end from the file
+ * made ahead): its roll wrote zeros over zeros, 55 KiB in all here. */
+static void test_recycled_swapped(void) {
+  char *dir = subdir("recycled_swapped"), *trace = os_join(root, "recycled_swapped.trace");
+  char *victim = os_join(root, "recycled_swapped.victim"), *tmp = os_join(dir, "edbtmp.log");
+  CHECK(trace && victim && tmp);
+  esio *io;
+  eslog *lg = recycled_setup(dir, trace, &io);
+  lsn_t l;
+  int fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CHECK(fd >= 0 && write(fd, "not a log", 9) == 9);
+  close(fd);
+  CHECK(rename(victim, tmp) == 0);   /* another process's file over edbtmp.log */
+  OK(log_roll(lg));             /* generation 4 in a new file */
+  OK(log_append(lg, 1, "little", 6, &l));
+  OK(log_flush(lg, l));
+  uint64_t mark = esio_count(io);
+  OK(log_roll(lg));             /* closes 4 */
+  OK(log_close(lg));
+  esio_free(io);
+  FILE *t = fopen(trace, "r");
+  CHECK(t);
+  char kind[16], name[64];
+  unsigned long long k, n, off;
+  uint64_t wrote = 0;
+  int done = 0;
+  while (fscanf(t, "%llu %15s %llu %llu %63s", &k, kind, &n, &off, name) == 5) {
+    if (k <= mark || done) continue;
+    if (!strcmp(kind, "rename") && !strcmp(name, "edb.log")) done = 1;
+    else if (!strcmp(kind, "write") && !strcmp(name, "edb.log")) wrote += n;
+  }
+  fclose(t);
+  if (wrote > 8192) fprintf(stderr, "the roll of a new file wrote %llu bytes to it\n", (unsigned long long)wrote);
+  CHECK(wrote > 0 && wrote <= 8192);
+  printf("log_test: a new file made for a swapped spare: its roll wrote %llu bytes to it (no old bytes)\n",
+         (unsigned long long)wrote);
+  free(tmp);
+  free(victim);
   free(trace);
   free(dir);
 }
@@ -2218,6 +2273,7 @@ int main(void) {
   test_norenameat2();
   test_spare_emfile();
   test_recycled_roll();
+  test_recycled_swapped();
   test_recycled_roll_held();
   test_crash_points(io);
   test_group_commit(io);
