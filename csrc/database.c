@@ -631,8 +631,8 @@ JET_ERR db_commit_pending(esinst *inst, uint64_t txid, lsn_t *commit_lsn) {
     put64(rec, txid);
     put32(rec + 8, total);
     put32(rec + 12, ndb);
-    put64(rec + 16 + 12 * ndb, os_now_us());
-    e = log_append(inst->log, LR_COMMIT, rec, 16 + 12 * (size_t)ndb + 8, commit_lsn);
+    put64(rec + 16 + 12 * ndb, 0);   /* the time: the log stamps it (log_append_commit) */
+    e = log_append_commit(inst->log, rec, 16 + 12 * (size_t)ndb + 8, NULL, commit_lsn);
   } else if (e == JET_errSuccess) {
     *commit_lsn = 0;
   }

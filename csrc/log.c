@@ -138,13 +138,21 @@ struct eslog {
   uint64_t nappends;
   int waited_in_sync;       /* another committer waited during the last sync */
   int tmp_ready, tmp_busy;  /* Btmp.log made ahead / being made */
+  esfile *tmp_f;            /* while tmp_ready: the ready Btmp.log's file, as
+                             * made or taken (the roll uses this descriptor
+                             * and checks that the name still holds it,
+                             * os_is_at: it never opens the name) */
   uint32_t tmp_hdr_gen;     /* not 0: the ready Btmp.log has the header of this
                              * generation, written and synced ahead (tm_create
                              * tmp_hdr_tm, the attach table of att_ver
-                             * tmp_hdr_att); 0: its header is the roll's to write */
-  uint64_t tmp_hdr_tm, tmp_hdr_att;
-  uint64_t last_commit_us;  /* os_now_us() at the append of the last
-                             * LR_COMMIT (>= that commit's time) */
+                             * tmp_hdr_att, encoded when ncommits was
+                             * tmp_hdr_commits); 0: its header is the roll's to write */
+  uint64_t tmp_hdr_tm, tmp_hdr_att, tmp_hdr_commits;
+  uint64_t last_commit_us;  /* the time of the latest LR_COMMIT appended (or,
+                             * after log_reopen, in the reopened file): the
+                             * log stamps each commit (append) with the most
+                             * of os_now_us(), this and tm_create */
+  uint64_t ncommits;        /* LR_COMMIT records appended (never goes back) */
   uint32_t nreuse;          /* spare files kept at most (log_config.spares) */
   char **reuse_path;        /* their names: <base>spare1.log ... */
   uint8_t *reuse;           /* per spare: REUSE_NONE, _HELD, _MOVING or _FOREIGN */
@@ -197,6 +205,7 @@ static void lg_free(eslog *lg) {
   pthread_mutex_unlock(&lg->mu);
   if (was == PREP_RUNNING) pthread_join(lg->prep_th, NULL);   /* after a file in the making is done */
   os_close(lg->f);
+  os_close(lg->tmp_f);
   for (uint32_t k = 0; lg->reuse_path && k < lg->nreuse; k++) free(lg->reuse_path[k]);
   free(lg->reuse_path);
   free(lg->reuse);
@@ -295,39 +304,84 @@ static JET_ERR lg_new(const log_config *cfg, eslog **out) {
   return JET_errSuccess;
 }
 
-/* Whether f, open at a spare name, is a retired generation of this stream
- * below gen: one name (no hard link elsewhere, as an archive_command
- * "ln %p ..." makes: writing or deleting it would change or drop what the
- * other name shows), a header that decodes with signature sig and a
- * generation below gen.  b: room for LOG_HDR_SIZE bytes. */
-static int retired_of_stream(esfile *f, uint8_t *b, uint32_t gen, const log_sig *sig) {
+/* What spare_check finds at a spare name. */
+enum { SC_ABSENT, SC_RETRY, SC_FOREIGN, SC_OURS, SC_DEAD };
+
+/* Opens spare name path (flags: OS_READ or OS_WRITE; never following a
+ * link) and tells what is there: SC_ABSENT nothing; SC_RETRY an error
+ * that may pass (no descriptor or memory, EIO): nothing known, tried again
+ * later; SC_FOREIGN not this log's: not a regular file, a symbolic link,
+ * permission denied, a damaged header or another stream's (never written
+ * nor deleted); SC_OURS a retired generation of this stream (signature
+ * lg->sig) below gen with one name, which it may take; SC_DEAD this
+ * stream's, which it can never take: a generation not below gen (a
+ * record's CRC is seeded with the signature and the generation, so its
+ * records could check in the generation it would become: one left after
+ * an in-place restore) or a file with another name too (a hard link, as
+ * older versions kept: writing it would change what the other name shows;
+ * unlinking this name leaves that one alone).  *f: the file open (SC_OURS,
+ * SC_DEAD), else NULL.  b: room for LOG_HDR_SIZE bytes. */
+static int spare_check(eslog *lg, const char *path, int flags, uint32_t gen, uint8_t *b, esfile **f) {
+  *f = NULL;
+  JET_ERR e = os_open(lg->io, path, flags | OS_NOFOLLOW, f);
+  int kind = os_kind(path);
+  if (e == JET_errFileNotFound && kind == OS_ABSENT) return SC_ABSENT;
+  if (e == JET_errPermissionDenied || (kind != OS_FILE && kind != OS_ABSENT)) {
+    os_close(*f);
+    *f = NULL;
+    return SC_FOREIGN;
+  }
+  if (e) return SC_RETRY;
+  size_t got = 0;
   log_header h;
   memset(&h, 0, sizeof h);
-  int ours = os_sole_name(f) && !os_pread_full(f, b, LOG_HDR_SIZE, 0) && !log_hdr_decode(b, &h) && h.gen < gen &&
-             memcmp(h.sig.b, sig->b, sizeof sig->b) == 0;
+  int r = SC_RETRY;
+  if (!os_pread(*f, b, LOG_HDR_SIZE, 0, &got)) {
+    if (got < LOG_HDR_SIZE || log_hdr_decode(b, &h) || memcmp(h.sig.b, lg->sig.b, sizeof h.sig.b) != 0)
+      r = SC_FOREIGN;
+    else r = h.gen < gen && os_sole_name(*f) ? SC_OURS : SC_DEAD;
+  }
   log_header_clear(&h);
-  return ours;
+  if (r != SC_OURS && r != SC_DEAD) {
+    os_close(*f);
+    *f = NULL;
+  }
+  return r;
+}
+
+/* Unlinks path when the file f (spare_check's) is still at that name
+ * (os_is_at: a file another process put there since stays); closes f.
+ * 1 when it was unlinked. */
+static int unlink_checked(eslog *lg, const char *path, esfile *f) {
+  int there = f && os_is_at(f, path);
+  os_close(f);
+  return there && os_unlink(lg->io, path) == JET_errSuccess;
+}
+
+/* Deletes the file at spare name path when it is this stream's (spare_check:
+ * SC_OURS or SC_DEAD) still at the name; *what: spare_check's answer. */
+static int drop_retired(eslog *lg, const char *path, uint32_t gen, uint8_t *b, int *what) {
+  esfile *f;
+  *what = spare_check(lg, path, OS_READ, gen, b, &f);
+  return (*what == SC_OURS || *what == SC_DEAD) && unlink_checked(lg, path, f);
 }
 
 /* A past run's spares beyond the number kept now (a lower checkpoint
  * depth, a larger file size) would never be taken: deleted when the log
  * opens (lg's signature and generation set, no other thread yet), so that
- * none stays forever; only this stream's retired generations
- * (retired_of_stream, opened without following a link, still at the name
- * when it is unlinked): a user's file, another stream's, a later
- * generation of this one stay.  A failure leaves a file no run reads. */
+ * none stays forever; only this stream's files (drop_retired): a
+ * user's file, another stream's stay.  A failure leaves a file no run reads. */
 static JET_ERR drop_spares_beyond(eslog *lg) {
   uint8_t *b = lg->nreuse ? malloc(LOG_HDR_SIZE) : NULL;
   if (lg->nreuse && !b) return JET_errOutOfMemory;
   JET_ERR e = JET_errSuccess;
   for (uint32_t k = lg->nreuse + 1; lg->nreuse && !e && k <= LOG_SPARES_MAX; k++) {
     char *p = spare_name(lg->dir, lg->base, k);
-    esfile *f = NULL;
     if (!p) e = JET_errOutOfMemory;
-    else if (!os_open(lg->io, p, OS_READ | OS_NOFOLLOW, &f) && retired_of_stream(f, b, lg->gen, &lg->sig) &&
-             os_is_at(f, p))
-      (void)os_unlink(lg->io, p);
-    os_close(f);
+    else {
+      int what;
+      (void)drop_retired(lg, p, lg->gen, b, &what);
+    }
     free(p);
   }
   free(b);
@@ -352,6 +406,13 @@ static JET_ERR zero_fill(esfile *f, uint64_t from, uint64_t to, int check, int *
 static uint64_t next_tm(uint64_t prev) {
   uint64_t now = os_now_us();
   return now > prev ? now : prev + 1;
+}
+
+/* The tm_create of the next generation (mu held): after the current one's
+ * and after every commit appended so far (last_commit_us), whatever the
+ * wall clock says now. */
+static uint64_t next_gen_tm(const eslog *lg) {
+  return next_tm(lg->last_commit_us > lg->tm_create ? lg->last_commit_us : lg->tm_create);
 }
 
 /* A file of file_size bytes under the name tmp (a stale one is removed
@@ -392,22 +453,50 @@ static JET_ERR make_tmp_file(eslog *lg, uint32_t file_size, int sync, esfile **o
   return e;
 }
 
-/* The next generation's file Btmp.log with its header, synced: the file
- * log_prepare_next made ahead (ready), or a new one (make_tmp_file); hdr
- * NULL: the ready file's header was written and synced ahead
- * (write_hdr_ahead). */
-static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, int ready, esfile **out) {
-  assert(hdr || ready);
-  esfile *f = NULL;
-  JET_ERR e = ready ? os_open(lg->io, lg->tmp_path, OS_WRITE, &f) : make_tmp_file(lg, file_size, 0, &f);
+/* The next generation's file Btmp.log with its header (hdr), synced: tf,
+ * the file log_prepare_next made ahead (its descriptor, taken from
+ * tmp_f: the name is checked to hold it still, os_is_at, and never
+ * opened, so that a file another process renamed over Btmp.log meanwhile
+ * is never written nor made a generation), or a new one (make_tmp_file:
+ * none made ahead, or another file at the name, removed as a stale one);
+ * *fresh then.  hdr NULL: tf's header was written and synced ahead
+ * (write_hdr_ahead); a new file made instead has no header yet (the
+ * caller writes it, and syncs). */
+static JET_ERR prepare_tmp(eslog *lg, const uint8_t *hdr, uint32_t file_size, esfile *tf, esfile **out, int *fresh) {
+  assert(hdr || tf);
+  esfile *f = tf;
+  JET_ERR e = JET_errSuccess;
   uint64_t size = 0;
-  if (!e && ready && (e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
+  if (f && !os_is_at(f, lg->tmp_path)) {   /* another's file at the name */
+    os_close(f);
+    f = NULL;
+  }
+  *fresh = !f;
+  if (!f) e = make_tmp_file(lg, file_size, 0, &f);
+  else if ((e = os_size(f, &size)) == JET_errSuccess && size != file_size) e = JET_errLogFileSizeMismatch;
   if (!e && (!hdr || (!(e = os_pwrite(f, hdr, LOG_HDR_SIZE, 0)) && !(e = os_sync(f))))) {
     *out = f;
     return JET_errSuccess;
   }
   os_close(f);
   (void)os_unlink(lg->io, lg->tmp_path);
+  return e;
+}
+
+/* Renames the log's new file f (Btmp.log, complete) to B.log.  The rename
+ * is by name: when another process put its own file at Btmp.log right
+ * before it, that file is at B.log then (os_is_at): it goes back, nothing
+ * replaced (os_rename_noreplace), and the result is JET_errLogWriteFail,
+ * as after a crash between a roll's renames (no B.log; f, its name lost,
+ * never becomes a generation). */
+static JET_ERR rename_current(eslog *lg, esfile *f) {
+  JET_ERR e = os_rename_file(f, lg->cur_path);
+  if (!e && !os_is_at(f, lg->cur_path)) {
+    /* back at Btmp.log when it can go there without replacing anything;
+     * else it stays at B.log: never deleted, and the log stops either way */
+    (void)os_rename_noreplace(lg->io, lg->cur_path, lg->tmp_path);
+    e = JET_errLogWriteFail;
+  }
   return e;
 }
 
@@ -458,17 +547,16 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
 
 /* A retired generation's file, at spare name path, as Btmp.log (without
  * mu; the caller owns tmp_busy): *taken SPARE_TAKEN when it is there,
- * its slots zeroed (and hdr written, when given).  Taken only when its header says it is a generation of this
- * stream below the current one (gen, sig): a record's CRC is seeded with
- * log_seed (the signature and the generation), so a file of this stream
- * not below gen could hold records that check in the generation it is to
- * become, and one of another stream or with a damaged header is not known
- * to be a retired generation of this log: either is deleted instead
- * (SPARE_UNUSED, no error); so is a symbolic link (never
- * followed) and a file with another name elsewhere (a hard link, as an
- * archive_command "ln %p ..." makes: writing it would change the
- * archived copy), and a file not of the size of new files (this is the
- * one check of it: log_retire keeps any).  *old_end: where its old bytes
+ * its slots zeroed (and hdr written, when given).  Taken only when it is a
+ * retired generation of this stream below gen with one name (spare_check:
+ * SC_OURS).  Anything not known to be this log's (SC_FOREIGN) is someone
+ * else's: never written nor deleted, *taken SPARE_FOREIGN (no error), the
+ * name not used again by this run (a file a past run found there when it
+ * opened is taken for a spare and checked here).  An error that may pass
+ * (SC_RETRY): *taken SPARE_RETRY, the name held, tried again later.  This
+ * stream's file it can never take (SC_DEAD) and a retired generation not
+ * of the size of new files (this is the one check of it: log_retire keeps
+ * any) are unlinked at that name instead (SPARE_UNUSED, no error).  *old_end: where its old bytes
  * end (data_end), for the roll that closes the generation made of it.
  * Order: the rename (over a new
  * Btmp.log made ahead, if any), the folder synced, then the slots'
@@ -479,45 +567,59 @@ static JET_ERR data_end(esfile *f, uint32_t size, uint32_t *end) {
  * the open descriptor and the rename is by name: when what the rename
  * moved is not the file checked (os_is_at: another process swapped the
  * name meanwhile), *taken is SPARE_SWAPPED and nothing is written to
- * either file: Btmp.log (the log's own name, where the moved file now is)
- * must be made anew, which removes what is there (as a stale one), and
- * the spare name is left alone. */
-enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED };
-static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const log_sig *sig, const uint8_t *hdr,
-                          int *taken, uint32_t *old_end) {
+ * either file: what the rename moved goes back to the spare name (when
+ * nothing is there again: os_rename_noreplace), Btmp.log (the log's own
+ * name) must be made anew, which removes what is still there (as a stale
+ * one), and the spare name is someone else's from then on. */
+enum { SPARE_UNUSED, SPARE_TAKEN, SPARE_SWAPPED, SPARE_FOREIGN, SPARE_RETRY };
+static JET_ERR take_spare(eslog *lg, const char *path, uint32_t gen, const uint8_t *hdr,
+                          int *taken, uint32_t *old_end, esfile **kept) {
+  *kept = NULL;
   *taken = SPARE_UNUSED;
   *old_end = 0;
   esfile *f = NULL;
   uint64_t fsize = 0;
   uint8_t *b = calloc(1, LOG_HDR_SIZE > 2 * LOG_BLOCK ? LOG_HDR_SIZE : 2 * LOG_BLOCK);
-  JET_ERR e = b ? os_open(lg->io, path, OS_WRITE | OS_NOFOLLOW, &f) : JET_errOutOfMemory;
-  int fits = !e && !os_size(f, &fsize) && fsize == lg->new_file_size && retired_of_stream(f, b, gen, sig);
+  if (!b) return JET_errOutOfMemory;
+  int what = spare_check(lg, path, OS_WRITE, gen, b, &f);
+  JET_ERR e = JET_errSuccess;
+  if (what == SC_FOREIGN) *taken = SPARE_FOREIGN;   /* not known to be this log's: left alone */
+  if (what == SC_RETRY) *taken = SPARE_RETRY;       /* not known now: held, tried again */
+  int fits = what == SC_OURS && !os_size(f, &fsize) && fsize == lg->new_file_size;
   /* how far its old bytes reach: the roll that closes the generation made
    * of it zeroes after its last record up to there, no further */
-  if (!e && fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
-  if (!e && fits) {
+  if (fits) fits = data_end(f, (uint32_t)fsize, old_end) == JET_errSuccess;
+  if (fits) {
     memset(b, 0, 2 * LOG_BLOCK);
     if (!(e = os_rename_file(f, lg->tmp_path))) *taken = os_is_at(f, lg->tmp_path) ? SPARE_TAKEN : SPARE_SWAPPED;
     if (!e && *taken == SPARE_TAKEN) e = os_sync_dir(lg->io, lg->dir);
     if (!e && *taken == SPARE_TAKEN) e = os_pwrite(f, b, 2 * LOG_BLOCK, LOG_SLOT_A);
     if (!e && *taken == SPARE_TAKEN && hdr) e = write_hdr_ahead(f, hdr);
   }
-  int there = !f || os_is_at(f, path);   /* not opened (a link, gone ...), or still the file checked */
-  os_close(f);
+  /* the other's, back; when it cannot go back (its name taken again, or a
+   * file system without a rename that replaces nothing nor links), it
+   * stays at Btmp.log and the log stops: making Btmp.log anew would delete it */
+  if (*taken == SPARE_SWAPPED && os_rename_noreplace(lg->io, lg->tmp_path, path) && !e) e = JET_errLogWriteFail;
   free(b);
-  if (e == JET_errOutOfMemory || *taken != SPARE_UNUSED) return e;
-  if (there) (void)os_unlink(lg->io, path);   /* not of use (or gone): a new file is made instead */
-  return JET_errSuccess;
+  if (!e && *taken == SPARE_TAKEN) *kept = f;   /* Btmp.log's file, for tmp_f */
+  else if (*taken != SPARE_UNUSED) os_close(f);
+  else {   /* not of use (this stream's, SC_DEAD, or not fitting; or gone): a new file is made instead */
+    (void)unlink_checked(lg, path, f);
+    e = JET_errSuccess;
+  }
+  return e;
 }
 
 /* Makes Btmp.log (mu held; released during the I/O): from a spare when one
  * is held (replacing a new one made ahead), else a new file (none made
- * ahead); tmp_busy meanwhile, then tmp_ready, tmp_short (disk full) or
- * the log's sticky error. */
+ * ahead); tmp_busy meanwhile, then tmp_ready (tmp_f its file), tmp_short
+ * (disk full) or the log's sticky error. */
 static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   assert(tmp_wanted(lg));
   lg->tmp_busy = 1;
   int k = spare_held(lg), was_ready = lg->tmp_ready;
+  esfile *old_f = lg->tmp_f, *new_f = NULL;   /* the file made ahead before, if any; the one made now */
+  lg->tmp_f = NULL;
   if (k >= 0) lg->reuse[k] = REUSE_MOVING;
   lg->tmp_ready = 0;
   lg->tmp_stale_end = 0;
@@ -528,7 +630,7 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
    * when it cannot be made now (no memory, the last generation): the
    * roll writes it. */
   uint8_t *hdr = sync && gen < LOG_MAX_GEN ? malloc(LOG_HDR_SIZE) : NULL;
-  uint64_t tm_new = next_tm(lg->tm_create), att_ver = lg->att_ver;
+  uint64_t tm_new = next_gen_tm(lg), att_ver = lg->att_ver, ncommits = lg->ncommits;
   if (hdr && log_hdr_encode(hdr, gen + 1, lg->page_size, size, &sig, tm_new, lg->tm_create, lg->att, lg->natt)) {
     free(hdr);
     hdr = NULL;
@@ -536,31 +638,43 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
   pthread_mutex_unlock(&lg->mu);
   int taken = SPARE_UNUSED, made = 0;
   uint32_t old_end = 0;
-  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, &sig, hdr, &taken, &old_end) : JET_errSuccess;
+  JET_ERR e = k >= 0 ? take_spare(lg, lg->reuse_path[k], gen, hdr, &taken, &old_end, &new_f)
+                     : JET_errSuccess;
   if (!e && taken != SPARE_TAKEN && (!was_ready || taken == SPARE_SWAPPED)) {   /* none, or not the one checked */
-    esfile *f = NULL;
-    e = make_tmp_file(lg, size, sync && !hdr, &f);
-    if (!e && hdr) e = write_hdr_ahead(f, hdr);
-    os_close(f);
+    e = make_tmp_file(lg, size, sync && !hdr, &new_f);
+    if (!e && hdr) e = write_hdr_ahead(new_f, hdr);
     made = 1;
   }
   if (e && (taken == SPARE_TAKEN || made)) (void)os_unlink(lg->io, lg->tmp_path);   /* never left half made */
+  if (e || new_f) {   /* replaced (its name went to the new one), or none ready after an error */
+    os_close(old_f);
+    old_f = NULL;
+  }
+  if (e) {
+    os_close(new_f);
+    new_f = NULL;
+  }
   int have_hdr = hdr != NULL;
   free(hdr);
   pthread_mutex_lock(&lg->mu);
   assert(lg->tmp_busy && !lg->tmp_ready && !lg->rolling);   /* a roll waits while tmp_busy */
   lg->tmp_busy = 0;
-  if (k >= 0) lg->reuse[k] = REUSE_NONE;
+  if (k >= 0)
+    lg->reuse[k] = taken == SPARE_FOREIGN || taken == SPARE_SWAPPED ? REUSE_FOREIGN
+                   : taken == SPARE_RETRY                           ? REUSE_HELD
+                                                                    : REUSE_NONE;
   if (e) lg->tmp_hdr_gen = 0;
   if (e == JET_errDiskFull) lg->tmp_short = 1;   /* the current file still takes records */
   else if (e) lg->err = e;                       /* the log cannot go on without its next file */
   else {
     lg->tmp_ready = 1;
+    lg->tmp_f = new_f ? new_f : old_f;
     lg->tmp_stale_end = taken == SPARE_TAKEN ? old_end : 0;
     if (taken == SPARE_TAKEN || made) {   /* a file made ready ahead before (not replaced) keeps its header */
       lg->tmp_hdr_gen = have_hdr ? gen + 1 : 0;
       lg->tmp_hdr_tm = tm_new;
       lg->tmp_hdr_att = att_ver;
+      lg->tmp_hdr_commits = ncommits;
     }
   }
   pthread_cond_broadcast(&lg->cv);
@@ -576,10 +690,16 @@ static JET_ERR make_tmp_locked(eslog *lg, int sync) {
  * there is left alone (renamed over, a folder would fail this retire and
  * every later one, a checkpoint with it; a link would be replaced) and the
  * name is not used again by this log; a rename that fails all the same
- * deletes the file instead. */
+ * deletes the file instead.  A generation with another name (a hard link,
+ * as an archive_command "ln %p ..." makes) is deleted (that name keeps
+ * its bytes), never kept: take_spare leaves such a file alone, so it would
+ * hold the spare name for good. */
 JET_ERR log_retire(eslog *lg, const char *path) {
-  int k;
-  for (;;) {   /* each turn marks a name REUSE_FOREIGN or ends */
+  esfile *f = NULL;
+  int sole = os_open(lg->io, path, OS_READ | OS_NOFOLLOW, &f) == JET_errSuccess && os_sole_name(f);
+  os_close(f);
+  int k = -1;
+  while (sole) {   /* each turn marks a name REUSE_FOREIGN or ends */
     pthread_mutex_lock(&lg->mu);
     k = -1;
     for (uint32_t i = 0; !lg->err && i < lg->nreuse && k < 0; i++)
@@ -610,21 +730,30 @@ JET_ERR log_retire(eslog *lg, const char *path) {
 
 /* Spares on a full disk (log.h): each HELD name is marked MOVING under mu
  * (so that neither the preparer nor log_retire uses it meanwhile), its
- * file unlinked without mu, the name then free (NONE).  Btmp.log, made
- * from a spare or new, is the next generation's and stays. */
+ * file deleted without mu when it is still a retired generation of this
+ * stream (drop_retired: another process may have put its own file or a
+ * link at the name since), the name then free (NONE), HELD again after an
+ * error that may pass (SC_RETRY: no descriptor, EIO), or FOREIGN when
+ * something else is there (left alone, never used).  Btmp.log, made from
+ * a spare or new, is the next generation's and stays. */
 uint32_t log_release_spares(eslog *lg) {
   uint32_t freed = 0;
-  for (uint32_t k = 0; k < lg->nreuse; k++) {
+  uint8_t *b = lg->nreuse ? malloc(LOG_HDR_SIZE) : NULL;
+  for (uint32_t k = 0; b && k < lg->nreuse; k++) {
     pthread_mutex_lock(&lg->mu);
     int held = lg->reuse[k] == REUSE_HELD;
+    uint32_t gen = lg->gen;
     if (held) lg->reuse[k] = REUSE_MOVING;
     pthread_mutex_unlock(&lg->mu);
     if (!held) continue;
-    if (os_unlink(lg->io, lg->reuse_path[k]) == JET_errSuccess) freed++;
-    pthread_mutex_lock(&lg->mu);
-    lg->reuse[k] = REUSE_NONE;
+    int what, gone = drop_retired(lg, lg->reuse_path[k], gen, b, &what);
+    freed += (uint32_t)gone;
+    gone = gone || os_kind(lg->reuse_path[k]) == OS_ABSENT;
+    pthread_mutex_lock(&lg->mu);   /* an error that may pass (SC_RETRY): held, tried again */
+    lg->reuse[k] = gone ? REUSE_NONE : what == SC_RETRY ? REUSE_HELD : REUSE_FOREIGN;
     pthread_mutex_unlock(&lg->mu);
   }
+  free(b);   /* no memory: nothing freed (the caller's JET_errDiskFull stands) */
   return freed;
 }
 
@@ -666,6 +795,11 @@ JET_ERR log_prepare_next(eslog *lg) {
 
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
                    const log_attach *att, uint32_t natt, eslog **out) {
+  return log_create_after(cfg, sig, gen, tm_prev_gen, tm_prev_gen, att, natt, out);
+}
+
+JET_ERR log_create_after(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
+                         uint64_t after_us, const log_attach *att, uint32_t natt, eslog **out) {
   if (!out) return JET_errInvalidParameter;
   *out = NULL;
   JET_ERR e = cfg_check(cfg);
@@ -680,14 +814,15 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   lg->gen = gen;
   lg->seed = log_seed(gen, &lg->sig, LOG_FEATURES_WRITTEN);
   lg->file_size = cfg->file_size;
-  lg->tm_create = next_tm(tm_prev_gen);
+  lg->tm_create = next_tm(after_us > tm_prev_gen ? after_us : tm_prev_gen);
   uint8_t *hdr = malloc(LOG_HDR_SIZE);
   if (!hdr) { lg_free(lg); return JET_errOutOfMemory; }
   e = log_hdr_encode(hdr, gen, lg->page_size, lg->file_size, &lg->sig, lg->tm_create, tm_prev_gen, lg->att, lg->natt);
   if (!e && os_exists(lg->cur_path)) e = JET_errFileAlreadyExists;
-  if (!e) e = prepare_tmp(lg, hdr, lg->file_size, 0, &lg->f);
+  int fresh;
+  if (!e) e = prepare_tmp(lg, hdr, lg->file_size, NULL, &lg->f, &fresh);
   free(hdr);
-  if (!e && (e = os_rename_file(lg->f, lg->cur_path))) (void)os_unlink(lg->io, lg->tmp_path);
+  if (!e && (e = rename_current(lg, lg->f)) && e != JET_errLogWriteFail) (void)os_unlink(lg->io, lg->tmp_path);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   if (!e) e = drop_spares_beyond(lg);
   if (e) { lg_free(lg); return e; }
@@ -696,6 +831,38 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
   lg->placed = LOG_DATA_START;
   *out = lg;
   return JET_errSuccess;
+}
+
+/* The latest commit time in the reopened file f (file_size bytes, its
+ * records in place up to off, zeros after): the time in the last 8 bytes
+ * of each LR_COMMIT (log.h), 0 when none. */
+static JET_ERR last_commit_in_file(esfile *f, uint32_t file_size, uint32_t off, uint64_t *last) {
+  *last = 0;
+  uint8_t *d = calloc(1, file_size);
+  if (!d) return JET_errOutOfMemory;
+  JET_ERR e = os_pread_full(f, d, off, 0);
+  if (e) { free(d); return e; }
+  log_reader *rd;
+  if ((e = log_reader_open_image(d, file_size, &rd))) return e;   /* d is the reader's */
+  log_record rec;
+  while ((e = log_reader_next(rd, &rec)) == 0)
+    if (rec.type == LR_COMMIT && rec.len >= 8 && ld64(rec.payload + rec.len - 8) > *last)
+      *last = ld64(rec.payload + rec.len - 8);
+  log_reader_close(rd);
+  return e < 0 ? e : JET_errSuccess;
+}
+
+JET_ERR log_last_commit_us(esio *io, const char *path, uint64_t *last) {
+  *last = 0;
+  esfile *f;
+  JET_ERR e = os_open(io, path, OS_READ, &f);
+  if (e) return e;
+  uint64_t size = 0;
+  e = os_size(f, &size);
+  if (!e && (size < LOG_DATA_START || size > UINT32_MAX)) e = JET_errLogFileCorrupt;
+  if (!e) e = last_commit_in_file(f, (uint32_t)size, (uint32_t)size, last);
+  os_close(f);
+  return e;
 }
 
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
@@ -766,6 +933,10 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   }
   free(chunk);
   if (!e) e = os_sync(lg->f);
+  /* the next commit's time and the next generation's tm_create come after
+   * the commits already in the file, even with the clock stepped back
+   * since they were written */
+  if (!e) e = last_commit_in_file(lg->f, h.file_size, off, &lg->last_commit_us);
   if (e) { log_header_clear(&h); lg_free(lg); return e; }
   lg->sig = h.sig;
   lg->gen = h.gen;
@@ -981,15 +1152,17 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   if (!e && lg->gen >= LOG_MAX_GEN) e = JET_errLogSequenceEnd;
   uint32_t gen = lg->gen, ngen = gen + 1;
   /* A header the preparer wrote ahead for this generation and attach
-   * table, when no commit came into the closing generation since: a
-   * generation's tm_create is after every commit of the ones before it
-   * (a restore to a point in time bounds the commits a backup's copies may
-   * hold by it: restore.c, copy_end_time), and after the header was
-   * written that holds only while no commit comes.  A transaction whose
-   * records fill the file (a long value) rolls before its own commit. */
+   * table, when no commit came into the closing generation since (counted:
+   * ncommits; a time compared could let one through when the wall clock
+   * stepped back): a generation's tm_create is after every commit of the
+   * ones before it (a restore to a point in time bounds the commits a
+   * backup's copies may hold by it: restore.c, copy_end_time), which
+   * next_gen_tm made so when it was encoded, and which holds only while
+   * no commit comes.  A transaction whose records fill the file (a long
+   * value) rolls before its own commit. */
   int hdr_ahead = lg->tmp_ready && lg->tmp_hdr_gen == ngen && lg->tmp_hdr_att == lg->att_ver &&
-                  lg->last_commit_us <= lg->tmp_hdr_tm;
-  uint64_t tm_prev = lg->tm_create, tm_new = hdr_ahead ? lg->tmp_hdr_tm : next_tm(tm_prev);
+                  lg->tmp_hdr_commits == lg->ncommits && lg->last_commit_us < lg->tmp_hdr_tm;
+  uint64_t tm_prev = lg->tm_create, tm_new = hdr_ahead ? lg->tmp_hdr_tm : next_gen_tm(lg);
   if (!e && !hdr_ahead)   /* else encoded only if the switch must write it again */
     e = log_hdr_encode(hdr, ngen, lg->page_size, lg->new_file_size, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
   if (e) {
@@ -1001,6 +1174,8 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint32_t nsize = lg->new_file_size;
   int ready = lg->tmp_ready;
   uint32_t stale_end = ready ? lg->tmp_stale_end : 0;
+  esfile *tf = lg->tmp_f;   /* the file made ahead (ready) */
+  lg->tmp_f = NULL;
   lg->tmp_ready = 0;
   lg->tmp_stale_end = 0;
   lg->tmp_hdr_gen = 0;
@@ -1040,7 +1215,10 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
     pthread_mutex_unlock(&lg->mu);
     if (!e) zeros_from = top = a;
   }
-  if (!e) e = prepare_tmp(lg, hdr_ahead ? NULL : hdr, nsize, ready, &nf);
+  int fresh = 0;   /* a new file, not the one made ahead (none, or another's file took its name) */
+  if (!e) e = prepare_tmp(lg, hdr_ahead ? NULL : hdr, nsize, tf, &nf, &fresh);
+  else os_close(tf);
+  if (fresh) stale_end = 0;   /* a new file (zeros), not the spare made ahead: no old bytes to zero at its roll */
 
   /* part 2: the switch */
   pthread_mutex_lock(&lg->mu);
@@ -1052,11 +1230,11 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
    * came into the closing generation after tm_new (during part 1: the
    * closing file took records): the last commit before the switch is
    * known here, under mu, and the new generation is created after it. */
-  if (!e && lg->last_commit_us > tm_new) {
+  if (!e && lg->last_commit_us >= tm_new) {
     tm_new = next_tm(lg->last_commit_us);
     rewrite = 1;
   }
-  if (!e && (rewrite || lg->att_ver != att_ver)) {
+  if (!e && (rewrite || lg->att_ver != att_ver || (hdr_ahead && fresh))) {   /* fresh: no header yet */
     e = log_hdr_encode(hdr, ngen, lg->page_size, nsize, &lg->sig, tm_new, tm_prev, lg->att, lg->natt);
     rewrite = 1;
   }
@@ -1114,7 +1292,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   /* A crash between the two renames leaves no B.log: the archived files
    * are complete and Btmp.log holds the next (empty) generation. */
   if (!e) e = os_rename_file(old, arch);
-  if (!e) e = os_rename_file(nf, lg->cur_path);
+  if (!e) e = rename_current(lg, nf);
   if (!e) e = os_sync_dir(lg->io, lg->dir);
   free(arch);
   free(hdr);
@@ -1148,11 +1326,15 @@ JET_ERR log_roll(eslog *lg) { return roll(lg, 0, 1, 0); }
 JET_ERR log_roll_quiet(eslog *lg) { return roll(lg, 0, 0, 0); }
 JET_ERR log_roll_unless_rolling(eslog *lg) { return roll(lg, 0, 1, 1); }
 
-JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn) {
+/* log_append2; *commit_us: the time the log stamped an LR_COMMIT with (its
+ * payload's last 8 bytes: log.h), when not NULL. */
+static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2,
+                      uint64_t *commit_us, lsn_t *lsn) {
   if (!lg || (n1 && !p1) || (n2 && !p2) || n1 > UINT32_MAX || n2 > UINT32_MAX) return JET_errInvalidParameter;
   uint64_t n = (uint64_t)n1 + n2;
-  /* A zero length word ends a file's data, so a payload has >= 1 byte. */
-  if (n == 0 || n > UINT32_MAX - 16) return JET_errInvalidParameter;
+  /* A zero length word ends a file's data, so a payload has >= 1 byte;
+   * an LR_COMMIT's ends in the 8 bytes of its time. */
+  if (n == 0 || n > UINT32_MAX - 16 || (type == LR_COMMIT && n < 8)) return JET_errInvalidParameter;
   uint64_t framed = rec_framed(n);
   JET_ERR e;
   pthread_mutex_lock(&lg->mu);
@@ -1189,13 +1371,29 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
     p[5] = p[6] = p[7] = 0;
     /* the payload copied and its CRC made in one pass (log_rec_crc's value) */
     uint32_t c = crc32c(lg->seed, &type, 1);
-    if (n1) c = crc32c_copy(c, p + 8, p1, n1);
-    if (n2) c = crc32c_copy(c, p + 8 + n1, p2, n2);
+    if (type == LR_COMMIT) {
+      /* The commit's time, stamped here under mu, in log order: never
+       * before the latest commit appended nor the generation's tm_create,
+       * whatever the wall clock did (a restore to a point in time replays
+       * a prefix of the log and bounds generations' commits by tm_create) */
+      uint64_t t = os_now_us();
+      if (t < lg->last_commit_us) t = lg->last_commit_us;
+      if (t < lg->tm_create) t = lg->tm_create;
+      memcpy(p + 8, p1, n1);
+      if (n2) memcpy(p + 8 + n1, p2, n2);
+      put64(p + 8 + n - 8, t);
+      c = crc32c(c, p + 8, (size_t)n);
+      lg->last_commit_us = t;
+      lg->ncommits++;
+      if (commit_us) *commit_us = t;
+    } else {
+      if (n1) c = crc32c_copy(c, p + 8, p1, n1);
+      if (n2) c = crc32c_copy(c, p + 8 + n1, p2, n2);
+    }
     st32(p + 8 + n, c);
     memset(p + REC_OVERHEAD + n, 0, (size_t)(framed - REC_OVERHEAD - n));
     if (lsn) *lsn = lg->end;
     if (!lg->first_us) lg->first_us = os_mono_us();
-    if (type == LR_COMMIT) lg->last_commit_us = os_now_us();   /* after the record's time was taken */
     lg->len += (size_t)framed;
     lg->end += framed;
     lg->nappends++;
@@ -1207,8 +1405,16 @@ JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const vo
   return e;
 }
 
+JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn) {
+  return append(lg, type, p1, n1, p2, n2, NULL, lsn);
+}
+
 JET_ERR log_append(eslog *lg, uint8_t type, const void *payload, size_t len, lsn_t *lsn) {
-  return log_append2(lg, type, payload, len, NULL, 0, lsn);
+  return append(lg, type, payload, len, NULL, 0, NULL, lsn);
+}
+
+JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t *time_us, lsn_t *lsn) {
+  return append(lg, LR_COMMIT, rec, len, NULL, 0, time_us, lsn);
 }
 
 lsn_t log_end(eslog *lg) {

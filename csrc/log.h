@@ -203,6 +203,12 @@ static inline uint32_t log_spares(uint64_t depth, uint32_t file_size) {
  * when B.log exists. */
 JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
                    const log_attach *att, uint32_t natt, eslog **out);
+/* log_create of a generation created after the time after_us too (its
+ * tm_create > after_us, as > tm_prev_gen): the latest commit time of the
+ * generation before (log_last_commit_us, a restore's last commit), so that
+ * it is after every commit before it whatever the clock says now. */
+JET_ERR log_create_after(const log_config *cfg, const log_sig *sig, uint32_t gen, uint64_t tm_prev_gen,
+                         uint64_t after_us, const log_attach *att, uint32_t natt, eslog **out);
 /* Reopens B.log for appending at end (an LSN of its generation, as the
  * reader found it); zeroes the file from end on (a cut torn tail), synced
  * when any zeros were written (and with them the bytes before end of its
@@ -211,13 +217,26 @@ JET_ERR log_create(const log_config *cfg, const log_sig *sig, uint32_t gen, uint
  * then syncs.  The
  * attach table of new generations starts empty (a new run). */
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out);
+/* The latest commit time (the last 8 bytes of each LR_COMMIT) in the
+ * closed generation's file path; 0 when it holds no commit. */
+JET_ERR log_last_commit_us(esio *io, const char *path, uint64_t *last);
 /* Flushes what is buffered, puts the bytes a slot only held in place
  * (synced) and closes; does not roll. */
 JET_ERR log_close(eslog *lg);
 
 /* Appends a record to the buffer (not yet durable); rolls to a new
- * generation first when it does not fit.  *lsn: where the record starts. */
+ * generation first when it does not fit.  *lsn: where the record starts.
+ * An LR_COMMIT's payload (>= 8 bytes, else JET_errInvalidParameter) ends
+ * in the commit's time, which the log writes itself (whatever the caller
+ * put there), under its mutex in log order: the most of os_now_us(), the
+ * latest commit time appended (or read back by log_reopen) and the
+ * generation's tm_create.  So commit times never go back in the log, each
+ * is >= its generation's tm_create, and a generation's tm_create is after
+ * every commit of the ones before it (docs/format.md). */
 JET_ERR log_append(eslog *lg, uint8_t type, const void *payload, size_t len, lsn_t *lsn);
+/* log_append of an LR_COMMIT; *time_us (when not NULL): the time the log
+ * wrote in its last 8 bytes. */
+JET_ERR log_append_commit(eslog *lg, const void *rec, size_t len, uint64_t *time_us, lsn_t *lsn);
 /* Appends a record made of two pieces (header + body) without copying. */
 JET_ERR log_append2(eslog *lg, uint8_t type, const void *p1, size_t n1, const void *p2, size_t n2, lsn_t *lsn);
 /* Durable up to and including the record that starts at lsn (or everything
@@ -240,8 +259,12 @@ JET_ERR log_prepare_next(eslog *lg);
  * truncation), is deleted, or kept under a spare name (<base>spare1.log
  * .. <base>spareN.log, N = log_config.spares) when one is free (nothing
  * there: a folder, link or file of someone else's is left alone).  The
- * next Btmp.log is then made from a spare (when it is of the new files'
- * size, this stream's and below the current generation; else deleted)
+ * next Btmp.log is then made from a spare (when it is this stream's, below
+ * the current generation, with one name and of the new files' size; one
+ * of this stream's retired generations of another size is deleted,
+ * anything else there is someone else's: left alone, never written, the
+ * name not used again; a generation with another name, a hard link, is
+ * deleted by log_retire rather than kept)
  * (log_prepare_next; one made new ahead gives way to it): its blocks have
  * been written, so that a commit's write into them is an overwrite, where
  * the reserved blocks of a new file cost the file system a metadata write
@@ -261,7 +284,11 @@ JET_ERR log_prepare_next(eslog *lg);
 JET_ERR log_retire(eslog *lg, const char *path);
 /* A full disk: the spares held now are deleted (their room, up to N files
  * of the log file size, given back) and the names are free again; returns
- * how many were.  Btmp.log, made ahead from a spare or new, stays (it is
+ * how many were.  Only files that are still this stream's retired
+ * generations with one name are (read through a descriptor opened without
+ * following a link, still at the name when checked): a file or a link
+ * another process put at a spare's name since is left alone, and the name
+ * is not used again.  Btmp.log, made ahead from a spare or new, stays (it is
  * the next generation's).  Called without any lock of the log held, by
  * the log itself when a new generation's file meets JET_errDiskFull (then
  * made once more when any were deleted), and by the instance's other

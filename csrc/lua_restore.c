@@ -145,7 +145,7 @@ static int restore_step(lua_State *L) {
 /* r:result() -> { last_generation, last_commit_time (seconds, or nil),
  * last_commit_time_us (the same, an integer count of microseconds: the
  * exact value the commit record carries), reached (boolean),
- * gap_generation (or nil) }, once finished. */
+ * stopped_at_time (boolean), gap_generation (or nil) }, once finished. */
 static int restore_result(lua_State *L) {
   EseRestoreUd *u = torestore(L, 1);
   if (!u->r) return ese_raise(L, JET_errInvalidParameter, "restore");
@@ -162,6 +162,8 @@ static int restore_result(lua_State *L) {
   }
   lua_pushboolean(L, res.reached);
   lua_setfield(L, -2, "reached");
+  lua_pushboolean(L, res.stopped_at_time);
+  lua_setfield(L, -2, "stopped_at_time");
   if (res.gap_generation) {
     lua_pushinteger(L, (lua_Integer)res.gap_generation);
     lua_setfield(L, -2, "gap_generation");

@@ -21,6 +21,14 @@
 
 enum { FAULT_NONE, FAULT_CRASH, FAULT_EIO, FAULT_ENOSPC, FAULT_SPACE, FAULT_EACCES, FAULT_TORN, FAULT_POWER, FAULT_SLOWSYNC, FAULT_SYNCEIO, FAULT_HOLDSYNC, FAULT_SWAP };
 enum { TORN_HEAD, TORN_TAIL, TORN_GARBAGE };
+/* ESE_FAULT=clockback:US:PATH: os_now_us is US µs behind while PATH exists
+ * (process-wide, as the clock is: the first esio that names it sets it,
+ * for the rest of the process). */
+static _Atomic uint64_t clock_back_us;
+static char *_Atomic clock_back_path;
+/* ESE_FAULT=norenameat2:PATH: renameat2 RENAME_NOREPLACE fails with EINVAL
+ * while PATH exists (a file system without it); process-wide as above. */
+static char *_Atomic norenameat2_path;
 /* What an event is (for ESE_FAULT_TRACE and torn:, which cuts writes only). */
 enum { EV_WRITE, EV_SYNC, EV_TRUNCATE, EV_RENAME, EV_UNLINK, EV_SYNCDIR };
 static const char *const ev_names[] = { "write", "sync", "truncate", "rename", "unlink", "syncdir" };
@@ -157,6 +165,18 @@ JET_ERR esio_new(esio **out) {
         if (!(io->fault_name = strndup(colon + 1, (size_t)(c2 - colon - 1)))) { free(io); return JET_errOutOfMemory; }
         if (!(io->fault_path = strdup(c2 + 1))) { free(io->fault_name); free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_SWAP;
+      } else if (n == 9 && !strncmp(f, "clockback", 9)) {   /* clockback:US:PATH, process-wide, no event count */
+        char *end, *none = NULL, *p;
+        uint64_t us = strtoull(colon + 1, &end, 10);
+        if (*end != ':' || !end[1] || us == 0) { free(io); return JET_errInvalidParameter; }
+        if (!(p = strdup(end + 1))) { free(io); return JET_errOutOfMemory; }
+        atomic_store(&clock_back_us, us);
+        if (!atomic_compare_exchange_strong(&clock_back_path, &none, p)) free(p);   /* the first path stays */
+      } else if (n == 11 && !strncmp(f, "norenameat2", 11)) {   /* norenameat2:PATH, process-wide, no event count */
+        char *none = NULL, *p;
+        if (!colon[1]) { free(io); return JET_errInvalidParameter; }
+        if (!(p = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
+        if (!atomic_compare_exchange_strong(&norenameat2_path, &none, p)) free(p);   /* the first path stays */
       } else if (n == 6 && !strncmp(f, "eacces", 6)) {   /* no event count: every open of the name */
         if (!(io->fault_name = strdup(colon + 1))) { free(io); return JET_errOutOfMemory; }
         io->fault = FAULT_EACCES;
@@ -563,6 +583,31 @@ JET_ERR os_rename(esio *io, const char *from, const char *to) {
   return rename(from, to) == 0 ? JET_errSuccess : os_err(errno);
 }
 
+JET_ERR os_rename_noreplace(esio *io, const char *from, const char *to) {
+  int fe = fault_event(io, EV_RENAME, from, 0, 0);
+  if (fe) return os_err(fe);
+  const char *no = atomic_load(&norenameat2_path);
+  int r;
+  if (no && access(no, F_OK) == 0) {
+    errno = EINVAL;
+    r = -1;
+  } else {
+    r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+  }
+  if (r == 0) return JET_errSuccess;
+  if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return os_err(errno);
+  /* A file system without RENAME_NOREPLACE (FUSE, NFS, CIFS): a second name,
+   * which link never replaces, then the first goes.  Where links are not
+   * possible either, an error: nothing at `to` is ever replaced. */
+  if (link(from, to) != 0) return os_err(errno);
+  if (unlink(from) != 0) {
+    int er = errno;
+    (void)unlink(to);   /* the link just made: `from` keeps the file */
+    return os_err(er);
+  }
+  return JET_errSuccess;
+}
+
 JET_ERR os_rename_file(esfile *f, const char *to) {
   char *name = strdup(to);
   if (!name) return JET_errOutOfMemory;
@@ -750,7 +795,10 @@ struct timespec os_deadline(clockid_t clk, uint64_t us) {
 uint64_t os_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  uint64_t t = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  const char *back_path = atomic_load(&clock_back_path);   /* ESE_FAULT=clockback:US:PATH */
+  uint64_t back = back_path && access(back_path, F_OK) == 0 ? atomic_load(&clock_back_us) : 0;
+  return t > back ? t - back : 0;
 }
 
 void os_random(void *buf, size_t n) {

@@ -48,6 +48,16 @@
  *                       of the same user racing the rename by name does
  *                       (the rename then moves PATH's file); once, as
  *                       PATH is gone then; no event count
+ *   ESE_FAULT=clockback:US:PATH  os_now_us (the wall clock: commit
+ *                       records, log headers) is US microseconds behind
+ *                       while the file PATH exists: a clock stepped back
+ *                       (and forward again) on demand; process-wide (the
+ *                       first esio made with it sets it for the rest of
+ *                       the process), no event count, I/O not ordered
+ *   ESE_FAULT=norenameat2:PATH  os_rename_noreplace's renameat2 fails
+ *                       with EINVAL while the file PATH exists (a file
+ *                       system without RENAME_NOREPLACE: NFS, FUSE);
+ *                       process-wide like clockback, no event count
  *   ESE_FAULT=eacces:NAME  every open of a file whose last path part is
  *                       NAME fails with EACCES (JET_errPermissionDenied):
  *                       a file root could not read, were it another user
@@ -195,6 +205,12 @@ JET_ERR os_reserve(esfile *f, uint64_t size, int *done);
 JET_ERR os_read_head(esio *io, const char *path, size_t max, uint8_t **buf, size_t *got, uint64_t *size);
 
 JET_ERR os_rename(esio *io, const char *from, const char *to);
+/* os_rename unless something is at `to` (Linux renameat2
+ * RENAME_NOREPLACE; where the file system has not it, EINVAL/ENOSYS:
+ * link(from, to) then unlink(from)): JET_errFileAlreadyExists then, or an
+ * error where the file system can do neither; nothing at `to` is ever
+ * replaced. */
+JET_ERR os_rename_noreplace(esio *io, const char *from, const char *to);
 /* os_rename of the open file f's path (os_path) to `to`; then f is known
  * by its new name (os_path, and the name an ESE_FAULT fault matches), so
  * that a file made under a temporary name and renamed into place (the

@@ -274,7 +274,14 @@ JET_ERR recovery_run(esinst *inst) {
   if (ce == JET_errSuccess) chk_clear(&chk);
   if (e == JET_errSuccess) {
     if (has_cur) e = log_reopen(&cfg, end, &inst->log);
-    else e = log_create(&cfg, &newest.sig, hi + 1, newest.tm_create, NULL, 0, &inst->log);
+    else {   /* created after the last commit of generation hi, even with the clock stepped back since */
+      char *hp = log_file_name(prm->log_path, prm->base, hi);
+      uint64_t tm = 0;
+      e = hp ? log_last_commit_us(inst->io, hp, &tm) : JET_errOutOfMemory;
+      free(hp);
+      if (e == JET_errSuccess)
+        e = log_create_after(&cfg, &newest.sig, hi + 1, newest.tm_create, tm, NULL, 0, &inst->log);
+    }
   }
   log_header_clear(&newest);
   if (e == JET_errBadLogVersion)

@@ -1188,7 +1188,9 @@ static JET_ERR newlog_step(EseRestore *r) {
   rsfile *last = log_of(r, r->last_gen);
   log_config cfg = { r->io, r->dest, r->base, r->file_size, r->page_size, 0 };
   eslog *lg = NULL;
-  JET_ERR e = log_create(&cfg, &r->sig, r->last_gen + 1, last ? last->lh.tm_create : 0, NULL, 0, &lg);
+  /* created after the last commit replayed (the restoring host's clock may be behind the source's) */
+  JET_ERR e = log_create_after(&cfg, &r->sig, r->last_gen + 1, last ? last->lh.tm_create : 0, r->last_commit_us, NULL,
+                               0, &lg);
   if (e == JET_errSuccess) {
     r->chk_lsn = log_end(lg);
     e = log_close(lg);
@@ -1261,6 +1263,7 @@ void restore_result_of(EseRestore *r, EseRestoreResult *out) {
   out->last_commit_us = r->last_commit_us;
   out->reached = r->reached;
   out->gap_generation = r->gap;
+  out->stopped_at_time = r->stopped;
 }
 
 /* One step of r's state (the worker's job, or in line). */

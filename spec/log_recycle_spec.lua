@@ -217,11 +217,22 @@ describe("log recycling: spares", function()
     H.verified(dir .. "/app.edb", "after the rolls")
   end)
 
-  it("a spare of another stream, of a generation not below the current one, with a damaged header or "
-     .. "of another size is deleted, never made a generation", function()
+  -- A file at a spare's name that is not this stream's is someone else's:
+  -- never written, never deleted, never made a generation (the log makes a
+  -- new file instead).  This stream's files it can never take (a
+  -- generation not below the current one, left after an in-place restore;
+  -- a retired generation with another name, a hard link) and a retired
+  -- generation of another file size are deleted (the other name's bytes
+  -- unchanged).  Before mend14, each was deleted when the log took it (a
+  -- user's file put at a spare's name was gone); in mend14 before this
+  -- fix, this stream's later generation and the hard link stayed forever,
+  -- their names lost to recycling.
+  it("a spare of another stream or with a damaged header is left alone byte for byte, never made a "
+     .. "generation; this stream's generation not below the current one, one with another name and one of "
+     .. "another size are deleted", function()
     -- another stream's generation 2, this stream's own later generation (a
     -- restore puts the stream back to an earlier generation), garbage, a
-    -- short file
+    -- retired generation cut short, a hard link of a retired generation
     local other = w:path("other")
     local oi, ot = new_stream(w, other)
     H.roll(ot, other, 3)
@@ -237,27 +248,49 @@ describe("log recycling: spares", function()
     assert.is_truthy(later)
     local dest = w:path("dest")
     ese.restore(set, dest)
-    H.write_file(dest .. "/edbspare1.log", H.read_file(other .. "/" .. H.log_name(2)))
-    H.write_file(dest .. "/edbspare2.log", later)
-    H.write_file(dest .. "/edbspare3.log", ("\255"):rep(65536))
-    H.write_file(dest .. "/edbspare4.log", later:sub(1, 32768))
-    local foreign = { [H.read_file(other .. "/" .. H.log_name(2)):sub(25, 40)] = "other stream" }
+    local gen1 = H.read_file(dir .. "/" .. H.log_name(1))   -- this stream's, below g
+    local linked = w:path("archived.log")
+    H.write_file(linked, gen1)
+    local planted = {
+      ["edbspare1.log"] = H.read_file(other .. "/" .. H.log_name(2)),
+      ["edbspare2.log"] = later,
+      ["edbspare3.log"] = ("\255"):rep(65536),
+      ["edbspare5.log"] = gen1,
+    }
+    for name, data in pairs(planted) do
+      if name ~= "edbspare5.log" then H.write_file(dest .. "/" .. name, data) end
+    end
+    H.write_file(dest .. "/edbspare4.log", gen1:sub(1, 32768))
+    assert(os.execute(("ln %s %s"):format(H.q(linked), H.q(dest .. "/edbspare5.log"))))
+    local foreign = { [planted["edbspare1.log"]:sub(25, 40)] = "other stream" }
     local ri = w:open(nil, { system_path = dest, log_path = dest, log_file_size = 64 })
     local rt = H.open_table(ri, dest)
     assert.are.equal(g, ese.file_info(dest .. "/edb.log").generation)
-    local gone = function()
-      for k = 1, 4 do if H.exists(dest .. "/edbspare" .. k .. ".log") then return false end end
-      return true
-    end
-    assert.is_true(commit_until(rt, gone), "the four spares deleted")
+    assert.is_true(commit_until(rt, function() return not H.exists(dest .. "/edbspare4.log") end),
+                   "the short retired generation deleted")
     local tmp = H.read_file(dest .. "/edbtmp.log")
     assert.is_truthy(tmp)
     assert.are.equal(false, tmp_from_spare(dest .. "/edbtmp.log"), "edbtmp.log is a new file")
     assert.is_nil(foreign[tmp:sub(25, 40)])
     H.roll(rt, dest, 3)
+    local kept = { ["edbspare1.log"] = true, ["edbspare3.log"] = true }
+    for name, data in pairs(planted) do
+      if kept[name] then
+        assert.is_true(H.read_file(dest .. "/" .. name) == data, name .. " is unchanged")
+      else
+        assert.is_true(H.read_file(dest .. "/" .. name) ~= data, name .. " (this stream's) was deleted")
+      end
+    end
+    assert.is_true(H.read_file(linked) == gen1, "the other name's file is unchanged")
     closed_verify(dest, "dest")
     assert.is_true(pcall(ese.file_info, dest .. "/edb.log", true), "edb.log verifies")
     ri:term({ complete = true })
+    for name, data in pairs(planted) do
+      if kept[name] then
+        assert.is_true(H.read_file(dest .. "/" .. name) == data, name .. " is unchanged at the end")
+      end
+    end
+    assert.is_true(H.read_file(linked) == gen1, "the other name's file is unchanged at the end")
   end)
 
   -- The child, on a disk with 16 KiB free (ESE_FAULT=space:N, csrc/os.h):
@@ -323,8 +356,13 @@ describe("log recycling: spares", function()
     end
   end)
 
-  it("a spare that is a symbolic link or has another name (a hard link, as `ln %p` into an archive makes) is "
-     .. "never written: a link is never followed, the other file keeps its bytes", function()
+  -- Before, the link put at spare 1 was removed when the log took it.  A
+  -- hard link of this stream's retired generation at spare 2 is the log's
+  -- own name of the file: unlinked (mend14 kept it forever, the name lost
+  -- to recycling), never written, the other name's bytes unchanged.
+  it("a spare that is a symbolic link is never written nor removed (a link is never followed); one that has "
+     .. "another name (a hard link, as `ln %p` into an archive makes) loses this name only: the other file "
+     .. "keeps its bytes", function()
     local dir = w:path("l")
     local inst, t = new_stream(w, dir)
     H.roll(t, dir, 3)
@@ -340,9 +378,10 @@ describe("log recycling: spares", function()
     os.remove(spare(1))
     assert(os.execute(("ln -s %s %s"):format(H.q(target), H.q(spare(1)))))
     local function is_link(p) return os.execute("test -L " .. H.q(p)) == true end
-    assert.is_true(commit_until(t2, function() return not is_link(spare(1)) and not H.exists(spare(2)) end),
-                   "the link and the hard link taken and removed")
-    H.roll(t2, dir, 2)
+    assert.is_true(commit_until(t2, function() return H.exists(dir .. "/edbtmp.log") end), "edbtmp.log made")
+    H.roll(t2, dir, 3)
+    assert.is_true(is_link(spare(1)), "the link put there after init is still there")
+    assert.is_true(H.read_file(spare(2)) ~= gen1, "the hard link at the spare's name is gone")
     assert.is_true(H.read_file(target) == gen1, "the link's target is unchanged")
     assert.is_true(H.read_file(linked) == gen1, "the other name's file is unchanged")
     assert.is_true(is_link(spare(3)), "a link present at init is left alone")

@@ -335,6 +335,60 @@ describe("restore to a point in time", function()
     assert.matches("JET_errMissingLogFile", err, 1, true)
     assert.are.equal("absent", fs.stat(w:path("late")).kind)
   end)
+
+  -- A chain (the full set, then an incremental taken after the three
+  -- phases) holds commits after each mark in its own logs: the replay
+  -- stops at the time inside them, and the archive is not needed.  Before,
+  -- `ese restore` then printed "no log generation after the sets' last
+  -- (N) was in --archive ...: the restore ends with the sets", as if the
+  -- archive had ended the restore.
+  it("ese restore of a chain whose own logs go past --to-time says the replay stopped at the time in the sets' "
+     .. "logs, not that the archive had no later generation", function()
+    local incr = w:path("incr")
+    backup.run(inst, incr, { incremental = true })
+    ship()
+    for p, m in ipairs({ marks[1], marks[3] }) do
+      local dest = w:path("chain" .. p)
+      local code, out, err = H.lua_run("bin/ese", { "restore", set, incr, dest, "--archive", archive, "--to-time",
+                                                    ("%.6f"):format(m) })
+      assert.are.equal(0, code, err)
+      assert.matches("UTC: reached", out, 1, true)
+      assert.is_nil(out:find("no log generation after", 1, true), out)
+      local g, lo, hi = out:match("the point in time is in the sets' logs: the replay stopped at it in generation "
+                                  .. "(%d+) %(the sets' logs: (%d+) %.%. (%d+)%)")
+      assert.is_truthy(g, out)
+      assert.is_true(tonumber(lo) <= tonumber(g) and tonumber(g) <= tonumber(hi), out)
+      local n = phases(dest)
+      assert.is_true(n.p1 >= 30)
+      if p == 1 then assert.is_nil(n.p2, "phase 2 is out") else assert.is_true(n.p3 >= 30, "phase 3 is in") end
+    end
+  end)
+
+  -- --to-time with --to-generation N: when generation N ends the replay
+  -- before any commit after the point in time, the restore says so.
+  -- Before, it said "the point in time is in the sets' logs: the replay
+  -- stopped at it" (reached is also true then: restore.c replay_trim).
+  it("ese restore --to-time with --to-generation says which one ended the replay", function()
+    local incr = w:path("incr_tg")
+    backup.run(inst, incr, { incremental = true })
+    ship()
+    local code, out, err = H.lua_run("bin/ese", { "restore", set, incr, w:path("tg0"), "--archive", archive })
+    assert.are.equal(0, code, err)
+    local lo = tonumber(out:match("generations (%d+) %.%. %d+"))
+    assert.is_truthy(lo, out)
+    local future = ("%.6f"):format(H.time_mark() + 86400)
+    code, out, err = H.lua_run("bin/ese", { "restore", set, incr, w:path("tg1"), "--archive", archive, "--to-time",
+                                            future, "--to-generation", tostring(lo) })
+    assert.are.equal(0, code, err)
+    assert.is_nil(out:find("the replay stopped at it", 1, true), out)
+    assert.matches("--to-generation " .. lo .. " ended the replay before the point in time", out, 1, true)
+    -- the point in time inside the logs still says so
+    code, out, err = H.lua_run("bin/ese", { "restore", set, incr, w:path("tg2"), "--archive", archive, "--to-time",
+                                            ("%.6f"):format(marks[1]), "--to-generation", tostring(lo + 1000) })
+    assert.are.equal(0, code, err)
+    assert.matches("the replay stopped at it in generation", out, 1, true)
+    assert.is_nil(out:find("ended the replay", 1, true), out)
+  end)
 end)
 
 describe("restore to a point in time from a set whose last generation holds no commit", function()
@@ -442,5 +496,37 @@ describe("util.parse_time", function()
                            "2026-12-06 07:10:00 +2", "2026-12-06 07:10:00.", "2026-12-06" }) do
       assert.is_nil(util.parse_time(bad), bad)
     end
+  end)
+end)
+
+-- The generation a restore starts (restore.c newlog_step) is created after
+-- the last commit it replayed, not from the last generation's tm_create and
+-- the clock: with the restoring host's clock an hour behind the source's
+-- (ESE_FAULT=clockback), it was created before a commit of the generation
+-- before it.  Failed before the fix (created_us < last_commit_us).
+describe("pitr: a restore on a host whose clock is behind", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("creates the new generation after the last commit replayed", function()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    for i = 1, 20 do t:put(("k%03d"):format(i), "v") end
+    local set = w:path("set")
+    backup.run(inst, set)
+    local flag = w:path("clock_back")
+    H.write_file(flag, "")
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local r = ese.restore(arg[1], arg[2])
+      local fi = ese.file_info(arg[2] .. "/edb.log")
+      print(("last_commit_us=%d created_us=%d"):format(r.last_commit_time_us or 0, fi.created_us))
+    ]], { set, w:path("dest") }, "ESE_FAULT=clockback:3600000000:" .. H.q(flag))
+    assert.are.equal(0, code, err)
+    local lc, cr = out:match("last_commit_us=(%d+) created_us=(%d+)")
+    assert.is_truthy(lc, out)
+    assert.is_true(tonumber(lc) > 0, out)
+    assert.is_true(tonumber(cr) > tonumber(lc), "new generation created at " .. cr .. ", before the last commit "
+                   .. lc .. " of the generation before it")
   end)
 end)

@@ -235,13 +235,13 @@ describe("log recycling, hostile", function()
   end)
 
   -- The open's deletion of spares beyond N reads each file's header first:
-  -- only this stream's retired generations (the same signature, below the
-  -- current generation, one name) go.  On 893196b every regular file at
-  -- such a name was deleted unread: the user's file and the other
-  -- stream's generation below were gone.
-  it("at a spare's name beyond the number kept, only a retired generation of this stream is deleted when the "
-     .. "log opens; a user's file, another stream's generation, a file with another name, a later generation "
-     .. "of this stream stay byte for byte", function()
+  -- only this stream's files (the same signature; a name of a file with
+  -- another name too goes, that name keeps it) go.  On 893196b every
+  -- regular file at such a name was deleted unread: the user's file and
+  -- the other stream's generation below were gone.
+  it("at a spare's name beyond the number kept, only this stream's files are deleted when the log opens (a "
+     .. "hard link: this name only); a user's file, another stream's generation, a damaged header stay byte "
+     .. "for byte", function()
     local other = w:path("other")
     local ot, _, _, oi = w:table_at(other, "app.edb", { log_file_size = 64 })
     H.roll(ot, other, 3)
@@ -262,13 +262,15 @@ describe("log recycling, hostile", function()
     local linked = w:path("archived.log")                            -- this stream's, with another name
     H.write_file(linked, H.read_file(dir .. "/" .. old[1]))
     assert(os.execute(("ln %s %s"):format(H.q(linked), H.q(dir .. "/edbspare15.log"))))
-    planted["edbspare15.log"] = H.read_file(linked)
+    local linked_bytes = H.read_file(linked)
     -- checkpoint_depth 0 with 64 KiB files: one spare (log.h log_spares)
     local inst2 = w:open(nil, circular(dir))
     for name, data in pairs(planted) do
       assert.is_true(H.read_file(dir .. "/" .. name) == data, name .. " is unchanged")
     end
     assert.is_false(H.exists(dir .. "/edbspare11.log"), "this stream's retired generation beyond N is deleted")
+    assert.is_false(H.exists(dir .. "/edbspare15.log"), "this stream's hard link beyond N is deleted")
+    assert.is_true(H.read_file(linked) == linked_bytes, "the other name keeps the file")
     for _, name in ipairs(old) do
       if name ~= "edbspare1.log" then assert.is_false(H.exists(dir .. "/" .. name), name .. " deleted") end
     end
@@ -296,8 +298,12 @@ describe("log recycling, hostile", function()
   -- the spare's name right before that rename, as another process of the
   -- same user can.  On 9eab254 the log took the swapped-in file, never
   -- checked, for the next generation: the roll wrote its header into it.
-  it("a file swapped in at a spare's name between its checks and its rename to edbtmp.log is never written: "
-     .. "a new file is made instead, the rolls go on, every closed generation verifies", function()
+  -- Until mend14 the file the rename moved was then removed at
+  -- edbtmp.log (a new file made there): its bytes stayed only under the
+  -- other name the test gave it; now it goes back to the spare's name.
+  it("a file swapped in at a spare's name between its checks and its rename to edbtmp.log is never written "
+     .. "nor removed: it goes back to the spare's name, a new file is made instead, the rolls go on, every closed "
+     .. "generation verifies", function()
     local dir = w:path("s")
     local t, _, _, inst = w:table_at(dir, "app.edb", { log_file_size = 64 })
     H.roll(t, dir, 3)
@@ -311,9 +317,11 @@ describe("log recycling, hostile", function()
     assert.are.equal(0, code, err)
     assert.is_false(H.exists(victim), "the swap took place")
     assert.is_true(H.read_file(keep) == bytes, "the swapped-in file is unchanged")
+    assert.is_true(H.read_file(dir .. "/edbspare1.log") == bytes, "and back at the spare's name")
     local inst2 = w:open(nil, { system_path = dir, log_path = dir, log_file_size = 64 })
     H.roll(H.open_table(inst2, dir), dir, 2, "again")
     inst2:term({ complete = true })
+    assert.is_true(H.read_file(dir .. "/edbspare1.log") == bytes, "left alone by the next run")
     for name in pairs(H.log_files(dir)) do
       local ok, e = pcall(ese.file_info, dir .. "/" .. name, true)
       assert.is_true(ok, name .. ": " .. tostring(e and (e.detail or e.name) or e))

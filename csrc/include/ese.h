@@ -440,6 +440,8 @@ typedef struct EseRestoreResult {
   uint64_t last_commit_us;        /* time of the last commit the databases hold (0: none in the logs replayed) */
   int reached;                    /* to_time_us: 1 when the logs reached past it */
   unsigned long gap_generation;   /* allow_partial: the first generation missing, 0: none */
+  int stopped_at_time;            /* to_time_us: 1 when a commit after it ended the replay (0: the logs' end
+                                   * or to_generation did) */
 } EseRestoreResult;
 JET_ERR EseRestoreBegin(const EseRestoreOptions *opts, EseRestore **prestore);
 JET_ERR EseRestoreStep(EseRestore *restore, uint64_t *pdone, uint64_t *ptotal, int *pfinished);

@@ -496,7 +496,17 @@ system_path = log_path = DEST then opens the restored databases.]],
     if o.archive then after[#after + 1] = "in --archive " .. o.archive end
     if o["restore-command"] then after[#after + 1] = "fetched by --restore-command" end
     if o["live-logs"] then after[#after + 1] = "in --live-logs " .. o["live-logs"] end
-    if #after > 0 and rep.last_generation <= v.gen_high and not (upto and o["to-generation"] <= v.gen_high) then
+    -- a point in time the sets' own logs went past: the replay stopped
+    -- there on purpose, whatever the archive holds; or --to-generation
+    -- ended it before any commit after the point in time
+    local in_sets = o["to-time"] and rep.stopped_at_time and rep.last_generation <= v.gen_high
+    if in_sets then
+      out(("the point in time is in the sets' logs: the replay stopped at it in generation %d (the sets' logs: "
+        .. "%d .. %d); no later log was needed"):format(rep.last_generation, v.gen_low, v.gen_high))
+    elseif o["to-time"] and upto and not rep.stopped_at_time and rep.last_generation >= o["to-generation"] then
+      out(("--to-generation %d ended the replay before the point in time: no commit replayed is after it"):format(
+        o["to-generation"]))
+    elseif #after > 0 and rep.last_generation <= v.gen_high and not (upto and o["to-generation"] <= v.gen_high) then
       out(("no log generation after the sets' last (%d) was %s: the restore ends with the sets"):format(
         v.gen_high, table.concat(after, ", nor ")))
     end

@@ -68,8 +68,9 @@ end
 -- the same as an integer count of microseconds (the commit record's exact
 -- time; to_time = last_commit_time_us / 1e6 restores that commit and no
 -- later one), reached = boolean
--- (with to_time only: the logs went past it; nil without), gap_generation = g (allow_partial: the
--- first generation missing, nil: none)}.
+-- (with to_time only: the logs went past it; nil without), stopped_at_time = boolean (with to_time
+-- only: a commit after it ended the replay, not the logs' end nor to_generation; nil without),
+-- gap_generation = g (allow_partial: the first generation missing, nil: none)}.
 -- @param backup a folder, or a list of folders (the full set first)
 -- @param dest_dir the destination folder
 -- @param opts the options above (optional)
@@ -98,7 +99,7 @@ function ese.restore(backup, dest_dir, opts)
   end
   local report = r:result()
   report.bytes, report.steps = total, steps
-  if opts.to_time == nil then report.reached = nil end   -- only a point in time is reached or not
+  if opts.to_time == nil then report.reached, report.stopped_at_time = nil, nil end   -- only a point in time is
   return report
 end
 

@@ -7,6 +7,7 @@
  * made with mkdtemp under /tmp, removed at the end.
  */
 #include "log.h"
+#include "log_format.h"
 #include "crc32c.h"
 #include "os.h"
 #include <dirent.h>
@@ -97,10 +98,14 @@ static void rm_tree(const char *dir) {
   rmdir(dir);
 }
 
-/* Deterministic payloads: record i has type i % 251 and these bytes. */
+/* Deterministic payloads: record i has type rec_type(i) and these bytes. */
 static size_t rec_len(int i) {
   if (i % 97 == 13) return 20000 + (size_t)(i % 5) * 1000;   /* big ones */
   return 1 + (size_t)((i * 7919) % 3000);
+}
+/* A record's type: never LR_COMMIT, whose last 8 bytes the log writes (its time) */
+static uint8_t rec_type(int i) {
+  return i % 251 == LR_COMMIT ? 251 : (uint8_t)(i % 251);
 }
 static void rec_fill(int i, uint8_t *p, size_t n) {
   for (size_t j = 0; j < n; j++) p[j] = (uint8_t)(i * 31 + (int)j * 7 + (int)(j >> 8));
@@ -131,8 +136,8 @@ static void append_id(eslog *lg, int id, expect *x) {
   CHECK(n <= sizeof scratch);
   rec_fill(id, scratch, n);
   lsn_t l;
-  if (id % 2) OK(log_append2(lg, (uint8_t)(id % 251), scratch, n / 3, scratch + n / 3, n - n / 3, &l));
-  else OK(log_append(lg, (uint8_t)(id % 251), scratch, n, &l));
+  if (id % 2) OK(log_append2(lg, rec_type(id), scratch, n / 3, scratch + n / 3, n - n / 3, &l));
+  else OK(log_append(lg, rec_type(id), scratch, n, &l));
   if (x) {
     if (x->n) CHECK(l > x->lsn[x->n - 1]);
     exp_add(x, id, l);
@@ -142,7 +147,7 @@ static void append_id(eslog *lg, int id, expect *x) {
 static void check_rec(const log_record *rec, int id, lsn_t lsn) {
   size_t n = rec_len(id);
   CHECK(rec->lsn == lsn);
-  CHECK(rec->type == (uint8_t)(id % 251));
+  CHECK(rec->type == rec_type(id));
   CHECK(rec->len == n);
   rec_fill(id, scratch, n);
   CHECK(memcmp(rec->payload, scratch, n) == 0);
@@ -613,11 +618,11 @@ static void test_roll_window(esio *io) {
   free(dir);
 }
 
-/* A log of generation 1 with one spare name (log_retire), rolled rolls
- * times. */
-static eslog *recycling_log(esio *io, const char *dir, int rolls, log_config *cfg) {
+/* A log of generation 1 with spares spare names (log_retire), rolled
+ * rolls times. */
+static eslog *recycling_log(esio *io, const char *dir, int rolls, uint32_t spares, log_config *cfg) {
   *cfg = mkcfg(io, dir, FS);
-  cfg->spares = 1;
+  cfg->spares = spares;
   eslog *lg;
   OK(log_create(cfg, NULL, 1, 0, NULL, 0, &lg));
   for (int i = 0; i < rolls; i++) OK(log_roll(lg));
@@ -633,7 +638,7 @@ static eslog *recycling_log(esio *io, const char *dir, int rolls, log_config *cf
 static void test_retire_foreign(esio *io) {
   char *dir = subdir("retire_foreign");
   log_config cfg;
-  eslog *lg = recycling_log(io, dir, 3, &cfg);
+  eslog *lg = recycling_log(io, dir, 3, 1, &cfg);
   char *spare = os_join(dir, "edbspare1.log"), *inside = os_join(dir, "edbspare1.log/inside");
   CHECK(spare && inside);
   OK(os_mkdir_p(inside, 0700));
@@ -663,7 +668,7 @@ static void test_retire_foreign(esio *io) {
 static void test_retire_gone(esio *io) {
   char *dir = subdir("retire");
   log_config cfg;
-  eslog *lg = recycling_log(io, dir, 2, &cfg);
+  eslog *lg = recycling_log(io, dir, 2, 1, &cfg);
   char *g1 = path_of(dir, 1), *g2 = path_of(dir, 2), *spare = os_join(dir, "edbspare1.log");
   CHECK(spare);
   OK(log_retire(lg, g1));   /* kept as the spare */
@@ -685,6 +690,521 @@ static void test_retire_gone(esio *io) {
   free(dir);
 }
 
+/* ---- log_retire of a generation with another name -------------------------
+ * A closed generation an archive_command hard-linked into its archive ("ln
+ * %p ...") has two names: kept as a spare, it could never be taken (the
+ * log leaves a file with another name alone: writing it would change the
+ * archived copy) and would hold the spare's name for good.  It is deleted
+ * instead (the other name keeps its bytes) and the spare name stays free.
+ * Before, it was renamed to the spare name. */
+static void test_retire_linked(esio *io) {
+  char *dir = subdir("retire_linked");
+  log_config cfg;
+  eslog *lg = recycling_log(io, dir, 2, 1, &cfg);
+  char *g1 = path_of(dir, 1), *g2 = path_of(dir, 2), *spare = os_join(dir, "edbspare1.log");
+  char *other = os_join(root, "retire_linked.arch");
+  CHECK(spare && other);
+  CHECK(link(g1, other) == 0);
+  static uint8_t was[FS], now[FS];
+  raw_read(g1, 0, was, sizeof was);
+  OK(log_retire(lg, g1));
+  CHECK(!os_exists(g1) && !os_exists(spare));
+  raw_read(other, 0, now, sizeof now);
+  CHECK(memcmp(was, now, sizeof was) == 0);
+  OK(log_retire(lg, g2));   /* the spare name is free: kept there */
+  CHECK(!os_exists(g2) && os_exists(spare));
+  OK(log_close(lg));
+  free(g1);
+  free(g2);
+  free(spare);
+  free(other);
+  free(dir);
+}
+
+/* ---- log_release_spares with another file swapped in at a spare's name -----
+ * A full disk deletes the spares the log holds (log_release_spares).
+ * Another process may have put its own file at a spare's name since the
+ * log put a retired generation there (a rename by name over it, a
+ * symbolic link): only this stream's retired generations, still at the
+ * name when checked, are deleted; the others stay and their names are
+ * never used by this log.  Before, each held name was unlinked unread:
+ * the user's file and the link were gone, and the count said 3. */
+static void test_release_foreign(esio *io) {
+  char *dir = subdir("release_foreign");
+  log_config cfg;
+  eslog *lg = recycling_log(io, dir, 4, 3, &cfg);
+  char *sp[3], *g[4], *user = os_join(root, "release_user"), *link_to = os_join(root, "release_target");
+  CHECK(user && link_to);
+  for (uint32_t k = 0; k < 3; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "edbspare%u.log", k + 1);
+    CHECK((sp[k] = os_join(dir, name)));
+  }
+  for (uint32_t k = 0; k < 4; k++) g[k] = path_of(dir, k + 1);
+  for (uint32_t k = 0; k < 3; k++) {
+    OK(log_retire(lg, g[k]));   /* kept as spare k + 1 */
+    CHECK(os_exists(sp[k]) && !os_exists(g[k]));
+  }
+  static uint8_t bytes[FS], back[FS];
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (uint8_t)(i * 7 + 1);
+  int fd = open(user, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CHECK(fd >= 0 && write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  CHECK(rename(user, sp[0]) == 0);             /* another process's file over spare 1 */
+  CHECK((fd = open(link_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  close(fd);
+  CHECK(unlink(sp[2]) == 0 && symlink(link_to, sp[2]) == 0);   /* a link at spare 3 */
+  CHECK(log_release_spares(lg) == 1);          /* spare 2 only */
+  CHECK(!os_exists(sp[1]));
+  raw_read(sp[0], 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
+  CHECK(os_kind(sp[2]) == OS_LINK && os_kind(link_to) == OS_FILE);
+  OK(log_retire(lg, g[3]));                    /* into spare 2, the one name free */
+  CHECK(os_exists(sp[1]) && !os_exists(g[3]));
+  CHECK(log_release_spares(lg) == 1);
+  CHECK(!os_exists(sp[1]) && os_exists(sp[0]) && os_kind(sp[2]) == OS_LINK);
+  OK(log_close(lg));
+  for (uint32_t k = 0; k < 3; k++) free(sp[k]);
+  for (uint32_t k = 0; k < 4; k++) free(g[k]);
+  free(user);
+  free(link_to);
+  free(dir);
+}
+
+/* Waits (at most 10 s) until the file tmp (edbtmp.log, made by the log's
+ * preparer thread) holds generation gen's header. */
+static void wait_tmp_header(const char *tmp, uint32_t gen) {
+  for (int i = 0; i < 20000; i++) {
+    uint8_t h[16] = { 0 };
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    uint32_t g = 0;
+    if (fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h) memcpy(&g, h + 12, 4);
+    if (fd >= 0) close(fd);
+    if (g == gen) return;
+    usleep(500);
+  }
+}
+
+/* ---- the header written ahead and a wall clock stepped back -----------------
+ * The preparer writes the next generation's header ahead (tm_create T1);
+ * a roll takes it when no commit came into the closing generation since.
+ * A commit at R1 > T1, then the clock stepped back an hour
+ * (ESE_FAULT=clockback) and a commit at R2 < T1: the last commit's time
+ * alone said "none since T1", and the roll took the header, a generation
+ * created before a commit of the one it follows (a restore to a point in
+ * time bounds the closing generations' commits by tm_create: restore.c
+ * copy_end_time).  Now it counts the commits since the header (and keeps
+ * the latest commit time seen): generation 2's tm_create > R1.  Before the
+ * fix: tm_create == T1 < R1. */
+static void commit_at(eslog *lg, uint64_t *t) {
+  uint8_t rec[32] = { 0 };
+  *t = os_now_us();   /* as database.c stamps a commit, before the append */
+  memcpy(rec + 24, t, 8);
+  lsn_t l;
+  OK(log_append(lg, LR_COMMIT, rec, sizeof rec, &l));
+  OK(log_flush(lg, l));
+}
+
+static void test_hdr_ahead_clock(void) {
+  char *dir = subdir("hdr_clock"), *back = os_join(root, "hdr_clock.back"), *tmp = os_join(dir, "edbtmp.log");
+  char *g2 = path_of(dir, 1), spec[128];
+  CHECK(back && tmp);
+  snprintf(spec, sizeof spec, "clockback:3600000000:%s", back);
+  esio *io;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  CHECK(!esio_ordered(io));   /* the preparer thread writes the header ahead */
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  uint64_t r0, r1, r2;
+  commit_at(lg, &r0);
+  OK(log_prepare_next(lg));
+  wait_tmp_header(tmp, 2);
+  log_header h;
+  OK(log_read_header(io, tmp, &h));
+  uint64_t t1 = h.tm_create;
+  uint32_t gen1 = h.gen;
+  log_header_clear(&h);
+  CHECK(gen1 == 2 && t1 > r0);
+  while (os_now_us() <= t1) {}
+  commit_at(lg, &r1);   /* after the header: R1 > T1 */
+  int fd = open(back, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  commit_at(lg, &r2);   /* the clock an hour behind: R2 < T1 */
+  CHECK(r2 < t1 && t1 < r1);
+  OK(log_roll(lg));
+  CHECK(unlink(back) == 0);
+  free(g2);
+  g2 = path_of(dir, 0);
+  OK(log_read_header(io, g2, &h));
+  uint64_t tm2 = h.tm_create;
+  uint32_t gen2 = h.gen;
+  log_header_clear(&h);
+  CHECK(gen2 == 2);
+  if (tm2 <= r1) fprintf(stderr, "generation 2 created at %llu, before a commit of generation 1 at %llu\n",
+                         (unsigned long long)tm2, (unsigned long long)r1);
+  CHECK(tm2 > r1);
+  OK(log_close(lg));
+  esio_free(io);
+  printf("log_test: a header written ahead is not taken after a commit, whatever the clock says\n");
+  free(g2);
+  free(tmp);
+  free(back);
+  free(dir);
+}
+
+/* ---- commit times and generation times across restarts and rolls ----------
+ * What a restore to a point in time relies on (restore.c copy_end_time,
+ * check_reach): commit times never go back in log order, each is >= its
+ * generation's tm_create, and a generation's tm_create is after every
+ * commit of the ones before.  The log stamps an LR_COMMIT's time itself
+ * (its last 8 bytes), under its mutex.  Checked here on the records read
+ * back, for: a reopen with the clock stepped back an hour (before: nothing
+ * seeded the latest commit time, the next commit and generation 2's
+ * tm_create were an hour before the commits of generation 1), a commit
+ * whose caller stamped its time before a roll and appended after it
+ * (before: the record kept the caller's time, below the generation's
+ * tm_create), and a stream created after a closed generation
+ * (log_last_commit_us + log_create_after: recovery with no B.log). */
+static void clock_commit(eslog *lg, uint64_t stamp) {
+  uint8_t rec[32] = { 0 };
+  memcpy(rec + 24, &stamp, 8);   /* what the caller had put there: the log writes the time */
+  lsn_t l;
+  OK(log_append(lg, LR_COMMIT, rec, sizeof rec, &l));
+  OK(log_flush(lg, l));
+}
+
+/* Checks the invariants over every record of dir; returns how many commits. */
+static int check_commit_times(esio *io, const char *dir, uint64_t *last) {
+  log_reader *r;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  log_record rec;
+  uint64_t prev = 0, tm = 0;
+  uint32_t gen = 0;
+  int n = 0;
+  JET_ERR e;
+  while ((e = log_reader_next(r, &rec)) == 0) {
+    if (LSN_GEN(rec.lsn) != gen) {
+      gen = LSN_GEN(rec.lsn);
+      tm = log_reader_header(r)->tm_create;
+      if (tm <= prev) fprintf(stderr, "generation %u created at %llu, not after a commit at %llu before it\n", gen,
+                              (unsigned long long)tm, (unsigned long long)prev);
+      CHECK(tm > prev);
+    }
+    if (rec.type != LR_COMMIT) continue;
+    uint64_t t = ld64(rec.payload + rec.len - 8);
+    if (t < prev || t < tm) fprintf(stderr, "commit %d of generation %u at %llu: before %llu (the one before) or "
+                                    "%llu (tm_create)\n", n, gen, (unsigned long long)t, (unsigned long long)prev,
+                                    (unsigned long long)tm);
+    CHECK(t >= prev && t >= tm);
+    prev = t;
+    n++;
+  }
+  CHECK_ERR(e, 1);
+  log_reader_close(r);
+  if (last) *last = prev;
+  return n;
+}
+
+static void test_clock_commits(void) {
+  char *back = os_join(root, "hdr_clock.back"), spec[128];   /* process-wide: test_hdr_ahead_clock's */
+  CHECK(back);
+  snprintf(spec, sizeof spec, "clockback:3600000000:%s", back);
+  esio *io;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  /* a reopen with the clock stepped back */
+  char *dir = subdir("clock_reopen");
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  clock_commit(lg, os_now_us());
+  clock_commit(lg, os_now_us());
+  lsn_t end = log_end(lg);
+  OK(log_close(lg));
+  int fd = open(back, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  OK(log_reopen(&cfg, end, &lg));
+  clock_commit(lg, os_now_us());
+  OK(log_roll(lg));
+  clock_commit(lg, os_now_us());
+  /* a commit stamped by its caller before a roll, appended after it */
+  uint64_t early = os_now_us();
+  OK(log_roll(lg));
+  clock_commit(lg, early);
+  OK(log_close(lg));
+  CHECK(check_commit_times(io, dir, NULL) == 5);
+  /* a stream going on after a closed generation (recovery without B.log) */
+  char *dir2 = subdir("clock_after"), *g1 = path_of(dir2, 1), *cur = path_of(dir2, 0);
+  CHECK(unlink(back) == 0);
+  cfg = mkcfg(io, dir2, FS);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  clock_commit(lg, 0);
+  log_sig sig = *log_signature(lg);
+  OK(log_close(lg));
+  CHECK(rename(cur, g1) == 0);
+  log_header h;
+  OK(log_read_header(io, g1, &h));
+  uint64_t tm1 = h.tm_create, last = 0;
+  log_header_clear(&h);
+  fd = open(back, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  OK(log_last_commit_us(io, g1, &last));
+  CHECK(last >= tm1);
+  OK(log_create_after(&cfg, &sig, 2, tm1, last, NULL, 0, &lg));
+  clock_commit(lg, 0);
+  OK(log_close(lg));
+  CHECK(unlink(back) == 0);
+  CHECK(check_commit_times(io, dir2, NULL) == 2);
+  /* an LR_COMMIT too short for its time is refused, nothing appended */
+  lsn_t l;
+  char *dir3 = subdir("clock_short");
+  cfg = mkcfg(io, dir3, FS);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  CHECK_ERR(log_append(lg, LR_COMMIT, "1234567", 7, &l), JET_errInvalidParameter);
+  CHECK(log_end(lg) == LSN(1, LOG_DATA_START));
+  OK(log_close(lg));
+  esio_free(io);
+  printf("log_test: commit times: stamped by the log, never back, after their generation's creation, across a "
+         "reopen with the clock stepped back and a roll\n");
+  free(dir3);
+  free(g1);
+  free(cur);
+  free(dir2);
+  free(dir);
+  free(back);
+}
+
+/* Right before the roll's rename of edbtmp.log to edb.log
+ * (ESE_FAULT=swap): the rename moves the other file; the roll sees it
+ * at edb.log, puts it back (unchanged) and stops the log, as a crash
+ * between the two renames would (no edb.log, generation 1 archived and
+ * complete).  Before, the other file stayed as edb.log. */
+static void swapped_at_rename(const char *name, const char *victim) {
+  static uint8_t bytes[FS], back[FS];
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (uint8_t)(i * 13 + 5);
+  int fd;
+  eslog *lg;
+  lsn_t l;
+  log_config cfg;
+  char *d2 = subdir(name), *tmp2 = os_join(d2, "edbtmp.log"), *cur2 = path_of(d2, 0), *g1 = path_of(d2, 1);
+  char spec[160];
+  CHECK(tmp2);
+  snprintf(spec, sizeof spec, "swap:edbtmp.log:%s", victim);
+  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  esio *sio;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&sio));
+  unsetenv("ESE_FAULT");
+  cfg = mkcfg(sio, d2, FS);
+  /* log_create's rename the same way: refused, the other file back */
+  CHECK_ERR(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg), JET_errLogWriteFail);
+  CHECK(!os_exists(victim) && !os_exists(cur2));
+  raw_read(tmp2, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));   /* edbtmp.log is the log's name: made anew */
+  CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+  CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  OK(log_append(lg, 1, "abc", 3, &l));
+  OK(log_flush(lg, l));
+  OK(log_prepare_next(lg));   /* in line: the swap fault orders the I/O */
+  CHECK_ERR(log_roll(lg), JET_errLogWriteFail);
+  CHECK(!os_exists(victim) && !os_exists(cur2) && os_exists(g1));
+  raw_read(tmp2, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);   /* back at edbtmp.log, never written */
+  CHECK_ERR(log_close(lg), JET_errLogWriteFail);
+  esio_free(sio);
+  free(d2);
+  free(tmp2);
+  free(cur2);
+  free(g1);
+}
+
+/* ---- a passing error when a spare is taken ---------------------------------
+ * The preparer takes a held spare (this stream's retired generation 1)
+ * while no descriptor is left for a moment (RLIMIT_NOFILE lowered: EMFILE,
+ * as when another thread of the application holds them): the name stays
+ * HELD, so log_release_spares (a full disk) deletes it afterwards.  Before,
+ * any open error made the name FOREIGN for the rest of the run: the spare
+ * stayed, never taken nor released (the reviewer's /tmp/rv14/emfile_spare).
+ * ESE_FAULT_COUNT orders the I/O: the preparer runs in line. */
+static void test_spare_emfile(void) {
+  char *dir = subdir("spare_emfile"), *count = os_join(root, "spare_emfile.count");
+  char *spare = os_join(dir, "edbspare1.log"), *g1 = path_of(dir, 1);
+  CHECK(count && spare && g1);
+  setenv("ESE_FAULT_COUNT", count, 1);
+  esio *io;
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT_COUNT");
+  CHECK(esio_ordered(io));
+  log_config cfg = mkcfg(io, dir, FS);
+  cfg.spares = 1;
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  for (int i = 0; i < 3; i++) OK(log_roll(lg));
+  OK(log_prepare_next(lg));   /* a new edbtmp.log made ahead (no spare yet) */
+  OK(log_retire(lg, g1));     /* generation 1 kept as spare 1 (HELD) */
+  CHECK(os_exists(spare) && !os_exists(g1));
+  int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  CHECK(lowest >= 0);
+  close(lowest);
+  struct rlimit old, now;
+  CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  now = old;
+  now.rlim_cur = (rlim_t)lowest;
+  CHECK(setrlimit(RLIMIT_NOFILE, &now) == 0);
+  JET_ERR pe = log_prepare_next(lg);   /* takes spare 1 over the file made ahead: cannot open it */
+  CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  OK(pe);
+  CHECK(os_exists(spare));
+  uint32_t freed = log_release_spares(lg);
+  if (freed != 1) fprintf(stderr, "log_release_spares freed %u, edbspare1.log %s\n", freed,
+                          os_exists(spare) ? "still there" : "gone");
+  CHECK(freed == 1 && !os_exists(spare));
+  OK(log_roll(lg));
+  OK(log_close(lg));
+  esio_free(io);
+  printf("log_test: a spare that could not be opened for a moment (EMFILE) stays held, released on a full disk\n");
+  free(g1);
+  free(spare);
+  free(count);
+  free(dir);
+}
+
+/* ---- a file system without renameat2 RENAME_NOREPLACE ----------------------
+ * ESE_FAULT=norenameat2 (renameat2 fails with EINVAL, as on NFS or FUSE):
+ * os_rename_noreplace links the file at the new name (link never
+ * replaces) and removes the old name; where it cannot link (a folder
+ * here) it fails and removes nothing.  The swaps of test_tmp_swapped
+ * again under it: the other file goes back to edbtmp.log.  Before, the
+ * rename back failed, its result ignored: the other file stayed as
+ * edb.log (spec/c/log_test.c, "!os_exists(victim) && !os_exists(cur2)"). */
+static void test_norenameat2(void) {
+  char *flag = os_join(root, "norenameat2.on"), spec[200];
+  char *a = os_join(root, "nr.a"), *b = os_join(root, "nr.b"), *d = os_join(root, "nr.d");
+  char *victim = os_join(root, "nr.victim");
+  CHECK(flag && a && b && d && victim);
+  snprintf(spec, sizeof spec, "norenameat2:%s", flag);
+  esio *io;
+  setenv("ESE_FAULT", spec, 1);
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  int fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  close(fd);
+  uint8_t x[2] = { 0 };
+  CHECK((fd = open(a, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 && write(fd, "a", 1) == 1);
+  close(fd);
+  CHECK((fd = open(b, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 && write(fd, "b", 1) == 1);
+  close(fd);
+  CHECK_ERR(os_rename_noreplace(io, a, b), JET_errFileAlreadyExists);   /* b kept */
+  raw_read(a, 0, x, 1);
+  CHECK(x[0] == 'a');
+  raw_read(b, 0, x, 1);
+  CHECK(x[0] == 'b');
+  CHECK(unlink(b) == 0);
+  OK(os_rename_noreplace(io, a, b));   /* moved: one name */
+  CHECK(!os_exists(a));
+  raw_read(b, 0, x, 1);
+  CHECK(x[0] == 'a');
+  struct stat st;
+  CHECK(stat(b, &st) == 0 && st.st_nlink == 1);
+  CHECK(mkdir(d, 0700) == 0);   /* no link: an error, nothing removed */
+  CHECK(os_rename_noreplace(io, d, a) != JET_errSuccess);
+  CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode) && !os_exists(a));
+  esio_free(io);
+  swapped_at_rename("norenameat2_swapped", victim);
+  CHECK(unlink(flag) == 0);
+  printf("log_test: norenameat2: a rename that replaces nothing by link + unlink; another file swapped in goes back\n");
+  free(victim);
+  free(d);
+  free(b);
+  free(a);
+  free(flag);
+}
+
+/* ---- another file swapped in at Btmp.log before the roll takes it -----------
+ * The preparer makes edbtmp.log (its header written ahead); another
+ * process then renames its own file over that name.  The roll keeps the
+ * file the preparer made (its descriptor) and checks that the name still
+ * holds it (device and inode, os_is_at): it is not, so the roll makes a
+ * new file (the name is the log's own: what is there goes, as a stale
+ * one) and never writes the other file nor makes it a generation.
+ * Before, the roll opened edbtmp.log by name and renamed that file to
+ * edb.log without writing it (its header taken for written ahead): the
+ * records of generation 2 went into the other file, and edb.log had no
+ * log header. */
+static void test_tmp_swapped(esio *io) {
+  char *dir = subdir("tmp_swapped"), *tmp = os_join(dir, "edbtmp.log"), *cur = path_of(dir, 0);
+  char *victim = os_join(root, "tmp_swapped.victim"), *keep = os_join(root, "tmp_swapped.keep");
+  CHECK(tmp && victim && keep);
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  lsn_t l;
+  OK(log_append(lg, 1, "abc", 3, &l));
+  OK(log_flush(lg, l));
+  OK(log_prepare_next(lg));
+  wait_tmp_header(tmp, 2);
+  static uint8_t bytes[FS], back[FS];
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (uint8_t)(i * 13 + 5);
+  int fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CHECK(fd >= 0 && write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  CHECK(link(victim, keep) == 0);      /* its bytes seen under another name */
+  CHECK(rename(victim, tmp) == 0);     /* the other process's file over edbtmp.log */
+  OK(log_roll(lg));
+  OK(log_append(lg, 1, "def", 3, &l));
+  OK(log_flush(lg, l));
+  OK(log_close(lg));
+  raw_read(keep, 0, back, sizeof back);
+  CHECK(memcmp(back, bytes, sizeof bytes) == 0);
+  log_header h;
+  OK(log_read_header(io, cur, &h));    /* edb.log is generation 2's own file */
+  uint32_t gen = h.gen;
+  log_header_clear(&h);
+  CHECK(gen == 2);
+
+  swapped_at_rename("tmp_swapped2", victim);
+  free(tmp);
+  free(cur);
+  free(victim);
+  free(keep);
+  free(dir);
+}
+
+/* A stream in dir (64 KiB files, one spare, ESE_FAULT_TRACE at trace:
+ * ordered I/O, edbtmp.log made in line) with generations 1 and 2 full,
+ * generation 1 retired as the spare and edbtmp.log made of it. */
+static eslog *recycled_setup(const char *dir, const char *trace, esio **io) {
+  setenv("ESE_FAULT_TRACE", trace, 1);
+  OK(esio_new(io));
+  unsetenv("ESE_FAULT_TRACE");
+  log_config cfg = mkcfg(*io, dir, FS);
+  cfg.spares = 1;
+  eslog *lg;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  static uint8_t rec[3000];
+  memset(rec, 0xA5, sizeof rec);
+  lsn_t l;
+  while (log_generation(lg) < 3) OK(log_append(lg, 1, rec, sizeof rec, &l));   /* 1 and 2 full */
+  OK(log_flush(lg, log_end(lg)));
+  char *g1 = path_of(dir, 1);
+  OK(log_retire(lg, g1));       /* the spare */
+  OK(log_prepare_next(lg));     /* edbtmp.log made of it */
+  free(g1);
+  return lg;
+}
+
 /* ---- the roll of a little-used file made from a spare -----------------------
  * The roll that closes it zeroes its old generation's bytes after its last
  * record (every closed generation is zeros after its last record).  Those
@@ -698,22 +1218,10 @@ static void test_retire_gone(esio *io) {
 static void test_recycled_roll(void) {
   char *dir = subdir("recycled_roll"), *trace = os_join(root, "recycled_roll.trace");
   CHECK(trace);
-  setenv("ESE_FAULT_TRACE", trace, 1);   /* ordered I/O: edbtmp.log made in line */
   esio *io;
-  OK(esio_new(&io));
-  unsetenv("ESE_FAULT_TRACE");
-  log_config cfg = mkcfg(io, dir, FS);
-  cfg.spares = 1;
-  eslog *lg;
-  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
-  static uint8_t rec[3000];
-  memset(rec, 0xA5, sizeof rec);
+  eslog *lg = recycled_setup(dir, trace, &io);
   lsn_t l;
-  while (log_generation(lg) < 3) OK(log_append(lg, 1, rec, sizeof rec, &l));   /* 1 and 2 full */
-  OK(log_flush(lg, log_end(lg)));
-  char *g1 = path_of(dir, 1), *g4 = path_of(dir, 4);
-  OK(log_retire(lg, g1));       /* the spare */
-  OK(log_prepare_next(lg));     /* edbtmp.log made of it */
+  char *g4 = path_of(dir, 4);
   OK(log_roll(lg));             /* generation 4 in generation 1's file */
   OK(log_append(lg, 1, "little", 6, &l));
   OK(log_flush(lg, l));
@@ -742,8 +1250,52 @@ static void test_recycled_roll(void) {
   CHECK(!memcmp(b + LOG_DATA_START + 8, "little", 6));
   for (uint32_t i = LOG_DATA_START + LOG_BLOCK; i < FS; i++) CHECK(b[i] == 0);
   free(b);
-  free(g1);
   free(g4);
+  free(trace);
+  free(dir);
+}
+
+/* The spare made edbtmp.log ahead, then another process's file renamed
+ * over edbtmp.log: the roll makes a new file (zeros) instead, and that
+ * generation's roll zeroes nothing beyond its records (no old bytes).
+ * Before, the new file took the spare's old end (stale_end from the file
+ * made ahead): its roll wrote zeros over zeros, 55 KiB in all here. */
+static void test_recycled_swapped(void) {
+  char *dir = subdir("recycled_swapped"), *trace = os_join(root, "recycled_swapped.trace");
+  char *victim = os_join(root, "recycled_swapped.victim"), *tmp = os_join(dir, "edbtmp.log");
+  CHECK(trace && victim && tmp);
+  esio *io;
+  eslog *lg = recycled_setup(dir, trace, &io);
+  lsn_t l;
+  int fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CHECK(fd >= 0 && write(fd, "not a log", 9) == 9);
+  close(fd);
+  CHECK(rename(victim, tmp) == 0);   /* another process's file over edbtmp.log */
+  OK(log_roll(lg));             /* generation 4 in a new file */
+  OK(log_append(lg, 1, "little", 6, &l));
+  OK(log_flush(lg, l));
+  uint64_t mark = esio_count(io);
+  OK(log_roll(lg));             /* closes 4 */
+  OK(log_close(lg));
+  esio_free(io);
+  FILE *t = fopen(trace, "r");
+  CHECK(t);
+  char kind[16], name[64];
+  unsigned long long k, n, off;
+  uint64_t wrote = 0;
+  int done = 0;
+  while (fscanf(t, "%llu %15s %llu %llu %63s", &k, kind, &n, &off, name) == 5) {
+    if (k <= mark || done) continue;
+    if (!strcmp(kind, "rename") && !strcmp(name, "edb.log")) done = 1;
+    else if (!strcmp(kind, "write") && !strcmp(name, "edb.log")) wrote += n;
+  }
+  fclose(t);
+  if (wrote > 8192) fprintf(stderr, "the roll of a new file wrote %llu bytes to it\n", (unsigned long long)wrote);
+  CHECK(wrote > 0 && wrote <= 8192);
+  printf("log_test: a new file made for a swapped spare: its roll wrote %llu bytes to it (no old bytes)\n",
+         (unsigned long long)wrote);
+  free(tmp);
+  free(victim);
   free(trace);
   free(dir);
 }
@@ -1284,7 +1836,7 @@ static lsn_t put_rec(eslog *lg, slotted *t, size_t n) {
   CHECK(n <= sizeof scratch);
   rec_fill(t->n + 500, scratch, n);
   lsn_t l;
-  OK(log_append(lg, (uint8_t)(t->n + 1), scratch, n, &l));
+  OK(log_append(lg, (uint8_t)(t->n + 10), scratch, n, &l));   /* never LR_COMMIT (its time is the log's) */
   t->r[t->n] = l;
   t->len[t->n++] = n;
   return l;
@@ -1300,7 +1852,7 @@ static JET_ERR read_slotted(esio *io, const slotted *t, int *nread, lsn_t *end, 
   *nread = 0;
   while ((e = log_reader_next(r, &rec)) == 0) {
     int i = (*nread)++;
-    CHECK(i < t->n && rec.lsn == t->r[i] && rec.len == t->len[i] && rec.type == (uint8_t)(i + 1));
+    CHECK(i < t->n && rec.lsn == t->r[i] && rec.len == t->len[i] && rec.type == (uint8_t)(i + 10));
     rec_fill(i + 500, scratch, t->len[i]);
     CHECK(!memcmp(rec.payload, scratch, t->len[i]));
   }
@@ -1713,7 +2265,15 @@ int main(void) {
   test_roll_window(io);
   test_retire_foreign(io);
   test_retire_gone(io);
+  test_release_foreign(io);
+  test_retire_linked(io);
+  test_hdr_ahead_clock();
+  test_clock_commits();
+  test_tmp_swapped(io);
+  test_norenameat2();
+  test_spare_emfile();
   test_recycled_roll();
+  test_recycled_swapped();
   test_recycled_roll_held();
   test_crash_points(io);
   test_group_commit(io);
