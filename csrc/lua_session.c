@@ -126,7 +126,7 @@ static int db_is_open(lua_State *L) {
 
 static int db_tostring(lua_State *L) {
   EseDatabase *D = ese_todatabase(L, 1);
-  if (!D->open) {
+  if (!ese_database_alive(L, 1)) {   /* closed, or its session or instance is */
     lua_pushliteral(L, ESE_DATABASE_T " (closed)");
   } else {
     lua_getiuservalue(L, 1, 2);
@@ -182,7 +182,7 @@ static int ses_is_open(lua_State *L) {
 
 static int ses_tostring(lua_State *L) {
   EseSession *S = ese_tosession(L, 1);
-  if (!S->open) lua_pushliteral(L, ESE_SESSION_T " (closed)");
+  if (!ese_session_alive(L, 1)) lua_pushliteral(L, ESE_SESSION_T " (closed)");   /* or its instance is */
   else lua_pushfstring(L, ESE_SESSION_T ": %p", (void *)S);
   return 1;
 }

@@ -329,7 +329,7 @@ static int tab_is_open(lua_State *L) {
 
 static int tab_tostring(lua_State *L) {
   EseTable *T = totable(L, 1);
-  if (!T->open) lua_pushliteral(L, ESE_TABLE_T " (closed)");
+  if (!table_alive(L, 1)) lua_pushliteral(L, ESE_TABLE_T " (closed)");   /* or its database, session, instance */
   else lua_pushfstring(L, ESE_TABLE_T ": %p", (void *)T);
   return 1;
 }
