@@ -54,4 +54,48 @@ describe("hostile 14b", function()
       assert.same({ y = "3", z = "foreign" }, H.contents(t2))
     end)
   end)
+  describe("backup.run killed with SIGKILL in End, after the engine recorded the full backup", function()
+    -- Before: the set was renamed from DEST.partial to DEST only after End,
+    -- so a run killed in End (its logs truncated, the databases' headers
+    -- already recording it as the last full) left DEST.partial, which
+    -- verify and restore refuse ("an unfinished backup") and the guide
+    -- says to remove; the next incremental was taken all the same, and no
+    -- chain held it: the older full ends before the truncated logs.
+    it("leaves the complete set at DEST: the next incremental's chain verifies and restores", function()
+      local live = w:path("live")
+      local t, s, db, inst = w:table_at(live, "app.edb")
+      t:put("x", "1")
+      backup.run(inst, w:path("f_old"))
+      t:put("x", "2")
+      t:close(); db:close(); s:close()
+      inst:term({ complete = true })
+      local code, out, err = H.lua_child([[
+        local ese, backup = require "ese", require "ese.backup"
+        local live, dest = arg[1], arg[2]
+        local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+        local inst = ese.create_instance("killed-in-end", { system_path = live, log_path = live })
+        inst:init()
+        inst:begin_session():attach_database(live .. "/app.edb")
+        backup.run(inst, dest, { on_progress = function(p)
+          -- End's first step wrote the database's header: killed after it
+          if p.phase == "end" and p.part == 1 then os.execute("kill -9 " .. pid) end
+        end })
+        print("not killed")
+      ]], { live, w:path("f_new") })
+      assert.are_not.equal(0, code, out .. err)
+      assert.is_nil(out:find("not killed", 1, true))
+      assert.are.equal(2, ese.file_info(live .. "/app.edb").backups.full.gen_high, "End recorded the full")
+      assert.is_false(H.exists(w:path("f_new.partial")))
+      assert.is_true(H.exists(w:path("f_new/manifest.json")))
+      local inst2 = w:open(nil, { system_path = live, log_path = live })
+      local t2 = H.open_table(inst2, live)
+      t2:put("x", "3")
+      backup.run(inst2, w:path("inc"), { incremental = true })
+      inst2:term({ complete = true })
+      backup.verify({ w:path("f_new"), w:path("inc") })
+      backup.restore({ w:path("f_new"), w:path("inc") }, w:path("dest"))
+      local ri = w:open(nil, { system_path = w:path("dest"), log_path = w:path("dest") })
+      assert.same({ x = "3" }, H.contents(H.open_table(ri, w:path("dest"))))
+    end)
+  end)
 end)

@@ -425,10 +425,15 @@ end
 
 -- The out strategy of run: files created 0600 (O_EXCL) in partial,
 -- written and fsynced through the engine's I/O layer (so ESE_FAULT reaches
--- them); written[name] marks the files of the set so far.  The set is
+-- them); ctx.written[name] marks the files of the set so far.  The set is
 -- complete and checked before truncation and End: every file read back,
--- the manifest written last, everything fsynced.
-local function folder_out(partial, p, opts, st, written)
+-- the manifest written last, everything fsynced, and then it takes its
+-- name (ctx.publish): a run killed in the truncation or in End, which may
+-- have deleted logs that only the set holds and recorded it as the full
+-- that the next incremental builds on, leaves the set at DEST, never a
+-- .partial folder that verify and restore refuse.
+local function folder_out(partial, p, opts, st, ctx)
+  local written = ctx.written
   local out = {}
   local function info(name)
     return { phase = "sync", file = name, done = 0, total = 0, bytes = st.bytes, kind = p.kind }
@@ -464,22 +469,20 @@ local function folder_out(partial, p, opts, st, written)
     w.write(manifest_m.encode(manifest))
     w.close()
     out.sync_dir(partial, ".")
+    ctx.publish()
   end
   return out
 end
 
 -- A failure of the sequence: keep the complete set once the truncation
--- began (the logs it deleted may exist only there) and raise with a note;
--- else remove everything this run made and raise the error as it is.
+-- began (the logs it deleted may exist only there; it took DEST's name
+-- before) and raise with a note; else remove everything this run made
+-- (from DEST when the set had taken its name: its publication failed, or
+-- End of a run that truncates nothing) and raise the error as it is.
 local function fail_run(inst, st, res, ctx)
   undo(inst, st)
   if st.truncating then
-    local kok, kerr = pcall(ctx.publish)
-    local where = (kok or ctx.renamed) and ctx.dest or ctx.partial
-    local why = ctx.renamed and " (the sync of its parent folder failed: "
-      or (" (it cannot be renamed to " .. ctx.dest .. ": ")
-    local note = ("the log truncation began, so the complete set is kept in %s%s"):format(where,
-      kok and "" or (why .. tostring(kerr) .. ")"))
+    local note = ("the log truncation began, so the complete set is kept in %s"):format(ctx.dest)
     if ese.is_error(res) then
       res.detail = res.detail and (tostring(res.detail) .. "; " .. note) or note
       error(res, 0)
@@ -489,8 +492,10 @@ local function fail_run(inst, st, res, ctx)
   for f in pairs(st.open) do f:close() end
   -- the files this run made, by name (no descriptor needed: this works
   -- out of descriptors too), then anything else
-  for name in pairs(ctx.written) do pcall(fs.remove, ctx.partial .. "/" .. name) end
-  if not pcall(fs.rmdir, ctx.partial) then pcall(fs.remove_tree, ctx.partial) end
+  local at = ctx.renamed and ctx.dest or ctx.partial
+  for name in pairs(ctx.written) do pcall(fs.remove, at .. "/" .. name) end
+  if not pcall(fs.rmdir, at) then pcall(fs.remove_tree, at) end
+  if ctx.gave_way then pcall(fs.mkdir, ctx.dest, 448) end   -- it was there, empty
   ctx.remove_made()
   error(res, 0)
 end
@@ -504,15 +509,21 @@ function run.run(inst, dest, opts)
   ctx.remove_made = make_partial(dest, partial)
   local t0 = now()
   local st = { began = false, bytes = 0, names = {}, open = {}, zst = {} }
-  local out = folder_out(partial, p, opts, st, ctx.written)
+  local out = folder_out(partial, p, opts, st, ctx)
   if p.compress then
     p.compress_files = true
     out = zstd_out(out, p, st)
   end
-  -- the complete set takes dest's name (an empty dest folder gives way);
+  -- the complete set takes dest's name (an empty dest folder gives way)
+  -- after its manifest, before the truncation (folder_out's before_end);
   -- ctx.renamed once it has it, even when the parent's sync then fails
+  -- (the run then fails before it truncates: the rename may not survive a
+  -- crash, and the set is removed again)
   function ctx.publish()
-    if state == "empty" then fs.rmdir(dest) end
+    if state == "empty" then
+      fs.rmdir(dest)
+      ctx.gave_way = true
+    end
     fs.rename(partial, dest)
     ctx.renamed = true
     out.sync_dir(dirname(dest), "..")
@@ -521,17 +532,6 @@ function run.run(inst, dest, opts)
   local ok, res = pcall(sequence, inst, p, opts, out, st)
   guard:disarm()
   if not ok then fail_run(inst, st, res, ctx) end
-  -- the engine recorded the backup already: from here on a failure keeps
-  -- the complete set (under its .partial name)
-  local rok, rerr = pcall(ctx.publish)
-  if not rok then
-    local name = ese.is_error(rerr) and rerr.name or "JET_errDiskIO"
-    if ctx.renamed then   -- no report: the rename may not survive a crash
-      raise(name, "run", "the set is complete in %s, but the sync of its parent folder failed: %s", dest,
-        tostring(rerr))
-    end
-    raise(name, "run", "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
-  end
   return report_of(res, st, { dir = dest, seconds = now() - t0 })
 end
 
