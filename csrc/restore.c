@@ -251,6 +251,21 @@ static int has_suffix(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* 1 when a database copy named name would be a file the restore writes
+ * itself in the destination (B.chk, B.lck, B.dwb, ...; base in any case,
+ * as a case-insensitive file system takes it): the restored database
+ * would be overwritten, removed or taken for it.  ese.util's
+ * db_name_problem says the same to backup.run and backup.verify. */
+static int restore_own_name(const char *name, const char *base) {
+  static const char *const own[] = { ".chk", ".chk.tmp", ".lck", ".dwb", "tmp.dwb", ".arc", ".arc.tmp", "tmp.log" };
+  size_t bl = strlen(base);
+  if (strcmp(name, ".ese-fetch") == 0) return 1;
+  if (strncasecmp(name, base, bl) != 0) return 0;
+  for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+    if (strcasecmp(name + bl, own[i]) == 0) return 1;
+  return 0;
+}
+
 /* What a restore takes of a database's header h and size: a streamed copy
  * (its backup record set: JET_errRestoreOfNonBackupDatabase) of whole
  * pages with its trailer (JET_errBadPatchPage); the trailer is read next. */
@@ -318,6 +333,8 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
     return fail(r, e, "%s", what);
   }
   if (e) return fail(r, e, "database %s", name);
+  if (!orig && restore_own_name(name, r->base))
+    return fail(r, JET_errInvalidBackup, "database %s has the name of a file the restore writes itself", name);
   if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
   r->page_size = h.page_size;
   rsfile *f;

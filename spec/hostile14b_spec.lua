@@ -98,4 +98,74 @@ describe("hostile 14b", function()
       assert.same({ x = "3" }, H.contents(H.open_table(ri, w:path("dest"))))
     end)
   end)
+  describe("a database named like a file of the set or of the restore", function()
+    -- Before: backup.run and run_to took a database named edb.chk, edb.lck,
+    -- edb.dwb, edbtmp.log, edb.chk.tmp, edb.log, edb00000009.log,
+    -- EDB00000001.log, x.zst (run_to: manifest.json too) into the set,
+    -- backup.verify accepted it, and the restore either refused (no
+    -- database; a log damaged; a compressed file damaged) or reported
+    -- success with the database overwritten by the checkpoint (edb.chk),
+    -- taken for the lock file (edb.lck), the double-write ring (edb.dwb) or
+    -- removed with the log stream (edbtmp.log, edb.chk.tmp).
+    local names = { "edb.chk", "edb.lck", "edb.dwb", "edbtmp.log", "edb.chk.tmp", "edb.log", "edb00000009.log",
+                    "EDB00000001.log", "EDB.CHK", "x.zst", "manifest.json", "edb.arc" }
+
+    local function live_with(name)
+      local other = w:path("other")
+      assert(os.execute("mkdir -p " .. H.q(other)))
+      local t, s, db, inst = w:table_at(w:path("live"), "app.edb")
+      t:put("k", "v")
+      local db2 = s:create_database(other .. "/" .. name)
+      s:create_table(db2, "t"):put("x", "y")
+      return inst, t, db
+    end
+
+    it("backup.run and run_to refuse it (JET_errInvalidPath naming it), leave no set and record no backup", function()
+      for i, name in ipairs(names) do
+        local inst = live_with(name)
+        local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, w:path("set" .. i))
+        assert.matches(name, e.detail, 1, true)
+        assert.is_false(H.exists(w:path("set" .. i)))
+        assert.is_false(H.exists(w:path("set" .. i .. ".partial")))
+        local chunks = {}
+        e = H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function(c) chunks[#chunks + 1] = c end)
+        assert.matches(name, e.detail, 1, true)
+        assert.is_nil(ese.file_info(w:path("live/app.edb")).backups.full, name)   -- no backup recorded
+        inst:term({ complete = true })
+        w:cleanup()
+        H.rmdir(w:path("live"))
+        H.rmdir(w:path("other"))
+      end
+    end)
+
+    it("a set holding one under such a name: backup.verify and ese.restore refuse it before writing", function()
+      local inst = live_with("b.edb")
+      backup.run(inst, w:path("set"))
+      inst:term({ complete = true })
+      local json = H.read_file(w:path("set/manifest.json"))
+      for i, name in ipairs({ "edb.chk", "edb.lck", "EDB.dwb", "edbtmp.log", "edb.chk.tmp", "edb.arc" }) do
+        local set = w:path("s" .. i)
+        assert(os.execute(("cp -a %s %s && mv %s/b.edb %s/%s"):format(H.q(w:path("set")), H.q(set), H.q(set), H.q(set),
+          H.q(name))))
+        H.write_file(set .. "/manifest.json", (json:gsub('"b%.edb"', '"' .. name .. '"')))
+        local e = H.expect_jet("JET_errInvalidBackup", backup.verify, set)
+        assert.matches(name, e.detail, 1, true)
+        os.remove(set .. "/manifest.json")   -- checked from its files: the same
+        H.expect_jet("JET_errInvalidBackup", backup.verify, set)
+        e = H.expect_jet("JET_errInvalidBackup", ese.restore, { set }, w:path("dest" .. i))
+        assert.matches(name, e.detail, 1, true)
+        assert.is_false(H.exists(w:path("dest" .. i)))
+      end
+    end)
+
+    it("run_to: a name over the 100 bytes of a tar entry is JET_errInvalidPath (before: a plain error of tar.lua)",
+       function()
+      local inst = live_with(("L"):rep(120) .. ".edb")
+      local e = H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function() end)
+      assert.matches("at most 100 bytes", e.detail, 1, true)
+      H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function() end, { prefix = ("p"):rep(90) })
+      backup.run(inst, w:path("set"))   -- a folder holds it
+      backup.verify(w:path("set"))
+    end)
+  end)
 end)

@@ -71,6 +71,8 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   if st.names[name] then
     raise("JET_errInvalidPath", "run", "two files of the backup are named %s", name)
   end
+  local problem = what == "database" and util.db_name_problem(name)
+  if problem then raise("JET_errInvalidPath", "run", "database %s: a set cannot hold it under %s", path, problem) end
   st.names[name] = true
   local r <close> = inst:open_file(path)
   local size = r:size()
@@ -154,6 +156,13 @@ local function stream_all(inst, p, out, st, on_progress)
   -- between them; get_log_info then finds it done
   checkpoint(inst, p, st, on_progress, { cutoff = true })
   local logs, info = inst:get_log_info()
+  -- the names that depend on the logs' base name, known from here on
+  for _, e in ipairs(files) do
+    local problem = util.db_name_problem(e.name, info.base_name)
+    if problem then
+      raise("JET_errInvalidPath", "run", "database %s: a set cannot hold it under %s", e.source or e.name, problem)
+    end
+  end
   for _, path in ipairs(logs) do
     files[#files + 1] = stream_file(inst, path, "log", p, out, st, on_progress)
   end
@@ -566,7 +575,21 @@ local function entry_prefix(opts)
     end
     if prefix:sub(1, 1) == "/" then raise("JET_errInvalidPath", "run_to", "prefix %s is absolute", opts.prefix) end
   end
+  if #prefix + #manifest_m.NAME > 100 then
+    raise("JET_errInvalidPath", "run_to", "prefix %s: a tar entry's name (prefix/%s) holds at most 100 bytes",
+      opts.prefix, manifest_m.NAME)
+  end
   return prefix
+end
+
+-- A ustar header of an entry of the set; a name over the format's 100
+-- bytes (a long database name) is JET_errInvalidPath, before any byte of
+-- the entry goes out.
+local function entry_header(name, size, mode, mtime, typeflag)
+  if #name > 100 then
+    raise("JET_errInvalidPath", "run_to", "tar entry %s: a name of at most 100 bytes (prefix and file name)", name)
+  end
+  return tar.header(name, size, mode, mtime, typeflag)
 end
 
 -- The out strategy of run_to: every piece through emit(s).  The manifest
@@ -577,10 +600,10 @@ local function tar_out(emit, prefix, mtime)
   local started = false
   function out.open(_, name, size)
     if not started and prefix ~= "" then
-      emit(tar.header(prefix, 0, 448, mtime, "5"))
+      emit(entry_header(prefix, 0, 448, mtime, "5"))
     end
     started = true
-    emit(tar.header(prefix .. name, size, 384, mtime, "0"))
+    emit(entry_header(prefix .. name, size, 384, mtime, "0"))
     local n = 0
     local w = {}
     function w.write(chunk) n = n + #chunk; emit(chunk) end
@@ -595,7 +618,7 @@ local function tar_out(emit, prefix, mtime)
   end
   function out.before_end(manifest)
     local json = manifest_m.encode(manifest)
-    emit(tar.header(prefix .. manifest_m.NAME, #json, 384, mtime, "0"))
+    emit(entry_header(prefix .. manifest_m.NAME, #json, 384, mtime, "0"))
     emit(json .. tar.pad(#json))
     emit(tar.END)
   end
