@@ -168,4 +168,25 @@ describe("hostile 14b", function()
       backup.verify(w:path("set"))
     end)
   end)
+  describe("a restore into the log archive of a running instance", function()
+    -- Before: ese.restore with overwrite into the archive_path of a running
+    -- instance of this process succeeded and removed the archived
+    -- generations (the log stream of its base name), the only copies of
+    -- the generations the backup's truncation had deleted.
+    it("is JET_errFileAccessDenied naming the instance, with overwrite too; the archive as it was", function()
+      local live, arc = w:path("live"), w:path("arc")
+      local t, _, _, inst = w:table_at(live, "app.edb", { archive_path = arc, log_file_size = 64 })
+      t:put("k", "v")
+      backup.run(inst, w:path("set"))
+      for i = 1, 60 do t:put("k" .. i, ("z"):rep(3000)) end
+      inst:term({ complete = true })   -- every closed generation shipped
+      inst = w:open(nil, { system_path = live, log_path = live, archive_path = arc, log_file_size = 64 })
+      local before = H.ls(arc)
+      assert.is_true(before["edb00000002.log"] ~= nil)
+      local e = H.expect_jet("JET_errFileAccessDenied", ese.restore, { w:path("set") }, arc, { overwrite = true })
+      assert.matches("as its log archive", e.detail, 1, true)
+      assert.are.same(before, H.ls(arc))
+      inst:term({ complete = true })
+    end)
+  end)
 end)
