@@ -747,6 +747,27 @@ static JET_ERR clean_dest(const char *name, void *ud) {
   return e;
 }
 
+/* With overwrite: every database of the set already in dest goes before
+ * the log stream does (each is made anew by its copy anyway): a restore
+ * killed after this leaves no database of the old state beside the new
+ * ones to be attached as if the restore had not run (the copies are
+ * "being restored" until the end). */
+static JET_ERR drop_dbs(EseRestore *r) {
+  JET_ERR e = JET_errSuccess;
+  int gone = 0;
+  for (size_t i = 0; e == JET_errSuccess && i < r->nfiles; i++) {
+    rsfile *f = &r->files[i];
+    if (!f->is_db || f->in_place) continue;
+    char *p = os_join(r->dest, f->name);
+    if (!p) return JET_errOutOfMemory;
+    if (os_kind(p) == OS_FILE && (e = os_unlink(r->io, p)) == JET_errSuccess) gone = 1;
+    if (e) fail(r, e, "%s cannot be removed", p);
+    free(p);
+  }
+  if (e == JET_errSuccess && gone) e = os_sync_dir(r->io, r->dest);
+  return e;
+}
+
 #define FETCH_DIR ".ese-fetch"
 
 /* Removes the fetch folder and what it holds (the files restore_command
@@ -877,6 +898,7 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && fetch) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   if (e == JET_errSuccess && fetch) e = check_reach(r);
   /* every refusal came first: with overwrite, dest's log stream goes only now */
+  if (e == JET_errSuccess && r->overwrite) e = drop_dbs(r);
   if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess) e = drop_ring(r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;

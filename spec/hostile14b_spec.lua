@@ -189,4 +189,44 @@ describe("hostile 14b", function()
       inst:term({ complete = true })
     end)
   end)
+  describe("a restore with overwrite killed (SIGKILL) at its first step", function()
+    -- Before: the overwrite removed the old log stream first and replaced
+    -- each database only when its copy came, so a restore killed after its
+    -- first step left the other database of the earlier restore in place,
+    -- clean: an instance on dest attached it and read the old data as if
+    -- the restore had not run (api.md: "dest is unusable until a restore
+    -- succeeds, the databases marked being restored").
+    it("leaves no database of the old state: each is absent or being restored; a retry gives the set", function()
+      local live = w:path("live")
+      local t, s, db, inst = w:table_at(live, "a.edb")
+      t:put("k", "new")
+      local db2 = s:create_database(live .. "/b.edb")
+      s:create_table(db2, "t"):put("k", "new")
+      backup.run(inst, w:path("set"))
+      t:put("k", "old")
+      s:open_table(db2, "t"):put("k", "old")
+      backup.run(inst, w:path("old"), { copy = true })
+      t:close(); db:close(); db2:close()
+      inst:term({ complete = true })
+      local dest = w:path("dest")
+      ese.restore({ w:path("old") }, dest)
+      local code, out, err = H.lua_child([[
+        local ese = require "ese"
+        local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+        ese.restore({ arg[1] }, arg[2], { overwrite = true, on_progress = function()
+          os.execute("kill -9 " .. pid)
+        end })
+        print("not killed")
+      ]], { w:path("set"), dest })
+      assert.are_not.equal(0, code, out .. err)
+      for _, name in ipairs({ "a.edb", "b.edb" }) do
+        local ok, fi = pcall(ese.file_info, dest .. "/" .. name)
+        assert.is_true(not ok or fi.state == "restoring", name .. ": " .. (ok and fi.state or ""))
+      end
+      ese.restore({ w:path("set") }, dest, { overwrite = true })
+      local ri = w:open(nil, { system_path = dest, log_path = dest })
+      assert.same({ k = "new" }, H.contents(H.open_table(ri, dest, "a.edb")))
+      assert.same({ k = "new" }, H.contents(H.open_table(ri, dest, "b.edb")))
+    end)
+  end)
 end)
