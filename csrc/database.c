@@ -333,6 +333,12 @@ JET_ERR db_attach(essession *s, const char *szFilename) {
     }
     if (e == JET_errSuccess) {
       db->hdr.state = DB_DIRTY;
+      /* The backup bookkeeping counts generations of the log stream the
+       * header names: a database of another stream (another instance's, a
+       * log folder made anew) has had no full backup of this one, so no
+       * incremental of this stream may build on it (ESE resets it too). */
+      if (memcmp(db->hdr.log_sig, log_signature(inst->log)->b, 16))
+        for (int k = BK_FULL; k <= BK_COPY; k++) db->hdr.backup[k] = (bkrecord){ 0, 0, 0 };
       memcpy(db->hdr.log_sig, log_signature(inst->log)->b, 16);
       db->hdr.gen_min = db->hdr.gen_max = log_generation(inst->log);
       db->hdr.dbtime_last = db->dbtime + DBTIME_RESERVE;   /* the reservation (dbheader.h) */

@@ -644,6 +644,9 @@ static const char *path_use(esinst *inst, const char *path, const char **db) {
   *db = NULL;
   if (os_same_file(path, inst->prm.log_path)) return "as its log folder";
   if (os_same_file(path, inst->prm.system_path)) return "as its system (checkpoint) folder";
+  /* the generations shipped there may be the only copies left (the log
+   * truncation deleted them): a restore with overwrite would remove them */
+  if (inst->prm.archive_path && os_same_file(path, inst->prm.archive_path)) return "as its log archive";
   for (int i = 1; i <= ESE_MAX_DB; i++) {
     if (!inst->db[i]) continue;
     *db = inst->db[i]->path;

@@ -272,6 +272,21 @@ static int has_suffix(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* 1 when a database copy named name would be a file the restore writes
+ * itself in the destination (B.chk, B.lck, B.dwb, ...; base in any case,
+ * as a case-insensitive file system takes it): the restored database
+ * would be overwritten, removed or taken for it.  ese.util's
+ * db_name_problem says the same to backup.run and backup.verify. */
+static int restore_own_name(const char *name, const char *base) {
+  static const char *const own[] = { ".chk", ".chk.tmp", ".lck", ".dwb", "tmp.dwb", ".arc", ".arc.tmp", "tmp.log" };
+  size_t bl = strlen(base);
+  if (strcmp(name, ".ese-fetch") == 0) return 1;
+  if (strncasecmp(name, base, bl) != 0) return 0;
+  for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+    if (strcasecmp(name + bl, own[i]) == 0) return 1;
+  return 0;
+}
+
 /* What a restore takes of a database's header h and size: a streamed copy
  * (its backup record set: JET_errRestoreOfNonBackupDatabase) of whole
  * pages with its trailer (JET_errBadPatchPage); the trailer is read next. */
@@ -339,6 +354,8 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
     return fail(r, e, "%s", what);
   }
   if (e) return fail(r, e, "database %s", name);
+  if (!orig && restore_own_name(name, r->base))
+    return fail(r, JET_errInvalidBackup, "database %s has the name of a file the restore writes itself", name);
   if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
   r->page_size = h.page_size;
   rsfile *f;
@@ -751,6 +768,27 @@ static JET_ERR clean_dest(const char *name, void *ud) {
   return e;
 }
 
+/* With overwrite: every database of the set already in dest goes before
+ * the log stream does (each is made anew by its copy anyway): a restore
+ * killed after this leaves no database of the old state beside the new
+ * ones to be attached as if the restore had not run (the copies are
+ * "being restored" until the end). */
+static JET_ERR drop_dbs(EseRestore *r) {
+  JET_ERR e = JET_errSuccess;
+  int gone = 0;
+  for (size_t i = 0; e == JET_errSuccess && i < r->nfiles; i++) {
+    rsfile *f = &r->files[i];
+    if (!f->is_db || f->in_place) continue;
+    char *p = os_join(r->dest, f->name);
+    if (!p) return JET_errOutOfMemory;
+    if (os_kind(p) == OS_FILE && (e = os_unlink(r->io, p)) == JET_errSuccess) gone = 1;
+    if (e) fail(r, e, "%s cannot be removed", p);
+    free(p);
+  }
+  if (e == JET_errSuccess && gone) e = os_sync_dir(r->io, r->dest);
+  return e;
+}
+
 #define FETCH_DIR ".ese-fetch"
 
 /* Removes the fetch folder and what it holds (the files restore_command
@@ -881,6 +919,7 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && fetch) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   if (e == JET_errSuccess && fetch) e = check_reach(r);
   /* every refusal came first: with overwrite, dest's log stream goes only now */
+  if (e == JET_errSuccess && r->overwrite) e = drop_dbs(r);
   if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
   if (e == JET_errSuccess) e = drop_ring(r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;

@@ -71,6 +71,8 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   if st.names[name] then
     raise("JET_errInvalidPath", "run", "two files of the backup are named %s", name)
   end
+  local problem = what == "database" and util.db_name_problem(name)
+  if problem then raise("JET_errInvalidPath", "run", "database %s: a set cannot hold it under %s", path, problem) end
   st.names[name] = true
   local r <close> = inst:open_file(path)
   local size = r:size()
@@ -154,6 +156,13 @@ local function stream_all(inst, p, out, st, on_progress)
   -- between them; get_log_info then finds it done
   checkpoint(inst, p, st, on_progress, { cutoff = true })
   local logs, info = inst:get_log_info()
+  -- the names that depend on the logs' base name, known from here on
+  for _, e in ipairs(files) do
+    local problem = util.db_name_problem(e.name, info.base_name)
+    if problem then
+      raise("JET_errInvalidPath", "run", "database %s: a set cannot hold it under %s", e.source or e.name, problem)
+    end
+  end
   for _, path in ipairs(logs) do
     files[#files + 1] = stream_file(inst, path, "log", p, out, st, on_progress)
   end
@@ -425,10 +434,15 @@ end
 
 -- The out strategy of run: files created 0600 (O_EXCL) in partial,
 -- written and fsynced through the engine's I/O layer (so ESE_FAULT reaches
--- them); written[name] marks the files of the set so far.  The set is
+-- them); ctx.written[name] marks the files of the set so far.  The set is
 -- complete and checked before truncation and End: every file read back,
--- the manifest written last, everything fsynced.
-local function folder_out(partial, p, opts, st, written)
+-- the manifest written last, everything fsynced, and then it takes its
+-- name (ctx.publish): a run killed in the truncation or in End, which may
+-- have deleted logs that only the set holds and recorded it as the full
+-- that the next incremental builds on, leaves the set at DEST, never a
+-- .partial folder that verify and restore refuse.
+local function folder_out(partial, p, opts, st, ctx)
+  local written = ctx.written
   local out = {}
   local function info(name)
     return { phase = "sync", file = name, done = 0, total = 0, bytes = st.bytes, kind = p.kind }
@@ -464,22 +478,20 @@ local function folder_out(partial, p, opts, st, written)
     w.write(manifest_m.encode(manifest))
     w.close()
     out.sync_dir(partial, ".")
+    ctx.publish()
   end
   return out
 end
 
 -- A failure of the sequence: keep the complete set once the truncation
--- began (the logs it deleted may exist only there) and raise with a note;
--- else remove everything this run made and raise the error as it is.
+-- began (the logs it deleted may exist only there; it took DEST's name
+-- before) and raise with a note; else remove everything this run made
+-- (from DEST when the set had taken its name: its publication failed, or
+-- End of a run that truncates nothing) and raise the error as it is.
 local function fail_run(inst, st, res, ctx)
   undo(inst, st)
   if st.truncating then
-    local kok, kerr = pcall(ctx.publish)
-    local where = (kok or ctx.renamed) and ctx.dest or ctx.partial
-    local why = ctx.renamed and " (the sync of its parent folder failed: "
-      or (" (it cannot be renamed to " .. ctx.dest .. ": ")
-    local note = ("the log truncation began, so the complete set is kept in %s%s"):format(where,
-      kok and "" or (why .. tostring(kerr) .. ")"))
+    local note = ("the log truncation began, so the complete set is kept in %s"):format(ctx.dest)
     if ese.is_error(res) then
       res.detail = res.detail and (tostring(res.detail) .. "; " .. note) or note
       error(res, 0)
@@ -489,8 +501,10 @@ local function fail_run(inst, st, res, ctx)
   for f in pairs(st.open) do f:close() end
   -- the files this run made, by name (no descriptor needed: this works
   -- out of descriptors too), then anything else
-  for name in pairs(ctx.written) do pcall(fs.remove, ctx.partial .. "/" .. name) end
-  if not pcall(fs.rmdir, ctx.partial) then pcall(fs.remove_tree, ctx.partial) end
+  local at = ctx.renamed and ctx.dest or ctx.partial
+  for name in pairs(ctx.written) do pcall(fs.remove, at .. "/" .. name) end
+  if not pcall(fs.rmdir, at) then pcall(fs.remove_tree, at) end
+  if ctx.gave_way then pcall(fs.mkdir, ctx.dest, 448) end   -- it was there, empty
   ctx.remove_made()
   error(res, 0)
 end
@@ -504,15 +518,21 @@ function run.run(inst, dest, opts)
   ctx.remove_made = make_partial(dest, partial)
   local t0 = now()
   local st = { began = false, bytes = 0, names = {}, open = {}, zst = {} }
-  local out = folder_out(partial, p, opts, st, ctx.written)
+  local out = folder_out(partial, p, opts, st, ctx)
   if p.compress then
     p.compress_files = true
     out = zstd_out(out, p, st)
   end
-  -- the complete set takes dest's name (an empty dest folder gives way);
+  -- the complete set takes dest's name (an empty dest folder gives way)
+  -- after its manifest, before the truncation (folder_out's before_end);
   -- ctx.renamed once it has it, even when the parent's sync then fails
+  -- (the run then fails before it truncates: the rename may not survive a
+  -- crash, and the set is removed again)
   function ctx.publish()
-    if state == "empty" then fs.rmdir(dest) end
+    if state == "empty" then
+      fs.rmdir(dest)
+      ctx.gave_way = true
+    end
     fs.rename(partial, dest)
     ctx.renamed = true
     out.sync_dir(dirname(dest), "..")
@@ -521,17 +541,6 @@ function run.run(inst, dest, opts)
   local ok, res = pcall(sequence, inst, p, opts, out, st)
   guard:disarm()
   if not ok then fail_run(inst, st, res, ctx) end
-  -- the engine recorded the backup already: from here on a failure keeps
-  -- the complete set (under its .partial name)
-  local rok, rerr = pcall(ctx.publish)
-  if not rok then
-    local name = ese.is_error(rerr) and rerr.name or "JET_errDiskIO"
-    if ctx.renamed then   -- no report: the rename may not survive a crash
-      raise(name, "run", "the set is complete in %s, but the sync of its parent folder failed: %s", dest,
-        tostring(rerr))
-    end
-    raise(name, "run", "the set is complete in %s but cannot be renamed to %s: %s", partial, dest, tostring(rerr))
-  end
   return report_of(res, st, { dir = dest, seconds = now() - t0 })
 end
 
@@ -566,7 +575,21 @@ local function entry_prefix(opts)
     end
     if prefix:sub(1, 1) == "/" then raise("JET_errInvalidPath", "run_to", "prefix %s is absolute", opts.prefix) end
   end
+  if #prefix + #manifest_m.NAME > 100 then
+    raise("JET_errInvalidPath", "run_to", "prefix %s: a tar entry's name (prefix/%s) holds at most 100 bytes",
+      opts.prefix, manifest_m.NAME)
+  end
   return prefix
+end
+
+-- A ustar header of an entry of the set; a name over the format's 100
+-- bytes (a long database name) is JET_errInvalidPath, before any byte of
+-- the entry goes out.
+local function entry_header(name, size, mode, mtime, typeflag)
+  if #name > 100 then
+    raise("JET_errInvalidPath", "run_to", "tar entry %s: a name of at most 100 bytes (prefix and file name)", name)
+  end
+  return tar.header(name, size, mode, mtime, typeflag)
 end
 
 -- The out strategy of run_to: every piece through emit(s).  The manifest
@@ -577,10 +600,10 @@ local function tar_out(emit, prefix, mtime)
   local started = false
   function out.open(_, name, size)
     if not started and prefix ~= "" then
-      emit(tar.header(prefix, 0, 448, mtime, "5"))
+      emit(entry_header(prefix, 0, 448, mtime, "5"))
     end
     started = true
-    emit(tar.header(prefix .. name, size, 384, mtime, "0"))
+    emit(entry_header(prefix .. name, size, 384, mtime, "0"))
     local n = 0
     local w = {}
     function w.write(chunk) n = n + #chunk; emit(chunk) end
@@ -595,7 +618,7 @@ local function tar_out(emit, prefix, mtime)
   end
   function out.before_end(manifest)
     local json = manifest_m.encode(manifest)
-    emit(tar.header(prefix .. manifest_m.NAME, #json, 384, mtime, "0"))
+    emit(entry_header(prefix .. manifest_m.NAME, #json, 384, mtime, "0"))
     emit(json .. tar.pad(#json))
     emit(tar.END)
   end

@@ -305,6 +305,12 @@ local function verify_set(dir, on_progress, index, count)
     local bad = islog and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure"
     local size, fi = check_identity(dir, m, e, path, islog, bad)
     if islog then logs[fi.generation] = e else dbs[#dbs + 1] = e end
+    -- a name a restore takes for another file, or writes over (by its original name)
+    local problem = not islog and util.db_name_problem(e.content_size and e.name:gsub("%.zst$", "") or e.name, base)
+    if problem then
+      raise("JET_errInvalidBackup", "verify", "%s: database %s has %s: a restore cannot give it back", dir, e.name,
+        problem)
+    end
     local function progress(done, total)
       if on_progress then
         on_progress({ phase = "verify", file = e.name, done = done, total = total or size, index = i, files = #m.files,
