@@ -1379,10 +1379,13 @@ static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const 
       uint64_t t = os_now_us();
       if (t < lg->last_commit_us) t = lg->last_commit_us;
       if (t < lg->tm_create) t = lg->tm_create;
-      memcpy(p + 8, p1, n1);
-      if (n2) memcpy(p + 8 + n1, p2, n2);
-      put64(p + 8 + n - 8, t);
-      c = crc32c(c, p + 8, (size_t)n);
+      /* copied with its CRC in one pass as any record, the caller's last
+       * 8 bytes (wherever they lie in p1, p2) replaced by the time */
+      size_t head = (size_t)n - 8, a = head < n1 ? head : n1;
+      if (a) c = crc32c_copy(c, p + 8, p1, a);
+      if (head > a) c = crc32c_copy(c, p + 8 + a, p2, head - a);
+      put64(p + 8 + head, t);
+      c = crc32c(c, p + 8 + head, 8);
       lg->last_commit_us = t;
       lg->ncommits++;
       if (commit_us) *commit_us = t;
