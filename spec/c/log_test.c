@@ -969,7 +969,18 @@ static void test_clock_commits(void) {
   OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
   CHECK_ERR(log_append(lg, LR_COMMIT, "1234567", 7, &l), JET_errInvalidParameter);
   CHECK(log_end(lg) == LSN(1, LOG_DATA_START));
+  /* a commit in two pieces whose time bytes span both (log_append2): the
+   * caller's bytes before them kept, the time in the last 8, the CRC good */
+  OK(log_append2(lg, LR_COMMIT, "abc", 3, "defxxxxxxxx", 11, &l));
+  OK(log_flush(lg, log_end(lg)));
   OK(log_close(lg));
+  log_reader *r;
+  log_record rec;
+  OK(log_reader_open(io, dir3, "edb", PGSZ, NULL, LSN(1, 0), LOG_READ_CURRENT, &r));
+  OK(log_reader_next(r, &rec));
+  CHECK(rec.type == LR_COMMIT && rec.len == 14 && !memcmp(rec.payload, "abcdef", 6));
+  CHECK(ld64(rec.payload + 6) >= log_reader_header(r)->tm_create);
+  log_reader_close(r);
   esio_free(io);
   printf("log_test: commit times: stamped by the log, never back, after their generation's creation, across a "
          "reopen with the clock stepped back and a roll\n");
@@ -1205,6 +1216,26 @@ static eslog *recycled_setup(const char *dir, const char *trace, esio **io) {
   return lg;
 }
 
+/* Bytes an ESE_FAULT_TRACE file shows written to edb.log after event
+ * mark, up to edb.log's rename (a roll's switch); from_sync: only after
+ * the sync of edbtmp.log (the next file's, where the switch begins). */
+static uint64_t roll_writes(const char *trace, uint64_t mark, int from_sync) {
+  FILE *t = fopen(trace, "r");
+  CHECK(t);
+  char kind[16], name[64];
+  unsigned long long k, n, off;
+  int on = !from_sync, done = 0;
+  uint64_t wrote = 0;
+  while (fscanf(t, "%llu %15s %llu %llu %63s", &k, kind, &n, &off, name) == 5) {
+    if (k <= mark || done) continue;
+    if (!strcmp(kind, "sync") && !strcmp(name, "edbtmp.log")) on = 1;
+    else if (!strcmp(kind, "rename") && !strcmp(name, "edb.log")) done = 1;
+    else if (on && !strcmp(kind, "write") && !strcmp(name, "edb.log")) wrote += n;
+  }
+  fclose(t);
+  return wrote;
+}
+
 /* ---- the roll of a little-used file made from a spare -----------------------
  * The roll that closes it zeroes its old generation's bytes after its last
  * record (every closed generation is zeros after its last record).  Those
@@ -1229,19 +1260,7 @@ static void test_recycled_roll(void) {
   OK(log_roll(lg));             /* closes 4: a little-used recycled file */
   OK(log_close(lg));
   esio_free(io);
-  FILE *t = fopen(trace, "r");
-  CHECK(t);
-  char kind[16], name[64];
-  unsigned long long k, n, off;
-  int in_switch = 0;
-  uint64_t wrote = 0;
-  while (fscanf(t, "%llu %15s %llu %llu %63s", &k, kind, &n, &off, name) == 5) {
-    if (k <= mark) continue;
-    if (!strcmp(kind, "sync") && !strcmp(name, "edbtmp.log")) in_switch = 1;
-    else if (!strcmp(kind, "rename") && !strcmp(name, "edb.log")) in_switch = 0;
-    else if (in_switch && !strcmp(kind, "write") && !strcmp(name, "edb.log")) wrote += n;
-  }
-  fclose(t);
+  uint64_t wrote = roll_writes(trace, mark, 1);
   printf("log_test: recycled roll: the switch wrote %llu bytes to the closing file\n", (unsigned long long)wrote);
   CHECK(wrote > 0 && wrote <= 28u * 1024u);
   uint8_t *b = malloc(FS);   /* generation 4 closed: its record, then zeros */
@@ -1278,18 +1297,7 @@ static void test_recycled_swapped(void) {
   OK(log_roll(lg));             /* closes 4 */
   OK(log_close(lg));
   esio_free(io);
-  FILE *t = fopen(trace, "r");
-  CHECK(t);
-  char kind[16], name[64];
-  unsigned long long k, n, off;
-  uint64_t wrote = 0;
-  int done = 0;
-  while (fscanf(t, "%llu %15s %llu %llu %63s", &k, kind, &n, &off, name) == 5) {
-    if (k <= mark || done) continue;
-    if (!strcmp(kind, "rename") && !strcmp(name, "edb.log")) done = 1;
-    else if (!strcmp(kind, "write") && !strcmp(name, "edb.log")) wrote += n;
-  }
-  fclose(t);
+  uint64_t wrote = roll_writes(trace, mark, 0);
   if (wrote > 8192) fprintf(stderr, "the roll of a new file wrote %llu bytes to it\n", (unsigned long long)wrote);
   CHECK(wrote > 0 && wrote <= 8192);
   printf("log_test: a new file made for a swapped spare: its roll wrote %llu bytes to it (no old bytes)\n",
