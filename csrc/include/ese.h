@@ -286,7 +286,9 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
  * about 2 ms at most (that thread holds it during a slice) and for a sync
  * about 2 ms at most, without the lock; a call that finds the lock busy
  * or its step still running answers *pfMore 1 having done nothing (call
- * again); a later call collects the step: its error, or its *pfMore.  With
+ * again: with ESE_bitBackupStepCutOff again, which once the cut-off is
+ * made asks for nothing more); a later call collects the step: its error,
+ * or its *pfMore.  With
  * ESE_FAULT event counting (tests) every step runs in line, as before. */
 /* EseBackupStep with ESE_bitBackupStepEnd: JetEndExternalBackupInstance2
  * (JET_bitBackupEndNormal) in steps.  The first call checks that the

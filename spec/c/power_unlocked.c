@@ -71,10 +71,13 @@ static _Noreturn void child(harness_hold *h, const char *seen) {
   harness_hold_close(h);
   pthread_t th;
   if (pthread_create(&th, NULL, committer, NULL) != 0) FAIL("pthread_create");
-  int more = 0, steps = 0;
-  CK(EseBackupStep(inst, ESE_bitBackupStepCutOff, &more));
+  /* ESE_bitBackupStepCutOff on every call: a call that found the instance
+   * lock busy (the committer holds it) answered "more" having done nothing,
+   * so a first call alone may leave the cut-off unmade (it was: the
+   * checkpoint ended without a roll, 3 % of runs under load) */
+  int more = 1, steps = 0;
   while (more && ++steps < 1000000) {
-    CK(EseBackupStep(inst, 0, &more));
+    CK(EseBackupStep(inst, ESE_bitBackupStepCutOff, &more));
     harness_nap_ms(1);
   }
   atomic_store(&stop, 1);
