@@ -597,7 +597,7 @@ static void null_arguments(void) {
 }
 
 int main(void) {
-  harness_start(120);
+  harness_start(600);
   harness_tempdir(root, sizeof root, "ae");
   path_in(live, sizeof live, root, "live");
   path_in(dbpath, sizeof dbpath, live, "app.edb");

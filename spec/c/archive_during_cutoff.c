@@ -27,7 +27,7 @@
 static JET_INSTANCE inst;
 
 int main(void) {
-  harness_start(120);
+  harness_start(600);
   harness_hold h;
   harness_hold_setup_name(&h, "arc-cutoff", "log-next", "");
   char arch[400], name[64];

@@ -134,7 +134,7 @@ static void round_(int r) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(300);
+  harness_start(600);
   int rounds = argc > 1 ? atoi(argv[1]) : 2;
   for (int r = 0; r < rounds; r++) round_(r);
   printf("archive_race: ok %d rounds\n", rounds);

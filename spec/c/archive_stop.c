@@ -100,7 +100,7 @@ static void round_(int r) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(120);
+  harness_start(600);
   int rounds = argc > 1 ? atoi(argv[1]) : 20;
   held();
   for (int r = 0; r < rounds; r++) round_(r);

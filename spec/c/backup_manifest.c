@@ -35,7 +35,7 @@ static int count_entries(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(120);
+  harness_start(600);
   if (argc < 2) FAIL("usage: backup_manifest DIR [keys]");
   const char *top = argv[1];
   if (strlen(top) > 1024) FAIL("DIR too long");

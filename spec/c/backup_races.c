@@ -683,7 +683,7 @@ static void test_commits(const char *root) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(120);
+  harness_start(600);
   const char *which = argc > 1 ? argv[1] : "all";
   int rounds = argc > 2 ? atoi(argv[2]) : 4;
   if (rounds < 1) rounds = 1;

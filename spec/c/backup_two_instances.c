@@ -399,7 +399,7 @@ static void round_run(const char *base, int round, int warm, totals *tot) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(120);
+  harness_start(600);
   int rounds = argc > 1 ? atoi(argv[1]) : 3;
   int warm = argc > 2 ? atoi(argv[2]) : 200;
   if (rounds < 1) rounds = 3;

@@ -34,7 +34,7 @@ static void *begin_y(void *unused) {
 }
 
 int main(void) {
-  harness_start(240);
+  harness_start(600);
   harness_hold h;
   harness_hold_setup(&h, "begin-eio", ":eio");
   harness_hold_instance(&h, "beio", 256, &inst);

@@ -441,7 +441,7 @@ static void test_zstasync(const char *root) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(120);
+  harness_start(600);
   const char *which = argc > 1 ? argv[1] : "all";
   int all = strcmp(which, "all") == 0, ran = 0;
   char root[64];

@@ -147,7 +147,7 @@ static void run_ownslice(void) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(300);
+  harness_start(600);
   const char *cases[] = { "stop", "end", "unavail" };
   for (int i = 0; i < 3; i++)
     if (argc < 2 || !strcmp(argv[1], cases[i])) run_case(cases[i]);

@@ -118,7 +118,7 @@ static void run_case(const char *name) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(300);
+  harness_start(600);
   const char *cases[] = { "switch", "next" };
   for (int i = 0; i < 2; i++)
     if (argc < 2 || !strcmp(argv[1], cases[i])) run_case(cases[i]);

@@ -15,7 +15,7 @@
 #define NREC 3000
 
 int main(void) {
-  harness_start(240);
+  harness_start(600);
   harness_hold h;
   JET_SESID s;
   JET_DBID db;

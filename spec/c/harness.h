@@ -101,7 +101,8 @@ static inline const char *harness_instance_error(char *out, size_t n, JET_INSTAN
 /* The start of main: stdout line-buffered (a report is whole when a child
  * or a kill cuts in), no fault inherited from the environment (ESE_FAULT,
  * ESE_FAULT_COUNT, ESE_FAULT_TRACE), and SIGALRM after limit_s seconds unless 0 (a hang
- * ends the program). */
+ * ends the program).  A hang guard only, never a speed check: 600 s at least (dw_torn
+ * took 45 s at a load of 15 on a 2-core machine, and its 120 s alarm rang once there). */
 static inline void harness_start(unsigned limit_s) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   unsetenv("ESE_FAULT");

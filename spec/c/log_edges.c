@@ -114,7 +114,7 @@ static void test_empty_range(const char *root) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(120);
+  harness_start(600);
   const char *which = argc > 1 ? argv[1] : "all";
   char root[256];
   harness_tempdir(root, sizeof root, "log-edges");

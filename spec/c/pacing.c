@@ -459,7 +459,7 @@ static void auto_test(void) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(120);
+  harness_start(600);
   const char *what = argc > 1 ? argv[1] : "all";
   int all = !strcmp(what, "all");
   if (all || !strcmp(what, "unit")) unit_tests();

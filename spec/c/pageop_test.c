@@ -1130,7 +1130,7 @@ static void fuzz_redo(void) {
 }
 
 int main(void) {
-  harness_start(60);
+  harness_start(600);
   unit();
   unit_split();
   unit_unlink();

@@ -193,7 +193,7 @@ static void write_page(uint32_t pgno, const uint8_t *pg) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(60);
+  harness_start(600);
   setup();
   static uint8_t p[PAGE_SIZE + 64], p2[PAGE_SIZE + 64], pg[PAGE_SIZE];
   uint8_t c[64];

@@ -37,7 +37,7 @@ static void copy(const char *from, const char *to) {
 }
 
 int main(void) {
-  harness_start(120);
+  harness_start(600);
   harness_tempdir(root, sizeof root, "rh");
   char live[128], bk[128], dbpath[192], copy1[192], lnk[192], logs[192], p[192], q[192];
   harness_in(live, sizeof live, root, "live");

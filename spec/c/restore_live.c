@@ -89,7 +89,7 @@ static JET_ERR external(const char *bk, const char *original, const char *chk, c
 }
 
 int main(void) {
-  harness_start(120);
+  harness_start(600);
   harness_tempdir(root, sizeof root, "rl");
   char live[128], held[128], bk[128], link[128], p[256], q[256], dbpath[192], outside[128];
   harness_in(live, sizeof live, root, "live");

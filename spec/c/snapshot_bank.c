@@ -310,7 +310,7 @@ int main(int argc, char **argv) {
     printf("usage: snapshot_bank [W (2..%d) [R (1..%d) [ms (>= 100)]]]\n", MAXT, MAXT);
     return 2;
   }
-  harness_start(120);
+  harness_start(600);
   sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (sh == MAP_FAILED) FAIL("mmap: %s", strerror(errno));
   memset(sh, 0, sizeof *sh);

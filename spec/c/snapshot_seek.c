@@ -196,7 +196,7 @@ static void end(view *v, int commit, view *const *views, int nv) {
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 300;
   rng = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
-  harness_start(300);
+  harness_start(600);
   char dir[64], dbpath[128], name[64];
   harness_tempdir(dir, sizeof dir, "snapseek");
   snprintf(dbpath, sizeof dbpath, "%s/seek.edb", dir);

@@ -126,7 +126,7 @@ static void round_(int r) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(240);
+  harness_start(600);
   int rounds = argc > 1 ? atoi(argv[1]) : 12;
   char root[64];
   harness_tempdir(root, sizeof root, "step-races");

@@ -229,7 +229,7 @@ static int one_round(const char *root, int legacy) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(300);
+  harness_start(600);
   int rounds = argc > 1 ? atoi(argv[1]) : 4;
   if (rounds < 2) rounds = 2;
   char root[64];

@@ -22,7 +22,7 @@ static size_t new_value(char *k, size_t kn, char *v, size_t vn, int i) {
 }
 
 int main(void) {
-  harness_start(240);
+  harness_start(600);
   harness_hold h;
   JET_SESID s;
   JET_DBID db;
