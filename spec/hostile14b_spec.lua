@@ -120,16 +120,27 @@ describe("hostile 14b", function()
       return inst, t, db
     end
 
-    it("backup.run and run_to refuse it (JET_errInvalidPath naming it), leave no set and record no backup", function()
+    -- Before (session 15): the names that depend on the logs' base name
+    -- (edb.chk, EDB00000001.log, ...) were checked only after the cut-off,
+    -- when app.edb (attached first) had gone out whole: run_to's sink held
+    -- half a tar, and run had written app.edb into its partial folder.
+    -- Now every database's name is checked before the first byte, with
+    -- the instance's base name (inst:base_name()).
+    it("backup.run and run_to refuse it (JET_errInvalidPath naming it) before the first byte: no set, nothing "
+       .. "to the sink, no backup recorded", function()
       for i, name in ipairs(names) do
         local inst = live_with(name)
-        local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, w:path("set" .. i))
+        local phases = {}
+        local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, w:path("set" .. i),
+          { on_progress = function(p) phases[p.phase] = true end })
         assert.matches(name, e.detail, 1, true)
+        assert.is_nil(phases.database, name .. ": a database was streamed")
         assert.is_false(H.exists(w:path("set" .. i)))
         assert.is_false(H.exists(w:path("set" .. i .. ".partial")))
-        local chunks = {}
-        e = H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function(c) chunks[#chunks + 1] = c end)
+        local calls = 0
+        e = H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function() calls = calls + 1 end)
         assert.matches(name, e.detail, 1, true)
+        assert.are.equal(0, calls, name .. ": the sink was called")
         assert.is_nil(ese.file_info(w:path("live/app.edb")).backups.full, name)   -- no backup recorded
         inst:term({ complete = true })
         w:cleanup()
@@ -161,8 +172,11 @@ describe("hostile 14b", function()
     it("run_to: a name over the 100 bytes of a tar entry is JET_errInvalidPath (before: a plain error of tar.lua)",
        function()
       local inst = live_with(("L"):rep(120) .. ".edb")
-      local e = H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function() end)
+      local calls = 0
+      local e = H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function() calls = calls + 1 end)
       assert.matches("at most 100 bytes", e.detail, 1, true)
+      -- before (session 15): app.edb, attached first, had gone out whole
+      assert.are.equal(0, calls, "the sink was called before the refusal")
       H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function() end, { prefix = ("p"):rep(90) })
       backup.run(inst, w:path("set"))   -- a folder holds it
       backup.verify(w:path("set"))
