@@ -169,6 +169,26 @@ describe("hostile 14b", function()
       end
     end)
 
+    -- Before (session 15): the restore's own check (restore_own_name in
+    -- restore.c, a copy of util.db_name_problem's rule) looked at the
+    -- stored name, NAME.zst, so a compressed set holding edb.chk.zst
+    -- restored a database as edb.chk; now the restore checks the plain
+    -- name with the one rule (restore_db_name_problem, which ese.util
+    -- calls through ese.core).
+    it("a compressed set holding one as NAME.zst: ese.restore refuses it before writing", function()
+      local inst = live_with("b.edb")
+      backup.run(inst, w:path("set"), { compress = "zstd" })
+      inst:term({ complete = true })
+      for i, name in ipairs({ "edb.chk", "EDB.lck", "edb.dwb", "edb.arc.tmp", "x.zst", "manifest.json" }) do
+        local set = w:path("z" .. i)
+        assert(os.execute(("cp -a %s %s && mv %s/b.edb.zst %s/%s.zst"):format(H.q(w:path("set")), H.q(set), H.q(set),
+          H.q(set), H.q(name))))
+        local e = H.expect_jet("JET_errInvalidBackup", ese.restore, { set }, w:path("zd" .. i))
+        assert.matches(name, e.detail, 1, true)
+        assert.is_false(H.exists(w:path("zd" .. i)))
+      end
+    end)
+
     it("run_to: a name over the 100 bytes of a tar entry is JET_errInvalidPath (before: a plain error of tar.lua)",
        function()
       local inst = live_with(("L"):rep(120) .. ".edb")
