@@ -74,6 +74,7 @@ typedef struct esinst {
   eslog *log;
   esfile *lockfile;       /* holds the log folder */
   esfile *syslockfile;    /* holds the system folder when it is another one */
+  esfile *arclockfile;    /* holds archive_path's folder (B.lck there) when it is another one */
   lsn_t checkpoint;       /* redo starts here */
   lsn_t ckpt_pending;     /* a checkpoint in slices under way (checkpoint.c's
                            * ckpt_start): its lsn, 0: none */

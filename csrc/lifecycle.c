@@ -2,10 +2,11 @@
  * the work JetInit* and JetTerm* (jet_instance.c) hand to instance.c's
  * registry and state gate (inst_init_with, inst_term_with):
  * - lifecycle_init: the restore map checked and copied, the folders and
- *   parameters checked, B.lck taken (log folder, and the checkpoint's
- *   folder when it is another), soft recovery (recovery.c), the log
- *   archive's thread started (archive.c); on a failure everything it took
- *   is released and the instance stays as it was (CREATED);
+ *   parameters checked, B.lck taken (log folder, the checkpoint's
+ *   folder when it is another, archive_path's folder), soft recovery
+ *   (recovery.c), the log archive's thread started (archive.c); on a
+ *   failure everything it took is released and the instance stays as it
+ *   was (CREATED);
  * - lifecycle_term: the archive's thread stopped, a running backup torn
  *   down (backup.c), the sessions ended, then a clean shutdown (every
  *   database written clean, two checkpoints, the ring discarded) or the
@@ -46,14 +47,33 @@ static JET_ERR lock_folder(esinst *inst, const char *dir, const char *what, esfi
 
 /* The log folder's B.lck; when B.chk lives in another folder, that
  * folder's B.lck too: two instances of one base name never share a
- * checkpoint, and a restore (of any process) sees the folder in use. */
+ * checkpoint, and a restore (of any process) sees the folder in use.
+ * With archive_path, that folder's B.lck too (the folder made when
+ * missing), unless it is the system folder, held already: two instances
+ * of one base name (in this process or another) never archive into one
+ * folder at once, where each would write the other's NAME.part and find
+ * the other's generations under its own numbers; the second one's init
+ * fails (JET_errFileAccessDenied) before its recovery, having written
+ * nothing in the archive.  A folder that cannot be made, or a lock file
+ * that cannot be opened (a file in the folder's place, no permission, a
+ * link as B.lck) does not fail init: the archive's thread reports and
+ * retries its ships there as before, and the archive runs without the
+ * lock (docs/format.md, Lock files). */
 static JET_ERR lock_folders(esinst *inst) {
+  const esparams *p = &inst->prm;
   char what[64 + 4096];
-  snprintf(what, sizeof what, "log folder %s", inst->prm.log_path);
-  JET_ERR e = lock_folder(inst, inst->prm.log_path, what, &inst->lockfile);
-  if (e == JET_errSuccess && !os_same_file(inst->prm.system_path, inst->prm.log_path)) {
-    snprintf(what, sizeof what, "system (checkpoint) folder %s", inst->prm.system_path);
-    e = lock_folder(inst, inst->prm.system_path, what, &inst->syslockfile);
+  snprintf(what, sizeof what, "log folder %s", p->log_path);
+  JET_ERR e = lock_folder(inst, p->log_path, what, &inst->lockfile);
+  if (e == JET_errSuccess && !os_same_file(p->system_path, p->log_path)) {
+    snprintf(what, sizeof what, "system (checkpoint) folder %s", p->system_path);
+    e = lock_folder(inst, p->system_path, what, &inst->syslockfile);
+  }
+  if (e == JET_errSuccess && p->archive_path && !os_same_file(p->archive_path, p->system_path) &&
+      os_mkdir_p(p->archive_path, 0700) == JET_errSuccess) {
+    snprintf(what, sizeof what, "log archive folder %s", p->archive_path);
+    if (lock_folder(inst, p->archive_path, what, &inst->arclockfile) == JET_errFileAccessDenied)
+      e = JET_errFileAccessDenied;     /* held: another archiver */
+    else inst->detail[0] = 0;          /* no lock, no failure: no detail */
   }
   return e;
 }
@@ -72,6 +92,8 @@ static void release_resources(esinst *inst) {
   inst->lockfile = NULL;
   os_close(inst->syslockfile);
   inst->syslockfile = NULL;
+  os_close(inst->arclockfile);
+  inst->arclockfile = NULL;
   esio_free(inst->io);
   inst->io = NULL;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "lua_ese.h"
 #include "os.h"
+#include "restore.h"
 
 /* ---- error objects ----------------------------------------------------- */
 
@@ -237,6 +238,18 @@ static int l_thread_syncs(lua_State *L) {
   return 1;
 }
 
+/* core._db_name_problem(name [, base]) -> why a backup set cannot hold a
+ * database named name beside logs of base name base, or nil: the rule of
+ * restore_db_name_problem (restore.c), for ese.util's db_name_problem. */
+static int l_db_name_problem(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const char *base = luaL_optstring(L, 2, NULL);
+  char why[160];
+  if (restore_db_name_problem(name, base, why, sizeof why)) lua_pushstring(L, why);
+  else lua_pushnil(L);
+  return 1;
+}
+
 static const luaL_Reg error_meta[] = {
   {"__tostring", error_tostring},
   {NULL, NULL}
@@ -259,6 +272,8 @@ int luaopen_ese_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   lua_pushcfunction(L, l_thread_syncs);
   lua_setfield(L, -2, "_thread_syncs");
+  lua_pushcfunction(L, l_db_name_problem);
+  lua_setfield(L, -2, "_db_name_problem");
   lua_newtable(L);                       /* errors, both directions */
   EseForEachError(add_error, L);
   lua_pushvalue(L, -1);

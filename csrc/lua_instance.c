@@ -384,6 +384,18 @@ static int inst_version_store(lua_State *L) {
   return 1;
 }
 
+/* inst:base_name() -> the logs' base name (JET_paramBaseName, e.g. "edb"):
+ * what names B.chk, B.lck and the log generations, known before a backup
+ * lists its logs (backup.run_to checks its databases' names with it). */
+static int inst_base_name(lua_State *L) {
+  EseInstance *I = ese_checkinstance(L, 1, "base_name");
+  char base[JET_BASE_NAME_LENGTH + 1];
+  JET_ERR err = JetGetSystemParameter(I->inst, 0, JET_paramBaseName, NULL, base, sizeof base);
+  if (err < 0) return ese_raise_inst(L, err, "base_name", I->inst);
+  lua_pushstring(L, base);
+  return 1;
+}
+
 static int inst_is_open(lua_State *L) {
   lua_pushboolean(L, ese_toinstance(L, 1)->open);
   return 1;
@@ -471,6 +483,7 @@ static const luaL_Reg inst_methods[] = {
   {"set_params", inst_set_params},
   {"pace_status", inst_pace_status},
   {"is_open", inst_is_open},
+  {"base_name", inst_base_name},
   {"archive_status", inst_archive_status},
   {"version_store", inst_version_store},
   {NULL, NULL}

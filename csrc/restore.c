@@ -26,6 +26,7 @@
 #include "zst.h"
 #include "log_format.h"
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,18 +273,30 @@ static int has_suffix(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* 1 when a database copy named name would be a file the restore writes
- * itself in the destination (B.chk, B.lck, B.dwb, ...; base in any case,
- * as a case-insensitive file system takes it): the restored database
- * would be overwritten, removed or taken for it.  ese.util's
- * db_name_problem says the same to backup.run and backup.verify. */
-static int restore_own_name(const char *name, const char *base) {
-  static const char *const own[] = { ".chk", ".chk.tmp", ".lck", ".dwb", "tmp.dwb", ".arc", ".arc.tmp", "tmp.log" };
-  size_t bl = strlen(base);
-  if (strcmp(name, ".ese-fetch") == 0) return 1;
-  if (strncasecmp(name, base, bl) != 0) return 0;
+int restore_db_name_problem(const char *name, const char *base, char *why, size_t cap) {
+  static const char *const own[] = { ".chk", ".chk.tmp", ".lck", ".dwb", "tmp.dwb", ".arc", ".arc.tmp", "tmp.log",
+                                     ".log" };
+  size_t n = strlen(name);
+  const char *said = NULL;
+  if (strcmp(name, "manifest.json") == 0) said = "the name of the set's manifest";
+  else if (n >= 4 && strcasecmp(name + n - 4, ".zst") == 0) said = "the name of a compressed file of a set";
+  else if (strcmp(name, ".ese-fetch") == 0) said = "the name of a restore's own folder";
+  if (said || !base || strncasecmp(name, base, strlen(base)) != 0) {
+    if (said) snprintf(why, cap, "%s", said);
+    return said != NULL;
+  }
+  const char *rest = name + strlen(base);
+  int hex = strlen(rest) == 12 && strcasecmp(rest + 8, ".log") == 0;
+  for (int i = 0; hex && i < 8; i++) hex = isxdigit((unsigned char)rest[i]) != 0;
+  if (hex) {
+    snprintf(why, cap, "the name of a log generation of base name %s", base);
+    return 1;
+  }
   for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-    if (strcasecmp(name + bl, own[i]) == 0) return 1;
+    if (strcasecmp(rest, own[i]) == 0) {
+      snprintf(why, cap, "the name of a file a restore writes itself (base name %s)", base);
+      return 1;
+    }
   return 0;
 }
 
@@ -354,8 +367,15 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
     return fail(r, e, "%s", what);
   }
   if (e) return fail(r, e, "database %s", name);
-  if (!orig && restore_own_name(name, r->base))
-    return fail(r, JET_errInvalidBackup, "database %s has the name of a file the restore writes itself", name);
+  /* the plain name (NAME.zst's NAME): what the restore writes */
+  char plain[256], why[160], what[420];    /* a folder entry's name: 255 bytes at most */
+  size_t stem = strlen(name);
+  if (zst) zst_name(name, &stem);
+  snprintf(plain, sizeof plain, "%.*s", (int)stem, name);
+  if (!orig && restore_db_name_problem(plain, r->base, why, sizeof why)) {
+    snprintf(what, sizeof what, "database %s: a set cannot hold it under %s", name, why);
+    return fail(r, JET_errInvalidBackup, "%s", what);
+  }
   if (r->page_size && h.page_size != r->page_size) return fail(r, JET_errPageSizeMismatch, "database %s", name);
   r->page_size = h.page_size;
   rsfile *f;

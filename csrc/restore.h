@@ -27,6 +27,18 @@ JET_ERR restore_step(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfin
 void restore_result_of(EseRestore *r, EseRestoreResult *out);
 /* The detail of the restore's first refusal or failure ("" if none). */
 const char *restore_detail(EseRestore *r);
+/* Why a backup set cannot hold a database named name (its plain name,
+ * not NAME.zst) beside logs of base name base (NULL: only the rules
+ * without it): 1 with the reason in why (cap bytes, e.g. "the name of the
+ * set's manifest"), or 0 when it can.  The names: manifest.json, NAME.zst
+ * (a restore takes every one for a compressed file), .ese-fetch (a
+ * restore's own folder), a log generation of base (BXXXXXXXX.log), and the
+ * files a restore writes itself (B.chk, B.chk.tmp, B.lck, B.dwb, Btmp.dwb,
+ * B.arc, B.arc.tmp, Btmp.log, B.log); base in any case, as a
+ * case-insensitive file system takes it.  The one rule: restore_begin,
+ * and ese.util's db_name_problem (backup.run, run_to, verify) through
+ * ese.core._db_name_problem. */
+int restore_db_name_problem(const char *name, const char *base, char *why, size_t cap);
 /* Frees r (a step running on its worker ends first). */
 void restore_end(EseRestore *r);
 /* Steps r to its end in one go, reporting percent to pfn; ends it. */

@@ -28,6 +28,18 @@ local function archiving(w, extra)
   return s:create_table(db, "t"), s, db, inst
 end
 
+-- A world (cleaned up when the test ends) with table "t" on an instance
+-- archiving into its folder "arc" (extra: more parameters): w, arc, t, inst.
+local function archive_world(extra)
+  local w = H.world()
+  finally(function() w:cleanup() end)
+  local arc = w:path("arc")
+  local p = { archive_path = arc }
+  for k, v in pairs(extra or {}) do p[k] = v end
+  local t, _, _, inst = archiving(w, p)
+  return w, arc, t, inst
+end
+
 -- Polls inst:archive_status() until pred(status) holds (10 s at most);
 -- returns the last status and whether pred held.
 local function wait_status(inst, pred, secs)
@@ -64,10 +76,7 @@ end
 
 describe("log archive to a folder", function()
   it("ships every closed generation byte for byte, and only closed ones", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local arc = w:path("arc")
-    local t, _, _, inst = archiving(w, { archive_path = arc })
+    local w, arc, t, inst = archive_world()
     H.roll(t, w.dir, 3)
     local cur = current_gen(w.dir)
     local st, ok = wait_status(inst, all_shipped(w.dir))
@@ -85,10 +94,7 @@ describe("log archive to a folder", function()
 
   it("a full set plus the archive (archive_path of the restore) restore every commit of the closed generations; "
      .. "to_time restores exactly the commits before a moment", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local arc = w:path("arc")
-    local t, _, _, inst = archiving(w, { archive_path = arc })
+    local w, arc, t, inst = archive_world()
     H.fill(t, 20, "before")
     local set = w:path("set")
     require("ese.backup").run(inst, set)
@@ -138,10 +144,7 @@ describe("log archive to a folder", function()
   end)
 
   it("term, then init resumes from the first unshipped generation (progress kept in edb.arc)", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local arc = w:path("arc")
-    local t, _, _, inst = archiving(w, { archive_path = arc })
+    local w, arc, t, inst = archive_world()
     H.roll(t, w.dir, 2)
     local first_run = current_gen(w.dir) - 1
     assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
@@ -149,6 +152,7 @@ describe("log archive to a folder", function()
     inst:term()
     os.execute("rm -rf " .. H.q(arc))
     H.write_file(arc, "not a folder")
+    local _
     t, _, _, inst = archiving(w, { archive_path = arc })
     H.roll(t, w.dir, 2)
     local st = wait_status(inst, function(s) return s.failures > 0 end)
@@ -169,10 +173,7 @@ describe("log archive to a folder", function()
   it("edb.arc: 32 bytes naming the first unshipped generation; a damaged one starts again at the oldest "
      .. "generation, and so does one ahead of the log (the log folder may hold a new timeline's files); both said "
      .. "in last_error", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local arc = w:path("arc")
-    local t, _, _, inst = archiving(w, { archive_path = arc })
+    local w, arc, t, inst = archive_world()
     H.roll(t, w.dir, 2)
     local cur = current_gen(w.dir)
     assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
@@ -193,6 +194,7 @@ describe("log archive to a folder", function()
     b = H.read_file(w:path("edb.arc"))
     b = b:sub(1, 28) .. string.pack("<I4", 0x100)
     H.write_file(w:path("edb.arc"), string.pack("<I4", H.crc32c(b, 5, 32)) .. b:sub(5))
+    local _
     t, _, _, inst = archiving(w, { archive_path = arc })
     st = inst:archive_status()
     assert.matches("is ahead of the log (generation 256", st.last_error, 1, true)
@@ -403,10 +405,7 @@ end)
 
 describe("archive_timeout", function()
   it("an idle instance with a commit in its current generation rolls it, so that the commit is archived", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local arc = w:path("arc")
-    local t, _, _, inst = archiving(w, { archive_path = arc, archive_timeout = 1 })
+    local w, arc, t, inst = archive_world({ archive_timeout = 1 })
     wait_status(inst, function(s) return s.shipped_generation >= 1 end)   -- init's own record
     local gen = current_gen(w.dir)
     t:put("the commit", "to archive")
@@ -459,6 +458,70 @@ describe("archive_max_backlog", function()
     assert.is_false(st.backlog)
     assert.is_nil(t:put("k3", "v3"))
     assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)
+  end)
+end)
+
+describe("one archiver per archive folder and base name", function()
+  -- Before (session 15): nothing held the archive folder: a second
+  -- instance of base name edb (another process, or this one) archiving
+  -- into it was initialized and shipped its generations there at once,
+  -- each writing the other's NAME.part and finding the other's files
+  -- under its own numbers.  Now init takes the folder's B.lck (as it
+  -- takes the log folder's) before its recovery.
+  local child = [[
+    local ese = require "ese"
+    local dir, arc, set = arg[1], arg[2], arg[3]
+    local inst = ese.create_instance("second", { system_path = dir, log_path = dir, archive_path = arc,
+                                                 log_file_size = 64, archive_timeout = 0 })
+    local ok, e = pcall(inst.init, inst)
+    if not ok then
+      io.write("INIT ", tostring(e.name), " ", tostring(e.detail), "\n")
+      -- nor can a restore of this process replace the archive (its B.lck)
+      ok, e = pcall(ese.restore, { set }, arc, { overwrite = true })
+      io.write("RESTORE ", tostring(ok), " ", tostring(e and e.name), "\n")
+      return
+    end
+    local s = inst:begin_session()
+    local db = s:create_database(dir .. "/b.edb")
+    local t = s:create_table(db, "t")
+    for i = 1, 60 do t:put("k" .. i, ("z"):rep(3000)) end
+    t:close(); db:close(); s:end_session()
+    inst:term({ complete = true })
+    io.write("ARCHIVED\n")
+  ]]
+
+  it("a second one (another process, or this one) is JET_errFileAccessDenied at init, the archive untouched; "
+     .. "after the first terms, it archives", function()
+    local w, arc, t, inst = archive_world()
+    H.roll(t, w.dir, 2)
+    local st, ok = wait_status(inst, all_shipped(w.dir))
+    assert.is_true(ok, "not shipped: " .. tostring(st.last_error))
+    require("ese.backup").run(inst, w:path("set"))
+    local before = H.ls(arc)
+    local code, out, err = H.lua_child(child, { w:path("other"), arc, w:path("set") })
+    assert.are.equal(0, code, err)
+    assert.matches("^INIT JET_errFileAccessDenied .*log archive folder", out)
+    assert.matches("RESTORE false JET_errFileAccessDenied", out, 1, true)
+    assert.are.same(before, H.ls(arc), "the second process wrote in the archive")
+    assert.is_false(H.exists(w:path("other/edb.log")), "refused before its recovery")
+    local same = w:create(nil, { system_path = w:path("third"), log_path = w:path("third"), archive_path = arc })
+    local e = H.expect_jet("JET_errFileAccessDenied", same.init, same)
+    assert.matches("log archive folder", e.detail, 1, true)
+    assert.are.same(before, H.ls(arc))
+    local other_base = w:create(nil, { system_path = w:path("fourth"), log_path = w:path("fourth"),
+                                       archive_path = arc, base_name = "abc" })
+    other_base:init()   -- another base name: other file names, no clash
+    other_base:term()
+    t:close()
+    inst:term({ complete = true })
+    -- the first's log stream, continued by the other process: its new
+    -- generations go to the archive
+    code, out, err = H.lua_child(child, { w.dir, arc })
+    assert.are.equal(0, code, err)
+    assert.matches("ARCHIVED", out)
+    local new = 0
+    for name in pairs(H.ls(arc)) do if not before[name] and name:match("^edb%x+%.log$") then new = new + 1 end end
+    assert.is_true(new > 0, "the second instance archived nothing")
   end)
 end)
 

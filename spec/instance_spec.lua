@@ -37,9 +37,14 @@ describe("ese.Instance", function()
       inst:term { complete = true }
     end)
 
-    it("uses the base name for the log files", function()
+    it("uses the base name for the log files; inst:base_name() tells it", function()
+      local created = w:create("based")
+      assert.are.equal("edb", created:base_name(), "the default, before init")
+      created:term()
       local inst = w:open(nil, { base_name = "abc" })
+      assert.are.equal("abc", inst:base_name())
       inst:term { complete = true }
+      H.expect_jet("JET_errInvalidInstance", inst.base_name, inst)
       assert.is_true(H.exists(w:path("abc.log")), "abc.log expected in the log folder")
     end)
 

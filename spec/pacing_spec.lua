@@ -126,7 +126,7 @@ describe("backup pacing", function()
       local r <close> = inst:open_file(dbpath)
       local size = r:size()
       inst:set_params({ backup_max_rate = size * 2 })     -- about 0.5 s
-      local got, yields, bad = 0, 0, 0
+      local got = 0
       local reader = coroutine.create(function()
         for c in r:chunks(64 * 1024) do got = got + #c end
         got = got + (r:read() and 1 or 0)
@@ -140,16 +140,10 @@ describe("backup pacing", function()
         end
       end)
       local t0 = now()
-      repeat
-        local ok, tag, secs = coroutine.resume(reader)
-        assert.is_true(ok, tag)
-        if coroutine.status(reader) == "suspended" then
-          yields = yields + 1
-          if tag ~= "ese.pace" or type(secs) ~= "number" or secs < 0 or secs > 1 then bad = bad + 1 end
-          assert(coroutine.resume(writer))
-          wrote_while_reading = wrote_while_reading + 1
-        end
-      until coroutine.status(reader) == "dead"
+      local yields, bad = H.resume_paced(reader, function()
+        assert(coroutine.resume(writer))
+        wrote_while_reading = wrote_while_reading + 1
+      end)
       local secs = now() - t0
       assert.are.equal(size, got)
       assert.are.equal(0, bad)
@@ -239,17 +233,7 @@ describe("backup pacing", function()
         for c in r:chunks(8192 * 4) do n = n + #c end
         return n
       end)
-      local yields, bad, n = 0, 0, nil
-      repeat
-        local ok, a, secs = coroutine.resume(co)
-        assert.is_true(ok, a)
-        if coroutine.status(co) == "suspended" then
-          yields = yields + 1
-          if a ~= "ese.pace" or type(secs) ~= "number" or secs < 0 or secs > 1 then bad = bad + 1 end
-        else
-          n = a
-        end
-      until coroutine.status(co) == "dead"
+      local yields, bad, n = H.resume_paced(co)
       assert.is_true(yields > 0)
       assert.are.equal(0, bad)
       assert.are.equal(size, n)

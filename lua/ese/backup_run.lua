@@ -9,6 +9,8 @@
 -- compressed set, zstd_out) while the next file streams, at the latest
 -- in out.settle(), which the sequence calls after the last file;
 -- out.local_path(name), when the files land on the local disk;
+-- out.check_name(name), when out refuses some names (a tar entry's
+-- length), called for every file before the first byte goes out;
 -- out.before_end(manifest), called once every file is written, before
 -- truncation and End.  st records what must be undone on failure (began,
 -- the open hasher, the compressors and their hashers in st.zst, open
@@ -63,17 +65,31 @@ end
 -- ---------------------------------------------------------------------------
 -- The sequence, shared by run and run_to
 
+-- The names of the files at paths (of kind what) checked, before a byte
+-- of any of them goes out (a sink that got half a tar is a half-written
+-- output): names a set can hold, no two alike (st.names), no database
+-- under a name of the set's own files or of a restore's for the logs'
+-- base name base (util.db_name_problem), none over what out takes
+-- (out.check_name: a tar entry's 100 bytes).
+local function check_names(paths, what, st, out, base)
+  for _, path in ipairs(paths) do
+    local name = basename(path)
+    if not util.safe_name(name) then
+      raise("JET_errInvalidPath", "run", "%s: not a name a backup set can hold", path)
+    end
+    if st.names[name] then
+      raise("JET_errInvalidPath", "run", "two files of the backup are named %s", name)
+    end
+    local problem = what == "database" and util.db_name_problem(name, base)
+    if problem then raise("JET_errInvalidPath", "run", "database %s: a set cannot hold it under %s", path, problem) end
+    if out.check_name then out.check_name(name) end
+    st.names[name] = true
+  end
+end
+
+-- One file (its name checked by check_names) through out.
 local function stream_file(inst, path, what, p, out, st, on_progress)
   local name = basename(path)
-  if not util.safe_name(name) then
-    raise("JET_errInvalidPath", "run", "%s: not a name a backup set can hold", path)
-  end
-  if st.names[name] then
-    raise("JET_errInvalidPath", "run", "two files of the backup are named %s", name)
-  end
-  local problem = what == "database" and util.db_name_problem(name)
-  if problem then raise("JET_errInvalidPath", "run", "database %s: a set cannot hold it under %s", path, problem) end
-  st.names[name] = true
   local r <close> = inst:open_file(path)
   local size = r:size()
   -- a database's last page (the copy's trailer) is its own frame in a
@@ -148,6 +164,9 @@ local function stream_all(inst, p, out, st, on_progress)
     if #dbs == 0 then
       raise("JET_errDatabaseNotFound", "run", "a %s backup needs an attached database; none is attached", p.kind)
     end
+    -- every name, with the logs' base name (the instance's: what
+    -- get_log_info reports later), before the first byte
+    check_names(dbs, "database", st, out, inst:base_name())
     for _, path in ipairs(dbs) do
       files[#files + 1] = stream_file(inst, path, "database", p, out, st, on_progress)
     end
@@ -156,13 +175,7 @@ local function stream_all(inst, p, out, st, on_progress)
   -- between them; get_log_info then finds it done
   checkpoint(inst, p, st, on_progress, { cutoff = true })
   local logs, info = inst:get_log_info()
-  -- the names that depend on the logs' base name, known from here on
-  for _, e in ipairs(files) do
-    local problem = util.db_name_problem(e.name, info.base_name)
-    if problem then
-      raise("JET_errInvalidPath", "run", "database %s: a set cannot hold it under %s", e.source or e.name, problem)
-    end
-  end
+  check_names(logs, "log", st, out)
   for _, path in ipairs(logs) do
     files[#files + 1] = stream_file(inst, path, "log", p, out, st, on_progress)
   end
@@ -584,11 +597,15 @@ end
 
 -- A ustar header of an entry of the set; a name over the format's 100
 -- bytes (a long database name) is JET_errInvalidPath, before any byte of
--- the entry goes out.
-local function entry_header(name, size, mode, mtime, typeflag)
+-- the entry goes out (out.check_name: before any byte of the set).
+local function entry_name_check(name)
   if #name > 100 then
     raise("JET_errInvalidPath", "run_to", "tar entry %s: a name of at most 100 bytes (prefix and file name)", name)
   end
+end
+
+local function entry_header(name, size, mode, mtime, typeflag)
+  entry_name_check(name)
   return tar.header(name, size, mode, mtime, typeflag)
 end
 
@@ -598,6 +615,7 @@ end
 local function tar_out(emit, prefix, mtime)
   local out = {}
   local started = false
+  function out.check_name(name) entry_name_check(prefix .. name) end
   function out.open(_, name, size)
     if not started and prefix ~= "" then
       emit(entry_header(prefix, 0, 448, mtime, "5"))

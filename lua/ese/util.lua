@@ -94,11 +94,6 @@ function util.safe_name(name)
     and not name:find("..", 1, true) and not name:find("[%c\\]")
 end
 
--- Names of the files a restore writes itself beside the databases, after
--- the logs' base name (in any case: a case-insensitive file system makes
--- them one), and without it.
-local RESTORE_OWN = { ".chk", ".chk.tmp", ".lck", ".dwb", "tmp.dwb", ".arc", ".arc.tmp", "tmp.log", ".log" }
-
 --- Why a backup set cannot hold a database named name (its original name,
 -- not NAME.zst) beside logs of base name base, or nil when it can: the
 -- name of the manifest, of a compressed file (a restore takes every
@@ -106,20 +101,9 @@ local RESTORE_OWN = { ".chk", ".chk.tmp", ".lck", ".dwb", "tmp.dwb", ".arc", ".a
 -- restore reads them), or of a file a restore writes itself in its
 -- destination (B.chk, B.lck, B.dwb, ...: the restored database would be
 -- overwritten or taken for it).  base nil: only the rules without it.
-function util.db_name_problem(name, base)
-  if name == "manifest.json" then return "the name of the set's manifest" end
-  if name:match("%.[Zz][Ss][Tt]$") then return "the name of a compressed file of a set" end
-  if name == ".ese-fetch" then return "the name of a restore's own folder" end
-  if not base then return nil end
-  local low, b = name:lower(), base:lower()
-  if low:sub(1, #b) ~= b then return nil end
-  local rest = low:sub(#b + 1)
-  if rest:match("^%x%x%x%x%x%x%x%x%.log$") then return "the name of a log generation of base name " .. base end
-  for _, s in ipairs(RESTORE_OWN) do
-    if rest == s then return "the name of a file a restore writes itself (base name " .. base .. ")" end
-  end
-  return nil
-end
+-- The rule is the restore's own (restore.c, restore_db_name_problem),
+-- through ese.core: one rule for backup.run, run_to, verify and restore.
+util.db_name_problem = require("ese.core")._db_name_problem
 
 -- ---------------------------------------------------------------------------
 -- Files (ese.fs)

@@ -697,6 +697,38 @@ function H.lua_child(source, args, env, opts)
   })
 end
 
+-- H.lua_child of source with kill_self() in scope (SIGKILL of the child
+-- by itself, through os.execute of kill: the test's child, not the
+-- library), which it must call: asserts that the child died by it (a
+-- non-zero status, "not killed" never printed: source prints it when the
+-- call it kills returns); returns its stdout and stderr.
+function H.killed_child(source, args)
+  local code, out, err = H.lua_child([[
+    local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+    local function kill_self() os.execute("kill -9 " .. pid) end
+  ]] .. source, args)
+  luassert.are_not.equal(0, code, out .. err)
+  luassert.is_nil(out:find("not killed", 1, true), "the child was not killed")
+  return out, err
+end
+
+-- Resumes the coroutine co until it is dead, as a paced reader's caller
+-- does with a wait function that yields ("ese.pace", seconds): counts the
+-- yields, and the bad ones (another tag, seconds not a number in 0 .. 1);
+-- between() (optional) runs at each yield.  Asserts every resume; returns
+-- yields, bad and what co returned first.
+function H.resume_paced(co, between)
+  local yields, bad = 0, 0
+  while true do
+    local ok, a, secs = coroutine.resume(co)
+    luassert.is_true(ok, a)
+    if coroutine.status(co) == "dead" then return yields, bad, a end
+    yields = yields + 1
+    if a ~= "ese.pace" or type(secs) ~= "number" or secs < 0 or secs > 1 then bad = bad + 1 end
+    if between then between() end
+  end
+end
+
 -- ---- the C harness programs (harness_spec.lua, backup_harness_spec.lua) ----
 
 -- Their folder: ESE_HARNESS_DIR (`make check` points it at the sanitizer
