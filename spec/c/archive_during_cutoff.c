@@ -22,12 +22,12 @@
 #include "harness.h"
 
 #define NREC 500
-#define WAIT_S 8
+#define WAIT_S 60
 
 static JET_INSTANCE inst;
 
 int main(void) {
-  harness_start(120);
+  harness_start(300);
   harness_hold h;
   harness_hold_setup_name(&h, "arc-cutoff", "log-next", "");
   char arch[400], name[64];
@@ -63,9 +63,9 @@ int main(void) {
   unsigned long cb = 0;
   CK(JetGetLogInfoInstance2(inst, buf, sizeof buf, &cb, &li));
   EseArchiveInfo ai = { .cbStruct = sizeof ai };
-  for (int i = 0; i < 10000; i++) {
+  for (uint64_t limit = harness_now_us() + HARNESS_WAIT_US;;) {
     CK(EseArchiveStatus(inst, &ai));
-    if (ai.ulShippedGeneration >= li.ulGenHigh) break;
+    if (ai.ulShippedGeneration >= li.ulGenHigh || harness_now_us() > limit) break;
     harness_nap_ms(1);
   }
   if (ai.ulShippedGeneration < li.ulGenHigh)
