@@ -72,11 +72,11 @@ describe("log recycling (circular logging)", function()
     local inst, t = new_stream(w, dir, { circular_log = true, checkpoint_depth = 0, archive_path = arch })
     H.roll(t, dir, 6)
     local i = 0
-    repeat                                       -- the preparer thread takes the spare after a commit
+    H.wait_until(function()                      -- the preparer thread takes the spare after a commit
       i = i + 1
       t:put(("w%06d"):format(i), "x")
-      if not tmp_is_spare(dir) then os.execute("sleep 0.02") end
-    until tmp_is_spare(dir) or i == 500
+      return tmp_is_spare(dir)
+    end, nil, 0.02)
     assert.is_true(tmp_is_spare(dir), "edbtmp.log made from a spare")
     local g = ese.file_info(dir .. "/edb.log").generation
     H.roll(t, dir, 1)
