@@ -1117,3 +1117,11 @@ JET_ERR backup_stop(esinst *inst) {
   if (bk && bk->state != BACKUP_STOPPED && bk->state != BACKUP_ENDING) (void)bk_move(inst, bk, BACKUP_STOPPED);
   return JET_errSuccess;
 }
+
+void backup_look(esinst *inst, backup_view *v) {
+  inst_lock(inst);
+  const struct esbackup *bk = inst->backup;
+  *v = (backup_view){ bk ? bk->state : BACKUP_NONE, bk ? bk->waiting : 0,
+                      !bk || !bk->copy_mac ? 0 : bk->copy_mac == CUT_RUNNING ? 1 : 2 };
+  inst_unlock(inst);
+}

@@ -132,6 +132,18 @@ JET_ERR backup_end(esinst *inst, JET_GRBIT grbit);
 /* Stop (rule 3): succeeds in every state; ungated (the entry point uses
  * inst_call_ungated: a stop works while term runs). */
 JET_ERR backup_stop(esinst *inst);
+/* What a harness (spec/c) waits for before it lets a held call go on, so
+ * that the order it tests is made, not hoped for: the running backup's
+ * state (BACKUP_NONE: none), the calls waiting on it (bk->waiting: another
+ * call's cut-off, a read of their handle) and whether its cut-off is under
+ * way (the roll, or the wait for a slice's I/O before it) or made.  Takes
+ * the instance lock (the caller holds none). */
+typedef struct {
+  backup_state state;
+  int waiting;
+  int cut;                /* 0: not made; 1: under way; 2: made */
+} backup_view;
+void backup_look(esinst *inst, backup_view *v);
 
 /* 1 when size bytes of page size ps can be a streamed copy: whole pages,
  * the header pair, a page and the trailer at least (a restore refuses

@@ -278,6 +278,7 @@ JET_ERR ckpt_between_slices(esinst *inst) {
   unsigned long gen = atomic_load(&inst->lock_gen);
   int waiters = atomic_load(&inst->entering) > 0;
   inst_unlock(inst);
+  os_hold_point(inst->io, "ckpt-between");   /* a harness holds the checkpoint here (spec/c/backup_races.c) */
   sched_yield();
   uint64_t t0 = os_mono_us();
   while (waiters && atomic_load(&inst->lock_gen) == gen && os_mono_us() - t0 < HANDOFF_US) {

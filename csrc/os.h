@@ -173,7 +173,9 @@ uint64_t os_thread_syncs(void);
  * (ESE_FAULT=holdsync:NAME:PATH, NAME the point's name): waits while PATH
  * exists; nothing without that fault.  Points: "archive-wait" (archive.c:
  * the archive's thread between letting its mutex go and waiting for the
- * next closed generation). */
+ * next closed generation), "ckpt-between" (checkpoint.c: a checkpoint
+ * between two slices, the instance lock released), "log-next" and
+ * "log-zeros" (log.c: a roll making the next file, a chunk of its zeros). */
 void os_hold_point(esio *io, const char *name);
 /* Starts the writeback of [off, off+len) to the disk without waiting for
  * it (sync_file_range WRITE), so that a later os_sync of a large file that

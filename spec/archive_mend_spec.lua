@@ -151,11 +151,10 @@ describe("archiving into the same folder after a point-in-time restore (a new ti
 
   local function wait_status(inst, pred)
     local st
-    for _ = 1, 200 do
+    if H.wait_until(function()
       st = inst:archive_status()
-      if pred(st) then return st end
-      os.execute("sleep 0.05")
-    end
+      return pred(st)
+    end) then return st end
     error("archive status never came: " .. tostring(st.last_error))
   end
 

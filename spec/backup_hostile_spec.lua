@@ -240,7 +240,7 @@ describe("backup hostile review: ese.fs stays on the path it is given", function
       end
       ese.fs.chmod(arg[1], 384)
       io.write("chmod ok\n")
-    ]], { fifo }, "timeout 10")
+    ]], { fifo }, "timeout 60")   -- a bound for a block, not a measure
     assert.are.equal(0, code, err)
     assert.are.equal("fsync JET_errInvalidPath\nread JET_errInvalidPath\n"
       .. "sha256_file JET_errInvalidPath\nchmod ok\n", out)

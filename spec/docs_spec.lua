@@ -364,10 +364,7 @@ describe("docs/guide.md's Lua recipes", function()
 
     -- waits until every closed generation has shipped (the archiver's thread)
     local function shipped()
-      for _ = 1, 600 do
-        if inst:archive_status().pending == 0 then break end
-        os.execute("sleep 0.05")
-      end
+      H.wait_until(function() return inst:archive_status().pending == 0 end)
       assert.are.equal(0, inst:archive_status().pending)
     end
 

@@ -58,11 +58,10 @@ describe("log files made ahead", function()
         i = i + 1
         local g = ese.file_info(w.dir .. "/edb.log").generation
         local tmp
-        for _ = 1, 300 do                          -- the preparer's file, after the last commit
+        H.wait_until(function()                    -- the preparer's file, after the last commit
           tmp = H.read_file(w.dir .. "/edbtmp.log")
-          if tmp and tmp:sub(5, 10) == "ESELOG" then break end
-          os.execute("sleep 0.01")
-        end
+          return tmp and tmp:sub(5, 10) == "ESELOG"
+        end, nil, 0.01)
         assert.is_truthy(tmp and tmp:sub(5, 10) == "ESELOG", "edbtmp.log has a header before the roll")
         assert.are.equal(g + 1, string.unpack("<I4", tmp, 13), "the next generation's")
         assert.are.equal(tmp:sub(25, 40), H.read_file(w.dir .. "/edb.log"):sub(25, 40), "of this stream")
@@ -94,11 +93,10 @@ describe("log files made ahead", function()
       local t, s, _, inst = w:table({ log_file_size = 64 })
       local tmp = w.dir .. "/edbtmp.log"
       local function header_ahead()
-        for _ = 1, 300 do
+        return H.wait_until(function()
           local d = H.read_file(tmp)
-          if d and d:sub(5, 10) == "ESELOG" then return d end
-          os.execute("sleep 0.01")
-        end
+          return d and d:sub(5, 10) == "ESELOG" and d
+        end, nil, 0.01)
       end
       t:put("a", "1")
       local g = ese.file_info(w.dir .. "/edb.log").generation

@@ -72,11 +72,11 @@ describe("log recycling (circular logging)", function()
     local inst, t = new_stream(w, dir, { circular_log = true, checkpoint_depth = 0, archive_path = arch })
     H.roll(t, dir, 6)
     local i = 0
-    repeat                                       -- the preparer thread takes the spare after a commit
+    H.wait_until(function()                      -- the preparer thread takes the spare after a commit
       i = i + 1
       t:put(("w%06d"):format(i), "x")
-      if not tmp_is_spare(dir) then os.execute("sleep 0.02") end
-    until tmp_is_spare(dir) or i == 500
+      return tmp_is_spare(dir)
+    end, nil, 0.02)
     assert.is_true(tmp_is_spare(dir), "edbtmp.log made from a spare")
     local g = ese.file_info(dir .. "/edb.log").generation
     H.roll(t, dir, 1)
@@ -89,11 +89,10 @@ describe("log recycling (circular logging)", function()
     for _ in t:pairs() do n = n + 1 end
     assert.is_true(n > n0)
     local cur = ese.file_info(dir .. "/edb.log").generation
-    for _ = 1, 200 do                            -- the archive's thread ships the closed ones (10 s at most)
+    H.wait_until(function()                      -- the archive's thread ships the closed ones
       local st = inst:archive_status()
-      if st.pending == 0 and st.shipped_generation == cur - 1 then break end
-      os.execute("sleep 0.05")
-    end
+      return st.pending == 0 and st.shipped_generation == cur - 1
+    end)
     -- every closed generation, shipped as it was closed, the one made from
     -- the spare (g + 1) among them: zeros after its last record
     -- (ese.file_info's verification, as `ese check`'s)
@@ -174,14 +173,15 @@ describe("log recycling: spares", function()
   end
 
   -- Commits one small record at a time (the preparer runs after each)
-  -- until done() or 5 s passed; done()'s last answer.
+  -- until done() or H.wait_until's bound passed; done()'s last answer.
   local function commit_until(t, done)
-    for i = 1, 250 do
+    local i = 0
+    return H.wait_until(function()
       if done() then return true end
+      i = i + 1
       t:put(("poll%05d"):format(i), "p")
-      os.execute("sleep 0.02")
-    end
-    return done()
+      return false
+    end, nil, 0.02) or done()
   end
 
   it("are kept up to the generations a checkpoint retires, plus one (checkpoint_depth 2 files: 3), never "

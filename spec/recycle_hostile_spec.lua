@@ -363,11 +363,10 @@ describe("log recycling with a log archive and a restore to a point in time", fu
     end
     H.roll(t, dir, 1, "tail")
     local cur = ese.file_info(dir .. "/edb.log").generation
-    for _ = 1, 400 do                            -- the archive ships every closed generation (20 s at most)
+    H.wait_until(function()                      -- the archive ships every closed generation
       local st = inst:archive_status()
-      if st.pending == 0 and st.shipped_generation == cur - 1 then break end
-      os.execute("sleep 0.05")
-    end
+      return st.pending == 0 and st.shipped_generation == cur - 1
+    end)
     assert.are.equal(cur - 1, inst:archive_status().shipped_generation)
     local shipped = 0
     for name in pairs(H.ls(arch)) do

@@ -2,12 +2,14 @@
 -- engine expects a database, a log or a checkpoint: every call refuses
 -- them with JET_errInvalidPath, never blocks on them.  Opening a FIFO for
 -- reading blocks until a writer comes, so each case runs in a child
--- process under `timeout 10`: if the refusal ever goes away the test fails
--- (exit 124) instead of hanging the suite.
+-- process under `timeout 60`: if the refusal ever goes away the test fails
+-- (exit 124) instead of hanging the suite (a bound for a block that would
+-- last for ever, not a measure: a child's start under make check on a
+-- loaded machine takes seconds).
 local H = require "support.helpers"
 local backup = require "ese.backup"
 
-local TIMEOUT = "timeout 10"
+local TIMEOUT = "timeout 60"
 
 local function mkfifo(path)
   assert(os.execute("rm -rf " .. H.q(path) .. " && mkfifo " .. H.q(path)), "mkfifo " .. path)

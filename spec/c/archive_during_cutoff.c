@@ -22,7 +22,7 @@
 #include "harness.h"
 
 #define NREC 500
-#define WAIT_S 8
+#define WAIT_S 60
 
 static JET_INSTANCE inst;
 
@@ -63,9 +63,9 @@ int main(void) {
   unsigned long cb = 0;
   CK(JetGetLogInfoInstance2(inst, buf, sizeof buf, &cb, &li));
   EseArchiveInfo ai = { .cbStruct = sizeof ai };
-  for (int i = 0; i < 10000; i++) {
+  for (uint64_t limit = harness_now_us() + HARNESS_WAIT_US;;) {
     CK(EseArchiveStatus(inst, &ai));
-    if (ai.ulShippedGeneration >= li.ulGenHigh) break;
+    if (ai.ulShippedGeneration >= li.ulGenHigh || harness_now_us() > limit) break;
     harness_nap_ms(1);
   }
   if (ai.ulShippedGeneration < li.ulGenHigh)

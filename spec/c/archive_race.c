@@ -113,10 +113,19 @@ static void round_(int r) {
   }
   unsigned long cur = current_gen(dir);
   EseArchiveInfo ai = status(inst);
-  for (int i = 0; i < 600 && ai.ulShippedGeneration < cur - 1; i++) {
+  /* waited for while the archive ships (a generation within
+   * HARNESS_WAIT_US: a bound for a hang; a command per generation is slow
+   * on a loaded machine, and 30 s for them all was a measure of it) */
+  unsigned long seen = ai.ulShippedGeneration;
+  for (uint64_t limit = harness_now_us() + HARNESS_WAIT_US;
+       ai.ulShippedGeneration < cur - 1 && harness_now_us() < limit;) {
     struct timespec ts = { 0, 50 * 1000 * 1000 };
     nanosleep(&ts, NULL);
     ai = status(inst);
+    if (ai.ulShippedGeneration != seen) {
+      seen = ai.ulShippedGeneration;
+      limit = harness_now_us() + HARNESS_WAIT_US;
+    }
   }
   if (ai.ulShippedGeneration < cur - 1)
     FAIL("round %d: shipped %lu of %lu (%s)", r, ai.ulShippedGeneration, cur - 1, ai.szLastError);
@@ -134,7 +143,7 @@ static void round_(int r) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(600);
+  harness_start(900);
   int rounds = argc > 1 ? atoi(argv[1]) : 2;
   for (int r = 0; r < rounds; r++) round_(r);
   printf("archive_race: ok %d rounds\n", rounds);

@@ -32,12 +32,16 @@
  *             database header.  Afterwards no backup runs (an End says
  *             JET_errNoBackup, the reader handle too) and the instance
  *             accepts a new JetBeginExternalBackupInstance.
- *   commits   The cut-off's checkpoint (JetGetLogInfoInstance, thousands of
- *             pages dirty) while another thread commits one record per
- *             transaction: the checkpoint releases the instance lock
- *             between its slices, so commits complete while it runs (before,
- *             it held the lock for the whole write-back and none could);
- *             every record committed is in the table afterwards.
+ *   commits   The cut-off's checkpoint (JetGetLogInfoInstance on thread X,
+ *             thousands of pages dirty) while another thread commits one
+ *             record per transaction: the checkpoint releases the instance
+ *             lock between its slices, so commits complete while it runs
+ *             (before, it held the lock for the whole write-back and none
+ *             could); X is held between two slices (the hold point
+ *             "ckpt-between", ESE_FAULT=holdsync) until two commits began
+ *             and ended inside the cut-off, so that a loaded machine that
+ *             did not run the committer meanwhile cannot fail it; every
+ *             record committed is in the table afterwards.
  *   waiter    A read of a handle in flight, a second thread's read of the
  *             same handle waiting for it, and End(abort) from a third: the
  *             tear-down waits for the read in flight and for the waiting
@@ -582,6 +586,17 @@ static uint64_t mono_us(void) {
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 static JET_INSTANCE cut_inst;
+static atomic_int cut_done;
+static atomic_long cut_err;
+
+/* X: the cut-off (the log list, its checkpoint first). */
+static void *cut_x(void *unused) {
+  (void)unused;
+  unsigned long need = 0;
+  atomic_store(&cut_err, JetGetLogInfoInstance(cut_inst, NULL, 0, &need));
+  atomic_store(&cut_done, 1);
+  return NULL;
+}
 
 static void put_record(JET_SESID s, JET_TABLEID t, uint32_t key, char fill) {
   char k[16], v[200];
@@ -619,6 +634,11 @@ static void *committer(void *p) {
 static void test_commits(const char *root) {
   harness_fresh_dir(dir, sizeof dir, root, "commits");
   snprintf(dbpath, sizeof dbpath, "%s/app.edb", dir);
+  char gate[400], held[410], fault[450];
+  snprintf(gate, sizeof gate, "%s/gate", root);
+  snprintf(held, sizeof held, "%s.held", gate);
+  snprintf(fault, sizeof fault, "holdsync:ckpt-between:%s", gate);
+  setenv("ESE_FAULT", fault, 1);   /* held only while the gate exists */
   JET_INSTANCE inst;
   char name[64];
   CK(harness_instance(&inst, harness_unique_name(name, sizeof name, "commits"), dir, 1024, 16384));
@@ -643,13 +663,25 @@ static void test_commits(const char *root) {
   atomic_store(&cut_stop, 0);
   pthread_t th = spawn(committer, NULL);
   while (atomic_load(&cut_total) < 3) sched_yield();   /* the committer runs */
-  unsigned long need = 0;
+  FILE *g = fopen(gate, "w");
+  if (!g || fclose(g) != 0) FAIL("cannot make %s", gate);
   uint64_t t0 = mono_us();
   atomic_store(&cut_t0, t0);
   atomic_store(&cut_inside, 1);
-  CK(JetGetLogInfoInstance(inst, NULL, 0, &need));
+  pthread_t tx = spawn(cut_x, NULL);
+  /* X held between two slices (the lock released): the committer's
+   * commits go on; waited for, not timed (a bound for a hang only) */
+  uint64_t limit = t0 + HARNESS_WAIT_US;
+  while (!harness_exists(held) && !atomic_load(&cut_done) && mono_us() < limit) usleep(1000);
+  int was_held = harness_exists(held);
+  while (was_held && atomic_load(&cut_during) < 2 && mono_us() < limit) usleep(1000);
+  unlink(gate);
+  join(tx);
   atomic_store(&cut_inside, 0);
   uint64_t took = mono_us() - t0;
+  unsetenv("ESE_FAULT");
+  CK(atomic_load(&cut_err));
+  if (!was_held) FAIL("the cut-off's checkpoint was never held between two slices (it has one slice?)");
   atomic_store(&cut_stop, 1);
   join(th);
   int during = atomic_load(&cut_during), total = atomic_load(&cut_total);
@@ -661,7 +693,9 @@ static void test_commits(const char *root) {
    * inside it.  Counted, not timed: the checkpoint's slices are cut by
    * bytes (at most 4 MiB each: about 20 MiB of dirty pages here make five
    * or more, whatever the disk's speed), the lock released between two,
-   * and a loaded machine only stretches the times printed above. */
+   * where X was held until the commits came (without the hold, a loaded
+   * machine that did not run the committer during the cut-off's 80 ms
+   * failed this now and then). */
   if (during < 2) FAIL("%d commits began and ended inside the cut-off (%llu us; the longest wait %llu us)", during,
                        (unsigned long long)took, (unsigned long long)gap);
   CK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));

@@ -26,7 +26,7 @@
 #include <stdatomic.h>
 #include "harness.h"
 
-#define WAIT_S 20
+#define WAIT_S 60
 #define BATCH 10
 #define MAX_KEYS 200000
 

@@ -77,10 +77,13 @@ static void run_case(const char *name) {
   if (!harness_hold_wait(&h, NULL, 60000)) FAIL("%s: the slice was not held", name);
   pthread_t tx, tz;
   if (pthread_create(&tx, NULL, list_x, NULL) != 0) FAIL("pthread_create");
-  harness_nap_ms(300);   /* X's cut-off waits for the slice */
+  /* X's cut-off waits for the slice; then Z waits for the slice and for X
+   * (each waited for, not slept for: a Z not there yet when the slice went
+   * on left X free to roll) */
+  harness_backup_await(inst, -1, 0, 1, &x_done, "the log list's cut-off waiting for the slice");
   if (stop) CK(JetStopBackupInstance(inst));
   if (end && pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
-  if (end) harness_nap_ms(100);   /* Z waits for the slice and for X */
+  if (end) harness_backup_await(inst, BACKUP_ENDING, 0, 1, &z_done, "end: the end waiting for the slice");
   int early = atomic_load(&x_done) || atomic_load(&z_done), still = harness_exists(h.held);
   unlink(h.gate);
   pthread_join(tx, NULL);
@@ -125,7 +128,7 @@ static void run_ownslice(void) {
     FAIL("ownslice: the log list's checkpoint slice was not held (it answered %ld)", (long)atomic_load(&x_err));
   }
   if (pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
-  harness_nap_ms(100);   /* Z waits for the slice */
+  harness_backup_await(inst, BACKUP_ENDING, 0, 0, &z_done, "ownslice: the end waiting for the slice");
   int early = atomic_load(&x_done) || atomic_load(&z_done), still = harness_exists(h.held);
   unlink(h.gate);
   pthread_join(tx, NULL);

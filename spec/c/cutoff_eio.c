@@ -79,7 +79,11 @@ static void run_case(const char *name) {
   pthread_t tx, ta;
   harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&ta, NULL, commit_a, NULL) != 0) FAIL("pthread_create");
-  for (int i = 0; i < 300 && !atomic_load(&a_done); i++) harness_nap_ms(1);
+  /* switch: A must not return while X is held (given 300 ms to do so
+   * wrongly); next: A must return while X is held, waited for (a lazy
+   * commit took longer than 300 ms on a loaded machine now and then) */
+  uint64_t limit = harness_now_us() + (sw ? 300000u : HARNESS_WAIT_US);
+  while (harness_now_us() < limit && !atomic_load(&a_done)) harness_nap_ms(1);
   int a_early = atomic_load(&a_done), still = harness_cut_held(&h);
   unlink(h.gate);
   pthread_join(tx, NULL);

@@ -79,10 +79,14 @@ static void run_end(void) {
     if (r) CK(JetBeginExternalBackupInstance(inst, 0));
     pthread_t tx, ty, tz;
     harness_cut *x = harness_cut_start(&h, inst, &tx);
+    /* Y waits for X's roll, then Z ends the backup (waiting for it too):
+     * each waited for, not slept for (a Z that had not come yet when X
+     * went on left X and Y nothing to answer but 0, 2 % of runs under
+     * load) */
     if (pthread_create(&ty, NULL, call_y, &li) != 0) FAIL("pthread_create");
-    harness_nap_ms(20);
+    harness_backup_await(inst, -1, 1, 1, &y_done, "end: the log list waiting for the cut-off's roll");
     if (pthread_create(&tz, NULL, end_z, NULL) != 0) FAIL("pthread_create");
-    harness_nap_ms(20);
+    harness_backup_await(inst, BACKUP_ENDING, 1, 1, &z_done, "end: the end waiting for the cut-off's roll");
     int early = atomic_load(&y_done) || atomic_load(&z_done);
     int still = harness_cut_held(&h);
     unlink(h.gate);
@@ -192,7 +196,10 @@ static void run_case(const char *name) {
   pthread_t tx, ty;
   harness_cut *x = harness_cut_start(&h, inst, &tx);
   if (pthread_create(&ty, NULL, call_y, second ? &li : NULL) != 0) FAIL("pthread_create");
-  harness_nap_ms(300);
+  /* Y waits for X's roll: second, counted among the backup's waiting
+   * calls; open, tearing the backup down (it waits for the roll to end) */
+  if (second) harness_backup_await(inst, -1, 1, 1, &y_done, "second: the log list waiting for the cut-off's roll");
+  else harness_backup_await(inst, BACKUP_ENDING, 0, 1, &y_done, "open: the refused open ending the backup");
   int early = atomic_load(&y_done), still = harness_cut_held(&h);
   unlink(h.gate);
   pthread_join(tx, NULL);

@@ -18,6 +18,7 @@
 #define ESE_SPEC_HARNESS_H
 
 #include "ese.h"
+#include "backup.h"   /* backup_look: the order a harness waits for (engine-internal, linked in) */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -505,6 +506,38 @@ static inline void harness_nap_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+/* How long a harness waits for something that must come (a thread that
+ * must reach a point, a count that must grow) before it reports it: a
+ * bound for a hang, never a measure (a loaded machine takes its time). */
+#define HARNESS_WAIT_US (60u * 1000000u)
+
+/* inst's running backup as backup_look sees it (the instance lock taken
+ * and released: call it while no thread of this program holds it). */
+static inline backup_view harness_backup_view(JET_INSTANCE inst) {
+  backup_view v;
+  backup_look((esinst *)inst, &v);
+  return v;
+}
+
+/* Waits until inst's backup is in state (-1: any) with at least waiting
+ * calls waiting on it and its cut-off at least cut (backup_view), or until
+ * *done is set (the call that was to wait returned: the caller's own check
+ * reports that), up to HARNESS_WAIT_US; else FAIL names what.  Returns
+ * whether the backup got there. */
+static inline int harness_backup_await(JET_INSTANCE inst, int state, int waiting, int cut, const atomic_int *done,
+                                       const char *what) {
+  uint64_t limit = harness_now_us() + HARNESS_WAIT_US;
+  for (;;) {
+    backup_view v = harness_backup_view(inst);
+    if ((state < 0 || (int)v.state == state) && v.waiting >= waiting && v.cut >= cut) return 1;
+    if (done && atomic_load(done)) return 0;
+    if (harness_now_us() > limit)
+      FAIL("%s: not within %u s (backup state %d, %d waiting, cut-off %d)", what, HARNESS_WAIT_US / 1000000u,
+           (int)v.state, v.waiting, v.cut);
+    harness_nap_ms(1);
+  }
+}
+
 /* A new folder (tag) with a db folder and dir/app.edb named, the gate's
  * paths, and ESE_FAULT set to hold the syncs of the file name (the last
  * part of its path, or an os_hold_point's name; suffix: "" or ":eio"):
@@ -583,12 +616,28 @@ static inline JET_INSTANCE harness_hold_backup(harness_hold *h, const char *tag,
   return inst;
 }
 
+/* The backup's cut-off made (EseBackupStep, ESE_bitBackupStepCutOff): its
+ * answer and *more.  A call that found the instance lock busy (another
+ * thread held it a moment: an archiver's roll, an application's commit)
+ * answers "more" having done nothing; it is called again until the
+ * cut-off began (backup_look). */
+static inline JET_ERR harness_cut_off(JET_INSTANCE inst, int *more) {
+  JET_ERR e;
+  do e = EseBackupStep(inst, ESE_bitBackupStepCutOff, more);
+  while (e == JET_errSuccess && *more && harness_backup_view(inst).cut == 0);
+  return e;
+}
+
 /* The backup's pending checkpoint stepped to its end (EseBackupStep, each
- * step checked); FAIL when it does not end. */
+ * step checked); FAIL when it does not end within HARNESS_WAIT_US.  A step
+ * whose slice still runs on the backup's worker answers "more" at once: a
+ * bound by count (a million steps, a second or two) was passed by a slice
+ * whose sync took that long on a loaded disk. */
 static inline void harness_step_checkpoint(JET_INSTANCE inst) {
-  int more = 1, steps = 0;
-  do HARNESS_CK(EseBackupStep(inst, 0, &more), FAIL); while (more && ++steps < 1000000);
-  if (more) FAIL("the checkpoint did not end");
+  uint64_t limit = harness_now_us() + HARNESS_WAIT_US;
+  int more = 1;
+  do HARNESS_CK(EseBackupStep(inst, 0, &more), FAIL); while (more && harness_now_us() < limit);
+  if (more) FAIL("the checkpoint did not end within %u s", HARNESS_WAIT_US / 1000000u);
 }
 
 /* After harness_hold_backup (the instance gone, not clean): ESE_FAULT
@@ -662,7 +711,7 @@ static inline void *harness_cut_thread(void *unused) {
   (void)unused;
   harness_cut *c = harness_cut_state();
   int more = 0;
-  atomic_store(&c->err, EseBackupStep(c->inst, ESE_bitBackupStepCutOff, &more));
+  atomic_store(&c->err, harness_cut_off(c->inst, &more));
   atomic_store(&c->done, 1);
   return NULL;
 }
@@ -703,7 +752,7 @@ static inline int harness_cut_held(const harness_hold *h) {
  * worker held in its ring sync (FAIL when there is none to hold). */
 static inline void harness_hold_slice(JET_INSTANCE inst, harness_hold *h) {
   int more = 0;
-  HARNESS_CK(EseBackupStep(inst, ESE_bitBackupStepCutOff, &more), FAIL);
+  HARNESS_CK(harness_cut_off(inst, &more), FAIL);
   if (!more) FAIL("the cut-off left no checkpoint to take");
   harness_hold_close(h);
   HARNESS_CK(EseBackupStep(inst, 0, &more), FAIL);

@@ -291,6 +291,12 @@ static int round_kill(const char *dir) {
   while (atomic_load(&sh->started) < W + R && !atomic_load(&sh->failed) && harness_now_us() - t0 < 30000000u)
     usleep(1000);
   usleep((useconds_t)MS * 500u);
+  /* and a transfer committed (a loaded machine may not have run a mover
+   * in those MS / 2 ms: then nothing was tested, which the check below
+   * reports); a bound for a hang only */
+  for (uint64_t lim = harness_now_us() + HARNESS_WAIT_US;
+       atomic_load(&sh->commits) == c0 && !atomic_load(&sh->failed) && harness_now_us() < lim;)
+    usleep(1000);
   kill(pid, SIGKILL);
   int status = harness_wait(pid);
   if (atomic_load(&sh->failed)) return 0;

@@ -63,7 +63,7 @@ int fdatasync(int fd) {
     hold_inside = 1;
     pthread_cond_broadcast(&hold_cv);
     struct timespec ts;
-    deadline(&ts, 30);                  /* never hang the suite */
+    deadline(&ts, 2 * HARNESS_WAIT_US / 1000000u);   /* never hang the suite; past the polls' bound */
     while (!hold_release)
       if (pthread_cond_timedwait(&hold_cv, &hold_mu, &ts) == ETIMEDOUT) break;
     hold_inside = 0;
@@ -166,7 +166,7 @@ static int one_round(const char *root, int legacy) {
   if (pthread_create(&wt, NULL, writer, &wa) != 0) FAIL("pthread_create");
   pthread_mutex_lock(&hold_mu);
   struct timespec ts;
-  deadline(&ts, 20);
+  deadline(&ts, HARNESS_WAIT_US / 1000000u);
   while (!hold_inside)
     if (pthread_cond_timedwait(&hold_cv, &hold_mu, &ts) == ETIMEDOUT) break;
   int inside = hold_inside;
@@ -177,17 +177,21 @@ static int one_round(const char *root, int legacy) {
   term_arg ta = { .inst = inst, .result = 1 };
   if (pthread_create(&tt, NULL, terminator, &ta) != 0) FAIL("pthread_create");
 
-  /* 4. poll with a call that changes nothing until the term shows */
+  /* 4. poll with a call that changes nothing until the term shows (bounded
+   * by time, for a hang: 200,000 polls, half a second, passed before a
+   * loaded machine ran the term thread) */
   int polls = 0;
   JET_ERR e = 0;
   char buf[1024];
   unsigned long cb;
-  for (; polls < 200000; polls++) {
+  for (uint64_t limit = harness_now_us() + HARNESS_WAIT_US; harness_now_us() < limit; polls++) {
     e = legacy ? JetGetAttachInfo(buf, sizeof buf, &cb) : JetGetAttachInfoInstance(inst, buf, sizeof buf, &cb);
     if (e != JET_errSuccess) break;
     if (polls % 64 == 63) usleep(50);
   }
-  if (e == JET_errSuccess) FAIL("round %d: JET_errTermInProgress never observed in %d polls", round_no, polls);
+  if (e == JET_errSuccess)
+    FAIL("round %d: JET_errTermInProgress never observed in %d polls (%u s)", round_no, polls,
+         HARNESS_WAIT_US / 1000000u);
   EXPECT(e, JET_errTermInProgress, legacy ? "JetGetAttachInfo during JetTerm2" : "JetGetAttachInfoInstance during JetTerm2");
   if (legacy) {
     EXPECT(JetEndExternalBackup(), JET_errTermInProgress, "JetEndExternalBackup during JetTerm2");
@@ -229,7 +233,7 @@ static int one_round(const char *root, int legacy) {
 }
 
 int main(int argc, char **argv) {
-  harness_start(600);
+  harness_start(900);
   int rounds = argc > 1 ? atoi(argv[1]) : 4;
   if (rounds < 2) rounds = 2;
   char root[64];

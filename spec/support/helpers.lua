@@ -638,14 +638,25 @@ function H.thread_io(field)
   return tonumber(s:match(field .. ":%s*(%d+)"))
 end
 
--- Waits (30 s at most) until a file exists, as a child process's signal;
+-- Polls pred() every nap seconds (default 0.05) until it answers a true
+-- value or secs seconds of wall clock (default 60) passed; returns its
+-- last answer.  The bound is for a hang, never a measure: on a loaded
+-- machine a thread or a child may take many seconds (a bound by a count
+-- of short sleeps, a few seconds, failed there now and then).
+function H.wait_until(pred, secs, nap)
+  local limit = ese.fs.now() + (secs or 60)
+  local r = pred()
+  while not r and ese.fs.now() < limit do
+    os.execute("sleep " .. (nap or 0.05))
+    r = pred()
+  end
+  return r
+end
+
+-- Waits (H.wait_until) until a file exists, as a child process's signal;
 -- true when it does.
 function H.wait_for(path)
-  for _ = 1, 600 do
-    if H.exists(path) then return true end
-    os.execute("sleep 0.05")
-  end
-  return false
+  return H.wait_until(function() return H.exists(path) end) == true
 end
 
 -- Calls fn() while a child lua5.4 process holds an initialized instance
@@ -666,10 +677,8 @@ function H.while_held(dir, fn, setup, finish, params)
     inst:init()
     %s
     io.open(ready, "w"):close()
-    for _ = 1, 600 do
-      if io.open(stop, "r") then break end
-      os.execute("sleep 0.05")
-    end
+    local limit = ese.fs.now() + 600                 -- a bound for a hang: fn takes its time
+    while not io.open(stop, "r") and ese.fs.now() < limit do os.execute("sleep 0.05") end
     %s
     inst:term({ complete = true })
     print("HELD done")
