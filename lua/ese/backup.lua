@@ -118,9 +118,12 @@ end
 
 --- Runs the whole backup sequence of inst into the folder dest.
 -- The set is written into `<dest>.partial` (mode 0700, files 0600),
--- fsynced, given its manifest.json, truncated when asked, ended, and only
--- then renamed to dest.  Any failure ends the backup with End(abort),
--- removes `<dest>.partial` and raises the original error.
+-- fsynced, given its manifest.json and renamed to dest, then the logs are
+-- truncated when asked and the backup ended.  A failure before the
+-- truncation ends the backup with End(abort), removes the set and raises
+-- the original error; from the truncation on the complete set stays at
+-- dest.  A dest named *.partial (what verify and restore refuse as an
+-- unfinished run) is JET_errInvalidPath.
 -- @param inst an initialized ese.Instance
 -- @param dest the folder to create (absent, or an empty folder)
 -- @param opts incremental, copy, truncate (default: true unless copy),

@@ -360,6 +360,15 @@ end
 -- ---------------------------------------------------------------------------
 -- run: a set in a folder
 
+-- A set's folder named *.partial is an unfinished run to verify, restore
+-- and expire (manifest.read): a set never takes such a name.
+local function refuse_partial(leaf, what, op)
+  if leaf:match("%.partial$") then
+    raise("JET_errInvalidPath", op, "%s: a folder named *.partial is an unfinished run to verify and restore: "
+      .. "name the set otherwise", what)
+  end
+end
+
 -- Refuses a dest that cannot take a new set, before anything is made;
 -- returns dest (no trailing slash), its state ("absent" or "empty") and
 -- the partial folder's name.
@@ -369,6 +378,7 @@ local function check_dest(dest)
   if leaf == "." or leaf == ".." or dest == "/" then
     raise("JET_errInvalidPath", "run", "%s: name the set's own folder", dest)
   end
+  refuse_partial(leaf, dest, "run")
   local state = util.path_state(dest)
   if state == "link" then
     raise("JET_errInvalidPath", "run", "%s is a symbolic link: name the folder itself", dest)
@@ -587,6 +597,7 @@ local function entry_prefix(opts)
       if part == ".." or part == "." then raise("JET_errInvalidPath", "run_to", "prefix %s", opts.prefix) end
     end
     if prefix:sub(1, 1) == "/" then raise("JET_errInvalidPath", "run_to", "prefix %s is absolute", opts.prefix) end
+    refuse_partial(basename(util.strip_slashes(prefix)), "prefix " .. opts.prefix, "run_to")
   end
   if #prefix + #manifest_m.NAME > 100 then
     raise("JET_errInvalidPath", "run_to", "prefix %s: a tar entry's name (prefix/%s) holds at most 100 bytes",

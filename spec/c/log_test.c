@@ -721,6 +721,68 @@ static void test_retire_linked(esio *io) {
   free(dir);
 }
 
+/* ---- log_retire with a file planted at the spare's name as it renames -----
+ * Another process of the user makes a file at the spare name between
+ * log_retire's look (nothing there) and its rename (held there at the
+ * "log-retire" hold point, ESE_FAULT=holdsync:log-retire:GATE): the file
+ * stays, the generation is deleted instead and the name is never used
+ * again.  Before, the rename replaced the planted file (its bytes lost). */
+static eslog *planted_lg;
+static char *planted_g1;
+static void *planted_retire(void *arg) {
+  (void)arg;
+  OK(log_retire(planted_lg, planted_g1));
+  return NULL;
+}
+static void test_retire_planted(void) {
+  char *dir = subdir("retire_planted"), *gate = os_join(root, "retire_planted.gate");
+  char *spare = os_join(dir, "edbspare1.log");
+  CHECK(gate && spare);
+  char held[600], fault[700];
+  snprintf(held, sizeof held, "%s.held", gate);
+  snprintf(fault, sizeof fault, "holdsync:log-retire:%s", gate);
+  setenv("ESE_FAULT", fault, 1);
+  esio *io;
+  OK(esio_new(&io));
+  unsetenv("ESE_FAULT");
+  log_config cfg;
+  planted_lg = recycling_log(io, dir, 2, 1, &cfg);
+  planted_g1 = path_of(dir, 1);
+  int fd = open(gate, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);   /* the gate: the retire held */
+  CHECK(fd >= 0);
+  close(fd);
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, planted_retire, NULL) == 0);
+  while (access(held, F_OK) != 0) usleep(1000);
+  fd = open(spare, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);   /* another program's file */
+  CHECK(fd >= 0);
+  CHECK(write(fd, "planted", 7) == 7);
+  close(fd);
+  CHECK(unlink(gate) == 0);
+  CHECK(pthread_join(th, NULL) == 0);
+  char got[16] = "";
+  fd = open(spare, O_RDONLY | O_CLOEXEC);
+  CHECK(fd >= 0);
+  ssize_t n = read(fd, got, sizeof got - 1);
+  close(fd);
+  CHECK(n == 7 && memcmp(got, "planted", 7) == 0);   /* before: generation 1's header */
+  CHECK(!os_exists(planted_g1));                     /* deleted instead */
+  char *g2 = path_of(dir, 2);
+  OK(log_retire(planted_lg, g2));                    /* the name is not used again */
+  CHECK(!os_exists(g2));
+  OK(log_close(planted_lg));
+  fd = open(spare, O_RDONLY | O_CLOEXEC);
+  CHECK(fd >= 0 && read(fd, got, sizeof got - 1) == 7 && memcmp(got, "planted", 7) == 0);
+  close(fd);
+  esio_free(io);
+  printf("log_test: a file planted at the spare name while a retire renames stays; the generation is deleted\n");
+  free(g2);
+  free(planted_g1);
+  free(spare);
+  free(gate);
+  free(dir);
+}
+
 /* ---- log_release_spares with another file swapped in at a spare's name -----
  * A full disk deletes the spares the log holds (log_release_spares).
  * Another process may have put its own file at a spare's name since the
@@ -2275,6 +2337,7 @@ int main(void) {
   test_retire_gone(io);
   test_release_foreign(io);
   test_retire_linked(io);
+  test_retire_planted();
   test_hdr_ahead_clock();
   test_clock_commits();
   test_tmp_swapped(io);
