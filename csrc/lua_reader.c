@@ -21,7 +21,10 @@
  * bytes of the chunk read so far kept in the userdata: fill, credit,
  * ready_ns).  Without one (DESIGN.md, Pacing: "a Lua reader inside a
  * coroutine waits by yielding, elsewhere by sleeping") a reader that may
- * yield yields ("ese.pace", seconds) itself, and one that may not sleeps;
+ * yield yields (ese.pace_signal, seconds) itself, and one that may not
+ * sleeps (pace_signal is a light userdata, never a string: a generator
+ * that passes every value it resumes with on as a chunk fails loudly at
+ * its first use, rather than writing a string as the data's bytes);
  * ese.set_pace_wait("sleep") makes every reader sleep.  A scheduler that
  * passes foreign yields up (cqueues) needs its own wait function.  No
  * engine lock is held while it waits.
@@ -254,15 +257,19 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
   return 1;
 }
 
+/* ese.pace_signal: the first value a reader yields while it waits (its
+ * address, unique in the process, whatever Lua state or reload). */
+static const char pace_signal = 0;
+
 /* For the C function that got NEED_YIELD: calls the wait function
- * (fn(seconds to wait)) or, without one, yields ("ese.pace", seconds to
- * wait); k continues it, after a yield or at once. */
+ * (fn(seconds to wait)) or, without one, yields (ese.pace_signal, seconds
+ * to wait); k continues it, after a yield or at once. */
 static int pace_yield(lua_State *L, EseReader *R, lua_KFunction k) {
   uint64_t now = pace_now_ns();
   lua_Number secs = R->ready_ns > now ? (lua_Number)(R->ready_ns - now) / 1e9 : 0;
   if (lua_getfield(L, LUA_REGISTRYINDEX, PACE_WAIT_KEY) != LUA_TFUNCTION) {
     lua_pop(L, 1);
-    lua_pushliteral(L, "ese.pace");
+    lua_pushlightuserdata(L, (void *)&pace_signal);
     lua_pushnumber(L, secs);
     return lua_yieldk(L, 2, 0, k);
   }
@@ -273,7 +280,8 @@ static int pace_yield(lua_State *L, EseReader *R, lua_KFunction k) {
 
 /* ese.set_pace_wait(fn | "sleep" | nil): how a paced reader waits:
  * fn(seconds), which may yield; "sleep": it sleeps; nil (the default): it
- * yields ("ese.pace", seconds) in a coroutine that may yield, else sleeps.
+ * yields (ese.pace_signal, seconds) in a coroutine that may yield, else
+ * sleeps.
  * One per Lua state; returns the previous one. */
 static int set_pace_wait(lua_State *L) {
   if (lua_type(L, 1) == LUA_TSTRING) {
@@ -520,5 +528,7 @@ int ese_open_reader(lua_State *L) {
   ese_newclass(L, ESE_READER_T, reader_meta, reader_methods);
   lua_pushcfunction(L, set_pace_wait);
   lua_setfield(L, -2, "set_pace_wait");
+  lua_pushlightuserdata(L, (void *)&pace_signal);
+  lua_setfield(L, -2, "pace_signal");
   return 0;
 }

@@ -115,11 +115,13 @@ describe("backup pacing", function()
 
   describe("in a coroutine, with a wait function that yields", function()
     -- the application's choice of how a paced reader waits: here it yields
-    -- ("ese.pace", seconds) to whoever resumes the coroutine
-    before_each(function() ese.set_pace_wait(function(secs) coroutine.yield("ese.pace", secs) end) end)
+    -- (ese.pace_signal, seconds) to whoever resumes the coroutine, as the
+    -- reader does without one
+    before_each(function() ese.set_pace_wait(function(secs) coroutine.yield(ese.pace_signal, secs) end) end)
     after_each(function() ese.set_pace_wait(nil) end)
 
-    it("a paced reader yields (\"ese.pace\", seconds) while it waits; another coroutine commits meanwhile", function()
+    it("a paced reader yields (ese.pace_signal, seconds) while it waits; another coroutine commits meanwhile",
+       function()
       local t, s, db, inst, dbpath
       w, t, s, db, inst, dbpath = filled(512 * 1024)
       inst:begin_external_backup()
@@ -191,7 +193,7 @@ describe("backup pacing", function()
           end
         end)
         local x
-        repeat x = co() until x ~= "ese.pace"
+        repeat x = co() until x ~= ese.pace_signal
         whole = x
       end
       assert.are.equal(size, #whole)
@@ -223,7 +225,7 @@ describe("backup pacing", function()
       return inst, r, size
     end
 
-    it("a paced reader in a coroutine yields (\"ese.pace\", seconds) by itself and resumes where it stopped",
+    it("a paced reader in a coroutine yields (ese.pace_signal, seconds) by itself and resumes where it stopped",
        function()
       assert.is_nil(ese.set_pace_wait(nil))
       local inst, r, size = paced_reader(4)                 -- about 0.25 s
@@ -240,6 +242,48 @@ describe("backup pacing", function()
       assert.is_true(now() - t0 >= 0.8 * 0.25 - 0.05)
       r:close()
       inst:end_external_backup({ abort = true })
+    end)
+
+    -- hostile15: the reader yielded the string "ese.pace", which a generator
+    -- handed on as a chunk: a 696 KB file came out as 36.7 MB, no error
+    it("a generator (coroutine.wrap) over a paced reader: ese.pace_signal is no string, a chunk of it raises;"
+       .. " skipping it gives the file's bytes", function()
+      assert.is_nil(ese.set_pace_wait(nil))
+      assert.are.equal("userdata", type(ese.pace_signal))
+      local inst, r, size = paced_reader(4)
+      local function gen()
+        return coroutine.wrap(function()
+          for c in r:chunks(8192 * 4) do coroutine.yield(c) end
+        end)
+      end
+      -- a consumer that takes every value for a chunk: table.concat raises
+      local parts = {}
+      for c in gen() do parts[#parts + 1] = c end
+      assert.is_true(#parts > size / (8192 * 4))       -- signals came between the chunks
+      assert.has_error(function() return table.concat(parts) end)
+      r:close()
+      inst:end_external_backup({ abort = true })
+      -- one that skips the signal gets every byte once, in order
+      inst:begin_external_backup()
+      local dbpath = inst:get_attach_info()[1]
+      r = inst:open_file(dbpath)
+      local plain = {}
+      for c in gen() do
+        if c ~= ese.pace_signal then plain[#plain + 1] = c end
+      end
+      r:close()
+      inst:end_external_backup({ abort = true })
+      assert.are.equal(size, #table.concat(plain))
+      inst:set_params({ backup_max_rate = 0 })
+      inst:begin_external_backup()
+      local whole = inst:open_file(dbpath)
+      local want = whole:read(size)
+      whole:close()
+      inst:end_external_backup({ abort = true })
+      -- the header pages (0, 1) and the copy's trailer (its last page) carry
+      -- each backup's own record: the pages between are the same bytes
+      local got, pg = table.concat(plain), 8192
+      assert.is_true(got:sub(2 * pg + 1, -pg - 1) == want:sub(2 * pg + 1, -pg - 1), "the data pages differ")
     end)
 
     it("outside a coroutine, and with ese.set_pace_wait(\"sleep\") in one, a paced reader sleeps", function()

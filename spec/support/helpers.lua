@@ -722,7 +722,8 @@ function H.killed_child(source, args)
 end
 
 -- Resumes the coroutine co until it is dead, as a paced reader's caller
--- does with a wait function that yields ("ese.pace", seconds): counts the
+-- does with a wait function that yields (ese.pace_signal, seconds), or with
+-- none (the reader yields so itself): counts the
 -- yields, and the bad ones (another tag, seconds not a number in 0 .. 1);
 -- between() (optional) runs at each yield.  Asserts every resume; returns
 -- yields, bad and what co returned first.
@@ -733,7 +734,7 @@ function H.resume_paced(co, between)
     luassert.is_true(ok, a)
     if coroutine.status(co) == "dead" then return yields, bad, a end
     yields = yields + 1
-    if a ~= "ese.pace" or type(secs) ~= "number" or secs < 0 or secs > 1 then bad = bad + 1 end
+    if a ~= ese.pace_signal or type(secs) ~= "number" or secs < 0 or secs > 1 then bad = bad + 1 end
     if between then between() end
   end
 end
