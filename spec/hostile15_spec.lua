@@ -37,4 +37,29 @@ describe("hostile 15", function()
       backup.verify(w:path("x.partial.d"))
     end)
   end)
+
+  describe("a backup set named as a file of the instance", function()
+    -- Before: backup.run(inst, LOGDIR/edb0000000N.log) made the set as a
+    -- folder under the name of a log generation; the roll to it then found
+    -- the name taken: the commit that rolled failed (JET_errFileAlreadyExists).
+    it("is refused by backup.run (JET_errInvalidPath) before anything is made; the log rolls past it", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      t:put("k", "v")
+      local gen = ese.file_info(w:path("edb.log")).generation
+      for _, leaf in ipairs { ("edb%08X.log"):format(gen + 1), ("EDB%08x.log"):format(gen + 2), "edbtmp.log",
+                              "edb.chk", "edb.lck" } do
+        local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, w:path(leaf))
+        assert.matches("edb", e.detail, 1, true)
+        assert.are_not.equal("folder", fs.stat(w:path(leaf)).kind)
+        assert.are.equal("absent", fs.stat(w:path(leaf .. ".partial")).kind)
+      end
+      assert.is_nil(ese.file_info(w:path("app.edb")).backups.full, "no backup recorded")
+      for i = 1, 400 do t:put(("r%04d"):format(i), ("v"):rep(500)) end   -- several rolls
+      assert.is_true(ese.file_info(w:path("edb.log")).generation > gen + 2)
+      assert.are.equal(("v"):rep(500), t:get("r0400"))
+      -- a name that only starts with the base name is a set like any other
+      backup.run(inst, w:path("edb-daily"))
+      backup.verify(w:path("edb-daily"))
+    end)
+  end)
 end)

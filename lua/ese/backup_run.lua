@@ -395,6 +395,21 @@ local function check_dest(dest)
   return dest, state, partial
 end
 
+-- A set's folder named as a file the instance makes beside its logs
+-- (B%08X.log, B.chk, Btmp.log, B.lck ... of its base name B, in any case):
+-- made in the log folder, it would take the name from the instance: its
+-- roll to that generation finds it taken (JET_errFileAlreadyExists, the
+-- commit that rolls fails).  Refused wherever it is, before anything is
+-- made.
+local function refuse_own_name(inst, dest)
+  local base = inst:base_name()
+  local leaf = basename(dest)
+  local problem = leaf:sub(1, #base):lower() == base:lower() and util.db_name_problem(leaf, base)
+  if problem then
+    raise("JET_errInvalidPath", "run", "%s: a set's folder cannot have %s", dest, problem)
+  end
+end
+
 -- Makes the missing ancestors of dest and the partial folder (mode 0700
 -- whatever the umask); returns a function that removes what it made,
 -- innermost first (a failure here removes it at once).
@@ -536,6 +551,7 @@ end
 function run.run(inst, dest, opts)
   local p = plan(opts, "run")
   local state, partial
+  refuse_own_name(inst, util.strip_slashes(dest))
   dest, state, partial = check_dest(dest)
   local ctx = { dest = dest, partial = partial, written = {} }
   ctx.remove_made = make_partial(dest, partial)
