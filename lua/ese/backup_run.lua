@@ -399,12 +399,18 @@ end
 -- (B%08X.log, B.chk, Btmp.log, B.lck ... of its base name B, in any case):
 -- made in the log folder, it would take the name from the instance: its
 -- roll to that generation finds it taken (JET_errFileAlreadyExists, the
--- commit that rolls fails).  Refused wherever it is, before anything is
--- made.
+-- commit that rolls fails).  So is B%08X.log.part, the name the log
+-- archive (archive_path) writes a generation under before renaming it:
+-- made there, every ship of that generation fails and the archive stops
+-- at it.  Refused wherever it is, before anything is made.
 local function refuse_own_name(inst, dest)
   local base = inst:base_name()
   local leaf = basename(dest)
-  local problem = leaf:sub(1, #base):lower() == base:lower() and util.db_name_problem(leaf, base)
+  local ours = leaf:sub(1, #base):lower() == base:lower()
+  local problem = ours and util.db_name_problem(leaf, base)
+  if not problem and ours and leaf:sub(#base + 1):lower():match("^%x%x%x%x%x%x%x%x%.log%.part$") then
+    problem = ("the name of a log generation's copy on its way into the log archive (base name %s)"):format(base)
+  end
   if problem then
     raise("JET_errInvalidPath", "run", "%s: a set's folder cannot have %s", dest, problem)
   end
