@@ -242,10 +242,12 @@ static int l_thread_syncs(lua_State *L) {
  * database named name beside logs of base name base, or nil: the rule of
  * restore_db_name_problem (restore.c), for ese.util's db_name_problem. */
 static int l_db_name_problem(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
+  size_t n = 0;
+  const char *name = luaL_checklstring(L, 1, &n);
   const char *base = luaL_optstring(L, 2, NULL);
   char why[160];
-  if (restore_db_name_problem(name, base, why, sizeof why)) lua_pushstring(L, why);
+  if (strlen(name) != n) lua_pushliteral(L, "a name holding a NUL byte");   /* C would read it cut */
+  else if (restore_db_name_problem(name, base, why, sizeof why)) lua_pushstring(L, why);
   else lua_pushnil(L);
   return 1;
 }

@@ -47,7 +47,7 @@ describe("hostile 15", function()
       t:put("k", "v")
       local gen = ese.file_info(w:path("edb.log")).generation
       for _, leaf in ipairs { ("edb%08X.log"):format(gen + 1), ("EDB%08x.log"):format(gen + 2), "edbtmp.log",
-                              "edb.chk", "edb.lck" } do
+                              "edb.chk", "edb.lck", "edbspare1.log", "EDBSPARE12.LOG" } do
         local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, w:path(leaf))
         assert.matches("edb", e.detail, 1, true)
         assert.are_not.equal("folder", fs.stat(w:path(leaf)).kind)

@@ -43,4 +43,14 @@ describe("hostile 15b", function()
       backup.verify(w:path("edb-daily.part"))
     end)
   end)
+
+  -- Before: the C rule read a name up to its first NUL byte, so "x\0edb.chk"
+  -- passed (as "x") and "edb.chk\0x" was refused as edb.chk.
+  it("the set name rule takes a name holding a NUL byte for a problem, whatever follows it", function()
+    local util = require "ese.util"
+    for _, name in ipairs { "x\0edb.chk", "edb.chk\0x", "a.edb\0" } do
+      assert.matches("NUL", util.db_name_problem(name, "edb"))
+    end
+    assert.is_nil(util.db_name_problem("a.edb", "edb"))
+  end)
 end)

@@ -408,8 +408,11 @@ local function refuse_own_name(inst, dest)
   local leaf = basename(dest)
   local ours = leaf:sub(1, #base):lower() == base:lower()
   local problem = ours and util.db_name_problem(leaf, base)
-  if not problem and ours and leaf:sub(#base + 1):lower():match("^%x%x%x%x%x%x%x%x%.log%.part$") then
+  local rest = ours and leaf:sub(#base + 1):lower() or ""
+  if not problem and rest:match("^%x%x%x%x%x%x%x%x%.log%.part$") then
     problem = ("the name of a log generation's copy on its way into the log archive (base name %s)"):format(base)
+  elseif not problem and rest:match("^spare%d+%.log$") then
+    problem = ("the name of a spare log file the log recycles (base name %s)"):format(base)
   end
   if problem then
     raise("JET_errInvalidPath", "run", "%s: a set's folder cannot have %s", dest, problem)
