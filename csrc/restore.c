@@ -286,10 +286,23 @@ int restore_db_name_problem(const char *name, const char *base, char *why, size_
     return said != NULL;
   }
   const char *rest = name + strlen(base);
-  int hex = strlen(rest) == 12 && strcasecmp(rest + 8, ".log") == 0;
+  size_t rn = strlen(rest);
+  int hex = rn >= 12 && strncasecmp(rest + 8, ".log", 4) == 0;
   for (int i = 0; hex && i < 8; i++) hex = isxdigit((unsigned char)rest[i]) != 0;
-  if (hex) {
+  if (hex && rn == 12) {
     snprintf(why, cap, "the name of a log generation of base name %s", base);
+    return 1;
+  }
+  if (hex && strcasecmp(rest + 12, ".part") == 0) {
+    snprintf(why, cap, "the name of a log generation's copy on its way into the log archive (base name %s)", base);
+    return 1;
+  }
+  /* BspareN.log: a retired generation the log recycles (log.c, spare_name) */
+  size_t digits = rn > 9 && strncasecmp(rest, "spare", 5) == 0 && strcasecmp(rest + rn - 4, ".log") == 0 ? rn - 9 : 0;
+  for (size_t i = 0; i < digits; i++)
+    if (!isdigit((unsigned char)rest[5 + i])) digits = 0;
+  if (digits) {
+    snprintf(why, cap, "the name of a spare log file the log recycles (base name %s)", base);
     return 1;
   }
   for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)

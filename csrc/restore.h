@@ -32,7 +32,9 @@ const char *restore_detail(EseRestore *r);
  * without it): 1 with the reason in why (cap bytes, e.g. "the name of the
  * set's manifest"), or 0 when it can.  The names: manifest.json, NAME.zst
  * (a restore takes every one for a compressed file), .ese-fetch (a
- * restore's own folder), a log generation of base (BXXXXXXXX.log), and the
+ * restore's own folder), a log generation of base (BXXXXXXXX.log), its copy on
+ * the way into the log archive (BXXXXXXXX.log.part), a spare log file
+ * (BspareN.log), and the
  * files a restore writes itself (B.chk, B.chk.tmp, B.lck, B.dwb, Btmp.dwb,
  * B.arc, B.arc.tmp, Btmp.log, B.log); base in any case, as a
  * case-insensitive file system takes it.  The one rule: restore_begin,

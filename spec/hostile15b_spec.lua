@@ -24,7 +24,7 @@ describe("hostile 15b", function()
       local gen = ese.file_info(w:path("edb.log")).generation
       for _, leaf in ipairs { ("edb%08X.log.part"):format(gen + 1), ("EDB%08x.LOG.Part"):format(gen + 2) } do
         local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, arc .. "/" .. leaf)
-        assert.matches("edb", e.detail, 1, true)
+        assert.matches("a set's folder cannot have", e.detail, 1, true)
         assert.are.equal("absent", fs.stat(arc .. "/" .. leaf).kind)
         assert.are.equal("absent", fs.stat(arc .. "/" .. leaf .. ".partial").kind)
       end
@@ -52,5 +52,18 @@ describe("hostile 15b", function()
       assert.matches("NUL", util.db_name_problem(name, "edb"))
     end
     assert.is_nil(util.db_name_problem("a.edb", "edb"))
+  end)
+
+  -- The names backup.run refused for its DEST in Lua only are the one C
+  -- rule's (restore_db_name_problem), so a database is refused under them too.
+  it("the set name rule: a generation's archive copy (NAME.part) and a spare (BspareN.log), any case", function()
+    local util = require "ese.util"
+    for _, name in ipairs { "edb00000004.log.part", "EDB0000000a.LOG.PART", "edbspare1.log", "EDBSPARE12.LOG" } do
+      assert.is_string(util.db_name_problem(name, "edb"), name)
+    end
+    for _, name in ipairs { "edbspare.log", "edbspareX.log", "edb0000000g.log.part", "edb00000004.log.partx",
+                            "xedbspare1.log" } do
+      assert.is_nil(util.db_name_problem(name, "edb"), name)
+    end
   end)
 end)

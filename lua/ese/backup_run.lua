@@ -406,14 +406,8 @@ end
 local function refuse_own_name(inst, dest)
   local base = inst:base_name()
   local leaf = basename(dest)
-  local ours = leaf:sub(1, #base):lower() == base:lower()
-  local problem = ours and util.db_name_problem(leaf, base)
-  local rest = ours and leaf:sub(#base + 1):lower() or ""
-  if not problem and rest:match("^%x%x%x%x%x%x%x%x%.log%.part$") then
-    problem = ("the name of a log generation's copy on its way into the log archive (base name %s)"):format(base)
-  elseif not problem and rest:match("^spare%d+%.log$") then
-    problem = ("the name of a spare log file the log recycles (base name %s)"):format(base)
-  end
+  -- the rule's names of base (not manifest.json, NAME.zst: a folder may take them)
+  local problem = leaf:sub(1, #base):lower() == base:lower() and util.db_name_problem(leaf, base)
   if problem then
     raise("JET_errInvalidPath", "run", "%s: a set's folder cannot have %s", dest, problem)
   end
