@@ -743,13 +743,34 @@ int os_same_file(const char *a, const char *b) {
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *ud) {
   DIR *d = opendir(dir);
   if (!d) return os_err(errno);
+  /* the names are read first, then handed out: what fn or another process
+   * does to the folder meanwhile (a delete, a rename to a new name) does
+   * not change which names one listing hands out, so a caller that finds
+   * the folder changed under it can tell by listing again */
+  char **names = NULL;
+  size_t n = 0, cap = 0;
   JET_ERR r = JET_errSuccess;
   struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
+  errno = 0;
+  while (r == JET_errSuccess && (de = readdir(d)) != NULL) {
     if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    if ((r = fn(de->d_name, ud)) != JET_errSuccess) break;
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 32;
+      char **nn = realloc(names, nc * sizeof *nn);
+      if (!nn) r = JET_errOutOfMemory;
+      else names = nn, cap = nc;
+    }
+    if (r == JET_errSuccess && !(names[n] = strdup(de->d_name))) r = JET_errOutOfMemory;
+    if (r == JET_errSuccess) n++;
+    errno = 0;
   }
+  if (r == JET_errSuccess && errno) r = os_err(errno);   /* readdir failed: not a short listing */
   closedir(d);
+  for (size_t i = 0; i < n; i++) {
+    if (r == JET_errSuccess) r = fn(names[i], ud);
+    free(names[i]);
+  }
+  free(names);
   return r;
 }
 

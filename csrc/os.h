@@ -174,8 +174,11 @@ uint64_t os_thread_syncs(void);
  * exists; nothing without that fault.  Points: "archive-wait" (archive.c:
  * the archive's thread between letting its mutex go and waiting for the
  * next closed generation), "ckpt-between" (checkpoint.c: a checkpoint
- * between two slices, the instance lock released), "log-next" and
- * "log-zeros" (log.c: a roll making the next file, a chunk of its zeros). */
+ * between two slices, the instance lock released), "log-next",
+ * "log-zeros" and "log-retire" (log.c: a roll making the next file, a chunk
+ * of its zeros; a retired generation before its rename to a spare),
+ * "restore-live" (restore.c: a restore's scan of a live log folder, listed,
+ * before it opens that folder's B.log). */
 void os_hold_point(esio *io, const char *name);
 /* Starts the writeback of [off, off+len) to the disk without waiting for
  * it (sync_file_range WRITE), so that a later os_sync of a large file that
@@ -252,8 +255,10 @@ enum { OS_ABSENT, OS_FILE, OS_DIR, OS_LINK, OS_OTHER };
 int os_kind(const char *path);
 /* Both paths exist and name the same file or folder. */
 int os_same_file(const char *a, const char *b);
-/* Calls fn(name, ud) for each entry of dir but "." and ".."; stops and
- * returns fn's result when it is not 0. */
+/* Calls fn(name, ud) for each entry of dir but "." and "..", the names
+ * read whole before the first call (one listing: a name fn or another
+ * process adds meanwhile is not handed out); stops and returns fn's
+ * result when it is not 0; JET_errOutOfMemory, or readdir's error. */
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *name, void *ud), void *ud);
 /* Joins dir and name with one '/' into a new string (free it); NULL on OOM. */
 char *os_join(const char *dir, const char *name);

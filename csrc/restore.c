@@ -229,6 +229,7 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
   if (!p) return JET_errOutOfMemory;
   log_header h;
   esfile *held = NULL;
+  if (current) os_hold_point(r->io, "restore-live");   /* a spec rolls the live log here (restore_refusals_spec) */
   JET_ERR e = current ? hold_live(r, p, &held, &h) : zst ? zst_log_read(r, p, &h) : log_read_header(r->io, p, &h);
   free(p);
   if (e == JET_errBadLogVersion) return fail(r, e, "log %s is of an older format: " LOG_OLD_FORMAT_ADVICE, name);
@@ -431,6 +432,31 @@ static JET_ERR scan_dir(EseRestore *r, const char *dir, int live) {
   JET_ERR e = os_list_dir(dir, scan_entry, &c);
   if (e == JET_errFileNotFound || e == JET_errInvalidPath)   /* absent, or there but no folder (ENOTDIR) */
     fail(r, JET_errFileNotFound, os_exists(dir) ? "%s is not a folder" : "folder %s not found", dir);
+  return e;
+}
+
+/* A generation missing below a live folder's B.log (as scanned): the
+ * scan's listing was made before a roll of the instance running there
+ * gave B.log's generation its name, and B.log was opened after it. */
+static int live_gap(EseRestore *r) {
+  for (size_t i = 0; i < r->nfiles; i++)
+    if (r->files[i].live_cur)
+      for (uint32_t g = r->min_gen; g < r->files[i].gen; g++)
+        if (!log_of(r, g)) return 1;
+  return 0;
+}
+
+#define LIVE_RESCANS 8
+
+/* A live log folder: listed again while a generation is missing below
+ * its B.log (live_gap: the instance there rolled between the listing and
+ * the open of B.log), at most LIVE_RESCANS times. What a listing found
+ * stays (the same generation found again is one file, scan_log), so a
+ * later listing only adds the names the roll made; a gap that stays is
+ * check_logs' refusal as before. */
+static JET_ERR scan_live(EseRestore *r, const char *dir) {
+  JET_ERR e = scan_dir(r, dir, 1);
+  for (int i = 0; e == JET_errSuccess && i < LIVE_RESCANS && live_gap(r); i++) e = scan_dir(r, dir, 1);
   return e;
 }
 
@@ -913,7 +939,7 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && o->archive_path) e = check_logs(r, set_hi);
   int fetch = o->restore_command && *o->restore_command;
   /* with restore_command the live logs come after the fetched ones: later */
-  if (e == JET_errSuccess && o->live_log_path && !fetch) e = scan_dir(r, o->live_log_path, 1);
+  if (e == JET_errSuccess && o->live_log_path && !fetch) e = scan_live(r, o->live_log_path);
   if (e == JET_errSuccess && o->live_log_path && !fetch) e = check_logs(r, set_hi);
   if (e == JET_errSuccess) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   /* dest is emptied of logs and checkpoint before the copy, chk_dir gets
@@ -947,7 +973,7 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
    * the checks that depend on the logs run again, before any other write */
   if (e == JET_errSuccess && fetch) e = fetch_logs(r, o);
   if (e == JET_errSuccess && fetch) e = check_logs(r, set_hi);
-  if (e == JET_errSuccess && fetch && o->live_log_path) e = scan_dir(r, o->live_log_path, 1);
+  if (e == JET_errSuccess && fetch && o->live_log_path) e = scan_live(r, o->live_log_path);
   if (e == JET_errSuccess && fetch && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess && fetch) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   if (e == JET_errSuccess && fetch) e = check_reach(r);

@@ -352,6 +352,33 @@ describe("ese.restore happy paths (group H)", function()
     assert.are.equal(20, count_keys(w, w:path("without"), "base"))
   end)
 
+  it("live_log_path of a running instance that rolls its log between the restore's listing of the folder and "
+     .. "its open of B.log: the folder is listed again, the generation B.log was is replayed", function()
+    H.fill(t, 5, "early")
+    local gate = w:path("gate")
+    H.write_file(gate, "")
+    -- the child's restore holds (ESE_FAULT hold point "restore-live") after its listing, before B.log is opened
+    local child = H.lua_child([[
+      local ese = require "ese"
+      local ok, e = pcall(ese.restore, arg[1], arg[2], { live_log_path = arg[3] })
+      print(ok and "RESTORED" or ("FAILED " .. tostring(e)))
+    ]], { set_dir, w:path("dest"), w.dir }, "ESE_FAULT=holdsync:restore-live:" .. H.q(gate), { background = true })
+    local held = H.wait_for(gate .. ".held")
+    local gen = ese.file_info(w:path("edb.log")).generation
+    H.roll(t, w.dir, 1, "during")              -- B.log's generation gets its name; B.log is the next one
+    t:put("after-roll", "x")
+    os.remove(gate)
+    local code, out, err = child.wait()
+    assert.is_true(held, "the restore reached the hold point")
+    assert.are.equal(0, code, err)
+    assert.matches("RESTORED", out)          -- was: FAILED JET_errMissingCurrentLogFiles (generation gen missing)
+    assert.is_true(H.exists(w:path("dest/" .. H.log_name(gen))))
+    inst:term({ complete = true })
+    assert.are.equal(5, count_keys(w, w:path("dest"), "early"))
+    assert.are.equal(20, count_keys(w, w:path("dest"), "base"))
+    assert.is_true(count_keys(w, w:path("dest"), "during") > 0)
+  end)
+
   it("point in time: to_generation stops the live replay after that generation", function()
     H.fill(t, 5, "early")
     local mark = ese.file_info(w:path("edb.log")).generation
