@@ -177,8 +177,8 @@ uint64_t os_thread_syncs(void);
  * between two slices, the instance lock released), "log-next",
  * "log-zeros" and "log-retire" (log.c: a roll making the next file, a chunk
  * of its zeros; a retired generation before its rename to a spare),
- * "restore-live" (restore.c: a restore's scan of a live log folder, listed,
- * before it opens that folder's B.log). */
+ * "restore-live" and "restore-live-open" (restore.c: a restore's scan of a
+ * live log folder, listed, before and after it opens that folder's B.log). */
 void os_hold_point(esio *io, const char *name);
 /* Starts the writeback of [off, off+len) to the disk without waiting for
  * it (sync_file_range WRITE), so that a later os_sync of a large file that

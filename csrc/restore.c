@@ -57,11 +57,12 @@ typedef struct rsfile {
   char *orig;             /* in place: the database's path at backup time */
   int is_db, in_place;
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
-  int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_image) */
+  int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_img) */
   int live;               /* src is in the live log folder (its base name matched exactly) */
-  esfile *held;           /* a live B.log: opened by the scan and copied from this descriptor, so that
-                           * a roll of the instance running there (B.log renamed to its archived name,
-                           * a new B.log made) changes nothing of what is copied */
+  uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of),
+                           * and copied from here, so that what the instance running there does next
+                           * (a roll renames B.log, a checkpoint retires it, recycling rewrites the
+                           * file as a later generation) changes nothing of what is read or copied */
   int mapped;             /* replay found it attached or created in the logs */
   uint32_t gen;           /* log */
   uint64_t size;          /* bytes to copy (a database without its trailer) */
@@ -102,7 +103,7 @@ struct EseRestore {
   uint64_t cur_off;
   esfile *in, *out;
   zst_reader *zin;        /* the compressed file being copied, in place of in */
-  uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_image) */
+  uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
   uint8_t *buf;
   redo *rd;
@@ -205,6 +206,8 @@ static JET_ERR zst_log_read(EseRestore *r, const char *path, log_header *h) {
   return fail(r, JET_errLogFileCorrupt, "%s", why);
 }
 
+static JET_ERR live_image_of(EseRestore *r, esfile *in, const rsfile *f, uint8_t **out);
+
 /* A live folder's B.log at path p, opened (*held) and its header read
  * through that descriptor: what the scan finds is what is copied later,
  * whatever the instance running there does to the name meanwhile. */
@@ -258,12 +261,17 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
     os_close(held);
     return e;
   }
-  f->held = held;
   f->gen = gen;
   f->lh = h;
   f->size = h.file_size;
   f->live = live;
   f->live_cur = current;  /* a live B.log becomes an archived generation in dest */
+  if (current) {
+    e = live_image_of(r, held, f, &f->live_img);
+    os_close(held);
+    if (e) return e;
+    os_hold_point(r->io, "restore-live-open");   /* and here, B.log read (restore_refusals_spec) */
+  }
   free(f->name);          /* a set's EDB0000000A.LOG is edb0000000A.log in dest: the instance's scan matches exactly */
   if (!(f->name = log_file_name(NULL, r->base, gen))) return JET_errOutOfMemory;
   return JET_errSuccess;
@@ -563,8 +571,16 @@ static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
 static uint64_t last_commit_scan(EseRestore *r, rsfile *f) {
   uint32_t gen = f->gen;
   log_reader *rd = NULL;
+  uint8_t *img = NULL;
   if (f->zst) {
     rd = zst_log_reader(r, f);
+  } else if (f->live_img) {
+    /* a live B.log: its image read by the scan, as the copy will be (by
+     * its name it may be another generation by now, or gone) */
+    if ((img = malloc(f->size)) != NULL) {
+      memcpy(img, f->live_img, f->size);
+      (void)log_reader_open_image(img, (uint32_t)f->size, &rd);   /* takes img; a failure leaves rd NULL */
+    }
   } else {
     char *dir = os_dirname(f->src);
     if (!dir) return 0;
@@ -1036,18 +1052,25 @@ static JET_ERR verify_chunk(EseRestore *r, rsfile *f, const uint8_t *buf, uint64
  * becomes zeros, and so do both slots (an archived file's are never read).
  * A copy taken byte for byte would end at the bytes in place and lose the
  * commits a slot alone held, without a word. */
-static JET_ERR live_image(EseRestore *r, const rsfile *f) {
-  if (!(r->img = malloc(f->size))) return JET_errOutOfMemory;
-  JET_ERR e = os_pread_full(r->in, r->img, f->size, 0);
-  if (e) return e;
+static JET_ERR live_image_of(EseRestore *r, esfile *in, const rsfile *f, uint8_t **out) {
+  uint8_t *img = malloc(f->size);
+  if (!img) return JET_errOutOfMemory;
+  JET_ERR e = os_pread_full(in, img, f->size, 0);
   log_walk w;
   uint32_t fs = (uint32_t)f->size;
-  if (log_walk_current(r->img, fs, f->gen, log_hdr_seed(&f->lh), LOG_DATA_START, &w))
-    return fail(r, JET_errLogCorruptDuringHardRestore, "the live log %s is damaged before its durable end", f->src);
-  memset(r->img + w.end, 0, fs - w.end);
-  memset(r->img + LOG_SLOT_A, 0, LOG_DATA_START - LOG_SLOT_A);
+  if (e == JET_errSuccess && log_walk_current(img, fs, f->gen, log_hdr_seed(&f->lh), LOG_DATA_START, &w))
+    e = fail(r, JET_errLogCorruptDuringHardRestore, "the live log %s is damaged before its durable end", f->src);
+  if (e) {
+    free(img);
+    return e;
+  }
+  memset(img + w.end, 0, fs - w.end);
+  memset(img + LOG_SLOT_A, 0, LOG_DATA_START - LOG_SLOT_A);
+  *out = img;
   return JET_errSuccess;
 }
+
+
 
 static JET_ERR copy_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db && r->files[r->cur].gen > r->replay_to) r->cur++;
@@ -1058,14 +1081,14 @@ static JET_ERR copy_step(EseRestore *r) {
   }
   rsfile *f = &r->files[r->cur];
   JET_ERR e = JET_errSuccess;
-  if (!r->in && !r->zin) {
+  if (!r->in && !r->zin && !r->img) {
     char *dst = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
     if (!dst) return JET_errOutOfMemory;
     char why[300];
     /* a compressed file is decoded a chunk ahead, on a thread of its own */
-    if (f->held) {          /* a live B.log, as the scan found it */
-      r->in = f->held;
-      f->held = NULL;
+    if (f->live_img) {      /* a live B.log, as the scan read it */
+      r->img = f->live_img;
+      f->live_img = NULL;
     } else {
       e = f->zst ? zst_open_ahead(r->io, f->src, COPY_CHUNK, &r->zin, why, sizeof why)
                  : os_open(r->io, f->src, OS_READ, &r->in);
@@ -1092,7 +1115,6 @@ static JET_ERR copy_step(EseRestore *r) {
       }
       if (e == JET_errSuccess) e = os_sync(r->out);
     }
-    if (e == JET_errSuccess && f->live_cur) e = live_image(r, f);   /* a detail of its own first */
     if (e) return fail(r, e, "copying %s", f->name);
   }
   size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
@@ -1427,7 +1449,7 @@ void restore_end(EseRestore *r) {
     free(r->files[i].src);
     free(r->files[i].name);
     free(r->files[i].orig);
-    os_close(r->files[i].held);
+    free(r->files[i].live_img);
     if (!r->files[i].is_db) log_header_clear(&r->files[i].lh);
   }
   free(r->files);

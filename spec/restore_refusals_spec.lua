@@ -379,6 +379,43 @@ describe("ese.restore happy paths (group H)", function()
     assert.is_true(count_keys(w, w:path("dest"), "during") > 0)
   end)
 
+  it("live_log_path with to_time, the instance rolling after the restore opened its B.log (circular logging: "
+     .. "that generation is gone by its name then): the commit times are read from the file opened", function()
+    inst:term({ complete = true })
+    local dir = w:path("c")
+    local ci = w:open(nil, { system_path = dir, log_path = dir, circular_log = true, log_file_size = 64,
+                             checkpoint_depth = 0 })
+    local cs = ci:begin_session()
+    local ct = cs:create_table(cs:create_database(dir .. "/app.edb"), "t")
+    H.fill(ct, 5, "base")
+    local set = w:path("cset")
+    require("ese.backup").run(ci, set)
+    H.fill(ct, 3, "early")
+    local at = H.time_mark()
+    H.fill(ct, 3, "late")                      -- in the same generation: it goes past the point in time
+    local gate = w:path("gate")
+    H.write_file(gate, "")
+    local child = H.lua_child([[
+      local ese = require "ese"
+      local ok, e = pcall(ese.restore, arg[1], arg[2], { live_log_path = arg[3], to_time = tonumber(arg[4]) })
+      print(ok and "RESTORED" or ("FAILED " .. tostring(e)))
+    ]], { set, w:path("dest"), dir, ("%.6f"):format(at) },
+      "ESE_FAULT=holdsync:restore-live-open:" .. H.q(gate), { background = true })
+    local held = H.wait_for(gate .. ".held")
+    local gen = ese.file_info(dir .. "/edb.log").generation
+    H.roll(ct, dir, 4, "during")               -- checkpoints at every roll: generation gen is retired
+    assert.is_true(H.wait_until(function() return not H.exists(dir .. "/" .. H.log_name(gen)) end))
+    os.remove(gate)
+    local code, out, err = child.wait()
+    assert.is_true(held, "the restore reached the hold point")
+    assert.are.equal(0, code, err)
+    assert.matches("RESTORED", out)          -- was: FAILED JET_errMissingLogFile (the logs end before the point)
+    ci:term({ complete = true })
+    assert.are.equal(3, count_keys(w, w:path("dest"), "early"))
+    assert.are.equal(0, count_keys(w, w:path("dest"), "late"))
+    assert.are.equal(5, count_keys(w, w:path("dest"), "base"))
+  end)
+
   it("point in time: to_generation stops the live replay after that generation", function()
     H.fill(t, 5, "early")
     local mark = ese.file_info(w:path("edb.log")).generation

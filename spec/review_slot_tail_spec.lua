@@ -57,8 +57,8 @@ describe("review: B.log's last block in a slot only", function()
     assert.are.equal(20, H.count_keys(w, w:path("dest"), "base"))
   end)
 
-  it("live_log_path: a live B.log damaged before its durable end: JET_errLogCorruptDuringHardRestore (-573)",
-     function()
+  it("live_log_path: a live B.log damaged before its durable end: JET_errLogCorruptDuringHardRestore (-573), "
+     .. "found before anything is written", function()
     H.fill(t, 30, "after", 500)               -- records over several blocks: the slots hold the last ones
     local image = log_image(w, "image")
     inst:term({ complete = true })
@@ -66,5 +66,6 @@ describe("review: B.log's last block in a slot only", function()
     local e = H.expect_jet("JET_errLogCorruptDuringHardRestore", ese.restore, set_dir, w:path("dest"),
       { live_log_path = image })
     assert.are.equal("restore", e.op)
+    assert.is_false(H.exists(w:path("dest")))   -- was: made, its logs copied, then the live log's copy failed
   end)
 end)
