@@ -117,6 +117,14 @@ describe("bin/ese", function()
       local code, _, err = ese_cmd({ "frobnicate" })
       assert.are.equal(2, code)
       assert.matches("unknown command 'frobnicate'", err)
+      -- so is help of one (tryout16: `ese help frobnicate` printed the overview, exit 0)
+      for _, form in ipairs({ { "help", "frobnicate" }, { "--help", "frobnicate" } }) do
+        local stdout
+        code, stdout, err = ese_cmd(form)
+        assert.are.equal(2, code, form[1])
+        assert.are.equal("", stdout)
+        assert.matches("unknown command 'frobnicate'", err)
+      end
       code, _, err = ese_cmd({ "info", "x", "--bogus" })
       assert.are.equal(2, code)
       assert.matches("unknown option %-%-bogus", err)

@@ -487,6 +487,10 @@ system_path = log_path = DEST then opens the restored databases.]],
     if upto then
       upto = (", replayed to %d%s"):format(rep.last_generation,
         rep.last_generation < upto and (" (the logs end before --to-generation " .. upto .. ")") or "")
+    elseif rep.last_generation > v.gen_high then
+      -- the archive, a restore command or live logs took the replay past
+      -- the sets: how far is the one thing the sets' range does not say
+      upto = (", replayed to %d"):format(rep.last_generation)
     end
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high, upto or "", dest, duration(rep.seconds)))
@@ -722,8 +726,13 @@ function cli.main(argv)
   local name = argv[1]
   if name == nil then io.stderr:write(usage_all(), "\n"); return 2 end
   if name == "--help" or name == "-h" or name == "help" then
-    local sub = argv[2] and commands[argv[2]]
-    io.stdout:write(sub and usage_of(argv[2]) or (usage_all() .. "\n"))
+    local sub = argv[2]
+    -- a command that is none (a typo) is a usage error, not the overview
+    if sub ~= nil and not commands[sub] then
+      io.stderr:write("ese: unknown command '", sub, "'\n", usage_all(), "\n")
+      return 2
+    end
+    io.stdout:write(sub and usage_of(sub) or (usage_all() .. "\n"))
     return 0
   end
   if name == "--version" then out("ese ", ese.version); return 0 end
