@@ -23,6 +23,25 @@ describe("README.md", function()
     assert.truthy(#lua_blocks() >= 2)
   end)
 
+  -- tryout16: README never said how to make `require "ese"` find the
+  -- tree's modules, and a first run of its blocks failed "module 'ese'
+  -- not found"
+  it("says how to run its blocks from the tree: its LUA_PATH and LUA_CPATH find ese and ese.backup", function()
+    local path = README:match('LUA_PATH="([^"]+)"')
+    local cpath = README:match('LUA_CPATH="([^"]+)"')
+    assert.is_string(path, "README states a LUA_PATH")
+    assert.is_string(cpath, "README states a LUA_CPATH")
+    -- the build this run loads (build-san under make check) in place of build/lib
+    local lib = assert(package.cpath:match("^([^;]*)/%?%.so"), package.cpath)
+    assert.truthy(cpath:find("build/lib/?.so", 1, true), cpath)
+    cpath = cpath:gsub("build/lib", lib)
+    local p = assert(io.popen(("env LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s 2>&1"):format(H.q(path), H.q(cpath),
+      H.q('require "ese.backup"; print(require("ese").version)'))))
+    local text = p:read("a")
+    assert.is_true(p:close(), text)
+    assert.are.equal(require("ese").version .. "\n", text)
+  end)
+
   for i, block in ipairs(lua_blocks()) do
     local code = block.code
     it(("Lua block %d (%s) runs as written, alone, twice"):format(i, block.heading), function()
