@@ -538,7 +538,8 @@ local function expire_entry(plan, path)
   return e
 end
 
-local function print_plan(plan, shown)
+-- deleted: the plan was carried out, its "delete" rows say "deleted".
+local function print_plan(plan, shown, deleted)
   local width = 0
   for _, list in ipairs({ plan.keep, plan.delete }) do
     for _, p in ipairs(list) do width = math.max(width, #shown(p)) end
@@ -550,7 +551,7 @@ local function print_plan(plan, shown)
     out(("  %-7s %-" .. width .. "s  %s%s"):format(verb, shown(path), what, e.reason))
   end
   for _, p in ipairs(plan.keep) do row("keep", p) end
-  for _, p in ipairs(plan.delete) do row("delete", p) end
+  for _, p in ipairs(plan.delete) do row(deleted and "deleted" or "delete", p) end
   local pts = {}
   for i, pt in ipairs(plan.points) do
     local names = {}
@@ -618,7 +619,7 @@ naming the JET_err when ROOT or DIR is not a folder or a deletion fails.]],
     else
       out(("expire %s: deleted %s (%s), %d kept"):format(root, plural(#plan.deleted, "item"), human(plan.bytes),
         #plan.keep))
-      print_plan(plan, shown)
+      print_plan(plan, shown, true)
     end
     return 0
   end,
