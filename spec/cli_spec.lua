@@ -113,6 +113,26 @@ describe("bin/ese", function()
       assert.matches("usage: ese backup", o3)
     end)
 
+    -- tryout16: `ese backup --help` and `ese restore --help` had lines of
+    -- 100 and 109 columns, the overview three of 81 .. 84
+    it("help text fits 80 columns: the overview, and each command's but its usage line", function()
+      local long = {}
+      local function check(text, what, skip)
+        local n = 0
+        for line in text:gmatch("([^\n]*)\n") do
+          n = n + 1
+          if n > skip and #line > 80 then long[#long + 1] = ("%s:%d: %d columns"):format(what, n, #line) end
+        end
+      end
+      local _, stdout = ese_cmd({ "--help" })
+      check(stdout, "ese --help", 0)
+      for name in pairs(require("ese.cli").commands) do
+        _, stdout = ese_cmd({ name, "--help" })
+        check(stdout, name, 1)
+      end
+      assert.are.same({}, long)
+    end)
+
     it("unknown command, unknown option, wrong arguments: exit 2", function()
       local code, _, err = ese_cmd({ "frobnicate" })
       assert.are.equal(2, code)

@@ -298,7 +298,7 @@ end
 commands.backup = {
   usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--compress zstd [--level N]] "
     .. "[--max-rate BYTES] [--archive DIR | --archive-command CMD] [--prefix NAME] [--json]",
-  summary = "a full, incremental or copy backup of an instance folder no process holds",
+  summary = "a full, incremental or copy backup of a folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
 recovery runs if it crashed), attaches every *.edb file of the folder, and
@@ -306,8 +306,8 @@ writes a backup set into DEST (created with mode 0700; written as
 DEST.partial and renamed when complete).  A full backup by default;
 --incremental: the logs since the last full or incremental; --no-truncate:
 keep the logs (a full becomes a "copy", an incremental a "differential");
---copy: a full without truncation (not with --incremental).  Fails with JET_errFileAccessDenied when
-another process holds the folder.
+--copy: a full without truncation (not with --incremental).  Fails with
+JET_errFileAccessDenied when another process holds the folder.
 --compress zstd stores every file of the set as NAME.zst (zstd level N,
 1 .. 19, default 1); check and restore read such a set as they read a
 plain one.  A level out of range or another --compress value:
@@ -436,26 +436,26 @@ them; without either, a backup that truncates is refused
 commands.restore = {
   usage = "ese restore BACKUP_DIR... DEST [--archive DIR] [--restore-command CMD] [--to-time TIME [--allow-partial]] "
     .. "[--to-generation N] [--live-logs DIR] [--force] [--json]",
-  summary = "verify a set (full plus incrementals, in order) and restore it into DEST",
+  summary = "verify a set (a full, then its incrementals) and restore it into DEST",
   help = [[
 Verifies the backup sets (a full one, then its incrementals in order), then
 restores them into DEST and replays their logs, then the archived log
 generations of --archive DIR, then those --restore-command CMD fetches
-after them (one generation per run: %f its file name, %p where to write
-it, until it exits non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"),
-then the logs of a live log folder with --live-logs.  --to-time stops before the first commit later than TIME
-("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a zone follows: Z, +02:00,
--0500; or seconds since the epoch): DEST then holds exactly the
-transactions committed at or before it.  The logs must go past TIME (a
-gap in the archive, or logs that end before it, fail with the named error
-of the missing generation) unless --allow-partial, which restores to the
-gap or the end and says so.  --to-generation N stops after generation N.
-DEST must be absent or empty unless --force:
-then the set's databases and the log stream in DEST are replaced (every
-edb*.log and edb.chk there), other files are kept.  A DEST that a running
-instance uses (in any process) is refused even with --force, and so is a
-DEST where a file the restore writes is a symbolic link.  An instance with
-system_path = log_path = DEST then opens the restored databases.]],
+after them (one generation per run: %f its file name, %p where to write it,
+until it exits non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"), then
+the logs of a live log folder with --live-logs.  --to-time stops before the
+first commit later than TIME ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a
+zone follows: Z, +02:00, -0500; or seconds since the epoch): DEST then
+holds exactly the transactions committed at or before it.  The logs must go
+past TIME (a gap in the archive, or logs that end before it, fail with the
+named error of the missing generation) unless --allow-partial, which
+restores to the gap or the end and says so.  --to-generation N stops after
+generation N.  DEST must be absent or empty unless --force: then the set's
+databases and the log stream in DEST are replaced (every edb*.log and
+edb.chk there), other files are kept.  A DEST that a running instance uses
+(in any process) is refused even with --force, and so is a DEST where a
+file the restore writes is a symbolic link.  An instance with system_path =
+log_path = DEST then opens the restored databases.]],
   flags = { json = "bool", ["to-generation"] = "int", ["live-logs"] = "string", force = "bool", archive = "string",
             ["to-time"] = "time", ["allow-partial"] = "bool", ["restore-command"] = "string" },
   args = { 2, math.huge },
@@ -563,7 +563,7 @@ end
 
 commands.expire = {
   usage = "ese expire ROOT --keep-full N [--keep-within DURATION] [--archive DIR] [--yes] [--json]",
-  summary = "retention: which backup sets and archived logs go (deleted with --yes)",
+  summary = "retention: which sets and archived logs go (deleted with --yes)",
   help = [[
 ROOT holds backup sets as subfolders (full sets and their incrementals).
 Keeps the N newest full sets and every incremental that follows them; with
