@@ -312,9 +312,13 @@ describe("bin/ese", function()
       -- remove one in the middle
       local mid = b.logs[2].name
       os.remove(w:path(mid))
-      local code2, _, stderr = ese_cmd({ "logs", w.dir })
+      local code2, out2, stderr = ese_cmd({ "logs", w.dir })
       assert.are.equal(1, code2)
       assert.matches("JET_errMissingLogFile", stderr)
+      -- one generation is one (tryout16: "generations 8 .. 8 are missing")
+      local g = b.logs[2].generation
+      assert.matches(("\n  gap: generation %d missing\n"):format(g), out2)
+      assert.matches(("[in logs: edb: generation %d is missing]"):format(g), stderr, 1, true)
     end)
 
     it("a folder that does not exist: exit 1", function()

@@ -172,7 +172,7 @@ local function print_chains(dir, result)
         e.signature and e.signature:sub(1, 8) or "-",
         e.follows == nil and "-" or (e.follows and "yes" or "NO")))
     end
-    for _, gap in ipairs(b.gaps) do out(("  gap: generations %d .. %d missing"):format(gap.from, gap.to)) end
+    for _, gap in ipairs(b.gaps) do out(("  gap: %s missing"):format(logchain.gap_words(gap))) end
     if #b.logs > 0 and b.logs[#b.logs].current then out("  * the current log") end
   end
 end
