@@ -77,6 +77,38 @@ describe("tryout 16", function()
     end)
   end)
 
+  describe("inst:open_file of a name the backup does not hold", function()
+    -- Before: JET_errInvalidParameter / JET_errInvalidBackupSequence /
+    -- JET_errDatabaseNotFound with no detail, though the first two had ended
+    -- the backup (the next call: JET_errNoBackup, out of the blue).
+    it("says which name, what the backup holds, and that the backup ended", function()
+      local t, _, _, inst = w:table()
+      t:put("k", "v")
+      local db = w:path("app.edb")
+      inst:begin_external_backup()
+      local e = H.expect_jet("JET_errDatabaseNotFound", inst.open_file, inst, w:path("other.edb"))
+      assert.are.equal(w:path("other.edb") .. " is not a database of this backup (the attach info lists them)",
+        e.detail)
+      local r = inst:open_file(db)                    -- the backup goes on
+      r:copy_to(function() end)
+      r:close()
+      local _, info = inst:get_log_info()
+      e = H.expect_jet("JET_errInvalidParameter", inst.open_file, inst, w:path("edb.chk"))
+      assert.are.equal(("%s is not a log of the list (generations %d .. %d): the backup ended"):format(
+        w:path("edb.chk"), info.gen_low, info.gen_high), e.detail)
+      H.expect_jet("JET_errNoBackup", inst.get_log_info, inst)
+      inst:begin_external_backup()
+      r = inst:open_file(db)
+      r:copy_to(function() end)
+      r:close()
+      inst:get_log_info()
+      e = H.expect_jet("JET_errInvalidBackupSequence", inst.open_file, inst, db)
+      assert.are.equal(db .. ": a database streams before the log list, never after it nor in an incremental: "
+        .. "the backup ended", e.detail)
+      H.expect_jet("JET_errNoBackup", inst.get_log_info, inst)
+    end)
+  end)
+
   describe("ese info of a folder", function()
     -- Before: JET_errInvalidPath whose detail was the path alone.
     it("says it is a folder", function()
