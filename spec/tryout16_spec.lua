@@ -62,6 +62,48 @@ describe("tryout 16", function()
     end)
   end)
 
+  describe("ese backup of a folder whose application crashed", function()
+    -- Before: soft recovery ran in silence; the operator never learnt that
+    -- the application had not shut down cleanly.
+
+    -- w.dir as a crash leaves it: a child commits, then exits without term
+    -- (nor __gc)
+    local function crashed()
+      local status, out, err = H.lua_child(([[
+        local ese = require "ese"
+        local inst = ese.create_instance("crashing", { system_path = %q, log_path = %q })
+        inst:init()
+        local s = inst:begin_session()
+        local t = s:create_table(s:create_database(%q), "t")
+        for i = 1, 50 do t:put("k" .. i, "v") end
+        os.exit(0, false)
+      ]]):format(w.dir, w.dir, w:path("app.edb")))
+      assert.are.equal(0, status, out .. err)
+      assert.are.equal("dirty", ese.file_info(w:path("app.edb")).state)
+    end
+
+    it("says soft recovery ran; a clean folder: no line, and --json's recovered is false", function()
+      crashed()
+      local code, stdout, stderr = ese_cmd({ "backup", w.dir, w:path("set1") })
+      assert.are.equal(0, code, stdout .. stderr)
+      assert.matches(w.dir .. " was not shut down cleanly (app.edb dirty): soft recovery ran before the backup\n",
+        stdout, 1, true)
+      code, stdout = ese_cmd({ "backup", w.dir, w:path("set2"), "--json" })
+      assert.are.equal(0, code)
+      assert.is_false(require("cjson").decode(stdout).report.recovered)
+      code, stdout = ese_cmd({ "backup", w.dir, w:path("set3") })
+      assert.are.equal(0, code)
+      assert.is_nil(stdout:find("soft recovery", 1, true))
+    end)
+
+    it("--json: recovered = true", function()
+      crashed()
+      local code, stdout = ese_cmd({ "backup", w.dir, w:path("set"), "--json" })
+      assert.are.equal(0, code)
+      assert.is_true(require("cjson").decode(stdout).report.recovered)
+    end)
+  end)
+
   describe("ese check of a folder that holds sets", function()
     -- Before: "ROOT/f1 is a folder, not a regular file" (the folder taken
     -- for a set without manifest, its first entry refused).

@@ -386,6 +386,13 @@ them; without either, a backup that truncates is refused
         .. "with --no-truncate or --copy"):format(dir, dir, arc)
       return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup", why))
     end
+    -- a database left dirty (the application crashed): init's soft
+    -- recovery replays into it first, which the summary then says
+    local dirty = {}
+    for _, p in ipairs(dbs) do
+      local ok, fi = pcall(ese.file_info, p)
+      if ok and fi.state == "dirty" then dirty[#dirty + 1] = util.basename(p) end
+    end
     local inst
     local ok, rep = pcall(function()
       local params = instance_params(dir)
@@ -415,7 +422,13 @@ them; without either, a backup that truncates is refused
     if inst and inst:is_open() and not pcall(inst.term, inst, { complete = true }) then pcall(inst.term, inst) end
     if not ok then return fail(ui, "backup", rep) end
     rep.instance_dir = dir
+    rep.recovered = #dirty > 0
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
+    if rep.recovered then
+      local note = ("%s was not shut down cleanly (%s dirty): soft recovery ran before the backup"):format(dir,
+        table.concat(dirty, ", "))
+      if to_stdout then io.stderr:write(note, "\n") else out(note) end
+    end
     local line = ("%s backup of %s into %s: %s, %s in %s (%s), log generations %d .. %d"):format(
       rep.kind, dir, to_stdout and "stdout (tar)" or rep.dir, plural(rep.files, "file"), human(rep.bytes),
       duration(rep.seconds), rate(rep.bytes, rep.seconds), rep.gen_low, rep.gen_high)
