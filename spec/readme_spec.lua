@@ -42,6 +42,24 @@ describe("README.md", function()
     assert.are.equal(require("ese").version .. "\n", text)
   end)
 
+  -- tryout16: a first reader found 19 MiB of files beside a 40 KiB
+  -- database, which README did not mention
+  it("names every file the first example leaves in its folder", function()
+    local para = assert(README:match("\nThe folder then holds (.-)\n\n"), "the paragraph after the first example")
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local status, out, err = H.lua_child(lua_blocks()[1].code, nil, "TMPDIR=" .. H.q(w.dir))
+    assert.are.equal(0, status, out .. err)
+    local n, missing = 0, {}
+    for name in pairs(H.ls(w.dir .. "/lua-ese-example")) do
+      n = n + 1
+      if not para:find("`" .. name .. "`", 1, true) then missing[#missing + 1] = name end
+    end
+    table.sort(missing)
+    assert.truthy(n >= 5, n .. " files")
+    assert.are.same({}, missing)
+  end)
+
   for i, block in ipairs(lua_blocks()) do
     local code = block.code
     it(("Lua block %d (%s) runs as written, alone, twice"):format(i, block.heading), function()
