@@ -385,8 +385,10 @@ describe("docs/guide.md's Lua recipes", function()
 
     -- "The four calls"
     run(block('backup.run(inst, "/backups/app/2024-05-01/full")'))
+    -- kept: the recipes run in order as a reader would, each restore into a
+    -- folder of its own (tryout16: the archive recipe restored into this
+    -- one too, and a reader following the guide got JET_errBackupDirectoryNotEmpty)
     assert.is_true(H.exists(root .. "/srv/app/restored/app.edb"))
-    ese.fs.remove_tree(root .. "/srv/app/restored")
 
     -- nightly and hourly, then the archive watch
     local nightly, hourly = run(block("local function nightly(day)"), "return nightly, hourly")
@@ -405,7 +407,7 @@ describe("docs/guide.md's Lua recipes", function()
 
     -- the set of 2026-12-06 plus the archive: every closed generation's commits
     run(block("ese.restore(\"/backups/app/2026-12-06/full\""))
-    local restored = users(w, root .. "/srv/app/restored")
+    local restored = users(w, root .. "/srv/app/restored-archive")
     assert.are.equal(500, H.count_prefix(restored, "x"))
     assert.truthy(restored.watched and H.count_prefix(restored, "y") > 0)
 
