@@ -151,6 +151,25 @@ describe("tryout 16", function()
     end)
   end)
 
+  describe("ese logs --verify of a damaged log", function()
+    -- Before: "ese logs: JET_errLogReadVerifyFailure (-612): A log file ...
+    -- [in logs: JET_errLogReadVerifyFailure (-612): A log file ... [in
+    -- file_info: PATH: a log record fails verification]]": the error twice.
+    it("names the error once, its detail the file's", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.roll(t, w.dir, 3)
+      inst:term({ complete = true })
+      local victim = w:path(H.log_name(2))
+      local data = H.read_file(victim)
+      H.write_file(victim, data:sub(1, 20000) .. "zzzz" .. data:sub(20005))
+      local code, _, err = ese_cmd({ "logs", w.dir, "--verify" })
+      assert.are.equal(1, code)
+      local _, n = err:gsub("JET_errLogReadVerifyFailure", "")
+      assert.are.equal(1, n, err)
+      assert.matches("[in logs: " .. victim .. ": a log record fails verification]", err, 1, true)
+    end)
+  end)
+
   describe("ese info of a folder", function()
     -- Before: JET_errInvalidPath whose detail was the path alone.
     it("says it is a folder", function()

@@ -84,7 +84,10 @@ local function read_logs(dir, files, verify, problem)
     else
       e.error = util.error_table(fi)
       e.generation = f.gen
-      problem(ese.is_error(fi) and fi.name or "JET_errLogFileCorrupt", tostring(fi))
+      -- the error's own words (its detail names the file), not its whole
+      -- text: `ese logs` prints the problem as the detail of its own error
+      local text = ese.is_error(fi) and (fi.detail or (f.name .. ": " .. fi.message)) or tostring(fi)
+      problem(ese.is_error(fi) and fi.name or "JET_errLogFileCorrupt", text)
     end
     logs[#logs + 1] = e
   end
