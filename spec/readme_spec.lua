@@ -60,6 +60,27 @@ describe("README.md", function()
     assert.are.same({}, missing)
   end)
 
+  -- tryout16: README said a paced reader yields ("ese.pace", seconds), a
+  -- string; it yields ese.pace_signal, a light userdata
+  it("names what a paced reader in a coroutine yields as the reader yields it", function()
+    local ese = require "ese"
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, _, _, inst = w:table({ backup_max_rate = 65536 })
+    for i = 1, 50 do t:put(("k%04d"):format(i), ("v"):rep(1000)) end
+    inst:begin_external_backup()
+    local r = inst:open_file(inst:get_attach_info()[1])
+    local co = coroutine.create(function() return r:read(65536) end)
+    local ok, first, secs = coroutine.resume(co)
+    assert.is_true(ok)
+    assert.are.equal(ese.pace_signal, first)
+    assert.are.equal("number", type(secs))
+    r:close()
+    inst:end_external_backup({ abort = true })
+    local said = assert(README:match("a Lua reader in a coroutine waits%s+by yielding %(`([^`]+)`"))
+    assert.are.equal("ese.pace_signal, seconds", said)
+  end)
+
   for i, block in ipairs(lua_blocks()) do
     local code = block.code
     it(("Lua block %d (%s) runs as written, alone, twice"):format(i, block.heading), function()
