@@ -548,14 +548,25 @@ JET_ERR backup_open_file(esinst *inst, const char *szFileName, JET_HANDLE *phfFi
       if (bk->state != BACKUP_DATABASES || bk->copy_mac) {   /* an incremental, or after the cut-off */
         e = JET_errInvalidBackupSequence;
         teardown(inst);
+        inst_detail(inst, "%s: a database streams before the log list, never after it nor in an incremental: "
+                    "the backup ended", szFileName);
       } else {
         e = open_db_stream(inst, bk, d, f);
       }
     } else if (bk->state == BACKUP_DATABASES) {
       e = JET_errDatabaseNotFound;
+      inst_detail(inst, "%s is not a database of this backup (the attach info lists them)", szFileName);
     } else {
+      int was_listed = listed(bk);
+      uint32_t lo = bk->copy_mic, hi = bk->copy_mac;
       e = open_log_stream(inst, bk, szFileName, f);
       if (e) teardown(inst);
+      /* a name the list does not hold: say which, and that the backup ended */
+      if (e == JET_errInvalidParameter && was_listed)
+        inst_detail(inst, "%s is not a log of the list (generations %u .. %u): the backup ended", szFileName, lo,
+                    hi - 1);
+      else if (e == JET_errInvalidParameter)
+        inst_detail(inst, "%s: no log is listed before the log info succeeds: the backup ended", szFileName);
     }
   }
   if (e == JET_errSuccess) {

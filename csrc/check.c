@@ -294,6 +294,8 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *d
   } else {
     e = db_info(io, path, verify, info, detail, cb);
     if (e == JET_errDatabaseCorrupted && le == JET_errLogFileSizeMismatch) e = JET_errLogFileCorrupt;
+    if (e == JET_errInvalidPath && detail && !detail[0] && os_kind(path) == OS_DIR)
+      snprintf(detail, cb, "%s is a folder, not a database or log file", path);
     if (e && detail && !detail[0]) snprintf(detail, cb, "%s", path);
   }
   esio_free(io);

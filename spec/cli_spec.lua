@@ -113,10 +113,38 @@ describe("bin/ese", function()
       assert.matches("usage: ese backup", o3)
     end)
 
+    -- tryout16: `ese backup --help` and `ese restore --help` had lines of
+    -- 100 and 109 columns, the overview three of 81 .. 84
+    it("help text fits 80 columns: the overview, and each command's but its usage line", function()
+      local long = {}
+      local function check(text, what, skip)
+        local n = 0
+        for line in text:gmatch("([^\n]*)\n") do
+          n = n + 1
+          if n > skip and #line > 80 then long[#long + 1] = ("%s:%d: %d columns"):format(what, n, #line) end
+        end
+      end
+      local _, stdout = ese_cmd({ "--help" })
+      check(stdout, "ese --help", 0)
+      for name in pairs(require("ese.cli").commands) do
+        _, stdout = ese_cmd({ name, "--help" })
+        check(stdout, name, 1)
+      end
+      assert.are.same({}, long)
+    end)
+
     it("unknown command, unknown option, wrong arguments: exit 2", function()
       local code, _, err = ese_cmd({ "frobnicate" })
       assert.are.equal(2, code)
       assert.matches("unknown command 'frobnicate'", err)
+      -- so is help of one (tryout16: `ese help frobnicate` printed the overview, exit 0)
+      for _, form in ipairs({ { "help", "frobnicate" }, { "--help", "frobnicate" } }) do
+        local stdout
+        code, stdout, err = ese_cmd(form)
+        assert.are.equal(2, code, form[1])
+        assert.are.equal("", stdout)
+        assert.matches("unknown command 'frobnicate'", err)
+      end
       code, _, err = ese_cmd({ "info", "x", "--bogus" })
       assert.are.equal(2, code)
       assert.matches("unknown option %-%-bogus", err)
@@ -284,9 +312,13 @@ describe("bin/ese", function()
       -- remove one in the middle
       local mid = b.logs[2].name
       os.remove(w:path(mid))
-      local code2, _, stderr = ese_cmd({ "logs", w.dir })
+      local code2, out2, stderr = ese_cmd({ "logs", w.dir })
       assert.are.equal(1, code2)
       assert.matches("JET_errMissingLogFile", stderr)
+      -- one generation is one (tryout16: "generations 8 .. 8 are missing")
+      local g = b.logs[2].generation
+      assert.matches(("\n  gap: generation %d missing\n"):format(g), out2)
+      assert.matches(("[in logs: edb: generation %d is missing]"):format(g), stderr, 1, true)
     end)
 
     it("a folder that does not exist: exit 1", function()
@@ -762,6 +794,9 @@ describe("bin/ese", function()
       assert.are.equal(0, code, stdout .. stderr)
       assert.matches("ok   restore full: ", stdout)
       assert.matches("ok   restore full %+ incr: ", stdout)
+      -- the progress lines of the two restores say which (tryout16: both "restore: N%")
+      assert.matches("\nrestore full: 100%%\n", stdout)
+      assert.matches("\nrestore full %+ incr: 100%%\n", stdout)
       assert.matches("ok: every commit the writer saw is back", stdout)
       assert.matches("demo passed", stdout)
     end)

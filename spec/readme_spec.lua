@@ -23,6 +23,64 @@ describe("README.md", function()
     assert.truthy(#lua_blocks() >= 2)
   end)
 
+  -- tryout16: README never said how to make `require "ese"` find the
+  -- tree's modules, and a first run of its blocks failed "module 'ese'
+  -- not found"
+  it("says how to run its blocks from the tree: its LUA_PATH and LUA_CPATH find ese and ese.backup", function()
+    local path = README:match('LUA_PATH="([^"]+)"')
+    local cpath = README:match('LUA_CPATH="([^"]+)"')
+    assert.is_string(path, "README states a LUA_PATH")
+    assert.is_string(cpath, "README states a LUA_CPATH")
+    -- the build this run loads (build-san under make check) in place of build/lib
+    local lib = assert(package.cpath:match("^([^;]*)/%?%.so"), package.cpath)
+    assert.truthy(cpath:find("build/lib/?.so", 1, true), cpath)
+    cpath = cpath:gsub("build/lib", lib)
+    local p = assert(io.popen(("env LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s 2>&1"):format(H.q(path), H.q(cpath),
+      H.q('require "ese.backup"; print(require("ese").version)'))))
+    local text = p:read("a")
+    assert.is_true(p:close(), text)
+    assert.are.equal(require("ese").version .. "\n", text)
+  end)
+
+  -- tryout16: a first reader found 19 MiB of files beside a 40 KiB
+  -- database, which README did not mention
+  it("names every file the first example leaves in its folder", function()
+    local para = assert(README:match("\nThe folder then holds (.-)\n\n"), "the paragraph after the first example")
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local status, out, err = H.lua_child(lua_blocks()[1].code, nil, "TMPDIR=" .. H.q(w.dir))
+    assert.are.equal(0, status, out .. err)
+    local n, missing = 0, {}
+    for name in pairs(H.ls(w.dir .. "/lua-ese-example")) do
+      n = n + 1
+      if not para:find("`" .. name .. "`", 1, true) then missing[#missing + 1] = name end
+    end
+    table.sort(missing)
+    assert.truthy(n >= 5, n .. " files")
+    assert.are.same({}, missing)
+  end)
+
+  -- tryout16: README said a paced reader yields ("ese.pace", seconds), a
+  -- string; it yields ese.pace_signal, a light userdata
+  it("names what a paced reader in a coroutine yields as the reader yields it", function()
+    local ese = require "ese"
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, _, _, inst = w:table({ backup_max_rate = 65536 })
+    for i = 1, 50 do t:put(("k%04d"):format(i), ("v"):rep(1000)) end
+    inst:begin_external_backup()
+    local r = inst:open_file(inst:get_attach_info()[1])
+    local co = coroutine.create(function() return r:read(65536) end)
+    local ok, first, secs = coroutine.resume(co)
+    assert.is_true(ok)
+    assert.are.equal(ese.pace_signal, first)
+    assert.are.equal("number", type(secs))
+    r:close()
+    inst:end_external_backup({ abort = true })
+    local said = assert(README:match("a Lua reader in a coroutine waits%s+by yielding %(`([^`]+)`"))
+    assert.are.equal("ese.pace_signal, seconds", said)
+  end)
+
   for i, block in ipairs(lua_blocks()) do
     local code = block.code
     it(("Lua block %d (%s) runs as written, alone, twice"):format(i, block.heading), function()

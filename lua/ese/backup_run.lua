@@ -45,6 +45,9 @@ local function plan(opts, op)
   else kind = truncate and "full" or "copy" end
   -- integers may come as floats of an integer value (ese.backup checked): 2.0 is 2
   local chunk = math.tointeger(opts.chunk_size) or settings.CHUNK
+  if chunk <= 0 then
+    raise("JET_errInvalidParameter", op, "chunk_size %d is not a positive multiple of the page size", chunk)
+  end
   local compress = opts.compress
   if compress == "none" then compress = nil end
   if compress ~= nil and compress ~= "zstd" then
@@ -90,6 +93,16 @@ end
 -- One file (its name checked by check_names) through out.
 local function stream_file(inst, path, what, p, out, st, on_progress)
   local name = basename(path)
+  -- the page size is the files' (the instance's): the first file says it,
+  -- before a byte goes out; the reader's own refusal would name its "read
+  -- size", not the option
+  if not p.page_size then
+    p.page_size = ese.file_info(path).page_size
+    if p.chunk % p.page_size ~= 0 then
+      raise("JET_errInvalidParameter", "run", "chunk_size %d is not a multiple of the page size (%d)", p.chunk,
+        p.page_size)
+    end
+  end
   local r <close> = inst:open_file(path)
   local size = r:size()
   -- a database's last page (the copy's trailer) is its own frame in a

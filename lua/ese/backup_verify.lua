@@ -52,6 +52,11 @@ local function scan_set(dir)
   local base, has_db
   for _, name in ipairs(fs.list(dir)) do
     local path = dir .. "/" .. name
+    -- a folder of sets (expire's ROOT, a day's folder) given for a set
+    if fs.stat(path).kind == "folder" and fs.stat(path .. "/" .. manifest_m.NAME).kind == "file" then
+      raise("JET_errInvalidPath", "verify", "%s has no %s and holds the backup set %s: give the sets themselves "
+        .. "(a full set, then its incrementals in order)", dir, manifest_m.NAME, name)
+    end
     local size = util.file_size(path, "verify")    -- a regular file, not a link
     local b, hex = name:match("^(%w%w%w)(%x%x%x%x%x%x%x%x)%.log$")
     local ok, fi = pcall(ese.file_info, path)

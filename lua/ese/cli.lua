@@ -172,7 +172,7 @@ local function print_chains(dir, result)
         e.signature and e.signature:sub(1, 8) or "-",
         e.follows == nil and "-" or (e.follows and "yes" or "NO")))
     end
-    for _, gap in ipairs(b.gaps) do out(("  gap: generations %d .. %d missing"):format(gap.from, gap.to)) end
+    for _, gap in ipairs(b.gaps) do out(("  gap: %s missing"):format(logchain.gap_words(gap))) end
     if #b.logs > 0 and b.logs[#b.logs].current then out("  * the current log") end
   end
 end
@@ -298,7 +298,7 @@ end
 commands.backup = {
   usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--compress zstd [--level N]] "
     .. "[--max-rate BYTES] [--archive DIR | --archive-command CMD] [--prefix NAME] [--json]",
-  summary = "a full, incremental or copy backup of an instance folder no process holds",
+  summary = "a full, incremental or copy backup of a folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
 recovery runs if it crashed), attaches every *.edb file of the folder, and
@@ -306,8 +306,8 @@ writes a backup set into DEST (created with mode 0700; written as
 DEST.partial and renamed when complete).  A full backup by default;
 --incremental: the logs since the last full or incremental; --no-truncate:
 keep the logs (a full becomes a "copy", an incremental a "differential");
---copy: a full without truncation (not with --incremental).  Fails with JET_errFileAccessDenied when
-another process holds the folder.
+--copy: a full without truncation (not with --incremental).  Fails with
+JET_errFileAccessDenied when another process holds the folder.
 --compress zstd stores every file of the set as NAME.zst (zstd level N,
 1 .. 19, default 1); check and restore read such a set as they read a
 plain one.  A level out of range or another --compress value:
@@ -386,6 +386,13 @@ them; without either, a backup that truncates is refused
         .. "with --no-truncate or --copy"):format(dir, dir, arc)
       return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup", why))
     end
+    -- a database left dirty (the application crashed): init's soft
+    -- recovery replays into it first, which the summary then says
+    local dirty = {}
+    for _, p in ipairs(dbs) do
+      local ok, fi = pcall(ese.file_info, p)
+      if ok and fi.state == "dirty" then dirty[#dirty + 1] = util.basename(p) end
+    end
     local inst
     local ok, rep = pcall(function()
       local params = instance_params(dir)
@@ -415,7 +422,13 @@ them; without either, a backup that truncates is refused
     if inst and inst:is_open() and not pcall(inst.term, inst, { complete = true }) then pcall(inst.term, inst) end
     if not ok then return fail(ui, "backup", rep) end
     rep.instance_dir = dir
+    rep.recovered = #dirty > 0
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
+    if rep.recovered then
+      local note = ("%s was not shut down cleanly (%s dirty): soft recovery ran before the backup"):format(dir,
+        table.concat(dirty, ", "))
+      if to_stdout then io.stderr:write(note, "\n") else out(note) end
+    end
     local line = ("%s backup of %s into %s: %s, %s in %s (%s), log generations %d .. %d"):format(
       rep.kind, dir, to_stdout and "stdout (tar)" or rep.dir, plural(rep.files, "file"), human(rep.bytes),
       duration(rep.seconds), rate(rep.bytes, rep.seconds), rep.gen_low, rep.gen_high)
@@ -436,26 +449,26 @@ them; without either, a backup that truncates is refused
 commands.restore = {
   usage = "ese restore BACKUP_DIR... DEST [--archive DIR] [--restore-command CMD] [--to-time TIME [--allow-partial]] "
     .. "[--to-generation N] [--live-logs DIR] [--force] [--json]",
-  summary = "verify a set (full plus incrementals, in order) and restore it into DEST",
+  summary = "verify a set (a full, then its incrementals) and restore it into DEST",
   help = [[
 Verifies the backup sets (a full one, then its incrementals in order), then
 restores them into DEST and replays their logs, then the archived log
 generations of --archive DIR, then those --restore-command CMD fetches
-after them (one generation per run: %f its file name, %p where to write
-it, until it exits non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"),
-then the logs of a live log folder with --live-logs.  --to-time stops before the first commit later than TIME
-("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a zone follows: Z, +02:00,
--0500; or seconds since the epoch): DEST then holds exactly the
-transactions committed at or before it.  The logs must go past TIME (a
-gap in the archive, or logs that end before it, fail with the named error
-of the missing generation) unless --allow-partial, which restores to the
-gap or the end and says so.  --to-generation N stops after generation N.
-DEST must be absent or empty unless --force:
-then the set's databases and the log stream in DEST are replaced (every
-edb*.log and edb.chk there), other files are kept.  A DEST that a running
-instance uses (in any process) is refused even with --force, and so is a
-DEST where a file the restore writes is a symbolic link.  An instance with
-system_path = log_path = DEST then opens the restored databases.]],
+after them (one generation per run: %f its file name, %p where to write it,
+until it exits non-zero; e.g. "rclone copyto archive:lua-ese/%f %p"), then
+the logs of a live log folder with --live-logs.  --to-time stops before the
+first commit later than TIME ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC unless a
+zone follows: Z, +02:00, -0500; or seconds since the epoch): DEST then
+holds exactly the transactions committed at or before it.  The logs must go
+past TIME (a gap in the archive, or logs that end before it, fail with the
+named error of the missing generation) unless --allow-partial, which
+restores to the gap or the end and says so.  --to-generation N stops after
+generation N.  DEST must be absent or empty unless --force: then the set's
+databases and the log stream in DEST are replaced (every edb*.log and
+edb.chk there), other files are kept.  A DEST that a running instance uses
+(in any process) is refused even with --force, and so is a DEST where a
+file the restore writes is a symbolic link.  An instance with system_path =
+log_path = DEST then opens the restored databases.]],
   flags = { json = "bool", ["to-generation"] = "int", ["live-logs"] = "string", force = "bool", archive = "string",
             ["to-time"] = "time", ["allow-partial"] = "bool", ["restore-command"] = "string" },
   args = { 2, math.huge },
@@ -487,6 +500,10 @@ system_path = log_path = DEST then opens the restored databases.]],
     if upto then
       upto = (", replayed to %d%s"):format(rep.last_generation,
         rep.last_generation < upto and (" (the logs end before --to-generation " .. upto .. ")") or "")
+    elseif rep.last_generation > v.gen_high then
+      -- the archive, a restore command or live logs took the replay past
+      -- the sets: how far is the one thing the sets' range does not say
+      upto = (", replayed to %d"):format(rep.last_generation)
     end
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high, upto or "", dest, duration(rep.seconds)))
@@ -534,7 +551,8 @@ local function expire_entry(plan, path)
   return e
 end
 
-local function print_plan(plan, shown)
+-- deleted: the plan was carried out, its "delete" rows say "deleted".
+local function print_plan(plan, shown, deleted)
   local width = 0
   for _, list in ipairs({ plan.keep, plan.delete }) do
     for _, p in ipairs(list) do width = math.max(width, #shown(p)) end
@@ -546,7 +564,7 @@ local function print_plan(plan, shown)
     out(("  %-7s %-" .. width .. "s  %s%s"):format(verb, shown(path), what, e.reason))
   end
   for _, p in ipairs(plan.keep) do row("keep", p) end
-  for _, p in ipairs(plan.delete) do row("delete", p) end
+  for _, p in ipairs(plan.delete) do row(deleted and "deleted" or "delete", p) end
   local pts = {}
   for i, pt in ipairs(plan.points) do
     local names = {}
@@ -558,7 +576,7 @@ end
 
 commands.expire = {
   usage = "ese expire ROOT --keep-full N [--keep-within DURATION] [--archive DIR] [--yes] [--json]",
-  summary = "retention: which backup sets and archived logs go (deleted with --yes)",
+  summary = "retention: which sets and archived logs go (deleted with --yes)",
   help = [[
 ROOT holds backup sets as subfolders (full sets and their incrementals).
 Keeps the N newest full sets and every incremental that follows them; with
@@ -614,7 +632,7 @@ naming the JET_err when ROOT or DIR is not a folder or a deletion fails.]],
     else
       out(("expire %s: deleted %s (%s), %d kept"):format(root, plural(#plan.deleted, "item"), human(plan.bytes),
         #plan.keep))
-      print_plan(plan, shown)
+      print_plan(plan, shown, true)
     end
     return 0
   end,
@@ -722,8 +740,13 @@ function cli.main(argv)
   local name = argv[1]
   if name == nil then io.stderr:write(usage_all(), "\n"); return 2 end
   if name == "--help" or name == "-h" or name == "help" then
-    local sub = argv[2] and commands[argv[2]]
-    io.stdout:write(sub and usage_of(argv[2]) or (usage_all() .. "\n"))
+    local sub = argv[2]
+    -- a command that is none (a typo) is a usage error, not the overview
+    if sub ~= nil and not commands[sub] then
+      io.stderr:write("ese: unknown command '", sub, "'\n", usage_all(), "\n")
+      return 2
+    end
+    io.stdout:write(sub and usage_of(sub) or (usage_all() .. "\n"))
     return 0
   end
   if name == "--version" then out("ese ", ese.version); return 0 end

@@ -183,7 +183,8 @@ local function verify_and_restore(top, full, inc, log, row, u)
   local all_ok = true
   for _, case in ipairs({ { "full", { full }, 1 }, { "full + incr", { full, inc }, 2 } }) do
     local dest = top .. "/restored-" .. #checks + 1
-    local fn, finish = ui.progress(u, "restore")
+    -- labelled: two restores follow each other ("restore full: 10%", ...)
+    local fn, finish = ui.progress(u, "restore " .. case[1])
     t0 = now()
     local r = backup.restore(case[2], dest, { on_progress = fn })
     finish()

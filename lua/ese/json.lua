@@ -18,7 +18,8 @@ local json = {}
 -- * a table is an array when it is a non-empty sequence, or when it is
 --   empty under a key of JSON_LISTS (the lists the commands print); any
 --   other table is an object with its keys sorted;
--- * functions, userdata, threads and cycles are left out.
+-- * functions, userdata, threads and cycles are left out;
+-- * a string has JSON's escapes but for "/", written as is.
 local JSON_LISTS = {
   bases = true, logs = true, problems = true, gaps = true, signatures = true,
   files = true, sets = true, databases = true, keep = true, delete = true, deleted = true, points = true,
@@ -42,7 +43,10 @@ local function json_encode(v, key, seen, buf)
   if t == "number" then
     buf[#buf + 1] = json_number(v, key)
   elseif t == "string" then
-    buf[#buf + 1] = cjson.encode(v)
+    -- lua-cjson writes "/" as "\/" (legal JSON, but every path of the
+    -- output would read /srv\/app\/data to grep and to the eye): a "\/"
+    -- there is always its escape of "/" (a backslash comes out as "\\")
+    buf[#buf + 1] = (cjson.encode(v):gsub("\\/", "/"))
   elseif t == "boolean" then
     buf[#buf + 1] = tostring(v)
   elseif t ~= "table" or seen[v] then

@@ -44,6 +44,12 @@ function logchain.walk(by_gen, lo, hi)
   return found
 end
 
+--- A gap's generations in words: "generation 8", "generations 8 .. 10".
+function logchain.gap_words(gap)
+  if gap.from == gap.to then return ("generation %d"):format(gap.from) end
+  return ("generations %d .. %d"):format(gap.from, gap.to)
+end
+
 --- The log files of dir grouped by base name: { base = { {name, gen?, current}... } }
 -- (a folder that cannot be listed has none).
 function logchain.find(dir)
@@ -78,7 +84,10 @@ local function read_logs(dir, files, verify, problem)
     else
       e.error = util.error_table(fi)
       e.generation = f.gen
-      problem(ese.is_error(fi) and fi.name or "JET_errLogFileCorrupt", tostring(fi))
+      -- the error's own words (its detail names the file), not its whole
+      -- text: `ese logs` prints the problem as the detail of its own error
+      local text = ese.is_error(fi) and (fi.detail or (f.name .. ": " .. fi.message)) or tostring(fi)
+      problem(ese.is_error(fi) and fi.name or "JET_errLogFileCorrupt", text)
     end
     logs[#logs + 1] = e
   end
@@ -102,7 +111,8 @@ local function check_base(dir, base, files, verify, problem)
   for _, f in ipairs(lo and logchain.walk(by_gen, lo, hi) or {}) do
     if f.kind == "gap" then
       gaps[#gaps + 1] = { from = f.from, to = f.to }
-      problem("JET_errMissingLogFile", ("%s: generations %d .. %d are missing"):format(base, f.from, f.to))
+      problem("JET_errMissingLogFile", ("%s: %s %s missing"):format(base, logchain.gap_words(f),
+        f.from == f.to and "is" or "are"))
     else
       f.log.follows = f.follows
       if not f.follows then
