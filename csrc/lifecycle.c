@@ -101,8 +101,8 @@ static void release_resources(esinst *inst) {
 /* The canonical log folder: database paths are recorded relative to it. */
 static JET_ERR log_folder_real(esinst *inst) {
   free(inst->log_real);
-  inst->log_real = realpath(inst->prm.log_path, NULL);
-  return inst->log_real ? JET_errSuccess : JET_errInvalidPath;
+  inst->log_real = NULL;
+  return os_abs_path(inst->prm.log_path, 1, &inst->log_real);
 }
 
 static void remap_free(JET_RSTMAP *m, long n) {
@@ -208,8 +208,9 @@ JET_ERR lifecycle_init(esinst *inst, const JET_RSTINFO *ri) {
   inst->detail[0] = 0;      /* a detail belongs to this init's failure only */
   JET_ERR e = remap_copy(ri, &inst->remap, &inst->nremap);
   if (e) return e;
+  char *given[INST_FOLDERS] = { NULL };
   e = esio_new(&inst->io);
-  if (e == JET_errSuccess) e = inst_paths_ready(inst);
+  if (e == JET_errSuccess) e = inst_paths_ready(inst, given);
   if (e == JET_errSuccess) e = archive_params_check(inst);
   if (e == JET_errSuccess) e = log_folder_real(inst);
   if (e == JET_errSuccess) e = lock_folders(inst);
@@ -218,6 +219,7 @@ JET_ERR lifecycle_init(esinst *inst, const JET_RSTINFO *ri) {
   remap_free(inst->remap, inst->nremap);     /* the map serves this recovery only */
   inst->remap = NULL;
   inst->nremap = 0;
+  inst_paths_given(inst, given, e != JET_errSuccess);
   if (e) {
     release_resources(inst);
     return e;

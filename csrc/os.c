@@ -753,6 +753,22 @@ JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *
   return r;
 }
 
+JET_ERR os_abs_path(const char *path, int strict, char **out) {
+  *out = realpath(path, NULL);
+  if (*out) return JET_errSuccess;
+  if (errno == ENOMEM) return JET_errOutOfMemory;
+  if (strict) return JET_errInvalidPath;
+  if (path[0] == '/') {
+    *out = strdup(path);
+    return *out ? JET_errSuccess : JET_errOutOfMemory;
+  }
+  char *cwd = getcwd(NULL, 0);
+  if (!cwd) return errno == ENOMEM ? JET_errOutOfMemory : JET_errInvalidPath;
+  *out = os_join(cwd, path);
+  free(cwd);
+  return *out ? JET_errSuccess : JET_errOutOfMemory;
+}
+
 char *os_join(const char *dir, const char *name) {
   size_t a = strlen(dir), b = strlen(name);
   while (a > 1 && dir[a - 1] == '/') a--;

@@ -555,6 +555,73 @@ describe("archive parameters", function()
   end)
 end)
 
+describe("relative folder parameters, the process moved to another working folder after init", function()
+  -- Before (session 16): system_path, log_path and archive_path were used
+  -- as given: after a chdir the first roll failed (JET_errFileNotFound:
+  -- "logs" was looked for in the new working folder), and a checkpoint or
+  -- a ship would have gone there.  Now init makes them absolute.
+  it("C harness rel_paths: rolls, checkpoints and the archive go to the folders named at init; the working "
+     .. "folder stays empty; soft recovery finds every record; the parameters read back absolute", function()
+    H.expect_harness("rel_paths", "", "rel_paths: ok")
+  end)
+
+  it("Lua (lfs.chdir in a child): rolls, checkpoints, the archive and backup.run go to the folders named at "
+     .. "init; a restore from the set and the archive has every record", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local top, other = w:path("top"), w:path("other")
+    ese.fs.mkdir(top)
+    ese.fs.mkdir(other)
+    local code, out, err = H.lua_child([[
+      local lfs = require "lfs"
+      local here = assert(lfs.currentdir())
+      local function absolute(paths)   -- the package paths of the working folder at start
+        return (paths:gsub("[^;]+", function(p) return p:sub(1, 1) == "/" and p or here .. "/" .. p end))
+      end
+      package.path, package.cpath = absolute(package.path), absolute(package.cpath)
+      local ese = require "ese"
+      local backup = require "ese.backup"
+      local top, other = arg[1], arg[2]
+      assert(lfs.chdir(top))
+      local inst = ese.create_instance("relpaths", { system_path = "sys", log_path = "logs", archive_path = "arc",
+        log_file_size = 64, archive_timeout = 0, archive_retry_max = 50, checkpoint_depth = 0 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database("app.edb"), "t")
+      assert(lfs.chdir(other))
+      for i = 1, 600 do t:put(("k%05d"):format(i), ("v"):rep(1000)) end
+      local cur = ese.file_info(top .. "/logs/edb.log").generation
+      local st = inst:archive_status()
+      for _ = 1, 3000 do
+        if st.shipped_generation >= cur - 1 then break end
+        os.execute("sleep 0.02")
+        st = inst:archive_status()
+      end
+      assert(st.shipped_generation >= cur - 1, st.last_error)
+      backup.run(inst, top .. "/set")
+      t:close()
+      s:end_session()
+      inst:term({ complete = true })
+      io.write("CLOSED ", cur - 1, "\n")
+    ]], { top, other })
+    assert.are.equal(0, code, out .. err)
+    local closed = tonumber(out:match("CLOSED (%d+)"))
+    assert.is_true(closed >= 3, out)
+    assert.are.same({}, H.ls(other), "nothing in the working folder after the chdir")
+    assert.is_true(H.exists(top .. "/logs/edb.log"))
+    assert.is_true(H.exists(top .. "/sys/edb.chk"))
+    for g = 1, closed do
+      assert.is_true(H.exists(top .. "/arc/" .. H.log_name(g)), H.log_name(g) .. " archived")
+    end
+    require("ese.backup").verify(top .. "/set")
+    local dest = w:path("dest")
+    ese.restore({ top .. "/set" }, dest, { archive_path = top .. "/arc" })
+    local inst = w:track(ese.create_instance(H.name("rel"), H.params(dest)))
+    inst:init()
+    assert.are.equal(600, H.open_table(inst, dest):count())
+  end)
+end)
+
 describe("log archive harness (C, threads)", function()
   it("writer threads commit (backlog warnings, archive_timeout rolls) while the archive ships to a folder or "
      .. "through cp; a term with generations pending, then init, ships them; every archived file equals the "
