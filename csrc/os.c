@@ -416,6 +416,16 @@ JET_ERR os_open_lock(esio *io, const char *path, esfile **out) {
   return JET_errFileAccessDenied;
 }
 
+JET_ERR os_lock_folder(esio *io, const char *dir, const char *base, esfile **out, char **path) {
+  char name[16];
+  snprintf(name, sizeof name, "%.3s.lck", base);
+  char *p = os_join(dir, name);
+  JET_ERR e = p ? os_open_lock(io, p, out) : JET_errOutOfMemory;
+  if (path) *path = p;
+  else free(p);
+  return e;
+}
+
 void os_close(esfile *f) {
   if (!f) return;
   atomic_fetch_sub(&f->io->open_files, 1);

@@ -154,6 +154,10 @@ JET_ERR os_lock(esfile *f);
  * O_EXCL | O_NOFOLLOW) before it is locked, so two folders never share a
  * lock; a held one is JET_errFileAccessDenied as ever. */
 JET_ERR os_open_lock(esio *io, const char *path, esfile **out);
+/* Folder dir's lock file <base>.lck (base: 3 characters), os_open_lock'ed
+ * in *out; its path in *path (free it) when path is not NULL, also on a
+ * failure (NULL: out of memory). */
+JET_ERR os_lock_folder(esio *io, const char *dir, const char *base, esfile **out, char **path);
 void os_close(esfile *f);
 const char *os_path(const esfile *f);
 /* *got < n only at end of file. */

@@ -528,6 +528,37 @@ describe("one archiver per archive folder and base name", function()
   end)
 end)
 
+describe("an archive folder that init could not lock", function()
+  -- Before (session 16): when the folder was not there at init (nor could
+  -- be made), init went on without its B.lck and the archive shipped there
+  -- later without it, beside another archiver of the same base name.
+  it("is locked before the first ship into it: while another archiver holds it nothing is shipped (last_error "
+     .. "says so); once it is free, everything is", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc, link = w:path("arc"), w:path("arclink")
+    assert.is_true(os.execute("ln -s " .. H.q(arc) .. " " .. H.q(link)) == true)   -- dangling: no folder
+    local t, _, _, inst = archiving(w, { archive_path = link })
+    H.roll(t, w.dir, 2)
+    local st = wait_status(inst, function(s) return s.failures > 0 end)
+    assert.are.equal(0, st.shipped_generation)
+    -- another instance of base name edb archiving into the folder the link
+    -- now reaches: it makes the folder and holds its edb.lck
+    local other = w:track(ese.create_instance(H.name("other"), params(w:path("other"), { archive_path = arc })))
+    other:init()
+    local failures = st.failures
+    st = wait_status(inst, function(s) return s.failures > failures + 1 or s.shipped_generation > 0 end)
+    assert.matches("edb.lck", st.last_error, 1, true)
+    assert.matches("held by another instance or process", st.last_error, 1, true)
+    assert.are.equal(0, st.shipped_generation)
+    assert.are.same({ ["edb.lck"] = true }, H.ls(arc), "shipped beside the other archiver")
+    other:term()
+    st = wait_status(inst, all_shipped(w.dir))
+    assert.are.equal(0, st.pending, st.last_error)
+    assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)
+  end)
+end)
+
 describe("archive parameters", function()
   it("are read back, refuse bad values, both a folder and a command at once, and the log folder as the archive",
      function()
