@@ -759,10 +759,9 @@ static JET_ERR check_dest(EseRestore *r) {
 /* Holds dest's log-folder lock for the restore (an instance that inits on
  * dest meanwhile gets JET_errFileAccessDenied). */
 static JET_ERR lock_dest(EseRestore *r) {
-  char name[16];
-  char *p = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
+  char *p;
+  JET_ERR e = os_lock_folder(r->io, r->dest, r->base, &r->lockf, &p);
   if (!p) return JET_errOutOfMemory;
-  JET_ERR e = os_open_lock(r->io, p, &r->lockf);
   if (e == JET_errFileAccessDenied)
     fail(r, e, "%s was locked by an instance that began meanwhile", p);
   free(p);
