@@ -377,6 +377,30 @@ describe("backup pacing", function()
       inst:end_external_backup({ abort = true })
     end)
 
+    -- What api.md ("ese.Reader", errors of reading) says of the bytes a
+    -- reader holds when the backup is stopped (session 16: documented as it
+    -- was, not changed; the bytes are the stream's).
+    it("after stop_backup, the bytes a reader holds (a chunk its wait function cut) go to reads that ask no more "
+       .. "than it holds; a read that must ask the engine raises JET_errBackupAbortByServer and drops the rest",
+       function()
+      local inst, r, size = paced_reader(4)
+      finally(function() ese.set_pace_wait(nil) end)
+      ese.set_pace_wait(function() error("cut") end)
+      local ok, e = pcall(r.read, r)                      -- one chunk: the whole file; cut at its first wait
+      assert.is_false(ok)
+      assert.matches("cut", tostring(e), 1, true)
+      assert.are.equal(0, r:tell())
+      ese.set_pace_wait(nil)
+      inst:stop_backup()
+      assert.are.equal(8192, #r:read(8192), "a page of the held bytes")
+      assert.are.equal(8192, r:tell())
+      H.expect_jet("JET_errBackupAbortByServer", r.read, r, size)
+      H.expect_jet("JET_errBackupAbortByServer", r.read, r, 8192)   -- the rest was dropped
+      assert.are.equal(8192, r:tell())
+      r:close()
+      H.expect_jet("JET_errBackupAbortByServer", inst.end_external_backup, inst)   -- the stop's end (rule 3)
+    end)
+
     it("set_pace_wait takes a function, \"sleep\" or nil", function()
       H.expect_argerror('a function, "sleep" or nil expected', function() ese.set_pace_wait("yield") end)
       H.expect_argerror("function expected, got number", function() ese.set_pace_wait(1) end)
