@@ -513,7 +513,7 @@ JET_ERR inst_paths_ready(esinst *inst, char *given[INST_FOLDERS]) {
   for (int i = 0; e == JET_errSuccess && i < INST_FOLDERS; i++) {
     char **f = folder_param(p, i), *abs;
     if (!*f) continue;
-    /* the archive's folder may not be there yet: it is made later */
+    /* the archive's folder may not be there yet (it is made later): joined */
     if ((e = os_abs_path(*f, i != 2, &abs)) != JET_errSuccess) break;
     given[i] = *f;
     *f = abs;

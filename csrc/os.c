@@ -763,12 +763,12 @@ JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *
   return r;
 }
 
-JET_ERR os_abs_path(const char *path, int strict, char **out) {
-  *out = realpath(path, NULL);
-  if (*out) return JET_errSuccess;
-  if (errno == ENOMEM) return JET_errOutOfMemory;
-  if (strict) return JET_errInvalidPath;
-  if (path[0] == '/') {
+JET_ERR os_abs_path(const char *path, int real, char **out) {
+  if (real) {
+    *out = realpath(path, NULL);
+    return *out ? JET_errSuccess : errno == ENOMEM ? JET_errOutOfMemory : JET_errInvalidPath;
+  }
+  if (path[0] == '/' || !*path) {
     *out = strdup(path);
     return *out ? JET_errSuccess : JET_errOutOfMemory;
   }

@@ -260,11 +260,12 @@ int os_same_file(const char *a, const char *b);
  * returns fn's result when it is not 0. */
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *name, void *ud), void *ud);
 /* path made absolute in *out (free it), so that a later chdir of the
- * process changes nothing: its canonical form (realpath: links, "." and
- * ".." resolved) when it resolves; else JET_errInvalidPath when strict,
- * otherwise (a folder made later) path itself when absolute, else joined
- * to the working folder. */
-JET_ERR os_abs_path(const char *path, int strict, char **out);
+ * process changes nothing: real: its canonical form (realpath: links, "."
+ * and ".." resolved; JET_errInvalidPath when it does not resolve);
+ * otherwise (a folder that may be made later, a link to follow at use)
+ * joined to the working folder when relative, else (absolute, or "") a
+ * copy. */
+JET_ERR os_abs_path(const char *path, int real, char **out);
 /* Joins dir and name with one '/' into a new string (free it); NULL on OOM. */
 char *os_join(const char *dir, const char *name);
 /* The folder part of path as a new string (free it): "." when path has no

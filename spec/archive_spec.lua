@@ -528,6 +528,55 @@ describe("one archiver per archive folder and base name", function()
   end)
 end)
 
+-- The start of a child that moves its working folder (lfs.chdir): its
+-- package paths made absolute first (busted's are relative), lfs and ese
+-- loaded.
+local CHDIR_CHILD = [[
+  local lfs = require "lfs"
+  local here = assert(lfs.currentdir())
+  local function absolute(paths)
+    return (paths:gsub("[^;]+", function(p) return p:sub(1, 1) == "/" and p or here .. "/" .. p end))
+  end
+  package.path, package.cpath = absolute(package.path), absolute(package.cpath)
+  local ese = require "ese"
+]]
+
+describe("a restore given relative paths, the process moved to another working folder between its steps", function()
+  -- Before (session 16): the restore kept its folders as given, so a chdir
+  -- in on_progress (or anywhere between two steps) sent the steps' files
+  -- elsewhere (or failed them).  Now Begin makes them absolute.
+  it("copies and replays into the destination named at Begin; the new working folder stays empty", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local top, other = w:path("top"), w:path("other")
+    ese.fs.mkdir(top)
+    ese.fs.mkdir(other)
+    local t, s, _, inst = w:filled_table(300, "r")
+    H.roll(t, w.dir, 2)
+    require("ese.backup").run(inst, top .. "/set")
+    local want = t:count()
+    t:close()
+    s:end_session()
+    inst:term({ complete = true })
+    local code, out, err = H.lua_child(CHDIR_CHILD .. [[
+      local top, other = arg[1], arg[2]
+      assert(lfs.chdir(top))
+      local calls = 0
+      local rep = ese.restore({ "set" }, "dest", { on_progress = function()
+        calls = calls + 1
+        assert(lfs.chdir(other))
+      end })
+      io.write("STEPS ", rep.steps, " CALLS ", calls, "\n")
+    ]], { top, other })
+    assert.are.equal(0, code, out .. err)
+    assert.is_true(tonumber(out:match("STEPS (%d+)")) > 1, out)
+    assert.are.same({}, H.ls(other), "nothing in the working folder after the chdir")
+    local r = w:track(ese.create_instance(H.name("rel"), H.params(top .. "/dest")))
+    r:init()
+    assert.are.equal(want, H.open_table(r, top .. "/dest"):count())
+  end)
+end)
+
 describe("an archive folder that init could not lock", function()
   -- Before (session 16): when the folder was not there at init (nor could
   -- be made), init went on without its B.lck and the archive shipped there
@@ -603,14 +652,7 @@ describe("relative folder parameters, the process moved to another working folde
     local top, other = w:path("top"), w:path("other")
     ese.fs.mkdir(top)
     ese.fs.mkdir(other)
-    local code, out, err = H.lua_child([[
-      local lfs = require "lfs"
-      local here = assert(lfs.currentdir())
-      local function absolute(paths)   -- the package paths of the working folder at start
-        return (paths:gsub("[^;]+", function(p) return p:sub(1, 1) == "/" and p or here .. "/" .. p end))
-      end
-      package.path, package.cpath = absolute(package.path), absolute(package.cpath)
-      local ese = require "ese"
+    local code, out, err = H.lua_child(CHDIR_CHILD .. [[
       local backup = require "ese.backup"
       local top, other = arg[1], arg[2]
       assert(lfs.chdir(top))
