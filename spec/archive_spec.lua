@@ -577,6 +577,53 @@ describe("a restore given relative paths, the process moved to another working f
   end)
 end)
 
+describe("ese.backup given relative folders, the process moved to another working folder by on_progress", function()
+  -- Before (session 16): backup.run, backup.restore and backup.expire kept
+  -- their folders as given across their progress callbacks: after a chdir
+  -- there a run wrote (or failed to write) the rest of its set elsewhere, a
+  -- restore verified one set and restored another, an expire renamed and
+  -- deleted the same-named sets of the new working folder.
+  it("backup.run writes, backup.restore verifies and restores, backup.expire deletes in the folders named at "
+     .. "the call; a same-named set in the new working folder is untouched", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local top, other = w:path("top"), w:path("other")
+    ese.fs.mkdir_p(top .. "/sets")
+    ese.fs.mkdir_p(other .. "/sets/full1")
+    H.write_file(other .. "/sets/full1/keep", "decoy")
+    local code, out, err = H.lua_child(CHDIR_CHILD .. [[
+      local backup = require "ese.backup"
+      local top, other = arg[1], arg[2]
+      local function away() assert(lfs.chdir(other)) end
+      local inst = ese.create_instance("relbackup", { system_path = top .. "/db", log_path = top .. "/db",
+                                                      log_file_size = 64 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(top .. "/db/app.edb"), "t")
+      for i = 1, 200 do t:put(("k%05d"):format(i), ("v"):rep(500)) end
+      assert(lfs.chdir(top))
+      backup.run(inst, "sets/full1", { on_progress = away })
+      assert(lfs.chdir(top))
+      backup.run(inst, "sets/full2")
+      t:close()
+      s:end_session()
+      inst:term({ complete = true })
+      backup.restore("sets/full1", "restored", { on_progress = away })
+      assert(lfs.chdir(top))
+      local plan = backup.expire("sets", { keep_full = 1, dry_run = false, on_progress = away })
+      io.write("DELETED ", #plan.deleted, "\n")
+    ]], { top, other })
+    assert.are.equal(0, code, out .. err)
+    assert.are.same({ full2 = true }, H.ls(top .. "/sets"))
+    assert.are.same({ sets = true }, H.ls(other))
+    assert.are.same({ full1 = true }, H.ls(other .. "/sets"))
+    assert.are.equal("decoy", H.read_file(other .. "/sets/full1/keep"))
+    local r = w:track(ese.create_instance(H.name("rel"), H.params(top .. "/restored")))
+    r:init()
+    assert.are.equal(200, H.open_table(r, top .. "/restored"):count())
+  end)
+end)
+
 describe("an archive folder that init could not lock", function()
   -- Before (session 16): when the folder was not there at init (nor could
   -- be made), init went on without its B.lck and the archive shipped there
