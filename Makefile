@@ -9,8 +9,10 @@ SAN      ?=
 # lua-luv (libuv) and lua-cqueues are for the tests and make bench only: spec/eventloop_spec.lua runs
 # docs/guide.md's event-loop examples, bench/eventloop_bench.lua measures loop stalls.  rclone is for
 # the tests only: spec/archive_spec.lua ships the log archive with archive_command = "rclone copyto ...";
-# so is the zstd tool: spec/backup_zstd_spec.lua decodes a set's .zst files with zstd -d.
-DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev libzstd-dev lua-luv lua-cqueues rclone zstd
+# so is the zstd tool: spec/backup_zstd_spec.lua decodes a set's .zst files with zstd -d; and
+# lua-filesystem: spec/archive_spec.lua moves a child's working folder (lfs.chdir) after init.
+DEPS_PKGS = lua5.4 liblua5.4-dev lua-busted lua-cjson lua-check luarocks pkgconf libssl-dev libzstd-dev lua-luv lua-cqueues rclone zstd \
+            lua-filesystem
 BENCH_PKGS = libsqlite3-dev liblmdb-dev
 
 LUA_INC := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -40,6 +42,7 @@ deps:
 	[ -f /usr/include/zstd.h ] || missing="$$missing libzstd-dev"; \
 	$(LUA) -e 'require "luv"' 2>/dev/null || missing="$$missing lua-luv"; \
 	$(LUA) -e 'require "cqueues"' 2>/dev/null || missing="$$missing lua-cqueues"; \
+	$(LUA) -e 'require "lfs"' 2>/dev/null || missing="$$missing lua-filesystem"; \
 	command -v rclone >/dev/null || missing="$$missing rclone"; \
 	command -v zstd >/dev/null || missing="$$missing zstd"; \
 	if [ -n "$$missing" ]; then \

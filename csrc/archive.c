@@ -52,6 +52,7 @@ struct esarchive {
   esio *io;                   /* the thread's own (and start's) */
   log_sig sig;                /* the stream's */
   char *arc_path;             /* <system_path>/<base>.arc */
+  esfile *lock;               /* the thread's: archive_path's <base>.lck, when init did not hold it */
   pthread_t thread;
   int started;
   _Atomic uint64_t stop_at;   /* monotonic µs after which a ship in progress gives up; 0: no stop */
@@ -224,6 +225,25 @@ static JET_ERR ship_fill(void *ud, esfile *f) {
   return e;
 }
 
+/* The folder's <base>.lck held (by init, or now by the thread): 0, else
+ * the reason in msg. */
+static JET_ERR arc_lock(esarchive *a, char *msg, size_t cap) {
+  if (a->cfg.locked || a->lock) return JET_errSuccess;
+  char *path;
+  JET_ERR e = os_lock_folder(a->io, a->cfg.path, a->cfg.base, &a->lock, &path);
+  if (e == JET_errFileAccessDenied)
+    snprintf(msg, cap, "the lock file %s of archive_path is held by another instance or process: nothing is shipped "
+             "there until it is free", path);
+  else if (e == JET_errInvalidPath)
+    snprintf(msg, cap, "the lock file %s of archive_path is a symbolic link or not a regular file: nothing is "
+             "shipped there until it is a file", path);
+  else if (e)
+    snprintf(msg, cap, "the lock file %s of archive_path cannot be opened (%s): nothing is shipped there until it "
+             "can", path ? path : a->cfg.path, EseErrorName(e));
+  free(path);
+  return e;
+}
+
 /* 0 shipped, 1 failed (msg), 2 stopped.  NAME.part is written, then
  * renamed (os_write_atomic); a failure or a stop removes it. */
 static int ship_folder(esarchive *a, uint32_t g, const char *src_path, const char *name, char *msg, size_t cap) {
@@ -234,6 +254,7 @@ static int ship_folder(esarchive *a, uint32_t g, const char *src_path, const cha
   int r = 1;
   JET_ERR e = dst ? os_mkdir_p(dir, 0700) : JET_errOutOfMemory;
   if (e) { snprintf(msg, cap, "archive_path %s is not a folder that can be made (%s)", dir, EseErrorName(e)); goto out; }
+  if (arc_lock(a, msg, cap)) goto out;
   if ((e = os_open(a->io, src_path, OS_READ, &src))) { snprintf(msg, cap, "cannot read %s (%s)", src_path, EseErrorName(e)); goto out; }
   int kind = os_kind(dst);
   if (kind != OS_ABSENT) {
@@ -409,6 +430,7 @@ void archive_free(esarchive *a) {
   free((char *)a->cfg.path);
   free((char *)a->cfg.command);
   free(a->arc_path);
+  os_close(a->lock);
   if (a->io) esio_free(a->io);
   pthread_cond_destroy(&a->cv);
   pthread_mutex_destroy(&a->mu);

@@ -26,6 +26,10 @@
  *   is ahead of the log (the stream went back) ships nothing (the command's
  *   destination may hold the old timeline's files, which it could
  *   overwrite); everything stays pending and pinned.
+ * - Nothing is shipped into archive_path while another archiver may: the
+ *   folder is held (<base>.lck) by init (cfg.locked) or, when init could
+ *   not take it (the folder missing or unusable then), by the thread
+ *   before its first ship there (a failure otherwise: reported, retried).
  * - Locks: a->mu guards every field the thread shares.  It is a leaf lock:
  *   taken under the instance lock (hook, pin, status) and never held while
  *   taking any other lock; the thread holds no lock while it ships or rolls.
@@ -44,6 +48,8 @@ typedef struct archive_config {
   const char *base;
   const char *system_path;    /* folder of <base>.arc */
   const char *path;           /* archive_path, or NULL */
+  int locked;                 /* init holds path's folder; else the thread takes
+                               * its <base>.lck before its first ship there */
   const char *command;        /* archive_command, or NULL */
   uint32_t timeout_s;         /* archive_timeout; 0: off */
   uint64_t max_backlog;       /* bytes; 0: no limit */

@@ -28,9 +28,10 @@ JET_ERR db_canon_path(const char *path, char **out) {
   if (!dir) return JET_errOutOfMemory;
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
-  char *real = realpath(dir, NULL);
+  char *real;
+  JET_ERR e = os_abs_path(dir, 1, &real);
   free(dir);
-  if (!real) return JET_errInvalidPath;
+  if (e) return e;
   *out = os_join(real, base);
   free(real);
   return *out ? JET_errSuccess : JET_errOutOfMemory;

@@ -500,13 +500,39 @@ JET_ERR inst_get_param(esinst *inst, unsigned long id, JET_API_PTR *l, char *s, 
  * (recovery, the archive, the backup, the sessions, the databases) down as
  * a function, so that this file calls no layer above it. */
 
-/* The system and log folders: "." when not set, made when missing. */
-JET_ERR inst_paths_ready(esinst *inst) {
-  if (!inst->prm.system_path && set_path(&inst->prm.system_path, ".")) return JET_errOutOfMemory;
-  if (!inst->prm.log_path && set_path(&inst->prm.log_path, ".")) return JET_errOutOfMemory;
-  JET_ERR e = os_mkdir_p(inst->prm.system_path, 0700);
-  if (e == JET_errSuccess) e = os_mkdir_p(inst->prm.log_path, 0700);
+static char **folder_param(esparams *p, int i) {
+  return i == 0 ? &p->system_path : i == 1 ? &p->log_path : &p->archive_path;
+}
+
+JET_ERR inst_paths_ready(esinst *inst, char *given[INST_FOLDERS]) {
+  esparams *p = &inst->prm;
+  if (!p->system_path && set_path(&p->system_path, ".")) return JET_errOutOfMemory;
+  if (!p->log_path && set_path(&p->log_path, ".")) return JET_errOutOfMemory;
+  JET_ERR e = os_mkdir_p(p->system_path, 0700);
+  if (e == JET_errSuccess) e = os_mkdir_p(p->log_path, 0700);
+  for (int i = 0; e == JET_errSuccess && i < INST_FOLDERS; i++) {
+    char **f = folder_param(p, i), *abs;
+    if (!*f) continue;
+    /* the archive's folder may not be there yet (it is made later): joined */
+    if ((e = os_abs_path(*f, i != 2, &abs)) != JET_errSuccess) break;
+    given[i] = *f;
+    *f = abs;
+  }
   return e;
+}
+
+void inst_paths_given(esinst *inst, char *given[INST_FOLDERS], int restore) {
+  for (int i = 0; i < INST_FOLDERS; i++) {
+    if (!given[i]) continue;
+    char **f = folder_param(&inst->prm, i);
+    if (restore) {
+      free(*f);
+      *f = given[i];
+    } else {
+      free(given[i]);
+    }
+    given[i] = NULL;
+  }
 }
 
 JET_ERR inst_init_with(JET_INSTANCE *pinstance, const JET_RSTINFO *ri, inst_init_fn init) {

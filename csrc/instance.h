@@ -184,7 +184,15 @@ typedef JET_ERR (*inst_init_fn)(esinst *inst, const JET_RSTINFO *ri);
 typedef JET_ERR (*inst_term_fn)(esinst *inst, JET_GRBIT grbit);
 JET_ERR inst_init_with(JET_INSTANCE *pinstance, const JET_RSTINFO *ri, inst_init_fn init);
 JET_ERR inst_term_with(JET_INSTANCE instance, JET_GRBIT grbit, inst_term_fn term);
-JET_ERR inst_paths_ready(esinst *inst);           /* system and log folders: "." when unset, made */
+/* The folder parameters at init: the system and log folders ("." when
+ * unset) made, and these (real paths) and archive_path (joined to the
+ * working folder: it may be made later) made absolute (os_abs_path), so that a chdir of the process after init
+ * changes none of them.  given[] gets the strings they replaced (NULL:
+ * none), which inst_paths_given puts back (restore: init failed, so the
+ * next init resolves them again) or frees. */
+#define INST_FOLDERS 3
+JET_ERR inst_paths_ready(esinst *inst, char *given[INST_FOLDERS]);
+void inst_paths_given(esinst *inst, char *given[INST_FOLDERS], int restore);
 /* Restore: the named instance (created, not initialized) is "restoring"
  * until inst_end_restore; h 0 names none.  Legacy mode refuses. */
 JET_ERR inst_begin_restore(JET_INSTANCE h, esinst **out);

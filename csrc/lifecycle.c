@@ -32,12 +32,9 @@
 
 /* B.lck of dir, locked in *out for as long as the instance runs. */
 static JET_ERR lock_folder(esinst *inst, const char *dir, const char *what, esfile **out) {
-  char name[16];
-  memcpy(name, inst->prm.base, 3);
-  memcpy(name + 3, ".lck", 5);
-  char *path = os_join(dir, name);
+  char *path;
+  JET_ERR e = os_lock_folder(inst->io, dir, inst->prm.base, out, &path);
   if (!path) return JET_errOutOfMemory;
-  JET_ERR e = os_open_lock(inst->io, path, out);
   if (e == JET_errFileAccessDenied) inst_detail(inst, "%s is held by another instance or process", what);
   else if (e == JET_errInvalidPath)
     inst_detail(inst, "the lock file %s of the %s is a symbolic link or not a regular file", path, what);
@@ -54,11 +51,13 @@ static JET_ERR lock_folder(esinst *inst, const char *dir, const char *what, esfi
  * folder at once, where each would write the other's NAME.part and find
  * the other's generations under its own numbers; the second one's init
  * fails (JET_errFileAccessDenied) before its recovery, having written
- * nothing in the archive.  A folder that cannot be made, or a lock file
- * that cannot be opened (a file in the folder's place, no permission, a
- * link as B.lck) does not fail init: the archive's thread reports and
- * retries its ships there as before, and the archive runs without the
- * lock (docs/format.md, Lock files). */
+ * nothing in the archive; a link or anything but a regular file as B.lck
+ * fails it as in the log folder (JET_errInvalidPath).  A folder that
+ * cannot be made, or a lock file that cannot be opened otherwise (a file
+ * in the folder's place, no permission) does not fail init: the archive's
+ * thread takes the lock before its first ship there (archive.c,
+ * arc_lock), reporting and retrying as for a failed ship until it holds
+ * it (docs/format.md, Lock files). */
 static JET_ERR lock_folders(esinst *inst) {
   const esparams *p = &inst->prm;
   char what[64 + 4096];
@@ -71,11 +70,17 @@ static JET_ERR lock_folders(esinst *inst) {
   if (e == JET_errSuccess && p->archive_path && !os_same_file(p->archive_path, p->system_path) &&
       os_mkdir_p(p->archive_path, 0700) == JET_errSuccess) {
     snprintf(what, sizeof what, "log archive folder %s", p->archive_path);
-    if (lock_folder(inst, p->archive_path, what, &inst->arclockfile) == JET_errFileAccessDenied)
-      e = JET_errFileAccessDenied;     /* held: another archiver */
-    else inst->detail[0] = 0;          /* no lock, no failure: no detail */
+    JET_ERR le = lock_folder(inst, p->archive_path, what, &inst->arclockfile);
+    if (le == JET_errFileAccessDenied || le == JET_errInvalidPath) e = le;   /* another archiver; a link */
+    else if (le) inst->detail[0] = 0;  /* the archive takes it later: no failure, no detail */
   }
   return e;
+}
+
+/* 1 when init holds the archive folder (its B.lck, or it is the system
+ * folder, whose B.lck is held). */
+static int archive_locked(const esinst *inst) {
+  return inst->arclockfile || os_same_file(inst->prm.archive_path, inst->prm.system_path);
 }
 
 static void release_resources(esinst *inst) {
@@ -101,8 +106,8 @@ static void release_resources(esinst *inst) {
 /* The canonical log folder: database paths are recorded relative to it. */
 static JET_ERR log_folder_real(esinst *inst) {
   free(inst->log_real);
-  inst->log_real = realpath(inst->prm.log_path, NULL);
-  return inst->log_real ? JET_errSuccess : JET_errInvalidPath;
+  inst->log_real = NULL;
+  return os_abs_path(inst->prm.log_path, 1, &inst->log_real);
 }
 
 static void remap_free(JET_RSTMAP *m, long n) {
@@ -197,6 +202,7 @@ static JET_ERR archive_begin(esinst *inst) {
     .command = p->archive_command, .timeout_s = p->archive_timeout, .max_backlog = p->archive_max_backlog,
     .command_timeout_s = p->archive_command_timeout, .retry_max_ms = p->archive_retry_max,
     .file_size = p->log_file_kib * 1024u, .log = inst->log, .roll = archive_roll, .ud = inst,
+    .locked = p->archive_path && archive_locked(inst),
   };
   return archive_start(&c, &inst->archive);
 }
@@ -208,8 +214,9 @@ JET_ERR lifecycle_init(esinst *inst, const JET_RSTINFO *ri) {
   inst->detail[0] = 0;      /* a detail belongs to this init's failure only */
   JET_ERR e = remap_copy(ri, &inst->remap, &inst->nremap);
   if (e) return e;
+  char *given[INST_FOLDERS] = { NULL };
   e = esio_new(&inst->io);
-  if (e == JET_errSuccess) e = inst_paths_ready(inst);
+  if (e == JET_errSuccess) e = inst_paths_ready(inst, given);
   if (e == JET_errSuccess) e = archive_params_check(inst);
   if (e == JET_errSuccess) e = log_folder_real(inst);
   if (e == JET_errSuccess) e = lock_folders(inst);
@@ -218,6 +225,7 @@ JET_ERR lifecycle_init(esinst *inst, const JET_RSTINFO *ri) {
   remap_free(inst->remap, inst->nremap);     /* the map serves this recovery only */
   inst->remap = NULL;
   inst->nremap = 0;
+  inst_paths_given(inst, given, e != JET_errSuccess);
   if (e) {
     release_resources(inst);
     return e;

@@ -59,12 +59,15 @@ static int error_tostring(lua_State *L) {
   return 1;
 }
 
-const char *ese_checkpath(lua_State *L, int idx, const char *op) {
+const char *ese_checkstring(lua_State *L, int idx, const char *op, const char *what) {
   size_t n;
   const char *p = luaL_checklstring(L, idx, &n);
-  if (strlen(p) != n) ese_raise_detail(L, JET_errInvalidPath, op, lua_pushfstring(L, "%s...: a path holds a NUL byte", p));
+  if (strlen(p) != n)
+    ese_raise_detail(L, JET_errInvalidPath, op, lua_pushfstring(L, "%s...: %s holds a NUL byte", p, what));
   return p;
 }
+
+const char *ese_checkpath(lua_State *L, int idx, const char *op) { return ese_checkstring(L, idx, op, "a path"); }
 
 /* Raises "unknown option 'k'" for the key below the value on top (inside
  * a lua_next loop over the options table at arg). */

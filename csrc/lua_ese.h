@@ -57,6 +57,9 @@ int ese_raise_inst(lua_State *L, JET_ERR err, const char *op, JET_INSTANCE inst)
  * Lua argument error when not a string): one holding a NUL byte raises
  * JET_errInvalidPath for op, since C would see only the part before it. */
 const char *ese_checkpath(lua_State *L, int idx, const char *op);
+/* The same for a string parameter that C reads up to its NUL: what names
+ * it in the refusal ("the base name", "a path"). */
+const char *ese_checkstring(lua_State *L, int idx, const char *op, const char *what);
 /* Raises an argument error "unknown option 'k'" for arg when the table at
  * arg has a key that is not one of names (NULL-terminated): a misspelt
  * option must never be ignored. */

@@ -749,6 +749,25 @@ static int fs_sha256_file(lua_State *L) {
   return sha_finish(L);
 }
 
+/* fs.absolute(path): path joined to the working folder when relative
+ * (os_abs_path, lexical: links stay), else path. */
+static int fs_absolute(lua_State *L) {
+  const char *path = check_path(L, 1, "absolute", NULL);
+  FsHeld *h = push_held(L);              /* the string, while Lua copies it */
+  char *abs;
+  JET_ERR e = os_abs_path(path, 0, &abs);
+  if (e) return raise_jet(L, e, "absolute", path);
+  if (!(h->names = malloc(sizeof *h->names))) {
+    free(abs);
+    return raise_jet(L, JET_errOutOfMemory, "absolute", path);
+  }
+  h->names[0] = abs;
+  h->n = 1;
+  lua_pushstring(L, abs);
+  held_release(h);
+  return 1;
+}
+
 /* ---- clock, tty ------------------------------------------------------------------ */
 
 static int fs_clock(lua_State *L) {
@@ -793,7 +812,7 @@ static const luaL_Reg fs_funcs[] = {
   {"rename", fs_rename}, {"chmod", fs_chmod}, {"fsync", fs_fsync}, {"fsync_dir", fs_fsync_dir},
   {"fsync_dir_start", fs_fsync_dir_start},
   {"read", fs_read}, {"create", fs_create}, {"sha256", fs_sha256}, {"sha256_file", fs_sha256_file},
-  {"clock", fs_clock}, {"now", fs_now}, {"isatty", fs_isatty},
+  {"clock", fs_clock}, {"now", fs_now}, {"isatty", fs_isatty}, {"absolute", fs_absolute},
   {NULL, NULL}
 };
 

@@ -107,7 +107,8 @@ static void check_params(lua_State *L, int arg, pvals *pv) {
         if (lua_type(L, -1) != LUA_TSTRING)
           luaL_argerror(L, arg, lua_pushfstring(L, "parameter '%s': string expected, got %s",
                                                 key, luaL_typename(L, -1)));
-        pv->s[i] = ese_checkpath(L, -1, "params");   /* paths and the base name */
+        pv->s[i] = ese_checkstring(L, -1, "params", params[i].id == JET_paramBaseName ? "the base name"
+                                   : params[i].id == JET_paramArchiveCommand ? "the archive command" : "a path");
         break;
       case P_PACE: {
         int k = -1;

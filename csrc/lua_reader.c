@@ -30,7 +30,15 @@
  * engine lock is held while it waits.
  *
  * The reader keeps its instance object alive (user value 1; nil for a legacy
- * reader when no ese.init object exists) and its path (user value 2).  Its
+ * reader when no ese.init object exists) and its path (user value 2).
+ * While its wait function runs, the coroutine that called it is user value
+ * 3 (R->waiting): a call of that coroutine on the reader, or of one it
+ * resumed meanwhile, is nested in the wait function and would wait again,
+ * calling it again (Lua's "C stack overflow"): it raises
+ * JET_errInvalidParameter (the reader is busy).  Once the wait function has
+ * yielded, another coroutine may read on (the bytes read so far come
+ * first).  The wait function runs in lua_pcallk, so that one that raises
+ * leaves the reader not waiting (its error goes on).  Its
  * position lives in the userdata, so a copy_to continuation resumes where it
  * stopped.  No engine lock is ever held while Lua runs: every engine call
  * returns before the sink is called.
@@ -62,6 +70,7 @@ typedef struct EseReader {
   size_t fill;           /* bytes of the stream read, not delivered yet (a chunk that stopped half-way) */
   uint64_t credit;       /* bytes paid to the pacer, not read yet */
   uint64_t ready_ns;     /* pace_now_ns() before which credit must not be read */
+  int waiting;           /* its wait function runs (called by the thread in user value 3) */
   unsigned char *buf;    /* scratch read buffer, BUF_ALIGN-aligned */
   size_t cap;
 } EseReader;
@@ -104,11 +113,26 @@ static EseReader *checkopen(lua_State *L, int idx, const char *op) {
   return R;
 }
 
+/* 1 when this call (of L) is nested in the reader's wait function: L is
+ * the coroutine that called it, or one that coroutine resumed (a
+ * coroutine with frames that is not running: "normal"). */
+static int nested_in_wait(lua_State *L, int idx, EseReader *R) {
+  if (!R->waiting) return 0;
+  lua_getiuservalue(L, idx, 3);
+  lua_State *w = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  lua_Debug ar;
+  return w && (w == L || (lua_status(w) == LUA_OK && lua_getstack(w, 0, &ar)));
+}
+
 /* A reader whose handle may go to C: not closed, the handle not dropped,
- * its backup still possibly running.  A dropped handle raises the error
- * that dropped it, again. */
+ * its backup still possibly running, not nested in its own wait function.
+ * A dropped handle raises the error that dropped it, again. */
 static EseReader *checkreader(lua_State *L, int idx, const char *op) {
   EseReader *R = checkopen(L, idx, op);
+  if (nested_in_wait(L, idx, R))
+    ese_raise_detail(L, JET_errInvalidParameter, op,
+                     "the reader is busy: its pace wait function, which must not read it, is running");
   if (R->open && !backup_alive(L, idx, R)) release(R, JET_errNoBackup);
   if (!R->open)
     ese_raise_detail(L, R->gone ? R->gone : JET_errInvalidParameter, op,
@@ -261,9 +285,29 @@ static int next_chunk(lua_State *L, EseReader *R, lua_Integer n, const char *op)
  * address, unique in the process, whatever Lua state or reload). */
 static const char pace_signal = 0;
 
-/* For the C function that got NEED_YIELD: calls the wait function
- * (fn(seconds to wait)) or, without one, yields (ese.pace_signal, seconds
- * to wait); k continues it, after a yield or at once. */
+/* ctx of a continuation after the wait function (PACE_WAITED) or after the
+ * reader's own yield (0). */
+#define PACE_WAITED 1
+
+/* The start of every continuation of pace_yield (the reader at 1): after
+ * the wait function, the reader waits no more; an error it raised (status,
+ * the error on top) goes on. */
+static void pace_resumed(lua_State *L, int status, lua_KContext ctx) {
+  if (ctx != PACE_WAITED) return;
+  EseReader *R = toreader(L, 1);
+  lua_getiuservalue(L, 1, 3);
+  if (lua_tothread(L, -1) == L) {        /* another coroutine may wait on it now */
+    R->waiting = 0;
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 3);
+  }
+  lua_pop(L, 1);
+  if (status != LUA_OK && status != LUA_YIELD) lua_error(L);
+}
+
+/* For the C function (the reader at 1) that got NEED_YIELD: calls the wait
+ * function (fn(seconds to wait)) or, without one, yields (ese.pace_signal,
+ * seconds to wait); k continues it, after a yield or at once. */
 static int pace_yield(lua_State *L, EseReader *R, lua_KFunction k) {
   uint64_t now = pace_now_ns();
   lua_Number secs = R->ready_ns > now ? (lua_Number)(R->ready_ns - now) / 1e9 : 0;
@@ -274,8 +318,10 @@ static int pace_yield(lua_State *L, EseReader *R, lua_KFunction k) {
     return lua_yieldk(L, 2, 0, k);
   }
   lua_pushnumber(L, secs);
-  lua_callk(L, 1, 0, 0, k);
-  return k(L, LUA_OK, 0);
+  R->waiting = 1;
+  lua_pushthread(L);
+  lua_setiuservalue(L, 1, 3);
+  return k(L, lua_pcallk(L, 1, 0, 0, PACE_WAITED, k), PACE_WAITED);
 }
 
 /* ese.set_pace_wait(fn | "sleep" | nil): how a paced reader waits:
@@ -326,8 +372,7 @@ static int r_is_open(lua_State *L) {
 
 /* r:read's body, its stack: 1 reader, 2 n (an integer). */
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
+  pace_resumed(L, status, ctx);
   lua_settop(L, 2);
   EseReader *R = checkreader(L, 1, "read");
   int r = next_chunk(L, R, lua_tointeger(L, 2), "read");
@@ -347,8 +392,7 @@ static int r_read(lua_State *L) {
 /* The iterator of r:chunks(n): upvalues reader, n. */
 static int chunks_iter(lua_State *L);
 static int chunks_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
+  pace_resumed(L, status, ctx);
   return chunks_iter(L);
 }
 
@@ -392,8 +436,7 @@ static int copy_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int copy_pace_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
+  pace_resumed(L, status, ctx);
   lua_settop(L, 4);
   return copy_loop(L);
 }
@@ -480,7 +523,7 @@ int ese_reader_open(lua_State *L, int iidx, int pidx, int legacy, const char *op
   pidx = lua_absindex(L, pidx);
   const char *path = lua_tostring(L, pidx);
   EseInstance *I = iidx ? (EseInstance *)luaL_testudata(L, iidx, ESE_INSTANCE_T) : NULL;
-  EseReader *R = (EseReader *)lua_newuserdatauv(L, sizeof *R, 2);
+  EseReader *R = (EseReader *)lua_newuserdatauv(L, sizeof *R, 3);
   memset(R, 0, sizeof *R);
   luaL_setmetatable(L, ESE_READER_T);
   if (I) lua_pushvalue(L, iidx);

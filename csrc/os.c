@@ -416,6 +416,16 @@ JET_ERR os_open_lock(esio *io, const char *path, esfile **out) {
   return JET_errFileAccessDenied;
 }
 
+JET_ERR os_lock_folder(esio *io, const char *dir, const char *base, esfile **out, char **path) {
+  char name[16];
+  snprintf(name, sizeof name, "%.3s.lck", base);
+  char *p = os_join(dir, name);
+  JET_ERR e = p ? os_open_lock(io, p, out) : JET_errOutOfMemory;
+  if (path) *path = p;
+  else free(p);
+  return e;
+}
+
 void os_close(esfile *f) {
   if (!f) return;
   atomic_fetch_sub(&f->io->open_files, 1);
@@ -772,6 +782,22 @@ JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *
   }
   free(names);
   return r;
+}
+
+JET_ERR os_abs_path(const char *path, int real, char **out) {
+  if (real) {
+    *out = realpath(path, NULL);
+    return *out ? JET_errSuccess : errno == ENOMEM ? JET_errOutOfMemory : JET_errInvalidPath;
+  }
+  if (path[0] == '/' || !*path) {
+    *out = strdup(path);
+    return *out ? JET_errSuccess : JET_errOutOfMemory;
+  }
+  char *cwd = getcwd(NULL, 0);
+  if (!cwd) return errno == ENOMEM ? JET_errOutOfMemory : JET_errInvalidPath;
+  *out = os_join(cwd, path);
+  free(cwd);
+  return *out ? JET_errSuccess : JET_errOutOfMemory;
 }
 
 char *os_join(const char *dir, const char *name) {

@@ -154,6 +154,10 @@ JET_ERR os_lock(esfile *f);
  * O_EXCL | O_NOFOLLOW) before it is locked, so two folders never share a
  * lock; a held one is JET_errFileAccessDenied as ever. */
 JET_ERR os_open_lock(esio *io, const char *path, esfile **out);
+/* Folder dir's lock file <base>.lck (base: 3 characters), os_open_lock'ed
+ * in *out; its path in *path (free it) when path is not NULL, also on a
+ * failure (NULL: out of memory). */
+JET_ERR os_lock_folder(esio *io, const char *dir, const char *base, esfile **out, char **path);
 void os_close(esfile *f);
 const char *os_path(const esfile *f);
 /* *got < n only at end of file. */
@@ -260,6 +264,13 @@ int os_same_file(const char *a, const char *b);
  * process adds meanwhile is not handed out); stops and returns fn's
  * result when it is not 0; JET_errOutOfMemory, or readdir's error. */
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *name, void *ud), void *ud);
+/* path made absolute in *out (free it), so that a later chdir of the
+ * process changes nothing: real: its canonical form (realpath: links, "."
+ * and ".." resolved; JET_errInvalidPath when it does not resolve);
+ * otherwise (a folder that may be made later, a link to follow at use)
+ * joined to the working folder when relative, else (absolute, or "") a
+ * copy. */
+JET_ERR os_abs_path(const char *path, int real, char **out);
 /* Joins dir and name with one '/' into a new string (free it); NULL on OOM. */
 char *os_join(const char *dir, const char *name);
 /* The folder part of path as a new string (free it): "." when path has no

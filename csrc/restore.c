@@ -801,10 +801,9 @@ static JET_ERR check_dest(EseRestore *r) {
 /* Holds dest's log-folder lock for the restore (an instance that inits on
  * dest meanwhile gets JET_errFileAccessDenied). */
 static JET_ERR lock_dest(EseRestore *r) {
-  char name[16];
-  char *p = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
+  char *p;
+  JET_ERR e = os_lock_folder(r->io, r->dest, r->base, &r->lockf, &p);
   if (!p) return JET_errOutOfMemory;
-  JET_ERR e = os_open_lock(r->io, p, &r->lockf);
   if (e == JET_errFileAccessDenied)
     fail(r, e, "%s was locked by an instance that began meanwhile", p);
   free(p);
@@ -921,8 +920,65 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
   return e;
 }
 
+/* A restore's options with every folder and file path of them absolute
+ * (os_abs_path, joined to the working folder), so that a chdir of the
+ * process between Begin and a step (an on_progress callback, another
+ * thread or coroutine) changes none of the files the steps use: the
+ * strings in str, freed by abs_free.  db_originals stay as given (the
+ * paths a log recorded). */
+typedef struct abs_options {
+  EseRestoreOptions o;
+  const char **dirs, **db_files;
+  char **str;
+  size_t n;
+} abs_options;
+
+static void abs_free(abs_options *a) {
+  for (size_t i = 0; i < a->n; i++) free(a->str[i]);
+  free(a->str);
+  free(a->dirs);
+  free(a->db_files);
+}
+
+static const char *abs_dup(abs_options *a, const char *path, JET_ERR *e) {
+  if (!path || *e) return path;
+  char *p;
+  if ((*e = os_abs_path(path, 0, &p)) != JET_errSuccess) return path;
+  a->str[a->n++] = p;
+  return p;
+}
+
+static JET_ERR abs_options_of(const EseRestoreOptions *o, abs_options *a) {
+  memset(a, 0, sizeof *a);
+  a->o = *o;
+  a->str = calloc(4 + o->ndirs + o->ndb_files, sizeof *a->str);
+  a->dirs = calloc(o->ndirs, sizeof *a->dirs);
+  a->db_files = calloc(o->ndb_files ? o->ndb_files : 1, sizeof *a->db_files);
+  if (!a->str || !a->dirs || !a->db_files) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (unsigned long i = 0; i < o->ndirs; i++) a->dirs[i] = abs_dup(a, o->dirs[i], &e);
+  for (unsigned long i = 0; i < o->ndb_files; i++) a->db_files[i] = abs_dup(a, o->db_files[i], &e);
+  a->o.dirs = a->dirs;
+  if (o->ndb_files) a->o.db_files = a->db_files;
+  a->o.dest = abs_dup(a, o->dest, &e);
+  a->o.checkpoint_dir = abs_dup(a, o->checkpoint_dir, &e);
+  a->o.live_log_path = abs_dup(a, o->live_log_path, &e);
+  a->o.archive_path = abs_dup(a, o->archive_path, &e);
+  return e;
+}
+
+static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out);
+
 JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   assert(restore_options_ok(o) && out);
+  abs_options a;
+  JET_ERR e = abs_options_of(o, &a);
+  if (e == JET_errSuccess) e = begin_with(&a.o, out);
+  abs_free(&a);
+  return e;
+}
+
+static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   const char *base = o->base_name ? o->base_name : "edb";
   EseRestore *r = calloc(1, sizeof *r);
   if (!r) return JET_errOutOfMemory;

@@ -528,6 +528,133 @@ describe("one archiver per archive folder and base name", function()
   end)
 end)
 
+-- The start of a child that moves its working folder (lfs.chdir): its
+-- package paths made absolute first (busted's are relative), lfs and ese
+-- loaded.
+local CHDIR_CHILD = [[
+  local lfs = require "lfs"
+  local here = assert(lfs.currentdir())
+  local function absolute(paths)
+    return (paths:gsub("[^;]+", function(p) return p:sub(1, 1) == "/" and p or here .. "/" .. p end))
+  end
+  package.path, package.cpath = absolute(package.path), absolute(package.cpath)
+  local ese = require "ese"
+]]
+
+describe("a restore given relative paths, the process moved to another working folder between its steps", function()
+  -- Before (session 16): the restore kept its folders as given, so a chdir
+  -- in on_progress (or anywhere between two steps) sent the steps' files
+  -- elsewhere (or failed them).  Now Begin makes them absolute.
+  it("copies and replays into the destination named at Begin; the new working folder stays empty", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local top, other = w:path("top"), w:path("other")
+    ese.fs.mkdir(top)
+    ese.fs.mkdir(other)
+    local t, s, _, inst = w:filled_table(300, "r")
+    H.roll(t, w.dir, 2)
+    require("ese.backup").run(inst, top .. "/set")
+    local want = t:count()
+    t:close()
+    s:end_session()
+    inst:term({ complete = true })
+    local code, out, err = H.lua_child(CHDIR_CHILD .. [[
+      local top, other = arg[1], arg[2]
+      assert(lfs.chdir(top))
+      local calls = 0
+      local rep = ese.restore({ "set" }, "dest", { on_progress = function()
+        calls = calls + 1
+        assert(lfs.chdir(other))
+      end })
+      io.write("STEPS ", rep.steps, " CALLS ", calls, "\n")
+    ]], { top, other })
+    assert.are.equal(0, code, out .. err)
+    assert.is_true(tonumber(out:match("STEPS (%d+)")) > 1, out)
+    assert.are.same({}, H.ls(other), "nothing in the working folder after the chdir")
+    local r = w:track(ese.create_instance(H.name("rel"), H.params(top .. "/dest")))
+    r:init()
+    assert.are.equal(want, H.open_table(r, top .. "/dest"):count())
+  end)
+end)
+
+describe("ese.backup given relative folders, the process moved to another working folder by on_progress", function()
+  -- Before (session 16): backup.run, backup.restore and backup.expire kept
+  -- their folders as given across their progress callbacks: after a chdir
+  -- there a run wrote (or failed to write) the rest of its set elsewhere, a
+  -- restore verified one set and restored another, an expire renamed and
+  -- deleted the same-named sets of the new working folder.
+  it("backup.run writes, backup.restore verifies and restores, backup.expire deletes in the folders named at "
+     .. "the call; a same-named set in the new working folder is untouched", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local top, other = w:path("top"), w:path("other")
+    ese.fs.mkdir_p(top .. "/sets")
+    ese.fs.mkdir_p(other .. "/sets/full1")
+    H.write_file(other .. "/sets/full1/keep", "decoy")
+    local code, out, err = H.lua_child(CHDIR_CHILD .. [[
+      local backup = require "ese.backup"
+      local top, other = arg[1], arg[2]
+      local function away() assert(lfs.chdir(other)) end
+      local inst = ese.create_instance("relbackup", { system_path = top .. "/db", log_path = top .. "/db",
+                                                      log_file_size = 64 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(top .. "/db/app.edb"), "t")
+      for i = 1, 200 do t:put(("k%05d"):format(i), ("v"):rep(500)) end
+      assert(lfs.chdir(top))
+      backup.run(inst, "sets/full1", { on_progress = away })
+      assert(lfs.chdir(top))
+      backup.run(inst, "sets/full2")
+      t:close()
+      s:end_session()
+      inst:term({ complete = true })
+      backup.restore("sets/full1", "restored", { on_progress = away })
+      assert(lfs.chdir(top))
+      local plan = backup.expire("sets", { keep_full = 1, dry_run = false, on_progress = away })
+      io.write("DELETED ", #plan.deleted, "\n")
+    ]], { top, other })
+    assert.are.equal(0, code, out .. err)
+    assert.are.same({ full2 = true }, H.ls(top .. "/sets"))
+    assert.are.same({ sets = true }, H.ls(other))
+    assert.are.same({ full1 = true }, H.ls(other .. "/sets"))
+    assert.are.equal("decoy", H.read_file(other .. "/sets/full1/keep"))
+    local r = w:track(ese.create_instance(H.name("rel"), H.params(top .. "/restored")))
+    r:init()
+    assert.are.equal(200, H.open_table(r, top .. "/restored"):count())
+  end)
+end)
+
+describe("an archive folder that init could not lock", function()
+  -- Before (session 16): when the folder was not there at init (nor could
+  -- be made), init went on without its B.lck and the archive shipped there
+  -- later without it, beside another archiver of the same base name.
+  it("is locked before the first ship into it: while another archiver holds it nothing is shipped (last_error "
+     .. "says so); once it is free, everything is", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local arc, link = w:path("arc"), w:path("arclink")
+    assert.is_true(os.execute("ln -s " .. H.q(arc) .. " " .. H.q(link)) == true)   -- dangling: no folder
+    local t, _, _, inst = archiving(w, { archive_path = link })
+    H.roll(t, w.dir, 2)
+    local st = wait_status(inst, function(s) return s.failures > 0 end)
+    assert.are.equal(0, st.shipped_generation)
+    -- another instance of base name edb archiving into the folder the link
+    -- now reaches: it makes the folder and holds its edb.lck
+    local other = w:track(ese.create_instance(H.name("other"), params(w:path("other"), { archive_path = arc })))
+    other:init()
+    local failures = st.failures
+    st = wait_status(inst, function(s) return s.failures > failures + 1 or s.shipped_generation > 0 end)
+    assert.matches("edb.lck", st.last_error, 1, true)
+    assert.matches("held by another instance or process", st.last_error, 1, true)
+    assert.are.equal(0, st.shipped_generation)
+    assert.are.same({ ["edb.lck"] = true }, H.ls(arc), "shipped beside the other archiver")
+    other:term()
+    st = wait_status(inst, all_shipped(w.dir))
+    assert.are.equal(0, st.pending, st.last_error)
+    assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)
+  end)
+end)
+
 describe("archive parameters", function()
   it("are read back, refuse bad values, both a folder and a command at once, and the log folder as the archive",
      function()
@@ -552,6 +679,66 @@ describe("archive parameters", function()
     H.expect_jet("JET_errInvalidInstance", i2.archive_status, i2)
     local i3 = w:create()
     H.expect_jet("JET_errNotInitialized", i3.archive_status, i3)
+  end)
+end)
+
+describe("relative folder parameters, the process moved to another working folder after init", function()
+  -- Before (session 16): system_path, log_path and archive_path were used
+  -- as given: after a chdir the first roll failed (JET_errFileNotFound:
+  -- "logs" was looked for in the new working folder), and a checkpoint or
+  -- a ship would have gone there.  Now init makes them absolute.
+  it("C harness rel_paths: rolls, checkpoints and the archive go to the folders named at init; the working "
+     .. "folder stays empty; soft recovery finds every record; the parameters read back absolute", function()
+    H.expect_harness("rel_paths", "", "rel_paths: ok")
+  end)
+
+  it("Lua (lfs.chdir in a child): rolls, checkpoints, the archive and backup.run go to the folders named at "
+     .. "init; a restore from the set and the archive has every record", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local top, other = w:path("top"), w:path("other")
+    ese.fs.mkdir(top)
+    ese.fs.mkdir(other)
+    local code, out, err = H.lua_child(CHDIR_CHILD .. [[
+      local backup = require "ese.backup"
+      local top, other = arg[1], arg[2]
+      assert(lfs.chdir(top))
+      local inst = ese.create_instance("relpaths", { system_path = "sys", log_path = "logs", archive_path = "arc",
+        log_file_size = 64, archive_timeout = 0, archive_retry_max = 50, checkpoint_depth = 0 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database("app.edb"), "t")
+      assert(lfs.chdir(other))
+      for i = 1, 600 do t:put(("k%05d"):format(i), ("v"):rep(1000)) end
+      local cur = ese.file_info(top .. "/logs/edb.log").generation
+      local st = inst:archive_status()
+      for _ = 1, 3000 do
+        if st.shipped_generation >= cur - 1 then break end
+        os.execute("sleep 0.02")
+        st = inst:archive_status()
+      end
+      assert(st.shipped_generation >= cur - 1, st.last_error)
+      backup.run(inst, top .. "/set")
+      t:close()
+      s:end_session()
+      inst:term({ complete = true })
+      io.write("CLOSED ", cur - 1, "\n")
+    ]], { top, other })
+    assert.are.equal(0, code, out .. err)
+    local closed = tonumber(out:match("CLOSED (%d+)"))
+    assert.is_true(closed >= 3, out)
+    assert.are.same({}, H.ls(other), "nothing in the working folder after the chdir")
+    assert.is_true(H.exists(top .. "/logs/edb.log"))
+    assert.is_true(H.exists(top .. "/sys/edb.chk"))
+    for g = 1, closed do
+      assert.is_true(H.exists(top .. "/arc/" .. H.log_name(g)), H.log_name(g) .. " archived")
+    end
+    require("ese.backup").verify(top .. "/set")
+    local dest = w:path("dest")
+    ese.restore({ top .. "/set" }, dest, { archive_path = top .. "/arc" })
+    local inst = w:track(ese.create_instance(H.name("rel"), H.params(dest)))
+    inst:init()
+    assert.are.equal(600, H.open_table(inst, dest):count())
   end)
 end)
 

@@ -225,4 +225,19 @@ describe("backup follow-ups: a path with a NUL byte", function()
     for _ in t2:pairs() do n = n + 1 end
     assert.are.equal(5, n)
   end)
+
+  -- Before (session 16): the base name and the archive command were
+  -- refused as "a path holds a NUL byte".
+  it("a base name or an archive command with a NUL byte: the refusal names the parameter, not a path", function()
+    for _, c in ipairs({
+      { key = "base_name", value = "e\0b", says = "the base name" },
+      { key = "archive_command", value = "cp %p /x\0y", says = "the archive command" },
+    }) do
+      local e = H.catch(ese.create_instance, H.name(), H.params(w:path("l"), { [c.key] = c.value }))
+      assert.is_true(ese.is_error(e), c.key .. ": " .. tostring(e))
+      assert.are.equal("JET_errInvalidPath", e.name, c.key)
+      assert.matches(c.says .. " holds a NUL byte", e.detail, 1, true)
+      assert.is_nil(e.detail:find("path", 1, true), c.key .. ": " .. e.detail)
+    end
+  end)
 end)

@@ -35,26 +35,33 @@ describe("lock files", function()
     H.rmdir(other)
   end)
 
-  it("init refuses edb.lck that is a symbolic link (dangling or to an existing file), in the log folder and in "
-     .. "the system folder: JET_errInvalidPath; the target untouched, a dangling target not created", function()
+  -- Before (session 16) the archive folder's link was passed over: init
+  -- went on, and the archive ran without its lock.
+  it("init refuses edb.lck that is a symbolic link (dangling or to an existing file), in the log folder, in "
+     .. "the system folder and in the archive folder: JET_errInvalidPath; the target untouched, a dangling target "
+     .. "not created", function()
     local target = other .. "/target"
     H.write_file(target, "outside bytes")
     sh("touch -d '2001-02-03 04:05:06.123456789' " .. H.q(target))
     local before = stat(target)
     local missing = other .. "/missing"
-    local sys = w:path("sys")
-    sh("mkdir -p " .. H.q(sys))
+    local sys, arc = w:path("sys"), w:path("arc")
+    sh("mkdir -p " .. H.q(sys) .. " " .. H.q(arc))
     for _, case in ipairs({
       { link = w:path("edb.lck"), to = target, extra = nil },
       { link = w:path("edb.lck"), to = missing, extra = nil },
       { link = sys .. "/edb.lck", to = target, extra = { system_path = sys } },
       { link = sys .. "/edb.lck", to = missing, extra = { system_path = sys } },
+      { link = arc .. "/edb.lck", to = target, extra = { archive_path = arc }, what = "log archive folder" },
+      { link = arc .. "/edb.lck", to = missing, extra = { archive_path = arc }, what = "log archive folder" },
     }) do
-      sh("rm -f " .. H.q(w:path("edb.lck")) .. " " .. H.q(sys .. "/edb.lck")
+      sh("rm -f " .. H.q(w:path("edb.lck")) .. " " .. H.q(sys .. "/edb.lck") .. " " .. H.q(arc .. "/edb.lck")
          .. " && ln -s " .. H.q(case.to) .. " " .. H.q(case.link))
       local inst = w:create(nil, case.extra)
       local e = H.expect_jet("JET_errInvalidPath", inst.init, inst)
       assert.matches("edb%.lck", e.detail or "")
+      assert.matches(case.what or "", e.detail, 1, true)
+      assert.is_false(H.exists(w:path("edb.log")), "refused before its recovery")
       assert.are.equal(before, stat(target))
       assert.are.equal("outside bytes", H.read_file(target))
       assert.is_false(H.exists(missing))

@@ -343,6 +343,64 @@ describe("backup pacing", function()
       assert.are.equal(cqueues.sleep, ese.set_pace_wait(nil))
     end)
 
+    -- Before (session 16): the nested read waited too, so it called the wait
+    -- function again, which read again ...: Lua's "C stack overflow".
+    it("a wait function that reads its own reader (directly, through copy_to or chunks, or from a coroutine it "
+       .. "resumes) gets JET_errInvalidParameter (the reader is busy); the outer read raises it, and the reader "
+       .. "then delivers every byte once", function()
+      local inst, r, size = paced_reader(4)
+      finally(function() ese.set_pace_wait(nil) end)
+      local nested = {
+        function() return r:read(8192 * 4) end,
+        function() return r:copy_to(function() end, 8192 * 4) end,
+        function() return r:chunks(8192 * 4)() end,
+        function() return coroutine.wrap(function() return r:read(8192 * 4) end)() end,
+      }
+      local n, refused = 0, 0
+      for i, f in ipairs(nested) do
+        ese.set_pace_wait(function() f() end)
+        local ok, e = pcall(function()
+          for c in r:chunks(8192 * 4) do n = n + #c end
+        end)
+        assert.is_false(ok, "case " .. i .. ": the read ended without a wait")
+        assert.is_true(ese.is_error(e), "case " .. i .. ": " .. tostring(e))
+        assert.are.equal("JET_errInvalidParameter", e.name, tostring(e))
+        assert.matches("busy", e.detail, 1, true)
+        refused = refused + 1
+      end
+      assert.are.equal(#nested, refused)
+      assert.is_true(n < size, "the refusals came before the end")
+      ese.set_pace_wait("sleep")
+      for c in r:chunks(8192 * 4) do n = n + #c end
+      assert.are.equal(size, n, "every byte once: none lost to the refused reads")
+      r:close()
+      inst:end_external_backup({ abort = true })
+    end)
+
+    -- What api.md ("ese.Reader", errors of reading) says of the bytes a
+    -- reader holds when the backup is stopped (session 16: documented as it
+    -- was, not changed; the bytes are the stream's).
+    it("after stop_backup, the bytes a reader holds (a chunk its wait function cut) go to reads that ask no more "
+       .. "than it holds; a read that must ask the engine raises JET_errBackupAbortByServer and drops the rest",
+       function()
+      local inst, r, size = paced_reader(4)
+      finally(function() ese.set_pace_wait(nil) end)
+      ese.set_pace_wait(function() error("cut") end)
+      local ok, e = pcall(r.read, r)                      -- one chunk: the whole file; cut at its first wait
+      assert.is_false(ok)
+      assert.matches("cut", tostring(e), 1, true)
+      assert.are.equal(0, r:tell())
+      ese.set_pace_wait(nil)
+      inst:stop_backup()
+      assert.are.equal(8192, #r:read(8192), "a page of the held bytes")
+      assert.are.equal(8192, r:tell())
+      H.expect_jet("JET_errBackupAbortByServer", r.read, r, size)
+      H.expect_jet("JET_errBackupAbortByServer", r.read, r, 8192)   -- the rest was dropped
+      assert.are.equal(8192, r:tell())
+      r:close()
+      H.expect_jet("JET_errBackupAbortByServer", inst.end_external_backup, inst)   -- the stop's end (rule 3)
+    end)
+
     it("set_pace_wait takes a function, \"sleep\" or nil", function()
       H.expect_argerror('a function, "sleep" or nil expected', function() ese.set_pace_wait("yield") end)
       H.expect_argerror("function expected, got number", function() ese.set_pace_wait(1) end)

@@ -394,6 +394,9 @@ JET_ERR JET_API JetStopBackup(void);
  * every other file in dest is left as it was.  The restore holds dest's
  * B.lck from Begin to End, so no instance opens dest meanwhile.
  *
+ * Every path of the options but db_originals is made absolute at Begin
+ * (joined to the working folder then): a chdir between steps changes
+ * nothing.
  * Stepwise, so that a caller can report progress (and a Lua caller yield)
  * between steps: Begin validates the set; each Step copies or replays a
  * bounded amount; *pfinished is 1 after the last; End frees (and, when the

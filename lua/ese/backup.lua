@@ -34,6 +34,26 @@ local expire = require "ese.expire"
 
 local raise = util.raise
 local now = util.now
+local absolute = ese.fs.absolute
+
+-- The folder arguments of a call, absolute (joined to the working folder
+-- of its start): a call runs across yields and progress callbacks, and a
+-- chdir meanwhile (lfs.chdir, another coroutine) must not send its later
+-- reads, writes or deletions into another folder.
+local function absolute_all(dirs)
+  local out = {}
+  for i, d in ipairs(dirs) do out[i] = type(d) == "string" and d ~= "" and absolute(d) or d end
+  return out
+end
+
+local function absolute_opts(opts, keys)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  for _, k in ipairs(keys) do
+    if type(o[k]) == "string" and o[k] ~= "" then o[k] = absolute(o[k]) end
+  end
+  return o
+end
 
 local backup = {}
 
@@ -145,7 +165,7 @@ end
 function backup.run(inst, dest, opts)
   opts = check_opts(opts, "run")
   if type(dest) ~= "string" or dest == "" then error("backup.run: dest must be a folder path", 2) end
-  return run.run(inst, dest, opts)
+  return run.run(inst, absolute(dest), opts)
 end
 
 --- Runs the whole backup sequence of inst into sink as one tar archive
@@ -190,7 +210,7 @@ function backup.verify(dirs, opts)
   opts = check_opts(opts, "verify")
   if type(dirs) == "string" then dirs = { dirs } end
   if type(dirs) ~= "table" or #dirs == 0 then error("backup.verify: a folder or a list of folders", 2) end
-  return verify.verify(dirs, opts)
+  return verify.verify(absolute_all(dirs), opts)
 end
 
 --- Verifies a set (or a chain) and restores it into dest with ese.restore.
@@ -211,6 +231,9 @@ function backup.restore(dirs, dest, opts)
   if type(dest) ~= "string" or dest == "" then error("backup.restore: dest must be a folder path", 2) end
   -- as ese.restore says it, before the set is read
   if opts.to_generation and opts.to_generation <= 0 then error("backup.restore: to_generation must be positive", 2) end
+  if type(dirs) == "table" then dirs = absolute_all(dirs) end
+  dest = absolute(dest)
+  opts = absolute_opts(opts, { "archive_path", "live_log_path" })
   local t0 = now()
   local v
   if opts.verify ~= false then v = backup.verify(dirs, { on_progress = opts.on_progress }) end
@@ -269,7 +292,7 @@ backup.parse_duration = expire.parse_duration
 function backup.expire(root, opts)
   opts = check_opts(opts, "expire")
   if type(root) ~= "string" or root == "" then error("backup.expire: root must be a folder path", 2) end
-  local plan = expire.plan(root, opts)
+  local plan = expire.plan(absolute(root), absolute_opts(opts, { "archive_path" }))
   plan.deleted = {}
   if not plan.dry_run then plan.deleted = expire.run(plan, opts.on_progress) end
   return plan
