@@ -41,6 +41,15 @@ dependencies = {
    "lua-cjson",   -- see the note at the top
 }
 
+-- What the specs need besides (`make test` installs them as the Debian
+-- packages lua-busted, lua-luv and lua-filesystem): the spec runner, luv
+-- for the event-loop specs, lfs for a child that changes its working folder.
+test_dependencies = {
+   "busted",
+   "luv",
+   "luafilesystem",
+}
+
 build = {
    type = "builtin",
    modules = {
