@@ -27,6 +27,7 @@
 #include "log_format.h"
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -879,6 +880,32 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
   return e;
 }
 
+/* *inside = whether path (absent, or a folder; made later) lies inside the
+ * folder dir: an ancestor of its deepest existing prefix, once resolved
+ * (links, ..), is dir.  A restore there would put live databases in a
+ * backup set's folder (expire deletes it whole; a set without manifest
+ * then fails verify). */
+static JET_ERR inside_folder(const char *path, const char *dir, int *inside) {
+  *inside = 0;
+  char *p = strdup(path);
+  while (p && !os_exists(p) && strcmp(p, ".") && strcmp(p, "/")) {
+    char *up = os_dirname(p);
+    free(p);
+    p = up;
+  }
+  if (!p) return JET_errOutOfMemory;
+  errno = 0;
+  char *real = realpath(p, NULL);
+  free(p);
+  if (!real) return errno == ENOMEM ? JET_errOutOfMemory : JET_errSuccess;   /* unreadable: mkdir says why later */
+  for (char *slash; !*inside; *slash = 0) {
+    *inside = os_same_file(real, dir);
+    if (!(slash = strrchr(real, '/')) || slash == real) break;
+  }
+  free(real);
+  return JET_errSuccess;
+}
+
 JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   assert(restore_options_ok(o) && out);
   const char *base = o->base_name ? o->base_name : "edb";
@@ -926,6 +953,21 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
     else if (src && os_same_file(src, r->dest)) e = fail(r, JET_errInvalidParameter, "%s is also a source of the restore", r->dest);
     else if (src && os_same_file(src, r->chk_dir))
       e = fail(r, JET_errInvalidParameter, "checkpoint folder %s is also a source of the restore", r->chk_dir);
+  }
+  for (unsigned long i = 0; e == JET_errSuccess && i < 2 * o->ndirs; i++) {
+    const char *in = i % 2 ? r->chk_dir : r->dest;
+    int inside = 0;
+    if (i % 2 && !strcmp(r->chk_dir, r->dest)) continue;
+    if ((e = inside_folder(in, o->dirs[i / 2], &inside)) != JET_errSuccess || !inside) continue;
+    size_t n = strlen(in) + strlen(o->dirs[i / 2]) + 32;
+    char *what = malloc(n);
+    if (!what) {
+      e = JET_errOutOfMemory;
+      break;
+    }
+    snprintf(what, n, "%s is inside the backup set %s", in, o->dirs[i / 2]);
+    e = fail(r, JET_errInvalidParameter, "%s: the restored files would live (and be expired) in the set", what);
+    free(what);
   }
   if (e == JET_errSuccess) e = check_unique(r);
   /* with restore_command, what the sets alone decide is refused before the fetch */

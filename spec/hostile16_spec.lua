@@ -29,4 +29,40 @@ describe("hostile 16", function()
       assert.are.equal("folder", fs.stat(root .. "/f1").kind)
     end)
   end)
+  describe("a restore into a folder inside a backup set it reads", function()
+    -- Before: ese.restore(set, set .. "/restored") restored into a new
+    -- subfolder of the set: the restored (live) databases then lived and
+    -- died with the set (backup.expire deletes a set's folder whole), and a
+    -- set without manifest.json failed backup.verify from then on ("... is a
+    -- folder, not a regular file"), so backup.restore and `ese restore`
+    -- refused it.
+    it("is JET_errInvalidParameter before anything is made (also through a link or '..'); the set verifies", function()
+      local set = w:path("full")
+      local t, _, _, inst = w:table()
+      H.fill(t, 20, "base")
+      backup.run(inst, set)
+      assert(os.execute("ln -s " .. H.q(set) .. " " .. H.q(w:path("setlink"))))
+      for _, dest in ipairs { set .. "/restored", set .. "/a/b", w:path("setlink") .. "/r", set .. "/x/../r" } do
+        local e = H.expect_jet("JET_errInvalidParameter", ese.restore, set, dest)
+        assert.matches("inside the backup set", e.detail, 1, true)
+        e = H.expect_jet("JET_errInvalidParameter", backup.restore, set, dest, { overwrite = true })
+        assert.matches("inside the backup set", e.detail, 1, true)
+      end
+      local ls = H.ls(set)
+      for _, made in ipairs { "restored", "a", "r", "x" } do assert.is_nil(ls[made], made) end
+      backup.verify(set)
+      -- a set written step by step (no manifest.json)
+      local steps = w:path("steps")
+      H.rolled_backup(inst, t, steps, { log_dir = w.dir })
+      H.expect_jet("JET_errInvalidParameter", ese.restore, steps, steps .. "/restored")
+      backup.verify(steps)
+      -- beside the set, and the set's parent (the set stays as it is), still restore
+      ese.restore(set, set .. "-restored")
+      assert.are.equal(20, H.count_keys(w, set .. "-restored", "base"))
+      fs.mkdir_p(w:path("p/q"), 448)
+      backup.run(inst, w:path("p/q/set"))
+      ese.restore(w:path("p/q/set"), w:path("p"), { overwrite = true })
+      backup.verify(w:path("p/q/set"))
+    end)
+  end)
 end)
