@@ -65,4 +65,36 @@ describe("hostile 16", function()
       backup.verify(w:path("p/q/set"))
     end)
   end)
+  describe("a folder where a database file is expected", function()
+    -- Before: attaching a folder opened it for writing, which failed with
+    -- EISDIR, reported as JET_errDiskIO ("a disk read, write or sync
+    -- failed"): an operator hunts a failing disk.  A FIFO there was
+    -- already JET_errInvalidPath.
+    it("attach_database is JET_errInvalidPath, as for a FIFO", function()
+      local _, s = w:table()
+      fs.mkdir(w:path("folder.edb"))
+      H.expect_jet("JET_errInvalidPath", s.attach_database, s, w:path("folder.edb"))
+      H.expect_jet("JET_errInvalidPath", s.attach_database, s, w.dir)
+    end)
+  end)
+  describe("ese backup of a folder holding a folder named *.edb", function()
+    -- Before: `ese backup DIR DIR/daily.edb` succeeded, and every later
+    -- `ese backup DIR ...` failed (exit 1, JET_errDiskIO in attach_database):
+    -- it attached every name ending in .edb, the set's folder too.
+    it("attaches the *.edb files only: the folder is no database; the set restores", function()
+      local t, _, _, inst = w:table()
+      H.fill(t, 20, "base")
+      inst:term({ complete = true })
+      local cli = require "ese.cli"
+      assert.are.equal(0, cli.main { "backup", w.dir, w:path("daily.edb") })
+      assert.are.equal(0, cli.main { "backup", w.dir, w:path("sets/next"), "--json" })
+      assert.are.same({ ["app.edb"] = true }, (function()
+        local dbs = {}
+        for _, e in ipairs(backup.verify(w:path("sets/next")).databases) do dbs[e] = true end
+        return dbs
+      end)())
+      ese.restore(w:path("sets/next"), w:path("restored"))
+      assert.are.equal(20, H.count_keys(w, w:path("restored"), "base"))
+    end)
+  end)
 end)

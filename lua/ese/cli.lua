@@ -301,8 +301,8 @@ commands.backup = {
   summary = "a full, incremental or copy backup of an instance folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
-recovery runs if it crashed), attaches every *.edb file of the folder, and
-writes a backup set into DEST (created with mode 0700; written as
+recovery runs if it crashed), attaches every *.edb file of the folder (not
+a folder so named), and writes a backup set into DEST (created with mode 0700; written as
 DEST.partial and renamed when complete).  A full backup by default;
 --incremental: the logs since the last full or incremental; --no-truncate:
 keep the logs (a full becomes a "copy", an incremental a "differential");
@@ -359,7 +359,8 @@ them; without either, a backup that truncates is refused
     end
     local dbs = {}
     for _, n in ipairs(list_dir(dir)) do
-      if n:match("%.edb$") then dbs[#dbs + 1] = dir .. "/" .. n end
+      -- a folder named *.edb (a set made as DIR/daily.edb) is no database
+      if n:match("%.edb$") and kind_of(dir .. "/" .. n) ~= "folder" then dbs[#dbs + 1] = dir .. "/" .. n end
     end
     if #dbs == 0 then
       return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", "no database (*.edb) in " .. dir))
