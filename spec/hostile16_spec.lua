@@ -97,4 +97,22 @@ describe("hostile 16", function()
       assert.are.equal(20, H.count_keys(w, w:path("restored"), "base"))
     end)
   end)
+  describe("backup.run_to with a prefix holding a NUL byte", function()
+    -- Before: prefix "x\0y" was taken: a ustar name ends at its first NUL,
+    -- so every entry (the folder, app.edb, each log, manifest.json) was
+    -- named "x"; tar extracts one file "x" and nothing restores, while the
+    -- run reported success and (by default) truncated the logs.
+    it("is JET_errInvalidPath before anything is sent or truncated", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.fill(t, 20, "base")
+      local logs = H.log_files(w.dir)
+      local sent = 0
+      local e = H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function(c) sent = sent + #c return true end,
+                             { prefix = "x\0y" })
+      assert.matches("NUL", e.detail, 1, true)
+      assert.are.equal(0, sent)
+      assert.are.same(logs, H.log_files(w.dir))
+      assert.is_nil(ese.file_info(w:path("app.edb")).backups.full, "no backup recorded")
+    end)
+  end)
 end)

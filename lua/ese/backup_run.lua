@@ -607,10 +607,14 @@ function run.sink_writer(sink)
   error("backup.run_to: sink must be a function or an object with a write method", 3)
 end
 
--- The prefix of the entries ("" or "name/"); "." / ".." parts and an
--- absolute prefix: JET_errInvalidPath.
+-- The prefix of the entries ("" or "name/"); "." / ".." parts, an
+-- absolute prefix and a NUL byte (a ustar name ends at it: every entry
+-- would be named alike): JET_errInvalidPath.
 local function entry_prefix(opts)
   local prefix = opts.prefix and (util.strip_slashes(opts.prefix) .. "/") or ""
+  if prefix:find("\0", 1, true) then
+    raise("JET_errInvalidPath", "run_to", "prefix %q holds a NUL byte: a tar entry's name ends there", opts.prefix)
+  end
   if prefix ~= "" then
     for part in prefix:gmatch("[^/]+") do
       if part == ".." or part == "." then raise("JET_errInvalidPath", "run_to", "prefix %s", opts.prefix) end
