@@ -115,4 +115,41 @@ describe("hostile 16", function()
       assert.is_nil(ese.file_info(w:path("app.edb")).backups.full, "no backup recorded")
     end)
   end)
+  describe("backup.run and run_to given something else than an instance", function()
+    -- Before: nil, a string, a session ... failed inside ese's own module
+    -- ("lua/ese/backup_run.lua:407: attempt to index a nil value (local
+    -- 'inst')"), not as an argument error naming the caller's line.
+    it("is an argument error naming the caller's line, before anything is made", function()
+      local _, s, _, inst = w:table()
+      for _, bad in ipairs { false, "inst", {}, s, 1 } do
+        local v = bad or nil
+        local ok, e = pcall(function() local r = backup.run(v, w:path("d")) return r end)
+        assert.is_false(ok)
+        assert.matches("^spec/hostile16_spec.lua:%d+: backup.run: inst must be an ese.Instance", e)
+        ok, e = pcall(function() local r = backup.run_to(v, function() return true end) return r end)
+        assert.is_false(ok)
+        assert.matches("^spec/hostile16_spec.lua:%d+: backup.run_to: inst must be an ese.Instance", e)
+        assert.are.equal("absent", fs.stat(w:path("d")).kind)
+        assert.are.equal("absent", fs.stat(w:path("d.partial")).kind)
+      end
+      -- a closed instance: its own error object, as before
+      inst:term()
+      H.expect_jet("JET_errInvalidInstance", backup.run, inst, w:path("d"))
+    end)
+  end)
+  describe("a NUL byte in restore_command and in an instance's name", function()
+    -- Before: C took both cut at the NUL: restore_command "false\0 x" ran
+    -- "false" (the archive's end: the restore ended with the sets and said
+    -- success), and ese.create_instance("n\0b") made an instance named
+    -- "n" (so "n\0a" and "n\0b" collided as JET_errInstanceNameInUse).
+    it("restore_command: JET_errInvalidPath, nothing made; a name: JET_errInvalidName", function()
+      local set = w:path("set")
+      w:stopped_set(set)
+      local e = H.expect_jet("JET_errInvalidPath", ese.restore, set, w:path("r"), { restore_command = "false\0 x" })
+      assert.matches("NUL", e.detail, 1, true)
+      assert.are.equal("absent", fs.stat(w:path("r")).kind)
+      e = H.expect_jet("JET_errInvalidName", ese.create_instance, H.name("n") .. "\0b", H.params(w:path("i")))
+      assert.matches("NUL", e.detail, 1, true)
+    end)
+  end)
 end)
