@@ -954,6 +954,11 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
     else if (src && os_same_file(src, r->chk_dir))
       e = fail(r, JET_errInvalidParameter, "checkpoint folder %s is also a source of the restore", r->chk_dir);
   }
+  /* the root folder (a script's "$DEST/" with DEST unset): never (backup.run
+   * refuses it as DEST too) */
+  if (e == JET_errSuccess && (os_same_file(r->dest, "/") || os_same_file(r->chk_dir, "/")))
+    e = fail(r, JET_errInvalidPath, "%s is the root folder: name the restore's own folder",
+             os_same_file(r->dest, "/") ? r->dest : r->chk_dir);
   for (unsigned long i = 0; e == JET_errSuccess && i < 2 * o->ndirs; i++) {
     const char *in = i % 2 ? r->chk_dir : r->dest;
     int inside = 0;

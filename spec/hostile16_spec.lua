@@ -152,4 +152,23 @@ describe("hostile 16", function()
       assert.matches("NUL", e.detail, 1, true)
     end)
   end)
+  describe("a restore into the root folder", function()
+    -- Before: ese.restore(set, "/", { overwrite = true }) (a script's
+    -- "$DEST/" with DEST unset, `ese restore SET / --force`) restored into
+    -- /: it locked /edb.lck, replaced every /edb*.log and /edb.chk and wrote
+    -- the set's databases there.  backup.run already refused "/" as DEST.
+    -- (Without overwrite "/" was refused as not empty, so the first call
+    -- below failed before without writing anything.)
+    it("is JET_errInvalidPath, with or without overwrite, however spelt; nothing is written", function()
+      local set = w:path("set")
+      w:stopped_set(set)
+      local e = H.expect_jet("JET_errInvalidPath", ese.restore, set, "/")
+      assert.matches("root folder", e.detail, 1, true)
+      for _, dest in ipairs { "/", "//", w.dir .. "/../../../../../../../../.." } do
+        H.expect_jet("JET_errInvalidPath", ese.restore, set, dest, { overwrite = true })
+      end
+      assert.are.equal("absent", fs.stat("/edb.lck").kind)
+      assert.are.equal("absent", fs.stat("/app.edb").kind)
+    end)
+  end)
 end)
