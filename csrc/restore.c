@@ -798,6 +798,7 @@ static JET_ERR clean_dest(const char *name, void *ud) {
   char *p = os_join(r->dest, name);
   if (!p) return JET_errOutOfMemory;
   JET_ERR e = os_unlink(r->io, p);
+  if (e) fail(r, e, "%s cannot be removed", p);
   free(p);
   return e;
 }

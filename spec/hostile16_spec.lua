@@ -171,4 +171,25 @@ describe("hostile 16", function()
       assert.are.equal("absent", fs.stat("/app.edb").kind)
     end)
   end)
+  describe("a restore with overwrite that cannot remove a file of the old log stream", function()
+    -- Before: the error said only "JET_errPermissionDenied [in restore]":
+    -- no detail named the file (the database's removal just before named
+    -- its own).  The file is made immutable (chattr +i: root may not remove
+    -- it either).
+    it("names the file in the error's detail", function()
+      local set = w:path("set")
+      w:stopped_set(set)
+      local dest = w:path("dest")
+      ese.restore(set, dest)
+      if not os.execute("chattr +i " .. H.q(dest .. "/edb.chk") .. " 2>/dev/null") then
+        pending("chattr +i does not work here")
+        return
+      end
+      local ok, e = pcall(ese.restore, set, dest, { overwrite = true })
+      os.execute("chattr -i " .. H.q(dest .. "/edb.chk"))
+      assert.is_false(ok)
+      assert.are.equal("JET_errPermissionDenied", e.name, tostring(e))
+      assert.matches("edb.chk cannot be removed", e.detail or "", 1, true)
+    end)
+  end)
 end)
