@@ -439,6 +439,7 @@ static JET_ERR scan_dir(EseRestore *r, const char *dir, int live) {
 static JET_ERR check_logs(EseRestore *r, uint32_t set_hi) {
   r->lo = UINT32_MAX;
   r->hi = 0;
+  r->gap = 0;   /* a gap an earlier pass found may since be fetched (restore_command) */
   for (size_t i = 0; i < r->nfiles; i++)
     if (!r->files[i].is_db) {
       if (r->files[i].gen < r->lo) r->lo = r->files[i].gen;

@@ -192,4 +192,38 @@ describe("hostile 16", function()
       assert.matches("edb.chk cannot be removed", e.detail or "", 1, true)
     end)
   end)
+  describe("allow_partial with an archive folder that has a gap and a restore command that has it", function()
+    -- Before: the folder's gap (generation G) ended its logs, the command
+    -- then fetched G and every later generation, the replay went to the
+    -- end, and the report still said gap_generation = G (the CLI: "generation
+    -- G missing"): the first check's gap was never cleared.
+    it("reports no gap when the command fetched it, and a gap only where the logs end", function()
+      local arc, all = w:path("arc"), w:path("all")
+      local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0,
+                                      archive_retry_max = 50 })
+      H.fill(t, 20, "base")
+      backup.run(inst, w:path("full"))
+      H.fill(t, 400, "after")
+      local last = ese.file_info(w:path("edb.log")).generation - 1
+      assert.is_true(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
+      inst:term({ complete = true })
+      local first = ese.file_info(w:path("full/app.edb")).backups.current.gen_high + 1
+      assert.is_true(last >= first + 3, "generations to make a gap in")
+      H.copy_dir(arc, all)
+      local gap = first + 1
+      assert(os.remove(arc .. "/" .. H.log_name(gap)))
+      local opts = { archive_path = arc, to_time = fs.now() + 3600, allow_partial = true }
+      local r = ese.restore(w:path("full"), w:path("r1"), opts)
+      assert.are.equal(gap, r.gap_generation)
+      assert.are.equal(gap - 1, r.last_generation)
+      opts.restore_command = "cp " .. all .. "/%f %p"
+      r = ese.restore(w:path("full"), w:path("r2"), opts)
+      assert.are.equal(last, r.last_generation)
+      assert.is_nil(r.gap_generation)
+      assert.is_false(r.reached)
+      -- the same as from the whole archive
+      ese.restore(w:path("full"), w:path("r3"), { archive_path = all, to_time = opts.to_time, allow_partial = true })
+      assert.are.same(H.restored_keys(w, w:path("r3")), H.restored_keys(w, w:path("r2")))
+    end)
+  end)
 end)
