@@ -126,6 +126,7 @@ struct EseRestore {
   int after_commit;       /* the next record read sets cut */
   int stopped;            /* replay stopped before a commit later than to_time */
   int reached;            /* the logs went past to_time (or to_generation ended them) */
+  int cut_by_gen;         /* to_generation ends the replay (the logs reach it) */
   uint64_t last_commit_us;
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
@@ -473,6 +474,9 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
   int ndb = 0;
   r->replay_from = UINT32_MAX;
   r->replay_to = to_gen && to_gen < r->hi ? (uint32_t)to_gen : r->hi;
+  /* also when the logs end at to_gen: a fetch stops there, and what would
+   * follow is not replayed anyway */
+  r->cut_by_gen = to_gen && to_gen <= r->hi;
   for (size_t i = 0; i < r->nfiles; i++) {
     rsfile *f = &r->files[i];
     if (!f->is_db) continue;
@@ -589,7 +593,7 @@ static JET_ERR check_copy_end(EseRestore *r) {
  * the last one).  Else nothing is restored. */
 static JET_ERR check_reach(EseRestore *r) {
   JET_ERR e = check_copy_end(r);
-  if (e || !r->to_time || r->allow_partial || r->replay_to < r->hi) return e;
+  if (e || !r->to_time || r->allow_partial || r->cut_by_gen) return e;
   rsfile *last = log_of(r, r->replay_to);
   if (last && last->lh.tm_create > r->to_time) return JET_errSuccess;
   if (last_commit_in(r, r->replay_to) > r->to_time) return JET_errSuccess;
@@ -1255,7 +1259,7 @@ static JET_ERR replay_trim(EseRestore *r) {
      * commit after it would have stopped the replay); without
      * allow_partial, check_reach made sure of it at Begin */
     rsfile *last = log_of(r, r->replay_to);
-    r->reached = (last && last->lh.tm_create > r->to_time) || r->replay_to < r->hi;
+    r->reached = (last && last->lh.tm_create > r->to_time) || r->cut_by_gen;
     if (!r->reached && !r->allow_partial)
       return fail(r, JET_errMissingLogFile, "the logs end before the point in time%s", "");
   }

@@ -5,6 +5,21 @@ local backup = require "ese.backup"
 local H = require "support.helpers"
 local fs = ese.fs
 
+-- World w's table with a log archive: 20 records, a full set at w/full,
+-- 400 more records, every closed generation shipped, the instance ended.
+-- Returns the archive, its last generation and the last the set needs.
+local function archived_full(w)
+  local arc = w:path("arc")
+  local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0, archive_retry_max = 50 })
+  H.fill(t, 20, "base")
+  backup.run(inst, w:path("full"))
+  H.fill(t, 400, "after")
+  local last = ese.file_info(w:path("edb.log")).generation - 1
+  assert.is_true(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
+  inst:term({ complete = true })
+  return arc, last, ese.file_info(w:path("full/app.edb")).backups.current.gen_high
+end
+
 describe("hostile 16", function()
   local w
   before_each(function() w = H.world() end)
@@ -198,16 +213,9 @@ describe("hostile 16", function()
     -- end, and the report still said gap_generation = G (the CLI: "generation
     -- G missing"): the first check's gap was never cleared.
     it("reports no gap when the command fetched it, and a gap only where the logs end", function()
-      local arc, all = w:path("arc"), w:path("all")
-      local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0,
-                                      archive_retry_max = 50 })
-      H.fill(t, 20, "base")
-      backup.run(inst, w:path("full"))
-      H.fill(t, 400, "after")
-      local last = ese.file_info(w:path("edb.log")).generation - 1
-      assert.is_true(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
-      inst:term({ complete = true })
-      local first = ese.file_info(w:path("full/app.edb")).backups.current.gen_high + 1
+      local all = w:path("all")
+      local arc, last, first = archived_full(w)
+      first = first + 1
       assert.is_true(last >= first + 3, "generations to make a gap in")
       H.copy_dir(arc, all)
       local gap = first + 1
@@ -224,6 +232,38 @@ describe("hostile 16", function()
       -- the same as from the whole archive
       ese.restore(w:path("full"), w:path("r3"), { archive_path = all, to_time = opts.to_time, allow_partial = true })
       assert.are.same(H.restored_keys(w, w:path("r3")), H.restored_keys(w, w:path("r2")))
+    end)
+  end)
+  describe("to_generation with to_time past it, whatever holds the logs", function()
+    -- Before: to_generation G ended the replay (success, reached) when the
+    -- logs went on after G, but when they ended at G (an archive folder
+    -- whose last is G, or restore_command, which fetches no further than
+    -- G) the same request was JET_errMissingLogFile ("the logs end before
+    -- the point in time"): the databases would have been the same.
+    it("ends the replay at G in every case: reached, not stopped at the time", function()
+      local upto = w:path("upto")
+      local arc, last, g = archived_full(w)
+      g = g + 2
+      assert.is_true(last > g)
+      fs.mkdir(upto)
+      for gen = 1, g do
+        if H.exists(arc .. "/" .. H.log_name(gen)) then
+          H.write_file(upto .. "/" .. H.log_name(gen), H.read_file(arc .. "/" .. H.log_name(gen)))
+        end
+      end
+      local to_time = fs.now() + 3600
+      local keys
+      local cmd = "cp " .. arc .. "/%f %p"
+      for i, o in ipairs { { archive_path = arc }, { archive_path = upto }, { restore_command = cmd } } do
+        o.to_generation, o.to_time = g, to_time
+        local r = ese.restore(w:path("full"), w:path("r" .. i), o)
+        assert.are.equal(g, r.last_generation)
+        assert.is_true(r.reached)
+        assert.is_false(r.stopped_at_time)
+        local k = H.restored_keys(w, w:path("r" .. i))
+        if keys then assert.are.same(keys, k) end
+        keys = k
+      end
     end)
   end)
 end)
