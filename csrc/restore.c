@@ -446,7 +446,9 @@ static JET_ERR check_logs(EseRestore *r, uint32_t set_hi) {
       if (r->files[i].gen < r->lo) r->lo = r->files[i].gen;
       if (r->files[i].gen > r->hi) r->hi = r->files[i].gen;
     }
-  if (r->hi == 0) return fail(r, JET_errFileNotFound, "the backup set has no log files%s", NULL);
+  if (r->hi == 0)
+    return fail(r, JET_errFileNotFound, "the backup set has no log files of base name %s (the option base_name names "
+                "the logs' base name)", r->base);
   rsfile *first = log_of(r, r->lo);
   r->sig = first->lh.sig;
   r->file_size = first->lh.file_size;

@@ -266,4 +266,17 @@ describe("hostile 16", function()
       end
     end)
   end)
+  describe("ese.restore of a set whose logs have another base name, without base_name", function()
+    -- Before: "the backup set has no log files", of a set holding
+    -- abc00000001.log: nothing said that base_name was the cause.
+    it("JET_errFileNotFound names the base name it looked for and the option", function()
+      local t, _, _, inst = w:table({ base_name = "abc" })
+      H.fill(t, 20, "base")
+      backup.run(inst, w:path("full"))
+      inst:term({ complete = true })
+      local e = H.expect_jet("JET_errFileNotFound", ese.restore, w:path("full"), w:path("r"))
+      assert.matches("no log files of base name edb (the option base_name", e.detail, 1, true)
+      ese.restore(w:path("full"), w:path("r"), { base_name = "abc" })
+    end)
+  end)
 end)
