@@ -279,4 +279,49 @@ describe("hostile 16", function()
       ese.restore(w:path("full"), w:path("r"), { base_name = "abc" })
     end)
   end)
+  describe("a backup.run left suspended while its backup was aborted and another run began", function()
+    -- Before: run A yields in on_progress; the application ends A's backup
+    -- (inst:end_external_backup{ abort = true }, the documented way to
+    -- free a backup stuck in a coroutine) and run B begins another.  Then
+    -- coroutine.close(A) ran A's clean-up, whose End(abort) ended B's
+    -- backup (B failed: JET_errNoBackup in backup_step), and resuming A
+    -- drove B's backup with A's calls.
+    local function suspended_run(inst, dest)
+      local co = coroutine.create(function()
+        return backup.run(inst, dest, { chunk_size = 8192, on_progress = function() coroutine.yield() end })
+      end)
+      assert(coroutine.resume(co))
+      assert.are.equal("suspended", coroutine.status(co))
+      return co
+    end
+    local function finish(co)
+      local ok, r
+      repeat ok, r = coroutine.resume(co) until not ok or coroutine.status(co) == "dead"
+      return ok, r
+    end
+
+    it("closing A leaves B's backup alone; resuming A fails with JET_errNoBackup and B completes", function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.fill(t, 200, "base")
+      for _, how in ipairs { "close", "resume" } do
+        local a = suspended_run(inst, w:path(how .. "-a"))
+        inst:end_external_backup({ abort = true })
+        local b = suspended_run(inst, w:path(how .. "-b"))
+        if how == "close" then
+          assert.is_true(coroutine.close(a))
+        else
+          for _ = 1, 3 do coroutine.resume(b) end   -- B further on, then A again
+          local ok, e = finish(a)
+          assert.is_false(ok)
+          assert.are.equal("JET_errNoBackup", ese.is_error(e) and e.name, tostring(e))
+        end
+        local ok, r = finish(b)
+        assert.is_true(ok, tostring(r))
+        assert.are.equal("full", r.kind)
+        backup.verify(w:path(how .. "-b"))
+        assert.are.equal("absent", fs.stat(w:path(how .. "-a")).kind)
+        assert.are.equal("absent", fs.stat(w:path(how .. "-a.partial")).kind)
+      end
+    end)
+  end)
 end)
