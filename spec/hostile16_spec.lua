@@ -324,4 +324,32 @@ describe("hostile 16", function()
       end
     end)
   end)
+  describe("ese backup --archive DIR that is not the application's archive", function()
+    -- Before: with a typo in DIR (a folder that does not exist) the backup
+    -- made DIR, shipped the pending generation into it, recorded it shipped
+    -- (B.arc) and succeeded: the application's archive lacked it for good
+    -- (a gap no restore through the archive crosses).  With DIR the DEST,
+    -- it made DEST (its archive lock) before refusing DEST.
+    it("refuses a DIR that does not exist when the folder has shipped (B.arc), and DIR = DEST, before opening",
+       function()
+      local arc = w:path("arc")
+      local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0,
+                                      archive_retry_max = 50 })
+      H.fill(t, 100, "base")
+      inst:term({ complete = true })
+      local cli = require "ese.cli"
+      local arc_before = H.ls(arc)
+      assert.are.equal(1, cli.main { "backup", w.dir, w:path("b1"), "--archive", w:path("typo/arc") })
+      assert.are.equal("absent", fs.stat(w:path("typo")).kind)
+      assert.are.equal("absent", fs.stat(w:path("b1")).kind)
+      assert.are.equal(1, cli.main { "backup", w.dir, w:path("b2"), "--archive", w:path("b2") })
+      assert.are.equal("absent", fs.stat(w:path("b2")).kind)
+      assert.are.same(arc_before, H.ls(arc))
+      -- the application's own archive: the backup goes ahead and ships there
+      assert.are.equal(0, cli.main { "backup", w.dir, w:path("b3"), "--archive", arc })
+      for gen = 1, ese.file_info(w:path("b3/app.edb")).backups.current.gen_high do
+        assert.is_true(H.exists(arc .. "/" .. H.log_name(gen)), H.log_name(gen))
+      end
+    end)
+  end)
 end)
