@@ -255,6 +255,15 @@ static int l_db_name_problem(lua_State *L) {
   return 1;
 }
 
+/* core._backup_epoch(inst) -> the instance object's count of Begins
+ * (EseInstance.backup_epoch), for backup_run.lua: a run whose count
+ * changed meanwhile no longer owns the instance's backup. */
+static int l_backup_epoch(lua_State *L) {
+  EseInstance *I = ese_toinstance(L, 1);
+  lua_pushinteger(L, I->backup_epoch);
+  return 1;
+}
+
 static const luaL_Reg error_meta[] = {
   {"__tostring", error_tostring},
   {NULL, NULL}
@@ -279,6 +288,8 @@ int luaopen_ese_core(lua_State *L) {
   lua_setfield(L, -2, "_thread_syncs");
   lua_pushcfunction(L, l_db_name_problem);
   lua_setfield(L, -2, "_db_name_problem");
+  lua_pushcfunction(L, l_backup_epoch);
+  lua_setfield(L, -2, "_backup_epoch");
   lua_newtable(L);                       /* errors, both directions */
   EseForEachError(add_error, L);
   lua_pushvalue(L, -1);

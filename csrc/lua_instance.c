@@ -406,7 +406,10 @@ static int inst_is_open(lua_State *L) {
 
 /* ese.create_instance(name, params) -> ese.Instance (multi-instance mode). */
 static int l_create_instance(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  /* C would take it cut at the NUL ("a\0x" in use as "a") */
+  if (strlen(name) != len) return ese_raise_detail(L, JET_errInvalidName, "create_instance", "the name holds a NUL byte");
   pvals pv;
   check_params(L, 2, &pv);
   EseInstance *I = new_instance(L, name);

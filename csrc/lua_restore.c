@@ -73,7 +73,7 @@ static int restore_begin(lua_State *L) {
     lua_getfield(L, 3, "restore_command");
     if (!lua_isnil(L, -1)) {
       if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 3, "restore_command must be a string");
-      o.restore_command = lua_tostring(L, -1);
+      o.restore_command = ese_checkpath(L, -1, "restore");   /* C would run it cut at a NUL byte */
     }
     lua_getfield(L, 3, "to_time");
     if (!lua_isnil(L, -1)) {

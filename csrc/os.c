@@ -328,10 +328,11 @@ static _Noreturn void torn_write(esfile *f, const void *buf, size_t n, uint64_t 
  * block the open, and keeps the descriptor only for a regular file (then
  * with O_NONBLOCK cleared).  Anything else (FIFO, socket, device, folder):
  * JET_errInvalidPath; a socket or a device without a driver fails open()
- * itself with ENXIO, also JET_errInvalidPath. */
+ * itself with ENXIO, a folder opened for writing with EISDIR: also
+ * JET_errInvalidPath. */
 static JET_ERR open_regular(const char *path, int oflags, int *fd, struct stat *out) {
   int d = open(path, oflags | O_NONBLOCK, 0600);
-  if (d < 0) return errno == ENXIO ? JET_errInvalidPath : os_err(errno);
+  if (d < 0) return errno == ENXIO || errno == EISDIR ? JET_errInvalidPath : os_err(errno);
   struct stat st;
   int fl = 0;
   JET_ERR e = JET_errSuccess;

@@ -27,6 +27,7 @@
 #include "log_format.h"
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,7 @@ struct EseRestore {
   int after_commit;       /* the next record read sets cut */
   int stopped;            /* replay stopped before a commit later than to_time */
   int reached;            /* the logs went past to_time (or to_generation ended them) */
+  int cut_by_gen;         /* to_generation ends the replay (the logs reach it) */
   uint64_t last_commit_us;
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
@@ -472,12 +474,15 @@ static JET_ERR scan_live(EseRestore *r, const char *dir) {
 static JET_ERR check_logs(EseRestore *r, uint32_t set_hi) {
   r->lo = UINT32_MAX;
   r->hi = 0;
+  r->gap = 0;   /* a gap an earlier pass found may since be fetched (restore_command) */
   for (size_t i = 0; i < r->nfiles; i++)
     if (!r->files[i].is_db) {
       if (r->files[i].gen < r->lo) r->lo = r->files[i].gen;
       if (r->files[i].gen > r->hi) r->hi = r->files[i].gen;
     }
-  if (r->hi == 0) return fail(r, JET_errFileNotFound, "the backup set has no log files%s", NULL);
+  if (r->hi == 0)
+    return fail(r, JET_errFileNotFound, "the backup set has no log files of base name %s (the option base_name names "
+                "the logs' base name)", r->base);
   rsfile *first = log_of(r, r->lo);
   r->sig = first->lh.sig;
   r->file_size = first->lh.file_size;
@@ -505,6 +510,9 @@ static JET_ERR check_dbs(EseRestore *r, unsigned long to_gen, uint32_t set_lo, u
   int ndb = 0;
   r->replay_from = UINT32_MAX;
   r->replay_to = to_gen && to_gen < r->hi ? (uint32_t)to_gen : r->hi;
+  /* also when the logs end at to_gen: a fetch stops there, and what would
+   * follow is not replayed anyway */
+  r->cut_by_gen = to_gen && to_gen <= r->hi;
   for (size_t i = 0; i < r->nfiles; i++) {
     rsfile *f = &r->files[i];
     if (!f->is_db) continue;
@@ -629,7 +637,7 @@ static JET_ERR check_copy_end(EseRestore *r) {
  * the last one).  Else nothing is restored. */
 static JET_ERR check_reach(EseRestore *r) {
   JET_ERR e = check_copy_end(r);
-  if (e || !r->to_time || r->allow_partial || r->replay_to < r->hi) return e;
+  if (e || !r->to_time || r->allow_partial || r->cut_by_gen) return e;
   rsfile *last = log_of(r, r->replay_to);
   if (last && last->lh.tm_create > r->to_time) return JET_errSuccess;
   if (last_commit_in(r, r->replay_to) > r->to_time) return JET_errSuccess;
@@ -838,6 +846,7 @@ static JET_ERR clean_dest(const char *name, void *ud) {
   char *p = os_join(r->dest, name);
   if (!p) return JET_errOutOfMemory;
   JET_ERR e = os_unlink(r->io, p);
+  if (e) fail(r, e, "%s cannot be removed", p);
   free(p);
   return e;
 }
@@ -969,6 +978,32 @@ static JET_ERR abs_options_of(const EseRestoreOptions *o, abs_options *a) {
 
 static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out);
 
+/* *inside = whether path (absent, or a folder; made later) lies inside the
+ * folder dir: an ancestor of its deepest existing prefix, once resolved
+ * (links, ..), is dir.  A restore there would put live databases in a
+ * backup set's folder (expire deletes it whole; a set without manifest
+ * then fails verify). */
+static JET_ERR inside_folder(const char *path, const char *dir, int *inside) {
+  *inside = 0;
+  char *p = strdup(path);
+  while (p && !os_exists(p) && strcmp(p, ".") && strcmp(p, "/")) {
+    char *up = os_dirname(p);
+    free(p);
+    p = up;
+  }
+  if (!p) return JET_errOutOfMemory;
+  errno = 0;
+  char *real = realpath(p, NULL);
+  free(p);
+  if (!real) return errno == ENOMEM ? JET_errOutOfMemory : JET_errSuccess;   /* unreadable: mkdir says why later */
+  for (char *slash; !*inside; *slash = 0) {
+    *inside = os_same_file(real, dir);
+    if (!(slash = strrchr(real, '/')) || slash == real) break;
+  }
+  free(real);
+  return JET_errSuccess;
+}
+
 JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   assert(restore_options_ok(o) && out);
   abs_options a;
@@ -1024,6 +1059,26 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     else if (src && os_same_file(src, r->dest)) e = fail(r, JET_errInvalidParameter, "%s is also a source of the restore", r->dest);
     else if (src && os_same_file(src, r->chk_dir))
       e = fail(r, JET_errInvalidParameter, "checkpoint folder %s is also a source of the restore", r->chk_dir);
+  }
+  /* the root folder (a script's "$DEST/" with DEST unset): never (backup.run
+   * refuses it as DEST too) */
+  if (e == JET_errSuccess && (os_same_file(r->dest, "/") || os_same_file(r->chk_dir, "/")))
+    e = fail(r, JET_errInvalidPath, "%s is the root folder: name the restore's own folder",
+             os_same_file(r->dest, "/") ? r->dest : r->chk_dir);
+  for (unsigned long i = 0; e == JET_errSuccess && i < 2 * o->ndirs; i++) {
+    const char *in = i % 2 ? r->chk_dir : r->dest;
+    int inside = 0;
+    if (i % 2 && !strcmp(r->chk_dir, r->dest)) continue;
+    if ((e = inside_folder(in, o->dirs[i / 2], &inside)) != JET_errSuccess || !inside) continue;
+    size_t n = strlen(in) + strlen(o->dirs[i / 2]) + 32;
+    char *what = malloc(n);
+    if (!what) {
+      e = JET_errOutOfMemory;
+      break;
+    }
+    snprintf(what, n, "%s is inside the backup set %s", in, o->dirs[i / 2]);
+    e = fail(r, JET_errInvalidParameter, "%s: the restored files would live (and be expired) in the set", what);
+    free(what);
   }
   if (e == JET_errSuccess) e = check_unique(r);
   /* with restore_command, what the sets alone decide is refused before the fetch */
@@ -1310,7 +1365,7 @@ static JET_ERR replay_trim(EseRestore *r) {
      * commit after it would have stopped the replay); without
      * allow_partial, check_reach made sure of it at Begin */
     rsfile *last = log_of(r, r->replay_to);
-    r->reached = (last && last->lh.tm_create > r->to_time) || r->replay_to < r->hi;
+    r->reached = (last && last->lh.tm_create > r->to_time) || r->cut_by_gen;
     if (!r->reached && !r->allow_partial)
       return fail(r, JET_errMissingLogFile, "the logs end before the point in time%s", "");
   }

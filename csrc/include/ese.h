@@ -443,7 +443,7 @@ typedef struct EseRestoreOptions {
 typedef struct EseRestoreResult {
   unsigned long last_generation;  /* the last generation whose records were replayed (all or up to the stop) */
   uint64_t last_commit_us;        /* time of the last commit the databases hold (0: none in the logs replayed) */
-  int reached;                    /* to_time_us: 1 when the logs reached past it */
+  int reached;                    /* to_time_us: 1 when the logs reached past it (or to_generation ended them) */
   unsigned long gap_generation;   /* allow_partial: the first generation missing, 0: none */
   int stopped_at_time;            /* to_time_us: 1 when a commit after it ended the replay (0: the logs' end
                                    * or to_generation did) */

@@ -120,6 +120,16 @@ local function has_kind(v, kind)
   return type(v) == kind
 end
 
+-- An ese.Instance (open or closed: a closed one raises its own error
+-- object further on), else an argument error blaming the caller of
+-- backup.<fname> (level 3), before anything is done.
+local function check_instance(inst, fname)
+  local mt = type(inst) == "userdata" and getmetatable(inst)
+  if not (type(mt) == "table" and mt.__name == "ese.Instance") then
+    error(("backup.%s: inst must be an ese.Instance, not %s"):format(fname, type(inst)), 3)
+  end
+end
+
 -- opts or {} after checking its keys and their types against
 -- OPTIONS[fname]; level 3 blames the caller of backup.<fname>.  Values
 -- out of range are the engine's JET_errInvalidParameter further on.
@@ -164,6 +174,7 @@ end
 --   dir, manifest}
 function backup.run(inst, dest, opts)
   opts = check_opts(opts, "run")
+  check_instance(inst, "run")
   if type(dest) ~= "string" or dest == "" then error("backup.run: dest must be a folder path", 2) end
   return run.run(inst, absolute(dest), opts)
 end
@@ -189,6 +200,7 @@ end
 -- @return report {kind, files, bytes (of the files), archive_bytes, seconds, manifest}
 function backup.run_to(inst, sink, opts)
   opts = check_opts(opts, "run_to")
+  check_instance(inst, "run_to")
   local put = run.sink_writer(sink)
   return run.run_to(inst, put, opts)
 end

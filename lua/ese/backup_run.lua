@@ -29,6 +29,26 @@ local settings = util.settings
 
 local run = {}
 
+local epoch_of = require("ese.core")._backup_epoch
+
+-- Raises JET_errNoBackup unless the backup this run began (st.epoch) is
+-- still the instance's: a run suspended in a callback while the
+-- application ended its backup (end_external_backup{ abort = true }) and
+-- another began must never drive, nor end, the other one (st.began is
+-- cleared: the clean-up leaves it alone).
+local function own(inst, st)
+  if epoch_of(inst) ~= st.epoch then
+    st.began = false
+    raise("JET_errNoBackup", "run", "the backup this run began was ended, and another began, while it waited")
+  end
+end
+
+-- inst:backup_step(opts) of the run's own backup.
+local function own_step(inst, st, opts)
+  own(inst, st)
+  return inst:backup_step(opts)
+end
+
 -- The kind of a run: full (truncated), copy (full, not truncated),
 -- incremental (truncated), differential (incremental, not truncated).
 local function plan(opts, op)
@@ -93,6 +113,7 @@ end
 -- One file (its name checked by check_names) through out.
 local function stream_file(inst, path, what, p, out, st, on_progress)
   local name = basename(path)
+  own(inst, st)
   -- the page size is the files' (the instance's): the first file says it,
   -- before a byte goes out; the reader's own refusal would name its "read
   -- size", not the option
@@ -157,7 +178,7 @@ end
 -- "cutoff").  done counts the slices; total is 0 (unknown ahead).
 local function checkpoint(inst, p, st, on_progress, opts)
   local phase, n = opts and opts.cutoff and "cutoff" or "checkpoint", 0
-  while inst:backup_step(opts) do
+  while own_step(inst, st, opts) do
     n = n + 1
     if on_progress then
       on_progress({ phase = phase, done = 0, total = 0, slice = n, bytes = st.bytes, kind = p.kind })
@@ -170,6 +191,7 @@ end
 local function stream_all(inst, p, out, st, on_progress)
   local files = {}
   if not p.incremental then
+    own(inst, st)
     local dbs = inst:get_attach_info()
     -- a full (or copy) set without a database cannot be restored: refuse it
     -- before a byte is written or a log truncated (the caller ends the
@@ -187,6 +209,7 @@ local function stream_all(inst, p, out, st, on_progress)
   -- the cut-off (the log rolls) and its checkpoint in slices, a callback
   -- between them; get_log_info then finds it done
   checkpoint(inst, p, st, on_progress, { cutoff = true })
+  own(inst, st)
   local logs, info = inst:get_log_info()
   check_names(logs, "log", st, out)
   for _, path in ipairs(logs) do
@@ -239,7 +262,7 @@ local function sequence(inst, p, opts, out, st)
   local on_progress = opts.on_progress
   local t0 = os.time()
   inst:begin_external_backup({ incremental = p.incremental, stepwise = true })
-  st.began = true
+  st.began, st.epoch = true, epoch_of(inst)
   checkpoint(inst, p, st, on_progress)
   local files, info = stream_all(inst, p, out, st, on_progress)
   local manifest = manifest_of(files, info, p, out, t0)
@@ -257,7 +280,7 @@ local function sequence(inst, p, opts, out, st)
     -- in parts of about 2 ms of log deletions (a deletion takes ms under
     -- load), the last syncing the log folder; a callback between two
     local n = 1
-    while inst:backup_step({ truncate = true }) do
+    while own_step(inst, st, { truncate = true }) do
       note(n)
       n = n + 1
     end
@@ -271,7 +294,7 @@ local function sequence(inst, p, opts, out, st)
       on_progress({ phase = "end", done = 0, total = 0, part = n, bytes = st.bytes, kind = p.kind })
     end
     n = n + 1
-  until not inst:backup_step({ finish = true })
+  until not own_step(inst, st, { finish = true })
   st.began = false
   return manifest
 end
@@ -344,7 +367,7 @@ end
 local function undo(inst, st)
   if st.hasher then st.hasher:close() end
   for o in pairs(st.zst) do o:close() end
-  if st.began then pcall(inst.end_external_backup, inst, { abort = true }) end
+  if st.began and epoch_of(inst) == st.epoch then pcall(inst.end_external_backup, inst, { abort = true }) end
   st.began = false
 end
 
@@ -620,10 +643,14 @@ function run.sink_writer(sink)
   error("backup.run_to: sink must be a function or an object with a write method", 3)
 end
 
--- The prefix of the entries ("" or "name/"); "." / ".." parts and an
--- absolute prefix: JET_errInvalidPath.
+-- The prefix of the entries ("" or "name/"); "." / ".." parts, an
+-- absolute prefix and a NUL byte (a ustar name ends at it: every entry
+-- would be named alike): JET_errInvalidPath.
 local function entry_prefix(opts)
   local prefix = opts.prefix and (util.strip_slashes(opts.prefix) .. "/") or ""
+  if prefix:find("\0", 1, true) then
+    raise("JET_errInvalidPath", "run_to", "prefix %q holds a NUL byte: a tar entry's name ends there", opts.prefix)
+  end
   if prefix ~= "" then
     for part in prefix:gmatch("[^/]+") do
       if part == ".." or part == "." then raise("JET_errInvalidPath", "run_to", "prefix %s", opts.prefix) end

@@ -301,8 +301,8 @@ commands.backup = {
   summary = "a full, incremental or copy backup of a folder no process holds",
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
-recovery runs if it crashed), attaches every *.edb file of the folder, and
-writes a backup set into DEST (created with mode 0700; written as
+recovery runs if it crashed), attaches every *.edb file of the folder (not
+a folder so named), and writes a backup set into DEST (created with mode 0700; written as
 DEST.partial and renamed when complete).  A full backup by default;
 --incremental: the logs since the last full or incremental; --no-truncate:
 keep the logs (a full becomes a "copy", an incremental a "differential");
@@ -359,7 +359,8 @@ them; without either, a backup that truncates is refused
     end
     local dbs = {}
     for _, n in ipairs(list_dir(dir)) do
-      if n:match("%.edb$") then dbs[#dbs + 1] = dir .. "/" .. n end
+      -- a folder named *.edb (a set made as DIR/daily.edb) is no database
+      if n:match("%.edb$") and kind_of(dir .. "/" .. n) ~= "folder" then dbs[#dbs + 1] = dir .. "/" .. n end
     end
     if #dbs == 0 then
       return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", "no database (*.edb) in " .. dir))
@@ -385,6 +386,20 @@ them; without either, a backup that truncates is refused
         .. "generations not shipped yet; give the application's --archive DIR or --archive-command CMD, or back up "
         .. "with --no-truncate or --copy"):format(dir, dir, arc)
       return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup", why))
+    end
+    -- before the instance opens (its init makes the archive folder and ships
+    -- the pending generations there): --archive must be the application's
+    if o.archive then
+      local ad, d = util.strip_slashes(o.archive), not to_stdout and util.strip_slashes(dest)
+      if kind_of(ad) == "absent" and kind_of(dir .. "/" .. arc) ~= "absent" then
+        return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", ("--archive %s does not exist, but "
+          .. "%s/%s says generations were shipped to an archive: give the application's archive folder (a new one "
+          .. "would get the generations not shipped yet, a gap in the application's)"):format(ad, dir, arc)))
+      end
+      if d and (ad == d or ad:sub(1, #d + 1) == d .. "/") then
+        return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup",
+          ("--archive %s is DEST or in it: the set's folder is no log archive"):format(ad)))
+      end
     end
     -- a database left dirty (the application crashed): init's soft
     -- recovery replays into it first, which the summary then says

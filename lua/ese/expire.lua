@@ -203,8 +203,11 @@ end
 function expire.parse_duration(text)
   local n, unit = tostring(text):match("^(%d+)([smhdw]?)$")
   n = n and math.tointeger(tonumber(n))
-  if not n then return nil end
-  return n * ({ [""] = 1, s = 1, m = 60, h = 3600, d = 86400, w = 604800 })[unit]
+  local scale = ({ [""] = 1, s = 1, m = 60, h = 3600, d = 86400, w = 604800 })[unit]
+  -- a count of seconds past the largest integer is none: it would wrap round
+  -- (213503982334602d to 61184 s: "for ever" as 17 hours)
+  if not n or n > math.maxinteger // scale then return nil end
+  return n * scale
 end
 
 -- Marks which sets are kept; returns kept (set -> true), why (set -> list
