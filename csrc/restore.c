@@ -75,6 +75,10 @@ typedef struct rsfile {
 
 /* The restore's steps (restore_step runs one step of the state it is
  * in); only forward, one state at a time (asserted in to_state):
+ *   ST_CHECK      with overwrite or a database restored in place: a chunk
+ *                 of a database of the set read and its pages checked as
+ *                 the copy checks them, nothing written, a step; after the
+ *                 last, what dest holds of the old state goes (clear_dest);
  *   ST_COPY       a chunk of a file copied into dest, a step;
  *   ST_REPLAY     at most REPLAY_RECORDS / REPLAY_BYTES / REPLAY_US of log
  *                 replayed, a step;
@@ -86,7 +90,7 @@ typedef struct rsfile {
  *   ST_NEWLOG     the next generation created (one step);
  *   ST_CHECKPOINT the checkpoint written (one step);
  *   ST_DONE. */
-enum rs_state { ST_COPY, ST_REPLAY, ST_TRIM, ST_WRITEBACK, ST_NEWLOG, ST_CHECKPOINT, ST_DONE };
+enum rs_state { ST_CHECK, ST_COPY, ST_REPLAY, ST_TRIM, ST_WRITEBACK, ST_NEWLOG, ST_CHECKPOINT, ST_DONE };
 
 struct EseRestore {
   esinst *inst;           /* the restoring instance, or NULL */
@@ -104,6 +108,7 @@ struct EseRestore {
   uint64_t cur_off;
   esfile *in, *out;
   zst_reader *zin;        /* the compressed file being copied, in place of in */
+  int check;              /* ST_CHECK first: overwrite, or a database restored in place */
   uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
   uint8_t *buf;
@@ -872,6 +877,17 @@ static JET_ERR drop_dbs(EseRestore *r) {
   return e;
 }
 
+/* What dest (and the checkpoint folder) hold that the restored state
+ * replaces: with overwrite the set's databases and the log stream of base
+ * name B; always the double-write ring. */
+static JET_ERR clear_dest(EseRestore *r) {
+  JET_ERR e = JET_errSuccess;
+  if (r->overwrite) e = drop_dbs(r);
+  if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
+  if (e == JET_errSuccess) e = drop_ring(r);
+  return e;
+}
+
 #define FETCH_DIR ".ese-fetch"
 
 /* Removes the fetch folder and what it holds (the files restore_command
@@ -1104,10 +1120,13 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && fetch && o->live_log_path) e = check_logs(r, set_hi);
   if (e == JET_errSuccess && fetch) e = check_dbs(r, o->to_generation, set_lo, set_hi);
   if (e == JET_errSuccess && fetch) e = check_reach(r);
-  /* every refusal came first: with overwrite, dest's log stream goes only now */
-  if (e == JET_errSuccess && r->overwrite) e = drop_dbs(r);
-  if (e == JET_errSuccess && r->overwrite) e = os_list_dir(r->dest, clean_dest, r);
-  if (e == JET_errSuccess) e = drop_ring(r);
+  /* every refusal came first; what dest holds of an old state (with
+   * overwrite) or a file restored in place goes only after the set's
+   * databases were read whole and checked (ST_CHECK): a damaged set is
+   * refused while that state is whole */
+  r->check = r->overwrite;
+  for (size_t i = 0; i < r->nfiles; i++) r->check |= r->files[i].in_place;
+  if (e == JET_errSuccess && !r->check) e = clear_dest(r);
   if (e == JET_errSuccess && !(r->buf = malloc(COPY_CHUNK))) e = JET_errOutOfMemory;
   if (e == JET_errSuccess) e = os_worker_new(&r->worker);
   if (e) {
@@ -1127,9 +1146,11 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     restore_end(r);
     return e;
   }
-  for (size_t i = 0; i < r->nfiles; i++)
+  for (size_t i = 0; i < r->nfiles; i++) {
     if (r->files[i].is_db || r->files[i].gen <= r->replay_to) r->total += r->files[i].size * 2;
-  r->state = ST_COPY;
+    if (r->files[i].is_db && r->check) r->total += r->files[i].size;
+  }
+  r->state = r->check ? ST_CHECK : ST_COPY;
   *out = r;
   return JET_errSuccess;
 }
@@ -1183,6 +1204,71 @@ static JET_ERR live_image_of(EseRestore *r, esfile *in, const rsfile *f, uint8_t
 
 
 
+/* The source of f opened for reading chunks (r->in, or r->zin decoding
+ * a compressed file a chunk ahead on a thread of its own); a compressed
+ * file whose layout changed since the scan is damaged: why says how. */
+static JET_ERR open_src(EseRestore *r, const rsfile *f, char *why, size_t cap) {
+  return f->zst ? zst_open_ahead(r->io, f->src, COPY_CHUNK, &r->zin, why, cap) : os_open(r->io, f->src, OS_READ, &r->in);
+}
+
+/* The next n bytes of f at r->cur_off into *src (r->buf, the decoder's or
+ * the live image's bytes). */
+static JET_ERR chunk_in(EseRestore *r, const rsfile *f, size_t n, const uint8_t **src) {
+  *src = r->buf;
+  if (r->zin) {
+    size_t got = 0;
+    JET_ERR e = zst_next(r->zin, src, &got);
+    /* a damaged compressed file is a damaged database or log */
+    if (e == JET_errReadVerifyFailure || (e == JET_errSuccess && got < n))
+      return fail(r, f->is_db ? JET_errReadVerifyFailure : JET_errLogFileCorrupt, "%s",
+                  e ? zst_detail(r->zin) : "a compressed file ends early");
+    return e;
+  }
+  if (r->img) {
+    *src = r->img + r->cur_off;
+    return JET_errSuccess;
+  }
+  return os_pread_full(r->in, r->buf, n, r->cur_off);
+}
+
+static size_t chunk_len(const EseRestore *r, const rsfile *f) {
+  return f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
+}
+
+static JET_ERR check_step(EseRestore *r) {
+  while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
+  if (r->cur == r->nfiles) {          /* every database checked: now the old state goes */
+    JET_ERR e = clear_dest(r);
+    if (e) return e;
+    r->cur = 0;
+    to_state(r, ST_COPY);
+    return JET_errSuccess;
+  }
+  rsfile *f = &r->files[r->cur];
+  JET_ERR e = JET_errSuccess;
+  if (!r->in && !r->zin) {
+    char why[300];
+    r->cur_off = 0;
+    if ((e = open_src(r, f, why, sizeof why)) == JET_errReadVerifyFailure) return fail(r, e, "%s", why);
+    if (e) return fail(r, e, "checking %s", f->name);
+  }
+  size_t n = chunk_len(r, f);
+  const uint8_t *src;
+  e = chunk_in(r, f, n, &src);
+  if (e == JET_errSuccess) e = verify_chunk(r, f, src, r->cur_off, n);
+  if (e) return fail(r, e, "checking %s", f->name);
+  r->cur_off += n;
+  r->done += n;
+  if (r->cur_off == f->size) {
+    os_close(r->in);
+    zst_close(r->zin);
+    r->in = NULL;
+    r->zin = NULL;
+    r->cur++;
+  }
+  return JET_errSuccess;
+}
+
 static JET_ERR copy_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db && r->files[r->cur].gen > r->replay_to) r->cur++;
   if (r->cur == r->nfiles) {
@@ -1201,8 +1287,7 @@ static JET_ERR copy_step(EseRestore *r) {
       r->img = f->live_img;
       f->live_img = NULL;
     } else {
-      e = f->zst ? zst_open_ahead(r->io, f->src, COPY_CHUNK, &r->zin, why, sizeof why)
-                 : os_open(r->io, f->src, OS_READ, &r->in);
+      e = open_src(r, f, why, sizeof why);
     }
     if (e == JET_errReadVerifyFailure) {   /* its layout was checked by the scan: changed since */
       free(dst);
@@ -1228,22 +1313,11 @@ static JET_ERR copy_step(EseRestore *r) {
     }
     if (e) return fail(r, e, "copying %s", f->name);
   }
-  size_t n = f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
-  const uint8_t *src = r->buf;
-  if (r->zin) {
-    size_t got = 0;
-    e = zst_next(r->zin, &src, &got);
-    /* a damaged compressed file is a damaged database or log; its output
-     * so far stays marked "being restored" (a database) or is replaced
-     * by the next restore (a log) */
-    if (e == JET_errReadVerifyFailure || (e == JET_errSuccess && got < n))
-      return fail(r, f->is_db ? JET_errReadVerifyFailure : JET_errLogFileCorrupt, "%s",
-                  e ? zst_detail(r->zin) : "a compressed file ends early");
-  } else if (r->img) {
-    src = r->img + r->cur_off;
-  } else {
-    e = os_pread_full(r->in, r->buf, n, r->cur_off);
-  }
+  size_t n = chunk_len(r, f);
+  const uint8_t *src;
+  /* a damaged compressed file: its output so far stays marked "being
+   * restored" (a database) or is replaced by the next restore (a log) */
+  e = chunk_in(r, f, n, &src);
   if (e == JET_errSuccess && f->is_db) e = verify_chunk(r, f, src, r->cur_off, n);
   /* a database's header pages are written already; in place, nothing else changes */
   size_t skip = f->is_db && r->cur_off == 0 ? 2u * r->page_size : 0;
@@ -1501,6 +1575,7 @@ void restore_result_of(EseRestore *r, EseRestoreResult *out) {
 static JET_ERR run_step(void *ud) {
   EseRestore *r = ud;
   switch (r->state) {
+  case ST_CHECK: return check_step(r);
   case ST_COPY: return copy_step(r);
   case ST_REPLAY: return replay_step(r);
   case ST_TRIM: return replay_trim(r);

@@ -205,6 +205,35 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
     assert.is_nil(attach_error(w, dest))
   end)
 
+  it("I08 with overwrite: a set with a damaged page is refused before anything of dest goes: the state restored "
+     .. "there before still opens whole (plain and compressed sets)", function()
+    local dest = w:path("dest")
+    ese.restore(set_dir, dest)
+    local before = H.ls(dest)
+    local d = copy("pageflip")
+    H.flip_byte(d .. "/app.edb", 3 * PAGE + 300)
+    local e = H.expect_jet("JET_errReadVerifyFailure", ese.restore, d, dest, { overwrite = true })
+    assert.matches("app.edb: page 3: checksum mismatch", e.detail, 1, true)
+    assert.are.same(before, H.ls(dest))          -- was: app.edb and the logs gone, a copy "being restored"
+    assert.is_nil(attach_error(w, dest))
+    -- a compressed set whose page is damaged inside its frame: found by decoding, before dest is touched
+    local z = w:path("zset")
+    require("ese.backup").run(inst, z, { compress = "zstd" })
+    local zd = w:path("zdamaged")
+    H.copy_dir(z, zd)
+    local zr <close> = ese.zstd.open(z .. "/app.edb.zst")
+    local dec = zr:read(zr:size())
+    local bad = dec:sub(1, 3 * PAGE + 300) .. string.char(dec:byte(3 * PAGE + 301) ~ 0x5a) .. dec:sub(3 * PAGE + 302)
+    H.write_zst(zd .. "/app.edb.zst", bad, PAGE)   -- the trailer page in a frame of its own, as a backup writes it
+    e = H.expect_jet("JET_errReadVerifyFailure", ese.restore, zd, dest, { overwrite = true })
+    assert.matches("page 3", e.detail, 1, true)
+    assert.are.same(before, H.ls(dest))
+    assert.is_nil(attach_error(w, dest))
+    -- the good sets still restore over it
+    ese.restore(z, dest, { overwrite = true })
+    assert.is_nil(attach_error(w, dest))
+  end)
+
   it("I08: the trailer page damaged or cut off: JET_errBadPatchPage (-535)", function()
     local d = copy("trailer")
     local size = H.file_size(d .. "/app.edb")
