@@ -220,7 +220,7 @@ describe("hostile 14b", function()
       inst:term({ complete = true })
     end)
   end)
-  describe("a restore with overwrite killed (SIGKILL) at its first step", function()
+  describe("a restore with overwrite killed (SIGKILL) at its first step, and at its first after the check", function()
     -- Before: the overwrite removed the old log stream first and replaced
     -- each database only when its copy came, so a restore killed after its
     -- first step left the other database of the earlier restore in place,
@@ -241,11 +241,29 @@ describe("hostile 14b", function()
       inst:term({ complete = true })
       local dest = w:path("dest")
       ese.restore({ w:path("old") }, dest)
+      -- killed at its first step: the first steps read and check the set's
+      -- databases, nothing of dest's old state goes yet: it is whole
       H.killed_child([[
         local ese = require "ese"
         ese.restore({ arg[1] }, arg[2], { overwrite = true, on_progress = kill_self })
         print("not killed")
       ]], { w:path("set"), dest })
+      for _, name in ipairs({ "a.edb", "b.edb" }) do
+        assert.are.equal("clean", ese.file_info(dest .. "/" .. name).state, name)
+      end
+      -- killed at the first step after that check (the copy's first chunk:
+      -- more bytes done than the databases' checked bytes): the old state
+      -- is gone, each database absent or being restored
+      local checked = 0
+      for _, name in ipairs({ "a.edb", "b.edb" }) do checked = checked + H.file_size(w:path("set/" .. name)) - 8192 end
+      H.killed_child([[
+        local ese = require "ese"
+        local checked = tonumber(arg[3])
+        ese.restore({ arg[1] }, arg[2], { overwrite = true, on_progress = function(p)
+          if p.done > checked then kill_self() end
+        end })
+        print("not killed")
+      ]], { w:path("set"), dest, tostring(checked) })
       for _, name in ipairs({ "a.edb", "b.edb" }) do
         local ok, fi = pcall(ese.file_info, dest .. "/" .. name)
         assert.is_true(not ok or fi.state == "restoring", name .. ": " .. (ok and fi.state or ""))

@@ -247,8 +247,10 @@ static void external_restore_targets(void) {
   CHECK(n == NREC, "JetExternalRestore2 restored %ld records, want %d", n, NREC);
 
   /* a checkpoint folder of its own that holds a double-write ring: refused
-   * without overwrite (nothing made or removed), with it the ring is gone
-   * when EseRestoreBegin returns, before any database page is written */
+   * without overwrite (nothing made or removed); with it the ring stays
+   * while the first steps check the set's databases (a damaged set is
+   * refused with the old state whole) and is gone before any database
+   * page is written */
   char cdir[192], ring[256], dest2[192];
   path_in(cdir, sizeof cdir, root, "xchk");
   path_in(dest2, sizeof dest2, root, "xdest2");
@@ -262,7 +264,16 @@ static void external_restore_targets(void) {
   CHECK(exists(ring) && !exists(dest2), "a refused restore removed %s or made %s", ring, dest2);
   o.overwrite = 1;
   EXPECT(EseRestoreBegin(&o, &r), JET_errSuccess, "EseRestoreBegin (overwrite) with a ring in the checkpoint folder");
-  CHECK(!exists(ring), "EseRestoreBegin (overwrite) left %s", ring);
+  CHECK(exists(ring), "EseRestoreBegin (overwrite) removed %s before the set was checked", ring);
+  char db2[256];
+  path_in(db2, sizeof db2, dest2, "app.edb");
+  int finished = 0;
+  uint64_t done = 0, total = 0;
+  JET_ERR se = JET_errSuccess;
+  while (exists(ring) && !finished && se == JET_errSuccess) se = EseRestoreStep(r, &done, &total, &finished);
+  EXPECT(se, JET_errSuccess, "the steps of the restore (overwrite) up to the ring's removal");
+  CHECK(!exists(ring), "the restore (overwrite) left %s", ring);
+  CHECK(!exists(db2), "the restore wrote %s before it removed %s", db2, ring);
   EseRestoreEnd(r);
 }
 
