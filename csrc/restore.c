@@ -77,8 +77,10 @@ typedef struct rsfile {
  * in); only forward, one state at a time (asserted in to_state):
  *   ST_CHECK      with overwrite or a database restored in place: a chunk
  *                 of a database of the set read and its pages checked as
- *                 the copy checks them, nothing written, a step; after the
- *                 last, what dest holds of the old state goes (clear_dest);
+ *                 the copy checks them, nothing written, a step; then each
+ *                 log the replay reads, read as it reads it (check_log), a
+ *                 step; after the last, what dest holds of the old state
+ *                 goes (clear_dest);
  *   ST_COPY       a chunk of a file copied into dest, a step;
  *   ST_REPLAY     at most REPLAY_RECORDS / REPLAY_BYTES / REPLAY_US of log
  *                 replayed, a step;
@@ -109,6 +111,8 @@ struct EseRestore {
   esfile *in, *out;
   zst_reader *zin;        /* the compressed file being copied, in place of in */
   int check;              /* ST_CHECK first: overwrite, or a database restored in place */
+  uint32_t check_gen;     /* ST_CHECK: the next log to check (replay_from .. replay_to), 0: the databases first */
+  int check_stop;         /* ST_CHECK: a commit after to_time met, the replay stops there: no later record read */
   uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
   uint8_t *buf;
@@ -551,7 +555,7 @@ static log_reader *zst_log_reader(EseRestore *r, const rsfile *f) {
   if (zst_open(r->io, f->src, &z, why, sizeof why)) return NULL;
   uint8_t *d = malloc(f->lh.file_size);
   if (d && zst_read_full(z, d, f->lh.file_size) == JET_errSuccess)
-    log_reader_open_image(d, f->lh.file_size, &rd);     /* takes d */
+    log_reader_open_image(d, f->lh.file_size, 0, &rd);     /* takes d */
   else
     free(d);
   zst_close(z);
@@ -592,7 +596,7 @@ static uint64_t last_commit_scan(EseRestore *r, rsfile *f) {
      * its name it may be another generation by now, or gone) */
     if ((img = malloc(f->size)) != NULL) {
       memcpy(img, f->live_img, f->size);
-      (void)log_reader_open_image(img, (uint32_t)f->size, &rd);   /* takes img; a failure leaves rd NULL */
+      (void)log_reader_open_image(img, (uint32_t)f->size, 0, &rd);   /* takes img; a failure leaves rd NULL */
     }
   } else {
     char *dir = os_dirname(f->src);
@@ -1147,8 +1151,9 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     return e;
   }
   for (size_t i = 0; i < r->nfiles; i++) {
-    if (r->files[i].is_db || r->files[i].gen <= r->replay_to) r->total += r->files[i].size * 2;
-    if (r->files[i].is_db && r->check) r->total += r->files[i].size;
+    rsfile *f = &r->files[i];
+    if (f->is_db || f->gen <= r->replay_to) r->total += f->size * 2;
+    if (r->check && (f->is_db || (f->gen >= r->replay_from && f->gen <= r->replay_to))) r->total += f->size;
   }
   r->state = r->check ? ST_CHECK : ST_COPY;
   *out = r;
@@ -1235,9 +1240,56 @@ static size_t chunk_len(const EseRestore *r, const rsfile *f) {
   return f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
 }
 
+/* ST_CHECK of a log the replay reads: its whole file read and its records
+ * read as the replay reads them (its errors: JET_errLogCorruptDuringHardRestore,
+ * JET_errLogTornWriteDuringHardRestore), with to_time up to the first
+ * commit after it (where the replay stops). */
+static JET_ERR check_log(EseRestore *r, rsfile *f) {
+  uint8_t *d = malloc(f->size);
+  if (!d) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  if (f->live_img) {
+    memcpy(d, f->live_img, f->size);
+  } else if (f->zst) {
+    zst_reader *z;
+    char why[300];
+    if ((e = zst_open(r->io, f->src, &z, why, sizeof why)) == JET_errSuccess) {
+      e = zst_read_full(z, d, f->size);
+      zst_close(z);
+    }
+    if (e == JET_errReadVerifyFailure) e = JET_errLogFileCorrupt;   /* a damaged compressed log */
+  } else {
+    esfile *in;
+    if ((e = os_open(r->io, f->src, OS_READ, &in)) == JET_errSuccess) {
+      e = os_pread_full(in, d, f->size, 0);
+      os_close(in);
+    }
+  }
+  log_reader *rd = NULL;
+  if (e == JET_errSuccess) e = log_reader_open_image(d, (uint32_t)f->size, LOG_READ_RESTORE, &rd);   /* takes d */
+  else free(d);
+  log_record rec;
+  while (e == JET_errSuccess && (e = log_reader_next(rd, &rec)) == JET_errSuccess)
+    if (r->to_time && redo_commit_time(&rec) > r->to_time) {
+      r->check_stop = 1;
+      break;
+    }
+  log_reader_close(rd);
+  return e == 1 ? JET_errSuccess : e;
+}
+
 static JET_ERR check_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
-  if (r->cur == r->nfiles) {          /* every database checked: now the old state goes */
+  if (r->cur == r->nfiles && !r->check_gen) r->check_gen = r->replay_from;
+  if (r->cur == r->nfiles && r->check_gen <= r->replay_to) {   /* then the logs the replay reads */
+    rsfile *f = log_of(r, r->check_gen++);
+    if (!f) return JET_errSuccess;
+    JET_ERR e = r->check_stop ? JET_errSuccess : check_log(r, f);
+    if (e) return fail(r, e, "checking log %s", f->name);
+    r->done += f->size;
+    return JET_errSuccess;
+  }
+  if (r->cur == r->nfiles) {          /* every database and log checked: now the old state goes */
     JET_ERR e = clear_dest(r);
     if (e) return e;
     r->cur = 0;
