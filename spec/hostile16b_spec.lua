@@ -50,4 +50,50 @@ describe("hostile 16b", function()
       assert.are.equal(20, H.count_keys(w, dest, "base"))
     end)
   end)
+
+  describe("ese backup --archive DIR inside DEST, spelt otherwise than DEST", function()
+    -- Before: the check compared the two strings as given: --archive
+    -- ./DEST/arc (or $PWD/DEST/arc, DEST//arc) passed it, init made DEST
+    -- and the archive folder in it (its lock file there), and the run then
+    -- refused DEST as "exists and is not an empty folder".
+    it("is refused before anything is made, however spelt", function()
+      local t, _, _, inst = w:table()
+      H.fill(t, 10, "base")
+      inst:term({ complete = true })
+      local cli = require "ese.cli"
+      local lfs = require "lfs"
+      local cwd = assert(lfs.currentdir())
+      assert(lfs.chdir(w.dir))
+      local rcs = {}
+      for i, arc in ipairs { "./d1/arc", w.dir .. "/d2/arc", "d3//arc", "./d4" } do
+        rcs[i] = cli.main { "backup", ".", "d" .. i, "--archive", arc }
+      end
+      assert(lfs.chdir(cwd))
+      assert.are.same({ 1, 1, 1, 1 }, rcs)
+      for i = 1, 4 do assert.are.equal("absent", ese.fs.stat(w:path("d" .. i)).kind, "d" .. i) end
+    end)
+  end)
+
+  describe("ese.fs.absolute (the folders of ese.backup's calls, init's archive_path, a restore's paths)", function()
+    -- Before: "./sets/./f2/" became "<cwd>/./sets/./f2/", which backup.run's
+    -- report (dir), backup.restore's (dest) and expire's plan then showed.
+    it("drops what names nothing (inner '.', runs of '/'), keeps '..', a last '.' and a trailing '/'", function()
+      local lfs = require "lfs"
+      local cwd = assert(lfs.currentdir())
+      local abs = ese.fs.absolute
+      assert.are.equal(cwd .. "/sets/f2/", abs("./sets/./f2/"))
+      assert.are.equal(cwd .. "/a/b/c", abs("a//b/././c"))
+      assert.are.equal("/x", abs("/./x"))
+      assert.are.equal(cwd .. "/x/.", abs("./x/."))
+      assert.are.equal(cwd .. "/./", abs("./"))
+      assert.are.equal(cwd .. "/../x", abs("../x"))
+      assert.are.equal(cwd .. "/.hidden/.x", abs(".hidden/./.x"))
+      local _, _, _, inst = w:table()
+      assert(lfs.chdir(w.dir))
+      local ok, r = pcall(require("ese.backup").run, inst, "./sets/./f2/")
+      assert(lfs.chdir(cwd))
+      assert(ok, tostring(r))
+      assert.are.equal(w.dir .. "/sets/f2", r.dir)
+    end)
+  end)
 end)
