@@ -302,11 +302,12 @@ commands.backup = {
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
 recovery runs if it crashed), attaches every *.edb file of the folder (not
-a folder so named), and writes a backup set into DEST (created with mode 0700; written as
-DEST.partial and renamed when complete).  A full backup by default;
---incremental: the logs since the last full or incremental; --no-truncate:
-keep the logs (a full becomes a "copy", an incremental a "differential");
---copy: a full without truncation (not with --incremental).  Fails with
+a folder so named), and writes a backup set into DEST (created with mode
+0700; written as DEST.partial and renamed when complete).  A full backup
+by default; --incremental: the logs since the last full or incremental;
+--no-truncate: keep the logs (a full becomes a "copy", an incremental a
+"differential"); --copy: a full without truncation (not with
+--incremental).  Fails with
 JET_errFileAccessDenied when another process holds the folder.
 --compress zstd stores every file of the set as NAME.zst (zstd level N,
 1 .. 19, default 1); check and restore read such a set as they read a
