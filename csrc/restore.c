@@ -960,6 +960,7 @@ typedef struct abs_options {
   const char **dirs, **db_files;
   char **str;
   size_t n;
+  const char *bad;        /* the path that could not be made absolute */
 } abs_options;
 
 static void abs_free(abs_options *a) {
@@ -972,7 +973,10 @@ static void abs_free(abs_options *a) {
 static const char *abs_dup(abs_options *a, const char *path, JET_ERR *e) {
   if (!path || *e) return path;
   char *p;
-  if ((*e = os_abs_path(path, 0, &p)) != JET_errSuccess) return path;
+  if ((*e = os_abs_path(path, 0, &p)) != JET_errSuccess) {
+    a->bad = path;
+    return path;
+  }
   a->str[a->n++] = p;
   return p;
 }
@@ -1028,6 +1032,9 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   assert(restore_options_ok(o) && out);
   abs_options a;
   JET_ERR e = abs_options_of(o, &a);
+  if (e == JET_errInvalidPath && a.bad && o->detail && o->detail_cap)   /* getcwd failed */
+    snprintf(o->detail, o->detail_cap, "%s is relative and the working folder cannot be read (removed?): name it "
+             "from the root", a.bad);
   if (e == JET_errSuccess) e = begin_with(&a.o, out);
   abs_free(&a);
   return e;

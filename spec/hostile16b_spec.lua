@@ -96,4 +96,43 @@ describe("hostile 16b", function()
       assert.are.equal(w.dir .. "/sets/f2", r.dir)
     end)
   end)
+
+  describe("a relative path while the working folder has been removed", function()
+    -- Before: JET_errInvalidPath with no word of why: ese.backup's calls
+    -- said "[in absolute: sets/f1]" (a function the caller never called),
+    -- ese.restore "[in restore]" and init "[in init]", nothing more.
+    it("is JET_errInvalidPath naming the call, the path and the working folder", function()
+      local set = w:path("set")
+      local t, _, _, inst = w:table()
+      H.fill(t, 5, "base")
+      local backup = require "ese.backup"
+      backup.run(inst, set)
+      local lfs = require "lfs"
+      local cwd = assert(lfs.currentdir())
+      local gone = w:path("gone")
+      assert(lfs.mkdir(gone))
+      assert(lfs.chdir(gone))
+      assert(lfs.rmdir(gone))
+      local errs = {}
+      for op, f in pairs {
+        run = function() return backup.run(inst, "sets/f1") end,
+        verify = function() return backup.verify("sets/f1") end,
+        restore = function() return backup.restore(set, "r") end,
+        expire = function() return backup.expire("sets", { keep_full = 1 }) end,
+        core = function() return ese.restore(set, "r") end,
+        init = function()
+          return w:create(nil, { system_path = w:path("i"), log_path = w:path("i"), archive_path = "arc" }):init()
+        end,
+      } do
+        local ok, e = pcall(f)
+        errs[op] = ok and "no error" or e
+      end
+      assert(lfs.chdir(cwd))
+      for op, e in pairs(errs) do
+        assert.are.equal("JET_errInvalidPath", ese.is_error(e) and e.name, op .. ": " .. tostring(e))
+        assert.matches("is relative and the working folder cannot be read", e.detail, 1, true)
+        assert.are.equal(op == "core" and "restore" or op, e.op)
+      end
+    end)
+  end)
 end)
