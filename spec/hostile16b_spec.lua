@@ -135,4 +135,21 @@ describe("hostile 16b", function()
       end
     end)
   end)
+
+  describe("ese help help", function()
+    -- Before: "ese: unknown command 'help'" (exit 2), the overview
+    -- naming `ese help` itself a command one may ask help of.
+    it("prints the overview (exit 0), as `ese help` does; `ese help bogus` stays a usage error", function()
+      local cli = require "ese.cli"
+      local stdout, stderr = io.stdout, io.stderr
+      io.stdout, io.stderr = io.open("/dev/null", "w"), io.open("/dev/null", "w")   -- luacheck: ignore 122
+      local rcs = { cli.main { "help", "help" }, cli.main { "help", "--help" }, cli.main { "--help", "-h" } }
+      local bogus = cli.main { "help", "bogus" }
+      io.stdout:close()
+      io.stderr:close()
+      io.stdout, io.stderr = stdout, stderr                                         -- luacheck: ignore 122
+      assert.are.same({ 0, 0, 0 }, rcs)
+      assert.are.equal(2, bogus)
+    end)
+  end)
 end)

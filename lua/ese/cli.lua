@@ -760,6 +760,8 @@ function cli.main(argv)
   if name == nil then io.stderr:write(usage_all(), "\n"); return 2 end
   if name == "--help" or name == "-h" or name == "help" then
     local sub = argv[2]
+    -- `ese help help` (or --help, -h): the overview, as `ese help` is
+    if sub == "help" or sub == "--help" or sub == "-h" then sub = nil end
     -- a command that is none (a typo) is a usage error, not the overview
     if sub ~= nil and not commands[sub] then
       io.stderr:write("ese: unknown command '", sub, "'\n", usage_all(), "\n")
