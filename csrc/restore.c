@@ -232,6 +232,29 @@ static JET_ERR hold_live(EseRestore *r, const char *p, esfile **held, log_header
   return e;
 }
 
+/* The live B.log that an earlier listing read (old, its image) found
+ * again archived by a later one (scan_live): the instance there rolled
+ * since, and the archived file (dir/name, header *h, taken) is the whole
+ * generation, the image only what was durable when it was read: the
+ * archived file is the one copied and replayed. */
+static JET_ERR live_rolled(rsfile *old, const char *dir, const char *name, log_header *h) {
+  char *src = os_join(dir, name);
+  if (!src) {
+    log_header_clear(h);
+    return JET_errOutOfMemory;
+  }
+  free(old->src);
+  old->src = src;
+  free(old->live_img);
+  old->live_img = NULL;
+  old->live_cur = 0;
+  log_header_clear(&old->lh);
+  old->lh = *h;
+  old->size = h->file_size;
+  old->lc_known = 0;      /* its last commit read again, from the whole file */
+  return JET_errSuccess;
+}
+
 /* A log of the sources (live: of the live log folder; current: its B.log),
  * in dest under its canonical name (log_file_name). */
 static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int live, int current, int zst) {
@@ -259,6 +282,8 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
     return fail(r, JET_errLogFileCorrupt, "log %s holds another generation", name);
   }
   rsfile *old = log_of(r, gen);
+  if (old && old->live_cur && !current && live && old->lh.tm_create == h.tm_create)
+    return live_rolled(old, dir, name, &h);
   if (old) {              /* the same generation in two sets: must be the same file */
     int same = old->lh.tm_create == h.tm_create;
     log_header_clear(&h);

@@ -152,4 +152,49 @@ describe("hostile 16b", function()
       assert.are.equal(2, bogus)
     end)
   end)
+
+  describe("live_log_path: a generation whose B.log image the restore took, rolled before its listing again", function()
+    -- Before: the first scan read B.log (generation G) whole; a gap below
+    -- G made it list the folder again (scan_live), and by then G had more
+    -- records and was rolled (archived under its number): the second
+    -- listing found that archived G, kept the first image (the same
+    -- generation, one file), and replayed it and the new B.log after it:
+    -- the commits G got after the image were missing from the replay,
+    -- which failed on the first later change of a page they wrote
+    -- (JET_errDbTimeTooOld), dest written; a later change of other pages
+    -- only would have left them out without a word.
+    it("replays the archived generation (the whole of it), not the image taken while it was B.log", function()
+      local set = w:path("set")
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.fill(t, 10, "base")
+      require("ese.backup").run(inst, set)
+      H.roll(t, w.dir, 2, "early")
+      local g = ese.file_info(w:path("edb.log")).generation      -- B.log's generation: the image's
+      local below = H.log_name(g - 1)
+      assert(os.rename(w:path(below), w:path("aside")))           -- the first listing lacks G - 1: a gap
+      local gate = w:path("gate")
+      H.write_file(gate, "")
+      -- the child's restore holds after its first read of B.log (hold point "restore-live-open")
+      local child = H.lua_child([[
+        local ese = require "ese"
+        local ok, e = pcall(ese.restore, arg[1], arg[2], { live_log_path = arg[3] })
+        print(ok and "RESTORED" or ("FAILED " .. tostring(e)))
+      ]], { set, w:path("dest"), w.dir }, "ESE_FAULT=holdsync:restore-live-open:" .. H.q(gate), { background = true })
+      local held = H.wait_for(gate .. ".held")
+      assert(os.rename(w:path("aside"), w:path(below)))           -- back: the next listing finds it
+      H.fill(t, 7, "late")                                        -- into G, after the image
+      H.roll(t, w.dir, 1, "during")                               -- G archived; B.log is G + 1
+      t:put("after", "x")
+      os.remove(gate)
+      local code, out, err = child.wait()
+      assert.is_true(held, "the restore reached the hold point")
+      assert.are.equal(0, code, err)
+      inst:term({ complete = true })
+      assert.matches("RESTORED", out)          -- was: FAILED JET_errDbTimeTooOld (page 24: dbtime 0 is older ...)
+      local dest = w:path("dest")
+      assert.are.equal(10, H.count_keys(w, dest, "base"))
+      assert.are.equal(7, H.count_keys(w, dest, "late"))
+      assert.are.equal(1, H.count_keys(w, dest, "after"))
+    end)
+  end)
 end)
