@@ -1027,6 +1027,57 @@ static JET_ERR abs_options_of(const EseRestoreOptions *o, abs_options *a) {
 
 static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out);
 
+/* An absolute folder path that does not exist yet, whose missing part
+ * holds "..": replaced by the folder it names once made (its deepest
+ * existing folder resolved, each ".." of the missing part taking back the
+ * component before it: the folders made there are folders, not links),
+ * so that the checks see the folder the restore would write: "/nx/.." is
+ * "/", "X/nx/.." is X (not empty), not a new empty folder. */
+static JET_ERR settle_absent(char **path) {
+  if (os_exists(*path)) return JET_errSuccess;
+  char *p = strdup(*path);
+  while (p && !os_exists(p) && strcmp(p, "/") && strcmp(p, ".")) {
+    char *up = os_dirname(p);
+    free(p);
+    p = up;
+  }
+  if (!p) return JET_errOutOfMemory;
+  const char *rest = *path + strlen(p);
+  int dots = 0;
+  for (const char *c = rest; *c; c++)
+    if (c[0] == '.' && c[1] == '.' && (c == rest || c[-1] == '/') && (!c[2] || c[2] == '/')) dots = 1;
+  char *real = dots ? realpath(p, NULL) : NULL;
+  free(p);
+  if (!real) return JET_errSuccess;          /* no "..", or unreadable: mkdir says why later */
+  size_t cap = strlen(real) + strlen(rest) + 2, n = strlen(real);
+  char *out = malloc(cap);
+  if (!out) {
+    free(real);
+    return JET_errOutOfMemory;
+  }
+  memcpy(out, real, n + 1);
+  free(real);
+  if (n == 1) n = 0;                         /* "/": components are appended as "/name" */
+  for (const char *c = rest; *c;) {
+    while (*c == '/') c++;
+    size_t k = strcspn(c, "/");
+    if (k == 2 && c[0] == '.' && c[1] == '.') {
+      while (n > 0 && out[n - 1] != '/') n--;
+      if (n > 0) n--;                        /* the slash before it */
+    } else if (k && !(k == 1 && c[0] == '.')) {
+      out[n++] = '/';
+      memcpy(out + n, c, k);
+      n += k;
+    }
+    c += k;
+  }
+  if (n == 0) out[n++] = '/';
+  out[n] = 0;
+  free(*path);
+  *path = out;
+  return JET_errSuccess;
+}
+
 /* *inside = whether path (absent, or a folder; made later) lies inside the
  * folder dir: an ancestor of its deepest existing prefix, once resolved
  * (links, ..), is dir.  A restore there would put live databases in a
@@ -1083,6 +1134,8 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   r->gen_high = (uint32_t)o->gen_high;
   if ((e = esio_new(&r->io)) == JET_errSuccess && !(r->dest = strdup(o->dest))) e = JET_errOutOfMemory;
   if (e == JET_errSuccess && !(r->chk_dir = strdup(o->checkpoint_dir ? o->checkpoint_dir : o->dest))) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) e = settle_absent(&r->dest);
+  if (e == JET_errSuccess) e = settle_absent(&r->chk_dir);
   for (unsigned long i = 0; e == JET_errSuccess && i < o->ndb_files; i++) {
     if (!o->db_files[i] || !o->db_originals || !o->db_originals[i]) e = JET_errInvalidParameter;
     else e = scan_db(r, NULL, o->db_files[i], o->db_originals[i], 0);

@@ -197,4 +197,34 @@ describe("hostile 16b", function()
       assert.are.equal(1, H.count_keys(w, dest, "after"))
     end)
   end)
+
+  describe("a restore into a dest that does not exist, whose '..' leads back to an existing folder", function()
+    -- Before: dest X/nx/.. (nx absent) passed every check as a folder to be
+    -- made (absent: empty), was made (X/nx), and named X: the restore wrote
+    -- X's app.edb, edb.log and edb.chk over the ones there, without
+    -- overwrite; "/nx/.." was the root folder ('/' however spelt was
+    -- refused), restored into.
+    it("is checked as the folder it names: X not empty (no overwrite), X's files untouched; the set's folder", function()
+      local set = w:path("set")
+      local t, _, _, inst = w:table()
+      H.fill(t, 5, "base")
+      require("ese.backup").run(inst, set)
+      inst:term({ complete = true })
+      local x = w:path("x")
+      ese.fs.mkdir_p(x, 448)
+      H.write_file(x .. "/app.edb", "precious")
+      local e = H.expect_jet("JET_errBackupDirectoryNotEmpty", ese.restore, set, x .. "/nx/..")
+      assert.matches(x, e.detail, 1, true)
+      assert.are.equal("precious", H.read_file(x .. "/app.edb"))
+      assert.are.same({ ["app.edb"] = true }, H.ls(x))       -- was: nx, edb.log, edb.chk ... made in x
+      H.expect_jet("JET_errBackupDirectoryNotEmpty", ese.restore, set, x .. "/nx/ny/../..")
+      -- ".." back to the set's folder: the set itself
+      e = H.expect_jet("JET_errInvalidParameter", ese.restore, set, set .. "/nx/..", { overwrite = true })
+      assert.matches("is also a source of the restore", e.detail, 1, true)
+      assert.is_nil(H.ls(set).nx)
+      -- the missing part's ".." that stays inside it is fine
+      ese.restore(set, w:path("nx/../restored"))
+      assert.are.equal(5, H.count_keys(w, w:path("restored"), "base"))
+    end)
+  end)
 end)
