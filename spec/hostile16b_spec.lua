@@ -204,7 +204,8 @@ describe("hostile 16b", function()
     -- X's app.edb, edb.log and edb.chk over the ones there, without
     -- overwrite; "/nx/.." was the root folder ('/' however spelt was
     -- refused), restored into.
-    it("is checked as the folder it names: X not empty (no overwrite), X's files untouched; the set's folder", function()
+    it("is checked as the folder it names: X not empty (no overwrite), X's files untouched; the set's folder",
+       function()
       local set = w:path("set")
       local t, _, _, inst = w:table()
       H.fill(t, 5, "base")
