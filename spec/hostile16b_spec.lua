@@ -228,4 +228,36 @@ describe("hostile 16b", function()
       assert.are.equal(5, H.count_keys(w, w:path("restored"), "base"))
     end)
   end)
+
+  describe("a restore with overwrite and to_time, a log damaged after the point in time", function()
+    -- The log check (ST_CHECK) reads as far as the replay will: it stops
+    -- at the first commit after to_time, so damage the replay never meets
+    -- refuses nothing (a check reading every log whole would have).
+    it("restores to the point in time over dest", function()
+      local arc, set = w:path("arc"), w:path("set")
+      local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0,
+                                      archive_retry_max = 50 })
+      H.fill(t, 10, "base")
+      require("ese.backup").run(inst, set)
+      H.fill(t, 5, "early")
+      local at = H.time_mark()
+      H.roll(t, w.dir, 4, "late")
+      local last = ese.file_info(w:path("edb.log")).generation - 1
+      assert.is_true(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
+      inst:term({ complete = true })
+      local dest = w:path("dest")
+      ese.restore(set, dest)
+      local victim = arc .. "/" .. H.log_name(last)
+      H.flip_byte(victim, H.LOG_DATA + 40)
+      -- without to_time the damage is met: refused, dest whole
+      local before = H.ls(dest)
+      H.expect_jet("JET_errLogCorruptDuringHardRestore", ese.restore, set, dest,
+                   { overwrite = true, archive_path = arc })
+      assert.are.same(before, H.ls(dest))
+      local r = ese.restore(set, dest, { overwrite = true, archive_path = arc, to_time = at })
+      assert.is_true(r.reached)
+      assert.are.equal(5, H.count_keys(w, dest, "early"))
+      assert.are.equal(0, H.count_keys(w, dest, "late"))
+    end)
+  end)
 end)
