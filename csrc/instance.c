@@ -514,7 +514,12 @@ JET_ERR inst_paths_ready(esinst *inst, char *given[INST_FOLDERS]) {
     char **f = folder_param(p, i), *abs;
     if (!*f) continue;
     /* the archive's folder may not be there yet (it is made later): joined */
-    if ((e = os_abs_path(*f, i != 2, &abs)) != JET_errSuccess) break;
+    if ((e = os_abs_path(*f, i != 2, &abs)) != JET_errSuccess) {
+      if (e == JET_errInvalidPath && (*f)[0] != '/')
+        inst_detail(inst, "%s %s is relative and the working folder cannot be read (removed?): name it from the root",
+                    i == 0 ? "system_path" : i == 1 ? "log_path" : "archive_path", *f);
+      break;
+    }
     given[i] = *f;
     *f = abs;
   }

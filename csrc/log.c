@@ -847,7 +847,7 @@ static JET_ERR last_commit_in_file(esfile *f, uint32_t file_size, uint32_t off, 
   JET_ERR e = os_pread_full(f, d, off, 0);
   if (e) { free(d); return e; }
   log_reader *rd;
-  if ((e = log_reader_open_image(d, file_size, &rd))) return e;   /* d is the reader's */
+  if ((e = log_reader_open_image(d, file_size, 0, &rd))) return e;   /* d is the reader's */
   log_record rec;
   while ((e = log_reader_next(rd, &rec)) == 0)
     if (rec.type == LR_COMMIT && rec.len >= 8 && ld64(rec.payload + rec.len - 8) > *last)

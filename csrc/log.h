@@ -364,8 +364,9 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
 /* A reader over one finished generation's whole file, d (size bytes, as
  * decoded from a compressed log: zst.h), which it takes (freed by
  * log_reader_close, or here on failure).  Its header: the errors of
- * log_read_header; its records as an archived file's. */
-JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, log_reader **out);
+ * log_read_header; its records as an archived file's (flags: 0, or
+ * LOG_READ_RESTORE for a hard restore's errors). */
+JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, int flags, log_reader **out);
 /* 0 and *rec for each record, 1 at the end of the log.  A bad record in
  * B.log is replaced from a shadow slot or is a torn tail (the end) by the
  * rules above.  Any other bad record: JET_errLogFileCorrupt

@@ -162,7 +162,7 @@ fail:
   return e;
 }
 
-JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, log_reader **out) {
+JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, int flags, log_reader **out) {
   *out = NULL;
   log_reader *r = calloc(1, sizeof *r);
   if (!r || !(r->files = calloc(1, sizeof *r->files))) {
@@ -171,6 +171,7 @@ JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, log_reader **out) {
     return JET_errOutOfMemory;
   }
   r->n = 1;
+  r->restore = (flags & LOG_READ_RESTORE) != 0;
   r->data = d;
   r->data_cap = size;
   JET_ERR e = size < LOG_HDR_SIZE ? JET_errLogFileCorrupt : log_hdr_decode(d, &r->files[0].h);

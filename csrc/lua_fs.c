@@ -749,14 +749,19 @@ static int fs_sha256_file(lua_State *L) {
   return sha_finish(L);
 }
 
-/* fs.absolute(path): path joined to the working folder when relative
- * (os_abs_path, lexical: links stay), else path. */
+/* fs.absolute(path [, op]): path joined to the working folder when
+ * relative (os_abs_path, lexical: links stay), else path; an error names
+ * op (the caller's call, default "absolute"). */
 static int fs_absolute(lua_State *L) {
-  const char *path = check_path(L, 1, "absolute", NULL);
+  const char *op = luaL_optstring(L, 2, "absolute");
+  const char *path = check_path(L, 1, op, NULL);
   FsHeld *h = push_held(L);              /* the string, while Lua copies it */
   char *abs;
   JET_ERR e = os_abs_path(path, 0, &abs);
-  if (e) return raise_jet(L, e, "absolute", path);
+  if (e == JET_errInvalidPath)           /* getcwd failed: the working folder was removed */
+    return raise_jet(L, e, op, lua_pushfstring(L, "%s is relative and the working folder cannot be read (removed?): "
+                                                  "name it from the root", path));
+  if (e) return raise_jet(L, e, op, path);
   if (!(h->names = malloc(sizeof *h->names))) {
     free(abs);
     return raise_jet(L, JET_errOutOfMemory, "absolute", path);

@@ -785,6 +785,24 @@ JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *
   return r;
 }
 
+/* p in place without what names nothing: a run of slashes is one, and a
+ * "." component followed by another one goes ("a/./b" is "a/b" whatever
+ * a is).  A last "." and a trailing slash stay: both follow a link there
+ * ("link/." is the folder, "link" the link). */
+static void lexical_tidy(char *p) {
+  char *w = p;
+  for (const char *r = p; *r;) {
+    if (*r == '/' && w > p && w[-1] == '/') { r++; continue; }
+    if (*r == '.' && (w == p || w[-1] == '/') && r[1] == '/') {
+      const char *n = r + 1;
+      while (*n == '/') n++;
+      if (*n) { r = n; continue; }   /* "./" followed by a component */
+    }
+    *w++ = *r++;
+  }
+  *w = 0;
+}
+
 JET_ERR os_abs_path(const char *path, int real, char **out) {
   if (real) {
     *out = realpath(path, NULL);
@@ -792,13 +810,15 @@ JET_ERR os_abs_path(const char *path, int real, char **out) {
   }
   if (path[0] == '/' || !*path) {
     *out = strdup(path);
-    return *out ? JET_errSuccess : JET_errOutOfMemory;
+  } else {
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd) return errno == ENOMEM ? JET_errOutOfMemory : JET_errInvalidPath;
+    *out = os_join(cwd, path);
+    free(cwd);
   }
-  char *cwd = getcwd(NULL, 0);
-  if (!cwd) return errno == ENOMEM ? JET_errOutOfMemory : JET_errInvalidPath;
-  *out = os_join(cwd, path);
-  free(cwd);
-  return *out ? JET_errSuccess : JET_errOutOfMemory;
+  if (!*out) return JET_errOutOfMemory;
+  lexical_tidy(*out);
+  return JET_errSuccess;
 }
 
 char *os_join(const char *dir, const char *name) {

@@ -269,7 +269,9 @@ JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *name, void *ud), 
  * and ".." resolved; JET_errInvalidPath when it does not resolve);
  * otherwise (a folder that may be made later, a link to follow at use)
  * joined to the working folder when relative, else (absolute, or "") a
- * copy. */
+ * copy, with runs of slashes as one and inner "." components dropped
+ * ("./a/./b" is "<cwd>/a/b"; ".." stays: a link before it decides where it
+ * leads; a last "." and a trailing slash stay: they follow a link there). */
 JET_ERR os_abs_path(const char *path, int real, char **out);
 /* Joins dir and name with one '/' into a new string (free it); NULL on OOM. */
 char *os_join(const char *dir, const char *name);

@@ -77,8 +77,10 @@ typedef struct rsfile {
  * in); only forward, one state at a time (asserted in to_state):
  *   ST_CHECK      with overwrite or a database restored in place: a chunk
  *                 of a database of the set read and its pages checked as
- *                 the copy checks them, nothing written, a step; after the
- *                 last, what dest holds of the old state goes (clear_dest);
+ *                 the copy checks them, nothing written, a step; then each
+ *                 log the replay reads, read as it reads it (check_log), a
+ *                 step; after the last, what dest holds of the old state
+ *                 goes (clear_dest);
  *   ST_COPY       a chunk of a file copied into dest, a step;
  *   ST_REPLAY     at most REPLAY_RECORDS / REPLAY_BYTES / REPLAY_US of log
  *                 replayed, a step;
@@ -109,6 +111,8 @@ struct EseRestore {
   esfile *in, *out;
   zst_reader *zin;        /* the compressed file being copied, in place of in */
   int check;              /* ST_CHECK first: overwrite, or a database restored in place */
+  uint32_t check_gen;     /* ST_CHECK: the next log to check (replay_from .. replay_to), 0: the databases first */
+  int check_stop;         /* ST_CHECK: a commit after to_time met, the replay stops there: no later record read */
   uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
   uint8_t *buf;
@@ -228,6 +232,29 @@ static JET_ERR hold_live(EseRestore *r, const char *p, esfile **held, log_header
   return e;
 }
 
+/* The live B.log that an earlier listing read (old, its image) found
+ * again archived by a later one (scan_live): the instance there rolled
+ * since, and the archived file (dir/name, header *h, taken) is the whole
+ * generation, the image only what was durable when it was read: the
+ * archived file is the one copied and replayed. */
+static JET_ERR live_rolled(rsfile *old, const char *dir, const char *name, log_header *h) {
+  char *src = os_join(dir, name);
+  if (!src) {
+    log_header_clear(h);
+    return JET_errOutOfMemory;
+  }
+  free(old->src);
+  old->src = src;
+  free(old->live_img);
+  old->live_img = NULL;
+  old->live_cur = 0;
+  log_header_clear(&old->lh);
+  old->lh = *h;
+  old->size = h->file_size;
+  old->lc_known = 0;      /* its last commit read again, from the whole file */
+  return JET_errSuccess;
+}
+
 /* A log of the sources (live: of the live log folder; current: its B.log),
  * in dest under its canonical name (log_file_name). */
 static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32_t gen, int live, int current, int zst) {
@@ -255,6 +282,8 @@ static JET_ERR scan_log(EseRestore *r, const char *dir, const char *name, uint32
     return fail(r, JET_errLogFileCorrupt, "log %s holds another generation", name);
   }
   rsfile *old = log_of(r, gen);
+  if (old && old->live_cur && !current && live && old->lh.tm_create == h.tm_create)
+    return live_rolled(old, dir, name, &h);
   if (old) {              /* the same generation in two sets: must be the same file */
     int same = old->lh.tm_create == h.tm_create;
     log_header_clear(&h);
@@ -551,7 +580,7 @@ static log_reader *zst_log_reader(EseRestore *r, const rsfile *f) {
   if (zst_open(r->io, f->src, &z, why, sizeof why)) return NULL;
   uint8_t *d = malloc(f->lh.file_size);
   if (d && zst_read_full(z, d, f->lh.file_size) == JET_errSuccess)
-    log_reader_open_image(d, f->lh.file_size, &rd);     /* takes d */
+    log_reader_open_image(d, f->lh.file_size, 0, &rd);     /* takes d */
   else
     free(d);
   zst_close(z);
@@ -592,7 +621,7 @@ static uint64_t last_commit_scan(EseRestore *r, rsfile *f) {
      * its name it may be another generation by now, or gone) */
     if ((img = malloc(f->size)) != NULL) {
       memcpy(img, f->live_img, f->size);
-      (void)log_reader_open_image(img, (uint32_t)f->size, &rd);   /* takes img; a failure leaves rd NULL */
+      (void)log_reader_open_image(img, (uint32_t)f->size, 0, &rd);   /* takes img; a failure leaves rd NULL */
     }
   } else {
     char *dir = os_dirname(f->src);
@@ -956,6 +985,7 @@ typedef struct abs_options {
   const char **dirs, **db_files;
   char **str;
   size_t n;
+  const char *bad;        /* the path that could not be made absolute */
 } abs_options;
 
 static void abs_free(abs_options *a) {
@@ -968,7 +998,10 @@ static void abs_free(abs_options *a) {
 static const char *abs_dup(abs_options *a, const char *path, JET_ERR *e) {
   if (!path || *e) return path;
   char *p;
-  if ((*e = os_abs_path(path, 0, &p)) != JET_errSuccess) return path;
+  if ((*e = os_abs_path(path, 0, &p)) != JET_errSuccess) {
+    a->bad = path;
+    return path;
+  }
   a->str[a->n++] = p;
   return p;
 }
@@ -993,6 +1026,57 @@ static JET_ERR abs_options_of(const EseRestoreOptions *o, abs_options *a) {
 }
 
 static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out);
+
+/* An absolute folder path that does not exist yet, whose missing part
+ * holds "..": replaced by the folder it names once made (its deepest
+ * existing folder resolved, each ".." of the missing part taking back the
+ * component before it: the folders made there are folders, not links),
+ * so that the checks see the folder the restore would write: "/nx/.." is
+ * "/", "X/nx/.." is X (not empty), not a new empty folder. */
+static JET_ERR settle_absent(char **path) {
+  if (os_exists(*path)) return JET_errSuccess;
+  char *p = strdup(*path);
+  while (p && !os_exists(p) && strcmp(p, "/") && strcmp(p, ".")) {
+    char *up = os_dirname(p);
+    free(p);
+    p = up;
+  }
+  if (!p) return JET_errOutOfMemory;
+  const char *rest = *path + strlen(p);
+  int dots = 0;
+  for (const char *c = rest; *c; c++)
+    if (c[0] == '.' && c[1] == '.' && (c == rest || c[-1] == '/') && (!c[2] || c[2] == '/')) dots = 1;
+  char *real = dots ? realpath(p, NULL) : NULL;
+  free(p);
+  if (!real) return JET_errSuccess;          /* no "..", or unreadable: mkdir says why later */
+  size_t cap = strlen(real) + strlen(rest) + 2, n = strlen(real);
+  char *out = malloc(cap);
+  if (!out) {
+    free(real);
+    return JET_errOutOfMemory;
+  }
+  memcpy(out, real, n + 1);
+  free(real);
+  if (n == 1) n = 0;                         /* "/": components are appended as "/name" */
+  for (const char *c = rest; *c;) {
+    while (*c == '/') c++;
+    size_t k = strcspn(c, "/");
+    if (k == 2 && c[0] == '.' && c[1] == '.') {
+      while (n > 0 && out[n - 1] != '/') n--;
+      if (n > 0) n--;                        /* the slash before it */
+    } else if (k && !(k == 1 && c[0] == '.')) {
+      out[n++] = '/';
+      memcpy(out + n, c, k);
+      n += k;
+    }
+    c += k;
+  }
+  if (n == 0) out[n++] = '/';
+  out[n] = 0;
+  free(*path);
+  *path = out;
+  return JET_errSuccess;
+}
 
 /* *inside = whether path (absent, or a folder; made later) lies inside the
  * folder dir: an ancestor of its deepest existing prefix, once resolved
@@ -1024,6 +1108,9 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   assert(restore_options_ok(o) && out);
   abs_options a;
   JET_ERR e = abs_options_of(o, &a);
+  if (e == JET_errInvalidPath && a.bad && o->detail && o->detail_cap)   /* getcwd failed */
+    snprintf(o->detail, o->detail_cap, "%s is relative and the working folder cannot be read (removed?): name it "
+             "from the root", a.bad);
   if (e == JET_errSuccess) e = begin_with(&a.o, out);
   abs_free(&a);
   return e;
@@ -1047,6 +1134,8 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   r->gen_high = (uint32_t)o->gen_high;
   if ((e = esio_new(&r->io)) == JET_errSuccess && !(r->dest = strdup(o->dest))) e = JET_errOutOfMemory;
   if (e == JET_errSuccess && !(r->chk_dir = strdup(o->checkpoint_dir ? o->checkpoint_dir : o->dest))) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) e = settle_absent(&r->dest);
+  if (e == JET_errSuccess) e = settle_absent(&r->chk_dir);
   for (unsigned long i = 0; e == JET_errSuccess && i < o->ndb_files; i++) {
     if (!o->db_files[i] || !o->db_originals || !o->db_originals[i]) e = JET_errInvalidParameter;
     else e = scan_db(r, NULL, o->db_files[i], o->db_originals[i], 0);
@@ -1147,8 +1236,9 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     return e;
   }
   for (size_t i = 0; i < r->nfiles; i++) {
-    if (r->files[i].is_db || r->files[i].gen <= r->replay_to) r->total += r->files[i].size * 2;
-    if (r->files[i].is_db && r->check) r->total += r->files[i].size;
+    rsfile *f = &r->files[i];
+    if (f->is_db || f->gen <= r->replay_to) r->total += f->size * 2;
+    if (r->check && (f->is_db || (f->gen >= r->replay_from && f->gen <= r->replay_to))) r->total += f->size;
   }
   r->state = r->check ? ST_CHECK : ST_COPY;
   *out = r;
@@ -1235,9 +1325,56 @@ static size_t chunk_len(const EseRestore *r, const rsfile *f) {
   return f->size - r->cur_off < COPY_CHUNK ? (size_t)(f->size - r->cur_off) : COPY_CHUNK;
 }
 
+/* ST_CHECK of a log the replay reads: its whole file read and its records
+ * read as the replay reads them (its errors: JET_errLogCorruptDuringHardRestore,
+ * JET_errLogTornWriteDuringHardRestore), with to_time up to the first
+ * commit after it (where the replay stops). */
+static JET_ERR check_log(EseRestore *r, rsfile *f) {
+  uint8_t *d = malloc(f->size);
+  if (!d) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  if (f->live_img) {
+    memcpy(d, f->live_img, f->size);
+  } else if (f->zst) {
+    zst_reader *z;
+    char why[300];
+    if ((e = zst_open(r->io, f->src, &z, why, sizeof why)) == JET_errSuccess) {
+      e = zst_read_full(z, d, f->size);
+      zst_close(z);
+    }
+    if (e == JET_errReadVerifyFailure) e = JET_errLogFileCorrupt;   /* a damaged compressed log */
+  } else {
+    esfile *in;
+    if ((e = os_open(r->io, f->src, OS_READ, &in)) == JET_errSuccess) {
+      e = os_pread_full(in, d, f->size, 0);
+      os_close(in);
+    }
+  }
+  log_reader *rd = NULL;
+  if (e == JET_errSuccess) e = log_reader_open_image(d, (uint32_t)f->size, LOG_READ_RESTORE, &rd);   /* takes d */
+  else free(d);
+  log_record rec;
+  while (e == JET_errSuccess && (e = log_reader_next(rd, &rec)) == JET_errSuccess)
+    if (r->to_time && redo_commit_time(&rec) > r->to_time) {
+      r->check_stop = 1;
+      break;
+    }
+  log_reader_close(rd);
+  return e == 1 ? JET_errSuccess : e;
+}
+
 static JET_ERR check_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
-  if (r->cur == r->nfiles) {          /* every database checked: now the old state goes */
+  if (r->cur == r->nfiles && !r->check_gen) r->check_gen = r->replay_from;
+  if (r->cur == r->nfiles && r->check_gen <= r->replay_to) {   /* then the logs the replay reads */
+    rsfile *f = log_of(r, r->check_gen++);
+    if (!f) return JET_errSuccess;
+    JET_ERR e = r->check_stop ? JET_errSuccess : check_log(r, f);
+    if (e) return fail(r, e, "checking log %s", f->name);
+    r->done += f->size;
+    return JET_errSuccess;
+  }
+  if (r->cur == r->nfiles) {          /* every database and log checked: now the old state goes */
     JET_ERR e = clear_dest(r);
     if (e) return e;
     r->cur = 0;

@@ -40,17 +40,18 @@ local absolute = ese.fs.absolute
 -- of its start): a call runs across yields and progress callbacks, and a
 -- chdir meanwhile (lfs.chdir, another coroutine) must not send its later
 -- reads, writes or deletions into another folder.
-local function absolute_all(dirs)
+-- op: the call an error names.
+local function absolute_all(dirs, op)
   local out = {}
-  for i, d in ipairs(dirs) do out[i] = type(d) == "string" and d ~= "" and absolute(d) or d end
+  for i, d in ipairs(dirs) do out[i] = type(d) == "string" and d ~= "" and absolute(d, op) or d end
   return out
 end
 
-local function absolute_opts(opts, keys)
+local function absolute_opts(opts, keys, op)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   for _, k in ipairs(keys) do
-    if type(o[k]) == "string" and o[k] ~= "" then o[k] = absolute(o[k]) end
+    if type(o[k]) == "string" and o[k] ~= "" then o[k] = absolute(o[k], op) end
   end
   return o
 end
@@ -176,7 +177,7 @@ function backup.run(inst, dest, opts)
   opts = check_opts(opts, "run")
   check_instance(inst, "run")
   if type(dest) ~= "string" or dest == "" then error("backup.run: dest must be a folder path", 2) end
-  return run.run(inst, absolute(dest), opts)
+  return run.run(inst, absolute(dest, "run"), opts)
 end
 
 --- Runs the whole backup sequence of inst into sink as one tar archive
@@ -222,7 +223,7 @@ function backup.verify(dirs, opts)
   opts = check_opts(opts, "verify")
   if type(dirs) == "string" then dirs = { dirs } end
   if type(dirs) ~= "table" or #dirs == 0 then error("backup.verify: a folder or a list of folders", 2) end
-  return verify.verify(absolute_all(dirs), opts)
+  return verify.verify(absolute_all(dirs, "verify"), opts)
 end
 
 --- Verifies a set (or a chain) and restores it into dest with ese.restore.
@@ -243,9 +244,9 @@ function backup.restore(dirs, dest, opts)
   if type(dest) ~= "string" or dest == "" then error("backup.restore: dest must be a folder path", 2) end
   -- as ese.restore says it, before the set is read
   if opts.to_generation and opts.to_generation <= 0 then error("backup.restore: to_generation must be positive", 2) end
-  if type(dirs) == "table" then dirs = absolute_all(dirs) end
-  dest = absolute(dest)
-  opts = absolute_opts(opts, { "archive_path", "live_log_path" })
+  if type(dirs) == "table" then dirs = absolute_all(dirs, "restore") end
+  dest = absolute(dest, "restore")
+  opts = absolute_opts(opts, { "archive_path", "live_log_path" }, "restore")
   local t0 = now()
   local v
   if opts.verify ~= false then v = backup.verify(dirs, { on_progress = opts.on_progress }) end
@@ -304,7 +305,7 @@ backup.parse_duration = expire.parse_duration
 function backup.expire(root, opts)
   opts = check_opts(opts, "expire")
   if type(root) ~= "string" or root == "" then error("backup.expire: root must be a folder path", 2) end
-  local plan = expire.plan(absolute(root), absolute_opts(opts, { "archive_path" }))
+  local plan = expire.plan(absolute(root, "expire"), absolute_opts(opts, { "archive_path" }, "expire"))
   plan.deleted = {}
   if not plan.dry_run then plan.deleted = expire.run(plan, opts.on_progress) end
   return plan

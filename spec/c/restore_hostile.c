@@ -8,7 +8,10 @@
  *     set unchanged, the log folder not made;
  *  3. two rstmap entries naming one file (the same path, or two hard
  *     links): JET_errInvalidParameter before the file is touched;
- *  4. after all that the plain in-place restore works.
+ *  4. a record of the set's first log damaged: the in-place restore is
+ *     JET_errLogCorruptDuringHardRestore with the caller's copy unchanged
+ *     byte for byte (its pages and its logs are read before it is written);
+ *  5. after all that the plain in-place restore works.
  *
  * usage: restore_hostile
  * Prints "restore_hostile: FAIL: ..." and exits 1 at the first check that
@@ -30,6 +33,16 @@ static JET_ERR external(const char *bk, const char *original, const char *chk, c
   for (int i = 0; i < n; i++) map[i] = (JET_RSTMAP){ (char *)original, (char *)dbs[i] };
   JET_LOGINFO info = { sizeof(JET_LOGINFO), 0, 0, "edb" };
   return JetExternalRestore2((char *)chk, (char *)logs, map, n, (char *)bk, &info, NULL, NULL, NULL, NULL);
+}
+
+/* XORs byte off of path with 0x5a. */
+static void flip(const char *path, off_t off) {
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  unsigned char c;
+  if (fd < 0 || pread(fd, &c, 1, off) != 1) FAIL("read %s: %s", path, strerror(errno));
+  c ^= 0x5a;
+  if (pwrite(fd, &c, 1, off) != 1) FAIL("write %s: %s", path, strerror(errno));
+  close(fd);
 }
 
 static void copy(const char *from, const char *to) {
@@ -93,7 +106,17 @@ int main(void) {
   if (harness_file_hash(copy1) != h0) FAIL("a refused restore changed %s", copy1);
   if (access(logs, F_OK) == 0) FAIL("a refused restore made %s", logs);
 
-  /* 4: the plain form works */
+  /* 4: a damaged record in the set's first log (the replay's first) */
+  char firstlog[192];
+  snprintf(firstlog, sizeof firstlog, "%s/edb%08X.log", bk, 1u);
+  if (access(firstlog, F_OK) != 0) FAIL("no %s in the set", firstlog);
+  flip(firstlog, 12288 + 40);          /* LOG_DATA_START: inside the generation's first record */
+  harness_expect_err(external(bk, dbpath, NULL, logs, own, 1), JET_errLogCorruptDuringHardRestore,
+                     "an in-place restore of a set with a damaged log record");
+  if (harness_file_hash(copy1) != h0) FAIL("a refused in-place restore changed %s", copy1);
+  flip(firstlog, 12288 + 40);
+
+  /* 5: the plain form works */
   CK(external(bk, dbpath, NULL, logs, own, 1));
   JET_INSTANCE ci;
   CK(harness_instance(&ci, harness_unique_name(name, sizeof name, "rh-check"), logs, LOG_KIB, 0));
