@@ -391,13 +391,16 @@ them; without either, a backup that truncates is refused
     -- before the instance opens (its init makes the archive folder and ships
     -- the pending generations there): --archive must be the application's
     if o.archive then
-      local ad, d = util.strip_slashes(o.archive), not to_stdout and util.strip_slashes(dest)
+      -- compared as absolute paths: "./DEST/arc" or "$PWD/DEST/arc" is in DEST too
+      local ad = util.strip_slashes(o.archive)
+      local abs_ad = util.strip_slashes(ese.fs.absolute(ad))
+      local d = not to_stdout and util.strip_slashes(ese.fs.absolute(dest))
       if kind_of(ad) == "absent" and kind_of(dir .. "/" .. arc) ~= "absent" then
         return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", ("--archive %s does not exist, but "
           .. "%s/%s says generations were shipped to an archive: give the application's archive folder (a new one "
           .. "would get the generations not shipped yet, a gap in the application's)"):format(ad, dir, arc)))
       end
-      if d and (ad == d or ad:sub(1, #d + 1) == d .. "/") then
+      if d and (abs_ad == d or abs_ad:sub(1, #d + 1) == d .. "/") then
         return fail(ui, "backup", backup.error("JET_errInvalidParameter", "backup",
           ("--archive %s is DEST or in it: the set's folder is no log archive"):format(ad)))
       end
@@ -757,6 +760,8 @@ function cli.main(argv)
   if name == nil then io.stderr:write(usage_all(), "\n"); return 2 end
   if name == "--help" or name == "-h" or name == "help" then
     local sub = argv[2]
+    -- `ese help help` (or --help, -h): the overview, as `ese help` is
+    if sub == "help" or sub == "--help" or sub == "-h" then sub = nil end
     -- a command that is none (a typo) is a usage error, not the overview
     if sub ~= nil and not commands[sub] then
       io.stderr:write("ese: unknown command '", sub, "'\n", usage_all(), "\n")
