@@ -33,8 +33,18 @@ typedef struct redo_db {
    * named by no id, and finished by redo_finish (or when a new database is
    * created under its name); 0: attached */
   uint32_t end_gen;
+  /* how its last attachment ended (the next LR_ATTACH of the file is
+   * compared with it: check_point): END_NONE still attached; END_DETACH a
+   * replayed LR_DETACH made the clean point pt; END_INIT a new run began at
+   * init_lsn (a recovery's end made it clean before, at no record of its
+   * own); seen_lsn: its last attachment or commit replayed */
+  int ended;
+  dbpoint pt;
+  lsn_t init_lsn, seen_lsn;
   struct redo_db *next;
 } redo_db;
+
+enum { END_NONE, END_DETACH, END_INIT };
 
 /* A page of the replay cache: the page as replay has it (read from its
  * file, then changed by applied commits), dirty until written back.  While
@@ -75,6 +85,7 @@ struct redo {
   uint32_t group_records; /* page records of txid read so far, skipped ones too */
   uint64_t max_txid;      /* the highest transaction id met */
   uint64_t last_commit_us;/* time of the last commit applied (or skipped before apply_from) */
+  lsn_t last_lsn;         /* the last record replayed: the clean point of a replay's end */
   int stopped;            /* a commit later than cfg.stop_after_us was met */
   /* the replay cache: frames [0, nfr) of fr (each keeps its buffers when
    * the cache is emptied), found through hash (open addressing: frame
@@ -461,7 +472,15 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
       int later = e == JET_errSuccess && d->dbtime_max > h.dbtime_last;
       if (later) h.dbtime_last = d->dbtime_max;   /* max(header, every dbtime replayed) */
       if (e == JET_errSuccess && (later || h.state != DB_CLEAN)) {
-        if (h.state != DB_CLEAN) fix(&h, gen);
+        if (h.state != DB_CLEAN) {
+          fix(&h, gen);
+          /* its clean point: the replayed LR_DETACH's, as the run that
+           * detached it wrote it; else this replay's end (no time) */
+          int exact = d->ended == END_DETACH;
+          memcpy(h.log_sig, r->cfg.sig.b, 16);
+          h.clean_lsn = exact ? d->pt.lsn : d->ended == END_INIT ? d->init_lsn : r->last_lsn;
+          h.clean_time = exact ? d->pt.time : 0;
+        }
         e = dbheader_write(d->file, &h);
       }
     }
@@ -492,11 +511,70 @@ static redo_db *open_file_of(redo *r, const char *path) {
   return NULL;
 }
 
+static JET_ERR point_mismatch(redo *r, const char *path, const dbpoint *pt, lsn_t at, const char *why) {
+  if (r->cfg.detail)
+    snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: the log attaches it at generation %u offset %u as made clean at "
+             "generation %u offset %u (dbtime %llu), but %s: an older copy of the file, or a copy of another "
+             "history, was attached there; it is not replayed", path, (unsigned)LSN_GEN(at), (unsigned)LSN_OFF(at),
+             (unsigned)LSN_GEN(pt->lsn), (unsigned)LSN_OFF(pt->lsn), (unsigned long long)pt->dbtime, why);
+  return JET_errConsistentTimeMismatch;
+}
+
+/* An LR_ATTACH at lsn at recorded pt, the clean point the file's header had
+ * then; the file replay has open (d) must be that state of the database:
+ * its last attachment ended by a replayed LR_DETACH that made exactly pt
+ * (the same LSN and time), or by a new run (a recovery's end made it clean
+ * after its last attachment or commit replayed and before that run).
+ * Otherwise the file the log attached was another copy (an older one put
+ * back, another copy's): replaying on would mix two histories. */
+static JET_ERR check_point(redo *r, const redo_db *d, const dbpoint *pt, lsn_t at) {
+  if (!pt || !pt->lsn || d->ended == END_NONE) return JET_errSuccess;   /* not known: an older log or file */
+  if (memcmp(pt->log_sig, r->cfg.sig.b, 16))
+    return point_mismatch(r, d->path, pt, at, "its clean point was in another log stream");
+  if (d->ended == END_DETACH && (pt->lsn != d->pt.lsn || pt->time != d->pt.time)) {
+    char why[160];
+    snprintf(why, sizeof why, "the log detached it at generation %u offset %u (dbtime %llu)",
+             (unsigned)LSN_GEN(d->pt.lsn), (unsigned)LSN_OFF(d->pt.lsn), (unsigned long long)d->pt.dbtime);
+    return point_mismatch(r, d->path, pt, at, why);
+  }
+  if (d->ended == END_INIT && (pt->lsn < d->seen_lsn || pt->lsn > d->init_lsn || pt->dbtime < d->dbtime_max)) {
+    char why[200];
+    snprintf(why, sizeof why, "the log changed it up to generation %u offset %u (dbtime %llu) before the run that "
+             "attaches it", (unsigned)LSN_GEN(d->seen_lsn), (unsigned)LSN_OFF(d->seen_lsn),
+             (unsigned long long)d->dbtime_max);
+    return point_mismatch(r, d->path, pt, at, why);
+  }
+  return JET_errSuccess;
+}
+
+/* The same for a file replay opens at an LR_ATTACH (at, pt) by its header
+ * h: attached by that record (its attach_lsn), or by a later one of the
+ * stream (a newer file: the dbtime rule skips what it holds), or clean at
+ * pt itself (the attach never reached the header) or at a later point of
+ * the stream (detached after that attachment).  A restore's copy says
+ * where it was attached when it was streamed. */
+static JET_ERR check_header(redo *r, const char *path, const dbheader *h, const dbpoint *pt, lsn_t at) {
+  if (!pt || !pt->lsn || h->version < 4 || memcmp(h->log_sig, r->cfg.sig.b, 16)) {
+    if (pt && pt->lsn && h->version >= 4)
+      return point_mismatch(r, path, pt, at, "the file belongs to another log stream");
+    return JET_errSuccess;
+  }
+  if (h->attach_lsn >= at || (h->state == DB_CLEAN && h->clean_lsn > at)) return JET_errSuccess;
+  if (h->state == DB_CLEAN && h->clean_lsn == pt->lsn && h->clean_time == pt->time) return JET_errSuccess;
+  char why[160];
+  snprintf(why, sizeof why, "the file was %s at generation %u offset %u", h->state == DB_CLEAN ? "made clean"
+           : "attached", (unsigned)LSN_GEN(h->state == DB_CLEAN ? h->clean_lsn : h->attach_lsn),
+           (unsigned)LSN_OFF(h->state == DB_CLEAN ? h->clean_lsn : h->attach_lsn));
+  return point_mismatch(r, path, pt, at, why);
+}
+
 /* Attaches a under its id: the database the id named before is detached
  * (implicitly), a file open under another id moves to this one, else the
  * file is opened (fresh: LR_CREATEDB's header, written when the crash came
- * before the header was). */
-static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh) {
+ * before the header was).  pt, at: an LR_ATTACH's clean point and LSN
+ * (check_point, check_header); NULL, 0 for the other attachments. */
+static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh, const dbpoint *pt,
+                       lsn_t at) {
   uint32_t dbid = a->dbid;
   if (dbid < 1 || dbid > ESE_MAX_DB) return JET_errLogFileCorrupt;
   char *path = NULL;
@@ -515,10 +593,13 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
     return e;
   }
   if (d) {                     /* the same file: it moves to this id */
+    free(path);
+    if ((e = check_point(r, d, pt, at))) return e;
     unbind(r, d);
     d->end_gen = 0;
+    d->ended = END_NONE;
+    if (at) d->seen_lsn = at;
     r->db[dbid] = d;
-    free(path);
     return JET_errSuccess;
   }
   esfile *f = NULL;
@@ -544,6 +625,22 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
       free(path);
       r->skip[dbid] = SKIP_OTHER;
       return JET_errSuccess;
+    } else if (he == JET_errSuccess && at && (he = check_header(r, path, &h, pt, at))) {
+      os_close(f);
+      free(path);
+      return he;
+    } else if (he == JET_errSuccess && !at && !r->cfg.restore && h.version >= 4 && h.state == DB_CLEAN &&
+               h.clean_lsn && h.clean_lsn < r->cfg.start_lsn && !memcmp(h.log_sig, r->cfg.sig.b, 16)) {
+      /* the checkpoint says it is attached, the file was made clean before
+       * the checkpoint: an older copy of it put back */
+      if (r->cfg.detail)
+        snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: attached when the checkpoint (generation %u offset %u) was "
+                 "taken, but the file was made clean before it (generation %u offset %u): an older copy of the "
+                 "file; it is not replayed", path, (unsigned)LSN_GEN(r->cfg.start_lsn),
+                 (unsigned)LSN_OFF(r->cfg.start_lsn), (unsigned)LSN_GEN(h.clean_lsn), (unsigned)LSN_OFF(h.clean_lsn));
+      os_close(f);
+      free(path);
+      return JET_errConsistentTimeMismatch;
     } else if (he == JET_errSuccess && r->cfg.dw) {
       uint32_t n = 0;
       he = dw_repair_file(r->cfg.dw, h.db_sig, f, &n);   /* torn or older pages from the ring */
@@ -562,13 +659,14 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   d->path = path;
   memcpy(d->sig, h_fresh ? fresh->db_sig : h.db_sig, 16);
   d->created = fresh != NULL && !r->cfg.restore;
+  d->seen_lsn = at;
   d->next = r->files;
   r->files = d;
   r->db[dbid] = d;
   return JET_errSuccess;
 }
 
-JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL); }
+JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL, NULL, 0); }
 
 /* LR_INSERT .. LR_FREEPAGE: operation records (pageop.h). */
 static int is_op(uint8_t type) { return type >= LR_INSERT && type <= LR_FREEPAGE; }
@@ -804,7 +902,10 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
     stage_end(r, e == JET_errSuccess);   /* all of the commit, or nothing */
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) r->db[r->pages[i].dbid]->wrote = 1;
     for (uint32_t id = 1; id <= ESE_MAX_DB && e == JET_errSuccess; id++)
-      if (T[id] && r->db[id] && T[id] > r->db[id]->dbtime_max) r->db[id]->dbtime_max = T[id];
+      if (T[id] && r->db[id]) {
+        if (T[id] > r->db[id]->dbtime_max) r->db[id]->dbtime_max = T[id];
+        r->db[id]->seen_lsn = rec->lsn;
+      }
   }
   if (e == JET_errSuccess) r->last_commit_us = at;
   drop_pages(r);
@@ -819,8 +920,9 @@ int redo_stopped(const redo *r) { return r->stopped; }
 uint64_t redo_last_commit_us(const redo *r) { return r->last_commit_us; }
 
 /* The attachment of an LR_CREATEDB / LR_ATTACH record; *page_size from
- * LR_CREATEDB.  Strings in *a are new. */
-static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_size) {
+ * LR_CREATEDB; *pt the clean point an LR_ATTACH of LOG_FEATURE_DBPOINT
+ * carries (lsn 0 when none).  Strings in *a are new. */
+static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_size, dbpoint *pt) {
   const uint8_t *p = rec->payload;
   size_t n = rec->len, used;
   memset(a, 0, sizeof *a);
@@ -830,6 +932,11 @@ static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_siz
   }
   size_t head = rec->type == LR_CREATEDB ? 4 : 0;
   JET_ERR e = log_entry_get(p + head, n - head, a, &used);
+  memset(pt, 0, sizeof *pt);
+  if (e == JET_errSuccess && rec->type == LR_ATTACH && used + DBPOINT_SIZE == n - head) {
+    dbpoint_get(p + head + used, pt);
+    used += DBPOINT_SIZE;
+  }
   if (e == JET_errSuccess && (used != n - head || strlen(a->path) > 4096 || strlen(a->rel) > 4096)) {
     log_entry_clear(a);
     e = JET_errLogFileCorrupt;
@@ -839,10 +946,11 @@ static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_siz
 
 JET_ERR redo_entry_of(const log_record *rec, log_attach *a) {
   uint32_t ps = 0;
+  dbpoint pt;
   memset(a, 0, sizeof *a);
   switch (rec->type) {
   case LR_CREATEDB:
-  case LR_ATTACH: return entry_of(rec, a, &ps);
+  case LR_ATTACH: return entry_of(rec, a, &ps, &pt);
   default: return JET_errSuccess;
   }
 }
@@ -850,14 +958,16 @@ JET_ERR redo_entry_of(const log_record *rec, log_attach *a) {
 static JET_ERR attach_rec(redo *r, const log_record *rec) {
   log_attach a;
   uint32_t ps = 0;
-  JET_ERR e = entry_of(rec, &a, &ps);
+  dbpoint pt;
+  JET_ERR e = entry_of(rec, &a, &ps, &pt);
   if (e) return e;
   int create = rec->type == LR_CREATEDB;
   dbheader h = { .page_size = ps, .state = DB_DIRTY };
   if (create && ps != r->cfg.page_size) e = JET_errLogFileCorrupt;
   memcpy(h.db_sig, a.sig, 16);
   memcpy(h.log_sig, r->cfg.sig.b, 16);
-  if (e == JET_errSuccess) e = open_db(r, &a, LSN_GEN(rec->lsn), create ? &h : NULL);
+  if (e == JET_errSuccess)
+    e = open_db(r, &a, LSN_GEN(rec->lsn), create ? &h : NULL, create ? NULL : &pt, create ? 0 : rec->lsn);
   log_entry_clear(&a);
   return e;
 }
@@ -866,6 +976,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   assert(r->fin == FIN_NONE);   /* the end began: no more records */
   int change = rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT || is_op(rec->type);
   if (r->stopped) return JET_errSuccess;   /* past the point in time: nothing more */
+  r->last_lsn = rec->lsn;
   if (change && rec->lsn < r->cfg.apply_from) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
     if (rec->len >= at + 8 && get64(rec->payload + at) > r->max_txid) r->max_txid = get64(rec->payload + at);
@@ -894,12 +1005,25 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB:
   case LR_ATTACH: return attach_rec(r, rec);
-  case LR_DETACH:
+  case LR_DETACH: {
     if (rec->len < 4 || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB) return JET_errLogFileCorrupt;
+    redo_db *d = r->db[get32(rec->payload)];
+    if (d && rec->len >= 20) {   /* LOG_FEATURE_DBPOINT: the clean point this detach made */
+      d->ended = END_DETACH;
+      d->pt = (dbpoint){ .lsn = rec->lsn, .time = get64(rec->payload + 4), .dbtime = get64(rec->payload + 12) };
+      memcpy(d->pt.log_sig, r->cfg.sig.b, 16);
+    }
     return end_id(r, get32(rec->payload), LSN_GEN(rec->lsn));
+  }
   case LR_INIT: {              /* a new run: every earlier attachment ended */
     JET_ERR e = JET_errSuccess;
-    for (uint32_t i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) e = end_id(r, i, LSN_GEN(rec->lsn));
+    for (uint32_t i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) {
+      if (r->db[i]) {
+        r->db[i]->ended = END_INIT;
+        r->db[i]->init_lsn = rec->lsn;
+      }
+      e = end_id(r, i, LSN_GEN(rec->lsn));
+    }
     return e;
   }
   default:                     /* a later version sets a feature bit (refused at

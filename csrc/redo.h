@@ -76,6 +76,10 @@ typedef struct redo_cfg {
    * the epoch) is later is not applied, and redo_apply says so through
    * redo_stopped; nothing is applied after it.  0: no limit. */
   uint64_t stop_after_us;
+  /* Soft recovery: the checkpoint replay starts from.  A database its
+   * attach table names (redo_attach) whose file is clean at a point of
+   * this stream before it is an older copy: JET_errConsistentTimeMismatch. */
+  lsn_t start_lsn;
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);

@@ -1,0 +1,193 @@
+-- A database file rolled back to an older copy of itself (session 16's
+-- hostile finding).  Before: attach took any clean file, and its LR_ATTACH
+-- said nothing of the file's state; a restore (or a recovery) replayed the
+-- log's later records over the copy the set held, which then mixed two
+-- histories without a word.  Now the header keeps where the file was last
+-- made clean (its LR_DETACH's LSN and time, docs/format.md "clean point"),
+-- the attach logs it, and replay of the attach compares it with the file
+-- it has: JET_errConsistentTimeMismatch (-551).
+local ese = require "ese"
+local backup = require "ese.backup"
+local H = require "support.helpers"
+local fs = ese.fs
+
+local function put_range(t, prefix, n)
+  for i = 1, n do t:put(("%s%03d"):format(prefix, i), ("%s-%d"):format(prefix, i)) end
+end
+
+-- Closes table t and database db of session s and detaches path.
+local function detach(t, s, db, path)
+  t:close()
+  db:close()
+  s:detach_database(path)
+end
+
+local function cp(src, dst)
+  assert(os.execute("cp -p " .. H.q(src) .. " " .. H.q(dst)), "cp " .. src)
+end
+
+describe("a database rolled back to an older copy of itself", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- full backup; detach, keep a copy (old.edb), attach, more commits;
+  -- then the way back (detach or stop) with old.edb copied over app.edb,
+  -- attach again, more commits, incremental.  Returns the live table,
+  -- instance and the two sets.
+  local function rolled(stop)
+    local t, s, db, inst = w:table({ log_file_size = 64 })
+    local path = w:path("app.edb")
+    put_range(t, "a", 40)
+    local full = w:path("full")
+    backup.run(inst, full)
+    put_range(t, "b", 40)
+    detach(t, s, db, path)
+    cp(path, w:path("old.edb"))                    -- the copy: a and b, made clean
+    t, s, db = H.open_table(inst, w.dir)
+    put_range(t, "c", 40)                          -- commits the copy lacks
+    if stop then
+      t:close(); db:close(); s:end_session()
+      inst:term({ complete = true })
+      inst = w:open(nil, { log_file_size = 64 })
+    else
+      detach(t, s, db, path)
+    end
+    cp(w:path("old.edb"), path)
+    t = H.open_table(inst, w.dir)
+    put_range(t, "d", 40)
+    local inc = w:path("inc")
+    backup.run(inst, inc, { incremental = true })
+    return t, inst, full, inc
+  end
+
+  for _, how in ipairs({ "detach", "stop" }) do
+    it(("(%s, copy back, attach) is refused by the restore of full + incremental: "
+        .. "JET_errConsistentTimeMismatch, the live database untouched"):format(how), function()
+      local t, inst, full, inc = rolled(how == "stop")
+      local before = H.read_file(w:path("app.edb"))
+      local e = H.expect_jet("JET_errConsistentTimeMismatch", ese.restore, { full, inc }, w:path("r1"))
+      assert.are.equal(-551, e.code)
+      assert.matches("app.edb", e.detail, 1, true)
+      assert.matches("older copy", e.detail, 1, true)
+      H.expect_jet("JET_errConsistentTimeMismatch", backup.restore, { full, inc }, w:path("r2"))
+      -- the database restored so far stays "being restored": never attached as if it were whole
+      assert.are.equal(4, H.db_header(w:path("r1/app.edb")).state)
+      -- the live instance goes on, its file as it was: the copy's records and the later ones
+      assert.are.equal(before, H.read_file(w:path("app.edb")))
+      assert.are.equal("d-40", t:get("d040"))
+      assert.are.equal("b-40", t:get("b040"))
+      assert.is_nil(t:get("c001"))
+      t:put("e", "after")
+      assert.are.equal("after", t:get("e"))
+      -- a new full backup restores what the live database holds
+      backup.run(inst, w:path("full2"))
+      local keys = H.restored_keys(w, (backup.restore(w:path("full2"), w:path("r3")).dest))
+      assert.is_true(keys.d040 and keys.b040 and keys.e)
+      assert.is_nil(keys.c001)
+    end)
+  end
+
+  it("without the roll back, the same steps restore every record (the check refuses only a mix)", function()
+    local t, s, db, inst = w:table({ log_file_size = 64 })
+    local path = w:path("app.edb")
+    put_range(t, "a", 40)
+    backup.run(inst, w:path("full"))
+    put_range(t, "b", 40)
+    detach(t, s, db, path)
+    t, s, db = H.open_table(inst, w.dir)
+    put_range(t, "c", 40)
+    t:close(); db:close(); s:end_session()
+    inst:term({ complete = true })
+    inst = w:open(nil, { log_file_size = 64 })
+    t = H.open_table(inst, w.dir)
+    put_range(t, "d", 40)
+    backup.run(inst, w:path("inc"), { incremental = true })
+    backup.restore({ w:path("full"), w:path("inc") }, w:path("r"))
+    local keys = H.restored_keys(w, w:path("r"))
+    for _, k in ipairs({ "a040", "b040", "c040", "d040" }) do assert.is_true(keys[k], k) end
+  end)
+
+  it("crash recovery onto an older copy put back is refused (JET_errConsistentTimeMismatch), "
+     .. "the copy not written", function()
+    local t, s, db, inst = w:table({ log_file_size = 64 })
+    local path = w:path("app.edb")
+    put_range(t, "a", 40)
+    detach(t, s, db, path)
+    cp(path, w:path("old.edb"))
+    t, s, db = H.open_table(inst, w.dir)
+    put_range(t, "c", 40)                           -- commits the copy lacks
+    detach(t, s, db, path)
+    t = H.open_table(inst, w.dir)
+    put_range(t, "b", 200)                          -- several rolls
+    inst:term()                                     -- a crash: app.edb dirty, its log holds b
+    cp(w:path("old.edb"), path)
+    local copy = H.read_file(path)
+    local i2 = w:create(nil, { log_file_size = 64 })
+    local e = H.expect_jet("JET_errConsistentTimeMismatch", i2.init, i2)
+    assert.matches("older copy", e.detail, 1, true)
+    assert.are.equal(copy, H.read_file(path), "the copy is not written")
+  end)
+
+  it("a database of format 3 (spec/fixtures/v5, before the clean point) attaches, is written as format 4, and "
+     .. "its clean point is checked from its first detach on", function()
+    local dir = H.copy_dir("spec/fixtures/v5/clean", w:path("v5"))
+    local path = dir .. "/app.edb"
+    local h = H.db_header(path, 4096)
+    assert.are.equal("ESEDB\0\0\3", h.magic)
+    assert.are.equal(3, ese.file_info(path, true).format_version)
+    local params = { log_file_size = 64, page_size = 4096 }
+    local inst = w:track(ese.create_instance(H.name(), H.params(dir, params)))
+    inst:init()
+    local t, s, db = H.open_table(inst, dir)
+    assert.are.equal(150, t:count())
+    h = H.db_header(path, 4096)
+    assert.are.equal("ESEDB\0\0\4", h.magic)
+    assert.are.equal(H.DB_DIRTY, h.state)
+    assert.is_true(h.attach_lsn > 0)
+    assert.are.equal(0, h.clean_lsn, "a format 3 file's clean point is not known")
+    backup.run(inst, w:path("full"))
+    t:put("x1", "1")
+    detach(t, s, db, path)
+    h = H.db_header(path, 4096)
+    assert.are.equal(H.DB_CLEAN, h.state)
+    assert.is_true(h.clean_lsn > h.attach_lsn and h.clean_time > 0)
+    cp(path, w:path("old.edb"))
+    t, s, db = H.open_table(inst, dir)
+    t:put("x2", "2")
+    detach(t, s, db, path)
+    cp(w:path("old.edb"), path)
+    t = H.open_table(inst, dir)
+    t:put("x3", "3")
+    backup.run(inst, w:path("inc"), { incremental = true })
+    H.expect_jet("JET_errConsistentTimeMismatch", ese.restore, { w:path("full"), w:path("inc") }, w:path("r"))
+  end)
+
+  it("a clean file of this log stream made clean past the log's end (another copy's history) "
+     .. "is refused at attach", function()
+    -- one folder copied (cp -a) to two; the copy runs on and detaches
+    -- later than the original's log reaches; its file attached in the
+    -- original is refused before anything is logged
+    local t, s, db, inst = w:table({ log_file_size = 64 })
+    local path = w:path("app.edb")
+    put_range(t, "a", 10)
+    t:close(); db:close(); s:end_session()
+    inst:term({ complete = true })
+    local other = H.copy_dir(w.dir, w.dir .. "-copy")
+    local o = ese.create_instance(H.name("o"), H.params(other))
+    w:track(o)
+    o:init()
+    local ot, os2, odb = H.open_table(o, other)
+    put_range(ot, "z", 200)
+    detach(ot, os2, odb, other .. "/app.edb")
+    o:term({ complete = true })
+    local i2 = w:open(nil, { log_file_size = 64 })
+    cp(other .. "/app.edb", path)
+    local s2 = i2:begin_session()
+    local e = H.expect_jet("JET_errConsistentTimeMismatch", s2.attach_database, s2, path)
+    assert.matches("has not reached", e.detail, 1, true)
+    assert.are.equal(H.DB_CLEAN, H.db_header(path).state, "not attached: the file is still clean")
+    assert.are.equal("absent", fs.stat(other .. "/x").kind)
+    H.rmdir(other)
+  end)
+end)
