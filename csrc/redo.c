@@ -159,6 +159,7 @@ JET_ERR redo_new(const redo_cfg *cfg, redo **out) {
   redo *r = calloc(1, sizeof *r);
   if (!r) return JET_errOutOfMemory;
   r->cfg = *cfg;
+  r->last_lsn = cfg->start_lsn;   /* a recovery that replays nothing ends at its checkpoint */
   if (!r->cfg.fix) r->cfg.fix = clean_header;
   r->cache_max = cfg->cache_pages ? cfg->cache_pages : REDO_CACHE_BYTES / cfg->page_size;
   if (r->cache_max < 1) r->cache_max = 1;
@@ -554,11 +555,9 @@ static JET_ERR check_point(redo *r, const redo_db *d, const dbpoint *pt, lsn_t a
  * the stream (detached after that attachment).  A restore's copy says
  * where it was attached when it was streamed. */
 static JET_ERR check_header(redo *r, const char *path, const dbheader *h, const dbpoint *pt, lsn_t at) {
-  if (!pt || !pt->lsn || h->version < 4 || memcmp(h->log_sig, r->cfg.sig.b, 16)) {
-    if (pt && pt->lsn && h->version >= 4)
-      return point_mismatch(r, path, pt, at, "the file belongs to another log stream");
-    return JET_errSuccess;
-  }
+  /* not known; or the file is another stream's now (soft recovery leaves
+   * that to the signature rules: open_db's SKIP_OTHER and the dbtime rule) */
+  if (!pt || !pt->lsn || h->version < 4 || memcmp(h->log_sig, r->cfg.sig.b, 16)) return JET_errSuccess;
   if (h->attach_lsn >= at || (h->state == DB_CLEAN && h->clean_lsn > at)) return JET_errSuccess;
   if (h->state == DB_CLEAN && h->clean_lsn == pt->lsn && h->clean_time == pt->time) return JET_errSuccess;
   char why[160];

@@ -78,7 +78,8 @@ typedef struct redo_cfg {
   uint64_t stop_after_us;
   /* Soft recovery: the checkpoint replay starts from.  A database its
    * attach table names (redo_attach) whose file is clean at a point of
-   * this stream before it is an older copy: JET_errConsistentTimeMismatch. */
+   * this stream before it is an older copy: JET_errConsistentTimeMismatch.
+   * Also the clean point (dbheader.h) of a replay that replays no record. */
   lsn_t start_lsn;
 } redo_cfg;
 

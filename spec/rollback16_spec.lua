@@ -108,6 +108,42 @@ describe("a database rolled back to an older copy of itself", function()
     for _, k in ipairs({ "a040", "b040", "c040", "d040" }) do assert.is_true(keys[k], k) end
   end)
 
+  it("a crash, recovery, attach and commits between full and incremental restore whole; an older copy "
+     .. "attached after that recovery is refused", function()
+    for _, roll in ipairs({ false, true }) do
+      local t, s, db, inst = w:table({ log_file_size = 64 })
+      local path = w:path("app.edb")
+      put_range(t, "a", 40)
+      local full = w:path(("full-%s"):format(roll))
+      backup.run(inst, full)
+      detach(t, s, db, path)
+      cp(path, w:path("old.edb"))                   -- clean: a
+      t = H.open_table(inst, w.dir)
+      put_range(t, "b", 40)
+      inst:term()                                   -- a crash
+      inst = w:open(nil, { log_file_size = 64 })     -- recovery makes app.edb clean: a and b
+      if roll then cp(w:path("old.edb"), path) end
+      t = H.open_table(inst, w.dir)
+      put_range(t, "c", 40)
+      local inc = w:path(("inc-%s"):format(roll))
+      backup.run(inst, inc, { incremental = true })
+      local dest = w:path(("r-%s"):format(roll))
+      if roll then
+        local e = H.expect_jet("JET_errConsistentTimeMismatch", backup.restore, { full, inc }, dest)
+        assert.matches("before the run that attaches it", e.detail, 1, true)
+      else
+        backup.restore({ full, inc }, dest)
+        local keys = H.restored_keys(w, dest)
+        for _, k in ipairs({ "a040", "b040", "c040" }) do assert.is_true(keys[k], k) end
+      end
+      inst:term({ complete = true })
+      os.remove(path)
+      for name in pairs(H.ls(w.dir)) do
+        if name:match("^edb") then os.remove(w:path(name)) end
+      end
+    end
+  end)
+
   it("crash recovery onto an older copy put back is refused (JET_errConsistentTimeMismatch), "
      .. "the copy not written", function()
     local t, s, db, inst = w:table({ log_file_size = 64 })
