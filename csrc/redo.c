@@ -629,9 +629,13 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
       free(path);
       return he;
     } else if (he == JET_errSuccess && !at && !r->cfg.restore && h.version >= 4 && h.state == DB_CLEAN &&
-               h.clean_lsn && h.clean_lsn < r->cfg.start_lsn && !memcmp(h.log_sig, r->cfg.sig.b, 16)) {
-      /* the checkpoint says it is attached, the file was made clean before
-       * the checkpoint: an older copy of it put back */
+               h.clean_lsn && h.clean_time && h.clean_lsn < r->cfg.start_lsn &&
+               !memcmp(h.log_sig, r->cfg.sig.b, 16)) {
+      /* the checkpoint says it is attached, the file was detached (or
+       * terminated) before the checkpoint: an older copy of it put back.
+       * A file a replay made clean (clean_time 0: a restore's result under
+       * a checkpoint left from the history it replaced) is the dbtime
+       * rule's. */
       if (r->cfg.detail)
         snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: attached when the checkpoint (generation %u offset %u) was "
                  "taken, but the file was made clean before it (generation %u offset %u): an older copy of the "

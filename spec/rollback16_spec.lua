@@ -162,6 +162,27 @@ describe("a database rolled back to an older copy of itself", function()
     local i2 = w:create(nil, { log_file_size = 64 })
     local e = H.expect_jet("JET_errConsistentTimeMismatch", i2.init, i2)
     assert.matches("older copy", e.detail, 1, true)
+    assert.matches("the log attaches it at generation", e.detail, 1, true)   -- the LR_ATTACH replayed
+    assert.are.equal(copy, H.read_file(path), "the copy is not written")
+  end)
+
+  it("crash recovery from a checkpoint taken while the database was attached, onto an older copy put back: "
+     .. "refused by the checkpoint's attach table (JET_errConsistentTimeMismatch), the copy not written", function()
+    local t, s, db, inst = w:table({ log_file_size = 64 })
+    local path = w:path("app.edb")
+    put_range(t, "a", 40)
+    detach(t, s, db, path)
+    cp(path, w:path("old.edb"))
+    t = H.open_table(inst, w.dir)
+    put_range(t, "b", 40)
+    backup.run(inst, w:path("full"))                -- its Begin takes a checkpoint naming app.edb attached
+    put_range(t, "c", 5)                            -- one small commit: a page the copy has at an older dbtime
+    inst:term()
+    cp(w:path("old.edb"), path)
+    local copy = H.read_file(path)
+    local i2 = w:create(nil, { log_file_size = 64 })
+    local e = H.expect_jet("JET_errConsistentTimeMismatch", i2.init, i2)
+    assert.matches("attached when the checkpoint", e.detail, 1, true)
     assert.are.equal(copy, H.read_file(path), "the copy is not written")
   end)
 
