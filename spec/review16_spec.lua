@@ -1,7 +1,10 @@
 -- Hostile review of rollback16 (database format 4, the clean point):
 -- good databases and good backup sets the clean point check refuses
--- (JET_errConsistentTimeMismatch, -551).  Each case failed on rollback16
--- at 1e56aa1; the same steps succeed on c8b6014 (format 3).
+-- (JET_errConsistentTimeMismatch, -551): each case of the first describe
+-- fails on rollback16 at 1e56aa1, and the same steps succeed on c8b6014
+-- (format 3).  The second describe: an older copy put back that the clean
+-- point does not catch (the restore succeeds with a mixed database, as on
+-- c8b6014).
 local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
@@ -121,5 +124,37 @@ describe("review16: the clean point refuses good files", function()
     s2:attach_database(other)
     local t3 = s2:open_table(s2:open_database(other), "t")
     assert.truthy(t3:get("o0000001"))
+  end)
+
+end)
+
+describe("review16: an older copy the clean point lets through", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("a format 3 copy (made before the upgrade: no clean point) put back after a detach that logged one: "
+     .. "the restore refuses the mix (was: success, the restored database lacks the live one's last commits "
+     .. "and holds commits the live one lacks)", function()
+    local dir = H.copy_dir("spec/fixtures/v5/clean", w:path("v5"))
+    local path = dir .. "/app.edb"
+    assert.are.equal(3, ese.file_info(path).format_version)
+    assert(os.execute("cp -p " .. H.q(path) .. " " .. H.q(w:path("old3.edb"))))   -- the safety copy
+    local params = H.params(dir, { log_file_size = 64, page_size = 4096 })
+    local inst = w:track(ese.create_instance(H.name(), params))
+    inst:init()
+    local t, s, db = H.open_table(inst, dir)
+    put_range(t, "b", 40)
+    local full = w:path("full")
+    backup.run(inst, full)
+    put_range(t, "c", 40)
+    detach(t, s, db, path)                           -- an LR_DETACH with a clean point
+    assert(os.execute("cp -p " .. H.q(w:path("old3.edb")) .. " " .. H.q(path)))   -- the older copy back
+    t = H.open_table(inst, dir)                      -- its LR_ATTACH: clean point not known (0)
+    put_range(t, "d", 40)
+    assert.is_nil(t:get("b001"))
+    inst:term({ complete = true })
+    local e = H.expect_jet("JET_errConsistentTimeMismatch", ese.restore, full, w:path("r"), { live_log_path = dir })
+    assert.matches("app.edb", e.detail, 1, true)
   end)
 end)
