@@ -126,6 +126,28 @@ describe("review16: the clean point refuses good files", function()
     assert.truthy(t3:get("o0000001"))
   end)
 
+  it("guide.md's remedy: a full backup taken right after an older copy was put back and attached restores "
+     .. "(was -551: its first generation holds that attach, compared though the copy holds it already)", function()
+    local t, s, db, inst = w:table({ log_file_size = 64 })
+    local path = w:path("app.edb")
+    put_range(t, "a", 20)
+    detach(t, s, db, path)
+    assert(os.execute("cp -p " .. H.q(path) .. " " .. H.q(w:path("old.edb"))))
+    t, s, db = H.open_table(inst, w.dir)
+    put_range(t, "b", 20)
+    detach(t, s, db, path)
+    assert(os.execute("cp -p " .. H.q(w:path("old.edb")) .. " " .. H.q(path)))   -- the mistake
+    t = H.open_table(inst, w.dir)
+    local full = w:path("full")
+    backup.run(inst, full)                           -- "take a full backup at once"
+    put_range(t, "c", 20)
+    inst:term({ complete = true })
+    backup.restore(full, w:path("r"))
+    local keys = H.restored_keys(w, w:path("r"))
+    assert.is_true(keys.a020)
+    assert.is_nil(keys.b001)                         -- the live database as it is since the mistake
+  end)
+
 end)
 
 describe("review16: an older copy the clean point lets through", function()
