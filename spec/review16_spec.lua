@@ -79,6 +79,35 @@ describe("review16: the clean point refuses good files", function()
     end)
   end
 
+  it("an attach whose header write failed (eio, its LR_ATTACH durable), a clean term, a new run that attaches "
+     .. "the file: a NEW full backup taken then restores (was -551)", function()
+    local t, s, db, inst = w:table({ log_file_size = 1024 })   -- the default size: one generation for it all
+    local path = w:path("app.edb")
+    put_range(t, "a", 40)
+    detach(t, s, db, path)
+    inst:term({ complete = true })
+    local copy = H.copy_dir(w.dir, w.dir .. "-trace")
+    local trace = w:path("trace")
+    local code, out, err = H.lua_child(attach_child, { copy }, "ESE_FAULT_TRACE=" .. H.q(trace))
+    assert.are.equal(0, code, out .. err)
+    H.rmdir(copy)
+    local k
+    for line in assert(H.read_file(trace)):gmatch("[^\n]+") do
+      k = k or line:match("^(%d+) write %d+ %d+ app%.edb$")
+    end
+    out, err = select(2, H.lua_child(attach_child, { w.dir }, "ESE_FAULT=eio:" .. k))
+    assert.matches("ATTACH\tfalse\tJET_errDiskIO", out, 1, false, err)
+    inst = w:open(nil, { log_file_size = 1024 })
+    t = H.open_table(inst, w.dir)
+    put_range(t, "c", 40)
+    local full = w:path("full-new")
+    backup.run(inst, full)
+    inst:term({ complete = true })
+    backup.restore(full, w:path("r"))
+    local keys = H.restored_keys(w, w:path("r"))
+    assert.is_true(keys.a040 and keys.c040)
+  end)
+
   it("a restore to a point in time that stops at a commit whose group began in the generation before: "
      .. "the restored database attaches on the restored folder (was -551 'which the log has not reached')", function()
     local t, s, _, inst = w:table({ log_file_size = 64 })
