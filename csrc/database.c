@@ -313,25 +313,6 @@ JET_ERR db_create(essession *s, const char *szFilename, JET_DBID *pdbid) {
   return JET_errSuccess;
 }
 
-/* A clean file made clean in this log stream at a position the log has
- * not reached (its clean point is at or past the log's end, or in the
- * current generation of another creation time): it comes from another
- * copy of this instance's folders (a copy of the folder run on its own, or
- * a later state put back after the log went back), whose log this is not.
- * Attaching it would log an attachment no replay can trust:
- * JET_errConsistentTimeMismatch, before anything is logged or written. */
-static JET_ERR check_clean_point(esinst *inst, const esdb *db) {
-  const dbheader *h = &db->hdr;
-  if (!h->clean_lsn || memcmp(h->log_sig, log_signature(inst->log)->b, 16)) return JET_errSuccess;
-  lsn_t end = log_end(inst->log);
-  if (h->clean_lsn < end) return JET_errSuccess;
-  inst_detail(inst, "%s: made clean at generation %u offset %u of this log stream, which the log has not reached "
-              "(it ends at generation %u offset %u): a copy of another history of this instance", db->path,
-              (unsigned)LSN_GEN(h->clean_lsn), (unsigned)LSN_OFF(h->clean_lsn), (unsigned)LSN_GEN(end),
-              (unsigned)LSN_OFF(end));
-  return JET_errConsistentTimeMismatch;
-}
-
 JET_ERR db_attach(essession *s, const char *szFilename) {
   assert(inst_lock_held(s->inst));
   JET_ERR e = JET_errSuccess;
@@ -362,7 +343,6 @@ JET_ERR db_attach(essession *s, const char *szFilename) {
     uint32_t root;
     e = pager_get_root(db->pg, &root);
     if (e == JET_errSuccess && (e = whole_file(inst, db)) == JET_errDatabaseCorrupted) cut = 1;
-    if (e == JET_errSuccess) e = check_clean_point(inst, db);
     lsn_t at = 0;
     if (e == JET_errSuccess) {
       log_attach a = entry_of(db);
@@ -396,7 +376,6 @@ JET_ERR db_attach(essession *s, const char *szFilename) {
     else if ((e == JET_errDatabaseCorrupted && !cut) || e == JET_errPageSizeMismatch ||
              e == JET_errSoftRecoveryOnBackupDatabase || e == JET_errDatabaseDirtyShutdown)
       inst_detail(inst, "%s", szFilename);
-    /* JET_errConsistentTimeMismatch: check_clean_point said why */
     session_detail(s, "%s", inst->detail);
   }
   os_close(f);
