@@ -37,7 +37,8 @@ typedef struct redo_db {
    * compared with it: check_point): END_NONE still attached; END_DETACH a
    * replayed LR_DETACH made the clean point pt; END_INIT a new run began at
    * init_lsn (a recovery's end made it clean before, at no record of its
-   * own); seen_lsn: its last attachment or commit replayed */
+   * own); seen_lsn: the clean point its last attachment recorded, or its
+   * last commit replayed since (an attach alone changes nothing) */
   int ended;
   dbpoint pt;
   lsn_t init_lsn, seen_lsn;
@@ -512,6 +513,13 @@ static redo_db *open_file_of(redo *r, const char *path) {
   return NULL;
 }
 
+/* What an attachment (an LR_ATTACH recording pt, compared when cmp)
+ * tells of the file d: it is at least at pt; no change since. */
+static void attached_at(redo_db *d, const dbpoint *pt, int cmp) {
+  lsn_t p = pt ? pt->lsn : 0;
+  if (!cmp || p > d->seen_lsn) d->seen_lsn = p;   /* not compared: the file's own state from here */
+}
+
 static JET_ERR point_mismatch(redo *r, const char *path, const dbpoint *pt, lsn_t at, const char *why) {
   if (r->cfg.detail)
     snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: the log attaches it at generation %u offset %u as made clean at "
@@ -570,8 +578,8 @@ static JET_ERR check_header(redo *r, const char *path, const dbheader *h, const 
 /* Attaches a under its id: the database the id named before is detached
  * (implicitly), a file open under another id moves to this one, else the
  * file is opened (fresh: LR_CREATEDB's header, written when the crash came
- * before the header was).  pt, at: an LR_ATTACH's clean point and LSN
- * (check_point, check_header); NULL, 0 for the other attachments. */
+ * before the header was).  pt, at: an LR_ATTACH's clean point and LSN;
+ * NULL, 0 for the other attachments (check_point, check_header). */
 static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh, const dbpoint *pt,
                        lsn_t at) {
   uint32_t dbid = a->dbid;
@@ -597,7 +605,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
     unbind(r, d);
     d->end_gen = 0;
     d->ended = END_NONE;
-    if (at) d->seen_lsn = at;
+    attached_at(d, pt, 1);
     r->db[dbid] = d;
     return JET_errSuccess;
   }
@@ -662,7 +670,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   d->path = path;
   memcpy(d->sig, h_fresh ? fresh->db_sig : h.db_sig, 16);
   d->created = fresh != NULL && !r->cfg.restore;
-  d->seen_lsn = at;
+  attached_at(d, pt, 0);
   d->next = r->files;
   r->files = d;
   r->db[dbid] = d;
