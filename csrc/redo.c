@@ -38,10 +38,13 @@ typedef struct redo_db {
    * replayed LR_DETACH made the clean point pt; END_INIT a new run began at
    * init_lsn (a recovery's end made it clean before, at no record of its
    * own); seen_lsn: the clean point its last attachment recorded, or its
-   * last commit replayed since (an attach alone changes nothing) */
+   * last commit replayed since (an attach alone changes nothing).
+   * copy_attach: a restore's copy was streamed while attached by the
+   * LR_ATTACH there (its header's attach_lsn): it holds the result of every
+   * attachment up to it */
   int ended;
   dbpoint pt;
-  lsn_t init_lsn, seen_lsn;
+  lsn_t init_lsn, seen_lsn, copy_attach;
   struct redo_db *next;
 } redo_db;
 
@@ -579,11 +582,15 @@ static JET_ERR check_header(redo *r, const char *path, const dbheader *h, const 
  * (implicitly), a file open under another id moves to this one, else the
  * file is opened (fresh: LR_CREATEDB's header, written when the crash came
  * before the header was).  pt, at: an LR_ATTACH's clean point and LSN;
- * NULL, 0 for the other attachments (check_point, check_header). */
+ * NULL, 0 for the other attachments.  The point is compared (check_point,
+ * check_header) only from apply_from on and past the attachment a
+ * restore's copy was streamed under: the copy holds the result of the
+ * attachments before, whatever file they attached. */
 static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh, const dbpoint *pt,
                        lsn_t at) {
   uint32_t dbid = a->dbid;
   if (dbid < 1 || dbid > ESE_MAX_DB) return JET_errLogFileCorrupt;
+  int cmp = at && at >= r->cfg.apply_from;
   char *path = NULL;
   JET_ERR e = r->cfg.map ? r->cfg.map(r->cfg.ud, a, fresh != NULL, &path)
                          : ((path = strdup(a->path)) ? 0 : JET_errOutOfMemory);
@@ -601,11 +608,12 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   }
   if (d) {                     /* the same file: it moves to this id */
     free(path);
-    if ((e = check_point(r, d, pt, at))) return e;
+    if (at <= d->copy_attach) cmp = 0;
+    if (cmp && (e = check_point(r, d, pt, at))) return e;
     unbind(r, d);
     d->end_gen = 0;
     d->ended = END_NONE;
-    attached_at(d, pt, 1);
+    attached_at(d, pt, cmp);
     r->db[dbid] = d;
     return JET_errSuccess;
   }
@@ -632,7 +640,7 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
       free(path);
       r->skip[dbid] = SKIP_OTHER;
       return JET_errSuccess;
-    } else if (he == JET_errSuccess && at && (he = check_header(r, path, &h, pt, at))) {
+    } else if (he == JET_errSuccess && cmp && (he = check_header(r, path, &h, pt, at))) {
       os_close(f);
       free(path);
       return he;
@@ -671,6 +679,8 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   memcpy(d->sig, h_fresh ? fresh->db_sig : h.db_sig, 16);
   d->created = fresh != NULL && !r->cfg.restore;
   attached_at(d, pt, 0);
+  if (r->cfg.restore && !h_fresh && h.version >= 4 && !memcmp(h.log_sig, r->cfg.sig.b, 16))
+    d->copy_attach = h.attach_lsn;
   d->next = r->files;
   r->files = d;
   r->db[dbid] = d;
