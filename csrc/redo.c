@@ -89,7 +89,10 @@ struct redo {
   uint32_t group_records; /* page records of txid read so far, skipped ones too */
   uint64_t max_txid;      /* the highest transaction id met */
   uint64_t last_commit_us;/* time of the last commit applied (or skipped before apply_from) */
-  lsn_t last_lsn;         /* the last record replayed: the clean point of a replay's end */
+  /* the last record replayed (a page record once its commit is): the
+   * clean point of a replay's end; commit_lsn: the last commit applied,
+   * where a restore stopped at a point in time cuts its log after */
+  lsn_t last_lsn, commit_lsn;
   int stopped;            /* a commit later than cfg.stop_after_us was met */
   /* the replay cache: frames [0, nfr) of fr (each keeps its buffers when
    * the cache is emptied), found through hash (open addressing: frame
@@ -163,7 +166,7 @@ JET_ERR redo_new(const redo_cfg *cfg, redo **out) {
   redo *r = calloc(1, sizeof *r);
   if (!r) return JET_errOutOfMemory;
   r->cfg = *cfg;
-  r->last_lsn = cfg->start_lsn;   /* a recovery that replays nothing ends at its checkpoint */
+  r->last_lsn = r->commit_lsn = cfg->start_lsn;   /* a recovery that replays nothing ends at its checkpoint */
   if (!r->cfg.fix) r->cfg.fix = clean_header;
   r->cache_max = cfg->cache_pages ? cfg->cache_pages : REDO_CACHE_BYTES / cfg->page_size;
   if (r->cache_max < 1) r->cache_max = 1;
@@ -485,6 +488,10 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
           memcpy(h.log_sig, r->cfg.sig.b, 16);
           h.clean_lsn = exact ? d->pt.lsn : d->ended == END_INIT ? d->init_lsn : r->last_lsn;
           h.clean_time = exact ? d->pt.time : 0;
+          if (r->stopped && h.clean_lsn > r->commit_lsn) {   /* records the cut drops: not the log's */
+            h.clean_lsn = r->commit_lsn;
+            h.clean_time = 0;
+          }
         }
         e = dbheader_write(d->file, &h);
       }
@@ -892,13 +899,14 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   if (txid > r->max_txid) r->max_txid = txid;
   uint64_t at = redo_commit_time(rec);
   if (r->cfg.stop_after_us && at > r->cfg.stop_after_us) {   /* the point in time: stop before this commit */
-    r->stopped = 1;
+    r->stopped = 1;   /* last_lsn stays the last commit applied: where the restored log is cut */
     drop_pages(r);
     r->txid = 0;
     r->group_records = 0;
     r->tx_other = 0;
     return JET_errSuccess;
   }
+  r->last_lsn = r->commit_lsn = rec->lsn;
   /* a commit applies exactly the page records of its group */
   if (txid == r->txid && r->group_records != count) {
     e = corrupt(r);
@@ -997,7 +1005,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   assert(r->fin == FIN_NONE);   /* the end began: no more records */
   int change = rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT || is_op(rec->type);
   if (r->stopped) return JET_errSuccess;   /* past the point in time: nothing more */
-  r->last_lsn = rec->lsn;
+  if (!change) r->last_lsn = rec->lsn;      /* a commit sets it once applied (commit_rec) */
   if (change && rec->lsn < r->cfg.apply_from) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
     if (rec->len >= at + 8 && get64(rec->payload + at) > r->max_txid) r->max_txid = get64(rec->payload + at);
@@ -1011,6 +1019,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
         return JET_errEndingRestoreLogTooLow;
       }
       r->last_commit_us = t;
+      r->last_lsn = r->commit_lsn = rec->lsn;   /* the copy holds it */
     }
     return JET_errSuccess;
   }

@@ -250,4 +250,30 @@ describe("a database rolled back to an older copy of itself", function()
                            { live_log_path = w.dir })
     assert.matches("the log detached it at generation", e.detail, 1, true)
   end)
+
+  it("a restore to a point in time that stops at a commit whose group began in the generation before "
+     .. "makes the database clean at a record the restored log holds (was: at the commit it stopped before, "
+     .. "in the part of the generation the restore cut away)", function()
+    local t, s, _, inst = w:table({ log_file_size = 64 })
+    put_range(t, "a", 20)
+    local set, archive = w:path("set"), w:path("archive")
+    backup.run(inst, set)
+    put_range(t, "b", 20)
+    local mark = H.time_mark()
+    s:begin_transaction()                          -- one group spanning a roll: its commit in the next generation
+    for i = 1, 60 do t:put(("c%03d"):format(i), ("v"):rep(1500)) end
+    s:commit_transaction()
+    H.roll(t, w.dir, 1, "tail")
+    inst:term({ complete = true })
+    assert(os.execute("mkdir -p " .. H.q(archive)))
+    for _, name in ipairs(ese.fs.list(w.dir)) do
+      if name:match("^edb%x%x%x%x%x%x%x%x%.log$") then cp(w:path(name), archive .. "/" .. name) end
+    end
+    local dest = w:path("dest")
+    assert.is_true(ese.restore(set, dest, { archive_path = archive, to_time = mark }).stopped_at_time)
+    local h = H.db_header(dest .. "/app.edb", 4096)
+    local gen, off = h.clean_lsn >> 32, h.clean_lsn & 0xFFFFFFFF
+    local log = assert(H.read_file(("%s/edb%08X.log"):format(dest, gen)), "the clean point's generation")
+    assert.is_true(string.unpack("<I4", log, off + 1) > 0, "a record at the clean point")
+  end)
 end)
