@@ -346,6 +346,7 @@ typedef struct log_record {
   uint8_t type;
   const uint8_t *payload;  /* valid until the next log_reader_next */
   uint32_t len;
+  uint32_t features;       /* LOG_FEATURE_* of the generation's file that holds it */
 } log_record;
 
 enum {

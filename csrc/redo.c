@@ -39,10 +39,15 @@ typedef struct redo_db {
    * init_lsn (a recovery's end made it clean before, at no record of its
    * own); seen_lsn: the clean point its last attachment recorded, or its
    * last commit replayed since (an attach alone changes nothing).
+   * pointed: its header has a clean point for certain (its last LR_ATTACH
+   * recorded one, a commit followed an LR_ATTACH of LOG_FEATURE_DBPOINT,
+   * whose header write it follows, or an LR_DETACH made one), so a later
+   * LR_ATTACH that records none (0: a format 3 file) attached an older
+   * copy; dbpoint_log: its last LR_ATTACH was of LOG_FEATURE_DBPOINT.
    * copy_attach: a restore's copy was streamed while attached by the
    * LR_ATTACH there (its header's attach_lsn): it holds the result of every
    * attachment up to it */
-  int ended;
+  int ended, pointed, dbpoint_log;
   dbpoint pt;
   lsn_t init_lsn, seen_lsn, copy_attach;
   struct redo_db *next;
@@ -528,6 +533,8 @@ static redo_db *open_file_of(redo *r, const char *path) {
 static void attached_at(redo_db *d, const dbpoint *pt, int cmp) {
   lsn_t p = pt ? pt->lsn : 0;
   if (!cmp || p > d->seen_lsn) d->seen_lsn = p;   /* not compared: the file's own state from here */
+  d->dbpoint_log = pt != NULL;
+  d->pointed = p != 0;
 }
 
 static JET_ERR point_mismatch(redo *r, const char *path, const dbpoint *pt, lsn_t at, const char *why) {
@@ -547,7 +554,11 @@ static JET_ERR point_mismatch(redo *r, const char *path, const dbpoint *pt, lsn_
  * Otherwise the file the log attached was another copy (an older one put
  * back, another copy's): replaying on would mix two histories. */
 static JET_ERR check_point(redo *r, const redo_db *d, const dbpoint *pt, lsn_t at) {
-  if (!pt || !pt->lsn || d->ended == END_NONE) return JET_errSuccess;   /* not known: an older log or file */
+  if (!pt || d->ended == END_NONE) return JET_errSuccess;   /* not known: an older log */
+  if (!pt->lsn && d->pointed)   /* a file of format 3, where the log had made the file's header format 4 */
+    return point_mismatch(r, d->path, pt, at, "the log had made it clean with a clean point (the file attached has "
+                          "none: a copy made before that)");
+  if (!pt->lsn) return JET_errSuccess;   /* a format 3 file the log never saw rewritten: not known */
   if (memcmp(pt->log_sig, r->cfg.sig.b, 16))
     return point_mismatch(r, d->path, pt, at, "its clean point was in another log stream");
   if (d->ended == END_DETACH && (pt->lsn != d->pt.lsn || pt->time != d->pt.time)) {
@@ -588,11 +599,12 @@ static JET_ERR check_header(redo *r, const char *path, const dbheader *h, const 
 /* Attaches a under its id: the database the id named before is detached
  * (implicitly), a file open under another id moves to this one, else the
  * file is opened (fresh: LR_CREATEDB's header, written when the crash came
- * before the header was).  pt, at: an LR_ATTACH's clean point and LSN;
- * NULL, 0 for the other attachments.  The point is compared (check_point,
- * check_header) only from apply_from on and past the attachment a
- * restore's copy was streamed under: the copy holds the result of the
- * attachments before, whatever file they attached. */
+ * before the header was).  at: an LR_ATTACH's LSN, pt the clean point it
+ * records (NULL: a record before LOG_FEATURE_DBPOINT); 0, NULL for the
+ * other attachments.  The point is compared (check_point, check_header)
+ * only from apply_from on and past the attachment a restore's copy was
+ * streamed under: the copy holds the result of the attachments before,
+ * whatever file they attached. */
 static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh, const dbpoint *pt,
                        lsn_t at) {
   uint32_t dbid = a->dbid;
@@ -932,8 +944,10 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) r->db[r->pages[i].dbid]->wrote = 1;
     for (uint32_t id = 1; id <= ESE_MAX_DB && e == JET_errSuccess; id++)
       if (T[id] && r->db[id]) {
-        if (T[id] > r->db[id]->dbtime_max) r->db[id]->dbtime_max = T[id];
-        r->db[id]->seen_lsn = rec->lsn;
+        redo_db *d = r->db[id];
+        if (T[id] > d->dbtime_max) d->dbtime_max = T[id];
+        d->seen_lsn = rec->lsn;
+        if (d->dbpoint_log) d->pointed = 1;   /* its attach wrote its header: format 4 from then on */
       }
   }
   if (e == JET_errSuccess) r->last_commit_us = at;
@@ -950,7 +964,8 @@ uint64_t redo_last_commit_us(const redo *r) { return r->last_commit_us; }
 
 /* The attachment of an LR_CREATEDB / LR_ATTACH record; *page_size from
  * LR_CREATEDB; *pt the clean point an LR_ATTACH of LOG_FEATURE_DBPOINT
- * carries (lsn 0 when none).  Strings in *a are new. */
+ * records (zeros otherwise: also an lsn 0 recorded means none).  Strings
+ * in *a are new. */
 static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_size, dbpoint *pt) {
   const uint8_t *p = rec->payload;
   size_t n = rec->len, used;
@@ -962,7 +977,11 @@ static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_siz
   size_t head = rec->type == LR_CREATEDB ? 4 : 0;
   JET_ERR e = log_entry_get(p + head, n - head, a, &used);
   memset(pt, 0, sizeof *pt);
-  if (e == JET_errSuccess && rec->type == LR_ATTACH && used + DBPOINT_SIZE == n - head) {
+  if (e == JET_errSuccess && rec->type == LR_ATTACH && (rec->features & LOG_FEATURE_DBPOINT)) {
+    if (n - head - used < DBPOINT_SIZE) {
+      log_entry_clear(a);
+      return JET_errLogFileCorrupt;
+    }
     dbpoint_get(p + head + used, pt);
     used += DBPOINT_SIZE;
   }
@@ -996,7 +1015,8 @@ static JET_ERR attach_rec(redo *r, const log_record *rec) {
   memcpy(h.db_sig, a.sig, 16);
   memcpy(h.log_sig, r->cfg.sig.b, 16);
   if (e == JET_errSuccess)
-    e = open_db(r, &a, LSN_GEN(rec->lsn), create ? &h : NULL, create ? NULL : &pt, create ? 0 : rec->lsn);
+    e = open_db(r, &a, LSN_GEN(rec->lsn), create ? &h : NULL,
+                create || !(rec->features & LOG_FEATURE_DBPOINT) ? NULL : &pt, create ? 0 : rec->lsn);
   log_entry_clear(&a);
   return e;
 }
@@ -1036,10 +1056,13 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_CREATEDB:
   case LR_ATTACH: return attach_rec(r, rec);
   case LR_DETACH: {
-    if (rec->len < 4 || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB) return JET_errLogFileCorrupt;
+    int pointed = (rec->features & LOG_FEATURE_DBPOINT) != 0;
+    if (rec->len != (pointed ? 20u : 4u) || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB)
+      return JET_errLogFileCorrupt;
     redo_db *d = r->db[get32(rec->payload)];
-    if (d && rec->len >= 20) {   /* LOG_FEATURE_DBPOINT: the clean point this detach made */
+    if (d && pointed) {   /* the clean point this detach made */
       d->ended = END_DETACH;
+      d->pointed = 1;
       d->pt = (dbpoint){ .lsn = rec->lsn, .time = get64(rec->payload + 4), .dbtime = get64(rec->payload + 12) };
       memcpy(d->pt.log_sig, r->cfg.sig.b, 16);
     }
