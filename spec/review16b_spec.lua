@@ -49,3 +49,57 @@ describe("review16b: the clean point refuses good files", function()
     for _, key in ipairs({ "a020", "b020", "c020" }) do assert.is_true(keys[key], key) end
   end)
 end)
+
+describe("review16b: an older copy the clean point lets through", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("a format 3 copy put back after a crash and a recovery (no LR_DETACH since the set): the restore of a "
+     .. "set taken after the upgrade refuses the mix", function()
+    local dir = H.copy_dir("spec/fixtures/v5/clean", w:path("v5"))
+    local path = dir .. "/app.edb"
+    assert.are.equal(3, ese.file_info(path).format_version)
+    assert(os.execute("cp -p " .. H.q(path) .. " " .. H.q(w:path("old3.edb"))))   -- the safety copy
+    local full = w:path("full")
+    H.killed_child([[
+      local ese = require "ese"
+      local backup = require "ese.backup"
+      local dir, full = arg[1], arg[2]
+      local inst = ese.create_instance("up", { system_path = dir, log_path = dir, log_file_size = 64,
+                                               page_size = 4096 })
+      inst:init()
+      local s = inst:begin_session()
+      s:attach_database(dir .. "/app.edb")           -- the upgrade: format 4 from here
+      local t = s:open_table(s:open_database(dir .. "/app.edb"), "t")
+      for i = 1, 200 do t:put(("b%03d"):format(i), ("v"):rep(1500)) end   -- generations roll past the attach
+      backup.run(inst, full)
+      for i = 1, 40 do t:put(("c%03d"):format(i), "v") end
+      kill_self()
+      print("not killed")
+    ]], { dir, full })
+    local params = H.params(dir, { log_file_size = 64, page_size = 4096 })
+    local inst = w:track(ese.create_instance(H.name(), params))
+    inst:init()                                      -- recovery: app.edb clean, format 4
+    inst:term({ complete = true })                   -- (not attached: no LR_DETACH)
+    assert.are.equal(4, ese.file_info(path).format_version)
+    assert(os.execute("cp -p " .. H.q(w:path("old3.edb")) .. " " .. H.q(path)))   -- the older copy back
+    inst = w:track(ese.create_instance(H.name(), params))
+    inst:init()
+    local t = H.open_table(inst, dir)                -- its LR_ATTACH: clean point not known (0)
+    assert.is_nil(t:get("b001"))
+    put_range(t, "d", 40)
+    inst:term({ complete = true })
+    local ok, e = pcall(ese.restore, full, w:path("r"), { live_log_path = dir })
+    if ok then                                       -- the restore took the mix
+      local ri = w:track(ese.create_instance(H.name(), H.params(w:path("r"), { page_size = 4096 })))
+      ri:init()
+      local keys = {}
+      local read_ok, read_e = pcall(function() for k in H.open_table(ri, w:path("r")):pairs() do keys[k] = true end end)
+      error(("the restore succeeded; the restored database: %s"):format(read_ok and
+        ("b001 %s, c040 %s, d040 %s (the live one has d, not b or c)"):format(tostring(keys.b001),
+          tostring(keys.c040), tostring(keys.d040)) or tostring(read_e)))
+    end
+    assert.are.equal("JET_errConsistentTimeMismatch", e.name, tostring(e))
+  end)
+end)
