@@ -103,3 +103,53 @@ describe("review16b: an older copy the clean point lets through", function()
     assert.are.equal("JET_errConsistentTimeMismatch", e.name, tostring(e))
   end)
 end)
+
+describe("review16b: an older format 4 copy the clean point lets through", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("an older copy put back after a crash and a recovery, where the set's replay applies no commit of the "
+     .. "database before the new run: the restore refuses the mix", function()
+    local full = w:path("full")
+    H.killed_child([[
+      local ese = require "ese"
+      local backup = require "ese.backup"
+      local dir, full = arg[1], arg[2]
+      local inst = ese.create_instance("pre", { system_path = dir, log_path = dir, log_file_size = 64 })
+      inst:init()
+      local s = inst:begin_session()
+      local A = dir .. "/app.edb"
+      local da = s:create_database(A)
+      local ta = s:create_table(da, "t")
+      local tb = s:create_table(s:create_database(dir .. "/two.edb"), "t")
+      for i = 1, 20 do ta:put(("a%03d"):format(i), "v") end
+      ta:close(); da:close(); s:detach_database(A)
+      assert(os.execute("cp -p '" .. A .. "' '" .. dir .. "/old.edb'"))   -- the copy: clean at that detach
+      s:attach_database(A)
+      ta = s:open_table(s:open_database(A), "t")
+      for i = 1, 20 do ta:put(("b%03d"):format(i), "v") end
+      for i = 1, 200 do tb:put(("r%03d"):format(i), ("v"):rep(1500)) end   -- the other database rolls the log
+      backup.run(inst, full)
+      kill_self()
+      print("not killed")
+    ]], { w.dir, full })
+    local inst = w:open(nil, { log_file_size = 64 })  -- recovery: app.edb made clean
+    inst:term({ complete = true })                   -- (not attached: no LR_DETACH)
+    assert(os.execute("cp -p " .. H.q(w:path("old.edb")) .. " " .. H.q(w:path("app.edb"))))   -- the older copy
+    inst = w:open(nil, { log_file_size = 64 })
+    local t = H.open_table(inst, w.dir)
+    assert.is_nil(t:get("b001"))
+    put_range(t, "d", 40)
+    inst:term({ complete = true })
+    local ok, e = pcall(ese.restore, full, w:path("r"), { live_log_path = w.dir })
+    if ok then                                       -- the restore took the mix
+      local keys = {}
+      local read_ok, read_e = pcall(function() keys = H.restored_keys(w, w:path("r")) end)
+      error(("the restore succeeded; the restored database: %s"):format(read_ok and
+        ("b001 %s, d040 %s (the live one has d, not b)"):format(tostring(keys.b001), tostring(keys.d040))
+        or tostring(read_e)))
+    end
+    assert.are.equal("JET_errConsistentTimeMismatch", e.name, tostring(e))
+  end)
+end)
