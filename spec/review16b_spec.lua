@@ -1,7 +1,9 @@
 -- Second hostile review of rollback16 (database format 4, the clean point),
--- after review16's fixes: good data the clean point check refuses
--- (JET_errConsistentTimeMismatch, -551).  Each case passes on c8b6014
--- (format 3) and fails on rollback16 e9bde76.  Spec only, no fix.
+-- after review16's fixes.  Spec only, no fix; every case fails on
+-- rollback16 e9bde76.  First describe: a good file the clean point check
+-- refuses (JET_errConsistentTimeMismatch, -551; passes on c8b6014).  The
+-- others: an older copy put back that a restore still takes (the restore
+-- succeeds with a mixed or corrupted database).
 local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
