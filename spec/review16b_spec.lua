@@ -3,7 +3,9 @@
 -- rollback16 e9bde76.  First describe: a good file the clean point check
 -- refuses (JET_errConsistentTimeMismatch, -551; passes on c8b6014).  The
 -- others: an older copy put back that a restore still takes (the restore
--- succeeds with a mixed or corrupted database).
+-- succeeds with a mixed or corrupted database).  "the same with a commit in
+-- instance B" (added with the fix of the first case) passes on e9bde76 too:
+-- it holds what the fix must keep refusing.
 local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
@@ -18,6 +20,34 @@ local function detach(t, s, db, path)
   s:detach_database(path)
 end
 
+-- Instance A: full backup (returned), detach; instance B (another log
+-- stream) attaches the file, puts key x001 when change, detaches; A
+-- attaches it again, more commits, clean term.  Returns the full backup
+-- and A's archive folder.
+local function a_to_b_and_back(w, change)
+  local arch = w:path("arch")
+  local t, s, db, inst = w:table({ log_file_size = 64, archive_path = arch })
+  local path = w:path("app.edb")
+  put_range(t, "a", 20)
+  local full = w:path("full")
+  backup.run(inst, full)
+  put_range(t, "b", 20)
+  detach(t, s, db, path)
+  local dir_b = w:path("B")
+  assert(os.execute("mkdir -p " .. H.q(dir_b)))
+  local ib = w:track(ese.create_instance(H.name(), H.params(dir_b, { log_file_size = 64 })))
+  ib:init()
+  local tb, sb, dbb = H.open_table(ib, w.dir)
+  if change then tb:put("x001", "B's change") end   -- a commit A's log never sees
+  detach(tb, sb, dbb, path)                          -- without it B reads only: the file does not change
+  sb:end_session()
+  ib:term({ complete = true })
+  t = H.open_table(inst, w.dir)                    -- back to A
+  put_range(t, "c", 20)
+  inst:term({ complete = true })
+  return full, arch
+end
+
 describe("review16b: the clean point refuses good files", function()
   local w
   before_each(function() w = H.world() end)
@@ -26,29 +56,18 @@ describe("review16b: the clean point refuses good files", function()
   it("a database detached from instance A, attached to instance B (another log stream) and detached there "
      .. "without a change, then attached to A again: A's full backup + archive + live logs restores "
      .. "(was -551 'its clean point was in another log stream')", function()
-    local arch = w:path("arch")
-    local t, s, db, inst = w:table({ log_file_size = 64, archive_path = arch })
-    local path = w:path("app.edb")
-    put_range(t, "a", 20)
-    local full = w:path("full")
-    backup.run(inst, full)
-    put_range(t, "b", 20)
-    detach(t, s, db, path)
-    local dir_b = w:path("B")
-    assert(os.execute("mkdir -p " .. H.q(dir_b)))
-    local ib = w:track(ese.create_instance(H.name(), H.params(dir_b, { log_file_size = 64 })))
-    ib:init()
-    local sb = ib:begin_session()
-    sb:attach_database(path)                         -- B reads only: the file does not change
-    sb:detach_database(path)
-    sb:end_session()
-    ib:term({ complete = true })
-    t = H.open_table(inst, w.dir)                    -- back to A
-    put_range(t, "c", 20)
-    inst:term({ complete = true })
+    local full, arch = a_to_b_and_back(w, false)
     ese.restore(full, w:path("r"), { archive_path = arch, live_log_path = w.dir })
     local keys = H.restored_keys(w, w:path("r"))
     for _, key in ipairs({ "a020", "b020", "c020" }) do assert.is_true(keys[key], key) end
+  end)
+
+  it("the same with a commit in instance B: A's restore refuses the file (B's change is not in A's log)", function()
+    local full, arch = a_to_b_and_back(w, true)
+    local ok, e = pcall(ese.restore, full, w:path("r"), { archive_path = arch, live_log_path = w.dir })
+    assert.is_false(ok, "the restore succeeded")
+    assert.equals(-551, e.code)
+    assert.matches("its clean point was in another log stream", e.detail, 1, true)
   end)
 end)
 
