@@ -702,8 +702,18 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   memcpy(d->sig, h_fresh ? fresh->db_sig : h.db_sig, 16);
   d->created = fresh != NULL && !r->cfg.restore;
   attached_at(d, pt, 0);
-  if (r->cfg.restore && !h_fresh && h.version >= 4 && !memcmp(h.log_sig, r->cfg.sig.b, 16))
+  if (r->cfg.restore && !h_fresh && h.version >= 4 && !memcmp(h.log_sig, r->cfg.sig.b, 16)) {
     d->copy_attach = h.attach_lsn;
+    /* opened at the set's checkpoint (no LR_ATTACH replayed): the copy
+     * says where the file was attached, and that it is format 4; a later
+     * attach after a new run must record a point at or past that one.
+     * (Not its dbtime_last: a copy streamed while attached holds a
+     * reservation, which a later exact detach may write below.) */
+    if (!at) {
+      d->seen_lsn = h.attach_lsn;
+      d->pointed = 1;
+    }
+  }
   d->next = r->files;
   r->files = d;
   r->db[dbid] = d;
