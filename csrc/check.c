@@ -246,8 +246,8 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
     info->pageSize = h.page_size;
     info->formatVersion = h.version;
     if (detail)
-      snprintf(detail, cb, "%s: database format %u, this engine reads format %u (dump and reload it with the "
-               "engine that wrote it)", path, (unsigned)h.version, (unsigned)DB_FORMAT);
+      snprintf(detail, cb, "%s: database format %u, this engine reads formats %u to %u (dump and reload it "
+               "with the engine that wrote it)", path, (unsigned)h.version, (unsigned)DB_FORMAT_MIN, (unsigned)DB_FORMAT);
   }
   if (e == JET_errDatabaseCorrupted && !dbheader_claimed(f) && !claims_log(f)) {
     /* no header of either kind: another kind of file, not a damaged one */

@@ -214,29 +214,43 @@ JET_ERR db_log_attachments(esinst *inst) {
   return log_set_attachments(inst->log, att, n);
 }
 
-/* Logs LR_CREATEDB (with the page size) or LR_ATTACH of the attachment a,
- * and makes it durable. */
-static JET_ERR log_db_entry(esinst *inst, uint8_t type, const log_attach *a, uint32_t page_size) {
-  size_t head = type == LR_CREATEDB ? 4 : 0, n = head + log_entry_size(a);
+/* Logs LR_CREATEDB (with the page size) or LR_ATTACH of the attachment a
+ * (with pt, the clean point the file's header had), and makes it durable;
+ * *lsn: where. */
+static JET_ERR log_db_entry(esinst *inst, uint8_t type, const log_attach *a, uint32_t page_size, const dbpoint *pt,
+                            lsn_t *lsn) {
+  size_t head = type == LR_CREATEDB ? 4 : 0, body = log_entry_size(a), n = head + body + (pt ? DBPOINT_SIZE : 0);
   uint8_t *buf = malloc(n);
   if (!buf) return JET_errOutOfMemory;
   put32(buf, page_size);
   log_entry_put(buf + head, a);
-  lsn_t lsn;
-  JET_ERR e = log_append(inst->log, type, buf, n, &lsn);
+  if (pt) dbpoint_put(buf + head + body, pt);
+  JET_ERR e = log_append(inst->log, type, buf, n, lsn);
   free(buf);
-  if (e == JET_errSuccess) e = log_flush(inst->log, lsn);
+  if (e == JET_errSuccess) e = log_flush(inst->log, *lsn);
   return inst_fatal(inst, e);
 }
 
-/* Logs LR_DETACH of dbid and makes it durable. */
-static JET_ERR log_detach(esinst *inst, uint32_t dbid) {
-  uint8_t head[4];
-  put32(head, dbid);
+/* Detach and a clean term: LR_DETACH of db (its id, the time and its exact
+ * last dbtime) made durable, then its header clean with that clean point
+ * (dbheader.h), which the next attach logs and a replay of that attach
+ * compares. */
+JET_ERR db_write_clean(esinst *inst, esdb *db) {
+  uint8_t rec[20];
+  uint64_t now = os_now_us();
+  put32(rec, db->dbid);
+  put64(rec + 4, now);
+  put64(rec + 12, db->dbtime);
   lsn_t lsn;
-  JET_ERR e = log_append(inst->log, LR_DETACH, head, 4, &lsn);
+  JET_ERR e = log_append(inst->log, LR_DETACH, rec, sizeof rec, &lsn);
   if (e == JET_errSuccess) e = log_flush(inst->log, lsn);
-  return inst_fatal(inst, e);
+  if (e) return inst_fatal(inst, e);
+  db->hdr.state = DB_CLEAN;
+  db->hdr.gen_max = log_generation(inst->log);
+  db->hdr.dbtime_last = db->dbtime;   /* every page is flushed: the reservation is not needed */
+  db->hdr.clean_lsn = lsn;
+  db->hdr.clean_time = now;
+  return dbheader_write(db->file, &db->hdr);
 }
 
 static void header_new(esinst *inst, dbheader *h) {
@@ -267,8 +281,10 @@ JET_ERR db_create(essession *s, const char *szFilename, JET_DBID *pdbid) {
     header_new(inst, &h);
     log_attach a = { free_dbid(inst), path, rel_of(inst, path), { 0 } };
     memcpy(a.sig, h.db_sig, 16);
-    e = log_db_entry(inst, LR_CREATEDB, &a, h.page_size);
+    lsn_t at;
+    e = log_db_entry(inst, LR_CREATEDB, &a, h.page_size, NULL, &at);
     free(a.rel);
+    h.attach_lsn = at;
   }
   if (e == JET_errSuccess) e = db_open_file(inst, path, 1, &f);
   if (e == JET_errSuccess) e = dbheader_write(f, &h);
@@ -328,12 +344,15 @@ JET_ERR db_attach(essession *s, const char *szFilename) {
     uint32_t root;
     e = pager_get_root(db->pg, &root);
     if (e == JET_errSuccess && (e = whole_file(inst, db)) == JET_errDatabaseCorrupted) cut = 1;
+    lsn_t at = 0;
     if (e == JET_errSuccess) {
       log_attach a = entry_of(db);
-      e = log_db_entry(inst, LR_ATTACH, &a, 0);
+      dbpoint pt = dbheader_point(&h);   /* what the header says now: a replay of this attach compares it */
+      e = log_db_entry(inst, LR_ATTACH, &a, 0, &pt, &at);
     }
     if (e == JET_errSuccess) {
       db->hdr.state = DB_DIRTY;
+      db->hdr.attach_lsn = at;
       /* The backup bookkeeping counts generations of the log stream the
        * header names: a database of another stream (another instance's, a
        * log folder made anew) has had no full backup of this one, so no
@@ -353,8 +372,8 @@ JET_ERR db_attach(essession *s, const char *szFilename) {
   }
   if (e) {
     if (e == JET_errInvalidDatabaseVersion)
-      inst_detail(inst, "%s: database format %u, this engine reads format %u (dump and reload it with the engine "
-                  "that wrote it)", szFilename, (unsigned)h.version, (unsigned)DB_FORMAT);
+      inst_detail(inst, "%s: database format %u, this engine reads formats %u to %u (dump and reload it with the "
+                  "engine that wrote it)", szFilename, (unsigned)h.version, (unsigned)DB_FORMAT_MIN, (unsigned)DB_FORMAT);
     else if ((e == JET_errDatabaseCorrupted && !cut) || e == JET_errPageSizeMismatch ||
              e == JET_errSoftRecoveryOnBackupDatabase || e == JET_errDatabaseDirtyShutdown)
       inst_detail(inst, "%s", szFilename);
@@ -365,17 +384,9 @@ JET_ERR db_attach(essession *s, const char *szFilename) {
   return e;
 }
 
-JET_ERR db_write_clean(esinst *inst, esdb *db) {
-  db->hdr.state = DB_CLEAN;
-  db->hdr.gen_max = log_generation(inst->log);
-  db->hdr.dbtime_last = db->dbtime;   /* every page is flushed: the reservation is not needed */
-  return dbheader_write(db->file, &db->hdr);
-}
-
 /* Flushes and marks the database clean, then forgets it. */
 static JET_ERR detach_one(esinst *inst, esdb *db) {
   JET_ERR e = ckpt_take(inst);
-  if (e == JET_errSuccess) e = log_detach(inst, db->dbid);
   if (e == JET_errSuccess) e = db_write_clean(inst, db);
   if (e) return inst_fatal(inst, e);
   vs_drop_db(&inst->vs, db->dbid);   /* none (JetDetachDatabase refuses while a snapshot needs one) */

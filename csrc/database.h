@@ -45,8 +45,10 @@ esdb *db_by_id(esinst *inst, JET_DBID dbid);
 esdb *db_by_path(esinst *inst, const char *path);
 JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out);
 void db_close(esinst *inst, esdb *db);
-/* Writes the header clean (gen_max the current generation, dbtime_last
- * exact): at detach and term, after a checkpoint flushed every page. */
+/* Logs LR_DETACH of db (made durable) and writes the header clean (gen_max
+ * the current generation, dbtime_last exact, the clean point that record
+ * makes): at detach and a clean term, after a checkpoint flushed every
+ * page. */
 JET_ERR db_write_clean(esinst *inst, esdb *db);
 /* Commits the pending pages of every database as transaction txid (one
  * record group ending in LR_COMMIT); *commit_lsn is the commit record. */

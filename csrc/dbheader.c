@@ -30,6 +30,9 @@ void dbheader_encode(const dbheader *h, uint8_t *page, uint32_t pgno) {
   }
   put64(b + 144, h->backup_lsn);
   put64(b + 152, h->dbtime_last);
+  put64(b + 160, h->clean_lsn);
+  put64(b + 168, h->clean_time);
+  put64(b + 176, h->attach_lsn);
   page_seal(page, h->page_size, pgno, 0);
 }
 
@@ -53,8 +56,14 @@ JET_ERR dbheader_decode(const uint8_t *page, uint32_t page_size, uint32_t pgno, 
     h->backup[i].time = get64(b + 72 + 16 * i);
   }
   h->backup_lsn = get64(b + 144);
-  if (h->version != DB_FORMAT) return JET_errInvalidDatabaseVersion;   /* format 1 has no dbtime_last */
+  /* format 1 has no dbtime_last; format 3 has zeros from +160 (no clean point) */
+  if (h->version < DB_FORMAT_MIN || h->version > DB_FORMAT) return JET_errInvalidDatabaseVersion;
   h->dbtime_last = get64(b + 152);
+  if (h->version >= 4) {
+    h->clean_lsn = get64(b + 160);
+    h->clean_time = get64(b + 168);
+    h->attach_lsn = get64(b + 176);
+  }
   if (h->dbtime_last > DBTIME_MAX) return JET_errDatabaseCorrupted;   /* room to count on, never wraps */
   if (h->state < DB_CLEAN || h->state > DB_RESTORING) return JET_errDatabaseCorrupted;
   return JET_errSuccess;
@@ -127,4 +136,24 @@ JET_ERR dbheader_check_dbtimes(const uint8_t *buf, uint32_t ps, uint32_t first, 
     return JET_errDatabaseCorrupted;
   }
   return JET_errSuccess;
+}
+
+void dbpoint_put(uint8_t *p, const dbpoint *pt) {
+  memcpy(p, pt->log_sig, 16);
+  put64(p + 16, pt->lsn);
+  put64(p + 24, pt->time);
+  put64(p + 32, pt->dbtime);
+}
+
+void dbpoint_get(const uint8_t *p, dbpoint *pt) {
+  memcpy(pt->log_sig, p, 16);
+  pt->lsn = get64(p + 16);
+  pt->time = get64(p + 24);
+  pt->dbtime = get64(p + 32);
+}
+
+dbpoint dbheader_point(const dbheader *h) {
+  dbpoint pt = { .lsn = h->clean_lsn, .time = h->clean_time, .dbtime = h->dbtime_last };
+  memcpy(pt.log_sig, h->log_sig, 16);
+  return pt;
 }

@@ -23,9 +23,24 @@
  *       plus up to DBTIME_RESERVE, renewed before it runs out), so that
  *       after a crash max(header, every T replayed) still bounds every page;
  *       a clean detach writes the exact last T.
+ *   +160 u64 clean_lsn (format 4): where in the log of log_sig it was last
+ *       made clean (the LSN of its LR_DETACH, a clean term's LR_DETACH, or
+ *       the last record a recovery or restore replayed); 0: never, or
+ *       not known (a format 3 file).
+ *   +168 u64 clean_time: the time (µs) its LR_DETACH carries; 0 when a
+ *       replay's end made it clean.
+ *   +176 u64 attach_lsn: the LSN of the LR_ATTACH / LR_CREATEDB of its
+ *       last attachment (0: not known).
+ *   While clean, (log_sig, clean_lsn, clean_time, dbtime_last) is its
+ *   *clean point*: attach logs it in LR_ATTACH, and a replay of that
+ *   attach compares it with the file it has (JET_errConsistentTimeMismatch:
+ *   an older copy, or another copy, of the file than the log attached).
  *
- * The last magic byte is the format version.  Format 1 (magic ending in 1:
- * page offset 8 held an LSN, no dbtime_last) and any other version is
+ * The last magic byte is the format version.  Format 3 (no clean point:
+ * its bytes from +160 are zeros) is read, with clean_lsn and attach_lsn 0,
+ * and written as format 4 at its first header write.  Format 1 and 2
+ * (magic ending in 1 or 2: page offset 8 held an LSN, no dbtime_last; no
+ * long values nor free list) and any other version is
  * JET_errInvalidDatabaseVersion, never read as a database.
  */
 #ifndef ESE_DBHEADER_H
@@ -34,7 +49,8 @@
 #include "ese.h"
 #include "os.h"
 
-#define DB_FORMAT 3
+#define DB_FORMAT 4       /* written */
+#define DB_FORMAT_MIN 3   /* the oldest read: format 3 lacks the clean point (read as 0) */
 /* dbtimes a header reserves ahead of the one in use (see dbtime_last). */
 #define DBTIME_RESERVE 4096u
 /* The highest dbtime_last a header may hold: room to count on, never wraps.
@@ -56,8 +72,20 @@ typedef struct dbheader {
   bkrecord backup[BK_KINDS];
   uint64_t backup_lsn;
   uint64_t dbtime_last;
-  uint32_t version;      /* the format version read (DB_FORMAT; written as DB_FORMAT) */
+  uint64_t clean_lsn, clean_time, attach_lsn;   /* format 4 (above); 0 in format 3 */
+  uint32_t version;      /* the format version read (DB_FORMAT_MIN..DB_FORMAT; written as DB_FORMAT) */
 } dbheader;
+
+/* A clean point (above): where and when a database was last made clean,
+ * as its header says it, an LR_ATTACH carries it, or a replayed LR_DETACH
+ * makes it.  lsn 0: not known (a format 3 header, an attachment logged
+ * before LOG_FEATURE_DBPOINT), never compared. */
+typedef struct dbpoint { uint8_t log_sig[16]; uint64_t lsn, time, dbtime; } dbpoint;
+#define DBPOINT_SIZE 40u
+void dbpoint_put(uint8_t *p, const dbpoint *pt);
+void dbpoint_get(const uint8_t *p, dbpoint *pt);
+/* The clean point of a header (meaningful when it is clean). */
+dbpoint dbheader_point(const dbheader *h);
 
 /* Encodes h into a sealed page image of page_size bytes at pgno 0 or 1. */
 /* pgno is 0 or 1, or the trailer's page number in a streamed copy. */

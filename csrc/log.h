@@ -95,8 +95,10 @@
 #define LOG_FEATURE_LVFREE 2u      /* LR_FREEPAGE of a long value's page (types 5, 6) */
 #define LOG_FEATURE_SLOTONLY 4u    /* B.log's last block may be durable in a slot only */
 #define LOG_FEATURE_SEEDED 8u      /* a record's CRC is seeded with log_seed (signature and generation) */
+#define LOG_FEATURE_DBPOINT 16u    /* LR_ATTACH carries the database's clean point, LR_DETACH the one it makes */
 /* bits this version reads */
-#define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SLOTONLY | LOG_FEATURE_SEEDED)
+#define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SLOTONLY | LOG_FEATURE_SEEDED | \
+                            LOG_FEATURE_DBPOINT)
 #define LOG_FEATURES_WRITTEN LOG_FEATURES_KNOWN   /* ... and sets in every file it makes */
 /* The detail of JET_errBadLogVersion: what to do with an old log. */
 #define LOG_OLD_FORMAT_ADVICE                                                                        \
@@ -344,6 +346,7 @@ typedef struct log_record {
   uint8_t type;
   const uint8_t *payload;  /* valid until the next log_reader_next */
   uint32_t len;
+  uint32_t features;       /* LOG_FEATURE_* of the generation's file that holds it */
 } log_record;
 
 enum {

@@ -24,13 +24,16 @@ enum {
                         applies the txid's pages, each database's sealed with its T */
   /* 3, 4: format 1's LR_CREATEDB / LR_ATTACH, never written since; a
    * record of either type is a damaged log */
-  LR_DETACH = 5,     /* u32 dbid */
+  LR_DETACH = 5,     /* u32 dbid; LOG_FEATURE_DBPOINT: u64 time (µs), u64 dbtime (the exact
+                        last dbtime): with its own LSN, the clean point it gives the file */
   LR_PAGEDIFF = 6,   /* u32 dbid, u32 pgno, u64 txid, u64 base dbtime, runs (page_diff):
                         the page's change from its base */
   LR_INIT = 7,       /* u64 time (µs): a run of the instance starts; every
                         attachment before this record has ended */
   LR_CREATEDB = 8,   /* u32 page size, attachment entry */
-  LR_ATTACH = 9,     /* attachment entry */
+  LR_ATTACH = 9,     /* attachment entry; LOG_FEATURE_DBPOINT: the clean point its header had
+                        (dbheader.h: u8[16] log signature, u64 clean_lsn, u64 clean_time,
+                        u64 dbtime_last; DBPOINT_SIZE bytes) */
   /* Operation records (pageop.h; the same numbers as PO_*): u8 dbid, u8 0,
    * u16 slot, u32 pgno, u64 txid, u64 the page's dbtime before the commit,
    * then the body: */

@@ -211,6 +211,7 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
         rec->type = d[pos + 4];
         rec->len = ld32(d + pos);
         rec->payload = d + pos + 8;
+        rec->features = rf->h.features;
         r->pos = pos + fr;
         return 0;
       }

@@ -236,7 +236,7 @@ JET_ERR recovery_run(esinst *inst) {
   if (ce == JET_errSuccess && chk.next_txid > inst->next_txid) inst->next_txid = chk.next_txid;
 
   redo_cfg rc = { .io = inst->io, .page_size = prm->page_size, .sig = newest.sig, .map = soft_map, .ud = inst,
-                  .detail = inst->detail, .detail_cap = sizeof inst->detail };
+                  .detail = inst->detail, .detail_cap = sizeof inst->detail, .start_lsn = from };
   redo *r = NULL;
   log_reader *rd = NULL;
   int rflags = has_cur ? LOG_READ_CURRENT : 0;

@@ -33,8 +33,27 @@ typedef struct redo_db {
    * named by no id, and finished by redo_finish (or when a new database is
    * created under its name); 0: attached */
   uint32_t end_gen;
+  /* how its last attachment ended (the next LR_ATTACH of the file is
+   * compared with it: check_point): END_NONE still attached; END_DETACH a
+   * replayed LR_DETACH made the clean point pt; END_INIT a new run began at
+   * init_lsn (a recovery's end made it clean before, at no record of its
+   * own); seen_lsn: the clean point its last attachment recorded, or its
+   * last commit replayed since (an attach alone changes nothing).
+   * pointed: its header has a clean point for certain (its last LR_ATTACH
+   * recorded one, a commit followed an LR_ATTACH of LOG_FEATURE_DBPOINT,
+   * whose header write it follows, or an LR_DETACH made one), so a later
+   * LR_ATTACH that records none (0: a format 3 file) attached an older
+   * copy; dbpoint_log: its last LR_ATTACH was of LOG_FEATURE_DBPOINT.
+   * copy_attach: a restore's copy was streamed while attached by the
+   * LR_ATTACH there (its header's attach_lsn): it holds the result of every
+   * attachment up to it */
+  int ended, pointed, dbpoint_log;
+  dbpoint pt;
+  lsn_t init_lsn, seen_lsn, copy_attach;
   struct redo_db *next;
 } redo_db;
+
+enum { END_NONE, END_DETACH, END_INIT };
 
 /* A page of the replay cache: the page as replay has it (read from its
  * file, then changed by applied commits), dirty until written back.  While
@@ -75,6 +94,10 @@ struct redo {
   uint32_t group_records; /* page records of txid read so far, skipped ones too */
   uint64_t max_txid;      /* the highest transaction id met */
   uint64_t last_commit_us;/* time of the last commit applied (or skipped before apply_from) */
+  /* the last record replayed (a page record once its commit is): the
+   * clean point of a replay's end; commit_lsn: the last commit applied,
+   * where a restore stopped at a point in time cuts its log after */
+  lsn_t last_lsn, commit_lsn;
   int stopped;            /* a commit later than cfg.stop_after_us was met */
   /* the replay cache: frames [0, nfr) of fr (each keeps its buffers when
    * the cache is emptied), found through hash (open addressing: frame
@@ -148,6 +171,7 @@ JET_ERR redo_new(const redo_cfg *cfg, redo **out) {
   redo *r = calloc(1, sizeof *r);
   if (!r) return JET_errOutOfMemory;
   r->cfg = *cfg;
+  r->last_lsn = r->commit_lsn = cfg->start_lsn;   /* a recovery that replays nothing ends at its checkpoint */
   if (!r->cfg.fix) r->cfg.fix = clean_header;
   r->cache_max = cfg->cache_pages ? cfg->cache_pages : REDO_CACHE_BYTES / cfg->page_size;
   if (r->cache_max < 1) r->cache_max = 1;
@@ -461,7 +485,19 @@ static JET_ERR close_db(redo *r, redo_db *d, uint32_t gen, void (*fix)(dbheader 
       int later = e == JET_errSuccess && d->dbtime_max > h.dbtime_last;
       if (later) h.dbtime_last = d->dbtime_max;   /* max(header, every dbtime replayed) */
       if (e == JET_errSuccess && (later || h.state != DB_CLEAN)) {
-        if (h.state != DB_CLEAN) fix(&h, gen);
+        if (h.state != DB_CLEAN) {
+          fix(&h, gen);
+          /* its clean point: the replayed LR_DETACH's, as the run that
+           * detached it wrote it; else this replay's end (no time) */
+          int exact = d->ended == END_DETACH;
+          memcpy(h.log_sig, r->cfg.sig.b, 16);
+          h.clean_lsn = exact ? d->pt.lsn : d->ended == END_INIT ? d->init_lsn : r->last_lsn;
+          h.clean_time = exact ? d->pt.time : 0;
+          if (r->stopped && h.clean_lsn > r->commit_lsn) {   /* records the cut drops: not the log's */
+            h.clean_lsn = r->commit_lsn;
+            h.clean_time = 0;
+          }
+        }
         e = dbheader_write(d->file, &h);
       }
     }
@@ -492,13 +528,92 @@ static redo_db *open_file_of(redo *r, const char *path) {
   return NULL;
 }
 
+/* What an attachment (an LR_ATTACH recording pt, compared when cmp)
+ * tells of the file d: it is at least at pt; no change since. */
+static void attached_at(redo_db *d, const dbpoint *pt, int cmp) {
+  lsn_t p = pt ? pt->lsn : 0;
+  if (!cmp || p > d->seen_lsn) d->seen_lsn = p;   /* not compared: the file's own state from here */
+  d->dbpoint_log = pt != NULL;
+  d->pointed = p != 0;
+}
+
+static JET_ERR point_mismatch(redo *r, const char *path, const dbpoint *pt, lsn_t at, const char *why) {
+  if (r->cfg.detail)
+    snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: the log attaches it at generation %u offset %u as made clean at "
+             "generation %u offset %u (dbtime %llu), but %s: an older copy of the file, or a copy of another "
+             "history, was attached there; it is not replayed", path, (unsigned)LSN_GEN(at), (unsigned)LSN_OFF(at),
+             (unsigned)LSN_GEN(pt->lsn), (unsigned)LSN_OFF(pt->lsn), (unsigned long long)pt->dbtime, why);
+  return JET_errConsistentTimeMismatch;
+}
+
+/* An LR_ATTACH at lsn at recorded pt, the clean point the file's header had
+ * then; the file replay has open (d) must be that state of the database:
+ * its last attachment ended by a replayed LR_DETACH that made exactly pt
+ * (the same LSN and time), or by a new run (a recovery's end made it clean
+ * after its last attachment or commit replayed and before that run).
+ * Otherwise the file the log attached was another copy (an older one put
+ * back, another copy's): replaying on would mix two histories. */
+static JET_ERR check_point(redo *r, const redo_db *d, const dbpoint *pt, lsn_t at) {
+  if (!pt || d->ended == END_NONE) return JET_errSuccess;   /* not known: an older log */
+  if (!pt->lsn && d->pointed)   /* a file of format 3, where the log had made the file's header format 4 */
+    return point_mismatch(r, d->path, pt, at, "the log had made it clean with a clean point (the file attached has "
+                          "none: a copy made before that)");
+  if (!pt->lsn) return JET_errSuccess;   /* a format 3 file the log never saw rewritten: not known */
+  /* another stream's point: the file as this log's last detach left it
+   * (attached and detached there with no change: the dbtime moves with any
+   * change), else a copy changed there or another copy */
+  if (memcmp(pt->log_sig, r->cfg.sig.b, 16) && !(d->ended == END_DETACH && pt->dbtime == d->pt.dbtime))
+    return point_mismatch(r, d->path, pt, at, "its clean point was in another log stream");
+  if (memcmp(pt->log_sig, r->cfg.sig.b, 16)) return JET_errSuccess;
+  if (d->ended == END_DETACH && (pt->lsn != d->pt.lsn || pt->time != d->pt.time)) {
+    char why[160];
+    snprintf(why, sizeof why, "the log detached it at generation %u offset %u (dbtime %llu)",
+             (unsigned)LSN_GEN(d->pt.lsn), (unsigned)LSN_OFF(d->pt.lsn), (unsigned long long)d->pt.dbtime);
+    return point_mismatch(r, d->path, pt, at, why);
+  }
+  if (d->ended == END_INIT && (pt->lsn < d->seen_lsn || pt->lsn > d->init_lsn || pt->dbtime < d->dbtime_max)) {
+    char why[200];
+    snprintf(why, sizeof why, "the log changed it up to generation %u offset %u (dbtime %llu) before the run that "
+             "attaches it", (unsigned)LSN_GEN(d->seen_lsn), (unsigned)LSN_OFF(d->seen_lsn),
+             (unsigned long long)d->dbtime_max);
+    return point_mismatch(r, d->path, pt, at, why);
+  }
+  return JET_errSuccess;
+}
+
+/* The same for a file replay opens at an LR_ATTACH (at, pt) by its header
+ * h: attached by that record (its attach_lsn), or by a later one of the
+ * stream (a newer file: the dbtime rule skips what it holds), or clean at
+ * pt itself (the attach never reached the header) or at a later point of
+ * the stream (detached after that attachment).  A restore's copy says
+ * where it was attached when it was streamed. */
+static JET_ERR check_header(redo *r, const char *path, const dbheader *h, const dbpoint *pt, lsn_t at) {
+  /* not known; or the file is another stream's now (soft recovery leaves
+   * that to the signature rules: open_db's SKIP_OTHER and the dbtime rule) */
+  if (!pt || !pt->lsn || h->version < 4 || memcmp(h->log_sig, r->cfg.sig.b, 16)) return JET_errSuccess;
+  if (h->attach_lsn >= at || (h->state == DB_CLEAN && h->clean_lsn > at)) return JET_errSuccess;
+  if (h->state == DB_CLEAN && h->clean_lsn == pt->lsn && h->clean_time == pt->time) return JET_errSuccess;
+  char why[160];
+  snprintf(why, sizeof why, "the file was %s at generation %u offset %u", h->state == DB_CLEAN ? "made clean"
+           : "attached", (unsigned)LSN_GEN(h->state == DB_CLEAN ? h->clean_lsn : h->attach_lsn),
+           (unsigned)LSN_OFF(h->state == DB_CLEAN ? h->clean_lsn : h->attach_lsn));
+  return point_mismatch(r, path, pt, at, why);
+}
+
 /* Attaches a under its id: the database the id named before is detached
  * (implicitly), a file open under another id moves to this one, else the
  * file is opened (fresh: LR_CREATEDB's header, written when the crash came
- * before the header was). */
-static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh) {
+ * before the header was).  at: an LR_ATTACH's LSN, pt the clean point it
+ * records (NULL: a record before LOG_FEATURE_DBPOINT); 0, NULL for the
+ * other attachments.  The point is compared (check_point, check_header)
+ * only from apply_from on and past the attachment a restore's copy was
+ * streamed under: the copy holds the result of the attachments before,
+ * whatever file they attached. */
+static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheader *fresh, const dbpoint *pt,
+                       lsn_t at) {
   uint32_t dbid = a->dbid;
   if (dbid < 1 || dbid > ESE_MAX_DB) return JET_errLogFileCorrupt;
+  int cmp = at && at >= r->cfg.apply_from;
   char *path = NULL;
   JET_ERR e = r->cfg.map ? r->cfg.map(r->cfg.ud, a, fresh != NULL, &path)
                          : ((path = strdup(a->path)) ? 0 : JET_errOutOfMemory);
@@ -515,10 +630,14 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
     return e;
   }
   if (d) {                     /* the same file: it moves to this id */
+    free(path);
+    if (at <= d->copy_attach) cmp = 0;
+    if (cmp && (e = check_point(r, d, pt, at))) return e;
     unbind(r, d);
     d->end_gen = 0;
+    d->ended = END_NONE;
+    attached_at(d, pt, cmp);
     r->db[dbid] = d;
-    free(path);
     return JET_errSuccess;
   }
   esfile *f = NULL;
@@ -544,6 +663,26 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
       free(path);
       r->skip[dbid] = SKIP_OTHER;
       return JET_errSuccess;
+    } else if (he == JET_errSuccess && cmp && (he = check_header(r, path, &h, pt, at))) {
+      os_close(f);
+      free(path);
+      return he;
+    } else if (he == JET_errSuccess && !at && !r->cfg.restore && h.version >= 4 && h.state == DB_CLEAN &&
+               h.clean_lsn && h.clean_time && h.clean_lsn < r->cfg.start_lsn &&
+               !memcmp(h.log_sig, r->cfg.sig.b, 16)) {
+      /* the checkpoint says it is attached, the file was detached (or
+       * terminated) before the checkpoint: an older copy of it put back.
+       * A file a replay made clean (clean_time 0: a restore's result under
+       * a checkpoint left from the history it replaced) is the dbtime
+       * rule's. */
+      if (r->cfg.detail)
+        snprintf(r->cfg.detail, r->cfg.detail_cap, "%s: attached when the checkpoint (generation %u offset %u) was "
+                 "taken, but the file was made clean before it (generation %u offset %u): an older copy of the "
+                 "file; it is not replayed", path, (unsigned)LSN_GEN(r->cfg.start_lsn),
+                 (unsigned)LSN_OFF(r->cfg.start_lsn), (unsigned)LSN_GEN(h.clean_lsn), (unsigned)LSN_OFF(h.clean_lsn));
+      os_close(f);
+      free(path);
+      return JET_errConsistentTimeMismatch;
     } else if (he == JET_errSuccess && r->cfg.dw) {
       uint32_t n = 0;
       he = dw_repair_file(r->cfg.dw, h.db_sig, f, &n);   /* torn or older pages from the ring */
@@ -562,13 +701,26 @@ static JET_ERR open_db(redo *r, const log_attach *a, uint32_t gen, const dbheade
   d->path = path;
   memcpy(d->sig, h_fresh ? fresh->db_sig : h.db_sig, 16);
   d->created = fresh != NULL && !r->cfg.restore;
+  attached_at(d, pt, 0);
+  if (r->cfg.restore && !h_fresh && h.version >= 4 && !memcmp(h.log_sig, r->cfg.sig.b, 16)) {
+    d->copy_attach = h.attach_lsn;
+    /* opened at the set's checkpoint (no LR_ATTACH replayed): the copy
+     * says where the file was attached, and that it is format 4; a later
+     * attach after a new run must record a point at or past that one.
+     * (Not its dbtime_last: a copy streamed while attached holds a
+     * reservation, which a later exact detach may write below.) */
+    if (!at) {
+      d->seen_lsn = h.attach_lsn;
+      d->pointed = 1;
+    }
+  }
   d->next = r->files;
   r->files = d;
   r->db[dbid] = d;
   return JET_errSuccess;
 }
 
-JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL); }
+JET_ERR redo_attach(redo *r, const log_attach *a) { return open_db(r, a, 0, NULL, NULL, 0); }
 
 /* LR_INSERT .. LR_FREEPAGE: operation records (pageop.h). */
 static int is_op(uint8_t type) { return type >= LR_INSERT && type <= LR_FREEPAGE; }
@@ -773,13 +925,14 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
   if (txid > r->max_txid) r->max_txid = txid;
   uint64_t at = redo_commit_time(rec);
   if (r->cfg.stop_after_us && at > r->cfg.stop_after_us) {   /* the point in time: stop before this commit */
-    r->stopped = 1;
+    r->stopped = 1;   /* last_lsn stays the last commit applied: where the restored log is cut */
     drop_pages(r);
     r->txid = 0;
     r->group_records = 0;
     r->tx_other = 0;
     return JET_errSuccess;
   }
+  r->last_lsn = r->commit_lsn = rec->lsn;
   /* a commit applies exactly the page records of its group */
   if (txid == r->txid && r->group_records != count) {
     e = corrupt(r);
@@ -804,7 +957,12 @@ static JET_ERR commit_rec(redo *r, const log_record *rec) {
     stage_end(r, e == JET_errSuccess);   /* all of the commit, or nothing */
     for (size_t i = 0; i < r->npages && e == JET_errSuccess; i++) r->db[r->pages[i].dbid]->wrote = 1;
     for (uint32_t id = 1; id <= ESE_MAX_DB && e == JET_errSuccess; id++)
-      if (T[id] && r->db[id] && T[id] > r->db[id]->dbtime_max) r->db[id]->dbtime_max = T[id];
+      if (T[id] && r->db[id]) {
+        redo_db *d = r->db[id];
+        if (T[id] > d->dbtime_max) d->dbtime_max = T[id];
+        d->seen_lsn = rec->lsn;
+        if (d->dbpoint_log) d->pointed = 1;   /* its attach wrote its header: format 4 from then on */
+      }
   }
   if (e == JET_errSuccess) r->last_commit_us = at;
   drop_pages(r);
@@ -819,8 +977,10 @@ int redo_stopped(const redo *r) { return r->stopped; }
 uint64_t redo_last_commit_us(const redo *r) { return r->last_commit_us; }
 
 /* The attachment of an LR_CREATEDB / LR_ATTACH record; *page_size from
- * LR_CREATEDB.  Strings in *a are new. */
-static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_size) {
+ * LR_CREATEDB; *pt the clean point an LR_ATTACH of LOG_FEATURE_DBPOINT
+ * records (zeros otherwise: also an lsn 0 recorded means none).  Strings
+ * in *a are new. */
+static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_size, dbpoint *pt) {
   const uint8_t *p = rec->payload;
   size_t n = rec->len, used;
   memset(a, 0, sizeof *a);
@@ -830,6 +990,15 @@ static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_siz
   }
   size_t head = rec->type == LR_CREATEDB ? 4 : 0;
   JET_ERR e = log_entry_get(p + head, n - head, a, &used);
+  memset(pt, 0, sizeof *pt);
+  if (e == JET_errSuccess && rec->type == LR_ATTACH && (rec->features & LOG_FEATURE_DBPOINT)) {
+    if (n - head - used < DBPOINT_SIZE) {
+      log_entry_clear(a);
+      return JET_errLogFileCorrupt;
+    }
+    dbpoint_get(p + head + used, pt);
+    used += DBPOINT_SIZE;
+  }
   if (e == JET_errSuccess && (used != n - head || strlen(a->path) > 4096 || strlen(a->rel) > 4096)) {
     log_entry_clear(a);
     e = JET_errLogFileCorrupt;
@@ -839,10 +1008,11 @@ static JET_ERR entry_of(const log_record *rec, log_attach *a, uint32_t *page_siz
 
 JET_ERR redo_entry_of(const log_record *rec, log_attach *a) {
   uint32_t ps = 0;
+  dbpoint pt;
   memset(a, 0, sizeof *a);
   switch (rec->type) {
   case LR_CREATEDB:
-  case LR_ATTACH: return entry_of(rec, a, &ps);
+  case LR_ATTACH: return entry_of(rec, a, &ps, &pt);
   default: return JET_errSuccess;
   }
 }
@@ -850,14 +1020,17 @@ JET_ERR redo_entry_of(const log_record *rec, log_attach *a) {
 static JET_ERR attach_rec(redo *r, const log_record *rec) {
   log_attach a;
   uint32_t ps = 0;
-  JET_ERR e = entry_of(rec, &a, &ps);
+  dbpoint pt;
+  JET_ERR e = entry_of(rec, &a, &ps, &pt);
   if (e) return e;
   int create = rec->type == LR_CREATEDB;
   dbheader h = { .page_size = ps, .state = DB_DIRTY };
   if (create && ps != r->cfg.page_size) e = JET_errLogFileCorrupt;
   memcpy(h.db_sig, a.sig, 16);
   memcpy(h.log_sig, r->cfg.sig.b, 16);
-  if (e == JET_errSuccess) e = open_db(r, &a, LSN_GEN(rec->lsn), create ? &h : NULL);
+  if (e == JET_errSuccess)
+    e = open_db(r, &a, LSN_GEN(rec->lsn), create ? &h : NULL,
+                create || !(rec->features & LOG_FEATURE_DBPOINT) ? NULL : &pt, create ? 0 : rec->lsn);
   log_entry_clear(&a);
   return e;
 }
@@ -866,6 +1039,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   assert(r->fin == FIN_NONE);   /* the end began: no more records */
   int change = rec->type == LR_PAGEDIFF || rec->type == LR_COMMIT || is_op(rec->type);
   if (r->stopped) return JET_errSuccess;   /* past the point in time: nothing more */
+  if (!change) r->last_lsn = rec->lsn;      /* a commit sets it once applied (commit_rec) */
   if (change && rec->lsn < r->cfg.apply_from) {
     size_t at = rec->type == LR_COMMIT ? 0 : 8;   /* where the record keeps its txid */
     if (rec->len >= at + 8 && get64(rec->payload + at) > r->max_txid) r->max_txid = get64(rec->payload + at);
@@ -879,6 +1053,7 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
         return JET_errEndingRestoreLogTooLow;
       }
       r->last_commit_us = t;
+      r->last_lsn = r->commit_lsn = rec->lsn;   /* the copy holds it */
     }
     return JET_errSuccess;
   }
@@ -894,12 +1069,28 @@ JET_ERR redo_apply(redo *r, const log_record *rec) {
   case LR_COMMIT: return commit_rec(r, rec);
   case LR_CREATEDB:
   case LR_ATTACH: return attach_rec(r, rec);
-  case LR_DETACH:
-    if (rec->len < 4 || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB) return JET_errLogFileCorrupt;
+  case LR_DETACH: {
+    int pointed = (rec->features & LOG_FEATURE_DBPOINT) != 0;
+    if (rec->len != (pointed ? 20u : 4u) || get32(rec->payload) < 1 || get32(rec->payload) > ESE_MAX_DB)
+      return JET_errLogFileCorrupt;
+    redo_db *d = r->db[get32(rec->payload)];
+    if (d && pointed) {   /* the clean point this detach made */
+      d->ended = END_DETACH;
+      d->pointed = 1;
+      d->pt = (dbpoint){ .lsn = rec->lsn, .time = get64(rec->payload + 4), .dbtime = get64(rec->payload + 12) };
+      memcpy(d->pt.log_sig, r->cfg.sig.b, 16);
+    }
     return end_id(r, get32(rec->payload), LSN_GEN(rec->lsn));
+  }
   case LR_INIT: {              /* a new run: every earlier attachment ended */
     JET_ERR e = JET_errSuccess;
-    for (uint32_t i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) e = end_id(r, i, LSN_GEN(rec->lsn));
+    for (uint32_t i = 1; i <= ESE_MAX_DB && e == JET_errSuccess; i++) {
+      if (r->db[i]) {
+        r->db[i]->ended = END_INIT;
+        r->db[i]->init_lsn = rec->lsn;
+      }
+      e = end_id(r, i, LSN_GEN(rec->lsn));
+    }
     return e;
   }
   default:                     /* a later version sets a feature bit (refused at

@@ -76,6 +76,12 @@ typedef struct redo_cfg {
    * the epoch) is later is not applied, and redo_apply says so through
    * redo_stopped; nothing is applied after it.  0: no limit. */
   uint64_t stop_after_us;
+  /* Soft recovery: the checkpoint replay starts from.  A database its
+   * attach table names (redo_attach) whose file a detach or clean term
+   * made clean before it, in this stream, is an older copy:
+   * JET_errConsistentTimeMismatch.
+   * Also the clean point (dbheader.h) of a replay that replays no record. */
+  lsn_t start_lsn;
 } redo_cfg;
 
 JET_ERR redo_new(const redo_cfg *cfg, redo **out);

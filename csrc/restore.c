@@ -420,8 +420,8 @@ static JET_ERR scan_db(EseRestore *r, const char *dir, const char *name, const c
   if (e == JET_errFileNotFound && orig) return fail(r, e, "database %s not found", name);
   if (e == JET_errInvalidDatabaseVersion) {   /* refused before anything is written */
     char what[400];
-    snprintf(what, sizeof what, "database %.300s: database format %u, this engine reads format %u", name,
-             (unsigned)h.version, (unsigned)DB_FORMAT);
+    snprintf(what, sizeof what, "database %.300s: database format %u, this engine reads formats %u to %u", name,
+             (unsigned)h.version, (unsigned)DB_FORMAT_MIN, (unsigned)DB_FORMAT);
     return fail(r, e, "%s", what);
   }
   if (e) return fail(r, e, "database %s", name);

@@ -53,21 +53,21 @@ describe("dbtime: pages carry the commit's dbtime, the header bounds them", func
     inst:term({ complete = true })
   end
 
-  it("is format 3 in the header and file_info; a clean term writes the exact last dbtime, +1 per commit", function()
+  it("is format 4 in the header and file_info; a clean term writes the exact last dbtime, +1 per commit", function()
     local _, s, _, inst = w:table()
     s:end_session()
     inst:term({ complete = true })
     local path = w:path("app.edb")
     local h = H.db_header(path)
-    assert.are.equal("ESEDB\0\0\3", h.magic)   -- format 3: format 2's dbtimes, long values and a free list
+    assert.are.equal("ESEDB\0\0\4", h.magic)   -- format 4: format 3's fields and the clean point
     local fi = ese.file_info(path, true)
-    assert.are.equal(3, fi.format_version)
+    assert.are.equal(4, fi.format_version)
     assert.are.equal(h.dbtime_last, fi.dbtime_last)
     local last = h.dbtime_last
     assert.is_true(last > 0)
     local code, out = H.lua_run("bin/ese", { "info", path })
     assert.are.equal(0, code)
-    assert.matches("format%s+3\n", out)
+    assert.matches("format%s+4\n", out)
     assert.matches("dbtime%s+" .. last .. " ", out)
     assert.are.equal(last, (max_page_dbtime(path)))
     for i = 1, 3 do
@@ -182,7 +182,7 @@ describe("a database of format 1 (spec/fixtures/db-v1) is JET_errInvalidDatabase
     local inst = w:open()
     local s = inst:begin_session()
     local e = H.expect_jet("JET_errInvalidDatabaseVersion", s.attach_database, s, path)
-    assert.matches("database format 1, this engine reads format 3", e.detail, 1, true)
+    assert.matches("database format 1, this engine reads formats 3 to 4", e.detail, 1, true)
     assert.are.equal(before, H.read_file(path))
     s:end_session()
     inst:term({ complete = true })
@@ -212,7 +212,7 @@ describe("a database of format 1 (spec/fixtures/db-v1) is JET_errInvalidDatabase
     local before = H.read_file(copy)
     local dest = w:path("dest")
     local e = H.expect_jet("JET_errInvalidDatabaseVersion", ese.restore, set, dest)
-    assert.matches("database format 1, this engine reads format 3", e.detail, 1, true)
+    assert.matches("database format 1, this engine reads formats 3 to 4", e.detail, 1, true)
     assert.are.equal(before, H.read_file(copy))
     assert.is_false(H.exists(dest), "the destination is not even made")
   end)
@@ -223,7 +223,7 @@ describe("a database of format 1 (spec/fixtures/db-v1) is JET_errInvalidDatabase
       local before = H.read_file(path)
       for _, verify in ipairs({ false, true }) do
         local e = H.expect_jet("JET_errInvalidDatabaseVersion", ese.file_info, path, verify)
-        assert.matches(name .. ": database format 1, this engine reads format 3", e.detail, 1, true)
+        assert.matches(name .. ": database format 1, this engine reads formats 3 to 4", e.detail, 1, true)
       end
       for _, cmd in ipairs({ "check", "info" }) do
         local code, _, err = H.lua_run("bin/ese", { cmd, path })

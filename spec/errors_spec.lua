@@ -13,7 +13,7 @@ local reference = {
   JET_errInvalidBackupSequence = -521, JET_errBackupNotAllowedYet = -523,
   JET_errInvalidBackup = -526, JET_errMissingLogFile = -528,
   JET_errLogDiskFull = -529, JET_errBadLogSignature = -530,
-  JET_errBadPatchPage = -535, JET_errSoftRecoveryOnBackupDatabase = -544,
+  JET_errBadPatchPage = -535, JET_errSoftRecoveryOnBackupDatabase = -544, JET_errConsistentTimeMismatch = -551,
   JET_errDatabasePatchFileMismatch = -552, JET_errEndingRestoreLogTooLow = -553,
   JET_errStartingRestoreLogTooHigh = -554, JET_errGivenLogFileHasBadSignature = -555,
   JET_errGivenLogFileIsNotContiguous = -556, JET_errMissingRestoreLogFiles = -557,

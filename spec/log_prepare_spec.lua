@@ -224,7 +224,7 @@ describe("log files made ahead", function()
       for n = 41, 50 do t:put("k" .. n % 3, val(100000, n)) end
       inst:term({ complete = true })
       local fi = ese.file_info(dir .. "/app.edb", true)
-      assert.are.equal(3, fi.format_version)
+      assert.are.equal(4, fi.format_version)
     end
   end)
 end)

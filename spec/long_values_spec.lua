@@ -17,7 +17,7 @@ local val = LV.val                     -- n bytes that differ from page to page 
 local function clean_check(w, inst)
   inst:term({ complete = true })
   local fi = ese.file_info(w:path("app.edb"), true)   -- pages and structure (dbcheck.c)
-  assert.are.equal(3, fi.format_version)
+  assert.are.equal(4, fi.format_version)
   return fi
 end
 
@@ -320,7 +320,7 @@ describe("long values", function()
     local inst = w:open()
     local s = inst:begin_session()
     local e = H.expect_jet("JET_errInvalidDatabaseVersion", s.attach_database, s, path)
-    assert.matches("database format 2, this engine reads format 3", e.detail, 1, true)
+    assert.matches("database format 2, this engine reads formats 3 to 4", e.detail, 1, true)
     H.expect_jet("JET_errInvalidDatabaseVersion", ese.file_info, path, true)
     assert.are.equal(before, H.read_file(path))
   end)

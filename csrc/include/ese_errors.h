@@ -38,6 +38,7 @@
   X(JET_errLogFileSizeMismatch,            -541,  "A log file has the wrong size") \
   X(JET_errSoftRecoveryOnBackupDatabase,   -544,  "The database is a streamed backup copy; restore it first") \
   X(JET_errDatabaseDirtyShutdown,          -550,  "The database was not shut down cleanly; recovery must run first") \
+  X(JET_errConsistentTimeMismatch,         -551,  "The database is another copy than the log attached: its last clean point is not the one the log recorded (an older copy put back, or a copy of another history)") \
   X(JET_errDatabasePatchFileMismatch,      -552,  "The database does not match its log files") \
   X(JET_errEndingRestoreLogTooLow,         -553,  "The backup's logs end before the database copy needs") \
   X(JET_errStartingRestoreLogTooHigh,      -554,  "The backup's logs start after the database copy needs") \

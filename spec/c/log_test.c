@@ -2275,7 +2275,7 @@ static void test_versions(esio *io) {
   static const int one[] = { 100, 0, -1 };
   slotted t;
   make_slotted(io, "versions", one, &t);
-  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 31 },
+  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 63 },
                                                            { 5, 0x80000000u } };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint8_t h[LOG_HDR_SIZE];

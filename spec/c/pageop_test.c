@@ -666,7 +666,7 @@ static JET_ERR replay(int restore, const rec *recs, int n, uint64_t T, char *det
   redo *r = start(&io, restore, detail, cap);
   JET_ERR e = JET_errSuccess;
   for (int i = 0; i < n && e == JET_errSuccess; i++) {
-    log_record lr = { LSN(1, 12288 + 512u * (unsigned)i), recs[i].type, recs[i].p, recs[i].len };
+    log_record lr = { LSN(1, 12288 + 512u * (unsigned)i), recs[i].type, recs[i].p, recs[i].len, LOG_FEATURES_WRITTEN };
     e = redo_apply(r, &lr);
   }
   if (e == JET_errSuccess) {
@@ -677,7 +677,7 @@ static JET_ERR replay(int restore, const rec *recs, int n, uint64_t T, char *det
     put32(c + 16, 1);
     put64(c + 20, T);
     put64(c + 28, 1);          /* the commit's time (log format 4) */
-    log_record lr = { LSN(1, 65536), LR_COMMIT, c, sizeof c };
+    log_record lr = { LSN(1, 65536), LR_COMMIT, c, sizeof c, LOG_FEATURES_WRITTEN };
     e = redo_apply(r, &lr);
   }
   JET_ERR fe = redo_finish(r, e == JET_errSuccess, 1);

@@ -92,7 +92,7 @@ static redo *start(esio **io, int restore, char *detail, size_t cap) {
 }
 
 static JET_ERR feed(redo *r, uint8_t type, const uint8_t *payload, uint32_t len, uint32_t off) {
-  log_record rec = { LSN(1, 4096 + off), type, payload, len };
+  log_record rec = { LSN(1, 4096 + off), type, payload, len, LOG_FEATURES_WRITTEN };
   return redo_apply(r, &rec);
 }
 
@@ -283,6 +283,40 @@ int main(int argc, char **argv) {
                 "page 2 fails verification");
     write_page(SPACE, pg);
   }
+
+  /* record sizes the log's feature bits fix (LOG_FEATURE_DBPOINT): an
+   * LR_DETACH of another size than 4 (before) or 20 (with it), an
+   * LR_ATTACH whose clean point is missing, or that has one where the
+   * generation was written before the bit, is a damaged log */
+  for (int restore = 0; restore <= 1; restore++) {
+    static const struct { uint32_t len, features; } dt[] = {
+      { 8, LOG_FEATURES_WRITTEN }, { 4, LOG_FEATURES_WRITTEN }, { 20, 0 }, { 24, LOG_FEATURES_WRITTEN } };
+    log_attach a = { 1, dbpath, dbpath, { 0 } };
+    memcpy(a.sig, hdr.db_sig, 16);
+    size_t al = log_entry_size(&a);
+    static uint8_t ab[8192];
+    if (al + DBPOINT_SIZE > sizeof ab) FAIL("attachment entry of %zu bytes", al);
+    log_entry_put(ab, &a);
+    memset(ab + al, 0, DBPOINT_SIZE);
+    static const struct { uint32_t extra, features; } at[] = { { 0, LOG_FEATURES_WRITTEN }, { DBPOINT_SIZE, 0 } };
+    uint8_t d[24] = { 0 };
+    put32(d, 1);
+    for (size_t i = 0; i < sizeof dt / sizeof dt[0] + sizeof at / sizeof at[0]; i++) {
+      esio *io;
+      redo *r = start(&io, restore, NULL, 0);
+      int det = i < sizeof dt / sizeof dt[0];
+      size_t k = det ? i : i - sizeof dt / sizeof dt[0];
+      log_record rec = { LSN(1, 8192), det ? LR_DETACH : LR_ATTACH, det ? d : ab,
+                         det ? dt[k].len : (uint32_t)(al + at[k].extra), det ? dt[k].features : at[k].features };
+      JET_ERR e = redo_apply(r, &rec);
+      redo_free(r);
+      esio_free(io);
+      if (e != JET_errLogFileCorrupt)
+        FAIL("%s of %u bytes (features %u, restore %d): %d, not JET_errLogFileCorrupt", det ? "LR_DETACH" : "LR_ATTACH",
+             (unsigned)rec.len, (unsigned)rec.features, restore, (int)e);
+    }
+  }
+  say_ok("record sizes");
 
   /* control: the right base applies and the header follows */
   char detail[600] = "";

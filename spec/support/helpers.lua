@@ -390,6 +390,10 @@ function H.db_header(path_or_data, page_size)
     gen_min = string.unpack("<I4", data, b + 48),
     gen_max = string.unpack("<I4", data, b + 52),
     dbtime_last = string.unpack("<I8", data, b + 152),   -- format 2 (page offset 184)
+    -- format 4: the clean point (0 in format 3) and the last attachment's LSN
+    clean_lsn = string.unpack("<I8", data, b + 160),
+    clean_time = string.unpack("<I8", data, b + 168),
+    attach_lsn = string.unpack("<I8", data, b + 176),
   }
   for i, kind in ipairs({ "full", "incremental", "differential", "copy", "current" }) do
     local lo, hi, time = string.unpack("<I4I4I8", data, b + 64 + 16 * (i - 1))
