@@ -389,6 +389,18 @@ describe("backup.expire (retention)", function()
       end)
     end)
 
+    it("an archive that is an instance's log folder (it holds B.log or B.chk): JET_errInvalidParameter", function()
+      for _, name in ipairs({ "edb.log", "EDB.chk" }) do
+        H.write_file(arch .. "/" .. name, "")
+        unchanged(function()     -- was: the generations older than the kept points' deleted from it
+          local e = H.expect_jet("JET_errInvalidParameter", backup.expire, root,
+            { keep_full = 1, dry_run = false, archive_path = arch })
+          assert.matches("holds " .. name .. ": it is an instance's log folder", e.detail, 1, true)
+        end)
+        os.remove(arch .. "/" .. name)
+      end
+    end)
+
     it("keep_full < 1 is JET_errInvalidParameter; keep_within < 0 too; wrong types and unknown options "
        .. "are argument errors", function()
       unchanged(function()

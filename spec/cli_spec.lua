@@ -197,7 +197,8 @@ describe("bin/ese", function()
       assert.are.equal(0, code, err)
       local bytes = cjson.decode(stdout).report.bytes
       assert.is_true(secs >= 0.8 * bytes / rate - 0.1, ("%d bytes at %d B/s took %.3f s"):format(bytes, rate, secs))
-      for _, bad in ipairs({ "0", "-1", "fast" }) do
+      -- decimal digits only: " 1", "1e3", "0x10", "+5" were taken as numbers before (hostile16)
+      for _, bad in ipairs({ "0", "-1", "fast", " 1", "1e3", "0x10", "+5", "1.5" }) do
         code, _, err = ese_cmd({ "backup", dir, out .. "/c", "--max-rate", bad })
         assert.are.equal(2, code)
         assert.matches("%-%-max%-rate needs a positive integer", err)

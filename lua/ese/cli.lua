@@ -730,7 +730,9 @@ local function parse(c, argv, first)
         -- taken as none it would drop the archive from a restore unsaid
         if value == "" then return nil, "option --" .. name .. " needs a value, not an empty string" end
         if kind == "int" then
-          local n = math.tointeger(tonumber(value))
+          -- decimal digits (a whole ".0" fraction allowed, as tostring writes a
+          -- float): tonumber alone would take " 1", "1e3" and "0x10" too
+          local n = value:match("^%d+%.?%d*$") and math.tointeger(tonumber(value))
           if not n or n <= 0 then return nil, "option --" .. name .. " needs a positive integer" end
           value = n
         elseif kind == "time" then

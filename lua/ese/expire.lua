@@ -396,6 +396,15 @@ function expire.plan(root, opts)
   if archive == root then
     raise("JET_errInvalidParameter", "expire", "the archive %s is the root of the sets", archive)
   end
+  -- an instance's log folder (its current generation B.log, its checkpoint
+  -- B.chk: base names are 3 characters) is no log archive: its older
+  -- generations are the instance's own, which its next incremental needs
+  for _, name in ipairs(archive and fs.list(archive) or {}) do
+    if name:match("^[^.][^.][^.]%.log$") or name:match("^[^.][^.][^.]%.chk$") then
+      raise("JET_errInvalidParameter", "expire", "the archive %s holds %s: it is an instance's log folder, not a "
+        .. "log archive (its generations are the instance's own)", archive, name)
+    end
+  end
   local now = opts.now or os.time()
   local sets, leftovers, others = scan(root)
   local parents, bases_of = chains(sets)
