@@ -352,7 +352,6 @@ typedef struct log_record {
 enum {
   LOG_READ_CURRENT = 1,   /* after the archived generations, read B.log */
   LOG_READ_RESTORE = 2,   /* errors as a hard restore names them (-570/-573) */
-  LOG_READ_ANY_CASE = 4,  /* file names of base in any case (a set's); else exactly base */
 };
 
 /* Reads dir's generations from LSN_GEN(from) on, starting at from (or the

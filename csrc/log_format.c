@@ -236,14 +236,14 @@ int log_parse_name_exact(const char *name, const char *base, uint32_t *gen) {
 
 /* The log files of a folder: archived generations (sorted, one name per
  * generation, the canonical spelling preferred) and the current file.
- * The base name is matched exactly unless any_case (a backup set's or an
- * archive's files, restore's reading): a live folder may hold the streams
- * of two instances whose base names differ only by case ("edb", "EDB"). */
+ * The base name is matched exactly: a live folder may hold the streams of
+ * two instances whose base names differ only by case ("edb", "EDB"); a
+ * restore reads a set's logs by their own names (restore.c). */
 
 static JET_ERR scan_cb(const char *name, void *ud) {
   scan_res *s = ud;
   uint32_t gen = 0;
-  int k = s->any_case ? log_parse_name(name, s->base, &gen) : log_parse_name_exact(name, s->base, &gen);
+  int k = log_parse_name_exact(name, s->base, &gen);
   if (k == 0) return JET_errSuccess;
   char *canon = log_file_name(NULL, s->base, k == 2 ? 0 : gen);
   if (!canon) return JET_errOutOfMemory;
@@ -285,10 +285,9 @@ void log_scan_free(scan_res *s) {
   memset(s, 0, sizeof *s);
 }
 
-JET_ERR log_scan_run(const char *dir, const char *base, int any_case, scan_res *s) {
+JET_ERR log_scan_run(const char *dir, const char *base, scan_res *s) {
   memset(s, 0, sizeof *s);
   s->base = base;
-  s->any_case = any_case;
   JET_ERR e = os_list_dir(dir, scan_cb, s);
   if (e) { log_scan_free(s); return e; }
   if (s->n > 1) qsort(s->v, s->n, sizeof *s->v, scan_cmp);
@@ -303,7 +302,7 @@ JET_ERR log_scan_run(const char *dir, const char *base, int any_case, scan_res *
 
 JET_ERR log_scan_dir(const char *dir, const char *base, uint32_t *lo, uint32_t *hi, int *has_current) {
   scan_res s;
-  JET_ERR e = log_scan_run(dir, base, 0, &s);
+  JET_ERR e = log_scan_run(dir, base, &s);
   if (e) return e;
   if (lo) *lo = s.n ? s.v[0].gen : 0;
   if (hi) *hi = s.n ? s.v[s.n - 1].gen : 0;

@@ -121,18 +121,16 @@ typedef struct log_walk {
 JET_ERR log_walk_current(uint8_t *d, uint32_t fsize, uint32_t gen, uint32_t seed, uint32_t pos, log_walk *w);
 
 /* The log files of a folder: archived generations sorted, and B.log; the
- * base name matched exactly, or in any case when any_case (restore's
- * reading of a set: log.h log_parse_name). */
+ * base name matched exactly. */
 typedef struct scan_ent { uint32_t gen; int canon; char *name; } scan_ent;
 typedef struct scan_res {
   const char *base;
-  int any_case;   /* the base name in any case (else exactly) */
   scan_ent *v;
   size_t n, cap;
   char *cur;      /* name of B.log as found, or NULL */
   int cur_canon;
 } scan_res;
-JET_ERR log_scan_run(const char *dir, const char *base, int any_case, scan_res *s);
+JET_ERR log_scan_run(const char *dir, const char *base, scan_res *s);
 void log_scan_free(scan_res *s);
 
 #endif

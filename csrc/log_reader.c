@@ -78,7 +78,7 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
   const JET_ERR err_contig = restore ? JET_errGivenLogFileIsNotContiguous : JET_errMissingPreviousLogFile;
   const JET_ERR err_corrupt = restore ? JET_errLogCorruptDuringHardRestore : JET_errLogFileCorrupt;
   scan_res s;
-  JET_ERR e = log_scan_run(dir, base, (flags & LOG_READ_ANY_CASE) != 0, &s);
+  JET_ERR e = log_scan_run(dir, base, &s);
   if (e) return e;
   log_reader *r = calloc(1, sizeof *r);
   if (!r) { log_scan_free(&s); return JET_errOutOfMemory; }

@@ -570,21 +570,39 @@ static uint64_t commit_time(const log_record *rec, uint64_t last) {
   return t ? t : last;
 }
 
-/* A reader of a compressed log (zst.h): its original decoded whole into
- * memory (a log is its file size, as the log reader loads it); NULL when
- * it cannot be read. */
-static log_reader *zst_log_reader(EseRestore *r, const rsfile *f) {
-  zst_reader *z;
-  char why[8];
-  log_reader *rd = NULL;
-  if (zst_open(r->io, f->src, &z, why, sizeof why)) return NULL;
-  uint8_t *d = malloc(f->lh.file_size);
-  if (d && zst_read_full(z, d, f->lh.file_size) == JET_errSuccess)
-    log_reader_open_image(d, f->lh.file_size, 0, &rd);     /* takes d */
-  else
+/* A reader of f's records (*rd): the file read whole into memory as the
+ * log reader loads one (its file size), from where it is: the live
+ * image the scan took, a compressed log decoded (zst.h; damage there is
+ * a damaged log, JET_errLogFileCorrupt), a plain file; flags as
+ * log_reader_open_image's.  One source for the commit-time checks and
+ * ST_CHECK's read of the logs. */
+static JET_ERR source_log_reader(EseRestore *r, const rsfile *f, int flags, log_reader **rd) {
+  *rd = NULL;
+  uint8_t *d = malloc(f->size);
+  if (!d) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  if (f->live_img) {
+    memcpy(d, f->live_img, f->size);
+  } else if (f->zst) {
+    zst_reader *z;
+    char why[300];
+    if ((e = zst_open(r->io, f->src, &z, why, sizeof why)) == JET_errSuccess) {
+      e = zst_read_full(z, d, f->size);
+      zst_close(z);
+    }
+    if (e == JET_errReadVerifyFailure) e = JET_errLogFileCorrupt;
+  } else {
+    esfile *in;
+    if ((e = os_open(r->io, f->src, OS_READ, &in)) == JET_errSuccess) {
+      e = os_pread_full(in, d, f->size, 0);
+      os_close(in);
+    }
+  }
+  if (e) {
     free(d);
-  zst_close(z);
-  return rd;
+    return e;
+  }
+  return log_reader_open_image(d, (uint32_t)f->size, flags, rd);   /* takes d */
 }
 
 /* A point in time before the end of the backup: the copies may hold later
@@ -611,33 +629,11 @@ static uint64_t last_commit_in(EseRestore *r, uint32_t gen) {
 }
 
 static uint64_t last_commit_scan(EseRestore *r, rsfile *f) {
-  uint32_t gen = f->gen;
-  log_reader *rd = NULL;
-  uint8_t *img = NULL;
-  if (f->zst) {
-    rd = zst_log_reader(r, f);
-  } else if (f->live_img) {
-    /* a live B.log: its image read by the scan, as the copy will be (by
-     * its name it may be another generation by now, or gone) */
-    if ((img = malloc(f->size)) != NULL) {
-      memcpy(img, f->live_img, f->size);
-      (void)log_reader_open_image(img, (uint32_t)f->size, 0, &rd);   /* takes img; a failure leaves rd NULL */
-    }
-  } else {
-    char *dir = os_dirname(f->src);
-    if (!dir) return 0;
-    const char *slash = strrchr(f->src, '/');
-    char cur[16];
-    snprintf(cur, sizeof cur, "%s.log", r->base);
-    int current = strcmp(slash ? slash + 1 : f->src, cur) == 0;   /* a live B.log */
-    /* a failure leaves rd NULL: no commit read (replay reports it) */
-    log_reader_open(r->io, dir, r->base, r->page_size, &r->sig, LSN(gen, 0),
-                    (current ? LOG_READ_CURRENT : 0) | (f->live ? 0 : LOG_READ_ANY_CASE), &rd);
-    free(dir);
-  }
+  log_reader *rd;
+  if (source_log_reader(r, f, 0, &rd)) return 0;   /* unreadable: no commit read (replay reports it) */
   uint64_t last = 0;
   log_record rec;
-  while (rd && log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == gen) last = commit_time(&rec, last);
+  while (log_reader_next(rd, &rec) == 0 && LSN_GEN(rec.lsn) == f->gen) last = commit_time(&rec, last);
   log_reader_close(rd);
   return last;
 }
@@ -1027,6 +1023,19 @@ static JET_ERR abs_options_of(const EseRestoreOptions *o, abs_options *a) {
 
 static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out);
 
+/* *out = the deepest part of path that exists (path itself, or a folder
+ * above it; "/" or "." at most), a new string. */
+static JET_ERR existing_prefix(const char *path, char **out) {
+  char *p = strdup(path);
+  while (p && !os_exists(p) && strcmp(p, "/") && strcmp(p, ".")) {
+    char *up = os_dirname(p);
+    free(p);
+    p = up;
+  }
+  *out = p;
+  return p ? JET_errSuccess : JET_errOutOfMemory;
+}
+
 /* An absolute folder path that does not exist yet, whose missing part
  * holds "..": replaced by the folder it names once made (its deepest
  * existing folder resolved, each ".." of the missing part taking back the
@@ -1035,13 +1044,8 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out);
  * "/", "X/nx/.." is X (not empty), not a new empty folder. */
 static JET_ERR settle_absent(char **path) {
   if (os_exists(*path)) return JET_errSuccess;
-  char *p = strdup(*path);
-  while (p && !os_exists(p) && strcmp(p, "/") && strcmp(p, ".")) {
-    char *up = os_dirname(p);
-    free(p);
-    p = up;
-  }
-  if (!p) return JET_errOutOfMemory;
+  char *p;
+  if (existing_prefix(*path, &p)) return JET_errOutOfMemory;
   const char *rest = *path + strlen(p);
   int dots = 0;
   for (const char *c = rest; *c; c++)
@@ -1085,13 +1089,8 @@ static JET_ERR settle_absent(char **path) {
  * then fails verify). */
 static JET_ERR inside_folder(const char *path, const char *dir, int *inside) {
   *inside = 0;
-  char *p = strdup(path);
-  while (p && !os_exists(p) && strcmp(p, ".") && strcmp(p, "/")) {
-    char *up = os_dirname(p);
-    free(p);
-    p = up;
-  }
-  if (!p) return JET_errOutOfMemory;
+  char *p;
+  if (existing_prefix(path, &p)) return JET_errOutOfMemory;
   errno = 0;
   char *real = realpath(p, NULL);
   free(p);
@@ -1292,8 +1291,6 @@ static JET_ERR live_image_of(EseRestore *r, esfile *in, const rsfile *f, uint8_t
   return JET_errSuccess;
 }
 
-
-
 /* The source of f opened for reading chunks (r->in, or r->zin decoding
  * a compressed file a chunk ahead on a thread of its own); a compressed
  * file whose layout changed since the scan is damaged: why says how. */
@@ -1330,29 +1327,8 @@ static size_t chunk_len(const EseRestore *r, const rsfile *f) {
  * JET_errLogTornWriteDuringHardRestore), with to_time up to the first
  * commit after it (where the replay stops). */
 static JET_ERR check_log(EseRestore *r, rsfile *f) {
-  uint8_t *d = malloc(f->size);
-  if (!d) return JET_errOutOfMemory;
-  JET_ERR e = JET_errSuccess;
-  if (f->live_img) {
-    memcpy(d, f->live_img, f->size);
-  } else if (f->zst) {
-    zst_reader *z;
-    char why[300];
-    if ((e = zst_open(r->io, f->src, &z, why, sizeof why)) == JET_errSuccess) {
-      e = zst_read_full(z, d, f->size);
-      zst_close(z);
-    }
-    if (e == JET_errReadVerifyFailure) e = JET_errLogFileCorrupt;   /* a damaged compressed log */
-  } else {
-    esfile *in;
-    if ((e = os_open(r->io, f->src, OS_READ, &in)) == JET_errSuccess) {
-      e = os_pread_full(in, d, f->size, 0);
-      os_close(in);
-    }
-  }
-  log_reader *rd = NULL;
-  if (e == JET_errSuccess) e = log_reader_open_image(d, (uint32_t)f->size, LOG_READ_RESTORE, &rd);   /* takes d */
-  else free(d);
+  log_reader *rd;
+  JET_ERR e = source_log_reader(r, f, LOG_READ_RESTORE, &rd);
   log_record rec;
   while (e == JET_errSuccess && (e = log_reader_next(rd, &rec)) == JET_errSuccess)
     if (r->to_time && redo_commit_time(&rec) > r->to_time) {
