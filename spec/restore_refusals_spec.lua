@@ -229,6 +229,19 @@ describe("ese.restore refuses a wrong set (rule 12, group I)", function()
     assert.matches("page 3", e.detail, 1, true)
     assert.are.same(before, H.ls(dest))
     assert.is_nil(attach_error(w, dest))
+    -- a compressed set whose log holds a damaged record (decoded: the check reads the logs too)
+    local zl = w:path("zlogdamaged")
+    H.copy_dir(z, zl)
+    local logz
+    for _, n in ipairs(ese.fs.list(zl)) do if n:match("^edb%x+%.log%.zst$") then logz = zl .. "/" .. n end end
+    local lr <close> = ese.zstd.open(logz)
+    local ld = lr:read(lr:size())
+    local at = H.LOG_DATA + 40                          -- inside the generation's first record
+    H.write_zst(logz, ld:sub(1, at) .. string.char(ld:byte(at + 1) ~ 0x5a) .. ld:sub(at + 2))
+    e = H.expect_jet("JET_errLogCorruptDuringHardRestore", ese.restore, zl, dest, { overwrite = true })
+    assert.matches("checking log", e.detail, 1, true)
+    assert.are.same(before, H.ls(dest))
+    assert.is_nil(attach_error(w, dest))
     -- the good sets still restore over it
     ese.restore(z, dest, { overwrite = true })
     assert.is_nil(attach_error(w, dest))
