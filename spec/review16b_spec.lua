@@ -10,16 +10,6 @@ local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
 
-local function put_range(t, prefix, n)
-  for i = 1, n do t:put(("%s%03d"):format(prefix, i), ("%s-%d"):format(prefix, i)) end
-end
-
-local function detach(t, s, db, path)
-  t:close()
-  db:close()
-  s:detach_database(path)
-end
-
 -- Instance A: full backup (returned), detach; instance B (another log
 -- stream) attaches the file, puts key x001 when change, detaches; A
 -- attaches it again, more commits, clean term.  Returns the full backup
@@ -28,22 +18,22 @@ local function a_to_b_and_back(w, change)
   local arch = w:path("arch")
   local t, s, db, inst = w:table({ log_file_size = 64, archive_path = arch })
   local path = w:path("app.edb")
-  put_range(t, "a", 20)
+  H.put_range(t, "a", 20)
   local full = w:path("full")
   backup.run(inst, full)
-  put_range(t, "b", 20)
-  detach(t, s, db, path)
+  H.put_range(t, "b", 20)
+  H.detach(t, s, db, path)
   local dir_b = w:path("B")
   assert(os.execute("mkdir -p " .. H.q(dir_b)))
   local ib = w:track(ese.create_instance(H.name(), H.params(dir_b, { log_file_size = 64 })))
   ib:init()
   local tb, sb, dbb = H.open_table(ib, w.dir)
   if change then tb:put("x001", "B's change") end   -- a commit A's log never sees
-  detach(tb, sb, dbb, path)                          -- without it B reads only: the file does not change
+  H.detach(tb, sb, dbb, path)                          -- without it B reads only: the file does not change
   sb:end_session()
   ib:term({ complete = true })
   t = H.open_table(inst, w.dir)                    -- back to A
-  put_range(t, "c", 20)
+  H.put_range(t, "c", 20)
   inst:term({ complete = true })
   return full, arch
 end
@@ -109,7 +99,7 @@ describe("review16b: an older copy the clean point lets through", function()
     inst:init()
     local t = H.open_table(inst, dir)                -- its LR_ATTACH: clean point not known (0)
     assert.is_nil(t:get("b001"))
-    put_range(t, "d", 40)
+    H.put_range(t, "d", 40)
     inst:term({ complete = true })
     local ok, e = pcall(ese.restore, full, w:path("r"), { live_log_path = dir })
     if ok then                                       -- the restore took the mix
@@ -161,7 +151,7 @@ describe("review16b: an older format 4 copy the clean point lets through", funct
     inst = w:open(nil, { log_file_size = 64 })
     local t = H.open_table(inst, w.dir)
     assert.is_nil(t:get("b001"))
-    put_range(t, "d", 40)
+    H.put_range(t, "d", 40)
     inst:term({ complete = true })
     local ok, e = pcall(ese.restore, full, w:path("r"), { live_log_path = w.dir })
     if ok then                                       -- the restore took the mix

@@ -10,17 +10,6 @@ local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
 
-local function put_range(t, prefix, n)
-  for i = 1, n do t:put(("%s%03d"):format(prefix, i), ("%s-%d"):format(prefix, i)) end
-end
-
--- Closes table t and database db of session s and detaches path.
-local function detach(t, s, db, path)
-  t:close()
-  db:close()
-  s:detach_database(path)
-end
-
 local function cp(src, dst)
   assert(os.execute("cp -p " .. H.q(src) .. " " .. H.q(dst)), "cp " .. src)
 end
@@ -37,24 +26,24 @@ describe("a database rolled back to an older copy of itself", function()
   local function rolled(stop)
     local t, s, db, inst = w:table({ log_file_size = 64 })
     local path = w:path("app.edb")
-    put_range(t, "a", 40)
+    H.put_range(t, "a", 40)
     local full = w:path("full")
     backup.run(inst, full)
-    put_range(t, "b", 40)
-    detach(t, s, db, path)
+    H.put_range(t, "b", 40)
+    H.detach(t, s, db, path)
     cp(path, w:path("old.edb"))                    -- the copy: a and b, made clean
     t, s, db = H.open_table(inst, w.dir)
-    put_range(t, "c", 40)                          -- commits the copy lacks
+    H.put_range(t, "c", 40)                          -- commits the copy lacks
     if stop then
       t:close(); db:close(); s:end_session()
       inst:term({ complete = true })
       inst = w:open(nil, { log_file_size = 64 })
     else
-      detach(t, s, db, path)
+      H.detach(t, s, db, path)
     end
     cp(w:path("old.edb"), path)
     t = H.open_table(inst, w.dir)
-    put_range(t, "d", 40)
+    H.put_range(t, "d", 40)
     local inc = w:path("inc")
     backup.run(inst, inc, { incremental = true })
     return t, inst, full, inc
@@ -90,17 +79,17 @@ describe("a database rolled back to an older copy of itself", function()
   it("without the roll back, the same steps restore every record (the check refuses only a mix)", function()
     local t, s, db, inst = w:table({ log_file_size = 64 })
     local path = w:path("app.edb")
-    put_range(t, "a", 40)
+    H.put_range(t, "a", 40)
     backup.run(inst, w:path("full"))
-    put_range(t, "b", 40)
-    detach(t, s, db, path)
+    H.put_range(t, "b", 40)
+    H.detach(t, s, db, path)
     t, s, db = H.open_table(inst, w.dir)
-    put_range(t, "c", 40)
+    H.put_range(t, "c", 40)
     t:close(); db:close(); s:end_session()
     inst:term({ complete = true })
     inst = w:open(nil, { log_file_size = 64 })
     t = H.open_table(inst, w.dir)
-    put_range(t, "d", 40)
+    H.put_range(t, "d", 40)
     backup.run(inst, w:path("inc"), { incremental = true })
     backup.restore({ w:path("full"), w:path("inc") }, w:path("r"))
     local keys = H.restored_keys(w, w:path("r"))
@@ -112,18 +101,18 @@ describe("a database rolled back to an older copy of itself", function()
     for _, roll in ipairs({ false, true }) do
       local t, s, db, inst = w:table({ log_file_size = 64 })
       local path = w:path("app.edb")
-      put_range(t, "a", 40)
+      H.put_range(t, "a", 40)
       local full = w:path(("full-%s"):format(roll))
       backup.run(inst, full)
-      detach(t, s, db, path)
+      H.detach(t, s, db, path)
       cp(path, w:path("old.edb"))                   -- clean: a
       t = H.open_table(inst, w.dir)
-      put_range(t, "b", 40)
+      H.put_range(t, "b", 40)
       inst:term()                                   -- a crash
       inst = w:open(nil, { log_file_size = 64 })     -- recovery makes app.edb clean: a and b
       if roll then cp(w:path("old.edb"), path) end
       t = H.open_table(inst, w.dir)
-      put_range(t, "c", 40)
+      H.put_range(t, "c", 40)
       local inc = w:path(("inc-%s"):format(roll))
       backup.run(inst, inc, { incremental = true })
       local dest = w:path(("r-%s"):format(roll))
@@ -149,8 +138,8 @@ describe("a database rolled back to an older copy of itself", function()
   local function crash_onto_copy(go_on)
     local t, s, db, inst = w:table({ log_file_size = 64 })
     local path = w:path("app.edb")
-    put_range(t, "a", 40)
-    detach(t, s, db, path)
+    H.put_range(t, "a", 40)
+    H.detach(t, s, db, path)
     cp(path, w:path("old.edb"))
     t, s, db = H.open_table(inst, w.dir)
     go_on(t, s, db, inst, path)
@@ -167,9 +156,9 @@ describe("a database rolled back to an older copy of itself", function()
   it("crash recovery onto an older copy put back is refused (JET_errConsistentTimeMismatch), "
      .. "the copy not written", function()
     local e = crash_onto_copy(function(t, s, db, inst, path)
-      put_range(t, "c", 40)                         -- commits the copy lacks
-      detach(t, s, db, path)
-      put_range(H.open_table(inst, w.dir), "b", 200)   -- several rolls
+      H.put_range(t, "c", 40)                         -- commits the copy lacks
+      H.detach(t, s, db, path)
+      H.put_range(H.open_table(inst, w.dir), "b", 200)   -- several rolls
     end)
     assert.matches("the log attaches it at generation", e.detail, 1, true)   -- the LR_ATTACH replayed
   end)
@@ -177,9 +166,9 @@ describe("a database rolled back to an older copy of itself", function()
   it("crash recovery from a checkpoint taken while the database was attached, onto an older copy put back: "
      .. "refused by the checkpoint's attach table (JET_errConsistentTimeMismatch), the copy not written", function()
     local e = crash_onto_copy(function(t, _, _, inst)
-      put_range(t, "b", 40)
+      H.put_range(t, "b", 40)
       backup.run(inst, w:path("full"))              -- its Begin takes a checkpoint naming app.edb attached
-      put_range(t, "c", 5)                          -- a small commit: a page the copy has at an older dbtime
+      H.put_range(t, "c", 5)                          -- a small commit: a page the copy has at an older dbtime
     end)
     assert.matches("attached when the checkpoint", e.detail, 1, true)
   end)
@@ -203,14 +192,14 @@ describe("a database rolled back to an older copy of itself", function()
     assert.are.equal(0, h.clean_lsn, "a format 3 file's clean point is not known")
     backup.run(inst, w:path("full"))
     t:put("x1", "1")
-    detach(t, s, db, path)
+    H.detach(t, s, db, path)
     h = H.db_header(path, 4096)
     assert.are.equal(H.DB_CLEAN, h.state)
     assert.is_true(h.clean_lsn > h.attach_lsn and h.clean_time > 0)
     cp(path, w:path("old.edb"))
     t, s, db = H.open_table(inst, dir)
     t:put("x2", "2")
-    detach(t, s, db, path)
+    H.detach(t, s, db, path)
     cp(w:path("old.edb"), path)
     t = H.open_table(inst, dir)
     t:put("x3", "3")
@@ -227,7 +216,7 @@ describe("a database rolled back to an older copy of itself", function()
     -- point, which is not the one the original's term made
     local t, s, db, inst = w:table({ log_file_size = 64 })
     local path = w:path("app.edb")
-    put_range(t, "a", 10)
+    H.put_range(t, "a", 10)
     backup.run(inst, w:path("full"))
     t:close(); db:close(); s:end_session()
     inst:term({ complete = true })
@@ -236,8 +225,8 @@ describe("a database rolled back to an older copy of itself", function()
     w:track(o)
     o:init()
     local ot, os2, odb = H.open_table(o, other)
-    put_range(ot, "z", 200)
-    detach(ot, os2, odb, other .. "/app.edb")
+    H.put_range(ot, "z", 200)
+    H.detach(ot, os2, odb, other .. "/app.edb")
     o:term({ complete = true })
     local i2 = w:open(nil, { log_file_size = 64 })
     cp(other .. "/app.edb", path)
@@ -255,10 +244,10 @@ describe("a database rolled back to an older copy of itself", function()
      .. "makes the database clean at a record the restored log holds (was: at the commit it stopped before, "
      .. "in the part of the generation the restore cut away)", function()
     local t, s, _, inst = w:table({ log_file_size = 64 })
-    put_range(t, "a", 20)
+    H.put_range(t, "a", 20)
     local set, archive = w:path("set"), w:path("archive")
     backup.run(inst, set)
-    put_range(t, "b", 20)
+    H.put_range(t, "b", 20)
     local mark = H.time_mark()
     s:begin_transaction()                          -- one group spanning a roll: its commit in the next generation
     for i = 1, 60 do t:put(("c%03d"):format(i), ("v"):rep(1500)) end

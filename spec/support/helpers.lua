@@ -799,6 +799,18 @@ function H.time_mark()
   return m
 end
 
+-- Puts keys prefix001 .. prefix<n> into table t, each value "prefix-i".
+function H.put_range(t, prefix, n)
+  for i = 1, n do t:put(("%s%03d"):format(prefix, i), ("%s-%d"):format(prefix, i)) end
+end
+
+-- Closes table t and database db of session s and detaches path.
+function H.detach(t, s, db, path)
+  t:close()
+  db:close()
+  s:detach_database(path)
+end
+
 function H.roll(t, log_dir, n, prefix)
   local function gen() return ese.file_info(log_dir .. "/edb.log").generation end
   local target, i = gen() + (n or 1), 0
