@@ -109,4 +109,27 @@ describe("tryout 17", function()
     for bit = tonumber(lo), tonumber(hi) do want = want | (1 << bit) end
     assert.are.equal(features, want)
   end)
+
+  -- README never said that log generations pile up: a first application
+  -- without backups found its folder growing by a file per MiB of log.
+  it("README's claim holds: without a truncating backup the generations stay, circular_log recycles them",
+     function()
+    local text = H.read_file("README.md"):gsub("%s+", " ")
+    assert.truthy(text:find("by default nothing deletes them", 1, true))
+    local function generations(circular)
+      local dir = w:path(circular and "circular" or "plain")
+      local t, _, _, inst = w:table_at(dir, "app.edb", { log_file_size = 64, checkpoint_depth = 128 * 1024,
+                                                         circular_log = circular })
+      for i = 1, 200 do t:put(("k%02d"):format(i % 20), ("%04d"):format(i):rep(1000)) end
+      inst:term({ complete = true })
+      local n = 0
+      for name in pairs(H.log_files(dir)) do
+        if name ~= "edb.log" then n = n + 1 end
+      end
+      return n
+    end
+    local plain, circular = generations(false), generations(true)
+    assert.truthy(plain >= 10, plain)
+    assert.truthy(circular <= 3, circular)
+  end)
 end)
