@@ -135,4 +135,23 @@ describe("tryout 17", function()
     assert.truthy(plain >= 10, plain)
     assert.truthy(circular <= 3, circular)
   end)
+
+  -- README's first example created the table only in the run that created
+  -- the database: a run stopped between the two creations (each is
+  -- durable) left a database without the table, and every later run failed
+  -- JET_errObjectNotFound in open_table.  A new user copies that start-up.
+  it("README's first example starts on a folder whose database lacks the table (a run stopped in between)",
+     function()
+    local ese = require "ese"
+    local readme = H.read_file("README.md")
+    local code = assert(readme:match("```lua\n(.-)\n```"))
+    local dir = w:path("lua-ese-example")
+    local inst = w:track(ese.create_instance(H.name("half"), { system_path = dir, log_path = dir }))
+    inst:init()
+    inst:begin_session():create_database(dir .. "/app.edb")
+    inst:term()                                 -- stopped before create_table
+    local status, out, err = H.lua_child(code, nil, "TMPDIR=" .. H.q(w.dir))
+    assert.are.equal(0, status, out .. err)
+    assert.truthy(out:find("alice\tadmin", 1, true), out)
+  end)
 end)
