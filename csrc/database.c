@@ -412,8 +412,14 @@ JET_ERR db_detach(essession *s, const char *szFilename) {
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
     if (!db || (only && db != only)) continue;
-    if (db->opens) e = JET_errDatabaseInUse;
-    else if (vs_has_db(&inst->vs, db->dbid)) {
+    if (db->opens) {
+      /* say who holds it: a session's own open handles are the usual cause */
+      int mine = s->dbopen[db->dbid];
+      session_detail(s, "%s is open %d time%s (%d by this session, %d by others): close every handle of it "
+                     "(JetCloseDatabase; in Lua db:close(), or end the session) first",
+                     db->path, db->opens, db->opens == 1 ? "" : "s", mine, db->opens - mine);
+      e = JET_errDatabaseInUse;
+    } else if (vs_has_db(&inst->vs, db->dbid)) {
       /* an open snapshot needs its versions: after a detach and attach it
        * would read later commits and write over them without a conflict */
       session_detail(s, "an open transaction's snapshot still needs versions of %s", db->path);

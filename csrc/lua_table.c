@@ -93,11 +93,21 @@ static int keycmp(const char *a, size_t la, const char *b, size_t lb) {
 
 /* ---- methods ----------------------------------------------------------------- */
 
+/* The key argument of put, get and delete: a string of 1 .. EseMaxKeySize
+ * bytes.  The empty key raises JET_errInvalidParameter here, with a detail
+ * that says so (the engine's refusal carries none). */
+static const char *checkkey(lua_State *L, int idx, size_t *kl, const char *op) {
+  const char *k = luaL_checklstring(L, idx, kl);
+  if (*kl == 0) ese_raise_detail(L, JET_errInvalidParameter, op, "the key is empty: a key is 1 .. 255 bytes");
+  return k;
+}
+
 static int tab_put(lua_State *L) {
   EseTable *T = checktable(L, 1, "put");
   size_t kl, vl;
-  const char *k = luaL_checklstring(L, 2, &kl);
+  luaL_checklstring(L, 2, &kl);
   const char *v = luaL_checklstring(L, 3, &vl);
+  const char *k = checkkey(L, 2, &kl, "put");   /* the argument errors first */
   JET_ERR err = EsePut(T->sesid, T->tableid, k, kl, v, vl);
   if (err < 0) return ese_raise_ses(L, err, "put", T->sesid);
   return ese_warning(L, err, "put");   /* outside a transaction it commits: JET_wrnArchiveBacklog */
@@ -133,7 +143,7 @@ static JET_ERR push_slice(lua_State *L, EseTable *T, const char *k, size_t kl, s
 static int tab_get(lua_State *L) {
   EseTable *T = checktable(L, 1, "get");
   size_t kl;
-  const char *k = luaL_checklstring(L, 2, &kl);
+  const char *k = checkkey(L, 2, &kl, "get");
   int slice = !lua_isnoneornil(L, 3) || !lua_isnoneornil(L, 4);
   lua_Integer off = luaL_optinteger(L, 3, 0), len = luaL_optinteger(L, 4, LUA_MAXINTEGER);
   luaL_argcheck(L, off >= 0, 3, "offset must be >= 0");
@@ -153,7 +163,7 @@ static int tab_get(lua_State *L) {
 static int tab_delete(lua_State *L) {
   EseTable *T = checktable(L, 1, "delete");
   size_t kl;
-  const char *k = luaL_checklstring(L, 2, &kl);
+  const char *k = checkkey(L, 2, &kl, "delete");
   JET_ERR err = EseDelete(T->sesid, T->tableid, k, kl);
   if (err < 0) return ese_raise_ses(L, err, "delete", T->sesid);
   return ese_warning(L, err, "delete");   /* outside a transaction it commits: JET_wrnArchiveBacklog */

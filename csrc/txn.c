@@ -18,7 +18,12 @@
 
 JET_ERR txn_begin(essession *s) {
   assert(inst_lock_held(s->inst));
-  if (s->in_txn) return JET_errTransTooDeep;
+  if (s->in_txn) {
+    /* often two coroutines (or handlers) of one session, each beginning its own */
+    session_detail(s, "this session's transaction is still open: one transaction per session; code that needs "
+                      "its own (a coroutine that yields inside one) needs its own session");
+    return JET_errTransTooDeep;
+  }
   s->in_txn = 1;
   iso_begin(s);
   return JET_errSuccess;
