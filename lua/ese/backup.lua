@@ -218,7 +218,10 @@ end
 --   that file), index, files (its position and the set's file count), set,
 --   sets}; once per set without file, done = total = the set's bytes
 -- @return report {sets = {...}, kind, files, bytes, gen_low, gen_high,
---   databases, seconds}; raises the error object of the first fault
+--   databases, not_restored, seconds}; not_restored (nil: none) lists the
+--   databases the chain's logs create or attach that no set holds, each
+--   {path, name, how = "created" | "attached", generation}: a restore skips
+--   them (ESE's hard restore does); raises the error object of the first fault
 function backup.verify(dirs, opts)
   opts = check_opts(opts, "verify")
   if type(dirs) == "string" then dirs = { dirs } end
