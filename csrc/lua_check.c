@@ -26,7 +26,9 @@ static void set_int(lua_State *L, const char *field, lua_Integer v) {
 }
 
 /* The databases a log's records create or attach (check_log_databases),
- * gathered in C first: no Lua error can leave them behind. */
+ * gathered in C first, in a userdata whose __gc frees them: a Lua error
+ * (the raise below, or memory while they are pushed) leaves nothing
+ * behind. */
 typedef struct logdb { char *path; unsigned char sig[16]; int created; uint64_t lsn; } logdb;
 typedef struct logdbs { logdb *v; size_t n; } logdbs;
 
@@ -43,36 +45,46 @@ static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64
   return JET_errSuccess;
 }
 
-static void logdbs_free(logdbs *l) {
+static int logdbs_gc(lua_State *L) {
+  logdbs *l = lua_touserdata(L, 1);
   for (size_t i = 0; i < l->n; i++) free(l->v[i].path);
   free(l->v);
+  l->v = NULL;
+  l->n = 0;
+  return 0;
 }
 
 /* t.databases = { {path, db_signature, how = "created" | "attached",
  * generation, offset}, ... } of the log at path (its records read once
  * more); raises the error of a log that fails. */
 static void push_log_databases(lua_State *L, const char *path) {
-  logdbs l = { NULL, 0 };
-  char detail[600] = "";
-  JET_ERR e = check_log_databases(path, note_db, &l, detail, sizeof detail);
-  if (e) {
-    logdbs_free(&l);
-    ese_raise_detail(L, e, "file_info", detail);
+  logdbs *l = lua_newuserdatauv(L, sizeof *l, 0);
+  l->v = NULL;
+  l->n = 0;
+  if (luaL_newmetatable(L, "ese.logdbs")) {
+    lua_pushcfunction(L, logdbs_gc);
+    lua_setfield(L, -2, "__gc");
   }
-  lua_createtable(L, (int)l.n, 0);
-  for (size_t i = 0; i < l.n; i++) {
+  lua_setmetatable(L, -2);
+  char detail[600] = "";
+  JET_ERR e = check_log_databases(path, note_db, l, detail, sizeof detail);
+  if (e) ese_raise_detail(L, e, "file_info", detail);
+  lua_createtable(L, (int)l->n, 0);
+  for (size_t i = 0; i < l->n; i++) {
     lua_createtable(L, 0, 5);
-    lua_pushstring(L, l.v[i].path);
+    lua_pushstring(L, l->v[i].path);
     lua_setfield(L, -2, "path");
-    push_sig(L, l.v[i].sig, "db_signature");
-    lua_pushstring(L, l.v[i].created ? "created" : "attached");
+    push_sig(L, l->v[i].sig, "db_signature");
+    lua_pushstring(L, l->v[i].created ? "created" : "attached");
     lua_setfield(L, -2, "how");
-    set_int(L, "generation", (lua_Integer)LSN_GEN(l.v[i].lsn));
-    set_int(L, "offset", (lua_Integer)LSN_OFF(l.v[i].lsn));
+    set_int(L, "generation", (lua_Integer)LSN_GEN(l->v[i].lsn));
+    set_int(L, "offset", (lua_Integer)LSN_OFF(l->v[i].lsn));
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  logdbs_free(&l);   /* (Lua out of memory while pushing: l is lost with the error) */
-  lua_setfield(L, -2, "databases");
+  lua_setfield(L, -3, "databases");   /* the file's table, under the userdata */
+  lua_pushcfunction(L, logdbs_gc);     /* freed now, not at the next collection */
+  lua_insert(L, -2);
+  lua_call(L, 1, 0);
 }
 
 static int file_info(lua_State *L) {
