@@ -775,7 +775,13 @@ static JET_ERR prepare_logs(esinst *inst, struct esbackup *bk) {
       uint32_t last = db->hdr.backup[BK_FULL].gen_hi;
       if (db->hdr.backup[BK_INCREMENTAL].gen_hi > last) last = db->hdr.backup[BK_INCREMENTAL].gen_hi;
       if (lo > last + 1) {
-        inst_detail(inst, "log generation %u is missing for %s", last + 1, db->path);
+        /* ESE's rule (backup.cxx, ErrBKICheckLogsForIncrementalBackup):
+         * each attached database's last full or incremental must reach
+         * the logs on disk; a backup taken while it was detached (or
+         * another instance's, for a file brought from there) deleted them */
+        inst_detail(inst, "log generation %u is missing for %s: its last backup ended at %u, later logs were "
+                    "truncated (by a backup taken while it was detached?); take a full backup", last + 1, db->path,
+                    last);
         return JET_errMissingFileToBackup;
       }
     }

@@ -10,6 +10,7 @@
 #include "page.h"
 #include "log_format.h"
 #include "zst.h"
+#include "redo.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,11 @@ static void db_fields(const dbheader *h, uint64_t size, EseFileInfo *info) {
   memcpy(info->logSignature, h->log_sig, 16);
   for (int i = 0; i < BK_KINDS; i++)
     info->backup[i] = (EseBackupRecord){ h->backup[i].gen_lo, h->backup[i].gen_hi, h->backup[i].time };
+  if (h->state == DB_BACKUP_COPY) {   /* as restore.c's check_dbs takes it */
+    uint32_t lo = h->backup[BK_CURRENT].gen_lo;
+    info->replayGen = lo;
+    info->replayOffset = h->backup_lsn && LSN_GEN(h->backup_lsn) == lo ? LSN_OFF(h->backup_lsn) : 0;
+  }
 }
 
 /* Where the page walk reads a database's pages: a plain file (each chunk
@@ -261,6 +267,65 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
    * pager: a plain file's only */
   if (verify && e == JET_errSuccess && h.state == DB_CLEAN) e = db_check_structure(f, h.page_size, detail, cb);
   os_close(f);
+  return e;
+}
+
+/* The whole original of the log at path, *d (freed by the caller), *n
+ * bytes: a compressed one decoded (its header first, then from its start
+ * again), a plain one read and verified (log_load_verified). */
+static JET_ERR log_image(esio *io, const char *path, uint8_t **d, uint32_t *n, char *detail, size_t cb) {
+  esfile *probe;
+  JET_ERR e = os_open(io, path, OS_READ, &probe);
+  if (e) return e;
+  if (!zst_claimed(probe)) {
+    os_close(probe);
+    return log_load_verified(io, path, 0, d, n);
+  }
+  zst_reader *z;
+  log_header lh;
+  memset(&lh, 0, sizeof lh);
+  if ((e = zst_adopt(probe, &z, detail, cb))) return e;
+  e = zst_log_header(z, &lh);
+  if (e == JET_errSuccess && !(*d = malloc(lh.file_size))) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) {
+    zst_rewind(z);
+    *n = lh.file_size;
+    e = zst_read_full(z, *d, lh.file_size);
+  }
+  if (e == JET_errReadVerifyFailure && detail) snprintf(detail, cb, "%s: %s", path, zst_detail(z));
+  log_header_clear(&lh);
+  zst_close(z);
+  return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
+}
+
+JET_ERR check_log_databases(const char *path, check_db_fn fn, void *ud, char *detail, size_t cb) {
+  assert(path && fn);
+  esio *io;
+  JET_ERR e = esio_new(&io);
+  if (e) return e;
+  uint8_t *d = NULL;
+  uint32_t n = 0;
+  log_reader *rd = NULL;
+  e = log_image(io, path, &d, &n, detail, cb);
+  if (e == JET_errSuccess) e = log_reader_open_image(d, n, 0, &rd);   /* it takes d */
+  else free(d);
+  while (e == JET_errSuccess) {
+    log_record rec;
+    JET_ERR more = log_reader_next(rd, &rec);
+    if (more) {
+      e = more == 1 ? JET_errSuccess : more;
+      break;
+    }
+    if (rec.type != LR_CREATEDB && rec.type != LR_ATTACH) continue;
+    log_attach a;
+    if ((e = redo_entry_of(&rec, &a)) == JET_errSuccess) {
+      e = fn(ud, &a, rec.type == LR_CREATEDB, rec.lsn);
+      log_entry_clear(&a);
+    }
+  }
+  log_reader_close(rd);
+  esio_free(io);
+  if (e && detail && !detail[0]) snprintf(detail, cb, "%s: a log record fails verification", path);
   return e;
 }
 

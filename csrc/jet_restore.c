@@ -23,6 +23,10 @@ void EseRestoreResultOf(EseRestore *r, EseRestoreResult *out) {
   else memset(out, 0, sizeof *out);
 }
 
+const char *EseRestoreNotRestored(EseRestore *r, unsigned long i, int *pcreated, unsigned long *pgen) {
+  return r ? restore_not_restored(r, i, pcreated, pgen) : NULL;
+}
+
 const char *EseRestoreDetail(EseRestore *r) { return r ? restore_detail(r) : ""; }
 
 void EseRestoreEnd(EseRestore *r) {

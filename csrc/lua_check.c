@@ -6,10 +6,12 @@
  * over two such tables of log files.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lua_ese.h"
 #include "log.h"
 #include "dbheader.h"
+#include "check.h"
 
 static void push_sig(lua_State *L, const unsigned char *b, const char *field) {
   char hex[33];
@@ -21,6 +23,68 @@ static void push_sig(lua_State *L, const unsigned char *b, const char *field) {
 static void set_int(lua_State *L, const char *field, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, field);
+}
+
+/* The databases a log's records create or attach (check_log_databases),
+ * gathered in C first, in a userdata whose __gc frees them: a Lua error
+ * (the raise below, or memory while they are pushed) leaves nothing
+ * behind. */
+typedef struct logdb { char *path; unsigned char sig[16]; int created; uint64_t lsn; } logdb;
+typedef struct logdbs { logdb *v; size_t n; } logdbs;
+
+static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64_t lsn) {
+  logdbs *l = ud;
+  logdb *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+  if (!nv) return JET_errOutOfMemory;
+  l->v = nv;
+  if (!(nv[l->n].path = strdup(a->path))) return JET_errOutOfMemory;
+  memcpy(nv[l->n].sig, a->sig, 16);
+  nv[l->n].created = created;
+  nv[l->n].lsn = lsn;
+  l->n++;
+  return JET_errSuccess;
+}
+
+static int logdbs_gc(lua_State *L) {
+  logdbs *l = lua_touserdata(L, 1);
+  for (size_t i = 0; i < l->n; i++) free(l->v[i].path);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+  return 0;
+}
+
+/* t.databases = { {path, db_signature, how = "created" | "attached",
+ * generation, offset}, ... } of the log at path (its records read once
+ * more); raises the error of a log that fails. */
+static void push_log_databases(lua_State *L, const char *path) {
+  logdbs *l = lua_newuserdatauv(L, sizeof *l, 0);
+  l->v = NULL;
+  l->n = 0;
+  if (luaL_newmetatable(L, "ese.logdbs")) {
+    lua_pushcfunction(L, logdbs_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  char detail[600] = "";
+  JET_ERR e = check_log_databases(path, note_db, l, detail, sizeof detail);
+  if (e) ese_raise_detail(L, e, "file_info", detail);
+  lua_createtable(L, (int)l->n, 0);
+  for (size_t i = 0; i < l->n; i++) {
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, l->v[i].path);
+    lua_setfield(L, -2, "path");
+    push_sig(L, l->v[i].sig, "db_signature");
+    lua_pushstring(L, l->v[i].created ? "created" : "attached");
+    lua_setfield(L, -2, "how");
+    set_int(L, "generation", (lua_Integer)LSN_GEN(l->v[i].lsn));
+    set_int(L, "offset", (lua_Integer)LSN_OFF(l->v[i].lsn));
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -3, "databases");   /* the file's table, under the userdata */
+  lua_pushcfunction(L, logdbs_gc);     /* freed now, not at the next collection */
+  lua_insert(L, -2);
+  lua_call(L, 1, 0);
 }
 
 static int file_info(lua_State *L) {
@@ -45,6 +109,10 @@ static int file_info(lua_State *L) {
     set_int(L, "gen_min", (lua_Integer)fi.genMin);
     set_int(L, "gen_max", (lua_Integer)fi.genMax);
     push_sig(L, fi.dbSignature, "db_signature");
+    if (fi.replayGen) {   /* a streamed copy: where its replay starts */
+      set_int(L, "replay_generation", (lua_Integer)fi.replayGen);
+      set_int(L, "replay_offset", (lua_Integer)fi.replayOffset);
+    }
     static const char *const kinds[] = { "full", "incremental", "differential", "copy", "current" };
     lua_createtable(L, 0, 5);
     for (int i = 0; i < 5; i++) {
@@ -64,6 +132,7 @@ static int file_info(lua_State *L) {
     set_int(L, "created_us", (lua_Integer)fi.tmCreate);
     set_int(L, "prev_created_us", (lua_Integer)fi.tmPrevGen);
     set_int(L, "attached", (lua_Integer)fi.attached);
+    if (verify) push_log_databases(L, path);
   }
   if (fi.compressed) {
     lua_pushboolean(L, 1);

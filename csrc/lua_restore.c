@@ -145,7 +145,9 @@ static int restore_step(lua_State *L) {
 /* r:result() -> { last_generation, last_commit_time (seconds, or nil),
  * last_commit_time_us (the same, an integer count of microseconds: the
  * exact value the commit record carries), reached (boolean),
- * stopped_at_time (boolean), gap_generation (or nil) }, once finished. */
+ * stopped_at_time (boolean), gap_generation (or nil), not_restored (or nil:
+ * the databases the logs create or attach that no set holds) }, once
+ * finished. */
 static int restore_result(lua_State *L) {
   EseRestoreUd *u = torestore(L, 1);
   if (!u->r) return ese_raise(L, JET_errInvalidParameter, "restore");
@@ -167,6 +169,27 @@ static int restore_result(lua_State *L) {
   if (res.gap_generation) {
     lua_pushinteger(L, (lua_Integer)res.gap_generation);
     lua_setfield(L, -2, "gap_generation");
+  }
+  if (res.not_restored) {   /* { {path, name, how = "created" | "attached", generation}, ... } */
+    lua_createtable(L, (int)res.not_restored, 0);
+    for (unsigned long i = 0; i < res.not_restored; i++) {
+      int created = 0;
+      unsigned long gen = 0;
+      const char *p = EseRestoreNotRestored(u->r, i, &created, &gen);
+      if (!p) break;
+      const char *slash = strrchr(p, '/');
+      lua_createtable(L, 0, 4);
+      lua_pushstring(L, p);
+      lua_setfield(L, -2, "path");
+      lua_pushstring(L, slash ? slash + 1 : p);
+      lua_setfield(L, -2, "name");
+      lua_pushstring(L, created ? "created" : "attached");
+      lua_setfield(L, -2, "how");
+      lua_pushinteger(L, (lua_Integer)gen);
+      lua_setfield(L, -2, "generation");
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "not_restored");
   }
   return 1;
 }

@@ -53,6 +53,20 @@
 #define WRITEBACK_BYTES (1u << 20)
 #define DIRTY_BYTES (4u << 20)
 
+/* A database the replayed logs create (LR_CREATEDB) or attach (LR_ATTACH)
+ * from the set's start on that no file of the sets is (map_path found
+ * none): as ESE's hard restore, which replays only the databases of its
+ * restore map (the set's) and skips the others (logredo.cxx,
+ * ErrLGRISetupFMPFromAttach: not in the map, skipped attach; "we replay
+ * create dbs only on soft recovery"), it is not restored; unlike ESE,
+ * the restore says so: EseRestoreNotRestored lists it. */
+typedef struct rsskip {
+  char *path;             /* as the log names it */
+  uint8_t sig[16];        /* its signature (zeros: a log that records none) */
+  int created;            /* first met at an LR_CREATEDB, else an LR_ATTACH */
+  uint32_t gen;           /* where it was first met */
+} rsskip;
+
 typedef struct rsfile {
   char *src, *name;       /* source path; base name in dest */
   char *orig;             /* in place: the database's path at backup time */
@@ -153,6 +167,9 @@ struct EseRestore {
   uint64_t shown_done;
   JET_ERR failed;
   char detail[512];
+  lsn_t rec_lsn;          /* ST_REPLAY: the record redo_apply applies (0: the first log's header) */
+  rsskip *skipped;        /* databases the logs name that no set holds (rsskip) */
+  size_t nskipped;
 };
 
 static void to_state(EseRestore *r, enum rs_state to) {
@@ -1459,6 +1476,29 @@ static JET_ERR copy_step(EseRestore *r) {
 
 /* ---- replay -------------------------------------------------------------- */
 
+/* A database of a replayed record that no set holds (map_path): noted
+ * once (rsskip), when its record is at or after the sets' start; one the
+ * first log's header attaches, or a record before the start names, was
+ * detached before the full began (a full streams every database
+ * attached), and has no change in the replayed range. */
+static JET_ERR note_skipped(EseRestore *r, const log_attach *a, int fresh, int has_sig) {
+  if (r->rec_lsn == 0 || r->rec_lsn < r->replay_lsn) return JET_errSuccess;
+  for (size_t i = 0; i < r->nskipped; i++)
+    if (has_sig ? memcmp(r->skipped[i].sig, a->sig, 16) == 0 : strcmp(r->skipped[i].path, a->path) == 0)
+      return JET_errSuccess;
+  rsskip *ns = realloc(r->skipped, (r->nskipped + 1) * sizeof *ns);
+  if (!ns) return JET_errOutOfMemory;
+  r->skipped = ns;
+  rsskip *k = &ns[r->nskipped];
+  memset(k, 0, sizeof *k);
+  if (!(k->path = strdup(a->path))) return JET_errOutOfMemory;
+  if (has_sig) memcpy(k->sig, a->sig, 16);
+  k->created = fresh;
+  k->gen = LSN_GEN(r->rec_lsn);
+  r->nskipped++;
+  return JET_errSuccess;
+}
+
 /* A database named in the log is restored when a database of the set has
  * its signature (db_signature in the copy's header), whatever the copy is
  * named; a log that records no signature (format 1) is matched by base
@@ -1483,7 +1523,7 @@ static JET_ERR map_path(void *ud, const log_attach *a, int fresh, char **out) {
       return *out ? JET_errSuccess : JET_errOutOfMemory;
     }
   }
-  return JET_errSuccess;
+  return note_skipped(r, a, fresh, has_sig);
 }
 
 static void restored_header(dbheader *h, uint32_t gen) {
@@ -1661,6 +1701,7 @@ static JET_ERR replay_step(EseRestore *r) {
     if (r->last_gen >= r->replay_from)
       r->done = r->replay_base + (uint64_t)(r->last_gen - r->replay_from) * r->file_size + LSN_OFF(rec.lsn);
     bytes += rec.len + 16u;        /* the payload and about its header */
+    r->rec_lsn = rec.lsn;
     e = redo_apply(r->rd, &rec);
     if (e == JET_errSuccess && redo_stopped(r->rd)) {
       /* a commit later than the point in time: it and all after it stay out */
@@ -1682,6 +1723,14 @@ void restore_result_of(EseRestore *r, EseRestoreResult *out) {
   out->reached = r->reached;
   out->gap_generation = r->gap;
   out->stopped_at_time = r->stopped;
+  out->not_restored = r->nskipped;
+}
+
+const char *restore_not_restored(EseRestore *r, size_t i, int *created, unsigned long *gen) {
+  if (r->job || i >= r->nskipped) return NULL;
+  if (created) *created = r->skipped[i].created;
+  if (gen) *gen = r->skipped[i].gen;
+  return r->skipped[i].path;
 }
 
 /* One step of r's state (the worker's job, or in line). */
@@ -1752,6 +1801,8 @@ void restore_end(EseRestore *r) {
     if (!r->files[i].is_db) log_header_clear(&r->files[i].lh);
   }
   free(r->files);
+  for (size_t i = 0; i < r->nskipped; i++) free(r->skipped[i].path);
+  free(r->skipped);
   free(r->buf);
   free(r->dest);
   free(r->chk_dir);

@@ -25,6 +25,10 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out);
 JET_ERR restore_step(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfinished);
 /* Where a finished restore stopped (zeros while a step runs). */
 void restore_result_of(EseRestore *r, EseRestoreResult *out);
+/* The i-th database (0 ..) the replayed logs create or attach that no set
+ * holds, as the log names it (*created: at a create record, else at an
+ * attach; *gen: the generation), NULL past the last; not restored. */
+const char *restore_not_restored(EseRestore *r, size_t i, int *created, unsigned long *gen);
 /* The detail of the restore's first refusal or failure ("" if none). */
 const char *restore_detail(EseRestore *r);
 /* Why a backup set cannot hold a database named name (its plain name,

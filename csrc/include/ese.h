@@ -447,6 +447,8 @@ typedef struct EseRestoreResult {
   unsigned long gap_generation;   /* allow_partial: the first generation missing, 0: none */
   int stopped_at_time;            /* to_time_us: 1 when a commit after it ended the replay (0: the logs' end
                                    * or to_generation did) */
+  unsigned long not_restored;     /* databases the replayed logs create or attach that no set holds (as ESE's
+                                   * hard restore, it skips them): EseRestoreNotRestored names each */
 } EseRestoreResult;
 JET_ERR EseRestoreBegin(const EseRestoreOptions *opts, EseRestore **prestore);
 JET_ERR EseRestoreStep(EseRestore *restore, uint64_t *pdone, uint64_t *ptotal, int *pfinished);
@@ -455,6 +457,11 @@ void EseRestoreEnd(EseRestore *restore);
 const char *EseRestoreDetail(EseRestore *restore);
 /* Where the restore stopped, once a step said finished. */
 void EseRestoreResultOf(EseRestore *restore, EseRestoreResult *result);
+/* Once a step said finished: the i-th (0 .. not_restored - 1) database the
+ * replayed logs create (*pcreated 1) or attach (0) at generation *pgen
+ * that no set holds, by its path in the log; NULL past the last.  The
+ * string lives until EseRestoreEnd. */
+const char *EseRestoreNotRestored(EseRestore *restore, unsigned long i, int *pcreated, unsigned long *pgen);
 
 typedef unsigned long JET_SNP;
 typedef unsigned long JET_SNT;
@@ -507,6 +514,8 @@ typedef struct EseFileInfo {
   EseBackupRecord backup[5];      /* full, incremental, differential, copy, current (streamed copy) */
   unsigned long formatVersion;    /* the database format (3; another one is JET_errInvalidDatabaseVersion) */
   uint64_t dbtimeLast;            /* no page carries a higher dbtime (the header's reservation while attached) */
+  unsigned long replayGen, replayOffset; /* a streamed copy: where a restore's replay of it starts (the backup's
+                                          * checkpoint: offset 0 is the generation's first record) */
   /* database and log */
   unsigned char logSignature[16];
   /* log */

@@ -218,7 +218,10 @@ end
 --   that file), index, files (its position and the set's file count), set,
 --   sets}; once per set without file, done = total = the set's bytes
 -- @return report {sets = {...}, kind, files, bytes, gen_low, gen_high,
---   databases, seconds}; raises the error object of the first fault
+--   databases, not_restored, seconds}; not_restored (nil: none) lists the
+--   databases the chain's logs create or attach that no set holds, each
+--   {path, name, how = "created" | "attached", generation}: a restore skips
+--   them (ESE's hard restore does); raises the error object of the first fault
 function backup.verify(dirs, opts)
   opts = check_opts(opts, "verify")
   if type(dirs) == "string" then dirs = { dirs } end
@@ -237,7 +240,7 @@ end
 --   verify = false to skip the verification
 -- @return report {verify = verify report, bytes, steps, seconds, dest, gen_low, gen_high, and
 --   ese.restore's last_generation, last_commit_time, last_commit_time_us, reached, stopped_at_time,
---   gap_generation}
+--   gap_generation, not_restored}
 function backup.restore(dirs, dest, opts)
   opts = check_opts(opts, "restore")
   if type(dirs) == "string" then dirs = { dirs } end
@@ -269,7 +272,7 @@ function backup.restore(dirs, dest, opts)
   return { verify = v, bytes = r.bytes, steps = r.steps, dest = dest, seconds = now() - t0,
            gen_low = v and v.gen_low, gen_high = v and v.gen_high, last_generation = r.last_generation,
            last_commit_time = r.last_commit_time, last_commit_time_us = r.last_commit_time_us, reached = r.reached,
-           stopped_at_time = r.stopped_at_time, gap_generation = r.gap_generation }
+           stopped_at_time = r.stopped_at_time, gap_generation = r.gap_generation, not_restored = r.not_restored }
 end
 
 --- Retention over a folder of sets: the plan of what goes and what stays,

@@ -215,6 +215,7 @@ local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
       if ese.is_error(verr) then verr.op = "verify" end
       error(verr, 0)
     end
+    e.log_databases = verr.databases   -- what its records create or attach (not_restored)
   end
   local h = fs.sha256()
   local ps = fi.page_size
@@ -309,7 +310,12 @@ local function verify_set(dir, on_progress, index, count)
     local islog = e.type == "log"
     local bad = islog and "JET_errLogReadVerifyFailure" or "JET_errReadVerifyFailure"
     local size, fi = check_identity(dir, m, e, path, islog, bad)
-    if islog then logs[fi.generation] = e else dbs[#dbs + 1] = e end
+    if islog then
+      logs[fi.generation] = e
+    else
+      dbs[#dbs + 1] = e
+      e.copy = fi                                  -- its signature and where its replay starts (not_restored)
+    end
     -- a name a restore takes for another file, or writes over (by its original name)
     local problem = not islog and util.db_name_problem(e.content_size and e.name:gsub("%.zst$", "") or e.name, base)
     if problem then
@@ -341,7 +347,38 @@ local function verify_set(dir, on_progress, index, count)
   return { dir = dir, kind = m.kind, time = m.time, gen_low = m.gen_low, gen_high = m.gen_high,
            manifest = m.manifest ~= false,
            files = #m.files, bytes = bytes, databases = databases, log_signature = m.log_signature,
-           page_size = m.page_size, base_name = base }, logs
+           page_size = m.page_size, base_name = base }, logs, dbs
+end
+
+local ZERO_SIG = ("0"):rep(32)
+
+-- The databases the chain's logs (all: generation -> log entry) create or
+-- attach from the full set's start on that no copy of the full set (dbs)
+-- is: a restore skips them, as ESE's hard restore does (ese.restore's
+-- not_restored, the same rule: by signature, by name for a log that
+-- records none).  A list of {path, name, how, generation}, or nil.
+local function not_restored(all, dbs, gen_low, gen_high)
+  local sigs, names, start = {}, {}, nil
+  for _, d in ipairs(dbs) do
+    sigs[d.copy.db_signature] = true
+    names[(d.name:gsub("%.zst$", ""))] = true
+    local at = { d.copy.replay_generation or 0, d.copy.replay_offset or 0 }
+    if not start or at[1] < start[1] or (at[1] == start[1] and at[2] < start[2]) then start = at end
+  end
+  local list, seen = {}, {}
+  for g = gen_low, gen_high do
+    for _, r in ipairs(all[g] and all[g].log_databases or {}) do
+      local name = r.path:match("[^/]*$")
+      local key = r.db_signature ~= ZERO_SIG and r.db_signature or r.path
+      local held = r.db_signature ~= ZERO_SIG and sigs[r.db_signature] or (r.db_signature == ZERO_SIG and names[name])
+      local after = start and (r.generation > start[1] or (r.generation == start[1] and r.offset >= start[2]))
+      if after and not held and not seen[key] then
+        seen[key] = true
+        list[#list + 1] = { path = r.path, name = name, how = r.how, generation = r.generation }
+      end
+    end
+  end
+  return #list > 0 and list or nil
 end
 
 -- Set s in the place i of a chain whose report so far is report and whose
@@ -378,9 +415,10 @@ function verify.verify(dirs, opts)
   local t0 = util.now()
   local report = { sets = {}, files = 0, bytes = 0, databases = {} }
   local all = {}
-  local prev
+  local prev, full_dbs
   for i, dir in ipairs(dirs) do
-    local s, logs = verify_set(dir, opts.on_progress, i, #dirs)
+    local s, logs, dbs = verify_set(dir, opts.on_progress, i, #dirs)
+    if i == 1 then full_dbs = dbs end
     check_place(s, i, prev, report)
     if i == 1 then report.gen_low, report.databases = s.gen_low, s.databases end
     for g, e in pairs(logs) do
@@ -410,6 +448,7 @@ function verify.verify(dirs, opts)
     report.manifest = report.manifest and s.manifest
   end
   report.kind = table.concat(kinds, "+")
+  report.not_restored = not_restored(all, full_dbs, report.gen_low, report.gen_high)
   report.base_name = report.sets[1].base_name
   report.seconds = util.now() - t0
   return report

@@ -70,7 +70,10 @@ end
 -- later one), reached = boolean
 -- (with to_time only: the logs went past it; nil without), stopped_at_time = boolean (with to_time
 -- only: a commit after it ended the replay, not the logs' end nor to_generation; nil without),
--- gap_generation = g (allow_partial: the first generation missing, nil: none)}.
+-- gap_generation = g (allow_partial: the first generation missing, nil: none),
+-- not_restored = a list of {path, name, how = "created" | "attached", generation} (nil: none): the
+-- databases the replayed logs create or attach that no set holds; as ESE's hard restore, the restore
+-- skips them (a database created or attached after the full: take a full after it)}.
 -- @param backup a folder, or a list of folders (the full set first)
 -- @param dest_dir the destination folder
 -- @param opts the options above (optional)
