@@ -13,6 +13,21 @@ local function verdicts(plan)
   return v
 end
 
+-- World w's table with a log archive: 20 records, a full set at w/full,
+-- 200 more records, every closed generation shipped, the instance ended.
+-- Returns the archive and its last generation.
+local function archived_full(w)
+  local arc = w:path("arc")
+  local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0, archive_retry_max = 50 })
+  H.fill(t, 20, "base")
+  backup.run(inst, w:path("full"))
+  H.fill(t, 200, "after")
+  local last = ese.file_info(w:path("edb.log")).generation - 1
+  assert.is_true(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
+  inst:term({ complete = true })
+  return arc, last
+end
+
 describe("hostile 17", function()
   local w
   before_each(function() w = H.world() end)
@@ -62,6 +77,48 @@ describe("hostile 17", function()
         fs.remove_tree(root .. "/f2")
         fs.rename(w:path("f2.aside"), root .. "/f2")
       end
+    end)
+  end)
+
+  describe("a restore with overwrite and restore_command over a dest holding .ese-fetch", function()
+    -- Before: the fetch folder dest/.ese-fetch was made with mkdir -p
+    -- (a link to a folder passed) and emptied at the end: a link planted
+    -- there had the restore write the fetched logs into the folder it
+    -- names and then delete every file in it (outside dest).
+    it("a link or a file there, or a folder holding other files: JET_errInvalidPath, nothing touched", function()
+      local arc, last = archived_full(w)
+      local cmd = "cp " .. arc .. "/%f %p"
+      local dest = w:path("dest")
+      ese.restore(w:path("full"), dest)
+      local out = w:path("outside")
+      fs.mkdir(out)
+      H.write_file(out .. "/precious.txt", "x")
+      H.write_file(out .. "/" .. H.log_name(last), "not a log")
+      assert(os.execute("ln -s " .. out .. " " .. dest .. "/.ese-fetch"))
+      local before = H.ls(dest)
+      local e = H.expect_jet("JET_errInvalidPath", ese.restore, w:path("full"), dest,
+        { overwrite = true, restore_command = cmd })
+      assert.matches(".ese-fetch is a symbolic link", tostring(e), 1, true)
+      assert.are.same({ ["precious.txt"] = true, [H.log_name(last)] = true }, H.ls(out))
+      assert.are.equal("x", H.read_file(out .. "/precious.txt"))
+      assert.are.same(before, H.ls(dest))
+      os.remove(dest .. "/.ese-fetch")
+      H.write_file(dest .. "/.ese-fetch", "a file")
+      H.expect_jet("JET_errInvalidPath", ese.restore, w:path("full"), dest, { overwrite = true, restore_command = cmd })
+      assert.are.equal("a file", H.read_file(dest .. "/.ese-fetch"))
+      os.remove(dest .. "/.ese-fetch")
+      fs.mkdir(dest .. "/.ese-fetch")
+      H.write_file(dest .. "/.ese-fetch/notes.txt", "mine")
+      H.expect_jet("JET_errInvalidPath", ese.restore, w:path("full"), dest, { overwrite = true, restore_command = cmd })
+      assert.are.equal("mine", H.read_file(dest .. "/.ese-fetch/notes.txt"))
+      os.remove(dest .. "/.ese-fetch/notes.txt")
+      -- what an interrupted restore fetched (a generation's name, any bytes) goes; the restore works
+      H.write_file(dest .. "/.ese-fetch/" .. H.log_name(last), "a torn fetch")
+      local rep = ese.restore(w:path("full"), dest, { overwrite = true, restore_command = cmd })
+      assert.are.equal(last, rep.last_generation)
+      assert.are.equal("absent", fs.stat(dest .. "/.ese-fetch").kind)
+      ese.restore(w:path("full"), w:path("dest2"), { archive_path = arc })
+      assert.are.equal(H.count_keys(w, w:path("dest2"), ""), H.count_keys(w, dest, ""))
     end)
   end)
 end)
