@@ -13,21 +13,6 @@ local function verdicts(plan)
   return v
 end
 
--- World w's table with a log archive: 20 records, a full set at w/full,
--- 200 more records, every closed generation shipped, the instance ended.
--- Returns the archive and its last generation.
-local function archived_full(w)
-  local arc = w:path("arc")
-  local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0, archive_retry_max = 50 })
-  H.fill(t, 20, "base")
-  backup.run(inst, w:path("full"))
-  H.fill(t, 200, "after")
-  local last = ese.file_info(w:path("edb.log")).generation - 1
-  assert.is_true(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
-  inst:term({ complete = true })
-  return arc, last
-end
-
 describe("hostile 17", function()
   local w
   before_each(function() w = H.world() end)
@@ -86,7 +71,7 @@ describe("hostile 17", function()
     -- there had the restore write the fetched logs into the folder it
     -- names and then delete every file in it (outside dest).
     it("a link or a file there, or a folder holding other files: JET_errInvalidPath, nothing touched", function()
-      local arc, last = archived_full(w)
+      local arc, last = w:archived_full()
       local cmd = "cp " .. arc .. "/%f %p"
       local dest = w:path("dest")
       ese.restore(w:path("full"), dest)
