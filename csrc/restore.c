@@ -956,19 +956,38 @@ static JET_ERR clear_dest(EseRestore *r) {
   return e;
 }
 
-/* Removes the fetch folder and what it holds (the files restore_command
- * wrote there, by name: nothing else is in it). */
+/* Removes the fetch folder and what it holds: the files restore_command
+ * wrote there, and whatever else it made (a folder at %p, say: a refusal
+ * must still leave dest as it came).  Never follows a link. */
+typedef struct rm_ctx {
+  EseRestore *r;
+  const char *dir;
+} rm_ctx;
+
 static JET_ERR rm_entry(const char *name, void *ud) {
-  EseRestore *r = ud;
-  char *p = os_join(r->fetch_dir, name);
+  rm_ctx *c = ud;
+  char *p = os_join(c->dir, name);
   if (!p) return JET_errOutOfMemory;
-  JET_ERR e = os_unlink(r->io, p);
+  JET_ERR e = JET_errSuccess;
+  if (os_kind(p) == OS_DIR) {
+    rm_ctx sub = { c->r, p };
+    e = os_list_dir(p, rm_entry, &sub);
+    if (e == JET_errSuccess && rmdir(p) != 0) e = os_err(errno);
+  } else {
+    e = os_unlink(c->r->io, p);
+  }
   free(p);
   return e;
 }
+
+static JET_ERR empty_fetch_dir(EseRestore *r) {
+  rm_ctx c = { r, r->fetch_dir };
+  return os_list_dir(r->fetch_dir, rm_entry, &c);
+}
+
 static void drop_fetch_dir(EseRestore *r) {
   if (!r->fetch_dir) return;
-  if (os_kind(r->fetch_dir) == OS_DIR) (void)os_list_dir(r->fetch_dir, rm_entry, r);   /* never through a link */
+  if (os_kind(r->fetch_dir) == OS_DIR) (void)empty_fetch_dir(r);   /* never through a link */
   (void)rmdir(r->fetch_dir);
   free(r->fetch_dir);
   r->fetch_dir = NULL;
@@ -988,7 +1007,7 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
   /* what an interrupted restore fetched (check_fetch_dir) goes: each
    * generation is fetched again, and a command that says it fetched one
    * but wrote nothing must not find an old copy there */
-  if ((e = os_list_dir(r->fetch_dir, rm_entry, r)) != JET_errSuccess)
+  if ((e = empty_fetch_dir(r)) != JET_errSuccess)
     return fail(r, e, "%s cannot be emptied", r->fetch_dir);
   char msg[400];
   for (uint32_t g = r->hi + 1; e == JET_errSuccess && g <= LOG_MAX_GEN; g++) {

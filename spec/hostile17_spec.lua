@@ -106,4 +106,25 @@ describe("hostile 17", function()
       assert.are.equal(H.count_keys(w, w:path("dest2"), ""), H.count_keys(w, dest, ""))
     end)
   end)
+
+  describe("a restore_command that makes a folder (or a tree) where the log should be", function()
+    -- Before: the refusal (the fetched log unreadable) removed the fetch
+    -- folder's entries with unlink only: the folder at %p stayed, so
+    -- .ese-fetch and the dest the restore had made stayed too.
+    it("is refused and leaves dest as it came: absent, or empty", function()
+      local arc = w:archived_full()
+      local shipped = H.ls(arc)
+      local tree = w:path("mktree.sh")
+      H.write_file(tree, 'mkdir -p "$1/a/b" && echo x > "$1/a/f" && ln -s ' .. arc .. ' "$1/a/l"\n')
+      for i, cmd in ipairs { "mkdir %p", "sh " .. tree .. " %p" } do
+        local dest = w:path("dest" .. i)
+        H.expect_jet("JET_errInvalidPath", ese.restore, w:path("full"), dest, { restore_command = cmd })
+        assert.are.equal("absent", fs.stat(dest).kind, cmd)
+        fs.mkdir(dest)
+        H.expect_jet("JET_errInvalidPath", ese.restore, w:path("full"), dest, { restore_command = cmd })
+        assert.are.same({}, H.ls(dest), cmd)
+      end
+      assert.are.same(shipped, H.ls(arc))   -- the link's target untouched
+    end)
+  end)
 end)
