@@ -127,4 +127,25 @@ describe("hostile 17", function()
       assert.are.same(shipped, H.ls(arc))   -- the link's target untouched
     end)
   end)
+
+  describe("a backup set named .expiring-* (the name expire gives a set it is deleting)", function()
+    -- Before: backup.run and run_to took the name; the next backup.expire
+    -- took the whole set for its own leftover and deleted it unread, even
+    -- when it was the newest full set.
+    it("is refused by backup.run and run_to (JET_errInvalidPath) before anything is made or truncated", function()
+      local root = w:expire_root(1)
+      local inst = w.instances[1]
+      local logs = H.log_files(w.dir)
+      local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, root .. "/.expiring-new")
+      assert.matches(".expiring-*", tostring(e), 1, true)
+      local sent = 0
+      H.expect_jet("JET_errInvalidPath", backup.run_to, inst, function(c) sent = sent + #c end,
+        { prefix = ".expiring-x" })
+      assert.are.equal(0, sent)
+      assert.are.same({ f1 = true }, H.ls(root))
+      assert.are.same(logs, H.log_files(w.dir))
+      backup.run(inst, root .. "/f2")   -- the backup sequence was left free
+      assert.are.same({ f1 = "delete", f2 = "keep" }, verdicts(backup.expire(root, { keep_full = 1 })))
+    end)
+  end)
 end)
