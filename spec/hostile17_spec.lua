@@ -148,4 +148,48 @@ describe("hostile 17", function()
       assert.are.same({ f1 = "delete", f2 = "keep" }, verdicts(backup.expire(root, { keep_full = 1 })))
     end)
   end)
+
+  describe("a manifest whose base name is not the one its logs are named with", function()
+    -- Before: verify checked each log's header against its entry, not its
+    -- name against the base name: a set whose manifest said base_name
+    -- "xyz" (or whose log and entry were renamed xyz...) verified, and
+    -- backup.restore, which restores with the manifest's base name, then
+    -- failed (JET_errFileNotFound: no xyz*.log).
+    it("is JET_errInvalidBackup in backup.verify and backup.restore, before dest is made", function()
+      local _, _, _, inst = w:filled_table(20, "base")
+      backup.run(inst, w:path("set"))
+      inst:term({ complete = true })
+      local cjson = require "cjson"
+      local function edit(dir, f)
+        local m = cjson.decode(H.read_file(dir .. "/manifest.json"))
+        f(m, dir)
+        H.write_file(dir .. "/manifest.json", cjson.encode(m))
+      end
+      local a = H.copy_dir(w:path("set"), w:path("a"))
+      edit(a, function(m) m.base_name = "xyz" end)
+      local b = H.copy_dir(w:path("set"), w:path("b"))
+      edit(b, function(m, dir)
+        for _, e in ipairs(m.files) do
+          if e.type == "log" then
+            local new = e.name:gsub("^edb", "xyz")
+            assert(os.rename(dir .. "/" .. e.name, dir .. "/" .. new))
+            e.name = new
+            break
+          end
+        end
+      end)
+      for _, d in ipairs { a, b } do
+        local e = H.expect_jet("JET_errInvalidBackup", backup.verify, d)
+        assert.matches("a restore looks for it under the name of base name", tostring(e), 1, true)
+        H.expect_jet("JET_errInvalidBackup", backup.restore, d, d .. "-dest")
+        assert.are.equal("absent", fs.stat(d .. "-dest").kind)
+      end
+      -- the base name in another case is the same name to a restore: verifies and restores
+      local c = H.copy_dir(w:path("set"), w:path("c"))
+      edit(c, function(m) m.base_name = "EDB" end)
+      backup.verify(c)
+      backup.restore(c, w:path("c-dest"))
+      assert.are.equal(20, H.count_keys(w, w:path("c-dest"), "base"))
+    end)
+  end)
 end)
