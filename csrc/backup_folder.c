@@ -305,6 +305,22 @@ static void remove_created(job *j, int made_folder) {
   if (made_folder) (void)rmdir(j->folder);
 }
 
+/* Whether the folder's last name is one the Lua tools read as no set:
+ * NAME.partial (an unfinished backup.run: verify and restore refuse it)
+ * or .expiring-NAME (a set backup.expire was deleting: the next expire
+ * deletes it unread).  A set written there would look complete to this
+ * call, its logs truncated, and be refused or deleted afterwards. */
+static int reserved_set_name(const char *path) {
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  size_t at = n;
+  while (at > 0 && path[at - 1] != '/') at--;
+  static const char partial[] = ".partial", expiring[] = ".expiring-";
+  size_t len = n - at, pl = sizeof partial - 1, el = sizeof expiring - 1;
+  return (len >= pl && memcmp(path + n - pl, partial, pl) == 0) ||
+         (len >= el && memcmp(path + at, expiring, el) == 0);
+}
+
 JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
                                   JET_PFNSTATUS pfnStatus) {
   if (!szBackupPath || !*szBackupPath) return JET_errInvalidParameter;   /* no "truncate only" form */
@@ -317,7 +333,8 @@ JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPat
   JET_ERR e = JetBeginExternalBackupInstance(instance, grbit);   /* 0 or Incremental, else InvalidGrbit */
   if (e) return e;
   j.began = time(NULL);
-  e = esio_new(&j.io);
+  e = reserved_set_name(szBackupPath) ? JET_errInvalidPath : JET_errSuccess;   /* nothing made: End(abort) below */
+  if (e == JET_errSuccess) e = esio_new(&j.io);
   if (e == JET_errSuccess && !(j.buf = aligned_alloc(4096, CHUNK))) e = JET_errOutOfMemory;
   int made_folder = e == JET_errSuccess && os_kind(szBackupPath) == OS_ABSENT;
   if (e == JET_errSuccess) e = os_mkdir_p(szBackupPath, 0700);

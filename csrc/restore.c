@@ -153,6 +153,7 @@ struct EseRestore {
   int cut_by_gen;         /* to_generation ends the replay (the logs reach it) */
   uint64_t last_commit_us;
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
+  int fetch;              /* restore_command given: check_dest checks dest/.ese-fetch */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
   /* The steps run on worker, the caller waiting STEP_WAIT_US at most a
    * call (restore_step), so that no call waits for a whole sync (a
@@ -817,6 +818,47 @@ static int stream_file(const EseRestore *r, const char *name) {
          (n == 10 && !strncmp(name, r->base, 3) && (!strcmp(name + 3, "tmp.log") || !strcmp(name + 3, "tmp.dwb")));
 }
 
+#define FETCH_DIR ".ese-fetch"
+
+/* An entry of a dest/.ese-fetch an interrupted restore left: a regular
+ * file named as a generation of base name B (one it fetched). */
+static JET_ERR fetch_leftover(const char *name, void *ud) {
+  dest_ctx *c = ud;
+  uint32_t gen;
+  char *p = os_join(c->dir, name);
+  if (!p) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  if (!log_parse_name_exact(name, c->r->base, &gen) || os_kind(p) != OS_FILE)
+    e = fail(c->r, JET_errInvalidPath, "%s is not a log an interrupted restore fetched: " FETCH_DIR " is the folder "
+                                       "a restore with restore_command writes into and empties, remove it", p);
+  free(p);
+  return e;
+}
+
+/* With restore_command: dest/.ese-fetch, which fetch_logs writes into and
+ * End empties, is absent or the real folder an interrupted restore left,
+ * holding only its fetched generations.  A link (End would empty the
+ * folder it names, outside dest), a file or a folder holding anything else
+ * is refused here, before anything is touched. */
+static JET_ERR check_fetch_dir(EseRestore *r) {
+  char *p = os_join(r->dest, FETCH_DIR);
+  if (!p) return JET_errOutOfMemory;
+  int kind = os_kind(p);
+  JET_ERR e = JET_errSuccess;
+  if (kind == OS_DIR) {
+    dest_ctx c = { .r = r, .dir = p };
+    e = os_list_dir(p, fetch_leftover, &c);
+    if (e && !r->detail[0]) fail(r, e, "%s cannot be read", p);
+  } else if (kind != OS_ABSENT) {
+    e = fail(r, JET_errInvalidPath, kind == OS_LINK ? "%s is a symbolic link: the name of the folder a restore with "
+                                                      "restore_command writes into and empties, remove it"
+                                                    : "%s is not a folder: the name of the folder a restore with "
+                                                      "restore_command writes into and empties, remove it", p);
+  }
+  free(p);
+  return e;
+}
+
 /* Every refusal that depends on dest, before anything is touched. */
 static JET_ERR check_dest(EseRestore *r) {
   int overwrite = r->overwrite;
@@ -850,6 +892,7 @@ static JET_ERR check_dest(EseRestore *r) {
     e = writable(r, r->dest, base_file(r, in_dest[i], name, sizeof name));
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_chk / sizeof *in_chk; i++)
     e = writable(r, r->chk_dir, base_file(r, in_chk[i], name, sizeof name));
+  if (e == JET_errSuccess && r->fetch && overwrite) e = check_fetch_dir(r);
   return e;
 }
 
@@ -930,21 +973,38 @@ static JET_ERR clear_dest(EseRestore *r) {
   return e;
 }
 
-#define FETCH_DIR ".ese-fetch"
+/* Removes the fetch folder and what it holds: the files restore_command
+ * wrote there, and whatever else it made (a folder at %p, say: a refusal
+ * must still leave dest as it came).  Never follows a link. */
+typedef struct rm_ctx {
+  EseRestore *r;
+  const char *dir;
+} rm_ctx;
 
-/* Removes the fetch folder and what it holds (the files restore_command
- * wrote there, by name: nothing else is in it). */
 static JET_ERR rm_entry(const char *name, void *ud) {
-  EseRestore *r = ud;
-  char *p = os_join(r->fetch_dir, name);
+  rm_ctx *c = ud;
+  char *p = os_join(c->dir, name);
   if (!p) return JET_errOutOfMemory;
-  JET_ERR e = os_unlink(r->io, p);
+  JET_ERR e = JET_errSuccess;
+  if (os_kind(p) == OS_DIR) {
+    rm_ctx sub = { c->r, p };
+    e = os_list_dir(p, rm_entry, &sub);
+    if (e == JET_errSuccess && rmdir(p) != 0) e = os_err(errno);
+  } else {
+    e = os_unlink(c->r->io, p);
+  }
   free(p);
   return e;
 }
+
+static JET_ERR empty_fetch_dir(EseRestore *r) {
+  rm_ctx c = { r, r->fetch_dir };
+  return os_list_dir(r->fetch_dir, rm_entry, &c);
+}
+
 static void drop_fetch_dir(EseRestore *r) {
   if (!r->fetch_dir) return;
-  (void)os_list_dir(r->fetch_dir, rm_entry, r);
+  if (os_kind(r->fetch_dir) == OS_DIR) (void)empty_fetch_dir(r);   /* never through a link */
   (void)rmdir(r->fetch_dir);
   free(r->fetch_dir);
   r->fetch_dir = NULL;
@@ -959,6 +1019,13 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
   if (!(r->fetch_dir = os_join(r->dest, FETCH_DIR))) return JET_errOutOfMemory;
   JET_ERR e = os_mkdir_p(r->fetch_dir, 0700);
   if (e) return fail(r, e, "%s cannot be made", r->fetch_dir);
+  if (os_kind(r->fetch_dir) != OS_DIR)   /* a link put there since check_dest */
+    return fail(r, JET_errInvalidPath, "%s is not a folder: a restore never writes through a link", r->fetch_dir);
+  /* what an interrupted restore fetched (check_fetch_dir) goes: each
+   * generation is fetched again, and a command that says it fetched one
+   * but wrote nothing must not find an old copy there */
+  if ((e = empty_fetch_dir(r)) != JET_errSuccess)
+    return fail(r, e, "%s cannot be emptied", r->fetch_dir);
   char msg[400];
   for (uint32_t g = r->hi + 1; e == JET_errSuccess && g <= LOG_MAX_GEN; g++) {
     if (o->to_generation && g > o->to_generation) break;
@@ -1207,6 +1274,7 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   if (e == JET_errSuccess && (os_folder_too_long(r->dest) || os_folder_too_long(r->chk_dir)))
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   r->overwrite = o->overwrite != 0;
+  r->fetch = fetch;
   if (e == JET_errSuccess) e = check_dest(r);
   /* nothing was touched before this line */
   r->made_dest = e == JET_errSuccess && !os_exists(r->dest);

@@ -5,21 +5,6 @@ local backup = require "ese.backup"
 local H = require "support.helpers"
 local fs = ese.fs
 
--- World w's table with a log archive: 20 records, a full set at w/full,
--- 400 more records, every closed generation shipped, the instance ended.
--- Returns the archive, its last generation and the last the set needs.
-local function archived_full(w)
-  local arc = w:path("arc")
-  local t, _, _, inst = w:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0, archive_retry_max = 50 })
-  H.fill(t, 20, "base")
-  backup.run(inst, w:path("full"))
-  H.fill(t, 400, "after")
-  local last = ese.file_info(w:path("edb.log")).generation - 1
-  assert.is_true(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
-  inst:term({ complete = true })
-  return arc, last, ese.file_info(w:path("full/app.edb")).backups.current.gen_high
-end
-
 describe("hostile 16", function()
   local w
   before_each(function() w = H.world() end)
@@ -214,7 +199,7 @@ describe("hostile 16", function()
     -- G missing"): the first check's gap was never cleared.
     it("reports no gap when the command fetched it, and a gap only where the logs end", function()
       local all = w:path("all")
-      local arc, last, first = archived_full(w)
+      local arc, last, first = w:archived_full()
       first = first + 1
       assert.is_true(last >= first + 3, "generations to make a gap in")
       H.copy_dir(arc, all)
@@ -242,7 +227,7 @@ describe("hostile 16", function()
     -- the point in time"): the databases would have been the same.
     it("ends the replay at G in every case: reached, not stopped at the time", function()
       local upto = w:path("upto")
-      local arc, last, g = archived_full(w)
+      local arc, last, g = w:archived_full()
       g = g + 2
       assert.is_true(last > g)
       fs.mkdir(upto)

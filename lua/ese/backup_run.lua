@@ -20,6 +20,7 @@ local ese = require "ese"
 local util = require "ese.util"
 local manifest_m = require "ese.manifest"
 local tar = require "ese.tar"
+local expire_m = require "ese.expire"
 
 local fs = ese.fs
 local raise = util.raise
@@ -397,11 +398,17 @@ end
 -- run: a set in a folder
 
 -- A set's folder named *.partial is an unfinished run to verify, restore
--- and expire (manifest.read): a set never takes such a name.
+-- and expire (manifest.read), one named .expiring-* a set expire was
+-- deleting (expire deletes it first, unread): a set never takes such a
+-- name.
 local function refuse_partial(leaf, what, op)
   if leaf:match("%.partial$") then
     raise("JET_errInvalidPath", op, "%s: a folder named *.partial is an unfinished run to verify and restore: "
       .. "name the set otherwise", what)
+  end
+  if leaf:sub(1, #expire_m.LEFTOVER) == expire_m.LEFTOVER then
+    raise("JET_errInvalidPath", op, "%s: a folder named %s* is a set backup.expire was deleting, which the next "
+      .. "expire deletes unread: name the set otherwise", what, expire_m.LEFTOVER)
   end
 end
 

@@ -316,6 +316,11 @@ local function verify_set(dir, on_progress, index, count)
       dbs[#dbs + 1] = e
       e.copy = fi                                  -- its signature and where its replay starts (not_restored)
     end
+    -- a restore finds a log by its name: base name and generation, in any case
+    if islog and log_name_gen(e.content_size and e.name:gsub("%.zst$", "") or e.name, base) ~= fi.generation then
+      raise("JET_errInvalidBackup", "verify", "%s: log %s holds generation %d, but a restore looks for it under "
+        .. "the name of base name %s", dir, e.name, fi.generation, base)
+    end
     -- a name a restore takes for another file, or writes over (by its original name)
     local problem = not islog and util.db_name_problem(e.content_size and e.name:gsub("%.zst$", "") or e.name, base)
     if problem then

@@ -21,7 +21,8 @@
 -- Invariants of the plan: a kept set's path (its base included) is kept;
 -- nothing is deleted that the plan could not read (no manifest, a manifest
 -- that does not parse, a symbolic link, a file, an unfinished `.partial`
--- run: kept, with the reason); an archived generation is deleted only when
+-- run, a set naming a file that is missing or not of its size: kept, with
+-- the reason, and no such set counts as a full set); an archived generation is deleted only when
 -- it is older than every kept base's gen_low of its base name and stream.
 --
 -- Invariants of the deletion: the plan is complete before the first
@@ -79,9 +80,29 @@ local function read_set(path, name)
   local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
               gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
               base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0 }
+  local has_db = false
   for _, e in ipairs(m.files) do
+    -- the files it names are there, of their size (a stat, no hashing): a
+    -- set with one gone or cut short is no restore point, and counting it
+    -- among the newest full sets would let the whole ones it hides go
+    local fst = fs.stat(path .. "/" .. e.name)
+    if fst.kind ~= "file" or fst.size ~= e.size then
+      return nil, ("its manifest names %s, which is %s: not a restore point (backup.verify says why), kept")
+        :format(e.name, fst.kind == "absent" and "missing" or fst.kind ~= "file" and util.a_kind(fst.kind)
+                or ("%d bytes, not %d"):format(fst.size, e.size))
+    end
     s.bytes = s.bytes + e.size
+    has_db = has_db or e.type == "database"
     if e.type == "log" and math.type(e.generation) == "integer" then s.logs[e.generation] = e end
+  end
+  if is_base(m.kind) and not has_db then
+    return nil, "its manifest names no database: not a restore point (backup.verify says why), kept"
+  end
+  for g = m.gen_low, m.gen_high do
+    if not s.logs[g] then
+      return nil, ("its manifest names no log of generation %d: not a restore point (backup.verify says why), kept")
+        :format(g)
+    end
   end
   return s
 end

@@ -388,6 +388,10 @@ static void backup_refusals(void) {
     path_in(p, sizeof p, root, "b-long");
     refused(live_inst, longdir, p, 0, JET_errInvalidPath, "into a folder of PATH_MAX - 100 bytes");
   }
+  /* names the Lua tools read as no set: an unfinished run (*.partial), a set expire was deleting (.expiring-*) */
+  refused(live_inst, path_in(p, sizeof p, root, "b-set.partial"), p, 0, JET_errInvalidPath, "into NAME.partial");
+  refused(live_inst, path_in(p, sizeof p, root, "b-set.partial/"), p, 0, JET_errInvalidPath, "into NAME.partial/");
+  refused(live_inst, path_in(p, sizeof p, root, ".expiring-b"), p, 0, JET_errInvalidPath, "into .expiring-NAME");
   refused(0, path_in(p, sizeof p, root, "b-nil"), p, 0, JET_errRunningInMultiInstanceMode,
           "with instance 0 in multi-instance mode");
 

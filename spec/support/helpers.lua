@@ -117,6 +117,24 @@ function World:expire_root(n)
   return root
 end
 
+-- World:table with a log archive (w/arc): 20 records, a full set at
+-- w/full, 400 more records, every closed generation shipped, the instance
+-- ended.  Returns the archive, its last generation and the last the set
+-- needs.
+function World:archived_full()
+  local backup = require "ese.backup"
+  local arc = self:path("arc")
+  local t, _, _, inst = self:table({ log_file_size = 64, archive_path = arc, archive_timeout = 0,
+                                     archive_retry_max = 50 })
+  H.fill(t, 20, "base")
+  backup.run(inst, self:path("full"))
+  H.fill(t, 400, "after")
+  local last = ese.file_info(self:path("edb.log")).generation - 1
+  assert(H.wait_until(function() return inst:archive_status().shipped_generation >= last end), "not shipped")
+  inst:term({ complete = true })
+  return arc, last, ese.file_info(self:path("full/app.edb")).backups.current.gen_high
+end
+
 -- World:table on another folder: an instance whose system and log path
 -- are dir (extra: more parameters), with table "t" in a database created
 -- at dir/<file>.  Returns t, s, db, inst.
