@@ -370,12 +370,23 @@ them; without either, a backup that truncates is refused
       return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", dir .. " is not a folder"))
     end
     local dbs = {}
+    local others = {}   -- files whose header is a database's, not named *.edb: not attached, named in the output
     for _, n in ipairs(list_dir(dir)) do
-      -- a folder named *.edb (a set made as DIR/daily.edb) is no database
-      if n:match("%.edb$") and kind_of(dir .. "/" .. n) ~= "folder" then dbs[#dbs + 1] = dir .. "/" .. n end
+      -- a folder named *.edb (a set made as DIR/daily.edb) is no database;
+      -- *.edb in any case (x.EDB) is one
+      local p = dir .. "/" .. n
+      if kind_of(p) == "file" then
+        if n:lower():match("%.edb$") then
+          dbs[#dbs + 1] = p
+        else
+          local ok, fi = pcall(ese.file_info, p)
+          if ok and fi.kind == "database" then others[#others + 1] = n end
+        end
+      end
     end
     if #dbs == 0 then
-      return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", "no database (*.edb) in " .. dir))
+      return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", "no database (*.edb) in " .. dir
+        .. (#others > 0 and " (not named *.edb, so not backed up: " .. table.concat(others, ", ") .. ")" or "")))
     end
     -- the application's log archive: its progress file pins the generations
     -- it has not shipped only while an archive is configured (api.md, "The
@@ -453,7 +464,13 @@ them; without either, a backup that truncates is refused
     if not ok then return fail(ui, "backup", rep) end
     rep.instance_dir = dir
     rep.recovered = #dirty > 0
+    if #others > 0 then rep.not_backed_up = others end
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
+    if #others > 0 then
+      local note = ("NOT backed up: %s in %s (a database file not named *.edb; rename it to *.edb to include it)")
+        :format(table.concat(others, ", "), dir)
+      if to_stdout then io.stderr:write(note, "\n") else out(note) end
+    end
     if rep.recovered then
       local note = ("%s was not shut down cleanly (%s dirty): soft recovery ran before the backup"):format(dir,
         table.concat(dirty, ", "))
