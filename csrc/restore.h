@@ -11,11 +11,16 @@
 #include <string.h>
 
 /* The checks of the options an entry point makes before restore_begin:
- * folders, a destination, a generation range in order, a three-letter
- * base name. */
+ * folders, a destination, a generation range in order, a base name of
+ * three ASCII letters or digits (JET_paramBaseName's rule: "../" or "a/b"
+ * would name no log of any instance). */
 static inline int restore_options_ok(const EseRestoreOptions *o) {
   if (!o || !o->dirs || o->ndirs == 0 || !o->dest || !*o->dest || o->gen_low > o->gen_high) return 0;
-  return strlen(o->base_name ? o->base_name : "edb") == 3;
+  const char *b = o->base_name ? o->base_name : "edb";
+  if (strlen(b) != 3) return 0;
+  for (int i = 0; i < 3; i++)
+    if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= 'A' && b[i] <= 'Z') || (b[i] >= '0' && b[i] <= '9'))) return 0;
+  return 1;
 }
 
 /* Validates everything and refuses before it writes anything; then *out

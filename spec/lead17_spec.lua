@@ -52,3 +52,24 @@ describe("ese backup of a folder whose databases are not all named *.edb", funct
     assert.are.equal("absent", ese.fs.stat(w:path("set")).kind)
   end)
 end)
+
+describe("ese.restore's base_name", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: "../", "a/b" and "/et" passed the length check and were refused
+  -- later as JET_errFileNotFound (no log of that base name in the set).
+  it("is three letters or digits, as the instance's: '../', 'a/b', '/et', 'e.b' are JET_errInvalidParameter, "
+    .. "dest not made", function()
+    local t, _, _, inst = w:table()
+    H.put_range(t, "a", 5)
+    backup.run(inst, w:path("set"))
+    for _, b in ipairs({ "../", "a/b", "/et", "e.b", "ed" }) do
+      H.expect_jet("JET_errInvalidParameter", ese.restore, w:path("set"), w:path("r"), { base_name = b })
+      assert.are.equal("absent", ese.fs.stat(w:path("r")).kind)
+    end
+    ese.restore(w:path("set"), w:path("r"), { base_name = "edb" })
+    assert.are.equal(5, H.count_keys(w, w:path("r"), "a"))
+  end)
+end)
