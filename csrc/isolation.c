@@ -143,6 +143,15 @@ JET_ERR iso_autocommit_write(essession *s, esdb *db, uint32_t root, const void *
               .key = (uint8_t *)key, .val = (uint8_t *)val };
   e = iso_before_image(s, &w, b);
   if (e == JET_errSuccess) e = iso_fits(s, b);
+  if (e == JET_errVersionStoreOutOfMemory && tomb) {   /* a delete of no record: JET_errRecordNotFound */
+    bt_rec r = { 0 };
+    JET_ERR f = bt_seek(db->pg, root, key, klen, JET_bitSeekEQ, &r);
+    bt_rec_free(&r);
+    if (f) {
+      s->detail[0] = 0;
+      e = f;
+    }
+  }
   if (e == JET_errSuccess)
     e = tomb ? bt_delete(db->pg, root, key, klen) : bt_put(db->pg, root, key, klen, val ? val : "", vlen);
   return e;

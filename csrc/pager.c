@@ -233,7 +233,10 @@ static void frame_drop(pager *p, frame *f) {
 
 /* Brings pgno into the cache (verified) and to the LRU front. */
 static JET_ERR fetch(pager *p, uint32_t pgno, frame **out) {
-  if (pgno < SPACE_PGNO) return JET_errInvalidParameter;
+  if (pgno < SPACE_PGNO) {   /* the header pages: only a damaged pointer (a child, a long value's page) leads here */
+    snprintf(p->detail, sizeof p->detail, "%s: a pointer to page %u, a header page", os_path(p->file), (unsigned)pgno);
+    return JET_errDatabaseCorrupted;
+  }
   frame *f = lookup(p, pgno);
   if (f) {
     f->marked = 0;

@@ -190,11 +190,17 @@ JET_ERR table_write_in_txn(essession *s, estable *t, esdb *db, const void *key, 
                            size_t vlen, int tomb) {
   assert(inst_lock_held(s->inst) && s->in_txn);
   JET_ERR e = iso_check_write(s, t->dbid, t->root, key, klen, vlen, tomb);
-  if (e == JET_errSuccess && tomb) {   /* a delete needs the record in the view */
+  /* a delete needs the record in the view: without it JET_errRecordNotFound,
+   * even where the write would pass the version store's limit */
+  if ((e == JET_errSuccess || e == JET_errVersionStoreOutOfMemory) && tomb) {
     saved_cur sv;
     cur_save(t, &sv);
-    e = merged_seek_k(s, t, db, key, klen, JET_bitSeekEQ, 1);
+    JET_ERR f = merged_seek_k(s, t, db, key, klen, JET_bitSeekEQ, 1);
     cur_restore(t, &sv);
+    if (f) {
+      s->detail[0] = 0;
+      e = f;
+    }
   }
   if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, key, klen, val, vlen, tomb);
   return e;

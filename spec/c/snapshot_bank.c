@@ -2,9 +2,15 @@
  * snapshot_bank.c -- snapshot isolation and write conflicts under real
  * threads (C harness of issue 11).
  *
- *   snapshot_bank [W [R [MS]]]  W mover threads (default 4), R summing
- *                               threads (default 2), MS milliseconds per
- *                               round (default 1500)
+ *   snapshot_bank [W [R [MS [PAD]]]]  W mover threads (default 4), R
+ *                               summing threads (default 2), MS
+ *                               milliseconds per round (default 1500), PAD
+ *                               (default 0): each balance is followed by
+ *                               0 .. PAD filler bytes, as many and which
+ *                               ones a function of the balance, so that
+ *                               with PAD above a page the accounts are
+ *                               long values, replaced again and again, and
+ *                               every read checks the whole value
  *
  * Table "acct" holds NACC accounts of START each.  Each mover repeats: in
  * a transaction, read two accounts, move an amount from one to the other
@@ -44,7 +50,7 @@ HARNESS_SYNCS_OFF()   /* a kill -9 keeps the page cache: the syncs change nothin
 #define START 1000
 #define MAXT 16
 
-static int W = 4, R = 2, MS = 1500;
+static int W = 4, R = 2, MS = 1500, PAD = 0;
 
 /* ---- failures and counters (MAP_SHARED: round 2 reads a child's) ------ */
 typedef struct shared {
@@ -74,17 +80,32 @@ __attribute__((format(printf, 1, 2))) static void failf(const char *fmt, ...) {
 
 static size_t acct_key(char *k, int i) { return (size_t)sprintf(k, "acct%03d", i); }
 
-/* The balance at the cursor (a decimal string). */
+/* The filler after balance bal: its length (0 .. PAD) and byte. */
+static size_t pad_len(long bal) { return PAD ? (size_t)(harness_mix((uint64_t)bal * 2654435761u + 7) % (uint64_t)(PAD + 1)) : 0; }
+static char pad_byte(long bal) { return (char)('a' + bal % 26); }
+
+/* The balance at the cursor (a decimal string, then its filler). */
 static int cur_balance(JET_SESID s, JET_TABLEID t, long *bal) {
-  char v[32];
-  size_t n = 0;
-  CK(EseRetrieveValue(s, t, v, sizeof v - 1, &n));
-  if (n == 0 || n >= sizeof v) FAIL_RETURN("a balance of %zu bytes", n);
+  size_t cap = (size_t)PAD + 32, n = 0;
+  char *v = malloc(cap + 1);
+  if (!v) FAIL_RETURN("out of memory");
+  JET_ERR e = EseRetrieveValue(s, t, v, cap, &n);
+  if (e != JET_errSuccess || n == 0 || n > cap) {
+    free(v);
+    FAIL_RETURN("a balance of %zu bytes (%s)", n, harness_err_name(e));
+  }
   v[n] = 0;
   char *end;
   *bal = strtol(v, &end, 10);
-  if (*end) FAIL_RETURN("a balance that is not a number: %s", v);
-  return 1;
+  size_t digits = (size_t)(end - v), want = pad_len(*bal);
+  int ok = digits > 0 && n == digits + want;
+  for (size_t i = digits; ok && i < n; i++) ok = v[i] == pad_byte(*bal);
+  if (!ok) {
+    v[digits < 24 ? digits : 24] = 0;
+    failf("a balance %s.. of %zu bytes, not its %zu digits and %zu filler bytes", v, n, digits, want);
+  }
+  free(v);
+  return ok;
 }
 
 static int get_balance(JET_SESID s, JET_TABLEID t, int i, long *bal) {
@@ -97,10 +118,14 @@ static int get_balance(JET_SESID s, JET_TABLEID t, int i, long *bal) {
 
 /* A put that may conflict: 1 done, 0 failed, -1 a write conflict. */
 static int put_balance(JET_SESID s, JET_TABLEID t, int i, long bal) {
-  char k[16], v[32];
-  size_t kl = acct_key(k, i);
-  int vl = snprintf(v, sizeof v, "%ld", bal);
-  JET_ERR e = EsePut(s, t, k, kl, v, (size_t)vl);
+  char k[16];
+  size_t kl = acct_key(k, i), pl = pad_len(bal);
+  char *v = malloc(32 + pl);
+  if (!v) FAIL_RETURN("out of memory");
+  int vl = snprintf(v, 32, "%ld", bal);
+  memset(v + vl, pad_byte(bal), pl);
+  JET_ERR e = EsePut(s, t, k, kl, v, (size_t)vl + pl);
+  free(v);
   if (e == JET_errWriteConflict) return -1;
   if (e < 0) FAIL_RETURN("put %s -> %s", k, harness_err_name(e));
   return 1;
@@ -312,8 +337,9 @@ int main(int argc, char **argv) {
   if (argc > 1) W = atoi(argv[1]);
   if (argc > 2) R = atoi(argv[2]);
   if (argc > 3) MS = atoi(argv[3]);
-  if (W < 2 || W > MAXT || R < 1 || R > MAXT || MS < 100) {
-    printf("usage: snapshot_bank [W (2..%d) [R (1..%d) [ms (>= 100)]]]\n", MAXT, MAXT);
+  if (argc > 4) PAD = atoi(argv[4]);
+  if (W < 2 || W > MAXT || R < 1 || R > MAXT || MS < 100 || PAD < 0 || PAD > (1 << 24)) {
+    printf("usage: snapshot_bank [W (2..%d) [R (1..%d) [ms (>= 100) [pad (0..2^24)]]]]\n", MAXT, MAXT);
     return 2;
   }
   harness_start(600);
