@@ -1,0 +1,65 @@
+-- Session 17's mends of items found but not mended in session 16: a
+-- database path in a very deep working folder, the CLI's --json output
+-- with bytes that are not UTF-8, backup.expire's ranking of full sets, the
+-- overwrite restore's hold of the live log folder's generations.
+local H = require "spec.support.helpers"
+
+-- package.path / package.cpath with every relative entry made absolute
+-- (a child that runs in another working folder loads the same modules).
+local function absolute(paths)
+  local cwd = os.getenv("PWD")
+  return (paths:gsub("[^;]+", function(p)
+    if p:sub(1, 1) ~= "/" then return cwd .. "/" .. p:gsub("^%./", "") end
+  end))
+end
+
+-- Runs Lua source in a child lua5.4 process whose working folder is dir;
+-- returns exit code, stdout and stderr.
+local function child_in(dir, source)
+  local script, errf = os.tmpname(), os.tmpname()
+  H.write_file(script, source)
+  local p = assert(io.popen(("cd %s && LUA_PATH=%s LUA_CPATH=%s lua5.4 %s 2>%s"):format(H.q(dir),
+    H.q(absolute(package.path)), H.q(absolute(package.cpath)), H.q(script), H.q(errf))))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local err = H.read_file(errf) or ""
+  os.remove(script)
+  os.remove(errf)
+  return code, out, err
+end
+
+describe("mend17", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("a relative database path in a working folder so deep that its absolute path cannot be listed by a log " ..
+     "header: JET_errInvalidPath naming the cause, not JET_errTooManyAttachedDatabases", function()
+    local deep = w.dir
+    while #deep < 4000 do deep = deep .. "/" .. ("a"):rep(200) end
+    assert(os.execute("mkdir -p " .. H.q(deep)))
+    local code, out, err = child_in(deep, ([[
+      local ese = require "ese"
+      local dir = %q
+      local inst = ese.create_instance("deep", { system_path = dir, log_path = dir, log_file_size = 256 })
+      inst:init()
+      local s = inst:begin_session()
+      local ok, e = pcall(s.create_database, s, "db.edb")
+      print(ok, e.name, e.detail)
+      print(io.open("db.edb") == nil and "absent" or "present")
+      -- a database the same instance can list still works, in a short folder
+      local db = s:create_database(dir .. "/short.edb")
+      s:create_table(db, "t"):put("k", "v")
+      s:end_session()
+      inst:term({ complete = true })
+      print("CHILD done")
+    ]]):format(w.dir))
+    assert.are.equal(0, code, err)
+    assert.matches("CHILD done", out)
+    assert.matches("false\tJET_errInvalidPath\t", out, 1, true)
+    assert.matches("the absolute path %(the working folder included for a relative one%) is %d+ bytes, " ..
+      "a log header lists at most 4008", out)
+    assert.matches("/db.edb", out, 1, true)
+    assert.matches("absent", out)
+  end)
+end)
