@@ -28,6 +28,11 @@ local function child_in(dir, source)
   return code, out, err
 end
 
+-- Runs bin/ese with args; returns exit code, stdout and stderr.
+local function ese_cmd(args)
+  return H.lua_run("bin/ese", args)
+end
+
 describe("mend17", function()
   local w
   before_each(function() w = H.world() end)
@@ -61,5 +66,39 @@ describe("mend17", function()
       "a log header lists at most 4008", out)
     assert.matches("/db.edb", out, 1, true)
     assert.matches("absent", out)
+  end)
+
+  it("--json output stays valid UTF-8 JSON when a path holds a byte that is not UTF-8 (\\xff): each such byte " ..
+     "is U+FFFD", function()
+    local cjson = require "cjson"
+    local odd = w:path("x\255y")
+    assert(os.execute("mkdir -p " .. H.q(odd .. "/inst")))
+    local t, s, _, inst = w:table_at(odd .. "/inst", "app.edb")
+    t:put("k", "v")
+    t:close()
+    s:end_session()
+    inst:term({ complete = true })
+    local runs = {
+      { "backup", odd .. "/inst", odd .. "/root/f1", "--json" },
+      { "backup", odd .. "/inst", odd .. "/root/f2", "--json" },
+      { "logs", odd .. "/inst", "--json" },
+      { "info", odd .. "/inst/app.edb", "--json" },
+      { "info", odd .. "/nope\254.edb", "--json", code = 1 },       -- an error object, its detail the path
+      { "check", odd .. "/root/f1", "--json" },
+      { "restore", odd .. "/root/f2", odd .. "/dest", "--json" },
+      { "expire", odd .. "/root", "--keep-full", "1", "--json" },
+    }
+    for _, args in ipairs(runs) do
+      local code, out, err = ese_cmd(args)
+      local what = args[1] .. " " .. err
+      assert.are.equal(args.code or 0, code, what)
+      assert.is_truthy(out:find("\n"), what)
+      for line in out:gmatch("[^\n]+") do
+        assert.is_truthy(utf8.len(line), what .. ": not UTF-8: " .. line)
+        local ok, j = pcall(cjson.decode, line)
+        assert.is_true(ok, what .. ": " .. tostring(j))
+        assert.is_truthy(line:find("x\u{FFFD}y", 1, true), what .. ": " .. line)
+      end
+    end
   end)
 end)
