@@ -2,6 +2,7 @@
 -- database path in a very deep working folder, the CLI's --json output
 -- with bytes that are not UTF-8, backup.expire's ranking of full sets, the
 -- overwrite restore's hold of the live log folder's generations.
+local ese = require "ese"
 local H = require "spec.support.helpers"
 
 -- package.path / package.cpath with every relative entry made absolute
@@ -100,5 +101,61 @@ describe("mend17", function()
         assert.is_truthy(line:find("x\u{FFFD}y", 1, true), what .. ": " .. line)
       end
     end
+  end)
+
+  -- A root of 3 full sets of one instance, `between` records put after
+  -- each, f1's manifest stamped 10 years ahead (a wrong clock); returns
+  -- root.
+  local function future_root(between)
+    local backup = require "ese.backup"
+    local t, _, _, inst = w:filled_table(20, "a")
+    local root = w:path("root")
+    for i = 1, 3 do
+      backup.run(inst, root .. "/f" .. i)
+      H.fill(t, between, "b" .. i)
+    end
+    H.set_manifest_time(root .. "/f1", os.time() + 10 * 365 * 86400)
+    return root
+  end
+
+  local function sorted_names(paths)
+    local r = {}
+    for i, p in ipairs(paths) do r[i] = H.basename(p) end
+    table.sort(r)
+    return r
+  end
+
+  it("backup.expire ranks full sets of one log stream by the log, not the manifest time: a set stamped in the " ..
+     "future whose end the log shows older goes, the newest along the log stays (dry run, then ese expire --yes)",
+     function()
+    local backup = require "ese.backup"
+    local cjson = require "cjson"
+    local root = future_root(10)       -- few records: each full's log continues the one before (proof)
+    local plan = backup.expire(root, { keep_full = 1 })
+    assert.are.same({ "f3" }, sorted_names(plan.keep))
+    assert.are.same({ "f1", "f2" }, sorted_names(plan.delete))
+    assert.matches("the newest full set of its log stream along the log", plan.reasons[root .. "/f3"])
+    assert.matches("it ends before f2, f3 along its log", plan.reasons[root .. "/f1"])
+    assert.are.same({ "f1", "f2", "f3" }, ese.fs.list(root))      -- a dry run
+    local code, out, err = ese_cmd({ "expire", root, "--keep-full", "1", "--yes", "--json" })
+    assert.are.equal(0, code, err)
+    assert.are.same({ "f1", "f2" }, sorted_names(cjson.decode(out).deleted))
+    assert.are.same({ "f3" }, ese.fs.list(root))
+    backup.verify(root .. "/f3")
+  end)
+
+  it("backup.expire keeps a full set that cannot be ranked by the log (its future time contradicts its " ..
+     "generations, no set proves one log) and still keeps the newest along the log (dry run, then --yes)",
+     function()
+    local backup = require "ese.backup"
+    local root = future_root(2000)     -- many records: generations the sets do not hold lie between them
+    local plan = backup.expire(root, { keep_full = 1 })
+    assert.are.same({ "f1", "f3" }, sorted_names(plan.keep))
+    assert.are.same({ "f2" }, sorted_names(plan.delete))
+    assert.matches("not ranked against f2, f3 %(its manifest time contradicts", plan.reasons[root .. "/f1"])
+    assert.matches("it ends before f3 along its log", plan.reasons[root .. "/f2"])
+    local code, _, err = ese_cmd({ "expire", root, "--keep-full", "1", "--yes" })
+    assert.are.equal(0, code, err)
+    assert.are.same({ "f1", "f3" }, ese.fs.list(root))
   end)
 end)
