@@ -1365,17 +1365,22 @@ static JET_ERR hold_live_gens(EseRestore *r) {
     log_header h;
     uint8_t *img = malloc(f->size);
     if (!img) return JET_errOutOfMemory;
+    int same = 0;
     JET_ERR e = os_open(r->io, f->src, OS_READ, &in);
-    int same = e == JET_errSuccess && log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
-    if (same && (e = os_pread_full(in, img, f->size, 0)) == JET_errSuccess)
-      same = log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
+    if (e == JET_errSuccess && (e = log_read_header_of(in, &h)) == JET_errSuccess) same = same_log(f, &h);
+    if (same && (e = os_pread_full(in, img, f->size, 0)) == JET_errSuccess &&
+        (e = log_read_header_of(in, &h)) == JET_errSuccess)
+      same = same_log(f, &h);
     os_close(in);
     if (e == JET_errSuccess && same) {
       f->live_img = img;
       continue;
     }
     free(img);
-    if (e && e != JET_errFileNotFound) return fail(r, e, "the live log %s cannot be read", f->src);
+    /* gone, or a header another file's (recycled: being rewritten as a later generation) */
+    if (e == JET_errOutOfMemory) return e;
+    if (e && e != JET_errFileNotFound && e != JET_errLogFileCorrupt && e != JET_errLogFileSizeMismatch)
+      return fail(r, e, "the live log %s cannot be read", f->src);
     return fail(r, JET_errMissingCurrentLogFiles, "live log %s was retired or recycled by the instance on the live "
                 "log folder since the restore listed it (circular logging, or a backup truncated it): nothing was "
                 "changed, restore again", f->src);
