@@ -98,6 +98,14 @@ uint32_t db_attachments(const esinst *inst, log_attach att[ESE_MAX_DB]) {
  * free id, and every log file's header can list it with the others.
  * Checked before anything is logged or written. */
 static JET_ERR room_for(esinst *inst, const char *path) {
+  size_t len = strlen(path), most = log_attach_path_max();
+  if (len > most) {
+    /* no table can list it, whatever is attached: not a count problem */
+    const char *base = strrchr(path, '/') + 1;   /* canonical: absolute */
+    inst_detail(inst, "%.40s.../%.60s: the absolute path (the working folder included for a relative one) is %zu "
+                "bytes, a log header lists at most %zu: use a shorter folder", path, base, len, most);
+    return JET_errInvalidPath;
+  }
   log_attach att[ESE_MAX_DB + 1];
   uint32_t n = db_attachments(inst, att);
   att[n] = (log_attach){ 0, (char *)path, NULL, { 0 } };

@@ -134,6 +134,8 @@ void log_attach_free(log_attach *a, uint32_t n);   /* n entries and the array */
 /* 1 when a header's attach table can list these n entries (at least
  * without their relative paths). */
 int log_attach_fits(const log_attach *att, uint32_t n);
+/* The longest path a header's attach table can list (one entry alone). */
+size_t log_attach_path_max(void);
 
 /* What a file header says. */
 typedef struct log_header {

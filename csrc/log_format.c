@@ -100,6 +100,8 @@ void log_header_clear(log_header *h) {
   memset(h, 0, sizeof *h);
 }
 
+size_t log_attach_path_max(void) { return LOG_HDR_SIZE - HDR_TABLE - 24; }
+
 int log_attach_fits(const log_attach *att, uint32_t natt) {
   size_t bare = HDR_TABLE;
   for (uint32_t i = 0; i < natt; i++) {

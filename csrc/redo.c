@@ -562,9 +562,10 @@ static JET_ERR check_point(redo *r, const redo_db *d, const dbpoint *pt, lsn_t a
   /* another stream's point: the file as this log's last detach left it
    * (attached and detached there with no change: the dbtime moves with any
    * change), else a copy changed there or another copy */
-  if (memcmp(pt->log_sig, r->cfg.sig.b, 16) && !(d->ended == END_DETACH && pt->dbtime == d->pt.dbtime))
+  if (memcmp(pt->log_sig, r->cfg.sig.b, 16)) {
+    if (d->ended == END_DETACH && pt->dbtime == d->pt.dbtime) return JET_errSuccess;
     return point_mismatch(r, d->path, pt, at, "its clean point was in another log stream");
-  if (memcmp(pt->log_sig, r->cfg.sig.b, 16)) return JET_errSuccess;
+  }
   if (d->ended == END_DETACH && (pt->lsn != d->pt.lsn || pt->time != d->pt.time)) {
     char why[160];
     snprintf(why, sizeof why, "the log detached it at generation %u offset %u (dbtime %llu)",

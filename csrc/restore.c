@@ -74,7 +74,8 @@ typedef struct rsfile {
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_img) */
   int live;               /* src is in the live log folder (its base name matched exactly) */
-  uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of),
+  uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of);
+                           * another generation of the live folder: read whole by ST_CHECK (hold_live_gens),
                            * and copied from here, so that what the instance running there does next
                            * (a roll renames B.log, a checkpoint retires it, recycling rewrites the
                            * file as a later generation) changes nothing of what is read or copied */
@@ -1424,9 +1425,62 @@ static JET_ERR check_log(EseRestore *r, rsfile *f) {
   return e == 1 ? JET_errSuccess : e;
 }
 
+/* Whether f's header *h is still the one the scan read (the same
+ * generation, created at the same time); h is cleared. */
+static int same_log(const rsfile *f, log_header *h) {
+  int same = h->gen == f->gen && h->tm_create == f->lh.tm_create;
+  log_header_clear(h);
+  return same;
+}
+
+/* ST_CHECK, before its read of the logs and so long before clear_dest:
+ * every generation of the live log folder the copy takes (B.log's image
+ * the scan took already) read whole into its live_img, its header the one
+ * the scan read before and after the read.  The instance running there
+ * retires generations behind its checkpoint (circular logging, a
+ * truncating backup) and recycles their files as later ones: a copy from
+ * the folder after clear_dest could fail with dest's old state gone.  A
+ * generation gone or changed by now is refused here, dest untouched; the
+ * check and the copy read the image. */
+static JET_ERR hold_live_gens(EseRestore *r) {
+  for (size_t i = 0; i < r->nfiles; i++) {
+    rsfile *f = &r->files[i];
+    if (f->is_db || !f->live || f->live_img || f->gen > r->replay_to) continue;
+    esfile *in = NULL;
+    log_header h;
+    uint8_t *img = malloc(f->size);
+    if (!img) return JET_errOutOfMemory;
+    int same = 0;
+    JET_ERR e = os_open(r->io, f->src, OS_READ, &in);
+    if (e == JET_errSuccess && (e = log_read_header_of(in, &h)) == JET_errSuccess) same = same_log(f, &h);
+    if (same && (e = os_pread_full(in, img, f->size, 0)) == JET_errSuccess &&
+        (e = log_read_header_of(in, &h)) == JET_errSuccess)
+      same = same_log(f, &h);
+    os_close(in);
+    if (e == JET_errSuccess && same) {
+      f->live_img = img;
+      continue;
+    }
+    free(img);
+    /* gone, or a header another file's (recycled: being rewritten as a later generation) */
+    if (e == JET_errOutOfMemory) return e;
+    if (e && e != JET_errFileNotFound && e != JET_errLogFileCorrupt && e != JET_errLogFileSizeMismatch)
+      return fail(r, e, "the live log %s cannot be read", f->src);
+    return fail(r, JET_errMissingCurrentLogFiles, "live log %s was retired or recycled by the instance on the live "
+                "log folder since the restore listed it (circular logging, or a backup truncated it): nothing was "
+                "changed, restore again", f->src);
+  }
+  return JET_errSuccess;
+}
+
 static JET_ERR check_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
-  if (r->cur == r->nfiles && !r->check_gen) r->check_gen = r->replay_from;
+  if (r->cur == r->nfiles && !r->check_gen) {
+    os_hold_point(r->io, "restore-hold");    /* a spec retires live logs here (mend17_spec) */
+    JET_ERR e = hold_live_gens(r);
+    if (e) return e;
+    r->check_gen = r->replay_from;
+  }
   if (r->cur == r->nfiles && r->check_gen <= r->replay_to) {   /* then the logs the replay reads */
     rsfile *f = log_of(r, r->check_gen++);
     if (!f) return JET_errSuccess;
@@ -1436,6 +1490,7 @@ static JET_ERR check_step(EseRestore *r) {
     return JET_errSuccess;
   }
   if (r->cur == r->nfiles) {          /* every database and log checked: now the old state goes */
+    os_hold_point(r->io, "restore-clear");   /* a spec retires live logs here (mend17_spec) */
     JET_ERR e = clear_dest(r);
     if (e) return e;
     r->cur = 0;

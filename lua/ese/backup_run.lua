@@ -115,9 +115,10 @@ end
 local function stream_file(inst, path, what, p, out, st, on_progress)
   local name = basename(path)
   own(inst, st)
-  -- the page size is the files' (the instance's): the first file says it,
-  -- before a byte goes out; the reader's own refusal would name its "read
-  -- size", not the option
+  -- the page size is the files' (the instance's: attach refuses a database
+  -- of another): the first file says it, before a byte goes out, and every
+  -- later one has it; the reader's own refusal would name its "read size",
+  -- not the option
   if not p.page_size then
     p.page_size = ese.file_info(path).page_size
     if p.chunk % p.page_size ~= 0 then
@@ -129,7 +130,7 @@ local function stream_file(inst, path, what, p, out, st, on_progress)
   local size = r:size()
   -- a database's last page (the copy's trailer) is its own frame in a
   -- compressed set, so that a restore reads it without decoding the rest
-  local w = out:open(name, size, p.compress_files and what == "database" and ese.file_info(path).page_size or 0)
+  local w = out:open(name, size, p.compress_files and what == "database" and p.page_size or 0)
   local h = fs.sha256()
   st.hasher = h
   local done, over = 0, false

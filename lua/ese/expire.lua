@@ -17,6 +17,10 @@
 -- *restore point* is a set reached from a base through such steps; its
 -- time is its manifest's time_unix; what it *needs* is the sets of that
 -- path and, from an archive, the generations from its base's gen_low on.
+-- keep_full ranks the bases of each stream along the log, not by manifest
+-- time (ranks_above): a wrong clock must not make an old set "newest";
+-- two bases the log cannot rank (times contradicting generations, no set
+-- proving one log) both stay.
 --
 -- Invariants of the plan: a kept set's path (its base included) is kept;
 -- nothing is deleted that the plan could not read (no manifest, a manifest
@@ -162,12 +166,17 @@ local function log_header(s, g)
   return e.fi or nil
 end
 
--- Whether set s follows set p (the rule in the module's comment).
-local function follows(p, s)
-  if not is_follower(s.kind) or not before(p, s) then return false end
-  if s.log_signature ~= p.log_signature or s.page_size ~= p.page_size or s.base_name ~= p.base_name then
-    return false
-  end
+-- Whether sets a and b are of one log stream: signature, page size and
+-- base name.
+local function same_stream(a, b)
+  return a.log_signature == b.log_signature and a.page_size == b.page_size and a.base_name == b.base_name
+end
+
+-- Whether set s continues set p along the log, whatever their kinds: the
+-- rule of "follows" in the module's comment without its kinds (s holds p's
+-- end of the log, or the generation created as its successor).
+local function continues(p, s)
+  if not before(p, s) or not same_stream(p, s) then return false end
   if s.gen_low > p.gen_high + 1 or s.gen_high < p.gen_high then return false end
   for g = s.gen_low, p.gen_high do
     local a, b = p.logs[g], s.logs[g]
@@ -181,15 +190,28 @@ local function follows(p, s)
 end
 
 -- parents[s] = the sets s follows;
--- bases_of[s] = { base = true } of every base whose chains reach s.
+-- bases_of[s] = { base = true } of every base whose chains reach s;
+-- later[s] = { set = true } of every set reached from s through sets that
+-- continue one another (any kinds): s's end of the log is on their log,
+-- proved by the generations the manifests (and the headers) hold.
 local function chains(sets)
-  local parents, bases_of = {}, {}
-  for _, s in ipairs(sets) do parents[s], bases_of[s] = {}, {} end
+  local parents, bases_of, next_of, later = {}, {}, {}, {}
+  for _, s in ipairs(sets) do parents[s], bases_of[s], next_of[s], later[s] = {}, {}, {}, {} end
   for _, s in ipairs(sets) do
     for _, p in ipairs(sets) do
-      if p ~= s and follows(p, s) then
-        parents[s][#parents[s] + 1] = p
+      if p ~= s and continues(p, s) then
+        next_of[p][#next_of[p] + 1] = s
+        if is_follower(s.kind) then parents[s][#parents[s] + 1] = p end
       end
+    end
+  end
+  -- a set continues only sets before it along the log: in reverse order
+  -- every set's successors have their closure already
+  for i = #sets, 1, -1 do
+    local s = sets[i]
+    for _, c in ipairs(next_of[s]) do
+      later[s][c] = true
+      for x in pairs(later[c]) do later[s][x] = true end
     end
   end
   -- sets are sorted along the log and a set follows only sets before it:
@@ -200,7 +222,17 @@ local function chains(sets)
       for b in pairs(bases_of[p]) do bases_of[s][b] = true end
     end
   end
-  return parents, bases_of
+  return parents, bases_of, later
+end
+
+-- Whether full set b ranks above full set a for keep_full: one log stream,
+-- b ends later along the log (before), and either its manifest time is not
+-- earlier or the log proves a's end is on b's log (later).  Sets of two
+-- streams, or whose times contradict their generations with no proof
+-- (a wrong clock, or a timeline a point-in-time restore started: its
+-- generations reuse the numbers), are not ranked against each other.
+local function ranks_above(b, a, later)
+  return same_stream(a, b) and before(a, b) and (a.time <= b.time or later[a][b] == true)
 end
 
 -- ---------------------------------------------------------------------------
@@ -234,8 +266,8 @@ end
 -- Marks which sets are kept; returns kept (set -> true), why (set -> list
 -- of reasons), parent_of (the set before s on its kept point's path) and
 -- the bases, newest first.
-local function choose(sets, parents, bases_of, opts, now)
-  local kept, why = {}, {}
+local function choose(sets, parents, bases_of, later, opts, now)
+  local kept, why, above = {}, {}, {}
   local function keep(s, text)
     kept[s] = true
     why[s] = why[s] or {}
@@ -243,11 +275,26 @@ local function choose(sets, parents, bases_of, opts, now)
   end
   local bases = {}
   for _, s in ipairs(sets) do if is_base(s.kind) then bases[#bases + 1] = s end end
-  table.sort(bases, function(a, b) return older(b, a) end)      -- newest first
+  -- a full set goes (unless kept otherwise) when keep_full full sets rank
+  -- above it; one no set can be ranked against stays
   local n = math.tointeger(opts.keep_full)
-  for i = 1, math.min(n, #bases) do
-    keep(bases[i], n == 1 and "the newest full set (keep_full 1)"
-      or ("one of the %d newest full sets (keep_full %d)"):format(n, n))
+  for _, a in ipairs(bases) do
+    above[a] = {}
+    local unranked = {}
+    for _, b in ipairs(bases) do
+      if ranks_above(b, a, later) then above[a][#above[a] + 1] = b.name
+      elseif b ~= a and same_stream(a, b) and not ranks_above(a, b, later) then unranked[#unranked + 1] = b.name end
+    end
+    if #above[a] < n then
+      local text = n == 1 and "the newest full set of its log stream along the log (keep_full 1)"
+        or ("one of the %d newest full sets of its log stream along the log (keep_full %d)"):format(n, n)
+      if #unranked > 0 then
+        table.sort(unranked)
+        text = text .. ("; not ranked against %s (its manifest time contradicts the generations and no set here "
+          .. "proves they are one log: a wrong clock or another timeline)"):format(table.concat(unranked, ", "))
+      end
+      keep(a, text)
+    end
   end
   -- every set a kept base's chains reach (sets are in log order: a child
   -- comes after its parents)
@@ -298,16 +345,18 @@ local function choose(sets, parents, bases_of, opts, now)
       keep(s, "follows no full set in this folder: not a restore point here, kept")
     end
   end
-  return kept, why, parent_of, bases
+  return kept, why, parent_of, above
 end
 
 -- The reason a set goes.
-local function doomed_reason(s, opts, bases_of, kept, nbases)
+local function doomed_reason(s, opts, bases_of, kept, above)
   local w = opts.keep_within and (", and its time %s is not within %s"):format(fmt_time(s.time),
     expire.duration_text(opts.keep_within)) or ""
   if is_base(s.kind) then
-    return ("a %s set, not one of the %d newest of the %d (keep_full %d)%s"):format(s.kind, opts.keep_full, nbases,
-      opts.keep_full, w)
+    local names = above[s]
+    table.sort(names)
+    return ("a %s set, not one of the %d newest of its log stream: it ends before %s along its log (keep_full %d)%s")
+      :format(s.kind, opts.keep_full, table.concat(names, ", "), opts.keep_full, w)
   end
   local names, any_kept = {}, false
   for b in pairs(bases_of[s]) do
@@ -428,8 +477,8 @@ function expire.plan(root, opts)
   end
   local now = opts.now or os.time()
   local sets, leftovers, others = scan(root)
-  local parents, bases_of = chains(sets)
-  local kept, why, parent_of, bases = choose(sets, parents, bases_of, opts, now)
+  local parents, bases_of, later = chains(sets)
+  local kept, why, parent_of, above = choose(sets, parents, bases_of, later, opts, now)
   local plan = { root = root, archive_path = archive, dry_run = opts.dry_run ~= false, keep = {}, delete = {},
                  reasons = {}, points = {}, what = {}, sets = {}, bytes = 0, now = now }
   for _, p in ipairs(leftovers) do
@@ -447,7 +496,7 @@ function expire.plan(root, opts)
       plan.reasons[s.path] = table.concat(why[s], "; ")
     else
       doomed[#doomed + 1] = s
-      plan.reasons[s.path] = doomed_reason(s, opts, bases_of, kept, #bases)
+      plan.reasons[s.path] = doomed_reason(s, opts, bases_of, kept, above)
       plan.bytes = plan.bytes + s.bytes
     end
   end

@@ -19,7 +19,10 @@ local json = {}
 --   empty under a key of JSON_LISTS (the lists the commands print); any
 --   other table is an object with its keys sorted;
 -- * functions, userdata, threads and cycles are left out;
--- * a string has JSON's escapes but for "/", written as is.
+-- * a string has JSON's escapes but for "/", written as is; each byte of it
+--   that is not part of valid UTF-8 (a file name may hold any byte but "/"
+--   and NUL) is written as U+FFFD, so that the text is always valid JSON
+--   (lua-cjson would copy the byte as is); keys likewise.
 local JSON_LISTS = {
   bases = true, logs = true, problems = true, gaps = true, signatures = true,
   files = true, sets = true, databases = true, keep = true, delete = true, deleted = true, points = true,
@@ -38,15 +41,38 @@ local function json_number(v, key)
   return ("%.17g"):format(v)
 end
 
+-- s with each byte that is not part of valid UTF-8 (utf8.len's strict
+-- rule: no overlong forms, surrogates or code points above U+10FFFF)
+-- replaced by U+FFFD.
+local function valid_utf8(s)
+  if utf8.len(s) then return s end
+  local parts, i = {}, 1
+  while i <= #s do
+    local n, bad = utf8.len(s, i)
+    if n then
+      parts[#parts + 1] = s:sub(i)
+      break
+    end
+    parts[#parts + 1] = s:sub(i, bad - 1) .. "\u{FFFD}"
+    i = bad + 1
+  end
+  return table.concat(parts)
+end
+
+-- The JSON string of s (valid_utf8), "/" written as is: lua-cjson writes
+-- it "\/" (legal JSON, but every path of the output would read
+-- /srv\/app\/data to grep and to the eye); a "\/" there is always its
+-- escape of "/" (a backslash comes out as "\\").
+local function json_string(s)
+  return (cjson.encode(valid_utf8(s)):gsub("\\/", "/"))
+end
+
 local function json_encode(v, key, seen, buf)
   local t = type(v)
   if t == "number" then
     buf[#buf + 1] = json_number(v, key)
   elseif t == "string" then
-    -- lua-cjson writes "/" as "\/" (legal JSON, but every path of the
-    -- output would read /srv\/app\/data to grep and to the eye): a "\/"
-    -- there is always its escape of "/" (a backslash comes out as "\\")
-    buf[#buf + 1] = (cjson.encode(v):gsub("\\/", "/"))
+    buf[#buf + 1] = json_string(v)
   elseif t == "boolean" then
     buf[#buf + 1] = tostring(v)
   elseif t ~= "table" or seen[v] then
@@ -75,7 +101,7 @@ local function json_encode(v, key, seen, buf)
       for i, k in ipairs(keys) do
         local x = v[k]
         if x == nil then x = v[tonumber(k)] end
-        buf[#buf + 1] = (i > 1 and "," or "") .. cjson.encode(k) .. ":"
+        buf[#buf + 1] = (i > 1 and "," or "") .. json_string(k) .. ":"
         json_encode(x, k, seen, buf)
       end
       buf[#buf + 1] = "}"

@@ -589,6 +589,17 @@ function H.last_data_offset(path)
   return i - 1
 end
 
+-- Rewrites the manifest time of set dir to t (seconds since the epoch).
+function H.set_manifest_time(dir, t)
+  local manifest = require "ese.manifest"
+  local m = manifest.decode(assert(H.read_file(dir .. "/manifest.json")), dir)
+  m.time_unix = t
+  m.time = os.date("!%Y-%m-%dT%H:%M:%SZ", t)
+  local f = assert(io.open(dir .. "/manifest.json", "wb"))
+  f:write(manifest.encode(m))
+  f:close()
+end
+
 -- A copy of folder src at dst (dst must not exist).
 function H.copy_dir(src, dst)
   assert(os.execute("cp -R '" .. src .. "' '" .. dst .. "'"), "cp " .. src)
