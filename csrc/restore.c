@@ -60,8 +60,8 @@ typedef struct rsfile {
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_img) */
   int live;               /* src is in the live log folder (its base name matched exactly) */
-  uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of);
-                           * another generation of the live folder: read whole by ST_CHECK (hold_live_gens),
+  int held;               /* a live generation copied into dest's FETCH_DIR by ST_CHECK (hold_live_gen): src */
+  uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of),
                            * and copied from here, so that what the instance running there does next
                            * (a roll renames B.log, a checkpoint retires it, recycling rewrites the
                            * file as a later generation) changes nothing of what is read or copied */
@@ -113,6 +113,7 @@ struct EseRestore {
   zst_reader *zin;        /* the compressed file being copied, in place of in */
   int check;              /* ST_CHECK first: overwrite, or a database restored in place */
   uint32_t check_gen;     /* ST_CHECK: the next log to check (replay_from .. replay_to), 0: the databases first */
+  size_t hold_next;       /* ST_CHECK: the next file hold_live_gen looks at */
   int check_stop;         /* ST_CHECK: a commit after to_time met, the replay stops there: no later record read */
   uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
@@ -1349,46 +1350,72 @@ static int same_log(const rsfile *f, log_header *h) {
 }
 
 /* ST_CHECK, before its read of the logs and so long before clear_dest:
- * every generation of the live log folder the copy takes (B.log's image
- * the scan took already) read whole into its live_img, its header the one
- * the scan read before and after the read.  The instance running there
- * retires generations behind its checkpoint (circular logging, a
- * truncating backup) and recycles their files as later ones: a copy from
- * the folder after clear_dest could fail with dest's old state gone.  A
- * generation gone or changed by now is refused here, dest untouched; the
- * check and the copy read the image. */
-static JET_ERR hold_live_gens(EseRestore *r) {
-  for (size_t i = 0; i < r->nfiles; i++) {
-    rsfile *f = &r->files[i];
-    if (f->is_db || !f->live || f->live_img || f->gen > r->replay_to) continue;
-    esfile *in = NULL;
-    log_header h;
-    uint8_t *img = malloc(f->size);
-    if (!img) return JET_errOutOfMemory;
-    JET_ERR e = os_open(r->io, f->src, OS_READ, &in);
-    int same = e == JET_errSuccess && log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
-    if (same && (e = os_pread_full(in, img, f->size, 0)) == JET_errSuccess)
-      same = log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
-    os_close(in);
-    if (e == JET_errSuccess && same) {
-      f->live_img = img;
-      continue;
-    }
-    free(img);
-    if (e && e != JET_errFileNotFound) return fail(r, e, "the live log %s cannot be read", f->src);
-    return fail(r, JET_errMissingCurrentLogFiles, "live log %s was retired or recycled by the instance on the live "
-                "log folder since the restore listed it (circular logging, or a backup truncated it): nothing was "
-                "changed, restore again", f->src);
+ * the next generation of the live log folder the copy takes (B.log's
+ * image the scan took already) copied into dest's FETCH_DIR as
+ * "held-NAME", its header the one the scan read before and after the
+ * copy; from then on the check and the copy read that file.  The instance
+ * running there retires generations behind its checkpoint (circular
+ * logging, a truncating backup) and recycles their files as later ones: a
+ * copy from the folder after clear_dest could fail with dest's old state
+ * gone.  A generation gone or changed by now is refused here, dest's old
+ * state untouched.  On disk, a chunk at a time (r->buf), one generation a
+ * step: the live folder may hold many generations of up to 1 GiB, which
+ * memory need not hold at once.  *more: 0 when none is left. */
+static JET_ERR hold_live_gen(EseRestore *r, int *more) {
+  rsfile *f = NULL;
+  *more = 0;
+  while (r->hold_next < r->nfiles && !f) {
+    rsfile *c = &r->files[r->hold_next++];
+    if (!c->is_db && c->live && !c->live_img && !c->held && c->gen <= r->replay_to) f = c;
   }
-  return JET_errSuccess;
+  if (!f) return JET_errSuccess;
+  *more = 1;
+  JET_ERR e = JET_errSuccess;
+  if (!r->fetch_dir) {
+    if (!(r->fetch_dir = os_join(r->dest, FETCH_DIR))) return JET_errOutOfMemory;
+    if ((e = os_mkdir_p(r->fetch_dir, 0700)) != JET_errSuccess) return fail(r, e, "%s cannot be made", r->fetch_dir);
+  }
+  size_t len = strlen(f->name) + 6;
+  char *leaf = malloc(len), *dst = NULL;
+  if (!leaf) return JET_errOutOfMemory;
+  snprintf(leaf, len, "held-%s", f->name);
+  dst = os_join(r->fetch_dir, leaf);
+  free(leaf);
+  if (!dst) return JET_errOutOfMemory;
+  esfile *in = NULL, *out = NULL;
+  log_header h;
+  e = os_open(r->io, f->src, OS_READ, &in);
+  int same = e == JET_errSuccess && log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
+  if (same && (e = os_create_new(r->io, dst, &out)) != JET_errSuccess) e = fail(r, e, "%s cannot be made", dst);
+  for (uint64_t off = 0; same && e == JET_errSuccess && off < f->size; off += COPY_CHUNK) {
+    size_t n = f->size - off < COPY_CHUNK ? (size_t)(f->size - off) : COPY_CHUNK;
+    if ((e = os_pread_full(in, r->buf, n, off)) == JET_errSuccess && (e = os_pwrite(out, r->buf, n, off)) != 0)
+      e = fail(r, e, "%s cannot be written", dst);
+  }
+  if (same && e == JET_errSuccess) same = log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
+  os_close(in);
+  os_close(out);
+  if (e == JET_errSuccess && same) {
+    free(f->src);
+    f->src = dst;
+    f->held = 1;
+    return JET_errSuccess;
+  }
+  if (out) (void)os_unlink(r->io, dst);
+  free(dst);
+  if (e && e != JET_errFileNotFound) return fail(r, e, "the live log %s cannot be read", f->src);
+  return fail(r, JET_errMissingCurrentLogFiles, "live log %s was retired or recycled by the instance on the live "
+              "log folder since the restore listed it (circular logging, or a backup truncated it): nothing was "
+              "changed, restore again", f->src);
 }
 
 static JET_ERR check_step(EseRestore *r) {
   while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
   if (r->cur == r->nfiles && !r->check_gen) {
-    os_hold_point(r->io, "restore-hold");    /* a spec retires live logs here (mend17_spec) */
-    JET_ERR e = hold_live_gens(r);
-    if (e) return e;
+    if (!r->hold_next) os_hold_point(r->io, "restore-hold");   /* a spec retires live logs here (mend17_spec) */
+    int more;
+    JET_ERR e = hold_live_gen(r, &more);
+    if (e || more) return e;
     r->check_gen = r->replay_from;
   }
   if (r->cur == r->nfiles && r->check_gen <= r->replay_to) {   /* then the logs the replay reads */

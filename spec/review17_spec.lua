@@ -1,0 +1,64 @@
+-- Session 17's second reading of mend17: the overwrite restore's hold of
+-- the live log folder's generations (restore.c hold_live_gen) and
+-- backup.expire's ranking of full sets (expire.lua).
+local ese = require "ese"
+local H = require "spec.support.helpers"
+
+-- The kibibytes of a field (VmSize, VmPeak) of /proc/self/status text.
+local CHILD_VM = [[
+local function vm(field)
+  local f = assert(io.open("/proc/self/status"))
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match(field .. ":%s*(%d+)"))
+end
+]]
+
+describe("review17", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- An instance on w/live with 16 MiB logs (not circular), its set at
+  -- w/set restored to w/dest (the old state an overwrite replaces), then
+  -- `gens` generations rolled in the live folder after the set, each a
+  -- few large records.
+  it("restore with overwrite and live_log_path holds the live folder's generations on disk, not all in memory at " ..
+     "once: its address space grows by much less than the generations it takes", function()
+    local dir = w:path("live")
+    local kib, gens = 16384, 10
+    local ct, cs, _, ci = w:table_at(dir, "app.edb", { log_file_size = kib })
+    H.fill(ct, 5, "base")
+    local set, dest = w:path("set"), w:path("dest")
+    require("ese.backup").run(ci, set)
+    ese.restore(set, dest)                     -- dest's old state, which the overwrite replaces
+    local function gen() return ese.file_info(dir .. "/edb.log").generation end
+    local target, i = gen() + gens, 0
+    while gen() < target do
+      i = i + 1
+      ct:put(("big%07d"):format(i), ("b"):rep(400000))
+    end
+    local code, out, err = H.lua_child(CHILD_VM .. [[
+      local ese = require "ese"
+      local before = vm("VmSize")
+      local ok, e = pcall(ese.restore, arg[1], arg[2], { live_log_path = arg[3], overwrite = true })
+      print(ok and "RESTORED" or ("FAILED " .. tostring(e)))
+      print("GROWTH " .. (vm("VmPeak") - before))
+    ]], { set, dest, dir }, "MALLOC_ARENA_MAX=1")
+    ct:close()
+    cs:end_session()
+    ci:term({ complete = true })
+    assert.are.equal(0, code, err)
+    assert.matches("RESTORED", out)
+    local growth = tonumber(out:match("GROWTH (%d+)"))
+    -- the live generations the copy takes: gens of them, kib each; before,
+    -- every one was read whole into memory before the check (growth over
+    -- gens * kib); now one copy buffer, the live B.log's image and the
+    -- check's reader of one log at a time
+    assert.is_true(growth < gens * kib // 2, ("the restore's address space grew by %d KiB, the live generations "
+      .. "are %d KiB"):format(growth, gens * kib))
+    local keys = H.restored_keys(w, dest)
+    assert.are.equal(5, H.count_prefix(keys, "base"))
+    assert.are.equal(i, H.count_prefix(keys, "big"))
+  end)
+end)
