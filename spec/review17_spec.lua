@@ -61,4 +61,49 @@ describe("review17", function()
     assert.are.equal(5, H.count_prefix(keys, "base"))
     assert.are.equal(i, H.count_prefix(keys, "big"))
   end)
+
+  -- A manifest whose generations its files do not bear out has no known
+  -- place along the log: before, such a set (a copy of f1 edited by hand)
+  -- ranked above the real newest full set and keep_full 1 deleted every
+  -- real set, leaving no set a restore takes.
+  it("backup.expire keeps, unranked, a set whose manifest's generations its logs do not bear out (gen_high " ..
+     "edited far past its logs; generation fields removed), and keeps the real newest full set", function()
+    local backup = require "ese.backup"
+    local manifest = require "ese.manifest"
+    local t, _, _, inst = w:filled_table(20, "a")
+    local root = w:path("root")
+    backup.run(inst, root .. "/f1")
+    H.fill(t, 10, "b")
+    backup.run(inst, root .. "/f2")
+    local m2 = manifest.read(root .. "/f2")
+    local function edited(name, edit)
+      H.copy_dir(root .. "/f1", root .. "/" .. name)
+      local m = manifest.read(root .. "/" .. name)
+      edit(m)
+      m.time_unix = m2.time_unix + 60
+      m.time = os.date("!%Y-%m-%dT%H:%M:%SZ", m.time_unix)
+      H.write_file(root .. "/" .. name .. "/manifest.json", manifest.encode(m))
+    end
+    edited("f9-huge", function(m) m.gen_high = m2.gen_high + 1000 end)
+    edited("f9-nogen", function(m)
+      m.gen_high = m2.gen_high
+      for _, e in ipairs(m.files) do e.generation = nil end
+    end)
+    local plan = backup.expire(root, { keep_full = 1 })
+    local keep, delete = {}, {}
+    for i, p in ipairs(plan.keep) do keep[i] = H.basename(p) end
+    for i, p in ipairs(plan.delete) do delete[i] = H.basename(p) end
+    table.sort(keep)
+    -- was: keep f9-huge, f9-nogen; delete f1, f2 (no set a restore takes left)
+    assert.are.same({ "f2", "f9-huge", "f9-nogen" }, keep)
+    assert.are.same({ "f1" }, delete)
+    assert.matches("does not list a log of each generation", plan.reasons[root .. "/f9-huge"])
+    assert.matches("does not list a log of each generation", plan.reasons[root .. "/f9-nogen"])
+    backup.expire(root, { keep_full = 1, dry_run = false })
+    assert.are.same({ "f2", "f9-huge", "f9-nogen" }, ese.fs.list(root))
+    backup.verify(root .. "/f2")
+    local dest = w:path("dest")
+    ese.restore(root .. "/f2", dest)
+    assert.are.equal(10, H.count_keys(w, dest, "b"))
+  end)
 end)
