@@ -114,6 +114,7 @@ struct EseRestore {
   int check;              /* ST_CHECK first: overwrite, or a database restored in place */
   uint32_t check_gen;     /* ST_CHECK: the next log to check (replay_from .. replay_to), 0: the databases first */
   size_t hold_next;       /* ST_CHECK: the next file hold_live_gen looks at */
+  int held_all;           /* ST_CHECK: every live generation held; then the databases, then the logs */
   int check_stop;         /* ST_CHECK: a commit after to_time met, the replay stops there: no later record read */
   uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
@@ -1349,8 +1350,8 @@ static int same_log(const rsfile *f, log_header *h) {
   return same;
 }
 
-/* ST_CHECK, before its read of the logs and so long before clear_dest:
- * the next generation of the live log folder the copy takes (B.log's
+/* ST_CHECK's first steps, before its read of the databases and the logs
+ * and so long before clear_dest: the next generation of the live log folder the copy takes (B.log's
  * image the scan took already) copied into dest's FETCH_DIR as
  * "held-NAME", its header the one the scan read before and after the
  * copy; from then on the check and the copy read that file.  The instance
@@ -1410,14 +1411,21 @@ static JET_ERR hold_live_gen(EseRestore *r, int *more) {
 }
 
 static JET_ERR check_step(EseRestore *r) {
-  while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
-  if (r->cur == r->nfiles && !r->check_gen) {
+  /* the live generations first (hold_live_gen): the check of large
+   * databases may take long, and an instance with circular logging
+   * retires generations meanwhile; the sooner they are held, the fewer
+   * restores are refused for it */
+  if (!r->held_all) {
     if (!r->hold_next) os_hold_point(r->io, "restore-hold");   /* a spec retires live logs here (mend17_spec) */
     int more;
     JET_ERR e = hold_live_gen(r, &more);
     if (e || more) return e;
-    r->check_gen = r->replay_from;
+    r->held_all = 1;
+    os_hold_point(r->io, "restore-check");   /* and here, as the databases are checked (review17_spec) */
+    return JET_errSuccess;
   }
+  while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
+  if (r->cur == r->nfiles && !r->check_gen) r->check_gen = r->replay_from;
   if (r->cur == r->nfiles && r->check_gen <= r->replay_to) {   /* then the logs the replay reads */
     rsfile *f = log_of(r, r->check_gen++);
     if (!f) return JET_errSuccess;
