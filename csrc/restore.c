@@ -76,7 +76,9 @@ typedef struct rsfile {
 
 /* The restore's steps (restore_step runs one step of the state it is
  * in); only forward, one state at a time (asserted in to_state):
- *   ST_CHECK      with overwrite or a database restored in place: a chunk
+ *   ST_CHECK      with overwrite or a database restored in place: first
+ *                 each live generation the copy takes copied into dest's
+ *                 FETCH_DIR (hold_live_gen), a step; then a chunk
  *                 of a database of the set read and its pages checked as
  *                 the copy checks them, nothing written, a step; then each
  *                 log the replay reads, read as it reads it (check_log), a
@@ -141,7 +143,7 @@ struct EseRestore {
   int reached;            /* the logs went past to_time (or to_generation ended them) */
   int cut_by_gen;         /* to_generation ends the replay (the logs reach it) */
   uint64_t last_commit_us;
-  char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
+  char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin (or by hold_live_gen), removed by End */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
   /* The steps run on worker, the caller waiting STEP_WAIT_US at most a
    * call (restore_step), so that no call waits for a whole sync (a
@@ -919,7 +921,8 @@ static JET_ERR clear_dest(EseRestore *r) {
 #define FETCH_DIR ".ese-fetch"
 
 /* Removes the fetch folder and what it holds (the files restore_command
- * wrote there, by name: nothing else is in it). */
+ * wrote there and the live generations hold_live_gen copied there, by
+ * name: nothing else is in it). */
 static JET_ERR rm_entry(const char *name, void *ud) {
   EseRestore *r = ud;
   char *p = os_join(r->fetch_dir, name);
