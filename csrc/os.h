@@ -183,9 +183,10 @@ uint64_t os_thread_syncs(void);
  * of its zeros; a retired generation before its rename to a spare),
  * "restore-live" and "restore-live-open" (restore.c: a restore's scan of a
  * live log folder, listed, before and after it opens that folder's B.log),
- * "restore-hold" and "restore-clear" (restore.c: an overwrite's check,
- * its databases read, before it reads the live folder's generations; its
- * check done, before dest's old state goes). */
+ * "restore-hold", "restore-check" and "restore-clear" (restore.c: an
+ * overwrite's check, before it copies the live folder's generations into
+ * dest's .ese-fetch; those held, before it reads the databases; its check
+ * done, before dest's old state goes). */
 void os_hold_point(esio *io, const char *name);
 /* Starts the writeback of [off, off+len) to the disk without waiting for
  * it (sync_file_range WRITE), so that a later os_sync of a large file that

@@ -74,8 +74,8 @@ typedef struct rsfile {
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_img) */
   int live;               /* src is in the live log folder (its base name matched exactly) */
-  uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of);
-                           * another generation of the live folder: read whole by ST_CHECK (hold_live_gens),
+  int held;               /* a live generation copied into dest's FETCH_DIR by ST_CHECK (hold_live_gen): src */
+  uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of),
                            * and copied from here, so that what the instance running there does next
                            * (a roll renames B.log, a checkpoint retires it, recycling rewrites the
                            * file as a later generation) changes nothing of what is read or copied */
@@ -90,7 +90,9 @@ typedef struct rsfile {
 
 /* The restore's steps (restore_step runs one step of the state it is
  * in); only forward, one state at a time (asserted in to_state):
- *   ST_CHECK      with overwrite or a database restored in place: a chunk
+ *   ST_CHECK      with overwrite or a database restored in place: first
+ *                 each live generation the copy takes copied into dest's
+ *                 FETCH_DIR (hold_live_gen), a step; then a chunk
  *                 of a database of the set read and its pages checked as
  *                 the copy checks them, nothing written, a step; then each
  *                 log the replay reads, read as it reads it (check_log), a
@@ -127,6 +129,8 @@ struct EseRestore {
   zst_reader *zin;        /* the compressed file being copied, in place of in */
   int check;              /* ST_CHECK first: overwrite, or a database restored in place */
   uint32_t check_gen;     /* ST_CHECK: the next log to check (replay_from .. replay_to), 0: the databases first */
+  size_t hold_next;       /* ST_CHECK: the next file hold_live_gen looks at */
+  int held_all;           /* ST_CHECK: every live generation held; then the databases, then the logs */
   int check_stop;         /* ST_CHECK: a commit after to_time met, the replay stops there: no later record read */
   uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
@@ -153,8 +157,9 @@ struct EseRestore {
   int reached;            /* the logs went past to_time (or to_generation ended them) */
   int cut_by_gen;         /* to_generation ends the replay (the logs reach it) */
   uint64_t last_commit_us;
-  char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin, removed by End */
+  char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin (or by hold_live_gen), removed by End */
   int fetch;              /* restore_command given: check_dest checks dest/.ese-fetch */
+  int live;               /* live_log_path given: with overwrite, hold_live_gen copies into dest/.ese-fetch */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
   /* The steps run on worker, the caller waiting STEP_WAIT_US at most a
    * call (restore_step), so that no call waits for a whole sync (a
@@ -822,23 +827,27 @@ static int stream_file(const EseRestore *r, const char *name) {
 #define FETCH_DIR ".ese-fetch"
 
 /* An entry of a dest/.ese-fetch an interrupted restore left: a regular
- * file named as a generation of base name B (one it fetched). */
+ * file named as a generation of base name B (one it fetched), or "held-"
+ * and such a name (a live generation hold_live_gen copied). */
 static JET_ERR fetch_leftover(const char *name, void *ud) {
   dest_ctx *c = ud;
   uint32_t gen;
   char *p = os_join(c->dir, name);
   if (!p) return JET_errOutOfMemory;
   JET_ERR e = JET_errSuccess;
-  if (!log_parse_name_exact(name, c->r->base, &gen) || os_kind(p) != OS_FILE)
-    e = fail(c->r, JET_errInvalidPath, "%s is not a log an interrupted restore fetched: " FETCH_DIR " is the folder "
-                                       "a restore with restore_command writes into and empties, remove it", p);
+  const char *gen_name = strncmp(name, "held-", 5) ? name : name + 5;
+  if (!log_parse_name_exact(gen_name, c->r->base, &gen) || os_kind(p) != OS_FILE)
+    e = fail(c->r, JET_errInvalidPath, "%s is not a log an interrupted restore fetched or held: " FETCH_DIR " is the "
+                                       "folder a restore with restore_command or live_log_path writes into and "
+                                       "empties, remove it", p);
   free(p);
   return e;
 }
 
-/* With restore_command: dest/.ese-fetch, which fetch_logs writes into and
- * End empties, is absent or the real folder an interrupted restore left,
- * holding only its fetched generations.  A link (End would empty the
+/* With restore_command or live_log_path (and overwrite): dest/.ese-fetch,
+ * which fetch_logs and hold_live_gen write into and End empties, is absent
+ * or the real folder an interrupted restore left, holding only its fetched
+ * or held generations.  A link (End would empty the
  * folder it names, outside dest), a file or a folder holding anything else
  * is refused here, before anything is touched. */
 static JET_ERR check_fetch_dir(EseRestore *r) {
@@ -852,9 +861,11 @@ static JET_ERR check_fetch_dir(EseRestore *r) {
     if (e && !r->detail[0]) fail(r, e, "%s cannot be read", p);
   } else if (kind != OS_ABSENT) {
     e = fail(r, JET_errInvalidPath, kind == OS_LINK ? "%s is a symbolic link: the name of the folder a restore with "
-                                                      "restore_command writes into and empties, remove it"
+                                                      "restore_command or live_log_path writes into and empties, "
+                                                      "remove it"
                                                     : "%s is not a folder: the name of the folder a restore with "
-                                                      "restore_command writes into and empties, remove it", p);
+                                                      "restore_command or live_log_path writes into and empties, "
+                                                      "remove it", p);
   }
   free(p);
   return e;
@@ -893,7 +904,7 @@ static JET_ERR check_dest(EseRestore *r) {
     e = writable(r, r->dest, base_file(r, in_dest[i], name, sizeof name));
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_chk / sizeof *in_chk; i++)
     e = writable(r, r->chk_dir, base_file(r, in_chk[i], name, sizeof name));
-  if (e == JET_errSuccess && r->fetch && overwrite) e = check_fetch_dir(r);
+  if (e == JET_errSuccess && (r->fetch || r->live) && overwrite) e = check_fetch_dir(r);
   return e;
 }
 
@@ -975,8 +986,9 @@ static JET_ERR clear_dest(EseRestore *r) {
 }
 
 /* Removes the fetch folder and what it holds: the files restore_command
- * wrote there, and whatever else it made (a folder at %p, say: a refusal
- * must still leave dest as it came).  Never follows a link. */
+ * wrote there, the live generations hold_live_gen copied there, and
+ * whatever else a command made (a folder at %p, say: a refusal must still
+ * leave dest as it came).  Never follows a link. */
 typedef struct rm_ctx {
   EseRestore *r;
   const char *dir;
@@ -1276,6 +1288,7 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     e = fail(r, JET_errInvalidPath, "%s: the path leaves no room for a file name", r->dest);
   r->overwrite = o->overwrite != 0;
   r->fetch = fetch;
+  r->live = o->live_log_path != NULL;
   if (e == JET_errSuccess) e = check_dest(r);
   /* nothing was touched before this line */
   r->made_dest = e == JET_errSuccess && !os_exists(r->dest);
@@ -1433,54 +1446,85 @@ static int same_log(const rsfile *f, log_header *h) {
   return same;
 }
 
-/* ST_CHECK, before its read of the logs and so long before clear_dest:
- * every generation of the live log folder the copy takes (B.log's image
- * the scan took already) read whole into its live_img, its header the one
- * the scan read before and after the read.  The instance running there
- * retires generations behind its checkpoint (circular logging, a
- * truncating backup) and recycles their files as later ones: a copy from
- * the folder after clear_dest could fail with dest's old state gone.  A
- * generation gone or changed by now is refused here, dest untouched; the
- * check and the copy read the image. */
-static JET_ERR hold_live_gens(EseRestore *r) {
-  for (size_t i = 0; i < r->nfiles; i++) {
-    rsfile *f = &r->files[i];
-    if (f->is_db || !f->live || f->live_img || f->gen > r->replay_to) continue;
-    esfile *in = NULL;
-    log_header h;
-    uint8_t *img = malloc(f->size);
-    if (!img) return JET_errOutOfMemory;
-    int same = 0;
-    JET_ERR e = os_open(r->io, f->src, OS_READ, &in);
-    if (e == JET_errSuccess && (e = log_read_header_of(in, &h)) == JET_errSuccess) same = same_log(f, &h);
-    if (same && (e = os_pread_full(in, img, f->size, 0)) == JET_errSuccess &&
-        (e = log_read_header_of(in, &h)) == JET_errSuccess)
-      same = same_log(f, &h);
-    os_close(in);
-    if (e == JET_errSuccess && same) {
-      f->live_img = img;
-      continue;
-    }
-    free(img);
-    /* gone, or a header another file's (recycled: being rewritten as a later generation) */
-    if (e == JET_errOutOfMemory) return e;
-    if (e && e != JET_errFileNotFound && e != JET_errLogFileCorrupt && e != JET_errLogFileSizeMismatch)
-      return fail(r, e, "the live log %s cannot be read", f->src);
-    return fail(r, JET_errMissingCurrentLogFiles, "live log %s was retired or recycled by the instance on the live "
-                "log folder since the restore listed it (circular logging, or a backup truncated it): nothing was "
-                "changed, restore again", f->src);
+/* ST_CHECK's first steps, before its read of the databases and the logs
+ * and so long before clear_dest: the next generation of the live log folder the copy takes (B.log's
+ * image the scan took already) copied into dest's FETCH_DIR as
+ * "held-NAME", its header the one the scan read before and after the
+ * copy; from then on the check and the copy read that file.  The instance
+ * running there retires generations behind its checkpoint (circular
+ * logging, a truncating backup) and recycles their files as later ones: a
+ * copy from the folder after clear_dest could fail with dest's old state
+ * gone.  A generation gone or changed by now is refused here, dest's old
+ * state untouched.  On disk, a chunk at a time (r->buf), one generation a
+ * step: the live folder may hold many generations of up to 1 GiB, which
+ * memory need not hold at once.  *more: 0 when none is left. */
+static JET_ERR hold_live_gen(EseRestore *r, int *more) {
+  rsfile *f = NULL;
+  *more = 0;
+  while (r->hold_next < r->nfiles && !f) {
+    rsfile *c = &r->files[r->hold_next++];
+    if (!c->is_db && c->live && !c->live_img && !c->held && c->gen <= r->replay_to) f = c;
   }
-  return JET_errSuccess;
+  if (!f) return JET_errSuccess;
+  *more = 1;
+  JET_ERR e = JET_errSuccess;
+  if (!r->fetch_dir) {   /* not made by fetch_logs: what an interrupted restore held there (check_fetch_dir) goes */
+    if (!(r->fetch_dir = os_join(r->dest, FETCH_DIR))) return JET_errOutOfMemory;
+    if ((e = os_mkdir_p(r->fetch_dir, 0700)) != JET_errSuccess) return fail(r, e, "%s cannot be made", r->fetch_dir);
+    if (os_kind(r->fetch_dir) != OS_DIR)   /* a link put there since check_dest */
+      return fail(r, JET_errInvalidPath, "%s is not a folder: a restore never writes through a link", r->fetch_dir);
+    if ((e = empty_fetch_dir(r)) != JET_errSuccess) return fail(r, e, "%s cannot be emptied", r->fetch_dir);
+  }
+  size_t len = strlen(f->name) + 6;
+  char *leaf = malloc(len), *dst = NULL;
+  if (!leaf) return JET_errOutOfMemory;
+  snprintf(leaf, len, "held-%s", f->name);
+  dst = os_join(r->fetch_dir, leaf);
+  free(leaf);
+  if (!dst) return JET_errOutOfMemory;
+  esfile *in = NULL, *out = NULL;
+  log_header h;
+  e = os_open(r->io, f->src, OS_READ, &in);
+  int same = e == JET_errSuccess && log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
+  if (same && (e = os_create_new(r->io, dst, &out)) != JET_errSuccess) e = fail(r, e, "%s cannot be made", dst);
+  for (uint64_t off = 0; same && e == JET_errSuccess && off < f->size; off += COPY_CHUNK) {
+    size_t n = f->size - off < COPY_CHUNK ? (size_t)(f->size - off) : COPY_CHUNK;
+    if ((e = os_pread_full(in, r->buf, n, off)) == JET_errSuccess && (e = os_pwrite(out, r->buf, n, off)) != 0)
+      e = fail(r, e, "%s cannot be written", dst);
+  }
+  if (same && e == JET_errSuccess) same = log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
+  os_close(in);
+  os_close(out);
+  if (e == JET_errSuccess && same) {
+    free(f->src);
+    f->src = dst;
+    f->held = 1;
+    return JET_errSuccess;
+  }
+  if (out) (void)os_unlink(r->io, dst);
+  free(dst);
+  if (e && e != JET_errFileNotFound) return fail(r, e, "the live log %s cannot be read", f->src);
+  return fail(r, JET_errMissingCurrentLogFiles, "live log %s was retired or recycled by the instance on the live "
+              "log folder since the restore listed it (circular logging, or a backup truncated it): nothing was "
+              "changed, restore again", f->src);
 }
 
 static JET_ERR check_step(EseRestore *r) {
-  while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
-  if (r->cur == r->nfiles && !r->check_gen) {
-    os_hold_point(r->io, "restore-hold");    /* a spec retires live logs here (mend17_spec) */
-    JET_ERR e = hold_live_gens(r);
-    if (e) return e;
-    r->check_gen = r->replay_from;
+  /* the live generations first (hold_live_gen): the check of large
+   * databases may take long, and an instance with circular logging
+   * retires generations meanwhile; the sooner they are held, the fewer
+   * restores are refused for it */
+  if (!r->held_all) {
+    if (!r->hold_next) os_hold_point(r->io, "restore-hold");   /* a spec retires live logs here (mend17_spec) */
+    int more;
+    JET_ERR e = hold_live_gen(r, &more);
+    if (e || more) return e;
+    r->held_all = 1;
+    os_hold_point(r->io, "restore-check");   /* and here, as the databases are checked (review17_spec) */
+    return JET_errSuccess;
   }
+  while (r->cur < r->nfiles && !r->files[r->cur].is_db) r->cur++;
+  if (r->cur == r->nfiles && !r->check_gen) r->check_gen = r->replay_from;
   if (r->cur == r->nfiles && r->check_gen <= r->replay_to) {   /* then the logs the replay reads */
     rsfile *f = log_of(r, r->check_gen++);
     if (!f) return JET_errSuccess;

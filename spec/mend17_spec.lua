@@ -159,46 +159,7 @@ describe("mend17", function()
     assert.are.same({ "f1", "f3" }, ese.fs.list(root))
   end)
 
-  -- An instance with circular logging on w/c holding every generation from
-  -- `first` on (a running external backup), its set at w/cset restored
-  -- to w/dest (the old state an overwrite replaces), 3 generations rolled
-  -- since; then a child restores the set into dest with overwrite and the
-  -- live logs, held at hold point `point` while the generations are
-  -- retired.  Returns the child's stdout and dest.
-  local function restore_while_retired(point)
-    local dir = w:path("c")
-    local ct, cs, _, ci = w:table_at(dir, "app.edb", { circular_log = true, log_file_size = 64, checkpoint_depth = 0 })
-    H.fill(ct, 5, "base")
-    local set, dest = w:path("cset"), w:path("dest")
-    require("ese.backup").run(ci, set)
-    ese.restore(set, dest)                     -- dest's old state, which the overwrite replaces
-    ci:begin_external_backup()                 -- keeps every generation from here (circular_log_spec)
-    local first = ese.file_info(dir .. "/edb.log").generation
-    H.roll(ct, dir, 3, "early")
-    assert.is_true(H.exists(dir .. "/" .. H.log_name(first)))
-    local gate = w:path("gate")
-    H.write_file(gate, "")
-    local child = H.lua_child([[
-      local ese = require "ese"
-      local ok, e = pcall(ese.restore, arg[1], arg[2], { live_log_path = arg[3], overwrite = true })
-      print(ok and "RESTORED" or ("FAILED " .. tostring(e)))
-    ]], { set, dest, dir }, "ESE_FAULT=holdsync:" .. point .. ":" .. H.q(gate), { background = true })
-    local held = H.wait_for(gate .. ".held")
-    local ok, why = pcall(function()
-      ci:end_external_backup({ abort = true })
-      H.roll(ct, dir, 3, "during")             -- checkpoints at every roll: the early generations are retired
-      assert.is_true(H.wait_until(function() return not H.exists(dir .. "/" .. H.log_name(first)) end))
-    end)
-    os.remove(gate)                            -- always: the child must not wait for ever
-    local code, out, err = child.wait()
-    assert.is_true(ok, tostring(why))
-    assert.is_true(held, "the restore reached the hold point")
-    assert.are.equal(0, code, err)
-    ct:close()
-    cs:end_session()
-    ci:term({ complete = true })
-    return out, dest
-  end
+  local function restore_while_retired(point) return H.restore_while_retired(w, point) end
 
   it("restore with overwrite and live_log_path of an instance with circular logging: a live generation retired " ..
      "after the check (hold point restore-clear) was read before, the restore succeeds", function()
@@ -210,8 +171,8 @@ describe("mend17", function()
     assert.are.equal(0, H.count_prefix(keys, "during"))
   end)
 
-  it("restore with overwrite and live_log_path: a live generation retired after the databases' check (hold point " ..
-     "restore-hold) is refused before dest's old state goes (JET_errMissingCurrentLogFiles)", function()
+  it("restore with overwrite and live_log_path: a live generation retired before the overwrite's check holds it " ..
+     "(hold point restore-hold) is refused before dest's old state goes (JET_errMissingCurrentLogFiles)", function()
     local out, dest = restore_while_retired("restore-hold")
     assert.matches("FAILED JET_errMissingCurrentLogFiles", out, 1, true)
     assert.matches("was retired or recycled by the instance on the live log folder", out, 1, true)

@@ -24,9 +24,10 @@
 --
 -- Invariants of the plan: a kept set's path (its base included) is kept;
 -- nothing is deleted that the plan could not read (no manifest, a manifest
--- that does not parse, a symbolic link, a file, an unfinished `.partial`
--- run, a set naming a file that is missing or not of its size: kept, with
--- the reason, and no such set counts as a full set); an archived generation is deleted only when
+-- that does not parse or whose generations its logs do not bear out, a
+-- symbolic link, a file, an unfinished `.partial` run, a set naming a file
+-- that is missing or not of its size: kept, with the reason, never ranked,
+-- and no such set counts as a full set); an archived generation is deleted only when
 -- it is older than every kept base's gen_low of its base name and stream.
 --
 -- Invariants of the deletion: the plan is complete before the first
@@ -64,6 +65,17 @@ function expire.time_ok(t) return t > -1e13 and t < 1e13 end
 -- ---------------------------------------------------------------------------
 -- Reading ROOT
 
+-- ese.file_info of a set's log (cached in the entry); nil when unreadable.
+local function log_header(s, g)
+  local e = s.logs[g]
+  if not e then return nil end
+  if e.fi == nil then
+    local ok, fi = pcall(ese.file_info, s.path .. "/" .. e.name)
+    e.fi = ok and fi.kind == "log" and fi.generation == g and fi or false
+  end
+  return e.fi or nil
+end
+
 -- The set in folder path (name in ROOT), or nil and why it is kept.
 local function read_set(path, name)
   local st = fs.stat(path .. "/" .. manifest_m.NAME)
@@ -84,7 +96,7 @@ local function read_set(path, name)
   local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
               gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
               base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0 }
-  local has_db = false
+  local has_db, held = false, 0
   for _, e in ipairs(m.files) do
     -- the files it names are there, of their size (a stat, no hashing): a
     -- set with one gone or cut short is no restore point, and counting it
@@ -97,16 +109,25 @@ local function read_set(path, name)
     end
     s.bytes = s.bytes + e.size
     has_db = has_db or e.type == "database"
-    if e.type == "log" and math.type(e.generation) == "integer" then s.logs[e.generation] = e end
+    if e.type == "log" and math.type(e.generation) == "integer" then
+      if not s.logs[e.generation] and e.generation >= s.gen_low and e.generation <= s.gen_high then held = held + 1 end
+      s.logs[e.generation] = e
+    end
   end
   if is_base(m.kind) and not has_db then
     return nil, "its manifest names no database: not a restore point (backup.verify says why), kept"
   end
-  for g = m.gen_low, m.gen_high do
-    if not s.logs[g] then
-      return nil, ("its manifest names no log of generation %d: not a restore point (backup.verify says why), kept")
-        :format(g)
-    end
+  -- its place along the log is what ranks it (keep_full) and chains it: a
+  -- manifest whose generations its logs do not bear out (edited by hand,
+  -- generation fields gone, a range past its files) has no known place
+  -- (counted, not looped over: gen_high may be huge)
+  if s.gen_low < 1 or held ~= s.gen_high - s.gen_low + 1 then
+    return nil, ("its manifest does not list a log of each generation from %d to %d (gen_low .. gen_high): its "
+      .. "place along the log is unknown, not a restore point, kept"):format(s.gen_low, s.gen_high)
+  end
+  if not log_header(s, s.gen_high) then
+    return nil, ("its last log (generation %d) cannot be read as that generation: its place along the log is "
+      .. "unknown, kept"):format(s.gen_high)
   end
   return s
 end
@@ -154,17 +175,6 @@ end
 
 -- ---------------------------------------------------------------------------
 -- The chains
-
--- ese.file_info of a set's log (cached in the entry); nil when unreadable.
-local function log_header(s, g)
-  local e = s.logs[g]
-  if not e then return nil end
-  if e.fi == nil then
-    local ok, fi = pcall(ese.file_info, s.path .. "/" .. e.name)
-    e.fi = ok and fi.kind == "log" and fi.generation == g and fi or false
-  end
-  return e.fi or nil
-end
 
 -- Whether sets a and b are of one log stream: signature, page size and
 -- base name.

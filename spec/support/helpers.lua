@@ -589,6 +589,47 @@ function H.last_data_offset(path)
   return i - 1
 end
 
+-- (mend17_spec, review17_spec) An instance with circular logging on w/c
+-- holding every generation from `first` on (a running external backup),
+-- its set at w/cset restored to w/dest (the old state an overwrite
+-- replaces), 3 generations rolled since; then a child restores the set
+-- into dest with overwrite and the live logs, held at hold point `point`
+-- while the generations are retired.  Returns the child's stdout and dest.
+function H.restore_while_retired(w, point)
+  local dir = w:path("c")
+  local ct, cs, _, ci = w:table_at(dir, "app.edb", { circular_log = true, log_file_size = 64, checkpoint_depth = 0 })
+  H.fill(ct, 5, "base")
+  local set, dest = w:path("cset"), w:path("dest")
+  require("ese.backup").run(ci, set)
+  ese.restore(set, dest)                     -- dest's old state, which the overwrite replaces
+  ci:begin_external_backup()                 -- keeps every generation from here (circular_log_spec)
+  local first = ese.file_info(dir .. "/edb.log").generation
+  H.roll(ct, dir, 3, "early")
+  luassert.is_true(H.exists(dir .. "/" .. H.log_name(first)))
+  local gate = w:path("gate")
+  H.write_file(gate, "")
+  local child = H.lua_child([[
+    local ese = require "ese"
+    local ok, e = pcall(ese.restore, arg[1], arg[2], { live_log_path = arg[3], overwrite = true })
+    print(ok and "RESTORED" or ("FAILED " .. tostring(e)))
+  ]], { set, dest, dir }, "ESE_FAULT=holdsync:" .. point .. ":" .. H.q(gate), { background = true })
+  local held = H.wait_for(gate .. ".held")
+  local ok, why = pcall(function()
+    ci:end_external_backup({ abort = true })
+    H.roll(ct, dir, 3, "during")             -- checkpoints at every roll: the early generations are retired
+    luassert.is_true(H.wait_until(function() return not H.exists(dir .. "/" .. H.log_name(first)) end))
+  end)
+  os.remove(gate)                            -- always: the child must not wait for ever
+  local code, out, err = child.wait()
+  luassert.is_true(ok, tostring(why))
+  luassert.is_true(held, "the restore reached the hold point")
+  luassert.are.equal(0, code, err)
+  ct:close()
+  cs:end_session()
+  ci:term({ complete = true })
+  return out, dest
+end
+
 -- Rewrites the manifest time of set dir to t (seconds since the epoch).
 function H.set_manifest_time(dir, t)
   local manifest = require "ese.manifest"
