@@ -3,6 +3,7 @@ local ese = require "ese"
 local backup = require "ese.backup"
 local cjson = require "cjson"
 local H = require "support.helpers"
+local fs = ese.fs
 
 describe("ese backup of a folder whose databases are not all named *.edb", function()
   local w
@@ -71,5 +72,54 @@ describe("ese.restore's base_name", function()
     end
     ese.restore(w:path("set"), w:path("r"), { base_name = "edb" })
     assert.are.equal(5, H.count_keys(w, w:path("r"), "a"))
+  end)
+end)
+
+describe("a restore with overwrite and live_log_path over a dest holding .ese-fetch", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- The live generations are held as copies in dest/.ese-fetch (review17);
+  -- the check of that folder (hostile17) ran with restore_command only: a
+  -- link planted there had the copies written, then removed, outside dest,
+  -- and an interrupted restore's held-NAME copies made the next one fail.
+  local function live_world()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    H.put_range(t, "a", 10)
+    backup.run(inst, w:path("set"))
+    ese.restore(w:path("set"), w:path("dest"))         -- dest's old state
+    H.roll(t, w.dir, 3, "live")
+    inst:term({ complete = true })
+  end
+
+  it("a link there: JET_errInvalidPath, the folder it names and dest's old state untouched", function()
+    live_world()
+    fs.mkdir(w:path("outside"))
+    H.write_file(w:path("outside/precious.txt"), "keep me")
+    assert(os.execute("ln -s " .. w:path("outside") .. " " .. w:path("dest/.ese-fetch")))
+    H.expect_jet("JET_errInvalidPath", ese.restore, w:path("set"), w:path("dest"),
+                 { live_log_path = w.dir, overwrite = true })
+    assert.are.same({ ["precious.txt"] = true }, H.ls(w:path("outside")))
+    assert.are.equal(10, H.count_keys(w, w:path("dest"), "a"))
+  end)
+
+  it("an interrupted restore's held copy there: emptied first, the restore gives every commit", function()
+    live_world()
+    local n = H.count_keys(w, w.dir, "live")
+    assert.is_true(n > 0)
+    fs.mkdir(w:path("dest/.ese-fetch"))
+    local planted = 0
+    for name in pairs(H.log_files(w.dir)) do
+      if name ~= "edb.log" then
+        H.write_file(w:path("dest/.ese-fetch/held-" .. name), "left by a killed restore")
+        planted = planted + 1
+      end
+    end
+    assert.is_true(planted >= 3)
+    local r = ese.restore(w:path("set"), w:path("dest"), { live_log_path = w.dir, overwrite = true })
+    assert.is_truthy(r)
+    assert.are.equal("absent", fs.stat(w:path("dest/.ese-fetch")).kind)
+    assert.are.equal(n, H.count_keys(w, w:path("dest"), "live"))
   end)
 end)
