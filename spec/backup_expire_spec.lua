@@ -474,9 +474,16 @@ describe("backup.expire (retention)", function()
 
   it("on_progress reports each step: invalidate then remove per set, archive per log", function()
     local steps = {}
+    local verified = {}
     local plan = backup.expire(root, { keep_full = 2, archive_path = arch, dry_run = false, on_progress = function(p)
-      steps[#steps + 1] = p.phase .. " " .. H.basename(p.path)
+      if p.phase == "verify" then          -- the counted full sets, read whole before any deletion (lead17_spec)
+        assert.are.same({}, steps)
+        verified[H.basename(p.path)] = true
+      else
+        steps[#steps + 1] = p.phase .. " " .. H.basename(p.path)
+      end
     end })
+    assert.are.same({ f2 = true, f3 = true }, verified)
     local want = {}
     for _, p in ipairs(plan.delete) do
       if plan.what[p] == "set" then
@@ -498,7 +505,7 @@ describe("backup.expire (retention)", function()
     local r
     repeat
       r = co()
-      if r.phase then
+      if r.phase and r.phase ~= "verify" then
         phases[#phases + 1] = r.phase
         -- the caller runs here, mid-expire: what the step deleted is gone
         assert.are.equal("absent", fs.stat(r.path).kind)

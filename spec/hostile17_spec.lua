@@ -6,12 +6,7 @@ local H = require "support.helpers"
 local fs = ese.fs
 
 -- The plan's entries as { [basename] = "keep" | "delete" }.
-local function verdicts(plan)
-  local v = {}
-  for _, p in ipairs(plan.keep) do v[H.basename(p)] = "keep" end
-  for _, p in ipairs(plan.delete) do v[H.basename(p)] = "delete" end
-  return v
-end
+local verdicts = H.verdicts
 
 describe("hostile 17", function()
   local w

@@ -123,3 +123,72 @@ describe("a restore with overwrite and live_log_path over a dest holding .ese-fe
     assert.are.equal(n, H.count_keys(w, w:path("dest"), "live"))
   end)
 end)
+
+describe("backup.expire verifies the full sets it counts before it deletes", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+  local verdicts = H.verdicts
+
+  -- Found by hostile17: a newest full set damaged inside (one byte of its
+  -- database, the file's size unchanged) counted as the newest, and
+  -- keep_full 1 deleted f1, the one set that restored.
+  it("a newest full set damaged inside is kept, not counted: the older whole one stays (plan, --yes, CLI)",
+    function()
+    local root = w:expire_root(3)
+    H.flip_byte(root .. "/f3/app.edb", 9000)
+    assert.has_error(function() backup.verify(root .. "/f3") end)
+    local plan = backup.expire(root, { keep_full = 1 })
+    assert.are.same({ f1 = "delete", f2 = "keep", f3 = "keep" }, verdicts(plan))
+    assert.matches("backup.verify refuses it (JET_errReadVerifyFailure", plan.reasons[root .. "/f3"], 1, true)
+    local code, out, err = H.lua_run("bin/ese", { "expire", root, "--keep-full", "1", "--json" })
+    assert.are.equal(0, code, err)
+    local j = cjson.decode(out)
+    assert.are.equal(1, #j.delete)
+    assert.matches("/f1$", j.delete[1].path)
+    -- f2 broken too: f1 is the newest that verifies, nothing goes
+    H.flip_byte(root .. "/f2/app.edb", 9000)
+    plan = backup.expire(root, { keep_full = 1, dry_run = false })
+    assert.are.same({ f1 = "keep", f2 = "keep", f3 = "keep" }, verdicts(plan))
+    assert.are.same({}, plan.deleted)
+    backup.verify(root .. "/f1")
+    -- verify = false (--no-verify): a stat of each file only, as before
+    plan = backup.expire(root, { keep_full = 1, verify = false })
+    assert.are.same({ f1 = "delete", f2 = "delete", f3 = "keep" }, verdicts(plan))
+    code, out, err = H.lua_run("bin/ese", { "expire", root, "--keep-full", "1", "--no-verify", "--json" })
+    assert.are.equal(0, code, err)
+    assert.are.equal(2, #cjson.decode(out).delete)
+    assert.has_error(function() backup.expire(root, { keep_full = 1, verify = "yes" }) end,
+      "backup.expire: verify must be a boolean, not string")
+  end)
+
+  it("reports the reading as phase 'verify' of on_progress, which may yield", function()
+    local root = w:expire_root(2)
+    local seen, yields = {}, 0
+    local co = coroutine.wrap(function()
+      return backup.expire(root, { keep_full = 1, on_progress = function(p)
+        if p.phase == "verify" then
+          seen[p.path] = true
+          assert.is_true(p.done <= p.total)
+          coroutine.yield("tick")
+        end
+      end })
+    end)
+    local r = co()
+    while r == "tick" do
+      yields = yields + 1
+      r = co()
+    end
+    assert.is_true(yields > 0)
+    assert.are.same({ [root .. "/f2"] = true }, seen)
+    assert.are.same({ f1 = "delete", f2 = "keep" }, verdicts(r))
+  end)
+
+  it("reads no set when nothing would go: a lone damaged full set keeps its keep_full reason", function()
+    local root = w:expire_root(1)
+    H.flip_byte(root .. "/f1/app.edb", 9000)
+    local plan = backup.expire(root, { keep_full = 1 })
+    assert.are.same({ f1 = "keep" }, verdicts(plan))
+    assert.matches("newest full set", plan.reasons[root .. "/f1"], 1, true)
+  end)
+end)

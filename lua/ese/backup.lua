@@ -107,7 +107,7 @@ local OPTIONS = {
               overwrite = "boolean", base_name = "string", verify = "boolean", archive_path = "string",
               to_time = "number", allow_partial = "boolean", restore_command = "string" },
   expire = { keep_full = "integer", keep_within = "number", archive_path = "string", dry_run = "boolean",
-             now = "number", on_progress = "function" },
+             now = "number", on_progress = "function", verify = "boolean" },
 }
 
 -- True when v has the type kind names (see OPTIONS).
@@ -295,7 +295,12 @@ end
 --   JET_errInvalidParameter), keep_within (seconds >= 0), archive_path,
 --   dry_run (default true: nothing is deleted), now (seconds since the
 --   epoch, default os.time()), on_progress{phase = "invalidate" | "remove"
---   | "archive", path, done, total} after each deletion step; it may yield
+--   | "archive", path, done, total} after each deletion step, and
+--   {phase = "verify", path (the set), file, done, total} per chunk the
+--   verify below reads; it may yield; verify (default true: when anything
+--   would go, each full set counted among the keep_full newest is read
+--   whole by backup.verify first, and one it refuses is kept, not counted;
+--   false: a stat of each file only)
 -- @return the plan {keep = {paths}, delete = {paths, in deletion order},
 --   reasons = {[path] = text}, points = {{sets = {paths, full first}, time,
 --   gen_low, gen_high}}, sets = {[path] = {name, kind, time, gen_low,

@@ -623,7 +623,7 @@ local function print_plan(plan, shown, deleted)
 end
 
 commands.expire = {
-  usage = "ese expire ROOT --keep-full N [--keep-within DURATION] [--archive DIR] [--yes] [--json]",
+  usage = "ese expire ROOT --keep-full N [--keep-within DURATION] [--archive DIR] [--no-verify] [--yes] [--json]",
   summary = "retention: which sets and archived logs go (deleted with --yes)",
   help = [[
 ROOT holds backup sets as subfolders (full sets and their incrementals).
@@ -633,12 +633,17 @@ manifest time is that recent, with the sets it needs; with --archive DIR,
 deletes the archived log files (edbXXXXXXXX.log) older than the first
 generation a kept restore point needs.  Never deletes what it cannot read
 (no or a bad manifest, a symbolic link, a .partial folder): it stays, with
-the reason.  Without --yes it only prints the plan (what stays, what goes,
+the reason.  When anything would go, each full set counted among the N
+newest is first read whole as `ese check` reads it: one that fails stays,
+with the reason, and is not counted (the next newest is); --no-verify
+skips that reading (a set is then judged by its files' names and sizes).
+Without --yes it only prints the plan (what stays, what goes,
 why); with --yes it deletes, oldest chain first, each set folder first
 renamed to .expiring-NAME, so that a kill at any moment leaves every kept
 restore point whole (a later expire removes the leftover).  Exit status 1
 naming the JET_err when ROOT or DIR is not a folder or a deletion fails.]],
-  flags = { json = "bool", ["keep-full"] = "int", ["keep-within"] = "string", archive = "string", yes = "bool" },
+  flags = { json = "bool", ["keep-full"] = "int", ["keep-within"] = "string", archive = "string", yes = "bool",
+            ["no-verify"] = "bool" },
   args = { 1, 1 },
   run = function(a, o, ui)
     local function usage(msg)
@@ -656,11 +661,12 @@ naming the JET_err when ROOT or DIR is not a folder or a deletion fails.]],
       return p:sub(1, #root + 1) == root .. "/" and p:sub(#root + 2) or p
     end
     local function progress(p)
-      if not ui.json and p.phase ~= "invalidate" then out("  deleted ", shown(p.path)) end
+      if not ui.json and p.phase ~= "invalidate" and p.phase ~= "verify" then out("  deleted ", shown(p.path)) end
     end
     local dry = not o.yes
     local ok, plan = pcall(backup.expire, a[1], { keep_full = o["keep-full"], keep_within = within,
-                                                  archive_path = o.archive, dry_run = dry, on_progress = progress })
+                                                  archive_path = o.archive, dry_run = dry, on_progress = progress,
+                                                  verify = not o["no-verify"] })
     if not ok then return fail(ui, "expire", plan) end
     if ui.json then
       local r = { ok = true, command = "expire", dry_run = dry, root = plan.root, archive_path = plan.archive_path,

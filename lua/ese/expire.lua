@@ -468,6 +468,44 @@ local function check_values(opts)
   end
 end
 
+-- With verify (the default), when the plan deletes anything: each full
+-- set the plan keeps for keep_full (one of the newest it counts, whose
+-- keeping lets the older ones go) is read whole by backup.verify (hashes,
+-- page checks, its logs), once.  Expire's own reading of a set is a stat
+-- of each file: a set damaged inside (a flipped byte, a file of the right
+-- size) would otherwise count, and with keep_full 1 the one set that
+-- restores would go.  A set verify refuses is marked refused and moved to
+-- others (kept, with the reason); returns true when one was, so that the
+-- plan is made again without it.
+local function verify_counted(sets, kept, above, opts, verified, others, archive)
+  if opts.verify == false then return false end
+  local deletes = archive ~= nil
+  for _, s in ipairs(sets) do deletes = deletes or not kept[s] end
+  if not deletes then return false end
+  local bverify = require("ese.backup_verify").verify
+  local refused = false
+  for _, s in ipairs(sets) do
+    if kept[s] and is_base(s.kind) and above[s] and #above[s] < opts.keep_full and not verified[s] then
+      -- its progress goes to expire's (phase "verify", path the set's): the
+      -- reading of a large set may take long, and on_progress may yield
+      local on_progress = opts.on_progress and function(p)
+        opts.on_progress({ phase = "verify", path = s.path, file = p.file, done = p.done, total = p.total })
+      end
+      local ok, err = pcall(bverify, { s.path }, { on_progress = on_progress })
+      if ok then
+        verified[s] = true
+      elseif not (type(err) == "table" and type(err.name) == "string") then
+        error(err, 0)                                -- a bug, not a refusal of the set: never a reason to keep
+      else
+        s.refused, refused = true, true
+        others[#others + 1] = { path = s.path, reason = ("backup.verify refuses it (%s): not a restore point, "
+          .. "kept, not counted among the newest full sets"):format(tostring(err)) }
+      end
+    end
+  end
+  return refused
+end
+
 --- The plan of backup.expire(root, opts) (see ese.backup), nothing deleted.
 function expire.plan(root, opts)
   check_values(opts)
@@ -487,8 +525,18 @@ function expire.plan(root, opts)
   end
   local now = opts.now or os.time()
   local sets, leftovers, others = scan(root)
-  local parents, bases_of, later = chains(sets)
-  local kept, why, parent_of, above = choose(sets, parents, bases_of, later, opts, now)
+  local parents, bases_of, later, kept, why, parent_of, above
+  local verified = {}
+  while true do
+    parents, bases_of, later = chains(sets)
+    kept, why, parent_of, above = choose(sets, parents, bases_of, later, opts, now)
+    if not verify_counted(sets, kept, above, opts, verified, others, archive) then break end
+    -- a counted full set failed backup.verify: it is no restore point now,
+    -- the plan is made again without it (the next newest full set counts)
+    local rest = {}
+    for _, s in ipairs(sets) do if not s.refused then rest[#rest + 1] = s end end
+    sets = rest
+  end
   local plan = { root = root, archive_path = archive, dry_run = opts.dry_run ~= false, keep = {}, delete = {},
                  reasons = {}, points = {}, what = {}, sets = {}, bytes = 0, now = now }
   for _, p in ipairs(leftovers) do

@@ -630,6 +630,14 @@ function H.restore_while_retired(w, point)
   return out, dest
 end
 
+-- { [basename] = "keep" | "delete" } of an expire plan (backup.expire).
+function H.verdicts(plan)
+  local v = {}
+  for _, p in ipairs(plan.keep) do v[H.basename(p)] = "keep" end
+  for _, p in ipairs(plan.delete) do v[H.basename(p)] = "delete" end
+  return v
+end
+
 -- Rewrites the manifest time of set dir to t (seconds since the epoch).
 function H.set_manifest_time(dir, t)
   local manifest = require "ese.manifest"
