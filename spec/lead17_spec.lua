@@ -192,3 +192,21 @@ describe("backup.expire verifies the full sets it counts before it deletes", fun
     assert.matches("newest full set", plan.reasons[root .. "/f1"], 1, true)
   end)
 end)
+
+describe("a long value inside a transaction counts whole against the version store", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- api.md (ese.Table) says so beside the 2^31 - 1 byte limit (hostile17e).
+  it("a value over max_ver_pages x 16 KiB: JET_errVersionStoreOutOfMemory in a transaction, taken outside one",
+    function()
+    local t, s = w:table({ max_ver_pages = 16 })            -- 256 KiB
+    local v = ("x"):rep(300 * 1024)
+    s:begin_transaction()
+    H.expect_jet("JET_errVersionStoreOutOfMemory", t.put, t, "big", v)
+    s:rollback()
+    t:put("big", v)
+    assert.are.equal(#v, #t:get("big"))
+  end)
+end)
