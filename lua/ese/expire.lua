@@ -488,14 +488,19 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
     if kept[s] and is_base(s.kind) and above[s] and #above[s] < opts.keep_full and not verified[s] then
       -- its progress goes to expire's (phase "verify", path the set's): the
       -- reading of a large set may take long, and on_progress may yield
+      -- (an error on_progress raises is the caller's, whatever it is: it
+      -- ends expire, nothing deleted, never a refusal of the set)
+      local in_callback = false
       local on_progress = opts.on_progress and function(p)
+        in_callback = true
         opts.on_progress({ phase = "verify", path = s.path, file = p.file, done = p.done, total = p.total })
+        in_callback = false
       end
       local ok, err = pcall(bverify, { s.path }, { on_progress = on_progress })
       if ok then
         verified[s] = true
-      elseif not (type(err) == "table" and type(err.name) == "string") then
-        error(err, 0)                                -- a bug, not a refusal of the set: never a reason to keep
+      elseif in_callback or not (type(err) == "table" and type(err.name) == "string") then
+        error(err, 0)                    -- on_progress's, or a bug: not a refusal of the set, never a reason to keep
       else
         s.refused, refused = true, true
         others[#others + 1] = { path = s.path, reason = ("backup.verify refuses it (%s): not a restore point, "

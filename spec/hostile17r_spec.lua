@@ -1,0 +1,33 @@
+-- Found by hostile17r (session 17): attacks on the day's changes.
+local backup = require "ese.backup"
+local H = require "support.helpers"
+
+describe("backup.expire's verify phase", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+  local verdicts = H.verdicts
+
+  -- Before: an error on_progress raised while backup.verify read the
+  -- newest set (a JET_err object: the caller cancelling) was taken as
+  -- verify's refusal of that whole set: the expire went on, named f3 "backup.verify
+  -- refuses it", counted f2 and deleted f1.
+  it("an error on_progress raises while a set is read ends expire, nothing deleted, the error the caller's",
+    function()
+    local root = w:expire_root(3)
+    local cancel = backup.error("JET_errOutOfMemory", "caller", "cancelled")
+    local ok, err = pcall(backup.expire, root, { keep_full = 1, dry_run = false, on_progress = function(p)
+      if p.phase == "verify" then error(cancel) end
+    end })
+    assert.is_false(ok)
+    assert.are.equal(cancel, err)
+    for _, n in ipairs({ "f1", "f2", "f3" }) do backup.verify(root .. "/" .. n) end
+    -- a string error too
+    ok, err = pcall(backup.expire, root, { keep_full = 1, dry_run = false, on_progress = function(p)
+      if p.phase == "verify" then error("stop", 0) end
+    end })
+    assert.is_false(ok)
+    assert.are.equal("stop", err)
+    assert.are.same({ f1 = "delete", f2 = "delete", f3 = "keep" }, verdicts(backup.expire(root, { keep_full = 1 })))
+  end)
+end)
