@@ -31,3 +31,40 @@ describe("backup.expire's verify phase", function()
     assert.are.same({ f1 = "delete", f2 = "delete", f3 = "keep" }, verdicts(backup.expire(root, { keep_full = 1 })))
   end)
 end)
+
+describe("backup.expire's deletion after the plan", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: a newest full set moved away (or removed, cut short) after the
+  -- plan counted it and before the deletion: run deleted f1 and f2 all the
+  -- same, the root left with no full set at all.
+  it("a counted full set gone or changed before the first deletion: JET_errInvalidBackup, nothing deleted",
+    function()
+    local root = w:expire_root(3)
+    local ese = require "ese"
+    local fs = ese.fs
+    local away = w:path("away")
+    local function moved(p)
+      if p.phase == "verify" and p.file == nil and fs.stat(root .. "/f3").kind == "folder" then
+        assert(os.rename(root .. "/f3", away))
+      end
+    end
+    local err = H.expect_jet("JET_errInvalidBackup", backup.expire, root, { keep_full = 1, dry_run = false,
+                                                                            on_progress = moved })
+    assert.matches("f3, one of the newest full sets the plan keeps, changed since", tostring(err), 1, true)
+    assert.are.same({ f1 = true, f2 = true }, H.ls(root))
+    backup.verify(root .. "/f1")
+    backup.verify(root .. "/f2")
+    -- cut short: the same refusal
+    assert(os.rename(away, root .. "/f3"))
+    local function cut(p)
+      if p.phase == "verify" and p.file == nil then
+        assert(os.execute("truncate -s -4096 " .. root .. "/f3/app.edb"))
+      end
+    end
+    H.expect_jet("JET_errInvalidBackup", backup.expire, root, { keep_full = 1, dry_run = false, on_progress = cut })
+    assert.are.same({ f1 = true, f2 = true, f3 = true }, H.ls(root))
+  end)
+end)

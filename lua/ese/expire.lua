@@ -511,6 +511,10 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
   return refused
 end
 
+-- plan -> the full sets it counted among the keep_full newest (expire.run
+-- reads them again); weak: a plan dropped takes them along.
+local counted_of = setmetatable({}, { __mode = "k" })
+
 --- The plan of backup.expire(root, opts) (see ese.backup), nothing deleted.
 function expire.plan(root, opts)
   check_values(opts)
@@ -544,6 +548,12 @@ function expire.plan(root, opts)
   end
   local plan = { root = root, archive_path = archive, dry_run = opts.dry_run ~= false, keep = {}, delete = {},
                  reasons = {}, points = {}, what = {}, sets = {}, bytes = 0, now = now }
+  -- the full sets whose keeping lets the others go: run reads each again
+  -- (a stat of its files) before it deletes anything
+  counted_of[plan] = {}
+  for _, s in ipairs(sets) do
+    if kept[s] and is_base(s.kind) and #above[s] < opts.keep_full then table.insert(counted_of[plan], s) end
+  end
   for _, p in ipairs(leftovers) do
     plan.delete[#plan.delete + 1] = p
     plan.what[p] = "leftover"
@@ -633,6 +643,18 @@ end
 -- done, total} after each step.  Returns the paths deleted.
 function expire.run(plan, on_progress)
   local deleted, total = {}, #plan.delete
+  -- each full set counted among the keep_full newest is still there, as
+  -- read (its manifest, each file of its size): one moved away, removed or
+  -- cut short since (by another process, or by on_progress while the plan
+  -- read the sets) would leave the sets that go as the only restore points
+  for _, s in ipairs(total > 0 and counted_of[plan] or {}) do
+    local now, why = read_set(s.path, s.name)
+    if not now or now.kind ~= s.kind or now.time ~= s.time or now.gen_low ~= s.gen_low
+        or now.gen_high ~= s.gen_high or now.log_signature ~= s.log_signature or now.bytes ~= s.bytes then
+      raise("JET_errInvalidBackup", "expire", "%s, one of the newest full sets the plan keeps, changed since the plan "
+        .. "read it (%s): nothing deleted, expire again", s.path, why or "its manifest is another")
+    end
+  end
   local function step(phase, path)
     if on_progress then on_progress({ phase = phase, path = path, done = #deleted, total = total }) end
   end
