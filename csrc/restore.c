@@ -1200,6 +1200,26 @@ static JET_ERR inside_folder(const char *path, const char *dir, int *inside) {
   return JET_errSuccess;
 }
 
+/* No source of the restore (a set, archive_path, live_log_path) is
+ * dest's FETCH_DIR or inside it: the restore empties that folder (an
+ * interrupted restore's fetched or held generations, which are named as a
+ * log folder's and an archive's are) before it reads them. */
+static JET_ERR source_in_fetch_dir(EseRestore *r, const EseRestoreOptions *o) {
+  char *fetch = os_join(r->dest, FETCH_DIR);
+  if (!fetch) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (unsigned long i = 0; os_kind(fetch) == OS_DIR && e == JET_errSuccess && i < o->ndirs + 2; i++) {
+    const char *src = i < o->ndirs ? o->dirs[i] : i == o->ndirs ? o->archive_path : o->live_log_path;
+    int inside = 0;
+    if (src && (e = inside_folder(src, fetch, &inside)) == JET_errSuccess && inside)
+      e = fail(r, JET_errInvalidParameter, "%s is the destination's " FETCH_DIR " or in it, the folder a restore "
+               "empties before it writes its fetched or held logs there: move the logs elsewhere and name that folder",
+               src);
+  }
+  free(fetch);
+  return e;
+}
+
 JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   assert(restore_options_ok(o) && out);
   abs_options a;
@@ -1281,6 +1301,7 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     e = fail(r, JET_errInvalidParameter, "%s: the restored files would live (and be expired) in the set", what);
     free(what);
   }
+  if (e == JET_errSuccess) e = source_in_fetch_dir(r, o);
   if (e == JET_errSuccess) e = check_unique(r);
   /* with restore_command, what the sets alone decide is refused before the fetch */
   if (e == JET_errSuccess) e = fetch ? check_copy_end(r) : check_reach(r);

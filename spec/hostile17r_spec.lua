@@ -68,3 +68,43 @@ describe("backup.expire's deletion after the plan", function()
     assert.are.same({ f1 = true, f2 = true, f3 = true }, H.ls(root))
   end)
 end)
+
+describe("a restore whose live_log_path or archive_path is dest/.ese-fetch", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+  local ese = require "ese"
+  local fs = ese.fs
+
+  -- Before: the generations there (copies of the live folder's, as a user
+  -- might keep them, or an interrupted restore_command restore's fetches,
+  -- which are named as an archive's) were emptied by the hold of the live
+  -- generations, then the restore said JET_errMissingCurrentLogFiles
+  -- "nothing was changed": the folder was gone with every log in it.
+  for _, opt in ipairs({ "live_log_path", "archive_path" }) do
+    it(("as %s: JET_errInvalidParameter, its logs and dest's old state untouched"):format(opt), function()
+      local t, _, _, inst = w:table({ log_file_size = 64 })
+      H.put_range(t, "a", 10)
+      backup.run(inst, w:path("set"))
+      ese.restore(w:path("set"), w:path("dest"))         -- dest's old state
+      H.roll(t, w.dir, 3, "live")
+      inst:term({ complete = true })
+      fs.mkdir(w:path("dest/.ese-fetch"))
+      local copied = {}
+      for name in pairs(H.log_files(w.dir)) do
+        if name ~= "edb.log" then
+          H.write_file(w:path("dest/.ese-fetch/" .. name), H.read_file(w:path(name)))
+          copied[name] = true
+        end
+      end
+      assert.is_truthy(next(copied))
+      local o = { overwrite = true, [opt] = w:path("dest/.ese-fetch") }
+      if opt == "archive_path" then o.live_log_path = w.dir end
+      local e = H.expect_jet("JET_errInvalidParameter", ese.restore, w:path("set"), w:path("dest"), o)
+      assert.matches(".ese-fetch or in it", tostring(e), 1, true)
+      assert.are.same(copied, H.ls(w:path("dest/.ese-fetch")))
+      assert.are.equal(10, H.count_keys(w, w:path("dest"), "a"))
+      assert.are.equal(0, H.count_keys(w, w:path("dest"), "live"))
+    end)
+  end
+end)
