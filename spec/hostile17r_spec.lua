@@ -83,12 +83,7 @@ describe("a restore whose live_log_path or archive_path is dest/.ese-fetch", fun
   -- "nothing was changed": the folder was gone with every log in it.
   for _, opt in ipairs({ "live_log_path", "archive_path" }) do
     it(("as %s: JET_errInvalidParameter, its logs and dest's old state untouched"):format(opt), function()
-      local t, _, _, inst = w:table({ log_file_size = 64 })
-      H.put_range(t, "a", 10)
-      backup.run(inst, w:path("set"))
-      ese.restore(w:path("set"), w:path("dest"))         -- dest's old state
-      H.roll(t, w.dir, 3, "live")
-      inst:term({ complete = true })
+      w:live_after_set()
       fs.mkdir(w:path("dest/.ese-fetch"))
       local copied = {}
       for name in pairs(H.log_files(w.dir)) do
