@@ -67,6 +67,32 @@ describe("backup.expire's deletion after the plan", function()
     H.expect_jet("JET_errInvalidBackup", backup.expire, root, { keep_full = 1, dry_run = false, on_progress = cut })
     assert.are.same({ f1 = true, f2 = true, f3 = true }, H.ls(root))
   end)
+
+  -- Before: a byte of the newest set flipped after backup.verify read it
+  -- whole (its size unchanged) and before the deletion: f1 and f2 went,
+  -- f3 no longer restored: no restore point left.
+  it("a counted full set written after verify read it (same size): JET_errInvalidBackup, nothing deleted", function()
+    local root = w:expire_root(3)
+    local fs = require("ese").fs
+    local t0 = fs.now()
+    local function flip(p)
+      if p.phase == "verify" and p.file == nil then
+        -- past the file system's timestamp tick after the plan's first stat
+        -- (a jiffy): the change time the write sets is another
+        while fs.now() < t0 + 0.05 do end
+        H.flip_byte(root .. "/f3/app.edb", 9000)
+      end
+    end
+    local err = H.expect_jet("JET_errInvalidBackup", backup.expire, root, { keep_full = 1, dry_run = false,
+                                                                            on_progress = flip })
+    assert.matches("f3, one of the newest full sets the plan keeps, changed since the plan read it (a file of it "
+      .. "was written or replaced)", tostring(err), 1, true)
+    assert.are.same({ f1 = true, f2 = true, f3 = true }, H.ls(root))
+    backup.verify(root .. "/f1")
+    backup.verify(root .. "/f2")
+    -- the next expire sees f3 damaged: kept, not counted; f2 counts
+    assert.are.same({ f1 = "delete", f2 = "keep", f3 = "keep" }, H.verdicts(backup.expire(root, { keep_full = 1 })))
+  end)
 end)
 
 describe("a restore whose live_log_path or archive_path is dest/.ese-fetch", function()

@@ -96,6 +96,9 @@ local function read_set(path, name)
   local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
               gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
               base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0 }
+  -- each file's inode and last change, the manifest's first: run compares
+  -- them for the sets it counted (a file written after the verify read it)
+  local stamp = { ("%s:%d:%d"):format(manifest_m.NAME, st.ino, st.ctime_ns) }
   local has_db, held = false, 0
   for _, e in ipairs(m.files) do
     -- the files it names are there, of their size (a stat, no hashing): a
@@ -108,12 +111,14 @@ local function read_set(path, name)
                 or ("%d bytes, not %d"):format(fst.size, e.size))
     end
     s.bytes = s.bytes + e.size
+    stamp[#stamp + 1] = ("%s:%d:%d"):format(e.name, fst.ino, fst.ctime_ns)
     has_db = has_db or e.type == "database"
     if e.type == "log" and math.type(e.generation) == "integer" then
       if not s.logs[e.generation] and e.generation >= s.gen_low and e.generation <= s.gen_high then held = held + 1 end
       s.logs[e.generation] = e
     end
   end
+  s.stamp = table.concat(stamp, "\n")
   if is_base(m.kind) and not has_db then
     return nil, "its manifest names no database: not a restore point (backup.verify says why), kept"
   end
@@ -644,15 +649,16 @@ end
 function expire.run(plan, on_progress)
   local deleted, total = {}, #plan.delete
   -- each full set counted among the keep_full newest is still there, as
-  -- read (its manifest, each file of its size): one moved away, removed or
-  -- cut short since (by another process, or by on_progress while the plan
-  -- read the sets) would leave the sets that go as the only restore points
+  -- read (its manifest, each file of its size, inode and last change): one
+  -- moved away, removed, cut short or written since the plan's first stat
+  -- (by another process, or by on_progress while the plan read the sets:
+  -- verify read it whole after that stat) would leave the sets that go as
+  -- the only restore points
   for _, s in ipairs(total > 0 and counted_of[plan] or {}) do
     local now, why = read_set(s.path, s.name)
-    if not now or now.kind ~= s.kind or now.time ~= s.time or now.gen_low ~= s.gen_low
-        or now.gen_high ~= s.gen_high or now.log_signature ~= s.log_signature or now.bytes ~= s.bytes then
+    if not now or now.stamp ~= s.stamp then
       raise("JET_errInvalidBackup", "expire", "%s, one of the newest full sets the plan keeps, changed since the plan "
-        .. "read it (%s): nothing deleted, expire again", s.path, why or "its manifest is another")
+        .. "read it (%s): nothing deleted, expire again", s.path, why or "a file of it was written or replaced")
     end
   end
   local function step(phase, path)
