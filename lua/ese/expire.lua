@@ -31,7 +31,9 @@
 -- it is older than every kept base's gen_low of its base name and stream.
 --
 -- Invariants of the deletion: the plan is complete before the first
--- deletion (every refusal comes first).  A set goes in two steps: its
+-- deletion (every refusal comes first), and the full sets it counted among
+-- the keep_full newest are as it first read them (each file's size, inode
+-- and change time) when the first deletion starts.  A set goes in two steps: its
 -- folder is renamed to `.expiring-NAME` (one atomic rename, then the root
 -- is fsynced), then removed, its manifest last; so a set folder under its
 -- own name is always whole, a half-removed one names files that are gone
