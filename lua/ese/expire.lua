@@ -490,9 +490,27 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
   for _, s in ipairs(sets) do deletes = deletes or not kept[s] end
   if not deletes then return false end
   local bverify = require("ese.backup_verify").verify
-  local refused = false
+  -- one set refused lowers the count above each set it ranked above: the
+  -- sets that then count are read in this pass too (a worklist), not one
+  -- plan per refusal (n plans of n^2 over a run of damaged sets).  The
+  -- plan made again afterwards may count more (a refused set proved a
+  -- ranking): those are read then.
+  local by_name, below, count, todo = {}, {}, {}, {}
   for _, s in ipairs(sets) do
-    if kept[s] and is_base(s.kind) and above[s] and #above[s] < opts.keep_full and not verified[s] then
+    if is_base(s.kind) then by_name[s.name], below[s] = s, {} end
+  end
+  for _, a in ipairs(sets) do
+    if is_base(a.kind) then
+      count[a] = #above[a]
+      for _, name in ipairs(above[a]) do table.insert(below[by_name[name]], a) end
+      if count[a] < opts.keep_full then todo[#todo + 1] = a end
+    end
+  end
+  local refused, i = false, 1
+  while i <= #todo do
+    local s = todo[i]
+    i = i + 1
+    if not verified[s] and not s.refused then
       -- its progress goes to expire's (phase "verify", path the set's): the
       -- reading of a large set may take long, and on_progress may yield
       -- (an error on_progress raises is the caller's, whatever it is: it
@@ -512,6 +530,10 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
         s.refused, refused = true, true
         others[#others + 1] = { path = s.path, reason = ("backup.verify refuses it (%s): not a restore point, "
           .. "kept, not counted among the newest full sets"):format(tostring(err)) }
+        for _, a in ipairs(below[s]) do
+          count[a] = count[a] - 1
+          if count[a] == opts.keep_full - 1 then todo[#todo + 1] = a end
+        end
       end
     end
   end
