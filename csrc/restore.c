@@ -522,9 +522,39 @@ static int live_gap(EseRestore *r) {
  * stays (the same generation found again is one file, scan_log), so a
  * later listing only adds the names the roll made; a gap that stays is
  * check_logs' refusal as before. */
+/* An entry of the live folder named as a log of base name B in another
+ * case only (os_list_dir's callback): *name of the first is kept. */
+typedef struct {
+  const char *base;
+  char first[64];
+} case_ctx;
+
+static JET_ERR other_case_log(const char *name, void *ud) {
+  case_ctx *c = ud;
+  if (!c->first[0] && log_parse_name(name, c->base, NULL) && !log_parse_name_exact(name, c->base, NULL))
+    snprintf(c->first, sizeof c->first, "%s", name);
+  return JET_errSuccess;
+}
+
 static JET_ERR scan_live(EseRestore *r, const char *dir) {
   JET_ERR e = scan_dir(r, dir, 1);
   for (int i = 0; e == JET_errSuccess && i < LIVE_RESCANS && live_gap(r); i++) e = scan_dir(r, dir, 1);
+  /* the live folder is read by the base name exactly (it may hold two
+   * instances' streams whose names differ only by case), the sets in any
+   * case: a base_name in another case than the live folder's logs found
+   * none there, and the restore ended with the sets, the commits after
+   * them left out in silence */
+  size_t live = 0;
+  for (size_t i = 0; i < r->nfiles; i++) live += r->files[i].live && !r->files[i].is_db;
+  case_ctx c = { .base = r->base };
+  if (e == JET_errSuccess && !live && (e = os_list_dir(dir, other_case_log, &c)) != JET_errSuccess)
+    return fail(r, e, "live log folder %s cannot be read", dir);
+  if (e == JET_errSuccess && c.first[0]) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "the live log folder holds %s and no log of base name %s: base_name names the live "
+             "folder's logs exactly, in their case (give the instance's base name)", c.first, r->base);
+    e = fail(r, JET_errInvalidParameter, "%s", msg);
+  }
   return e;
 }
 

@@ -1,6 +1,8 @@
 -- Found by hostile17r (session 17): attacks on the day's changes.
+local ese = require "ese"
 local backup = require "ese.backup"
 local H = require "support.helpers"
+local fs = ese.fs
 
 describe("backup.expire's verify phase", function()
   local w
@@ -69,8 +71,6 @@ describe("backup.expire's deletion after the plan", function()
   it("a counted full set gone or changed before the first deletion: JET_errInvalidBackup, nothing deleted",
     function()
     local root = w:expire_root(3)
-    local ese = require "ese"
-    local fs = ese.fs
     local away = w:path("away")
     local function moved(p)
       if p.phase == "verify" and p.file == nil and fs.stat(root .. "/f3").kind == "folder" then
@@ -99,7 +99,6 @@ describe("backup.expire's deletion after the plan", function()
   -- f3 no longer restored: no restore point left.
   it("a counted full set written after verify read it (same size): JET_errInvalidBackup, nothing deleted", function()
     local root = w:expire_root(3)
-    local fs = require("ese").fs
     local t0 = fs.now()
     local function flip(p)
       if p.phase == "verify" and p.file == nil then
@@ -125,8 +124,6 @@ describe("a restore whose live_log_path or archive_path is dest/.ese-fetch", fun
   local w
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
-  local ese = require "ese"
-  local fs = ese.fs
 
   -- Before: the generations there (copies of the live folder's, as a user
   -- might keep them, or an interrupted restore_command restore's fetches,
@@ -154,4 +151,27 @@ describe("a restore whose live_log_path or archive_path is dest/.ese-fetch", fun
       assert.are.equal(0, H.count_keys(w, w:path("dest"), "live"))
     end)
   end
+end)
+
+describe("ese.restore with live_log_path and base_name in another case than the live folder's logs", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: the set's edb logs were read under base_name "EDB" (any case),
+  -- the live folder's by the name exactly: none found, the restore ended
+  -- with the set (last_generation 1) and every commit after it was left
+  -- out, with success.
+  it("JET_errInvalidParameter naming a log of the live folder, dest not made; the exact name restores all",
+    function()
+    w:live_after_set()
+    local n = H.count_keys(w, w.dir, "live")
+    assert.is_true(n > 0)
+    local e = H.expect_jet("JET_errInvalidParameter", ese.restore, w:path("set"), w:path("d2"),
+                           { live_log_path = w.dir, base_name = "EDB" })
+    assert.matches("and no log of base name EDB", tostring(e), 1, true)
+    assert.are.equal("absent", fs.stat(w:path("d2")).kind)
+    ese.restore(w:path("set"), w:path("d2"), { live_log_path = w.dir, base_name = "edb" })
+    assert.are.equal(n, H.count_keys(w, w:path("d2"), "live"))
+  end)
 end)
