@@ -119,7 +119,7 @@ static esio *get_io(lua_State *L, const char *op) {
 static int fs_stat(lua_State *L) {
   const char *path = check_path(L, 1, "stat", NULL);
   struct stat st;
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 5);
   if (lstat(path, &st) != 0) {
     if (errno != ENOENT && errno != ENOTDIR) return raise_errno(L, errno, "stat", path);
     lua_pushliteral(L, "absent");
@@ -134,6 +134,12 @@ static int fs_stat(lua_State *L) {
   lua_setfield(L, -2, "size");
   lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
   lua_setfield(L, -2, "mode");
+  /* the inode and its last change (content, size, links, mode): a file
+   * written or replaced since an earlier stat (backup.expire's plan) */
+  lua_pushinteger(L, (lua_Integer)st.st_ino);
+  lua_setfield(L, -2, "ino");
+  lua_pushinteger(L, (lua_Integer)st.st_ctim.tv_sec * 1000000000 + (lua_Integer)st.st_ctim.tv_nsec);
+  lua_setfield(L, -2, "ctime_ns");
   return 1;
 }
 

@@ -522,9 +522,39 @@ static int live_gap(EseRestore *r) {
  * stays (the same generation found again is one file, scan_log), so a
  * later listing only adds the names the roll made; a gap that stays is
  * check_logs' refusal as before. */
+/* An entry of the live folder named as a log of base name B in another
+ * case only (os_list_dir's callback): *name of the first is kept. */
+typedef struct {
+  const char *base;
+  char first[64];
+} case_ctx;
+
+static JET_ERR other_case_log(const char *name, void *ud) {
+  case_ctx *c = ud;
+  if (!c->first[0] && log_parse_name(name, c->base, NULL) && !log_parse_name_exact(name, c->base, NULL))
+    snprintf(c->first, sizeof c->first, "%s", name);
+  return JET_errSuccess;
+}
+
 static JET_ERR scan_live(EseRestore *r, const char *dir) {
   JET_ERR e = scan_dir(r, dir, 1);
   for (int i = 0; e == JET_errSuccess && i < LIVE_RESCANS && live_gap(r); i++) e = scan_dir(r, dir, 1);
+  /* the live folder is read by the base name exactly (it may hold two
+   * instances' streams whose names differ only by case), the sets in any
+   * case: a base_name in another case than the live folder's logs found
+   * none there, and the restore ended with the sets, the commits after
+   * them left out in silence */
+  size_t live = 0;
+  for (size_t i = 0; i < r->nfiles; i++) live += r->files[i].live && !r->files[i].is_db;
+  case_ctx c = { .base = r->base };
+  if (e == JET_errSuccess && !live && (e = os_list_dir(dir, other_case_log, &c)) != JET_errSuccess)
+    return fail(r, e, "live log folder %s cannot be read", dir);
+  if (e == JET_errSuccess && c.first[0]) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "the live log folder holds %s and no log of base name %s: base_name names the live "
+             "folder's logs exactly, in their case (give the instance's base name)", c.first, r->base);
+    e = fail(r, JET_errInvalidParameter, "%s", msg);
+  }
   return e;
 }
 
@@ -1200,6 +1230,26 @@ static JET_ERR inside_folder(const char *path, const char *dir, int *inside) {
   return JET_errSuccess;
 }
 
+/* No source of the restore (a set, archive_path, live_log_path) is
+ * dest's FETCH_DIR or inside it: the restore empties that folder (an
+ * interrupted restore's fetched or held generations, which are named as a
+ * log folder's and an archive's are) before it reads them. */
+static JET_ERR source_in_fetch_dir(EseRestore *r, const EseRestoreOptions *o) {
+  char *fetch = os_join(r->dest, FETCH_DIR);
+  if (!fetch) return JET_errOutOfMemory;
+  JET_ERR e = JET_errSuccess;
+  for (unsigned long i = 0; os_kind(fetch) == OS_DIR && e == JET_errSuccess && i < o->ndirs + 2; i++) {
+    const char *src = i < o->ndirs ? o->dirs[i] : i == o->ndirs ? o->archive_path : o->live_log_path;
+    int inside = 0;
+    if (src && (e = inside_folder(src, fetch, &inside)) == JET_errSuccess && inside)
+      e = fail(r, JET_errInvalidParameter, "%s is the destination's " FETCH_DIR " or in it, the folder a restore "
+               "empties before it writes its fetched or held logs there: move the logs elsewhere and name that folder",
+               src);
+  }
+  free(fetch);
+  return e;
+}
+
 JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   assert(restore_options_ok(o) && out);
   abs_options a;
@@ -1281,6 +1331,7 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     e = fail(r, JET_errInvalidParameter, "%s: the restored files would live (and be expired) in the set", what);
     free(what);
   }
+  if (e == JET_errSuccess) e = source_in_fetch_dir(r, o);
   if (e == JET_errSuccess) e = check_unique(r);
   /* with restore_command, what the sets alone decide is refused before the fetch */
   if (e == JET_errSuccess) e = fetch ? check_copy_end(r) : check_reach(r);

@@ -84,14 +84,7 @@ describe("a restore with overwrite and live_log_path over a dest holding .ese-fe
   -- the check of that folder (hostile17) ran with restore_command only: a
   -- link planted there had the copies written, then removed, outside dest,
   -- and an interrupted restore's held-NAME copies made the next one fail.
-  local function live_world()
-    local t, _, _, inst = w:table({ log_file_size = 64 })
-    H.put_range(t, "a", 10)
-    backup.run(inst, w:path("set"))
-    ese.restore(w:path("set"), w:path("dest"))         -- dest's old state
-    H.roll(t, w.dir, 3, "live")
-    inst:term({ complete = true })
-  end
+  local function live_world() w:live_after_set() end
 
   it("a link there: JET_errInvalidPath, the folder it names and dest's old state untouched", function()
     live_world()

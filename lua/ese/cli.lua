@@ -641,7 +641,9 @@ Without --yes it only prints the plan (what stays, what goes,
 why); with --yes it deletes, oldest chain first, each set folder first
 renamed to .expiring-NAME, so that a kill at any moment leaves every kept
 restore point whole (a later expire removes the leftover).  Exit status 1
-naming the JET_err when ROOT or DIR is not a folder or a deletion fails.]],
+naming the JET_err when ROOT or DIR is not a folder, a counted full set
+changed since the plan read it (--yes: nothing deleted) or a deletion
+fails.]],
   flags = { json = "bool", ["keep-full"] = "int", ["keep-within"] = "string", archive = "string", yes = "bool",
             ["no-verify"] = "bool" },
   args = { 1, 1 },

@@ -31,7 +31,9 @@
 -- it is older than every kept base's gen_low of its base name and stream.
 --
 -- Invariants of the deletion: the plan is complete before the first
--- deletion (every refusal comes first).  A set goes in two steps: its
+-- deletion (every refusal comes first), and the full sets it counted among
+-- the keep_full newest are as it first read them (each file's size, inode
+-- and change time) when the first deletion starts.  A set goes in two steps: its
 -- folder is renamed to `.expiring-NAME` (one atomic rename, then the root
 -- is fsynced), then removed, its manifest last; so a set folder under its
 -- own name is always whole, a half-removed one names files that are gone
@@ -96,6 +98,9 @@ local function read_set(path, name)
   local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
               gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
               base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0 }
+  -- each file's inode and last change, the manifest's first: run compares
+  -- them for the sets it counted (a file written after the verify read it)
+  local stamp = { ("%s:%d:%d"):format(manifest_m.NAME, st.ino, st.ctime_ns) }
   local has_db, held = false, 0
   for _, e in ipairs(m.files) do
     -- the files it names are there, of their size (a stat, no hashing): a
@@ -108,12 +113,14 @@ local function read_set(path, name)
                 or ("%d bytes, not %d"):format(fst.size, e.size))
     end
     s.bytes = s.bytes + e.size
+    stamp[#stamp + 1] = ("%s:%d:%d"):format(e.name, fst.ino, fst.ctime_ns)
     has_db = has_db or e.type == "database"
     if e.type == "log" and math.type(e.generation) == "integer" then
       if not s.logs[e.generation] and e.generation >= s.gen_low and e.generation <= s.gen_high then held = held + 1 end
       s.logs[e.generation] = e
     end
   end
+  s.stamp = table.concat(stamp, "\n")
   if is_base(m.kind) and not has_db then
     return nil, "its manifest names no database: not a restore point (backup.verify says why), kept"
   end
@@ -483,28 +490,59 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
   for _, s in ipairs(sets) do deletes = deletes or not kept[s] end
   if not deletes then return false end
   local bverify = require("ese.backup_verify").verify
-  local refused = false
+  -- one set refused lowers the count above each set it ranked above: the
+  -- sets that then count are read in this pass too (a worklist), not one
+  -- plan per refusal (n plans of n^2 over a run of damaged sets).  The
+  -- plan made again afterwards may count more (a refused set proved a
+  -- ranking): those are read then.
+  local by_name, below, count, todo = {}, {}, {}, {}
   for _, s in ipairs(sets) do
-    if kept[s] and is_base(s.kind) and above[s] and #above[s] < opts.keep_full and not verified[s] then
+    if is_base(s.kind) then by_name[s.name], below[s] = s, {} end
+  end
+  for _, a in ipairs(sets) do
+    if is_base(a.kind) then
+      count[a] = #above[a]
+      for _, name in ipairs(above[a]) do table.insert(below[by_name[name]], a) end
+      if count[a] < opts.keep_full then todo[#todo + 1] = a end
+    end
+  end
+  local refused, i = false, 1
+  while i <= #todo do
+    local s = todo[i]
+    i = i + 1
+    if not verified[s] and not s.refused then
       -- its progress goes to expire's (phase "verify", path the set's): the
       -- reading of a large set may take long, and on_progress may yield
+      -- (an error on_progress raises is the caller's, whatever it is: it
+      -- ends expire, nothing deleted, never a refusal of the set)
+      local in_callback = false
       local on_progress = opts.on_progress and function(p)
+        in_callback = true
         opts.on_progress({ phase = "verify", path = s.path, file = p.file, done = p.done, total = p.total })
+        in_callback = false
       end
       local ok, err = pcall(bverify, { s.path }, { on_progress = on_progress })
       if ok then
         verified[s] = true
-      elseif not (type(err) == "table" and type(err.name) == "string") then
-        error(err, 0)                                -- a bug, not a refusal of the set: never a reason to keep
+      elseif in_callback or not (type(err) == "table" and type(err.name) == "string") then
+        error(err, 0)                    -- on_progress's, or a bug: not a refusal of the set, never a reason to keep
       else
         s.refused, refused = true, true
         others[#others + 1] = { path = s.path, reason = ("backup.verify refuses it (%s): not a restore point, "
           .. "kept, not counted among the newest full sets"):format(tostring(err)) }
+        for _, a in ipairs(below[s]) do
+          count[a] = count[a] - 1
+          if count[a] == opts.keep_full - 1 then todo[#todo + 1] = a end
+        end
       end
     end
   end
   return refused
 end
+
+-- plan -> the full sets it counted among the keep_full newest (expire.run
+-- reads them again); weak: a plan dropped takes them along.
+local counted_of = setmetatable({}, { __mode = "k" })
 
 --- The plan of backup.expire(root, opts) (see ese.backup), nothing deleted.
 function expire.plan(root, opts)
@@ -539,6 +577,12 @@ function expire.plan(root, opts)
   end
   local plan = { root = root, archive_path = archive, dry_run = opts.dry_run ~= false, keep = {}, delete = {},
                  reasons = {}, points = {}, what = {}, sets = {}, bytes = 0, now = now }
+  -- the full sets whose keeping lets the others go: run reads each again
+  -- (a stat of its files) before it deletes anything
+  counted_of[plan] = {}
+  for _, s in ipairs(sets) do
+    if kept[s] and is_base(s.kind) and #above[s] < opts.keep_full then table.insert(counted_of[plan], s) end
+  end
   for _, p in ipairs(leftovers) do
     plan.delete[#plan.delete + 1] = p
     plan.what[p] = "leftover"
@@ -628,6 +672,19 @@ end
 -- done, total} after each step.  Returns the paths deleted.
 function expire.run(plan, on_progress)
   local deleted, total = {}, #plan.delete
+  -- each full set counted among the keep_full newest is still there, as
+  -- read (its manifest, each file of its size, inode and last change): one
+  -- moved away, removed, cut short or written since the plan's first stat
+  -- (by another process, or by on_progress while the plan read the sets:
+  -- verify read it whole after that stat) would leave the sets that go as
+  -- the only restore points
+  for _, s in ipairs(total > 0 and counted_of[plan] or {}) do
+    local now, why = read_set(s.path, s.name)
+    if not now or now.stamp ~= s.stamp then
+      raise("JET_errInvalidBackup", "expire", "%s, one of the newest full sets the plan keeps, changed since the plan "
+        .. "read it (%s): nothing deleted, expire again", s.path, why or "a file of it was written or replaced")
+    end
+  end
   local function step(phase, path)
     if on_progress then on_progress({ phase = phase, path = path, done = #deleted, total = total }) end
   end

@@ -117,6 +117,19 @@ function World:expire_root(n)
   return root
 end
 
+-- World:table (64 KiB logs) with 10 records a001.., a full set at w/set
+-- restored into w/dest (its old state for a restore with overwrite), then
+-- 3 generations of records live.. in w's log folder, the instance ended.
+function World:live_after_set()
+  local backup = require "ese.backup"
+  local t, _, _, inst = self:table({ log_file_size = 64 })
+  H.put_range(t, "a", 10)
+  backup.run(inst, self:path("set"))
+  ese.restore(self:path("set"), self:path("dest"))
+  H.roll(t, self.dir, 3, "live")
+  inst:term({ complete = true })
+end
+
 -- World:table with a log archive (w/arc): 20 records, a full set at
 -- w/full, 400 more records, every closed generation shipped, the instance
 -- ended.  Returns the archive, its last generation and the last the set
