@@ -203,3 +203,48 @@ describe("a long value inside a transaction counts whole against the version sto
     assert.are.equal(#v, #t:get("big"))
   end)
 end)
+
+describe("backup.expire's verify of the counted sets, what it says and what it is not", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Found by hostile17r: an error of this process (out of memory, out of
+  -- descriptors) counted as the set refused, an older one counted instead,
+  -- with a reason that blamed the set; and --json showed the refused full
+  -- set without its kind.
+  it("out of memory or descriptors while reading a set ends expire, nothing deleted, never a refusal", function()
+    local root = w:expire_root(2)
+    local bv = package.loaded["ese.backup_verify"] or require "ese.backup_verify"
+    local real = bv.verify
+    for _, name in ipairs({ "JET_errOutOfMemory", "JET_errOutOfFileHandles" }) do
+      bv.verify = function() error(backup.error(name, "verify", "as the process ran out"), 0) end
+      local ok, e = pcall(backup.expire, root, { keep_full = 1, dry_run = false })
+      bv.verify = real
+      assert.is_false(ok)
+      assert.are.equal(name, e.name)
+      assert.are.same({ "f1", "f2" }, fs.list(root))
+    end
+    -- a refusal of the set itself still counts the older one
+    bv.verify = function() error(backup.error("JET_errReadVerifyFailure", "verify", "a page"), 0) end
+    local ok, plan = pcall(backup.expire, root, { keep_full = 1 })
+    bv.verify = real
+    assert.is_true(ok, tostring(plan))
+    assert.are.same({ f1 = "keep", f2 = "keep" }, H.verdicts(plan))
+  end)
+
+  it("ese expire --json gives a refused full set's kind and generations beside its reason", function()
+    local root = w:expire_root(2)
+    H.flip_byte(root .. "/f2/app.edb", 9000)
+    local code, out, err = H.lua_run("bin/ese", { "expire", root, "--keep-full", "1", "--json" })
+    assert.are.equal(0, code, err)
+    local found
+    for _, e in ipairs(cjson.decode(out).keep) do
+      if e.path:match("/f2$") then found = e end
+    end
+    assert.is_truthy(found)
+    assert.are.equal("full", found.kind)
+    assert.is_true(found.gen_high >= 1)
+    assert.matches("backup.verify refuses it", found.reason, 1, true)
+  end)
+end)

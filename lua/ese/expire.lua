@@ -524,12 +524,16 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
       local ok, err = pcall(bverify, { s.path }, { on_progress = on_progress })
       if ok then
         verified[s] = true
-      elseif in_callback or not (type(err) == "table" and type(err.name) == "string") then
-        error(err, 0)                    -- on_progress's, or a bug: not a refusal of the set, never a reason to keep
+      elseif in_callback or not (type(err) == "table" and type(err.name) == "string")
+          or err.name == "JET_errOutOfMemory" or err.name == "JET_errOutOfFileHandles" then
+        -- on_progress's, a bug, or this process out of memory or descriptors:
+        -- not a refusal of the set (it says nothing of it), never a reason to
+        -- count an older one: expire ends, nothing deleted
+        error(err, 0)
       else
         s.refused, refused = true, true
-        others[#others + 1] = { path = s.path, reason = ("backup.verify refuses it (%s): not a restore point, "
-          .. "kept, not counted among the newest full sets"):format(tostring(err)) }
+        others[#others + 1] = { path = s.path, set = s, reason = ("backup.verify refuses it (%s): not a restore "
+          .. "point, kept, not counted among the newest full sets"):format(tostring(err)) }
         for _, a in ipairs(below[s]) do
           count[a] = count[a] - 1
           if count[a] == opts.keep_full - 1 then todo[#todo + 1] = a end
@@ -607,6 +611,11 @@ function expire.plan(root, opts)
     plan.what[o.path] = "other"
     plan.keep[#plan.keep + 1] = o.path
     plan.reasons[o.path] = o.reason
+    local s = o.set                 -- a full set verify refused: what its manifest says (`ese expire` shows it)
+    if s then
+      plan.sets[o.path] = { name = s.name, kind = s.kind, time = s.time, gen_low = s.gen_low, gen_high = s.gen_high,
+                            bytes = s.bytes }
+    end
   end
   -- the kept restore points, oldest first, each with its path
   local need = {}
