@@ -55,8 +55,13 @@ describe("review17", function()
     -- every one was read whole into memory before the check (growth over
     -- gens * kib); now one copy buffer, the live B.log's image and the
     -- check's reader of one log at a time
-    assert.is_true(growth < gens * kib // 2, ("the restore's address space grew by %d KiB, the live generations "
-      .. "are %d KiB"):format(growth, gens * kib))
+    -- (not under `make check`: ASan's quarantine keeps freed memory mapped,
+    -- so the address space there grows with all a restore ever allocated;
+    -- review_lv_spec does the same)
+    if not os.getenv("ESE_SANITIZED") then
+      assert.is_true(growth < gens * kib // 2, ("the restore's address space grew by %d KiB, the live generations "
+        .. "are %d KiB"):format(growth, gens * kib))
+    end
     local keys = H.restored_keys(w, dest)
     assert.are.equal(5, H.count_prefix(keys, "base"))
     assert.are.equal(i, H.count_prefix(keys, "big"))
