@@ -143,48 +143,6 @@ static int fs_stat(lua_State *L) {
   return 1;
 }
 
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names of the open folder d (left open), sorted, into a new array
- * (*names, *n; free_names).  errno on failure, nothing left allocated. */
-static int read_names(DIR *d, char ***names, size_t *n) {
-  char **v = NULL;
-  size_t cnt = 0, cap = 0;
-  int err = 0;
-  struct dirent *de;
-  errno = 0;
-  while ((de = readdir(d)) != NULL) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    if (cnt == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      char **nv = realloc(v, nc * sizeof *nv);
-      if (!nv) { err = ENOMEM; break; }
-      v = nv;
-      cap = nc;
-    }
-    if (!(v[cnt] = strdup(de->d_name))) { err = ENOMEM; break; }
-    cnt++;
-    errno = 0;
-  }
-  if (!err && errno) err = errno;
-  if (err) {
-    for (size_t i = 0; i < cnt; i++) free(v[i]);
-    free(v);
-    return err;
-  }
-  if (cnt) qsort(v, cnt, sizeof *v, cmp_names);
-  *names = v;
-  *n = cnt;
-  return 0;
-}
-
-static void free_names(char **v, size_t n) {
-  for (size_t i = 0; i < n; i++) free(v[i]);
-  free(v);
-}
-
 /* ---- C resources held while Lua allocates ----------------------------------- */
 
 /* A descriptor and a name array that a function holds while it builds its
@@ -198,7 +156,7 @@ typedef struct { int fd; char **names; size_t n; } FsHeld;
 static void held_release(FsHeld *h) {
   if (h->fd >= 0) close(h->fd);
   h->fd = -1;
-  free_names(h->names, h->n);
+  os_free_names(h->names, h->n);
   h->names = NULL;
   h->n = 0;
 }
@@ -225,7 +183,7 @@ static int fs_list(lua_State *L) {
   if (fd < 0) return raise_errno(L, errno, "list", dir);
   DIR *d = fdopendir(fd);
   if (!d) { int e = errno; close(fd); return raise_errno(L, e, "list", dir); }
-  int e = read_names(d, &h->names, &h->n);
+  int e = os_read_names(d, &h->names, &h->n);
   closedir(d);
   if (e) return raise_errno(L, e, "list", dir);
   size_t n = h->n;
@@ -317,29 +275,6 @@ static int fs_rmdir(lua_State *L) {
   return 0;
 }
 
-/* Removes every entry of the folder open as fd (taken over and closed),
- * depth first, never following a link; one descriptor per level (the
- * listing's).  errno on failure (the first one). */
-static int remove_entries(int fd) {
-  DIR *d = fdopendir(fd);
-  if (!d) { int e = errno; close(fd); return e; }
-  int dfd = dirfd(d);
-  char **v = NULL;
-  size_t n = 0;
-  int e = read_names(d, &v, &n);
-  for (size_t i = 0; i < n && !e; i++) {
-    if (unlinkat(dfd, v[i], 0) == 0 || errno == ENOENT) continue;
-    if (errno != EISDIR && errno != EPERM) { e = errno; break; }
-    int sub = openat(dfd, v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0) { e = errno; break; }
-    e = remove_entries(sub);
-    if (!e && unlinkat(dfd, v[i], AT_REMOVEDIR) != 0 && errno != ENOENT) e = errno;
-  }
-  if (v) free_names(v, n);
-  closedir(d);
-  return e;
-}
-
 /* The entry is the path's last name (trailing slashes dropped) in the
  * folder before it, looked at without following it: "link/" or "link//"
  * removes the link, never what it names; a last name "." or ".." (or none)
@@ -369,7 +304,7 @@ static int fs_remove_tree(lua_State *L) {
     if (unlinkat(pfd, name, 0) != 0 && errno != ENOENT) e = errno;
   } else {
     int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    e = fd < 0 ? errno : remove_entries(fd);
+    e = fd < 0 ? errno : os_remove_entries(fd);
     if (!e && unlinkat(pfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) e = errno;
   }
   close(pfd);

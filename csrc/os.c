@@ -751,6 +751,77 @@ int os_same_file(const char *a, const char *b) {
   return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names of the open folder d (left open), sorted, into a new array
+ * (*names, *n; os_free_names).  errno on failure, nothing left allocated. */
+int os_read_names(DIR *d, char ***names, size_t *n) {
+  char **v = NULL;
+  size_t cnt = 0, cap = 0;
+  int err = 0;
+  struct dirent *de;
+  errno = 0;
+  while ((de = readdir(d)) != NULL) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    if (cnt == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      char **nv = realloc(v, nc * sizeof *nv);
+      if (!nv) { err = ENOMEM; break; }
+      v = nv;
+      cap = nc;
+    }
+    if (!(v[cnt] = strdup(de->d_name))) { err = ENOMEM; break; }
+    cnt++;
+    errno = 0;
+  }
+  if (!err && errno) err = errno;
+  if (err) {
+    for (size_t i = 0; i < cnt; i++) free(v[i]);
+    free(v);
+    return err;
+  }
+  if (cnt) qsort(v, cnt, sizeof *v, cmp_names);
+  *names = v;
+  *n = cnt;
+  return 0;
+}
+
+void os_free_names(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+/* Removes every entry of the folder open as fd (taken over and closed),
+ * depth first, never following a link; one descriptor per level (the
+ * listing's).  errno on failure (the first one). */
+int os_remove_entries(int fd) {
+  DIR *d = fdopendir(fd);
+  if (!d) { int e = errno; close(fd); return e; }
+  int dfd = dirfd(d);
+  char **v = NULL;
+  size_t n = 0;
+  int e = os_read_names(d, &v, &n);
+  for (size_t i = 0; i < n && !e; i++) {
+    if (unlinkat(dfd, v[i], 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) { e = errno; break; }
+    int sub = openat(dfd, v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) { e = errno; break; }
+    e = os_remove_entries(sub);
+    if (!e && unlinkat(dfd, v[i], AT_REMOVEDIR) != 0 && errno != ENOENT) e = errno;
+  }
+  if (v) os_free_names(v, n);
+  closedir(d);
+  return e;
+}
+
+JET_ERR os_empty_folder(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int e = fd < 0 ? errno : os_remove_entries(fd);
+  return e ? os_err(e) : JET_errSuccess;
+}
+
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *, void *), void *ud) {
   DIR *d = opendir(dir);
   if (!d) return os_err(errno);

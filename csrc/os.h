@@ -113,6 +113,7 @@
 #ifndef ESE_OS_H
 #define ESE_OS_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -268,6 +269,18 @@ int os_same_file(const char *a, const char *b);
  * process adds meanwhile is not handed out); stops and returns fn's
  * result when it is not 0; JET_errOutOfMemory, or readdir's error. */
 JET_ERR os_list_dir(const char *dir, JET_ERR (*fn)(const char *name, void *ud), void *ud);
+/* The names of the open folder d (left open), sorted, into a new array
+ * (*names, *n; os_free_names).  errno on failure, nothing left allocated. */
+int os_read_names(DIR *d, char ***names, size_t *n);
+void os_free_names(char **v, size_t n);
+/* Removes every entry of the folder open as fd (taken over and closed),
+ * depth first, never following a link (a link is removed, not what it
+ * names); errno on failure (the first one).  fs.remove_tree and a
+ * restore's fetch folder use it. */
+int os_remove_entries(int fd);
+/* os_remove_entries of the folder dir, opened without following a link
+ * (a link there: an error, nothing removed). */
+JET_ERR os_empty_folder(const char *dir);
 /* path made absolute in *out (free it), so that a later chdir of the
  * process changes nothing: real: its canonical form (realpath: links, "."
  * and ".." resolved; JET_errInvalidPath when it does not resolve);

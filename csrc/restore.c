@@ -1015,39 +1015,17 @@ static JET_ERR clear_dest(EseRestore *r) {
   return e;
 }
 
-/* Removes the fetch folder and what it holds: the files restore_command
- * wrote there, the live generations hold_live_gen copied there, and
- * whatever else a command made (a folder at %p, say: a refusal must still
- * leave dest as it came).  Never follows a link. */
-typedef struct rm_ctx {
-  EseRestore *r;
-  const char *dir;
-} rm_ctx;
-
-static JET_ERR rm_entry(const char *name, void *ud) {
-  rm_ctx *c = ud;
-  char *p = os_join(c->dir, name);
-  if (!p) return JET_errOutOfMemory;
-  JET_ERR e = JET_errSuccess;
-  if (os_kind(p) == OS_DIR) {
-    rm_ctx sub = { c->r, p };
-    e = os_list_dir(p, rm_entry, &sub);
-    if (e == JET_errSuccess && rmdir(p) != 0) e = os_err(errno);
-  } else {
-    e = os_unlink(c->r->io, p);
-  }
-  free(p);
-  return e;
-}
-
+/* Empties the fetch folder: the files restore_command wrote there, the
+ * live generations hold_live_gen copied there, and whatever else a command
+ * made (a folder at %p, say: a refusal must still leave dest as it came);
+ * never through a link (os_empty_folder). */
 static JET_ERR empty_fetch_dir(EseRestore *r) {
-  rm_ctx c = { r, r->fetch_dir };
-  return os_list_dir(r->fetch_dir, rm_entry, &c);
+  return os_empty_folder(r->fetch_dir);
 }
 
 static void drop_fetch_dir(EseRestore *r) {
   if (!r->fetch_dir) return;
-  if (os_kind(r->fetch_dir) == OS_DIR) (void)empty_fetch_dir(r);   /* never through a link */
+  (void)empty_fetch_dir(r);   /* never through a link */
   (void)rmdir(r->fetch_dir);
   free(r->fetch_dir);
   r->fetch_dir = NULL;
