@@ -75,6 +75,10 @@ UNIT_dw_test    = dw os os_fault page crc32c errors
 # lua_oom loads build/lib/ese/core.so into its own Lua states.
 UNIT_lua_oom    = crc32c
 LIBS_lua_oom    = -llua5.4 -ldl
+# oom_paths links the whole library, its Lua binding too, with every realloc
+# and strdup of it through the program's own (which fails the k-th).
+UNIT_oom_paths  = $(SRC:csrc/%.c=%)
+LIBS_oom_paths  = -llua5.4 -Wl,--wrap=realloc -Wl,--wrap=strdup
 .SECONDEXPANSION:
 unit_objs = $(addprefix $(BUILD)/obj/,$(addsuffix .o,$(UNIT_$(1))))
 $(BUILD)/bin/%: spec/c/%.c $$(if $$(UNIT_$$*),$$(call unit_objs,$$*),$(CORE_OBJ)) $(HDRS) $(wildcard spec/c/*.h)

@@ -353,6 +353,8 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *d
     log_header_clear(&lh);
     if (verify) e = log_verify_file(io, path, 0);
     if (e && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
+  } else if (le == JET_errOutOfMemory) {
+    e = le;   /* not read: no answer as to what the file is (db_info would call a log no database) */
   } else if (le == JET_errBadLogVersion) {
     e = le;
     if (detail) snprintf(detail, cb, "%s is a log of an older format (or with unknown features): " LOG_OLD_FORMAT_ADVICE, path);
