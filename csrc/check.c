@@ -197,21 +197,55 @@ static int claims_log(esfile *f) {
 
 /* ---- compressed files (zst.h) -------------------------------------------- */
 
+/* The databases the records of the log image d (n bytes, whose checks
+ * passed) create or attach, in order: fn for each (check.h).  d is taken. */
+static JET_ERR log_databases(uint8_t *d, uint32_t n, check_db_fn fn, void *ud) {
+  log_reader *rd = NULL;
+  JET_ERR e = log_reader_open_image(d, n, 0, &rd);   /* it takes d */
+  while (e == JET_errSuccess) {
+    log_record rec;
+    JET_ERR more = log_reader_next(rd, &rec);
+    if (more) {
+      e = more == 1 ? JET_errSuccess : more;
+      break;
+    }
+    if (rec.type != LR_CREATEDB && rec.type != LR_ATTACH) continue;
+    log_attach a;
+    if ((e = redo_entry_of(&rec, &a)) == JET_errSuccess) {
+      e = fn(ud, &a, rec.type == LR_CREATEDB, rec.lsn);
+      log_entry_clear(&a);
+    }
+  }
+  log_reader_close(rd);
+  return e;
+}
+
+/* A log read whole and checked (e: the checks' answer) into d (n bytes):
+ * with fn, its databases from the same bytes (log_databases); d freed. */
+static JET_ERR checked_log(JET_ERR e, uint8_t *d, uint32_t n, check_db_fn fn, void *ud) {
+  if (e || !fn) {
+    free(d);
+    return e;
+  }
+  return log_databases(d, n, fn, ud);
+}
+
 /* Every record of a compressed log: the whole original in memory (a log
- * is its file size, as log_verify_file loads it). */
-static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh) {
-  uint8_t *d = malloc(lh->file_size);
-  if (!d) return JET_errOutOfMemory;
-  JET_ERR e = zst_read_full(z, d, lh->file_size);
+ * is its file size, as log_verify_file loads it); fn as checked_log. */
+static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, check_db_fn fn, void *ud) {
+  uint8_t *d;
+  uint32_t n;
+  JET_ERR e = zst_log_image(z, &d, &n);
   if (e == JET_errSuccess) e = log_verify_image(d, lh, 0);
-  free(d);
-  return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
+  if (e == JET_errReadVerifyFailure) e = JET_errLogReadVerifyFailure;
+  return checked_log(e, d, n, fn, ud);
 }
 
 /* A file that starts with a zstd frame (z, opened once): the header of
  * the original (a log, else a database), with verify every record or
  * page, each read from the original's start again (zst_rewind). */
-static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
+static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud,
+                        char *detail, size_t cb) {
   info->compressed = 1;
   info->storedSize = zst_stored_size(z);
   log_header lh;
@@ -219,9 +253,8 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
   if (e == JET_errSuccess) {
     log_fields(&lh, info);
     if (verify) {
-      zst_rewind(z);
-      e = zst_verify_log(z, &lh);
-      if (e && detail) snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
+      e = zst_verify_log(z, &lh, fn, ud);
+      if (e && e != JET_errOutOfMemory && detail) snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
     }
     log_header_clear(&lh);
     return e;
@@ -270,66 +303,8 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
   return e;
 }
 
-/* The whole original of the log at path, *d (freed by the caller), *n
- * bytes: a compressed one decoded (its header first, then from its start
- * again), a plain one read and verified (log_load_verified). */
-static JET_ERR log_image(esio *io, const char *path, uint8_t **d, uint32_t *n, char *detail, size_t cb) {
-  esfile *probe;
-  JET_ERR e = os_open(io, path, OS_READ, &probe);
-  if (e) return e;
-  if (!zst_claimed(probe)) {
-    os_close(probe);
-    return log_load_verified(io, path, 0, d, n);
-  }
-  zst_reader *z;
-  log_header lh;
-  memset(&lh, 0, sizeof lh);
-  if ((e = zst_adopt(probe, &z, detail, cb))) return e;
-  e = zst_log_header(z, &lh);
-  if (e == JET_errSuccess && !(*d = malloc(lh.file_size))) e = JET_errOutOfMemory;
-  if (e == JET_errSuccess) {
-    zst_rewind(z);
-    *n = lh.file_size;
-    e = zst_read_full(z, *d, lh.file_size);
-  }
-  if (e == JET_errReadVerifyFailure && detail) snprintf(detail, cb, "%s: %s", path, zst_detail(z));
-  log_header_clear(&lh);
-  zst_close(z);
-  return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
-}
-
-JET_ERR check_log_databases(const char *path, check_db_fn fn, void *ud, char *detail, size_t cb) {
-  assert(path && fn);
-  esio *io;
-  JET_ERR e = esio_new(&io);
-  if (e) return e;
-  uint8_t *d = NULL;
-  uint32_t n = 0;
-  log_reader *rd = NULL;
-  e = log_image(io, path, &d, &n, detail, cb);
-  if (e == JET_errSuccess) e = log_reader_open_image(d, n, 0, &rd);   /* it takes d */
-  else free(d);
-  while (e == JET_errSuccess) {
-    log_record rec;
-    JET_ERR more = log_reader_next(rd, &rec);
-    if (more) {
-      e = more == 1 ? JET_errSuccess : more;
-      break;
-    }
-    if (rec.type != LR_CREATEDB && rec.type != LR_ATTACH) continue;
-    log_attach a;
-    if ((e = redo_entry_of(&rec, &a)) == JET_errSuccess) {
-      e = fn(ud, &a, rec.type == LR_CREATEDB, rec.lsn);
-      log_entry_clear(&a);
-    }
-  }
-  log_reader_close(rd);
-  esio_free(io);
-  if (e && detail && !detail[0]) snprintf(detail, cb, "%s: a log record fails verification", path);
-  return e;
-}
-
-JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *detail, size_t cb) {
+JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud, char *detail,
+                        size_t cb) {
   assert(path && info);
   esio *io;
   JET_ERR e = esio_new(&io);
@@ -339,7 +314,7 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *d
     if (zst_claimed(probe)) {   /* a compressed file: this one open, read to the end */
       zst_reader *z;
       e = zst_adopt(probe, &z, detail, cb);
-      if (e == JET_errSuccess) e = zst_info(z, path, verify, info, detail, cb);
+      if (e == JET_errSuccess) e = zst_info(z, path, verify, info, fn, ud, detail, cb);
       zst_close(z);
       esio_free(io);
       return e;
@@ -351,8 +326,13 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *d
   if (le == JET_errSuccess) {
     log_fields(&lh, info);
     log_header_clear(&lh);
-    if (verify) e = log_verify_file(io, path, 0);
-    if (e && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
+    if (verify) {   /* one read: the checks and, with fn, the databases (checked_log) */
+      uint8_t *d;
+      uint32_t n;
+      e = log_load_verified(io, path, 0, &d, &n);
+      e = checked_log(e, d, n, fn, ud);
+    }
+    if (e && e != JET_errOutOfMemory && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
   } else if (le == JET_errOutOfMemory) {
     e = le;   /* not read: no answer as to what the file is (db_info would call a log no database) */
   } else if (le == JET_errBadLogVersion) {

@@ -9,16 +9,17 @@
 /* EseVerifyPages's work (ese.h): buf, name non-NULL, 512 <= ps <= 65536. */
 JET_ERR check_pages(const void *buf, size_t cb, uint32_t ps, unsigned long firstPage, uint64_t fileSize,
                     const unsigned char *copySignature, const char *name, char *detail, size_t cbDetail);
-/* EseGetFileInfo's work (ese.h): path and info non-NULL, info zeroed and
- * detail emptied by the caller. */
-JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *detail, size_t cb);
-/* The databases the records of the log file at path (plain, or a set's
- * compressed NAME.zst) create (LR_CREATEDB: created 1) or attach
- * (LR_ATTACH: 0), in the log's order: fn(ud, a, created, lsn) for each
- * (a's strings live until fn returns); fn's error stops the walk and is
- * returned.  The log's own: as check_file_info(verify) names them. */
+/* The databases the records of a log create (LR_CREATEDB: created 1) or
+ * attach (LR_ATTACH: 0), in the log's order: fn(ud, a, created, lsn) for
+ * each (a's strings live until fn returns); fn's error stops the walk and
+ * is returned. */
 struct log_attach;
 typedef JET_ERR (*check_db_fn)(void *ud, const struct log_attach *a, int created, uint64_t lsn);
-JET_ERR check_log_databases(const char *path, check_db_fn fn, void *ud, char *detail, size_t cb);
+/* EseGetFileInfo's work (ese.h): path and info non-NULL, info zeroed and
+ * detail emptied by the caller.  fn (NULL: none): with verify, a log's
+ * databases (plain, or a set's compressed NAME.zst), from the very bytes
+ * its checks read: the file is read once. */
+JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud, char *detail,
+                        size_t cb);
 
 #endif

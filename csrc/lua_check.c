@@ -54,10 +54,9 @@ static int logdbs_gc(lua_State *L) {
   return 0;
 }
 
-/* t.databases = { {path, db_signature, how = "created" | "attached",
- * generation, offset}, ... } of the log at path (its records read once
- * more); raises the error of a log that fails. */
-static void push_log_databases(lua_State *L, const char *path) {
+/* The userdata of a log's databases (logdbs), on the stack: whatever
+ * raises later frees them (__gc). */
+static logdbs *new_logdbs(lua_State *L) {
   logdbs *l = lua_newuserdatauv(L, sizeof *l, 0);
   l->v = NULL;
   l->n = 0;
@@ -66,9 +65,12 @@ static void push_log_databases(lua_State *L, const char *path) {
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  char detail[600] = "";
-  JET_ERR e = check_log_databases(path, note_db, l, detail, sizeof detail);
-  if (e) ese_raise_detail(L, e, "file_info", detail);
+  return l;
+}
+
+/* t.databases = { {path, db_signature, how = "created" | "attached",
+ * generation, offset}, ... } of l (the file's table on top); l freed. */
+static void push_log_databases(lua_State *L, logdbs *l) {
   lua_createtable(L, (int)l->n, 0);
   for (size_t i = 0; i < l->n; i++) {
     lua_createtable(L, 0, 5);
@@ -81,18 +83,23 @@ static void push_log_databases(lua_State *L, const char *path) {
     set_int(L, "offset", (lua_Integer)LSN_OFF(l->v[i].lsn));
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  lua_setfield(L, -3, "databases");   /* the file's table, under the userdata */
-  lua_pushcfunction(L, logdbs_gc);     /* freed now, not at the next collection */
-  lua_insert(L, -2);
-  lua_call(L, 1, 0);
+  lua_setfield(L, -2, "databases");
+  for (size_t i = 0; i < l->n; i++) free(l->v[i].path);   /* now, not at the next collection */
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
 }
 
 static int file_info(lua_State *L) {
   const char *path = ese_checkpath(L, 1, "file_info");
   int verify = lua_toboolean(L, 2);
+  /* a log's databases (with verify) come from the bytes its checks read:
+   * the file is read once */
+  logdbs *l = verify ? new_logdbs(L) : NULL;
   EseFileInfo fi;
-  char detail[600];
-  JET_ERR e = EseGetFileInfo(path, verify, &fi, detail, sizeof detail);
+  memset(&fi, 0, sizeof fi);
+  char detail[600] = "";
+  JET_ERR e = check_file_info(path, verify, &fi, verify ? note_db : NULL, l, detail, sizeof detail);
   if (e) return ese_raise_detail(L, e, "file_info", detail);
   lua_createtable(L, 0, 16);
   static const char *const states[] = { "?", "clean", "dirty", "backup_copy", "restoring" };
@@ -132,7 +139,7 @@ static int file_info(lua_State *L) {
     set_int(L, "created_us", (lua_Integer)fi.tmCreate);
     set_int(L, "prev_created_us", (lua_Integer)fi.tmPrevGen);
     set_int(L, "attached", (lua_Integer)fi.attached);
-    if (verify) push_log_databases(L, path);
+    if (verify) push_log_databases(L, l);
   }
   if (fi.compressed) {
     lua_pushboolean(L, 1);

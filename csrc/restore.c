@@ -632,19 +632,21 @@ static uint64_t commit_time(const log_record *rec, uint64_t last) {
  * ST_CHECK's read of the logs. */
 static JET_ERR source_log_reader(EseRestore *r, const rsfile *f, int flags, log_reader **rd) {
   *rd = NULL;
-  uint8_t *d = malloc(f->size);
-  if (!d) return JET_errOutOfMemory;
+  uint8_t *d = NULL;
   JET_ERR e = JET_errSuccess;
-  if (f->live_img) {
-    memcpy(d, f->live_img, f->size);
-  } else if (f->zst) {
+  if (f->zst && !f->live_img) {
     zst_reader *z;
     char why[300];
+    uint32_t n = 0;
     if ((e = zst_open(r->io, f->src, &z, why, sizeof why)) == JET_errSuccess) {
-      e = zst_read_full(z, d, f->size);
+      e = zst_log_image(z, &d, &n);   /* check.c's read of a compressed log too */
       zst_close(z);
     }
-    if (e == JET_errReadVerifyFailure) e = JET_errLogFileCorrupt;
+    if (e == JET_errReadVerifyFailure || (e == JET_errSuccess && n != f->size)) e = JET_errLogFileCorrupt;
+  } else if (!(d = malloc(f->size))) {
+    e = JET_errOutOfMemory;
+  } else if (f->live_img) {
+    memcpy(d, f->live_img, f->size);
   } else {
     esfile *in;
     if ((e = os_open(r->io, f->src, OS_READ, &in)) == JET_errSuccess) {

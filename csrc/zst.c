@@ -617,6 +617,23 @@ JET_ERR zst_log_header(zst_reader *z, log_header *h) {
   return e;
 }
 
+JET_ERR zst_log_image(zst_reader *z, uint8_t **d, uint32_t *n) {
+  *d = NULL;
+  *n = 0;
+  if (z->size > UINT32_MAX) return JET_errLogFileCorrupt;   /* no log is that large (its header's file size) */
+  uint8_t *b = malloc(z->size ? (size_t)z->size : 1);
+  if (!b) return JET_errOutOfMemory;
+  zst_rewind(z);
+  JET_ERR e = zst_read_full(z, b, (size_t)z->size);
+  if (e) {
+    free(b);
+    return e;
+  }
+  *d = b;
+  *n = (uint32_t)z->size;
+  return JET_errSuccess;
+}
+
 JET_ERR zst_db_header(zst_reader *z, dbheader *h) {
   size_t n = z->size < 2 * 32768u ? (size_t)z->size : 2 * 32768u;
   uint8_t *b = malloc(n ? n : 1);

@@ -159,6 +159,12 @@ void zst_close(zst_reader *z);
  * reader): the errors of log_read_header, JET_errReadVerifyFailure for a
  * damaged container. */
 JET_ERR zst_log_header(zst_reader *z, log_header *h);
+/* The whole original of a compressed log, read from its start again
+ * (zst_rewind: not with read-ahead): *d (malloc'd, the caller frees it)
+ * holds zst_size bytes, *n; the records are not checked (log_verify_image
+ * does).  JET_errReadVerifyFailure for a damaged container (zst_detail),
+ * JET_errLogFileCorrupt for an original larger than any log. */
+JET_ERR zst_log_image(zst_reader *z, uint8_t **d, uint32_t *n);
 /* The header of a compressed database, read from the start of z (the
  * first two pages at the largest page size): the errors of dbheader_read,
  * JET_errReadVerifyFailure for a damaged container.  A streamed copy's

@@ -99,4 +99,34 @@ describe("fold18", function()
     assert.is_true(tonumber(out:match("restore: (%d+) tries")) > 1, out)
     assert.is_true(tonumber(out:match("file_info: (%d+) tries")) > ndb, out)
   end)
+
+  it("file_info(log, true) reads the log once: its checks and its databases from one read (was: twice, I/O of " ..
+     "twice the file); a compressed log's databases are the plain one's", function()
+    if not H.thread_io("rchar") then pending("no /proc/thread-self/io") return end
+    local dir = w:path("live")
+    local ct, cs, _, ci = w:table_at(dir, "app.edb", { log_file_size = 1024 })
+    local odb = cs:create_database(dir .. "/other.edb")
+    H.fill(ct, 3, "k")
+    ct:close()
+    odb:close()
+    cs:detach_database(dir .. "/other.edb")
+    cs:end_session()
+    ci:term({ complete = true })
+    local log = dir .. "/edb.log"
+    local size = H.file_size(log)
+    assert.is_true(size >= 1024 * 1024)
+    local before = H.thread_io("rchar")
+    local info = ese.file_info(log, true)
+    local read = H.thread_io("rchar") - before
+    assert.is_true(read < size * 3 // 2, ("file_info(log, true) read %d bytes of a %d-byte log"):format(read, size))
+    local paths = {}
+    for i, d in ipairs(info.databases) do paths[i] = H.basename(d.path) .. " " .. d.how end
+    assert.are.same({ "app.edb created", "other.edb created" }, paths)
+    -- the same log compressed: the same databases, from one decode
+    local zlog = w:path("edb00000001.log.zst")
+    H.write_zst(zlog, H.read_file(log))
+    local zinfo = ese.file_info(zlog, true)
+    assert.is_true(zinfo.compressed)
+    assert.are.same(info.databases, zinfo.databases)
+  end)
 end)
