@@ -280,6 +280,14 @@ function expire.parse_duration(text)
   return n * scale
 end
 
+-- The keep_full rule, stated once: a full set counts among the newest of
+-- its log stream (kept for keep_full, and the set whose keeping lets the
+-- older ones go) while fewer than keep_full full sets rank above it
+-- (nabove of them do).
+local function counts(nabove, opts)
+  return nabove < opts.keep_full
+end
+
 -- Marks which sets are kept; returns kept (set -> true), why (set -> list
 -- of reasons), parent_of (the set before s on its kept point's path) and
 -- the bases, newest first.
@@ -302,7 +310,7 @@ local function choose(sets, parents, bases_of, later, opts, now)
       if ranks_above(b, a, later) then above[a][#above[a] + 1] = b.name
       elseif b ~= a and same_stream(a, b) and not ranks_above(a, b, later) then unranked[#unranked + 1] = b.name end
     end
-    if #above[a] < n then
+    if counts(#above[a], opts) then
       local text = n == 1 and "the newest full set of its log stream along the log (keep_full 1)"
         or ("one of the %d newest full sets of its log stream along the log (keep_full %d)"):format(n, n)
       if #unranked > 0 then
@@ -503,7 +511,7 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
     if is_base(a.kind) then
       count[a] = #above[a]
       for _, name in ipairs(above[a]) do table.insert(below[by_name[name]], a) end
-      if count[a] < opts.keep_full then todo[#todo + 1] = a end
+      if counts(count[a], opts) then todo[#todo + 1] = a end
     end
   end
   local refused, i = false, 1
@@ -536,7 +544,7 @@ local function verify_counted(sets, kept, above, opts, verified, others, archive
           .. "point, kept, not counted among the newest full sets"):format(tostring(err)) }
         for _, a in ipairs(below[s]) do
           count[a] = count[a] - 1
-          if count[a] == opts.keep_full - 1 then todo[#todo + 1] = a end
+          if counts(count[a], opts) and not counts(count[a] + 1, opts) then todo[#todo + 1] = a end   -- counts now
         end
       end
     end
@@ -585,7 +593,7 @@ function expire.plan(root, opts)
   -- (a stat of its files) before it deletes anything
   counted_of[plan] = {}
   for _, s in ipairs(sets) do
-    if kept[s] and is_base(s.kind) and #above[s] < opts.keep_full then table.insert(counted_of[plan], s) end
+    if kept[s] and is_base(s.kind) and counts(#above[s], opts) then table.insert(counted_of[plan], s) end
   end
   for _, p in ipairs(leftovers) do
     plan.delete[#plan.delete + 1] = p
