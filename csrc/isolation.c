@@ -58,19 +58,24 @@ static JET_ERR out_of_versions(essession *s, uint64_t need) {
 }
 
 JET_ERR iso_check_write(essession *s, uint32_t dbid, uint32_t root, const void *key, size_t klen, size_t vlen,
-                        int tomb) {
+                        int tomb, iso_present_fn present, void *ud) {
   esinst *inst = s->inst;
   assert(inst_lock_held(inst));
+  assert(!tomb || present);
   for (const essession *o = inst->sessions; o; o = o->next)
     if (o != s && o->in_txn && ws_get(&o->ws, dbid, root, key, klen)) {
       session_detail(s, "another session's open transaction has written this key");
       return JET_errWriteConflict;
     }
-  if (!s->in_txn) return JET_errSuccess;
-  if (vs_newest_commit(vs_find(&inst->vs, dbid, root, key, klen)) > s->snap) {
+  if (s->in_txn && vs_newest_commit(vs_find(&inst->vs, dbid, root, key, klen)) > s->snap) {
     session_detail(s, "another session committed this key after this transaction began");
     return JET_errWriteConflict;
   }
+  /* a delete needs the record in the view: without it JET_errRecordNotFound,
+   * looked up before any limit is checked (here, or iso_fits after the
+   * before image outside a transaction) */
+  JET_ERR e = tomb ? present(ud) : JET_errSuccess;
+  if (e || !s->in_txn) return e;
   const wsent *old = ws_get(&s->ws, dbid, root, key, klen);
   uint64_t mine = s->ws.bytes - (old ? WS_OVERHEAD + old->klen + old->vlen : 0) + WS_OVERHEAD + klen + (tomb ? 0 : vlen);
   uint64_t need = inst->vs.bytes + others_uncommitted(s) + mine;
@@ -134,24 +139,27 @@ void iso_committed(esinst *inst, vsbatch *b) {
   vs_link(&inst->vs, b, ++inst->commit_seq);
 }
 
+/* Outside a transaction the view is the tree (iso_present_fn). */
+typedef struct tree_key { esdb *db; uint32_t root; const void *key; size_t klen; } tree_key;
+
+static JET_ERR tree_present(void *ud) {
+  const tree_key *k = ud;
+  bt_rec r = { 0 };
+  JET_ERR e = bt_seek(k->db->pg, k->root, k->key, k->klen, JET_bitSeekEQ, &r);
+  bt_rec_free(&r);
+  return e;
+}
+
 JET_ERR iso_autocommit_write(essession *s, esdb *db, uint32_t root, const void *key, size_t klen, const void *val,
                              size_t vlen, int tomb, vsbatch *b) {
   assert(inst_lock_held(s->inst) && !s->in_txn);
-  JET_ERR e = iso_check_write(s, db->dbid, root, key, klen, vlen, tomb);
+  tree_key k = { db, root, key, klen };
+  JET_ERR e = iso_check_write(s, db->dbid, root, key, klen, vlen, tomb, tree_present, &k);
   if (e) return e;
   wsent w = { .dbid = db->dbid, .root = root, .klen = (uint32_t)klen, .vlen = (uint32_t)vlen, .tomb = tomb,
               .key = (uint8_t *)key, .val = (uint8_t *)val };
   e = iso_before_image(s, &w, b);
   if (e == JET_errSuccess) e = iso_fits(s, b);
-  if (e == JET_errVersionStoreOutOfMemory && tomb) {   /* a delete of no record: JET_errRecordNotFound */
-    bt_rec r = { 0 };
-    JET_ERR f = bt_seek(db->pg, root, key, klen, JET_bitSeekEQ, &r);
-    bt_rec_free(&r);
-    if (f) {
-      s->detail[0] = 0;
-      e = f;
-    }
-  }
   if (e == JET_errSuccess)
     e = tomb ? bt_delete(db->pg, root, key, klen) : bt_put(db->pg, root, key, klen, val ? val : "", vlen);
   return e;

@@ -38,11 +38,16 @@ void iso_begin(essession *s);
 /* s's transaction ended (s->in_txn cleared, its write set emptied or
  * about to be freed): drops the versions no open snapshot needs. */
 void iso_end(essession *s);
+/* Whether the key a delete names has a record in the deleting session's
+ * view: JET_errSuccess, JET_errRecordNotFound, or a read's error. */
+typedef JET_ERR (*iso_present_fn)(void *ud);
 /* Before s writes (dbid, root, key) (vlen: the value's length; tomb: a
- * delete): JET_errWriteConflict or, in a transaction,
+ * delete, present then its lookup): JET_errWriteConflict; a delete of no
+ * record JET_errRecordNotFound (looked up after the conflict checks and
+ * before the limit: whatever the limit); in a transaction
  * JET_errVersionStoreOutOfMemory as above; the detail says why. */
 JET_ERR iso_check_write(essession *s, uint32_t dbid, uint32_t root, const void *key, size_t klen, size_t vlen,
-                        int tomb);
+                        int tomb, iso_present_fn present, void *ud);
 /* s's reads: the record that op (one JET_bitSeek*; klen 0 as in bt_seek)
  * finds in s's view of tree root of db, in out.  The tree is read with
  * bt_seek_hint(hint) into scan; when the tree's record is the answer, scan

@@ -186,22 +186,24 @@ static void cur_restore(estable *t, saved_cur *sv) {
   t->has_cur = sv->has;
 }
 
+/* A delete's key in the transaction's view (iso_present_fn): looked up
+ * with the cursor, its record set aside meanwhile. */
+typedef struct view_key { essession *s; estable *t; esdb *db; const void *key; size_t klen; } view_key;
+
+static JET_ERR view_present(void *ud) {
+  view_key *k = ud;
+  saved_cur sv;
+  cur_save(k->t, &sv);
+  JET_ERR e = merged_seek_k(k->s, k->t, k->db, k->key, k->klen, JET_bitSeekEQ, 1);
+  cur_restore(k->t, &sv);
+  return e;
+}
+
 JET_ERR table_write_in_txn(essession *s, estable *t, esdb *db, const void *key, size_t klen, const void *val,
                            size_t vlen, int tomb) {
   assert(inst_lock_held(s->inst) && s->in_txn);
-  JET_ERR e = iso_check_write(s, t->dbid, t->root, key, klen, vlen, tomb);
-  /* a delete needs the record in the view: without it JET_errRecordNotFound,
-   * even where the write would pass the version store's limit */
-  if ((e == JET_errSuccess || e == JET_errVersionStoreOutOfMemory) && tomb) {
-    saved_cur sv;
-    cur_save(t, &sv);
-    JET_ERR f = merged_seek_k(s, t, db, key, klen, JET_bitSeekEQ, 1);
-    cur_restore(t, &sv);
-    if (f) {
-      s->detail[0] = 0;
-      e = f;
-    }
-  }
+  view_key k = { s, t, db, key, klen };
+  JET_ERR e = iso_check_write(s, t->dbid, t->root, key, klen, vlen, tomb, view_present, &k);
   if (e == JET_errSuccess) e = ws_put(&s->ws, t->dbid, t->root, key, klen, val, vlen, tomb);
   return e;
 }
