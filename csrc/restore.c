@@ -74,7 +74,8 @@ typedef struct rsfile {
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_img) */
   int live;               /* src is in the live log folder (its base name matched exactly) */
-  int held;               /* a live generation copied into dest's FETCH_DIR by ST_CHECK (hold_live_gen): src */
+  int held;               /* a live generation copied into dest's FETCH_DIR by ST_CHECK (hold_live_gen): src,
+                           * renamed into place by ST_COPY */
   uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of),
                            * and copied from here, so that what the instance running there does next
                            * (a roll renames B.log, a checkpoint retires it, recycling rewrites the
@@ -98,7 +99,8 @@ typedef struct rsfile {
  *                 log the replay reads, read as it reads it (check_log), a
  *                 step; after the last, what dest holds of the old state
  *                 goes (clear_dest);
- *   ST_COPY       a chunk of a file copied into dest, a step;
+ *   ST_COPY       a chunk of a file copied into dest, a step (a held
+ *                 generation renamed into place, a step);
  *   ST_REPLAY     at most REPLAY_RECORDS / REPLAY_BYTES / REPLAY_US of log
  *                 replayed, a step;
  *   ST_TRIM       the replay ended: its checks, the logs after it removed
@@ -1523,6 +1525,9 @@ static JET_ERR hold_live_gen(EseRestore *r, int *more) {
     if ((e = os_pread_full(in, r->buf, n, off)) == JET_errSuccess && (e = os_pwrite(out, r->buf, n, off)) != 0)
       e = fail(r, e, "%s cannot be written", dst);
   }
+  /* durable before ST_COPY renames it into place (copy_step): a crash
+   * after that finds the whole generation there */
+  if (same && e == JET_errSuccess && (e = os_sync(out)) != JET_errSuccess) e = fail(r, e, "%s cannot be written", dst);
   if (same && e == JET_errSuccess) same = log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
   os_close(in);
   os_close(out);
@@ -1609,6 +1614,18 @@ static JET_ERR copy_step(EseRestore *r) {
   if (!r->in && !r->zin && !r->img) {
     char *dst = f->in_place ? strdup(f->src) : os_join(r->dest, f->name);
     if (!dst) return JET_errOutOfMemory;
+    /* a held generation (hold_live_gen: whole and synced in dest's
+     * FETCH_DIR) goes into place by its name, not written again; the
+     * folder's sync at the end of the copy makes the name durable.  Where
+     * the rename fails (FETCH_DIR another file system), it is copied. */
+    if (f->held && os_rename(r->io, f->src, dst) == JET_errSuccess) {
+      free(f->src);
+      f->src = dst;
+      f->held = 0;
+      r->done += f->size;
+      r->cur++;
+      return JET_errSuccess;
+    }
     char why[300];
     /* a compressed file is decoded a chunk ahead, on a thread of its own */
     if (f->live_img) {      /* a live B.log, as the scan read it */

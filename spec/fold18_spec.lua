@@ -129,4 +129,64 @@ describe("fold18", function()
     assert.is_true(zinfo.compressed)
     assert.are.same(info.databases, zinfo.databases)
   end)
+
+  -- The bytes each write event of a trace (ESE_FAULT_TRACE) wrote, by the
+  -- file's name; and the number of events.
+  local function written(trace)
+    local by, n = {}, 0
+    for line in assert(H.read_file(trace)):gmatch("[^\n]+") do
+      local k, kind, bytes, name = line:match("^(%d+) (%S+) (%S+) %S+ (.*)$")
+      if k then
+        n = math.max(n, tonumber(k))
+        if kind == "write" then by[name] = (by[name] or 0) + tonumber(bytes) end
+      end
+    end
+    return by, n
+  end
+
+  it("restore with overwrite and live_log_path writes each held live generation once: held in .ese-fetch, then " ..
+     "renamed into place (was: written again by the copy); a kill at any event leaves each such generation in " ..
+     "dest whole or absent, and a restore after it succeeds", function()
+    local dir, set, old = live_after_set(w)
+    local trace = w:path("trace")
+    local dest = H.copy_dir(old, w:path("d0"))
+    local code, out, err = H.lua_child(RESTORE_CHILD, { set, dest, dir }, "ESE_FAULT_TRACE=" .. H.q(trace))
+    assert.are.equal(0, code, err)
+    assert.matches("RESTORED", out)
+    local by, events = written(trace)
+    local held = 0
+    for name, bytes in pairs(by) do
+      local gen = name:match("^held%-(.*)$")
+      if gen then
+        held = held + 1
+        local size = H.file_size(dir .. "/" .. gen)
+        assert.are.equal(size, bytes, name)
+        -- was: the copy into place wrote the generation again
+        assert.is_nil(by[gen], gen .. " written again by the copy")
+        assert.are.equal(H.read_file(dir .. "/" .. gen), H.read_file(dest .. "/" .. gen))
+      end
+    end
+    assert.is_true(held >= 3, "live generations held: " .. held)
+    local keys = H.restored_keys(w, dest)
+    assert.are.equal(5, H.count_prefix(keys, "base"))
+    assert.is_true(H.count_prefix(keys, "later") > 0)
+    -- killed at each event: a generation of the live folder in dest is the
+    -- live one byte for byte, or absent
+    for k = 1, events do
+      local d = H.copy_dir(old, w:path("k" .. k))
+      code = H.lua_child(RESTORE_CHILD, { set, d, dir }, "ESE_FAULT=crash:" .. k)
+      assert.are_not.equal(0, code, "killed at event " .. k)
+      for name in pairs(H.log_files(dir)) do
+        if name ~= "edb.log" and H.exists(d .. "/" .. name) then
+          assert.is_true(H.read_file(d .. "/" .. name) == H.read_file(dir .. "/" .. name),
+            ("killed at event %d: %s in dest is not the live generation"):format(k, name))
+        end
+      end
+    end
+    local d = w:path("k" .. events)
+    code, out, err = H.lua_child(RESTORE_CHILD, { set, d, dir })
+    assert.are.equal(0, code, err)
+    assert.matches("RESTORED", out)
+    assert.are.same(keys, H.restored_keys(w, d))
+  end)
 end)
