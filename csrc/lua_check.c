@@ -25,7 +25,7 @@ static void set_int(lua_State *L, const char *field, lua_Integer v) {
   lua_setfield(L, -2, field);
 }
 
-/* The databases a log's records create or attach (check_log_databases),
+/* The databases a log's records create or attach (check_file_info's check_db_fn),
  * gathered in C first, in a userdata whose __gc frees them: a Lua error
  * (the raise below, or memory while they are pushed) leaves nothing
  * behind. */
