@@ -1,0 +1,118 @@
+-- Session 18's first-use review: README.md and docs/guide.md followed as
+-- an operator (a full, an incremental, a log archive to a folder and
+-- through rclone, a point-in-time restore, expire, a compressed set, every
+-- command's --help) and an application written from the docs (JSON
+-- documents of about 100 KiB, coroutine readers and writers on sessions of
+-- their own, a step-by-step backup whose sink yields).  Each case failed
+-- before its change.
+local ese = require "ese"
+local backup = require "ese.backup"
+local H = require "support.helpers"
+
+describe("tryout 18", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  describe("ese's unknown options", function()
+    -- Before: `ese restore SET DEST --overwrite` said only "unknown option
+    -- --overwrite", while the Lua option of the same restore is overwrite =
+    -- true and the flag --force; --keep_full (the Lua spelling) likewise.
+    it("name the flag to give for a Lua option's name or spelling, before anything is done", function()
+      local dest = w:path("dest")
+      local cases = {
+        { { "restore", w:path("set"), dest, "--overwrite" },
+          "unknown option --overwrite (restore's overwrite = true is --force here)" },
+        { { "restore", w:path("set"), dest, "--live-log-path", w.dir }, "restore's live_log_path is --live-logs DIR" },
+        { { "restore", w:path("set"), dest, "--archive_path=" .. w.dir }, "restore's archive_path is --archive DIR" },
+        { { "restore", w:path("set"), dest, "--to_generation", "3" },
+          "unknown option --to_generation: did you mean --to-generation?" },
+        { { "expire", w.dir, "--keep_full", "2" }, "unknown option --keep_full: did you mean --keep-full?" },
+        { { "expire", w.dir, "--keep-full", "2", "--dry-run" }, "a dry run is the default here; --yes deletes" },
+        { { "backup", w.dir, dest, "--archive-path", w.dir }, "the instance's archive_path is --archive DIR here" },
+      }
+      for _, c in ipairs(cases) do
+        local status, out, err = H.lua_run("bin/ese", c[1])
+        assert.are.equal(2, status, out .. err)
+        assert.truthy(err:find(c[2], 1, true), err)
+        assert.truthy(err:find("\nusage: ese " .. c[1][1], 1, true), err)
+      end
+      -- an option that is nothing of the kind stays a plain unknown option
+      local _, _, err = H.lua_run("bin/ese", { "restore", w:path("set"), dest, "--bogus" })
+      assert.truthy(err:find("unknown option --bogus\n", 1, true), err)
+      assert.is_false(H.exists(dest))
+    end)
+  end)
+
+  -- Before: `ese demo` (and `make demo`) wrote its folders under /tmp
+  -- whatever TMPDIR said; the README's blocks keep theirs under $TMPDIR.
+  it("ese demo's folders go under TMPDIR (an absolute one), else /tmp", function()
+    local src = 'local p = require("ese.util").temp_dir("demo-x"); print(p); require("ese").fs.rmdir(p)'
+    local status, out, err = H.lua_child(src, nil, "TMPDIR=" .. H.q(w.dir .. "//"))
+    assert.are.equal(0, status, err)
+    assert.matches("^" .. w.dir:gsub("%p", "%%%0") .. "/ese%-demo%-x%.%x+\n$", out)
+    for _, env in ipairs({ "TMPDIR=relative", "TMPDIR=", "-u TMPDIR" }) do
+      status, out, err = H.lua_child(src, nil, env:sub(1, 1) == "-" and "env " .. env or env)
+      assert.are.equal(0, status, err)
+      assert.matches("^/tmp/ese%-demo%-x%.%x+\n$", out)
+    end
+    assert.truthy(H.read_file("docs/cli.md"):find("`$TMPDIR/ese-demo-backup.XXXXXX`", 1, true))
+  end)
+
+  -- Before: after the first truncating backup the log folder held
+  -- edbspare1.log .. edbspare16.log (16 MiB) that neither README nor the
+  -- guide's "Truncation policy" mentioned (only circular logging's did).
+  it("the spare files a truncation leaves are the ones README and the guide's truncation policy name", function()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    local i = 0
+    while ese.file_info(w:path("edb.log")).generation < 24 do
+      i = i + 1
+      t:put(("k%03d"):format(i % 200), tostring(i):rep(200))
+    end
+    backup.run(inst, w:path("../" .. H.basename(w.dir) .. "-set"))
+    finally(function() ese.fs.remove_tree(w.dir .. "-set") end)
+    local spares = {}
+    for name in pairs(H.ls(w.dir)) do
+      local n = name:match("^edbspare(%d+)%.log$")
+      if n then spares[#spares + 1] = tonumber(n) end
+    end
+    table.sort(spares)
+    assert.are.equal(16, #spares)
+    assert.are.equal(16, spares[16])
+    local policy = assert(H.read_file("docs/guide.md"):match("\n### Truncation policy\n(.-)\n### "))
+    local readme = H.read_file("README.md")
+    for _, text in ipairs({ policy, readme }) do
+      assert.truthy(text:find("`edbspare1.log` .. `edbspare16.log`", 1, true))
+      assert.truthy(text:find("up to 16", 1, true))
+    end
+  end)
+
+  -- Before: README said only that a larger value "lives out of line in
+  -- pages of its own"; a first application storing 3 KB documents found
+  -- its database 5.5 times their size (two 8 KiB pages each).
+  it("a long value takes the pages README's formula gives", function()
+    local readme = H.read_file("README.md"):gsub("%s+", " ")
+    assert.truthy(readme:find("`ceil(L / (page_size - 32))` data pages plus one directory page", 1, true),
+      "the formula")
+    local ps = 8192
+    for _, len in ipairs({ 2100, 5000, 8160, 8161, 102400 }) do
+      local dir = w:path("lv" .. len)
+      local t, _, _, inst = w:table_at(dir, "a.edb")
+      local n = 40
+      t:put("empty", "")
+      inst:term({ complete = true })
+      local before = H.file_size(dir .. "/a.edb") // ps
+      local inst2 = w:open(nil, { system_path = dir, log_path = dir })
+      local t2 = H.open_table(inst2, dir, "a.edb")
+      for k = 1, n do t2:put(("k%03d"):format(k), ("v"):rep(len)) end
+      inst2:term({ complete = true })
+      local pages = H.file_size(dir .. "/a.edb") // ps - before
+      local each = (len + ps - 33) // (ps - 32) + 1
+      -- the leaf's cells of 40 records fit one page: at most a few more
+      assert.truthy(pages >= n * each and pages <= n * each + 3, ("%d bytes: %d pages for %d values of %d pages")
+        :format(len, pages, n, each))
+    end
+    assert.truthy(readme:find("a 2.1 KB value takes 16 KiB of the file, a 5 KB value too, a 100 KiB one 14 pages",
+      1, true))
+  end)
+end)
