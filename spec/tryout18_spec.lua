@@ -44,6 +44,36 @@ describe("tryout 18", function()
     end)
   end)
 
+  -- Before: ese.restore(full, inc, dest), the CLI's order, said "bad
+  -- argument #3 to 'restore' (table expected, got string)", and
+  -- backup.restore / backup.verify "opts must be a table": nothing said
+  -- that a chain is one list.
+  it("a chain given as separate arguments: the error says a chain is one list, nothing written", function()
+    local set = w:path("full")
+    w:stopped_set(set)
+    local dest = w:path("dest")
+    local cases = {
+      { ese.restore, "bad argument #3 to 'restore' (table expected, got string: a chain of sets is one list, "
+        .. "ese.restore({ full, inc1, ... }, dest))" },
+      { backup.restore, "backup.restore: opts must be a table, not string: a chain of sets is one list, "
+        .. "backup.restore({ full, inc1, ... }, dest)" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(function() c[1](set, set, dest) end)   -- no tail call: the line stays
+      assert.is_false(ok)
+      assert.are.equal("string", type(err))
+      assert.truthy(err:find(c[2], 1, true), err)
+      assert.truthy(err:find("tryout18_spec.lua:%d+: "), err)   -- the caller's line
+      assert.is_false(H.exists(dest))
+    end
+    local ok, err = pcall(backup.verify, set, set)
+    assert.is_false(ok)
+    assert.truthy(err:find("backup.verify: opts must be a table, not string: a chain of sets is one list, "
+      .. "backup.verify({ full, inc1, ... })", 1, true), err)
+    -- another type is the plain argument error it was
+    H.expect_argerror("opts must be a table, not number", backup.verify, set, 5)
+  end)
+
   -- Before: `ese demo` (and `make demo`) wrote its folders under /tmp
   -- whatever TMPDIR said; the README's blocks keep theirs under $TMPDIR.
   it("ese demo's folders go under TMPDIR (an absolute one), else /tmp", function()
