@@ -74,6 +74,26 @@ describe("tryout 18", function()
     H.expect_argerror("opts must be a table, not number", backup.verify, set, 5)
   end)
 
+  -- Before: a restored folder opened with s:open_database(path) alone
+  -- (no attach_database) was JET_errDatabaseNotFound with no detail.
+  it("open_database of a database not attached: the detail says to attach it first", function()
+    local set = w:path("full")
+    w:stopped_set(set)
+    local dest = w:path("dest")
+    ese.restore(set, dest)
+    local inst = w:open(nil, { system_path = dest, log_path = dest })
+    local s = inst:begin_session()
+    local path = dest .. "/app.edb"
+    local e = H.expect_jet("JET_errDatabaseNotFound", s.open_database, s, path)
+    assert.are.equal(path .. " is not attached to this instance: attach it first (JetAttachDatabase; in Lua "
+      .. "s:attach_database(path)), or create it (JetCreateDatabase)", e.detail)
+    e = H.expect_jet("JET_errDatabaseNotFound", s.detach_database, s, path)
+    assert.are.equal(path .. " is not attached to this instance", e.detail)
+    s:attach_database(path)
+    assert.is_true(s:open_database(path):is_open())
+    inst:term({ complete = true })
+  end)
+
   -- Before: `ese demo` (and `make demo`) wrote its folders under /tmp
   -- whatever TMPDIR said; the README's blocks keep theirs under $TMPDIR.
   it("ese demo's folders go under TMPDIR (an absolute one), else /tmp", function()
