@@ -94,6 +94,32 @@ describe("tryout 18", function()
     inst:term({ complete = true })
   end)
 
+  -- Before: a coroutine that began a backup and was dropped without
+  -- coroutine.close left it begun, and the next backup.run got "A backup
+  -- is in progress" with no detail: which backup, and how to end it.
+  it("Begin while a backup runs: JET_errBackupInProgress's detail says which and how to end it", function()
+    local t, _, _, inst = w:table()
+    t:put("k", ("v"):rep(50000))
+    do   -- a coroutine dropped, never closed: its backup stays begun
+      local co = coroutine.create(function()
+        inst:begin_external_backup()
+        local r <close> = inst:open_file(inst:get_attach_info()[1])
+        r:copy_to(function() coroutine.yield() end, 8192)
+      end)
+      assert(coroutine.resume(co))
+    end
+    local e = H.expect_jet("JET_errBackupInProgress", backup.run, inst, w:path("full"))
+    assert.matches("^a full or copy backup of this instance began %d+%.%d s ago and has not ended: end it first "
+      .. "%(JetEndExternalBackupInstance2 with JET_bitBackupEndAbort; in Lua inst:end_external_backup{ abort = "
+      .. "true }%), or stop it %(JetStopBackupInstance, inst:stop_backup%(%)%)$", e.detail)
+    inst:end_external_backup({ abort = true })
+    inst:begin_external_backup({ incremental = false })
+    e = H.expect_jet("JET_errBackupInProgress", inst.begin_external_backup, inst, { incremental = true })
+    assert.matches("^a full or copy backup of this instance began", e.detail)
+    inst:end_external_backup({ abort = true })
+    assert.are.equal("full", backup.run(inst, w:path("full")).kind)
+  end)
+
   -- Before: `ese demo` (and `make demo`) wrote its folders under /tmp
   -- whatever TMPDIR said; the README's blocks keep theirs under $TMPDIR.
   it("ese demo's folders go under TMPDIR (an absolute one), else /tmp", function()
