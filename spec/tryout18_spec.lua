@@ -120,6 +120,34 @@ describe("tryout 18", function()
     assert.are.equal("full", backup.run(inst, w:path("full")).kind)
   end)
 
+  -- Before: a restore with restore_command and to_generation fetched no
+  -- further than that generation, so it never saw the archive's later ones
+  -- and left no edb.arc; an instance on the restored folder with the same
+  -- archive_command (cp, as rclone copyto, overwrites) then shipped its new
+  -- generations over the old timeline's (the archive's edb00000003.log was
+  -- replaced).
+  it("restore_command with to_generation leaves edb.arc: the same archive_command ships nothing over the "
+     .. "old timeline", function()
+    local arc, last, set_high = w:archived_full()
+    assert.truthy(last >= set_high + 3, "the archive goes on after the set")
+    local old = {}
+    for _, name in ipairs(ese.fs.list(arc)) do old[name] = H.read_file(arc .. "/" .. name) end
+    for _, to_gen in ipairs({ set_high + 1, set_high }) do   -- a fetched generation; none fetched
+      local dest = w:path("dest" .. to_gen)
+      local r = ese.restore(w:path("full"), dest, { restore_command = "cp " .. arc .. "/%f %p",
+                                                    to_generation = to_gen })
+      assert.are.equal(to_gen, r.last_generation)
+      assert.is_true(H.exists(dest .. "/edb.arc"), "the restore says the stream was cut")
+      local ri = w:open(nil, { system_path = dest, log_path = dest, log_file_size = 64,
+                               archive_command = "cp %p " .. arc .. "/%f", archive_retry_max = 50 })
+      assert.matches("JET_errArchiveTimelineConflict", ri:archive_status().last_error or "", 1, true)
+      H.roll(H.open_table(ri, dest), dest, 3, "new")
+      assert.are.equal(0, ri:archive_status().shipped_generation)
+      ri:term({ complete = true })
+      for name, data in pairs(old) do assert.are.equal(data, H.read_file(arc .. "/" .. name), name) end
+    end
+  end)
+
   -- Before: `ese demo` (and `make demo`) wrote its folders under /tmp
   -- whatever TMPDIR said; the README's blocks keep theirs under $TMPDIR.
   it("ese demo's folders go under TMPDIR (an absolute one), else /tmp", function()
