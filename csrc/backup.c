@@ -358,6 +358,20 @@ static JET_ERR cut_off(esinst *inst, struct esbackup *bk) {
 
 /* ---- Begin / AttachInfo ------------------------------------------------------ */
 
+/* JET_errBackupInProgress of a Begin while inst's backup runs, its detail
+ * saying which and how to end it (a backup dropped by a coroutine that
+ * was never closed stays begun: docs/api.md, Coroutines). */
+static JET_ERR in_progress(esinst *inst) {
+  const struct esbackup *bk = inst->backup;
+  uint64_t now = os_now_us();
+  inst_detail(inst, "%s backup of this instance began %.1f s ago and has not ended: end it first "
+              "(JetEndExternalBackupInstance2 with JET_bitBackupEndAbort; in Lua inst:end_external_backup{ abort = "
+              "true }), or stop it (JetStopBackupInstance, inst:stop_backup())",
+              bk->incremental ? "an incremental" : "a full or copy",
+              now > bk->begin_time ? (double)(now - bk->begin_time) / 1e6 : 0.0);
+  return JET_errBackupInProgress;
+}
+
 JET_ERR backup_begin(esinst *inst, JET_GRBIT grbit) {
   assert(inst_lock_held(inst) && !(grbit & ~(JET_bitBackupIncremental | ESE_bitBackupStepwise)));
   int incr = (grbit & JET_bitBackupIncremental) != 0, stepwise = (grbit & ESE_bitBackupStepwise) != 0;
@@ -369,7 +383,7 @@ JET_ERR backup_begin(esinst *inst, JET_GRBIT grbit) {
     e = JET_errInvalidBackup;
     inst_detail(inst, "an incremental backup is not possible with circular logging on");
   }
-  else if (inst->backup) e = JET_errBackupInProgress;
+  else if (inst->backup) e = in_progress(inst);
   for (int i = 1; e == JET_errSuccess && incr && i <= ESE_MAX_DB; i++)
     if (inst->db[i] && inst->db[i]->hdr.backup[BK_FULL].gen_lo == 0) {
       e = JET_errMissingFullBackup;
@@ -392,10 +406,10 @@ JET_ERR backup_begin(esinst *inst, JET_GRBIT grbit) {
     if (stepwise) {
       e = ckpt_start(inst);   /* may wait (lock released) for another slice's I/O */
       target = inst->ckpt_pending;
-      if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;   /* begun meanwhile */
+      if (e == JET_errSuccess && inst->backup) e = in_progress(inst);   /* begun meanwhile */
     } else {
       e = run_checkpoint(inst, NULL, log_end(inst->log));
-      if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;   /* begun meanwhile */
+      if (e == JET_errSuccess && inst->backup) e = in_progress(inst);   /* begun meanwhile */
     }
   }
   struct esbackup *bk = e ? NULL : calloc(1, sizeof *bk);

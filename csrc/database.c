@@ -416,7 +416,10 @@ JET_ERR db_detach(essession *s, const char *szFilename) {
   JET_ERR e = inst_gate(inst);
   esdb *only = szFilename ? db_by_path(inst, szFilename) : NULL;
   if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;
-  else if (e == JET_errSuccess && szFilename && !only) e = JET_errDatabaseNotFound;
+  else if (e == JET_errSuccess && szFilename && !only) {
+    session_detail(s, "%s is not attached to this instance", szFilename);
+    e = JET_errDatabaseNotFound;
+  }
   for (int i = 1; e == JET_errSuccess && i <= ESE_MAX_DB; i++) {
     esdb *db = inst->db[i];
     if (!db || (only && db != only)) continue;
@@ -441,7 +444,12 @@ JET_ERR db_open_for(essession *s, const char *szFilename, JET_DBID *pdbid) {
   assert(inst_lock_held(s->inst));
   esdb *db = pdbid ? db_by_path(s->inst, szFilename) : NULL;
   if (!pdbid) return JET_errInvalidParameter;
-  if (!db) return JET_errDatabaseNotFound;
+  if (!db) {
+    /* after a restore, open without attach is the usual cause: say so */
+    session_detail(s, "%s is not attached to this instance: attach it first (JetAttachDatabase; in Lua "
+                   "s:attach_database(path)), or create it (JetCreateDatabase)", szFilename ? szFilename : "(null)");
+    return JET_errDatabaseNotFound;
+  }
   s->dbopen[db->dbid]++;
   db->opens++;
   *pdbid = db->dbid;

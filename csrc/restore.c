@@ -161,6 +161,7 @@ struct EseRestore {
   uint64_t last_commit_us;
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin (or by hold_live_gen), removed by End */
   int fetch;              /* restore_command given: check_dest checks dest/.ese-fetch */
+  int fetch_cut;          /* to_generation ended the fetch: the archive may go on after it */
   int live;               /* live_log_path given: with overwrite, hold_live_gen copies into dest/.ese-fetch */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
   /* The steps run on worker, the caller waiting STEP_WAIT_US at most a
@@ -1053,7 +1054,12 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
     return fail(r, e, "%s cannot be emptied", r->fetch_dir);
   char msg[400];
   for (uint32_t g = r->hi + 1; e == JET_errSuccess && g <= LOG_MAX_GEN; g++) {
-    if (o->to_generation && g > o->to_generation) break;
+    if (o->to_generation && g > o->to_generation) {
+      /* not asked for: whether the archive holds it is unknown, so the
+       * stream counts as cut there (B.arc: replay_trim) */
+      r->fetch_cut = 1;
+      break;
+    }
     char *name = log_file_name(NULL, r->base, g), *path = name ? os_join(r->fetch_dir, name) : NULL;
     if (!path) { free(name); return JET_errOutOfMemory; }
     command_run c = { .templ = o->restore_command, .path = path, .file = name, .what = "restore_command",
@@ -1827,8 +1833,9 @@ static JET_ERR replay_trim(EseRestore *r) {
       free(p);
     }
   if (e == JET_errSuccess && r->stopped) e = cut_generation(r);
-  if (e == JET_errSuccess && (r->stopped || r->hi > r->last_gen)) {
-    /* the stream is cut before the end of the logs it was given: an
+  if (e == JET_errSuccess && (r->stopped || r->hi > r->last_gen || r->fetch_cut)) {
+    /* the stream is cut before the end of the logs it was given (or
+     * before generations a restore_command was not asked for): an
      * archive may hold the old timeline's generations from here on.
      * B.arc ahead of the restored log says so to the log archive (it
      * checks a folder's files, and ships nothing through a command) */

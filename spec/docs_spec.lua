@@ -313,16 +313,7 @@ describe("docs/guide.md's Lua recipes", function()
   end
 
   -- the keys of table "users" in dir/app.edb, restored there
-  local function users(w, dir)
-    local inst = w:track(ese.create_instance(H.name("users"), { system_path = dir, log_path = dir }))
-    inst:init()
-    local s = inst:begin_session()
-    s:attach_database(dir .. "/app.edb")
-    local keys = {}
-    for k in s:open_table(s:open_database(dir .. "/app.edb"), "users"):pairs() do keys[k] = true end
-    inst:term({ complete = true })
-    return keys
-  end
+  local function users(w, dir) return H.restored_keys(w, dir, "users") end
 
   it("name every option backup.run, run_to and restore take (lua/ese/backup.lua's OPTIONS)", function()
     local src = H.read_file("lua/ese/backup.lua")

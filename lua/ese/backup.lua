@@ -134,9 +134,19 @@ end
 -- opts or {} after checking its keys and their types against
 -- OPTIONS[fname]; level 3 blames the caller of backup.<fname>.  Values
 -- out of range are the engine's JET_errInvalidParameter further on.
+local CHAIN = {
+  verify = "backup.verify({ full, inc1, ... })",
+  restore = "backup.restore({ full, inc1, ... }, dest)",
+}
 local function check_opts(opts, fname)
   if opts == nil then return {} end
-  if type(opts) ~= "table" then error(("backup.%s: opts must be a table"):format(fname), 3) end
+  if type(opts) ~= "table" then
+    -- a string there is most likely the next set of a chain given as
+    -- another argument, as `ese restore FULL INC DEST` takes it
+    local hint = type(opts) == "string" and CHAIN[fname]
+    error(("backup.%s: opts must be a table, not %s%s"):format(fname, type(opts),
+      hint and (": a chain of sets is one list, " .. hint) or ""), 3)
+  end
   for k, v in pairs(opts) do
     local kind = OPTIONS[fname][k]
     if not kind then error(("backup.%s: unknown option '%s'"):format(fname, tostring(k)), 3) end

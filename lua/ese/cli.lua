@@ -339,6 +339,10 @@ them; without either, a backup that truncates is refused
   flags = { json = "bool", incremental = "bool", ["no-truncate"] = "bool", copy = "bool", prefix = "string",
             compress = "string", level = "int", ["max-rate"] = "int", archive = "string",
             ["archive-command"] = "string" },
+  -- the Lua options (backup.run's, the instance's) whose flag has another name
+  lua_names = { ["archive-path"] = "the instance's archive_path is --archive DIR here",
+                ["backup-max-rate"] = "the backup_max_rate parameter is --max-rate BYTES here",
+                truncate = "a full or incremental backup truncates the logs by default; --no-truncate keeps them" },
   args = { 2, 2 },
   run = function(a, o, ui)
     local dir, dest = a[1], a[2]
@@ -518,6 +522,9 @@ file the restore writes is a symbolic link.  An instance with system_path =
 log_path = DEST then opens the restored databases.]],
   flags = { json = "bool", ["to-generation"] = "int", ["live-logs"] = "string", force = "bool", archive = "string",
             ["to-time"] = "time", ["allow-partial"] = "bool", ["restore-command"] = "string" },
+  lua_names = { overwrite = "restore's overwrite = true is --force here",
+                ["live-log-path"] = "restore's live_log_path is --live-logs DIR here",
+                ["archive-path"] = "restore's archive_path is --archive DIR here" },
   args = { 2, math.huge },
   run = function(a, o, ui)
     local dest = a[#a]
@@ -646,6 +653,9 @@ changed since the plan read it (--yes: nothing deleted) or a deletion
 fails.]],
   flags = { json = "bool", ["keep-full"] = "int", ["keep-within"] = "string", archive = "string", yes = "bool",
             ["no-verify"] = "bool" },
+  lua_names = { ["archive-path"] = "expire's archive_path is --archive DIR here",
+                ["dry-run"] = "a dry run is the default here; --yes deletes",
+                verify = "every counted full set is read by default; --no-verify skips it" },
   args = { 1, 1 },
   run = function(a, o, ui)
     local function usage(msg)
@@ -735,6 +745,19 @@ local function usage_of(name)
   return "usage: " .. c.usage .. "\n\n" .. c.help .. "\n"
 end
 
+-- "unknown option --x", with what to give instead when --x is spelt as
+-- the Lua option (--keep_full: --keep-full) or names one whose flag has
+-- another name (--overwrite: --force; the command's lua_names).
+local function unknown_option(c, s)
+  local name = s:match("^%-%-([%w%-_]+)") or s:match("^%-([%w%-_]+)")
+  local key = name and name:gsub("_", "-")
+  if key and key ~= name and c.flags[key] then
+    return ("unknown option %s: did you mean --%s?"):format(s, key)
+  end
+  local hint = key and c.lua_names and c.lua_names[key]
+  return "unknown option " .. s .. (hint and (" (" .. hint .. ")") or "")
+end
+
 -- Parses argv[first..] against the command's flags: returns positional
 -- args, options, or nil and a message.
 local function parse(c, argv, first)
@@ -753,7 +776,7 @@ local function parse(c, argv, first)
       local name, value = s:match("^%-%-([%w%-]+)=(.*)$")
       name = name or s:match("^%-%-([%w%-]+)$")
       local kind = name and c.flags[name]
-      if not kind then return nil, "unknown option " .. s end
+      if not kind then return nil, unknown_option(c, s) end
       if kind == "bool" then
         if value then return nil, "option --" .. name .. " takes no value" end
         opts[name] = true

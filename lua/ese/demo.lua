@@ -28,7 +28,7 @@ local human, duration, rate = ui.human, ui.duration, ui.rate
 local PER_TXN = 10                      -- records per transaction
 local VALUE = ("x"):rep(200)
 
--- A new folder /tmp/ese-demo-<tag>.XXXXXX (ese.util.temp_dir: no process).
+-- A new folder $TMPDIR/ese-demo-<tag>.XXXXXX, /tmp without TMPDIR (ese.util.temp_dir: no process).
 local function temp_dir(tag)
   return util.temp_dir("demo-" .. tag)
 end

@@ -78,6 +78,11 @@ end
 -- @param dest_dir the destination folder
 -- @param opts the options above (optional)
 function ese.restore(backup, dest_dir, opts)
+  if type(opts) == "string" then
+    -- most likely the destination after a chain given as two arguments
+    error("bad argument #3 to 'restore' (table expected, got string: a chain of sets is one list, "
+      .. "ese.restore({ full, inc1, ... }, dest))", caller_level())
+  end
   opts = opts or {}
   local dirs = type(backup) == "table" and backup or { backup }
   local on_progress = opts.on_progress

@@ -163,12 +163,16 @@ function util.read_chunks(path, size, chunk, h, on_chunk)
   return done
 end
 
---- A new folder `/tmp/ese-<tag>.XXXXXX` (mode 0700), made with one mkdir
--- that fails when the name exists (as mktemp -d), no process; its path.
+--- A new folder `$TMPDIR/ese-<tag>.XXXXXX` (mode 0700; `/tmp` when
+-- TMPDIR is unset, empty or not an absolute path, as mktemp(1) reads it),
+-- made with one mkdir that fails when the name exists (as mktemp -d), no
+-- process; its path.
 function util.temp_dir(tag)
+  local top = os.getenv("TMPDIR") or ""
+  top = top:match("^/") and util.strip_slashes(top) or "/tmp"
   local last
   for _ = 1, 100 do
-    local p = ("/tmp/ese-%s.%06x"):format(tag, math.random(0, 0xffffff))
+    local p = ("%s/ese-%s.%06x"):format(top == "/" and "" or top, tag, math.random(0, 0xffffff))
     local ok, err = pcall(fs.mkdir, p, 448)
     if ok then return p end
     last = err

@@ -186,15 +186,15 @@ function World:stopped_set(dir, opts)
   return set
 end
 
--- Table "t" of dir/<file> (default app.edb) on a new session of the
--- initialized instance inst: attach_database + open_database.  Returns
--- t, s, db.
-function H.open_table(inst, dir, file)
+-- Table tname (default "t") of dir/<file> (default app.edb) on a new
+-- session of the initialized instance inst: attach_database +
+-- open_database.  Returns t, s, db.
+function H.open_table(inst, dir, file, tname)
   local s = inst:begin_session()
   local path = dir .. "/" .. (file or "app.edb")
   s:attach_database(path)
   local db = s:open_database(path)
-  return s:open_table(db, "t"), s, db
+  return s:open_table(db, tname or "t"), s, db
 end
 
 -- Reopens table "t" of dir/<file> (default app.edb, as World:table makes
@@ -216,14 +216,14 @@ function World:cleanup()
   H.rmdir(self.dir)
 end
 
--- The set { key = true } of table "t" of dir/app.edb (a restored
--- folder, say), read on a new instance of dir (tracked by the world w
--- unless nil) that is terminated cleanly afterwards.
-function H.restored_keys(w, dir)
+-- The set { key = true } of table tname (default "t") of dir/app.edb (a
+-- restored folder, say), read on a new instance of dir (tracked by the
+-- world w unless nil) that is terminated cleanly afterwards.
+function H.restored_keys(w, dir, tname)
   local inst = ese.create_instance(H.name("check"), H.params(dir))
   if w then w:track(inst) end
   inst:init()
-  local t, s = H.open_table(inst, dir)
+  local t, s = H.open_table(inst, dir, nil, tname)
   local keys = {}
   for k in t:pairs() do keys[k] = true end
   t:close()
