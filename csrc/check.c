@@ -227,7 +227,7 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
     return e;
   }
   if (e == JET_errReadVerifyFailure && detail) snprintf(detail, cb, "%s", zst_detail(z));
-  if (e == JET_errBadLogVersion || e == JET_errReadVerifyFailure) return e;
+  if (e == JET_errBadLogVersion || e == JET_errReadVerifyFailure || e == JET_errOutOfMemory) return e;
   dbheader h;
   zst_rewind(z);
   e = zst_db_header(z, &h);
@@ -335,7 +335,12 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *d
   JET_ERR e = esio_new(&io);
   if (e) return e;
   esfile *probe;
-  if (os_open(io, path, OS_READ, &probe) == JET_errSuccess) {
+  JET_ERR pe = os_open(io, path, OS_READ, &probe);
+  if (pe == JET_errOutOfMemory || pe == JET_errOutOfFileHandles) {   /* not the file's: answered as such */
+    esio_free(io);
+    return pe;
+  }
+  if (pe == JET_errSuccess) {
     if (zst_claimed(probe)) {   /* a compressed file: this one open, read to the end */
       zst_reader *z;
       e = zst_adopt(probe, &z, detail, cb);
@@ -353,6 +358,8 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *d
     log_header_clear(&lh);
     if (verify) e = log_verify_file(io, path, 0);
     if (e && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
+  } else if (le == JET_errOutOfMemory || le == JET_errOutOfFileHandles) {
+    e = le;   /* the reader's resources, not the file: never "not a log" (then a damaged database) */
   } else if (le == JET_errBadLogVersion) {
     e = le;
     if (detail) snprintf(detail, cb, "%s is a log of an older format (or with unknown features): " LOG_OLD_FORMAT_ADVICE, path);
