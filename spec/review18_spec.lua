@@ -39,16 +39,25 @@ describe("review18", function()
   end)
 
   -- The C layers under malloc failures (C harness spec/c/oom_sweep.c: the
-  -- k-th allocation of a call fails, for every k).  Before: log_reader_open
-  -- whose file array could not be allocated closed the reader over a NULL
-  -- array with its count set (a crash); ese.file_info of a log (plain or
-  -- compressed) or of a compressed file whose header could not be read for
-  -- want of memory went on as if it were no log and answered
-  -- JET_errDatabaseCorrupted or JET_errFileInvalidType, and zstd's own
-  -- allocation failure was a damaged frame (JET_errReadVerifyFailure): a
-  -- verify under memory pressure called a good file damaged.
-  it("log reading, restore (plain and compressed sets) and ese.file_info with verify, failing at each C allocation " ..
-     "in turn, answer success or JET_errOutOfMemory and hold no memory after", function()
+  -- k-th allocation of a call fails, for every k).  Before:
+  -- * log_reader_open whose file array could not be allocated closed the
+  --   reader over a NULL array with its count set (a crash);
+  -- * ese.file_info of a log (plain or compressed) or of a compressed file
+  --   whose header could not be read for want of memory went on as if it
+  --   were no log: JET_errDatabaseCorrupted or JET_errFileInvalidType;
+  -- * zstd's own allocation failure was a damaged frame: a restore of a
+  --   compressed set answered JET_errLogFileCorrupt;
+  -- * soft recovery of a copied folder that could not canonicalize the path
+  --   beside its log for want of memory replayed onto the path the log
+  --   records (the original's): the init succeeded, the copy's database was
+  --   left dirty with its logs spent, and no later init opened it again
+  --   (JET_errDatabaseDirtyShutdown for good);
+  -- * JetOpenDatabase / JetDetachDatabase / a backup's open_file whose path
+  --   could not be canonicalized answered JET_errDatabaseNotFound for an
+  --   attached database (open_file then went on as if it were a log).
+  it("log reading, restore (plain and compressed sets), the engine's recovery, puts, commit and term, and " ..
+     "ese.file_info with verify, failing at each C allocation in turn, answer success or JET_errOutOfMemory, hold " ..
+     "no memory after, and lose nothing", function()
     local dir, set, zset, dest = w:path("live"), w:path("set"), w:path("zset"), w:path("dest")
     local t, s, _, inst = w:table_at(dir, "app.edb", { log_file_size = 64 })
     H.fill(t, 300, "a", 300)
@@ -59,6 +68,23 @@ describe("review18", function()
     t:close()
     s:end_session()
     inst:term({ complete = true })
+    -- orig: an instance killed with a00001 .. a00300 committed; crashed:
+    -- its copy, made then (its logs name orig/app.edb); orig recovered since
+    local orig, crashed = w:path("orig"), w:path("crashed")
+    assert(os.execute("mkdir " .. H.q(orig)))
+    local code, _, err = H.lua_child([[
+      local ese = require "ese"
+      local dir = arg[1]
+      local inst = ese.create_instance("cr", { system_path = dir, log_path = dir, log_file_size = 64 })
+      inst:init()
+      local s = inst:begin_session()
+      local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+      for i = 1, 300 do t:put(("a%05d"):format(i), ("x"):rep(300)) end
+      os.exit(0, false)
+    ]], { orig })
+    assert.are.equal(0, code, err)
+    H.copy_dir(orig, crashed)
+    w:open(nil, { system_path = orig, log_path = orig, log_file_size = 64 }):term({ complete = true })
     local files = { dir .. "/app.edb", dir .. "/edb.log", set .. "/app.edb" }
     for name in pairs(H.ls(set)) do
       if name:match("%.log$") then files[#files + 1] = set .. "/" .. name end
@@ -67,14 +93,14 @@ describe("review18", function()
       if name:match("%.zst$") then files[#files + 1] = zset .. "/" .. name end
     end
     assert.are.equal(6, #files)
-    local args = { dir, dest, set, zset }
+    local args = { dir, dest, set, zset, crashed, orig }
     for _, f in ipairs(files) do args[#args + 1] = f end
     for i, a in ipairs(args) do args[i] = H.q(a) end
     -- no thread cache: mallinfo2 counts cached chunks as held
     local ok, out = H.run_harness("oom_sweep", table.concat(args, " "), "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
     assert.is_true(ok, out)
     if out:match("^skip") then return end     -- make check: AddressSanitizer keeps the allocator
-    for _, what in ipairs({ "log_reader", "restore", "restore zstd", "file_info 1", "file_info 6" }) do
+    for _, what in ipairs({ "log_reader", "restore", "restore zstd", "engine", "file_info 1", "file_info 6" }) do
       assert.matches(what .. ": %d+ allocations swept", out)
     end
     assert.matches("\nok", out)
