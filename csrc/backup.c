@@ -554,7 +554,8 @@ JET_ERR backup_open_file(esinst *inst, const char *szFileName, JET_HANDLE *phfFi
   for (uint32_t i = 0; e == JET_errSuccess && !f && i < bk->nfiles; i++)
     if (!bk->files[i].used) f = &bk->files[i];
   if (e == JET_errSuccess && !f) e = JET_errOutOfMemory;   /* over the open-file limit (rule 8) */
-  esdb *db = e ? NULL : db_by_path(inst, szFileName);
+  esdb *db = NULL;
+  if (e == JET_errSuccess) e = db_by_path(inst, szFileName, &db);
   bkdb *d = db ? listed_db(bk, db->path) : NULL;
   if (e == JET_errSuccess) {
     memset(f, 0, sizeof *f);

@@ -260,7 +260,7 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
     return e;
   }
   if (e == JET_errReadVerifyFailure && detail) snprintf(detail, cb, "%s", zst_detail(z));
-  if (e == JET_errBadLogVersion || e == JET_errReadVerifyFailure) return e;
+  if (e == JET_errBadLogVersion || e == JET_errReadVerifyFailure || e == JET_errOutOfMemory) return e;
   dbheader h;
   zst_rewind(z);
   e = zst_db_header(z, &h);
@@ -310,7 +310,12 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
   JET_ERR e = esio_new(&io);
   if (e) return e;
   esfile *probe;
-  if (os_open(io, path, OS_READ, &probe) == JET_errSuccess) {
+  JET_ERR pe = os_open(io, path, OS_READ, &probe);
+  if (pe == JET_errOutOfMemory || pe == JET_errOutOfFileHandles) {   /* not the file's: answered as such */
+    esio_free(io);
+    return pe;
+  }
+  if (pe == JET_errSuccess) {
     if (zst_claimed(probe)) {   /* a compressed file: this one open, read to the end */
       zst_reader *z;
       e = zst_adopt(probe, &z, detail, cb);
@@ -332,9 +337,10 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
       e = log_load_verified(io, path, 0, &d, &n);
       e = checked_log(e, d, n, fn, ud);
     }
-    if (e && e != JET_errOutOfMemory && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
-  } else if (le == JET_errOutOfMemory) {
-    e = le;   /* not read: no answer as to what the file is (db_info would call a log no database) */
+    if (e && e != JET_errOutOfMemory && e != JET_errOutOfFileHandles && detail)
+      snprintf(detail, cb, "%s: a log record fails verification", path);
+  } else if (le == JET_errOutOfMemory || le == JET_errOutOfFileHandles) {
+    e = le;   /* the reader's resources, not the file: never "not a log" (then a damaged database) */
   } else if (le == JET_errBadLogVersion) {
     e = le;
     if (detail) snprintf(detail, cb, "%s is a log of an older format (or with unknown features): " LOG_OLD_FORMAT_ADVICE, path);

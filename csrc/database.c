@@ -64,12 +64,14 @@ static esdb *db_find(esinst *inst, const char *canon) {
   return NULL;
 }
 
-esdb *db_by_path(esinst *inst, const char *path) {
+JET_ERR db_by_path(esinst *inst, const char *path, esdb **out) {
   char *c;
-  if (db_canon_path(path, &c)) return NULL;
-  esdb *found = db_find(inst, c);
+  *out = NULL;
+  JET_ERR e = db_canon_path(path, &c);
+  if (e) return e == JET_errOutOfMemory ? e : JET_errSuccess;   /* a path no database has */
+  *out = db_find(inst, c);
   free(c);
-  return found;
+  return JET_errSuccess;
 }
 
 /* The lowest free database id, or 0 when ESE_MAX_DB are attached. */
@@ -414,7 +416,8 @@ JET_ERR db_detach(essession *s, const char *szFilename) {
    * the detach closed it under them).  The lock stays held from here. */
   ckpt_wait_idle(inst);
   JET_ERR e = inst_gate(inst);
-  esdb *only = szFilename ? db_by_path(inst, szFilename) : NULL;
+  esdb *only = NULL;
+  if (e == JET_errSuccess && szFilename) e = db_by_path(inst, szFilename, &only);
   if (e == JET_errSuccess && inst->backup) e = JET_errBackupInProgress;
   else if (e == JET_errSuccess && szFilename && !only) {
     session_detail(s, "%s is not attached to this instance", szFilename);
@@ -442,8 +445,10 @@ JET_ERR db_detach(essession *s, const char *szFilename) {
 
 JET_ERR db_open_for(essession *s, const char *szFilename, JET_DBID *pdbid) {
   assert(inst_lock_held(s->inst));
-  esdb *db = pdbid ? db_by_path(s->inst, szFilename) : NULL;
   if (!pdbid) return JET_errInvalidParameter;
+  esdb *db;
+  JET_ERR e = db_by_path(s->inst, szFilename, &db);
+  if (e) return e;
   if (!db) {
     /* after a restore, open without attach is the usual cause: say so */
     session_detail(s, "%s is not attached to this instance: attach it first (JetAttachDatabase; in Lua "

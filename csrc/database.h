@@ -42,7 +42,11 @@ JET_ERR db_canon_path(const char *path, char **out);
  * "../" steps included; NULL when out of memory. */
 char *db_rel_path(const char *dir, const char *file);
 esdb *db_by_id(esinst *inst, JET_DBID dbid);
-esdb *db_by_path(esinst *inst, const char *path);
+/* The database attached under path (canonicalized) in *out, NULL when none
+ * is; JET_errOutOfMemory when the path could not be canonicalized for want
+ * of memory (never "none": the caller would answer JET_errDatabaseNotFound
+ * for an attached database). */
+JET_ERR db_by_path(esinst *inst, const char *path, esdb **out);
 JET_ERR db_open_file(esinst *inst, const char *path, int create, esfile **out);
 void db_close(esinst *inst, esdb *db);
 /* Logs LR_DETACH of db (made durable) and writes the header clean (gen_max

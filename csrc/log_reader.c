@@ -120,8 +120,10 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
       if (ch.gen != g0 + (uint32_t)narch) { e = err_contig; goto fail; }
     }
   }
-  r->n = narch + (want_cur ? 1 : 0);
-  if (!(r->files = calloc(r->n, sizeof *r->files))) { e = JET_errOutOfMemory; goto fail; }
+  size_t nfiles = narch + (want_cur ? 1 : 0);
+  /* r->n counts files only once they exist: log_reader_close (fail) walks them */
+  if (!(r->files = calloc(nfiles, sizeof *r->files))) { e = JET_errOutOfMemory; goto fail; }
+  r->n = nfiles;
   for (size_t j = 0; j < r->n; j++) {
     rfile *rf = &r->files[j];
     uint32_t expect = g0 + (uint32_t)j;

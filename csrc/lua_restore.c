@@ -43,11 +43,16 @@ static int restore_begin(lua_State *L) {
   lua_Integer n = luaL_len(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 1024, 1, "a list of 1 to 1024 backup folders");
   const char **dirs = lua_newuserdatauv(L, sizeof(char *) * (size_t)n, 0);
+  /* the names, kept in a table of our own until the call returns: an entry
+   * that __index made is referenced by nothing else, and a collection (any
+   * allocation below, or Lua code of the options' __index) would free it */
+  lua_createtable(L, (int)n, 0);
+  int names = lua_gettop(L);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, 1, i);
     if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 1, "backup folders must be strings");
     dirs[i - 1] = ese_checkpath(L, -1, "restore");
-    lua_pop(L, 1);  /* still referenced by the table at 1 */
+    lua_rawseti(L, names, i);
   }
   EseRestoreOptions o = { .dirs = dirs, .ndirs = (unsigned long)n, .dest = dest };
   int has_inst = 0;

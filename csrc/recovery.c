@@ -14,13 +14,20 @@
 #include <string.h>
 
 /* 1: path holds a database with signature sig; 0: a database with another
- * one; -1: no readable database header (missing, not a database). */
-static int sig_at(esinst *inst, const char *path, const uint8_t sig[16]) {
+ * one; -1: no readable database header (missing, not a database); -2:
+ * cannot tell for want of memory or descriptors (*err). */
+static int sig_at(esinst *inst, const char *path, const uint8_t sig[16], JET_ERR *err) {
   esfile *f;
-  if (os_open(inst->io, path, OS_READ, &f) != JET_errSuccess) return -1;
   dbheader h;
-  JET_ERR e = dbheader_read(f, inst->prm.page_size, &h);
-  os_close(f);
+  JET_ERR e = os_open(inst->io, path, OS_READ, &f);
+  if (e == JET_errSuccess) {
+    e = dbheader_read(f, inst->prm.page_size, &h);
+    os_close(f);
+  }
+  if (e == JET_errOutOfMemory || e == JET_errOutOfFileHandles) {
+    *err = e;
+    return -2;
+  }
   return e ? -1 : memcmp(h.db_sig, sig, 16) == 0;
 }
 
@@ -38,7 +45,10 @@ static JET_ERR soft_map(void *ud, const log_attach *a, int fresh, char **out) {
   for (long i = 0; i < inst->nremap; i++)
     if (!strcmp(inst->remap[i].szDatabaseName, a->path)) {
       const char *to = inst->remap[i].szNewDatabaseName;
-      if (redo_sig_known(a->sig) && sig_at(inst, to, a->sig) == 0) {
+      JET_ERR e = JET_errSuccess;
+      int at = redo_sig_known(a->sig) ? sig_at(inst, to, a->sig, &e) : 1;
+      if (at == -2) return e;
+      if (at == 0) {
         inst_detail(inst, "%s is another database than the log's %s", to, a->path);
         return JET_errBadDbSignature;
       }
@@ -47,9 +57,17 @@ static JET_ERR soft_map(void *ud, const log_attach *a, int fresh, char **out) {
   if (a->rel && *a->rel && redo_sig_known(a->sig) && inst->log_real) {
     char *joined = os_join(inst->log_real, a->rel), *p = NULL;
     if (!joined) return JET_errOutOfMemory;
-    if (db_canon_path(joined, &p) != JET_errSuccess) p = NULL;
+    JET_ERR e = db_canon_path(joined, &p);
     free(joined);
-    int at = p ? sig_at(inst, p, a->sig) : 0;
+    /* for want of memory the copy beside the log is not looked for: an
+     * error, never the recorded path (the original of a copied folder) */
+    if (e == JET_errOutOfMemory) return e;
+    if (e != JET_errSuccess) p = NULL;
+    int at = p ? sig_at(inst, p, a->sig, &e) : 0;
+    if (at == -2) {
+      free(p);
+      return e;
+    }
     if (at == 1 || (fresh && at == -1 && os_exists(p))) {
       *out = p;
       return JET_errSuccess;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #define FOOTER_MAGIC 0x184D2A5Eu    /* a zstd skippable frame (0x184D2A50..5F) */
 #define FRAME_MAGIC 0xFD2FB528u
@@ -453,6 +454,7 @@ static JET_ERR check_layout(zst_reader *z, const char *path, char *detail, size_
   size_t dn = 0;
   if (bs == z->tail && !ZSTD_isError(fl) && fl == bn) dn = ZSTD_decompressDCtx(z->dc, z->tbuf, z->tail ? z->tail : 1, fb, (size_t)bn);
   free(fb);
+  if (ZSTD_isError(dn) && ZSTD_getErrorCode(dn) == ZSTD_error_memory_allocation) return JET_errOutOfMemory;
   if (bs != z->tail || ZSTD_isError(fl) || fl != bn || ZSTD_isError(dn) || dn != z->tail)
     return damaged(detail, cap, path, "its last frame is damaged (%s)",
                    ZSTD_isError(dn) ? ZSTD_getErrorName(dn) : "sizes differ from the footer's");
@@ -542,6 +544,8 @@ static JET_ERR step(zst_reader *z, ZSTD_outBuffer *o, size_t *left) {
   if (e) return e;
   size_t in0 = z->in.pos;
   *left = ZSTD_decompressStream(z->dc, o, &z->in);
+  /* the decoder's own memory is not the file's damage */
+  if (ZSTD_isError(*left) && ZSTD_getErrorCode(*left) == ZSTD_error_memory_allocation) return JET_errOutOfMemory;
   if (ZSTD_isError(*left)) return bad(z, "its first frame is damaged (%s)", ZSTD_getErrorName(*left));
   z->left = *left;
   if (*left && o->pos == 0 && z->in.pos == in0 && z->coff >= z->b_off)
