@@ -240,7 +240,7 @@ end
 --   verify = false to skip the verification
 -- @return report {verify = verify report, bytes, steps, seconds, dest, gen_low, gen_high, and
 --   ese.restore's last_generation, last_commit_time, last_commit_time_us, reached, stopped_at_time,
---   gap_generation, not_restored}
+--   gap_generation, not_restored, fetch_end}
 function backup.restore(dirs, dest, opts)
   opts = check_opts(opts, "restore")
   if type(dirs) == "string" then dirs = { dirs } end
@@ -272,7 +272,8 @@ function backup.restore(dirs, dest, opts)
   return { verify = v, bytes = r.bytes, steps = r.steps, dest = dest, seconds = now() - t0,
            gen_low = v and v.gen_low, gen_high = v and v.gen_high, last_generation = r.last_generation,
            last_commit_time = r.last_commit_time, last_commit_time_us = r.last_commit_time_us, reached = r.reached,
-           stopped_at_time = r.stopped_at_time, gap_generation = r.gap_generation, not_restored = r.not_restored }
+           stopped_at_time = r.stopped_at_time, gap_generation = r.gap_generation, not_restored = r.not_restored,
+           fetch_end = r.fetch_end }
 end
 
 --- Retention over a folder of sets: the plan of what goes and what stays,
