@@ -52,3 +52,72 @@ describe("restore_command whose fetch fails in the middle of the archive", funct
     assert.matches('"fetch_end":"fetching ' .. H.log_name(broken), out, 1, true)
   end)
 end)
+
+describe("backup.run whose DEST.partial is removed while it runs", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: the refusal of a second run said "DEST.partial exists (left by
+  -- a failed run?): remove it first".  Removed while the first run waited
+  -- in on_progress, and a second run begun, the first went on writing by
+  -- name into the second's folder, published it as its own set (success:
+  -- a set holding both instances' databases and logs, which backup.verify
+  -- refuses) and the second failed; or, on a failure, removed that folder
+  -- whole, the other run's files with it.
+  it("the first run fails (JET_errInvalidPath) and leaves the other's folder alone; the other's set verifies",
+    function()
+    local ta, _, _, a = w:table({ log_file_size = 64 })
+    H.fill(ta, 100, "a")
+    local bdir = w:path("b")
+    assert(ese.fs.mkdir_p(bdir, 448))
+    local tb, _, _, b = w:table_at(bdir, "b.edb", { log_file_size = 64 })
+    H.roll(tb, bdir, 5, "b")     -- other log generations than a's: no file name in common
+    local dest = w:path("set")
+    local function run(inst)
+      return coroutine.create(function()
+        return backup.run(inst, dest, { chunk_size = 65536, on_progress = function() coroutine.yield() end })
+      end)
+    end
+    local ca = run(a)
+    assert.is_true(coroutine.resume(ca))
+    local e = H.expect_jet("JET_errBackupDirectoryNotEmpty", backup.run, b, dest)
+    assert.matches("still going", e.detail, 1, true)
+    H.rmdir(dest .. ".partial")
+    local cb = run(b)
+    assert.is_true(coroutine.resume(cb))
+    assert.are.equal("folder", ese.fs.stat(dest .. ".partial").kind)
+    local ok, err = coroutine.resume(ca)
+    while ok and coroutine.status(ca) ~= "dead" do ok, err = coroutine.resume(ca) end
+    assert.is_false(ok, "the first run published the other's folder as its set")
+    assert.are.equal("JET_errInvalidPath", err.name, tostring(err))
+    assert.matches("removed or replaced", err.detail, 1, true)
+    local rep
+    repeat ok, rep = coroutine.resume(cb) until not ok or coroutine.status(cb) == "dead"
+    assert.is_true(ok, tostring(rep))
+    assert.are.equal(dest, rep.dir)
+    local v = backup.verify(dest)
+    assert.are.equal(1, #v.databases)
+    assert.matches("b%.edb$", v.databases[1].name or v.databases[1])
+    -- the first one again, into a folder of its own: a whole set
+    backup.run(a, w:path("set-a"))
+    backup.verify(w:path("set-a"))
+  end)
+
+  it("a file put into DEST.partial by another hand: the run refuses to publish it as its set", function()
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    H.fill(t, 100, "a")
+    local dest = w:path("set")
+    local planted = false
+    local e = H.expect_jet("JET_errInvalidPath", backup.run, inst, dest, { on_progress = function(p)
+      if p.phase == "check" and not planted then
+        planted = true
+        H.write_file(dest .. ".partial/notes.txt", "x")
+      end
+    end })
+    assert.matches("notes.txt, which this run did not write", e.detail, 1, true)
+    assert.are.equal("absent", ese.fs.stat(dest).kind)
+    -- the folder this run made goes on failure, the planted file with it (it is the run's own folder)
+    assert.are.equal("absent", ese.fs.stat(dest .. ".partial").kind)
+  end)
+end)
