@@ -121,3 +121,79 @@ describe("backup.run whose DEST.partial is removed while it runs", function()
     assert.are.equal("absent", ese.fs.stat(dest .. ".partial").kind)
   end)
 end)
+
+describe("backup.run_to into a sink that buffers (a file handle, ese backup DIR -)", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  local function logs(dir)
+    local l = {}
+    for _, n in ipairs(ese.fs.list(dir)) do if n:match("^edb%x+%.log$") then l[#l + 1] = n end end
+    return l
+  end
+
+  -- Before: run_to never flushed its sink: the archive's last bytes (the
+  -- manifest, tar's end blocks) stayed in the file handle's buffer while
+  -- the truncation deleted the logs; `ese backup DIR - > FILE` flushed
+  -- stdout after it and ignored the result: with the file's last write
+  -- failing (a full disk; here a file size limit), it exited 0 saying "full
+  -- backup ... into stdout", the archive cut ("tar: Unexpected EOF"), the
+  -- logs truncated.
+  it("is flushed before the truncation; a flush that fails is JET_errDiskIO and no log is deleted", function()
+    local t, _, _, inst = w:filled_table(200, "a")
+    local before = logs(w.dir)
+    assert.is_true(#before > 0)
+    local sink = { n = 0 }
+    function sink:write(s) self.n = self.n + #s; return self end
+    function sink.flush() return nil, "No space left on device" end
+    local e = H.expect_jet("JET_errDiskIO", backup.run_to, inst, sink, {})
+    assert.matches("No space left on device", e.detail, 1, true)
+    for _, n in ipairs(before) do assert.are.equal("file", ese.fs.stat(w:path(n)).kind, n) end
+    -- a flush that works: called once, with the logs still there; then they go
+    H.fill(t, 10, "b")
+    local flushes, present = 0, nil
+    function sink:flush()
+      flushes = flushes + 1
+      present = ese.fs.stat(w:path(before[1])).kind
+      return self
+    end
+    backup.run_to(inst, sink, {})
+    assert.are.equal(1, flushes)
+    assert.are.equal("file", present)
+    assert.are.equal("absent", ese.fs.stat(w:path(before[1])).kind)
+  end)
+
+  it("ese backup DIR - into a file whose last 1024 bytes cannot be written: exit 1, the logs kept", function()
+    local dir = w:path("inst")
+    assert(ese.fs.mkdir_p(dir, 448))
+    local t, _, _, inst = w:table_at(dir, "app.edb", { log_file_size = 64 })
+    H.fill(t, 300, "a")
+    inst:term({ complete = true })
+    -- a copy of the folder for a backup that goes well, to learn the size
+    local function folder(name)
+      local d = w:path(name)
+      assert(os.execute(("cp -a %s %s"):format(H.q(dir), H.q(d))))
+      return d
+    end
+    -- the file size limit in bytes (prlimit), SIGXFSZ ignored: the write
+    -- past it fails with EFBIG, as one on a full disk fails with ENOSPC
+    local function ese_backup(src, out, limit)
+      local cmd = ("LUA_PATH=%s LUA_CPATH=%s sh -c %s sh %s lua5.4 bin/ese backup %s - > %s 2>/dev/null"):format(
+        H.q(package.path), H.q(package.cpath), H.q("trap '' XFSZ; exec \"$@\""),
+        limit and ("prlimit --fsize=" .. limit) or "", H.q(src), H.q(out))
+      local ok, _, code = os.execute(cmd)
+      return ok and 0 or code
+    end
+    local whole = w:path("whole.tar")
+    assert.are.equal(0, ese_backup(folder("a"), whole))
+    local size = H.file_size(whole)
+    -- the last KiB (or more) of the archive cannot be written
+    local src = folder("b")
+    local kept = logs(src)
+    assert.is_true(#kept > 0)
+    local code = ese_backup(src, w:path("cut.tar"), size - 1024)   -- the end blocks
+    assert.are.equal(1, code)
+    for _, n in ipairs(kept) do assert.are.equal("file", ese.fs.stat(src .. "/" .. n).kind, n) end
+  end)
+end)

@@ -192,7 +192,8 @@ end
 -- @param inst an initialized ese.Instance
 -- @param sink a function called with each piece (a string), or an object
 --   with a write method (a file handle); it may yield; nil, err from it is
---   a failure
+--   a failure; an object's flush method, when it has one, is called once
+--   the end blocks went out, before the truncation (its nil, err too)
 -- @param opts as for backup.run, plus prefix (a folder name for the
 --   entries, e.g. "full-2024-05-01"); with compress = "zstd" the whole
 --   archive is one zstd stream (a .tar.zst: a tar entry announces its
@@ -202,8 +203,8 @@ end
 function backup.run_to(inst, sink, opts)
   opts = check_opts(opts, "run_to")
   check_instance(inst, "run_to")
-  local put = run.sink_writer(sink)
-  return run.run_to(inst, put, opts)
+  local put, flush = run.sink_writer(sink)
+  return run.run_to(inst, put, opts, flush)
 end
 
 --- Verifies a backup set, or a chain {full, incremental, ...}, without

@@ -680,7 +680,9 @@ end
 
 --- put(s) for the sink of run_to: a function or an object with a write
 -- method; nil, err from it is JET_errDiskIO.  A sink of another type is a
--- plain error blaming the caller of the caller (level 3).
+-- plain error blaming the caller of the caller (level 3).  Second result:
+-- flush() for an object with a flush method too (a file handle: its buffer
+-- holds the archive's last bytes), nil, err from it JET_errDiskIO; else nil.
 function run.sink_writer(sink)
   local t = type(sink)
   local function check(ok, err)
@@ -691,7 +693,8 @@ function run.sink_writer(sink)
   if t == "function" then
     return function(s) check(sink(s)) end
   elseif (t == "table" or t == "userdata") and sink.write then
-    return function(s) check(sink:write(s)) end
+    local flush = sink.flush and function() check(sink:flush()) end
+    return function(s) check(sink:write(s)) end, flush
   end
   error("backup.run_to: sink must be a function or an object with a write method", 3)
 end
@@ -766,9 +769,9 @@ local function tar_out(emit, prefix, mtime)
   return out
 end
 
---- backup.run_to(inst, put, opts), with opts checked and the sink made a
--- put function (run.sink_writer) by ese.backup.
-function run.run_to(inst, put, opts)
+--- backup.run_to(inst, put, opts, flush), with opts checked and the sink
+-- made a put function (and flush, or nil) by run.sink_writer in ese.backup.
+function run.run_to(inst, put, opts, flush)
   local p = plan(opts, "run_to")
   local prefix = entry_prefix(opts)
   local t0 = now()
@@ -797,6 +800,17 @@ function run.run_to(inst, put, opts)
     end
   else
     out = tar_out(emit, prefix, os.time())
+  end
+  if flush then
+    -- the archive's last bytes (the manifest, the end blocks) may wait in
+    -- the sink's buffer: out before the truncation deletes the logs the
+    -- archive holds (a buffer that fails later, a full disk, would leave a
+    -- cut archive and a run that said success)
+    local before_end = out.before_end
+    function out.before_end(manifest)
+      before_end(manifest)
+      flush()
+    end
   end
   local guard <close> = close_guard(function() undo(inst, st) end)
   local ok, res = pcall(sequence, inst, p, opts, out, st)
