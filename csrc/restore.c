@@ -1054,13 +1054,14 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
     if (o->to_generation && g > o->to_generation) break;
     char *name = log_file_name(NULL, r->base, g), *path = name ? os_join(r->fetch_dir, name) : NULL;
     if (!path) { free(name); return JET_errOutOfMemory; }
+    int exited = 0;   /* ran and exited with a status other than 0 (not its output's words: a signal is none) */
     command_run c = { .templ = o->restore_command, .path = path, .file = name, .what = "restore_command",
                       .timeout_s = o->restore_command_timeout_s ? o->restore_command_timeout_s : 300,
-                      .timeout_name = "its time limit" };
+                      .timeout_name = "its time limit", .pexited = &exited };
     msg[0] = 0;
     int rc = command_exec(&c, msg, sizeof msg);
     int end = 0;
-    if (rc == 1 && strstr(msg, "exited with status")) {
+    if (rc == 1 && exited) {
       /* not in the archive: its end; kept for the result, since a failing
        * fetch (a network error) ends the archive here too, and only the
        * command's own words tell the two apart */

@@ -53,6 +53,29 @@ describe("restore_command whose fetch fails in the middle of the archive", funct
   end)
 end)
 
+describe("restore_command killed by a signal", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: the fetch loop took a failure for the archive's end when its
+  -- message held "exited with status", a phrase it looked for anywhere in
+  -- the message, the command's own output included: a fetch that crashed
+  -- (SIGSEGV, the OOM killer's SIGKILL) after a wrapper printed that phrase
+  -- ended the archive there, the restore a success short of the archive,
+  -- where a killed fetch is JET_errMissingLogFile.
+  it("is JET_errMissingLogFile whatever the command printed, dest removed again", function()
+    local arc, _, need = w:archived_full()
+    local script = w:path("fetch.sh")
+    H.write_file(script, ("case \"$1\" in *%08X.log) echo 'rclone: child exited with status 0'; kill -SEGV $$;; "
+      .. "esac\nexec cp %s/\"$1\" \"$2\"\n"):format(need + 2, arc))
+    local e = H.expect_jet("JET_errMissingLogFile", ese.restore, w:path("full"), w:path("dest"),
+      { restore_command = "sh " .. script .. " %f %p" })
+    assert.matches("killed by signal 11", e.detail, 1, true)
+    assert.are.equal("absent", ese.fs.stat(w:path("dest")).kind)
+  end)
+end)
+
 describe("backup.run whose DEST.partial is removed while it runs", function()
   local w
   before_each(function() w = H.world() end)
