@@ -123,6 +123,7 @@ static void argv_problem(const command_run *c, char *msg, size_t cap) {
 }
 
 int command_exec(const command_run *c, char *msg, size_t cap) {
+  if (c->pexited) *c->pexited = 0;
   char **argv = command_argv(c->templ, c->path, c->file);
   if (!argv) { argv_problem(c, msg, cap); return 1; }
   int fds[2], err = 0;
@@ -170,6 +171,7 @@ int command_exec(const command_run *c, char *msg, size_t cap) {
   while (tn && tail[tn - 1] == ' ') tn--;
   tail[tn] = 0;
   if (r == 1) {
+    if (WIFEXITED(status) && c->pexited) *c->pexited = 1;
     if (WIFEXITED(status))
       snprintf(msg, cap, "%s '%s' exited with status %d%s%s", c->what, argv[0], WEXITSTATUS(status),
                tn ? ": " : "", tail);

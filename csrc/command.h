@@ -27,6 +27,8 @@ typedef struct command_run {
   const char *timeout_name;   /* the limit's name in messages */
   int (*stop)(void *ud);      /* polled every 50 ms: non-zero kills the command; NULL: never */
   void *ud;
+  int *pexited;               /* NULL, or set to 1 when the command ran and exited with a status other than
+                               * 0, else 0 (success, a signal, the timeout, a spawn error) */
 } command_run;
 
 /* The argument vector of a template: words split on blanks, then %p, %f

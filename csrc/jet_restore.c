@@ -27,6 +27,8 @@ const char *EseRestoreNotRestored(EseRestore *r, unsigned long i, int *pcreated,
   return r ? restore_not_restored(r, i, pcreated, pgen) : NULL;
 }
 
+const char *EseRestoreFetchEnd(EseRestore *r) { return r ? restore_fetch_end(r) : ""; }
+
 const char *EseRestoreDetail(EseRestore *r) { return r ? restore_detail(r) : ""; }
 
 void EseRestoreEnd(EseRestore *r) {

@@ -151,8 +151,8 @@ static int restore_step(lua_State *L) {
  * last_commit_time_us (the same, an integer count of microseconds: the
  * exact value the commit record carries), reached (boolean),
  * stopped_at_time (boolean), gap_generation (or nil), not_restored (or nil:
- * the databases the logs create or attach that no set holds) }, once
- * finished. */
+ * the databases the logs create or attach that no set holds), fetch_end (or
+ * nil: why restore_command's fetching ended) }, once finished. */
 static int restore_result(lua_State *L) {
   EseRestoreUd *u = torestore(L, 1);
   if (!u->r) return ese_raise(L, JET_errInvalidParameter, "restore");
@@ -174,6 +174,11 @@ static int restore_result(lua_State *L) {
   if (res.gap_generation) {
     lua_pushinteger(L, (lua_Integer)res.gap_generation);
     lua_setfield(L, -2, "gap_generation");
+  }
+  const char *fetch_end = EseRestoreFetchEnd(u->r);
+  if (*fetch_end) {   /* why restore_command's fetching ended */
+    lua_pushstring(L, fetch_end);
+    lua_setfield(L, -2, "fetch_end");
   }
   if (res.not_restored) {   /* { {path, name, how = "created" | "attached", generation}, ... } */
     lua_createtable(L, (int)res.not_restored, 0);

@@ -180,6 +180,8 @@ struct EseRestore {
   lsn_t rec_lsn;          /* ST_REPLAY: the record redo_apply applies (0: the first log's header) */
   rsskip *skipped;        /* databases the logs name that no set holds (rsskip) */
   size_t nskipped;
+  char fetch_end[480];    /* restore_command: why the fetching ended ("" no exit status did: none ran, or
+                           * to_generation or to_time ended it) */
 };
 
 static void to_state(EseRestore *r, enum rs_state to) {
@@ -1062,13 +1064,20 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
     }
     char *name = log_file_name(NULL, r->base, g), *path = name ? os_join(r->fetch_dir, name) : NULL;
     if (!path) { free(name); return JET_errOutOfMemory; }
+    int exited = 0;   /* ran and exited with a status other than 0 (not its output's words: a signal is none) */
     command_run c = { .templ = o->restore_command, .path = path, .file = name, .what = "restore_command",
                       .timeout_s = o->restore_command_timeout_s ? o->restore_command_timeout_s : 300,
-                      .timeout_name = "its time limit" };
+                      .timeout_name = "its time limit", .pexited = &exited };
     msg[0] = 0;
     int rc = command_exec(&c, msg, sizeof msg);
     int end = 0;
-    if (rc == 1 && strstr(msg, "exited with status")) end = 1;   /* not in the archive: its end */
+    if (rc == 1 && exited) {
+      /* not in the archive: its end; kept for the result, since a failing
+       * fetch (a network error) ends the archive here too, and only the
+       * command's own words tell the two apart */
+      end = 1;
+      snprintf(r->fetch_end, sizeof r->fetch_end, "fetching %s: %s", name, msg);
+    }
     else if (rc != 0) e = fail(r, JET_errMissingLogFile, "fetching a log: %s", msg);
     else if (!os_exists(path))
       e = fail(r, JET_errMissingLogFile, "restore_command said it fetched %s, but wrote no file there", path);
@@ -1947,6 +1956,8 @@ void restore_result_of(EseRestore *r, EseRestoreResult *out) {
   out->stopped_at_time = r->stopped;
   out->not_restored = r->nskipped;
 }
+
+const char *restore_fetch_end(EseRestore *r) { return r->job ? "" : r->fetch_end; }
 
 const char *restore_not_restored(EseRestore *r, size_t i, int *created, unsigned long *gen) {
   if (r->job || i >= r->nskipped) return NULL;

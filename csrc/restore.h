@@ -34,6 +34,7 @@ void restore_result_of(EseRestore *r, EseRestoreResult *out);
  * holds, as the log names it (*created: at a create record, else at an
  * attach; *gen: the generation), NULL past the last; not restored. */
 const char *restore_not_restored(EseRestore *r, size_t i, int *created, unsigned long *gen);
+const char *restore_fetch_end(EseRestore *r);
 /* The detail of the restore's first refusal or failure ("" if none). */
 const char *restore_detail(EseRestore *r);
 /* Why a backup set cannot hold a database named name (its plain name,

@@ -462,6 +462,12 @@ void EseRestoreResultOf(EseRestore *restore, EseRestoreResult *result);
  * that no set holds, by its path in the log; NULL past the last.  The
  * string lives until EseRestoreEnd. */
 const char *EseRestoreNotRestored(EseRestore *restore, unsigned long i, int *pcreated, unsigned long *pgen);
+/* Once a step said finished: why restore_command's fetching ended, when a
+ * fetch's exit status other than 0 ended it (the archive's end, or a fetch
+ * that failed: "fetching edb0000000A.log: restore_command 'rclone' exited
+ * with status 1: <the last 200 bytes of its output>"); "" when none did.
+ * The string lives until EseRestoreEnd. */
+const char *EseRestoreFetchEnd(EseRestore *restore);
 
 typedef unsigned long JET_SNP;
 typedef unsigned long JET_SNT;

@@ -202,7 +202,8 @@ end
 -- @param inst an initialized ese.Instance
 -- @param sink a function called with each piece (a string), or an object
 --   with a write method (a file handle); it may yield; nil, err from it is
---   a failure
+--   a failure; an object's flush method, when it has one, is called once
+--   the end blocks went out, before the truncation (its nil, err too)
 -- @param opts as for backup.run, plus prefix (a folder name for the
 --   entries, e.g. "full-2024-05-01"); with compress = "zstd" the whole
 --   archive is one zstd stream (a .tar.zst: a tar entry announces its
@@ -212,8 +213,8 @@ end
 function backup.run_to(inst, sink, opts)
   opts = check_opts(opts, "run_to")
   check_instance(inst, "run_to")
-  local put = run.sink_writer(sink)
-  return run.run_to(inst, put, opts)
+  local put, flush = run.sink_writer(sink)
+  return run.run_to(inst, put, opts, flush)
 end
 
 --- Verifies a backup set, or a chain {full, incremental, ...}, without
@@ -250,7 +251,7 @@ end
 --   verify = false to skip the verification
 -- @return report {verify = verify report, bytes, steps, seconds, dest, gen_low, gen_high, and
 --   ese.restore's last_generation, last_commit_time, last_commit_time_us, reached, stopped_at_time,
---   gap_generation, not_restored}
+--   gap_generation, not_restored, fetch_end}
 function backup.restore(dirs, dest, opts)
   opts = check_opts(opts, "restore")
   if type(dirs) == "string" then dirs = { dirs } end
@@ -282,7 +283,8 @@ function backup.restore(dirs, dest, opts)
   return { verify = v, bytes = r.bytes, steps = r.steps, dest = dest, seconds = now() - t0,
            gen_low = v and v.gen_low, gen_high = v and v.gen_high, last_generation = r.last_generation,
            last_commit_time = r.last_commit_time, last_commit_time_us = r.last_commit_time_us, reached = r.reached,
-           stopped_at_time = r.stopped_at_time, gap_generation = r.gap_generation, not_restored = r.not_restored }
+           stopped_at_time = r.stopped_at_time, gap_generation = r.gap_generation, not_restored = r.not_restored,
+           fetch_end = r.fetch_end }
 end
 
 --- Retention over a folder of sets: the plan of what goes and what stays,

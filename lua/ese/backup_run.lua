@@ -433,7 +433,9 @@ local function check_dest(dest)
   local partial = dest .. ".partial"
   if util.path_state(partial) ~= "absent" then
     raise("JET_errBackupDirectoryNotEmpty", "run",
-      "%s exists (left by a failed run?): remove it first", partial)
+      "%s exists: a run into %s is still going (it ends as its set or is removed), or one was killed: "
+      .. "remove it only once no run is going (a run still writing there would publish whatever the folder holds)",
+      partial, dest)
   end
   util.check_path_length(partial, "run")
   return dest, state, partial
@@ -459,22 +461,48 @@ end
 
 -- Makes the missing ancestors of dest and the partial folder (mode 0700
 -- whatever the umask); returns a function that removes what it made,
--- innermost first (a failure here removes it at once).
+-- innermost first (a failure here removes it at once), and the name of
+-- the run's mark in the partial folder (own_partial).
 local function make_partial(dest, partial)
   local made = fs.mkdir_p(dirname(dest), 448)
   local function remove_made()
     for i = #made, 1, -1 do pcall(fs.rmdir, made[i]) end
   end
+  -- a name no other run takes (Lua 5.4 seeds math.random per state)
+  local mark = (".ese-run-%08x%08x"):format(math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+  local made_partial = false
   local mok, merr = pcall(function()
     fs.mkdir(partial, 448)
+    made_partial = true
     fs.chmod(partial, 448)
+    fs.create(partial .. "/" .. mark):close()
   end)
   if not mok then
-    pcall(fs.rmdir, partial)
+    if made_partial then
+      pcall(fs.remove, partial .. "/" .. mark)
+      pcall(fs.rmdir, partial)
+    end
     remove_made()
     error(merr, 0)
   end
-  return remove_made
+  return remove_made, mark
+end
+
+-- Whether ctx.partial is still the folder this run made (its mark is in
+-- it): the files go in by name, and one removed meanwhile (by hand, while
+-- the run waited in a callback) may be another run's by now, whose files
+-- this run would then publish as its set, or delete as its own on failure.
+-- (An inode number does not tell: a folder made after the removal often
+-- gets the same one.)
+local function own_partial(ctx)
+  return fs.stat(ctx.partial).kind == "folder" and fs.stat(ctx.partial .. "/" .. ctx.mark).kind == "file"
+end
+
+local function check_own(ctx)
+  if not own_partial(ctx) then
+    raise("JET_errInvalidPath", "run", "%s was removed or replaced while the run wrote into it (another run or "
+      .. "process at work there?): the set is not made, and that folder is left alone", ctx.partial)
+  end
 end
 
 -- Reads every file of the set back (size and SHA-256 as streamed), in
@@ -534,6 +562,7 @@ local function folder_out(partial, p, opts, st, ctx)
   end
   function out.local_path(name) return partial .. "/" .. name end
   local function create(name)
+    check_own(ctx)
     local f = fs.create(partial .. "/" .. name)
     st.open[f] = true
     written[name] = true
@@ -562,6 +591,17 @@ local function folder_out(partial, p, opts, st, ctx)
     local w = create(manifest_m.NAME)
     w.write(manifest_m.encode(manifest))
     w.close()
+    -- the set is what this run wrote: a file of another's in the folder
+    -- would be published with it (a set that verify refuses)
+    check_own(ctx)
+    for _, name in ipairs(fs.list(partial)) do
+      if not written[name] and name ~= ctx.mark then
+        raise("JET_errInvalidPath", "run", "%s holds %s, which this run did not write (another run or process at "
+          .. "work there?): the set is not made", partial, name)
+      end
+    end
+    fs.remove(partial .. "/" .. ctx.mark)
+    ctx.unmarked = true   -- the folder is still this run's (a failure from here removes it)
     out.sync_dir(partial, ".")
     ctx.publish()
   end
@@ -587,8 +627,13 @@ local function fail_run(inst, st, res, ctx)
   -- the files this run made, by name (no descriptor needed: this works
   -- out of descriptors too), then anything else
   local at = ctx.renamed and ctx.dest or ctx.partial
-  for name in pairs(ctx.written) do pcall(fs.remove, at .. "/" .. name) end
-  if not pcall(fs.rmdir, at) then pcall(fs.remove_tree, at) end
+  -- a partial folder that is no longer the one this run made is another's:
+  -- left alone
+  if ctx.renamed or ctx.unmarked or own_partial(ctx) then
+    for name in pairs(ctx.written) do pcall(fs.remove, at .. "/" .. name) end
+    pcall(fs.remove, at .. "/" .. ctx.mark)
+    if not pcall(fs.rmdir, at) then pcall(fs.remove_tree, at) end
+  end
   if ctx.gave_way then pcall(fs.mkdir, ctx.dest, 448) end   -- it was there, empty
   ctx.remove_made()
   error(res, 0)
@@ -601,7 +646,7 @@ function run.run(inst, dest, opts)
   refuse_own_name(inst, util.strip_slashes(dest))
   dest, state, partial = check_dest(dest)
   local ctx = { dest = dest, partial = partial, written = {} }
-  ctx.remove_made = make_partial(dest, partial)
+  ctx.remove_made, ctx.mark = make_partial(dest, partial)
   local t0 = now()
   local st = { began = false, bytes = 0, names = {}, open = {}, zst = {} }
   local out = folder_out(partial, p, opts, st, ctx)
@@ -635,7 +680,9 @@ end
 
 --- put(s) for the sink of run_to: a function or an object with a write
 -- method; nil, err from it is JET_errDiskIO.  A sink of another type is a
--- plain error blaming the caller of the caller (level 3).
+-- plain error blaming the caller of the caller (level 3).  Second result:
+-- flush() for an object with a flush method too (a file handle: its buffer
+-- holds the archive's last bytes), nil, err from it JET_errDiskIO; else nil.
 function run.sink_writer(sink)
   local t = type(sink)
   local function check(ok, err)
@@ -646,7 +693,8 @@ function run.sink_writer(sink)
   if t == "function" then
     return function(s) check(sink(s)) end
   elseif (t == "table" or t == "userdata") and sink.write then
-    return function(s) check(sink:write(s)) end
+    local flush = sink.flush and function() check(sink:flush()) end
+    return function(s) check(sink:write(s)) end, flush
   end
   error("backup.run_to: sink must be a function or an object with a write method", 3)
 end
@@ -721,9 +769,9 @@ local function tar_out(emit, prefix, mtime)
   return out
 end
 
---- backup.run_to(inst, put, opts), with opts checked and the sink made a
--- put function (run.sink_writer) by ese.backup.
-function run.run_to(inst, put, opts)
+--- backup.run_to(inst, put, opts, flush), with opts checked and the sink
+-- made a put function (and flush, or nil) by run.sink_writer in ese.backup.
+function run.run_to(inst, put, opts, flush)
   local p = plan(opts, "run_to")
   local prefix = entry_prefix(opts)
   local t0 = now()
@@ -752,6 +800,17 @@ function run.run_to(inst, put, opts)
     end
   else
     out = tar_out(emit, prefix, os.time())
+  end
+  if flush then
+    -- the archive's last bytes (the manifest, the end blocks) may wait in
+    -- the sink's buffer: out before the truncation deletes the logs the
+    -- archive holds (a buffer that fails later, a full disk, would leave a
+    -- cut archive and a run that said success)
+    local before_end = out.before_end
+    function out.before_end(manifest)
+      before_end(manifest)
+      flush()
+    end
   end
   local guard <close> = close_guard(function() undo(inst, st) end)
   local ok, res = pcall(sequence, inst, p, opts, out, st)

@@ -581,6 +581,12 @@ log_path = DEST then opens the restored databases.]],
       out(("no log generation after the sets' last (%d) was %s: the restore ends with the sets"):format(
         v.gen_high, table.concat(after, ", nor ")))
     end
+    -- the fetch that ended the archive, in the command's own words: a
+    -- fetch that failed (a network error) ends it as the archive's end
+    -- does, and only they tell the two apart
+    if rep.fetch_end then
+      out(("--restore-command fetched no further generation: %s"):format(rep.fetch_end))
+    end
     not_restored_lines(rep.not_restored, "NOT restored")
     if o["to-time"] then
       -- seconds to the microsecond, rounded as ese.restore rounds to_time

@@ -73,7 +73,9 @@ end
 -- gap_generation = g (allow_partial: the first generation missing, nil: none),
 -- not_restored = a list of {path, name, how = "created" | "attached", generation} (nil: none): the
 -- databases the replayed logs create or attach that no set holds; as ESE's hard restore, the restore
--- skips them (a database created or attached after the full: take a full after it)}.
+-- skips them (a database created or attached after the full: take a full after it),
+-- fetch_end = text (nil: none): with restore_command, the fetch whose exit status other than 0 ended the
+-- archive, with the command's status and output (the archive's end, or a fetch that failed)}.
 -- @param backup a folder, or a list of folders (the full set first)
 -- @param dest_dir the destination folder
 -- @param opts the options above (optional)
