@@ -66,11 +66,14 @@ static int seek_grbit_ok(JET_GRBIT g) {
   return g == JET_bitSeekEQ || g == JET_bitSeekLT || g == JET_bitSeekLE || g == JET_bitSeekGE || g == JET_bitSeekGT;
 }
 
-/* EseSeek (out NULL) and EseSeekRetrieve. */
+/* EseSeek (out NULL) and EseSeekRetrieve.  A NULL output buffer with a
+ * size (nothing would be copied into it, and the call would succeed) is
+ * JET_errInvalidParameter, as for every retrieve. */
 static JET_ERR seek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit,
                     const table_out *out) {
   if (!seek_grbit_ok(grbit)) return JET_errInvalidGrbit;
   if ((!pvKey && cbKey) || (cbKey == 0 && grbit == JET_bitSeekEQ)) return JET_errInvalidParameter;
+  if (out && ((!out->key && out->key_max) || (!out->val && out->val_max))) return JET_errInvalidParameter;
   ON_CURSOR(sesid, tableid, table_seek(s, t, db, pvKey, cbKey, grbit, out));
 }
 
@@ -93,15 +96,18 @@ JET_ERR JET_API EseCount(JET_SESID sesid, JET_TABLEID tableid, const void *pvFro
 }
 
 JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
+  if (!pv && cbMax) return JET_errInvalidParameter;
   ON_CURSOR(sesid, tableid, table_retrieve(t, 1, 0, pv, cbMax, pcbActual));
 }
 
 JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual) {
+  if (!pv && cbMax) return JET_errInvalidParameter;
   ON_CURSOR(sesid, tableid, table_retrieve(t, 0, 0, pv, cbMax, pcbActual));
 }
 
 JET_ERR JET_API EseRetrieveValueAt(JET_SESID sesid, JET_TABLEID tableid, size_t ibOffset, void *pv, size_t cbMax,
                                    size_t *pcbActual) {
+  if (!pv && cbMax) return JET_errInvalidParameter;
   ON_CURSOR(sesid, tableid, table_retrieve(t, 0, ibOffset, pv, cbMax, pcbActual));
 }
 

@@ -312,11 +312,16 @@ static int tab_count(lua_State *L) {
   return 1;
 }
 
-/* __gc and __close: closes the cursor when its session still lives. */
+/* __gc and __close: closes the cursor when its session still lives, also
+ * when its database object was closed first: the cursor is the session's,
+ * which would keep it (and the record it read last, a long value whole)
+ * until the session ends. */
 static int tab_gc(lua_State *L) {
   EseTable *T = totable(L, 1);
   if (T->open) {
-    int alive = table_alive(L, 1);
+    lua_getiuservalue(L, 1, 1);
+    int alive = ese_session_alive(L, -1);
+    lua_pop(L, 1);
     T->open = 0;
     if (alive) (void)EseCloseTable(T->sesid, T->tableid);
   }

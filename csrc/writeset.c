@@ -56,14 +56,27 @@ static void arena_reset(writeset *w, int keep) {
   w->arena = kept;
 }
 
+/* Empties the set.  The arrays of a set of more than WS_KEEP_ENTRIES
+ * entries are freed (the next put starts them small): kept, a session
+ * would hold a large transaction's memory until it ends, and zero its
+ * whole hash at every later clear. */
 void ws_clear(writeset *w) {
   for (size_t i = 0; i < w->n; i++)
     if (w->ents[i].val_own) free(w->ents[i].val);
   arena_reset(w, 1);
   w->n = 0;
   w->bytes = 0;
-  if (w->slots) memset(w->slots, 0, w->nslots * sizeof *w->slots);
   w->sorted = 0;     /* built by the first seek (a load that never seeks never sorts) */
+  if (w->cap > WS_KEEP_ENTRIES || w->nslots > 4 * WS_KEEP_ENTRIES || w->ocap > WS_KEEP_ENTRIES) {
+    free(w->ents);
+    free(w->slots);
+    free(w->order);
+    w->ents = NULL;
+    w->slots = w->order = NULL;
+    w->cap = w->nslots = w->ocap = 0;
+  } else if (w->slots) {
+    memset(w->slots, 0, w->nslots * sizeof *w->slots);
+  }
 }
 
 void ws_free(writeset *w) {

@@ -42,6 +42,7 @@ typedef struct writeset {
 } writeset;
 
 #define WS_OVERHEAD 64      /* bytes counted per entry besides key and value */
+#define WS_KEEP_ENTRIES 1024 /* ws_clear keeps the arrays of a set of at most this many entries */
 
 void ws_init(writeset *w);
 void ws_free(writeset *w);

@@ -198,7 +198,9 @@ JET_ERR JET_API EseDelete(JET_SESID sesid, JET_TABLEID tableid, const void *pvKe
 JET_ERR JET_API EseSeek(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey, size_t cbKey, JET_GRBIT grbit);
 /* Copy the current record's key or value; *pcbActual is its full size and
  * JET_wrnBufferTruncated is returned when cbMax was smaller.  pv may be NULL
- * with cbMax 0 to ask the size.  JET_errNoCurrentRecord without a record. */
+ * with cbMax 0 to ask the size (NULL with cbMax > 0: JET_errInvalidParameter,
+ * here and in EseSeekRetrieve, EseRetrieveValueAt, EseRetrieveSlice).
+ * JET_errNoCurrentRecord without a record. */
 JET_ERR JET_API EseRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
 JET_ERR JET_API EseRetrieveValue(JET_SESID sesid, JET_TABLEID tableid, void *pv, size_t cbMax, size_t *pcbActual);
 /* EseSeek, then the found record's key into pvKeyOut and its value into

@@ -281,6 +281,41 @@ static void test_walk(const char *root) {
   CK(JetTerm2(inst, JET_bitTermComplete));
 }
 
+/* A NULL buffer with cbMax > 0 (found by hostile18e): JET_errInvalidParameter
+ * from every retrieve, as EseRetrieveSlice; before, EseRetrieveKey,
+ * EseRetrieveValue, EseRetrieveValueAt and EseSeekRetrieve answered
+ * success (the sizes in *pcbActual) with nothing copied, so a caller read
+ * its buffer as filled.  NULL with cbMax 0 still asks the size. */
+static void test_nullbuf(const char *root) {
+  JET_SESID s;
+  JET_TABLEID t;
+  JET_INSTANCE inst = start(root, "nullbuf", &s, &t);
+  char key[64], val[64];
+  size_t kl = 0, vl = 0;
+  put(s, t, "b", "value-b");
+  CK(EseSeek(s, t, "b", 1, JET_bitSeekEQ));
+  EXPECT(EseRetrieveKey(s, t, NULL, 8, &kl), JET_errInvalidParameter, "RetrieveKey NULL of 8 bytes");
+  EXPECT(EseRetrieveValue(s, t, NULL, 8, &vl), JET_errInvalidParameter, "RetrieveValue NULL of 8 bytes");
+  EXPECT(EseRetrieveValueAt(s, t, 2, NULL, 8, &vl), JET_errInvalidParameter, "RetrieveValueAt NULL of 8 bytes");
+  EXPECT(EseSeekRetrieve(s, t, "b", 1, JET_bitSeekEQ, NULL, 8, &kl, val, sizeof val, &vl), JET_errInvalidParameter,
+         "SeekRetrieve NULL key buffer of 8 bytes");
+  EXPECT(EseSeekRetrieve(s, t, "b", 1, JET_bitSeekEQ, key, sizeof key, &kl, NULL, 8, &vl), JET_errInvalidParameter,
+         "SeekRetrieve NULL value buffer of 8 bytes");
+  /* the sizes alone still work, and the cursor is where it was */
+  kl = vl = 0;
+  EXPECT(EseRetrieveKey(s, t, NULL, 0, &kl), JET_wrnBufferTruncated, "RetrieveKey the size");
+  EXPECT(EseRetrieveValueAt(s, t, 2, NULL, 0, &vl), JET_wrnBufferTruncated, "RetrieveValueAt the size");
+  if (kl != 1 || vl != 5) FAIL("the sizes: key %zu, value from 2 %zu", kl, vl);
+  EXPECT(EseSeekRetrieve(s, t, "a", 1, JET_bitSeekGE, NULL, 0, &kl, NULL, 0, &vl), JET_wrnBufferTruncated,
+         "SeekRetrieve the sizes");
+  if (kl != 1 || vl != 7) FAIL("SeekRetrieve sizes: key %zu, value %zu", kl, vl);
+  CK(EseRetrieveValue(s, t, val, sizeof val, &vl));
+  if (vl != 7 || memcmp(val, "value-b", 7)) FAIL("the cursor left b");
+  CK(EseCloseTable(s, t));
+  CK(JetEndSession(s, 0));
+  CK(JetTerm2(inst, JET_bitTermComplete));
+}
+
 int main(int argc, char **argv) {
   harness_start(600);
   const char *which = argc > 1 ? argv[1] : "all";
@@ -291,7 +326,8 @@ int main(int argc, char **argv) {
   if (all || !strcmp(which, "count")) test_count(root), ran++, printf("cursor_api: count: ok\n");
   if (all || !strcmp(which, "walk")) test_walk(root), ran++, printf("cursor_api: walk: ok\n");
   if (all || !strcmp(which, "slice")) test_slice(root), ran++, printf("cursor_api: slice: ok\n");
-  if (!ran) FAIL("unknown test %s (retrieve, count, walk, slice)", which);
+  if (all || !strcmp(which, "nullbuf")) test_nullbuf(root), ran++, printf("cursor_api: nullbuf: ok\n");
+  if (!ran) FAIL("unknown test %s (retrieve, count, walk, slice, nullbuf)", which);
   if (harness_rm_rf(root) != 0) printf("cursor_api: note: could not remove %s\n", root);
   return 0;
 }

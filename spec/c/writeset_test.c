@@ -8,7 +8,8 @@
  * set once, not once per step: 20,000 steps took 9 s when each seek
  * sorted again).  The arena (keys and first values, freed by ws_clear):
  * values larger than a block, replaced values, tombstones, all read back
- * intact after many blocks.  Prints "writeset_test: ok".
+ * intact after many blocks.  ws_clear of a large set frees its arrays
+ * (WS_KEEP_ENTRIES).  Prints "writeset_test: ok".
  */
 #define HARNESS_NAME "writeset_test"
 #include "harness.h"
@@ -152,6 +153,15 @@ int main(void) {
   CHECK(ws_sorted(&w, &o) == JET_errSuccess);
   for (size_t i = 1; i < w.n; i++)
     CHECK(ws_keycmp(w.ents[o[i - 1]].key, w.ents[o[i - 1]].klen, w.ents[o[i]].key, w.ents[o[i]].klen) < 0);
+  ws_clear(&w);
+  /* a large transaction's arrays go with it (found by hostile18e): kept,
+   * they held its memory for the session's life (124 MiB after 2,000,000
+   * puts) and every later clear zeroed the whole hash (a transaction of
+   * one put took 0.45 ms instead of 0.6 us) */
+  if (w.cap > WS_KEEP_ENTRIES || w.nslots > 4 * WS_KEEP_ENTRIES || w.ocap > WS_KEEP_ENTRIES)
+    FAIL("after clearing 20,000 entries the write set keeps room for %zu entries, %zu slots, %zu sorted",
+         w.cap, w.nslots, w.ocap);
+  CHECK(ws_put(&w, 1, 10, "again", 5, "v", 1, 0) == JET_errSuccess && ws_get(&w, 1, 10, "again", 5));
   ws_clear(&w);
 
   /* the arena: small and large values (past WS_BLOCK), some replaced,

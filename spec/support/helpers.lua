@@ -791,6 +791,25 @@ function H.while_held(dir, fn, setup, finish, params)
   return table.unpack(r, 1, r.n)
 end
 
+-- Runs source in a child (H.lua_child, args) with rss() in scope (the
+-- process's resident size, MiB); the child prints "GROWTH <MiB>".  Asserts
+-- it exited 0 and, unless under make check (ASan's quarantine keeps freed
+-- memory resident), that the growth is below max_mib; what says of what.
+function H.assert_child_growth(source, args, max_mib, what)
+  local code, out, err = H.lua_child([[
+    local function rss()
+      for l in io.lines("/proc/self/status") do
+        local v = l:match("^VmRSS:%s+(%d+)")
+        if v then return tonumber(v) // 1024 end
+      end
+    end
+  ]] .. source, args)
+  luassert.are.equal(0, code, out .. err)
+  local growth = tonumber(out:match("GROWTH (%-?%d+)"))
+  if os.getenv("ESE_SANITIZED") then return end
+  luassert.is_true(growth < max_mib, "RSS grew by " .. growth .. " MiB " .. what)
+end
+
 -- H.lua_run of a Lua chunk (source text), from a temporary file.
 function H.lua_child(source, args, env, opts)
   local script = os.tmpname()
