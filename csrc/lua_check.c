@@ -26,10 +26,11 @@ static void set_int(lua_State *L, const char *field, lua_Integer v) {
 }
 
 /* The databases a log's records create or attach (check_log_databases),
+ * or its header's attach table lists (check_log_header_databases),
  * gathered in C first, in a userdata whose __gc frees them: a Lua error
  * (the raise below, or memory while they are pushed) leaves nothing
  * behind. */
-typedef struct logdb { char *path; unsigned char sig[16]; int created; uint64_t lsn; } logdb;
+typedef struct logdb { char *path, *rel; unsigned char sig[16]; int created; uint64_t lsn; } logdb;
 typedef struct logdbs { logdb *v; size_t n; } logdbs;
 
 static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64_t lsn) {
@@ -37,7 +38,12 @@ static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64
   logdb *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
   if (!nv) return JET_errOutOfMemory;
   l->v = nv;
+  nv[l->n].rel = NULL;
   if (!(nv[l->n].path = strdup(a->path))) return JET_errOutOfMemory;
+  if (a->rel && a->rel[0] && !(nv[l->n].rel = strdup(a->rel))) {
+    free(nv[l->n].path);
+    return JET_errOutOfMemory;
+  }
   memcpy(nv[l->n].sig, a->sig, 16);
   nv[l->n].created = created;
   nv[l->n].lsn = lsn;
@@ -47,17 +53,23 @@ static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64
 
 static int logdbs_gc(lua_State *L) {
   logdbs *l = lua_touserdata(L, 1);
-  for (size_t i = 0; i < l->n; i++) free(l->v[i].path);
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->v[i].path);
+    free(l->v[i].rel);
+  }
   free(l->v);
   l->v = NULL;
   l->n = 0;
   return 0;
 }
 
-/* t.databases = { {path, db_signature, how = "created" | "attached",
- * generation, offset}, ... } of the log at path (its records read once
- * more); raises the error of a log that fails. */
-static void push_log_databases(lua_State *L, const char *path) {
+/* With header 0: t.databases = { {path, relative, db_signature, how =
+ * "created" | "attached", generation, offset}, ... } of the log at path
+ * (its records read once more); with header 1: t.attach_table = { {path,
+ * relative, db_signature}, ... } (its header's attach table).  relative:
+ * the path relative to the log folder the log recorded, nil when unknown.
+ * Raises the error of a log that fails. */
+static void push_log_databases(lua_State *L, const char *path, int header) {
   logdbs *l = lua_newuserdatauv(L, sizeof *l, 0);
   l->v = NULL;
   l->n = 0;
@@ -67,21 +79,28 @@ static void push_log_databases(lua_State *L, const char *path) {
   }
   lua_setmetatable(L, -2);
   char detail[600] = "";
-  JET_ERR e = check_log_databases(path, note_db, l, detail, sizeof detail);
+  JET_ERR e = header ? check_log_header_databases(path, note_db, l, detail, sizeof detail)
+                     : check_log_databases(path, note_db, l, detail, sizeof detail);
   if (e) ese_raise_detail(L, e, "file_info", detail);
   lua_createtable(L, (int)l->n, 0);
   for (size_t i = 0; i < l->n; i++) {
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, l->v[i].path);
     lua_setfield(L, -2, "path");
+    if (l->v[i].rel) {
+      lua_pushstring(L, l->v[i].rel);
+      lua_setfield(L, -2, "relative");
+    }
     push_sig(L, l->v[i].sig, "db_signature");
-    lua_pushstring(L, l->v[i].created ? "created" : "attached");
-    lua_setfield(L, -2, "how");
-    set_int(L, "generation", (lua_Integer)LSN_GEN(l->v[i].lsn));
-    set_int(L, "offset", (lua_Integer)LSN_OFF(l->v[i].lsn));
+    if (!header) {
+      lua_pushstring(L, l->v[i].created ? "created" : "attached");
+      lua_setfield(L, -2, "how");
+      set_int(L, "generation", (lua_Integer)LSN_GEN(l->v[i].lsn));
+      set_int(L, "offset", (lua_Integer)LSN_OFF(l->v[i].lsn));
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  lua_setfield(L, -3, "databases");   /* the file's table, under the userdata */
+  lua_setfield(L, -3, header ? "attach_table" : "databases");   /* the file's table, under the userdata */
   lua_pushcfunction(L, logdbs_gc);     /* freed now, not at the next collection */
   lua_insert(L, -2);
   lua_call(L, 1, 0);
@@ -132,7 +151,8 @@ static int file_info(lua_State *L) {
     set_int(L, "created_us", (lua_Integer)fi.tmCreate);
     set_int(L, "prev_created_us", (lua_Integer)fi.tmPrevGen);
     set_int(L, "attached", (lua_Integer)fi.attached);
-    if (verify) push_log_databases(L, path);
+    if (!fi.compressed) push_log_databases(L, path, 1);
+    if (verify) push_log_databases(L, path, 0);
   }
   if (fi.compressed) {
     lua_pushboolean(L, 1);

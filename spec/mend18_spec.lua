@@ -1,0 +1,107 @@
+-- Session 18's mends: `ese backup` of an instance with a database outside
+-- its folder, ...
+local ese = require "ese"
+local backup = require "ese.backup"
+local cjson = require "cjson"
+local H = require "spec.support.helpers"
+
+-- An instance on w/inst with app.edb there and x.edb in w/out (10 and 7
+-- records), shut down cleanly.  Returns the two folders.
+local function with_outside_db(w, outside_name)
+  local dir, odir = w:path("inst"), w:path("out")
+  assert(ese.fs.mkdir_p(dir) and ese.fs.mkdir_p(odir))
+  local t, s, _, inst = w:table_at(dir, "app.edb")
+  H.put_range(t, "a", 10)
+  local db = s:create_database(odir .. "/" .. (outside_name or "x.edb"))
+  local t2 = s:create_table(db, "t")
+  H.put_range(t2, "x", 7)
+  t2:close(); db:close(); t:close()
+  s:end_session()
+  inst:term({ complete = true })
+  return dir, odir
+end
+
+local function count_in(w, dir, file)
+  local inst = w:track(ese.create_instance(H.name("r"), H.params(dir)))
+  inst:init()
+  local t, s = H.open_table(inst, dir, file)
+  local n = t:count()
+  t:close(); s:end_session(); inst:term({ complete = true })
+  return n
+end
+
+describe("ese backup of an instance whose logs attach a database outside its folder", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: only the *.edb files of the folder were attached; x.edb was
+  -- left out of the set, silently, exit 0 (and the truncation dropped the
+  -- last logs that named it).
+  it("backs it up too, found where recovery finds it, and names it (text and --json)", function()
+    local dir, odir = with_outside_db(w)
+    local code, out, err = H.lua_run("bin/ese", { "backup", dir, w:path("set"), "--json" })
+    assert.are.equal(0, code, err)
+    local rep = cjson.decode(out).report
+    local dbs = {}
+    for _, e in ipairs(backup.verify(w:path("set")).databases) do dbs[e] = true end
+    assert.are.same({ ["app.edb"] = true, ["x.edb"] = true }, dbs)
+    assert.are.equal(1, #rep.from_logs)
+    assert.are.equal(ese.file_info(odir .. "/x.edb").db_signature, ese.file_info(rep.from_logs[1]).db_signature)
+    assert.is_nil(rep.not_backed_up_logged)
+    ese.restore(w:path("set"), w:path("r"))
+    assert.are.equal(7, count_in(w, w:path("r"), "x.edb"))
+    assert.are.equal(10, count_in(w, w:path("r"), "app.edb"))
+    -- the text output names it; a second backup (the first truncated the
+    -- logs) still finds it: this run's logs attach it
+    local code2, out2, err2 = H.lua_run("bin/ese", { "backup", dir, w:path("set2") })
+    assert.are.equal(0, code2, err2)
+    assert.matches("backed up too: [^\n]*x%.edb %(a database the instance's logs attach", out2)
+    dbs = {}
+    for _, e in ipairs(backup.verify(w:path("set2")).databases) do dbs[e] = true end
+    assert.are.same({ ["app.edb"] = true, ["x.edb"] = true }, dbs)
+  end)
+
+  it("one that is no longer there is named NOT backed up (text and --json); the rest is backed up", function()
+    local dir, odir = with_outside_db(w)
+    local sig = ese.file_info(odir .. "/x.edb").db_signature
+    assert(os.remove(odir .. "/x.edb"))
+    local code, out, err = H.lua_run("bin/ese", { "backup", dir, w:path("set"), "--no-truncate", "--json" })
+    assert.are.equal(0, code, err)
+    local rep = cjson.decode(out).report
+    assert.are.same({ { path = odir .. "/x.edb", db_signature = sig, why = "absent" } }, rep.not_backed_up_logged)
+    local code2, out2, err2 = H.lua_run("bin/ese", { "backup", dir, w:path("set2"), "--no-truncate" })
+    assert.are.equal(0, code2, err2)
+    assert.matches("NOT backed up: " .. odir .. "/x.edb (absent): databases the instance's logs attach that are " ..
+      "not there", out2, 1, true)
+    assert.are.same({ "app.edb" }, backup.verify(w:path("set2")).databases)
+  end)
+
+  it("one that another instance has attached since is not attached: named NOT backed up", function()
+    local dir, odir = with_outside_db(w)
+    local other = w:path("other")
+    assert(ese.fs.mkdir_p(other))
+    local inst = w:track(ese.create_instance(H.name("o"), H.params(other)))
+    inst:init()
+    local s = inst:begin_session()
+    s:attach_database(odir .. "/x.edb")
+    s:end_session()
+    inst:term({ complete = true })
+    local code, out, err = H.lua_run("bin/ese", { "backup", dir, w:path("set"), "--json" })
+    assert.are.equal(0, code, err)
+    local rep = cjson.decode(out).report
+    assert.are.equal(1, #rep.not_backed_up_logged)
+    assert.matches("belongs to another log stream now", rep.not_backed_up_logged[1].why, 1, true)
+    assert.are.same({ "app.edb" }, backup.verify(w:path("set")).databases)
+  end)
+
+  it("one with the name of a database of the folder: JET_errInvalidPath, no set made", function()
+    local dir = with_outside_db(w, "app.edb")
+    local code, out, err = H.lua_run("bin/ese", { "backup", dir, w:path("set"), "--json" })
+    assert.are.equal(1, code, err)
+    local j = cjson.decode(out)
+    assert.are.equal("JET_errInvalidPath", j.error.name)
+    assert.matches("two files of the backup are named app.edb", j.error.detail, 1, true)
+    assert.are.equal("absent", ese.fs.stat(w:path("set")).kind)
+  end)
+end)
