@@ -516,46 +516,105 @@ static int live_gap(EseRestore *r) {
 
 #define LIVE_RESCANS 8
 
-/* A live log folder: listed again while a generation is missing below
- * its B.log (live_gap: the instance there rolled between the listing and
- * the open of B.log), at most LIVE_RESCANS times. What a listing found
- * stays (the same generation found again is one file, scan_log), so a
- * later listing only adds the names the roll made; a gap that stays is
- * check_logs' refusal as before. */
-/* An entry of the live folder named as a log of base name B in another
- * case only (os_list_dir's callback): *name of the first is kept. */
+/* An entry of a folder read by the base name exactly (the live log
+ * folder, the log archive) named as a log of base name B in another case
+ * only, whose header carries the sets' log signature (os_list_dir's
+ * callback): *name of the first is kept.  One of another stream (another
+ * instance's, whose base name differs by case) is not counted. */
 typedef struct {
-  const char *base;
+  EseRestore *r;
+  const char *dir;
   char first[64];
 } case_ctx;
 
 static JET_ERR other_case_log(const char *name, void *ud) {
   case_ctx *c = ud;
-  if (!c->first[0] && log_parse_name(name, c->base, NULL) && !log_parse_name_exact(name, c->base, NULL))
-    snprintf(c->first, sizeof c->first, "%s", name);
+  if (c->first[0] || !log_parse_name(name, c->r->base, NULL) || log_parse_name_exact(name, c->r->base, NULL))
+    return JET_errSuccess;
+  char *p = os_join(c->dir, name);
+  if (!p) return JET_errOutOfMemory;
+  log_header h;
+  if (log_read_header(c->r->io, p, &h) == JET_errSuccess) {
+    if (!memcmp(h.sig.b, c->r->sig.b, 16)) snprintf(c->first, sizeof c->first, "%s", name);
+    log_header_clear(&h);
+  }
+  free(p);
   return JET_errSuccess;
 }
 
+/* The logs found in a folder read by the base name exactly (live 1). */
+static size_t exact_logs(const EseRestore *r) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->nfiles; i++) n += r->files[i].live && !r->files[i].is_db;
+  return n;
+}
+
+/* After the scan of dir (what: "live log folder" or "log archive", short:
+ * "live folder" or "archive"), which read its logs by the base name
+ * exactly (it may hold two instances' streams whose names differ only by
+ * case) while the sets' are found in any case: when it gave no log (before:
+ * exact_logs before the scan) but holds one of the sets' stream under base
+ * name B in another case, base_name was given in another case than the
+ * instance's, and the restore would end with what it has, the commits
+ * after it left out in silence: JET_errInvalidParameter naming that log. */
+static JET_ERR refuse_other_case(EseRestore *r, const char *dir, size_t before, const char *what, const char *short_what) {
+  if (exact_logs(r) > before) return JET_errSuccess;
+  case_ctx c = { .r = r, .dir = dir };
+  JET_ERR e = os_list_dir(dir, other_case_log, &c);
+  char msg[300];
+  if (e != JET_errSuccess) {
+    snprintf(msg, sizeof msg, "%s %.200s cannot be read", what, dir);
+    return fail(r, e, "%s", msg);
+  }
+  if (!c.first[0]) return JET_errSuccess;
+  snprintf(msg, sizeof msg, "the %s holds %s and no log of base name %s: base_name names the %s's logs exactly, in "
+           "their case (give the instance's base name)", what, c.first, r->base, short_what);
+  return fail(r, JET_errInvalidParameter, "%s", msg);
+}
+
+/* A live log folder: listed again while a generation is missing below
+ * its B.log (live_gap: the instance there rolled between the listing and
+ * the open of B.log), at most LIVE_RESCANS times. What a listing found
+ * stays (the same generation found again is one file, scan_log), so a
+ * later listing only adds the names the roll made; a gap that stays is
+ * check_logs' refusal as before.  Then refuse_other_case. */
 static JET_ERR scan_live(EseRestore *r, const char *dir) {
+  size_t before = exact_logs(r);
   JET_ERR e = scan_dir(r, dir, 1);
   for (int i = 0; e == JET_errSuccess && i < LIVE_RESCANS && live_gap(r); i++) e = scan_dir(r, dir, 1);
-  /* the live folder is read by the base name exactly (it may hold two
-   * instances' streams whose names differ only by case), the sets in any
-   * case: a base_name in another case than the live folder's logs found
-   * none there, and the restore ended with the sets, the commits after
-   * them left out in silence */
-  size_t live = 0;
-  for (size_t i = 0; i < r->nfiles; i++) live += r->files[i].live && !r->files[i].is_db;
-  case_ctx c = { .base = r->base };
-  if (e == JET_errSuccess && !live && (e = os_list_dir(dir, other_case_log, &c)) != JET_errSuccess)
-    return fail(r, e, "live log folder %s cannot be read", dir);
-  if (e == JET_errSuccess && c.first[0]) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "the live log folder holds %s and no log of base name %s: base_name names the live "
-             "folder's logs exactly, in their case (give the instance's base name)", c.first, r->base);
-    e = fail(r, JET_errInvalidParameter, "%s", msg);
-  }
+  if (e == JET_errSuccess) e = refuse_other_case(r, dir, before, "live log folder", "live folder");
   return e;
+}
+
+/* The log archive (archive_path): read as the live folder is, by the base
+ * name exactly; base_name in another case than its logs' is refused. */
+static JET_ERR scan_archive(EseRestore *r, const char *dir) {
+  size_t before = exact_logs(r);
+  JET_ERR e = scan_dir(r, dir, 1);
+  if (e == JET_errSuccess) e = refuse_other_case(r, dir, before, "log archive", "archive");
+  return e;
+}
+
+/* restore_command fetches each generation by its file name under
+ * base_name (its %f): an archive holds the instance's names, in the case
+ * the sets' logs (found in any case) have them.  A base_name in another
+ * case would fetch nothing, the first missing name taken as the end of
+ * the archive and every commit after the sets left out in silence:
+ * JET_errInvalidParameter naming a log of the sets, before anything is
+ * written or fetched. */
+static JET_ERR check_fetch_case(EseRestore *r) {
+  size_t n = strlen(r->base);
+  for (size_t i = 0; i < r->nfiles; i++) {
+    const rsfile *f = &r->files[i];
+    const char *slash = strrchr(f->src, '/'), *leaf = slash ? slash + 1 : f->src;   /* as the set names it */
+    if (f->is_db || f->live || strncmp(leaf, r->base, n) == 0) continue;
+    char msg[400];
+    snprintf(msg, sizeof msg, "the backup set holds %.64s and restore_command fetches the archived logs by their "
+             "names under base name %s (%%f): base_name names them exactly, in their case (give the instance's base "
+             "name)", leaf, r->base);
+    return fail(r, JET_errInvalidParameter, "%s", msg);
+  }
+  return JET_errSuccess;
 }
 
 /* The logs of the sets: one stream, no gap, each following the last. */
@@ -1271,9 +1330,10 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   set_lo = r->lo;
   set_hi = r->hi;
   r->min_gen = e == JET_errSuccess ? set_lo : 0;
-  if (e == JET_errSuccess && o->archive_path) e = scan_dir(r, o->archive_path, 1);
+  if (e == JET_errSuccess && o->archive_path) e = scan_archive(r, o->archive_path);
   if (e == JET_errSuccess && o->archive_path) e = check_logs(r, set_hi);
   int fetch = o->restore_command && *o->restore_command;
+  if (e == JET_errSuccess && fetch) e = check_fetch_case(r);
   /* with restore_command the live logs come after the fetched ones: later */
   if (e == JET_errSuccess && o->live_log_path && !fetch) e = scan_live(r, o->live_log_path);
   if (e == JET_errSuccess && o->live_log_path && !fetch) e = check_logs(r, set_hi);

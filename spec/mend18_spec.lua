@@ -105,3 +105,39 @@ describe("ese backup of an instance whose logs attach a database outside its fol
     assert.are.equal("absent", ese.fs.stat(w:path("set")).kind)
   end)
 end)
+
+describe("ese.restore with base_name in another case than the archive's logs", function()
+  local w, set, arc
+  before_each(function()
+    w = H.world()
+    arc = w:path("arc")
+    local t, s, _, inst = w:table({ log_file_size = 64, archive_path = arc })
+    t:put("base", "1")
+    set = w:path("set")
+    backup.run(inst, set)
+    H.fill(t, 600, "after")
+    t:close(); s:end_session(); inst:term({ complete = true })
+  end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: the archive was read by the base name exactly, restore_command
+  -- fetched EDB00000002.log (the archive has edb00000002.log): either way
+  -- no archived log was found, the restore ended with the set
+  -- (last_generation 1) and every commit after it was left out, in success.
+  for _, how in ipairs({ "archive_path", "restore_command" }) do
+    it(how .. ": JET_errInvalidParameter naming a log, dest not made; the exact name restores all", function()
+      local opts = how == "archive_path" and { archive_path = arc }
+        or { restore_command = "cp " .. arc .. "/%f %p" }
+      opts.base_name = "EDB"
+      local e = H.expect_jet("JET_errInvalidParameter", ese.restore, set, w:path("d"), opts)
+      assert.matches(how == "archive_path" and "the log archive holds edb%x+%.log and no log of base name EDB"
+        or "the backup set holds edb00000001.log and restore_command fetches the archived logs", tostring(e))
+      assert.are.equal("absent", ese.fs.stat(w:path("d")).kind)
+      opts.base_name = "edb"
+      local r = ese.restore(set, w:path("d"), opts)
+      -- the archive's generations, past the set's (the last, not shipped, is not there)
+      assert.is_true(r.last_generation > backup.verify(set).gen_high + 2)
+      assert.is_true(H.count_keys(w, w:path("d"), "after") > 300)
+    end)
+  end
+end)
