@@ -1,5 +1,7 @@
 -- Session 18's mends: `ese backup` of an instance with a database outside
--- its folder, ...
+-- its folder; ese.restore's base_name in another case than the archive's
+-- logs (archive_path, restore_command); a restore into a new folder while
+-- the live folder's instance retires generations; the hold's step size.
 local ese = require "ese"
 local backup = require "ese.backup"
 local cjson = require "cjson"
@@ -140,4 +142,69 @@ describe("ese.restore with base_name in another case than the archive's logs", f
       assert.is_true(H.count_keys(w, w:path("d"), "after") > 300)
     end)
   end
+end)
+
+describe("ese.restore into a new folder with live_log_path while the instance there retires generations", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: a new (or empty) dest had no hold step: the copy read each
+  -- live generation from the live folder, and one retired since the scan
+  -- failed the restore in the middle of the copy (JET_errFileNotFound),
+  -- dest left with databases "being restored" and some logs.
+  it("a generation retired once the copy has begun (hold point restore-copy) was held before: the restore " ..
+     "succeeds", function()
+    local out, dest = H.restore_while_retired(w, "restore-copy", true)
+    assert.matches("RESTORED", out)
+    local keys = H.restored_keys(w, dest)
+    assert.are.equal(5, H.count_prefix(keys, "base"))
+    assert.is_true(H.count_prefix(keys, "early") > 0)
+    assert.are.equal(0, H.count_prefix(keys, "during"))
+  end)
+
+  it("a generation retired before it is held (hold point restore-hold) is refused before anything of dest is " ..
+     "written: JET_errMissingCurrentLogFiles, dest absent again", function()
+    local out, dest = H.restore_while_retired(w, "restore-hold", true)
+    assert.matches("FAILED JET_errMissingCurrentLogFiles", out, 1, true)
+    assert.matches("was retired or recycled by the instance on the live log folder", out, 1, true)
+    assert.are.equal("absent", ese.fs.stat(dest).kind)
+  end)
+end)
+
+describe("the hold of a live generation", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: a generation (up to 1 GiB) was copied into dest/.ese-fetch in
+  -- one step, a caller that yields from on_progress waiting for all of it;
+  -- every callback saw a held copy absent or whole.  Ordered I/O
+  -- (ESE_FAULT_COUNT) runs the steps in line: a callback sees the state
+  -- between two steps.
+  it("copies 1 MiB a step: a callback between two steps sees a held copy in part", function()
+    local t, s, _, inst = w:table({ log_file_size = 4096 })
+    t:put("base", "1")
+    backup.run(inst, w:path("set"))
+    H.roll(t, w.dir, 2, "live")
+    t:close(); s:end_session(); inst:term({ complete = true })
+    local code, out, err = H.lua_child([[
+      local ese = require "ese"
+      local fetch = arg[2] .. "/.ese-fetch"
+      local partial, whole = 0, 0
+      ese.restore(arg[1], arg[2], { live_log_path = arg[3], on_progress = function()
+        local ok, names = pcall(ese.fs.list, fetch)
+        for _, n in ipairs(ok and names or {}) do
+          local size = ese.fs.stat(fetch .. "/" .. n).size
+          if size == 4096 * 1024 then whole = whole + 1 elseif size > 0 then partial = partial + 1 end
+        end
+      end })
+      print("PARTIAL " .. partial, "WHOLE " .. whole)
+    ]], { w:path("set"), w:path("d"), w.dir }, "ESE_FAULT_COUNT=" .. H.q(w:path("count")))
+    assert.are.equal(0, code, err)
+    assert.matches("WHOLE [1-9]", out)
+    local partial = tonumber(out:match("PARTIAL (%d+)"))
+    assert.is_true(partial >= 3, out)
+    assert.is_true(H.count_keys(w, w:path("d"), "live") > 0)
+  end)
 end)
