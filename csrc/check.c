@@ -303,6 +303,22 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
   return e;
 }
 
+JET_ERR check_log_header_databases(const char *path, check_db_fn fn, void *ud, char *detail, size_t cb) {
+  assert(path && fn);
+  esio *io;
+  JET_ERR e = esio_new(&io);
+  if (e) return e;
+  log_header lh;
+  e = log_read_header(io, path, &lh);
+  if (e == JET_errSuccess) {
+    for (uint32_t i = 0; i < lh.nattach && e == JET_errSuccess; i++) e = fn(ud, &lh.attach[i], 0, LSN(lh.gen, 0));
+    log_header_clear(&lh);
+  }
+  esio_free(io);
+  if (e && detail && !detail[0]) snprintf(detail, cb, "%s: its header's attach table cannot be read", path);
+  return e;
+}
+
 JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud, char *detail,
                         size_t cb) {
   assert(path && info);

@@ -21,5 +21,10 @@ typedef JET_ERR (*check_db_fn)(void *ud, const struct log_attach *a, int created
  * its checks read: the file is read once. */
 JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud, char *detail,
                         size_t cb);
+/* fn(ud, a, 0, LSN(generation, 0)) for each database of the log's header
+ * attach table (those attached when the generation was created), in
+ * order, of the plain log file at path (not a set's compressed NAME.zst).
+ * The header's errors as log_read_header returns them. */
+JET_ERR check_log_header_databases(const char *path, check_db_fn fn, void *ud, char *detail, size_t cb);
 
 #endif

@@ -26,10 +26,11 @@ static void set_int(lua_State *L, const char *field, lua_Integer v) {
 }
 
 /* The databases a log's records create or attach (check_file_info's check_db_fn),
+ * or its header's attach table lists (check_log_header_databases),
  * gathered in C first, in a userdata whose __gc frees them: a Lua error
  * (the raise below, or memory while they are pushed) leaves nothing
  * behind. */
-typedef struct logdb { char *path; unsigned char sig[16]; int created; uint64_t lsn; } logdb;
+typedef struct logdb { char *path, *rel; unsigned char sig[16]; int created; uint64_t lsn; } logdb;
 typedef struct logdbs { logdb *v; size_t n; } logdbs;
 
 static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64_t lsn) {
@@ -37,7 +38,12 @@ static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64
   logdb *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
   if (!nv) return JET_errOutOfMemory;
   l->v = nv;
+  nv[l->n].rel = NULL;
   if (!(nv[l->n].path = strdup(a->path))) return JET_errOutOfMemory;
+  if (a->rel && a->rel[0] && !(nv[l->n].rel = strdup(a->rel))) {
+    free(nv[l->n].path);
+    return JET_errOutOfMemory;
+  }
   memcpy(nv[l->n].sig, a->sig, 16);
   nv[l->n].created = created;
   nv[l->n].lsn = lsn;
@@ -45,12 +51,18 @@ static JET_ERR note_db(void *ud, const struct log_attach *a, int created, uint64
   return JET_errSuccess;
 }
 
-static int logdbs_gc(lua_State *L) {
-  logdbs *l = lua_touserdata(L, 1);
-  for (size_t i = 0; i < l->n; i++) free(l->v[i].path);
+static void free_logdbs(logdbs *l) {
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->v[i].path);
+    free(l->v[i].rel);
+  }
   free(l->v);
   l->v = NULL;
   l->n = 0;
+}
+
+static int logdbs_gc(lua_State *L) {
+  free_logdbs(lua_touserdata(L, 1));
   return 0;
 }
 
@@ -68,26 +80,33 @@ static logdbs *new_logdbs(lua_State *L) {
   return l;
 }
 
-/* t.databases = { {path, db_signature, how = "created" | "attached",
- * generation, offset}, ... } of l (the file's table on top); l freed. */
-static void push_log_databases(lua_State *L, logdbs *l) {
+/* With header 0: t.databases = { {path, relative, db_signature, how =
+ * "created" | "attached", generation, offset}, ... } of l; with header 1:
+ * t.attach_table = { {path, relative, db_signature}, ... } (the log
+ * header's attach table).  t: the file's table (an absolute index).
+ * relative: the path relative to the log folder the log recorded, nil
+ * when unknown.  l's entries freed now, not at the next collection. */
+static void push_log_databases(lua_State *L, int t, logdbs *l, int header) {
   lua_createtable(L, (int)l->n, 0);
   for (size_t i = 0; i < l->n; i++) {
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, l->v[i].path);
     lua_setfield(L, -2, "path");
+    if (l->v[i].rel) {
+      lua_pushstring(L, l->v[i].rel);
+      lua_setfield(L, -2, "relative");
+    }
     push_sig(L, l->v[i].sig, "db_signature");
-    lua_pushstring(L, l->v[i].created ? "created" : "attached");
-    lua_setfield(L, -2, "how");
-    set_int(L, "generation", (lua_Integer)LSN_GEN(l->v[i].lsn));
-    set_int(L, "offset", (lua_Integer)LSN_OFF(l->v[i].lsn));
+    if (!header) {
+      lua_pushstring(L, l->v[i].created ? "created" : "attached");
+      lua_setfield(L, -2, "how");
+      set_int(L, "generation", (lua_Integer)LSN_GEN(l->v[i].lsn));
+      set_int(L, "offset", (lua_Integer)LSN_OFF(l->v[i].lsn));
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  lua_setfield(L, -2, "databases");
-  for (size_t i = 0; i < l->n; i++) free(l->v[i].path);   /* now, not at the next collection */
-  free(l->v);
-  l->v = NULL;
-  l->n = 0;
+  lua_setfield(L, t, header ? "attach_table" : "databases");
+  free_logdbs(l);
 }
 
 static int file_info(lua_State *L) {
@@ -139,7 +158,16 @@ static int file_info(lua_State *L) {
     set_int(L, "created_us", (lua_Integer)fi.tmCreate);
     set_int(L, "prev_created_us", (lua_Integer)fi.tmPrevGen);
     set_int(L, "attached", (lua_Integer)fi.attached);
-    if (verify) push_log_databases(L, l);
+    if (!fi.compressed) {   /* the header's attach table: a plain log's */
+      int t = lua_gettop(L);
+      logdbs *h = new_logdbs(L);
+      char hd[600] = "";
+      JET_ERR he = check_log_header_databases(path, note_db, h, hd, sizeof hd);
+      if (he) return ese_raise_detail(L, he, "file_info", hd);
+      push_log_databases(L, t, h, 1);
+      lua_pop(L, 1);
+    }
+    if (verify) push_log_databases(L, lua_gettop(L), l, 0);
   }
   if (fi.compressed) {
     lua_pushboolean(L, 1);

@@ -73,7 +73,8 @@ typedef struct rsfile {
   int is_db, in_place;
   int zst;                /* src is NAME.zst (zst.h), restored as NAME */
   int live_cur;           /* src is a live folder's B.log: copied as an archived file (live_img) */
-  int live;               /* src is in the live log folder (its base name matched exactly) */
+  int live;               /* src is in the live log folder or the log archive (its base name matched exactly) */
+  int live_dir;           /* src is in the live log folder (live_log_path) */
   int held;               /* a live generation copied into dest's FETCH_DIR by ST_CHECK (hold_live_gen): src,
                            * renamed into place by ST_COPY */
   uint8_t *live_img;      /* a live B.log: read whole by the scan, as dest will hold it (live_image_of),
@@ -133,6 +134,12 @@ struct EseRestore {
   uint32_t check_gen;     /* ST_CHECK: the next log to check (replay_from .. replay_to), 0: the databases first */
   size_t hold_next;       /* ST_CHECK: the next file hold_live_gen looks at */
   int held_all;           /* ST_CHECK: every live generation held; then the databases, then the logs */
+  int copy_begun;         /* ST_COPY's first step ran */
+  rsfile *hold_f;         /* ST_CHECK: the generation hold_live_gen copies, a chunk a step (else NULL) */
+  esfile *hold_in, *hold_out;
+  char *hold_dst;         /* its copy in FETCH_DIR */
+  uint64_t hold_off;      /* bytes of it copied */
+  int hold_same;          /* its header is the scan's */
   int check_stop;         /* ST_CHECK: a commit after to_time met, the replay stops there: no later record read */
   uint8_t *img;           /* a live B.log being copied: its image as an archived file (live_img) */
   esfile *lockf;          /* dest's B.lck, held from Begin to End */
@@ -521,46 +528,106 @@ static int live_gap(EseRestore *r) {
 
 #define LIVE_RESCANS 8
 
-/* A live log folder: listed again while a generation is missing below
- * its B.log (live_gap: the instance there rolled between the listing and
- * the open of B.log), at most LIVE_RESCANS times. What a listing found
- * stays (the same generation found again is one file, scan_log), so a
- * later listing only adds the names the roll made; a gap that stays is
- * check_logs' refusal as before. */
-/* An entry of the live folder named as a log of base name B in another
- * case only (os_list_dir's callback): *name of the first is kept. */
+/* An entry of a folder read by the base name exactly (the live log
+ * folder, the log archive) named as a log of base name B in another case
+ * only, whose header carries the sets' log signature (os_list_dir's
+ * callback): *name of the first is kept.  One of another stream (another
+ * instance's, whose base name differs by case) is not counted. */
 typedef struct {
-  const char *base;
+  EseRestore *r;
+  const char *dir;
   char first[64];
 } case_ctx;
 
 static JET_ERR other_case_log(const char *name, void *ud) {
   case_ctx *c = ud;
-  if (!c->first[0] && log_parse_name(name, c->base, NULL) && !log_parse_name_exact(name, c->base, NULL))
-    snprintf(c->first, sizeof c->first, "%s", name);
+  if (c->first[0] || !log_parse_name(name, c->r->base, NULL) || log_parse_name_exact(name, c->r->base, NULL))
+    return JET_errSuccess;
+  char *p = os_join(c->dir, name);
+  if (!p) return JET_errOutOfMemory;
+  log_header h;
+  if (log_read_header(c->r->io, p, &h) == JET_errSuccess) {
+    if (!memcmp(h.sig.b, c->r->sig.b, 16)) snprintf(c->first, sizeof c->first, "%s", name);
+    log_header_clear(&h);
+  }
+  free(p);
   return JET_errSuccess;
 }
 
+/* The logs found in a folder read by the base name exactly (live 1). */
+static size_t exact_logs(const EseRestore *r) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->nfiles; i++) n += r->files[i].live && !r->files[i].is_db;
+  return n;
+}
+
+/* After the scan of dir (what: "live log folder" or "log archive", short:
+ * "live folder" or "archive"), which read its logs by the base name
+ * exactly (it may hold two instances' streams whose names differ only by
+ * case) while the sets' are found in any case: when it gave no log (before:
+ * exact_logs before the scan) but holds one of the sets' stream under base
+ * name B in another case, base_name was given in another case than the
+ * instance's, and the restore would end with what it has, the commits
+ * after it left out in silence: JET_errInvalidParameter naming that log. */
+static JET_ERR refuse_other_case(EseRestore *r, const char *dir, size_t before, const char *what, const char *short_what) {
+  if (exact_logs(r) > before) return JET_errSuccess;
+  case_ctx c = { .r = r, .dir = dir };
+  JET_ERR e = os_list_dir(dir, other_case_log, &c);
+  char msg[300];
+  if (e != JET_errSuccess) {
+    snprintf(msg, sizeof msg, "%s %.200s cannot be read", what, dir);
+    return fail(r, e, "%s", msg);
+  }
+  if (!c.first[0]) return JET_errSuccess;
+  snprintf(msg, sizeof msg, "the %s holds %s and no log of base name %s: base_name names the %s's logs exactly, in "
+           "their case (give the instance's base name)", what, c.first, r->base, short_what);
+  return fail(r, JET_errInvalidParameter, "%s", msg);
+}
+
+/* A live log folder: listed again while a generation is missing below
+ * its B.log (live_gap: the instance there rolled between the listing and
+ * the open of B.log), at most LIVE_RESCANS times. What a listing found
+ * stays (the same generation found again is one file, scan_log), so a
+ * later listing only adds the names the roll made; a gap that stays is
+ * check_logs' refusal as before.  Then refuse_other_case. */
 static JET_ERR scan_live(EseRestore *r, const char *dir) {
+  size_t before = exact_logs(r), n0 = r->nfiles;
   JET_ERR e = scan_dir(r, dir, 1);
   for (int i = 0; e == JET_errSuccess && i < LIVE_RESCANS && live_gap(r); i++) e = scan_dir(r, dir, 1);
-  /* the live folder is read by the base name exactly (it may hold two
-   * instances' streams whose names differ only by case), the sets in any
-   * case: a base_name in another case than the live folder's logs found
-   * none there, and the restore ended with the sets, the commits after
-   * them left out in silence */
-  size_t live = 0;
-  for (size_t i = 0; i < r->nfiles; i++) live += r->files[i].live && !r->files[i].is_db;
-  case_ctx c = { .base = r->base };
-  if (e == JET_errSuccess && !live && (e = os_list_dir(dir, other_case_log, &c)) != JET_errSuccess)
-    return fail(r, e, "live log folder %s cannot be read", dir);
-  if (e == JET_errSuccess && c.first[0]) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "the live log folder holds %s and no log of base name %s: base_name names the live "
-             "folder's logs exactly, in their case (give the instance's base name)", c.first, r->base);
-    e = fail(r, JET_errInvalidParameter, "%s", msg);
-  }
+  for (size_t i = n0; i < r->nfiles; i++) r->files[i].live_dir = 1;
+  if (e == JET_errSuccess) e = refuse_other_case(r, dir, before, "live log folder", "live folder");
   return e;
+}
+
+/* The log archive (archive_path): read as the live folder is, by the base
+ * name exactly; base_name in another case than its logs' is refused. */
+static JET_ERR scan_archive(EseRestore *r, const char *dir) {
+  size_t before = exact_logs(r);
+  JET_ERR e = scan_dir(r, dir, 1);
+  if (e == JET_errSuccess) e = refuse_other_case(r, dir, before, "log archive", "archive");
+  return e;
+}
+
+/* restore_command fetches each generation by its file name under
+ * base_name (its %f): an archive holds the instance's names, in the case
+ * the sets' logs (found in any case) have them.  A base_name in another
+ * case would fetch nothing, the first missing name taken as the end of
+ * the archive and every commit after the sets left out in silence:
+ * JET_errInvalidParameter naming a log of the sets, before anything is
+ * written or fetched. */
+static JET_ERR check_fetch_case(EseRestore *r) {
+  size_t n = strlen(r->base);
+  for (size_t i = 0; i < r->nfiles; i++) {
+    const rsfile *f = &r->files[i];
+    const char *slash = strrchr(f->src, '/'), *leaf = slash ? slash + 1 : f->src;   /* as the set names it */
+    if (f->is_db || f->live || strncmp(leaf, r->base, n) == 0) continue;
+    char msg[400];
+    snprintf(msg, sizeof msg, "the backup set holds %.64s and restore_command fetches the archived logs by their "
+             "names under base name %s (%%f): base_name names them exactly, in their case (give the instance's base "
+             "name)", leaf, r->base);
+    return fail(r, JET_errInvalidParameter, "%s", msg);
+  }
+  return JET_errSuccess;
 }
 
 /* The logs of the sets: one stream, no gap, each following the last. */
@@ -1259,6 +1326,26 @@ JET_ERR restore_begin(const EseRestoreOptions *o, EseRestore **out) {
   return e;
 }
 
+/* A generation the copy takes from the live log folder (or, with the
+ * check of an overwrite, from the log archive too), read from there
+ * (B.log's image the scan took already), not held yet. */
+static int live_to_hold(const EseRestore *r, const rsfile *c) {
+  return !c->is_db && c->live && (c->live_dir || r->check) && !c->live_img && !c->held && c->gen <= r->replay_to;
+}
+
+/* dest as the restore found it, absent or empty: its fetch folder and its
+ * lock file removed, dest itself when Begin made it.  Only while nothing
+ * else of dest was written (a refusal of Begin after the fetch, a failure
+ * of the hold step of a restore into a new or empty dest). */
+static void give_back_dest(EseRestore *r) {
+  char name[16];
+  char *lk = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
+  drop_fetch_dir(r);
+  if (lk) (void)os_unlink(r->io, lk);
+  free(lk);
+  if (r->made_dest) (void)rmdir(r->dest);
+}
+
 static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   const char *base = o->base_name ? o->base_name : "edb";
   EseRestore *r = calloc(1, sizeof *r);
@@ -1290,9 +1377,10 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   set_lo = r->lo;
   set_hi = r->hi;
   r->min_gen = e == JET_errSuccess ? set_lo : 0;
-  if (e == JET_errSuccess && o->archive_path) e = scan_dir(r, o->archive_path, 1);
+  if (e == JET_errSuccess && o->archive_path) e = scan_archive(r, o->archive_path);
   if (e == JET_errSuccess && o->archive_path) e = check_logs(r, set_hi);
   int fetch = o->restore_command && *o->restore_command;
+  if (e == JET_errSuccess && fetch) e = check_fetch_case(r);
   /* with restore_command the live logs come after the fetched ones: later */
   if (e == JET_errSuccess && o->live_log_path && !fetch) e = scan_live(r, o->live_log_path);
   if (e == JET_errSuccess && o->live_log_path && !fetch) e = check_logs(r, set_hi);
@@ -1370,14 +1458,7 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     /* a refusal after the fetch: dest goes back as it came, absent or
      * empty (without overwrite check_dest found it empty: the lock file
      * is the restore's own, and a retry must not find dest not empty) */
-    if (r->lockf && (r->made_dest || !r->overwrite)) {
-      char name[16];
-      char *lk = os_join(r->dest, base_file(r, ".lck", name, sizeof name));
-      drop_fetch_dir(r);
-      if (lk) (void)os_unlink(r->io, lk);
-      free(lk);
-      if (r->made_dest) (void)rmdir(r->dest);
-    }
+    if (r->lockf && (r->made_dest || !r->overwrite)) give_back_dest(r);
     restore_end(r);
     return e;
   }
@@ -1386,7 +1467,12 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
     if (f->is_db || f->gen <= r->replay_to) r->total += f->size * 2;
     if (r->check && (f->is_db || (f->gen >= r->replay_from && f->gen <= r->replay_to))) r->total += f->size;
   }
-  r->state = r->check ? ST_CHECK : ST_COPY;
+  /* a restore into a new or empty dest holds the live generations too
+   * (ST_CHECK's hold steps, then ST_COPY): one retired by the instance
+   * there once the copy began would fail it half-way, dest half written */
+  int hold = 0;
+  for (size_t i = 0; i < r->nfiles; i++) hold |= live_to_hold(r, &r->files[i]);
+  r->state = r->check || hold ? ST_CHECK : ST_COPY;
   *out = r;
   return JET_errSuccess;
 }
@@ -1507,52 +1593,70 @@ static int same_log(const rsfile *f, log_header *h) {
  * step: the live folder may hold many generations of up to 1 GiB, which
  * memory need not hold at once.  *more: 0 when none is left. */
 static JET_ERR hold_live_gen(EseRestore *r, int *more) {
-  rsfile *f = NULL;
   *more = 0;
-  while (r->hold_next < r->nfiles && !f) {
-    rsfile *c = &r->files[r->hold_next++];
-    if (!c->is_db && c->live && !c->live_img && !c->held && c->gen <= r->replay_to) f = c;
-  }
-  if (!f) return JET_errSuccess;
-  *more = 1;
   JET_ERR e = JET_errSuccess;
-  if (!r->fetch_dir) {   /* not made by fetch_logs: what an interrupted restore held there (check_fetch_dir) goes */
-    if (!(r->fetch_dir = os_join(r->dest, FETCH_DIR))) return JET_errOutOfMemory;
-    if ((e = os_mkdir_p(r->fetch_dir, 0700)) != JET_errSuccess) return fail(r, e, "%s cannot be made", r->fetch_dir);
-    if (os_kind(r->fetch_dir) != OS_DIR)   /* a link put there since check_dest */
-      return fail(r, JET_errInvalidPath, "%s is not a folder: a restore never writes through a link", r->fetch_dir);
-    if ((e = empty_fetch_dir(r)) != JET_errSuccess) return fail(r, e, "%s cannot be emptied", r->fetch_dir);
+  rsfile *f = r->hold_f;
+  if (!f) {   /* the next generation to hold: opened, its header checked, its copy made */
+    while (r->hold_next < r->nfiles && !f) {
+      rsfile *c = &r->files[r->hold_next++];
+      if (live_to_hold(r, c)) f = c;
+    }
+    if (!f) return JET_errSuccess;
+    if (!r->fetch_dir) {   /* not made by fetch_logs: what an interrupted restore held there (check_fetch_dir) goes */
+      if (!(r->fetch_dir = os_join(r->dest, FETCH_DIR))) return JET_errOutOfMemory;
+      if ((e = os_mkdir_p(r->fetch_dir, 0700)) != JET_errSuccess) return fail(r, e, "%s cannot be made", r->fetch_dir);
+      if (os_kind(r->fetch_dir) != OS_DIR)   /* a link put there since check_dest */
+        return fail(r, JET_errInvalidPath, "%s is not a folder: a restore never writes through a link", r->fetch_dir);
+      if ((e = empty_fetch_dir(r)) != JET_errSuccess) return fail(r, e, "%s cannot be emptied", r->fetch_dir);
+    }
+    size_t len = strlen(f->name) + 6;
+    char *leaf = malloc(len);
+    if (!leaf) return JET_errOutOfMemory;
+    snprintf(leaf, len, "held-%s", f->name);
+    r->hold_dst = os_join(r->fetch_dir, leaf);
+    free(leaf);
+    if (!r->hold_dst) return JET_errOutOfMemory;
+    r->hold_f = f;
+    r->hold_off = 0;
+    r->hold_same = 0;
   }
-  size_t len = strlen(f->name) + 6;
-  char *leaf = malloc(len), *dst = NULL;
-  if (!leaf) return JET_errOutOfMemory;
-  snprintf(leaf, len, "held-%s", f->name);
-  dst = os_join(r->fetch_dir, leaf);
-  free(leaf);
-  if (!dst) return JET_errOutOfMemory;
-  esfile *in = NULL, *out = NULL;
+  *more = 1;
   log_header h;
-  e = os_open(r->io, f->src, OS_READ, &in);
-  int same = e == JET_errSuccess && log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
-  if (same && (e = os_create_new(r->io, dst, &out)) != JET_errSuccess) e = fail(r, e, "%s cannot be made", dst);
-  for (uint64_t off = 0; same && e == JET_errSuccess && off < f->size; off += COPY_CHUNK) {
-    size_t n = f->size - off < COPY_CHUNK ? (size_t)(f->size - off) : COPY_CHUNK;
-    if ((e = os_pread_full(in, r->buf, n, off)) == JET_errSuccess && (e = os_pwrite(out, r->buf, n, off)) != 0)
-      e = fail(r, e, "%s cannot be written", dst);
+  if (!r->hold_in) {
+    e = os_open(r->io, f->src, OS_READ, &r->hold_in);
+    r->hold_same = e == JET_errSuccess && log_read_header_of(r->hold_in, &h) == JET_errSuccess && same_log(f, &h);
+    if (r->hold_same && (e = os_create_new(r->io, r->hold_dst, &r->hold_out)) != JET_errSuccess)
+      e = fail(r, e, "%s cannot be made", r->hold_dst);
+  }
+  /* one chunk a step: a caller that yields between steps waits for 1 MiB, not for a generation of up to 1 GiB */
+  if (r->hold_same && e == JET_errSuccess && r->hold_off < f->size) {
+    size_t n = f->size - r->hold_off < COPY_CHUNK ? (size_t)(f->size - r->hold_off) : COPY_CHUNK;
+    if ((e = os_pread_full(r->hold_in, r->buf, n, r->hold_off)) == JET_errSuccess &&
+        (e = os_pwrite(r->hold_out, r->buf, n, r->hold_off)) != 0)
+      e = fail(r, e, "%s cannot be written", r->hold_dst);
+    r->hold_off += n;
+    if (e == JET_errSuccess && r->hold_off < f->size) return JET_errSuccess;
   }
   /* durable before ST_COPY renames it into place (copy_step): a crash
    * after that finds the whole generation there */
-  if (same && e == JET_errSuccess && (e = os_sync(out)) != JET_errSuccess) e = fail(r, e, "%s cannot be written", dst);
-  if (same && e == JET_errSuccess) same = log_read_header_of(in, &h) == JET_errSuccess && same_log(f, &h);
-  os_close(in);
-  os_close(out);
-  if (e == JET_errSuccess && same) {
+  if (r->hold_same && e == JET_errSuccess && (e = os_sync(r->hold_out)) != JET_errSuccess)
+    e = fail(r, e, "%s cannot be written", r->hold_dst);
+  if (r->hold_same && e == JET_errSuccess)
+    r->hold_same = log_read_header_of(r->hold_in, &h) == JET_errSuccess && same_log(f, &h);
+  int made = r->hold_out != NULL;
+  os_close(r->hold_in);
+  os_close(r->hold_out);
+  r->hold_in = r->hold_out = NULL;
+  r->hold_f = NULL;
+  char *dst = r->hold_dst;
+  r->hold_dst = NULL;
+  if (e == JET_errSuccess && r->hold_same) {
     free(f->src);
     f->src = dst;
     f->held = 1;
     return JET_errSuccess;
   }
-  if (out) (void)os_unlink(r->io, dst);
+  if (made) (void)os_unlink(r->io, dst);
   free(dst);
   if (e && e != JET_errFileNotFound) return fail(r, e, "the live log %s cannot be read", f->src);
   return fail(r, JET_errMissingCurrentLogFiles, "live log %s was retired or recycled by the instance on the live "
@@ -1571,6 +1675,11 @@ static JET_ERR check_step(EseRestore *r) {
     JET_ERR e = hold_live_gen(r, &more);
     if (e || more) return e;
     r->held_all = 1;
+    if (!r->check) {      /* a new or empty dest: nothing to check before the copy */
+      r->cur = 0;
+      to_state(r, ST_COPY);
+      return JET_errSuccess;
+    }
     os_hold_point(r->io, "restore-check");   /* and here, as the databases are checked (review17_spec) */
     return JET_errSuccess;
   }
@@ -1618,6 +1727,10 @@ static JET_ERR check_step(EseRestore *r) {
 }
 
 static JET_ERR copy_step(EseRestore *r) {
+  if (!r->copy_begun) {
+    r->copy_begun = 1;
+    os_hold_point(r->io, "restore-copy");   /* a spec retires live logs here (mend18_spec) */
+  }
   while (r->cur < r->nfiles && !r->files[r->cur].is_db && r->files[r->cur].gen > r->replay_to) r->cur++;
   if (r->cur == r->nfiles) {
     to_state(r, ST_REPLAY);
@@ -2018,10 +2131,17 @@ JET_ERR restore_step(EseRestore *r, uint64_t *pdone, uint64_t *ptotal, int *pfin
 
 void restore_end(EseRestore *r) {
   os_worker_free(r->worker);   /* a step still running on it ends first */
+  /* ended in the hold steps of a restore into a new or empty dest
+   * (failed, or given up): nothing of dest was written but the held
+   * generations */
+  if (r->state == ST_CHECK && !r->check && r->lockf) give_back_dest(r);
   redo_free(r->rd);
   log_reader_close(r->reader);
   os_close(r->in);
   os_close(r->out);
+  os_close(r->hold_in);
+  os_close(r->hold_out);
+  free(r->hold_dst);
   zst_close(r->zin);
   free(r->img);
   drop_fetch_dir(r);

@@ -12,8 +12,11 @@ describe("ese backup of a folder whose databases are not all named *.edb", funct
 
   -- Before: x.EDB (upper case) was left out of the set and `ese backup`
   -- exited 0 having truncated the logs: the set restored app.edb only.
-  it("attaches x.EDB (any case); names a database file not named *.edb as NOT backed up (text and --json)",
-    function()
+  -- Since session 18 (mend18_spec) a database the instance's logs attach
+  -- is backed up whatever its name (other.db here); a database file of the
+  -- folder that they do not name (foreign.db, another instance's) is named.
+  it("attaches x.EDB (any case) and other.db (the logs attach it); names a database file not named *.edb that the " ..
+     "logs do not name as NOT backed up (text and --json)", function()
     local t, s, _, inst = w:table()
     H.put_range(t, "a", 10)
     for _, name in ipairs({ "x.EDB", "other.db" }) do
@@ -23,12 +26,19 @@ describe("ese backup of a folder whose databases are not all named *.edb", funct
       t2:close(); db:close()
     end
     inst:term({ complete = true })
+    local elsewhere = w:path("elsewhere")
+    assert(fs.mkdir_p(elsewhere))
+    local t3, s3, db3, inst3 = w:table_at(elsewhere, "foreign.db")
+    H.detach(t3, s3, db3, elsewhere .. "/foreign.db")
+    inst3:term({ complete = true })
+    assert(os.rename(elsewhere .. "/foreign.db", w:path("foreign.db")))
     local code, out, err = H.lua_run("bin/ese", { "backup", w.dir, w:path("set") })
     assert.are.equal(0, code, err)
-    assert.matches("NOT backed up: other.db in ", out, 1, true)
+    assert.matches("NOT backed up: foreign.db in ", out, 1, true)
+    assert.matches("backed up too: " .. w:path("other.db"), out, 1, true)
     local dbs = {}
     for _, e in ipairs(backup.verify(w:path("set")).databases) do dbs[e] = true end
-    assert.are.same({ ["app.edb"] = true, ["x.EDB"] = true }, dbs)
+    assert.are.same({ ["app.edb"] = true, ["x.EDB"] = true, ["other.db"] = true }, dbs)
     ese.restore(w:path("set"), w:path("r"))
     local inst2 = w:track(ese.create_instance(H.name("r"), H.params(w:path("r"))))
     inst2:init()
@@ -37,7 +47,7 @@ describe("ese backup of a folder whose databases are not all named *.edb", funct
     t2:close(); s2:end_session(); inst2:term({ complete = true })
     local code2, out2, err2 = H.lua_run("bin/ese", { "backup", w.dir, w:path("set2"), "--json" })
     assert.are.equal(0, code2, err2)
-    assert.are.same({ "other.db" }, cjson.decode(out2).report.not_backed_up)
+    assert.are.same({ "foreign.db" }, cjson.decode(out2).report.not_backed_up)
   end)
 
   it("a folder whose only database is not named *.edb: JET_errFileNotFound naming it, nothing made", function()

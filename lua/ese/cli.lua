@@ -306,6 +306,66 @@ local function instance_params(dir)
   return p
 end
 
+-- The databases the log stream of dir (base name base) refers to: those
+-- the records of its logs create or attach and those the logs' headers
+-- list as attached when the generation began; one entry per database
+-- signature, in the order the logs name them: {db_signature, path (the
+-- absolute path the logs first give), candidates (the files that may be
+-- it, as recovery looks for them: the path relative to the log folder,
+-- joined to dir, then the absolute one, for each path the logs give)}.
+-- A log whose records cannot be read gives its header's table; one whose
+-- header cannot be read gives nothing (the instance's init refuses it).
+-- The second result: the stream's log signature (its current log's, else
+-- its newest generation's), nil without a log.
+local function logged_databases(dir, base)
+  local files = logchain.find(dir)[base] or {}
+  table.sort(files, function(x, y) return (x.gen or math.huge) < (y.gen or math.huge) end)
+  local by_sig, list, log_sig = {}, {}, nil
+  for _, f in ipairs(files) do
+    local p = dir .. "/" .. f.name
+    local ok, fi = pcall(ese.file_info, p, true)
+    if not ok then ok, fi = pcall(ese.file_info, p) end
+    if ok and fi.kind == "log" then
+      log_sig = fi.log_signature
+      for _, field in ipairs({ "attach_table", "databases" }) do
+        for _, d in ipairs(fi[field] or {}) do
+          local e = by_sig[d.db_signature]
+          if not e then
+            e = { db_signature = d.db_signature, path = d.path, candidates = {}, seen = {} }
+            by_sig[d.db_signature] = e
+            list[#list + 1] = e
+          end
+          for _, c in ipairs({ d.relative and (dir .. "/" .. d.relative), d.path }) do
+            if c and not e.seen[c] then
+              e.seen[c] = true
+              e.candidates[#e.candidates + 1] = c
+            end
+          end
+        end
+      end
+    end
+  end
+  for _, e in ipairs(list) do e.seen = nil end
+  return list, log_sig
+end
+
+-- Where a database the logs refer to (an entry of logged_databases) is:
+-- the first candidate that is a database file with its signature and the
+-- stream's log signature (log_sig); else nil and why not.
+local function resolve_logged(e, log_sig)
+  local why
+  for _, c in ipairs(e.candidates) do
+    local ok, fi = pcall(ese.file_info, c)
+    if ok and fi.kind == "database" and fi.db_signature == e.db_signature then
+      if fi.log_signature == log_sig then return c end
+      why = why or (c .. " belongs to another log stream now (another instance attached it since)")
+    elseif kind_of(c) ~= "absent" then
+      why = why or (c .. " is another file now (not the database the logs name)")
+    end
+  end
+  return nil, why or "absent"
+end
+
 commands.backup = {
   usage = "ese backup INSTANCE_DIR DEST|- [--incremental] [--no-truncate] [--copy] [--compress zstd [--level N]] "
     .. "[--max-rate BYTES] [--archive DIR | --archive-command CMD] [--prefix NAME] [--json]",
@@ -313,7 +373,9 @@ commands.backup = {
   help = [[
 Opens an instance on INSTANCE_DIR (its logs and checkpoint are there; soft
 recovery runs if it crashed), attaches every *.edb file of the folder (not
-a folder so named), and writes a backup set into DEST (created with mode
+a folder so named) and every database the instance's logs attach, wherever
+it lives (one not found is named NOT backed up), and writes a backup set
+into DEST (created with mode
 0700; written as DEST.partial and renamed when complete).  A full backup by
 default; --incremental: the logs since the last full or incremental;
 --no-truncate: keep the logs (a full becomes a "copy", an incremental a
@@ -388,9 +450,45 @@ them; without either, a backup that truncates is refused
         end
       end
     end
+    -- every database the instance's logs refer to is the instance's (ESE
+    -- backs up every database attached): one that lives outside the folder
+    -- or is not named *.edb is attached too, where recovery would find it;
+    -- one that is not there (or is another database now) is named
+    local sig_of = function(p)
+      local ok, fi = pcall(ese.file_info, p)
+      return ok and fi.kind == "database" and fi.db_signature or nil
+    end
+    local have = {}
+    for _, p in ipairs(dbs) do
+      local sig = sig_of(p)
+      if sig then have[sig] = true end
+    end
+    local from_logs, missing = {}, {}
+    local logged, log_sig = logged_databases(dir, instance_params(dir).base_name or "edb")
+    for _, e in ipairs(logged) do
+      if not have[e.db_signature] then
+        local at, why = resolve_logged(e, log_sig)
+        if at then
+          have[e.db_signature] = true
+          dbs[#dbs + 1] = at
+          from_logs[#from_logs + 1] = at
+        else
+          missing[#missing + 1] = { path = e.path, db_signature = e.db_signature, why = why }
+        end
+      end
+    end
+    for i = #others, 1, -1 do
+      if have[sig_of(dir .. "/" .. others[i]) or false] then table.remove(others, i) end
+    end
+    local function missing_words()
+      local w = {}
+      for _, m in ipairs(missing) do w[#w + 1] = ("%s (%s)"):format(m.path, m.why) end
+      return table.concat(w, ", ")
+    end
     if #dbs == 0 then
       return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", "no database (*.edb) in " .. dir
-        .. (#others > 0 and " (not named *.edb, so not backed up: " .. table.concat(others, ", ") .. ")" or "")))
+        .. (#others > 0 and " (not named *.edb, so not backed up: " .. table.concat(others, ", ") .. ")" or "")
+        .. (#missing > 0 and "; its logs name databases that are not there: " .. missing_words() or "")))
     end
     -- the application's log archive: its progress file pins the generations
     -- it has not shipped only while an archive is configured (api.md, "The
@@ -469,16 +567,26 @@ them; without either, a backup that truncates is refused
     rep.instance_dir = dir
     rep.recovered = #dirty > 0
     if #others > 0 then rep.not_backed_up = others end
+    if #from_logs > 0 then rep.from_logs = from_logs end
+    if #missing > 0 then rep.not_backed_up_logged = missing end
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
+    local function note(text)
+      if to_stdout then io.stderr:write(text, "\n") else out(text) end
+    end
     if #others > 0 then
-      local note = ("NOT backed up: %s in %s (a database file not named *.edb; rename it to *.edb to include it)")
-        :format(table.concat(others, ", "), dir)
-      if to_stdout then io.stderr:write(note, "\n") else out(note) end
+      note(("NOT backed up: %s in %s (a database file not named *.edb that the instance's logs do not name; "
+        .. "rename it to *.edb to include it)"):format(table.concat(others, ", "), dir))
+    end
+    for _, p in ipairs(from_logs) do
+      note(("backed up too: %s (a database the instance's logs attach, not a *.edb file of %s)"):format(p, dir))
+    end
+    if #missing > 0 then
+      note(("NOT backed up: %s: databases the instance's logs attach that are not there (a restore of the set "
+        .. "cannot bring them back)"):format(missing_words()))
     end
     if rep.recovered then
-      local note = ("%s was not shut down cleanly (%s dirty): soft recovery ran before the backup"):format(dir,
-        table.concat(dirty, ", "))
-      if to_stdout then io.stderr:write(note, "\n") else out(note) end
+      note(("%s was not shut down cleanly (%s dirty): soft recovery ran before the backup"):format(dir,
+        table.concat(dirty, ", ")))
     end
     local line = ("%s backup of %s into %s: %s, %s in %s (%s), log generations %d .. %d"):format(
       rep.kind, dir, to_stdout and "stdout (tar)" or rep.dir, plural(rep.files, "file"), human(rep.bytes),

@@ -608,13 +608,15 @@ end
 -- replaces), 3 generations rolled since; then a child restores the set
 -- into dest with overwrite and the live logs, held at hold point `point`
 -- while the generations are retired.  Returns the child's stdout and dest.
-function H.restore_while_retired(w, point)
+-- fresh (mend18_spec): dest is a new folder, restored into without
+-- overwrite.
+function H.restore_while_retired(w, point, fresh)
   local dir = w:path("c")
   local ct, cs, _, ci = w:table_at(dir, "app.edb", { circular_log = true, log_file_size = 64, checkpoint_depth = 0 })
   H.fill(ct, 5, "base")
   local set, dest = w:path("cset"), w:path("dest")
   require("ese.backup").run(ci, set)
-  ese.restore(set, dest)                     -- dest's old state, which the overwrite replaces
+  if not fresh then ese.restore(set, dest) end   -- dest's old state, which the overwrite replaces
   ci:begin_external_backup()                 -- keeps every generation from here (circular_log_spec)
   local first = ese.file_info(dir .. "/edb.log").generation
   H.roll(ct, dir, 3, "early")
@@ -623,9 +625,11 @@ function H.restore_while_retired(w, point)
   H.write_file(gate, "")
   local child = H.lua_child([[
     local ese = require "ese"
-    local ok, e = pcall(ese.restore, arg[1], arg[2], { live_log_path = arg[3], overwrite = true })
+    local ok, e = pcall(ese.restore, arg[1], arg[2],
+      { live_log_path = arg[3], overwrite = arg[4] ~= "fresh" })
     print(ok and "RESTORED" or ("FAILED " .. tostring(e)))
-  ]], { set, dest, dir }, "ESE_FAULT=holdsync:" .. point .. ":" .. H.q(gate), { background = true })
+  ]], { set, dest, dir, fresh and "fresh" or "overwrite" }, "ESE_FAULT=holdsync:" .. point .. ":" .. H.q(gate),
+    { background = true })
   local held = H.wait_for(gate .. ".held")
   local ok, why = pcall(function()
     ci:end_external_backup({ abort = true })
