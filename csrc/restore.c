@@ -1808,11 +1808,15 @@ static JET_ERR replay_trim(EseRestore *r) {
       free(p);
     }
   if (e == JET_errSuccess && r->stopped) e = cut_generation(r);
-  if (e == JET_errSuccess && (r->stopped || r->hi > r->last_gen)) {
-    /* the stream is cut before the end of the logs it was given: an
-     * archive may hold the old timeline's generations from here on.
-     * B.arc ahead of the restored log says so to the log archive (it
-     * checks a folder's files, and ships nothing through a command) */
+  if (e == JET_errSuccess) {
+    /* every restore starts a new timeline of the log stream: the instance
+     * the logs came from may still run (or be restored again) and write
+     * the generations this stream writes next under the same numbers, and
+     * when the stream is cut before the end of the logs given, an archive
+     * already holds the old timeline's.  B.arc ahead of the restored log
+     * says so to the log archive: nothing ships into a folder that holds
+     * this stream's files, nor through a command, until the folder or the
+     * command is a new one (docs/guide.md, "After a restore") */
     e = archive_mark(r->io, r->chk_dir, r->base, &r->sig, ARC_MARK_RESTORED);
     if (e) return fail(r, e, "writing %s.arc", r->base);
   }

@@ -1,0 +1,154 @@
+-- History forks (session 18): an instance restored from another's set and
+-- archive continues the same log stream (the same signature, the same
+-- generation numbers) from where the restore ended; the original may still
+-- be running.  Both must never share one archive folder.
+local H = require "support.helpers"
+local ese = require "ese"
+local backup = require "ese.backup"
+
+describe("a restored copy and its still-running original, one archive folder", function()
+  local w, arc, set, inst, t
+  local kit = H.archive_kit({ log_file_size = 64, archive_timeout = 0, archive_retry_max = 50 })
+  local params, wait_status, current, files = kit.params, kit.wait_status, kit.current, kit.files
+
+  before_each(function()
+    w = H.world()
+    arc, set = w:path("arc"), w:path("set")
+    inst = w:track(ese.create_instance(H.name("live"), params(w.dir, { archive_path = arc })))
+    inst:init()
+    local s = inst:begin_session()
+    t = s:create_table(s:create_database(w:path("app.edb")), "t")
+    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
+    backup.run(inst, set)
+    H.roll(t, w.dir, 2, "p1_")
+    local cur = current(w.dir)
+    wait_status(inst, function(st) return st.pending == 0 and st.shipped_generation == cur - 1 end)
+  end)
+  after_each(function() w:cleanup() end)
+
+  -- The original goes on in its current generation (not archived yet); a
+  -- copy restored from the set and the archive (to the end of the archive)
+  -- runs on with the same archive folder and rolls first.  Before: the
+  -- copy shipped its own generation `fork` there (the folder lacked that
+  -- number); the original, running again, met it ("another timeline") and
+  -- archived nothing more; and a restore of the original to a time after
+  -- its commit p2_a said reached = true without p2_a (the copy's
+  -- generation, contiguous by its header, read as the original's).
+  it("the restored copy ships nothing into the original's folder; the original keeps archiving, and a "
+     .. "point in time of the original restores its commits", function()
+    t:put("p2_a", "original, after the archive's end")
+    local m2 = H.time_mark()
+    local fork = current(w.dir)      -- the original's current generation: not in the archive
+    inst:term()                      -- stopped a while (the folder's lock goes with it)
+    local dest = w:path("dest")
+    local r = ese.restore(set, dest, { archive_path = arc, to_time = ese.fs.now() + 3600, allow_partial = true })
+    assert.is_false(r.reached)
+    assert.are.equal(fork - 1, r.last_generation)
+    local before = files(arc)
+    local ri = w:track(ese.create_instance(H.name("copy"), params(dest, { archive_path = arc })))
+    ri:init()
+    local rt = H.open_table(ri, dest)
+    assert.is_nil(rt:get("p2_a"))
+    H.roll(rt, dest, 2, "n_")
+    local st = wait_status(ri, function(x) return x.failures >= 1 or x.shipped_generation >= fork end)
+    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
+    assert.is_true(st.shipped_generation < fork, "the copy's generation " .. fork .. " is not shipped")
+    ri:term()
+    assert.are.same(before, files(arc), "the archive folder is as the original left it")
+    -- the original runs again and rolls: its generation `fork` ships, no conflict
+    inst = w:track(ese.create_instance(H.name("live2"), params(w.dir, { archive_path = arc })))
+    inst:init()
+    t = H.open_table(inst, w.dir)
+    H.roll(t, w.dir, 1, "p3_")
+    local cur = current(w.dir)
+    st = wait_status(inst, function(x) return x.shipped_generation == cur - 1 or x.failures > 0 end)
+    assert.is_nil(st.last_error)
+    assert.are.equal(cur - 1, st.shipped_generation)
+    -- the original at m2 holds p2_a, and nothing of the copy
+    local dest2 = w:path("dest2")
+    assert.is_true(ese.restore(set, dest2, { archive_path = arc, to_time = m2 }).reached)
+    local keys = H.restored_keys(w, dest2)
+    assert.is_true(keys.p2_a, "the original's commit before the point in time")
+    assert.are.equal(0, H.count_prefix(keys, "n_"))
+  end)
+
+  -- Before: a restore from the set alone left no mark, and the copy's
+  -- archive_command copied its generations over the original's archived
+  -- files of the same numbers (cp overwrites).
+  it("a copy restored from the set alone, with the original's archive_command: nothing ships (the "
+     .. "command could overwrite the original's files); a new destination takes every generation", function()
+    H.roll(t, w.dir, 1, "p2_")
+    local cur = current(w.dir)
+    wait_status(inst, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
+    inst:term({ complete = true })
+    local before = files(arc)
+    local dest = w:path("dest")
+    ese.restore(set, dest)
+    assert.is_true(H.exists(dest .. "/edb.arc"), "the restore marks a new timeline")
+    local ri = w:track(ese.create_instance(H.name("cmd"), params(dest, { archive_command = "cp %p " .. arc .. "/%f" })))
+    ri:init()
+    local st = ri:archive_status()
+    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
+    local rt = H.open_table(ri, dest)
+    H.roll(rt, dest, 3, "n_")
+    assert.are.equal(0, ri:archive_status().shipped_generation)
+    ri:term()
+    assert.are.same(before, files(arc), "the original's archived files are untouched")
+    -- a new destination, the mark removed (as the error says): every generation of the copy ships there
+    local arc2 = w:path("arc2")
+    assert(os.execute("mkdir -p " .. H.q(arc2)))
+    assert(os.remove(dest .. "/edb.arc"))
+    ri = w:track(ese.create_instance(H.name("cmd2"), params(dest, { archive_command = "cp %p " .. arc2 .. "/%f" })))
+    ri:init()
+    cur = current(dest)
+    st = wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
+    assert.is_nil(st.last_error)
+    ri:term()
+    local n = 0
+    for name, bytes in pairs(files(arc2)) do
+      n = n + 1
+      assert.are.equal(H.read_file(dest .. "/" .. name), bytes, name)
+    end
+    assert.is_true(n >= 3)
+  end)
+
+  it("a copy restored from the set alone, archive_path a new folder: every generation ships, no error; "
+     .. "the original's folder refuses it", function()
+    local dest = w:path("dest")
+    ese.restore(set, dest)
+    local before = files(arc)
+    local ri = w:track(ese.create_instance(H.name("old"), params(dest, { archive_path = arc })))
+    inst:term()
+    ri:init()
+    local st = ri:archive_status()
+    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
+    assert.matches("nothing ships there", st.last_error, 1, true)
+    H.roll(H.open_table(ri, dest), dest, 2, "n_")
+    ri:term()
+    assert.are.same(before, files(arc))
+    local arc2 = w:path("arc2")
+    ri = w:track(ese.create_instance(H.name("new"), params(dest, { archive_path = arc2 })))
+    ri:init()
+    assert.is_nil(ri:archive_status().last_error)
+    local rt = H.open_table(ri, dest)
+    H.roll(rt, dest, 1, "m_")
+    local cur = current(dest)
+    st = wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
+    assert.is_nil(st.last_error)
+    -- a full backup of the copy and the new folder restore the copy's commits
+    local set2 = w:path("set2")
+    backup.run(ri, set2)
+    rt:put("after_set2", "1")
+    H.roll(rt, dest, 1, "q_")
+    cur = current(dest)
+    wait_status(ri, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
+    ri:term({ complete = true })
+    local keys = H.restored_keys(w, (function()
+      local d = w:path("dest3")
+      ese.restore(set2, d, { archive_path = arc2, to_time = ese.fs.now() + 3600, allow_partial = true })
+      return d
+    end)())
+    assert.is_true(keys.after_set2)
+    assert.is_true(H.count_prefix(keys, "n_") > 0)
+  end)
+end)
