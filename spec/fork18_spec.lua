@@ -151,4 +151,42 @@ describe("a restored copy and its still-running original, one archive folder", f
     assert.is_true(keys.after_set2)
     assert.is_true(H.count_prefix(keys, "n_") > 0)
   end)
+
+  -- Not a bug (these pass before and after): the chaining of generations
+  -- refuses a restore that would mix the two branches.  A copy cut at a
+  -- point inside generation F runs on and writes F+1' (its header says it
+  -- follows F, as the original's F+1 does); a restore of the original's set
+  -- through the original's archive and the copy's log folder would read
+  -- the original's whole F (commits after the point) and then the copy's
+  -- F+1': a database that never existed.
+  for _, archived_next in ipairs({ true, false }) do
+    it("a restore through the original's archive and a cut copy's log folder is refused (the original's "
+       .. "next generation " .. (archived_next and "archived" or "not archived") .. ")", function()
+      t:put("a1", "1")
+      local m1 = H.time_mark()
+      t:put("a2", "after m1, in the same generation")
+      H.roll(t, w.dir, archived_next and 2 or 1, "p2_")
+      local cur = current(w.dir)
+      wait_status(inst, function(x) return x.pending == 0 and x.shipped_generation == cur - 1 end)
+      t:put("z", "the original's current generation")
+      inst:term({ complete = true })
+      local dest = w:path("copy")
+      local cut = ese.restore(set, dest, { archive_path = arc, to_time = m1 }).last_generation
+      local ci = w:track(ese.create_instance(H.name("copy"), params(dest)))
+      ci:init()
+      H.roll(H.open_table(ci, dest), dest, 2, "c_")
+      ci:term({ complete = true })
+      assert.are.equal(H.read_file(arc .. "/" .. H.log_name(cut)):sub(1, 4096),
+        H.read_file(dest .. "/" .. H.log_name(cut)):sub(1, 4096), "the cut generation keeps its header")
+      local mixed = w:path("mixed")
+      local err = H.catch(ese.restore, set, mixed, { archive_path = arc, live_log_path = dest,
+        to_time = ese.fs.now() + 3600, allow_partial = true })
+      assert.is_table(err, "the mixed restore was refused")
+      -- the original's next generation archived: it and the copy's differ in their header (creation
+      -- time); not archived: the copy's next generation attaches the database at the cut, which the
+      -- original's whole generation F has passed (the clean point in LR_ATTACH)
+      assert.are.equal(archived_next and "JET_errGivenLogFileIsNotContiguous" or "JET_errConsistentTimeMismatch",
+        err.name)
+    end)
+  end
 end)
