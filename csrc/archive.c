@@ -174,19 +174,23 @@ static int of_stream(esarchive *a, const char *path, uint32_t g) {
   return same;
 }
 
-/* The path of a file of this log stream in the archive folder (its lowest
- * or highest generation there), else NULL (an empty folder, another
- * stream's files, out of memory). */
-static char *stream_file(esarchive *a) {
+/* Whether the archive folder holds a file of this log stream (its lowest
+ * or highest generation there): 1 with its path in *held, 0 (absent,
+ * empty, or another stream's files), or -1 when it cannot be listed
+ * (*err). */
+static int stream_file(esarchive *a, char **held, JET_ERR *err) {
   uint32_t lo = 0, hi = 0;
-  if (log_scan_dir(a->cfg.path, a->cfg.base, &lo, &hi, NULL) || !hi) return NULL;
-  for (int i = 0; i < 2; i++) {
+  *held = NULL;
+  if (os_kind(a->cfg.path) == OS_ABSENT) return 0;
+  if ((*err = log_scan_dir(a->cfg.path, a->cfg.base, &lo, &hi, NULL)) != JET_errSuccess) return -1;
+  for (int i = 0; hi && i < 2; i++) {
     uint32_t g = i ? hi : lo;
-    char *p = g ? log_file_name(a->cfg.path, a->cfg.base, g) : NULL;
-    if (p && of_stream(a, p, g)) return p;
+    char *p = log_file_name(a->cfg.path, a->cfg.base, g);
+    if (!p) { *err = JET_errOutOfMemory; return -1; }
+    if (of_stream(a, p, g)) { *held = p; return 1; }
     free(p);
   }
-  return NULL;
+  return 0;
 }
 
 /* Says JET_errArchiveTimelineConflict in last_error when the archive folder
@@ -504,6 +508,8 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
     a->next = first;
     a->shipped = 0;
     char why[96], *held = NULL;   /* a restore's mark (ARC_MARK_RESTORED), or a number ahead */
+    int found = 0;
+    JET_ERR le = JET_errSuccess;
     if (stored == ARC_MARK_RESTORED) snprintf(why, sizeof why, "was left by a restore (a new timeline of the log stream)");
     else snprintf(why, sizeof why, "is ahead of the log (generation %u, the log is at %u)", stored, gen);
     if (cfg->command) {   /* no way to see what the destination holds: ship nothing */
@@ -514,15 +520,20 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
                 "files of these numbers, which a command could overwrite; nothing ships: point archive_command at "
                 "a new destination and remove %s (every generation in the log folder then ships there)",
                 EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, a->arc_path);
-    } else if ((held = stream_file(a))) {
+    } else if ((found = stream_file(a, &held, &le)) != 0) {
       /* the folder holds this stream's files: the old timeline's (or the
        * original instance's, which may still run and archive the
        * generation the restored stream writes next under the same number:
        * a fork that the bytes alone cannot show before both exist) */
       a->hold = 1;
       a->failures = 1;
-      set_error(a, "%s: %s %s and the archive folder holds this log stream's %s: nothing ships there "
-                TIMELINE_ADVICE, EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, held);
+      if (found > 0)
+        set_error(a, "%s: %s %s and the archive folder holds this log stream's %s: nothing ships there "
+                  TIMELINE_ADVICE, EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, held);
+      else
+        set_error(a, "%s: %s %s and the archive folder %s cannot be listed (%s): whether it holds this log "
+                  "stream's files is unknown, nothing ships (init again once it can be read)",
+                  EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, a->cfg.path, EseErrorName(le));
     } else {
       /* a new folder for this timeline: recorded at once, so that a crash
        * after its first file never finds this stream's file there beside

@@ -11,6 +11,19 @@ describe("a restored copy and its still-running original, one archive folder", f
   local kit = H.archive_kit({ log_file_size = 64, archive_timeout = 0, archive_retry_max = 50 })
   local params, wait_status, current, files = kit.params, kit.wait_status, kit.current, kit.files
 
+  -- An instance on the restored folder dest archiving into folder: refused
+  -- at init (the last error holds words), nothing shipped after a roll.
+  local function refused(dest, folder, words)
+    local ri = w:track(ese.create_instance(H.name("r"), params(dest, { archive_path = folder })))
+    ri:init()
+    local st = ri:archive_status()
+    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
+    assert.matches(words, st.last_error, 1, true)
+    H.roll(H.open_table(ri, dest), dest, 1, "n_")
+    assert.are.equal(0, ri:archive_status().shipped_generation)
+    ri:term()
+  end
+
   before_each(function()
     w = H.world()
     arc, set = w:path("arc"), w:path("set")
@@ -117,17 +130,12 @@ describe("a restored copy and its still-running original, one archive folder", f
     local dest = w:path("dest")
     ese.restore(set, dest)
     local before = files(arc)
-    local ri = w:track(ese.create_instance(H.name("old"), params(dest, { archive_path = arc })))
     inst:term()
-    ri:init()
-    local st = ri:archive_status()
-    assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
-    assert.matches("nothing ships there", st.last_error, 1, true)
-    H.roll(H.open_table(ri, dest), dest, 2, "n_")
-    ri:term()
+    refused(dest, arc, "nothing ships there")
     assert.are.same(before, files(arc))
     local arc2 = w:path("arc2")
-    ri = w:track(ese.create_instance(H.name("new"), params(dest, { archive_path = arc2 })))
+    local st
+    local ri = w:track(ese.create_instance(H.name("new"), params(dest, { archive_path = arc2 })))
     ri:init()
     assert.is_nil(ri:archive_status().last_error)
     local rt = H.open_table(ri, dest)
@@ -150,6 +158,24 @@ describe("a restored copy and its still-running original, one archive folder", f
     end)())
     assert.is_true(keys.after_set2)
     assert.is_true(H.count_prefix(keys, "n_") > 0)
+  end)
+
+  -- An archive folder that cannot be listed (here a file at its path) is
+  -- not taken for a new one: the mark stays, so that the old folder given
+  -- later still refuses the copy.
+  it("a restored copy whose archive_path cannot be listed: nothing ships, the mark stays; the original's "
+     .. "folder given then still refuses it", function()
+    local dest = w:path("dest")
+    ese.restore(set, dest)
+    local mark = H.read_file(dest .. "/edb.arc")
+    local bad = w:path("not-a-folder")
+    H.write_file(bad, "x")
+    inst:term()
+    refused(dest, bad, "cannot be listed")
+    assert.are.equal(mark, H.read_file(dest .. "/edb.arc"), "edb.arc still holds the restore's mark")
+    local before = files(arc)
+    refused(dest, arc, "nothing ships there")
+    assert.are.same(before, files(arc))
   end)
 
   -- Not a bug (these pass before and after): the chaining of generations
