@@ -14,7 +14,13 @@
  * restore; the new generations stay pinned in the log folder), and
  * last_error names JET_errArchiveTimelineConflict and says to point
  * archive_path at a new folder; init says so already when the folder holds
- * a generation of the stream at or above the log's current one.
+ * a generation of the stream at or above the log's current one.  After a
+ * restore (B.arc holds the restore's mark, or a number ahead of the log)
+ * nothing ships at all into a folder that holds any file of this stream:
+ * the instance the logs came from may still run and archive there the
+ * generation this one writes next under the same number, which the bytes
+ * cannot show before both exist (a fork); a folder without any is a new
+ * one, recorded in B.arc at once, and takes every generation.
  *
  * Command (archive_command): run as command.h runs a user's command (the
  * ONE place lua-ese starts a process, only when configured), with %p the
@@ -166,6 +172,25 @@ static int of_stream(esarchive *a, const char *path, uint32_t g) {
   int same = h.gen == g && memcmp(h.sig.b, a->sig.b, sizeof h.sig.b) == 0;
   log_header_clear(&h);
   return same;
+}
+
+/* Whether the archive folder holds a file of this log stream (its lowest
+ * or highest generation there): 1 with its path in *held, 0 (absent,
+ * empty, or another stream's files), or -1 when it cannot be listed
+ * (*err). */
+static int stream_file(esarchive *a, char **held, JET_ERR *err) {
+  uint32_t lo = 0, hi = 0;
+  *held = NULL;
+  if (os_kind(a->cfg.path) == OS_ABSENT) return 0;
+  if ((*err = log_scan_dir(a->cfg.path, a->cfg.base, &lo, &hi, NULL)) != JET_errSuccess) return -1;
+  for (int i = 0; hi && i < 2; i++) {
+    uint32_t g = i ? hi : lo;
+    char *p = log_file_name(a->cfg.path, a->cfg.base, g);
+    if (!p) { *err = JET_errOutOfMemory; return -1; }
+    if (of_stream(a, p, g)) { *held = p; return 1; }
+    free(p);
+  }
+  return 0;
 }
 
 /* Says JET_errArchiveTimelineConflict in last_error when the archive folder
@@ -476,30 +501,50 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
               stored, first - 1);
     a->next = first;
   } else if (stored > gen) {
-    /* the stream went back (a restore into this folder): the generations in
-     * the log folder may be the new timeline's (the cut one of a point in
-     * time), not what was shipped under their numbers: each ships again
-     * (the same bytes count as shipped; other bytes are the conflict) */
+    /* the stream went back (a restore): the generations in the log folder
+     * may be the new timeline's (the cut one of a point in time), not what
+     * was shipped under their numbers, and the next ones surely are: only
+     * a new folder (or a new command destination) takes them, all */
     a->next = first;
     a->shipped = 0;
-    char why[96];   /* a restore's mark (ARC_MARK_RESTORED), or a number ahead */
-    if (stored == ARC_MARK_RESTORED) snprintf(why, sizeof why, "was left by a restore that cut the log stream");
+    char why[96], *held = NULL;   /* a restore's mark (ARC_MARK_RESTORED), or a number ahead */
+    int found = 0;
+    JET_ERR le = JET_errSuccess;
+    if (stored == ARC_MARK_RESTORED) snprintf(why, sizeof why, "was left by a restore (a new timeline of the log stream)");
     else snprintf(why, sizeof why, "is ahead of the log (generation %u, the log is at %u)", stored, gen);
     if (cfg->command) {   /* no way to see what the destination holds: ship nothing */
       a->hold = 1;
       a->failures = 1;
       set_error(a, "%s: %s %s: the log stream went back "
-                "(a restore to a point in time), and archive_command's destination may hold the old timeline's "
+                "(a restore), and archive_command's destination may hold the old timeline's "
                 "files of these numbers, which a command could overwrite; nothing ships: point archive_command at "
                 "a new destination and remove %s (every generation in the log folder then ships there)",
                 EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, a->arc_path);
+    } else if ((found = stream_file(a, &held, &le)) != 0) {
+      /* the folder holds this stream's files: the old timeline's (or the
+       * original instance's, which may still run and archive the
+       * generation the restored stream writes next under the same number:
+       * a fork that the bytes alone cannot show before both exist) */
+      a->hold = 1;
+      a->failures = 1;
+      if (found > 0)
+        set_error(a, "%s: %s %s and the archive folder holds this log stream's %s: nothing ships there "
+                  TIMELINE_ADVICE, EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, held);
+      else
+        set_error(a, "%s: %s %s and the archive folder %s cannot be listed (%s): whether it holds this log "
+                  "stream's files is unknown, nothing ships (init again once it can be read)",
+                  EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, a->cfg.path, EseErrorName(le));
     } else {
-      set_error(a, "%s %s: every generation in the log "
-                "folder ships again; the archive may hold other files of these numbers, which are never "
-                "overwritten", a->arc_path, why);
+      /* a new folder for this timeline: recorded at once, so that a crash
+       * after its first file never finds this stream's file there beside
+       * the mark and takes the folder for the old timeline's */
+      JET_ERR we = arc_write(a, first);
+      if (we) set_error(a, "%s %s, and recording a new archive folder in it failed (%s): every generation in the "
+                        "log folder ships", a->arc_path, why, EseErrorName(we));
     }
+    free(held);
   }
-  timeline_probe(a, gen);
+  if (!a->hold) timeline_probe(a, gen);
   update_backlog(a);
   log_set_roll_hook(cfg->log, arc_closed, a);
   if (pthread_create(&a->thread, NULL, arc_main, a) != 0) {

@@ -22,10 +22,13 @@
  *   (archive_pin): circular logging and backup truncation keep them.
  * - `closed` is the highest closed generation (current - 1); the roll hook
  *   raises it.  Pending = closed + 1 - next generations.
- * - `hold`: set at start, never cleared: a command archive whose <base>.arc
- *   is ahead of the log (the stream went back) ships nothing (the command's
- *   destination may hold the old timeline's files, which it could
- *   overwrite); everything stays pending and pinned.
+ * - `hold`: set at start, never cleared: an archive whose <base>.arc is
+ *   ahead of the log (the stream went back: a restore) ships nothing
+ *   through a command (its destination may hold the old timeline's files,
+ *   which it could overwrite) nor into a folder that holds any file of
+ *   this stream (the old timeline's, or those of the instance the logs
+ *   came from, which may still archive there the numbers this one writes
+ *   next); everything stays pending and pinned.
  * - Nothing is shipped into archive_path while another archiver may: the
  *   folder is held (<base>.lck) by init (cfg.locked) or, when init could
  *   not take it (the folder missing or unusable then), by the thread
@@ -92,8 +95,9 @@ typedef struct archive_status {
 void archive_get_status(esarchive *a, archive_status *st);
 
 /* Writes <system_path>/<base>.arc naming next as the first generation not
- * shipped of the stream sig (durably: os_write_file_atomic).  A restore
- * that cut the stream (a point in time before the end of its logs) writes
+ * shipped of the stream sig (durably: os_write_file_atomic).  Every
+ * restore (a new timeline: the stream goes on from the restored point,
+ * and the instance the logs came from may go on too) writes
  * ARC_MARK_RESTORED, ahead of any generation the stream will reach: the
  * archive then knows the stream went back (archive_start), however many
  * generations the instance writes before an archive is configured (a

@@ -168,7 +168,6 @@ struct EseRestore {
   uint64_t last_commit_us;
   char *fetch_dir;        /* restore_command: dest/.ese-fetch, made by Begin (or by hold_live_gen), removed by End */
   int fetch;              /* restore_command given: check_dest checks dest/.ese-fetch */
-  int fetch_cut;          /* to_generation ended the fetch: the archive may go on after it */
   int live;               /* live_log_path given: with overwrite, hold_live_gen copies into dest/.ese-fetch */
   int made_dest;          /* Begin made dest (it was absent): a refusal after that removes it again */
   /* The steps run on worker, the caller waiting STEP_WAIT_US at most a
@@ -1123,12 +1122,7 @@ static JET_ERR fetch_logs(EseRestore *r, const EseRestoreOptions *o) {
     return fail(r, e, "%s cannot be emptied", r->fetch_dir);
   char msg[400];
   for (uint32_t g = r->hi + 1; e == JET_errSuccess && g <= LOG_MAX_GEN; g++) {
-    if (o->to_generation && g > o->to_generation) {
-      /* not asked for: whether the archive holds it is unknown, so the
-       * stream counts as cut there (B.arc: replay_trim) */
-      r->fetch_cut = 1;
-      break;
-    }
+    if (o->to_generation && g > o->to_generation) break;   /* not asked for (B.arc marks every restore) */
     char *name = log_file_name(NULL, r->base, g), *path = name ? os_join(r->fetch_dir, name) : NULL;
     if (!path) { free(name); return JET_errOutOfMemory; }
     int exited = 0;   /* ran and exited with a status other than 0 (not its output's words: a signal is none) */
@@ -1955,12 +1949,15 @@ static JET_ERR replay_trim(EseRestore *r) {
       free(p);
     }
   if (e == JET_errSuccess && r->stopped) e = cut_generation(r);
-  if (e == JET_errSuccess && (r->stopped || r->hi > r->last_gen || r->fetch_cut)) {
-    /* the stream is cut before the end of the logs it was given (or
-     * before generations a restore_command was not asked for): an
-     * archive may hold the old timeline's generations from here on.
-     * B.arc ahead of the restored log says so to the log archive (it
-     * checks a folder's files, and ships nothing through a command) */
+  if (e == JET_errSuccess) {
+    /* every restore starts a new timeline of the log stream: the instance
+     * the logs came from may still run (or be restored again) and write
+     * the generations this stream writes next under the same numbers, and
+     * when the stream is cut before the end of the logs given, an archive
+     * already holds the old timeline's.  B.arc ahead of the restored log
+     * says so to the log archive: nothing ships into a folder that holds
+     * this stream's files, nor through a command, until the folder or the
+     * command is a new one (docs/guide.md, "After a restore") */
     e = archive_mark(r->io, r->chk_dir, r->base, &r->sig, ARC_MARK_RESTORED);
     if (e) return fail(r, e, "writing %s.arc", r->base);
   }

@@ -194,14 +194,28 @@ describe("log archive to a folder", function()
     b = H.read_file(w:path("edb.arc"))
     b = b:sub(1, 28) .. string.pack("<I4", 0x100)
     H.write_file(w:path("edb.arc"), string.pack("<I4", H.crc32c(b, 5, 32)) .. b:sub(5))
+    -- (session 18) into a folder holding this stream's files: nothing ships
+    -- there (the log went back: its next generations may be another
+    -- timeline's, under numbers the folder's own instance archives next)
     local _
+    local before = H.ls(arc)
     t, _, _, inst = archiving(w, { archive_path = arc })
     st = inst:archive_status()
+    assert.matches("JET_errArchiveTimelineConflict", st.last_error, 1, true)
     assert.matches("is ahead of the log (generation 256", st.last_error, 1, true)
-    assert.matches("ships again", st.last_error, 1, true)
+    assert.matches("nothing ships there", st.last_error, 1, true)
+    H.roll(t, w.dir, 1)
+    st = inst:archive_status()
+    assert.are.equal(0, st.shipped_generation)
+    assert.are.same(before, H.ls(arc))
+    inst:term()
+    -- a new folder: every generation in the log folder ships there
+    local arc2 = w:path("arc2")
+    t, _, _, inst = archiving(w, { archive_path = arc2 })
+    assert.is_nil(inst:archive_status().last_error)
     H.roll(t, w.dir, 1)
     assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
-    assert_archived(w.dir, arc, 1, current_gen(w.dir) - 1)
+    assert_archived(w.dir, arc2, 1, current_gen(w.dir) - 1)
   end)
 
   it("an archived file of the same name with other bytes is never overwritten: reported, retried; the same "

@@ -496,14 +496,14 @@ them; without either, a backup that truncates is refused
     local arc = (instance_params(dir).base_name or "edb") .. ".arc"
     local truncates = not (o["no-truncate"] or o.copy)
     if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
-      -- a restore that cut the log stream leaves its mark there (next
+      -- every restore leaves its mark there (a new timeline; next
       -- generation 0xffffffff, docs/format.md "Archive progress"): the
       -- folder may be archived or not, which only its user knows
       local f = io.open(dir .. "/" .. arc, "rb")
       local head = f and f:read(32)
       if f then f:close() end
       local mark = head and #head == 32 and string.unpack("<I4", head, 29) == 0xffffffff
-      local why = mark and ("%s/%s was left by a restore that cut the log stream (to a point in time); if this "
+      local why = mark and ("%s/%s was left by a restore (the log stream goes on from the restored point); if this "
         .. "folder's logs go to an archive, give it (a backup that truncates them without it would delete the "
         .. "generations not shipped yet): --archive DIR or --archive-command CMD; if they do not, remove %s/%s; or "
         .. "back up with --no-truncate or --copy"):format(dir, arc, dir, arc)

@@ -655,6 +655,35 @@ function H.verdicts(plan)
   return v
 end
 
+-- Helpers of the log archive specs: params(dir, extra) (base_p, then
+-- extra, over H.params), wait_status(inst, pred) (the archive status
+-- once pred holds, else an error), current(dir) (the generation of
+-- dir/edb.log) and files(dir) ({ name = bytes } of a folder's files).
+function H.archive_kit(base_p)
+  local k = {}
+  function k.params(dir, extra)
+    local p = {}
+    for key, v in pairs(base_p) do p[key] = v end
+    for key, v in pairs(extra or {}) do p[key] = v end
+    return H.params(dir, p)
+  end
+  function k.wait_status(inst, pred)
+    local st
+    if H.wait_until(function()
+      st = inst:archive_status()
+      return pred(st)
+    end) then return st end
+    error("archive status never came: " .. tostring(st.last_error))
+  end
+  function k.current(dir) return ese.file_info(dir .. "/edb.log").generation end
+  function k.files(dir)
+    local f = {}
+    for _, name in ipairs(ese.fs.list(dir)) do f[name] = H.read_file(dir .. "/" .. name) end
+    return f
+  end
+  return k
+end
+
 -- Rewrites the manifest time of set dir to t (seconds since the epoch).
 function H.set_manifest_time(dir, t)
   local manifest = require "ese.manifest"
