@@ -675,6 +675,12 @@ log_path = DEST then opens the restored databases.]],
     if o.archive then after[#after + 1] = "in --archive " .. o.archive end
     if o["restore-command"] then after[#after + 1] = "fetched by --restore-command" end
     if o["live-logs"] then after[#after + 1] = "in --live-logs " .. o["live-logs"] end
+    -- the fetch that ended the archive, in the command's own words: a
+    -- fetch that failed (a network error) ends it as the archive's end
+    -- does, and only they tell the two apart
+    if rep.fetch_end then
+      out(("--restore-command fetched no further generation: %s"):format(rep.fetch_end))
+    end
     -- a point in time the sets' own logs went past: the replay stopped
     -- there on purpose, whatever the archive holds; or --to-generation
     -- ended it before any commit after the point in time
@@ -688,12 +694,6 @@ log_path = DEST then opens the restored databases.]],
     elseif #after > 0 and rep.last_generation <= v.gen_high and not (upto and o["to-generation"] <= v.gen_high) then
       out(("no log generation after the sets' last (%d) was %s: the restore ends with the sets"):format(
         v.gen_high, table.concat(after, ", nor ")))
-    end
-    -- the fetch that ended the archive, in the command's own words: a
-    -- fetch that failed (a network error) ends it as the archive's end
-    -- does, and only they tell the two apart
-    if rep.fetch_end then
-      out(("--restore-command fetched no further generation: %s"):format(rep.fetch_end))
     end
     not_restored_lines(rep.not_restored, "NOT restored")
     if o["to-time"] then
