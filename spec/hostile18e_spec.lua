@@ -77,4 +77,33 @@ describe("hostile 18e", function()
       ]], { w.dir }, 24, "kept by a session after its large transaction ended")
     end)
   end)
+  describe("a cursor after it read a long value", function()
+    it("keeps no copy of it once it holds another record or none (before: 64 MiB held after a pairs loop over "
+       .. "it, and after small gets that followed)", function()
+      local w = H.world()
+      finally(function() w:cleanup() end)
+      H.assert_child_growth([[
+        local ese = require "ese"
+        local dir = ...
+        local inst = ese.create_instance("h18e-c", { system_path = dir, log_path = dir, log_file_size = 16384 })
+        inst:init()
+        local s = inst:begin_session()
+        local t = s:create_table(s:create_database(dir .. "/app.edb"), "t")
+        t:put("a", "x")
+        t:put("z", ("z"):rep(64 << 20))
+        collectgarbage()
+        local before = rss()
+        local n = 0
+        for _, v in t:pairs() do n = n + #v end          -- ends on z: no record after it
+        assert(n == (64 << 20) + 1)
+        collectgarbage()
+        local after_loop = rss() - before
+        assert(#t:get("z") == 64 << 20)
+        assert(t:get("a") == "x")                         -- the cursor's record: a
+        collectgarbage()
+        print("GROWTH " .. math.max(after_loop, rss() - before))
+        inst:term({ complete = true })
+      ]], { w.dir }, 24, "kept by a cursor after reading a 64 MiB value")
+    end)
+  end)
 end)
