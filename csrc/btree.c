@@ -360,6 +360,13 @@ void bt_rec_free(bt_rec *r) {
   memset(r, 0, sizeof *r);
 }
 
+void bt_rec_release(bt_rec *r) {
+  if (r->vcap <= BT_REC_KEEP) return;
+  free(r->val);
+  r->val = NULL;
+  r->vcap = r->vlen = 0;
+}
+
 JET_ERR bt_create(pager *p, uint32_t *root) {
   uint8_t *pg;
   uint32_t pgno, psz = pager_page_size(p);
@@ -551,11 +558,11 @@ JET_ERR bt_delete(pager *p, uint32_t root, const void *key, size_t klen) {
   return e || !had_long ? e : lv_free(p, ref);
 }
 
-/* Grows *b to hold need bytes; a buffer over 1 MiB (a long value read
- * before) shrinks when need is under a quarter of it, so that a cursor
- * does not keep a large value's memory for small ones. */
+/* Grows *b to hold need bytes; a buffer over BT_REC_KEEP (a long value
+ * read before) shrinks when need is under a quarter of it, so that a
+ * cursor does not keep a large value's memory for small ones. */
 static JET_ERR grow(uint8_t **b, size_t *cap, size_t need) {
-  if (*b && need <= *cap && (*cap <= (1u << 20) || need >= *cap / 4)) return 0;
+  if (*b && need <= *cap && (*cap <= BT_REC_KEEP || need >= *cap / 4)) return 0;
   size_t n = need < 16 ? 16 : need;
   uint8_t *q = realloc(*b, n);
   if (!q) return JET_errOutOfMemory;

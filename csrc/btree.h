@@ -29,6 +29,11 @@ typedef struct bt_rec {
   int is_ref;                    /* set by a seek: val is a long value's reference (refs_only) */
 } bt_rec;
 void bt_rec_free(bt_rec *r);
+/* Frees r's value buffer when it holds room for more than BT_REC_KEEP
+ * bytes (a long value read before): for a record that is no longer needed
+ * (a cursor's scratch record, or its record after a seek found none). */
+#define BT_REC_KEEP ((size_t)1 << 20)
+void bt_rec_release(bt_rec *r);
 /* Copies key and value into r, growing its buffers (is_ref cleared). */
 JET_ERR bt_rec_set(bt_rec *r, const void *key, size_t klen, const void *val, size_t vlen);
 

@@ -156,13 +156,18 @@ JET_ERR table_check_record(size_t klen, size_t vlen) {
  * of t->scan and t->cur.  keys_only: a long value of the tree is not read
  * (vlen 0), for callers that need keys alone (EseCount, EseDelete's
  * lookup).  Clean pages over the cache size are dropped after the seek
- * (pager_trim_clean), so reads alone never grow the cache. */
+ * (pager_trim_clean), so reads alone never grow the cache; nor does a
+ * cursor keep a long value's copy but its current record's. */
 static JET_ERR merged_seek_k(essession *s, estable *t, esdb *db, const void *key, size_t klen, JET_GRBIT op,
                              int keys_only) {
   t->scan.keys_only = keys_only;
   JET_ERR e = iso_seek(s, db, t->root, key, klen, op, &t->cur, &t->scan, &t->hint);
   t->has_cur = e == JET_errSuccess;
   t->scan.keys_only = t->cur.keys_only = 0;
+  /* a long value's copy is not kept where no record needs it: scan is
+   * scratch after the seek, cur too when the seek found nothing */
+  bt_rec_release(&t->scan);
+  if (!t->has_cur) bt_rec_release(&t->cur);
   pager_trim_clean(db->pg);
   return e;
 }

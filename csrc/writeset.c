@@ -16,7 +16,7 @@ static uint64_t hash(uint32_t dbid, uint32_t root, const uint8_t *k, size_t n) {
 
 void ws_init(writeset *w) { memset(w, 0, sizeof *w); }
 
-#define WS_BLOCK (64u * 1024u)   /* arena block; a larger key + value gets a block of its own size */
+#define WS_BLOCK WS_BLOCK_SIZE
 
 /* n bytes of the arena (stable until ws_clear), or NULL. */
 static uint8_t *arena_get(writeset *w, size_t n) {
@@ -181,16 +181,29 @@ JET_ERR ws_put(writeset *w, uint32_t dbid, uint32_t root, const void *key, size_
   }
   wsent *e = &w->ents[w->n];
   size_t vl = tomb ? 0 : vlen;
-  uint8_t *kv = arena_get(w, klen + vl);
-  if (!kv) return JET_errOutOfMemory;
+  /* A value over WS_OVERHEAD bytes gets an allocation of its own, freed
+   * when the key is written again.  In the arena it would stay until the
+   * transaction ends while w->bytes (which the version store's limit
+   * counts) no longer counts it: a transaction that put large values and
+   * replaced them held any amount of memory under any limit.  A smaller
+   * one left there wastes at most the WS_OVERHEAD its entry counts. */
+  int own = vl > WS_OVERHEAD;
+  uint8_t *ov = own ? malloc(vl) : NULL;
+  if (own && !ov) return JET_errOutOfMemory;
+  uint8_t *kv = arena_get(w, klen + (own ? 0 : vl));
+  if (!kv) {
+    free(ov);
+    return JET_errOutOfMemory;
+  }
   memcpy(kv, key, klen);
-  if (vl) memcpy(kv + klen, val, vl);
+  if (own) memcpy(ov, val, vl);
+  else if (vl) memcpy(kv + klen, val, vl);
   e->key = kv;
   e->klen = (uint32_t)klen;
   e->dbid = dbid;
   e->root = root;
-  e->val = tomb ? NULL : kv + klen;
-  e->val_own = 0;
+  e->val = tomb ? NULL : own ? ov : kv + klen;
+  e->val_own = own;
   e->vlen = tomb ? 0 : (uint32_t)vlen;
   e->tomb = tomb;
   *slot = ++w->n;

@@ -13,14 +13,17 @@ typedef struct wsent {
   uint32_t dbid, root;
   uint32_t klen, vlen;
   int tomb;
-  int val_own;              /* val is a malloc of its own (a value replaced
-                             * in the transaction), else in the arena */
+  int val_own;              /* val is a malloc of its own (a value over
+                             * WS_OVERHEAD bytes, or one replaced in the
+                             * transaction), else in the arena */
   uint8_t *key, *val;
 } wsent;
 
-/* A block of the write set's arena: the keys, and the values written
- * once, of a transaction, freed together by ws_clear (a bulk load's
- * 10,000 puts cost a few blocks, not 20,000 mallocs and frees). */
+/* A block of the write set's arena: the keys, and the values of at most
+ * WS_OVERHEAD bytes written once, of a transaction, freed together by
+ * ws_clear (a bulk load's 10,000 puts cost a few blocks, not 20,000
+ * mallocs and frees).  A larger value has its own malloc, freed when it is
+ * replaced: the arena keeps nothing the set no longer counts but those. */
 typedef struct ws_block {
   struct ws_block *next;
   size_t used, cap;
@@ -42,6 +45,7 @@ typedef struct writeset {
 } writeset;
 
 #define WS_OVERHEAD 64      /* bytes counted per entry besides key and value */
+#define WS_BLOCK_SIZE (64u * 1024u) /* arena block; a larger key + value gets a block of its own size */
 #define WS_KEEP_ENTRIES 1024 /* ws_clear keeps the arrays of a set of at most this many entries */
 
 void ws_init(writeset *w);
