@@ -29,6 +29,10 @@ HARNESS := $(HARNESS_SRC:spec/c/%.c=$(BUILD)/bin/%)
 
 all: deps $(OUT)/ese/core.so $(HARNESS)
 
+# apt waits (up to 10 minutes) for another apt or dpkg that holds its lock
+# instead of failing at once with "Could not get lock".
+APT = apt-get -o DPkg::Lock::Timeout=600
+
 deps:
 	@missing=""; \
 	command -v $(LUA) >/dev/null || missing="$$missing lua5.4"; \
@@ -47,7 +51,7 @@ deps:
 	command -v zstd >/dev/null || missing="$$missing zstd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || exit 1; \
+	  $(APT) update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q $$missing >/dev/null || exit 1; \
 	fi
 
 $(BUILD)/obj/%.o: csrc/%.c $(HDRS) | deps
@@ -105,7 +109,7 @@ demo: all
 
 bench: all
 	@command -v sqlite3 >/dev/null && [ -f /usr/include/sqlite3.h ] && [ -f /usr/include/lmdb.h ] || \
-	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BENCH_PKGS) sqlite3 >/dev/null)
+	  ($(APT) update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q $(BENCH_PKGS) sqlite3 >/dev/null)
 	@$(MAKE) --no-print-directory -C bench BUILD=$(abspath $(BUILD)) CORE_OBJ="$(abspath $(CORE_OBJ))"
 	@BENCH_LUA=$(LUA) $(BUILD)/bench/ese-bench
 	@$(BUILD)/bench/ese-backup-bench
@@ -123,7 +127,7 @@ crash-sweep: all
 .PHONY: docs
 docs:
 	@command -v ldoc >/dev/null || \
-	  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q lua-ldoc >/dev/null)
+	  ($(APT) update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q lua-ldoc >/dev/null)
 	@rm -rf docs/ldoc
 	@ldoc .
 
