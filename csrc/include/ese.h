@@ -402,7 +402,10 @@ JET_ERR JET_API JetStopBackup(void);
  * Stepwise, so that a caller can report progress (and a Lua caller yield)
  * between steps: Begin validates the set; each Step copies or replays a
  * bounded amount; *pfinished is 1 after the last; End frees (and, when the
- * restore did not finish, leaves dest unusable). */
+ * restore did not finish, leaves dest to be restored again: its databases
+ * marked being restored, or, after a failure in the last steps (the next
+ * log generation, the checkpoint), replayed and clean but its log folder
+ * unfinished). */
 typedef struct EseRestore EseRestore;
 typedef struct EseRestoreOptions {
   const char *const *dirs;        /* backup sets: the full one first */
