@@ -64,6 +64,18 @@ describe("ese backup of an instance whose logs attach a database outside its fol
     assert.are.same({ ["app.edb"] = true, ["x.edb"] = true }, dbs)
   end)
 
+  -- Before: an incremental said "backed up too" of it, though the set
+  -- holds logs only.
+  it("an incremental names it as covered by its logs, not as backed up", function()
+    local dir = with_outside_db(w)
+    local code, _, err = H.lua_run("bin/ese", { "backup", dir, w:path("full") })
+    assert.are.equal(0, code, err)
+    local code2, out2, err2 = H.lua_run("bin/ese", { "backup", dir, w:path("inc"), "--incremental" })
+    assert.are.equal(0, code2, err2)
+    assert.matches("covered too %(its logs%): [^\n]*x%.edb %(a database the instance's logs attach", out2)
+    assert.is_nil(out2:find("backed up too", 1, true))
+  end)
+
   it("one that is no longer there is named NOT backed up (text and --json); the rest is backed up", function()
     local dir, odir = with_outside_db(w)
     local sig = ese.file_info(odir .. "/x.edb").db_signature

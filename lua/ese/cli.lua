@@ -577,8 +577,9 @@ them; without either, a backup that truncates is refused
       note(("NOT backed up: %s in %s (a database file not named *.edb that the instance's logs do not name; "
         .. "rename it to *.edb to include it)"):format(table.concat(others, ", "), dir))
     end
-    for _, p in ipairs(from_logs) do
-      note(("backed up too: %s (a database the instance's logs attach, not a *.edb file of %s)"):format(p, dir))
+    for _, p in ipairs(from_logs) do   -- an incremental holds logs only: the database is attached, its logs kept
+      note(("%s: %s (a database the instance's logs attach, not a *.edb file of %s)"):format(
+        rep.kind == "incremental" and "covered too (its logs)" or "backed up too", p, dir))
     end
     if #missing > 0 then
       note(("NOT backed up: %s: databases the instance's logs attach that are not there (a restore of the set "
