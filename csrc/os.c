@@ -209,11 +209,11 @@ void esio_free(esio *io) {
    * relies on it to leave no descriptor, and so no lock, behind. */
   assert(atomic_load(&io->open_files) == 0);
   if (io->count_path) {
-    FILE *f = fopen(io->count_path, "w");
-    if (f) {
-      fprintf(f, "%llu\n", (unsigned long long)atomic_load(&io->events));
-      fclose(f);
-    }
+    FILE *f = fopen(io->count_path, "we");   /* O_CLOEXEC, as every descriptor */
+    int ok = f && fprintf(f, "%llu\n", (unsigned long long)atomic_load(&io->events)) > 0;
+    if (f && fclose(f) != 0) ok = 0;
+    /* a harness that reads a count nobody wrote would take a wrong one: say so */
+    if (!ok) fprintf(stderr, "ESE_FAULT_COUNT: cannot write %s: %s\n", io->count_path, strerror(errno));
     free(io->count_path);
   }
   free(io->fault_name);
