@@ -222,9 +222,11 @@ static int raise_legacy(lua_State *L, JET_ERR err, const char *op) {
 
 static int l_begin_external_backup(lua_State *L) {
   JET_GRBIT grbit = ese_optflags(L, 1, begin_flags, 0, NULL);
+  /* looked up first: what can raise (memory) raises before the backup is
+   * begun, never between the Begin and the epoch's bump */
+  int li = push_legacy(L);
   JET_ERR err = JetBeginExternalBackup(grbit);
   if (err < 0) return raise_legacy(L, err, "begin_external_backup");
-  int li = push_legacy(L);
   if (li) ((EseInstance *)lua_touserdata(L, li))->backup_epoch++;
   return 0;
 }
