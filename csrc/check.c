@@ -59,6 +59,7 @@ static void log_fields(const log_header *lh, EseFileInfo *info) {
   info->tmCreate = lh->tm_create;
   info->tmPrevGen = lh->tm_prev_gen;
   info->attached = lh->nattach;
+  info->logEndRecord = -1;   /* verify tells */
   memcpy(info->logSignature, lh->sig.b, 16);
 }
 
@@ -199,11 +200,11 @@ static int claims_log(esfile *f) {
 
 /* Every record of a compressed log: the whole original in memory (a log
  * is its file size, as log_verify_file loads it). */
-static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh) {
+static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, int *end_rec) {
   uint8_t *d = malloc(lh->file_size);
   if (!d) return JET_errOutOfMemory;
   JET_ERR e = zst_read_full(z, d, lh->file_size);
-  if (e == JET_errSuccess) e = log_verify_image(d, lh, 0);
+  if (e == JET_errSuccess) e = log_verify_image_end(d, lh, 0, end_rec);
   free(d);
   return e == JET_errReadVerifyFailure ? JET_errLogReadVerifyFailure : e;
 }
@@ -220,7 +221,7 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
     log_fields(&lh, info);
     if (verify) {
       zst_rewind(z);
-      e = zst_verify_log(z, &lh);
+      e = zst_verify_log(z, &lh, &info->logEndRecord);
       if (e && detail) snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
     }
     log_header_clear(&lh);
@@ -351,7 +352,7 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, char *d
   if (le == JET_errSuccess) {
     log_fields(&lh, info);
     log_header_clear(&lh);
-    if (verify) e = log_verify_file(io, path, 0);
+    if (verify) e = log_verify_file_end(io, path, 0, &info->logEndRecord);
     if (e && detail) snprintf(detail, cb, "%s: a log record fails verification", path);
   } else if (le == JET_errBadLogVersion) {
     e = le;
