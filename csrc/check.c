@@ -59,6 +59,7 @@ static void log_fields(const log_header *lh, EseFileInfo *info) {
   info->tmCreate = lh->tm_create;
   info->tmPrevGen = lh->tm_prev_gen;
   info->attached = lh->nattach;
+  info->logEndRecord = -1;   /* verify tells */
   memcpy(info->logSignature, lh->sig.b, 16);
 }
 
@@ -231,12 +232,13 @@ static JET_ERR checked_log(JET_ERR e, uint8_t *d, uint32_t n, check_db_fn fn, vo
 }
 
 /* Every record of a compressed log: the whole original in memory (a log
- * is its file size, as log_verify_file loads it); fn as checked_log. */
-static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, check_db_fn fn, void *ud) {
+ * is its file size, as log_verify_file loads it); fn as checked_log;
+ * *end_rec as log_verify_image_end's. */
+static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, check_db_fn fn, void *ud, int *end_rec) {
   uint8_t *d;
   uint32_t n;
   JET_ERR e = zst_log_image(z, &d, &n);
-  if (e == JET_errSuccess) e = log_verify_image(d, lh, 0);
+  if (e == JET_errSuccess) e = log_verify_image_end(d, lh, 0, end_rec);
   if (e == JET_errReadVerifyFailure) e = JET_errLogReadVerifyFailure;
   return checked_log(e, d, n, fn, ud);
 }
@@ -253,7 +255,7 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
   if (e == JET_errSuccess) {
     log_fields(&lh, info);
     if (verify) {
-      e = zst_verify_log(z, &lh, fn, ud);
+      e = zst_verify_log(z, &lh, fn, ud, &info->logEndRecord);
       if (e && e != JET_errOutOfMemory && detail) snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
     }
     log_header_clear(&lh);
@@ -350,7 +352,7 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
     if (verify) {   /* one read: the checks and, with fn, the databases (checked_log) */
       uint8_t *d;
       uint32_t n;
-      e = log_load_verified(io, path, 0, &d, &n);
+      e = log_load_verified_end(io, path, 0, &d, &n, &info->logEndRecord);
       e = checked_log(e, d, n, fn, ud);
     }
     if (e && e != JET_errOutOfMemory && e != JET_errOutOfFileHandles && detail)

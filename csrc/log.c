@@ -179,8 +179,18 @@ struct eslog {
                              * reopen), 0 while it holds none */
   void (*on_roll)(void *ud, uint32_t closed_gen);   /* log_set_roll_hook */
   void *on_roll_ud;
+  uint32_t features;        /* the current file's header's LOG_FEATURE_* */
+  uint32_t nrec;            /* records in the current file (its LR_END's count) */
+  int closed;               /* the current file ends in its LR_END already (log_reopen
+                             * of a B.log a roll had closed before a crash) */
   JET_ERR err;              /* sticky write/sync failure */
 };
+
+/* The room an append keeps after a record in the current file for the
+ * LR_END a roll closes it with, and for the padding a durable flush may
+ * put before it (pad_for_slot: less than LOG_SLOT_HEAD bytes). */
+#define END_ROOM (LR_END_FRAMED + LOG_SLOT_HEAD)
+static uint32_t end_room(const eslog *lg) { return (lg->features & LOG_FEATURE_ENDMARK) ? END_ROOM : 0; }
 
 /* Append buffers carry LOG_BLOCK bytes of room before their first byte,
  * where a write in place puts the bytes of the block that only a slot held
@@ -817,6 +827,7 @@ JET_ERR log_create_after(const log_config *cfg, const log_sig *sig, uint32_t gen
   else os_random(lg->sig.b, sizeof lg->sig.b);
   lg->gen = gen;
   lg->seed = log_seed(gen, &lg->sig, LOG_FEATURES_WRITTEN);
+  lg->features = LOG_FEATURES_WRITTEN;
   lg->file_size = cfg->file_size;
   lg->tm_create = next_tm(after_us > tm_prev_gen ? after_us : tm_prev_gen);
   uint8_t *hdr = malloc(LOG_HDR_SIZE);
@@ -840,8 +851,9 @@ JET_ERR log_create_after(const log_config *cfg, const log_sig *sig, uint32_t gen
 /* The latest commit time in the reopened file f (file_size bytes, its
  * records in place up to off, zeros after): the time in the last 8 bytes
  * of each LR_COMMIT (log.h), 0 when none. */
-static JET_ERR last_commit_in_file(esfile *f, uint32_t file_size, uint32_t off, uint64_t *last) {
+static JET_ERR last_commit_in_file(esfile *f, uint32_t file_size, uint32_t off, uint64_t *last, uint32_t *nrec) {
   *last = 0;
+  if (nrec) *nrec = 0;
   uint8_t *d = calloc(1, file_size);
   if (!d) return JET_errOutOfMemory;
   JET_ERR e = os_pread_full(f, d, off, 0);
@@ -849,9 +861,11 @@ static JET_ERR last_commit_in_file(esfile *f, uint32_t file_size, uint32_t off, 
   log_reader *rd;
   if ((e = log_reader_open_image(d, file_size, 0, &rd))) return e;   /* d is the reader's */
   log_record rec;
-  while ((e = log_reader_next(rd, &rec)) == 0)
+  while ((e = log_reader_next(rd, &rec)) == 0) {
+    if (nrec) ++*nrec;
     if (rec.type == LR_COMMIT && rec.len >= 8 && ld64(rec.payload + rec.len - 8) > *last)
       *last = ld64(rec.payload + rec.len - 8);
+  }
   log_reader_close(rd);
   return e < 0 ? e : JET_errSuccess;
 }
@@ -864,9 +878,16 @@ JET_ERR log_last_commit_us(esio *io, const char *path, uint64_t *last) {
   uint64_t size = 0;
   e = os_size(f, &size);
   if (!e && (size < LOG_DATA_START || size > UINT32_MAX)) e = JET_errLogFileCorrupt;
-  if (!e) e = last_commit_in_file(f, (uint32_t)size, (uint32_t)size, last);
+  if (!e) e = last_commit_in_file(f, (uint32_t)size, (uint32_t)size, last, NULL);
   os_close(f);
   return e;
+}
+
+/* 1 when f holds a valid LR_END at pos (any count). */
+static int log_end_at(esfile *f, uint32_t pos, uint32_t seed) {
+  uint8_t b[LR_END_FRAMED];
+  if (os_pread_full(f, b, sizeof b, pos)) return 0;
+  return ld32(b) == LR_END_LEN && b[4] == LR_END && log_rec_check(b, sizeof b, 0, seed) && ld32(b + 8) == pos;
 }
 
 JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
@@ -940,7 +961,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   /* the next commit's time and the next generation's tm_create come after
    * the commits already in the file, even with the clock stepped back
    * since they were written */
-  if (!e) e = last_commit_in_file(lg->f, h.file_size, off, &lg->last_commit_us);
+  if (!e) e = last_commit_in_file(lg->f, h.file_size, off, &lg->last_commit_us, &lg->nrec);
   if (e) { log_header_clear(&h); lg_free(lg); return e; }
   lg->sig = h.sig;
   lg->gen = h.gen;
@@ -949,6 +970,15 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
   lg->page_size = h.page_size;
   lg->tm_create = h.tm_create;
   uint32_t features = h.features;
+  lg->features = features;
+  /* A B.log that ends in its LR_END: a roll closed it and a crash came
+   * before its renames.  Nothing more goes into it; it rolls at once. */
+  lg->closed = 0;
+  /* right before the end, or before the padding a durable write put
+   * after it (the end then at a block's start) */
+  for (uint32_t pad = 0; (features & LOG_FEATURE_ENDMARK) && !lg->closed && pad < LOG_SLOT_HEAD; pad += 8)
+    if ((pad == 0 || zero_from % LOG_BLOCK == 0) && zero_from >= LOG_DATA_START + LR_END_FRAMED + pad)
+      lg->closed = log_end_at(lg->f, zero_from - LR_END_FRAMED - pad, lg->seed);
   /* the table of new generations starts empty: a reopened stream starts a
    * new run, with no database attached (the header's are a past run's) */
   log_header_clear(&h);
@@ -963,7 +993,7 @@ JET_ERR log_reopen(const log_config *cfg, lsn_t end, eslog **out) {
    * so that no record its header does not announce is ever in it (a
    * version without the bit reads it whole); the next generation, which
    * has the bit, takes the appends. */
-  if ((features & LOG_FEATURES_WRITTEN) != LOG_FEATURES_WRITTEN && (e = log_roll(lg))) {
+  if (((features & LOG_FEATURES_WRITTEN) != LOG_FEATURES_WRITTEN || lg->closed) && (e = log_roll(lg))) {
     (void)log_close(lg);
     return e;
   }
@@ -1123,6 +1153,19 @@ JET_ERR log_flush(eslog *lg, lsn_t lsn) {
   return e;
 }
 
+/* The closing file's LR_END (u32 its offset, u32 the records before it),
+ * put in the buffer (mu held, at the switch): append kept its room in the
+ * file (end_room) and in the buffer.  It goes out in the roll's last write
+ * of the file, whose sync precedes the renames, so a generation with a
+ * successor always ends in it (docs/format.md). */
+static void put_end(eslog *lg) {
+  uint32_t off = LSN_OFF(lg->end);
+  assert(off + LR_END_FRAMED <= lg->file_size && lg->len + LR_END_FRAMED + LOG_SLOT_HEAD <= lg->cap);
+  log_end_encode(lg->buf + lg->len, lg->seed, off, lg->nrec);
+  lg->len += LR_END_FRAMED;
+  lg->end += LR_END_FRAMED;
+}
+
 /* A roll in two parts, so that appends and flushes of the closing file go on
  * while the next file is made.  Part 1 (rolling set, the log not busy):
  * Btmp.log made complete with the next generation's header and synced,
@@ -1258,6 +1301,7 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
   uint8_t *wb;
   size_t wlen;
   uint32_t woff;
+  if (end_room(lg) && !lg->closed) put_end(lg);   /* the closing file's LR_END, in its last write */
   pad_for_slot(lg);
   take_buffer(lg, &wb, &wlen, &woff);
   uint32_t s = LSN_OFF(lg->durable);
@@ -1270,6 +1314,9 @@ static JET_ERR roll(eslog *lg, uint32_t only_gen, int note, int if_idle) {
    * ngen's, its file is made; flushes wait (busy) */
   lg->gen = ngen;
   lg->seed = log_seed(ngen, &lg->sig, LOG_FEATURES_WRITTEN);
+  lg->features = LOG_FEATURES_WRITTEN;
+  lg->nrec = 0;
+  lg->closed = 0;
   lg->file_size = nsize;
   lg->tm_create = tm_new;
   lg->buf_off = LOG_DATA_START;
@@ -1339,31 +1386,34 @@ static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const 
   /* A zero length word ends a file's data, so a payload has >= 1 byte;
    * an LR_COMMIT's ends in the 8 bytes of its time. */
   if (n == 0 || n > UINT32_MAX - 16 || (type == LR_COMMIT && n < 8)) return JET_errInvalidParameter;
+  if (type == LR_END) return JET_errInvalidParameter;   /* the roll's own (put_end) */
   uint64_t framed = rec_framed(n);
   JET_ERR e;
   pthread_mutex_lock(&lg->mu);
   for (;;) {
     if (lg->err) { e = lg->err; break; }
     uint32_t off = LSN_OFF(lg->end);
-    if (lg->limit && off + framed > lg->limit && off + framed <= lg->file_size) {
+    uint64_t room = framed + end_room(lg);
+    if (lg->limit && off + framed > lg->limit && off + room <= lg->file_size) {
       pthread_cond_wait(&lg->cv, &lg->mu);   /* a roll zeroes a chunk there (part 1): a moment */
       continue;
     }
-    if (off + framed > lg->file_size) {
-      if (framed > lg->new_file_size - LOG_DATA_START) { e = JET_errInvalidParameter; break; }
+    if (off + room > lg->file_size) {
+      if (framed + END_ROOM > lg->new_file_size - LOG_DATA_START) { e = JET_errInvalidParameter; break; }
       uint32_t full = lg->gen;
       pthread_mutex_unlock(&lg->mu);
       if ((e = roll(lg, full, 1, 0))) return e;
       pthread_mutex_lock(&lg->mu);
       continue;
     }
-    if (lg->len + framed + LOG_SLOT_HEAD > lg->cap) {   /* room for pad_for_slot */
+    if (lg->len + framed + LR_END_FRAMED + LOG_SLOT_HEAD > lg->cap) {   /* room for put_end, pad_for_slot */
       if (lg->len > 0) {
         /* The buffer is full: write it out, without a sync. */
         if ((e = write_out(lg, lg->end, 0))) break;
         continue;
       }
-      size_t nc = lg->cap * 2 > framed + LOG_SLOT_HEAD ? lg->cap * 2 : (size_t)framed + LOG_SLOT_HEAD;
+      size_t need = (size_t)framed + LR_END_FRAMED + LOG_SLOT_HEAD;
+      size_t nc = lg->cap * 2 > need ? lg->cap * 2 : need;
       uint8_t *nb = realloc(lg->buf - LOG_BLOCK, LOG_BLOCK + nc);
       if (!nb) { e = JET_errOutOfMemory; break; }
       lg->buf = nb + LOG_BLOCK;
@@ -1403,6 +1453,7 @@ static JET_ERR append(eslog *lg, uint8_t type, const void *p1, size_t n1, const 
     if (!lg->first_us) lg->first_us = os_mono_us();
     lg->len += (size_t)framed;
     lg->end += framed;
+    lg->nrec++;
     lg->nappends++;
     if (lg->delaying) pthread_cond_signal(&lg->appended);
     e = JET_errSuccess;

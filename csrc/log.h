@@ -96,9 +96,10 @@
 #define LOG_FEATURE_SLOTONLY 4u    /* B.log's last block may be durable in a slot only */
 #define LOG_FEATURE_SEEDED 8u      /* a record's CRC is seeded with log_seed (signature and generation) */
 #define LOG_FEATURE_DBPOINT 16u    /* LR_ATTACH carries the database's clean point, LR_DETACH the one it makes */
+#define LOG_FEATURE_ENDMARK 32u    /* a roll closes the file with an LR_END record (its end and record count) */
 /* bits this version reads */
 #define LOG_FEATURES_KNOWN (LOG_FEATURE_FREEPAGES | LOG_FEATURE_LVFREE | LOG_FEATURE_SLOTONLY | LOG_FEATURE_SEEDED | \
-                            LOG_FEATURE_DBPOINT)
+                            LOG_FEATURE_DBPOINT | LOG_FEATURE_ENDMARK)
 #define LOG_FEATURES_WRITTEN LOG_FEATURES_KNOWN   /* ... and sets in every file it makes */
 /* The detail of JET_errBadLogVersion: what to do with an old log. */
 #define LOG_OLD_FORMAT_ADVICE                                                                        \
@@ -228,7 +229,8 @@ JET_ERR log_last_commit_us(esio *io, const char *path, uint64_t *last);
  * (synced) and closes; does not roll. */
 JET_ERR log_close(eslog *lg);
 
-/* Appends a record to the buffer (not yet durable); rolls to a new
+/* Appends a record to the buffer (not yet durable; LR_END, the roll's
+ * own, is JET_errInvalidParameter); rolls to a new
  * generation first when it does not fit.  *lsn: where the record starts.
  * An LR_COMMIT's payload (>= 8 bytes, else JET_errInvalidParameter) ends
  * in the commit's time, which the log writes itself (whatever the caller
@@ -354,6 +356,7 @@ typedef struct log_record {
 enum {
   LOG_READ_CURRENT = 1,   /* after the archived generations, read B.log */
   LOG_READ_RESTORE = 2,   /* errors as a hard restore names them (-570/-573) */
+  LOG_READ_CLOSED = 4,    /* log_reader_open_image: the generation has a successor (its LR_END required) */
 };
 
 /* Reads dir's generations from LSN_GEN(from) on, starting at from (or the
@@ -371,11 +374,20 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
  * log_read_header; its records as an archived file's (flags: 0, or
  * LOG_READ_RESTORE for a hard restore's errors). */
 JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, int flags, log_reader **out);
-/* 0 and *rec for each record, 1 at the end of the log.  A bad record in
+/* 0 and *rec for each record, 1 at the end of the log.  An LR_END is
+ * checked (its offset, the count of records before it, nothing valid
+ * after it) and not returned; a generation with LOG_FEATURE_ENDMARK that
+ * has a successor (a later file read, or LOG_READ_CLOSED) must end in one,
+ * else JET_errLogFileCorrupt (LOG_READ_RESTORE:
+ * JET_errLogCorruptDuringHardRestore): bytes cut from the end of a closed
+ * generation are never taken for a shorter generation.  A bad record in
  * B.log is replaced from a shadow slot or is a torn tail (the end) by the
  * rules above.  Any other bad record: JET_errLogFileCorrupt
  * (LOG_READ_RESTORE: JET_errLogCorruptDuringHardRestore). */
 JET_ERR log_reader_next(log_reader *r, log_record *rec);
+/* After an error of the end-record rule: what is wrong, naming the file
+ * (else NULL). */
+const char *log_reader_problem(const log_reader *r);
 /* After the end: where the next record would go (the writer reopens here),
  * and the generation and header of the last file read. */
 lsn_t log_reader_end(log_reader *r);
@@ -387,14 +399,26 @@ const log_header *log_reader_header(log_reader *r);
 void log_reader_close(log_reader *r);
 
 /* Checks a whole log file (header and every record) for backup and
- * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure. */
+ * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure.
+ * log_verify_file_end: the same, and *end_rec (when not NULL): 1 when a finished generation ends in its
+ * LR_END, 0 when it does not though its header has LOG_FEATURE_ENDMARK
+ * (it must when a successor follows it), -1 otherwise (no bit, B.log). */
 JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size);
+JET_ERR log_verify_file_end(esio *io, const char *path, uint32_t page_size, int *end_rec);
 /* The record checks of log_verify_file over a whole log image d of the
  * file h heads (current: the generation being written, B.log):
  * JET_errLogReadVerifyFailure at the first fault. */
 JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current);
+/* log_verify_image's `current` for a closed generation (one with a
+ * successor): with LOG_FEATURE_ENDMARK it must end in its LR_END. */
+#define LOG_VERIFY_CLOSED 2
+/* log_verify_image with *end_rec as log_verify_file's. */
+JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *end_rec);
 /* The same, keeping the verified bytes: *image (free it) holds the whole
  * file, *size bytes; a backup streams exactly these bytes. */
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size);
+/* log_load_verified with *end_rec as log_verify_file_end's. */
+JET_ERR log_load_verified_end(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
+                              int *end_rec);
 
 #endif

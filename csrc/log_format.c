@@ -327,6 +327,60 @@ uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t 
   return (uint32_t)fr;
 }
 
+void log_end_encode(uint8_t *p, uint32_t seed, uint32_t pos, uint32_t count) {
+  uint8_t pl[LR_END_LEN];
+  st32(pl, pos);
+  st32(pl + 4, count);
+  memset(p, 0, LR_END_FRAMED);
+  st32(p, LR_END_LEN);
+  p[4] = LR_END;
+  memcpy(p + 8, pl, LR_END_LEN);
+  st32(p + 8 + LR_END_LEN, log_rec_crc(seed, LR_END, pl, LR_END_LEN, NULL, 0));
+}
+
+uint32_t log_data_end(const uint8_t *d, uint32_t fsize, uint32_t seed, uint32_t *count) {
+  uint32_t pos = LOG_DATA_START, n = 0, fr, np;
+  for (;;) {
+    if ((fr = log_rec_check(d, fsize, pos, seed))) {
+      pos += fr;
+      n++;
+    } else if ((np = log_skip_pad(d, fsize, pos)) != pos) {
+      pos = np;
+    } else {
+      break;
+    }
+  }
+  if (count) *count = n;
+  return pos;
+}
+
+int log_close_image(uint8_t *d, const log_header *h, uint32_t *at) {
+  if (!(h->features & LOG_FEATURE_ENDMARK)) return 0;
+  uint32_t fs = h->file_size, seed = log_hdr_seed(h), pos = LOG_DATA_START, n = 0, last = 0, fr, np;
+  for (;;) {
+    if ((fr = log_rec_check(d, fs, pos, seed))) {
+      last = pos;
+      pos += fr;
+      n++;
+    } else if ((np = log_skip_pad(d, fs, pos)) != pos) {
+      pos = np;
+    } else {
+      break;
+    }
+  }
+  if (n && d[last + 4] == LR_END) return 0;   /* closed by a roll already */
+  if ((uint64_t)pos + LR_END_FRAMED > fs) return -1;
+  log_end_encode(d + pos, seed, pos, n);
+  if (at) *at = pos;
+  return 1;
+}
+
+int log_end_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed, uint32_t count) {
+  if (log_rec_check(d, fsize, pos, seed) != LR_END_FRAMED) return 0;
+  const uint8_t *p = d + pos;
+  return ld32(p) == LR_END_LEN && p[4] == LR_END && ld32(p + 8) == pos && (count == UINT32_MAX || ld32(p + 12) == count);
+}
+
 /* Is there a valid record at any 8-aligned offset after pos? */
 int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed) {
   for (uint64_t p = (uint64_t)pos + 8; p + REC_MIN <= fsize; p += 8)

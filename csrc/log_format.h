@@ -49,7 +49,11 @@ enum {
                         emptied child taken out (mode 0: slot i's cell; 1: left, which
                         becomes slot 0's child) */
   LR_FREEPAGE = 16,  /* slot 0; u8 type, u32 left: the empty page marked free (bytes 16.. zero) */
+  LR_END = 17,       /* LOG_FEATURE_ENDMARK: u32 its own offset, u32 the number of records before it
+                        in the file; a roll's last record of the closing generation */
 };
+#define LR_END_LEN 8u
+#define LR_END_FRAMED 24u     /* rec_framed(LR_END_LEN) */
 #define LR_OP_HDR 24
 
 #define LOG_BUF_DEFAULT (1u << 20)
@@ -87,6 +91,21 @@ JET_ERR log_hdr_encode(uint8_t *b, uint32_t gen, uint32_t page_size, uint32_t fi
 JET_ERR log_hdr_decode(const uint8_t *b, log_header *h);
 /* The framed size of a valid record at pos of a file image, 0 when none. */
 uint32_t log_rec_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed);
+/* Encodes into p[LR_END_FRAMED] the LR_END of a file of seed `seed` at pos
+ * with count records before it. */
+void log_end_encode(uint8_t *p, uint32_t seed, uint32_t pos, uint32_t count);
+/* Closes the image d of a generation (header h, its data followed by
+ * zeros) as a roll would: its LR_END put after its last record (at *at).
+ * 1 when put, 0 when none is needed (no LOG_FEATURE_ENDMARK, or it ends
+ * in one already), -1 when there is no room for it. */
+int log_close_image(uint8_t *d, const log_header *h, uint32_t *at);
+/* Where the records of a finished generation's image d end (the archived
+ * reader's walk: valid records and padding from LOG_DATA_START), and in
+ * *count (when not NULL) how many there are. */
+uint32_t log_data_end(const uint8_t *d, uint32_t fsize, uint32_t seed, uint32_t *count);
+/* 1 when a valid LR_END of a file of seed `seed` is at pos with count
+ * records before it. */
+int log_end_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed, uint32_t count);
 /* Is there a valid record at any 8-aligned offset after pos? */
 int log_valid_after(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed);
 /* Reads a whole file of size bytes into *buf (grown as needed). */

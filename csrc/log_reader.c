@@ -3,6 +3,7 @@
  * log.h). */
 #include "log_format.h"
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,9 @@ struct log_reader {
   size_t n;
   size_t fi;          /* the file being read */
   int loaded, done, restore;
+  int closed;         /* LOG_READ_CLOSED (an image): its generation has a successor */
+  int ended;          /* the file being read: its LR_END was read */
+  uint32_t nrec;      /* the file being read: records read (UINT32_MAX: started inside it) */
   uint32_t start_off; /* LSN_OFF(from) for the first file, 0: its first record */
   uint32_t pos;
   uint32_t cur_end;   /* B.log loaded: where its log ends (log_walk_current) */
@@ -34,7 +38,19 @@ struct log_reader {
   size_t data_cap;
   lsn_t end;
   JET_ERR err;        /* sticky */
+  char why[160];      /* log_reader_problem */
 };
+
+/* The reader's error at a generation's end record: why[] names the file. */
+static JET_ERR end_fault(log_reader *r, const rfile *rf, JET_ERR e, const char *what) {
+  const char *name = rf->path ? strrchr(rf->path, '/') : NULL;
+  name = name ? name + 1 : rf->path;
+  if (name) snprintf(r->why, sizeof r->why, "log %s (generation %u) %s", name, (unsigned)rf->h.gen, what);
+  else snprintf(r->why, sizeof r->why, "log generation %u %s", (unsigned)rf->h.gen, what);
+  return r->err = e;
+}
+
+const char *log_reader_problem(const log_reader *r) { return r->why[0] ? r->why : NULL; }
 
 void log_reader_close(log_reader *r) {
   if (!r) return;
@@ -174,6 +190,7 @@ JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, int flags, log_reader *
   }
   r->n = 1;
   r->restore = (flags & LOG_READ_RESTORE) != 0;
+  r->closed = (flags & LOG_READ_CLOSED) != 0;
   r->data = d;
   r->data_cap = size;
   JET_ERR e = size < LOG_HDR_SIZE ? JET_errLogFileCorrupt : log_hdr_decode(d, &r->files[0].h);
@@ -199,6 +216,8 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
       JET_ERR e = log_load_file(r->io, rf->path, fs, &r->data, &r->data_cap);
       if (e) return r->err = e;
       r->pos = (r->fi == 0 && r->start_off) ? r->start_off : LOG_DATA_START;
+      r->nrec = r->pos == LOG_DATA_START ? 0 : UINT32_MAX;
+      r->ended = 0;
       /* B.log: where it ends, blocks from the slots put in place (log.h) */
       if (rf->current) r->walk_err = log_walk_current(r->data, fs, gen, seed, r->pos, &r->walk);
       r->cur_end = r->walk.end;
@@ -208,7 +227,17 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
     uint32_t pos = r->pos;
     if (rf->current ? pos < r->cur_end : (uint64_t)pos + 4 <= fs && ld32(d + pos) != 0) {
       uint32_t fr = log_rec_check(d, fs, pos, seed);
+      /* a generation's LR_END is its last record: none after it */
+      if (fr && r->ended) return end_fault(r, rf, err_corrupt, "has records after its end record");
+      if (fr && d[pos + 4] == LR_END && (rf->h.features & LOG_FEATURE_ENDMARK)) {
+        if (!log_end_check(d, fs, pos, seed, r->nrec))
+          return end_fault(r, rf, err_corrupt, "has an end record that does not match its records");
+        r->ended = 1;
+        r->pos = pos + fr;
+        continue;
+      }
       if (fr) {
+        if (r->nrec != UINT32_MAX) r->nrec++;
         rec->lsn = LSN(gen, pos);
         rec->type = d[pos + 4];
         rec->len = ld32(d + pos);
@@ -235,6 +264,10 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
     uint32_t np = log_skip_pad(d, fs, pos);
     if (np != pos) { r->pos = np; continue; }
     if (!log_all_zero(d + pos, fs - pos)) return r->err = err_corrupt;
+    /* a closed generation (a successor follows) ends in its LR_END: bytes
+     * cut from its end are not a shorter generation */
+    if ((rf->h.features & LOG_FEATURE_ENDMARK) && !r->ended && (r->fi + 1 < r->n || r->closed))
+      return end_fault(r, rf, err_corrupt, "is closed but lacks its end record: its tail is missing (cut or zeroed)");
     if (r->fi + 1 == r->n) {
       r->done = 1;
       r->end = LSN(gen + 1, 0);  /* archived files only: the next generation */
@@ -274,21 +307,50 @@ const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; 
  * 0): JET_errPageSizeMismatch; a bad record: JET_errLogReadVerifyFailure,
  * except a torn tail (bad record, nothing valid after) in a file named like
  * a current log ("XXX.log"); I/O errors as they come. */
-JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current) {
+JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current) { return log_verify_image_end(d, h, current, NULL); }
+
+JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *end_rec) {
+  if (end_rec) *end_rec = -1;
   uint32_t pos = LOG_DATA_START, fsize = h->file_size, gen = h->gen, seed = log_hdr_seed(h);
   log_walk w;
-  if (current) return log_walk_current(d, fsize, gen, seed, pos, &w) ? JET_errLogReadVerifyFailure : JET_errSuccess;
+  if (current == 1)
+    return log_walk_current(d, fsize, gen, seed, pos, &w) ? JET_errLogReadVerifyFailure : JET_errSuccess;
+  uint32_t nrec = 0;
+  int ended = 0;
   for (;;) {
     uint32_t fr = log_rec_check(d, fsize, pos, seed), np;
-    if (fr) pos += fr;
-    else if ((np = log_skip_pad(d, fsize, pos)) != pos) pos = np;
+    if (fr && ended) return JET_errLogReadVerifyFailure;   /* LR_END is the last record */
+    if (fr && d[pos + 4] == LR_END && (h->features & LOG_FEATURE_ENDMARK)) {
+      if (!log_end_check(d, fsize, pos, seed, nrec)) return JET_errLogReadVerifyFailure;
+      ended = 1;
+    }
+    if (fr) {
+      pos += fr;
+      nrec++;
+    } else if ((np = log_skip_pad(d, fsize, pos)) != pos) pos = np;
     else break;
   }
+  /* a closed generation ends in its LR_END */
+  if (current == LOG_VERIFY_CLOSED && (h->features & LOG_FEATURE_ENDMARK) && !ended) return JET_errLogReadVerifyFailure;
+  if (end_rec && (h->features & LOG_FEATURE_ENDMARK)) *end_rec = ended;
   /* a finished generation is zeros after its last record */
   return log_all_zero(d + pos, fsize - pos) ? JET_errSuccess : JET_errLogReadVerifyFailure;
 }
 
+static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
+                             int *end_rec);
+
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size) {
+  return load_verified(io, path, page_size, image, size, NULL);
+}
+
+JET_ERR log_load_verified_end(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
+                              int *end_rec) {
+  return load_verified(io, path, page_size, image, size, end_rec);
+}
+
+static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
+                             int *end_rec) {
   *image = NULL;
   *size = 0;
   /* one handle: the header is decoded from the very bytes handed out */
@@ -327,7 +389,7 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
   }
   if (!e) e = os_pread_full(f, d + LOG_HDR_SIZE, h.file_size - LOG_HDR_SIZE, LOG_HDR_SIZE);
   os_close(f);
-  if (!e) e = log_verify_image(d, &h, current);
+  if (!e) e = log_verify_image_end(d, &h, current, end_rec);
   if (e) free(d);
   else {
     *image = d;
@@ -338,9 +400,13 @@ JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_
 }
 
 JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size) {
+  return log_verify_file_end(io, path, page_size, NULL);
+}
+
+JET_ERR log_verify_file_end(esio *io, const char *path, uint32_t page_size, int *end_rec) {
   uint8_t *d;
   uint32_t n;
-  JET_ERR e = log_load_verified(io, path, page_size, &d, &n);
+  JET_ERR e = load_verified(io, path, page_size, &d, &n, end_rec);
   free(d);
   return e;
 }

@@ -158,6 +158,10 @@ static int file_info(lua_State *L) {
     set_int(L, "created_us", (lua_Integer)fi.tmCreate);
     set_int(L, "prev_created_us", (lua_Integer)fi.tmPrevGen);
     set_int(L, "attached", (lua_Integer)fi.attached);
+    if (fi.logEndRecord >= 0) {   /* verified, with the end-record bit */
+      lua_pushboolean(L, fi.logEndRecord);
+      lua_setfield(L, -2, "end_record");
+    }
     if (!fi.compressed) {   /* the header's attach table: a plain log's */
       int t = lua_gettop(L);
       logdbs *h = new_logdbs(L);

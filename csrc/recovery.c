@@ -277,6 +277,7 @@ JET_ERR recovery_run(esinst *inst) {
   log_record rec;
   JET_ERR more = 0;
   while (e == JET_errSuccess && (more = log_reader_next(rd, &rec)) == 0) e = redo_apply(r, &rec);
+  int end_fault = e == JET_errSuccess && more < 0 && log_reader_problem(rd);
   if (e == JET_errSuccess && more < 0) e = more;
   lsn_t end = rd ? log_reader_end(rd) : 0;
   /* blocks of B.log the reader took from its shadow slots go back in place
@@ -288,6 +289,7 @@ JET_ERR recovery_run(esinst *inst) {
     if (e == JET_errSuccess) e = fe;
     redo_free(r);
   }
+  if (end_fault) inst_detail(inst, "%s: %s", prm->log_path, log_reader_problem(rd));   /* after redo_finish's */
   if (rd) log_reader_close(rd);
   if (ce == JET_errSuccess) chk_clear(&chk);
   if (e == JET_errSuccess) {

@@ -1514,6 +1514,13 @@ static JET_ERR live_image_of(EseRestore *r, esfile *in, const rsfile *f, uint8_t
   }
   memset(img + w.end, 0, fs - w.end);
   memset(img + LOG_SLOT_A, 0, LOG_DATA_START - LOG_SLOT_A);
+  /* closed as a roll closes it (its end record), so that dest's copy
+   * followed by the restored stream's next generation is a whole closed
+   * generation (docs/format.md, "The end record"); an append leaves room */
+  if (log_close_image(img, &f->lh, NULL) < 0) {
+    free(img);
+    return fail(r, JET_errLogCorruptDuringHardRestore, "the live log %s has no room for its end record", f->src);
+  }
   *out = img;
   return JET_errSuccess;
 }
@@ -1555,13 +1562,22 @@ static size_t chunk_len(const EseRestore *r, const rsfile *f) {
  * commit after it (where the replay stops). */
 static JET_ERR check_log(EseRestore *r, rsfile *f) {
   log_reader *rd;
-  JET_ERR e = source_log_reader(r, f, LOG_READ_RESTORE, &rd);
+  /* a generation the set goes on after is closed: it must end in its LR_END */
+  int flags = LOG_READ_RESTORE | (f->gen < r->hi && log_of(r, f->gen + 1) ? LOG_READ_CLOSED : 0);
+  JET_ERR e = source_log_reader(r, f, flags, &rd);
   log_record rec;
   while (e == JET_errSuccess && (e = log_reader_next(rd, &rec)) == JET_errSuccess)
     if (r->to_time && redo_commit_time(&rec) > r->to_time) {
       r->check_stop = 1;
       break;
     }
+  if (e < 0 && rd && log_reader_problem(rd)) {
+    char why[320];
+    snprintf(why, sizeof why, "%s: %s", f->name, log_reader_problem(rd));
+    e = fail(r, e, "checking the logs: %s", why);
+    log_reader_close(rd);
+    return e;
+  }
   log_reader_close(rd);
   return e == 1 ? JET_errSuccess : e;
 }
@@ -1905,6 +1921,14 @@ static JET_ERR cut_generation(EseRestore *r) {
   esfile *out = NULL;
   JET_ERR e = os_open(r->io, p, OS_WRITE | OS_NOFOLLOW, &out);
   free(p);
+  /* the generation ends at the cut as a roll ends one: its end record
+   * there (counted over the records before it), zeros after */
+  uint8_t *img = e == JET_errSuccess ? calloc(1, f->size) : NULL;
+  if (e == JET_errSuccess && !img) e = JET_errOutOfMemory;
+  if (e == JET_errSuccess) e = os_pread_full(out, img, LSN_OFF(r->cut), 0);
+  uint32_t at = 0;
+  int closed = e == JET_errSuccess ? log_close_image(img, &f->lh, &at) : 0;
+  if (closed < 0) e = JET_errLogCorruptDuringHardRestore;
   memset(r->buf, 0, COPY_CHUNK);
   if (e == JET_errSuccess) e = os_pwrite(out, r->buf, LOG_DATA_START - LOG_SLOT_A, LOG_SLOT_A);
   for (uint64_t off = LSN_OFF(r->cut); e == JET_errSuccess && off < f->size;) {
@@ -1912,6 +1936,8 @@ static JET_ERR cut_generation(EseRestore *r) {
     e = os_pwrite(out, r->buf, n, off);
     off += n;
   }
+  if (e == JET_errSuccess && closed) e = os_pwrite(out, img + at, LR_END_FRAMED, at);
+  free(img);
   if (e == JET_errSuccess) e = os_sync(out);
   os_close(out);
   return e ? fail(r, e, "cutting log %s at the point in time", f->name) : JET_errSuccess;
@@ -2027,6 +2053,7 @@ static JET_ERR replay_step(EseRestore *r) {
     if (more < 0) {
       char g[16];
       snprintf(g, sizeof g, "%u", r->last_gen ? r->last_gen : r->replay_from);
+      if (log_reader_problem(r->reader)) return fail(r, more, "replay failed: %s", log_reader_problem(r->reader));
       return fail(r, more, "replay failed in or after log generation %s", g);
     }
     if (more == 1 || LSN_GEN(rec.lsn) > r->replay_to) {

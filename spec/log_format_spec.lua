@@ -144,8 +144,8 @@ describe("log format 5 without feature bit 0 (spec/fixtures/v5) is read", functi
   local function features(path) return string.unpack("<I4", assert(H.read_file(path)), 57) end
   -- the feature bits this version sets: 0 (types 15, 16), 1 (long values' pages freed), 2 (slot-only tail),
   -- 3 (records' CRCs seeded with the signature and the generation), 4 (attach and detach records carry
-  -- the database's clean point)
-  local NOW = 31
+  -- the database's clean point), 5 (a roll closes a generation with its end record, LR_END)
+  local NOW = 63
 
   -- The log files of dir: name -> features, and the record types 15 and 16 each holds.
   local function logs(dir)

@@ -216,6 +216,7 @@ local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
       error(verr, 0)
     end
     e.log_databases = verr.databases   -- what its records create or attach (not_restored)
+    e.end_record = verr.end_record     -- false: no end record though its header has the bit
   end
   local h = fs.sha256()
   local ps = fi.page_size
@@ -444,6 +445,14 @@ function verify.verify(dirs, opts)
   for _, f in ipairs(logchain.walk(all, report.gen_low, report.gen_high)) do
     if f.kind == "link" and not f.follows then
       raise("JET_errGivenLogFileIsNotContiguous", "verify", "log %s does not follow %s", f.log.name, f.prev.name)
+    end
+  end
+  -- a generation a later one follows was closed by a roll: it ends in its end record (docs/format.md)
+  for g = report.gen_low, report.gen_high - 1 do
+    local e = all[g]
+    if e and e.end_record == false and all[g + 1] then
+      raise("JET_errLogFileCorrupt", "verify", "log %s is closed (%s follows it) but lacks its end record: its "
+        .. "tail is missing (cut or zeroed)", e.name, all[g + 1].name)
     end
   end
   local kinds = {}

@@ -104,8 +104,8 @@ static size_t rec_len(int i) {
   return 1 + (size_t)((i * 7919) % 3000);
 }
 /* A record's type: never LR_COMMIT, whose last 8 bytes the log writes (its time) */
-static uint8_t rec_type(int i) {
-  return i % 251 == LR_COMMIT ? 251 : (uint8_t)(i % 251);
+static uint8_t rec_type(int i) {   /* LR_END is the log's own (a roll's), refused by log_append */
+  return i % 251 == LR_COMMIT ? 251 : i % 251 == LR_END ? 252 : (uint8_t)(i % 251);
 }
 static void rec_fill(int i, uint8_t *p, size_t n) {
   for (size_t j = 0; j < n; j++) p[j] = (uint8_t)(i * 31 + (int)j * 7 + (int)(j >> 8));
@@ -480,7 +480,8 @@ static void test_torn(esio *io) {
   raw_write(a1, LSN_OFF(x.lsn[l1]) + 4, c4, 1);
   CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_CURRENT, &nread), JET_errLogFileCorrupt);
   CHECK(nread == l1);
-  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_RESTORE, NULL), JET_errLogTornWriteDuringHardRestore);
+  /* its end record (LR_END, a valid record after it) makes it damage, not a torn write */
+  CHECK_ERR(read_err(io, dir, NULL, LSN(1, 0), LOG_READ_RESTORE, NULL), JET_errLogCorruptDuringHardRestore);
   CHECK_ERR(log_verify_file(io, a1, PGSZ), JET_errLogReadVerifyFailure);
   c4[0] ^= 1;
   raw_write(a1, LSN_OFF(x.lsn[l1]) + 4, c4, 1);
@@ -531,13 +532,16 @@ static void test_limits(esio *io) {
   expect x = {0};
   OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
   static uint8_t whole[FS];
-  size_t maxlen = FS - LOG_DATA_START - 12;
+  /* the largest record leaves room for the roll's end record (LR_END) and
+   * the padding before it: LR_END_FRAMED + LOG_SLOT_HEAD bytes */
+  size_t maxlen = FS - LOG_DATA_START - 12 - LR_END_FRAMED - LOG_SLOT_HEAD;
   for (size_t j = 0; j < maxlen; j++) whole[j] = (uint8_t)(j * 13);
   lsn_t l1, l2, l3;
   OK(log_append(lg, 9, "x", 1, &l1));
-  OK(log_append(lg, 9, whole, maxlen, &l2));     /* rolls, then fills gen 2 exactly */
+  CHECK_ERR(log_append(lg, 9, whole, maxlen + 8, &l2), JET_errInvalidParameter);   /* one word more */
+  OK(log_append(lg, 9, whole, maxlen, &l2));     /* rolls, then fills gen 2 up to the end record's room */
   CHECK(LSN_GEN(l2) == 2 && LSN_OFF(l2) == LOG_DATA_START);
-  CHECK(log_end(lg) == LSN(2, FS));
+  CHECK(log_end(lg) == LSN(2, FS - LR_END_FRAMED - LOG_SLOT_HEAD));
   OK(log_append(lg, 9, "y", 1, &l3));            /* rolls again */
   CHECK(l3 == LSN(3, LOG_DATA_START));
   OK(log_close(lg));
@@ -576,6 +580,21 @@ static void test_limits(esio *io) {
   free(dir);
 }
 
+/* B.log at path as a roll leaves it before its renames: its end record
+ * (LR_END: its offset, the records before it) after its last record. */
+static void close_like_roll(esio *io, const char *path) {
+  log_header h;
+  OK(log_read_header(io, path, &h));
+  static uint8_t img[FS];
+  CHECK(h.file_size == FS);
+  raw_read(path, 0, img, FS);
+  uint32_t seed = log_hdr_seed(&h), n, pos = log_data_end(img, FS, seed, &n);
+  uint8_t rec[LR_END_FRAMED];
+  log_end_encode(rec, seed, pos, n);
+  raw_write(path, pos, rec, sizeof rec);
+  log_header_clear(&h);
+}
+
 /* ---- the one crash window of a roll: B.log renamed, the next not yet in place */
 static void test_roll_window(esio *io) {
   char *dir = subdir("window");
@@ -584,6 +603,7 @@ static void test_roll_window(esio *io) {
   uint32_t g = LSN_GEN(x.lsn[x.n - 1]);
   char *cur = path_of(dir, 0), *arch = path_of(dir, g), *tmp = os_join(dir, "edbtmp.log");
   CHECK(tmp);
+  close_like_roll(io, cur);   /* the roll's last write, then the crash after its first rename */
   CHECK(rename(cur, arch) == 0);
   int fd = open(tmp, O_WRONLY | O_CREAT, 0600);   /* a stale half-made next file */
   CHECK(fd >= 0 && write(fd, "junk", 4) == 4);
@@ -1009,6 +1029,7 @@ static void test_clock_commits(void) {
   clock_commit(lg, 0);
   log_sig sig = *log_signature(lg);
   OK(log_close(lg));
+  close_like_roll(io, cur);   /* closed by a roll that a crash cut between its renames */
   CHECK(rename(cur, g1) == 0);
   log_header h;
   OK(log_read_header(io, g1, &h));
@@ -1445,7 +1466,9 @@ static void test_recycled_roll_held(void) {
   if (len) at += 30016;
   memcpy(&len, rb, 4);
   CHECK(len == 30000 && !memcmp(rb + 8, big, sizeof big));
-  for (uint32_t i = at; i < FS; i++) CHECK(b[i] == 0);
+  memcpy(&len, b + at, 4);         /* the roll's end record (LR_END), then zeros */
+  CHECK(len == LR_END_LEN && b[at + 4] == LR_END);
+  for (uint32_t i = at + LR_END_FRAMED; i < FS; i++) CHECK(b[i] == 0);
   printf("log_test: recycled roll held in its zeros: a record below them went on, one into them waited, "
          "both intact (the big one in generation %d)\n", rb == c + LOG_DATA_START ? 5 : 4);
   free(b);
@@ -2275,7 +2298,7 @@ static void test_versions(esio *io) {
   static const int one[] = { 100, 0, -1 };
   slotted t;
   make_slotted(io, "versions", one, &t);
-  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 63 },
+  struct { uint8_t version; uint32_t features; } bad[] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 }, { 5, 127 },
                                                            { 5, 0x80000000u } };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint8_t h[LOG_HDR_SIZE];

@@ -935,7 +935,7 @@ static void test_log_v1(const char *root) {
     { 2, 0, "log-v1: a format 2 log" },
     { 3, 0, "log-v1: a format 3 log" },
     { 4, 0, "log-v1: a format 4 log" },
-    { 5, 63, "log-v1: a format 5 log with feature bit 5" },
+    { 5, 127, "log-v1: a format 5 log with feature bit 6" },
     { 5, 0x80000000u, "log-v1: a format 5 log with feature bit 31" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
