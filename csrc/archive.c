@@ -138,6 +138,62 @@ JET_ERR archive_mark(esio *io, const char *system_path, const char *base, const 
   return e;
 }
 
+/* ---- <base>.tl (archive.h) ------------------------------------------------- */
+
+#define TL_MAGIC "ESETL\0\0\1"
+
+static char *tl_name(const char *dir, const char *base) {
+  char name[16];
+  snprintf(name, sizeof name, "%s.tl", base);
+  return os_join(dir, name);
+}
+
+JET_ERR timeline_write(esio *io, const char *system_path, const char *base, const log_sig *sig,
+                       const uint8_t *parent, uint32_t fork_gen) {
+  uint8_t b[TL_SIZE] = { 0 };
+  memcpy(b + 4, TL_MAGIC, 8);
+  os_random(b + 12, 16);
+  if (parent) memcpy(b + 28, parent, 16);
+  memcpy(b + 44, sig->b, 16);
+  memcpy(b + 60, &fork_gen, 4);
+  uint32_t c = crc32c(0, b + 4, TL_SIZE - 4);
+  memcpy(b, &c, 4);
+  char *p = tl_name(system_path, base);
+  JET_ERR e = p ? os_write_file_atomic(io, p, b, TL_SIZE) : JET_errOutOfMemory;
+  free(p);
+  return e;
+}
+
+JET_ERR timeline_read(esio *io, const char *system_path, const char *base, const log_sig *sig, uint8_t id[16],
+                      uint8_t parent[16], int *has) {
+  *has = 0;
+  char *p = tl_name(system_path, base);
+  if (!p) return JET_errOutOfMemory;
+  int kind = os_kind(p);
+  JET_ERR e = JET_errSuccess;
+  if (kind == OS_ABSENT) {
+    free(p);
+    return JET_errSuccess;
+  }
+  uint8_t *b = NULL;
+  size_t got = 0;
+  uint32_t c;
+  if (kind != OS_FILE) e = JET_errLogFileCorrupt;                /* a link or a folder: never followed */
+  else e = os_read_head(io, p, TL_SIZE + 1, &b, &got, NULL);
+  if (e == JET_errSuccess) {
+    if (got != TL_SIZE || memcmp(b + 4, TL_MAGIC, 8) != 0 || (memcpy(&c, b, 4), c != crc32c(0, b + 4, TL_SIZE - 4)))
+      e = JET_errLogFileCorrupt;
+    else if (memcmp(b + 44, sig->b, 16) == 0) {
+      memcpy(id, b + 12, 16);
+      memcpy(parent, b + 28, 16);
+      *has = 1;
+    }
+  }
+  free(b);
+  free(p);
+  return e;
+}
+
 /* The stored next generation of this stream, or 0 (none, another
  * stream's, or damaged: said in last_error). */
 static uint32_t arc_read(esarchive *a) {

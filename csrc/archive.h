@@ -106,4 +106,21 @@ void archive_get_status(esarchive *a, archive_status *st);
 #define ARC_MARK_RESTORED UINT32_MAX
 JET_ERR archive_mark(esio *io, const char *system_path, const char *base, const log_sig *sig, uint32_t next);
 
+/* <system_path>/<base>.tl: the timeline of the log stream a restore
+ * started (docs/format.md): u32 CRC32C of bytes 4..64, "ESETL\0\0\1",
+ * u8[16] the timeline's id (random), u8[16] its parent's (zeros: the
+ * root timeline, never restored), u8[16] the stream's log signature, u32
+ * the fork generation (the last generation the restore replayed), u32 0.
+ * Every restore writes a new one (timeline_write: durably, through a
+ * temporary file, never through a link). */
+#define TL_SIZE 64
+JET_ERR timeline_write(esio *io, const char *system_path, const char *base, const log_sig *sig,
+                       const uint8_t *parent, uint32_t fork_gen);
+/* The timeline id (and its parent's, zeros: the root) of stream sig in system_path: *has = 0 when there is no
+ * <base>.tl (the root timeline) or it names another stream (a folder
+ * given a new stream since); JET_errLogFileCorrupt when it is damaged or
+ * not a file (a link is never followed). */
+JET_ERR timeline_read(esio *io, const char *system_path, const char *base, const log_sig *sig, uint8_t id[16],
+                      uint8_t parent[16], int *has);
+
 #endif

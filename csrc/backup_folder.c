@@ -176,7 +176,10 @@ static JET_ERR write_manifest(job *j, int incr) {
   unsigned char log_sig[16] = {0};
   text t = {0};
   text files = {0};
-  JET_ERR e = JET_errSuccess;
+  unsigned char timeline[16], parent[16];
+  static const unsigned char root[16];
+  int has_timeline = 0;   /* the instance's timeline (absent: the stream's root one) */
+  JET_ERR e = EseGetTimeline(j->inst, timeline, parent, &has_timeline);
   for (int i = 0; i < j->nfiles && e == JET_errSuccess; i++) {
     entry *f = &j->files[i];
     char *path = os_join(j->folder, f->name);
@@ -217,6 +220,14 @@ static JET_ERR write_manifest(job *j, int incr) {
     put_hex(&t, log_sig);
     put(&t, ",\n  \"page_size\": %lu,\n  \"time\": \"%s\",\n  \"time_unix\": %lld", first.pageSize, when,
         (long long)j->began);
+    if (has_timeline) {
+      put(&t, ",\n  \"timeline\": ");
+      put_hex(&t, timeline);
+      if (memcmp(parent, root, 16) != 0) {
+        put(&t, ",\n  \"timeline_parent\": ");
+        put_hex(&t, parent);
+      }
+    }
     put(&t, ",\n  \"truncated\": true,\n  \"files\": [\n%s\n  ]\n}\n", files.p ? files.p : "");
     if (t.oom || files.oom) e = JET_errOutOfMemory;
   }

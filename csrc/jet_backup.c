@@ -7,6 +7,7 @@
  * logic of their own: a paced read sleeps out of the instance when the
  * pacer asks (ENTERED_READ), and JetReadFileInstance reads piece after
  * piece until the caller's buffer is full. */
+#include "archive.h"
 #include "backup.h"
 #include "pace.h"
 #include <sched.h>
@@ -96,6 +97,14 @@ JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, char *szzLogs, uns
 JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, char *szzLogs, unsigned long cbMax,
                                               unsigned long *pcbActual) {
   ENTERED(instance, backup_log_info(inst, 1, szzLogs, cbMax, pcbActual, NULL));
+}
+
+JET_ERR EseGetTimeline(JET_INSTANCE instance, unsigned char id[16], unsigned char parent[16], int *pfHas) {
+  if (!id || !parent || !pfHas) return JET_errInvalidParameter;
+  *pfHas = 0;
+  ENTERED(instance, inst->log ? timeline_read(inst->io, inst->prm.system_path, inst->prm.base,
+                                              log_signature(inst->log), id, parent, pfHas)
+                              : JET_errNotInitialized);
 }
 
 /* The instance lock BACKUP_STEP_WAIT_US at most: the backup's worker may

@@ -166,6 +166,19 @@ static int inst_get_log_info(lua_State *L) {
   li.szBaseName[JET_BASE_NAME_LENGTH] = '\0';
   lua_pushstring(L, li.szBaseName);
   lua_setfield(L, -2, "base_name");
+  /* the timeline (EseGetTimeline): absent for the stream's root one */
+  unsigned char id[2][16];
+  int has = 0;
+  JET_ERR err = EseGetTimeline(I->inst, id[0], id[1], &has);
+  if (err < 0) return ese_raise_inst(L, err, "get_log_info", I->inst);
+  static const unsigned char root[16];
+  for (int k = 0; has && k < 2; k++) {
+    if (k == 1 && memcmp(id[1], root, 16) == 0) break;   /* the parent is the root timeline: absent */
+    char hex[33];
+    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", id[k][i]);
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, k ? "timeline_parent" : "timeline");
+  }
   return 2;
 }
 

@@ -3,6 +3,8 @@
  * as a userdata "ese.Restore".  lua/ese/init.lua drives it (ese.restore),
  * so the progress callback runs as plain Lua between steps and may yield.
  */
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include "lua_ese.h"
 
@@ -55,13 +57,14 @@ static int restore_begin(lua_State *L) {
     lua_rawseti(L, names, i);
   }
   EseRestoreOptions o = { .dirs = dirs, .ndirs = (unsigned long)n, .dest = dest };
+  unsigned char parent_tl[16];
   int has_inst = 0;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     /* on_progress: ese.restore's, which passes its options through */
     static const char *const keys[] = { "live_log_path", "to_generation", "overwrite", "base_name",
                                         "instance", "on_progress", "archive_path", "to_time", "allow_partial",
-                                        "restore_command", NULL };
+                                        "restore_command", "parent_timeline", NULL };
     ese_checkkeys(L, 3, keys);
     lua_getfield(L, 3, "live_log_path");
     o.live_log_path = opt_path(L, "live_log_path");
@@ -100,6 +103,21 @@ static int restore_begin(lua_State *L) {
     o.overwrite = lua_toboolean(L, -1);
     lua_getfield(L, 3, "base_name");
     o.base_name = opt_path(L, "base_name");
+    /* ese.restore's: the "timeline" of the sets' manifests (32 hex digits) */
+    lua_getfield(L, 3, "parent_timeline");
+    if (!lua_isnil(L, -1)) {
+      size_t len = 0;
+      const char *hex = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+      int ok = hex && len == 32;
+      for (size_t i = 0; ok && i < 16; i++) {
+        unsigned v;
+        ok = isxdigit((unsigned char)hex[2 * i]) && isxdigit((unsigned char)hex[2 * i + 1]) &&
+             sscanf(hex + 2 * i, "%2x", &v) == 1;
+        if (ok) parent_tl[i] = (unsigned char)v;
+      }
+      if (!ok) return luaL_argerror(L, 3, "parent_timeline must be 32 hexadecimal digits");
+      o.parent_timeline = parent_tl;
+    }
     lua_getfield(L, 3, "instance");
     if (!lua_isnil(L, -1)) {
       EseInstance *ei = (EseInstance *)luaL_testudata(L, -1, ESE_INSTANCE_T);

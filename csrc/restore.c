@@ -158,6 +158,8 @@ struct EseRestore {
   /* a point in time (EseRestoreOptions.to_time_us, allow_partial) */
   uint64_t to_time;
   int allow_partial;
+  uint8_t parent_tl[16];  /* the sets' timeline (has_parent_tl), the new one's parent */
+  int has_parent_tl;
   uint32_t gap;           /* allow_partial: the first generation missing after the sets, 0: none */
   uint32_t need_gen;      /* the last generation a database copy needs: a stop must come after it */
   lsn_t cut;              /* the first record after the last commit applied */
@@ -355,7 +357,7 @@ static int has_suffix(const char *s, const char *suffix) {
 
 int restore_db_name_problem(const char *name, const char *base, char *why, size_t cap) {
   static const char *const own[] = { ".chk", ".chk.tmp", ".lck", ".dwb", "tmp.dwb", ".arc", ".arc.tmp", "tmp.log",
-                                     ".log" };
+                                     ".log", ".tl", ".tl.tmp" };
   size_t n = strlen(name);
   const char *said = NULL;
   if (strcmp(name, "manifest.json") == 0) said = "the name of the set's manifest";
@@ -1002,7 +1004,8 @@ static JET_ERR check_dest(EseRestore *r) {
       e = writable(r, f->in_place ? NULL : r->dest, f->in_place ? f->src : f->name);
   }
   static const char *const in_dest[] = { ".lck", ".log", "tmp.log" },
-                           *const in_chk[] = { ".chk", ".chk.tmp", ".dwb", "tmp.dwb", ".arc", ".arc.tmp" };
+                           *const in_chk[] = { ".chk", ".chk.tmp", ".dwb", "tmp.dwb", ".arc", ".arc.tmp", ".tl",
+                                                ".tl.tmp" };
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_dest / sizeof *in_dest; i++)
     e = writable(r, r->dest, base_file(r, in_dest[i], name, sizeof name));
   for (size_t i = 0; e == JET_errSuccess && i < sizeof in_chk / sizeof *in_chk; i++)
@@ -1353,6 +1356,10 @@ static JET_ERR begin_with(const EseRestoreOptions *o, EseRestore **out) {
   r->logs_only = o->ndb_files > 0;
   r->to_time = o->to_time_us;
   r->allow_partial = o->allow_partial != 0;
+  if (o->parent_timeline) {
+    memcpy(r->parent_tl, o->parent_timeline, 16);
+    r->has_parent_tl = 1;
+  }
   r->after_commit = 1;
   r->gen_low = (uint32_t)o->gen_low;
   r->gen_high = (uint32_t)o->gen_high;
@@ -1986,6 +1993,10 @@ static JET_ERR replay_trim(EseRestore *r) {
      * command is a new one (docs/guide.md, "After a restore") */
     e = archive_mark(r->io, r->chk_dir, r->base, &r->sig, ARC_MARK_RESTORED);
     if (e) return fail(r, e, "writing %s.arc", r->base);
+    /* and its identity, which the instance's backup sets record: expire
+     * ranks each timeline's sets apart (docs/backup.md, retention) */
+    e = timeline_write(r->io, r->chk_dir, r->base, &r->sig, r->has_parent_tl ? r->parent_tl : NULL, r->last_gen);
+    if (e) return fail(r, e, "writing %s.tl", r->base);
   }
   if (e == JET_errSuccess) e = os_sync_dir(r->io, r->dest);
   if (e == JET_errSuccess) to_state(r, ST_WRITEBACK);

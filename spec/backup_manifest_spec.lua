@@ -191,7 +191,17 @@ describe("JetBackupInstance writes backup.run's manifest (C harness backup_manif
     -- the same bytes: JetBackupInstance's write_manifest (C) and ese.manifest.encode
     -- (Lua, backup.run) are two encoders of one format; each C manifest is what
     -- the Lua encoder writes for its content, byte for byte, and so is backup.run's
-    for _, path in ipairs({ set .. "/manifest.json", inc .. "/manifest.json", rs.dir .. "/manifest.json" }) do
+    -- a set of an instance on a restored folder records the restore's
+    -- timeline; the original's sets do not (timeline18)
+    local cset = top .. "/cset"
+    backup.verify(cset)
+    local ms = read_json(cset .. "/manifest.json")
+    assert.is_true(manifest.timeline_ok(ms.timeline))
+    assert.is_nil(ms.timeline_parent)
+    assert.is_nil(mc.timeline)
+    assert.is_nil(ml.timeline)
+    for _, path in ipairs({ set .. "/manifest.json", inc .. "/manifest.json", rs.dir .. "/manifest.json",
+                            cset .. "/manifest.json" }) do
       local bytes = H.read_file(path)
       assert.are.equal(bytes, manifest.encode(manifest.decode(bytes, path)), path)
     end

@@ -308,6 +308,11 @@ JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
  * line, in End's order. */
 #define ESE_bitBackupStepEnd          0x00000004UL   /* EseBackupStep */
 JET_ERR EseBackupStep(JET_INSTANCE instance, JET_GRBIT grbit, int *pfMore);
+/* The timeline of a running instance's log stream (docs/format.md, <base>.tl
+ * in its system folder, written by every restore): *pfHas = 1 and its 16
+ * bytes in id (its parent's in parent: zeros for the root), or *pfHas = 0 for the stream's root timeline (never
+ * restored).  JET_errLogFileCorrupt: the file is damaged or not a file. */
+JET_ERR EseGetTimeline(JET_INSTANCE instance, unsigned char id[16], unsigned char parent[16], int *pfHas);
 /* Pacing (JET_paramBackupMaxRate, JET_paramBackupPace).  JetReadFileInstance
  * paces itself: it reads in pieces of at most one burst (the rate's bytes
  * of 100 ms) and sleeps, without any engine lock, before a piece the
@@ -443,6 +448,11 @@ typedef struct EseRestoreOptions {
    * .ese-fetch in dest, removed at End.  NULL: none. */
   const char *restore_command;
   uint32_t restore_command_timeout_s; /* a fetch running longer is killed: an error (0: 300 s) */
+  /* The timeline of the sets restored (16 bytes, a manifest's "timeline"),
+   * NULL: the stream's root timeline.  Every restore writes a new timeline
+   * into dest's system folder (<base>.tl, docs/format.md) whose parent is
+   * this one. */
+  const unsigned char *parent_timeline;
 } EseRestoreOptions;
 /* Where a finished restore stopped. */
 typedef struct EseRestoreResult {

@@ -254,6 +254,10 @@ local function manifest_of(files, info, p, out, t0)
     page_size = page_size,
     base_name = info.base_name,
     log_signature = log_sig,
+    -- the instance's timeline (a restore started it; nil: the stream's
+    -- root one) and its parent's: expire ranks each timeline's sets apart
+    timeline = info.timeline,
+    timeline_parent = info.timeline_parent,
     gen_low = info.gen_low,
     gen_high = info.gen_high,
     files = files,

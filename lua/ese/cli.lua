@@ -717,6 +717,7 @@ local function expire_entry(plan, path)
   local s = plan.sets[path]
   if s then
     e.kind, e.time_us, e.gen_low, e.gen_high, e.bytes = s.kind, s.time * 1000000, s.gen_low, s.gen_high, s.bytes
+    e.timeline = s.timeline
   end
   return e
 end
@@ -729,8 +730,10 @@ local function print_plan(plan, shown, deleted)
   end
   local function row(verb, path)
     local e = expire_entry(plan, path)
-    local what = e.kind and ("%s set of %s UTC, generations %d .. %d, %s: "):format(e.kind,
-      utc_us(e.time_us):sub(1, 19), e.gen_low, e.gen_high, human(e.bytes)) or ""
+    -- a restored instance's sets name their timeline (none: the stream's root one)
+    local tl = e.timeline and e.timeline ~= "root" and (", timeline " .. e.timeline) or ""
+    local what = e.kind and ("%s set of %s UTC, generations %d .. %d%s, %s: "):format(e.kind,
+      utc_us(e.time_us):sub(1, 19), e.gen_low, e.gen_high, tl, human(e.bytes)) or ""
     out(("  %-7s %-" .. width .. "s  %s%s"):format(verb, shown(path), what, e.reason))
   end
   for _, p in ipairs(plan.keep) do row("keep", p) end

@@ -57,6 +57,10 @@ local expire = {}
 --- The prefix of a set folder being deleted.
 expire.LEFTOVER = ".expiring-"
 
+--- The timeline of a set whose manifest names none: the log stream's root
+-- one (an instance never restored, or a set older than the field).
+expire.ROOT_TIMELINE = "root"
+
 local function is_base(kind) return kind == "full" or kind == "copy" end
 local function is_follower(kind) return kind == "incremental" or kind == "differential" end
 
@@ -97,7 +101,8 @@ local function read_set(path, name)
   end
   local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
               gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
-              base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0 }
+              base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0,
+              timeline = m.timeline or expire.ROOT_TIMELINE, timeline_parent = m.timeline_parent }
   -- each file's inode and last change, the manifest's first: run compares
   -- them for the sets it counted (a file written after the verify read it)
   local stamp = { ("%s:%d:%d"):format(manifest_m.NAME, st.ino, st.ctime_ns) }
@@ -185,15 +190,37 @@ end
 
 -- Whether sets a and b are of one log stream: signature, page size and
 -- base name.
-local function same_stream(a, b)
+local function same_log(a, b)
   return a.log_signature == b.log_signature and a.page_size == b.page_size and a.base_name == b.base_name
+end
+
+-- Whether sets a and b are of one stream for keep_full: one log and one
+-- timeline.  Every restore starts a timeline (the manifest's "timeline",
+-- absent: the root one); a restored copy keeps the original's log
+-- signature, and the generations both write next reuse the numbers: the
+-- copy's sets are no restore points of the original's history nor the
+-- other way round, so each timeline keeps its own keep_full newest.
+local function same_stream(a, b)
+  return same_log(a, b) and a.timeline == b.timeline
+end
+
+-- The timeline of set s as the reasons say it: nothing for the root one.
+local function of_timeline(s)
+  return s.timeline == expire.ROOT_TIMELINE and "" or (" (timeline %s)"):format(s.timeline)
+end
+
+-- Whether set s may continue set p's timeline: the same one, or s's
+-- timeline started from p's (a restore of p's chain, then an incremental
+-- of the copy on top of it: the log checks of continues decide).
+local function same_line(p, s)
+  return same_log(p, s) and (p.timeline == s.timeline or (s.timeline_parent or expire.ROOT_TIMELINE) == p.timeline)
 end
 
 -- Whether set s continues set p along the log, whatever their kinds: the
 -- rule of "follows" in the module's comment without its kinds (s holds p's
 -- end of the log, or the generation created as its successor).
 local function continues(p, s)
-  if not before(p, s) or not same_stream(p, s) then return false end
+  if not before(p, s) or not same_line(p, s) then return false end
   if s.gen_low > p.gen_high + 1 or s.gen_high < p.gen_high then return false end
   for g = s.gen_low, p.gen_high do
     local a, b = p.logs[g], s.logs[g]
@@ -311,8 +338,9 @@ local function choose(sets, parents, bases_of, later, opts, now)
       elseif b ~= a and same_stream(a, b) and not ranks_above(a, b, later) then unranked[#unranked + 1] = b.name end
     end
     if counts(#above[a], opts) then
-      local text = n == 1 and "the newest full set of its log stream along the log (keep_full 1)"
-        or ("one of the %d newest full sets of its log stream along the log (keep_full %d)"):format(n, n)
+      local text = n == 1 and ("the newest full set of its log stream%s along the log (keep_full 1)")
+        :format(of_timeline(a)) or ("one of the %d newest full sets of its log stream%s along the log "
+        .. "(keep_full %d)"):format(n, of_timeline(a), n)
       if #unranked > 0 then
         table.sort(unranked)
         text = text .. ("; not ranked against %s (its manifest time contradicts the generations and no set here "
@@ -380,8 +408,8 @@ local function doomed_reason(s, opts, bases_of, kept, above)
   if is_base(s.kind) then
     local names = above[s]
     table.sort(names)
-    return ("a %s set, not one of the %d newest of its log stream: it ends before %s along its log (keep_full %d)%s")
-      :format(s.kind, opts.keep_full, table.concat(names, ", "), opts.keep_full, w)
+    return ("a %s set, not one of the %d newest of its log stream%s: it ends before %s along its log (keep_full %d)%s")
+      :format(s.kind, opts.keep_full, of_timeline(s), table.concat(names, ", "), opts.keep_full, w)
   end
   local names, any_kept = {}, false
   for b in pairs(bases_of[s]) do
@@ -604,7 +632,7 @@ function expire.plan(root, opts)
   for _, s in ipairs(sets) do
     plan.what[s.path] = "set"
     plan.sets[s.path] = { name = s.name, kind = s.kind, time = s.time, gen_low = s.gen_low, gen_high = s.gen_high,
-                          bytes = s.bytes }
+                          bytes = s.bytes, timeline = s.timeline }
     if kept[s] then
       plan.keep[#plan.keep + 1] = s.path
       plan.reasons[s.path] = table.concat(why[s], "; ")
@@ -622,7 +650,7 @@ function expire.plan(root, opts)
     local s = o.set                 -- a full set verify refused: what its manifest says (`ese expire` shows it)
     if s then
       plan.sets[o.path] = { name = s.name, kind = s.kind, time = s.time, gen_low = s.gen_low, gen_high = s.gen_high,
-                            bytes = s.bytes }
+                            bytes = s.bytes, timeline = s.timeline }
     end
   end
   -- the kept restore points, oldest first, each with its path

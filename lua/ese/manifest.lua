@@ -72,6 +72,16 @@ function manifest.decode(text, where)
     raise("JET_errInvalidBackup", "verify", "%s: manifest format %s is newer than this tool", where,
       tostring(m.format_version))
   end
+  -- the timeline a restore started (32 hex digits; absent: the stream's
+  -- root timeline) and its parent's (absent: the root)
+  for _, k in ipairs({ "timeline", "timeline_parent" }) do
+    if m[k] ~= nil and not manifest.timeline_ok(m[k]) then
+      raise("JET_errInvalidBackup", "verify", "%s: the manifest's %s is not 32 hexadecimal digits", where, k)
+    end
+  end
+  if m.timeline_parent ~= nil and m.timeline == nil then
+    raise("JET_errInvalidBackup", "verify", "%s: the manifest has a timeline_parent but no timeline", where)
+  end
   m.gen_low, m.gen_high, m.page_size = int(m.gen_low), int(m.gen_high), int(m.page_size)
   m.format_version, m.time_unix, m.compress_level = int(m.format_version), int(m.time_unix), int(m.compress_level)
   for _, e in ipairs(m.files) do
@@ -93,6 +103,13 @@ function manifest.decode(text, where)
     end
   end
   return m
+end
+
+--- Whether v is a timeline id as a manifest writes it: 32 lowercase hex
+-- digits, not all zeros (zeros name no timeline).
+-- @param v the value
+function manifest.timeline_ok(v)
+  return type(v) == "string" and v:match("^[0-9a-f]+$") ~= nil and #v == 32 and v ~= ("0"):rep(32)
 end
 
 --- The manifest of the set in dir, or nil when it has none; a folder

@@ -11,6 +11,9 @@
  *   faultK/ a full JetBackupInstance whose K-th write or sync fails
  *           (ESE_FAULT=eio:K), for K = 1, 2, ... until one succeeds:
  *           each failure returns JET_errDiskIO and leaves no file
+ *   copy/   set/ restored (EseRestoreBegin: a new timeline, copy/edb.tl)
+ *   cset/   JetBackupInstance full of an instance on copy/: its manifest
+ *           records the timeline (timeline18)
  * The spec (backup_manifest_spec.lua) then checks the manifests with
  * backup.verify, compares their keys with backup.run's and restores.
  *
@@ -99,6 +102,34 @@ int main(int argc, char **argv) {
   CK(EseCloseTable(s, t));
   CK(JetEndSession(s, 0));
   CK(JetTerm2(inst, JET_bitTermComplete));
+
+  /* set/ restored into copy/, an instance on it backed up into cset/ */
+  char copy[1100], cdb[1200], cset[1100];
+  snprintf(copy, sizeof copy, "%s/copy", top);
+  snprintf(cdb, sizeof cdb, "%s/app.edb", copy);
+  snprintf(cset, sizeof cset, "%s/cset", top);
+  const char *dirs[] = { set };
+  EseRestoreOptions ro = { .dirs = dirs, .ndirs = 1, .dest = copy };
+  EseRestore *r = NULL;
+  CK(EseRestoreBegin(&ro, &r));
+  for (int fin = 0; !fin;) {
+    uint64_t done, total;
+    JET_ERR re = EseRestoreStep(r, &done, &total, &fin);
+    if (re < 0) {
+      EseRestoreEnd(r);
+      CK(re);
+    }
+  }
+  EseRestoreEnd(r);
+  JET_INSTANCE ci;
+  JET_SESID cs;
+  CK(harness_instance(&ci, "manifest-copy", copy, 64, 0));
+  CK(JetInit(&ci));
+  CK(JetBeginSession(ci, &cs, NULL, NULL));
+  CK(JetAttachDatabase(cs, cdb, 0));
+  CK(JetBackupInstance(ci, cset, 0, NULL));
+  CK(JetEndSession(cs, 0));
+  CK(JetTerm2(ci, JET_bitTermComplete));
   printf("%s: ok: full %s, incremental %s, %d keys each; no-database full refused; a failed backup at any of "
          "%d writes left no file\n", HARNESS_NAME, set, inc, keys, k - 1);
   return 0;
