@@ -102,7 +102,7 @@ local function read_set(path, name)
   local s = { name = name, path = path, kind = m.kind, time = m.time_unix, gen_low = m.gen_low,
               gen_high = m.gen_high, log_signature = m.log_signature, page_size = m.page_size,
               base_name = type(m.base_name) == "string" and m.base_name or "edb", logs = {}, bytes = 0,
-              timeline = m.timeline or expire.ROOT_TIMELINE, timeline_parent = m.timeline_parent }
+              timeline = m.timeline or expire.ROOT_TIMELINE }
   -- each file's inode and last change, the manifest's first: run compares
   -- them for the sets it counted (a file written after the verify read it)
   local stamp = { ("%s:%d:%d"):format(manifest_m.NAME, st.ino, st.ctime_ns) }
@@ -188,20 +188,15 @@ end
 -- ---------------------------------------------------------------------------
 -- The chains
 
--- Whether sets a and b are of one log stream: signature, page size and
--- base name.
-local function same_log(a, b)
-  return a.log_signature == b.log_signature and a.page_size == b.page_size and a.base_name == b.base_name
-end
-
--- Whether sets a and b are of one stream for keep_full: one log and one
--- timeline.  Every restore starts a timeline (the manifest's "timeline",
--- absent: the root one); a restored copy keeps the original's log
--- signature, and the generations both write next reuse the numbers: the
--- copy's sets are no restore points of the original's history nor the
+-- Whether sets a and b are of one stream: log signature, page size, base
+-- name and timeline.  Every restore starts a timeline (the manifest's
+-- "timeline", absent: the root one); a restored copy keeps the original's
+-- log signature, and the generations both write next reuse the numbers:
+-- the copy's sets are no restore points of the original's history nor the
 -- other way round, so each timeline keeps its own keep_full newest.
 local function same_stream(a, b)
-  return same_log(a, b) and a.timeline == b.timeline
+  return a.log_signature == b.log_signature and a.page_size == b.page_size and a.base_name == b.base_name
+    and a.timeline == b.timeline
 end
 
 -- The timeline of set s as the reasons say it: nothing for the root one.
@@ -209,18 +204,14 @@ local function of_timeline(s)
   return s.timeline == expire.ROOT_TIMELINE and "" or (" (timeline %s)"):format(s.timeline)
 end
 
--- Whether set s may continue set p's timeline: the same one, or s's
--- timeline started from p's (a restore of p's chain, then an incremental
--- of the copy on top of it: the log checks of continues decide).
-local function same_line(p, s)
-  return same_log(p, s) and (p.timeline == s.timeline or (s.timeline_parent or expire.ROOT_TIMELINE) == p.timeline)
-end
-
 -- Whether set s continues set p along the log, whatever their kinds: the
 -- rule of "follows" in the module's comment without its kinds (s holds p's
 -- end of the log, or the generation created as its successor).
 local function continues(p, s)
-  if not before(p, s) or not same_line(p, s) then return false end
+  -- one timeline: a restore clears the databases' full-backup record, so a
+  -- restored instance's first set is a full one, never a follower of a set
+  -- of the timeline it came from
+  if not before(p, s) or not same_stream(p, s) then return false end
   if s.gen_low > p.gen_high + 1 or s.gen_high < p.gen_high then return false end
   for g = s.gen_low, p.gen_high do
     local a, b = p.logs[g], s.logs[g]
