@@ -1,0 +1,54 @@
+-- hostile18r (session 18): a second reader's attacks on the day's merged
+-- work (fork18's timeline mark, logend18's end record, mend18, fold18).
+local H = require "support.helpers"
+local ese = require "ese"
+local backup = require "ese.backup"
+
+describe("a restored copy whose edb.arc (the restore's mark) was damaged", function()
+  local w, arc, set, inst, t
+  local kit = H.archive_kit({ log_file_size = 64, archive_timeout = 0, archive_retry_max = 50 })
+  local params, wait_status, current, files = kit.params, kit.wait_status, kit.current, kit.files
+
+  before_each(function()
+    w = H.world()
+    arc, set = w:path("arc"), w:path("set")
+    inst = w:track(ese.create_instance(H.name("live"), params(w.dir, { archive_path = arc })))
+    inst:init()
+    local s = inst:begin_session()
+    t = s:create_table(s:create_database(w:path("app.edb")), "t")
+    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
+    backup.run(inst, set)
+    H.roll(t, w.dir, 2, "p1_")
+    local cur = current(w.dir)
+    wait_status(inst, function(st) return st.pending == 0 and st.shipped_generation == cur - 1 end)
+  end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: a damaged edb.arc read as none ("archiving starts at the oldest
+  -- generation in the log folder"), the restore's mark lost with it: the
+  -- copy shipped its own generation `fork` into the original's folder,
+  -- where the original (stopped a while) had not shipped that number yet.
+  for _, case in ipairs({ { "cut to 10 bytes", function(b) return b:sub(1, 10) end },
+                          { "one byte changed", function(b) return b:sub(1, 20) .. "\255" .. b:sub(22) end } }) do
+    it("(" .. case[1] .. ") ships nothing into the original's folder", function()
+      t:put("p2_a", "original, after the archive's end")
+      local fork = current(w.dir)
+      inst:term()
+      local dest = w:path("dest")
+      local r = ese.restore(set, dest, { archive_path = arc, to_time = ese.fs.now() + 3600, allow_partial = true })
+      assert.are.equal(fork - 1, r.last_generation)
+      local mark = assert(H.read_file(dest .. "/edb.arc"))
+      H.write_file(dest .. "/edb.arc", case[2](mark))
+      local before = files(arc)
+      local ri = w:track(ese.create_instance(H.name("copy"), params(dest, { archive_path = arc })))
+      ri:init()
+      H.roll(H.open_table(ri, dest), dest, 2, "n_")
+      local st = wait_status(ri, function(x) return x.failures >= 1 or x.shipped_generation >= fork end)
+      assert.is_true(st.shipped_generation < fork, "the copy's generation " .. fork .. " is not shipped")
+      ri:term()
+      assert.are.same(before, files(arc), "the archive folder is as the original left it")
+      assert.matches("JET_errArchiveTimelineConflict", st.last_error or "", 1, true)
+      assert.matches("damaged", st.last_error, 1, true)
+    end)
+  end
+end)
