@@ -2,7 +2,6 @@
 -- work (fork18's timeline mark, logend18's end record, mend18, fold18).
 local H = require "support.helpers"
 local ese = require "ese"
-local backup = require "ese.backup"
 
 describe("a restored copy whose edb.arc (the restore's mark) was damaged", function()
   local w, arc, set, inst, t
@@ -11,16 +10,7 @@ describe("a restored copy whose edb.arc (the restore's mark) was damaged", funct
 
   before_each(function()
     w = H.world()
-    arc, set = w:path("arc"), w:path("set")
-    inst = w:track(ese.create_instance(H.name("live"), params(w.dir, { archive_path = arc })))
-    inst:init()
-    local s = inst:begin_session()
-    t = s:create_table(s:create_database(w:path("app.edb")), "t")
-    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
-    backup.run(inst, set)
-    H.roll(t, w.dir, 2, "p1_")
-    local cur = current(w.dir)
-    wait_status(inst, function(st) return st.pending == 0 and st.shipped_generation == cur - 1 end)
+    arc, set, inst, t = H.archived_original(w, kit)
   end)
   after_each(function() w:cleanup() end)
 
