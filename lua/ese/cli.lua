@@ -537,6 +537,7 @@ them; without either, a backup that truncates is refused
       if ok and fi.state == "dirty" then dirty[#dirty + 1] = util.basename(p) end
     end
     local inst
+    local arc_error, arc_pending   -- the archive's last error at the end, while generations wait unshipped
     local ok, rep = pcall(function()
       local params = instance_params(dir)
       params.backup_max_rate = o["max-rate"]
@@ -560,6 +561,13 @@ them; without either, a backup that truncates is refused
       finish()
       if not ok2 then error(r, 0) end
       s:end_session()
+      -- an archive that ships nothing (the restore's mark: another
+      -- timeline; a folder that cannot be listed) keeps the generations
+      -- in the folder, which the truncation leaves there: said, not silent
+      if o.archive or o["archive-command"] then
+        local st = inst:archive_status()
+        if st.last_error and st.pending > 0 then arc_error, arc_pending = st.last_error, st.pending end
+      end
       return r
     end)
     if inst and inst:is_open() and not pcall(inst.term, inst, { complete = true }) then pcall(inst.term, inst) end
@@ -569,6 +577,7 @@ them; without either, a backup that truncates is refused
     if #others > 0 then rep.not_backed_up = others end
     if #from_logs > 0 then rep.from_logs = from_logs end
     if #missing > 0 then rep.not_backed_up_logged = missing end
+    if arc_error then rep.archive_error = arc_error end
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
     local function note(text)
       if to_stdout then io.stderr:write(text, "\n") else out(text) end
@@ -584,6 +593,10 @@ them; without either, a backup that truncates is refused
     if #missing > 0 then
       note(("NOT backed up: %s: databases the instance's logs attach that are not there (a restore of the set "
         .. "cannot bring them back)"):format(missing_words()))
+    end
+    if arc_error then
+      note(("the archive: %s not shipped, kept in %s (the truncation keeps them): %s"):format(
+        plural(arc_pending, "log generation"), dir, arc_error))
     end
     if rep.recovered then
       note(("%s was not shut down cleanly (%s dirty): soft recovery ran before the backup"):format(dir,
