@@ -533,9 +533,14 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
        * a fork that the bytes alone cannot show before both exist) */
       a->hold = 1;
       a->failures = 1;
+      /* what to do first, then the paths (hostile18r: last_error holds
+       * 512 bytes, and two long paths before the advice left none of it) */
+      const char *leaf = found > 0 ? strrchr(held, '/') : NULL;
       if (found > 0)
-        set_error(a, "%s: %s %s and the archive folder holds this log stream's %s: nothing ships there "
-                  TIMELINE_ADVICE, EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, held);
+        set_error(a, "%s: nothing ships there: point archive_path at a new folder (and take a full backup) to "
+                  "archive this new timeline of the log stream; the folder holds its %s, the old timeline's (or a "
+                  "running original's), kept for their restore points, never overwritten; %s %s",
+                  EseErrorName(JET_errArchiveTimelineConflict), leaf ? leaf + 1 : held, a->arc_path, why);
       else
         set_error(a, "%s: %s %s and the archive folder %s cannot be listed (%s): whether it holds this log "
                   "stream's files is unknown, nothing ships (init again once it can be read)",
