@@ -43,18 +43,22 @@ describe("a restored copy whose edb.arc (the restore's mark) was damaged", funct
   end
 end)
 
-describe("ese backup --archive of a restored folder whose archive holds the original's generations", function()
+describe("a folder restored from a set and the archive, the original stopped", function()
   local kit = H.archive_kit({ log_file_size = 64, archive_timeout = 0, archive_retry_max = 50 })
+  local w, arc, set, inst
+  before_each(function()
+    w = H.world()
+    arc, set, inst = H.archived_original(w, kit)
+    inst:term()
+  end)
+  after_each(function() w:cleanup() end)
 
   -- Before: the backup's instance shipped nothing into the archive (the
   -- restore's mark: another timeline) and said nothing of it: exit 0, the
   -- logs it could not ship kept in the folder (pinned) by every such
   -- backup, the user told only by an application's archive_status.
-  it("says the archive ships nothing (JET_errArchiveTimelineConflict), in its output and --json", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local arc, set, inst = H.archived_original(w, kit)
-    inst:term()
+  it("ese backup --archive of it says the archive ships nothing (JET_errArchiveTimelineConflict), in its output "
+     .. "and --json", function()
     local dest = w:path("dest")
     ese.restore(set, dest, { archive_path = arc })
     local before = kit.files(arc)
@@ -67,20 +71,13 @@ describe("ese backup --archive of a restored folder whose archive holds the orig
     assert.are.equal(0, code2, err2)
     assert.matches("JET_errArchiveTimelineConflict", require("cjson").decode(out2).report.archive_error or "", 1, true)
   end)
-end)
-
-describe("the archive's refusal after a restore, with long folder names", function()
-  local kit = H.archive_kit({ log_file_size = 64, archive_timeout = 0, archive_retry_max = 50 })
 
   -- Before: the message named the restored folder's edb.arc and the held
   -- file's whole path before its advice, and archive_status().last_error
   -- (512 bytes, as EseArchiveStatus.szLastError) cut it off: with folder
   -- names of 100 characters nothing of what to do was left.
-  it("keeps what to do (point archive_path at a new folder) in last_error", function()
-    local w = H.world()
-    finally(function() w:cleanup() end)
-    local arc, set, inst = H.archived_original(w, kit)
-    inst:term()
+  it("with long folder names, the archive's refusal keeps what to do (point archive_path at a new folder) in "
+     .. "last_error", function()
     local long = w:path(("d"):rep(100))
     assert(os.execute("mkdir -p " .. H.q(long)))
     local dest = long .. "/" .. ("r"):rep(100)
