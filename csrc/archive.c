@@ -139,7 +139,7 @@ JET_ERR archive_mark(esio *io, const char *system_path, const char *base, const 
 }
 
 /* The stored next generation of this stream, or 0 (none, another
- * stream's, or damaged: *damaged set).  A damaged file may have held a
+ * stream's, or damaged or unreadable: *damaged set).  A damaged file may have held a
  * restore's mark (ARC_MARK_RESTORED): archive_start treats it as one. */
 static uint32_t arc_read(esarchive *a, int *damaged) {
   uint8_t *b = NULL;
@@ -152,6 +152,8 @@ static uint32_t arc_read(esarchive *a, int *damaged) {
     } else {
       *damaged = 1;
     }
+  } else if (e != JET_errFileNotFound) {
+    *damaged = 1;   /* there but unreadable (a folder, an I/O error): what it holds is unknown */
   }
   free(b);
   return next;
@@ -513,8 +515,8 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
     int found = 0;
     JET_ERR le = JET_errSuccess;
     if (damaged)   /* hostile18r: it may have held a restore's mark; a new folder rewrites it */
-      snprintf(why, sizeof why, "is damaged (it may have held a restore's mark: remove it if this folder was never "
-               "restored)");
+      snprintf(why, sizeof why, "is damaged or unreadable (it may have held a restore's mark: remove it if this "
+               "folder was never restored)");
     else if (stored == ARC_MARK_RESTORED)
       snprintf(why, sizeof why, "was left by a restore (a new timeline of the log stream)");
     else snprintf(why, sizeof why, "is ahead of the log (generation %u, the log is at %u)", stored, gen);

@@ -19,7 +19,8 @@ describe("a restored copy whose edb.arc (the restore's mark) was damaged", funct
   -- copy shipped its own generation `fork` into the original's folder,
   -- where the original (stopped a while) had not shipped that number yet.
   for _, case in ipairs({ { "cut to 10 bytes", function(b) return b:sub(1, 10) end },
-                          { "one byte changed", function(b) return b:sub(1, 20) .. "\255" .. b:sub(22) end } }) do
+                          { "one byte changed", function(b) return b:sub(1, 20) .. "\255" .. b:sub(22) end },
+                          { "replaced by a folder: unreadable" } }) do
     it("(" .. case[1] .. ") ships nothing into the original's folder", function()
       t:put("p2_a", "original, after the archive's end")
       local fork = current(w.dir)
@@ -28,7 +29,12 @@ describe("a restored copy whose edb.arc (the restore's mark) was damaged", funct
       local r = ese.restore(set, dest, { archive_path = arc, to_time = ese.fs.now() + 3600, allow_partial = true })
       assert.are.equal(fork - 1, r.last_generation)
       local mark = assert(H.read_file(dest .. "/edb.arc"))
-      H.write_file(dest .. "/edb.arc", case[2](mark))
+      if case[2] then
+        H.write_file(dest .. "/edb.arc", case[2](mark))
+      else
+        assert(os.remove(dest .. "/edb.arc"))
+        assert(os.execute("mkdir " .. H.q(dest .. "/edb.arc")))
+      end
       local before = files(arc)
       local ri = w:track(ese.create_instance(H.name("copy"), params(dest, { archive_path = arc })))
       ri:init()
