@@ -2,6 +2,8 @@
 -- work (fork18's timeline mark, logend18's end record, mend18, fold18).
 local H = require "support.helpers"
 local ese = require "ese"
+local backup = require "ese.backup"
+local R = require "support.log_records"
 
 describe("a restored copy whose edb.arc (the restore's mark) was damaged", function()
   local w, arc, set, inst, t
@@ -98,5 +100,57 @@ describe("a folder restored from a set and the archive, the original stopped", f
     assert.matches("nothing ships there", err, 1, true)
     assert.matches("point archive_path at a new folder", err, 1, true)
     assert.matches("edb00000001.log", err, 1, true)
+  end)
+end)
+
+describe("the archive's last generation cut at a record boundary", function()
+  -- Before: logend18 held only a generation with a successor to its end
+  -- record, so the archive's newest file zeroed from a record boundary on
+  -- (hostile18's damage, in the last file) restored as a whole, shorter
+  -- generation: success, "replayed to" the archive's last, the commits of
+  -- its cut tail dropped without a word, and `ese logs --verify` passed.
+  -- Every archived generation was closed by a roll (only closed ones ship).
+  it("is refused by a restore through the archive, naming it", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, _, _, inst = w:table({ log_file_size = 64, archive_path = w:path("arc"), archive_timeout = 0,
+                                    archive_retry_max = 50 })
+    for i = 1, 5 do t:put("k" .. i, "old") end
+    backup.run(inst, w:path("full"))
+    H.roll(t, w.dir, 1, "a_")
+    t:put("k1", "A2")
+    t:put("k2", "B2")
+    H.roll(t, w.dir, 1, "b_")
+    local last = ese.file_info(w:path("edb.log")).generation - 1
+    assert(H.wait_until(function() return inst:archive_status().shipped_generation >= last end))
+    inst:term({ complete = true })
+    local name = H.log_name(last)
+    local at
+    R.each(w:path("arc"), function(_, payload, off, n)
+      if n == name and not at and payload:find("B2", 1, true) then at = off end
+    end)
+    assert.is_not_nil(at)
+    local p = w:path("arc/" .. name)
+    local d = H.read_file(p)
+    H.write_file(p, d:sub(1, at) .. ("\0"):rep(#d - at))
+    local e = H.expect_jet("JET_errLogCorruptDuringHardRestore", backup.restore, { w:path("full") }, w:path("r"),
+                           { archive_path = w:path("arc") })
+    assert.matches(name, e.detail, 1, true)
+    assert.matches("lacks its end record", e.detail, 1, true)
+    -- with overwrite: refused in the check, before dest's old state goes
+    backup.restore({ w:path("full") }, w:path("dest"))
+    local before = H.read_file(w:path("dest/app.edb"))
+    e = H.expect_jet("JET_errLogCorruptDuringHardRestore", backup.restore, { w:path("full") }, w:path("dest"),
+                     { archive_path = w:path("arc"), overwrite = true })
+    assert.matches(name, e.detail, 1, true)
+    assert.are.equal(before, H.read_file(w:path("dest/app.edb")))
+    -- `ese logs --verify` of the archive names it (it passed before)
+    local res = require("ese.logchain").check_dir(w:path("arc"), true)
+    assert.is_false(res.ok)
+    local found
+    for _, pr in ipairs(res.problems) do
+      if pr.text:find(name, 1, true) and pr.text:find("lacks its end record", 1, true) then found = pr end
+    end
+    assert.is_not_nil(found, "ese logs names the cut generation")
   end)
 end)
