@@ -154,3 +154,28 @@ describe("the archive's last generation cut at a record boundary", function()
     assert.is_not_nil(found, "ese logs names the cut generation")
   end)
 end)
+
+describe("ese backup --archive NEWDIR of a restored folder", function()
+  -- Before: a --archive that did not exist was refused whenever the folder
+  -- held edb.arc ("a new one would get the generations not shipped yet, a
+  -- gap"), also when edb.arc was the restore's mark, where a new folder is
+  -- what the archive asks for (the old one ships nothing).
+  it("takes a new archive folder: every generation of the folder ships there", function()
+    local w = H.world()
+    finally(function() w:cleanup() end)
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    for i = 1, 5 do t:put("k" .. i, "v") end
+    backup.run(inst, w:path("set"))
+    inst:term()
+    local dest = w:path("dest")
+    ese.restore(w:path("set"), dest)
+    local newarc = w:path("newarc")
+    local code, out, err = H.lua_run("bin/ese", { "backup", dest, w:path("full2"), "--archive", newarc })
+    assert.are.equal(0, code, (out or "") .. (err or ""))
+    local n = 0
+    for _, name in ipairs(ese.fs.list(newarc)) do
+      if name:match("^edb%x+%.log$") then n = n + 1 end
+    end
+    assert.is_true(n > 0, "the new archive holds the folder's generations")
+  end)
+end)

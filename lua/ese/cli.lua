@@ -495,14 +495,17 @@ them; without either, a backup that truncates is refused
     -- log archive"); a truncation without it would delete them for good
     local arc = (instance_params(dir).base_name or "edb") .. ".arc"
     local truncates = not (o["no-truncate"] or o.copy)
-    if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
-      -- every restore leaves its mark there (a new timeline; next
-      -- generation 0xffffffff, docs/format.md "Archive progress"): the
-      -- folder may be archived or not, which only its user knows
+    -- every restore leaves its mark there (a new timeline; next generation
+    -- 0xffffffff, docs/format.md "Archive progress")
+    local mark
+    do
       local f = io.open(dir .. "/" .. arc, "rb")
       local head = f and f:read(32)
       if f then f:close() end
-      local mark = head and #head == 32 and string.unpack("<I4", head, 29) == 0xffffffff
+      mark = head and #head == 32 and string.unpack("<I4", head, 29) == 0xffffffff
+    end
+    if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
+      -- the folder may be archived or not, which only its user knows
       local why = mark and ("%s/%s was left by a restore (the log stream goes on from the restored point); if this "
         .. "folder's logs go to an archive, give it (a backup that truncates them without it would delete the "
         .. "generations not shipped yet): --archive DIR or --archive-command CMD; if they do not, remove %s/%s; or "
@@ -519,7 +522,9 @@ them; without either, a backup that truncates is refused
       local ad = util.strip_slashes(o.archive)
       local abs_ad = util.strip_slashes(ese.fs.absolute(ad))
       local d = not to_stdout and util.strip_slashes(ese.fs.absolute(dest))
-      if kind_of(ad) == "absent" and kind_of(dir .. "/" .. arc) ~= "absent" then
+      -- (a restored folder: a new folder is the new timeline's archive, every generation of the folder
+      -- shipped there, no gap; the old one ships nothing, docs/guide.md "After a restore")
+      if kind_of(ad) == "absent" and kind_of(dir .. "/" .. arc) ~= "absent" and not mark then
         return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", ("--archive %s does not exist, but "
           .. "%s/%s says generations were shipped to an archive: give the application's archive folder (a new one "
           .. "would get the generations not shipped yet, a gap in the application's)"):format(ad, dir, arc)))
