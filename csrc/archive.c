@@ -195,8 +195,9 @@ JET_ERR timeline_read(esio *io, const char *system_path, const char *base, const
 }
 
 /* The stored next generation of this stream, or 0 (none, another
- * stream's, or damaged: said in last_error). */
-static uint32_t arc_read(esarchive *a) {
+ * stream's, or damaged or unreadable: *damaged set).  A damaged file may have held a
+ * restore's mark (ARC_MARK_RESTORED): archive_start treats it as one. */
+static uint32_t arc_read(esarchive *a, int *damaged) {
   uint8_t *b = NULL;
   size_t got = 0;
   JET_ERR e = os_read_head(a->io, a->arc_path, ARC_SIZE + 1, &b, &got, NULL);
@@ -205,8 +206,10 @@ static uint32_t arc_read(esarchive *a) {
     if (got == ARC_SIZE && memcmp(b + 4, ARC_MAGIC, 8) == 0 && (memcpy(&c, b, 4), c == crc32c(0, b + 4, ARC_SIZE - 4))) {
       if (memcmp(b + 12, a->sig.b, 16) == 0) memcpy(&next, b + 28, 4);
     } else {
-      set_error(a, "%s is damaged: archiving starts at the oldest generation in the log folder", a->arc_path);
+      *damaged = 1;
     }
+  } else if (e != JET_errFileNotFound) {
+    *damaged = 1;   /* there but unreadable (a folder, an I/O error): what it holds is unknown */
   }
   free(b);
   return next;
@@ -549,24 +552,29 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
   a->sig = *log_signature(cfg->log);
   uint32_t gen = log_generation(cfg->log);
   a->closed = gen - 1;
-  uint32_t stored = arc_read(a), first = lo ? lo : gen;
+  int damaged = 0;
+  uint32_t stored = arc_read(a, &damaged), first = lo ? lo : gen;
   a->next = stored ? stored : first;
   if (stored) a->shipped = stored - 1;
   if (stored && stored < first) {
     set_error(a, "generations %u to %u were removed from the log folder before they were archived (a gap in the archive)",
               stored, first - 1);
     a->next = first;
-  } else if (stored > gen) {
+  } else if (stored > gen || damaged) {
     /* the stream went back (a restore): the generations in the log folder
      * may be the new timeline's (the cut one of a point in time), not what
      * was shipped under their numbers, and the next ones surely are: only
      * a new folder (or a new command destination) takes them, all */
     a->next = first;
     a->shipped = 0;
-    char why[96], *held = NULL;   /* a restore's mark (ARC_MARK_RESTORED), or a number ahead */
+    char why[128], *held = NULL;   /* a restore's mark (ARC_MARK_RESTORED), or a number ahead */
     int found = 0;
     JET_ERR le = JET_errSuccess;
-    if (stored == ARC_MARK_RESTORED) snprintf(why, sizeof why, "was left by a restore (a new timeline of the log stream)");
+    if (damaged)   /* hostile18r: it may have held a restore's mark; a new folder rewrites it */
+      snprintf(why, sizeof why, "is damaged or unreadable (it may have held a restore's mark: remove it if this "
+               "folder was never restored)");
+    else if (stored == ARC_MARK_RESTORED)
+      snprintf(why, sizeof why, "was left by a restore (a new timeline of the log stream)");
     else snprintf(why, sizeof why, "is ahead of the log (generation %u, the log is at %u)", stored, gen);
     if (cfg->command) {   /* no way to see what the destination holds: ship nothing */
       a->hold = 1;
@@ -583,9 +591,14 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
        * a fork that the bytes alone cannot show before both exist) */
       a->hold = 1;
       a->failures = 1;
+      /* what to do first, then the paths (hostile18r: last_error holds
+       * 512 bytes, and two long paths before the advice left none of it) */
+      const char *leaf = found > 0 ? strrchr(held, '/') : NULL;
       if (found > 0)
-        set_error(a, "%s: %s %s and the archive folder holds this log stream's %s: nothing ships there "
-                  TIMELINE_ADVICE, EseErrorName(JET_errArchiveTimelineConflict), a->arc_path, why, held);
+        set_error(a, "%s: nothing ships there: point archive_path at a new folder (and take a full backup) to "
+                  "archive this new timeline of the log stream; the folder holds its %s, the old timeline's (or a "
+                  "running original's), kept for their restore points, never overwritten; %s %s",
+                  EseErrorName(JET_errArchiveTimelineConflict), leaf ? leaf + 1 : held, a->arc_path, why);
       else
         set_error(a, "%s: %s %s and the archive folder %s cannot be listed (%s): whether it holds this log "
                   "stream's files is unknown, nothing ships (init again once it can be read)",

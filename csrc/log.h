@@ -356,7 +356,9 @@ typedef struct log_record {
 enum {
   LOG_READ_CURRENT = 1,   /* after the archived generations, read B.log */
   LOG_READ_RESTORE = 2,   /* errors as a hard restore names them (-570/-573) */
-  LOG_READ_CLOSED = 4,    /* log_reader_open_image: the generation has a successor (its LR_END required) */
+  LOG_READ_CLOSED = 4,    /* the last generation read is closed too (its LR_END required; a B.log read as
+                           * current excepted): an image's generation has a successor, or a restore's
+                           * replay reads only closed generations (hostile18r) */
 };
 
 /* Reads dir's generations from LSN_GEN(from) on, starting at from (or the

@@ -100,6 +100,7 @@ JET_ERR log_reader_open(esio *io, const char *dir, const char *base, uint32_t pa
   if (!r) { log_scan_free(&s); return JET_errOutOfMemory; }
   r->io = io;
   r->restore = restore;
+  r->closed = (flags & LOG_READ_CLOSED) != 0;   /* the last file read is closed too (a restore's replay) */
   r->start_off = LSN_OFF(from);
 
   /* The current file's header, when it is to be read. */
@@ -266,7 +267,7 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
     if (!log_all_zero(d + pos, fs - pos)) return r->err = err_corrupt;
     /* a closed generation (a successor follows) ends in its LR_END: bytes
      * cut from its end are not a shorter generation */
-    if ((rf->h.features & LOG_FEATURE_ENDMARK) && !r->ended && (r->fi + 1 < r->n || r->closed))
+    if ((rf->h.features & LOG_FEATURE_ENDMARK) && !r->ended && (r->fi + 1 < r->n || (r->closed && !rf->current)))
       return end_fault(r, rf, err_corrupt, "is closed but lacks its end record: its tail is missing (cut or zeroed)");
     if (r->fi + 1 == r->n) {
       r->done = 1;

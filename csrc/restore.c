@@ -1569,8 +1569,13 @@ static size_t chunk_len(const EseRestore *r, const rsfile *f) {
  * commit after it (where the replay stops). */
 static JET_ERR check_log(EseRestore *r, rsfile *f) {
   log_reader *rd;
-  /* a generation the set goes on after is closed: it must end in its LR_END */
-  int flags = LOG_READ_RESTORE | (f->gen < r->hi && log_of(r, f->gen + 1) ? LOG_READ_CLOSED : 0);
+  /* every generation a restore reads is closed, the last one too: the
+   * sets', the archive's and the fetched ones were closed by a roll before
+   * they were copied or shipped, a live folder's numbered ones too, and a
+   * live B.log is read as live_image_of closed it; so each must end in its
+   * LR_END (hostile18r: the archive's last file cut at a record boundary
+   * restored as a whole, shorter generation, its cut commits dropped) */
+  int flags = LOG_READ_RESTORE | LOG_READ_CLOSED;
   JET_ERR e = source_log_reader(r, f, flags, &rd);
   log_record rec;
   while (e == JET_errSuccess && (e = log_reader_next(rd, &rec)) == JET_errSuccess)
@@ -1905,8 +1910,8 @@ static JET_ERR replay_open(EseRestore *r) {
                   .apply_from = r->replay_lsn, .stop_after_us = r->to_time };
   JET_ERR e = redo_new(&rc, &r->rd);
   if (e == JET_errSuccess)
-    e = log_reader_open(r->io, r->dest, r->base, r->page_size, &r->sig, LSN(r->replay_from, 0), LOG_READ_RESTORE,
-                        &r->reader);
+    e = log_reader_open(r->io, r->dest, r->base, r->page_size, &r->sig, LSN(r->replay_from, 0),
+                        LOG_READ_RESTORE | LOG_READ_CLOSED, &r->reader);   /* dest's logs: every one closed */
   /* databases attached when replay starts: the first log's header; the
    * others are attached or created by records of the replayed logs */
   rsfile *first = log_of(r, r->replay_from);

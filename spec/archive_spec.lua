@@ -170,9 +170,9 @@ describe("log archive to a folder", function()
     assert.is_nil(H.read_file(arc .. "/" .. H.log_name(1)), "generation 1 was shipped by the first run")
   end)
 
-  it("edb.arc: 32 bytes naming the first unshipped generation; a damaged one starts again at the oldest "
-     .. "generation, and so does one ahead of the log (the log folder may hold a new timeline's files); both said "
-     .. "in last_error", function()
+  it("edb.arc: 32 bytes naming the first unshipped generation; a damaged one (it may have held a restore's mark) "
+     .. "and one ahead of the log ship nothing into a folder holding this stream's files; removed, every "
+     .. "generation ships again (the same bytes: shipped at once); said in last_error", function()
     local w, arc, t, inst = archive_world()
     H.roll(t, w.dir, 2)
     local cur = current_gen(w.dir)
@@ -183,11 +183,22 @@ describe("log archive to a folder", function()
     assert.are.equal("ESEARC\0\1", b:sub(5, 12))
     assert.are.equal(cur, string.unpack("<I4", b, 29), "the first generation not shipped")
     assert.are.equal(string.unpack("<I4", b, 1), H.crc32c(b, 5, 32))
-    -- damaged: everything in the log folder ships again (the same bytes: shipped at once)
+    -- damaged (hostile18r): it may have been a restore's mark, so nothing
+    -- ships into this folder, which holds the stream's files; removed (as
+    -- the error says for a folder never restored), everything in the log
+    -- folder ships again (the same bytes: shipped at once)
     H.write_file(w:path("edb.arc"), b:sub(1, 28) .. string.pack("<I4", 1) .. b:sub(33))
+    local ls0 = H.ls(arc)
     inst = select(4, archiving(w, { archive_path = arc }))
-    local st = wait_status(inst, function(x) return x.last_error ~= nil end)
-    assert.matches("edb.arc is damaged", st.last_error, 1, true)
+    local st = inst:archive_status()
+    assert.matches("JET_errArchiveTimelineConflict: nothing ships there", st.last_error, 1, true)
+    assert.matches(w:path("edb.arc") .. " is damaged", st.last_error, 1, true)
+    assert.matches("remove it if this folder was never restored", st.last_error, 1, true)
+    assert.are.equal(0, st.shipped_generation)
+    assert.are.same(ls0, H.ls(arc))
+    inst:term()
+    assert(os.remove(w:path("edb.arc")))
+    inst = select(4, archiving(w, { archive_path = arc }))
     assert.is_true(select(2, wait_status(inst, all_shipped(w.dir))))
     inst:term()
     -- ahead of the log (as after a restore into this folder)

@@ -26,16 +26,7 @@ describe("a restored copy and its still-running original, one archive folder", f
 
   before_each(function()
     w = H.world()
-    arc, set = w:path("arc"), w:path("set")
-    inst = w:track(ese.create_instance(H.name("live"), params(w.dir, { archive_path = arc })))
-    inst:init()
-    local s = inst:begin_session()
-    t = s:create_table(s:create_database(w:path("app.edb")), "t")
-    for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
-    backup.run(inst, set)
-    H.roll(t, w.dir, 2, "p1_")
-    local cur = current(w.dir)
-    wait_status(inst, function(st) return st.pending == 0 and st.shipped_generation == cur - 1 end)
+    arc, set, inst, t = H.archived_original(w, kit)
   end)
   after_each(function() w:cleanup() end)
 

@@ -447,12 +447,13 @@ function verify.verify(dirs, opts)
       raise("JET_errGivenLogFileIsNotContiguous", "verify", "log %s does not follow %s", f.log.name, f.prev.name)
     end
   end
-  -- a generation a later one follows was closed by a roll: it ends in its end record (docs/format.md)
-  for g = report.gen_low, report.gen_high - 1 do
+  -- every generation of a set was closed by a roll before it was copied (the last one too): it ends in its
+  -- end record (docs/format.md)
+  for g = report.gen_low, report.gen_high do
     local e = all[g]
-    if e and e.end_record == false and all[g + 1] then
-      raise("JET_errLogFileCorrupt", "verify", "log %s is closed (%s follows it) but lacks its end record: its "
-        .. "tail is missing (cut or zeroed)", e.name, all[g + 1].name)
+    if e and e.end_record == false then
+      raise("JET_errLogFileCorrupt", "verify", "log %s is closed (%s) but lacks its end record: its tail is "
+        .. "missing (cut or zeroed)", e.name, all[g + 1] and (all[g + 1].name .. " follows it") or "a set's log")
     end
   end
   local kinds = {}

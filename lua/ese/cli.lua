@@ -495,14 +495,17 @@ them; without either, a backup that truncates is refused
     -- log archive"); a truncation without it would delete them for good
     local arc = (instance_params(dir).base_name or "edb") .. ".arc"
     local truncates = not (o["no-truncate"] or o.copy)
-    if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
-      -- every restore leaves its mark there (a new timeline; next
-      -- generation 0xffffffff, docs/format.md "Archive progress"): the
-      -- folder may be archived or not, which only its user knows
+    -- every restore leaves its mark there (a new timeline; next generation
+    -- 0xffffffff, docs/format.md "Archive progress")
+    local mark
+    do
       local f = io.open(dir .. "/" .. arc, "rb")
       local head = f and f:read(32)
       if f then f:close() end
-      local mark = head and #head == 32 and string.unpack("<I4", head, 29) == 0xffffffff
+      mark = head and #head == 32 and string.unpack("<I4", head, 29) == 0xffffffff
+    end
+    if truncates and not (o.archive or o["archive-command"]) and kind_of(dir .. "/" .. arc) ~= "absent" then
+      -- the folder may be archived or not, which only its user knows
       local why = mark and ("%s/%s was left by a restore (the log stream goes on from the restored point); if this "
         .. "folder's logs go to an archive, give it (a backup that truncates them without it would delete the "
         .. "generations not shipped yet): --archive DIR or --archive-command CMD; if they do not, remove %s/%s; or "
@@ -519,7 +522,9 @@ them; without either, a backup that truncates is refused
       local ad = util.strip_slashes(o.archive)
       local abs_ad = util.strip_slashes(ese.fs.absolute(ad))
       local d = not to_stdout and util.strip_slashes(ese.fs.absolute(dest))
-      if kind_of(ad) == "absent" and kind_of(dir .. "/" .. arc) ~= "absent" then
+      -- (a restored folder: a new folder is the new timeline's archive, every generation of the folder
+      -- shipped there, no gap; the old one ships nothing, docs/guide.md "After a restore")
+      if kind_of(ad) == "absent" and kind_of(dir .. "/" .. arc) ~= "absent" and not mark then
         return fail(ui, "backup", backup.error("JET_errFileNotFound", "backup", ("--archive %s does not exist, but "
           .. "%s/%s says generations were shipped to an archive: give the application's archive folder (a new one "
           .. "would get the generations not shipped yet, a gap in the application's)"):format(ad, dir, arc)))
@@ -537,6 +542,7 @@ them; without either, a backup that truncates is refused
       if ok and fi.state == "dirty" then dirty[#dirty + 1] = util.basename(p) end
     end
     local inst
+    local arc_error, arc_pending   -- the archive's last error at the end, while generations wait unshipped
     local ok, rep = pcall(function()
       local params = instance_params(dir)
       params.backup_max_rate = o["max-rate"]
@@ -560,6 +566,13 @@ them; without either, a backup that truncates is refused
       finish()
       if not ok2 then error(r, 0) end
       s:end_session()
+      -- an archive that ships nothing (the restore's mark: another
+      -- timeline; a folder that cannot be listed) keeps the generations
+      -- in the folder, which the truncation leaves there: said, not silent
+      if o.archive or o["archive-command"] then
+        local st = inst:archive_status()
+        if st.last_error and st.pending > 0 then arc_error, arc_pending = st.last_error, st.pending end
+      end
       return r
     end)
     if inst and inst:is_open() and not pcall(inst.term, inst, { complete = true }) then pcall(inst.term, inst) end
@@ -569,6 +582,7 @@ them; without either, a backup that truncates is refused
     if #others > 0 then rep.not_backed_up = others end
     if #from_logs > 0 then rep.from_logs = from_logs end
     if #missing > 0 then rep.not_backed_up_logged = missing end
+    if arc_error then rep.archive_error = arc_error end
     if ui.json then print_json({ ok = true, report = json_report(rep) }); return 0 end
     local function note(text)
       if to_stdout then io.stderr:write(text, "\n") else out(text) end
@@ -584,6 +598,10 @@ them; without either, a backup that truncates is refused
     if #missing > 0 then
       note(("NOT backed up: %s: databases the instance's logs attach that are not there (a restore of the set "
         .. "cannot bring them back)"):format(missing_words()))
+    end
+    if arc_error then
+      note(("the archive: %s not shipped, kept in %s (the truncation keeps them): %s"):format(
+        plural(arc_pending, "log generation"), dir, arc_error))
     end
     if rep.recovered then
       note(("%s was not shut down cleanly (%s dirty): soft recovery ran before the backup"):format(dir,

@@ -108,13 +108,14 @@ local function check_base(dir, base, files, verify, problem)
       hi = math.max(hi or e.generation, e.generation)
     end
   end
-  -- a generation a later one follows was closed by a roll: with the end-record bit its file must end in
-  -- its end record (verify tells: end_record false), else its tail is cut (docs/format.md)
+  -- a generation a later one follows, or any under its number's name (renamed so by the roll that closed
+  -- it, shipped or copied so), was closed by a roll: with the end-record bit its file must end in its end
+  -- record (verify tells: end_record false), else its tail is cut (docs/format.md); only B.log is open
   for _, e in ipairs(logs) do
     local nxt = e.generation and by_gen[e.generation + 1]
-    if e.end_record == false and nxt then
-      problem("JET_errLogFileCorrupt", ("%s is closed (%s follows it) but lacks its end record: its tail is "
-        .. "missing (cut or zeroed)"):format(e.name, nxt.name))
+    if e.end_record == false and (nxt or not e.current) then
+      problem("JET_errLogFileCorrupt", ("%s is closed (%s) but lacks its end record: its tail is "
+        .. "missing (cut or zeroed)"):format(e.name, nxt and (nxt.name .. " follows it") or "a numbered generation"))
     end
   end
   local gaps = {}

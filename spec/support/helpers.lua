@@ -684,6 +684,23 @@ function H.archive_kit(base_p)
   return k
 end
 
+-- An original instance archiving into w/arc (kit: H.archive_kit): app.edb
+-- with table t of 20 records, a full set at w/set, two generations rolled
+-- after it and shipped.  Returns arc, set, inst, t.
+function H.archived_original(w, kit)
+  local arc, set = w:path("arc"), w:path("set")
+  local inst = w:track(ese.create_instance(H.name("live"), kit.params(w.dir, { archive_path = arc })))
+  inst:init()
+  local s = inst:begin_session()
+  local t = s:create_table(s:create_database(w:path("app.edb")), "t")
+  for i = 1, 20 do t:put(("base%03d"):format(i), "b") end
+  require("ese.backup").run(inst, set)
+  H.roll(t, w.dir, 2, "p1_")
+  local cur = kit.current(w.dir)
+  kit.wait_status(inst, function(st) return st.pending == 0 and st.shipped_generation == cur - 1 end)
+  return arc, set, inst, t
+end
+
 -- Rewrites the manifest time of set dir to t (seconds since the epoch).
 function H.set_manifest_time(dir, t)
   local manifest = require "ese.manifest"
