@@ -1562,8 +1562,10 @@ static size_t chunk_len(const EseRestore *r, const rsfile *f) {
  * commit after it (where the replay stops). */
 static JET_ERR check_log(EseRestore *r, rsfile *f) {
   log_reader *rd;
-  /* a generation the set goes on after is closed: it must end in its LR_END */
-  int flags = LOG_READ_RESTORE | (f->gen < r->hi && log_of(r, f->gen + 1) ? LOG_READ_CLOSED : 0);
+  /* every log a restore reads is closed: a numbered generation (a roll
+   * named it after its LR_END; the last one too), or a live B.log's image
+   * (closed as dest will hold it, live_image_of): it must end in its LR_END */
+  int flags = LOG_READ_RESTORE | LOG_READ_CLOSED;
   JET_ERR e = source_log_reader(r, f, flags, &rd);
   log_record rec;
   while (e == JET_errSuccess && (e = log_reader_next(rd, &rec)) == JET_errSuccess)
