@@ -210,11 +210,10 @@ static int closed_name(const char *path, int zst) {
   return log_verify_kind(name, nl) == LOG_VERIFY_CLOSED;
 }
 
-/* A closed generation without its LR_END: JET_errLogFileCorrupt, as the
- * log reader says it (docs/format.md, "The end record"), and its detail. */
-static JET_ERR lacks_end(const char *path, char *detail, size_t cb) {
+/* The detail of a closed generation without its LR_END (log_verify_image_end's
+ * JET_errLogFileCorrupt, as the log reader says it: docs/format.md, "The end record"). */
+static void lacks_end(const char *path, char *detail, size_t cb) {
   if (detail) snprintf(detail, cb, "%s is closed but lacks its end record: its tail is missing (cut or zeroed)", path);
-  return JET_errLogFileCorrupt;
 }
 
 /* ---- compressed files (zst.h) -------------------------------------------- */
@@ -281,7 +280,7 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
        * compressed B.log is read as a finished file, as before */
       int kind = closed_name(path, 1) ? LOG_VERIFY_CLOSED : 0;
       e = zst_verify_log(z, &lh, kind, fn, ud, &info->logEndRecord);
-      if (e == JET_errLogReadVerifyFailure && kind && info->logEndRecord == 0) e = lacks_end(path, detail, cb);
+      if (e == JET_errLogFileCorrupt && kind && info->logEndRecord == 0) lacks_end(path, detail, cb);
       else if (e && e != JET_errOutOfMemory && detail)
         snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
     }
@@ -382,8 +381,8 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
       e = log_load_verified_end(io, path, 0, &d, &n, &info->logEndRecord);
       e = checked_log(e, d, n, fn, ud);
     }
-    if (e == JET_errLogReadVerifyFailure && info->logEndRecord == 0 && closed_name(path, 0))
-      e = lacks_end(path, detail, cb);
+    if (e == JET_errLogFileCorrupt && info->logEndRecord == 0 && closed_name(path, 0))
+      lacks_end(path, detail, cb);
     else if (e && e != JET_errOutOfMemory && e != JET_errOutOfFileHandles && detail)
       snprintf(detail, cb, "%s: a log record fails verification", path);
   } else if (le == JET_errOutOfMemory || le == JET_errOutOfFileHandles) {

@@ -410,8 +410,10 @@ JET_ERR log_verify_file_end(esio *io, const char *path, uint32_t page_size, int 
  * file h heads (current: the generation being written, B.log):
  * JET_errLogReadVerifyFailure at the first fault. */
 JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current);
-/* log_verify_image's `current` for a closed generation (one with a
- * successor): with LOG_FEATURE_ENDMARK it must end in its LR_END. */
+/* log_verify_image's `current` for a closed generation (a numbered file,
+ * or one with a successor): with LOG_FEATURE_ENDMARK it must end in its
+ * LR_END, else JET_errLogFileCorrupt (records that check and zeros after
+ * them, but no end record: its tail is missing). */
 #define LOG_VERIFY_CLOSED 2
 /* log_verify_image's `current` for a file of that name (nl bytes, no
  * folder): 1 for a current log's name ("edb.log"), LOG_VERIFY_CLOSED for a

@@ -333,10 +333,13 @@ JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *
     else break;
   }
   if (end_rec && (h->features & LOG_FEATURE_ENDMARK)) *end_rec = ended;
-  /* a closed generation ends in its LR_END */
-  if (current == LOG_VERIFY_CLOSED && (h->features & LOG_FEATURE_ENDMARK) && !ended) return JET_errLogReadVerifyFailure;
-  /* a finished generation is zeros after its last record */
-  return log_all_zero(d + pos, fsize - pos) ? JET_errSuccess : JET_errLogReadVerifyFailure;
+  /* a finished generation is zeros after its last record (damage before
+   * the end is told as such, not as a missing end record) */
+  if (!log_all_zero(d + pos, fsize - pos)) return JET_errLogReadVerifyFailure;
+  /* a closed generation ends in its LR_END: JET_errLogFileCorrupt, its
+   * tail is missing (log.h) */
+  if (current == LOG_VERIFY_CLOSED && (h->features & LOG_FEATURE_ENDMARK) && !ended) return JET_errLogFileCorrupt;
+  return JET_errSuccess;
 }
 
 static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,

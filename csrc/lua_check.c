@@ -119,7 +119,7 @@ static int file_info(lua_State *L) {
   memset(&fi, 0, sizeof fi);
   char detail[600] = "";
   JET_ERR e = check_file_info(path, verify, &fi, verify ? note_db : NULL, l, detail, sizeof detail);
-  if (e && fi.logEndRecord == 0) {   /* a closed generation without its end record: the error says so */
+  if (e == JET_errLogFileCorrupt && fi.logEndRecord == 0) {   /* a closed generation without its end record */
     ese_push_error(L, e, "file_info", detail);
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "end_record");
