@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CHECK_CHUNK 256u
 
@@ -196,6 +197,25 @@ static int claims_log(esfile *f) {
   return os_pread(f, b, sizeof b, 0, &got) == JET_errSuccess && got == sizeof b && !memcmp(b + 4, log_magic, 6);
 }
 
+/* 1 when path names a numbered generation ("edb0000002A.log", with zst its
+ * compressed "edb0000002A.log.zst"): a roll closed it (log_verify_kind). */
+static int closed_name(const char *path, int zst) {
+  const char *name = strrchr(path, '/');
+  name = name ? name + 1 : path;
+  size_t nl = strlen(name);
+  if (zst) {
+    if (nl < 4 || strcasecmp(name + nl - 4, ".zst") != 0) return 0;
+    nl -= 4;
+  }
+  return log_verify_kind(name, nl) == LOG_VERIFY_CLOSED;
+}
+
+/* The detail of a closed generation without its LR_END (log_verify_image_end's
+ * JET_errLogFileCorrupt, as the log reader says it: docs/format.md, "The end record"). */
+static void lacks_end(const char *path, char *detail, size_t cb) {
+  if (detail) snprintf(detail, cb, "%s is closed but lacks its end record: its tail is missing (cut or zeroed)", path);
+}
+
 /* ---- compressed files (zst.h) -------------------------------------------- */
 
 /* The databases the records of the log image d (n bytes, whose checks
@@ -234,11 +254,12 @@ static JET_ERR checked_log(JET_ERR e, uint8_t *d, uint32_t n, check_db_fn fn, vo
 /* Every record of a compressed log: the whole original in memory (a log
  * is its file size, as log_verify_file loads it); fn as checked_log;
  * *end_rec as log_verify_image_end's. */
-static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, check_db_fn fn, void *ud, int *end_rec) {
+static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, int kind, check_db_fn fn, void *ud,
+                              int *end_rec) {
   uint8_t *d;
   uint32_t n;
   JET_ERR e = zst_log_image(z, &d, &n);
-  if (e == JET_errSuccess) e = log_verify_image_end(d, lh, 0, end_rec);
+  if (e == JET_errSuccess) e = log_verify_image_end(d, lh, kind, end_rec);
   if (e == JET_errReadVerifyFailure) e = JET_errLogReadVerifyFailure;
   return checked_log(e, d, n, fn, ud);
 }
@@ -255,8 +276,13 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
   if (e == JET_errSuccess) {
     log_fields(&lh, info);
     if (verify) {
-      e = zst_verify_log(z, &lh, fn, ud, &info->logEndRecord);
-      if (e && e != JET_errOutOfMemory && detail) snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
+      /* NAME.zst of a numbered generation's NAME is closed (log_verify_kind); a
+       * compressed B.log is read as a finished file, as before */
+      int kind = closed_name(path, 1) ? LOG_VERIFY_CLOSED : 0;
+      e = zst_verify_log(z, &lh, kind, fn, ud, &info->logEndRecord);
+      if (e == JET_errLogFileCorrupt && kind && info->logEndRecord == 0) lacks_end(path, detail, cb);
+      else if (e && e != JET_errOutOfMemory && detail)
+        snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
     }
     log_header_clear(&lh);
     return e;
@@ -355,7 +381,9 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
       e = log_load_verified_end(io, path, 0, &d, &n, &info->logEndRecord);
       e = checked_log(e, d, n, fn, ud);
     }
-    if (e && e != JET_errOutOfMemory && e != JET_errOutOfFileHandles && detail)
+    if (e == JET_errLogFileCorrupt && info->logEndRecord == 0 && closed_name(path, 0))
+      lacks_end(path, detail, cb);
+    else if (e && e != JET_errOutOfMemory && e != JET_errOutOfFileHandles && detail)
       snprintf(detail, cb, "%s: a log record fails verification", path);
   } else if (le == JET_errOutOfMemory || le == JET_errOutOfFileHandles) {
     e = le;   /* the reader's resources, not the file: never "not a log" (then a damaged database) */

@@ -379,7 +379,8 @@ JET_ERR log_reader_open_image(uint8_t *d, uint32_t size, int flags, log_reader *
 /* 0 and *rec for each record, 1 at the end of the log.  An LR_END is
  * checked (its offset, the count of records before it, nothing valid
  * after it) and not returned; a generation with LOG_FEATURE_ENDMARK that
- * has a successor (a later file read, or LOG_READ_CLOSED) must end in one,
+ * is closed (a later file read, LOG_READ_CLOSED, or a numbered file of
+ * dir: every generation but B.log, the last one read too) must end in one,
  * else JET_errLogFileCorrupt (LOG_READ_RESTORE:
  * JET_errLogCorruptDuringHardRestore): bytes cut from the end of a closed
  * generation are never taken for a shorter generation.  A bad record in
@@ -411,9 +412,17 @@ JET_ERR log_verify_file_end(esio *io, const char *path, uint32_t page_size, int 
  * file h heads (current: the generation being written, B.log):
  * JET_errLogReadVerifyFailure at the first fault. */
 JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current);
-/* log_verify_image's `current` for a closed generation (one with a
- * successor): with LOG_FEATURE_ENDMARK it must end in its LR_END. */
+/* log_verify_image's `current` for a closed generation (a numbered file,
+ * or one with a successor): with LOG_FEATURE_ENDMARK it must end in its
+ * LR_END, else JET_errLogFileCorrupt (records that check and zeros after
+ * them, but no end record: its tail is missing). */
 #define LOG_VERIFY_CLOSED 2
+/* log_verify_image's `current` for a file of that name (nl bytes, no
+ * folder): 1 for a current log's name ("edb.log"), LOG_VERIFY_CLOSED for a
+ * numbered generation's ("edb0000002A.log": only a roll names one, after
+ * its LR_END; every reader holds such a file with LOG_FEATURE_ENDMARK to
+ * it), else 0. */
+int log_verify_kind(const char *name, size_t nl);
 /* log_verify_image with *end_rec as log_verify_file's. */
 JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *end_rec);
 /* The same, keeping the verified bytes: *image (free it) holds the whole

@@ -265,9 +265,11 @@ JET_ERR log_reader_next(log_reader *r, log_record *rec) {
     uint32_t np = log_skip_pad(d, fs, pos);
     if (np != pos) { r->pos = np; continue; }
     if (!log_all_zero(d + pos, fs - pos)) return r->err = err_corrupt;
-    /* a closed generation (a successor follows) ends in its LR_END: bytes
-     * cut from its end are not a shorter generation */
-    if ((rf->h.features & LOG_FEATURE_ENDMARK) && !r->ended && (r->fi + 1 < r->n || (r->closed && !rf->current)))
+    /* a closed generation ends in its LR_END: bytes cut from its end are
+     * not a shorter generation.  Closed: a successor follows, or
+     * LOG_READ_CLOSED, or it is a numbered file of a folder (only B.log
+     * is open; the last archived one too was closed by its roll) */
+    if ((rf->h.features & LOG_FEATURE_ENDMARK) && !r->ended && (r->fi + 1 < r->n || r->closed || rf->path))
       return end_fault(r, rf, err_corrupt, "is closed but lacks its end record: its tail is missing (cut or zeroed)");
     if (r->fi + 1 == r->n) {
       r->done = 1;
@@ -331,15 +333,31 @@ JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *
     } else if ((np = log_skip_pad(d, fsize, pos)) != pos) pos = np;
     else break;
   }
-  /* a closed generation ends in its LR_END */
-  if (current == LOG_VERIFY_CLOSED && (h->features & LOG_FEATURE_ENDMARK) && !ended) return JET_errLogReadVerifyFailure;
   if (end_rec && (h->features & LOG_FEATURE_ENDMARK)) *end_rec = ended;
-  /* a finished generation is zeros after its last record */
-  return log_all_zero(d + pos, fsize - pos) ? JET_errSuccess : JET_errLogReadVerifyFailure;
+  /* a finished generation is zeros after its last record (damage before
+   * the end is told as such, not as a missing end record) */
+  if (!log_all_zero(d + pos, fsize - pos)) return JET_errLogReadVerifyFailure;
+  /* a closed generation ends in its LR_END: JET_errLogFileCorrupt, its
+   * tail is missing (log.h) */
+  if (current == LOG_VERIFY_CLOSED && (h->features & LOG_FEATURE_ENDMARK) && !ended) return JET_errLogFileCorrupt;
+  return JET_errSuccess;
 }
 
 static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
                              int *end_rec);
+
+int log_verify_kind(const char *name, size_t nl) {
+  if (nl < 4 || strncasecmp(name + nl - 4, ".log", 4) != 0) return 0;
+  if (nl == 7) return 1;   /* "edb.log": the current generation */
+  if (nl != 15) return 0;
+  char n[16], b[4];
+  memcpy(n, name, 15);   /* name may go on (NAME.zst's NAME) */
+  n[15] = '\0';
+  memcpy(b, name, 3);
+  b[3] = '\0';
+  /* "edb0000002A.log": a numbered generation, closed by the roll that named it */
+  return log_parse_name(n, b, NULL) == 1 ? LOG_VERIFY_CLOSED : 0;
+}
 
 JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size) {
   return load_verified(io, path, page_size, image, size, NULL);
@@ -370,17 +388,13 @@ static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uin
   const char *name = strrchr(path, '/');
   name = name ? name + 1 : path;
   size_t nl = strlen(name);
-  int current = 0;
-  if (!e && nl >= 4 && strcasecmp(name + nl - 4, ".log") == 0) {
-    if (nl == 7) {
-      current = 1;
-    } else if (nl == 15) {
-      char b[4];
-      memcpy(b, name, 3);
-      b[3] = '\0';
-      uint32_t g;
-      if (log_parse_name(name, b, &g) == 1 && g != h.gen) e = JET_errLogFileCorrupt;
-    }
+  int current = log_verify_kind(name, nl);
+  if (!e && current == LOG_VERIFY_CLOSED) {
+    char b[4];
+    memcpy(b, name, 3);
+    b[3] = '\0';
+    uint32_t g;
+    if (log_parse_name(name, b, &g) == 1 && g != h.gen) e = JET_errLogFileCorrupt;
   }
   if (!e && page_size && h.page_size != page_size) e = JET_errPageSizeMismatch;
   if (!e) {

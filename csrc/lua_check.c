@@ -119,6 +119,12 @@ static int file_info(lua_State *L) {
   memset(&fi, 0, sizeof fi);
   char detail[600] = "";
   JET_ERR e = check_file_info(path, verify, &fi, verify ? note_db : NULL, l, detail, sizeof detail);
+  if (e == JET_errLogFileCorrupt && fi.logEndRecord == 0) {   /* a closed generation without its end record */
+    ese_push_error(L, e, "file_info", detail);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "end_record");
+    return lua_error(L);
+  }
   if (e) return ese_raise_detail(L, e, "file_info", detail);
   lua_createtable(L, 0, 16);
   static const char *const states[] = { "?", "clean", "dirty", "backup_copy", "restoring" };

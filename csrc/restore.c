@@ -1569,12 +1569,11 @@ static size_t chunk_len(const EseRestore *r, const rsfile *f) {
  * commit after it (where the replay stops). */
 static JET_ERR check_log(EseRestore *r, rsfile *f) {
   log_reader *rd;
-  /* every generation a restore reads is closed, the last one too: the
-   * sets', the archive's and the fetched ones were closed by a roll before
-   * they were copied or shipped, a live folder's numbered ones too, and a
-   * live B.log is read as live_image_of closed it; so each must end in its
-   * LR_END (hostile18r: the archive's last file cut at a record boundary
-   * restored as a whole, shorter generation, its cut commits dropped) */
+  /* every log a restore reads is closed: a numbered generation (a roll
+   * named it after its LR_END; the last one too), or a live B.log's image
+   * (closed as dest will hold it, live_image_of): it must end in its LR_END (hostile18r, endrule18: the
+   * archive's last file cut at a record boundary restored as a whole,
+   * shorter generation, its cut commits dropped) */
   int flags = LOG_READ_RESTORE | LOG_READ_CLOSED;
   JET_ERR e = source_log_reader(r, f, flags, &rd);
   log_record rec;

@@ -15,24 +15,14 @@ local logchain = require "ese.logchain"
 local H = require "support.helpers"
 local R = require "support.log_records"
 
-local LR_END = 17
+local E = require "support.endmark"
+local LR_END = E.LR_END
+local roll, txn, offsets, zero_from = E.roll, E.txn, E.offsets, E.zero_from
 
 describe("a closed log generation cut at a record boundary", function()
   local w
   before_each(function() w = H.world() end)
   after_each(function() w:cleanup() end)
-
-  local function roll(inst)
-    inst:begin_external_backup()
-    inst:get_log_info()
-    inst:end_external_backup({ abort = true })
-  end
-
-  local function txn(s, tb, v)
-    s:begin_transaction()
-    for i = 1, 5 do tb:put("k" .. i, v) end
-    s:commit_transaction()
-  end
 
   -- hostile18's history: t and u at "old" in a full set (w/full); then
   -- generation G holds a commit of u (U1) and one of t (NEWT), G + 1 one of
@@ -63,24 +53,6 @@ describe("a closed log generation cut at a record boundary", function()
     end
     inst:term({ complete = complete })
     return g
-  end
-
-  -- The offsets of dir's file of generation g: the first record holding
-  -- text, and its end record (nil when none).
-  local function offsets(dir, g, text)
-    local name, at, fin = H.log_name(g), nil, nil
-    R.each(dir, function(ty, payload, off, n)
-      if n ~= name then return end
-      if not at and payload:find(text, 1, true) then at = off end
-      if ty == LR_END then fin = off end
-    end)
-    return at, fin
-  end
-
-  -- Zeros over path's bytes from off to the end of the file.
-  local function zero_from(path, off)
-    local data = assert(H.read_file(path))
-    H.write_file(path, data:sub(1, off) .. ("\0"):rep(#data - off))
   end
 
   local function values(dir)
@@ -142,7 +114,9 @@ describe("a closed log generation cut at a record boundary", function()
     end
     assert.is_not_nil(found, "ese logs names the cut generation")
     assert.are.equal("JET_errLogFileCorrupt", found.name)
-    assert.is_false(ese.file_info(arc .. "/" .. H.log_name(g), true).end_record)
+    -- a numbered file is closed: its verify fails, its error saying end_record = false (endrule18)
+    e = H.expect_jet("JET_errLogFileCorrupt", ese.file_info, arc .. "/" .. H.log_name(g), true)
+    assert.is_false(e.end_record)
     assert.is_true(ese.file_info(arc .. "/" .. H.log_name(g + 1), true).end_record)
   end)
 
@@ -161,8 +135,9 @@ describe("a closed log generation cut at a record boundary", function()
       e = H.expect_jet("JET_errLogCorruptDuringHardRestore", backup.restore, { w:path("full") }, w:path("r2"),
                        { restore_command = "cp " .. arc .. "/%f %p" })
       assert.matches(H.log_name(g + 1), e.detail, 1, true)
-      -- (hostile18r) the archive's last generation is held to the rule too: every archived generation was
-      -- closed by a roll, so one without its end record lost its tail (here the end record alone)
+      -- the last generation of an archive is held to the rule too (endrule18): a numbered file was
+      -- closed by the roll that named it, so a restore to G + 1 from the archive (its last file G + 1)
+      -- refuses it as well
       local upto = w:path("upto")
       ese.fs.mkdir(upto)
       for gen = 1, g + 1 do

@@ -544,8 +544,10 @@ typedef struct EseFileInfo {
   uint64_t tmCreate, tmPrevGen;
   unsigned long attached;         /* databases in its header's attach table */
   int logEndRecord;               /* verified: 1 it ends in its end record (LR_END), 0 it lacks one though its
-                                   * header has the bit (corrupt when a later generation follows it: its
-                                   * tail is cut), -1 not known (not verified, no bit, B.log) */
+                                   * header has the bit (corrupt in a closed generation: its tail is cut; a
+                                   * numbered file, NAME.zst of one too, is closed: EseGetFileInfo with
+                                   * verify fails, JET_errLogFileCorrupt), -1 not known (not verified, no
+                                   * bit, B.log) */
   /* a compressed file of a backup set (NAME.zst, docs/format.md): the
    * fields above describe the original; a damaged container is
    * JET_errReadVerifyFailure (a log's, with verify: JET_errLogReadVerifyFailure) */
