@@ -56,7 +56,7 @@ describe("backup.expire and a restored copy's timeline", function()
     -- a restore of c1 starts a timeline whose parent is c1's
     ci:term()
     local again = w:path("again")
-    ese.restore(root .. "/c1", again)
+    backup.restore(root .. "/c1", again)
     local ai = w:track(ese.create_instance(H.name("again"), H.params(again, { log_file_size = 64 })))
     ai:init()
     H.open_table(ai, again):put("again1", "g")

@@ -268,7 +268,15 @@ function backup.restore(dirs, dest, opts)
     raise("JET_errEndingRestoreLogTooLow", "restore", "to_generation %d is before the set's first generation %d",
       opts.to_generation, v.gen_low)
   end
+  -- the restore starts a new timeline (edb.tl); its parent is the sets'
+  -- (the newest set's manifest that names one; none: the stream's root)
+  local parent
+  for _, d in ipairs(type(dirs) == "table" and dirs or {}) do
+    local got, m = pcall(manifest.read, d)
+    if got and m and manifest.timeline_ok(m.timeline) then parent = m.timeline end
+  end
   local r = ese.restore(dirs, dest, {
+    parent_timeline = parent,
     to_generation = opts.to_generation,
     to_time = opts.to_time,
     allow_partial = opts.allow_partial,

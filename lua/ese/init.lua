@@ -92,23 +92,6 @@ function ese.restore(backup, dest_dir, opts)
     -- called after the first step: refused before anything is written
     error("bad argument #3 to 'restore' (on_progress must be a function)", caller_level())
   end
-  -- the restore starts a new timeline; its parent is the sets' (the
-  -- newest set's manifest that names one; none: the stream's root)
-  if type(opts) == "table" and opts.parent_timeline == nil then
-    local manifest = require "ese.manifest"
-    local parent
-    for _, d in ipairs(dirs) do
-      local got, m = false, nil
-      if type(d) == "string" then got, m = pcall(manifest.read, d) end
-      if got and m and manifest.timeline_ok(m.timeline) then parent = m.timeline end
-    end
-    if parent then
-      local copy = {}
-      for k, v in pairs(opts) do copy[k] = v end
-      copy.parent_timeline = parent
-      opts = copy
-    end
-  end
   local ok, begun = pcall(core.restore_begin, dirs, dest_dir, opts)
   if not ok and type(begun) == "string" then
     -- an argument error: raised again at the caller's line, as 'restore's
