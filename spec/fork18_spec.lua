@@ -207,3 +207,26 @@ describe("a restored copy and its still-running original, one archive folder", f
     end)
   end
 end)
+
+-- Before: `ese restore` said nothing of the new timeline; only the
+-- instance's archive_status().last_error did, at its init (hostile18r).
+describe("ese restore through an archive", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  it("says the restored folder starts a new timeline (the line after the summary); without an archive, not",
+     function()
+    local arc = w:archived_full()
+    local dest = w:path("dest")
+    local code, out, err = H.lua_run("bin/ese", { "restore", w:path("full"), dest, "--archive", arc })
+    assert.are.equal(0, code, out .. err)
+    local second = out:match("restored [^\n]*\n([^\n]*)")
+    assert.are.equal("a new timeline starts in " .. dest .. ": archive an instance there into a new folder or "
+      .. "destination, not the archive this restore read (it keeps the old timeline's generations; the instance "
+      .. "ships nothing there: JET_errArchiveTimelineConflict)", second)
+    code, out, err = H.lua_run("bin/ese", { "restore", w:path("full"), w:path("dest2") })
+    assert.are.equal(0, code, out .. err)
+    assert.is_nil(out:find("new timeline", 1, true))
+  end)
+end)

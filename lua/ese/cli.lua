@@ -688,6 +688,14 @@ log_path = DEST then opens the restored databases.]],
     end
     out(("restored %s (%s, %s, generations %d .. %d%s) into %s in %s"):format(
       v.kind, plural(v.files, "file"), human(v.bytes), v.gen_low, v.gen_high, upto or "", dest, duration(rep.seconds)))
+    -- the restore started a new timeline (B.arc's mark, B.tl): the archive
+    -- it read from keeps the old one's generations, so an instance on
+    -- dest ships nothing there (docs/guide.md, "After a restore")
+    if o.archive or o["restore-command"] then
+      out(("a new timeline starts in %s: archive an instance there into a new folder or destination, not the "
+        .. "archive this restore read (it keeps the old timeline's generations; the instance ships nothing there: "
+        .. "JET_errArchiveTimelineConflict)"):format(dest))
+    end
     -- logs were asked for after the sets and none came: say so (a restore
     -- command that fails for every generation is the archive's end too)
     local after = {}
