@@ -533,7 +533,7 @@ static JET_ERR open_log_stream(esinst *inst, struct esbackup *bk, const char *na
   uint32_t n = 0;
   /* verified once, here; the stream hands out exactly these bytes, so a
    * change to the file after this point never reaches the backup */
-  JET_ERR e = log_load_verified(inst->io, path, inst->prm.page_size, &f->image, &n);
+  JET_ERR e = log_load_verified(inst->io, path, inst->prm.page_size, &f->image, &n, NULL);
   if (e == JET_errFileNotFound) e = JET_errMissingFileToBackup;
   else if (e == JET_errLogFileCorrupt || e == JET_errPageSizeMismatch)
     e = JET_errLogReadVerifyFailure;   /* the file fails verification; I/O errors stay what they are */

@@ -207,10 +207,10 @@ static int closed_name(const char *path, int zst) {
     if (nl < 4 || strcasecmp(name + nl - 4, ".zst") != 0) return 0;
     nl -= 4;
   }
-  return log_verify_kind(name, nl) == LOG_VERIFY_CLOSED;
+  return log_verify_kind(name, nl, NULL) == LOG_VERIFY_CLOSED;
 }
 
-/* The detail of a closed generation without its LR_END (log_verify_image_end's
+/* The detail of a closed generation without its LR_END (log_verify_image's
  * JET_errLogFileCorrupt, as the log reader says it: docs/format.md, "The end record"). */
 static void lacks_end(const char *path, char *detail, size_t cb) {
   if (detail) snprintf(detail, cb, "%s is closed but lacks its end record: its tail is missing (cut or zeroed)", path);
@@ -253,13 +253,13 @@ static JET_ERR checked_log(JET_ERR e, uint8_t *d, uint32_t n, check_db_fn fn, vo
 
 /* Every record of a compressed log: the whole original in memory (a log
  * is its file size, as log_verify_file loads it); fn as checked_log;
- * *end_rec as log_verify_image_end's. */
+ * *end_rec as log_verify_image's. */
 static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, int kind, check_db_fn fn, void *ud,
                               int *end_rec) {
   uint8_t *d;
   uint32_t n;
   JET_ERR e = zst_log_image(z, &d, &n);
-  if (e == JET_errSuccess) e = log_verify_image_end(d, lh, kind, end_rec);
+  if (e == JET_errSuccess) e = log_verify_image(d, lh, kind, end_rec);
   if (e == JET_errReadVerifyFailure) e = JET_errLogReadVerifyFailure;
   return checked_log(e, d, n, fn, ud);
 }
@@ -378,7 +378,7 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
     if (verify) {   /* one read: the checks and, with fn, the databases (checked_log) */
       uint8_t *d;
       uint32_t n;
-      e = log_load_verified_end(io, path, 0, &d, &n, &info->logEndRecord);
+      e = log_load_verified(io, path, 0, &d, &n, &info->logEndRecord);
       e = checked_log(e, d, n, fn, ud);
     }
     if (e == JET_errLogFileCorrupt && info->logEndRecord == 0 && closed_name(path, 0))

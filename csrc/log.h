@@ -402,34 +402,30 @@ const log_header *log_reader_header(log_reader *r);
 void log_reader_close(log_reader *r);
 
 /* Checks a whole log file (header and every record) for backup and
- * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure.
- * log_verify_file_end: the same, and *end_rec (when not NULL): 1 when a finished generation ends in its
- * LR_END, 0 when it does not though its header has LOG_FEATURE_ENDMARK
- * (it must when a successor follows it), -1 otherwise (no bit, B.log). */
+ * `ese check`: 0, JET_errLogFileCorrupt or JET_errLogReadVerifyFailure. */
 JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size);
-JET_ERR log_verify_file_end(esio *io, const char *path, uint32_t page_size, int *end_rec);
-/* The record checks of log_verify_file over a whole log image d of the
- * file h heads (current: the generation being written, B.log):
- * JET_errLogReadVerifyFailure at the first fault. */
-JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current);
 /* log_verify_image's `current` for a closed generation (a numbered file,
  * or one with a successor): with LOG_FEATURE_ENDMARK it must end in its
  * LR_END, else JET_errLogFileCorrupt (records that check and zeros after
  * them, but no end record: its tail is missing). */
 #define LOG_VERIFY_CLOSED 2
+/* The record checks of log_verify_file over a whole log image d of the
+ * file h heads (current: 1 the generation being written, B.log;
+ * LOG_VERIFY_CLOSED; 0 a finished file of another name):
+ * JET_errLogReadVerifyFailure at the first fault.  *end_rec (when not
+ * NULL): 1 when the file ends in its LR_END, 0 when it does not though its
+ * header has LOG_FEATURE_ENDMARK, -1 otherwise (no bit, B.log). */
+JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current, int *end_rec);
 /* log_verify_image's `current` for a file of that name (nl bytes, no
  * folder): 1 for a current log's name ("edb.log"), LOG_VERIFY_CLOSED for a
  * numbered generation's ("edb0000002A.log": only a roll names one, after
  * its LR_END; every reader holds such a file with LOG_FEATURE_ENDMARK to
- * it), else 0. */
-int log_verify_kind(const char *name, size_t nl);
-/* log_verify_image with *end_rec as log_verify_file's. */
-JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *end_rec);
-/* The same, keeping the verified bytes: *image (free it) holds the whole
- * file, *size bytes; a backup streams exactly these bytes. */
-JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size);
-/* log_load_verified with *end_rec as log_verify_file_end's. */
-JET_ERR log_load_verified_end(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
-                              int *end_rec);
+ * it; *gen, when not NULL, its number), else 0. */
+int log_verify_kind(const char *name, size_t nl, uint32_t *gen);
+/* log_verify_file keeping the verified bytes: *image (free it) holds the
+ * whole file, *size bytes; a backup streams exactly these bytes; *end_rec
+ * (when not NULL) as log_verify_image's. */
+JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
+                          int *end_rec);
 
 #endif

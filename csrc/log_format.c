@@ -338,10 +338,11 @@ void log_end_encode(uint8_t *p, uint32_t seed, uint32_t pos, uint32_t count) {
   st32(p + 8 + LR_END_LEN, log_rec_crc(seed, LR_END, pl, LR_END_LEN, NULL, 0));
 }
 
-uint32_t log_data_end(const uint8_t *d, uint32_t fsize, uint32_t seed, uint32_t *count) {
-  uint32_t pos = LOG_DATA_START, n = 0, fr, np;
+uint32_t log_data_end(const uint8_t *d, uint32_t fsize, uint32_t seed, uint32_t *count, uint32_t *last) {
+  uint32_t pos = LOG_DATA_START, n = 0, at = 0, fr, np;
   for (;;) {
     if ((fr = log_rec_check(d, fsize, pos, seed))) {
+      at = pos;
       pos += fr;
       n++;
     } else if ((np = log_skip_pad(d, fsize, pos)) != pos) {
@@ -351,23 +352,14 @@ uint32_t log_data_end(const uint8_t *d, uint32_t fsize, uint32_t seed, uint32_t 
     }
   }
   if (count) *count = n;
+  if (last) *last = n ? at : UINT32_MAX;
   return pos;
 }
 
 int log_close_image(uint8_t *d, const log_header *h, uint32_t *at) {
   if (!(h->features & LOG_FEATURE_ENDMARK)) return 0;
-  uint32_t fs = h->file_size, seed = log_hdr_seed(h), pos = LOG_DATA_START, n = 0, last = 0, fr, np;
-  for (;;) {
-    if ((fr = log_rec_check(d, fs, pos, seed))) {
-      last = pos;
-      pos += fr;
-      n++;
-    } else if ((np = log_skip_pad(d, fs, pos)) != pos) {
-      pos = np;
-    } else {
-      break;
-    }
-  }
+  uint32_t fs = h->file_size, seed = log_hdr_seed(h), n, last;
+  uint32_t pos = log_data_end(d, fs, seed, &n, &last);
   if (n && d[last + 4] == LR_END) return 0;   /* closed by a roll already */
   if ((uint64_t)pos + LR_END_FRAMED > fs) return -1;
   log_end_encode(d + pos, seed, pos, n);

@@ -100,9 +100,10 @@ void log_end_encode(uint8_t *p, uint32_t seed, uint32_t pos, uint32_t count);
  * in one already), -1 when there is no room for it. */
 int log_close_image(uint8_t *d, const log_header *h, uint32_t *at);
 /* Where the records of a finished generation's image d end (the archived
- * reader's walk: valid records and padding from LOG_DATA_START), and in
- * *count (when not NULL) how many there are. */
-uint32_t log_data_end(const uint8_t *d, uint32_t fsize, uint32_t seed, uint32_t *count);
+ * reader's walk: valid records and padding from LOG_DATA_START), in
+ * *count (when not NULL) how many there are, in *last (when not NULL)
+ * where the last one starts (UINT32_MAX: none). */
+uint32_t log_data_end(const uint8_t *d, uint32_t fsize, uint32_t seed, uint32_t *count, uint32_t *last);
 /* 1 when a valid LR_END of a file of seed `seed` is at pos with count
  * records before it. */
 int log_end_check(const uint8_t *d, uint32_t fsize, uint32_t pos, uint32_t seed, uint32_t count);

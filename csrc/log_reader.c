@@ -310,9 +310,7 @@ const log_header *log_reader_header(log_reader *r) { return &r->files[r->fi].h; 
  * 0): JET_errPageSizeMismatch; a bad record: JET_errLogReadVerifyFailure,
  * except a torn tail (bad record, nothing valid after) in a file named like
  * a current log ("XXX.log"); I/O errors as they come. */
-JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current) { return log_verify_image_end(d, h, current, NULL); }
-
-JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *end_rec) {
+JET_ERR log_verify_image(uint8_t *d, const log_header *h, int current, int *end_rec) {
   if (end_rec) *end_rec = -1;
   uint32_t pos = LOG_DATA_START, fsize = h->file_size, gen = h->gen, seed = log_hdr_seed(h);
   log_walk w;
@@ -343,10 +341,7 @@ JET_ERR log_verify_image_end(uint8_t *d, const log_header *h, int current, int *
   return JET_errSuccess;
 }
 
-static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
-                             int *end_rec);
-
-int log_verify_kind(const char *name, size_t nl) {
+int log_verify_kind(const char *name, size_t nl, uint32_t *gen) {
   if (nl < 4 || strncasecmp(name + nl - 4, ".log", 4) != 0) return 0;
   if (nl == 7) return 1;   /* "edb.log": the current generation */
   if (nl != 15) return 0;
@@ -356,20 +351,11 @@ int log_verify_kind(const char *name, size_t nl) {
   memcpy(b, name, 3);
   b[3] = '\0';
   /* "edb0000002A.log": a numbered generation, closed by the roll that named it */
-  return log_parse_name(n, b, NULL) == 1 ? LOG_VERIFY_CLOSED : 0;
+  return log_parse_name(n, b, gen) == 1 ? LOG_VERIFY_CLOSED : 0;
 }
 
-JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size) {
-  return load_verified(io, path, page_size, image, size, NULL);
-}
-
-JET_ERR log_load_verified_end(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
-                              int *end_rec) {
-  return load_verified(io, path, page_size, image, size, end_rec);
-}
-
-static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
-                             int *end_rec) {
+JET_ERR log_load_verified(esio *io, const char *path, uint32_t page_size, uint8_t **image, uint32_t *size,
+                          int *end_rec) {
   *image = NULL;
   *size = 0;
   /* one handle: the header is decoded from the very bytes handed out */
@@ -388,14 +374,9 @@ static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uin
   const char *name = strrchr(path, '/');
   name = name ? name + 1 : path;
   size_t nl = strlen(name);
-  int current = log_verify_kind(name, nl);
-  if (!e && current == LOG_VERIFY_CLOSED) {
-    char b[4];
-    memcpy(b, name, 3);
-    b[3] = '\0';
-    uint32_t g;
-    if (log_parse_name(name, b, &g) == 1 && g != h.gen) e = JET_errLogFileCorrupt;
-  }
+  uint32_t g = 0;
+  int current = log_verify_kind(name, nl, &g);
+  if (!e && current == LOG_VERIFY_CLOSED && g != h.gen) e = JET_errLogFileCorrupt;
   if (!e && page_size && h.page_size != page_size) e = JET_errPageSizeMismatch;
   if (!e) {
     uint8_t *nd = realloc(d, h.file_size);
@@ -404,7 +385,7 @@ static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uin
   }
   if (!e) e = os_pread_full(f, d + LOG_HDR_SIZE, h.file_size - LOG_HDR_SIZE, LOG_HDR_SIZE);
   os_close(f);
-  if (!e) e = log_verify_image_end(d, &h, current, end_rec);
+  if (!e) e = log_verify_image(d, &h, current, end_rec);
   if (e) free(d);
   else {
     *image = d;
@@ -415,13 +396,9 @@ static JET_ERR load_verified(esio *io, const char *path, uint32_t page_size, uin
 }
 
 JET_ERR log_verify_file(esio *io, const char *path, uint32_t page_size) {
-  return log_verify_file_end(io, path, page_size, NULL);
-}
-
-JET_ERR log_verify_file_end(esio *io, const char *path, uint32_t page_size, int *end_rec) {
   uint8_t *d;
   uint32_t n;
-  JET_ERR e = load_verified(io, path, page_size, &d, &n, end_rec);
+  JET_ERR e = log_load_verified(io, path, page_size, &d, &n, NULL);
   free(d);
   return e;
 }

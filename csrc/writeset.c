@@ -16,17 +16,16 @@ static uint64_t hash(uint32_t dbid, uint32_t root, const uint8_t *k, size_t n) {
 
 void ws_init(writeset *w) { memset(w, 0, sizeof *w); }
 
-#define WS_BLOCK WS_BLOCK_SIZE
 
 /* n bytes of the arena (stable until ws_clear), or NULL. */
 static uint8_t *arena_get(writeset *w, size_t n) {
   ws_block *b = w->arena;
   if (!b || b->cap - b->used < n) {
-    size_t cap = n > WS_BLOCK ? n : WS_BLOCK;
+    size_t cap = n > WS_BLOCK_SIZE ? n : WS_BLOCK_SIZE;
     if (!(b = malloc(sizeof *b + cap))) return NULL;
     b->used = 0;
     b->cap = cap;
-    if (cap > WS_BLOCK && w->arena) {   /* behind the block in use, which keeps its room */
+    if (cap > WS_BLOCK_SIZE && w->arena) {   /* behind the block in use, which keeps its room */
       b->next = w->arena->next;
       w->arena->next = b;
     } else {
@@ -39,13 +38,13 @@ static uint8_t *arena_get(writeset *w, size_t n) {
   return q;
 }
 
-/* Frees the arena but one block of WS_BLOCK bytes, kept empty for the
+/* Frees the arena but one block of WS_BLOCK_SIZE bytes, kept empty for the
  * next transaction. */
 static void arena_reset(writeset *w, int keep) {
   ws_block *kept = NULL;
   for (ws_block *b = w->arena, *next; b; b = next) {
     next = b->next;
-    if (keep && !kept && b->cap == WS_BLOCK) {
+    if (keep && !kept && b->cap == WS_BLOCK_SIZE) {
       kept = b;
       kept->used = 0;
       kept->next = NULL;

@@ -288,7 +288,7 @@ static void test_stream(esio *io, const char *dir, expect *x, log_sig *sig_out) 
     uint8_t *img, *raw = malloc(FS);
     uint32_t n;
     CHECK(raw);
-    OK(log_load_verified(io, p, PGSZ, &img, &n));
+    OK(log_load_verified(io, p, PGSZ, &img, &n, NULL));
     raw_read(p, 0, raw, FS);
     CHECK(n == FS && !memcmp(img, raw, FS));
     free(img);
@@ -588,7 +588,7 @@ static void close_like_roll(esio *io, const char *path) {
   static uint8_t img[FS];
   CHECK(h.file_size == FS);
   raw_read(path, 0, img, FS);
-  uint32_t seed = log_hdr_seed(&h), n, pos = log_data_end(img, FS, seed, &n);
+  uint32_t seed = log_hdr_seed(&h), n, pos = log_data_end(img, FS, seed, &n, NULL);
   uint8_t rec[LR_END_FRAMED];
   log_end_encode(rec, seed, pos, n);
   raw_write(path, pos, rec, sizeof rec);
