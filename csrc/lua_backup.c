@@ -174,9 +174,7 @@ static int inst_get_log_info(lua_State *L) {
   static const unsigned char root[16];
   for (int k = 0; has && k < 2; k++) {
     if (k == 1 && memcmp(id[1], root, 16) == 0) break;   /* the parent is the root timeline: absent */
-    char hex[33];
-    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", id[k][i]);
-    lua_pushstring(L, hex);
+    ese_push_hex16(L, id[k]);
     lua_setfield(L, -2, k ? "timeline_parent" : "timeline");
   }
   return 2;

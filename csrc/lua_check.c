@@ -14,9 +14,7 @@
 #include "check.h"
 
 static void push_sig(lua_State *L, const unsigned char *b, const char *field) {
-  char hex[33];
-  for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", b[i]);
-  lua_pushstring(L, hex);
+  ese_push_hex16(L, b);
   lua_setfield(L, -2, field);
 }
 
@@ -202,16 +200,10 @@ static int verify_pages(lua_State *L) {
   size_t cb;
   const char *chunk = luaL_checklstring(L, 2, &cb);
   lua_Integer first = luaL_checkinteger(L, 3), ps = luaL_checkinteger(L, 4), size = luaL_checkinteger(L, 5);
-  const char *hex = luaL_optstring(L, 6, NULL);
+  size_t hexlen = 0;
+  const char *hex = luaL_optlstring(L, 6, NULL, &hexlen);
   unsigned char sig[16];
-  if (hex) {
-    luaL_argcheck(L, strlen(hex) == 32, 6, "a signature of 32 hex digits");
-    for (int i = 0; i < 16; i++) {
-      unsigned v;
-      luaL_argcheck(L, sscanf(hex + 2 * i, "%2x", &v) == 1, 6, "a signature of 32 hex digits");
-      sig[i] = (unsigned char)v;
-    }
-  }
+  luaL_argcheck(L, !hex || ese_hex16(hex, hexlen, sig), 6, "a signature of 32 hex digits");
   luaL_argcheck(L, first >= 0 && first <= (lua_Integer)UINT32_MAX, 3, "a page number");
   luaL_argcheck(L, ps > 0 && ps <= 65536, 4, "a page size");
   luaL_argcheck(L, size >= 0, 5, "a file size");

@@ -69,6 +69,30 @@ const char *ese_checkstring(lua_State *L, int idx, const char *op, const char *w
 
 const char *ese_checkpath(lua_State *L, int idx, const char *op) { return ese_checkstring(L, idx, op, "a path"); }
 
+void ese_push_hex16(lua_State *L, const unsigned char b[16]) {
+  static const char digits[] = "0123456789abcdef";
+  char hex[32];
+  for (int i = 0; i < 16; i++) {
+    hex[2 * i] = digits[b[i] >> 4];
+    hex[2 * i + 1] = digits[b[i] & 15];
+  }
+  lua_pushlstring(L, hex, sizeof hex);
+}
+
+static int hex_digit(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int ese_hex16(const char *s, size_t len, unsigned char out[16]) {
+  if (!s || len != 32) return 0;
+  for (int i = 0; i < 16; i++) {
+    int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return 0;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return 1;
+}
+
 /* Raises "unknown option 'k'" for the key below the value on top (inside
  * a lua_next loop over the options table at arg). */
 static int unknown_option(lua_State *L, int arg) {

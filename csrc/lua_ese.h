@@ -64,6 +64,11 @@ const char *ese_checkstring(lua_State *L, int idx, const char *op, const char *w
  * arg has a key that is not one of names (NULL-terminated): a misspelt
  * option must never be ignored. */
 void ese_checkkeys(lua_State *L, int arg, const char *const *names);
+/* 16 bytes (a signature, a timeline id) as Lua sees them: 32 lowercase hex
+ * digits.  ese_push_hex16 pushes them; ese_hex16 decodes s (len bytes)
+ * into out: 1 when it is exactly 32 hex digits, else 0. */
+void ese_push_hex16(lua_State *L, const unsigned char b[16]);
+int ese_hex16(const char *s, size_t len, unsigned char out[16]);
 
 
 /* ---- lua_ese.c: classes and options ------------------------------------ */

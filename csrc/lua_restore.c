@@ -3,8 +3,6 @@
  * as a userdata "ese.Restore".  lua/ese/init.lua drives it (ese.restore),
  * so the progress callback runs as plain Lua between steps and may yield.
  */
-#include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 #include "lua_ese.h"
 
@@ -108,14 +106,7 @@ static int restore_begin(lua_State *L) {
     if (!lua_isnil(L, -1)) {
       size_t len = 0;
       const char *hex = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-      int ok = hex && len == 32;
-      for (size_t i = 0; ok && i < 16; i++) {
-        unsigned v;
-        ok = isxdigit((unsigned char)hex[2 * i]) && isxdigit((unsigned char)hex[2 * i + 1]) &&
-             sscanf(hex + 2 * i, "%2x", &v) == 1;
-        if (ok) parent_tl[i] = (unsigned char)v;
-      }
-      if (!ok) return luaL_argerror(L, 3, "parent_timeline must be 32 hexadecimal digits");
+      if (!ese_hex16(hex, len, parent_tl)) return luaL_argerror(L, 3, "parent_timeline must be 32 hexadecimal digits");
       o.parent_timeline = parent_tl;
     }
     lua_getfield(L, 3, "instance");
