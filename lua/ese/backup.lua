@@ -269,11 +269,17 @@ function backup.restore(dirs, dest, opts)
       opts.to_generation, v.gen_low)
   end
   -- the restore starts a new timeline (edb.tl); its parent is the sets'
-  -- (the newest set's manifest that names one; none: the stream's root)
+  -- (the newest set's manifest that names one; none: the stream's root):
+  -- as the verify read them, or (verify = false) read here
   local parent
-  for _, d in ipairs(type(dirs) == "table" and dirs or {}) do
-    local got, m = pcall(manifest.read, d)
-    if got and m and manifest.timeline_ok(m.timeline) then parent = m.timeline end
+  for i, d in ipairs(type(dirs) == "table" and dirs or {}) do
+    local tl
+    if v then tl = v.sets[i].timeline
+    else
+      local got, m = pcall(manifest.read, d)
+      tl = got and m and m.timeline
+    end
+    if manifest.timeline_ok(tl) then parent = tl end
   end
   local r = ese.restore(dirs, dest, {
     parent_timeline = parent,

@@ -216,7 +216,6 @@ local function checksum_file(dir, e, path, size, fi, islog, bad, progress)
       error(verr, 0)
     end
     e.log_databases = verr.databases   -- what its records create or attach (not_restored)
-    e.end_record = verr.end_record     -- false: no end record though its header has the bit
   end
   local h = fs.sha256()
   local ps = fi.page_size
@@ -353,7 +352,7 @@ local function verify_set(dir, on_progress, index, count)
   return { dir = dir, kind = m.kind, time = m.time, gen_low = m.gen_low, gen_high = m.gen_high,
            manifest = m.manifest ~= false,
            files = #m.files, bytes = bytes, databases = databases, log_signature = m.log_signature,
-           page_size = m.page_size, base_name = base }, logs, dbs
+           page_size = m.page_size, base_name = base, timeline = m.timeline }, logs, dbs
 end
 
 local ZERO_SIG = ("0"):rep(32)
@@ -445,15 +444,6 @@ function verify.verify(dirs, opts)
   for _, f in ipairs(logchain.walk(all, report.gen_low, report.gen_high)) do
     if f.kind == "link" and not f.follows then
       raise("JET_errGivenLogFileIsNotContiguous", "verify", "log %s does not follow %s", f.log.name, f.prev.name)
-    end
-  end
-  -- every generation of a set was closed by a roll before it was copied (the last one too): it ends in its
-  -- end record (docs/format.md)
-  for g = report.gen_low, report.gen_high do
-    local e = all[g]
-    if e and e.end_record == false then
-      raise("JET_errLogFileCorrupt", "verify", "log %s is closed (%s) but lacks its end record: its tail is "
-        .. "missing (cut or zeroed)", e.name, all[g + 1] and (all[g + 1].name .. " follows it") or "a set's log")
     end
   end
   local kinds = {}

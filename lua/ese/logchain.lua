@@ -78,7 +78,6 @@ local function read_logs(dir, files, verify, problem)
     if ok then
       e.generation, e.size, e.signature = fi.generation, fi.file_size, fi.log_signature
       e.created_us, e.prev_created_us = fi.created_us, fi.prev_created_us
-      e.end_record = fi.end_record
       if f.gen and f.gen ~= fi.generation then
         problem("JET_errLogFileCorrupt", ("%s holds generation %d"):format(f.name, fi.generation))
       end
@@ -106,16 +105,6 @@ local function check_base(dir, base, files, verify, problem)
       by_gen[e.generation] = e
       lo = math.min(lo or e.generation, e.generation)
       hi = math.max(hi or e.generation, e.generation)
-    end
-  end
-  -- a generation a later one follows, or any under its number's name (renamed so by the roll that closed
-  -- it, shipped or copied so), was closed by a roll: with the end-record bit its file must end in its end
-  -- record (verify tells: end_record false), else its tail is cut (docs/format.md); only B.log is open
-  for _, e in ipairs(logs) do
-    local nxt = e.generation and by_gen[e.generation + 1]
-    if e.end_record == false and (nxt or not e.current) then
-      problem("JET_errLogFileCorrupt", ("%s is closed (%s) but lacks its end record: its tail is "
-        .. "missing (cut or zeroed)"):format(e.name, nxt and (nxt.name .. " follows it") or "a numbered generation"))
     end
   end
   local gaps = {}
