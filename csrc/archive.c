@@ -109,57 +109,71 @@ static int stopping(esarchive *a) {
   return at && os_mono_us() >= at;
 }
 
-/* ---- <base>.arc: u32 CRC32C of bytes 4..32, "ESEARC\0\1", u8[16] the log
- * stream's signature, u32 the first generation not shipped. ------------- */
+/* ---- small files beside the checkpoint: <base>.arc, <base>.tl ----------
+ * u32 CRC32C of bytes 4..size, an 8-byte magic, then the body; written
+ * whole through a temporary file (os_write_file_atomic). */
 
+/* <base><ext> in folder dir: a new string, or NULL. */
+static char *sys_name(const char *dir, const char *base, const char *ext) {
+  char name[16];
+  snprintf(name, sizeof name, "%s%s", base, ext);
+  return os_join(dir, name);
+}
+
+/* b[size]: its body from byte 12 filled in by the caller. */
+static JET_ERR small_write(esio *io, const char *path, const char magic[8], uint8_t *b, size_t size) {
+  memcpy(b + 4, magic, 8);
+  uint32_t c = crc32c(0, b + 4, size - 4);
+  memcpy(b, &c, 4);
+  return os_write_file_atomic(io, path, b, size);
+}
+
+/* The file at path into out[size], its size, magic and CRC checked:
+ * JET_errSuccess, JET_errFileNotFound, JET_errLogFileCorrupt (another
+ * size, magic or CRC: damaged), or the read's error. */
+static JET_ERR small_read(esio *io, const char *path, const char magic[8], uint8_t *out, size_t size) {
+  uint8_t *b = NULL;
+  size_t got = 0;
+  uint32_t c;
+  JET_ERR e = os_read_head(io, path, size + 1, &b, &got, NULL);
+  if (e == JET_errSuccess &&
+      (got != size || memcmp(b + 4, magic, 8) != 0 || (memcpy(&c, b, 4), c != crc32c(0, b + 4, size - 4))))
+    e = JET_errLogFileCorrupt;
+  if (e == JET_errSuccess) memcpy(out, b, size);
+  free(b);
+  return e;
+}
+
+/* <base>.arc: the magic "ESEARC\0\1", u8[16] the log stream's
+ * signature, u32 the first generation not shipped. */
 static JET_ERR arc_write_at(esio *io, const char *path, const log_sig *sig, uint32_t next) {
   uint8_t b[ARC_SIZE] = { 0 };
-  memcpy(b + 4, ARC_MAGIC, 8);
   memcpy(b + 12, sig->b, 16);
   memcpy(b + 28, &next, 4);
-  uint32_t c = crc32c(0, b + 4, ARC_SIZE - 4);
-  memcpy(b, &c, 4);
-  return os_write_file_atomic(io, path, b, ARC_SIZE);
+  return small_write(io, path, ARC_MAGIC, b, ARC_SIZE);
 }
 
 static JET_ERR arc_write(esarchive *a, uint32_t next) { return arc_write_at(a->io, a->arc_path, &a->sig, next); }
 
-/* <base>.arc's name in folder dir: a new string, or NULL. */
-static char *arc_name(const char *dir, const char *base) {
-  char name[16];
-  snprintf(name, sizeof name, "%s.arc", base);
-  return os_join(dir, name);
-}
-
 JET_ERR archive_mark(esio *io, const char *system_path, const char *base, const log_sig *sig, uint32_t next) {
-  char *p = arc_name(system_path, base);
+  char *p = sys_name(system_path, base, ".arc");
   JET_ERR e = p ? arc_write_at(io, p, sig, next) : JET_errOutOfMemory;
   free(p);
   return e;
 }
 
-/* ---- <base>.tl (archive.h) ------------------------------------------------- */
-
-#define TL_MAGIC "ESETL\0\0\1"
-
-static char *tl_name(const char *dir, const char *base) {
-  char name[16];
-  snprintf(name, sizeof name, "%s.tl", base);
-  return os_join(dir, name);
-}
+/* <base>.tl (archive.h): the magic "ESETL\0\0\1", then its fields. */
+static const char TL_MAGIC[8] = { 'E', 'S', 'E', 'T', 'L', 0, 0, 1 };
 
 JET_ERR timeline_write(esio *io, const char *system_path, const char *base, const log_sig *sig,
                        const uint8_t *parent, uint32_t fork_gen) {
   uint8_t b[TL_SIZE] = { 0 };
-  memcpy(b + 4, TL_MAGIC, 8);
   os_random(b + 12, 16);
   if (parent) memcpy(b + 28, parent, 16);
   memcpy(b + 44, sig->b, 16);
   memcpy(b + 60, &fork_gen, 4);
-  uint32_t c = crc32c(0, b + 4, TL_SIZE - 4);
-  memcpy(b, &c, 4);
-  char *p = tl_name(system_path, base);
-  JET_ERR e = p ? os_write_file_atomic(io, p, b, TL_SIZE) : JET_errOutOfMemory;
+  char *p = sys_name(system_path, base, ".tl");
+  JET_ERR e = p ? small_write(io, p, TL_MAGIC, b, TL_SIZE) : JET_errOutOfMemory;
   free(p);
   return e;
 }
@@ -167,30 +181,20 @@ JET_ERR timeline_write(esio *io, const char *system_path, const char *base, cons
 JET_ERR timeline_read(esio *io, const char *system_path, const char *base, const log_sig *sig, uint8_t id[16],
                       uint8_t parent[16], int *has) {
   *has = 0;
-  char *p = tl_name(system_path, base);
+  char *p = sys_name(system_path, base, ".tl");
   if (!p) return JET_errOutOfMemory;
+  uint8_t b[TL_SIZE];
   int kind = os_kind(p);
-  JET_ERR e = JET_errSuccess;
-  if (kind == OS_ABSENT) {
-    free(p);
-    return JET_errSuccess;
-  }
-  uint8_t *b = NULL;
-  size_t got = 0;
-  uint32_t c;
-  if (kind != OS_FILE) e = JET_errLogFileCorrupt;                /* a link or a folder: never followed */
-  else e = os_read_head(io, p, TL_SIZE + 1, &b, &got, NULL);
-  if (e == JET_errSuccess) {
-    if (got != TL_SIZE || memcmp(b + 4, TL_MAGIC, 8) != 0 || (memcpy(&c, b, 4), c != crc32c(0, b + 4, TL_SIZE - 4)))
-      e = JET_errLogFileCorrupt;
-    else if (memcmp(b + 44, sig->b, 16) == 0) {
-      memcpy(id, b + 12, 16);
-      memcpy(parent, b + 28, 16);
-      *has = 1;
-    }
-  }
-  free(b);
+  JET_ERR e = kind == OS_ABSENT ? JET_errFileNotFound
+              : kind != OS_FILE  ? JET_errLogFileCorrupt   /* a link or a folder: never followed */
+                                 : small_read(io, p, TL_MAGIC, b, TL_SIZE);
   free(p);
+  if (e == JET_errFileNotFound) return JET_errSuccess;   /* the stream's root timeline */
+  if (e == JET_errSuccess && memcmp(b + 44, sig->b, 16) == 0) {
+    memcpy(id, b + 12, 16);
+    memcpy(parent, b + 28, 16);
+    *has = 1;
+  }
   return e;
 }
 
@@ -198,20 +202,14 @@ JET_ERR timeline_read(esio *io, const char *system_path, const char *base, const
  * stream's, or damaged or unreadable: *damaged set).  A damaged file may have held a
  * restore's mark (ARC_MARK_RESTORED): archive_start treats it as one. */
 static uint32_t arc_read(esarchive *a, int *damaged) {
-  uint8_t *b = NULL;
-  size_t got = 0;
-  JET_ERR e = os_read_head(a->io, a->arc_path, ARC_SIZE + 1, &b, &got, NULL);
-  uint32_t next = 0, c;
+  uint8_t b[ARC_SIZE];
+  uint32_t next = 0;
+  JET_ERR e = small_read(a->io, a->arc_path, ARC_MAGIC, b, ARC_SIZE);
   if (e == JET_errSuccess) {
-    if (got == ARC_SIZE && memcmp(b + 4, ARC_MAGIC, 8) == 0 && (memcpy(&c, b, 4), c == crc32c(0, b + 4, ARC_SIZE - 4))) {
-      if (memcmp(b + 12, a->sig.b, 16) == 0) memcpy(&next, b + 28, 4);
-    } else {
-      *damaged = 1;
-    }
+    if (memcmp(b + 12, a->sig.b, 16) == 0) memcpy(&next, b + 28, 4);
   } else if (e != JET_errFileNotFound) {
-    *damaged = 1;   /* there but unreadable (a folder, an I/O error): what it holds is unknown */
+    *damaged = 1;   /* damaged, or there but unreadable (a folder, an I/O error): what it holds is unknown */
   }
-  free(b);
   return next;
 }
 
@@ -543,7 +541,7 @@ JET_ERR archive_start(const archive_config *cfg, esarchive **out) {
   a->cfg.system_path = dup_or_null(cfg->system_path, &oom);
   a->cfg.path = dup_or_null(cfg->path, &oom);
   a->cfg.command = dup_or_null(cfg->command, &oom);
-  a->arc_path = arc_name(cfg->system_path, cfg->base);
+  a->arc_path = sys_name(cfg->system_path, cfg->base, ".arc");
   JET_ERR e = oom || !a->arc_path ? JET_errOutOfMemory : esio_new(&a->io);
   uint32_t lo = 0, hi = 0;
   int cur = 0;
