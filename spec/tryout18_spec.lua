@@ -142,7 +142,7 @@ describe("tryout 18", function()
                                archive_command = "cp %p " .. arc .. "/%f", archive_retry_max = 50 })
       assert.matches("JET_errArchiveTimelineConflict", ri:archive_status().last_error or "", 1, true)
       H.roll(H.open_table(ri, dest), dest, 3, "new")
-      assert.are.equal(0, ri:archive_status().shipped_generation)
+      assert.is_true(H.holds(function() return ri:archive_status().shipped_generation == 0 end, 1), "nothing ships")
       ri:term({ complete = true })
       for name, data in pairs(old) do assert.are.equal(data, H.read_file(arc .. "/" .. name), name) end
     end

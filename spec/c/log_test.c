@@ -595,6 +595,82 @@ static void close_like_roll(esio *io, const char *path) {
   log_header_clear(&h);
 }
 
+/* ---- the end record's checks: an LR_END the writer never writes ------- */
+/* Reads dir from generation 1; the reader's error and its problem text. */
+static JET_ERR end_problem(esio *io, const char *dir, const char **why) {
+  log_reader *r;
+  OK(log_reader_open(io, dir, "edb", PGSZ, NULL, LSN(1, 0), 0, &r));
+  log_record rec;
+  JET_ERR e;
+  while ((e = log_reader_next(r, &rec)) == 0) {}
+  static char text[160];
+  snprintf(text, sizeof text, "%s", log_reader_problem(r) ? log_reader_problem(r) : "");
+  *why = text;
+  log_reader_close(r);
+  return e;
+}
+
+static void test_end_record_checks(esio *io) {
+  char *dir = subdir("endchecks");
+  expect x = {0};
+  make_stream(io, dir, NULL, 300, &x);   /* generations 1 .. n, each closed by its roll's LR_END */
+  char *g1 = path_of(dir, 1);
+  log_header h;
+  OK(log_read_header(io, g1, &h));
+  uint32_t seed = log_hdr_seed(&h), n, last, end;
+  static uint8_t img[FS], keep[FS];
+  raw_read(g1, 0, img, FS);
+  memcpy(keep, img, FS);
+  end = log_data_end(img, FS, seed, &n, &last);
+  CHECK(n >= 2 && img[last + 4] == LR_END && end == last + LR_END_FRAMED);
+  const char *why;
+  /* a count that does not match the records before it */
+  uint8_t rec[LR_END_FRAMED];
+  log_end_encode(rec, seed, last, n);   /* n: one more than the n - 1 records before it */
+  raw_write(g1, last, rec, sizeof rec);
+  CHECK_ERR(end_problem(io, dir, &why), JET_errLogFileCorrupt);
+  CHECK(strstr(why, "edb00000001.log") && strstr(why, "does not match its records"));
+  CHECK_ERR(log_verify_file(io, g1, PGSZ), JET_errLogReadVerifyFailure);
+  /* an offset that is not its own */
+  log_end_encode(rec, seed, last + 8, n - 1);
+  raw_write(g1, last, rec, sizeof rec);
+  CHECK_ERR(end_problem(io, dir, &why), JET_errLogFileCorrupt);
+  CHECK(strstr(why, "does not match its records"));
+  /* a record after it (a copy of the first: a record's CRC holds no offset) */
+  raw_write(g1, 0, keep, FS);
+  uint32_t fr = log_rec_check(keep, FS, LOG_DATA_START, seed);
+  CHECK(fr && end + fr <= FS);
+  raw_write(g1, end, keep + LOG_DATA_START, fr);
+  CHECK_ERR(end_problem(io, dir, &why), JET_errLogFileCorrupt);
+  CHECK(strstr(why, "has records after its end record"));
+  CHECK_ERR(log_verify_file(io, g1, PGSZ), JET_errLogReadVerifyFailure);
+  /* its end record gone: a closed generation without it */
+  raw_write(g1, 0, keep, FS);
+  memset(rec, 0, sizeof rec);
+  raw_write(g1, last, rec, sizeof rec);
+  CHECK_ERR(end_problem(io, dir, &why), JET_errLogFileCorrupt);
+  CHECK(strstr(why, "lacks its end record"));
+  CHECK_ERR(log_verify_file(io, g1, PGSZ), JET_errLogFileCorrupt);
+  raw_write(g1, 0, keep, FS);
+  OK(log_verify_file(io, g1, PGSZ));
+  /* LR_END is the roll's own: an append of one is refused */
+  log_config cfg = mkcfg(io, dir, FS);
+  eslog *lg;
+  char *d2 = subdir("endchecks2");
+  cfg.dir = d2;
+  OK(log_create(&cfg, NULL, 1, 0, NULL, 0, &lg));
+  lsn_t l;
+  CHECK_ERR(log_append(lg, LR_END, "12345678", 8, &l), JET_errInvalidParameter);
+  OK(log_close(lg));
+  log_header_clear(&h);
+  printf("log_test: end records: a wrong count, a wrong offset, a record after it, none: refused, named\n");
+  free(d2);
+  free(g1);
+  free(x.lsn);
+  free(x.id);
+  free(dir);
+}
+
 /* ---- the one crash window of a roll: B.log renamed, the next not yet in place */
 static void test_roll_window(esio *io) {
   char *dir = subdir("window");
@@ -2359,6 +2435,7 @@ int main(void) {
   test_versions(io);
   test_limits(io);
   test_roll_window(io);
+  test_end_record_checks(io);
   test_retire_foreign(io);
   test_retire_gone(io);
   test_release_foreign(io);

@@ -798,6 +798,19 @@ function H.wait_until(pred, secs, nap)
   return r
 end
 
+-- Whether pred stays true for secs seconds (polled every nap, 0.05 s by
+-- default): what must not happen, such as a held log archive shipping,
+-- given the time to happen (a check right after the cause would pass
+-- before the thread that does it ran).
+function H.holds(pred, secs, nap)
+  local limit = ese.fs.now() + secs
+  repeat
+    if not pred() then return false end
+    os.execute("sleep " .. (nap or 0.05))
+  until ese.fs.now() >= limit
+  return pred() and true or false
+end
+
 -- Waits (H.wait_until) until a file exists, as a child process's signal;
 -- true when it does.
 function H.wait_for(path)
