@@ -76,6 +76,23 @@ describe("ese backup of an instance whose logs attach a database outside its fol
     assert.is_nil(out2:find("backed up too", 1, true))
   end)
 
+  -- (the session's second read: no spec reached resolve_logged's "another file")
+  it("one whose place holds another database now is named NOT backed up, another file; the rest is backed up",
+     function()
+    local dir, odir = with_outside_db(w)
+    local t2, _, _, i2 = w:table_at(w:path("other"), "y.edb")
+    t2:put("y", "1")
+    t2:close()
+    i2:term({ complete = true })
+    H.write_file(odir .. "/x.edb", H.read_file(w:path("other") .. "/y.edb"))
+    local code, out, err = H.lua_run("bin/ese", { "backup", dir, w:path("set"), "--no-truncate", "--json" })
+    assert.are.equal(0, code, err)
+    local rep = cjson.decode(out).report
+    assert.are.equal(1, #rep.not_backed_up_logged)
+    assert.matches("is another file now (not the database the logs name)", rep.not_backed_up_logged[1].why, 1, true)
+    assert.are.same({ "app.edb" }, backup.verify(w:path("set")).databases)
+  end)
+
   it("one that is no longer there is named NOT backed up (text and --json); the rest is backed up", function()
     local dir, odir = with_outside_db(w)
     local sig = ese.file_info(odir .. "/x.edb").db_signature

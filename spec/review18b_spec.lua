@@ -56,3 +56,64 @@ describe("ese.verify_pages' copy signature", function()
     end
   end)
 end)
+
+describe("a restore's timeline and the archive's new folder, when their writes fail", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  local RESTORE = [[
+    local ese = require "ese"
+    local ok, e = pcall(ese.restore, arg[1], arg[2])
+    if ok then print("RESTORED") else print("FAILED " .. tostring(e.name) .. " " .. tostring(e.detail)) end
+  ]]
+
+  local function a_set(extra)
+    local t, _, _, inst = w:table(extra)
+    t:put("k", "v")
+    backup.run(inst, w:path("set"))
+    inst:term({ complete = true })
+    return w:path("set")
+  end
+
+  -- ESE_FAULT=synceio:1:NAME: the sync of the temporary file the atomic
+  -- write of NAME makes fails (EIO)
+  it("writing edb.tl fails (EIO): the restore fails with JET_errDiskIO naming it, never a success without it",
+     function()
+    local set = a_set()
+    local code, out, err = H.lua_child(RESTORE, { set, w:path("d") }, "ESE_FAULT=synceio:1:edb.tl.tmp")
+    assert.are.equal(0, code, err)
+    assert.matches("^FAILED JET_errDiskIO writing edb%.tl", out)
+    assert.is_false(H.exists(w:path("d") .. "/edb.tl"))
+    code, out, err = H.lua_child(RESTORE, { set, w:path("d2") })
+    assert.are.equal(0, code, err)
+    assert.matches("RESTORED", out)
+    assert.is_true(H.exists(w:path("d2") .. "/edb.tl"))
+  end)
+
+  it("recording a new archive folder in edb.arc fails (EIO): said in last_error; the generations still ship there",
+     function()
+    local dest = w:path("dest")
+    ese.restore(a_set({ log_file_size = 64 }), dest)
+    local child = [[
+      local ese = require "ese"
+      local inst = ese.create_instance("c", { system_path = arg[1], log_path = arg[1], log_file_size = 64,
+                                              archive_path = arg[2], archive_timeout = 0 })
+      inst:init()
+      print("LAST " .. tostring(inst:archive_status().last_error))
+      for _ = 1, 200 do   -- the generation the restore left ships (up to 10 s; its progress, in the
+        local f = io.open(arg[2] .. "/edb00000001.log")   -- failing edb.arc, is not recorded)
+        if f then f:close() break end
+        os.execute("sleep 0.05")
+      end
+      local s = inst:begin_session()
+      s:attach_database(arg[1] .. "/app.edb")
+      s:end_session()
+      inst:term({ complete = true })
+    ]]
+    local code, out, err = H.lua_child(child, { dest, w:path("arc") }, "ESE_FAULT=synceio:1:edb.arc.tmp")
+    assert.are.equal(0, code, err)
+    assert.matches("recording a new archive folder in it failed (JET_errDiskIO)", out, 1, true)
+    assert.is_true(next(H.log_files(w:path("arc"))) ~= nil, "the new folder got generations")
+  end)
+end)
