@@ -251,6 +251,18 @@ static JET_ERR checked_log(JET_ERR e, uint8_t *d, uint32_t n, check_db_fn fn, vo
   return log_databases(d, n, fn, ud);
 }
 
+/* The header's attach table of lh through dbs (check_dbs). */
+static JET_ERR header_dbs(const log_header *lh, const check_dbs *dbs) {
+  JET_ERR e = JET_errSuccess;
+  for (uint32_t i = 0; dbs && dbs->header && i < lh->nattach && e == JET_errSuccess; i++)
+    e = dbs->fn(dbs->header, &lh->attach[i], 0, LSN(lh->gen, 0));
+  return e;
+}
+
+/* The records' databases of dbs: fn and its ud for checked_log (NULL, NULL: none). */
+#define RECORDS_FN(dbs) ((dbs) && (dbs)->records ? (dbs)->fn : NULL)
+#define RECORDS_UD(dbs) ((dbs) ? (dbs)->records : NULL)
+
 /* Every record of a compressed log: the whole original in memory (a log
  * is its file size, as log_verify_file loads it); fn as checked_log;
  * *end_rec as log_verify_image's. */
@@ -267,7 +279,7 @@ static JET_ERR zst_verify_log(zst_reader *z, const log_header *lh, int kind, che
 /* A file that starts with a zstd frame (z, opened once): the header of
  * the original (a log, else a database), with verify every record or
  * page, each read from the original's start again (zst_rewind). */
-static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud,
+static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo *info, const check_dbs *dbs,
                         char *detail, size_t cb) {
   info->compressed = 1;
   info->storedSize = zst_stored_size(z);
@@ -275,11 +287,12 @@ static JET_ERR zst_info(zst_reader *z, const char *path, int verify, EseFileInfo
   JET_ERR e = zst_log_header(z, &lh);
   if (e == JET_errSuccess) {
     log_fields(&lh, info);
-    if (verify) {
+    e = header_dbs(&lh, dbs);
+    if (e == JET_errSuccess && verify) {
       /* NAME.zst of a numbered generation's NAME is closed (log_verify_kind); a
        * compressed B.log is read as a finished file, as before */
       int kind = closed_name(path, 1) ? LOG_VERIFY_CLOSED : 0;
-      e = zst_verify_log(z, &lh, kind, fn, ud, &info->logEndRecord);
+      e = zst_verify_log(z, &lh, kind, RECORDS_FN(dbs), RECORDS_UD(dbs), &info->logEndRecord);
       if (e == JET_errLogFileCorrupt && kind && info->logEndRecord == 0) lacks_end(path, detail, cb);
       else if (e && e != JET_errOutOfMemory && detail)
         snprintf(detail, cb, "%s", zst_detail(z)[0] ? zst_detail(z) : "a log record fails verification");
@@ -331,23 +344,7 @@ static JET_ERR db_info(esio *io, const char *path, int verify, EseFileInfo *info
   return e;
 }
 
-JET_ERR check_log_header_databases(const char *path, check_db_fn fn, void *ud, char *detail, size_t cb) {
-  assert(path && fn);
-  esio *io;
-  JET_ERR e = esio_new(&io);
-  if (e) return e;
-  log_header lh;
-  e = log_read_header(io, path, &lh);
-  if (e == JET_errSuccess) {
-    for (uint32_t i = 0; i < lh.nattach && e == JET_errSuccess; i++) e = fn(ud, &lh.attach[i], 0, LSN(lh.gen, 0));
-    log_header_clear(&lh);
-  }
-  esio_free(io);
-  if (e && detail && !detail[0]) snprintf(detail, cb, "%s: its header's attach table cannot be read", path);
-  return e;
-}
-
-JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud, char *detail,
+JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, const check_dbs *dbs, char *detail,
                         size_t cb) {
   assert(path && info);
   esio *io;
@@ -363,7 +360,7 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
     if (zst_claimed(probe)) {   /* a compressed file: this one open, read to the end */
       zst_reader *z;
       e = zst_adopt(probe, &z, detail, cb);
-      if (e == JET_errSuccess) e = zst_info(z, path, verify, info, fn, ud, detail, cb);
+      if (e == JET_errSuccess) e = zst_info(z, path, verify, info, dbs, detail, cb);
       zst_close(z);
       esio_free(io);
       return e;
@@ -374,12 +371,13 @@ JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_d
   JET_ERR le = log_read_header(io, path, &lh);
   if (le == JET_errSuccess) {
     log_fields(&lh, info);
+    e = header_dbs(&lh, dbs);
     log_header_clear(&lh);
-    if (verify) {   /* one read: the checks and, with fn, the databases (checked_log) */
+    if (e == JET_errSuccess && verify) {   /* one read: the checks and the records' databases (checked_log) */
       uint8_t *d;
       uint32_t n;
       e = log_load_verified(io, path, 0, &d, &n, &info->logEndRecord);
-      e = checked_log(e, d, n, fn, ud);
+      e = checked_log(e, d, n, RECORDS_FN(dbs), RECORDS_UD(dbs));
     }
     if (e == JET_errLogFileCorrupt && info->logEndRecord == 0 && closed_name(path, 0))
       lacks_end(path, detail, cb);

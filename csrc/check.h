@@ -15,16 +15,20 @@ JET_ERR check_pages(const void *buf, size_t cb, uint32_t ps, unsigned long first
  * is returned. */
 struct log_attach;
 typedef JET_ERR (*check_db_fn)(void *ud, const struct log_attach *a, int created, uint64_t lsn);
+/* The databases check_file_info reports of a log through fn: with
+ * verify, those its records create or attach (fn(records, ...)), from the
+ * very bytes its checks read (the file is read once); and those its
+ * header's attach table lists (fn(header, a, 0, LSN(generation, 0)): the
+ * databases attached when the generation began), from the header it
+ * reads.  A NULL ud: not wanted. */
+typedef struct check_dbs {
+  check_db_fn fn;
+  void *records, *header;
+} check_dbs;
 /* EseGetFileInfo's work (ese.h): path and info non-NULL, info zeroed and
- * detail emptied by the caller.  fn (NULL: none): with verify, a log's
- * databases (plain, or a set's compressed NAME.zst), from the very bytes
- * its checks read: the file is read once. */
-JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, check_db_fn fn, void *ud, char *detail,
+ * detail emptied by the caller; dbs (NULL: none) for a log, plain or a
+ * set's compressed NAME.zst. */
+JET_ERR check_file_info(const char *path, int verify, EseFileInfo *info, const check_dbs *dbs, char *detail,
                         size_t cb);
-/* fn(ud, a, 0, LSN(generation, 0)) for each database of the log's header
- * attach table (those attached when the generation was created), in
- * order, of the plain log file at path (not a set's compressed NAME.zst).
- * The header's errors as log_read_header returns them. */
-JET_ERR check_log_header_databases(const char *path, check_db_fn fn, void *ud, char *detail, size_t cb);
 
 #endif

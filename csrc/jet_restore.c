@@ -85,5 +85,5 @@ JET_ERR EseGetFileInfo(const char *path, int verify, EseFileInfo *info, char *de
   if (!path || !info) return JET_errInvalidParameter;
   memset(info, 0, sizeof *info);
   if (detail && cb) detail[0] = 0;
-  return check_file_info(path, verify, info, NULL, NULL, detail, cb);
+  return check_file_info(path, verify, info, NULL, detail, cb);
 }

@@ -23,8 +23,8 @@ static void set_int(lua_State *L, const char *field, lua_Integer v) {
   lua_setfield(L, -2, field);
 }
 
-/* The databases a log's records create or attach (check_file_info's check_db_fn),
- * or its header's attach table lists (check_log_header_databases),
+/* The databases a log's records create or attach, or its header's attach
+ * table lists (check_file_info's check_dbs),
  * gathered in C first, in a userdata whose __gc frees them: a Lua error
  * (the raise below, or memory while they are pushed) leaves nothing
  * behind. */
@@ -110,13 +110,13 @@ static void push_log_databases(lua_State *L, int t, logdbs *l, int header) {
 static int file_info(lua_State *L) {
   const char *path = ese_checkpath(L, 1, "file_info");
   int verify = lua_toboolean(L, 2);
-  /* a log's databases (with verify) come from the bytes its checks read:
-   * the file is read once */
-  logdbs *l = verify ? new_logdbs(L) : NULL;
+  /* a log's databases: its header's attach table, and (with verify) its
+   * records', from the bytes its checks read: the file is read once */
+  check_dbs dbs = { .fn = note_db, .header = new_logdbs(L), .records = verify ? new_logdbs(L) : NULL };
   EseFileInfo fi;
   memset(&fi, 0, sizeof fi);
   char detail[600] = "";
-  JET_ERR e = check_file_info(path, verify, &fi, verify ? note_db : NULL, l, detail, sizeof detail);
+  JET_ERR e = check_file_info(path, verify, &fi, &dbs, detail, sizeof detail);
   if (e == JET_errLogFileCorrupt && fi.logEndRecord == 0) {   /* a closed generation without its end record */
     ese_push_error(L, e, "file_info", detail);
     lua_pushboolean(L, 0);
@@ -166,16 +166,8 @@ static int file_info(lua_State *L) {
       lua_pushboolean(L, fi.logEndRecord);
       lua_setfield(L, -2, "end_record");
     }
-    if (!fi.compressed) {   /* the header's attach table: a plain log's */
-      int t = lua_gettop(L);
-      logdbs *h = new_logdbs(L);
-      char hd[600] = "";
-      JET_ERR he = check_log_header_databases(path, note_db, h, hd, sizeof hd);
-      if (he) return ese_raise_detail(L, he, "file_info", hd);
-      push_log_databases(L, t, h, 1);
-      lua_pop(L, 1);
-    }
-    if (verify) push_log_databases(L, lua_gettop(L), l, 0);
+    push_log_databases(L, lua_gettop(L), dbs.header, 1);
+    if (verify) push_log_databases(L, lua_gettop(L), dbs.records, 0);
   }
   if (fi.compressed) {
     lua_pushboolean(L, 1);

@@ -117,3 +117,30 @@ describe("a restore's timeline and the archive's new folder, when their writes f
     assert.is_true(next(H.log_files(w:path("arc"))) ~= nil, "the new folder got generations")
   end)
 end)
+
+describe("ese.file_info of a log", function()
+  local w
+  before_each(function() w = H.world() end)
+  after_each(function() w:cleanup() end)
+
+  -- Before: the attach table came from a second open and read of the
+  -- header (check_log_header_databases), and not for a compressed log.
+  it("reads its 4 KiB header once, attach_table included; a compressed log lists the same attach_table", function()
+    if not H.thread_io("rchar") then pending("no /proc/thread-self/io") return end
+    local t, _, _, inst = w:table({ log_file_size = 64 })
+    H.roll(t, w.dir, 1, "k")   -- edb.log now begins with the database attached
+    local log = w:path("copy.log")   -- a copy: the instance may write on
+    H.write_file(log, H.read_file(w.dir .. "/edb.log"))
+    inst:term({ complete = true })
+    local before = H.thread_io("rchar")
+    local info = ese.file_info(log)
+    local read = H.thread_io("rchar") - before
+    assert.are.equal(1, #info.attach_table)
+    assert.are.equal(info.attached, #info.attach_table)
+    assert.is_true(read < 4096 * 3 // 2, ("file_info(log) read %d bytes: its header twice?"):format(read))
+    local zlog = w:path("copy.log.zst")
+    H.write_zst(zlog, H.read_file(log))
+    assert.are.same(info.attach_table, ese.file_info(zlog).attach_table)
+    assert.are.same(info.attach_table, ese.file_info(zlog, true).attach_table)
+  end)
+end)
