@@ -196,11 +196,7 @@ describe("backup.run_to into a sink that buffers (a file handle, ese backup DIR 
     H.fill(t, 300, "a")
     inst:term({ complete = true })
     -- a copy of the folder for a backup that goes well, to learn the size
-    local function folder(name)
-      local d = w:path(name)
-      assert(os.execute(("cp -a %s %s"):format(H.q(dir), H.q(d))))
-      return d
-    end
+    local function folder(name) return H.copy_dir(dir, w:path(name)) end
     -- the file size limit in bytes (prlimit), SIGXFSZ ignored: the write
     -- past it fails with EFBIG, as one on a full disk fails with ENOSPC
     local function ese_backup(src, out, limit)
